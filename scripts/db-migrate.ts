@@ -1,0 +1,7 @@
+import { loadConfig } from '../src/config/load-config.js'
+import { migrate } from '../src/store/migrations.js'
+
+// `npm run db:migrate`: keyspace and tables on the configured Cassandra (sunbird_cassandra_host/port).
+const config = loadConfig()
+const ran = await migrate(config.cassandra, (line) => console.log(line))
+console.log(ran.length ? `schema of keyspace ${config.cassandra.keyspace} is current (applied ${ran.join(', ')})` : `schema of keyspace ${config.cassandra.keyspace} was already current`)

@@ -1,0 +1,73 @@
+import { createHmac, createPublicKey, timingSafeEqual, verify, type KeyObject } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { InvalidCredentialsError } from './auth-errors.js'
+import { checkTimeClaims, parseCompactJwt } from './compact-jwt.js'
+
+/** One gateway consumer credential, as Kong's jwt plugin stores it. */
+export interface ApiConsumer {
+  key: string
+  algorithm: 'HS256' | 'RS256'
+  secret?: string
+  rsa_public_key?: string
+}
+
+type VerifierKey = { algorithm: 'HS256'; secret: Buffer } | { algorithm: 'RS256'; publicKey: KeyObject }
+
+export function readApiConsumers(file: string): ApiConsumer[] {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'))
+  } catch (err) {
+    throw new Error(`API bearer consumers file ${file} is not readable JSON`, { cause: err })
+  }
+  if (!Array.isArray(parsed)) throw new Error(`API bearer consumers file ${file} must hold a JSON array`)
+  return parsed as ApiConsumer[]
+}
+
+/**
+ * Verifies the API bearer the way Kong's jwt plugin does: the `iss` claim names the consumer, the
+ * consumer's own algorithm and key verify the signature (the token header may not choose them:
+ * that is what stops alg=none and HS256-with-the-RSA-public-key), and `exp` is required.
+ */
+export class ApiConsumerVerifier {
+  private readonly keys = new Map<string, VerifierKey>()
+
+  constructor(consumers: readonly ApiConsumer[]) {
+    for (const consumer of consumers) {
+      if (typeof consumer.key !== 'string' || consumer.key === '') throw new Error('API consumer without a key')
+      if (consumer.algorithm === 'HS256') {
+        if (!consumer.secret || consumer.secret.length < 16) throw new Error(`API consumer ${consumer.key}: HS256 needs a secret of 16+ characters`)
+        this.keys.set(consumer.key, { algorithm: 'HS256', secret: Buffer.from(consumer.secret, 'utf8') })
+      } else if (consumer.algorithm === 'RS256') {
+        if (!consumer.rsa_public_key) throw new Error(`API consumer ${consumer.key}: RS256 needs rsa_public_key`)
+        this.keys.set(consumer.key, { algorithm: 'RS256', publicKey: createPublicKey(consumer.rsa_public_key) })
+      } else {
+        throw new Error(`API consumer ${consumer.key}: algorithm must be HS256 or RS256`)
+      }
+    }
+  }
+
+  static fromFile(file: string): ApiConsumerVerifier {
+    return new ApiConsumerVerifier(readApiConsumers(file))
+  }
+
+  /** Returns the consumer key; throws InvalidCredentialsError on any problem. */
+  verify(raw: string, nowSeconds = Date.now() / 1000): { consumer: string } {
+    const jwt = parseCompactJwt(raw, 'api-bearer')
+    const iss = jwt.payload.iss
+    const key = typeof iss === 'string' ? this.keys.get(iss) : undefined
+    if (!key) throw new InvalidCredentialsError('api-bearer', 'unknown consumer')
+    if (jwt.header.alg !== key.algorithm) throw new InvalidCredentialsError('api-bearer', 'algorithm mismatch')
+    if (!this.signatureMatches(key, jwt.signingInput, jwt.signature)) throw new InvalidCredentialsError('api-bearer', 'bad signature')
+    checkTimeClaims(jwt.payload, 'api-bearer', nowSeconds)
+    return { consumer: iss as string }
+  }
+
+  private signatureMatches(key: VerifierKey, input: string, signature: Buffer): boolean {
+    if (key.algorithm === 'HS256') {
+      const expected = createHmac('sha256', key.secret).update(input).digest()
+      return expected.length === signature.length && timingSafeEqual(expected, signature)
+    }
+    return verify('RSA-SHA256', Buffer.from(input), key.publicKey, signature)
+  }
+}

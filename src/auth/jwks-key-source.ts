@@ -1,0 +1,78 @@
+import { createPublicKey, type JsonWebKey } from 'node:crypto'
+import { UnknownKeyError, type KeySource } from './key-source.js'
+
+export interface JwksKeySourceOptions {
+  /** e.g. http://127.0.0.1:18080/realms/sunbird */
+  realmUrl: string
+  fetchTimeoutMs?: number
+  /** An unknown kid triggers a refresh at most this often. */
+  minRefreshIntervalMs?: number
+  now?: () => number
+}
+
+type Jwk = JsonWebKey & { kid?: string; use?: string; alg?: string }
+
+/**
+ * The realm's signing keys from its JWKS endpoint, cached by kid. Unlike keycloak-connect's own
+ * Rotation: fetches time out, concurrent misses share one fetch, an unknown kid refreshes at most
+ * once per interval, and a failed refresh keeps the keys we have, so Keycloak being down never
+ * turns a token signed with a cached key into an error.
+ */
+export class JwksKeySource implements KeySource {
+  private keys = new Map<string, string>()
+  private lastAttempt = Number.NEGATIVE_INFINITY
+  private inflight: Promise<void> | undefined
+  private readonly url: string
+  private readonly fetchTimeoutMs: number
+  private readonly minRefreshIntervalMs: number
+  private readonly now: () => number
+
+  constructor(options: JwksKeySourceOptions) {
+    this.url = `${options.realmUrl}/protocol/openid-connect/certs`
+    this.fetchTimeoutMs = options.fetchTimeoutMs ?? 3000
+    this.minRefreshIntervalMs = options.minRefreshIntervalMs ?? 60_000
+    this.now = options.now ?? Date.now
+  }
+
+  async getJWK(kid: string): Promise<string> {
+    const cached = this.keys.get(kid)
+    if (cached) return cached
+    if (this.inflight || this.now() - this.lastAttempt >= this.minRefreshIntervalMs) await this.refresh()
+    const pem = this.keys.get(kid)
+    if (!pem) throw new UnknownKeyError()
+    return pem
+  }
+
+  size(): number {
+    return this.keys.size
+  }
+
+  /** Loads the keys now (start-up warm-up, readiness). Resolves false when the realm did not answer. */
+  async refresh(): Promise<boolean> {
+    if (!this.inflight) {
+      this.lastAttempt = this.now()
+      this.inflight = this.load().finally(() => {
+        this.inflight = undefined
+      })
+    }
+    try {
+      await this.inflight
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  private async load(): Promise<void> {
+    const response = await fetch(this.url, { signal: AbortSignal.timeout(this.fetchTimeoutMs) })
+    if (!response.ok) throw new Error(`JWKS answered ${response.status}`)
+    const body = (await response.json()) as { keys?: Jwk[] }
+    const next = new Map<string, string>()
+    for (const jwk of body.keys ?? []) {
+      // Only RSA signing keys: keycloak-connect verifies RS256 alone, and an encryption key is no signing key.
+      if (!jwk.kid || jwk.kty !== 'RSA' || (jwk.use !== undefined && jwk.use !== 'sig')) continue
+      next.set(jwk.kid, createPublicKey({ key: jwk, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString())
+    }
+    this.keys = next
+  }
+}

@@ -1,0 +1,55 @@
+import type { Hono } from 'hono'
+import { createApp } from './app.js'
+import { ApiConsumerVerifier } from './auth/api-consumer-verifier.js'
+import { JwksKeySource } from './auth/jwks-key-source.js'
+import type { KeySource } from './auth/key-source.js'
+import { PemKeySource } from './auth/pem-key-source.js'
+import { UserTokenVerifier } from './auth/user-token-verifier.js'
+import type { Config } from './config/config.js'
+import { deleteUser } from './deletion/delete-user.js'
+import type { AppEnv } from './http/app-env.js'
+import type { Logger } from './logging/logger.js'
+import { createSchemaRegistry } from './schemas/schema-registry.js'
+import { createCassandraClient } from './store/cassandra-client.js'
+import { CassandraUserStore } from './store/cassandra-user-store.js'
+
+export interface Service {
+  app: Hono<AppEnv>
+  keys: KeySource
+  /** Closes the Cassandra pool. */
+  close(): Promise<void>
+}
+
+/** The realm keys: Sunbird's offline PEM folder when configured (it wins), else the realm's JWKS. */
+function createKeySource(config: Config): KeySource {
+  const { ssoUrl, realm, publicKeyDir } = config.auth.userToken
+  if (publicKeyDir) return new PemKeySource(publicKeyDir)
+  return new JwksKeySource({ realmUrl: `${ssoUrl}/realms/${realm}` })
+}
+
+/** Builds every adapter once and the app over them: the composition root shared by main and the tests. */
+export function composeService(config: Config, logger: Logger): Service {
+  const cassandra = createCassandraClient(config.cassandra)
+  const users = new CassandraUserStore(cassandra, config.cassandra.keyspace)
+  const keys = createKeySource(config)
+  const { ssoUrl, realm } = config.auth.userToken
+  const app = createApp({
+    logger,
+    schemas: createSchemaRegistry(),
+    maxBodyBytes: config.http.maxBodyBytes,
+    requestTimeoutMs: config.http.requestTimeoutMs,
+    retryAfterSeconds: config.http.retryAfterSeconds,
+    apiConsumers: ApiConsumerVerifier.fromFile(config.auth.apiBearer.consumersFile),
+    userTokens: new UserTokenVerifier({ ssoUrl, realm, keys }),
+    deleteUser: (input) =>
+      deleteUser(
+        {
+          users,
+          clock: { now: () => new Date() },
+          policy: { orgAdminScope: config.authorization.orgAdminScope, allowedRoles: config.deletion.allowedRoles },
+        },
+        input,
+      ),
+  })
+  return { app, keys, close: () => cassandra.shutdown() }
+}

@@ -1,0 +1,31 @@
+/** The validated configuration (shape defined by schemas/config.json). */
+export interface Config {
+  readonly env: string
+  readonly http: {
+    readonly port: number
+    readonly host: string
+    readonly maxBodyBytes: number
+    readonly requestTimeoutMs: number
+    readonly retryAfterSeconds: number
+  }
+  readonly cassandra: {
+    readonly hosts: readonly string[]
+    readonly port: number
+    readonly localDataCenter: string
+    readonly keyspace: string
+    readonly replication: Readonly<Record<string, string | number>>
+    readonly username?: string
+    readonly password?: string
+    readonly connectTimeoutMs: number
+    readonly readTimeoutMs: number
+  }
+  readonly auth: {
+    readonly apiBearer: { readonly consumersFile: string }
+    readonly userToken: { readonly ssoUrl: string; readonly realm: string; readonly publicKeyDir: string }
+  }
+  readonly authorization: { readonly orgAdminScope: 'organisation' | 'any' }
+  readonly deletion: { readonly allowedRoles: readonly string[] }
+  readonly logging: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' }
+}
+
+export type DeepPartial<T> = { -readonly [K in keyof T]?: T[K] extends object ? (T[K] extends readonly unknown[] ? T[K] : DeepPartial<T[K]>) : T[K] }

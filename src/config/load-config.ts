@@ -1,0 +1,77 @@
+import { isAbsolute, resolve } from 'node:path'
+import { Load } from 'config/lib/util.js'
+import { createSchemaRegistry } from '../schemas/schema-registry.js'
+import type { Config, DeepPartial } from './config.js'
+import { configDir, projectRoot } from './project-root.js'
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+type Plain = Record<string, unknown>
+
+function isPlainObject(value: unknown): value is Plain {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function mergeDeep(base: Plain, override: Plain): Plain {
+  const out: Plain = { ...base }
+  for (const [key, value] of Object.entries(override)) {
+    if (value === undefined) continue
+    const current = out[key]
+    out[key] = isPlainObject(current) && isPlainObject(value) ? mergeDeep(current, value) : value
+  }
+  return out
+}
+
+/** Sunbird passes lists as comma-separated env values ("host1,host2", "public,teacher"). */
+function splitList(value: unknown): unknown {
+  return typeof value === 'string' ? value.split(',').map((part) => part.trim()).filter(Boolean) : value
+}
+
+/** Sunbird writes the SSO URL with a trailing slash (".../auth/") and appends "realms/"; keep one form. */
+function normalise(raw: Plain): Plain {
+  const cassandra = raw.cassandra as Plain
+  const deletion = raw.deletion as Plain
+  const userToken = (raw.auth as Plain).userToken as Plain
+  const apiBearer = (raw.auth as Plain).apiBearer as Plain
+  const roles = splitList(deletion.allowedRoles)
+  const keyDir = String(userToken.publicKeyDir ?? '')
+  const consumersFile = String(apiBearer.consumersFile)
+  return mergeDeep(raw, {
+    cassandra: { hosts: splitList(cassandra.hosts) },
+    deletion: { allowedRoles: Array.isArray(roles) ? roles.map((role) => String(role).toLowerCase()) : roles },
+    auth: {
+      userToken: {
+        ssoUrl: String(userToken.ssoUrl).replace(/\/+$/, ''),
+        publicKeyDir: keyDir && !isAbsolute(keyDir) ? resolve(projectRoot, keyDir) : keyDir,
+      },
+      apiBearer: { consumersFile: isAbsolute(consumersFile) ? consumersFile : resolve(projectRoot, consumersFile) },
+    },
+  })
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const inner of Object.values(value)) deepFreeze(inner)
+    Object.freeze(value)
+  }
+  return value
+}
+
+/**
+ * Reads config/ (default, NODE_ENV, local) and the env variables mapped in
+ * config/custom-environment-variables.json, applies `overrides` (tests, tools), validates the result
+ * against schemas/config.json and fails with every bad key listed.
+ */
+export function loadConfig(overrides: DeepPartial<Config> = {}): Config {
+  const nodeEnv = (process.env.NODE_CONFIG_ENV ?? process.env.NODE_ENV ?? 'development').split(',')
+  const loaded = new Load({ configDir, nodeEnv }).scan() as Plain
+  const merged = normalise(mergeDeep(structuredClone(loaded), overrides as Plain))
+  const validate = createSchemaRegistry({ allErrors: true }).validator<Config>('config')
+  if (!validate(merged)) {
+    const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`.trim())
+    throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`)
+  }
+  return deepFreeze(merged as unknown as Config)
+}

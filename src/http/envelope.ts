@@ -1,0 +1,56 @@
+import type { Context } from 'hono'
+import { v4 as uuidv4 } from 'uuid'
+import { formatSunbirdTimestamp } from '../shared/sunbird-timestamp.js'
+import type { ErrorCodeEntry } from './error-codes.js'
+
+export type Envelope = {
+  id: string
+  ver: string
+  ts: string
+  params: { resmsgid: string; msgid: string; err: string | null; status: 'SUCCESS' | 'FAILED'; errmsg: string | null }
+  responseCode: string
+  result: Record<string, unknown>
+}
+
+// Echo a caller's id only when it is a plain token; anything else (control characters, huge values) gets a fresh one.
+const ACCEPTABLE_MSGID = /^[\x21-\x7e]{1,255}$/
+
+/** Sunbird's precedence: x-request-id, then X-msgId, then a new UUID v4. */
+export function pickMessageId(requestId: string | undefined, msgId: string | undefined): string {
+  if (requestId !== undefined && ACCEPTABLE_MSGID.test(requestId)) return requestId
+  if (msgId !== undefined && ACCEPTABLE_MSGID.test(msgId)) return msgId
+  return uuidv4()
+}
+
+/** `api.user.delete` for `/v1/user/delete` and `/api/user/v1/delete`, as Sunbird derives it from the service path. */
+export function apiIdForPath(path: string): string {
+  const servicePath = path.replace(/^\/api\/([^/]+)\/v1\//, '/v1/$1/')
+  const id = servicePath.replace(/^\/v\d+/, 'api').replace(/\//g, '.').replace(/[^A-Za-z0-9._-]/g, '').replace(/\.+$/, '')
+  return (id.startsWith('api') ? id : `api.${id}`).slice(0, 100)
+}
+
+function build(apiId: string, msgid: string, outcome: Pick<Envelope, 'responseCode' | 'result'> & { err: string | null; errmsg: string | null }): Envelope {
+  // Key order is part of the contract: id, ver, ts, params, responseCode, result.
+  return {
+    id: apiId,
+    ver: 'v1',
+    ts: formatSunbirdTimestamp(new Date()),
+    params: { resmsgid: msgid, msgid, err: outcome.err, status: outcome.err === null ? 'SUCCESS' : 'FAILED', errmsg: outcome.errmsg },
+    responseCode: outcome.responseCode,
+    result: outcome.result,
+  }
+}
+
+export function successEnvelope(apiId: string, msgid: string, result: Record<string, unknown>): Envelope {
+  return build(apiId, msgid, { err: null, errmsg: null, responseCode: 'OK', result })
+}
+
+export function errorEnvelope(apiId: string, msgid: string, entry: ErrorCodeEntry, errmsg: string): Envelope {
+  return build(apiId, msgid, { err: entry.err, errmsg, responseCode: entry.responseCode, result: {} })
+}
+
+/** 200 with the envelope and Sunbird's `x-response-length` (UTF-8 bytes of the JSON `result`). */
+export function sendOk(c: Context, apiId: string, result: Record<string, unknown>): Response {
+  c.header('x-response-length', String(Buffer.byteLength(JSON.stringify(result))))
+  return c.json(successEnvelope(apiId, c.get('msgid') as string, result), 200)
+}

@@ -1,0 +1,93 @@
+/**
+ * Every answer the service can give other than success, spelled exactly as Sunbird spells it.
+ * The only place these codes and messages appear; tests and the OpenAPI document import them.
+ */
+export interface ErrorCodeEntry {
+  readonly status: 400 | 401 | 403 | 404 | 405 | 413 | 500 | 503
+  readonly responseCode: 'CLIENT_ERROR' | 'UNAUTHORIZED' | 'FORBIDDEN' | 'RESOURCE_NOT_FOUND' | 'SERVER_ERROR' | 'SERVICE_UNAVAILABLE'
+  readonly err: string
+  /** `{limit}` is filled in by the renderer where a message names a configured limit. */
+  readonly errmsg: string
+  /** Why a caller sees it. */
+  readonly description: string
+}
+
+export const errorCodes = {
+  INVALID_REQUEST_DATA: {
+    status: 400, responseCode: 'CLIENT_ERROR', err: 'UOS_USRDLT0028',
+    errmsg: 'Requested data for this operation is not valid.',
+    description: 'Body is not JSON, not an object, or has no `request` object.',
+  },
+  MANDATORY_PARAM_MISSING: {
+    status: 400, responseCode: 'CLIENT_ERROR', err: 'UOS_USRDLT0030',
+    errmsg: 'Mandatory parameter userId is missing.',
+    description: '`request.userId` is absent or null.',
+  },
+  MANDATORY_PARAM_EMPTY: {
+    status: 400, responseCode: 'CLIENT_ERROR', err: 'UOS_USRDLT0031',
+    errmsg: 'Mandatory parameter userId is empty.',
+    description: '`request.userId` is an empty or blank string.',
+  },
+  DATA_TYPE_ERROR: {
+    status: 400, responseCode: 'CLIENT_ERROR', err: 'UOS_USRDLT0003',
+    errmsg: 'Data type of userId should be String.',
+    description: '`request.userId` is a number, boolean, array or object.',
+  },
+  INVALID_USER_ID: {
+    status: 400, responseCode: 'CLIENT_ERROR', err: 'UOS_USRDLT0009',
+    errmsg: 'Invalid format for given userId.',
+    description: '`request.userId` is not an id this system issues (UUID, optionally f:<provider>:<uuid>).',
+  },
+  PAYLOAD_TOO_LARGE: {
+    status: 413, responseCode: 'CLIENT_ERROR', err: 'UOS_USRDLT0007',
+    errmsg: 'Maximum upload data size should be {limit}',
+    description: 'Body larger than the configured limit (bytes).',
+  },
+  UNAUTHORIZED: {
+    status: 401, responseCode: 'UNAUTHORIZED', err: 'UOS_0070',
+    errmsg: 'You are not authorized.',
+    description: 'API bearer or user token missing, malformed, badly signed, expired, not yet valid, from another issuer, or belonging to a deleted user.',
+  },
+  FORBIDDEN: {
+    status: 403, responseCode: 'FORBIDDEN', err: 'FORBIDDEN',
+    errmsg: 'You do not have permission to perform this operation',
+    description: 'Valid credentials, but the caller is neither the user, the managing parent (X-Authenticated-For) nor an ORG_ADMIN of the user\'s organisation. Plain-text body, header `x-request-allowed: no`.',
+  },
+  ROLE_RESTRICTED: {
+    status: 400, responseCode: 'CLIENT_ERROR', err: 'UOS_USRDLT0083',
+    errmsg: 'User is restricted from deleting account based on roles!',
+    description: 'The user holds a role outside `user-deletion-roles`.',
+  },
+  USER_NOT_FOUND: {
+    status: 404, responseCode: 'RESOURCE_NOT_FOUND', err: 'UOS_USRDLT0013',
+    errmsg: 'user',
+    description: 'No such user.',
+  },
+  ALREADY_DELETED: {
+    status: 400, responseCode: 'CLIENT_ERROR', err: 'UOS_USRDLT0008',
+    errmsg: 'User is already deleted.',
+    description: 'The user was deleted before (also the answer to all but one of concurrent deletes).',
+  },
+  API_NOT_FOUND: {
+    status: 404, responseCode: 'RESOURCE_NOT_FOUND', err: 'UOS_APINOTFOUND',
+    errmsg: 'Requested API is not found.',
+    description: 'No such path.',
+  },
+  METHOD_NOT_ALLOWED: {
+    status: 405, responseCode: 'CLIENT_ERROR', err: 'UOS_METHODNOTALLOWED',
+    errmsg: 'Method not allowed.',
+    description: 'The path exists but not for this method; see the `Allow` header.',
+  },
+  SERVICE_UNAVAILABLE: {
+    status: 503, responseCode: 'SERVICE_UNAVAILABLE', err: 'UOS_USRDLT0064',
+    errmsg: 'SERVICE UNAVAILABLE',
+    description: 'A dependency (Cassandra) is unreachable or timed out, or the request deadline passed. Nothing was half-written; retry after `Retry-After` seconds.',
+  },
+  SERVER_ERROR: {
+    status: 500, responseCode: 'SERVER_ERROR', err: 'UOS_0069',
+    errmsg: 'server error',
+    description: 'Anything unexpected; details only in the service log under the request id.',
+  },
+} as const satisfies Record<string, ErrorCodeEntry>
+
+export type ErrorCode = keyof typeof errorCodes

@@ -1,0 +1,50 @@
+import type { MiddlewareHandler } from 'hono'
+import { ApiError } from './api-error.js'
+import type { AppEnv } from './app-env.js'
+
+const tooLarge = (reason: string) => new ApiError('PAYLOAD_TOO_LARGE', { reason })
+
+/** Reads a streamed (chunked) body, giving up as soon as it passes `max` bytes. */
+async function readCapped(stream: ReadableStream<Uint8Array>, max: number): Promise<string> {
+  const reader = stream.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    size += value.byteLength
+    if (size > max) {
+      await reader.cancel()
+      throw tooLarge('streamed body over the limit')
+    }
+    chunks.push(value)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+/**
+ * Size, then JSON: refuses on Content-Length before reading a byte, caps bodies sent without one,
+ * and turns anything that is not JSON into UOS_USRDLT0028. The Content-Length path uses
+ * c.req.text(), which stays on @hono/node-server's fast path (touching the raw stream does not).
+ */
+export function readJsonBody(options: { maxBytes: number }): MiddlewareHandler<AppEnv> {
+  const { maxBytes } = options
+  if (!Number.isInteger(maxBytes) || maxBytes <= 0) throw new Error('readJsonBody: maxBytes must be a positive integer')
+  return async function readJson(c, next) {
+    const length = c.req.header('content-length')
+    let text: string
+    if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
+      if (!/^\d{1,15}$/.test(length)) throw new ApiError('INVALID_REQUEST_DATA', { reason: 'bad content-length' })
+      if (Number(length) > maxBytes) throw tooLarge('content-length over the limit')
+      text = await c.req.text()
+    } else {
+      text = c.req.raw.body ? await readCapped(c.req.raw.body, maxBytes) : ''
+    }
+    try {
+      c.set('body', JSON.parse(text) as unknown)
+    } catch {
+      throw new ApiError('INVALID_REQUEST_DATA', { reason: 'body is not JSON' })
+    }
+    await next()
+  }
+}

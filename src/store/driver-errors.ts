@@ -1,0 +1,21 @@
+import { errors, types } from 'cassandra-driver'
+
+const TRANSIENT_SERVER_CODES = new Set<number>([
+  types.responseErrorCodes.unavailableException,
+  types.responseErrorCodes.overloaded,
+  types.responseErrorCodes.isBootstrapping,
+  types.responseErrorCodes.writeTimeout,
+  types.responseErrorCodes.readTimeout,
+])
+
+/**
+ * True when Cassandra could not be reached or did not answer in time: the caller gets a 503 and may
+ * retry. Everything else (syntax, schema, invalid query) is a bug and stays a 500.
+ */
+export function isCassandraUnavailable(err: unknown): boolean {
+  if (err instanceof errors.NoHostAvailableError || err instanceof errors.OperationTimedOutError || err instanceof errors.BusyConnectionError) return true
+  if (err instanceof errors.ResponseError) return TRANSIENT_SERVER_CODES.has(err.code)
+  // Raised by the driver when connect() failed: the client stays unusable until a later call reconnects.
+  if (err instanceof errors.DriverError && /connect|socket|closed|shutdown/i.test(err.message)) return true
+  return false
+}

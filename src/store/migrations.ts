@@ -1,0 +1,91 @@
+import type { Client } from 'cassandra-driver'
+import type { Config } from '../config/config.js'
+import { createCassandraClient } from './cassandra-client.js'
+
+export interface Migration {
+  version: number
+  description: string
+  statements: (keyspace: string) => string[]
+}
+
+/**
+ * Sunbird's tables with Sunbird's names, keys and column types (sunbird-utils migrations), plus
+ * what this product needs on top. Append only: a released migration is never edited.
+ */
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'Sunbird user tables: user, user_lookup, user_roles, user_organisation, usr_external_identity',
+    statements: (ks) => [
+      `CREATE TABLE IF NOT EXISTS ${ks}.user (
+        id text PRIMARY KEY, userid text, username text, email text, phone text,
+        maskedemail text, maskedphone text, prevusedemail text, prevusedphone text,
+        recoveryemail text, recoveryphone text, firstname text, lastname text, dob text,
+        countrycode text, gender text, avatar text, loginid text, emailverified boolean, phoneverified boolean,
+        status int, isdeleted boolean, flagsvalue int, profilelocation text, profileusertypes text, profiledetails text,
+        rootorgid text, channel text, managedby text, roles list<text>, framework map<text, frozen<list<text>>>,
+        tncacceptedon timestamp, tncacceptedversion text, alltncaccepted map<text, text>,
+        createddate text, updateddate text, createdby text, updatedby text)`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.user_lookup (type text, value text, userid text, PRIMARY KEY ((type, value)))`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.user_roles (
+        userid text, role text, scope text, createdby text, createddate timestamp, updatedby text, updateddate timestamp,
+        PRIMARY KEY (userid, role))`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.user_organisation (
+        userid text, organisationid text, id text, hashtagid text, associationtype int, roles list<text>,
+        isdeleted boolean, orgjoindate text, orgleftdate text, addedby text, approvedby text, approvaldate text,
+        isapproved boolean, isrejected boolean, position text, updatedby text, updateddate text,
+        PRIMARY KEY (userid, organisationid))`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.usr_external_identity (
+        provider text, idtype text, externalid text, userid text, createdby text, createdon timestamp,
+        lastupdatedby text, lastupdatedon timestamp, originalexternalid text, originalidtype text, originalprovider text,
+        PRIMARY KEY (provider, idtype, externalid))`,
+      `CREATE INDEX IF NOT EXISTS usr_external_identity_userid_idx ON ${ks}.usr_external_identity (userid)`,
+    ],
+  },
+  {
+    version: 2,
+    description: 'Index user_lookup by userid so deletion finds every lookup of a user, also stale ones',
+    statements: (ks) => [`CREATE INDEX IF NOT EXISTS user_lookup_userid_idx ON ${ks}.user_lookup (userid)`],
+  },
+]
+
+export const currentSchemaVersion = Math.max(...migrations.map((m) => m.version))
+
+function replicationCql(replication: Config['cassandra']['replication']): string {
+  const entries = Object.entries(replication).map(([key, value]) => `'${key.replace(/'/g, "''")}': '${String(value).replace(/'/g, "''")}'`)
+  return `{${entries.join(', ')}}`
+}
+
+/** Creates the keyspace, then runs each migration not yet recorded in schema_version. Idempotent. */
+export async function migrate(config: Config['cassandra'], log: (line: string) => void = () => {}): Promise<number[]> {
+  const ks = config.keyspace
+  const client: Client = createCassandraClient(config, { keyspace: false })
+  const ran: number[] = []
+  try {
+    await client.execute(`CREATE KEYSPACE IF NOT EXISTS ${ks} WITH replication = ${replicationCql(config.replication)}`)
+    await client.execute(
+      `CREATE TABLE IF NOT EXISTS ${ks}.schema_version (version int PRIMARY KEY, description text, applied_at timestamp)`,
+    )
+    const done = new Set((await client.execute(`SELECT version FROM ${ks}.schema_version`)).rows.map((row) => row.get('version') as number))
+    for (const migration of migrations) {
+      if (done.has(migration.version)) continue
+      for (const statement of migration.statements(ks)) await client.execute(statement)
+      await client.execute(`INSERT INTO ${ks}.schema_version (version, description, applied_at) VALUES (?, ?, ?)`, [
+        migration.version,
+        migration.description,
+        new Date(),
+      ])
+      ran.push(migration.version)
+      log(`applied migration ${migration.version}: ${migration.description}`)
+    }
+    return ran
+  } finally {
+    await client.shutdown()
+  }
+}
+
+/** The highest applied version, for readiness: the service refuses to call itself ready on an old schema. */
+export async function appliedSchemaVersion(client: Client, keyspace: string): Promise<number> {
+  const rows = (await client.execute(`SELECT version FROM ${keyspace}.schema_version`)).rows
+  return rows.reduce((max, row) => Math.max(max, row.get('version') as number), 0)
+}
