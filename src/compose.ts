@@ -7,6 +7,7 @@ import { PemKeySource } from './auth/pem-key-source.js'
 import { UserTokenVerifier } from './auth/user-token-verifier.js'
 import type { Config } from './config/config.js'
 import { deleteUser } from './deletion/delete-user.js'
+import type { UserStore } from './deletion/ports.js'
 import type { AppEnv } from './http/app-env.js'
 import type { Logger } from './logging/logger.js'
 import { createSchemaRegistry } from './schemas/schema-registry.js'
@@ -20,6 +21,11 @@ export interface Service {
   close(): Promise<void>
 }
 
+/** Seams for fault-injection tests: wrap a real adapter, never replace it. */
+export interface ServiceOverrides {
+  users?: (store: UserStore) => UserStore
+}
+
 /** The realm keys: Sunbird's offline PEM folder when configured (it wins), else the realm's JWKS. */
 function createKeySource(config: Config): KeySource {
   const { ssoUrl, realm, publicKeyDir } = config.auth.userToken
@@ -28,9 +34,10 @@ function createKeySource(config: Config): KeySource {
 }
 
 /** Builds every adapter once and the app over them: the composition root shared by main and the tests. */
-export function composeService(config: Config, logger: Logger): Service {
+export function composeService(config: Config, logger: Logger, overrides: ServiceOverrides = {}): Service {
   const cassandra = createCassandraClient(config.cassandra)
-  const users = new CassandraUserStore(cassandra, config.cassandra.keyspace)
+  const store = new CassandraUserStore(cassandra, config.cassandra.keyspace)
+  const users = overrides.users ? overrides.users(store) : store
   const keys = createKeySource(config)
   const { ssoUrl, realm } = config.auth.userToken
   const app = createApp({

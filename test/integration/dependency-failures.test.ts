@@ -1,0 +1,121 @@
+import { createServer } from 'node:net'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { DependencyUnavailableError } from '../../src/deletion/errors.js'
+import type { UserStore } from '../../src/deletion/ports.js'
+import { expectDeleted, expectError } from '../support/assertions.js'
+import { startHarness, testConfig, type Harness } from '../support/harness.js'
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js'
+import { readUserState } from '../support/user-state.js'
+
+/** A port on which nothing listens: bind, read the number, close. */
+async function closedPort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+
+/** Wraps the real store so that one chosen call fails once, the way a dependency dropping out would. */
+function failOnce(method: keyof UserStore, error: () => Error) {
+  let failed = false
+  return (store: UserStore): UserStore =>
+    new Proxy(store, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver)
+        if (property !== method || typeof value !== 'function') return typeof value === 'function' ? value.bind(target) : value
+        return async (...args: unknown[]) => {
+          if (!failed) {
+            failed = true
+            if (method === 'eraseLookups') {
+              // Fail half-way: the real erase runs, then the connection "drops" before we hear back.
+              await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args)
+            }
+            throw error()
+          }
+          return (value as (...a: unknown[]) => Promise<unknown>).apply(target, args)
+        }
+      },
+    })
+}
+
+describe('when Cassandra is unreachable', () => {
+  it('then the delete answers 503 UOS_USRDLT0064 with Retry-After, never a hang or a 500', async () => {
+    const port = await closedPort()
+    const h = await startHarness({ cassandra: { port, connectTimeoutMs: 500 } })
+    try {
+      const response = await h.deleteRequest({ request: { userId: '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41' } }, {
+        'x-authenticated-user-token': h.userToken({ sub: '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41' }),
+      })
+      expect(response.headers.get('retry-after')).toBe(String(h.config.http.retryAfterSeconds))
+      await expectError(response, 'SERVICE_UNAVAILABLE')
+    } finally {
+      await h.close().catch(() => {})
+    }
+  })
+})
+
+describe('when Cassandra stops answering mid-flight', () => {
+  let proxy: TcpProxy
+  let h: Harness
+  beforeAll(async () => {
+    proxy = await startTcpProxy(testConfig().cassandra.port)
+    h = await startHarness({ cassandra: { port: proxy.port, readTimeoutMs: 800 } })
+  })
+  afterAll(async () => {
+    proxy.thaw()
+    await h.close().catch(() => {})
+    await proxy.close()
+  })
+
+  it('then the request gets 503 within the driver timeout, and the same request succeeds once it is back', async () => {
+    const user = await h.seed()
+    const headers = { 'x-authenticated-user-token': h.userToken({ sub: user.id }) }
+    proxy.freeze()
+    const started = Date.now()
+    await expectError(await h.deleteRequest({ request: { userId: user.id } }, headers), 'SERVICE_UNAVAILABLE')
+    expect(Date.now() - started).toBeLessThan(h.config.http.requestTimeoutMs)
+    proxy.thaw()
+    await expectDeleted(await h.deleteRequest({ request: { userId: user.id } }, headers))
+  })
+})
+
+describe('when a step fails half-way', () => {
+  const unavailable = () => new DependencyUnavailableError('cassandra')
+
+  it.each(['eraseLookups', 'markDeleted'] as const)(
+    'failing in %s answers 503, leaves a user that is not "deleted", and the retry finishes the job',
+    async (method) => {
+      const h = await startHarness({}, { users: failOnce(method, unavailable) })
+      try {
+        const user = await h.seed()
+        const headers = { 'x-authenticated-user-token': h.userToken({ sub: user.id }) }
+        await expectError(await h.deleteRequest({ request: { userId: user.id } }, headers), 'SERVICE_UNAVAILABLE')
+        const between = await readUserState(h.db, user.id)
+        // Never "already deleted" while personal data remains.
+        expect(between.user?.get('isdeleted')).toBe(false)
+        expect(between.user?.get('email')).not.toBe('')
+        await expectDeleted(await h.deleteRequest({ request: { userId: user.id } }, headers))
+        const after = await readUserState(h.db, user.id)
+        expect(after.user?.get('email')).toBe('')
+        expect(after.lookups).toHaveLength(0)
+      } finally {
+        await h.close()
+      }
+    },
+  )
+
+  it('an unexpected error answers 500 UOS_0069 "server error" without its message', async () => {
+    const leaky = () => new Error('boom for asha.verma@example.org at 10.0.0.12')
+    const h = await startHarness({}, { users: failOnce('findRoles', leaky) })
+    try {
+      const user = await h.seed()
+      const response = await h.deleteRequest({ request: { userId: user.id } }, { 'x-authenticated-user-token': h.userToken({ sub: user.id }) })
+      const body = await expectError(response, 'SERVER_ERROR')
+      expect(JSON.stringify(body)).not.toContain('asha')
+      expect(JSON.stringify(body)).not.toContain('boom')
+    } finally {
+      await h.close()
+    }
+  })
+})

@@ -1,0 +1,74 @@
+import { randomUUID } from 'node:crypto'
+import type { Client } from 'cassandra-driver'
+import { signApiBearer } from '../../scripts/lib/sign-jwt.js'
+import { seedUser, type SeedUser } from '../../scripts/lib/seed-users.js'
+import { composeService, type Service, type ServiceOverrides } from '../../src/compose.js'
+import type { Config, DeepPartial } from '../../src/config/config.js'
+import { loadConfig } from '../../src/config/load-config.js'
+import { createLogger } from '../../src/logging/logger.js'
+import { createCassandraClient } from '../../src/store/cassandra-client.js'
+import { ISSUER, TEST_KEYSPACE } from './test-env.js'
+import { createRealmKeys, mintUserToken, type RealmKeys, type UserTokenClaims } from './user-tokens.js'
+
+export const LOCAL_CONSUMER = { key: 'local-portal', secret: 'local-portal-gateway-secret-change-me' }
+
+/** Test configuration: the real local Cassandra, the tests' keyspace, and the given overrides. */
+export function testConfig(overrides: DeepPartial<Config> = {}): Config {
+  return loadConfig({
+    ...overrides,
+    cassandra: { keyspace: TEST_KEYSPACE, ...overrides.cassandra },
+    logging: { level: 'silent', ...overrides.logging },
+  })
+}
+
+export interface Harness {
+  config: Config
+  service: Service
+  keys: RealmKeys
+  /** A direct driver session for arranging and asserting state. */
+  db: Client
+  apiBearer: string
+  userToken(claims: UserTokenClaims, options?: Parameters<typeof mintUserToken>[3]): string
+  seed(user?: Partial<SeedUser>): Promise<SeedUser>
+  /** POST a body (object or raw string) to the delete route in-process. */
+  deleteRequest(body: unknown, headers?: Record<string, string>, path?: string): Promise<Response>
+  close(): Promise<void>
+}
+
+/**
+ * The service in-process over the real Cassandra, with offline-verifiable user tokens (a realm key
+ * pair of the test's own in a PEM folder) and the local gateway consumer.
+ */
+export async function startHarness(overrides: DeepPartial<Config> = {}, serviceOverrides: ServiceOverrides = {}): Promise<Harness> {
+  const keys = createRealmKeys()
+  const config = testConfig({ ...overrides, auth: { userToken: { publicKeyDir: keys.dir }, ...overrides.auth } })
+  const service = composeService(config, createLogger(config.logging.level), serviceOverrides)
+  const db = createCassandraClient(testConfig().cassandra)
+  await db.connect()
+  const apiBearer = signApiBearer(LOCAL_CONSUMER.key, LOCAL_CONSUMER.secret)
+  return {
+    config,
+    service,
+    keys,
+    db,
+    apiBearer,
+    userToken: (claims, options) => mintUserToken(keys, ISSUER, claims, options),
+    async seed(user = {}) {
+      const full: SeedUser = { id: randomUUID(), ...user }
+      await seedUser(db, TEST_KEYSPACE, full)
+      return full
+    },
+    deleteRequest(body, headers = {}, path = '/api/user/v1/delete') {
+      return Promise.resolve(
+        service.app.request(path, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${apiBearer}`, ...headers },
+          body: typeof body === 'string' ? body : JSON.stringify(body),
+        }),
+      )
+    },
+    async close() {
+      await Promise.all([service.close(), db.shutdown()])
+    },
+  }
+}

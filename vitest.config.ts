@@ -1,0 +1,22 @@
+import { defineConfig } from 'vitest/config'
+
+// Integration and contract suites share one real Cassandra and Keycloak, started once by the
+// global setup; their files run one at a time, and the projects one after another (groupOrder),
+// because some tests stop and start those servers.
+const realServers = {
+  globalSetup: ['test/support/global-setup.ts'],
+  fileParallelism: false,
+  testTimeout: 60_000,
+  hookTimeout: 300_000,
+}
+
+export default defineConfig({
+  test: {
+    reporters: ['default'],
+    projects: [
+      { test: { name: 'unit', include: ['src/**/*.test.ts', 'test/unit/**/*.test.ts'], sequence: { groupOrder: 0 } } },
+      { test: { name: 'integration', include: ['test/integration/**/*.test.ts'], sequence: { groupOrder: 1 }, ...realServers } },
+      { test: { name: 'contract', include: ['test/contract/**/*.test.ts'], sequence: { groupOrder: 2 }, ...realServers } },
+    ],
+  },
+})
