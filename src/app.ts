@@ -5,9 +5,10 @@ import { ApiError } from './http/api-error.js'
 import type { AppEnv } from './http/app-env.js'
 import { renderError } from './http/render-error.js'
 import { requestContext } from './http/request-context.js'
+import { registerHealth, type HealthDeps } from './http/routes/health.js'
 import { registerUserDelete, userDeleteRoute, type UserDeleteDeps } from './http/routes/user-delete.js'
 
-export interface AppDeps extends UserDeleteDeps {
+export interface AppDeps extends UserDeleteDeps, HealthDeps {
   logger: Logger
   requestTimeoutMs: number
   retryAfterSeconds: number
@@ -24,6 +25,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // A request deadline: past it the caller gets the 503 envelope, never a hang.
   app.use('*', timeout(deps.requestTimeoutMs))
 
+  registerHealth(app, deps)
   registerUserDelete(app, deps)
 
   for (const path of userDeleteRoute.paths) {

@@ -1,3 +1,4 @@
+import type { Client } from 'cassandra-driver'
 import type { Hono } from 'hono'
 import { createApp } from './app.js'
 import { ApiConsumerVerifier } from './auth/api-consumer-verifier.js'
@@ -9,9 +10,11 @@ import type { Config } from './config/config.js'
 import { deleteUser } from './deletion/delete-user.js'
 import type { UserStore } from './deletion/ports.js'
 import type { AppEnv } from './http/app-env.js'
+import type { ReadinessCheck } from './http/routes/health.js'
 import type { Logger } from './logging/logger.js'
 import { createSchemaRegistry } from './schemas/schema-registry.js'
 import { createCassandraClient } from './store/cassandra-client.js'
+import { appliedSchemaVersion, currentSchemaVersion } from './store/migrations.js'
 import { CassandraUserStore } from './store/cassandra-user-store.js'
 
 export interface Service {
@@ -33,6 +36,31 @@ function createKeySource(config: Config): KeySource {
   return new JwksKeySource({ realmUrl: `${ssoUrl}/realms/${realm}` })
 }
 
+async function withinMs<T>(ms: number, work: Promise<T>, fallback: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(fallback), ms)
+  })
+  try {
+    return await Promise.race([work.catch(() => fallback), late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** Ready = Cassandra answers with the current schema, and realm keys are loaded (JWKS fetched if needed). */
+async function checkReadiness(cassandra: Client, keyspace: string, keys: KeySource): Promise<ReadinessCheck[]> {
+  const [version, keysLoaded] = await Promise.all([
+    withinMs(2000, appliedSchemaVersion(cassandra, keyspace), -1),
+    keys.size() > 0 ? Promise.resolve(true) : withinMs(3000, keys instanceof JwksKeySource ? keys.refresh().then(() => keys.size() > 0) : Promise.resolve(false), false),
+  ])
+  return [
+    { name: 'cassandra', healthy: version >= 0 },
+    { name: 'cassandra schema', healthy: version >= currentSchemaVersion },
+    { name: 'realm keys', healthy: keysLoaded },
+  ]
+}
+
 /** Builds every adapter once and the app over them: the composition root shared by main and the tests. */
 export function composeService(config: Config, logger: Logger, overrides: ServiceOverrides = {}): Service {
   const cassandra = createCassandraClient(config.cassandra)
@@ -41,6 +69,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
   const keys = createKeySource(config)
   const { ssoUrl, realm } = config.auth.userToken
   const app = createApp({
+    checkReadiness: () => checkReadiness(cassandra, config.cassandra.keyspace, keys),
     logger,
     schemas: createSchemaRegistry(),
     maxBodyBytes: config.http.maxBodyBytes,

@@ -25,8 +25,10 @@ export function pickMessageId(requestId: string | undefined, msgId: string | und
 /** `api.user.delete` for `/v1/user/delete` and `/api/user/v1/delete`, as Sunbird derives it from the service path. */
 export function apiIdForPath(path: string): string {
   const servicePath = path.replace(/^\/api\/([^/]+)\/v1\//, '/v1/$1/')
-  const id = servicePath.replace(/^\/v\d+/, 'api').replace(/\//g, '.').replace(/[^A-Za-z0-9._-]/g, '').replace(/\.+$/, '')
-  return (id.startsWith('api') ? id : `api.${id}`).slice(0, 100)
+  // Empty segments (stripped characters, `//`, a leading `/`) must not leave `..` or an edge dot: envelope.json's id pattern forbids them.
+  const id = servicePath.replace(/^\/v\d+/, 'api').replace(/\//g, '.').replace(/[^A-Za-z0-9._-]/g, '').replace(/\.{2,}/g, '.').replace(/^\.+|\.+$/g, '')
+  const full = id === 'api' || id.startsWith('api.') ? id : id ? `api.${id}` : 'api'
+  return full.slice(0, 100).replace(/\.+$/, '')
 }
 
 function build(apiId: string, msgid: string, outcome: Pick<Envelope, 'responseCode' | 'result'> & { err: string | null; errmsg: string | null }): Envelope {

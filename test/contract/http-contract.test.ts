@@ -36,6 +36,7 @@ describe('the built server over HTTP', () => {
     buildServer()
     server = await startBuiltServer({
       'accesstoken.publickey.basepath': keys.dir,
+      API_BEARER_CONSUMERS_FILE: 'config/local/api-consumers.json',
       CASSANDRA_KEYSPACE: TEST_KEYSPACE,
       sunbird_cassandra_port: String(config.cassandra.port),
       LOG_LEVEL: 'info',
@@ -59,7 +60,7 @@ describe('the built server over HTTP', () => {
     for (const path of userDeleteRoute.paths) {
       const { id, headers } = await seeded()
       const response = await post(JSON.stringify({ request: { userId: id } }), headers, path)
-      const body = await response.json()
+      const body = (await response.json()) as Record<string, unknown>
       expect(response.status).toBe(200)
       expect(response.headers.get('content-type')).toMatch(/^application\/json/)
       expect(response.headers.get('x-response-length')).toBe('22')

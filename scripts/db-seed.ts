@@ -1,0 +1,17 @@
+import { loadConfig } from '../src/config/load-config.js'
+import { createCassandraClient } from '../src/store/cassandra-client.js'
+import { demoUsers } from './lib/demo-users.js'
+import { seedUser } from './lib/seed-users.js'
+
+// `npm run db:seed`: (re)writes the demo users of config/keycloak/realm-sunbird.json into Cassandra,
+// active again, with personal data in every table, so the quick start always has someone to delete.
+const config = loadConfig()
+const client = createCassandraClient(config.cassandra)
+try {
+  for (const demo of demoUsers()) {
+    await seedUser(client, config.cassandra.keyspace, { ...demo.seed, status: 1, isDeleted: false })
+    console.log(`seeded ${demo.username} (${demo.seed.id})`)
+  }
+} finally {
+  await client.shutdown()
+}

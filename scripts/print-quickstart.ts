@@ -1,0 +1,59 @@
+import { loadConfig } from '../src/config/load-config.js'
+import { readApiConsumers } from '../src/auth/api-consumer-verifier.js'
+import { demoUsers } from './lib/demo-users.js'
+import { signApiBearer } from './lib/sign-jwt.js'
+
+// Prints curl commands that work against the service `npm start` is about to run: a gateway
+// bearer for the first HS256 consumer, and user tokens fetched from the configured Keycloak.
+const config = loadConfig()
+const realmUrl = `${config.auth.userToken.ssoUrl}/realms/${config.auth.userToken.realm}`
+const base = `http://127.0.0.1:${config.http.port}`
+const consumer = readApiConsumers(config.auth.apiBearer.consumersFile).find((c) => c.algorithm === 'HS256' && c.secret)
+const apiBearer = consumer ? signApiBearer(consumer.key, consumer.secret as string) : '<gateway consumer JWT>'
+const demos = demoUsers()
+
+async function passwordToken(username: string, password: string): Promise<string | undefined> {
+  try {
+    const response = await fetch(`${realmUrl}/protocol/openid-connect/token`, {
+      method: 'POST',
+      body: new URLSearchParams({ grant_type: 'password', client_id: 'portal', username, password }),
+      signal: AbortSignal.timeout(5000),
+    })
+    return response.ok ? ((await response.json()) as { access_token: string }).access_token : undefined
+  } catch {
+    return undefined
+  }
+}
+
+const fetchTokenCommand = (username: string, password: string) =>
+  `$(curl -s -d grant_type=password -d client_id=portal -d username=${username} -d password=${password} ${realmUrl}/protocol/openid-connect/token | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')`
+
+const curl = (userId: string, token: string, extra = '') =>
+  [
+    `curl -s -X POST ${base}/api/user/v1/delete \\`,
+    `  -H 'Content-Type: application/json' \\`,
+    `  -H "Authorization: Bearer $API_BEARER" \\`,
+    `  -H "X-Authenticated-User-token: ${token}" \\`,
+    ...(extra ? [`  ${extra} \\`] : []),
+    `  -d '{"request":{"userId":"${userId}"}}'`,
+  ].join('\n')
+
+const byName = new Map(demos.map((d) => [d.username, d]))
+const user = byName.get('demo-user')
+const child = byName.get('demo-child')
+const admin = byName.get('demo-admin')
+const lines: string[] = ['', '────────── sunbird-user-delete is starting on ' + base + ' ──────────', '']
+lines.push(`export API_BEARER='${apiBearer}'`, '')
+if (user && child && admin) {
+  const tokens = await Promise.all([user, child, admin].map((d) => passwordToken(d.username, d.password)))
+  const [userToken, childToken] = tokens
+  const ready = (token: string | undefined, demo: typeof user) => token ?? fetchTokenCommand(demo.username, demo.password)
+  lines.push('# 1. demo-user deletes their own account (tokens below are valid for 10 minutes):')
+  lines.push(curl(user.seed.id, ready(userToken, user)), '')
+  lines.push('# 2. demo-user, as managing parent, deletes demo-child (child token in X-Authenticated-For):')
+  lines.push(curl(child.seed.id, ready(userToken, user), `-H "X-Authenticated-For: ${ready(childToken, child)}"`), '')
+  lines.push(`# 3. a fresh user token whenever you need one (demo-admin is an ORG_ADMIN of ${admin.seed.rootOrgId}):`)
+  lines.push(`USER_TOKEN=${fetchTokenCommand(admin.username, admin.password)}`, '')
+  lines.push('# Run `npm start` again to bring the demo users back.', '')
+}
+console.log(lines.join('\n'))
