@@ -2,24 +2,30 @@ import type { Client } from 'cassandra-driver'
 import type { Hono } from 'hono'
 import { createApp } from './app.js'
 import { ApiConsumerVerifier } from './auth/api-consumer-verifier.js'
+import { DeletedUserGate } from './auth/deleted-user-gate.js'
 import { JwksKeySource } from './auth/jwks-key-source.js'
 import type { KeySource } from './auth/key-source.js'
+import { KeycloakIdentity } from './auth/keycloak-identity.js'
 import { PemKeySource } from './auth/pem-key-source.js'
 import { UserTokenVerifier } from './auth/user-token-verifier.js'
 import type { Config } from './config/config.js'
-import { deleteUser } from './deletion/delete-user.js'
-import type { UserStore } from './deletion/ports.js'
+import { deleteUser, type DeleteUserDeps } from './deletion/delete-user.js'
+import { sweepPendingErasures, type SweepReport } from './deletion/identity-erasure.js'
+import type { IdentityProvider, UserStore } from './deletion/ports.js'
 import type { AppEnv } from './http/app-env.js'
 import type { ReadinessCheck } from './http/routes/health.js'
 import type { Logger } from './logging/logger.js'
 import { createSchemaRegistry } from './schemas/schema-registry.js'
 import { createCassandraClient } from './store/cassandra-client.js'
-import { appliedSchemaVersion, currentSchemaVersion } from './store/migrations.js'
+import { CassandraPendingErasures } from './store/cassandra-pending-erasures.js'
 import { CassandraUserStore } from './store/cassandra-user-store.js'
+import { appliedSchemaVersion, currentSchemaVersion } from './store/migrations.js'
 
 export interface Service {
   app: Hono<AppEnv>
   keys: KeySource
+  /** One pass over owed Keycloak erasures (the background sweep calls it; so can an operator). */
+  sweep(): Promise<SweepReport>
   /** Closes the Cassandra pool. */
   close(): Promise<void>
 }
@@ -27,6 +33,7 @@ export interface Service {
 /** Seams for fault-injection tests: wrap a real adapter, never replace it. */
 export interface ServiceOverrides {
   users?: (store: UserStore) => UserStore
+  identity?: (identity: IdentityProvider) => IdentityProvider
 }
 
 /** The realm keys: Sunbird's offline PEM folder when configured (it wins), else the realm's JWKS. */
@@ -66,26 +73,54 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
   const cassandra = createCassandraClient(config.cassandra)
   const store = new CassandraUserStore(cassandra, config.cassandra.keyspace)
   const users = overrides.users ? overrides.users(store) : store
+  const pendingErasures = new CassandraPendingErasures(cassandra, config.cassandra.keyspace)
+  const keycloak = new KeycloakIdentity({ ...config.auth.keycloakAdmin, realm: config.auth.userToken.realm })
+  const identity = overrides.identity ? overrides.identity(keycloak) : keycloak
+  const deletedUsers = new DeletedUserGate({
+    isDeletedInStore: async (userId) => {
+      const user = await users.findUser(userId)
+      return user?.status === 2 && user.isDeleted === true
+    },
+    ttlMs: config.lockout.cacheTtlMs,
+    maxEntries: config.lockout.cacheSize,
+  })
   const keys = createKeySource(config)
   const { ssoUrl, realm } = config.auth.userToken
+  const workflow: DeleteUserDeps = {
+    users,
+    identity,
+    pendingErasures,
+    listener: deletedUsers,
+    clock: { now: () => new Date() },
+    policy: { orgAdminScope: config.authorization.orgAdminScope, allowedRoles: config.deletion.allowedRoles },
+    identityWaitMs: config.deletion.identityWaitMs,
+    onIdentityOutcome: (userId, outcome, err) => {
+      // Ids only: the outcome of the Keycloak step, never anything from the account.
+      if (outcome === 'failed') logger.error({ err, userId }, 'identity erasure failed')
+      else if (outcome === 'pending') logger.warn({ userId }, 'identity erasure pending: keycloak unreachable')
+      else logger.info({ userId, outcome }, 'identity erased')
+    },
+  }
   const app = createApp({
-    checkReadiness: () => checkReadiness(cassandra, config.cassandra.keyspace, keys),
     logger,
+    checkReadiness: () => checkReadiness(cassandra, config.cassandra.keyspace, keys),
     schemas: createSchemaRegistry(),
     maxBodyBytes: config.http.maxBodyBytes,
     requestTimeoutMs: config.http.requestTimeoutMs,
     retryAfterSeconds: config.http.retryAfterSeconds,
     apiConsumers: ApiConsumerVerifier.fromFile(config.auth.apiBearer.consumersFile),
     userTokens: new UserTokenVerifier({ ssoUrl, realm, keys }),
-    deleteUser: (input) =>
-      deleteUser(
-        {
-          users,
-          clock: { now: () => new Date() },
-          policy: { orgAdminScope: config.authorization.orgAdminScope, allowedRoles: config.deletion.allowedRoles },
-        },
-        input,
-      ),
+    deletedUsers,
+    deleteUser: (input) => deleteUser(workflow, input),
   })
-  return { app, keys, close: () => cassandra.shutdown() }
+  return {
+    app,
+    keys,
+    sweep: () =>
+      sweepPendingErasures(
+        { users, identity, pendingErasures, now: () => new Date() },
+        { limit: 500, abandonAfterMs: config.deletion.abandonPendingAfterMs },
+      ),
+    close: () => cassandra.shutdown(),
+  }
 }

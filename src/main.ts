@@ -11,11 +11,30 @@ const server = serve({ fetch: service.app.fetch, port: config.http.port, hostnam
   logger.info({ port: info.port, host: config.http.host, env: config.env }, 'listening')
 })
 
+// Owed Keycloak erasures are settled in the background; one pass at a time, never overlapping.
+let sweeping: Promise<void> | undefined
+const sweepTimer =
+  config.deletion.sweepIntervalMs > 0
+    ? setInterval(() => {
+        sweeping ??= service
+          .sweep()
+          .then((report) => {
+            if (report.settled || report.stillPending || report.abandoned) logger.info({ ...report }, 'identity erasure sweep')
+          })
+          .catch((err: unknown) => logger.warn({ err }, 'identity erasure sweep failed'))
+          .finally(() => {
+            sweeping = undefined
+          })
+      }, config.deletion.sweepIntervalMs)
+    : undefined
+sweepTimer?.unref()
+
 let stopping = false
 /** Stop accepting, let in-flight requests finish (bounded by the request deadline), then close the pool. */
 function shutdown(signal: string): void {
   if (stopping) return
   stopping = true
+  if (sweepTimer) clearInterval(sweepTimer)
   logger.info({ signal }, 'shutting down')
   const force = setTimeout(() => {
     logger.error('in-flight requests did not finish in time; exiting')
@@ -23,8 +42,8 @@ function shutdown(signal: string): void {
   }, config.http.requestTimeoutMs + 5000)
   force.unref()
   server.close(() => {
-    service
-      .close()
+    Promise.resolve(sweeping)
+      .then(() => service.close())
       .catch((err: unknown) => logger.error({ err }, 'closing Cassandra failed'))
       .finally(() => {
         logger.info('stopped')

@@ -22,9 +22,22 @@ export interface Config {
   readonly auth: {
     readonly apiBearer: { readonly consumersFile: string }
     readonly userToken: { readonly ssoUrl: string; readonly realm: string; readonly publicKeyDir: string }
+    readonly keycloakAdmin: {
+      readonly baseUrl: string
+      readonly clientId: string
+      readonly clientSecret: string
+      readonly timeoutMs: number
+      readonly retries: number
+    }
   }
   readonly authorization: { readonly orgAdminScope: 'organisation' | 'any' }
-  readonly deletion: { readonly allowedRoles: readonly string[] }
+  readonly deletion: {
+    readonly allowedRoles: readonly string[]
+    readonly identityWaitMs: number
+    readonly sweepIntervalMs: number
+    readonly abandonPendingAfterMs: number
+  }
+  readonly lockout: { readonly cacheTtlMs: number; readonly cacheSize: number }
   readonly logging: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' }
 }
 

@@ -35,6 +35,8 @@ function normalise(raw: Plain): Plain {
   const deletion = raw.deletion as Plain
   const userToken = (raw.auth as Plain).userToken as Plain
   const apiBearer = (raw.auth as Plain).apiBearer as Plain
+  const keycloakAdmin = (raw.auth as Plain).keycloakAdmin as Plain
+  const ssoUrl = String(userToken.ssoUrl).replace(/\/+$/, '')
   const roles = splitList(deletion.allowedRoles)
   const keyDir = String(userToken.publicKeyDir ?? '')
   const consumersFile = String(apiBearer.consumersFile)
@@ -43,9 +45,10 @@ function normalise(raw: Plain): Plain {
     deletion: { allowedRoles: Array.isArray(roles) ? roles.map((role) => String(role).toLowerCase()) : roles },
     auth: {
       userToken: {
-        ssoUrl: String(userToken.ssoUrl).replace(/\/+$/, ''),
+        ssoUrl,
         publicKeyDir: keyDir && !isAbsolute(keyDir) ? resolve(projectRoot, keyDir) : keyDir,
       },
+      keycloakAdmin: { baseUrl: String(keycloakAdmin.baseUrl || ssoUrl).replace(/\/+$/, '') },
       apiBearer: { consumersFile: isAbsolute(consumersFile) ? consumersFile : resolve(projectRoot, consumersFile) },
     },
   })
@@ -66,7 +69,13 @@ function deepFreeze<T>(value: T): T {
  */
 export function loadConfig(overrides: DeepPartial<Config> = {}): Config {
   const nodeEnv = (process.env.NODE_CONFIG_ENV ?? process.env.NODE_ENV ?? 'development').split(',')
-  const loaded = new Load({ configDir, nodeEnv }).scan() as Plain
+  let loaded: Plain
+  try {
+    loaded = new Load({ configDir, nodeEnv }).scan() as Plain
+  } catch (err) {
+    // e.g. PORT=abc: the env mapping's JSON parser throws a bare SyntaxError ("__format parser error in PORT: ...").
+    throw new ConfigError(`invalid configuration:\n  ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+  }
   const merged = normalise(mergeDeep(structuredClone(loaded), overrides as Plain))
   const validate = createSchemaRegistry({ allErrors: true }).validator<Config>('config')
   if (!validate(merged)) {

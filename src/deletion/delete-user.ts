@@ -1,12 +1,20 @@
 import type { Caller } from '../auth/caller.js'
 import { deletionBasis, orgAdminCovers, rolesAllowDeletion, type OrgAdminScope } from '../auth/deletion-policy.js'
 import { NotPermittedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
-import type { Clock, UserRecord, UserStore } from './ports.js'
+import { settleIdentityErasure, type ErasureOutcome } from './identity-erasure.js'
+import type { Clock, DeletionListener, IdentityProvider, PendingIdentityErasures, UserRecord, UserStore } from './ports.js'
 
 export interface DeleteUserDeps {
   users: UserStore
+  identity: IdentityProvider
+  pendingErasures: PendingIdentityErasures
+  listener: DeletionListener
   clock: Clock
   policy: { orgAdminScope: OrgAdminScope; allowedRoles: readonly string[] }
+  /** How long the request waits for the identity provider before answering; the erasure goes on. */
+  identityWaitMs: number
+  /** Told what happened to the identity step (for the log), never blocking the answer. */
+  onIdentityOutcome?(userId: string, outcome: ErasureOutcome | 'failed', err?: unknown): void
 }
 
 export interface DeleteUserInput {
@@ -43,12 +51,33 @@ async function authorize(deps: DeleteUserDeps, input: DeleteUserInput): Promise<
 }
 
 /**
+ * Settles an owed identity erasure, waiting at most `identityWaitMs`: a slow or absent Keycloak
+ * never holds the answer, and the debt stays recorded for the retry or the sweep.
+ */
+async function settleIdentity(deps: DeleteUserDeps, userId: string): Promise<void> {
+  const settling = settleIdentityErasure(deps, userId).then(
+    (outcome) => deps.onIdentityOutcome?.(userId, outcome),
+    (err: unknown) => deps.onIdentityOutcome?.(userId, 'failed', err),
+  )
+  let timer: NodeJS.Timeout | undefined
+  const waited = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, deps.identityWaitMs)
+  })
+  await Promise.race([settling, waited])
+  clearTimeout(timer)
+}
+
+/**
  * Deletes a user the Sunbird way, in Sunbird's order of checks (authorization, role restriction,
- * existence, already deleted), without Sunbird's half-deleted states: lookups and external
- * identities go first (idempotent), and one lightweight transaction on the user row then marks it
- * deleted and blanks its profile together. A failure before that commit leaves a user that is not
- * yet "deleted", so the same request again finishes the job; concurrent requests race on the
- * transaction and exactly one wins.
+ * existence, already deleted), without Sunbird's half-deleted states:
+ * 1. the Keycloak erasure is recorded as owed (write-ahead), so no crash can lose it;
+ * 2. lookups and external identities go (idempotent);
+ * 3. one lightweight transaction on the user row marks it deleted and blanks its profile: the
+ *    commit point. Before it, the user is not "deleted" and the same request again finishes the
+ *    job; of concurrent requests exactly one wins;
+ * 4. the user is locked out of this service at once, then Keycloak sessions end and the account
+ *    goes. If Keycloak is down the answer is still 200 and the owed erasure is settled by the
+ *    next identical request or the background sweep.
  */
 export async function deleteUser(deps: DeleteUserDeps, input: DeleteUserInput): Promise<DeleteUserResult> {
   const readForAuthorization = await authorize(deps, input)
@@ -56,12 +85,20 @@ export async function deleteUser(deps: DeleteUserDeps, input: DeleteUserInput): 
   if (!rolesAllowDeletion(roles, deps.policy.allowedRoles)) throw new RoleRestrictedError()
   let user = readForAuthorization ?? (await deps.users.findUser(input.userId))
   if (!user) throw new UserNotFoundError()
-  if (isDeleted(user)) throw new UserAlreadyDeletedError()
+  if (isDeleted(user)) {
+    await settleIdentity(deps, input.userId)
+    throw new UserAlreadyDeletedError()
+  }
 
+  await deps.pendingErasures.record(input.userId, deps.clock.now())
   await deps.users.eraseLookups(input.userId)
   for (let attempt = 1; attempt <= MAX_COMMIT_ATTEMPTS; attempt++) {
     const outcome = await deps.users.markDeleted(user, { requestedBy: input.caller.userId, at: deps.clock.now() })
-    if (outcome.kind === 'deleted') return { response: 'SUCCESS' }
+    if (outcome.kind === 'deleted') {
+      deps.listener.userDeleted(input.userId)
+      await settleIdentity(deps, input.userId)
+      return { response: 'SUCCESS' }
+    }
     if (outcome.kind === 'already-deleted') throw new UserAlreadyDeletedError()
     if (!outcome.current) throw new UserNotFoundError()
     user = outcome.current

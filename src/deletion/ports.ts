@@ -36,3 +36,38 @@ export interface UserStore {
 export interface Clock {
   now(): Date
 }
+
+export type AccountErasure = 'deleted' | 'disabled' | 'absent'
+
+/** The identity provider (Keycloak) side of a user. */
+export interface IdentityProvider {
+  /**
+   * Ends every session of the user, then removes the account; when removal is refused, disables it
+   * and blanks its names and email instead. Idempotent ('absent' when there is no such account).
+   * Throws DependencyUnavailableError when the provider cannot be reached.
+   */
+  eraseAccount(userId: string): Promise<AccountErasure>
+}
+
+export interface PendingErasure {
+  userId: string
+  since: Date
+  attempts: number
+}
+
+/**
+ * Identity erasures owed: written before the user-row commit (write-ahead), cleared once the
+ * provider confirms, so a crash or an outage between the two never loses the step.
+ */
+export interface PendingIdentityErasures {
+  record(userId: string, at: Date): Promise<void>
+  find(userId: string): Promise<PendingErasure | undefined>
+  list(limit: number): Promise<PendingErasure[]>
+  attemptFailed(userId: string): Promise<void>
+  clear(userId: string): Promise<void>
+}
+
+/** Told about every committed deletion (the lock-out cache listens). */
+export interface DeletionListener {
+  userDeleted(userId: string): void
+}

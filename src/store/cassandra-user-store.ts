@@ -1,8 +1,7 @@
 import type { Client, types } from 'cassandra-driver'
-import { DependencyUnavailableError } from '../deletion/errors.js'
 import type { MarkDeletedOutcome, UserRecord, UserStore } from '../deletion/ports.js'
 import { formatSunbirdTimestamp } from '../shared/sunbird-timestamp.js'
-import { isCassandraUnavailable } from './driver-errors.js'
+import { runCassandra } from './driver-errors.js'
 
 /**
  * Every profile column of sunbird.user that can hold personal data, and what deletion leaves in it.
@@ -80,29 +79,29 @@ export class CassandraUserStore implements UserStore {
   }
 
   async findUser(userId: string): Promise<UserRecord | undefined> {
-    const row = (await this.run(() => this.client.execute(this.cql.findUser, [userId], idempotent))).first()
+    const row = (await runCassandra(() => this.client.execute(this.cql.findUser, [userId], idempotent))).first()
     return row ? toRecord(row) : undefined
   }
 
   async findRoles(userId: string): Promise<string[]> {
-    const result = await this.run(() => this.client.execute(this.cql.findRoles, [userId], idempotent))
+    const result = await runCassandra(() => this.client.execute(this.cql.findRoles, [userId], idempotent))
     return result.rows.map((row) => row.get('role') as string)
   }
 
   async findOrganisationIds(userId: string): Promise<string[]> {
-    const result = await this.run(() => this.client.execute(this.cql.findOrganisations, [userId], idempotent))
+    const result = await runCassandra(() => this.client.execute(this.cql.findOrganisations, [userId], idempotent))
     return result.rows.filter((row) => row.get('isdeleted') !== true).map((row) => row.get('organisationid') as string)
   }
 
   async eraseLookups(userId: string): Promise<{ lookups: number; externalIdentities: number }> {
     const [lookups, identities] = await Promise.all([
-      this.run(() => this.client.execute(this.cql.findLookups, [userId], idempotent)),
-      this.run(() => this.client.execute(this.cql.findExternalIdentities, [userId], idempotent)),
+      runCassandra(() => this.client.execute(this.cql.findLookups, [userId], idempotent)),
+      runCassandra(() => this.client.execute(this.cql.findExternalIdentities, [userId], idempotent)),
     ])
     await Promise.all([
-      ...lookups.rows.map((row) => this.run(() => this.client.execute(this.cql.deleteLookup, [row.get('type'), row.get('value')], idempotent))),
+      ...lookups.rows.map((row) => runCassandra(() => this.client.execute(this.cql.deleteLookup, [row.get('type'), row.get('value')], idempotent))),
       ...identities.rows.map((row) =>
-        this.run(() => this.client.execute(this.cql.deleteExternalIdentity, [row.get('provider'), row.get('idtype'), row.get('externalid')], idempotent)),
+        runCassandra(() => this.client.execute(this.cql.deleteExternalIdentity, [row.get('provider'), row.get('idtype'), row.get('externalid')], idempotent)),
       ),
     ])
     return { lookups: lookups.rowLength, externalIdentities: identities.rowLength }
@@ -111,7 +110,7 @@ export class CassandraUserStore implements UserStore {
   async markDeleted(user: UserRecord, change: { requestedBy: string; at: Date }): Promise<MarkDeletedOutcome> {
     const params = [change.requestedBy, formatSunbirdTimestamp(change.at), ...scrubValues, user.id, user.status, user.isDeleted]
     // A lightweight transaction is not idempotent: the driver must not replay it on its own.
-    const result = await this.run(() => this.client.execute(this.cql.markDeleted, params, { prepare: true }))
+    const result = await runCassandra(() => this.client.execute(this.cql.markDeleted, params, { prepare: true }))
     if (result.wasApplied()) return { kind: 'deleted' }
     const row = result.first()
     // Not applied and no current values: the row is gone.
@@ -119,15 +118,5 @@ export class CassandraUserStore implements UserStore {
     const current: UserRecord = { ...user, status: row.get('status') ?? null, isDeleted: row.get('isdeleted') ?? null }
     if (current.status === 2 && current.isDeleted === true) return { kind: 'already-deleted' }
     return { kind: 'changed', current }
-  }
-
-  /** Turns "Cassandra did not answer" into a domain error (503); anything else stays a bug (500). */
-  private async run<T>(call: () => Promise<T>): Promise<T> {
-    try {
-      return await call()
-    } catch (err) {
-      if (isCassandraUnavailable(err)) throw new DependencyUnavailableError('cassandra', { cause: err })
-      throw err
-    }
   }
 }

@@ -1,4 +1,5 @@
 import { errors, types } from 'cassandra-driver'
+import { DependencyUnavailableError } from '../deletion/errors.js'
 
 const TRANSIENT_SERVER_CODES = new Set<number>([
   types.responseErrorCodes.unavailableException,
@@ -18,4 +19,14 @@ export function isCassandraUnavailable(err: unknown): boolean {
   // Raised by the driver when connect() failed: the client stays unusable until a later call reconnects.
   if (err instanceof errors.DriverError && /connect|socket|closed|shutdown/i.test(err.message)) return true
   return false
+}
+
+/** Runs a driver call, turning "Cassandra did not answer" into a domain error (503); anything else stays a bug (500). */
+export async function runCassandra<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call()
+  } catch (err) {
+    if (isCassandraUnavailable(err)) throw new DependencyUnavailableError('cassandra', { cause: err })
+    throw err
+  }
 }

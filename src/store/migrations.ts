@@ -47,6 +47,13 @@ export const migrations: readonly Migration[] = [
     description: 'Index user_lookup by userid so deletion finds every lookup of a user, also stale ones',
     statements: (ks) => [`CREATE INDEX IF NOT EXISTS user_lookup_userid_idx ON ${ks}.user_lookup (userid)`],
   },
+  {
+    version: 3,
+    description: 'identity_erasure_pending: Keycloak erasures owed, written ahead of the user-row commit',
+    statements: (ks) => [
+      `CREATE TABLE IF NOT EXISTS ${ks}.identity_erasure_pending (userid text PRIMARY KEY, since timestamp, attempts int, lastattempt timestamp)`,
+    ],
+  },
 ]
 
 export const currentSchemaVersion = Math.max(...migrations.map((m) => m.version))

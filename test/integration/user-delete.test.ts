@@ -42,10 +42,20 @@ describe('POST /api/user/v1/delete against the real Cassandra', () => {
       for (const value of pii) expect(rowText).not.toContain(value)
     })
 
-    it('then a second request answers UOS_USRDLT0008 "User is already deleted."', async () => {
-      const user = await h.seed()
+    it('then a second request (by an ORG_ADMIN of the user) answers UOS_USRDLT0008 "User is already deleted."', async () => {
+      const user = await h.seed({ rootOrgId: ORG })
+      const asAdmin = { 'x-authenticated-user-token': h.userToken({ sub: randomUUID(), roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] }) }
       await expectDeleted(await h.deleteRequest({ request: { userId: user.id } }, asUser(user.id)))
-      await expectError(await h.deleteRequest({ request: { userId: user.id } }, asUser(user.id)), 'ALREADY_DELETED')
+      await expectError(await h.deleteRequest({ request: { userId: user.id } }, asAdmin), 'ALREADY_DELETED')
+    })
+
+    it('then their still-unexpired token is refused at once with 401, here and as X-Authenticated-For', async () => {
+      const user = await h.seed()
+      const token = h.userToken({ sub: user.id }, { ttlSeconds: 3600 })
+      await expectDeleted(await h.deleteRequest({ request: { userId: user.id } }, { 'x-authenticated-user-token': token }))
+      await expectError(await h.deleteRequest({ request: { userId: user.id } }, { 'x-authenticated-user-token': token }), 'UNAUTHORIZED')
+      const forSomeoneElse = asUser(randomUUID(), { 'x-authenticated-for': h.userToken({ sub: user.id, parentId: randomUUID() }) })
+      await expectError(await h.deleteRequest({ request: { userId: user.id } }, forSomeoneElse), 'UNAUTHORIZED')
     })
 
     it('then the gateway path /v1/user/delete behaves the same', async () => {
@@ -73,8 +83,10 @@ describe('POST /api/user/v1/delete against the real Cassandra', () => {
 
   describe('when 25 deletes of one user arrive at once', () => {
     it('then exactly one succeeds and every other answers UOS_USRDLT0008', async () => {
-      const user = await h.seed()
-      const responses = await Promise.all(Array.from({ length: 25 }, () => h.deleteRequest({ request: { userId: user.id } }, asUser(user.id))))
+      const user = await h.seed({ rootOrgId: ORG })
+      // Each request from a different admin of the user's organisation, as a burst of retries or double-clicks would be.
+      const admins = Array.from({ length: 25 }, () => h.userToken({ sub: randomUUID(), roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] }))
+      const responses = await Promise.all(admins.map((token) => h.deleteRequest({ request: { userId: user.id } }, { 'x-authenticated-user-token': token })))
       const statuses = responses.map((r) => r.status)
       expect(statuses.filter((s) => s === 200)).toHaveLength(1)
       expect(statuses.filter((s) => s === 400)).toHaveLength(24)
