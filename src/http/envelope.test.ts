@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { createSchemaRegistry } from '../schemas/schema-registry.js'
 import { formatSunbirdTimestamp } from '../shared/sunbird-timestamp.js'
 import { apiIdForPath, errorEnvelope, pickMessageId, successEnvelope } from './envelope.js'
 import { errorCodes } from './error-codes.js'
@@ -115,12 +116,22 @@ describe('apiIdForPath', () => {
     expect(apiIdForPath(path)).toBe(expected)
   })
 
-  it('when the path is unknown, then the id still starts with api and holds only safe characters', () => {
-    const id = apiIdForPath('/some/<script>/thing')
+  it.each(['/some/<script>/thing', '/foo', '/', '//double//slash/', '/api/user/v2/delete', '/apifoo', `/${'segment/'.repeat(30)}`])(
+    'when the path is the unknown %s, then the id still matches the envelope schema id pattern',
+    (path) => {
+      // Arrange: the pattern is read from schemas/envelope.json, the contract every answer must meet.
+      const envelopeSchema = createSchemaRegistry().schemas.get('envelope') as unknown as { properties: { id: { pattern: string } } }
+      const idPattern = new RegExp(envelopeSchema.properties.id.pattern)
 
-    expect(id).toMatch(/^api(\.[A-Za-z0-9_-]+)*$/)
-    expect(id).not.toContain('<')
-  })
+      // Act
+      const id = apiIdForPath(path)
+
+      // Assert
+      expect(id).toMatch(idPattern)
+      expect(id.length).toBeLessThanOrEqual(100)
+      expect(id).not.toContain('<')
+    },
+  )
 })
 
 describe('envelopes', () => {

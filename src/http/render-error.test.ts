@@ -141,15 +141,6 @@ describe('renderError for errors that are not ApiErrors', () => {
     expect(text).not.toContain('10.0.0.7')
   })
 
-  it('when something that is not an Error is thrown, then the answer is still 500 UOS_0069', async () => {
-    const response = await call(() => 'a bare string with jane.doe@example.org')
-    const text = await response.text()
-
-    expect(response.status).toBe(500)
-    expect((JSON.parse(text) as ErrorBody).params.err).toBe('UOS_0069')
-    expect(text).not.toContain('jane.doe@example.org')
-  })
-
   it.each([
     ['UserNotFoundError', () => new UserNotFoundError(), 404, 'UOS_USRDLT0013', 'user'],
     ['UserAlreadyDeletedError', () => new UserAlreadyDeletedError(), 400, 'UOS_USRDLT0008', 'User is already deleted.'],

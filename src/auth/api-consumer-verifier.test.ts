@@ -1,0 +1,245 @@
+import { generateKeyPairSync } from 'node:crypto'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { signApiBearer, signJwt } from '../../scripts/lib/sign-jwt.js'
+import { ApiConsumerVerifier, type ApiConsumer } from './api-consumer-verifier.js'
+import { InvalidCredentialsError } from './auth-errors.js'
+import { bearerToken } from './compact-jwt.js'
+
+const HS_KEY = 'portal-consumer'
+const HS_SECRET = 'a-gateway-secret-of-enough-length'
+const RS_KEY = 'mobile-consumer'
+const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
+const RS_PUBLIC_PEM = rsa.publicKey.export({ type: 'spki', format: 'pem' }).toString()
+
+const consumers: ApiConsumer[] = [
+  { key: HS_KEY, algorithm: 'HS256', secret: HS_SECRET },
+  { key: RS_KEY, algorithm: 'RS256', rsa_public_key: RS_PUBLIC_PEM },
+]
+const verifier = new ApiConsumerVerifier(consumers)
+
+const nowSeconds = () => Math.floor(Date.now() / 1000)
+const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
+
+function hsToken(payload: Record<string, unknown>, secret = HS_SECRET, header: Record<string, unknown> = { alg: 'HS256', typ: 'JWT' }): string {
+  return signJwt(header, payload, { hs256: secret })
+}
+
+function rsToken(payload: Record<string, unknown>): string {
+  return signJwt({ alg: 'RS256', typ: 'JWT' }, payload, { rs256: rsa.privateKey })
+}
+
+function expectRejected(token: string): void {
+  expect(() => verifier.verify(token)).toThrow(InvalidCredentialsError)
+}
+
+describe('ApiConsumerVerifier accepts', () => {
+  it('when an HS256 consumer signs a token with its secret, then the consumer key is returned', () => {
+    // Arrange
+    const token = signApiBearer(HS_KEY, HS_SECRET)
+
+    // Act
+    const result = verifier.verify(token)
+
+    // Assert
+    expect(result).toEqual({ consumer: HS_KEY })
+  })
+
+  it('when an RS256 consumer signs a token with its private key, then the consumer key is returned', () => {
+    const token = rsToken({ iss: RS_KEY, exp: nowSeconds() + 600 })
+
+    expect(verifier.verify(token)).toEqual({ consumer: RS_KEY })
+  })
+
+  it('when nbf is in the past, then the token is accepted', () => {
+    const token = hsToken({ iss: HS_KEY, exp: nowSeconds() + 600, nbf: nowSeconds() - 60 })
+
+    expect(verifier.verify(token).consumer).toBe(HS_KEY)
+  })
+
+  it('when consumers are read from a file, then the verifier built from it accepts their tokens', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'consumers-'))
+    const file = join(dir, 'api-consumers.json')
+    writeFileSync(file, JSON.stringify(consumers))
+
+    const fromFile = ApiConsumerVerifier.fromFile(file)
+
+    expect(fromFile.verify(signApiBearer(HS_KEY, HS_SECRET)).consumer).toBe(HS_KEY)
+  })
+})
+
+describe('ApiConsumerVerifier rejects', () => {
+  it('when iss names no known consumer, then the token is rejected', () => {
+    expectRejected(signApiBearer('someone-else', HS_SECRET))
+  })
+
+  it('when iss is missing, then the token is rejected', () => {
+    expectRejected(hsToken({ exp: nowSeconds() + 600 }))
+  })
+
+  it('when iss is not a string, then the token is rejected', () => {
+    expectRejected(hsToken({ iss: 42, exp: nowSeconds() + 600 }))
+  })
+
+  it('when an HS256 token is signed with the RSA public key PEM as secret for an RS256 consumer, then it is rejected', () => {
+    // The classic algorithm-confusion attack: the public key is public, so anyone can compute this HMAC.
+    const token = hsToken({ iss: RS_KEY, exp: nowSeconds() + 600 }, RS_PUBLIC_PEM)
+
+    expectRejected(token)
+  })
+
+  it('when an RS256 token names an HS256 consumer, then it is rejected', () => {
+    expectRejected(rsToken({ iss: HS_KEY, exp: nowSeconds() + 600 }))
+  })
+
+  it('when alg is none and the signature is empty, then the token is rejected', () => {
+    const token = `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ iss: HS_KEY, exp: nowSeconds() + 600 })}.`
+
+    expectRejected(token)
+  })
+
+  it('when alg is none but spelled in another case, then the token is rejected', () => {
+    const token = `${b64({ alg: 'NONE', typ: 'JWT' })}.${b64({ iss: HS_KEY, exp: nowSeconds() + 600 })}.`
+
+    expectRejected(token)
+  })
+
+  it('when exp is missing, then the token is rejected', () => {
+    expectRejected(hsToken({ iss: HS_KEY }))
+  })
+
+  it('when exp is not a number, then the token is rejected', () => {
+    expectRejected(hsToken({ iss: HS_KEY, exp: String(nowSeconds() + 600) }))
+  })
+
+  it('when exp has passed, then the token is rejected', () => {
+    expectRejected(hsToken({ iss: HS_KEY, exp: nowSeconds() - 1 }))
+  })
+
+  it('when an expired token is checked against an earlier clock, then it is accepted (exp is compared with now)', () => {
+    const exp = nowSeconds() - 100
+    const token = hsToken({ iss: HS_KEY, exp })
+
+    expect(() => verifier.verify(token)).toThrow(InvalidCredentialsError)
+    expect(verifier.verify(token, exp - 10).consumer).toBe(HS_KEY)
+  })
+
+  it('when nbf is in the future, then the token is rejected', () => {
+    expectRejected(hsToken({ iss: HS_KEY, exp: nowSeconds() + 600, nbf: nowSeconds() + 300 }))
+  })
+
+  it('when the payload is changed after signing, then the token is rejected', () => {
+    const good = signApiBearer(HS_KEY, HS_SECRET)
+    const [header, , signature] = good.split('.')
+    const forged = `${header}.${b64({ iss: HS_KEY, exp: nowSeconds() + 10 * 365 * 86_400 })}.${signature}`
+
+    expectRejected(forged)
+  })
+
+  it('when the token is signed with another secret, then it is rejected', () => {
+    expectRejected(signApiBearer(HS_KEY, 'another-secret-of-enough-length'))
+  })
+
+  it('when the signature is truncated, then the token is rejected', () => {
+    const good = signApiBearer(HS_KEY, HS_SECRET)
+
+    expectRejected(good.slice(0, -4))
+  })
+
+  it('when an RS256 token is signed by another RSA key, then it is rejected', () => {
+    const other = generateKeyPairSync('rsa', { modulusLength: 2048 })
+    const token = signJwt({ alg: 'RS256', typ: 'JWT' }, { iss: RS_KEY, exp: nowSeconds() + 600 }, { rs256: other.privateKey })
+
+    expectRejected(token)
+  })
+
+  it.each([
+    ['two parts', () => signApiBearer(HS_KEY, HS_SECRET).split('.').slice(0, 2).join('.')],
+    ['four parts', () => `${signApiBearer(HS_KEY, HS_SECRET)}.extra`],
+    ['non-base64url characters', () => signApiBearer(HS_KEY, HS_SECRET).replace('.', '.+/=')],
+    ['a header that is not JSON', () => `${Buffer.from('not json').toString('base64url')}.${b64({ iss: HS_KEY })}.sig`],
+    ['a payload that is a JSON array', () => `${b64({ alg: 'HS256' })}.${b64([HS_KEY])}.sig`],
+    ['an empty header', () => `.${b64({ iss: HS_KEY, exp: nowSeconds() + 600 })}.sig`],
+    ['an empty string', () => ''],
+    ['just dots', () => '..'],
+  ])('when the token has %s, then it is rejected as malformed', (_label, makeToken) => {
+    expectRejected(makeToken())
+  })
+
+  it('when the token is over 16 KB, then it is rejected before it is parsed', () => {
+    const huge = hsToken({ iss: HS_KEY, exp: nowSeconds() + 600, pad: 'x'.repeat(17_000) })
+    expect(huge.length).toBeGreaterThan(16_384)
+
+    expect(() => verifier.verify(huge)).toThrow(/too long/)
+  })
+
+  it('when a rejection happens, then the error names the credential and never the token', () => {
+    const token = hsToken({ iss: HS_KEY, exp: nowSeconds() - 1 })
+
+    let caught: unknown
+    try {
+      verifier.verify(token)
+    } catch (err) {
+      caught = err
+    }
+
+    expect(caught).toBeInstanceOf(InvalidCredentialsError)
+    expect((caught as InvalidCredentialsError).credential).toBe('api-bearer')
+    expect((caught as Error).message).not.toContain(token)
+  })
+})
+
+describe('ApiConsumerVerifier construction', () => {
+  it('when an HS256 secret is shorter than 16 characters, then the constructor throws', () => {
+    expect(() => new ApiConsumerVerifier([{ key: 'weak', algorithm: 'HS256', secret: 'short-secret' }])).toThrow(/16\+ characters/)
+  })
+
+  it('when an HS256 secret is exactly 16 characters, then the constructor accepts it', () => {
+    expect(() => new ApiConsumerVerifier([{ key: 'ok', algorithm: 'HS256', secret: '0123456789abcdef' }])).not.toThrow()
+  })
+
+  it('when an HS256 consumer has no secret, then the constructor throws', () => {
+    expect(() => new ApiConsumerVerifier([{ key: 'none', algorithm: 'HS256' }])).toThrow(/HS256/)
+  })
+
+  it('when the algorithm is not HS256 or RS256, then the constructor throws', () => {
+    const bogus = { key: 'es', algorithm: 'ES256', secret: HS_SECRET } as unknown as ApiConsumer
+
+    expect(() => new ApiConsumerVerifier([bogus])).toThrow(/algorithm must be HS256 or RS256/)
+  })
+
+  it('when an RS256 consumer has no public key, then the constructor throws', () => {
+    expect(() => new ApiConsumerVerifier([{ key: 'rs', algorithm: 'RS256' }])).toThrow(/rsa_public_key/)
+  })
+
+  it('when a consumer has no key, then the constructor throws', () => {
+    expect(() => new ApiConsumerVerifier([{ key: '', algorithm: 'HS256', secret: HS_SECRET }])).toThrow(/without a key/)
+  })
+})
+
+describe('bearerToken', () => {
+  it.each([
+    ['Bearer abc.def.ghi', 'abc.def.ghi'],
+    ['bearer abc.def.ghi', 'abc.def.ghi'],
+    ['BEARER abc.def.ghi', 'abc.def.ghi'],
+    ['Bearer    abc.def.ghi', 'abc.def.ghi'],
+    ['Bearer abc.def.ghi   ', 'abc.def.ghi'],
+  ])('when the header is %j, then the token is %j', (header, expected) => {
+    expect(bearerToken(header)).toBe(expected)
+  })
+
+  it.each([
+    ['missing', undefined],
+    ['empty', ''],
+    ['the scheme alone', 'Bearer'],
+    ['the scheme and spaces', 'Bearer   '],
+    ['another scheme', 'Basic dXNlcjpwYXNz'],
+    ['a token without scheme', 'abc.def.ghi'],
+    ['two tokens', 'Bearer abc def'],
+    ['no space after the scheme', 'Bearerabc.def.ghi'],
+  ])('when the header is %s, then there is no token', (_label, header) => {
+    expect(bearerToken(header)).toBeUndefined()
+  })
+})

@@ -1,0 +1,77 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { status } from '../../scripts/services.mjs'
+import { expectDeleted, expectError } from '../support/assertions.js'
+import { startHarness, type Harness } from '../support/harness.js'
+import { createKeycloakUser, keycloakUserStatus, login } from '../support/keycloak.js'
+import { TEST_KEYSPACE } from '../support/test-env.js'
+import { readUserState } from '../support/user-state.js'
+
+const ORG = '0137000000000000000011'
+
+/** Stops (SIGSTOP) or resumes the whole Keycloak process group the project's script started. */
+async function signalKeycloak(signal: 'SIGSTOP' | 'SIGCONT'): Promise<void> {
+  const [keycloak] = await status(['keycloak'])
+  if (!keycloak?.pid) throw new Error('the local Keycloak was not started by scripts/services.mjs')
+  process.kill(-keycloak.pid, signal)
+}
+
+async function owed(h: Harness, userId: string): Promise<number> {
+  const result = await h.db.execute(`SELECT userid FROM ${TEST_KEYSPACE}.identity_erasure_pending WHERE userid = ?`, [userId], { prepare: true })
+  return result.rowLength
+}
+
+describe('when Keycloak stops in the middle of deletions', () => {
+  let h: Harness
+  beforeAll(async () => {
+    h = await startHarness({
+      auth: { userToken: { publicKeyDir: '' }, keycloakAdmin: { timeoutMs: 500, retries: 1 } },
+      deletion: { identityWaitMs: 1500 },
+    })
+  })
+  afterAll(async () => {
+    await signalKeycloak('SIGCONT')
+    await h.close()
+  })
+
+  it('then Cassandra still completes, the Keycloak step is recorded as owed, and it converges once Keycloak is back', async () => {
+    const admin = await createKeycloakUser({ roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] })
+    const first = await createKeycloakUser()
+    const second = await createKeycloakUser()
+    for (const user of [first, second]) await h.seed({ id: user.id, username: user.username, email: user.email, rootOrgId: ORG })
+    const [adminTokens, firstTokens] = [(await login(admin))!, (await login(first))!]
+    // Warm the realm keys, as any earlier request would have.
+    expect(await h.service.keys.getJWK(JSON.parse(Buffer.from(firstTokens.access_token.split('.')[0]!, 'base64url').toString()).kid)).toContain('PUBLIC KEY')
+
+    await signalKeycloak('SIGSTOP')
+    try {
+      const started = Date.now()
+      // Tokens still verify with the cached keys: Keycloak being down is no 401 and no 500.
+      await expectDeleted(await h.deleteRequest({ request: { userId: first.id } }, { 'x-authenticated-user-token': firstTokens.access_token }))
+      await expectDeleted(await h.deleteRequest({ request: { userId: second.id } }, { 'x-authenticated-user-token': adminTokens.access_token }))
+      expect(Date.now() - started).toBeLessThan(8000)
+      for (const user of [first, second]) {
+        expect((await readUserState(h.db, user.id)).user?.get('email')).toBe('')
+        expect(await owed(h, user.id)).toBe(1)
+      }
+      const whileDown = await h.service.sweep()
+      expect(whileDown.settled).toBe(0)
+      expect(whileDown.stillPending).toBeGreaterThanOrEqual(2)
+    } finally {
+      await signalKeycloak('SIGCONT')
+    }
+
+    // Back: the same request again settles the second user's debt on the way to its 0008 ...
+    expect(await keycloakUserStatus(second.id)).toBe(200)
+    await expectError(await h.deleteRequest({ request: { userId: second.id } }, { 'x-authenticated-user-token': adminTokens.access_token }), 'ALREADY_DELETED')
+    expect(await keycloakUserStatus(second.id)).toBe(404)
+    expect(await owed(h, second.id)).toBe(0)
+
+    // ... and the sweep settles the first.
+    expect(await keycloakUserStatus(first.id)).toBe(200)
+    const report = await h.service.sweep()
+    expect(report.settled).toBeGreaterThanOrEqual(1)
+    expect(await keycloakUserStatus(first.id)).toBe(404)
+    expect(await owed(h, first.id)).toBe(0)
+    expect(await login(first)).toBeUndefined()
+  })
+})

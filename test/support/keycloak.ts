@@ -1,0 +1,111 @@
+import { randomUUID } from 'node:crypto'
+import { KEYCLOAK_URL, REALM } from './test-env.js'
+
+/** The local realm's service client (config/keycloak/realm-sunbird.json): manage-users on realm sunbird. */
+const SERVICE_CLIENT = { id: 'user-delete-service', secret: 'user-delete-service-secret' }
+
+async function serviceToken(): Promise<string> {
+  const response = await fetch(`${KEYCLOAK_URL}/realms/${REALM}/protocol/openid-connect/token`, {
+    method: 'POST',
+    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: SERVICE_CLIENT.id, client_secret: SERVICE_CLIENT.secret }),
+  })
+  if (!response.ok) throw new Error(`service token: ${response.status}`)
+  return ((await response.json()) as { access_token: string }).access_token
+}
+
+/** The bootstrap admin of the local Keycloak (master realm), for realm-level set-up in tests. */
+export async function masterAdminToken(): Promise<string> {
+  const response = await fetch(`${KEYCLOAK_URL}/realms/master/protocol/openid-connect/token`, {
+    method: 'POST',
+    body: new URLSearchParams({ grant_type: 'password', client_id: 'admin-cli', username: 'admin', password: 'admin' }),
+  })
+  if (!response.ok) throw new Error(`master admin token: ${response.status}`)
+  return ((await response.json()) as { access_token: string }).access_token
+}
+
+export interface KeycloakTestUser {
+  id: string
+  username: string
+  password: string
+  email: string
+}
+
+/** Creates a user in the realm with Sunbird's `roles` (JSON) and optional `parentId` attributes. */
+export async function createKeycloakUser(
+  options: { roles?: { role: string; scope: { organisationId: string }[] }[]; parentId?: string; realm?: string; adminToken?: string } = {},
+): Promise<KeycloakTestUser> {
+  const realm = options.realm ?? REALM
+  const token = options.adminToken ?? (await serviceToken())
+  const suffix = randomUUID().slice(0, 8)
+  const user = { username: `it-${suffix}`, password: `pw-${randomUUID()}`, email: `it.${suffix}@example.org` }
+  const attributes: Record<string, string[]> = { roles: [JSON.stringify(options.roles ?? [{ role: 'PUBLIC', scope: [] }])] }
+  if (options.parentId) attributes.parentId = [options.parentId]
+  const response = await fetch(`${KEYCLOAK_URL}/admin/realms/${realm}/users`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      username: user.username,
+      email: user.email,
+      firstName: 'Ira',
+      lastName: `Tester${suffix}`,
+      enabled: true,
+      emailVerified: true,
+      requiredActions: [],
+      attributes,
+      credentials: [{ type: 'password', value: user.password, temporary: false }],
+    }),
+  })
+  if (response.status !== 201) throw new Error(`create user: ${response.status} ${await response.text()}`)
+  const id = response.headers.get('location')?.split('/').pop()
+  if (!id) throw new Error('create user: no location')
+  return { id, ...user }
+}
+
+export interface TokenSet {
+  access_token: string
+  refresh_token: string
+}
+
+/** Password grant on the public portal client; undefined when Keycloak refuses the login. */
+export async function login(user: { username: string; password: string }, realm = REALM): Promise<TokenSet | undefined> {
+  const response = await fetch(`${KEYCLOAK_URL}/realms/${realm}/protocol/openid-connect/token`, {
+    method: 'POST',
+    body: new URLSearchParams({ grant_type: 'password', client_id: 'portal', username: user.username, password: user.password }),
+  })
+  return response.ok ? ((await response.json()) as TokenSet) : undefined
+}
+
+/** Refresh grant: fails once the user's sessions are gone. */
+export async function refresh(tokens: TokenSet): Promise<number> {
+  const response = await fetch(`${KEYCLOAK_URL}/realms/${REALM}/protocol/openid-connect/token`, {
+    method: 'POST',
+    body: new URLSearchParams({ grant_type: 'refresh_token', client_id: 'portal', refresh_token: tokens.refresh_token }),
+  })
+  await response.body?.cancel()
+  return response.status
+}
+
+/** The HTTP status of GET user by id through the admin API (404 once removed). */
+export async function keycloakUserStatus(id: string): Promise<number> {
+  const response = await fetch(`${KEYCLOAK_URL}/admin/realms/${REALM}/users/${id}`, { headers: { authorization: `Bearer ${await serviceToken()}` } })
+  await response.body?.cancel()
+  return response.status
+}
+
+/** A second realm with the same portal client shape, to obtain a real token from another issuer. */
+export async function ensureOtherRealm(name: string): Promise<void> {
+  const token = await masterAdminToken()
+  const exists = await fetch(`${KEYCLOAK_URL}/admin/realms/${name}`, { headers: { authorization: `Bearer ${token}` } })
+  await exists.body?.cancel()
+  if (exists.ok) return
+  const response = await fetch(`${KEYCLOAK_URL}/admin/realms`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      realm: name,
+      enabled: true,
+      clients: [{ clientId: 'portal', publicClient: true, directAccessGrantsEnabled: true, standardFlowEnabled: false }],
+    }),
+  })
+  if (response.status !== 201) throw new Error(`create realm: ${response.status} ${await response.text()}`)
+}
