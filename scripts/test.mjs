@@ -1,8 +1,24 @@
 // `npm test`: the whole suite, from a fresh clone. Installs dependencies if needed, type-checks
 // sources and tests, then runs every vitest project (unit, integration, contract). The
 // integration and contract projects start local Cassandra and Keycloak themselves, once per run.
-import { ensureDependencies, run } from './ensure-deps.mjs'
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { ensureDependencies, root, run } from './ensure-deps.mjs'
 
 ensureDependencies()
 run('tsc', ['-p', 'tsconfig.json', '--noEmit'])
-run('vitest', ['run', ...process.argv.slice(2)])
+
+mkdirSync(join(root, '.cache'), { recursive: true })
+const report = join(root, '.cache', 'vitest-report.json')
+const vitest = spawnSync(
+  join(root, 'node_modules', '.bin', 'vitest'),
+  ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)],
+  { cwd: root, stdio: 'inherit' },
+)
+// One plain closing line any CI can read, whatever the reporter printed above it.
+if (existsSync(report)) {
+  const { numPassedTests, numFailedTests, numPendingTests } = JSON.parse(readFileSync(report, 'utf8'))
+  console.log(`\n${numPassedTests} passed, ${numFailedTests} failed, ${numPendingTests} skipped`)
+}
+process.exit(vitest.status ?? 1)
