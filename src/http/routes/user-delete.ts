@@ -6,13 +6,15 @@ import type { AppEnv } from '../app-env.js'
 import { authenticate, type AuthenticateDeps } from '../authenticate.js'
 import { sendOk } from '../envelope.js'
 import type { ErrorCode } from '../error-codes.js'
+import type { RouteMeta } from './route-meta.js'
 import { readJsonBody } from '../read-json-body.js'
 import { validateBody } from '../validate-body.js'
 
-/** What OpenAPI and the tests know about this operation. */
 export const userDeleteRoute = {
   apiId: 'api.user.delete',
   method: 'POST',
+  summary: 'Delete a user account (Sunbird-compatible)',
+  authenticated: true,
   /** The public path, and the service path Sunbird's gateway forwards to. */
   paths: ['/api/user/v1/delete', '/v1/user/delete'],
   requestSchema: 'user-delete.request',
@@ -22,7 +24,7 @@ export const userDeleteRoute = {
     'PAYLOAD_TOO_LARGE', 'UNAUTHORIZED', 'FORBIDDEN', 'ROLE_RESTRICTED', 'USER_NOT_FOUND', 'ALREADY_DELETED',
     'SERVICE_UNAVAILABLE', 'SERVER_ERROR',
   ] satisfies ErrorCode[],
-} as const
+} as const satisfies RouteMeta
 
 export interface UserDeleteDeps extends AuthenticateDeps {
   schemas: SchemaRegistry
