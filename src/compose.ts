@@ -10,23 +10,31 @@ import { PemKeySource } from './auth/pem-key-source.js'
 import { UserTokenVerifier } from './auth/user-token-verifier.js'
 import type { Config } from './config/config.js'
 import { deleteUser, type DeleteUserDeps } from './deletion/delete-user.js'
-import { sweepPendingErasures, type SweepReport } from './deletion/identity-erasure.js'
 import type { IdentityProvider, UserStore } from './deletion/ports.js'
+import { resumeOpenDeletions } from './deletion/run-deletion.js'
+import { KafkaRelay } from './events/kafka-relay.js'
 import type { AppEnv } from './http/app-env.js'
 import type { ReadinessCheck } from './http/routes/health.js'
 import type { Logger } from './logging/logger.js'
 import { createSchemaRegistry } from './schemas/schema-registry.js'
 import { createCassandraClient } from './store/cassandra-client.js'
-import { CassandraPendingErasures } from './store/cassandra-pending-erasures.js'
+import { CassandraAuditTrail } from './store/cassandra-audit-trail.js'
+import { CassandraDeletionRequests } from './store/cassandra-deletion-requests.js'
+import { CassandraEventOutbox } from './store/cassandra-event-outbox.js'
 import { CassandraUserStore } from './store/cassandra-user-store.js'
 import { appliedSchemaVersion, currentSchemaVersion } from './store/migrations.js'
 
 export interface Service {
   app: Hono<AppEnv>
   keys: KeySource
-  /** One pass over owed Keycloak erasures (the background sweep calls it; so can an operator). */
-  sweep(): Promise<SweepReport>
-  /** Closes the Cassandra pool. */
+  /** One sweeper pass: resumes open deletion requests whose runner is gone or that owe a step. */
+  resumeOpen(): Promise<{ resumed: number; completed: number; partial: number }>
+  /** One relay pass: publishes queued delete-user events to Kafka. */
+  publishEvents(): Promise<number>
+  /** Verifies the audit hash chain. */
+  audit: CassandraAuditTrail
+  requests: CassandraDeletionRequests
+  /** Closes the Kafka producer and the Cassandra pool. */
   close(): Promise<void>
 }
 
@@ -73,7 +81,9 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
   const cassandra = createCassandraClient(config.cassandra)
   const store = new CassandraUserStore(cassandra, config.cassandra.keyspace)
   const users = overrides.users ? overrides.users(store) : store
-  const pendingErasures = new CassandraPendingErasures(cassandra, config.cassandra.keyspace)
+  const requests = new CassandraDeletionRequests(cassandra, config.cassandra.keyspace)
+  const outbox = new CassandraEventOutbox(cassandra, config.cassandra.keyspace)
+  const audit = new CassandraAuditTrail(cassandra, config.cassandra.keyspace)
   const keycloak = new KeycloakIdentity({ ...config.auth.keycloakAdmin, realm: config.auth.userToken.realm })
   const identity = overrides.identity ? overrides.identity(keycloak) : keycloak
   const deletedUsers = new DeletedUserGate({
@@ -89,18 +99,26 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
   const workflow: DeleteUserDeps = {
     users,
     identity,
-    pendingErasures,
+    requests,
+    outbox,
+    audit,
     listener: deletedUsers,
     clock: { now: () => new Date() },
     policy: { orgAdminScope: config.authorization.orgAdminScope, allowedRoles: config.deletion.allowedRoles },
-    identityWaitMs: config.deletion.identityWaitMs,
-    onIdentityOutcome: (userId, outcome, err) => {
-      // Ids only: the outcome of the Keycloak step, never anything from the account.
-      if (outcome === 'failed') logger.error({ err, userId }, 'identity erasure failed')
-      else if (outcome === 'pending') logger.warn({ userId }, 'identity erasure pending: keycloak unreachable')
-      else logger.info({ userId, outcome }, 'identity erased')
-    },
+    leaseMs: config.deletion.leaseMs,
+    receiptKey: config.deletion.receiptHashKey,
+    eventIncludesUserName: config.events.includeUserName,
+    ...(config.faults.crashAfterStep && {
+      // Crash tests: die as abruptly as a killed pod, right after the named step is recorded.
+      afterStep: (step) => {
+        if (step === config.faults.crashAfterStep) process.kill(process.pid, 'SIGKILL')
+      },
+    }),
   }
+  const relay = new KafkaRelay(
+    { brokers: [...config.events.brokers], topic: config.events.topic, clientId: 'sunbird-user-delete', timeoutMs: config.events.timeoutMs },
+    { outbox, published: (requestId, at) => requests.markEventPublished(requestId, at), log: logger },
+  )
   const app = createApp({
     logger,
     checkReadiness: () => checkReadiness(cassandra, config.cassandra.keyspace, keys),
@@ -116,11 +134,13 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
   return {
     app,
     keys,
-    sweep: () =>
-      sweepPendingErasures(
-        { users, identity, pendingErasures, now: () => new Date() },
-        { limit: 500, abandonAfterMs: config.deletion.abandonPendingAfterMs },
-      ),
-    close: () => cassandra.shutdown(),
+    resumeOpen: () => resumeOpenDeletions(workflow),
+    publishEvents: () => relay.publishPending(),
+    audit,
+    requests,
+    close: async () => {
+      await relay.close()
+      await cassandra.shutdown()
+    },
   }
 }

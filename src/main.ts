@@ -1,4 +1,5 @@
 import { serve } from '@hono/node-server'
+import { startPeriodicJobs } from './background-jobs.js'
 import { composeService } from './compose.js'
 import { loadConfig } from './config/load-config.js'
 import { createLogger } from './logging/logger.js'
@@ -11,30 +12,20 @@ const server = serve({ fetch: service.app.fetch, port: config.http.port, hostnam
   logger.info({ port: info.port, host: config.http.host, env: config.env }, 'listening')
 })
 
-// Owed Keycloak erasures are settled in the background; one pass at a time, never overlapping.
-let sweeping: Promise<void> | undefined
-const sweepTimer =
-  config.deletion.sweepIntervalMs > 0
-    ? setInterval(() => {
-        sweeping ??= service
-          .sweep()
-          .then((report) => {
-            if (report.settled || report.stillPending || report.abandoned) logger.info({ ...report }, 'identity erasure sweep')
-          })
-          .catch((err: unknown) => logger.warn({ err }, 'identity erasure sweep failed'))
-          .finally(() => {
-            sweeping = undefined
-          })
-      }, config.deletion.sweepIntervalMs)
-    : undefined
-sweepTimer?.unref()
+// The sweeper resumes deletion requests a crash or an outage left open; the relay publishes events.
+const jobs = startPeriodicJobs(
+  [
+    { name: 'deletion-sweeper', intervalMs: config.deletion.sweepIntervalMs, run: () => service.resumeOpen() },
+    { name: 'event-relay', intervalMs: config.events.relayIntervalMs, run: () => service.publishEvents() },
+  ],
+  logger,
+)
 
 let stopping = false
 /** Stop accepting, let in-flight requests finish (bounded by the request deadline), then close the pool. */
 function shutdown(signal: string): void {
   if (stopping) return
   stopping = true
-  if (sweepTimer) clearInterval(sweepTimer)
   logger.info({ signal }, 'shutting down')
   const force = setTimeout(() => {
     logger.error('in-flight requests did not finish in time; exiting')
@@ -42,7 +33,8 @@ function shutdown(signal: string): void {
   }, config.http.requestTimeoutMs + 5000)
   force.unref()
   server.close(() => {
-    Promise.resolve(sweeping)
+    jobs
+      .stop()
       .then(() => service.close())
       .catch((err: unknown) => logger.error({ err }, 'closing Cassandra failed'))
       .finally(() => {

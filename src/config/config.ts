@@ -33,10 +33,19 @@ export interface Config {
   readonly authorization: { readonly orgAdminScope: 'organisation' | 'any' }
   readonly deletion: {
     readonly allowedRoles: readonly string[]
-    readonly identityWaitMs: number
     readonly sweepIntervalMs: number
-    readonly abandonPendingAfterMs: number
+    readonly leaseMs: number
+    readonly receiptHashKey: string
   }
+  readonly events: {
+    readonly brokers: readonly string[]
+    /** Resolved: never empty after loading (<env>.delete.user by default). */
+    readonly topic: string
+    readonly includeUserName: boolean
+    readonly relayIntervalMs: number
+    readonly timeoutMs: number
+  }
+  readonly faults: { readonly crashAfterStep?: string }
   readonly lockout: { readonly cacheTtlMs: number; readonly cacheSize: number }
   readonly logging: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' }
 }

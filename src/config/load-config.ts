@@ -29,8 +29,8 @@ function splitList(value: unknown): unknown {
   return typeof value === 'string' ? value.split(',').map((part) => part.trim()).filter(Boolean) : value
 }
 
-/** Sunbird writes the SSO URL with a trailing slash (".../auth/") and appends "realms/"; keep one form. */
-function normalise(raw: Plain): Plain {
+/** One form for what Sunbird writes several ways (comma lists, SSO URL with trailing slash), resolved paths, the default topic. */
+function normalise(raw: Plain, production: boolean): Plain {
   const cassandra = raw.cassandra as Plain
   const deletion = raw.deletion as Plain
   const userToken = (raw.auth as Plain).userToken as Plain
@@ -40,7 +40,9 @@ function normalise(raw: Plain): Plain {
   const roles = splitList(deletion.allowedRoles)
   const keyDir = String(userToken.publicKeyDir ?? '')
   const consumersFile = String(apiBearer.consumersFile)
-  return mergeDeep(raw, {
+  const events = raw.events as Plain
+  const normalised = mergeDeep(raw, {
+    events: { brokers: splitList(events.brokers), topic: events.topic || `${String(raw.env)}.delete.user` },
     cassandra: { hosts: splitList(cassandra.hosts) },
     deletion: { allowedRoles: Array.isArray(roles) ? roles.map((role) => String(role).toLowerCase()) : roles },
     auth: {
@@ -52,6 +54,9 @@ function normalise(raw: Plain): Plain {
       apiBearer: { consumersFile: isAbsolute(consumersFile) ? consumersFile : resolve(projectRoot, consumersFile) },
     },
   })
+  // Crash points are for the test suite; a production process never honours them.
+  if (production) normalised.faults = {}
+  return normalised
 }
 
 function deepFreeze<T>(value: T): T {
@@ -76,7 +81,7 @@ export function loadConfig(overrides: DeepPartial<Config> = {}): Config {
     // e.g. PORT=abc: the env mapping's JSON parser throws a bare SyntaxError ("__format parser error in PORT: ...").
     throw new ConfigError(`invalid configuration:\n  ${err instanceof Error ? err.message : String(err)}`, { cause: err })
   }
-  const merged = normalise(mergeDeep(structuredClone(loaded), overrides as Plain))
+  const merged = normalise(mergeDeep(structuredClone(loaded), overrides as Plain), nodeEnv.includes('production'))
   const validate = createSchemaRegistry({ allErrors: true }).validator<Config>('config')
   if (!validate(merged)) {
     const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`.trim())

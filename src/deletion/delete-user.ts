@@ -1,23 +1,18 @@
+import { randomUUID } from 'node:crypto'
 import type { Caller } from '../auth/caller.js'
 import { deletionBasis, orgAdminCovers, rolesAllowDeletion, type OrgAdminScope } from '../auth/deletion-policy.js'
+import type { DeletionRequest } from './deletion-request.js'
 import { NotPermittedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
-import { settleIdentityErasure, type ErasureOutcome } from './identity-erasure.js'
-import type { Clock, DeletionListener, IdentityProvider, PendingIdentityErasures, UserRecord, UserStore } from './ports.js'
+import type { UserRecord } from './ports.js'
+import { resumeDeletion, runRemainingSteps, type RunDeps } from './run-deletion.js'
 
-export interface DeleteUserDeps {
-  users: UserStore
-  identity: IdentityProvider
-  pendingErasures: PendingIdentityErasures
-  listener: DeletionListener
-  clock: Clock
+export interface DeleteUserDeps extends RunDeps {
   policy: { orgAdminScope: OrgAdminScope; allowedRoles: readonly string[] }
-  /** How long the request waits for the identity provider before answering; the erasure goes on. */
-  identityWaitMs: number
-  /** Told what happened to the identity step (for the log), never blocking the answer. */
-  onIdentityOutcome?(userId: string, outcome: ErasureOutcome | 'failed', err?: unknown): void
 }
 
 export interface DeleteUserInput {
+  /** The msgid of the call: it becomes the deletion request id. */
+  requestId: string
   /** The target, already reduced from f:<provider>:<id> to <id>. */
   userId: string
   caller: Caller
@@ -30,79 +25,105 @@ export interface DeleteUserResult {
 const isDeleted = (user: UserRecord) => user.status === 2 && user.isDeleted === true
 
 // A row changing under us twice in a row is already unusual; a third time is a fight we should not win by looping.
-const MAX_COMMIT_ATTEMPTS = 3
+const MAX_LOCK_ATTEMPTS = 3
 
-async function authorize(deps: DeleteUserDeps, input: DeleteUserInput): Promise<UserRecord | undefined> {
+async function authorize(deps: DeleteUserDeps, input: DeleteUserInput): Promise<{ user?: UserRecord; organisationIds?: string[] }> {
   const basis = deletionBasis(input.caller, input.userId)
   if (basis === 'none') throw new NotPermittedError('not self, managing parent or org admin')
-  if (basis === 'self') return undefined
+  if (basis === 'self') return {}
   const user = await deps.users.findUser(input.userId)
   if (basis === 'managed-user') {
     // The token pair says "parent acting for child"; the row must agree when it names a manager.
     if (user?.managedBy && user.managedBy !== input.caller.userId) throw new NotPermittedError('managed by someone else')
-    return user
+    return user ? { user } : {}
   }
   if (deps.policy.orgAdminScope === 'organisation' && user) {
-    const organisations = await deps.users.findOrganisationIds(input.userId)
-    if (user.rootOrgId) organisations.push(user.rootOrgId)
-    if (!orgAdminCovers(input.caller, organisations, deps.policy.orgAdminScope)) throw new NotPermittedError('outside the admin organisations')
+    const organisationIds = await deps.users.findOrganisationIds(input.userId)
+    if (!orgAdminCovers(input.caller, [...organisationIds, ...(user.rootOrgId ? [user.rootOrgId] : [])], deps.policy.orgAdminScope)) {
+      throw new NotPermittedError('outside the admin organisations')
+    }
+    return { user, organisationIds }
   }
-  return user
+  return user ? { user } : {}
 }
 
-/**
- * Settles an owed identity erasure, waiting at most `identityWaitMs`: a slow or absent Keycloak
- * never holds the answer, and the debt stays recorded for the retry or the sweep.
- */
-async function settleIdentity(deps: DeleteUserDeps, userId: string): Promise<void> {
-  const settling = settleIdentityErasure(deps, userId).then(
-    (outcome) => deps.onIdentityOutcome?.(userId, outcome),
-    (err: unknown) => deps.onIdentityOutcome?.(userId, 'failed', err),
-  )
-  let timer: NodeJS.Timeout | undefined
-  const waited = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, deps.identityWaitMs)
-  })
-  await Promise.race([settling, waited])
-  clearTimeout(timer)
+/** A retry meets a deleted user: finish whatever an earlier request left open (crash, Keycloak outage). */
+async function finishOpenRequests(deps: DeleteUserDeps, userId: string): Promise<void> {
+  for (const earlier of await deps.requests.findByUser(userId, 5)) {
+    if (earlier.state !== 'completed' && earlier.state !== 'failed') await resumeDeletion(deps, earlier.id)
+  }
 }
 
 /**
  * Deletes a user the Sunbird way, in Sunbird's order of checks (authorization, role restriction,
- * existence, already deleted), without Sunbird's half-deleted states:
- * 1. the Keycloak erasure is recorded as owed (write-ahead), so no crash can lose it;
- * 2. lookups and external identities go (idempotent);
- * 3. one lightweight transaction on the user row marks it deleted and blanks its profile: the
- *    commit point. Before it, the user is not "deleted" and the same request again finishes the
- *    job; of concurrent requests exactly one wins;
- * 4. the user is locked out of this service at once, then Keycloak sessions end and the account
- *    goes. If Keycloak is down the answer is still 200 and the owed erasure is settled by the
- *    next identical request or the background sweep.
+ * existence, already deleted), as a durable request:
+ * 1. the request is recorded (accepted) and audited before anything changes;
+ * 2. the lock: one lightweight transaction sets status 2 + isdeleted. Of concurrent requests
+ *    exactly one wins; the others answer UOS_USRDLT0008. From here the user is locked out;
+ * 3. the remaining steps run in order (Keycloak, lookups, external identities, organisations,
+ *    profile scrub, managed users, event), each recorded. Keycloak being down leaves the request
+ *    partial, not failed; a crash leaves it open for the sweeper; a retry of the same deletion
+ *    finishes it before answering "already deleted".
  */
 export async function deleteUser(deps: DeleteUserDeps, input: DeleteUserInput): Promise<DeleteUserResult> {
-  const readForAuthorization = await authorize(deps, input)
+  const authorized = await authorize(deps, input)
   const roles = await deps.users.findRoles(input.userId)
   if (!rolesAllowDeletion(roles, deps.policy.allowedRoles)) throw new RoleRestrictedError()
-  let user = readForAuthorization ?? (await deps.users.findUser(input.userId))
+  let user = authorized.user ?? (await deps.users.findUser(input.userId))
   if (!user) throw new UserNotFoundError()
   if (isDeleted(user)) {
-    await settleIdentity(deps, input.userId)
+    await finishOpenRequests(deps, input.userId)
     throw new UserAlreadyDeletedError()
   }
 
-  await deps.pendingErasures.record(input.userId, deps.clock.now())
-  await deps.users.eraseLookups(input.userId)
-  for (let attempt = 1; attempt <= MAX_COMMIT_ATTEMPTS; attempt++) {
-    const outcome = await deps.users.markDeleted(user, { requestedBy: input.caller.userId, at: deps.clock.now() })
-    if (outcome.kind === 'deleted') {
+  const now = deps.clock.now()
+  const request: DeletionRequest = {
+    id: input.requestId,
+    userId: input.userId,
+    requestedBy: input.caller.userId,
+    state: 'accepted',
+    steps: {},
+    target: {
+      rootOrgId: user.rootOrgId,
+      managedBy: user.managedBy,
+      organisationIds: authorized.organisationIds ?? (await deps.users.findOrganisationIds(input.userId)),
+    },
+    createdAt: now,
+    updatedAt: now,
+  }
+  // The id is the call's msgid, which a client may reuse: on a clash the request gets an id of its own.
+  if (!(await deps.requests.create(request, new Date(now.getTime() + deps.leaseMs)))) {
+    request.id = randomUUID()
+    await deps.requests.create(request, new Date(now.getTime() + deps.leaseMs))
+  }
+  await deps.audit.append({ event: 'deletion.accepted', requestId: request.id, userId: request.userId, requestedBy: request.requestedBy, at: now.toISOString() })
+  const userName = deps.eventIncludesUserName ? await deps.users.findUserName(input.userId) : null
+
+  for (let attempt = 1; attempt <= MAX_LOCK_ATTEMPTS; attempt++) {
+    const lock = await deps.users.markDeleted(user, { requestedBy: input.caller.userId, at: deps.clock.now() })
+    if (lock.kind === 'deleted') {
       deps.listener.userDeleted(input.userId)
-      await settleIdentity(deps, input.userId)
+      request.steps.lock = { status: 'done', action: 'locked', at: deps.clock.now().toISOString() }
+      await deps.requests.recordStep(request.id, 'lock', request.steps.lock, 'in_progress')
+      deps.afterStep?.('lock')
+      try {
+        await runRemainingSteps(deps, request, userName)
+      } catch (err) {
+        // Let the next identical request (or the sweeper) take over at once instead of after the lease.
+        await deps.requests.releaseLease(request.id).catch(() => undefined)
+        throw err
+      }
       return { response: 'SUCCESS' }
     }
-    if (outcome.kind === 'already-deleted') throw new UserAlreadyDeletedError()
-    if (!outcome.current) throw new UserNotFoundError()
-    user = outcome.current
-    if (isDeleted(user)) throw new UserAlreadyDeletedError()
+    const current = lock.kind === 'changed' ? lock.current : undefined
+    if (lock.kind === 'already-deleted' || (current && isDeleted(current)) || !current) {
+      const reason = lock.kind === 'already-deleted' || current ? 'superseded' : 'not-found'
+      await deps.requests.finish(request.id, 'failed', { reason })
+      await deps.audit.append({ event: 'deletion.failed', requestId: request.id, userId: request.userId, requestedBy: request.requestedBy, at: deps.clock.now().toISOString(), detail: { reason } })
+      if (reason === 'not-found') throw new UserNotFoundError()
+      throw new UserAlreadyDeletedError()
+    }
+    user = current
   }
   throw new Error('user row kept changing during deletion')
 }

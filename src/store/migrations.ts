@@ -54,6 +54,28 @@ export const migrations: readonly Migration[] = [
       `CREATE TABLE IF NOT EXISTS ${ks}.identity_erasure_pending (userid text PRIMARY KEY, since timestamp, attempts int, lastattempt timestamp)`,
     ],
   },
+  {
+    version: 4,
+    description: 'Durable deletion requests, event outbox, hash-chained audit trail; indexes for managed users and org admins',
+    statements: (ks) => [
+      `CREATE TABLE IF NOT EXISTS ${ks}.user_deletion_request (
+        id text PRIMARY KEY, userid text, requestedby text, state text, steps map<text, text>,
+        rootorgid text, managedby text, organisationids set<text>, leaseuntil timestamp,
+        createdat timestamp, updatedat timestamp, reason text, receipt text)`,
+      `CREATE INDEX IF NOT EXISTS user_deletion_request_userid_idx ON ${ks}.user_deletion_request (userid)`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.user_deletion_request_open (id text PRIMARY KEY, userid text, createdat timestamp)`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.user_deletion_event_outbox (
+        requestid text PRIMARY KEY, mid text, userid text, payload text, createdat timestamp, publishedat timestamp, attempts int)`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.user_deletion_event_outbox_pending (requestid text PRIMARY KEY, createdat timestamp)`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.user_deletion_audit (
+        chain text, seq bigint, at timestamp, record text, prevhash text, hash text, PRIMARY KEY (chain, seq))
+        WITH CLUSTERING ORDER BY (seq ASC)`,
+      `CREATE INDEX IF NOT EXISTS user_managedby_idx ON ${ks}.user (managedby)`,
+      `CREATE INDEX IF NOT EXISTS user_roles_role_idx ON ${ks}.user_roles (role)`,
+      // Superseded by the steps of user_deletion_request (the Keycloak step is retried from there).
+      `DROP TABLE IF EXISTS ${ks}.identity_erasure_pending`,
+    ],
+  },
 ]
 
 export const currentSchemaVersion = Math.max(...migrations.map((m) => m.version))

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { createServer } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DependencyUnavailableError } from '../../src/deletion/errors.js'
@@ -5,7 +6,10 @@ import type { UserStore } from '../../src/deletion/ports.js'
 import { expectDeleted, expectError } from '../support/assertions.js'
 import { startHarness, testConfig, type Harness } from '../support/harness.js'
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js'
+import { requestsOf } from '../support/deletion-requests.js'
 import { readUserState } from '../support/user-state.js'
+
+const ORG = '0137000000000000000021'
 
 /** A port on which nothing listens: bind, read the number, close. */
 async function closedPort(): Promise<number> {
@@ -27,8 +31,8 @@ function failOnce(method: keyof UserStore, error: () => Error) {
         return async (...args: unknown[]) => {
           if (!failed) {
             failed = true
-            if (method === 'eraseLookups') {
-              // Fail half-way: the real erase runs, then the connection "drops" before we hear back.
+            if (method !== 'markDeleted' && method !== 'findRoles') {
+              // Fail half-way: the real call runs, then the connection "drops" before we hear back.
               await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args)
             }
             throw error()
@@ -82,28 +86,58 @@ describe('when Cassandra stops answering mid-flight', () => {
 
 describe('when a step fails half-way', () => {
   const unavailable = () => new DependencyUnavailableError('cassandra')
+  const asAdmin = (h: Harness) => ({ 'x-authenticated-user-token': h.userToken({ sub: randomUUID(), roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] }) })
 
-  it.each(['eraseLookups', 'markDeleted'] as const)(
-    'failing in %s answers 503, leaves a user that is not "deleted", and the retry finishes the job',
+  it('failing at the lock answers 503, changes nothing, and the same request succeeds', async () => {
+    const h = await startHarness({}, { users: failOnce('markDeleted', unavailable) })
+    try {
+      const user = await h.seed({ rootOrgId: ORG })
+      const headers = { 'x-authenticated-user-token': h.userToken({ sub: user.id }) }
+      await expectError(await h.deleteRequest({ request: { userId: user.id } }, headers), 'SERVICE_UNAVAILABLE')
+      const between = await readUserState(h.db, user.id)
+      expect(between.user?.get('isdeleted')).toBe(false)
+      expect(between.lookups).toHaveLength(3)
+      await expectDeleted(await h.deleteRequest({ request: { userId: user.id } }, headers))
+    } finally {
+      await h.close()
+    }
+  })
+
+  it.each(['eraseLookups', 'scrubProfile'] as const)(
+    'failing in %s after the lock answers 503, and a retry finishes the job before it answers "already deleted"',
     async (method) => {
       const h = await startHarness({}, { users: failOnce(method, unavailable) })
       try {
-        const user = await h.seed()
-        const headers = { 'x-authenticated-user-token': h.userToken({ sub: user.id }) }
-        await expectError(await h.deleteRequest({ request: { userId: user.id } }, headers), 'SERVICE_UNAVAILABLE')
-        const between = await readUserState(h.db, user.id)
-        // Never "already deleted" while personal data remains.
-        expect(between.user?.get('isdeleted')).toBe(false)
-        expect(between.user?.get('email')).not.toBe('')
-        await expectDeleted(await h.deleteRequest({ request: { userId: user.id } }, headers))
+        const user = await h.seed({ rootOrgId: ORG })
+        await expectError(await h.deleteRequest({ request: { userId: user.id } }, { 'x-authenticated-user-token': h.userToken({ sub: user.id }) }), 'SERVICE_UNAVAILABLE')
+        const [open] = await requestsOf(h.db, user.id)
+        expect(open?.state).toBe('in_progress')
+        // The retry (by someone who may still act: the user is already locked out) finishes first, then answers 0008.
+        await expectError(await h.deleteRequest({ request: { userId: user.id } }, asAdmin(h)), 'ALREADY_DELETED')
         const after = await readUserState(h.db, user.id)
         expect(after.user?.get('email')).toBe('')
+        expect(after.user?.get('firstname')).toBe('')
         expect(after.lookups).toHaveLength(0)
+        expect((await requestsOf(h.db, user.id))[0]?.state).toBe('completed')
       } finally {
         await h.close()
       }
     },
   )
+
+  it('failing half-way with nobody retrying: the sweeper finishes the request', async () => {
+    const h = await startHarness({}, { users: failOnce('leaveOrganisations', unavailable) })
+    try {
+      const user = await h.seed({ rootOrgId: ORG })
+      await expectError(await h.deleteRequest({ request: { userId: user.id } }, { 'x-authenticated-user-token': h.userToken({ sub: user.id }) }), 'SERVICE_UNAVAILABLE')
+      const report = await h.service.resumeOpen()
+      expect(report.completed).toBeGreaterThanOrEqual(1)
+      expect((await readUserState(h.db, user.id)).user?.get('email')).toBe('')
+      expect((await requestsOf(h.db, user.id))[0]?.state).toBe('completed')
+    } finally {
+      await h.close()
+    }
+  })
 
   it('an unexpected error answers 500 UOS_0069 "server error" without its message', async () => {
     const leaky = () => new Error('boom for asha.verma@example.org at 10.0.0.12')

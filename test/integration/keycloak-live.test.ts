@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { expectDeleted, expectError } from '../support/assertions.js'
 import { startHarness, type Harness } from '../support/harness.js'
 import { createKeycloakUser, ensureOtherRealm, keycloakUserStatus, login, masterAdminToken, refresh, type KeycloakTestUser } from '../support/keycloak.js'
+import { requestsOf } from '../support/deletion-requests.js'
 import { readUserState } from '../support/user-state.js'
 
 const ORG = '0137000000000000000009'
@@ -53,12 +54,13 @@ describe('with live Keycloak tokens', () => {
       expect(await login(user)).toBeUndefined()
     })
 
-    it('then Cassandra holds no personal data and owes no identity erasure', async () => {
+    it('then Cassandra holds no personal data and the request completed with the Keycloak account deleted', async () => {
       const state = await readUserState(h.db, user.id)
       expect(state.user?.get('email')).toBe('')
       expect(state.user?.get('username')).toBe('')
-      const owed = await h.db.execute('SELECT userid FROM sunbird_test.identity_erasure_pending WHERE userid = ?', [user.id], { prepare: true })
-      expect(owed.rowLength).toBe(0)
+      const [request] = await requestsOf(h.db, user.id)
+      expect(request?.state).toBe('completed')
+      expect(request?.steps.keycloak).toMatchObject({ status: 'done', action: 'deleted' })
     })
   })
 

@@ -38,7 +38,7 @@ export function registerUserDelete(app: Hono<AppEnv>, deps: UserDeleteDeps): voi
     app.post(path, ...chain, async (c) => {
       const body = c.get('body') as { request: { userId: string } }
       // Sunbird reduces a federated subject (f:<provider>:<id>) to the id before anything else.
-      const result = await deps.deleteUser({ userId: userIdFromSubject(body.request.userId), caller: c.get('caller') })
+      const result = await deps.deleteUser({ requestId: c.get('msgid'), userId: userIdFromSubject(body.request.userId), caller: c.get('caller') })
       return sendOk(c, userDeleteRoute.apiId, { ...result })
     })
   }

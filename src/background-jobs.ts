@@ -1,0 +1,36 @@
+import type { Logger } from './logging/logger.js'
+
+export interface PeriodicJob {
+  name: string
+  intervalMs: number
+  run(): Promise<unknown>
+}
+
+/**
+ * Runs each job every interval, one pass at a time (a slow pass is never overlapped by the next).
+ * `stop()` cancels the timers and waits for passes in flight, so shutdown never cuts one in half.
+ */
+export function startPeriodicJobs(jobs: PeriodicJob[], logger: Logger): { stop(): Promise<void> } {
+  const inFlight = new Map<string, Promise<void>>()
+  const timers = jobs
+    .filter((job) => job.intervalMs > 0)
+    .map((job) => {
+      const timer = setInterval(() => {
+        if (inFlight.has(job.name)) return
+        const pass = job
+          .run()
+          .then((result) => logger.debug({ job: job.name, result }, 'background pass'))
+          .catch((err: unknown) => logger.warn({ job: job.name, err }, 'background pass failed'))
+          .finally(() => inFlight.delete(job.name))
+        inFlight.set(job.name, pass)
+      }, job.intervalMs)
+      timer.unref()
+      return timer
+    })
+  return {
+    async stop() {
+      for (const timer of timers) clearInterval(timer)
+      await Promise.all(inFlight.values())
+    },
+  }
+}
