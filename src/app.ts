@@ -7,8 +7,9 @@ import { renderError } from './http/render-error.js'
 import { requestContext } from './http/request-context.js'
 import { registerHealth, type HealthDeps } from './http/routes/health.js'
 import { registerUserDelete, userDeleteRoute, type UserDeleteDeps } from './http/routes/user-delete.js'
+import { registerUserDeleteStatus, userDeleteStatusRoute, type UserDeleteStatusDeps } from './http/routes/user-delete-status.js'
 
-export interface AppDeps extends UserDeleteDeps, HealthDeps {
+export interface AppDeps extends UserDeleteDeps, UserDeleteStatusDeps, HealthDeps {
   logger: Logger
   requestTimeoutMs: number
   retryAfterSeconds: number
@@ -27,8 +28,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   registerHealth(app, deps)
   registerUserDelete(app, deps)
+  registerUserDeleteStatus(app, deps)
 
-  for (const path of userDeleteRoute.paths) {
+  for (const path of [userDeleteRoute, userDeleteStatusRoute].flatMap((route) => route.paths)) {
     // Browsers may call the portal path directly; answer their preflight like a gateway would.
     app.options(path, (c) => {
       c.header('Access-Control-Allow-Methods', `${userDeleteRoute.method}, OPTIONS`)

@@ -10,6 +10,7 @@ import { PemKeySource } from './auth/pem-key-source.js'
 import { UserTokenVerifier } from './auth/user-token-verifier.js'
 import type { Config } from './config/config.js'
 import { deleteUser, type DeleteUserDeps } from './deletion/delete-user.js'
+import { readDeletionStatus } from './deletion/deletion-status.js'
 import type { IdentityProvider, UserStore } from './deletion/ports.js'
 import { resumeOpenDeletions } from './deletion/run-deletion.js'
 import { KafkaRelay } from './events/kafka-relay.js'
@@ -130,6 +131,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     userTokens: new UserTokenVerifier({ ssoUrl, realm, keys }),
     deletedUsers,
     deleteUser: (input) => deleteUser(workflow, input),
+    readDeletionStatus: (input) => readDeletionStatus({ requests, orgAdminScope: config.authorization.orgAdminScope }, input),
   })
   return {
     app,

@@ -63,6 +63,11 @@ export const errorCodes = {
     errmsg: 'user',
     description: 'No such user.',
   },
+  DELETION_REQUEST_NOT_FOUND: {
+    status: 404, responseCode: 'RESOURCE_NOT_FOUND', err: 'UOS_USRDLT0013',
+    errmsg: 'deletion request',
+    description: 'No deletion request with that id, or none for that user (status endpoint).',
+  },
   ALREADY_DELETED: {
     status: 400, responseCode: 'CLIENT_ERROR', err: 'UOS_USRDLT0008',
     errmsg: 'User is already deleted.',

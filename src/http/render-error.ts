@@ -1,6 +1,7 @@
 import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import { DependencyUnavailableError, NotPermittedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from '../deletion/errors.js'
+import { DeletionRequestNotFoundError } from '../deletion/deletion-status.js'
 import { ApiError } from './api-error.js'
 import type { AppEnv } from './app-env.js'
 import { errorEnvelope } from './envelope.js'
@@ -15,6 +16,7 @@ export interface RenderOptions {
 function codeFor(err: unknown): ErrorCode {
   if (err instanceof ApiError) return err.code
   if (err instanceof UserNotFoundError) return 'USER_NOT_FOUND'
+  if (err instanceof DeletionRequestNotFoundError) return 'DELETION_REQUEST_NOT_FOUND'
   if (err instanceof UserAlreadyDeletedError) return 'ALREADY_DELETED'
   if (err instanceof RoleRestrictedError) return 'ROLE_RESTRICTED'
   if (err instanceof NotPermittedError) return 'FORBIDDEN'

@@ -1,5 +1,5 @@
 import type { Client, types } from 'cassandra-driver'
-import type { DeletionReceipt, DeletionRequest, RequestState, StepName, StepOutcome } from '../deletion/deletion-request.js'
+import { STEPS, type DeletionReceipt, type DeletionRequest, type RequestState, type StepName, type StepOutcome } from '../deletion/deletion-request.js'
 import type { DeletionRequestStore } from '../deletion/ports.js'
 import { runCassandra } from './driver-errors.js'
 
@@ -14,7 +14,8 @@ function toRequest(row: types.Row): DeletionRequest {
     userId: row.get('userid') as string,
     requestedBy: row.get('requestedby') as string,
     state: row.get('state') as RequestState,
-    steps: Object.fromEntries(Object.entries(steps).map(([step, json]) => [step, JSON.parse(json) as StepOutcome])),
+    // Cassandra returns map keys sorted; answer them in the order the steps run.
+    steps: Object.fromEntries(STEPS.filter((step) => steps[step] !== undefined).map((step) => [step, JSON.parse(steps[step]!) as StepOutcome])),
     target: {
       rootOrgId: (row.get('rootorgid') as string | null) ?? null,
       managedBy: (row.get('managedby') as string | null) ?? null,

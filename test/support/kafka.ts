@@ -1,0 +1,22 @@
+import { Kafka, logLevel } from 'kafkajs'
+
+export const KAFKA_BROKERS = [`127.0.0.1:${process.env.KAFKA_PORT ?? '19092'}`]
+
+/** Every message on the topic from the beginning, read until `quietMs` pass without a new one. */
+export async function readTopic(topic: string, options: { quietMs?: number; maxMs?: number } = {}): Promise<{ key: string | null; value: string }[]> {
+  const kafka = new Kafka({ clientId: 'test-reader', brokers: KAFKA_BROKERS, logLevel: logLevel.NOTHING })
+  const admin = kafka.admin()
+  await admin.connect()
+  const offsets = await admin.fetchTopicOffsets(topic)
+  await admin.disconnect()
+  const end = offsets.reduce((sum, p) => sum + Number(p.high), 0)
+  const consumer = kafka.consumer({ groupId: `test-reader-${Date.now()}-${Math.random()}` })
+  const messages: { key: string | null; value: string }[] = []
+  await consumer.connect()
+  await consumer.subscribe({ topic, fromBeginning: true })
+  await consumer.run({ eachMessage: async ({ message }) => void messages.push({ key: message.key?.toString() ?? null, value: message.value?.toString() ?? '' }) })
+  const deadline = Date.now() + (options.maxMs ?? 20_000)
+  while (messages.length < end && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
+  await consumer.disconnect()
+  return messages
+}
