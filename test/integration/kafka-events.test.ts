@@ -1,0 +1,73 @@
+import { randomUUID } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { down, up } from '../../scripts/services.mjs'
+import { expectDeleted } from '../support/assertions.js'
+import { requestsOf } from '../support/deletion-requests.js'
+import { startHarness, type Harness } from '../support/harness.js'
+import { readTopic } from '../support/kafka.js'
+
+const ORG = '0137000000000000000041'
+
+describe('the delete-user event on the real Kafka', () => {
+  let h: Harness
+  beforeAll(async () => {
+    await up(['kafka'])
+    h = await startHarness({ events: { timeoutMs: 1000 } })
+  })
+  afterAll(async () => {
+    await up(['kafka'])
+    await h.close()
+  })
+
+  it('when a user is deleted, then one BE_JOB_REQUEST event with Sunbird\'s shape reaches the topic', async () => {
+    const admin = randomUUID()
+    await h.seed({ id: admin, roles: [{ role: 'ORG_ADMIN', organisationIds: [ORG] }] })
+    const user = await h.seed({ rootOrgId: ORG })
+    const requestId = `evt-${randomUUID()}`
+    await expectDeleted(await h.deleteRequest({ request: { userId: user.id } }, { 'x-authenticated-user-token': h.userToken({ sub: user.id }), 'x-request-id': requestId }))
+    await h.service.publishEvents()
+
+    const ours = (await readTopic(h.config.events.topic)).filter((m) => m.value.includes(requestId))
+    expect(ours).toHaveLength(1)
+    const event = JSON.parse(ours[0]!.value)
+    expect(Object.keys(event)).toEqual(['eid', 'ets', 'mid', 'actor', 'context', 'object', 'edata'])
+    expect(event).toMatchObject({
+      eid: 'BE_JOB_REQUEST',
+      actor: { id: 'Sunbird LMS Flink Job', type: 'System' },
+      context: { pdata: { id: 'org.sunbird.platform', ver: '1.0' }, cdata: { id: requestId, type: 'Request' } },
+      object: { id: user.id, type: 'user' },
+      edata: { action: 'delete-user', iteration: 1, userId: user.id, organisationId: ORG, managed_users: [], suggested_users: [{ role: 'ORG_ADMIN', users: [admin] }] },
+    })
+    expect(event.mid).toMatch(/^LP\.\d+\.[0-9a-f-]{36}$/)
+    expect(event.edata).not.toHaveProperty('userName')
+    expect(ours[0]!.key).toBe(user.id)
+    const [request] = await requestsOf(h.db, user.id)
+    expect(request?.steps.event).toMatchObject({ status: 'done', action: 'published' })
+  })
+
+  it('when Kafka is down at delete time, then the event waits in the outbox and arrives exactly once after Kafka is back', async () => {
+    const user = await h.seed({ rootOrgId: ORG })
+    const requestId = `evt-down-${randomUUID()}`
+    await down(['kafka'])
+    try {
+      await expectDeleted(await h.deleteRequest({ request: { userId: user.id } }, { 'x-authenticated-user-token': h.userToken({ sub: user.id }), 'x-request-id': requestId }))
+      expect(await h.service.publishEvents()).toBe(0)
+      expect(await h.service.publishEvents()).toBe(0)
+      const [request] = await requestsOf(h.db, user.id)
+      expect(request?.state).toBe('completed')
+      expect(request?.steps.event).toMatchObject({ action: 'queued' })
+    } finally {
+      await up(['kafka'])
+    }
+    // Two passes back to back: the second must find nothing left to send.
+    let published = 0
+    for (let attempt = 0; attempt < 20 && published === 0; attempt++) {
+      published += await h.service.publishEvents()
+      if (published === 0) await new Promise((resolve) => setTimeout(resolve, 500))
+    }
+    await h.service.publishEvents()
+    const ours = (await readTopic(h.config.events.topic)).filter((m) => m.value.includes(requestId))
+    expect(ours).toHaveLength(1)
+    expect((await requestsOf(h.db, user.id))[0]?.steps.event).toMatchObject({ action: 'published' })
+  })
+})
