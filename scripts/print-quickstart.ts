@@ -28,9 +28,9 @@ async function passwordToken(username: string, password: string): Promise<string
 const fetchTokenCommand = (username: string, password: string) =>
   `$(curl -s -d grant_type=password -d client_id=portal -d username=${username} -d password=${password} ${realmUrl}/protocol/openid-connect/token | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')`
 
-const curl = (userId: string, token: string, extra = '') =>
+const curl = (userId: string, token: string, extra = '', path = '/api/user/v1/delete') =>
   [
-    `curl -s -X POST ${base}/api/user/v1/delete \\`,
+    `curl -s -X POST ${base}${path} \\`,
     `  -H 'Content-Type: application/json' \\`,
     `  -H "Authorization: Bearer $API_BEARER" \\`,
     `  -H "X-Authenticated-User-token: ${token}" \\`,
@@ -45,15 +45,17 @@ const admin = byName.get('demo-admin')
 const lines: string[] = ['', '────────── sunbird-user-delete is starting on ' + base + ' ──────────', '']
 lines.push(`export API_BEARER='${apiBearer}'`, '')
 if (user && child && admin) {
-  const tokens = await Promise.all([user, child, admin].map((d) => passwordToken(d.username, d.password)))
-  const [userToken, childToken] = tokens
+  const [userToken, childToken, adminToken] = await Promise.all([user, child, admin].map((d) => passwordToken(d.username, d.password)))
   const ready = (token: string | undefined, demo: typeof user) => token ?? fetchTokenCommand(demo.username, demo.password)
-  lines.push('# 1. demo-user deletes their own account (tokens below are valid for 10 minutes):')
-  lines.push(curl(user.seed.id, ready(userToken, user)), '')
-  lines.push('# 2. demo-user, as managing parent, deletes demo-child (child token in X-Authenticated-For):')
+  // Child first: once demo-user has deleted their own account, their token is refused.
+  lines.push('# 1. demo-user, as managing parent, deletes demo-child (child token in X-Authenticated-For):')
   lines.push(curl(child.seed.id, ready(userToken, user), `-H "X-Authenticated-For: ${ready(childToken, child)}"`), '')
-  lines.push(`# 3. a fresh user token whenever you need one (demo-admin is an ORG_ADMIN of ${admin.seed.rootOrgId}):`)
+  lines.push('# 2. demo-user deletes their own account (the tokens above are valid for 10 minutes):')
+  lines.push(curl(user.seed.id, ready(userToken, user)), '')
+  lines.push(`# 3. demo-admin (ORG_ADMIN of ${admin.seed.rootOrgId}) follows that deletion: state, steps, receipt:`)
+  lines.push(curl(user.seed.id, ready(adminToken, admin), '', '/api/user/v1/delete/status'), '')
+  lines.push('# A fresh token whenever you need one:')
   lines.push(`USER_TOKEN=${fetchTokenCommand(admin.username, admin.password)}`, '')
-  lines.push('# Run `npm start` again to bring the demo users back.', '')
+  lines.push('# Run `npm start` again to bring the demo users back (Cassandra and Keycloak).', '')
 }
 console.log(lines.join('\n'))

@@ -1,0 +1,26 @@
+import { readFileSync } from 'node:fs'
+import { realmFile } from './demo-users.js'
+
+/**
+ * Puts the realm file's demo users back into a running local Keycloak (deleting them is what the
+ * quick start demonstrates). partialImport keeps their fixed ids; existing users are skipped. Uses
+ * the local bootstrap admin, so it is for the project's own Keycloak only.
+ */
+export async function restoreKeycloakDemoUsers(ssoUrl: string, realm: string, admin = { username: 'admin', password: 'admin' }): Promise<number> {
+  const tokenResponse = await fetch(`${ssoUrl}/realms/master/protocol/openid-connect/token`, {
+    method: 'POST',
+    body: new URLSearchParams({ grant_type: 'password', client_id: 'admin-cli', ...admin }),
+    signal: AbortSignal.timeout(5000),
+  })
+  if (!tokenResponse.ok) throw new Error(`local Keycloak admin login refused (${tokenResponse.status})`)
+  const { access_token: token } = (await tokenResponse.json()) as { access_token: string }
+  const { users } = JSON.parse(readFileSync(realmFile, 'utf8')) as { users: { serviceAccountClientId?: string }[] }
+  const response = await fetch(`${ssoUrl}/admin/realms/${realm}/partialImport`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ ifResourceExists: 'SKIP', users: users.filter((user) => !user.serviceAccountClientId) }),
+    signal: AbortSignal.timeout(10_000),
+  })
+  if (!response.ok) throw new Error(`partialImport answered ${response.status}`)
+  return ((await response.json()) as { added?: number }).added ?? 0
+}
