@@ -97,6 +97,7 @@ export async function deleteUser(deps: DeleteUserDeps, input: DeleteUserInput): 
     await deps.requests.create(request, new Date(now.getTime() + deps.leaseMs))
   }
   await deps.audit.append({ event: 'deletion.accepted', requestId: request.id, userId: request.userId, requestedBy: request.requestedBy, at: now.toISOString() })
+  deps.afterStep?.('accept')
   const userName = deps.eventIncludesUserName ? await deps.users.findUserName(input.userId) : null
 
   for (let attempt = 1; attempt <= MAX_LOCK_ATTEMPTS; attempt++) {

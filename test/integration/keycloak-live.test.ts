@@ -64,6 +64,15 @@ describe('with live Keycloak tokens', () => {
     })
   })
 
+  it('when a federated user (sub f:<provider>:<id>) deletes their own account, then it succeeds and the account is gone', async () => {
+    const user = await personInBoth({ federatedProvider: 'sunbird-fed' })
+    const tokens = (await login(user))!
+    expect(JSON.parse(Buffer.from(tokens.access_token.split('.')[1]!, 'base64url').toString()).sub).toBe(`f:sunbird-fed:${user.id}`)
+    await expectDeleted(await deleteAs(tokens, `f:sunbird-fed:${user.id}`))
+    expect(await keycloakUserStatus(user.id)).toBe(404)
+    expect((await readUserState(h.db, user.id)).user?.get('status')).toBe(2)
+  })
+
   it('when a parent deletes a managed child with both live tokens, then it succeeds and the child account is gone', async () => {
     const parent = await personInBoth()
     const child = await personInBoth({ parentId: parent.id, managedBy: parent.id })

@@ -32,7 +32,14 @@ export interface KeycloakTestUser {
 
 /** Creates a user in the realm with Sunbird's `roles` (JSON) and optional `parentId` attributes. */
 export async function createKeycloakUser(
-  options: { roles?: { role: string; scope: { organisationId: string }[] }[]; parentId?: string; realm?: string; adminToken?: string } = {},
+  options: {
+    roles?: { role: string; scope: { organisationId: string }[] }[]
+    parentId?: string
+    /** Makes the realm's mapper put `sub` = f:<provider>:<id>, as Sunbird's federated users have it. */
+    federatedProvider?: string
+    realm?: string
+    adminToken?: string
+  } = {},
 ): Promise<KeycloakTestUser> {
   const realm = options.realm ?? REALM
   const token = options.adminToken ?? (await serviceToken())
@@ -58,6 +65,17 @@ export async function createKeycloakUser(
   if (response.status !== 201) throw new Error(`create user: ${response.status} ${await response.text()}`)
   const id = response.headers.get('location')?.split('/').pop()
   if (!id) throw new Error('create user: no location')
+  if (options.federatedProvider) {
+    // The subject embeds the id Keycloak just chose, so it is set in a second call.
+    const userUrl = `${KEYCLOAK_URL}/admin/realms/${realm}/users/${id}`
+    const current = (await (await fetch(userUrl, { headers: { authorization: `Bearer ${token}` } })).json()) as { attributes?: Record<string, string[]> }
+    const update = await fetch(userUrl, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ ...current, attributes: { ...current.attributes, federatedSubject: [`f:${options.federatedProvider}:${id}`] } }),
+    })
+    if (update.status !== 204) throw new Error(`set federated subject: ${update.status}`)
+  }
   return { id, ...user }
 }
 
