@@ -28,6 +28,8 @@ export class DeletedUserGate implements DeletionListener {
     const cached = this.cache.get(userId)
     if (cached !== undefined) return cached
     const deleted = await this.options.isDeletedInStore(userId)
+    // userDeleted() may have run while we read: a stale "active" must not overwrite "deleted".
+    if (this.cache.get(userId) === true) return true
     this.cache.set(userId, deleted, deleted ? { ttl: this.deletedTtlMs } : undefined)
     return deleted
   }

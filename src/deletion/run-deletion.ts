@@ -18,8 +18,8 @@ export interface RunDeps {
   receiptKey: string
   /** Whether the event may carry the username (default no: the consumer does not need it). */
   eventIncludesUserName: boolean
-  /** Fault injection for crash tests: called after each step is recorded. */
-  afterStep?(step: StepName): void
+  /** Fault injection for crash tests: called once the request is accepted and after each step is recorded. */
+  afterStep?(step: StepName | 'accept'): void
 }
 
 const outcome = (status: StepOutcome['status'], action: string, at: Date, count?: number): StepOutcome => ({
@@ -130,6 +130,8 @@ export async function resumeDeletion(deps: RunDeps, requestId: string): Promise<
     const user = await deps.users.findUser(request.userId)
     if (!user) {
       await deps.requests.finish(request.id, 'failed', { reason: 'not-found' })
+      // Its 'deletion.accepted' record needs an outcome, as when deleteUser itself finds the row gone.
+      await deps.audit.append({ event: 'deletion.failed', requestId: request.id, userId: request.userId, requestedBy: request.requestedBy, at: now.toISOString(), detail: { reason: 'not-found' } })
       return 'failed'
     }
     if (!(user.status === 2 && user.isDeleted === true)) {
@@ -139,6 +141,7 @@ export async function resumeDeletion(deps: RunDeps, requestId: string): Promise<
     deps.listener.userDeleted(request.userId)
     request.steps.lock = outcome('done', 'locked', now)
     await deps.requests.recordStep(request.id, 'lock', request.steps.lock, 'in_progress')
+    deps.afterStep?.('lock')
   }
   return runRemainingSteps(deps, request)
 }
