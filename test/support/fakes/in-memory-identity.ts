@@ -1,19 +1,27 @@
 import { DependencyUnavailableError } from '../../../src/deletion/errors.js'
-import type { AccountErasure, DeletionListener, IdentityProvider, PendingErasure, PendingIdentityErasures } from '../../../src/deletion/ports.js'
+import type { AccountErasure, DeletionListener, IdentityProvider } from '../../../src/deletion/ports.js'
+import { Timeline } from './timeline.js'
 
 /**
- * Keycloak's side of a user, in memory. Accounts listed at construction exist; `eraseAccount`
- * removes one ('deleted') or reports 'absent'. `goDown()` makes every call throw
- * DependencyUnavailableError('keycloak') until `comeBack()`; `hang()` makes calls never settle.
+ * Keycloak's side of a user, in memory, with the adapter's contract: `eraseAccount` removes an
+ * existing account ('deleted'), disables it when removal is refused ('disabled', see
+ * `refuseRemovalOf`), or reports 'absent'; it is idempotent.
+ *
+ * Switches: `goDown()` makes every call throw DependencyUnavailableError('keycloak') until
+ * `comeBack()`; `hang()` makes calls never settle (until `comeBack()`, which does not release calls
+ * already hanging). Every call is counted and written to the timeline as `identity.eraseAccount`.
  */
 export class InMemoryIdentityProvider implements IdentityProvider {
-  readonly erased: string[] = []
+  /** Every user id eraseAccount was called with, in order, whatever the outcome. */
+  readonly calls: string[] = []
   private readonly accounts: Set<string>
+  private readonly disabled = new Set<string>()
+  private readonly refusing = new Set<string>()
   private mode: 'up' | 'down' | 'hanging' = 'up'
 
   constructor(
     accounts: readonly string[] = [],
-    private readonly journal?: string[],
+    readonly timeline: Timeline = new Timeline(),
   ) {
     this.accounts = new Set(accounts)
   }
@@ -33,59 +41,43 @@ export class InMemoryIdentityProvider implements IdentityProvider {
     return this
   }
 
+  /** Removal of this account is refused (Keycloak 403): it gets disabled and blanked instead. */
+  refuseRemovalOf(userId: string): this {
+    this.refusing.add(userId)
+    return this
+  }
+
   hasAccount(userId: string): boolean {
     return this.accounts.has(userId)
   }
 
+  isDisabled(userId: string): boolean {
+    return this.disabled.has(userId)
+  }
+
   async eraseAccount(userId: string): Promise<AccountErasure> {
-    this.journal?.push('identity.eraseAccount')
+    this.timeline.record('identity', 'eraseAccount')
+    this.calls.push(userId)
     if (this.mode === 'down') throw new DependencyUnavailableError('keycloak')
     if (this.mode === 'hanging') return new Promise<AccountErasure>(() => undefined)
-    this.erased.push(userId)
-    return this.accounts.delete(userId) ? 'deleted' : 'absent'
+    if (!this.accounts.has(userId)) return 'absent'
+    if (this.refusing.has(userId)) {
+      this.disabled.add(userId)
+      return 'disabled'
+    }
+    this.accounts.delete(userId)
+    return 'deleted'
   }
 }
 
-/** The write-ahead list of owed identity erasures, in memory. */
-export class InMemoryPendingErasures implements PendingIdentityErasures {
-  private readonly owed = new Map<string, PendingErasure>()
-
-  constructor(private readonly journal?: string[]) {}
-
-  async record(userId: string, at: Date): Promise<void> {
-    this.journal?.push('pending.record')
-    if (!this.owed.has(userId)) this.owed.set(userId, { userId, since: at, attempts: 0 })
-  }
-
-  async find(userId: string): Promise<PendingErasure | undefined> {
-    const entry = this.owed.get(userId)
-    return entry && { ...entry }
-  }
-
-  async list(limit: number): Promise<PendingErasure[]> {
-    return [...this.owed.values()].slice(0, limit).map((entry) => ({ ...entry }))
-  }
-
-  async attemptFailed(userId: string): Promise<void> {
-    this.journal?.push('pending.attemptFailed')
-    const entry = this.owed.get(userId)
-    if (entry) this.owed.set(userId, { ...entry, attempts: entry.attempts + 1 })
-  }
-
-  async clear(userId: string): Promise<void> {
-    this.journal?.push('pending.clear')
-    this.owed.delete(userId)
-  }
-}
-
-/** Remembers which users it was told were deleted. */
+/** Remembers which users it was told were deleted, in order. */
 export class RecordingDeletionListener implements DeletionListener {
   readonly deleted: string[] = []
 
-  constructor(private readonly journal?: string[]) {}
+  constructor(readonly timeline: Timeline = new Timeline()) {}
 
   userDeleted(userId: string): void {
-    this.journal?.push('listener.userDeleted')
+    this.timeline.record('listener', 'userDeleted')
     this.deleted.push(userId)
   }
 }

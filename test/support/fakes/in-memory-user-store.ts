@@ -1,10 +1,13 @@
 import type { MarkDeletedOutcome, UserRecord, UserStore } from '../../../src/deletion/ports.js'
+import { FailureQueue, Timeline } from './timeline.js'
+
+type Method = keyof UserStore
 
 export type UserStoreCall =
-  | { method: 'findUser'; userId: string }
-  | { method: 'findRoles'; userId: string }
-  | { method: 'findOrganisationIds'; userId: string }
-  | { method: 'eraseLookups'; userId: string }
+  | { method: Exclude<Method, 'markDeleted' | 'scrubProfile' | 'leaveOrganisations' | 'findOrgAdminIds'>; userId: string }
+  | { method: 'findOrgAdminIds'; organisationId: string; limit: number }
+  | { method: 'leaveOrganisations'; userId: string; at: Date }
+  | { method: 'scrubProfile'; userId: string; requestedBy: string; at: Date }
   | { method: 'markDeleted'; userId: string; user: UserRecord; requestedBy: string; at: Date }
 
 export interface SeedUser {
@@ -13,32 +16,55 @@ export interface SeedUser {
   isDeleted?: boolean | null
   rootOrgId?: string | null
   managedBy?: string | null
+  /** Role names in user_roles (default ['PUBLIC']). */
   roles?: string[]
+  /** Organisations the user is an ORG_ADMIN of (the scope of that role); adds ORG_ADMIN to roles. */
+  adminOf?: string[]
+  /** user_organisation memberships, all active at first. */
   organisationIds?: string[]
+  /** Number of user_lookup rows (default 1). */
   lookups?: number
+  /** Number of usr_external_identity rows (default 0). */
+  externalIdentities?: number
+  /** Personal columns of the user row, e.g. { username: 'asha.k', email: 'asha@example.org' }. */
+  profile?: Record<string, string>
+}
+
+interface Membership {
+  organisationId: string
+  left: boolean
+  leftAt?: Date
 }
 
 /**
- * A UserStore held in memory. It behaves like the Cassandra adapter at the port: markDeleted is a
- * compare-and-set on status and isDeleted, and every call is recorded in order so
- * tests can assert what was asked and when. `scriptMarkDeleted` queues outcomes to return instead
- * of the real compare-and-set, `beforeNextMarkDeleted` lets another writer change the row between
- * the workflow's read and its write, and `failNext` makes a method throw once (a dependency outage).
+ * A UserStore held in memory that behaves like the Cassandra adapter at the port:
+ * - markDeleted is a compare-and-set on status and isDeleted (the lightweight transaction);
+ * - scrubProfile blanks every profile value and, like the adapter's UPDATE, sets status 2 + isdeleted;
+ * - eraseLookups / eraseExternalIdentities / leaveOrganisations return the rows they touched and are
+ *   idempotent (a second call finds nothing left to erase; leaveOrganisations counts every row);
+ * - findOrganisationIds lists memberships not marked left.
+ *
+ * Every call is recorded (`calls`) and written to the shared timeline as `users.<method>`.
+ * `scriptMarkDeleted` queues outcomes returned instead of the compare-and-set, `beforeNextMarkDeleted`
+ * lets another writer change the row between the workflow's read and its write, and `failNext`
+ * makes one call of a method throw (after being recorded), like a dependency outage.
  */
 export class InMemoryUserStore implements UserStore {
   readonly calls: UserStoreCall[] = []
   private readonly users = new Map<string, UserRecord>()
+  private readonly profiles = new Map<string, Record<string, string>>()
   private readonly roles = new Map<string, string[]>()
-  private readonly organisations = new Map<string, string[]>()
+  private readonly adminScopes = new Map<string, string[]>()
+  private readonly memberships = new Map<string, Membership[]>()
   private readonly lookups = new Map<string, number>()
+  private readonly externalIdentities = new Map<string, number>()
   private readonly scripted: MarkDeletedOutcome[] = []
   private readonly interleaved: (() => void)[] = []
-  private readonly failures = new Map<UserStoreCall['method'], unknown[]>()
+  private readonly failures = new FailureQueue<Method>()
 
-  /** `journal`, when given, also receives `users.<method>` per call: one timeline shared with other fakes. */
   constructor(
     seed: readonly SeedUser[] = [],
-    private readonly journal?: string[],
+    readonly timeline: Timeline = new Timeline(),
   ) {
     for (const user of seed) this.add(user)
   }
@@ -46,14 +72,22 @@ export class InMemoryUserStore implements UserStore {
   add(user: SeedUser): this {
     this.users.set(user.id, {
       id: user.id,
-      status: user.status ?? 1,
-      isDeleted: user.isDeleted ?? false,
+      status: user.status === undefined ? 1 : user.status,
+      isDeleted: user.isDeleted === undefined ? false : user.isDeleted,
       rootOrgId: user.rootOrgId ?? null,
       managedBy: user.managedBy ?? null,
     })
-    this.roles.set(user.id, [...(user.roles ?? ['PUBLIC'])])
-    this.organisations.set(user.id, [...(user.organisationIds ?? [])])
+    const roles = [...(user.roles ?? ['PUBLIC'])]
+    if (user.adminOf?.length && !roles.includes('ORG_ADMIN')) roles.push('ORG_ADMIN')
+    this.roles.set(user.id, roles)
+    this.adminScopes.set(user.id, [...(user.adminOf ?? [])])
+    this.memberships.set(
+      user.id,
+      (user.organisationIds ?? []).map((organisationId) => ({ organisationId, left: false })),
+    )
     this.lookups.set(user.id, user.lookups ?? 1)
+    this.externalIdentities.set(user.id, user.externalIdentities ?? 0)
+    this.profiles.set(user.id, { ...(user.profile ?? {}) })
     return this
   }
 
@@ -76,14 +110,9 @@ export class InMemoryUserStore implements UserStore {
   }
 
   /** The next call of `method` throws `error` (after being recorded), then the method works again. */
-  failNext(method: UserStoreCall['method'], error: unknown): this {
-    this.failures.set(method, [...(this.failures.get(method) ?? []), error])
+  failNext(method: Method, error: unknown): this {
+    this.failures.add(method, error)
     return this
-  }
-
-  private maybeFail(method: UserStoreCall['method']): void {
-    const queued = this.failures.get(method)
-    if (queued && queued.length > 0) throw queued.shift()
   }
 
   /** Changes a row behind the workflow's back (another writer). */
@@ -94,53 +123,71 @@ export class InMemoryUserStore implements UserStore {
     return this
   }
 
+  /** Removes the row (and nothing else), as if someone deleted it outright. */
+  removeRow(userId: string): this {
+    this.users.delete(userId)
+    return this
+  }
+
   snapshot(userId: string): UserRecord | undefined {
     const user = this.users.get(userId)
     return user && { ...user }
+  }
+
+  profileOf(userId: string): Record<string, string> {
+    return { ...(this.profiles.get(userId) ?? {}) }
   }
 
   remainingLookups(userId: string): number {
     return this.lookups.get(userId) ?? 0
   }
 
+  remainingExternalIdentities(userId: string): number {
+    return this.externalIdentities.get(userId) ?? 0
+  }
+
+  /** Memberships not marked left. */
+  activeMemberships(userId: string): string[] {
+    return (this.memberships.get(userId) ?? []).filter((m) => !m.left).map((m) => m.organisationId)
+  }
+
   methodsCalled(): string[] {
     return this.calls.map((call) => call.method)
   }
 
+  /** How many times `method` was called, optionally for one user. */
+  callCount(method: Method, userId?: string): number {
+    return this.calls.filter((call) => call.method === method && (userId === undefined || ('userId' in call && call.userId === userId))).length
+  }
+
+  private enter(call: UserStoreCall): void {
+    this.timeline.record('users', call.method)
+    this.calls.push(call)
+    this.failures.check(call.method)
+  }
+
   async findUser(userId: string): Promise<UserRecord | undefined> {
-    this.journal?.push('users.findUser')
-    this.calls.push({ method: 'findUser', userId })
-    this.maybeFail('findUser')
+    this.enter({ method: 'findUser', userId })
     return this.snapshot(userId)
   }
 
   async findRoles(userId: string): Promise<string[]> {
-    this.journal?.push('users.findRoles')
-    this.calls.push({ method: 'findRoles', userId })
-    this.maybeFail('findRoles')
+    this.enter({ method: 'findRoles', userId })
     return [...(this.roles.get(userId) ?? [])]
   }
 
   async findOrganisationIds(userId: string): Promise<string[]> {
-    this.journal?.push('users.findOrganisationIds')
-    this.calls.push({ method: 'findOrganisationIds', userId })
-    this.maybeFail('findOrganisationIds')
-    return [...(this.organisations.get(userId) ?? [])]
+    this.enter({ method: 'findOrganisationIds', userId })
+    return this.activeMemberships(userId)
   }
 
-  async eraseLookups(userId: string): Promise<{ lookups: number; externalIdentities: number }> {
-    this.journal?.push('users.eraseLookups')
-    this.calls.push({ method: 'eraseLookups', userId })
-    this.maybeFail('eraseLookups')
-    const lookups = this.lookups.get(userId) ?? 0
-    this.lookups.set(userId, 0)
-    return { lookups, externalIdentities: 0 }
+  async findUserName(userId: string): Promise<string | null> {
+    this.enter({ method: 'findUserName', userId })
+    return this.profiles.get(userId)?.username || null
   }
 
   async markDeleted(user: UserRecord, change: { requestedBy: string; at: Date }): Promise<MarkDeletedOutcome> {
-    this.journal?.push('users.markDeleted')
-    this.calls.push({ method: 'markDeleted', userId: user.id, user: { ...user }, requestedBy: change.requestedBy, at: change.at })
-    this.maybeFail('markDeleted')
+    this.enter({ method: 'markDeleted', userId: user.id, user: { ...user }, requestedBy: change.requestedBy, at: change.at })
     this.interleaved.shift()?.()
     const scripted = this.scripted.shift()
     if (scripted) return scripted
@@ -151,5 +198,51 @@ export class InMemoryUserStore implements UserStore {
     if (current.status !== user.status || current.isDeleted !== user.isDeleted) return { kind: 'changed', current: { ...current } }
     this.users.set(user.id, { ...current, status: 2, isDeleted: true })
     return { kind: 'deleted' }
+  }
+
+  async eraseLookups(userId: string): Promise<number> {
+    this.enter({ method: 'eraseLookups', userId })
+    const count = this.lookups.get(userId) ?? 0
+    this.lookups.set(userId, 0)
+    return count
+  }
+
+  async eraseExternalIdentities(userId: string): Promise<number> {
+    this.enter({ method: 'eraseExternalIdentities', userId })
+    const count = this.externalIdentities.get(userId) ?? 0
+    this.externalIdentities.set(userId, 0)
+    return count
+  }
+
+  async leaveOrganisations(userId: string, at: Date): Promise<number> {
+    this.enter({ method: 'leaveOrganisations', userId, at })
+    const rows = this.memberships.get(userId) ?? []
+    this.memberships.set(
+      userId,
+      rows.map((row) => ({ ...row, left: true, leftAt: at })),
+    )
+    return rows.length
+  }
+
+  async scrubProfile(userId: string, change: { requestedBy: string; at: Date }): Promise<void> {
+    this.enter({ method: 'scrubProfile', userId, requestedBy: change.requestedBy, at: change.at })
+    const user = this.users.get(userId)
+    if (!user) return
+    this.users.set(userId, { ...user, status: 2, isDeleted: true })
+    const profile = this.profiles.get(userId) ?? {}
+    this.profiles.set(userId, Object.fromEntries(Object.keys(profile).map((column) => [column, ''])))
+  }
+
+  async findManagedUserIds(userId: string): Promise<string[]> {
+    this.enter({ method: 'findManagedUserIds', userId })
+    return [...this.users.values()].filter((user) => user.managedBy === userId).map((user) => user.id)
+  }
+
+  async findOrgAdminIds(organisationId: string, limit: number): Promise<string[]> {
+    this.enter({ method: 'findOrgAdminIds', organisationId, limit })
+    return [...this.adminScopes.entries()]
+      .filter(([, organisations]) => organisations.includes(organisationId))
+      .map(([id]) => id)
+      .slice(0, limit)
   }
 }

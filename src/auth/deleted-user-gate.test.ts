@@ -1,0 +1,144 @@
+import { describe, expect, it } from 'vitest'
+import { DeletedUserGate } from './deleted-user-gate.js'
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** A store answering from a set of deleted ids, counting its reads per user. */
+function fakeStore(deleted: string[] = []) {
+  const deletedIds = new Set(deleted)
+  const reads: string[] = []
+  return {
+    reads,
+    readsOf: (userId: string) => reads.filter((id) => id === userId).length,
+    markDeleted: (userId: string) => deletedIds.add(userId),
+    isDeletedInStore: async (userId: string) => {
+      reads.push(userId)
+      return deletedIds.has(userId)
+    },
+  }
+}
+
+const TTL_MS = 40
+
+describe('DeletedUserGate', () => {
+  it('when a user is asked about twice within the TTL, then the store is read once', async () => {
+    // Arrange
+    const store = fakeStore()
+    const gate = new DeletedUserGate({ isDeletedInStore: store.isDeletedInStore, ttlMs: 60_000, maxEntries: 100 })
+
+    // Act
+    const first = await gate.isDeleted('user-1')
+    const second = await gate.isDeleted('user-1')
+
+    // Assert
+    expect([first, second]).toEqual([false, false])
+    expect(store.readsOf('user-1')).toBe(1)
+  })
+
+  it('when different users are asked about, then each gets its own store read', async () => {
+    const store = fakeStore(['user-2'])
+    const gate = new DeletedUserGate({ isDeletedInStore: store.isDeletedInStore, ttlMs: 60_000, maxEntries: 100 })
+
+    const answers = [await gate.isDeleted('user-1'), await gate.isDeleted('user-2'), await gate.isDeleted('user-1'), await gate.isDeleted('user-2')]
+
+    expect(answers).toEqual([false, true, false, true])
+    expect(store.reads).toEqual(['user-1', 'user-2'])
+  })
+
+  it('when an active answer is older than the TTL, then the store is read again and a deletion elsewhere is seen', async () => {
+    // Arrange: another instance deletes the user after this one cached "active".
+    const store = fakeStore()
+    const gate = new DeletedUserGate({ isDeletedInStore: store.isDeletedInStore, ttlMs: TTL_MS, maxEntries: 100 })
+    await gate.isDeleted('user-1')
+    store.markDeleted('user-1')
+
+    // Act
+    const withinTtl = await gate.isDeleted('user-1')
+    await sleep(TTL_MS * 3)
+    const afterTtl = await gate.isDeleted('user-1')
+
+    // Assert
+    expect(withinTtl).toBe(false)
+    expect(afterTtl).toBe(true)
+    expect(store.readsOf('user-1')).toBe(2)
+  })
+
+  it('when the store said deleted, then that answer sticks beyond the TTL without another read', async () => {
+    const store = fakeStore(['user-1'])
+    const gate = new DeletedUserGate({ isDeletedInStore: store.isDeletedInStore, ttlMs: TTL_MS, maxEntries: 100 })
+    await gate.isDeleted('user-1')
+
+    await sleep(TTL_MS * 3)
+    const deleted = await gate.isDeleted('user-1')
+
+    expect(deleted).toBe(true)
+    expect(store.readsOf('user-1')).toBe(1)
+  })
+
+  it('when userDeleted is called for a user cached as active, then the next answer is deleted at once without a read', async () => {
+    const store = fakeStore()
+    const gate = new DeletedUserGate({ isDeletedInStore: store.isDeletedInStore, ttlMs: 60_000, maxEntries: 100 })
+    expect(await gate.isDeleted('user-1')).toBe(false)
+
+    gate.userDeleted('user-1')
+
+    expect(await gate.isDeleted('user-1')).toBe(true)
+    expect(store.readsOf('user-1')).toBe(1)
+  })
+
+  it('when userDeleted is called for a user never asked about, then the answer is deleted without a read, beyond the TTL', async () => {
+    const store = fakeStore()
+    const gate = new DeletedUserGate({ isDeletedInStore: store.isDeletedInStore, ttlMs: TTL_MS, maxEntries: 100 })
+
+    gate.userDeleted('user-1')
+    await sleep(TTL_MS * 3)
+
+    expect(await gate.isDeleted('user-1')).toBe(true)
+    expect(store.reads).toEqual([])
+  })
+
+  it('when userDeleted arrives while a store read is in flight, then the stale active answer does not undo it', async () => {
+    // Arrange: the read started before the lock and answers "active" after the listener was told.
+    let answer: (deleted: boolean) => void = () => undefined
+    let reads = 0
+    const gate = new DeletedUserGate({
+      isDeletedInStore: () => {
+        reads++
+        return new Promise<boolean>((resolve) => {
+          answer = resolve
+        })
+      },
+      ttlMs: 60_000,
+      maxEntries: 100,
+    })
+
+    // Act
+    const inFlight = gate.isDeleted('user-1')
+    gate.userDeleted('user-1')
+    answer(false)
+    const raced = await inFlight
+    const next = await gate.isDeleted('user-1')
+
+    // Assert
+    expect(raced).toBe(true)
+    expect(next).toBe(true)
+    expect(reads).toBe(1)
+  })
+
+  it('when more users are cached than maxEntries, then the least recently used one is forgotten and read again', async () => {
+    // Arrange
+    const store = fakeStore()
+    const gate = new DeletedUserGate({ isDeletedInStore: store.isDeletedInStore, ttlMs: 60_000, maxEntries: 2 })
+    await gate.isDeleted('user-1')
+    await gate.isDeleted('user-2')
+    await gate.isDeleted('user-1') // user-2 is now the least recently used
+
+    // Act
+    await gate.isDeleted('user-3')
+    await gate.isDeleted('user-1')
+    await gate.isDeleted('user-2')
+
+    // Assert
+    expect(store.reads).toEqual(['user-1', 'user-2', 'user-3', 'user-2'])
+  })
+})

@@ -1,0 +1,359 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { DependencyUnavailableError } from '../deletion/errors.js'
+import { KeycloakIdentity, type KeycloakAdminOptions } from './keycloak-identity.js'
+
+const REALM = 'sunbird'
+const TOKEN_PATH = `/realms/${REALM}/protocol/openid-connect/token`
+const USERS_PATH = `/admin/realms/${REALM}/users/`
+
+type Route = 'token' | 'logout' | 'delete' | 'update'
+/** A status code to answer with, or 'hang' to accept the request and never answer. */
+type Scripted = number | 'hang'
+
+interface Seen {
+  route: Route | 'other'
+  method: string
+  path: string
+  authorization?: string
+  body: string
+}
+
+interface FakeKeycloak {
+  baseUrl: string
+  seen: Seen[]
+  /** Requests per route, in order. */
+  routes(): (Route | 'other')[]
+  /** The next requests to `route` get these answers, in order, instead of the normal behaviour. */
+  script(route: Route, ...answers: Scripted[]): void
+  /** Every token issued so far stops being accepted by the admin API (answers 401). */
+  revokeTokens(): void
+  hasAccount(userId: string): boolean
+  close(): Promise<void>
+}
+
+const servers: FakeKeycloak[] = []
+afterEach(async () => {
+  vi.useRealTimers()
+  await Promise.all(servers.splice(0).map((server) => server.close()))
+})
+
+/**
+ * Just enough of Keycloak on 127.0.0.1 (port 0): the client_credentials token endpoint and the
+ * admin user endpoints (logout, delete, update), which demand a bearer token it issued.
+ */
+async function startKeycloak(options: { accounts?: string[]; expiresIn?: number } = {}): Promise<FakeKeycloak> {
+  const accounts = new Set(options.accounts ?? [])
+  const valid = new Set<string>()
+  const scripted = new Map<Route, Scripted[]>()
+  const seen: Seen[] = []
+  let issued = 0
+
+  const routeOf = (method: string, path: string): { route: Route | 'other'; userId?: string } => {
+    if (method === 'POST' && path === TOKEN_PATH) return { route: 'token' }
+    if (!path.startsWith(USERS_PATH)) return { route: 'other' }
+    const [encodedId, action] = path.slice(USERS_PATH.length).split('/')
+    const userId = decodeURIComponent(encodedId ?? '')
+    if (method === 'POST' && action === 'logout') return { route: 'logout', userId }
+    if (method === 'DELETE' && action === undefined) return { route: 'delete', userId }
+    if (method === 'PUT' && action === undefined) return { route: 'update', userId }
+    return { route: 'other' }
+  }
+
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = []
+    req.on('data', (chunk: Buffer) => chunks.push(chunk))
+    req.on('end', () => {
+      const path = req.url ?? ''
+      const method = req.method ?? ''
+      const { route, userId } = routeOf(method, path)
+      seen.push({ route, method, path, body: Buffer.concat(chunks).toString('utf8'), ...(req.headers.authorization && { authorization: req.headers.authorization }) })
+      const next = route === 'other' ? undefined : scripted.get(route)?.shift()
+      if (next === 'hang') return
+      if (typeof next === 'number') {
+        res.writeHead(next, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'scripted' }))
+        return
+      }
+      if (route === 'token') {
+        const token = `token-${++issued}`
+        valid.add(token)
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: token, expires_in: options.expiresIn ?? 300, token_type: 'Bearer' }))
+        return
+      }
+      if (route === 'other' || userId === undefined) {
+        res.writeHead(404).end()
+        return
+      }
+      if (!valid.has((req.headers.authorization ?? '').replace(/^Bearer /, ''))) {
+        res.writeHead(401).end()
+        return
+      }
+      if (!accounts.has(userId)) {
+        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'User not found' }))
+        return
+      }
+      if (route === 'delete') accounts.delete(userId)
+      res.writeHead(204).end()
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  let closed = false
+  const handle: FakeKeycloak = {
+    baseUrl: `http://127.0.0.1:${port}`,
+    seen,
+    routes: () => seen.map((request) => request.route),
+    script: (route, ...answers) => scripted.set(route, [...(scripted.get(route) ?? []), ...answers]),
+    revokeTokens: () => valid.clear(),
+    hasAccount: (userId) => accounts.has(userId),
+    close: async () => {
+      if (closed) return
+      closed = true
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    },
+  }
+  servers.push(handle)
+  return handle
+}
+
+function clientFor(keycloak: FakeKeycloak, overrides: Partial<KeycloakAdminOptions> = {}): KeycloakIdentity {
+  return new KeycloakIdentity({ baseUrl: keycloak.baseUrl, realm: REALM, clientId: 'user-delete', clientSecret: 's3cret', timeoutMs: 2_000, retries: 0, ...overrides })
+}
+
+async function failureOf(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => undefined,
+    (err: unknown) => err,
+  )
+}
+
+describe('KeycloakIdentity, the service token', () => {
+  it('when the first call is made, then a client_credentials token is fetched with the service client’s credentials', async () => {
+    const keycloak = await startKeycloak({ accounts: ['user-1'] })
+
+    await clientFor(keycloak).eraseAccount('user-1')
+
+    const token = keycloak.seen.find((request) => request.route === 'token')
+    expect(Object.fromEntries(new URLSearchParams(token?.body))).toEqual({ grant_type: 'client_credentials', client_id: 'user-delete', client_secret: 's3cret' })
+  })
+
+  it('when several accounts are erased, then the token is fetched once and reused for every admin call', async () => {
+    // Arrange
+    const keycloak = await startKeycloak({ accounts: ['user-1', 'user-2'] })
+    const identity = clientFor(keycloak)
+
+    // Act
+    await identity.eraseAccount('user-1')
+    await identity.eraseAccount('user-2')
+
+    // Assert
+    expect(keycloak.routes().filter((route) => route === 'token')).toHaveLength(1)
+    const admin = keycloak.seen.filter((request) => request.route !== 'token')
+    expect(admin).toHaveLength(4)
+    expect(new Set(admin.map((request) => request.authorization))).toEqual(new Set(['Bearer token-1']))
+  })
+
+  it('when the token is within 30 seconds of expiry, then a fresh one is fetched before the next call', async () => {
+    // Arrange: expires_in 60 → trusted for 30 s.
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(new Date('2024-05-20T10:00:00Z'))
+    const keycloak = await startKeycloak({ accounts: ['user-1', 'user-2', 'user-3'], expiresIn: 60 })
+    const identity = clientFor(keycloak)
+    await identity.eraseAccount('user-1')
+
+    // Act
+    vi.setSystemTime(new Date('2024-05-20T10:00:29Z'))
+    await identity.eraseAccount('user-2')
+    vi.setSystemTime(new Date('2024-05-20T10:00:31Z'))
+    await identity.eraseAccount('user-3')
+
+    // Assert
+    expect(keycloak.routes()).toEqual(['token', 'logout', 'delete', 'logout', 'delete', 'token', 'logout', 'delete'])
+    expect(keycloak.seen.at(-1)?.authorization).toBe('Bearer token-2')
+  })
+
+  it('when an admin call answers 401, then the token is refreshed once and the call is made again with the new token', async () => {
+    // Arrange: the cached token is revoked behind the client's back.
+    const keycloak = await startKeycloak({ accounts: ['user-1', 'user-2'] })
+    const identity = clientFor(keycloak)
+    await identity.eraseAccount('user-1')
+    keycloak.revokeTokens()
+
+    // Act
+    const result = await identity.eraseAccount('user-2')
+
+    // Assert
+    expect(result).toBe('deleted')
+    expect(keycloak.seen.slice(3).map((request) => [request.route, request.authorization])).toEqual([
+      ['logout', 'Bearer token-1'],
+      ['token', undefined],
+      ['logout', 'Bearer token-2'],
+      ['delete', 'Bearer token-2'],
+    ])
+  })
+
+  it('when the admin API keeps answering 401, then the token is refreshed only once and the call fails', async () => {
+    const keycloak = await startKeycloak({ accounts: ['user-1'] })
+    keycloak.script('logout', 401, 401, 401)
+
+    const error = await failureOf(clientFor(keycloak).eraseAccount('user-1'))
+
+    expect(error).toBeInstanceOf(Error)
+    expect(error).not.toBeInstanceOf(DependencyUnavailableError)
+    expect(keycloak.routes()).toEqual(['token', 'logout', 'token', 'logout'])
+  })
+
+  it('when the token endpoint keeps failing with 5xx, then DependencyUnavailableError(keycloak) is raised', async () => {
+    const keycloak = await startKeycloak({ accounts: ['user-1'] })
+    keycloak.script('token', 503, 503)
+
+    const error = await failureOf(clientFor(keycloak, { retries: 1 }).eraseAccount('user-1'))
+
+    expect(error).toBeInstanceOf(DependencyUnavailableError)
+    expect((error as DependencyUnavailableError).dependency).toBe('keycloak')
+    expect(keycloak.routes()).toEqual(['token', 'token'])
+  })
+})
+
+describe('KeycloakIdentity.eraseAccount', () => {
+  it('when the account exists, then the sessions are ended first, then the account is removed, and deleted is answered', async () => {
+    // Arrange
+    const keycloak = await startKeycloak({ accounts: ['user-1'] })
+
+    // Act
+    const result = await clientFor(keycloak).eraseAccount('user-1')
+
+    // Assert
+    expect(result).toBe('deleted')
+    expect(keycloak.seen.map((request) => `${request.method} ${request.path}`)).toEqual([
+      `POST ${TOKEN_PATH}`,
+      `POST ${USERS_PATH}user-1/logout`,
+      `DELETE ${USERS_PATH}user-1`,
+    ])
+    expect(keycloak.hasAccount('user-1')).toBe(false)
+  })
+
+  it('when the user id holds URL characters, then it is encoded into a single path segment', async () => {
+    const keycloak = await startKeycloak({ accounts: ['f:abc/def'] })
+
+    const result = await clientFor(keycloak).eraseAccount('f:abc/def')
+
+    expect(result).toBe('deleted')
+    expect(keycloak.seen[1]?.path).toBe(`${USERS_PATH}f%3Aabc%2Fdef/logout`)
+  })
+
+  it('when logout answers 404, then absent is answered and no removal is attempted', async () => {
+    const keycloak = await startKeycloak({ accounts: [] })
+
+    const result = await clientFor(keycloak).eraseAccount('user-1')
+
+    expect(result).toBe('absent')
+    expect(keycloak.routes()).toEqual(['token', 'logout'])
+  })
+
+  it('when the account disappears between logout and removal, then absent is answered', async () => {
+    const keycloak = await startKeycloak({ accounts: ['user-1'] })
+    keycloak.script('delete', 404)
+
+    const result = await clientFor(keycloak).eraseAccount('user-1')
+
+    expect(result).toBe('absent')
+    expect(keycloak.routes()).toEqual(['token', 'logout', 'delete'])
+  })
+
+  it('when removal is refused, then the account is disabled and blanked, and disabled is answered', async () => {
+    // Arrange
+    const keycloak = await startKeycloak({ accounts: ['user-1'] })
+    keycloak.script('delete', 403)
+
+    // Act
+    const result = await clientFor(keycloak).eraseAccount('user-1')
+
+    // Assert
+    expect(result).toBe('disabled')
+    expect(keycloak.routes()).toEqual(['token', 'logout', 'delete', 'update'])
+    const update = keycloak.seen.at(-1)
+    expect(update?.path).toBe(`${USERS_PATH}user-1`)
+    expect(JSON.parse(update?.body ?? '{}')).toEqual({ enabled: false, email: '', firstName: '', lastName: '', emailVerified: false })
+  })
+
+  it('when removal is refused and disabling is refused too, then the call fails without claiming Keycloak is unreachable', async () => {
+    const keycloak = await startKeycloak({ accounts: ['user-1'] })
+    keycloak.script('delete', 403)
+    keycloak.script('update', 403)
+
+    const error = await failureOf(clientFor(keycloak).eraseAccount('user-1'))
+
+    expect(error).toBeInstanceOf(Error)
+    expect(error).not.toBeInstanceOf(DependencyUnavailableError)
+  })
+
+  it('when logout answers another 4xx, then it is not retried and the call fails', async () => {
+    const keycloak = await startKeycloak({ accounts: ['user-1'] })
+    keycloak.script('logout', 403)
+
+    const error = await failureOf(clientFor(keycloak, { retries: 2 }).eraseAccount('user-1'))
+
+    expect(error).toBeInstanceOf(Error)
+    expect(error).not.toBeInstanceOf(DependencyUnavailableError)
+    expect(keycloak.routes()).toEqual(['token', 'logout'])
+    expect(keycloak.hasAccount('user-1')).toBe(true)
+  })
+})
+
+describe('KeycloakIdentity, outages', () => {
+  it('when an admin call answers 5xx every time, then it is retried `retries` times and DependencyUnavailableError(keycloak) is raised', async () => {
+    // Arrange
+    const keycloak = await startKeycloak({ accounts: ['user-1'] })
+    keycloak.script('logout', 503, 502, 500)
+
+    // Act
+    const error = await failureOf(clientFor(keycloak, { retries: 2 }).eraseAccount('user-1'))
+
+    // Assert
+    expect(error).toBeInstanceOf(DependencyUnavailableError)
+    expect((error as DependencyUnavailableError).dependency).toBe('keycloak')
+    expect(keycloak.routes()).toEqual(['token', 'logout', 'logout', 'logout'])
+    expect(keycloak.hasAccount('user-1')).toBe(true)
+  })
+
+  it('when a 5xx is followed by a good answer, then the retry succeeds', async () => {
+    const keycloak = await startKeycloak({ accounts: ['user-1'] })
+    keycloak.script('delete', 503)
+
+    const result = await clientFor(keycloak, { retries: 1 }).eraseAccount('user-1')
+
+    expect(result).toBe('deleted')
+    expect(keycloak.routes()).toEqual(['token', 'logout', 'delete', 'delete'])
+  })
+
+  it('when Keycloak accepts the connection but never answers, then the call gives up after timeoutMs with DependencyUnavailableError', async () => {
+    // Arrange
+    const keycloak = await startKeycloak({ accounts: ['user-1'] })
+    keycloak.script('logout', 'hang')
+    const started = performance.now()
+
+    // Act
+    const error = await failureOf(clientFor(keycloak, { timeoutMs: 200, retries: 0 }).eraseAccount('user-1'))
+
+    // Assert
+    const elapsed = performance.now() - started
+    expect(error).toBeInstanceOf(DependencyUnavailableError)
+    expect(elapsed).toBeGreaterThanOrEqual(150)
+    expect(elapsed).toBeLessThan(2_000)
+    expect(keycloak.routes()).toEqual(['token', 'logout'])
+  })
+
+  it('when nothing listens at the address, then DependencyUnavailableError(keycloak) is raised', async () => {
+    const keycloak = await startKeycloak()
+    const baseUrl = keycloak.baseUrl
+    await keycloak.close()
+
+    const error = await failureOf(new KeycloakIdentity({ baseUrl, realm: REALM, clientId: 'c', clientSecret: 's', timeoutMs: 500, retries: 0 }).eraseAccount('user-1'))
+
+    expect(error).toBeInstanceOf(DependencyUnavailableError)
+    expect((error as DependencyUnavailableError).dependency).toBe('keycloak')
+  })
+})

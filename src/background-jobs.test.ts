@@ -1,0 +1,157 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { startPeriodicJobs, type PeriodicJob } from './background-jobs.js'
+import type { Logger } from './logging/logger.js'
+
+/** A promise the test settles by hand. */
+function deferred() {
+  let resolve: () => void = () => undefined
+  let reject: (err: unknown) => void = () => undefined
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  return { promise, resolve, reject }
+}
+
+/** A job whose every pass waits until the test finishes it. */
+function manualJob(name: string, intervalMs: number) {
+  const passes: ReturnType<typeof deferred>[] = []
+  const job: PeriodicJob = {
+    name,
+    intervalMs,
+    run: () => {
+      const pass = deferred()
+      passes.push(pass)
+      return pass.promise
+    },
+  }
+  return { job, passes }
+}
+
+function recordingLogger() {
+  const lines: { level: 'debug' | 'warn'; fields: Record<string, unknown> }[] = []
+  const logger = {
+    debug: (fields: Record<string, unknown>) => lines.push({ level: 'debug', fields }),
+    warn: (fields: Record<string, unknown>) => lines.push({ level: 'warn', fields }),
+  } as unknown as Logger
+  return { logger, lines }
+}
+
+beforeEach(() => {
+  vi.useFakeTimers()
+})
+
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+describe('startPeriodicJobs', () => {
+  it('when a pass is still running at the next tick, then no second pass starts until it ends', async () => {
+    // Arrange
+    const { job, passes } = manualJob('sweeper', 100)
+    const jobs = startPeriodicJobs([job], recordingLogger().logger)
+
+    // Act + Assert
+    await vi.advanceTimersByTimeAsync(100)
+    expect(passes).toHaveLength(1)
+    await vi.advanceTimersByTimeAsync(500)
+    expect(passes).toHaveLength(1)
+
+    passes[0]!.resolve()
+    await vi.advanceTimersByTimeAsync(100)
+    expect(passes).toHaveLength(2)
+
+    passes[1]!.resolve()
+    await jobs.stop()
+  })
+
+  it('when stop() is called during a pass, then it resolves only after that pass has ended', async () => {
+    // Arrange
+    const { job, passes } = manualJob('sweeper', 100)
+    const jobs = startPeriodicJobs([job], recordingLogger().logger)
+    await vi.advanceTimersByTimeAsync(100)
+    const order: string[] = []
+
+    // Act
+    const stopped = jobs.stop().then(() => order.push('stopped'))
+    await vi.advanceTimersByTimeAsync(0)
+    order.push('pass ending')
+    passes[0]!.resolve()
+    await stopped
+
+    // Assert
+    expect(order).toEqual(['pass ending', 'stopped'])
+  })
+
+  it('when stop() has resolved, then no further pass starts', async () => {
+    const { job, passes } = manualJob('sweeper', 100)
+    const jobs = startPeriodicJobs([job], recordingLogger().logger)
+
+    await jobs.stop()
+    await vi.advanceTimersByTimeAsync(1_000)
+
+    expect(passes).toHaveLength(0)
+  })
+
+  it('when a job has intervalMs 0, then it never runs while the other jobs do', async () => {
+    // Arrange
+    const disabled = manualJob('relay', 0)
+    const enabled = manualJob('sweeper', 100)
+    const jobs = startPeriodicJobs([disabled.job, enabled.job], recordingLogger().logger)
+
+    // Act
+    await vi.advanceTimersByTimeAsync(1_000)
+
+    // Assert
+    expect(disabled.passes).toHaveLength(0)
+    expect(enabled.passes.length).toBeGreaterThan(0)
+    enabled.passes.forEach((pass) => pass.resolve())
+    await jobs.stop()
+  })
+
+  it('when one job is slow, then another job keeps its own schedule', async () => {
+    const slow = manualJob('sweeper', 100)
+    const fast = manualJob('relay', 100)
+    const jobs = startPeriodicJobs([slow.job, fast.job], recordingLogger().logger)
+
+    await vi.advanceTimersByTimeAsync(100)
+    fast.passes[0]!.resolve()
+    await vi.advanceTimersByTimeAsync(100)
+
+    expect(slow.passes).toHaveLength(1)
+    expect(fast.passes).toHaveLength(2)
+    slow.passes.forEach((pass) => pass.resolve())
+    fast.passes.forEach((pass) => pass.resolve())
+    await jobs.stop()
+  })
+
+  it('when a pass fails, then the failure is logged as a warning and the next pass still runs', async () => {
+    // Arrange
+    const { job, passes } = manualJob('sweeper', 100)
+    const { logger, lines } = recordingLogger()
+    const jobs = startPeriodicJobs([job], logger)
+    await vi.advanceTimersByTimeAsync(100)
+
+    // Act
+    passes[0]!.reject(new Error('cassandra unavailable'))
+    await vi.advanceTimersByTimeAsync(100)
+
+    // Assert
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toMatchObject({ level: 'warn', fields: { job: 'sweeper' } })
+    expect(passes).toHaveLength(2)
+    passes[1]!.resolve()
+    await jobs.stop()
+  })
+
+  it('when a pass succeeds, then its result is logged at debug level', async () => {
+    const job: PeriodicJob = { name: 'sweeper', intervalMs: 100, run: async () => ({ resumed: 2 }) }
+    const { logger, lines } = recordingLogger()
+    const jobs = startPeriodicJobs([job], logger)
+
+    await vi.advanceTimersByTimeAsync(100)
+    await jobs.stop()
+
+    expect(lines).toEqual([{ level: 'debug', fields: { job: 'sweeper', result: { resumed: 2 } } }])
+  })
+})

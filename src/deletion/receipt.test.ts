@@ -1,0 +1,128 @@
+import { createHmac } from 'node:crypto'
+import { describe, expect, it } from 'vitest'
+import { WORLD_RECEIPT_KEY, deletionWorld } from '../../test/support/fakes/deletion-world.js'
+import { deleteUser } from './delete-user.js'
+import type { DeletionRequest, StepOutcome } from './deletion-request.js'
+import { buildReceipt, pseudonymise } from './receipt.js'
+
+const USER = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
+const ADMIN = 'a0a0a0a0-1111-4222-8333-444455556666'
+const CHILD = 'd1d1d1d1-1111-4222-8333-444455556666'
+const KEY = 'receipt-key'
+const COMPLETED_AT = new Date(Date.UTC(2024, 4, 20, 10, 9, 0, 0))
+const at = '2024-05-20T10:08:56.812Z'
+
+const done = (action: string, count?: number): StepOutcome => ({ status: 'done', action, at, ...(count !== undefined && { count }) })
+
+function request(steps: DeletionRequest['steps']): DeletionRequest {
+  return {
+    id: 'req-1',
+    userId: USER,
+    requestedBy: ADMIN,
+    state: 'in_progress',
+    steps,
+    target: { rootOrgId: 'org-1', managedBy: null, organisationIds: ['org-1'] },
+    createdAt: new Date(0),
+    updatedAt: new Date(0),
+  }
+}
+
+const ALL_STEPS: DeletionRequest['steps'] = {
+  lock: done('locked'),
+  keycloak: done('deleted'),
+  lookups: done('deleted', 3),
+  externalIdentities: done('deleted', 2),
+  organisations: done('marked-left', 1),
+  userRow: done('scrubbed'),
+  managedUsers: { status: 'skipped', action: 'scrubbed', count: 0, at },
+  event: done('queued'),
+}
+
+describe('buildReceipt', () => {
+  it('when every step ran, then each store is listed in step order with its action and count, then user_roles kept and the audit trail', () => {
+    // Act
+    const receipt = buildReceipt(request(ALL_STEPS), 'completed', KEY, COMPLETED_AT)
+
+    // Assert
+    expect(receipt.stores.map(({ store, action, count }) => ({ store, action, count }))).toEqual([
+      { store: 'cassandra.user (status)', action: 'locked', count: undefined },
+      { store: 'keycloak', action: 'deleted', count: undefined },
+      { store: 'cassandra.user_lookup', action: 'deleted', count: 3 },
+      { store: 'cassandra.usr_external_identity', action: 'deleted', count: 2 },
+      { store: 'cassandra.user_organisation', action: 'marked-left', count: 1 },
+      { store: 'cassandra.user (profile)', action: 'scrubbed', count: undefined },
+      { store: 'cassandra.user (managed users)', action: 'scrubbed', count: 0 },
+      { store: 'kafka (delete.user topic)', action: 'queued', count: undefined },
+      { store: 'cassandra.user_roles', action: 'kept', count: undefined },
+      { store: 'cassandra.user_deletion_audit', action: 'appended', count: undefined },
+    ])
+  })
+
+  it('when a store is listed, then it says why in words', () => {
+    const receipt = buildReceipt(request(ALL_STEPS), 'completed', KEY, COMPLETED_AT)
+
+    for (const entry of receipt.stores) expect(entry.why.length).toBeGreaterThan(10)
+    expect(new Set(receipt.stores.map((entry) => entry.why)).size).toBe(receipt.stores.length)
+  })
+
+  it('when an outcome has no count, then the entry has no count key at all', () => {
+    const receipt = buildReceipt(request({ lock: done('locked') }), 'in_progress', KEY, COMPLETED_AT)
+
+    expect(receipt.stores[0]).not.toHaveProperty('count')
+  })
+
+  it('when only some steps ran, then only their stores are listed, with user_roles and the audit trail', () => {
+    const receipt = buildReceipt(request({ lock: done('locked'), keycloak: done('absent') }), 'in_progress', KEY, COMPLETED_AT)
+
+    expect(receipt.stores.map((entry) => entry.store)).toEqual(['cassandra.user (status)', 'keycloak', 'cassandra.user_roles', 'cassandra.user_deletion_audit'])
+    expect(receipt.stores[1]?.action).toBe('absent')
+  })
+
+  it('when a step is pending, then its action reads pending whatever the outcome said', () => {
+    const receipt = buildReceipt(request({ ...ALL_STEPS, keycloak: { status: 'pending', action: 'unreachable', at } }), 'partial', KEY, COMPLETED_AT)
+
+    expect(receipt.stores.find((entry) => entry.store === 'keycloak')?.action).toBe('pending')
+    expect(receipt.state).toBe('partial')
+  })
+
+  it('when a receipt is built, then it names the request, the state and the completion time', () => {
+    const receipt = buildReceipt(request(ALL_STEPS), 'completed', KEY, COMPLETED_AT)
+
+    expect(receipt).toMatchObject({ requestId: 'req-1', state: 'completed', completedAt: '2024-05-20T10:09:00.000Z' })
+  })
+
+  it('when a receipt is built, then its subject is the HMAC-SHA256 of the user id under the key', () => {
+    const receipt = buildReceipt(request(ALL_STEPS), 'completed', KEY, COMPLETED_AT)
+
+    expect(receipt.subject).toBe(createHmac('sha256', KEY).update(USER).digest('hex'))
+    expect(receipt.subject).toBe(pseudonymise(KEY, USER))
+    expect(receipt.subject).toMatch(/^[0-9a-f]{64}$/)
+  })
+
+  it('when the key differs, then the subject differs', () => {
+    expect(pseudonymise('key-a', USER)).not.toBe(pseudonymise('key-b', USER))
+    expect(pseudonymise(KEY, USER)).not.toBe(pseudonymise(KEY, ADMIN))
+  })
+
+  it('when a user is deleted end to end, then the receipt JSON holds neither the user id nor any value from the store', async () => {
+    // Arrange: a user with profile values, organisations, an org admin and a managed child.
+    const profile = { username: 'asha.k', email: 'asha@example.org', phone: '9876543210', firstName: 'Asha' }
+    const w = deletionWorld({
+      seed: [
+        { id: USER, rootOrgId: 'org-root-01', organisationIds: ['org-root-01', 'org-branch-07'], lookups: 3, externalIdentities: 1, profile },
+        { id: ADMIN, adminOf: ['org-root-01'] },
+        { id: CHILD, managedBy: USER, profile: { firstName: 'Ravi' } },
+      ],
+      eventIncludesUserName: true,
+    })
+
+    // Act
+    await deleteUser(w.deps, { requestId: 'req-1', userId: USER, caller: { consumer: 'portal', userId: ADMIN, roles: [{ role: 'ORG_ADMIN', organisationIds: ['org-root-01'] }] } })
+
+    // Assert
+    const receipt = w.requests.peek('req-1')?.receipt
+    expect(receipt?.subject).toBe(pseudonymise(WORLD_RECEIPT_KEY, USER))
+    const json = JSON.stringify(receipt)
+    for (const value of [USER, ADMIN, CHILD, 'org-root-01', 'org-branch-07', ...Object.values(profile), 'Ravi']) expect(json).not.toContain(value)
+  })
+})

@@ -1,0 +1,399 @@
+import { describe, expect, it } from 'vitest'
+import { WORLD_LEASE_MS, WORLD_NOW, deletionWorld, type WorldOptions } from '../../test/support/fakes/deletion-world.js'
+import type { SeedUser } from '../../test/support/fakes/in-memory-user-store.js'
+import { deleteUser } from './delete-user.js'
+import { STEPS, type DeletionRequest, type StepName, type StepOutcome } from './deletion-request.js'
+import { DependencyUnavailableError } from './errors.js'
+import { resumeDeletion, resumeOpenDeletions, type RunDeps } from './run-deletion.js'
+
+const USER_A = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
+const USER_B = '6b6e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d42'
+const USER_C = '7c7e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d43'
+const EARLIER = '2024-05-20T10:00:00.000Z'
+const AT = WORLD_NOW.toISOString()
+
+/** What afterStep is told: a step name (or the acceptance, before any step). */
+type Hook = Parameters<NonNullable<RunDeps['afterStep']>>[0]
+
+const done = (action: string, count?: number): StepOutcome => ({ status: 'done', action, at: EARLIER, ...(count !== undefined && { count }) })
+
+/** Outcomes of the steps a finished run records, as an earlier runner would have left them. */
+const RECORDED: Record<StepName, StepOutcome> = {
+  lock: done('locked'),
+  keycloak: done('deleted'),
+  lookups: done('deleted', 1),
+  externalIdentities: done('deleted', 0),
+  organisations: done('marked-left', 1),
+  userRow: done('scrubbed'),
+  managedUsers: { status: 'skipped', action: 'scrubbed', count: 0, at: EARLIER },
+  event: done('queued'),
+}
+
+/** A request whose runner got as far as `through` (inclusive) before it died. */
+function requestThrough(through: StepName | undefined, overrides: Partial<DeletionRequest> = {}): DeletionRequest {
+  const upTo = through === undefined ? 0 : STEPS.indexOf(through) + 1
+  return {
+    id: 'req-1',
+    userId: USER_A,
+    requestedBy: USER_A,
+    state: upTo === 0 ? 'accepted' : 'in_progress',
+    steps: Object.fromEntries(STEPS.slice(0, upTo).map((step) => [step, RECORDED[step]])),
+    target: { rootOrgId: null, managedBy: null, organisationIds: ['org-1'] },
+    createdAt: new Date(WORLD_NOW.getTime() - 60_000),
+    updatedAt: new Date(WORLD_NOW.getTime() - 60_000),
+    ...overrides,
+  }
+}
+
+const activeUser = (id = USER_A, overrides: Partial<SeedUser> = {}): SeedUser => ({ id, organisationIds: ['org-1'], lookups: 1, ...overrides })
+/** The user as a runner that locked it and erased its lookups left it. */
+const lockedUser = (id = USER_A, overrides: Partial<SeedUser> = {}): SeedUser => ({ ...activeUser(id, overrides), status: 2, isDeleted: true, lookups: 0, ...overrides })
+
+function world(seed: SeedUser[], options: Omit<WorldOptions, 'seed'> = {}) {
+  return deletionWorld({ seed, ...options })
+}
+
+describe('resumeDeletion, the lease', () => {
+  it('when another runner holds the lease, then undefined is answered and nothing runs', async () => {
+    // Arrange
+    const w = world([activeUser()])
+    w.requests.seed(requestThrough('lookups'), { leaseUntil: new Date(WORLD_NOW.getTime() + 10_000) })
+
+    // Act
+    const state = await resumeDeletion(w.deps, 'req-1')
+
+    // Assert
+    expect(state).toBeUndefined()
+    expect(w.timeline.entries).toEqual(['requests.acquireLease'])
+    expect(w.requests.peek('req-1')?.state).toBe('in_progress')
+  })
+
+  it('when the holder’s lease has run out, then the request is taken over and finished', async () => {
+    const w = world([lockedUser()])
+    w.requests.seed(requestThrough('lookups'), { leaseUntil: new Date(WORLD_NOW.getTime() + 10_000) })
+    w.clock.advance(10_001)
+
+    const state = await resumeDeletion(w.deps, 'req-1')
+
+    expect(state).toBe('completed')
+    expect(w.requests.peek('req-1')?.state).toBe('completed')
+  })
+
+  it('when the request is taken, then it is leased for leaseMs from now', async () => {
+    const w = world([lockedUser()])
+    w.requests.seed(requestThrough('lookups'))
+    w.identity.hang()
+
+    void resumeDeletion(w.deps, 'req-1')
+    await Promise.resolve()
+
+    expect(w.requests.leaseOf('req-1')).toEqual(new Date(WORLD_NOW.getTime() + WORLD_LEASE_MS))
+  })
+
+  it('when the request id is unknown, then undefined is answered and nothing runs', async () => {
+    const w = world([activeUser()])
+
+    const state = await resumeDeletion(w.deps, 'no-such-request')
+
+    expect(state).toBeUndefined()
+    expect(w.timeline.writes()).toEqual(['requests.acquireLease'])
+  })
+
+  it('when the request is already completed, then its state is answered and no step runs', async () => {
+    const w = world([lockedUser()])
+    w.requests.seed(requestThrough('event', { state: 'completed' }))
+
+    const state = await resumeDeletion(w.deps, 'req-1')
+
+    expect(state).toBe('completed')
+    expect(w.users.calls).toEqual([])
+    expect(w.identity.calls).toEqual([])
+  })
+})
+
+describe('resumeDeletion, a runner that died before the lock', () => {
+  it('when the user is still active, then the user is locked, the listener told and every step run to completion', async () => {
+    // Arrange
+    const w = world([activeUser()])
+    w.requests.seed(requestThrough(undefined))
+
+    // Act
+    const state = await resumeDeletion(w.deps, 'req-1')
+
+    // Assert
+    expect(state).toBe('completed')
+    expect(w.users.snapshot(USER_A)).toMatchObject({ status: 2, isDeleted: true })
+    expect(w.listener.deleted).toEqual([USER_A])
+    expect(w.timeline.writes().slice(0, 5)).toEqual(['requests.acquireLease', 'users.markDeleted', 'listener.userDeleted', 'requests.recordStep(lock)', 'identity.eraseAccount'])
+    const request = w.requests.peek('req-1')
+    expect(Object.keys(request?.steps ?? {})).toEqual([...STEPS])
+    expect(request?.steps.lock).toEqual({ status: 'done', action: 'locked', at: AT })
+    expect(w.requests.isOpen('req-1')).toBe(false)
+    expect(w.audit.eventsOf('req-1')).toEqual(['deletion.completed'])
+  })
+
+  it('when the lock had been taken just before the crash, then it is not taken again and the steps still run', async () => {
+    const w = world([lockedUser(USER_A, { lookups: 2 })])
+    w.requests.seed(requestThrough(undefined))
+
+    const state = await resumeDeletion(w.deps, 'req-1')
+
+    expect(state).toBe('completed')
+    expect(w.users.callCount('markDeleted')).toBe(0)
+    expect(w.listener.deleted).toEqual([USER_A])
+    expect(w.requests.peek('req-1')?.steps.lookups).toMatchObject({ status: 'done', count: 2 })
+  })
+
+  it('when the user has vanished, then the request is finished failed/not-found, audited, and nothing else runs', async () => {
+    const w = world([])
+    w.requests.seed(requestThrough(undefined))
+
+    const state = await resumeDeletion(w.deps, 'req-1')
+
+    expect(state).toBe('failed')
+    expect(w.requests.peek('req-1')).toMatchObject({ state: 'failed', reason: 'not-found', steps: {} })
+    expect(w.requests.isOpen('req-1')).toBe(false)
+    expect(w.audit.records).toEqual([{ event: 'deletion.failed', requestId: 'req-1', userId: USER_A, requestedBy: USER_A, at: AT, detail: { reason: 'not-found' } }])
+    expect(w.identity.calls).toEqual([])
+    expect(w.listener.deleted).toEqual([])
+  })
+
+  it('when someone changes the row at the lock, then undefined is answered and no step is recorded', async () => {
+    const w = world([activeUser()])
+    w.requests.seed(requestThrough(undefined))
+    w.users.beforeNextMarkDeleted(() => w.users.update(USER_A, { status: 0 }))
+
+    const state = await resumeDeletion(w.deps, 'req-1')
+
+    expect(state).toBeUndefined()
+    expect(w.requests.peek('req-1')).toMatchObject({ state: 'accepted', steps: {} })
+    expect(w.identity.calls).toEqual([])
+  })
+})
+
+describe('resumeDeletion, a runner that died half-way', () => {
+  it('when steps were completed before the crash, then they are not run again', async () => {
+    // Arrange: the runner died after recording externalIdentities.
+    const w = world([lockedUser()])
+    w.requests.seed(requestThrough('externalIdentities'))
+
+    // Act
+    const state = await resumeDeletion(w.deps, 'req-1')
+
+    // Assert
+    expect(state).toBe('completed')
+    expect(w.users.callCount('markDeleted')).toBe(0)
+    expect(w.identity.calls).toEqual([])
+    expect(w.users.callCount('eraseLookups')).toBe(0)
+    expect(w.users.callCount('eraseExternalIdentities')).toBe(0)
+    expect(w.users.callCount('leaveOrganisations')).toBe(1)
+    expect(w.users.callCount('scrubProfile')).toBe(1)
+    expect(w.outbox.appends).toHaveLength(1)
+    const steps = w.requests.peek('req-1')?.steps
+    expect(steps?.lookups).toEqual(RECORDED.lookups)
+    expect(steps?.organisations).toEqual({ status: 'done', action: 'marked-left', count: 1, at: AT })
+  })
+
+  it('when a step was skipped before the crash, then it is not run again', async () => {
+    // Arrange: the runner recorded managedUsers as skipped (nobody managed), then died.
+    const w = world([lockedUser()])
+    w.requests.seed(requestThrough('managedUsers'))
+
+    // Act
+    await resumeDeletion(w.deps, 'req-1')
+
+    // Assert: managed users are read once, for the event only; the skipped outcome stays as recorded.
+    expect(w.timeline.writes().filter((entry) => entry.startsWith('requests.recordStep'))).toEqual(['requests.recordStep(event)'])
+    expect(w.users.callCount('findManagedUserIds')).toBe(1)
+    expect(w.requests.peek('req-1')?.steps.managedUsers).toEqual(RECORDED.managedUsers)
+  })
+
+  it('when the keycloak step is pending, then only it is run again and the request completes', async () => {
+    // Arrange: everything done but Keycloak, which was unreachable.
+    const w = world([lockedUser()])
+    w.requests.seed(
+      requestThrough('event', {
+        state: 'partial',
+        steps: { ...RECORDED, keycloak: { status: 'pending', action: 'unreachable', at: EARLIER } },
+      }),
+    )
+
+    // Act
+    const state = await resumeDeletion(w.deps, 'req-1')
+
+    // Assert
+    expect(state).toBe('completed')
+    expect(w.identity.calls).toEqual([USER_A])
+    expect(w.identity.hasAccount(USER_A)).toBe(false)
+    expect(w.users.calls.filter((call) => !call.method.startsWith('find'))).toEqual([])
+    expect(w.outbox.appends).toEqual([])
+    expect(w.requests.peek('req-1')?.steps.keycloak).toEqual({ status: 'done', action: 'deleted', at: AT })
+    expect(w.audit.eventsOf('req-1')).toEqual(['deletion.completed'])
+  })
+
+  it('when the keycloak step is pending and Keycloak is still down, then the request stays partial and open', async () => {
+    const w = world([lockedUser()])
+    w.identity.goDown()
+    w.requests.seed(requestThrough('event', { state: 'partial', steps: { ...RECORDED, keycloak: { status: 'pending', action: 'unreachable', at: EARLIER } } }))
+
+    const state = await resumeDeletion(w.deps, 'req-1')
+
+    expect(state).toBe('partial')
+    expect(w.requests.isOpen('req-1')).toBe(true)
+    expect(w.audit.records).toEqual([{ event: 'deletion.partial', requestId: 'req-1', userId: USER_A, requestedBy: USER_A, at: AT, detail: { pending: 'keycloak' } }])
+  })
+
+  it('when the runner died after its event was queued, then resuming keeps the first event and its mid', async () => {
+    const w = world([lockedUser()])
+    const first = { eid: 'BE_JOB_REQUEST', mid: 'LP.1.first', object: { id: USER_A, type: 'user' } }
+    await w.outbox.append('req-1', first)
+    w.requests.seed(requestThrough('managedUsers'))
+
+    await resumeDeletion(w.deps, 'req-1')
+
+    expect(w.outbox.eventOf('req-1')).toEqual(first)
+  })
+
+  it('when Cassandra fails during a resumed step, then the error propagates and the step stays unrecorded', async () => {
+    const w = world([lockedUser()])
+    w.requests.seed(requestThrough('lookups'))
+    w.users.failNext('eraseExternalIdentities', new DependencyUnavailableError('cassandra'))
+
+    await expect(resumeDeletion(w.deps, 'req-1')).rejects.toBeInstanceOf(DependencyUnavailableError)
+
+    expect(w.requests.peek('req-1')).toMatchObject({ state: 'in_progress' })
+    expect(w.requests.peek('req-1')?.steps.externalIdentities).toBeUndefined()
+  })
+})
+
+describe('resumeOpenDeletions', () => {
+  it('when open requests are swept, then the report counts resumed, completed and partial, skipping held ones', async () => {
+    // Arrange: Keycloak is down. A died after Keycloak was done; B still owes Keycloak; C is being run.
+    const w = world([lockedUser(USER_A), lockedUser(USER_B), lockedUser(USER_C)])
+    w.identity.goDown()
+    w.requests.seed(requestThrough('lookups', { id: 'req-a', userId: USER_A }))
+    w.requests.seed(requestThrough('event', { id: 'req-b', userId: USER_B, state: 'partial', steps: { ...RECORDED, keycloak: { status: 'pending', action: 'unreachable', at: EARLIER } } }))
+    w.requests.seed(requestThrough('lock', { id: 'req-c', userId: USER_C }), { leaseUntil: new Date(WORLD_NOW.getTime() + 10_000) })
+    w.requests.seed(requestThrough('event', { id: 'req-d', userId: USER_C, state: 'completed' }))
+
+    // Act
+    const report = await resumeOpenDeletions(w.deps)
+
+    // Assert
+    expect(report).toEqual({ resumed: 2, completed: 1, partial: 1 })
+    expect(w.requests.peek('req-a')?.state).toBe('completed')
+    expect(w.requests.peek('req-b')?.state).toBe('partial')
+    expect(w.requests.peek('req-c')?.state).toBe('in_progress')
+    expect(w.users.calls.filter((call) => 'userId' in call && call.userId === USER_C)).toEqual([])
+  })
+
+  it('when nothing is open, then the report is all zero', async () => {
+    const w = world([])
+
+    const report = await resumeOpenDeletions(w.deps)
+
+    expect(report).toEqual({ resumed: 0, completed: 0, partial: 0 })
+  })
+
+  it('when a limit is given, then no more than that many requests are looked at', async () => {
+    const w = world([lockedUser(USER_A), lockedUser(USER_B)])
+    w.requests.seed(requestThrough('lookups', { id: 'req-a', userId: USER_A }))
+    w.requests.seed(requestThrough('lookups', { id: 'req-b', userId: USER_B }))
+
+    const report = await resumeOpenDeletions(w.deps, 1)
+
+    expect(report).toEqual({ resumed: 1, completed: 1, partial: 0 })
+    expect(w.requests.all().filter((request) => request.state === 'completed')).toHaveLength(1)
+  })
+})
+
+describe('afterStep', () => {
+  it('when deleteUser runs, then afterStep is told of the acceptance once it is audited, then of each step once it is recorded, in order', async () => {
+    // Arrange: at each call, look at what is already durable.
+    const seen: [Hook, boolean][] = []
+    const w = world([activeUser()], {
+      afterStep: (hook) => {
+        const request = w.requests.peek('req-1')
+        const durable = hook === 'accept' ? request !== undefined && w.audit.eventsOf('req-1').includes('deletion.accepted') : request?.steps[hook] !== undefined
+        seen.push([hook, durable])
+      },
+    })
+
+    // Act
+    await deleteUser(w.deps, { requestId: 'req-1', userId: USER_A, caller: { consumer: 'portal', userId: USER_A, roles: [] } })
+
+    // Assert
+    expect(seen).toEqual([['accept', true], ...STEPS.map((step) => [step, true])])
+  })
+
+  it('when the runner dies right after acceptance, then the sweeper locks the user and finishes the request', async () => {
+    // Arrange
+    const w = world([activeUser()], {
+      afterStep: (hook) => {
+        if (hook === 'accept') throw new Error('killed')
+      },
+    })
+    await expect(deleteUser(w.deps, { requestId: 'req-1', userId: USER_A, caller: { consumer: 'portal', userId: USER_A, roles: [] } })).rejects.toThrow('killed')
+    expect(w.users.snapshot(USER_A)).toMatchObject({ status: 1, isDeleted: false })
+    w.clock.advance(WORLD_LEASE_MS + 1)
+    w.deps.afterStep = undefined
+
+    // Act
+    const report = await resumeOpenDeletions(w.deps)
+
+    // Assert
+    expect(report).toEqual({ resumed: 1, completed: 1, partial: 0 })
+    expect(w.users.snapshot(USER_A)).toMatchObject({ status: 2, isDeleted: true })
+    expect(w.audit.eventsOf('req-1')).toEqual(['deletion.accepted', 'deletion.completed'])
+  })
+
+  it('when a request that died before the lock is resumed, then afterStep is called for the lock and every later step, in order', async () => {
+    const seen: Hook[] = []
+    const w = world([activeUser()], { afterStep: (step) => seen.push(step) })
+    w.requests.seed(requestThrough(undefined))
+
+    await resumeDeletion(w.deps, 'req-1')
+
+    expect(seen).toEqual([...STEPS])
+  })
+
+  it('when a half-done request is resumed, then afterStep is called only for the steps that run', async () => {
+    const seen: Hook[] = []
+    const w = world([lockedUser()], { afterStep: (step) => seen.push(step) })
+    w.requests.seed(requestThrough('organisations'))
+
+    await resumeDeletion(w.deps, 'req-1')
+
+    expect(seen).toEqual(['userRow', 'managedUsers', 'event'])
+  })
+
+  it('when the runner dies right after a step, then resuming continues with the next step without repeating it', async () => {
+    // Arrange: die once, right after lookups is recorded.
+    let crashed = false
+    const w = world([activeUser(USER_A, { lookups: 3 })], {
+      afterStep: (step) => {
+        if (step === 'lookups' && !crashed) {
+          crashed = true
+          throw new Error('killed')
+        }
+      },
+    })
+    await expect(deleteUser(w.deps, { requestId: 'req-1', userId: USER_A, caller: { consumer: 'portal', userId: USER_A, roles: [] } })).rejects.toThrow('killed')
+    w.timeline.clear()
+
+    // Act
+    const state = await resumeDeletion(w.deps, 'req-1')
+
+    // Assert
+    expect(state).toBe('completed')
+    expect(w.users.callCount('eraseLookups')).toBe(1)
+    expect(w.timeline.writes().filter((entry) => entry.startsWith('requests.recordStep'))).toEqual([
+      'requests.recordStep(externalIdentities)',
+      'requests.recordStep(organisations)',
+      'requests.recordStep(userRow)',
+      'requests.recordStep(managedUsers)',
+      'requests.recordStep(event)',
+    ])
+    expect(w.requests.peek('req-1')?.steps.lookups).toMatchObject({ count: 3 })
+  })
+})

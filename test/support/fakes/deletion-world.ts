@@ -1,0 +1,53 @@
+import type { OrgAdminScope } from '../../../src/auth/deletion-policy.js'
+import type { DeleteUserDeps } from '../../../src/deletion/delete-user.js'
+import { InMemoryAuditTrail } from './in-memory-audit-trail.js'
+import { InMemoryDeletionRequests } from './in-memory-deletion-requests.js'
+import { InMemoryEventOutbox } from './in-memory-event-outbox.js'
+import { InMemoryIdentityProvider, RecordingDeletionListener } from './in-memory-identity.js'
+import { InMemoryUserStore, type SeedUser } from './in-memory-user-store.js'
+import { ManualClock, Timeline } from './timeline.js'
+
+export const WORLD_NOW = new Date(Date.UTC(2024, 4, 20, 10, 8, 56, 812))
+export const WORLD_LEASE_MS = 30_000
+export const WORLD_RECEIPT_KEY = 'unit-test-receipt-key'
+
+export interface WorldOptions {
+  /** Users in Cassandra. */
+  seed?: readonly SeedUser[]
+  /** Users with a Keycloak account (default: every seeded user). */
+  accounts?: readonly string[]
+  orgAdminScope?: OrgAdminScope
+  allowedRoles?: string[]
+  eventIncludesUserName?: boolean
+  afterStep?: DeleteUserDeps['afterStep']
+}
+
+/** Every fake of the deletion workflow over one timeline and one manual clock, and the deps built on them. */
+export function deletionWorld(options: WorldOptions = {}) {
+  const timeline = new Timeline()
+  const clock = new ManualClock(WORLD_NOW)
+  const seed = options.seed ?? []
+  const users = new InMemoryUserStore(seed, timeline)
+  const identity = new InMemoryIdentityProvider(options.accounts ?? seed.map((user) => user.id), timeline)
+  const requests = new InMemoryDeletionRequests(timeline, clock)
+  const outbox = new InMemoryEventOutbox(timeline)
+  const audit = new InMemoryAuditTrail(timeline)
+  const listener = new RecordingDeletionListener(timeline)
+  const deps: DeleteUserDeps = {
+    users,
+    identity,
+    requests,
+    outbox,
+    audit,
+    listener,
+    clock,
+    leaseMs: WORLD_LEASE_MS,
+    receiptKey: WORLD_RECEIPT_KEY,
+    eventIncludesUserName: options.eventIncludesUserName ?? false,
+    policy: { orgAdminScope: options.orgAdminScope ?? 'organisation', allowedRoles: options.allowedRoles ?? ['public'] },
+    ...(options.afterStep && { afterStep: options.afterStep }),
+  }
+  return { timeline, clock, users, identity, requests, outbox, audit, listener, deps }
+}
+
+export type DeletionWorld = ReturnType<typeof deletionWorld>

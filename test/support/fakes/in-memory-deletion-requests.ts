@@ -1,0 +1,164 @@
+import { STEPS, isFinished, type DeletionReceipt, type DeletionRequest, type RequestState, type StepName, type StepOutcome } from '../../../src/deletion/deletion-request.js'
+import type { DeletionRequestStore } from '../../../src/deletion/ports.js'
+import { FailureQueue, Timeline } from './timeline.js'
+
+type Method = keyof DeletionRequestStore
+
+interface Row {
+  request: DeletionRequest
+  leaseUntil: Date
+  open: boolean
+}
+
+const EPOCH = new Date(0)
+
+/**
+ * Deletion requests in memory, with the Cassandra adapter's semantics:
+ * - create is INSERT IF NOT EXISTS: false when the id is taken; the row starts with no steps, no
+ *   reason and no receipt, holds the lease until `leaseUntil`, and is listed open;
+ * - acquireLease applies only when the row exists and its lease ran out (leaseUntil < now);
+ * - releaseLease and finish set the lease to the epoch, so anyone may take the request at once;
+ * - finish overwrites reason and receipt (absent fields become absent) and unlists completed or
+ *   failed requests; partial ones stay open;
+ * - get / findByUser answer copies, steps in the order the workflow runs them; findByUser newest first.
+ *
+ * Every call goes to the timeline: `requests.create`, `requests.recordStep(<step>)`,
+ * `requests.finish(<state>)`, `requests.acquireLease`, `requests.releaseLease`, ...
+ * `failNext(method, err)` makes one call throw (after being recorded).
+ */
+export class InMemoryDeletionRequests implements DeletionRequestStore {
+  /** What create was called with, copied at the time of the call (including refused ones). */
+  readonly created: { request: DeletionRequest; leaseUntil: Date; applied: boolean }[] = []
+  private readonly rows = new Map<string, Row>()
+  private readonly failures = new FailureQueue<Method>()
+
+  constructor(
+    readonly timeline: Timeline = new Timeline(),
+    private readonly clock: { now(): Date } = { now: () => new Date() },
+  ) {}
+
+  failNext(method: Method, error: unknown): this {
+    this.failures.add(method, error)
+    return this
+  }
+
+  private enter(method: Method, detail?: string): void {
+    this.timeline.record('requests', method, detail)
+    this.failures.check(method)
+  }
+
+  /** Puts a request in place as it would stand after earlier runs (steps, state, lease), bypassing create. */
+  seed(request: DeletionRequest, options: { leaseUntil?: Date; open?: boolean } = {}): this {
+    this.rows.set(request.id, {
+      request: structuredClone(request),
+      leaseUntil: options.leaseUntil ?? EPOCH,
+      open: options.open ?? !isFinished(request.state),
+    })
+    return this
+  }
+
+  /** Synchronous copy of a stored request, for assertions (not recorded on the timeline). */
+  peek(id: string): DeletionRequest | undefined {
+    const row = this.rows.get(id)
+    return row && this.copy(row.request)
+  }
+
+  leaseOf(id: string): Date | undefined {
+    return this.rows.get(id)?.leaseUntil
+  }
+
+  isOpen(id: string): boolean {
+    return this.rows.get(id)?.open === true
+  }
+
+  all(): DeletionRequest[] {
+    return [...this.rows.values()].map((row) => this.copy(row.request))
+  }
+
+  private copy(request: DeletionRequest): DeletionRequest {
+    const copy = structuredClone(request)
+    copy.steps = Object.fromEntries(STEPS.filter((step) => copy.steps[step] !== undefined).map((step) => [step, copy.steps[step]]))
+    return copy
+  }
+
+  private row(id: string): Row {
+    const row = this.rows.get(id)
+    // Cassandra would upsert a partial row here; a fake that answers loudly finds workflow bugs sooner.
+    if (!row) throw new Error(`no deletion request ${id}`)
+    return row
+  }
+
+  async create(request: DeletionRequest, leaseUntil: Date): Promise<boolean> {
+    this.enter('create')
+    const applied = !this.rows.has(request.id)
+    this.created.push({ request: structuredClone(request), leaseUntil: new Date(leaseUntil), applied })
+    if (!applied) return false
+    const { reason: _reason, receipt: _receipt, ...stored } = structuredClone(request)
+    this.rows.set(request.id, { request: { ...stored, steps: {} }, leaseUntil: new Date(leaseUntil), open: true })
+    return true
+  }
+
+  async get(id: string): Promise<DeletionRequest | undefined> {
+    this.enter('get')
+    return this.peek(id)
+  }
+
+  async findByUser(userId: string, limit: number): Promise<DeletionRequest[]> {
+    this.enter('findByUser')
+    return [...this.rows.values()]
+      .filter((row) => row.request.userId === userId)
+      .map((row) => this.copy(row.request))
+      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())
+      .slice(0, limit)
+  }
+
+  async acquireLease(id: string, now: Date, until: Date): Promise<boolean> {
+    this.enter('acquireLease')
+    const row = this.rows.get(id)
+    // UPDATE ... IF leaseuntil < now: not applied for a missing row or a lease still running.
+    if (!row || !(row.leaseUntil.getTime() < now.getTime())) return false
+    row.leaseUntil = new Date(until)
+    return true
+  }
+
+  async releaseLease(id: string): Promise<void> {
+    this.enter('releaseLease')
+    this.row(id).leaseUntil = EPOCH
+  }
+
+  async recordStep(id: string, step: StepName, outcome: StepOutcome, state: RequestState): Promise<void> {
+    this.enter('recordStep', step)
+    const row = this.row(id)
+    row.request.steps[step] = structuredClone(outcome)
+    row.request.state = state
+    row.request.updatedAt = this.clock.now()
+  }
+
+  async finish(id: string, state: RequestState, fields: { receipt?: DeletionReceipt; reason?: string }): Promise<void> {
+    this.enter('finish', state)
+    const row = this.row(id)
+    const { reason: _reason, receipt: _receipt, ...rest } = row.request
+    row.request = {
+      ...rest,
+      state,
+      updatedAt: this.clock.now(),
+      ...(fields.reason !== undefined && { reason: fields.reason }),
+      ...(fields.receipt !== undefined && { receipt: structuredClone(fields.receipt) }),
+    }
+    row.leaseUntil = EPOCH
+    if (isFinished(state)) row.open = false
+  }
+
+  async listOpen(limit: number): Promise<{ id: string; userId: string }[]> {
+    this.enter('listOpen')
+    return [...this.rows.values()]
+      .filter((row) => row.open)
+      .slice(0, limit)
+      .map((row) => ({ id: row.request.id, userId: row.request.userId }))
+  }
+
+  async markEventPublished(id: string, at: Date): Promise<void> {
+    this.enter('markEventPublished')
+    this.row(id).request.steps.event = { status: 'done', action: 'published', at: at.toISOString() }
+  }
+}

@@ -1,0 +1,61 @@
+import type { EventOutbox } from '../../../src/deletion/ports.js'
+import { FailureQueue, Timeline } from './timeline.js'
+
+interface Entry {
+  mid: string
+  event: Record<string, unknown>
+  publishedAt?: Date
+}
+
+/**
+ * The event outbox in memory, with the Cassandra adapter's semantics: one event per request, the
+ * first append wins (a later append for the same request keeps the first event and its mid), and
+ * the state is 'queued' until the relay marks it published.
+ * Every append goes to the timeline as `outbox.append`; `appends` counts them all.
+ */
+export class InMemoryEventOutbox implements EventOutbox {
+  /** Every append call, in order, including the ones that kept an earlier event. */
+  readonly appends: { requestId: string; mid: string }[] = []
+  private readonly entries = new Map<string, Entry>()
+  private readonly failures = new FailureQueue<keyof EventOutbox>()
+
+  constructor(readonly timeline: Timeline = new Timeline()) {}
+
+  failNext(method: keyof EventOutbox, error: unknown): this {
+    this.failures.add(method, error)
+    return this
+  }
+
+  async append(requestId: string, event: Record<string, unknown>): Promise<void> {
+    this.timeline.record('outbox', 'append')
+    this.failures.check('append')
+    this.appends.push({ requestId, mid: String(event.mid) })
+    if (!this.entries.has(requestId)) this.entries.set(requestId, { mid: String(event.mid), event: structuredClone(event) })
+  }
+
+  async state(requestId: string): Promise<'queued' | 'published' | undefined> {
+    this.timeline.record('outbox', 'state')
+    this.failures.check('state')
+    const entry = this.entries.get(requestId)
+    if (!entry) return undefined
+    return entry.publishedAt ? 'published' : 'queued'
+  }
+
+  /** The relay's side: the event reached the topic. */
+  markPublished(requestId: string, at: Date): this {
+    const entry = this.entries.get(requestId)
+    if (!entry) throw new Error(`no event for ${requestId}`)
+    entry.publishedAt = at
+    return this
+  }
+
+  /** The stored event of a request (a copy), or undefined. */
+  eventOf(requestId: string): Record<string, unknown> | undefined {
+    const entry = this.entries.get(requestId)
+    return entry && structuredClone(entry.event)
+  }
+
+  size(): number {
+    return this.entries.size
+  }
+}
