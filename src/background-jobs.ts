@@ -17,8 +17,9 @@ export function startPeriodicJobs(jobs: PeriodicJob[], logger: Logger): { stop()
     .map((job) => {
       const timer = setInterval(() => {
         if (inFlight.has(job.name)) return
-        const pass = job
-          .run()
+        // Through a promise even if run() throws synchronously, so no failure escapes the timer.
+        const pass = Promise.resolve()
+          .then(() => job.run())
           .then((result) => logger.debug({ job: job.name, result }, 'background pass'))
           .catch((err: unknown) => logger.warn({ job: job.name, err }, 'background pass failed'))
           .finally(() => inFlight.delete(job.name))

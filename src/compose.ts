@@ -109,6 +109,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     leaseMs: config.deletion.leaseMs,
     receiptKey: config.deletion.receiptHashKey,
     eventIncludesUserName: config.events.includeUserName,
+    onStepError: (step, err) => logger.warn({ step, err: err instanceof Error ? err.name : 'error' }, 'deletion step not done; the sweeper will retry'),
     ...(config.faults.crashAfterStep && {
       // Crash tests: die as abruptly as a killed pod, right after the named step is recorded.
       afterStep: (step) => {

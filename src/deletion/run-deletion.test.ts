@@ -397,3 +397,57 @@ describe('afterStep', () => {
     expect(w.requests.peek('req-1')?.steps.lookups).toMatchObject({ count: 3 })
   })
 })
+
+describe('failures the sweeper must survive', () => {
+  it('when Keycloak refuses us (not merely unreachable), then the Cassandra side completes and the request stays partial with the step owed', async () => {
+    const w = world([activeUser()])
+    const errors: StepName[] = []
+    w.deps.identity = { eraseAccount: async () => Promise.reject(new Error('service client token refused (401)')) }
+    w.deps.onStepError = (step) => void errors.push(step)
+    w.requests.seed(requestThrough(undefined))
+
+    const state = await resumeDeletion(w.deps, 'req-1')
+
+    expect(state).toBe('partial')
+    expect(w.requests.peek('req-1')?.steps.keycloak).toMatchObject({ status: 'pending', action: 'refused' })
+    expect(w.requests.peek('req-1')?.steps.userRow).toMatchObject({ status: 'done', action: 'scrubbed' })
+    expect(errors).toEqual(['keycloak'])
+    expect(w.requests.isOpen('req-1')).toBe(true)
+  })
+
+  it('when a request that died before its lock finds the user locked by another request, then it is superseded and runs nothing', async () => {
+    const w = world([lockedUser()])
+    w.requests.seed(requestThrough('event', { id: 'req-winner', state: 'completed' }))
+    w.requests.seed(requestThrough(undefined, { id: 'req-loser' }))
+
+    const state = await resumeDeletion(w.deps, 'req-loser')
+
+    expect(state).toBe('failed')
+    expect(w.requests.peek('req-loser')).toMatchObject({ state: 'failed', reason: 'superseded', steps: {} })
+    expect(w.identity.calls).toEqual([])
+    expect(w.outbox.appends).toEqual([])
+    expect(w.audit.records.map((r) => r.event)).toEqual(['deletion.failed'])
+  })
+
+  it('when one open request throws during a sweep, then the others are still resumed and the failing one is given back', async () => {
+    const w = world([activeUser(USER_A), activeUser(USER_B)])
+    w.requests.seed(requestThrough(undefined, { id: 'req-a', userId: USER_A, requestedBy: USER_A }))
+    w.requests.seed(requestThrough(undefined, { id: 'req-b', userId: USER_B, requestedBy: USER_B }))
+    const failing = w.deps.users.findUser.bind(w.deps.users)
+    let thrown = false
+    w.deps.users.findUser = async (id) => {
+      if (id === USER_A && !thrown) {
+        thrown = true
+        throw new DependencyUnavailableError('cassandra')
+      }
+      return failing(id)
+    }
+
+    const report = await resumeOpenDeletions(w.deps)
+
+    expect(report).toMatchObject({ resumed: 1, completed: 1 })
+    expect(w.requests.peek('req-b')?.state).toBe('completed')
+    expect(w.requests.peek('req-a')?.state).toBe('accepted')
+    expect(await resumeDeletion(w.deps, 'req-a')).toBe('completed')
+  })
+})

@@ -18,6 +18,8 @@ export interface RunDeps {
   receiptKey: string
   /** Whether the event may carry the username (default no: the consumer does not need it). */
   eventIncludesUserName: boolean
+  /** Told when a step could not be done now (for the log); ids only, never the error's payload. */
+  onStepError?(step: StepName, err: unknown): void
   /** Fault injection for crash tests: called once the request is accepted and after each step is recorded. */
   afterStep?(step: StepName | 'accept'): void
 }
@@ -38,9 +40,11 @@ async function runStep(deps: RunDeps, request: DeletionRequest, step: Exclude<St
       try {
         return outcome('done', await deps.identity.eraseAccount(userId), clock.now())
       } catch (err) {
-        // Keycloak out of reach: the Cassandra side still completes; the sweeper comes back for this.
-        if (err instanceof DependencyUnavailableError && err.dependency === 'keycloak') return outcome('pending', 'unreachable', clock.now())
-        throw err
+        // Keycloak out of reach, or refusing us (e.g. a revoked service client): the Cassandra side
+        // still completes, the request stays partial, and the sweeper comes back for this step.
+        const unreachable = err instanceof DependencyUnavailableError && err.dependency === 'keycloak'
+        deps.onStepError?.(step, err)
+        return outcome('pending', unreachable ? 'unreachable' : 'refused', clock.now())
       }
     case 'lookups':
       return outcome('done', 'deleted', clock.now(), await users.eraseLookups(userId))
@@ -134,7 +138,15 @@ export async function resumeDeletion(deps: RunDeps, requestId: string): Promise<
       await deps.audit.append({ event: 'deletion.failed', requestId: request.id, userId: request.userId, requestedBy: request.requestedBy, at: now.toISOString(), detail: { reason: 'not-found' } })
       return 'failed'
     }
-    if (!(user.status === 2 && user.isDeleted === true)) {
+    if (user.status === 2 && user.isDeleted === true) {
+      // Locked already: by this request just before it died, or by another request, which then owns the deletion.
+      const others = await deps.requests.findByUser(request.userId, 20)
+      if (others.some((other) => other.id !== request.id && other.steps.lock?.status === 'done')) {
+        await deps.requests.finish(request.id, 'failed', { reason: 'superseded' })
+        await deps.audit.append({ event: 'deletion.failed', requestId: request.id, userId: request.userId, requestedBy: request.requestedBy, at: now.toISOString(), detail: { reason: 'superseded' } })
+        return 'failed'
+      }
+    } else {
       const locked = await deps.users.markDeleted(user, { requestedBy: request.requestedBy, at: now })
       if (locked.kind === 'changed') return undefined // someone is changing the row right now: next sweep
     }
@@ -150,7 +162,15 @@ export async function resumeDeletion(deps: RunDeps, requestId: string): Promise<
 export async function resumeOpenDeletions(deps: RunDeps, limit = 200): Promise<{ resumed: number; completed: number; partial: number }> {
   const report = { resumed: 0, completed: 0, partial: 0 }
   for (const open of await deps.requests.listOpen(limit)) {
-    const state = await resumeDeletion(deps, open.id)
+    let state: RequestState | undefined
+    try {
+      state = await resumeDeletion(deps, open.id)
+    } catch (err) {
+      // One request failing (Cassandra hiccup) must not starve the others; give it back for the next pass.
+      deps.onStepError?.('lock', err)
+      await deps.requests.releaseLease(open.id).catch(() => undefined)
+      continue
+    }
     if (state === undefined) continue
     report.resumed++
     if (state === 'completed') report.completed++
