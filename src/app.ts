@@ -5,14 +5,19 @@ import { ApiError } from './http/api-error.js'
 import type { AppEnv } from './http/app-env.js'
 import { renderError } from './http/render-error.js'
 import { requestContext } from './http/request-context.js'
+import { requestMetrics } from './http/request-metrics.js'
+import { registerApiDocs } from './http/routes/api-docs.js'
+import { registerMetrics } from './http/routes/metrics.js'
 import { registerHealth, type HealthDeps } from './http/routes/health.js'
 import { registerUserDelete, userDeleteRoute, type UserDeleteDeps } from './http/routes/user-delete.js'
 import { registerUserDeleteStatus, userDeleteStatusRoute, type UserDeleteStatusDeps } from './http/routes/user-delete-status.js'
+import type { ServiceMetrics } from './metrics/service-metrics.js'
 
 export interface AppDeps extends UserDeleteDeps, UserDeleteStatusDeps, HealthDeps {
   logger: Logger
   requestTimeoutMs: number
   retryAfterSeconds: number
+  metrics: ServiceMetrics
 }
 
 const ALLOWED_HEADERS = 'Content-Type, Authorization, X-Authenticated-User-Token, X-Authenticated-For, X-Request-ID, X-msgId, X-Channel-Id, X-Device-Id, X-App-Id'
@@ -23,10 +28,13 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const renderOptions = { maxBodyBytes: deps.maxBodyBytes, retryAfterSeconds: deps.retryAfterSeconds }
 
   app.use('*', requestContext(deps.logger))
+  app.use('*', requestMetrics(deps.metrics))
   // A request deadline: past it the caller gets the 503 envelope, never a hang.
   app.use('*', timeout(deps.requestTimeoutMs))
 
   registerHealth(app, deps)
+  registerApiDocs(app, deps)
+  registerMetrics(app, deps.metrics)
   registerUserDelete(app, deps)
   registerUserDeleteStatus(app, deps)
 

@@ -17,6 +17,9 @@ import { KafkaRelay } from './events/kafka-relay.js'
 import type { AppEnv } from './http/app-env.js'
 import type { ReadinessCheck } from './http/routes/health.js'
 import type { Logger } from './logging/logger.js'
+import { countDeletionOutcomes } from './metrics/deletion-outcomes.js'
+import { instrumentIdentity } from './metrics/instrumented-identity.js'
+import { createServiceMetrics, type ServiceMetrics } from './metrics/service-metrics.js'
 import { createSchemaRegistry } from './schemas/schema-registry.js'
 import { createCassandraClient } from './store/cassandra-client.js'
 import { CassandraAuditTrail } from './store/cassandra-audit-trail.js'
@@ -28,6 +31,8 @@ import { appliedSchemaVersion, currentSchemaVersion } from './store/migrations.j
 export interface Service {
   app: Hono<AppEnv>
   keys: KeySource
+  /** This service's Prometheus series (served at /metrics). */
+  metrics: ServiceMetrics
   /** One sweeper pass: resumes open deletion requests whose runner is gone or that owe a step. */
   resumeOpen(): Promise<{ resumed: number; completed: number; partial: number }>
   /** One relay pass: publishes queued delete-user events to Kafka. */
@@ -86,7 +91,8 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
   const outbox = new CassandraEventOutbox(cassandra, config.cassandra.keyspace)
   const audit = new CassandraAuditTrail(cassandra, config.cassandra.keyspace)
   const keycloak = new KeycloakIdentity({ ...config.auth.keycloakAdmin, realm: config.auth.userToken.realm })
-  const identity = overrides.identity ? overrides.identity(keycloak) : keycloak
+  const metrics = createServiceMetrics()
+  const identity = instrumentIdentity(overrides.identity ? overrides.identity(keycloak) : keycloak, metrics)
   const deletedUsers = new DeletedUserGate({
     isDeletedInStore: async (userId) => {
       const user = await users.findUser(userId)
@@ -131,14 +137,16 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     apiConsumers: ApiConsumerVerifier.fromFile(config.auth.apiBearer.consumersFile),
     userTokens: new UserTokenVerifier({ ssoUrl, realm, keys }),
     deletedUsers,
-    deleteUser: (input) => deleteUser(workflow, input),
+    metrics,
+    deleteUser: countDeletionOutcomes(metrics, (input) => deleteUser(workflow, input)),
     readDeletionStatus: (input) => readDeletionStatus({ requests, orgAdminScope: config.authorization.orgAdminScope }, input),
   })
   return {
     app,
     keys,
-    resumeOpen: () => resumeOpenDeletions(workflow),
-    publishEvents: () => relay.publishPending(),
+    metrics,
+    resumeOpen: () => metrics.measure(() => resumeOpenDeletions(workflow)),
+    publishEvents: () => metrics.measure(() => relay.publishPending()),
     audit,
     requests,
     close: async () => {

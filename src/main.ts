@@ -2,6 +2,7 @@ import { serve } from '@hono/node-server'
 import { startPeriodicJobs } from './background-jobs.js'
 import { composeService } from './compose.js'
 import { loadConfig } from './config/load-config.js'
+import { gracefulClose } from './http/graceful-close.js'
 import { createLogger } from './logging/logger.js'
 
 const config = loadConfig()
@@ -11,6 +12,7 @@ const service = composeService(config, logger)
 const server = serve({ fetch: service.app.fetch, port: config.http.port, hostname: config.http.host }, (info) => {
   logger.info({ port: info.port, host: config.http.host, env: config.env }, 'listening')
 })
+const closeServer = gracefulClose(server)
 
 // The sweeper resumes deletion requests a crash or an outage left open; the relay publishes events.
 const jobs = startPeriodicJobs(
@@ -32,14 +34,16 @@ function shutdown(signal: string): void {
     process.exit(1)
   }, config.http.requestTimeoutMs + 5000)
   force.unref()
-  server.close(() => {
+  // In-flight requests end by the request deadline at the latest; a second more lets them answer.
+  void closeServer(config.http.requestTimeoutMs + 1000).then((finished) => {
+    if (!finished) logger.error('in-flight requests did not finish in time; connections cut')
     jobs
       .stop()
       .then(() => service.close())
       .catch((err: unknown) => logger.error({ err }, 'closing Cassandra failed'))
       .finally(() => {
         logger.info('stopped')
-        process.exit(0)
+        process.exit(finished ? 0 : 1)
       })
   })
 }

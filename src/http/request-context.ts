@@ -1,7 +1,9 @@
 import type { MiddlewareHandler } from 'hono'
+import { runWithLogContext } from '../logging/log-context.js'
 import type { Logger } from '../logging/logger.js'
 import type { AppEnv } from './app-env.js'
 import { apiIdForPath, pickMessageId } from './envelope.js'
+import { routeLabel } from './route-label.js'
 
 /**
  * First in the chain: the request id (msgid) every log line and envelope carries, the Sunbird api
@@ -12,21 +14,24 @@ export function requestContext(logger: Logger): MiddlewareHandler<AppEnv> {
   return async function context(c, next) {
     const started = performance.now()
     const msgid = pickMessageId(c.req.header('x-request-id'), c.req.header('x-msgid'))
-    const log = logger.child({ msgid })
-    c.set('msgid', msgid)
-    c.set('apiId', apiIdForPath(c.req.path))
-    c.set('log', log)
-    await next()
-    c.res.headers.set('Access-Control-Allow-Origin', '*')
-    log.info(
-      {
-        method: c.req.method,
-        route: c.req.routePath,
-        status: c.res.status,
-        ...(c.res.status >= 400 && { err: c.get('errCode') }),
-        latencyMs: Math.round((performance.now() - started) * 100) / 100,
-      },
-      'request',
-    )
+    // The rest of the request runs inside its log context: any line logged on its behalf, through
+    // this logger or another, carries the msgid (logger.ts mixes it in).
+    await runWithLogContext({ msgid }, async () => {
+      c.set('msgid', msgid)
+      c.set('apiId', apiIdForPath(c.req.path))
+      c.set('log', logger)
+      await next()
+      c.res.headers.set('Access-Control-Allow-Origin', '*')
+      logger.info(
+        {
+          method: c.req.method,
+          route: routeLabel(c),
+          status: c.res.status,
+          err: c.res.status >= 400 ? (c.get('errCode') ?? 'unknown') : 'none',
+          latencyMs: Math.round((performance.now() - started) * 100) / 100,
+        },
+        'request',
+      )
+    })
   }
 }

@@ -1,5 +1,6 @@
 import { errors, types } from 'cassandra-driver'
 import { DependencyUnavailableError } from '../deletion/errors.js'
+import { currentCassandraRecorder } from '../metrics/cassandra-call-recorder.js'
 
 const TRANSIENT_SERVER_CODES = new Set<number>([
   types.responseErrorCodes.unavailableException,
@@ -21,12 +22,21 @@ export function isCassandraUnavailable(err: unknown): boolean {
   return false
 }
 
-/** Runs a driver call, turning "Cassandra did not answer" into a domain error (503); anything else stays a bug (500). */
+/**
+ * Runs a driver call, turning "Cassandra did not answer" into a domain error (503); anything else
+ * stays a bug (500). Each call is timed into the recorder of the work it serves, when there is one.
+ */
 export async function runCassandra<T>(call: () => Promise<T>): Promise<T> {
+  const recorder = currentCassandraRecorder()
+  const started = performance.now()
   try {
-    return await call()
+    const result = await call()
+    recorder?.observeCassandraCall('ok', (performance.now() - started) / 1000)
+    return result
   } catch (err) {
-    if (isCassandraUnavailable(err)) throw new DependencyUnavailableError('cassandra', { cause: err })
+    const unavailable = isCassandraUnavailable(err)
+    recorder?.observeCassandraCall(unavailable ? 'unavailable' : 'error', (performance.now() - started) / 1000)
+    if (unavailable) throw new DependencyUnavailableError('cassandra', { cause: err })
     throw err
   }
 }

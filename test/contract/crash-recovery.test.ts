@@ -45,7 +45,8 @@ describe('when the server dies at any step boundary of a deletion', () => {
       await seedUser(db, TEST_KEYSPACE, { id: userId, managedBy: undefined })
       await seedUser(db, TEST_KEYSPACE, { id: randomUUID(), managedBy: userId })
       const requestId = `crash-${step}-${randomUUID()}`
-      const server = await startBuiltServer({ ...env, FAULT_CRASH_AFTER_STEP: step })
+      // No sweeper in the crashing servers: it could pick up the previous victim and die on that one instead.
+      const server = await startBuiltServer({ ...env, FAULT_CRASH_AFTER_STEP: step, DELETION_SWEEP_INTERVAL_MS: '0' })
       const answer = await fetch(`${server.url}/api/user/v1/delete`, {
         method: 'POST',
         headers: {

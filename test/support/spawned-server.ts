@@ -47,7 +47,11 @@ export async function startBuiltServer(env: Record<string, string>): Promise<Spa
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
   const deadline = Date.now() + 20_000
   while (!logs.some((line) => line.includes('"listening"'))) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`server did not start:\n${logs.join('\n')}`)
+    if (child.exitCode !== null || Date.now() > deadline) {
+      // Never leave a half-started server behind: its sweeper would keep working on the tests' data.
+      if (child.exitCode === null) child.kill('SIGKILL')
+      throw new Error(`server did not start:\n${logs.join('\n')}`)
+    }
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
   return {

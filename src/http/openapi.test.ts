@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest'
+import { readSchemas, type JsonSchema } from '../schemas/schema-registry.js'
+import { errorCodes } from './error-codes.js'
+import { buildOpenApiDocument } from './openapi.js'
+import { routes } from './routes/index.js'
+import type { RouteMeta } from './routes/route-meta.js'
+import { userDeleteRoute } from './routes/user-delete.js'
+
+type Node = Record<string, any>
+
+const schemas = readSchemas()
+const build = (overrides: { routes?: readonly RouteMeta[]; schemas?: ReadonlyMap<string, JsonSchema>; maxBodyBytes?: number } = {}) =>
+  buildOpenApiDocument({ routes, schemas, maxBodyBytes: 65536, ...overrides }) as Node
+
+function refsIn(value: unknown, found: string[] = []): string[] {
+  if (Array.isArray(value)) for (const item of value) refsIn(item, found)
+  else if (typeof value === 'object' && value !== null) {
+    for (const [key, inner] of Object.entries(value)) {
+      if (key === '$ref' && typeof inner === 'string') found.push(inner)
+      else refsIn(inner, found)
+    }
+  }
+  return found
+}
+
+function resolvePointer(document: Node, ref: string): unknown {
+  return ref
+    .slice(2)
+    .split('/')
+    .map((segment) => segment.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce<unknown>((node, segment) => (node as Node | undefined)?.[segment], document)
+}
+
+describe('buildOpenApiDocument', () => {
+  it('when built, then every $ref points inside the document and resolves', () => {
+    const document = build()
+
+    const refs = refsIn(document)
+
+    expect(refs.length).toBeGreaterThan(10)
+    for (const ref of refs) {
+      expect(ref, ref).toMatch(/^#\//)
+      expect(resolvePointer(document, ref), ref).toBeDefined()
+    }
+  })
+
+  it('when built, then each component schema is its schemas/ file, keyed by $id, with only $id, $schema and $ref changed', () => {
+    const document = build()
+
+    const components = document.components.schemas as Record<string, Node>
+
+    expect(Object.keys(components)).toEqual(expect.arrayContaining(['envelope', 'error.response', 'health.response', 'user-delete.request', 'user-delete.response', 'user-id']))
+    // Only what the operations use: the service's own configuration is no part of the HTTP contract.
+    expect(Object.keys(components)).not.toContain('config')
+    for (const [name, component] of Object.entries(components)) {
+      const { $id: _id, $schema: _schema, ...original } = schemas.get(name) as JsonSchema
+      // Undo the rewrite: "#/components/schemas/user-id" back to "user-id".
+      const restored = JSON.parse(JSON.stringify(component).replace(/"#\/components\/schemas\/([^"#/]+)"/g, '"$1"'))
+      expect(restored, name).toEqual(original)
+    }
+  })
+
+  it('when an operation lists errors, then each is documented under its HTTP status with its err code and message', () => {
+    const document = build({ maxBodyBytes: 1234 })
+
+    const operation = document.paths['/api/user/v1/delete'].post
+
+    for (const code of userDeleteRoute.errors) {
+      const entry = errorCodes[code]
+      const response = operation.responses[String(entry.status)]
+      expect(response, code).toBeDefined()
+      if (code === 'FORBIDDEN') {
+        expect(response.content['text/plain'].example).toBe(entry.errmsg)
+        continue
+      }
+      const example = response.content['application/json'].examples[code]
+      expect(example.value.params).toMatchObject({ err: entry.err, errmsg: entry.errmsg.replace('{limit}', '1234'), status: 'FAILED' })
+      expect(example.value.responseCode).toBe(entry.responseCode)
+    }
+  })
+
+  it('when built, then the headers callers act on are documented: x-response-length on 200, Retry-After on 503, Allow on 405', () => {
+    const document = build()
+
+    const responses = document.paths['/api/user/v1/delete'].post.responses
+
+    expect(responses['200'].headers['x-response-length']).toEqual({ $ref: '#/components/headers/x-response-length' })
+    expect(responses['503'].headers['Retry-After']).toEqual({ $ref: '#/components/headers/Retry-After' })
+    expect(responses['403'].headers['x-request-allowed']).toBeDefined()
+    expect(document.components.responses.MethodNotAllowed.headers.Allow).toEqual({ $ref: '#/components/headers/Allow' })
+    expect(document.paths['/ready'].get.responses['503'].headers['Retry-After']).toBeDefined()
+  })
+
+  it('when an operation needs both credentials, then it requires the bearer and the user-token schemes together', () => {
+    const document = build()
+
+    expect(document.paths['/api/user/v1/delete'].post.security).toEqual([{ apiBearer: [], userToken: [] }])
+    expect(document.paths['/v1/user/delete'].post.security).toEqual([{ apiBearer: [], userToken: [] }])
+    expect(document.paths['/health'].get.security).toEqual([])
+    expect(document.components.securitySchemes.apiBearer).toMatchObject({ type: 'http', scheme: 'bearer' })
+    expect(document.components.securitySchemes.userToken).toMatchObject({ type: 'apiKey', in: 'header', name: 'X-Authenticated-User-token' })
+  })
+
+  it('when a route has an alias path, then both paths are documented with distinct operation ids', () => {
+    const document = build()
+
+    const ids = userDeleteRoute.paths.map((path) => document.paths[path].post.operationId)
+
+    expect(new Set(ids).size).toBe(userDeleteRoute.paths.length)
+  })
+
+  it('when a schema refers to a file that is not in schemas/, then building fails instead of emitting a dangling $ref', () => {
+    const broken = new Map(schemas)
+    broken.set('user-id', { ...(schemas.get('user-id') as JsonSchema), allOf: [{ $ref: 'no-such-schema' }] })
+
+    expect(() => build({ schemas: broken })).toThrow(/no-such-schema/)
+  })
+})

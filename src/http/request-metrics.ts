@@ -1,0 +1,21 @@
+import type { MiddlewareHandler } from 'hono'
+import type { ServiceMetrics } from '../metrics/service-metrics.js'
+import type { AppEnv } from './app-env.js'
+import { routeLabel } from './route-label.js'
+
+/**
+ * Counts and times every answer by route, status and Sunbird err code ("none" on success). It sits
+ * outside the deadline and error handling, so it sees the answer the caller got; the request runs
+ * inside this service's Cassandra recorder, so store calls made for it are measured too.
+ */
+export function requestMetrics(metrics: ServiceMetrics): MiddlewareHandler<AppEnv> {
+  return async function measure(c, next) {
+    const started = performance.now()
+    await metrics.measure(next)
+    const status = c.res.status
+    metrics.observeRequest(
+      { method: c.req.method, route: routeLabel(c), status: String(status), err: status >= 400 ? (c.get('errCode') ?? 'unknown') : 'none' },
+      (performance.now() - started) / 1000,
+    )
+  }
+}

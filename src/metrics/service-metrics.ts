@@ -1,0 +1,121 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics, register as processRegistry } from 'prom-client'
+import { runWithCassandraRecorder, type CassandraCallOutcome, type CassandraCallRecorder } from './cassandra-call-recorder.js'
+
+export type DeletionOutcome = 'success' | 'already_deleted' | 'not_found' | 'forbidden' | 'role_restricted' | 'unavailable' | 'error'
+export type KeycloakCallOutcome = 'deleted' | 'disabled' | 'absent' | 'unavailable' | 'error'
+
+export interface RequestLabels {
+  method: string
+  /** The registered route pattern, or "unmatched" (see src/http/route-label.ts). */
+  route: string
+  status: string
+  /** The Sunbird err code of the answer; "none" on success. */
+  err: string
+}
+
+const PREFIX = 'sunbird_user_delete_'
+
+/**
+ * The service's Prometheus series, in a registry of its own: every composed service counts only
+ * its own traffic (the tests compose several in one process). Process-level series (CPU, memory,
+ * event loop, GC) exist once per process and are added when the page is rendered.
+ */
+export class ServiceMetrics implements CassandraCallRecorder {
+  readonly registry = new Registry()
+  readonly contentType = this.registry.contentType
+
+  private readonly requests = new Counter({
+    name: `${PREFIX}http_requests_total`,
+    help: 'HTTP requests answered, by route, status and Sunbird err code',
+    labelNames: ['method', 'route', 'status', 'err'] as const,
+    registers: [this.registry],
+  })
+
+  private readonly requestSeconds = new Histogram({
+    name: `${PREFIX}http_request_duration_seconds`,
+    help: 'Time from the first byte of the request to the answer, by route, status and Sunbird err code',
+    labelNames: ['method', 'route', 'status', 'err'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  })
+
+  private readonly cassandraSeconds = new Histogram({
+    name: `${PREFIX}cassandra_call_duration_seconds`,
+    help: 'Cassandra calls by outcome (ok, unavailable: unreachable or timed out, error: anything else)',
+    labelNames: ['outcome'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  })
+
+  private readonly cassandraFailures = new Counter({
+    name: `${PREFIX}cassandra_call_failures_total`,
+    help: 'Cassandra calls that failed, by reason (unavailable, error)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  })
+
+  private readonly keycloakSeconds = new Histogram({
+    name: `${PREFIX}keycloak_call_duration_seconds`,
+    help: 'Keycloak admin calls by operation and outcome (retries included)',
+    labelNames: ['operation', 'outcome'] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  })
+
+  private readonly keycloakFailures = new Counter({
+    name: `${PREFIX}keycloak_call_failures_total`,
+    help: 'Keycloak admin calls that failed, by operation and reason (unavailable, error)',
+    labelNames: ['operation', 'reason'] as const,
+    registers: [this.registry],
+  })
+
+  private readonly deletions = new Counter({
+    name: `${PREFIX}deletions_total`,
+    help: 'Deletion attempts that passed authentication and validation, by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  })
+
+  /** Runs work (a request, a background pass) whose Cassandra calls this service's series count. */
+  measure<T>(work: () => T): T {
+    return runWithCassandraRecorder(this, work)
+  }
+
+  observeRequest(labels: RequestLabels, seconds: number): void {
+    this.requests.inc(labels)
+    this.requestSeconds.observe(labels, seconds)
+  }
+
+  observeCassandraCall(outcome: CassandraCallOutcome, seconds: number): void {
+    this.cassandraSeconds.observe({ outcome }, seconds)
+    if (outcome !== 'ok') this.cassandraFailures.inc({ reason: outcome })
+  }
+
+  observeKeycloakCall(operation: string, outcome: KeycloakCallOutcome, seconds: number): void {
+    this.keycloakSeconds.observe({ operation, outcome }, seconds)
+    if (outcome === 'unavailable' || outcome === 'error') this.keycloakFailures.inc({ operation, reason: outcome })
+  }
+
+  countDeletion(outcome: DeletionOutcome): void {
+    this.deletions.inc({ outcome })
+  }
+
+  /** The text exposition format: this service's series, then the process's. */
+  async render(): Promise<string> {
+    ensureProcessMetrics()
+    return Registry.merge([this.registry, processRegistry]).metrics()
+  }
+}
+
+let processMetricsStarted = false
+
+/** prom-client's default metrics, started once per process on first scrape, in its default registry. */
+function ensureProcessMetrics(): void {
+  if (processMetricsStarted) return
+  processMetricsStarted = true
+  collectDefaultMetrics({ register: processRegistry })
+}
+
+export function createServiceMetrics(): ServiceMetrics {
+  return new ServiceMetrics()
+}
