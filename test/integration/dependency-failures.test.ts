@@ -1,24 +1,15 @@
 import { randomUUID } from 'node:crypto'
-import { createServer } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DependencyUnavailableError } from '../../src/deletion/errors.js'
 import type { UserStore } from '../../src/deletion/ports.js'
 import { expectDeleted, expectError } from '../support/assertions.js'
+import { freePort } from '../support/spawned-server.js'
 import { startHarness, testConfig, type Harness } from '../support/harness.js'
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js'
 import { requestsOf } from '../support/deletion-requests.js'
 import { readUserState } from '../support/user-state.js'
 
 const ORG = '0137000000000000000021'
-
-/** A port on which nothing listens: bind, read the number, close. */
-async function closedPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
 
 /** Wraps the real store so that one chosen call fails once, the way a dependency dropping out would. */
 function failOnce(method: keyof UserStore, error: () => Error) {
@@ -45,7 +36,7 @@ function failOnce(method: keyof UserStore, error: () => Error) {
 
 describe('when Cassandra is unreachable', () => {
   it('then the delete answers 503 UOS_USRDLT0064 with Retry-After, never a hang or a 500', async () => {
-    const port = await closedPort()
+    const port = await freePort()
     const h = await startHarness({ cassandra: { port, connectTimeoutMs: 500 } })
     try {
       const response = await h.deleteRequest({ request: { userId: '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41' } }, {

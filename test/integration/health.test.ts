@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto'
-import { createServer } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { errorCodes } from '../../src/http/error-codes.js'
 import { healthRoute, readyRoute } from '../../src/http/routes/health.js'
 import { createSchemaRegistry } from '../../src/schemas/schema-registry.js'
 import { createCassandraClient } from '../../src/store/cassandra-client.js'
+import { freePort } from '../support/spawned-server.js'
 import { startHarness, testConfig, type Harness } from '../support/harness.js'
 
 const healthSchema = createSchemaRegistry({ allErrors: true }).validator(readyRoute.responseSchema)
@@ -24,14 +24,6 @@ async function get(h: Harness, path: string): Promise<{ response: Response; body
 }
 
 const check = (body: HealthBody, name: string) => body.result.checks.find((c) => c.name === name)?.healthy
-
-async function closedPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
 
 /** A keyspace of the test's own, dropped afterwards; `prepare` runs inside it (tables, rows). */
 async function withKeyspace(prepare: (ks: string, run: (cql: string) => Promise<unknown>) => Promise<void>): Promise<{ keyspace: string; drop(): Promise<void> }> {
@@ -79,7 +71,7 @@ describe('GET /health and /ready with the real Cassandra and realm keys', () => 
 describe('when Cassandra is unreachable (the configured port is closed)', () => {
   let h: Harness
   beforeAll(async () => {
-    h = await startHarness({ cassandra: { port: await closedPort(), connectTimeoutMs: 500 } })
+    h = await startHarness({ cassandra: { port: await freePort(), connectTimeoutMs: 500 } })
   })
   afterAll(async () => {
     await h.close().catch(() => {})

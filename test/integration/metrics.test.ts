@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto'
-import { createServer } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DependencyUnavailableError } from '../../src/deletion/errors.js'
 import type { IdentityProvider, UserStore } from '../../src/deletion/ports.js'
 import { expectDeleted, expectError } from '../support/assertions.js'
+import { freePort } from '../support/spawned-server.js'
 import { startHarness, type Harness } from '../support/harness.js'
 import { parsePrometheusText, sampleValue, type Sample } from '../support/prometheus-text.js'
 
@@ -16,14 +16,6 @@ async function scrape(h: Harness): Promise<Sample[]> {
   expect(response.status).toBe(200)
   expect(response.headers.get('content-type')).toMatch(/^text\/plain/)
   return parsePrometheusText(await response.text())
-}
-
-async function closedPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
 }
 
 /** Fault seams for chosen users only: their store read or Keycloak call fails as an outage would. */
@@ -147,7 +139,7 @@ describe('/metrics after real traffic', () => {
 
 describe('/metrics of a service whose Cassandra is unreachable', () => {
   it('then its failed Cassandra calls are counted as unavailable, and it does not see other services\' traffic', async () => {
-    const h = await startHarness({ cassandra: { port: await closedPort(), connectTimeoutMs: 500 } })
+    const h = await startHarness({ cassandra: { port: await freePort(), connectTimeoutMs: 500 } })
     try {
       const userId = randomUUID()
       await expectError(await h.deleteRequest({ request: { userId } }, { 'x-authenticated-user-token': h.userToken({ sub: userId }) }), 'SERVICE_UNAVAILABLE')

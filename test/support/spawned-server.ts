@@ -3,6 +3,7 @@ import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { projectRoot } from '../../src/config/project-root.js'
 
+/** A loopback port nothing listens on right now (bound, read, released): for servers to start on, or to point a client at a closed port. */
 export async function freePort(): Promise<number> {
   const server = createServer()
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
