@@ -1,12 +1,10 @@
 import { createHash } from 'node:crypto'
 import { types, type Client } from 'cassandra-driver'
 import type { AuditRecord, AuditTrail } from '../deletion/ports.js'
-import { runCassandra } from './driver-errors.js'
+import { IDEMPOTENT, runCassandra } from './driver-errors.js'
 
 const CHAIN = 'user-deletion'
 const GENESIS = '0'.repeat(64)
-const idempotent = { prepare: true, isIdempotent: true } as const
-
 /** sha256 over the previous hash and the record's exact text: change either and every later hash breaks. */
 export function chainHash(prevHash: string, seq: number, recordText: string): string {
   return createHash('sha256').update(`${prevHash}\n${seq}\n${recordText}`).digest('hex')
@@ -68,7 +66,7 @@ export class CassandraAuditTrail implements AuditTrail {
     let prev = GENESIS
     let expectedSeq = 1
     let records = 0
-    const result = await runCassandra(() => this.client.execute(this.cql.all, [CHAIN], { ...idempotent, fetchSize: 1000 }))
+    const result = await runCassandra(() => this.client.execute(this.cql.all, [CHAIN], { ...IDEMPOTENT, fetchSize: 1000 }))
     for await (const row of result) {
       const seq = Number(row.get('seq'))
       const ok = seq === expectedSeq && row.get('prevhash') === prev && row.get('hash') === chainHash(prev, seq, row.get('record') as string)

@@ -1,9 +1,7 @@
 import type { Client, types } from 'cassandra-driver'
 import { STEPS, type DeletionReceipt, type DeletionRequest, type RequestState, type StepName, type StepOutcome } from '../deletion/deletion-request.js'
 import type { DeletionRequestStore } from '../deletion/ports.js'
-import { runCassandra } from './driver-errors.js'
-
-const idempotent = { prepare: true, isIdempotent: true } as const
+import { IDEMPOTENT, runCassandra } from './driver-errors.js'
 
 function toRequest(row: types.Row): DeletionRequest {
   const steps = (row.get('steps') as Record<string, string> | null) ?? {}
@@ -68,17 +66,17 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
       ),
     )
     if (!result.wasApplied()) return false
-    await runCassandra(() => this.client.execute(this.cql.open!, [request.id, request.userId, request.createdAt], idempotent))
+    await runCassandra(() => this.client.execute(this.cql.open!, [request.id, request.userId, request.createdAt], IDEMPOTENT))
     return true
   }
 
   async get(id: string): Promise<DeletionRequest | undefined> {
-    const row = (await runCassandra(() => this.client.execute(this.cql.get!, [id], idempotent))).first()
+    const row = (await runCassandra(() => this.client.execute(this.cql.get!, [id], IDEMPOTENT))).first()
     return row ? toRequest(row) : undefined
   }
 
   async findByUser(userId: string, limit: number): Promise<DeletionRequest[]> {
-    const rows = (await runCassandra(() => this.client.execute(this.cql.byUser!, [userId], idempotent))).rows
+    const rows = (await runCassandra(() => this.client.execute(this.cql.byUser!, [userId], IDEMPOTENT))).rows
     return rows
       .map(toRequest)
       .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())
@@ -91,30 +89,30 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
   }
 
   async releaseLease(id: string): Promise<void> {
-    await runCassandra(() => this.client.execute(this.cql.release!, [new Date(0), id], idempotent))
+    await runCassandra(() => this.client.execute(this.cql.release!, [new Date(0), id], IDEMPOTENT))
   }
 
   async recordStep(id: string, step: StepName, outcome: StepOutcome, state: RequestState): Promise<void> {
-    await runCassandra(() => this.client.execute(this.cql.step!, [step, JSON.stringify(outcome), state, new Date(), id], idempotent))
+    await runCassandra(() => this.client.execute(this.cql.step!, [step, JSON.stringify(outcome), state, new Date(), id], IDEMPOTENT))
   }
 
   async finish(id: string, state: RequestState, fields: { receipt?: DeletionReceipt; reason?: string }): Promise<void> {
     const now = new Date()
     // The lease is released so a partial request can be taken up at once by a retry or the sweeper.
     await runCassandra(() =>
-      this.client.execute(this.cql.finish!, [state, fields.reason ?? null, fields.receipt ? JSON.stringify(fields.receipt) : null, new Date(0), now, id], idempotent),
+      this.client.execute(this.cql.finish!, [state, fields.reason ?? null, fields.receipt ? JSON.stringify(fields.receipt) : null, new Date(0), now, id], IDEMPOTENT),
     )
-    if (state === 'completed' || state === 'failed') await runCassandra(() => this.client.execute(this.cql.close!, [id], idempotent))
+    if (state === 'completed' || state === 'failed') await runCassandra(() => this.client.execute(this.cql.close!, [id], IDEMPOTENT))
   }
 
   async listOpen(limit: number): Promise<{ id: string; userId: string }[]> {
-    const rows = (await runCassandra(() => this.client.execute(this.cql.listOpen!, [limit], idempotent))).rows
+    const rows = (await runCassandra(() => this.client.execute(this.cql.listOpen!, [limit], IDEMPOTENT))).rows
     return rows.map((row) => ({ id: row.get('id') as string, userId: row.get('userid') as string }))
   }
 
   /** The relay's confirmation that the event reached the topic. */
   async markEventPublished(id: string, at: Date): Promise<void> {
     const outcome: StepOutcome = { status: 'done', action: 'published', at: at.toISOString() }
-    await runCassandra(() => this.client.execute(this.cql.eventPublished!, [JSON.stringify(outcome), id], idempotent))
+    await runCassandra(() => this.client.execute(this.cql.eventPublished!, [JSON.stringify(outcome), id], IDEMPOTENT))
   }
 }

@@ -1,8 +1,6 @@
 import type { Client } from 'cassandra-driver'
 import type { EventOutbox } from '../deletion/ports.js'
-import { runCassandra } from './driver-errors.js'
-
-const idempotent = { prepare: true, isIdempotent: true } as const
+import { IDEMPOTENT, runCassandra } from './driver-errors.js'
 
 export interface OutboxEntry {
   requestId: string
@@ -42,20 +40,20 @@ export class CassandraEventOutbox implements EventOutbox {
       this.client.execute(this.cql.append!, [requestId, String(event.mid), object?.id ?? null, JSON.stringify(event), new Date()], { prepare: true }),
     )
     const published = !result.wasApplied() && result.first()?.get('publishedat')
-    if (!published) await runCassandra(() => this.client.execute(this.cql.markPending!, [requestId, new Date()], idempotent))
+    if (!published) await runCassandra(() => this.client.execute(this.cql.markPending!, [requestId, new Date()], IDEMPOTENT))
   }
 
   async state(requestId: string): Promise<'queued' | 'published' | undefined> {
-    const row = (await runCassandra(() => this.client.execute(this.cql.get!, [requestId], idempotent))).first()
+    const row = (await runCassandra(() => this.client.execute(this.cql.get!, [requestId], IDEMPOTENT))).first()
     if (!row) return undefined
     return row.get('publishedat') ? 'published' : 'queued'
   }
 
   async pending(limit: number): Promise<OutboxEntry[]> {
-    const ids = (await runCassandra(() => this.client.execute(this.cql.listPending!, [limit], idempotent))).rows.map((r) => r.get('requestid') as string)
+    const ids = (await runCassandra(() => this.client.execute(this.cql.listPending!, [limit], IDEMPOTENT))).rows.map((r) => r.get('requestid') as string)
     const entries: OutboxEntry[] = []
     for (const requestId of ids) {
-      const row = (await runCassandra(() => this.client.execute(this.cql.get!, [requestId], idempotent))).first()
+      const row = (await runCassandra(() => this.client.execute(this.cql.get!, [requestId], IDEMPOTENT))).first()
       if (!row) continue
       if (row.get('publishedat')) {
         await this.unlist(requestId)
@@ -67,15 +65,15 @@ export class CassandraEventOutbox implements EventOutbox {
   }
 
   async markPublished(requestId: string, at: Date): Promise<void> {
-    await runCassandra(() => this.client.execute(this.cql.published!, [at, requestId], idempotent))
+    await runCassandra(() => this.client.execute(this.cql.published!, [at, requestId], IDEMPOTENT))
     await this.unlist(requestId)
   }
 
   async attemptFailed(entry: OutboxEntry): Promise<void> {
-    await runCassandra(() => this.client.execute(this.cql.attempt!, [entry.attempts + 1, entry.requestId], idempotent))
+    await runCassandra(() => this.client.execute(this.cql.attempt!, [entry.attempts + 1, entry.requestId], IDEMPOTENT))
   }
 
   private async unlist(requestId: string): Promise<void> {
-    await runCassandra(() => this.client.execute(this.cql.unlist!, [requestId], idempotent))
+    await runCassandra(() => this.client.execute(this.cql.unlist!, [requestId], IDEMPOTENT))
   }
 }

@@ -1,7 +1,7 @@
 import type { Client, types } from 'cassandra-driver'
 import type { MarkDeletedOutcome, UserRecord, UserStore } from '../deletion/ports.js'
 import { formatSunbirdTimestamp } from '../shared/sunbird-timestamp.js'
-import { runCassandra } from './driver-errors.js'
+import { IDEMPOTENT, runCassandra } from './driver-errors.js'
 
 /**
  * Every profile column of sunbird.user that can hold personal data, and what deletion leaves in it.
@@ -33,8 +33,6 @@ export const SCRUBBED_USER_COLUMNS: Readonly<Record<string, string | boolean | n
 
 const scrubColumns = Object.keys(SCRUBBED_USER_COLUMNS)
 const scrubValues = Object.values(SCRUBBED_USER_COLUMNS)
-
-const idempotent = { prepare: true, isIdempotent: true } as const
 
 function toRecord(row: types.Row): UserRecord {
   return {
@@ -75,7 +73,7 @@ export class CassandraUserStore implements UserStore {
   }
 
   private execute(cql: string, params: unknown[]) {
-    return runCassandra(() => this.client.execute(cql, params, idempotent))
+    return runCassandra(() => this.client.execute(cql, params, IDEMPOTENT))
   }
 
   async findUser(userId: string): Promise<UserRecord | undefined> {

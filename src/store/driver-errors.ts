@@ -22,6 +22,9 @@ export function isCassandraUnavailable(err: unknown): boolean {
   return false
 }
 
+/** Options for statements safe to replay (reads, plain writes of constant values): the driver may retry them. */
+export const IDEMPOTENT = { prepare: true, isIdempotent: true } as const
+
 /**
  * Runs a driver call, turning "Cassandra did not answer" into a domain error (503); anything else
  * stays a bug (500). Each call is timed into the recorder of the work it serves, when there is one.
