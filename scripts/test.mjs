@@ -1,5 +1,6 @@
 // `npm test`: the whole suite, from a fresh clone. Installs dependencies if needed, type-checks
-// sources and tests, then runs every vitest project (unit, integration, contract). The
+// sources and tests, lints and checks formatting (`npm run lint`), then runs every vitest project
+// (unit, integration, contract). The
 // integration and contract projects start local Cassandra and Keycloak themselves, once per run.
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
@@ -8,6 +9,7 @@ import { ensureDependencies, root, run } from './ensure-deps.mjs'
 
 ensureDependencies()
 run('tsc', ['-p', 'tsconfig.json', '--noEmit'])
+run('npm', ['run', '--silent', 'lint'])
 
 mkdirSync(join(root, '.cache'), { recursive: true })
 const report = join(root, '.cache', 'vitest-report.json')
