@@ -1,7 +1,7 @@
 // `npm test`: the whole suite, from a fresh clone. Installs dependencies if needed, type-checks
 // sources and tests, lints and checks formatting (`npm run lint`), then runs every vitest project
-// (unit, integration, contract). The
-// integration and contract projects start local Cassandra and Keycloak themselves, once per run.
+// (unit, integration, contract). The integration and contract projects start local Cassandra,
+// Keycloak and Kafka themselves, once per run.
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
