@@ -12,11 +12,7 @@ export type DriftCheck = StatementComparison | { error: string }
  * service, composed in this process (its HTTP app, its workflow, its stores), and another through
  * rawDeleteSequence, recording every statement each sends to the driver, and compares the two.
  */
-export async function checkBaselineMatchesService(
-  config: Config,
-  request: { path: string; headers: Record<string, string>; userId: string },
-  baselineUserId: string,
-): Promise<DriftCheck> {
+export async function checkBaselineMatchesService(config: Config, request: { path: string; headers: Record<string, string>; userId: string }, baselineUserId: string): Promise<DriftCheck> {
   try {
     const service = composeService(config, createLogger('silent'))
     let status = 0

@@ -21,13 +21,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
  * Starts `node <args>` on a free 127.0.0.1 port (PORT and HOST in env) and waits until `readyPath`
  * answers 200. Output is drained continuously (a full pipe would block a synchronous logger).
  */
-export async function startServerProcess(
-  args: string[],
-  env: Record<string, string>,
-  readyPath: string,
-  nodeFlags: string[] = [],
-  onLine: (line: string) => void = () => {},
-): Promise<ServerProcess> {
+export async function startServerProcess(args: string[], env: Record<string, string>, readyPath: string, nodeFlags: string[] = [], onLine: (line: string) => void = () => {}): Promise<ServerProcess> {
   const port = await freePort()
   const child: ChildProcess = spawn(process.execPath, [...nodeFlags, ...args], {
     cwd: projectRoot,

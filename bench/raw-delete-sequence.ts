@@ -87,9 +87,7 @@ export async function rawDeleteSequence(client: Client, keyspace: string, userId
   // external identities
   const identities = (await run(`SELECT provider, idtype, externalid FROM ${ks}.usr_external_identity WHERE userid = ?`, [userId])).rows
   await Promise.all(
-    identities.map((r) =>
-      run(`DELETE FROM ${ks}.usr_external_identity WHERE provider = ? AND idtype = ? AND externalid = ?`, [r.get('provider'), r.get('idtype'), r.get('externalid')]),
-    ),
+    identities.map((r) => run(`DELETE FROM ${ks}.usr_external_identity WHERE provider = ? AND idtype = ? AND externalid = ?`, [r.get('provider'), r.get('idtype'), r.get('externalid')])),
   )
   await recordStep('externalIdentities', 'done', 'deleted', identities.length)
   // organisations
@@ -182,7 +180,18 @@ export class AuditChain {
 
 /** A receipt of the service's shape and size (src/deletion/receipt.ts): per-store actions, keyed-hash subject. */
 function receiptText(requestId: string, userId: string): string {
-  const stores = ['cassandra.user (status)', 'keycloak', 'cassandra.user_lookup', 'cassandra.usr_external_identity', 'cassandra.user_organisation', 'cassandra.user (profile)', 'cassandra.user (managed users)', 'kafka (delete.user topic)', 'cassandra.user_roles', 'cassandra.user_deletion_audit']
+  const stores = [
+    'cassandra.user (status)',
+    'keycloak',
+    'cassandra.user_lookup',
+    'cassandra.usr_external_identity',
+    'cassandra.user_organisation',
+    'cassandra.user (profile)',
+    'cassandra.user (managed users)',
+    'kafka (delete.user topic)',
+    'cassandra.user_roles',
+    'cassandra.user_deletion_audit',
+  ]
   return JSON.stringify({
     requestId,
     subject: createHmac('sha256', 'bench-receipt-key').update(userId).digest('hex'),
@@ -194,10 +203,26 @@ function receiptText(requestId: string, userId: string): string {
 
 /** The personal columns blanked by the profile scrub, in the store's order, with the values it writes. */
 const SCRUBBED_COLUMNS: readonly (readonly [string, string | boolean | null])[] = [
-  ['username', ''], ['email', ''], ['phone', ''], ['maskedemail', ''], ['maskedphone', ''], ['prevusedemail', ''],
-  ['prevusedphone', ''], ['recoveryemail', ''], ['recoveryphone', ''], ['firstname', ''], ['lastname', ''], ['dob', ''],
-  ['countrycode', ''], ['gender', ''], ['avatar', ''], ['loginid', ''], ['emailverified', false], ['phoneverified', false],
-  ['profilelocation', '[]'], ['profiledetails', null],
+  ['username', ''],
+  ['email', ''],
+  ['phone', ''],
+  ['maskedemail', ''],
+  ['maskedphone', ''],
+  ['prevusedemail', ''],
+  ['prevusedphone', ''],
+  ['recoveryemail', ''],
+  ['recoveryphone', ''],
+  ['firstname', ''],
+  ['lastname', ''],
+  ['dob', ''],
+  ['countrycode', ''],
+  ['gender', ''],
+  ['avatar', ''],
+  ['loginid', ''],
+  ['emailverified', false],
+  ['phoneverified', false],
+  ['profilelocation', '[]'],
+  ['profiledetails', null],
 ]
 
 export interface TimedRun {

@@ -13,11 +13,10 @@ run('npm', ['run', '--silent', 'lint'])
 
 mkdirSync(join(root, '.cache'), { recursive: true })
 const report = join(root, '.cache', 'vitest-report.json')
-const vitest = spawnSync(
-  join(root, 'node_modules', '.bin', 'vitest'),
-  ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)],
-  { cwd: root, stdio: 'inherit' },
-)
+const vitest = spawnSync(join(root, 'node_modules', '.bin', 'vitest'), ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)], {
+  cwd: root,
+  stdio: 'inherit',
+})
 // One plain closing line any CI can read, whatever the reporter printed above it.
 if (existsSync(report)) {
   const { numPassedTests, numFailedTests, numPendingTests } = JSON.parse(readFileSync(report, 'utf8'))

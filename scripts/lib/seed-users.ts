@@ -33,25 +33,62 @@ export async function seedUser(client: Client, keyspace: string, user: SeedUser)
       status, isdeleted, flagsvalue, profilelocation, profiledetails, rootorgid, channel, managedby, createddate, createdby)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     [
-      user.id, user.id, username, email, phone, `${email[0]}****@example.org`, `******${phone.slice(-4)}`,
-      `old.${email}`, `8${phone.slice(1)}`, `recovery.${email}`, `7${phone.slice(1)}`,
-      user.firstName ?? 'Asha', user.lastName ?? 'Verma', user.dob ?? '1990-04-12', '+91', 'female', `${username}@local`, true, true,
-      user.status ?? 1, user.isDeleted ?? false, 4,
-      JSON.stringify([{ id: 'district-1', type: 'district' }]), JSON.stringify({ school: 'Springfield High', bio: `I am ${user.firstName ?? 'Asha'}` }),
-      user.rootOrgId ?? null, 'local', user.managedBy ?? null, now.toISOString(), user.id,
+      user.id,
+      user.id,
+      username,
+      email,
+      phone,
+      `${email[0]}****@example.org`,
+      `******${phone.slice(-4)}`,
+      `old.${email}`,
+      `8${phone.slice(1)}`,
+      `recovery.${email}`,
+      `7${phone.slice(1)}`,
+      user.firstName ?? 'Asha',
+      user.lastName ?? 'Verma',
+      user.dob ?? '1990-04-12',
+      '+91',
+      'female',
+      `${username}@local`,
+      true,
+      true,
+      user.status ?? 1,
+      user.isDeleted ?? false,
+      4,
+      JSON.stringify([{ id: 'district-1', type: 'district' }]),
+      JSON.stringify({ school: 'Springfield High', bio: `I am ${user.firstName ?? 'Asha'}` }),
+      user.rootOrgId ?? null,
+      'local',
+      user.managedBy ?? null,
+      now.toISOString(),
+      user.id,
     ],
   )
-  const lookups: [string, string][] = [['email', email], ['phone', phone], ['username', username]]
+  const lookups: [string, string][] = [
+    ['email', email],
+    ['phone', phone],
+    ['username', username],
+  ]
   for (const ext of user.externalIds ?? []) lookups.push(['externalid', `${ext.externalId}@${ext.provider}`])
   for (const [type, value] of lookups) await q(`INSERT INTO ${ks}.user_lookup (type, value, userid) VALUES (?, ?, ?)`, [type, value, user.id])
   for (const role of user.roles ?? [{ role: 'PUBLIC' }]) {
     await q(`INSERT INTO ${ks}.user_roles (userid, role, scope, createdby, createddate) VALUES (?, ?, ?, ?, ?)`, [
-      user.id, role.role, JSON.stringify((role.organisationIds ?? []).map((organisationId) => ({ organisationId }))), user.id, now,
+      user.id,
+      role.role,
+      JSON.stringify((role.organisationIds ?? []).map((organisationId) => ({ organisationId }))),
+      user.id,
+      now,
     ])
   }
   for (const organisationId of user.organisations ?? (user.rootOrgId ? [user.rootOrgId] : [])) {
     await q(`INSERT INTO ${ks}.user_organisation (userid, organisationid, id, isdeleted, orgjoindate, associationtype, roles) VALUES (?, ?, ?, ?, ?, ?, ?)`, [
-      user.id, organisationId, `${user.id}-${organisationId}`, false, now.toISOString(), 1, ['PUBLIC'],
+      user.id,
+      organisationId,
+      `${user.id}-${organisationId}`,
+      false,
+      now.toISOString(),
+      1,
+      ['PUBLIC'],
     ])
   }
   for (const ext of user.externalIds ?? []) {

@@ -3,11 +3,7 @@ import { createHmac, sign, type KeyObject } from 'node:crypto'
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
 
 /** Signs a compact JWS. Used by the quick start (API bearer) and the tests (both credentials). */
-export function signJwt(
-  header: Record<string, unknown>,
-  payload: Record<string, unknown>,
-  key: { hs256: string } | { rs256: KeyObject | string },
-): string {
+export function signJwt(header: Record<string, unknown>, payload: Record<string, unknown>, key: { hs256: string } | { rs256: KeyObject | string }): string {
   const input = `${b64(header)}.${b64(payload)}`
   const signature = 'hs256' in key ? createHmac('sha256', key.hs256).update(input).digest() : sign('RSA-SHA256', Buffer.from(input), key.rs256)
   return `${input}.${signature.toString('base64url')}`

@@ -52,7 +52,13 @@ describe('deletionBasis', () => {
   it.each([
     ['no roles', []],
     ['only PUBLIC', [{ role: 'PUBLIC', organisationIds: ['org-1'] }]],
-    ['other admin roles', [{ role: 'SYSTEM_ADMINISTRATION', organisationIds: [] }, { role: 'ORG_MODERATOR', organisationIds: ['org-1'] }]],
+    [
+      'other admin roles',
+      [
+        { role: 'SYSTEM_ADMINISTRATION', organisationIds: [] },
+        { role: 'ORG_MODERATOR', organisationIds: ['org-1'] },
+      ],
+    ],
     ['a lower-case org_admin', [{ role: 'org_admin', organisationIds: ['org-1'] }]],
   ])('when the caller has %s and deletes someone else, then the basis is none', (_label, roles) => {
     expect(deletionBasis(caller({ roles }), TARGET)).toBe('none')

@@ -138,13 +138,7 @@ describe('JwksKeySource', () => {
     const server = await startJwksServer([jwkOf(realmA), jwkOf(realmB)], { delayMs: 50 })
     const source = new JwksKeySource({ realmUrl: server.realmUrl })
 
-    const results = await Promise.all([
-      source.getJWK('kid-a'),
-      source.getJWK('kid-b'),
-      source.getJWK('kid-a'),
-      source.getJWK('kid-b'),
-      source.getJWK('kid-a'),
-    ])
+    const results = await Promise.all([source.getJWK('kid-a'), source.getJWK('kid-b'), source.getJWK('kid-a'), source.getJWK('kid-b'), source.getJWK('kid-a')])
 
     expect(server.requests()).toBe(1)
     expect(results).toEqual([realmA.publicKeyPem, realmB.publicKeyPem, realmA.publicKeyPem, realmB.publicKeyPem, realmA.publicKeyPem])

@@ -227,11 +227,7 @@ describe('KeycloakIdentity.eraseAccount', () => {
 
     // Assert
     expect(result).toBe('deleted')
-    expect(keycloak.seen.map((request) => `${request.method} ${request.path}`)).toEqual([
-      `POST ${TOKEN_PATH}`,
-      `POST ${USERS_PATH}user-1/logout`,
-      `DELETE ${USERS_PATH}user-1`,
-    ])
+    expect(keycloak.seen.map((request) => `${request.method} ${request.path}`)).toEqual([`POST ${TOKEN_PATH}`, `POST ${USERS_PATH}user-1/logout`, `DELETE ${USERS_PATH}user-1`])
     expect(keycloak.hasAccount('user-1')).toBe(false)
   })
 

@@ -7,7 +7,11 @@ import { UnknownKeyError, type KeySource } from './key-source.js'
 function toPem(text: string): string {
   const trimmed = text.trim()
   if (trimmed.includes('-----BEGIN')) return trimmed
-  const body = trimmed.replace(/\s+/g, '').match(/.{1,64}/g)?.join('\n') ?? ''
+  const body =
+    trimmed
+      .replace(/\s+/g, '')
+      .match(/.{1,64}/g)
+      ?.join('\n') ?? ''
   return `-----BEGIN PUBLIC KEY-----\n${body}\n-----END PUBLIC KEY-----`
 }
 

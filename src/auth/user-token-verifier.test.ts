@@ -225,10 +225,7 @@ describe('userIdFromSubject', () => {
 })
 
 describe('PemKeySource', () => {
-  const bareBase64 = (pem: string) =>
-    pem
-      .replace(/-----(BEGIN|END) PUBLIC KEY-----/g, '')
-      .replace(/\s+/g, '')
+  const bareBase64 = (pem: string) => pem.replace(/-----(BEGIN|END) PUBLIC KEY-----/g, '').replace(/\s+/g, '')
 
   it('when a key file holds the bare base64 body without PEM armour, then its kid resolves and verifies tokens', async () => {
     // Arrange

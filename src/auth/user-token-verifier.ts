@@ -31,9 +31,7 @@ function readRoles(claim: unknown): ScopedRole[] {
   return claim.flatMap((entry): ScopedRole[] => {
     if (typeof entry !== 'object' || entry === null || typeof (entry as { role?: unknown }).role !== 'string') return []
     const scope = (entry as { scope?: unknown }).scope
-    const organisationIds = Array.isArray(scope)
-      ? scope.map((s) => (s as { organisationId?: unknown } | null)?.organisationId).filter((id): id is string => typeof id === 'string')
-      : []
+    const organisationIds = Array.isArray(scope) ? scope.map((s) => (s as { organisationId?: unknown } | null)?.organisationId).filter((id): id is string => typeof id === 'string') : []
     return [{ role: (entry as { role: string }).role, organisationIds }]
   })
 }

@@ -26,7 +26,12 @@ function mergeDeep(base: Plain, override: Plain): Plain {
 
 /** Sunbird passes lists as comma-separated env values ("host1,host2", "public,teacher"). */
 function splitList(value: unknown): unknown {
-  return typeof value === 'string' ? value.split(',').map((part) => part.trim()).filter(Boolean) : value
+  return typeof value === 'string'
+    ? value
+        .split(',')
+        .map((part) => part.trim())
+        .filter(Boolean)
+    : value
 }
 
 /** One form for what Sunbird writes several ways (comma lists, SSO URL with trailing slash), resolved paths, the default topic. */

@@ -67,7 +67,14 @@ describe('buildDeleteUserEvent', () => {
   })
 
   it('when a suggested-users entry has no users, then it is left out', () => {
-    const event = buildDeleteUserEvent(input({ suggestedUsers: [{ role: 'ORG_ADMIN', users: [] }, { role: 'CONTENT_CREATOR', users: [ADMIN] }] }))
+    const event = buildDeleteUserEvent(
+      input({
+        suggestedUsers: [
+          { role: 'ORG_ADMIN', users: [] },
+          { role: 'CONTENT_CREATOR', users: [ADMIN] },
+        ],
+      }),
+    )
 
     expect((event.edata as Record<string, unknown>).suggested_users).toEqual([{ role: 'CONTENT_CREATOR', users: [ADMIN] }])
   })

@@ -614,7 +614,11 @@ describe('deleteUser, Keycloak unreachable', () => {
     const request = w.requests.peek(MSGID)
     expect(request?.state).toBe('partial')
     expect(request?.steps.keycloak).toEqual({ status: 'pending', action: 'unreachable', at: AT })
-    expect(Object.entries(request?.steps ?? {}).filter(([step]) => step !== 'keycloak').map(([, outcome]) => outcome.status)).not.toContain('pending')
+    expect(
+      Object.entries(request?.steps ?? {})
+        .filter(([step]) => step !== 'keycloak')
+        .map(([, outcome]) => outcome.status),
+    ).not.toContain('pending')
     expect(Object.keys(request?.steps ?? {})).toHaveLength(8)
     expect(w.users.remainingLookups(TARGET)).toBe(0)
     expect(w.identity.hasAccount(TARGET)).toBe(true)

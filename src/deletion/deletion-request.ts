@@ -3,16 +3,7 @@
  * a crash or an outage at any point leaves a request that the sweeper (or the same request again)
  * finishes without doing anything twice that matters.
  */
-export const STEPS = [
-  'lock',
-  'keycloak',
-  'lookups',
-  'externalIdentities',
-  'organisations',
-  'userRow',
-  'managedUsers',
-  'event',
-] as const
+export const STEPS = ['lock', 'keycloak', 'lookups', 'externalIdentities', 'organisations', 'userRow', 'managedUsers', 'event'] as const
 
 export type StepName = (typeof STEPS)[number]
 

@@ -27,10 +27,7 @@ function mayRead(caller: Caller, request: DeletionRequest, scope: OrgAdminScope)
 }
 
 /** The deletion request by id, or the newest one for a user, if the caller may see it. */
-export async function readDeletionStatus(
-  deps: DeletionStatusDeps,
-  input: { caller: Caller } & ({ requestId: string } | { userId: string }),
-): Promise<DeletionRequest> {
+export async function readDeletionStatus(deps: DeletionStatusDeps, input: { caller: Caller } & ({ requestId: string } | { userId: string })): Promise<DeletionRequest> {
   const request = 'requestId' in input ? await deps.requests.get(input.requestId) : (await deps.requests.findByUser(input.userId, 1))[0]
   if (!request) throw new DeletionRequestNotFoundError()
   if (!mayRead(input.caller, request, deps.orgAdminScope)) throw new NotPermittedError('may not read this deletion request')

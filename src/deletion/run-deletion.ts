@@ -68,10 +68,7 @@ async function runStep(deps: RunDeps, request: DeletionRequest, step: Exclude<St
     }
     case 'event': {
       const organisationId = request.target.rootOrgId
-      const [managedUsers, orgAdmins] = await Promise.all([
-        users.findManagedUserIds(userId),
-        organisationId ? users.findOrgAdminIds(organisationId, 250) : Promise.resolve([]),
-      ])
+      const [managedUsers, orgAdmins] = await Promise.all([users.findManagedUserIds(userId), organisationId ? users.findOrgAdminIds(organisationId, 250) : Promise.resolve([])])
       const event = buildDeleteUserEvent({
         requestId: request.id,
         userId,

@@ -26,7 +26,12 @@ export function pickMessageId(requestId: string | undefined, msgId: string | und
 export function apiIdForPath(path: string): string {
   const servicePath = path.replace(/^\/api\/([^/]+)\/v1\//, '/v1/$1/')
   // Empty segments (stripped characters, `//`, a leading `/`) must not leave `..` or an edge dot: envelope.json's id pattern forbids them.
-  const id = servicePath.replace(/^\/v\d+/, 'api').replace(/\//g, '.').replace(/[^A-Za-z0-9._-]/g, '').replace(/\.{2,}/g, '.').replace(/^\.+|\.+$/g, '')
+  const id = servicePath
+    .replace(/^\/v\d+/, 'api')
+    .replace(/\//g, '.')
+    .replace(/[^A-Za-z0-9._-]/g, '')
+    .replace(/\.{2,}/g, '.')
+    .replace(/^\.+|\.+$/g, '')
   const full = id === 'api' || id.startsWith('api.') ? id : id ? `api.${id}` : 'api'
   return full.slice(0, 100).replace(/\.+$/, '')
 }

@@ -106,9 +106,7 @@ function errorResponses(route: RouteMeta, options: OpenApiOptions): JsonObject {
   for (const code of route.errors) byStatus.set(errorCodes[code].status, [...(byStatus.get(errorCodes[code].status) ?? []), code])
   const responses: JsonObject = {}
   for (const [status, codes] of [...byStatus].sort(([a], [b]) => a - b)) {
-    const description = codes
-      .map((code) => `\`${errorCodes[code].err}\` ${errmsgOf(errorCodes[code], options.maxBodyBytes)}: ${errorCodes[code].description}`)
-      .join('\n\n')
+    const description = codes.map((code) => `\`${errorCodes[code].err}\` ${errmsgOf(errorCodes[code], options.maxBodyBytes)}: ${errorCodes[code].description}`).join('\n\n')
     const headers: JsonObject = { 'Access-Control-Allow-Origin': headerRef('Access-Control-Allow-Origin') }
     if (status === 503) headers['Retry-After'] = headerRef('Retry-After')
     if (codes.includes('FORBIDDEN')) {
@@ -203,7 +201,7 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
       version: packageVersion(),
       summary: "Sunbird-compatible user deletion: Sunbird's request, envelope, error codes and messages.",
       description: [
-        'Every JSON answer is Sunbird\'s envelope `id, ver, ts, params{resmsgid,msgid,err,status,errmsg}, responseCode, result`, with `Access-Control-Allow-Origin: *`. ' +
+        "Every JSON answer is Sunbird's envelope `id, ver, ts, params{resmsgid,msgid,err,status,errmsg}, responseCode, result`, with `Access-Control-Allow-Origin: *`. " +
           '`msgid` = `resmsgid` = the `x-request-id` header, else `X-msgId`, else a new UUID v4; the service log carries it on every line of the request.',
         'Checks run in this order and the first failing one answers: size, JSON, API bearer, user token, body schema, authorization, role restriction, existence, already deleted.',
         'A method a path does not serve answers 405 with `Allow` (see `MethodNotAllowed`); an unknown path answers 404 `UOS_APINOTFOUND` (see `ApiNotFound`). ' +

@@ -13,9 +13,6 @@ export function requestMetrics(metrics: ServiceMetrics): MiddlewareHandler<AppEn
     const started = performance.now()
     await metrics.measure(next)
     const status = c.res.status
-    metrics.observeRequest(
-      { method: c.req.method, route: routeLabel(c), status: String(status), err: status >= 400 ? (c.get('errCode') ?? 'unknown') : 'none' },
-      (performance.now() - started) / 1000,
-    )
+    metrics.observeRequest({ method: c.req.method, route: routeLabel(c), status: String(status), err: status >= 400 ? (c.get('errCode') ?? 'unknown') : 'none' }, (performance.now() - started) / 1000)
   }
 }

@@ -25,9 +25,7 @@ function sunbirdErrFor(body: unknown): string | null {
 function createValidatingApp() {
   const app = new Hono<AppEnv>()
   app.use('*', requestContext(createLogger('silent')))
-  app.post('/api/user/v1/delete', readJsonBody({ maxBytes: 65536 }), validateBody(registry, 'user-delete.request'), (c) =>
-    c.json({ passed: true, body: c.get('body') }),
-  )
+  app.post('/api/user/v1/delete', readJsonBody({ maxBytes: 65536 }), validateBody(registry, 'user-delete.request'), (c) => c.json({ passed: true, body: c.get('body') }))
   app.onError((err, c) => renderError(c, err, { maxBodyBytes: 65536, retryAfterSeconds: 5 }))
   return app
 }

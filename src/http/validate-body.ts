@@ -5,9 +5,7 @@ import { ApiError } from './api-error.js'
 import type { AppEnv } from './app-env.js'
 import { errorCodes, type ErrorCode } from './error-codes.js'
 
-const codeBySunbirdErr = new Map<string, ErrorCode>(
-  (Object.entries(errorCodes) as [ErrorCode, (typeof errorCodes)[ErrorCode]][]).map(([code, entry]) => [entry.err, code]),
-)
+const codeBySunbirdErr = new Map<string, ErrorCode>((Object.entries(errorCodes) as [ErrorCode, (typeof errorCodes)[ErrorCode]][]).map(([code, entry]) => [entry.err, code]))
 
 /**
  * The schema names the Sunbird code of each keyword (`x-error-codes` beside it), so the mapping

@@ -29,7 +29,7 @@ describe('createLogger', () => {
     expect(lines[1]).not.toHaveProperty('outcome')
   })
 
-  it('when two requests log concurrently, then neither line takes the other\'s msgid', async () => {
+  it("when two requests log concurrently, then neither line takes the other's msgid", async () => {
     const { logger, lines } = capture()
     const later = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 

@@ -11,7 +11,9 @@ export type JsonSchema = Record<string, unknown> & { $id: string }
 /** Every JSON Schema in schemas/, keyed by $id. Read once; the files are the single source of truth. */
 export function readSchemas(dir = schemasDir): Map<string, JsonSchema> {
   const schemas = new Map<string, JsonSchema>()
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()) {
     const schema = JSON.parse(readFileSync(join(dir, file), 'utf8')) as JsonSchema
     if (typeof schema.$id !== 'string') throw new Error(`schemas/${file} has no $id`)
     schemas.set(schema.$id, schema)

@@ -99,9 +99,7 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
   async finish(id: string, state: RequestState, fields: { receipt?: DeletionReceipt; reason?: string }): Promise<void> {
     const now = new Date()
     // The lease is released so a partial request can be taken up at once by a retry or the sweeper.
-    await runCassandra(() =>
-      this.client.execute(this.cql.finish!, [state, fields.reason ?? null, fields.receipt ? JSON.stringify(fields.receipt) : null, new Date(0), now, id], IDEMPOTENT),
-    )
+    await runCassandra(() => this.client.execute(this.cql.finish!, [state, fields.reason ?? null, fields.receipt ? JSON.stringify(fields.receipt) : null, new Date(0), now, id], IDEMPOTENT))
     if (state === 'completed' || state === 'failed') await runCassandra(() => this.client.execute(this.cql.close!, [id], IDEMPOTENT))
   }
 

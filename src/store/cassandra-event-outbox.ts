@@ -36,9 +36,7 @@ export class CassandraEventOutbox implements EventOutbox {
 
   async append(requestId: string, event: Record<string, unknown>): Promise<void> {
     const object = event.object as { id?: string } | undefined
-    const result = await runCassandra(() =>
-      this.client.execute(this.cql.append!, [requestId, String(event.mid), object?.id ?? null, JSON.stringify(event), new Date()], { prepare: true }),
-    )
+    const result = await runCassandra(() => this.client.execute(this.cql.append!, [requestId, String(event.mid), object?.id ?? null, JSON.stringify(event), new Date()], { prepare: true }))
     const published = !result.wasApplied() && result.first()?.get('publishedat')
     if (!published) await runCassandra(() => this.client.execute(this.cql.markPending!, [requestId, new Date()], IDEMPOTENT))
   }

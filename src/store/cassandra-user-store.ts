@@ -66,9 +66,7 @@ export class CassandraUserStore implements UserStore {
       findManaged: `SELECT id FROM ${ks}.user WHERE managedby = ?`,
       findRoleHolders: `SELECT userid, scope FROM ${ks}.user_roles WHERE role = ?`,
       lock: `UPDATE ${ks}.user SET status = 2, isdeleted = true, updatedby = ?, updateddate = ? WHERE id = ? IF status = ? AND isdeleted = ?`,
-      scrub:
-        `UPDATE ${ks}.user SET status = 2, isdeleted = true, updatedby = ?, updateddate = ?, ` +
-        `${scrubColumns.map((column) => `${column} = ?`).join(', ')} WHERE id = ?`,
+      scrub: `UPDATE ${ks}.user SET status = 2, isdeleted = true, updatedby = ?, updateddate = ?, ` + `${scrubColumns.map((column) => `${column} = ?`).join(', ')} WHERE id = ?`,
     }
   }
 

@@ -50,9 +50,7 @@ export const migrations: readonly Migration[] = [
   {
     version: 3,
     description: 'identity_erasure_pending: Keycloak erasures owed, written ahead of the user-row commit',
-    statements: (ks) => [
-      `CREATE TABLE IF NOT EXISTS ${ks}.identity_erasure_pending (userid text PRIMARY KEY, since timestamp, attempts int, lastattempt timestamp)`,
-    ],
+    statements: (ks) => [`CREATE TABLE IF NOT EXISTS ${ks}.identity_erasure_pending (userid text PRIMARY KEY, since timestamp, attempts int, lastattempt timestamp)`],
   },
   {
     version: 4,
@@ -92,18 +90,12 @@ export async function migrate(config: Config['cassandra'], log: (line: string) =
   const ran: number[] = []
   try {
     await client.execute(`CREATE KEYSPACE IF NOT EXISTS ${ks} WITH replication = ${replicationCql(config.replication)}`)
-    await client.execute(
-      `CREATE TABLE IF NOT EXISTS ${ks}.schema_version (version int PRIMARY KEY, description text, applied_at timestamp)`,
-    )
+    await client.execute(`CREATE TABLE IF NOT EXISTS ${ks}.schema_version (version int PRIMARY KEY, description text, applied_at timestamp)`)
     const done = new Set((await client.execute(`SELECT version FROM ${ks}.schema_version`)).rows.map((row) => row.get('version') as number))
     for (const migration of migrations) {
       if (done.has(migration.version)) continue
       for (const statement of migration.statements(ks)) await client.execute(statement)
-      await client.execute(`INSERT INTO ${ks}.schema_version (version, description, applied_at) VALUES (?, ?, ?)`, [
-        migration.version,
-        migration.description,
-        new Date(),
-      ])
+      await client.execute(`INSERT INTO ${ks}.schema_version (version, description, applied_at) VALUES (?, ?, ?)`, [migration.version, migration.description, new Date()])
       ran.push(migration.version)
       log(`applied migration ${migration.version}: ${migration.description}`)
     }

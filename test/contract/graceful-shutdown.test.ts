@@ -109,13 +109,7 @@ describe('SIGTERM during a burst of deletes', () => {
   it('then each user is either fully deleted or untouched, and every 200 is fully deleted', async () => {
     const isFullyDeleted = (state: State, pii: string[]) => {
       const row = JSON.stringify(state.user ?? {})
-      return (
-        state.user?.get('status') === 2 &&
-        state.user.get('isdeleted') === true &&
-        state.lookups.length === 0 &&
-        state.identities.length === 0 &&
-        pii.every((value) => !row.includes(value))
-      )
+      return state.user?.get('status') === 2 && state.user.get('isdeleted') === true && state.lookups.length === 0 && state.identities.length === 0 && pii.every((value) => !row.includes(value))
     }
     const isUntouched = (state: State, before: State, pii: string[]) => {
       const row = JSON.stringify(state.user ?? {})

@@ -40,7 +40,9 @@ describe('what the built server logs', () => {
       firstName: `Zenobia${tag}`,
       lastName: `Quartermaine${tag}`,
       email: `zenobia.${tag}@example.org`,
-      phone: `98${String(parseInt(tag.slice(0, 8), 16)).padStart(8, '7').slice(0, 8)}`,
+      phone: `98${String(parseInt(tag.slice(0, 8), 16))
+        .padStart(8, '7')
+        .slice(0, 8)}`,
       username: `zq_${tag}`,
       dob: '1987-06-05',
       externalIds: [{ provider: 'state-board', idType: 'student-id', externalId: `SB-${tag}` }],

@@ -51,8 +51,17 @@ describe('a deletion as a durable request', () => {
     const account = await createKeycloakUser()
     const extId = `STUDENT-${randomUUID().slice(0, 8)}`
     const user = await h.seed({
-      id: account.id, username: account.username, email: account.email, firstName: 'Zubeida', lastName: `Okonkwo${randomUUID().slice(0, 4)}`,
-      phone: `98${Math.floor(Math.random() * 1e8).toString().padStart(8, '0')}`, dob: '1987-03-09', rootOrgId: ORG, organisations: [ORG, 'second-org'],
+      id: account.id,
+      username: account.username,
+      email: account.email,
+      firstName: 'Zubeida',
+      lastName: `Okonkwo${randomUUID().slice(0, 4)}`,
+      phone: `98${Math.floor(Math.random() * 1e8)
+        .toString()
+        .padStart(8, '0')}`,
+      dob: '1987-03-09',
+      rootOrgId: ORG,
+      organisations: [ORG, 'second-org'],
       externalIds: [{ provider: 'state-board', idType: 'roll', externalId: extId }],
     })
     const child = await h.seed({ managedBy: user.id, firstName: 'Tomasz', lastName: `Child${randomUUID().slice(0, 4)}`, rootOrgId: ORG })
@@ -87,7 +96,11 @@ describe('a deletion as a durable request', () => {
     const messages = await readTopic(h.config.events.topic)
     const ours = messages.filter((m) => m.value.includes(`proof-${user.id}`))
     expect(ours).toHaveLength(1)
-    for (const value of pii) expect(messages.some((m) => m.value.includes(value)), value).toBe(false)
+    for (const value of pii)
+      expect(
+        messages.some((m) => m.value.includes(value)),
+        value,
+      ).toBe(false)
     const event = JSON.parse(ours[0]!.value)
     expect(event.edata).toMatchObject({ action: 'delete-user', iteration: 1, userId: user.id, organisationId: ORG, managed_users: [child.id] })
     expect(event.edata).not.toHaveProperty('userName')
@@ -133,7 +146,6 @@ describe('a deletion as a durable request', () => {
     await expectError(await statusRequest({ request: {} }, stranger), 'INVALID_REQUEST_DATA')
     await expectError(await statusRequest({ request: { requestId, userId: requester.id } }, stranger), 'INVALID_REQUEST_DATA')
   })
-
 })
 
 describe('the audit trail', () => {

@@ -39,9 +39,12 @@ describe('when Cassandra is unreachable', () => {
     const port = await freePort()
     const h = await startHarness({ cassandra: { port, connectTimeoutMs: 500 } })
     try {
-      const response = await h.deleteRequest({ request: { userId: '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41' } }, {
-        'x-authenticated-user-token': h.userToken({ sub: '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41' }),
-      })
+      const response = await h.deleteRequest(
+        { request: { userId: '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41' } },
+        {
+          'x-authenticated-user-token': h.userToken({ sub: '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41' }),
+        },
+      )
       expect(response.headers.get('retry-after')).toBe(String(h.config.http.retryAfterSeconds))
       await expectError(response, 'SERVICE_UNAVAILABLE')
     } finally {
@@ -94,27 +97,24 @@ describe('when a step fails half-way', () => {
     }
   })
 
-  it.each(['eraseLookups', 'scrubProfile'] as const)(
-    'failing in %s after the lock answers 503, and a retry finishes the job before it answers "already deleted"',
-    async (method) => {
-      const h = await startHarness({}, { users: failOnce(method, unavailable) })
-      try {
-        const user = await h.seed({ rootOrgId: ORG })
-        await expectError(await h.deleteRequest({ request: { userId: user.id } }, { 'x-authenticated-user-token': h.userToken({ sub: user.id }) }), 'SERVICE_UNAVAILABLE')
-        const [open] = await requestsOf(h.db, user.id)
-        expect(open?.state).toBe('in_progress')
-        // The retry (by someone who may still act: the user is already locked out) finishes first, then answers 0008.
-        await expectError(await h.deleteRequest({ request: { userId: user.id } }, asAdmin(h)), 'ALREADY_DELETED')
-        const after = await readUserState(h.db, user.id)
-        expect(after.user?.get('email')).toBe('')
-        expect(after.user?.get('firstname')).toBe('')
-        expect(after.lookups).toHaveLength(0)
-        expect((await requestsOf(h.db, user.id))[0]?.state).toBe('completed')
-      } finally {
-        await h.close()
-      }
-    },
-  )
+  it.each(['eraseLookups', 'scrubProfile'] as const)('failing in %s after the lock answers 503, and a retry finishes the job before it answers "already deleted"', async (method) => {
+    const h = await startHarness({}, { users: failOnce(method, unavailable) })
+    try {
+      const user = await h.seed({ rootOrgId: ORG })
+      await expectError(await h.deleteRequest({ request: { userId: user.id } }, { 'x-authenticated-user-token': h.userToken({ sub: user.id }) }), 'SERVICE_UNAVAILABLE')
+      const [open] = await requestsOf(h.db, user.id)
+      expect(open?.state).toBe('in_progress')
+      // The retry (by someone who may still act: the user is already locked out) finishes first, then answers 0008.
+      await expectError(await h.deleteRequest({ request: { userId: user.id } }, asAdmin(h)), 'ALREADY_DELETED')
+      const after = await readUserState(h.db, user.id)
+      expect(after.user?.get('email')).toBe('')
+      expect(after.user?.get('firstname')).toBe('')
+      expect(after.lookups).toHaveLength(0)
+      expect((await requestsOf(h.db, user.id))[0]?.state).toBe('completed')
+    } finally {
+      await h.close()
+    }
+  })
 
   it('failing half-way with nobody retrying: the sweeper finishes the request', async () => {
     const h = await startHarness({}, { users: failOnce('leaveOrganisations', unavailable) })

@@ -20,7 +20,7 @@ describe('the delete-user event on the real Kafka', () => {
     await h.close()
   })
 
-  it('when a user is deleted, then one BE_JOB_REQUEST event with Sunbird\'s shape reaches the topic', async () => {
+  it("when a user is deleted, then one BE_JOB_REQUEST event with Sunbird's shape reaches the topic", async () => {
     const admin = randomUUID()
     await h.seed({ id: admin, roles: [{ role: 'ORG_ADMIN', organisationIds: [ORG] }] })
     const user = await h.seed({ rootOrgId: ORG })

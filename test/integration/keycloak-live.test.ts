@@ -84,7 +84,12 @@ describe('with live Keycloak tokens', () => {
   })
 
   it('when an ORG_ADMIN deletes a user of their organisation, then it succeeds; of another organisation, then 403', async () => {
-    const admin = await createKeycloakUser({ roles: [{ role: 'PUBLIC', scope: [] }, { role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] })
+    const admin = await createKeycloakUser({
+      roles: [
+        { role: 'PUBLIC', scope: [] },
+        { role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] },
+      ],
+    })
     const adminTokens = (await login(admin))!
     const member = await personInBoth({ rootOrgId: ORG })
     const outsider = await personInBoth({ rootOrgId: 'elsewhere-org' })

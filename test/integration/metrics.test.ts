@@ -138,7 +138,7 @@ describe('/metrics after real traffic', () => {
 })
 
 describe('/metrics of a service whose Cassandra is unreachable', () => {
-  it('then its failed Cassandra calls are counted as unavailable, and it does not see other services\' traffic', async () => {
+  it("then its failed Cassandra calls are counted as unavailable, and it does not see other services' traffic", async () => {
     const h = await startHarness({ cassandra: { port: await freePort(), connectTimeoutMs: 500 } })
     try {
       const userId = randomUUID()

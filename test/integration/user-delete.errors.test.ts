@@ -99,23 +99,31 @@ describe('error answers of the delete route, against the real Cassandra', () => 
     })
 
     const forgeries: [string, () => string][] = [
-      ['alg none', () => {
-        const payload = h.userToken({ sub: userId }).split('.')[1]
-        const none = Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT', kid: h.keys.kid })).toString('base64url')
-        return `${none}.${payload}.`
-      }],
-      ['HS256 signed with the realm public key', () =>
-        signJwt({ alg: 'HS256', typ: 'JWT', kid: h.keys.kid }, { sub: userId, iss: ISSUER, typ: 'Bearer', exp: now() + 60 }, { hs256: h.keys.publicKeyPem })],
+      [
+        'alg none',
+        () => {
+          const payload = h.userToken({ sub: userId }).split('.')[1]
+          const none = Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT', kid: h.keys.kid })).toString('base64url')
+          return `${none}.${payload}.`
+        },
+      ],
+      [
+        'HS256 signed with the realm public key',
+        () => signJwt({ alg: 'HS256', typ: 'JWT', kid: h.keys.kid }, { sub: userId, iss: ISSUER, typ: 'Bearer', exp: now() + 60 }, { hs256: h.keys.publicKeyPem }),
+      ],
       ['unknown kid', () => h.userToken({ sub: userId }, { header: { kid: 'no-such-kid' } })],
       ['signed by another key under our kid', () => mintUserToken(createRealmKeys(h.keys.kid), ISSUER, { sub: userId })],
       ['expired', () => h.userToken({ sub: userId, exp: now() - 5 })],
       ['not yet valid (nbf in the future)', () => h.userToken({ sub: userId, nbf: now() + 300 })],
       ['wrong issuer', () => mintUserToken(h.keys, 'http://127.0.0.1:18080/realms/other', { sub: userId })],
-      ['tampered payload', () => {
-        const [header, , signature] = h.userToken({ sub: randomUUID() }).split('.')
-        const payload = Buffer.from(JSON.stringify({ sub: userId, iss: ISSUER, typ: 'Bearer', exp: now() + 600 })).toString('base64url')
-        return `${header}.${payload}.${signature}`
-      }],
+      [
+        'tampered payload',
+        () => {
+          const [header, , signature] = h.userToken({ sub: randomUUID() }).split('.')
+          const payload = Buffer.from(JSON.stringify({ sub: userId, iss: ISSUER, typ: 'Bearer', exp: now() + 600 })).toString('base64url')
+          return `${header}.${payload}.${signature}`
+        },
+      ],
       ['garbage', () => 'abc.def.ghi'],
     ]
     it.each(forgeries)('user token %s → 401 and nothing deleted', async (_label, token) => {

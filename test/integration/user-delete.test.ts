@@ -108,7 +108,14 @@ describe('POST /api/user/v1/delete against the real Cassandra', () => {
   })
 
   describe('who may delete whom', () => {
-    const admin = (orgs: string[]) => h.userToken({ sub: randomUUID(), roles: [{ role: 'PUBLIC', scope: [] }, { role: 'ORG_ADMIN', scope: orgs.map((organisationId) => ({ organisationId })) }] })
+    const admin = (orgs: string[]) =>
+      h.userToken({
+        sub: randomUUID(),
+        roles: [
+          { role: 'PUBLIC', scope: [] },
+          { role: 'ORG_ADMIN', scope: orgs.map((organisationId) => ({ organisationId })) },
+        ],
+      })
 
     it('when an ORG_ADMIN deletes a user of their organisation, then it succeeds', async () => {
       const user = await h.seed({ rootOrgId: ORG })

@@ -16,6 +16,24 @@ export async function readUserState(db: Client, userId: string) {
 
 /** The personal values seedUser wrote for this user, to look for after deletion. */
 export function personalValues(user: SeedUser, row: Record<string, unknown>): string[] {
-  const columns = ['username', 'email', 'phone', 'firstname', 'lastname', 'dob', 'maskedemail', 'maskedphone', 'prevusedemail', 'prevusedphone', 'recoveryemail', 'recoveryphone', 'loginid', 'profiledetails']
-  return columns.map((c) => row[c]).filter((v): v is string => typeof v === 'string' && v !== '').concat(user.externalIds?.map((e) => e.externalId) ?? [])
+  const columns = [
+    'username',
+    'email',
+    'phone',
+    'firstname',
+    'lastname',
+    'dob',
+    'maskedemail',
+    'maskedphone',
+    'prevusedemail',
+    'prevusedphone',
+    'recoveryemail',
+    'recoveryphone',
+    'loginid',
+    'profiledetails',
+  ]
+  return columns
+    .map((c) => row[c])
+    .filter((v): v is string => typeof v === 'string' && v !== '')
+    .concat(user.externalIds?.map((e) => e.externalId) ?? [])
 }

@@ -29,12 +29,7 @@ export interface UserTokenClaims {
 }
 
 /** A Keycloak-shaped access token (typ Bearer, iss = <sso>/realms/<realm>) signed with the test key. */
-export function mintUserToken(
-  keys: RealmKeys,
-  issuer: string,
-  claims: UserTokenClaims,
-  options: { ttlSeconds?: number; header?: Record<string, unknown> } = {},
-): string {
+export function mintUserToken(keys: RealmKeys, issuer: string, claims: UserTokenClaims, options: { ttlSeconds?: number; header?: Record<string, unknown> } = {}): string {
   const now = Math.floor(Date.now() / 1000)
   return signJwt(
     { alg: 'RS256', typ: 'JWT', kid: keys.kid, ...options.header },

@@ -19,8 +19,16 @@ export const userDeleteStatusRoute = {
   requestSchema: 'user-delete-status.request',
   responseSchema: 'user-delete-status.response',
   errors: [
-    'INVALID_REQUEST_DATA', 'DATA_TYPE_ERROR', 'MANDATORY_PARAM_EMPTY', 'INVALID_USER_ID', 'PAYLOAD_TOO_LARGE', 'UNAUTHORIZED',
-    'FORBIDDEN', 'DELETION_REQUEST_NOT_FOUND', 'SERVICE_UNAVAILABLE', 'SERVER_ERROR',
+    'INVALID_REQUEST_DATA',
+    'DATA_TYPE_ERROR',
+    'MANDATORY_PARAM_EMPTY',
+    'INVALID_USER_ID',
+    'PAYLOAD_TOO_LARGE',
+    'UNAUTHORIZED',
+    'FORBIDDEN',
+    'DELETION_REQUEST_NOT_FOUND',
+    'SERVICE_UNAVAILABLE',
+    'SERVER_ERROR',
   ],
 } as const satisfies RouteMeta
 
@@ -50,9 +58,7 @@ export function registerUserDeleteStatus(app: Hono<AppEnv>, deps: UserDeleteStat
     app.post(path, ...chain, async (c) => {
       const { request } = c.get('body') as { request: { requestId?: string; userId?: string } }
       const caller = c.get('caller')
-      const found = await deps.readDeletionStatus(
-        request.requestId !== undefined ? { caller, requestId: request.requestId } : { caller, userId: userIdFromSubject(request.userId as string) },
-      )
+      const found = await deps.readDeletionStatus(request.requestId !== undefined ? { caller, requestId: request.requestId } : { caller, userId: userIdFromSubject(request.userId as string) })
       return sendOk(c, userDeleteStatusRoute.apiId, { request: view(found) })
     })
   }

@@ -20,9 +20,19 @@ export const userDeleteRoute = {
   requestSchema: 'user-delete.request',
   responseSchema: 'user-delete.response',
   errors: [
-    'INVALID_REQUEST_DATA', 'MANDATORY_PARAM_MISSING', 'MANDATORY_PARAM_EMPTY', 'DATA_TYPE_ERROR', 'INVALID_USER_ID',
-    'PAYLOAD_TOO_LARGE', 'UNAUTHORIZED', 'FORBIDDEN', 'ROLE_RESTRICTED', 'USER_NOT_FOUND', 'ALREADY_DELETED',
-    'SERVICE_UNAVAILABLE', 'SERVER_ERROR',
+    'INVALID_REQUEST_DATA',
+    'MANDATORY_PARAM_MISSING',
+    'MANDATORY_PARAM_EMPTY',
+    'DATA_TYPE_ERROR',
+    'INVALID_USER_ID',
+    'PAYLOAD_TOO_LARGE',
+    'UNAUTHORIZED',
+    'FORBIDDEN',
+    'ROLE_RESTRICTED',
+    'USER_NOT_FOUND',
+    'ALREADY_DELETED',
+    'SERVICE_UNAVAILABLE',
+    'SERVER_ERROR',
   ] satisfies ErrorCode[],
 } as const satisfies RouteMeta
 
