@@ -42,7 +42,7 @@ const byName = new Map(demos.map((d) => [d.username, d]))
 const user = byName.get('demo-user')
 const child = byName.get('demo-child')
 const admin = byName.get('demo-admin')
-const lines: string[] = ['', '────────── sunbird-user-delete is starting on ' + base + ' ──────────', '']
+const lines: string[] = ['', `────────── sunbird-user-delete is starting on ${base} ──────────`, '']
 lines.push(`export API_BEARER='${apiBearer}'`, '')
 if (user && child && admin) {
   const [userToken, childToken, adminToken] = await Promise.all([user, child, admin].map((d) => passwordToken(d.username, d.password)))

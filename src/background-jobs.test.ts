@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { itemAt } from '../test/support/item-at.js'
 import { startPeriodicJobs, type PeriodicJob } from './background-jobs.js'
 import type { Logger } from './logging/logger.js'
 
@@ -57,11 +58,11 @@ describe('startPeriodicJobs', () => {
     await vi.advanceTimersByTimeAsync(500)
     expect(passes).toHaveLength(1)
 
-    passes[0]!.resolve()
+    itemAt(passes, 0, 'pass').resolve()
     await vi.advanceTimersByTimeAsync(100)
     expect(passes).toHaveLength(2)
 
-    passes[1]!.resolve()
+    itemAt(passes, 1, 'pass').resolve()
     await jobs.stop()
   })
 
@@ -76,7 +77,7 @@ describe('startPeriodicJobs', () => {
     const stopped = jobs.stop().then(() => order.push('stopped'))
     await vi.advanceTimersByTimeAsync(0)
     order.push('pass ending')
-    passes[0]!.resolve()
+    itemAt(passes, 0, 'pass').resolve()
     await stopped
 
     // Assert
@@ -105,7 +106,7 @@ describe('startPeriodicJobs', () => {
     // Assert
     expect(disabled.passes).toHaveLength(0)
     expect(enabled.passes.length).toBeGreaterThan(0)
-    enabled.passes.forEach((pass) => pass.resolve())
+    for (const pass of enabled.passes) pass.resolve()
     await jobs.stop()
   })
 
@@ -115,13 +116,13 @@ describe('startPeriodicJobs', () => {
     const jobs = startPeriodicJobs([slow.job, fast.job], recordingLogger().logger)
 
     await vi.advanceTimersByTimeAsync(100)
-    fast.passes[0]!.resolve()
+    itemAt(fast.passes, 0, 'pass').resolve()
     await vi.advanceTimersByTimeAsync(100)
 
     expect(slow.passes).toHaveLength(1)
     expect(fast.passes).toHaveLength(2)
-    slow.passes.forEach((pass) => pass.resolve())
-    fast.passes.forEach((pass) => pass.resolve())
+    for (const pass of slow.passes) pass.resolve()
+    for (const pass of fast.passes) pass.resolve()
     await jobs.stop()
   })
 
@@ -133,14 +134,14 @@ describe('startPeriodicJobs', () => {
     await vi.advanceTimersByTimeAsync(100)
 
     // Act
-    passes[0]!.reject(new Error('cassandra unavailable'))
+    itemAt(passes, 0, 'pass').reject(new Error('cassandra unavailable'))
     await vi.advanceTimersByTimeAsync(100)
 
     // Assert
     expect(lines).toHaveLength(1)
     expect(lines[0]).toMatchObject({ level: 'warn', fields: { job: 'sweeper' } })
     expect(passes).toHaveLength(2)
-    passes[1]!.resolve()
+    itemAt(passes, 1, 'pass').resolve()
     await jobs.stop()
   })
 

@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest'
 import { WORLD_LEASE_MS, WORLD_NOW, deletionWorld, type WorldOptions } from '../../test/support/fakes/deletion-world.js'
 import type { SeedUser } from '../../test/support/fakes/in-memory-user-store.js'
+import { itemAt } from '../../test/support/item-at.js'
 import type { Caller } from '../auth/caller.js'
 import { deleteUser } from './delete-user.js'
 import type { DeletionRequest } from './deletion-request.js'
@@ -41,7 +42,7 @@ async function failureOf(promise: Promise<unknown>): Promise<unknown> {
 function onlyRequestOf(w: ReturnType<typeof world>, userId = TARGET): DeletionRequest {
   const mine = w.requests.all().filter((request) => request.userId === userId)
   expect(mine).toHaveLength(1)
-  return mine[0]!
+  return itemAt(mine, 0, 'request')
 }
 
 const SUCCESS_WRITES = [

@@ -27,7 +27,9 @@ async function start(delayMs: number) {
 
 describe('gracefulClose', () => {
   const agents: Agent[] = []
-  afterEach(() => agents.splice(0).forEach((agent) => agent.destroy()))
+  afterEach(() => {
+    for (const agent of agents.splice(0)) agent.destroy()
+  })
 
   it('when a request is in flight, then it is answered in full with Connection: close, and close resolves true soon after', async () => {
     const { close, get, agent } = await start(200)

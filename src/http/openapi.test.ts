@@ -6,6 +6,7 @@ import { routes } from './routes/index.js'
 import type { RouteMeta } from './routes/route-meta.js'
 import { userDeleteRoute } from './routes/user-delete.js'
 
+// biome-ignore lint/suspicious/noExplicitAny: a JSON document walked by path; each assertion checks the shape it reads
 type Node = Record<string, any>
 
 const schemas = readSchemas()

@@ -187,7 +187,8 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
   const paths: JsonObject = {}
   for (const route of routes) {
     route.paths.forEach((path, index) => {
-      const item = (paths[path] ??= {}) as JsonObject
+      const item = (paths[path] ?? {}) as JsonObject
+      paths[path] = item
       item[route.method.toLowerCase()] = operation(route, index, options)
     })
   }

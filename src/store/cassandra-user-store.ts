@@ -44,30 +44,34 @@ function toRecord(row: types.Row): UserRecord {
   }
 }
 
+/** Every statement of this adapter, for one keyspace. */
+function userStoreStatements(ks: string) {
+  return {
+    findUser: `SELECT id, status, isdeleted, rootorgid, managedby FROM ${ks}.user WHERE id = ?`,
+    findUserName: `SELECT username FROM ${ks}.user WHERE id = ?`,
+    findRoles: `SELECT role FROM ${ks}.user_roles WHERE userid = ?`,
+    findOrganisations: `SELECT organisationid, isdeleted FROM ${ks}.user_organisation WHERE userid = ?`,
+    leaveOrganisation: `UPDATE ${ks}.user_organisation SET isdeleted = true, orgleftdate = ?, updateddate = ? WHERE userid = ? AND organisationid = ?`,
+    findLookups: `SELECT type, value FROM ${ks}.user_lookup WHERE userid = ?`,
+    deleteLookup: `DELETE FROM ${ks}.user_lookup WHERE type = ? AND value = ?`,
+    findExternalIdentities: `SELECT provider, idtype, externalid FROM ${ks}.usr_external_identity WHERE userid = ?`,
+    deleteExternalIdentity: `DELETE FROM ${ks}.usr_external_identity WHERE provider = ? AND idtype = ? AND externalid = ?`,
+    findManaged: `SELECT id FROM ${ks}.user WHERE managedby = ?`,
+    findRoleHolders: `SELECT userid, scope FROM ${ks}.user_roles WHERE role = ?`,
+    lock: `UPDATE ${ks}.user SET status = 2, isdeleted = true, updatedby = ?, updateddate = ? WHERE id = ? IF status = ? AND isdeleted = ?`,
+    scrub: `UPDATE ${ks}.user SET status = 2, isdeleted = true, updatedby = ?, updateddate = ?, ${scrubColumns.map((column) => `${column} = ?`).join(', ')} WHERE id = ?`,
+  }
+}
+
 /** sunbird.user and its side tables, behind the workflow's UserStore port. */
 export class CassandraUserStore implements UserStore {
-  private readonly cql: Record<string, string>
+  private readonly cql: ReturnType<typeof userStoreStatements>
 
   constructor(
     private readonly client: Client,
     keyspace: string,
   ) {
-    const ks = keyspace
-    this.cql = {
-      findUser: `SELECT id, status, isdeleted, rootorgid, managedby FROM ${ks}.user WHERE id = ?`,
-      findUserName: `SELECT username FROM ${ks}.user WHERE id = ?`,
-      findRoles: `SELECT role FROM ${ks}.user_roles WHERE userid = ?`,
-      findOrganisations: `SELECT organisationid, isdeleted FROM ${ks}.user_organisation WHERE userid = ?`,
-      leaveOrganisation: `UPDATE ${ks}.user_organisation SET isdeleted = true, orgleftdate = ?, updateddate = ? WHERE userid = ? AND organisationid = ?`,
-      findLookups: `SELECT type, value FROM ${ks}.user_lookup WHERE userid = ?`,
-      deleteLookup: `DELETE FROM ${ks}.user_lookup WHERE type = ? AND value = ?`,
-      findExternalIdentities: `SELECT provider, idtype, externalid FROM ${ks}.usr_external_identity WHERE userid = ?`,
-      deleteExternalIdentity: `DELETE FROM ${ks}.usr_external_identity WHERE provider = ? AND idtype = ? AND externalid = ?`,
-      findManaged: `SELECT id FROM ${ks}.user WHERE managedby = ?`,
-      findRoleHolders: `SELECT userid, scope FROM ${ks}.user_roles WHERE role = ?`,
-      lock: `UPDATE ${ks}.user SET status = 2, isdeleted = true, updatedby = ?, updateddate = ? WHERE id = ? IF status = ? AND isdeleted = ?`,
-      scrub: `UPDATE ${ks}.user SET status = 2, isdeleted = true, updatedby = ?, updateddate = ?, ` + `${scrubColumns.map((column) => `${column} = ?`).join(', ')} WHERE id = ?`,
-    }
+    this.cql = userStoreStatements(keyspace)
   }
 
   private execute(cql: string, params: unknown[]) {
@@ -75,28 +79,28 @@ export class CassandraUserStore implements UserStore {
   }
 
   async findUser(userId: string): Promise<UserRecord | undefined> {
-    const row = (await this.execute(this.cql.findUser!, [userId])).first()
+    const row = (await this.execute(this.cql.findUser, [userId])).first()
     return row ? toRecord(row) : undefined
   }
 
   async findUserName(userId: string): Promise<string | null> {
-    const row = (await this.execute(this.cql.findUserName!, [userId])).first()
+    const row = (await this.execute(this.cql.findUserName, [userId])).first()
     return (row?.get('username') as string | null | undefined) || null
   }
 
   async findRoles(userId: string): Promise<string[]> {
-    return (await this.execute(this.cql.findRoles!, [userId])).rows.map((row) => row.get('role') as string)
+    return (await this.execute(this.cql.findRoles, [userId])).rows.map((row) => row.get('role') as string)
   }
 
   async findOrganisationIds(userId: string): Promise<string[]> {
-    const result = await this.execute(this.cql.findOrganisations!, [userId])
+    const result = await this.execute(this.cql.findOrganisations, [userId])
     return result.rows.filter((row) => row.get('isdeleted') !== true).map((row) => row.get('organisationid') as string)
   }
 
   async markDeleted(user: UserRecord, change: { requestedBy: string; at: Date }): Promise<MarkDeletedOutcome> {
     const params = [change.requestedBy, formatSunbirdTimestamp(change.at), user.id, user.status, user.isDeleted]
     // A lightweight transaction is not idempotent: the driver must not replay it on its own.
-    const result = await runCassandra(() => this.client.execute(this.cql.lock!, params, { prepare: true }))
+    const result = await runCassandra(() => this.client.execute(this.cql.lock, params, { prepare: true }))
     if (result.wasApplied()) return { kind: 'deleted' }
     const row = result.first()
     // Not applied and no current values: the row is gone.
@@ -107,35 +111,35 @@ export class CassandraUserStore implements UserStore {
   }
 
   async eraseLookups(userId: string): Promise<number> {
-    const rows = (await this.execute(this.cql.findLookups!, [userId])).rows
-    await Promise.all(rows.map((row) => this.execute(this.cql.deleteLookup!, [row.get('type'), row.get('value')])))
+    const rows = (await this.execute(this.cql.findLookups, [userId])).rows
+    await Promise.all(rows.map((row) => this.execute(this.cql.deleteLookup, [row.get('type'), row.get('value')])))
     return rows.length
   }
 
   async eraseExternalIdentities(userId: string): Promise<number> {
-    const rows = (await this.execute(this.cql.findExternalIdentities!, [userId])).rows
-    await Promise.all(rows.map((row) => this.execute(this.cql.deleteExternalIdentity!, [row.get('provider'), row.get('idtype'), row.get('externalid')])))
+    const rows = (await this.execute(this.cql.findExternalIdentities, [userId])).rows
+    await Promise.all(rows.map((row) => this.execute(this.cql.deleteExternalIdentity, [row.get('provider'), row.get('idtype'), row.get('externalid')])))
     return rows.length
   }
 
   async leaveOrganisations(userId: string, at: Date): Promise<number> {
-    const rows = (await this.execute(this.cql.findOrganisations!, [userId])).rows
+    const rows = (await this.execute(this.cql.findOrganisations, [userId])).rows
     const when = formatSunbirdTimestamp(at)
-    await Promise.all(rows.map((row) => this.execute(this.cql.leaveOrganisation!, [when, when, userId, row.get('organisationid')])))
+    await Promise.all(rows.map((row) => this.execute(this.cql.leaveOrganisation, [when, when, userId, row.get('organisationid')])))
     return rows.length
   }
 
   async scrubProfile(userId: string, change: { requestedBy: string; at: Date }): Promise<void> {
-    await this.execute(this.cql.scrub!, [change.requestedBy, formatSunbirdTimestamp(change.at), ...scrubValues, userId])
+    await this.execute(this.cql.scrub, [change.requestedBy, formatSunbirdTimestamp(change.at), ...scrubValues, userId])
   }
 
   async findManagedUserIds(userId: string): Promise<string[]> {
-    return (await this.execute(this.cql.findManaged!, [userId])).rows.map((row) => row.get('id') as string)
+    return (await this.execute(this.cql.findManaged, [userId])).rows.map((row) => row.get('id') as string)
   }
 
   async findOrgAdminIds(organisationId: string, limit: number): Promise<string[]> {
     const ids: string[] = []
-    for (const row of (await this.execute(this.cql.findRoleHolders!, ['ORG_ADMIN'])).rows) {
+    for (const row of (await this.execute(this.cql.findRoleHolders, ['ORG_ADMIN'])).rows) {
       if (ids.length >= limit) break
       const scope = parseScope(row.get('scope') as string | null)
       if (scope.includes(organisationId)) ids.push(row.get('userid') as string)

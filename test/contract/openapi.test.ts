@@ -30,7 +30,7 @@ function examplesOf(document: Node): ExampleCase[] {
   const visit = (node: unknown, pointer: string) => {
     if (typeof node !== 'object' || node === null) return
     if (Array.isArray(node)) {
-      node.forEach((item, index) => visit(item, `${pointer}/${index}`))
+      for (const [index, item] of node.entries()) visit(item, `${pointer}/${index}`)
       return
     }
     const object = node as Node
