@@ -1,7 +1,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto'
 import Keycloak from 'keycloak-connect'
 import { InvalidCredentialsError } from './auth-errors.js'
-import type { ScopedRole } from './caller.js'
+import type { ScopedRole } from '../deletion/caller.js'
 import { checkTimeClaims, parseCompactJwt } from './compact-jwt.js'
 import type { KeySource } from './key-source.js'
 

@@ -1,4 +1,4 @@
-import { v4 as uuidv4 } from 'uuid'
+import { randomUUID } from 'node:crypto'
 
 export interface DeleteUserEventInput {
   requestId: string
@@ -20,7 +20,7 @@ export function buildDeleteUserEvent(input: DeleteUserEventInput): Record<string
   return {
     eid: 'BE_JOB_REQUEST',
     ets,
-    mid: `LP.${ets}.${uuidv4()}`,
+    mid: `LP.${ets}.${randomUUID()}`,
     actor: { id: 'Sunbird LMS Flink Job', type: 'System' },
     context: { pdata: { id: 'org.sunbird.platform', ver: '1.0' }, cdata: { id: input.requestId, type: 'Request' } },
     object: { id: input.userId, type: 'user' },

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import type { Caller } from '../auth/caller.js'
-import { deletionBasis, orgAdminCovers, rolesAllowDeletion, type OrgAdminScope } from '../auth/deletion-policy.js'
+import type { Caller } from './caller.js'
+import { deletionBasis, orgAdminCovers, rolesAllowDeletion, type OrgAdminScope } from './deletion-policy.js'
 import type { DeletionRequest } from './deletion-request.js'
 import { NotPermittedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
 import type { UserRecord } from './ports.js'

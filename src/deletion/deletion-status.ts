@@ -1,12 +1,8 @@
-import type { Caller } from '../auth/caller.js'
-import { ORG_ADMIN, orgAdminCovers, type OrgAdminScope } from '../auth/deletion-policy.js'
+import type { Caller } from './caller.js'
+import { ORG_ADMIN, orgAdminCovers, type OrgAdminScope } from './deletion-policy.js'
 import type { DeletionRequest } from './deletion-request.js'
-import { NotPermittedError } from './errors.js'
+import { DeletionRequestNotFoundError, NotPermittedError } from './errors.js'
 import type { DeletionRequestStore } from './ports.js'
-
-export class DeletionRequestNotFoundError extends Error {
-  override name = 'DeletionRequestNotFoundError'
-}
 
 export interface DeletionStatusDeps {
   requests: Pick<DeletionRequestStore, 'get' | 'findByUser'>

@@ -1,25 +1,46 @@
-/** Domain errors of the deletion workflow. They carry no HTTP knowledge and no personal data. */
+/**
+ * Domain errors of the deletion workflow. They carry no HTTP knowledge and no personal data. Each
+ * says what kind of refusal it is (`kind`), once, here: the HTTP answer (src/http/render-error.ts)
+ * and the deletion metrics (src/metrics/deletion-outcomes.ts) both read that, neither re-classifies.
+ */
+export abstract class DeletionError extends Error {
+  abstract readonly kind: DeletionErrorKind
+}
 
-export class UserNotFoundError extends Error {
+/** What went wrong, in the domain's words; also the outcome label of the deletion metrics. */
+export type DeletionErrorKind = 'not_found' | 'request_not_found' | 'already_deleted' | 'role_restricted' | 'forbidden' | 'unavailable'
+
+export class UserNotFoundError extends DeletionError {
   override name = 'UserNotFoundError'
+  readonly kind = 'not_found'
 }
 
-export class UserAlreadyDeletedError extends Error {
+/** No deletion request with that id, or none for that user. */
+export class DeletionRequestNotFoundError extends DeletionError {
+  override name = 'DeletionRequestNotFoundError'
+  readonly kind = 'request_not_found'
+}
+
+export class UserAlreadyDeletedError extends DeletionError {
   override name = 'UserAlreadyDeletedError'
+  readonly kind = 'already_deleted'
 }
 
-export class RoleRestrictedError extends Error {
+export class RoleRestrictedError extends DeletionError {
   override name = 'RoleRestrictedError'
+  readonly kind = 'role_restricted'
 }
 
 /** The caller is authenticated but may not delete this user. */
-export class NotPermittedError extends Error {
+export class NotPermittedError extends DeletionError {
   override name = 'NotPermittedError'
+  readonly kind = 'forbidden'
 }
 
 /** A store or identity provider did not answer in time; nothing was committed by the failing call. */
-export class DependencyUnavailableError extends Error {
+export class DependencyUnavailableError extends DeletionError {
   override name = 'DependencyUnavailableError'
+  readonly kind = 'unavailable'
   constructor(
     readonly dependency: 'cassandra' | 'keycloak' | 'kafka',
     options: { cause?: unknown } = {},

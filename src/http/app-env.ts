@@ -1,4 +1,4 @@
-import type { Caller } from '../auth/caller.js'
+import type { Caller } from '../deletion/caller.js'
 import type { Logger } from '../logging/logger.js'
 
 /** Per-request values, set once by middleware and read by handlers and the error renderer. */

@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from 'hono'
 import type { ApiConsumerVerifier } from '../auth/api-consumer-verifier.js'
 import { InvalidCredentialsError } from '../auth/auth-errors.js'
-import type { Caller } from '../auth/caller.js'
+import type { Caller } from '../deletion/caller.js'
 import { bearerToken } from '../auth/compact-jwt.js'
 import type { UserTokenVerifier } from '../auth/user-token-verifier.js'
 import { ApiError } from './api-error.js'

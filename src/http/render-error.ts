@@ -1,7 +1,6 @@
 import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
-import { DependencyUnavailableError, NotPermittedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from '../deletion/errors.js'
-import { DeletionRequestNotFoundError } from '../deletion/deletion-status.js'
+import { DeletionError, type DeletionErrorKind, DependencyUnavailableError } from '../deletion/errors.js'
 import { ApiError } from './api-error.js'
 import type { AppEnv } from './app-env.js'
 import { errorEnvelope } from './envelope.js'
@@ -12,15 +11,19 @@ export interface RenderOptions {
   retryAfterSeconds: number
 }
 
-/** Domain errors know nothing of HTTP; this is where they get their Sunbird code. */
+/** Domain errors know nothing of HTTP; each kind of them answers with one entry of the error table. */
+const codeForKind: Readonly<Record<DeletionErrorKind, ErrorCode>> = {
+  not_found: 'USER_NOT_FOUND',
+  request_not_found: 'DELETION_REQUEST_NOT_FOUND',
+  already_deleted: 'ALREADY_DELETED',
+  role_restricted: 'ROLE_RESTRICTED',
+  forbidden: 'FORBIDDEN',
+  unavailable: 'SERVICE_UNAVAILABLE',
+}
+
 function codeFor(err: unknown): ErrorCode {
   if (err instanceof ApiError) return err.code
-  if (err instanceof UserNotFoundError) return 'USER_NOT_FOUND'
-  if (err instanceof DeletionRequestNotFoundError) return 'DELETION_REQUEST_NOT_FOUND'
-  if (err instanceof UserAlreadyDeletedError) return 'ALREADY_DELETED'
-  if (err instanceof RoleRestrictedError) return 'ROLE_RESTRICTED'
-  if (err instanceof NotPermittedError) return 'FORBIDDEN'
-  if (err instanceof DependencyUnavailableError) return 'SERVICE_UNAVAILABLE'
+  if (err instanceof DeletionError) return codeForKind[err.kind]
   // hono's timeout middleware throws a 504 HTTPException: our contract answers a passed deadline with 503.
   if (err instanceof HTTPException && err.status === 504) return 'SERVICE_UNAVAILABLE'
   return 'SERVER_ERROR'

@@ -1,14 +1,9 @@
-import { DependencyUnavailableError, NotPermittedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from '../deletion/errors.js'
+import { DeletionError } from '../deletion/errors.js'
 import type { DeletionOutcome, ServiceMetrics } from './service-metrics.js'
 
-/** The outcome label of a failed deletion, from the workflow's domain error. */
+/** The outcome label of a failed deletion: the domain error's own kind, or 'error' for anything else. */
 export function deletionOutcomeOf(err: unknown): DeletionOutcome {
-  if (err instanceof UserAlreadyDeletedError) return 'already_deleted'
-  if (err instanceof UserNotFoundError) return 'not_found'
-  if (err instanceof NotPermittedError) return 'forbidden'
-  if (err instanceof RoleRestrictedError) return 'role_restricted'
-  if (err instanceof DependencyUnavailableError) return 'unavailable'
-  return 'error'
+  return err instanceof DeletionError ? err.kind : 'error'
 }
 
 /** Wraps the workflow's entry point so that every attempt is counted by outcome; results and errors pass through. */

@@ -1,7 +1,8 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics, register as processRegistry } from 'prom-client'
 import { runWithCassandraRecorder, type CassandraCallOutcome, type CassandraCallRecorder } from './cassandra-call-recorder.js'
+import type { DeletionErrorKind } from '../deletion/errors.js'
 
-export type DeletionOutcome = 'success' | 'already_deleted' | 'not_found' | 'forbidden' | 'role_restricted' | 'unavailable' | 'error'
+export type DeletionOutcome = 'success' | DeletionErrorKind | 'error'
 export type KeycloakCallOutcome = 'deleted' | 'disabled' | 'absent' | 'unavailable' | 'error'
 
 export interface RequestLabels {

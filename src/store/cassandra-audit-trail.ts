@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { types, type Client } from 'cassandra-driver'
 import type { AuditRecord, AuditTrail } from '../deletion/ports.js'
-import { IDEMPOTENT, runCassandra } from './driver-errors.js'
+import { IDEMPOTENT, runCassandra } from './cassandra-call.js'
 
 const CHAIN = 'user-deletion'
 const GENESIS = '0'.repeat(64)

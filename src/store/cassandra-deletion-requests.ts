@@ -1,7 +1,7 @@
 import type { Client, types } from 'cassandra-driver'
 import { STEPS, type DeletionReceipt, type DeletionRequest, type RequestState, type StepName, type StepOutcome } from '../deletion/deletion-request.js'
 import type { DeletionRequestStore } from '../deletion/ports.js'
-import { IDEMPOTENT, runCassandra } from './driver-errors.js'
+import { IDEMPOTENT, runCassandra } from './cassandra-call.js'
 
 function toRequest(row: types.Row): DeletionRequest {
   const steps = (row.get('steps') as Record<string, string> | null) ?? {}

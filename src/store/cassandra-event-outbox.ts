@@ -1,6 +1,6 @@
 import type { Client } from 'cassandra-driver'
 import type { EventOutbox } from '../deletion/ports.js'
-import { IDEMPOTENT, runCassandra } from './driver-errors.js'
+import { IDEMPOTENT, runCassandra } from './cassandra-call.js'
 
 export interface OutboxEntry {
   requestId: string

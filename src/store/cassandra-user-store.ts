@@ -1,7 +1,7 @@
 import type { Client, types } from 'cassandra-driver'
 import type { MarkDeletedOutcome, UserRecord, UserStore } from '../deletion/ports.js'
 import { formatSunbirdTimestamp } from '../shared/sunbird-timestamp.js'
-import { IDEMPOTENT, runCassandra } from './driver-errors.js'
+import { IDEMPOTENT, runCassandra } from './cassandra-call.js'
 
 /**
  * Every profile column of sunbird.user that can hold personal data, and what deletion leaves in it.

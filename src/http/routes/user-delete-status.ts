@@ -1,7 +1,7 @@
 import type { Hono } from 'hono'
 import { userIdFromSubject } from '../../auth/user-token-verifier.js'
 import type { DeletionRequest } from '../../deletion/deletion-request.js'
-import type { Caller } from '../../auth/caller.js'
+import type { Caller } from '../../deletion/caller.js'
 import type { SchemaRegistry } from '../../schemas/schema-registry.js'
 import type { AppEnv } from '../app-env.js'
 import { authenticate, type AuthenticateDeps } from '../authenticate.js'

@@ -1,4 +1,4 @@
-import type { OrgAdminScope } from '../../../src/auth/deletion-policy.js'
+import type { OrgAdminScope } from '../../../src/deletion/deletion-policy.js'
 import type { DeleteUserDeps } from '../../../src/deletion/delete-user.js'
 import { InMemoryAuditTrail } from './in-memory-audit-trail.js'
 import { InMemoryDeletionRequests } from './in-memory-deletion-requests.js'
