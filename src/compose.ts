@@ -12,6 +12,7 @@ import type { Config } from './config/config.js'
 import { deleteUser, type DeleteUserDeps } from './deletion/delete-user.js'
 import { readDeletionStatus } from './deletion/deletion-status.js'
 import type { IdentityProvider, UserStore } from './deletion/ports.js'
+import { isDeleted } from './deletion/is-deleted.js'
 import { resumeOpenDeletions } from './deletion/run-deletion.js'
 import { KafkaRelay } from './events/kafka-relay.js'
 import type { AppEnv } from './http/app-env.js'
@@ -96,7 +97,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
   const deletedUsers = new DeletedUserGate({
     isDeletedInStore: async (userId) => {
       const user = await users.findUser(userId)
-      return user?.status === 2 && user.isDeleted === true
+      return user !== undefined && isDeleted(user)
     },
     ttlMs: config.lockout.cacheTtlMs,
     maxEntries: config.lockout.cacheSize,

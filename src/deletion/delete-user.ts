@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import type { Caller } from './caller.js'
-import { deletionBasis, orgAdminCovers, rolesAllowDeletion, type OrgAdminScope } from './deletion-policy.js'
-import type { DeletionRequest } from './deletion-request.js'
+import { deletionBasis, type OrgAdminScope, orgAdminCovers, rolesAllowDeletion } from './deletion-policy.js'
+import { type DeletionRequest, isFinished } from './deletion-request.js'
 import { NotPermittedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
+import { isDeleted } from './is-deleted.js'
 import type { UserRecord } from './ports.js'
-import { resumeDeletion, runRemainingSteps, type RunDeps } from './run-deletion.js'
+import { type RunDeps, resumeDeletion, runRemainingSteps } from './run-deletion.js'
+import { auditRecord, failRequest } from './settle-request.js'
+import { recordLock } from './steps/lock.js'
 
 export interface DeleteUserDeps extends RunDeps {
   policy: { orgAdminScope: OrgAdminScope; allowedRoles: readonly string[] }
@@ -21,8 +24,6 @@ export interface DeleteUserInput {
 export interface DeleteUserResult {
   response: 'SUCCESS'
 }
-
-const isDeleted = (user: UserRecord) => user.status === 2 && user.isDeleted === true
 
 // A row changing under us twice in a row is already unusual; a third time is a fight we should not win by looping.
 const MAX_LOCK_ATTEMPTS = 3
@@ -50,7 +51,7 @@ async function authorize(deps: DeleteUserDeps, input: DeleteUserInput): Promise<
 /** A retry meets a deleted user: finish whatever an earlier request left open (crash, Keycloak outage). */
 async function finishOpenRequests(deps: DeleteUserDeps, userId: string): Promise<void> {
   for (const earlier of await deps.requests.findByUser(userId, 5)) {
-    if (earlier.state !== 'completed' && earlier.state !== 'failed') await resumeDeletion(deps, earlier.id)
+    if (!isFinished(earlier.state)) await resumeDeletion(deps, earlier.id)
   }
 }
 
@@ -96,17 +97,14 @@ export async function deleteUser(deps: DeleteUserDeps, input: DeleteUserInput): 
     request.id = randomUUID()
     await deps.requests.create(request, new Date(now.getTime() + deps.leaseMs))
   }
-  await deps.audit.append({ event: 'deletion.accepted', requestId: request.id, userId: request.userId, requestedBy: request.requestedBy, at: now.toISOString() })
+  await deps.audit.append(auditRecord(request, 'deletion.accepted', now))
   deps.afterStep?.('accept')
   const userName = deps.eventIncludesUserName ? await deps.users.findUserName(input.userId) : null
 
   for (let attempt = 1; attempt <= MAX_LOCK_ATTEMPTS; attempt++) {
     const lock = await deps.users.markDeleted(user, { requestedBy: input.caller.userId, at: deps.clock.now() })
     if (lock.kind === 'deleted') {
-      deps.listener.userDeleted(input.userId)
-      request.steps.lock = { status: 'done', action: 'locked', at: deps.clock.now().toISOString() }
-      await deps.requests.recordStep(request.id, 'lock', request.steps.lock, 'in_progress')
-      deps.afterStep?.('lock')
+      await recordLock(deps, request, deps.clock.now())
       try {
         await runRemainingSteps(deps, request, userName)
       } catch (err) {
@@ -119,8 +117,7 @@ export async function deleteUser(deps: DeleteUserDeps, input: DeleteUserInput): 
     const current = lock.kind === 'changed' ? lock.current : undefined
     if (lock.kind === 'already-deleted' || (current && isDeleted(current)) || !current) {
       const reason = lock.kind === 'already-deleted' || current ? 'superseded' : 'not-found'
-      await deps.requests.finish(request.id, 'failed', { reason })
-      await deps.audit.append({ event: 'deletion.failed', requestId: request.id, userId: request.userId, requestedBy: request.requestedBy, at: deps.clock.now().toISOString(), detail: { reason } })
+      await failRequest(deps, request, reason, deps.clock.now())
       if (reason === 'not-found') throw new UserNotFoundError()
       throw new UserAlreadyDeletedError()
     }

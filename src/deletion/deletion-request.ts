@@ -1,11 +1,7 @@
-/**
- * A deletion as a durable, resumable process. Each step is idempotent and records its outcome, so
- * a crash or an outage at any point leaves a request that the sweeper (or the same request again)
- * finishes without doing anything twice that matters.
- */
-export const STEPS = ['lock', 'keycloak', 'lookups', 'externalIdentities', 'organisations', 'userRow', 'managedUsers', 'event'] as const
+import type { StepName } from './steps/index.js'
 
-export type StepName = (typeof STEPS)[number]
+export type { StepName }
+export { STEPS } from './steps/index.js'
 
 /** A step's recorded outcome: counts and verbs, never values. */
 export interface StepOutcome {
@@ -19,6 +15,11 @@ export interface StepOutcome {
 
 export type RequestState = 'accepted' | 'in_progress' | 'completed' | 'partial' | 'failed'
 
+/**
+ * A deletion as a durable, resumable process. Each step is idempotent and records its outcome, so
+ * a crash or an outage at any point leaves a request that the sweeper (or the same request again)
+ * finishes without doing anything twice that matters.
+ */
 export interface DeletionRequest {
   /** The msgid of the delete call that created it. */
   id: string
@@ -44,4 +45,5 @@ export interface DeletionReceipt {
   stores: { store: string; action: string; count?: number; why: string }[]
 }
 
+/** Completed or failed: nothing is left to do, and the request is no longer open. The one place this is decided. */
 export const isFinished = (state: RequestState) => state === 'completed' || state === 'failed'

@@ -1,5 +1,5 @@
 import type { Client, types } from 'cassandra-driver'
-import { STEPS, type DeletionReceipt, type DeletionRequest, type RequestState, type StepName, type StepOutcome } from '../deletion/deletion-request.js'
+import { type DeletionReceipt, type DeletionRequest, isFinished, type RequestState, STEPS, type StepName, type StepOutcome } from '../deletion/deletion-request.js'
 import type { DeletionRequestStore } from '../deletion/ports.js'
 import { IDEMPOTENT, runCassandra } from './cassandra-call.js'
 
@@ -105,7 +105,7 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
     const now = new Date()
     // The lease is released so a partial request can be taken up at once by a retry or the sweeper.
     await runCassandra(() => this.client.execute(this.cql.finish, [state, fields.reason ?? null, fields.receipt ? JSON.stringify(fields.receipt) : null, new Date(0), now, id], IDEMPOTENT))
-    if (state === 'completed' || state === 'failed') await runCassandra(() => this.client.execute(this.cql.close, [id], IDEMPOTENT))
+    if (isFinished(state)) await runCassandra(() => this.client.execute(this.cql.close, [id], IDEMPOTENT))
   }
 
   async listOpen(limit: number): Promise<{ id: string; userId: string }[]> {

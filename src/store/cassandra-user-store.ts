@@ -1,4 +1,5 @@
 import type { Client, types } from 'cassandra-driver'
+import { isDeleted } from '../deletion/is-deleted.js'
 import type { MarkDeletedOutcome, UserRecord, UserStore } from '../deletion/ports.js'
 import { formatSunbirdTimestamp } from '../shared/sunbird-timestamp.js'
 import { IDEMPOTENT, runCassandra } from './cassandra-call.js'
@@ -106,7 +107,7 @@ export class CassandraUserStore implements UserStore {
     // Not applied and no current values: the row is gone.
     if (!row || row.get('status') === undefined) return { kind: 'changed', current: undefined }
     const current: UserRecord = { ...user, status: row.get('status') ?? null, isDeleted: row.get('isdeleted') ?? null }
-    if (current.status === 2 && current.isDeleted === true) return { kind: 'already-deleted' }
+    if (isDeleted(current)) return { kind: 'already-deleted' }
     return { kind: 'changed', current }
   }
 

@@ -1,3 +1,4 @@
+import { isDeleted } from '../../../src/deletion/is-deleted.js'
 import type { MarkDeletedOutcome, UserRecord, UserStore } from '../../../src/deletion/ports.js'
 import { FailureQueue, Timeline } from './timeline.js'
 
@@ -193,7 +194,7 @@ export class InMemoryUserStore implements UserStore {
     if (scripted) return scripted
     const current = this.users.get(user.id)
     if (!current) return { kind: 'changed', current: undefined }
-    if (current.status === 2 && current.isDeleted === true) return { kind: 'already-deleted' }
+    if (isDeleted(current)) return { kind: 'already-deleted' }
     // Same condition as the Cassandra adapter's lightweight transaction: IF status = ? AND isdeleted = ?
     if (current.status !== user.status || current.isDeleted !== user.isDeleted) return { kind: 'changed', current: { ...current } }
     this.users.set(user.id, { ...current, status: 2, isDeleted: true })

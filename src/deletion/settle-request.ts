@@ -1,0 +1,38 @@
+import type { DeletionRequest, RequestState } from './deletion-request.js'
+import type { AuditRecord, AuditTrail, Clock, DeletionRequestStore } from './ports.js'
+import { buildReceipt } from './receipt.js'
+import { STEPS } from './steps/index.js'
+
+interface SettleDeps {
+  requests: Pick<DeletionRequestStore, 'finish'>
+  audit: AuditTrail
+  clock: Clock
+  receiptKey: string
+}
+
+/** The audit record of a request at one point of its life: ids and outcome only. */
+export function auditRecord(request: DeletionRequest, event: AuditRecord['event'], at: Date, detail?: AuditRecord['detail']): AuditRecord {
+  return { event, requestId: request.id, userId: request.userId, requestedBy: request.requestedBy, at: at.toISOString(), ...(detail && { detail }) }
+}
+
+/**
+ * Every step has run: the request is completed, or partial while a dependency still owes a step;
+ * it gets its receipt, and the audit trail its outcome.
+ */
+export async function settleRequest(deps: SettleDeps, request: DeletionRequest): Promise<RequestState> {
+  const pending = STEPS.filter((step) => request.steps[step]?.status === 'pending')
+  const state: RequestState = pending.length > 0 ? 'partial' : 'completed'
+  const now = deps.clock.now()
+  const receipt = buildReceipt(request, state, deps.receiptKey, now)
+  await deps.requests.finish(request.id, state, { receipt })
+  request.state = state
+  request.receipt = receipt
+  await deps.audit.append(auditRecord(request, state === 'completed' ? 'deletion.completed' : 'deletion.partial', now, state === 'partial' ? { pending: pending.join(',') } : undefined))
+  return state
+}
+
+/** The request ends without deleting: another request locked the user first ('superseded'), or the user is gone ('not-found'). */
+export async function failRequest(deps: SettleDeps, request: DeletionRequest, reason: 'superseded' | 'not-found', at: Date): Promise<void> {
+  await deps.requests.finish(request.id, 'failed', { reason })
+  await deps.audit.append(auditRecord(request, 'deletion.failed', at, { reason }))
+}
