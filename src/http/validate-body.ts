@@ -5,16 +5,17 @@ import { ApiError } from './api-error.js'
 import type { AppEnv } from './app-env.js'
 import { errorCodes, type ErrorCode } from './error-codes.js'
 
-const codeBySunbirdErr = new Map<string, ErrorCode>((Object.entries(errorCodes) as [ErrorCode, (typeof errorCodes)[ErrorCode]][]).map(([code, entry]) => [entry.err, code]))
+const isErrorCode = (name: string | undefined): name is ErrorCode => name !== undefined && Object.hasOwn(errorCodes, name)
 
 /**
- * The schema names the Sunbird code of each keyword (`x-error-codes` beside it), so the mapping
- * from a failed keyword to UOS_USRDLT00xx lives in schemas/, not here.
+ * The schema names the error-table entry of each keyword (`x-error-codes` beside it), so the
+ * mapping from a failed keyword to UOS_USRDLT00xx lives in schemas/, not here. A test resolves
+ * every name against the table.
  */
 export function errorCodeFor(error: ErrorObject): ErrorCode {
   const annotated = (error.parentSchema as { 'x-error-codes'?: Record<string, string> } | undefined)?.['x-error-codes']
-  const sunbirdErr = annotated?.[error.keyword]
-  return (sunbirdErr && codeBySunbirdErr.get(sunbirdErr)) || 'INVALID_REQUEST_DATA'
+  const named = annotated?.[error.keyword]
+  return isErrorCode(named) ? named : 'INVALID_REQUEST_DATA'
 }
 
 /** Validates c.var.body against a schema of schemas/ by $id; the compiled validator is built once, here. */
