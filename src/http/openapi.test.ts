@@ -45,7 +45,7 @@ describe('buildOpenApiDocument', () => {
     }
   })
 
-  it('when built, then each component schema is its schemas/ file, keyed by $id, with only $id, $schema and $ref changed', () => {
+  it('when built, then each component schema is its schemas/ file, keyed by $id, with only $id, $schema, the top-level tsType and $ref changed', () => {
     const document = build()
 
     const components = document.components.schemas as Record<string, Node>
@@ -54,7 +54,7 @@ describe('buildOpenApiDocument', () => {
     // Only what the operations use: the service's own configuration is no part of the HTTP contract.
     expect(Object.keys(components)).not.toContain('config')
     for (const [name, component] of Object.entries(components)) {
-      const { $id: _id, $schema: _schema, ...original } = schemas.get(name) as JsonSchema
+      const { $id: _id, $schema: _schema, tsType: _tsType, ...original } = schemas.get(name) as JsonSchema
       // Undo the rewrite: "#/components/schemas/user-id" back to "user-id".
       const restored = JSON.parse(JSON.stringify(component).replace(/"#\/components\/schemas\/([^"#/]+)"/g, '"$1"'))
       expect(restored, name).toEqual(original)

@@ -54,13 +54,17 @@ function reachableSchemaIds(routes: readonly RouteMeta[], schemas: OpenApiOption
 
 /**
  * A schema file as a component: without $id and $schema (an $id inside the document would move
- * the base URI its $refs resolve against), with `$ref: "user-id"` and local `#/...` refs rewritten
+ * the base URI its $refs resolve against) and the type generator's tsType, with `$ref: "user-id"` and local `#/...` refs rewritten
  * to point inside the document.
  */
 function toComponent(id: string, schema: JsonSchema, schemas: OpenApiOptions['schemas']): JsonObject {
   const copy = structuredClone(schema) as JsonObject
   delete copy.$id
   delete copy.$schema
+  walk(copy, (node) => {
+    // The type generator's annotation (npm run schemas:types): no part of the HTTP contract.
+    delete node.tsType
+  })
   walk(copy, (node) => {
     if (typeof node.$ref !== 'string') return
     const [base = '', fragment = ''] = node.$ref.split('#')

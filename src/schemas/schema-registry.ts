@@ -37,6 +37,8 @@ export function createSchemaRegistry(options: { allErrors?: boolean } = {}): Sch
   addFormats(ajv)
   // Annotation only: which Sunbird error code a failing keyword answers with (see src/http/validate-body.ts).
   ajv.addKeyword({ keyword: 'x-error-codes', schemaType: 'object' })
+  // Annotation only: the TypeScript type json-schema-to-typescript emits where it cannot tell (npm run schemas:types).
+  ajv.addKeyword({ keyword: 'tsType', schemaType: 'string' })
   for (const schema of schemas.values()) ajv.addSchema(schema)
   return {
     schemas,
