@@ -1,15 +1,17 @@
-import type { Caller } from '../deletion/caller.js'
 import type { Logger } from '../logging/logger.js'
+import type { AnyDialect } from './dialect.js'
 
 /** Per-request values, set once by middleware and read by handlers and the error renderer. */
 export type AppEnv = {
   Variables: {
     msgid: string
-    /** Sunbird api id of the matched operation, e.g. api.user.delete. */
+    /** Id of the matched operation (the Sunbird api id, e.g. api.user.delete), or one derived from the path. */
     apiId: string
+    /** How the matched operation answers; unset before an operation matched (the service's default dialect then). */
+    dialect: AnyDialect
     log: Logger
+    /** The request body parsed as JSON, not yet validated. */
     body: unknown
-    caller: Caller
     /** The Sunbird err code of an error answer, for the access log. */
     errCode: string
   }

@@ -52,8 +52,9 @@ export function successEnvelope(apiId: string, msgid: string, result: Record<str
   return build(apiId, msgid, { err: null, errmsg: null, responseCode: 'OK', result })
 }
 
-export function errorEnvelope(apiId: string, msgid: string, entry: ErrorCodeEntry, errmsg: string): Envelope {
-  return build(apiId, msgid, { err: entry.err, errmsg, responseCode: entry.responseCode, result: {} })
+/** `result` is empty but where the operation still reports something with the error (the checks of a 503 /ready). */
+export function errorEnvelope(apiId: string, msgid: string, entry: ErrorCodeEntry, errmsg: string, result: Record<string, unknown> = {}): Envelope {
+  return build(apiId, msgid, { err: entry.err, errmsg, responseCode: entry.responseCode, result })
 }
 
 /** 200 with the envelope and Sunbird's `x-response-length` (UTF-8 bytes of the JSON `result`). */

@@ -1,15 +1,33 @@
 /**
- * Every answer the service can give other than success, spelled exactly as Sunbird spells it.
- * The only place these codes and messages appear; tests and the OpenAPI document import them.
+ * Every answer the service can give other than success, spelled exactly as Sunbird spells it, and
+ * how it is rendered. The only place these codes and messages appear; the renderer, the OpenAPI
+ * document and the tests read them from here, and no code singles an entry out by name.
  */
 export interface ErrorCodeEntry {
   readonly status: 400 | 401 | 403 | 404 | 405 | 413 | 500 | 503
   readonly responseCode: 'CLIENT_ERROR' | 'UNAUTHORIZED' | 'FORBIDDEN' | 'RESOURCE_NOT_FOUND' | 'SERVER_ERROR' | 'SERVICE_UNAVAILABLE'
   readonly err: string
-  /** `{limit}` is filled in by the renderer where a message names a configured limit. */
+  /** Placeholders (`{limit}`) are filled in from configuration; see fillPlaceholders. */
   readonly errmsg: string
   /** Why a caller sees it. */
   readonly description: string
+  /** How the Sunbird dialect answers it: its JSON envelope (absent), or errmsg alone as plain text (Sunbird's 403). */
+  readonly body?: 'plain-text'
+  /** Headers every dialect sends with it; placeholders (`{retryAfter}`) are filled in from configuration. */
+  readonly headers?: Readonly<Record<string, string>>
+}
+
+/** The configured values an entry's message or headers may name. */
+export interface PlaceholderValues {
+  /** {limit}: the body limit in bytes. */
+  maxBodyBytes: number
+  /** {retryAfter}: seconds a caller should wait before retrying. */
+  retryAfterSeconds: number
+}
+
+/** An entry's message or header value with its placeholders filled in. */
+export function fillPlaceholders(text: string, values: PlaceholderValues): string {
+  return text.replace('{limit}', String(values.maxBodyBytes)).replace('{retryAfter}', String(values.retryAfterSeconds))
 }
 
 export const errorCodes = {
@@ -69,6 +87,8 @@ export const errorCodes = {
     errmsg: 'You do not have permission to perform this operation',
     description:
       "Valid credentials, but the caller is neither the user, the managing parent (X-Authenticated-For) nor an ORG_ADMIN of the user's organisation. Plain-text body, header `x-request-allowed: no`.",
+    body: 'plain-text',
+    headers: { 'x-request-allowed': 'no' },
   },
   ROLE_RESTRICTED: {
     status: 400,
@@ -118,6 +138,7 @@ export const errorCodes = {
     err: 'UOS_USRDLT0064',
     errmsg: 'SERVICE UNAVAILABLE',
     description: 'A dependency (Cassandra) is unreachable or timed out, or the request deadline passed. Nothing was half-written; retry after `Retry-After` seconds.',
+    headers: { 'Retry-After': '{retryAfter}' },
   },
   SERVER_ERROR: {
     status: 500,
@@ -129,3 +150,8 @@ export const errorCodes = {
 } as const satisfies Record<string, ErrorCodeEntry>
 
 export type ErrorCode = keyof typeof errorCodes
+
+/** An entry of the table with every optional field visible (the literal types above omit what an entry leaves out). */
+export function errorEntry(code: ErrorCode): ErrorCodeEntry {
+  return errorCodes[code]
+}

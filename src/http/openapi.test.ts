@@ -1,17 +1,18 @@
 import { describe, expect, it } from 'vitest'
 import { readSchemas, type JsonSchema } from '../schemas/schema-registry.js'
-import { errorCodes } from './error-codes.js'
+import { errorEntry } from './error-codes.js'
 import { buildOpenApiDocument } from './openapi.js'
-import { routes } from './routes/index.js'
-import type { RouteMeta } from './routes/route-meta.js'
-import { userDeleteRoute } from './routes/user-delete.js'
+import { sunbirdEnvelope } from './dialects/sunbird-envelope.js'
+import type { OperationMeta } from './operation.js'
+import { operations } from './operations/index.js'
+import { userDelete } from './operations/user-delete.js'
 
 // biome-ignore lint/suspicious/noExplicitAny: a JSON document walked by path; each assertion checks the shape it reads
 type Node = Record<string, any>
 
 const schemas = readSchemas()
-const build = (overrides: { routes?: readonly RouteMeta[]; schemas?: ReadonlyMap<string, JsonSchema>; maxBodyBytes?: number } = {}) =>
-  buildOpenApiDocument({ routes, schemas, maxBodyBytes: 65536, ...overrides }) as Node
+const build = (overrides: { operations?: readonly OperationMeta[]; schemas?: ReadonlyMap<string, JsonSchema>; maxBodyBytes?: number } = {}) =>
+  buildOpenApiDocument({ operations, schemas, maxBodyBytes: 65536, retryAfterSeconds: 5, defaultDialect: sunbirdEnvelope, ...overrides }) as Node
 
 function refsIn(value: unknown, found: string[] = []): string[] {
   if (Array.isArray(value)) for (const item of value) refsIn(item, found)
@@ -66,11 +67,11 @@ describe('buildOpenApiDocument', () => {
 
     const operation = document.paths['/api/user/v1/delete'].post
 
-    for (const code of userDeleteRoute.errors) {
-      const entry = errorCodes[code]
+    for (const code of userDelete.errors) {
+      const entry = errorEntry(code)
       const response = operation.responses[String(entry.status)]
       expect(response, code).toBeDefined()
-      if (code === 'FORBIDDEN') {
+      if (entry.body === 'plain-text') {
         expect(response.content['text/plain'].example).toBe(entry.errmsg)
         continue
       }
@@ -105,9 +106,9 @@ describe('buildOpenApiDocument', () => {
   it('when a route has an alias path, then both paths are documented with distinct operation ids', () => {
     const document = build()
 
-    const ids = userDeleteRoute.paths.map((path) => document.paths[path].post.operationId)
+    const ids = userDelete.paths.map((path) => document.paths[path].post.operationId)
 
-    expect(new Set(ids).size).toBe(userDeleteRoute.paths.length)
+    expect(new Set(ids).size).toBe(userDelete.paths.length)
   })
 
   it('when a schema refers to a file that is not in schemas/, then building fails instead of emitting a dangling $ref', () => {

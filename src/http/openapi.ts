@@ -2,29 +2,18 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { projectRoot } from '../config/project-root.js'
 import type { JsonSchema } from '../schemas/schema-registry.js'
-import { apiIdForPath, errorEnvelope } from './envelope.js'
-import { errorCodes, type ErrorCode, type ErrorCodeEntry } from './error-codes.js'
-import type { RouteMeta } from './routes/route-meta.js'
+import type { AnyDialect, DocsContext } from './dialect.js'
+import { errorCodes, type ErrorCodeEntry, fillPlaceholders, type PlaceholderValues } from './error-codes.js'
+import type { OperationMeta } from './operation.js'
+import { componentName, type JsonObject, SCHEMA_PREFIX, schemaExamples, schemaRef } from './openapi-parts.js'
 
-export interface OpenApiOptions {
-  /** The documented operations (src/http/routes/index.ts). */
-  routes: readonly RouteMeta[]
+export interface OpenApiOptions extends PlaceholderValues {
+  /** The documented operations (src/http/operations/index.ts). */
+  operations: readonly OperationMeta[]
   /** Every schema of schemas/ by $id, as read by readSchemas(). */
   schemas: ReadonlyMap<string, JsonSchema>
-  /** The body limit named in the 413 message, as the renderer fills it in. */
-  maxBodyBytes: number
-}
-
-type JsonObject = Record<string, unknown>
-
-// Fixed values make the document reproducible: `npm run openapi` output only changes with the contract.
-const EXAMPLE_TS = '2024-05-20 10:09:45:837+0000'
-const EXAMPLE_MSGID = '4abb4c0bdd99feea7a7070eeade15aaa'
-const SCHEMA_PREFIX = '#/components/schemas/'
-
-/** Component keys may hold letters, digits, `.`, `-` and `_`; our $ids already do. */
-function componentName(id: string): string {
-  return id.replace(/[^A-Za-z0-9._-]/g, '_')
+  /** The dialect of answers no operation gives (unknown path): it documents the shared responses. */
+  defaultDialect: AnyDialect
 }
 
 function walk(value: unknown, visit: (node: JsonObject) => void): void {
@@ -35,9 +24,16 @@ function walk(value: unknown, visit: (node: JsonObject) => void): void {
   }
 }
 
-/** The schema files the operations name, and every file those refer to, transitively. */
-function reachableSchemaIds(routes: readonly RouteMeta[], schemas: OpenApiOptions['schemas']): string[] {
-  const pending = ['error.response', ...routes.flatMap((route) => [route.requestSchema, route.responseSchema, ...Object.values(route.errorSchemas ?? {})])]
+/** The schema files the document refers to (paths and shared responses), and every file those refer to, transitively. */
+function reachableSchemaIds(document: unknown, schemas: OpenApiOptions['schemas']): string[] {
+  const byComponent = new Map([...schemas.keys()].map((id) => [componentName(id), id]))
+  const pending: string[] = []
+  walk(document, (node) => {
+    if (typeof node.$ref === 'string' && node.$ref.startsWith(SCHEMA_PREFIX)) {
+      const name = node.$ref.slice(SCHEMA_PREFIX.length).split('/')[0] as string
+      pending.push(byComponent.get(name) ?? name)
+    }
+  })
   const found = new Set<string>()
   while (pending.length > 0) {
     const id = pending.pop()
@@ -54,8 +50,8 @@ function reachableSchemaIds(routes: readonly RouteMeta[], schemas: OpenApiOption
 
 /**
  * A schema file as a component: without $id and $schema (an $id inside the document would move
- * the base URI its $refs resolve against) and the type generator's tsType, with `$ref: "user-id"` and local `#/...` refs rewritten
- * to point inside the document.
+ * the base URI its $refs resolve against) and the type generator's tsType, with `$ref: "user-id"`
+ * and local `#/...` refs rewritten to point inside the document.
  */
 function toComponent(id: string, schema: JsonSchema, schemas: OpenApiOptions['schemas']): JsonObject {
   const copy = structuredClone(schema) as JsonObject
@@ -75,29 +71,8 @@ function toComponent(id: string, schema: JsonSchema, schemas: OpenApiOptions['sc
   return copy
 }
 
-const schemaRef = (id: string) => ({ $ref: `${SCHEMA_PREFIX}${componentName(id)}` })
-const headerRef = (name: string) => ({ $ref: `#/components/headers/${name}` })
-
-function errmsgOf(entry: ErrorCodeEntry, maxBodyBytes: number): string {
-  return entry.errmsg.replace('{limit}', String(maxBodyBytes))
-}
-
-function errorExample(apiId: string, entry: ErrorCodeEntry, maxBodyBytes: number): JsonObject {
-  // Spread then override keeps the envelope's key order (ts stays third).
-  return { ...errorEnvelope(apiId, EXAMPLE_MSGID, entry, errmsgOf(entry, maxBodyBytes)), ts: EXAMPLE_TS }
-}
-
-/** The `examples` of a schema file that belong to this operation and answer (by envelope id and err). */
-function schemaExamples(schema: JsonSchema | undefined, apiId: string, err: string | null): JsonObject {
-  const values = ((schema?.examples as unknown[] | undefined) ?? []).filter((value) => {
-    const envelope = value as { id?: string; params?: { err?: string | null } }
-    return (envelope.id === undefined || envelope.id === apiId) && (envelope.params === undefined || envelope.params.err === err)
-  })
-  return Object.fromEntries(values.map((value, index) => [`example-${index + 1}`, { value }]))
-}
-
-function operationId(route: RouteMeta, pathIndex: number): string {
-  const base = route.apiId
+function operationId(operation: OperationMeta, pathIndex: number): string {
+  const base = operation.id
     .replace(/^api\./, '')
     .split(/[._-]/)
     .map((part, index) => (index === 0 ? part : part.charAt(0).toUpperCase() + part.slice(1)))
@@ -105,74 +80,63 @@ function operationId(route: RouteMeta, pathIndex: number): string {
   return pathIndex === 0 ? base : `${base}Alias${pathIndex}`
 }
 
-function errorResponses(route: RouteMeta, options: OpenApiOptions): JsonObject {
-  const byStatus = new Map<number, ErrorCode[]>()
-  for (const code of route.errors) byStatus.set(errorCodes[code].status, [...(byStatus.get(errorCodes[code].status) ?? []), code])
-  const responses: JsonObject = {}
-  for (const [status, codes] of [...byStatus].sort(([a], [b]) => a - b)) {
-    const description = codes.map((code) => `\`${errorCodes[code].err}\` ${errmsgOf(errorCodes[code], options.maxBodyBytes)}: ${errorCodes[code].description}`).join('\n\n')
-    const headers: JsonObject = { 'Access-Control-Allow-Origin': headerRef('Access-Control-Allow-Origin') }
-    if (status === 503) headers['Retry-After'] = headerRef('Retry-After')
-    if (codes.includes('FORBIDDEN')) {
-      // Sunbird answers 403 in plain text, not in the envelope.
-      const message = errorCodes.FORBIDDEN.errmsg
-      headers['x-request-allowed'] = headerRef('x-request-allowed')
-      responses[String(status)] = { description, headers, content: { 'text/plain': { schema: { type: 'string', const: message }, example: message } } }
-      continue
-    }
-    const schemaIds = [...new Set(codes.map((code) => route.errorSchemas?.[code] ?? 'error.response'))]
-    const examples: JsonObject = {}
-    for (const code of codes) {
-      const entry = errorCodes[code]
-      const own = route.errorSchemas?.[code]
-      // Keyed by code name, not err: two codes may share an err (UOS_USRDLT0013 for a user and for a request).
-      if (own) Object.assign(examples, Object.fromEntries(Object.values(schemaExamples(options.schemas.get(own), route.apiId, entry.err)).map((example, i) => [`${code}-${i + 1}`, example])))
-      else examples[code] = { summary: errmsgOf(entry, options.maxBodyBytes), description: entry.description, value: errorExample(route.apiId, entry, options.maxBodyBytes) }
-    }
-    const schema = schemaIds.length === 1 ? schemaRef(schemaIds[0] as string) : { oneOf: schemaIds.map(schemaRef) }
-    responses[String(status)] = { description, headers, content: { 'application/json': { schema, examples } } }
-  }
-  return responses
+/** OpenAPI's `{name}` for the router's `:name`. */
+const openApiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, '{$1}')
+
+/** Path or query parameters, one per property of the schema that validates them. */
+function inputParameters(where: 'path' | 'query', id: string | undefined, schemas: OpenApiOptions['schemas']): JsonObject[] {
+  if (id === undefined) return []
+  const schema = schemas.get(id) as (JsonSchema & { properties?: Record<string, JsonObject>; required?: string[] }) | undefined
+  if (!schema) throw new Error(`OpenAPI: no schema with $id ${id} in schemas/`)
+  return Object.keys(schema.properties ?? {}).map((name) => ({
+    name,
+    in: where,
+    required: where === 'path' || (schema.required ?? []).includes(name),
+    schema: { $ref: `${SCHEMA_PREFIX}${componentName(id)}/properties/${name}` },
+  }))
 }
 
-function operation(route: RouteMeta, pathIndex: number, options: OpenApiOptions): JsonObject {
-  const aliasOf = pathIndex > 0 ? `Alias of \`${route.method} ${route.paths[0]}\` (the service path behind Sunbird's gateway).` : undefined
+function operationObject(operation: OperationMeta, pathIndex: number, options: OpenApiOptions): JsonObject {
+  const context: DocsContext = {
+    operation: { id: operation.id, ...(operation.responseSchema && { responseSchema: operation.responseSchema }), ...(operation.errorSchemas && { errorSchemas: operation.errorSchemas }) },
+    schemas: options.schemas,
+    placeholders: options,
+  }
+  const aliasOf = pathIndex > 0 ? `Alias of \`${operation.method} ${operation.paths[0]}\`${operation.aliasNote ? ` (${operation.aliasNote})` : ''}.` : undefined
+  const docs = operation.dialect.docs
+  const { openApi } = operation.credentials
   const op: JsonObject = {
-    operationId: operationId(route, pathIndex),
-    summary: route.summary,
-    ...((route.description ?? aliasOf) && { description: [aliasOf, route.description].filter(Boolean).join('\n\n') }),
-    tags: [route.authenticated ? 'users' : 'operations'],
-    'x-sunbird-api-id': route.apiId,
-    security: route.authenticated ? [{ apiBearer: [], userToken: [] }] : [],
+    operationId: operationId(operation, pathIndex),
+    summary: operation.summary,
+    ...((operation.description ?? aliasOf) && { description: [aliasOf, operation.description].filter(Boolean).join('\n\n') }),
+    tags: [operation.tag],
+    ...docs.operationFields?.(context),
+    security: openApi.security,
     parameters: [
-      ...(route.authenticated ? [{ $ref: '#/components/parameters/X-Authenticated-For' }] : []),
+      ...Object.keys(openApi.parameters).map((name) => ({ $ref: `#/components/parameters/${name}` })),
+      ...inputParameters('path', operation.request.params, options.schemas),
+      ...inputParameters('query', operation.request.query, options.schemas),
       { $ref: '#/components/parameters/x-request-id' },
       { $ref: '#/components/parameters/X-msgId' },
     ],
   }
-  if (route.requestSchema) {
+  const body = operation.request.body
+  if (body) {
     op.requestBody = {
       required: true,
-      content: { 'application/json': { schema: schemaRef(route.requestSchema), examples: schemaExamples(options.schemas.get(route.requestSchema), route.apiId, null) } },
+      content: { 'application/json': { schema: schemaRef(body), examples: schemaExamples(options.schemas.get(body), operation.id, null) } },
     }
   }
-  op.responses = {
-    200: {
-      description: 'Done: the success envelope.',
-      headers: { 'x-response-length': headerRef('x-response-length'), 'Access-Control-Allow-Origin': headerRef('Access-Control-Allow-Origin') },
-      content: { 'application/json': { schema: schemaRef(route.responseSchema), examples: schemaExamples(options.schemas.get(route.responseSchema), route.apiId, null) } },
-    },
-    ...errorResponses(route, options),
-  }
+  op.responses = { ...docs.success(context), ...docs.errors(operation.errors, context) }
   return op
 }
 
-function errorTable(maxBodyBytes: number): string {
+function errorTable(values: PlaceholderValues): string {
   const rows = (Object.values(errorCodes) as ErrorCodeEntry[]).map((entry) =>
-    // The 403 is Sunbird's plain-text body: no envelope, so no responseCode or err either.
-    entry === errorCodes.FORBIDDEN
-      ? `| ${entry.status} | — | — (plain text body) | ${entry.errmsg} |`
-      : `| ${entry.status} | ${entry.responseCode} | \`${entry.err}\` | ${errmsgOf(entry, maxBodyBytes)} |`,
+    // A plain-text answer has no envelope, so no responseCode or err either.
+    entry.body === 'plain-text'
+      ? `| ${entry.status} | — | — (plain text body) | ${fillPlaceholders(entry.errmsg, values)} |`
+      : `| ${entry.status} | ${entry.responseCode} | \`${entry.err}\` | ${fillPlaceholders(entry.errmsg, values)} |`,
   )
   return ['| HTTP | responseCode | err | errmsg |', '|---|---|---|---|', ...rows].join('\n')
 }
@@ -182,22 +146,24 @@ function packageVersion(): string {
 }
 
 /**
- * The OpenAPI 3.1 document of the service, built from what the service itself runs on: the JSON
- * Schemas of schemas/ (as components, unchanged but for their $refs), the route metadata, and the
- * error table of error-codes.ts. Nothing here is written by hand twice.
+ * The OpenAPI 3.1 document of the service, built from what the service itself runs on: the
+ * operation declarations (src/http/operations/), their credential schemes and dialects, the JSON
+ * Schemas of schemas/ (as components, unchanged but for their $refs), and the error table of
+ * error-codes.ts. Nothing here is written by hand twice.
  */
 export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
-  const { routes, schemas, maxBodyBytes } = options
+  const { operations, schemas } = options
   const paths: JsonObject = {}
-  for (const route of routes) {
-    route.paths.forEach((path, index) => {
-      const item = (paths[path] ?? {}) as JsonObject
-      paths[path] = item
-      item[route.method.toLowerCase()] = operation(route, index, options)
+  for (const operation of operations) {
+    operation.paths.forEach((path, index) => {
+      const item = (paths[openApiPath(path)] ?? {}) as JsonObject
+      paths[openApiPath(path)] = item
+      item[operation.method.toLowerCase()] = operationObject(operation, index, options)
     })
   }
-  const componentSchemas = Object.fromEntries(reachableSchemaIds(routes, schemas).map((id) => [componentName(id), toComponent(id, schemas.get(id) as JsonSchema, schemas)]))
-  const unknownPath = '/api/user/v2/delete'
+  const sharedResponses = options.defaultDialect.docs.components?.({ schemas, placeholders: options }).responses ?? {}
+  const schemes = [...new Set(operations.map((operation) => operation.credentials))]
+  const componentSchemas = Object.fromEntries(reachableSchemaIds({ paths, sharedResponses }, schemas).map((id) => [componentName(id), toComponent(id, schemas.get(id) as JsonSchema, schemas)]))
   return {
     openapi: '3.1.0',
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
@@ -211,7 +177,7 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
         'Checks run in this order and the first failing one answers: size, JSON, API bearer, user token, body schema, authorization, role restriction, existence, already deleted.',
         'A method a path does not serve answers 405 with `Allow` (see `MethodNotAllowed`); an unknown path answers 404 `UOS_APINOTFOUND` (see `ApiNotFound`). ' +
           '`OPTIONS` on the delete paths answers the CORS preflight (204).',
-        `Every error code:\n\n${errorTable(maxBodyBytes)}`,
+        `Every error code:\n\n${errorTable(options)}`,
       ].join('\n\n'),
     },
     tags: [
@@ -221,28 +187,9 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
     paths,
     components: {
       schemas: componentSchemas,
-      securitySchemes: {
-        apiBearer: {
-          type: 'http',
-          scheme: 'bearer',
-          bearerFormat: 'JWT',
-          description: "The gateway consumer JWT (`Authorization: Bearer …`), verified as Kong's jwt plugin does: `iss` names the consumer, `exp` required, the consumer's algorithm (HS256 or RS256).",
-        },
-        userToken: {
-          type: 'apiKey',
-          in: 'header',
-          name: 'X-Authenticated-User-token',
-          description: "The end user's Keycloak access token (RS256, `typ: Bearer`, issuer = the realm). The user id is the part of `sub` after its last `:`.",
-        },
-      },
+      securitySchemes: Object.assign({}, ...schemes.map((scheme) => scheme.openApi.securitySchemes)),
       parameters: {
-        'X-Authenticated-For': {
-          name: 'X-Authenticated-For',
-          in: 'header',
-          required: false,
-          description: "A managed child's Keycloak token, sent by its managing parent to delete the child: its `parentId` must be the requester and its subject the target.",
-          schema: { type: 'string' },
-        },
+        ...Object.assign({}, ...schemes.map((scheme) => scheme.openApi.parameters)),
         'x-request-id': {
           name: 'x-request-id',
           in: 'header',
@@ -259,6 +206,7 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
           schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$' },
         },
       },
+      // Every header an answer may carry; dialects and error-table entries refer to them by name.
       headers: {
         'x-response-length': { description: 'UTF-8 bytes of the JSON `result` (Sunbird).', schema: { type: 'integer', minimum: 0 }, example: 22 },
         'Retry-After': { description: 'Seconds to wait before retrying; nothing was half-written.', schema: { type: 'integer', minimum: 1 }, example: 5 },
@@ -266,18 +214,7 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
         'x-request-allowed': { description: 'Sunbird marks a refused authorization with `no`.', schema: { const: 'no' } },
         'Access-Control-Allow-Origin': { description: 'Sent on every answer.', schema: { const: '*' } },
       },
-      responses: {
-        MethodNotAllowed: {
-          description: `\`${errorCodes.METHOD_NOT_ALLOWED.err}\` ${errorCodes.METHOD_NOT_ALLOWED.errmsg}: ${errorCodes.METHOD_NOT_ALLOWED.description}`,
-          headers: { Allow: headerRef('Allow'), 'Access-Control-Allow-Origin': headerRef('Access-Control-Allow-Origin') },
-          content: { 'application/json': { schema: schemaRef('error.response'), example: errorExample('api.user.delete', errorCodes.METHOD_NOT_ALLOWED, maxBodyBytes) } },
-        },
-        ApiNotFound: {
-          description: `\`${errorCodes.API_NOT_FOUND.err}\` ${errorCodes.API_NOT_FOUND.errmsg}: ${errorCodes.API_NOT_FOUND.description}`,
-          headers: { 'Access-Control-Allow-Origin': headerRef('Access-Control-Allow-Origin') },
-          content: { 'application/json': { schema: schemaRef('error.response'), example: errorExample(apiIdForPath(unknownPath), errorCodes.API_NOT_FOUND, maxBodyBytes) } },
-        },
-      },
+      responses: sharedResponses,
     },
   }
 }

@@ -6,6 +6,7 @@ import { createLogger } from '../logging/logger.js'
 import { ApiError } from './api-error.js'
 import type { AppEnv } from './app-env.js'
 import { errorCodes, type ErrorCode } from './error-codes.js'
+import { sunbirdEnvelope } from './dialects/sunbird-envelope.js'
 import { renderError } from './render-error.js'
 import { requestContext } from './request-context.js'
 
@@ -30,7 +31,7 @@ function appThrowing(makeError: () => unknown) {
   app.post('/api/user/v1/delete', () => {
     throw makeError()
   })
-  app.onError((err, c) => renderError(c, err, { maxBodyBytes: MAX_BODY_BYTES, retryAfterSeconds: RETRY_AFTER_SECONDS }))
+  app.onError((err, c) => renderError(c, err, { maxBodyBytes: MAX_BODY_BYTES, retryAfterSeconds: RETRY_AFTER_SECONDS, defaultDialect: sunbirdEnvelope }))
   return app
 }
 

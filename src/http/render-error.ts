@@ -3,12 +3,12 @@ import { HTTPException } from 'hono/http-exception'
 import { DeletionError, type DeletionErrorKind, DependencyUnavailableError } from '../deletion/errors.js'
 import { ApiError } from './api-error.js'
 import type { AppEnv } from './app-env.js'
-import { errorEnvelope } from './envelope.js'
-import { errorCodes, type ErrorCode } from './error-codes.js'
+import type { AnyDialect } from './dialect.js'
+import { type ErrorCode, errorEntry, fillPlaceholders, type PlaceholderValues } from './error-codes.js'
 
-export interface RenderOptions {
-  maxBodyBytes: number
-  retryAfterSeconds: number
+export interface RenderOptions extends PlaceholderValues {
+  /** Who answers before an operation matched (unknown paths): the service's own dialect. */
+  defaultDialect: AnyDialect
 }
 
 /** Domain errors know nothing of HTTP; each kind of them answers with one entry of the error table. */
@@ -30,25 +30,23 @@ function codeFor(err: unknown): ErrorCode {
 }
 
 /**
- * The single error-to-envelope mapping (app.onError and app.notFound both end here). Never echoes
- * err.message: driver and library messages carry ids and values. The 403 is Sunbird's plain text.
+ * The one error road (app.onError and app.notFound both end here): any thrown value becomes an
+ * entry of the error table, sent with the entry's status and headers, its body rendered by the
+ * operation's dialect. Never echoes err.message: driver and library messages carry ids and values.
  */
 export function renderError(c: Context<AppEnv>, err: unknown, options: RenderOptions): Response {
   const code = codeFor(err)
-  const entry = errorCodes[code]
+  const entry = errorEntry(code)
   const log = c.get('log')
   c.set('errCode', entry.err)
-  if (code === 'SERVER_ERROR') {
+  // A 500 is a bug: its stack goes to the log. Everything else is a refusal the caller can act on.
+  if (entry.status === 500) {
     log?.error({ err, code: entry.err }, 'unexpected error')
   } else {
     log?.info({ code: entry.err, reason: err instanceof Error ? err.message : undefined, dependency: err instanceof DependencyUnavailableError ? err.dependency : undefined }, 'request refused')
   }
   if (err instanceof ApiError) for (const [name, value] of Object.entries(err.headers)) c.header(name, value)
-  if (code === 'FORBIDDEN') {
-    c.header('x-request-allowed', 'no')
-    return c.text(entry.errmsg, 403)
-  }
-  if (code === 'SERVICE_UNAVAILABLE') c.header('Retry-After', String(options.retryAfterSeconds))
-  const errmsg = entry.errmsg.replace('{limit}', String(options.maxBodyBytes))
-  return c.json(errorEnvelope(c.get('apiId') ?? 'api.unknown', c.get('msgid'), entry, errmsg), entry.status)
+  for (const [name, value] of Object.entries(entry.headers ?? {})) c.header(name, fillPlaceholders(value, options))
+  const dialect = c.get('dialect') ?? options.defaultDialect
+  return dialect.error(c, { code, entry, errmsg: fillPlaceholders(entry.errmsg, options), ...(err instanceof ApiError && err.result && { result: err.result }) })
 }

@@ -4,6 +4,7 @@ import { createLogger } from '../logging/logger.js'
 import { createSchemaRegistry } from '../schemas/schema-registry.js'
 import type { AppEnv } from './app-env.js'
 import { readJsonBody } from './read-json-body.js'
+import { sunbirdEnvelope } from './dialects/sunbird-envelope.js'
 import { renderError } from './render-error.js'
 import { requestContext } from './request-context.js'
 import { errorCodes } from './error-codes.js'
@@ -26,7 +27,7 @@ function createValidatingApp() {
   const app = new Hono<AppEnv>()
   app.use('*', requestContext(createLogger('silent')))
   app.post('/api/user/v1/delete', readJsonBody({ maxBytes: 65536 }), validateBody(registry, 'user-delete.request'), (c) => c.json({ passed: true, body: c.get('body') }))
-  app.onError((err, c) => renderError(c, err, { maxBodyBytes: 65536, retryAfterSeconds: 5 }))
+  app.onError((err, c) => renderError(c, err, { maxBodyBytes: 65536, retryAfterSeconds: 5, defaultDialect: sunbirdEnvelope }))
   return app
 }
 

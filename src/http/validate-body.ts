@@ -18,16 +18,17 @@ export function errorCodeFor(error: ErrorObject): ErrorCode {
   return isErrorCode(named) ? named : 'INVALID_REQUEST_DATA'
 }
 
+/** The error a failed validation answers with: the entry the first failing keyword names, the keyword (no value) for the log. */
+export function validationError(errors: ErrorObject[] | null | undefined): ApiError {
+  const first = errors?.[0]
+  return new ApiError(first ? errorCodeFor(first) : 'INVALID_REQUEST_DATA', { reason: first ? `${first.instancePath || '/'} ${first.keyword}` : 'invalid body' })
+}
+
 /** Validates c.var.body against a schema of schemas/ by $id; the compiled validator is built once, here. */
 export function validateBody(registry: SchemaRegistry, schemaId: string): MiddlewareHandler<AppEnv> {
   const validate = registry.validator(schemaId)
   return async function validateJsonBody(c, next) {
-    if (!validate(c.get('body'))) {
-      const first = validate.errors?.[0]
-      throw new ApiError(first ? errorCodeFor(first) : 'INVALID_REQUEST_DATA', {
-        reason: first ? `${first.instancePath || '/'} ${first.keyword}` : 'invalid body',
-      })
-    }
+    if (!validate(c.get('body'))) throw validationError(validate.errors)
     await next()
   }
 }

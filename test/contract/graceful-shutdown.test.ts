@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { signApiBearer } from '../../scripts/lib/sign-jwt.js'
 import { seedUser, type SeedUser } from '../../scripts/lib/seed-users.js'
-import { userDeleteRoute } from '../../src/http/routes/user-delete.js'
+import { userDelete } from '../../src/http/operations/user-delete.js'
 import { createSchemaRegistry } from '../../src/schemas/schema-registry.js'
 import { createCassandraClient } from '../../src/store/cassandra-client.js'
 import { builtServerEnv } from '../support/built-server-env.js'
@@ -38,7 +38,7 @@ describe('SIGTERM during a burst of deletes', () => {
   async function remove(url: string, user: SeedUser): Promise<Outcome> {
     let response: Response
     try {
-      response = await fetch(`${url}${userDeleteRoute.paths[0]}`, {
+      response = await fetch(`${url}${userDelete.paths[0]}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${apiBearer}`, 'x-authenticated-user-token': mintUserToken(keys, ISSUER, { sub: user.id }) },
         body: JSON.stringify({ request: { userId: user.id } }),
@@ -95,7 +95,7 @@ describe('SIGTERM during a burst of deletes', () => {
   })
 
   it('then every answer that arrived is a complete envelope, and none broke off half-way', () => {
-    const success = schemas.validator(userDeleteRoute.responseSchema)
+    const success = schemas.validator(userDelete.responseSchema as string)
     const error = schemas.validator('error.response')
 
     expect(outcomes.filter((o) => o.kind === 'cut')).toEqual([])

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { signApiBearer } from '../../scripts/lib/sign-jwt.js'
 import { seedUser } from '../../scripts/lib/seed-users.js'
 import { errorCodes } from '../../src/http/error-codes.js'
-import { userDeleteRoute } from '../../src/http/routes/user-delete.js'
+import { userDelete } from '../../src/http/operations/user-delete.js'
 import { createSchemaRegistry } from '../../src/schemas/schema-registry.js'
 import { createCassandraClient } from '../../src/store/cassandra-client.js'
 import { LOCAL_CONSUMER, testConfig } from '../support/harness.js'
@@ -17,7 +17,7 @@ import { createRealmKeys, mintUserToken } from '../support/user-tokens.js'
  * against the response schemas in schemas/ (the same files the service and OpenAPI use).
  */
 const schemas = createSchemaRegistry({ allErrors: true })
-const successSchema = schemas.validator(userDeleteRoute.responseSchema)
+const successSchema = schemas.validator(userDelete.responseSchema as string)
 const errorSchema = schemas.validator('error.response')
 
 function expectValid(validate: typeof successSchema, body: unknown) {
@@ -57,7 +57,7 @@ describe('the built server over HTTP', () => {
   }
 
   it('when a user deletes themselves on both paths, then each success matches user-delete.response', async () => {
-    for (const path of userDeleteRoute.paths) {
+    for (const path of userDelete.paths) {
       const { id, headers } = await seeded()
       const response = await post(JSON.stringify({ request: { userId: id } }), headers, path)
       const body = (await response.json()) as Record<string, unknown>

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { errorCodes } from '../../src/http/error-codes.js'
-import { healthRoute, readyRoute } from '../../src/http/routes/health.js'
+import { health, ready } from '../../src/http/operations/health.js'
 import { createSchemaRegistry } from '../../src/schemas/schema-registry.js'
 import { createCassandraClient } from '../../src/store/cassandra-client.js'
 import { freePort } from '../support/spawned-server.js'
 import { startHarness, testConfig, type Harness } from '../support/harness.js'
 
-const healthSchema = createSchemaRegistry({ allErrors: true }).validator(readyRoute.responseSchema)
+const healthSchema = createSchemaRegistry({ allErrors: true }).validator(ready.responseSchema as string)
 
 interface HealthBody {
   id: string
@@ -51,7 +51,7 @@ describe('GET /health and /ready with the real Cassandra and realm keys', () => 
   })
 
   it('when the process runs, then /health answers 200 api.health with no checks', async () => {
-    const { response, body } = await get(h, healthRoute.paths[0])
+    const { response, body } = await get(h, health.paths[0])
 
     expect(response.status).toBe(200)
     expect(body.id).toBe('api.health')
@@ -59,7 +59,7 @@ describe('GET /health and /ready with the real Cassandra and realm keys', () => 
   })
 
   it('when Cassandra answers with the current schema and the keys are loaded, then /ready answers 200 with every check healthy', async () => {
-    const { response, body } = await get(h, readyRoute.paths[0])
+    const { response, body } = await get(h, ready.paths[0])
 
     expect(response.status).toBe(200)
     expect(body.params).toMatchObject({ status: 'SUCCESS', err: null })

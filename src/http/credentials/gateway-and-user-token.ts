@@ -1,0 +1,69 @@
+import { InvalidCredentialsError } from '../../auth/auth-errors.js'
+import { bearerToken } from '../../auth/compact-jwt.js'
+import type { Caller } from '../../deletion/caller.js'
+import { ApiError } from '../api-error.js'
+import type { CredentialScheme } from './credential-scheme.js'
+
+/**
+ * Sunbird's two credentials, in the contract's order: the gateway consumer JWT in Authorization,
+ * then the end user's Keycloak token in X-Authenticated-User-token, then (when sent) the managed
+ * user's token in X-Authenticated-For. A token of a deleted user is refused like a forged one:
+ * deletion locks the person out at once, not when their token expires. Any failure is the same
+ * 401 UOS_0070; the reason goes to the log.
+ */
+export const gatewayAndUserToken: CredentialScheme<Caller> = {
+  name: 'gateway-and-user-token',
+  headers: ['Authorization', 'X-Authenticated-User-Token', 'X-Authenticated-For'],
+  openApi: {
+    security: [{ apiBearer: [], userToken: [] }],
+    securitySchemes: {
+      apiBearer: {
+        type: 'http',
+        scheme: 'bearer',
+        bearerFormat: 'JWT',
+        description: "The gateway consumer JWT (`Authorization: Bearer …`), verified as Kong's jwt plugin does: `iss` names the consumer, `exp` required, the consumer's algorithm (HS256 or RS256).",
+      },
+      userToken: {
+        type: 'apiKey',
+        in: 'header',
+        name: 'X-Authenticated-User-token',
+        description: "The end user's Keycloak access token (RS256, `typ: Bearer`, issuer = the realm). The user id is the part of `sub` after its last `:`.",
+      },
+    },
+    parameters: {
+      'X-Authenticated-For': {
+        name: 'X-Authenticated-For',
+        in: 'header',
+        required: false,
+        description: "A managed child's Keycloak token, sent by its managing parent to delete the child: its `parentId` must be the requester and its subject the target.",
+        schema: { type: 'string' },
+      },
+    },
+  },
+
+  async authenticate(c, verifiers) {
+    try {
+      const apiToken = bearerToken(c.req.header('authorization'))
+      if (!apiToken) throw new InvalidCredentialsError('api-bearer', 'missing')
+      const { consumer } = verifiers.apiConsumers.verify(apiToken)
+
+      const userToken = c.req.header('x-authenticated-user-token')?.trim()
+      if (!userToken) throw new InvalidCredentialsError('user-token', 'missing')
+      const user = await verifiers.userTokens.verify(userToken, 'user-token')
+      if (await verifiers.deletedUsers.isDeleted(user.userId)) throw new InvalidCredentialsError('user-token', 'user is deleted')
+
+      const caller: Caller = { consumer, userId: user.userId, roles: user.roles }
+      const forToken = c.req.header('x-authenticated-for')?.trim()
+      if (forToken) {
+        const managed = await verifiers.userTokens.verify(forToken, 'for-token')
+        if (!managed.parentId) throw new InvalidCredentialsError('for-token', 'no parentId')
+        if (await verifiers.deletedUsers.isDeleted(managed.userId)) throw new InvalidCredentialsError('for-token', 'user is deleted')
+        caller.managedUser = { userId: managed.userId, parentId: managed.parentId }
+      }
+      return caller
+    } catch (err) {
+      if (err instanceof InvalidCredentialsError) throw new ApiError('UNAUTHORIZED', { reason: err.message })
+      throw err
+    }
+  },
+}

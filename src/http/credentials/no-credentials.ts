@@ -1,0 +1,11 @@
+import type { CredentialScheme } from './credential-scheme.js'
+
+/** Operations anyone may call (probes). */
+export const noCredentials: CredentialScheme<undefined> = {
+  name: 'none',
+  headers: [],
+  openApi: { security: [], securitySchemes: {}, parameters: {} },
+  async authenticate() {
+    return undefined
+  },
+}

@@ -1,0 +1,29 @@
+import type { JsonSchema } from '../schemas/schema-registry.js'
+
+/** Shared pieces of the OpenAPI document: the builder (openapi.ts) and each dialect's docs use them. */
+
+export type JsonObject = Record<string, unknown>
+
+// Fixed values make the document reproducible: `npm run openapi` output only changes with the contract.
+export const EXAMPLE_TS = '2024-05-20 10:09:45:837+0000'
+export const EXAMPLE_MSGID = '4abb4c0bdd99feea7a7070eeade15aaa'
+export const SCHEMA_PREFIX = '#/components/schemas/'
+
+/** Component keys may hold letters, digits, `.`, `-` and `_`; our $ids already do. */
+export function componentName(id: string): string {
+  return id.replace(/[^A-Za-z0-9._-]/g, '_')
+}
+
+export const schemaRef = (id: string) => ({ $ref: `${SCHEMA_PREFIX}${componentName(id)}` })
+
+/** A header of components.headers (see the list in openapi.ts). */
+export const headerRef = (name: string) => ({ $ref: `#/components/headers/${name}` })
+
+/** The `examples` of a schema file that belong to this operation and answer (by envelope id and err). */
+export function schemaExamples(schema: JsonSchema | undefined, apiId: string, err: string | null): JsonObject {
+  const values = ((schema?.examples as unknown[] | undefined) ?? []).filter((value) => {
+    const envelope = value as { id?: string; params?: { err?: string | null } }
+    return (envelope.id === undefined || envelope.id === apiId) && (envelope.params === undefined || envelope.params.err === err)
+  })
+  return Object.fromEntries(values.map((value, index) => [`example-${index + 1}`, { value }]))
+}

@@ -1,0 +1,133 @@
+import type { Context } from 'hono'
+import type { DeleteUserInput, DeleteUserResult } from '../deletion/delete-user.js'
+import type { DeletionRequest } from '../deletion/deletion-request.js'
+import type { Caller } from '../deletion/caller.js'
+import type { SchemaRegistry } from '../schemas/schema-registry.js'
+import type { SchemaId, SchemaTypes } from '../schemas/schema-types.js'
+import type { AppEnv } from './app-env.js'
+import type { CorsPolicy } from './cors.js'
+import type { CredentialScheme, Verifiers } from './credentials/credential-scheme.js'
+import type { AnyDialect, Dialect } from './dialect.js'
+import type { ErrorCode } from './error-codes.js'
+import { validationError } from './validate-body.js'
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
+
+export interface ReadinessCheck {
+  name: string
+  healthy: boolean
+}
+
+/** What the handlers of the operations call: the workflow and the probes, built by the composition root. */
+export interface OperationServices {
+  deleteUser(input: DeleteUserInput): Promise<DeleteUserResult>
+  readDeletionStatus(input: { caller: Caller } & ({ requestId: string } | { userId: string })): Promise<DeletionRequest>
+  /** Dependency checks for /ready, each bounded in time by its implementation. */
+  checkReadiness(): Promise<ReadinessCheck[]>
+}
+
+/** The schemas (by $id in schemas/) an operation's input is validated against. */
+export interface RequestSchemas {
+  /** The JSON body. */
+  readonly body?: SchemaId
+  /** The path parameters (`:name` in the paths), as an object of strings. */
+  readonly params?: SchemaId
+  /** The query parameters, as an object of strings. */
+  readonly query?: SchemaId
+}
+
+type Validated<Id> = Id extends SchemaId ? SchemaTypes[Id] : undefined
+
+/** A handler's input: each part typed by the schema that validated it, the verified caller, the request id. */
+export interface OperationInput<Req extends RequestSchemas, Principal> {
+  body: Validated<Req['body']>
+  params: Validated<Req['params']>
+  query: Validated<Req['query']>
+  caller: Principal
+  /** The request id (msgid): it also names the deletion request a delete creates. */
+  msgid: string
+}
+
+/** Everything about an operation but its handler: what registration, OpenAPI and the tests read. */
+export interface OperationMeta {
+  /** The operation's id: for the Sunbird dialect its envelope id (api.user.delete); also the OpenAPI operationId's base. */
+  readonly id: string
+  readonly method: HttpMethod
+  /** The public path first, then aliases; `:name` marks a path parameter. */
+  readonly paths: readonly [string, ...string[]]
+  /** Why the aliases exist, for the API reference (e.g. the service path behind Sunbird's gateway). */
+  readonly aliasNote?: string
+  readonly summary: string
+  /** Longer prose for the API reference (Markdown). */
+  readonly description?: string
+  /** The API reference's group. */
+  readonly tag: 'users' | 'operations'
+  readonly credentials: CredentialScheme<unknown>
+  readonly request: RequestSchemas
+  /** $id of the success answer's schema, when it has a body. */
+  readonly responseSchema?: SchemaId
+  /** Every error-table entry the operation can answer with. */
+  readonly errors: readonly ErrorCode[]
+  /** Entries whose body has a schema of its own instead of the dialect's error schema, by code. */
+  readonly errorSchemas?: Partial<Record<ErrorCode, SchemaId>>
+  readonly dialect: AnyDialect
+  readonly cors: CorsPolicy
+}
+
+/** What a handler is built with, once, at start-up. */
+export interface HandlerContext {
+  services: OperationServices
+  verifiers: Verifiers
+  schemas: SchemaRegistry
+}
+
+export interface Operation extends OperationMeta {
+  /** The operation's last handler (credentials, validation, the work, the answer), compiled once. */
+  createHandler(context: HandlerContext): (c: Context<AppEnv>) => Promise<Response>
+}
+
+/** One operation, declared in one place: the fields of OperationMeta, its dialect, and what it does. */
+export interface OperationSpec<Req extends RequestSchemas, Principal, Result> extends Omit<OperationMeta, 'credentials' | 'request' | 'dialect'> {
+  readonly credentials: CredentialScheme<Principal>
+  readonly request: Req
+  readonly dialect: Dialect<Result>
+  /** The work: a few lines that call a service. Throws domain errors or ApiError; never picks a status. */
+  handle(input: OperationInput<Req, Principal>, services: OperationServices): Promise<Result>
+}
+
+/** Validates one part of the request; the type guard narrows it to the schema's type, so handlers need no cast. */
+function validator<Id extends SchemaId | undefined>(schemas: SchemaRegistry, id: Id): (value: unknown) => Validated<Id> {
+  if (id === undefined) return () => undefined as Validated<Id>
+  const validate = schemas.validator<Validated<Id>>(id)
+  return (value) => {
+    if (validate(value)) return value
+    throw validationError(validate.errors)
+  }
+}
+
+/**
+ * Declares an operation. The returned handler runs, in the contract's order: the credentials (the
+ * body was read and parsed before, by readJsonBody), then the path, query and body schemas, then
+ * `handle`, whose result the dialect renders. Anything thrown goes to the one error road.
+ */
+export function defineOperation<const Req extends RequestSchemas, Principal, Result>(spec: OperationSpec<Req, Principal, Result>): Operation {
+  return {
+    ...spec,
+    createHandler({ services, verifiers, schemas }) {
+      const body = validator<Req['body']>(schemas, spec.request.body)
+      const params = validator<Req['params']>(schemas, spec.request.params)
+      const query = validator<Req['query']>(schemas, spec.request.query)
+      return async function handleOperation(c) {
+        const caller = await spec.credentials.authenticate(c, verifiers)
+        const input: OperationInput<Req, Principal> = {
+          params: params(c.req.param()),
+          query: query(c.req.query()),
+          body: body(c.get('body')),
+          caller,
+          msgid: c.get('msgid'),
+        }
+        return spec.dialect.success(c, spec, await spec.handle(input, services))
+      }
+    },
+  }
+}

@@ -1,0 +1,11 @@
+import type { Operation } from '../operation.js'
+import { health, ready } from './health.js'
+import { userDelete } from './user-delete.js'
+import { userDeleteStatus } from './user-delete-status.js'
+
+/**
+ * Every operation of the API. Registration (routes, 405 with Allow, CORS preflights), the OpenAPI
+ * document and the shared security suite are all built from this list: adding an operation is one
+ * file in this folder and one line here.
+ */
+export const operations: readonly Operation[] = [userDelete, userDeleteStatus, health, ready]

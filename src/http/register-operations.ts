@@ -1,0 +1,60 @@
+import type { Hono, MiddlewareHandler } from 'hono'
+import { ApiError } from './api-error.js'
+import type { AppEnv } from './app-env.js'
+import type { HandlerContext, Operation } from './operation.js'
+import { readJsonBody } from './read-json-body.js'
+
+/** Headers every preflight allows besides the credential scheme's and the operation's own. */
+const BODY_HEADERS = ['Content-Type']
+const REQUEST_ID_HEADERS = ['X-Request-ID', 'X-msgId']
+
+/** First on an operation's chain: its id (the envelope id) and its dialect, for the answer and for any error. */
+function operationContext(operation: Operation): MiddlewareHandler<AppEnv> {
+  return async function enterOperation(c, next) {
+    c.set('apiId', operation.id)
+    c.set('dialect', operation.dialect)
+    await next()
+  }
+}
+
+const unique = (values: readonly string[]) => [...new Set(values)]
+
+/**
+ * Registers every operation from its declaration: its method on each of its paths; then, per path,
+ * the CORS preflight (when an operation there asks for one) and 405 with `Allow` for every other
+ * method, in the dialect of the path's first operation. Unknown paths fall to app.notFound (404).
+ */
+export function registerOperations(app: Hono<AppEnv>, operations: readonly Operation[], context: HandlerContext & { maxBodyBytes: number }): void {
+  const byPath = new Map<string, Operation[]>()
+  for (const operation of operations) {
+    const chain: MiddlewareHandler<AppEnv>[] = [operationContext(operation)]
+    // Size, then JSON, before the credentials: the order of checks Sunbird's callers see.
+    if (operation.request.body) chain.push(readJsonBody({ maxBytes: context.maxBodyBytes }))
+    const handler = operation.createHandler(context)
+    for (const path of operation.paths) {
+      app.on(operation.method, [path], ...chain, handler)
+      byPath.set(path, [...(byPath.get(path) ?? []), operation])
+    }
+  }
+
+  for (const [path, served] of byPath) {
+    const first = served[0] as Operation
+    const preflights = served.filter((operation) => operation.cors.preflight)
+    const allow = [...unique(served.map((operation) => operation.method)), ...(preflights.length > 0 ? ['OPTIONS'] : [])].join(', ')
+    if (preflights.length > 0) {
+      const allowHeaders = unique(preflights.flatMap((operation) => [...BODY_HEADERS, ...operation.credentials.headers, ...REQUEST_ID_HEADERS, ...(operation.cors.preflight?.headers ?? [])])).join(
+        ', ',
+      )
+      const maxAge = String(Math.min(...preflights.map((operation) => operation.cors.preflight?.maxAgeSeconds ?? 0)))
+      app.options(path, (c) => {
+        c.header('Access-Control-Allow-Methods', allow)
+        c.header('Access-Control-Allow-Headers', allowHeaders)
+        c.header('Access-Control-Max-Age', maxAge)
+        return c.body(null, 204)
+      })
+    }
+    app.all(path, operationContext(first), () => {
+      throw new ApiError('METHOD_NOT_ALLOWED', { headers: { Allow: allow } })
+    })
+  }
+}
