@@ -4,7 +4,7 @@ import { ApiError } from './http/api-error.js'
 import type { AppEnv } from './http/app-env.js'
 import type { Verifiers } from './http/credentials/credential-scheme.js'
 import { sunbirdEnvelope } from './http/dialects/sunbird-envelope.js'
-import type { OperationServices } from './http/operation.js'
+import type { Operation, OperationServices } from './http/operation.js'
 import { operations } from './http/operations/index.js'
 import { registerOperations } from './http/register-operations.js'
 import { renderError } from './http/render-error.js'
@@ -26,8 +26,8 @@ export interface AppDeps extends OperationServices, Verifiers {
   metrics: ServiceMetrics
 }
 
-/** Middleware order, routes, and the one error road. Nothing else. */
-export function createApp(deps: AppDeps): Hono<AppEnv> {
+/** Middleware order, routes, and the one error road. Nothing else. `served` is the API's operation list (tests may serve others). */
+export function createApp(deps: AppDeps, served: readonly Operation[] = operations): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
   const renderOptions = { maxBodyBytes: deps.maxBodyBytes, retryAfterSeconds: deps.retryAfterSeconds, defaultDialect: sunbirdEnvelope }
 
@@ -38,7 +38,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   registerApiDocs(app, deps)
   registerMetrics(app, deps.metrics)
-  registerOperations(app, operations, { services: deps, verifiers: deps, schemas: deps.schemas, maxBodyBytes: deps.maxBodyBytes })
+  registerOperations(app, served, { services: deps, verifiers: deps, schemas: deps.schemas, maxBodyBytes: deps.maxBodyBytes })
 
   app.notFound((c) => renderError(c, new ApiError('API_NOT_FOUND'), renderOptions))
   app.onError((err, c) => renderError(c, err, renderOptions))

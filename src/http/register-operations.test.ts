@@ -1,0 +1,228 @@
+import { Ajv2020 } from 'ajv/dist/2020.js'
+import { describe, expect, it } from 'vitest'
+import { createApp } from '../app.js'
+import { createLogger } from '../logging/logger.js'
+import { createServiceMetrics } from '../metrics/service-metrics.js'
+import { createSchemaRegistry, type JsonSchema, readSchemas, type SchemaRegistry } from '../schemas/schema-registry.js'
+import type { SchemaId } from '../schemas/schema-types.js'
+import { ApiError } from './api-error.js'
+import { noPreflight, portalCors } from './cors.js'
+import type { CredentialScheme, Verifiers } from './credentials/credential-scheme.js'
+import { noCredentials } from './credentials/no-credentials.js'
+import type { Dialect } from './dialect.js'
+import { sunbirdEnvelope } from './dialects/sunbird-envelope.js'
+import { errorEntry } from './error-codes.js'
+import { buildOpenApiDocument } from './openapi.js'
+import { defineOperation, type Operation, type OperationServices } from './operation.js'
+import { operations } from './operations/index.js'
+
+const unused = () => Promise.reject(new Error('not used by this test'))
+const services: OperationServices = { deleteUser: unused, readDeletionStatus: unused, checkReadiness: async () => [] }
+
+/** The real app factory, over services and verifiers the tests below never reach. */
+function appServing(served: readonly Operation[] = operations, schemas: SchemaRegistry = createSchemaRegistry()) {
+  return createApp(
+    {
+      ...services,
+      ...({} as Verifiers),
+      logger: createLogger('silent'),
+      schemas,
+      maxBodyBytes: 1024,
+      requestTimeoutMs: 5000,
+      retryAfterSeconds: 7,
+      metrics: createServiceMetrics(),
+    },
+    served,
+  )
+}
+
+type Envelope = { id: string; params: { err: string } }
+
+describe('routes derived from the operation list', () => {
+  const app = appServing()
+  const otherMethod = (method: string) => (method === 'GET' ? 'POST' : 'GET')
+
+  it.each(operations.flatMap((operation) => operation.paths.map((path) => [path, operation] as const)))(
+    'when %s is called with a method it does not serve, then 405 with Allow, in its own envelope id',
+    async (path, operation) => {
+      const response = await app.request(path, { method: otherMethod(operation.method) })
+      const body = (await response.json()) as Envelope
+
+      expect(response.status).toBe(405)
+      expect(response.headers.get('allow')).toBe(operation.cors.preflight ? `${operation.method}, OPTIONS` : operation.method)
+      expect(body.params.err).toBe(errorEntry('METHOD_NOT_ALLOWED').err)
+      expect(body.id).toBe(operation.id)
+    },
+  )
+
+  it('when a path whose operation asks for a preflight gets OPTIONS, then 204 with the methods and the headers of its credential scheme', async () => {
+    const response = await app.request('/api/user/v1/delete/status', { method: 'OPTIONS' })
+
+    expect(response.status).toBe(204)
+    expect(response.headers.get('access-control-allow-methods')).toBe('POST, OPTIONS')
+    expect(response.headers.get('access-control-allow-headers')).toBe(
+      'Content-Type, Authorization, X-Authenticated-User-Token, X-Authenticated-For, X-Request-ID, X-msgId, X-Channel-Id, X-Device-Id, X-App-Id',
+    )
+    expect(response.headers.get('access-control-max-age')).toBe('600')
+    expect(response.headers.get('access-control-allow-origin')).toBe('*')
+  })
+
+  it('when a probe path gets OPTIONS, then it is a method it does not serve (no preflight)', async () => {
+    const response = await app.request('/health', { method: 'OPTIONS' })
+
+    expect(response.status).toBe(405)
+    expect(response.headers.get('allow')).toBe('GET')
+  })
+
+  it('when no operation has the path, then 404 in the default dialect with an id derived from the path', async () => {
+    const response = await app.request('/api/user/v9/remove', { method: 'POST' })
+    const body = (await response.json()) as Envelope
+
+    expect(response.status).toBe(404)
+    expect(body.params.err).toBe('UOS_APINOTFOUND')
+    expect(body.id).toBe('api.user.v9.remove')
+  })
+})
+
+// A dialect of another API (REST, `{"detail": …}`), a credential scheme of its own and a path
+// parameter: what the next operations need, proven on a test operation.
+const PARAMS_ID = 'test-user.params' as SchemaId
+const paramsSchema: JsonSchema = {
+  $id: PARAMS_ID,
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', pattern: '^[0-9a-f-]{36}$', 'x-error-codes': { pattern: 'INVALID_USER_ID' } } },
+}
+
+const detailDialect: Dialect<{ deleted: string }> = {
+  name: 'detail',
+  success(c, _operation, result) {
+    c.header('x-deleted', result.deleted)
+    return c.body(null, 204)
+  },
+  error(c, { entry, errmsg }) {
+    return c.json({ detail: errmsg }, entry.status)
+  },
+  docs: {
+    success: () => ({ 204: { description: 'Deleted; no body.' } }),
+    errors: (codes) =>
+      Object.fromEntries(
+        codes.map((code) => [String(errorEntry(code).status), { description: errorEntry(code).errmsg, content: { 'application/json': { schema: { type: 'object', required: ['detail'] } } } }]),
+      ),
+  },
+}
+
+const bearerOnly: CredentialScheme<{ userId: string }> = {
+  name: 'test-bearer',
+  headers: ['Authorization'],
+  openApi: { security: [{ testBearer: [] }], securitySchemes: { testBearer: { type: 'http', scheme: 'bearer' } }, parameters: {} },
+  async authenticate(c) {
+    const token = c.req.header('authorization')
+    if (token !== 'Bearer let-me-in') throw new ApiError('UNAUTHORIZED', { reason: 'test bearer' })
+    return { userId: 'me' }
+  },
+}
+
+const restDelete = defineOperation({
+  id: 'api.v2.user.delete',
+  method: 'DELETE',
+  paths: ['/api/v2/user/:id/', '/api/v2/user/:id'],
+  summary: 'Delete a user (test dialect)',
+  tag: 'users',
+  credentials: bearerOnly,
+  request: { params: PARAMS_ID },
+  errors: ['INVALID_USER_ID', 'UNAUTHORIZED', 'USER_NOT_FOUND'],
+  dialect: detailDialect,
+  cors: noPreflight,
+  async handle({ params, caller }) {
+    const { id } = params as { id: string }
+    if (id === '00000000-0000-0000-0000-000000000000') throw new ApiError('USER_NOT_FOUND')
+    return { deleted: `${id} by ${caller.userId}` }
+  },
+})
+
+const probe = defineOperation({
+  id: 'api.probe',
+  method: 'GET',
+  paths: ['/probe'],
+  summary: 'A probe in the Sunbird dialect',
+  tag: 'operations',
+  credentials: noCredentials,
+  request: {},
+  errors: ['SERVER_ERROR'],
+  dialect: sunbirdEnvelope,
+  cors: portalCors,
+  async handle() {
+    return { ok: true }
+  },
+})
+
+function testSchemas(): SchemaRegistry {
+  const real = createSchemaRegistry()
+  // verbose: the error-code mapping reads each failing keyword's parent schema, as the service's registry does.
+  const ajv = new Ajv2020({ strict: true, verbose: true })
+  ajv.addKeyword({ keyword: 'x-error-codes', schemaType: 'object' })
+  const validateParams = ajv.compile(paramsSchema)
+  return {
+    schemas: new Map([...real.schemas, [PARAMS_ID, paramsSchema]]),
+    validator: ((id: string) => (id === PARAMS_ID ? validateParams : real.validator(id))) as SchemaRegistry['validator'],
+  }
+}
+
+describe('an operation in another dialect, with its own credential scheme and a path parameter', () => {
+  const app = appServing([restDelete, probe], testSchemas())
+  const id = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
+  const call = (path: string, init: RequestInit = {}) => app.request(path, { method: 'DELETE', headers: { authorization: 'Bearer let-me-in' }, ...init })
+
+  it('when it succeeds, then its dialect renders the answer (204), on both path forms', async () => {
+    for (const path of [`/api/v2/user/${id}/`, `/api/v2/user/${id}`]) {
+      const response = await call(path)
+
+      expect(response.status).toBe(204)
+      expect(response.headers.get('x-deleted')).toBe(`${id} by me`)
+    }
+  })
+
+  it('when its credentials fail, its path parameter is invalid or the work fails, then each error-table entry is rendered by its dialect', async () => {
+    const unauthorized = await call(`/api/v2/user/${id}/`, { headers: {} })
+    const invalid = await call('/api/v2/user/not-an-id/')
+    const missing = await call('/api/v2/user/00000000-0000-0000-0000-000000000000/')
+
+    expect([unauthorized.status, await unauthorized.json()]).toEqual([401, { detail: errorEntry('UNAUTHORIZED').errmsg }])
+    expect([invalid.status, await invalid.json()]).toEqual([400, { detail: errorEntry('INVALID_USER_ID').errmsg }])
+    expect([missing.status, await missing.json()]).toEqual([404, { detail: errorEntry('USER_NOT_FOUND').errmsg }])
+  })
+
+  it('when its path is called with another method, then 405 in its dialect, without OPTIONS (no preflight)', async () => {
+    const response = await call(`/api/v2/user/${id}/`, { method: 'POST' })
+
+    expect(response.status).toBe(405)
+    expect(response.headers.get('allow')).toBe('DELETE')
+    expect(await response.json()).toEqual({ detail: errorEntry('METHOD_NOT_ALLOWED').errmsg })
+  })
+
+  it('when the same app has a Sunbird operation, then that one still answers its envelope', async () => {
+    const response = await app.request('/probe')
+    const body = (await response.json()) as { id: string; result: unknown }
+
+    expect(response.status).toBe(200)
+    expect(body).toMatchObject({ id: 'api.probe', result: { ok: true } })
+  })
+
+  it('when documented, then OpenAPI has its path parameter, its security scheme, and its answers as its dialect documents them', () => {
+    const schemas = new Map([...readSchemas(), [PARAMS_ID, paramsSchema]])
+    const document = buildOpenApiDocument({ operations: [restDelete], schemas, maxBodyBytes: 1024, retryAfterSeconds: 7, defaultDialect: sunbirdEnvelope }) as {
+      paths: Record<string, { delete: { parameters: { name?: string; in?: string }[]; security: unknown; responses: Record<string, unknown> } }>
+      components: { securitySchemes: Record<string, unknown>; schemas: Record<string, unknown> }
+    }
+
+    const operation = document.paths['/api/v2/user/{id}/']?.delete
+
+    expect(operation?.parameters).toContainEqual({ name: 'id', in: 'path', required: true, schema: { $ref: `#/components/schemas/${PARAMS_ID}/properties/id` } })
+    expect(operation?.security).toEqual([{ testBearer: [] }])
+    expect(Object.keys(operation?.responses ?? {})).toEqual(['204', '400', '401', '404'])
+    expect(document.components.securitySchemes).toHaveProperty('testBearer')
+    expect(document.components.schemas).toHaveProperty(PARAMS_ID)
+    expect(document.paths['/api/v2/user/{id}']).toBeDefined()
+  })
+})
