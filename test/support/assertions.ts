@@ -34,3 +34,15 @@ export async function expectDeleted(response: Response): Promise<Envelope> {
   expect(response.headers.get('x-response-length')).toBe('22')
   return body
 }
+
+/**
+ * Asserts an error answer in the dialect of the operation that gave it. A new dialect adds its
+ * assertion here (the shared security suite calls this for every authenticated operation).
+ */
+export async function expectErrorInDialect(dialect: string, response: Response, code: ErrorCode): Promise<void> {
+  if (dialect === 'sunbird-envelope') {
+    await expectError(response, code)
+    return
+  }
+  throw new Error(`no error assertion for dialect ${dialect}: add one to test/support/assertions.ts`)
+}
