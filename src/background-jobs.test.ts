@@ -1,22 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { itemAt } from '../test/support/item-at.js'
+import { deferred } from '../test/support/wait-until.js'
 import { startPeriodicJobs, type PeriodicJob } from './background-jobs.js'
 import type { Logger } from './logging/logger.js'
 
-/** A promise the test settles by hand. */
-function deferred() {
-  let resolve: () => void = () => undefined
-  let reject: (err: unknown) => void = () => undefined
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res
-    reject = rej
-  })
-  return { promise, resolve, reject }
-}
-
 /** A job whose every pass waits until the test finishes it. */
 function manualJob(name: string, intervalMs: number) {
-  const passes: ReturnType<typeof deferred>[] = []
+  const passes: ReturnType<typeof deferred<void>>[] = []
   const job: PeriodicJob = {
     name,
     intervalMs,

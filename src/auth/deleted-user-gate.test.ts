@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest'
 import { DeletedUserGate } from './deleted-user-gate.js'
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+/** A clock the test moves by hand: TTLs pass without waiting for them. */
+function manualClock() {
+  let ms = 1_000
+  return { now: () => ms, advance: (by: number) => (ms += by) }
+}
 
 /** A store answering from a set of deleted ids, counting its reads per user. */
 function fakeStore(deleted: string[] = []) {
@@ -48,13 +52,14 @@ describe('DeletedUserGate', () => {
   it('when an active answer is older than the TTL, then the store is read again and a deletion elsewhere is seen', async () => {
     // Arrange: another instance deletes the user after this one cached "active".
     const store = fakeStore()
-    const gate = new DeletedUserGate({ isDeletedInStore: store.isDeletedInStore, ttlMs: TTL_MS, maxEntries: 100 })
+    const clock = manualClock()
+    const gate = new DeletedUserGate({ isDeletedInStore: store.isDeletedInStore, ttlMs: TTL_MS, maxEntries: 100, now: clock.now })
     await gate.isDeleted('user-1')
     store.markDeleted('user-1')
 
     // Act
     const withinTtl = await gate.isDeleted('user-1')
-    await sleep(TTL_MS * 3)
+    clock.advance(TTL_MS * 3)
     const afterTtl = await gate.isDeleted('user-1')
 
     // Assert
@@ -65,10 +70,11 @@ describe('DeletedUserGate', () => {
 
   it('when the store said deleted, then that answer sticks beyond the TTL without another read', async () => {
     const store = fakeStore(['user-1'])
-    const gate = new DeletedUserGate({ isDeletedInStore: store.isDeletedInStore, ttlMs: TTL_MS, maxEntries: 100 })
+    const clock = manualClock()
+    const gate = new DeletedUserGate({ isDeletedInStore: store.isDeletedInStore, ttlMs: TTL_MS, maxEntries: 100, now: clock.now })
     await gate.isDeleted('user-1')
 
-    await sleep(TTL_MS * 3)
+    clock.advance(TTL_MS * 3)
     const deleted = await gate.isDeleted('user-1')
 
     expect(deleted).toBe(true)
@@ -88,10 +94,11 @@ describe('DeletedUserGate', () => {
 
   it('when userDeleted is called for a user never asked about, then the answer is deleted without a read, beyond the TTL', async () => {
     const store = fakeStore()
-    const gate = new DeletedUserGate({ isDeletedInStore: store.isDeletedInStore, ttlMs: TTL_MS, maxEntries: 100 })
+    const clock = manualClock()
+    const gate = new DeletedUserGate({ isDeletedInStore: store.isDeletedInStore, ttlMs: TTL_MS, maxEntries: 100, now: clock.now })
 
     gate.userDeleted('user-1')
-    await sleep(TTL_MS * 3)
+    clock.advance(TTL_MS * 3)
 
     expect(await gate.isDeleted('user-1')).toBe(true)
     expect(store.reads).toEqual([])

@@ -7,6 +7,8 @@ export interface DeletedUserGateOptions {
   /** How long an "active" answer is trusted: the most a deletion by another instance can lag here. */
   ttlMs: number
   maxEntries: number
+  /** The clock TTLs are measured with, in milliseconds (tests pass their own); default performance.now. */
+  now?: () => number
 }
 
 /**
@@ -19,7 +21,8 @@ export class DeletedUserGate implements DeletionListener {
   private readonly deletedTtlMs: number
 
   constructor(private readonly options: DeletedUserGateOptions) {
-    this.cache = new LRUCache<string, boolean>({ max: options.maxEntries, ttl: options.ttlMs })
+    // A given clock is read at every check (ttlResolution 0): lru-cache would otherwise reuse a reading for 1 ms of real time.
+    this.cache = new LRUCache<string, boolean>({ max: options.maxEntries, ttl: options.ttlMs, ...(options.now && { perf: { now: options.now }, ttlResolution: 0 }) })
     // Deleted is final: keep that answer far longer than the (short) trust in "active".
     this.deletedTtlMs = Math.max(options.ttlMs, 24 * 60 * 60 * 1000)
   }

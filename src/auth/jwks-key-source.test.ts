@@ -1,7 +1,6 @@
 import { createPublicKey, generateKeyPairSync } from 'node:crypto'
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
+import { type StubServer, startStubServer } from '../../test/support/stub-http-server.js'
 import { createRealmKeys, type RealmKeys } from '../../test/support/user-tokens.js'
 import { JwksKeySource } from './jwks-key-source.js'
 import { UnknownKeyError } from './key-source.js'
@@ -18,56 +17,55 @@ interface JwksServer {
   requests(): number
   setKeys(keys: Record<string, unknown>[]): void
   setBehaviour(behaviour: Behaviour): void
+  /** Resolves once `count` requests reached the certs endpoint. */
+  arrived(count: number): Promise<void>
+  /** Answers the requests held by the 'hold' behaviour. */
+  release(): void
   close(): Promise<void>
 }
 
-type Behaviour = 'answer' | 'hang' | 'fail'
+/** answer at once; hang: accept and never answer; fail: 500; hold: answer when the test calls release(). */
+type Behaviour = 'answer' | 'hang' | 'fail' | 'hold'
 
-const servers: JwksServer[] = []
+const servers: StubServer[] = []
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((server) => server.close()))
 })
 
-/** A realm JWKS endpoint on 127.0.0.1, port 0, counting its requests. */
-async function startJwksServer(initial: Record<string, unknown>[], options: { behaviour?: Behaviour; delayMs?: number } = {}): Promise<JwksServer> {
+/** A realm JWKS endpoint on a stub server, counting its requests. */
+async function startJwksServer(initial: Record<string, unknown>[], options: { behaviour?: Behaviour } = {}): Promise<JwksServer> {
   let keys = initial
   let behaviour = options.behaviour ?? 'answer'
-  let count = 0
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    if (req.url !== CERTS_PATH) {
+  const held: (() => void)[] = []
+  const stub = await startStubServer((request, res) => {
+    if (request.path !== CERTS_PATH) {
       res.writeHead(404).end()
       return
     }
-    count++
     if (behaviour === 'hang') return // accept, read, never answer
     const answer = () => {
       if (behaviour === 'fail') res.writeHead(500, { 'content-type': 'text/plain' }).end('boom')
       else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys }))
     }
-    if (options.delayMs) setTimeout(answer, options.delayMs)
+    if (behaviour === 'hold') held.push(answer)
     else answer()
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  let closed = false
-  const handle: JwksServer = {
-    realmUrl: `http://127.0.0.1:${port}/realms/sunbird`,
-    requests: () => count,
+  servers.push(stub)
+  return {
+    realmUrl: `${stub.url}/realms/sunbird`,
+    requests: () => stub.requests.filter((request) => request.path === CERTS_PATH).length,
     setKeys: (next) => {
       keys = next
     },
     setBehaviour: (next) => {
       behaviour = next
     },
-    close: async () => {
-      if (closed) return
-      closed = true
-      server.closeAllConnections()
-      await new Promise<void>((resolve) => server.close(() => resolve()))
+    arrived: (count) => stub.arrived(count),
+    release: () => {
+      for (const answer of held.splice(0)) answer()
     },
+    close: () => stub.close(),
   }
-  servers.push(handle)
-  return handle
 }
 
 const realmA = createRealmKeys('kid-a')
@@ -135,10 +133,14 @@ describe('JwksKeySource', () => {
   })
 
   it('when many lookups miss at the same time, then they share one fetch', async () => {
-    const server = await startJwksServer([jwkOf(realmA), jwkOf(realmB)], { delayMs: 50 })
+    const server = await startJwksServer([jwkOf(realmA), jwkOf(realmB)], { behaviour: 'hold' })
     const source = new JwksKeySource({ realmUrl: server.realmUrl })
 
-    const results = await Promise.all([source.getJWK('kid-a'), source.getJWK('kid-b'), source.getJWK('kid-a'), source.getJWK('kid-b'), source.getJWK('kid-a')])
+    // Every lookup is made while the one fetch is held open by the realm.
+    const pending = Promise.all([source.getJWK('kid-a'), source.getJWK('kid-b'), source.getJWK('kid-a'), source.getJWK('kid-b'), source.getJWK('kid-a')])
+    await server.arrived(1)
+    server.release()
+    const results = await pending
 
     expect(server.requests()).toBe(1)
     expect(results).toEqual([realmA.publicKeyPem, realmB.publicKeyPem, realmA.publicKeyPem, realmB.publicKeyPem, realmA.publicKeyPem])

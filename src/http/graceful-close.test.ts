@@ -1,19 +1,19 @@
-import { Agent, createServer, request, type IncomingHttpHeaders } from 'node:http'
+import { Agent, type IncomingHttpHeaders, request, type ServerResponse } from 'node:http'
 import { afterEach, describe, expect, it } from 'vitest'
+import { startStubServer } from '../../test/support/stub-http-server.js'
 import { gracefulClose } from './graceful-close.js'
 
-/** A server whose handler answers after `delayMs`, and a keep-alive client that reuses connections. */
-async function start(delayMs: number) {
-  const server = createServer((_req, res) => {
-    setTimeout(() => res.end('done'), delayMs)
+/** A stub server that answers each request when the test releases it, and a keep-alive client that reuses connections. */
+async function start() {
+  const held: ServerResponse[] = []
+  const stub = await startStubServer((_request, res) => {
+    held.push(res)
   })
-  const close = gracefulClose(server)
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
+  const close = gracefulClose(stub.server)
   const agent = new Agent({ keepAlive: true })
   const get = () =>
     new Promise<{ body: string; headers: IncomingHttpHeaders }>((resolve, reject) => {
-      request({ host: '127.0.0.1', port, agent }, (res) => {
+      request(`${stub.url}/`, { agent }, (res) => {
         let body = ''
         res.on('data', (chunk: Buffer) => (body += chunk.toString()))
         res.on('end', () => resolve({ body, headers: res.headers }))
@@ -22,7 +22,10 @@ async function start(delayMs: number) {
         .on('error', reject)
         .end()
     })
-  return { server, close, get, agent }
+  const answerAll = () => {
+    for (const res of held.splice(0)) res.end('done')
+  }
+  return { close, get, agent, stub, answerAll }
 }
 
 describe('gracefulClose', () => {
@@ -32,14 +35,19 @@ describe('gracefulClose', () => {
   })
 
   it('when a request is in flight, then it is answered in full with Connection: close, and close resolves true soon after', async () => {
-    const { close, get, agent } = await start(200)
+    const { close, get, agent, stub, answerAll } = await start()
     agents.push(agent)
-    await get() // leaves an idle keep-alive connection behind
+    const first = get()
+    await stub.arrived(1)
+    answerAll()
+    await first // leaves an idle keep-alive connection behind
     const inFlight = get()
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    await stub.arrived(2)
     const started = performance.now()
 
-    const finished = await close(5000)
+    const closing = close(5000)
+    answerAll()
+    const finished = await closing
     const answer = await inFlight
 
     expect(finished).toBe(true)
@@ -50,10 +58,10 @@ describe('gracefulClose', () => {
   })
 
   it('when a request outlives the grace period, then its connection is cut and close resolves false', async () => {
-    const { close, get, agent } = await start(10_000)
+    const { close, get, agent, stub } = await start()
     agents.push(agent)
     const stuck = get().catch((err: unknown) => err)
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    await stub.arrived(1)
 
     const finished = await close(200)
 

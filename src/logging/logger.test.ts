@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
+import { deferred } from '../../test/support/wait-until.js'
 import { runWithLogContext } from './log-context.js'
 import { createLogger } from './logger.js'
 
@@ -31,15 +32,17 @@ describe('createLogger', () => {
 
   it("when two requests log concurrently, then neither line takes the other's msgid", async () => {
     const { logger, lines } = capture()
-    const later = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+    const bLogged = deferred()
 
+    // a starts first, waits while b logs, then logs itself: the two contexts interleave.
     await Promise.all([
       runWithLogContext({ msgid: 'a' }, async () => {
-        await later(10)
+        await bLogged.promise
         logger.info({ n: 1 }, 'from a')
       }),
       runWithLogContext({ msgid: 'b' }, async () => {
         logger.info({ n: 2 }, 'from b')
+        bLogged.resolve()
       }),
     ])
 

@@ -1,6 +1,5 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { startStubServer } from '../../test/support/stub-http-server.js'
 import { DependencyUnavailableError } from '../deletion/errors.js'
 import { KeycloakIdentity, type KeycloakAdminOptions } from './keycloak-identity.js'
 
@@ -61,58 +60,44 @@ async function startKeycloak(options: { accounts?: string[]; expiresIn?: number 
     return { route: 'other' }
   }
 
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = []
-    req.on('data', (chunk: Buffer) => chunks.push(chunk))
-    req.on('end', () => {
-      const path = req.url ?? ''
-      const method = req.method ?? ''
-      const { route, userId } = routeOf(method, path)
-      seen.push({ route, method, path, body: Buffer.concat(chunks).toString('utf8'), ...(req.headers.authorization && { authorization: req.headers.authorization }) })
-      const next = route === 'other' ? undefined : scripted.get(route)?.shift()
-      if (next === 'hang') return
-      if (typeof next === 'number') {
-        res.writeHead(next, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'scripted' }))
-        return
-      }
-      if (route === 'token') {
-        const token = `token-${++issued}`
-        valid.add(token)
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: token, expires_in: options.expiresIn ?? 300, token_type: 'Bearer' }))
-        return
-      }
-      if (route === 'other' || userId === undefined) {
-        res.writeHead(404).end()
-        return
-      }
-      if (!valid.has((req.headers.authorization ?? '').replace(/^Bearer /, ''))) {
-        res.writeHead(401).end()
-        return
-      }
-      if (!accounts.has(userId)) {
-        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'User not found' }))
-        return
-      }
-      if (route === 'delete') accounts.delete(userId)
-      res.writeHead(204).end()
-    })
+  const stub = await startStubServer((request, res) => {
+    const { route, userId } = routeOf(request.method, request.path)
+    seen.push({ route, method: request.method, path: request.path, body: request.body, ...(request.headers.authorization && { authorization: request.headers.authorization }) })
+    const next = route === 'other' ? undefined : scripted.get(route)?.shift()
+    if (next === 'hang') return
+    if (typeof next === 'number') {
+      res.writeHead(next, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'scripted' }))
+      return
+    }
+    if (route === 'token') {
+      const token = `token-${++issued}`
+      valid.add(token)
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: token, expires_in: options.expiresIn ?? 300, token_type: 'Bearer' }))
+      return
+    }
+    if (route === 'other' || userId === undefined) {
+      res.writeHead(404).end()
+      return
+    }
+    if (!valid.has((request.headers.authorization ?? '').replace(/^Bearer /, ''))) {
+      res.writeHead(401).end()
+      return
+    }
+    if (!accounts.has(userId)) {
+      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'User not found' }))
+      return
+    }
+    if (route === 'delete') accounts.delete(userId)
+    res.writeHead(204).end()
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  let closed = false
   const handle: FakeKeycloak = {
-    baseUrl: `http://127.0.0.1:${port}`,
+    baseUrl: stub.url,
     seen,
     routes: () => seen.map((request) => request.route),
     script: (route, ...answers) => scripted.set(route, [...(scripted.get(route) ?? []), ...answers]),
     revokeTokens: () => valid.clear(),
     hasAccount: (userId) => accounts.has(userId),
-    close: async () => {
-      if (closed) return
-      closed = true
-      server.closeAllConnections()
-      await new Promise<void>((resolve) => server.close(() => resolve()))
-    },
+    close: () => stub.close(),
   }
   servers.push(handle)
   return handle
