@@ -16,7 +16,8 @@ export default defineConfig({
     projects: [
       { test: { name: 'unit', include: ['src/**/*.test.ts', 'test/unit/**/*.test.ts'], sequence: { groupOrder: 0 } } },
       { test: { name: 'integration', include: ['test/integration/**/*.test.ts'], sequence: { groupOrder: 1 }, ...realServers } },
-      { test: { name: 'contract', include: ['test/contract/**/*.test.ts'], sequence: { groupOrder: 2 }, ...realServers } },
+      // The contract tier runs the built server: one build per run, in its global setup.
+      { test: { name: 'contract', include: ['test/contract/**/*.test.ts'], sequence: { groupOrder: 2 }, ...realServers, globalSetup: [...realServers.globalSetup, 'test/support/build-once.ts'] } },
     ],
   },
 })

@@ -15,7 +15,7 @@ import { formatSunbirdTimestamp } from '../src/shared/sunbird-timestamp.js'
  * The case measured: a self-delete of a seeded PUBLIC user (3 lookups, no external identity, no
  * organisation, no managed user, no root org), default config (the event does not carry the name).
  *
- *   src/http/authenticate.ts + src/auth/deleted-user-gate.ts: the lock-out gate reads the caller's row
+ *   src/http/credentials/gateway-and-user-token.ts + src/auth/deleted-user-gate.ts: the lock-out gate reads the caller's row
  *   src/deletion/delete-user.ts deleteUser: roles, user, organisations, request created (LWT) and
  *     listed open, audit 'accepted', the lock (LWT), step 'lock' recorded
  *   src/deletion/run-deletion.ts runRemainingSteps, each step then its recordStep:

@@ -9,7 +9,7 @@ import { signApiBearer } from '../scripts/lib/sign-jwt.js'
 import { loadConfig } from '../src/config/load-config.js'
 import { projectRoot } from '../src/config/project-root.js'
 import { createCassandraClient } from '../src/store/cassandra-client.js'
-import { builtServerEnv } from '../test/support/built-server-env.js'
+import { contractServerEnv } from '../test/support/contract-server.js'
 import { LOCAL_CONSUMER } from '../test/support/harness.js'
 import { buildServer } from '../test/support/spawned-server.js'
 import { createRealmKeys } from '../test/support/user-tokens.js'
@@ -233,7 +233,7 @@ async function main(): Promise<void> {
       const started = await startServerProcess(
         ['dist/src/main.js'],
         // The contract tests' env (PEM key folder, local gateway consumer), on the bench keyspace.
-        builtServerEnv(keys.dir, {
+        contractServerEnv(keys.dir, {
           NODE_ENV: 'production',
           CASSANDRA_KEYSPACE: ks,
           sunbird_sso_url: config.auth.userToken.ssoUrl,

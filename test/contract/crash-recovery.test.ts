@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { signApiBearer } from '../../scripts/lib/sign-jwt.js'
+import { afterAll, describe, expect, it } from 'vitest'
 import { seedUser } from '../../scripts/lib/seed-users.js'
 import { STEPS } from '../../src/deletion/deletion-request.js'
 import { createCassandraClient } from '../../src/store/cassandra-client.js'
 import { requestsOf } from '../support/deletion-requests.js'
-import { LOCAL_CONSUMER, testConfig } from '../support/harness.js'
-import { buildServer, startBuiltServer } from '../support/spawned-server.js'
-import { ISSUER, TEST_KEYSPACE } from '../support/test-env.js'
-import { createRealmKeys, mintUserToken } from '../support/user-tokens.js'
+import { startContractServer } from '../support/contract-server.js'
+import { testConfig } from '../support/harness.js'
+import { TEST_KEYSPACE } from '../support/test-env.js'
 import { readUserState } from '../support/user-state.js'
+import { createRealmKeys } from '../support/user-tokens.js'
+import { waitUntil } from '../support/wait-until.js'
 
 /**
  * The built server killed (SIGKILL, as an evicted pod dies) right after each step of a deletion is
@@ -17,22 +17,11 @@ import { readUserState } from '../support/user-state.js'
  * personal data left.
  */
 describe('when the server dies at any step boundary of a deletion', () => {
+  // Every server of this test trusts the same realm keys; NODE_ENV test, or the crash point is ignored.
   const keys = createRealmKeys()
-  const config = testConfig()
-  const db = createCassandraClient(config.cassandra)
-  const apiBearer = signApiBearer(LOCAL_CONSUMER.key, LOCAL_CONSUMER.secret)
-  const env = {
-    NODE_ENV: 'test',
-    'accesstoken.publickey.basepath': keys.dir,
-    API_BEARER_CONSUMERS_FILE: 'config/local/api-consumers.json',
-    CASSANDRA_KEYSPACE: TEST_KEYSPACE,
-    sunbird_cassandra_port: String(config.cassandra.port),
-    DELETION_LEASE_MS: '1000',
-    DELETION_SWEEP_INTERVAL_MS: '300',
-    LOG_LEVEL: 'info',
-  }
+  const db = createCassandraClient(testConfig().cassandra)
+  const env = { NODE_ENV: 'test', DELETION_LEASE_MS: '1000', DELETION_SWEEP_INTERVAL_MS: '300' }
 
-  beforeAll(() => buildServer())
   afterAll(async () => {
     await db.shutdown()
   })
@@ -46,13 +35,13 @@ describe('when the server dies at any step boundary of a deletion', () => {
       await seedUser(db, TEST_KEYSPACE, { id: randomUUID(), managedBy: userId })
       const requestId = `crash-${step}-${randomUUID()}`
       // No sweeper in the crashing servers: it could pick up the previous victim and die on that one instead.
-      const server = await startBuiltServer({ ...env, FAULT_CRASH_AFTER_STEP: step, DELETION_SWEEP_INTERVAL_MS: '0' })
+      const server = await startContractServer({ keys, env: { ...env, FAULT_CRASH_AFTER_STEP: step, DELETION_SWEEP_INTERVAL_MS: '0' } })
       const answer = await fetch(`${server.url}/api/user/v1/delete`, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
-          authorization: `Bearer ${apiBearer}`,
-          'x-authenticated-user-token': mintUserToken(keys, ISSUER, { sub: userId }),
+          authorization: `Bearer ${server.apiBearer}`,
+          'x-authenticated-user-token': server.userToken({ sub: userId }),
           'x-request-id': requestId,
         },
         body: JSON.stringify({ request: { userId } }),
@@ -68,16 +57,18 @@ describe('when the server dies at any step boundary of a deletion', () => {
       crashed.push({ step, userId, requestId })
     }
 
-    const recovery = await startBuiltServer(env)
+    const recovery = await startContractServer({ keys, env })
     try {
-      const deadline = Date.now() + 30_000
       let states: string[] = []
-      while (Date.now() < deadline) {
-        states = await Promise.all(crashed.map(async ({ userId }) => (await requestsOf(db, userId))[0]?.state ?? 'missing'))
-        if (states.every((state) => state === 'completed')) break
-        await new Promise((resolve) => setTimeout(resolve, 250))
-      }
-      expect(states, JSON.stringify(crashed.map((c, i) => [c.step, states[i]]))).toEqual(crashed.map(() => 'completed'))
+      const converged = await waitUntil(
+        'every crashed request to complete',
+        async () => {
+          states = await Promise.all(crashed.map(async ({ userId }) => (await requestsOf(db, userId))[0]?.state ?? 'missing'))
+          return states.every((state) => state === 'completed')
+        },
+        { timeoutMs: 30_000, intervalMs: 250 },
+      ).catch(() => false)
+      expect(converged, JSON.stringify(crashed.map((c, i) => [c.step, states[i]]))).toBe(true)
     } finally {
       expect(await recovery.stop()).toBe(0)
     }

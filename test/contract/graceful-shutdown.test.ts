@@ -1,16 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { signApiBearer } from '../../scripts/lib/sign-jwt.js'
 import { seedUser, type SeedUser } from '../../scripts/lib/seed-users.js'
 import { userDelete } from '../../src/http/operations/user-delete.js'
 import { createSchemaRegistry } from '../../src/schemas/schema-registry.js'
 import { createCassandraClient } from '../../src/store/cassandra-client.js'
-import { builtServerEnv } from '../support/built-server-env.js'
-import { LOCAL_CONSUMER, testConfig } from '../support/harness.js'
-import { buildServer, startBuiltServer, type SpawnedServer } from '../support/spawned-server.js'
-import { ISSUER, TEST_KEYSPACE } from '../support/test-env.js'
+import { type ContractServer, startContractServer } from '../support/contract-server.js'
+import { testConfig } from '../support/harness.js'
+import { TEST_KEYSPACE } from '../support/test-env.js'
 import { personalValues, readUserState } from '../support/user-state.js'
-import { createRealmKeys, mintUserToken } from '../support/user-tokens.js'
 
 const BURST = 30
 
@@ -23,24 +20,22 @@ type Outcome =
 type State = Awaited<ReturnType<typeof readUserState>>
 
 describe('SIGTERM during a burst of deletes', () => {
-  const keys = createRealmKeys()
   const db = createCassandraClient(testConfig().cassandra)
-  const apiBearer = signApiBearer(LOCAL_CONSUMER.key, LOCAL_CONSUMER.secret)
   const schemas = createSchemaRegistry({ allErrors: true })
   const users: { seed: SeedUser; before: State; pii: string[] }[] = []
-  let server: SpawnedServer
+  let server: ContractServer
   let outcomes: Outcome[]
   let signalAt: number
   let exitCode: number | null
   /** From the last answer to the process's exit: Cassandra's pool closing, no keep-alive wait. */
   let exitAfterLastAnswerMs: number
 
-  async function remove(url: string, user: SeedUser): Promise<Outcome> {
+  async function remove(user: SeedUser): Promise<Outcome> {
     let response: Response
     try {
-      response = await fetch(`${url}${userDelete.paths[0]}`, {
+      response = await fetch(`${server.url}${userDelete.paths[0]}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${apiBearer}`, 'x-authenticated-user-token': mintUserToken(keys, ISSUER, { sub: user.id }) },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${server.apiBearer}`, 'x-authenticated-user-token': server.userToken({ sub: user.id }) },
         body: JSON.stringify({ request: { userId: user.id } }),
       })
     } catch {
@@ -55,7 +50,6 @@ describe('SIGTERM during a burst of deletes', () => {
   }
 
   beforeAll(async () => {
-    buildServer()
     await Promise.all(
       Array.from({ length: BURST }, async () => {
         const seed: SeedUser = { id: randomUUID(), externalIds: [{ provider: 'state-board', idType: 'student-id', externalId: `SB-${randomUUID()}` }] }
@@ -64,11 +58,11 @@ describe('SIGTERM during a burst of deletes', () => {
         users.push({ seed, before, pii: personalValues(seed, Object.fromEntries(Object.entries(before.user ?? {}))) })
       }),
     )
-    server = await startBuiltServer(builtServerEnv(keys.dir))
+    server = await startContractServer()
 
     // Act: the whole burst at once; SIGTERM as soon as the first answer is back, so that the
     // rest are in flight (or not yet accepted) when the server is told to stop.
-    const pending = users.map(({ seed }) => remove(server.url, seed))
+    const pending = users.map(({ seed }) => remove(seed))
     await Promise.race(pending)
     signalAt = performance.now()
     const exited = server.stop('SIGTERM')

@@ -1,16 +1,14 @@
 import { randomUUID } from 'node:crypto'
 import { request as httpRequest } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { signApiBearer } from '../../scripts/lib/sign-jwt.js'
 import { seedUser } from '../../scripts/lib/seed-users.js'
 import { errorCodes } from '../../src/http/error-codes.js'
 import { userDelete } from '../../src/http/operations/user-delete.js'
 import { createSchemaRegistry } from '../../src/schemas/schema-registry.js'
 import { createCassandraClient } from '../../src/store/cassandra-client.js'
-import { LOCAL_CONSUMER, testConfig } from '../support/harness.js'
-import { buildServer, startBuiltServer, type SpawnedServer } from '../support/spawned-server.js'
-import { ISSUER, TEST_KEYSPACE } from '../support/test-env.js'
-import { createRealmKeys, mintUserToken } from '../support/user-tokens.js'
+import { type ContractServer, startContractServer } from '../support/contract-server.js'
+import { testConfig } from '../support/harness.js'
+import { TEST_KEYSPACE } from '../support/test-env.js'
 
 /**
  * Black-box: the built server as its own process, spoken to over HTTP, every JSON answer checked
@@ -26,21 +24,11 @@ function expectValid(validate: typeof successSchema, body: unknown) {
 }
 
 describe('the built server over HTTP', () => {
-  const keys = createRealmKeys()
-  const config = testConfig()
-  const db = createCassandraClient(config.cassandra)
-  const apiBearer = signApiBearer(LOCAL_CONSUMER.key, LOCAL_CONSUMER.secret)
-  let server: SpawnedServer
+  const db = createCassandraClient(testConfig().cassandra)
+  let server: ContractServer
 
   beforeAll(async () => {
-    buildServer()
-    server = await startBuiltServer({
-      'accesstoken.publickey.basepath': keys.dir,
-      API_BEARER_CONSUMERS_FILE: 'config/local/api-consumers.json',
-      CASSANDRA_KEYSPACE: TEST_KEYSPACE,
-      sunbird_cassandra_port: String(config.cassandra.port),
-      LOG_LEVEL: 'info',
-    })
+    server = await startContractServer()
   })
   afterAll(async () => {
     await server?.stop()
@@ -53,7 +41,7 @@ describe('the built server over HTTP', () => {
   async function seeded() {
     const id = randomUUID()
     await seedUser(db, TEST_KEYSPACE, { id })
-    return { id, headers: { authorization: `Bearer ${apiBearer}`, 'x-authenticated-user-token': mintUserToken(keys, ISSUER, { sub: id }) } }
+    return { id, headers: { authorization: `Bearer ${server.apiBearer}`, 'x-authenticated-user-token': server.userToken({ sub: id }) } }
   }
 
   it('when a user deletes themselves on both paths, then each success matches user-delete.response', async () => {
@@ -122,11 +110,11 @@ describe('the built server over HTTP', () => {
   it('when the server runs, then its log lines are JSON with a msgid and carry no token', async () => {
     const { id, headers } = await seeded()
     await post(JSON.stringify({ request: { userId: id } }), { ...headers, 'x-request-id': 'contract-trace-1' })
-    await new Promise((resolve) => setTimeout(resolve, 100))
+    await server.logged((line) => line.includes('"msgid":"contract-trace-1"') && line.includes('"msg":"request"'))
     const requestLines = server.logs.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.msg === 'request')
     expect(requestLines.some((line) => line.msgid === 'contract-trace-1' && line.status === 200)).toBe(true)
     const all = server.logs.join('\n')
     expect(all).not.toContain(headers['x-authenticated-user-token'])
-    expect(all).not.toContain(apiBearer)
+    expect(all).not.toContain(server.apiBearer)
   })
 })

@@ -3,10 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { signApiBearer } from '../../scripts/lib/sign-jwt.js'
 import { seedUser, type SeedUser } from '../../scripts/lib/seed-users.js'
 import { createCassandraClient } from '../../src/store/cassandra-client.js'
-import { builtServerEnv } from '../support/built-server-env.js'
+import { type ContractServer, startContractServer } from '../support/contract-server.js'
 import { LOCAL_CONSUMER, testConfig } from '../support/harness.js'
 import { createKeycloakUser, type KeycloakTestUser } from '../support/keycloak.js'
-import { buildServer, startBuiltServer, type SpawnedServer } from '../support/spawned-server.js'
 import { ISSUER, TEST_KEYSPACE } from '../support/test-env.js'
 import { createRealmKeys, mintUserToken } from '../support/user-tokens.js'
 
@@ -28,7 +27,7 @@ describe('what the built server logs', () => {
   const secrets: string[] = [apiBearer]
   const personalData: string[] = []
   const sent: { msgid: string; status: number }[] = []
-  let server: SpawnedServer
+  let server: ContractServer
   let lines: LogLine[]
   let exitCode: number | null
 
@@ -80,8 +79,7 @@ describe('what the built server logs', () => {
   }
 
   beforeAll(async () => {
-    buildServer()
-    server = await startBuiltServer(builtServerEnv(keys.dir, { LOG_LEVEL: 'debug', DELETION_SWEEP_INTERVAL_MS: '0' }))
+    server = await startContractServer({ keys, env: { LOG_LEVEL: 'debug', DELETION_SWEEP_INTERVAL_MS: '0' } })
     const auth = { authorization: `Bearer ${apiBearer}` }
     const org = `0137${randomUUID().replace(/\D/g, '').padEnd(18, '1').slice(0, 18)}`
 

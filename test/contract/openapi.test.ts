@@ -4,9 +4,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js'
 import addFormatsModule from 'ajv-formats'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openApiFile } from '../../scripts/lib/openapi-file.js'
-import { builtServerEnv } from '../support/built-server-env.js'
-import { buildServer, startBuiltServer, type SpawnedServer } from '../support/spawned-server.js'
-import { createRealmKeys } from '../support/user-tokens.js'
+import { type ContractServer, startContractServer } from '../support/contract-server.js'
 
 type Node = Record<string, unknown>
 
@@ -58,13 +56,11 @@ function resolveRef(document: Node, ref: string): unknown {
 }
 
 describe('the served OpenAPI document', () => {
-  const keys = createRealmKeys()
-  let server: SpawnedServer
+  let server: ContractServer
   let document: Node
 
   beforeAll(async () => {
-    buildServer()
-    server = await startBuiltServer(builtServerEnv(keys.dir))
+    server = await startContractServer()
     const response = await fetch(`${server.url}/openapi.json`)
     expect(response.status).toBe(200)
     expect(response.headers.get('content-type')).toMatch(/^application\/json/)

@@ -5,33 +5,17 @@ import type { UserStore } from '../../src/deletion/ports.js'
 import { expectDeleted, expectError } from '../support/assertions.js'
 import { freePort } from '../support/spawned-server.js'
 import { startHarness, testConfig, type Harness } from '../support/harness.js'
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js'
+import { failOnce, startTcpProxy, type TcpProxy, withFaults } from '../support/faults.js'
 import { requestsOf } from '../support/deletion-requests.js'
 import { readUserState } from '../support/user-state.js'
 
 const ORG = '0137000000000000000021'
 
-/** Wraps the real store so that one chosen call fails once, the way a dependency dropping out would. */
-function failOnce(method: keyof UserStore, error: () => Error) {
-  let failed = false
-  return (store: UserStore): UserStore =>
-    new Proxy(store, {
-      get(target, property, receiver) {
-        const value = Reflect.get(target, property, receiver)
-        if (property !== method || typeof value !== 'function') return typeof value === 'function' ? value.bind(target) : value
-        return async (...args: unknown[]) => {
-          if (!failed) {
-            failed = true
-            if (method !== 'markDeleted' && method !== 'findRoles') {
-              // Fail half-way: the real call runs, then the connection "drops" before we hear back.
-              await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args)
-            }
-            throw error()
-          }
-          return (value as (...a: unknown[]) => Promise<unknown>).apply(target, args)
-        }
-      },
-    })
+/** The real store, one chosen call failing once, the way a dependency dropping out would. */
+function failOnceIn(method: keyof UserStore, error: () => Error) {
+  // Fail half-way for writes that matter: the real call runs, then the connection "drops" before we hear back.
+  const afterRealCall = method !== 'markDeleted' && method !== 'findRoles'
+  return (store: UserStore): UserStore => withFaults(store, failOnce(method, error, { afterRealCall }))
 }
 
 describe('when Cassandra is unreachable', () => {
@@ -83,7 +67,7 @@ describe('when a step fails half-way', () => {
   const asAdmin = (h: Harness) => ({ 'x-authenticated-user-token': h.userToken({ sub: randomUUID(), roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] }) })
 
   it('failing at the lock answers 503, changes nothing, and the same request succeeds', async () => {
-    const h = await startHarness({}, { users: failOnce('markDeleted', unavailable) })
+    const h = await startHarness({}, { users: failOnceIn('markDeleted', unavailable) })
     try {
       const user = await h.seed({ rootOrgId: ORG })
       const headers = { 'x-authenticated-user-token': h.userToken({ sub: user.id }) }
@@ -98,7 +82,7 @@ describe('when a step fails half-way', () => {
   })
 
   it.each(['eraseLookups', 'scrubProfile'] as const)('failing in %s after the lock answers 503, and a retry finishes the job before it answers "already deleted"', async (method) => {
-    const h = await startHarness({}, { users: failOnce(method, unavailable) })
+    const h = await startHarness({}, { users: failOnceIn(method, unavailable) })
     try {
       const user = await h.seed({ rootOrgId: ORG })
       await expectError(await h.deleteRequest({ request: { userId: user.id } }, { 'x-authenticated-user-token': h.userToken({ sub: user.id }) }), 'SERVICE_UNAVAILABLE')
@@ -117,7 +101,7 @@ describe('when a step fails half-way', () => {
   })
 
   it('failing half-way with nobody retrying: the sweeper finishes the request', async () => {
-    const h = await startHarness({}, { users: failOnce('leaveOrganisations', unavailable) })
+    const h = await startHarness({}, { users: failOnceIn('leaveOrganisations', unavailable) })
     try {
       const user = await h.seed({ rootOrgId: ORG })
       await expectError(await h.deleteRequest({ request: { userId: user.id } }, { 'x-authenticated-user-token': h.userToken({ sub: user.id }) }), 'SERVICE_UNAVAILABLE')
@@ -132,7 +116,7 @@ describe('when a step fails half-way', () => {
 
   it('an unexpected error answers 500 UOS_0069 "server error" without its message', async () => {
     const leaky = () => new Error('boom for asha.verma@example.org at 10.0.0.12')
-    const h = await startHarness({}, { users: failOnce('findRoles', leaky) })
+    const h = await startHarness({}, { users: failOnceIn('findRoles', leaky) })
     try {
       const user = await h.seed()
       const response = await h.deleteRequest({ request: { userId: user.id } }, { 'x-authenticated-user-token': h.userToken({ sub: user.id }) })

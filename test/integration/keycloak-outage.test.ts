@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { status } from '../../scripts/services.mjs'
 import { expectDeleted, expectError } from '../support/assertions.js'
+import { signalLocalServer } from '../support/faults.js'
 import { startHarness, type Harness } from '../support/harness.js'
 import { createKeycloakUser, keycloakUserStatus, login } from '../support/keycloak.js'
 import { requestsOf } from '../support/deletion-requests.js'
@@ -8,12 +8,7 @@ import { readUserState } from '../support/user-state.js'
 
 const ORG = '0137000000000000000011'
 
-/** Stops (SIGSTOP) or resumes the whole Keycloak process group the project's script started. */
-async function signalKeycloak(signal: 'SIGSTOP' | 'SIGCONT'): Promise<void> {
-  const [keycloak] = await status(['keycloak'])
-  if (!keycloak?.pid) throw new Error('the local Keycloak was not started by scripts/services.mjs')
-  process.kill(-keycloak.pid, signal)
-}
+const signalKeycloak = (signal: 'SIGSTOP' | 'SIGCONT') => signalLocalServer('keycloak', signal)
 
 /** Whether the user's deletion request still owes the Keycloak step. */
 async function owed(h: Harness, userId: string): Promise<number> {

@@ -4,6 +4,7 @@ import { DependencyUnavailableError } from '../../src/deletion/errors.js'
 import type { IdentityProvider, UserStore } from '../../src/deletion/ports.js'
 import { expectDeleted, expectError } from '../support/assertions.js'
 import { freePort } from '../support/spawned-server.js'
+import { failWhen, withFaults } from '../support/faults.js'
 import { startHarness, type Harness } from '../support/harness.js'
 import { parsePrometheusText, sampleValue, type Sample } from '../support/prometheus-text.js'
 
@@ -21,30 +22,22 @@ async function scrape(h: Harness): Promise<Sample[]> {
 /** Fault seams for chosen users only: their store read or Keycloak call fails as an outage would. */
 const cassandraDownFor = new Set<string>()
 const keycloakDownFor = new Set<string>()
-function failingStoreFor(store: UserStore): UserStore {
-  return new Proxy(store, {
-    get(target, property, receiver) {
-      const value = Reflect.get(target, property, receiver)
-      if (typeof value !== 'function') return value
-      return async (...args: unknown[]) => {
-        if (property === 'findRoles' && cassandraDownFor.has(args[0] as string)) throw new DependencyUnavailableError('cassandra')
-        return (value as (...a: unknown[]) => Promise<unknown>).apply(target, args)
-      }
-    },
-  })
-}
-function failingIdentityFor(identity: IdentityProvider): IdentityProvider {
-  return new Proxy(identity, {
-    get(target, property, receiver) {
-      const value = Reflect.get(target, property, receiver)
-      if (typeof value !== 'function') return value
-      return async (...args: unknown[]) => {
-        if (keycloakDownFor.has(args[0] as string)) throw new DependencyUnavailableError('keycloak')
-        return (value as (...a: unknown[]) => Promise<unknown>).apply(target, args)
-      }
-    },
-  })
-}
+const failingStoreFor = (store: UserStore): UserStore =>
+  withFaults(
+    store,
+    failWhen(
+      (method, args) => method === 'findRoles' && cassandraDownFor.has(args[0] as string),
+      () => new DependencyUnavailableError('cassandra'),
+    ),
+  )
+const failingIdentityFor = (identity: IdentityProvider): IdentityProvider =>
+  withFaults(
+    identity,
+    failWhen(
+      (_method, args) => keycloakDownFor.has(args[0] as string),
+      () => new DependencyUnavailableError('keycloak'),
+    ),
+  )
 
 describe('/metrics after real traffic', () => {
   let h: Harness

@@ -1,39 +1,18 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { UserStore } from '../../src/deletion/ports.js'
 import type { Envelope } from '../../src/http/envelope.js'
 import { expectError } from '../support/assertions.js'
+import { stallUntilReleased, withFaults } from '../support/faults.js'
 import { startHarness, type Harness } from '../support/harness.js'
-
-/**
- * The real store behind a gate: every call waits until the test opens it, the way a Cassandra that
- * accepted the query and then went quiet looks to the service (the driver's own timeout is longer).
- */
-function stalledStore() {
-  let open: () => void = () => {}
-  const gate = new Promise<void>((resolve) => {
-    open = resolve
-  })
-  const wrap = (store: UserStore): UserStore =>
-    new Proxy(store, {
-      get(target, property, receiver) {
-        const value = Reflect.get(target, property, receiver)
-        if (typeof value !== 'function') return value
-        return async (...args: unknown[]) => {
-          await gate
-          return (value as (...a: unknown[]) => Promise<unknown>).apply(target, args)
-        }
-      },
-    })
-  return { wrap, release: () => open() }
-}
 
 describe('the request deadline (http.requestTimeoutMs)', () => {
   const DEADLINE_MS = 300
-  const stall = stalledStore()
+  // Every store call waits until the test opens the gate, the way a Cassandra that accepted the
+  // query and then went quiet looks to the service (the driver's own timeout is longer).
+  const stall = stallUntilReleased()
   let h: Harness
   beforeAll(async () => {
-    h = await startHarness({ http: { requestTimeoutMs: DEADLINE_MS } }, { users: stall.wrap })
+    h = await startHarness({ http: { requestTimeoutMs: DEADLINE_MS } }, { users: (store) => withFaults(store, stall.rule) })
   })
   afterAll(async () => {
     stall.release()

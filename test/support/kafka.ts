@@ -1,9 +1,10 @@
 import { Kafka, logLevel } from 'kafkajs'
+import { waitUntil } from './wait-until.js'
 
 export const KAFKA_BROKERS = [`127.0.0.1:${process.env.KAFKA_PORT ?? '19092'}`]
 
-/** Every message on the topic from the beginning, read until `quietMs` pass without a new one. */
-export async function readTopic(topic: string, options: { quietMs?: number; maxMs?: number } = {}): Promise<{ key: string | null; value: string }[]> {
+/** Every message on the topic from the beginning up to its end offsets when called (or what arrived within `maxMs`). */
+export async function readTopic(topic: string, options: { maxMs?: number } = {}): Promise<{ key: string | null; value: string }[]> {
   const kafka = new Kafka({ clientId: 'test-reader', brokers: KAFKA_BROKERS, logLevel: logLevel.NOTHING })
   const admin = kafka.admin()
   await admin.connect()
@@ -15,8 +16,7 @@ export async function readTopic(topic: string, options: { quietMs?: number; maxM
   await consumer.connect()
   await consumer.subscribe({ topic, fromBeginning: true })
   await consumer.run({ eachMessage: async ({ message }) => void messages.push({ key: message.key?.toString() ?? null, value: message.value?.toString() ?? '' }) })
-  const deadline = Date.now() + (options.maxMs ?? 20_000)
-  while (messages.length < end && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
+  await waitUntil(`${end} messages on ${topic}`, () => messages.length >= end, { timeoutMs: options.maxMs ?? 20_000 }).catch(() => undefined)
   await consumer.disconnect()
   return messages
 }

@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { projectRoot } from '../../src/config/project-root.js'
@@ -12,7 +12,7 @@ export async function freePort(): Promise<number> {
   return port
 }
 
-/** Compiles src/ to dist/ with the production tsconfig, as `npm run build` does. */
+/** Compiles src/ to dist/ with the production tsconfig, as `npm run build` does (the contract tier's global setup). */
 export function buildServer(): void {
   const tsc = join(projectRoot, 'node_modules', '.bin', 'tsc')
   const result = spawnSync(tsc, ['-p', 'tsconfig.build.json'], { cwd: projectRoot, encoding: 'utf8' })
@@ -24,10 +24,12 @@ export interface SpawnedServer {
   process: ChildProcess
   /** Every line the server logged so far. */
   logs: string[]
+  /** Resolves with the first logged line that satisfies `match` (one already logged, or the next). */
+  logged(match: (line: string) => boolean, timeoutMs?: number): Promise<string>
   stop(signal?: NodeJS.Signals): Promise<number | null>
 }
 
-/** Runs the built service (node dist/src/main.js) as its own process, configured only by env. */
+/** Runs the built service (node dist/src/main.js) as its own process, configured only by env; resolves once it listens. */
 export async function startBuiltServer(env: Record<string, string>): Promise<SpawnedServer> {
   const port = await freePort()
   const child = spawn(process.execPath, [join(projectRoot, 'dist', 'src', 'main.js')], {
@@ -36,29 +38,54 @@ export async function startBuiltServer(env: Record<string, string>): Promise<Spa
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const logs: string[] = []
+  const watchers = new Set<(line: string) => void>()
   let buffered = ''
   const collect = (chunk: Buffer) => {
     buffered += chunk.toString('utf8')
     const lines = buffered.split('\n')
     buffered = lines.pop() ?? ''
-    logs.push(...lines.filter(Boolean))
+    for (const line of lines.filter(Boolean)) {
+      logs.push(line)
+      for (const watch of watchers) watch(line)
+    }
   }
   child.stdout.on('data', collect)
   child.stderr.on('data', collect)
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
-  const deadline = Date.now() + 20_000
-  while (!logs.some((line) => line.includes('"listening"'))) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      // Never leave a half-started server behind: its sweeper would keep working on the tests' data.
-      if (child.exitCode === null) child.kill('SIGKILL')
-      throw new Error(`server did not start:\n${logs.join('\n')}`)
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50))
+
+  const logged = (match: (line: string) => boolean, timeoutMs = 20_000) => {
+    const already = logs.find(match)
+    if (already !== undefined) return Promise.resolve(already)
+    return new Promise<string>((resolve, reject) => {
+      const watch = (line: string) => {
+        if (!match(line)) return
+        done()
+        resolve(line)
+      }
+      const timer = setTimeout(() => {
+        done()
+        reject(new Error(`no matching log line within ${timeoutMs} ms:\n${logs.join('\n')}`))
+      }, timeoutMs)
+      const done = () => {
+        clearTimeout(timer)
+        watchers.delete(watch)
+      }
+      watchers.add(watch)
+    })
+  }
+
+  const listening = logged((line) => line.includes('"listening"'))
+  const outcome = await Promise.race([listening.then(() => 'listening' as const), exited.then(() => 'exited' as const)]).catch(() => 'timed out' as const)
+  if (outcome !== 'listening') {
+    // Never leave a half-started server behind: its sweeper would keep working on the tests' data.
+    if (child.exitCode === null) child.kill('SIGKILL')
+    throw new Error(`server did not start (${outcome}):\n${logs.join('\n')}`)
   }
   return {
     url: `http://127.0.0.1:${port}`,
     process: child,
     logs,
+    logged,
     async stop(signal = 'SIGTERM') {
       if (child.exitCode === null) child.kill(signal)
       return exited

@@ -1,0 +1,41 @@
+import { signApiBearer } from '../../scripts/lib/sign-jwt.js'
+import { LOCAL_CONSUMER, testConfig } from './harness.js'
+import { type SpawnedServer, startBuiltServer } from './spawned-server.js'
+import { ISSUER, TEST_KEYSPACE } from './test-env.js'
+import { createRealmKeys, mintUserToken, type RealmKeys, type UserTokenClaims } from './user-tokens.js'
+
+export interface ContractServer extends SpawnedServer {
+  /** The realm keys the server trusts (a PEM folder of the test's own). */
+  keys: RealmKeys
+  /** A gateway consumer JWT of the local consumer. */
+  apiBearer: string
+  userToken(claims: UserTokenClaims, options?: Parameters<typeof mintUserToken>[3]): string
+}
+
+/**
+ * The env the built server runs with in the contract tier (and the bench): the tests' keyspace, the
+ * local gateway consumer, and realm keys from a PEM folder, so tokens are minted offline. The one
+ * place it is spelled out; `extra` adds or overrides variables.
+ */
+export function contractServerEnv(keysDir: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    'accesstoken.publickey.basepath': keysDir,
+    API_BEARER_CONSUMERS_FILE: 'config/local/api-consumers.json',
+    CASSANDRA_KEYSPACE: TEST_KEYSPACE,
+    sunbird_cassandra_port: String(testConfig().cassandra.port),
+    LOG_LEVEL: 'info',
+    ...extra,
+  }
+}
+
+/** The built server (the contract project's one build) as its own process, with contractServerEnv(). */
+export async function startContractServer(options: { env?: Record<string, string>; keys?: RealmKeys } = {}): Promise<ContractServer> {
+  const keys = options.keys ?? createRealmKeys()
+  const server = await startBuiltServer(contractServerEnv(keys.dir, options.env))
+  return {
+    ...server,
+    keys,
+    apiBearer: signApiBearer(LOCAL_CONSUMER.key, LOCAL_CONSUMER.secret),
+    userToken: (claims, tokenOptions) => mintUserToken(keys, ISSUER, claims, tokenOptions),
+  }
+}
