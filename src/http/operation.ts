@@ -9,7 +9,7 @@ import type { CorsPolicy } from './cors.js'
 import type { CredentialScheme, Verifiers } from './credentials/credential-scheme.js'
 import type { AnyDialect, Dialect } from './dialect.js'
 import type { ErrorCode } from './error-codes.js'
-import { validationError } from './validate-body.js'
+import { validationError } from './validation-error.js'
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
 

@@ -3,12 +3,16 @@ import { describe, expect, it } from 'vitest'
 import { createLogger } from '../logging/logger.js'
 import { createSchemaRegistry } from '../schemas/schema-registry.js'
 import type { AppEnv } from './app-env.js'
-import { readJsonBody } from './read-json-body.js'
 import { sunbirdEnvelope } from './dialects/sunbird-envelope.js'
 import { renderError } from './render-error.js'
 import { requestContext } from './request-context.js'
 import { errorCodes } from './error-codes.js'
-import { errorCodeFor, validateBody } from './validate-body.js'
+import { noPreflight } from './cors.js'
+import type { Verifiers } from './credentials/credential-scheme.js'
+import { noCredentials } from './credentials/no-credentials.js'
+import { defineOperation } from './operation.js'
+import { registerOperations } from './register-operations.js'
+import { errorCodeFor } from './validation-error.js'
 
 const USER_ID = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
 const registry = createSchemaRegistry()
@@ -22,19 +26,41 @@ function sunbirdErrFor(body: unknown): string | null {
   return errorCodes[errorCodeFor(first)].err
 }
 
-/** The real chain in front of the handler: JSON reading, schema validation, the one error renderer. */
+/** An operation that echoes its validated body, registered like every operation: JSON reading, schema validation, the one error road. */
+const echo = defineOperation({
+  id: 'api.user.delete',
+  method: 'POST',
+  paths: ['/api/user/v1/delete'],
+  summary: 'echo',
+  tag: 'users',
+  credentials: noCredentials,
+  request: { body: 'user-delete.request' },
+  errors: [],
+  dialect: sunbirdEnvelope,
+  cors: noPreflight,
+  async handle({ body }) {
+    return { passed: true, body }
+  },
+})
+
 function createValidatingApp() {
   const app = new Hono<AppEnv>()
+  const unused = () => Promise.reject(new Error('not used'))
   app.use('*', requestContext(createLogger('silent')))
-  app.post('/api/user/v1/delete', readJsonBody({ maxBytes: 65536 }), validateBody(registry, 'user-delete.request'), (c) => c.json({ passed: true, body: c.get('body') }))
+  registerOperations(app, [echo], {
+    services: { deleteUser: unused, readDeletionStatus: unused, checkReadiness: unused },
+    verifiers: {} as Verifiers,
+    schemas: registry,
+    maxBodyBytes: 65536,
+  })
   app.onError((err, c) => renderError(c, err, { maxBodyBytes: 65536, retryAfterSeconds: 5, defaultDialect: sunbirdEnvelope }))
   return app
 }
 
-async function post(rawBody: string): Promise<{ status: number; json: { params?: { err: string | null }; passed?: boolean } }> {
+async function post(rawBody: string): Promise<{ status: number; json: { params?: { err: string | null }; result?: unknown } }> {
   const app = createValidatingApp()
   const response = await app.request('/api/user/v1/delete', { method: 'POST', body: rawBody, headers: { 'content-type': 'application/json' } })
-  return { status: response.status, json: (await response.json()) as { params?: { err: string | null }; passed?: boolean } }
+  return { status: response.status, json: (await response.json()) as { params?: { err: string | null }; result?: unknown } }
 }
 
 describe('user-delete.request schema mapped through errorCodeFor', () => {
@@ -111,7 +137,7 @@ describe('user-delete.request schema mapped through errorCodeFor', () => {
   })
 })
 
-describe('validateBody in the request chain', () => {
+describe("body validation in an operation's request chain", () => {
   it.each([
     ['malformed JSON', '{"request": {"userId": '],
     ['an empty body', ''],
@@ -150,6 +176,6 @@ describe('validateBody in the request chain', () => {
     const { status, json } = await post(raw)
 
     expect(status).toBe(200)
-    expect(json).toEqual({ passed: true, body: { id: 'api.user.delete', request: { userId: `f:provider:${USER_ID}`, note: 'x' } } })
+    expect(json.result).toEqual({ passed: true, body: { id: 'api.user.delete', request: { userId: `f:provider:${USER_ID}`, note: 'x' } } })
   })
 })

@@ -1,8 +1,5 @@
 import type { ErrorObject } from 'ajv'
-import type { MiddlewareHandler } from 'hono'
-import type { SchemaRegistry } from '../schemas/schema-registry.js'
 import { ApiError } from './api-error.js'
-import type { AppEnv } from './app-env.js'
 import { errorCodes, type ErrorCode } from './error-codes.js'
 
 const isErrorCode = (name: string | undefined): name is ErrorCode => name !== undefined && Object.hasOwn(errorCodes, name)
@@ -22,13 +19,4 @@ export function errorCodeFor(error: ErrorObject): ErrorCode {
 export function validationError(errors: ErrorObject[] | null | undefined): ApiError {
   const first = errors?.[0]
   return new ApiError(first ? errorCodeFor(first) : 'INVALID_REQUEST_DATA', { reason: first ? `${first.instancePath || '/'} ${first.keyword}` : 'invalid body' })
-}
-
-/** Validates c.var.body against a schema of schemas/ by $id; the compiled validator is built once, here. */
-export function validateBody(registry: SchemaRegistry, schemaId: string): MiddlewareHandler<AppEnv> {
-  const validate = registry.validator(schemaId)
-  return async function validateJsonBody(c, next) {
-    if (!validate(c.get('body'))) throw validationError(validate.errors)
-    await next()
-  }
 }
