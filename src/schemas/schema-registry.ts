@@ -35,7 +35,7 @@ export function createSchemaRegistry(options: { allErrors?: boolean } = {}): Sch
   const schemas = readSchemas()
   const ajv = new Ajv2020({ strict: true, allowUnionTypes: true, allErrors: options.allErrors ?? false, verbose: true })
   addFormats(ajv)
-  // Annotation only: which Sunbird error code a failing keyword answers with (see src/http/validate-body.ts).
+  // Annotation only: which error-table entry a failing keyword answers with (see src/http/validation-error.ts).
   ajv.addKeyword({ keyword: 'x-error-codes', schemaType: 'object' })
   // Annotation only: the TypeScript type json-schema-to-typescript emits where it cannot tell (npm run schemas:types).
   ajv.addKeyword({ keyword: 'tsType', schemaType: 'string' })
