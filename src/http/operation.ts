@@ -95,11 +95,15 @@ export interface OperationSpec<Req extends RequestSchemas, Principal, Result> ex
   handle(input: OperationInput<Req, Principal>, services: OperationServices): Promise<Result>
 }
 
-/** Validates one part of the request; the type guard narrows it to the schema's type, so handlers need no cast. */
-function validator<Id extends SchemaId | undefined>(schemas: SchemaRegistry, id: Id): (value: unknown) => Validated<Id> {
+/**
+ * Reads and validates one part of the request; the type guard narrows it to the schema's type, so
+ * handlers need no cast. A part without a schema is not even read (the rejection path stays cheap).
+ */
+function validator<Id extends SchemaId | undefined>(schemas: SchemaRegistry, id: Id): (read: () => unknown) => Validated<Id> {
   if (id === undefined) return () => undefined as Validated<Id>
   const validate = schemas.validator<Validated<Id>>(id)
-  return (value) => {
+  return (read) => {
+    const value = read()
     if (validate(value)) return value
     throw validationError(validate.errors)
   }
@@ -120,9 +124,9 @@ export function defineOperation<const Req extends RequestSchemas, Principal, Res
       return async function handleOperation(c) {
         const caller = await spec.credentials.authenticate(c, verifiers)
         const input: OperationInput<Req, Principal> = {
-          params: params(c.req.param()),
-          query: query(c.req.query()),
-          body: body(c.get('body')),
+          params: params(() => c.req.param()),
+          query: query(() => c.req.query()),
+          body: body(() => c.get('body')),
           caller,
           msgid: c.get('msgid'),
         }
