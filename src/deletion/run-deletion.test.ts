@@ -402,7 +402,7 @@ describe('failures the sweeper must survive', () => {
   it('when Keycloak refuses us (not merely unreachable), then the Cassandra side completes and the request stays partial with the step owed', async () => {
     const w = world([activeUser()])
     const errors: StepName[] = []
-    w.deps.identity = { eraseAccount: async () => Promise.reject(new Error('service client token refused (401)')) }
+    w.identity.refuseCredentials()
     w.deps.onStepError = (step) => void errors.push(step)
     w.requests.seed(requestThrough(undefined))
 

@@ -99,16 +99,17 @@ export class CassandraUserStore implements UserStore {
   }
 
   async markDeleted(user: UserRecord, change: { requestedBy: string; at: Date }): Promise<MarkDeletedOutcome> {
+    // A row read as deleted has nothing to lock (the transaction would apply and rewrite who deleted
+    // it, and the caller would think it won): the row only tells whether it still stands deleted.
+    if (isDeleted(user)) return notLocked(await this.findUser(user.id))
     const params = [change.requestedBy, formatSunbirdTimestamp(change.at), user.id, user.status, user.isDeleted]
     // A lightweight transaction is not idempotent: the driver must not replay it on its own.
     const result = await runCassandra(() => this.client.execute(this.cql.lock, params, { prepare: true }))
     if (result.wasApplied()) return { kind: 'deleted' }
     const row = result.first()
     // Not applied and no current values: the row is gone.
-    if (!row || row.get('status') === undefined) return { kind: 'changed', current: undefined }
-    const current: UserRecord = { ...user, status: row.get('status') ?? null, isDeleted: row.get('isdeleted') ?? null }
-    if (isDeleted(current)) return { kind: 'already-deleted' }
-    return { kind: 'changed', current }
+    if (!row || row.get('status') === undefined) return notLocked(undefined)
+    return notLocked({ ...user, status: row.get('status') ?? null, isDeleted: row.get('isdeleted') ?? null })
   }
 
   async eraseLookups(userId: string): Promise<number> {
@@ -147,6 +148,13 @@ export class CassandraUserStore implements UserStore {
     }
     return ids
   }
+}
+
+/** Why a lock did not apply: the row is gone, someone else deleted it, or it changed since it was read. */
+function notLocked(current: UserRecord | undefined): MarkDeletedOutcome {
+  if (!current) return { kind: 'changed', current: undefined }
+  if (isDeleted(current)) return { kind: 'already-deleted' }
+  return { kind: 'changed', current }
 }
 
 /** user_roles.scope is JSON text: [{"organisationId": "..."}]. */

@@ -1,12 +1,26 @@
 import type { AuditRecord, AuditTrail } from '../../../src/deletion/ports.js'
+import { chainHash, type ChainVerdict } from '../../../src/store/cassandra-audit-trail.js'
 import { FailureQueue, Timeline } from './timeline.js'
 
+const GENESIS = '0'.repeat(64)
+
+interface Link {
+  seq: number
+  /** The record's exact text, as the Cassandra adapter stores it (JSON). */
+  text: string
+  prevHash: string
+  hash: string
+}
+
 /**
- * The audit trail in memory: an append-only list of copies of the records, in order. Each append
- * goes to the timeline as `audit.append(<event>)`; `failNext` makes one append throw.
+ * The audit trail in memory, chained like the Cassandra adapter: each record is stored as its JSON
+ * text under the next sequence number, hashed together with the previous record's hash, and
+ * `verify` walks the chain the same way. `rewrite` and `remove` alter the stored chain as an
+ * attacker with write access would, so tests can check that `verify` notices.
+ * Each append goes to the timeline as `audit.append(<event>)`; `failNext` makes one append throw.
  */
 export class InMemoryAuditTrail implements AuditTrail {
-  readonly records: AuditRecord[] = []
+  private readonly chain: Link[] = []
   private readonly failures = new FailureQueue<'append'>()
 
   constructor(readonly timeline: Timeline = new Timeline()) {}
@@ -19,11 +33,64 @@ export class InMemoryAuditTrail implements AuditTrail {
   async append(record: AuditRecord): Promise<void> {
     this.timeline.record('audit', 'append', record.event)
     this.failures.check('append')
-    this.records.push(structuredClone(record))
+    const last = this.chain.at(-1)
+    const seq = (last?.seq ?? 0) + 1
+    const prevHash = last?.hash ?? GENESIS
+    const text = JSON.stringify(record)
+    this.chain.push({ seq, text, prevHash, hash: chainHash(prevHash, seq, text) })
+  }
+
+  /** Every stored record, in chain order (copies read back from the stored text). */
+  get records(): AuditRecord[] {
+    return this.chain.map((link) => JSON.parse(link.text) as AuditRecord)
   }
 
   /** The events recorded for one request, in order. */
   eventsOf(requestId: string): AuditRecord['event'][] {
     return this.records.filter((record) => record.requestId === requestId).map((record) => record.event)
+  }
+
+  /** The sequence numbers of one request's records, in order. */
+  seqsOf(requestId: string): number[] {
+    return this.chain.filter((link) => (JSON.parse(link.text) as AuditRecord).requestId === requestId).map((link) => link.seq)
+  }
+
+  /** Walks the whole chain in order and recomputes every hash (the Cassandra adapter's algorithm). */
+  async verify(): Promise<ChainVerdict> {
+    let prev = GENESIS
+    let records = 0
+    for (const [index, link] of this.chain.entries()) {
+      const ok = link.seq === index + 1 && link.prevHash === prev && link.hash === chainHash(prev, link.seq, link.text)
+      if (!ok) return { ok: false, records, brokenAt: link.seq }
+      prev = link.hash
+      records++
+    }
+    return { ok: true, records }
+  }
+
+  /** Replaces the stored text of record `seq` (hashes untouched); answers the way back. */
+  rewrite(seq: number, change: (text: string) => string): () => void {
+    const link = this.link(seq)
+    const original = link.text
+    link.text = change(original)
+    return () => {
+      link.text = original
+    }
+  }
+
+  /** Takes record `seq` out of the chain; answers the way back. */
+  remove(seq: number): () => void {
+    const link = this.link(seq)
+    this.chain.splice(this.chain.indexOf(link), 1)
+    return () => {
+      const after = this.chain.findIndex((other) => other.seq > seq)
+      this.chain.splice(after === -1 ? this.chain.length : after, 0, link)
+    }
+  }
+
+  private link(seq: number): Link {
+    const link = this.chain.find((candidate) => candidate.seq === seq)
+    if (!link) throw new Error(`no audit record ${seq}`)
+    return link
   }
 }

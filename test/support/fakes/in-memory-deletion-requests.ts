@@ -15,7 +15,8 @@ const EPOCH = new Date(0)
 /**
  * Deletion requests in memory, with the Cassandra adapter's semantics:
  * - create is INSERT IF NOT EXISTS: false when the id is taken; the row starts with no steps, no
- *   reason and no receipt, holds the lease until `leaseUntil`, and is listed open;
+ *   reason and no receipt, holds the lease until `leaseUntil`, and is listed open; the target's
+ *   organisation ids are kept as a set (each once, sorted);
  * - acquireLease applies only when the row exists and its lease ran out (leaseUntil < now);
  * - releaseLease and finish set the lease to the epoch, so anyone may take the request at once;
  * - finish overwrites reason and receipt (absent fields become absent) and unlists completed or
@@ -94,7 +95,9 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
     this.created.push({ request: structuredClone(request), leaseUntil: new Date(leaseUntil), applied })
     if (!applied) return false
     const { reason: _reason, receipt: _receipt, ...stored } = structuredClone(request)
-    this.rows.set(request.id, { request: { ...stored, steps: {} }, leaseUntil: new Date(leaseUntil), open: true })
+    // organisationids is a set<text> column: each id once, in sorted order.
+    const target = { ...stored.target, organisationIds: [...new Set(stored.target.organisationIds)].sort() }
+    this.rows.set(request.id, { request: { ...stored, target, steps: {} }, leaseUntil: new Date(leaseUntil), open: true })
     return true
   }
 

@@ -2,28 +2,60 @@ import { DependencyUnavailableError } from '../../../src/deletion/errors.js'
 import type { AccountErasure, DeletionListener, IdentityProvider } from '../../../src/deletion/ports.js'
 import { Timeline } from './timeline.js'
 
+/** What the identity provider holds about an account that identifies the person. */
+export interface FakeAccount {
+  enabled: boolean
+  email: string
+  firstName: string
+  lastName: string
+}
+
+/** A signed-in session of an account (what a refresh token stands for). */
+export interface FakeSession {
+  userId: string
+  id: number
+}
+
 /**
- * Keycloak's side of a user, in memory, with the adapter's contract: `eraseAccount` removes an
- * existing account ('deleted'), disables it when removal is refused ('disabled', see
- * `refuseRemovalOf`), or reports 'absent'; it is idempotent.
+ * Keycloak's side of a user, in memory, with the adapter's contract: `eraseAccount` first ends every
+ * session of the account, then removes it ('deleted'), or, when removal is refused (see
+ * `refuseRemovalOf`), disables it and blanks its email and names ('disabled'); an unknown account is
+ * 'absent'. It is idempotent.
  *
  * Switches: `goDown()` makes every call throw DependencyUnavailableError('keycloak') until
- * `comeBack()`; `hang()` makes calls never settle (until `comeBack()`, which does not release calls
- * already hanging). Every call is counted and written to the timeline as `identity.eraseAccount`.
+ * `comeBack()`; `hang()` makes calls stay in flight (until `comeBack()`, which does not release
+ * calls already hanging) until `timeOut()` fails them with DependencyUnavailableError, as the
+ * adapter does once its time bound passes; `refuseCredentials()` makes every call fail as when the
+ * service client's credentials are refused (a plain Error, not "unavailable"). Every call is
+ * counted and written to the timeline as `identity.eraseAccount`.
  */
 export class InMemoryIdentityProvider implements IdentityProvider {
   /** Every user id eraseAccount was called with, in order, whatever the outcome. */
   readonly calls: string[] = []
-  private readonly accounts: Set<string>
-  private readonly disabled = new Set<string>()
+  private readonly accounts = new Map<string, FakeAccount & { sessions: Set<number> }>()
   private readonly refusing = new Set<string>()
+  private readonly inFlight: ((error: unknown) => void)[] = []
   private mode: 'up' | 'down' | 'hanging' = 'up'
+  private credentialsRefused = false
+  private sessionCount = 0
 
   constructor(
     accounts: readonly string[] = [],
     readonly timeline: Timeline = new Timeline(),
   ) {
-    this.accounts = new Set(accounts)
+    for (const userId of accounts) this.addAccount(userId)
+  }
+
+  /** Creates an enabled account (with placeholder email and names unless given). */
+  addAccount(userId: string, details: Partial<Omit<FakeAccount, 'enabled'>> = {}): this {
+    this.accounts.set(userId, {
+      enabled: true,
+      email: details.email ?? `${userId}@example.org`,
+      firstName: details.firstName ?? 'Asha',
+      lastName: details.lastName ?? 'Verma',
+      sessions: new Set(),
+    })
+    return this
   }
 
   goDown(): this {
@@ -41,10 +73,35 @@ export class InMemoryIdentityProvider implements IdentityProvider {
     return this
   }
 
+  /** Fails every call still hanging with DependencyUnavailableError, as the adapter's time bound does. */
+  timeOut(): this {
+    for (const reject of this.inFlight.splice(0)) reject(new DependencyUnavailableError('keycloak'))
+    return this
+  }
+
+  /** The service client's credentials are refused from now on (e.g. its secret was rotated). */
+  refuseCredentials(): this {
+    this.credentialsRefused = true
+    return this
+  }
+
   /** Removal of this account is refused (Keycloak 403): it gets disabled and blanked instead. */
   refuseRemovalOf(userId: string): this {
     this.refusing.add(userId)
     return this
+  }
+
+  /** Signs the account in: a session that lasts until the account's sessions are ended. */
+  signIn(userId: string): FakeSession {
+    const account = this.accounts.get(userId)
+    if (!account?.enabled) throw new Error(`no enabled account ${userId}`)
+    const session = { userId, id: ++this.sessionCount }
+    account.sessions.add(session.id)
+    return session
+  }
+
+  isSignedIn(session: FakeSession): boolean {
+    return this.accounts.get(session.userId)?.sessions.has(session.id) === true
   }
 
   hasAccount(userId: string): boolean {
@@ -52,17 +109,27 @@ export class InMemoryIdentityProvider implements IdentityProvider {
   }
 
   isDisabled(userId: string): boolean {
-    return this.disabled.has(userId)
+    return this.accounts.get(userId)?.enabled === false
+  }
+
+  /** A copy of the account as it stands, or undefined once removed. */
+  accountOf(userId: string): FakeAccount | undefined {
+    const account = this.accounts.get(userId)
+    return account && { enabled: account.enabled, email: account.email, firstName: account.firstName, lastName: account.lastName }
   }
 
   async eraseAccount(userId: string): Promise<AccountErasure> {
     this.timeline.record('identity', 'eraseAccount')
     this.calls.push(userId)
     if (this.mode === 'down') throw new DependencyUnavailableError('keycloak')
-    if (this.mode === 'hanging') return new Promise<AccountErasure>(() => undefined)
-    if (!this.accounts.has(userId)) return 'absent'
+    if (this.mode === 'hanging') return new Promise<AccountErasure>((_resolve, reject) => void this.inFlight.push(reject))
+    if (this.credentialsRefused) throw new Error('service client token refused (401)')
+    const account = this.accounts.get(userId)
+    if (!account) return 'absent'
+    // Sessions first: even if removal is refused below, the user is signed out everywhere.
+    account.sessions.clear()
     if (this.refusing.has(userId)) {
-      this.disabled.add(userId)
+      Object.assign(account, { enabled: false, email: '', firstName: '', lastName: '' })
       return 'disabled'
     }
     this.accounts.delete(userId)

@@ -39,8 +39,10 @@ interface Membership {
 
 /**
  * A UserStore held in memory that behaves like the Cassandra adapter at the port:
- * - markDeleted is a compare-and-set on status and isDeleted (the lightweight transaction);
- * - scrubProfile blanks every profile value and, like the adapter's UPDATE, sets status 2 + isdeleted;
+ * - markDeleted is a compare-and-set on status and isDeleted (the lightweight transaction); when
+ *   refused for a changed row, `current` carries the row's status and isDeleted, the rest as read;
+ * - scrubProfile blanks every profile value and, like the adapter's UPDATE, sets status 2 + isdeleted
+ *   (writing that row when it is gone);
  * - eraseLookups / eraseExternalIdentities / leaveOrganisations return the rows they touched and are
  *   idempotent (a second call finds nothing left to erase; leaveOrganisations counts every row);
  * - findOrganisationIds lists memberships not marked left.
@@ -196,7 +198,8 @@ export class InMemoryUserStore implements UserStore {
     if (!current) return { kind: 'changed', current: undefined }
     if (isDeleted(current)) return { kind: 'already-deleted' }
     // Same condition as the Cassandra adapter's lightweight transaction: IF status = ? AND isdeleted = ?
-    if (current.status !== user.status || current.isDeleted !== user.isDeleted) return { kind: 'changed', current: { ...current } }
+    // A refused transaction answers only the columns it compared: the rest is what the caller read.
+    if (current.status !== user.status || current.isDeleted !== user.isDeleted) return { kind: 'changed', current: { ...user, status: current.status, isDeleted: current.isDeleted } }
     this.users.set(user.id, { ...current, status: 2, isDeleted: true })
     return { kind: 'deleted' }
   }
@@ -227,8 +230,8 @@ export class InMemoryUserStore implements UserStore {
 
   async scrubProfile(userId: string, change: { requestedBy: string; at: Date }): Promise<void> {
     this.enter({ method: 'scrubProfile', userId, requestedBy: change.requestedBy, at: change.at })
-    const user = this.users.get(userId)
-    if (!user) return
+    // Like Cassandra's UPDATE, an upsert: a user whose row is gone is left as a deleted row.
+    const user = this.users.get(userId) ?? { id: userId, status: null, isDeleted: null, rootOrgId: null, managedBy: null }
     this.users.set(userId, { ...user, status: 2, isDeleted: true })
     const profile = this.profiles.get(userId) ?? {}
     this.profiles.set(userId, Object.fromEntries(Object.keys(profile).map((column) => [column, ''])))

@@ -1,0 +1,32 @@
+import type { Client } from 'cassandra-driver'
+import { afterAll, beforeAll } from 'vitest'
+import { createCassandraClient } from '../../src/store/cassandra-client.js'
+import { describeAuditTrailContract } from '../support/contracts/audit-trail.contract.js'
+import { cassandraAuditTrail, cassandraDeletionRequests, cassandraEventOutbox, cassandraUserStore } from '../support/contracts/cassandra-subjects.js'
+import { describeDeletionRequestStoreContract } from '../support/contracts/deletion-request-store.contract.js'
+import { describeEventOutboxContract } from '../support/contracts/event-outbox.contract.js'
+import { describeIdentityProviderContract } from '../support/contracts/identity-provider.contract.js'
+import { keycloakIdentity } from '../support/contracts/keycloak-subject.js'
+import { describeUserStoreContract } from '../support/contracts/user-store.contract.js'
+import { startHttpInterposer, type HttpInterposer } from '../support/http-interposer.js'
+import { testConfig } from '../support/harness.js'
+import { KEYCLOAK_URL } from '../support/test-env.js'
+
+// The real adapters against the real local Cassandra and Keycloak, held to the same contracts as
+// the in-memory fakes the workflow's unit tests use (test/unit/fake-port-contracts.test.ts).
+let db: Client
+let keycloak: HttpInterposer
+beforeAll(async () => {
+  db = createCassandraClient(testConfig().cassandra)
+  await db.connect()
+  keycloak = await startHttpInterposer(KEYCLOAK_URL)
+})
+afterAll(async () => {
+  await Promise.all([db?.shutdown(), keycloak?.close()])
+})
+
+describeUserStoreContract('CassandraUserStore', () => cassandraUserStore(db))
+describeDeletionRequestStoreContract('CassandraDeletionRequests', () => cassandraDeletionRequests(db))
+describeEventOutboxContract('CassandraEventOutbox', () => cassandraEventOutbox(db))
+describeAuditTrailContract('CassandraAuditTrail', () => cassandraAuditTrail(db))
+describeIdentityProviderContract('KeycloakIdentity', () => keycloakIdentity(keycloak))

@@ -1,0 +1,179 @@
+import type { Client } from 'cassandra-driver'
+import { seedUser } from '../../../scripts/lib/seed-users.js'
+import type { AuditRecord } from '../../../src/deletion/ports.js'
+import { CassandraAuditTrail } from '../../../src/store/cassandra-audit-trail.js'
+import { CassandraDeletionRequests } from '../../../src/store/cassandra-deletion-requests.js'
+import { CassandraEventOutbox } from '../../../src/store/cassandra-event-outbox.js'
+import { CassandraUserStore } from '../../../src/store/cassandra-user-store.js'
+import { TEST_KEYSPACE } from '../test-env.js'
+import type { AuditTrailSubject } from './audit-trail.contract.js'
+import type { DeletionRequestStoreSubject } from './deletion-request-store.contract.js'
+import type { EventOutboxSubject } from './event-outbox.contract.js'
+import type { UserStoreSubject } from './user-store.contract.js'
+
+const ks = TEST_KEYSPACE
+const PREPARED = { prepare: true } as const
+
+/** Columns of sunbird.user that hold no personal data: ids, flags, bookkeeping. Every other column is looked at. */
+const NOT_PERSONAL = new Set([
+  'id',
+  'userid',
+  'status',
+  'isdeleted',
+  'flagsvalue',
+  'rootorgid',
+  'channel',
+  'managedby',
+  'roles',
+  'framework',
+  'emailverified',
+  'phoneverified',
+  'tncacceptedon',
+  'tncacceptedversion',
+  'alltncaccepted',
+  'createddate',
+  'updateddate',
+  'createdby',
+  'updatedby',
+])
+/** What a scrubbed column may still hold: nothing, or Sunbird's empty location list. */
+const BLANK = new Set(['', '[]'])
+
+/** The Cassandra adapter over the tests' keyspace; users are seeded as Sunbird writes them, and removed after each case. */
+export function cassandraUserStore(db: Client): UserStoreSubject {
+  const seeded: string[] = []
+  const execute = (cql: string, params: unknown[]) => db.execute(cql, params, PREPARED)
+  return {
+    store: new CassandraUserStore(db, ks),
+    async seed(user) {
+      seeded.push(user.id)
+      await seedUser(db, ks, {
+        id: user.id,
+        ...(user.status !== undefined && { status: user.status }),
+        ...(user.isDeleted !== undefined && { isDeleted: user.isDeleted }),
+        ...(user.rootOrgId && { rootOrgId: user.rootOrgId }),
+        ...(user.managedBy && { managedBy: user.managedBy }),
+        ...(user.username && { username: user.username }),
+        ...(user.roles && { roles: user.roles }),
+        ...(user.organisations && { organisations: user.organisations }),
+        ...(user.externalIds && { externalIds: user.externalIds }),
+      })
+    },
+    async update(userId, change) {
+      const columns = { status: change.status, isdeleted: change.isDeleted, rootorgid: change.rootOrgId, managedby: change.managedBy }
+      const set = Object.entries(columns).filter(([, value]) => value !== undefined)
+      await execute(`UPDATE ${ks}.user SET ${set.map(([column]) => `${column} = ?`).join(', ')} WHERE id = ?`, [...set.map(([, value]) => value), userId])
+    },
+    async removeRow(userId) {
+      await execute(`DELETE FROM ${ks}.user WHERE id = ?`, [userId])
+    },
+    async lookupCount(userId) {
+      return (await execute(`SELECT type FROM ${ks}.user_lookup WHERE userid = ?`, [userId])).rowLength
+    },
+    async externalIdentityCount(userId) {
+      return (await execute(`SELECT provider FROM ${ks}.usr_external_identity WHERE userid = ?`, [userId])).rowLength
+    },
+    async personalValues(userId) {
+      const row = (await execute(`SELECT * FROM ${ks}.user WHERE id = ?`, [userId])).first()
+      if (!row) return []
+      return row
+        .keys()
+        .filter((column) => !NOT_PERSONAL.has(column))
+        .map((column) => row.get(column))
+        .filter((value) => value !== null && !BLANK.has(String(value)))
+        .map(String)
+    },
+    async dispose() {
+      for (const userId of seeded) {
+        const [lookups, identities] = await Promise.all([
+          execute(`SELECT type, value FROM ${ks}.user_lookup WHERE userid = ?`, [userId]),
+          execute(`SELECT provider, idtype, externalid FROM ${ks}.usr_external_identity WHERE userid = ?`, [userId]),
+        ])
+        await Promise.all([
+          execute(`DELETE FROM ${ks}.user WHERE id = ?`, [userId]),
+          execute(`DELETE FROM ${ks}.user_roles WHERE userid = ?`, [userId]),
+          execute(`DELETE FROM ${ks}.user_organisation WHERE userid = ?`, [userId]),
+          ...lookups.rows.map((row) => execute(`DELETE FROM ${ks}.user_lookup WHERE type = ? AND value = ?`, [row.get('type'), row.get('value')])),
+          ...identities.rows.map((row) =>
+            execute(`DELETE FROM ${ks}.usr_external_identity WHERE provider = ? AND idtype = ? AND externalid = ?`, [row.get('provider'), row.get('idtype'), row.get('externalid')]),
+          ),
+        ])
+      }
+    },
+  }
+}
+
+/** The Cassandra adapter; the case's requests are removed afterwards, so no sweeper meets them. */
+export function cassandraDeletionRequests(db: Client): DeletionRequestStoreSubject {
+  const used = new Set<string>()
+  return {
+    store: new CassandraDeletionRequests(db, ks),
+    uses: (requestId) => void used.add(requestId),
+    async dispose() {
+      for (const id of used) {
+        await db.execute(`DELETE FROM ${ks}.user_deletion_request WHERE id = ?`, [id], PREPARED)
+        await db.execute(`DELETE FROM ${ks}.user_deletion_request_open WHERE id = ?`, [id], PREPARED)
+      }
+    },
+  }
+}
+
+/** The Cassandra adapter with the relay's own calls; the case's events are removed afterwards, so no relay publishes them. */
+export function cassandraEventOutbox(db: Client): EventOutboxSubject {
+  const outbox = new CassandraEventOutbox(db, ks)
+  const used = new Set<string>()
+  return {
+    outbox,
+    async stored(requestId) {
+      const row = (await db.execute(`SELECT mid, payload FROM ${ks}.user_deletion_event_outbox WHERE requestid = ?`, [requestId], PREPARED)).first()
+      return row ? { mid: row.get('mid') as string, event: JSON.parse(row.get('payload') as string) as Record<string, unknown> } : undefined
+    },
+    markPublished: (requestId, at) => outbox.markPublished(requestId, at),
+    uses: (requestId) => void used.add(requestId),
+    async dispose() {
+      for (const id of used) {
+        await db.execute(`DELETE FROM ${ks}.user_deletion_event_outbox WHERE requestid = ?`, [id], PREPARED)
+        await db.execute(`DELETE FROM ${ks}.user_deletion_event_outbox_pending WHERE requestid = ?`, [id], PREPARED)
+      }
+    },
+  }
+}
+
+/**
+ * The Cassandra adapter on the tests' chain. Records stay (the chain is append-only); tampering
+ * writes straight to user_deletion_audit and is undone by each case.
+ */
+export function cassandraAuditTrail(db: Client): AuditTrailSubject {
+  const table = `${ks}.user_deletion_audit`
+  const chain = 'user-deletion'
+  /** A case's records are among the newest of the chain (nothing else writes to it meanwhile). */
+  async function rowsOf(requestId: string) {
+    const newest = (await db.execute(`SELECT seq, at, record, prevhash, hash FROM ${table} WHERE chain = ? ORDER BY seq DESC LIMIT 200`, [chain], PREPARED)).rows
+    return newest.reverse().filter((row) => (JSON.parse(row.get('record') as string) as AuditRecord).requestId === requestId)
+  }
+  async function rowOf(requestId: string, index: number) {
+    const row = (await rowsOf(requestId))[index]
+    if (!row) throw new Error(`no record ${index} of ${requestId}`)
+    return row
+  }
+  return {
+    trail: new CassandraAuditTrail(db, ks),
+    recordsOf: async (requestId) => (await rowsOf(requestId)).map((row) => JSON.parse(row.get('record') as string) as AuditRecord),
+    async rewrite(requestId, index, change) {
+      const row = await rowOf(requestId, index)
+      const seq = row.get('seq')
+      const original = row.get('record') as string
+      const update = `UPDATE ${table} SET record = ? WHERE chain = ? AND seq = ?`
+      await db.execute(update, [change(original), chain, seq], PREPARED)
+      return { seq: Number(seq), undo: async () => void (await db.execute(update, [original, chain, seq], PREPARED)) }
+    },
+    async remove(requestId, index) {
+      const row = await rowOf(requestId, index)
+      const seq = row.get('seq')
+      await db.execute(`DELETE FROM ${table} WHERE chain = ? AND seq = ?`, [chain, seq], PREPARED)
+      const restore = `INSERT INTO ${table} (chain, seq, at, record, prevhash, hash) VALUES (?, ?, ?, ?, ?, ?)`
+      const values = [chain, seq, row.get('at'), row.get('record'), row.get('prevhash'), row.get('hash')]
+      return { seq: Number(seq), undo: async () => void (await db.execute(restore, values, PREPARED)) }
+    },
+  }
+}

@@ -1,0 +1,279 @@
+import { randomUUID } from 'node:crypto'
+import { describe, expect } from 'vitest'
+import type { DeletionReceipt, DeletionRequest, StepOutcome } from '../../../src/deletion/deletion-request.js'
+import type { DeletionRequestStore } from '../../../src/deletion/ports.js'
+import { contractCase, type ContractSubject, type SubjectFactory } from './contract-case.js'
+
+/** A DeletionRequestStore, told which request ids a case uses so a shared server can be tidied after it. */
+export interface DeletionRequestStoreSubject extends ContractSubject {
+  store: DeletionRequestStore
+  uses?(requestId: string): void
+}
+
+/** Wide enough to hold every open request a shared test keyspace has collected. */
+const ALL_OPEN = 10_000
+const SECOND = 1000
+
+const done = (action: string, at: Date, count?: number): StepOutcome => ({ status: 'done', action, at: at.toISOString(), ...(count !== undefined && { count }) })
+
+function receiptFor(request: DeletionRequest, state: DeletionReceipt['state']): DeletionReceipt {
+  return {
+    requestId: request.id,
+    subject: 'a3f1c9e0b7d24c6f8e5a1b2c3d4e5f60',
+    state,
+    completedAt: '2024-05-20T10:09:01.000Z',
+    stores: [
+      { store: 'keycloak', action: 'deleted', why: 'account removed' },
+      { store: 'user_lookup', action: 'deleted', count: 3, why: 'login names erased' },
+    ],
+  }
+}
+
+/**
+ * What the deletion workflow and the sweeper rely on from a DeletionRequestStore, run against the
+ * in-memory fake (unit tier) and the Cassandra adapter (integration tier) alike.
+ */
+export function describeDeletionRequestStoreContract(implementation: string, factory: SubjectFactory<DeletionRequestStoreSubject>): void {
+  const test = contractCase(factory)
+
+  /** A new request as the workflow builds it: accepted, no steps, created now (whole milliseconds). */
+  function newRequest(s: DeletionRequestStoreSubject, fields: Partial<DeletionRequest> = {}): DeletionRequest {
+    const now = new Date()
+    const userId = fields.userId ?? randomUUID()
+    const request: DeletionRequest = {
+      id: `contract-${randomUUID()}`,
+      userId,
+      requestedBy: userId,
+      state: 'accepted',
+      steps: {},
+      target: { rootOrgId: `org-${randomUUID()}`, managedBy: null, organisationIds: [] },
+      createdAt: now,
+      updatedAt: now,
+      ...fields,
+    }
+    s.uses?.(request.id)
+    return request
+  }
+
+  async function created(s: DeletionRequestStoreSubject, fields: Partial<DeletionRequest> = {}, leaseUntil = new Date(Date.now() + 30 * SECOND)) {
+    const request = newRequest(s, fields)
+    expect(await s.store.create(request, leaseUntil)).toBe(true)
+    return request
+  }
+
+  const isListedOpen = async (s: DeletionRequestStoreSubject, id: string) => (await s.store.listOpen(ALL_OPEN)).some((open) => open.id === id)
+
+  describe(`DeletionRequestStore contract: ${implementation}`, () => {
+    describe('create and get', () => {
+      test('when a request is created, then it reads back accepted, with its target, no steps, no reason and no receipt', async (s) => {
+        const org = `org-${randomUUID()}`
+        const request = newRequest(s, { target: { rootOrgId: org, managedBy: randomUUID(), organisationIds: [org] } })
+
+        expect(await s.store.create({ ...request, reason: 'ignored', receipt: receiptFor(request, 'completed') }, new Date(Date.now() + 30 * SECOND))).toBe(true)
+
+        expect(await s.store.get(request.id)).toEqual({ ...request, steps: {} })
+      })
+
+      test('when the id is taken, then create answers false and the first request stays as it was', async (s) => {
+        const first = await created(s)
+
+        const clash = { ...newRequest(s), id: first.id }
+        expect(await s.store.create(clash, new Date(Date.now() + 30 * SECOND))).toBe(false)
+
+        expect(await s.store.get(first.id)).toEqual(first)
+      })
+
+      test('when the target names organisations, then they read back as a set: each once', async (s) => {
+        const [a, b] = [`org-b-${randomUUID()}`, `org-a-${randomUUID()}`]
+        const request = await created(s, { target: { rootOrgId: null, managedBy: null, organisationIds: [a, b, a] } })
+
+        const stored = await s.store.get(request.id)
+
+        expect(stored?.target.rootOrgId).toBeNull()
+        expect([...(stored?.target.organisationIds ?? [])].sort()).toEqual([a, b].sort())
+      })
+
+      test('when there is no such request, then get answers undefined', async (s) => {
+        expect(await s.store.get(`contract-${randomUUID()}`)).toBeUndefined()
+      })
+    })
+
+    describe('leases: one runner at a time', () => {
+      test('when a request is created, then its creator holds it until leaseUntil, and anyone may take it after', async (s) => {
+        const leaseUntil = new Date(Date.now() + 30 * SECOND)
+        const request = await created(s, {}, leaseUntil)
+
+        expect(await s.store.acquireLease(request.id, new Date(leaseUntil.getTime() - 1), new Date(leaseUntil.getTime() + 60 * SECOND))).toBe(false)
+        expect(await s.store.acquireLease(request.id, leaseUntil, new Date(leaseUntil.getTime() + 60 * SECOND))).toBe(false)
+        expect(await s.store.acquireLease(request.id, new Date(leaseUntil.getTime() + 1), new Date(leaseUntil.getTime() + 60 * SECOND))).toBe(true)
+      })
+
+      test('when a lease is taken, then nobody else takes it before it runs out', async (s) => {
+        const start = new Date(Date.now() + 60 * SECOND)
+        const request = await created(s, {}, new Date(Date.now() - SECOND))
+        expect(await s.store.acquireLease(request.id, start, new Date(start.getTime() + 30 * SECOND))).toBe(true)
+
+        expect(await s.store.acquireLease(request.id, new Date(start.getTime() + 29 * SECOND), new Date(start.getTime() + 90 * SECOND))).toBe(false)
+        expect(await s.store.acquireLease(request.id, new Date(start.getTime() + 31 * SECOND), new Date(start.getTime() + 90 * SECOND))).toBe(true)
+      })
+
+      test('when runners race for a free request, then exactly one gets it', async (s) => {
+        const request = await created(s, {}, new Date(Date.now() - SECOND))
+        const now = new Date()
+
+        const taken = await Promise.all(Array.from({ length: 4 }, () => s.store.acquireLease(request.id, now, new Date(now.getTime() + 30 * SECOND))))
+
+        expect(taken.filter(Boolean)).toHaveLength(1)
+      })
+
+      test('when the lease is released, then another runner takes the request at once', async (s) => {
+        const request = await created(s, {}, new Date(Date.now() + 30 * SECOND))
+
+        await s.store.releaseLease(request.id)
+
+        expect(await s.store.acquireLease(request.id, new Date(), new Date(Date.now() + 30 * SECOND))).toBe(true)
+      })
+
+      test('when there is no such request, then no lease is given and no request appears', async (s) => {
+        const id = `contract-${randomUUID()}`
+        s.uses?.(id)
+
+        expect(await s.store.acquireLease(id, new Date(), new Date(Date.now() + 30 * SECOND))).toBe(false)
+        expect(await s.store.get(id)).toBeUndefined()
+      })
+    })
+
+    describe('steps', () => {
+      test('when steps are recorded, then each outcome and the state read back, steps in the order the workflow runs them', async (s) => {
+        const request = await created(s)
+        const at = new Date('2024-05-20T10:09:00.000Z')
+        const before = Date.now()
+
+        await s.store.recordStep(request.id, 'lookups', done('deleted', at, 3), 'in_progress')
+        await s.store.recordStep(request.id, 'lock', done('locked', at), 'in_progress')
+        await s.store.recordStep(request.id, 'keycloak', { status: 'pending', action: 'unreachable', at: at.toISOString() }, 'in_progress')
+
+        const stored = await s.store.get(request.id)
+        expect(stored?.state).toBe('in_progress')
+        expect(Object.keys(stored?.steps ?? {})).toEqual(['lock', 'keycloak', 'lookups'])
+        expect(stored?.steps).toEqual({
+          lock: done('locked', at),
+          keycloak: { status: 'pending', action: 'unreachable', at: at.toISOString() },
+          lookups: done('deleted', at, 3),
+        })
+        expect(stored?.updatedAt.getTime()).toBeGreaterThanOrEqual(before)
+        expect(stored?.createdAt).toEqual(request.createdAt)
+      })
+
+      test('when a step is recorded again, then the later outcome replaces the earlier one', async (s) => {
+        const request = await created(s)
+        const at = new Date('2024-05-20T10:09:00.000Z')
+        await s.store.recordStep(request.id, 'keycloak', { status: 'pending', action: 'unreachable', at: at.toISOString() }, 'in_progress')
+
+        await s.store.recordStep(request.id, 'keycloak', done('deleted', at), 'in_progress')
+
+        expect((await s.store.get(request.id))?.steps).toEqual({ keycloak: done('deleted', at) })
+      })
+
+      test('when the relay marks the event published, then only the event step changes', async (s) => {
+        const request = await created(s)
+        const at = new Date('2024-05-20T10:09:00.000Z')
+        await s.store.recordStep(request.id, 'userRow', done('scrubbed', at), 'in_progress')
+        await s.store.recordStep(request.id, 'event', done('queued', at), 'in_progress')
+        await s.store.finish(request.id, 'completed', { receipt: receiptFor(request, 'completed') })
+        const publishedAt = new Date('2024-05-20T10:09:02.345Z')
+
+        await s.store.markEventPublished(request.id, publishedAt)
+
+        const stored = await s.store.get(request.id)
+        expect(stored?.state).toBe('completed')
+        expect(stored?.steps).toEqual({ userRow: done('scrubbed', at), event: done('published', publishedAt) })
+        expect(stored?.receipt).toEqual(receiptFor(request, 'completed'))
+      })
+    })
+
+    describe('finishing and the open list', () => {
+      test('when a request is created, then it is listed open with its user', async (s) => {
+        const request = await created(s)
+
+        expect(await s.store.listOpen(ALL_OPEN)).toContainEqual({ id: request.id, userId: request.userId })
+      })
+
+      test('when open requests are listed, then no more than the limit are answered', async (s) => {
+        await created(s)
+        await created(s)
+
+        expect(await s.store.listOpen(1)).toHaveLength(1)
+      })
+
+      test('when a request completes, then its receipt reads back, it is no longer open, and its lease is free', async (s) => {
+        const request = await created(s, {}, new Date(Date.now() + 30 * SECOND))
+
+        await s.store.finish(request.id, 'completed', { receipt: receiptFor(request, 'completed') })
+
+        const stored = await s.store.get(request.id)
+        expect(stored?.state).toBe('completed')
+        expect(stored?.receipt).toEqual(receiptFor(request, 'completed'))
+        expect(stored?.reason).toBeUndefined()
+        expect(await isListedOpen(s, request.id)).toBe(false)
+        expect(await s.store.acquireLease(request.id, new Date(), new Date(Date.now() + 30 * SECOND))).toBe(true)
+      })
+
+      test('when a request fails, then its reason reads back and it is no longer open', async (s) => {
+        const request = await created(s)
+
+        await s.store.finish(request.id, 'failed', { reason: 'superseded' })
+
+        expect(await s.store.get(request.id)).toMatchObject({ state: 'failed', reason: 'superseded' })
+        expect((await s.store.get(request.id))?.receipt).toBeUndefined()
+        expect(await isListedOpen(s, request.id)).toBe(false)
+      })
+
+      test('when a request is left partial, then it stays open and its lease is free for the sweeper at once', async (s) => {
+        const request = await created(s, {}, new Date(Date.now() + 30 * SECOND))
+
+        await s.store.finish(request.id, 'partial', { receipt: receiptFor(request, 'partial') })
+
+        expect(await s.store.get(request.id)).toMatchObject({ state: 'partial', receipt: receiptFor(request, 'partial') })
+        expect(await isListedOpen(s, request.id)).toBe(true)
+        expect(await s.store.acquireLease(request.id, new Date(), new Date(Date.now() + 30 * SECOND))).toBe(true)
+      })
+
+      test('when a partial request is finished later, then the new receipt replaces the old one and fields not given are cleared', async (s) => {
+        const request = await created(s)
+        await s.store.finish(request.id, 'failed', { reason: 'superseded' })
+        await s.store.finish(request.id, 'partial', { receipt: receiptFor(request, 'partial') })
+
+        await s.store.finish(request.id, 'completed', { receipt: receiptFor(request, 'completed') })
+
+        const stored = await s.store.get(request.id)
+        expect(stored).toMatchObject({ state: 'completed', receipt: receiptFor(request, 'completed') })
+        expect(stored?.reason).toBeUndefined()
+        expect(await isListedOpen(s, request.id)).toBe(false)
+      })
+    })
+
+    describe('findByUser', () => {
+      test('when a user has several requests, then they are answered newest first, up to the limit, and only theirs', async (s) => {
+        const userId = randomUUID()
+        const base = Date.now() - 60 * SECOND
+        const at = (offset: number) => new Date(base + offset * SECOND)
+        const middle = await created(s, { userId, createdAt: at(2), updatedAt: at(2) })
+        const oldest = await created(s, { userId, createdAt: at(1), updatedAt: at(1) })
+        const newest = await created(s, { userId, createdAt: at(3), updatedAt: at(3) })
+        await created(s)
+
+        expect((await s.store.findByUser(userId, 10)).map((request) => request.id)).toEqual([newest.id, middle.id, oldest.id])
+        expect((await s.store.findByUser(userId, 2)).map((request) => request.id)).toEqual([newest.id, middle.id])
+        expect(await s.store.findByUser(randomUUID(), 10)).toEqual([])
+      })
+
+      test('when requests are found by user, then each reads back as get answers it', async (s) => {
+        const request = await created(s)
+        await s.store.recordStep(request.id, 'lock', done('locked', new Date('2024-05-20T10:09:00.000Z')), 'in_progress')
+
+        expect(await s.store.findByUser(request.userId, 10)).toEqual([await s.store.get(request.id)])
+      })
+    })
+  })
+}

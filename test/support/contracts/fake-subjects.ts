@@ -1,0 +1,115 @@
+import { InMemoryAuditTrail } from '../fakes/in-memory-audit-trail.js'
+import { InMemoryDeletionRequests } from '../fakes/in-memory-deletion-requests.js'
+import { InMemoryEventOutbox } from '../fakes/in-memory-event-outbox.js'
+import { InMemoryIdentityProvider, type FakeSession } from '../fakes/in-memory-identity.js'
+import { InMemoryUserStore, type SeedUser } from '../fakes/in-memory-user-store.js'
+import { Timeline } from '../fakes/timeline.js'
+import type { AuditTrailSubject } from './audit-trail.contract.js'
+import type { DeletionRequestStoreSubject } from './deletion-request-store.contract.js'
+import type { EventOutboxSubject } from './event-outbox.contract.js'
+import type { IdentityProviderSubject } from './identity-provider.contract.js'
+import type { UserFixture, UserStoreSubject } from './user-store.contract.js'
+
+/** The fake's seed for a contract user: the same rows Sunbird (and scripts/lib/seed-users) writes. */
+function toSeed(user: UserFixture): SeedUser {
+  const roles = user.roles ?? [{ role: 'PUBLIC' }]
+  const externalIds = user.externalIds ?? []
+  return {
+    id: user.id,
+    status: user.status ?? 1,
+    isDeleted: user.isDeleted ?? false,
+    rootOrgId: user.rootOrgId ?? null,
+    managedBy: user.managedBy ?? null,
+    roles: roles.map((role) => role.role),
+    adminOf: roles.filter((role) => role.role === 'ORG_ADMIN').flatMap((role) => role.organisationIds ?? []),
+    organisationIds: user.organisations ?? (user.rootOrgId ? [user.rootOrgId] : []),
+    // A lookup per email, phone and username, and one per external id.
+    lookups: 3 + externalIds.length,
+    externalIdentities: externalIds.length,
+    profile: {
+      username: user.username ?? `user_${user.id.slice(0, 8)}`,
+      email: `${user.id.slice(0, 8)}@example.org`,
+      phone: '9876543210',
+      firstname: 'Asha',
+      lastname: 'Verma',
+      dob: '1990-04-12',
+    },
+  }
+}
+
+export function fakeUserStore(): UserStoreSubject {
+  const store = new InMemoryUserStore()
+  return {
+    store,
+    seed: async (user) => void store.add(toSeed(user)),
+    update: async (userId, change) => void store.update(userId, change),
+    removeRow: async (userId) => void store.removeRow(userId),
+    lookupCount: async (userId) => store.remainingLookups(userId),
+    externalIdentityCount: async (userId) => store.remainingExternalIdentities(userId),
+    personalValues: async (userId) => Object.values(store.profileOf(userId)).filter((value) => value !== ''),
+  }
+}
+
+export function fakeDeletionRequests(): DeletionRequestStoreSubject {
+  return { store: new InMemoryDeletionRequests(new Timeline(), { now: () => new Date() }) }
+}
+
+export function fakeEventOutbox(): EventOutboxSubject {
+  const outbox = new InMemoryEventOutbox()
+  return {
+    outbox,
+    stored: async (requestId) => {
+      const event = outbox.eventOf(requestId)
+      return event && { mid: String(event.mid), event }
+    },
+    markPublished: async (requestId, at) => void outbox.markPublished(requestId, at),
+  }
+}
+
+export function fakeAuditTrail(): AuditTrailSubject {
+  const trail = new InMemoryAuditTrail()
+  const seqOf = (requestId: string, index: number) => {
+    const seq = trail.seqsOf(requestId)[index]
+    if (seq === undefined) throw new Error(`no record ${index} of ${requestId}`)
+    return seq
+  }
+  return {
+    trail,
+    recordsOf: async (requestId) => trail.records.filter((record) => record.requestId === requestId),
+    rewrite: async (requestId, index, change) => {
+      const seq = seqOf(requestId, index)
+      const undo = trail.rewrite(seq, change)
+      return { seq, undo: async () => undo() }
+    },
+    remove: async (requestId, index) => {
+      const seq = seqOf(requestId, index)
+      const undo = trail.remove(seq)
+      return { seq, undo: async () => undo() }
+    },
+  }
+}
+
+export function fakeIdentityProvider(): IdentityProviderSubject<FakeSession> {
+  const identity = new InMemoryIdentityProvider()
+  let accounts = 0
+  return {
+    identity,
+    createAccount: async () => {
+      const userId = `account-${++accounts}`
+      identity.addAccount(userId)
+      return userId
+    },
+    signIn: async (userId) => identity.signIn(userId),
+    isSignedIn: async (session) => identity.isSignedIn(session),
+    account: async (userId) => {
+      const account = identity.accountOf(userId)
+      return account && { enabled: account.enabled, personalValues: [account.email, account.firstName, account.lastName].filter((value) => value !== '') }
+    },
+    refuseRemovalOf: (userId) => void identity.refuseRemovalOf(userId),
+    goDown: () => void identity.goDown(),
+    stall: () => void identity.hang(),
+    comeBack: () => void identity.comeBack(),
+    passTimeBound: () => void identity.timeOut(),
+    withRefusedCredentials: () => identity.refuseCredentials(),
+  }
+}

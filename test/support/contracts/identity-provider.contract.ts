@@ -1,0 +1,127 @@
+import { randomUUID } from 'node:crypto'
+import { describe, expect } from 'vitest'
+import { DependencyUnavailableError } from '../../../src/deletion/errors.js'
+import type { IdentityProvider } from '../../../src/deletion/ports.js'
+import { contractCase, type ContractSubject, type SubjectFactory } from './contract-case.js'
+
+/** An account as the identity provider holds it: whether it can sign in, and what identifies the person. */
+export interface AccountView {
+  enabled: boolean
+  /** Email and names still held (blank ones do not count). */
+  personalValues: string[]
+}
+
+/**
+ * An IdentityProvider with the means to arrange accounts and sessions, to see them as the provider
+ * holds them, and to put the provider (or the way to it) in the states the workflow must survive.
+ */
+export interface IdentityProviderSubject<Session = unknown> extends ContractSubject {
+  identity: IdentityProvider
+  /** Creates an enabled account with an email and names; answers its id. */
+  createAccount(): Promise<string>
+  /** Signs the account in. */
+  signIn(userId: string): Promise<Session>
+  /** Whether the session can still be used (a refresh would succeed). */
+  isSignedIn(session: Session): Promise<boolean>
+  /** The account as it stands, or undefined when there is none. */
+  account(userId: string): Promise<AccountView | undefined>
+  /** From now on the provider refuses to remove this account (e.g. a read-only federated user). */
+  refuseRemovalOf(userId: string): void
+  /** The provider cannot be reached until `comeBack`. */
+  goDown(): void
+  /** The provider accepts calls but does not answer them until `comeBack`. */
+  stall(): void
+  comeBack(): void
+  /** Lets the time bound of the calls in flight pass (a no-op where real time does it). */
+  passTimeBound(): void
+  /** The provider as seen with service credentials it refuses (e.g. a rotated client secret). */
+  withRefusedCredentials(): IdentityProvider
+}
+
+/**
+ * What the deletion workflow relies on from the IdentityProvider, run against the in-memory fake
+ * (unit tier) and the Keycloak adapter over the project's real Keycloak (integration tier) alike.
+ */
+export function describeIdentityProviderContract<Session>(implementation: string, factory: SubjectFactory<IdentityProviderSubject<Session>>): void {
+  const test = contractCase(factory)
+
+  describe(`IdentityProvider contract: ${implementation}`, () => {
+    test('when the account exists, then it is deleted: gone, and its sessions ended', async (s) => {
+      const userId = await s.createAccount()
+      const session = await s.signIn(userId)
+      expect(await s.isSignedIn(session)).toBe(true)
+
+      expect(await s.identity.eraseAccount(userId)).toBe('deleted')
+
+      expect(await s.account(userId)).toBeUndefined()
+      expect(await s.isSignedIn(session)).toBe(false)
+    })
+
+    test('when the account was erased already, then absent is answered (idempotent)', async (s) => {
+      const userId = await s.createAccount()
+      await s.identity.eraseAccount(userId)
+
+      expect(await s.identity.eraseAccount(userId)).toBe('absent')
+    })
+
+    test('when there is no such account, then absent is answered', async (s) => {
+      expect(await s.identity.eraseAccount(randomUUID())).toBe('absent')
+    })
+
+    test('when removal is refused, then the account is disabled, blanked and signed out, and a retry answers disabled again', async (s) => {
+      const userId = await s.createAccount()
+      const session = await s.signIn(userId)
+      s.refuseRemovalOf(userId)
+
+      expect(await s.identity.eraseAccount(userId)).toBe('disabled')
+
+      expect(await s.account(userId)).toEqual({ enabled: false, personalValues: [] })
+      expect(await s.isSignedIn(session)).toBe(false)
+      expect(await s.identity.eraseAccount(userId)).toBe('disabled')
+    })
+
+    test('when the provider cannot be reached, then DependencyUnavailableError(keycloak) is thrown, the account is untouched, and it is deleted once the provider is back', async (s) => {
+      const userId = await s.createAccount()
+      const session = await s.signIn(userId)
+      s.goDown()
+
+      const error = await s.identity.eraseAccount(userId).catch((err: unknown) => err)
+
+      expect(error).toBeInstanceOf(DependencyUnavailableError)
+      expect(error).toMatchObject({ dependency: 'keycloak' })
+      expect(await s.account(userId)).toMatchObject({ enabled: true })
+      expect(await s.isSignedIn(session)).toBe(true)
+      s.comeBack()
+      expect(await s.identity.eraseAccount(userId)).toBe('deleted')
+    })
+
+    test('when the provider stops answering, then the call ends in DependencyUnavailableError(keycloak) once its time bound passes', async (s) => {
+      const userId = await s.createAccount()
+      s.stall()
+
+      const erasing = s.identity.eraseAccount(userId).catch((err: unknown) => err)
+      s.passTimeBound()
+      const error = await erasing
+
+      expect(error).toBeInstanceOf(DependencyUnavailableError)
+      expect(error).toMatchObject({ dependency: 'keycloak' })
+      s.comeBack()
+      expect(await s.identity.eraseAccount(userId)).toBe('deleted')
+    })
+
+    test('when the provider refuses the service credentials, then the error is not "unavailable" (the step is refused, not retried as an outage), and the account is untouched', async (s) => {
+      const userId = await s.createAccount()
+      const session = await s.signIn(userId)
+
+      const error = await s
+        .withRefusedCredentials()
+        .eraseAccount(userId)
+        .catch((err: unknown) => err)
+
+      expect(error).toBeInstanceOf(Error)
+      expect(error).not.toBeInstanceOf(DependencyUnavailableError)
+      expect(await s.account(userId)).toMatchObject({ enabled: true })
+      expect(await s.isSignedIn(session)).toBe(true)
+    })
+  })
+}

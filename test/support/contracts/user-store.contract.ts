@@ -1,0 +1,303 @@
+import { randomUUID } from 'node:crypto'
+import { describe, expect } from 'vitest'
+import type { UserRecord, UserStore } from '../../../src/deletion/ports.js'
+import { contractCase, type ContractSubject, type SubjectFactory } from './contract-case.js'
+
+/** A user as Sunbird stores it, across the tables the UserStore reads and erases. */
+export interface UserFixture {
+  id: string
+  /** Default 1 (active). */
+  status?: number
+  /** Default false. */
+  isDeleted?: boolean
+  rootOrgId?: string
+  managedBy?: string
+  username?: string
+  /** user_roles rows; default one PUBLIC role. */
+  roles?: { role: string; organisationIds?: string[] }[]
+  /** user_organisation memberships, all active; default the root organisation, if any. */
+  organisations?: string[]
+  /** usr_external_identity rows (each also has a user_lookup row, as Sunbird writes them). */
+  externalIds?: { provider: string; idType: string; externalId: string }[]
+}
+
+/** A UserStore with the means to arrange its tables and to look at what is left in them. */
+export interface UserStoreSubject extends ContractSubject {
+  store: UserStore
+  /** Writes the user with personal values in every column and side table. */
+  seed(user: UserFixture): Promise<void>
+  /** Another writer changes the row behind the store's back (an admin blocks the user, another deletion). */
+  update(userId: string, change: Partial<Omit<UserRecord, 'id'>>): Promise<void>
+  /** Someone removes the user row outright (and nothing else). */
+  removeRow(userId: string): Promise<void>
+  /** user_lookup rows still pointing at the user. */
+  lookupCount(userId: string): Promise<number>
+  /** usr_external_identity rows still pointing at the user. */
+  externalIdentityCount(userId: string): Promise<number>
+  /** Personal values still held in the user row (blank values do not count). */
+  personalValues(userId: string): Promise<string[]>
+}
+
+const CHANGE = { requestedBy: 'contract-admin', at: new Date('2024-05-20T10:08:56.812Z') }
+const sorted = (ids: string[]) => [...ids].sort()
+const newId = () => randomUUID()
+const newOrg = () => `org-${randomUUID()}`
+
+/**
+ * What the deletion workflow relies on from a UserStore, run against the in-memory fake (unit
+ * tier) and the Cassandra adapter (integration tier) alike.
+ */
+export function describeUserStoreContract(implementation: string, factory: SubjectFactory<UserStoreSubject>): void {
+  const test = contractCase(factory)
+
+  async function seeded(s: UserStoreSubject, user: Partial<UserFixture> = {}): Promise<UserRecord> {
+    const fixture = { id: newId(), ...user }
+    await s.seed(fixture)
+    const record = await s.store.findUser(fixture.id)
+    if (!record) throw new Error('seeded user not found')
+    return record
+  }
+
+  describe(`UserStore contract: ${implementation}`, () => {
+    describe('reading a user', () => {
+      test('when the user exists, then findUser answers its ids and flags, nulls for what is not set', async (s) => {
+        const root = newOrg()
+        const parent = newId()
+        const managed = newId()
+        const plain = newId()
+        await s.seed({ id: managed, rootOrgId: root, managedBy: parent })
+        await s.seed({ id: plain })
+
+        expect(await s.store.findUser(managed)).toEqual({ id: managed, status: 1, isDeleted: false, rootOrgId: root, managedBy: parent })
+        expect(await s.store.findUser(plain)).toEqual({ id: plain, status: 1, isDeleted: false, rootOrgId: null, managedBy: null })
+      })
+
+      test('when there is no such user, then findUser answers undefined and findUserName null', async (s) => {
+        const id = newId()
+
+        expect(await s.store.findUser(id)).toBeUndefined()
+        expect(await s.store.findUserName(id)).toBeNull()
+      })
+
+      test('when the user has roles, then findRoles answers each role name as stored', async (s) => {
+        const user = await seeded(s, { roles: [{ role: 'PUBLIC' }, { role: 'ORG_ADMIN', organisationIds: [newOrg()] }, { role: 'CONTENT_CREATOR' }] })
+
+        expect(sorted(await s.store.findRoles(user.id))).toEqual(['CONTENT_CREATOR', 'ORG_ADMIN', 'PUBLIC'])
+        expect(await s.store.findRoles(newId())).toEqual([])
+      })
+
+      test('when the user belongs to organisations, then findOrganisationIds answers each of them', async (s) => {
+        const [a, b] = [newOrg(), newOrg()]
+        const user = await seeded(s, { rootOrgId: a, organisations: [a, b] })
+
+        expect(sorted(await s.store.findOrganisationIds(user.id))).toEqual(sorted([a, b]))
+      })
+
+      test('when the user has a username, then findUserName answers it', async (s) => {
+        const user = await seeded(s, { username: `asha_${randomUUID().slice(0, 8)}` })
+
+        expect(await s.store.findUserName(user.id)).toMatch(/^asha_/)
+      })
+
+      test('when users are managed by a user, then findManagedUserIds answers exactly those', async (s) => {
+        const parent = await seeded(s)
+        const [first, second] = [newId(), newId()]
+        await s.seed({ id: first, managedBy: parent.id })
+        await s.seed({ id: second, managedBy: parent.id })
+        await s.seed({ id: newId(), managedBy: newId() })
+
+        expect(sorted(await s.store.findManagedUserIds(parent.id))).toEqual(sorted([first, second]))
+        expect(await s.store.findManagedUserIds(first)).toEqual([])
+      })
+
+      test('when org admins are scoped to an organisation, then findOrgAdminIds answers them, up to the limit', async (s) => {
+        const [org, elsewhere] = [newOrg(), newOrg()]
+        const admins = [newId(), newId(), newId()]
+        for (const id of admins) await s.seed({ id, roles: [{ role: 'PUBLIC' }, { role: 'ORG_ADMIN', organisationIds: [elsewhere, org] }] })
+        await s.seed({ id: newId(), roles: [{ role: 'ORG_ADMIN', organisationIds: [elsewhere] }] })
+        await s.seed({ id: newId(), roles: [{ role: 'CONTENT_CREATOR', organisationIds: [org] }] })
+
+        expect(sorted(await s.store.findOrgAdminIds(org, 10))).toEqual(sorted(admins))
+        const limited = await s.store.findOrgAdminIds(org, 2)
+        expect(limited).toHaveLength(2)
+        expect(admins).toEqual(expect.arrayContaining(limited))
+        expect(await s.store.findOrgAdminIds(newOrg(), 10)).toEqual([])
+      })
+    })
+
+    describe('markDeleted (the lock)', () => {
+      test('when the row still holds what was read, then it is deleted: status 2 and isDeleted for every reader', async (s) => {
+        const root = newOrg()
+        const user = await seeded(s, { rootOrgId: root })
+
+        expect(await s.store.markDeleted(user, CHANGE)).toEqual({ kind: 'deleted' })
+        expect(await s.store.findUser(user.id)).toEqual({ ...user, status: 2, isDeleted: true })
+      })
+
+      test('when the row has no isDeleted flag (older Sunbird rows), then the lock still applies', async (s) => {
+        const seededUser = await seeded(s)
+        await s.update(seededUser.id, { isDeleted: null })
+        const user = await s.store.findUser(seededUser.id)
+        expect(user).toMatchObject({ status: 1, isDeleted: null })
+
+        expect(await s.store.markDeleted(user as UserRecord, CHANGE)).toEqual({ kind: 'deleted' })
+        expect(await s.store.findUser(seededUser.id)).toMatchObject({ status: 2, isDeleted: true })
+      })
+
+      test('when the same lock is retried after it won, then already-deleted is answered', async (s) => {
+        const user = await seeded(s)
+        await s.store.markDeleted(user, CHANGE)
+
+        expect(await s.store.markDeleted(user, CHANGE)).toEqual({ kind: 'already-deleted' })
+      })
+
+      test('when another writer deleted the row after it was read, then already-deleted is answered', async (s) => {
+        const user = await seeded(s)
+        await s.update(user.id, { status: 2, isDeleted: true })
+
+        expect(await s.store.markDeleted(user, CHANGE)).toEqual({ kind: 'already-deleted' })
+      })
+
+      test('when another writer changed the row after it was read, then changed is answered with its status and flag, and nothing is written', async (s) => {
+        const user = await seeded(s, { rootOrgId: newOrg() })
+        const movedTo = newOrg()
+        await s.update(user.id, { status: 0, rootOrgId: movedTo })
+
+        const outcome = await s.store.markDeleted(user, CHANGE)
+
+        // The transaction answers only the columns it compared: status and isDeleted are the row's,
+        // the other facts are the ones read, so the workflow must not decide on them.
+        expect(outcome).toEqual({ kind: 'changed', current: { ...user, status: 0, isDeleted: false } })
+        expect(await s.store.findUser(user.id)).toEqual({ ...user, status: 0, isDeleted: false, rootOrgId: movedTo })
+      })
+
+      test('when the row read as deleted stands deleted, then already-deleted is answered; when it was restored since, then changed', async (s) => {
+        const user = await seeded(s, { status: 2, isDeleted: true })
+        const restored = await seeded(s, { status: 2, isDeleted: true })
+        await s.update(restored.id, { status: 1, isDeleted: false })
+
+        expect(await s.store.markDeleted(user, CHANGE)).toEqual({ kind: 'already-deleted' })
+        expect(await s.store.markDeleted(restored, CHANGE)).toMatchObject({ kind: 'changed', current: { id: restored.id, status: 1, isDeleted: false } })
+        expect(await s.store.findUser(restored.id)).toMatchObject({ status: 1, isDeleted: false })
+      })
+
+      test('when the changed row is locked again with what changed answered, then it is deleted', async (s) => {
+        const user = await seeded(s)
+        await s.update(user.id, { status: 0 })
+        const outcome = await s.store.markDeleted(user, CHANGE)
+        if (outcome.kind !== 'changed' || !outcome.current) throw new Error(`expected changed, got ${JSON.stringify(outcome)}`)
+
+        expect(await s.store.markDeleted(outcome.current, CHANGE)).toEqual({ kind: 'deleted' })
+      })
+
+      test('when the row is gone, then changed is answered with no current row, and no row is written', async (s) => {
+        const user = await seeded(s)
+        await s.removeRow(user.id)
+
+        expect(await s.store.markDeleted(user, CHANGE)).toEqual({ kind: 'changed', current: undefined })
+        expect(await s.store.findUser(user.id)).toBeUndefined()
+      })
+
+      test('when several locks race on the same row, then exactly one wins and the others answer already-deleted', async (s) => {
+        const user = await seeded(s)
+
+        const outcomes = await Promise.all(Array.from({ length: 4 }, () => s.store.markDeleted(user, CHANGE)))
+
+        expect(outcomes.map((outcome) => outcome.kind).sort()).toEqual(['already-deleted', 'already-deleted', 'already-deleted', 'deleted'])
+      })
+    })
+
+    describe('erasing', () => {
+      test('when lookups are erased, then every lookup of the user is gone, the count is answered, and a second call finds none', async (s) => {
+        const user = await seeded(s, { externalIds: [{ provider: 'sb-state', idType: 'sb-state', externalId: `ext-${randomUUID()}` }] })
+        const other = await seeded(s)
+        const before = await s.lookupCount(user.id)
+        const othersBefore = await s.lookupCount(other.id)
+        expect(before).toBeGreaterThan(0)
+
+        expect(await s.store.eraseLookups(user.id)).toBe(before)
+        expect(await s.lookupCount(user.id)).toBe(0)
+        expect(await s.store.eraseLookups(user.id)).toBe(0)
+        expect(await s.lookupCount(other.id)).toBe(othersBefore)
+      })
+
+      test('when external identities are erased, then each is gone, the count is answered, and a second call finds none', async (s) => {
+        const externalIds = [
+          { provider: 'sb-state', idType: 'sb-state', externalId: `ext-${randomUUID()}` },
+          { provider: 'sb-district', idType: 'sb-district', externalId: `ext-${randomUUID()}` },
+        ]
+        const user = await seeded(s, { externalIds })
+        const other = await seeded(s, { externalIds: [{ provider: 'sb-state', idType: 'sb-state', externalId: `ext-${randomUUID()}` }] })
+
+        expect(await s.externalIdentityCount(user.id)).toBe(2)
+        expect(await s.store.eraseExternalIdentities(user.id)).toBe(2)
+        expect(await s.externalIdentityCount(user.id)).toBe(0)
+        expect(await s.store.eraseExternalIdentities(user.id)).toBe(0)
+        expect(await s.externalIdentityCount(other.id)).toBe(1)
+      })
+
+      test('when organisations are left, then no membership is active, and a second call answers the same count', async (s) => {
+        const [a, b] = [newOrg(), newOrg()]
+        const user = await seeded(s, { rootOrgId: a, organisations: [a, b] })
+
+        expect(await s.store.leaveOrganisations(user.id, CHANGE.at)).toBe(2)
+        expect(await s.store.findOrganisationIds(user.id)).toEqual([])
+        // Every membership row is counted, left or not: a resumed step reports what the first run did.
+        expect(await s.store.leaveOrganisations(user.id, CHANGE.at)).toBe(2)
+      })
+
+      test('when the profile is scrubbed, then no personal value is left, the username is gone and the user reads as deleted', async (s) => {
+        const root = newOrg()
+        const user = await seeded(s, { rootOrgId: root, username: `asha_${randomUUID().slice(0, 8)}` })
+        expect((await s.personalValues(user.id)).length).toBeGreaterThan(0)
+
+        await s.store.scrubProfile(user.id, CHANGE)
+
+        expect(await s.personalValues(user.id)).toEqual([])
+        expect(await s.store.findUserName(user.id)).toBeNull()
+        expect(await s.store.findUser(user.id)).toEqual({ ...user, status: 2, isDeleted: true })
+      })
+
+      test('when the profile is scrubbed twice, then the second call changes nothing', async (s) => {
+        const user = await seeded(s)
+        await s.store.scrubProfile(user.id, CHANGE)
+        const after = await s.store.findUser(user.id)
+
+        await s.store.scrubProfile(user.id, CHANGE)
+
+        expect(await s.store.findUser(user.id)).toEqual(after)
+        expect(await s.personalValues(user.id)).toEqual([])
+      })
+
+      test('when the user row is gone, then scrubbing leaves a deleted row with nothing personal in it', async (s) => {
+        // An UPDATE writes the row it names: the user never reads as active (or absent) again.
+        const user = await seeded(s)
+        await s.removeRow(user.id)
+
+        await s.store.scrubProfile(user.id, CHANGE)
+
+        expect(await s.store.findUser(user.id)).toEqual({ id: user.id, status: 2, isDeleted: true, rootOrgId: null, managedBy: null })
+        expect(await s.personalValues(user.id)).toEqual([])
+      })
+
+      test('when one user is erased, then another user keeps every row', async (s) => {
+        const [org] = [newOrg()]
+        const user = await seeded(s, { rootOrgId: org })
+        const other = await seeded(s, { rootOrgId: org, externalIds: [{ provider: 'sb-state', idType: 'sb-state', externalId: `ext-${randomUUID()}` }] })
+        const otherBefore = { lookups: await s.lookupCount(other.id), values: await s.personalValues(other.id) }
+
+        await s.store.markDeleted(user, CHANGE)
+        await s.store.eraseLookups(user.id)
+        await s.store.eraseExternalIdentities(user.id)
+        await s.store.leaveOrganisations(user.id, CHANGE.at)
+        await s.store.scrubProfile(user.id, CHANGE)
+
+        expect(await s.store.findUser(other.id)).toEqual(other)
+        expect(await s.store.findOrganisationIds(other.id)).toEqual([org])
+        expect(await s.lookupCount(other.id)).toBe(otherBefore.lookups)
+        expect(await s.externalIdentityCount(other.id)).toBe(1)
+        expect(sorted(await s.personalValues(other.id))).toEqual(sorted(otherBefore.values))
+      })
+    })
+  })
+}

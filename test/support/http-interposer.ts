@@ -1,0 +1,73 @@
+import { createServer, request as forwardRequest } from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+/**
+ * A loopback HTTP relay in front of a real server, for what the server will not do on demand:
+ * become unreachable (`goDown`: connections are cut as they arrive), stop answering (`stall`:
+ * requests are taken and never answered), or refuse one kind of request (`answer`). Everything
+ * else reaches the real server unchanged, Host header included.
+ */
+export interface HttpInterposer {
+  url: string
+  goDown(): void
+  stall(): void
+  /** Relays everything again (refusals set with `answer` stay). */
+  restore(): void
+  /** Requests that match get `status` instead of reaching the server. */
+  answer(matches: (method: string, path: string) => boolean, status: number): void
+  /** Back to relaying everything, with no refusals. */
+  reset(): void
+  close(): Promise<void>
+}
+
+export async function startHttpInterposer(target: string): Promise<HttpInterposer> {
+  const upstream = new URL(target)
+  let mode: 'relay' | 'down' | 'stalled' = 'relay'
+  const refusals: { matches: (method: string, path: string) => boolean; status: number }[] = []
+
+  const server = createServer((req, res) => {
+    if (mode === 'down') return void req.socket.destroy()
+    // Stalled: hold the request; the client's own time bound has to end it.
+    if (mode === 'stalled') return
+    const method = req.method ?? 'GET'
+    const path = req.url ?? '/'
+    const refusal = refusals.find((candidate) => candidate.matches(method, path))
+    if (refusal) {
+      req.resume()
+      return void res.writeHead(refusal.status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'refused' }))
+    }
+    const forward = forwardRequest({ host: upstream.hostname, port: upstream.port, method, path, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers)
+      answer.pipe(res)
+    })
+    forward.on('error', () => res.destroy())
+    req.pipe(forward)
+  })
+  server.on('connection', (socket) => {
+    if (mode === 'down') socket.destroy()
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    goDown() {
+      mode = 'down'
+    },
+    stall() {
+      mode = 'stalled'
+    },
+    restore() {
+      mode = 'relay'
+    },
+    answer: (matches, status) => void refusals.push({ matches, status }),
+    reset() {
+      mode = 'relay'
+      refusals.length = 0
+    },
+    async close() {
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    },
+  }
+}

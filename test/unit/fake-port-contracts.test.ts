@@ -1,0 +1,15 @@
+import { describeAuditTrailContract } from '../support/contracts/audit-trail.contract.js'
+import { describeDeletionRequestStoreContract } from '../support/contracts/deletion-request-store.contract.js'
+import { describeEventOutboxContract } from '../support/contracts/event-outbox.contract.js'
+import { fakeAuditTrail, fakeDeletionRequests, fakeEventOutbox, fakeIdentityProvider, fakeUserStore } from '../support/contracts/fake-subjects.js'
+import { describeIdentityProviderContract } from '../support/contracts/identity-provider.contract.js'
+import { describeUserStoreContract } from '../support/contracts/user-store.contract.js'
+
+// The in-memory fakes the workflow's unit tests run on, held to the same contracts as the real
+// adapters (test/integration/adapter-port-contracts.test.ts): a fake that passes here behaves as
+// Cassandra and Keycloak do wherever the workflow looks.
+describeUserStoreContract('InMemoryUserStore', fakeUserStore)
+describeDeletionRequestStoreContract('InMemoryDeletionRequests', fakeDeletionRequests)
+describeEventOutboxContract('InMemoryEventOutbox', fakeEventOutbox)
+describeAuditTrailContract('InMemoryAuditTrail', fakeAuditTrail)
+describeIdentityProviderContract('InMemoryIdentityProvider', fakeIdentityProvider)
