@@ -89,14 +89,16 @@ describe('/docs in a real browser, with no network but the service', () => {
 
     // Assert
     expect(response?.status()).toBe(200)
-    expect(await page.locator('.info .title').innerText()).toContain(openApi.info.title)
-    const rendered = await page.locator('.opblock-summary').evaluateAll((blocks) =>
-      blocks.map((block) => `${block.querySelector('.opblock-summary-method')?.textContent ?? ''} ${block.querySelector('.opblock-summary-path')?.getAttribute('data-path') ?? ''}`),
-    )
+    expect(await page.locator('.info .title').textContent()).toContain(openApi.info.title)
+    const rendered = await page
+      .locator('.opblock-summary')
+      .evaluateAll((blocks) =>
+        blocks.map((block) => `${block.querySelector('.opblock-summary-method')?.textContent ?? ''} ${block.querySelector('.opblock-summary-path')?.getAttribute('data-path') ?? ''}`),
+      )
     expect(rendered.sort()).toEqual([...documentedOperations].sort())
-    expect(await page.locator('.opblock.is-open .responses-table').first().innerText()).toContain('UOS_USRDLT0008')
+    expect(await page.locator('.opblock.is-open .responses-table').first().textContent()).toContain('UOS_USRDLT0008')
     // Swagger UI's own box for a document it could not load or does not fully support.
-    expect(await page.locator('.errors-wrapper').allInnerTexts()).toEqual([])
+    expect(await page.locator('.errors-wrapper').allTextContents()).toEqual([])
     expect(blocked, 'the page tried to load something from outside the service').toEqual([])
     expect(consoleErrors, 'errors in the browser console (a Content-Security-Policy refusal shows here)').toEqual([])
     await page.close()

@@ -6,19 +6,16 @@ import { errorCodes } from '../../src/http/error-codes.js'
 const configKeys = (text: string) => [...text.matchAll(/^\| `[^`]+` \| `([^`]+)` \|/gm)].map((match) => match[1])
 
 describe('the generated tables of docs/', () => {
-  it.each(generatedSections.map((section) => [section.name, section]))(
-    'when its sources change, then the %s table has been regenerated with them (npm run docs)',
-    (_name, section) => {
-      // Arrange
-      const committed = readFileSync(section.file, 'utf8')
+  it.each(generatedSections.map((section) => [section.name, section]))('when its sources change, then the %s table has been regenerated with them (npm run docs)', (_name, section) => {
+    // Arrange
+    const committed = readFileSync(section.file, 'utf8')
 
-      // Act
-      const rendered = renderDocFile(section.file, committed)
+    // Act
+    const rendered = renderDocFile(section.file, committed)
 
-      // Assert: a plain equality, so the diff vitest prints shows what is stale.
-      expect(committed, `${section.file} is stale: run \`npm run docs\` and commit the result`).toBe(rendered)
-    },
-  )
+    // Assert: a plain equality, so the diff vitest prints shows what is stale.
+    expect(committed, `${section.file} is stale: run \`npm run docs\` and commit the result`).toBe(rendered)
+  })
 
   it('when the configuration table is rendered, then every setting of schemas/config.json has a row, with its env variable and default', () => {
     const table = renderConfigTable()

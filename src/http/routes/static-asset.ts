@@ -34,7 +34,11 @@ export function lazyAsset(load: () => StaticAsset): () => StaticAsset {
 export function acceptsGzip(header: string | undefined): boolean {
   if (!header) return false
   return header.split(',').some((part) => {
-    const [coding = '', ...params] = part.trim().toLowerCase().split(';').map((piece) => piece.trim())
+    const [coding = '', ...params] = part
+      .trim()
+      .toLowerCase()
+      .split(';')
+      .map((piece) => piece.trim())
     if (coding !== 'gzip' && coding !== '*') return false
     const q = params.find((param) => param.startsWith('q='))
     return q === undefined || Number(q.slice(2)) > 0
