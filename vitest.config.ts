@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config'
 
-// Integration and contract suites share one real Cassandra and Keycloak, started once by the
+// Integration, contract and browser suites share one real Cassandra and Keycloak, started once by the
 // global setup; their files run one at a time, and the projects one after another (groupOrder),
 // because some tests stop and start those servers.
 const realServers = {
@@ -18,6 +18,16 @@ export default defineConfig({
       { test: { name: 'integration', include: ['test/integration/**/*.test.ts'], sequence: { groupOrder: 1 }, ...realServers } },
       // The contract tier runs the built server: one build per run, in its global setup.
       { test: { name: 'contract', include: ['test/contract/**/*.test.ts'], sequence: { groupOrder: 2 }, ...realServers, globalSetup: [...realServers.globalSetup, 'test/support/build-once.ts'] } },
+      // The built server in Debian's headless Chromium; its global setup installs Chromium when missing.
+      {
+        test: {
+          name: 'browser',
+          include: ['test/browser/**/*.test.ts'],
+          sequence: { groupOrder: 3 },
+          ...realServers,
+          globalSetup: [...realServers.globalSetup, 'test/support/build-once.ts', 'test/support/chromium-setup.ts'],
+        },
+      },
     ],
   },
 })

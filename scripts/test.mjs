@@ -1,7 +1,8 @@
 // `npm test`: the whole suite, from a fresh clone. Installs dependencies if needed, type-checks
 // sources and tests, lints and checks formatting (`npm run lint`), then runs every vitest project
-// (unit, integration, contract). The integration and contract projects start local Cassandra,
-// Keycloak and Kafka themselves, once per run.
+// (unit, integration, contract, browser). The integration, contract and browser projects start local
+// Cassandra, Keycloak and Kafka themselves, once per run; the browser project installs Debian's
+// Chromium when it is missing (scripts/ensure-chromium.mjs).
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'

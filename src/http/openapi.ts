@@ -165,8 +165,9 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
   const schemes = [...new Set(operations.map((operation) => operation.credentials))]
   const componentSchemas = Object.fromEntries(reachableSchemaIds({ paths, sharedResponses }, schemas).map((id) => [componentName(id), toComponent(id, schemas.get(id) as JsonSchema, schemas)]))
   return {
+    // No jsonSchemaDialect: the default (OpenAPI 3.1's base dialect, Draft 2020-12 plus OpenAPI's
+    // own keywords) covers schemas/, and Swagger UI shows any other value as a warning to readers.
     openapi: '3.1.0',
-    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
     info: {
       title: 'sunbird-user-delete',
       version: packageVersion(),

@@ -116,13 +116,18 @@ describe('the served OpenAPI document', () => {
     expect(successSchema(errorExample.value)).toBe(false)
   })
 
-  it('when /docs is opened, then it answers an HTML page that loads this document', async () => {
+  it('when /docs is opened, then it answers an HTML page that loads this document and Swagger UI from the service itself', async () => {
     const response = await fetch(`${server.url}/docs`)
     const html = await response.text()
+    const bundle = /src="([^"]*swagger-ui-bundle\.js)"/.exec(html)?.[1] ?? ''
+    const bundleResponse = await fetch(new URL(bundle, `${server.url}/docs`))
 
     expect(response.status).toBe(200)
     expect(response.headers.get('content-type')).toMatch(/^text\/html/)
-    expect(html).toContain('SwaggerUIBundle')
     expect(html).toContain('openapi.json')
+    expect(html).not.toMatch(/(src|href)="(https?:)?\/\//)
+    expect(bundleResponse.status).toBe(200)
+    expect(bundleResponse.headers.get('content-type')).toBe('text/javascript; charset=utf-8')
+    expect(await bundleResponse.text()).toContain('SwaggerUIBundle')
   })
 })

@@ -1,0 +1,59 @@
+import { readFileSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import { generatedSections, markers, renderConfigTable, renderDocFile, renderErrorTable, replaceSection } from '../../scripts/lib/doc-tables.js'
+import { errorCodes } from '../../src/http/error-codes.js'
+
+const configKeys = (text: string) => [...text.matchAll(/^\| `[^`]+` \| `([^`]+)` \|/gm)].map((match) => match[1])
+
+describe('the generated tables of docs/', () => {
+  it.each(generatedSections.map((section) => [section.name, section]))('when its sources change, then the %s table has been regenerated with them (npm run docs)', (_name, section) => {
+    // Arrange
+    const committed = readFileSync(section.file, 'utf8')
+
+    // Act
+    const rendered = renderDocFile(section.file, committed)
+
+    // Assert: a plain equality, so the diff vitest prints shows what is stale.
+    expect(committed, `${section.file} is stale: run \`npm run docs\` and commit the result`).toBe(rendered)
+  })
+
+  it('when the configuration table is rendered, then every setting of schemas/config.json has a row, with its env variable and default', () => {
+    const table = renderConfigTable()
+
+    expect(configKeys(table)).toContain('http.maxBodyBytes')
+    expect(configKeys(table)).toContain('cassandra.replication')
+    expect(configKeys(table)).not.toContain('cassandra.replication.class')
+    expect(table).toContain('| `HTTP_MAX_BODY_BYTES` | `http.maxBodyBytes` | `65536` | integer 64–10485760 |')
+    expect(table).toContain('`config/local/api-consumers.json`; with `NODE_ENV=production`: `/etc/sunbird-user-delete/api-consumers.json`')
+    expect(table).toContain('| `AUTHORIZATION_ORG_ADMIN_SCOPE` | `authorization.orgAdminScope` | `organisation` | `organisation` or `any` |')
+  })
+
+  it('when the error table is rendered, then every entry of the error table has a row with its status, code and exact message', () => {
+    const table = renderErrorTable()
+    const rows = table.split('\n').filter((line) => /^\| \d{3} \|/.test(line))
+
+    expect(rows).toHaveLength(Object.keys(errorCodes).length)
+    expect(table).toContain('| 400 | CLIENT_ERROR | `UOS_USRDLT0008` | `User is already deleted.` |')
+    expect(table).toContain('| 413 | CLIENT_ERROR | `UOS_USRDLT0007` | `Maximum upload data size should be 65536` |')
+    expect(table).toContain('| 403 | — | — | plain text `You do not have permission to perform this operation` |')
+  })
+
+  it('when a description holds angle brackets, then they are escaped so GitHub shows them instead of dropping them as tags', () => {
+    const table = renderErrorTable()
+
+    expect(table).toContain('f:&lt;provider&gt;:&lt;uuid&gt;')
+  })
+
+  it('when a file has lost its markers, then regenerating it fails instead of silently doing nothing', () => {
+    expect(() => replaceSection('# no markers here\n', 'configuration', '| a |')).toThrow(/markers/)
+  })
+
+  it('when the markers are there, then only the text between them is replaced', () => {
+    const { begin, end } = markers('configuration')
+    const text = `before\n${begin}\nold table\n${end}\nafter\n`
+
+    const replaced = replaceSection(text, 'configuration', 'new table')
+
+    expect(replaced).toBe(`before\n${begin}\nnew table\n${end}\nafter\n`)
+  })
+})
