@@ -30,11 +30,12 @@ function planOf(_request: DeletionRequest): PlanName {
  * step. Cassandra being unreachable stops the run (the request stays in progress for the sweeper).
  */
 export async function runRemainingSteps(deps: RunDeps, request: DeletionRequest, userName: string | null = null): Promise<RequestState> {
-  for (const step of stepsOf(planOf(request))) {
+  const plan = planOf(request)
+  for (const step of stepsOf(plan)) {
     if (!step.run) continue
     const done = request.steps[step.name]
     if (done && done.status !== 'pending') continue
-    const result = await step.run({ deps, request, userName })
+    const result = await step.run({ deps, request, plan, userName })
     request.steps[step.name] = result
     await deps.requests.recordStep(request.id, step.name, result, 'in_progress')
     deps.afterStep?.(step.name)

@@ -21,5 +21,5 @@ export const STEPS: readonly StepName[] = deletionSteps.map((step) => step.name)
 
 /** The steps a plan runs, in order. */
 export function stepsOf(plan: PlanName): readonly DeletionStep<StepName>[] {
-  return deletionSteps.filter((step) => step.plans.includes(plan))
+  return deletionSteps.filter((step: DeletionStep<StepName>) => step.plans.includes(plan))
 }

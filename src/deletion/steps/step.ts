@@ -2,10 +2,12 @@ import type { DeletionRequest, StepOutcome } from '../deletion-request.js'
 import type { Clock, DeletionListener, EventOutbox, IdentityProvider, UserStore } from '../ports.js'
 
 /**
- * A plan is the list of steps one kind of deletion runs. Today there is one, Sunbird's deletion;
- * a deletion mode (soft, hard) is a new name here and a mention in the `plans` of its steps.
+ * A plan is the list of steps one kind of deletion runs: `sunbird` is Sunbird's deletion (a request
+ * that names no mode), `soft` locks the user out and keeps what may be restored, `hard` erases
+ * everything Sunbird keeps as well. A step lists the plans that include it and may act differently
+ * per plan (its context says which).
  */
-export type PlanName = 'sunbird'
+export type PlanName = 'sunbird' | 'soft' | 'hard'
 
 /** What a step may use: the ports, the clock, and the settings that change what a step does. */
 export interface StepDeps {
@@ -23,6 +25,8 @@ export interface StepDeps {
 export interface StepContext {
   deps: StepDeps
   request: DeletionRequest
+  /** The plan this run follows. */
+  plan: PlanName
   /** The username, read before the profile was scrubbed, when the event may carry it; else null. */
   userName: string | null
 }
