@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { DeletedUserGate } from './deleted-user-gate.js'
+import { DeletedUserGate, type LockOutStanding } from './deleted-user-gate.js'
 
 /** A clock the test moves by hand: TTLs pass without waiting for them. */
 function manualClock() {
@@ -15,9 +15,9 @@ function fakeStore(deleted: string[] = []) {
     reads,
     readsOf: (userId: string) => reads.filter((id) => id === userId).length,
     markDeleted: (userId: string) => deletedIds.add(userId),
-    isDeletedInStore: async (userId: string) => {
+    standingInStore: async (userId: string): Promise<LockOutStanding> => {
       reads.push(userId)
-      return deletedIds.has(userId)
+      return deletedIds.has(userId) ? 'deleted' : 'active'
     },
   }
 }
@@ -28,7 +28,7 @@ describe('DeletedUserGate', () => {
   it('when a user is asked about twice within the TTL, then the store is read once', async () => {
     // Arrange
     const store = fakeStore()
-    const gate = new DeletedUserGate({ isDeletedInStore: store.isDeletedInStore, ttlMs: 60_000, maxEntries: 100 })
+    const gate = new DeletedUserGate({ standingInStore: store.standingInStore, ttlMs: 60_000, maxEntries: 100 })
 
     // Act
     const first = await gate.isDeleted('user-1')
@@ -41,7 +41,7 @@ describe('DeletedUserGate', () => {
 
   it('when different users are asked about, then each gets its own store read', async () => {
     const store = fakeStore(['user-2'])
-    const gate = new DeletedUserGate({ isDeletedInStore: store.isDeletedInStore, ttlMs: 60_000, maxEntries: 100 })
+    const gate = new DeletedUserGate({ standingInStore: store.standingInStore, ttlMs: 60_000, maxEntries: 100 })
 
     const answers = [await gate.isDeleted('user-1'), await gate.isDeleted('user-2'), await gate.isDeleted('user-1'), await gate.isDeleted('user-2')]
 
@@ -53,7 +53,7 @@ describe('DeletedUserGate', () => {
     // Arrange: another instance deletes the user after this one cached "active".
     const store = fakeStore()
     const clock = manualClock()
-    const gate = new DeletedUserGate({ isDeletedInStore: store.isDeletedInStore, ttlMs: TTL_MS, maxEntries: 100, now: clock.now })
+    const gate = new DeletedUserGate({ standingInStore: store.standingInStore, ttlMs: TTL_MS, maxEntries: 100, now: clock.now })
     await gate.isDeleted('user-1')
     store.markDeleted('user-1')
 
@@ -71,7 +71,7 @@ describe('DeletedUserGate', () => {
   it('when the store said deleted, then that answer sticks beyond the TTL without another read', async () => {
     const store = fakeStore(['user-1'])
     const clock = manualClock()
-    const gate = new DeletedUserGate({ isDeletedInStore: store.isDeletedInStore, ttlMs: TTL_MS, maxEntries: 100, now: clock.now })
+    const gate = new DeletedUserGate({ standingInStore: store.standingInStore, ttlMs: TTL_MS, maxEntries: 100, now: clock.now })
     await gate.isDeleted('user-1')
 
     clock.advance(TTL_MS * 3)
@@ -83,7 +83,7 @@ describe('DeletedUserGate', () => {
 
   it('when userDeleted is called for a user cached as active, then the next answer is deleted at once without a read', async () => {
     const store = fakeStore()
-    const gate = new DeletedUserGate({ isDeletedInStore: store.isDeletedInStore, ttlMs: 60_000, maxEntries: 100 })
+    const gate = new DeletedUserGate({ standingInStore: store.standingInStore, ttlMs: 60_000, maxEntries: 100 })
     expect(await gate.isDeleted('user-1')).toBe(false)
 
     gate.userDeleted('user-1')
@@ -95,7 +95,7 @@ describe('DeletedUserGate', () => {
   it('when userDeleted is called for a user never asked about, then the answer is deleted without a read, beyond the TTL', async () => {
     const store = fakeStore()
     const clock = manualClock()
-    const gate = new DeletedUserGate({ isDeletedInStore: store.isDeletedInStore, ttlMs: TTL_MS, maxEntries: 100, now: clock.now })
+    const gate = new DeletedUserGate({ standingInStore: store.standingInStore, ttlMs: TTL_MS, maxEntries: 100, now: clock.now })
 
     gate.userDeleted('user-1')
     clock.advance(TTL_MS * 3)
@@ -106,12 +106,12 @@ describe('DeletedUserGate', () => {
 
   it('when userDeleted arrives while a store read is in flight, then the stale active answer does not undo it', async () => {
     // Arrange: the read started before the lock and answers "active" after the listener was told.
-    let answer: (deleted: boolean) => void = () => undefined
+    let answer: (standing: LockOutStanding) => void = () => undefined
     let reads = 0
     const gate = new DeletedUserGate({
-      isDeletedInStore: () => {
+      standingInStore: () => {
         reads++
-        return new Promise<boolean>((resolve) => {
+        return new Promise<LockOutStanding>((resolve) => {
           answer = resolve
         })
       },
@@ -122,7 +122,7 @@ describe('DeletedUserGate', () => {
     // Act
     const inFlight = gate.isDeleted('user-1')
     gate.userDeleted('user-1')
-    answer(false)
+    answer('active')
     const raced = await inFlight
     const next = await gate.isDeleted('user-1')
 
@@ -135,7 +135,7 @@ describe('DeletedUserGate', () => {
   it('when more users are cached than maxEntries, then the least recently used one is forgotten and read again', async () => {
     // Arrange
     const store = fakeStore()
-    const gate = new DeletedUserGate({ isDeletedInStore: store.isDeletedInStore, ttlMs: 60_000, maxEntries: 2 })
+    const gate = new DeletedUserGate({ standingInStore: store.standingInStore, ttlMs: 60_000, maxEntries: 2 })
     await gate.isDeleted('user-1')
     await gate.isDeleted('user-2')
     await gate.isDeleted('user-1') // user-2 is now the least recently used
@@ -147,5 +147,34 @@ describe('DeletedUserGate', () => {
 
     // Assert
     expect(store.reads).toEqual(['user-1', 'user-2', 'user-3', 'user-2'])
+  })
+
+  it('when a user is soft-deleted (restorable), then the answer is locked out but only trusted for the TTL, so a cancel elsewhere is seen', async () => {
+    // Arrange
+    const clock = manualClock()
+    let standing: LockOutStanding = 'restorable'
+    const gate = new DeletedUserGate({ standingInStore: async () => standing, ttlMs: TTL_MS, maxEntries: 100, now: clock.now })
+    expect(await gate.standing('user-1')).toBe('restorable')
+    expect(await gate.isDeleted('user-1')).toBe(true)
+
+    // Act: another instance cancels the deletion.
+    standing = 'active'
+    clock.advance(TTL_MS + 1)
+
+    // Assert
+    expect(await gate.standing('user-1')).toBe('active')
+  })
+
+  it('when this instance restores a user it had cached as deleted, then the user is let in at once', async () => {
+    const store = fakeStore(['user-1'])
+    const gate = new DeletedUserGate({ standingInStore: store.standingInStore, ttlMs: 60_000, maxEntries: 100 })
+    expect(await gate.isDeleted('user-1')).toBe(true)
+
+    gate.userDeleted('user-1', true)
+    expect(await gate.standing('user-1')).toBe('restorable')
+    gate.userRestored('user-1')
+
+    expect(await gate.isDeleted('user-1')).toBe(false)
+    expect(store.readsOf('user-1')).toBe(1)
   })
 })

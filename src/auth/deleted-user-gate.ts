@@ -1,10 +1,16 @@
 import { LRUCache } from 'lru-cache'
 import type { DeletionListener } from '../deletion/ports.js'
 
+/**
+ * Where a user stands for the lock-out: `active`; `restorable` (soft-deleted: locked out, but a
+ * cancel may let them in again); `deleted` (final).
+ */
+export type LockOutStanding = 'active' | 'restorable' | 'deleted'
+
 export interface DeletedUserGateOptions {
-  /** Reads whether the user row says deleted (status 2 and isdeleted); false for an unknown user. */
-  isDeletedInStore(userId: string): Promise<boolean>
-  /** How long an "active" answer is trusted: the most a deletion by another instance can lag here. */
+  /** Reads where the user stands from the stores; 'active' for an unknown user. */
+  standingInStore(userId: string): Promise<LockOutStanding>
+  /** How long an "active" (or "restorable") answer is trusted: the most a deletion or a cancel by another instance can lag here. */
   ttlMs: number
   maxEntries: number
   /** The clock TTLs are measured with, in milliseconds (tests pass their own); default performance.now. */
@@ -13,31 +19,55 @@ export interface DeletedUserGateOptions {
 
 /**
  * Locks a deleted user out at once, though their tokens are still within `exp`. The answer per user
- * is cached (one Cassandra read per user per TTL, none on the hot path after that); a deletion by
- * this instance flips the entry immediately, and "deleted" is never forgotten early.
+ * is cached (one Cassandra read per user per TTL, none on the hot path after that); a deletion or a
+ * cancel by this instance flips the entry immediately, and a final "deleted" is never forgotten early.
  */
 export class DeletedUserGate implements DeletionListener {
-  private readonly cache: LRUCache<string, boolean>
+  private readonly cache: LRUCache<string, LockOutStanding>
   private readonly deletedTtlMs: number
+  /** Bumped by every deletion or restore told to this instance, so a read that started before it is not cached over it. */
+  private readonly changes = new Map<string, number>()
+  private changeCount = 0
 
   constructor(private readonly options: DeletedUserGateOptions) {
     // A given clock is read at every check (ttlResolution 0): lru-cache would otherwise reuse a reading for 1 ms of real time.
-    this.cache = new LRUCache<string, boolean>({ max: options.maxEntries, ttl: options.ttlMs, ...(options.now && { perf: { now: options.now }, ttlResolution: 0 }) })
+    this.cache = new LRUCache<string, LockOutStanding>({ max: options.maxEntries, ttl: options.ttlMs, ...(options.now && { perf: { now: options.now }, ttlResolution: 0 }) })
     // Deleted is final: keep that answer far longer than the (short) trust in "active".
     this.deletedTtlMs = Math.max(options.ttlMs, 24 * 60 * 60 * 1000)
   }
 
-  async isDeleted(userId: string): Promise<boolean> {
+  async standing(userId: string): Promise<LockOutStanding> {
     const cached = this.cache.get(userId)
     if (cached !== undefined) return cached
-    const deleted = await this.options.isDeletedInStore(userId)
-    // userDeleted() may have run while we read: a stale "active" must not overwrite "deleted".
-    if (this.cache.get(userId) === true) return true
-    this.cache.set(userId, deleted, deleted ? { ttl: this.deletedTtlMs } : undefined)
-    return deleted
+    const before = this.changes.get(userId)
+    const standing = await this.options.standingInStore(userId)
+    // userDeleted() / userRestored() may have run while we read: their answer wins over a stale read.
+    if (this.changes.get(userId) !== before) return this.cache.get(userId) ?? standing
+    this.remember(userId, standing)
+    return standing
   }
 
-  userDeleted(userId: string): void {
-    this.cache.set(userId, true, { ttl: this.deletedTtlMs })
+  async isDeleted(userId: string): Promise<boolean> {
+    return (await this.standing(userId)) !== 'active'
+  }
+
+  userDeleted(userId: string, restorable = false): void {
+    this.changed(userId)
+    this.remember(userId, restorable ? 'restorable' : 'deleted')
+  }
+
+  userRestored(userId: string): void {
+    this.changed(userId)
+    this.remember(userId, 'active')
+  }
+
+  private changed(userId: string): void {
+    this.changes.set(userId, ++this.changeCount)
+    // The map only needs users whose read may be in flight; keep it from growing without bound.
+    if (this.changes.size > 10_000) this.changes.clear()
+  }
+
+  private remember(userId: string, standing: LockOutStanding): void {
+    this.cache.set(userId, standing, standing === 'deleted' ? { ttl: this.deletedTtlMs } : undefined)
   }
 }

@@ -10,6 +10,10 @@ export interface VerifiedUserToken {
   userId: string
   roles: ScopedRole[]
   parentId?: string
+  /** `auth_time`: when the person last logged in (seconds since the epoch), if the token says. */
+  authTime?: number
+  /** `sid`: the Keycloak session the token was issued in. */
+  sessionId?: string
 }
 
 export interface UserTokenVerifierOptions {
@@ -80,11 +84,17 @@ export class UserTokenVerifier {
     if (typeof jwt.header.kid !== 'string' || jwt.header.kid === '') throw new InvalidCredentialsError(credential, 'no kid')
     checkTimeClaims(jwt.payload, credential, nowSeconds)
     await this.validateWithAdapter(raw, credential)
-    const { sub, roles, parentId } = jwt.payload
+    const { sub, roles, parentId, auth_time: authTime, sid } = jwt.payload
     if (typeof sub !== 'string' || sub === '') throw new InvalidCredentialsError(credential, 'no sub')
     const userId = userIdFromSubject(sub)
     if (userId === '') throw new InvalidCredentialsError(credential, 'no user id in sub')
-    return { userId, roles: readRoles(roles), ...(typeof parentId === 'string' && parentId ? { parentId: userIdFromSubject(parentId) } : {}) }
+    return {
+      userId,
+      roles: readRoles(roles),
+      ...(typeof parentId === 'string' && parentId ? { parentId: userIdFromSubject(parentId) } : {}),
+      ...(typeof authTime === 'number' && Number.isFinite(authTime) && { authTime }),
+      ...(typeof sid === 'string' && sid !== '' && { sessionId: sid }),
+    }
   }
 
   private async validateWithAdapter(raw: string, credential: 'user-token' | 'for-token'): Promise<void> {

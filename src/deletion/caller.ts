@@ -13,4 +13,10 @@ export interface Caller {
   roles: ScopedRole[]
   /** Present when X-Authenticated-For carried a managed user's token, verified. */
   managedUser?: { userId: string; parentId: string }
+  /** When the end user last logged in (`auth_time`, seconds), if their token says: for step-up. */
+  authTime?: number
+  /** The identity provider's session of the end user's token (`sid`). */
+  sessionId?: string
+  /** The end user's own account is soft-deleted: admitted only where a cancel lets them back in. */
+  softDeleted?: boolean
 }

@@ -28,17 +28,28 @@ export interface DeleteUserResult {
 // A row changing under us twice in a row is already unusual; a third time is a fight we should not win by looping.
 const MAX_LOCK_ATTEMPTS = 3
 
-async function authorize(deps: DeleteUserDeps, input: DeleteUserInput): Promise<{ user?: UserRecord; organisationIds?: string[] }> {
+/**
+ * Who may delete (or cancel, or export) whom: the user themselves, the managing parent, or an
+ * ORG_ADMIN of the user's organisation. `user` is the row when the caller already read it. A
+ * hard-deleted user's tombstone names no organisation any more, so an ORG_ADMIN is not held to one
+ * for it: the existence rules answer instead.
+ */
+export async function authorize(
+  deps: Pick<DeleteUserDeps, 'users' | 'states' | 'policy'>,
+  input: Pick<DeleteUserInput, 'userId' | 'caller'>,
+  preloaded?: { user: UserRecord | undefined },
+): Promise<{ user?: UserRecord; organisationIds?: string[] }> {
   const basis = deletionBasis(input.caller, input.userId)
   if (basis === 'none') throw new NotPermittedError('not self, managing parent or org admin')
-  if (basis === 'self') return {}
-  const user = await deps.users.findUser(input.userId)
+  if (basis === 'self') return preloaded?.user ? { user: preloaded.user } : {}
+  const user = preloaded ? preloaded.user : await deps.users.findUser(input.userId)
   if (basis === 'managed-user') {
     // The token pair says "parent acting for child"; the row must agree when it names a manager.
     if (user?.managedBy && user.managedBy !== input.caller.userId) throw new NotPermittedError('managed by someone else')
     return user ? { user } : {}
   }
   if (deps.policy.orgAdminScope === 'organisation' && user) {
+    if (isDeleted(user) && (await deps.states.get(input.userId))?.mode === 'hard') return { user }
     const organisationIds = await deps.users.findOrganisationIds(input.userId)
     if (!orgAdminCovers(input.caller, [...organisationIds, ...(user.rootOrgId ? [user.rootOrgId] : [])], deps.policy.orgAdminScope)) {
       throw new NotPermittedError('outside the admin organisations')
@@ -46,6 +57,20 @@ async function authorize(deps: DeleteUserDeps, input: DeleteUserInput): Promise<
     return { user, organisationIds }
   }
   return user ? { user } : {}
+}
+
+/**
+ * Records the request (accepted) and audits it, before anything changes. Its id is the call's
+ * msgid, which a client may reuse: on a clash the request gets an id of its own.
+ */
+export async function openRequest(deps: RunDeps, request: DeletionRequest): Promise<void> {
+  const leaseUntil = new Date(request.createdAt.getTime() + deps.leaseMs)
+  if (!(await deps.requests.create(request, leaseUntil))) {
+    request.id = randomUUID()
+    await deps.requests.create(request, leaseUntil)
+  }
+  await deps.audit.append(auditRecord(request, 'deletion.accepted', request.createdAt))
+  deps.afterStep?.('accept')
 }
 
 /** A retry meets a deleted user: finish whatever an earlier request left open (crash, Keycloak outage). */
@@ -83,6 +108,7 @@ export async function deleteUser(deps: DeleteUserDeps, input: DeleteUserInput): 
     userId: input.userId,
     requestedBy: input.caller.userId,
     state: 'accepted',
+    plan: 'sunbird',
     steps: {},
     target: {
       rootOrgId: user.rootOrgId,
@@ -92,13 +118,7 @@ export async function deleteUser(deps: DeleteUserDeps, input: DeleteUserInput): 
     createdAt: now,
     updatedAt: now,
   }
-  // The id is the call's msgid, which a client may reuse: on a clash the request gets an id of its own.
-  if (!(await deps.requests.create(request, new Date(now.getTime() + deps.leaseMs)))) {
-    request.id = randomUUID()
-    await deps.requests.create(request, new Date(now.getTime() + deps.leaseMs))
-  }
-  await deps.audit.append(auditRecord(request, 'deletion.accepted', now))
-  deps.afterStep?.('accept')
+  await openRequest(deps, request)
   const userName = deps.eventIncludesUserName ? await deps.users.findUserName(input.userId) : null
 
   for (let attempt = 1; attempt <= MAX_LOCK_ATTEMPTS; attempt++) {

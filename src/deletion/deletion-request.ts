@@ -1,7 +1,11 @@
+import type { PlanName } from './steps/step.js'
 import type { StepName } from './steps/index.js'
 
-export type { StepName }
+export type { PlanName, StepName }
 export { STEPS } from './steps/index.js'
+
+/** Facts a step keeps so that it can be undone (cancel of a soft deletion): ids, flags and prior values of flags, never personal data. */
+export type RestoreFacts = Readonly<Record<string, string | number | boolean | null>>
 
 /** A step's recorded outcome: counts and verbs, never values. */
 export interface StepOutcome {
@@ -11,9 +15,27 @@ export interface StepOutcome {
   action: string
   count?: number
   at: string
+  /** The plan whose run recorded it, when not Sunbird's: a grace period's erasure re-runs what its soft phase did. */
+  plan?: PlanName
+  /** What the step needs to undo itself on cancel (see DeletionStep.restore). Internal: never shown to clients. */
+  restore?: RestoreFacts
+  /** Ids the step acted on that a later step needs (the managed users a hard deletion erased, for the event). Internal. */
+  ids?: string[]
 }
 
-export type RequestState = 'accepted' | 'in_progress' | 'completed' | 'partial' | 'failed'
+/**
+ * accepted → in_progress → completed | partial | failed; a grace period adds scheduled (soft-deleted,
+ * erasure due at eraseAt); a cancel goes cancelling → cancelled.
+ */
+export type RequestState = 'accepted' | 'in_progress' | 'scheduled' | 'completed' | 'partial' | 'failed' | 'cancelling' | 'cancelled'
+
+/** The erasure a grace period ends with. */
+export interface ErasureSchedule {
+  /** When the soft deletion turns into the erasure. */
+  eraseAt: Date
+  /** The plan that runs then: Sunbird's deletion, or hard. */
+  plan: Exclude<PlanName, 'soft'>
+}
 
 /**
  * A deletion as a durable, resumable process. Each step is idempotent and records its outcome, so
@@ -26,6 +48,10 @@ export interface DeletionRequest {
   userId: string
   requestedBy: string
   state: RequestState
+  /** The plan its steps follow now: 'sunbird' for a request that names no mode (and for requests older than modes). */
+  plan: PlanName
+  /** Set for a grace period: the soft plan runs first, `schedule.plan` at `schedule.eraseAt`. */
+  schedule?: ErasureSchedule
   steps: Partial<Record<StepName, StepOutcome>>
   /** Facts kept to authorise status reads after the profile is gone: ids only. */
   target: { rootOrgId: string | null; managedBy: string | null; organisationIds: string[] }
@@ -45,5 +71,10 @@ export interface DeletionReceipt {
   stores: { store: string; action: string; count?: number; why: string }[]
 }
 
-/** Completed or failed: nothing is left to do, and the request is no longer open. The one place this is decided. */
-export const isFinished = (state: RequestState) => state === 'completed' || state === 'failed'
+/** Completed, failed or cancelled: nothing is left to do, and the request is no longer open. The one place this is decided. */
+export const isFinished = (state: RequestState) => state === 'completed' || state === 'failed' || state === 'cancelled'
+
+/** A step's outcome still counts for the plan running now (a soft phase's outcome is redone by the erasure that follows it). */
+export function outcomeHolds(outcome: StepOutcome | undefined, plan: PlanName): outcome is StepOutcome {
+  return outcome !== undefined && outcome.status !== 'pending' && (outcome.plan === undefined || outcome.plan === plan)
+}

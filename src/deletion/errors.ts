@@ -8,7 +8,7 @@ export abstract class DeletionError extends Error {
 }
 
 /** What went wrong, in the domain's words; also the outcome label of the deletion metrics. */
-export type DeletionErrorKind = 'not_found' | 'request_not_found' | 'already_deleted' | 'role_restricted' | 'forbidden' | 'unavailable'
+export type DeletionErrorKind = 'not_found' | 'request_not_found' | 'already_deleted' | 'not_deleted' | 'erased' | 'role_restricted' | 'forbidden' | 'unavailable'
 
 export class UserNotFoundError extends DeletionError {
   override name = 'UserNotFoundError'
@@ -24,6 +24,18 @@ export class DeletionRequestNotFoundError extends DeletionError {
 export class UserAlreadyDeletedError extends DeletionError {
   override name = 'UserAlreadyDeletedError'
   readonly kind = 'already_deleted'
+}
+
+/** Cancel of a user who is not deleted: there is nothing to restore. */
+export class UserNotDeletedError extends DeletionError {
+  override name = 'UserNotDeletedError'
+  readonly kind = 'not_deleted'
+}
+
+/** Cancel of a user whose personal data is already erased (Sunbird's deletion, or the end of a grace period): nothing can be restored. */
+export class UserErasedError extends DeletionError {
+  override name = 'UserErasedError'
+  readonly kind = 'erased'
 }
 
 export class RoleRestrictedError extends DeletionError {

@@ -1,6 +1,12 @@
 /** What the deletion workflow needs from the outside world, in its own words. Plain objects only. */
 
-import type { DeletionReceipt, DeletionRequest, RequestState, StepName, StepOutcome } from './deletion-request.js'
+import type { DeletionReceipt, DeletionRequest, PlanName, RequestState, StepName, StepOutcome } from './deletion-request.js'
+
+/** A value as it leaves the service in an export: JSON, nothing else. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue }
+
+/** A stored row, column by column, as JSON (timestamps as ISO 8601 text). */
+export type JsonRow = { [column: string]: JsonValue }
 
 /** The facts about a user the workflow decides on: ids and flags, never profile values. */
 export interface UserRecord {
@@ -42,6 +48,30 @@ export interface UserStore {
   findManagedUserIds(userId: string): Promise<string[]>
   /** Ids of ORG_ADMINs scoped to an organisation (suggested new owners, for the event). */
   findOrgAdminIds(organisationId: string, limit: number): Promise<string[]>
+
+  // What the person's export shows, and what a dry run counts: every row as stored.
+  /** The user row, every column. */
+  readUserRow(userId: string): Promise<JsonRow | undefined>
+  /** Every user_lookup row of the user. */
+  readLookups(userId: string): Promise<{ type: string; value: string }[]>
+  /** Every usr_external_identity row of the user. */
+  readExternalIdentities(userId: string): Promise<JsonRow[]>
+  /** Every user_organisation row of the user, left ones included. */
+  readOrganisations(userId: string): Promise<JsonRow[]>
+  /** Every user_roles row of the user. */
+  readRoles(userId: string): Promise<JsonRow[]>
+
+  // The hard deletion: what Sunbird keeps goes too.
+  /** Removes every user_organisation row of the user. Idempotent. */
+  removeOrganisations(userId: string): Promise<number>
+  /** Removes every user_roles row of the user. Idempotent. */
+  eraseRoles(userId: string): Promise<number>
+  /** Leaves only id, userid, status 2, isdeleted, createddate, updateddate and updatedby on the row; every other column null. Idempotent. */
+  reduceToTombstone(userId: string, change: { requestedBy: string; at: Date }): Promise<void>
+
+  // Cancel of a soft deletion.
+  /** Puts status and isdeleted back to what they were before the lock. */
+  restoreStatus(userId: string, prior: { status: number | null; isDeleted: boolean | null }, change: { requestedBy: string; at: Date }): Promise<void>
 }
 
 export interface Clock {
@@ -49,6 +79,19 @@ export interface Clock {
 }
 
 export type AccountErasure = 'deleted' | 'disabled' | 'absent'
+
+/** The identity provider's account of a person, as the export shows it. */
+export type AccountRecord = {
+  username: string | null
+  email: string | null
+  firstName: string | null
+  lastName: string | null
+  enabled: boolean
+  /** When the account was created (ISO 8601), when the provider says. */
+  created: string | null
+  attributes: Record<string, string[]>
+  federatedIdentities: { identityProvider: string; userId: string; userName: string }[]
+}
 
 /** The identity provider (Keycloak) side of a user. */
 export interface IdentityProvider {
@@ -58,6 +101,32 @@ export interface IdentityProvider {
    * Throws DependencyUnavailableError when the provider cannot be reached.
    */
   eraseAccount(userId: string): Promise<AccountErasure>
+  /**
+   * Ends every session of the user and disables the account, keeping it (soft deletion). Says
+   * whether it was enabled before, so a cancel puts back what was there. Idempotent.
+   */
+  disableAccount(userId: string): Promise<{ outcome: 'disabled' | 'absent'; wasEnabled: boolean }>
+  /** Enables the account again (cancel of a soft deletion); the person signs in anew. */
+  enableAccount(userId: string): Promise<'enabled' | 'absent'>
+  /** The account as the provider holds it, or undefined when there is none. */
+  readAccount(userId: string): Promise<AccountRecord | undefined>
+}
+
+/**
+ * Which deletion holds a user, one row per user, changed only by compare-and-set: of requests
+ * racing for one change of state exactly one wins. No row: the user row alone says (active, or
+ * deleted by Sunbird's deletion). `restoring`: a cancel is putting a soft deletion back.
+ */
+export interface UserDeletionState {
+  mode: 'soft' | 'hard' | 'sunbird' | 'restoring'
+  /** The request that holds it. */
+  requestId: string
+}
+
+export interface UserDeletionStates {
+  get(userId: string): Promise<UserDeletionState | undefined>
+  /** Replaces `expected` (undefined: no row) with `next` (undefined: remove the row) if the row still holds `expected`; false otherwise. */
+  swap(userId: string, expected: UserDeletionState | undefined, next: UserDeletionState | undefined): Promise<boolean>
 }
 
 /** Durable deletion requests. */
@@ -72,10 +141,14 @@ export interface DeletionRequestStore {
   /** Gives the request up (a runner that failed half-way), so a retry can take it over at once. */
   releaseLease(id: string): Promise<void>
   recordStep(id: string, step: StepName, outcome: StepOutcome, state: RequestState): Promise<void>
-  /** Sets the final (or partial) state, the receipt, and unlists it when finished. */
-  finish(id: string, state: RequestState, fields: { receipt?: DeletionReceipt; reason?: string }): Promise<void>
-  /** Open requests (not completed or failed), for the sweeper. */
-  listOpen(limit: number): Promise<{ id: string; userId: string }[]>
+  /** Sets the final (or partial, or scheduled) state, the receipt, and unlists it when finished; a scheduled one is listed as due at `dueAt`. */
+  finish(id: string, state: RequestState, fields: { receipt?: DeletionReceipt; reason?: string; dueAt?: Date }): Promise<void>
+  /** Open requests (not finished) due by `dueBy` (a scheduled one is due at its erasure time; others always), for the sweeper. */
+  listOpen(limit: number, dueBy?: Date): Promise<{ id: string; userId: string; dueAt?: Date }[]>
+  /** A grace period ends: the request follows its erasure plan from here. */
+  updatePlan(id: string, plan: PlanName, state: RequestState): Promise<void>
+  /** A finished request is taken up again (a cancel undoing it): the state, and listed open so the sweeper finishes it. */
+  reopen(id: string, state: RequestState): Promise<void>
   /** The relay's confirmation that the request's event reached the topic. */
   markEventPublished(id: string, at: Date): Promise<void>
 }
@@ -94,7 +167,7 @@ export interface AuditTrail {
 }
 
 export interface AuditRecord {
-  event: 'deletion.accepted' | 'deletion.completed' | 'deletion.partial' | 'deletion.failed'
+  event: 'deletion.accepted' | 'deletion.completed' | 'deletion.partial' | 'deletion.failed' | 'deletion.scheduled' | 'deletion.cancelled' | 'user.exported'
   requestId: string
   userId: string
   requestedBy: string
@@ -102,7 +175,9 @@ export interface AuditRecord {
   detail?: Record<string, string | number>
 }
 
-/** Told about every locked (deleted) user: the lock-out cache listens. */
+/** Told about every locked (deleted) user and every restored one: the lock-out cache listens. */
 export interface DeletionListener {
-  userDeleted(userId: string): void
+  /** `restorable`: a soft deletion, which a cancel may undo (so the answer is not kept as final). */
+  userDeleted(userId: string, restorable?: boolean): void
+  userRestored(userId: string): void
 }

@@ -20,6 +20,7 @@ function request(steps: DeletionRequest['steps']): DeletionRequest {
     userId: USER,
     requestedBy: ADMIN,
     state: 'in_progress',
+    plan: 'sunbird',
     steps,
     target: { rootOrgId: 'org-1', managedBy: null, organisationIds: ['org-1'] },
     createdAt: new Date(0),

@@ -5,6 +5,10 @@ import { deleteUser } from './delete-user.js'
 import { STEPS, type DeletionRequest, type StepName, type StepOutcome } from './deletion-request.js'
 import { DependencyUnavailableError } from './errors.js'
 import { resumeDeletion, resumeOpenDeletions, type RunDeps } from './run-deletion.js'
+import { stepsOf } from './steps/index.js'
+
+/** The steps of Sunbird's deletion, in order: what a request without a mode runs. */
+const SUNBIRD_STEPS = stepsOf('sunbird').map((step) => step.name)
 
 const USER_A = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
 const USER_B = '6b6e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d42'
@@ -24,6 +28,7 @@ const RECORDED: Record<StepName, StepOutcome> = {
   lookups: done('deleted', 1),
   externalIdentities: done('deleted', 0),
   organisations: done('marked-left', 1),
+  roles: done('deleted', 1),
   userRow: done('scrubbed'),
   managedUsers: { status: 'skipped', action: 'scrubbed', count: 0, at: EARLIER },
   event: done('queued'),
@@ -37,6 +42,7 @@ function requestThrough(through: StepName | undefined, overrides: Partial<Deleti
     userId: USER_A,
     requestedBy: USER_A,
     state: upTo === 0 ? 'accepted' : 'in_progress',
+    plan: 'sunbird',
     steps: Object.fromEntries(STEPS.slice(0, upTo).map((step) => [step, RECORDED[step]])),
     target: { rootOrgId: null, managedBy: null, organisationIds: ['org-1'] },
     createdAt: new Date(WORLD_NOW.getTime() - 60_000),
@@ -126,7 +132,7 @@ describe('resumeDeletion, a runner that died before the lock', () => {
     expect(w.listener.deleted).toEqual([USER_A])
     expect(w.timeline.writes().slice(0, 5)).toEqual(['requests.acquireLease', 'users.markDeleted', 'listener.userDeleted', 'requests.recordStep(lock)', 'identity.eraseAccount'])
     const request = w.requests.peek('req-1')
-    expect(Object.keys(request?.steps ?? {})).toEqual([...STEPS])
+    expect(Object.keys(request?.steps ?? {})).toEqual(SUNBIRD_STEPS)
     expect(request?.steps.lock).toEqual({ status: 'done', action: 'locked', at: AT })
     expect(w.requests.isOpen('req-1')).toBe(false)
     expect(w.audit.eventsOf('req-1')).toEqual(['deletion.completed'])
@@ -314,7 +320,7 @@ describe('afterStep', () => {
     const w = world([activeUser()], {
       afterStep: (hook) => {
         const request = w.requests.peek('req-1')
-        const durable = hook === 'accept' ? request !== undefined && w.audit.eventsOf('req-1').includes('deletion.accepted') : request?.steps[hook] !== undefined
+        const durable = hook === 'accept' ? request !== undefined && w.audit.eventsOf('req-1').includes('deletion.accepted') : request?.steps[hook as StepName] !== undefined
         seen.push([hook, durable])
       },
     })
@@ -323,7 +329,7 @@ describe('afterStep', () => {
     await deleteUser(w.deps, { requestId: 'req-1', userId: USER_A, caller: { consumer: 'portal', userId: USER_A, roles: [] } })
 
     // Assert
-    expect(seen).toEqual([['accept', true], ...STEPS.map((step) => [step, true])])
+    expect(seen).toEqual([['accept', true], ...SUNBIRD_STEPS.map((step) => [step, true])])
   })
 
   it('when the runner dies right after acceptance, then the sweeper locks the user and finishes the request', async () => {
@@ -354,7 +360,7 @@ describe('afterStep', () => {
 
     await resumeDeletion(w.deps, 'req-1')
 
-    expect(seen).toEqual([...STEPS])
+    expect(seen).toEqual(SUNBIRD_STEPS)
   })
 
   it('when a half-done request is resumed, then afterStep is called only for the steps that run', async () => {

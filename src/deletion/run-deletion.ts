@@ -1,10 +1,12 @@
-import { type DeletionRequest, isFinished, type RequestState, type StepName } from './deletion-request.js'
+import { finishCancel } from './cancel-deletion.js'
+import { type DeletionRequest, isFinished, outcomeHolds, type RequestState, type StepName } from './deletion-request.js'
 import { isDeleted } from './is-deleted.js'
+import { lockForPlan } from './lock-for-plan.js'
 import type { AuditTrail, DeletionRequestStore } from './ports.js'
 import { failRequest, settleRequest } from './settle-request.js'
-import { recordLock } from './steps/lock.js'
-import type { PlanName, StepDeps } from './steps/step.js'
 import { stepsOf } from './steps/index.js'
+import { recordLock } from './steps/lock.js'
+import type { StepDeps } from './steps/step.js'
 
 export interface RunDeps extends StepDeps {
   requests: DeletionRequestStore
@@ -16,36 +18,64 @@ export interface RunDeps extends StepDeps {
   /** Told when a step could not be done now (for the log); ids only, never the error's payload. */
   onStepError?(step: StepName, err: unknown): void
   /** Fault injection for crash tests: called once the request is accepted and after each step is recorded. */
-  afterStep?(step: StepName | 'accept'): void
-}
-
-/** The plan a request follows. Every request is a Sunbird deletion today; a request that names a mode will say so here. */
-function planOf(_request: DeletionRequest): PlanName {
-  return 'sunbird'
+  afterStep?(step: StepName | 'accept' | 'schedule' | 'erasure'): void
 }
 
 /**
  * Runs every step of the request's plan it has not finished, in order, recording each outcome as it
- * goes, then settles the state: completed, or partial while a dependency (Keycloak) still owes a
- * step. Cassandra being unreachable stops the run (the request stays in progress for the sweeper).
+ * goes, then settles the state: completed, partial while a dependency (Keycloak) still owes a step,
+ * or scheduled when a grace period's soft phase is done. Cassandra being unreachable stops the run
+ * (the request stays in progress for the sweeper).
  */
 export async function runRemainingSteps(deps: RunDeps, request: DeletionRequest, userName: string | null = null): Promise<RequestState> {
-  const plan = planOf(request)
+  const plan = request.plan
   for (const step of stepsOf(plan)) {
     if (!step.run) continue
-    const done = request.steps[step.name]
-    if (done && done.status !== 'pending') continue
+    if (outcomeHolds(request.steps[step.name], plan)) continue
     const result = await step.run({ deps, request, plan, userName })
     request.steps[step.name] = result
     await deps.requests.recordStep(request.id, step.name, result, 'in_progress')
     deps.afterStep?.(step.name)
   }
-  return settleRequest(deps, request)
+  const state = await settleRequest(deps, request)
+  if (state === 'scheduled') deps.afterStep?.('schedule')
+  return state
 }
 
 /**
- * Picks up an open request (crashed runner, or a step still owed) if nobody else holds it, and
- * finishes it. Returns the state reached, or undefined when another runner holds the lease.
+ * A grace period has run out: the soft deletion turns into its erasure plan. The user's deletion
+ * state moves from this request's soft hold to the erasure's, by compare-and-set, so a cancel (or a
+ * hard deletion) at the same moment either wins entirely or loses entirely.
+ */
+async function beginErasure(deps: RunDeps, request: DeletionRequest): Promise<RequestState | undefined> {
+  const schedule = request.schedule
+  if (!schedule) return undefined
+  const erasing = { mode: schedule.plan === 'hard' ? 'hard' : 'sunbird', requestId: request.id } as const
+  const held = await deps.states.get(request.userId)
+  const ours = held?.requestId === request.id
+  if (!(ours && held.mode === erasing.mode)) {
+    if (!ours || held.mode !== 'soft' || !(await deps.states.swap(request.userId, held, erasing))) {
+      // Cancelled, or taken over by a hard deletion, in the meantime: this request's erasure is not ours to run.
+      await failRequest(deps, request, 'superseded', deps.clock.now())
+      return 'failed'
+    }
+  }
+  await deps.requests.updatePlan(request.id, schedule.plan, 'in_progress')
+  request.plan = schedule.plan
+  request.state = 'in_progress'
+  deps.listener.userDeleted(request.userId)
+  deps.afterStep?.('erasure')
+  // The profile is still whole (the soft phase kept it): the event may name the user if configured to.
+  return runRemainingSteps(deps, request, deps.eventIncludesUserName ? await deps.users.findUserName(request.userId) : null)
+}
+
+/** Whether a scheduled request's erasure is due. */
+const isDue = (request: Pick<DeletionRequest, 'schedule'>, now: Date) => !request.schedule || request.schedule.eraseAt.getTime() <= now.getTime()
+
+/**
+ * Picks up an open request (crashed runner, a step still owed, a grace period run out, a cancel
+ * half done) if nobody else holds it, and finishes it. Returns the state reached, or undefined
+ * when another runner holds the lease or a scheduled erasure is not due yet.
  */
 export async function resumeDeletion(deps: RunDeps, requestId: string): Promise<RequestState | undefined> {
   const now = deps.clock.now()
@@ -53,7 +83,24 @@ export async function resumeDeletion(deps: RunDeps, requestId: string): Promise<
   const request = await deps.requests.get(requestId)
   if (!request) return undefined
   if (isFinished(request.state)) return request.state
-  if (!request.steps.lock) {
+  if (request.state === 'cancelling') {
+    await finishCancel(deps, request)
+    return 'cancelled'
+  }
+  if (request.state === 'scheduled') {
+    if (!isDue(request, now)) {
+      await deps.requests.releaseLease(request.id)
+      return undefined
+    }
+    return beginErasure(deps, request)
+  }
+  if (request.steps.lock?.status !== 'done') {
+    if (request.plan !== 'sunbird') {
+      // A mode request that died before (or while) taking its lock: take it now, by the same rules.
+      const locked = await lockForPlan(deps, request)
+      if (locked.kind === 'refused') return 'failed'
+      return runRemainingSteps(deps, request)
+    }
     // Crashed between acceptance and the lock: the deletion was authorised, so finish what was asked.
     const user = await deps.users.findUser(request.userId)
     if (!user) {
@@ -77,15 +124,16 @@ export async function resumeDeletion(deps: RunDeps, requestId: string): Promise<
   return runRemainingSteps(deps, request)
 }
 
-/** The sweeper's pass: every open request whose lease has run out is resumed. */
+/** The sweeper's pass: every open request whose lease has run out (and, when scheduled, whose erasure is due) is resumed. */
 export async function resumeOpenDeletions(deps: RunDeps, limit = 200): Promise<{ resumed: number; completed: number; partial: number }> {
   const report = { resumed: 0, completed: 0, partial: 0 }
-  for (const open of await deps.requests.listOpen(limit)) {
+  const now = deps.clock.now()
+  for (const open of await deps.requests.listOpen(limit, now)) {
     let state: RequestState | undefined
     try {
       state = await resumeDeletion(deps, open.id)
     } catch (err) {
-      // One request failing (Cassandra hiccup) must not starve the others; give it back for the next pass.
+      // One request failing (Cassandra hiccup, Keycloak down during a cancel) must not starve the others; give it back for the next pass.
       deps.onStepError?.('lock', err)
       await deps.requests.releaseLease(open.id).catch(() => undefined)
       continue

@@ -17,12 +17,19 @@ export function auditRecord(request: DeletionRequest, event: AuditRecord['event'
 
 /**
  * Every step has run: the request is completed, or partial while a dependency still owes a step;
- * it gets its receipt, and the audit trail its outcome.
+ * it gets its receipt, and the audit trail its outcome. A grace period's soft phase instead waits
+ * for its erasure: scheduled, still open for the sweeper.
  */
 export async function settleRequest(deps: SettleDeps, request: DeletionRequest): Promise<RequestState> {
   const pending = STEPS.filter((step) => request.steps[step]?.status === 'pending')
-  const state: RequestState = pending.length > 0 ? 'partial' : 'completed'
   const now = deps.clock.now()
+  if (pending.length === 0 && request.schedule && request.plan === 'soft') {
+    await deps.requests.finish(request.id, 'scheduled', { dueAt: request.schedule.eraseAt })
+    request.state = 'scheduled'
+    await deps.audit.append(auditRecord(request, 'deletion.scheduled', now, { eraseAt: request.schedule.eraseAt.toISOString(), plan: request.schedule.plan }))
+    return 'scheduled'
+  }
+  const state: RequestState = pending.length > 0 ? 'partial' : 'completed'
   const receipt = buildReceipt(request, state, deps.receiptKey, now)
   await deps.requests.finish(request.id, state, { receipt })
   request.state = state

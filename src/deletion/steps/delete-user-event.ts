@@ -1,17 +1,22 @@
 import { buildDeleteUserEvent } from '../build-event.js'
-import { type DeletionStep, stepOutcome } from './step.js'
+import { type DeletionStep, actionFor, recordedIds, stepOutcome } from './step.js'
+
+const STORE = 'kafka (delete.user topic)'
 
 /** Sunbird's delete-user instruction for downstream services, written to the outbox; a relay publishes it. */
 export const deleteUserEvent = {
   name: 'event',
-  store: 'kafka (delete.user topic)',
+  store: STORE,
   why: 'BE_JOB_REQUEST delete-user event for downstream cleanup; ids only',
-  plans: ['sunbird'],
-  async run({ deps, request, userName }) {
+  plans: ['sunbird', 'hard'],
+  kept: { action: 'not-sent', why: 'no delete-user event: downstream must not erase what a cancel may restore' },
+  async run({ deps, request, plan, userName }) {
     const { users, clock } = deps
     const userId = request.userId
     const organisationId = request.target.rootOrgId
-    const [managedUsers, orgAdmins] = await Promise.all([users.findManagedUserIds(userId), organisationId ? users.findOrgAdminIds(organisationId, 250) : Promise.resolve([])])
+    const [managed, orgAdmins] = await Promise.all([users.findManagedUserIds(userId), organisationId ? users.findOrgAdminIds(organisationId, 250) : Promise.resolve([])])
+    // A hard deletion has already cut the managed users' rows loose from this user: its step kept their ids.
+    const managedUsers = [...new Set([...managed, ...recordedIds(request, 'managedUsers')])]
     const event = buildDeleteUserEvent({
       requestId: request.id,
       userId,
@@ -22,6 +27,10 @@ export const deleteUserEvent = {
       now: clock.now(),
     })
     await deps.outbox.append(request.id, event)
-    return stepOutcome('done', 'queued', clock.now())
+    return stepOutcome('done', 'queued', clock.now(), undefined, { plan })
+  },
+  async preview({ plan }) {
+    const action = actionFor(plan, { sunbird: 'publish', hard: 'publish' })
+    return [{ store: STORE, action: action === 'keep' ? 'none' : action, count: action === 'keep' ? 0 : 1 }]
   },
 } as const satisfies DeletionStep

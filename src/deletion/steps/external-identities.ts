@@ -1,11 +1,20 @@
-import { type DeletionStep, stepOutcome } from './step.js'
+import { type DeletionStep, actionFor, stepOutcome } from './step.js'
+
+const STORE = 'cassandra.usr_external_identity'
 
 export const externalIdentities = {
   name: 'externalIdentities',
-  store: 'cassandra.usr_external_identity',
+  store: STORE,
   why: 'links to external identity providers removed',
-  plans: ['sunbird'],
-  async run({ deps, request }) {
-    return stepOutcome('done', 'deleted', deps.clock.now(), await deps.users.eraseExternalIdentities(request.userId))
+  plans: ['sunbird', 'hard'],
+  kept: { action: 'kept', why: 'external identities stay reserved while the deletion can be cancelled' },
+  async run({ deps, request, plan }) {
+    return stepOutcome('done', 'deleted', deps.clock.now(), await deps.users.eraseExternalIdentities(request.userId), { plan })
+  },
+  async preview({ deps, userId, plan }) {
+    return [{ store: STORE, action: actionFor(plan, { sunbird: 'delete', hard: 'delete' }), count: (await deps.users.readExternalIdentities(userId)).length }]
+  },
+  async exportData({ deps, userId }) {
+    return { externalIdentities: await deps.users.readExternalIdentities(userId) }
   },
 } as const satisfies DeletionStep

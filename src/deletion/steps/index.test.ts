@@ -1,14 +1,13 @@
 import { describe, expect, it } from 'vitest'
 import { readSchemas } from '../../schemas/schema-registry.js'
 import { deletionSteps, STEPS, stepsOf } from './index.js'
+import type { DeletionStep } from './step.js'
 
 describe('the declared deletion steps', () => {
   it('when the status schema lists step names, then it lists exactly the declared steps (a new step is documented for clients)', () => {
-    const status = readSchemas().get('user-delete-status.response') as unknown as {
-      properties: { result: { properties: { request: { properties: { steps: { propertyNames: { enum: string[] } } } } } } }
-    }
+    const request = readSchemas().get('deletion-request') as unknown as { properties: { steps: { propertyNames: { enum: string[] } } } }
 
-    const documented = status.properties.result.properties.request.properties.steps.propertyNames.enum
+    const documented = request.properties.steps.propertyNames.enum
 
     expect(documented).toEqual([...STEPS])
   })
@@ -18,7 +17,22 @@ describe('the declared deletion steps', () => {
     expect(deletionSteps.filter((step) => !('run' in step)).map((step) => step.name)).toEqual(['lock'])
   })
 
-  it('when the Sunbird plan is asked for, then it runs every declared step, in the declared order', () => {
-    expect(stepsOf('sunbird').map((step) => step.name)).toEqual([...STEPS])
+  it('when a plan is asked for, then it runs its steps in the declared order: Sunbird every step but the roles, hard every step, soft the lock and the account', () => {
+    expect(stepsOf('sunbird').map((step) => step.name)).toEqual(STEPS.filter((step) => step !== 'roles'))
+    expect(stepsOf('hard').map((step) => step.name)).toEqual([...STEPS])
+    expect(stepsOf('soft').map((step) => step.name)).toEqual(['lock', 'keycloak'])
+  })
+
+  it('when steps are declared, then every step previews what a dry run would do, and each store that holds personal data exports it', () => {
+    expect(deletionSteps.filter((step: DeletionStep) => !step.preview).map((step) => step.name)).toEqual([])
+    expect(deletionSteps.filter((step) => 'exportData' in step).map((step) => step.name)).toEqual(['keycloak', 'lookups', 'externalIdentities', 'organisations', 'roles', 'userRow', 'managedUsers'])
+  })
+
+  it('when the soft plan runs a step, then that step can restore what it did (a cancel undoes every soft step)', () => {
+    expect(
+      stepsOf('soft')
+        .filter((step) => !step.restore)
+        .map((step) => step.name),
+    ).toEqual([])
   })
 })

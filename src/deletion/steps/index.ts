@@ -5,6 +5,7 @@ import { lock } from './lock.js'
 import { lookups } from './lookups.js'
 import { managedUsers } from './managed-users.js'
 import { organisations } from './organisations.js'
+import { roles } from './roles.js'
 import type { DeletionStep, PlanName } from './step.js'
 import { userRow } from './user-row.js'
 
@@ -13,7 +14,7 @@ import { userRow } from './user-row.js'
  * declares it (see step.ts), one line here, and its name in the steps of
  * schemas/user-delete-status.response.json (a unit test compares the two).
  */
-export const deletionSteps = [lock, keycloakAccount, lookups, externalIdentities, organisations, userRow, managedUsers, deleteUserEvent] as const satisfies readonly DeletionStep[]
+export const deletionSteps = [lock, keycloakAccount, lookups, externalIdentities, organisations, roles, userRow, managedUsers, deleteUserEvent] as const satisfies readonly DeletionStep[]
 
 export type StepName = (typeof deletionSteps)[number]['name']
 

@@ -1,27 +1,44 @@
-import type { DeletionRequest } from '../deletion-request.js'
+import type { DeletionRequest, RestoreFacts } from '../deletion-request.js'
+import { isDeleted } from '../is-deleted.js'
 import type { DeletionListener, DeletionRequestStore } from '../ports.js'
 import { type DeletionStep, stepOutcome } from './step.js'
 
+const STORE = 'cassandra.user (status)'
+
 /**
  * The lock: one lightweight transaction sets status 2 + isdeleted (UserStore.markDeleted). It has no
- * `run`: deleteUser and resumeDeletion take it themselves, because it decides which of concurrent
- * requests owns the deletion; both record it through recordLock().
+ * `run`: the workflow takes it itself, because it decides which of concurrent requests owns the
+ * deletion; it is recorded through recordLock(). Its restore puts status and isdeleted back.
  */
 export const lock = {
   name: 'lock',
-  store: 'cassandra.user (status)',
+  store: STORE,
   why: 'status 2 and isdeleted set in one lightweight transaction: the user is deleted for every reader and locked out',
-  plans: ['sunbird'],
+  plans: ['sunbird', 'soft', 'hard'],
+  async preview({ user }) {
+    return [{ store: STORE, action: isDeleted(user) ? 'already-locked' : 'lock', count: 1 }]
+  },
+  async restore({ deps, request, outcome, cancelledBy }) {
+    const prior = outcome.restore ?? {}
+    const status = typeof prior.status === 'number' ? prior.status : 1
+    const wasDeleted = typeof prior.isDeleted === 'boolean' ? prior.isDeleted : false
+    await deps.users.restoreStatus(request.userId, { status, isDeleted: wasDeleted }, { requestedBy: cancelledBy, at: deps.clock.now() })
+    return stepOutcome('done', 'restored', deps.clock.now(), undefined, { plan: 'soft' })
+  },
 } as const satisfies DeletionStep
 
-/** Once the lock is ours: lock the user out here at once, then record the step (and let crash tests stop right after). */
+/**
+ * Once the lock is ours: lock the user out here at once, then record the step (and let crash tests
+ * stop right after). `restore` keeps what the row said before, for a cancel to put back.
+ */
 export async function recordLock(
   deps: { listener: DeletionListener; requests: Pick<DeletionRequestStore, 'recordStep'>; afterStep?(step: string): void },
   request: DeletionRequest,
   at: Date,
+  restore?: RestoreFacts,
 ): Promise<void> {
-  deps.listener.userDeleted(request.userId)
-  request.steps.lock = stepOutcome('done', 'locked', at)
+  deps.listener.userDeleted(request.userId, request.plan === 'soft')
+  request.steps.lock = stepOutcome('done', 'locked', at, undefined, { plan: request.plan, ...(restore && { restore }) })
   await deps.requests.recordStep(request.id, 'lock', request.steps.lock, 'in_progress')
   deps.afterStep?.('lock')
 }

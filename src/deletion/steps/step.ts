@@ -1,5 +1,5 @@
 import type { DeletionRequest, StepOutcome } from '../deletion-request.js'
-import type { Clock, DeletionListener, EventOutbox, IdentityProvider, UserStore } from '../ports.js'
+import type { Clock, DeletionListener, EventOutbox, IdentityProvider, JsonValue, UserDeletionStates, UserRecord, UserStore } from '../ports.js'
 
 /**
  * A plan is the list of steps one kind of deletion runs: `sunbird` is Sunbird's deletion (a request
@@ -15,6 +15,8 @@ export interface StepDeps {
   identity: IdentityProvider
   outbox: EventOutbox
   listener: DeletionListener
+  /** Which deletion holds each user (a hard deletion marks the managed users it erases). */
+  states: UserDeletionStates
   clock: Clock
   /** Whether the event may carry the username (default no: the consumer does not need it). */
   eventIncludesUserName: boolean
@@ -31,10 +33,41 @@ export interface StepContext {
   userName: string | null
 }
 
+/** One line of a dry run's plan: a store, what a real call would do there, and to how many rows or accounts. */
+export interface PlanEntry {
+  store: string
+  action: string
+  count: number
+}
+
+/** What a dry run shows a step: the plan asked for and the user as it stands. Reads only. */
+export interface PreviewContext {
+  deps: StepDeps
+  userId: string
+  plan: PlanName
+  user: UserRecord
+}
+
+/** Undoing a soft deletion: the request that made it and this step's recorded outcome (with its restore facts). */
+export interface RestoreContext {
+  deps: StepDeps
+  request: DeletionRequest
+  outcome: StepOutcome
+  /** Who asked for the cancel. */
+  cancelledBy: string
+}
+
 /**
  * One step of a deletion, declared once: its name (recorded on the request and shown by the status
  * endpoint), what it does for the receipt, the plans that include it, and the function that runs it.
  * `run` must be idempotent: after a crash the step may run again, and that must be harmless.
+ *
+ * Beside the run, a step may tell the rest of the lifecycle about its store:
+ * - `preview`: what a real call of a plan would do there (dry run), reading only;
+ * - `restore`: undo what its run under the soft plan did (cancel), idempotent too, from the facts
+ *   its run kept in `StepOutcome.restore`;
+ * - `exportData`: what its store holds about the person (export), keyed by section name;
+ * - `kept`: the receipt's line when the request's plan keeps its store (a soft deletion).
  */
 export interface DeletionStep<Name extends string = string> {
   readonly name: Name
@@ -45,9 +78,31 @@ export interface DeletionStep<Name extends string = string> {
   readonly plans: readonly PlanName[]
   /** Absent only for the lock, which the workflow takes itself because it decides who wins (see lock.ts). */
   readonly run?: (context: StepContext) => Promise<StepOutcome>
+  readonly preview?: (context: PreviewContext) => Promise<PlanEntry[]>
+  readonly restore?: (context: RestoreContext) => Promise<StepOutcome>
+  readonly exportData?: (context: { deps: StepDeps; userId: string }) => Promise<Record<string, JsonValue>>
+  readonly kept?: { action: string; why: string }
 }
 
-/** A step's outcome, stamped with the time it was recorded. */
-export function stepOutcome(status: StepOutcome['status'], action: string, at: Date, count?: number): StepOutcome {
-  return { status, action, at: at.toISOString(), ...(count !== undefined && { count }) }
+/** A step's outcome, stamped with the time it was recorded; `plan` is kept when it is not Sunbird's (see StepOutcome.plan). */
+export function stepOutcome(status: StepOutcome['status'], action: string, at: Date, count?: number, extra: Pick<StepOutcome, 'plan' | 'restore' | 'ids'> = {}): StepOutcome {
+  return {
+    status,
+    action,
+    at: at.toISOString(),
+    ...(count !== undefined && { count }),
+    ...(extra.plan !== undefined && extra.plan !== 'sunbird' && { plan: extra.plan }),
+    ...(extra.restore !== undefined && { restore: extra.restore }),
+    ...(extra.ids !== undefined && { ids: extra.ids }),
+  }
+}
+
+/** The action a plan takes on a store: by plan, `keep` where the plan leaves the store alone. */
+export function actionFor(plan: PlanName, actions: Partial<Record<PlanName, string>>): string {
+  return actions[plan] ?? 'keep'
+}
+
+/** The ids an earlier run of a step kept on its outcome (see StepOutcome.ids), for steps that run after it. */
+export function recordedIds(request: DeletionRequest, step: string): string[] {
+  return (request.steps as Partial<Record<string, StepOutcome>>)[step]?.ids ?? []
 }

@@ -1,12 +1,27 @@
-import { type DeletionStep, stepOutcome } from './step.js'
+import { type DeletionStep, actionFor, stepOutcome } from './step.js'
 
+const STORE = 'cassandra.user (profile)'
+
+/** Sunbird's deletion blanks the personal columns; a hard deletion leaves a tombstone (ids, status, dates) and nulls every other column. */
 export const userRow = {
   name: 'userRow',
-  store: 'cassandra.user (profile)',
+  store: STORE,
   why: 'every personal column blanked; the row stays as a tombstone because other Sunbird data refers to its id',
-  plans: ['sunbird'],
-  async run({ deps, request }) {
-    await deps.users.scrubProfile(request.userId, { requestedBy: request.requestedBy, at: deps.clock.now() })
+  plans: ['sunbird', 'hard'],
+  kept: { action: 'kept', why: 'profile kept while the deletion can be cancelled; the user is locked out' },
+  async run({ deps, request, plan }) {
+    const change = { requestedBy: request.requestedBy, at: deps.clock.now() }
+    if (plan === 'hard') {
+      await deps.users.reduceToTombstone(request.userId, change)
+      return stepOutcome('done', 'tombstoned', deps.clock.now(), undefined, { plan })
+    }
+    await deps.users.scrubProfile(request.userId, change)
     return stepOutcome('done', 'scrubbed', deps.clock.now())
+  },
+  async preview({ plan }) {
+    return [{ store: STORE, action: actionFor(plan, { sunbird: 'scrub', hard: 'tombstone' }), count: 1 }]
+  },
+  async exportData({ deps, userId }) {
+    return { row: (await deps.users.readUserRow(userId)) ?? null }
   },
 } as const satisfies DeletionStep

@@ -1,15 +1,18 @@
 import type { OrgAdminScope } from '../../../src/deletion/deletion-policy.js'
-import type { DeleteUserDeps } from '../../../src/deletion/delete-user.js'
+import type { DeleteAccountDeps } from '../../../src/deletion/delete-account.js'
 import { InMemoryAuditTrail } from './in-memory-audit-trail.js'
 import { InMemoryDeletionRequests } from './in-memory-deletion-requests.js'
 import { InMemoryEventOutbox } from './in-memory-event-outbox.js'
 import { InMemoryIdentityProvider, RecordingDeletionListener } from './in-memory-identity.js'
+import { InMemoryUserDeletionStates } from './in-memory-user-deletion-states.js'
 import { InMemoryUserStore, type SeedUser } from './in-memory-user-store.js'
 import { ManualClock, Timeline } from './timeline.js'
 
 export const WORLD_NOW = new Date(Date.UTC(2024, 4, 20, 10, 8, 56, 812))
 export const WORLD_LEASE_MS = 30_000
 export const WORLD_RECEIPT_KEY = 'unit-test-receipt-key'
+/** A grace day in the fakes' world: an hour, so schedules read plainly. */
+export const WORLD_GRACE_DAY_MS = 60 * 60 * 1000
 
 export interface WorldOptions {
   /** Users in Cassandra. */
@@ -19,7 +22,7 @@ export interface WorldOptions {
   orgAdminScope?: OrgAdminScope
   allowedRoles?: string[]
   eventIncludesUserName?: boolean
-  afterStep?: DeleteUserDeps['afterStep']
+  afterStep?: DeleteAccountDeps['afterStep']
 }
 
 /** Every fake of the deletion workflow over one timeline and one manual clock, and the deps built on them. */
@@ -33,9 +36,11 @@ export function deletionWorld(options: WorldOptions = {}) {
   const outbox = new InMemoryEventOutbox(timeline)
   const audit = new InMemoryAuditTrail(timeline)
   const listener = new RecordingDeletionListener(timeline)
-  const deps: DeleteUserDeps = {
+  const states = new InMemoryUserDeletionStates(timeline)
+  const deps: DeleteAccountDeps = {
     users,
     identity,
+    states,
     requests,
     outbox,
     audit,
@@ -43,11 +48,12 @@ export function deletionWorld(options: WorldOptions = {}) {
     clock,
     leaseMs: WORLD_LEASE_MS,
     receiptKey: WORLD_RECEIPT_KEY,
+    graceDayMs: WORLD_GRACE_DAY_MS,
     eventIncludesUserName: options.eventIncludesUserName ?? false,
     policy: { orgAdminScope: options.orgAdminScope ?? 'organisation', allowedRoles: options.allowedRoles ?? ['public'] },
     ...(options.afterStep && { afterStep: options.afterStep }),
   }
-  return { timeline, clock, users, identity, requests, outbox, audit, listener, deps }
+  return { timeline, clock, users, identity, requests, outbox, audit, listener, states, deps }
 }
 
 export type DeletionWorld = ReturnType<typeof deletionWorld>

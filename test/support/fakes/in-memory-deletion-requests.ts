@@ -1,4 +1,4 @@
-import { STEPS, isFinished, type DeletionReceipt, type DeletionRequest, type RequestState, type StepName, type StepOutcome } from '../../../src/deletion/deletion-request.js'
+import { STEPS, isFinished, type DeletionReceipt, type DeletionRequest, type PlanName, type RequestState, type StepName, type StepOutcome } from '../../../src/deletion/deletion-request.js'
 import type { DeletionRequestStore } from '../../../src/deletion/ports.js'
 import { FailureQueue, Timeline } from './timeline.js'
 
@@ -8,6 +8,8 @@ interface Row {
   request: DeletionRequest
   leaseUntil: Date
   open: boolean
+  /** When a scheduled request's erasure is due (listed open, but not due before). */
+  dueAt?: Date
 }
 
 const EPOCH = new Date(0)
@@ -19,8 +21,9 @@ const EPOCH = new Date(0)
  *   organisation ids are kept as a set (each once, sorted);
  * - acquireLease applies only when the row exists and its lease ran out (leaseUntil < now);
  * - releaseLease and finish set the lease to the epoch, so anyone may take the request at once;
- * - finish overwrites reason and receipt (absent fields become absent) and unlists completed or
- *   failed requests; partial ones stay open;
+ * - finish overwrites reason and receipt (absent fields become absent) and unlists finished
+ *   requests (completed, failed, cancelled); partial and scheduled ones stay open, a scheduled one
+ *   due at `dueAt`; listOpen answers only what is due; reopen lists a request again, due at once;
  * - get / findByUser answer copies, steps in the order the workflow runs them; findByUser newest first.
  *
  * Every call goes to the timeline: `requests.create`, `requests.recordStep(<step>)`,
@@ -137,7 +140,7 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
     row.request.updatedAt = this.clock.now()
   }
 
-  async finish(id: string, state: RequestState, fields: { receipt?: DeletionReceipt; reason?: string }): Promise<void> {
+  async finish(id: string, state: RequestState, fields: { receipt?: DeletionReceipt; reason?: string; dueAt?: Date }): Promise<void> {
     this.enter('finish', state)
     const row = this.row(id)
     const { reason: _reason, receipt: _receipt, ...rest } = row.request
@@ -150,14 +153,33 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
     }
     row.leaseUntil = EPOCH
     if (isFinished(state)) row.open = false
+    else if (fields.dueAt) row.dueAt = new Date(fields.dueAt)
   }
 
-  async listOpen(limit: number): Promise<{ id: string; userId: string }[]> {
+  async listOpen(limit: number, dueBy: Date = this.clock.now()): Promise<{ id: string; userId: string; dueAt?: Date }[]> {
     this.enter('listOpen')
     return [...this.rows.values()]
-      .filter((row) => row.open)
+      .filter((row) => row.open && (!row.dueAt || row.dueAt.getTime() <= dueBy.getTime()))
       .slice(0, limit)
-      .map((row) => ({ id: row.request.id, userId: row.request.userId }))
+      .map((row) => ({ id: row.request.id, userId: row.request.userId, ...(row.dueAt && { dueAt: new Date(row.dueAt) }) }))
+  }
+
+  async updatePlan(id: string, plan: PlanName, state: RequestState): Promise<void> {
+    this.enter('updatePlan', plan)
+    const row = this.row(id)
+    row.request.plan = plan
+    row.request.state = state
+    row.request.updatedAt = this.clock.now()
+  }
+
+  async reopen(id: string, state: RequestState): Promise<void> {
+    this.enter('reopen', state)
+    const row = this.rows.get(id)
+    if (!row) return
+    row.request.state = state
+    row.request.updatedAt = this.clock.now()
+    row.open = true
+    delete row.dueAt
   }
 
   async markEventPublished(id: string, at: Date): Promise<void> {

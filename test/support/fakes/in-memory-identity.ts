@@ -1,5 +1,5 @@
 import { DependencyUnavailableError } from '../../../src/deletion/errors.js'
-import type { AccountErasure, DeletionListener, IdentityProvider } from '../../../src/deletion/ports.js'
+import type { AccountErasure, AccountRecord, DeletionListener, IdentityProvider } from '../../../src/deletion/ports.js'
 import { Timeline } from './timeline.js'
 
 /** What the identity provider holds about an account that identifies the person. */
@@ -26,8 +26,10 @@ export interface FakeSession {
  * `comeBack()`; `hang()` makes calls stay in flight (until `comeBack()`, which does not release
  * calls already hanging) until `timeOut()` fails them with DependencyUnavailableError, as the
  * adapter does once its time bound passes; `refuseCredentials()` makes every call fail as when the
- * service client's credentials are refused (a plain Error, not "unavailable"). Every call is
- * counted and written to the timeline as `identity.eraseAccount`.
+ * service client's credentials are refused (a plain Error, not "unavailable"). Every eraseAccount
+ * is counted and written to the timeline as `identity.eraseAccount` (the others as
+ * `identity.<method>`). disableAccount ends the sessions and disables, keeping the account;
+ * enableAccount enables it again; readAccount answers it as the export shows it.
  */
 export class InMemoryIdentityProvider implements IdentityProvider {
   /** Every user id eraseAccount was called with, in order, whatever the outcome. */
@@ -118,6 +120,50 @@ export class InMemoryIdentityProvider implements IdentityProvider {
     return account && { enabled: account.enabled, email: account.email, firstName: account.firstName, lastName: account.lastName }
   }
 
+  /** Up, down, hanging or refusing credentials, as every call sees it. */
+  private async reachable(): Promise<void> {
+    if (this.mode === 'down') throw new DependencyUnavailableError('keycloak')
+    if (this.mode === 'hanging') return new Promise<void>((_resolve, reject) => void this.inFlight.push(reject))
+    if (this.credentialsRefused) throw new Error('service client token refused (401)')
+  }
+
+  async disableAccount(userId: string): Promise<{ outcome: 'disabled' | 'absent'; wasEnabled: boolean }> {
+    this.timeline.record('identity', 'disableAccount')
+    await this.reachable()
+    const account = this.accounts.get(userId)
+    if (!account) return { outcome: 'absent', wasEnabled: false }
+    account.sessions.clear()
+    const wasEnabled = account.enabled
+    account.enabled = false
+    return { outcome: 'disabled', wasEnabled }
+  }
+
+  async enableAccount(userId: string): Promise<'enabled' | 'absent'> {
+    this.timeline.record('identity', 'enableAccount')
+    await this.reachable()
+    const account = this.accounts.get(userId)
+    if (!account) return 'absent'
+    account.enabled = true
+    return 'enabled'
+  }
+
+  async readAccount(userId: string): Promise<AccountRecord | undefined> {
+    this.timeline.record('identity', 'readAccount')
+    await this.reachable()
+    const account = this.accounts.get(userId)
+    if (!account) return undefined
+    return {
+      username: `user-${userId}`,
+      email: account.email,
+      firstName: account.firstName,
+      lastName: account.lastName,
+      enabled: account.enabled,
+      created: '2024-01-10T08:00:00.000Z',
+      attributes: {},
+      federatedIdentities: [],
+    }
+  }
+
   async eraseAccount(userId: string): Promise<AccountErasure> {
     this.timeline.record('identity', 'eraseAccount')
     this.calls.push(userId)
@@ -137,14 +183,22 @@ export class InMemoryIdentityProvider implements IdentityProvider {
   }
 }
 
-/** Remembers which users it was told were deleted, in order. */
+/** Remembers which users it was told were deleted (and which of them restorably) and restored, in order. */
 export class RecordingDeletionListener implements DeletionListener {
   readonly deleted: string[] = []
+  readonly restorable: string[] = []
+  readonly restored: string[] = []
 
   constructor(readonly timeline: Timeline = new Timeline()) {}
 
-  userDeleted(userId: string): void {
+  userDeleted(userId: string, restorable = false): void {
     this.timeline.record('listener', 'userDeleted')
     this.deleted.push(userId)
+    if (restorable) this.restorable.push(userId)
+  }
+
+  userRestored(userId: string): void {
+    this.timeline.record('listener', 'userRestored')
+    this.restored.push(userId)
   }
 }

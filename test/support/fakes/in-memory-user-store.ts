@@ -1,11 +1,13 @@
 import { isDeleted } from '../../../src/deletion/is-deleted.js'
-import type { MarkDeletedOutcome, UserRecord, UserStore } from '../../../src/deletion/ports.js'
+import type { JsonRow, MarkDeletedOutcome, UserRecord, UserStore } from '../../../src/deletion/ports.js'
 import { FailureQueue, Timeline } from './timeline.js'
 
 type Method = keyof UserStore
 
 export type UserStoreCall =
-  | { method: Exclude<Method, 'markDeleted' | 'scrubProfile' | 'leaveOrganisations' | 'findOrgAdminIds'>; userId: string }
+  | { method: Exclude<Method, 'markDeleted' | 'scrubProfile' | 'leaveOrganisations' | 'findOrgAdminIds' | 'reduceToTombstone' | 'restoreStatus'>; userId: string }
+  | { method: 'reduceToTombstone'; userId: string; requestedBy: string; at: Date }
+  | { method: 'restoreStatus'; userId: string; prior: { status: number | null; isDeleted: boolean | null }; requestedBy: string }
   | { method: 'findOrgAdminIds'; organisationId: string; limit: number }
   | { method: 'leaveOrganisations'; userId: string; at: Date }
   | { method: 'scrubProfile'; userId: string; requestedBy: string; at: Date }
@@ -37,6 +39,9 @@ interface Membership {
   leftAt?: Date
 }
 
+/** The lookup types Sunbird writes, in the order the fake hands them out. */
+const LOOKUP_TYPES = ['email', 'phone', 'username', 'externalid']
+
 /**
  * A UserStore held in memory that behaves like the Cassandra adapter at the port:
  * - markDeleted is a compare-and-set on status and isDeleted (the lightweight transaction); when
@@ -45,7 +50,10 @@ interface Membership {
  *   (writing that row when it is gone);
  * - eraseLookups / eraseExternalIdentities / leaveOrganisations return the rows they touched and are
  *   idempotent (a second call finds nothing left to erase; leaveOrganisations counts every row);
- * - findOrganisationIds lists memberships not marked left.
+ * - findOrganisationIds lists memberships not marked left;
+ * - the read* methods answer rows shaped as Cassandra's (column names lower-case); a hard
+ *   deletion's removeOrganisations / eraseRoles remove rows, reduceToTombstone keeps only the
+ *   tombstone's facts (status 2, isDeleted) and drops the profile, rootOrgId and managedBy.
  *
  * Every call is recorded (`calls`) and written to the shared timeline as `users.<method>`.
  * `scriptMarkDeleted` queues outcomes returned instead of the compare-and-set, `beforeNextMarkDeleted`
@@ -59,7 +67,7 @@ export class InMemoryUserStore implements UserStore {
   private readonly roles = new Map<string, string[]>()
   private readonly adminScopes = new Map<string, string[]>()
   private readonly memberships = new Map<string, Membership[]>()
-  private readonly lookups = new Map<string, number>()
+  private readonly lookups = new Map<string, { type: string; value: string }[]>()
   private readonly externalIdentities = new Map<string, number>()
   private readonly scripted: MarkDeletedOutcome[] = []
   private readonly interleaved: (() => void)[] = []
@@ -88,7 +96,13 @@ export class InMemoryUserStore implements UserStore {
       user.id,
       (user.organisationIds ?? []).map((organisationId) => ({ organisationId, left: false })),
     )
-    this.lookups.set(user.id, user.lookups ?? 1)
+    this.lookups.set(
+      user.id,
+      Array.from({ length: user.lookups ?? 1 }, (_, i) => {
+        const type = LOOKUP_TYPES[i % LOOKUP_TYPES.length] as string
+        return { type, value: `${type}-${i}-${user.id}` }
+      }),
+    )
     this.externalIdentities.set(user.id, user.externalIdentities ?? 0)
     this.profiles.set(user.id, { ...(user.profile ?? {}) })
     return this
@@ -142,7 +156,17 @@ export class InMemoryUserStore implements UserStore {
   }
 
   remainingLookups(userId: string): number {
-    return this.lookups.get(userId) ?? 0
+    return this.lookups.get(userId)?.length ?? 0
+  }
+
+  /** Role rows still held. */
+  remainingRoles(userId: string): string[] {
+    return [...(this.roles.get(userId) ?? [])]
+  }
+
+  /** Membership rows still held, left or not. */
+  remainingMemberships(userId: string): number {
+    return this.memberships.get(userId)?.length ?? 0
   }
 
   remainingExternalIdentities(userId: string): number {
@@ -206,8 +230,8 @@ export class InMemoryUserStore implements UserStore {
 
   async eraseLookups(userId: string): Promise<number> {
     this.enter({ method: 'eraseLookups', userId })
-    const count = this.lookups.get(userId) ?? 0
-    this.lookups.set(userId, 0)
+    const count = this.lookups.get(userId)?.length ?? 0
+    this.lookups.set(userId, [])
     return count
   }
 
@@ -248,5 +272,61 @@ export class InMemoryUserStore implements UserStore {
       .filter(([, organisations]) => organisations.includes(organisationId))
       .map(([id]) => id)
       .slice(0, limit)
+  }
+
+  async readUserRow(userId: string): Promise<JsonRow | undefined> {
+    this.enter({ method: 'readUserRow', userId })
+    const user = this.users.get(userId)
+    if (!user) return undefined
+    return { id: user.id, userid: user.id, status: user.status, isdeleted: user.isDeleted, rootorgid: user.rootOrgId, managedby: user.managedBy, ...this.profiles.get(userId) }
+  }
+
+  async readLookups(userId: string): Promise<{ type: string; value: string }[]> {
+    this.enter({ method: 'readLookups', userId })
+    return (this.lookups.get(userId) ?? []).map((lookup) => ({ ...lookup }))
+  }
+
+  async readExternalIdentities(userId: string): Promise<JsonRow[]> {
+    this.enter({ method: 'readExternalIdentities', userId })
+    return Array.from({ length: this.externalIdentities.get(userId) ?? 0 }, (_, i) => ({ provider: `provider-${i}`, idtype: `provider-${i}`, externalid: `ext-${i}-${userId}`, userid: userId }))
+  }
+
+  async readOrganisations(userId: string): Promise<JsonRow[]> {
+    this.enter({ method: 'readOrganisations', userId })
+    return (this.memberships.get(userId) ?? []).map((m) => ({ userid: userId, organisationid: m.organisationId, isdeleted: m.left, orgleftdate: m.leftAt?.toISOString() ?? null }))
+  }
+
+  async readRoles(userId: string): Promise<JsonRow[]> {
+    this.enter({ method: 'readRoles', userId })
+    const scopes = this.adminScopes.get(userId) ?? []
+    return (this.roles.get(userId) ?? []).map((role) => ({ userid: userId, role, scope: JSON.stringify(role === 'ORG_ADMIN' ? scopes.map((organisationId) => ({ organisationId })) : []) }))
+  }
+
+  async removeOrganisations(userId: string): Promise<number> {
+    this.enter({ method: 'removeOrganisations', userId })
+    const count = this.memberships.get(userId)?.length ?? 0
+    this.memberships.set(userId, [])
+    return count
+  }
+
+  async eraseRoles(userId: string): Promise<number> {
+    this.enter({ method: 'eraseRoles', userId })
+    const count = this.roles.get(userId)?.length ?? 0
+    this.roles.set(userId, [])
+    this.adminScopes.set(userId, [])
+    return count
+  }
+
+  async reduceToTombstone(userId: string, change: { requestedBy: string; at: Date }): Promise<void> {
+    this.enter({ method: 'reduceToTombstone', userId, requestedBy: change.requestedBy, at: change.at })
+    // An UPDATE: the row it names exists afterwards, as a tombstone.
+    this.users.set(userId, { id: userId, status: 2, isDeleted: true, rootOrgId: null, managedBy: null })
+    this.profiles.set(userId, {})
+  }
+
+  async restoreStatus(userId: string, prior: { status: number | null; isDeleted: boolean | null }, change: { requestedBy: string; at: Date }): Promise<void> {
+    this.enter({ method: 'restoreStatus', userId, prior, requestedBy: change.requestedBy })
+    const user = this.users.get(userId) ?? { id: userId, status: null, isDeleted: null, rootOrgId: null, managedBy: null }
+    this.users.set(userId, { ...user, status: prior.status, isDeleted: prior.isDeleted })
   }
 }

@@ -12,9 +12,9 @@ export class Timeline {
     this.entries.push(detail === undefined ? `${port}.${method}` : `${port}.${method}(${detail})`)
   }
 
-  /** The entries without the reads (`users.find*`, `requests.get`, `requests.findByUser`, `outbox.state`). */
+  /** The entries without the reads (`users.find*`, `users.read*`, `requests.get`, `requests.findByUser`, `outbox.state`, `states.get`, `identity.readAccount`). */
   writes(): string[] {
-    return this.entries.filter((entry) => !/^users\.find|^requests\.(get|findByUser|listOpen)\b|^outbox\.state\b/.test(entry))
+    return this.entries.filter((entry) => !/^users\.(find|read)|^requests\.(get|findByUser|listOpen)\b|^outbox\.state\b|^states\.get\b|^identity\.readAccount\b/.test(entry))
   }
 
   count(entry: string): number {

@@ -1,0 +1,80 @@
+import type { Caller } from './caller.js'
+import { authorize, type DeleteUserDeps } from './delete-user.js'
+import { deletionBasis } from './deletion-policy.js'
+import type { DeletionRequest } from './deletion-request.js'
+import { DependencyUnavailableError, NotPermittedError, UserErasedError, UserNotDeletedError, UserNotFoundError } from './errors.js'
+import type { RunDeps } from './run-deletion.js'
+import { auditRecord } from './settle-request.js'
+import { stepsOf } from './steps/index.js'
+import { readCondition } from './user-condition.js'
+
+export interface CancelDeletionInput {
+  userId: string
+  caller: Caller
+}
+
+// A state changing under us twice in a row is already unusual; a third time is a fight we should not win by looping.
+const MAX_ATTEMPTS = 3
+
+/**
+ * Undoes what a soft deletion did, step by step in reverse order, through each step's `restore`
+ * (the Keycloak account enabled again, then the row's status and isdeleted put back), from the
+ * facts each step kept. A step that cannot be restored now (Keycloak down) stops the undoing there:
+ * the user stays locked out, the request stays `cancelling`, and the sweeper (or a repeated
+ * cancel) finishes it. Only when every step is back is the hold dropped and the user let in again.
+ */
+export async function finishCancel(deps: RunDeps, request: DeletionRequest, cancelledBy = request.requestedBy): Promise<void> {
+  for (const step of [...stepsOf('soft')].reverse()) {
+    const outcome = request.steps[step.name]
+    // Restored steps keep no restore facts: a rerun passes them by.
+    if (!step.restore || !outcome?.restore) continue
+    const restored = await step.restore({ deps, request, outcome, cancelledBy })
+    request.steps[step.name] = restored
+    await deps.requests.recordStep(request.id, step.name, restored, 'cancelling')
+    if (restored.status === 'pending') throw new DependencyUnavailableError('keycloak')
+  }
+  await deps.states.swap(request.userId, { mode: 'restoring', requestId: request.id }, undefined)
+  deps.listener.userRestored(request.userId)
+  await deps.requests.finish(request.id, 'cancelled', {})
+  request.state = 'cancelled'
+}
+
+/** Finishes the cancel a request is in the middle of (another request met its `restoring` hold). */
+export async function finishCancelOf(deps: RunDeps, requestId: string): Promise<void> {
+  const request = await deps.requests.get(requestId)
+  if (request && request.state !== 'cancelled') await finishCancel(deps, request)
+}
+
+/**
+ * Cancels a soft deletion (one with or without a grace period) of a user: allowed for the user
+ * themselves, their managing parent, or an ORG_ADMIN of their organisation. The hold moves from
+ * the soft deletion to `restoring` by compare-and-set, so a cancel racing the grace period's
+ * erasure (or a hard deletion) either wins or finds the user erased. Then the steps are undone.
+ *
+ * Throws NotPermittedError, UserNotFoundError (no such user, or hard-deleted: a user that does not
+ * exist), UserNotDeletedError, UserErasedError (Sunbird's deletion erased it), DependencyUnavailableError.
+ */
+export async function cancelDeletion(deps: DeleteUserDeps, input: CancelDeletionInput): Promise<{ requestId: string }> {
+  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+    const condition = await readCondition(deps, input.userId)
+    if (condition.kind === 'hard') throw new UserNotFoundError()
+    if (deletionBasis(input.caller, input.userId) === 'none') throw new NotPermittedError('not self, managing parent or org admin')
+    await authorize(deps, input, { user: condition.kind === 'missing' ? undefined : condition.user })
+    if (condition.kind === 'missing') throw new UserNotFoundError()
+    if (condition.kind === 'active') throw new UserNotDeletedError()
+    if (condition.kind === 'sunbird') throw new UserErasedError()
+    const held = condition.held
+    const request = await deps.requests.get(held.requestId)
+    // Its owner is still taking the lock (or lost it to a deletion without a mode): nothing of it to undo yet.
+    if (request?.steps.lock?.status !== 'done') throw new UserNotDeletedError()
+    if (held.mode === 'soft') {
+      if (!(await deps.states.swap(input.userId, held, { mode: 'restoring', requestId: held.requestId }))) continue
+      await deps.requests.reopen(request.id, 'cancelling')
+      request.state = 'cancelling'
+      await deps.audit.append(auditRecord(request, 'deletion.cancelled', deps.clock.now(), { cancelledBy: input.caller.userId }))
+    }
+    await finishCancel(deps, request, input.caller.userId)
+    return { requestId: request.id }
+  }
+  throw new Error('the deletion state of the user kept changing')
+}

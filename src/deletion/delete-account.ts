@@ -1,0 +1,155 @@
+import type { Caller } from './caller.js'
+import { type DeleteUserDeps, authorize, deleteUser, openRequest } from './delete-user.js'
+import { rolesAllowDeletion } from './deletion-policy.js'
+import type { DeletionRequest, ErasureSchedule, PlanName } from './deletion-request.js'
+import { NotPermittedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
+import { isDeleted } from './is-deleted.js'
+import { lockForPlan } from './lock-for-plan.js'
+import { type DeletionIntent, hardDeletedIsMissing, refusalFor } from './repeat-rules.js'
+import { runRemainingSteps } from './run-deletion.js'
+import { deletionSteps } from './steps/index.js'
+import type { PlanEntry } from './steps/step.js'
+import { deletionBasis } from './deletion-policy.js'
+import { readCondition, type UserCondition } from './user-condition.js'
+import type { UserRecord } from './ports.js'
+
+/** How a deletion is answered on the wire: `default` is Sunbird's deletion. */
+export type ModeName = 'default' | 'soft' | 'hard'
+
+/** One deletion, as every route asks for it: the Sunbird body's optional fields, or a REST route's own (e.g. `?hard=1`). */
+export interface DeletionInput {
+  /** The id the request is recorded under (the call's msgid, or X-Request-Id). */
+  requestId: string
+  /** The target, already reduced from f:<provider>:<id> to <id>. */
+  userId: string
+  caller: Caller
+  /** Absent: Sunbird's deletion, exactly as without this engine. */
+  mode?: 'soft' | 'hard'
+  /** 1–30: soft-delete now, erase (Sunbird's way, or hard with mode 'hard') when the period ends. Not with mode 'soft'. */
+  gracePeriodDays?: number
+  /** Run every check and answer what would happen, writing nothing. */
+  dryRun?: boolean
+}
+
+export type DeletionOutcome =
+  | { kind: 'deleted'; mode: ModeName; requestId: string }
+  | { kind: 'scheduled'; mode: ModeName; requestId: string; eraseAt: Date }
+  | { kind: 'dry-run'; mode: ModeName; plan: PlanEntry[] }
+
+export interface DeleteAccountDeps extends DeleteUserDeps {
+  /** The length of a grace day (DELETION_GRACE_DAY_SECONDS), in milliseconds. */
+  graceDayMs: number
+}
+
+/** Raised for a combination of options the schema lets through only by mistake (the HTTP schemas refuse it first). */
+export class InvalidDeletionOptionsError extends Error {
+  override name = 'InvalidDeletionOptionsError'
+}
+
+interface Asked {
+  intent: DeletionIntent
+  mode: ModeName
+  /** The plan that runs now. */
+  plan: PlanName
+  schedule?: Omit<ErasureSchedule, 'eraseAt'> & { days: number }
+}
+
+function asked(input: DeletionInput): Asked {
+  const mode: ModeName = input.mode ?? 'default'
+  const days = input.gracePeriodDays
+  if (days !== undefined) {
+    if (input.mode === 'soft') throw new InvalidDeletionOptionsError('a soft deletion has no grace period')
+    if (!Number.isInteger(days) || days < 1 || days > 30) throw new InvalidDeletionOptionsError('gracePeriodDays is 1 to 30')
+    const plan = input.mode === 'hard' ? 'hard' : 'sunbird'
+    return { intent: plan === 'hard' ? 'grace-hard' : 'grace', mode, plan: 'soft', schedule: { plan, days } }
+  }
+  if (input.mode === undefined) return { intent: 'default', mode, plan: 'sunbird' }
+  return { intent: input.mode, mode, plan: input.mode }
+}
+
+/**
+ * Every check a real call makes, in the contract's order, reading only. Sunbird's deletion keeps
+ * Sunbird's order (authorization, role restriction, existence, already deleted). A request with a
+ * mode meets a hard-deleted user as one that does not exist before any authorization check, then
+ * the same checks, then the repeat rules.
+ */
+async function check(deps: DeleteAccountDeps, input: DeletionInput, intent: DeletionIntent): Promise<{ user: UserRecord; condition: UserCondition; organisationIds?: string[] }> {
+  if (intent === 'default') {
+    const authorized = await authorize(deps, input)
+    if (!rolesAllowDeletion(await deps.users.findRoles(input.userId), deps.policy.allowedRoles)) throw new RoleRestrictedError()
+    const user = authorized.user ?? (await deps.users.findUser(input.userId))
+    if (!user) throw new UserNotFoundError()
+    if (isDeleted(user)) throw new UserAlreadyDeletedError()
+    return { user, condition: { kind: 'active', user }, ...(authorized.organisationIds && { organisationIds: authorized.organisationIds }) }
+  }
+  const condition = await readCondition(deps, input.userId)
+  if (condition.kind === 'hard' && hardDeletedIsMissing(intent)) throw new UserNotFoundError()
+  if (deletionBasis(input.caller, input.userId) === 'none') throw new NotPermittedError('not self, managing parent or org admin')
+  const user = condition.kind === 'missing' ? undefined : condition.user
+  const authorized = await authorize(deps, input, { user })
+  if (!rolesAllowDeletion(await deps.users.findRoles(input.userId), deps.policy.allowedRoles)) throw new RoleRestrictedError()
+  const refusal = refusalFor(intent, condition)
+  if (refusal) throw refusal
+  if (!user) throw new UserNotFoundError()
+  return { user, condition, ...(authorized.organisationIds && { organisationIds: authorized.organisationIds }) }
+}
+
+/** What a real call would do, store by store, from each step's own preview. */
+async function preview(deps: DeleteAccountDeps, userId: string, plan: PlanName, user: UserRecord): Promise<PlanEntry[]> {
+  const entries: PlanEntry[] = []
+  for (const step of deletionSteps) if ('preview' in step) entries.push(...(await step.preview({ deps, userId, plan, user })))
+  return entries
+}
+
+/**
+ * The deletion engine: one function behind every route that deletes an account. Without mode,
+ * grace period or dry run it is Sunbird's deletion, unchanged (deleteUser). Otherwise:
+ * - `dryRun`: every check a real call makes, then each step's preview; nothing is written;
+ * - `mode: 'soft'`: the user is locked out, the Keycloak account disabled, everything kept (undone by cancelDeletion);
+ * - `mode: 'hard'`: everything Sunbird's deletion does, plus what Sunbird keeps, down to a tombstone;
+ * - `gracePeriodDays`: a soft deletion now, and the erasure (Sunbird's, or hard) scheduled for the sweeper.
+ * The repeat rules decide what a request on an already deleted user does (repeat-rules.ts).
+ *
+ * Throws the domain errors of errors.ts: UserNotFoundError, UserAlreadyDeletedError,
+ * RoleRestrictedError, NotPermittedError, DependencyUnavailableError.
+ */
+export async function deleteAccount(deps: DeleteAccountDeps, input: DeletionInput): Promise<DeletionOutcome> {
+  const ask = asked(input)
+  if (input.dryRun) {
+    const { user } = await check(deps, input, ask.intent)
+    return { kind: 'dry-run', mode: ask.mode, plan: await preview(deps, input.userId, ask.schedule?.plan ?? ask.plan, user) }
+  }
+  if (ask.intent === 'default') {
+    await deleteUser(deps, input)
+    return { kind: 'deleted', mode: 'default', requestId: input.requestId }
+  }
+
+  const { user, organisationIds } = await check(deps, input, ask.intent)
+  const now = deps.clock.now()
+  const request: DeletionRequest = {
+    id: input.requestId,
+    userId: input.userId,
+    requestedBy: input.caller.userId,
+    state: 'accepted',
+    plan: ask.plan,
+    ...(ask.schedule && { schedule: { plan: ask.schedule.plan, eraseAt: new Date(now.getTime() + ask.schedule.days * deps.graceDayMs) } }),
+    steps: {},
+    target: { rootOrgId: user.rootOrgId, managedBy: user.managedBy, organisationIds: organisationIds ?? (await deps.users.findOrganisationIds(input.userId)) },
+    createdAt: now,
+    updatedAt: now,
+  }
+  await openRequest(deps, request)
+  const userName = deps.eventIncludesUserName ? await deps.users.findUserName(input.userId) : null
+  try {
+    const locked = await lockForPlan(deps, request)
+    if (locked.kind === 'refused') throw locked.error
+    await runRemainingSteps(deps, request, userName)
+  } catch (err) {
+    // Let the next identical request (or the sweeper) take over at once instead of after the lease.
+    await deps.requests.releaseLease(request.id).catch(() => undefined)
+    throw err
+  }
+  // A soft phase still owing a step (Keycloak down) is finished by the sweeper, which then schedules the erasure all the same.
+  if (request.schedule) return { kind: 'scheduled', mode: ask.mode, requestId: request.id, eraseAt: request.schedule.eraseAt }
+  return { kind: 'deleted', mode: ask.mode, requestId: request.id }
+}

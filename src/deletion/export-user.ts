@@ -1,0 +1,43 @@
+import type { Caller } from './caller.js'
+import { authorize, type DeleteUserDeps } from './delete-user.js'
+import { deletionBasis } from './deletion-policy.js'
+import type { DeletionRequest } from './deletion-request.js'
+import { NotPermittedError, UserNotFoundError } from './errors.js'
+import type { JsonValue } from './ports.js'
+import { deletionSteps } from './steps/index.js'
+import { readCondition } from './user-condition.js'
+
+export interface ExportUserInput {
+  /** The call's id: it names the audit record of the export. */
+  requestId: string
+  userId: string
+  caller: Caller
+}
+
+export interface UserExport {
+  /** What each store holds about the person, by section (row, lookups, externalIdentities, organisations, roles, managedUserIds, keycloak). */
+  sections: Record<string, JsonValue>
+  /** Every deletion request recorded for the person, newest first. */
+  deletionRequests: DeletionRequest[]
+}
+
+/**
+ * Everything this service can reach about a person, for the person (Art. 15 and 20): each
+ * step's store contributes its own section (exportData), so a new store is exported by declaring
+ * it. Same authorization as a deletion. A soft-deleted user can still be exported; an erased one
+ * (Sunbird's deletion, or hard) is a user that does not exist. The export itself is audited (ids only).
+ */
+export async function exportUser(deps: DeleteUserDeps, input: ExportUserInput): Promise<UserExport> {
+  const condition = await readCondition(deps, input.userId)
+  if (condition.kind === 'hard') throw new UserNotFoundError()
+  if (deletionBasis(input.caller, input.userId) === 'none') throw new NotPermittedError('not self, managing parent or org admin')
+  await authorize(deps, input, { user: condition.kind === 'missing' ? undefined : condition.user })
+  if (condition.kind !== 'active' && condition.kind !== 'soft') throw new UserNotFoundError()
+
+  const sections: Record<string, JsonValue> = {}
+  for (const step of deletionSteps) if ('exportData' in step) Object.assign(sections, await step.exportData({ deps, userId: input.userId }))
+  const deletionRequests = await deps.requests.findByUser(input.userId, 100)
+  const at = deps.clock.now().toISOString()
+  await deps.audit.append({ event: 'user.exported', requestId: input.requestId, userId: input.userId, requestedBy: input.caller.userId, at })
+  return { sections, deletionRequests }
+}

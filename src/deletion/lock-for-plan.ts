@@ -1,0 +1,93 @@
+import { finishCancelOf } from './cancel-deletion.js'
+import type { DeletionRequest } from './deletion-request.js'
+import { type DeletionError, UserNotFoundError } from './errors.js'
+import { isDeleted } from './is-deleted.js'
+import type { UserDeletionState, UserRecord } from './ports.js'
+import { intentOf, refusalFor } from './repeat-rules.js'
+import type { RunDeps } from './run-deletion.js'
+import { failRequest } from './settle-request.js'
+import { recordLock } from './steps/lock.js'
+import { stepOutcome } from './steps/step.js'
+import { readCondition } from './user-condition.js'
+
+// A state changing under us twice in a row is already unusual; a third time is a fight we should not win by looping.
+const MAX_ATTEMPTS = 4
+
+export type LockResult = { kind: 'locked' } | { kind: 'refused'; error: DeletionError }
+
+/** The earlier soft deletion a hard one takes over: if it still waits for its erasure, that erasure is no longer its to run. */
+async function supersede(deps: RunDeps, requestId: string): Promise<void> {
+  const earlier = await deps.requests.get(requestId)
+  if (earlier && (earlier.state === 'scheduled' || earlier.state === 'partial' || earlier.state === 'in_progress' || earlier.state === 'accepted')) {
+    await failRequest(deps, earlier, 'superseded', deps.clock.now())
+  }
+}
+
+/**
+ * The lock of a soft or hard deletion, in two compare-and-sets so that of concurrent requests in
+ * any mix of modes exactly one wins each change of state:
+ * 1. the user's deletion state (UserDeletionStates) moves to this request's hold: from none (an
+ *    active user, or one Sunbird's deletion erased), or from a soft hold (hard over soft);
+ * 2. the user row gets status 2 + isdeleted (UserStore.markDeleted), as Sunbird's deletion does,
+ *    which is what a request without a mode competes on. Losing it to such a request gives the
+ *    hold back, and the rules are read again (a hard deletion then goes on over Sunbird's).
+ * Between attempts the repeat rules are applied to what the user has become. A request already
+ * holding the state (a crashed runner's) goes straight to the row.
+ */
+export async function lockForPlan(deps: RunDeps, request: DeletionRequest): Promise<LockResult> {
+  const hold: UserDeletionState = { mode: request.plan === 'soft' ? 'soft' : 'hard', requestId: request.id }
+  const intent = intentOf(request)
+  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+    const condition = await readCondition(deps, request.userId)
+    const held = condition.kind === 'missing' || condition.kind === 'active' ? undefined : condition.held
+    const ours = held?.requestId === request.id && held.mode === hold.mode
+    if (!ours) {
+      const refusal = refusalFor(intent, condition)
+      if (refusal) return refuse(deps, request, refusal, condition.kind === 'missing' ? 'not-found' : 'superseded')
+      if (held?.mode === 'restoring') {
+        // A cancel is putting the user back: let it finish first, then read the rules again.
+        await finishCancelOf(deps, held.requestId)
+        continue
+      }
+      if (!(await deps.states.swap(request.userId, held, hold))) continue
+      if (held?.mode === 'soft') await supersede(deps, held.requestId)
+    }
+    const user = condition.kind === 'missing' ? undefined : condition.user
+    if (!user) {
+      await deps.states.swap(request.userId, hold, undefined)
+      return refuse(deps, request, new UserNotFoundError(), 'not-found')
+    }
+    if (isDeleted(user)) {
+      await recordLock(deps, request, deps.clock.now(), request.steps.lock?.restore)
+      return { kind: 'locked' }
+    }
+    const locked = await lockRow(deps, request, user)
+    if (locked === 'locked') return { kind: 'locked' }
+    // The row was deleted by a request without a mode (or is gone): give the hold back and read the rules again.
+    await deps.states.swap(request.userId, hold, undefined)
+  }
+  throw new Error('the deletion state of the user kept changing')
+}
+
+/** The row's compare-and-set, retried while someone else changes other flags (e.g. blocks the user). Restore facts are recorded first, so a crash keeps them. */
+async function lockRow(deps: RunDeps, request: DeletionRequest, read: UserRecord): Promise<'locked' | 'lost'> {
+  let user = read
+  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+    const restore = { status: user.status, isDeleted: user.isDeleted }
+    request.steps.lock = stepOutcome('pending', 'locking', deps.clock.now(), undefined, { plan: request.plan, restore })
+    await deps.requests.recordStep(request.id, 'lock', request.steps.lock, request.state === 'accepted' ? 'accepted' : 'in_progress')
+    const outcome = await deps.users.markDeleted(user, { requestedBy: request.requestedBy, at: deps.clock.now() })
+    if (outcome.kind === 'deleted') {
+      await recordLock(deps, request, deps.clock.now(), restore)
+      return 'locked'
+    }
+    if (outcome.kind === 'already-deleted' || !outcome.current || isDeleted(outcome.current)) return 'lost'
+    user = outcome.current
+  }
+  throw new Error('user row kept changing during deletion')
+}
+
+async function refuse(deps: RunDeps, request: DeletionRequest, error: DeletionError, reason: 'not-found' | 'superseded'): Promise<LockResult> {
+  await failRequest(deps, request, reason, deps.clock.now())
+  return { kind: 'refused', error }
+}

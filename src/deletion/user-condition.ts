@@ -1,0 +1,33 @@
+import { isDeleted } from './is-deleted.js'
+import type { UserDeletionState, UserDeletionStates, UserRecord, UserStore } from './ports.js'
+
+/**
+ * Where a user stands in the deletion lifecycle, from the user row and the deletion state:
+ * - `missing`: no row;
+ * - `active`: not deleted;
+ * - `soft`: locked out, everything kept, restorable (also while a cancel is restoring it);
+ * - `sunbird`: erased by Sunbird's deletion (no mode, or the end of a grace period);
+ * - `hard`: erased and reduced to a tombstone: to every later request a user that does not exist.
+ */
+export type UserCondition =
+  | { kind: 'missing' }
+  | { kind: 'active'; user: UserRecord }
+  | { kind: 'soft'; user: UserRecord; held: UserDeletionState }
+  | { kind: 'sunbird'; user: UserRecord; held?: UserDeletionState }
+  | { kind: 'hard'; user?: UserRecord; held: UserDeletionState }
+
+/** The one place the lifecycle position of a user is decided. */
+export function conditionOf(user: UserRecord | undefined, held: UserDeletionState | undefined): UserCondition {
+  if (held?.mode === 'hard') return { kind: 'hard', held, ...(user && { user }) }
+  if (!user) return { kind: 'missing' }
+  // A soft hold whose owner has not locked the row yet counts as soft: that owner either locks it or gives the hold back.
+  if (held?.mode === 'soft' || held?.mode === 'restoring') return { kind: 'soft', user, held }
+  if (held?.mode === 'sunbird') return { kind: 'sunbird', user, held }
+  if (isDeleted(user)) return { kind: 'sunbird', user }
+  return { kind: 'active', user }
+}
+
+export async function readCondition(deps: { users: Pick<UserStore, 'findUser'>; states: Pick<UserDeletionStates, 'get'> }, userId: string): Promise<UserCondition> {
+  const [user, held] = await Promise.all([deps.users.findUser(userId), deps.states.get(userId)])
+  return conditionOf(user, held)
+}
