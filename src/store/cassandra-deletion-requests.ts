@@ -1,5 +1,5 @@
 import type { Client, types } from 'cassandra-driver'
-import { type DeletionReceipt, type DeletionRequest, isFinished, type RequestState, STEPS, type StepName, type StepOutcome } from '../deletion/deletion-request.js'
+import { type DeletionReceipt, type DeletionRequest, isFinished, type PlanName, type RequestState, STEPS, type StepName, type StepOutcome } from '../deletion/deletion-request.js'
 import type { DeletionRequestStore } from '../deletion/ports.js'
 import { IDEMPOTENT, runCassandra } from './cassandra-call.js'
 
@@ -7,11 +7,16 @@ function toRequest(row: types.Row): DeletionRequest {
   const steps = (row.get('steps') as Record<string, string> | null) ?? {}
   const receipt = row.get('receipt') as string | null
   const reason = row.get('reason') as string | null
+  const erasePlan = row.get('eraseplan') as Exclude<PlanName, 'soft'> | null
+  const eraseAt = row.get('eraseat') as Date | null
   return {
     id: row.get('id') as string,
     userId: row.get('userid') as string,
     requestedBy: row.get('requestedby') as string,
     state: row.get('state') as RequestState,
+    // Requests written before modes existed are Sunbird's deletion.
+    plan: (row.get('plan') as PlanName | null) ?? 'sunbird',
+    ...(erasePlan && eraseAt && { schedule: { plan: erasePlan, eraseAt } }),
     // Cassandra returns map keys sorted; answer them in the order the steps run.
     steps: Object.fromEntries(STEPS.filter((step) => steps[step] !== undefined).map((step) => [step, JSON.parse(steps[step] as string) as StepOutcome])),
     target: {
@@ -30,9 +35,9 @@ function toRequest(row: types.Row): DeletionRequest {
 function deletionRequestStatements(keyspace: string) {
   const t = `${keyspace}.user_deletion_request`
   const open = `${keyspace}.user_deletion_request_open`
-  const columns = 'id, userid, requestedby, state, steps, rootorgid, managedby, organisationids, createdat, updatedat, reason, receipt'
+  const columns = 'id, userid, requestedby, state, plan, eraseplan, eraseat, steps, rootorgid, managedby, organisationids, createdat, updatedat, reason, receipt'
   return {
-    create: `INSERT INTO ${t} (id, userid, requestedby, state, steps, rootorgid, managedby, organisationids, leaseuntil, createdat, updatedat) VALUES (?, ?, ?, ?, {}, ?, ?, ?, ?, ?, ?) IF NOT EXISTS`,
+    create: `INSERT INTO ${t} (id, userid, requestedby, state, plan, eraseplan, eraseat, steps, rootorgid, managedby, organisationids, leaseuntil, createdat, updatedat) VALUES (?, ?, ?, ?, ?, ?, ?, {}, ?, ?, ?, ?, ?, ?) IF NOT EXISTS`,
     open: `INSERT INTO ${open} (id, userid, createdat) VALUES (?, ?, ?)`,
     get: `SELECT ${columns} FROM ${t} WHERE id = ?`,
     byUser: `SELECT ${columns} FROM ${t} WHERE userid = ?`,
@@ -40,15 +45,18 @@ function deletionRequestStatements(keyspace: string) {
     release: `UPDATE ${t} SET leaseuntil = ? WHERE id = ?`,
     step: `UPDATE ${t} SET steps[?] = ?, state = ?, updatedat = ? WHERE id = ?`,
     finish: `UPDATE ${t} SET state = ?, reason = ?, receipt = ?, leaseuntil = ?, updatedat = ? WHERE id = ?`,
+    plan: `UPDATE ${t} SET plan = ?, state = ?, updatedat = ? WHERE id = ?`,
+    reopen: `UPDATE ${t} SET state = ?, updatedat = ? WHERE id = ?`,
+    due: `UPDATE ${open} SET dueat = ? WHERE id = ?`,
     close: `DELETE FROM ${open} WHERE id = ?`,
-    listOpen: `SELECT id, userid FROM ${open} LIMIT ?`,
+    listOpen: `SELECT id, userid, dueat FROM ${open}`,
     eventPublished: `UPDATE ${t} SET steps['event'] = ? WHERE id = ?`,
   }
 }
 
 /**
  * user_deletion_request (one row per request, ids and outcomes only) and
- * user_deletion_request_open (what the sweeper still has to look at).
+ * user_deletion_request_open (what the sweeper still has to look at, with when it is due).
  */
 export class CassandraDeletionRequests implements DeletionRequestStore {
   private readonly cql: ReturnType<typeof deletionRequestStatements>
@@ -63,10 +71,26 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
   async create(request: DeletionRequest, leaseUntil: Date): Promise<boolean> {
     // Written before the open-list entry: the sweeper never meets an open id without its request.
     const { target } = request
+    // A request without a mode leaves the new columns unset, as every request was written before modes.
+    const plan = request.plan === 'sunbird' ? null : request.plan
     const result = await runCassandra(() =>
       this.client.execute(
         this.cql.create,
-        [request.id, request.userId, request.requestedBy, request.state, target.rootOrgId, target.managedBy, target.organisationIds, leaseUntil, request.createdAt, request.updatedAt],
+        [
+          request.id,
+          request.userId,
+          request.requestedBy,
+          request.state,
+          plan,
+          request.schedule?.plan ?? null,
+          request.schedule?.eraseAt ?? null,
+          target.rootOrgId,
+          target.managedBy,
+          target.organisationIds,
+          leaseUntil,
+          request.createdAt,
+          request.updatedAt,
+        ],
         { prepare: true },
       ),
     )
@@ -101,16 +125,38 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
     await runCassandra(() => this.client.execute(this.cql.step, [step, JSON.stringify(outcome), state, new Date(), id], IDEMPOTENT))
   }
 
-  async finish(id: string, state: RequestState, fields: { receipt?: DeletionReceipt; reason?: string }): Promise<void> {
+  async finish(id: string, state: RequestState, fields: { receipt?: DeletionReceipt; reason?: string; dueAt?: Date }): Promise<void> {
     const now = new Date()
     // The lease is released so a partial request can be taken up at once by a retry or the sweeper.
     await runCassandra(() => this.client.execute(this.cql.finish, [state, fields.reason ?? null, fields.receipt ? JSON.stringify(fields.receipt) : null, new Date(0), now, id], IDEMPOTENT))
     if (isFinished(state)) await runCassandra(() => this.client.execute(this.cql.close, [id], IDEMPOTENT))
+    else if (fields.dueAt) await runCassandra(() => this.client.execute(this.cql.due, [fields.dueAt, id], IDEMPOTENT))
   }
 
-  async listOpen(limit: number): Promise<{ id: string; userId: string }[]> {
-    const rows = (await runCassandra(() => this.client.execute(this.cql.listOpen, [limit], IDEMPOTENT))).rows
-    return rows.map((row) => ({ id: row.get('id') as string, userId: row.get('userid') as string }))
+  async updatePlan(id: string, plan: PlanName, state: RequestState): Promise<void> {
+    await runCassandra(() => this.client.execute(this.cql.plan, [plan, state, new Date(), id], IDEMPOTENT))
+  }
+
+  async reopen(id: string, state: RequestState): Promise<void> {
+    const request = await this.get(id)
+    if (!request) return
+    await runCassandra(() => this.client.execute(this.cql.reopen, [state, new Date(), id], IDEMPOTENT))
+    await runCassandra(() => this.client.execute(this.cql.open, [id, request.userId, request.createdAt], IDEMPOTENT))
+    // Due at once, even if it was waiting for a grace period to end.
+    await runCassandra(() => this.client.execute(this.cql.due, [null, id], IDEMPOTENT))
+  }
+
+  async listOpen(limit: number, dueBy: Date = new Date()): Promise<{ id: string; userId: string; dueAt?: Date }[]> {
+    // Paged through: scheduled requests waiting out their grace period must not crowd out the ones due now.
+    const result = await runCassandra(() => this.client.execute(this.cql.listOpen, [], { ...IDEMPOTENT, fetchSize: 500 }))
+    const due: { id: string; userId: string; dueAt?: Date }[] = []
+    for await (const row of result) {
+      const dueAt = row.get('dueat') as Date | null
+      if (dueAt && dueAt.getTime() > dueBy.getTime()) continue
+      due.push({ id: row.get('id') as string, userId: row.get('userid') as string, ...(dueAt && { dueAt }) })
+      if (due.length >= limit) break
+    }
+    return due
   }
 
   /** The relay's confirmation that the event reached the topic. */

@@ -1,8 +1,9 @@
 import type { Client, types } from 'cassandra-driver'
 import { isDeleted } from '../deletion/is-deleted.js'
-import type { MarkDeletedOutcome, UserRecord, UserStore } from '../deletion/ports.js'
+import type { JsonRow, MarkDeletedOutcome, UserRecord, UserStore } from '../deletion/ports.js'
 import { formatSunbirdTimestamp } from '../shared/sunbird-timestamp.js'
 import { IDEMPOTENT, runCassandra } from './cassandra-call.js'
+import { toJsonRow } from './json-row.js'
 
 /**
  * Every profile column of sunbird.user that can hold personal data, and what deletion leaves in it.
@@ -31,6 +32,9 @@ export const SCRUBBED_USER_COLUMNS: Readonly<Record<string, string | boolean | n
   profilelocation: '[]',
   profiledetails: null,
 }
+
+/** What a hard deletion leaves of the user row: a tombstone other Sunbird data can still point at. Every other column goes to null. */
+export const TOMBSTONE_COLUMNS: ReadonlySet<string> = new Set(['id', 'userid', 'status', 'isdeleted', 'createddate', 'updateddate', 'updatedby'])
 
 const scrubColumns = Object.keys(SCRUBBED_USER_COLUMNS)
 const scrubValues = Object.values(SCRUBBED_USER_COLUMNS)
@@ -61,18 +65,42 @@ function userStoreStatements(ks: string) {
     findRoleHolders: `SELECT userid, scope FROM ${ks}.user_roles WHERE role = ?`,
     lock: `UPDATE ${ks}.user SET status = 2, isdeleted = true, updatedby = ?, updateddate = ? WHERE id = ? IF status = ? AND isdeleted = ?`,
     scrub: `UPDATE ${ks}.user SET status = 2, isdeleted = true, updatedby = ?, updateddate = ?, ${scrubColumns.map((column) => `${column} = ?`).join(', ')} WHERE id = ?`,
+    restoreStatus: `UPDATE ${ks}.user SET status = ?, isdeleted = ?, updatedby = ?, updateddate = ? WHERE id = ?`,
+    readRow: `SELECT * FROM ${ks}.user WHERE id = ?`,
+    readExternalIdentities: `SELECT * FROM ${ks}.usr_external_identity WHERE userid = ?`,
+    readOrganisations: `SELECT * FROM ${ks}.user_organisation WHERE userid = ?`,
+    readRoles: `SELECT * FROM ${ks}.user_roles WHERE userid = ?`,
+    removeOrganisations: `DELETE FROM ${ks}.user_organisation WHERE userid = ?`,
+    eraseRoles: `DELETE FROM ${ks}.user_roles WHERE userid = ?`,
+    countOrganisations: `SELECT organisationid FROM ${ks}.user_organisation WHERE userid = ?`,
+    countRoles: `SELECT role FROM ${ks}.user_roles WHERE userid = ?`,
   }
 }
 
 /** sunbird.user and its side tables, behind the workflow's UserStore port. */
 export class CassandraUserStore implements UserStore {
   private readonly cql: ReturnType<typeof userStoreStatements>
+  private tombstone: Promise<string> | undefined
 
   constructor(
     private readonly client: Client,
-    keyspace: string,
+    private readonly keyspace: string,
   ) {
     this.cql = userStoreStatements(keyspace)
+  }
+
+  /** The tombstone's UPDATE, from the table as it stands: a column Sunbird adds later is nulled too. */
+  private tombstoneCql(): Promise<string> {
+    this.tombstone ??= runCassandra(async () => {
+      const table = await this.client.metadata.getTable(this.keyspace, 'user')
+      if (!table) throw new Error('no user table')
+      const cleared = table.columns.map((column) => column.name).filter((name) => !TOMBSTONE_COLUMNS.has(name))
+      return `UPDATE ${this.keyspace}.user SET status = 2, isdeleted = true, userid = ?, updatedby = ?, updateddate = ?, ${cleared.map((name) => `"${name}" = null`).join(', ')} WHERE id = ?`
+    }).catch((err: unknown) => {
+      this.tombstone = undefined
+      throw err
+    })
+    return this.tombstone
   }
 
   private execute(cql: string, params: unknown[]) {
@@ -137,6 +165,48 @@ export class CassandraUserStore implements UserStore {
 
   async findManagedUserIds(userId: string): Promise<string[]> {
     return (await this.execute(this.cql.findManaged, [userId])).rows.map((row) => row.get('id') as string)
+  }
+
+  async readUserRow(userId: string): Promise<JsonRow | undefined> {
+    const row = (await this.execute(this.cql.readRow, [userId])).first()
+    return row ? toJsonRow(row) : undefined
+  }
+
+  async readLookups(userId: string): Promise<{ type: string; value: string }[]> {
+    return (await this.execute(this.cql.findLookups, [userId])).rows.map((row) => ({ type: row.get('type') as string, value: row.get('value') as string }))
+  }
+
+  async readExternalIdentities(userId: string): Promise<JsonRow[]> {
+    return (await this.execute(this.cql.readExternalIdentities, [userId])).rows.map(toJsonRow)
+  }
+
+  async readOrganisations(userId: string): Promise<JsonRow[]> {
+    return (await this.execute(this.cql.readOrganisations, [userId])).rows.map(toJsonRow)
+  }
+
+  async readRoles(userId: string): Promise<JsonRow[]> {
+    return (await this.execute(this.cql.readRoles, [userId])).rows.map(toJsonRow)
+  }
+
+  async removeOrganisations(userId: string): Promise<number> {
+    const count = (await this.execute(this.cql.countOrganisations, [userId])).rowLength
+    if (count > 0) await this.execute(this.cql.removeOrganisations, [userId])
+    return count
+  }
+
+  async eraseRoles(userId: string): Promise<number> {
+    const count = (await this.execute(this.cql.countRoles, [userId])).rowLength
+    if (count > 0) await this.execute(this.cql.eraseRoles, [userId])
+    return count
+  }
+
+  async reduceToTombstone(userId: string, change: { requestedBy: string; at: Date }): Promise<void> {
+    const cql = await this.tombstoneCql()
+    await this.execute(cql, [userId, change.requestedBy, formatSunbirdTimestamp(change.at), userId])
+  }
+
+  async restoreStatus(userId: string, prior: { status: number | null; isDeleted: boolean | null }, change: { requestedBy: string; at: Date }): Promise<void> {
+    await this.execute(this.cql.restoreStatus, [prior.status, prior.isDeleted, change.requestedBy, formatSunbirdTimestamp(change.at), userId])
   }
 
   async findOrgAdminIds(organisationId: string, limit: number): Promise<string[]> {

@@ -1,5 +1,17 @@
 import { DependencyUnavailableError } from '../deletion/errors.js'
-import type { AccountErasure, IdentityProvider } from '../deletion/ports.js'
+import type { AccountErasure, AccountRecord, IdentityProvider } from '../deletion/ports.js'
+
+/** The parts of Keycloak's UserRepresentation this adapter reads. */
+interface UserRepresentation {
+  username?: string
+  email?: string
+  firstName?: string
+  lastName?: string
+  enabled?: boolean
+  createdTimestamp?: number
+  attributes?: Record<string, string[]>
+  [field: string]: unknown
+}
 
 export interface KeycloakAdminOptions {
   /** Keycloak base URL for admin calls (usually sunbird_sso_url). */
@@ -17,6 +29,11 @@ class KeycloakUnreachable extends Error {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** "Keycloak did not answer" becomes the domain's unavailable dependency; anything else stays itself. */
+function asDomainError(err: unknown): unknown {
+  return err instanceof KeycloakUnreachable ? new DependencyUnavailableError('keycloak', { cause: err }) : err
+}
 
 /**
  * Keycloak's admin REST API with the service client's credentials (client_credentials grant, token
@@ -45,9 +62,102 @@ export class KeycloakIdentity implements IdentityProvider {
       if (!disable.ok) throw new Error(`disable answered ${disable.status}`)
       return 'disabled'
     } catch (err) {
-      if (err instanceof KeycloakUnreachable) throw new DependencyUnavailableError('keycloak', { cause: err })
-      throw err
+      throw asDomainError(err)
     }
+  }
+
+  async disableAccount(userId: string): Promise<{ outcome: 'disabled' | 'absent'; wasEnabled: boolean }> {
+    try {
+      const userUrl = this.userUrl(userId)
+      const current = await this.readUser(userUrl)
+      if (!current) return { outcome: 'absent', wasEnabled: false }
+      // Sessions first: a login in between would only meet a disabled account.
+      const logout = await this.adminCall('POST', `${userUrl}/logout`)
+      if (logout.status === 404) return { outcome: 'absent', wasEnabled: false }
+      if (!logout.ok) throw new Error(`logout answered ${logout.status}`)
+      // The whole representation goes back with only `enabled` changed: a partial one would drop attributes (Sunbird's roles).
+      if (current.enabled !== false) await this.writeUser(userUrl, { ...current, enabled: false })
+      return { outcome: 'disabled', wasEnabled: current.enabled !== false }
+    } catch (err) {
+      throw asDomainError(err)
+    }
+  }
+
+  async enableAccount(userId: string): Promise<'enabled' | 'absent'> {
+    try {
+      const userUrl = this.userUrl(userId)
+      const current = await this.readUser(userUrl)
+      if (!current) return 'absent'
+      if (current.enabled !== true) await this.writeUser(userUrl, { ...current, enabled: true })
+      return 'enabled'
+    } catch (err) {
+      throw asDomainError(err)
+    }
+  }
+
+  async readAccount(userId: string): Promise<AccountRecord | undefined> {
+    try {
+      const userUrl = this.userUrl(userId)
+      const user = await this.readUser(userUrl)
+      if (!user) return undefined
+      const links = await this.adminCall('GET', `${userUrl}/federated-identity`)
+      const federated = links.ok ? ((await links.json()) as { identityProvider?: string; userId?: string; userName?: string }[]) : []
+      if (!links.ok) await links.body?.cancel()
+      return {
+        username: user.username ?? null,
+        email: user.email ?? null,
+        firstName: user.firstName ?? null,
+        lastName: user.lastName ?? null,
+        enabled: user.enabled === true,
+        created: typeof user.createdTimestamp === 'number' ? new Date(user.createdTimestamp).toISOString() : null,
+        attributes: user.attributes ?? {},
+        federatedIdentities: federated.map((link) => ({ identityProvider: link.identityProvider ?? '', userId: link.userId ?? '', userName: link.userName ?? '' })),
+      }
+    } catch (err) {
+      throw asDomainError(err)
+    }
+  }
+
+  /**
+   * When a session of the user began, by its id (the `sid` of their token), or undefined when
+   * Keycloak has no such session. A password grant starts a session and sets no AUTH_TIME note, so
+   * its tokens carry no `auth_time`: the session's start is then the time of the login.
+   */
+  async sessionStartedAt(userId: string, sessionId: string): Promise<Date | undefined> {
+    try {
+      const response = await this.adminCall('GET', `${this.userUrl(userId)}/sessions`)
+      if (!response.ok) {
+        await response.body?.cancel()
+        return undefined
+      }
+      const session = ((await response.json()) as { id?: string; start?: number }[]).find((candidate) => candidate.id === sessionId)
+      return typeof session?.start === 'number' ? new Date(session.start) : undefined
+    } catch (err) {
+      throw asDomainError(err)
+    }
+  }
+
+  private userUrl(userId: string): string {
+    return `${this.adminBase}/users/${encodeURIComponent(userId)}`
+  }
+
+  private async readUser(userUrl: string): Promise<UserRepresentation | undefined> {
+    const response = await this.adminCall('GET', userUrl)
+    if (response.status === 404) {
+      await response.body?.cancel()
+      return undefined
+    }
+    if (!response.ok) {
+      await response.body?.cancel()
+      throw new Error(`read user answered ${response.status}`)
+    }
+    return (await response.json()) as UserRepresentation
+  }
+
+  private async writeUser(userUrl: string, user: UserRepresentation): Promise<void> {
+    const response = await this.adminCall('PUT', userUrl, user)
+    await response.body?.cancel()
+    if (!response.ok) throw new Error(`update user answered ${response.status}`)
   }
 
   private async adminCall(method: string, url: string, body?: unknown): Promise<Response> {

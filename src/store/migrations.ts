@@ -74,6 +74,21 @@ export const migrations: readonly Migration[] = [
       `DROP TABLE IF EXISTS ${ks}.identity_erasure_pending`,
     ],
   },
+  {
+    version: 5,
+    description: 'Deletion modes and lifecycle: each request records its plan and erasure schedule; which deletion holds each user; Idempotency-Key answers',
+    statements: (ks) => [
+      // Additive: a request without a plan is Sunbird's deletion, as every request was before.
+      `ALTER TABLE ${ks}.user_deletion_request ADD IF NOT EXISTS plan text`,
+      `ALTER TABLE ${ks}.user_deletion_request ADD IF NOT EXISTS eraseplan text`,
+      `ALTER TABLE ${ks}.user_deletion_request ADD IF NOT EXISTS eraseat timestamp`,
+      `ALTER TABLE ${ks}.user_deletion_request_open ADD IF NOT EXISTS dueat timestamp`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.user_deletion_state (userid text PRIMARY KEY, mode text, requestid text, updatedat timestamp)`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.api_idempotency_key (
+        owner text, keyhash text, fingerprint text, state text, status int, headers text, body blob, createdat timestamp,
+        PRIMARY KEY ((owner, keyhash)))`,
+    ],
+  },
 ]
 
 export const currentSchemaVersion = Math.max(...migrations.map((m) => m.version))

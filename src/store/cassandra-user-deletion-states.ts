@@ -1,0 +1,49 @@
+import { type Client, types } from 'cassandra-driver'
+import type { UserDeletionState, UserDeletionStates } from '../deletion/ports.js'
+import { runCassandra } from './cassandra-call.js'
+
+const MODES = new Set<UserDeletionState['mode']>(['soft', 'hard', 'sunbird', 'restoring'])
+
+/** Every statement of this adapter, for one keyspace. */
+function statements(keyspace: string) {
+  const t = `${keyspace}.user_deletion_state`
+  return {
+    get: `SELECT mode, requestid FROM ${t} WHERE userid = ?`,
+    insert: `INSERT INTO ${t} (userid, mode, requestid, updatedat) VALUES (?, ?, ?, ?) IF NOT EXISTS`,
+    update: `UPDATE ${t} SET mode = ?, requestid = ?, updatedat = ? WHERE userid = ? IF mode = ? AND requestid = ?`,
+    remove: `DELETE FROM ${t} WHERE userid = ? IF mode = ? AND requestid = ?`,
+  }
+}
+
+/**
+ * user_deletion_state: which deletion holds a user. Every change is a lightweight transaction on
+ * the user's row, and reads are LOCAL_SERIAL, so a read never misses a change another instance has
+ * committed: of racing requests exactly one moves the state.
+ */
+export class CassandraUserDeletionStates implements UserDeletionStates {
+  private readonly cql: ReturnType<typeof statements>
+
+  constructor(
+    private readonly client: Client,
+    keyspace: string,
+  ) {
+    this.cql = statements(keyspace)
+  }
+
+  async get(userId: string): Promise<UserDeletionState | undefined> {
+    const row = (await runCassandra(() => this.client.execute(this.cql.get, [userId], { prepare: true, consistency: types.consistencies.localSerial }))).first()
+    const mode = row?.get('mode') as UserDeletionState['mode'] | null | undefined
+    const requestId = row?.get('requestid') as string | null | undefined
+    return mode && MODES.has(mode) && requestId ? { mode, requestId } : undefined
+  }
+
+  async swap(userId: string, expected: UserDeletionState | undefined, next: UserDeletionState | undefined): Promise<boolean> {
+    // Lightweight transactions are not idempotent: the driver must not replay them on its own.
+    const run = (cql: string, params: unknown[]) => runCassandra(() => this.client.execute(cql, params, { prepare: true }))
+    if (!expected && !next) return (await this.get(userId)) === undefined
+    if (!expected && next) return (await run(this.cql.insert, [userId, next.mode, next.requestId, new Date()])).wasApplied()
+    if (expected && next) return (await run(this.cql.update, [next.mode, next.requestId, new Date(), userId, expected.mode, expected.requestId])).wasApplied()
+    if (expected) return (await run(this.cql.remove, [userId, expected.mode, expected.requestId])).wasApplied()
+    return false
+  }
+}
