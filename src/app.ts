@@ -4,6 +4,7 @@ import { ApiError } from './http/api-error.js'
 import type { AppEnv } from './http/app-env.js'
 import type { Verifiers } from './http/credentials/credential-scheme.js'
 import { sunbirdEnvelope } from './http/dialects/sunbird-envelope.js'
+import type { IdempotencySettings } from './http/idempotency.js'
 import type { Operation, OperationServices } from './http/operation.js'
 import { operations } from './http/operations/index.js'
 import { registerOperations } from './http/register-operations.js'
@@ -24,12 +25,21 @@ export interface AppDeps extends OperationServices, Verifiers {
   /** Retry-After on every 503. */
   retryAfterSeconds: number
   metrics: ServiceMetrics
+  /** Where Idempotency-Key answers are kept. */
+  idempotency: IdempotencySettings
+  /** DELETION_MAX_AUTH_AGE_SECONDS; absent: no step-up. */
+  maxAuthAgeSeconds?: number
 }
 
 /** Middleware order, routes, and the one error road. Nothing else. `served` is the API's operation list (tests may serve others). */
 export function createApp(deps: AppDeps, served: readonly Operation[] = operations): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
-  const renderOptions = { maxBodyBytes: deps.maxBodyBytes, retryAfterSeconds: deps.retryAfterSeconds, defaultDialect: sunbirdEnvelope }
+  const renderOptions = {
+    maxBodyBytes: deps.maxBodyBytes,
+    retryAfterSeconds: deps.retryAfterSeconds,
+    ...(deps.maxAuthAgeSeconds !== undefined && { maxAuthAgeSeconds: deps.maxAuthAgeSeconds }),
+    defaultDialect: sunbirdEnvelope,
+  }
 
   app.use('*', requestContext(deps.logger))
   app.use('*', requestMetrics(deps.metrics))
@@ -38,7 +48,15 @@ export function createApp(deps: AppDeps, served: readonly Operation[] = operatio
 
   registerApiDocs(app, deps)
   registerMetrics(app, deps.metrics)
-  registerOperations(app, served, { services: deps, verifiers: deps, schemas: deps.schemas, maxBodyBytes: deps.maxBodyBytes })
+  registerOperations(app, served, {
+    services: deps,
+    verifiers: deps,
+    schemas: deps.schemas,
+    maxBodyBytes: deps.maxBodyBytes,
+    idempotency: deps.idempotency,
+    ...(deps.maxAuthAgeSeconds !== undefined && { maxAuthAgeSeconds: deps.maxAuthAgeSeconds }),
+    renderError: (c, err) => renderError(c, err, renderOptions),
+  })
 
   app.notFound((c) => renderError(c, new ApiError('API_NOT_FOUND'), renderOptions))
   app.onError((err, c) => renderError(c, err, renderOptions))

@@ -9,8 +9,10 @@ import { KeycloakIdentity } from './store/keycloak-identity.js'
 import { PemKeySource } from './auth/pem-key-source.js'
 import { UserTokenVerifier } from './auth/user-token-verifier.js'
 import type { Config } from './config/config.js'
-import { deleteUser, type DeleteUserDeps } from './deletion/delete-user.js'
+import { cancelDeletion } from './deletion/cancel-deletion.js'
+import { type DeleteAccountDeps, deleteAccount } from './deletion/delete-account.js'
 import { readDeletionStatus } from './deletion/deletion-status.js'
+import { exportUser } from './deletion/export-user.js'
 import type { IdentityProvider, UserStore } from './deletion/ports.js'
 import { isDeleted } from './deletion/is-deleted.js'
 import { resumeOpenDeletions } from './deletion/run-deletion.js'
@@ -26,6 +28,8 @@ import { createCassandraClient } from './store/cassandra-client.js'
 import { CassandraAuditTrail } from './store/cassandra-audit-trail.js'
 import { CassandraDeletionRequests } from './store/cassandra-deletion-requests.js'
 import { CassandraEventOutbox } from './store/cassandra-event-outbox.js'
+import { CassandraIdempotencyKeys } from './store/cassandra-idempotency-keys.js'
+import { CassandraUserDeletionStates } from './store/cassandra-user-deletion-states.js'
 import { CassandraUserStore } from './store/cassandra-user-store.js'
 import { appliedSchemaVersion, currentSchemaVersion } from './store/migrations.js'
 
@@ -41,6 +45,8 @@ export interface Service {
   /** Verifies the audit hash chain. */
   audit: CassandraAuditTrail
   requests: CassandraDeletionRequests
+  /** Which deletion holds each user. */
+  states: CassandraUserDeletionStates
   /** Closes the Kafka producer and the Cassandra pool. */
   close(): Promise<void>
 }
@@ -91,22 +97,27 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
   const requests = new CassandraDeletionRequests(cassandra, config.cassandra.keyspace)
   const outbox = new CassandraEventOutbox(cassandra, config.cassandra.keyspace)
   const audit = new CassandraAuditTrail(cassandra, config.cassandra.keyspace)
+  const states = new CassandraUserDeletionStates(cassandra, config.cassandra.keyspace)
   const keycloak = new KeycloakIdentity({ ...config.auth.keycloakAdmin, realm: config.auth.userToken.realm })
   const metrics = createServiceMetrics()
   const identity = instrumentIdentity(overrides.identity ? overrides.identity(keycloak) : keycloak, metrics)
   const deletedUsers = new DeletedUserGate({
-    isDeletedInStore: async (userId) => {
+    standingInStore: async (userId) => {
       const user = await users.findUser(userId)
-      return user !== undefined && isDeleted(user)
+      if (!user || !isDeleted(user)) return 'active'
+      // A soft deletion (or one a cancel is restoring) may be undone: not kept as final.
+      const held = await states.get(userId)
+      return held?.mode === 'soft' || held?.mode === 'restoring' ? 'restorable' : 'deleted'
     },
     ttlMs: config.lockout.cacheTtlMs,
     maxEntries: config.lockout.cacheSize,
   })
   const keys = createKeySource(config)
   const { ssoUrl, realm } = config.auth.userToken
-  const workflow: DeleteUserDeps = {
+  const workflow: DeleteAccountDeps = {
     users,
     identity,
+    states,
     requests,
     outbox,
     audit,
@@ -115,6 +126,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     policy: { orgAdminScope: config.authorization.orgAdminScope, allowedRoles: config.deletion.allowedRoles },
     leaseMs: config.deletion.leaseMs,
     receiptKey: config.deletion.receiptHashKey,
+    graceDayMs: config.deletion.graceDaySeconds * 1000,
     eventIncludesUserName: config.events.includeUserName,
     onStepError: (step, err) => logger.warn({ step, err: err instanceof Error ? err.name : 'error' }, 'deletion step not done; the sweeper will retry'),
     ...(config.faults.crashAfterStep && {
@@ -124,6 +136,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
       },
     }),
   }
+  const countDeletion = countDeletionOutcomes(metrics, (input: Parameters<typeof deleteAccount>[1]) => deleteAccount(workflow, input))
   const relay = new KafkaRelay(
     { brokers: [...config.events.brokers], topic: config.events.topic, clientId: 'sunbird-user-delete', timeoutMs: config.events.timeoutMs },
     { outbox, published: (requestId, at) => requests.markEventPublished(requestId, at), log: logger },
@@ -138,8 +151,18 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     apiConsumers: ApiConsumerVerifier.fromFile(config.auth.apiBearer.consumersFile),
     userTokens: new UserTokenVerifier({ ssoUrl, realm, keys }),
     deletedUsers,
+    sessions: { startedAt: (userId, sessionId) => keycloak.sessionStartedAt(userId, sessionId) },
     metrics,
-    deleteUser: countDeletionOutcomes(metrics, (input) => deleteUser(workflow, input)),
+    idempotency: {
+      keys: new CassandraIdempotencyKeys(cassandra, config.cassandra.keyspace),
+      // A claimed key blocks a retry (409) for as long as its first request may still be running.
+      inFlightSeconds: Math.ceil(Math.max(config.http.requestTimeoutMs, config.deletion.leaseMs) / 1000),
+    },
+    ...(config.deletion.maxAuthAgeSeconds !== undefined && { maxAuthAgeSeconds: config.deletion.maxAuthAgeSeconds }),
+    // A dry run deletes nothing: it is not counted as a deletion.
+    deleteAccount: (input) => (input.dryRun ? deleteAccount(workflow, input) : countDeletion(input)),
+    cancelDeletion: (input) => cancelDeletion(workflow, input),
+    exportUser: (input) => exportUser(workflow, input),
     readDeletionStatus: (input) => readDeletionStatus({ requests, orgAdminScope: config.authorization.orgAdminScope }, input),
   })
   return {
@@ -150,6 +173,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     publishEvents: () => metrics.measure(() => relay.publishPending()),
     audit,
     requests,
+    states,
     close: async () => {
       await relay.close()
       await cassandra.shutdown()

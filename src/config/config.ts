@@ -36,6 +36,10 @@ export interface Config {
     readonly sweepIntervalMs: number
     readonly leaseMs: number
     readonly receiptHashKey: string
+    /** Length of a grace day (DELETION_GRACE_DAY_SECONDS). */
+    readonly graceDaySeconds: number
+    /** Step-up (DELETION_MAX_AUTH_AGE_SECONDS); absent: none. */
+    readonly maxAuthAgeSeconds?: number
   }
   readonly events: {
     readonly brokers: readonly string[]

@@ -4,7 +4,7 @@
  * document and the tests read them from here, and no code singles an entry out by name.
  */
 export interface ErrorCodeEntry {
-  readonly status: 400 | 401 | 403 | 404 | 405 | 413 | 500 | 503
+  readonly status: 400 | 401 | 403 | 404 | 405 | 409 | 413 | 422 | 500 | 503
   readonly responseCode: 'CLIENT_ERROR' | 'UNAUTHORIZED' | 'FORBIDDEN' | 'RESOURCE_NOT_FOUND' | 'SERVER_ERROR' | 'SERVICE_UNAVAILABLE'
   readonly err: string
   /** Placeholders (`{limit}`) are filled in from configuration; see fillPlaceholders. */
@@ -23,11 +23,16 @@ export interface PlaceholderValues {
   maxBodyBytes: number
   /** {retryAfter}: seconds a caller should wait before retrying. */
   retryAfterSeconds: number
+  /** {maxAuthAge}: DELETION_MAX_AUTH_AGE_SECONDS, when step-up is on. */
+  maxAuthAgeSeconds?: number
 }
 
 /** An entry's message or header value with its placeholders filled in. */
 export function fillPlaceholders(text: string, values: PlaceholderValues): string {
-  return text.replace('{limit}', String(values.maxBodyBytes)).replace('{retryAfter}', String(values.retryAfterSeconds))
+  return text
+    .replace('{limit}', String(values.maxBodyBytes))
+    .replace('{retryAfter}', String(values.retryAfterSeconds))
+    .replace('{maxAuthAge}', values.maxAuthAgeSeconds === undefined ? '<DELETION_MAX_AUTH_AGE_SECONDS>' : String(values.maxAuthAgeSeconds))
 }
 
 export const errorCodes = {
@@ -117,6 +122,78 @@ export const errorCodes = {
     err: 'UOS_USRDLT0008',
     errmsg: 'User is already deleted.',
     description: 'The user was deleted before (also the answer to all but one of concurrent deletes).',
+  },
+  INVALID_DELETION_MODE: {
+    status: 400,
+    responseCode: 'CLIENT_ERROR',
+    err: 'UOS_USRDLT0090',
+    errmsg: 'Invalid mode. Valid values are: soft, hard.',
+    description: '`request.mode` is present but neither `soft` nor `hard`.',
+  },
+  INVALID_GRACE_PERIOD: {
+    status: 400,
+    responseCode: 'CLIENT_ERROR',
+    err: 'UOS_USRDLT0091',
+    errmsg: 'Invalid gracePeriodDays. It should be an integer from 1 to 30.',
+    description: '`request.gracePeriodDays` is not an integer, or outside 1–30.',
+  },
+  INVALID_DRY_RUN: {
+    status: 400,
+    responseCode: 'CLIENT_ERROR',
+    err: 'UOS_USRDLT0092',
+    errmsg: 'Data type of dryRun should be Boolean.',
+    description: '`request.dryRun` is present but not `true` or `false`.',
+  },
+  INVALID_MODE_COMBINATION: {
+    status: 400,
+    responseCode: 'CLIENT_ERROR',
+    err: 'UOS_USRDLT0093',
+    errmsg: 'gracePeriodDays cannot be combined with mode soft.',
+    description: '`request.mode` is `soft` and `request.gracePeriodDays` is present: a soft deletion is never erased on its own.',
+  },
+  USER_NOT_DELETED: {
+    status: 400,
+    responseCode: 'CLIENT_ERROR',
+    err: 'UOS_USRDLT0094',
+    errmsg: 'User is not deleted.',
+    description: 'Cancel of a user who is not (soft-)deleted: there is nothing to restore.',
+  },
+  USER_ERASED: {
+    status: 400,
+    responseCode: 'CLIENT_ERROR',
+    err: 'UOS_USRDLT0095',
+    errmsg: 'User is already erased and cannot be restored.',
+    description: "Cancel of a user whose personal data was erased (Sunbird's deletion, or the end of a grace period): too late to restore.",
+  },
+  STEP_UP_REQUIRED: {
+    status: 401,
+    responseCode: 'UNAUTHORIZED',
+    err: 'UOS_USRDLT0096',
+    errmsg: 'A more recent login is required to delete this account.',
+    description:
+      "Step-up (`DELETION_MAX_AUTH_AGE_SECONDS` set): the user token's login (`auth_time`) is older than allowed, or unknown. Send the person through login again (RFC 9470: `max_age` in `WWW-Authenticate`).",
+    headers: { 'WWW-Authenticate': 'Bearer error="insufficient_user_authentication", max_age={maxAuthAge}' },
+  },
+  IDEMPOTENCY_KEY_INVALID: {
+    status: 400,
+    responseCode: 'CLIENT_ERROR',
+    err: 'UOS_USRDLT0097',
+    errmsg: 'Idempotency-Key should be 1 to 255 characters.',
+    description: 'The `Idempotency-Key` header is empty or longer than 255 characters; nothing was done.',
+  },
+  IDEMPOTENCY_KEY_REUSED: {
+    status: 422,
+    responseCode: 'CLIENT_ERROR',
+    err: 'UOS_USRDLT0098',
+    errmsg: 'Idempotency-Key was already used for a different request.',
+    description: 'The same caller sent this `Idempotency-Key` within 24 h with another body (or to another operation); nothing was done.',
+  },
+  IDEMPOTENCY_KEY_IN_FLIGHT: {
+    status: 409,
+    responseCode: 'CLIENT_ERROR',
+    err: 'UOS_USRDLT0099',
+    errmsg: 'A request with this Idempotency-Key is still in progress.',
+    description: 'The first request with this `Idempotency-Key` has not answered yet; retry after it has, to get its answer.',
   },
   API_NOT_FOUND: {
     status: 404,

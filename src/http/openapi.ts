@@ -5,7 +5,8 @@ import type { JsonSchema } from '../schemas/schema-registry.js'
 import type { AnyDialect, DocsContext } from './dialect.js'
 import { errorCodes, type ErrorCodeEntry, fillPlaceholders, type PlaceholderValues } from './error-codes.js'
 import type { OperationMeta } from './operation.js'
-import { componentName, type JsonObject, SCHEMA_PREFIX, schemaExamples, schemaRef } from './openapi-parts.js'
+import { IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER } from './idempotency.js'
+import { componentName, headerRef, type JsonObject, SCHEMA_PREFIX, schemaExamples, schemaRef } from './openapi-parts.js'
 
 export interface OpenApiOptions extends PlaceholderValues {
   /** The documented operations (src/http/operations/index.ts). */
@@ -116,6 +117,7 @@ function operationObject(operation: OperationMeta, pathIndex: number, options: O
       ...Object.keys(openApi.parameters).map((name) => ({ $ref: `#/components/parameters/${name}` })),
       ...inputParameters('path', operation.request.params, options.schemas),
       ...inputParameters('query', operation.request.query, options.schemas),
+      ...(operation.idempotent ? [{ $ref: `#/components/parameters/${IDEMPOTENCY_KEY_HEADER}` }] : []),
       { $ref: '#/components/parameters/x-request-id' },
       { $ref: '#/components/parameters/X-msgId' },
     ],
@@ -127,8 +129,18 @@ function operationObject(operation: OperationMeta, pathIndex: number, options: O
       content: { 'application/json': { schema: schemaRef(body), examples: schemaExamples(options.schemas.get(body), operation.id, null) } },
     }
   }
-  op.responses = { ...docs.success(context), ...docs.errors(operation.errors, context) }
+  const success = docs.success(context)
+  // A replayed answer is the first one again, marked.
+  if (operation.idempotent) for (const response of Object.values(success)) addHeaders(response, [REPLAYED_HEADER])
+  op.responses = { ...success, ...docs.errors(operation.errors, context) }
+  // The operation's own headers are on every answer it gives.
+  for (const response of Object.values(op.responses as Record<string, JsonObject>)) addHeaders(response, Object.keys(operation.responseHeaders ?? {}))
   return op
+}
+
+function addHeaders(response: JsonObject, names: readonly string[]): void {
+  if (names.length === 0) return
+  response.headers = { ...(response.headers as JsonObject | undefined), ...Object.fromEntries(names.map((name) => [name, headerRef(name)])) }
 }
 
 function errorTable(values: PlaceholderValues): string {
@@ -199,6 +211,15 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
           schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$' },
           example: 'e413d019f31bcb2d3736b7054f1fd6e2',
         },
+        [IDEMPOTENCY_KEY_HEADER]: {
+          name: IDEMPOTENCY_KEY_HEADER,
+          in: 'header',
+          required: false,
+          description:
+            'Makes a retry safe: the same caller, key and request within 24 h answer the first answer again (same status and body, `Idempotent-Replayed: true`) and nothing happens twice. The key with another request: 422; while the first still runs: 409. 1–255 characters.',
+          schema: { type: 'string', minLength: 1, maxLength: 255 },
+          example: '7c0f3c1e-52a4-4f4b-9b9e-2d1f0c6a8b31',
+        },
         'X-msgId': {
           name: 'X-msgId',
           in: 'header',
@@ -214,6 +235,13 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
         Allow: { description: 'The methods the path serves.', schema: { type: 'string' }, example: 'POST, OPTIONS' },
         'x-request-allowed': { description: 'Sunbird marks a refused authorization with `no`.', schema: { const: 'no' } },
         'Access-Control-Allow-Origin': { description: 'Sent on every answer.', schema: { const: '*' } },
+        [REPLAYED_HEADER]: { description: 'The stored answer to an earlier request with the same `Idempotency-Key`, replayed.', schema: { const: 'true' } },
+        'Cache-Control': { description: 'Personal data: no cache may keep it.', schema: { const: 'no-store' } },
+        'WWW-Authenticate': {
+          description: 'RFC 9470 step-up: log in again, at most `max_age` seconds before the retry.',
+          schema: { type: 'string' },
+          example: 'Bearer error="insufficient_user_authentication", max_age=300',
+        },
       },
       responses: sharedResponses,
     },

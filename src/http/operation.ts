@@ -1,7 +1,9 @@
 import type { Context } from 'hono'
-import type { DeleteUserInput, DeleteUserResult } from '../deletion/delete-user.js'
+import type { CancelDeletionInput } from '../deletion/cancel-deletion.js'
+import type { DeletionInput, DeletionOutcome } from '../deletion/delete-account.js'
 import type { DeletionRequest } from '../deletion/deletion-request.js'
 import type { Caller } from '../deletion/caller.js'
+import type { ExportUserInput, UserExport } from '../deletion/export-user.js'
 import type { SchemaRegistry } from '../schemas/schema-registry.js'
 import type { SchemaId, SchemaTypes } from '../schemas/schema-types.js'
 import type { AppEnv } from './app-env.js'
@@ -9,6 +11,8 @@ import type { CorsPolicy } from './cors.js'
 import type { CredentialScheme, Verifiers } from './credentials/credential-scheme.js'
 import type { AnyDialect, Dialect } from './dialect.js'
 import type { ErrorCode } from './error-codes.js'
+import { beginIdempotent, type IdempotencySettings } from './idempotency.js'
+import { requireRecentLogin } from './step-up.js'
 import { validationError } from './validation-error.js'
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
@@ -20,7 +24,12 @@ export interface ReadinessCheck {
 
 /** What the handlers of the operations call: the workflow and the probes, built by the composition root. */
 export interface OperationServices {
-  deleteUser(input: DeleteUserInput): Promise<DeleteUserResult>
+  /** The deletion engine (src/deletion/delete-account.ts): Sunbird's deletion, soft, hard, grace period, dry run. */
+  deleteAccount(input: DeletionInput): Promise<DeletionOutcome>
+  /** Undoes a soft deletion (src/deletion/cancel-deletion.ts). */
+  cancelDeletion(input: CancelDeletionInput): Promise<{ requestId: string }>
+  /** Everything the service holds about a person (src/deletion/export-user.ts). */
+  exportUser(input: ExportUserInput): Promise<UserExport>
   readDeletionStatus(input: { caller: Caller } & ({ requestId: string } | { userId: string })): Promise<DeletionRequest>
   /** Dependency checks for /ready, each bounded in time by its implementation. */
   checkReadiness(): Promise<ReadinessCheck[]>
@@ -72,6 +81,14 @@ export interface OperationMeta {
   readonly errorSchemas?: Partial<Record<ErrorCode, SchemaId>>
   readonly dialect: AnyDialect
   readonly cors: CorsPolicy
+  /** The `Idempotency-Key` header is honoured: a retry with the same key and request gets the first answer (see idempotency.ts). */
+  readonly idempotent?: boolean
+  /** The lock-out lets a soft-deleted person's own token through: the one way back in (cancel). */
+  readonly admitSoftDeleted?: boolean
+  /** Headers every answer of the operation carries, success or error (e.g. `Cache-Control: no-store` on personal data). */
+  readonly responseHeaders?: Readonly<Record<string, string>>
+  /** Whether the operation may ask for step-up (DELETION_MAX_AUTH_AGE_SECONDS): documented on it. */
+  readonly stepUpDocumented?: boolean
 }
 
 /** What a handler is built with, once, at start-up. */
@@ -79,6 +96,11 @@ export interface HandlerContext {
   services: OperationServices
   verifiers: Verifiers
   schemas: SchemaRegistry
+  idempotency: IdempotencySettings
+  /** DELETION_MAX_AUTH_AGE_SECONDS; absent: no step-up (Sunbird's behaviour). */
+  maxAuthAgeSeconds?: number
+  /** The one error road, for an operation that must keep its error answer (Idempotency-Key). */
+  renderError(c: Context<AppEnv>, err: unknown): Response
 }
 
 export interface Operation extends OperationMeta {
@@ -91,6 +113,11 @@ export interface OperationSpec<Req extends RequestSchemas, Principal, Result> ex
   readonly credentials: CredentialScheme<Principal>
   readonly request: Req
   readonly dialect: Dialect<Result>
+  /**
+   * When this call needs a recent login (step-up, if DELETION_MAX_AUTH_AGE_SECONDS is set): e.g.
+   * every real deletion, but not a dry run. Judged after the input is validated.
+   */
+  readonly stepUp?: (input: OperationInput<Req, Principal>) => boolean
   /** The work: a few lines that call a service. Throws domain errors or ApiError; never picks a status. */
   handle(input: OperationInput<Req, Principal>, services: OperationServices): Promise<Result>
 }
@@ -111,18 +138,23 @@ function validator<Id extends SchemaId | undefined>(schemas: SchemaRegistry, id:
 
 /**
  * Declares an operation. The returned handler runs, in the contract's order: the credentials (the
- * body was read and parsed before, by readJsonBody), then the path, query and body schemas, then
- * `handle`, whose result the dialect renders. Anything thrown goes to the one error road.
+ * body was read and parsed before, by readJsonBody), the Idempotency-Key lookup (when the operation
+ * is idempotent), the lock-out, then the path, query and body schemas, step-up (when the call asks
+ * for it), then `handle`, whose result the dialect renders. Anything thrown goes to the one error
+ * road; for a claimed Idempotency-Key the error's answer is rendered here, so it can be kept.
  */
 export function defineOperation<const Req extends RequestSchemas, Principal, Result>(spec: OperationSpec<Req, Principal, Result>): Operation {
   return {
     ...spec,
-    createHandler({ services, verifiers, schemas }) {
+    ...(spec.stepUp && { stepUpDocumented: true }),
+    createHandler({ services, verifiers, schemas, idempotency, maxAuthAgeSeconds, renderError }) {
       const body = validator<Req['body']>(schemas, spec.request.body)
       const params = validator<Req['params']>(schemas, spec.request.params)
       const query = validator<Req['query']>(schemas, spec.request.query)
-      return async function handleOperation(c) {
-        const caller = await spec.credentials.authenticate(c, verifiers)
+      const { credentials } = spec
+
+      async function run(c: Context<AppEnv>, principal: Principal): Promise<Response> {
+        const caller = await credentials.lockOut(principal, verifiers, { admitSoftDeleted: spec.admitSoftDeleted === true })
         const input: OperationInput<Req, Principal> = {
           params: params(() => c.req.param()),
           query: query(() => c.req.query()),
@@ -130,7 +162,23 @@ export function defineOperation<const Req extends RequestSchemas, Principal, Res
           caller,
           msgid: c.get('msgid'),
         }
+        if (spec.stepUp?.(input)) await requireRecentLogin(credentials.person(caller), maxAuthAgeSeconds, verifiers.sessions)
         return spec.dialect.success(c, spec, await spec.handle(input, services))
+      }
+
+      return async function handleOperation(c) {
+        const principal = await credentials.authenticate(c, verifiers)
+        if (!spec.idempotent) return run(c, principal)
+        const key = await beginIdempotent(c, idempotency, spec.id, credentials.idempotencyOwner(principal))
+        if (key.kind === 'none') return run(c, principal)
+        if (key.kind === 'replay') return key.response
+        let response: Response
+        try {
+          response = await run(c, principal)
+        } catch (err) {
+          response = renderError(c, err)
+        }
+        return key.complete(response)
       }
     },
   }

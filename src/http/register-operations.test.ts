@@ -15,9 +15,10 @@ import { errorEntry } from './error-codes.js'
 import { buildOpenApiDocument } from './openapi.js'
 import { defineOperation, type Operation, type OperationServices } from './operation.js'
 import { operations } from './operations/index.js'
+import { InMemoryIdempotencyKeys } from '../../test/support/fakes/in-memory-idempotency-keys.js'
 
 const unused = () => Promise.reject(new Error('not used by this test'))
-const services: OperationServices = { deleteUser: unused, readDeletionStatus: unused, checkReadiness: async () => [] }
+const services: OperationServices = { deleteAccount: unused, cancelDeletion: unused, exportUser: unused, readDeletionStatus: unused, checkReadiness: async () => [] }
 
 /** The real app factory, over services and verifiers the tests below never reach. */
 function appServing(served: readonly Operation[] = operations, schemas: SchemaRegistry = createSchemaRegistry()) {
@@ -31,6 +32,7 @@ function appServing(served: readonly Operation[] = operations, schemas: SchemaRe
       requestTimeoutMs: 5000,
       retryAfterSeconds: 7,
       metrics: createServiceMetrics(),
+      idempotency: { keys: new InMemoryIdempotencyKeys(), inFlightSeconds: 30 },
     },
     served,
   )
@@ -121,6 +123,9 @@ const bearerOnly: CredentialScheme<{ userId: string }> = {
     if (token !== 'Bearer let-me-in') throw new ApiError('UNAUTHORIZED', { reason: 'test bearer' })
     return { userId: 'me' }
   },
+  lockOut: async (principal) => principal,
+  idempotencyOwner: (principal) => `person:${principal.userId}`,
+  person: (principal) => ({ userId: principal.userId }),
 }
 
 const restDelete = defineOperation({

@@ -1,6 +1,7 @@
 import type { Hono, MiddlewareHandler } from 'hono'
 import { ApiError } from './api-error.js'
 import type { AppEnv } from './app-env.js'
+import { IDEMPOTENCY_KEY_HEADER } from './idempotency.js'
 import type { HandlerContext, Operation } from './operation.js'
 import { readJsonBody } from './read-json-body.js'
 
@@ -8,12 +9,14 @@ import { readJsonBody } from './read-json-body.js'
 const BODY_HEADERS = ['Content-Type']
 const REQUEST_ID_HEADERS = ['X-Request-ID', 'X-msgId']
 
-/** First on an operation's chain: its id (the envelope id) and its dialect, for the answer and for any error. */
+/** First on an operation's chain: its id (the envelope id) and its dialect, for the answer and for any error; then its own headers on whatever it answers. */
 function operationContext(operation: Operation): MiddlewareHandler<AppEnv> {
+  const headers = Object.entries(operation.responseHeaders ?? {})
   return async function enterOperation(c, next) {
     c.set('apiId', operation.id)
     c.set('dialect', operation.dialect)
     await next()
+    for (const [name, value] of headers) c.res.headers.set(name, value)
   }
 }
 
@@ -42,9 +45,15 @@ export function registerOperations(app: Hono<AppEnv>, operations: readonly Opera
     const preflights = served.filter((operation) => operation.cors.preflight)
     const allow = [...unique(served.map((operation) => operation.method)), ...(preflights.length > 0 ? ['OPTIONS'] : [])].join(', ')
     if (preflights.length > 0) {
-      const allowHeaders = unique(preflights.flatMap((operation) => [...BODY_HEADERS, ...operation.credentials.headers, ...REQUEST_ID_HEADERS, ...(operation.cors.preflight?.headers ?? [])])).join(
-        ', ',
-      )
+      const allowHeaders = unique(
+        preflights.flatMap((operation) => [
+          ...BODY_HEADERS,
+          ...operation.credentials.headers,
+          ...REQUEST_ID_HEADERS,
+          ...(operation.idempotent ? [IDEMPOTENCY_KEY_HEADER] : []),
+          ...(operation.cors.preflight?.headers ?? []),
+        ]),
+      ).join(', ')
       const maxAge = String(Math.min(...preflights.map((operation) => operation.cors.preflight?.maxAgeSeconds ?? 0)))
       app.options(path, (c) => {
         c.header('Access-Control-Allow-Methods', allow)

@@ -16,6 +16,8 @@ const codeForKind: Readonly<Record<DeletionErrorKind, ErrorCode>> = {
   not_found: 'USER_NOT_FOUND',
   request_not_found: 'DELETION_REQUEST_NOT_FOUND',
   already_deleted: 'ALREADY_DELETED',
+  not_deleted: 'USER_NOT_DELETED',
+  erased: 'USER_ERASED',
   role_restricted: 'ROLE_RESTRICTED',
   forbidden: 'FORBIDDEN',
   unavailable: 'SERVICE_UNAVAILABLE',

@@ -13,6 +13,7 @@ import { noCredentials } from './credentials/no-credentials.js'
 import { defineOperation } from './operation.js'
 import { registerOperations } from './register-operations.js'
 import { errorCodeFor } from './validation-error.js'
+import { InMemoryIdempotencyKeys } from '../../test/support/fakes/in-memory-idempotency-keys.js'
 
 const USER_ID = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
 const registry = createSchemaRegistry()
@@ -43,17 +44,21 @@ const echo = defineOperation({
   },
 })
 
+const renderOptions = { maxBodyBytes: 65536, retryAfterSeconds: 5, defaultDialect: sunbirdEnvelope }
+
 function createValidatingApp() {
   const app = new Hono<AppEnv>()
   const unused = () => Promise.reject(new Error('not used'))
   app.use('*', requestContext(createLogger('silent')))
   registerOperations(app, [echo], {
-    services: { deleteUser: unused, readDeletionStatus: unused, checkReadiness: unused },
+    services: { deleteAccount: unused, cancelDeletion: unused, exportUser: unused, readDeletionStatus: unused, checkReadiness: unused },
     verifiers: {} as Verifiers,
     schemas: registry,
     maxBodyBytes: 65536,
+    idempotency: { keys: new InMemoryIdempotencyKeys(), inFlightSeconds: 30 },
+    renderError: (c, err) => renderError(c, err, renderOptions),
   })
-  app.onError((err, c) => renderError(c, err, { maxBodyBytes: 65536, retryAfterSeconds: 5, defaultDialect: sunbirdEnvelope }))
+  app.onError((err, c) => renderError(c, err, renderOptions))
   return app
 }
 

@@ -1,21 +1,45 @@
 import { DependencyUnavailableError } from '../deletion/errors.js'
 import type { IdentityProvider } from '../deletion/ports.js'
-import type { ServiceMetrics } from './service-metrics.js'
+import type { KeycloakCallOutcome, ServiceMetrics } from './service-metrics.js'
 
 /** Times every call to the identity provider (Keycloak) and counts its failures; behaviour unchanged. */
 export function instrumentIdentity(identity: IdentityProvider, metrics: Pick<ServiceMetrics, 'observeKeycloakCall'>): IdentityProvider {
+  async function measured<T>(operation: string, call: () => Promise<T>, outcomeOf: (result: T) => KeycloakCallOutcome): Promise<T> {
+    const started = performance.now()
+    const seconds = () => (performance.now() - started) / 1000
+    try {
+      const result = await call()
+      metrics.observeKeycloakCall(operation, outcomeOf(result), seconds())
+      return result
+    } catch (err) {
+      metrics.observeKeycloakCall(operation, err instanceof DependencyUnavailableError ? 'unavailable' : 'error', seconds())
+      throw err
+    }
+  }
   return {
-    async eraseAccount(userId) {
-      const started = performance.now()
-      const seconds = () => (performance.now() - started) / 1000
-      try {
-        const outcome = await identity.eraseAccount(userId)
-        metrics.observeKeycloakCall('erase_account', outcome, seconds())
-        return outcome
-      } catch (err) {
-        metrics.observeKeycloakCall('erase_account', err instanceof DependencyUnavailableError ? 'unavailable' : 'error', seconds())
-        throw err
-      }
-    },
+    eraseAccount: (userId) =>
+      measured(
+        'erase_account',
+        () => identity.eraseAccount(userId),
+        (outcome) => outcome,
+      ),
+    disableAccount: (userId) =>
+      measured(
+        'disable_account',
+        () => identity.disableAccount(userId),
+        (result) => result.outcome,
+      ),
+    enableAccount: (userId) =>
+      measured(
+        'enable_account',
+        () => identity.enableAccount(userId),
+        (outcome) => outcome,
+      ),
+    readAccount: (userId) =>
+      measured(
+        'read_account',
+        () => identity.readAccount(userId),
+        (account) => (account ? 'found' : 'absent'),
+      ),
   }
 }

@@ -3,7 +3,7 @@ import { runWithCassandraRecorder, type CassandraCallOutcome, type CassandraCall
 import type { DeletionErrorKind } from '../deletion/errors.js'
 
 export type DeletionOutcome = 'success' | DeletionErrorKind | 'error'
-export type KeycloakCallOutcome = 'deleted' | 'disabled' | 'absent' | 'unavailable' | 'error'
+export type KeycloakCallOutcome = 'deleted' | 'disabled' | 'enabled' | 'absent' | 'found' | 'unavailable' | 'error'
 
 export interface RequestLabels {
   method: string

@@ -33,38 +33,10 @@ export type HealthAndReadiness = SunbirdResponseEnvelope & {
  */
 export type UserId = string
 /**
- * State and per-step outcomes of a deletion request, with the PII-free receipt once it is completed (or partial).
+ * The soft deletion is undone: status and isdeleted as before, the Keycloak account enabled (the user logs in anew), tokens accepted again, the scheduled erasure dropped.
  */
-export type DeletionStatus = SunbirdResponseEnvelope & {
-  id?: 'api.user.delete.status'
-  params?: {
-    err?: null
-    errmsg?: null
-    status?: 'SUCCESS'
-  }
-  responseCode?: 'OK'
-  result?: {
-    request: {
-      requestId: string
-      userId: string
-      state: 'accepted' | 'in_progress' | 'completed' | 'partial' | 'failed'
-      reason?: string
-      steps: {
-        [k: string]: {
-          status: 'done' | 'pending' | 'skipped'
-          action: string
-          count?: number
-          at: string
-        }
-      }
-      createdAt: string
-      updatedAt: string
-      receipt?: DeletionReceipt
-    }
-  }
-}
-export type UserDeleteSuccess = SunbirdResponseEnvelope & {
-  id?: 'api.user.delete'
+export type DeletionCancelled = SunbirdResponseEnvelope & {
+  id?: 'api.user.delete.cancel'
   ver?: 'v1'
   params?: {
     err?: null
@@ -76,16 +48,148 @@ export type UserDeleteSuccess = SunbirdResponseEnvelope & {
     response: 'SUCCESS'
   }
 }
+/**
+ * State and per-step outcomes of a deletion request, with the PII-free receipt once it is completed (or partial).
+ */
+export type DeletionStatus = SunbirdResponseEnvelope & {
+  id?: 'api.user.delete.status'
+  params?: {
+    err?: null
+    errmsg?: null
+    status?: 'SUCCESS'
+  }
+  responseCode?: 'OK'
+  result?: {
+    request: DeletionRequest
+  }
+}
+export type UserDeleteSuccess = SunbirdResponseEnvelope & {
+  id?: 'api.user.delete'
+  ver?: 'v1'
+  params?: {
+    err?: null
+    errmsg?: null
+    status?: 'SUCCESS'
+  }
+  responseCode?: 'OK'
+  /**
+   * `{response}` for a deletion done now (the same as Sunbird's); with a grace period, the scheduled erasure; with `dryRun`, the plan.
+   */
+  result?:
+    | {
+        response: 'SUCCESS'
+      }
+    | {
+        response: 'SUCCESS'
+        /**
+         * Follow it with the status endpoint.
+         */
+        requestId: string
+        state: 'scheduled'
+        eraseAt: string
+      }
+    | {
+        response: 'SUCCESS'
+        dryRun: true
+        /**
+         * `default`: Sunbird's deletion.
+         */
+        mode: 'default' | 'soft' | 'hard'
+        /**
+         * Every store and what a real call would do there.
+         */
+        plan: {
+          store: string
+          action: string
+          count: number
+        }[]
+      }
+}
+/**
+ * Everything this service can reach about the person (Art. 15 and 20 GDPR). Sent with `Cache-Control: no-store`; never logged.
+ */
+export type UserExport = SunbirdResponseEnvelope & {
+  id?: 'api.user.export'
+  ver?: 'v1'
+  params?: {
+    err?: null
+    errmsg?: null
+    status?: 'SUCCESS'
+  }
+  responseCode?: 'OK'
+  result?: {
+    /**
+     * Everything this service can reach about the person. Values as stored (timestamps as ISO 8601).
+     */
+    user: {
+      /**
+       * The sunbird.user row, every column.
+       */
+      row: {} | null
+      /**
+       * sunbird.user_lookup rows.
+       */
+      lookups: {
+        type: string
+        value: string
+      }[]
+      /**
+       * sunbird.usr_external_identity rows.
+       */
+      externalIdentities: {}[]
+      /**
+       * sunbird.user_organisation rows, left ones included.
+       */
+      organisations: {}[]
+      /**
+       * sunbird.user_roles rows.
+       */
+      roles: {}[]
+      /**
+       * Users this user manages.
+       */
+      managedUserIds: string[]
+      /**
+       * Every deletion request recorded for the user, newest first.
+       */
+      deletionRequests: DeletionRequest[]
+      /**
+       * The Keycloak account, or null when there is none.
+       */
+      keycloak: null | {
+        username: string | null
+        email: string | null
+        firstName: string | null
+        lastName: string | null
+        enabled: boolean
+        created: string | null
+        attributes: {
+          [k: string]: string[]
+        }
+        federatedIdentities: {
+          identityProvider: string
+          userId: string
+          userName: string
+        }[]
+      }
+    }
+  }
+}
 
 export interface SchemaTypes {
   'deletion-receipt': DeletionReceipt
+  'deletion-request': DeletionRequest
   envelope: SunbirdResponseEnvelope
   'error.response': ErrorEnvelope
   'health.response': HealthAndReadiness
+  'user-delete-cancel.request': CancelADeletion
+  'user-delete-cancel.response': DeletionCancelled
   'user-delete-status.request': DeletionStatusRequest
   'user-delete-status.response': DeletionStatus
   'user-delete.request': UserDeleteRequest
   'user-delete.response': UserDeleteSuccess
+  'user-export.request': ExportAUser
+  'user-export.response': UserExport
   'user-id': UserId
 }
 /**
@@ -102,6 +206,37 @@ export interface DeletionReceipt {
     count?: number
     why: string
   }[]
+}
+/**
+ * A deletion request as clients see it: its state, per-step outcomes, and the PII-free receipt once it is completed (or partial).
+ */
+export interface DeletionRequest {
+  requestId: string
+  userId: string
+  /**
+   * accepted → in_progress → completed | partial | failed; with a grace period, scheduled (soft-deleted, erasure at eraseAt) before in_progress; a cancel: cancelling → cancelled.
+   */
+  state: 'accepted' | 'in_progress' | 'scheduled' | 'completed' | 'partial' | 'failed' | 'cancelling' | 'cancelled'
+  /**
+   * The mode the deletion was asked with; absent for Sunbird's deletion (also one with a grace period and no mode).
+   */
+  mode?: 'soft' | 'hard'
+  /**
+   * With a grace period: when the soft deletion turns into the erasure.
+   */
+  eraseAt?: string
+  reason?: string
+  steps: {
+    [k: string]: {
+      status: 'done' | 'pending' | 'skipped'
+      action: string
+      count?: number
+      at: string
+    }
+  }
+  createdAt: string
+  updatedAt: string
+  receipt?: DeletionReceipt
 }
 /**
  * Every JSON answer of the service. Key order id, ver, ts, params, responseCode, result.
@@ -124,6 +259,14 @@ export interface SunbirdResponseEnvelope {
   result: {}
 }
 /**
+ * Body of POST /api/user/v1/delete/cancel: the soft-deleted user to restore.
+ */
+export interface CancelADeletion {
+  request: {
+    userId: UserId
+  }
+}
+/**
  * Body of POST /api/user/v1/delete/status: the deletion request id (the msgid of the delete call) or the user id; with a user id the newest request for that user is answered.
  */
 export interface DeletionStatusRequest {
@@ -142,9 +285,29 @@ export interface DeletionStatusRequest {
   }
 }
 /**
- * Body of POST /api/user/v1/delete. Unknown keys are ignored, as Sunbird's Request class ignores them, so existing clients that send id/ver/params keep working. Each keyword names the entry of the error table its failure answers with (x-error-codes).
+ * Body of POST /api/user/v1/delete. Unknown keys are ignored, as Sunbird's Request class ignores them, so existing clients that send id/ver/params keep working. Without `mode`, `gracePeriodDays` and `dryRun` it is Sunbird's deletion, unchanged. Each keyword names the entry of the error table its failure answers with (x-error-codes).
  */
 export interface UserDeleteRequest {
+  request: {
+    userId: UserId
+    /**
+     * `soft`: locked out, everything kept, restorable by cancel. `hard`: Sunbird's deletion plus everything Sunbird keeps, down to a tombstone. Absent: Sunbird's deletion.
+     */
+    mode?: 'soft' | 'hard'
+    /**
+     * Soft-delete now and erase (Sunbird's deletion, or hard with `mode: hard`) after this many days (a day lasts DELETION_GRACE_DAY_SECONDS). Not with `mode: soft`.
+     */
+    gracePeriodDays?: number
+    /**
+     * Run every check and answer what would happen in each store, writing nothing.
+     */
+    dryRun?: boolean
+  }
+}
+/**
+ * Body of POST /api/user/v1/export: the user whose data is exported.
+ */
+export interface ExportAUser {
   request: {
     userId: UserId
   }

@@ -1,23 +1,32 @@
 import type { Context } from 'hono'
 import type { ApiConsumerVerifier } from '../../auth/api-consumer-verifier.js'
+import type { LockOutStanding } from '../../auth/deleted-user-gate.js'
 import type { UserTokenVerifier } from '../../auth/user-token-verifier.js'
 import type { AppEnv } from '../app-env.js'
+import type { LoginFacts, SessionClock } from '../step-up.js'
 
 /** What the credential schemes verify with, built once by the composition root. */
 export interface Verifiers {
   apiConsumers: ApiConsumerVerifier
   userTokens: UserTokenVerifier
-  /** Whether a user id belongs to a deleted user: their still-unexpired tokens are refused. */
-  deletedUsers: { isDeleted(userId: string): Promise<boolean> }
+  /** Where a user id stands for the lock-out: a deleted user's still-unexpired tokens are refused. */
+  deletedUsers: { standing(userId: string): Promise<LockOutStanding> }
+  /** When a login session began, for step-up when a token carries no `auth_time`. */
+  sessions: SessionClock
 }
 
 type JsonObject = Record<string, unknown>
 
 /**
  * How an operation's caller proves who they are: which credentials, where, verified how, and how
- * OpenAPI documents it. `authenticate` answers the verified principal or throws
- * ApiError('UNAUTHORIZED'); the shared security suite (test/integration/security.test.ts) runs its
- * missing / forged / expired / deleted-user cases against every operation whose scheme is not `none`.
+ * OpenAPI documents it. The operation mechanism (operation.ts) calls, in order:
+ * 1. `authenticate`: the credentials verified (signature, expiry, issuer), or ApiError('UNAUTHORIZED');
+ * 2. the Idempotency-Key lookup, when the operation takes one, keyed by `idempotencyOwner`;
+ * 3. `lockOut`: a deleted person's still-valid token refused (ApiError('UNAUTHORIZED')), except a
+ *    soft-deleted person's own where the operation admits them (cancel);
+ * 4. step-up, when the operation asks for it, on the login of `person`.
+ * The shared security suite (test/integration/security.test.ts) runs its missing / forged /
+ * expired / deleted-user cases against every operation whose scheme is not `none`.
  */
 export interface CredentialScheme<Principal> {
   /** A name the security suite and the docs know it by. */
@@ -33,4 +42,9 @@ export interface CredentialScheme<Principal> {
     readonly parameters: Readonly<Record<string, JsonObject>>
   }
   authenticate(c: Context<AppEnv>, verifiers: Verifiers): Promise<Principal>
+  lockOut(principal: Principal, verifiers: Verifiers, options: { admitSoftDeleted: boolean }): Promise<Principal>
+  /** Whose an Idempotency-Key is: the API consumer where the scheme has one, else the person. */
+  idempotencyOwner(principal: Principal): string
+  /** The person whose login step-up judges, or undefined for a scheme without one. */
+  person(principal: Principal): LoginFacts | undefined
 }

@@ -7,9 +7,9 @@ import type { CredentialScheme } from './credential-scheme.js'
 /**
  * Sunbird's two credentials, in the contract's order: the gateway consumer JWT in Authorization,
  * then the end user's Keycloak token in X-Authenticated-User-token, then (when sent) the managed
- * user's token in X-Authenticated-For. A token of a deleted user is refused like a forged one:
- * deletion locks the person out at once, not when their token expires. Any failure is the same
- * 401 UOS_0070; the reason goes to the log.
+ * user's token in X-Authenticated-For. A token of a deleted user is refused like a forged one
+ * (lockOut): deletion locks the person out at once, not when their token expires. Any failure is
+ * the same 401 UOS_0070; the reason goes to the log. An Idempotency-Key belongs to the consumer.
  */
 export const gatewayAndUserToken: CredentialScheme<Caller> = {
   name: 'gateway-and-user-token',
@@ -42,7 +42,7 @@ export const gatewayAndUserToken: CredentialScheme<Caller> = {
   },
 
   async authenticate(c, verifiers) {
-    try {
+    return refusedAsUnauthorized(async () => {
       const apiToken = bearerToken(c.req.header('authorization'))
       if (!apiToken) throw new InvalidCredentialsError('api-bearer', 'missing')
       const { consumer } = verifiers.apiConsumers.verify(apiToken)
@@ -50,20 +50,46 @@ export const gatewayAndUserToken: CredentialScheme<Caller> = {
       const userToken = c.req.header('x-authenticated-user-token')?.trim()
       if (!userToken) throw new InvalidCredentialsError('user-token', 'missing')
       const user = await verifiers.userTokens.verify(userToken, 'user-token')
-      if (await verifiers.deletedUsers.isDeleted(user.userId)) throw new InvalidCredentialsError('user-token', 'user is deleted')
 
-      const caller: Caller = { consumer, userId: user.userId, roles: user.roles }
+      const caller: Caller = {
+        consumer,
+        userId: user.userId,
+        roles: user.roles,
+        ...(user.authTime !== undefined && { authTime: user.authTime }),
+        ...(user.sessionId !== undefined && { sessionId: user.sessionId }),
+      }
       const forToken = c.req.header('x-authenticated-for')?.trim()
       if (forToken) {
         const managed = await verifiers.userTokens.verify(forToken, 'for-token')
         if (!managed.parentId) throw new InvalidCredentialsError('for-token', 'no parentId')
-        if (await verifiers.deletedUsers.isDeleted(managed.userId)) throw new InvalidCredentialsError('for-token', 'user is deleted')
         caller.managedUser = { userId: managed.userId, parentId: managed.parentId }
       }
       return caller
-    } catch (err) {
-      if (err instanceof InvalidCredentialsError) throw new ApiError('UNAUTHORIZED', { reason: err.message })
-      throw err
-    }
+    })
   },
+
+  async lockOut(caller, verifiers, { admitSoftDeleted }) {
+    return refusedAsUnauthorized(async () => {
+      const standing = await verifiers.deletedUsers.standing(caller.userId)
+      const admitted = standing === 'restorable' && admitSoftDeleted
+      if (standing !== 'active' && !admitted) throw new InvalidCredentialsError('user-token', 'user is deleted')
+      if (caller.managedUser) {
+        const child = await verifiers.deletedUsers.standing(caller.managedUser.userId)
+        if (child !== 'active' && !(child === 'restorable' && admitSoftDeleted)) throw new InvalidCredentialsError('for-token', 'user is deleted')
+      }
+      return admitted ? { ...caller, softDeleted: true } : caller
+    })
+  },
+
+  idempotencyOwner: (caller) => `consumer:${caller.consumer}`,
+  person: (caller) => ({ userId: caller.userId, ...(caller.authTime !== undefined && { authTime: caller.authTime }), ...(caller.sessionId !== undefined && { sessionId: caller.sessionId }) }),
+}
+
+async function refusedAsUnauthorized<T>(check: () => Promise<T>): Promise<T> {
+  try {
+    return await check()
+  } catch (err) {
+    if (err instanceof InvalidCredentialsError) throw new ApiError('UNAUTHORIZED', { reason: err.message })
+    throw err
+  }
 }

@@ -8,4 +8,9 @@ export const noCredentials: CredentialScheme<undefined> = {
   async authenticate() {
     return undefined
   },
+  async lockOut() {
+    return undefined
+  },
+  idempotencyOwner: () => 'anonymous',
+  person: () => undefined,
 }

@@ -1,11 +1,13 @@
 import type { Operation } from '../operation.js'
 import { health, ready } from './health.js'
 import { userDelete } from './user-delete.js'
+import { userDeleteCancel } from './user-delete-cancel.js'
 import { userDeleteStatus } from './user-delete-status.js'
+import { userExport } from './user-export.js'
 
 /**
  * Every operation of the API. Registration (routes, 405 with Allow, CORS preflights), the OpenAPI
  * document and the shared security suite are all built from this list: adding an operation is one
  * file in this folder and one line here.
  */
-export const operations: readonly Operation[] = [userDelete, userDeleteStatus, health, ready]
+export const operations: readonly Operation[] = [userDelete, userDeleteStatus, userDeleteCancel, userExport, health, ready]

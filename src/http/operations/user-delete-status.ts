@@ -1,24 +1,10 @@
 import { userIdFromSubject } from '../../auth/user-token-verifier.js'
-import type { DeletionRequest } from '../../deletion/deletion-request.js'
 import { ApiError } from '../api-error.js'
 import { portalCors } from '../cors.js'
 import { gatewayAndUserToken } from '../credentials/gateway-and-user-token.js'
 import { sunbirdEnvelope } from '../dialects/sunbird-envelope.js'
 import { defineOperation } from '../operation.js'
-
-/** The wire view: dates as ISO strings, no internal fields. */
-function view(request: DeletionRequest) {
-  return {
-    requestId: request.id,
-    userId: request.userId,
-    state: request.state,
-    ...(request.reason ? { reason: request.reason } : {}),
-    steps: request.steps,
-    createdAt: request.createdAt.toISOString(),
-    updatedAt: request.updatedAt.toISOString(),
-    ...(request.receipt ? { receipt: request.receipt } : {}),
-  }
-}
+import { deletionRequestView as view } from './deletion-request-view.js'
 
 export const userDeleteStatus = defineOperation({
   id: 'api.user.delete.status',

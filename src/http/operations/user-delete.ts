@@ -1,8 +1,21 @@
 import { userIdFromSubject } from '../../auth/user-token-verifier.js'
+import type { DeletionOutcome } from '../../deletion/delete-account.js'
 import { portalCors } from '../cors.js'
 import { gatewayAndUserToken } from '../credentials/gateway-and-user-token.js'
 import { sunbirdEnvelope } from '../dialects/sunbird-envelope.js'
 import { defineOperation } from '../operation.js'
+
+/** The envelope's result: Sunbird's `{response}` for a deletion done now, more only where the request asked for more. */
+function resultOf(outcome: DeletionOutcome) {
+  switch (outcome.kind) {
+    case 'deleted':
+      return { response: 'SUCCESS' }
+    case 'scheduled':
+      return { response: 'SUCCESS', requestId: outcome.requestId, state: 'scheduled', eraseAt: outcome.eraseAt.toISOString() }
+    case 'dry-run':
+      return { response: 'SUCCESS', dryRun: true, mode: outcome.mode, plan: outcome.plan }
+  }
+}
 
 export const userDelete = defineOperation({
   id: 'api.user.delete',
@@ -10,6 +23,12 @@ export const userDelete = defineOperation({
   paths: ['/api/user/v1/delete', '/v1/user/delete'],
   aliasNote: "the service path behind Sunbird's gateway",
   summary: 'Delete a user account (Sunbird-compatible)',
+  description: [
+    "Without `mode`, `gracePeriodDays` and `dryRun` this is Sunbird's deletion, unchanged. `mode: soft` locks the user out and keeps everything (undone by `/delete/cancel`); " +
+      '`mode: hard` also erases what Sunbird keeps, down to a tombstone; `gracePeriodDays` soft-deletes now and erases when the period ends; `dryRun` answers the plan and writes nothing.',
+    'Send `Idempotency-Key` to make retries safe: the same key and body within 24 h answer the first answer again (`Idempotent-Replayed: true`).',
+    'When `DELETION_MAX_AUTH_AGE_SECONDS` is set, a deletion (not a dry run) needs a user token whose login is at most that old (401 `UOS_USRDLT0096` with RFC 9470 `WWW-Authenticate` otherwise).',
+  ].join('\n\n'),
   tag: 'users',
   credentials: gatewayAndUserToken,
   request: { body: 'user-delete.request' },
@@ -20,20 +39,37 @@ export const userDelete = defineOperation({
     'MANDATORY_PARAM_EMPTY',
     'DATA_TYPE_ERROR',
     'INVALID_USER_ID',
+    'INVALID_DELETION_MODE',
+    'INVALID_GRACE_PERIOD',
+    'INVALID_DRY_RUN',
+    'INVALID_MODE_COMBINATION',
+    'IDEMPOTENCY_KEY_INVALID',
     'PAYLOAD_TOO_LARGE',
     'UNAUTHORIZED',
+    'STEP_UP_REQUIRED',
     'FORBIDDEN',
     'ROLE_RESTRICTED',
     'USER_NOT_FOUND',
     'ALREADY_DELETED',
+    'IDEMPOTENCY_KEY_IN_FLIGHT',
+    'IDEMPOTENCY_KEY_REUSED',
     'SERVICE_UNAVAILABLE',
     'SERVER_ERROR',
   ],
   dialect: sunbirdEnvelope,
   cors: portalCors,
-  async handle({ body, caller, msgid }, services) {
+  idempotent: true,
+  stepUp: ({ body }) => body.request.dryRun !== true,
+  async handle({ body: { request }, caller, msgid }, services) {
     // Sunbird reduces a federated subject (f:<provider>:<id>) to the id before anything else.
-    const result = await services.deleteUser({ requestId: msgid, userId: userIdFromSubject(body.request.userId), caller })
-    return { ...result }
+    const outcome = await services.deleteAccount({
+      requestId: msgid,
+      userId: userIdFromSubject(request.userId),
+      caller,
+      ...(request.mode !== undefined && { mode: request.mode }),
+      ...(request.gracePeriodDays !== undefined && { gracePeriodDays: request.gracePeriodDays }),
+      ...(request.dryRun !== undefined && { dryRun: request.dryRun }),
+    })
+    return resultOf(outcome)
   },
 })

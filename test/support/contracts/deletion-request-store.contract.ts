@@ -45,6 +45,7 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
       userId,
       requestedBy: userId,
       state: 'accepted',
+      plan: 'sunbird',
       steps: {},
       target: { rootOrgId: `org-${randomUUID()}`, managedBy: null, organisationIds: [] },
       createdAt: now,

@@ -1,0 +1,99 @@
+import { createHash } from 'node:crypto'
+import type { Context } from 'hono'
+import type { IdempotencyKeyId, IdempotencyKeys, StoredAnswer } from '../shared/idempotency-keys.js'
+import { ApiError } from './api-error.js'
+import type { AppEnv } from './app-env.js'
+
+export const IDEMPOTENCY_KEY_HEADER = 'Idempotency-Key'
+export const REPLAYED_HEADER = 'Idempotent-Replayed'
+
+/** How long an answer is replayed. */
+export const REPLAY_TTL_SECONDS = 24 * 60 * 60
+const MAX_KEY_LENGTH = 255
+
+/** Headers not replayed: the transport's, and CORS, which each request gets anew. */
+const NOT_REPLAYED = new Set(['content-length', 'date', 'connection', 'transfer-encoding', 'vary', 'access-control-allow-origin', 'access-control-allow-credentials'])
+
+export interface IdempotencySettings {
+  keys: IdempotencyKeys
+  /** How long a claimed key without an answer blocks a retry (409) before a retry may run anew (the runner died). */
+  inFlightSeconds: number
+}
+
+/** A claimed key: the request runs, then its answer is kept (or the key given back). */
+export interface IdempotencyClaim {
+  complete(response: Response): Promise<Response>
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
+
+/** JSON with object keys in order, so the same body sent with its keys reordered is the same request. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`
+  if (typeof value === 'object' && value !== null) {
+    return `{${Object.keys(value)
+      .sort()
+      .map((key) => `${JSON.stringify(key)}:${canonical((value as Record<string, unknown>)[key])}`)
+      .join(',')}}`
+  }
+  return JSON.stringify(value) ?? 'null'
+}
+
+/** What makes two requests "the same": the operation, its path and query parameters, and its body. */
+function fingerprintOf(c: Context<AppEnv>, operationId: string): string {
+  return sha256(canonical({ operation: operationId, params: c.req.param(), query: c.req.query(), body: c.get('body') ?? null }))
+}
+
+/** 2xx and the client errors a retry would meet again are replayed; a 5xx or a 401 (credentials, step-up) is not, so the retry runs. */
+const isReplayable = (status: number) => status < 500 && status !== 401
+
+function replay(answer: StoredAnswer): Response {
+  const headers = new Headers(answer.headers)
+  headers.set(REPLAYED_HEADER, 'true')
+  return new Response(answer.body.byteLength > 0 ? answer.body : null, { status: answer.status, headers })
+}
+
+/**
+ * Idempotency-Key on an operation (draft-ietf-httpapi-idempotency-key-header), looked up once the
+ * credentials are verified and before the lock-out, so a person retrying their own deletion gets
+ * its answer: absent, the request runs as always; 1–255 characters, else 400 and nothing happens.
+ * The key belongs to the caller (`owner`). First use claims it; the same key with the same request
+ * within 24 h replays the stored answer (same status and body bytes, `Idempotent-Replayed: true`),
+ * nothing happens twice; with another request, 422; while the first still runs, 409.
+ */
+export async function beginIdempotent(
+  c: Context<AppEnv>,
+  settings: IdempotencySettings,
+  operationId: string,
+  owner: string,
+): Promise<{ kind: 'none' } | { kind: 'replay'; response: Response } | ({ kind: 'claimed' } & IdempotencyClaim)> {
+  const key = c.req.header(IDEMPOTENCY_KEY_HEADER)
+  if (key === undefined) return { kind: 'none' }
+  if (key.length === 0 || key.length > MAX_KEY_LENGTH) throw new ApiError('IDEMPOTENCY_KEY_INVALID', { reason: `key of ${key.length} characters` })
+  const id: IdempotencyKeyId = { owner, keyHash: sha256(key) }
+  const fingerprint = fingerprintOf(c, operationId)
+  const claim = await settings.keys.claim(id, fingerprint, settings.inFlightSeconds)
+  if (!claim.claimed) {
+    if (claim.record.fingerprint !== fingerprint) throw new ApiError('IDEMPOTENCY_KEY_REUSED', { reason: 'same key, another request' })
+    if (claim.record.state === 'in-flight') throw new ApiError('IDEMPOTENCY_KEY_IN_FLIGHT', { reason: 'first request still running' })
+    return { kind: 'replay', response: replay(claim.record.answer) }
+  }
+  return {
+    kind: 'claimed',
+    async complete(response) {
+      try {
+        if (!isReplayable(response.status)) {
+          await settings.keys.release(id, fingerprint)
+          return response
+        }
+        const body = new Uint8Array(await response.clone().arrayBuffer())
+        const headers = [...response.headers].filter(([name]) => !NOT_REPLAYED.has(name.toLowerCase()))
+        await settings.keys.complete(id, fingerprint, { status: response.status, headers, body }, REPLAY_TTL_SECONDS)
+      } catch (err) {
+        // The answer stands; only its replay is lost (the claim runs out after inFlightSeconds).
+        c.get('log')?.warn({ err: err instanceof Error ? err.name : 'error' }, 'idempotency answer not stored')
+      }
+      return response
+    },
+  }
+}
