@@ -2,11 +2,20 @@ import type { Client } from 'cassandra-driver'
 import { afterAll, beforeAll } from 'vitest'
 import { createCassandraClient } from '../../src/store/cassandra-client.js'
 import { describeAuditTrailContract } from '../support/contracts/audit-trail.contract.js'
-import { cassandraAuditTrail, cassandraDeletionRequests, cassandraEventOutbox, cassandraUserStore } from '../support/contracts/cassandra-subjects.js'
+import {
+  cassandraAuditTrail,
+  cassandraDeletionRequests,
+  cassandraEventOutbox,
+  cassandraIdempotencyKeys,
+  cassandraUserDeletionStates,
+  cassandraUserStore,
+} from '../support/contracts/cassandra-subjects.js'
 import { describeDeletionRequestStoreContract } from '../support/contracts/deletion-request-store.contract.js'
 import { describeEventOutboxContract } from '../support/contracts/event-outbox.contract.js'
+import { describeIdempotencyKeysContract } from '../support/contracts/idempotency-keys.contract.js'
 import { describeIdentityProviderContract } from '../support/contracts/identity-provider.contract.js'
 import { keycloakIdentity } from '../support/contracts/keycloak-subject.js'
+import { describeUserDeletionStatesContract } from '../support/contracts/user-deletion-states.contract.js'
 import { describeUserStoreContract } from '../support/contracts/user-store.contract.js'
 import { startHttpInterposer, type HttpInterposer } from '../support/http-interposer.js'
 import { testConfig } from '../support/harness.js'
@@ -30,3 +39,5 @@ describeDeletionRequestStoreContract('CassandraDeletionRequests', () => cassandr
 describeEventOutboxContract('CassandraEventOutbox', () => cassandraEventOutbox(db))
 describeAuditTrailContract('CassandraAuditTrail', () => cassandraAuditTrail(db))
 describeIdentityProviderContract('KeycloakIdentity', () => keycloakIdentity(keycloak))
+describeUserDeletionStatesContract('CassandraUserDeletionStates', () => cassandraUserDeletionStates(db))
+describeIdempotencyKeysContract('CassandraIdempotencyKeys', () => cassandraIdempotencyKeys(db))

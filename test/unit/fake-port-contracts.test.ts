@@ -1,8 +1,10 @@
 import { describeAuditTrailContract } from '../support/contracts/audit-trail.contract.js'
 import { describeDeletionRequestStoreContract } from '../support/contracts/deletion-request-store.contract.js'
 import { describeEventOutboxContract } from '../support/contracts/event-outbox.contract.js'
-import { fakeAuditTrail, fakeDeletionRequests, fakeEventOutbox, fakeIdentityProvider, fakeUserStore } from '../support/contracts/fake-subjects.js'
+import { fakeAuditTrail, fakeDeletionRequests, fakeEventOutbox, fakeIdempotencyKeys, fakeIdentityProvider, fakeUserDeletionStates, fakeUserStore } from '../support/contracts/fake-subjects.js'
+import { describeIdempotencyKeysContract } from '../support/contracts/idempotency-keys.contract.js'
 import { describeIdentityProviderContract } from '../support/contracts/identity-provider.contract.js'
+import { describeUserDeletionStatesContract } from '../support/contracts/user-deletion-states.contract.js'
 import { describeUserStoreContract } from '../support/contracts/user-store.contract.js'
 
 // The in-memory fakes the workflow's unit tests run on, held to the same contracts as the real
@@ -13,3 +15,5 @@ describeDeletionRequestStoreContract('InMemoryDeletionRequests', fakeDeletionReq
 describeEventOutboxContract('InMemoryEventOutbox', fakeEventOutbox)
 describeAuditTrailContract('InMemoryAuditTrail', fakeAuditTrail)
 describeIdentityProviderContract('InMemoryIdentityProvider', fakeIdentityProvider)
+describeUserDeletionStatesContract('InMemoryUserDeletionStates', fakeUserDeletionStates)
+describeIdempotencyKeysContract('InMemoryIdempotencyKeys', fakeIdempotencyKeys)

@@ -4,11 +4,16 @@ import type { AuditRecord } from '../../../src/deletion/ports.js'
 import { CassandraAuditTrail } from '../../../src/store/cassandra-audit-trail.js'
 import { CassandraDeletionRequests } from '../../../src/store/cassandra-deletion-requests.js'
 import { CassandraEventOutbox } from '../../../src/store/cassandra-event-outbox.js'
+import { CassandraIdempotencyKeys } from '../../../src/store/cassandra-idempotency-keys.js'
+import { CassandraUserDeletionStates } from '../../../src/store/cassandra-user-deletion-states.js'
 import { CassandraUserStore } from '../../../src/store/cassandra-user-store.js'
+import { waitUntil } from '../wait-until.js'
 import { TEST_KEYSPACE } from '../test-env.js'
 import type { AuditTrailSubject } from './audit-trail.contract.js'
 import type { DeletionRequestStoreSubject } from './deletion-request-store.contract.js'
 import type { EventOutboxSubject } from './event-outbox.contract.js'
+import type { IdempotencyKeysSubject } from './idempotency-keys.contract.js'
+import type { UserDeletionStatesSubject } from './user-deletion-states.contract.js'
 import type { UserStoreSubject } from './user-store.contract.js'
 
 const ks = TEST_KEYSPACE
@@ -174,6 +179,32 @@ export function cassandraAuditTrail(db: Client): AuditTrailSubject {
       const restore = `INSERT INTO ${table} (chain, seq, at, record, prevhash, hash) VALUES (?, ?, ?, ?, ?, ?)`
       const values = [chain, seq, row.get('at'), row.get('record'), row.get('prevhash'), row.get('hash')]
       return { seq: Number(seq), undo: async () => void (await db.execute(restore, values, PREPARED)) }
+    },
+  }
+}
+
+/** The Cassandra adapter; the case's users are removed from user_deletion_state afterwards. */
+export function cassandraUserDeletionStates(db: Client): UserDeletionStatesSubject {
+  const used = new Set<string>()
+  return {
+    states: new CassandraUserDeletionStates(db, ks),
+    uses: (userId) => void used.add(userId),
+    async dispose() {
+      for (const userId of used) await db.execute(`DELETE FROM ${ks}.user_deletion_state WHERE userid = ?`, [userId], PREPARED)
+    },
+  }
+}
+
+/** The Cassandra adapter; expiry is Cassandra's own TTL, awaited by reading the row until it is gone. */
+export function cassandraIdempotencyKeys(db: Client): IdempotencyKeysSubject {
+  return {
+    keys: new CassandraIdempotencyKeys(db, ks),
+    async untilExpired(id) {
+      await waitUntil(
+        'the key to expire',
+        async () => (await db.execute(`SELECT state FROM ${ks}.api_idempotency_key WHERE owner = ? AND keyhash = ?`, [id.owner, id.keyHash], PREPARED)).rowLength === 0,
+        { timeoutMs: 10_000, intervalMs: 200 },
+      )
     },
   }
 }

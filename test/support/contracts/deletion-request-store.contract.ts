@@ -254,6 +254,63 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
       })
     })
 
+    describe('plans and schedules (deletion modes)', () => {
+      test("when a request names a plan and an erasure schedule, then both read back; a request without a mode reads back as Sunbird's", async (s) => {
+        const eraseAt = new Date(Date.now() + 3 * 24 * 3600 * SECOND)
+        const scheduled = await created(s, { plan: 'soft', schedule: { plan: 'hard', eraseAt } })
+        const plain = await created(s)
+
+        expect(await s.store.get(scheduled.id)).toMatchObject({ plan: 'soft', schedule: { plan: 'hard', eraseAt } })
+        expect(await s.store.get(plain.id)).toMatchObject({ plan: 'sunbird' })
+        expect((await s.store.get(plain.id))?.schedule).toBeUndefined()
+      })
+
+      test('when a request is scheduled, then it stays open but is not due before its erasure time, and is due from then on', async (s) => {
+        const dueAt = new Date(Date.now() + 3600 * SECOND)
+        const request = await created(s, { plan: 'soft', schedule: { plan: 'sunbird', eraseAt: dueAt } })
+
+        await s.store.finish(request.id, 'scheduled', { dueAt })
+
+        expect(await s.store.get(request.id)).toMatchObject({ state: 'scheduled' })
+        expect((await s.store.listOpen(ALL_OPEN, new Date(dueAt.getTime() - SECOND))).some((open) => open.id === request.id)).toBe(false)
+        expect(await s.store.listOpen(ALL_OPEN, new Date(dueAt.getTime() + SECOND))).toContainEqual({ id: request.id, userId: request.userId, dueAt })
+      })
+
+      test('when the erasure begins, then the request follows its erasure plan', async (s) => {
+        const request = await created(s, { plan: 'soft', schedule: { plan: 'sunbird', eraseAt: new Date() } })
+
+        await s.store.updatePlan(request.id, 'sunbird', 'in_progress')
+
+        expect(await s.store.get(request.id)).toMatchObject({ plan: 'sunbird', state: 'in_progress' })
+      })
+
+      test('when a finished request is reopened (a cancel), then it has the new state and is listed open and due at once', async (s) => {
+        const dueAt = new Date(Date.now() + 3600 * SECOND)
+        const scheduled = await created(s, { plan: 'soft', schedule: { plan: 'sunbird', eraseAt: dueAt } })
+        await s.store.finish(scheduled.id, 'scheduled', { dueAt })
+        const completed = await created(s, { plan: 'soft' })
+        await s.store.finish(completed.id, 'completed', {})
+
+        await s.store.reopen(scheduled.id, 'cancelling')
+        await s.store.reopen(completed.id, 'cancelling')
+
+        const due = await s.store.listOpen(ALL_OPEN, new Date())
+        for (const request of [scheduled, completed]) {
+          expect(await s.store.get(request.id)).toMatchObject({ state: 'cancelling' })
+          expect(due.map((open) => open.id)).toContain(request.id)
+        }
+      })
+
+      test('when a step keeps restore facts, ids and its plan, then they read back as recorded', async (s) => {
+        const request = await created(s, { plan: 'soft' })
+        const outcome: StepOutcome = { ...done('locked', new Date('2024-05-20T10:09:00.000Z')), plan: 'soft', restore: { status: 0, isDeleted: false }, ids: ['a', 'b'] }
+
+        await s.store.recordStep(request.id, 'lock', outcome, 'in_progress')
+
+        expect((await s.store.get(request.id))?.steps.lock).toEqual(outcome)
+      })
+    })
+
     describe('findByUser', () => {
       test('when a user has several requests, then they are answered newest first, up to the limit, and only theirs', async (s) => {
         const userId = randomUUID()

@@ -1,13 +1,17 @@
 import { InMemoryAuditTrail } from '../fakes/in-memory-audit-trail.js'
 import { InMemoryDeletionRequests } from '../fakes/in-memory-deletion-requests.js'
 import { InMemoryEventOutbox } from '../fakes/in-memory-event-outbox.js'
+import { InMemoryIdempotencyKeys } from '../fakes/in-memory-idempotency-keys.js'
 import { InMemoryIdentityProvider, type FakeSession } from '../fakes/in-memory-identity.js'
+import { InMemoryUserDeletionStates } from '../fakes/in-memory-user-deletion-states.js'
 import { InMemoryUserStore, type SeedUser } from '../fakes/in-memory-user-store.js'
 import { Timeline } from '../fakes/timeline.js'
 import type { AuditTrailSubject } from './audit-trail.contract.js'
 import type { DeletionRequestStoreSubject } from './deletion-request-store.contract.js'
 import type { EventOutboxSubject } from './event-outbox.contract.js'
+import type { IdempotencyKeysSubject } from './idempotency-keys.contract.js'
 import type { IdentityProviderSubject } from './identity-provider.contract.js'
+import type { UserDeletionStatesSubject } from './user-deletion-states.contract.js'
 import type { UserFixture, UserStoreSubject } from './user-store.contract.js'
 
 /** The fake's seed for a contract user: the same rows Sunbird (and scripts/lib/seed-users) writes. */
@@ -111,5 +115,20 @@ export function fakeIdentityProvider(): IdentityProviderSubject<FakeSession> {
     comeBack: () => void identity.comeBack(),
     passTimeBound: () => void identity.timeOut(),
     withRefusedCredentials: () => identity.refuseCredentials(),
+  }
+}
+
+export function fakeUserDeletionStates(): UserDeletionStatesSubject {
+  return { states: new InMemoryUserDeletionStates() }
+}
+
+export function fakeIdempotencyKeys(): IdempotencyKeysSubject {
+  let now = Date.now()
+  return {
+    keys: new InMemoryIdempotencyKeys(() => now),
+    // Past any time in flight the contract gives a claim; a stored answer lives far longer.
+    untilExpired: async () => {
+      now += 60_000
+    },
   }
 }

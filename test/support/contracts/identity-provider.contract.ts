@@ -123,5 +123,60 @@ export function describeIdentityProviderContract<Session>(implementation: string
       expect(await s.account(userId)).toMatchObject({ enabled: true })
       expect(await s.isSignedIn(session)).toBe(true)
     })
+
+    describe('a soft deletion and its cancel', () => {
+      test('when the account is disabled, then its sessions end, it is kept with its details, and it was enabled before', async (s) => {
+        const userId = await s.createAccount()
+        const session = await s.signIn(userId)
+
+        expect(await s.identity.disableAccount(userId)).toEqual({ outcome: 'disabled', wasEnabled: true })
+
+        expect(await s.isSignedIn(session)).toBe(false)
+        const account = await s.account(userId)
+        expect(account?.enabled).toBe(false)
+        expect(account?.personalValues.length).toBeGreaterThan(0)
+        // Idempotent: a second call finds it disabled already.
+        expect(await s.identity.disableAccount(userId)).toEqual({ outcome: 'disabled', wasEnabled: false })
+      })
+
+      test('when a disabled account is enabled, then it can sign in again', async (s) => {
+        const userId = await s.createAccount()
+        await s.identity.disableAccount(userId)
+
+        expect(await s.identity.enableAccount(userId)).toBe('enabled')
+
+        expect(await s.account(userId)).toMatchObject({ enabled: true })
+        expect(await s.isSignedIn(await s.signIn(userId))).toBe(true)
+      })
+
+      test('when there is no such account, then disable and enable answer absent and read answers undefined', async (s) => {
+        const userId = randomUUID()
+
+        expect(await s.identity.disableAccount(userId)).toEqual({ outcome: 'absent', wasEnabled: false })
+        expect(await s.identity.enableAccount(userId)).toBe('absent')
+        expect(await s.identity.readAccount(userId)).toBeUndefined()
+      })
+
+      test('when the account is read, then its names, email, state, creation time, attributes and identity links come back', async (s) => {
+        const userId = await s.createAccount()
+
+        const account = await s.identity.readAccount(userId)
+
+        expect(account).toMatchObject({ enabled: true, attributes: expect.any(Object), federatedIdentities: [] })
+        expect(account?.email).toEqual(expect.any(String))
+        expect(account?.created).toMatch(/^\d{4}-\d{2}-\d{2}T/)
+      })
+
+      test('when the provider cannot be reached, then disable, enable and read throw DependencyUnavailableError(keycloak)', async (s) => {
+        const userId = await s.createAccount()
+        s.goDown()
+
+        for (const call of [() => s.identity.disableAccount(userId), () => s.identity.enableAccount(userId), () => s.identity.readAccount(userId)]) {
+          expect(await call().catch((err: unknown) => err)).toBeInstanceOf(DependencyUnavailableError)
+        }
+        s.comeBack()
+        expect(await s.account(userId)).toMatchObject({ enabled: true })
+      })
+    })
   })
 }

@@ -299,5 +299,80 @@ export function describeUserStoreContract(implementation: string, factory: Subje
         expect(sorted(await s.personalValues(other.id))).toEqual(sorted(otherBefore.values))
       })
     })
+
+    describe('reading everything (export, dry run)', () => {
+      test('when the user is read whole, then the row, lookups, identities, memberships and roles come back as stored', async (s) => {
+        const org = newOrg()
+        const ext = { provider: 'sb-state', idType: 'sb-state', externalId: `ext-${randomUUID()}` }
+        const user = await seeded(s, { rootOrgId: org, username: `asha_${randomUUID().slice(0, 8)}`, roles: [{ role: 'PUBLIC' }], externalIds: [ext] })
+
+        const row = await s.store.readUserRow(user.id)
+        expect(row).toMatchObject({ id: user.id, status: 1, isdeleted: false, rootorgid: org })
+        expect(String(row?.username)).toMatch(/^asha_/)
+        const lookups = await s.store.readLookups(user.id)
+        expect(lookups).toHaveLength(4)
+        expect(new Set(lookups.map((lookup) => lookup.type))).toEqual(new Set(['email', 'phone', 'username', 'externalid']))
+        expect(await s.store.readExternalIdentities(user.id)).toEqual([expect.objectContaining({ userid: user.id })])
+        expect(await s.store.readOrganisations(user.id)).toEqual([expect.objectContaining({ userid: user.id, organisationid: org, isdeleted: false })])
+        expect(await s.store.readRoles(user.id)).toEqual([expect.objectContaining({ userid: user.id, role: 'PUBLIC' })])
+      })
+
+      test('when there is no such user, then the row is undefined and every list empty', async (s) => {
+        const id = newId()
+
+        expect(await s.store.readUserRow(id)).toBeUndefined()
+        expect(await s.store.readLookups(id)).toEqual([])
+        expect(await s.store.readExternalIdentities(id)).toEqual([])
+        expect(await s.store.readOrganisations(id)).toEqual([])
+        expect(await s.store.readRoles(id)).toEqual([])
+      })
+
+      test('when memberships were left, then they are still read (the export shows them)', async (s) => {
+        const org = newOrg()
+        const user = await seeded(s, { rootOrgId: org })
+        await s.store.leaveOrganisations(user.id, CHANGE.at)
+
+        expect(await s.store.readOrganisations(user.id)).toEqual([expect.objectContaining({ organisationid: org, isdeleted: true })])
+      })
+    })
+
+    describe('a hard deletion and a restore', () => {
+      test('when memberships and roles are removed, then the rows are gone, the counts answered, and a second call finds none', async (s) => {
+        const [a, b] = [newOrg(), newOrg()]
+        const user = await seeded(s, { rootOrgId: a, organisations: [a, b], roles: [{ role: 'PUBLIC' }, { role: 'CONTENT_CREATOR' }] })
+        const other = await seeded(s, { rootOrgId: a })
+
+        expect(await s.store.removeOrganisations(user.id)).toBe(2)
+        expect(await s.store.eraseRoles(user.id)).toBe(2)
+
+        expect(await s.store.readOrganisations(user.id)).toEqual([])
+        expect(await s.store.findRoles(user.id)).toEqual([])
+        expect(await s.store.removeOrganisations(user.id)).toBe(0)
+        expect(await s.store.eraseRoles(user.id)).toBe(0)
+        expect(await s.store.findOrganisationIds(other.id)).toEqual([a])
+        expect(await s.store.findRoles(other.id)).toEqual(['PUBLIC'])
+      })
+
+      test('when the row is reduced to a tombstone, then it reads as deleted with no organisation, no manager and no personal value left', async (s) => {
+        const user = await seeded(s, { rootOrgId: newOrg(), managedBy: newId(), username: `asha_${randomUUID().slice(0, 8)}` })
+
+        await s.store.reduceToTombstone(user.id, CHANGE)
+        await s.store.reduceToTombstone(user.id, CHANGE)
+
+        expect(await s.store.findUser(user.id)).toEqual({ id: user.id, status: 2, isDeleted: true, rootOrgId: null, managedBy: null })
+        expect(await s.personalValues(user.id)).toEqual([])
+        expect(await s.store.findUserName(user.id)).toBeNull()
+      })
+
+      test('when a locked row has its status restored, then it reads as it was before the lock, other facts untouched', async (s) => {
+        const root = newOrg()
+        const user = await seeded(s, { rootOrgId: root, status: 0 })
+        await s.store.markDeleted(user, CHANGE)
+
+        await s.store.restoreStatus(user.id, { status: 0, isDeleted: false }, CHANGE)
+
+        expect(await s.store.findUser(user.id)).toEqual({ id: user.id, status: 0, isDeleted: false, rootOrgId: root, managedBy: null })
+      })
+    })
   })
 }

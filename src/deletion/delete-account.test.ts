@@ -1,0 +1,319 @@
+import { describe, expect, it } from 'vitest'
+import { WORLD_GRACE_DAY_MS, deletionWorld } from '../../test/support/fakes/deletion-world.js'
+import type { SeedUser } from '../../test/support/fakes/in-memory-user-store.js'
+import { cancelDeletion } from './cancel-deletion.js'
+import type { Caller } from './caller.js'
+import { type DeletionInput, deleteAccount } from './delete-account.js'
+import { DependencyUnavailableError, NotPermittedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
+import { resumeOpenDeletions } from './run-deletion.js'
+
+const TARGET = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
+const ADMIN = 'a0a0a0a0-1111-4222-8333-444455556666'
+const STRANGER = 'c0c0c0c0-1111-4222-8333-444455556666'
+const CHILD = 'd1d1d1d1-1111-4222-8333-444455556666'
+const ORG = 'org-1'
+
+const self = (): Caller => ({ consumer: 'portal', userId: TARGET, roles: [] })
+const orgAdmin = (): Caller => ({ consumer: 'portal', userId: ADMIN, roles: [{ role: 'ORG_ADMIN', organisationIds: [ORG] }] })
+const stranger = (): Caller => ({ consumer: 'portal', userId: STRANGER, roles: [] })
+
+const activeUser = (overrides: Partial<SeedUser> = {}): SeedUser => ({ id: TARGET, rootOrgId: ORG, organisationIds: [ORG], lookups: 3, externalIdentities: 1, ...overrides })
+
+let counter = 0
+const ask = (fields: Partial<DeletionInput> = {}, caller: Caller = self()): DeletionInput => ({ requestId: `req-${++counter}`, userId: TARGET, caller, ...fields })
+
+async function failureOf(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => undefined,
+    (err: unknown) => err,
+  )
+}
+
+type Mode = 'soft' | 'hard' | 'none'
+const fields = (mode: Mode): Partial<DeletionInput> => (mode === 'none' ? {} : { mode })
+
+/** A user in the state a first request of this mode leaves them in. */
+async function userAfter(first: Mode) {
+  const w = deletionWorld({ seed: [activeUser()] })
+  await deleteAccount(w.deps, ask(fields(first)))
+  return w
+}
+
+describe('deleteAccount, the repeat rules (seed 003)', () => {
+  const table: [request: Mode, after: Mode, expected: 'deleted' | typeof UserAlreadyDeletedError | typeof UserNotFoundError][] = [
+    ['soft', 'soft', UserAlreadyDeletedError],
+    ['soft', 'hard', UserNotFoundError],
+    ['soft', 'none', UserNotFoundError],
+    ['hard', 'soft', 'deleted'],
+    ['hard', 'hard', UserNotFoundError],
+    ['hard', 'none', 'deleted'],
+    ['none', 'soft', UserAlreadyDeletedError],
+    ['none', 'hard', UserAlreadyDeletedError],
+    ['none', 'none', UserAlreadyDeletedError],
+  ]
+
+  it.each(table)('when a %s request meets a user deleted by a %s request, then it answers as the table says', async (request, after, expected) => {
+    // Arrange
+    const w = await userAfter(after)
+
+    // Act
+    const outcome = await deleteAccount(w.deps, ask(fields(request))).catch((err: unknown) => err)
+
+    // Assert
+    if (expected === 'deleted') {
+      expect(outcome).toMatchObject({ kind: 'deleted', mode: 'hard' })
+      expect(w.states.peek(TARGET)).toMatchObject({ mode: 'hard' })
+      expect(w.users.remainingRoles(TARGET)).toEqual([])
+    } else {
+      expect(outcome).toBeInstanceOf(expected)
+    }
+  })
+
+  it('when an ORG_ADMIN of the organisation asks about a hard-deleted user, then the existence rules answer (the tombstone names no organisation), not a 403', async () => {
+    const w = await userAfter('hard')
+
+    expect(await failureOf(deleteAccount(w.deps, ask({ mode: 'hard' }, orgAdmin())))).toBeInstanceOf(UserNotFoundError)
+    expect(await failureOf(deleteAccount(w.deps, ask({}, orgAdmin())))).toBeInstanceOf(UserAlreadyDeletedError)
+  })
+
+  it('when anyone who passed authentication names a hard-deleted user with a mode, then 404, even a stranger', async () => {
+    const w = await userAfter('hard')
+
+    expect(await failureOf(deleteAccount(w.deps, ask({ mode: 'soft' }, stranger())))).toBeInstanceOf(UserNotFoundError)
+  })
+
+  it('when a stranger asks for a soft deletion of an active user, then NotPermitted and nothing is written', async () => {
+    const w = deletionWorld({ seed: [activeUser()] })
+
+    expect(await failureOf(deleteAccount(w.deps, ask({ mode: 'soft' }, stranger())))).toBeInstanceOf(NotPermittedError)
+    expect(w.timeline.writes()).toEqual([])
+  })
+
+  it('when two hard deletions race on a soft-deleted user, then exactly one wins and the other answers 404', async () => {
+    const w = await userAfter('soft')
+
+    const outcomes = await Promise.all([deleteAccount(w.deps, ask({ mode: 'hard' })).catch((err: unknown) => err), deleteAccount(w.deps, ask({ mode: 'hard' })).catch((err: unknown) => err)])
+
+    expect(outcomes.filter((outcome) => outcome instanceof UserNotFoundError)).toHaveLength(1)
+    expect(outcomes.filter((outcome) => (outcome as { kind?: string }).kind === 'deleted')).toHaveLength(1)
+  })
+
+  it('when a soft and a Sunbird deletion race on an active user, then exactly one locks it and the loser answers by the rules', async () => {
+    const w = deletionWorld({ seed: [activeUser()] })
+
+    const [soft, plain] = await Promise.all([deleteAccount(w.deps, ask({ mode: 'soft' })).catch((err: unknown) => err), deleteAccount(w.deps, ask()).catch((err: unknown) => err)])
+
+    const winners = [soft, plain].filter((outcome) => (outcome as { kind?: string }).kind === 'deleted')
+    expect(winners).toHaveLength(1)
+    if (winners[0] === soft) expect(plain).toBeInstanceOf(UserAlreadyDeletedError)
+    else expect(soft).toBeInstanceOf(UserNotFoundError)
+    expect(w.users.callCount('markDeleted')).toBeGreaterThanOrEqual(1)
+  })
+})
+
+describe('deleteAccount, soft', () => {
+  it('when a user is soft-deleted, then they are locked out, the account disabled not removed, everything kept, no event, and the lock-out told it is restorable', async () => {
+    const w = deletionWorld({ seed: [activeUser()] })
+
+    const outcome = await deleteAccount(w.deps, ask({ mode: 'soft' }))
+
+    expect(outcome).toMatchObject({ kind: 'deleted', mode: 'soft' })
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 2, isDeleted: true, rootOrgId: ORG })
+    expect(w.identity.hasAccount(TARGET)).toBe(true)
+    expect(w.identity.isDisabled(TARGET)).toBe(true)
+    expect(w.users.remainingLookups(TARGET)).toBe(3)
+    expect(w.users.remainingExternalIdentities(TARGET)).toBe(1)
+    expect(w.users.activeMemberships(TARGET)).toEqual([ORG])
+    expect(w.outbox.appends).toEqual([])
+    expect(w.listener.restorable).toEqual([TARGET])
+    expect(w.states.peek(TARGET)).toMatchObject({ mode: 'soft' })
+    const [request] = w.requests.all()
+    expect(request).toMatchObject({ state: 'completed', plan: 'soft' })
+    expect(request?.receipt?.stores.map(({ store, action }) => `${store}: ${action}`)).toEqual([
+      'cassandra.user (status): locked',
+      'keycloak: disabled',
+      'cassandra.user_lookup: kept',
+      'cassandra.usr_external_identity: kept',
+      'cassandra.user_organisation: kept',
+      'cassandra.user (profile): kept',
+      'cassandra.user (managed users): kept',
+      'kafka (delete.user topic): not-sent',
+      'cassandra.user_roles: kept',
+      'cassandra.user_deletion_audit: appended',
+    ])
+  })
+})
+
+describe('deleteAccount, hard', () => {
+  it('when a user is hard-deleted, then what Sunbird keeps goes too: lookups, identities, memberships, roles, the account, a tombstone row, and the managed users the same way', async () => {
+    const w = deletionWorld({ seed: [activeUser({ roles: ['PUBLIC'] }), { id: CHILD, managedBy: TARGET, lookups: 2, organisationIds: [ORG] }] })
+
+    await deleteAccount(w.deps, ask({ mode: 'hard' }))
+
+    for (const id of [TARGET, CHILD]) {
+      expect(w.users.snapshot(id)).toEqual({ id, status: 2, isDeleted: true, rootOrgId: null, managedBy: null })
+      expect(w.users.remainingLookups(id)).toBe(0)
+      expect(w.users.remainingRoles(id)).toEqual([])
+      expect(w.users.remainingMemberships(id)).toBe(0)
+      expect(w.identity.hasAccount(id)).toBe(false)
+      expect(w.states.peek(id)).toMatchObject({ mode: 'hard' })
+    }
+    const [request] = w.requests.all().filter((r) => r.userId === TARGET)
+    expect(request?.state).toBe('completed')
+    // The event still names the managed users, though the tombstones no longer point at the parent.
+    expect(w.outbox.eventOf(request?.id ?? '')?.edata).toMatchObject({ userId: TARGET, managed_users: [CHILD], organisationId: ORG })
+  })
+})
+
+describe('deleteAccount, grace period', () => {
+  it('when a grace period is asked, then the user is soft-deleted now and erased by the sweeper once the period ends, with the event then', async () => {
+    const w = deletionWorld({ seed: [activeUser()] })
+
+    const outcome = await deleteAccount(w.deps, ask({ gracePeriodDays: 2 }))
+
+    const eraseAt = new Date(w.clock.now().getTime() + 2 * WORLD_GRACE_DAY_MS)
+    expect(outcome).toMatchObject({ kind: 'scheduled', mode: 'default', eraseAt })
+    expect(w.requests.all()[0]).toMatchObject({ state: 'scheduled', plan: 'soft', schedule: { plan: 'sunbird', eraseAt } })
+    expect(w.outbox.appends).toEqual([])
+
+    // Before the end: the sweeper leaves it alone.
+    w.clock.advance(2 * WORLD_GRACE_DAY_MS - 1000)
+    expect(await resumeOpenDeletions(w.deps)).toMatchObject({ resumed: 0 })
+    expect(w.users.remainingLookups(TARGET)).toBe(3)
+
+    // After it: Sunbird's deletion, the account removed, the event queued.
+    w.clock.advance(2000)
+    expect(await resumeOpenDeletions(w.deps)).toMatchObject({ resumed: 1, completed: 1 })
+    expect(w.users.remainingLookups(TARGET)).toBe(0)
+    expect(w.identity.hasAccount(TARGET)).toBe(false)
+    expect(w.outbox.appends).toHaveLength(1)
+    expect(w.requests.all()[0]).toMatchObject({ state: 'completed', plan: 'sunbird' })
+    expect(w.states.peek(TARGET)).toMatchObject({ mode: 'sunbird' })
+    expect(w.requests.isOpen(w.requests.all()[0]?.id ?? '')).toBe(false)
+  })
+
+  it('when a grace period ends in a hard deletion, then the sweeper leaves a tombstone', async () => {
+    const w = deletionWorld({ seed: [activeUser()] })
+    await deleteAccount(w.deps, ask({ mode: 'hard', gracePeriodDays: 1 }))
+
+    w.clock.advance(WORLD_GRACE_DAY_MS)
+    await resumeOpenDeletions(w.deps)
+
+    expect(w.users.snapshot(TARGET)).toEqual({ id: TARGET, status: 2, isDeleted: true, rootOrgId: null, managedBy: null })
+    expect(w.states.peek(TARGET)).toMatchObject({ mode: 'hard' })
+  })
+
+  it('when the scheduled deletion is cancelled, then the erasure never happens', async () => {
+    const w = deletionWorld({ seed: [activeUser()] })
+    await deleteAccount(w.deps, ask({ gracePeriodDays: 1 }))
+
+    await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
+    w.clock.advance(2 * WORLD_GRACE_DAY_MS)
+    await resumeOpenDeletions(w.deps)
+
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 1, isDeleted: false })
+    expect(w.users.remainingLookups(TARGET)).toBe(3)
+    expect(w.identity.isDisabled(TARGET)).toBe(false)
+    expect(w.requests.all()[0]?.state).toBe('cancelled')
+    expect(w.outbox.appends).toEqual([])
+  })
+
+  it('when a hard deletion meets a user in a grace period, then 0008 (a grace period needs an active user); a hard deletion without one takes over, and the earlier schedule is superseded', async () => {
+    const w = deletionWorld({ seed: [activeUser()] })
+    await deleteAccount(w.deps, ask({ gracePeriodDays: 5 }))
+
+    expect(await failureOf(deleteAccount(w.deps, ask({ mode: 'hard', gracePeriodDays: 1 })))).toBeInstanceOf(UserAlreadyDeletedError)
+    await deleteAccount(w.deps, ask({ mode: 'hard' }))
+
+    const scheduled = w.requests.all().find((request) => request.schedule)
+    expect(scheduled).toMatchObject({ state: 'failed', reason: 'superseded' })
+    w.clock.advance(10 * WORLD_GRACE_DAY_MS)
+    expect(await resumeOpenDeletions(w.deps)).toMatchObject({ resumed: 0 })
+  })
+})
+
+describe('deleteAccount, dry run', () => {
+  it.each([
+    ['soft', { mode: 'soft' }, { lookups: 'keep', keycloak: 'disable', event: 'none', profile: 'keep' }],
+    ['hard', { mode: 'hard' }, { lookups: 'delete', keycloak: 'delete', event: 'publish', profile: 'tombstone' }],
+    ['default', {}, { lookups: 'delete', keycloak: 'delete', event: 'publish', profile: 'scrub' }],
+  ] as const)('when a %s deletion is previewed, then every store is listed with what would happen, and nothing is written', async (mode, options, expected) => {
+    const w = deletionWorld({ seed: [activeUser()] })
+
+    const outcome = await deleteAccount(w.deps, ask({ ...options, dryRun: true }))
+
+    expect(w.timeline.writes()).toEqual([])
+    expect(w.requests.all()).toEqual([])
+    expect(outcome).toMatchObject({ kind: 'dry-run', mode })
+    if (outcome.kind !== 'dry-run') throw new Error('not a dry run')
+    const action = (store: string) => outcome.plan.find((entry) => entry.store === store)?.action
+    expect(outcome.plan.filter((entry) => entry.store.startsWith('cassandra.user_lookup (')).map((entry) => entry.action)).toEqual([expected.lookups, expected.lookups, expected.lookups])
+    expect(action('keycloak')).toBe(expected.keycloak)
+    expect(action('kafka (delete.user topic)')).toBe(expected.event)
+    expect(action('cassandra.user (profile)')).toBe(expected.profile)
+    expect(outcome.plan.find((entry) => entry.store === 'cassandra.usr_external_identity')?.count).toBe(1)
+  })
+
+  it('when a dry run meets what a real call would refuse, then it answers the same error, and writes nothing', async () => {
+    const w = await userAfter('soft')
+    w.timeline.clear()
+
+    expect(await failureOf(deleteAccount(w.deps, ask({ mode: 'soft', dryRun: true })))).toBeInstanceOf(UserAlreadyDeletedError)
+    expect(await failureOf(deleteAccount(w.deps, ask({ dryRun: true })))).toBeInstanceOf(UserAlreadyDeletedError)
+    expect(w.timeline.writes()).toEqual([])
+  })
+})
+
+describe('cancelDeletion', () => {
+  it('when a soft deletion is cancelled, then the row, the account and the lock-out are as before, and the request is cancelled and audited', async () => {
+    const w = await userAfter('soft')
+
+    await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
+
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 1, isDeleted: false })
+    expect(w.identity.isDisabled(TARGET)).toBe(false)
+    expect(w.listener.restored).toEqual([TARGET])
+    expect(w.states.peek(TARGET)).toBeUndefined()
+    const [request] = w.requests.all()
+    expect(request?.state).toBe('cancelled')
+    expect(w.audit.eventsOf(request?.id ?? '')).toContain('deletion.cancelled')
+  })
+
+  it('when Keycloak is down during a cancel, then 503, the user stays locked out, and the sweeper finishes the cancel once it is back', async () => {
+    const w = await userAfter('soft')
+    w.identity.goDown()
+
+    expect(await failureOf(cancelDeletion(w.deps, { userId: TARGET, caller: self() }))).toBeInstanceOf(DependencyUnavailableError)
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 2, isDeleted: true })
+    expect(w.requests.all()[0]?.state).toBe('cancelling')
+
+    w.identity.comeBack()
+    await resumeOpenDeletions(w.deps)
+
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 1, isDeleted: false })
+    expect(w.requests.all()[0]?.state).toBe('cancelled')
+  })
+
+  it('when the user was blocked (status 0) before the soft deletion, then the cancel puts back 0, not 1', async () => {
+    const w = deletionWorld({ seed: [activeUser({ status: 0 })] })
+    await deleteAccount(w.deps, ask({ mode: 'soft' }))
+
+    await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
+
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 0, isDeleted: false })
+  })
+
+  it.each([
+    ['not deleted', async () => deletionWorld({ seed: [activeUser()] }), 'UserNotDeletedError'],
+    ['erased by a Sunbird deletion', () => userAfter('none'), 'UserErasedError'],
+    ['hard-deleted', () => userAfter('hard'), 'UserNotFoundError'],
+  ] as const)('when the user is %s, then the cancel is refused with its own error and nothing changes', async (_state, arrange, errorName) => {
+    const w = await arrange()
+    w.timeline.clear()
+
+    const error = await failureOf(cancelDeletion(w.deps, { userId: TARGET, caller: self() }))
+
+    expect((error as Error).name).toBe(errorName)
+    expect(w.timeline.writes()).toEqual([])
+  })
+})

@@ -1,0 +1,75 @@
+import { randomUUID } from 'node:crypto'
+import { describe, expect } from 'vitest'
+import type { UserDeletionStates } from '../../../src/deletion/ports.js'
+import { contractCase, type ContractSubject, type SubjectFactory } from './contract-case.js'
+
+export interface UserDeletionStatesSubject extends ContractSubject {
+  states: UserDeletionStates
+  /** Told which users a case uses, so a shared server can be tidied after it. */
+  uses?(userId: string): void
+}
+
+/**
+ * What the deletion engine relies on from UserDeletionStates: a compare-and-set per user, run
+ * against the in-memory fake (unit tier) and the Cassandra adapter (integration tier) alike.
+ */
+export function describeUserDeletionStatesContract(implementation: string, factory: SubjectFactory<UserDeletionStatesSubject>): void {
+  const test = contractCase(factory)
+  const newUser = (s: UserDeletionStatesSubject) => {
+    const userId = randomUUID()
+    s.uses?.(userId)
+    return userId
+  }
+
+  describe(`UserDeletionStates contract: ${implementation}`, () => {
+    test('when nothing holds a user, then get answers undefined and a swap from none takes it', async (s) => {
+      const userId = newUser(s)
+
+      expect(await s.states.get(userId)).toBeUndefined()
+      expect(await s.states.swap(userId, undefined, { mode: 'soft', requestId: 'r1' })).toBe(true)
+      expect(await s.states.get(userId)).toEqual({ mode: 'soft', requestId: 'r1' })
+    })
+
+    test('when the state is what the caller expects, then it moves; when not, nothing changes', async (s) => {
+      const userId = newUser(s)
+      await s.states.swap(userId, undefined, { mode: 'soft', requestId: 'r1' })
+
+      expect(await s.states.swap(userId, undefined, { mode: 'hard', requestId: 'r2' })).toBe(false)
+      expect(await s.states.swap(userId, { mode: 'soft', requestId: 'other' }, { mode: 'hard', requestId: 'r2' })).toBe(false)
+      expect(await s.states.swap(userId, { mode: 'restoring', requestId: 'r1' }, { mode: 'hard', requestId: 'r2' })).toBe(false)
+      expect(await s.states.get(userId)).toEqual({ mode: 'soft', requestId: 'r1' })
+
+      expect(await s.states.swap(userId, { mode: 'soft', requestId: 'r1' }, { mode: 'hard', requestId: 'r2' })).toBe(true)
+      expect(await s.states.get(userId)).toEqual({ mode: 'hard', requestId: 'r2' })
+    })
+
+    test('when the state is given up, then the user is held by nothing again, and can be taken anew', async (s) => {
+      const userId = newUser(s)
+      await s.states.swap(userId, undefined, { mode: 'restoring', requestId: 'r1' })
+
+      expect(await s.states.swap(userId, { mode: 'restoring', requestId: 'r1' }, undefined)).toBe(true)
+      expect(await s.states.get(userId)).toBeUndefined()
+      expect(await s.states.swap(userId, { mode: 'restoring', requestId: 'r1' }, undefined)).toBe(false)
+      expect(await s.states.swap(userId, undefined, { mode: 'sunbird', requestId: 'r3' })).toBe(true)
+    })
+
+    test('when several requests race to take a user, then exactly one does', async (s) => {
+      const userId = newUser(s)
+
+      const taken = await Promise.all(['a', 'b', 'c', 'd'].map((requestId) => s.states.swap(userId, undefined, { mode: 'hard', requestId })))
+
+      expect(taken.filter(Boolean)).toHaveLength(1)
+      const winner = ['a', 'b', 'c', 'd'][taken.indexOf(true)]
+      expect(await s.states.get(userId)).toEqual({ mode: 'hard', requestId: winner })
+    })
+
+    test('when several requests race to move the same state, then exactly one does', async (s) => {
+      const userId = newUser(s)
+      await s.states.swap(userId, undefined, { mode: 'soft', requestId: 'r0' })
+
+      const moved = await Promise.all((['hard', 'restoring', 'sunbird'] as const).map((mode, i) => s.states.swap(userId, { mode: 'soft', requestId: 'r0' }, { mode, requestId: `r${i + 1}` })))
+
+      expect(moved.filter(Boolean)).toHaveLength(1)
+    })
+  })
+}
