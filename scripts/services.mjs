@@ -469,6 +469,52 @@ const keycloak = {
 
   ready: (cfg) => keycloak.probe(cfg),
 
+  /**
+   * A realm imported by an earlier run (a Keycloak started before the realm file changed keeps it
+   * until restarted) gets what later runs rely on: the `basic` client scope with its `auth_time`
+   * mapper, a default scope of the portal clients, and the browser-login client `portal-web`.
+   * Each is added only when missing, through the admin API, so a running realm is never reset.
+   */
+  async afterReady(cfg) {
+    const k = cfg.keycloak;
+    const base = `http://${HOST}:${k.port}`;
+    const realmFile = JSON.parse(fs.readFileSync(REALM_FILE, 'utf8'));
+    const tokenResponse = await fetch(`${base}/realms/master/protocol/openid-connect/token`, {
+      method: 'POST',
+      body: new URLSearchParams({ grant_type: 'password', client_id: 'admin-cli', username: k.adminUser, password: k.adminPassword }),
+    });
+    if (!tokenResponse.ok) throw new ServiceError('keycloak', `admin login refused (${tokenResponse.status})`);
+    const token = (await tokenResponse.json()).access_token;
+    const admin = async (method, route, body) => {
+      const response = await fetch(`${base}/admin/realms/${k.realm}${route}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      if (!response.ok) throw new ServiceError('keycloak', `${method} ${route} answered ${response.status}`);
+      return response.status === 200 ? response.json() : undefined;
+    };
+    const wantedBasic = realmFile.clientScopes.find((scope) => scope.name === 'basic');
+    const wantedAuthTime = wantedBasic.protocolMappers.find((mapper) => mapper.config['claim.name'] === 'auth_time');
+    let basic = (await admin('GET', '/client-scopes')).find((scope) => scope.name === 'basic');
+    if (!basic) {
+      await admin('POST', '/client-scopes', wantedBasic);
+      basic = (await admin('GET', '/client-scopes')).find((scope) => scope.name === 'basic');
+    } else if (!(basic.protocolMappers ?? []).some((mapper) => mapper.config?.['claim.name'] === 'auth_time' && mapper.config?.['access.token.claim'] === 'true')) {
+      await admin('POST', `/client-scopes/${basic.id}/protocol-mappers/models`, wantedAuthTime);
+    }
+    const clients = await admin('GET', '/clients');
+    for (const wanted of realmFile.clients.filter((client) => client.defaultClientScopes?.includes('basic'))) {
+      let client = clients.find((candidate) => candidate.clientId === wanted.clientId);
+      if (!client) {
+        await admin('POST', '/clients', wanted);
+        client = (await admin('GET', `/clients?clientId=${encodeURIComponent(wanted.clientId)}`))[0];
+      }
+      const defaults = await admin('GET', `/clients/${client.id}/default-client-scopes`);
+      if (!defaults.some((scope) => scope.name === 'basic')) await admin('PUT', `/clients/${client.id}/default-client-scopes/${basic.id}`);
+    }
+  },
+
   info(cfg) {
     const k = cfg.keycloak;
     const base = `http://${HOST}:${k.port}`;

@@ -93,6 +93,46 @@ export async function login(user: { username: string; password: string }, realm 
   return response.ok ? ((await response.json()) as TokenSet) : undefined
 }
 
+/** The cookies a response sets, as a Cookie header (name=value pairs only). */
+function cookiesOf(response: Response, previous = ''): string {
+  const fresh = response.headers.getSetCookie().map((cookie) => cookie.split(';')[0] as string)
+  return [previous, ...fresh].filter(Boolean).join('; ')
+}
+
+/**
+ * A browser login on the `portal-web` client (authorization code flow), scripted: the login page,
+ * the credentials posted to its form, the code exchanged. Unlike the password grant, this is where
+ * Keycloak records AUTH_TIME, so these tokens carry `auth_time` (the `basic` scope's mapper).
+ */
+export async function browserLogin(user: { username: string; password: string }, realm = REALM): Promise<TokenSet> {
+  const redirectUri = 'http://127.0.0.1/callback'
+  const authorize = `${KEYCLOAK_URL}/realms/${realm}/protocol/openid-connect/auth?${new URLSearchParams({ client_id: 'portal-web', response_type: 'code', scope: 'openid', redirect_uri: redirectUri })}`
+  const page = await fetch(authorize, { redirect: 'manual' })
+  const html = await page.text()
+  const action = /<form[^>]*id="kc-form-login"[^>]*action="([^"]+)"/.exec(html)?.[1]
+  if (!action) throw new Error(`browser login: no login form (${page.status})`)
+  const posted = await fetch(action.replace(/&amp;/g, '&'), {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { cookie: cookiesOf(page), 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ username: user.username, password: user.password, credentialId: '' }),
+  })
+  await posted.body?.cancel()
+  const code = new URL(posted.headers.get('location') ?? 'http://invalid/').searchParams.get('code')
+  if (!code) throw new Error(`browser login: no code (${posted.status})`)
+  const response = await fetch(`${KEYCLOAK_URL}/realms/${realm}/protocol/openid-connect/token`, {
+    method: 'POST',
+    body: new URLSearchParams({ grant_type: 'authorization_code', client_id: 'portal-web', code, redirect_uri: redirectUri }),
+  })
+  if (!response.ok) throw new Error(`browser login: code exchange ${response.status}`)
+  return (await response.json()) as TokenSet
+}
+
+/** The claims of a token, unverified (tests look at what Keycloak put in). */
+export function claimsOf(token: string): Record<string, unknown> {
+  return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as Record<string, unknown>
+}
+
 /** Refresh grant: fails once the user's sessions are gone. */
 export async function refresh(tokens: TokenSet): Promise<number> {
   const response = await fetch(`${KEYCLOAK_URL}/realms/${REALM}/protocol/openid-connect/token`, {
