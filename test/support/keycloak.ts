@@ -150,6 +150,14 @@ export async function keycloakUserStatus(id: string): Promise<number> {
   return response.status
 }
 
+/** The account as Keycloak holds it (admin API), or undefined once removed. */
+export async function keycloakAccountOf(id: string): Promise<{ enabled: boolean; email?: string; firstName?: string } | undefined> {
+  const response = await fetch(`${KEYCLOAK_URL}/admin/realms/${REALM}/users/${id}`, { headers: { authorization: `Bearer ${await serviceToken()}` } })
+  if (response.status === 404) return undefined
+  if (!response.ok) throw new Error(`read account: ${response.status}`)
+  return (await response.json()) as { enabled: boolean; email?: string; firstName?: string }
+}
+
 /** A second realm with the same portal client shape, to obtain a real token from another issuer. */
 export async function ensureOtherRealm(name: string): Promise<void> {
   const token = await masterAdminToken()
