@@ -1,0 +1,140 @@
+import { randomUUID } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { expectDeleted, expectError } from '../support/assertions.js'
+import { requestsOf } from '../support/deletion-requests.js'
+import { type Harness, startHarness } from '../support/harness.js'
+import { keycloakAccountOf, login, refresh } from '../support/keycloak.js'
+import { deletionStateOf, envelopeOf, lifecycle, personInBoth } from '../support/lifecycle.js'
+import { TEST_KEYSPACE } from '../support/test-env.js'
+import { readUserState } from '../support/user-state.js'
+import { waitUntil } from '../support/wait-until.js'
+
+const ORG = '0137000000000000000013'
+
+/** The audit events recorded for a request, from the newest records of the chain. */
+async function auditEventsOf(h: Harness, requestId: string): Promise<string[]> {
+  const rows = (await h.db.execute(`SELECT record FROM ${TEST_KEYSPACE}.user_deletion_audit WHERE chain = ? ORDER BY seq DESC LIMIT 500`, ['user-deletion'], { prepare: true })).rows
+  return rows
+    .map((row) => JSON.parse(row.get('record') as string) as { event: string; requestId: string })
+    .filter((record) => record.requestId === requestId)
+    .map((record) => record.event)
+    .reverse()
+}
+
+describe('POST /api/user/v1/delete/cancel with live Keycloak tokens', () => {
+  let h: Harness
+  let api: ReturnType<typeof lifecycle>
+  beforeAll(async () => {
+    h = await startHarness({ auth: { userToken: { publicKeyDir: '' } } })
+    api = lifecycle(h)
+  })
+  afterAll(async () => {
+    await h.close()
+  })
+
+  it('when a soft-deleted user cancels with their still-unexpired token, then they can log in again (password grant) and their tokens are accepted again', async () => {
+    // Arrange: a soft deletion by the user, with a real token from a password grant.
+    const person = await personInBoth(h, { rootOrgId: ORG })
+    const tokens = (await login(person))!
+    const asPerson = { 'x-authenticated-user-token': tokens.access_token }
+    await expectDeleted(await api.remove(person.id, { mode: 'soft' }, asPerson))
+    expect(await login(person)).toBeUndefined()
+    expect(await refresh(tokens)).toBe(400)
+    await expectError(await api.exportOf(person.id, asPerson), 'UNAUTHORIZED')
+    await expectError(await api.status(person.id, asPerson), 'UNAUTHORIZED')
+    await expectError(await api.cancel(randomUUID(), asPerson), 'UNAUTHORIZED')
+
+    // Act
+    const answer = await envelopeOf(await api.cancel(person.id, asPerson))
+
+    // Assert
+    expect(answer.status).toBe(200)
+    expect(answer).toMatchObject({ id: 'api.user.delete.cancel', responseCode: 'OK', result: { response: 'SUCCESS' }, params: { err: null, status: 'SUCCESS' } })
+    expect(await keycloakAccountOf(person.id)).toMatchObject({ enabled: true })
+    const again = await login(person)
+    expect(again).toBeDefined()
+    expect((await envelopeOf(await api.remove(person.id, { dryRun: true }, { 'x-authenticated-user-token': again?.access_token ?? '' }))).status).toBe(200)
+    expect((await envelopeOf(await api.exportOf(person.id, asPerson))).status).toBe(200)
+    const user = (await readUserState(h.db, person.id)).user
+    expect([user?.get('status'), user?.get('isdeleted')]).toEqual([1, false])
+    const [request] = await requestsOf(h.db, person.id)
+    expect(request?.state).toBe('cancelled')
+    expect(await auditEventsOf(h, request?.id ?? '')).toEqual(['deletion.accepted', 'deletion.completed', 'deletion.cancelled'])
+    expect(await deletionStateOf(h.db, person.id)).toBeUndefined()
+  })
+})
+
+describe('POST /api/user/v1/delete/cancel, who and when', () => {
+  let h: Harness
+  let api: ReturnType<typeof lifecycle>
+  const admin = (organisationId = ORG) => ({ 'x-authenticated-user-token': h.userToken({ sub: randomUUID(), roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId }] }] }) })
+  beforeAll(async () => {
+    h = await startHarness({ deletion: { graceDaySeconds: 1 } })
+    api = lifecycle(h)
+  })
+  afterAll(async () => {
+    await h.close()
+  })
+
+  it('when an ORG_ADMIN of the organisation cancels, then the user is restored; one of another organisation is refused', async () => {
+    const person = await personInBoth(h, { rootOrgId: ORG })
+    await expectDeleted(await api.remove(person.id, { mode: 'soft' }, admin()))
+
+    await expectError(await api.cancel(person.id, admin('0137000000000000000099')), 'FORBIDDEN')
+    expect((await envelopeOf(await api.cancel(person.id, admin()))).status).toBe(200)
+
+    expect(await keycloakAccountOf(person.id)).toMatchObject({ enabled: true })
+    expect((await readUserState(h.db, person.id)).user?.get('status')).toBe(1)
+  })
+
+  it('when the managing parent cancels for a soft-deleted managed user (X-Authenticated-For), then the child is restored', async () => {
+    const parent = await h.seed()
+    const child = await personInBoth(h, { managedBy: parent.id })
+    const asParent = api.asUser(parent.id, { 'x-authenticated-for': h.userToken({ sub: child.id, parentId: parent.id }) })
+    await expectDeleted(await api.remove(child.id, { mode: 'soft' }, asParent))
+
+    expect((await envelopeOf(await api.cancel(child.id, asParent))).status).toBe(200)
+    expect((await readUserState(h.db, child.id)).user?.get('status')).toBe(1)
+  })
+
+  it('when a grace period is cancelled, then the scheduled erasure is dropped: past eraseAt the sweeper leaves the user whole', async () => {
+    const person = await personInBoth(h, { rootOrgId: ORG })
+    const asked = await envelopeOf(await api.remove(person.id, { gracePeriodDays: 1 }, admin()))
+
+    expect((await envelopeOf(await api.cancel(person.id, api.asUser(person.id)))).status).toBe(200)
+    await waitUntil('the erasure time to pass', () => Date.now() > Date.parse(String(asked.result.eraseAt)))
+    await h.service.resumeOpen()
+
+    const state = await readUserState(h.db, person.id)
+    expect(state.user?.get('status')).toBe(1)
+    expect(state.user?.get('email')).toBe(person.email)
+    expect(state.lookups).toHaveLength(3)
+    expect(await keycloakAccountOf(person.id)).toMatchObject({ enabled: true })
+    expect((await requestsOf(h.db, person.id))[0]?.state).toBe('cancelled')
+  })
+
+  it.each([
+    ['not deleted', async (_h: Harness, _id: string) => undefined, 'USER_NOT_DELETED'],
+    ['erased by a deletion without mode', async (_h: Harness, id: string) => void (await api.remove(id, {}, admin())), 'USER_ERASED'],
+    [
+      'erased at the end of a grace period',
+      async (_h: Harness, id: string) => {
+        const asked = await envelopeOf(await api.remove(id, { gracePeriodDays: 1 }, admin()))
+        await waitUntil('the erasure time to pass', () => Date.now() > Date.parse(String(asked.result.eraseAt)))
+        await h.service.resumeOpen()
+      },
+      'USER_ERASED',
+    ],
+    ['hard-deleted (a user that does not exist)', async (_h: Harness, id: string) => void (await api.remove(id, { mode: 'hard' }, admin())), 'USER_NOT_FOUND'],
+  ] as const)('when the user is %s, then the cancel answers its own error and nothing changes', async (_state, arrange, code) => {
+    const person = await personInBoth(h, { rootOrgId: ORG })
+    await arrange(h, person.id)
+    const before = await readUserState(h.db, person.id)
+
+    await expectError(await api.cancel(person.id, admin()), code)
+
+    const after = await readUserState(h.db, person.id)
+    expect(after.user?.get('status')).toBe(before.user?.get('status'))
+    expect(after.lookups).toHaveLength(before.lookups.length)
+  })
+})
