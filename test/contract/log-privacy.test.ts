@@ -117,6 +117,18 @@ describe('what the built server logs', () => {
     await call('no-bearer', '/api/user/v1/delete', { headers: { 'x-authenticated-user-token': tokenOf(parent) }, body: body(parent.id) })
     await call('unknown-path', `/api/user/v1/delete/${encodeURIComponent(parent.email!)}?phone=${parent.phone}`, { headers: auth, body: body(parent.id) })
     await call('wrong-method', `/api/user/v1/delete?username=${parent.username}`, { method: 'GET', headers: auth, body: undefined })
+    // The lifecycle: an export (the person's data in the answer, never in the log), a soft deletion
+    // with an Idempotency-Key and its replay, a dry run, a cancel, then a hard deletion.
+    const lifecycle = await person({ rootOrgId: org })
+    const lifecycleToken = tokenOf(lifecycle)
+    const keyed = { ...auth, 'x-authenticated-user-token': lifecycleToken, 'idempotency-key': `key-${lifecycle.email}` }
+    await call('export', '/api/user/v1/export', { headers: { ...auth, 'x-authenticated-user-token': lifecycleToken }, body: body(lifecycle.id) })
+    await call('dry-run', '/api/user/v1/delete', { headers: { ...auth, 'x-authenticated-user-token': lifecycleToken }, body: body(lifecycle.id, { mode: 'hard', dryRun: true }) })
+    await call('soft', '/api/user/v1/delete', { headers: keyed, body: body(lifecycle.id, { mode: 'soft' }) })
+    await call('soft-replayed', '/api/user/v1/delete', { headers: keyed, body: body(lifecycle.id, { mode: 'soft' }) })
+    await call('export-admin', '/api/user/v1/export', { headers: { ...auth, 'x-authenticated-user-token': adminToken }, body: body(lifecycle.id) })
+    await call('cancel', '/api/user/v1/delete/cancel', { headers: { ...auth, 'x-authenticated-user-token': lifecycleToken }, body: body(lifecycle.id) })
+    await call('hard', '/api/user/v1/delete', { headers: { ...auth, 'x-authenticated-user-token': adminToken }, body: body(lifecycle.id, { mode: 'hard' }) })
 
     exitCode = await server.stop('SIGTERM')
     lines = server.logs.map((line) => {

@@ -114,18 +114,18 @@ describe('POST /api/user/v1/delete/cancel, who and when', () => {
   })
 
   it.each([
-    ['not deleted', async (_h: Harness, _id: string) => undefined, 'USER_NOT_DELETED'],
-    ['erased by a deletion without mode', async (_h: Harness, id: string) => void (await api.remove(id, {}, admin())), 'USER_ERASED'],
+    ['not deleted', async (_h: Harness, _id: string): Promise<void> => undefined, 'USER_NOT_DELETED'],
+    ['erased by a deletion without mode', async (_h: Harness, id: string): Promise<void> => void (await api.remove(id, {}, admin())), 'USER_ERASED'],
     [
       'erased at the end of a grace period',
-      async (_h: Harness, id: string) => {
+      async (_h: Harness, id: string): Promise<void> => {
         const asked = await envelopeOf(await api.remove(id, { gracePeriodDays: 1 }, admin()))
         await waitUntil('the erasure time to pass', () => Date.now() > Date.parse(String(asked.result.eraseAt)))
         await h.service.resumeOpen()
       },
       'USER_ERASED',
     ],
-    ['hard-deleted (a user that does not exist)', async (_h: Harness, id: string) => void (await api.remove(id, { mode: 'hard' }, admin())), 'USER_NOT_FOUND'],
+    ['hard-deleted (a user that does not exist)', async (_h: Harness, id: string): Promise<void> => void (await api.remove(id, { mode: 'hard' }, admin())), 'USER_NOT_FOUND'],
   ] as const)('when the user is %s, then the cancel answers its own error and nothing changes', async (_state, arrange, code) => {
     const person = await personInBoth(h, { rootOrgId: ORG })
     await arrange(h, person.id)

@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { errorEntry } from '../../src/http/error-codes.js'
+import { expectDeleted, expectError } from '../support/assertions.js'
+import { type Harness, startHarness } from '../support/harness.js'
+import { browserLogin, claimsOf, login } from '../support/keycloak.js'
+import { envelopeOf, lifecycle, personInBoth } from '../support/lifecycle.js'
+import { readUserState } from '../support/user-state.js'
+import { waitUntil } from '../support/wait-until.js'
+
+const STEP_UP_CHALLENGE = (maxAge: number) => `Bearer error="insufficient_user_authentication", max_age=${maxAge}`
+
+/**
+ * DELETION_MAX_AUTH_AGE_SECONDS with real tokens from the local Keycloak: a browser login carries
+ * `auth_time` (the basic scope's mapper); a password grant carries none, and its session's start
+ * (`sid`) stands for the login.
+ */
+describe('step-up for a deletion (DELETION_MAX_AUTH_AGE_SECONDS)', () => {
+  let recent: Harness
+  let strict: Harness
+  beforeAll(async () => {
+    recent = await startHarness({ auth: { userToken: { publicKeyDir: '' } }, deletion: { maxAuthAgeSeconds: 300 } })
+    strict = await startHarness({ auth: { userToken: { publicKeyDir: '' } }, deletion: { maxAuthAgeSeconds: 1 } })
+  })
+  afterAll(async () => {
+    await Promise.all([recent.close(), strict.close()])
+  })
+
+  it('when the person logged in through the browser moments ago, then the token carries auth_time and the deletion goes ahead', async () => {
+    const person = await personInBoth(recent)
+    const tokens = await browserLogin(person)
+    expect(claimsOf(tokens.access_token).auth_time).toEqual(expect.any(Number))
+
+    await expectDeleted(await lifecycle(recent).remove(person.id, { mode: 'soft' }, { 'x-authenticated-user-token': tokens.access_token }))
+  })
+
+  it('when the person logged in by password grant moments ago (no auth_time), then the session start counts and the deletion goes ahead', async () => {
+    const person = await personInBoth(recent)
+    const tokens = (await login(person))!
+    expect(claimsOf(tokens.access_token).auth_time).toBeUndefined()
+
+    await expectDeleted(await lifecycle(recent).remove(person.id, {}, { 'x-authenticated-user-token': tokens.access_token }))
+  })
+
+  it.each([
+    ['a browser login', browserLogin],
+    ['a password grant', async (user: { username: string; password: string }) => (await login(user))!],
+  ] as const)('when the login behind %s is older than allowed, then 401 with the RFC 9470 challenge, and nothing is deleted', async (_kind, loginBy) => {
+    const person = await personInBoth(strict)
+    const tokens = await loginBy(person)
+    const loggedInAt = Date.now()
+    await waitUntil('the login to be more than a second old', () => Date.now() - loggedInAt > 2100, { intervalMs: 200 })
+
+    const response = await lifecycle(strict).remove(person.id, { mode: 'hard' }, { 'x-authenticated-user-token': tokens.access_token })
+
+    expect(response.headers.get('www-authenticate')).toBe(STEP_UP_CHALLENGE(1))
+    const body = await expectError(response, 'STEP_UP_REQUIRED')
+    expect(typeof body === 'string' ? '' : body.responseCode).toBe('UNAUTHORIZED')
+    expect(errorEntry('STEP_UP_REQUIRED').err).toMatch(/^UOS_USRDLT00\d\d$/)
+    expect((await readUserState(strict.db, person.id)).user?.get('status')).toBe(1)
+
+    // A dry run is no deletion: the same token may preview.
+    expect((await envelopeOf(await lifecycle(strict).remove(person.id, { mode: 'hard', dryRun: true }, { 'x-authenticated-user-token': tokens.access_token }))).status).toBe(200)
+    // After logging in again, the deletion goes ahead.
+    const fresh = await loginBy(person)
+    await expectDeleted(await lifecycle(strict).remove(person.id, { mode: 'hard' }, { 'x-authenticated-user-token': fresh.access_token }))
+  })
+
+  it('when the setting is absent, then an old login deletes as Sunbird does', async () => {
+    const plain = await startHarness()
+    try {
+      const user = await plain.seed()
+      const old = plain.userToken({ sub: user.id, auth_time: Math.floor(Date.now() / 1000) - 86_400 })
+
+      await expectDeleted(await plain.deleteRequest({ request: { userId: user.id } }, { 'x-authenticated-user-token': old }))
+    } finally {
+      await plain.close()
+    }
+  })
+})
