@@ -103,7 +103,13 @@ describe('Idempotency-Key while the first request runs, and across restarts', ()
   it('when the same key arrives while the first request is still running, then 409; once it answered, its answer is replayed', async () => {
     const stall = stallUntilReleased()
     const reached = deferred()
-    const h = await startHarness({}, { users: (store) => withFaults(store, (method, args) => (method === 'markDeleted' ? (reached.resolve(), stall.rule(method, args)) : undefined)) })
+    // The first request stops at its lock, with its key claimed, until released.
+    const stopAtLock = (method: string, args: unknown[]) => {
+      if (method !== 'markDeleted') return undefined
+      reached.resolve()
+      return stall.rule(method, args)
+    }
+    const h = await startHarness({}, { users: (store) => withFaults(store, stopAtLock) })
     try {
       const user = await h.seed()
       const headers = { 'x-authenticated-user-token': h.userToken({ sub: user.id }), 'idempotency-key': randomUUID() }
