@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, describe, expect, it } from 'vitest'
 import { seedUser } from '../../scripts/lib/seed-users.js'
-import { STEPS } from '../../src/deletion/deletion-request.js'
+import { stepsOf } from '../../src/deletion/steps/index.js'
 import { createCassandraClient } from '../../src/store/cassandra-client.js'
 import { requestsOf } from '../support/deletion-requests.js'
 import { startContractServer } from '../support/contract-server.js'
@@ -16,6 +16,9 @@ import { waitUntil } from '../support/wait-until.js'
  * recorded; a fresh server's sweeper must bring every one of those requests to completed with no
  * personal data left.
  */
+/** Sunbird's deletion, step by step: what a request without a mode runs. */
+const STEPS = stepsOf('sunbird').map((step) => step.name)
+
 describe('when the server dies at any step boundary of a deletion', () => {
   // Every server of this test trusts the same realm keys; NODE_ENV test, or the crash point is ignored.
   const keys = createRealmKeys()
@@ -82,6 +85,80 @@ describe('when the server dies at any step boundary of a deletion', () => {
       const [request] = await requestsOf(db, userId)
       expect(Object.keys(request!.steps).sort(), step).toEqual([...STEPS].sort())
       expect(request!.steps.managedUsers, step).toMatchObject({ count: 1 })
+    }
+  })
+})
+
+/**
+ * A grace period killed between its soft deletion and its erasure: right after the soft phase's
+ * Keycloak step, right after it was scheduled, and right as the sweeper turned it into the erasure.
+ * A fresh server's sweeper finishes each: the erasure is delayed by the crash, never lost.
+ */
+describe('when the server dies between a soft deletion and its erasure', () => {
+  const keys = createRealmKeys()
+  const db = createCassandraClient(testConfig().cassandra)
+  const graceEnv = { NODE_ENV: 'test', DELETION_LEASE_MS: '1000', DELETION_GRACE_DAY_SECONDS: '2' }
+
+  afterAll(async () => {
+    await db.shutdown()
+  })
+
+  async function askGracePeriod(server: Awaited<ReturnType<typeof startContractServer>>, userId: string) {
+    return fetch(`${server.url}/api/user/v1/delete`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${server.apiBearer}`, 'x-authenticated-user-token': server.userToken({ sub: userId }) },
+      body: JSON.stringify({ request: { userId, gracePeriodDays: 1 } }),
+    }).then(
+      (response) => response.status,
+      () => 'connection lost',
+    )
+  }
+
+  it('then each request is erased by the next server once its grace period ends', async () => {
+    const victims: { crash: string; userId: string }[] = []
+    // Killed while answering: after the soft phase's Keycloak step, and after scheduling.
+    for (const crash of ['keycloak', 'schedule']) {
+      const userId = randomUUID()
+      await seedUser(db, TEST_KEYSPACE, { id: userId })
+      const server = await startContractServer({ keys, env: { ...graceEnv, FAULT_CRASH_AFTER_STEP: crash, DELETION_SWEEP_INTERVAL_MS: '0' } })
+      expect(await askGracePeriod(server, userId), crash).toBe('connection lost')
+      expect(await server.stop()).not.toBe(0)
+      expect((await readUserState(db, userId)).user?.get('status'), crash).toBe(2)
+      victims.push({ crash, userId })
+    }
+    // Killed by its own sweeper, right as the grace period turned into the erasure.
+    const sweptUser = randomUUID()
+    await seedUser(db, TEST_KEYSPACE, { id: sweptUser })
+    const sweeping = await startContractServer({ keys, env: { ...graceEnv, FAULT_CRASH_AFTER_STEP: 'erasure', DELETION_SWEEP_INTERVAL_MS: '300' } })
+    expect(await askGracePeriod(sweeping, sweptUser)).toBe(200)
+    await waitUntil('the sweeping server to die at the erasure', () => sweeping.process.signalCode === 'SIGKILL', { timeoutMs: 20_000 })
+    await sweeping.stop()
+    expect((await requestsOf(db, sweptUser))[0]?.state).toBe('scheduled')
+    victims.push({ crash: 'erasure', userId: sweptUser })
+
+    const recovery = await startContractServer({ keys, env: { ...graceEnv, DELETION_SWEEP_INTERVAL_MS: '300' } })
+    try {
+      let states: string[] = []
+      const erased = await waitUntil(
+        'every grace period to be erased',
+        async () => {
+          states = await Promise.all(victims.map(async ({ userId }) => (await requestsOf(db, userId))[0]?.state ?? 'missing'))
+          return states.every((state) => state === 'completed')
+        },
+        { timeoutMs: 30_000, intervalMs: 250 },
+      ).catch(() => false)
+      expect(erased, JSON.stringify(victims.map((v, i) => [v.crash, states[i]]))).toBe(true)
+    } finally {
+      expect(await recovery.stop()).toBe(0)
+    }
+
+    for (const { crash, userId } of victims) {
+      const state = await readUserState(db, userId)
+      expect(state.user?.get('email'), crash).toBe('')
+      expect(state.lookups, crash).toHaveLength(0)
+      const [request] = await requestsOf(db, userId)
+      expect(request?.steps.event, crash).toBeDefined()
+      expect(request?.steps.keycloak, crash).toMatchObject({ status: 'done', action: 'absent' })
     }
   })
 })
