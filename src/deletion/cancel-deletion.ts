@@ -39,10 +39,27 @@ export async function finishCancel(deps: RunDeps, request: DeletionRequest, canc
   request.state = 'cancelled'
 }
 
+/**
+ * Runs `work` on a request while holding its lease, so no other runner (the deletion itself, the
+ * sweeper retrying a step, another cancel) acts on it meanwhile. When someone else holds it,
+ * nothing is done and 503 is answered: the caller may retry once that runner is through.
+ */
+async function holdingLease<T>(deps: RunDeps, requestId: string, work: () => Promise<T>): Promise<T> {
+  const now = deps.clock.now()
+  if (!(await deps.requests.acquireLease(requestId, now, new Date(now.getTime() + deps.leaseMs)))) throw new DependencyUnavailableError('cassandra')
+  try {
+    return await work()
+  } finally {
+    await deps.requests.releaseLease(requestId).catch(() => undefined)
+  }
+}
+
 /** Finishes the cancel a request is in the middle of (another request met its `restoring` hold). */
 export async function finishCancelOf(deps: RunDeps, requestId: string): Promise<void> {
-  const request = await deps.requests.get(requestId)
-  if (request && request.state !== 'cancelled') await finishCancel(deps, request)
+  await holdingLease(deps, requestId, async () => {
+    const request = await deps.requests.get(requestId)
+    if (request && request.state !== 'cancelled') await finishCancel(deps, request)
+  })
 }
 
 /**
@@ -64,17 +81,22 @@ export async function cancelDeletion(deps: DeleteUserDeps, input: CancelDeletion
     if (condition.kind === 'active') throw new UserNotDeletedError()
     if (condition.kind === 'sunbird') throw new UserErasedError()
     const held = condition.held
-    const request = await deps.requests.get(held.requestId)
-    // Its owner is still taking the lock (or lost it to a deletion without a mode): nothing of it to undo yet.
-    if (request?.steps.lock?.status !== 'done') throw new UserNotDeletedError()
-    if (held.mode === 'soft') {
-      if (!(await deps.states.swap(input.userId, held, { mode: 'restoring', requestId: held.requestId }))) continue
-      await deps.requests.reopen(request.id, 'cancelling')
-      request.state = 'cancelling'
-      await deps.audit.append(auditRecord(request, 'deletion.cancelled', deps.clock.now(), { cancelledBy: input.caller.userId }))
-    }
-    await finishCancel(deps, request, input.caller.userId)
-    return { requestId: request.id }
+    // The soft deletion's lease first: while its own run (or the sweeper retrying one of its steps)
+    // holds it, the cancel waits its turn (503), having changed nothing.
+    const cancelled = await holdingLease(deps, held.requestId, async () => {
+      const request = await deps.requests.get(held.requestId)
+      // Its owner is still taking the lock (or lost it to a deletion without a mode): nothing of it to undo yet.
+      if (request?.steps.lock?.status !== 'done') throw new UserNotDeletedError()
+      if (held.mode === 'soft') {
+        if (!(await deps.states.swap(input.userId, held, { mode: 'restoring', requestId: held.requestId }))) return undefined
+        await deps.requests.reopen(request.id, 'cancelling')
+        request.state = 'cancelling'
+        await deps.audit.append(auditRecord(request, 'deletion.cancelled', deps.clock.now(), { cancelledBy: input.caller.userId }))
+      }
+      await finishCancel(deps, request, input.caller.userId)
+      return { requestId: request.id }
+    })
+    if (cancelled) return cancelled
   }
   throw new Error('the deletion state of the user kept changing')
 }

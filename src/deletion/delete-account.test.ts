@@ -294,6 +294,21 @@ describe('cancelDeletion', () => {
     expect(w.requests.all()[0]?.state).toBe('cancelled')
   })
 
+  it('when a runner holds the soft deletion (the sweeper retrying its Keycloak step), then the cancel changes nothing and answers unavailable, and succeeds once the runner is through', async () => {
+    const w = await userAfter('soft')
+    const [request] = w.requests.all()
+    await w.requests.acquireLease(request?.id ?? '', w.clock.now(), new Date(w.clock.now().getTime() + 30_000))
+    w.timeline.clear()
+
+    expect(await failureOf(cancelDeletion(w.deps, { userId: TARGET, caller: self() }))).toBeInstanceOf(DependencyUnavailableError)
+    expect(w.timeline.writes()).toEqual(['requests.acquireLease'])
+    expect(w.states.peek(TARGET)).toMatchObject({ mode: 'soft' })
+
+    await w.requests.releaseLease(request?.id ?? '')
+    await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 1, isDeleted: false })
+  })
+
   it('when the user was blocked (status 0) before the soft deletion, then the cancel puts back 0, not 1', async () => {
     const w = deletionWorld({ seed: [activeUser({ status: 0 })] })
     await deleteAccount(w.deps, ask({ mode: 'soft' }))

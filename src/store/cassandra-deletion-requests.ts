@@ -1,4 +1,4 @@
-import type { Client, types } from 'cassandra-driver'
+import { type Client, types } from 'cassandra-driver'
 import { type DeletionReceipt, type DeletionRequest, isFinished, type PlanName, type RequestState, STEPS, type StepName, type StepOutcome } from '../deletion/deletion-request.js'
 import type { DeletionRequestStore } from '../deletion/ports.js'
 import { IDEMPOTENT, runCassandra } from './cassandra-call.js'
@@ -71,8 +71,8 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
   async create(request: DeletionRequest, leaseUntil: Date): Promise<boolean> {
     // Written before the open-list entry: the sweeper never meets an open id without its request.
     const { target } = request
-    // A request without a mode leaves the new columns unset, as every request was written before modes.
-    const plan = request.plan === 'sunbird' ? null : request.plan
+    // A request without a mode leaves the new columns unset (not even a null is written), as every request was before modes.
+    const plan = request.plan === 'sunbird' ? types.unset : request.plan
     const result = await runCassandra(() =>
       this.client.execute(
         this.cql.create,
@@ -82,8 +82,8 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
           request.requestedBy,
           request.state,
           plan,
-          request.schedule?.plan ?? null,
-          request.schedule?.eraseAt ?? null,
+          request.schedule?.plan ?? types.unset,
+          request.schedule?.eraseAt ?? types.unset,
           target.rootOrgId,
           target.managedBy,
           target.organisationIds,
