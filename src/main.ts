@@ -1,17 +1,23 @@
+import type { Server as HttpServer } from 'node:http'
 import { serve } from '@hono/node-server'
 import { startPeriodicJobs } from './background-jobs.js'
 import { composeService } from './compose.js'
 import { loadConfig } from './config/load-config.js'
 import { gracefulClose } from './http/graceful-close.js'
+import { applyConnectionLimits, httpServerOptions } from './http-server-limits.js'
 import { createLogger } from './logging/logger.js'
 
 const config = loadConfig()
 const logger = createLogger(config.logging.level)
 const service = composeService(config, logger)
 
-const server = serve({ fetch: service.app.fetch, port: config.http.port, hostname: config.http.host }, (info) => {
-  logger.info({ port: info.port, host: config.http.host, env: config.env }, 'listening')
-})
+const server = serve(
+  { fetch: service.app.fetch, port: config.http.port, hostname: config.http.host, serverOptions: httpServerOptions(config.http) },
+  (info) => {
+    logger.info({ port: info.port, host: config.http.host, env: config.env }, 'listening')
+  },
+)
+applyConnectionLimits(server as HttpServer, config.http)
 const closeServer = gracefulClose(server)
 
 // The sweeper resumes deletion requests a crash or an outage left open; the relay publishes events.

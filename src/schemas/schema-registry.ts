@@ -35,6 +35,8 @@ export function createSchemaRegistry(options: { allErrors?: boolean } = {}): Sch
   addFormats(ajv)
   // Annotation only: which Sunbird error code a failing keyword answers with (see src/http/validate-body.ts).
   ajv.addKeyword({ keyword: 'x-error-codes', schemaType: 'object' })
+  // Annotation only: a configuration secret the service refuses to run with as shipped (src/config/shipped-secrets.ts).
+  ajv.addKeyword({ keyword: 'x-secret', schemaType: 'boolean' })
   for (const schema of schemas.values()) ajv.addSchema(schema)
   return {
     schemas,

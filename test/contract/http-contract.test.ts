@@ -8,6 +8,7 @@ import { userDeleteRoute } from '../../src/http/routes/user-delete.js'
 import { createSchemaRegistry } from '../../src/schemas/schema-registry.js'
 import { createCassandraClient } from '../../src/store/cassandra-client.js'
 import { LOCAL_CONSUMER, testConfig } from '../support/harness.js'
+import { builtServerEnv } from '../support/built-server-env.js'
 import { buildServer, startBuiltServer, type SpawnedServer } from '../support/spawned-server.js'
 import { ISSUER, TEST_KEYSPACE } from '../support/test-env.js'
 import { createRealmKeys, mintUserToken } from '../support/user-tokens.js'
@@ -34,13 +35,7 @@ describe('the built server over HTTP', () => {
 
   beforeAll(async () => {
     buildServer()
-    server = await startBuiltServer({
-      'accesstoken.publickey.basepath': keys.dir,
-      API_BEARER_CONSUMERS_FILE: 'config/local/api-consumers.json',
-      CASSANDRA_KEYSPACE: TEST_KEYSPACE,
-      sunbird_cassandra_port: String(config.cassandra.port),
-      LOG_LEVEL: 'info',
-    })
+    server = await startBuiltServer(builtServerEnv(keys.dir))
   })
   afterAll(async () => {
     await server?.stop()

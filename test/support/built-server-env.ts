@@ -1,7 +1,10 @@
 import { testConfig } from './harness.js'
 import { TEST_KEYSPACE } from './test-env.js'
 
-/** Env for the built server over the tests' keyspace, the local gateway consumer and a PEM key folder. */
+/**
+ * Env for the built server over the tests' keyspace, the local gateway consumer and a PEM key folder.
+ * It runs with NODE_ENV=production, which refuses the shipped receipt key: the tests bring their own.
+ */
 export function builtServerEnv(keysDir: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
     'accesstoken.publickey.basepath': keysDir,
@@ -9,6 +12,7 @@ export function builtServerEnv(keysDir: string, extra: Record<string, string> = 
     CASSANDRA_KEYSPACE: TEST_KEYSPACE,
     sunbird_cassandra_port: String(testConfig().cassandra.port),
     LOG_LEVEL: 'info',
+    DELETION_RECEIPT_HASH_KEY: 'contract-tests-receipt-hash-key',
     ...extra,
   }
 }
