@@ -19,7 +19,7 @@ export const userDeleteStatusRoute = {
   requestSchema: 'user-delete-status.request',
   responseSchema: 'user-delete-status.response',
   errors: [
-    'INVALID_REQUEST_DATA', 'DATA_TYPE_ERROR', 'MANDATORY_PARAM_EMPTY', 'INVALID_USER_ID', 'PAYLOAD_TOO_LARGE', 'UNAUTHORIZED',
+    'INVALID_REQUEST_DATA', 'MANDATORY_PARAM_MISSING', 'DATA_TYPE_ERROR', 'MANDATORY_PARAM_EMPTY', 'INVALID_USER_ID', 'PAYLOAD_TOO_LARGE', 'UNAUTHORIZED',
     'FORBIDDEN', 'DELETION_REQUEST_NOT_FOUND', 'SERVICE_UNAVAILABLE', 'SERVER_ERROR',
   ],
 } as const satisfies RouteMeta
