@@ -23,6 +23,11 @@ const REALM = `rotation-${randomUUID().slice(0, 8)}`
 const MINUTE_MS = 60_000
 /** Proxy and service stamp a fetch a little apart; a gap this much under a minute is still "once a minute". */
 const STAMP_TOLERANCE_MS = 1000
+/**
+ * A change shows at the first fetch the minute allows, which the next request to need a key sets
+ * off; on a loaded 2-core machine that request and the poll that sees the answer can lag by seconds.
+ */
+const NEXT_FETCH_WITHIN_MS = MINUTE_MS + 5000
 const CERTS = `/realms/${REALM}/protocol/openid-connect/certs`
 
 async function admin(path: string, init: { method?: string; body?: unknown } = {}): Promise<Response> {
@@ -215,7 +220,7 @@ describe('JWKS mode while the realm rotates its signing key', () => {
     expect(result.newKid).not.toBe(result.oldKid)
     // The price of the rate limit: the keys were fetched seconds before, so the new kid waits for the minute to pass.
     expect(result.newRefusedRightAfterRotation).toEqual({ status: 401, err: 'UOS_0070' })
-    expect(result.newAcceptedAfterMs).toBeLessThan(MINUTE_MS + STAMP_TOLERANCE_MS)
+    expect(result.newAcceptedAfterMs).toBeLessThan(NEXT_FETCH_WITHIN_MS)
     expect(result.pidAfter).toBe(result.pidBefore)
     expect(server.process.exitCode).toBeNull()
   })
@@ -225,7 +230,7 @@ describe('JWKS mode while the realm rotates its signing key', () => {
   })
 
   it('when the old key is removed, then its tokens are refused with 401 UOS_0070, and the new key keeps working', () => {
-    expect(result.oldRefusedAfterRemovalMs).toBeLessThan(MINUTE_MS + STAMP_TOLERANCE_MS)
+    expect(result.oldRefusedAfterRemovalMs).toBeLessThan(NEXT_FETCH_WITHIN_MS)
     expect(result.newAcceptedAtEnd).toEqual({ status: 404, err: 'UOS_USRDLT0013' })
   })
 
