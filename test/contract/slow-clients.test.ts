@@ -64,6 +64,11 @@ function slowClient(url: string, preamble: string, drip: string, giveUpMs = 60_0
 
 const PATH = userDeleteRoute.paths[0]
 const BODY = JSON.stringify({ request: { userId: '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41' } })
+/** Headers sent a byte a second, the first at once (the headers deadline counts from it). */
+const dripHeaders = (url: string, giveUpMs?: number) => {
+  const headers = headersOf(BODY)
+  return slowClient(url, headers.slice(0, 1), headers.slice(1), giveUpMs)
+}
 const headersOf = (body: string) =>
   `POST ${PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAuthorization: Bearer ${signApiBearer(LOCAL_CONSUMER.key, LOCAL_CONSUMER.secret)}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`
 
@@ -84,7 +89,7 @@ describe('slow clients against the built server with the default limits', () => 
     buildServer()
     server = await startBuiltServer(builtServerEnv(keys.dir))
     // Arrange + act: the four shapes at once, so the suite waits for the slowest only.
-    const slowHeaders = slowClient(server.url, '', headersOf(BODY))
+    const slowHeaders = dripHeaders(server.url)
     const slowBody = slowClient(server.url, headersOf(BODY), BODY)
     const silent = slowClient(server.url, '', '')
     // A well-behaved request, then the connection left open and idle.
@@ -152,7 +157,7 @@ describe('slow and greedy clients against the built server with limits of its ow
   })
 
   it('when HTTP_HEADERS_TIMEOUT_MS and HTTP_REQUEST_TIMEOUT_MS are set, then slow headers and slow bodies are cut at those deadlines', async () => {
-    const [slowHeaders, slowBody] = await Promise.all([slowClient(server.url, '', headersOf(BODY)), slowClient(server.url, headersOf(BODY), BODY)])
+    const [slowHeaders, slowBody] = await Promise.all([dripHeaders(server.url), slowClient(server.url, headersOf(BODY), BODY)])
     console.log(`configured limits (1.5 s / 2.5 s) cut after (ms): headers ${Math.round(slowHeaders.afterMs)}, body ${Math.round(slowBody.afterMs)}`)
 
     expect(slowHeaders.answer).toMatch(/^HTTP\/1\.1 408 /)
