@@ -14,7 +14,7 @@ import { type DeleteAccountDeps, deleteAccount } from './deletion/delete-account
 import { readDeletionStatus } from './deletion/deletion-status.js'
 import { exportUser } from './deletion/export-user.js'
 import type { IdentityProvider, UserStore } from './deletion/ports.js'
-import { isDeleted } from './deletion/is-deleted.js'
+import { lockOutStanding } from './deletion/user-condition.js'
 import { resumeOpenDeletions } from './deletion/run-deletion.js'
 import { KafkaRelay } from './events/kafka-relay.js'
 import type { AppEnv } from './http/app-env.js'
@@ -59,9 +59,9 @@ export interface ServiceOverrides {
 
 /** The realm keys: Sunbird's offline PEM folder when configured (it wins), else the realm's JWKS. */
 function createKeySource(config: Config): KeySource {
-  const { ssoUrl, realm, publicKeyDir } = config.auth.userToken
+  const { ssoUrl, realm, publicKeyDir, jwksMinRefreshIntervalMs, jwksMaxAgeMs } = config.auth.userToken
   if (publicKeyDir) return new PemKeySource(publicKeyDir)
-  return new JwksKeySource({ realmUrl: `${ssoUrl}/realms/${realm}` })
+  return new JwksKeySource({ realmUrl: `${ssoUrl}/realms/${realm}`, minRefreshIntervalMs: jwksMinRefreshIntervalMs, maxAgeMs: jwksMaxAgeMs })
 }
 
 async function withinMs<T>(ms: number, work: Promise<T>, fallback: T): Promise<T> {
@@ -102,18 +102,13 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
   const metrics = createServiceMetrics()
   const identity = instrumentIdentity(overrides.identity ? overrides.identity(keycloak) : keycloak, metrics)
   const deletedUsers = new DeletedUserGate({
-    standingInStore: async (userId) => {
-      const user = await users.findUser(userId)
-      if (!user || !isDeleted(user)) return 'active'
-      // A soft deletion (or one a cancel is restoring) may be undone: not kept as final.
-      const held = await states.get(userId)
-      return held?.mode === 'soft' || held?.mode === 'restoring' ? 'restorable' : 'deleted'
-    },
+    standingInStore: (userId) => lockOutStanding({ users, states }, userId),
     ttlMs: config.lockout.cacheTtlMs,
     maxEntries: config.lockout.cacheSize,
   })
   const keys = createKeySource(config)
-  const { ssoUrl, realm } = config.auth.userToken
+  const { ssoUrl, realm, federationProviderId } = config.auth.userToken
+  const { clockSkewSeconds } = config.auth
   const workflow: DeleteAccountDeps = {
     users,
     identity,
@@ -148,8 +143,8 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     maxBodyBytes: config.http.maxBodyBytes,
     requestTimeoutMs: config.http.requestTimeoutMs,
     retryAfterSeconds: config.http.retryAfterSeconds,
-    apiConsumers: ApiConsumerVerifier.fromFile(config.auth.apiBearer.consumersFile),
-    userTokens: new UserTokenVerifier({ ssoUrl, realm, keys }),
+    apiConsumers: ApiConsumerVerifier.fromFile(config.auth.apiBearer.consumersFile, { clockSkewSeconds }),
+    userTokens: new UserTokenVerifier({ ssoUrl, realm, keys, clockSkewSeconds, federationProviderId }),
     deletedUsers,
     sessions: { startedAt: (userId, sessionId) => keycloak.sessionStartedAt(userId, sessionId) },
     metrics,

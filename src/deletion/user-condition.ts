@@ -31,3 +31,15 @@ export async function readCondition(deps: { users: Pick<UserStore, 'findUser'>; 
   const [user, held] = await Promise.all([deps.users.findUser(userId), deps.states.get(userId)])
   return conditionOf(user, held)
 }
+
+/**
+ * Where a user stands for the lock-out: `active` while the row is not deleted (a request may hold
+ * it, but has not locked it yet); a soft deletion (or one being restored) is `restorable`, which a
+ * cancel may undo; any other deletion is final. The one place this is decided.
+ */
+export async function lockOutStanding(deps: { users: Pick<UserStore, 'findUser'>; states: Pick<UserDeletionStates, 'get'> }, userId: string): Promise<'active' | 'restorable' | 'deleted'> {
+  const user = await deps.users.findUser(userId)
+  if (!user || !isDeleted(user)) return 'active'
+  const held = await deps.states.get(userId)
+  return held?.mode === 'soft' || held?.mode === 'restoring' ? 'restorable' : 'deleted'
+}

@@ -15,7 +15,8 @@ export interface ContractServer extends SpawnedServer {
 /**
  * The env the built server runs with in the contract tier (and the bench): the tests' keyspace, the
  * local gateway consumer, and realm keys from a PEM folder, so tokens are minted offline. The one
- * place it is spelled out; `extra` adds or overrides variables.
+ * place it is spelled out; `extra` adds or overrides variables. The server runs with
+ * NODE_ENV=production, which refuses the shipped receipt key: the tests bring their own.
  */
 export function contractServerEnv(keysDir: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
@@ -24,6 +25,7 @@ export function contractServerEnv(keysDir: string, extra: Record<string, string>
     CASSANDRA_KEYSPACE: TEST_KEYSPACE,
     sunbird_cassandra_port: String(testConfig().cassandra.port),
     LOG_LEVEL: 'info',
+    DELETION_RECEIPT_HASH_KEY: 'contract-tests-receipt-hash-key',
     ...extra,
   }
 }
