@@ -1,5 +1,6 @@
 import { loadConfig } from '../src/config/load-config.js'
 import { createCassandraClient } from '../src/store/cassandra-client.js'
+import { CassandraUserDeletionStates } from '../src/store/cassandra-user-deletion-states.js'
 import { demoUsers } from './lib/demo-users.js'
 import { restoreKeycloakDemoUsers } from './lib/restore-keycloak-demo-users.js'
 import { seedUser } from './lib/seed-users.js'
@@ -9,9 +10,13 @@ import { seedUser } from './lib/seed-users.js'
 // the quick start always has someone to delete.
 const config = loadConfig()
 const client = createCassandraClient(config.cassandra)
+const states = new CassandraUserDeletionStates(client, config.cassandra.keyspace)
 try {
   for (const demo of demoUsers()) {
     await seedUser(client, config.cassandra.keyspace, { ...demo.seed, status: 1, isDeleted: false })
+    // Active again: no deletion (soft, hard) holds the demo user any more.
+    const held = await states.get(demo.seed.id)
+    if (held) await states.swap(demo.seed.id, held, undefined)
     console.log(`seeded ${demo.username} (${demo.seed.id})`)
   }
 } finally {

@@ -28,14 +28,14 @@ async function passwordToken(username: string, password: string): Promise<string
 const fetchTokenCommand = (username: string, password: string) =>
   `$(curl -s -d grant_type=password -d client_id=portal -d username=${username} -d password=${password} ${realmUrl}/protocol/openid-connect/token | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')`
 
-const curl = (userId: string, token: string, extra = '', path = '/api/user/v1/delete') =>
+const curl = (userId: string, token: string, extra = '', path = '/api/user/v1/delete', fields: Record<string, unknown> = {}) =>
   [
     `curl -s -X POST ${base}${path} \\`,
     `  -H 'Content-Type: application/json' \\`,
     `  -H "Authorization: Bearer $API_BEARER" \\`,
     `  -H "X-Authenticated-User-token: ${token}" \\`,
     ...(extra ? [`  ${extra} \\`] : []),
-    `  -d '{"request":{"userId":"${userId}"}}'`,
+    `  -d '${JSON.stringify({ request: { userId, ...fields } })}'`,
   ].join('\n')
 
 const byName = new Map(demos.map((d) => [d.username, d]))
@@ -50,9 +50,17 @@ if (user && child && admin) {
   // Child first: once demo-user has deleted their own account, their token is refused.
   lines.push('# 1. demo-user, as managing parent, deletes demo-child (child token in X-Authenticated-For):')
   lines.push(curl(child.seed.id, ready(userToken, user), `-H "X-Authenticated-For: ${ready(childToken, child)}"`), '')
-  lines.push('# 2. demo-user deletes their own account (the tokens above are valid for 10 minutes):')
+  lines.push('# 2. demo-user previews a hard deletion (dry run: every store and what would happen, nothing written):')
+  lines.push(curl(user.seed.id, ready(userToken, user), '', '/api/user/v1/delete', { mode: 'hard', dryRun: true }), '')
+  lines.push('# 3. demo-user exports everything the service holds about them:')
+  lines.push(curl(user.seed.id, ready(userToken, user), '', '/api/user/v1/export'), '')
+  lines.push('# 4. demo-user soft-deletes their account (locked out, Keycloak account disabled, everything kept), safe to retry with the same key:')
+  lines.push(curl(user.seed.id, ready(userToken, user), '-H "Idempotency-Key: demo-soft-1"', '/api/user/v1/delete', { mode: 'soft' }), '')
+  lines.push('# 5. ... and changes their mind: their own token still works here, and only here:')
+  lines.push(curl(user.seed.id, ready(userToken, user), '', '/api/user/v1/delete/cancel'), '')
+  lines.push('# 6. demo-user deletes their own account for good, the Sunbird way (the tokens above are valid for 10 minutes):')
   lines.push(curl(user.seed.id, ready(userToken, user)), '')
-  lines.push(`# 3. demo-admin (ORG_ADMIN of ${admin.seed.rootOrgId}) follows that deletion: state, steps, receipt:`)
+  lines.push(`# 7. demo-admin (ORG_ADMIN of ${admin.seed.rootOrgId}) follows that deletion: state, steps, receipt:`)
   lines.push(curl(user.seed.id, ready(adminToken, admin), '', '/api/user/v1/delete/status'), '')
   lines.push('# A fresh token whenever you need one:')
   lines.push(`USER_TOKEN=${fetchTokenCommand(admin.username, admin.password)}`, '')

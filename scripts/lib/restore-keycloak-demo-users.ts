@@ -3,8 +3,9 @@ import { realmFile } from './demo-users.js'
 
 /**
  * Puts the realm file's demo users back into a running local Keycloak (deleting them is what the
- * quick start demonstrates). partialImport keeps their fixed ids; existing users are skipped. Uses
- * the local bootstrap admin, so it is for the project's own Keycloak only.
+ * quick start demonstrates). partialImport keeps their fixed ids; existing users are skipped, and
+ * one a soft deletion left disabled is enabled again. Uses the local bootstrap admin, so it is for
+ * the project's own Keycloak only.
  */
 export async function restoreKeycloakDemoUsers(ssoUrl: string, realm: string, admin = { username: 'admin', password: 'admin' }): Promise<number> {
   const tokenResponse = await fetch(`${ssoUrl}/realms/master/protocol/openid-connect/token`, {
@@ -14,7 +15,7 @@ export async function restoreKeycloakDemoUsers(ssoUrl: string, realm: string, ad
   })
   if (!tokenResponse.ok) throw new Error(`local Keycloak admin login refused (${tokenResponse.status})`)
   const { access_token: token } = (await tokenResponse.json()) as { access_token: string }
-  const { users } = JSON.parse(readFileSync(realmFile, 'utf8')) as { users: { serviceAccountClientId?: string }[] }
+  const { users } = JSON.parse(readFileSync(realmFile, 'utf8')) as { users: { id?: string; serviceAccountClientId?: string }[] }
   const response = await fetch(`${ssoUrl}/admin/realms/${realm}/partialImport`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
@@ -22,5 +23,23 @@ export async function restoreKeycloakDemoUsers(ssoUrl: string, realm: string, ad
     signal: AbortSignal.timeout(10_000),
   })
   if (!response.ok) throw new Error(`partialImport answered ${response.status}`)
-  return ((await response.json()) as { added?: number }).added ?? 0
+  const added = ((await response.json()) as { added?: number }).added ?? 0
+  for (const { id } of users.filter((user) => !user.serviceAccountClientId && user.id)) {
+    const userUrl = `${ssoUrl}/admin/realms/${realm}/users/${id}`
+    const current = await fetch(userUrl, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(5000) })
+    if (!current.ok) {
+      await current.body?.cancel()
+      continue
+    }
+    const representation = (await current.json()) as { enabled?: boolean }
+    if (representation.enabled !== false) continue
+    const enabled = await fetch(userUrl, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ ...representation, enabled: true }),
+      signal: AbortSignal.timeout(5000),
+    })
+    await enabled.body?.cancel()
+  }
+  return added
 }
