@@ -157,7 +157,7 @@ describe('request.mode on POST /api/user/v1/delete', () => {
   })
 
   describe('concurrent requests in a mix of modes', () => {
-    it('when soft, hard and Sunbird deletions of one active user arrive together, then the user is locked exactly once and the final state follows the rules', async () => {
+    it('when two soft deletions and a Sunbird deletion of one active user arrive together, then the user is locked exactly once and the others answer by the rules', async () => {
       const person = await personInBoth(h, { rootOrgId: ORG })
       const admin = () => ({ 'x-authenticated-user-token': h.userToken({ sub: randomUUID(), roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] }) })
 
