@@ -47,7 +47,8 @@ function fingerprintOf(c: Context<AppEnv>, operationId: string): string {
 /** 2xx and the client errors a retry would meet again are replayed; a 5xx or a 401 (credentials, step-up) is not, so the retry runs. */
 const isReplayable = (status: number) => status < 500 && status !== 401
 
-function replay(answer: StoredAnswer): Response {
+function replay(c: Context<AppEnv>, answer: StoredAnswer): Response {
+  if (answer.errCode) c.set('errCode', answer.errCode)
   const headers = new Headers(answer.headers)
   headers.set(REPLAYED_HEADER, 'true')
   return new Response(answer.body.byteLength > 0 ? answer.body : null, { status: answer.status, headers })
@@ -76,7 +77,7 @@ export async function beginIdempotent(
   if (!claim.claimed) {
     if (claim.record.fingerprint !== fingerprint) throw new ApiError('IDEMPOTENCY_KEY_REUSED', { reason: 'same key, another request' })
     if (claim.record.state === 'in-flight') throw new ApiError('IDEMPOTENCY_KEY_IN_FLIGHT', { reason: 'first request still running' })
-    return { kind: 'replay', response: replay(claim.record.answer) }
+    return { kind: 'replay', response: replay(c, claim.record.answer) }
   }
   return {
     kind: 'claimed',
@@ -88,7 +89,8 @@ export async function beginIdempotent(
         }
         const body = new Uint8Array(await response.clone().arrayBuffer())
         const headers = [...response.headers].filter(([name]) => !NOT_REPLAYED.has(name.toLowerCase()))
-        await settings.keys.complete(id, fingerprint, { status: response.status, headers, body }, REPLAY_TTL_SECONDS)
+        const errCode = response.status >= 400 ? c.get('errCode') : undefined
+        await settings.keys.complete(id, fingerprint, { status: response.status, headers, body, ...(errCode && { errCode }) }, REPLAY_TTL_SECONDS)
       } catch (err) {
         // The answer stands; only its replay is lost (the claim runs out after inFlightSeconds).
         c.get('log')?.warn({ err: err instanceof Error ? err.name : 'error' }, 'idempotency answer not stored')

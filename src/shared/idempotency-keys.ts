@@ -3,6 +3,8 @@ export interface StoredAnswer {
   status: number
   headers: [string, string][]
   body: Uint8Array
+  /** The error code of an error answer (UOS_…), for the access log and metrics of its replays. */
+  errCode?: string
 }
 
 /** What a key holds: the request it was first used for (fingerprint) and, once answered, the answer. */

@@ -7,7 +7,7 @@ function statements(keyspace: string) {
   const t = `${keyspace}.api_idempotency_key`
   return {
     claim: `INSERT INTO ${t} (owner, keyhash, fingerprint, state, createdat) VALUES (?, ?, ?, 'in-flight', ?) IF NOT EXISTS USING TTL ?`,
-    complete: `UPDATE ${t} USING TTL ? SET fingerprint = ?, state = 'done', status = ?, headers = ?, body = ?, createdat = ? WHERE owner = ? AND keyhash = ? IF fingerprint = ?`,
+    complete: `UPDATE ${t} USING TTL ? SET fingerprint = ?, state = 'done', status = ?, headers = ?, body = ?, errcode = ?, createdat = ? WHERE owner = ? AND keyhash = ? IF fingerprint = ?`,
     release: `DELETE FROM ${t} WHERE owner = ? AND keyhash = ? IF fingerprint = ?`,
   }
 }
@@ -20,6 +20,7 @@ function toRecord(row: types.Row): IdempotencyRecord {
     status: row.get('status') as number,
     headers: JSON.parse((row.get('headers') as string | null) ?? '[]') as [string, string][],
     body: body ? new Uint8Array(body) : new Uint8Array(),
+    ...(row.get('errcode') ? { errCode: row.get('errcode') as string } : {}),
   }
   return { fingerprint, state: 'done', answer }
 }
@@ -48,7 +49,7 @@ export class CassandraIdempotencyKeys implements IdempotencyKeys {
   }
 
   async complete(id: IdempotencyKeyId, fingerprint: string, answer: StoredAnswer, ttlSeconds: number): Promise<void> {
-    const params = [ttlSeconds, fingerprint, answer.status, JSON.stringify(answer.headers), Buffer.from(answer.body), new Date(), id.owner, id.keyHash, fingerprint]
+    const params = [ttlSeconds, fingerprint, answer.status, JSON.stringify(answer.headers), Buffer.from(answer.body), answer.errCode ?? null, new Date(), id.owner, id.keyHash, fingerprint]
     await runCassandra(() => this.client.execute(this.cql.complete, params, { prepare: true }))
   }
 

@@ -85,7 +85,7 @@ export const migrations: readonly Migration[] = [
       `ALTER TABLE ${ks}.user_deletion_request_open ADD IF NOT EXISTS dueat timestamp`,
       `CREATE TABLE IF NOT EXISTS ${ks}.user_deletion_state (userid text PRIMARY KEY, mode text, requestid text, updatedat timestamp)`,
       `CREATE TABLE IF NOT EXISTS ${ks}.api_idempotency_key (
-        owner text, keyhash text, fingerprint text, state text, status int, headers text, body blob, createdat timestamp,
+        owner text, keyhash text, fingerprint text, state text, status int, headers text, body blob, errcode text, createdat timestamp,
         PRIMARY KEY ((owner, keyhash)))`,
     ],
   },

@@ -38,9 +38,9 @@ export function describeIdempotencyKeysContract(implementation: string, factory:
       const id = newKey()
       await s.keys.claim(id, 'fp-1', 30)
 
-      await s.keys.complete(id, 'fp-1', answer(400), 3600)
+      await s.keys.complete(id, 'fp-1', { ...answer(400), errCode: 'UOS_USRDLT0008' }, 3600)
 
-      expect(await s.keys.claim(id, 'fp-1', 30)).toEqual({ claimed: false, record: { fingerprint: 'fp-1', state: 'done', answer: answer(400) } })
+      expect(await s.keys.claim(id, 'fp-1', 30)).toEqual({ claimed: false, record: { fingerprint: 'fp-1', state: 'done', answer: { ...answer(400), errCode: 'UOS_USRDLT0008' } } })
     })
 
     test('when a key is released, then the next request claims it anew', async (s) => {
