@@ -203,3 +203,35 @@ describe('loadConfig invalid values', () => {
     expect(error.message).toMatch(/\/http .*additional properties/)
   })
 })
+
+describe('loadConfig: Sunbird search engine and user cache', () => {
+  it('when neither sunbird_es_host nor sunbird_redis_host is set, then both are not configured, with Sunbird\'s default ports', () => {
+    cleanEnv()
+
+    const config = loadConfig()
+
+    expect(config.search).toEqual({ hosts: [], port: 9200, timeoutMs: 3000 })
+    expect(config.redis).toEqual({ host: '', port: 6379, db: 12, timeoutMs: 2000 })
+  })
+
+  it('when sunbird_es_host is a comma list and sunbird_es_port is set, then every host is used on that HTTP port', () => {
+    cleanEnv({ sunbird_es_host: 'es-1, es-2', sunbird_es_port: '9201' })
+
+    const config = loadConfig()
+
+    expect(config.search.hosts).toEqual(['es-1', 'es-2'])
+    expect(config.search.port).toBe(9201)
+  })
+
+  it('when sunbird_redis_host and sunbird_redis_port are set, then Redis is configured on DB 12', () => {
+    cleanEnv({ sunbird_redis_host: ' redis.internal ', sunbird_redis_port: '6380' })
+
+    expect(loadConfig().redis).toMatchObject({ host: 'redis.internal', port: 6380, db: 12 })
+  })
+
+  it('when sunbird_es_port is not a number, then loading fails naming the variable', () => {
+    cleanEnv({ sunbird_es_port: 'nine-two' })
+
+    expect(configErrorOf(() => loadConfig()).message).toContain('sunbird_es_port')
+  })
+})

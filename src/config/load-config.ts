@@ -41,8 +41,12 @@ function normalise(raw: Plain, production: boolean): Plain {
   const keyDir = String(userToken.publicKeyDir ?? '')
   const consumersFile = String(apiBearer.consumersFile)
   const events = raw.events as Plain
+  const search = raw.search as Plain
+  const redis = raw.redis as Plain
   const normalised = mergeDeep(raw, {
     events: { brokers: splitList(events.brokers), topic: events.topic || `${String(raw.env)}.delete.user` },
+    search: { hosts: splitList(search.hosts) },
+    redis: { host: String(redis.host ?? '').trim() },
     cassandra: { hosts: splitList(cassandra.hosts) },
     deletion: { allowedRoles: Array.isArray(roles) ? roles.map((role) => String(role).toLowerCase()) : roles },
     auth: {

@@ -32,7 +32,8 @@ export const readyRoute = {
   method: 'GET',
   paths: ['/ready'],
   summary: 'Readiness: Cassandra answers, its schema is current, realm keys are loaded',
-  description: 'Each check is listed in `result.checks`. When one fails the answer is 503 with the same envelope, `FAILED` and `UOS_USRDLT0064`.',
+  description:
+    'Each check is listed in `result.checks`: `cassandra`, `cassandra schema`, `realm keys`, and when configured `search` (the engine answers), `search index` (`user_alias` exists) and `redis`. When one fails the answer is 503 with the same envelope, `FAILED` and `UOS_USRDLT0064`.',
   responseSchema: 'health.response',
   errors: ['SERVICE_UNAVAILABLE', 'SERVER_ERROR'] satisfies ErrorCode[],
   errorSchemas: { SERVICE_UNAVAILABLE: 'health.response' },
