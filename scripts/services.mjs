@@ -17,7 +17,7 @@
 //
 // Environment (defaults):
 //   CASSANDRA_NODES (1), CASSANDRA_PORT (9042; else sunbird_cassandra_port), CASSANDRA_STORAGE_PORT (7000),
-//   CASSANDRA_JMX_PORT (7199; cluster node i: +i-1)
+//   CASSANDRA_JMX_PORT (7199; cluster node i: +10000·(i−1))
 //   KEYCLOAK_PORT (18080), KEYCLOAK_MANAGEMENT_PORT (19000), KEYCLOAK_JAVA_HOME (unset: `java` on PATH)
 //   KAFKA_BROKERS (1), KAFKA_PORT (19092), KAFKA_CONTROLLER_PORT (19093), user-deletion-broadcast-topic (local.delete.user)
 //   OPENSEARCH_PORT (9200), OPENSEARCH_TRANSPORT_PORT (9300), REDIS_PORT (6379)

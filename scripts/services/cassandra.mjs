@@ -47,7 +47,10 @@ export function initialToken(index, n) {
 
 const installPath = (cfg) => path.join(cfg.installDir, `cassandra-${cfg.cassandra.version}`);
 const libDir = (cfg) => path.join(installPath(cfg), 'lib');
-const jmxPort = (cfg, m) => cfg.cassandra.jmxPort + m.index - 1;
+// JMX binds the loopback address 127.0.0.1 whatever the node's address, so nodes cannot share its
+// port; node i takes CASSANDRA_JMX_PORT + 10000·(i−1), clear of the neighbouring ports other local
+// setups take (storage and JMX ports 100 apart).
+const jmxPort = (cfg, m) => cfg.cassandra.jmxPort + 10_000 * (m.index - 1);
 
 function singleMember(cfg) {
   return member('cassandra', path.join(cfg.runDir, 'cassandra'));
@@ -121,7 +124,7 @@ export function nodetool(cfg, m, args) {
   const lib = libDir(cfg);
   return runForOutput(
     cfg.java,
-    ['-Xmx128m', '-XX:TieredStopAtLevel=1', '-Dlogback.configurationFile=/dev/null', '-cp', `${lib}/*`, 'org.apache.cassandra.tools.NodeTool', '-h', HOST, '-p', String(jmxPort(cfg, m)), ...args],
+    ['-Xmx128m', '-XX:TieredStopAtLevel=1', ...JVM17_FLAGS, '-Dlogback.configurationFile=/dev/null', '-cp', `${lib}/*`, 'org.apache.cassandra.tools.NodeTool', '-h', HOST, '-p', String(jmxPort(cfg, m)), ...args],
     { timeoutMs: 60_000 },
   );
 }

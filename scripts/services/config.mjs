@@ -39,7 +39,7 @@ export function getConfig(env = process.env, options = {}) {
       nodes: memberCount('CASSANDRA_NODES', options.cassandraNodes ?? env.CASSANDRA_NODES),
       port: intEnv(env.CASSANDRA_PORT, env.sunbird_cassandra_port, 9042),
       storagePort: intEnv(env.CASSANDRA_STORAGE_PORT, 7000),
-      // JMX listens on the loopback address only, so cluster node i takes jmxPort + i - 1.
+      // JMX listens on 127.0.0.1 only, so cluster node i takes jmxPort + 10000·(i−1).
       jmxPort: intEnv(env.CASSANDRA_JMX_PORT, 7199),
       budgetMs: 120_000,
     },

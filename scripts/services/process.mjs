@@ -36,14 +36,36 @@ export function isAlive(pid) {
   }
 }
 
-/** Resident set size of a process in MiB (Linux), or null. */
-export function rssMiB(pid) {
+function rssKiB(pid) {
   try {
     const match = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Math.round(Number(match[1]) / 1024) : null;
+    return match ? Number(match[1]) : 0;
   } catch {
-    return null;
+    return 0;
   }
+}
+
+/**
+ * Resident set size in MiB of a server this script started (Linux), or null: the sum over its
+ * process group, since some launch through a wrapper (kc.sh runs Keycloak's JVM as a child).
+ */
+export function rssMiB(pid) {
+  let total = 0;
+  try {
+    for (const entry of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+        const pgrp = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+        if (pgrp === pid) total += rssKiB(entry);
+      } catch {
+        /* exited meanwhile */
+      }
+    }
+  } catch {
+    return null; // no /proc
+  }
+  return total ? Math.round(total / 1024) : null;
 }
 
 export function tcpConnect(host, port, timeoutMs = 1000) {

@@ -235,3 +235,17 @@ describe('loadConfig: Sunbird search engine and user cache', () => {
     expect(configErrorOf(() => loadConfig()).message).toContain('sunbird_es_port')
   })
 })
+
+describe('loadConfig: keyspace replication', () => {
+  it('when CASSANDRA_REPLICATION is not set, then the keyspace is SimpleStrategy with one replica', () => {
+    cleanEnv()
+
+    expect(loadConfig().cassandra.replication).toEqual({ class: 'SimpleStrategy', replication_factor: 1 })
+  })
+
+  it('when CASSANDRA_REPLICATION names NetworkTopologyStrategy, then it is taken whole, with no replication_factor left over from the default', () => {
+    cleanEnv({ CASSANDRA_REPLICATION: '{"class":"NetworkTopologyStrategy","datacenter1":3}' })
+
+    expect(loadConfig().cassandra.replication).toEqual({ class: 'NetworkTopologyStrategy', datacenter1: 3 })
+  })
+})

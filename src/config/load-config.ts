@@ -24,6 +24,13 @@ function mergeDeep(base: Plain, override: Plain): Plain {
   return out
 }
 
+/**
+ * The keyspace replication when CASSANDRA_REPLICATION (or a config file) gives none. It is not in
+ * config/default.json because files and env are merged key by key: a default there would leak its
+ * replication_factor into a NetworkTopologyStrategy given by env.
+ */
+const DEFAULT_REPLICATION = { class: 'SimpleStrategy', replication_factor: 1 }
+
 /** Sunbird passes lists as comma-separated env values ("host1,host2", "public,teacher"). */
 function splitList(value: unknown): unknown {
   return typeof value === 'string' ? value.split(',').map((part) => part.trim()).filter(Boolean) : value
@@ -47,7 +54,7 @@ function normalise(raw: Plain, production: boolean): Plain {
     events: { brokers: splitList(events.brokers), topic: events.topic || `${String(raw.env)}.delete.user` },
     search: { hosts: splitList(search.hosts) },
     redis: { host: String(redis.host ?? '').trim() },
-    cassandra: { hosts: splitList(cassandra.hosts) },
+    cassandra: { hosts: splitList(cassandra.hosts), replication: cassandra.replication ?? DEFAULT_REPLICATION },
     deletion: { allowedRoles: Array.isArray(roles) ? roles.map((role) => String(role).toLowerCase()) : roles },
     auth: {
       userToken: {

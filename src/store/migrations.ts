@@ -96,8 +96,19 @@ function normaliseReplication(replication: Readonly<Record<string, string | numb
   )
 }
 
-export function sameReplication(a: Readonly<Record<string, string | number>>, b: Readonly<Record<string, string | number>>): boolean {
-  return JSON.stringify(normaliseReplication(a)) === JSON.stringify(normaliseReplication(b))
+/**
+ * Whether the keyspace's stored replication is what is asked. NetworkTopologyStrategy with a bare
+ * replication_factor is stored expanded to every datacenter by name, so it is compared that way.
+ */
+export function sameReplication(current: Readonly<Record<string, string | number>>, wanted: Readonly<Record<string, string | number>>): boolean {
+  const stored = normaliseReplication(current)
+  const asked = normaliseReplication(wanted)
+  if (asked.class === 'NetworkTopologyStrategy' && asked.replication_factor !== undefined) {
+    const rf = asked.replication_factor
+    delete asked.replication_factor
+    for (const dc of Object.keys(stored)) if (dc !== 'class' && asked[dc] === undefined) asked[dc] = rf
+  }
+  return JSON.stringify(stored) === JSON.stringify(normaliseReplication(asked))
 }
 
 /**

@@ -3,8 +3,8 @@ import { Kafka, logLevel } from 'kafkajs'
 export const KAFKA_BROKERS = [`127.0.0.1:${process.env.KAFKA_PORT ?? '19092'}`]
 
 /** Every message on the topic from the beginning, read until `quietMs` pass without a new one. */
-export async function readTopic(topic: string, options: { quietMs?: number; maxMs?: number } = {}): Promise<{ key: string | null; value: string }[]> {
-  const kafka = new Kafka({ clientId: 'test-reader', brokers: KAFKA_BROKERS, logLevel: logLevel.NOTHING })
+export async function readTopic(topic: string, options: { quietMs?: number; maxMs?: number; brokers?: string[] } = {}): Promise<{ key: string | null; value: string }[]> {
+  const kafka = new Kafka({ clientId: 'test-reader', brokers: options.brokers ?? KAFKA_BROKERS, logLevel: logLevel.NOTHING })
   const admin = kafka.admin()
   await admin.connect()
   const offsets = await admin.fetchTopicOffsets(topic)
