@@ -8,7 +8,9 @@
 // Each module needs a plugin-descriptor.properties and a plugin-security.policy, which the Maven
 // jars lack; the grants are those of OpenSearch's own modules. The bootstrap refuses to run as
 // root, so as root the JVM drops to `nobody` (setpriv), and the run folder is handed to it.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { HOST } from './config.mjs';
 import { copyDependencies, installOnce } from './maven.mjs';
@@ -65,6 +67,38 @@ function dropShared(dir, ...others) {
   for (const jar of fs.readdirSync(dir)) if (jar.endsWith('.jar') && shared.has(artifactName(jar))) fs.rmSync(path.join(dir, jar));
 }
 
+/** Whether a user who is neither owner nor group (nobody) can walk down to `p` (mode bits only). */
+function traversableByOthers(p) {
+  for (let dir = path.resolve(p); ; dir = path.dirname(dir)) {
+    try {
+      if ((fs.statSync(dir).mode & 0o001) === 0) return false;
+    } catch {
+      /* not created yet: its parents decide */
+    }
+    if (path.dirname(dir) === dir) return true;
+  }
+}
+
+/**
+ * The install folder when nobody can read it, else a copy made once in `fallback` (a checkout under
+ * a private home folder, e.g. /root, is out of nobody's reach).
+ */
+function reachableByOthers(home, fallback) {
+  if (traversableByOthers(home)) return home;
+  const marker = path.join(fallback, '.installed');
+  if (!fs.existsSync(marker) || fs.readFileSync(marker, 'utf8') !== fs.readFileSync(path.join(home, '.installed'), 'utf8')) {
+    fs.rmSync(fallback, { recursive: true, force: true });
+    fs.cpSync(home, fallback, { recursive: true });
+    fs.chmodSync(fallback, 0o755);
+  }
+  return fallback;
+}
+
+const hashOf = (text) => crypto.createHash('sha256').update(text).digest('hex').slice(0, 12);
+
+/** Where the node's own files (config, data, logs, tmp) go: its run folder, unless nobody cannot reach it. pid and server.log stay in the run folder. */
+const nodeDirOf = (m) => (isRoot() && !traversableByOthers(m.dir) ? path.join(os.tmpdir(), `opensearch-node-${hashOf(m.dir)}`) : m.dir);
+
 function isRoot() {
   return typeof process.getuid === 'function' && process.getuid() === 0;
 }
@@ -91,6 +125,7 @@ export const opensearch = {
   // security manager. Every acknowledged write is already in the fsynced translog, so a short grace
   // and SIGKILL lose nothing.
   stopGraceMs: 5_000,
+  owns: (cfg, m, cmdline) => cmdline.includes('org.opensearch.bootstrap.OpenSearch') && cmdline.includes(`-Dopensearch.path.conf=${path.join(nodeDirOf(m), 'config')}`),
 
   install(cfg, log) {
     const v = cfg.opensearch.version;
@@ -134,11 +169,13 @@ export const opensearch = {
 
   prepare(cfg, m) {
     const o = cfg.opensearch;
-    const home = installPath(cfg);
-    const conf = path.join(m.dir, 'config');
-    const data = path.join(m.dir, 'data');
-    const logs = path.join(m.dir, 'logs');
-    const tmp = path.join(m.dir, 'tmp');
+    const asRoot = isRoot();
+    const home = asRoot ? reachableByOthers(installPath(cfg), path.join(os.tmpdir(), `opensearch-${o.version}-home`)) : installPath(cfg);
+    const nodeDir = nodeDirOf(m);
+    const conf = path.join(nodeDir, 'config');
+    const data = path.join(nodeDir, 'data');
+    const logs = path.join(nodeDir, 'logs');
+    const tmp = path.join(nodeDir, 'tmp');
     for (const d of [conf, data, logs, tmp]) fs.mkdirSync(d, { recursive: true });
     fs.writeFileSync(
       path.join(conf, 'opensearch.yml'),
@@ -177,15 +214,15 @@ rootLogger.appenderRef.console.ref = console
       '-cp', `${path.join(home, 'lib')}/*`,
       'org.opensearch.bootstrap.OpenSearch',
     ];
-    if (!isRoot()) return { cmd: cfg.java, args: java, cwd: m.dir };
-    // The node writes only into its run folder; the install stays root's and read-only.
-    chownTree(m.dir, UNPRIVILEGED.uid, UNPRIVILEGED.gid);
+    if (!asRoot) return { cmd: cfg.java, args: java, cwd: m.dir };
+    // The node writes only into its own folder; the install stays root's and read-only.
+    chownTree(nodeDir, UNPRIVILEGED.uid, UNPRIVILEGED.gid);
     const env = { ...process.env, HOME: m.dir };
     return {
       cmd: 'setpriv',
       args: [`--reuid=${UNPRIVILEGED.uid}`, `--regid=${UNPRIVILEGED.gid}`, '--clear-groups', '--', cfg.java, ...java],
       env,
-      cwd: m.dir,
+      cwd: nodeDir,
     };
   },
 

@@ -9,8 +9,8 @@ export function isRedisConfigured(config: Config['redis']): boolean {
 
 /**
  * The connection to Sunbird's user cache (sunbird_redis_host / sunbird_redis_port, DB 12).
- * Client: @redis/client, the core of node-redis (the client Redis itself maintains and recommends
- * for new projects; the `redis` package adds only modules this service does not use).
+ * Client: @redis/client, the core of node-redis (maintained by Redis and recommended by it over
+ * ioredis; the `redis` package adds only modules this service does not use).
  * Connects on first use, reconnects in the background, and never queues a command while down:
  * a call fails at once instead of hanging the request that made it.
  */
