@@ -104,8 +104,10 @@ export async function status(names, opts = {}) {
   const entries = [];
   for (const name of normalize(names)) {
     const svc = SERVICES[name];
-    const running = svc.allMembers(cfg).filter((m) => ownPid(cfg, svc, m));
-    const shownMembers = running.length ? running : svc.members(cfg);
+    const all = svc.allMembers(cfg);
+    const running = all.filter((m) => ownPid(cfg, svc, m));
+    // A layout with a member running is shown whole, so a killed node shows as down.
+    const shownMembers = running.length ? all.filter((m) => m.topology === running[0].topology) : svc.members(cfg);
     for (const m of shownMembers) {
       const pid = ownPid(cfg, svc, m);
       entries.push({ name, label: m.label, host: m.host, up: await svc.probe(cfg, m), port: svc.port(cfg), pid, rssMiB: pid ? rssMiB(pid) : null });

@@ -32,6 +32,10 @@ const localEnv = {
   redis: { sunbird_redis_host: services.redis.host, sunbird_redis_port: String(services.redis.port) },
 }
 for (const name of local) Object.assign(process.env, localEnv[name] ?? {})
+// A local Cassandra cluster (CASSANDRA_NODES=3) gets its keyspace replicated on every node, up to 3.
+if (local.includes('cassandra') && services.cassandra.nodes > 1 && !process.env.CASSANDRA_REPLICATION) {
+  process.env.CASSANDRA_REPLICATION = JSON.stringify({ class: 'NetworkTopologyStrategy', datacenter1: Math.min(3, services.cassandra.nodes) })
+}
 
 run('tsc', ['-p', 'tsconfig.build.json'])
 run('tsx', ['scripts/db-migrate.ts'])
