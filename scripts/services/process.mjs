@@ -29,10 +29,12 @@ export function isAlive(pid) {
     return e.code === 'EPERM';
   }
   try {
-    // A zombie still answers kill(0); treat it as dead.
-    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    // A zombie still answers kill(0); treat it as dead once its last thread is gone. A JVM's main
+    // thread turns zombie while other threads still exit and its sockets are still open.
+    if (!/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'))) return true;
+    return fs.readdirSync(`/proc/${pid}/task`).length > 1;
   } catch {
-    return true; // no /proc (not Linux): trust kill(0)
+    return !fs.existsSync('/proc/self'); // no /proc (not Linux): trust kill(0); else it just vanished
   }
 }
 

@@ -46,6 +46,20 @@ async function waitReady(cfg, svc, m, { pid, exited, started, deadline }) {
   }
 }
 
+/**
+ * The member's ports something still accepts connections on, after giving them a few seconds: a
+ * server just stopped (e.g. the other layout on the same ports) may still hold one briefly.
+ */
+async function busyPorts(cfg, svc, m, graceMs = 20_000) {
+  const deadline = Date.now() + graceMs;
+  for (;;) {
+    const busy = [];
+    for (const { host, port } of svc.ports(cfg, m)) if (await tcpConnect(host, port)) busy.push(`${host}:${port}`);
+    if (!busy.length || Date.now() > deadline) return busy;
+    await sleep(500);
+  }
+}
+
 /** Start one member unless it already answers; resolves { label, host, state, pid, seconds }. */
 export async function upMember(cfg, svc, m, log) {
   const t0 = Date.now();
@@ -60,8 +74,7 @@ export async function upMember(cfg, svc, m, log) {
       await waitReady(cfg, svc, m, { pid, started: true, deadline: Date.now() + budget });
       state = 'waited';
     } else {
-      const busy = [];
-      for (const { host, port } of svc.ports(cfg, m)) if (await tcpConnect(host, port)) busy.push(`${host}:${port}`);
+      const busy = await busyPorts(cfg, svc, m);
       if (busy.length) throw new ServiceError(m.label, `${busy.join(', ')} in use by another process that is not a working ${svc.name}`);
       const installLog = path.join(cfg.runDir, svc.name, 'install.log');
       if (await svc.install(cfg, installLog)) log(`${svc.name}: installed in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
