@@ -87,7 +87,7 @@ export async function down(names, opts = {}) {
         svc.allMembers(cfg).map((m) => stopMember(cfg, svc, m, { reportForeign: current.has(m.dir) && m.index === 1 })),
       );
       const touched = members.filter((r) => r.pid || r.state !== 'not running');
-      for (const r of touched) log(`${r.label}${members.length > 1 ? ` (${r.host})` : ''}: ${r.state}${r.pid ? ` (pid ${r.pid})` : ''}`);
+      for (const r of touched) log(`${r.label}${r.label === name ? '' : ` (${r.host})`}: ${r.state}${r.pid ? ` (pid ${r.pid})` : ''}`);
       if (!touched.length) log(`${name}: not running`);
       return { name, state: touched.length ? touched[0].state : 'not running', pid: touched[0]?.pid ?? null, port: svc.port(cfg), members };
     }),
