@@ -82,13 +82,15 @@ export async function down(names, opts = {}) {
   const results = await Promise.all(
     list.map(async (name) => {
       const svc = SERVICES[name];
-      const current = new Set(svc.members(cfg).map((m) => m.dir));
-      const members = await Promise.all(
-        svc.allMembers(cfg).map((m) => stopMember(cfg, svc, m, { reportForeign: current.has(m.dir) && m.index === 1 })),
-      );
-      const touched = members.filter((r) => r.pid || r.state !== 'not running');
-      for (const r of touched) log(`${r.label}${r.label === name ? '' : ` (${r.host})`}: ${r.state}${r.pid ? ` (pid ${r.pid})` : ''}`);
-      if (!touched.length) log(`${name}: not running`);
+      const members = await Promise.all(svc.allMembers(cfg).map((m) => stopMember(cfg, svc, m)));
+      const touched = members.filter((r) => r.pid);
+      for (const r of touched) log(`${r.label}${r.label === name ? '' : ` (${r.host})`}: ${r.state} (pid ${r.pid})`);
+      if (!touched.length) {
+        // Only once ours are gone: one still answering on these ports is someone else's.
+        const foreign = await svc.probe(cfg, svc.members(cfg)[0]);
+        log(`${name}: ${foreign ? 'running, but not started by this script: left alone' : 'not running'}`);
+        if (foreign) touched.push({ label: name, state: 'running, but not started by this script: left alone', pid: null });
+      }
       return { name, state: touched.length ? touched[0].state : 'not running', pid: touched[0]?.pid ?? null, port: svc.port(cfg), members };
     }),
   );

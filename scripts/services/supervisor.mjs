@@ -100,11 +100,10 @@ export async function upMember(cfg, svc, m, log) {
 }
 
 /** Stop one member if this script started it; `signal: 'SIGKILL'` kills it at once (failure tests). */
-export async function stopMember(cfg, svc, m, { signal = 'SIGTERM', reportForeign = false } = {}) {
+export async function stopMember(cfg, svc, m, { signal = 'SIGTERM' } = {}) {
   const pid = ownPid(cfg, svc, m);
   let state = 'not running';
   if (pid) state = await stopPid(pid, signal === 'SIGKILL' ? 0 : svc.stopGraceMs);
-  else if (reportForeign && (await svc.probe(cfg, m))) state = 'running, but not started by this script: left alone';
   fs.rmSync(m.pidFile, { force: true });
   return { label: m.label, host: m.host, state, pid };
 }
