@@ -56,9 +56,9 @@ export interface ServiceOverrides {
 
 /** The realm keys: Sunbird's offline PEM folder when configured (it wins), else the realm's JWKS. */
 function createKeySource(config: Config): KeySource {
-  const { ssoUrl, realm, publicKeyDir } = config.auth.userToken
+  const { ssoUrl, realm, publicKeyDir, jwksMinRefreshIntervalMs, jwksMaxAgeMs } = config.auth.userToken
   if (publicKeyDir) return new PemKeySource(publicKeyDir)
-  return new JwksKeySource({ realmUrl: `${ssoUrl}/realms/${realm}` })
+  return new JwksKeySource({ realmUrl: `${ssoUrl}/realms/${realm}`, minRefreshIntervalMs: jwksMinRefreshIntervalMs, maxAgeMs: jwksMaxAgeMs })
 }
 
 async function withinMs<T>(ms: number, work: Promise<T>, fallback: T): Promise<T> {
@@ -106,7 +106,8 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     maxEntries: config.lockout.cacheSize,
   })
   const keys = createKeySource(config)
-  const { ssoUrl, realm } = config.auth.userToken
+  const { ssoUrl, realm, federationProviderId } = config.auth.userToken
+  const { clockSkewSeconds } = config.auth
   const workflow: DeleteUserDeps = {
     users,
     identity,
@@ -142,8 +143,8 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     maxBodyBytes: config.http.maxBodyBytes,
     requestTimeoutMs: config.http.requestTimeoutMs,
     retryAfterSeconds: config.http.retryAfterSeconds,
-    apiConsumers: ApiConsumerVerifier.fromFile(config.auth.apiBearer.consumersFile),
-    userTokens: new UserTokenVerifier({ ssoUrl, realm, keys }),
+    apiConsumers: ApiConsumerVerifier.fromFile(config.auth.apiBearer.consumersFile, { clockSkewSeconds }),
+    userTokens: new UserTokenVerifier({ ssoUrl, realm, keys, clockSkewSeconds, federationProviderId }),
     deletedUsers,
     metrics,
     deleteUser: countDeletionOutcomes(metrics, (input) => deleteUser(workflow, input)),

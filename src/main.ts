@@ -1,19 +1,33 @@
+import type { Server as HttpServer } from 'node:http'
 import { serve } from '@hono/node-server'
 import { startPeriodicJobs } from './background-jobs.js'
 import { composeService } from './compose.js'
-import { loadConfig } from './config/load-config.js'
+import { ConfigError, loadConfig } from './config/load-config.js'
 import { gracefulClose } from './http/graceful-close.js'
+import { applyConnectionLimits, httpServerOptions } from './http/server-limits.js'
 import { createLogger } from './logging/logger.js'
 
-const config = loadConfig()
+function loadConfigOrExit(): ReturnType<typeof loadConfig> {
+  try {
+    return loadConfig()
+  } catch (err) {
+    // A configuration problem is the operator's to fix: one readable message, no stack trace.
+    if (!(err instanceof ConfigError)) throw err
+    console.error(err.message)
+    process.exit(78) // EX_CONFIG
+  }
+}
+
+const config = loadConfigOrExit()
 const logger = createLogger(config.logging.level)
 const service = composeService(config, logger)
 // Said at start, "not configured" included: an operator sees which of Sunbird's stores this instance reaches.
 logger.info(service.searchAndCache.describe(), 'search engine and user cache')
 
-const server = serve({ fetch: service.app.fetch, port: config.http.port, hostname: config.http.host }, (info) => {
+const server = serve({ fetch: service.app.fetch, port: config.http.port, hostname: config.http.host, serverOptions: httpServerOptions(config.http) }, (info) => {
   logger.info({ port: info.port, host: config.http.host, env: config.env }, 'listening')
 })
+applyConnectionLimits(server as HttpServer, config.http)
 const closeServer = gracefulClose(server)
 
 // The sweeper resumes deletion requests a crash or an outage left open; the relay publishes events.

@@ -27,12 +27,21 @@ export function readApiConsumers(file: string): ApiConsumer[] {
 /**
  * Verifies the API bearer the way Kong's jwt plugin does: the `iss` claim names the consumer, the
  * consumer's own algorithm and key verify the signature (the token header may not choose them:
- * that is what stops alg=none and HS256-with-the-RSA-public-key), and `exp` is required.
+ * that is what stops alg=none and HS256-with-the-RSA-public-key), and `exp` is required. The
+ * shared parsing rules apply too (compact-jwt.ts): no duplicate member names, no unknown `crit`,
+ * time claims that are finite numbers, `iat` not beyond the clock skew. Its `sub` is never read.
  */
+export interface ApiConsumerVerifierOptions {
+  /** How far ahead of ours a consumer's clock may be (`iat`); 60 s when not given. */
+  clockSkewSeconds?: number
+}
+
 export class ApiConsumerVerifier {
   private readonly keys = new Map<string, VerifierKey>()
+  private readonly clockSkewSeconds: number
 
-  constructor(consumers: readonly ApiConsumer[]) {
+  constructor(consumers: readonly ApiConsumer[], options: ApiConsumerVerifierOptions = {}) {
+    this.clockSkewSeconds = options.clockSkewSeconds ?? 60
     for (const consumer of consumers) {
       if (typeof consumer.key !== 'string' || consumer.key === '') throw new Error('API consumer without a key')
       if (consumer.algorithm === 'HS256') {
@@ -47,8 +56,8 @@ export class ApiConsumerVerifier {
     }
   }
 
-  static fromFile(file: string): ApiConsumerVerifier {
-    return new ApiConsumerVerifier(readApiConsumers(file))
+  static fromFile(file: string, options: ApiConsumerVerifierOptions = {}): ApiConsumerVerifier {
+    return new ApiConsumerVerifier(readApiConsumers(file), options)
   }
 
   /** Returns the consumer key; throws InvalidCredentialsError on any problem. */
@@ -59,7 +68,7 @@ export class ApiConsumerVerifier {
     if (!key) throw new InvalidCredentialsError('api-bearer', 'unknown consumer')
     if (jwt.header.alg !== key.algorithm) throw new InvalidCredentialsError('api-bearer', 'algorithm mismatch')
     if (!this.signatureMatches(key, jwt.signingInput, jwt.signature)) throw new InvalidCredentialsError('api-bearer', 'bad signature')
-    checkTimeClaims(jwt.payload, 'api-bearer', nowSeconds)
+    checkTimeClaims(jwt.payload, 'api-bearer', { nowSeconds, clockSkewSeconds: this.clockSkewSeconds })
     return { consumer: iss as string }
   }
 

@@ -132,6 +132,49 @@ describe('JwksKeySource', () => {
     expect(server.requests()).toBe(2)
   })
 
+  it('when the realm removes a key and no unknown kid ever comes, then the key stops resolving once it is past maxAgeMs', async () => {
+    // Arrange
+    let now = 0
+    const server = await startJwksServer([jwkOf(realmA), jwkOf(realmB)])
+    const source = new JwksKeySource({ realmUrl: server.realmUrl, minRefreshIntervalMs: 60_000, maxAgeMs: 300_000, now: () => now })
+    await source.getJWK('kid-a')
+    server.setKeys([jwkOf(realmB)])
+
+    // Act + Assert: younger than the max age, the cache answers alone.
+    now += 299_000
+    expect(await source.getJWK('kid-a')).toBe(realmA.publicKeyPem)
+    expect(server.requests()).toBe(1)
+
+    // Past it, the lookup still answers from the cache (no waiting on Keycloak) and starts one fetch...
+    now += 1_000
+    expect(await source.getJWK('kid-a')).toBe(realmA.publicKeyPem)
+    await expect
+      .poll(() =>
+        source.getJWK('kid-a').then(
+          () => 'resolves',
+          () => 'refused',
+        ),
+      )
+      .toBe('refused')
+
+    // ...after which the removed key is gone, the kept one stays, and nothing more was fetched.
+    expect(await source.getJWK('kid-b')).toBe(realmB.publicKeyPem)
+    expect(server.requests()).toBe(2)
+  })
+
+  it('when keys are past maxAgeMs but the realm is down, then the cached keys keep resolving', async () => {
+    let now = 0
+    const server = await startJwksServer([jwkOf(realmA)])
+    const source = new JwksKeySource({ realmUrl: server.realmUrl, maxAgeMs: 1_000, minRefreshIntervalMs: 1_000, now: () => now })
+    await source.getJWK('kid-a')
+    server.setBehaviour('fail')
+
+    now += 5_000
+    expect(await source.getJWK('kid-a')).toBe(realmA.publicKeyPem)
+    await expect.poll(() => server.requests()).toBe(2)
+    expect(await source.getJWK('kid-a')).toBe(realmA.publicKeyPem)
+  })
+
   it('when many lookups miss at the same time, then they share one fetch', async () => {
     const server = await startJwksServer([jwkOf(realmA), jwkOf(realmB)], { behaviour: 'hold' })
     const source = new JwksKeySource({ realmUrl: server.realmUrl })

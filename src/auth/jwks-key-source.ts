@@ -5,8 +5,10 @@ export interface JwksKeySourceOptions {
   /** e.g. http://127.0.0.1:18080/realms/sunbird */
   realmUrl: string
   fetchTimeoutMs?: number
-  /** An unknown kid triggers a refresh at most this often. */
+  /** The JWKS is fetched at most this often, whatever kids tokens name (60 s when not given). */
   minRefreshIntervalMs?: number
+  /** Keys loaded longer ago than this are fetched again on next use, in the background (5 min when not given). */
+  maxAgeMs?: number
   now?: () => number
 }
 
@@ -14,33 +16,45 @@ type Jwk = JsonWebKey & { kid?: string; use?: string; alg?: string }
 
 /**
  * The realm's signing keys from its JWKS endpoint, cached by kid. Unlike keycloak-connect's own
- * Rotation: fetches time out, concurrent misses share one fetch, an unknown kid refreshes at most
- * once per interval, and a failed refresh keeps the keys we have, so Keycloak being down never
- * turns a token signed with a cached key into an error.
+ * Rotation: fetches time out, concurrent misses share one fetch, the endpoint is asked at most once
+ * per interval (so a stream of tokens with made-up kids cannot turn into a stream of fetches), and
+ * a failed refresh keeps the keys we have, so Keycloak being down never turns a token signed with
+ * a cached key into an error. Keys past their max age are refetched while the cached ones keep
+ * serving: a key the realm removed stops verifying at the next fetch, without a restart.
  */
 export class JwksKeySource implements KeySource {
   private keys = new Map<string, string>()
   private lastAttempt = Number.NEGATIVE_INFINITY
+  private loadedAt = Number.NEGATIVE_INFINITY
   private inflight: Promise<void> | undefined
   private readonly url: string
   private readonly fetchTimeoutMs: number
   private readonly minRefreshIntervalMs: number
+  private readonly maxAgeMs: number
   private readonly now: () => number
 
   constructor(options: JwksKeySourceOptions) {
     this.url = `${options.realmUrl}/protocol/openid-connect/certs`
     this.fetchTimeoutMs = options.fetchTimeoutMs ?? 3000
     this.minRefreshIntervalMs = options.minRefreshIntervalMs ?? 60_000
+    this.maxAgeMs = options.maxAgeMs ?? 300_000
     this.now = options.now ?? Date.now
   }
 
   async getJWK(kid: string): Promise<string> {
     const cached = this.keys.get(kid)
-    if (cached) return cached
-    if (this.inflight || this.now() - this.lastAttempt >= this.minRefreshIntervalMs) await this.refresh()
+    if (cached) {
+      if (this.now() - this.loadedAt >= this.maxAgeMs && this.mayFetch()) void this.refresh()
+      return cached
+    }
+    if (this.inflight || this.mayFetch()) await this.refresh()
     const pem = this.keys.get(kid)
     if (!pem) throw new UnknownKeyError()
     return pem
+  }
+
+  private mayFetch(): boolean {
+    return this.now() - this.lastAttempt >= this.minRefreshIntervalMs
   }
 
   size(): number {
@@ -74,5 +88,6 @@ export class JwksKeySource implements KeySource {
       next.set(jwk.kid, createPublicKey({ key: jwk, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString())
     }
     this.keys = next
+    this.loadedAt = this.now()
   }
 }

@@ -186,7 +186,7 @@ describe('UserTokenVerifier with offline PEM keys, forged or unusable tokens', (
 
   it('when sub is missing or has nothing after its last colon, then it is rejected', async () => {
     await expectRejected(mintUserToken(realm, ISSUER, { sub: undefined } as unknown as Parameters<typeof mintUserToken>[2]), /no sub/)
-    await expectRejected(mintUserToken(realm, ISSUER, { sub: 'f:provider:' }), /no user id/)
+    await expectRejected(mintUserToken(realm, ISSUER, { sub: 'f:provider:' }), /sub is neither/)
   })
 
   it('when the rejected token is the X-Authenticated-For one, then the error names for-token', async () => {

@@ -4,9 +4,10 @@ import { InvalidCredentialsError } from './auth-errors.js'
 import type { ScopedRole } from '../deletion/caller.js'
 import { checkTimeClaims, parseCompactJwt } from './compact-jwt.js'
 import type { KeySource } from './key-source.js'
+import { userIdOfSubject } from './token-subject.js'
 
 export interface VerifiedUserToken {
-  /** The part of `sub` after its last ':' (f:<provider>:<id> → <id>), as Sunbird reads it. */
+  /** The id in `sub`: the plain id, or <id> of f:<provider>:<id>. */
   userId: string
   roles: ScopedRole[]
   parentId?: string
@@ -19,9 +20,17 @@ export interface UserTokenVerifierOptions {
   keys: KeySource
   /** Bound on one verification, key loading included. */
   timeoutMs?: number
+  /** How far ahead of ours the issuer's clock may be (`iat`); 60 s when not given. */
+  clockSkewSeconds?: number
+  /** Sunbird's sunbird_keycloak_user_federation_provider_id: the only provider a federated `sub` may name, when set. */
+  federationProviderId?: string
 }
 
-/** Sunbird's `sub` may be `f:<federation id>:<user id>`; the user id is what follows the last ':'. */
+/**
+ * A body's userId, already shaped by schemas/user-id.json (a UUID, optionally f:<provider>:<uuid>),
+ * reduced to the id the way Sunbird's getLmsUserId does. Tokens are read by userIdOfSubject, which
+ * refuses every other shape.
+ */
 export function userIdFromSubject(sub: string): string {
   return sub.slice(sub.lastIndexOf(':') + 1)
 }
@@ -44,6 +53,8 @@ function readRoles(claim: unknown): ScopedRole[] {
 export class UserTokenVerifier {
   private readonly grantManager: Keycloak.GrantManager
   private readonly timeoutMs: number
+  private readonly clockSkewSeconds: number
+  private readonly subjectRules: { federationProviderId?: string }
 
   constructor(options: UserTokenVerifierOptions) {
     const keycloak = new Keycloak({}, {
@@ -72,19 +83,25 @@ export class UserTokenVerifier {
     }
     ;(this.grantManager as unknown as { rotation: typeof rotation }).rotation = rotation
     this.timeoutMs = options.timeoutMs ?? 3000
+    this.clockSkewSeconds = options.clockSkewSeconds ?? 60
+    this.subjectRules = options.federationProviderId ? { federationProviderId: options.federationProviderId } : {}
   }
 
   async verify(raw: string, credential: 'user-token' | 'for-token' = 'user-token', nowSeconds = Date.now() / 1000): Promise<VerifiedUserToken> {
     const jwt = parseCompactJwt(raw, credential)
     if (jwt.header.alg !== 'RS256') throw new InvalidCredentialsError(credential, 'algorithm not allowed')
     if (typeof jwt.header.kid !== 'string' || jwt.header.kid === '') throw new InvalidCredentialsError(credential, 'no kid')
-    checkTimeClaims(jwt.payload, credential, nowSeconds)
+    checkTimeClaims(jwt.payload, credential, { nowSeconds, clockSkewSeconds: this.clockSkewSeconds })
     await this.validateWithAdapter(raw, credential)
     const { sub, roles, parentId } = jwt.payload
     if (typeof sub !== 'string' || sub === '') throw new InvalidCredentialsError(credential, 'no sub')
-    const userId = userIdFromSubject(sub)
-    if (userId === '') throw new InvalidCredentialsError(credential, 'no user id in sub')
-    return { userId, roles: readRoles(roles), ...(typeof parentId === 'string' && parentId ? { parentId: userIdFromSubject(parentId) } : {}) }
+    const userId = userIdOfSubject(sub, this.subjectRules)
+    if (userId === undefined) throw new InvalidCredentialsError(credential, 'sub is neither an id nor f:<provider>:<id>')
+    // A parentId that is no string is no parent, as before; a string must have a subject's shape.
+    if (typeof parentId !== 'string' || parentId === '') return { userId, roles: readRoles(roles) }
+    const parent = userIdOfSubject(parentId, this.subjectRules)
+    if (parent === undefined) throw new InvalidCredentialsError(credential, 'parentId is neither an id nor f:<provider>:<id>')
+    return { userId, roles: readRoles(roles), parentId: parent }
   }
 
   private async validateWithAdapter(raw: string, credential: 'user-token' | 'for-token'): Promise<void> {

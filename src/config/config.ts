@@ -7,6 +7,11 @@ export interface Config {
     readonly maxBodyBytes: number
     readonly requestTimeoutMs: number
     readonly retryAfterSeconds: number
+    readonly headersTimeoutMs: number
+    /** Node's requestTimeout: the whole request, body included, must arrive within it. */
+    readonly receiveTimeoutMs: number
+    readonly keepAliveTimeoutMs: number
+    readonly maxConnections: number
   }
   readonly cassandra: {
     readonly hosts: readonly string[]
@@ -21,7 +26,15 @@ export interface Config {
   }
   readonly auth: {
     readonly apiBearer: { readonly consumersFile: string }
-    readonly userToken: { readonly ssoUrl: string; readonly realm: string; readonly publicKeyDir: string }
+    readonly userToken: {
+      readonly ssoUrl: string
+      readonly realm: string
+      readonly publicKeyDir: string
+      /** Empty: a federated subject may name any one provider. */
+      readonly federationProviderId: string
+      readonly jwksMinRefreshIntervalMs: number
+      readonly jwksMaxAgeMs: number
+    }
     readonly keycloakAdmin: {
       readonly baseUrl: string
       readonly clientId: string
@@ -29,6 +42,7 @@ export interface Config {
       readonly timeoutMs: number
       readonly retries: number
     }
+    readonly clockSkewSeconds: number
   }
   readonly authorization: { readonly orgAdminScope: 'organisation' | 'any' }
   readonly deletion: {

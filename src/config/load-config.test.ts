@@ -1,8 +1,11 @@
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { isAbsolute, join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import { createSchemaRegistry } from '../schemas/schema-registry.js'
 import { ConfigError, loadConfig } from './load-config.js'
 import { configDir, projectRoot } from './project-root.js'
+import { secretPaths, secretsLeftAtShippedDefault } from './shipped-secrets.js'
 
 /** Every env variable name config/custom-environment-variables.json maps, so a test can start from a clean slate. */
 function mappedEnvNames(): string[] {
@@ -18,7 +21,7 @@ function mappedEnvNames(): string[] {
   return names
 }
 
-const ENV_NAMES = [...mappedEnvNames(), 'NODE_CONFIG_ENV']
+const ENV_NAMES = [...mappedEnvNames(), 'NODE_CONFIG_ENV', 'NODE_ENV']
 const saved = new Map<string, string | undefined>()
 
 /** Sets env variables for one test (undefined removes one); afterEach puts every touched one back. */
@@ -63,11 +66,29 @@ describe('loadConfig defaults', () => {
     const config = loadConfig()
 
     // Assert
-    expect(config.http).toEqual({ port: 9000, host: '0.0.0.0', maxBodyBytes: 65536, requestTimeoutMs: 10000, retryAfterSeconds: 5 })
+    expect(config.http).toEqual({
+      port: 9000,
+      host: '0.0.0.0',
+      maxBodyBytes: 65536,
+      requestTimeoutMs: 10000,
+      retryAfterSeconds: 5,
+      headersTimeoutMs: 5000,
+      receiveTimeoutMs: 8000,
+      keepAliveTimeoutMs: 5000,
+      maxConnections: 512,
+    })
     expect(config.cassandra.hosts).toEqual(['127.0.0.1'])
     expect(config.cassandra.port).toBe(9042)
     expect(config.cassandra.keyspace).toBe('sunbird')
-    expect(config.auth.userToken).toEqual({ ssoUrl: 'http://127.0.0.1:18080', realm: 'sunbird', publicKeyDir: '' })
+    expect(config.auth.userToken).toEqual({
+      ssoUrl: 'http://127.0.0.1:18080',
+      realm: 'sunbird',
+      publicKeyDir: '',
+      federationProviderId: '',
+      jwksMinRefreshIntervalMs: 60000,
+      jwksMaxAgeMs: 300000,
+    })
+    expect(config.auth.clockSkewSeconds).toBe(60)
     expect(config.auth.apiBearer.consumersFile).toBe(join(projectRoot, 'config/local/api-consumers.json'))
     expect(config.authorization.orgAdminScope).toBe('organisation')
     expect(config.deletion.allowedRoles).toEqual(['public'])
@@ -247,5 +268,103 @@ describe('loadConfig: keyspace replication', () => {
     cleanEnv({ CASSANDRA_REPLICATION: '{"class":"NetworkTopologyStrategy","datacenter1":3}' })
 
     expect(loadConfig().cassandra.replication).toEqual({ class: 'NetworkTopologyStrategy', datacenter1: 3 })
+  })
+})
+
+describe('loadConfig settings against hostile clients and tokens', () => {
+  it('when HTTP_HEADERS_TIMEOUT_MS, HTTP_REQUEST_TIMEOUT_MS, HTTP_KEEP_ALIVE_TIMEOUT_MS, HTTP_MAX_CONNECTIONS and AUTH_CLOCK_SKEW_SECONDS are set, then they are the numbers', () => {
+    cleanEnv({ HTTP_HEADERS_TIMEOUT_MS: '3000', HTTP_REQUEST_TIMEOUT_MS: '7000', HTTP_KEEP_ALIVE_TIMEOUT_MS: '65000', HTTP_MAX_CONNECTIONS: '64', AUTH_CLOCK_SKEW_SECONDS: '5' })
+
+    const config = loadConfig()
+
+    expect(config.http).toMatchObject({ headersTimeoutMs: 3000, receiveTimeoutMs: 7000, keepAliveTimeoutMs: 65000, maxConnections: 64 })
+    expect(config.auth.clockSkewSeconds).toBe(5)
+  })
+
+  it('when sunbird_keycloak_user_federation_provider_id and the JWKS intervals are set, then the user token settings carry them', () => {
+    cleanEnv({ sunbird_keycloak_user_federation_provider_id: 'sunbird-fed', JWKS_MIN_REFRESH_INTERVAL_MS: '30000', JWKS_MAX_AGE_MS: '120000' })
+
+    const config = loadConfig()
+
+    expect(config.auth.userToken).toMatchObject({ federationProviderId: 'sunbird-fed', jwksMinRefreshIntervalMs: 30000, jwksMaxAgeMs: 120000 })
+  })
+
+  it('when the headers deadline is later than the whole-request deadline, then a ConfigError names both variables', () => {
+    cleanEnv({ HTTP_HEADERS_TIMEOUT_MS: '9000', HTTP_REQUEST_TIMEOUT_MS: '8000' })
+
+    const error = configErrorOf(() => loadConfig())
+
+    expect(error.message).toMatch(/HTTP_HEADERS_TIMEOUT_MS must not exceed HTTP_REQUEST_TIMEOUT_MS/)
+  })
+
+  it('when the federation provider id holds a colon, then a ConfigError names the key (a subject could not name it)', () => {
+    cleanEnv({ sunbird_keycloak_user_federation_provider_id: 'a:b' })
+
+    const error = configErrorOf(() => loadConfig())
+
+    expect(error.message).toMatch(/\/auth\/userToken\/federationProviderId/)
+  })
+})
+
+describe('loadConfig with NODE_ENV=production and shipped secrets', () => {
+  const shippedKey = (JSON.parse(readFileSync(join(configDir, 'default.json'), 'utf8')) as { deletion: { receiptHashKey: string } }).deletion.receiptHashKey
+
+  it('when DELETION_RECEIPT_HASH_KEY is not set, then the service refuses to start and names the variable', () => {
+    cleanEnv({ NODE_ENV: 'production' })
+
+    const error = configErrorOf(() => loadConfig())
+
+    expect(error.message).toMatch(/NODE_ENV=production: DELETION_RECEIPT_HASH_KEY is still the value shipped in config\/default.json/)
+    expect(error.message).not.toContain(shippedKey)
+  })
+
+  it('when DELETION_RECEIPT_HASH_KEY is set to the shipped value explicitly, then it is refused all the same', () => {
+    cleanEnv({ NODE_ENV: 'production', DELETION_RECEIPT_HASH_KEY: shippedKey })
+
+    expect(configErrorOf(() => loadConfig()).message).toMatch(/DELETION_RECEIPT_HASH_KEY/)
+  })
+
+  it('when DELETION_RECEIPT_HASH_KEY is a key of the deployment, then the configuration loads', () => {
+    cleanEnv({ NODE_ENV: 'production', DELETION_RECEIPT_HASH_KEY: 'a-deployment-key-nobody-else-knows' })
+
+    expect(loadConfig().deletion.receiptHashKey).toBe('a-deployment-key-nobody-else-knows')
+  })
+
+  it('when NODE_ENV is not production, then the shipped key is accepted (local development and tests)', () => {
+    cleanEnv({ NODE_ENV: 'development' })
+
+    expect(loadConfig().deletion.receiptHashKey).toBe(shippedKey)
+  })
+})
+
+describe('secrets by declaration (x-secret in schemas/config.json)', () => {
+  it('when the config schema is read, then every property flagged x-secret is found, and the receipt key is one', () => {
+    const schema = createSchemaRegistry().schemas.get('config') as Record<string, unknown>
+
+    expect(secretPaths(schema)).toContainEqual(['deletion', 'receiptHashKey'])
+  })
+
+  it('when a later secret is flagged in a schema, then it joins the check under the variable its env mapping names', () => {
+    // A config folder and schema of the test's own, with a second secret besides the receipt key.
+    const dir = mkdtempSync(join(tmpdir(), 'config-'))
+    writeFileSync(join(dir, 'default.json'), JSON.stringify({ deletion: { receiptHashKey: 'shipped-receipt' }, events: { signingKey: 'shipped-signing' } }))
+    writeFileSync(
+      join(dir, 'custom-environment-variables.json'),
+      JSON.stringify({ deletion: { receiptHashKey: 'DELETION_RECEIPT_HASH_KEY' }, events: { signingKey: { __name: 'EVENT_SIGNING_KEY', __format: 'json' } } }),
+    )
+    const schema = {
+      properties: {
+        deletion: { properties: { receiptHashKey: { type: 'string', 'x-secret': true } } },
+        events: { properties: { signingKey: { type: 'string', 'x-secret': true }, topic: { type: 'string' } } },
+      },
+    }
+
+    const both = secretsLeftAtShippedDefault({ deletion: { receiptHashKey: 'shipped-receipt' }, events: { signingKey: 'shipped-signing' } }, schema, dir)
+    const one = secretsLeftAtShippedDefault({ deletion: { receiptHashKey: 'own' }, events: { signingKey: 'shipped-signing' } }, schema, dir)
+    const none = secretsLeftAtShippedDefault({ deletion: { receiptHashKey: 'own' }, events: { signingKey: 'own-too' } }, schema, dir)
+
+    expect(both).toEqual(['DELETION_RECEIPT_HASH_KEY', 'EVENT_SIGNING_KEY'])
+    expect(one).toEqual(['EVENT_SIGNING_KEY'])
+    expect(none).toEqual([])
   })
 })

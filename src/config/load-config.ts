@@ -3,6 +3,7 @@ import { Load } from 'config/lib/util.js'
 import { createSchemaRegistry, type SchemaRegistry } from '../schemas/schema-registry.js'
 import type { Config, DeepPartial } from './config.js'
 import { configDir, projectRoot } from './project-root.js'
+import { secretsLeftAtShippedDefault } from './shipped-secrets.js'
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
@@ -100,12 +101,26 @@ export function loadConfig(overrides: DeepPartial<Config> = {}): Config {
     // e.g. PORT=abc: the env mapping's JSON parser throws a bare SyntaxError ("__format parser error in PORT: ...").
     throw new ConfigError(`invalid configuration:\n  ${err instanceof Error ? err.message : String(err)}`, { cause: err })
   }
+  const production = nodeEnv.includes('production')
   const registry = createSchemaRegistry({ allErrors: true })
-  const merged = normalise(mergeDeep(structuredClone(loaded), overrides as Plain), nodeEnv.includes('production'), defaultReplication(registry))
+  const merged = normalise(mergeDeep(structuredClone(loaded), overrides as Plain), production, defaultReplication(registry))
   const validate = registry.validator<Config>('config')
   if (!validate(merged)) {
     const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`.trim())
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`)
+  }
+  const http = merged.http as Config['http']
+  // Node refuses a headers deadline past the whole-request one; say so in our words, at start-up.
+  if (http.headersTimeoutMs > http.receiveTimeoutMs) {
+    throw new ConfigError('invalid configuration:\n  HTTP_HEADERS_TIMEOUT_MS must not exceed HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)')
+  }
+  if (production) {
+    const shipped = secretsLeftAtShippedDefault(merged, registry.schemas.get('config') as Plain)
+    if (shipped.length > 0) {
+      throw new ConfigError(
+        `refusing to start with NODE_ENV=production: ${shipped.join(', ')} ${shipped.length === 1 ? 'is' : 'are'} still the value shipped in config/default.json; set a secret of your own`,
+      )
+    }
   }
   return deepFreeze(merged as unknown as Config)
 }

@@ -39,6 +39,8 @@ export function createSchemaRegistry(options: { allErrors?: boolean } = {}): Sch
   ajv.addKeyword({ keyword: 'x-error-codes', schemaType: 'object' })
   // Annotation only: the TypeScript type json-schema-to-typescript emits where it cannot tell (npm run schemas:types).
   ajv.addKeyword({ keyword: 'tsType', schemaType: 'string' })
+  // Annotation only: a configuration secret the service refuses to run with as shipped (src/config/shipped-secrets.ts).
+  ajv.addKeyword({ keyword: 'x-secret', schemaType: 'boolean' })
   for (const schema of schemas.values()) ajv.addSchema(schema)
   return {
     schemas,

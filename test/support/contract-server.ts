@@ -16,6 +16,8 @@ export interface ContractServer extends SpawnedServer {
  * The env the built server runs with in the contract tier (and the bench): the tests' keyspace, the
  * local search engine and Redis, the local gateway consumer, and realm keys from a PEM folder, so
  * tokens are minted offline. The one place it is spelled out; `extra` adds or overrides variables.
+ * The server runs with NODE_ENV=production, which refuses the shipped receipt key: the tests bring
+ * their own.
  */
 export function contractServerEnv(keysDir: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
@@ -28,6 +30,7 @@ export function contractServerEnv(keysDir: string, extra: Record<string, string>
     sunbird_redis_host: LOCAL_REDIS.host,
     sunbird_redis_port: String(LOCAL_REDIS.port),
     LOG_LEVEL: 'info',
+    DELETION_RECEIPT_HASH_KEY: 'contract-tests-receipt-hash-key',
     ...extra,
   }
 }

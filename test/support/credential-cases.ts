@@ -1,4 +1,4 @@
-import { signApiBearer, signJwt } from '../../scripts/lib/sign-jwt.js'
+import { signApiBearer, signJwt, signJwtText } from '../../scripts/lib/sign-jwt.js'
 import { LOCAL_CONSUMER } from './harness.js'
 import { ISSUER } from './test-env.js'
 import { createRealmKeys, mintUserToken, type RealmKeys } from './user-tokens.js'
@@ -31,6 +31,21 @@ const validBearer = () => bearer(signApiBearer(LOCAL_CONSUMER.key, LOCAL_CONSUME
 const userToken = (world: CredentialWorld, sub: string, claims: Record<string, unknown> = {}) => mintUserToken(world.keys, ISSUER, { sub, ...claims })
 /** Signed by a key the service does not trust, under the kid of one it does. */
 const forgedUserToken = (world: CredentialWorld, sub: string, claims: Record<string, unknown> = {}) => mintUserToken(createRealmKeys(world.keys.kid), ISSUER, { sub, ...claims })
+
+/**
+ * A user token correctly signed by the trusted key whose payload is the given members as JSON text
+ * (after the usual claims), and whose header may carry more: for what JSON.stringify cannot write
+ * (a member twice, 1e400). Only the strict parsing rules can refuse it.
+ */
+const rawUserToken = (world: CredentialWorld, payloadMembers: string, headerMembers = '') =>
+  signJwtText(
+    `{"alg":"RS256","typ":"JWT","kid":${JSON.stringify(world.keys.kid)}${headerMembers}}`,
+    `{"iss":${JSON.stringify(ISSUER)},"typ":"Bearer","azp":"portal","iat":${now()},"exp":${now() + 600}${payloadMembers}}`,
+    { rs256: world.keys.privateKey },
+  )
+/** The API bearer of the local consumer, correctly signed, with header and payload members added as JSON text. */
+const rawBearer = (payloadMembers: string, headerMembers = '') =>
+  bearer(signJwtText(`{"alg":"HS256","typ":"JWT"${headerMembers}}`, `{"iss":${JSON.stringify(LOCAL_CONSUMER.key)},"exp":${now() + 600}${payloadMembers}}`, { hs256: LOCAL_CONSUMER.secret }))
 
 /**
  * The refusal cases of each credential scheme, by the scheme's name (CredentialScheme.name). The
@@ -67,6 +82,44 @@ export const credentialCases: Record<string, SchemeCases> = {
           authorization: validBearer(),
           'x-authenticated-user-token': userToken(world, world.activeUserId),
           'x-authenticated-for': forgedUserToken(world, world.deletedUserId, { parentId: world.activeUserId }),
+        }),
+      },
+      // The strict parsing rules (src/auth/compact-jwt.ts, token-subject.ts): each token below is
+      // signed by a trusted key and would name the active user if it were read leniently.
+      {
+        name: 'user token naming sub twice (last-wins would read the active user)',
+        headers: (world) => ({ authorization: validBearer(), 'x-authenticated-user-token': rawUserToken(world, `,"sub":"someone-else","sub":${JSON.stringify(world.activeUserId)}`) }),
+      },
+      {
+        name: 'user token with a crit header',
+        headers: (world) => ({ authorization: validBearer(), 'x-authenticated-user-token': rawUserToken(world, `,"sub":${JSON.stringify(world.activeUserId)}`, ',"crit":["exp"]') }),
+      },
+      {
+        name: 'user token issued an hour in the future (iat beyond the clock skew)',
+        headers: (world) => ({ authorization: validBearer(), 'x-authenticated-user-token': userToken(world, world.activeUserId, { iat: now() + 3600 }) }),
+      },
+      {
+        name: 'user token whose nbf is -1e400 (not a finite number)',
+        headers: (world) => ({ authorization: validBearer(), 'x-authenticated-user-token': rawUserToken(world, `,"sub":${JSON.stringify(world.activeUserId)},"nbf":-1e400`) }),
+      },
+      {
+        name: 'user token whose sub is f:a:<someone>:<the active user> (not one of the two subject shapes)',
+        headers: (world) => ({ authorization: validBearer(), 'x-authenticated-user-token': userToken(world, `f:a:someone:${world.activeUserId}`) }),
+      },
+      {
+        name: 'API bearer with a crit header',
+        headers: (world) => ({ authorization: rawBearer('', ',"crit":["x-unknown"]'), 'x-authenticated-user-token': userToken(world, world.activeUserId) }),
+      },
+      {
+        name: 'API bearer naming iss twice',
+        headers: (world) => ({ authorization: rawBearer(`,"iss":${JSON.stringify(LOCAL_CONSUMER.key)}`), 'x-authenticated-user-token': userToken(world, world.activeUserId) }),
+      },
+      {
+        name: 'X-Authenticated-For naming sub twice',
+        headers: (world) => ({
+          authorization: validBearer(),
+          'x-authenticated-user-token': userToken(world, world.activeUserId),
+          'x-authenticated-for': rawUserToken(world, `,"sub":${JSON.stringify(world.activeUserId)},"sub":"someone-else","parentId":${JSON.stringify(world.activeUserId)}`),
         }),
       },
       {

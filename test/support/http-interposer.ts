@@ -1,14 +1,24 @@
 import { createServer, request as forwardRequest } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
+export interface SeenRequest {
+  method: string
+  path: string
+  /** performance.now() when the request reached the relay. */
+  at: number
+}
+
 /**
  * A loopback HTTP relay in front of a real server, for what the server will not do on demand:
  * become unreachable (`goDown`: connections are cut as they arrive), stop answering (`stall`:
  * requests are taken and never answered), or refuse one kind of request (`answer`). Everything
- * else reaches the real server unchanged, Host header included.
+ * else reaches the real server unchanged, Host header included. Every request that reaches the
+ * relay is recorded in `seen`: how a test counts what the service asks of a dependency (e.g. JWKS
+ * fetches) from the outside.
  */
 export interface HttpInterposer {
   url: string
+  readonly seen: readonly SeenRequest[]
   goDown(): void
   stall(): void
   /** Relays everything again (refusals set with `answer` stay). */
@@ -24,13 +34,15 @@ export async function startHttpInterposer(target: string): Promise<HttpInterpose
   const upstream = new URL(target)
   let mode: 'relay' | 'down' | 'stalled' = 'relay'
   const refusals: { matches: (method: string, path: string) => boolean; status: number }[] = []
+  const seen: SeenRequest[] = []
 
   const server = createServer((req, res) => {
     if (mode === 'down') return void req.socket.destroy()
-    // Stalled: hold the request; the client's own time bound has to end it.
-    if (mode === 'stalled') return
     const method = req.method ?? 'GET'
     const path = req.url ?? '/'
+    seen.push({ method, path, at: performance.now() })
+    // Stalled: hold the request; the client's own time bound has to end it.
+    if (mode === 'stalled') return
     const refusal = refusals.find((candidate) => candidate.matches(method, path))
     if (refusal) {
       req.resume()
@@ -51,6 +63,7 @@ export async function startHttpInterposer(target: string): Promise<HttpInterpose
 
   return {
     url: `http://127.0.0.1:${port}`,
+    seen,
     goDown() {
       mode = 'down'
     },

@@ -7,9 +7,10 @@ import type { CredentialScheme } from './credential-scheme.js'
 /**
  * Sunbird's two credentials, in the contract's order: the gateway consumer JWT in Authorization,
  * then the end user's Keycloak token in X-Authenticated-User-token, then (when sent) the managed
- * user's token in X-Authenticated-For. A token of a deleted user is refused like a forged one:
- * deletion locks the person out at once, not when their token expires. Any failure is the same
- * 401 UOS_0070; the reason goes to the log.
+ * user's token in X-Authenticated-For. All three are parsed by the same strict rules
+ * (src/auth/compact-jwt.ts, src/auth/token-subject.ts). A token of a deleted user is refused like
+ * a forged one: deletion locks the person out at once, not when their token expires. Any failure
+ * is the same 401 UOS_0070; the reason goes to the log.
  */
 export const gatewayAndUserToken: CredentialScheme<Caller> = {
   name: 'gateway-and-user-token',
@@ -21,13 +22,15 @@ export const gatewayAndUserToken: CredentialScheme<Caller> = {
         type: 'http',
         scheme: 'bearer',
         bearerFormat: 'JWT',
-        description: "The gateway consumer JWT (`Authorization: Bearer …`), verified as Kong's jwt plugin does: `iss` names the consumer, `exp` required, the consumer's algorithm (HS256 or RS256).",
+        description:
+          "The gateway consumer JWT (`Authorization: Bearer …`), verified as Kong's jwt plugin does: `iss` names the consumer, `exp` required, the consumer's algorithm (HS256 or RS256). Parsed strictly, as every token here: no member name twice, no `crit`, time claims that are finite numbers, `iat` at most the clock skew ahead.",
       },
       userToken: {
         type: 'apiKey',
         in: 'header',
         name: 'X-Authenticated-User-token',
-        description: "The end user's Keycloak access token (RS256, `typ: Bearer`, issuer = the realm). The user id is the part of `sub` after its last `:`.",
+        description:
+          "The end user's Keycloak access token (RS256, `typ: Bearer`, issuer = the realm), parsed as strictly as the gateway JWT. The user id is `sub` when it is a plain id, or `<id>` of exactly `f:<provider>:<id>`; a subject of any other shape is refused.",
       },
     },
     parameters: {
@@ -35,7 +38,8 @@ export const gatewayAndUserToken: CredentialScheme<Caller> = {
         name: 'X-Authenticated-For',
         in: 'header',
         required: false,
-        description: "A managed child's Keycloak token, sent by its managing parent to delete the child: its `parentId` must be the requester and its subject the target.",
+        description:
+          "A managed child's Keycloak token, sent by its managing parent to delete the child: its `parentId` must be the requester and its subject the target (both read like the user token's `sub`).",
         schema: { type: 'string' },
       },
     },

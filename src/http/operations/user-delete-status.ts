@@ -32,6 +32,7 @@ export const userDeleteStatus = defineOperation({
   responseSchema: 'user-delete-status.response',
   errors: [
     'INVALID_REQUEST_DATA',
+    'MANDATORY_PARAM_MISSING',
     'DATA_TYPE_ERROR',
     'MANDATORY_PARAM_EMPTY',
     'INVALID_USER_ID',

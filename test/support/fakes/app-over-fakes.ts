@@ -1,0 +1,83 @@
+import type { Hono } from 'hono'
+import { createApp } from '../../../src/app.js'
+import { ApiConsumerVerifier } from '../../../src/auth/api-consumer-verifier.js'
+import { DeletedUserGate } from '../../../src/auth/deleted-user-gate.js'
+import { PemKeySource } from '../../../src/auth/pem-key-source.js'
+import { UserTokenVerifier } from '../../../src/auth/user-token-verifier.js'
+import { deleteUser } from '../../../src/deletion/delete-user.js'
+import { readDeletionStatus } from '../../../src/deletion/deletion-status.js'
+import { isDeleted } from '../../../src/deletion/is-deleted.js'
+import type { AppEnv } from '../../../src/http/app-env.js'
+import { createLogger } from '../../../src/logging/logger.js'
+import { createServiceMetrics } from '../../../src/metrics/service-metrics.js'
+import { createSchemaRegistry } from '../../../src/schemas/schema-registry.js'
+import { signApiBearer } from '../../../scripts/lib/sign-jwt.js'
+import { createRealmKeys, mintUserToken, type RealmKeys, type UserTokenClaims } from '../user-tokens.js'
+import { deletionWorld, type DeletionWorld, type WorldOptions } from './deletion-world.js'
+
+export const FAKE_SSO_URL = 'http://127.0.0.1:18080'
+export const FAKE_ISSUER = `${FAKE_SSO_URL}/realms/sunbird`
+export const FAKE_CONSUMER = { key: 'property-consumer', secret: 'property-consumer-gateway-secret' }
+export const FAKE_MAX_BODY_BYTES = 4096
+
+const schemas = createSchemaRegistry()
+// One realm key for every app built here: RSA key generation is the slow part of building one.
+let sharedRealm: RealmKeys | undefined
+
+export interface AppOverFakes {
+  app: Hono<AppEnv>
+  /** The ports behind the app now; reset() puts fresh ones in. */
+  readonly world: DeletionWorld
+  /** Fresh in-memory ports (seeded anew, empty timeline) behind the same app: one per property run. */
+  reset(options?: WorldOptions): DeletionWorld
+  realm: RealmKeys
+  apiBearer: string
+  userToken(claims: UserTokenClaims, options?: Parameters<typeof mintUserToken>[3]): string
+}
+
+/**
+ * The whole app as production composes it (real middleware, the operations of the API registered
+ * from their declarations, verifiers, schemas, workflow and renderer) over the in-memory ports of
+ * deletionWorld, whose shared timeline counts every write. Building the app costs far more than a
+ * request, so a property builds it once and resets the ports.
+ */
+export function appOverFakes(options: WorldOptions = {}): AppOverFakes {
+  sharedRealm ??= createRealmKeys('property-kid')
+  const realm = sharedRealm
+  let world = deletionWorld(options)
+  const deletedUsers = new DeletedUserGate({
+    isDeletedInStore: async (userId) => {
+      const user = await world.users.findUser(userId)
+      return user !== undefined && isDeleted(user)
+    },
+    ttlMs: 0,
+    maxEntries: 1000,
+  })
+  const app = createApp({
+    logger: createLogger('silent'),
+    checkReadiness: async () => [],
+    schemas,
+    maxBodyBytes: FAKE_MAX_BODY_BYTES,
+    requestTimeoutMs: 10_000,
+    retryAfterSeconds: 5,
+    apiConsumers: new ApiConsumerVerifier([{ key: FAKE_CONSUMER.key, algorithm: 'HS256', secret: FAKE_CONSUMER.secret }]),
+    userTokens: new UserTokenVerifier({ ssoUrl: FAKE_SSO_URL, realm: 'sunbird', keys: new PemKeySource(realm.dir) }),
+    deletedUsers,
+    metrics: createServiceMetrics(),
+    deleteUser: (input) => deleteUser(world.deps, input),
+    readDeletionStatus: (input) => readDeletionStatus({ requests: world.requests, orgAdminScope: 'organisation' }, input),
+  })
+  return {
+    app,
+    get world() {
+      return world
+    },
+    reset(next = options) {
+      world = deletionWorld(next)
+      return world
+    },
+    realm,
+    apiBearer: signApiBearer(FAKE_CONSUMER.key, FAKE_CONSUMER.secret),
+    userToken: (claims, tokenOptions) => mintUserToken(realm, FAKE_ISSUER, claims, tokenOptions),
+  }
+}
