@@ -1,10 +1,12 @@
 import { defineConfig } from 'vitest/config'
 
-// Integration, contract and browser suites share one real Cassandra and Keycloak, started once by the
+// Integration, contract and browser suites share one real Cassandra, Keycloak, Kafka, OpenSearch and Redis, started once by the
 // global setup; their files run one at a time, and the projects one after another (groupOrder),
 // because some tests stop and start those servers.
 const realServers = {
   globalSetup: ['test/support/global-setup.ts'],
+  // One node of each, whatever the shell exports (tests that stop and start a server call scripts/services.mjs).
+  env: { CASSANDRA_NODES: '1', KAFKA_BROKERS: '1' },
   fileParallelism: false,
   testTimeout: 60_000,
   hookTimeout: 300_000,

@@ -239,6 +239,10 @@ async function main(): Promise<void> {
           sunbird_sso_url: config.auth.userToken.ssoUrl,
           sunbird_sso_realm: config.auth.userToken.realm,
           LOG_LEVEL: settings.logLevel,
+          // A deletion reads neither Sunbird's search engine nor its user cache: not configured, so
+          // /ready waits for the servers the bench starts only.
+          sunbird_es_host: '',
+          sunbird_redis_host: '',
         }),
         '/ready',
         [...(settings.cpuProfile ? ['--cpu-prof', '--cpu-prof-dir=bench/results/profiles'] : []), ...(settings.traceGc ? ['--trace-gc'] : [])],

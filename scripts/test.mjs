@@ -1,8 +1,9 @@
 // `npm test`: the whole suite, from a fresh clone. Installs dependencies if needed, type-checks
 // sources and tests, lints and checks formatting (`npm run lint`), then runs every vitest project
 // (unit, integration, contract, browser). The integration, contract and browser projects start local
-// Cassandra, Keycloak and Kafka themselves, once per run; the browser project installs Debian's
-// Chromium when it is missing (scripts/ensure-chromium.mjs).
+// Cassandra, Keycloak, Kafka and OpenSearch and find or start Redis themselves, once per run; the
+// browser project installs Debian's Chromium when it is missing (scripts/ensure-chromium.mjs).
+// `--config vitest.cluster.config.ts` (npm run test:cluster) runs the cluster suite instead.
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'

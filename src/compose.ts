@@ -24,6 +24,7 @@ import { countDeletionOutcomes } from './metrics/deletion-outcomes.js'
 import { instrumentIdentity } from './metrics/instrumented-identity.js'
 import { createServiceMetrics, type ServiceMetrics } from './metrics/service-metrics.js'
 import { createSchemaRegistry } from './schemas/schema-registry.js'
+import { connectSearchAndCache, type SearchAndCache } from './search-and-cache.js'
 import { createCassandraClient } from './store/cassandra-client.js'
 import { CassandraAuditTrail } from './store/cassandra-audit-trail.js'
 import { CassandraDeletionRequests } from './store/cassandra-deletion-requests.js'
@@ -47,7 +48,9 @@ export interface Service {
   requests: CassandraDeletionRequests
   /** Which deletion holds each user. */
   states: CassandraUserDeletionStates
-  /** Closes the Kafka producer and the Cassandra pool. */
+  /** Sunbird's search engine and user cache, when configured. */
+  searchAndCache: SearchAndCache
+  /** Closes the Kafka producer, the Cassandra pool and the search and Redis clients. */
   close(): Promise<void>
 }
 
@@ -136,9 +139,13 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     { brokers: [...config.events.brokers], topic: config.events.topic, clientId: 'sunbird-user-delete', timeoutMs: config.events.timeoutMs },
     { outbox, published: (requestId, at) => requests.markEventPublished(requestId, at), log: logger },
   )
+  const searchAndCache = connectSearchAndCache(config)
   const app = createApp({
     logger,
-    checkReadiness: () => checkReadiness(cassandra, config.cassandra.keyspace, keys),
+    checkReadiness: async () => {
+      const [core, optional] = await Promise.all([checkReadiness(cassandra, config.cassandra.keyspace, keys), searchAndCache.readiness()])
+      return [...core, ...optional]
+    },
     schemas: createSchemaRegistry(),
     maxBodyBytes: config.http.maxBodyBytes,
     requestTimeoutMs: config.http.requestTimeoutMs,
@@ -169,9 +176,10 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     audit,
     requests,
     states,
+    searchAndCache,
     close: async () => {
       await relay.close()
-      await cassandra.shutdown()
+      await Promise.all([cassandra.shutdown(), searchAndCache.close()])
     },
   }
 }

@@ -21,6 +21,8 @@ function loadConfigOrExit(): ReturnType<typeof loadConfig> {
 const config = loadConfigOrExit()
 const logger = createLogger(config.logging.level)
 const service = composeService(config, logger)
+// Said at start, "not configured" included: an operator sees which of Sunbird's stores this instance reaches.
+logger.info(service.searchAndCache.describe(), 'search engine and user cache')
 
 const server = serve({ fetch: service.app.fetch, port: config.http.port, hostname: config.http.host, serverOptions: httpServerOptions(config.http) }, (info) => {
   logger.info({ port: info.port, host: config.http.host, env: config.env }, 'listening')

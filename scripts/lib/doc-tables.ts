@@ -77,7 +77,7 @@ function envName(mapping: unknown): string | undefined {
 
 function showValue(value: unknown): string {
   if (value === undefined) return '—'
-  if (value === '') return '(empty)'
+  if (value === '' || (Array.isArray(value) && value.length === 0)) return '(empty)'
   if (Array.isArray(value)) return code(value.join(','))
   if (isObject(value)) return code(JSON.stringify(value))
   return code(String(value))
@@ -114,7 +114,8 @@ function accepts(schema: Json): string {
 
 /**
  * One row per setting: its env variable, its key in config/*.json, the default of
- * config/default.json (and the production one where config/production.json differs), what it
+ * config/default.json, else the schema's `default` for a setting whose default is applied in code
+ * (and the production one where config/production.json differs), what it
  * accepts and what it does. A setting with no description in schemas/config.json is an error: every
  * setting is documented.
  */
@@ -129,7 +130,7 @@ export function renderConfigTable(): string {
       throw new Error(`schemas/config.json: ${key} has no description; every setting is documented from it`)
     }
     const env = envName(at(envMap, path))
-    const fallback = showValue(at(defaults, path))
+    const fallback = showValue(at(defaults, path) ?? leaf.default)
     const inProduction = at(production, path)
     const defaultCell = inProduction === undefined ? fallback : `${fallback}; with \`NODE_ENV=production\`: ${showValue(inProduction)}`
     return [env ? code(env) : '—', code(key), cell(defaultCell), cell(accepts(leaf)), cell(leaf.description)]

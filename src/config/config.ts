@@ -63,6 +63,10 @@ export interface Config {
     readonly relayIntervalMs: number
     readonly timeoutMs: number
   }
+  /** Sunbird's user search (sunbird_es_host / sunbird_es_port); no hosts = not configured. */
+  readonly search: { readonly hosts: readonly string[]; readonly port: number; readonly timeoutMs: number }
+  /** Sunbird's user cache (sunbird_redis_host / sunbird_redis_port); empty host = not configured. */
+  readonly redis: { readonly host: string; readonly port: number; readonly db: number; readonly timeoutMs: number }
   readonly faults: { readonly crashAfterStep?: string }
   readonly lockout: { readonly cacheTtlMs: number; readonly cacheSize: number }
   readonly logging: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' }

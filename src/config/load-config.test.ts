@@ -225,6 +225,52 @@ describe('loadConfig invalid values', () => {
   })
 })
 
+describe('loadConfig: Sunbird search engine and user cache', () => {
+  it("when neither sunbird_es_host nor sunbird_redis_host is set, then both are not configured, with Sunbird's default ports", () => {
+    cleanEnv()
+
+    const config = loadConfig()
+
+    expect(config.search).toEqual({ hosts: [], port: 9200, timeoutMs: 3000 })
+    expect(config.redis).toEqual({ host: '', port: 6379, db: 12, timeoutMs: 2000 })
+  })
+
+  it('when sunbird_es_host is a comma list and sunbird_es_port is set, then every host is used on that HTTP port', () => {
+    cleanEnv({ sunbird_es_host: 'es-1, es-2', sunbird_es_port: '9201' })
+
+    const config = loadConfig()
+
+    expect(config.search.hosts).toEqual(['es-1', 'es-2'])
+    expect(config.search.port).toBe(9201)
+  })
+
+  it('when sunbird_redis_host and sunbird_redis_port are set, then Redis is configured on DB 12', () => {
+    cleanEnv({ sunbird_redis_host: ' redis.internal ', sunbird_redis_port: '6380' })
+
+    expect(loadConfig().redis).toMatchObject({ host: 'redis.internal', port: 6380, db: 12 })
+  })
+
+  it('when sunbird_es_port is not a number, then loading fails naming the variable', () => {
+    cleanEnv({ sunbird_es_port: 'nine-two' })
+
+    expect(configErrorOf(() => loadConfig()).message).toContain('sunbird_es_port')
+  })
+})
+
+describe('loadConfig: keyspace replication', () => {
+  it('when CASSANDRA_REPLICATION is not set, then the keyspace is SimpleStrategy with one replica', () => {
+    cleanEnv()
+
+    expect(loadConfig().cassandra.replication).toEqual({ class: 'SimpleStrategy', replication_factor: 1 })
+  })
+
+  it('when CASSANDRA_REPLICATION names NetworkTopologyStrategy, then it is taken whole, with no replication_factor left over from the default', () => {
+    cleanEnv({ CASSANDRA_REPLICATION: '{"class":"NetworkTopologyStrategy","datacenter1":3}' })
+
+    expect(loadConfig().cassandra.replication).toEqual({ class: 'NetworkTopologyStrategy', datacenter1: 3 })
+  })
+})
+
 describe('loadConfig settings against hostile clients and tokens', () => {
   it('when HTTP_HEADERS_TIMEOUT_MS, HTTP_REQUEST_TIMEOUT_MS, HTTP_KEEP_ALIVE_TIMEOUT_MS, HTTP_MAX_CONNECTIONS and AUTH_CLOCK_SKEW_SECONDS are set, then they are the numbers', () => {
     cleanEnv({ HTTP_HEADERS_TIMEOUT_MS: '3000', HTTP_REQUEST_TIMEOUT_MS: '7000', HTTP_KEEP_ALIVE_TIMEOUT_MS: '65000', HTTP_MAX_CONNECTIONS: '64', AUTH_CLOCK_SKEW_SECONDS: '5' })

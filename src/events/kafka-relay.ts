@@ -2,6 +2,9 @@ import { Kafka, logLevel, type Producer } from 'kafkajs'
 import type { Logger } from '../logging/logger.js'
 import type { CassandraEventOutbox } from '../store/cassandra-event-outbox.js'
 
+/** Wait for every in-sync replica (Kafka's acks=all). */
+const ACKS_ALL = -1
+
 export interface KafkaRelayOptions {
   brokers: string[]
   topic: string
@@ -64,7 +67,8 @@ export class KafkaRelay {
     for (const entry of entries) {
       try {
         const producer = await this.connect()
-        await producer.send({ topic: this.options.topic, acks: -1, timeout: this.options.timeoutMs, messages: [{ key: entry.userId, value: entry.payload }] })
+        // acks=all: acknowledged once every in-sync replica has it (min.insync.replicas 2 of 3 on a cluster), so a broker lost right after cannot take it along.
+        await producer.send({ topic: this.options.topic, acks: ACKS_ALL, timeout: this.options.timeoutMs, messages: [{ key: entry.userId, value: entry.payload }] })
       } catch (err) {
         await this.deps.outbox.attemptFailed(entry)
         this.deps.log.warn({ requestId: entry.requestId, mid: entry.mid, err: err instanceof Error ? err.message : String(err) }, 'event not published yet')

@@ -23,6 +23,19 @@ async function readCapped(stream: ReadableStream<Uint8Array>, max: number): Prom
 }
 
 /**
+ * A body the client stopped sending (it hung up, or the server's body deadline cut it) is a refusal
+ * of the client's data, not a fault of ours: it must not be logged or counted as a server error.
+ */
+async function readWhole(read: () => Promise<string>): Promise<string> {
+  try {
+    return await read()
+  } catch (err) {
+    if (err instanceof ApiError) throw err
+    throw new ApiError('INVALID_REQUEST_DATA', { reason: 'body not received whole' })
+  }
+}
+
+/**
  * Size, then JSON: refuses on Content-Length before reading a byte, caps bodies sent without one,
  * and turns anything that is not JSON into UOS_USRDLT0028. The Content-Length path uses
  * c.req.text(), which stays on @hono/node-server's fast path (touching the raw stream does not).
@@ -36,9 +49,10 @@ export function readJsonBody(options: { maxBytes: number }): MiddlewareHandler<A
     if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
       if (!/^\d{1,15}$/.test(length)) throw new ApiError('INVALID_REQUEST_DATA', { reason: 'bad content-length' })
       if (Number(length) > maxBytes) throw tooLarge('content-length over the limit')
-      text = await c.req.text()
+      text = await readWhole(() => c.req.text())
     } else {
-      text = c.req.raw.body ? await readCapped(c.req.raw.body, maxBytes) : ''
+      const stream = c.req.raw.body
+      text = stream ? await readWhole(() => readCapped(stream, maxBytes)) : ''
     }
     try {
       c.set('body', JSON.parse(text) as unknown)

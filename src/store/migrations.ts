@@ -93,18 +93,64 @@ export const migrations: readonly Migration[] = [
 
 export const currentSchemaVersion = Math.max(...migrations.map((m) => m.version))
 
-function replicationCql(replication: Config['cassandra']['replication']): string {
+type Replication = Config['cassandra']['replication']
+
+function replicationCql(replication: Replication): string {
   const entries = Object.entries(replication).map(([key, value]) => `'${key.replace(/'/g, "''")}': '${String(value).replace(/'/g, "''")}'`)
   return `{${entries.join(', ')}}`
 }
 
-/** Creates the keyspace, then runs each migration not yet recorded in schema_version. Idempotent. */
+/** One spelling for comparing: short class name, every value a string (system_schema answers 'org.apache…SimpleStrategy', '1'). */
+function normaliseReplication(replication: Readonly<Record<string, string | number>>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(replication)
+      .map(([key, value]): [string, string] => [key, key === 'class' ? String(value).replace(/^org\.apache\.cassandra\.locator\./, '') : String(value)])
+      .sort(([a], [b]) => a.localeCompare(b)),
+  )
+}
+
+/**
+ * Whether the keyspace's stored replication is what is asked. NetworkTopologyStrategy with a bare
+ * replication_factor is stored expanded to every datacenter by name, so it is compared that way.
+ */
+export function sameReplication(current: Readonly<Record<string, string | number>>, wanted: Readonly<Record<string, string | number>>): boolean {
+  const stored = normaliseReplication(current)
+  const asked = normaliseReplication(wanted)
+  if (asked.class === 'NetworkTopologyStrategy' && asked.replication_factor !== undefined) {
+    const rf = asked.replication_factor
+    delete asked.replication_factor
+    for (const dc of Object.keys(stored)) if (dc !== 'class' && asked[dc] === undefined) asked[dc] = rf
+  }
+  return JSON.stringify(stored) === JSON.stringify(normaliseReplication(asked))
+}
+
+/**
+ * Creates the keyspace, or brings an existing keyspace's replication to the configured one (e.g.
+ * CASSANDRA_REPLICATION={"class":"NetworkTopologyStrategy","datacenter1":3} on a keyspace made with
+ * RF 1: existing rows reach their new replicas only through a repair, which the log line says).
+ */
+export async function ensureKeyspace(client: Client, ks: string, replication: Replication, log: (line: string) => void): Promise<void> {
+  const found = await client.execute('SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = ?', [ks])
+  const current = found.rows[0]?.get('replication') as Record<string, string> | undefined
+  if (!current) {
+    await client.execute(`CREATE KEYSPACE IF NOT EXISTS ${ks} WITH replication = ${replicationCql(replication)}`)
+    return
+  }
+  if (sameReplication(current, replication)) return
+  await client.execute(`ALTER KEYSPACE ${ks} WITH replication = ${replicationCql(replication)}`)
+  log(
+    `replication of keyspace ${ks} changed from ${JSON.stringify(normaliseReplication(current))} to ${JSON.stringify(normaliseReplication(replication))}: ` +
+      `a repair is due — run "nodetool repair -full ${ks}" on every node so the rows written before reach their new replicas`,
+  )
+}
+
+/** Creates or adjusts the keyspace, then runs each migration not yet recorded in schema_version. Idempotent. */
 export async function migrate(config: Config['cassandra'], log: (line: string) => void = () => {}): Promise<number[]> {
   const ks = config.keyspace
   const client: Client = createCassandraClient(config, { keyspace: false })
   const ran: number[] = []
   try {
-    await client.execute(`CREATE KEYSPACE IF NOT EXISTS ${ks} WITH replication = ${replicationCql(config.replication)}`)
+    await ensureKeyspace(client, ks, config.replication, log)
     await client.execute(`CREATE TABLE IF NOT EXISTS ${ks}.schema_version (version int PRIMARY KEY, description text, applied_at timestamp)`)
     const done = new Set((await client.execute(`SELECT version FROM ${ks}.schema_version`)).rows.map((row) => row.get('version') as number))
     for (const migration of migrations) {

@@ -13,7 +13,7 @@ type LogLine = Record<string, unknown> & { msg?: string; msgid?: string }
 
 // Lines that belong to the process, not to a request. A new background job that logs on its own
 // (not on behalf of a request) adds its message here.
-const PROCESS_MESSAGES = new Set(['listening', 'shutting down', 'stopped', 'background pass', 'background pass failed', 'event published', 'event not published yet'])
+const PROCESS_MESSAGES = new Set(['listening', 'search engine and user cache', 'shutting down', 'stopped', 'background pass', 'background pass failed', 'event published', 'event not published yet'])
 
 /**
  * Realistic traffic through the built server at LOG_LEVEL=debug, then every line it wrote is

@@ -58,13 +58,66 @@ describe('GET /health and /ready with the real Cassandra and realm keys', () => 
     expect(body.result).toEqual({ name: 'sunbird-user-delete', healthy: true, checks: [] })
   })
 
-  it('when Cassandra answers with the current schema and the keys are loaded, then /ready answers 200 with every check healthy', async () => {
+  it('when Cassandra answers with the current schema, the keys are loaded, the search engine has user_alias and Redis answers, then /ready answers 200 with every check healthy', async () => {
     const { response, body } = await get(h, ready.paths[0])
 
     expect(response.status).toBe(200)
     expect(body.params).toMatchObject({ status: 'SUCCESS', err: null })
-    expect(body.result.checks.map((c) => c.name).sort()).toEqual(['cassandra', 'cassandra schema', 'realm keys'])
+    expect(body.result.checks.map((c) => c.name).sort()).toEqual(['cassandra', 'cassandra schema', 'realm keys', 'redis', 'search', 'search index'])
     expect(body.result.checks.every((c) => c.healthy)).toBe(true)
+  })
+})
+
+describe("/ready and Sunbird's search engine and user cache", () => {
+  it('when neither sunbird_es_host nor sunbird_redis_host is configured, then /ready has no check for them and stays 200', async () => {
+    const h = await startHarness({ search: { hosts: [] }, redis: { host: '' } })
+    try {
+      const { response, body } = await get(h, ready.paths[0])
+
+      expect(response.status).toBe(200)
+      expect(body.result.checks.map((c) => c.name).sort()).toEqual(['cassandra', 'cassandra schema', 'realm keys'])
+    } finally {
+      await h.close()
+    }
+  })
+
+  it('when the configured search engine and Redis do not answer, then /ready answers 503 naming both, within the probe bound', async () => {
+    const h = await startHarness({ search: { port: await freePort(), timeoutMs: 500 }, redis: { port: await freePort(), timeoutMs: 500 } })
+    try {
+      const started = Date.now()
+
+      const { response, body } = await get(h, ready.paths[0])
+
+      expect(response.status).toBe(503)
+      expect(check(body, 'search')).toBe(false)
+      expect(check(body, 'search index')).toBe(false)
+      expect(check(body, 'redis')).toBe(false)
+      expect(check(body, 'cassandra')).toBe(true)
+      expect(Date.now() - started).toBeLessThan(5000)
+    } finally {
+      await h.close()
+    }
+  })
+
+  it('when the engine answers but user_alias is missing (db:migrate not run), then /ready answers 503 on the search index check only', async () => {
+    const h = await startHarness()
+    try {
+      const search = h.service.searchAndCache.search!
+      const alias = await search.indices.getAlias({ name: 'user_alias' })
+      const index = Object.keys(alias.body as Record<string, unknown>)[0]!
+      await search.indices.deleteAlias({ index, name: 'user_alias' })
+      try {
+        const { response, body } = await get(h, ready.paths[0])
+
+        expect(response.status).toBe(503)
+        expect(check(body, 'search')).toBe(true)
+        expect(check(body, 'search index')).toBe(false)
+      } finally {
+        await search.indices.putAlias({ index, name: 'user_alias' })
+      }
+    } finally {
+      await h.close()
+    }
   })
 })
 
@@ -87,7 +140,7 @@ describe('when Cassandra is unreachable (the configured port is closed)', () => 
   it('then /ready answers 503 UOS_USRDLT0064 with Retry-After, naming the cassandra check', async () => {
     const started = Date.now()
 
-    const { response, body } = await get(h, '/ready')
+    const { response, body } = await get(h, ready.paths[0])
 
     expect(response.status).toBe(503)
     expect(response.headers.get('retry-after')).toBe(String(h.config.http.retryAfterSeconds))
@@ -105,7 +158,7 @@ describe('when the schema is behind the code', () => {
     const empty = await withKeyspace(async () => {})
     const h = await startHarness({ cassandra: { keyspace: empty.keyspace } })
     try {
-      const { response, body } = await get(h, '/ready')
+      const { response, body } = await get(h, ready.paths[0])
 
       expect(response.status).toBe(503)
       expect(body.params.err).toBe(errorCodes.SERVICE_UNAVAILABLE.err)
@@ -123,7 +176,7 @@ describe('when the schema is behind the code', () => {
     })
     const h = await startHarness({ cassandra: { keyspace: behind.keyspace } })
     try {
-      const { response, body } = await get(h, '/ready')
+      const { response, body } = await get(h, ready.paths[0])
 
       expect(response.status).toBe(503)
       expect(check(body, 'cassandra')).toBe(true)

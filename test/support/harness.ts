@@ -7,16 +7,18 @@ import type { Config, DeepPartial } from '../../src/config/config.js'
 import { loadConfig } from '../../src/config/load-config.js'
 import { createLogger } from '../../src/logging/logger.js'
 import { createCassandraClient } from '../../src/store/cassandra-client.js'
-import { ISSUER, TEST_KEYSPACE } from './test-env.js'
+import { ISSUER, LOCAL_REDIS, LOCAL_SEARCH, TEST_KEYSPACE } from './test-env.js'
 import { createRealmKeys, mintUserToken, type RealmKeys, type UserTokenClaims } from './user-tokens.js'
 
 export const LOCAL_CONSUMER = { key: 'local-portal', secret: 'local-portal-gateway-secret-change-me' }
 
-/** Test configuration: the real local Cassandra, the tests' keyspace, and the given overrides. */
+/** Test configuration: the real local Cassandra, search engine and Redis, the tests' keyspace, and the given overrides. */
 export function testConfig(overrides: DeepPartial<Config> = {}): Config {
   return loadConfig({
     ...overrides,
     cassandra: { keyspace: TEST_KEYSPACE, ...overrides.cassandra },
+    search: { ...LOCAL_SEARCH, ...overrides.search },
+    redis: { ...LOCAL_REDIS, ...overrides.redis },
     logging: { level: 'silent', ...overrides.logging },
   })
 }

@@ -3,9 +3,9 @@ import { waitUntil } from './wait-until.js'
 
 export const KAFKA_BROKERS = [`127.0.0.1:${process.env.KAFKA_PORT ?? '19092'}`]
 
-/** Every message on the topic from the beginning up to its end offsets when called (or what arrived within `maxMs`). */
-export async function readTopic(topic: string, options: { maxMs?: number } = {}): Promise<{ key: string | null; value: string }[]> {
-  const kafka = new Kafka({ clientId: 'test-reader', brokers: KAFKA_BROKERS, logLevel: logLevel.NOTHING })
+/** Every message on the topic from the beginning up to its end offsets when called (or what arrived within `maxMs`), through `brokers` or the local broker. */
+export async function readTopic(topic: string, options: { maxMs?: number; brokers?: string[] } = {}): Promise<{ key: string | null; value: string }[]> {
+  const kafka = new Kafka({ clientId: 'test-reader', brokers: options.brokers ?? KAFKA_BROKERS, logLevel: logLevel.NOTHING })
   const admin = kafka.admin()
   await admin.connect()
   const offsets = await admin.fetchTopicOffsets(topic)

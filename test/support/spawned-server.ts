@@ -29,9 +29,9 @@ export interface SpawnedServer {
   stop(signal?: NodeJS.Signals): Promise<number | null>
 }
 
-/** Runs the built service (node dist/src/main.js) as its own process, configured only by env; resolves once it listens. */
-export async function startBuiltServer(env: Record<string, string>): Promise<SpawnedServer> {
-  const port = await freePort()
+/** Runs the built service (node dist/src/main.js) as its own process, configured only by env, on `options.port` or a free port; resolves once it listens. */
+export async function startBuiltServer(env: Record<string, string>, options: { port?: number } = {}): Promise<SpawnedServer> {
+  const port = options.port ?? (await freePort())
   const child = spawn(process.execPath, [join(projectRoot, 'dist', 'src', 'main.js')], {
     cwd: projectRoot,
     env: { ...process.env, NODE_ENV: 'production', PORT: String(port), HOST: '127.0.0.1', ...env },

@@ -25,13 +25,14 @@ export const health = defineOperation({
   },
 })
 
-/** Cassandra answers, its schema is current, realm keys are loaded; in the shape of Sunbird's own health check. */
+/** Cassandra answers, its schema is current, realm keys are loaded, and Sunbird's search engine and user cache answer when configured; in the shape of Sunbird's own health check. */
 export const ready = defineOperation({
   id: 'api.ready',
   method: 'GET',
   paths: ['/ready'],
   summary: 'Readiness: Cassandra answers, its schema is current, realm keys are loaded',
-  description: 'Each check is listed in `result.checks`. When one fails the answer is 503 with the same envelope, `FAILED` and `UOS_USRDLT0064`.',
+  description:
+    'Each check is listed in `result.checks`: `cassandra`, `cassandra schema`, `realm keys`, and when configured `search` (the engine answers), `search index` (`user_alias` exists) and `redis`. When one fails the answer is 503 with the same envelope, `FAILED` and `UOS_USRDLT0064`.',
   tag: 'operations',
   credentials: noCredentials,
   request: {},
