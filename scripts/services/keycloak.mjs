@@ -144,7 +144,7 @@ export const keycloak = {
     try {
       const realm = JSON.parse(fs.readFileSync(REALM_FILE, 'utf8'));
       for (const c of realm.clients ?? []) {
-        lines.push(`           client ${c.clientId}${c.publicClient ? ' (public, password grant)' : ` secret ${c.secret}`}`);
+        lines.push(`           client ${c.clientId}${c.publicClient ? (c.directAccessGrantsEnabled ? ' (public, password grant)' : ' (public, browser login)') : ` secret ${c.secret}`}`);
       }
       for (const u of realm.users ?? []) {
         const pw = u.credentials?.find((x) => x.type === 'password')?.value;
