@@ -69,6 +69,20 @@ describe('routes derived from the operation list', () => {
     expect(response.headers.get('access-control-allow-origin')).toBe('*')
   })
 
+  it('when the delete path gets a preflight that names no new header, then it allows exactly the headers Sunbird callers always got', async () => {
+    const response = await app.request('/api/user/v1/delete', { method: 'OPTIONS', headers: { 'access-control-request-headers': 'content-type, authorization' } })
+
+    expect(response.headers.get('access-control-allow-headers')).toBe(
+      'Content-Type, Authorization, X-Authenticated-User-Token, X-Authenticated-For, X-Request-ID, X-msgId, X-Channel-Id, X-Device-Id, X-App-Id',
+    )
+  })
+
+  it('when a browser asks to send Idempotency-Key on the delete path, then its preflight allows it', async () => {
+    const response = await app.request('/api/user/v1/delete', { method: 'OPTIONS', headers: { 'access-control-request-headers': 'content-type, idempotency-key' } })
+
+    expect(response.headers.get('access-control-allow-headers')?.split(', ')).toContain('Idempotency-Key')
+  })
+
   it('when a probe path gets OPTIONS, then it is a method it does not serve (no preflight)', async () => {
     const response = await app.request('/health', { method: 'OPTIONS' })
 

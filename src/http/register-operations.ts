@@ -22,6 +22,12 @@ function operationContext(operation: Operation): MiddlewareHandler<AppEnv> {
 
 const unique = (values: readonly string[]) => [...new Set(values)]
 
+/** Whether a preflight's Access-Control-Request-Headers names `header` (case-insensitive list). */
+function asksFor(requested: string | undefined, header: string): boolean {
+  const wanted = header.toLowerCase()
+  return (requested ?? '').split(',').some((name) => name.trim().toLowerCase() === wanted)
+}
+
 /**
  * Registers every operation from its declaration: its method on each of its paths; then, per path,
  * the CORS preflight (when an operation there asks for one) and 405 with `Allow` for every other
@@ -45,19 +51,17 @@ export function registerOperations(app: Hono<AppEnv>, operations: readonly Opera
     const preflights = served.filter((operation) => operation.cors.preflight)
     const allow = [...unique(served.map((operation) => operation.method)), ...(preflights.length > 0 ? ['OPTIONS'] : [])].join(', ')
     if (preflights.length > 0) {
-      const allowHeaders = unique(
-        preflights.flatMap((operation) => [
-          ...BODY_HEADERS,
-          ...operation.credentials.headers,
-          ...REQUEST_ID_HEADERS,
-          ...(operation.idempotent ? [IDEMPOTENCY_KEY_HEADER] : []),
-          ...(operation.cors.preflight?.headers ?? []),
-        ]),
-      ).join(', ')
+      const allowHeaders = unique(preflights.flatMap((operation) => [...BODY_HEADERS, ...operation.credentials.headers, ...REQUEST_ID_HEADERS, ...(operation.cors.preflight?.headers ?? [])])).join(
+        ', ',
+      )
+      const isIdempotent = preflights.some((operation) => operation.idempotent)
       const maxAge = String(Math.min(...preflights.map((operation) => operation.cors.preflight?.maxAgeSeconds ?? 0)))
       app.options(path, (c) => {
         c.header('Access-Control-Allow-Methods', allow)
-        c.header('Access-Control-Allow-Headers', allowHeaders)
+        // Idempotency-Key is allowed when the browser asks for it: a preflight that does not name it
+        // gets the same header list Sunbird's callers always got.
+        const asksForKey = isIdempotent && asksFor(c.req.header('access-control-request-headers'), IDEMPOTENCY_KEY_HEADER)
+        c.header('Access-Control-Allow-Headers', asksForKey ? `${allowHeaders}, ${IDEMPOTENCY_KEY_HEADER}` : allowHeaders)
         c.header('Access-Control-Max-Age', maxAge)
         return c.body(null, 204)
       })
