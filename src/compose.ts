@@ -29,6 +29,7 @@ import { createCassandraClient } from './store/cassandra-client.js'
 import { CassandraAuditTrail } from './store/cassandra-audit-trail.js'
 import { CassandraDeletionRequests } from './store/cassandra-deletion-requests.js'
 import { CassandraEventOutbox } from './store/cassandra-event-outbox.js'
+import { LivePhysicalErasure } from './physical-erasure/live-physical-erasure.js'
 import { CassandraPersonalTables } from './store/cassandra-personal-tables.js'
 import { OpenSearchUserIndex } from './search/opensearch-user-index.js'
 import { RedisUserCache } from './redis/redis-user-cache.js'
@@ -129,6 +130,13 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     search: searchAndCache.search && new OpenSearchUserIndex(searchAndCache.search),
     cache: searchAndCache.redis && new RedisUserCache(searchAndCache.redis),
     extraTargets: config.deletion.extraTargets,
+    physicalErasure: new LivePhysicalErasure({
+      cassandra,
+      keyspace: config.cassandra.keyspace,
+      search: searchAndCache.search,
+      events: { brokers: config.events.brokers, topic: config.events.topic, timeoutMs: config.events.timeoutMs },
+      redis: searchAndCache.redis !== undefined,
+    }),
     policy: { orgAdminScope: config.authorization.orgAdminScope, allowedRoles: config.deletion.allowedRoles },
     leaseMs: config.deletion.leaseMs,
     receiptKey: config.deletion.receiptHashKey,

@@ -83,6 +83,20 @@ describe('a person erased from every store, on the real Cassandra, OpenSearch an
       'downstream.knowlg': 'left to knowlg via the delete-user event',
       'cassandra.bulk_upload_process': 'not reachable by user id',
     })
+    // When each store drops the old values physically, from its live settings.
+    const entries = entriesOf(request?.receipt)
+    const completedAt = Date.parse(String(request?.receipt?.completedAt))
+    const gcGrace = Number(
+      (await h.db.execute("SELECT gc_grace_seconds FROM system_schema.tables WHERE keyspace_name = ? AND table_name = 'user_notes'", [TEST_KEYSPACE], { prepare: true }))
+        .first()
+        ?.get('gc_grace_seconds'),
+    )
+    const notes = entries.find((entry) => entry.store === 'cassandra.user_notes')
+    expect(Date.parse(notes?.physicallyErasedBy ?? '')).toBe(completedAt + gcGrace * 1000)
+    expect(notes?.physicalErasure).toContain(`gc_grace_seconds (${gcGrace} s)`)
+    expect(entries.find((entry) => entry.store === 'cassandra.user (profile)')?.physicalErasure).toContain(`nodetool compact ${TEST_KEYSPACE} user`)
+    expect(entries.find((entry) => entry.store === 'search.user_alias')?.physicalErasure).toContain('_forcemerge?only_expunge_deletes=true')
+    expect(entries.find((entry) => entry.store === 'redis.user')?.physicallyErasedBy).toBe(request?.receipt?.completedAt)
   })
 
   it('when a hard deletion runs, then no personal value is left anywhere and the search document and consent rows are gone', async () => {
