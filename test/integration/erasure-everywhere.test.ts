@@ -1,6 +1,16 @@
+import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
 import type { Client as SearchClient } from '@opensearch-project/opensearch'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { projectRoot } from '../../src/config/project-root.js'
+import { RedisConnection } from '../../src/redis/redis-client.js'
+import { RedisUserCache } from '../../src/redis/redis-user-cache.js'
+import { OpenSearchUserIndex } from '../../src/search/opensearch-user-index.js'
 import { createSearchClient } from '../../src/search/search-client.js'
+import { CassandraDeletionRequests } from '../../src/store/cassandra-deletion-requests.js'
+import { CassandraPersonalTables } from '../../src/store/cassandra-personal-tables.js'
+import { CassandraUserStore } from '../../src/store/cassandra-user-store.js'
+import { verifyDeletion } from '../../src/verification/verify-deletion.js'
 import { USER_ALIAS } from '../../src/search/sunbird-indexes.js'
 import { expectDeleted } from '../support/assertions.js'
 import { requestsOf } from '../support/deletion-requests.js'
@@ -8,7 +18,7 @@ import { type Harness, startHarness } from '../support/harness.js'
 import { envelopeOf, lifecycle } from '../support/lifecycle.js'
 import { findValues, newPerson, personalValues, seedEverywhere } from '../support/personal-data.js'
 import { freePort } from '../support/spawned-server.js'
-import { LOCAL_SEARCH, TEST_KEYSPACE } from '../support/test-env.js'
+import { LOCAL_REDIS, LOCAL_SEARCH, TEST_KEYSPACE } from '../support/test-env.js'
 
 const ORG = '0137000000000000000012'
 
@@ -158,5 +168,62 @@ describe('a person erased from every store, on the real Cassandra, OpenSearch an
     const [done] = await requestsOf(h.db, p.id)
     expect(done?.state).toBe('completed')
     expect(await findValues(h.db, search, personalValues(p))).toEqual([])
+  })
+
+  describe('npm run deletion:verify', () => {
+    const verify = async (requestId: string) => {
+      const redis = new RedisConnection({ ...LOCAL_REDIS, db: 12, timeoutMs: 2000 })
+      try {
+        return await verifyDeletion(
+          {
+            requests: new CassandraDeletionRequests(h.db, TEST_KEYSPACE),
+            users: new CassandraUserStore(h.db, TEST_KEYSPACE),
+            tables: new CassandraPersonalTables(h.db, TEST_KEYSPACE),
+            search: new OpenSearchUserIndex(search),
+            cache: new RedisUserCache(redis),
+            extraTargets: [],
+            cassandra: h.db,
+            keyspace: TEST_KEYSPACE,
+            receiptKey: h.config.deletion.receiptHashKey,
+          },
+          requestId,
+        )
+      } finally {
+        await redis.close()
+      }
+    }
+
+    it('when a deletion left nothing, then every store is ok; when a code keyed by the plain email and a note come back, then exactly those are residue, found by value and by id, and the command exits 1 without printing a value', async () => {
+      const p = newPerson()
+      await seedEverywhere(h, search, p, ORG)
+      await expectDeleted(await api.remove(p.id, {}, api.asUser(p.id)))
+      const [request] = await requestsOf(h.db, p.id)
+
+      const clean = await verify(request?.id ?? '')
+      expect(clean?.rows.filter((row) => row.residue)).toEqual([])
+      expect(clean?.rows.map((row) => row.store)).toEqual(expect.arrayContaining(['search.user_alias', 'search.usernotes', 'redis.user', 'cassandra.otp (by value)', 'cassandra.user_notes']))
+
+      await h.db.execute(`INSERT INTO ${TEST_KEYSPACE}.otp (type, key, otp) VALUES ('email', ?, '123456') USING TTL 600`, [p.email], { prepare: true })
+      await h.db.execute(`INSERT INTO ${TEST_KEYSPACE}.user_notes (id, userid, note) VALUES (?, ?, 'again')`, [`note2-${p.id}`, p.id], { prepare: true })
+
+      const dirty = await verify(request?.id ?? '')
+      expect(dirty?.rows.filter((row) => row.residue).map((row) => row.store)).toEqual(['cassandra.user_notes', 'cassandra.otp (by value)'])
+
+      const cli = spawnSync(join(projectRoot, 'node_modules', '.bin', 'tsx'), ['scripts/deletion-verify.ts', request?.id ?? ''], {
+        cwd: projectRoot,
+        encoding: 'utf8',
+        env: {
+          ...process.env,
+          CASSANDRA_KEYSPACE: TEST_KEYSPACE,
+          sunbird_es_host: '127.0.0.1',
+          sunbird_es_port: String(LOCAL_SEARCH.port),
+          sunbird_redis_host: LOCAL_REDIS.host,
+          sunbird_redis_port: String(LOCAL_REDIS.port),
+        },
+      })
+      expect(cli.status, cli.stderr).toBe(1)
+      expect(cli.stdout).toMatch(/cassandra\.otp \(by value\)\s+0 rows\s+1 row\s+RESIDUE/)
+      for (const value of personalValues(p)) expect(cli.stdout).not.toContain(value)
+    })
   })
 })
