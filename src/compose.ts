@@ -43,7 +43,7 @@ export interface Service {
   resumeOpen(): Promise<{ resumed: number; completed: number; partial: number }>
   /** One relay pass: publishes queued delete-user events to Kafka. */
   publishEvents(): Promise<number>
-  /** Verifies the audit hash chain. */
+  /** The audit trail: this instance's hash chain, and verification of every chain. */
   audit: CassandraAuditTrail
   requests: CassandraDeletionRequests
   /** Which deletion holds each user. */
@@ -99,7 +99,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
   const users = overrides.users ? overrides.users(store) : store
   const requests = new CassandraDeletionRequests(cassandra, config.cassandra.keyspace)
   const outbox = new CassandraEventOutbox(cassandra, config.cassandra.keyspace)
-  const audit = new CassandraAuditTrail(cassandra, config.cassandra.keyspace)
+  const audit = new CassandraAuditTrail(cassandra, config.cassandra.keyspace, { anchorIntervalMs: config.audit.anchorIntervalMs })
   const states = new CassandraUserDeletionStates(cassandra, config.cassandra.keyspace)
   const keycloak = new KeycloakIdentity({ ...config.auth.keycloakAdmin, realm: config.auth.userToken.realm })
   const metrics = createServiceMetrics()
@@ -179,6 +179,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     searchAndCache,
     close: async () => {
       await relay.close()
+      await audit.close()
       await Promise.all([cassandra.shutdown(), searchAndCache.close()])
     },
   }

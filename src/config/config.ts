@@ -68,6 +68,8 @@ export interface Config {
   /** Sunbird's user cache (sunbird_redis_host / sunbird_redis_port); empty host = not configured. */
   readonly redis: { readonly host: string; readonly port: number; readonly db: number; readonly timeoutMs: number }
   readonly faults: { readonly crashAfterStep?: string }
+  /** The audit trail's anchors (AUDIT_ANCHOR_INTERVAL_MS). */
+  readonly audit: { readonly anchorIntervalMs: number }
   readonly lockout: { readonly cacheTtlMs: number; readonly cacheSize: number }
   readonly logging: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' }
 }

@@ -89,6 +89,11 @@ export const migrations: readonly Migration[] = [
         PRIMARY KEY ((owner, keyhash)))`,
     ],
   },
+  {
+    version: 6,
+    description: 'Audit trail: one hash chain per service instance (user_deletion_audit keyed by chain already), anchored periodically in user_deletion_audit_anchor',
+    statements: (ks) => [`CREATE TABLE IF NOT EXISTS ${ks}.user_deletion_audit_anchor (chain text, seq bigint, hash text, at timestamp, PRIMARY KEY (chain, seq))`],
+  },
 ]
 
 export const currentSchemaVersion = Math.max(...migrations.map((m) => m.version))
