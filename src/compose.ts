@@ -29,6 +29,9 @@ import { createCassandraClient } from './store/cassandra-client.js'
 import { CassandraAuditTrail } from './store/cassandra-audit-trail.js'
 import { CassandraDeletionRequests } from './store/cassandra-deletion-requests.js'
 import { CassandraEventOutbox } from './store/cassandra-event-outbox.js'
+import { CassandraPersonalTables } from './store/cassandra-personal-tables.js'
+import { OpenSearchUserIndex } from './search/opensearch-user-index.js'
+import { RedisUserCache } from './redis/redis-user-cache.js'
 import { CassandraIdempotencyKeys } from './store/cassandra-idempotency-keys.js'
 import { CassandraUserDeletionStates } from './store/cassandra-user-deletion-states.js'
 import { CassandraUserStore } from './store/cassandra-user-store.js'
@@ -110,6 +113,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     maxEntries: config.lockout.cacheSize,
   })
   const keys = createKeySource(config)
+  const searchAndCache = connectSearchAndCache(config)
   const { ssoUrl, realm, federationProviderId } = config.auth.userToken
   const { clockSkewSeconds } = config.auth
   const workflow: DeleteAccountDeps = {
@@ -121,6 +125,10 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     audit,
     listener: deletedUsers,
     clock: { now: () => new Date() },
+    tables: new CassandraPersonalTables(cassandra, config.cassandra.keyspace),
+    search: searchAndCache.search && new OpenSearchUserIndex(searchAndCache.search),
+    cache: searchAndCache.redis && new RedisUserCache(searchAndCache.redis),
+    extraTargets: config.deletion.extraTargets,
     policy: { orgAdminScope: config.authorization.orgAdminScope, allowedRoles: config.deletion.allowedRoles },
     leaseMs: config.deletion.leaseMs,
     receiptKey: config.deletion.receiptHashKey,
@@ -139,7 +147,6 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     { brokers: [...config.events.brokers], topic: config.events.topic, clientId: 'sunbird-user-delete', timeoutMs: config.events.timeoutMs },
     { outbox, published: (requestId, at) => requests.markEventPublished(requestId, at), log: logger },
   )
-  const searchAndCache = connectSearchAndCache(config)
   const app = createApp({
     logger,
     checkReadiness: async () => {

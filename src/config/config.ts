@@ -1,3 +1,5 @@
+import type { ExtraTarget } from '../deletion/ports.js'
+
 /** The validated configuration (shape defined by schemas/config.json). */
 export interface Config {
   readonly env: string
@@ -54,6 +56,8 @@ export interface Config {
     readonly graceDaySeconds: number
     /** Step-up (DELETION_MAX_AUTH_AGE_SECONDS); absent: none. */
     readonly maxAuthAgeSeconds?: number
+    /** Tables of other keyspaces every deletion erases too (ERASURE_EXTRA_TARGETS); empty by default. */
+    readonly extraTargets: readonly ExtraTarget[]
   }
   readonly events: {
     readonly brokers: readonly string[]
