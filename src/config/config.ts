@@ -54,6 +54,18 @@ export interface Config {
     readonly graceDaySeconds: number
     /** Step-up (DELETION_MAX_AUTH_AGE_SECONDS); absent: none. */
     readonly maxAuthAgeSeconds?: number
+    /** The mass-deletion guard (DELETION_MAX_PER_REQUESTER_PER_HOUR); 0: off. */
+    readonly maxPerRequesterPerHour: number
+  }
+  /** Batch deletion jobs: pace, spread over instances, circuit breaker. */
+  readonly batch: {
+    readonly maxDeletionsPerSecond: number
+    readonly concurrency: number
+    readonly sliceSize: number
+    readonly leaseMs: number
+    readonly pollIntervalMs: number
+    readonly maxAttempts: number
+    readonly breaker: { readonly windowSeconds: number; readonly minAttempts: number; readonly failureRate: number; readonly coolOffSeconds: number }
   }
   readonly events: {
     readonly brokers: readonly string[]
