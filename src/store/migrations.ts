@@ -143,6 +143,23 @@ export const migrations: readonly Migration[] = [
       `CREATE INDEX IF NOT EXISTS address_userid_idx ON ${ks}.address (userid)`,
     ],
   },
+  {
+    version: 8,
+    description: 'Batch deletion jobs (job, slices leased to instances, per-user outcomes, shared pace budget) and the per-requester hourly deletion count',
+    statements: (ks) => [
+      `CREATE TABLE IF NOT EXISTS ${ks}.user_deletion_batch (
+        id text PRIMARY KEY, createdby text, caller text, organisationids set<text>, mode text,
+        total int, slices int, state text, createdat timestamp, updatedat timestamp)`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.user_deletion_batch_open (id text PRIMARY KEY, createdat timestamp)`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.user_deletion_batch_slice (
+        jobid text, slice int, owner text, leaseuntil timestamp, done boolean, PRIMARY KEY (jobid, slice))`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.user_deletion_batch_item (
+        jobid text, slice int, userid text, status text, err text, attempts int, at timestamp,
+        PRIMARY KEY (jobid, slice, userid))`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.user_deletion_batch_pace (jobid text, second bigint, taken counter, PRIMARY KEY ((jobid, second)))`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.user_deletion_requester_hourly (requester text, hour bigint, deleted counter, PRIMARY KEY ((requester, hour)))`,
+    ],
+  },
 ]
 
 export const currentSchemaVersion = Math.max(...migrations.map((m) => m.version))
