@@ -59,6 +59,8 @@ export interface OperationInput<Req extends RequestSchemas, Principal> {
   caller: Principal
   /** The request id (msgid): it also names the deletion request a delete creates. */
   msgid: string
+  /** When the request deadline passes (its 503 is rendered then); work that cannot be undone answers before it. */
+  answerBy?: Date
 }
 
 /** Everything about an operation but its handler: what registration, OpenAPI and the tests read. */
@@ -167,6 +169,7 @@ export function defineOperation<const Req extends RequestSchemas, Principal, Res
           body: body(() => c.get('body')),
           caller,
           msgid: c.get('msgid'),
+          ...(c.get('answerBy') && { answerBy: c.get('answerBy') }),
         }
         if (spec.stepUp?.(input)) await requireRecentLogin(credentials.person(caller), maxAuthAgeSeconds, verifiers.sessions)
         return spec.dialect.success(c, spec, await spec.handle(input, services))
