@@ -38,6 +38,9 @@ import { createCassandraClient } from './store/cassandra-client.js'
 import { CassandraAuditTrail } from './store/cassandra-audit-trail.js'
 import { CassandraDeletionRequests } from './store/cassandra-deletion-requests.js'
 import { CassandraEventOutbox } from './store/cassandra-event-outbox.js'
+import { CassandraPersonalTables } from './store/cassandra-personal-tables.js'
+import { OpenSearchUserIndex } from './search/opensearch-user-index.js'
+import { RedisUserCache } from './redis/redis-user-cache.js'
 import { CassandraIdempotencyKeys } from './store/cassandra-idempotency-keys.js'
 import { CassandraUserDeletionStates } from './store/cassandra-user-deletion-states.js'
 import { CassandraUserStore } from './store/cassandra-user-store.js'
@@ -52,7 +55,7 @@ export interface Service {
   resumeOpen(): Promise<{ resumed: number; completed: number; partial: number }>
   /** One relay pass: publishes queued delete-user events to Kafka. */
   publishEvents(): Promise<number>
-  /** Verifies the audit hash chain. */
+  /** The audit trail: this instance's hash chain, and verification of every chain. */
   audit: CassandraAuditTrail
   requests: CassandraDeletionRequests
   /** Which deletion holds each user. */
@@ -110,7 +113,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
   const users = overrides.users ? overrides.users(store) : store
   const requests = new CassandraDeletionRequests(cassandra, config.cassandra.keyspace)
   const outbox = new CassandraEventOutbox(cassandra, config.cassandra.keyspace)
-  const audit = new CassandraAuditTrail(cassandra, config.cassandra.keyspace)
+  const audit = new CassandraAuditTrail(cassandra, config.cassandra.keyspace, { anchorIntervalMs: config.audit.anchorIntervalMs })
   const states = new CassandraUserDeletionStates(cassandra, config.cassandra.keyspace)
   const keycloak = new KeycloakIdentity({ ...config.auth.keycloakAdmin, realm: config.auth.userToken.realm })
   const metrics = createServiceMetrics()
@@ -121,6 +124,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     maxEntries: config.lockout.cacheSize,
   })
   const keys = createKeySource(config)
+  const searchAndCache = connectSearchAndCache(config)
   const { ssoUrl, realm, federationProviderId } = config.auth.userToken
   const { clockSkewSeconds } = config.auth
   const workflow: DeleteAccountDeps = {
@@ -132,6 +136,10 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     audit,
     listener: deletedUsers,
     clock: { now: () => new Date() },
+    tables: new CassandraPersonalTables(cassandra, config.cassandra.keyspace),
+    search: searchAndCache.search && new OpenSearchUserIndex(searchAndCache.search),
+    cache: searchAndCache.redis && new RedisUserCache(searchAndCache.redis),
+    extraTargets: config.deletion.extraTargets,
     policy: { orgAdminScope: config.authorization.orgAdminScope, allowedRoles: config.deletion.allowedRoles },
     leaseMs: config.deletion.leaseMs,
     receiptKey: config.deletion.receiptHashKey,
@@ -183,7 +191,6 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     { brokers: [...config.events.brokers], topic: config.events.topic, clientId: 'sunbird-user-delete', timeoutMs: config.events.timeoutMs },
     { outbox, published: (requestId, at) => requests.markEventPublished(requestId, at), log: logger },
   )
-  const searchAndCache = connectSearchAndCache(config)
   const app = createApp({
     logger,
     checkReadiness: async () => {
@@ -230,6 +237,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     batches,
     close: async () => {
       await relay.close()
+      await audit.close()
       await Promise.all([cassandra.shutdown(), searchAndCache.close()])
     },
   }

@@ -1,3 +1,5 @@
+import type { ExtraTarget } from '../deletion/ports.js'
+
 /** The validated configuration (shape defined by schemas/config.json). */
 export interface Config {
   readonly env: string
@@ -54,6 +56,8 @@ export interface Config {
     readonly graceDaySeconds: number
     /** Step-up (DELETION_MAX_AUTH_AGE_SECONDS); absent: none. */
     readonly maxAuthAgeSeconds?: number
+    /** Tables of other keyspaces every deletion erases too (ERASURE_EXTRA_TARGETS); empty by default. */
+    readonly extraTargets: readonly ExtraTarget[]
     /** The mass-deletion guard (DELETION_MAX_PER_REQUESTER_PER_HOUR); 0: off. */
     readonly maxPerRequesterPerHour: number
   }
@@ -80,6 +84,8 @@ export interface Config {
   /** Sunbird's user cache (sunbird_redis_host / sunbird_redis_port); empty host = not configured. */
   readonly redis: { readonly host: string; readonly port: number; readonly db: number; readonly timeoutMs: number }
   readonly faults: { readonly crashAfterStep?: string }
+  /** The audit trail's anchors (AUDIT_ANCHOR_INTERVAL_MS). */
+  readonly audit: { readonly anchorIntervalMs: number }
   readonly lockout: { readonly cacheTtlMs: number; readonly cacheSize: number }
   readonly logging: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' }
 }

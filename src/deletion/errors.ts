@@ -69,7 +69,7 @@ export class DependencyUnavailableError extends DeletionError {
   override name = 'DependencyUnavailableError'
   readonly kind = 'unavailable'
   constructor(
-    readonly dependency: 'cassandra' | 'keycloak' | 'kafka',
+    readonly dependency: 'cassandra' | 'keycloak' | 'kafka' | 'search' | 'redis',
     options: { cause?: unknown } = {},
   ) {
     super(`${dependency} unavailable`, options)

@@ -176,6 +176,85 @@ export interface AuditRecord {
   detail?: Record<string, string | number>
 }
 
+/** The search document's flags a soft deletion sets, as they were before it (a cancel puts them back). */
+export interface SearchUserFlags {
+  status: number | null
+  isDeleted: boolean | null
+  isBlocked: boolean | null
+}
+
+/**
+ * Sunbird's search engine (Elasticsearch / OpenSearch): the user document behind `user_alias`
+ * (`_id` = user id) and the notes index `usernotes`. Throws DependencyUnavailableError('search')
+ * when the engine does not answer.
+ */
+export interface UserSearchIndex {
+  /** The user document's source, or undefined when there is none. */
+  readUser(userId: string): Promise<JsonRow | undefined>
+  /** Replaces the whole document with `document` (nothing else survives); 'absent' (nothing written) when there was none. */
+  replaceUser(userId: string, document: JsonRow): Promise<'replaced' | 'absent'>
+  /** Sets status 2, isDeleted and isBlocked; the prior flags, or undefined when there is no document. */
+  flagUserDeleted(userId: string): Promise<SearchUserFlags | undefined>
+  /** Puts the flags back; false when there is no document. */
+  restoreUserFlags(userId: string, prior: SearchUserFlags): Promise<boolean>
+  /** Removes the user document; 1 when there was one, else 0. */
+  deleteUser(userId: string): Promise<number>
+  /** Every `usernotes` document of the user. */
+  readNotes(userId: string): Promise<JsonRow[]>
+  /** Removes every `usernotes` document of the user; how many. */
+  deleteNotes(userId: string): Promise<number>
+}
+
+/** Sunbird's user cache: Redis DB 12, hash `user:<id>`. Throws DependencyUnavailableError('redis') when Redis does not answer. */
+export interface UserCache {
+  /** The cached hash, or undefined when there is no key. */
+  readUser(userId: string): Promise<Record<string, string> | undefined>
+  /** Removes the key; 1 when there was one, else 0. */
+  deleteUser(userId: string): Promise<number>
+}
+
+/** The user-keyed tables of the sunbird keyspace beyond the five Sunbird's deletion touches. */
+export type PersonalTable = 'user_declarations' | 'user_consent' | 'user_notes' | 'shadow_user' | 'user_feed' | 'user_cert' | 'address'
+
+/** One table of another keyspace keyed by user id (ERASURE_EXTRA_TARGETS): its rows deleted, or the named columns blanked. */
+export interface ExtraTarget {
+  keyspace: string
+  table: string
+  /** The column holding the user id. */
+  userColumn: string
+  action: 'delete' | 'blank'
+  /** For 'blank': the columns set to null. */
+  columns?: string[]
+}
+
+/** The short-lived code tables keyed by a plain email or phone. */
+export type CodeTable = 'otp' | 'rate_limit'
+
+export interface PersonalDataTables {
+  /** The person's contact values (email, phone and their previous / recovery forms) as the user row holds them; empty ones left out. */
+  readContacts(userId: string): Promise<string[]>
+  /** Rows of `table` keyed by any of `values` (otp: either type). */
+  countCodes(table: CodeTable, values: readonly string[]): Promise<number>
+  /** Removes the rows of `table` keyed by any of `values`; how many there were. Idempotent. */
+  deleteCodes(table: CodeTable, values: readonly string[]): Promise<number>
+  /** Every row of the user in `table` (by its user column or userid index). */
+  readRows(table: PersonalTable, userId: string): Promise<JsonRow[]>
+  /** Removes every row of the user in `table`; how many. Idempotent. */
+  deleteRows(table: PersonalTable, userId: string): Promise<number>
+  /** Sets name, email and phone of the user's shadow_user rows to null; how many rows. Idempotent. */
+  blankShadowUsers(userId: string): Promise<number>
+  /** Rows of the user in an extra target; undefined when its table does not exist. */
+  countExtra(target: ExtraTarget, userId: string): Promise<number | undefined>
+  /** Deletes the user's rows of an extra target, or blanks its columns; how many rows; undefined when its table does not exist. */
+  eraseExtra(target: ExtraTarget, userId: string): Promise<number | undefined>
+}
+
+/** When a store will have physically dropped the values a deletion overwrote or removed, from its live settings. */
+export interface PhysicalErasure {
+  /** By store name as the receipt names it; a store it cannot speak for is left out. Never throws. */
+  horizons(stores: readonly string[], at: Date): Promise<Record<string, { by?: string; how: string }>>
+}
+
 /** Told about every locked (deleted) user and every restored one: the lock-out cache listens. */
 export interface DeletionListener {
   /** `restorable`: a soft deletion, which a cancel may undo (so the answer is not kept as final). */

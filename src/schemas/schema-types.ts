@@ -208,6 +208,48 @@ export type UserExport = SunbirdResponseEnvelope & {
        */
       managedUserIds: string[]
       /**
+       * sunbird.user_declarations rows (self-declared email, phone, school)
+       */
+      user_declarations?: {}[]
+      /**
+       * sunbird.user_consent rows
+       */
+      user_consent?: {}[]
+      /**
+       * sunbird.user_notes rows
+       */
+      user_notes?: {}[]
+      /**
+       * sunbird.shadow_user rows (legacy migration)
+       */
+      shadow_user?: {}[]
+      /**
+       * sunbird.user_feed rows (legacy)
+       */
+      user_feed?: {}[]
+      /**
+       * sunbird.user_cert rows (legacy)
+       */
+      user_cert?: {}[]
+      /**
+       * sunbird.address rows (legacy)
+       */
+      address?: {}[]
+      /**
+       * usernotes documents of the search engine; empty when it is not configured
+       */
+      searchNotes?: {}[]
+      /**
+       * The user document of the search engine (alias user_alias); null when there is none or the search engine is not configured.
+       */
+      searchDocument?: {} | null
+      /**
+       * The cached hash user:<id> (Redis DB 12); null when there is none or Redis is not configured.
+       */
+      cache?: {
+        [k: string]: string
+      } | null
+      /**
        * Every deletion request recorded for the user, newest first.
        */
       deletionRequests: DeletionRequest[]
@@ -267,6 +309,14 @@ export interface DeletionReceipt {
     action: string
     count?: number
     why: string
+    /**
+     * When the store will have physically dropped the old values (overwritten or removed), computed from its live settings: a table's gc_grace_seconds, a topic's retention.ms. Absent when the store cannot tell (segment merges).
+     */
+    physicallyErasedBy?: string
+    /**
+     * How and when the store drops the old values physically, with the settings it was computed from.
+     */
+    physicalErasure?: string
   }[]
 }
 /**
