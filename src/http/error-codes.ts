@@ -195,6 +195,14 @@ export const errorCodes = {
     errmsg: 'A request with this Idempotency-Key is still in progress.',
     description: 'The first request with this `Idempotency-Key` has not answered yet; retry after it has, to get its answer.',
   },
+  CROSS_SITE_REQUEST: {
+    status: 403,
+    responseCode: 'FORBIDDEN',
+    err: 'UOS_USRDLT0140',
+    errmsg: 'Cross-site request refused.',
+    description:
+      'A session-cookie call (`DELETE /api/users/{user_id}`) from an `Origin` not in `SESSION_ALLOWED_ORIGINS`, or marked `Sec-Fetch-Site: cross-site`: refused as cross-site request forgery before the cookie is read.',
+  },
   API_NOT_FOUND: {
     status: 404,
     responseCode: 'RESOURCE_NOT_FOUND',
