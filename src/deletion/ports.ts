@@ -1,5 +1,6 @@
 /** What the deletion workflow needs from the outside world, in its own words. Plain objects only. */
 
+import type { Caller } from './caller.js'
 import type { DeletionReceipt, DeletionRequest, PlanName, RequestState, StepName, StepOutcome } from './deletion-request.js'
 
 /** A value as it leaves the service in an export: JSON, nothing else. */
@@ -22,6 +23,11 @@ export type MarkDeletedOutcome =
   | { kind: 'already-deleted' }
   /** Someone changed the row between our read and our write (e.g. blocked it); read again. */
   | { kind: 'changed'; current: UserRecord | undefined }
+  /**
+   * The transaction's answer was lost (a timeout) and the row could not be read back either: it may
+   * have applied. The request stays open; the sweeper reads the row again and finishes it.
+   */
+  | { kind: 'unknown' }
 
 export interface UserStore {
   findUser(userId: string): Promise<UserRecord | undefined>
@@ -34,6 +40,8 @@ export interface UserStore {
   /**
    * The lock: one lightweight transaction sets status 2 + isdeleted, applied only if the row still
    * holds the values we decided on. From here the user is deleted for every reader and locked out.
+   * A lost answer is settled by reading the row back (serially): 'deleted' only when it holds this
+   * very change; DependencyUnavailableError only when the change is known not to have applied.
    */
   markDeleted(user: UserRecord, change: { requestedBy: string; at: Date }): Promise<MarkDeletedOutcome>
   /** Removes every user_lookup row of the user (username, email, phone, external ids). Idempotent. */
@@ -131,8 +139,14 @@ export interface UserDeletionStates {
 
 /** Durable deletion requests. */
 export interface DeletionRequestStore {
-  /** Creates the request (state accepted) and lists it as open; false when the id is taken already. */
-  create(request: DeletionRequest, leaseUntil: Date): Promise<boolean>
+  /**
+   * Lists the request as open and creates it (state accepted); false when the id is taken already.
+   * Creating it is the point of no return: from there the request is carried out (by the sweeper
+   * if not by its runner). DependencyUnavailableError only when it is known not to exist; 'unknown'
+   * when the answer was lost and the row could not be read back (the store keeps settling it in the
+   * background, so it exists once the store is reachable again).
+   */
+  create(request: DeletionRequest, leaseUntil: Date): Promise<boolean | 'unknown'>
   get(id: string): Promise<DeletionRequest | undefined>
   /** Newest first. */
   findByUser(userId: string, limit: number): Promise<DeletionRequest[]>
@@ -259,4 +273,75 @@ export interface DeletionListener {
   /** `restorable`: a soft deletion, which a cancel may undo (so the answer is not kept as final). */
   userDeleted(userId: string, restorable?: boolean): void
   userRestored(userId: string): void
+}
+
+/** A batch job's state: `paused` while its circuit breaker is open. */
+export type BatchJobState = 'running' | 'paused' | 'completed'
+
+/** A batch of deletions, asked for in one call and worked through by every instance. Ids only. */
+export interface BatchJob {
+  id: string
+  createdBy: string
+  /** The creator's organisations (the scopes of their roles): whose ORG_ADMINs may follow the job. */
+  organisationIds: string[]
+  /** Who each id is deleted as: the creator, exactly as they were verified when submitting. */
+  caller: Caller
+  mode?: 'soft' | 'hard'
+  total: number
+  /** How many slices the ids are split into; a slice is the unit an instance leases. */
+  slices: number
+  state: BatchJobState
+  createdAt: Date
+  updatedAt: Date
+}
+
+export type BatchItemStatus = 'deleted' | 'failed' | 'pending'
+
+/** One user of a batch: the outcome of its deletion (`err`: the code it failed with). */
+export interface BatchItem {
+  userId: string
+  slice: number
+  status: BatchItemStatus
+  err?: string
+  /** Tries that met an unavailable dependency (retried until the limit). */
+  attempts: number
+  at?: Date
+}
+
+export interface BatchSliceState {
+  slice: number
+  done: boolean
+  leaseUntil: Date
+}
+
+/** Durable batch jobs: the job, its slices (leased to one instance at a time), and one outcome per user. */
+export interface BatchJobStore {
+  /** Writes the job, its slices and its users (all pending), then lists it as open. */
+  create(job: BatchJob, items: readonly Pick<BatchItem, 'userId' | 'slice'>[]): Promise<void>
+  get(jobId: string): Promise<BatchJob | undefined>
+  /** Every user of the job, or of one slice, in slice order. */
+  items(jobId: string, slice?: number): Promise<BatchItem[]>
+  recordItem(jobId: string, item: BatchItem): Promise<void>
+  setState(jobId: string, state: BatchJobState): Promise<void>
+  /** Ids of the jobs not completed. */
+  listOpen(): Promise<string[]>
+  /** Marks the job completed and unlists it. Idempotent. */
+  complete(jobId: string): Promise<void>
+  slices(jobId: string): Promise<BatchSliceState[]>
+  /** Takes the slice for `owner` until `until` if its lease has run out: one instance at a time. */
+  acquireSlice(jobId: string, slice: number, owner: string, now: Date, until: Date): Promise<boolean>
+  /** Extends the lease while `owner` still holds it; false when it was lost. */
+  renewSlice(jobId: string, slice: number, owner: string, until: Date): Promise<boolean>
+  /** Gives the slice up at once (shutdown, or a dependency in trouble), so any instance may take it. */
+  releaseSlice(jobId: string, slice: number): Promise<void>
+  /** Every user of the slice is settled. */
+  finishSlice(jobId: string, slice: number): Promise<void>
+  /** Takes one token of the job's budget for the given second, across every instance; answers how many were taken in that second so far. */
+  takePaceToken(jobId: string, second: number): Promise<number>
+}
+
+/** How many deletions each requester has done, per clock hour, across every instance. */
+export interface RequesterDeletionCounts {
+  count(requester: string, hour: number): Promise<number>
+  add(requester: string, hour: number): Promise<void>
 }

@@ -90,6 +90,11 @@ export const migrations: readonly Migration[] = [
     ],
   },
   {
+    version: 6,
+    description: 'Audit trail: one hash chain per service instance (user_deletion_audit keyed by chain already), anchored periodically in user_deletion_audit_anchor',
+    statements: (ks) => [`CREATE TABLE IF NOT EXISTS ${ks}.user_deletion_audit_anchor (chain text, seq bigint, hash text, at timestamp, PRIMARY KEY (chain, seq))`],
+  },
+  {
     version: 7,
     description: "Sunbird's other user-keyed tables (user_declarations, user_consent, user_notes, otp, rate_limit, legacy shadow_user, user_feed, user_cert, address) with their userid indexes",
     statements: (ks) => [
@@ -136,6 +141,23 @@ export const migrations: readonly Migration[] = [
         id text PRIMARY KEY, userid text, addressline1 text, addressline2 text, city text, state text, zipcode text, country text,
         addtype text, isdeleted boolean, createdby text, createddate text, updatedby text, updateddate text)`,
       `CREATE INDEX IF NOT EXISTS address_userid_idx ON ${ks}.address (userid)`,
+    ],
+  },
+  {
+    version: 8,
+    description: 'Batch deletion jobs (job, slices leased to instances, per-user outcomes, shared pace budget) and the per-requester hourly deletion count',
+    statements: (ks) => [
+      `CREATE TABLE IF NOT EXISTS ${ks}.user_deletion_batch (
+        id text PRIMARY KEY, createdby text, caller text, organisationids set<text>, mode text,
+        total int, slices int, state text, createdat timestamp, updatedat timestamp)`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.user_deletion_batch_open (id text PRIMARY KEY, createdat timestamp)`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.user_deletion_batch_slice (
+        jobid text, slice int, owner text, leaseuntil timestamp, done boolean, PRIMARY KEY (jobid, slice))`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.user_deletion_batch_item (
+        jobid text, slice int, userid text, status text, err text, attempts int, at timestamp,
+        PRIMARY KEY (jobid, slice, userid))`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.user_deletion_batch_pace (jobid text, second bigint, taken counter, PRIMARY KEY ((jobid, second)))`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.user_deletion_requester_hourly (requester text, hour bigint, deleted counter, PRIMARY KEY ((requester, hour)))`,
     ],
   },
 ]
