@@ -1,6 +1,8 @@
 import type { Operation } from '../operation.js'
 import { health, ready } from './health.js'
 import { userDelete } from './user-delete.js'
+import { userDeleteBatch } from './user-delete-batch.js'
+import { userDeleteBatchStatus } from './user-delete-batch-status.js'
 import { userDeleteCancel } from './user-delete-cancel.js'
 import { userDeleteStatus } from './user-delete-status.js'
 import { userExport } from './user-export.js'
@@ -10,4 +12,4 @@ import { userExport } from './user-export.js'
  * document and the shared security suite are all built from this list: adding an operation is one
  * file in this folder and one line here.
  */
-export const operations: readonly Operation[] = [userDelete, userDeleteStatus, userDeleteCancel, userExport, health, ready]
+export const operations: readonly Operation[] = [userDelete, userDeleteStatus, userDeleteCancel, userDeleteBatch, userDeleteBatchStatus, userExport, health, ready]
