@@ -16,6 +16,7 @@ import { createRealmKeys } from '../test/support/user-tokens.js'
 import { prepareKeyspace, seedUsers, tokensFor, type UserWithToken } from './fixtures.js'
 import { cpuMs, listenerPid, rssMiB, runLoad, startServerProcess, type ServerProcess } from './processes.js'
 import { checkBaselineMatchesService } from './drift-check.js'
+import { renderScaling, runClusterScaling } from './cluster-scaling.js'
 import { runBaselineB, type TimedRun } from './raw-delete-sequence.js'
 import { renderTable, writeResults, type TableRow, type Verdict } from './report.js'
 import { readSettings } from './settings.js'
@@ -140,6 +141,17 @@ async function waitForOutboxDrain(db: Client, keyspace: string, maxSeconds = 180
 
 async function main(): Promise<void> {
   const settings = readSettings()
+  if (process.env.BENCH_CLUSTER === '1') {
+    // The cluster section alone: one instance against two on the 3-node Cassandra and 3-broker Kafka.
+    const { runs, queryCosts } = await runClusterScaling({
+      keyspace: settings.keyspace,
+      deletions: Number(process.env.BENCH_CLUSTER_DELETIONS ?? '300'),
+      inFlight: Number(process.env.BENCH_CLUSTER_IN_FLIGHT ?? '16'),
+    })
+    console.log(renderScaling(runs, queryCosts))
+    writeResults({ cluster: { loadAverage: loadavg(), runs, queryCosts } }, new Date())
+    return
+  }
   const C = settings.connections
   log(`settings ${JSON.stringify(settings)}`)
   const loadStart = loadavg()
