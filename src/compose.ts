@@ -205,6 +205,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     userTokens: new UserTokenVerifier({ ssoUrl, realm, keys, clockSkewSeconds, federationProviderId }),
     deletedUsers,
     sessions: { startedAt: (userId, sessionId) => keycloak.sessionStartedAt(userId, sessionId) },
+    sessionCookie: { name: config.auth.session.cookieName, allowedOrigins: config.auth.session.allowedOrigins, secure: config.auth.session.cookieSecure },
     metrics,
     idempotency: {
       keys: new CassandraIdempotencyKeys(cassandra, config.cassandra.keyspace),

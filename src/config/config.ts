@@ -45,6 +45,8 @@ export interface Config {
       readonly retries: number
     }
     readonly clockSkewSeconds: number
+    /** The session-cookie route (DELETE /api/users/{user_id}): SESSION_COOKIE_NAME, SESSION_ALLOWED_ORIGINS, SESSION_COOKIE_SECURE. */
+    readonly session: { readonly cookieName: string; readonly allowedOrigins: readonly string[]; readonly cookieSecure: boolean }
   }
   readonly authorization: { readonly orgAdminScope: 'organisation' | 'any' }
   readonly deletion: {

@@ -5,6 +5,7 @@ import { itemAt } from '../../test/support/item-at.js'
 import type { Caller } from './caller.js'
 import { deleteUser } from './delete-user.js'
 import { type DeletionRequest, STEPS } from './deletion-request.js'
+import { resumeOpenDeletions } from './run-deletion.js'
 import { DependencyUnavailableError, NotPermittedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
 
 const TARGET = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
@@ -615,16 +616,54 @@ describe('deleteUser, losing the lock', () => {
     expect(w.identity.calls).toEqual([])
   })
 
-  it('when Cassandra fails at the lock, then the error propagates, Keycloak is not called and the listener is not told', async () => {
+  it('when Cassandra fails at the lock after the request is recorded, then the answer is success, nothing more is done now, and the sweeper carries it out', async () => {
     const w = world([activeUser()])
     w.users.failNext('markDeleted', new DependencyUnavailableError('cassandra'))
+
+    const result = await deleteUser(w.deps, input(self()))
+
+    expect(result).toEqual({ response: 'SUCCESS' })
+    expect(w.identity.calls).toEqual([])
+    expect(w.listener.deleted).toEqual([])
+    expect(w.requests.peek(MSGID)).toMatchObject({ state: 'accepted', steps: {} })
+    expect(w.requests.isOpen(MSGID)).toBe(true)
+    expect(await resumeOpenDeletions(w.deps)).toEqual({ resumed: 1, completed: 1, partial: 0 })
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 2, isDeleted: true })
+  })
+
+  it("when the lock's answer is lost and cannot be read back, then the answer is success and the sweeper locks and finishes", async () => {
+    const w = world([activeUser()])
+    w.users.scriptMarkDeleted({ kind: 'unknown' })
+
+    const result = await deleteUser(w.deps, input(self()))
+
+    expect(result).toEqual({ response: 'SUCCESS' })
+    expect(w.requests.peek(MSGID)?.state).toBe('accepted')
+    expect(await resumeOpenDeletions(w.deps)).toEqual({ resumed: 1, completed: 1, partial: 0 })
+    expect(w.requests.peek(MSGID)?.state).toBe('completed')
+  })
+
+  it('when Cassandra fails before the request is recorded, then the error propagates and nothing is written', async () => {
+    const w = world([activeUser()])
+    w.requests.failNext('create', new DependencyUnavailableError('cassandra'))
 
     const error = await failureOf(deleteUser(w.deps, input(self())))
 
     expect(error).toBeInstanceOf(DependencyUnavailableError)
-    expect(w.identity.calls).toEqual([])
-    expect(w.listener.deleted).toEqual([])
-    expect(w.requests.peek(MSGID)).toMatchObject({ state: 'accepted', steps: {} })
+    expect(w.requests.all()).toEqual([])
+    expect(w.users.callCount('markDeleted')).toBe(0)
+    expect(w.audit.records).toEqual([])
+  })
+
+  it('when the loser of a race cannot record that it lost, then it still answers UserAlreadyDeleted and the sweeper ends it as superseded', async () => {
+    const w = world([activeUser()])
+    w.users.beforeNextMarkDeleted(() => w.users.update(TARGET, { status: 2, isDeleted: true }))
+    w.requests.failNext('finish', new DependencyUnavailableError('cassandra'))
+
+    const error = await failureOf(deleteUser(w.deps, input(self())))
+
+    expect(error).toBeInstanceOf(UserAlreadyDeletedError)
+    expect(w.requests.isOpen(MSGID)).toBe(true)
   })
 })
 
@@ -712,16 +751,16 @@ describe('deleteUser, Keycloak unreachable', () => {
 })
 
 describe('deleteUser, Cassandra failing half-way', () => {
-  it('when a step fails on Cassandra, then the error propagates and the lease is released at once', async () => {
+  it('when a step fails on Cassandra after the lock, then the answer is success, the request stays open and its lease is released at once', async () => {
     // Arrange
     const w = world([activeUser({ organisationIds: ['org-1'] })])
     w.users.failNext('leaveOrganisations', new DependencyUnavailableError('cassandra'))
 
     // Act
-    const error = await failureOf(deleteUser(w.deps, input(self())))
+    const result = await deleteUser(w.deps, input(self()))
 
     // Assert
-    expect(error).toBeInstanceOf(DependencyUnavailableError)
+    expect(result).toEqual({ response: 'SUCCESS' })
     const request = w.requests.peek(MSGID)
     expect(request?.state).toBe('in_progress')
     expect(Object.keys(request?.steps ?? {})).toEqual(['lock', 'keycloak', 'otp', 'rateLimit', 'lookups', 'externalIdentities'])
@@ -731,14 +770,22 @@ describe('deleteUser, Cassandra failing half-way', () => {
     expect(w.audit.eventsOf(MSGID)).toEqual(['deletion.accepted'])
   })
 
-  it('when releasing the lease fails too, then the original error is the one that propagates', async () => {
+  it('when releasing the lease fails too, then the answer is still success', async () => {
     const w = world([activeUser()])
     w.users.failNext('eraseLookups', new DependencyUnavailableError('cassandra'))
     w.requests.failNext('releaseLease', new Error('release failed'))
 
+    expect(await deleteUser(w.deps, input(self()))).toEqual({ response: 'SUCCESS' })
+  })
+
+  it('when a step fails with a bug after the lock, then the error propagates (a 500, never "retry")', async () => {
+    const w = world([activeUser()])
+    w.users.failNext('eraseLookups', new Error('bug'))
+
     const error = await failureOf(deleteUser(w.deps, input(self())))
 
-    expect(error).toBeInstanceOf(DependencyUnavailableError)
+    expect(error).toBeInstanceOf(Error)
+    expect(error).not.toBeInstanceOf(DependencyUnavailableError)
   })
 
   it('when the same deletion is retried after a half-way failure, then it resumes from the failed step and answers UserAlreadyDeleted', async () => {

@@ -23,6 +23,11 @@ export type MarkDeletedOutcome =
   | { kind: 'already-deleted' }
   /** Someone changed the row between our read and our write (e.g. blocked it); read again. */
   | { kind: 'changed'; current: UserRecord | undefined }
+  /**
+   * The transaction's answer was lost (a timeout) and the row could not be read back either: it may
+   * have applied. The request stays open; the sweeper reads the row again and finishes it.
+   */
+  | { kind: 'unknown' }
 
 export interface UserStore {
   findUser(userId: string): Promise<UserRecord | undefined>
@@ -35,6 +40,8 @@ export interface UserStore {
   /**
    * The lock: one lightweight transaction sets status 2 + isdeleted, applied only if the row still
    * holds the values we decided on. From here the user is deleted for every reader and locked out.
+   * A lost answer is settled by reading the row back (serially): 'deleted' only when it holds this
+   * very change; DependencyUnavailableError only when the change is known not to have applied.
    */
   markDeleted(user: UserRecord, change: { requestedBy: string; at: Date }): Promise<MarkDeletedOutcome>
   /** Removes every user_lookup row of the user (username, email, phone, external ids). Idempotent. */
@@ -132,8 +139,14 @@ export interface UserDeletionStates {
 
 /** Durable deletion requests. */
 export interface DeletionRequestStore {
-  /** Creates the request (state accepted) and lists it as open; false when the id is taken already. */
-  create(request: DeletionRequest, leaseUntil: Date): Promise<boolean>
+  /**
+   * Lists the request as open and creates it (state accepted); false when the id is taken already.
+   * Creating it is the point of no return: from there the request is carried out (by the sweeper
+   * if not by its runner). DependencyUnavailableError only when it is known not to exist; 'unknown'
+   * when the answer was lost and the row could not be read back (the store keeps settling it in the
+   * background, so it exists once the store is reachable again).
+   */
+  create(request: DeletionRequest, leaseUntil: Date): Promise<boolean | 'unknown'>
   get(id: string): Promise<DeletionRequest | undefined>
   /** Newest first. */
   findByUser(userId: string, limit: number): Promise<DeletionRequest[]>

@@ -119,7 +119,8 @@ export async function resumeDeletion(deps: RunDeps, requestId: string): Promise<
       }
     } else {
       const locked = await deps.users.markDeleted(user, { requestedBy: request.requestedBy, at: now })
-      if (locked.kind === 'changed') return undefined // someone is changing the row right now: next sweep
+      // Someone is changing the row right now, or the lock's answer was lost: next sweep reads it again.
+      if (locked.kind === 'changed' || locked.kind === 'unknown') return undefined
     }
     await recordLock(deps, request, now)
   }

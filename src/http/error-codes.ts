@@ -231,6 +231,14 @@ export const errorCodes = {
     description:
       'The requester (the person of the user token) has deleted `DELETION_MAX_PER_REQUESTER_PER_HOUR` users in the current clock hour, on any route and instance; nothing was done. `Retry-After` says when the hour ends. Deleting oneself is never limited; batch jobs have their own pace.',
   },
+  CROSS_SITE_REQUEST: {
+    status: 403,
+    responseCode: 'FORBIDDEN',
+    err: 'UOS_USRDLT0140',
+    errmsg: 'Cross-site request refused.',
+    description:
+      'A session-cookie call (`DELETE /api/users/{user_id}`) from an `Origin` not in `SESSION_ALLOWED_ORIGINS`, or marked `Sec-Fetch-Site: cross-site`: refused as cross-site request forgery before the cookie is read.',
+  },
   API_NOT_FOUND: {
     status: 404,
     responseCode: 'RESOURCE_NOT_FOUND',

@@ -59,6 +59,8 @@ export interface OperationInput<Req extends RequestSchemas, Principal> {
   caller: Principal
   /** The request id (msgid): it also names the deletion request a delete creates. */
   msgid: string
+  /** When the request deadline passes (its 503 is rendered then); work that cannot be undone answers before it. */
+  answerBy?: Date
 }
 
 /** Everything about an operation but its handler: what registration, OpenAPI and the tests read. */
@@ -95,6 +97,8 @@ export interface OperationMeta {
   readonly responseHeaders?: Readonly<Record<string, string>>
   /** Whether the operation may ask for step-up (DELETION_MAX_AUTH_AGE_SECONDS): documented on it. */
   readonly stepUpDocumented?: boolean
+  /** A success ends the caller's session, as the credential scheme keeps it (e.g. the session cookie expired): the account is gone. */
+  readonly endsSession?: boolean
 }
 
 /** What a handler is built with, once, at start-up. */
@@ -146,7 +150,8 @@ function validator<Id extends SchemaId | undefined>(schemas: SchemaRegistry, id:
  * Declares an operation. The returned handler runs, in the contract's order: the credentials (the
  * body was read and parsed before, by readJsonBody), the Idempotency-Key lookup (when the operation
  * is idempotent), the lock-out, then the path, query and body schemas, step-up (when the call asks
- * for it), then `handle`, whose result the dialect renders. Anything thrown goes to the one error
+ * for it), then `handle`, whose result the dialect renders (after the scheme ends the session,
+ * when the operation ends it). Anything thrown goes to the one error
  * road; for a claimed Idempotency-Key the error's answer is rendered here, so it can be kept.
  */
 export function defineOperation<const Req extends RequestSchemas, Principal, Result>(spec: OperationSpec<Req, Principal, Result>): Operation {
@@ -167,9 +172,12 @@ export function defineOperation<const Req extends RequestSchemas, Principal, Res
           body: body(() => c.get('body')),
           caller,
           msgid: c.get('msgid'),
+          ...(c.get('answerBy') && { answerBy: c.get('answerBy') }),
         }
         if (spec.stepUp?.(input)) await requireRecentLogin(credentials.person(caller), maxAuthAgeSeconds, verifiers.sessions)
-        return spec.dialect.success(c, spec, await spec.handle(input, services))
+        const result = await spec.handle(input, services)
+        if (spec.endsSession) credentials.endSession?.(c, verifiers)
+        return spec.dialect.success(c, spec, result)
       }
 
       return async function handleOperation(c) {

@@ -29,6 +29,10 @@ export type HealthAndReadiness = SunbirdResponseEnvelope & {
   }
 }
 /**
+ * The JSON `true`: the account is deleted and the session cleared.
+ */
+export type DeletedSessionRoute = true
+/**
  * Where the job stands: `running`, `paused` (its circuit breaker is open: a dependency is in trouble; it resumes on its own) or `completed`; counts, failures by code (`FORBIDDEN` for an authorization refusal, else the Sunbird code a single delete answers), the rate of the last minute and the time left at that rate (null when unknown), and one page of per-user outcomes.
  */
 export type BatchDeletionStatus = SunbirdResponseEnvelope & {
@@ -277,11 +281,17 @@ export type UserExport = SunbirdResponseEnvelope & {
 }
 
 export interface SchemaTypes {
+  'bearer-user-delete.params': PathOfDELETEApiUsersUserId
   'deletion-receipt': DeletionReceipt
   'deletion-request': DeletionRequest
+  'drf-detail.error': ErrorDjangoRESTFramework
   envelope: SunbirdResponseEnvelope
   'error.response': ErrorEnvelope
   'health.response': HealthAndReadiness
+  'nest.error': ErrorNestJS
+  'nuxt.error': ErrorNuxtH3
+  'session-user-delete.params': PathOfDELETEApiUsersUserId1
+  'session-user-delete.response': DeletedSessionRoute
   'user-delete-batch-status.request': BatchDeletionStatusRequest
   'user-delete-batch-status.response': BatchDeletionStatus
   'user-delete-batch.request': BatchDeletionRequest
@@ -295,6 +305,18 @@ export interface SchemaTypes {
   'user-export.request': ExportAUser
   'user-export.response': UserExport
   'user-id': UserId
+  'v1-users-delete.params': PathOfDELETEApiV1UsersId
+  'v2-user-delete.params': PathOfDELETEApiV2UserId
+  'v2-user-delete.query': QueryOfDELETEApiV2UserId
+}
+/**
+ * The user to delete (seed 000).
+ */
+export interface PathOfDELETEApiUsersUserId {
+  /**
+   * The user id (a UUID, as this service issues them). Any other value names no user: 404 `{"detail":"User not found"}`.
+   */
+  user_id: string
 }
 /**
  * What a completed deletion did, per store, and why; no personal data: the user appears only as a keyed hash (HMAC-SHA256).
@@ -351,6 +373,12 @@ export interface DeletionRequest {
   receipt?: DeletionReceipt
 }
 /**
+ * Every error of DELETE /api/v2/user/{id}/ and DELETE /api/users/{user_id}/: the message alone.
+ */
+export interface ErrorDjangoRESTFramework {
+  detail: string
+}
+/**
  * Every JSON answer of the service. Key order id, ver, ts, params, responseCode, result.
  */
 export interface SunbirdResponseEnvelope {
@@ -369,6 +397,36 @@ export interface SunbirdResponseEnvelope {
   }
   responseCode: 'OK' | 'CLIENT_ERROR' | 'UNAUTHORIZED' | 'FORBIDDEN' | 'RESOURCE_NOT_FOUND' | 'TOO_MANY_REQUESTS' | 'SERVER_ERROR' | 'SERVICE_UNAVAILABLE'
   result: {}
+}
+/**
+ * Every error of DELETE /api/v1/users/{id}: the status and a message; a validation failure also lists what failed.
+ */
+export interface ErrorNestJS {
+  statusCode: number
+  message: string
+  /**
+   * @minItems 1
+   */
+  errors?: [string, ...string[]]
+}
+/**
+ * Every error of DELETE /api/users/{user_id}: the status, its HTTP reason phrase, and the message under `data`.
+ */
+export interface ErrorNuxtH3 {
+  statusCode: number
+  statusMessage: string
+  data: {
+    message: string
+  }
+}
+/**
+ * The user to delete: the session's own (seed 002).
+ */
+export interface PathOfDELETEApiUsersUserId1 {
+  /**
+   * The user id, a UUID; any other value is the 400 `Invalid user ID format`, before any authorization check.
+   */
+  user_id: string
 }
 /**
  * Body of POST /api/user/v1/delete/batch/status: the job id, and which page of its per-user outcomes (`offset` from 0, `limit` 1–1000, 100 by default).
@@ -449,6 +507,33 @@ export interface ExportAUser {
   request: {
     userId: UserId
   }
+}
+/**
+ * The user to delete (seed 001).
+ */
+export interface PathOfDELETEApiV1UsersId {
+  /**
+   * The user id, a UUID; any other value is the 400 `id must be a valid UUID`.
+   */
+  id: string
+}
+/**
+ * The user to delete (seed 003).
+ */
+export interface PathOfDELETEApiV2UserId {
+  /**
+   * The user id (a UUID, as this service issues them). Any other value names no user: 404 `{"detail":"User not found"}`.
+   */
+  id: string
+}
+/**
+ * Other query parameters are ignored.
+ */
+export interface QueryOfDELETEApiV2UserId {
+  /**
+   * `1` or `true`: hard deletion (everything erased, down to a tombstone; irreversible). Absent or any other value: soft deletion (locked out, everything kept).
+   */
+  hard?: string
 }
 
 /** The $id of a schema in schemas/ that has a type here. */

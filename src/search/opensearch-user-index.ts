@@ -102,14 +102,25 @@ export class OpenSearchUserIndex implements UserSearchIndex {
     })
   }
 
+  /**
+   * Found by search, then removed by id in one bulk request (no _delete_by_query: it lives in the
+   * reindex module, which not every engine carries), page by page until none is left.
+   */
   async deleteNotes(userId: string): Promise<number> {
     return runSearch(async () => {
-      try {
-        const { body } = await this.client.deleteByQuery({ index: this.notesIndex, body: { query: notesOf(userId) }, refresh: true, conflicts: 'proceed' })
-        return 'deleted' in body ? Number(body.deleted ?? 0) : 0
-      } catch (err) {
-        if (isNotFound(err)) return 0
-        throw err
+      let deleted = 0
+      for (;;) {
+        let ids: string[]
+        try {
+          const { body } = await this.client.search({ index: this.notesIndex, body: { query: notesOf(userId), size: 500, _source: ['userId'] } })
+          ids = body.hits.hits.filter((hit) => (hit._source as JsonRow | undefined)?.userId === userId).map((hit) => hit._id as string)
+        } catch (err) {
+          if (isNotFound(err)) return deleted
+          throw err
+        }
+        if (ids.length === 0) return deleted
+        const { body } = await this.client.bulk({ refresh: true, body: ids.map((id) => ({ delete: { _index: this.notesIndex, _id: id } })) })
+        deleted += body.items.filter((item) => item.delete?.result === 'deleted').length
       }
     })
   }

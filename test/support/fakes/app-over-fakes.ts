@@ -64,6 +64,7 @@ export function appOverFakes(options: WorldOptions = {}): AppOverFakes {
     userTokens: new UserTokenVerifier({ ssoUrl: FAKE_SSO_URL, realm: 'sunbird', keys: new PemKeySource(realm.dir) }),
     deletedUsers,
     sessions: { startedAt: async () => undefined },
+    sessionCookie: { name: 'neptun-session', allowedOrigins: [], secure: false },
     metrics: createServiceMetrics(),
     idempotency: { keys: new InMemoryIdempotencyKeys(), inFlightSeconds: 30 },
     deleteAccount: (input) => deleteAccount(world.deps, input),
