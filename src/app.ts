@@ -31,6 +31,9 @@ export interface AppDeps extends OperationServices, Verifiers {
   maxAuthAgeSeconds?: number
 }
 
+/** How long before the request deadline a deletion that cannot be undone answers "accepted". */
+const ANSWER_MARGIN_MS = 250
+
 /** Middleware order, routes, and the one error road. Nothing else. `served` is the API's operation list (tests may serve others). */
 export function createApp(deps: AppDeps, served: readonly Operation[] = operations): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
@@ -45,6 +48,11 @@ export function createApp(deps: AppDeps, served: readonly Operation[] = operatio
   app.use('*', requestMetrics(deps.metrics))
   // A request deadline: past it the caller gets the 503 of the operation's dialect, never a hang.
   app.use('*', timeout(deps.requestTimeoutMs))
+  app.use('*', async (c, next) => {
+    // A deletion past its point of no return must answer before the deadline's 503 would.
+    c.set('answerBy', new Date(Date.now() + Math.max(0, deps.requestTimeoutMs - ANSWER_MARGIN_MS)))
+    await next()
+  })
 
   registerApiDocs(app, deps)
   registerMetrics(app, deps.metrics)

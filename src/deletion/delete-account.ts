@@ -1,5 +1,6 @@
 import type { Caller } from './caller.js'
-import { type DeleteUserDeps, authorize, deleteUser, openRequest } from './delete-user.js'
+import { answerByDeadline, type CommitGate } from './commit-gate.js'
+import { type DeleteUserDeps, authorize, deleteUser, handOver, openRequest } from './delete-user.js'
 import { rolesAllowDeletion } from './deletion-policy.js'
 import type { DeletionRequest, ErasureSchedule, PlanName } from './deletion-request.js'
 import { NotPermittedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
@@ -29,6 +30,11 @@ export interface DeletionInput {
   gracePeriodDays?: number
   /** Run every check and answer what would happen, writing nothing. */
   dryRun?: boolean
+  /**
+   * When the caller stops waiting (its request deadline). Past it the answer is "retry" if nothing
+   * was written, else the accepted answer while the deletion goes on (see answerByDeadline).
+   */
+  answerBy?: Date
 }
 
 export type DeletionOutcome =
@@ -119,8 +125,15 @@ export async function deleteAccount(deps: DeleteAccountDeps, input: DeletionInpu
     const { user } = await check(deps, input, ask.intent)
     return { kind: 'dry-run', mode: ask.mode, plan: await preview(deps, input.userId, ask.schedule?.plan ?? ask.plan, user) }
   }
+  // What the caller is told if its deadline passes after the point of no return: the request as it is being created.
+  let accepted: DeletionOutcome = { kind: 'deleted', mode: ask.mode, requestId: input.requestId }
+  const run = (commit?: CommitGate) => carryOut(deps, input, ask, commit, (outcome) => (accepted = outcome))
+  return input.answerBy ? answerByDeadline(input.answerBy, () => accepted, run) : run()
+}
+
+async function carryOut(deps: DeleteAccountDeps, input: DeletionInput, ask: Asked, commit: CommitGate | undefined, accepting: (outcome: DeletionOutcome) => void): Promise<DeletionOutcome> {
   if (ask.intent === 'default') {
-    await deleteUser(deps, input)
+    await deleteUser(deps, { ...input, ...(commit && { commit }) })
     return { kind: 'deleted', mode: 'default', requestId: input.requestId }
   }
 
@@ -138,18 +151,19 @@ export async function deleteAccount(deps: DeleteAccountDeps, input: DeletionInpu
     createdAt: now,
     updatedAt: now,
   }
-  await openRequest(deps, request)
-  const userName = deps.eventIncludesUserName ? await deps.users.findUserName(input.userId) : null
+  // A soft phase still owing a step (Keycloak down) is finished by the sweeper, which then schedules the erasure all the same.
+  const outcome = (): DeletionOutcome =>
+    request.schedule ? { kind: 'scheduled', mode: ask.mode, requestId: request.id, eraseAt: request.schedule.eraseAt } : { kind: 'deleted', mode: ask.mode, requestId: request.id }
+  accepting(outcome())
+  if ((await openRequest(deps, request, commit)) === 'unknown') return outcome()
   try {
+    const userName = deps.eventIncludesUserName ? await deps.users.findUserName(input.userId) : null
     const locked = await lockForPlan(deps, request)
     if (locked.kind === 'refused') throw locked.error
     await runRemainingSteps(deps, request, userName)
   } catch (err) {
-    // Let the next identical request (or the sweeper) take over at once instead of after the lease.
-    await deps.requests.releaseLease(request.id).catch(() => undefined)
-    throw err
+    // Past the point of no return: a dependency failing leaves the request to the sweeper, and the answer is the accepted one.
+    await handOver(deps, request, err)
   }
-  // A soft phase still owing a step (Keycloak down) is finished by the sweeper, which then schedules the erasure all the same.
-  if (request.schedule) return { kind: 'scheduled', mode: ask.mode, requestId: request.id, eraseAt: request.schedule.eraseAt }
-  return { kind: 'deleted', mode: ask.mode, requestId: request.id }
+  return outcome()
 }

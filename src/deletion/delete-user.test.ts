@@ -4,7 +4,8 @@ import type { SeedUser } from '../../test/support/fakes/in-memory-user-store.js'
 import { itemAt } from '../../test/support/item-at.js'
 import type { Caller } from './caller.js'
 import { deleteUser } from './delete-user.js'
-import type { DeletionRequest } from './deletion-request.js'
+import { type DeletionRequest, STEPS } from './deletion-request.js'
+import { resumeOpenDeletions } from './run-deletion.js'
 import { DependencyUnavailableError, NotPermittedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
 
 const TARGET = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
@@ -53,14 +54,26 @@ const SUCCESS_WRITES = [
   'requests.recordStep(lock)',
   'identity.eraseAccount',
   'requests.recordStep(keycloak)',
+  'requests.recordStep(otp)',
+  'requests.recordStep(rateLimit)',
   'users.eraseLookups',
   'requests.recordStep(lookups)',
   'users.eraseExternalIdentities',
   'requests.recordStep(externalIdentities)',
   'users.leaveOrganisations',
   'requests.recordStep(organisations)',
+  'requests.recordStep(declarations)',
+  'requests.recordStep(notes)',
+  'requests.recordStep(searchNotes)',
+  'requests.recordStep(shadowUser)',
+  'requests.recordStep(userFeed)',
+  'requests.recordStep(userCert)',
+  'requests.recordStep(address)',
+  'requests.recordStep(extraTargets)',
   'users.scrubProfile',
   'requests.recordStep(userRow)',
+  'requests.recordStep(searchUser)',
+  'requests.recordStep(cacheUser)',
   'requests.recordStep(managedUsers)',
   'outbox.append',
   'requests.recordStep(event)',
@@ -334,10 +347,23 @@ describe('deleteUser, a successful deletion', () => {
     expect(request?.steps).toEqual({
       lock: { status: 'done', action: 'locked', at: AT },
       keycloak: { status: 'done', action: 'deleted', at: AT },
+      // Keyed hashes of the profile's contacts (for deletion:verify), never the contacts.
+      otp: { status: 'done', action: 'deleted', count: 0, at: AT, hashes: [expect.stringMatching(/^[0-9a-f]{64}$/)] },
+      rateLimit: { status: 'done', action: 'deleted', count: 0, at: AT, hashes: [expect.stringMatching(/^[0-9a-f]{64}$/)] },
       lookups: { status: 'done', action: 'deleted', count: 3, at: AT },
       externalIdentities: { status: 'done', action: 'deleted', count: 2, at: AT },
       organisations: { status: 'done', action: 'marked-left', count: 2, at: AT },
+      declarations: { status: 'done', action: 'deleted', count: 0, at: AT },
+      notes: { status: 'done', action: 'deleted', count: 0, at: AT },
+      searchNotes: { status: 'done', action: 'deleted', count: 0, at: AT },
+      shadowUser: { status: 'done', action: 'blanked', count: 0, at: AT },
+      userFeed: { status: 'done', action: 'deleted', count: 0, at: AT },
+      userCert: { status: 'done', action: 'deleted', count: 0, at: AT },
+      address: { status: 'done', action: 'deleted', count: 0, at: AT },
+      extraTargets: { status: 'skipped', action: 'none configured', at: AT, entries: [] },
       userRow: { status: 'done', action: 'scrubbed', at: AT },
+      searchUser: { status: 'done', action: 'absent', count: 0, at: AT },
+      cacheUser: { status: 'done', action: 'deleted', count: 0, at: AT },
       managedUsers: { status: 'skipped', action: 'scrubbed', count: 0, at: AT },
       event: { status: 'done', action: 'queued', at: AT },
     })
@@ -590,16 +616,54 @@ describe('deleteUser, losing the lock', () => {
     expect(w.identity.calls).toEqual([])
   })
 
-  it('when Cassandra fails at the lock, then the error propagates, Keycloak is not called and the listener is not told', async () => {
+  it('when Cassandra fails at the lock after the request is recorded, then the answer is success, nothing more is done now, and the sweeper carries it out', async () => {
     const w = world([activeUser()])
     w.users.failNext('markDeleted', new DependencyUnavailableError('cassandra'))
+
+    const result = await deleteUser(w.deps, input(self()))
+
+    expect(result).toEqual({ response: 'SUCCESS' })
+    expect(w.identity.calls).toEqual([])
+    expect(w.listener.deleted).toEqual([])
+    expect(w.requests.peek(MSGID)).toMatchObject({ state: 'accepted', steps: {} })
+    expect(w.requests.isOpen(MSGID)).toBe(true)
+    expect(await resumeOpenDeletions(w.deps)).toEqual({ resumed: 1, completed: 1, partial: 0 })
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 2, isDeleted: true })
+  })
+
+  it("when the lock's answer is lost and cannot be read back, then the answer is success and the sweeper locks and finishes", async () => {
+    const w = world([activeUser()])
+    w.users.scriptMarkDeleted({ kind: 'unknown' })
+
+    const result = await deleteUser(w.deps, input(self()))
+
+    expect(result).toEqual({ response: 'SUCCESS' })
+    expect(w.requests.peek(MSGID)?.state).toBe('accepted')
+    expect(await resumeOpenDeletions(w.deps)).toEqual({ resumed: 1, completed: 1, partial: 0 })
+    expect(w.requests.peek(MSGID)?.state).toBe('completed')
+  })
+
+  it('when Cassandra fails before the request is recorded, then the error propagates and nothing is written', async () => {
+    const w = world([activeUser()])
+    w.requests.failNext('create', new DependencyUnavailableError('cassandra'))
 
     const error = await failureOf(deleteUser(w.deps, input(self())))
 
     expect(error).toBeInstanceOf(DependencyUnavailableError)
-    expect(w.identity.calls).toEqual([])
-    expect(w.listener.deleted).toEqual([])
-    expect(w.requests.peek(MSGID)).toMatchObject({ state: 'accepted', steps: {} })
+    expect(w.requests.all()).toEqual([])
+    expect(w.users.callCount('markDeleted')).toBe(0)
+    expect(w.audit.records).toEqual([])
+  })
+
+  it('when the loser of a race cannot record that it lost, then it still answers UserAlreadyDeleted and the sweeper ends it as superseded', async () => {
+    const w = world([activeUser()])
+    w.users.beforeNextMarkDeleted(() => w.users.update(TARGET, { status: 2, isDeleted: true }))
+    w.requests.failNext('finish', new DependencyUnavailableError('cassandra'))
+
+    const error = await failureOf(deleteUser(w.deps, input(self())))
+
+    expect(error).toBeInstanceOf(UserAlreadyDeletedError)
+    expect(w.requests.isOpen(MSGID)).toBe(true)
   })
 })
 
@@ -622,7 +686,7 @@ describe('deleteUser, Keycloak unreachable', () => {
         .filter(([step]) => step !== 'keycloak')
         .map(([, outcome]) => outcome.status),
     ).not.toContain('pending')
-    expect(Object.keys(request?.steps ?? {})).toHaveLength(8)
+    expect(Object.keys(request?.steps ?? {})).toHaveLength(STEPS.filter((step) => step !== 'roles' && step !== 'consent').length)
     expect(w.users.remainingLookups(TARGET)).toBe(0)
     expect(w.identity.hasAccount(TARGET)).toBe(true)
     expect(w.outbox.eventOf(MSGID)).toBeDefined()
@@ -687,33 +751,41 @@ describe('deleteUser, Keycloak unreachable', () => {
 })
 
 describe('deleteUser, Cassandra failing half-way', () => {
-  it('when a step fails on Cassandra, then the error propagates and the lease is released at once', async () => {
+  it('when a step fails on Cassandra after the lock, then the answer is success, the request stays open and its lease is released at once', async () => {
     // Arrange
     const w = world([activeUser({ organisationIds: ['org-1'] })])
     w.users.failNext('leaveOrganisations', new DependencyUnavailableError('cassandra'))
 
     // Act
-    const error = await failureOf(deleteUser(w.deps, input(self())))
+    const result = await deleteUser(w.deps, input(self()))
 
     // Assert
-    expect(error).toBeInstanceOf(DependencyUnavailableError)
+    expect(result).toEqual({ response: 'SUCCESS' })
     const request = w.requests.peek(MSGID)
     expect(request?.state).toBe('in_progress')
-    expect(Object.keys(request?.steps ?? {})).toEqual(['lock', 'keycloak', 'lookups', 'externalIdentities'])
+    expect(Object.keys(request?.steps ?? {})).toEqual(['lock', 'keycloak', 'otp', 'rateLimit', 'lookups', 'externalIdentities'])
     expect(w.requests.isOpen(MSGID)).toBe(true)
     expect(w.timeline.writes().slice(-2)).toEqual(['users.leaveOrganisations', 'requests.releaseLease'])
     expect(await w.requests.acquireLease(MSGID, w.clock.now(), new Date(WORLD_NOW.getTime() + 1))).toBe(true)
     expect(w.audit.eventsOf(MSGID)).toEqual(['deletion.accepted'])
   })
 
-  it('when releasing the lease fails too, then the original error is the one that propagates', async () => {
+  it('when releasing the lease fails too, then the answer is still success', async () => {
     const w = world([activeUser()])
     w.users.failNext('eraseLookups', new DependencyUnavailableError('cassandra'))
     w.requests.failNext('releaseLease', new Error('release failed'))
 
+    expect(await deleteUser(w.deps, input(self()))).toEqual({ response: 'SUCCESS' })
+  })
+
+  it('when a step fails with a bug after the lock, then the error propagates (a 500, never "retry")', async () => {
+    const w = world([activeUser()])
+    w.users.failNext('eraseLookups', new Error('bug'))
+
     const error = await failureOf(deleteUser(w.deps, input(self())))
 
-    expect(error).toBeInstanceOf(DependencyUnavailableError)
+    expect(error).toBeInstanceOf(Error)
+    expect(error).not.toBeInstanceOf(DependencyUnavailableError)
   })
 
   it('when the same deletion is retried after a half-way failure, then it resumes from the failed step and answers UserAlreadyDeleted', async () => {

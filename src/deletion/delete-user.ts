@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import type { Caller } from './caller.js'
+import type { CommitGate } from './commit-gate.js'
 import { deletionBasis, type OrgAdminScope, orgAdminCovers, rolesAllowDeletion } from './deletion-policy.js'
 import { type DeletionRequest, isFinished } from './deletion-request.js'
-import { NotPermittedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
+import { DependencyUnavailableError, NotPermittedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
 import { isDeleted } from './is-deleted.js'
 import type { UserRecord } from './ports.js'
 import { type RunDeps, resumeDeletion, runRemainingSteps } from './run-deletion.js'
@@ -19,6 +20,8 @@ export interface DeleteUserInput {
   /** The target, already reduced from f:<provider>:<id> to <id>. */
   userId: string
   caller: Caller
+  /** The caller's deadline, when it has one (see answerByDeadline). */
+  commit?: CommitGate
 }
 
 export interface DeleteUserResult {
@@ -63,16 +66,41 @@ export async function authorize(
 
 /**
  * Records the request (accepted) and audits it, before anything changes. Its id is the call's
- * msgid, which a client may reuse: on a clash the request gets an id of its own.
+ * msgid, which a client may reuse: on a clash the request gets an id of its own. Creating it is the
+ * point of no return (see CommitGate): 'unknown' when the store could not tell whether it did (it
+ * settles that itself), and the request is then left to the sweeper.
  */
-export async function openRequest(deps: RunDeps, request: DeletionRequest): Promise<void> {
+export async function openRequest(deps: RunDeps, request: DeletionRequest, commit?: CommitGate): Promise<'open' | 'unknown'> {
   const leaseUntil = new Date(request.createdAt.getTime() + deps.leaseMs)
-  if (!(await deps.requests.create(request, leaseUntil))) {
+  commit?.enter()
+  let created = await deps.requests.create(request, leaseUntil)
+  if (created === false) {
     request.id = randomUUID()
-    await deps.requests.create(request, leaseUntil)
+    created = await deps.requests.create(request, leaseUntil)
   }
+  if (created === 'unknown') return 'unknown'
   await deps.audit.append(auditRecord(request, 'deletion.accepted', request.createdAt))
   deps.afterStep?.('accept')
+  return 'open'
+}
+
+/**
+ * Past the point of no return a dependency failing does not undo the request: it stays open, its
+ * lease is given back so the sweeper (or a retry) takes it over at once, and the caller is told it
+ * is accepted. Any other error is passed on.
+ */
+export async function handOver(deps: RunDeps, request: DeletionRequest, err: unknown): Promise<void> {
+  await deps.requests.releaseLease(request.id).catch(() => undefined)
+  if (!(err instanceof DependencyUnavailableError)) throw err
+  deps.onStepError?.('lock', err)
+}
+
+/** A request that lost (or found no user): ended as failed if the store lets us now, else by the sweeper, which reads the same. The answer is the refusal either way. */
+async function endLost(deps: RunDeps, request: DeletionRequest, reason: 'superseded' | 'not-found'): Promise<never> {
+  await failRequest(deps, request, reason, deps.clock.now()).catch((err: unknown) => {
+    if (!(err instanceof DependencyUnavailableError)) throw err
+  })
+  throw reason === 'not-found' ? new UserNotFoundError() : new UserAlreadyDeletedError()
 }
 
 /** A retry meets a deleted user: finish whatever an earlier request left open (crash, Keycloak outage). */
@@ -97,7 +125,7 @@ export async function deleteUser(deps: DeleteUserDeps, input: DeleteUserInput): 
   const authorized = await authorize(deps, input)
   const roles = await deps.users.findRoles(input.userId)
   if (!rolesAllowDeletion(roles, deps.policy.allowedRoles)) throw new RoleRestrictedError()
-  let user = authorized.user ?? (await deps.users.findUser(input.userId))
+  const user = authorized.user ?? (await deps.users.findUser(input.userId))
   if (!user) throw new UserNotFoundError()
   if (isDeleted(user)) {
     await finishOpenRequests(deps, input.userId)
@@ -120,28 +148,34 @@ export async function deleteUser(deps: DeleteUserDeps, input: DeleteUserInput): 
     createdAt: now,
     updatedAt: now,
   }
-  await openRequest(deps, request)
-  const userName = deps.eventIncludesUserName ? await deps.users.findUserName(input.userId) : null
+  if ((await openRequest(deps, request, input.commit)) === 'unknown') return { response: 'SUCCESS' }
+  try {
+    return await lockAndRun(deps, request, user, input.caller.userId)
+  } catch (err) {
+    await handOver(deps, request, err)
+    return { response: 'SUCCESS' }
+  }
+}
 
+/**
+ * The lock and the steps after it, for a request that exists. Of concurrent requests exactly one
+ * locks the user; the others end as refused (UOS_USRDLT0008), whatever else fails meanwhile.
+ */
+async function lockAndRun(deps: DeleteUserDeps, request: DeletionRequest, read: UserRecord, requestedBy: string): Promise<DeleteUserResult> {
+  let user = read
+  const userName = deps.eventIncludesUserName ? await deps.users.findUserName(request.userId) : null
   for (let attempt = 1; attempt <= MAX_LOCK_ATTEMPTS; attempt++) {
-    const lock = await deps.users.markDeleted(user, { requestedBy: input.caller.userId, at: deps.clock.now() })
+    const lock = await deps.users.markDeleted(user, { requestedBy, at: deps.clock.now() })
+    // Maybe locked: the sweeper reads the row again and finishes (or ends) the request.
+    if (lock.kind === 'unknown') throw new DependencyUnavailableError('cassandra')
     if (lock.kind === 'deleted') {
       await recordLock(deps, request, deps.clock.now())
-      try {
-        await runRemainingSteps(deps, request, userName)
-      } catch (err) {
-        // Let the next identical request (or the sweeper) take over at once instead of after the lease.
-        await deps.requests.releaseLease(request.id).catch(() => undefined)
-        throw err
-      }
+      await runRemainingSteps(deps, request, userName)
       return { response: 'SUCCESS' }
     }
     const current = lock.kind === 'changed' ? lock.current : undefined
     if (lock.kind === 'already-deleted' || (current && isDeleted(current)) || !current) {
-      const reason = lock.kind === 'already-deleted' || current ? 'superseded' : 'not-found'
-      await failRequest(deps, request, reason, deps.clock.now())
-      if (reason === 'not-found') throw new UserNotFoundError()
-      throw new UserAlreadyDeletedError()
+      return endLost(deps, request, lock.kind === 'already-deleted' || current ? 'superseded' : 'not-found')
     }
     user = current
   }

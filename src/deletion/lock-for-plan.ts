@@ -1,6 +1,6 @@
 import { finishCancelOf } from './cancel-deletion.js'
 import type { DeletionRequest } from './deletion-request.js'
-import { type DeletionError, UserNotFoundError } from './errors.js'
+import { type DeletionError, DependencyUnavailableError, UserNotFoundError } from './errors.js'
 import { isDeleted } from './is-deleted.js'
 import type { UserDeletionState, UserRecord } from './ports.js'
 import { intentOf, refusalFor } from './repeat-rules.js'
@@ -81,13 +81,18 @@ async function lockRow(deps: RunDeps, request: DeletionRequest, read: UserRecord
       await recordLock(deps, request, deps.clock.now(), restore)
       return 'locked'
     }
+    // Maybe locked: the sweeper takes the request up again and reads the row anew.
+    if (outcome.kind === 'unknown') throw new DependencyUnavailableError('cassandra')
     if (outcome.kind === 'already-deleted' || !outcome.current || isDeleted(outcome.current)) return 'lost'
     user = outcome.current
   }
   throw new Error('user row kept changing during deletion')
 }
 
+/** The refusal stands even if the request cannot be ended now: the sweeper reads the same and ends it. */
 async function refuse(deps: RunDeps, request: DeletionRequest, error: DeletionError, reason: 'not-found' | 'superseded'): Promise<LockResult> {
-  await failRequest(deps, request, reason, deps.clock.now())
+  await failRequest(deps, request, reason, deps.clock.now()).catch((err: unknown) => {
+    if (!(err instanceof DependencyUnavailableError)) throw err
+  })
   return { kind: 'refused', error }
 }

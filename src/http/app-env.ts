@@ -5,6 +5,8 @@ import type { AnyDialect } from './dialect.js'
 export type AppEnv = {
   Variables: {
     msgid: string
+    /** A little before the request deadline: the moment work past its point of no return answers by (see answerByDeadline). */
+    answerBy: Date
     /** Id of the matched operation (the Sunbird api id, e.g. api.user.delete), or one derived from the path. */
     apiId: string
     /** How the matched operation answers; unset before an operation matched (the service's default dialect then). */

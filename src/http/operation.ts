@@ -2,6 +2,7 @@ import type { Context } from 'hono'
 import type { CancelDeletionInput } from '../deletion/cancel-deletion.js'
 import type { DeletionInput, DeletionOutcome } from '../deletion/delete-account.js'
 import type { DeletionRequest } from '../deletion/deletion-request.js'
+import type { BatchStatus } from '../deletion/batch-job.js'
 import type { Caller } from '../deletion/caller.js'
 import type { ExportUserInput, UserExport } from '../deletion/export-user.js'
 import type { SchemaRegistry } from '../schemas/schema-registry.js'
@@ -30,6 +31,9 @@ export interface OperationServices {
   cancelDeletion(input: CancelDeletionInput): Promise<{ requestId: string }>
   /** Everything the service holds about a person (src/deletion/export-user.ts). */
   exportUser(input: ExportUserInput): Promise<UserExport>
+  /** Records a batch deletion job (src/deletion/batch-job.ts); the runners of every instance work it. */
+  submitBatch(input: { caller: Caller; userIds: string[]; mode?: 'soft' | 'hard' }): Promise<{ jobId: string; total: number }>
+  readBatchStatus(input: { caller: Caller; jobId: string; offset: number; limit: number }): Promise<BatchStatus>
   readDeletionStatus(input: { caller: Caller } & ({ requestId: string } | { userId: string })): Promise<DeletionRequest>
   /** Dependency checks for /ready, each bounded in time by its implementation. */
   checkReadiness(): Promise<ReadinessCheck[]>
@@ -55,6 +59,8 @@ export interface OperationInput<Req extends RequestSchemas, Principal> {
   caller: Principal
   /** The request id (msgid): it also names the deletion request a delete creates. */
   msgid: string
+  /** When the request deadline passes (its 503 is rendered then); work that cannot be undone answers before it. */
+  answerBy?: Date
 }
 
 /** Everything about an operation but its handler: what registration, OpenAPI and the tests read. */
@@ -73,6 +79,8 @@ export interface OperationMeta {
   readonly tag: 'users' | 'operations'
   readonly credentials: CredentialScheme<unknown>
   readonly request: RequestSchemas
+  /** The success status: 200, or 202 where the work goes on after the answer (a batch job). */
+  readonly successStatus?: 200 | 202
   /** $id of the success answer's schema, when it has a body. */
   readonly responseSchema?: SchemaId
   /** Every error-table entry the operation can answer with. */
@@ -164,6 +172,7 @@ export function defineOperation<const Req extends RequestSchemas, Principal, Res
           body: body(() => c.get('body')),
           caller,
           msgid: c.get('msgid'),
+          ...(c.get('answerBy') && { answerBy: c.get('answerBy') }),
         }
         if (spec.stepUp?.(input)) await requireRecentLogin(credentials.person(caller), maxAuthAgeSeconds, verifiers.sessions)
         const result = await spec.handle(input, services)

@@ -18,7 +18,15 @@ import { operations } from './operations/index.js'
 import { InMemoryIdempotencyKeys } from '../../test/support/fakes/in-memory-idempotency-keys.js'
 
 const unused = () => Promise.reject(new Error('not used by this test'))
-const services: OperationServices = { deleteAccount: unused, cancelDeletion: unused, exportUser: unused, readDeletionStatus: unused, checkReadiness: async () => [] }
+const services: OperationServices = {
+  deleteAccount: unused,
+  cancelDeletion: unused,
+  exportUser: unused,
+  readDeletionStatus: unused,
+  submitBatch: unused,
+  readBatchStatus: unused,
+  checkReadiness: async () => [],
+}
 
 /** The real app factory, over services and verifiers the tests below never reach. */
 function appServing(served: readonly Operation[] = operations, schemas: SchemaRegistry = createSchemaRegistry()) {

@@ -1,7 +1,12 @@
 import { type Client, types } from 'cassandra-driver'
 import { type DeletionReceipt, type DeletionRequest, isFinished, type PlanName, type RequestState, STEPS, type StepName, type StepOutcome } from '../deletion/deletion-request.js'
 import type { DeletionRequestStore } from '../deletion/ports.js'
+import { DependencyUnavailableError } from '../deletion/errors.js'
 import { IDEMPOTENT, runCassandra } from './cassandra-call.js'
+
+/** How long a create whose answer was lost keeps being settled in the background, and how often. */
+const SETTLE_FOR_MS = 10 * 60_000
+const SETTLE_EVERY_MS = 2_000
 
 function toRequest(row: types.Row): DeletionRequest {
   const steps = (row.get('steps') as Record<string, string> | null) ?? {}
@@ -40,6 +45,7 @@ function deletionRequestStatements(keyspace: string) {
     create: `INSERT INTO ${t} (id, userid, requestedby, state, plan, eraseplan, eraseat, steps, rootorgid, managedby, organisationids, leaseuntil, createdat, updatedat) VALUES (?, ?, ?, ?, ?, ?, ?, {}, ?, ?, ?, ?, ?, ?) IF NOT EXISTS`,
     open: `INSERT INTO ${open} (id, userid, createdat) VALUES (?, ?, ?)`,
     get: `SELECT ${columns} FROM ${t} WHERE id = ?`,
+    created: `SELECT userid, createdat FROM ${t} WHERE id = ?`,
     byUser: `SELECT ${columns} FROM ${t} WHERE userid = ?`,
     lease: `UPDATE ${t} SET leaseuntil = ? WHERE id = ? IF leaseuntil < ?`,
     release: `UPDATE ${t} SET leaseuntil = ? WHERE id = ?`,
@@ -68,11 +74,33 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
     this.cql = deletionRequestStatements(keyspace)
   }
 
-  async create(request: DeletionRequest, leaseUntil: Date): Promise<boolean> {
-    // Written before the open-list entry: the sweeper never meets an open id without its request.
+  async create(request: DeletionRequest, leaseUntil: Date): Promise<boolean | 'unknown'> {
+    // Listed open first: a request that exists is always open, so the sweeper finishes it whatever
+    // happens to its runner. An entry whose request was never created is only skipped by the sweeper.
+    await runCassandra(() => this.client.execute(this.cql.open, [request.id, request.userId, request.createdAt], IDEMPOTENT))
+    try {
+      const created = await this.insert(request, leaseUntil)
+      if (!created) await this.unlistIfFinished(request.id)
+      return created
+    } catch (err) {
+      if (!(err instanceof DependencyUnavailableError)) throw err
+      const settled = await this.settleCreate(request, err)
+      if (settled === 'unknown') void this.keepSettling(request, leaseUntil)
+      return settled
+    }
+  }
+
+  /** The id was taken by an earlier request: the entry just written must not list it again once it is finished. */
+  private async unlistIfFinished(id: string): Promise<void> {
+    const existing = await this.get(id)
+    if (existing && isFinished(existing.state)) await runCassandra(() => this.client.execute(this.cql.close, [id], IDEMPOTENT))
+  }
+
+  private async insert(request: DeletionRequest, leaseUntil: Date): Promise<boolean> {
     const { target } = request
     // A request without a mode leaves the new columns unset (not even a null is written), as every request was before modes.
     const plan = request.plan === 'sunbird' ? types.unset : request.plan
+    // A lightweight transaction is not idempotent: the driver must not replay it on its own.
     const result = await runCassandra(() =>
       this.client.execute(
         this.cql.create,
@@ -94,9 +122,44 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
         { prepare: true },
       ),
     )
-    if (!result.wasApplied()) return false
-    await runCassandra(() => this.client.execute(this.cql.open, [request.id, request.userId, request.createdAt], IDEMPOTENT))
-    return true
+    return result.wasApplied()
+  }
+
+  /**
+   * The create's answer was lost: a serial read finishes any round still in flight, so what it shows
+   * is final. Our row (same user, same creation time) means created; another row means the id was
+   * taken; no row means it did not apply (the caller's "retry" is the truth). A failed read: unknown.
+   */
+  private async settleCreate(request: DeletionRequest, cause: DependencyUnavailableError): Promise<boolean | 'unknown'> {
+    let row: types.Row | null
+    try {
+      row = (await runCassandra(() => this.client.execute(this.cql.created, [request.id], { prepare: true, consistency: types.consistencies.localSerial }))).first()
+    } catch (err) {
+      if (err instanceof DependencyUnavailableError) return 'unknown'
+      throw err
+    }
+    if (!row) throw cause
+    return row.get('userid') === request.userId && (row.get('createdat') as Date).getTime() === request.createdAt.getTime()
+  }
+
+  /** An unknown create is settled once Cassandra answers again: read back, and created if it is not there (the runner has answered that it is). */
+  private async keepSettling(request: DeletionRequest, leaseUntil: Date): Promise<void> {
+    const until = Date.now() + SETTLE_FOR_MS
+    while (Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_EVERY_MS).unref())
+      try {
+        const settled = await this.settleCreate(request, new DependencyUnavailableError('cassandra'))
+        if (settled !== 'unknown') return
+      } catch {
+        try {
+          // Known absent: create it now. Taken by another id meanwhile: nothing of ours to settle.
+          await this.insert(request, leaseUntil)
+          return
+        } catch {
+          // Still unreachable: next round.
+        }
+      }
+    }
   }
 
   async get(id: string): Promise<DeletionRequest | undefined> {

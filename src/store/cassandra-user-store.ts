@@ -1,4 +1,5 @@
-import type { Client, types } from 'cassandra-driver'
+import { type Client, types } from 'cassandra-driver'
+import { DependencyUnavailableError } from '../deletion/errors.js'
 import { isDeleted } from '../deletion/is-deleted.js'
 import type { JsonRow, MarkDeletedOutcome, UserRecord, UserStore } from '../deletion/ports.js'
 import { formatSunbirdTimestamp } from '../shared/sunbird-timestamp.js'
@@ -36,6 +37,9 @@ export const SCRUBBED_USER_COLUMNS: Readonly<Record<string, string | boolean | n
 /** What a hard deletion leaves of the user row: a tombstone other Sunbird data can still point at. Every other column goes to null. */
 export const TOMBSTONE_COLUMNS: ReadonlySet<string> = new Set(['id', 'userid', 'status', 'isdeleted', 'createddate', 'updateddate', 'updatedby'])
 
+/** How many rounds (a serial read, and the lock sent again) settle a lock whose answer was lost, before it is left to the sweeper as unknown. */
+const SETTLE_ATTEMPTS = 3
+
 const scrubColumns = Object.keys(SCRUBBED_USER_COLUMNS)
 const scrubValues = Object.values(SCRUBBED_USER_COLUMNS)
 
@@ -64,6 +68,7 @@ function userStoreStatements(ks: string) {
     findManaged: `SELECT id FROM ${ks}.user WHERE managedby = ?`,
     findRoleHolders: `SELECT userid, scope FROM ${ks}.user_roles WHERE role = ?`,
     lock: `UPDATE ${ks}.user SET status = 2, isdeleted = true, updatedby = ?, updateddate = ? WHERE id = ? IF status = ? AND isdeleted = ?`,
+    readLock: `SELECT status, isdeleted, updatedby, updateddate FROM ${ks}.user WHERE id = ?`,
     scrub: `UPDATE ${ks}.user SET status = 2, isdeleted = true, updatedby = ?, updateddate = ?, ${scrubColumns.map((column) => `${column} = ?`).join(', ')} WHERE id = ?`,
     restoreStatus: `UPDATE ${ks}.user SET status = ?, isdeleted = ?, updatedby = ?, updateddate = ? WHERE id = ?`,
     readRow: `SELECT * FROM ${ks}.user WHERE id = ?`,
@@ -131,13 +136,50 @@ export class CassandraUserStore implements UserStore {
     // it, and the caller would think it won): the row only tells whether it still stands deleted.
     if (isDeleted(user)) return notLocked(await this.findUser(user.id))
     const params = [change.requestedBy, formatSunbirdTimestamp(change.at), user.id, user.status, user.isDeleted]
-    // A lightweight transaction is not idempotent: the driver must not replay it on its own.
-    const result = await runCassandra(() => this.client.execute(this.cql.lock, params, { prepare: true }))
+    let result: types.ResultSet
+    try {
+      // A lightweight transaction is not idempotent: the driver must not replay it on its own.
+      result = await runCassandra(() => this.client.execute(this.cql.lock, params, { prepare: true }))
+    } catch (err) {
+      if (!(err instanceof DependencyUnavailableError)) throw err
+      return this.settleLock(user, params)
+    }
     if (result.wasApplied()) return { kind: 'deleted' }
     const row = result.first()
     // Not applied and no current values: the row is gone.
     if (!row || row.get('status') === undefined) return notLocked(undefined)
     return notLocked({ ...user, status: row.get('status') ?? null, isDeleted: row.get('isdeleted') ?? null })
+  }
+
+  /**
+   * The lock's answer was lost (timeout, node gone): it may have applied, or may still be queued on
+   * the server and apply later. A serial read finishes any round in flight: our own change (same
+   * author and timestamp) means we hold the lock; another's means we lost. A row still unchanged is
+   * not final (the lost lock may yet run), so the lock is sent again with the same values: whichever
+   * of our copies applies leaves the same mark, and the others then find the row changed. When
+   * Cassandra cannot settle it in a few tries, the outcome is unknown.
+   */
+  private async settleLock(user: UserRecord, params: unknown[], triesLeft = SETTLE_ATTEMPTS): Promise<MarkDeletedOutcome> {
+    if (triesLeft === 0) return { kind: 'unknown' }
+    let row: types.Row | null
+    try {
+      row = (await runCassandra(() => this.client.execute(this.cql.readLock, [user.id], { prepare: true, consistency: types.consistencies.localSerial }))).first()
+    } catch (err) {
+      if (!(err instanceof DependencyUnavailableError)) throw err
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      return this.settleLock(user, params, triesLeft - 1)
+    }
+    if (!row) return notLocked(undefined)
+    const current: UserRecord = { ...user, status: (row.get('status') as number | null) ?? null, isDeleted: (row.get('isdeleted') as boolean | null) ?? null }
+    if (isDeleted(current)) return row.get('updatedby') === params[0] && row.get('updateddate') === params[1] ? { kind: 'deleted' } : { kind: 'already-deleted' }
+    if (current.status !== user.status || current.isDeleted !== user.isDeleted) return notLocked(current)
+    try {
+      const again = await runCassandra(() => this.client.execute(this.cql.lock, params, { prepare: true }))
+      if (again.wasApplied()) return { kind: 'deleted' }
+    } catch (err) {
+      if (!(err instanceof DependencyUnavailableError)) throw err
+    }
+    return this.settleLock(user, params, triesLeft - 1)
   }
 
   async eraseLookups(userId: string): Promise<number> {

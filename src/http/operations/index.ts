@@ -3,6 +3,8 @@ import { bearerUserDelete } from './bearer-user-delete.js'
 import { health, ready } from './health.js'
 import { sessionUserDelete } from './session-user-delete.js'
 import { userDelete } from './user-delete.js'
+import { userDeleteBatch } from './user-delete-batch.js'
+import { userDeleteBatchStatus } from './user-delete-batch-status.js'
 import { userDeleteCancel } from './user-delete-cancel.js'
 import { userDeleteStatus } from './user-delete-status.js'
 import { userExport } from './user-export.js'
@@ -18,6 +20,8 @@ export const operations: readonly Operation[] = [
   userDelete,
   userDeleteStatus,
   userDeleteCancel,
+  userDeleteBatch,
+  userDeleteBatchStatus,
   userExport,
   // Clients of other deletion APIs, each in its own dialect (README: "Clients of other deletion APIs").
   v2UserDelete,

@@ -60,7 +60,7 @@ export const userDelete = defineOperation({
   cors: portalCors,
   idempotent: true,
   stepUp: ({ body }) => body.request.dryRun !== true,
-  async handle({ body: { request }, caller, msgid }, services) {
+  async handle({ body: { request }, caller, msgid, answerBy }, services) {
     // Sunbird reduces a federated subject (f:<provider>:<id>) to the id before anything else.
     const outcome = await services.deleteAccount({
       requestId: msgid,
@@ -69,6 +69,7 @@ export const userDelete = defineOperation({
       ...(request.mode !== undefined && { mode: request.mode }),
       ...(request.gracePeriodDays !== undefined && { gracePeriodDays: request.gracePeriodDays }),
       ...(request.dryRun !== undefined && { dryRun: request.dryRun }),
+      ...(answerBy && { answerBy }),
     })
     return resultOf(outcome)
   },

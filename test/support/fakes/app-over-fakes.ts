@@ -71,6 +71,9 @@ export function appOverFakes(options: WorldOptions = {}): AppOverFakes {
     cancelDeletion: (input) => cancelDeletion(world.deps, input),
     exportUser: (input) => exportUser(world.deps, input),
     readDeletionStatus: (input) => readDeletionStatus({ requests: world.requests, orgAdminScope: 'organisation' }, input),
+    // Batch jobs run on the real servers only (test/integration/batch-deletion.test.ts).
+    submitBatch: () => Promise.reject(new Error('batch jobs are not served over fakes')),
+    readBatchStatus: () => Promise.reject(new Error('batch jobs are not served over fakes')),
   })
   return {
     app,
