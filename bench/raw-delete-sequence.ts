@@ -1,5 +1,5 @@
 import { createHash, createHmac, randomUUID } from 'node:crypto'
-import { types, type Client } from 'cassandra-driver'
+import type { Client } from 'cassandra-driver'
 import { formatSunbirdTimestamp } from '../src/shared/sunbird-timestamp.js'
 
 /**
@@ -26,7 +26,7 @@ import { formatSunbirdTimestamp } from '../src/shared/sunbird-timestamp.js'
  *
  * Same CQL, same options (prepared; idempotent where the store says so; the LWTs not), and the
  * client from src/store/cassandra-client.ts, so the consistency is the service's: LOCAL_QUORUM,
- * LOCAL_SERIAL for the LWTs, and SERIAL for the audit head read (the store asks for SERIAL there).
+ * LOCAL_SERIAL for the LWTs; the audit appends are plain writes (no read, no LWT).
  * Audit appends go through one in-process queue, as CassandraAuditTrail.append does: the hash
  * chain needs the previous record, so appends are serialised whoever issues them.
  */
@@ -144,8 +144,14 @@ export async function rawDeleteSequence(client: Client, keyspace: string, userId
   await audit.append(client, ks, { event: 'deletion.completed', requestId, userId, requestedBy, at: new Date().toISOString() })
 }
 
-/** The audit hash chain's append, serialised in this process (CassandraAuditTrail's protocol). */
+/**
+ * The audit hash chain's append as CassandraAuditTrail does it: one chain per process, the head kept
+ * in memory, each record one plain INSERT (no read, no lightweight transaction), in order.
+ */
 export class AuditChain {
+  private readonly chain = randomUUID()
+  private seq = 0
+  private hash = '0'.repeat(64)
   private tail: Promise<void> = Promise.resolve()
 
   append(client: Client, keyspace: string, record: Record<string, string>): Promise<void> {
@@ -156,25 +162,19 @@ export class AuditChain {
 
   private async appendNow(client: Client, ks: string, record: Record<string, string>): Promise<void> {
     const text = JSON.stringify(record)
-    for (let attempt = 0; attempt < 50; attempt++) {
-      const last = (
-        await client.execute(`SELECT seq, hash FROM ${ks}.user_deletion_audit WHERE chain = ? ORDER BY seq DESC LIMIT 1`, ['user-deletion'], {
-          prepare: true,
-          consistency: types.consistencies.serial,
-        })
-      ).first()
-      const seq = last ? Number(last.get('seq')) + 1 : 1
-      const prevHash = last ? (last.get('hash') as string) : '0'.repeat(64)
-      const hash = createHash('sha256').update(`${prevHash}\n${seq}\n${text}`).digest('hex')
-      const inserted = await client.execute(
-        `INSERT INTO ${ks}.user_deletion_audit (chain, seq, at, record, prevhash, hash) VALUES (?, ?, ?, ?, ?, ?) IF NOT EXISTS`,
-        ['user-deletion', seq, new Date(record.at as string), text, prevHash, hash],
-        { prepare: true },
-      )
-      if (inserted.wasApplied()) return
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * (attempt + 1)))
-    }
-    throw new Error('baseline B: audit append kept losing the race')
+    const seq = this.seq + 1
+    const prevHash = this.hash
+    const hash = createHash('sha256').update(`${prevHash}\n${seq}\n${text}`).digest('hex')
+    await client.execute(
+      `INSERT INTO ${ks}.user_deletion_audit (chain, seq, at, record, prevhash, hash) VALUES (?, ?, ?, ?, ?, ?)`,
+      [this.chain, seq, new Date(record.at as string), text, prevHash, hash],
+      {
+        prepare: true,
+        isIdempotent: true,
+      },
+    )
+    this.seq = seq
+    this.hash = hash
   }
 }
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import type { Client } from 'cassandra-driver'
 import type { Hono } from 'hono'
 import { createApp } from './app.js'
@@ -15,7 +16,15 @@ import { readDeletionStatus } from './deletion/deletion-status.js'
 import { exportUser } from './deletion/export-user.js'
 import type { IdentityProvider, UserStore } from './deletion/ports.js'
 import { lockOutStanding } from './deletion/user-condition.js'
-import { resumeOpenDeletions } from './deletion/run-deletion.js'
+import { resumeDeletion, resumeOpenDeletions } from './deletion/run-deletion.js'
+import { readBatchStatus, submitBatch } from './deletion/batch-job.js'
+import { BatchRunner } from './deletion/batch-runner.js'
+import { DependencyUnavailableError } from './deletion/errors.js'
+import { guardMassDeletion } from './deletion/mass-deletion-guard.js'
+import { errorEntry } from './http/error-codes.js'
+import { codeFor } from './http/render-error.js'
+import { CassandraBatchJobs } from './store/cassandra-batch-jobs.js'
+import { CassandraRequesterDeletionCounts } from './store/cassandra-requester-deletion-counts.js'
 import { KafkaRelay } from './events/kafka-relay.js'
 import type { AppEnv } from './http/app-env.js'
 import type { ReadinessCheck } from './http/operation.js'
@@ -29,6 +38,10 @@ import { createCassandraClient } from './store/cassandra-client.js'
 import { CassandraAuditTrail } from './store/cassandra-audit-trail.js'
 import { CassandraDeletionRequests } from './store/cassandra-deletion-requests.js'
 import { CassandraEventOutbox } from './store/cassandra-event-outbox.js'
+import { LivePhysicalErasure } from './physical-erasure/live-physical-erasure.js'
+import { CassandraPersonalTables } from './store/cassandra-personal-tables.js'
+import { OpenSearchUserIndex } from './search/opensearch-user-index.js'
+import { RedisUserCache } from './redis/redis-user-cache.js'
 import { CassandraIdempotencyKeys } from './store/cassandra-idempotency-keys.js'
 import { CassandraUserDeletionStates } from './store/cassandra-user-deletion-states.js'
 import { CassandraUserStore } from './store/cassandra-user-store.js'
@@ -43,13 +56,15 @@ export interface Service {
   resumeOpen(): Promise<{ resumed: number; completed: number; partial: number }>
   /** One relay pass: publishes queued delete-user events to Kafka. */
   publishEvents(): Promise<number>
-  /** Verifies the audit hash chain. */
+  /** The audit trail: this instance's hash chain, and verification of every chain. */
   audit: CassandraAuditTrail
   requests: CassandraDeletionRequests
   /** Which deletion holds each user. */
   states: CassandraUserDeletionStates
   /** Sunbird's search engine and user cache, when configured. */
   searchAndCache: SearchAndCache
+  /** This instance's worker of batch deletion jobs (started by main, stopped at shutdown). */
+  batches: BatchRunner
   /** Closes the Kafka producer, the Cassandra pool and the search and Redis clients. */
   close(): Promise<void>
 }
@@ -99,7 +114,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
   const users = overrides.users ? overrides.users(store) : store
   const requests = new CassandraDeletionRequests(cassandra, config.cassandra.keyspace)
   const outbox = new CassandraEventOutbox(cassandra, config.cassandra.keyspace)
-  const audit = new CassandraAuditTrail(cassandra, config.cassandra.keyspace)
+  const audit = new CassandraAuditTrail(cassandra, config.cassandra.keyspace, { anchorIntervalMs: config.audit.anchorIntervalMs })
   const states = new CassandraUserDeletionStates(cassandra, config.cassandra.keyspace)
   const keycloak = new KeycloakIdentity({ ...config.auth.keycloakAdmin, realm: config.auth.userToken.realm })
   const metrics = createServiceMetrics()
@@ -110,6 +125,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     maxEntries: config.lockout.cacheSize,
   })
   const keys = createKeySource(config)
+  const searchAndCache = connectSearchAndCache(config)
   const { ssoUrl, realm, federationProviderId } = config.auth.userToken
   const { clockSkewSeconds } = config.auth
   const workflow: DeleteAccountDeps = {
@@ -121,6 +137,17 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     audit,
     listener: deletedUsers,
     clock: { now: () => new Date() },
+    tables: new CassandraPersonalTables(cassandra, config.cassandra.keyspace),
+    search: searchAndCache.search && new OpenSearchUserIndex(searchAndCache.search),
+    cache: searchAndCache.redis && new RedisUserCache(searchAndCache.redis),
+    extraTargets: config.deletion.extraTargets,
+    physicalErasure: new LivePhysicalErasure({
+      cassandra,
+      keyspace: config.cassandra.keyspace,
+      search: searchAndCache.search,
+      events: { brokers: config.events.brokers, topic: config.events.topic, timeoutMs: config.events.timeoutMs },
+      redis: searchAndCache.redis !== undefined,
+    }),
     policy: { orgAdminScope: config.authorization.orgAdminScope, allowedRoles: config.deletion.allowedRoles },
     leaseMs: config.deletion.leaseMs,
     receiptKey: config.deletion.receiptHashKey,
@@ -135,11 +162,43 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     }),
   }
   const countDeletion = countDeletionOutcomes(metrics, (input: Parameters<typeof deleteAccount>[1]) => deleteAccount(workflow, input))
+  // Single deletes only: a batch job has its own pace (BATCH_MAX_DELETIONS_PER_SECOND).
+  const guardedDeletion = guardMassDeletion(
+    { counts: new CassandraRequesterDeletionCounts(cassandra, config.cassandra.keyspace), clock: workflow.clock, maxPerHour: config.deletion.maxPerRequesterPerHour },
+    countDeletion,
+  )
+  const batchJobs = new CassandraBatchJobs(cassandra, config.cassandra.keyspace)
+  const { breaker } = config.batch
+  const batches = new BatchRunner({
+    jobs: batchJobs,
+    requests,
+    deleteAccount: countDeletion,
+    resumeDeletion: (requestId) => resumeDeletion(workflow, requestId),
+    // The code a single delete would answer with; a dependency in trouble (or a bug) is retried and counted by the breaker.
+    classify: (err) => {
+      const code = codeFor(err)
+      return { code: errorEntry(code).err, fault: err instanceof DependencyUnavailableError || code === 'SERVER_ERROR' || code === 'SERVICE_UNAVAILABLE' }
+    },
+    clock: workflow.clock,
+    instanceId: randomUUID(),
+    settings: {
+      maxDeletionsPerSecond: config.batch.maxDeletionsPerSecond,
+      concurrency: config.batch.concurrency,
+      leaseMs: config.batch.leaseMs,
+      pollIntervalMs: config.batch.pollIntervalMs,
+      maxAttempts: config.batch.maxAttempts,
+      breaker: { windowMs: breaker.windowSeconds * 1000, minAttempts: breaker.minAttempts, failureRate: breaker.failureRate, coolOffMs: breaker.coolOffSeconds * 1000 },
+    },
+    onBreaker: (jobId, change) => {
+      metrics.countBatchBreaker(change)
+      logger.warn({ jobId, breaker: change }, change === 'opened' ? 'batch job paused: too many deletions met a dependency in trouble' : 'batch job resumed')
+    },
+    onError: (err) => logger.warn({ err: err instanceof Error ? err.name : 'error' }, 'batch work not done; it is retried'),
+  })
   const relay = new KafkaRelay(
     { brokers: [...config.events.brokers], topic: config.events.topic, clientId: 'sunbird-user-delete', timeoutMs: config.events.timeoutMs },
     { outbox, published: (requestId, at) => requests.markEventPublished(requestId, at), log: logger },
   )
-  const searchAndCache = connectSearchAndCache(config)
   const app = createApp({
     logger,
     checkReadiness: async () => {
@@ -154,6 +213,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     userTokens: new UserTokenVerifier({ ssoUrl, realm, keys, clockSkewSeconds, federationProviderId }),
     deletedUsers,
     sessions: { startedAt: (userId, sessionId) => keycloak.sessionStartedAt(userId, sessionId) },
+    sessionCookie: { name: config.auth.session.cookieName, allowedOrigins: config.auth.session.allowedOrigins, secure: config.auth.session.cookieSecure },
     metrics,
     idempotency: {
       keys: new CassandraIdempotencyKeys(cassandra, config.cassandra.keyspace),
@@ -162,7 +222,13 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     },
     ...(config.deletion.maxAuthAgeSeconds !== undefined && { maxAuthAgeSeconds: config.deletion.maxAuthAgeSeconds }),
     // A dry run deletes nothing: it is not counted as a deletion.
-    deleteAccount: (input) => (input.dryRun ? deleteAccount(workflow, input) : countDeletion(input)),
+    deleteAccount: (input) => (input.dryRun ? deleteAccount(workflow, input) : guardedDeletion(input)),
+    submitBatch: async ({ caller, userIds, mode }) => {
+      const job = await submitBatch({ jobs: batchJobs, clock: workflow.clock, sliceSize: config.batch.sliceSize }, { jobId: randomUUID(), caller, userIds, ...(mode && { mode }) })
+      batches.kick()
+      return job
+    },
+    readBatchStatus: (input) => readBatchStatus({ jobs: batchJobs, clock: workflow.clock }, input),
     cancelDeletion: (input) => cancelDeletion(workflow, input),
     exportUser: (input) => exportUser(workflow, input),
     readDeletionStatus: (input) => readDeletionStatus({ requests, orgAdminScope: config.authorization.orgAdminScope }, input),
@@ -177,8 +243,10 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     requests,
     states,
     searchAndCache,
+    batches,
     close: async () => {
       await relay.close()
+      await audit.close()
       await Promise.all([cassandra.shutdown(), searchAndCache.close()])
     },
   }

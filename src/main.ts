@@ -39,6 +39,9 @@ const jobs = startPeriodicJobs(
   logger,
 )
 
+// Batch jobs: this instance takes its share of every open job's slices.
+service.batches.start()
+
 let stopping = false
 /** Stop accepting, let in-flight requests finish (bounded by the request deadline), then close the pool. */
 function shutdown(signal: string): void {
@@ -50,8 +53,11 @@ function shutdown(signal: string): void {
     process.exit(1)
   }, config.http.requestTimeoutMs + 5000)
   force.unref()
+  // Batch work stops after the deletions in flight and gives its slices back for another instance.
+  const batchesStopped = service.batches.stop().catch((err: unknown) => logger.error({ err }, 'stopping batch work failed'))
   // In-flight requests end by the request deadline at the latest; a second more lets them answer.
-  void closeServer(config.http.requestTimeoutMs + 1000).then((finished) => {
+  void closeServer(config.http.requestTimeoutMs + 1000).then(async (finished) => {
+    await batchesStopped
     if (!finished) logger.error('in-flight requests did not finish in time; connections cut')
     jobs
       .stop()

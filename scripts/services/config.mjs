@@ -41,7 +41,8 @@ export function getConfig(env = process.env, options = {}) {
       storagePort: intEnv(env.CASSANDRA_STORAGE_PORT, 7000),
       // JMX listens on 127.0.0.1 only, so cluster node i takes jmxPort + 10000·(i−1) (cassandraJmxPort).
       jmxPort: intEnv(env.CASSANDRA_JMX_PORT, 7199),
-      budgetMs: 120_000,
+      // SERVICES_START_BUDGET_MS: a longer wait on a loaded machine (a cluster node's JVM can take minutes there).
+      budgetMs: intEnv(env.SERVICES_START_BUDGET_MS, 120_000),
     },
     keycloak: {
       version: '26.5.6',
@@ -60,7 +61,7 @@ export function getConfig(env = process.env, options = {}) {
       port: intEnv(env.KAFKA_PORT, 19092),
       controllerPort: intEnv(env.KAFKA_CONTROLLER_PORT, 19093),
       topic: env['user-deletion-broadcast-topic'] || 'local.delete.user',
-      budgetMs: 90_000,
+      budgetMs: intEnv(env.SERVICES_START_BUDGET_MS, 90_000),
     },
     opensearch: {
       // 2.19.x is the newest line that runs on Java 17 (3.x needs 21+).

@@ -44,13 +44,13 @@ describe('ApiConsumerVerifier accepts', () => {
     const result = verifier.verify(token)
 
     // Assert
-    expect(result).toEqual({ consumer: HS_KEY })
+    expect(result).toEqual({ consumer: HS_KEY, deleteAnyUser: false })
   })
 
   it('when an RS256 consumer signs a token with its private key, then the consumer key is returned', () => {
     const token = rsToken({ iss: RS_KEY, exp: nowSeconds() + 600 })
 
-    expect(verifier.verify(token)).toEqual({ consumer: RS_KEY })
+    expect(verifier.verify(token)).toEqual({ consumer: RS_KEY, deleteAnyUser: false })
   })
 
   it('when nbf is in the past, then the token is accepted', () => {
@@ -208,6 +208,19 @@ describe('ApiConsumerVerifier construction', () => {
     const bogus = { key: 'es', algorithm: 'ES256', secret: HS_SECRET } as unknown as ApiConsumer
 
     expect(() => new ApiConsumerVerifier([bogus])).toThrow(/algorithm must be HS256 or RS256/)
+  })
+
+  it('when a consumer says "deleteAnyUser": true, then its tokens verify with that trust, and only its tokens', () => {
+    const trusted = new ApiConsumerVerifier([...consumers, { key: 'notifier', algorithm: 'HS256', secret: 'notifier-secret-0123456789', deleteAnyUser: true }])
+
+    expect(trusted.verify(signApiBearer('notifier', 'notifier-secret-0123456789'))).toEqual({ consumer: 'notifier', deleteAnyUser: true })
+    expect(trusted.verify(signApiBearer(HS_KEY, HS_SECRET))).toEqual({ consumer: HS_KEY, deleteAnyUser: false })
+  })
+
+  it('when deleteAnyUser is not a boolean (a "true" string), then the constructor throws rather than guess', () => {
+    const loose = { key: 'loose', algorithm: 'HS256', secret: HS_SECRET, deleteAnyUser: 'true' } as unknown as ApiConsumer
+
+    expect(() => new ApiConsumerVerifier([loose])).toThrow(/deleteAnyUser must be true or false/)
   })
 
   it('when an RS256 consumer has no public key, then the constructor throws', () => {

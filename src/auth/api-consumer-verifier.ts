@@ -9,9 +9,11 @@ export interface ApiConsumer {
   algorithm: 'HS256' | 'RS256'
   secret?: string
   rsa_public_key?: string
+  /** Trusted to delete any user without a person's token (`DELETE /api/v1/users/{id}`); absent: false. */
+  deleteAnyUser?: boolean
 }
 
-type VerifierKey = { algorithm: 'HS256'; secret: Buffer } | { algorithm: 'RS256'; publicKey: KeyObject }
+type VerifierKey = ({ algorithm: 'HS256'; secret: Buffer } | { algorithm: 'RS256'; publicKey: KeyObject }) & { deleteAnyUser: boolean }
 
 export function readApiConsumers(file: string): ApiConsumer[] {
   let parsed: unknown
@@ -44,12 +46,14 @@ export class ApiConsumerVerifier {
     this.clockSkewSeconds = options.clockSkewSeconds ?? 60
     for (const consumer of consumers) {
       if (typeof consumer.key !== 'string' || consumer.key === '') throw new Error('API consumer without a key')
+      if (consumer.deleteAnyUser !== undefined && typeof consumer.deleteAnyUser !== 'boolean') throw new Error(`API consumer ${consumer.key}: deleteAnyUser must be true or false`)
+      const deleteAnyUser = consumer.deleteAnyUser === true
       if (consumer.algorithm === 'HS256') {
         if (!consumer.secret || consumer.secret.length < 16) throw new Error(`API consumer ${consumer.key}: HS256 needs a secret of 16+ characters`)
-        this.keys.set(consumer.key, { algorithm: 'HS256', secret: Buffer.from(consumer.secret, 'utf8') })
+        this.keys.set(consumer.key, { algorithm: 'HS256', secret: Buffer.from(consumer.secret, 'utf8'), deleteAnyUser })
       } else if (consumer.algorithm === 'RS256') {
         if (!consumer.rsa_public_key) throw new Error(`API consumer ${consumer.key}: RS256 needs rsa_public_key`)
-        this.keys.set(consumer.key, { algorithm: 'RS256', publicKey: createPublicKey(consumer.rsa_public_key) })
+        this.keys.set(consumer.key, { algorithm: 'RS256', publicKey: createPublicKey(consumer.rsa_public_key), deleteAnyUser })
       } else {
         throw new Error(`API consumer ${consumer.key}: algorithm must be HS256 or RS256`)
       }
@@ -60,8 +64,8 @@ export class ApiConsumerVerifier {
     return new ApiConsumerVerifier(readApiConsumers(file), options)
   }
 
-  /** Returns the consumer key; throws InvalidCredentialsError on any problem. */
-  verify(raw: string, nowSeconds = Date.now() / 1000): { consumer: string } {
+  /** Returns the consumer key and whether it may delete any user; throws InvalidCredentialsError on any problem. */
+  verify(raw: string, nowSeconds = Date.now() / 1000): { consumer: string; deleteAnyUser: boolean } {
     const jwt = parseCompactJwt(raw, 'api-bearer')
     const iss = jwt.payload.iss
     const key = typeof iss === 'string' ? this.keys.get(iss) : undefined
@@ -69,7 +73,7 @@ export class ApiConsumerVerifier {
     if (jwt.header.alg !== key.algorithm) throw new InvalidCredentialsError('api-bearer', 'algorithm mismatch')
     if (!this.signatureMatches(key, jwt.signingInput, jwt.signature)) throw new InvalidCredentialsError('api-bearer', 'bad signature')
     checkTimeClaims(jwt.payload, 'api-bearer', { nowSeconds, clockSkewSeconds: this.clockSkewSeconds })
-    return { consumer: iss as string }
+    return { consumer: iss as string, deleteAnyUser: key.deleteAnyUser }
   }
 
   private signatureMatches(key: VerifierKey, input: string, signature: Buffer): boolean {

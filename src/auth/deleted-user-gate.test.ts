@@ -177,4 +177,77 @@ describe('DeletedUserGate', () => {
     expect(await gate.isDeleted('user-1')).toBe(false)
     expect(store.readsOf('user-1')).toBe(1)
   })
+
+  it('when many requests for one user miss the cache together, then they share one store read (single flight)', async () => {
+    // Arrange: a read that answers only when the test says so.
+    let answer: (standing: LockOutStanding) => void = () => undefined
+    let reads = 0
+    const gate = new DeletedUserGate({
+      standingInStore: () => {
+        reads++
+        return new Promise<LockOutStanding>((resolve) => {
+          answer = resolve
+        })
+      },
+      ttlMs: TTL_MS,
+      maxEntries: 100,
+    })
+
+    // Act
+    const asked = Array.from({ length: 20 }, () => gate.isDeleted('user-1'))
+    answer('deleted')
+    const answers = await Promise.all(asked)
+
+    // Assert
+    expect(answers).toEqual(Array.from({ length: 20 }, () => true))
+    expect(reads).toBe(1)
+  })
+
+  it('when a store read fails, then every request waiting on it gets the error and the next one reads again', async () => {
+    // Arrange
+    let fail = true
+    let reads = 0
+    const gate = new DeletedUserGate({
+      standingInStore: async () => {
+        reads++
+        if (fail) throw new Error('store down')
+        return 'active'
+      },
+      ttlMs: TTL_MS,
+      maxEntries: 100,
+    })
+
+    // Act
+    const failed = await Promise.allSettled([gate.isDeleted('user-1'), gate.isDeleted('user-1')])
+    fail = false
+    const next = await gate.isDeleted('user-1')
+
+    // Assert
+    expect(failed.map((r) => r.status)).toEqual(['rejected', 'rejected'])
+    expect(next).toBe(false)
+    expect(reads).toBe(2)
+  })
+
+  it('when a user keeps calling while another instance deletes them, then the store is read about once per TTL and the deletion is seen within one TTL', async () => {
+    // Arrange: 1 request per ms for 10 TTLs; the user is deleted elsewhere after 5.
+    const store = fakeStore()
+    const clock = manualClock()
+    const gate = new DeletedUserGate({ standingInStore: store.standingInStore, ttlMs: TTL_MS, maxEntries: 100, now: clock.now })
+    let deletedAt = -1
+    let seenAt = -1
+
+    // Act
+    for (let ms = 0; ms < TTL_MS * 10; ms++) {
+      if (ms === TTL_MS * 5) {
+        store.markDeleted('user-1')
+        deletedAt = ms
+      }
+      if ((await gate.isDeleted('user-1')) && seenAt < 0) seenAt = ms
+      clock.advance(1)
+    }
+
+    // Assert
+    expect(seenAt - deletedAt).toBeLessThanOrEqual(TTL_MS)
+    expect(store.readsOf('user-1')).toBeLessThanOrEqual(6)
+  })
 })

@@ -10,7 +10,11 @@ export type LockOutStanding = 'active' | 'restorable' | 'deleted'
 export interface DeletedUserGateOptions {
   /** Reads where the user stands from the stores; 'active' for an unknown user. */
   standingInStore(userId: string): Promise<LockOutStanding>
-  /** How long an "active" (or "restorable") answer is trusted: the most a deletion or a cancel by another instance can lag here. */
+  /**
+   * How long an "active" (or "restorable") answer is trusted: the most a deletion or a cancel by
+   * another instance can lag here. Kept short (default 250 ms, at most 1 s) so every instance of a
+   * deployment locks a deleted user out within a second.
+   */
   ttlMs: number
   maxEntries: number
   /** The clock TTLs are measured with, in milliseconds (tests pass their own); default performance.now. */
@@ -19,8 +23,9 @@ export interface DeletedUserGateOptions {
 
 /**
  * Locks a deleted user out at once, though their tokens are still within `exp`. The answer per user
- * is cached (one Cassandra read per user per TTL, none on the hot path after that); a deletion or a
- * cancel by this instance flips the entry immediately, and a final "deleted" is never forgotten early.
+ * is cached (at most one Cassandra read per user per TTL, however many requests that user makes:
+ * concurrent misses share one read); a deletion or a cancel by this instance flips the entry
+ * immediately, and a final "deleted" is never forgotten early.
  */
 export class DeletedUserGate implements DeletionListener {
   private readonly cache: LRUCache<string, LockOutStanding>
@@ -28,6 +33,8 @@ export class DeletedUserGate implements DeletionListener {
   /** Bumped by every deletion or restore told to this instance, so a read that started before it is not cached over it. */
   private readonly changes = new Map<string, number>()
   private changeCount = 0
+  /** The store read in flight per user: requests that miss the cache together wait on one read (single flight). */
+  private readonly inFlight = new Map<string, Promise<LockOutStanding>>()
 
   constructor(private readonly options: DeletedUserGateOptions) {
     // A given clock is read at every check (ttlResolution 0): lru-cache would otherwise reuse a reading for 1 ms of real time.
@@ -39,12 +46,22 @@ export class DeletedUserGate implements DeletionListener {
   async standing(userId: string): Promise<LockOutStanding> {
     const cached = this.cache.get(userId)
     if (cached !== undefined) return cached
+    const shared = this.inFlight.get(userId)
+    if (shared) return shared
     const before = this.changes.get(userId)
-    const standing = await this.options.standingInStore(userId)
-    // userDeleted() / userRestored() may have run while we read: their answer wins over a stale read.
-    if (this.changes.get(userId) !== before) return this.cache.get(userId) ?? standing
-    this.remember(userId, standing)
-    return standing
+    const read: Promise<LockOutStanding> = this.options
+      .standingInStore(userId)
+      .then((standing) => {
+        // userDeleted() / userRestored() may have run while we read: their answer wins over a stale read.
+        if (this.changes.get(userId) !== before) return this.cache.get(userId) ?? standing
+        this.remember(userId, standing)
+        return standing
+      })
+      .finally(() => {
+        if (this.inFlight.get(userId) === read) this.inFlight.delete(userId)
+      })
+    this.inFlight.set(userId, read)
+    return read
   }
 
   async isDeleted(userId: string): Promise<boolean> {

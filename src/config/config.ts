@@ -1,3 +1,5 @@
+import type { ExtraTarget } from '../deletion/ports.js'
+
 /** The validated configuration (shape defined by schemas/config.json). */
 export interface Config {
   readonly env: string
@@ -43,6 +45,8 @@ export interface Config {
       readonly retries: number
     }
     readonly clockSkewSeconds: number
+    /** The session-cookie route (DELETE /api/users/{user_id}): SESSION_COOKIE_NAME, SESSION_ALLOWED_ORIGINS, SESSION_COOKIE_SECURE. */
+    readonly session: { readonly cookieName: string; readonly allowedOrigins: readonly string[]; readonly cookieSecure: boolean }
   }
   readonly authorization: { readonly orgAdminScope: 'organisation' | 'any' }
   readonly deletion: {
@@ -54,6 +58,20 @@ export interface Config {
     readonly graceDaySeconds: number
     /** Step-up (DELETION_MAX_AUTH_AGE_SECONDS); absent: none. */
     readonly maxAuthAgeSeconds?: number
+    /** Tables of other keyspaces every deletion erases too (ERASURE_EXTRA_TARGETS); empty by default. */
+    readonly extraTargets: readonly ExtraTarget[]
+    /** The mass-deletion guard (DELETION_MAX_PER_REQUESTER_PER_HOUR); 0: off. */
+    readonly maxPerRequesterPerHour: number
+  }
+  /** Batch deletion jobs: pace, spread over instances, circuit breaker. */
+  readonly batch: {
+    readonly maxDeletionsPerSecond: number
+    readonly concurrency: number
+    readonly sliceSize: number
+    readonly leaseMs: number
+    readonly pollIntervalMs: number
+    readonly maxAttempts: number
+    readonly breaker: { readonly windowSeconds: number; readonly minAttempts: number; readonly failureRate: number; readonly coolOffSeconds: number }
   }
   readonly events: {
     readonly brokers: readonly string[]
@@ -68,6 +86,8 @@ export interface Config {
   /** Sunbird's user cache (sunbird_redis_host / sunbird_redis_port); empty host = not configured. */
   readonly redis: { readonly host: string; readonly port: number; readonly db: number; readonly timeoutMs: number }
   readonly faults: { readonly crashAfterStep?: string }
+  /** The audit trail's anchors (AUDIT_ANCHOR_INTERVAL_MS). */
+  readonly audit: { readonly anchorIntervalMs: number }
   readonly lockout: { readonly cacheTtlMs: number; readonly cacheSize: number }
   readonly logging: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' }
 }

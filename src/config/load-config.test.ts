@@ -190,6 +190,22 @@ describe('loadConfig invalid values', () => {
     expect(error.message).toContain('/http/port')
   })
 
+  it('when DELETED_USER_CACHE_TTL_MS is not set, then "not deleted" is trusted 250 ms; when set, that number', () => {
+    cleanEnv()
+    expect(loadConfig().lockout.cacheTtlMs).toBe(250)
+
+    cleanEnv({ DELETED_USER_CACHE_TTL_MS: '1000' })
+    expect(loadConfig().lockout.cacheTtlMs).toBe(1000)
+  })
+
+  it('when DELETED_USER_CACHE_TTL_MS is over 1 s, then a ConfigError names /lockout/cacheTtlMs (another instance could trust a deleted user longer)', () => {
+    cleanEnv({ DELETED_USER_CACHE_TTL_MS: '1001' })
+
+    const error = configErrorOf(() => loadConfig())
+
+    expect(error.message).toContain('/lockout/cacheTtlMs')
+  })
+
   it('when orgAdminScope is not organisation or any, then a ConfigError names the key', () => {
     cleanEnv()
 

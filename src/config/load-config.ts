@@ -56,6 +56,7 @@ function normalise(raw: Plain, production: boolean, replicationDefault: unknown)
   const roles = splitList(deletion.allowedRoles)
   const keyDir = String(userToken.publicKeyDir ?? '')
   const consumersFile = String(apiBearer.consumersFile)
+  const session = (raw.auth as Plain).session as Plain
   const events = raw.events as Plain
   const search = raw.search as Plain
   const redis = raw.redis as Plain
@@ -72,6 +73,7 @@ function normalise(raw: Plain, production: boolean, replicationDefault: unknown)
       },
       keycloakAdmin: { baseUrl: String(keycloakAdmin.baseUrl || ssoUrl).replace(/\/+$/, '') },
       apiBearer: { consumersFile: isAbsolute(consumersFile) ? consumersFile : resolve(projectRoot, consumersFile) },
+      session: { allowedOrigins: splitList(session.allowedOrigins) },
     },
   })
   // Crash points are for the test suite; a production process never honours them.

@@ -17,6 +17,11 @@ export interface Caller {
   authTime?: number
   /** The identity provider's session of the end user's token (`sid`). */
   sessionId?: string
+  /**
+   * A gateway consumer trusted to delete any user (`deleteAnyUser` in the consumers file): a
+   * service-to-service call with no person behind it; `userId` then names the consumer.
+   */
+  deleteAnyUser?: boolean
   /** The end user's own account is soft-deleted: admitted only where a cancel lets them back in. */
   softDeleted?: boolean
 }

@@ -4,8 +4,8 @@ import type { SeedUser } from '../../test/support/fakes/in-memory-user-store.js'
 import { itemAt } from '../../test/support/item-at.js'
 import type { Caller } from './caller.js'
 import { deleteUser } from './delete-user.js'
+import { type DeletionRequest, STEPS } from './deletion-request.js'
 import { resumeOpenDeletions } from './run-deletion.js'
-import type { DeletionRequest } from './deletion-request.js'
 import { DependencyUnavailableError, NotPermittedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
 
 const TARGET = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
@@ -54,14 +54,26 @@ const SUCCESS_WRITES = [
   'requests.recordStep(lock)',
   'identity.eraseAccount',
   'requests.recordStep(keycloak)',
+  'requests.recordStep(otp)',
+  'requests.recordStep(rateLimit)',
   'users.eraseLookups',
   'requests.recordStep(lookups)',
   'users.eraseExternalIdentities',
   'requests.recordStep(externalIdentities)',
   'users.leaveOrganisations',
   'requests.recordStep(organisations)',
+  'requests.recordStep(declarations)',
+  'requests.recordStep(notes)',
+  'requests.recordStep(searchNotes)',
+  'requests.recordStep(shadowUser)',
+  'requests.recordStep(userFeed)',
+  'requests.recordStep(userCert)',
+  'requests.recordStep(address)',
+  'requests.recordStep(extraTargets)',
   'users.scrubProfile',
   'requests.recordStep(userRow)',
+  'requests.recordStep(searchUser)',
+  'requests.recordStep(cacheUser)',
   'requests.recordStep(managedUsers)',
   'outbox.append',
   'requests.recordStep(event)',
@@ -335,10 +347,23 @@ describe('deleteUser, a successful deletion', () => {
     expect(request?.steps).toEqual({
       lock: { status: 'done', action: 'locked', at: AT },
       keycloak: { status: 'done', action: 'deleted', at: AT },
+      // Keyed hashes of the profile's contacts (for deletion:verify), never the contacts.
+      otp: { status: 'done', action: 'deleted', count: 0, at: AT, hashes: [expect.stringMatching(/^[0-9a-f]{64}$/)] },
+      rateLimit: { status: 'done', action: 'deleted', count: 0, at: AT, hashes: [expect.stringMatching(/^[0-9a-f]{64}$/)] },
       lookups: { status: 'done', action: 'deleted', count: 3, at: AT },
       externalIdentities: { status: 'done', action: 'deleted', count: 2, at: AT },
       organisations: { status: 'done', action: 'marked-left', count: 2, at: AT },
+      declarations: { status: 'done', action: 'deleted', count: 0, at: AT },
+      notes: { status: 'done', action: 'deleted', count: 0, at: AT },
+      searchNotes: { status: 'done', action: 'deleted', count: 0, at: AT },
+      shadowUser: { status: 'done', action: 'blanked', count: 0, at: AT },
+      userFeed: { status: 'done', action: 'deleted', count: 0, at: AT },
+      userCert: { status: 'done', action: 'deleted', count: 0, at: AT },
+      address: { status: 'done', action: 'deleted', count: 0, at: AT },
+      extraTargets: { status: 'skipped', action: 'none configured', at: AT, entries: [] },
       userRow: { status: 'done', action: 'scrubbed', at: AT },
+      searchUser: { status: 'done', action: 'absent', count: 0, at: AT },
+      cacheUser: { status: 'done', action: 'deleted', count: 0, at: AT },
       managedUsers: { status: 'skipped', action: 'scrubbed', count: 0, at: AT },
       event: { status: 'done', action: 'queued', at: AT },
     })
@@ -661,7 +686,7 @@ describe('deleteUser, Keycloak unreachable', () => {
         .filter(([step]) => step !== 'keycloak')
         .map(([, outcome]) => outcome.status),
     ).not.toContain('pending')
-    expect(Object.keys(request?.steps ?? {})).toHaveLength(8)
+    expect(Object.keys(request?.steps ?? {})).toHaveLength(STEPS.filter((step) => step !== 'roles' && step !== 'consent').length)
     expect(w.users.remainingLookups(TARGET)).toBe(0)
     expect(w.identity.hasAccount(TARGET)).toBe(true)
     expect(w.outbox.eventOf(MSGID)).toBeDefined()
@@ -738,7 +763,7 @@ describe('deleteUser, Cassandra failing half-way', () => {
     expect(result).toEqual({ response: 'SUCCESS' })
     const request = w.requests.peek(MSGID)
     expect(request?.state).toBe('in_progress')
-    expect(Object.keys(request?.steps ?? {})).toEqual(['lock', 'keycloak', 'lookups', 'externalIdentities'])
+    expect(Object.keys(request?.steps ?? {})).toEqual(['lock', 'keycloak', 'otp', 'rateLimit', 'lookups', 'externalIdentities'])
     expect(w.requests.isOpen(MSGID)).toBe(true)
     expect(w.timeline.writes().slice(-2)).toEqual(['users.leaveOrganisations', 'requests.releaseLease'])
     expect(await w.requests.acquireLease(MSGID, w.clock.now(), new Date(WORLD_NOW.getTime() + 1))).toBe(true)

@@ -46,6 +46,8 @@ export async function authorize(
   if (basis === 'none') throw new NotPermittedError('not self, managing parent or org admin')
   if (basis === 'self') return preloaded?.user ? { user: preloaded.user } : {}
   const user = preloaded ? preloaded.user : await deps.users.findUser(input.userId)
+  // A consumer trusted with any user: no organisation to match.
+  if (basis === 'any-user') return user ? { user } : {}
   if (basis === 'managed-user') {
     // The token pair says "parent acting for child"; the row must agree when it names a manager.
     if (user?.managedBy && user.managedBy !== input.caller.userId) throw new NotPermittedError('managed by someone else')

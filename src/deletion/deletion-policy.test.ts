@@ -17,6 +17,13 @@ describe('deletionBasis', () => {
     expect(deletionBasis(caller(), CALLER)).toBe('self')
   })
 
+  it('when the caller is a consumer trusted with deleteAnyUser, then the basis is any-user for whatever target; without the flag, none', () => {
+    const service = caller({ userId: 'consumer:notifier', deleteAnyUser: true })
+
+    expect(deletionBasis(service, TARGET)).toBe('any-user')
+    expect(deletionBasis({ ...service, deleteAnyUser: false }, TARGET)).toBe('none')
+  })
+
   it('when the caller is also an ORG_ADMIN deleting themselves, then self still wins', () => {
     expect(deletionBasis(caller({ roles: [orgAdmin('org-1')] }), CALLER)).toBe('self')
   })

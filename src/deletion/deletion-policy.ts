@@ -3,7 +3,7 @@ import type { Caller } from './caller.js'
 export type OrgAdminScope = 'organisation' | 'any'
 
 /** Why a caller may delete a user, before the user's own data is read. */
-export type DeletionBasis = 'self' | 'managed-user' | 'org-admin' | 'none'
+export type DeletionBasis = 'self' | 'managed-user' | 'org-admin' | 'any-user' | 'none'
 
 export const ORG_ADMIN = 'ORG_ADMIN'
 
@@ -11,8 +11,10 @@ export const ORG_ADMIN = 'ORG_ADMIN'
  * Sunbird's OPA rule for deleteUser, enforced in the service rather than a sidecar: the user
  * themselves, the managing parent acting through the managed user's token (X-Authenticated-For,
  * whose parentId must be the requester and whose subject must be the target), or an ORG_ADMIN.
+ * Beside them, a gateway consumer trusted with `deleteAnyUser` (a service, no person).
  */
 export function deletionBasis(caller: Caller, targetUserId: string): DeletionBasis {
+  if (caller.deleteAnyUser === true) return 'any-user'
   if (caller.userId === targetUserId) return 'self'
   const managed = caller.managedUser
   if (managed && managed.userId === targetUserId && managed.parentId === caller.userId) return 'managed-user'

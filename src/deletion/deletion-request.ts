@@ -21,6 +21,10 @@ export interface StepOutcome {
   restore?: RestoreFacts
   /** Ids the step acted on that a later step needs (the managed users a hard deletion erased, for the event). Internal. */
   ids?: string[]
+  /** Keyed hashes (receipt key) of the values the step looked up by value (contacts), for deletion:verify. Internal: never the values. */
+  hashes?: string[]
+  /** One receipt line per store when a step acts on several (extra targets). */
+  entries?: { store: string; action: string; count?: number }[]
 }
 
 /**
@@ -68,7 +72,18 @@ export interface DeletionReceipt {
   subject: string
   state: RequestState
   completedAt: string
-  stores: { store: string; action: string; count?: number; why: string }[]
+  stores: ReceiptEntry[]
+}
+
+export interface ReceiptEntry {
+  store: string
+  action: string
+  count?: number
+  why: string
+  /** When the store will have physically dropped the old values (from its live settings), when that can be told. */
+  physicallyErasedBy?: string
+  /** How and when the store drops them physically, with the settings it was computed from. */
+  physicalErasure?: string
 }
 
 /** Completed, failed or cancelled: nothing is left to do, and the request is no longer open. The one place this is decided. */

@@ -8,7 +8,7 @@ export abstract class DeletionError extends Error {
 }
 
 /** What went wrong, in the domain's words; also the outcome label of the deletion metrics. */
-export type DeletionErrorKind = 'not_found' | 'request_not_found' | 'already_deleted' | 'not_deleted' | 'erased' | 'role_restricted' | 'forbidden' | 'unavailable'
+export type DeletionErrorKind = 'not_found' | 'request_not_found' | 'job_not_found' | 'already_deleted' | 'not_deleted' | 'erased' | 'role_restricted' | 'forbidden' | 'limit_reached' | 'unavailable'
 
 export class UserNotFoundError extends DeletionError {
   override name = 'UserNotFoundError'
@@ -19,6 +19,21 @@ export class UserNotFoundError extends DeletionError {
 export class DeletionRequestNotFoundError extends DeletionError {
   override name = 'DeletionRequestNotFoundError'
   readonly kind = 'request_not_found'
+}
+
+/** No batch job with that id. */
+export class BatchJobNotFoundError extends DeletionError {
+  override name = 'BatchJobNotFoundError'
+  readonly kind = 'job_not_found'
+}
+
+/** The requester has deleted as many users this hour as DELETION_MAX_PER_REQUESTER_PER_HOUR allows. */
+export class DeletionLimitReachedError extends DeletionError {
+  override name = 'DeletionLimitReachedError'
+  readonly kind = 'limit_reached'
+  constructor(readonly retryAfterSeconds: number) {
+    super('deletions per requester per hour reached')
+  }
 }
 
 export class UserAlreadyDeletedError extends DeletionError {
@@ -54,7 +69,7 @@ export class DependencyUnavailableError extends DeletionError {
   override name = 'DependencyUnavailableError'
   readonly kind = 'unavailable'
   constructor(
-    readonly dependency: 'cassandra' | 'keycloak' | 'kafka',
+    readonly dependency: 'cassandra' | 'keycloak' | 'kafka' | 'search' | 'redis',
     options: { cause?: unknown } = {},
   ) {
     super(`${dependency} unavailable`, options)

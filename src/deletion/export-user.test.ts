@@ -16,7 +16,25 @@ describe('exportUser', () => {
 
     const { sections, deletionRequests } = await exportUser(w.deps, { requestId: 'exp-1', userId: TARGET, caller: self() })
 
-    expect(Object.keys(sections).sort()).toEqual(['externalIdentities', 'keycloak', 'lookups', 'managedUserIds', 'organisations', 'roles', 'row'])
+    expect(Object.keys(sections).sort()).toEqual([
+      'address',
+      'cache',
+      'externalIdentities',
+      'keycloak',
+      'lookups',
+      'managedUserIds',
+      'organisations',
+      'roles',
+      'row',
+      'searchDocument',
+      'searchNotes',
+      'shadow_user',
+      'user_cert',
+      'user_consent',
+      'user_declarations',
+      'user_feed',
+      'user_notes',
+    ])
     expect(sections.row).toMatchObject({ id: TARGET, email: 'asha@example.org' })
     expect(sections.lookups).toHaveLength(2)
     expect(sections.keycloak).toMatchObject({ enabled: true })

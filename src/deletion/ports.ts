@@ -1,5 +1,6 @@
 /** What the deletion workflow needs from the outside world, in its own words. Plain objects only. */
 
+import type { Caller } from './caller.js'
 import type { DeletionReceipt, DeletionRequest, PlanName, RequestState, StepName, StepOutcome } from './deletion-request.js'
 
 /** A value as it leaves the service in an export: JSON, nothing else. */
@@ -188,9 +189,159 @@ export interface AuditRecord {
   detail?: Record<string, string | number>
 }
 
+/** The search document's flags a soft deletion sets, as they were before it (a cancel puts them back). */
+export interface SearchUserFlags {
+  status: number | null
+  isDeleted: boolean | null
+  isBlocked: boolean | null
+}
+
+/**
+ * Sunbird's search engine (Elasticsearch / OpenSearch): the user document behind `user_alias`
+ * (`_id` = user id) and the notes index `usernotes`. Throws DependencyUnavailableError('search')
+ * when the engine does not answer.
+ */
+export interface UserSearchIndex {
+  /** The user document's source, or undefined when there is none. */
+  readUser(userId: string): Promise<JsonRow | undefined>
+  /** Replaces the whole document with `document` (nothing else survives); 'absent' (nothing written) when there was none. */
+  replaceUser(userId: string, document: JsonRow): Promise<'replaced' | 'absent'>
+  /** Sets status 2, isDeleted and isBlocked; the prior flags, or undefined when there is no document. */
+  flagUserDeleted(userId: string): Promise<SearchUserFlags | undefined>
+  /** Puts the flags back; false when there is no document. */
+  restoreUserFlags(userId: string, prior: SearchUserFlags): Promise<boolean>
+  /** Removes the user document; 1 when there was one, else 0. */
+  deleteUser(userId: string): Promise<number>
+  /** Every `usernotes` document of the user. */
+  readNotes(userId: string): Promise<JsonRow[]>
+  /** Removes every `usernotes` document of the user; how many. */
+  deleteNotes(userId: string): Promise<number>
+}
+
+/** Sunbird's user cache: Redis DB 12, hash `user:<id>`. Throws DependencyUnavailableError('redis') when Redis does not answer. */
+export interface UserCache {
+  /** The cached hash, or undefined when there is no key. */
+  readUser(userId: string): Promise<Record<string, string> | undefined>
+  /** Removes the key; 1 when there was one, else 0. */
+  deleteUser(userId: string): Promise<number>
+}
+
+/** The user-keyed tables of the sunbird keyspace beyond the five Sunbird's deletion touches. */
+export type PersonalTable = 'user_declarations' | 'user_consent' | 'user_notes' | 'shadow_user' | 'user_feed' | 'user_cert' | 'address'
+
+/** One table of another keyspace keyed by user id (ERASURE_EXTRA_TARGETS): its rows deleted, or the named columns blanked. */
+export interface ExtraTarget {
+  keyspace: string
+  table: string
+  /** The column holding the user id. */
+  userColumn: string
+  action: 'delete' | 'blank'
+  /** For 'blank': the columns set to null. */
+  columns?: string[]
+}
+
+/** The short-lived code tables keyed by a plain email or phone. */
+export type CodeTable = 'otp' | 'rate_limit'
+
+export interface PersonalDataTables {
+  /** The person's contact values (email, phone and their previous / recovery forms) as the user row holds them; empty ones left out. */
+  readContacts(userId: string): Promise<string[]>
+  /** Rows of `table` keyed by any of `values` (otp: either type). */
+  countCodes(table: CodeTable, values: readonly string[]): Promise<number>
+  /** Removes the rows of `table` keyed by any of `values`; how many there were. Idempotent. */
+  deleteCodes(table: CodeTable, values: readonly string[]): Promise<number>
+  /** Every row of the user in `table` (by its user column or userid index). */
+  readRows(table: PersonalTable, userId: string): Promise<JsonRow[]>
+  /** Removes every row of the user in `table`; how many. Idempotent. */
+  deleteRows(table: PersonalTable, userId: string): Promise<number>
+  /** Sets name, email and phone of the user's shadow_user rows to null; how many rows. Idempotent. */
+  blankShadowUsers(userId: string): Promise<number>
+  /** Rows of the user in an extra target; undefined when its table does not exist. */
+  countExtra(target: ExtraTarget, userId: string): Promise<number | undefined>
+  /** Deletes the user's rows of an extra target, or blanks its columns; how many rows; undefined when its table does not exist. */
+  eraseExtra(target: ExtraTarget, userId: string): Promise<number | undefined>
+}
+
+/** When a store will have physically dropped the values a deletion overwrote or removed, from its live settings. */
+export interface PhysicalErasure {
+  /** By store name as the receipt names it; a store it cannot speak for is left out. Never throws. */
+  horizons(stores: readonly string[], at: Date): Promise<Record<string, { by?: string; how: string }>>
+}
+
 /** Told about every locked (deleted) user and every restored one: the lock-out cache listens. */
 export interface DeletionListener {
   /** `restorable`: a soft deletion, which a cancel may undo (so the answer is not kept as final). */
   userDeleted(userId: string, restorable?: boolean): void
   userRestored(userId: string): void
+}
+
+/** A batch job's state: `paused` while its circuit breaker is open. */
+export type BatchJobState = 'running' | 'paused' | 'completed'
+
+/** A batch of deletions, asked for in one call and worked through by every instance. Ids only. */
+export interface BatchJob {
+  id: string
+  createdBy: string
+  /** The creator's organisations (the scopes of their roles): whose ORG_ADMINs may follow the job. */
+  organisationIds: string[]
+  /** Who each id is deleted as: the creator, exactly as they were verified when submitting. */
+  caller: Caller
+  mode?: 'soft' | 'hard'
+  total: number
+  /** How many slices the ids are split into; a slice is the unit an instance leases. */
+  slices: number
+  state: BatchJobState
+  createdAt: Date
+  updatedAt: Date
+}
+
+export type BatchItemStatus = 'deleted' | 'failed' | 'pending'
+
+/** One user of a batch: the outcome of its deletion (`err`: the code it failed with). */
+export interface BatchItem {
+  userId: string
+  slice: number
+  status: BatchItemStatus
+  err?: string
+  /** Tries that met an unavailable dependency (retried until the limit). */
+  attempts: number
+  at?: Date
+}
+
+export interface BatchSliceState {
+  slice: number
+  done: boolean
+  leaseUntil: Date
+}
+
+/** Durable batch jobs: the job, its slices (leased to one instance at a time), and one outcome per user. */
+export interface BatchJobStore {
+  /** Writes the job, its slices and its users (all pending), then lists it as open. */
+  create(job: BatchJob, items: readonly Pick<BatchItem, 'userId' | 'slice'>[]): Promise<void>
+  get(jobId: string): Promise<BatchJob | undefined>
+  /** Every user of the job, or of one slice, in slice order. */
+  items(jobId: string, slice?: number): Promise<BatchItem[]>
+  recordItem(jobId: string, item: BatchItem): Promise<void>
+  setState(jobId: string, state: BatchJobState): Promise<void>
+  /** Ids of the jobs not completed. */
+  listOpen(): Promise<string[]>
+  /** Marks the job completed and unlists it. Idempotent. */
+  complete(jobId: string): Promise<void>
+  slices(jobId: string): Promise<BatchSliceState[]>
+  /** Takes the slice for `owner` until `until` if its lease has run out: one instance at a time. */
+  acquireSlice(jobId: string, slice: number, owner: string, now: Date, until: Date): Promise<boolean>
+  /** Extends the lease while `owner` still holds it; false when it was lost. */
+  renewSlice(jobId: string, slice: number, owner: string, until: Date): Promise<boolean>
+  /** Gives the slice up at once (shutdown, or a dependency in trouble), so any instance may take it. */
+  releaseSlice(jobId: string, slice: number): Promise<void>
+  /** Every user of the slice is settled. */
+  finishSlice(jobId: string, slice: number): Promise<void>
+  /** Takes one token of the job's budget for the given second, across every instance; answers how many were taken in that second so far. */
+  takePaceToken(jobId: string, second: number): Promise<number>
+}
+
+/** How many deletions each requester has done, per clock hour, across every instance. */
+export interface RequesterDeletionCounts {
+  count(requester: string, hour: number): Promise<number>
+  add(requester: string, hour: number): Promise<void>
 }

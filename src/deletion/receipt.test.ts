@@ -51,12 +51,53 @@ describe('buildReceipt', () => {
       { store: 'cassandra.user_lookup', action: 'deleted', count: 3 },
       { store: 'cassandra.usr_external_identity', action: 'deleted', count: 2 },
       { store: 'cassandra.user_organisation', action: 'marked-left', count: 1 },
+      { store: 'cassandra.user_consent', action: 'kept', count: undefined },
       { store: 'cassandra.user (profile)', action: 'scrubbed', count: undefined },
       { store: 'cassandra.user (managed users)', action: 'scrubbed', count: 0 },
       { store: 'kafka (delete.user topic)', action: 'queued', count: undefined },
       { store: 'cassandra.user_roles', action: 'kept', count: undefined },
+      { store: 'downstream.ml', action: 'left to ml via the delete-user event', count: undefined },
+      { store: 'downstream.knowlg', action: 'left to knowlg via the delete-user event', count: undefined },
+      { store: 'cassandra.bulk_upload_process', action: 'not reachable by user id', count: undefined },
       { store: 'cassandra.user_deletion_audit', action: 'appended', count: undefined },
     ])
+  })
+
+  it('when a step acted on several stores (extra targets), then each has its own entry, named cassandra.<keyspace>.<table>', () => {
+    const outcome: StepOutcome = {
+      ...done('erased'),
+      entries: [
+        { store: 'cassandra.sunbird_courses.user_enrolments', action: 'deleted', count: 2 },
+        { store: 'cassandra.sunbird_groups.group_member', action: 'table not found' },
+      ],
+    }
+
+    const receipt = buildReceipt(request({ lock: done('locked'), extraTargets: outcome }), 'completed', KEY, COMPLETED_AT)
+
+    expect(receipt.stores.filter((entry) => entry.store.startsWith('cassandra.sunbird_')).map(({ store, action, count }) => ({ store, action, count }))).toEqual([
+      { store: 'cassandra.sunbird_courses.user_enrolments', action: 'deleted', count: 2 },
+      { store: 'cassandra.sunbird_groups.group_member', action: 'table not found', count: undefined },
+    ])
+  })
+
+  it('when a soft deletion is receipted, then the downstream services are not told (kept), and the bulk upload files are said to be out of reach', () => {
+    const soft = { ...request({ lock: done('locked') }), plan: 'soft' as const }
+
+    const receipt = buildReceipt(soft, 'completed', KEY, COMPLETED_AT)
+
+    expect(receipt.stores.find((entry) => entry.store === 'downstream.ml')?.action).toBe('kept')
+    expect(receipt.stores.find((entry) => entry.store === 'cassandra.bulk_upload_process')?.action).toBe('not reachable by user id')
+    expect(receipt.stores.find((entry) => entry.store === 'search.usernotes')?.action).toBe('kept')
+  })
+
+  it('when the physical erasure of a store is known, then its entry says by when and how; others say nothing', () => {
+    const horizons = { 'cassandra.user_lookup': { by: '2024-05-30T10:09:00.000Z', how: 'after gc_grace_seconds 864000 at the next compaction' } }
+
+    const receipt = buildReceipt(request(ALL_STEPS), 'completed', KEY, COMPLETED_AT, horizons)
+
+    const lookups = receipt.stores.find((entry) => entry.store === 'cassandra.user_lookup')
+    expect(lookups).toMatchObject({ physicallyErasedBy: '2024-05-30T10:09:00.000Z', physicalErasure: 'after gc_grace_seconds 864000 at the next compaction' })
+    expect(receipt.stores.find((entry) => entry.store === 'keycloak')).not.toHaveProperty('physicalErasure')
   })
 
   it('when a store is listed, then it says why in words', () => {
@@ -75,7 +116,16 @@ describe('buildReceipt', () => {
   it('when only some steps ran, then only their stores are listed, with user_roles and the audit trail', () => {
     const receipt = buildReceipt(request({ lock: done('locked'), keycloak: done('absent') }), 'in_progress', KEY, COMPLETED_AT)
 
-    expect(receipt.stores.map((entry) => entry.store)).toEqual(['cassandra.user (status)', 'keycloak', 'cassandra.user_roles', 'cassandra.user_deletion_audit'])
+    expect(receipt.stores.map((entry) => entry.store)).toEqual([
+      'cassandra.user (status)',
+      'keycloak',
+      'cassandra.user_consent',
+      'cassandra.user_roles',
+      'downstream.ml',
+      'downstream.knowlg',
+      'cassandra.bulk_upload_process',
+      'cassandra.user_deletion_audit',
+    ])
     expect(receipt.stores[1]?.action).toBe('absent')
   })
 

@@ -1,30 +1,58 @@
-import { createHmac } from 'node:crypto'
-import type { DeletionReceipt, DeletionRequest, RequestState } from './deletion-request.js'
+import type { DeletionReceipt, DeletionRequest, ReceiptEntry, RequestState } from './deletion-request.js'
+import { keyedHash } from './keyed-hash.js'
 import { deletionSteps } from './steps/index.js'
 import { roles } from './steps/roles.js'
 
 /** A keyed hash of an id: lets an operator match a receipt to a user they already know, and nobody else. */
 export function pseudonymise(key: string, id: string): string {
-  return createHmac('sha256', key).update(id).digest('hex')
+  return keyedHash(key, id)
+}
+
+/** When each store drops the old values physically, by receipt store name (see PhysicalErasure). */
+export type PhysicalHorizons = Readonly<Record<string, { by?: string; how: string }>>
+
+/** Stores this service does not erase itself, and who does. */
+function storesLeftToOthers(request: DeletionRequest): ReceiptEntry[] {
+  const eventSent = request.plan !== 'soft'
+  const downstream = (store: string, consumer: string, what: string): ReceiptEntry =>
+    eventSent ? { store, action: `left to ${consumer} via the delete-user event`, why: what } : { store, action: 'kept', why: `${what}; no delete-user event while the deletion can be cancelled` }
+  return [
+    downstream('downstream.ml', 'ml', 'copies of the profile in the ML services (observations, surveys, projects), erased by ml-user-delete'),
+    downstream('downstream.knowlg', 'knowlg', 'creator names on content and question sets, replaced by user-pii-data-updater'),
+    {
+      store: 'cassandra.bulk_upload_process',
+      action: 'not reachable by user id',
+      why: 'bulk upload files keep uploaded rows as encrypted blobs keyed by process id; the uploading organisation purges them',
+    },
+  ]
 }
 
 /**
  * What was done per store and why, from each step's own declaration. No personal data: the subject
  * appears only as a keyed hash. A store the request's plan keeps (a soft deletion keeps nearly
- * everything, to be restorable) is listed as kept, with the step's own reason.
+ * everything, to be restorable) is listed as kept, with the step's own reason. Each entry says when
+ * its store will have dropped the old values physically, when `horizons` knows.
  */
-export function buildReceipt(request: DeletionRequest, state: RequestState, key: string, completedAt: Date): DeletionReceipt {
-  const stores: DeletionReceipt['stores'] = []
+export function buildReceipt(request: DeletionRequest, state: RequestState, key: string, completedAt: Date, horizons: PhysicalHorizons = {}): DeletionReceipt {
+  const stores: ReceiptEntry[] = []
   for (const step of deletionSteps) {
     const outcome = request.steps[step.name]
-    if (outcome) {
+    if (outcome?.entries) {
+      for (const entry of outcome.entries) stores.push({ ...entry, why: step.why })
+    } else if (outcome) {
       stores.push({ store: step.store, action: outcome.status === 'pending' ? 'pending' : outcome.action, ...(outcome.count !== undefined && { count: outcome.count }), why: step.why })
-    } else if (request.plan === 'soft' && 'kept' in step && step !== roles) {
+    } else if ('kept' in step && step !== roles && !(step.plans as readonly string[]).includes(request.plan)) {
       stores.push({ store: step.store, action: step.kept.action, why: step.kept.why })
     }
   }
   // Sunbird's deletion (and a soft one) leaves user_roles as Sunbird does; a hard deletion has its own step for them.
   if (request.plan !== 'hard') stores.push({ store: roles.store, action: roles.kept.action, why: roles.kept.why })
+  stores.push(...storesLeftToOthers(request))
   stores.push({ store: 'cassandra.user_deletion_audit', action: 'appended', why: 'who asked, for whom (ids), outcome and time, hash-chained; kept for accountability' })
-  return { requestId: request.id, subject: pseudonymise(key, request.userId), state, completedAt: completedAt.toISOString(), stores }
+  const withHorizons = stores.map((entry): ReceiptEntry => {
+    const horizon = horizons[entry.store]
+    if (!horizon) return entry
+    return { ...entry, ...(horizon.by !== undefined && { physicallyErasedBy: horizon.by }), physicalErasure: horizon.how }
+  })
+  return { requestId: request.id, subject: pseudonymise(key, request.userId), state, completedAt: completedAt.toISOString(), stores: withHorizons }
 }

@@ -25,11 +25,24 @@ const done = (action: string, count?: number): StepOutcome => ({ status: 'done',
 const RECORDED: Record<StepName, StepOutcome> = {
   lock: done('locked'),
   keycloak: done('deleted'),
+  otp: done('deleted', 0),
+  rateLimit: done('deleted', 0),
   lookups: done('deleted', 1),
   externalIdentities: done('deleted', 0),
   organisations: done('marked-left', 1),
   roles: done('deleted', 1),
+  declarations: done('deleted', 0),
+  consent: done('deleted', 0),
+  notes: done('deleted', 0),
+  searchNotes: done('deleted', 0),
+  shadowUser: done('blanked', 0),
+  userFeed: done('deleted', 0),
+  userCert: done('deleted', 0),
+  address: done('deleted', 0),
+  extraTargets: { status: 'skipped', action: 'none configured', at: EARLIER },
   userRow: done('scrubbed'),
+  searchUser: done('tombstoned', 1),
+  cacheUser: done('deleted', 1),
   managedUsers: { status: 'skipped', action: 'scrubbed', count: 0, at: EARLIER },
   event: done('queued'),
 }
@@ -370,7 +383,7 @@ describe('afterStep', () => {
 
     await resumeDeletion(w.deps, 'req-1')
 
-    expect(seen).toEqual(['userRow', 'managedUsers', 'event'])
+    expect(seen).toEqual(STEPS.slice(STEPS.indexOf('organisations') + 1).filter((step) => step !== 'roles' && step !== 'consent'))
   })
 
   it('when the runner dies right after a step, then resuming continues with the next step without repeating it', async () => {
@@ -396,7 +409,17 @@ describe('afterStep', () => {
     expect(w.timeline.writes().filter((entry) => entry.startsWith('requests.recordStep'))).toEqual([
       'requests.recordStep(externalIdentities)',
       'requests.recordStep(organisations)',
+      'requests.recordStep(declarations)',
+      'requests.recordStep(notes)',
+      'requests.recordStep(searchNotes)',
+      'requests.recordStep(shadowUser)',
+      'requests.recordStep(userFeed)',
+      'requests.recordStep(userCert)',
+      'requests.recordStep(address)',
+      'requests.recordStep(extraTargets)',
       'requests.recordStep(userRow)',
+      'requests.recordStep(searchUser)',
+      'requests.recordStep(cacheUser)',
       'requests.recordStep(managedUsers)',
       'requests.recordStep(event)',
     ])

@@ -2,7 +2,7 @@ import { finishCancel } from './cancel-deletion.js'
 import { type DeletionRequest, isFinished, outcomeHolds, type RequestState, type StepName } from './deletion-request.js'
 import { isDeleted } from './is-deleted.js'
 import { lockForPlan } from './lock-for-plan.js'
-import type { AuditTrail, DeletionRequestStore } from './ports.js'
+import type { AuditTrail, DeletionRequestStore, PhysicalErasure } from './ports.js'
 import { failRequest, settleRequest } from './settle-request.js'
 import { stepsOf } from './steps/index.js'
 import { recordLock } from './steps/lock.js'
@@ -15,6 +15,8 @@ export interface RunDeps extends StepDeps {
   leaseMs: number
   /** Key of the keyed hash that stands for the user in receipts. */
   receiptKey: string
+  /** When each store drops old values physically, for the receipt (absent: the receipt does not say). */
+  physicalErasure?: PhysicalErasure | undefined
   /** Told when a step could not be done now (for the log); ids only, never the error's payload. */
   onStepError?(step: StepName, err: unknown): void
   /** Fault injection for crash tests: called once the request is accepted and after each step is recorded. */

@@ -1,5 +1,5 @@
 import type { DeletionRequest, RequestState } from './deletion-request.js'
-import type { AuditRecord, AuditTrail, Clock, DeletionRequestStore } from './ports.js'
+import type { AuditRecord, AuditTrail, Clock, DeletionRequestStore, PhysicalErasure } from './ports.js'
 import { buildReceipt } from './receipt.js'
 import { STEPS } from './steps/index.js'
 
@@ -8,6 +8,8 @@ interface SettleDeps {
   audit: AuditTrail
   clock: Clock
   receiptKey: string
+  /** When each store drops old values physically (absent: the receipt does not say). */
+  physicalErasure?: PhysicalErasure | undefined
 }
 
 /** The audit record of a request at one point of its life: ids and outcome only. */
@@ -30,7 +32,9 @@ export async function settleRequest(deps: SettleDeps, request: DeletionRequest):
     return 'scheduled'
   }
   const state: RequestState = pending.length > 0 ? 'partial' : 'completed'
-  const receipt = buildReceipt(request, state, deps.receiptKey, now)
+  const stores = buildReceipt(request, state, deps.receiptKey, now).stores.map((entry) => entry.store)
+  const horizons = deps.physicalErasure ? await deps.physicalErasure.horizons(stores, now) : {}
+  const receipt = buildReceipt(request, state, deps.receiptKey, now, horizons)
   await deps.requests.finish(request.id, state, { receipt })
   request.state = state
   request.receipt = receipt

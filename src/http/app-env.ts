@@ -16,5 +16,7 @@ export type AppEnv = {
     body: unknown
     /** The Sunbird err code of an error answer, for the access log. */
     errCode: string
+    /** The operation answers credentialed CORS itself: no `Access-Control-Allow-Origin: *` is added. */
+    credentialedCors: boolean
   }
 }

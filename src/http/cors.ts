@@ -1,3 +1,6 @@
+import type { Context } from 'hono'
+import type { AppEnv } from './app-env.js'
+
 /**
  * How browsers may call an operation. Every answer carries `Access-Control-Allow-Origin: *`, as
  * Sunbird's gateway sends it (request-context.ts), unless the operation sets its own. A policy with
@@ -9,6 +12,11 @@ export interface CorsPolicy {
     readonly headers: readonly string[]
     readonly maxAgeSeconds: number
   }
+  /**
+   * Credentialed calls (a cookie): never `*`; an origin of SESSION_ALLOWED_ORIGINS gets itself back
+   * with `Access-Control-Allow-Credentials: true`, any other origin no CORS header at all.
+   */
+  readonly credentialed?: boolean
 }
 
 /** No preflight: the probes are not called from browsers. */
@@ -16,3 +24,19 @@ export const noPreflight: CorsPolicy = {}
 
 /** The portal calls the Sunbird routes straight from the browser: answer its preflight as a gateway would. */
 export const portalCors: CorsPolicy = { preflight: { headers: ['X-Channel-Id', 'X-Device-Id', 'X-App-Id'], maxAgeSeconds: 600 } }
+
+/** A REST route a browser app calls with a bearer token: the preflight, `*` on answers. */
+export const bearerCors: CorsPolicy = { preflight: { headers: [], maxAgeSeconds: 600 } }
+
+/** The session-cookie route: credentialed CORS for the allowed origins only. */
+export const credentialedCors: CorsPolicy = { preflight: { headers: [], maxAgeSeconds: 600 }, credentialed: true }
+
+/** The CORS headers of a credentialed answer (or preflight): the caller's origin when allowed, and `Vary: Origin` always. */
+export function setCredentialedCors(c: Context<AppEnv>, allowedOrigins: readonly string[], headers: Headers): void {
+  c.set('credentialedCors', true)
+  headers.append('Vary', 'Origin')
+  const origin = c.req.header('origin')
+  if (origin === undefined || !allowedOrigins.includes(origin)) return
+  headers.set('Access-Control-Allow-Origin', origin)
+  headers.set('Access-Control-Allow-Credentials', 'true')
+}

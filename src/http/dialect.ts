@@ -16,6 +16,8 @@ export interface ErrorAnswer {
 export interface AnsweringOperation {
   /** The operation's id (for the Sunbird dialect, the envelope id such as api.user.delete). */
   id: string
+  /** 200 unless the operation says otherwise (202 for work that goes on after the answer). */
+  successStatus?: 200 | 202
 }
 
 /** What the OpenAPI builder hands a dialect to document an operation's answers. */

@@ -4,8 +4,8 @@
  * document and the tests read them from here, and no code singles an entry out by name.
  */
 export interface ErrorCodeEntry {
-  readonly status: 400 | 401 | 403 | 404 | 405 | 409 | 413 | 422 | 500 | 503
-  readonly responseCode: 'CLIENT_ERROR' | 'UNAUTHORIZED' | 'FORBIDDEN' | 'RESOURCE_NOT_FOUND' | 'SERVER_ERROR' | 'SERVICE_UNAVAILABLE'
+  readonly status: 400 | 401 | 403 | 404 | 405 | 409 | 413 | 422 | 429 | 500 | 503
+  readonly responseCode: 'CLIENT_ERROR' | 'UNAUTHORIZED' | 'FORBIDDEN' | 'RESOURCE_NOT_FOUND' | 'TOO_MANY_REQUESTS' | 'SERVER_ERROR' | 'SERVICE_UNAVAILABLE'
   readonly err: string
   /** Placeholders (`{limit}`) are filled in from configuration; see fillPlaceholders. */
   readonly errmsg: string
@@ -194,6 +194,50 @@ export const errorCodes = {
     err: 'UOS_USRDLT0099',
     errmsg: 'A request with this Idempotency-Key is still in progress.',
     description: 'The first request with this `Idempotency-Key` has not answered yet; retry after it has, to get its answer.',
+  },
+  INVALID_USER_IDS: {
+    status: 400,
+    responseCode: 'CLIENT_ERROR',
+    err: 'UOS_USRDLT0100',
+    errmsg: 'userIds should be a list of 1 to 1000 user ids.',
+    description: '`request.userIds` of a batch is absent, not a list, empty, or longer than 1000; each id follows the rules of `userId`.',
+  },
+  BATCH_JOB_NOT_FOUND: {
+    status: 404,
+    responseCode: 'RESOURCE_NOT_FOUND',
+    err: 'UOS_USRDLT0101',
+    errmsg: 'batch job',
+    description: 'No batch job with that `jobId`.',
+  },
+  INVALID_JOB_ID: {
+    status: 400,
+    responseCode: 'CLIENT_ERROR',
+    err: 'UOS_USRDLT0102',
+    errmsg: 'Invalid jobId.',
+    description: '`request.jobId` is absent or not a job id this service issues (a UUID).',
+  },
+  INVALID_PAGE: {
+    status: 400,
+    responseCode: 'CLIENT_ERROR',
+    err: 'UOS_USRDLT0103',
+    errmsg: 'offset should be an integer from 0, limit an integer from 1 to 1000.',
+    description: '`request.offset` or `request.limit` of a batch status is not such an integer.',
+  },
+  DELETION_LIMIT_REACHED: {
+    status: 429,
+    responseCode: 'TOO_MANY_REQUESTS',
+    err: 'UOS_USRDLT0104',
+    errmsg: 'Too many deletions by this requester in this hour.',
+    description:
+      'The requester (the person of the user token) has deleted `DELETION_MAX_PER_REQUESTER_PER_HOUR` users in the current clock hour, on any route and instance; nothing was done. `Retry-After` says when the hour ends. Deleting oneself is never limited; batch jobs have their own pace.',
+  },
+  CROSS_SITE_REQUEST: {
+    status: 403,
+    responseCode: 'FORBIDDEN',
+    err: 'UOS_USRDLT0140',
+    errmsg: 'Cross-site request refused.',
+    description:
+      'A session-cookie call (`DELETE /api/users/{user_id}`) from an `Origin` not in `SESSION_ALLOWED_ORIGINS`, or marked `Sec-Fetch-Site: cross-site`: refused as cross-site request forgery before the cookie is read.',
   },
   API_NOT_FOUND: {
     status: 404,

@@ -5,6 +5,7 @@ import type { JsonSchema } from '../schemas/schema-registry.js'
 import type { AnyDialect, DocsContext } from './dialect.js'
 import { errorCodes, type ErrorCodeEntry, fillPlaceholders, type PlaceholderValues } from './error-codes.js'
 import type { OperationMeta } from './operation.js'
+import { REQUEST_ID_HEADER } from './dialects/rest-dialect.js'
 import { IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER } from './idempotency.js'
 import { componentName, headerRef, type JsonObject, SCHEMA_PREFIX, schemaExamples, schemaRef } from './openapi-parts.js'
 
@@ -185,11 +186,12 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
       version: packageVersion(),
       summary: "Sunbird-compatible user deletion: Sunbird's request, envelope, error codes and messages.",
       description: [
-        "Every JSON answer is Sunbird's envelope `id, ver, ts, params{resmsgid,msgid,err,status,errmsg}, responseCode, result`, with `Access-Control-Allow-Origin: *`. " +
+        "Every JSON answer of the Sunbird routes is Sunbird's envelope `id, ver, ts, params{resmsgid,msgid,err,status,errmsg}, responseCode, result`, with `Access-Control-Allow-Origin: *`. " +
           '`msgid` = `resmsgid` = the `x-request-id` header, else `X-msgId`, else a new UUID v4; the service log carries it on every line of the request.',
         'Checks run in this order and the first failing one answers: size, JSON, API bearer, user token, body schema, authorization, role restriction, existence, already deleted.',
         'A method a path does not serve answers 405 with `Allow` (see `MethodNotAllowed`); an unknown path answers 404 `UOS_APINOTFOUND` (see `ApiNotFound`). ' +
           '`OPTIONS` on the delete paths answers the CORS preflight (204).',
+        'The REST routes of other deletion APIs (`DELETE /api/v2/user/{id}/`, `/api/v1/users/{id}`, `/api/users/{user_id}` and `/api/users/{user_id}/`) answer in the dialect of the API their clients know, with the status of the same error-table entry, and `X-Request-Id` on every answer.',
         `Every error code:\n\n${errorTable(options)}`,
       ].join('\n\n'),
     },
@@ -231,6 +233,11 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
       // Every header an answer may carry; dialects and error-table entries refer to them by name.
       headers: {
         'x-response-length': { description: 'UTF-8 bytes of the JSON `result` (Sunbird).', schema: { type: 'integer', minimum: 0 }, example: 22 },
+        [REQUEST_ID_HEADER]: {
+          description: 'The deletion request this call made (the caller’s own `X-Request-Id` when sent, else the request id): follow it with `POST /api/user/v1/delete/status`.',
+          schema: { type: 'string' },
+          example: 'e413d019f31bcb2d3736b7054f1fd6e2',
+        },
         'Retry-After': { description: 'Seconds to wait before retrying; nothing was half-written.', schema: { type: 'integer', minimum: 1 }, example: 5 },
         Allow: { description: 'The methods the path serves.', schema: { type: 'string' }, example: 'POST, OPTIONS' },
         'x-request-allowed': { description: 'Sunbird marks a refused authorization with `no`.', schema: { const: 'no' } },

@@ -2,6 +2,7 @@ import type { Context } from 'hono'
 import type { CancelDeletionInput } from '../deletion/cancel-deletion.js'
 import type { DeletionInput, DeletionOutcome } from '../deletion/delete-account.js'
 import type { DeletionRequest } from '../deletion/deletion-request.js'
+import type { BatchStatus } from '../deletion/batch-job.js'
 import type { Caller } from '../deletion/caller.js'
 import type { ExportUserInput, UserExport } from '../deletion/export-user.js'
 import type { SchemaRegistry } from '../schemas/schema-registry.js'
@@ -30,6 +31,9 @@ export interface OperationServices {
   cancelDeletion(input: CancelDeletionInput): Promise<{ requestId: string }>
   /** Everything the service holds about a person (src/deletion/export-user.ts). */
   exportUser(input: ExportUserInput): Promise<UserExport>
+  /** Records a batch deletion job (src/deletion/batch-job.ts); the runners of every instance work it. */
+  submitBatch(input: { caller: Caller; userIds: string[]; mode?: 'soft' | 'hard' }): Promise<{ jobId: string; total: number }>
+  readBatchStatus(input: { caller: Caller; jobId: string; offset: number; limit: number }): Promise<BatchStatus>
   readDeletionStatus(input: { caller: Caller } & ({ requestId: string } | { userId: string })): Promise<DeletionRequest>
   /** Dependency checks for /ready, each bounded in time by its implementation. */
   checkReadiness(): Promise<ReadinessCheck[]>
@@ -75,6 +79,8 @@ export interface OperationMeta {
   readonly tag: 'users' | 'operations'
   readonly credentials: CredentialScheme<unknown>
   readonly request: RequestSchemas
+  /** The success status: 200, or 202 where the work goes on after the answer (a batch job). */
+  readonly successStatus?: 200 | 202
   /** $id of the success answer's schema, when it has a body. */
   readonly responseSchema?: SchemaId
   /** Every error-table entry the operation can answer with. */
@@ -91,6 +97,8 @@ export interface OperationMeta {
   readonly responseHeaders?: Readonly<Record<string, string>>
   /** Whether the operation may ask for step-up (DELETION_MAX_AUTH_AGE_SECONDS): documented on it. */
   readonly stepUpDocumented?: boolean
+  /** A success ends the caller's session, as the credential scheme keeps it (e.g. the session cookie expired): the account is gone. */
+  readonly endsSession?: boolean
 }
 
 /** What a handler is built with, once, at start-up. */
@@ -142,7 +150,8 @@ function validator<Id extends SchemaId | undefined>(schemas: SchemaRegistry, id:
  * Declares an operation. The returned handler runs, in the contract's order: the credentials (the
  * body was read and parsed before, by readJsonBody), the Idempotency-Key lookup (when the operation
  * is idempotent), the lock-out, then the path, query and body schemas, step-up (when the call asks
- * for it), then `handle`, whose result the dialect renders. Anything thrown goes to the one error
+ * for it), then `handle`, whose result the dialect renders (after the scheme ends the session,
+ * when the operation ends it). Anything thrown goes to the one error
  * road; for a claimed Idempotency-Key the error's answer is rendered here, so it can be kept.
  */
 export function defineOperation<const Req extends RequestSchemas, Principal, Result>(spec: OperationSpec<Req, Principal, Result>): Operation {
@@ -166,7 +175,9 @@ export function defineOperation<const Req extends RequestSchemas, Principal, Res
           ...(c.get('answerBy') && { answerBy: c.get('answerBy') }),
         }
         if (spec.stepUp?.(input)) await requireRecentLogin(credentials.person(caller), maxAuthAgeSeconds, verifiers.sessions)
-        return spec.dialect.success(c, spec, await spec.handle(input, services))
+        const result = await spec.handle(input, services)
+        if (spec.endsSession) credentials.endSession?.(c, verifiers)
+        return spec.dialect.success(c, spec, result)
       }
 
       return async function handleOperation(c) {

@@ -18,14 +18,22 @@ import { operations } from './operations/index.js'
 import { InMemoryIdempotencyKeys } from '../../test/support/fakes/in-memory-idempotency-keys.js'
 
 const unused = () => Promise.reject(new Error('not used by this test'))
-const services: OperationServices = { deleteAccount: unused, cancelDeletion: unused, exportUser: unused, readDeletionStatus: unused, checkReadiness: async () => [] }
+const services: OperationServices = {
+  deleteAccount: unused,
+  cancelDeletion: unused,
+  exportUser: unused,
+  readDeletionStatus: unused,
+  submitBatch: unused,
+  readBatchStatus: unused,
+  checkReadiness: async () => [],
+}
 
 /** The real app factory, over services and verifiers the tests below never reach. */
 function appServing(served: readonly Operation[] = operations, schemas: SchemaRegistry = createSchemaRegistry()) {
   return createApp(
     {
       ...services,
-      ...({} as Verifiers),
+      ...({ sessionCookie: { name: 'neptun-session', allowedOrigins: ['https://app.example'], secure: false } } as unknown as Verifiers),
       logger: createLogger('silent'),
       schemas,
       maxBodyBytes: 1024,
@@ -44,16 +52,30 @@ describe('routes derived from the operation list', () => {
   const app = appServing()
   const otherMethod = (method: string) => (method === 'GET' ? 'POST' : 'GET')
 
-  it.each(operations.flatMap((operation) => operation.paths.map((path) => [path, operation] as const)))(
-    'when %s is called with a method it does not serve, then 405 with Allow, in its own envelope id',
+  const inDialect = (name: string) => operations.filter((operation) => operation.dialect.name === name).flatMap((operation) => operation.paths.map((path) => [path, operation] as const))
+
+  it.each(inDialect('sunbird-envelope'))('when %s is called with a method it does not serve, then 405 with Allow, in its own envelope id', async (path, operation) => {
+    const response = await app.request(path, { method: otherMethod(operation.method) })
+    const body = (await response.json()) as Envelope
+
+    expect(response.status).toBe(405)
+    expect(response.headers.get('allow')).toBe(operation.cors.preflight ? `${operation.method}, OPTIONS` : operation.method)
+    expect(body.params.err).toBe(errorEntry('METHOD_NOT_ALLOWED').err)
+    expect(body.id).toBe(operation.id)
+  })
+
+  it.each(operations.filter((operation) => operation.dialect.name !== 'sunbird-envelope').flatMap((operation) => operation.paths.map((path) => [path, operation] as const)))(
+    'when %s (another API’s dialect) is called with a method it does not serve, then 405 with Allow, in that dialect, with X-Request-Id',
     async (path, operation) => {
-      const response = await app.request(path, { method: otherMethod(operation.method) })
-      const body = (await response.json()) as Envelope
+      const concrete = path.replace(/:[a-z_]+/, '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41')
+      const response = await app.request(concrete, { method: 'POST', headers: { 'x-request-id': 'caller-chosen-id' } })
+      const body = (await response.json()) as Record<string, unknown>
 
       expect(response.status).toBe(405)
       expect(response.headers.get('allow')).toBe(operation.cors.preflight ? `${operation.method}, OPTIONS` : operation.method)
-      expect(body.params.err).toBe(errorEntry('METHOD_NOT_ALLOWED').err)
-      expect(body.id).toBe(operation.id)
+      expect(response.headers.get('x-request-id')).toBe('caller-chosen-id')
+      expect(body).not.toHaveProperty('params')
+      expect(JSON.stringify(body)).toMatch(/not allowed|Not Allowed/i)
     },
   )
 

@@ -1,6 +1,7 @@
 import type { Hono, MiddlewareHandler } from 'hono'
 import { ApiError } from './api-error.js'
 import type { AppEnv } from './app-env.js'
+import { setCredentialedCors } from './cors.js'
 import { IDEMPOTENCY_KEY_HEADER } from './idempotency.js'
 import type { HandlerContext, Operation } from './operation.js'
 import { readJsonBody } from './read-json-body.js'
@@ -10,13 +11,14 @@ const BODY_HEADERS = ['Content-Type']
 const REQUEST_ID_HEADERS = ['X-Request-ID', 'X-msgId']
 
 /** First on an operation's chain: its id (the envelope id) and its dialect, for the answer and for any error; then its own headers on whatever it answers. */
-function operationContext(operation: Operation): MiddlewareHandler<AppEnv> {
+function operationContext(operation: Operation, allowedOrigins: () => readonly string[]): MiddlewareHandler<AppEnv> {
   const headers = Object.entries(operation.responseHeaders ?? {})
   return async function enterOperation(c, next) {
     c.set('apiId', operation.id)
     c.set('dialect', operation.dialect)
     await next()
     for (const [name, value] of headers) c.res.headers.set(name, value)
+    if (operation.cors.credentialed) setCredentialedCors(c, allowedOrigins(), c.res.headers)
   }
 }
 
@@ -35,8 +37,10 @@ function asksFor(requested: string | undefined, header: string): boolean {
  */
 export function registerOperations(app: Hono<AppEnv>, operations: readonly Operation[], context: HandlerContext & { maxBodyBytes: number }): void {
   const byPath = new Map<string, Operation[]>()
+  // Read only where a credentialed operation answers (SESSION_ALLOWED_ORIGINS).
+  const allowedOrigins = () => context.verifiers.sessionCookie.allowedOrigins
   for (const operation of operations) {
-    const chain: MiddlewareHandler<AppEnv>[] = [operationContext(operation)]
+    const chain: MiddlewareHandler<AppEnv>[] = [operationContext(operation, allowedOrigins)]
     // Size, then JSON, before the credentials: the order of checks Sunbird's callers see.
     if (operation.request.body) chain.push(readJsonBody({ maxBytes: context.maxBodyBytes }))
     const handler = operation.createHandler(context)
@@ -55,6 +59,7 @@ export function registerOperations(app: Hono<AppEnv>, operations: readonly Opera
         ', ',
       )
       const isIdempotent = preflights.some((operation) => operation.idempotent)
+      const credentialed = preflights.some((operation) => operation.cors.credentialed)
       const maxAge = String(Math.min(...preflights.map((operation) => operation.cors.preflight?.maxAgeSeconds ?? 0)))
       app.options(path, (c) => {
         c.header('Access-Control-Allow-Methods', allow)
@@ -63,10 +68,12 @@ export function registerOperations(app: Hono<AppEnv>, operations: readonly Opera
         const asksForKey = isIdempotent && asksFor(c.req.header('access-control-request-headers'), IDEMPOTENCY_KEY_HEADER)
         c.header('Access-Control-Allow-Headers', asksForKey ? `${allowHeaders}, ${IDEMPOTENCY_KEY_HEADER}` : allowHeaders)
         c.header('Access-Control-Max-Age', maxAge)
-        return c.body(null, 204)
+        const response = c.body(null, 204)
+        if (credentialed) setCredentialedCors(c, allowedOrigins(), response.headers)
+        return response
       })
     }
-    app.all(path, operationContext(first), () => {
+    app.all(path, operationContext(first, allowedOrigins), () => {
       throw new ApiError('METHOD_NOT_ALLOWED', { headers: { Allow: allow } })
     })
   }

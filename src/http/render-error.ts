@@ -1,6 +1,6 @@
 import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
-import { DeletionError, type DeletionErrorKind, DependencyUnavailableError } from '../deletion/errors.js'
+import { DeletionError, type DeletionErrorKind, DeletionLimitReachedError, DependencyUnavailableError } from '../deletion/errors.js'
 import { ApiError } from './api-error.js'
 import type { AppEnv } from './app-env.js'
 import type { AnyDialect } from './dialect.js'
@@ -15,15 +15,17 @@ export interface RenderOptions extends PlaceholderValues {
 const codeForKind: Readonly<Record<DeletionErrorKind, ErrorCode>> = {
   not_found: 'USER_NOT_FOUND',
   request_not_found: 'DELETION_REQUEST_NOT_FOUND',
+  job_not_found: 'BATCH_JOB_NOT_FOUND',
   already_deleted: 'ALREADY_DELETED',
   not_deleted: 'USER_NOT_DELETED',
   erased: 'USER_ERASED',
   role_restricted: 'ROLE_RESTRICTED',
   forbidden: 'FORBIDDEN',
+  limit_reached: 'DELETION_LIMIT_REACHED',
   unavailable: 'SERVICE_UNAVAILABLE',
 }
 
-function codeFor(err: unknown): ErrorCode {
+export function codeFor(err: unknown): ErrorCode {
   if (err instanceof ApiError) return err.code
   if (err instanceof DeletionError) return codeForKind[err.kind]
   // hono's timeout middleware throws a 504 HTTPException: our contract answers a passed deadline with 503.
@@ -48,6 +50,8 @@ export function renderError(c: Context<AppEnv>, err: unknown, options: RenderOpt
     log?.info({ code: entry.err, reason: err instanceof Error ? err.message : undefined, dependency: err instanceof DependencyUnavailableError ? err.dependency : undefined }, 'request refused')
   }
   if (err instanceof ApiError) for (const [name, value] of Object.entries(err.headers)) c.header(name, value)
+  // The guard knows when its hour ends: that, not the configured default, is when to come back.
+  if (err instanceof DeletionLimitReachedError) c.header('Retry-After', String(err.retryAfterSeconds))
   for (const [name, value] of Object.entries(entry.headers ?? {})) c.header(name, fillPlaceholders(value, options))
   const dialect = c.get('dialect') ?? options.defaultDialect
   return dialect.error(c, { code, entry, errmsg: fillPlaceholders(entry.errmsg, options), ...(err instanceof ApiError && err.result && { result: err.result }) })

@@ -22,7 +22,7 @@ export function requestContext(logger: Logger): MiddlewareHandler<AppEnv> {
       c.set('log', logger)
       await next()
       // Sunbird's gateway sends it on every answer; an operation with a CORS policy of its own sets it itself.
-      if (!c.res.headers.has('Access-Control-Allow-Origin')) c.res.headers.set('Access-Control-Allow-Origin', '*')
+      if (!c.res.headers.has('Access-Control-Allow-Origin') && !c.get('credentialedCors')) c.res.headers.set('Access-Control-Allow-Origin', '*')
       logger.info(
         {
           method: c.req.method,

@@ -70,6 +70,13 @@ export class ServiceMetrics implements CassandraCallRecorder {
     registers: [this.registry],
   })
 
+  private readonly batchBreaker = new Counter({
+    name: `${PREFIX}batch_breaker_transitions_total`,
+    help: 'Circuit breaker changes of batch deletion jobs on this instance (opened: job paused; closed: resumed)',
+    labelNames: ['change'] as const,
+    registers: [this.registry],
+  })
+
   private readonly deletions = new Counter({
     name: `${PREFIX}deletions_total`,
     help: 'Deletion attempts that passed authentication and validation, by outcome',
@@ -95,6 +102,10 @@ export class ServiceMetrics implements CassandraCallRecorder {
   observeKeycloakCall(operation: string, outcome: KeycloakCallOutcome, seconds: number): void {
     this.keycloakSeconds.observe({ operation, outcome }, seconds)
     if (outcome === 'unavailable' || outcome === 'error') this.keycloakFailures.inc({ operation, reason: outcome })
+  }
+
+  countBatchBreaker(change: 'opened' | 'closed'): void {
+    this.batchBreaker.inc({ change })
   }
 
   countDeletion(outcome: DeletionOutcome): void {

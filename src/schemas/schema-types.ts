@@ -29,9 +29,71 @@ export type HealthAndReadiness = SunbirdResponseEnvelope & {
   }
 }
 /**
+ * The JSON `true`: the account is deleted and the session cleared.
+ */
+export type DeletedSessionRoute = true
+/**
+ * Where the job stands: `running`, `paused` (its circuit breaker is open: a dependency is in trouble; it resumes on its own) or `completed`; counts, failures by code (`FORBIDDEN` for an authorization refusal, else the Sunbird code a single delete answers), the rate of the last minute and the time left at that rate (null when unknown), and one page of per-user outcomes.
+ */
+export type BatchDeletionStatus = SunbirdResponseEnvelope & {
+  id?: 'api.user.delete.batch.status'
+  ver?: 'v1'
+  params?: {
+    err?: null
+    errmsg?: null
+    status?: 'SUCCESS'
+  }
+  responseCode?: 'OK'
+  result?: {
+    jobId: string
+    state: 'running' | 'paused' | 'completed'
+    total: number
+    /**
+     * Users settled, deleted or failed.
+     */
+    done: number
+    succeeded: number
+    /**
+     * Failed users by code.
+     */
+    failed: {
+      [k: string]: number
+    }
+    progress: number
+    ratePerSecond: number
+    etaSeconds: number | null
+    outcomes: {
+      userId: string
+      status: 'deleted' | 'failed' | 'pending'
+      err?: string
+    }[]
+  }
+}
+/**
  * A user id as this system issues it: a UUID, optionally in Keycloak's federated subject form f:<provider>:<uuid>. null counts as missing (UOS_USRDLT0030), like an absent key.
  */
 export type UserId = string
+/**
+ * The job is recorded (202): every instance works it at the configured pace. Follow it with /delete/batch/status.
+ */
+export type BatchDeletionAccepted = SunbirdResponseEnvelope & {
+  id?: 'api.user.delete.batch'
+  ver?: 'v1'
+  params?: {
+    err?: null
+    errmsg?: null
+    status?: 'SUCCESS'
+  }
+  responseCode?: 'OK'
+  result?: {
+    response: 'SUCCESS'
+    jobId: string
+    /**
+     * Distinct user ids in the job.
+     */
+    total: number
+  }
+}
 /**
  * The soft deletion is undone: status and isdeleted as before, the Keycloak account enabled (the user logs in anew), tokens accepted again, the scheduled erasure dropped.
  */
@@ -150,6 +212,48 @@ export type UserExport = SunbirdResponseEnvelope & {
        */
       managedUserIds: string[]
       /**
+       * sunbird.user_declarations rows (self-declared email, phone, school)
+       */
+      user_declarations?: {}[]
+      /**
+       * sunbird.user_consent rows
+       */
+      user_consent?: {}[]
+      /**
+       * sunbird.user_notes rows
+       */
+      user_notes?: {}[]
+      /**
+       * sunbird.shadow_user rows (legacy migration)
+       */
+      shadow_user?: {}[]
+      /**
+       * sunbird.user_feed rows (legacy)
+       */
+      user_feed?: {}[]
+      /**
+       * sunbird.user_cert rows (legacy)
+       */
+      user_cert?: {}[]
+      /**
+       * sunbird.address rows (legacy)
+       */
+      address?: {}[]
+      /**
+       * usernotes documents of the search engine; empty when it is not configured
+       */
+      searchNotes?: {}[]
+      /**
+       * The user document of the search engine (alias user_alias); null when there is none or the search engine is not configured.
+       */
+      searchDocument?: {} | null
+      /**
+       * The cached hash user:<id> (Redis DB 12); null when there is none or Redis is not configured.
+       */
+      cache?: {
+        [k: string]: string
+      } | null
+      /**
        * Every deletion request recorded for the user, newest first.
        */
       deletionRequests: DeletionRequest[]
@@ -177,11 +281,21 @@ export type UserExport = SunbirdResponseEnvelope & {
 }
 
 export interface SchemaTypes {
+  'bearer-user-delete.params': PathOfDELETEApiUsersUserId
   'deletion-receipt': DeletionReceipt
   'deletion-request': DeletionRequest
+  'drf-detail.error': ErrorDjangoRESTFramework
   envelope: SunbirdResponseEnvelope
   'error.response': ErrorEnvelope
   'health.response': HealthAndReadiness
+  'nest.error': ErrorNestJS
+  'nuxt.error': ErrorNuxtH3
+  'session-user-delete.params': PathOfDELETEApiUsersUserId1
+  'session-user-delete.response': DeletedSessionRoute
+  'user-delete-batch-status.request': BatchDeletionStatusRequest
+  'user-delete-batch-status.response': BatchDeletionStatus
+  'user-delete-batch.request': BatchDeletionRequest
+  'user-delete-batch.response': BatchDeletionAccepted
   'user-delete-cancel.request': CancelADeletion
   'user-delete-cancel.response': DeletionCancelled
   'user-delete-status.request': DeletionStatusRequest
@@ -191,6 +305,18 @@ export interface SchemaTypes {
   'user-export.request': ExportAUser
   'user-export.response': UserExport
   'user-id': UserId
+  'v1-users-delete.params': PathOfDELETEApiV1UsersId
+  'v2-user-delete.params': PathOfDELETEApiV2UserId
+  'v2-user-delete.query': QueryOfDELETEApiV2UserId
+}
+/**
+ * The user to delete (seed 000).
+ */
+export interface PathOfDELETEApiUsersUserId {
+  /**
+   * The user id (a UUID, as this service issues them). Any other value names no user: 404 `{"detail":"User not found"}`.
+   */
+  user_id: string
 }
 /**
  * What a completed deletion did, per store, and why; no personal data: the user appears only as a keyed hash (HMAC-SHA256).
@@ -205,6 +331,14 @@ export interface DeletionReceipt {
     action: string
     count?: number
     why: string
+    /**
+     * When the store will have physically dropped the old values (overwritten or removed), computed from its live settings: a table's gc_grace_seconds, a topic's retention.ms. Absent when the store cannot tell (segment merges).
+     */
+    physicallyErasedBy?: string
+    /**
+     * How and when the store drops the old values physically, with the settings it was computed from.
+     */
+    physicalErasure?: string
   }[]
 }
 /**
@@ -239,6 +373,12 @@ export interface DeletionRequest {
   receipt?: DeletionReceipt
 }
 /**
+ * Every error of DELETE /api/v2/user/{id}/ and DELETE /api/users/{user_id}/: the message alone.
+ */
+export interface ErrorDjangoRESTFramework {
+  detail: string
+}
+/**
  * Every JSON answer of the service. Key order id, ver, ts, params, responseCode, result.
  */
 export interface SunbirdResponseEnvelope {
@@ -255,8 +395,64 @@ export interface SunbirdResponseEnvelope {
     status: 'SUCCESS' | 'FAILED'
     errmsg: string | null
   }
-  responseCode: 'OK' | 'CLIENT_ERROR' | 'UNAUTHORIZED' | 'FORBIDDEN' | 'RESOURCE_NOT_FOUND' | 'SERVER_ERROR' | 'SERVICE_UNAVAILABLE'
+  responseCode: 'OK' | 'CLIENT_ERROR' | 'UNAUTHORIZED' | 'FORBIDDEN' | 'RESOURCE_NOT_FOUND' | 'TOO_MANY_REQUESTS' | 'SERVER_ERROR' | 'SERVICE_UNAVAILABLE'
   result: {}
+}
+/**
+ * Every error of DELETE /api/v1/users/{id}: the status and a message; a validation failure also lists what failed.
+ */
+export interface ErrorNestJS {
+  statusCode: number
+  message: string
+  /**
+   * @minItems 1
+   */
+  errors?: [string, ...string[]]
+}
+/**
+ * Every error of DELETE /api/users/{user_id}: the status, its HTTP reason phrase, and the message under `data`.
+ */
+export interface ErrorNuxtH3 {
+  statusCode: number
+  statusMessage: string
+  data: {
+    message: string
+  }
+}
+/**
+ * The user to delete: the session's own (seed 002).
+ */
+export interface PathOfDELETEApiUsersUserId1 {
+  /**
+   * The user id, a UUID; any other value is the 400 `Invalid user ID format`, before any authorization check.
+   */
+  user_id: string
+}
+/**
+ * Body of POST /api/user/v1/delete/batch/status: the job id, and which page of its per-user outcomes (`offset` from 0, `limit` 1–1000, 100 by default).
+ */
+export interface BatchDeletionStatusRequest {
+  request: {
+    jobId: string
+    offset?: number
+    limit?: number
+  }
+}
+/**
+ * Body of POST /api/user/v1/delete/batch: 1 to 1000 user ids (each by the rules of a single delete's `userId`; the same id twice counts once) and optionally the mode every deletion of the job takes. Unknown keys are ignored.
+ */
+export interface BatchDeletionRequest {
+  request: {
+    /**
+     * @minItems 1
+     * @maxItems 1000
+     */
+    userIds: [UserId, ...UserId[]]
+    /**
+     * `soft` or `hard` for every deletion of the job, as a single delete's `mode`; absent: Sunbird's deletion.
+     */
+    mode?: 'soft' | 'hard'
+  }
 }
 /**
  * Body of POST /api/user/v1/delete/cancel: the soft-deleted user to restore.
@@ -311,6 +507,33 @@ export interface ExportAUser {
   request: {
     userId: UserId
   }
+}
+/**
+ * The user to delete (seed 001).
+ */
+export interface PathOfDELETEApiV1UsersId {
+  /**
+   * The user id, a UUID; any other value is the 400 `id must be a valid UUID`.
+   */
+  id: string
+}
+/**
+ * The user to delete (seed 003).
+ */
+export interface PathOfDELETEApiV2UserId {
+  /**
+   * The user id (a UUID, as this service issues them). Any other value names no user: 404 `{"detail":"User not found"}`.
+   */
+  id: string
+}
+/**
+ * Other query parameters are ignored.
+ */
+export interface QueryOfDELETEApiV2UserId {
+  /**
+   * `1` or `true`: hard deletion (everything erased, down to a tombstone; irreversible). Absent or any other value: soft deletion (locked out, everything kept).
+   */
+  hard?: string
 }
 
 /** The $id of a schema in schemas/ that has a type here. */

@@ -89,6 +89,77 @@ export const migrations: readonly Migration[] = [
         PRIMARY KEY ((owner, keyhash)))`,
     ],
   },
+  {
+    version: 6,
+    description: 'Audit trail: one hash chain per service instance (user_deletion_audit keyed by chain already), anchored periodically in user_deletion_audit_anchor',
+    statements: (ks) => [`CREATE TABLE IF NOT EXISTS ${ks}.user_deletion_audit_anchor (chain text, seq bigint, hash text, at timestamp, PRIMARY KEY (chain, seq))`],
+  },
+  {
+    version: 7,
+    description: "Sunbird's other user-keyed tables (user_declarations, user_consent, user_notes, otp, rate_limit, legacy shadow_user, user_feed, user_cert, address) with their userid indexes",
+    statements: (ks) => [
+      // sunbird-utils V1.104
+      `CREATE TABLE IF NOT EXISTS ${ks}.user_declarations (
+        userid text, orgid text, persona text, errortype text, status text, userinfo map<text, text>,
+        createdby text, createdon timestamp, updatedby text, updatedon timestamp,
+        PRIMARY KEY (userid, orgid, persona))`,
+      // V1.110
+      `CREATE TABLE IF NOT EXISTS ${ks}.user_consent (
+        id text, user_id text, consumer_id text, consumer_type text, object_id text, object_type text, status text,
+        expiry timestamp, categories list<text>, consent_data text, created_on timestamp, last_updated_on timestamp,
+        PRIMARY KEY (user_id, consumer_id, object_id))`,
+      // V1.0 (notes are mirrored to the search index usernotes)
+      `CREATE TABLE IF NOT EXISTS ${ks}.user_notes (
+        id text PRIMARY KEY, userid text, courseid text, contentid text, title text, note text, tags list<text>,
+        isdeleted boolean, createdby text, createddate text, updatedby text, updateddate text)`,
+      `CREATE INDEX IF NOT EXISTS user_notes_userid_idx ON ${ks}.user_notes (userid)`,
+      `CREATE INDEX IF NOT EXISTS user_notes_courseid_idx ON ${ks}.user_notes (courseid)`,
+      `CREATE INDEX IF NOT EXISTS user_notes_contentid_idx ON ${ks}.user_notes (contentid)`,
+      // V1.43, V1.95: key = the plain email or phone; rows written with a TTL
+      `CREATE TABLE IF NOT EXISTS ${ks}.otp (type text, key text, otp text, attemptedcount int, createdon timestamp, PRIMARY KEY (type, key))`,
+      // V1.47: key = the plain email or phone of code requests
+      `CREATE TABLE IF NOT EXISTS ${ks}.rate_limit (key text, rate int, ttl int, unit text, PRIMARY KEY (key, unit))`,
+      // V1.78, V1.88 (legacy bulk migration)
+      `CREATE TABLE IF NOT EXISTS ${ks}.shadow_user (
+        channel text, userextid text, addedby text, claimedon timestamp, claimstatus int, createdon timestamp, email text, name text,
+        orgextid text, phone text, processid text, updatedon timestamp, userid text, userids list<text>, userstatus int, attemptedcount int,
+        PRIMARY KEY (channel, userextid))`,
+      `CREATE INDEX IF NOT EXISTS shadow_user_userid_idx ON ${ks}.shadow_user (userid)`,
+      // V1.90 (legacy feed)
+      `CREATE TABLE IF NOT EXISTS ${ks}.user_feed (
+        id text PRIMARY KEY, userid text, category text, priority int, status text, data text, expireon timestamp,
+        createdby text, createdon timestamp, updatedby text, updatedon timestamp)`,
+      `CREATE INDEX IF NOT EXISTS user_feed_userid_idx ON ${ks}.user_feed (userid)`,
+      `CREATE INDEX IF NOT EXISTS user_feed_category_idx ON ${ks}.user_feed (category)`,
+      // V1.67, V1.68, V1.71, V1.84 (legacy certificates)
+      `CREATE TABLE IF NOT EXISTS ${ks}.user_cert (
+        id text PRIMARY KEY, userid text, certid text, store map<text, text>, accesscode text, oldid text, isdeleted boolean,
+        createdat timestamp, updatedat timestamp)`,
+      `CREATE INDEX IF NOT EXISTS user_cert_userid_idx ON ${ks}.user_cert (userid)`,
+      // V1.0 (legacy addresses)
+      `CREATE TABLE IF NOT EXISTS ${ks}.address (
+        id text PRIMARY KEY, userid text, addressline1 text, addressline2 text, city text, state text, zipcode text, country text,
+        addtype text, isdeleted boolean, createdby text, createddate text, updatedby text, updateddate text)`,
+      `CREATE INDEX IF NOT EXISTS address_userid_idx ON ${ks}.address (userid)`,
+    ],
+  },
+  {
+    version: 8,
+    description: 'Batch deletion jobs (job, slices leased to instances, per-user outcomes, shared pace budget) and the per-requester hourly deletion count',
+    statements: (ks) => [
+      `CREATE TABLE IF NOT EXISTS ${ks}.user_deletion_batch (
+        id text PRIMARY KEY, createdby text, caller text, organisationids set<text>, mode text,
+        total int, slices int, state text, createdat timestamp, updatedat timestamp)`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.user_deletion_batch_open (id text PRIMARY KEY, createdat timestamp)`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.user_deletion_batch_slice (
+        jobid text, slice int, owner text, leaseuntil timestamp, done boolean, PRIMARY KEY (jobid, slice))`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.user_deletion_batch_item (
+        jobid text, slice int, userid text, status text, err text, attempts int, at timestamp,
+        PRIMARY KEY (jobid, slice, userid))`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.user_deletion_batch_pace (jobid text, second bigint, taken counter, PRIMARY KEY ((jobid, second)))`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.user_deletion_requester_hourly (requester text, hour bigint, deleted counter, PRIMARY KEY ((requester, hour)))`,
+    ],
+  },
 ]
 
 export const currentSchemaVersion = Math.max(...migrations.map((m) => m.version))

@@ -11,14 +11,13 @@ import { waitUntil } from '../support/wait-until.js'
 
 const ORG = '0137000000000000000013'
 
-/** The audit events recorded for a request, from the newest records of the chain. */
+/** The audit events recorded for a request, from this service instance's chain. */
 async function auditEventsOf(h: Harness, requestId: string): Promise<string[]> {
-  const rows = (await h.db.execute(`SELECT record FROM ${TEST_KEYSPACE}.user_deletion_audit WHERE chain = ? ORDER BY seq DESC LIMIT 500`, ['user-deletion'], { prepare: true })).rows
+  const rows = (await h.db.execute(`SELECT record FROM ${TEST_KEYSPACE}.user_deletion_audit WHERE chain = ?`, [h.service.audit.currentChain], { prepare: true })).rows
   return rows
     .map((row) => JSON.parse(row.get('record') as string) as { event: string; requestId: string })
     .filter((record) => record.requestId === requestId)
     .map((record) => record.event)
-    .reverse()
 }
 
 describe('POST /api/user/v1/delete/cancel with live Keycloak tokens', () => {

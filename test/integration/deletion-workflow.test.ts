@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { pseudonymise } from '../../src/deletion/receipt.js'
+import { chainHash, GENESIS, LEGACY_CHAIN } from '../../src/store/cassandra-audit-trail.js'
 import { expectDeleted, expectError } from '../support/assertions.js'
 import { startHarness, type Harness } from '../support/harness.js'
 import { readTopic } from '../support/kafka.js'
@@ -157,12 +158,13 @@ describe('the audit trail', () => {
     await h.close()
   })
 
-  it('when deletions happen, then each appends ids-only records to a chain that verifies, and tampering is detected', async () => {
+  it("when deletions happen, then each appends ids-only records to this instance's chain that verifies, and tampering is detected", async () => {
     const user = await h.seed()
     const requestId = `audit-${randomUUID()}`
     await expectDeleted(await h.deleteRequest({ request: { userId: user.id } }, { 'x-authenticated-user-token': h.userToken({ sub: user.id }), 'x-request-id': requestId }))
 
-    const rows = (await h.db.execute(`SELECT seq, record FROM ${TEST_KEYSPACE}.user_deletion_audit WHERE chain = 'user-deletion'`)).rows
+    const chain = h.service.audit.currentChain
+    const rows = (await h.db.execute(`SELECT seq, record FROM ${TEST_KEYSPACE}.user_deletion_audit WHERE chain = ?`, [chain], { prepare: true })).rows
     const ours = rows.filter((row) => (row.get('record') as string).includes(requestId)).map((row) => JSON.parse(row.get('record') as string))
     expect(ours.map((r) => r.event)).toEqual(['deletion.accepted', 'deletion.completed'])
     expect(ours[0]).toMatchObject({ requestId, userId: user.id, requestedBy: user.id })
@@ -173,13 +175,49 @@ describe('the audit trail', () => {
     const target = rows.find((row) => (row.get('record') as string).includes(requestId))!
     const seq = target.get('seq')
     const original = target.get('record') as string
-    const update = `UPDATE ${TEST_KEYSPACE}.user_deletion_audit SET record = ? WHERE chain = 'user-deletion' AND seq = ?`
-    await h.db.execute(update, [original.replace('deletion.accepted', 'deletion.failed'), seq], { prepare: true })
+    const update = `UPDATE ${TEST_KEYSPACE}.user_deletion_audit SET record = ? WHERE chain = ? AND seq = ?`
+    await h.db.execute(update, [original.replace('deletion.accepted', 'deletion.failed'), chain, seq], { prepare: true })
     try {
-      expect(await h.service.audit.verify()).toMatchObject({ ok: false, brokenAt: Number(seq) })
+      expect(await h.service.audit.verify()).toMatchObject({ ok: false, chain, brokenAt: Number(seq) })
     } finally {
-      await h.db.execute(update, [original, seq], { prepare: true })
+      await h.db.execute(update, [original, chain, seq], { prepare: true })
     }
     expect(await h.service.audit.verify()).toMatchObject({ ok: true })
+  })
+
+  it("when a deletion's records are appended and the chain is anchored, then the anchor holds the chain's head", async () => {
+    // Arrange: the anchors table before, the chain's head after one deletion.
+    const user = await h.seed()
+    await expectDeleted(await h.deleteRequest({ request: { userId: user.id } }, { 'x-authenticated-user-token': h.userToken({ sub: user.id }) }))
+    const chain = h.service.audit.currentChain
+    const head = (await h.db.execute(`SELECT seq, hash FROM ${TEST_KEYSPACE}.user_deletion_audit WHERE chain = ? ORDER BY seq DESC LIMIT 1`, [chain], { prepare: true })).first()
+
+    // Act
+    await h.service.audit.anchor()
+
+    // Assert
+    const anchor = (await h.db.execute(`SELECT seq, hash FROM ${TEST_KEYSPACE}.user_deletion_audit_anchor WHERE chain = ? ORDER BY seq DESC LIMIT 1`, [chain], { prepare: true })).first()
+    expect({ seq: Number(anchor?.get('seq')), hash: anchor?.get('hash') }).toEqual({ seq: Number(head?.get('seq')), hash: head?.get('hash') })
+  })
+
+  it('when the legacy single chain holds records, then verification still walks it with the same rule', async () => {
+    // The chain every record went to before chains were per instance: a record appended to its end the old way verifies.
+    const verdict = await h.service.audit.verify()
+    const legacy = (await h.db.execute(`SELECT seq, hash FROM ${TEST_KEYSPACE}.user_deletion_audit WHERE chain = ? ORDER BY seq DESC LIMIT 1`, [LEGACY_CHAIN], { prepare: true })).first()
+    const seq = legacy ? Number(legacy.get('seq')) + 1 : 1
+    const prevHash = legacy ? (legacy.get('hash') as string) : GENESIS
+    const text = JSON.stringify({ event: 'deletion.failed', requestId: `legacy-${randomUUID()}`, userId: randomUUID(), requestedBy: randomUUID(), at: new Date().toISOString() })
+    const insert = `INSERT INTO ${TEST_KEYSPACE}.user_deletion_audit (chain, seq, at, record, prevhash, hash) VALUES (?, ?, ?, ?, ?, ?)`
+    await h.db.execute(insert, [LEGACY_CHAIN, seq, new Date(), text, prevHash, chainHash(prevHash, seq, text)], { prepare: true })
+    expect(await h.service.audit.verify()).toMatchObject({ ok: true, records: verdict.records + 1 })
+
+    // A legacy record altered: verification names the legacy chain.
+    const update = `UPDATE ${TEST_KEYSPACE}.user_deletion_audit SET record = ? WHERE chain = ? AND seq = ?`
+    await h.db.execute(update, [text.replace('deletion.failed', 'deletion.completed'), LEGACY_CHAIN, seq], { prepare: true })
+    try {
+      expect(await h.service.audit.verify()).toMatchObject({ ok: false, chain: LEGACY_CHAIN, brokenAt: seq })
+    } finally {
+      await h.db.execute(update, [text, LEGACY_CHAIN, seq], { prepare: true })
+    }
   })
 })

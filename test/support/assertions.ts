@@ -1,6 +1,7 @@
 import { expect } from 'vitest'
 import { errorCodes, type ErrorCode } from '../../src/http/error-codes.js'
 import type { Envelope } from '../../src/http/envelope.js'
+import { expectRestError, REST_ERROR_BODIES } from './rest-answers.js'
 
 /** Asserts an error answer field by field, with the body in the message when it differs. */
 export async function expectError(response: Response, code: ErrorCode): Promise<Envelope | string> {
@@ -42,6 +43,10 @@ export async function expectDeleted(response: Response): Promise<Envelope> {
 export async function expectErrorInDialect(dialect: string, response: Response, code: ErrorCode): Promise<void> {
   if (dialect === 'sunbird-envelope') {
     await expectError(response, code)
+    return
+  }
+  if (dialect in REST_ERROR_BODIES) {
+    await expectRestError(dialect, response, code)
     return
   }
   throw new Error(`no error assertion for dialect ${dialect}: add one to test/support/assertions.ts`)

@@ -1,5 +1,5 @@
 import { signApiBearer, signJwt, signJwtText } from '../../scripts/lib/sign-jwt.js'
-import { LOCAL_CONSUMER } from './harness.js'
+import { LOCAL_CONSUMER, LOCAL_DELETE_ANY_USER_CONSUMER } from './harness.js'
 import { ISSUER } from './test-env.js'
 import { createRealmKeys, mintUserToken, type RealmKeys } from './user-tokens.js'
 
@@ -130,6 +130,65 @@ export const credentialCases: Record<string, SchemeCases> = {
           'x-authenticated-for': userToken(world, world.deletedUserId, { parentId: world.activeUserId }),
         }),
       },
+    ],
+  },
+  'keycloak-bearer': {
+    valid: (world) => ({ authorization: bearer(userToken(world, world.activeUserId)) }),
+    refused: [
+      { name: 'no credentials at all', headers: () => ({}) },
+      { name: 'the token in X-Authenticated-User-token instead of Authorization', headers: (world) => ({ 'x-authenticated-user-token': userToken(world, world.activeUserId) }) },
+      { name: 'a gateway consumer JWT instead of a person’s token', headers: () => ({ authorization: validBearer() }) },
+      { name: 'token forged (another key under the realm kid)', headers: (world) => ({ authorization: bearer(forgedUserToken(world, world.activeUserId)) }) },
+      { name: 'token expired', headers: (world) => ({ authorization: bearer(userToken(world, world.activeUserId, { exp: now() - 5 })) }) },
+      { name: 'token of a deleted user', headers: (world) => ({ authorization: bearer(userToken(world, world.deletedUserId)) }) },
+      { name: 'token naming sub twice', headers: (world) => ({ authorization: bearer(rawUserToken(world, `,"sub":"someone-else","sub":${JSON.stringify(world.activeUserId)}`)) }) },
+      { name: 'token with a crit header', headers: (world) => ({ authorization: bearer(rawUserToken(world, `,"sub":${JSON.stringify(world.activeUserId)}`, ',"crit":["exp"]')) }) },
+      {
+        name: 'X-Authenticated-For forged',
+        headers: (world) => ({
+          authorization: bearer(userToken(world, world.activeUserId)),
+          'x-authenticated-for': forgedUserToken(world, world.deletedUserId, { parentId: world.activeUserId }),
+        }),
+      },
+    ],
+  },
+  'gateway-consumer': {
+    valid: () => ({ authorization: bearer(signApiBearer(LOCAL_DELETE_ANY_USER_CONSUMER.key, LOCAL_DELETE_ANY_USER_CONSUMER.secret)) }),
+    refused: [
+      { name: 'no credentials at all', headers: () => ({}) },
+      {
+        name: 'JWT forged (wrong secret)',
+        headers: () => ({ authorization: bearer(signJwt({ alg: 'HS256', typ: 'JWT' }, { iss: LOCAL_DELETE_ANY_USER_CONSUMER.key, exp: now() + 60 }, { hs256: 'not-the-consumer-secret-at-all' })) }),
+      },
+      {
+        name: 'JWT expired',
+        headers: () => ({
+          authorization: bearer(signJwt({ alg: 'HS256', typ: 'JWT' }, { iss: LOCAL_DELETE_ANY_USER_CONSUMER.key, exp: now() - 5 }, { hs256: LOCAL_DELETE_ANY_USER_CONSUMER.secret })),
+        }),
+      },
+      { name: 'a person’s Keycloak token instead of a consumer JWT', headers: (world) => ({ authorization: bearer(userToken(world, world.activeUserId)) }) },
+      {
+        name: 'JWT naming iss twice',
+        headers: () => ({
+          authorization: bearer(
+            signJwtText('{"alg":"HS256","typ":"JWT"}', `{"iss":${JSON.stringify(LOCAL_CONSUMER.key)},"iss":${JSON.stringify(LOCAL_DELETE_ANY_USER_CONSUMER.key)},"exp":${now() + 600}}`, {
+              hs256: LOCAL_DELETE_ANY_USER_CONSUMER.secret,
+            }),
+          ),
+        }),
+      },
+    ],
+  },
+  'session-cookie': {
+    valid: (world) => ({ cookie: `neptun-session=${userToken(world, world.activeUserId)}` }),
+    refused: [
+      { name: 'no credentials at all', headers: () => ({}) },
+      { name: 'the token in Authorization instead of the cookie', headers: (world) => ({ authorization: bearer(userToken(world, world.activeUserId)) }) },
+      { name: 'the token in a cookie of another name', headers: (world) => ({ cookie: `session=${userToken(world, world.activeUserId)}` }) },
+      { name: 'cookie token forged (another key under the realm kid)', headers: (world) => ({ cookie: `neptun-session=${forgedUserToken(world, world.activeUserId)}` }) },
+      { name: 'cookie token expired', headers: (world) => ({ cookie: `neptun-session=${userToken(world, world.activeUserId, { exp: now() - 5 })}` }) },
+      { name: 'cookie token of a deleted user', headers: (world) => ({ cookie: `neptun-session=${userToken(world, world.deletedUserId)}` }) },
+      { name: 'cookie token naming sub twice', headers: (world) => ({ cookie: `neptun-session=${rawUserToken(world, `,"sub":"someone-else","sub":${JSON.stringify(world.activeUserId)}`)}` }) },
     ],
   },
 }

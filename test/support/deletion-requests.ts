@@ -4,18 +4,20 @@ import { TEST_KEYSPACE } from './test-env.js'
 export interface StoredRequest {
   id: string
   state: string
+  requestedBy: string
   steps: Record<string, { status: string; action: string; count?: number }>
   receipt: Record<string, unknown> | null
 }
 
 /** The deletion requests recorded for a user, newest first, straight from Cassandra. */
 export async function requestsOf(db: Client, userId: string): Promise<StoredRequest[]> {
-  const result = await db.execute(`SELECT id, state, steps, receipt, createdat FROM ${TEST_KEYSPACE}.user_deletion_request WHERE userid = ?`, [userId], { prepare: true })
+  const result = await db.execute(`SELECT id, state, requestedby, steps, receipt, createdat FROM ${TEST_KEYSPACE}.user_deletion_request WHERE userid = ?`, [userId], { prepare: true })
   return result.rows
     .sort((a, b) => (b.get('createdat') as Date).getTime() - (a.get('createdat') as Date).getTime())
     .map((row) => ({
       id: row.get('id') as string,
       state: row.get('state') as string,
+      requestedBy: row.get('requestedby') as string,
       steps: Object.fromEntries(Object.entries((row.get('steps') as Record<string, string> | null) ?? {}).map(([k, v]) => [k, JSON.parse(v)])),
       receipt: row.get('receipt') ? (JSON.parse(row.get('receipt') as string) as Record<string, unknown>) : null,
     }))

@@ -11,6 +11,8 @@ import { ISSUER, LOCAL_REDIS, LOCAL_SEARCH, TEST_KEYSPACE } from './test-env.js'
 import { createRealmKeys, mintUserToken, type RealmKeys, type UserTokenClaims } from './user-tokens.js'
 
 export const LOCAL_CONSUMER = { key: 'local-portal', secret: 'local-portal-gateway-secret-change-me' }
+/** The local consumer trusted with `"deleteAnyUser": true` (config/local/api-consumers.json): the service-to-service route's caller. */
+export const LOCAL_DELETE_ANY_USER_CONSUMER = { key: 'local-notifications', secret: 'local-notifications-gateway-secret-change-me' }
 
 /** Test configuration: the real local Cassandra, search engine and Redis, the tests' keyspace, and the given overrides. */
 export function testConfig(overrides: DeepPartial<Config> = {}): Config {

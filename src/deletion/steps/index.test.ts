@@ -17,22 +17,45 @@ describe('the declared deletion steps', () => {
     expect(deletionSteps.filter((step) => !('run' in step)).map((step) => step.name)).toEqual(['lock'])
   })
 
-  it('when a plan is asked for, then it runs its steps in the declared order: Sunbird every step but the roles, hard every step, soft the lock and the account', () => {
-    expect(stepsOf('sunbird').map((step) => step.name)).toEqual(STEPS.filter((step) => step !== 'roles'))
+  it('when a plan is asked for, then it runs its steps in the declared order: Sunbird every step but roles and consent, hard every step, soft the lock, the account, the codes, the extra targets, the search flags and the cache', () => {
+    expect(stepsOf('sunbird').map((step) => step.name)).toEqual(STEPS.filter((step) => step !== 'roles' && step !== 'consent'))
     expect(stepsOf('hard').map((step) => step.name)).toEqual([...STEPS])
-    expect(stepsOf('soft').map((step) => step.name)).toEqual(['lock', 'keycloak'])
+    expect(stepsOf('soft').map((step) => step.name)).toEqual(['lock', 'keycloak', 'otp', 'rateLimit', 'extraTargets', 'searchUser', 'cacheUser'])
+  })
+
+  it('when steps are declared, then the codes keyed by plain email or phone are erased before the profile is blanked', () => {
+    expect(STEPS.indexOf('otp')).toBeLessThan(STEPS.indexOf('userRow'))
+    expect(STEPS.indexOf('rateLimit')).toBeLessThan(STEPS.indexOf('userRow'))
   })
 
   it('when steps are declared, then every step previews what a dry run would do, and each store that holds personal data exports it', () => {
     expect(deletionSteps.filter((step: DeletionStep) => !step.preview).map((step) => step.name)).toEqual([])
-    expect(deletionSteps.filter((step) => 'exportData' in step).map((step) => step.name)).toEqual(['keycloak', 'lookups', 'externalIdentities', 'organisations', 'roles', 'userRow', 'managedUsers'])
+    expect(deletionSteps.filter((step) => 'exportData' in step).map((step) => step.name)).toEqual([
+      'keycloak',
+      'lookups',
+      'externalIdentities',
+      'organisations',
+      'roles',
+      'declarations',
+      'consent',
+      'notes',
+      'searchNotes',
+      'shadowUser',
+      'userFeed',
+      'userCert',
+      'address',
+      'userRow',
+      'searchUser',
+      'cacheUser',
+      'managedUsers',
+    ])
   })
 
-  it('when the soft plan runs a step, then that step can restore what it did (a cancel undoes every soft step)', () => {
+  it('when the soft plan runs a step, then that step can restore what it did, but caches, short-lived codes and extra targets, which a cancel does not bring back', () => {
     expect(
       stepsOf('soft')
         .filter((step) => !step.restore)
         .map((step) => step.name),
-    ).toEqual([])
+    ).toEqual(['otp', 'rateLimit', 'extraTargets', 'cacheUser'])
   })
 })

@@ -1,12 +1,19 @@
 import { deleteUserEvent } from './delete-user-event.js'
 import { externalIdentities } from './external-identities.js'
+import { extraTargets } from './extra-targets.js'
 import { keycloakAccount } from './keycloak-account.js'
 import { lock } from './lock.js'
 import { lookups } from './lookups.js'
 import { managedUsers } from './managed-users.js'
 import { organisations } from './organisations.js'
 import { roles } from './roles.js'
+import { searchNotes } from './search-notes.js'
+import { searchUser } from './search-user.js'
+import { shadowUser } from './shadow-user.js'
+import { otpCodes, rateLimits } from './short-lived-codes.js'
+import { address, consent, declarations, notes, userCert, userFeed } from './side-tables.js'
 import type { DeletionStep, PlanName } from './step.js'
+import { cacheUser } from './user-cache.js'
 import { userRow } from './user-row.js'
 
 /**
@@ -14,7 +21,32 @@ import { userRow } from './user-row.js'
  * declares it (see step.ts), one line here, and its name in the steps of
  * schemas/user-delete-status.response.json (a unit test compares the two).
  */
-export const deletionSteps = [lock, keycloakAccount, lookups, externalIdentities, organisations, roles, userRow, managedUsers, deleteUserEvent] as const satisfies readonly DeletionStep[]
+export const deletionSteps = [
+  lock,
+  keycloakAccount,
+  // Keyed by the plain email / phone: found from the profile, so before it is blanked.
+  otpCodes,
+  rateLimits,
+  lookups,
+  externalIdentities,
+  organisations,
+  roles,
+  declarations,
+  consent,
+  notes,
+  searchNotes,
+  shadowUser,
+  userFeed,
+  userCert,
+  address,
+  extraTargets,
+  userRow,
+  // After the row, as Sunbird updates its search document after the database.
+  searchUser,
+  cacheUser,
+  managedUsers,
+  deleteUserEvent,
+] as const satisfies readonly DeletionStep[]
 
 export type StepName = (typeof deletionSteps)[number]['name']
 

@@ -1,5 +1,19 @@
 import type { DeletionRequest, StepOutcome } from '../deletion-request.js'
-import type { Clock, DeletionListener, EventOutbox, IdentityProvider, JsonValue, UserDeletionStates, UserRecord, UserStore } from '../ports.js'
+import { DependencyUnavailableError } from '../errors.js'
+import type {
+  Clock,
+  DeletionListener,
+  EventOutbox,
+  ExtraTarget,
+  IdentityProvider,
+  JsonValue,
+  PersonalDataTables,
+  UserCache,
+  UserDeletionStates,
+  UserRecord,
+  UserSearchIndex,
+  UserStore,
+} from '../ports.js'
 
 /**
  * A plan is the list of steps one kind of deletion runs: `sunbird` is Sunbird's deletion (a request
@@ -18,6 +32,16 @@ export interface StepDeps {
   /** Which deletion holds each user (a hard deletion marks the managed users it erases). */
   states: UserDeletionStates
   clock: Clock
+  /** The user-keyed tables beyond Sunbird's five (declarations, consent, notes, codes, legacy tables, extra targets). */
+  tables: PersonalDataTables
+  /** Sunbird's search engine; undefined when not configured (sunbird_es_host empty). */
+  search?: UserSearchIndex | undefined
+  /** Sunbird's user cache; undefined when not configured (sunbird_redis_host empty). */
+  cache?: UserCache | undefined
+  /** Tables of other keyspaces keyed by user id (ERASURE_EXTRA_TARGETS). */
+  extraTargets: readonly ExtraTarget[]
+  /** Key of the keyed hashes kept with a request (the receipt's key). */
+  receiptKey: string
   /** Whether the event may carry the username (default no: the consumer does not need it). */
   eventIncludesUserName: boolean
   /** Told when a step could not be done now (for the log); ids only, never the error's payload. */
@@ -85,7 +109,7 @@ export interface DeletionStep<Name extends string = string> {
 }
 
 /** A step's outcome, stamped with the time it was recorded; `plan` is kept when it is not Sunbird's (see StepOutcome.plan). */
-export function stepOutcome(status: StepOutcome['status'], action: string, at: Date, count?: number, extra: Pick<StepOutcome, 'plan' | 'restore' | 'ids'> = {}): StepOutcome {
+export function stepOutcome(status: StepOutcome['status'], action: string, at: Date, count?: number, extra: Pick<StepOutcome, 'plan' | 'restore' | 'ids' | 'hashes' | 'entries'> = {}): StepOutcome {
   return {
     status,
     action,
@@ -94,7 +118,22 @@ export function stepOutcome(status: StepOutcome['status'], action: string, at: D
     ...(extra.plan !== undefined && extra.plan !== 'sunbird' && { plan: extra.plan }),
     ...(extra.restore !== undefined && { restore: extra.restore }),
     ...(extra.ids !== undefined && { ids: extra.ids }),
+    ...(extra.hashes !== undefined && { hashes: extra.hashes }),
+    ...(extra.entries !== undefined && { entries: extra.entries }),
   }
+}
+
+/** The action for a store this deployment has not configured (search, cache): said, never silently skipped. */
+export const NOT_CONFIGURED = 'not configured'
+
+/**
+ * A search engine or cache that did not answer: the step is owed, the request partial, and the
+ * sweeper comes back for it (as for Keycloak). Any other error is a bug and propagates.
+ */
+export function owedWhenUnavailable(deps: StepDeps, step: string, err: unknown, plan: PlanName): StepOutcome {
+  if (!(err instanceof DependencyUnavailableError)) throw err
+  deps.onStepError?.(step, err)
+  return stepOutcome('pending', 'unreachable', deps.clock.now(), undefined, { plan })
 }
 
 /** The action a plan takes on a store: by plan, `keep` where the plan leaves the store alone. */

@@ -13,6 +13,15 @@ export interface Verifiers {
   deletedUsers: { standing(userId: string): Promise<LockOutStanding> }
   /** When a login session began, for step-up when a token carries no `auth_time`. */
   sessions: SessionClock
+  /** The session-cookie scheme's settings (SESSION_COOKIE_NAME, SESSION_ALLOWED_ORIGINS, SESSION_COOKIE_SECURE). */
+  sessionCookie: SessionCookieSettings
+}
+
+export interface SessionCookieSettings {
+  name: string
+  /** Browser origins allowed to call with the cookie (credentialed CORS); any other Origin is refused as CSRF. */
+  allowedOrigins: readonly string[]
+  secure: boolean
 }
 
 type JsonObject = Record<string, unknown>
@@ -47,4 +56,9 @@ export interface CredentialScheme<Principal> {
   idempotencyOwner(principal: Principal): string
   /** The person whose login step-up judges, or undefined for a scheme without one. */
   person(principal: Principal): LoginFacts | undefined
+  /**
+   * Ends the caller's session on the answer, for an operation that says so (`endsSession`): e.g.
+   * the session cookie expired once its account is deleted. Absent: the scheme keeps no session.
+   */
+  endSession?(c: Context<AppEnv>, verifiers: Verifiers): void
 }

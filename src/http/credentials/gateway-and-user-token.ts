@@ -1,8 +1,27 @@
 import { InvalidCredentialsError } from '../../auth/auth-errors.js'
 import { bearerToken } from '../../auth/compact-jwt.js'
 import type { Caller } from '../../deletion/caller.js'
-import { ApiError } from '../api-error.js'
 import type { CredentialScheme } from './credential-scheme.js'
+import { lockOutPerson, loginOf, personCaller, refusedAsUnauthorized, withManagedUser } from './person-token.js'
+
+/** X-Authenticated-For, as every scheme that takes it documents it. */
+export const MANAGED_USER_PARAMETER = {
+  name: 'X-Authenticated-For',
+  in: 'header',
+  required: false,
+  description:
+    "A managed child's Keycloak token, sent by its managing parent to delete the child: its `parentId` must be the requester and its subject the target (both read like the user token's `sub`).",
+  schema: { type: 'string' },
+}
+
+/** The gateway consumer JWT, as every scheme that takes it documents it. */
+export const API_BEARER_SECURITY_SCHEME = {
+  type: 'http',
+  scheme: 'bearer',
+  bearerFormat: 'JWT',
+  description:
+    "The gateway consumer JWT (`Authorization: Bearer …`), verified as Kong's jwt plugin does: `iss` names the consumer, `exp` required, the consumer's algorithm (HS256 or RS256). Parsed strictly, as every token here: no member name twice, no `crit`, time claims that are finite numbers, `iat` at most the clock skew ahead.",
+}
 
 /**
  * Sunbird's two credentials, in the contract's order: the gateway consumer JWT in Authorization,
@@ -19,13 +38,7 @@ export const gatewayAndUserToken: CredentialScheme<Caller> = {
   openApi: {
     security: [{ apiBearer: [], userToken: [] }],
     securitySchemes: {
-      apiBearer: {
-        type: 'http',
-        scheme: 'bearer',
-        bearerFormat: 'JWT',
-        description:
-          "The gateway consumer JWT (`Authorization: Bearer …`), verified as Kong's jwt plugin does: `iss` names the consumer, `exp` required, the consumer's algorithm (HS256 or RS256). Parsed strictly, as every token here: no member name twice, no `crit`, time claims that are finite numbers, `iat` at most the clock skew ahead.",
-      },
+      apiBearer: API_BEARER_SECURITY_SCHEME,
       userToken: {
         type: 'apiKey',
         in: 'header',
@@ -34,16 +47,7 @@ export const gatewayAndUserToken: CredentialScheme<Caller> = {
           "The end user's Keycloak access token (RS256, `typ: Bearer`, issuer = the realm), parsed as strictly as the gateway JWT. The user id is `sub` when it is a plain id, or `<id>` of exactly `f:<provider>:<id>`; a subject of any other shape is refused.",
       },
     },
-    parameters: {
-      'X-Authenticated-For': {
-        name: 'X-Authenticated-For',
-        in: 'header',
-        required: false,
-        description:
-          "A managed child's Keycloak token, sent by its managing parent to delete the child: its `parentId` must be the requester and its subject the target (both read like the user token's `sub`).",
-        schema: { type: 'string' },
-      },
-    },
+    parameters: { 'X-Authenticated-For': MANAGED_USER_PARAMETER },
   },
 
   async authenticate(c, verifiers) {
@@ -54,47 +58,11 @@ export const gatewayAndUserToken: CredentialScheme<Caller> = {
 
       const userToken = c.req.header('x-authenticated-user-token')?.trim()
       if (!userToken) throw new InvalidCredentialsError('user-token', 'missing')
-      const user = await verifiers.userTokens.verify(userToken, 'user-token')
-
-      const caller: Caller = {
-        consumer,
-        userId: user.userId,
-        roles: user.roles,
-        ...(user.authTime !== undefined && { authTime: user.authTime }),
-        ...(user.sessionId !== undefined && { sessionId: user.sessionId }),
-      }
-      const forToken = c.req.header('x-authenticated-for')?.trim()
-      if (forToken) {
-        const managed = await verifiers.userTokens.verify(forToken, 'for-token')
-        if (!managed.parentId) throw new InvalidCredentialsError('for-token', 'no parentId')
-        caller.managedUser = { userId: managed.userId, parentId: managed.parentId }
-      }
-      return caller
+      return withManagedUser(await personCaller(userToken, consumer, verifiers), c.req.header('x-authenticated-for'), verifiers)
     })
   },
 
-  async lockOut(caller, verifiers, { admitSoftDeleted }) {
-    return refusedAsUnauthorized(async () => {
-      const standing = await verifiers.deletedUsers.standing(caller.userId)
-      const admitted = standing === 'restorable' && admitSoftDeleted
-      if (standing !== 'active' && !admitted) throw new InvalidCredentialsError('user-token', 'user is deleted')
-      if (caller.managedUser) {
-        const child = await verifiers.deletedUsers.standing(caller.managedUser.userId)
-        if (child !== 'active' && !(child === 'restorable' && admitSoftDeleted)) throw new InvalidCredentialsError('for-token', 'user is deleted')
-      }
-      return admitted ? { ...caller, softDeleted: true } : caller
-    })
-  },
-
+  lockOut: lockOutPerson,
   idempotencyOwner: (caller) => `consumer:${caller.consumer}`,
-  person: (caller) => ({ userId: caller.userId, ...(caller.authTime !== undefined && { authTime: caller.authTime }), ...(caller.sessionId !== undefined && { sessionId: caller.sessionId }) }),
-}
-
-async function refusedAsUnauthorized<T>(check: () => Promise<T>): Promise<T> {
-  try {
-    return await check()
-  } catch (err) {
-    if (err instanceof InvalidCredentialsError) throw new ApiError('UNAUTHORIZED', { reason: err.message })
-    throw err
-  }
+  person: loginOf,
 }

@@ -32,7 +32,7 @@ export const sunbirdEnvelope: Dialect<SunbirdResult> = {
 
   success(c, operation, result) {
     c.header('x-response-length', String(Buffer.byteLength(JSON.stringify(result))))
-    return c.json(successEnvelope(operation.id, c.get('msgid'), result), 200)
+    return c.json(successEnvelope(operation.id, c.get('msgid'), result), operation.successStatus ?? 200)
   },
 
   error(c, { entry, errmsg, result }) {
@@ -46,8 +46,8 @@ export const sunbirdEnvelope: Dialect<SunbirdResult> = {
         ? { 'application/json': { schema: schemaRef(operation.responseSchema), examples: schemaExamples(schemas.get(operation.responseSchema), operation.id, null) } }
         : undefined
       return {
-        200: {
-          description: 'Done: the success envelope.',
+        [operation.successStatus ?? 200]: {
+          description: operation.successStatus === 202 ? 'Accepted: the success envelope; the work goes on.' : 'Done: the success envelope.',
           headers: { 'x-response-length': headerRef('x-response-length'), 'Access-Control-Allow-Origin': headerRef('Access-Control-Allow-Origin') },
           ...(content && { content }),
         },

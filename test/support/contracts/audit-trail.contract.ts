@@ -18,12 +18,12 @@ export interface Tampering {
 
 /** An AuditTrail with its chain verification, and the means of someone who can write to its storage. */
 export interface AuditTrailSubject extends ContractSubject {
-  trail: AuditTrail & { verify(): Promise<ChainVerdict> }
+  trail: AuditTrail & { verify(): Promise<ChainVerdict>; anchor(): Promise<void> }
   /** The records of one request as stored, in chain order. */
   recordsOf(requestId: string): Promise<AuditRecord[]>
   /** Changes the stored text of the `index`-th record of a request, leaving its hashes as they are. */
   rewrite(requestId: string, index: number, change: (text: string) => string): Promise<Tampering>
-  /** Takes the `index`-th record of a request out of the chain. */
+  /** Takes the `index`-th record of a request out of the chain (deletes it from storage). */
   remove(requestId: string, index: number): Promise<Tampering>
 }
 
@@ -99,6 +99,41 @@ export function describeAuditTrailContract(implementation: string, factory: Subj
       }
 
       expect(await s.trail.verify()).toMatchObject({ ok: true })
+    })
+
+    test("when the chain's newest records are removed below a recorded anchor, then verification fails at the first missing one", async (s) => {
+      const { requestId } = await lifecycle(s)
+      await s.trail.anchor()
+
+      const last = await s.remove(requestId, 2)
+      const middle = await s.remove(requestId, 1)
+      try {
+        expect(await s.trail.verify()).toMatchObject({ ok: false, brokenAt: middle.seq })
+      } finally {
+        await middle.undo()
+        await last.undo()
+      }
+
+      expect(await s.trail.verify()).toMatchObject({ ok: true })
+    })
+
+    test('when the newest records are not anchored yet, then removing them goes unnoticed until the next anchor: the anchor interval bounds the exposure', async (s) => {
+      const { requestId } = await lifecycle(s)
+
+      const last = await s.remove(requestId, 2)
+      try {
+        expect(await s.trail.verify()).toMatchObject({ ok: true })
+      } finally {
+        await last.undo()
+      }
+      await s.trail.anchor()
+
+      const again = await s.remove(requestId, 2)
+      try {
+        expect(await s.trail.verify()).toMatchObject({ ok: false, brokenAt: again.seq })
+      } finally {
+        await again.undo()
+      }
     })
   })
 }

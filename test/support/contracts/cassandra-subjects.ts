@@ -145,16 +145,15 @@ export function cassandraEventOutbox(db: Client): EventOutboxSubject {
 }
 
 /**
- * The Cassandra adapter on the tests' chain. Records stay (the chain is append-only); tampering
- * writes straight to user_deletion_audit and is undone by each case.
+ * The Cassandra adapter, on a chain of its own (each adapter instance starts one). Records stay (the
+ * chain is append-only); tampering writes straight to user_deletion_audit and is undone by each case.
  */
 export function cassandraAuditTrail(db: Client): AuditTrailSubject {
   const table = `${ks}.user_deletion_audit`
-  const chain = 'user-deletion'
-  /** A case's records are among the newest of the chain (nothing else writes to it meanwhile). */
+  const trail = new CassandraAuditTrail(db, ks)
   async function rowsOf(requestId: string) {
-    const newest = (await db.execute(`SELECT seq, at, record, prevhash, hash FROM ${table} WHERE chain = ? ORDER BY seq DESC LIMIT 200`, [chain], PREPARED)).rows
-    return newest.reverse().filter((row) => (JSON.parse(row.get('record') as string) as AuditRecord).requestId === requestId)
+    const rows = (await db.execute(`SELECT seq, at, record, prevhash, hash FROM ${table} WHERE chain = ?`, [trail.currentChain], PREPARED)).rows
+    return rows.filter((row) => (JSON.parse(row.get('record') as string) as AuditRecord).requestId === requestId)
   }
   async function rowOf(requestId: string, index: number) {
     const row = (await rowsOf(requestId))[index]
@@ -162,19 +161,20 @@ export function cassandraAuditTrail(db: Client): AuditTrailSubject {
     return row
   }
   return {
-    trail: new CassandraAuditTrail(db, ks),
+    trail,
     recordsOf: async (requestId) => (await rowsOf(requestId)).map((row) => JSON.parse(row.get('record') as string) as AuditRecord),
     async rewrite(requestId, index, change) {
       const row = await rowOf(requestId, index)
       const seq = row.get('seq')
       const original = row.get('record') as string
       const update = `UPDATE ${table} SET record = ? WHERE chain = ? AND seq = ?`
-      await db.execute(update, [change(original), chain, seq], PREPARED)
-      return { seq: Number(seq), undo: async () => void (await db.execute(update, [original, chain, seq], PREPARED)) }
+      await db.execute(update, [change(original), trail.currentChain, seq], PREPARED)
+      return { seq: Number(seq), undo: async () => void (await db.execute(update, [original, trail.currentChain, seq], PREPARED)) }
     },
     async remove(requestId, index) {
       const row = await rowOf(requestId, index)
       const seq = row.get('seq')
+      const chain = trail.currentChain
       await db.execute(`DELETE FROM ${table} WHERE chain = ? AND seq = ?`, [chain, seq], PREPARED)
       const restore = `INSERT INTO ${table} (chain, seq, at, record, prevhash, hash) VALUES (?, ?, ?, ?, ?, ?)`
       const values = [chain, seq, row.get('at'), row.get('record'), row.get('prevhash'), row.get('hash')]

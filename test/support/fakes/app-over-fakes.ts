@@ -64,12 +64,16 @@ export function appOverFakes(options: WorldOptions = {}): AppOverFakes {
     userTokens: new UserTokenVerifier({ ssoUrl: FAKE_SSO_URL, realm: 'sunbird', keys: new PemKeySource(realm.dir) }),
     deletedUsers,
     sessions: { startedAt: async () => undefined },
+    sessionCookie: { name: 'neptun-session', allowedOrigins: [], secure: false },
     metrics: createServiceMetrics(),
     idempotency: { keys: new InMemoryIdempotencyKeys(), inFlightSeconds: 30 },
     deleteAccount: (input) => deleteAccount(world.deps, input),
     cancelDeletion: (input) => cancelDeletion(world.deps, input),
     exportUser: (input) => exportUser(world.deps, input),
     readDeletionStatus: (input) => readDeletionStatus({ requests: world.requests, orgAdminScope: 'organisation' }, input),
+    // Batch jobs run on the real servers only (test/integration/batch-deletion.test.ts).
+    submitBatch: () => Promise.reject(new Error('batch jobs are not served over fakes')),
+    readBatchStatus: () => Promise.reject(new Error('batch jobs are not served over fakes')),
   })
   return {
     app,

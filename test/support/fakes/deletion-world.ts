@@ -4,6 +4,7 @@ import { InMemoryAuditTrail } from './in-memory-audit-trail.js'
 import { InMemoryDeletionRequests } from './in-memory-deletion-requests.js'
 import { InMemoryEventOutbox } from './in-memory-event-outbox.js'
 import { InMemoryIdentityProvider, RecordingDeletionListener } from './in-memory-identity.js'
+import { InMemoryPersonalTables, InMemoryUserCache, InMemoryUserSearchIndex } from './in-memory-personal-data.js'
 import { InMemoryUserDeletionStates } from './in-memory-user-deletion-states.js'
 import { InMemoryUserStore, type SeedUser } from './in-memory-user-store.js'
 import { ManualClock, Timeline } from './timeline.js'
@@ -23,6 +24,11 @@ export interface WorldOptions {
   allowedRoles?: string[]
   eventIncludesUserName?: boolean
   afterStep?: DeleteAccountDeps['afterStep']
+  /** Tables of other keyspaces erased too (ERASURE_EXTRA_TARGETS). */
+  extraTargets?: DeleteAccountDeps['extraTargets']
+  /** Leave the search engine / the cache unconfigured. */
+  withoutSearch?: boolean
+  withoutCache?: boolean
 }
 
 /** Every fake of the deletion workflow over one timeline and one manual clock, and the deps built on them. */
@@ -37,6 +43,9 @@ export function deletionWorld(options: WorldOptions = {}) {
   const audit = new InMemoryAuditTrail(timeline)
   const listener = new RecordingDeletionListener(timeline)
   const states = new InMemoryUserDeletionStates(timeline)
+  const tables = new InMemoryPersonalTables((userId) => users.profileOf(userId))
+  const search = new InMemoryUserSearchIndex()
+  const cache = new InMemoryUserCache()
   const deps: DeleteAccountDeps = {
     users,
     identity,
@@ -46,6 +55,10 @@ export function deletionWorld(options: WorldOptions = {}) {
     audit,
     listener,
     clock,
+    tables,
+    ...(!options.withoutSearch && { search }),
+    ...(!options.withoutCache && { cache }),
+    extraTargets: options.extraTargets ?? [],
     leaseMs: WORLD_LEASE_MS,
     receiptKey: WORLD_RECEIPT_KEY,
     graceDayMs: WORLD_GRACE_DAY_MS,
@@ -53,7 +66,7 @@ export function deletionWorld(options: WorldOptions = {}) {
     policy: { orgAdminScope: options.orgAdminScope ?? 'organisation', allowedRoles: options.allowedRoles ?? ['public'] },
     ...(options.afterStep && { afterStep: options.afterStep }),
   }
-  return { timeline, clock, users, identity, requests, outbox, audit, listener, states, deps }
+  return { timeline, clock, users, identity, requests, outbox, audit, listener, states, tables, search, cache, deps }
 }
 
 export type DeletionWorld = ReturnType<typeof deletionWorld>

@@ -1,8 +1,6 @@
 import type { AuditRecord, AuditTrail } from '../../../src/deletion/ports.js'
-import { chainHash, type ChainVerdict } from '../../../src/store/cassandra-audit-trail.js'
+import { type ChainAnchor, chainHash, type ChainVerdict, GENESIS, verifyChain } from '../../../src/store/cassandra-audit-trail.js'
 import { FailureQueue, Timeline } from './timeline.js'
-
-const GENESIS = '0'.repeat(64)
 
 interface Link {
   seq: number
@@ -15,12 +13,14 @@ interface Link {
 /**
  * The audit trail in memory, chained like the Cassandra adapter: each record is stored as its JSON
  * text under the next sequence number, hashed together with the previous record's hash, and
- * `verify` walks the chain the same way. `rewrite` and `remove` alter the stored chain as an
- * attacker with write access would, so tests can check that `verify` notices.
+ * `verify` walks the chain the same way (the adapter's verifyChain), checking it against the heads
+ * `anchor` recorded. `rewrite` and `remove` alter the stored chain as an attacker with write access
+ * would, so tests can check that `verify` notices.
  * Each append goes to the timeline as `audit.append(<event>)`; `failNext` makes one append throw.
  */
 export class InMemoryAuditTrail implements AuditTrail {
   private readonly chain: Link[] = []
+  private readonly anchors: ChainAnchor[] = []
   private readonly failures = new FailureQueue<'append'>()
 
   constructor(readonly timeline: Timeline = new Timeline()) {}
@@ -55,17 +55,15 @@ export class InMemoryAuditTrail implements AuditTrail {
     return this.chain.filter((link) => (JSON.parse(link.text) as AuditRecord).requestId === requestId).map((link) => link.seq)
   }
 
-  /** Walks the whole chain in order and recomputes every hash (the Cassandra adapter's algorithm). */
+  /** Records the chain's head, as the adapter does every AUDIT_ANCHOR_INTERVAL_MS. */
+  async anchor(): Promise<void> {
+    const last = this.chain.at(-1)
+    if (last) this.anchors.push({ seq: last.seq, hash: last.hash })
+  }
+
+  /** Walks the whole chain in order, recomputes every hash and checks the anchors (the Cassandra adapter's rule). */
   async verify(): Promise<ChainVerdict> {
-    let prev = GENESIS
-    let records = 0
-    for (const [index, link] of this.chain.entries()) {
-      const ok = link.seq === index + 1 && link.prevHash === prev && link.hash === chainHash(prev, link.seq, link.text)
-      if (!ok) return { ok: false, records, brokenAt: link.seq }
-      prev = link.hash
-      records++
-    }
-    return { ok: true, records }
+    return verifyChain(this.chain, this.anchors)
   }
 
   /** Replaces the stored text of record `seq` (hashes untouched); answers the way back. */

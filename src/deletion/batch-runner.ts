@@ -1,0 +1,235 @@
+import { batchRequestId } from './batch-job.js'
+import type { Caller } from './caller.js'
+import { type BreakerSettings, CircuitBreaker } from './circuit-breaker.js'
+import type { DeletionInput } from './delete-account.js'
+import { isFinished } from './deletion-request.js'
+import { UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
+import type { BatchItem, BatchJob, BatchJobStore, Clock, DeletionRequestStore } from './ports.js'
+
+export interface BatchRunnerSettings {
+  /** BATCH_MAX_DELETIONS_PER_SECOND: per job, across every instance; 0: no limit. */
+  maxDeletionsPerSecond: number
+  /** Slices this instance works at once. */
+  concurrency: number
+  /** How long a slice stays with an instance that stops renewing it (crash). */
+  leaseMs: number
+  /** How often the instance looks for open jobs and free slices. */
+  pollIntervalMs: number
+  /** Tries of one user that meet an unavailable dependency before it is reported failed. */
+  maxAttempts: number
+  breaker: BreakerSettings
+}
+
+/** How an error of one user's deletion is reported: its code, and whether it is a dependency in trouble (retried, counted by the breaker). */
+export type ErrorClassifier = (err: unknown) => { code: string; fault: boolean }
+
+export interface BatchRunnerDeps {
+  jobs: BatchJobStore
+  requests: Pick<DeletionRequestStore, 'get'>
+  /** The deletion engine, as a single delete runs it. */
+  deleteAccount(input: DeletionInput): Promise<unknown>
+  /** Finishes an open deletion request (resumeDeletion). */
+  resumeDeletion(requestId: string): Promise<unknown>
+  classify: ErrorClassifier
+  clock: Clock
+  /** This instance's name in the slice leases. */
+  instanceId: string
+  settings: BatchRunnerSettings
+  /** Told when a job's breaker opens or closes. */
+  onBreaker?(jobId: string, change: 'opened' | 'closed'): void
+  onError?(err: unknown): void
+}
+
+type Outcome = { status: 'deleted' } | { status: 'failed'; err: string } | { status: 'fault'; err: string }
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/**
+ * Works batch jobs on this instance, beside every other instance: each pass lists the open jobs and
+ * takes free slices (a lease, the one lightweight transaction per slice) up to `concurrency`; a
+ * slice's users are deleted one after another, each through the deletion engine with the job's
+ * caller and a request id derived from job and user (so a slice taken over after a crash finishes
+ * that user's request instead of opening a second one). Every deletion first takes a token of the
+ * job's per-second budget shared in Cassandra. A breaker per job pauses the work when too many
+ * attempts meet a dependency in trouble. `stop()` ends the work after the deletions in flight and
+ * gives the slices back, so another instance carries on at once.
+ */
+export class BatchRunner {
+  private timer: NodeJS.Timeout | undefined
+  private stopping = false
+  private passing = false
+  private readonly working = new Map<string, Promise<void>>()
+  private readonly breakers = new Map<string, CircuitBreaker>()
+  private readonly jobCache = new Map<string, BatchJob>()
+
+  constructor(private readonly deps: BatchRunnerDeps) {}
+
+  start(): void {
+    if (this.deps.settings.pollIntervalMs <= 0) return
+    this.timer = setInterval(() => void this.pass(), this.deps.settings.pollIntervalMs)
+    this.timer.unref()
+  }
+
+  /** Looks for work now (e.g. right after a job is submitted). */
+  kick(): void {
+    if (this.timer) void this.pass()
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true
+    if (this.timer) clearInterval(this.timer)
+    await Promise.all(this.working.values())
+  }
+
+  /** One look for work: takes free slices of open jobs up to the concurrency. Never throws. */
+  async pass(): Promise<void> {
+    if (this.stopping || this.passing) return
+    this.passing = true
+    try {
+      for (const jobId of await this.deps.jobs.listOpen()) {
+        if (this.stopping) return
+        const slices = await this.deps.jobs.slices(jobId)
+        if (slices.every((slice) => slice.done)) {
+          await this.deps.jobs.complete(jobId)
+          this.forget(jobId)
+          continue
+        }
+        const now = this.deps.clock.now()
+        for (const slice of slices) {
+          if (this.working.size >= this.deps.settings.concurrency || this.stopping) return
+          const key = `${jobId}/${slice.slice}`
+          if (slice.done || this.working.has(key) || slice.leaseUntil > now) continue
+          if (!(await this.deps.jobs.acquireSlice(jobId, slice.slice, this.deps.instanceId, now, this.leaseEnd()))) continue
+          const job = await this.job(jobId)
+          if (!job) continue
+          const work = this.workSlice(job, slice.slice)
+            .catch((err: unknown) => this.deps.onError?.(err))
+            .finally(() => this.working.delete(key))
+          this.working.set(key, work)
+        }
+      }
+    } catch (err) {
+      this.deps.onError?.(err)
+    } finally {
+      this.passing = false
+    }
+  }
+
+  private leaseEnd(): Date {
+    return new Date(this.deps.clock.now().getTime() + this.deps.settings.leaseMs)
+  }
+
+  private async job(jobId: string): Promise<BatchJob | undefined> {
+    const cached = this.jobCache.get(jobId)
+    if (cached) return cached
+    const job = await this.deps.jobs.get(jobId)
+    if (job) this.jobCache.set(jobId, job)
+    return job
+  }
+
+  private forget(jobId: string): void {
+    this.jobCache.delete(jobId)
+    this.breakers.delete(jobId)
+  }
+
+  private breaker(jobId: string): CircuitBreaker {
+    let breaker = this.breakers.get(jobId)
+    if (!breaker) {
+      breaker = new CircuitBreaker(this.deps.settings.breaker)
+      this.breakers.set(jobId, breaker)
+    }
+    return breaker
+  }
+
+  /** Deletes the slice's pending users; gives the slice back when some stay pending (stop, breaker, lost lease). */
+  private async workSlice(job: BatchJob, slice: number): Promise<void> {
+    const { jobs, clock, settings } = this.deps
+    let leaseRenewAt = clock.now().getTime() + settings.leaseMs / 3
+    let settled = true
+    try {
+      for (const item of await jobs.items(job.id, slice)) {
+        if (item.status !== 'pending') continue
+        if (!(await this.waitForBreaker(job.id))) {
+          settled = false
+          break
+        }
+        if (clock.now().getTime() >= leaseRenewAt) {
+          if (!(await jobs.renewSlice(job.id, slice, this.deps.instanceId, this.leaseEnd()))) return // another instance has it now
+          leaseRenewAt = clock.now().getTime() + settings.leaseMs / 3
+        }
+        const outcome = await this.attempt(job, item)
+        const change = this.breaker(job.id).record(outcome.status === 'fault', clock.now().getTime())
+        if (change) await this.breakerChanged(job.id, change)
+        const attempts = item.attempts + (outcome.status === 'fault' ? 1 : 0)
+        const gaveUp = outcome.status === 'fault' && attempts >= settings.maxAttempts
+        const recorded: BatchItem =
+          outcome.status === 'deleted'
+            ? { ...item, status: 'deleted', attempts, at: clock.now() }
+            : outcome.status === 'failed' || gaveUp
+              ? { ...item, status: 'failed', err: outcome.err, attempts, at: clock.now() }
+              : { ...item, attempts }
+        await jobs.recordItem(job.id, recorded).catch((err: unknown) => this.deps.onError?.(err))
+        if (recorded.status === 'pending') settled = false
+      }
+      if (settled && !this.stopping) await jobs.finishSlice(job.id, slice)
+    } finally {
+      if (!settled || this.stopping) await jobs.releaseSlice(job.id, slice).catch(() => undefined)
+    }
+  }
+
+  /** Waits while the job's breaker is open; false when the instance stops meanwhile. */
+  private async waitForBreaker(jobId: string): Promise<boolean> {
+    const breaker = this.breaker(jobId)
+    while (!this.stopping) {
+      if (breaker.tryStart(this.deps.clock.now().getTime())) return true
+      await sleep(Math.min(250, this.deps.settings.breaker.coolOffMs))
+    }
+    return false
+  }
+
+  private async breakerChanged(jobId: string, change: 'opened' | 'closed'): Promise<void> {
+    this.deps.onBreaker?.(jobId, change)
+    // Shown by the status route; best effort, as the store may be what is in trouble.
+    await this.deps.jobs.setState(jobId, change === 'opened' ? 'paused' : 'running').catch(() => undefined)
+  }
+
+  /** One user: their request finished if an earlier try opened it, else deleted as a single delete would be. */
+  private async attempt(job: BatchJob, item: BatchItem): Promise<Outcome> {
+    const requestId = batchRequestId(job.id, item.userId)
+    try {
+      await this.takePaceToken(job.id)
+      const earlier = await this.deps.requests.get(requestId)
+      if (earlier) return await this.settleEarlier(requestId)
+      await this.deps.deleteAccount({ requestId, userId: item.userId, caller: job.caller as Caller, ...(job.mode && { mode: job.mode }) })
+      return { status: 'deleted' }
+    } catch (err) {
+      const { code, fault } = this.deps.classify(err)
+      return fault ? { status: 'fault', err: code } : { status: 'failed', err: code }
+    }
+  }
+
+  /** An earlier try of this user opened its request (then the instance died): finish that one, never a second. */
+  private async settleEarlier(requestId: string): Promise<Outcome> {
+    let request = await this.deps.requests.get(requestId)
+    if (request && !isFinished(request.state)) {
+      await this.deps.resumeDeletion(requestId)
+      request = await this.deps.requests.get(requestId)
+    }
+    if (!request || request.state === 'completed' || request.state === 'partial' || request.state === 'scheduled') return { status: 'deleted' }
+    if (request.state === 'failed') return { status: 'failed', err: this.deps.classify(request.reason === 'not-found' ? new UserNotFoundError() : new UserAlreadyDeletedError()).code }
+    // Still running elsewhere (the sweeper holds it): try again on the next pass.
+    return { status: 'fault', err: this.deps.classify(new Error('request still open')).code }
+  }
+
+  /** One token of the job's per-second budget, shared by every instance; waits for the next second when it is spent. */
+  private async takePaceToken(jobId: string): Promise<void> {
+    const limit = this.deps.settings.maxDeletionsPerSecond
+    if (limit <= 0) return
+    for (;;) {
+      const nowMs = this.deps.clock.now().getTime()
+      const second = Math.floor(nowMs / 1000)
+      if ((await this.deps.jobs.takePaceToken(jobId, second)) <= limit) return
+      await sleep(1000 - (nowMs % 1000) + Math.floor(Math.random() * 20))
+    }
+  }
+}

@@ -1,0 +1,62 @@
+export interface BreakerSettings {
+  /** The window the failure rate is measured over. */
+  windowMs: number
+  /** Fewer attempts than this in the window never open the breaker (one unlucky call is not an outage). */
+  minAttempts: number
+  /** Share of attempts (0–1) that met a dependency in trouble, at or above which the breaker opens. */
+  failureRate: number
+  /** How long an open breaker waits before letting one attempt through to probe. */
+  coolOffMs: number
+}
+
+export type BreakerState = 'closed' | 'open' | 'half-open'
+
+/**
+ * A circuit breaker over the attempts of one batch job on this instance: it opens when the share of
+ * attempts that met an unavailable dependency in the last window reaches the threshold, lets one
+ * probe through after the cool-off, and closes when that probe succeeds (or opens again if not).
+ */
+export class CircuitBreaker {
+  private attempts: { at: number; fault: boolean }[] = []
+  private openedAt: number | undefined
+  private probing = false
+
+  constructor(private readonly settings: BreakerSettings) {}
+
+  state(now: number): BreakerState {
+    if (this.openedAt === undefined) return 'closed'
+    return now - this.openedAt >= this.settings.coolOffMs ? 'half-open' : 'open'
+  }
+
+  /** Whether an attempt may start now: always when closed, one probe at a time when half-open, never when open. */
+  tryStart(now: number): boolean {
+    const state = this.state(now)
+    if (state === 'closed') return true
+    if (state === 'open' || this.probing) return false
+    this.probing = true
+    return true
+  }
+
+  /** Records an attempt's outcome; says when the breaker changed (opened or closed) because of it. */
+  record(fault: boolean, now: number): 'opened' | 'closed' | undefined {
+    if (this.openedAt !== undefined) {
+      if (!this.probing) return undefined // an attempt started before it opened: the probe decides
+      this.probing = false
+      if (fault) {
+        this.openedAt = now
+        return undefined
+      }
+      this.openedAt = undefined
+      this.attempts = []
+      return 'closed'
+    }
+    this.attempts.push({ at: now, fault })
+    this.attempts = this.attempts.filter((attempt) => now - attempt.at <= this.settings.windowMs)
+    const faults = this.attempts.filter((attempt) => attempt.fault).length
+    if (this.attempts.length >= this.settings.minAttempts && faults / this.attempts.length >= this.settings.failureRate) {
+      this.openedAt = now
+      return 'opened'
+    }
+    return undefined
+  }
+}

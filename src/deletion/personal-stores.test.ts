@@ -1,0 +1,202 @@
+import { describe, expect, it } from 'vitest'
+import { WORLD_RECEIPT_KEY, type WorldOptions, deletionWorld } from '../../test/support/fakes/deletion-world.js'
+import type { SeedUser } from '../../test/support/fakes/in-memory-user-store.js'
+import { cancelDeletion } from './cancel-deletion.js'
+import type { Caller } from './caller.js'
+import { type DeletionInput, deleteAccount } from './delete-account.js'
+import { keyedHash } from './keyed-hash.js'
+import { resumeOpenDeletions } from './run-deletion.js'
+
+const TARGET = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
+const OTHER = '6b6e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d42'
+const ORG = 'org-1'
+const EMAIL = 'asha.verma@example.org'
+const PHONE = '9876543210'
+
+const self = (): Caller => ({ consumer: 'portal', userId: TARGET, roles: [] })
+const person = (id: string, email: string, phone: string): SeedUser => ({
+  id,
+  rootOrgId: ORG,
+  organisationIds: [ORG],
+  lookups: 3,
+  profile: { firstname: 'Asha', email, phone, dob: '1990-04-12' },
+})
+
+let counter = 0
+const ask = (fields: Partial<DeletionInput> = {}): DeletionInput => ({ requestId: `req-${++counter}`, userId: TARGET, caller: self(), ...fields })
+
+/** The person in every store beyond Sunbird's five, and a bystander with rows of their own. */
+function worldWithPerson(options: WorldOptions = {}) {
+  const w = deletionWorld({ seed: [person(TARGET, EMAIL, PHONE), person(OTHER, 'other@example.org', '9000000001')], ...options })
+  for (const userId of [TARGET, OTHER]) {
+    w.tables.addRow('user_declarations', { userid: userId, orgid: ORG, persona: 'teacher', userinfo: { 'declared-school-name': 'Springfield High' } })
+    w.tables.addRow('user_consent', { user_id: userId, consumer_id: ORG, object_id: ORG, status: 'ACTIVE' })
+    w.tables.addRow('user_notes', { id: `note-${userId}`, userid: userId, note: 'call me back' })
+    w.tables.addRow('shadow_user', { channel: 'demo', userextid: `ext-${userId}`, userid: userId, name: 'Asha Verma', email: EMAIL, phone: PHONE })
+    w.tables.addRow('user_feed', { id: `feed-${userId}`, userid: userId, data: 'welcome Asha' })
+    w.tables.addRow('user_cert', { id: `cert-${userId}`, userid: userId, accesscode: 'X1Y2' })
+    w.tables.addRow('address', { id: `addr-${userId}`, userid: userId, city: 'Pune' })
+    w.tables.addRow('sunbird_courses.user_enrolments', { userid: userId, courseid: 'c-1', progress: 3 })
+    w.search.users.set(userId, {
+      id: userId,
+      userId,
+      firstName: 'Asha',
+      userName: 'asha_v',
+      dob: '1990-04-12',
+      status: 1,
+      isDeleted: false,
+      rootOrgId: ORG,
+      organisations: [{ organisationId: ORG, orgName: 'Demo School' }],
+    })
+    w.search.notes.set(`note-${userId}`, { id: `note-${userId}`, userId, note: 'call me back' })
+    w.cache.hashes.set(userId, { firstname: 'Asha', email: EMAIL })
+  }
+  w.tables.addCode('otp', 'email', EMAIL)
+  w.tables.addCode('otp', 'phone', PHONE)
+  w.tables.addCode('rate_limit', EMAIL, 'HOUR')
+  w.tables.addCode('rate_limit', 'other@example.org', 'HOUR')
+  return w
+}
+
+const ENROLMENTS = { keyspace: 'sunbird_courses', table: 'user_enrolments', userColumn: 'userid', action: 'delete' } as const
+
+async function rowsOf(w: ReturnType<typeof worldWithPerson>, userId: string) {
+  const tables = ['user_declarations', 'user_consent', 'user_notes', 'shadow_user', 'user_feed', 'user_cert', 'address'] as const
+  return Object.fromEntries(await Promise.all(tables.map(async (table) => [table, (await w.tables.readRows(table, userId)).length] as const)))
+}
+
+describe('the stores beyond the five, per mode', () => {
+  it('when Sunbird’s deletion runs, then the search document is a tombstone of ids and flags, notes, declarations, legacy rows, codes and the cache are gone, consent kept, shadow_user blanked', async () => {
+    const w = worldWithPerson({ extraTargets: [ENROLMENTS] })
+
+    await deleteAccount(w.deps, ask())
+
+    expect(w.search.users.get(TARGET)).toEqual({
+      id: TARGET,
+      userId: TARGET,
+      identifier: TARGET,
+      status: 2,
+      isDeleted: true,
+      isBlocked: true,
+      rootOrgId: ORG,
+      organisations: [{ organisationId: ORG }],
+    })
+    expect(await w.search.readNotes(TARGET)).toEqual([])
+    expect(await rowsOf(w, TARGET)).toEqual({ user_declarations: 0, user_consent: 1, user_notes: 0, shadow_user: 1, user_feed: 0, user_cert: 0, address: 0 })
+    expect(await w.tables.readRows('shadow_user', TARGET)).toEqual([expect.objectContaining({ name: null, email: null, phone: null })])
+    expect(await w.tables.countCodes('otp', [EMAIL, PHONE])).toBe(0)
+    expect(await w.tables.countCodes('rate_limit', [EMAIL, PHONE])).toBe(0)
+    expect(w.cache.hashes.has(TARGET)).toBe(false)
+    expect(await w.tables.countExtra(ENROLMENTS, TARGET)).toBe(0)
+    // The bystander keeps everything.
+    expect(await rowsOf(w, OTHER)).toEqual({ user_declarations: 1, user_consent: 1, user_notes: 1, shadow_user: 1, user_feed: 1, user_cert: 1, address: 1 })
+    expect(w.search.users.get(OTHER)?.firstName).toBe('Asha')
+    expect(await w.tables.countCodes('rate_limit', ['other@example.org'])).toBe(1)
+    expect(await w.tables.countExtra(ENROLMENTS, OTHER)).toBe(1)
+  })
+
+  it('when Sunbird’s deletion is receipted, then each store has its entry by the names the receipt promises, with action and count', async () => {
+    const w = worldWithPerson({ extraTargets: [ENROLMENTS] })
+
+    await deleteAccount(w.deps, ask())
+
+    const stores = Object.fromEntries((w.requests.all()[0]?.receipt?.stores ?? []).map((entry) => [entry.store, `${entry.action}${entry.count === undefined ? '' : ` ${entry.count}`}`]))
+    expect(stores).toMatchObject({
+      'search.user_alias': 'tombstoned 1',
+      'search.usernotes': 'deleted 1',
+      'redis.user': 'deleted 1',
+      'cassandra.user_declarations': 'deleted 1',
+      'cassandra.user_consent': 'kept',
+      'cassandra.user_notes': 'deleted 1',
+      'cassandra.otp': 'deleted 2',
+      'cassandra.rate_limit': 'deleted 1',
+      'cassandra.shadow_user': 'blanked 1',
+      'cassandra.user_feed': 'deleted 1',
+      'cassandra.user_cert': 'deleted 1',
+      'cassandra.address': 'deleted 1',
+      'cassandra.sunbird_courses.user_enrolments': 'deleted 1',
+      'downstream.ml': 'left to ml via the delete-user event',
+      'downstream.knowlg': 'left to knowlg via the delete-user event',
+      'cassandra.bulk_upload_process': 'not reachable by user id',
+    })
+  })
+
+  it('when the contacts are looked up by value, then the request keeps their keyed hashes, never the values', async () => {
+    const w = worldWithPerson()
+
+    await deleteAccount(w.deps, ask())
+
+    const request = w.requests.all()[0]
+    expect(request?.steps.otp?.hashes?.sort()).toEqual([keyedHash(WORLD_RECEIPT_KEY, EMAIL), keyedHash(WORLD_RECEIPT_KEY, PHONE)].sort())
+    expect(JSON.stringify(request)).not.toContain(EMAIL)
+    expect(JSON.stringify(request)).not.toContain(PHONE)
+  })
+
+  it('when a hard deletion runs, then the search document, consent and shadow_user rows go too', async () => {
+    const w = worldWithPerson()
+
+    await deleteAccount(w.deps, ask({ mode: 'hard' }))
+
+    expect(w.search.users.has(TARGET)).toBe(false)
+    expect(await rowsOf(w, TARGET)).toEqual({ user_declarations: 0, user_consent: 0, user_notes: 0, shadow_user: 0, user_feed: 0, user_cert: 0, address: 0 })
+    expect(w.cache.hashes.has(TARGET)).toBe(false)
+    expect(w.requests.all()[0]?.receipt?.stores.find((entry) => entry.store === 'search.user_alias')).toMatchObject({ action: 'deleted', count: 1 })
+  })
+
+  it('when a soft deletion runs and is cancelled, then the search flags come back as they were; rows are kept throughout; cache and codes are not brought back', async () => {
+    const w = worldWithPerson()
+    const before = await rowsOf(w, TARGET)
+
+    await deleteAccount(w.deps, ask({ mode: 'soft' }))
+    expect(w.search.users.get(TARGET)).toMatchObject({ status: 2, isDeleted: true, isBlocked: true, firstName: 'Asha' })
+    expect(await rowsOf(w, TARGET)).toEqual(before)
+    expect(await w.search.readNotes(TARGET)).toHaveLength(1)
+    expect(w.cache.hashes.has(TARGET)).toBe(false)
+    expect(await w.tables.countCodes('otp', [EMAIL, PHONE])).toBe(0)
+    expect(w.requests.all()[0]?.state).toBe('completed')
+
+    await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
+
+    const document = w.search.users.get(TARGET)
+    expect(document).toMatchObject({ status: 1, isDeleted: false, firstName: 'Asha' })
+    expect(document?.isBlocked).toBeNull()
+    expect(await rowsOf(w, TARGET)).toEqual(before)
+    expect(w.cache.hashes.has(TARGET)).toBe(false)
+  })
+
+  it('when the search engine and the cache are not configured, then the receipt says so for each, and the request completes', async () => {
+    const w = worldWithPerson({ withoutSearch: true, withoutCache: true })
+
+    await deleteAccount(w.deps, ask())
+
+    const request = w.requests.all()[0]
+    expect(request?.state).toBe('completed')
+    const actions = Object.fromEntries((request?.receipt?.stores ?? []).map((entry) => [entry.store, entry.action]))
+    expect(actions).toMatchObject({ 'search.user_alias': 'not configured', 'search.usernotes': 'not configured', 'redis.user': 'not configured' })
+  })
+
+  it('when the search engine or the cache is down, then the request is partial with those steps pending, and the sweeper finishes them once they are back', async () => {
+    const w = worldWithPerson()
+    w.search.down = true
+    w.cache.down = true
+
+    await deleteAccount(w.deps, ask())
+
+    const request = w.requests.all()[0]
+    expect(request?.state).toBe('partial')
+    expect(request?.steps.searchUser).toMatchObject({ status: 'pending', action: 'unreachable' })
+    expect(request?.steps.searchNotes).toMatchObject({ status: 'pending' })
+    expect(request?.steps.cacheUser).toMatchObject({ status: 'pending' })
+    expect(request?.steps.userRow).toMatchObject({ status: 'done' })
+    expect(w.search.users.get(TARGET)?.firstName).toBe('Asha')
+
+    w.search.down = false
+    w.cache.down = false
+    w.clock.advance(60_000)
+    await resumeOpenDeletions(w.deps)
+
+    expect(w.requests.all()[0]?.state).toBe('completed')
+    expect(w.search.users.get(TARGET)).not.toHaveProperty('firstName')
+    expect(w.cache.hashes.has(TARGET)).toBe(false)
+  })
+})

@@ -1,0 +1,35 @@
+import type { ExtraTarget } from '../ports.js'
+import { type DeletionStep, stepOutcome } from './step.js'
+
+/** How the receipt names a table of another keyspace. */
+export const extraTargetStore = (target: ExtraTarget) => `cassandra.${target.keyspace}.${target.table}`
+
+/**
+ * Tables of other services' keyspaces keyed by user id (ERASURE_EXTRA_TARGETS), for a deployment
+ * that wants them erased here rather than by their owner: rows deleted or columns blanked, in every
+ * mode, one receipt line per table. Empty by default.
+ */
+export const extraTargets = {
+  name: 'extraTargets',
+  store: 'cassandra (ERASURE_EXTRA_TARGETS)',
+  why: 'tables of other keyspaces keyed by user id, as configured: rows deleted or columns blanked',
+  plans: ['sunbird', 'soft', 'hard'],
+  async run({ deps, request, plan }) {
+    const entries: { store: string; action: string; count?: number }[] = []
+    for (const target of deps.extraTargets) {
+      const count = await deps.tables.eraseExtra(target, request.userId)
+      entries.push(
+        count === undefined ? { store: extraTargetStore(target), action: 'table not found' } : { store: extraTargetStore(target), action: target.action === 'delete' ? 'deleted' : 'blanked', count },
+      )
+    }
+    return stepOutcome(entries.length > 0 ? 'done' : 'skipped', entries.length > 0 ? 'erased' : 'none configured', deps.clock.now(), undefined, { plan, entries })
+  },
+  async preview({ deps, userId }) {
+    const entries = []
+    for (const target of deps.extraTargets) {
+      const count = await deps.tables.countExtra(target, userId)
+      entries.push({ store: extraTargetStore(target), action: count === undefined ? 'table not found' : target.action, count: count ?? 0 })
+    }
+    return entries
+  },
+} as const satisfies DeletionStep

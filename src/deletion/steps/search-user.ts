@@ -1,0 +1,87 @@
+import type { JsonRow, JsonValue, SearchUserFlags } from '../ports.js'
+import { type DeletionStep, NOT_CONFIGURED, actionFor, owedWhenUnavailable, stepOutcome } from './step.js'
+
+const STORE = 'search.user_alias'
+
+const organisationIdsOf = (document: JsonRow): string[] =>
+  (Array.isArray(document.organisations) ? document.organisations : [])
+    .map((organisation) => (organisation && typeof organisation === 'object' && !Array.isArray(organisation) ? organisation.organisationId : null))
+    .filter((id): id is string => typeof id === 'string')
+
+/**
+ * What Sunbird's deletion leaves of the search document: ids and flags only. Sunbird patches the
+ * document and leaves username, dob, organisations and framework searchable; this replaces it whole.
+ */
+export function searchTombstone(userId: string, document: JsonRow): JsonRow {
+  const organisations: JsonValue[] = organisationIdsOf(document).map((organisationId) => ({ organisationId }))
+  return {
+    id: userId,
+    userId,
+    identifier: userId,
+    status: 2,
+    isDeleted: true,
+    isBlocked: true,
+    rootOrgId: typeof document.rootOrgId === 'string' ? document.rootOrgId : null,
+    organisations,
+  }
+}
+
+const flagsOf = (facts: Record<string, unknown>): SearchUserFlags => ({
+  status: typeof facts.status === 'number' ? facts.status : null,
+  isDeleted: typeof facts.isDeleted === 'boolean' ? facts.isDeleted : null,
+  isBlocked: typeof facts.isBlocked === 'boolean' ? facts.isBlocked : null,
+})
+
+/**
+ * The user document Sunbird's user search serves (alias user_alias, _id = user id): Sunbird's
+ * deletion replaces it by a tombstone, a soft one sets its status flags (a cancel puts them back),
+ * a hard one deletes it.
+ */
+export const searchUser = {
+  name: 'searchUser',
+  store: STORE,
+  why: 'the user search document: replaced by ids and flags only (soft: flagged deleted; hard: removed), so no search returns the person',
+  plans: ['sunbird', 'soft', 'hard'],
+  async run({ deps, request, plan }) {
+    const search = deps.search
+    if (!search) return stepOutcome('skipped', NOT_CONFIGURED, deps.clock.now(), undefined, { plan })
+    const userId = request.userId
+    try {
+      if (plan === 'soft') {
+        const prior = await search.flagUserDeleted(userId)
+        if (!prior) return stepOutcome('done', 'absent', deps.clock.now(), 0, { plan })
+        return stepOutcome('done', 'flagged', deps.clock.now(), 1, { plan, restore: { ...prior } })
+      }
+      if (plan === 'hard') return stepOutcome('done', 'deleted', deps.clock.now(), await search.deleteUser(userId), { plan })
+      const document = await search.readUser(userId)
+      if (!document) return stepOutcome('done', 'absent', deps.clock.now(), 0, { plan })
+      const replaced = await search.replaceUser(userId, searchTombstone(userId, document))
+      return stepOutcome('done', replaced === 'replaced' ? 'tombstoned' : 'absent', deps.clock.now(), replaced === 'replaced' ? 1 : 0, { plan })
+    } catch (err) {
+      return owedWhenUnavailable(deps, 'searchUser', err, plan)
+    }
+  },
+  async restore({ deps, request, outcome }) {
+    const search = deps.search
+    if (!search || !outcome.restore) return stepOutcome('done', 'left-as-it-was', deps.clock.now(), undefined, { plan: 'soft' })
+    try {
+      const restored = await search.restoreUserFlags(request.userId, flagsOf(outcome.restore))
+      return stepOutcome('done', restored ? 'restored' : 'absent', deps.clock.now(), undefined, { plan: 'soft' })
+    } catch (err) {
+      // Keep what the restore needs for the next attempt.
+      return { ...owedWhenUnavailable(deps, 'searchUser', err, 'soft'), restore: outcome.restore }
+    }
+  },
+  async preview({ deps, userId, plan }) {
+    if (!deps.search) return [{ store: STORE, action: NOT_CONFIGURED, count: 0 }]
+    try {
+      const found = (await deps.search.readUser(userId)) !== undefined
+      return [{ store: STORE, action: actionFor(plan, { sunbird: 'tombstone', soft: 'flag', hard: 'delete' }), count: found ? 1 : 0 }]
+    } catch (err) {
+      return [{ store: STORE, action: owedWhenUnavailable(deps, 'searchUser', err, plan).action, count: 0 }]
+    }
+  },
+  async exportData({ deps, userId }) {
+    return { searchDocument: deps.search ? ((await deps.search.readUser(userId)) ?? null) : null }
+  },
+} as const satisfies DeletionStep

@@ -1,0 +1,32 @@
+import { keyedHash } from '../keyed-hash.js'
+import type { CodeTable } from '../ports.js'
+import { type DeletionStep, type PlanName, type StepContext, stepOutcome } from './step.js'
+
+/**
+ * otp and rate_limit are keyed by the plain email or phone, not by the user id: the rows are found
+ * from the contacts the profile holds, so these steps run before the profile is blanked. Every mode
+ * deletes them (short-lived codes, never brought back). The request keeps keyed hashes of the
+ * contacts, never the contacts, so deletion:verify can look for them again.
+ */
+function codesStep<Name extends string>(name: Name, table: CodeTable, why: string) {
+  const store = `cassandra.${table}`
+  return {
+    name,
+    store,
+    why,
+    plans: ['sunbird', 'soft', 'hard'] as const satisfies readonly PlanName[],
+    async run({ deps, request, plan }: StepContext) {
+      const contacts = await deps.tables.readContacts(request.userId)
+      const count = contacts.length > 0 ? await deps.tables.deleteCodes(table, contacts) : 0
+      const hashes = contacts.map((value) => keyedHash(deps.receiptKey, value))
+      return stepOutcome('done', 'deleted', deps.clock.now(), count, { plan, hashes })
+    },
+    async preview({ deps, userId }: { deps: StepContext['deps']; userId: string }) {
+      const contacts = await deps.tables.readContacts(userId)
+      return [{ store, action: 'delete', count: contacts.length > 0 ? await deps.tables.countCodes(table, contacts) : 0 }]
+    },
+  } satisfies DeletionStep<Name>
+}
+
+export const otpCodes = codesStep('otp', 'otp', 'one-time codes sent to the email or phone (keyed by the plain value) removed before the profile is blanked')
+export const rateLimits = codesStep('rateLimit', 'rate_limit', 'code-request counters keyed by the plain email or phone removed before the profile is blanked')

@@ -1,0 +1,30 @@
+import { type DeletionStep, NOT_CONFIGURED, owedWhenUnavailable, stepOutcome } from './step.js'
+
+const STORE = 'redis.user'
+
+/** Sunbird's user cache (Redis DB 12, user:<id>): a copy, removed in every mode and never brought back (the cache fills again from the profile). */
+export const cacheUser = {
+  name: 'cacheUser',
+  store: STORE,
+  why: 'the cached copy of the profile (names, contacts, location, organisation) removed; a cache, not restored on cancel',
+  plans: ['sunbird', 'soft', 'hard'],
+  async run({ deps, request, plan }) {
+    if (!deps.cache) return stepOutcome('skipped', NOT_CONFIGURED, deps.clock.now(), undefined, { plan })
+    try {
+      return stepOutcome('done', 'deleted', deps.clock.now(), await deps.cache.deleteUser(request.userId), { plan })
+    } catch (err) {
+      return owedWhenUnavailable(deps, 'cacheUser', err, plan)
+    }
+  },
+  async preview({ deps, userId }) {
+    if (!deps.cache) return [{ store: STORE, action: NOT_CONFIGURED, count: 0 }]
+    try {
+      return [{ store: STORE, action: 'delete', count: (await deps.cache.readUser(userId)) ? 1 : 0 }]
+    } catch (err) {
+      return [{ store: STORE, action: owedWhenUnavailable(deps, 'cacheUser', err, 'soft').action, count: 0 }]
+    }
+  },
+  async exportData({ deps, userId }) {
+    return { cache: deps.cache ? ((await deps.cache.readUser(userId)) ?? null) : null }
+  },
+} as const satisfies DeletionStep

@@ -1,0 +1,40 @@
+import { InvalidCredentialsError } from '../../auth/auth-errors.js'
+import { bearerToken } from '../../auth/compact-jwt.js'
+import type { Caller } from '../../deletion/caller.js'
+import { ApiError } from '../api-error.js'
+import type { CredentialScheme } from './credential-scheme.js'
+import { API_BEARER_SECURITY_SCHEME } from './gateway-and-user-token.js'
+import { refusedAsUnauthorized } from './person-token.js'
+
+/**
+ * A service-to-service call: the gateway consumer JWT alone in `Authorization: Bearer …`, of a
+ * consumer whose entry in the consumers file says `"deleteAnyUser": true`. Verified exactly as the
+ * Sunbird route's API bearer (401 on any failure); a valid JWT of any other consumer is 403. No
+ * person stands behind the call, so there is no lock-out and no step-up; the request is recorded
+ * as asked by `consumer:<key>`, and an Idempotency-Key belongs to the consumer.
+ */
+export const gatewayConsumer: CredentialScheme<Caller> = {
+  name: 'gateway-consumer',
+  headers: ['Authorization'],
+  openApi: {
+    security: [{ apiBearer: [] }],
+    securitySchemes: { apiBearer: API_BEARER_SECURITY_SCHEME },
+    parameters: {},
+  },
+
+  async authenticate(c, verifiers) {
+    const { consumer, deleteAnyUser } = await refusedAsUnauthorized(async () => {
+      const token = bearerToken(c.req.header('authorization'))
+      if (!token) throw new InvalidCredentialsError('api-bearer', 'missing')
+      return verifiers.apiConsumers.verify(token)
+    })
+    if (!deleteAnyUser) throw new ApiError('FORBIDDEN', { reason: 'consumer not trusted with deleteAnyUser' })
+    return { consumer, userId: `consumer:${consumer}`, roles: [], deleteAnyUser: true }
+  },
+
+  async lockOut(caller) {
+    return caller
+  },
+  idempotencyOwner: (caller) => `consumer:${caller.consumer}`,
+  person: () => undefined,
+}

@@ -1,0 +1,65 @@
+import { InvalidCredentialsError } from '../../auth/auth-errors.js'
+import type { Caller } from '../../deletion/caller.js'
+import { ApiError } from '../api-error.js'
+import type { LoginFacts } from '../step-up.js'
+import type { Verifiers } from './credential-scheme.js'
+
+/**
+ * What every scheme that carries a person's Keycloak token shares, wherever the token travels
+ * (X-Authenticated-User-token, Authorization, a session cookie): its verification into a Caller,
+ * the managed user of X-Authenticated-For, the lock-out, and the login step-up judges.
+ */
+
+/** The person of a verified user token, acting through `consumer` (the gateway consumer, or the scheme's own name when there is none). */
+export async function personCaller(token: string, consumer: string, verifiers: Verifiers): Promise<Caller> {
+  const user = await verifiers.userTokens.verify(token, 'user-token')
+  return {
+    consumer,
+    userId: user.userId,
+    roles: user.roles,
+    ...(user.authTime !== undefined && { authTime: user.authTime }),
+    ...(user.sessionId !== undefined && { sessionId: user.sessionId }),
+  }
+}
+
+/** A managing parent acting for their managed user: X-Authenticated-For's token, verified, its `parentId` required. */
+export async function withManagedUser(caller: Caller, forToken: string | undefined, verifiers: Verifiers): Promise<Caller> {
+  const token = forToken?.trim()
+  if (!token) return caller
+  const managed = await verifiers.userTokens.verify(token, 'for-token')
+  if (!managed.parentId) throw new InvalidCredentialsError('for-token', 'no parentId')
+  return { ...caller, managedUser: { userId: managed.userId, parentId: managed.parentId } }
+}
+
+/**
+ * A deleted person's still-valid token is refused like a forged one: deletion locks the person
+ * out at once, not when their token expires. A soft-deleted person is let in where the operation
+ * admits them (marked `softDeleted`).
+ */
+export async function lockOutPerson(caller: Caller, verifiers: Verifiers, { admitSoftDeleted }: { admitSoftDeleted: boolean }): Promise<Caller> {
+  return refusedAsUnauthorized(async () => {
+    const standing = await verifiers.deletedUsers.standing(caller.userId)
+    const admitted = standing === 'restorable' && admitSoftDeleted
+    if (standing !== 'active' && !admitted) throw new InvalidCredentialsError('user-token', 'user is deleted')
+    if (caller.managedUser) {
+      const child = await verifiers.deletedUsers.standing(caller.managedUser.userId)
+      if (child !== 'active' && !(child === 'restorable' && admitSoftDeleted)) throw new InvalidCredentialsError('for-token', 'user is deleted')
+    }
+    return admitted ? { ...caller, softDeleted: true } : caller
+  })
+}
+
+/** The login of the caller, for step-up. */
+export function loginOf(caller: Caller): LoginFacts {
+  return { userId: caller.userId, ...(caller.authTime !== undefined && { authTime: caller.authTime }), ...(caller.sessionId !== undefined && { sessionId: caller.sessionId }) }
+}
+
+/** Any credential failure is the one 401 of the error table; the reason goes to the log only. */
+export async function refusedAsUnauthorized<T>(check: () => Promise<T>): Promise<T> {
+  try {
+    return await check()
+  } catch (err) {
+    if (err instanceof InvalidCredentialsError) throw new ApiError('UNAUTHORIZED', { reason: err.message })
+    throw err
+  }
+}

@@ -1,0 +1,32 @@
+import { bearerCors } from '../cors.js'
+import { keycloakBearer } from '../credentials/keycloak-bearer.js'
+import { drfDetail } from '../dialects/drf-detail.js'
+import { defineOperation } from '../operation.js'
+import { answerOf, ownAccountOnlyWhenSoftDeleted, PERSON_DELETION_ERRORS } from './rest-deletion.js'
+
+/** Seed 000: a Django view that deletes with every cascade, with the authorization check the seed says it lacks. */
+export const bearerUserDelete = defineOperation({
+  id: 'api.users.delete.bearer',
+  method: 'DELETE',
+  paths: ['/api/users/:user_id/'],
+  summary: 'Delete a user for good (clients of a Django deletion view, bearer token)',
+  description: [
+    "The person's Keycloak token alone (`Authorization: Bearer …`). Only the user themselves, their managing parent (`X-Authenticated-For`) or an ORG_ADMIN of their organisation. " +
+      'Hard deletion with every cascade the engine has (down to a tombstone; irreversible). A soft- or Sunbird-deleted user is deleted hard; a hard-deleted one is 404. ' +
+      '`X-Request-Id` names the request for `/api/user/v1/delete/status`. The path with the trailing slash only: `/api/users/{user_id}` is the session-cookie route.',
+    '`Idempotency-Key` and step-up (`DELETION_MAX_AUTH_AGE_SECONDS`: 401 with RFC 9470 `WWW-Authenticate`) as on the Sunbird route.',
+  ].join('\n\n'),
+  tag: 'users',
+  credentials: keycloakBearer,
+  request: { params: 'bearer-user-delete.params' },
+  errors: [...PERSON_DELETION_ERRORS, 'METHOD_NOT_ALLOWED'],
+  dialect: drfDetail,
+  cors: bearerCors,
+  idempotent: true,
+  admitSoftDeleted: true,
+  stepUp: () => true,
+  async handle({ params, caller, msgid }, services) {
+    ownAccountOnlyWhenSoftDeleted(caller, params.user_id)
+    return answerOf(await services.deleteAccount({ requestId: msgid, userId: params.user_id, caller, mode: 'hard' }), msgid)
+  },
+})

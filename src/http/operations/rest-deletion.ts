@@ -1,0 +1,32 @@
+import type { Caller } from '../../deletion/caller.js'
+import type { DeletionOutcome } from '../../deletion/delete-account.js'
+import { ApiError } from '../api-error.js'
+import type { DeletionAnswer } from '../dialects/rest-dialect.js'
+import type { ErrorCode } from '../error-codes.js'
+
+/** Every entry a REST deletion route of a person may answer with (the engine's refusals, the credentials', step-up, Idempotency-Key). */
+export const PERSON_DELETION_ERRORS = [
+  'IDEMPOTENCY_KEY_INVALID',
+  'UNAUTHORIZED',
+  'STEP_UP_REQUIRED',
+  'FORBIDDEN',
+  'ROLE_RESTRICTED',
+  'USER_NOT_FOUND',
+  'IDEMPOTENCY_KEY_IN_FLIGHT',
+  'IDEMPOTENCY_KEY_REUSED',
+  'SERVICE_UNAVAILABLE',
+  'SERVER_ERROR',
+] as const satisfies readonly ErrorCode[]
+
+/**
+ * A soft-deleted person is let through the lock-out on a REST deletion route for one thing only:
+ * finishing their own deletion (the repeat rules decide what that does).
+ */
+export function ownAccountOnlyWhenSoftDeleted(caller: Caller, userId: string): void {
+  if (caller.softDeleted && userId !== caller.userId) throw new ApiError('UNAUTHORIZED', { reason: 'soft-deleted caller, not their own account' })
+}
+
+/** The durable request a deletion ran (or scheduled), for X-Request-Id. */
+export function answerOf(outcome: DeletionOutcome, msgid: string): DeletionAnswer {
+  return { requestId: 'requestId' in outcome ? outcome.requestId : msgid }
+}

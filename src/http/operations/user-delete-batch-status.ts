@@ -1,0 +1,27 @@
+import { portalCors } from '../cors.js'
+import { gatewayAndUserToken } from '../credentials/gateway-and-user-token.js'
+import { sunbirdEnvelope } from '../dialects/sunbird-envelope.js'
+import { defineOperation } from '../operation.js'
+
+/** Outcomes answered when the request names no `limit`. */
+const DEFAULT_PAGE = 100
+
+export const userDeleteBatchStatus = defineOperation({
+  id: 'api.user.delete.batch.status',
+  method: 'POST',
+  paths: ['/api/user/v1/delete/batch/status', '/v1/user/delete/batch/status'],
+  aliasNote: "the service path behind Sunbird's gateway",
+  summary: 'Follow a batch deletion job: state, counts, failures by code, rate, ETA, per-user outcomes',
+  description: "Only the job's creator, or an ORG_ADMIN of one of the creator's organisations, may follow it (403 otherwise).",
+  tag: 'users',
+  credentials: gatewayAndUserToken,
+  request: { body: 'user-delete-batch-status.request' },
+  responseSchema: 'user-delete-batch-status.response',
+  errors: ['INVALID_REQUEST_DATA', 'INVALID_JOB_ID', 'INVALID_PAGE', 'PAYLOAD_TOO_LARGE', 'UNAUTHORIZED', 'FORBIDDEN', 'BATCH_JOB_NOT_FOUND', 'SERVICE_UNAVAILABLE', 'SERVER_ERROR'],
+  dialect: sunbirdEnvelope,
+  cors: portalCors,
+  async handle({ body: { request }, caller }, services) {
+    const status = await services.readBatchStatus({ caller, jobId: request.jobId, offset: request.offset ?? 0, limit: request.limit ?? DEFAULT_PAGE })
+    return { ...status }
+  },
+})

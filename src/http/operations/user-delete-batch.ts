@@ -1,0 +1,50 @@
+import { userIdFromSubject } from '../../auth/user-token-verifier.js'
+import { portalCors } from '../cors.js'
+import { gatewayAndUserToken } from '../credentials/gateway-and-user-token.js'
+import { sunbirdEnvelope } from '../dialects/sunbird-envelope.js'
+import { defineOperation } from '../operation.js'
+
+export const userDeleteBatch = defineOperation({
+  id: 'api.user.delete.batch',
+  method: 'POST',
+  paths: ['/api/user/v1/delete/batch', '/v1/user/delete/batch'],
+  aliasNote: "the service path behind Sunbird's gateway",
+  summary: 'Delete up to 1000 user accounts as one durable job',
+  description: [
+    'Records a job (202) that every instance works through at `BATCH_MAX_DELETIONS_PER_SECOND` per job, each user deleted once through its own deletion request. ' +
+      'Each id is authorised and checked as a single delete by the same caller would be: an id that fails is reported in the job with its code (`FORBIDDEN` for an authorization refusal, else the Sunbird code), it does not fail the job.',
+    'A restart or a crash leaves the job where it stopped; any instance carries on. A circuit breaker pauses the job while too many deletions meet a dependency in trouble and resumes it when they recover.',
+    'When `DELETION_MAX_AUTH_AGE_SECONDS` is set, the user token must carry a recent login (401 `UOS_USRDLT0096`).',
+  ].join('\n\n'),
+  tag: 'users',
+  credentials: gatewayAndUserToken,
+  request: { body: 'user-delete-batch.request' },
+  successStatus: 202,
+  responseSchema: 'user-delete-batch.response',
+  errors: [
+    'INVALID_REQUEST_DATA',
+    'INVALID_USER_IDS',
+    'MANDATORY_PARAM_MISSING',
+    'MANDATORY_PARAM_EMPTY',
+    'DATA_TYPE_ERROR',
+    'INVALID_USER_ID',
+    'INVALID_DELETION_MODE',
+    'PAYLOAD_TOO_LARGE',
+    'UNAUTHORIZED',
+    'STEP_UP_REQUIRED',
+    'SERVICE_UNAVAILABLE',
+    'SERVER_ERROR',
+  ],
+  dialect: sunbirdEnvelope,
+  cors: portalCors,
+  stepUp: () => true,
+  async handle({ body: { request }, caller }, services) {
+    const job = await services.submitBatch({
+      caller,
+      // Sunbird reduces a federated subject (f:<provider>:<id>) to the id before anything else.
+      userIds: request.userIds.map(userIdFromSubject),
+      ...(request.mode !== undefined && { mode: request.mode }),
+    })
+    return { response: 'SUCCESS', jobId: job.jobId, total: job.total }
+  },
+})

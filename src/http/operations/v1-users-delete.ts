@@ -1,0 +1,26 @@
+import { noPreflight } from '../cors.js'
+import { gatewayConsumer } from '../credentials/gateway-consumer.js'
+import { nestError } from '../dialects/nest-error.js'
+import { defineOperation } from '../operation.js'
+import { answerOf } from './rest-deletion.js'
+
+/** Seed 001: a service-to-service NestJS route that deletes for good. */
+export const v1UsersDelete = defineOperation({
+  id: 'api.v1.users.delete',
+  method: 'DELETE',
+  paths: ['/api/v1/users/:id'],
+  summary: 'Delete a user for good, service to service (clients of a NestJS deletion API)',
+  description:
+    'A gateway consumer JWT alone (`Authorization: Bearer …`) of a consumer whose entry in the consumers file has `"deleteAnyUser": true`; any other consumer is 403. No person token. ' +
+    'Hard deletion (down to a tombstone; irreversible): a soft- or Sunbird-deleted user is deleted hard (204), a hard-deleted one is 404. ' +
+    "The request is recorded as asked by `consumer:<key>`; `X-Request-Id` names it for `/api/user/v1/delete/status` (an ORG_ADMIN of the user's organisation may follow it).",
+  tag: 'users',
+  credentials: gatewayConsumer,
+  request: { params: 'v1-users-delete.params' },
+  errors: ['INVALID_USER_ID', 'UNAUTHORIZED', 'FORBIDDEN', 'ROLE_RESTRICTED', 'USER_NOT_FOUND', 'METHOD_NOT_ALLOWED', 'SERVICE_UNAVAILABLE', 'SERVER_ERROR'],
+  dialect: nestError,
+  cors: noPreflight,
+  async handle({ params, caller, msgid }, services) {
+    return answerOf(await services.deleteAccount({ requestId: msgid, userId: params.id, caller, mode: 'hard' }), msgid)
+  },
+})

@@ -1,0 +1,36 @@
+import { bearerCors } from '../cors.js'
+import { keycloakBearer } from '../credentials/keycloak-bearer.js'
+import { drfDetail } from '../dialects/drf-detail.js'
+import { defineOperation } from '../operation.js'
+import { answerOf, ownAccountOnlyWhenSoftDeleted, PERSON_DELETION_ERRORS } from './rest-deletion.js'
+
+const HARD = new Set(['1', 'true'])
+
+/** Seed 003: a Django REST framework route, soft by default, hard with `?hard=1`; the seed's four repeat rules. */
+export const v2UserDelete = defineOperation({
+  id: 'api.v2.user.delete',
+  method: 'DELETE',
+  paths: ['/api/v2/user/:id/', '/api/v2/user/:id'],
+  aliasNote: 'the same route without the trailing slash; neither redirects to the other',
+  summary: 'Delete a user, soft or hard (clients of a Django REST framework deletion API)',
+  description: [
+    "The person's Keycloak token alone (`Authorization: Bearer …`). Allowed for the user themselves, their managing parent (`X-Authenticated-For`) or an ORG_ADMIN of their organisation. " +
+      'Soft by default (locked out, everything kept); `?hard=1` (or `true`) erases everything down to a tombstone. The same engine, request record, receipt, audit and event as `POST /api/user/v1/delete`; `X-Request-Id` names the request for `/api/user/v1/delete/status`.',
+    'Repeat rules: soft on a soft-deleted user 400 `The user has already been soft deleted`; soft on a hard-deleted (or Sunbird-deleted) user 404; hard on a soft- or Sunbird-deleted user deletes it hard (204); hard on a hard-deleted user 404.',
+    '`Idempotency-Key` and step-up (`DELETION_MAX_AUTH_AGE_SECONDS`: 401 with RFC 9470 `WWW-Authenticate`) as on the Sunbird route.',
+  ].join('\n\n'),
+  tag: 'users',
+  credentials: keycloakBearer,
+  request: { params: 'v2-user-delete.params', query: 'v2-user-delete.query' },
+  errors: [...PERSON_DELETION_ERRORS, 'ALREADY_DELETED', 'METHOD_NOT_ALLOWED'],
+  dialect: drfDetail,
+  cors: bearerCors,
+  idempotent: true,
+  admitSoftDeleted: true,
+  stepUp: () => true,
+  async handle({ params, query, caller, msgid }, services) {
+    ownAccountOnlyWhenSoftDeleted(caller, params.id)
+    const mode = query.hard !== undefined && HARD.has(query.hard) ? 'hard' : 'soft'
+    return answerOf(await services.deleteAccount({ requestId: msgid, userId: params.id, caller, mode }), msgid)
+  },
+})

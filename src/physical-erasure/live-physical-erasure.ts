@@ -1,0 +1,135 @@
+import type { Client as SearchClient } from '@opensearch-project/opensearch'
+import type { Client } from 'cassandra-driver'
+import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs'
+import type { PhysicalErasure } from '../deletion/ports.js'
+import { NOTES_INDEX, USER_ALIAS } from '../search/sunbird-indexes.js'
+
+type Horizon = { by?: string; how: string }
+
+export interface LivePhysicalErasureDeps {
+  cassandra: Client
+  keyspace: string
+  /** The search engine, when configured. */
+  search?: SearchClient | undefined
+  /** The topic the delete-user event goes to, and where Kafka answers. */
+  events: { brokers: readonly string[]; topic: string; timeoutMs: number }
+  /** Whether a Redis user cache is configured. */
+  redis: boolean
+  /** How long a receipt waits for the settings (default 1.5 s). */
+  budgetMs?: number
+}
+
+const later = (at: Date, ms: number) => new Date(at.getTime() + ms).toISOString()
+
+/** The table a receipt store names: cassandra.<table>, cassandra.<keyspace>.<table>, or cassandra.<table> (<part>). */
+function cassandraTable(store: string, keyspace: string): { keyspace: string; table: string } | undefined {
+  const match = /^cassandra\.([A-Za-z0-9_]+)(?:\.([A-Za-z0-9_]+))?(?: \(.*\))?$/.exec(store)
+  if (!match?.[1]) return undefined
+  return match[2] ? { keyspace: match[1], table: match[2] } : { keyspace, table: match[1] }
+}
+
+/**
+ * When each store will have dropped the old values physically, from the live settings: a
+ * Cassandra table keeps overwritten and deleted cells in its SSTables until a compaction after
+ * gc_grace_seconds; a search index keeps a deleted or replaced document in its segments until they
+ * merge (no date can be promised, only how to force it); a Kafka topic keeps an event until
+ * retention.ms; Redis drops a key from memory at once. A store whose settings cannot be read is
+ * left out: the receipt then says nothing rather than a guess.
+ */
+export class LivePhysicalErasure implements PhysicalErasure {
+  /** The topic's retention, read at most every few minutes: a deletion must not wait on a Kafka admin round trip each time. */
+  private retention: { ms: number | undefined; readAt: number } | undefined
+
+  constructor(private readonly deps: LivePhysicalErasureDeps) {}
+
+  /** Within a time budget: the receipt is written on the deletion's own path, so a slow store is left out rather than waited for. */
+  async horizons(stores: readonly string[], at: Date): Promise<Record<string, Horizon>> {
+    const result: Record<string, Horizon> = {}
+    const all = Promise.all(
+      stores.map(async (store) => {
+        const horizon = await this.horizonOf(store, at).catch(() => undefined)
+        if (horizon) result[store] = horizon
+      }),
+    )
+    let timer: NodeJS.Timeout | undefined
+    const budget = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.deps.budgetMs ?? 1500)
+    })
+    await Promise.race([all, budget]).finally(() => clearTimeout(timer))
+    return { ...result }
+  }
+
+  private async horizonOf(store: string, at: Date): Promise<Horizon | undefined> {
+    if (store === 'search.user_alias') return this.searchHorizon(USER_ALIAS)
+    if (store === 'search.usernotes') return this.searchHorizon(NOTES_INDEX)
+    if (store === 'redis.user') {
+      if (!this.deps.redis) return undefined
+      return { by: at.toISOString(), how: 'removed from memory at once; an RDB snapshot or AOF file written before keeps it until the next BGSAVE / BGREWRITEAOF' }
+    }
+    if (store.startsWith('kafka')) return this.topicHorizon(at)
+    const table = cassandraTable(store, this.deps.keyspace)
+    return table && this.tableHorizon(table, at)
+  }
+
+  private async tableHorizon({ keyspace, table }: { keyspace: string; table: string }, at: Date): Promise<Horizon | undefined> {
+    const row = (
+      await this.deps.cassandra.execute('SELECT gc_grace_seconds, compaction FROM system_schema.tables WHERE keyspace_name = ? AND table_name = ?', [keyspace, table], { prepare: true })
+    ).first()
+    if (!row) return undefined
+    const gcGrace = Number(row.get('gc_grace_seconds'))
+    const compaction = ((row.get('compaction') as Record<string, string> | null)?.class ?? 'unknown').replace(/^org\.apache\.cassandra\.db\.compaction\./, '')
+    return {
+      by: later(at, gcGrace * 1000),
+      how:
+        `old values stay in SSTables until gc_grace_seconds (${gcGrace} s) has passed and a compaction (${compaction}) merges them; ` +
+        `after that date "nodetool compact ${keyspace} ${table}" (or garbagecollect) on every node drops them at once`,
+    }
+  }
+
+  private async searchHorizon(alias: string): Promise<Horizon | undefined> {
+    const search = this.deps.search
+    if (!search) return undefined
+    const { body } = await search.indices.getSettings({ index: alias, include_defaults: true, flat_settings: true })
+    const [index, found] = Object.entries(body as Record<string, { settings?: Record<string, string>; defaults?: Record<string, string> }>)[0] ?? []
+    if (!index || !found) return undefined
+    const setting = (name: string) => found.settings?.[name] ?? found.defaults?.[name] ?? 'default'
+    return {
+      how:
+        `gone from searches at the next refresh (index.refresh_interval ${setting('index.refresh_interval')}); the old document stays in segment files of ${index} until they merge ` +
+        `(index.merge.policy.deletes_pct_allowed ${setting('index.merge.policy.deletes_pct_allowed')}), which has no date; "POST ${index}/_forcemerge?only_expunge_deletes=true" drops it at once`,
+    }
+  }
+
+  private async topicHorizon(at: Date): Promise<Horizon | undefined> {
+    const fresh = this.retention && Date.now() - this.retention.readAt < (this.retention.ms === undefined ? 30_000 : 300_000)
+    if (!fresh) this.retention = { ms: await this.readRetentionMs().catch(() => undefined), readAt: Date.now() }
+    const retentionMs = this.retention?.ms
+    if (retentionMs === undefined) return undefined
+    const { topic } = this.deps.events
+    return {
+      by: later(at, retentionMs),
+      how: `the event stays in topic ${topic} until retention.ms (${retentionMs} ms) has passed and its log segment is deleted; a lower retention.ms on the topic shortens it`,
+    }
+  }
+
+  private async readRetentionMs(): Promise<number | undefined> {
+    const { brokers, topic, timeoutMs } = this.deps.events
+    const admin = new Kafka({
+      clientId: 'sunbird-user-delete-settings',
+      brokers: [...brokers],
+      connectionTimeout: timeoutMs,
+      requestTimeout: timeoutMs,
+      retry: { retries: 0 },
+      logLevel: logLevel.NOTHING,
+    }).admin()
+    try {
+      await admin.connect()
+      const { resources } = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['retention.ms'] }] })
+      const value = resources[0]?.configEntries.find((entry) => entry.configName === 'retention.ms')?.configValue
+      const retentionMs = Number(value)
+      return value && Number.isFinite(retentionMs) && retentionMs >= 0 ? retentionMs : undefined
+    } finally {
+      await admin.disconnect().catch(() => undefined)
+    }
+  }
+}

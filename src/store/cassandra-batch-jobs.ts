@@ -1,0 +1,158 @@
+import { type Client, types } from 'cassandra-driver'
+import type { Caller } from '../deletion/caller.js'
+import type { BatchItem, BatchItemStatus, BatchJob, BatchJobState, BatchJobStore, BatchSliceState } from '../deletion/ports.js'
+import { IDEMPOTENT, runCassandra } from './cassandra-call.js'
+
+/** Rows per insert batch: all of one partition (the job), well under Cassandra's batch size limit. */
+const ROWS_PER_BATCH = 50
+const NEVER = new Date(0)
+
+function statements(keyspace: string) {
+  const job = `${keyspace}.user_deletion_batch`
+  const open = `${keyspace}.user_deletion_batch_open`
+  const slice = `${keyspace}.user_deletion_batch_slice`
+  const item = `${keyspace}.user_deletion_batch_item`
+  const pace = `${keyspace}.user_deletion_batch_pace`
+  return {
+    createJob: `INSERT INTO ${job} (id, createdby, caller, organisationids, mode, total, slices, state, createdat, updatedat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    open: `INSERT INTO ${open} (id, createdat) VALUES (?, ?)`,
+    unlist: `DELETE FROM ${open} WHERE id = ?`,
+    listOpen: `SELECT id FROM ${open}`,
+    getJob: `SELECT id, createdby, caller, organisationids, mode, total, slices, state, createdat, updatedat FROM ${job} WHERE id = ?`,
+    setState: `UPDATE ${job} SET state = ?, updatedat = ? WHERE id = ?`,
+    createSlice: `INSERT INTO ${slice} (jobid, slice, leaseuntil, done) VALUES (?, ?, ?, false)`,
+    slices: `SELECT slice, done, leaseuntil FROM ${slice} WHERE jobid = ?`,
+    // The one lightweight transaction per slice: of instances racing for it exactly one works it.
+    acquire: `UPDATE ${slice} SET owner = ?, leaseuntil = ? WHERE jobid = ? AND slice = ? IF leaseuntil < ?`,
+    renew: `UPDATE ${slice} SET leaseuntil = ? WHERE jobid = ? AND slice = ? IF owner = ?`,
+    release: `UPDATE ${slice} SET leaseuntil = ? WHERE jobid = ? AND slice = ?`,
+    finishSlice: `UPDATE ${slice} SET done = true, leaseuntil = ? WHERE jobid = ? AND slice = ?`,
+    createItem: `INSERT INTO ${item} (jobid, slice, userid, status, attempts) VALUES (?, ?, ?, 'pending', 0)`,
+    items: `SELECT slice, userid, status, err, attempts, at FROM ${item} WHERE jobid = ?`,
+    sliceItems: `SELECT slice, userid, status, err, attempts, at FROM ${item} WHERE jobid = ? AND slice = ?`,
+    recordItem: `UPDATE ${item} SET status = ?, err = ?, attempts = ?, at = ? WHERE jobid = ? AND slice = ? AND userid = ?`,
+    takeToken: `UPDATE ${pace} SET taken = taken + 1 WHERE jobid = ? AND second = ?`,
+    readTokens: `SELECT taken FROM ${pace} WHERE jobid = ? AND second = ?`,
+  }
+}
+
+function toItem(row: types.Row): BatchItem {
+  const err = row.get('err') as string | null
+  const at = row.get('at') as Date | null
+  return {
+    userId: row.get('userid') as string,
+    slice: row.get('slice') as number,
+    status: row.get('status') as BatchItemStatus,
+    attempts: (row.get('attempts') as number | null) ?? 0,
+    ...(err && { err }),
+    ...(at && { at }),
+  }
+}
+
+/**
+ * user_deletion_batch (the job), user_deletion_batch_open (jobs still to work), _slice (the leases
+ * that spread a job over instances), _item (one outcome per user) and _pace (a per-second token
+ * counter shared by every instance). Only taking or renewing a slice is a lightweight transaction;
+ * every other write is a plain, idempotent one keyed by job, slice and user.
+ */
+export class CassandraBatchJobs implements BatchJobStore {
+  private readonly cql: ReturnType<typeof statements>
+
+  constructor(
+    private readonly client: Client,
+    keyspace: string,
+  ) {
+    this.cql = statements(keyspace)
+  }
+
+  async create(job: BatchJob, items: readonly Pick<BatchItem, 'userId' | 'slice'>[]): Promise<void> {
+    const caller = JSON.stringify(job.caller)
+    await runCassandra(() =>
+      this.client.execute(this.cql.createJob, [job.id, job.createdBy, caller, job.organisationIds, job.mode ?? null, job.total, job.slices, job.state, job.createdAt, job.updatedAt], IDEMPOTENT),
+    )
+    const rows: { query: string; params: unknown[] }[] = [
+      ...Array.from({ length: job.slices }, (_, slice) => ({ query: this.cql.createSlice, params: [job.id, slice, NEVER] })),
+      ...items.map((item) => ({ query: this.cql.createItem, params: [job.id, item.slice, item.userId] })),
+    ]
+    const chunks: (typeof rows)[] = []
+    for (let start = 0; start < rows.length; start += ROWS_PER_BATCH) chunks.push(rows.slice(start, start + ROWS_PER_BATCH))
+    // One partition per job: unlogged batches of it are applied as single mutations.
+    await Promise.all(chunks.map((chunk) => runCassandra(() => this.client.batch(chunk, { prepare: true, logged: false, isIdempotent: true }))))
+    // Listed last: a runner never meets a job whose users are not all written.
+    await runCassandra(() => this.client.execute(this.cql.open, [job.id, job.createdAt], IDEMPOTENT))
+  }
+
+  async get(jobId: string): Promise<BatchJob | undefined> {
+    const row = (await runCassandra(() => this.client.execute(this.cql.getJob, [jobId], IDEMPOTENT))).first()
+    if (!row) return undefined
+    const mode = row.get('mode') as 'soft' | 'hard' | null
+    return {
+      id: row.get('id') as string,
+      createdBy: row.get('createdby') as string,
+      caller: JSON.parse(row.get('caller') as string) as Caller,
+      organisationIds: (row.get('organisationids') as string[] | null) ?? [],
+      ...(mode && { mode }),
+      total: row.get('total') as number,
+      slices: row.get('slices') as number,
+      state: row.get('state') as BatchJobState,
+      createdAt: row.get('createdat') as Date,
+      updatedAt: row.get('updatedat') as Date,
+    }
+  }
+
+  async items(jobId: string, slice?: number): Promise<BatchItem[]> {
+    const result =
+      slice === undefined
+        ? await runCassandra(() => this.client.execute(this.cql.items, [jobId], { ...IDEMPOTENT, fetchSize: 5000 }))
+        : await runCassandra(() => this.client.execute(this.cql.sliceItems, [jobId, slice], IDEMPOTENT))
+    return result.rows.map(toItem)
+  }
+
+  async recordItem(jobId: string, item: BatchItem): Promise<void> {
+    await runCassandra(() => this.client.execute(this.cql.recordItem, [item.status, item.err ?? null, item.attempts, item.at ?? null, jobId, item.slice, item.userId], IDEMPOTENT))
+  }
+
+  async setState(jobId: string, state: BatchJobState): Promise<void> {
+    await runCassandra(() => this.client.execute(this.cql.setState, [state, new Date(), jobId], IDEMPOTENT))
+  }
+
+  async listOpen(): Promise<string[]> {
+    return (await runCassandra(() => this.client.execute(this.cql.listOpen, [], IDEMPOTENT))).rows.map((row) => row.get('id') as string)
+  }
+
+  async complete(jobId: string): Promise<void> {
+    await this.setState(jobId, 'completed')
+    await runCassandra(() => this.client.execute(this.cql.unlist, [jobId], IDEMPOTENT))
+  }
+
+  async slices(jobId: string): Promise<BatchSliceState[]> {
+    const rows = (await runCassandra(() => this.client.execute(this.cql.slices, [jobId], IDEMPOTENT))).rows
+    return rows.map((row) => ({ slice: row.get('slice') as number, done: row.get('done') === true, leaseUntil: (row.get('leaseuntil') as Date | null) ?? NEVER }))
+  }
+
+  async acquireSlice(jobId: string, slice: number, owner: string, now: Date, until: Date): Promise<boolean> {
+    // A lightweight transaction is not idempotent: the driver must not replay it on its own.
+    return (await runCassandra(() => this.client.execute(this.cql.acquire, [owner, until, jobId, slice, now], { prepare: true }))).wasApplied()
+  }
+
+  async renewSlice(jobId: string, slice: number, owner: string, until: Date): Promise<boolean> {
+    return (await runCassandra(() => this.client.execute(this.cql.renew, [until, jobId, slice, owner], { prepare: true }))).wasApplied()
+  }
+
+  async releaseSlice(jobId: string, slice: number): Promise<void> {
+    await runCassandra(() => this.client.execute(this.cql.release, [NEVER, jobId, slice], IDEMPOTENT))
+  }
+
+  async finishSlice(jobId: string, slice: number): Promise<void> {
+    await runCassandra(() => this.client.execute(this.cql.finishSlice, [NEVER, jobId, slice], IDEMPOTENT))
+  }
+
+  async takePaceToken(jobId: string, second: number): Promise<number> {
+    const key = [jobId, types.Long.fromNumber(second)]
+    // A counter increment is not idempotent: never replayed by the driver (a lost answer costs one token, never an extra deletion).
+    await runCassandra(() => this.client.execute(this.cql.takeToken, key, { prepare: true }))
+    const row = (await runCassandra(() => this.client.execute(this.cql.readTokens, key, IDEMPOTENT))).first()
+    const taken = row?.get('taken') as types.Long | null | undefined
+    return taken ? taken.toNumber() : 0
+  }
+}

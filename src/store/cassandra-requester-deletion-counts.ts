@@ -1,0 +1,30 @@
+import { type Client, types } from 'cassandra-driver'
+import type { RequesterDeletionCounts } from '../deletion/ports.js'
+import { IDEMPOTENT, runCassandra } from './cassandra-call.js'
+
+/**
+ * user_deletion_requester_hourly: one counter per requester and clock hour, so every instance
+ * counts into (and reads) the same number. A counter increment is never replayed by the driver.
+ */
+export class CassandraRequesterDeletionCounts implements RequesterDeletionCounts {
+  private readonly read: string
+  private readonly increment: string
+
+  constructor(
+    private readonly client: Client,
+    keyspace: string,
+  ) {
+    this.read = `SELECT deleted FROM ${keyspace}.user_deletion_requester_hourly WHERE requester = ? AND hour = ?`
+    this.increment = `UPDATE ${keyspace}.user_deletion_requester_hourly SET deleted = deleted + 1 WHERE requester = ? AND hour = ?`
+  }
+
+  async count(requester: string, hour: number): Promise<number> {
+    const row = (await runCassandra(() => this.client.execute(this.read, [requester, types.Long.fromNumber(hour)], IDEMPOTENT))).first()
+    const deleted = row?.get('deleted') as types.Long | null | undefined
+    return deleted ? deleted.toNumber() : 0
+  }
+
+  async add(requester: string, hour: number): Promise<void> {
+    await runCassandra(() => this.client.execute(this.increment, [requester, types.Long.fromNumber(hour)], { prepare: true }))
+  }
+}

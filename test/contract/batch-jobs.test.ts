@@ -1,0 +1,114 @@
+import { randomUUID } from 'node:crypto'
+import { afterAll, describe, expect, it } from 'vitest'
+import { seedUser } from '../../scripts/lib/seed-users.js'
+import { createCassandraClient } from '../../src/store/cassandra-client.js'
+import { jobStatus, postTo, submitJob, waitForJob } from '../support/batch-jobs.js'
+import { startContractServer } from '../support/contract-server.js'
+import { requestsOf } from '../support/deletion-requests.js'
+import { signalLocalServer } from '../support/faults.js'
+import { testConfig } from '../support/harness.js'
+import { TEST_KEYSPACE } from '../support/test-env.js'
+import { createRealmKeys } from '../support/user-tokens.js'
+import { waitUntil } from '../support/wait-until.js'
+
+const ORG = `batch-contract-${randomUUID()}`
+
+/** The built server working batch jobs: stopped mid-job and replaced; its Cassandra paused and resumed. */
+describe('batch jobs on the built server', () => {
+  const keys = createRealmKeys()
+  const db = createCassandraClient(testConfig().cassandra)
+  const adminId = randomUUID()
+
+  afterAll(async () => {
+    await db.shutdown()
+  })
+
+  async function seedUsers(count: number): Promise<string[]> {
+    const ids = Array.from({ length: count }, () => randomUUID())
+    for (const id of ids) await seedUser(db, TEST_KEYSPACE, { id, rootOrgId: ORG, organisations: [ORG] })
+    return ids
+  }
+
+  it('when the server is stopped (SIGTERM) mid-job, then it stops within the drain deadline, and the next server finishes the job with one deletion request per user', async () => {
+    const env = { BATCH_MAX_DELETIONS_PER_SECOND: '3', BATCH_SLICE_SIZE: '4', BATCH_POLL_INTERVAL_MS: '200', BATCH_LEASE_MS: '3000', REQUEST_TIMEOUT_MS: '10000' }
+    const userIds = await seedUsers(16)
+    const first = await startContractServer({ keys, env })
+    const token = () => first.userToken({ sub: adminId, roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] })
+    let post = postTo(first.url, first.apiBearer)
+    const { jobId } = await submitJob(post, token(), userIds)
+    await waitForJob(post, token(), jobId, (status) => status.done >= 3)
+
+    const stopping = Date.now()
+    expect(await first.stop('SIGTERM')).toBe(0)
+    // The drain deadline is the request deadline plus the grace of main.ts.
+    expect(Date.now() - stopping).toBeLessThan(10_000 + 5000)
+    expect(first.logs.some((line) => line.includes('"stopped"'))).toBe(true)
+
+    const second = await startContractServer({ keys, env })
+    try {
+      post = postTo(second.url, second.apiBearer)
+      const midway = await jobStatus(post, token(), jobId)
+      expect(midway.done).toBeLessThan(16)
+      const status = await waitForJob(post, token(), jobId, (s) => s.state === 'completed', 60_000)
+      expect(status).toMatchObject({ total: 16, done: 16, succeeded: 16, failed: {} })
+    } finally {
+      expect(await second.stop()).toBe(0)
+    }
+    for (const userId of userIds) {
+      const requests = await requestsOf(db, userId)
+      expect(
+        requests.map((request) => request.state),
+        userId,
+      ).toEqual(['completed'])
+    }
+  })
+
+  it('when Cassandra is paused (SIGSTOP) under a running job, then the breaker pauses the job, and when Cassandra resumes the job resumes and completes with nothing lost', async () => {
+    const env = {
+      BATCH_MAX_DELETIONS_PER_SECOND: '4',
+      BATCH_SLICE_SIZE: '5',
+      BATCH_POLL_INTERVAL_MS: '200',
+      BATCH_MAX_ATTEMPTS: '50',
+      BATCH_BREAKER_MIN_ATTEMPTS: '2',
+      BATCH_BREAKER_WINDOW_SECONDS: '20',
+      BATCH_BREAKER_FAILURE_RATE: '0.5',
+      BATCH_BREAKER_COOL_OFF_SECONDS: '2',
+      CASSANDRA_READ_TIMEOUT_MS: '1500',
+      DELETION_SWEEP_INTERVAL_MS: '500',
+      DELETION_LEASE_MS: '2000',
+    }
+    const userIds = await seedUsers(30)
+    const server = await startContractServer({ keys, env })
+    const token = () => server.userToken({ sub: adminId, roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] })
+    const post = postTo(server.url, server.apiBearer)
+    let resumed = false
+    try {
+      const { jobId } = await submitJob(post, token(), userIds)
+      await waitForJob(post, token(), jobId, (status) => status.done >= 2)
+
+      await signalLocalServer('cassandra', 'SIGSTOP')
+      try {
+        await server.logged((line) => line.includes('batch job paused'), 60_000)
+      } finally {
+        await signalLocalServer('cassandra', 'SIGCONT')
+        resumed = true
+      }
+      const paused = await jobStatus(post, token(), jobId).catch(() => undefined)
+      if (paused) expect(['paused', 'running', 'completed']).toContain(paused.state)
+      await server.logged((line) => line.includes('batch job resumed'), 60_000)
+      const status = await waitForJob(post, token(), jobId, (s) => s.state === 'completed', 120_000)
+      expect(status).toMatchObject({ total: 30, done: 30, succeeded: 30, failed: {} })
+      const metrics = await fetch(`${server.url}/metrics`).then((r) => r.text())
+      expect(metrics).toMatch(/batch_breaker_transitions_total\{change="opened"\} [1-9]/)
+      expect(metrics).toMatch(/batch_breaker_transitions_total\{change="closed"\} [1-9]/)
+    } finally {
+      if (!resumed) await signalLocalServer('cassandra', 'SIGCONT')
+      await server.stop()
+    }
+    // Each user deleted once, through one request, completed.
+    await waitUntil('every request completed', async () => {
+      const states = await Promise.all(userIds.map(async (userId) => (await requestsOf(db, userId)).map((r) => r.state).join(',')))
+      return states.every((state) => state === 'completed')
+    })
+  })
+})

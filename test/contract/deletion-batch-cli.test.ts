@@ -1,0 +1,95 @@
+import { spawn } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { seedUser } from '../../scripts/lib/seed-users.js'
+import { projectRoot } from '../../src/config/project-root.js'
+import { createCassandraClient } from '../../src/store/cassandra-client.js'
+import { type ContractServer, startContractServer } from '../support/contract-server.js'
+import { testConfig } from '../support/harness.js'
+import { TEST_KEYSPACE } from '../support/test-env.js'
+
+const ORG = `batch-cli-${randomUUID()}`
+
+/** Runs `npm run deletion:batch -- …` as an operator would (output piped: not a terminal). */
+function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string }> {
+  const child = spawn(join(projectRoot, 'node_modules', '.bin', 'tsx'), [join(projectRoot, 'scripts', 'deletion-batch.ts'), ...args], {
+    cwd: projectRoot,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  child.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString('utf8')
+  })
+  child.stderr.on('data', (chunk: Buffer) => {
+    out += chunk.toString('utf8')
+  })
+  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, out })))
+}
+
+describe('npm run deletion:batch against the built server', () => {
+  const db = createCassandraClient(testConfig().cassandra)
+  let server: ContractServer
+  const dir = mkdtempSync(join(tmpdir(), 'deletion-batch-'))
+  let env: Record<string, string>
+
+  beforeAll(async () => {
+    server = await startContractServer({ env: { BATCH_POLL_INTERVAL_MS: '200', BATCH_MAX_DELETIONS_PER_SECOND: '0' } })
+    env = { API_BEARER: server.apiBearer, USER_TOKEN: server.userToken({ sub: randomUUID(), roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] }) }
+  })
+  afterAll(async () => {
+    await server.stop()
+    await db.shutdown()
+  })
+
+  async function idsFile(ids: string[], extra = ''): Promise<string> {
+    const path = join(dir, `${randomUUID()}.txt`)
+    writeFileSync(path, `# users leaving\n${ids.join('\n')}\n\n${extra}`)
+    return path
+  }
+
+  async function seeded(count: number, org = ORG): Promise<string[]> {
+    const ids = Array.from({ length: count }, () => randomUUID())
+    for (const id of ids) await seedUser(db, TEST_KEYSPACE, { id, rootOrgId: org, organisations: [org] })
+    return ids
+  }
+
+  it('when every id is deleted, then it prints plain progress lines and exits 0', async () => {
+    const ids = await seeded(4)
+    const { code, out } = await runCli(['--file', await idsFile(ids), '--url', server.url, '--mode', 'hard'], env)
+    expect(out).toMatch(/submitted job [0-9a-f-]{36} \(4 ids\)/)
+    expect(out).toMatch(/^progress \d+% \d+\/4 rate [\d.]+\/s eta \S+ failed /m)
+    expect(out).toContain('done: 4 deleted, none failed, of 4')
+    expect(code).toBe(0)
+  })
+
+  it('when an id is refused, then it is listed with its code and the exit code is 1; --job follows the same job again', async () => {
+    const ids = await seeded(2)
+    const [outsider] = await seeded(1, `other-${randomUUID()}`)
+    const first = await runCli(['--file', await idsFile([...ids, outsider!]), '--url', server.url], env)
+    expect(first.out).toContain(`failed ${outsider} FORBIDDEN`)
+    expect(first.out).toContain('FORBIDDEN=1')
+    expect(first.code).toBe(1)
+    const jobId = /submitted job ([0-9a-f-]{36})/.exec(first.out)?.[1]
+    const again = await runCli(['--job', jobId!, '--url', server.url], env)
+    expect(again.out).toContain('done: 2 deleted, FORBIDDEN=1 failed, of 3')
+    expect(again.code).toBe(1)
+  })
+
+  it('when asked for a dry run, a bad file, or without credentials, then nothing is submitted and it says why', async () => {
+    const ids = await seeded(1)
+    const dry = await runCli(['--file', await idsFile(ids), '--dry-run', '--url', 'http://127.0.0.1:9'], env)
+    expect(dry.code).toBe(0)
+    expect(dry.out).toContain('dry run: 1 distinct ids in 1 job(s)')
+    const bad = await runCli(['--file', await idsFile(ids, 'not-an-id\n'), '--url', server.url], env)
+    expect(bad.code).toBe(2)
+    expect(bad.out).toContain('not a user id on line 4')
+    const anonymous = await runCli(['--file', await idsFile(ids), '--url', server.url], { API_BEARER: '', USER_TOKEN: '' })
+    expect(anonymous.code).toBe(2)
+    expect(anonymous.out).toContain('API_BEARER')
+    expect((await db.execute(`SELECT isdeleted FROM ${TEST_KEYSPACE}.user WHERE id = ?`, [ids[0]], { prepare: true })).first()?.get('isdeleted')).not.toBe(true)
+  })
+})

@@ -1,0 +1,189 @@
+import { randomUUID } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { batchRequestId } from '../../src/deletion/batch-job.js'
+import { type BatchStatusResult, jobStatus, type Post, postTo, submitJob, waitForJob } from '../support/batch-jobs.js'
+import { requestsOf } from '../support/deletion-requests.js'
+import { startHarness, type Harness } from '../support/harness.js'
+import { parsePrometheusText, sampleValue } from '../support/prometheus-text.js'
+import { readUserState } from '../support/user-state.js'
+
+const ORG = `batch-org-${randomUUID()}`
+const OTHER_ORG = `batch-other-${randomUUID()}`
+const FAST = { pollIntervalMs: 100, sliceSize: 3, maxDeletionsPerSecond: 0 }
+
+describe('batch deletion jobs on the real servers', () => {
+  let h: Harness
+  let post: Post
+  const adminId = randomUUID()
+  const adminToken = () => h.userToken({ sub: adminId, roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] })
+
+  beforeAll(async () => {
+    h = await startHarness({ batch: FAST })
+    h.service.batches.start()
+    post = postTo(h.service.app, h.apiBearer)
+  })
+  afterAll(async () => {
+    await h.service.batches.stop()
+    await h.close()
+  })
+
+  it('when an ORG_ADMIN submits ids of mixed standing, then each is authorised and checked as a single delete, reported with its code, and the job completes', async () => {
+    const mine = await Promise.all([h.seed({ rootOrgId: ORG, organisations: [ORG] }), h.seed({ rootOrgId: ORG, organisations: [ORG] })])
+    const elsewhere = await h.seed({ rootOrgId: OTHER_ORG, organisations: [OTHER_ORG] })
+    const gone = await h.seed({ rootOrgId: ORG, organisations: [ORG], status: 2, isDeleted: true })
+    const restricted = await h.seed({ rootOrgId: ORG, organisations: [ORG], roles: [{ role: 'PUBLIC' }, { role: 'ORG_ADMIN', organisationIds: [ORG] }] })
+    const missing = randomUUID()
+
+    const response = await post(
+      '/api/user/v1/delete/batch',
+      { request: { userIds: [...mine.map((u) => u.id), elsewhere.id, gone.id, restricted.id, missing, mine[0]!.id] } },
+      { 'x-authenticated-user-token': adminToken() },
+    )
+
+    expect(response.status).toBe(202)
+    const body = (await response.json()) as { id: string; responseCode: string; result: { response: string; jobId: string; total: number } }
+    expect(body.id).toBe('api.user.delete.batch')
+    expect(body.responseCode).toBe('OK')
+    // The same id twice counts once.
+    expect(body.result).toEqual({ response: 'SUCCESS', jobId: expect.stringMatching(/^[0-9a-f-]{36}$/), total: 6 })
+
+    const status = await waitForJob(post, adminToken(), body.result.jobId, (s) => s.state === 'completed')
+    expect(status).toMatchObject({ total: 6, done: 6, succeeded: 2, progress: 100, etaSeconds: 0 })
+    expect(status.failed).toEqual({ FORBIDDEN: 1, UOS_USRDLT0008: 1, UOS_USRDLT0083: 1, UOS_USRDLT0013: 1 })
+    const outcome = (id: string) => status.outcomes.find((o) => o.userId === id)
+    expect(outcome(elsewhere.id)).toEqual({ userId: elsewhere.id, status: 'failed', err: 'FORBIDDEN' })
+    expect(outcome(missing)).toEqual({ userId: missing, status: 'failed', err: 'UOS_USRDLT0013' })
+    for (const user of mine) {
+      expect(outcome(user.id)).toEqual({ userId: user.id, status: 'deleted' })
+      expect((await readUserState(h.db, user.id)).user?.get('isdeleted')).toBe(true)
+      // One deletion request per user, named after job and user.
+      const requests = await requestsOf(h.db, user.id)
+      expect(requests.map((r) => [r.id, r.state])).toEqual([[batchRequestId(body.result.jobId, user.id), 'completed']])
+    }
+    // Refused ids are untouched.
+    expect((await readUserState(h.db, elsewhere.id)).user?.get('isdeleted')).not.toBe(true)
+    expect((await readUserState(h.db, restricted.id)).user?.get('isdeleted')).not.toBe(true)
+  })
+
+  it('when a user without a role submits a batch, then only their own id is deleted and the others are FORBIDDEN', async () => {
+    const self = await h.seed()
+    const other = await h.seed()
+    const token = () => h.userToken({ sub: self.id })
+    const { jobId } = await submitJob(post, token(), [other.id, self.id])
+    // The creator is deleted by the job and locked out: an ORG_ADMIN of no organisation of theirs cannot follow it either.
+    const done = await waitUntilCompletedDirect(jobId)
+    expect(done.outcomes.find((o) => o.userId === other.id)).toMatchObject({ status: 'failed', err: 'FORBIDDEN' })
+    expect(done.outcomes.find((o) => o.userId === self.id)).toMatchObject({ status: 'deleted' })
+  })
+
+  /** Reads a job's outcomes from the store (for a job whose creator can no longer call). */
+  async function waitUntilCompletedDirect(jobId: string): Promise<Pick<BatchStatusResult, 'outcomes'>> {
+    for (let tries = 0; tries < 200; tries++) {
+      const rows = (await h.db.execute(`SELECT state FROM ${h.config.cassandra.keyspace}.user_deletion_batch WHERE id = ?`, [jobId], { prepare: true })).rows
+      if (rows[0]?.get('state') === 'completed') {
+        const items = await h.db.execute(`SELECT userid, status, err FROM ${h.config.cassandra.keyspace}.user_deletion_batch_item WHERE jobid = ?`, [jobId], { prepare: true })
+        return {
+          outcomes: items.rows.map((r) => ({
+            userId: r.get('userid') as string,
+            status: r.get('status') as BatchStatusResult['outcomes'][number]['status'],
+            ...(r.get('err') && { err: r.get('err') as string }),
+          })),
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    throw new Error(`job ${jobId} did not complete`)
+  }
+
+  it('when someone else asks for the status, then only the creator and an ORG_ADMIN of their organisation are answered', async () => {
+    const user = await h.seed({ rootOrgId: ORG, organisations: [ORG] })
+    const { jobId } = await submitJob(post, adminToken(), [user.id])
+    const ask = (token: string, request: Record<string, unknown> = { jobId }) => post('/api/user/v1/delete/batch/status', { request }, { 'x-authenticated-user-token': token })
+
+    const colleague = await ask(h.userToken({ sub: randomUUID(), roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] }))
+    const outsider = await ask(h.userToken({ sub: randomUUID(), roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: OTHER_ORG }] }] }))
+    const unknown = await ask(adminToken(), { jobId: randomUUID() })
+    const malformed = await ask(adminToken(), { jobId: 'not-a-job' })
+    const badPage = await ask(adminToken(), { jobId, limit: 0 })
+
+    expect(colleague.status).toBe(200)
+    expect(((await colleague.json()) as { id: string }).id).toBe('api.user.delete.batch.status')
+    expect(outsider.status).toBe(403)
+    expect(await outsider.text()).toBe('You do not have permission to perform this operation')
+    expect(unknown.status).toBe(404)
+    expect(((await unknown.json()) as { params: { err: string } }).params.err).toBe('UOS_USRDLT0101')
+    expect(malformed.status).toBe(400)
+    expect(((await malformed.json()) as { params: { err: string } }).params.err).toBe('UOS_USRDLT0102')
+    expect(((await badPage.json()) as { params: { err: string } }).params.err).toBe('UOS_USRDLT0103')
+    await waitForJob(post, adminToken(), jobId, (s) => s.state === 'completed')
+    // Paged outcomes.
+    const page = await jobStatus(post, adminToken(), jobId, { offset: 1, limit: 5 })
+    expect(page.outcomes).toEqual([])
+  })
+
+  it('when the list of ids is empty, too long, or holds an invalid id, then nothing is recorded and the answer says why', async () => {
+    const submit = (request: unknown) => post('/api/user/v1/delete/batch', { request }, { 'x-authenticated-user-token': adminToken() })
+    const cases: [unknown, number, string][] = [
+      [{ userIds: [] }, 400, 'UOS_USRDLT0100'],
+      [{ userIds: Array.from({ length: 1001 }, () => randomUUID()) }, 400, 'UOS_USRDLT0100'],
+      [{}, 400, 'UOS_USRDLT0100'],
+      [{ userIds: 'x' }, 400, 'UOS_USRDLT0100'],
+      [{ userIds: [randomUUID(), 'not-an-id'] }, 400, 'UOS_USRDLT0009'],
+      [{ userIds: [randomUUID()], mode: 'gentle' }, 400, 'UOS_USRDLT0090'],
+    ]
+    for (const [request, status, err] of cases) {
+      const response = await submit(request)
+      expect(response.status, JSON.stringify(request).slice(0, 60)).toBe(status)
+      expect(((await response.json()) as { params: { err: string } }).params.err).toBe(err)
+    }
+    const unauthenticated = await h.service.app.request('/api/user/v1/delete/batch', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"request":{"userIds":[]}}' })
+    expect(unauthenticated.status).toBe(401)
+  })
+})
+
+describe('a batch job paced across two instances', () => {
+  let a: Harness
+  let b: Harness
+  const adminId = randomUUID()
+
+  beforeAll(async () => {
+    const settings = { batch: { pollIntervalMs: 100, sliceSize: 2, maxDeletionsPerSecond: 2 } }
+    ;[a, b] = await Promise.all([startHarness(settings), startHarness(settings)])
+    a.service.batches.start()
+    b.service.batches.start()
+  })
+  afterAll(async () => {
+    await Promise.all([a.service.batches.stop(), b.service.batches.stop()])
+    await Promise.all([a.close(), b.close()])
+  })
+
+  it('when BATCH_MAX_DELETIONS_PER_SECOND is 2, then the job never runs faster than 2 deletions a second, and both instances take part', async () => {
+    const users = await Promise.all(Array.from({ length: 8 }, () => a.seed({ rootOrgId: ORG, organisations: [ORG] })))
+    const token = () => a.userToken({ sub: adminId, roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] })
+    const post = postTo(a.service.app, a.apiBearer)
+    const started = Date.now()
+    const { jobId } = await submitJob(
+      post,
+      token(),
+      users.map((u) => u.id),
+    )
+
+    const status = await waitForJob(post, token(), jobId, (s) => s.state === 'completed', 30_000)
+    const elapsed = Date.now() - started
+
+    expect(status.succeeded).toBe(8)
+    // 8 tokens at 2 per second need 4 distinct seconds: at least 3 s from the first to the last.
+    expect(elapsed).toBeGreaterThanOrEqual(3000)
+    const items = await a.db.execute(`SELECT at FROM ${a.config.cassandra.keyspace}.user_deletion_batch_item WHERE jobid = ?`, [jobId], { prepare: true })
+    const perSecond = new Map<number, number>()
+    for (const row of items.rows) {
+      const second = Math.floor((row.get('at') as Date).getTime() / 1000)
+      perSecond.set(second, (perSecond.get(second) ?? 0) + 1)
+    }
+    // A deletion ends a little after its token's second: allow one more in a second, never a burst.
+    expect(Math.max(...perSecond.values())).toBeLessThanOrEqual(3)
+    const deletedBy = async (h: Harness) => sampleValue(parsePrometheusText(await h.service.metrics.registry.metrics()), 'sunbird_user_delete_deletions_total', { outcome: 'success' }) ?? 0
+    expect(await deletedBy(a)).toBeGreaterThan(0)
+    expect(await deletedBy(b)).toBeGreaterThan(0)
+  })
+})

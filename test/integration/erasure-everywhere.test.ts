@@ -1,0 +1,229 @@
+import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
+import type { Client as SearchClient } from '@opensearch-project/opensearch'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { projectRoot } from '../../src/config/project-root.js'
+import { RedisConnection } from '../../src/redis/redis-client.js'
+import { RedisUserCache } from '../../src/redis/redis-user-cache.js'
+import { OpenSearchUserIndex } from '../../src/search/opensearch-user-index.js'
+import { createSearchClient } from '../../src/search/search-client.js'
+import { CassandraDeletionRequests } from '../../src/store/cassandra-deletion-requests.js'
+import { CassandraPersonalTables } from '../../src/store/cassandra-personal-tables.js'
+import { CassandraUserStore } from '../../src/store/cassandra-user-store.js'
+import { verifyDeletion } from '../../src/verification/verify-deletion.js'
+import { USER_ALIAS } from '../../src/search/sunbird-indexes.js'
+import { expectDeleted } from '../support/assertions.js'
+import { requestsOf } from '../support/deletion-requests.js'
+import { type Harness, startHarness } from '../support/harness.js'
+import { envelopeOf, lifecycle } from '../support/lifecycle.js'
+import { findValues, newPerson, personalValues, seedEverywhere } from '../support/personal-data.js'
+import { freePort } from '../support/spawned-server.js'
+import { LOCAL_REDIS, LOCAL_SEARCH, TEST_KEYSPACE } from '../support/test-env.js'
+
+const ORG = '0137000000000000000012'
+
+type ReceiptEntry = { store: string; action: string; count?: number; physicallyErasedBy?: string; physicalErasure?: string }
+const entriesOf = (receipt: Record<string, unknown> | null | undefined) => (receipt?.stores ?? []) as ReceiptEntry[]
+const actionsOf = (receipt: Record<string, unknown> | null | undefined) =>
+  Object.fromEntries(entriesOf(receipt).map((entry) => [entry.store, `${entry.action}${entry.count === undefined ? '' : ` ${entry.count}`}`]))
+
+/**
+ * A realistic person in every store a Sunbird deployment keeps them in (the five tables, the side
+ * and legacy tables, the codes keyed by plain email and phone, Sunbird's search index with its
+ * mapping, the Redis user cache), deleted in each mode over HTTP; then every personal value is
+ * searched for in OpenSearch, every table of the keyspace is scanned, and so is the Redis keyspace.
+ */
+describe('a person erased from every store, on the real Cassandra, OpenSearch and Redis', () => {
+  let h: Harness
+  let api: ReturnType<typeof lifecycle>
+  let search: SearchClient
+  beforeAll(async () => {
+    h = await startHarness()
+    api = lifecycle(h)
+    search = createSearchClient({ ...LOCAL_SEARCH, timeoutMs: 10_000 })
+  })
+  afterAll(async () => {
+    await Promise.all([h.close(), search.close()])
+  })
+
+  it('when Sunbird’s deletion (no mode) runs, then no personal value is left anywhere, the search document is a tombstone of ids and flags, consent rows stay, and the receipt names every store', async () => {
+    const p = newPerson()
+    await seedEverywhere(h, search, p, ORG)
+    expect(await findValues(h.db, search, personalValues(p))).toEqual(
+      expect.arrayContaining([
+        'user',
+        'user_lookup',
+        'user_declarations',
+        'user_notes',
+        'otp',
+        'rate_limit',
+        'shadow_user',
+        'user_feed',
+        'user_cert',
+        'address',
+        `search:${USER_ALIAS}`,
+        'search:usernotes',
+        `redis:user:${p.id}`,
+      ]),
+    )
+
+    await expectDeleted(await api.remove(p.id, {}, api.asUser(p.id)))
+
+    expect(await findValues(h.db, search, personalValues(p))).toEqual([])
+    const { body } = await search.get({ index: USER_ALIAS, id: p.id })
+    expect(body._source).toEqual({ id: p.id, userId: p.id, identifier: p.id, status: 2, isDeleted: true, isBlocked: true, rootOrgId: ORG, organisations: [{ organisationId: ORG }] })
+    expect((await h.db.execute(`SELECT status FROM ${TEST_KEYSPACE}.user_consent WHERE user_id = ?`, [p.id], { prepare: true })).rowLength).toBe(1)
+    expect((await h.db.execute(`SELECT name, email, phone FROM ${TEST_KEYSPACE}.shadow_user WHERE userid = ?`, [p.id], { prepare: true })).first()?.get('name')).toBeNull()
+    const [request] = await requestsOf(h.db, p.id)
+    expect(request?.state).toBe('completed')
+    expect(actionsOf(request?.receipt)).toMatchObject({
+      'search.user_alias': 'tombstoned 1',
+      'search.usernotes': 'deleted 1',
+      'redis.user': 'deleted 1',
+      'cassandra.user_declarations': 'deleted 1',
+      'cassandra.user_consent': 'kept',
+      'cassandra.user_notes': 'deleted 1',
+      'cassandra.otp': 'deleted 2',
+      'cassandra.rate_limit': 'deleted 2',
+      'cassandra.shadow_user': 'blanked 1',
+      'cassandra.user_feed': 'deleted 1',
+      'cassandra.user_cert': 'deleted 1',
+      'cassandra.address': 'deleted 1',
+      'downstream.ml': 'left to ml via the delete-user event',
+      'downstream.knowlg': 'left to knowlg via the delete-user event',
+      'cassandra.bulk_upload_process': 'not reachable by user id',
+    })
+    // When each store drops the old values physically, from its live settings.
+    const entries = entriesOf(request?.receipt)
+    const completedAt = Date.parse(String(request?.receipt?.completedAt))
+    const gcGrace = Number(
+      (await h.db.execute("SELECT gc_grace_seconds FROM system_schema.tables WHERE keyspace_name = ? AND table_name = 'user_notes'", [TEST_KEYSPACE], { prepare: true }))
+        .first()
+        ?.get('gc_grace_seconds'),
+    )
+    const notes = entries.find((entry) => entry.store === 'cassandra.user_notes')
+    expect(Date.parse(notes?.physicallyErasedBy ?? '')).toBe(completedAt + gcGrace * 1000)
+    expect(notes?.physicalErasure).toContain(`gc_grace_seconds (${gcGrace} s)`)
+    expect(entries.find((entry) => entry.store === 'cassandra.user (profile)')?.physicalErasure).toContain(`nodetool compact ${TEST_KEYSPACE} user`)
+    expect(entries.find((entry) => entry.store === 'search.user_alias')?.physicalErasure).toContain('_forcemerge?only_expunge_deletes=true')
+    expect(entries.find((entry) => entry.store === 'redis.user')?.physicallyErasedBy).toBe(request?.receipt?.completedAt)
+  })
+
+  it('when a hard deletion runs, then no personal value is left anywhere and the search document and consent rows are gone', async () => {
+    const p = newPerson()
+    await seedEverywhere(h, search, p, ORG)
+
+    await expectDeleted(await api.remove(p.id, { mode: 'hard' }, api.asUser(p.id)))
+
+    expect(await findValues(h.db, search, personalValues(p))).toEqual([])
+    expect((await search.exists({ index: USER_ALIAS, id: p.id })).body).toBe(false)
+    expect((await h.db.execute(`SELECT status FROM ${TEST_KEYSPACE}.user_consent WHERE user_id = ?`, [p.id], { prepare: true })).rowLength).toBe(0)
+    const [request] = await requestsOf(h.db, p.id)
+    expect(actionsOf(request?.receipt)).toMatchObject({ 'search.user_alias': 'deleted 1', 'cassandra.user_consent': 'deleted 1', 'cassandra.shadow_user': 'deleted 1' })
+  })
+
+  it('when a soft deletion runs, then only the cache and the short-lived codes go, the search document is flagged; on cancel its flags come back and what soft kept is all there', async () => {
+    const p = newPerson()
+    await seedEverywhere(h, search, p, ORG)
+    const kept = ['address', 'shadow_user', 'user', 'user_cert', 'user_declarations', 'user_feed', 'user_lookup', 'user_notes', `search:${USER_ALIAS}`, 'search:usernotes'].sort()
+
+    await expectDeleted(await api.remove(p.id, { mode: 'soft' }, api.asUser(p.id)))
+
+    expect(await findValues(h.db, search, personalValues(p))).toEqual(kept)
+    expect((await search.get({ index: USER_ALIAS, id: p.id })).body._source).toMatchObject({ status: 2, isDeleted: true, isBlocked: true, firstName: p.firstName })
+    const [request] = await requestsOf(h.db, p.id)
+    expect(request?.state).toBe('completed')
+
+    expect((await envelopeOf(await api.cancel(p.id, api.asUser(p.id)))).status).toBe(200)
+
+    const restored = (await search.get({ index: USER_ALIAS, id: p.id })).body._source as Record<string, unknown>
+    expect(restored).toMatchObject({ status: 1, isDeleted: false, firstName: p.firstName, userName: p.username, dob: p.dob })
+    expect(restored.isBlocked ?? null).toBeNull()
+    expect(await findValues(h.db, search, personalValues(p))).toEqual(kept)
+  })
+
+  it('when the search engine is down, then the request is partial with the search steps pending, and a later sweep with it back erases the document', async () => {
+    const p = newPerson()
+    await seedEverywhere(h, search, p, ORG)
+    const down = await startHarness({ search: { hosts: ['127.0.0.1'], port: await freePort(), timeoutMs: 500 }, deletion: { leaseMs: 1000 } })
+    try {
+      await expectDeleted(await lifecycle(down).remove(p.id, {}, lifecycle(down).asUser(p.id)))
+    } finally {
+      await down.close()
+    }
+    const [partial] = await requestsOf(h.db, p.id)
+    expect(partial?.state).toBe('partial')
+    expect(partial?.steps.searchUser).toMatchObject({ status: 'pending', action: 'unreachable' })
+    expect(partial?.steps.searchNotes).toMatchObject({ status: 'pending' })
+    expect(entriesOf(partial?.receipt).find((entry) => entry.store === 'search.user_alias')?.action).toBe('pending')
+
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    const back = await startHarness({ deletion: { leaseMs: 1000 } })
+    try {
+      await back.service.resumeOpen()
+    } finally {
+      await back.close()
+    }
+
+    const [done] = await requestsOf(h.db, p.id)
+    expect(done?.state).toBe('completed')
+    expect(await findValues(h.db, search, personalValues(p))).toEqual([])
+  })
+
+  describe('npm run deletion:verify', () => {
+    const verify = async (requestId: string) => {
+      const redis = new RedisConnection({ ...LOCAL_REDIS, db: 12, timeoutMs: 2000 })
+      try {
+        return await verifyDeletion(
+          {
+            requests: new CassandraDeletionRequests(h.db, TEST_KEYSPACE),
+            users: new CassandraUserStore(h.db, TEST_KEYSPACE),
+            tables: new CassandraPersonalTables(h.db, TEST_KEYSPACE),
+            search: new OpenSearchUserIndex(search),
+            cache: new RedisUserCache(redis),
+            extraTargets: [],
+            cassandra: h.db,
+            keyspace: TEST_KEYSPACE,
+            receiptKey: h.config.deletion.receiptHashKey,
+          },
+          requestId,
+        )
+      } finally {
+        await redis.close()
+      }
+    }
+
+    it('when a deletion left nothing, then every store is ok; when a code keyed by the plain email and a note come back, then exactly those are residue, found by value and by id, and the command exits 1 without printing a value', async () => {
+      const p = newPerson()
+      await seedEverywhere(h, search, p, ORG)
+      await expectDeleted(await api.remove(p.id, {}, api.asUser(p.id)))
+      const [request] = await requestsOf(h.db, p.id)
+
+      const clean = await verify(request?.id ?? '')
+      expect(clean?.rows.filter((row) => row.residue)).toEqual([])
+      expect(clean?.rows.map((row) => row.store)).toEqual(expect.arrayContaining(['search.user_alias', 'search.usernotes', 'redis.user', 'cassandra.otp (by value)', 'cassandra.user_notes']))
+
+      await h.db.execute(`INSERT INTO ${TEST_KEYSPACE}.otp (type, key, otp) VALUES ('email', ?, '123456') USING TTL 600`, [p.email], { prepare: true })
+      await h.db.execute(`INSERT INTO ${TEST_KEYSPACE}.user_notes (id, userid, note) VALUES (?, ?, 'again')`, [`note2-${p.id}`, p.id], { prepare: true })
+
+      const dirty = await verify(request?.id ?? '')
+      expect(dirty?.rows.filter((row) => row.residue).map((row) => row.store)).toEqual(['cassandra.user_notes', 'cassandra.otp (by value)'])
+
+      const cli = spawnSync(join(projectRoot, 'node_modules', '.bin', 'tsx'), ['scripts/deletion-verify.ts', request?.id ?? ''], {
+        cwd: projectRoot,
+        encoding: 'utf8',
+        env: {
+          ...process.env,
+          CASSANDRA_KEYSPACE: TEST_KEYSPACE,
+          sunbird_es_host: '127.0.0.1',
+          sunbird_es_port: String(LOCAL_SEARCH.port),
+          sunbird_redis_host: LOCAL_REDIS.host,
+          sunbird_redis_port: String(LOCAL_REDIS.port),
+        },
+      })
+      expect(cli.status, cli.stderr).toBe(1)
+      expect(cli.stdout).toMatch(/cassandra\.otp \(by value\)\s+0 rows\s+1 row\s+RESIDUE/)
+      for (const value of personalValues(p)) expect(cli.stdout).not.toContain(value)
+    })
+  })
+})

@@ -1,0 +1,186 @@
+import { DependencyUnavailableError } from '../../../src/deletion/errors.js'
+import type { CodeTable, ExtraTarget, JsonRow, PersonalDataTables, PersonalTable, SearchUserFlags, UserCache, UserSearchIndex } from '../../../src/deletion/ports.js'
+
+const CONTACT_COLUMNS = ['email', 'phone', 'prevusedemail', 'prevusedphone', 'recoveryemail', 'recoveryphone']
+
+/** The user column of each table, as the adapter finds rows. */
+const USER_COLUMN: Readonly<Record<PersonalTable, string>> = {
+  user_declarations: 'userid',
+  user_consent: 'user_id',
+  user_notes: 'userid',
+  shadow_user: 'userid',
+  user_feed: 'userid',
+  user_cert: 'userid',
+  address: 'userid',
+}
+
+/**
+ * The side tables in memory. Contacts come from the user store's profile (as the adapter reads
+ * sunbird.user), so a scrubbed profile has none, as in Cassandra.
+ */
+export class InMemoryPersonalTables implements PersonalDataTables {
+  readonly rows = new Map<string, JsonRow[]>()
+  /** otp rows as `${type}|${key}`, rate_limit rows as `${key}|${unit}`. */
+  readonly codes: Record<CodeTable, Set<string>> = { otp: new Set(), rate_limit: new Set() }
+
+  constructor(private readonly profileOf: (userId: string) => Record<string, string>) {}
+
+  addRow(table: string, row: JsonRow): void {
+    this.rows.set(table, [...(this.rows.get(table) ?? []), row])
+  }
+
+  addCode(table: CodeTable, first: string, second: string): void {
+    this.codes[table].add(`${first}|${second}`)
+  }
+
+  async readContacts(userId: string): Promise<string[]> {
+    const profile = this.profileOf(userId)
+    return [...new Set(CONTACT_COLUMNS.map((column) => profile[column]).filter((value): value is string => typeof value === 'string' && value !== ''))]
+  }
+
+  private matchingCodes(table: CodeTable, values: readonly string[]): string[] {
+    return [...this.codes[table]].filter((entry) => {
+      const [first, second] = entry.split('|') as [string, string]
+      return values.includes(table === 'otp' ? second : first)
+    })
+  }
+
+  async countCodes(table: CodeTable, values: readonly string[]): Promise<number> {
+    return this.matchingCodes(table, values).length
+  }
+
+  async deleteCodes(table: CodeTable, values: readonly string[]): Promise<number> {
+    const found = this.matchingCodes(table, values)
+    for (const entry of found) this.codes[table].delete(entry)
+    return found.length
+  }
+
+  async readRows(table: PersonalTable, userId: string): Promise<JsonRow[]> {
+    return (this.rows.get(table) ?? []).filter((row) => row[USER_COLUMN[table]] === userId).map((row) => ({ ...row }))
+  }
+
+  async deleteRows(table: PersonalTable, userId: string): Promise<number> {
+    const all = this.rows.get(table) ?? []
+    const kept = all.filter((row) => row[USER_COLUMN[table]] !== userId)
+    this.rows.set(table, kept)
+    return all.length - kept.length
+  }
+
+  async blankShadowUsers(userId: string): Promise<number> {
+    const rows = (this.rows.get('shadow_user') ?? []).filter((row) => row.userid === userId)
+    for (const row of rows) Object.assign(row, { name: null, email: null, phone: null })
+    return rows.length
+  }
+
+  private extraRows(target: ExtraTarget, userId: string): JsonRow[] | undefined {
+    const rows = this.rows.get(`${target.keyspace}.${target.table}`)
+    return rows?.filter((row) => row[target.userColumn] === userId)
+  }
+
+  async countExtra(target: ExtraTarget, userId: string): Promise<number | undefined> {
+    return this.extraRows(target, userId)?.length
+  }
+
+  async eraseExtra(target: ExtraTarget, userId: string): Promise<number | undefined> {
+    const found = this.extraRows(target, userId)
+    if (!found) return undefined
+    const name = `${target.keyspace}.${target.table}`
+    if (target.action === 'delete')
+      this.rows.set(
+        name,
+        (this.rows.get(name) ?? []).filter((row) => !found.includes(row)),
+      )
+    else for (const row of found) for (const column of target.columns ?? []) row[column] = null
+    return found.length
+  }
+}
+
+/** A store that can be switched off, failing as its adapter does when the server does not answer. */
+abstract class Switchable {
+  down = false
+  constructor(private readonly dependency: 'search' | 'redis') {}
+  protected check(): void {
+    if (this.down) throw new DependencyUnavailableError(this.dependency)
+  }
+}
+
+/** The search engine in memory: user documents by id, notes by note id. */
+export class InMemoryUserSearchIndex extends Switchable implements UserSearchIndex {
+  readonly users = new Map<string, JsonRow>()
+  readonly notes = new Map<string, JsonRow>()
+
+  constructor() {
+    super('search')
+  }
+
+  async readUser(userId: string): Promise<JsonRow | undefined> {
+    this.check()
+    const document = this.users.get(userId)
+    return document && structuredClone(document)
+  }
+
+  async replaceUser(userId: string, document: JsonRow): Promise<'replaced' | 'absent'> {
+    this.check()
+    if (!this.users.has(userId)) return 'absent'
+    this.users.set(userId, structuredClone(document))
+    return 'replaced'
+  }
+
+  async flagUserDeleted(userId: string): Promise<SearchUserFlags | undefined> {
+    this.check()
+    const document = this.users.get(userId)
+    if (!document) return undefined
+    const prior: SearchUserFlags = {
+      status: typeof document.status === 'number' ? document.status : null,
+      isDeleted: typeof document.isDeleted === 'boolean' ? document.isDeleted : null,
+      isBlocked: typeof document.isBlocked === 'boolean' ? document.isBlocked : null,
+    }
+    Object.assign(document, { status: 2, isDeleted: true, isBlocked: true })
+    return prior
+  }
+
+  async restoreUserFlags(userId: string, prior: SearchUserFlags): Promise<boolean> {
+    this.check()
+    const document = this.users.get(userId)
+    if (!document) return false
+    Object.assign(document, prior)
+    return true
+  }
+
+  async deleteUser(userId: string): Promise<number> {
+    this.check()
+    return this.users.delete(userId) ? 1 : 0
+  }
+
+  async readNotes(userId: string): Promise<JsonRow[]> {
+    this.check()
+    return [...this.notes.values()].filter((note) => note.userId === userId).map((note) => structuredClone(note))
+  }
+
+  async deleteNotes(userId: string): Promise<number> {
+    this.check()
+    const ids = [...this.notes].filter(([, note]) => note.userId === userId).map(([id]) => id)
+    for (const id of ids) this.notes.delete(id)
+    return ids.length
+  }
+}
+
+/** The user cache in memory: hashes by user id. */
+export class InMemoryUserCache extends Switchable implements UserCache {
+  readonly hashes = new Map<string, Record<string, string>>()
+
+  constructor() {
+    super('redis')
+  }
+
+  async readUser(userId: string): Promise<Record<string, string> | undefined> {
+    this.check()
+    const hash = this.hashes.get(userId)
+    return hash && { ...hash }
+  }
+
+  async deleteUser(userId: string): Promise<number> {
+    this.check()
+    return this.hashes.delete(userId) ? 1 : 0
+  }
+}
