@@ -168,7 +168,7 @@ describe('a batch job paced across two instances', () => {
       users.map((u) => u.id),
     )
 
-    const status = await waitForJob(post, token(), jobId, (s) => s.state === 'completed', 30_000)
+    const status = await waitForJob(post, token(), jobId, (s) => s.state === 'completed', 120_000)
     const elapsed = Date.now() - started
 
     expect(status.succeeded).toBe(8)

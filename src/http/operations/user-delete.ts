@@ -51,6 +51,7 @@ export const userDelete = defineOperation({
     'ROLE_RESTRICTED',
     'USER_NOT_FOUND',
     'ALREADY_DELETED',
+    'DELETION_LIMIT_REACHED',
     'IDEMPOTENCY_KEY_IN_FLIGHT',
     'IDEMPOTENCY_KEY_REUSED',
     'SERVICE_UNAVAILABLE',

@@ -17,7 +17,7 @@ export const v1UsersDelete = defineOperation({
   tag: 'users',
   credentials: gatewayConsumer,
   request: { params: 'v1-users-delete.params' },
-  errors: ['INVALID_USER_ID', 'UNAUTHORIZED', 'FORBIDDEN', 'ROLE_RESTRICTED', 'USER_NOT_FOUND', 'METHOD_NOT_ALLOWED', 'DELETION_LIMIT_REACHED', 'SERVICE_UNAVAILABLE', 'SERVER_ERROR'],
+  errors: ['INVALID_USER_ID', 'UNAUTHORIZED', 'FORBIDDEN', 'ROLE_RESTRICTED', 'USER_NOT_FOUND', 'DELETION_LIMIT_REACHED', 'METHOD_NOT_ALLOWED', 'SERVICE_UNAVAILABLE', 'SERVER_ERROR'],
   dialect: nestError,
   cors: noPreflight,
   async handle({ params, caller, msgid }, services) {
