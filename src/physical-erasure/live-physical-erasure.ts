@@ -1,6 +1,6 @@
 import type { Client as SearchClient } from '@opensearch-project/opensearch'
 import type { Client } from 'cassandra-driver'
-import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs'
+import kafkajs, { Kafka, logLevel } from 'kafkajs'
 import type { PhysicalErasure } from '../deletion/ports.js'
 import { NOTES_INDEX, USER_ALIAS } from '../search/sunbird-indexes.js'
 
@@ -124,7 +124,7 @@ export class LivePhysicalErasure implements PhysicalErasure {
     }).admin()
     try {
       await admin.connect()
-      const { resources } = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['retention.ms'] }] })
+      const { resources } = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: topic, configNames: ['retention.ms'] }] })
       const value = resources[0]?.configEntries.find((entry) => entry.configName === 'retention.ms')?.configValue
       const retentionMs = Number(value)
       return value && Number.isFinite(retentionMs) && retentionMs >= 0 ? retentionMs : undefined
