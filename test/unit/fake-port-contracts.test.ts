@@ -1,10 +1,22 @@
 import { describeAuditTrailContract } from '../support/contracts/audit-trail.contract.js'
 import { describeDeletionRequestStoreContract } from '../support/contracts/deletion-request-store.contract.js'
 import { describeEventOutboxContract } from '../support/contracts/event-outbox.contract.js'
-import { fakeAuditTrail, fakeDeletionRequests, fakeEventOutbox, fakeIdempotencyKeys, fakeIdentityProvider, fakeUserDeletionStates, fakeUserStore } from '../support/contracts/fake-subjects.js'
+import {
+  fakeAuditTrail,
+  fakeDeletionRequests,
+  fakeEventOutbox,
+  fakeIdempotencyKeys,
+  fakeIdentityProvider,
+  fakeUserCache,
+  fakeUserDeletionStates,
+  fakeUserSearchIndex,
+  fakeUserStore,
+} from '../support/contracts/fake-subjects.js'
 import { describeIdempotencyKeysContract } from '../support/contracts/idempotency-keys.contract.js'
 import { describeIdentityProviderContract } from '../support/contracts/identity-provider.contract.js'
+import { describeUserCacheContract } from '../support/contracts/user-cache.contract.js'
 import { describeUserDeletionStatesContract } from '../support/contracts/user-deletion-states.contract.js'
+import { describeUserSearchIndexContract } from '../support/contracts/user-search-index.contract.js'
 import { describeUserStoreContract } from '../support/contracts/user-store.contract.js'
 
 // The in-memory fakes the workflow's unit tests run on, held to the same contracts as the real
@@ -17,3 +29,5 @@ describeAuditTrailContract('InMemoryAuditTrail', fakeAuditTrail)
 describeIdentityProviderContract('InMemoryIdentityProvider', fakeIdentityProvider)
 describeUserDeletionStatesContract('InMemoryUserDeletionStates', fakeUserDeletionStates)
 describeIdempotencyKeysContract('InMemoryIdempotencyKeys', fakeIdempotencyKeys)
+describeUserSearchIndexContract('InMemoryUserSearchIndex', fakeUserSearchIndex)
+describeUserCacheContract('InMemoryUserCache', fakeUserCache)

@@ -3,6 +3,7 @@ import { InMemoryDeletionRequests } from '../fakes/in-memory-deletion-requests.j
 import { InMemoryEventOutbox } from '../fakes/in-memory-event-outbox.js'
 import { InMemoryIdempotencyKeys } from '../fakes/in-memory-idempotency-keys.js'
 import { InMemoryIdentityProvider, type FakeSession } from '../fakes/in-memory-identity.js'
+import { InMemoryUserCache, InMemoryUserSearchIndex } from '../fakes/in-memory-personal-data.js'
 import { InMemoryUserDeletionStates } from '../fakes/in-memory-user-deletion-states.js'
 import { InMemoryUserStore, type SeedUser } from '../fakes/in-memory-user-store.js'
 import { Timeline } from '../fakes/timeline.js'
@@ -11,7 +12,9 @@ import type { DeletionRequestStoreSubject } from './deletion-request-store.contr
 import type { EventOutboxSubject } from './event-outbox.contract.js'
 import type { IdempotencyKeysSubject } from './idempotency-keys.contract.js'
 import type { IdentityProviderSubject } from './identity-provider.contract.js'
+import type { UserCacheSubject } from './user-cache.contract.js'
 import type { UserDeletionStatesSubject } from './user-deletion-states.contract.js'
+import type { UserSearchIndexSubject } from './user-search-index.contract.js'
 import type { UserFixture, UserStoreSubject } from './user-store.contract.js'
 
 /** The fake's seed for a contract user: the same rows Sunbird (and scripts/lib/seed-users) writes. */
@@ -129,6 +132,33 @@ export function fakeIdempotencyKeys(): IdempotencyKeysSubject {
     // Past any time in flight the contract gives a claim; a stored answer lives far longer.
     untilExpired: async () => {
       now += 60_000
+    },
+  }
+}
+
+export function fakeUserSearchIndex(): UserSearchIndexSubject {
+  const index = new InMemoryUserSearchIndex()
+  return {
+    index,
+    seedUser: async (userId, document) => void index.users.set(userId, structuredClone(document)),
+    seedNote: async (noteId, note) => void index.notes.set(noteId, structuredClone(note)),
+    async unreachable() {
+      const down = new InMemoryUserSearchIndex()
+      down.down = true
+      return down
+    },
+  }
+}
+
+export function fakeUserCache(): UserCacheSubject {
+  const cache = new InMemoryUserCache()
+  return {
+    cache,
+    seed: async (userId, hash) => void cache.hashes.set(userId, { ...hash }),
+    async unreachable() {
+      const down = new InMemoryUserCache()
+      down.down = true
+      return down
     },
   }
 }

@@ -1,0 +1,62 @@
+import { randomUUID } from 'node:crypto'
+import { describe, expect } from 'vitest'
+import { DependencyUnavailableError } from '../../../src/deletion/errors.js'
+import type { UserCache } from '../../../src/deletion/ports.js'
+import { contractCase, type ContractSubject, type SubjectFactory } from './contract-case.js'
+
+export interface UserCacheSubject extends ContractSubject {
+  cache: UserCache
+  /** Writes the user's hash as Sunbird's cache updater does. */
+  seed(userId: string, hash: Record<string, string>): Promise<void>
+  /** The same port over a cache that does not answer. */
+  unreachable(): Promise<UserCache>
+}
+
+const hashOf = (userId: string) => ({ userid: userId, firstname: 'Ashwini', email: 'ashwini@example.org', rootorgid: 'org-1' })
+
+/**
+ * What the deletion engine relies on from UserCache (Sunbird's user hash), run against the
+ * in-memory fake (unit tier) and the Redis adapter (integration tier) alike.
+ */
+export function describeUserCacheContract(implementation: string, factory: SubjectFactory<UserCacheSubject>): void {
+  const test = contractCase(factory)
+
+  describe(`UserCache contract: ${implementation}`, () => {
+    test('when the user is cached, then the whole hash is read; when not, undefined', async (s) => {
+      const userId = randomUUID()
+      expect(await s.cache.readUser(userId)).toBeUndefined()
+
+      await s.seed(userId, hashOf(userId))
+
+      expect(await s.cache.readUser(userId)).toEqual(hashOf(userId))
+    })
+
+    test('when the user is deleted, then it answers 1 and the hash is gone; a repeat answers 0; another user stays cached', async (s) => {
+      const userId = randomUUID()
+      const other = randomUUID()
+      await s.seed(userId, hashOf(userId))
+      await s.seed(other, hashOf(other))
+
+      expect(await s.cache.deleteUser(userId)).toBe(1)
+      expect(await s.cache.readUser(userId)).toBeUndefined()
+      expect(await s.cache.deleteUser(userId)).toBe(0)
+      expect(await s.cache.readUser(other)).toEqual(hashOf(other))
+    })
+
+    test('when the user was never cached, then deleting answers 0', async (s) => {
+      expect(await s.cache.deleteUser(randomUUID())).toBe(0)
+    })
+
+    test('when the cache does not answer, then reading and deleting fail as the redis dependency unavailable (so the step stays owed)', async (s) => {
+      const down = await s.unreachable()
+      for (const call of [() => down.readUser(randomUUID()), () => down.deleteUser(randomUUID())]) {
+        const failure = await call().then(
+          () => undefined,
+          (err: unknown) => err,
+        )
+        expect(failure).toBeInstanceOf(DependencyUnavailableError)
+        expect((failure as DependencyUnavailableError).dependency).toBe('redis')
+      }
+    })
+  })
+}

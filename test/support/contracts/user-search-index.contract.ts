@@ -1,0 +1,148 @@
+import { randomUUID } from 'node:crypto'
+import { describe, expect } from 'vitest'
+import { DependencyUnavailableError } from '../../../src/deletion/errors.js'
+import type { JsonRow, UserSearchIndex } from '../../../src/deletion/ports.js'
+import { contractCase, type ContractSubject, type SubjectFactory } from './contract-case.js'
+
+export interface UserSearchIndexSubject extends ContractSubject {
+  index: UserSearchIndex
+  /** Writes a user document as Sunbird's indexer does (_id = user id). */
+  seedUser(userId: string, document: JsonRow): Promise<void>
+  /** Writes a `usernotes` document under its own id. */
+  seedNote(noteId: string, note: JsonRow): Promise<void>
+  /** The same port over an engine that does not answer. */
+  unreachable(): Promise<UserSearchIndex>
+}
+
+/** A Sunbird user document: ids, flags, and a few personal fields. */
+function userDocument(userId: string): JsonRow {
+  return { id: userId, userId, identifier: userId, firstName: 'Ashwini', lastName: 'Kulkarni', email: 'ashwini@example.org', status: 1, isDeleted: false, rootOrgId: 'org-1' }
+}
+
+const note = (noteId: string, userId: string): JsonRow => ({ id: noteId, identifier: noteId, userId, courseId: 'course-1', title: 'Chapter 3', note: 'Call back', tags: ['maths'] })
+
+/**
+ * What the deletion engine relies on from UserSearchIndex (Sunbird's user document and notes), run
+ * against the in-memory fake (unit tier) and the OpenSearch adapter (integration tier) alike.
+ */
+export function describeUserSearchIndexContract(implementation: string, factory: SubjectFactory<UserSearchIndexSubject>): void {
+  const test = contractCase(factory)
+
+  describe(`UserSearchIndex contract: ${implementation}`, () => {
+    test('when a user has a document, then it is read whole; when none, undefined', async (s) => {
+      const userId = randomUUID()
+      expect(await s.index.readUser(userId)).toBeUndefined()
+
+      await s.seedUser(userId, userDocument(userId))
+
+      expect(await s.index.readUser(userId)).toEqual(userDocument(userId))
+    })
+
+    test('when the user is flagged deleted, then status 2, isDeleted and isBlocked are set, the rest stays, and the prior flags come back (null where there were none)', async (s) => {
+      const userId = randomUUID()
+      await s.seedUser(userId, userDocument(userId))
+
+      const prior = await s.index.flagUserDeleted(userId)
+
+      expect(prior).toEqual({ status: 1, isDeleted: false, isBlocked: null })
+      expect(await s.index.readUser(userId)).toEqual({ ...userDocument(userId), status: 2, isDeleted: true, isBlocked: true })
+    })
+
+    test('when the prior flags are restored after a soft flag, then the document is as before but for an explicit null isBlocked', async (s) => {
+      const userId = randomUUID()
+      await s.seedUser(userId, { ...userDocument(userId), isBlocked: false })
+      const prior = await s.index.flagUserDeleted(userId)
+      if (!prior) throw new Error('no prior flags')
+
+      expect(await s.index.restoreUserFlags(userId, prior)).toBe(true)
+      expect(await s.index.readUser(userId)).toEqual({ ...userDocument(userId), isBlocked: false })
+
+      const other = randomUUID()
+      await s.seedUser(other, userDocument(other))
+      const none = await s.index.flagUserDeleted(other)
+      if (!none) throw new Error('no prior flags')
+      expect(await s.index.restoreUserFlags(other, none)).toBe(true)
+      expect(await s.index.readUser(other)).toEqual({ ...userDocument(other), isBlocked: null })
+    })
+
+    test('when there is no document, then flagging answers undefined, restoring false, and nothing is written', async (s) => {
+      const userId = randomUUID()
+
+      expect(await s.index.flagUserDeleted(userId)).toBeUndefined()
+      expect(await s.index.restoreUserFlags(userId, { status: 1, isDeleted: false, isBlocked: false })).toBe(false)
+      expect(await s.index.readUser(userId)).toBeUndefined()
+    })
+
+    test('when the document is replaced, then only the new fields survive; with no document, it answers absent and writes nothing', async (s) => {
+      const userId = randomUUID()
+      await s.seedUser(userId, userDocument(userId))
+      const tombstone = { id: userId, userId, identifier: userId, status: 2, isDeleted: true, isBlocked: true }
+
+      expect(await s.index.replaceUser(userId, tombstone)).toBe('replaced')
+      expect(await s.index.readUser(userId)).toEqual(tombstone)
+      expect(await s.index.replaceUser(userId, tombstone)).toBe('replaced')
+
+      const absent = randomUUID()
+      expect(await s.index.replaceUser(absent, { id: absent, status: 2 })).toBe('absent')
+      expect(await s.index.readUser(absent)).toBeUndefined()
+    })
+
+    test('when the document is deleted, then it answers 1 and it is gone; a repeat answers 0; other users keep theirs', async (s) => {
+      const userId = randomUUID()
+      const other = randomUUID()
+      await s.seedUser(userId, userDocument(userId))
+      await s.seedUser(other, userDocument(other))
+
+      expect(await s.index.deleteUser(userId)).toBe(1)
+      expect(await s.index.readUser(userId)).toBeUndefined()
+      expect(await s.index.deleteUser(userId)).toBe(0)
+      expect(await s.index.readUser(other)).toEqual(userDocument(other))
+    })
+
+    test('when the user has notes, then all of them are read and deleted (counted), a repeat deletes 0, and another user’s notes stay', async (s) => {
+      const userId = randomUUID()
+      const other = randomUUID()
+      const ids = [`note-${userId}-1`, `note-${userId}-2`, `note-${userId}-3`]
+      for (const id of ids) await s.seedNote(id, note(id, userId))
+      await s.seedNote(`note-${other}`, note(`note-${other}`, other))
+
+      const read = await s.index.readNotes(userId)
+      expect(read.map((row) => row.id).sort()).toEqual([...ids].sort())
+      expect(read[0]).toEqual(note(String(read[0]?.id), userId))
+
+      expect(await s.index.deleteNotes(userId)).toBe(3)
+      expect(await s.index.readNotes(userId)).toEqual([])
+      expect(await s.index.deleteNotes(userId)).toBe(0)
+      expect(await s.index.readNotes(other)).toEqual([note(`note-${other}`, other)])
+    })
+
+    test('when the user has no notes, then reading finds none and deleting counts 0', async (s) => {
+      const userId = randomUUID()
+
+      expect(await s.index.readNotes(userId)).toEqual([])
+      expect(await s.index.deleteNotes(userId)).toBe(0)
+    })
+
+    test('when the engine does not answer, then every call fails as the search dependency unavailable (so the step stays owed)', async (s) => {
+      const down = await s.unreachable()
+      const userId = randomUUID()
+      const calls: (() => Promise<unknown>)[] = [
+        () => down.readUser(userId),
+        () => down.replaceUser(userId, { id: userId }),
+        () => down.flagUserDeleted(userId),
+        () => down.restoreUserFlags(userId, { status: 1, isDeleted: false, isBlocked: false }),
+        () => down.deleteUser(userId),
+        () => down.readNotes(userId),
+        () => down.deleteNotes(userId),
+      ]
+      for (const call of calls) {
+        const failure = await call().then(
+          () => undefined,
+          (err: unknown) => err,
+        )
+        expect(failure).toBeInstanceOf(DependencyUnavailableError)
+        expect((failure as DependencyUnavailableError).dependency).toBe('search')
+      }
+    })
+  })
+}
