@@ -9,6 +9,7 @@ import {
   cassandraDeletionRequests,
   cassandraEventOutbox,
   cassandraIdempotencyKeys,
+  cassandraPersonalDataTables,
   cassandraUserDeletionStates,
   cassandraUserStore,
 } from '../support/contracts/cassandra-subjects.js'
@@ -17,6 +18,7 @@ import { describeEventOutboxContract } from '../support/contracts/event-outbox.c
 import { describeIdempotencyKeysContract } from '../support/contracts/idempotency-keys.contract.js'
 import { describeIdentityProviderContract } from '../support/contracts/identity-provider.contract.js'
 import { keycloakIdentity } from '../support/contracts/keycloak-subject.js'
+import { describePersonalDataTablesContract } from '../support/contracts/personal-data-tables.contract.js'
 import { openSearchUserIndex } from '../support/contracts/opensearch-subject.js'
 import { redisUserCache } from '../support/contracts/redis-subject.js'
 import { describeUserCacheContract } from '../support/contracts/user-cache.contract.js'
@@ -51,3 +53,4 @@ describeUserDeletionStatesContract('CassandraUserDeletionStates', () => cassandr
 describeIdempotencyKeysContract('CassandraIdempotencyKeys', () => cassandraIdempotencyKeys(db))
 describeUserSearchIndexContract('OpenSearchUserIndex', () => openSearchUserIndex(search))
 describeUserCacheContract('RedisUserCache', redisUserCache)
+describePersonalDataTablesContract('CassandraPersonalTables', () => cassandraPersonalDataTables(db))

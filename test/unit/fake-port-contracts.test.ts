@@ -7,6 +7,7 @@ import {
   fakeEventOutbox,
   fakeIdempotencyKeys,
   fakeIdentityProvider,
+  fakePersonalDataTables,
   fakeUserCache,
   fakeUserDeletionStates,
   fakeUserSearchIndex,
@@ -14,6 +15,7 @@ import {
 } from '../support/contracts/fake-subjects.js'
 import { describeIdempotencyKeysContract } from '../support/contracts/idempotency-keys.contract.js'
 import { describeIdentityProviderContract } from '../support/contracts/identity-provider.contract.js'
+import { describePersonalDataTablesContract } from '../support/contracts/personal-data-tables.contract.js'
 import { describeUserCacheContract } from '../support/contracts/user-cache.contract.js'
 import { describeUserDeletionStatesContract } from '../support/contracts/user-deletion-states.contract.js'
 import { describeUserSearchIndexContract } from '../support/contracts/user-search-index.contract.js'
@@ -31,3 +33,4 @@ describeUserDeletionStatesContract('InMemoryUserDeletionStates', fakeUserDeletio
 describeIdempotencyKeysContract('InMemoryIdempotencyKeys', fakeIdempotencyKeys)
 describeUserSearchIndexContract('InMemoryUserSearchIndex', fakeUserSearchIndex)
 describeUserCacheContract('InMemoryUserCache', fakeUserCache)
+describePersonalDataTablesContract('InMemoryPersonalTables', fakePersonalDataTables)

@@ -1,10 +1,11 @@
 import type { Client } from 'cassandra-driver'
 import { seedUser } from '../../../scripts/lib/seed-users.js'
-import type { AuditRecord } from '../../../src/deletion/ports.js'
+import type { AuditRecord, PersonalTable } from '../../../src/deletion/ports.js'
 import { CassandraAuditTrail } from '../../../src/store/cassandra-audit-trail.js'
 import { CassandraDeletionRequests } from '../../../src/store/cassandra-deletion-requests.js'
 import { CassandraEventOutbox } from '../../../src/store/cassandra-event-outbox.js'
 import { CassandraIdempotencyKeys } from '../../../src/store/cassandra-idempotency-keys.js'
+import { CassandraPersonalTables } from '../../../src/store/cassandra-personal-tables.js'
 import { CassandraUserDeletionStates } from '../../../src/store/cassandra-user-deletion-states.js'
 import { CassandraUserStore } from '../../../src/store/cassandra-user-store.js'
 import { waitUntil } from '../wait-until.js'
@@ -13,6 +14,7 @@ import type { AuditTrailSubject } from './audit-trail.contract.js'
 import type { DeletionRequestStoreSubject } from './deletion-request-store.contract.js'
 import type { EventOutboxSubject } from './event-outbox.contract.js'
 import type { IdempotencyKeysSubject } from './idempotency-keys.contract.js'
+import type { PersonalDataTablesSubject } from './personal-data-tables.contract.js'
 import type { UserDeletionStatesSubject } from './user-deletion-states.contract.js'
 import type { UserStoreSubject } from './user-store.contract.js'
 
@@ -205,6 +207,70 @@ export function cassandraIdempotencyKeys(db: Client): IdempotencyKeysSubject {
         async () => (await db.execute(`SELECT state FROM ${ks}.api_idempotency_key WHERE owner = ? AND keyhash = ?`, [id.owner, id.keyHash], PREPARED)).rowLength === 0,
         { timeoutMs: 10_000, intervalMs: 200 },
       )
+    },
+  }
+}
+
+/** The primary key of each side table (migration 7), to remove exactly the rows a case wrote. */
+const SIDE_TABLE_KEYS: Readonly<Record<PersonalTable, readonly string[]>> = {
+  user_declarations: ['userid', 'orgid', 'persona'],
+  user_consent: ['user_id', 'consumer_id', 'object_id'],
+  user_notes: ['id'],
+  shadow_user: ['channel', 'userextid'],
+  user_feed: ['id'],
+  user_cert: ['id'],
+  address: ['id'],
+}
+
+/** A table of the tests' keyspace standing for a deployment's own user-keyed table (ERASURE_EXTRA_TARGETS). */
+const EXTRA_TABLE = 'contract_extra_target'
+
+/**
+ * The Cassandra adapter over the tests' keyspace: rows are written as JSON (unset columns null, as
+ * Sunbird's writers leave them) and each written row is removed by its primary key after the case.
+ */
+export function cassandraPersonalDataTables(db: Client): PersonalDataTablesSubject {
+  const execute = (cql: string, params: unknown[]) => db.execute(cql, params, PREPARED)
+  const cleanups: (() => Promise<unknown>)[] = []
+  return {
+    tables: new CassandraPersonalTables(db, ks),
+    async seedContacts(userId, contacts) {
+      cleanups.push(() => execute(`DELETE FROM ${ks}.user WHERE id = ?`, [userId]))
+      await execute(`INSERT INTO ${ks}.user JSON ?`, [JSON.stringify({ id: userId, userid: userId, ...contacts })])
+    },
+    async seedCode(table, value, kind) {
+      if (table === 'otp') {
+        cleanups.push(() => execute(`DELETE FROM ${ks}.otp WHERE type = ? AND key = ?`, [kind, value]))
+        await execute(`INSERT INTO ${ks}.otp (type, key, otp, attemptedcount, createdon) VALUES (?, ?, ?, ?, ?)`, [kind, value, '123456', 0, new Date()])
+      } else {
+        cleanups.push(() => execute(`DELETE FROM ${ks}.rate_limit WHERE key = ? AND unit = ?`, [value, kind]))
+        await execute(`INSERT INTO ${ks}.rate_limit (key, unit, rate, ttl) VALUES (?, ?, ?, ?)`, [value, kind, 1, 3600])
+      }
+    },
+    async seedRow(table, row) {
+      const key = SIDE_TABLE_KEYS[table]
+      cleanups.push(() =>
+        execute(
+          `DELETE FROM ${ks}.${table} WHERE ${key.map((column) => `${column} = ?`).join(' AND ')}`,
+          key.map((column) => row[column]),
+        ),
+      )
+      await execute(`INSERT INTO ${ks}.${table} JSON ?`, [JSON.stringify(row)])
+    },
+    async extraTable() {
+      await db.execute(`CREATE TABLE IF NOT EXISTS ${ks}.${EXTRA_TABLE} (id text PRIMARY KEY, user_id text, note text)`)
+      return { keyspace: ks, table: EXTRA_TABLE }
+    },
+    async seedExtra(target, row) {
+      cleanups.push(() => execute(`DELETE FROM ${target.keyspace}.${target.table} WHERE id = ?`, [row.id]))
+      await execute(`INSERT INTO ${target.keyspace}.${target.table} (id, user_id, note) VALUES (?, ?, ?)`, [row.id, row.user_id, row.note])
+    },
+    async extraRows(target, userId) {
+      const rows = (await execute(`SELECT id, user_id, note FROM ${target.keyspace}.${target.table} WHERE user_id = ? ALLOW FILTERING`, [userId])).rows
+      return rows.map((row) => ({ id: row.get('id') as string, user_id: row.get('user_id') as string, note: row.get('note') as string | null }))
+    },
+    async dispose() {
+      for (const cleanup of cleanups) await cleanup()
     },
   }
 }

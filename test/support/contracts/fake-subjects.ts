@@ -3,7 +3,7 @@ import { InMemoryDeletionRequests } from '../fakes/in-memory-deletion-requests.j
 import { InMemoryEventOutbox } from '../fakes/in-memory-event-outbox.js'
 import { InMemoryIdempotencyKeys } from '../fakes/in-memory-idempotency-keys.js'
 import { InMemoryIdentityProvider, type FakeSession } from '../fakes/in-memory-identity.js'
-import { InMemoryUserCache, InMemoryUserSearchIndex } from '../fakes/in-memory-personal-data.js'
+import { InMemoryPersonalTables, InMemoryUserCache, InMemoryUserSearchIndex } from '../fakes/in-memory-personal-data.js'
 import { InMemoryUserDeletionStates } from '../fakes/in-memory-user-deletion-states.js'
 import { InMemoryUserStore, type SeedUser } from '../fakes/in-memory-user-store.js'
 import { Timeline } from '../fakes/timeline.js'
@@ -12,6 +12,7 @@ import type { DeletionRequestStoreSubject } from './deletion-request-store.contr
 import type { EventOutboxSubject } from './event-outbox.contract.js'
 import type { IdempotencyKeysSubject } from './idempotency-keys.contract.js'
 import type { IdentityProviderSubject } from './identity-provider.contract.js'
+import type { PersonalDataTablesSubject } from './personal-data-tables.contract.js'
 import type { UserCacheSubject } from './user-cache.contract.js'
 import type { UserDeletionStatesSubject } from './user-deletion-states.contract.js'
 import type { UserSearchIndexSubject } from './user-search-index.contract.js'
@@ -160,5 +161,24 @@ export function fakeUserCache(): UserCacheSubject {
       down.down = true
       return down
     },
+  }
+}
+
+export function fakePersonalDataTables(): PersonalDataTablesSubject {
+  const profiles = new Map<string, Record<string, string>>()
+  const tables = new InMemoryPersonalTables((userId) => profiles.get(userId) ?? {})
+  const extra = { keyspace: 'other_keyspace', table: 'extra_target' }
+  const extraName = `${extra.keyspace}.${extra.table}`
+  return {
+    tables,
+    seedContacts: async (userId, contacts) => void profiles.set(userId, { ...contacts }),
+    seedCode: async (table, value, kind) => void (table === 'otp' ? tables.addCode('otp', kind, value) : tables.addCode('rate_limit', value, kind)),
+    seedRow: async (table, row) => void tables.addRow(table, { ...row }),
+    async extraTable() {
+      if (!tables.rows.has(extraName)) tables.rows.set(extraName, [])
+      return extra
+    },
+    seedExtra: async (target, row) => void tables.addRow(`${target.keyspace}.${target.table}`, { ...row }),
+    extraRows: async (target, userId) => (tables.rows.get(`${target.keyspace}.${target.table}`) ?? []).filter((row) => row.user_id === userId).map((row) => ({ ...row })),
   }
 }
