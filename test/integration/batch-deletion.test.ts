@@ -179,7 +179,8 @@ describe('a batch job paced across two instances', () => {
       const second = Math.floor((row.get('at') as Date).getTime() / 1000)
       perSecond.set(second, (perSecond.get(second) ?? 0) + 1)
     }
-    // A deletion ends a little after its token's second: allow one more in a second, never a burst.
-    expect(Math.max(...perSecond.values())).toBeLessThanOrEqual(3)
+    // A deletion ends a little after its token's second, so one wall-clock second may hold the ends of
+    // two seconds' budgets (2 + 2), never more: a burst past the pace would show here.
+    expect(Math.max(...perSecond.values())).toBeLessThanOrEqual(4)
   })
 })
