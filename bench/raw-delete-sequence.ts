@@ -236,6 +236,11 @@ export interface TimedRun {
 /** Deletes every user once, `concurrency` at a time (workers pulling from one queue), timing each deletion. */
 export async function runBaselineB(client: Client, keyspace: string, userIds: readonly string[], concurrency: number): Promise<TimedRun> {
   const audit = new AuditChain()
+  return timeEachDeletion(userIds, concurrency, (userId) => rawDeleteSequence(client, keyspace, userId, audit))
+}
+
+/** Runs `deleteOne` for every user, `concurrency` at a time (workers pulling from one queue), timing each. */
+export async function timeEachDeletion(userIds: readonly string[], concurrency: number, deleteOne: (userId: string) => Promise<unknown>): Promise<TimedRun> {
   const latenciesMs: number[] = []
   let errors = 0
   let firstError: string | undefined
@@ -246,7 +251,7 @@ export async function runBaselineB(client: Client, keyspace: string, userIds: re
     for (let i = next++; i < userIds.length; i = next++) {
       const t0 = process.hrtime.bigint()
       try {
-        await rawDeleteSequence(client, keyspace, userIds[i] as string, audit)
+        await deleteOne(userIds[i] as string)
         lastDone = process.hrtime.bigint()
         latenciesMs.push(Number(lastDone - t0) / 1e6)
       } catch (err) {

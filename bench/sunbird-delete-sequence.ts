@@ -1,6 +1,6 @@
 import type { Client } from 'cassandra-driver'
 import { formatSunbirdTimestamp } from '../src/shared/sunbird-timestamp.js'
-import type { TimedRun } from './raw-delete-sequence.js'
+import { type TimedRun, timeEachDeletion } from './raw-delete-sequence.js'
 
 /**
  * Baseline S: the Cassandra statements Sunbird's own deletion runs for one user
@@ -38,25 +38,5 @@ export async function sunbirdDeleteSequence(client: Client, keyspace: string, us
 
 /** Deletes every user once the Sunbird way, `concurrency` at a time, timing each deletion (as runBaselineB). */
 export async function runBaselineS(client: Client, keyspace: string, userIds: readonly string[], concurrency: number): Promise<TimedRun> {
-  const latenciesMs: number[] = []
-  let errors = 0
-  let firstError: string | undefined
-  let next = 0
-  let lastDone = process.hrtime.bigint()
-  const started = lastDone
-  const worker = async () => {
-    for (let i = next++; i < userIds.length; i = next++) {
-      const t0 = process.hrtime.bigint()
-      try {
-        await sunbirdDeleteSequence(client, keyspace, userIds[i] as string)
-        lastDone = process.hrtime.bigint()
-        latenciesMs.push(Number(lastDone - t0) / 1e6)
-      } catch (err) {
-        errors++
-        firstError ??= err instanceof Error ? err.message : String(err)
-      }
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(concurrency, userIds.length) }, worker))
-  return { latenciesMs, errors, ...(firstError ? { firstError } : {}), seconds: Number(lastDone - started) / 1e9 }
+  return timeEachDeletion(userIds, concurrency, (userId) => sunbirdDeleteSequence(client, keyspace, userId))
 }
