@@ -22,6 +22,15 @@ export function isCassandraUnavailable(err: unknown): boolean {
   return false
 }
 
+/**
+ * True when a lightweight transaction timed out (write type CAS): whether it was applied is unknown
+ * until a SERIAL read settles it, which also completes any round still in flight.
+ */
+export function isCasOutcomeUnknown(err: unknown): boolean {
+  const cause = err instanceof DependencyUnavailableError ? err.cause : err
+  return cause instanceof errors.ResponseError && cause.code === types.responseErrorCodes.writeTimeout && (cause as { writeType?: unknown }).writeType === 'CAS'
+}
+
 /** Options for statements safe to replay (reads, plain writes of constant values): the driver may retry them. */
 export const IDEMPOTENT = { prepare: true, isIdempotent: true } as const
 

@@ -1,6 +1,6 @@
 import { type Client, types } from 'cassandra-driver'
 import type { UserDeletionState, UserDeletionStates } from '../deletion/ports.js'
-import { runCassandra } from './cassandra-call.js'
+import { isCasOutcomeUnknown, runCassandra } from './cassandra-call.js'
 
 const MODES = new Set<UserDeletionState['mode']>(['soft', 'hard', 'sunbird', 'restoring'])
 
@@ -41,9 +41,16 @@ export class CassandraUserDeletionStates implements UserDeletionStates {
     // Lightweight transactions are not idempotent: the driver must not replay them on its own.
     const run = (cql: string, params: unknown[]) => runCassandra(() => this.client.execute(cql, params, { prepare: true }))
     if (!expected && !next) return (await this.get(userId)) === undefined
-    if (!expected && next) return (await run(this.cql.insert, [userId, next.mode, next.requestId, new Date()])).wasApplied()
-    if (expected && next) return (await run(this.cql.update, [next.mode, next.requestId, new Date(), userId, expected.mode, expected.requestId])).wasApplied()
-    if (expected) return (await run(this.cql.remove, [userId, expected.mode, expected.requestId])).wasApplied()
-    return false
+    if (!next) return expected ? (await run(this.cql.remove, [userId, expected.mode, expected.requestId])).wasApplied() : false
+    try {
+      if (!expected) return (await run(this.cql.insert, [userId, next.mode, next.requestId, new Date()])).wasApplied()
+      return (await run(this.cql.update, [next.mode, next.requestId, new Date(), userId, expected.mode, expected.requestId])).wasApplied()
+    } catch (err) {
+      if (!isCasOutcomeUnknown(err)) throw err
+      // Racing transactions on one row can time out in contention. Request ids are unique, so the
+      // row read at SERIAL says whether this one moved the state.
+      const now = await this.get(userId)
+      return now?.requestId === next.requestId && now.mode === next.mode
+    }
   }
 }
