@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Client } from 'cassandra-driver'
-import { seedUser } from '../scripts/lib/seed-users.js'
+import { type SeedUser, seedUser } from '../scripts/lib/seed-users.js'
 import type { Config } from '../src/config/config.js'
 import { migrate } from '../src/store/migrations.js'
 import { mintUserToken, type RealmKeys } from '../test/support/user-tokens.js'
@@ -15,12 +15,12 @@ export async function prepareKeyspace(cassandra: Config['cassandra'], db: Client
   }
 }
 
-/** Seeds `count` PUBLIC users (user row, three lookups, one role), `concurrency` users at a time. */
-export async function seedUsers(db: Client, keyspace: string, count: number, concurrency = 32): Promise<string[]> {
+/** Seeds `count` PUBLIC users (user row, three lookups, one role; `fields` adds e.g. an organisation), `concurrency` users at a time. */
+export async function seedUsers(db: Client, keyspace: string, count: number, concurrency = 32, fields: Omit<SeedUser, 'id'> = {}): Promise<string[]> {
   const ids = Array.from({ length: count }, () => randomUUID())
   let next = 0
   const worker = async () => {
-    for (let i = next++; i < ids.length; i = next++) await seedUser(db, keyspace, { id: ids[i] as string })
+    for (let i = next++; i < ids.length; i = next++) await seedUser(db, keyspace, { ...fields, id: ids[i] as string })
   }
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker))
   return ids

@@ -13,8 +13,10 @@ import { contractServerEnv } from '../test/support/contract-server.js'
 import { LOCAL_CONSUMER } from '../test/support/harness.js'
 import { buildServer } from '../test/support/spawned-server.js'
 import { createRealmKeys } from '../test/support/user-tokens.js'
+import { mintUserToken } from '../test/support/user-tokens.js'
 import { prepareKeyspace, seedUsers, tokensFor, type UserWithToken } from './fixtures.js'
 import { cpuMs, listenerPid, rssMiB, runLoad, startServerProcess, type ServerProcess } from './processes.js'
+import { type BatchRun, runBatchJobs } from './batch-run.js'
 import { checkBaselineMatchesService } from './drift-check.js'
 import { renderScaling, runClusterScaling } from './cluster-scaling.js'
 import { runBaselineB, type TimedRun } from './raw-delete-sequence.js'
@@ -60,6 +62,8 @@ const TARGETS = {
   cassandraCpuVsS: 2,
   /** Full-delete throughput at least this share of Sunbird's own statements'. */
   fullDeleteThroughputVsS: 0.5,
+  /** A batch (pace limit off) at least this share of B's deletions per second. */
+  batchThroughputVsB: 0.8,
   soakRssDrift: 0.1,
 } as const
 const PATH = '/api/user/v1/delete'
@@ -195,7 +199,7 @@ async function main(): Promise<void> {
     // --- users, tokens ---------------------------------------------------------------------------------
     const soakPhases = [settings.soakWarmupSeconds, settings.soakSeconds]
     const soakUserCount = soakPhases.reduce((n, seconds) => n + Math.ceil(seconds * settings.soakDeleteRate * 1.05) + settings.soakDeleteConnections, 0)
-    const total = 2 + 3 * (settings.deleteWarmupUsers + settings.deleteUsers) + soakUserCount
+    const total = 2 + 3 * (settings.deleteWarmupUsers + settings.deleteUsers) + soakUserCount + settings.batchUsers
     log(`seeding ${total} users`)
     const ks = settings.keyspace
     const [driftServiceUser, driftBaselineUser] = await seedUsers(db, ks, 2)
@@ -207,6 +211,10 @@ async function main(): Promise<void> {
     const sWarmupIds = await seedUsers(db, ks, settings.deleteWarmupUsers)
     const sMeasuredIds = await seedUsers(db, ks, settings.deleteUsers)
     const soakIds = await seedUsers(db, ks, soakUserCount)
+    // The batch row's users belong to one organisation, whose ORG_ADMIN submits the jobs (an organisation leaving).
+    const batchOrg = `bench-org-${randomUUID()}`
+    if (settings.batchUsers > 0) log(`seeding ${settings.batchUsers} users of one organisation for the batch row`)
+    const batchIds = await seedUsers(db, ks, settings.batchUsers, 32, { rootOrgId: batchOrg, organisations: [batchOrg] })
     log('minting user tokens')
     const sWarmupUsers = tokensFor(keys, issuer, sWarmupIds)
     const sMeasured = tokensFor(keys, issuer, sMeasuredIds)
@@ -268,6 +276,10 @@ async function main(): Promise<void> {
           // /ready waits for the servers the bench starts only.
           sunbird_es_host: '',
           sunbird_redis_host: '',
+          // The batch row runs with the pace limit off, as many slices at once as B has deletions in flight.
+          BATCH_MAX_DELETIONS_PER_SECOND: '0',
+          BATCH_CONCURRENCY: String(settings.connections),
+          BATCH_POLL_INTERVAL_MS: '250',
         }),
         '/ready',
         [...(settings.cpuProfile ? ['--cpu-prof', '--cpu-prof-dir=bench/results/profiles'] : []), ...(settings.traceGc ? ['--trace-gc'] : [])],
@@ -395,6 +407,26 @@ async function main(): Promise<void> {
       seconds: sRuns.reduce((n, r) => n + r.seconds, 0),
     }
     const sSummary = summarize(s.latenciesMs)
+
+    // --- batch: 10,000 deletions as jobs, pace limit off ------------------------------------------------
+    let batch: BatchRun | undefined
+    const batchBackendCpu: Record<string, number> = { cassandra: 0, keycloak: 0, kafka: 0 }
+    if (settings.batchUsers > 0) {
+      const adminToken = mintUserToken(keys, issuer, { sub: randomUUID(), roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: batchOrg }] }] }, { ttlSeconds: 3 * 3600 })
+      log(`batch: ${settings.batchUsers} deletions in jobs of at most 1,000, pace limit off, ${C} slices at once`)
+      const batchBackends0 = backendCpu()
+      batch = await runBatchJobs({
+        url: service.url,
+        headers: { authorization: `Bearer ${apiBearer}`, 'x-authenticated-user-token': adminToken },
+        userIds: batchIds,
+        maxSeconds: Math.max(600, settings.batchUsers / 5),
+        log,
+      })
+      addCpu(batchBackendCpu, batchBackends0)
+      log(`batch: ${batch.succeeded}/${batch.total} deleted in ${round(batch.seconds, 1)} s (${round(batch.deletionsPerSecond, 1)}/s), failed ${JSON.stringify(batch.failed)}`)
+      const drain = await waitForOutboxDrain(db, ks)
+      log(`event outbox after the batch: ${drain.drained ? `drained in ${drain.seconds} s` : `still ${drain.left} queued after ${drain.seconds} s`}`)
+    }
 
     // --- soak --------------------------------------------------------------------------------------------
     // On a fresh service process: a 50-connection delete burst leaves V8 holding tens of MiB it hands
@@ -528,6 +560,17 @@ async function main(): Promise<void> {
       target: `≤ ${TARGETS.cassandraCpuVsS.toFixed(2)} × S`,
       result: verdict(!Number.isNaN(cassandraRatio) && cassandraRatio <= TARGETS.cassandraCpuVsS),
     })
+    if (batch) {
+      const batchRatio = batch.deletionsPerSecond / bDeletesPerSec
+      const batchCassandraUs = Number.isNaN(batchBackendCpu.cassandra ?? Number.NaN) ? '?' : round(((batchBackendCpu.cassandra as number) * 1000) / Math.max(1, batch.succeeded), 0)
+      rows.push({
+        measure: `service: batch of ${batch.total.toLocaleString('en-US')} (${batch.jobs} jobs, pace limit off; Cassandra ${batchCassandraUs} µs/deletion)`,
+        reqPerSec: batch.deletionsPerSecond,
+        ratio: `${batchRatio.toFixed(2)} × B`,
+        target: `≥ ${TARGETS.batchThroughputVsB.toFixed(2)} × B`,
+        result: verdict(batch.unfinished === 0 && batch.succeeded === batch.total && batchRatio >= TARGETS.batchThroughputVsB),
+      })
+    }
     // V8 lets garbage pile up between full GCs (tens of MiB here), so a reading just before one and a
     // reading just after one differ by that much with no leak at all. With two or more full GCs in the
     // soak, flatness is judged on the RSS right after the first and after the last of them.
@@ -598,6 +641,7 @@ async function main(): Promise<void> {
           latencyMs: bSummary,
         },
         backendCpuUsPerDeletion,
+        batch: batch && { ...batch, backendCpuMs: batchBackendCpu },
         fullDelete: {
           cpuUsPerDeletion: sCpuUs,
           deletesPerSec: round(s200 / s.seconds),

@@ -12,6 +12,8 @@ export interface BenchSettings {
   deleteUsers: number
   /** Users deleted before each delete measurement, not measured (prepared statements, JIT, pools). */
   deleteWarmupUsers: number
+  /** Users deleted by the batch row (jobs of at most 1,000, pace limit off); 0 leaves the row out. */
+  batchUsers: number
   soakSeconds: number
   soakWarmupSeconds: number
   /** Rate of the soak's rejection requests (bounded load, not saturation: the soak is a leak check). */
@@ -55,6 +57,7 @@ export function readSettings(): BenchSettings {
     // Every round deletes at least `connections` users, so each runs at the full concurrency.
     deleteUsers: Math.max(intEnv('BENCH_DELETE_USERS', 1000, 1), connections * rounds),
     deleteWarmupUsers: Math.max(intEnv('BENCH_DELETE_WARMUP_USERS', 100, 0), connections),
+    batchUsers: intEnv('BENCH_BATCH_USERS', 10_000, 0),
     soakSeconds,
     // Long enough for every cache to fill once and for V8 to hand back what the delete phase before
     // it grew (that takes it 30 to 40 s and a few full GCs here) before RSS is read.
