@@ -1,4 +1,4 @@
-import type { ErrorCode } from './error-codes.js'
+import { type ErrorCode, errorEntry } from './error-codes.js'
 
 /** Thrown anywhere below a handler; rendered by the operation's dialect through the one error handler. */
 export class ApiError extends Error {
@@ -10,8 +10,13 @@ export class ApiError extends Error {
     readonly code: ErrorCode,
     options: { cause?: unknown; reason?: string; headers?: Record<string, string>; result?: Record<string, unknown> } = {},
   ) {
+    // A 4xx is a refusal the caller can act on: its stack is never logged (render-error.ts logs the
+    // stack of a 500 only), so none is captured, which a refused request otherwise pays for.
+    const limit = Error.stackTraceLimit
+    if (errorEntry(code).status < 500) Error.stackTraceLimit = 0
     // `reason` is for the log only (never rendered): which check failed, without the offending value.
     super(options.reason ?? code, { cause: options.cause })
+    Error.stackTraceLimit = limit
     this.headers = options.headers ?? {}
     this.result = options.result
   }

@@ -22,8 +22,22 @@ export function pickMessageId(requestId: string | undefined, msgId: string | und
   return uuidv4()
 }
 
+/** Api ids of the paths seen, so the chain of replacements below runs once per path, not per request. */
+const apiIds = new Map<string, string>()
+const MAX_CACHED_PATHS = 1000
+
 /** `api.user.delete` for `/v1/user/delete` and `/api/user/v1/delete`, as Sunbird derives it from the service path. */
 export function apiIdForPath(path: string): string {
+  const known = apiIds.get(path)
+  if (known !== undefined) return known
+  const id = deriveApiId(path)
+  // Any path may be asked for (404s too): the cache stays bounded.
+  if (apiIds.size >= MAX_CACHED_PATHS) apiIds.clear()
+  apiIds.set(path, id)
+  return id
+}
+
+function deriveApiId(path: string): string {
   const servicePath = path.replace(/^\/api\/([^/]+)\/v1\//, '/v1/$1/')
   // Empty segments (stripped characters, `//`, a leading `/`) must not leave `..` or an edge dot: envelope.json's id pattern forbids them.
   const id = servicePath
