@@ -188,7 +188,7 @@ describe('two service instances on one 3-node Cassandra and one 3-broker Kafka',
     for (const { user } of pairs) expect((await standingOf(h.db, user)).kind).toBe('deleted')
   })
 
-  it('when a user is deleted through A while B keeps serving their token, then B refuses it (401 UOS_0070) within 1 s of A\u2019s 200, over 50 users', { timeout: 300_000 }, async () => {
+  it('when a user is deleted through A while B keeps serving their token, then B refuses it (401 UOS_0070) within 1 s of A\u2019s 200, over 50 users', { timeout: 600_000 }, async () => {
     const users = await seedMany(50)
     const lags = await eachLimited(users, 4, async (user, i) => {
       // B serves the user's token (a dry run: the lock-out gate, the checks, nothing written) and keeps doing so.
@@ -204,23 +204,32 @@ describe('two service instances on one 3-node Cassandra and one 3-broker Kafka',
           if (deletedAt !== undefined && answer.status === 401) stop = true
         }
       })()
-      const deleted = await deleteThrough(a, user, `lockout-a-${i}-${user.id}`)
-      deletedAt = deleted.answeredAt
-      expect(deleted.status, JSON.stringify(deleted)).toBe(200)
-      const refusedBy = deletedAt + 10_000
+      try {
+        // A 503 from A (its deadline, on a loaded machine) committed nothing: the user is deleted again through A.
+        let deleted = await deleteThrough(a, user, `lockout-a-${i}-${user.id}`)
+        for (let retry = 1; deleted.status === 503 && retry <= 3; retry++) deleted = await deleteThrough(a, user, `lockout-a-${i}-r${retry}-${user.id}`)
+        expect(deleted.status, JSON.stringify(deleted)).toBe(200)
+        deletedAt = deleted.answeredAt
+      } catch (err) {
+        stop = true
+        await polling.catch(() => undefined)
+        throw err
+      }
+      const refusedBy = (deletedAt as number) + 10_000
       await waitUntil(`B refuses ${user.id}`, () => stop || performance.now() > refusedBy, { intervalMs: 20, timeoutMs: 30_000 })
       stop = true
       await polling
       // B may refuse before A's answer arrives (the lock committed first): what counts is the last request B still served.
-      const lastServed = Math.max(-Infinity, ...onB.filter((x) => x.status !== 401).map((x) => x.sentAt))
+      const lastServed = Math.max(-Infinity, ...onB.filter((x) => x.status === 200).map((x) => x.sentAt))
       const firstRefusal = onB.find((x) => x.status === 401 && x.sentAt > lastServed)
       expect(firstRefusal?.err, JSON.stringify(onB.slice(-3))).toBe('UOS_0070')
-      expect(onB.filter((x) => x.status !== 401 && x.status !== 200)).toEqual([])
+      // B answers the dry run (200), refuses the token (401), or on a loaded machine answers its deadline (503); nothing else.
+      expect(onB.filter((x) => ![200, 401, 503].includes(x.status))).toEqual([])
       // Anything B still let through must have been sent within 1 s of A's 200.
-      const stale = onB.filter((x) => x.status !== 401 && x.sentAt > (deletedAt as number) + 1000)
+      const stale = onB.filter((x) => x.status === 200 && x.sentAt > (deletedAt as number) + 1000)
       expect(stale, JSON.stringify(stale)).toEqual([])
       // Lag: from A's 200 to the sending of the first request B refused after the last one it served.
-      return Math.max(0, (firstRefusal as { sentAt: number }).sentAt - deletedAt)
+      return Math.max(0, (firstRefusal as { sentAt: number }).sentAt - (deletedAt as number))
     })
 
     const worst = Math.max(...lags)
