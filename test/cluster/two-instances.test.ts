@@ -199,7 +199,9 @@ describe('two service instances on one 3-node Cassandra and one 3-broker Kafka',
       let deletedAt: number | undefined
       const polling = (async () => {
         for (let n = 0; !stop; n++) {
-          const answer = await deleteThrough(b, user, `lockout-b-${i}-${n}-${user.id}`, { dryRun: true })
+          // A failed sibling ends the test and stops the instances: this loop then ends quietly.
+          const answer = await deleteThrough(b, user, `lockout-b-${i}-${n}-${user.id}`, { dryRun: true }).catch(() => undefined)
+          if (!answer) break
           onB.push(answer)
           if (deletedAt !== undefined && answer.status === 401) stop = true
         }
@@ -223,10 +225,10 @@ describe('two service instances on one 3-node Cassandra and one 3-broker Kafka',
       const lastServed = Math.max(-Infinity, ...onB.filter((x) => x.status === 200).map((x) => x.sentAt))
       const firstRefusal = onB.find((x) => x.status === 401 && x.sentAt > lastServed)
       expect(firstRefusal?.err, JSON.stringify(onB.slice(-3))).toBe('UOS_0070')
-      // B answers the dry run (200), refuses the token (401), or on a loaded machine answers its deadline (503); nothing else.
-      expect(onB.filter((x) => ![200, 401, 503].includes(x.status))).toEqual([])
-      // Anything B still let through must have been sent within 1 s of A's 200.
-      const stale = onB.filter((x) => x.status === 200 && x.sentAt > (deletedAt as number) + 1000)
+      // Before the gate sees the deletion, B may also refuse by the row (400 UOS_USRDLT0008); on a loaded machine it may answer its deadline (503).
+      expect(onB.filter((x) => ![200, 401, 503].includes(x.status) && x.err !== 'UOS_USRDLT0008')).toEqual([])
+      // Anything sent to B more than 1 s after A's 200 must be refused by the lock-out (401), or meet B's deadline.
+      const stale = onB.filter((x) => x.status !== 401 && x.status !== 503 && x.sentAt > (deletedAt as number) + 1000)
       expect(stale, JSON.stringify(stale)).toEqual([])
       // Lag: from A's 200 to the sending of the first request B refused after the last one it served.
       return Math.max(0, (firstRefusal as { sentAt: number }).sentAt - (deletedAt as number))
