@@ -8,6 +8,7 @@ import { loadConfig } from '../src/config/load-config.js'
 import { createCassandraClient } from '../src/store/cassandra-client.js'
 import { clusterEnv, CLUSTER_REPLICATION, CLUSTER_SIZE } from '../test/cluster/support/cluster-env.js'
 import { deleteAll, percentile } from '../test/cluster/support/deletion-load.js'
+import { INSTANCE_START_BUDGET_MS, waitReady } from '../test/cluster/support/instances.js'
 import { startContractServer, type ContractServer } from '../test/support/contract-server.js'
 import { buildServer, freePort } from '../test/support/spawned-server.js'
 import { createRealmKeys } from '../test/support/user-tokens.js'
@@ -86,7 +87,10 @@ export async function runClusterScaling(options: { keyspace: string; deletions: 
     log(`keyspace ${options.keyspace} (replication ${JSON.stringify(CLUSTER_REPLICATION)}): migrating and truncating`)
     await prepareKeyspace(config.cassandra, db)
     const env = { ...clusterEnv(), CASSANDRA_KEYSPACE: options.keyspace, NODE_ENV: 'production' }
-    servers = [await startContractServer({ env, keys, port: await freePort() }), await startContractServer({ env, keys, port: await freePort() })]
+    // A generous start budget: on a loaded machine an instance beside the clusters takes more than 20 s.
+    const start = async () => startContractServer({ env, keys, port: await freePort(), startTimeoutMs: INSTANCE_START_BUDGET_MS })
+    servers = [await start(), await start()]
+    await Promise.all(servers.map((server) => waitReady(server)))
     for (const count of [1, 2, 1, 2]) {
       const ids = await seedUsers(db, options.keyspace, options.deletions)
       const before = await chainHeads(db, options.keyspace)

@@ -1,5 +1,4 @@
 import { Hono } from 'hono'
-import { timeout } from 'hono/timeout'
 import { ApiError } from './http/api-error.js'
 import type { AppEnv } from './http/app-env.js'
 import type { Verifiers } from './http/credentials/credential-scheme.js'
@@ -10,6 +9,7 @@ import { operations } from './http/operations/index.js'
 import { registerOperations } from './http/register-operations.js'
 import { renderError } from './http/render-error.js'
 import { requestContext } from './http/request-context.js'
+import { requestDeadline } from './http/request-deadline.js'
 import { requestMetrics } from './http/request-metrics.js'
 import { registerApiDocs } from './http/routes/api-docs.js'
 import { registerMetrics } from './http/routes/metrics.js'
@@ -47,7 +47,7 @@ export function createApp(deps: AppDeps, served: readonly Operation[] = operatio
   app.use('*', requestContext(deps.logger))
   app.use('*', requestMetrics(deps.metrics))
   // A request deadline: past it the caller gets the 503 of the operation's dialect, never a hang.
-  app.use('*', timeout(deps.requestTimeoutMs))
+  app.use('*', requestDeadline(deps.requestTimeoutMs))
   app.use('*', async (c, next) => {
     // A deletion past its point of no return must answer before the deadline's 503 would.
     c.set('answerBy', new Date(Date.now() + Math.max(0, deps.requestTimeoutMs - ANSWER_MARGIN_MS)))

@@ -68,6 +68,48 @@ describe('DeletedUserGate', () => {
     expect(store.readsOf('user-1')).toBe(2)
   })
 
+  it('when the store read is slow, then its active answer is trusted for the TTL from the read\u2019s start, not its end', async () => {
+    // Arrange: the read takes three quarters of the TTL; another instance deletes the user meanwhile.
+    const store = fakeStore()
+    const clock = manualClock()
+    const slowStore = async (userId: string) => {
+      const standing = await store.standingInStore(userId)
+      clock.advance((TTL_MS * 3) / 4)
+      return standing
+    }
+    const gate = new DeletedUserGate({ standingInStore: slowStore, ttlMs: TTL_MS, maxEntries: 100, now: clock.now })
+    await gate.isDeleted('user-1')
+    store.markDeleted('user-1')
+
+    // Act: a quarter of the TTL and a bit after the read ended is past the TTL from its start.
+    clock.advance(TTL_MS / 4 + 1)
+    const after = await gate.isDeleted('user-1')
+
+    // Assert
+    expect(after).toBe(true)
+    expect(store.readsOf('user-1')).toBe(2)
+  })
+
+  it('when the read takes longer than the TTL, or the TTL is 0, then its active answer is not cached and the next request reads again', async () => {
+    const store = fakeStore()
+    const clock = manualClock()
+    const slowStore = async (userId: string) => {
+      const standing = await store.standingInStore(userId)
+      clock.advance(TTL_MS * 2)
+      return standing
+    }
+    const slow = new DeletedUserGate({ standingInStore: slowStore, ttlMs: TTL_MS, maxEntries: 100, now: clock.now })
+    const untrusting = new DeletedUserGate({ standingInStore: store.standingInStore, ttlMs: 0, maxEntries: 100, now: clock.now })
+
+    await slow.isDeleted('user-1')
+    await slow.isDeleted('user-1')
+    await untrusting.isDeleted('user-2')
+    await untrusting.isDeleted('user-2')
+
+    expect(store.readsOf('user-1')).toBe(2)
+    expect(store.readsOf('user-2')).toBe(2)
+  })
+
   it('when the store said deleted, then that answer sticks beyond the TTL without another read', async () => {
     const store = fakeStore(['user-1'])
     const clock = manualClock()

@@ -30,6 +30,7 @@ export interface DeletedUserGateOptions {
 export class DeletedUserGate implements DeletionListener {
   private readonly cache: LRUCache<string, LockOutStanding>
   private readonly deletedTtlMs: number
+  private readonly now: () => number
   /** Bumped by every deletion or restore told to this instance, so a read that started before it is not cached over it. */
   private readonly changes = new Map<string, number>()
   private changeCount = 0
@@ -39,6 +40,7 @@ export class DeletedUserGate implements DeletionListener {
   constructor(private readonly options: DeletedUserGateOptions) {
     // A given clock is read at every check (ttlResolution 0): lru-cache would otherwise reuse a reading for 1 ms of real time.
     this.cache = new LRUCache<string, LockOutStanding>({ max: options.maxEntries, ttl: options.ttlMs, ...(options.now && { perf: { now: options.now }, ttlResolution: 0 }) })
+    this.now = options.now ?? (() => performance.now())
     // Deleted is final: keep that answer far longer than the (short) trust in "active".
     this.deletedTtlMs = Math.max(options.ttlMs, 24 * 60 * 60 * 1000)
   }
@@ -49,12 +51,15 @@ export class DeletedUserGate implements DeletionListener {
     const shared = this.inFlight.get(userId)
     if (shared) return shared
     const before = this.changes.get(userId)
+    // The answer is as old as the read's start (a deletion may commit while the read is in flight),
+    // so its trust is counted from there: a slow read never stretches the lag past the TTL.
+    const readStartedAt = this.now()
     const read: Promise<LockOutStanding> = this.options
       .standingInStore(userId)
       .then((standing) => {
         // userDeleted() / userRestored() may have run while we read: their answer wins over a stale read.
         if (this.changes.get(userId) !== before) return this.cache.get(userId) ?? standing
-        this.remember(userId, standing)
+        this.remember(userId, standing, readStartedAt)
         return standing
       })
       .finally(() => {
@@ -84,7 +89,18 @@ export class DeletedUserGate implements DeletionListener {
     if (this.changes.size > 10_000) this.changes.clear()
   }
 
-  private remember(userId: string, standing: LockOutStanding): void {
-    this.cache.set(userId, standing, standing === 'deleted' ? { ttl: this.deletedTtlMs } : undefined)
+  /** Caches an answer; one read from the store at `readStartedAt` is trusted for the TTL from then, and not at all once that has passed. */
+  private remember(userId: string, standing: LockOutStanding, readStartedAt?: number): void {
+    if (standing === 'deleted') {
+      this.cache.set(userId, standing, { ttl: this.deletedTtlMs })
+      return
+    }
+    const ttl = readStartedAt === undefined ? this.options.ttlMs : this.options.ttlMs - (this.now() - readStartedAt)
+    // lru-cache reads a ttl of 0 as "for ever": an answer already past its trust is not cached.
+    if (ttl < 1) {
+      this.cache.delete(userId)
+      return
+    }
+    this.cache.set(userId, standing, { ttl })
   }
 }

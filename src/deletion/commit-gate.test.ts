@@ -45,4 +45,18 @@ describe('answerByDeadline', () => {
     expect(await answer).toBe('accepted')
     failLater(new DependencyUnavailableError('cassandra'))
   })
+
+  it('when the deadline has already passed on arrival, then the answer is "retry" and the work is never started', async () => {
+    let started = false
+    const answer = answerByDeadline(
+      new Date(Date.now() - 1),
+      () => 'accepted',
+      async () => {
+        started = true
+        return 'done'
+      },
+    )
+    await expect(answer).rejects.toBeInstanceOf(DependencyUnavailableError)
+    expect(started).toBe(false)
+  })
 })

@@ -24,6 +24,8 @@ export function answerByDeadline<T>(answerBy: Date, accepted: () => T, run: (gat
       committed = true
     },
   }
+  // Already past the deadline (the request waited that long before it got here): "retry", and nothing is run.
+  if (answerBy.getTime() <= Date.now()) return Promise.reject(new DependencyUnavailableError('cassandra'))
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(
       () => {

@@ -35,10 +35,10 @@ export function contractServerEnv(keysDir: string, extra: Record<string, string>
   }
 }
 
-/** The built server (the contract project's one build) as its own process, with contractServerEnv(), on `options.port` or a free port. */
-export async function startContractServer(options: { env?: Record<string, string>; keys?: RealmKeys; port?: number } = {}): Promise<ContractServer> {
+/** The built server (the contract project's one build) as its own process, with contractServerEnv(), on `options.port` or a free port; `startTimeoutMs` bounds its start (startBuiltServer). */
+export async function startContractServer(options: { env?: Record<string, string>; keys?: RealmKeys; port?: number; startTimeoutMs?: number } = {}): Promise<ContractServer> {
   const keys = options.keys ?? createRealmKeys()
-  const server = await startBuiltServer(contractServerEnv(keys.dir, options.env), { port: options.port })
+  const server = await startBuiltServer(contractServerEnv(keys.dir, options.env), { port: options.port, startTimeoutMs: options.startTimeoutMs })
   return {
     ...server,
     keys,

@@ -29,8 +29,12 @@ export interface SpawnedServer {
   stop(signal?: NodeJS.Signals): Promise<number | null>
 }
 
-/** Runs the built service (node dist/src/main.js) as its own process, configured only by env, on `options.port` or a free port; resolves once it listens. */
-export async function startBuiltServer(env: Record<string, string>, options: { port?: number } = {}): Promise<SpawnedServer> {
+/**
+ * Runs the built service (node dist/src/main.js) as its own process, configured only by env, on
+ * `options.port` or a free port; resolves once it listens (within `startTimeoutMs`, default 20 s; a
+ * loaded machine needs more for a cluster's instances).
+ */
+export async function startBuiltServer(env: Record<string, string>, options: { port?: number; startTimeoutMs?: number } = {}): Promise<SpawnedServer> {
   const port = options.port ?? (await freePort())
   const child = spawn(process.execPath, [join(projectRoot, 'dist', 'src', 'main.js')], {
     cwd: projectRoot,
@@ -74,7 +78,7 @@ export async function startBuiltServer(env: Record<string, string>, options: { p
     })
   }
 
-  const listening = logged((line) => line.includes('"listening"'))
+  const listening = logged((line) => line.includes('"listening"'), options.startTimeoutMs)
   const outcome = await Promise.race([listening.then(() => 'listening' as const), exited.then(() => 'exited' as const)]).catch(() => 'timed out' as const)
   if (outcome !== 'listening') {
     // Never leave a half-started server behind: its sweeper would keep working on the tests' data.

@@ -19,7 +19,8 @@ export default async function setup(_project: TestProject): Promise<void> {
   Object.assign(process.env, clusterEnv())
   const started = Date.now()
   await up(['cassandra', 'kafka', 'keycloak', 'opensearch', 'redis'], { cassandraNodes: CLUSTER_SIZE, kafkaBrokers: CLUSTER_SIZE })
-  const config = loadConfig({ cassandra: { keyspace: TEST_KEYSPACE }, search: LOCAL_SEARCH })
+  // A minute per search request: creating Sunbird's index timed out at the default 3 s beside the clusters on a loaded machine.
+  const config = loadConfig({ cassandra: { keyspace: TEST_KEYSPACE }, search: { ...LOCAL_SEARCH, timeoutMs: 60_000 } })
   await migrate(config.cassandra, (line) => process.stderr.write(`${line}\n`))
   const search = createSearchClient(config.search)
   try {
