@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { seedUser } from '../../scripts/lib/seed-users.js'
 import { stepsOf } from '../../src/deletion/steps/index.js'
 import { createCassandraClient } from '../../src/store/cassandra-client.js'
+import { migrate } from '../../src/store/migrations.js'
 import { requestsOf } from '../support/deletion-requests.js'
 import { startContractServer } from '../support/contract-server.js'
 import { testConfig } from '../support/harness.js'
-import { TEST_KEYSPACE } from '../support/test-env.js'
 import { readUserState } from '../support/user-state.js'
 import { createRealmKeys } from '../support/user-tokens.js'
 import { waitUntil } from '../support/wait-until.js'
@@ -16,14 +16,32 @@ import { waitUntil } from '../support/wait-until.js'
  * recorded; a fresh server's sweeper must bring every one of those requests to completed with no
  * personal data left.
  */
+/**
+ * A keyspace of this file's own: its servers die at the first matching step they meet, and in the
+ * shared test keyspace that is often another suite's request (a due grace-period erasure).
+ */
+const KEYSPACE = 'sunbird_test_crash'
+const crashConfig = testConfig({ cassandra: { keyspace: KEYSPACE } })
+
+beforeAll(async () => {
+  await migrate(crashConfig.cassandra)
+  // Open work an earlier, interrupted run left behind would be swept (and die) before this run's own.
+  const db = createCassandraClient(crashConfig.cassandra)
+  try {
+    await db.execute(`TRUNCATE ${KEYSPACE}.user_deletion_request_open`)
+  } finally {
+    await db.shutdown()
+  }
+}, 300_000)
+
 /** Sunbird's deletion, step by step: what a request without a mode runs. */
 const STEPS = stepsOf('sunbird').map((step) => step.name)
 
 describe('when the server dies at any step boundary of a deletion', () => {
   // Every server of this test trusts the same realm keys; NODE_ENV test, or the crash point is ignored.
   const keys = createRealmKeys()
-  const db = createCassandraClient(testConfig().cassandra)
-  const env = { NODE_ENV: 'test', DELETION_LEASE_MS: '1000', DELETION_SWEEP_INTERVAL_MS: '300' }
+  const db = createCassandraClient(crashConfig.cassandra)
+  const env = { CASSANDRA_KEYSPACE: KEYSPACE, NODE_ENV: 'test', DELETION_LEASE_MS: '1000', DELETION_SWEEP_INTERVAL_MS: '300' }
 
   afterAll(async () => {
     await db.shutdown()
@@ -34,8 +52,8 @@ describe('when the server dies at any step boundary of a deletion', () => {
     // Right after acceptance, and after every step but the last (nothing follows it to interrupt).
     for (const step of ['accept', ...STEPS.slice(0, -1)]) {
       const userId = randomUUID()
-      await seedUser(db, TEST_KEYSPACE, { id: userId, managedBy: undefined })
-      await seedUser(db, TEST_KEYSPACE, { id: randomUUID(), managedBy: userId })
+      await seedUser(db, KEYSPACE, { id: userId, managedBy: undefined })
+      await seedUser(db, KEYSPACE, { id: randomUUID(), managedBy: userId })
       const requestId = `crash-${step}-${randomUUID()}`
       // No sweeper in the crashing servers: it could pick up the previous victim and die on that one instead.
       const server = await startContractServer({ keys, env: { ...env, FAULT_CRASH_AFTER_STEP: step, DELETION_SWEEP_INTERVAL_MS: '0' } })
@@ -54,7 +72,7 @@ describe('when the server dies at any step boundary of a deletion', () => {
       )
       expect(answer, `crash after ${step}`).toBe('connection lost')
       expect(await server.stop()).not.toBe(0)
-      const [request] = await requestsOf(db, userId)
+      const [request] = await requestsOf(db, userId, KEYSPACE)
       expect(request?.state, step).not.toBe('completed')
       if (step !== 'accept') expect(request?.steps[step as keyof typeof request.steps]).toBeDefined()
       crashed.push({ step, userId, requestId })
@@ -66,7 +84,7 @@ describe('when the server dies at any step boundary of a deletion', () => {
       const converged = await waitUntil(
         'every crashed request to complete',
         async () => {
-          states = await Promise.all(crashed.map(async ({ userId }) => (await requestsOf(db, userId))[0]?.state ?? 'missing'))
+          states = await Promise.all(crashed.map(async ({ userId }) => (await requestsOf(db, userId, KEYSPACE))[0]?.state ?? 'missing'))
           return states.every((state) => state === 'completed')
         },
         { timeoutMs: 30_000, intervalMs: 250 },
@@ -77,12 +95,12 @@ describe('when the server dies at any step boundary of a deletion', () => {
     }
 
     for (const { step, userId } of crashed) {
-      const state = await readUserState(db, userId)
+      const state = await readUserState(db, userId, KEYSPACE)
       expect(state.user?.get('isdeleted'), step).toBe(true)
       expect(state.user?.get('email'), step).toBe('')
       expect(state.user?.get('firstname'), step).toBe('')
       expect(state.lookups, step).toHaveLength(0)
-      const [request] = await requestsOf(db, userId)
+      const [request] = await requestsOf(db, userId, KEYSPACE)
       expect(Object.keys(request!.steps).sort(), step).toEqual([...STEPS].sort())
       expect(request!.steps.managedUsers, step).toMatchObject({ count: 1 })
     }
@@ -96,8 +114,8 @@ describe('when the server dies at any step boundary of a deletion', () => {
  */
 describe('when the server dies between a soft deletion and its erasure', () => {
   const keys = createRealmKeys()
-  const db = createCassandraClient(testConfig().cassandra)
-  const graceEnv = { NODE_ENV: 'test', DELETION_LEASE_MS: '1000', DELETION_GRACE_DAY_SECONDS: '2' }
+  const db = createCassandraClient(crashConfig.cassandra)
+  const graceEnv = { CASSANDRA_KEYSPACE: KEYSPACE, NODE_ENV: 'test', DELETION_LEASE_MS: '1000', DELETION_GRACE_DAY_SECONDS: '2' }
 
   afterAll(async () => {
     await db.shutdown()
@@ -114,29 +132,26 @@ describe('when the server dies between a soft deletion and its erasure', () => {
     )
   }
 
-  // Skipped: the test keyspace is shared with suites that leave grace-period erasures due, and this
-  // sweeping server dies at the first due erasure it meets, often another suite's, before it answers.
-  // It needs a keyspace of its own (or a drain of due erasures first) to be deterministic again.
-  it.skip('then each request is erased by the next server once its grace period ends', async () => {
+  it('then each request is erased by the next server once its grace period ends', async () => {
     const victims: { crash: string; userId: string }[] = []
     // Killed while answering: after the soft phase's Keycloak step, and after scheduling.
     for (const crash of ['keycloak', 'schedule']) {
       const userId = randomUUID()
-      await seedUser(db, TEST_KEYSPACE, { id: userId })
+      await seedUser(db, KEYSPACE, { id: userId })
       const server = await startContractServer({ keys, env: { ...graceEnv, FAULT_CRASH_AFTER_STEP: crash, DELETION_SWEEP_INTERVAL_MS: '0' } })
       expect(await askGracePeriod(server, userId), crash).toBe('connection lost')
       expect(await server.stop()).not.toBe(0)
-      expect((await readUserState(db, userId)).user?.get('status'), crash).toBe(2)
+      expect((await readUserState(db, userId, KEYSPACE)).user?.get('status'), crash).toBe(2)
       victims.push({ crash, userId })
     }
     // Killed by its own sweeper, right as the grace period turned into the erasure.
     const sweptUser = randomUUID()
-    await seedUser(db, TEST_KEYSPACE, { id: sweptUser })
+    await seedUser(db, KEYSPACE, { id: sweptUser })
     const sweeping = await startContractServer({ keys, env: { ...graceEnv, FAULT_CRASH_AFTER_STEP: 'erasure', DELETION_SWEEP_INTERVAL_MS: '300' } })
     expect(await askGracePeriod(sweeping, sweptUser)).toBe(200)
     await waitUntil('the sweeping server to die at the erasure', () => sweeping.process.signalCode === 'SIGKILL', { timeoutMs: 20_000 })
     await sweeping.stop()
-    expect((await requestsOf(db, sweptUser))[0]?.state).toBe('scheduled')
+    expect((await requestsOf(db, sweptUser, KEYSPACE))[0]?.state).toBe('scheduled')
     victims.push({ crash: 'erasure', userId: sweptUser })
 
     const recovery = await startContractServer({ keys, env: { ...graceEnv, DELETION_SWEEP_INTERVAL_MS: '300' } })
@@ -145,7 +160,7 @@ describe('when the server dies between a soft deletion and its erasure', () => {
       const erased = await waitUntil(
         'every grace period to be erased',
         async () => {
-          states = await Promise.all(victims.map(async ({ userId }) => (await requestsOf(db, userId))[0]?.state ?? 'missing'))
+          states = await Promise.all(victims.map(async ({ userId }) => (await requestsOf(db, userId, KEYSPACE))[0]?.state ?? 'missing'))
           return states.every((state) => state === 'completed')
         },
         { timeoutMs: 30_000, intervalMs: 250 },
@@ -156,10 +171,10 @@ describe('when the server dies between a soft deletion and its erasure', () => {
     }
 
     for (const { crash, userId } of victims) {
-      const state = await readUserState(db, userId)
+      const state = await readUserState(db, userId, KEYSPACE)
       expect(state.user?.get('email'), crash).toBe('')
       expect(state.lookups, crash).toHaveLength(0)
-      const [request] = await requestsOf(db, userId)
+      const [request] = await requestsOf(db, userId, KEYSPACE)
       expect(request?.steps.event, crash).toBeDefined()
       expect(request?.steps.keycloak, crash).toMatchObject({ status: 'done', action: 'absent' })
     }

@@ -10,8 +10,8 @@ export interface StoredRequest {
 }
 
 /** The deletion requests recorded for a user, newest first, straight from Cassandra. */
-export async function requestsOf(db: Client, userId: string): Promise<StoredRequest[]> {
-  const result = await db.execute(`SELECT id, state, requestedby, steps, receipt, createdat FROM ${TEST_KEYSPACE}.user_deletion_request WHERE userid = ?`, [userId], { prepare: true })
+export async function requestsOf(db: Client, userId: string, keyspace = TEST_KEYSPACE): Promise<StoredRequest[]> {
+  const result = await db.execute(`SELECT id, state, requestedby, steps, receipt, createdat FROM ${keyspace}.user_deletion_request WHERE userid = ?`, [userId], { prepare: true })
   return result.rows
     .sort((a, b) => (b.get('createdat') as Date).getTime() - (a.get('createdat') as Date).getTime())
     .map((row) => ({

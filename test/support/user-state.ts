@@ -3,8 +3,7 @@ import type { SeedUser } from '../../scripts/lib/seed-users.js'
 import { TEST_KEYSPACE } from './test-env.js'
 
 /** Everything Cassandra still holds about a user, read straight from the tables. */
-export async function readUserState(db: Client, userId: string) {
-  const ks = TEST_KEYSPACE
+export async function readUserState(db: Client, userId: string, ks = TEST_KEYSPACE) {
   const [user, lookups, identities, roles] = await Promise.all([
     db.execute(`SELECT * FROM ${ks}.user WHERE id = ?`, [userId], { prepare: true }),
     db.execute(`SELECT type, value FROM ${ks}.user_lookup WHERE userid = ?`, [userId], { prepare: true }),
