@@ -52,7 +52,8 @@ export function getConfig(env = process.env, options = {}) {
       adminUser: 'admin',
       adminPassword: 'admin',
       javaHome: env.KEYCLOAK_JAVA_HOME || '',
-      budgetMs: intEnv(env.SERVICES_START_BUDGET_MS, 240_000),
+      // SERVICES_START_BUDGET_MS may lengthen this wait (a loaded machine), never shorten it.
+      budgetMs: Math.max(240_000, intEnv(env.SERVICES_START_BUDGET_MS, 0)),
     },
     kafka: {
       // 4.4.0 is on Central but its kafka-tools artifact (TopicCommand) is not; 4.3.1 is the newest complete 4.x.
@@ -69,7 +70,7 @@ export function getConfig(env = process.env, options = {}) {
       port: intEnv(env.OPENSEARCH_PORT, 9200),
       transportPort: intEnv(env.OPENSEARCH_TRANSPORT_PORT, 9300),
       heap: '256m',
-      budgetMs: intEnv(env.SERVICES_START_BUDGET_MS, 120_000),
+      budgetMs: Math.max(120_000, intEnv(env.SERVICES_START_BUDGET_MS, 0)),
     },
     redis: {
       host: HOST,

@@ -21,8 +21,8 @@ export interface RelayDeps {
 }
 
 /**
- * Publishes what the outbox holds, oldest listing first, and marks each entry only after Kafka
- * acknowledged it. A crash between the two republishes the same payload, with the same mid, so
+ * Publishes what the outbox holds, oldest listing first, and marks each entry (its request, then
+ * the entry) only after Kafka acknowledged it. A crash in between republishes the same payload, with the same mid, so
  * consumers can drop the duplicate; the producer is idempotent, so its own retries add none.
  * Kafka being down only means the entries wait for the next pass.
  */
@@ -76,8 +76,11 @@ export class KafkaRelay {
         break
       }
       const at = new Date()
-      await this.deps.outbox.markPublished(entry.requestId, at)
+      // The request first, the outbox entry after: an entry stays listed until its request says
+      // published, so a failure between the two (Cassandra gone for a moment) only republishes it,
+      // with the same mid, and never leaves a request whose event is on the topic saying "queued".
       await this.deps.published(entry.requestId, at)
+      await this.deps.outbox.markPublished(entry.requestId, at)
       this.deps.log.info({ requestId: entry.requestId, mid: entry.mid, topic: this.options.topic }, 'event published')
       published++
     }

@@ -84,8 +84,11 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
       return created
     } catch (err) {
       if (!(err instanceof DependencyUnavailableError)) throw err
-      const settled = await this.settleCreate(request, err)
-      if (settled === 'unknown') void this.keepSettling(request, leaseUntil)
+      const settled = await this.settleCreate(request)
+      if (settled === 'unknown' || settled === 'absent') {
+        void this.keepSettling(request, leaseUntil)
+        return 'unknown'
+      }
       return settled
     }
   }
@@ -126,11 +129,14 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
   }
 
   /**
-   * The create's answer was lost: a serial read finishes any round still in flight, so what it shows
-   * is final. Our row (same user, same creation time) means created; another row means the id was
-   * taken; no row means it did not apply (the caller's "retry" is the truth). A failed read: unknown.
+   * The create's answer was lost: a serial read finishes any round already accepted. Our row (same
+   * user, same creation time) means created; another row means the id was taken. No row is not
+   * final: the insert itself may still be queued on a stalled (paused, overloaded) node and apply
+   * after the read, so it is unknown too (the caller is told accepted, and keepSettling creates the
+   * request if it never arrives). Answering "retry" there was seen to be untrue under faults: a 503
+   * for a deletion that then completed. A failed read: unknown.
    */
-  private async settleCreate(request: DeletionRequest, cause: DependencyUnavailableError): Promise<boolean | 'unknown'> {
+  private async settleCreate(request: DeletionRequest): Promise<boolean | 'unknown' | 'absent'> {
     let row: types.Row | null
     try {
       row = (await runCassandra(() => this.client.execute(this.cql.created, [request.id], { prepare: true, consistency: types.consistencies.localSerial }))).first()
@@ -138,7 +144,7 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
       if (err instanceof DependencyUnavailableError) return 'unknown'
       throw err
     }
-    if (!row) throw cause
+    if (!row) return 'absent'
     return row.get('userid') === request.userId && (row.get('createdat') as Date).getTime() === request.createdAt.getTime()
   }
 
@@ -148,16 +154,13 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
     while (Date.now() < until) {
       await new Promise((resolve) => setTimeout(resolve, SETTLE_EVERY_MS).unref())
       try {
-        const settled = await this.settleCreate(request, new DependencyUnavailableError('cassandra'))
-        if (settled !== 'unknown') return
+        const settled = await this.settleCreate(request)
+        if (settled === 'unknown') continue
+        // Known absent: create it now. Taken by another id, or arrived meanwhile: nothing of ours to settle.
+        if (settled === 'absent') await this.insert(request, leaseUntil)
+        return
       } catch {
-        try {
-          // Known absent: create it now. Taken by another id meanwhile: nothing of ours to settle.
-          await this.insert(request, leaseUntil)
-          return
-        } catch {
-          // Still unreachable: next round.
-        }
+        // Still unreachable: next round.
       }
     }
   }

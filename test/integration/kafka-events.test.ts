@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { down, up } from '../../scripts/services.mjs'
+import { DependencyUnavailableError } from '../../src/deletion/errors.js'
 import { expectDeleted } from '../support/assertions.js'
 import { requestsOf } from '../support/deletion-requests.js'
 import { startHarness, type Harness } from '../support/harness.js'
@@ -68,5 +69,44 @@ describe('the delete-user event on the real Kafka', () => {
     const ours = (await readTopic(h.config.events.topic)).filter((m) => m.value.includes(requestId))
     expect(ours).toHaveLength(1)
     expect((await requestsOf(h.db, user.id))[0]?.steps.event).toMatchObject({ action: 'published' })
+  })
+  it('when the request cannot record the publication after Kafka acknowledged, then the event stays listed and a later pass publishes it again with the same mid and records it', async () => {
+    const user = await h.seed({ rootOrgId: ORG })
+    const requestId = `evt-unrecorded-${randomUUID()}`
+    const requests = h.service.requests
+    const record = requests.markEventPublished.bind(requests)
+    let refused = 0
+    // Cassandra gone for a moment between Kafka's acknowledgement and the request's record of it.
+    requests.markEventPublished = async (id, at) => {
+      if (id === requestId && refused === 0) {
+        refused++
+        throw new DependencyUnavailableError('cassandra')
+      }
+      return record(id, at)
+    }
+    try {
+      await expectDeleted(await h.deleteRequest({ request: { userId: user.id } }, { 'x-authenticated-user-token': h.userToken({ sub: user.id }), 'x-request-id': requestId }))
+      await waitUntil(
+        'a pass whose record of the publication fails',
+        async () => {
+          await h.service.publishEvents().catch(() => undefined)
+          return refused === 1
+        },
+        { timeoutMs: 10_000, intervalMs: 200 },
+      )
+      await waitUntil(
+        'a later pass to record the publication',
+        async () => {
+          await h.service.publishEvents().catch(() => undefined)
+          return (await requestsOf(h.db, user.id))[0]?.steps.event?.action === 'published'
+        },
+        { timeoutMs: 10_000, intervalMs: 200 },
+      )
+    } finally {
+      delete (requests as Partial<Pick<typeof requests, 'markEventPublished'>>).markEventPublished
+    }
+    const ours = (await readTopic(h.config.events.topic)).filter((m) => m.value.includes(requestId))
+    expect(ours.length).toBeGreaterThanOrEqual(2)
+    expect(new Set(ours.map((m) => JSON.parse(m.value).mid)).size).toBe(1)
   })
 })

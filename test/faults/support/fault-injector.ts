@@ -1,5 +1,59 @@
-import { status, up } from '../../../scripts/services.mjs'
+import { startNode, status, up } from '../../../scripts/services.mjs'
 import { signalLocalServer } from '../../support/faults.js'
+
+export type Server = 'cassandra' | 'kafka' | 'keycloak'
+export const SERVERS: readonly Server[] = ['cassandra', 'kafka', 'keycloak']
+export type FaultKind = `${Server}-pause` | `${Server}-kill`
+
+/**
+ * Every kind of fault the suite injects. A pause freezes the server's processes (SIGSTOP) for 1–4 s
+ * then resumes them (SIGCONT): connections stay open and requests hang, as a stalled node looks. A
+ * kill is SIGKILL to the whole process group, as an evicted pod dies, then a start of the same
+ * server on the same data (Keycloak: its dev-mem realm imported again from the realm file).
+ */
+export const FAULT_KINDS: readonly FaultKind[] = SERVERS.flatMap((server) => [`${server}-pause`, `${server}-kill`] as const)
+
+/** One fault of the schedule: when (ms after the stream starts), what, and for a pause how long. */
+export interface PlannedFault {
+  kind: FaultKind
+  atMs: number
+  pauseMs?: number
+}
+
+/** A seeded pseudo-random source (mulberry32): the same FAULTS_SEED replays the same schedule. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/**
+ * The run's schedule over a window of `windowMs` (the stream's expected length): one kill of each
+ * server and `pausesPerServer` pauses of each, at seeded random points. The kills fall in three
+ * slots of the window so no two restarts start together on 2 cores: Keycloak's in the first (its
+ * start-dev restart, realm import included, is the slowest: 30–90 s here, minutes under load),
+ * Cassandra's and Kafka's in the second and third in a seeded order. Keycloak's pauses come before
+ * its kill (after it they would wait for its restart and stretch the run); the others' anywhere.
+ */
+export function planFaults(random: () => number, { windowMs, pausesPerServer }: { windowMs: number; pausesPerServer: number }): PlannedFault[] {
+  const within = (from: number, to: number) => Math.floor(windowMs * (from + random() * (to - from)))
+  const pauseMs = () => 1000 + Math.floor(random() * 3000)
+  const later: Server[] = random() < 0.5 ? ['cassandra', 'kafka'] : ['kafka', 'cassandra']
+  const plan: PlannedFault[] = [
+    { kind: 'keycloak-kill', atMs: within(0.14, 0.22) },
+    { kind: `${later[0] as Server}-kill`, atMs: within(0.3, 0.5) },
+    { kind: `${later[1] as Server}-kill`, atMs: within(0.6, 0.8) },
+  ]
+  for (const server of SERVERS) {
+    for (let i = 0; i < pausesPerServer; i++) plan.push({ kind: `${server}-pause`, atMs: server === 'keycloak' ? within(0, 0.1) : within(0, 0.95), pauseMs: pauseMs() })
+  }
+  return plan.sort((a, b) => a.atMs - b.atMs)
+}
 
 /** SIGKILL to the whole process group of a local server, and wait until it is gone. */
 async function killServer(server: Server): Promise<void> {
@@ -17,15 +71,19 @@ async function killServer(server: Server): Promise<void> {
 }
 
 /**
- * Starts a killed server again and waits until it answers. On a loaded 2-core machine a Cassandra
- * replaying its commit log can outlast one start's wait: `up` is asked again (it waits for a
- * member still starting) until the server answers, for at most 10 minutes.
+ * Starts a killed server again and waits until it answers. Cassandra and Kafka come back through
+ * startNode (no lock of `up`, so one server's slow restart never holds up another's); Keycloak,
+ * which has no members, through `up`. On a loaded 2-core machine one start's wait may run out while
+ * the server is still booting: it is asked again (it waits for a member still starting, never
+ * starts a second one), for at most 10 minutes.
  */
 export async function startAgain(server: Server): Promise<void> {
   const deadline = Date.now() + 600_000
+  const options = { cassandraNodes: 1, kafkaBrokers: 1, log: () => undefined }
   for (;;) {
     try {
-      await up([server], { cassandraNodes: 1, kafkaBrokers: 1, log: () => undefined })
+      if (server === 'keycloak') await up([server], options)
+      else await startNode(server, 1, options)
       return
     } catch (err) {
       if (Date.now() > deadline) throw err
@@ -33,94 +91,59 @@ export async function startAgain(server: Server): Promise<void> {
   }
 }
 
-/** A seeded pseudo-random source (mulberry32): the same FAULTS_SEED replays the same schedule. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-type Server = 'cassandra' | 'kafka' | 'keycloak'
-export type FaultKind = `${Server}-pause` | `${Server}-kill`
-
-/**
- * Every kind of fault the suite injects. A pause freezes the server's processes (SIGSTOP) for 1–4 s
- * then resumes them (SIGCONT): connections stay open and requests hang, as a stalled node looks. A
- * kill is SIGKILL, as an evicted pod dies, then a start of the same server on the same data.
- * Keycloak is paused, not killed: on this 2-core machine under load its start-dev restart (realm
- * re-import) took over 4 minutes in a measured run, which alone breaks the suite's time bound.
- */
-export const FAULT_KINDS: readonly FaultKind[] = ['cassandra-pause', 'cassandra-kill', 'kafka-pause', 'kafka-kill', 'keycloak-pause']
-
-/** Kills are slow to recover from (a Cassandra start takes most of a minute on 2 cores): at most this many of each per run. */
-const MAX_KILLS = 1
-
 export interface FaultInjector {
   /** Faults injected so far, per kind. */
   counts: Record<FaultKind, number>
   /** Faults the harness could not inject or recover from (a server that would not start again). */
   failures: string[]
-  /** Stops injecting, and resolves once every server is running (resumed, or started again). */
-  stop(): Promise<void>
+  /** Resolves once every planned fault is done and every server runs again. */
+  done: Promise<void>
 }
 
 /**
- * Injects faults at random points from `random` until stopped: first each kind once, in a seeded
- * order, then pauses at random, with 1–5 s of calm between two faults.
+ * Runs the schedule: one sequence per server, the three side by side (a Keycloak restart does not
+ * hold back a pause of Cassandra). Within a server's sequence a fault waits for the one before it,
+ * so a pause planned during that server's restart comes right after it.
  */
-export function injectFaults(random: () => number, log: (line: string) => void): FaultInjector {
+export function injectFaults(plan: readonly PlannedFault[], log: (line: string) => void): FaultInjector {
   const counts = Object.fromEntries(FAULT_KINDS.map((kind) => [kind, 0])) as Record<FaultKind, number>
-  let stopping = false
   const failures: string[] = []
-  const between = (min: number, max: number) => min + Math.floor(random() * (max - min))
-  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-  const firstRound = [...FAULT_KINDS].sort(() => random() - 0.5)
+  const started = Date.now()
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)))
+  const seconds = (ms: number) => (ms / 1000).toFixed(1)
 
-  async function inject(kind: FaultKind): Promise<void> {
-    const [server, action] = kind.split('-') as [Server, 'pause' | 'kill']
-    counts[kind]++
-    const started = Date.now()
+  async function inject(fault: PlannedFault): Promise<void> {
+    const [server, action] = fault.kind.split('-') as [Server, 'pause' | 'kill']
+    const from = Date.now()
     if (action === 'pause') {
       await signalLocalServer(server, 'SIGSTOP')
+      counts[fault.kind]++
       try {
-        await sleep(between(1000, 4000))
+        await sleep(fault.pauseMs ?? 2000)
       } finally {
         await signalLocalServer(server, 'SIGCONT')
       }
     } else {
       await killServer(server)
-      await sleep(between(500, 2000))
+      counts[fault.kind]++
+      await sleep(1000)
       await startAgain(server)
     }
-    log(`${kind} for ${((Date.now() - started) / 1000).toFixed(1)} s`)
+    log(`${fault.kind} at ${seconds(from - started)} s for ${seconds(Date.now() - from)} s`)
   }
 
-  const running = (async () => {
-    let round = 0
-    while (!stopping) {
-      await sleep(between(1000, 5000))
-      if (stopping) break
-      const kind = round < firstRound.length ? (firstRound[round] as FaultKind) : (FAULT_KINDS.filter((k) => k.endsWith('-pause') || counts[k] < MAX_KILLS)[between(0, 3)] as FaultKind)
-      round++
-      try {
-        await inject(kind)
-      } catch (err) {
-        failures.push(`${kind}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`)
+  const done = Promise.all(
+    SERVERS.map(async (server) => {
+      for (const fault of plan.filter((f) => f.kind.startsWith(`${server}-`))) {
+        await sleep(started + fault.atMs - Date.now())
+        try {
+          await inject(fault)
+        } catch (err) {
+          failures.push(`${fault.kind}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`)
+        }
       }
-    }
-  })()
+    }),
+  ).then(() => undefined)
 
-  return {
-    counts,
-    failures,
-    async stop() {
-      stopping = true
-      await running
-    },
-  }
+  return { counts, failures, done }
 }

@@ -11,6 +11,8 @@ import sharedSetup from '../../support/global-setup.js'
  * periodic sync, so it is restarted once to take the current configuration.
  */
 export default async function setup(project: TestProject): Promise<void> {
+  // As vitest.faults.config.ts: starts on a loaded machine are waited for, not cut off.
+  process.env.SERVICES_START_BUDGET_MS ??= '600000'
   await sharedSetup(project)
   // Where scripts/services keeps its run folders (its getConfig's rule).
   const env = process.env
