@@ -37,8 +37,14 @@ export const SCRUBBED_USER_COLUMNS: Readonly<Record<string, string | boolean | n
 /** What a hard deletion leaves of the user row: a tombstone other Sunbird data can still point at. Every other column goes to null. */
 export const TOMBSTONE_COLUMNS: ReadonlySet<string> = new Set(['id', 'userid', 'status', 'isdeleted', 'createddate', 'updateddate', 'updatedby'])
 
-/** How many rounds (a serial read, and the lock sent again) settle a lock whose answer was lost, before it is left to the sweeper as unknown. */
-const SETTLE_ATTEMPTS = 3
+/**
+ * How long rounds (a serial read, and the lock sent again) try to settle a lock whose answer was
+ * lost before it is left to the sweeper as unknown. Bounded by time, not by a count: a Cassandra
+ * that was paused answers a burst of queued transactions first, and a racer told "unknown" is
+ * answered as if it had won (the commit gate's 200) where a few more rounds would have shown it lost.
+ */
+const SETTLE_BUDGET_MS = 6000
+const SETTLE_BACKOFF_MS = [200, 400, 800, 1000]
 
 const scrubColumns = Object.keys(SCRUBBED_USER_COLUMNS)
 const scrubValues = Object.values(SCRUBBED_USER_COLUMNS)
@@ -142,7 +148,7 @@ export class CassandraUserStore implements UserStore {
       result = await runCassandra(() => this.client.execute(this.cql.lock, params, { prepare: true }))
     } catch (err) {
       if (!(err instanceof DependencyUnavailableError)) throw err
-      return this.settleLock(user, params)
+      return this.settleLock(user, params, Date.now() + SETTLE_BUDGET_MS)
     }
     if (result.wasApplied()) return { kind: 'deleted' }
     const row = result.first()
@@ -157,17 +163,17 @@ export class CassandraUserStore implements UserStore {
    * author and timestamp) means we hold the lock; another's means we lost. A row still unchanged is
    * not final (the lost lock may yet run), so the lock is sent again with the same values: whichever
    * of our copies applies leaves the same mark, and the others then find the row changed. When
-   * Cassandra cannot settle it in a few tries, the outcome is unknown.
+   * Cassandra cannot settle it within SETTLE_BUDGET_MS, the outcome is unknown.
    */
-  private async settleLock(user: UserRecord, params: unknown[], triesLeft = SETTLE_ATTEMPTS): Promise<MarkDeletedOutcome> {
-    if (triesLeft === 0) return { kind: 'unknown' }
+  private async settleLock(user: UserRecord, params: unknown[], settleBy: number, round = 0): Promise<MarkDeletedOutcome> {
+    if (Date.now() >= settleBy) return { kind: 'unknown' }
     let row: types.Row | null
     try {
       row = (await runCassandra(() => this.client.execute(this.cql.readLock, [user.id], { prepare: true, consistency: types.consistencies.localSerial }))).first()
     } catch (err) {
       if (!(err instanceof DependencyUnavailableError)) throw err
-      await new Promise((resolve) => setTimeout(resolve, 200))
-      return this.settleLock(user, params, triesLeft - 1)
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_BACKOFF_MS[Math.min(round, SETTLE_BACKOFF_MS.length - 1)]))
+      return this.settleLock(user, params, settleBy, round + 1)
     }
     if (!row) return notLocked(undefined)
     const current: UserRecord = { ...user, status: (row.get('status') as number | null) ?? null, isDeleted: (row.get('isdeleted') as boolean | null) ?? null }
@@ -179,7 +185,7 @@ export class CassandraUserStore implements UserStore {
     } catch (err) {
       if (!(err instanceof DependencyUnavailableError)) throw err
     }
-    return this.settleLock(user, params, triesLeft - 1)
+    return this.settleLock(user, params, settleBy, round + 1)
   }
 
   async eraseLookups(userId: string): Promise<number> {

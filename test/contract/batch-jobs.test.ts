@@ -110,5 +110,7 @@ describe('batch jobs on the built server', () => {
       const states = await Promise.all(userIds.map(async (userId) => (await requestsOf(db, userId)).map((r) => r.state).join(',')))
       return states.every((state) => state === 'completed')
     })
-  })
+    // Its own waits add up to minutes (pause seen, resume seen, job done); a shorter test timeout
+    // would abandon it with Cassandra still stopped, failing the files after it.
+  }, 300_000)
 })

@@ -37,6 +37,7 @@ beforeAll(async () => {
 /** Sunbird's deletion, step by step: what a request without a mode runs. */
 const STEPS = stepsOf('sunbird').map((step) => step.name)
 
+// Each test starts a built server per crash point (about fifteen), so it runs for minutes, not seconds.
 describe('when the server dies at any step boundary of a deletion', () => {
   // Every server of this test trusts the same realm keys; NODE_ENV test, or the crash point is ignored.
   const keys = createRealmKeys()
@@ -104,7 +105,7 @@ describe('when the server dies at any step boundary of a deletion', () => {
       expect(Object.keys(request!.steps).sort(), step).toEqual([...STEPS].sort())
       expect(request!.steps.managedUsers, step).toMatchObject({ count: 1 })
     }
-  })
+  }, 300_000)
 })
 
 /**
@@ -178,5 +179,5 @@ describe('when the server dies between a soft deletion and its erasure', () => {
       expect(request?.steps.event, crash).toBeDefined()
       expect(request?.steps.keycloak, crash).toMatchObject({ status: 'done', action: 'absent' })
     }
-  })
+  }, 300_000)
 })
