@@ -103,7 +103,7 @@ export class BatchRunner {
           const job = await this.job(jobId)
           if (!job) continue
           const work = this.workSlice(job, slice.slice)
-            .catch((err: unknown) => this.deps.onError?.(err))
+            .catch((err: unknown) => this.sliceFailed(jobId, err))
             .finally(() => this.working.delete(key))
           this.working.set(key, work)
         }
@@ -175,6 +175,18 @@ export class BatchRunner {
     } finally {
       if (!settled || this.stopping) await jobs.releaseSlice(job.id, slice).catch(() => undefined)
     }
+  }
+
+  /**
+   * The slice's own bookkeeping failed (listing its items, renewing its lease). A dependency fault
+   * counts against the job's breaker as a failed deletion does: otherwise a Cassandra in trouble
+   * that fails the bookkeeping before any deletion is tried would never pause the job.
+   */
+  private async sliceFailed(jobId: string, err: unknown): Promise<void> {
+    this.deps.onError?.(err)
+    if (!this.deps.classify(err).fault) return
+    const change = this.breaker(jobId).record(true, this.deps.clock.now().getTime())
+    if (change) await this.breakerChanged(jobId, change)
   }
 
   /** Waits while the job's breaker is open; false when the instance stops meanwhile. */
