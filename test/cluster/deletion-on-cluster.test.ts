@@ -14,6 +14,7 @@ import { personalValues, readUserState } from '../support/user-state.js'
 import { waitUntil } from '../support/wait-until.js'
 import { CLUSTER_BROKERS, CLUSTER_HOSTS } from './support/cluster-env.js'
 import { killCassandraNode, startCassandraNode, waitAllCassandraUp, waitCassandraNodeState } from './support/cluster.js'
+import { sendSelfDeletion } from './support/deletion-load.js'
 import { startInstances, stopInstances } from './support/instances.js'
 
 /** The request is completed and the user row holds none of the seeded personal values, read at QUORUM from the cluster. */
@@ -78,16 +79,7 @@ describe('the product on a 3-node Cassandra and a 3-broker Kafka', () => {
       instances = await startInstances([await freePort()], { keys: h.keys, env: { EVENT_RELAY_INTERVAL_MS: '200' } })
       const instance = itemAt(instances, 0)
 
-      const response = await fetch(`${instance.url}/api/user/v1/delete`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          authorization: `Bearer ${instance.apiBearer}`,
-          'x-authenticated-user-token': instance.userToken({ sub: user.id }),
-          'x-request-id': requestId,
-        },
-        body: JSON.stringify({ request: { userId: user.id } }),
-      })
+      const response = await sendSelfDeletion(instance, user.id, requestId)
 
       await expectDeleted(response)
       await expectErased(h, user, personal)

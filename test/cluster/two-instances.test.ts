@@ -14,7 +14,7 @@ import { TEST_KEYSPACE } from '../support/test-env.js'
 import { waitUntil } from '../support/wait-until.js'
 import { CLUSTER_BROKERS, clusterEnv } from './support/cluster-env.js'
 import { killCassandraNode, killKafkaBroker, startCassandraNode, startKafkaBroker, waitAllCassandraUp, waitAllKafkaUp } from './support/cluster.js'
-import { deleteAll, percentile, type SentDeletion, standingOf } from './support/deletion-load.js'
+import { deleteAll, percentile, type SentDeletion, sendSelfDeletion, standingOf } from './support/deletion-load.js'
 import { startInstances, stopInstances } from './support/instances.js'
 
 // §2 of issue 13 with two instances of the built service on two ports, one 3-node Cassandra and one
@@ -28,16 +28,7 @@ const load = () => loadavg().map((n) => Math.round(n * 10) / 10)
 /** POST /api/user/v1/delete as the user, through `instance`; the status, the error code and when it was sent and answered (performance.now()). */
 async function deleteThrough(instance: ContractServer, user: SeedUser, requestId: string, request: Record<string, unknown> = {}) {
   const sentAt = performance.now()
-  const response = await fetch(`${instance.url}/api/user/v1/delete`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      authorization: `Bearer ${instance.apiBearer}`,
-      'x-authenticated-user-token': instance.userToken({ sub: user.id }),
-      'x-request-id': requestId,
-    },
-    body: JSON.stringify({ request: { userId: user.id, ...request } }),
-  })
+  const response = await sendSelfDeletion(instance, user.id, requestId, request)
   const text = await response.text()
   let err: string | null = null
   try {

@@ -13,6 +13,20 @@ export interface SentDeletion {
   ms: number
 }
 
+/** `POST /api/user/v1/delete` as the user themselves, through `instance`, with the given X-Request-Id and any extra request fields. */
+export function sendSelfDeletion(instance: ContractServer, userId: string, requestId: string, request: Record<string, unknown> = {}): Promise<Response> {
+  return fetch(`${instance.url}/api/user/v1/delete`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      authorization: `Bearer ${instance.apiBearer}`,
+      'x-authenticated-user-token': instance.userToken({ sub: userId }),
+      'x-request-id': requestId,
+    },
+    body: JSON.stringify({ request: { userId, ...request } }),
+  })
+}
+
 /** Sends `POST /api/user/v1/delete` for each user as the user, through the instances in turn, `inFlight` at a time; `onAnswered(n)` after each answer. */
 export async function deleteAll(
   instances: ContractServer[],
@@ -30,16 +44,7 @@ export async function deleteAll(
       const instance = instances[instanceIndex] as ContractServer
       const requestId = `${options.requestIdPrefix}-${index}-${user.id}`
       const started = performance.now()
-      const response = await fetch(`${instance.url}/api/user/v1/delete`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          authorization: `Bearer ${instance.apiBearer}`,
-          'x-authenticated-user-token': instance.userToken({ sub: user.id }),
-          'x-request-id': requestId,
-        },
-        body: JSON.stringify({ request: { userId: user.id } }),
-      })
+      const response = await sendSelfDeletion(instance, user.id, requestId)
       const text = await response.text()
       let err: string | null = null
       try {
