@@ -158,8 +158,7 @@ export class BatchRunner {
           leaseRenewAt = clock.now().getTime() + settings.leaseMs / 3
         }
         const outcome = await this.attempt(job, item)
-        const change = this.breaker(job.id).record(outcome.status === 'fault', clock.now().getTime())
-        if (change) await this.breakerChanged(job.id, change)
+        await this.recordForBreaker(job.id, outcome.status === 'fault')
         const attempts = item.attempts + (outcome.status === 'fault' ? 1 : 0)
         const gaveUp = outcome.status === 'fault' && attempts >= settings.maxAttempts
         const recorded: BatchItem =
@@ -184,8 +183,12 @@ export class BatchRunner {
    */
   private async sliceFailed(jobId: string, err: unknown): Promise<void> {
     this.deps.onError?.(err)
-    if (!this.deps.classify(err).fault) return
-    const change = this.breaker(jobId).record(true, this.deps.clock.now().getTime())
+    if (this.deps.classify(err).fault) await this.recordForBreaker(jobId, true)
+  }
+
+  /** One outcome into the job's breaker; a change (opened, closed) is reported and shown. */
+  private async recordForBreaker(jobId: string, fault: boolean): Promise<void> {
+    const change = this.breaker(jobId).record(fault, this.deps.clock.now().getTime())
     if (change) await this.breakerChanged(jobId, change)
   }
 
