@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { describe, expect } from 'vitest'
 import type { CodeTable, ExtraTarget, JsonRow, PersonalDataTables, PersonalTable } from '../../../src/deletion/ports.js'
 import { contractCase, type ContractSubject, type SubjectFactory } from './contract-case.js'
+import { PERSONAL_TABLE_USER_COLUMN as USER_COLUMN } from '../personal-table-columns.js'
 
 export interface PersonalDataTablesSubject extends ContractSubject {
   tables: PersonalDataTables
@@ -37,16 +38,6 @@ function rowsOf(table: PersonalTable, userId: string): JsonRow[] {
     case 'address':
       return [1, 2].map((n) => ({ id: `${tag}-${n}`, userid: userId, city: 'Pune' }))
   }
-}
-
-const USER_COLUMN: Readonly<Record<PersonalTable, string>> = {
-  user_declarations: 'userid',
-  user_consent: 'user_id',
-  user_notes: 'userid',
-  shadow_user: 'userid',
-  user_feed: 'userid',
-  user_cert: 'userid',
-  address: 'userid',
 }
 
 const TABLES = Object.keys(USER_COLUMN) as PersonalTable[]

@@ -1,18 +1,8 @@
 import { DependencyUnavailableError } from '../../../src/deletion/errors.js'
 import type { CodeTable, ExtraTarget, JsonRow, PersonalDataTables, PersonalTable, SearchUserFlags, UserCache, UserSearchIndex } from '../../../src/deletion/ports.js'
+import { PERSONAL_TABLE_USER_COLUMN as USER_COLUMN } from '../personal-table-columns.js'
 
 const CONTACT_COLUMNS = ['email', 'phone', 'prevusedemail', 'prevusedphone', 'recoveryemail', 'recoveryphone']
-
-/** The user column of each table, as the adapter finds rows. */
-const USER_COLUMN: Readonly<Record<PersonalTable, string>> = {
-  user_declarations: 'userid',
-  user_consent: 'user_id',
-  user_notes: 'userid',
-  shadow_user: 'userid',
-  user_feed: 'userid',
-  user_cert: 'userid',
-  address: 'userid',
-}
 
 /**
  * The side tables in memory. Contacts come from the user store's profile (as the adapter reads
