@@ -135,7 +135,19 @@ describe('when the server dies between a soft deletion and its erasure', () => {
 
   it('then each request is erased by the next server once its grace period ends', async () => {
     const victims: { crash: string; userId: string }[] = []
-    // Killed while answering: after the soft phase's Keycloak step, and after scheduling.
+    // Killed by its own sweeper, right as the grace period turned into the erasure. First, while no
+    // other grace period of this file is open: its sweeper would die on whichever falls due first,
+    // and on a slow machine an earlier victim's fell due before this server had even answered.
+    const sweptUser = randomUUID()
+    await seedUser(db, KEYSPACE, { id: sweptUser })
+    const sweeping = await startContractServer({ keys, env: { ...graceEnv, FAULT_CRASH_AFTER_STEP: 'erasure', DELETION_SWEEP_INTERVAL_MS: '300' } })
+    expect(await askGracePeriod(sweeping, sweptUser)).toBe(200)
+    await waitUntil('the sweeping server to die at the erasure', () => sweeping.process.signalCode === 'SIGKILL', { timeoutMs: 20_000 })
+    await sweeping.stop()
+    expect((await requestsOf(db, sweptUser, KEYSPACE))[0]?.state).toBe('scheduled')
+    victims.push({ crash: 'erasure', userId: sweptUser })
+    // Killed while answering: after the soft phase's Keycloak step, and after scheduling. No sweeper
+    // in these servers, so the open grace period above cannot be what kills them.
     for (const crash of ['keycloak', 'schedule']) {
       const userId = randomUUID()
       await seedUser(db, KEYSPACE, { id: userId })
@@ -145,15 +157,6 @@ describe('when the server dies between a soft deletion and its erasure', () => {
       expect((await readUserState(db, userId, KEYSPACE)).user?.get('status'), crash).toBe(2)
       victims.push({ crash, userId })
     }
-    // Killed by its own sweeper, right as the grace period turned into the erasure.
-    const sweptUser = randomUUID()
-    await seedUser(db, KEYSPACE, { id: sweptUser })
-    const sweeping = await startContractServer({ keys, env: { ...graceEnv, FAULT_CRASH_AFTER_STEP: 'erasure', DELETION_SWEEP_INTERVAL_MS: '300' } })
-    expect(await askGracePeriod(sweeping, sweptUser)).toBe(200)
-    await waitUntil('the sweeping server to die at the erasure', () => sweeping.process.signalCode === 'SIGKILL', { timeoutMs: 20_000 })
-    await sweeping.stop()
-    expect((await requestsOf(db, sweptUser, KEYSPACE))[0]?.state).toBe('scheduled')
-    victims.push({ crash: 'erasure', userId: sweptUser })
 
     const recovery = await startContractServer({ keys, env: { ...graceEnv, DELETION_SWEEP_INTERVAL_MS: '300' } })
     try {
