@@ -62,7 +62,7 @@ function recordingClient(options: { failWrites?: number } = {}) {
     execute: async (cql: string, params: unknown[] = []) => {
       statements.push({ cql, params })
       await maybeFail()
-      return { rows: [], wasApplied: () => true }
+      return { rows: [], wasApplied: () => true, async *[Symbol.asyncIterator]() {} }
     },
     batch: async (queries: { query: string; params: unknown[] }[]) => {
       batches.push(queries.length)
@@ -128,6 +128,28 @@ describe('CassandraAuditTrail appends', () => {
     const anchors = statements.filter((s) => s.cql.includes('user_deletion_audit_anchor'))
     expect(anchors.map((s) => s.params.slice(0, 2))).toEqual([[trail.currentChain, 2]])
     expect(anchors[0]?.params[2]).toBe(statements[1]?.params[5])
+  })
+})
+
+describe('CassandraAuditTrail verification', () => {
+  it('when chains are named, then only those are walked, with no listing of every chain', async () => {
+    const { client, statements } = recordingClient()
+    const trail = new CassandraAuditTrail(client, 'ks')
+
+    const verdict = await trail.verify({ chains: ['chain-a'] })
+
+    expect(verdict).toEqual({ ok: true, records: 0, chains: 1 })
+    expect(statements.some((s) => /DISTINCT/i.test(s.cql))).toBe(false)
+    expect(statements.map((s) => s.params[0])).toEqual(['chain-a', 'chain-a'])
+  })
+
+  it('when no chain is named, then every chain named by a record or an anchor is listed first', async () => {
+    const { client, statements } = recordingClient()
+    const trail = new CassandraAuditTrail(client, 'ks')
+
+    await trail.verify()
+
+    expect(statements.filter((s) => /DISTINCT/i.test(s.cql))).toHaveLength(2)
   })
 })
 

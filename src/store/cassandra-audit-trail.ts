@@ -195,14 +195,17 @@ export class CassandraAuditTrail implements AuditTrail {
 
   /**
    * Walks every chain (the per-instance ones and the legacy single chain) in order, recomputes
-   * every hash and checks each chain against its anchors. Anchors are read before records, so an
-   * anchor written meanwhile cannot name a record the walk did not see.
+   * every hash and checks each chain against its anchors; or only the chains named, to look at one
+   * instance's records (a chain never named by a record or an anchor is an empty chain). Anchors
+   * are read before records, so an anchor written meanwhile cannot name a record the walk did not see.
    */
-  async verify(): Promise<ChainVerdict> {
-    const chainNames = new Set<string>()
-    for (const query of [this.cql.anchoredChains, this.cql.chains]) {
-      const result = await runCassandra(() => this.client.execute(query, [], { ...IDEMPOTENT, fetchSize: 1000 }))
-      for await (const row of result) chainNames.add(row.get('chain') as string)
+  async verify(scope: { chains?: readonly string[] } = {}): Promise<ChainVerdict> {
+    const chainNames = new Set<string>(scope.chains)
+    if (!scope.chains) {
+      for (const query of [this.cql.anchoredChains, this.cql.chains]) {
+        const result = await runCassandra(() => this.client.execute(query, [], { ...IDEMPOTENT, fetchSize: 1000 }))
+        for await (const row of result) chainNames.add(row.get('chain') as string)
+      }
     }
     let records = 0
     for (const chain of [...chainNames].sort()) {

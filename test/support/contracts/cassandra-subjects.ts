@@ -9,6 +9,7 @@ import { CassandraPersonalTables } from '../../../src/store/cassandra-personal-t
 import { CassandraUserDeletionStates } from '../../../src/store/cassandra-user-deletion-states.js'
 import { CassandraUserStore } from '../../../src/store/cassandra-user-store.js'
 import { waitUntil } from '../wait-until.js'
+import { undoTampering } from '../audit-tampering.js'
 import { TEST_KEYSPACE } from '../test-env.js'
 import type { AuditTrailSubject } from './audit-trail.contract.js'
 import type { DeletionRequestStoreSubject } from './deletion-request-store.contract.js'
@@ -147,8 +148,10 @@ export function cassandraEventOutbox(db: Client): EventOutboxSubject {
 }
 
 /**
- * The Cassandra adapter, on a chain of its own (each adapter instance starts one). Records stay (the
- * chain is append-only); tampering writes straight to user_deletion_audit and is undone by each case.
+ * The Cassandra adapter, on a chain of its own (each adapter instance starts one), verified alone:
+ * other files of the run write chains to the same keyspace, and tamper with theirs. Records stay
+ * (the chain is append-only); tampering writes straight to user_deletion_audit and is undone by each
+ * case (undoTampering).
  */
 export function cassandraAuditTrail(db: Client): AuditTrailSubject {
   const table = `${ks}.user_deletion_audit`
@@ -164,6 +167,7 @@ export function cassandraAuditTrail(db: Client): AuditTrailSubject {
   }
   return {
     trail,
+    verify: () => trail.verify({ chains: [trail.currentChain] }),
     recordsOf: async (requestId) => (await rowsOf(requestId)).map((row) => JSON.parse(row.get('record') as string) as AuditRecord),
     async rewrite(requestId, index, change) {
       const row = await rowOf(requestId, index)
@@ -171,7 +175,7 @@ export function cassandraAuditTrail(db: Client): AuditTrailSubject {
       const original = row.get('record') as string
       const update = `UPDATE ${table} SET record = ? WHERE chain = ? AND seq = ?`
       await db.execute(update, [change(original), trail.currentChain, seq], PREPARED)
-      return { seq: Number(seq), undo: async () => void (await db.execute(update, [original, trail.currentChain, seq], PREPARED)) }
+      return { seq: Number(seq), undo: () => undoTampering(db, update, [original, trail.currentChain, seq]) }
     },
     async remove(requestId, index) {
       const row = await rowOf(requestId, index)
@@ -180,7 +184,7 @@ export function cassandraAuditTrail(db: Client): AuditTrailSubject {
       await db.execute(`DELETE FROM ${table} WHERE chain = ? AND seq = ?`, [chain, seq], PREPARED)
       const restore = `INSERT INTO ${table} (chain, seq, at, record, prevhash, hash) VALUES (?, ?, ?, ?, ?, ?)`
       const values = [chain, seq, row.get('at'), row.get('record'), row.get('prevhash'), row.get('hash')]
-      return { seq: Number(seq), undo: async () => void (await db.execute(restore, values, PREPARED)) }
+      return { seq: Number(seq), undo: () => undoTampering(db, restore, values) }
     },
   }
 }

@@ -83,6 +83,7 @@ export function fakeAuditTrail(): AuditTrailSubject {
   }
   return {
     trail,
+    verify: () => trail.verify(),
     recordsOf: async (requestId) => trail.records.filter((record) => record.requestId === requestId),
     rewrite: async (requestId, index, change) => {
       const seq = seqOf(requestId, index)
