@@ -1,22 +1,32 @@
 import { randomUUID } from 'node:crypto'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { seedUser } from '../../scripts/lib/seed-users.js'
 import { createCassandraClient } from '../../src/store/cassandra-client.js'
+import { migrate } from '../../src/store/migrations.js'
 import { jobStatus, postTo, submitJob, waitForJob } from '../support/batch-jobs.js'
 import { startContractServer } from '../support/contract-server.js'
 import { requestsOf } from '../support/deletion-requests.js'
 import { signalLocalServer } from '../support/faults.js'
 import { testConfig } from '../support/harness.js'
-import { TEST_KEYSPACE } from '../support/test-env.js'
 import { createRealmKeys } from '../support/user-tokens.js'
 import { waitUntil } from '../support/wait-until.js'
 
 const ORG = `batch-contract-${randomUUID()}`
+/**
+ * A keyspace of this file's own: every server on a keyspace works its open jobs, so in the shared
+ * test keyspace another file's server could finish this file's job while its own was stopped.
+ */
+const KEYSPACE = 'sunbird_test_batch'
+const batchConfig = testConfig({ cassandra: { keyspace: KEYSPACE } })
+
+beforeAll(async () => {
+  await migrate(batchConfig.cassandra)
+}, 300_000)
 
 /** The built server working batch jobs: stopped mid-job and replaced; its Cassandra paused and resumed. */
 describe('batch jobs on the built server', () => {
   const keys = createRealmKeys()
-  const db = createCassandraClient(testConfig().cassandra)
+  const db = createCassandraClient(batchConfig.cassandra)
   const adminId = randomUUID()
 
   afterAll(async () => {
@@ -25,12 +35,12 @@ describe('batch jobs on the built server', () => {
 
   async function seedUsers(count: number): Promise<string[]> {
     const ids = Array.from({ length: count }, () => randomUUID())
-    for (const id of ids) await seedUser(db, TEST_KEYSPACE, { id, rootOrgId: ORG, organisations: [ORG] })
+    for (const id of ids) await seedUser(db, KEYSPACE, { id, rootOrgId: ORG, organisations: [ORG] })
     return ids
   }
 
   it('when the server is stopped (SIGTERM) mid-job, then it stops within the drain deadline, and the next server finishes the job with one deletion request per user', async () => {
-    const env = { BATCH_MAX_DELETIONS_PER_SECOND: '3', BATCH_SLICE_SIZE: '4', BATCH_POLL_INTERVAL_MS: '200', BATCH_LEASE_MS: '3000', REQUEST_TIMEOUT_MS: '10000' }
+    const env = { CASSANDRA_KEYSPACE: KEYSPACE, BATCH_MAX_DELETIONS_PER_SECOND: '3', BATCH_SLICE_SIZE: '4', BATCH_POLL_INTERVAL_MS: '200', BATCH_LEASE_MS: '3000', REQUEST_TIMEOUT_MS: '10000' }
     const userIds = await seedUsers(16)
     const first = await startContractServer({ keys, env })
     const token = () => first.userToken({ sub: adminId, roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] })
@@ -55,7 +65,7 @@ describe('batch jobs on the built server', () => {
       expect(await second.stop()).toBe(0)
     }
     for (const userId of userIds) {
-      const requests = await requestsOf(db, userId)
+      const requests = await requestsOf(db, userId, KEYSPACE)
       expect(
         requests.map((request) => request.state),
         userId,
@@ -65,6 +75,7 @@ describe('batch jobs on the built server', () => {
 
   it('when Cassandra is paused (SIGSTOP) under a running job, then the breaker pauses the job, and when Cassandra resumes the job resumes and completes with nothing lost', async () => {
     const env = {
+      CASSANDRA_KEYSPACE: KEYSPACE,
       BATCH_MAX_DELETIONS_PER_SECOND: '4',
       BATCH_SLICE_SIZE: '5',
       BATCH_POLL_INTERVAL_MS: '200',
@@ -107,7 +118,7 @@ describe('batch jobs on the built server', () => {
     }
     // Each user deleted once, through one request, completed.
     await waitUntil('every request completed', async () => {
-      const states = await Promise.all(userIds.map(async (userId) => (await requestsOf(db, userId)).map((r) => r.state).join(',')))
+      const states = await Promise.all(userIds.map(async (userId) => (await requestsOf(db, userId, KEYSPACE)).map((r) => r.state).join(',')))
       return states.every((state) => state === 'completed')
     })
     // Its own waits add up to minutes (pause seen, resume seen, job done); a shorter test timeout

@@ -5,6 +5,7 @@ import { startHarness, type Harness } from '../support/harness.js'
 import { createKeycloakUser, keycloakUserStatus, login } from '../support/keycloak.js'
 import { requestsOf } from '../support/deletion-requests.js'
 import { readUserState } from '../support/user-state.js'
+import { waitUntil } from '../support/wait-until.js'
 
 const ORG = '0137000000000000000011'
 
@@ -48,9 +49,10 @@ describe('when Keycloak stops in the middle of deletions', () => {
         expect((await readUserState(h.db, user.id)).user?.get('email')).toBe('')
         expect(await owed(h, user.id)).toBe(1)
       }
-      const whileDown = await h.service.resumeOpen()
-      expect(whileDown.completed).toBe(0)
-      expect(whileDown.partial).toBeGreaterThanOrEqual(2)
+      // A sweep while Keycloak is down completes nothing: the step stays owed. (What the sweep reports is
+      // not asserted: the sweepers of other files' services, on the same keyspace, may hold a request.)
+      await h.service.resumeOpen()
+      for (const user of [first, second]) expect(await owed(h, user.id)).toBe(1)
     } finally {
       await signalKeycloak('SIGCONT')
     }
@@ -63,8 +65,15 @@ describe('when Keycloak stops in the middle of deletions', () => {
 
     // ... and the sweep settles the first.
     expect(await keycloakUserStatus(first.id)).toBe(200)
-    const report = await h.service.resumeOpen()
-    expect(report.completed).toBeGreaterThanOrEqual(1)
+    const harness = h
+    await waitUntil(
+      "the first user's request to complete",
+      async () => {
+        await harness.service.resumeOpen()
+        return (await requestsOf(harness.db, first.id))[0]?.state === 'completed'
+      },
+      { timeoutMs: 30_000, intervalMs: 500 },
+    )
     expect(await keycloakUserStatus(first.id)).toBe(404)
     expect(await owed(h, first.id)).toBe(0)
     expect(await login(first)).toBeUndefined()
