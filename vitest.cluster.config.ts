@@ -16,6 +16,7 @@ export default defineConfig({
           name: 'cluster',
           include: files,
           globalSetup: ['test/cluster/support/global-setup.ts', 'test/support/build-once.ts'],
+          setupFiles: ['test/support/stop-leftover-servers.ts'],
           env: clusterEnv(),
           fileParallelism: false,
           testTimeout: 180_000,

@@ -5,6 +5,8 @@ import { defineConfig } from 'vitest/config'
 // because some tests stop and start those servers.
 const realServers = {
   globalSetup: ['test/support/global-setup.ts'],
+  // A built server a failing test did not stop is killed after its file.
+  setupFiles: ['test/support/stop-leftover-servers.ts'],
   // One node of each, whatever the shell exports (tests that stop and start a server call scripts/services.mjs).
   env: { CASSANDRA_NODES: '1', KAFKA_BROKERS: '1' },
   fileParallelism: false,

@@ -15,6 +15,7 @@ export default defineConfig({
           name: 'faults',
           include: ['test/faults/**/*.test.ts'],
           globalSetup: ['test/faults/support/global-setup.ts', 'test/support/build-once.ts'],
+          setupFiles: ['test/support/stop-leftover-servers.ts'],
           env: { CASSANDRA_NODES: '1', KAFKA_BROKERS: '1', SERVICES_START_BUDGET_MS: startBudget },
           fileParallelism: false,
           testTimeout: 900_000,

@@ -113,8 +113,11 @@ describe('batch jobs on the built server', () => {
       expect(metrics).toMatch(/batch_breaker_transitions_total\{change="opened"\} [1-9]/)
       expect(metrics).toMatch(/batch_breaker_transitions_total\{change="closed"\} [1-9]/)
     } finally {
-      if (!resumed) await signalLocalServer('cassandra', 'SIGCONT')
-      await server.stop()
+      try {
+        if (!resumed) await signalLocalServer('cassandra', 'SIGCONT')
+      } finally {
+        await server.stop()
+      }
     }
     // Each user deleted once, through one request, completed.
     await waitUntil('every request completed', async () => {

@@ -30,6 +30,31 @@ export interface SpawnedServer {
 }
 
 /**
+ * Every server this test process started and that still runs. A server outliving its test (one
+ * whose stop a failing assertion skipped) would go on sweeping, relaying and auditing in the tests'
+ * keyspace, in whatever Cassandra listens on the port next (the cluster suite's, the fault
+ * suite's): they are killed after each test file, and when the test process exits.
+ */
+const running = new Set<ChildProcess>()
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL')
+})
+
+/** Kills every server this process started and did not stop (stop-leftover-servers.ts runs it after each test file). */
+export async function stopLeftoverServers(): Promise<void> {
+  await Promise.all(
+    [...running].map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve()
+          child.once('exit', () => resolve())
+          child.kill('SIGKILL')
+        }),
+    ),
+  )
+}
+
+/**
  * Runs the built service (node dist/src/main.js) as its own process, configured only by env, on
  * `options.port` or a free port; resolves once it listens (within `startTimeoutMs`, default 20 s; a
  * loaded machine needs more for a cluster's instances).
@@ -55,7 +80,13 @@ export async function startBuiltServer(env: Record<string, string>, options: { p
   }
   child.stdout.on('data', collect)
   child.stderr.on('data', collect)
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  running.add(child)
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => {
+      running.delete(child)
+      resolve(code)
+    }),
+  )
 
   const logged = (match: (line: string) => boolean, timeoutMs = 20_000) => {
     const already = logs.find(match)
