@@ -2,6 +2,7 @@ import type { Client } from 'cassandra-driver'
 import type { SeedUser } from '../../../scripts/lib/seed-users.js'
 import type { ContractServer } from '../../support/contract-server.js'
 import { TEST_KEYSPACE } from '../../support/test-env.js'
+import type { UserTokenClaims } from '../../support/user-tokens.js'
 
 /** One deletion sent during a load run: which user, through which instance, what came back and when. */
 export interface SentDeletion {
@@ -15,12 +16,17 @@ export interface SentDeletion {
 
 /** `POST /api/user/v1/delete` as the user themselves, through `instance`, with the given X-Request-Id and any extra request fields. */
 export function sendSelfDeletion(instance: ContractServer, userId: string, requestId: string, request: Record<string, unknown> = {}): Promise<Response> {
+  return sendDeletion(instance, userId, requestId, { sub: userId }, request)
+}
+
+/** `POST /api/user/v1/delete` of `userId` by the caller of the user token with `caller`'s claims. */
+export function sendDeletion(instance: ContractServer, userId: string, requestId: string, caller: UserTokenClaims, request: Record<string, unknown> = {}): Promise<Response> {
   return fetch(`${instance.url}/api/user/v1/delete`, {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
       authorization: `Bearer ${instance.apiBearer}`,
-      'x-authenticated-user-token': instance.userToken({ sub: userId }),
+      'x-authenticated-user-token': instance.userToken(caller),
       'x-request-id': requestId,
     },
     body: JSON.stringify({ request: { userId, ...request } }),
