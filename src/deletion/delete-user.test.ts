@@ -655,6 +655,18 @@ describe('deleteUser, losing the lock', () => {
     expect(w.audit.records).toEqual([])
   })
 
+  it('when the request is recorded but its acceptance cannot be audited, then the answer is SUCCESS, not a 503, and the sweeper finishes it', async () => {
+    const w = world([activeUser()])
+    w.audit.failNext(new DependencyUnavailableError('cassandra'))
+
+    const result = await deleteUser(w.deps, input(self()))
+
+    expect(result).toEqual({ response: 'SUCCESS' })
+    expect(w.users.callCount('markDeleted')).toBe(0)
+    expect(await resumeOpenDeletions(w.deps)).toEqual({ resumed: 1, completed: 1, partial: 0 })
+    expect(w.requests.peek(MSGID)?.state).toBe('completed')
+  })
+
   it('when the loser of a race cannot record that it lost, then it still answers UserAlreadyDeleted and the sweeper ends it as superseded', async () => {
     const w = world([activeUser()])
     w.users.beforeNextMarkDeleted(() => w.users.update(TARGET, { status: 2, isDeleted: true }))

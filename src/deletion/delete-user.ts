@@ -68,7 +68,8 @@ export async function authorize(
  * Records the request (accepted) and audits it, before anything changes. Its id is the call's
  * msgid, which a client may reuse: on a clash the request gets an id of its own. Creating it is the
  * point of no return (see CommitGate): 'unknown' when the store could not tell whether it did (it
- * settles that itself), and the request is then left to the sweeper.
+ * settles that itself), or when the acceptance could not be audited, and the request is then left
+ * to the sweeper.
  */
 export async function openRequest(deps: RunDeps, request: DeletionRequest, commit?: CommitGate): Promise<'open' | 'unknown'> {
   const leaseUntil = new Date(request.createdAt.getTime() + deps.leaseMs)
@@ -79,7 +80,15 @@ export async function openRequest(deps: RunDeps, request: DeletionRequest, commi
     created = await deps.requests.create(request, leaseUntil)
   }
   if (created === 'unknown') return 'unknown'
-  await deps.audit.append(auditRecord(request, 'deletion.accepted', request.createdAt))
+  try {
+    await deps.audit.append(auditRecord(request, 'deletion.accepted', request.createdAt))
+  } catch (err) {
+    // The request exists, so it will be carried out: "retry" (503) would be a lie. Its lease goes
+    // back and the sweeper finishes it (its acceptance record is the one thing missing).
+    if (!(err instanceof DependencyUnavailableError)) throw err
+    await deps.requests.releaseLease(request.id).catch(() => undefined)
+    return 'unknown'
+  }
   deps.afterStep?.('accept')
   return 'open'
 }
