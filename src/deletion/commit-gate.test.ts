@@ -46,6 +46,24 @@ describe('answerByDeadline', () => {
     failLater(new DependencyUnavailableError('cassandra'))
   })
 
+  it('when the work passes its point of no return, then onCommit hears it then, once, and not before', async () => {
+    const heard: string[] = []
+    const answer = answerByDeadline(
+      soon(1000),
+      () => 'accepted',
+      async (gate) => {
+        heard.push('before')
+        gate.enter()
+        heard.push('after')
+        return 'done'
+      },
+      () => heard.push('committed'),
+    )
+
+    expect(await answer).toBe('done')
+    expect(heard).toEqual(['before', 'committed', 'after'])
+  })
+
   it('when the deadline has already passed on arrival, then the answer is "retry" and the work is never started', async () => {
     let started = false
     const answer = answerByDeadline(

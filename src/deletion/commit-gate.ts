@@ -14,14 +14,16 @@ export interface CommitGate {
  * Runs a deletion against the caller's deadline. When the deadline passes first, the caller hears
  * the truth: "retry" (503) if the deletion has not reached its point of no return, which it then
  * never will; else the accepted answer, while the deletion goes on (or the sweeper takes it over).
+ * `onCommit` hears the moment the point of no return is passed.
  */
-export function answerByDeadline<T>(answerBy: Date, accepted: () => T, run: (gate: CommitGate) => Promise<T>): Promise<T> {
+export function answerByDeadline<T>(answerBy: Date, accepted: () => T, run: (gate: CommitGate) => Promise<T>, onCommit?: () => void): Promise<T> {
   let committed = false
   let toldRetry = false
   const gate: CommitGate = {
     enter() {
       if (toldRetry) throw new DependencyUnavailableError('cassandra')
       committed = true
+      onCommit?.()
     },
   }
   // Already past the deadline (the request waited that long before it got here): "retry", and nothing is run.

@@ -35,6 +35,8 @@ export interface DeletionInput {
    * was written, else the accepted answer while the deletion goes on (see answerByDeadline).
    */
   answerBy?: Date
+  /** Told when the deletion passes its point of no return (the HTTP deadline then never answers "retry"). */
+  onCommit?: () => void
 }
 
 export type DeletionOutcome =
@@ -128,7 +130,7 @@ export async function deleteAccount(deps: DeleteAccountDeps, input: DeletionInpu
   // What the caller is told if its deadline passes after the point of no return: the request as it is being created.
   let accepted: DeletionOutcome = { kind: 'deleted', mode: ask.mode, requestId: input.requestId }
   const run = (commit?: CommitGate) => carryOut(deps, input, ask, commit, (outcome) => (accepted = outcome))
-  return input.answerBy ? answerByDeadline(input.answerBy, () => accepted, run) : run()
+  return input.answerBy ? answerByDeadline(input.answerBy, () => accepted, run, input.onCommit) : run()
 }
 
 async function carryOut(deps: DeleteAccountDeps, input: DeletionInput, ask: Asked, commit: CommitGate | undefined, accepting: (outcome: DeletionOutcome) => void): Promise<DeletionOutcome> {

@@ -7,6 +7,8 @@ export type AppEnv = {
     msgid: string
     /** A little before the request deadline: the moment work past its point of no return answers by (see answerByDeadline). */
     answerBy: Date
+    /** Set once a deletion passed its point of no return: the request deadline then leaves the answer ("accepted", due by answerBy) to the handler. */
+    pastPointOfNoReturn: boolean
     /** Id of the matched operation (the Sunbird api id, e.g. api.user.delete), or one derived from the path. */
     apiId: string
     /** How the matched operation answers; unset before an operation matched (the service's default dialect then). */

@@ -61,6 +61,8 @@ export interface OperationInput<Req extends RequestSchemas, Principal> {
   msgid: string
   /** When the request deadline passes (its 503 is rendered then); work that cannot be undone answers before it. */
   answerBy?: Date
+  /** Called when the work passes its point of no return: from then on the deadline's 503 is never the answer. */
+  onCommit?: () => void
 }
 
 /** Everything about an operation but its handler: what registration, OpenAPI and the tests read. */
@@ -172,7 +174,7 @@ export function defineOperation<const Req extends RequestSchemas, Principal, Res
           body: body(() => c.get('body')),
           caller,
           msgid: c.get('msgid'),
-          ...(c.get('answerBy') && { answerBy: c.get('answerBy') }),
+          ...(c.get('answerBy') && { answerBy: c.get('answerBy'), onCommit: () => c.set('pastPointOfNoReturn', true) }),
         }
         if (spec.stepUp?.(input)) await requireRecentLogin(credentials.person(caller), maxAuthAgeSeconds, verifiers.sessions)
         const result = await spec.handle(input, services)

@@ -2,6 +2,7 @@ import { Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import { describe, expect, it } from 'vitest'
 import { answerByDeadline } from '../deletion/commit-gate.js'
+import type { AppEnv } from './app-env.js'
 import { requestDeadline } from './request-deadline.js'
 
 /** Holds the event loop, as a saturated process does: every timer due meanwhile runs in the same turn. */
@@ -24,6 +25,19 @@ describe('requestDeadline', () => {
   it('when the handler answers in time, then its answer is the answer', async () => {
     const app = appWithDeadline(1000, async () => 'done')
     expect(await (await app.request('/')).text()).toBe('done')
+  })
+
+  it('when the handler has passed its point of no return, then the deadline does not answer and the handler\u2019s later answer is the answer', async () => {
+    const app = new Hono<AppEnv>()
+    app.use('*', requestDeadline(20))
+    app.get('/', async (c) => {
+      c.set('pastPointOfNoReturn', true)
+      await new Promise((resolve) => setTimeout(resolve, 80))
+      return c.text('accepted')
+    })
+    app.onError((err, c) => c.text(err instanceof HTTPException ? `deadline ${err.status}` : 'error', 500))
+
+    expect(await (await app.request('/')).text()).toBe('accepted')
   })
 
   it('when the handler never answers, then the deadline answers (a 504 HTTPException, rendered as 503 by the service)', async () => {

@@ -61,7 +61,7 @@ export const userDelete = defineOperation({
   cors: portalCors,
   idempotent: true,
   stepUp: ({ body }) => body.request.dryRun !== true,
-  async handle({ body: { request }, caller, msgid, answerBy }, services) {
+  async handle({ body: { request }, caller, msgid, answerBy, onCommit }, services) {
     // Sunbird reduces a federated subject (f:<provider>:<id>) to the id before anything else.
     const outcome = await services.deleteAccount({
       requestId: msgid,
@@ -71,6 +71,7 @@ export const userDelete = defineOperation({
       ...(request.gracePeriodDays !== undefined && { gracePeriodDays: request.gracePeriodDays }),
       ...(request.dryRun !== undefined && { dryRun: request.dryRun }),
       ...(answerBy && { answerBy }),
+      ...(onCommit && { onCommit }),
     })
     return resultOf(outcome)
   },
