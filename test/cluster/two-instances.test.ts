@@ -175,10 +175,7 @@ describe('two service instances on one 3-node Cassandra and one 3-broker Kafka',
     const admin = (): UserTokenClaims => ({ sub: randomUUID(), roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: RACE_ORG }] }] })
     const [adminOfA, adminOfB] = [admin(), admin()]
     const pairs = await eachLimited(users, 4, async (user, i) => {
-      const [first, second] = await Promise.all([
-        deleteThrough(a, user, `race-a-${i}-${user.id}`, {}, adminOfA),
-        deleteThrough(b, user, `race-b-${i}-${user.id}`, {}, adminOfB),
-      ])
+      const [first, second] = await Promise.all([deleteThrough(a, user, `race-a-${i}-${user.id}`, {}, adminOfA), deleteThrough(b, user, `race-b-${i}-${user.id}`, {}, adminOfB)])
       return { user, answers: [first, second] }
     })
 
