@@ -83,10 +83,9 @@ export async function openRequest(deps: RunDeps, request: DeletionRequest, commi
   try {
     await deps.audit.append(auditRecord(request, 'deletion.accepted', request.createdAt))
   } catch (err) {
-    // The request exists, so it will be carried out: "retry" (503) would be a lie. Its lease goes
-    // back and the sweeper finishes it (its acceptance record is the one thing missing).
-    if (!(err instanceof DependencyUnavailableError)) throw err
-    await deps.requests.releaseLease(request.id).catch(() => undefined)
+    // The request exists, so it will be carried out: "retry" (503) would be a lie. It is handed over
+    // to the sweeper like any later step's outage (its acceptance record is the one thing missing).
+    await handOver(deps, request, err)
     return 'unknown'
   }
   deps.afterStep?.('accept')
