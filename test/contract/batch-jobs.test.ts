@@ -14,7 +14,8 @@ import { waitUntil } from '../support/wait-until.js'
 const ORG = `batch-contract-${randomUUID()}`
 /**
  * A keyspace of this file's own: every server on a keyspace works its open jobs, so in the shared
- * test keyspace another file's server could finish this file's job while its own was stopped.
+ * test keyspace another server (one an earlier test left running) finished this file's job while its
+ * own was stopped.
  */
 const KEYSPACE = 'sunbird_test_batch'
 const batchConfig = testConfig({ cassandra: { keyspace: KEYSPACE } })

@@ -192,7 +192,7 @@ describe('the audit trail', () => {
     expect(ours.map((r) => r.event)).toEqual(['deletion.accepted', 'deletion.completed'])
     expect(ours[0]).toMatchObject({ requestId, userId: user.id, requestedBy: user.id })
     expect(Object.keys(ours[0]).sort()).toEqual(['at', 'event', 'requestId', 'requestedBy', 'userId'])
-    // Only this instance's chain: other files of the run tamper with chains of their own in this keyspace.
+    // Only this instance's chain: other tests tamper with chains of their own in this keyspace.
     expect(await h.service.audit.verify({ chains: [chain] })).toMatchObject({ ok: true })
 
     // Tamper with our first record, check, then put it back.

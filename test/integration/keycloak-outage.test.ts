@@ -50,7 +50,7 @@ describe('when Keycloak stops in the middle of deletions', () => {
         expect(await owed(h, user.id)).toBe(1)
       }
       // A sweep while Keycloak is down completes nothing: the step stays owed. (What the sweep reports is
-      // not asserted: the sweepers of other files' services, on the same keyspace, may hold a request.)
+      // not asserted: any other server's sweeper on the keyspace may hold a request.)
       await h.service.resumeOpen()
       for (const user of [first, second]) expect(await owed(h, user.id)).toBe(1)
     } finally {

@@ -14,7 +14,7 @@ const ORG = '0137000000000000000031'
 const READ_TIMEOUT_MS = 800
 const PAUSE_MS = 1100
 // The lease outlasts the runner's settling of a lost lock answer (up to 6 s). A shorter one let a
-// sweeper (any file's: they share the keyspace) resume the racing loser's request meanwhile, find the
+// sweeper (any server on the keyspace; a server an earlier test left running was one) resume the racing loser's request meanwhile, find the
 // row locked with no owner recorded yet, take it as its own and scrub the row's updatedby, so both
 // callers heard 400. A runner that gives a request up releases its lease anyway.
 const SETTINGS = { cassandra: { readTimeoutMs: READ_TIMEOUT_MS }, deletion: { leaseMs: 15_000 } }

@@ -3,7 +3,7 @@ import { waitUntil } from './wait-until.js'
 
 /**
  * Writes back what a tampering case changed in the audit tables, retried while Cassandra does not
- * answer (another file of the run may have it paused): an undo that failed once would leave a chain
+ * answer (an earlier test may have just paused or restarted it): an undo that failed once would leave a chain
  * broken for every later verification in the shared keyspace.
  */
 export async function undoTampering(db: Client, cql: string, values: unknown[]): Promise<void> {

@@ -149,7 +149,7 @@ export function cassandraEventOutbox(db: Client): EventOutboxSubject {
 
 /**
  * The Cassandra adapter, on a chain of its own (each adapter instance starts one), verified alone:
- * other files of the run write chains to the same keyspace, and tamper with theirs. Records stay
+ * other tests write chains to the same keyspace, and tamper with theirs. Records stay
  * (the chain is append-only); tampering writes straight to user_deletion_audit and is undone by each
  * case (undoTampering).
  */
