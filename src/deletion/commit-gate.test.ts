@@ -30,13 +30,14 @@ describe('answerByDeadline', () => {
     expect(() => enterLater()).toThrow(DependencyUnavailableError)
   })
 
-  it('when the deadline passes after the point of no return, then the answer is the accepted one, even if the work fails later', async () => {
+  it('when the deadline passes once the work holds the lock, then the answer is the accepted one, even if the work fails later', async () => {
     let failLater: (err: Error) => void = () => undefined
     const answer = answerByDeadline(
       soon(20),
       () => 'accepted',
       (gate) => {
         gate.enter()
+        gate.decided()
         return new Promise<string>((_, reject) => {
           failLater = reject
         })
@@ -44,6 +45,50 @@ describe('answerByDeadline', () => {
     )
     expect(await answer).toBe('accepted')
     failLater(new DependencyUnavailableError('cassandra'))
+  })
+
+  it('when the deadline passes after the point of no return but before the lock is decided, then the answer waits for the lock and is the work’s own (the loser’s refusal)', async () => {
+    let loseLater: () => void = () => undefined
+    const answer = answerByDeadline(
+      soon(20),
+      () => 'accepted',
+      (gate) => {
+        gate.enter()
+        return new Promise<string>((_, reject) => {
+          loseLater = () => reject(new Error('lost the lock'))
+        })
+      },
+    )
+    setTimeout(() => loseLater(), 80)
+    await expect(answer).rejects.toThrow('lost the lock')
+  })
+
+  it('when the lock is won after the deadline, then the accepted answer is given at that moment, not when the work ends', async () => {
+    let winLater: () => void = () => undefined
+    const answer = answerByDeadline(
+      soon(20),
+      () => 'accepted',
+      (gate) => {
+        gate.enter()
+        winLater = () => gate.decided()
+        return never
+      },
+    )
+    setTimeout(() => winLater(), 80)
+    expect(await answer).toBe('accepted')
+  })
+
+  it('when the lock is still undecided the wait after the deadline, then the accepted answer is given (the request exists and is carried out)', async () => {
+    const answer = answerByDeadline(
+      soon(20),
+      () => 'accepted',
+      (gate) => {
+        gate.enter()
+        return never
+      },
+      { decisionWaitMs: 50 },
+    )
+    expect(await answer).toBe('accepted')
   })
 
   it('when the work passes its point of no return, then onCommit hears it then, once, and not before', async () => {
@@ -57,7 +102,7 @@ describe('answerByDeadline', () => {
         heard.push('after')
         return 'done'
       },
-      () => heard.push('committed'),
+      { onCommit: () => heard.push('committed') },
     )
 
     expect(await answer).toBe('done')

@@ -130,7 +130,7 @@ export async function deleteAccount(deps: DeleteAccountDeps, input: DeletionInpu
   // What the caller is told if its deadline passes after the point of no return: the request as it is being created.
   let accepted: DeletionOutcome = { kind: 'deleted', mode: ask.mode, requestId: input.requestId }
   const run = (commit?: CommitGate) => carryOut(deps, input, ask, commit, (outcome) => (accepted = outcome))
-  return input.answerBy ? answerByDeadline(input.answerBy, () => accepted, run, input.onCommit) : run()
+  return input.answerBy ? answerByDeadline(input.answerBy, () => accepted, run, { onCommit: input.onCommit }) : run()
 }
 
 async function carryOut(deps: DeleteAccountDeps, input: DeletionInput, ask: Asked, commit: CommitGate | undefined, accepting: (outcome: DeletionOutcome) => void): Promise<DeletionOutcome> {
@@ -162,6 +162,7 @@ async function carryOut(deps: DeleteAccountDeps, input: DeletionInput, ask: Aske
     const userName = deps.eventIncludesUserName ? await deps.users.findUserName(input.userId) : null
     const locked = await lockForPlan(deps, request)
     if (locked.kind === 'refused') throw locked.error
+    commit?.decided()
     await runRemainingSteps(deps, request, userName)
   } catch (err) {
     // Past the point of no return: a dependency failing leaves the request to the sweeper, and the answer is the accepted one.

@@ -655,16 +655,26 @@ describe('deleteUser, losing the lock', () => {
     expect(w.audit.records).toEqual([])
   })
 
-  it('when the request is recorded but its acceptance cannot be audited, then the answer is SUCCESS, not a 503, and the sweeper finishes it', async () => {
+  it('when the request is recorded but its acceptance cannot be audited, then the runner still takes the lock and finishes, and the answer is SUCCESS, not a 503', async () => {
     const w = world([activeUser()])
     w.audit.failNext(new DependencyUnavailableError('cassandra'))
 
     const result = await deleteUser(w.deps, input(self()))
 
     expect(result).toEqual({ response: 'SUCCESS' })
-    expect(w.users.callCount('markDeleted')).toBe(0)
-    expect(await resumeOpenDeletions(w.deps)).toEqual({ resumed: 1, completed: 1, partial: 0 })
+    expect(w.users.callCount('markDeleted')).toBe(1)
     expect(w.requests.peek(MSGID)?.state).toBe('completed')
+    expect(w.audit.eventsOf(MSGID)).toEqual(['deletion.completed'])
+  })
+
+  it('when the request is recorded but its acceptance cannot be audited and the user is meanwhile deleted by another request, then the answer is the loser’s UserAlreadyDeleted, not SUCCESS', async () => {
+    const w = world([activeUser()])
+    w.audit.failNext(new DependencyUnavailableError('cassandra'))
+    w.users.beforeNextMarkDeleted(() => w.users.update(TARGET, { status: 2, isDeleted: true }))
+
+    const error = await failureOf(deleteUser(w.deps, input(self())))
+
+    expect(error).toBeInstanceOf(UserAlreadyDeletedError)
   })
 
   it('when the loser of a race cannot record that it lost, then it still answers UserAlreadyDeleted and the sweeper ends it as superseded', async () => {

@@ -68,8 +68,9 @@ export async function authorize(
  * Records the request (accepted) and audits it, before anything changes. Its id is the call's
  * msgid, which a client may reuse: on a clash the request gets an id of its own. Creating it is the
  * point of no return (see CommitGate): 'unknown' when the store could not tell whether it did (it
- * settles that itself), or when the acceptance could not be audited, and the request is then left
- * to the sweeper.
+ * settles that itself, and the request is then left to the sweeper). An acceptance that could not
+ * be audited does not stop the request: it exists, so it is carried out, and its runner goes on to
+ * the lock, whose outcome is the caller's answer (the acceptance record is the one thing missing).
  */
 export async function openRequest(deps: RunDeps, request: DeletionRequest, commit?: CommitGate): Promise<'open' | 'unknown'> {
   const leaseUntil = new Date(request.createdAt.getTime() + deps.leaseMs)
@@ -83,10 +84,8 @@ export async function openRequest(deps: RunDeps, request: DeletionRequest, commi
   try {
     await deps.audit.append(auditRecord(request, 'deletion.accepted', request.createdAt))
   } catch (err) {
-    // The request exists, so it will be carried out: "retry" (503) would be a lie. It is handed over
-    // to the sweeper like any later step's outage (its acceptance record is the one thing missing).
-    await handOver(deps, request, err)
-    return 'unknown'
+    if (!(err instanceof DependencyUnavailableError)) throw err
+    deps.onStepError?.('lock', err)
   }
   deps.afterStep?.('accept')
   return 'open'
@@ -158,7 +157,7 @@ export async function deleteUser(deps: DeleteUserDeps, input: DeleteUserInput): 
   }
   if ((await openRequest(deps, request, input.commit)) === 'unknown') return { response: 'SUCCESS' }
   try {
-    return await lockAndRun(deps, request, user, input.caller.userId)
+    return await lockAndRun(deps, request, user, input.caller.userId, input.commit)
   } catch (err) {
     await handOver(deps, request, err)
     return { response: 'SUCCESS' }
@@ -169,7 +168,7 @@ export async function deleteUser(deps: DeleteUserDeps, input: DeleteUserInput): 
  * The lock and the steps after it, for a request that exists. Of concurrent requests exactly one
  * locks the user; the others end as refused (UOS_USRDLT0008), whatever else fails meanwhile.
  */
-async function lockAndRun(deps: DeleteUserDeps, request: DeletionRequest, read: UserRecord, requestedBy: string): Promise<DeleteUserResult> {
+async function lockAndRun(deps: DeleteUserDeps, request: DeletionRequest, read: UserRecord, requestedBy: string, commit: CommitGate | undefined): Promise<DeleteUserResult> {
   let user = read
   const userName = deps.eventIncludesUserName ? await deps.users.findUserName(request.userId) : null
   for (let attempt = 1; attempt <= MAX_LOCK_ATTEMPTS; attempt++) {
@@ -177,6 +176,7 @@ async function lockAndRun(deps: DeleteUserDeps, request: DeletionRequest, read: 
     // Maybe locked: the sweeper reads the row again and finishes (or ends) the request.
     if (lock.kind === 'unknown') throw new DependencyUnavailableError('cassandra')
     if (lock.kind === 'deleted') {
+      commit?.decided()
       await recordLock(deps, request, deps.clock.now())
       await runRemainingSteps(deps, request, userName)
       return { response: 'SUCCESS' }

@@ -65,6 +65,14 @@ export interface OperationInput<Req extends RequestSchemas, Principal> {
   onCommit?: () => void
 }
 
+/**
+ * The input's deadline, as a deletion takes it (DeletionInput): every route that deletes passes it on,
+ * so that none answers "retry" for a deletion past its point of no return.
+ */
+export function deadlineOf(input: Pick<OperationInput<RequestSchemas, unknown>, 'answerBy' | 'onCommit'>): { answerBy?: Date; onCommit?: () => void } {
+  return { ...(input.answerBy && { answerBy: input.answerBy }), ...(input.onCommit && { onCommit: input.onCommit }) }
+}
+
 /** Everything about an operation but its handler: what registration, OpenAPI and the tests read. */
 export interface OperationMeta {
   /** The operation's id: for the Sunbird dialect its envelope id (api.user.delete); also the OpenAPI operationId's base. */

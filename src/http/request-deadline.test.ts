@@ -55,7 +55,8 @@ describe('requestDeadline', () => {
         new Date(Date.now() + 150),
         () => 'accepted',
         (gate) => {
-          gate.enter() // past the point of no return at once
+          gate.enter() // past the point of no return at once, and holding the lock
+          gate.decided()
           return new Promise<string>(() => undefined)
         },
       ),

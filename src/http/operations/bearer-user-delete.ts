@@ -1,7 +1,7 @@
 import { bearerCors } from '../cors.js'
 import { keycloakBearer } from '../credentials/keycloak-bearer.js'
 import { drfDetail } from '../dialects/drf-detail.js'
-import { defineOperation } from '../operation.js'
+import { deadlineOf, defineOperation } from '../operation.js'
 import { answerOf, ownAccountOnlyWhenSoftDeleted, PERSON_DELETION_ERRORS } from './rest-deletion.js'
 
 /** Seed 000: a Django view that deletes with every cascade, with the authorization check the seed says it lacks. */
@@ -25,8 +25,9 @@ export const bearerUserDelete = defineOperation({
   idempotent: true,
   admitSoftDeleted: true,
   stepUp: () => true,
-  async handle({ params, caller, msgid }, services) {
+  async handle(input, services) {
+    const { params, caller, msgid } = input
     ownAccountOnlyWhenSoftDeleted(caller, params.user_id)
-    return answerOf(await services.deleteAccount({ requestId: msgid, userId: params.user_id, caller, mode: 'hard' }), msgid)
+    return answerOf(await services.deleteAccount({ requestId: msgid, userId: params.user_id, caller, mode: 'hard', ...deadlineOf(input) }), msgid)
   },
 })

@@ -3,7 +3,7 @@ import type { DeletionOutcome } from '../../deletion/delete-account.js'
 import { portalCors } from '../cors.js'
 import { gatewayAndUserToken } from '../credentials/gateway-and-user-token.js'
 import { sunbirdEnvelope } from '../dialects/sunbird-envelope.js'
-import { defineOperation } from '../operation.js'
+import { deadlineOf, defineOperation } from '../operation.js'
 
 /** The envelope's result: Sunbird's `{response}` for a deletion done now, more only where the request asked for more. */
 function resultOf(outcome: DeletionOutcome) {
@@ -61,7 +61,12 @@ export const userDelete = defineOperation({
   cors: portalCors,
   idempotent: true,
   stepUp: ({ body }) => body.request.dryRun !== true,
-  async handle({ body: { request }, caller, msgid, answerBy, onCommit }, services) {
+  async handle(input, services) {
+    const {
+      body: { request },
+      caller,
+      msgid,
+    } = input
     // Sunbird reduces a federated subject (f:<provider>:<id>) to the id before anything else.
     const outcome = await services.deleteAccount({
       requestId: msgid,
@@ -70,8 +75,7 @@ export const userDelete = defineOperation({
       ...(request.mode !== undefined && { mode: request.mode }),
       ...(request.gracePeriodDays !== undefined && { gracePeriodDays: request.gracePeriodDays }),
       ...(request.dryRun !== undefined && { dryRun: request.dryRun }),
-      ...(answerBy && { answerBy }),
-      ...(onCommit && { onCommit }),
+      ...deadlineOf(input),
     })
     return resultOf(outcome)
   },

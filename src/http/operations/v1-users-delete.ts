@@ -1,7 +1,7 @@
 import { noPreflight } from '../cors.js'
 import { gatewayConsumer } from '../credentials/gateway-consumer.js'
 import { nestError } from '../dialects/nest-error.js'
-import { defineOperation } from '../operation.js'
+import { deadlineOf, defineOperation } from '../operation.js'
 import { answerOf } from './rest-deletion.js'
 
 /** Seed 001: a service-to-service NestJS route that deletes for good. */
@@ -20,7 +20,8 @@ export const v1UsersDelete = defineOperation({
   errors: ['INVALID_USER_ID', 'UNAUTHORIZED', 'FORBIDDEN', 'ROLE_RESTRICTED', 'USER_NOT_FOUND', 'DELETION_LIMIT_REACHED', 'METHOD_NOT_ALLOWED', 'SERVICE_UNAVAILABLE', 'SERVER_ERROR'],
   dialect: nestError,
   cors: noPreflight,
-  async handle({ params, caller, msgid }, services) {
-    return answerOf(await services.deleteAccount({ requestId: msgid, userId: params.id, caller, mode: 'hard' }), msgid)
+  async handle(input, services) {
+    const { params, caller, msgid } = input
+    return answerOf(await services.deleteAccount({ requestId: msgid, userId: params.id, caller, mode: 'hard', ...deadlineOf(input) }), msgid)
   },
 })
