@@ -19,6 +19,11 @@ export interface LivePhysicalErasureDeps {
   budgetMs?: number
 }
 
+type TableSettings = { gcGrace: number; compaction: string }
+
+/** How long a table's or topic's settings are trusted: they change by an operator's hand, rarely. */
+const SETTINGS_FRESH_MS = 300_000
+
 const later = (at: Date, ms: number) => new Date(at.getTime() + ms).toISOString()
 
 /** The table a receipt store names: cassandra.<table>, cassandra.<keyspace>.<table>, or cassandra.<table> (<part>). */
@@ -39,6 +44,12 @@ function cassandraTable(store: string, keyspace: string): { keyspace: string; ta
 export class LivePhysicalErasure implements PhysicalErasure {
   /** The topic's retention, read at most every few minutes: a deletion must not wait on a Kafka admin round trip each time. */
   private retention: { ms: number | undefined; readAt: number } | undefined
+  /**
+   * Each table's settings, read at most every few minutes and shared by the stores naming the same
+   * table: a receipt names about twenty, and reading system_schema for each on every deletion cost
+   * the shared cluster more statements than the deletion's own erasure.
+   */
+  private readonly tableSettings = new Map<string, { settings: Promise<TableSettings | undefined>; readAt: number }>()
 
   constructor(private readonly deps: LivePhysicalErasureDeps) {}
 
@@ -72,17 +83,36 @@ export class LivePhysicalErasure implements PhysicalErasure {
   }
 
   private async tableHorizon({ keyspace, table }: { keyspace: string; table: string }, at: Date): Promise<Horizon | undefined> {
-    const row = (
-      await this.deps.cassandra.execute('SELECT gc_grace_seconds, compaction FROM system_schema.tables WHERE keyspace_name = ? AND table_name = ?', [keyspace, table], { prepare: true })
-    ).first()
-    if (!row) return undefined
-    const gcGrace = Number(row.get('gc_grace_seconds'))
-    const compaction = ((row.get('compaction') as Record<string, string> | null)?.class ?? 'unknown').replace(/^org\.apache\.cassandra\.db\.compaction\./, '')
+    const found = await this.settingsOf(keyspace, table)
+    if (!found) return undefined
+    const { gcGrace, compaction } = found
     return {
       by: later(at, gcGrace * 1000),
       how:
         `old values stay in SSTables until gc_grace_seconds (${gcGrace} s) has passed and a compaction (${compaction}) merges them; ` +
         `after that date "nodetool compact ${keyspace} ${table}" (or garbagecollect) on every node drops them at once`,
+    }
+  }
+
+  private settingsOf(keyspace: string, table: string): Promise<TableSettings | undefined> {
+    const key = `${keyspace}.${table}`
+    const cached = this.tableSettings.get(key)
+    if (cached && Date.now() - cached.readAt < SETTINGS_FRESH_MS) return cached.settings
+    const settings = this.readTableSettings(keyspace, table)
+    this.tableSettings.set(key, { settings, readAt: Date.now() })
+    // A failed read is not kept: the next receipt asks again.
+    settings.catch(() => this.tableSettings.delete(key))
+    return settings
+  }
+
+  private async readTableSettings(keyspace: string, table: string): Promise<TableSettings | undefined> {
+    const row = (
+      await this.deps.cassandra.execute('SELECT gc_grace_seconds, compaction FROM system_schema.tables WHERE keyspace_name = ? AND table_name = ?', [keyspace, table], { prepare: true })
+    ).first()
+    if (!row) return undefined
+    return {
+      gcGrace: Number(row.get('gc_grace_seconds')),
+      compaction: ((row.get('compaction') as Record<string, string> | null)?.class ?? 'unknown').replace(/^org\.apache\.cassandra\.db\.compaction\./, ''),
     }
   }
 
@@ -101,7 +131,7 @@ export class LivePhysicalErasure implements PhysicalErasure {
   }
 
   private async topicHorizon(at: Date): Promise<Horizon | undefined> {
-    const fresh = this.retention && Date.now() - this.retention.readAt < (this.retention.ms === undefined ? 30_000 : 300_000)
+    const fresh = this.retention && Date.now() - this.retention.readAt < (this.retention.ms === undefined ? 30_000 : SETTINGS_FRESH_MS)
     if (!fresh) this.retention = { ms: await this.readRetentionMs().catch(() => undefined), readAt: Date.now() }
     const retentionMs = this.retention?.ms
     if (retentionMs === undefined) return undefined
