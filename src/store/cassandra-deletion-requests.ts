@@ -7,6 +7,9 @@ import { IDEMPOTENT, runCassandra } from './cassandra-call.js'
 /** How long a create whose answer was lost keeps being settled in the background, and how often. */
 const SETTLE_FOR_MS = 10 * 60_000
 const SETTLE_EVERY_MS = 2_000
+/** How long a create whose answer was lost is settled while its caller waits, and the pauses between tries. */
+const SETTLE_NOW_MS = 6_000
+const SETTLE_BACKOFF_MS = [200, 400, 800, 1000]
 
 function toRequest(row: types.Row): DeletionRequest {
   const steps = (row.get('steps') as Record<string, string> | null) ?? {}
@@ -84,13 +87,32 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
       return created
     } catch (err) {
       if (!(err instanceof DependencyUnavailableError)) throw err
-      const settled = await this.settleCreate(request)
-      if (settled === 'unknown' || settled === 'absent') {
-        void this.keepSettling(request, leaseUntil)
-        return 'unknown'
-      }
+      const settled = await this.settleCreateNow(request, leaseUntil, Date.now() + SETTLE_NOW_MS)
+      if (settled === 'unknown') void this.keepSettling(request, leaseUntil)
       return settled
     }
+  }
+
+  /**
+   * The create's answer was lost while its caller waits: read back and, while the row is not there,
+   * send the create again (whichever copy applies writes the same row; the others find it ours), until
+   * the answer is known or `settleBy`. The caller's answer follows the lock, which only a request
+   * known to exist goes on to take: an unknown create is answered "accepted" without it, and of two
+   * concurrent deletions both callers would hear 200.
+   */
+  private async settleCreateNow(request: DeletionRequest, leaseUntil: Date, settleBy: number, round = 0): Promise<boolean | 'unknown'> {
+    const settled = await this.settleCreate(request)
+    if (settled === true || settled === false) return settled
+    if (Date.now() >= settleBy) return 'unknown'
+    if (settled === 'absent') {
+      try {
+        return await this.insert(request, leaseUntil, true)
+      } catch (err) {
+        if (!(err instanceof DependencyUnavailableError)) throw err
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_BACKOFF_MS[Math.min(round, SETTLE_BACKOFF_MS.length - 1)]))
+    return this.settleCreateNow(request, leaseUntil, settleBy, round + 1)
   }
 
   /** The id was taken by an earlier request: the entry just written must not list it again once it is finished. */
@@ -99,7 +121,7 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
     if (existing && isFinished(existing.state)) await runCassandra(() => this.client.execute(this.cql.close, [id], IDEMPOTENT))
   }
 
-  private async insert(request: DeletionRequest, leaseUntil: Date): Promise<boolean> {
+  private async insert(request: DeletionRequest, leaseUntil: Date, again = false): Promise<boolean> {
     const { target } = request
     // A request without a mode leaves the new columns unset (not even a null is written), as every request was before modes.
     const plan = request.plan === 'sunbird' ? types.unset : request.plan
@@ -125,7 +147,11 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
         { prepare: true },
       ),
     )
-    return result.wasApplied()
+    if (result.wasApplied()) return true
+    if (!again) return false
+    // A create sent again: the row there may be ours, from the earlier copy whose answer was lost.
+    const existing = result.first()
+    return existing !== null && existing.get('userid') === request.userId && (existing.get('createdat') as Date | null)?.getTime() === request.createdAt.getTime()
   }
 
   /**
