@@ -364,7 +364,7 @@ describe('deleteUser, a successful deletion', () => {
       userRow: { status: 'done', action: 'scrubbed', at: AT },
       searchUser: { status: 'done', action: 'absent', count: 0, at: AT },
       cacheUser: { status: 'done', action: 'deleted', count: 0, at: AT },
-      managedUsers: { status: 'skipped', action: 'scrubbed', count: 0, at: AT },
+      managedUsers: { status: 'skipped', action: 'scrubbed', count: 0, at: AT, ids: [] },
       event: { status: 'done', action: 'queued', at: AT },
     })
     expect(request?.receipt).toMatchObject({ requestId: MSGID, state: 'completed', completedAt: AT })
@@ -434,7 +434,16 @@ describe('deleteUser, managed users', () => {
       expect(w.users.remainingExternalIdentities(child)).toBe(0)
       expect(w.users.activeMemberships(child)).toEqual([])
     }
-    expect(w.requests.peek(MSGID)?.steps.managedUsers).toEqual({ status: 'done', action: 'scrubbed', count: 2, at: AT })
+    expect(w.requests.peek(MSGID)?.steps.managedUsers).toEqual({ status: 'done', action: 'scrubbed', count: 2, at: AT, ids: [CHILD_1, CHILD_2] })
+  })
+
+  it('when the deleted user manages others, then the event names them from the managed-users step, without asking the index a second time', async () => {
+    const w = family()
+
+    await deleteUser(w.deps, input(self()))
+
+    expect(w.users.callCount('findManagedUserIds')).toBe(1)
+    expect(w.outbox.eventOf(MSGID)?.edata.managed_users).toEqual([CHILD_1, CHILD_2])
   })
 
   it('when managed users are scrubbed, then the listener is told about each of them after the deleted user', async () => {

@@ -186,7 +186,11 @@ describe('two service instances on one 3-node Cassandra and one 3-broker Kafka',
       return ok.length !== 1 || lost.length !== 1
     })
     // What each instance logged about an unexpected pair's user (ids only): which path answered.
-    for (const { user } of unexpected) figure(`race: log of ${user.id}`, [...a.logs, ...b.logs].filter((line) => line.includes(user.id)).map((line) => line.slice(0, 400)))
+    for (const { user } of unexpected)
+      figure(
+        `race: log of ${user.id}`,
+        [...a.logs, ...b.logs].filter((line) => line.includes(user.id)).map((line) => line.slice(0, 400)),
+      )
     expect(unexpected.map(({ user, answers }) => `${user.id}: ${answers.map((x) => `${x.status} ${x.err}`).join(', ')}`)).toEqual([])
     for (const { user } of pairs) expect((await standingOf(h.db, user)).kind).toBe('deleted')
   })

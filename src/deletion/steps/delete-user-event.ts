@@ -14,8 +14,13 @@ export const deleteUserEvent = {
     const { users, clock } = deps
     const userId = request.userId
     const organisationId = request.target.rootOrgId
-    const [managed, orgAdmins] = await Promise.all([users.findManagedUserIds(userId), organisationId ? users.findOrgAdminIds(organisationId, 250) : Promise.resolve([])])
-    // A hard deletion has already cut the managed users' rows loose from this user: its step kept their ids.
+    // The managed-users step kept the ids it found (a hard deletion has cut their rows loose from this
+    // user by now); only a request recorded before it kept them reads the index again.
+    const recorded = request.steps.managedUsers?.ids
+    const [managed, orgAdmins] = await Promise.all([
+      recorded ? Promise.resolve([]) : users.findManagedUserIds(userId),
+      organisationId ? users.findOrgAdminIds(organisationId, 250) : Promise.resolve([]),
+    ])
     const managedUsers = [...new Set([...managed, ...recordedIds(request, 'managedUsers')])]
     const event = buildDeleteUserEvent({
       requestId: request.id,

@@ -49,7 +49,8 @@ export const managedUsers = {
       await users.leaveOrganisations(childId, clock.now())
       deps.listener.userDeleted(childId)
     }
-    return stepOutcome(managed.length ? 'done' : 'skipped', 'scrubbed', clock.now(), managed.length)
+    // The ids are kept for the event step, which then need not ask the index again.
+    return stepOutcome(managed.length ? 'done' : 'skipped', 'scrubbed', clock.now(), managed.length, { ids: managed })
   },
   async preview({ deps, userId, plan }) {
     return [{ store: STORE, action: actionFor(plan, { sunbird: 'scrub', hard: 'hard-delete' }), count: (await deps.users.findManagedUserIds(userId)).length }]
