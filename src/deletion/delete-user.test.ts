@@ -443,7 +443,7 @@ describe('deleteUser, managed users', () => {
     await deleteUser(w.deps, input(self()))
 
     expect(w.users.callCount('findManagedUserIds')).toBe(1)
-    expect(w.outbox.eventOf(MSGID)?.edata.managed_users).toEqual([CHILD_1, CHILD_2])
+    expect(w.outbox.eventOf(MSGID)?.edata).toMatchObject({ managed_users: [CHILD_1, CHILD_2] })
   })
 
   it('when managed users are scrubbed, then the listener is told about each of them after the deleted user', async () => {
