@@ -3,6 +3,7 @@ import { serve } from '@hono/node-server'
 import { startPeriodicJobs } from './background-jobs.js'
 import { composeService } from './compose.js'
 import { ConfigError, loadConfig } from './config/load-config.js'
+import { LOCK_DECISION_WAIT_MS } from './deletion/commit-gate.js'
 import { gracefulClose } from './http/graceful-close.js'
 import { applyConnectionLimits, httpServerOptions } from './http/server-limits.js'
 import { createLogger } from './logging/logger.js'
@@ -43,6 +44,8 @@ const jobs = startPeriodicJobs(
 service.batches.start()
 
 let stopping = false
+/** The latest an in-flight request answers: its deadline, or a deletion's wait past it for its lock (see answerByDeadline). */
+const answeredWithinMs = config.http.requestTimeoutMs + LOCK_DECISION_WAIT_MS
 /** Stop accepting, let in-flight requests finish (bounded by the request deadline), then close the pool. */
 function shutdown(signal: string): void {
   if (stopping) return
@@ -51,12 +54,13 @@ function shutdown(signal: string): void {
   const force = setTimeout(() => {
     logger.error('in-flight requests did not finish in time; exiting')
     process.exit(1)
-  }, config.http.requestTimeoutMs + 5000)
+  }, answeredWithinMs + 5000)
   force.unref()
   // Batch work stops after the deletions in flight and gives its slices back for another instance.
   const batchesStopped = service.batches.stop().catch((err: unknown) => logger.error({ err }, 'stopping batch work failed'))
-  // In-flight requests end by the request deadline at the latest; a second more lets them answer.
-  void closeServer(config.http.requestTimeoutMs + 1000).then(async (finished) => {
+  // In-flight requests end by the request deadline at the latest (a deletion waiting for its lock's
+  // outcome a little later); a second more lets them answer.
+  void closeServer(answeredWithinMs + 1000).then(async (finished) => {
     await batchesStopped
     if (!finished) logger.error('in-flight requests did not finish in time; connections cut')
     jobs
