@@ -1,4 +1,5 @@
 import { type Client, types } from 'cassandra-driver'
+import { LRUCache } from 'lru-cache'
 import { DependencyUnavailableError } from '../deletion/errors.js'
 import { isDeleted } from '../deletion/is-deleted.js'
 import type { JsonRow, MarkDeletedOutcome, UserRecord, UserStore } from '../deletion/ports.js'
@@ -45,6 +46,13 @@ export const TOMBSTONE_COLUMNS: ReadonlySet<string> = new Set(['id', 'userid', '
  */
 const SETTLE_BUDGET_MS = 6000
 const SETTLE_BACKOFF_MS = [200, 400, 800, 1000]
+/**
+ * How long an organisation's ORG_ADMIN list is reused. Finding them reads every ORG_ADMIN row of
+ * the deployment (the role index has one value), and it only fills the event's suggested users:
+ * a minute-old list is as good, and a batch that deletes an organisation's users reads it once a
+ * minute instead of once per user.
+ */
+const ORG_ADMINS_FRESH_MS = 60_000
 
 const scrubColumns = Object.keys(SCRUBBED_USER_COLUMNS)
 const scrubValues = Object.values(SCRUBBED_USER_COLUMNS)
@@ -93,11 +101,19 @@ export class CassandraUserStore implements UserStore {
   private readonly cql: ReturnType<typeof userStoreStatements>
   private tombstone: Promise<string> | undefined
 
+  /** Keyed by limit and organisation; concurrent misses share one read. */
+  private readonly orgAdmins: LRUCache<string, string[], { organisationId: string; limit: number }>
+
   constructor(
     private readonly client: Client,
     private readonly keyspace: string,
   ) {
     this.cql = userStoreStatements(keyspace)
+    this.orgAdmins = new LRUCache({
+      max: 10_000,
+      ttl: ORG_ADMINS_FRESH_MS,
+      fetchMethod: (_key, _stale, { context }) => this.readOrgAdminIds(context.organisationId, context.limit),
+    })
   }
 
   /** The tombstone's UPDATE, from the table as it stands: a column Sunbird adds later is nulled too. */
@@ -258,6 +274,11 @@ export class CassandraUserStore implements UserStore {
   }
 
   async findOrgAdminIds(organisationId: string, limit: number): Promise<string[]> {
+    const ids = await this.orgAdmins.fetch(`${limit}:${organisationId}`, { context: { organisationId, limit } })
+    return [...(ids ?? [])]
+  }
+
+  private async readOrgAdminIds(organisationId: string, limit: number): Promise<string[]> {
     const ids: string[] = []
     for (const row of (await this.execute(this.cql.findRoleHolders, ['ORG_ADMIN'])).rows) {
       if (ids.length >= limit) break
