@@ -1,34 +1,43 @@
 import { createHash, createHmac, randomUUID } from 'node:crypto'
-import type { Client } from 'cassandra-driver'
+import { type Client, types } from 'cassandra-driver'
 import { formatSunbirdTimestamp } from '../src/shared/sunbird-timestamp.js'
 
 /**
  * Baseline B: the Cassandra work of ONE successful deletion, issued straight through
  * cassandra-driver with nothing around it: no HTTP, no tokens, no workflow objects, no logging.
  *
- * Derived by reading the code at commit ead9600 (the happy path as 231c660, "Deletion as a durable,
- * resumable request", introduced it). The workflow is still moving: when it changes, change this
- * function. The bench's drift check records the CQL the real service issues for one delete and
- * fails the "B issues the CQL the service issues" row when the two differ, so a stale baseline
- * cannot go unnoticed.
+ * Derived by reading the code at commit 724d788. The workflow is still moving: when it changes,
+ * change this function. The bench's drift check records the CQL the real service issues for one
+ * delete (after a warm-up delete, so per-process caches are warm) and fails the "B issues the CQL
+ * the service issues" row when the two differ, so a stale baseline cannot go unnoticed.
  *
- * The case measured: a self-delete of a seeded PUBLIC user (3 lookups, no external identity, no
- * organisation, no managed user, no root org), default config (the event does not carry the name).
+ * The case measured: a default (Sunbird) self-delete of a bench-seeded PUBLIC user (3 lookups, 6
+ * contact values, no external identity, no organisation, no managed user, no root org), default
+ * config: the event does not carry the name; the search engine, the Redis user cache and extra
+ * targets are not configured (their steps only record that), the mass-deletion guard does not count
+ * a self-deletion, no Idempotency-Key is sent, and the steady state: the receipt's table settings
+ * (system_schema, cached 5 minutes per process) are not read again.
  *
- *   src/http/credentials/gateway-and-user-token.ts + src/auth/deleted-user-gate.ts: the lock-out gate reads the caller's row
- *   src/deletion/delete-user.ts deleteUser: roles, user, organisations, request created (LWT) and
- *     listed open, audit 'accepted', the lock (LWT), step 'lock' recorded
- *   src/deletion/run-deletion.ts runRemainingSteps, each step then its recordStep:
- *     keycloak (HTTP to Keycloak in the service, not Cassandra: not in B), lookups, external
- *     identities, organisations, profile scrub, managed users, event (outbox LWT + pending list),
- *     then finish + unlist, audit 'completed'
+ *   src/http/credentials/gateway-and-user-token.ts + src/auth/deleted-user-gate.ts: the lock-out gate
+ *     reads the caller's row (first request of this user: a cache miss; 'active', so no state read)
+ *   src/deletion/delete-user.ts deleteUser: roles, user, organisations; openRequest: the request
+ *     listed open then created (LWT), audit 'accepted'; the lock (LWT), step 'lock' recorded
+ *   src/deletion/run-deletion.ts runRemainingSteps (src/deletion/steps/index.ts, plan 'sunbird'),
+ *     each step then its recordStep: keycloak (HTTP to Keycloak in the service: the step record
+ *     only), otp and rate_limit (by the profile's contacts), lookups, external identities,
+ *     organisations, declarations, notes, search notes (not configured), shadow_user, user_feed,
+ *     user_cert, address, extra targets (none), profile scrub, search user and cache (not
+ *     configured), managed users, event (outbox LWT + pending list; the managed users' ids come
+ *     from their step, so no second index read)
+ *   src/deletion/settle-request.ts: finish with the receipt, unlisted, audit 'completed'
  *   src/store/cassandra-*.ts: the CQL text and per-statement options below
  *
  * Same CQL, same options (prepared; idempotent where the store says so; the LWTs not), and the
  * client from src/store/cassandra-client.ts, so the consistency is the service's: LOCAL_QUORUM,
- * LOCAL_SERIAL for the LWTs; the audit appends are plain writes (no read, no LWT).
- * Audit appends go through one in-process queue, as CassandraAuditTrail.append does: the hash
- * chain needs the previous record, so appends are serialised whoever issues them.
+ * LOCAL_SERIAL for the LWTs; the audit appends are plain writes (no read, no LWT). Rows the bench
+ * user does not have (codes, side-table rows, organisations) are deleted as the service would if
+ * they were there. Audit appends go through one in-process queue, as CassandraAuditTrail.append
+ * does: the hash chain needs the previous record, so appends are serialised whoever issues them.
  */
 export async function rawDeleteSequence(client: Client, keyspace: string, userId: string, audit: AuditChain): Promise<void> {
   const ks = keyspace
@@ -39,15 +48,18 @@ export async function rawDeleteSequence(client: Client, keyspace: string, userId
   const requestedBy = userId
   const findUser = `SELECT id, status, isdeleted, rootorgid, managedby FROM ${ks}.user WHERE id = ?`
   const findOrganisations = `SELECT organisationid, isdeleted FROM ${ks}.user_organisation WHERE userid = ?`
-  const findManaged = `SELECT id FROM ${ks}.user WHERE managedby = ?`
-  const recordStep = (step: string, status: string, action: string, count?: number) =>
-    run(`UPDATE ${ks}.user_deletion_request SET steps[?] = ?, state = ?, updatedat = ? WHERE id = ?`, [
+  /** The receipt's lines, as buildReceipt makes them from the recorded outcomes. */
+  const receipt: ReceiptLine[] = []
+  const recordStep = (step: string, store: string | undefined, status: string, action: string, count?: number, extra: Record<string, unknown> = {}) => {
+    if (store) receipt.push({ store, action, ...(count !== undefined && { count }) })
+    return run(`UPDATE ${ks}.user_deletion_request SET steps[?] = ?, state = ?, updatedat = ? WHERE id = ?`, [
       step,
-      JSON.stringify({ status, action, at: new Date().toISOString(), ...(count !== undefined && { count }) }),
+      JSON.stringify({ status, action, at: new Date().toISOString(), ...(count !== undefined && { count }), ...extra }),
       'in_progress',
       new Date(),
       requestId,
     ])
+  }
 
   // Authentication: the lock-out gate (first request of this user, so a cache miss).
   await run(findUser, [userId])
@@ -60,15 +72,15 @@ export async function rawDeleteSequence(client: Client, keyspace: string, userId
   const rootOrgId = (row.get('rootorgid') as string | null) ?? null
   const managedBy = (row.get('managedby') as string | null) ?? null
   const organisationIds = (await run(findOrganisations, [userId])).rows.filter((r) => r.get('isdeleted') !== true).map((r) => r.get('organisationid') as string)
-  // The durable request, then its open-list entry.
+  // openRequest: listed open first, then created (plan, eraseplan, eraseat unset for Sunbird's deletion), then audited.
   const now = new Date()
+  await run(`INSERT INTO ${ks}.user_deletion_request_open (id, userid, createdat) VALUES (?, ?, ?)`, [requestId, userId, now])
   const created = await run(
-    `INSERT INTO ${ks}.user_deletion_request (id, userid, requestedby, state, steps, rootorgid, managedby, organisationids, leaseuntil, createdat, updatedat) VALUES (?, ?, ?, ?, {}, ?, ?, ?, ?, ?, ?) IF NOT EXISTS`,
-    [requestId, userId, requestedBy, 'accepted', rootOrgId, managedBy, organisationIds, new Date(now.getTime() + 30_000), now, now],
+    `INSERT INTO ${ks}.user_deletion_request (id, userid, requestedby, state, plan, eraseplan, eraseat, steps, rootorgid, managedby, organisationids, leaseuntil, createdat, updatedat) VALUES (?, ?, ?, ?, ?, ?, ?, {}, ?, ?, ?, ?, ?, ?) IF NOT EXISTS`,
+    [requestId, userId, requestedBy, 'accepted', types.unset, types.unset, types.unset, rootOrgId, managedBy, organisationIds, new Date(now.getTime() + 30_000), now, now],
     lwt,
   )
   if (!created.wasApplied()) throw new Error('baseline B: request id clash')
-  await run(`INSERT INTO ${ks}.user_deletion_request_open (id, userid, createdat) VALUES (?, ?, ?)`, [requestId, userId, now])
   await audit.append(client, ks, { event: 'deletion.accepted', requestId, userId, requestedBy, at: now.toISOString() })
   // The lock.
   const lock = await run(
@@ -77,19 +89,38 @@ export async function rawDeleteSequence(client: Client, keyspace: string, userId
     lwt,
   )
   if (!lock.wasApplied()) throw new Error(`baseline B: the lock of ${userId} was not applied`)
-  await recordStep('lock', 'done', 'locked')
-  // keycloak: the service calls Keycloak's admin API here; B records the step only.
-  await recordStep('keycloak', 'done', 'absent')
+  await recordStep('lock', 'cassandra.user (status)', 'done', 'locked')
+  // keycloak: the service calls Keycloak's admin API here (logout 404 for seeded users: 'absent'); B records the step only.
+  await recordStep('keycloak', 'keycloak', 'done', 'absent')
+  // otp, then rate_limit: each reads the profile's contacts, then looks every one up (one after another).
+  const readContacts = async () => {
+    const contact = (await run(`SELECT ${CONTACT_COLUMNS.join(', ')} FROM ${ks}.user WHERE id = ?`, [userId])).first()
+    const values = CONTACT_COLUMNS.map((column) => contact?.get(column) as string | null).filter((value): value is string => typeof value === 'string' && value !== '')
+    return [...new Set(values)]
+  }
+  const hashes = (contacts: string[]) => contacts.map((value) => createHmac('sha256', RECEIPT_KEY).update(value).digest('hex'))
+  const otpContacts = await readContacts()
+  const otpKeys: string[][] = []
+  for (const value of otpContacts) {
+    for (const type of ['email', 'phone']) if ((await run(`SELECT key FROM ${ks}.otp WHERE type = ? AND key = ?`, [type, value])).rowLength > 0) otpKeys.push([type, value])
+  }
+  for (const key of otpKeys) await run(`DELETE FROM ${ks}.otp WHERE type = ? AND key = ?`, key)
+  await recordStep('otp', 'cassandra.otp', 'done', 'deleted', otpKeys.length, { hashes: hashes(otpContacts) })
+  const rateContacts = await readContacts()
+  const rateKeys: unknown[][] = []
+  for (const value of rateContacts) for (const r of (await run(`SELECT unit FROM ${ks}.rate_limit WHERE key = ?`, [value])).rows) rateKeys.push([value, r.get('unit')])
+  for (const key of rateKeys) await run(`DELETE FROM ${ks}.rate_limit WHERE key = ? AND unit = ?`, key)
+  await recordStep('rateLimit', 'cassandra.rate_limit', 'done', 'deleted', rateKeys.length, { hashes: hashes(rateContacts) })
   // lookups
   const lookups = (await run(`SELECT type, value FROM ${ks}.user_lookup WHERE userid = ?`, [userId])).rows
   await Promise.all(lookups.map((r) => run(`DELETE FROM ${ks}.user_lookup WHERE type = ? AND value = ?`, [r.get('type'), r.get('value')])))
-  await recordStep('lookups', 'done', 'deleted', lookups.length)
+  await recordStep('lookups', 'cassandra.user_lookup', 'done', 'deleted', lookups.length)
   // external identities
   const identities = (await run(`SELECT provider, idtype, externalid FROM ${ks}.usr_external_identity WHERE userid = ?`, [userId])).rows
   await Promise.all(
     identities.map((r) => run(`DELETE FROM ${ks}.usr_external_identity WHERE provider = ? AND idtype = ? AND externalid = ?`, [r.get('provider'), r.get('idtype'), r.get('externalid')])),
   )
-  await recordStep('externalIdentities', 'done', 'deleted', identities.length)
+  await recordStep('externalIdentities', 'cassandra.usr_external_identity', 'done', 'deleted', identities.length)
   // organisations
   const memberships = (await run(findOrganisations, [userId])).rows
   const when = formatSunbirdTimestamp(new Date())
@@ -98,7 +129,30 @@ export async function rawDeleteSequence(client: Client, keyspace: string, userId
       run(`UPDATE ${ks}.user_organisation SET isdeleted = true, orgleftdate = ?, updateddate = ? WHERE userid = ? AND organisationid = ?`, [when, when, userId, r.get('organisationid')]),
     ),
   )
-  await recordStep('organisations', 'done', 'marked-left', memberships.length)
+  await recordStep('organisations', 'cassandra.user_organisation', 'done', 'marked-left', memberships.length)
+  // declarations: keyed by the user, so counted, then one partition delete.
+  const declarations = (await run(`SELECT userid FROM ${ks}.user_declarations WHERE userid = ?`, [userId])).rowLength
+  if (declarations > 0) await run(`DELETE FROM ${ks}.user_declarations WHERE userid = ?`, [userId])
+  await recordStep('declarations', 'cassandra.user_declarations', 'done', 'deleted', declarations)
+  // The tables found by their userid index: row by row, by primary key, one after another.
+  const byIndex = async (table: string, key: readonly string[], write: string) => {
+    const rows = (await run(`SELECT ${key.join(', ')} FROM ${ks}.${table} WHERE userid = ?`, [userId])).rows
+    for (const r of rows) {
+      const values = key.map((column) => r.get(column))
+      await run(write, values)
+    }
+    return rows.length
+  }
+  const deleteById = (table: string) => byIndex(table, ['id'], `DELETE FROM ${ks}.${table} WHERE id = ?`)
+  await recordStep('notes', 'cassandra.user_notes', 'done', 'deleted', await deleteById('user_notes'))
+  await recordStep('searchNotes', 'search.usernotes', 'skipped', 'not configured')
+  const shadow = await byIndex('shadow_user', ['channel', 'userextid'], `UPDATE ${ks}.shadow_user SET name = null, email = null, phone = null WHERE channel = ? AND userextid = ?`)
+  await recordStep('shadowUser', 'cassandra.shadow_user', 'done', 'blanked', shadow)
+  await recordStep('userFeed', 'cassandra.user_feed', 'done', 'deleted', await deleteById('user_feed'))
+  await recordStep('userCert', 'cassandra.user_cert', 'done', 'deleted', await deleteById('user_cert'))
+  await recordStep('address', 'cassandra.address', 'done', 'deleted', await deleteById('address'))
+  // extra targets: none configured (no receipt line: the step's entries are empty).
+  await recordStep('extraTargets', undefined, 'skipped', 'none configured', undefined, { entries: [] })
   // profile scrub
   const scrub = SCRUBBED_COLUMNS.map(([column]) => `${column} = ?`).join(', ')
   await run(`UPDATE ${ks}.user SET status = 2, isdeleted = true, updatedby = ?, updateddate = ?, ${scrub} WHERE id = ?`, [
@@ -107,12 +161,19 @@ export async function rawDeleteSequence(client: Client, keyspace: string, userId
     ...SCRUBBED_COLUMNS.map(([, value]) => value),
     userId,
   ])
-  await recordStep('userRow', 'done', 'scrubbed')
-  // managed users (none)
-  const managed = (await run(findManaged, [userId])).rows
-  await recordStep('managedUsers', managed.length ? 'done' : 'skipped', 'scrubbed', managed.length)
-  // event: managed users again (no root org, so no org-admin read), then the outbox
-  const managedForEvent = (await run(findManaged, [userId])).rows.map((r) => r.get('id') as string)
+  await recordStep('userRow', 'cassandra.user (profile)', 'done', 'scrubbed')
+  await recordStep('searchUser', 'search.user_alias', 'skipped', 'not configured')
+  await recordStep('cacheUser', 'redis.user', 'skipped', 'not configured')
+  // managed users (bench users manage nobody; the service would scrub each child here): their ids are kept for the event.
+  const managed = (await run(`SELECT id FROM ${ks}.user WHERE managedby = ?`, [userId])).rows.map((r) => r.get('id') as string)
+  await recordStep('managedUsers', 'cassandra.user (managed users)', managed.length ? 'done' : 'skipped', 'scrubbed', managed.length, { ids: managed })
+  // event: the managed users' ids from their step (no index read); the root org's admins only when there is a root org.
+  const orgAdmins = rootOrgId
+    ? (await run(`SELECT userid, scope FROM ${ks}.user_roles WHERE role = ?`, ['ORG_ADMIN'])).rows
+        .filter((r) => String(r.get('scope') ?? '').includes(rootOrgId) && r.get('userid') !== userId)
+        .slice(0, 250)
+        .map((r) => r.get('userid') as string)
+    : []
   const ets = Date.now()
   const mid = `LP.${ets}.${randomUUID()}`
   const event = {
@@ -122,20 +183,27 @@ export async function rawDeleteSequence(client: Client, keyspace: string, userId
     actor: { id: 'Sunbird LMS Flink Job', type: 'System' },
     context: { pdata: { id: 'org.sunbird.platform', ver: '1.0' }, cdata: { id: requestId, type: 'Request' } },
     object: { id: userId, type: 'user' },
-    edata: { organisationId: null, userId, suggested_users: [], managed_users: managedForEvent, action: 'delete-user', iteration: 1 },
+    edata: {
+      organisationId: rootOrgId,
+      userId,
+      suggested_users: orgAdmins.length ? [{ role: 'ORG_ADMIN', users: orgAdmins }] : [],
+      managed_users: managed,
+      action: 'delete-user',
+      iteration: 1,
+    },
   }
   const appended = await run(
     `INSERT INTO ${ks}.user_deletion_event_outbox (requestid, mid, userid, payload, createdat, attempts) VALUES (?, ?, ?, ?, ?, 0) IF NOT EXISTS`,
     [requestId, mid, userId, JSON.stringify(event), new Date()],
     lwt,
   )
-  if (appended.wasApplied()) await run(`INSERT INTO ${ks}.user_deletion_event_outbox_pending (requestid, createdat) VALUES (?, ?)`, [requestId, new Date()])
-  await recordStep('event', 'done', 'queued')
+  if (appended.wasApplied() || !appended.first()?.get('publishedat')) await run(`INSERT INTO ${ks}.user_deletion_event_outbox_pending (requestid, createdat) VALUES (?, ?)`, [requestId, new Date()])
+  await recordStep('event', 'kafka (delete.user topic)', 'done', 'queued')
   // finish: state + receipt, unlisted, audited
   await run(`UPDATE ${ks}.user_deletion_request SET state = ?, reason = ?, receipt = ?, leaseuntil = ?, updatedat = ? WHERE id = ?`, [
     'completed',
     null,
-    receiptText(requestId, userId),
+    receiptText(requestId, userId, receipt),
     new Date(0),
     new Date(),
     requestId,
@@ -178,26 +246,62 @@ export class AuditChain {
   }
 }
 
-/** A receipt of the service's shape and size (src/deletion/receipt.ts): per-store actions, keyed-hash subject. */
-function receiptText(requestId: string, userId: string): string {
-  const stores = [
-    'cassandra.user (status)',
-    'keycloak',
-    'cassandra.user_lookup',
-    'cassandra.usr_external_identity',
-    'cassandra.user_organisation',
-    'cassandra.user (profile)',
-    'cassandra.user (managed users)',
-    'kafka (delete.user topic)',
-    'cassandra.user_roles',
-    'cassandra.user_deletion_audit',
+const RECEIPT_KEY = 'bench-receipt-key'
+
+/** The contact columns the otp and rate_limit steps look codes up by (src/store/cassandra-personal-tables.ts). */
+const CONTACT_COLUMNS = ['email', 'phone', 'prevusedemail', 'prevusedphone', 'recoveryemail', 'recoveryphone'] as const
+
+interface ReceiptLine {
+  store: string
+  action: string
+  count?: number
+}
+
+/**
+ * A receipt of the service's shape and size (src/deletion/receipt.ts, settle-request.ts): one line
+ * per store in step order (the steps' `store`), the stores Sunbird's deletion keeps or leaves to
+ * others, the audit trail; each Cassandra table's and the topic's physical-erasure horizon as
+ * LivePhysicalErasure words it (from settings it has cached), a keyed-hash subject.
+ */
+function receiptText(requestId: string, userId: string, done: readonly ReceiptLine[]): string {
+  const completedAt = new Date()
+  const kept = (store: string, action = 'kept'): ReceiptLine => ({ store, action })
+  // In step order: user_consent (hard only) sits between declarations and notes.
+  const at = done.findIndex((line) => line.store === 'cassandra.user_notes')
+  const lines = [
+    ...done.slice(0, at),
+    kept('cassandra.user_consent'),
+    ...done.slice(at),
+    kept('cassandra.user_roles'),
+    kept('downstream.ml', 'left to ml via the delete-user event'),
+    kept('downstream.knowlg', 'left to knowlg via the delete-user event'),
+    kept('cassandra.bulk_upload_process', 'not reachable by user id'),
+    kept('cassandra.user_deletion_audit', 'appended'),
   ]
+  const later = (ms: number) => new Date(completedAt.getTime() + ms).toISOString()
+  const horizon = (store: string) => {
+    if (store.startsWith('kafka')) {
+      return {
+        physicallyErasedBy: later(604_800_000),
+        physicalErasure: 'the event stays in topic local.delete.user until retention.ms (604800000 ms) has passed and its log segment is deleted; a lower retention.ms on the topic shortens it',
+      }
+    }
+    const table = /^cassandra\.([a-z_]+)/.exec(store)?.[1]
+    // bulk_upload_process is not a table of the bench keyspace: no settings, no horizon.
+    if (!table || table === 'bulk_upload_process') return {}
+    return {
+      physicallyErasedBy: later(864_000_000),
+      physicalErasure:
+        'old values stay in SSTables until gc_grace_seconds (864000 s) has passed and a compaction (SizeTieredCompactionStrategy) merges them; ' +
+        `after that date "nodetool compact sunbird_bench ${table}" (or garbagecollect) on every node drops them at once`,
+    }
+  }
   return JSON.stringify({
     requestId,
-    subject: createHmac('sha256', 'bench-receipt-key').update(userId).digest('hex'),
+    subject: createHmac('sha256', RECEIPT_KEY).update(userId).digest('hex'),
     state: 'completed',
-    completedAt: new Date().toISOString(),
-    stores: stores.map((store) => ({ store, action: 'done', why: 'what this store lost in the deletion and why, in about one line of plain words' })),
+    completedAt: completedAt.toISOString(),
+    stores: lines.map((line) => ({ ...line, why: 'what this store lost in the deletion and why, in about one line of plain words', ...horizon(line.store) })),
   })
 }
 

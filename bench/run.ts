@@ -199,10 +199,10 @@ async function main(): Promise<void> {
     // --- users, tokens ---------------------------------------------------------------------------------
     const soakPhases = [settings.soakWarmupSeconds, settings.soakSeconds]
     const soakUserCount = soakPhases.reduce((n, seconds) => n + Math.ceil(seconds * settings.soakDeleteRate * 1.05) + settings.soakDeleteConnections, 0)
-    const total = 2 + 3 * (settings.deleteWarmupUsers + settings.deleteUsers) + soakUserCount + settings.batchUsers
+    const total = 3 + 3 * (settings.deleteWarmupUsers + settings.deleteUsers) + soakUserCount + settings.batchUsers
     log(`seeding ${total} users`)
     const ks = settings.keyspace
-    const [driftServiceUser, driftBaselineUser] = await seedUsers(db, ks, 2)
+    const [driftWarmupUser, driftServiceUser, driftBaselineUser] = await seedUsers(db, ks, 3)
     const bWarmup = await seedUsers(db, ks, settings.deleteWarmupUsers)
     const bMeasured = await seedUsers(db, ks, settings.deleteUsers)
     // Baseline S (Sunbird's own statements): the same number of the same users as B.
@@ -242,13 +242,14 @@ async function main(): Promise<void> {
     const expectedStatus = { missingToken: 401, badSignature: 401, invalidBody: 400 } as const
 
     // --- drift check: does baseline B still issue what the service issues? --------------------------------
-    log('drift check: recording the CQL of one real deletion (in-process service) and of baseline B')
-    const [driftToken] = tokensFor(keys, issuer, [driftServiceUser as string]) as [UserWithToken]
-    const drift = await checkBaselineMatchesService(
-      config,
-      { path: PATH, headers: { 'content-type': 'application/json', authorization: `Bearer ${apiBearer}`, 'x-authenticated-user-token': driftToken.token }, userId: driftServiceUser as string },
-      driftBaselineUser as string,
-    )
+    log('drift check: recording the CQL of one real deletion (in-process service, after a warm-up deletion) and of baseline B')
+    const driftRequest = ({ userId, token }: UserWithToken) => ({
+      path: PATH,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${apiBearer}`, 'x-authenticated-user-token': token },
+      userId,
+    })
+    const [driftWarmup, driftRecorded] = tokensFor(keys, issuer, [driftWarmupUser as string, driftServiceUser as string]) as [UserWithToken, UserWithToken]
+    const drift = await checkBaselineMatchesService(config, { warmup: driftRequest(driftWarmup), recorded: driftRequest(driftRecorded) }, driftBaselineUser as string)
     const driftOk = 'matches' in drift && drift.matches
     if (!driftOk) {
       log('WARNING: baseline B no longer issues what the service issues for one deletion; update bench/raw-delete-sequence.ts')
