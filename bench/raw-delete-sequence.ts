@@ -6,7 +6,9 @@ import { formatSunbirdTimestamp } from '../src/shared/sunbird-timestamp.js'
  * Baseline B: the Cassandra work of ONE successful deletion, issued straight through
  * cassandra-driver with nothing around it: no HTTP, no tokens, no workflow objects, no logging.
  *
- * Derived by reading the code at commit 724d788. The workflow is still moving: when it changes,
+ * Derived by reading the code at commit 724d788, the step records and the outbox as they are since
+ * the checkpoints (the lock at once, the outcomes before the profile scrub, those up to the managed
+ * users, the rest with the finish; the outbox two plain writes). The workflow is still moving: when it changes,
  * change this function. The bench's drift check records the CQL the real service issues for one
  * delete (after a warm-up delete, so per-process caches are warm) and fails the "B issues the CQL
  * the service issues" row when the two differ, so a stale baseline cannot go unnoticed.
@@ -23,11 +25,11 @@ import { formatSunbirdTimestamp } from '../src/shared/sunbird-timestamp.js'
  *   src/deletion/delete-user.ts deleteUser: roles, user, organisations; openRequest: the request
  *     listed open then created (LWT), audit 'accepted'; the lock (LWT), step 'lock' recorded
  *   src/deletion/run-deletion.ts runRemainingSteps (src/deletion/steps/index.ts, plan 'sunbird'),
- *     each step then its recordStep: keycloak (HTTP to Keycloak in the service: the step record
+ *     each step, its outcome written at the next checkpoint: keycloak (HTTP to Keycloak in the service: the step record
  *     only), otp and rate_limit (by the profile's contacts), lookups, external identities,
  *     organisations, declarations, notes, search notes (not configured), shadow_user, user_feed,
  *     user_cert, address, extra targets (none), profile scrub, search user and cache (not
- *     configured), managed users, event (outbox LWT + pending list; the managed users' ids come
+ *     configured), managed users, event (outbox entry + pending list, plain, together; the managed users' ids come
  *     from their step, so no second index read)
  *   src/deletion/settle-request.ts: finish with the receipt, unlisted, audit 'completed'
  *   src/store/cassandra-*.ts: the CQL text and per-statement options below
@@ -50,15 +52,16 @@ export async function rawDeleteSequence(client: Client, keyspace: string, userId
   const findOrganisations = `SELECT organisationid, isdeleted FROM ${ks}.user_organisation WHERE userid = ?`
   /** The receipt's lines, as buildReceipt makes them from the recorded outcomes. */
   const receipt: ReceiptLine[] = []
+  /** Outcomes not written yet: the service writes them at its checkpoints (run-deletion.ts) and with the finish. */
+  let unrecorded: Record<string, string> = {}
   const recordStep = (step: string, store: string | undefined, status: string, action: string, count?: number, extra: Record<string, unknown> = {}) => {
     if (store) receipt.push({ store, action, ...(count !== undefined && { count }) })
-    return run(`UPDATE ${ks}.user_deletion_request SET steps[?] = ?, state = ?, updatedat = ? WHERE id = ?`, [
-      step,
-      JSON.stringify({ status, action, at: new Date().toISOString(), ...(count !== undefined && { count }), ...extra }),
-      'in_progress',
-      new Date(),
-      requestId,
-    ])
+    unrecorded[step] = JSON.stringify({ status, action, at: new Date().toISOString(), ...(count !== undefined && { count }), ...extra })
+  }
+  const checkpoint = async () => {
+    const outcomes = unrecorded
+    unrecorded = {}
+    await run(`UPDATE ${ks}.user_deletion_request SET steps = steps + ?, state = ?, updatedat = ? WHERE id = ?`, [outcomes, 'in_progress', new Date(), requestId])
   }
 
   // Authentication: the lock-out gate (first request of this user, so a cache miss).
@@ -89,9 +92,11 @@ export async function rawDeleteSequence(client: Client, keyspace: string, userId
     lwt,
   )
   if (!lock.wasApplied()) throw new Error(`baseline B: the lock of ${userId} was not applied`)
-  await recordStep('lock', 'cassandra.user (status)', 'done', 'locked')
+  const lockedAt = new Date()
+  recordStep('lock', 'cassandra.user (status)', 'done', 'locked')
+  await checkpoint()
   // keycloak: the service calls Keycloak's admin API here (logout 404 for seeded users: 'absent'); B records the step only.
-  await recordStep('keycloak', 'keycloak', 'done', 'absent')
+  recordStep('keycloak', 'keycloak', 'done', 'absent')
   // otp, then rate_limit: each reads the profile's contacts, then looks every one up (one after another).
   const readContacts = async () => {
     const contact = (await run(`SELECT ${CONTACT_COLUMNS.join(', ')} FROM ${ks}.user WHERE id = ?`, [userId])).first()
@@ -105,22 +110,22 @@ export async function rawDeleteSequence(client: Client, keyspace: string, userId
     for (const type of ['email', 'phone']) if ((await run(`SELECT key FROM ${ks}.otp WHERE type = ? AND key = ?`, [type, value])).rowLength > 0) otpKeys.push([type, value])
   }
   for (const key of otpKeys) await run(`DELETE FROM ${ks}.otp WHERE type = ? AND key = ?`, key)
-  await recordStep('otp', 'cassandra.otp', 'done', 'deleted', otpKeys.length, { hashes: hashes(otpContacts) })
+  recordStep('otp', 'cassandra.otp', 'done', 'deleted', otpKeys.length, { hashes: hashes(otpContacts) })
   const rateContacts = await readContacts()
   const rateKeys: unknown[][] = []
   for (const value of rateContacts) for (const r of (await run(`SELECT unit FROM ${ks}.rate_limit WHERE key = ?`, [value])).rows) rateKeys.push([value, r.get('unit')])
   for (const key of rateKeys) await run(`DELETE FROM ${ks}.rate_limit WHERE key = ? AND unit = ?`, key)
-  await recordStep('rateLimit', 'cassandra.rate_limit', 'done', 'deleted', rateKeys.length, { hashes: hashes(rateContacts) })
+  recordStep('rateLimit', 'cassandra.rate_limit', 'done', 'deleted', rateKeys.length, { hashes: hashes(rateContacts) })
   // lookups
   const lookups = (await run(`SELECT type, value FROM ${ks}.user_lookup WHERE userid = ?`, [userId])).rows
   await Promise.all(lookups.map((r) => run(`DELETE FROM ${ks}.user_lookup WHERE type = ? AND value = ?`, [r.get('type'), r.get('value')])))
-  await recordStep('lookups', 'cassandra.user_lookup', 'done', 'deleted', lookups.length)
+  recordStep('lookups', 'cassandra.user_lookup', 'done', 'deleted', lookups.length)
   // external identities
   const identities = (await run(`SELECT provider, idtype, externalid FROM ${ks}.usr_external_identity WHERE userid = ?`, [userId])).rows
   await Promise.all(
     identities.map((r) => run(`DELETE FROM ${ks}.usr_external_identity WHERE provider = ? AND idtype = ? AND externalid = ?`, [r.get('provider'), r.get('idtype'), r.get('externalid')])),
   )
-  await recordStep('externalIdentities', 'cassandra.usr_external_identity', 'done', 'deleted', identities.length)
+  recordStep('externalIdentities', 'cassandra.usr_external_identity', 'done', 'deleted', identities.length)
   // organisations
   const memberships = (await run(findOrganisations, [userId])).rows
   const when = formatSunbirdTimestamp(new Date())
@@ -129,11 +134,11 @@ export async function rawDeleteSequence(client: Client, keyspace: string, userId
       run(`UPDATE ${ks}.user_organisation SET isdeleted = true, orgleftdate = ?, updateddate = ? WHERE userid = ? AND organisationid = ?`, [when, when, userId, r.get('organisationid')]),
     ),
   )
-  await recordStep('organisations', 'cassandra.user_organisation', 'done', 'marked-left', memberships.length)
+  recordStep('organisations', 'cassandra.user_organisation', 'done', 'marked-left', memberships.length)
   // declarations: keyed by the user, so counted, then one partition delete.
   const declarations = (await run(`SELECT userid FROM ${ks}.user_declarations WHERE userid = ?`, [userId])).rowLength
   if (declarations > 0) await run(`DELETE FROM ${ks}.user_declarations WHERE userid = ?`, [userId])
-  await recordStep('declarations', 'cassandra.user_declarations', 'done', 'deleted', declarations)
+  recordStep('declarations', 'cassandra.user_declarations', 'done', 'deleted', declarations)
   // The tables found by their userid index: row by row, by primary key, one after another.
   const byIndex = async (table: string, key: readonly string[], write: string) => {
     const rows = (await run(`SELECT ${key.join(', ')} FROM ${ks}.${table} WHERE userid = ?`, [userId])).rows
@@ -144,16 +149,17 @@ export async function rawDeleteSequence(client: Client, keyspace: string, userId
     return rows.length
   }
   const deleteById = (table: string) => byIndex(table, ['id'], `DELETE FROM ${ks}.${table} WHERE id = ?`)
-  await recordStep('notes', 'cassandra.user_notes', 'done', 'deleted', await deleteById('user_notes'))
-  await recordStep('searchNotes', 'search.usernotes', 'skipped', 'not configured')
+  recordStep('notes', 'cassandra.user_notes', 'done', 'deleted', await deleteById('user_notes'))
+  recordStep('searchNotes', 'search.usernotes', 'skipped', 'not configured')
   const shadow = await byIndex('shadow_user', ['channel', 'userextid'], `UPDATE ${ks}.shadow_user SET name = null, email = null, phone = null WHERE channel = ? AND userextid = ?`)
-  await recordStep('shadowUser', 'cassandra.shadow_user', 'done', 'blanked', shadow)
-  await recordStep('userFeed', 'cassandra.user_feed', 'done', 'deleted', await deleteById('user_feed'))
-  await recordStep('userCert', 'cassandra.user_cert', 'done', 'deleted', await deleteById('user_cert'))
-  await recordStep('address', 'cassandra.address', 'done', 'deleted', await deleteById('address'))
+  recordStep('shadowUser', 'cassandra.shadow_user', 'done', 'blanked', shadow)
+  recordStep('userFeed', 'cassandra.user_feed', 'done', 'deleted', await deleteById('user_feed'))
+  recordStep('userCert', 'cassandra.user_cert', 'done', 'deleted', await deleteById('user_cert'))
+  recordStep('address', 'cassandra.address', 'done', 'deleted', await deleteById('address'))
   // extra targets: none configured (no receipt line: the step's entries are empty).
-  await recordStep('extraTargets', undefined, 'skipped', 'none configured', undefined, { entries: [] })
-  // profile scrub
+  recordStep('extraTargets', undefined, 'skipped', 'none configured', undefined, { entries: [] })
+  // profile scrub: what was found from its contacts is recorded before it runs.
+  await checkpoint()
   const scrub = SCRUBBED_COLUMNS.map(([column]) => `${column} = ?`).join(', ')
   await run(`UPDATE ${ks}.user SET status = 2, isdeleted = true, updatedby = ?, updateddate = ?, ${scrub} WHERE id = ?`, [
     requestedBy,
@@ -161,12 +167,13 @@ export async function rawDeleteSequence(client: Client, keyspace: string, userId
     ...SCRUBBED_COLUMNS.map(([, value]) => value),
     userId,
   ])
-  await recordStep('userRow', 'cassandra.user (profile)', 'done', 'scrubbed')
-  await recordStep('searchUser', 'search.user_alias', 'skipped', 'not configured')
-  await recordStep('cacheUser', 'redis.user', 'skipped', 'not configured')
+  recordStep('userRow', 'cassandra.user (profile)', 'done', 'scrubbed')
+  recordStep('searchUser', 'search.user_alias', 'skipped', 'not configured')
+  recordStep('cacheUser', 'redis.user', 'skipped', 'not configured')
   // managed users (bench users manage nobody; the service would scrub each child here): their ids are kept for the event.
   const managed = (await run(`SELECT id FROM ${ks}.user WHERE managedby = ?`, [userId])).rows.map((r) => r.get('id') as string)
-  await recordStep('managedUsers', 'cassandra.user (managed users)', managed.length ? 'done' : 'skipped', 'scrubbed', managed.length, { ids: managed })
+  recordStep('managedUsers', 'cassandra.user (managed users)', managed.length ? 'done' : 'skipped', 'scrubbed', managed.length, { ids: managed })
+  await checkpoint()
   // event: the managed users' ids from their step (no index read); the root org's admins only when there is a root org.
   const orgAdmins = rootOrgId
     ? (await run(`SELECT userid, scope FROM ${ks}.user_roles WHERE role = ?`, ['ORG_ADMIN'])).rows
@@ -174,8 +181,9 @@ export async function rawDeleteSequence(client: Client, keyspace: string, userId
         .slice(0, 250)
         .map((r) => r.get('userid') as string)
     : []
-  const ets = Date.now()
-  const mid = `LP.${ets}.${randomUUID()}`
+  // The event's time is the lock's, its mid follows from the request: a run again writes the same one.
+  const ets = lockedAt.getTime()
+  const mid = `LP.${ets}.${createHash('sha1').update(requestId).digest('hex').slice(0, 32)}`
   const event = {
     eid: 'BE_JOB_REQUEST',
     ets,
@@ -192,15 +200,15 @@ export async function rawDeleteSequence(client: Client, keyspace: string, userId
       iteration: 1,
     },
   }
-  const appended = await run(
-    `INSERT INTO ${ks}.user_deletion_event_outbox (requestid, mid, userid, payload, createdat, attempts) VALUES (?, ?, ?, ?, ?, 0) IF NOT EXISTS`,
-    [requestId, mid, userId, JSON.stringify(event), new Date()],
-    lwt,
-  )
-  if (appended.wasApplied() || !appended.first()?.get('publishedat')) await run(`INSERT INTO ${ks}.user_deletion_event_outbox_pending (requestid, createdat) VALUES (?, ?)`, [requestId, new Date()])
-  await recordStep('event', 'kafka (delete.user topic)', 'done', 'queued')
+  const queuedAt = new Date()
+  await Promise.all([
+    run(`INSERT INTO ${ks}.user_deletion_event_outbox (requestid, mid, userid, payload, createdat) VALUES (?, ?, ?, ?, ?)`, [requestId, mid, userId, JSON.stringify(event), queuedAt]),
+    run(`INSERT INTO ${ks}.user_deletion_event_outbox_pending (requestid, createdat) VALUES (?, ?)`, [requestId, queuedAt]),
+  ])
+  recordStep('event', 'kafka (delete.user topic)', 'done', 'queued')
   // finish: state + receipt, unlisted, audited
-  await run(`UPDATE ${ks}.user_deletion_request SET state = ?, reason = ?, receipt = ?, leaseuntil = ?, updatedat = ? WHERE id = ?`, [
+  await run(`UPDATE ${ks}.user_deletion_request SET steps = steps + ?, state = ?, reason = ?, receipt = ?, leaseuntil = ?, updatedat = ? WHERE id = ?`, [
+    unrecorded,
     'completed',
     null,
     receiptText(requestId, userId, receipt),

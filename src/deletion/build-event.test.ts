@@ -1,3 +1,4 @@
+import { v5 as uuidv5 } from 'uuid'
 import { describe, expect, it } from 'vitest'
 import { buildDeleteUserEvent, type DeleteUserEventInput } from './build-event.js'
 
@@ -42,8 +43,16 @@ describe('buildDeleteUserEvent', () => {
     expect(String(event.mid).split('.')[1]).toBe(String(NOW.getTime()))
   })
 
-  it('when two events are built at the same instant, then their mids differ', () => {
-    expect(buildDeleteUserEvent(input()).mid).not.toBe(buildDeleteUserEvent(input()).mid)
+  it('when the same request builds its event again (a run after a crash), then the mid is the same', () => {
+    expect(buildDeleteUserEvent(input({ managedUsers: [] })).mid).toBe(buildDeleteUserEvent(input()).mid)
+  })
+
+  it('when an event is built, then the uuid of its mid is the name-based UUID (v5) of the request id', () => {
+    expect(String(buildDeleteUserEvent(input()).mid).split('.')[2]).toBe(uuidv5('req-1', '6f1d3c52-8a47-4e0b-9c1e-2b7d5a9e4f30'))
+  })
+
+  it('when two requests build their events at the same instant, then their mids differ', () => {
+    expect(buildDeleteUserEvent(input({ requestId: 'req-2' })).mid).not.toBe(buildDeleteUserEvent(input()).mid)
   })
 
   it('when an event is built, then context.cdata names the request and object names the user', () => {

@@ -1,4 +1,19 @@
-import { randomUUID } from 'node:crypto'
+import { createHash } from 'node:crypto'
+
+/** Namespace of the event ids made from request ids (a fixed, random UUID of this product's own). */
+const EVENT_ID_NAMESPACE = Buffer.from('6f1d3c528a474e0b9c1e2b7d5a9e4f30', 'hex')
+
+/**
+ * The name-based UUID (version 5, RFC 9562 §5.5) of a request id in the namespace above, with
+ * node:crypto (the domain imports no library): the same request always gives the same UUID.
+ */
+function requestEventUuid(requestId: string): string {
+  const bytes = createHash('sha1').update(EVENT_ID_NAMESPACE).update(requestId, 'utf8').digest().subarray(0, 16)
+  bytes[6] = ((bytes[6] as number) & 0x0f) | 0x50
+  bytes[8] = ((bytes[8] as number) & 0x3f) | 0x80
+  const hex = bytes.toString('hex')
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+}
 
 export interface DeleteUserEventInput {
   requestId: string
@@ -8,19 +23,22 @@ export interface DeleteUserEventInput {
   userName?: string | null
   suggestedUsers: { role: string; users: string[] }[]
   managedUsers: string[]
+  /** When the deletion took effect (the event's ets): a fact of the request, so every run of the step builds the same mid. */
   now: Date
 }
 
 /**
  * Sunbird's delete-user instruction event (BE_JOB_REQUEST, reference §5.5), key order kept. The mid
- * is made once, when the event enters the outbox, so a republished event is recognisably the same.
+ * follows from the request (`LP.<ets>.<UUID v5 of the request id>`): a run again after a crash, and
+ * a republished event, carry the same mid, so consumers drop the duplicate and the outbox needs no
+ * lightweight transaction to keep the first one.
  */
 export function buildDeleteUserEvent(input: DeleteUserEventInput): Record<string, unknown> {
   const ets = input.now.getTime()
   return {
     eid: 'BE_JOB_REQUEST',
     ets,
-    mid: `LP.${ets}.${randomUUID()}`,
+    mid: `LP.${ets}.${requestEventUuid(input.requestId)}`,
     actor: { id: 'Sunbird LMS Flink Job', type: 'System' },
     context: { pdata: { id: 'org.sunbird.platform', ver: '1.0' }, cdata: { id: input.requestId, type: 'Request' } },
     object: { id: input.userId, type: 'user' },

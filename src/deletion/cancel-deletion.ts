@@ -30,7 +30,7 @@ export async function finishCancel(deps: RunDeps, request: DeletionRequest, canc
     if (!step.restore || !outcome?.restore) continue
     const restored = await step.restore({ deps, request, outcome, cancelledBy })
     request.steps[step.name] = restored
-    await deps.requests.recordStep(request.id, step.name, restored, 'cancelling')
+    await deps.requests.recordSteps(request.id, { [step.name]: restored }, 'cancelling')
     if (restored.status === 'pending') throw new DependencyUnavailableError('keycloak')
   }
   await deps.states.swap(request.userId, { mode: 'restoring', requestId: request.id }, undefined)

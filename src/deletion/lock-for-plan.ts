@@ -75,7 +75,7 @@ async function lockRow(deps: RunDeps, request: DeletionRequest, read: UserRecord
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     const restore = { status: user.status, isDeleted: user.isDeleted }
     request.steps.lock = stepOutcome('pending', 'locking', deps.clock.now(), undefined, { plan: request.plan, restore })
-    await deps.requests.recordStep(request.id, 'lock', request.steps.lock, request.state === 'accepted' ? 'accepted' : 'in_progress')
+    await deps.requests.recordSteps(request.id, { lock: request.steps.lock }, request.state === 'accepted' ? 'accepted' : 'in_progress')
     const outcome = await deps.users.markDeleted(user, { requestedBy: request.requestedBy, at: deps.clock.now() })
     if (outcome.kind === 'deleted') {
       await recordLock(deps, request, deps.clock.now(), restore)

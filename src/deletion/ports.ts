@@ -154,22 +154,33 @@ export interface DeletionRequestStore {
   acquireLease(id: string, now: Date, until: Date): Promise<boolean>
   /** Gives the request up (a runner that failed half-way), so a retry can take it over at once. */
   releaseLease(id: string): Promise<void>
-  recordStep(id: string, step: StepName, outcome: StepOutcome, state: RequestState): Promise<void>
-  /** Sets the final (or partial, or scheduled) state, the receipt, and unlists it when finished; a scheduled one is listed as due at `dueAt`. */
-  finish(id: string, state: RequestState, fields: { receipt?: DeletionReceipt; reason?: string; dueAt?: Date }): Promise<void>
+  /** Records the outcomes of one or more steps (one write: a run checkpoints several at once) and the state. */
+  recordSteps(id: string, outcomes: Partial<Record<StepName, StepOutcome>>, state: RequestState): Promise<void>
+  /**
+   * Sets the final (or partial, or scheduled) state, the receipt, and unlists it when finished; a
+   * scheduled one is listed as due at `dueAt`. `steps`: outcomes not recorded yet, written with it.
+   */
+  finish(id: string, state: RequestState, fields: { receipt?: DeletionReceipt; reason?: string; dueAt?: Date; steps?: Partial<Record<StepName, StepOutcome>> }): Promise<void>
   /** Open requests (not finished) due by `dueBy` (a scheduled one is due at its erasure time; others always), for the sweeper. */
   listOpen(limit: number, dueBy?: Date): Promise<{ id: string; userId: string; dueAt?: Date }[]>
   /** A grace period ends: the request follows its erasure plan from here. */
   updatePlan(id: string, plan: PlanName, state: RequestState): Promise<void>
   /** A finished request is taken up again (a cancel undoing it): the state, and listed open so the sweeper finishes it. */
   reopen(id: string, state: RequestState): Promise<void>
-  /** The relay's confirmation that the request's event reached the topic. */
+  /**
+   * The relay's confirmation that the request's event reached the topic: the event step reads
+   * 'published' from then on, whatever outcome the run records for it after (kept apart from the
+   * step outcomes, so a run's later write of 'queued' cannot hide it).
+   */
   markEventPublished(id: string, at: Date): Promise<void>
 }
 
 /** The downstream event, written durably and published by a relay. */
 export interface EventOutbox {
-  /** Idempotent per request: a second append for the same request keeps the first event (and its mid). */
+  /**
+   * Idempotent per request: a run again builds the same mid (see build-event.ts), so a second append
+   * leaves one entry with that mid, and an entry published already is not listed again.
+   */
   append(requestId: string, event: Record<string, unknown>): Promise<void>
   /** 'published' once the relay has delivered it, else 'queued' (or undefined when none). */
   state(requestId: string): Promise<'queued' | 'published' | undefined>

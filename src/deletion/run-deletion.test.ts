@@ -143,7 +143,7 @@ describe('resumeDeletion, a runner that died before the lock', () => {
     expect(state).toBe('completed')
     expect(w.users.snapshot(USER_A)).toMatchObject({ status: 2, isDeleted: true })
     expect(w.listener.deleted).toEqual([USER_A])
-    expect(w.timeline.writes().slice(0, 5)).toEqual(['requests.acquireLease', 'users.markDeleted', 'listener.userDeleted', 'requests.recordStep(lock)', 'identity.eraseAccount'])
+    expect(w.timeline.writes().slice(0, 5)).toEqual(['requests.acquireLease', 'users.markDeleted', 'listener.userDeleted', 'requests.recordSteps(lock)', 'identity.eraseAccount'])
     const request = w.requests.peek('req-1')
     expect(Object.keys(request?.steps ?? {})).toEqual(SUNBIRD_STEPS)
     expect(request?.steps.lock).toEqual({ status: 'done', action: 'locked', at: AT })
@@ -221,8 +221,9 @@ describe('resumeDeletion, a runner that died half-way', () => {
     // Act
     await resumeDeletion(w.deps, 'req-1')
 
-    // Assert: managed users are read once, for the event only; the skipped outcome stays as recorded.
-    expect(w.timeline.writes().filter((entry) => entry.startsWith('requests.recordStep'))).toEqual(['requests.recordStep(event)'])
+    // Assert: managed users are read once, for the event only; the skipped outcome stays as recorded; the event's outcome goes with the finish.
+    expect(w.timeline.writes().filter((entry) => entry.startsWith('requests.recordSteps'))).toEqual([])
+    expect(w.requests.peek('req-1')?.steps.event).toMatchObject({ status: 'done', action: 'queued' })
     expect(w.users.callCount('findManagedUserIds')).toBe(1)
     expect(w.requests.peek('req-1')?.steps.managedUsers).toEqual(RECORDED.managedUsers)
   })
@@ -262,15 +263,21 @@ describe('resumeDeletion, a runner that died half-way', () => {
     expect(w.audit.records).toEqual([{ event: 'deletion.partial', requestId: 'req-1', userId: USER_A, requestedBy: USER_A, at: AT, detail: { pending: 'keycloak' } }])
   })
 
-  it('when the runner died after its event was queued, then resuming keeps the first event and its mid', async () => {
+  it('when the runner died after its event was queued, then resuming queues it again under the same mid', async () => {
     const w = world([lockedUser()])
-    const first = { eid: 'BE_JOB_REQUEST', mid: 'LP.1.first', object: { id: USER_A, type: 'user' } }
-    await w.outbox.append('req-1', first)
     w.requests.seed(requestThrough('managedUsers'))
+    w.deps.afterStep = (step) => {
+      if (step === 'event') throw new Error('killed')
+    }
+    await expect(resumeDeletion(w.deps, 'req-1')).rejects.toThrow('killed')
+    w.deps.afterStep = undefined
+    w.clock.advance(WORLD_LEASE_MS + 1)
 
-    await resumeDeletion(w.deps, 'req-1')
+    expect(await resumeDeletion(w.deps, 'req-1')).toBe('completed')
 
-    expect(w.outbox.eventOf('req-1')).toEqual(first)
+    expect(w.outbox.appends).toHaveLength(2)
+    expect(new Set(w.outbox.appends.map((append) => append.mid)).size).toBe(1)
+    expect(w.outbox.size()).toBe(1)
   })
 
   it('when Cassandra fails during a resumed step, then the error propagates and the step stays unrecorded', async () => {
@@ -327,22 +334,31 @@ describe('resumeOpenDeletions', () => {
 })
 
 describe('afterStep', () => {
-  it('when deleteUser runs, then afterStep is told of the acceptance once it is audited, then of each step once it is recorded, in order', async () => {
+  it('when deleteUser runs, then afterStep is told of the acceptance once it is audited, then of each step once it has run, in order; outcomes are durable at the checkpoints', async () => {
     // Arrange: at each call, look at what is already durable.
-    const seen: [Hook, boolean][] = []
+    const seen: [Hook, StepName[]][] = []
     const w = world([activeUser()], {
       afterStep: (hook) => {
         const request = w.requests.peek('req-1')
-        const durable = hook === 'accept' ? request !== undefined && w.audit.eventsOf('req-1').includes('deletion.accepted') : request?.steps[hook as StepName] !== undefined
-        seen.push([hook, durable])
+        const accepted = request !== undefined && w.audit.eventsOf('req-1').includes('deletion.accepted')
+        seen.push([hook, accepted ? (Object.keys(request.steps) as StepName[]) : []])
       },
     })
 
     // Act
     await deleteUser(w.deps, { requestId: 'req-1', userId: USER_A, caller: { consumer: 'portal', userId: USER_A, roles: [] } })
 
-    // Assert
-    expect(seen).toEqual([['accept', true], ...SUNBIRD_STEPS.map((step) => [step, true])])
+    // Assert: the lock at once; everything before the profile scrub before it runs; up to the managed users once they ran.
+    expect(seen.map(([hook]) => hook)).toEqual(['accept', ...SUNBIRD_STEPS])
+    const durableAt = (hook: Hook) => seen.find(([seenHook]) => seenHook === hook)?.[1]
+    const upTo = (step: StepName) => SUNBIRD_STEPS.slice(0, SUNBIRD_STEPS.indexOf(step) + 1)
+    expect(durableAt('accept')).toEqual([])
+    expect(durableAt('lock')).toEqual(['lock'])
+    expect(durableAt('extraTargets')).toEqual(['lock'])
+    expect(durableAt('userRow')).toEqual(upTo('extraTargets'))
+    expect(durableAt('managedUsers')).toEqual(upTo('managedUsers'))
+    expect(durableAt('event')).toEqual(upTo('managedUsers'))
+    expect(Object.keys(w.requests.peek('req-1')?.steps ?? {})).toEqual(SUNBIRD_STEPS)
   })
 
   it('when the runner dies right after acceptance, then the sweeper locks the user and finishes the request', async () => {
@@ -386,12 +402,12 @@ describe('afterStep', () => {
     expect(seen).toEqual(STEPS.slice(STEPS.indexOf('organisations') + 1).filter((step) => step !== 'roles' && step !== 'consent'))
   })
 
-  it('when the runner dies right after a step, then resuming continues with the next step without repeating it', async () => {
-    // Arrange: die once, right after lookups is recorded.
+  it('when the runner dies after a checkpoint, then resuming runs only the steps after it', async () => {
+    // Arrange: die once, right after the managed users' outcome is recorded.
     let crashed = false
     const w = world([activeUser(USER_A, { lookups: 3 })], {
       afterStep: (step) => {
-        if (step === 'lookups' && !crashed) {
+        if (step === 'managedUsers' && !crashed) {
           crashed = true
           throw new Error('killed')
         }
@@ -406,24 +422,33 @@ describe('afterStep', () => {
     // Assert
     expect(state).toBe('completed')
     expect(w.users.callCount('eraseLookups')).toBe(1)
-    expect(w.timeline.writes().filter((entry) => entry.startsWith('requests.recordStep'))).toEqual([
-      'requests.recordStep(externalIdentities)',
-      'requests.recordStep(organisations)',
-      'requests.recordStep(declarations)',
-      'requests.recordStep(notes)',
-      'requests.recordStep(searchNotes)',
-      'requests.recordStep(shadowUser)',
-      'requests.recordStep(userFeed)',
-      'requests.recordStep(userCert)',
-      'requests.recordStep(address)',
-      'requests.recordStep(extraTargets)',
-      'requests.recordStep(userRow)',
-      'requests.recordStep(searchUser)',
-      'requests.recordStep(cacheUser)',
-      'requests.recordStep(managedUsers)',
-      'requests.recordStep(event)',
-    ])
+    expect(w.users.callCount('scrubProfile')).toBe(1)
+    expect(w.timeline.writes().filter((entry) => !entry.startsWith('audit') && !entry.startsWith('requests.acquireLease'))).toEqual(['outbox.append', 'requests.finish(completed)'])
     expect(w.requests.peek('req-1')?.steps.lookups).toMatchObject({ count: 3 })
+  })
+
+  it('when the runner dies between checkpoints, then resuming runs again the steps since the last one, and nothing is left', async () => {
+    // Arrange: die once, right after lookups ran (its outcome not written yet: the next checkpoint is before the profile scrub).
+    let crashed = false
+    const w = world([activeUser(USER_A, { lookups: 3 })], {
+      afterStep: (step) => {
+        if (step === 'lookups' && !crashed) {
+          crashed = true
+          throw new Error('killed')
+        }
+      },
+    })
+    await expect(deleteUser(w.deps, { requestId: 'req-1', userId: USER_A, caller: { consumer: 'portal', userId: USER_A, roles: [] } })).rejects.toThrow('killed')
+    expect(Object.keys(w.requests.peek('req-1')?.steps ?? {})).toEqual(['lock'])
+
+    // Act
+    const state = await resumeDeletion(w.deps, 'req-1')
+
+    // Assert: the lookups step ran again and found them gone; every step is recorded once the request completes.
+    expect(state).toBe('completed')
+    expect(w.users.callCount('eraseLookups')).toBe(2)
+    expect(w.users.remainingLookups(USER_A)).toBe(0)
+    expect(Object.keys(w.requests.peek('req-1')?.steps ?? {})).toEqual(SUNBIRD_STEPS)
   })
 })
 

@@ -1,4 +1,4 @@
-import type { DeletionRequest, RequestState } from './deletion-request.js'
+import type { DeletionRequest, RequestState, StepName, StepOutcome } from './deletion-request.js'
 import type { AuditRecord, AuditTrail, Clock, DeletionRequestStore, PhysicalErasure } from './ports.js'
 import { buildReceipt } from './receipt.js'
 import { STEPS } from './steps/index.js'
@@ -19,14 +19,15 @@ export function auditRecord(request: DeletionRequest, event: AuditRecord['event'
 
 /**
  * Every step has run: the request is completed, or partial while a dependency still owes a step;
- * it gets its receipt, and the audit trail its outcome. A grace period's soft phase instead waits
+ * it gets its receipt (in the same write as the outcomes no checkpoint recorded), and the audit
+ * trail its outcome. A grace period's soft phase instead waits
  * for its erasure: scheduled, still open for the sweeper.
  */
-export async function settleRequest(deps: SettleDeps, request: DeletionRequest): Promise<RequestState> {
+export async function settleRequest(deps: SettleDeps, request: DeletionRequest, unrecorded: Partial<Record<StepName, StepOutcome>> = {}): Promise<RequestState> {
   const pending = STEPS.filter((step) => request.steps[step]?.status === 'pending')
   const now = deps.clock.now()
   if (pending.length === 0 && request.schedule && request.plan === 'soft') {
-    await deps.requests.finish(request.id, 'scheduled', { dueAt: request.schedule.eraseAt })
+    await deps.requests.finish(request.id, 'scheduled', { dueAt: request.schedule.eraseAt, steps: unrecorded })
     request.state = 'scheduled'
     await deps.audit.append(auditRecord(request, 'deletion.scheduled', now, { eraseAt: request.schedule.eraseAt.toISOString(), plan: request.schedule.plan }))
     return 'scheduled'
@@ -35,7 +36,7 @@ export async function settleRequest(deps: SettleDeps, request: DeletionRequest):
   const stores = buildReceipt(request, state, deps.receiptKey, now).stores.map((entry) => entry.store)
   const horizons = deps.physicalErasure ? await deps.physicalErasure.horizons(stores, now) : {}
   const receipt = buildReceipt(request, state, deps.receiptKey, now, horizons)
-  await deps.requests.finish(request.id, state, { receipt })
+  await deps.requests.finish(request.id, state, { receipt, steps: unrecorded })
   request.state = state
   request.receipt = receipt
   await deps.audit.append(auditRecord(request, state === 'completed' ? 'deletion.completed' : 'deletion.partial', now, state === 'partial' ? { pending: pending.join(',') } : undefined))

@@ -11,8 +11,19 @@ const SETTLE_EVERY_MS = 2_000
 const SETTLE_NOW_MS = 6_000
 const SETTLE_BACKOFF_MS = [200, 400, 800, 1000]
 
+/**
+ * The recorded outcomes, in the order the steps run (Cassandra returns map keys sorted); the relay's
+ * confirmation that the event is on the topic, kept in its own column, reads as the event's outcome.
+ */
+function stepsOf(row: types.Row): DeletionRequest['steps'] {
+  const recorded = (row.get('steps') as Record<string, string> | null) ?? {}
+  const steps: DeletionRequest['steps'] = Object.fromEntries(STEPS.filter((step) => recorded[step] !== undefined).map((step) => [step, JSON.parse(recorded[step] as string) as StepOutcome]))
+  const publishedAt = row.get('eventpublishedat') as Date | null
+  if (publishedAt) steps.event = { status: 'done', action: 'published', at: publishedAt.toISOString() }
+  return steps
+}
+
 function toRequest(row: types.Row): DeletionRequest {
-  const steps = (row.get('steps') as Record<string, string> | null) ?? {}
   const receipt = row.get('receipt') as string | null
   const reason = row.get('reason') as string | null
   const erasePlan = row.get('eraseplan') as Exclude<PlanName, 'soft'> | null
@@ -25,8 +36,7 @@ function toRequest(row: types.Row): DeletionRequest {
     // Requests written before modes existed are Sunbird's deletion.
     plan: (row.get('plan') as PlanName | null) ?? 'sunbird',
     ...(erasePlan && eraseAt && { schedule: { plan: erasePlan, eraseAt } }),
-    // Cassandra returns map keys sorted; answer them in the order the steps run.
-    steps: Object.fromEntries(STEPS.filter((step) => steps[step] !== undefined).map((step) => [step, JSON.parse(steps[step] as string) as StepOutcome])),
+    steps: stepsOf(row),
     target: {
       rootOrgId: (row.get('rootorgid') as string | null) ?? null,
       managedBy: (row.get('managedby') as string | null) ?? null,
@@ -39,11 +49,14 @@ function toRequest(row: types.Row): DeletionRequest {
   }
 }
 
+/** Step outcomes as the steps map stores them: JSON per step. */
+const encodeSteps = (outcomes: Partial<Record<StepName, StepOutcome>>): Record<string, string> => Object.fromEntries(Object.entries(outcomes).map(([step, outcome]) => [step, JSON.stringify(outcome)]))
+
 /** Every statement of this adapter, for one keyspace. */
 function deletionRequestStatements(keyspace: string) {
   const t = `${keyspace}.user_deletion_request`
   const open = `${keyspace}.user_deletion_request_open`
-  const columns = 'id, userid, requestedby, state, plan, eraseplan, eraseat, steps, rootorgid, managedby, organisationids, createdat, updatedat, reason, receipt'
+  const columns = 'id, userid, requestedby, state, plan, eraseplan, eraseat, steps, eventpublishedat, rootorgid, managedby, organisationids, createdat, updatedat, reason, receipt'
   return {
     create: `INSERT INTO ${t} (id, userid, requestedby, state, plan, eraseplan, eraseat, steps, rootorgid, managedby, organisationids, leaseuntil, createdat, updatedat) VALUES (?, ?, ?, ?, ?, ?, ?, {}, ?, ?, ?, ?, ?, ?) IF NOT EXISTS`,
     open: `INSERT INTO ${open} (id, userid, createdat) VALUES (?, ?, ?)`,
@@ -52,14 +65,14 @@ function deletionRequestStatements(keyspace: string) {
     byUser: `SELECT ${columns} FROM ${t} WHERE userid = ?`,
     lease: `UPDATE ${t} SET leaseuntil = ? WHERE id = ? IF leaseuntil < ?`,
     release: `UPDATE ${t} SET leaseuntil = ? WHERE id = ?`,
-    step: `UPDATE ${t} SET steps[?] = ?, state = ?, updatedat = ? WHERE id = ?`,
-    finish: `UPDATE ${t} SET state = ?, reason = ?, receipt = ?, leaseuntil = ?, updatedat = ? WHERE id = ?`,
+    steps: `UPDATE ${t} SET steps = steps + ?, state = ?, updatedat = ? WHERE id = ?`,
+    finish: `UPDATE ${t} SET steps = steps + ?, state = ?, reason = ?, receipt = ?, leaseuntil = ?, updatedat = ? WHERE id = ?`,
     plan: `UPDATE ${t} SET plan = ?, state = ?, updatedat = ? WHERE id = ?`,
     reopen: `UPDATE ${t} SET state = ?, updatedat = ? WHERE id = ?`,
     due: `UPDATE ${open} SET dueat = ? WHERE id = ?`,
     close: `DELETE FROM ${open} WHERE id = ?`,
     listOpen: `SELECT id, userid, dueat FROM ${open}`,
-    eventPublished: `UPDATE ${t} SET steps['event'] = ? WHERE id = ?`,
+    eventPublished: `UPDATE ${t} SET eventpublishedat = ? WHERE id = ?`,
   }
 }
 
@@ -213,14 +226,15 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
     await runCassandra(() => this.client.execute(this.cql.release, [new Date(0), id], IDEMPOTENT))
   }
 
-  async recordStep(id: string, step: StepName, outcome: StepOutcome, state: RequestState): Promise<void> {
-    await runCassandra(() => this.client.execute(this.cql.step, [step, JSON.stringify(outcome), state, new Date(), id], IDEMPOTENT))
+  async recordSteps(id: string, outcomes: Partial<Record<StepName, StepOutcome>>, state: RequestState): Promise<void> {
+    await runCassandra(() => this.client.execute(this.cql.steps, [encodeSteps(outcomes), state, new Date(), id], IDEMPOTENT))
   }
 
-  async finish(id: string, state: RequestState, fields: { receipt?: DeletionReceipt; reason?: string; dueAt?: Date }): Promise<void> {
+  async finish(id: string, state: RequestState, fields: { receipt?: DeletionReceipt; reason?: string; dueAt?: Date; steps?: Partial<Record<StepName, StepOutcome>> }): Promise<void> {
     const now = new Date()
     // The lease is released so a partial request can be taken up at once by a retry or the sweeper.
-    await runCassandra(() => this.client.execute(this.cql.finish, [state, fields.reason ?? null, fields.receipt ? JSON.stringify(fields.receipt) : null, new Date(0), now, id], IDEMPOTENT))
+    const row = [encodeSteps(fields.steps ?? {}), state, fields.reason ?? null, fields.receipt ? JSON.stringify(fields.receipt) : null, new Date(0), now, id]
+    await runCassandra(() => this.client.execute(this.cql.finish, row, IDEMPOTENT))
     if (isFinished(state)) await runCassandra(() => this.client.execute(this.cql.close, [id], IDEMPOTENT))
     else if (fields.dueAt) await runCassandra(() => this.client.execute(this.cql.due, [fields.dueAt, id], IDEMPOTENT))
   }
@@ -253,7 +267,6 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
 
   /** The relay's confirmation that the event reached the topic. */
   async markEventPublished(id: string, at: Date): Promise<void> {
-    const outcome: StepOutcome = { status: 'done', action: 'published', at: at.toISOString() }
-    await runCassandra(() => this.client.execute(this.cql.eventPublished, [JSON.stringify(outcome), id], IDEMPOTENT))
+    await runCassandra(() => this.client.execute(this.cql.eventPublished, [at, id], IDEMPOTENT))
   }
 }

@@ -15,7 +15,7 @@ function outboxStatements(keyspace: string) {
   const t = `${keyspace}.user_deletion_event_outbox`
   const pending = `${keyspace}.user_deletion_event_outbox_pending`
   return {
-    append: `INSERT INTO ${t} (requestid, mid, userid, payload, createdat, attempts) VALUES (?, ?, ?, ?, ?, 0) IF NOT EXISTS`,
+    append: `INSERT INTO ${t} (requestid, mid, userid, payload, createdat) VALUES (?, ?, ?, ?, ?)`,
     get: `SELECT requestid, mid, userid, payload, publishedat, attempts FROM ${t} WHERE requestid = ?`,
     markPending: `INSERT INTO ${pending} (requestid, createdat) VALUES (?, ?)`,
     listPending: `SELECT requestid FROM ${pending} LIMIT ?`,
@@ -26,8 +26,8 @@ function outboxStatements(keyspace: string) {
 }
 
 /**
- * user_deletion_event_outbox keeps each request's event (one per request, first write wins, so its
- * mid never changes); user_deletion_event_outbox_pending lists what the relay still has to publish.
+ * user_deletion_event_outbox keeps each request's event (one per request, its mid fixed by the
+ * request); user_deletion_event_outbox_pending lists what the relay still has to publish.
  */
 export class CassandraEventOutbox implements EventOutbox {
   private readonly cql: ReturnType<typeof outboxStatements>
@@ -39,11 +39,19 @@ export class CassandraEventOutbox implements EventOutbox {
     this.cql = outboxStatements(keyspace)
   }
 
+  /**
+   * Two plain writes, sent together: a request's event always has the same mid (build-event.ts), so
+   * writing it again is harmless and no lightweight transaction is needed. The entry keeps its
+   * publishedat and attempts (not written here); a listing without its entry yet is passed by,
+   * and one whose entry is published already is dropped by the relay's next pass.
+   */
   async append(requestId: string, event: Record<string, unknown>): Promise<void> {
     const object = event.object as { id?: string } | undefined
-    const result = await runCassandra(() => this.client.execute(this.cql.append, [requestId, String(event.mid), object?.id ?? null, JSON.stringify(event), new Date()], { prepare: true }))
-    const published = !result.wasApplied() && result.first()?.get('publishedat')
-    if (!published) await runCassandra(() => this.client.execute(this.cql.markPending, [requestId, new Date()], IDEMPOTENT))
+    const now = new Date()
+    await Promise.all([
+      runCassandra(() => this.client.execute(this.cql.append, [requestId, String(event.mid), object?.id ?? null, JSON.stringify(event), now], IDEMPOTENT)),
+      runCassandra(() => this.client.execute(this.cql.markPending, [requestId, now], IDEMPOTENT)),
+    ])
   }
 
   async state(requestId: string): Promise<'queued' | 'published' | undefined> {

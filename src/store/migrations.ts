@@ -160,6 +160,11 @@ export const migrations: readonly Migration[] = [
       `CREATE TABLE IF NOT EXISTS ${ks}.user_deletion_requester_hourly (requester text, hour bigint, deleted counter, PRIMARY KEY ((requester, hour)))`,
     ],
   },
+  {
+    version: 9,
+    description: "The relay's confirmation that a request's event is on the topic, apart from the step outcomes a run records in batches",
+    statements: (ks) => [`ALTER TABLE ${ks}.user_deletion_request ADD IF NOT EXISTS eventpublishedat timestamp`],
+  },
 ]
 
 export const currentSchemaVersion = Math.max(...migrations.map((m) => m.version))

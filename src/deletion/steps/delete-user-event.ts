@@ -1,7 +1,18 @@
 import { buildDeleteUserEvent } from '../build-event.js'
+import type { DeletionRequest } from '../deletion-request.js'
 import { type DeletionStep, actionFor, recordedIds, stepOutcome } from './step.js'
 
 const STORE = 'kafka (delete.user topic)'
+
+/**
+ * When the deletion took effect: the erasure's due time after a grace period, else when the lock
+ * was taken. Kept on the request, so a run again builds the same event time and mid.
+ */
+function deletedAt(request: DeletionRequest): Date {
+  if (request.schedule) return request.schedule.eraseAt
+  const locked = request.steps.lock?.at
+  return locked ? new Date(locked) : request.createdAt
+}
 
 /** Sunbird's delete-user instruction for downstream services, written to the outbox; a relay publishes it. */
 export const deleteUserEvent = {
@@ -29,7 +40,7 @@ export const deleteUserEvent = {
       userName: deps.eventIncludesUserName ? userName : null,
       suggestedUsers: [{ role: 'ORG_ADMIN', users: orgAdmins.filter((id) => id !== userId) }],
       managedUsers,
-      now: clock.now(),
+      now: deletedAt(request),
     })
     await deps.outbox.append(request.id, event)
     return stepOutcome('done', 'queued', clock.now(), undefined, { plan })

@@ -32,13 +32,13 @@ export const lock = {
  * stop right after). `restore` keeps what the row said before, for a cancel to put back.
  */
 export async function recordLock(
-  deps: { listener: DeletionListener; requests: Pick<DeletionRequestStore, 'recordStep'>; afterStep?(step: string): void },
+  deps: { listener: DeletionListener; requests: Pick<DeletionRequestStore, 'recordSteps'>; afterStep?(step: string): void },
   request: DeletionRequest,
   at: Date,
   restore?: RestoreFacts,
 ): Promise<void> {
   deps.listener.userDeleted(request.userId, request.plan === 'soft')
   request.steps.lock = stepOutcome('done', 'locked', at, undefined, { plan: request.plan, ...(restore && { restore }) })
-  await deps.requests.recordStep(request.id, 'lock', request.steps.lock, 'in_progress')
+  await deps.requests.recordSteps(request.id, { lock: request.steps.lock }, 'in_progress')
   deps.afterStep?.('lock')
 }

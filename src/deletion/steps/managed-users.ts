@@ -30,6 +30,8 @@ export const managedUsers = {
   store: STORE,
   why: 'users managed by this user locked and scrubbed the same way, with their lookups and external identities',
   plans: ['sunbird', 'hard'],
+  // A hard deletion cuts the children loose from this user: only this outcome still names them, for the event.
+  checkpointAfter: true,
   kept: { action: 'kept', why: 'managed users untouched while the deletion can be cancelled' },
   async run({ deps, request, plan }) {
     const { users, clock } = deps

@@ -84,7 +84,9 @@ export interface RestoreContext {
 /**
  * One step of a deletion, declared once: its name (recorded on the request and shown by the status
  * endpoint), what it does for the receipt, the plans that include it, and the function that runs it.
- * `run` must be idempotent: after a crash the step may run again, and that must be harmless.
+ * `run` must be idempotent: after a crash the step may run again, and that must be harmless. Outcomes
+ * are recorded at checkpoints, not one write per step (see checkpointBefore / checkpointAfter): after a
+ * crash every step since the last checkpoint runs again, and reports what it finds then.
  *
  * Beside the run, a step may tell the rest of the lifecycle about its store:
  * - `preview`: what a real call of a plan would do there (dry run), reading only;
@@ -100,6 +102,14 @@ export interface DeletionStep<Name extends string = string> {
   /** Why, in a sentence a data-protection officer can read. */
   readonly why: string
   readonly plans: readonly PlanName[]
+  /**
+   * The outcomes of the steps before it are recorded before it runs: it destroys what they read
+   * (the profile, whose contacts find the lookups and codes), so they could not be found again
+   * after a crash. Other outcomes are recorded together at the next checkpoint or with the finish.
+   */
+  readonly checkpointBefore?: true
+  /** Its outcome is recorded as soon as it ran: a run again could not find what it found (ids a later step needs). */
+  readonly checkpointAfter?: true
   /** Absent only for the lock, which the workflow takes itself because it decides who wins (see lock.ts). */
   readonly run?: (context: StepContext) => Promise<StepOutcome>
   readonly preview?: (context: PreviewContext) => Promise<PlanEntry[]>

@@ -8,6 +8,8 @@ export const userRow = {
   store: STORE,
   why: 'every personal column blanked; the row stays as a tombstone because other Sunbird data refers to its id',
   plans: ['sunbird', 'hard'],
+  // The lookups and short-lived codes were found from the contacts this step blanks.
+  checkpointBefore: true,
   kept: { action: 'kept', why: 'profile kept while the deletion can be cancelled; the user is locked out' },
   async run({ deps, request, plan }) {
     const change = { requestedBy: request.requestedBy, at: deps.clock.now() }

@@ -150,9 +150,9 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
         const at = new Date('2024-05-20T10:09:00.000Z')
         const before = Date.now()
 
-        await s.store.recordStep(request.id, 'lookups', done('deleted', at, 3), 'in_progress')
-        await s.store.recordStep(request.id, 'lock', done('locked', at), 'in_progress')
-        await s.store.recordStep(request.id, 'keycloak', { status: 'pending', action: 'unreachable', at: at.toISOString() }, 'in_progress')
+        await s.store.recordSteps(request.id, { lookups: done('deleted', at, 3) }, 'in_progress')
+        await s.store.recordSteps(request.id, { lock: done('locked', at) }, 'in_progress')
+        await s.store.recordSteps(request.id, { keycloak: { status: 'pending', action: 'unreachable', at: at.toISOString() } }, 'in_progress')
 
         const stored = await s.store.get(request.id)
         expect(stored?.state).toBe('in_progress')
@@ -166,12 +166,35 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
         expect(stored?.createdAt).toEqual(request.createdAt)
       })
 
+      test('when several outcomes are recorded in one write, then each reads back beside those recorded before', async (s) => {
+        const request = await created(s)
+        const at = new Date('2024-05-20T10:09:00.000Z')
+        await s.store.recordSteps(request.id, { lock: done('locked', at) }, 'in_progress')
+
+        await s.store.recordSteps(request.id, { keycloak: done('deleted', at), lookups: done('deleted', at, 2) }, 'in_progress')
+
+        expect((await s.store.get(request.id))?.steps).toEqual({ lock: done('locked', at), keycloak: done('deleted', at), lookups: done('deleted', at, 2) })
+      })
+
+      test('when the finish carries outcomes no checkpoint recorded, then they read back with the receipt, beside the earlier ones', async (s) => {
+        const request = await created(s)
+        const at = new Date('2024-05-20T10:09:00.000Z')
+        await s.store.recordSteps(request.id, { lock: done('locked', at) }, 'in_progress')
+
+        await s.store.finish(request.id, 'completed', { receipt: receiptFor(request, 'completed'), steps: { searchUser: done('deleted', at, 1), event: done('queued', at) } })
+
+        const stored = await s.store.get(request.id)
+        expect(stored?.state).toBe('completed')
+        expect(stored?.steps).toEqual({ lock: done('locked', at), searchUser: done('deleted', at, 1), event: done('queued', at) })
+        expect(stored?.receipt).toEqual(receiptFor(request, 'completed'))
+      })
+
       test('when a step is recorded again, then the later outcome replaces the earlier one', async (s) => {
         const request = await created(s)
         const at = new Date('2024-05-20T10:09:00.000Z')
-        await s.store.recordStep(request.id, 'keycloak', { status: 'pending', action: 'unreachable', at: at.toISOString() }, 'in_progress')
+        await s.store.recordSteps(request.id, { keycloak: { status: 'pending', action: 'unreachable', at: at.toISOString() } }, 'in_progress')
 
-        await s.store.recordStep(request.id, 'keycloak', done('deleted', at), 'in_progress')
+        await s.store.recordSteps(request.id, { keycloak: done('deleted', at) }, 'in_progress')
 
         expect((await s.store.get(request.id))?.steps).toEqual({ keycloak: done('deleted', at) })
       })
@@ -179,8 +202,8 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
       test('when the relay marks the event published, then only the event step changes', async (s) => {
         const request = await created(s)
         const at = new Date('2024-05-20T10:09:00.000Z')
-        await s.store.recordStep(request.id, 'userRow', done('scrubbed', at), 'in_progress')
-        await s.store.recordStep(request.id, 'event', done('queued', at), 'in_progress')
+        await s.store.recordSteps(request.id, { userRow: done('scrubbed', at) }, 'in_progress')
+        await s.store.recordSteps(request.id, { event: done('queued', at) }, 'in_progress')
         await s.store.finish(request.id, 'completed', { receipt: receiptFor(request, 'completed') })
         const publishedAt = new Date('2024-05-20T10:09:02.345Z')
 
@@ -190,6 +213,17 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
         expect(stored?.state).toBe('completed')
         expect(stored?.steps).toEqual({ userRow: done('scrubbed', at), event: done('published', publishedAt) })
         expect(stored?.receipt).toEqual(receiptFor(request, 'completed'))
+      })
+
+      test('when the run records the event queued after the relay published it, then the event still reads published', async (s) => {
+        const request = await created(s)
+        const at = new Date('2024-05-20T10:09:00.000Z')
+        const publishedAt = new Date('2024-05-20T10:09:00.100Z')
+        await s.store.markEventPublished(request.id, publishedAt)
+
+        await s.store.finish(request.id, 'completed', { receipt: receiptFor(request, 'completed'), steps: { event: done('queued', at) } })
+
+        expect((await s.store.get(request.id))?.steps.event).toEqual(done('published', publishedAt))
       })
     })
 
@@ -305,7 +339,7 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
         const request = await created(s, { plan: 'soft' })
         const outcome: StepOutcome = { ...done('locked', new Date('2024-05-20T10:09:00.000Z')), plan: 'soft', restore: { status: 0, isDeleted: false }, ids: ['a', 'b'] }
 
-        await s.store.recordStep(request.id, 'lock', outcome, 'in_progress')
+        await s.store.recordSteps(request.id, { lock: outcome }, 'in_progress')
 
         expect((await s.store.get(request.id))?.steps.lock).toEqual(outcome)
       })
@@ -328,7 +362,7 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
 
       test('when requests are found by user, then each reads back as get answers it', async (s) => {
         const request = await created(s)
-        await s.store.recordStep(request.id, 'lock', done('locked', new Date('2024-05-20T10:09:00.000Z')), 'in_progress')
+        await s.store.recordSteps(request.id, { lock: done('locked', new Date('2024-05-20T10:09:00.000Z')) }, 'in_progress')
 
         expect(await s.store.findByUser(request.userId, 10)).toEqual([await s.store.get(request.id)])
       })

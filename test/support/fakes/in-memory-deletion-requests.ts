@@ -10,7 +10,12 @@ interface Row {
   open: boolean
   /** When a scheduled request's erasure is due (listed open, but not due before). */
   dueAt?: Date
+  /** The relay's confirmation (markEventPublished). */
+  eventPublishedAt?: Date
 }
+
+/** The steps of a write, for the timeline: `lookups,userRow`. */
+const stepList = (outcomes: Partial<Record<StepName, StepOutcome>>) => Object.keys(outcomes).join(',')
 
 const EPOCH = new Date(0)
 
@@ -26,7 +31,10 @@ const EPOCH = new Date(0)
  *   due at `dueAt`; listOpen answers only what is due; reopen lists a request again, due at once;
  * - get / findByUser answer copies, steps in the order the workflow runs them; findByUser newest first.
  *
- * Every call goes to the timeline: `requests.create`, `requests.recordStep(<step>)`,
+ * - recordSteps adds the outcomes it is given (several steps in one write); finish adds the
+ *   `steps` it carries; markEventPublished is kept apart and reads as the event's outcome;
+ *
+ * Every call goes to the timeline: `requests.create`, `requests.recordSteps(<step>,<step>)`,
  * `requests.finish(<state>)`, `requests.acquireLease`, `requests.releaseLease`, ...
  * `failNext(method, err)` makes one call throw (after being recorded).
  */
@@ -64,7 +72,7 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
   /** Synchronous copy of a stored request, for assertions (not recorded on the timeline). */
   peek(id: string): DeletionRequest | undefined {
     const row = this.rows.get(id)
-    return row && this.copy(row.request)
+    return row && this.copy(row)
   }
 
   leaseOf(id: string): Date | undefined {
@@ -76,12 +84,14 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
   }
 
   all(): DeletionRequest[] {
-    return [...this.rows.values()].map((row) => this.copy(row.request))
+    return [...this.rows.values()].map((row) => this.copy(row))
   }
 
-  private copy(request: DeletionRequest): DeletionRequest {
-    const copy = structuredClone(request)
+  private copy(row: Row): DeletionRequest {
+    const copy = structuredClone(row.request)
     copy.steps = Object.fromEntries(STEPS.filter((step) => copy.steps[step] !== undefined).map((step) => [step, copy.steps[step]]))
+    // Kept apart from the outcomes, as the adapter keeps it: it reads as the event's outcome whatever a run recorded after.
+    if (row.eventPublishedAt) copy.steps.event = { status: 'done', action: 'published', at: row.eventPublishedAt.toISOString() }
     return copy
   }
 
@@ -113,7 +123,7 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
     this.enter('findByUser')
     return [...this.rows.values()]
       .filter((row) => row.request.userId === userId)
-      .map((row) => this.copy(row.request))
+      .map((row) => this.copy(row))
       .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())
       .slice(0, limit)
   }
@@ -132,20 +142,21 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
     this.row(id).leaseUntil = EPOCH
   }
 
-  async recordStep(id: string, step: StepName, outcome: StepOutcome, state: RequestState): Promise<void> {
-    this.enter('recordStep', step)
+  async recordSteps(id: string, outcomes: Partial<Record<StepName, StepOutcome>>, state: RequestState): Promise<void> {
+    this.enter('recordSteps', stepList(outcomes))
     const row = this.row(id)
-    row.request.steps[step] = structuredClone(outcome)
+    Object.assign(row.request.steps, structuredClone(outcomes))
     row.request.state = state
     row.request.updatedAt = this.clock.now()
   }
 
-  async finish(id: string, state: RequestState, fields: { receipt?: DeletionReceipt; reason?: string; dueAt?: Date }): Promise<void> {
+  async finish(id: string, state: RequestState, fields: { receipt?: DeletionReceipt; reason?: string; dueAt?: Date; steps?: Partial<Record<StepName, StepOutcome>> }): Promise<void> {
     this.enter('finish', state)
     const row = this.row(id)
     const { reason: _reason, receipt: _receipt, ...rest } = row.request
     row.request = {
       ...rest,
+      steps: { ...rest.steps, ...structuredClone(fields.steps ?? {}) },
       state,
       updatedAt: this.clock.now(),
       ...(fields.reason !== undefined && { reason: fields.reason }),
@@ -184,6 +195,6 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
 
   async markEventPublished(id: string, at: Date): Promise<void> {
     this.enter('markEventPublished')
-    this.row(id).request.steps.event = { status: 'done', action: 'published', at: at.toISOString() }
+    this.row(id).eventPublishedAt = new Date(at)
   }
 }

@@ -8,13 +8,13 @@ interface Entry {
 }
 
 /**
- * The event outbox in memory, with the Cassandra adapter's semantics: one event per request, the
- * first append wins (a later append for the same request keeps the first event and its mid), and
- * the state is 'queued' until the relay marks it published.
+ * The event outbox in memory, with the Cassandra adapter's semantics: one event per request, a
+ * later append for the same request (the same mid: build-event.ts) writes it again and keeps its
+ * publication, and the state is 'queued' until the relay marks it published.
  * Every append goes to the timeline as `outbox.append`; `appends` counts them all.
  */
 export class InMemoryEventOutbox implements EventOutbox {
-  /** Every append call, in order, including the ones that kept an earlier event. */
+  /** Every append call, in order, including the ones that wrote a request's event again. */
   readonly appends: { requestId: string; mid: string }[] = []
   private readonly entries = new Map<string, Entry>()
   private readonly failures = new FailureQueue<keyof EventOutbox>()
@@ -30,7 +30,9 @@ export class InMemoryEventOutbox implements EventOutbox {
     this.timeline.record('outbox', 'append')
     this.failures.check('append')
     this.appends.push({ requestId, mid: String(event.mid) })
-    if (!this.entries.has(requestId)) this.entries.set(requestId, { mid: String(event.mid), event: structuredClone(event) })
+    // A plain write, as the adapter's: the latest event for the request, its publication kept.
+    const publishedAt = this.entries.get(requestId)?.publishedAt
+    this.entries.set(requestId, { mid: String(event.mid), event: structuredClone(event), ...(publishedAt && { publishedAt }) })
   }
 
   async state(requestId: string): Promise<'queued' | 'published' | undefined> {

@@ -3,7 +3,7 @@
  * can assert the order of steps across ports (store, Keycloak, requests, outbox, audit, listener).
  *
  * Entries read `<port>.<method>` or `<port>.<method>(<detail>)`, e.g. `users.markDeleted`,
- * `requests.recordStep(keycloak)`, `requests.finish(completed)`, `audit.append(deletion.accepted)`.
+ * `requests.recordSteps(lock)`, `requests.finish(completed)`, `audit.append(deletion.accepted)`.
  */
 export class Timeline {
   readonly entries: string[] = []
