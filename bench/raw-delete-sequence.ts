@@ -97,7 +97,7 @@ export async function rawDeleteSequence(client: Client, keyspace: string, userId
   await checkpoint()
   // keycloak: the service calls Keycloak's admin API here (logout 404 for seeded users: 'absent'); B records the step only.
   recordStep('keycloak', 'keycloak', 'done', 'absent')
-  // otp, then rate_limit: each reads the profile's contacts, then looks every one up (one after another).
+  // otp, then rate_limit: each reads the profile's contacts, then looks them all up in one read.
   const readContacts = async () => {
     const contact = (await run(`SELECT ${CONTACT_COLUMNS.join(', ')} FROM ${ks}.user WHERE id = ?`, [userId])).first()
     const values = CONTACT_COLUMNS.map((column) => contact?.get(column) as string | null).filter((value): value is string => typeof value === 'string' && value !== '')
@@ -105,15 +105,11 @@ export async function rawDeleteSequence(client: Client, keyspace: string, userId
   }
   const hashes = (contacts: string[]) => contacts.map((value) => createHmac('sha256', RECEIPT_KEY).update(value).digest('hex'))
   const otpContacts = await readContacts()
-  const otpKeys: string[][] = []
-  for (const value of otpContacts) {
-    for (const type of ['email', 'phone']) if ((await run(`SELECT key FROM ${ks}.otp WHERE type = ? AND key = ?`, [type, value])).rowLength > 0) otpKeys.push([type, value])
-  }
+  const otpKeys = (await run(`SELECT type, key FROM ${ks}.otp WHERE type IN ? AND key IN ?`, [['email', 'phone'], otpContacts])).rows.map((r) => [r.get('type'), r.get('key')])
   for (const key of otpKeys) await run(`DELETE FROM ${ks}.otp WHERE type = ? AND key = ?`, key)
   recordStep('otp', 'cassandra.otp', 'done', 'deleted', otpKeys.length, { hashes: hashes(otpContacts) })
   const rateContacts = await readContacts()
-  const rateKeys: unknown[][] = []
-  for (const value of rateContacts) for (const r of (await run(`SELECT unit FROM ${ks}.rate_limit WHERE key = ?`, [value])).rows) rateKeys.push([value, r.get('unit')])
+  const rateKeys = (await run(`SELECT key, unit FROM ${ks}.rate_limit WHERE key IN ?`, [rateContacts])).rows.map((r) => [r.get('key'), r.get('unit')])
   for (const key of rateKeys) await run(`DELETE FROM ${ks}.rate_limit WHERE key = ? AND unit = ?`, key)
   recordStep('rateLimit', 'cassandra.rate_limit', 'done', 'deleted', rateKeys.length, { hashes: hashes(rateContacts) })
   // lookups
