@@ -8,7 +8,7 @@ import { formatSunbirdTimestamp } from '../src/shared/sunbird-timestamp.js'
  *
  * Derived by reading the code at commit 724d788, the step records and the outbox as they are since
  * the checkpoints (the lock at once, the outcomes before the profile scrub, those up to the managed
- * users, the rest with the finish; the outbox two plain writes). The workflow is still moving: when it changes,
+ * users when there are any, the rest with the finish; the outbox two plain writes). The workflow is still moving: when it changes,
  * change this function. The bench's drift check records the CQL the real service issues for one
  * delete (after a warm-up delete, so per-process caches are warm) and fails the "B issues the CQL
  * the service issues" row when the two differ, so a stale baseline cannot go unnoticed.
@@ -169,7 +169,8 @@ export async function rawDeleteSequence(client: Client, keyspace: string, userId
   // managed users (bench users manage nobody; the service would scrub each child here): their ids are kept for the event.
   const managed = (await run(`SELECT id FROM ${ks}.user WHERE managedby = ?`, [userId])).rows.map((r) => r.get('id') as string)
   recordStep('managedUsers', 'cassandra.user (managed users)', managed.length ? 'done' : 'skipped', 'scrubbed', managed.length, { ids: managed })
-  await checkpoint()
+  // Recorded at once only when it names managed users (a run again might not find them).
+  if (managed.length > 0) await checkpoint()
   // event: the managed users' ids from their step (no index read); the root org's admins only when there is a root org.
   const orgAdmins = rootOrgId
     ? (await run(`SELECT userid, scope FROM ${ks}.user_roles WHERE role = ?`, ['ORG_ADMIN'])).rows

@@ -46,7 +46,7 @@ function onlyRequestOf(w: ReturnType<typeof world>, userId = TARGET): DeletionRe
   return itemAt(mine, 0, 'request')
 }
 
-/** One write per checkpoint: the outcomes before the profile is scrubbed, those up to the managed users, the rest with the finish. */
+/** One write per checkpoint: the lock; the outcomes before the profile is scrubbed; the rest with the finish (nobody managed, so no checkpoint after the managed users). */
 const SUCCESS_WRITES = [
   'requests.create',
   'audit.append(deletion.accepted)',
@@ -59,7 +59,6 @@ const SUCCESS_WRITES = [
   'users.leaveOrganisations',
   'requests.recordSteps(keycloak,otp,rateLimit,lookups,externalIdentities,organisations,declarations,notes,searchNotes,shadowUser,userFeed,userCert,address,extraTargets)',
   'users.scrubProfile',
-  'requests.recordSteps(userRow,searchUser,cacheUser,managedUsers)',
   'outbox.append',
   'requests.finish(completed)',
   'audit.append(deletion.completed)',

@@ -64,6 +64,9 @@ function requestThrough(through: StepName | undefined, overrides: Partial<Deleti
   }
 }
 
+/** A user managed by USER_A. */
+const CHILD = 'c0c0c0c0-1111-4222-8333-444455556666'
+
 const activeUser = (id = USER_A, overrides: Partial<SeedUser> = {}): SeedUser => ({ id, organisationIds: ['org-1'], lookups: 1, ...overrides })
 /** The user as a runner that locked it and erased its lookups left it. */
 const lockedUser = (id = USER_A, overrides: Partial<SeedUser> = {}): SeedUser => ({ ...activeUser(id, overrides), status: 2, isDeleted: true, lookups: 0, ...overrides })
@@ -337,7 +340,7 @@ describe('afterStep', () => {
   it('when deleteUser runs, then afterStep is told of the acceptance once it is audited, then of each step once it has run, in order; outcomes are durable at the checkpoints', async () => {
     // Arrange: at each call, look at what is already durable.
     const seen: [Hook, StepName[]][] = []
-    const w = world([activeUser()], {
+    const w = world([activeUser(), activeUser(CHILD, { managedBy: USER_A })], {
       afterStep: (hook) => {
         const request = w.requests.peek('req-1')
         const accepted = request !== undefined && w.audit.eventsOf('req-1').includes('deletion.accepted')
@@ -348,7 +351,7 @@ describe('afterStep', () => {
     // Act
     await deleteUser(w.deps, { requestId: 'req-1', userId: USER_A, caller: { consumer: 'portal', userId: USER_A, roles: [] } })
 
-    // Assert: the lock at once; everything before the profile scrub before it runs; up to the managed users once they ran.
+    // Assert: the lock at once; everything before the profile scrub before it runs; up to the managed users once they ran (they name a child).
     expect(seen.map(([hook]) => hook)).toEqual(['accept', ...SUNBIRD_STEPS])
     const durableAt = (hook: Hook) => seen.find(([seenHook]) => seenHook === hook)?.[1]
     const upTo = (step: StepName) => SUNBIRD_STEPS.slice(0, SUNBIRD_STEPS.indexOf(step) + 1)
@@ -403,9 +406,9 @@ describe('afterStep', () => {
   })
 
   it('when the runner dies after a checkpoint, then resuming runs only the steps after it', async () => {
-    // Arrange: die once, right after the managed users' outcome is recorded.
+    // Arrange: die once, right after the managed users' outcome (naming a child) is recorded.
     let crashed = false
-    const w = world([activeUser(USER_A, { lookups: 3 })], {
+    const w = world([activeUser(USER_A, { lookups: 3 }), activeUser(CHILD, { managedBy: USER_A })], {
       afterStep: (step) => {
         if (step === 'managedUsers' && !crashed) {
           crashed = true
@@ -421,8 +424,9 @@ describe('afterStep', () => {
 
     // Assert
     expect(state).toBe('completed')
-    expect(w.users.callCount('eraseLookups')).toBe(1)
-    expect(w.users.callCount('scrubProfile')).toBe(1)
+    expect(w.users.callCount('eraseLookups', USER_A)).toBe(1)
+    expect(w.users.callCount('scrubProfile', USER_A)).toBe(1)
+    expect(w.users.callCount('scrubProfile', CHILD)).toBe(1)
     expect(w.timeline.writes().filter((entry) => !entry.startsWith('audit') && !entry.startsWith('requests.acquireLease'))).toEqual(['outbox.append', 'requests.finish(completed)'])
     expect(w.requests.peek('req-1')?.steps.lookups).toMatchObject({ count: 3 })
   })

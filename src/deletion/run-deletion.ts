@@ -53,7 +53,7 @@ export async function runRemainingSteps(deps: RunDeps, request: DeletionRequest,
     }
     request.steps[step.name] = result
     unrecorded[step.name] = result
-    if (step.checkpointAfter) await checkpoint()
+    if (step.checkpointAfter?.(result)) await checkpoint()
     deps.afterStep?.(step.name)
   }
   const state = await settleRequest(deps, request, unrecorded)

@@ -31,7 +31,7 @@ export const managedUsers = {
   why: 'users managed by this user locked and scrubbed the same way, with their lookups and external identities',
   plans: ['sunbird', 'hard'],
   // A hard deletion cuts the children loose from this user: only this outcome still names them, for the event.
-  checkpointAfter: true,
+  checkpointAfter: (outcome) => (outcome.ids?.length ?? 0) > 0,
   kept: { action: 'kept', why: 'managed users untouched while the deletion can be cancelled' },
   async run({ deps, request, plan }) {
     const { users, clock } = deps

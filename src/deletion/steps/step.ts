@@ -108,8 +108,8 @@ export interface DeletionStep<Name extends string = string> {
    * after a crash. Other outcomes are recorded together at the next checkpoint or with the finish.
    */
   readonly checkpointBefore?: true
-  /** Its outcome is recorded as soon as it ran: a run again could not find what it found (ids a later step needs). */
-  readonly checkpointAfter?: true
+  /** Its outcome is recorded as soon as it ran, when this says so: a run again could not find what it found (ids a later step needs). */
+  readonly checkpointAfter?: (outcome: StepOutcome) => boolean
   /** Absent only for the lock, which the workflow takes itself because it decides who wins (see lock.ts). */
   readonly run?: (context: StepContext) => Promise<StepOutcome>
   readonly preview?: (context: PreviewContext) => Promise<PlanEntry[]>
