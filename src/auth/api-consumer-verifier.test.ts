@@ -191,6 +191,42 @@ describe('ApiConsumerVerifier rejects', () => {
   })
 })
 
+describe('ApiConsumerVerifier, the same token again', () => {
+  it('when a verified token is sent again after it expired, then it is rejected as expired (the clock is read on every use)', () => {
+    const exp = nowSeconds() + 60
+    const token = hsToken({ iss: HS_KEY, exp })
+
+    expect(verifier.verify(token).consumer).toBe(HS_KEY)
+
+    expect(() => verifier.verify(token, exp + 1)).toThrow(/api-bearer: expired/)
+  })
+
+  it('when a token with a bad signature is sent again, then it is rejected again for the same reason, and later clocks change nothing', () => {
+    const forged = signApiBearer(HS_KEY, 'not-the-consumer-secret-at-all')
+
+    expect(() => verifier.verify(forged)).toThrow(/api-bearer: bad signature/)
+    expect(() => verifier.verify(forged)).toThrow(/api-bearer: bad signature/)
+    expect(() => verifier.verify(forged, nowSeconds() - 3600)).toThrow(/api-bearer: bad signature/)
+  })
+
+  it('when a token not yet valid is sent again once its nbf has passed, then it is accepted (a time refusal is never kept)', () => {
+    const nbf = nowSeconds() + 300
+    const token = hsToken({ iss: HS_KEY, exp: nbf + 600, nbf })
+
+    expect(() => verifier.verify(token)).toThrow(/not yet valid/)
+
+    expect(verifier.verify(token, nbf + 1).consumer).toBe(HS_KEY)
+  })
+
+  it('when the payload of a verified token is changed, then the changed token is refused (the bytes are the key)', () => {
+    const good = hsToken({ iss: HS_KEY, exp: nowSeconds() + 600 })
+    verifier.verify(good)
+    const [header, , signature] = good.split('.')
+
+    expectRejected(`${header}.${b64({ iss: HS_KEY, exp: nowSeconds() + 6000 })}.${signature}`)
+  })
+})
+
 describe('ApiConsumerVerifier construction', () => {
   it('when an HS256 secret is shorter than 16 characters, then the constructor throws', () => {
     expect(() => new ApiConsumerVerifier([{ key: 'weak', algorithm: 'HS256', secret: 'short-secret' }])).toThrow(/16\+ characters/)

@@ -2,6 +2,7 @@ import { createHmac, createPublicKey, timingSafeEqual, verify, type KeyObject } 
 import { readFileSync } from 'node:fs'
 import { InvalidCredentialsError } from './auth-errors.js'
 import { checkTimeClaims, parseCompactJwt } from './compact-jwt.js'
+import { VerifiedTokenCache } from './verified-token-cache.js'
 
 /** One gateway consumer credential, as Kong's jwt plugin stores it. */
 export interface ApiConsumer {
@@ -14,6 +15,15 @@ export interface ApiConsumer {
 }
 
 type VerifierKey = ({ algorithm: 'HS256'; secret: Buffer } | { algorithm: 'RS256'; publicKey: KeyObject }) & { deleteAnyUser: boolean }
+
+/**
+ * What a token's bytes alone decide, given the consumers (fixed for the process): a verified
+ * signature with the claims to check against the clock, or a refusal before the time checks.
+ */
+type SignatureOutcome = { consumer: string; deleteAnyUser: boolean; payload: Record<string, unknown> } | { refusal: string }
+
+/** A gateway sends the same few consumer tokens again and again: a few hundred of them are plenty. */
+const CACHED_TOKEN_CHARS = 256 * 1024
 
 export function readApiConsumers(file: string): ApiConsumer[] {
   let parsed: unknown
@@ -41,6 +51,7 @@ export interface ApiConsumerVerifierOptions {
 export class ApiConsumerVerifier {
   private readonly keys = new Map<string, VerifierKey>()
   private readonly clockSkewSeconds: number
+  private readonly outcomes = new VerifiedTokenCache<SignatureOutcome>(CACHED_TOKEN_CHARS)
 
   constructor(consumers: readonly ApiConsumer[], options: ApiConsumerVerifierOptions = {}) {
     this.clockSkewSeconds = options.clockSkewSeconds ?? 60
@@ -66,14 +77,31 @@ export class ApiConsumerVerifier {
 
   /** Returns the consumer key and whether it may delete any user; throws InvalidCredentialsError on any problem. */
   verify(raw: string, nowSeconds = Date.now() / 1000): { consumer: string; deleteAnyUser: boolean } {
-    const jwt = parseCompactJwt(raw, 'api-bearer')
-    const iss = jwt.payload.iss
-    const key = typeof iss === 'string' ? this.keys.get(iss) : undefined
-    if (!key) throw new InvalidCredentialsError('api-bearer', 'unknown consumer')
-    if (jwt.header.alg !== key.algorithm) throw new InvalidCredentialsError('api-bearer', 'algorithm mismatch')
-    if (!this.signatureMatches(key, jwt.signingInput, jwt.signature)) throw new InvalidCredentialsError('api-bearer', 'bad signature')
-    checkTimeClaims(jwt.payload, 'api-bearer', { nowSeconds, clockSkewSeconds: this.clockSkewSeconds })
-    return { consumer: iss as string, deleteAnyUser: key.deleteAnyUser }
+    // The signature outcome of these exact bytes is reused; the clock is read on every call.
+    let outcome = this.outcomes.get(raw)
+    if (outcome === undefined) {
+      outcome = this.checkSignature(raw)
+      this.outcomes.set(raw, outcome)
+    }
+    if ('refusal' in outcome) throw new InvalidCredentialsError('api-bearer', outcome.refusal)
+    checkTimeClaims(outcome.payload, 'api-bearer', { nowSeconds, clockSkewSeconds: this.clockSkewSeconds })
+    return { consumer: outcome.consumer, deleteAnyUser: outcome.deleteAnyUser }
+  }
+
+  /** Everything before the time checks: the parsing rules, the consumer, its algorithm, its signature. */
+  private checkSignature(raw: string): SignatureOutcome {
+    try {
+      const jwt = parseCompactJwt(raw, 'api-bearer')
+      const iss = jwt.payload.iss
+      const key = typeof iss === 'string' ? this.keys.get(iss) : undefined
+      if (!key) throw new InvalidCredentialsError('api-bearer', 'unknown consumer')
+      if (jwt.header.alg !== key.algorithm) throw new InvalidCredentialsError('api-bearer', 'algorithm mismatch')
+      if (!this.signatureMatches(key, jwt.signingInput, jwt.signature)) throw new InvalidCredentialsError('api-bearer', 'bad signature')
+      return { consumer: iss as string, deleteAnyUser: key.deleteAnyUser, payload: jwt.payload }
+    } catch (err) {
+      if (err instanceof InvalidCredentialsError) return { refusal: err.reason }
+      throw err
+    }
   }
 
   private signatureMatches(key: VerifierKey, input: string, signature: Buffer): boolean {

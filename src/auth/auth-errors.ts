@@ -3,7 +3,8 @@ export class InvalidCredentialsError extends Error {
   override name = 'InvalidCredentialsError'
   constructor(
     readonly credential: 'api-bearer' | 'user-token' | 'for-token',
-    reason: string,
+    /** Which check failed, without the offending value. */
+    readonly reason: string,
   ) {
     // A refusal, never a bug: its stack is never logged, and capturing one was a sizeable share of
     // the CPU of a refused request (the rejection paths of the bench).

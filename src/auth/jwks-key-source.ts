@@ -42,15 +42,18 @@ export class JwksKeySource implements KeySource {
   }
 
   async getJWK(kid: string): Promise<string> {
-    const cached = this.keys.get(kid)
-    if (cached) {
-      if (this.now() - this.loadedAt >= this.maxAgeMs && this.mayFetch()) void this.refresh()
-      return cached
-    }
+    const cached = this.loadedKey(kid)
+    if (cached) return cached
     if (this.inflight || this.mayFetch()) await this.refresh()
     const pem = this.keys.get(kid)
     if (!pem) throw new UnknownKeyError()
     return pem
+  }
+
+  loadedKey(kid: string): string | undefined {
+    const cached = this.keys.get(kid)
+    if (cached && this.now() - this.loadedAt >= this.maxAgeMs && this.mayFetch()) void this.refresh()
+    return cached
   }
 
   private mayFetch(): boolean {

@@ -6,6 +6,12 @@
 export interface KeySource {
   /** The PEM public key for this kid; rejects when the kid is unknown. */
   getJWK(kid: string): Promise<string>
+  /**
+   * The PEM this source serves for this kid right now without loading anything (undefined when it
+   * would have to load it); a source that refreshes may start doing so in the background, as
+   * getJWK would. Lets a verifier that kept a token's result check its key is still the realm's.
+   */
+  loadedKey(kid: string): string | undefined
   /** How many keys are loaded now (readiness). */
   size(): number
 }

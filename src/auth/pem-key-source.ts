@@ -40,6 +40,10 @@ export class PemKeySource implements KeySource {
     return pem
   }
 
+  loadedKey(kid: string): string | undefined {
+    return this.keys.get(kid)
+  }
+
   size(): number {
     return this.keys.size
   }

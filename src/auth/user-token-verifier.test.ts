@@ -198,7 +198,7 @@ describe('UserTokenVerifier with offline PEM keys, forged or unusable tokens', (
   })
 
   it('when the key source never answers, then verification fails within the time bound', async () => {
-    const hanging: KeySource = { getJWK: () => new Promise<string>(() => undefined), size: () => 0 }
+    const hanging: KeySource = { getJWK: () => new Promise<string>(() => undefined), loadedKey: () => undefined, size: () => 0 }
     const slow = new UserTokenVerifier({ ssoUrl: SSO_URL, realm: REALM, keys: hanging, timeoutMs: 100 })
     const token = mintUserToken(realm, ISSUER, { sub: USER_ID })
     const started = Date.now()
@@ -211,6 +211,66 @@ describe('UserTokenVerifier with offline PEM keys, forged or unusable tokens', (
     expect(error).toBeInstanceOf(InvalidCredentialsError)
     expect((error as Error).message).toMatch(/timed out/)
     expect(Date.now() - started).toBeLessThan(2000)
+  })
+})
+
+describe('UserTokenVerifier, the same token again', () => {
+  /** A key source whose key for the realm's kid can be replaced, as a JWKS refresh would. */
+  function switchableKeys(pem: string): KeySource & { replace(next: string | undefined): void } {
+    let current: string | undefined = pem
+    return {
+      getJWK: async () => {
+        if (current === undefined) throw new UnknownKeyError()
+        return current
+      },
+      loadedKey: () => current,
+      size: () => (current === undefined ? 0 : 1),
+      replace(next) {
+        current = next
+      },
+    }
+  }
+
+  it('when a verified token is sent again after it expired, then it is rejected as expired', async () => {
+    const token = mintUserToken(realm, ISSUER, { sub: USER_ID }, { ttlSeconds: 60 })
+    await verifier.verify(token)
+
+    const error = await verifier.verify(token, 'user-token', nowSeconds() + 120).then(
+      () => undefined,
+      (err: unknown) => err,
+    )
+
+    expect((error as Error).message).toMatch(/user-token: expired/)
+  })
+
+  it('when the realm no longer serves the key that verified a token, then the token is refused', async () => {
+    const keys = switchableKeys(realm.publicKeyPem)
+    const rotating = new UserTokenVerifier({ ssoUrl: SSO_URL, realm: REALM, keys })
+    const token = mintUserToken(realm, ISSUER, { sub: USER_ID })
+    await rotating.verify(token)
+
+    keys.replace(createRealmKeys().publicKeyPem)
+    await expect(rotating.verify(token)).rejects.toBeInstanceOf(InvalidCredentialsError)
+    keys.replace(undefined)
+    await expect(rotating.verify(token)).rejects.toBeInstanceOf(InvalidCredentialsError)
+  })
+
+  it('when a caller changes the result it got, then the next verification of the same token is unchanged', async () => {
+    const token = mintUserToken(realm, ISSUER, { sub: USER_ID, roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: 'org-1' }] }] })
+    const first = await verifier.verify(token)
+    first.roles[0]?.organisationIds.push('org-2')
+    first.userId = 'someone-else'
+
+    const again = await verifier.verify(token)
+
+    expect(again).toEqual({ userId: USER_ID, roles: [{ role: 'ORG_ADMIN', organisationIds: ['org-1'] }] })
+  })
+
+  it('when a token failed verification, then the same token fails again (refusals are not kept)', async () => {
+    const token = mintUserToken(createRealmKeys(realm.kid), ISSUER, { sub: USER_ID })
+
+    await expectRejected(token)
+    await expectRejected(token)
   })
 })
 

@@ -2,9 +2,10 @@ import { createPublicKey, type KeyObject } from 'node:crypto'
 import Keycloak from 'keycloak-connect'
 import { InvalidCredentialsError } from './auth-errors.js'
 import type { ScopedRole } from '../deletion/caller.js'
-import { checkTimeClaims, parseCompactJwt } from './compact-jwt.js'
+import { type CompactJwt, checkTimeClaims, parseCompactJwt } from './compact-jwt.js'
 import type { KeySource } from './key-source.js'
 import { userIdOfSubject } from './token-subject.js'
+import { VerifiedTokenCache } from './verified-token-cache.js'
 
 export interface VerifiedUserToken {
   /** The id in `sub`: the plain id, or <id> of f:<provider>:<id>. */
@@ -28,6 +29,22 @@ export interface UserTokenVerifierOptions {
   clockSkewSeconds?: number
   /** Sunbird's sunbird_keycloak_user_federation_provider_id: the only provider a federated `sub` may name, when set. */
   federationProviderId?: string
+}
+
+/** A token that passed every check: what it verified to, its claims for the time checks, and the realm key that signed it. */
+interface VerifiedEntry {
+  token: VerifiedUserToken
+  payload: Record<string, unknown>
+  kid: string
+  pem: string
+}
+
+/** About two thousand Keycloak access tokens: the people active within a token's lifetime on a busy instance. */
+const CACHED_TOKEN_CHARS = 2 * 1024 * 1024
+
+/** A copy the caller may change without changing what the next request with the same token gets. */
+function copyOf(token: VerifiedUserToken): VerifiedUserToken {
+  return { ...token, roles: token.roles.map((role) => ({ ...role, organisationIds: [...role.organisationIds] })) }
 }
 
 /**
@@ -59,6 +76,9 @@ export class UserTokenVerifier {
   private readonly timeoutMs: number
   private readonly clockSkewSeconds: number
   private readonly subjectRules: { federationProviderId?: string }
+  private readonly keys: KeySource
+  /** Successes only: a refusal is always decided again. */
+  private readonly verified = new VerifiedTokenCache<VerifiedEntry>(CACHED_TOKEN_CHARS)
 
   constructor(options: UserTokenVerifierOptions) {
     const keycloak = new Keycloak({}, {
@@ -70,6 +90,7 @@ export class UserTokenVerifier {
       'confidential-port': 0,
     } as unknown as Keycloak.KeycloakConfig)
     this.grantManager = keycloak.grantManager
+    this.keys = options.keys
     // The adapter's own Rotation has no fetch timeout and fails badly on unknown kids; ours is a drop-in.
     // It hands the adapter a parsed KeyObject: given a PEM string, OpenSSL parses it again on every
     // verification (about 150 µs against 24 µs, measured), the largest cost of a valid request.
@@ -92,7 +113,19 @@ export class UserTokenVerifier {
   }
 
   async verify(raw: string, credential: 'user-token' | 'for-token' = 'user-token', nowSeconds = Date.now() / 1000): Promise<VerifiedUserToken> {
+    // The same token again skips the RS256 check while its key is still the realm's; the clock is read every time.
+    const known = this.verified.get(raw)
+    if (known !== undefined && this.keys.loadedKey(known.kid) === known.pem) {
+      checkTimeClaims(known.payload, credential, { nowSeconds, clockSkewSeconds: this.clockSkewSeconds })
+      return copyOf(known.token)
+    }
     const jwt = parseCompactJwt(raw, credential)
+    const token = await this.verifyFully(raw, jwt, credential, nowSeconds)
+    this.remember(raw, jwt, token)
+    return token
+  }
+
+  private async verifyFully(raw: string, jwt: CompactJwt, credential: 'user-token' | 'for-token', nowSeconds: number): Promise<VerifiedUserToken> {
     if (jwt.header.alg !== 'RS256') throw new InvalidCredentialsError(credential, 'algorithm not allowed')
     if (typeof jwt.header.kid !== 'string' || jwt.header.kid === '') throw new InvalidCredentialsError(credential, 'no kid')
     checkTimeClaims(jwt.payload, credential, { nowSeconds, clockSkewSeconds: this.clockSkewSeconds })
@@ -111,6 +144,17 @@ export class UserTokenVerifier {
     const parent = userIdOfSubject(parentId, this.subjectRules)
     if (parent === undefined) throw new InvalidCredentialsError(credential, 'parentId is neither an id nor f:<provider>:<id>')
     return { userId, roles: readRoles(roles), parentId: parent, ...login }
+  }
+
+  /**
+   * Keeps a success with the key that verified it, as the source serves it right after the check;
+   * a hit is used only while the source still serves that key (a key the realm removed stops
+   * verifying here too).
+   */
+  private remember(raw: string, jwt: CompactJwt, token: VerifiedUserToken): void {
+    const kid = jwt.header.kid as string
+    const pem = this.keys.loadedKey(kid)
+    if (pem !== undefined) this.verified.set(raw, { token: copyOf(token), payload: jwt.payload, kid, pem })
   }
 
   private async validateWithAdapter(raw: string, credential: 'user-token' | 'for-token'): Promise<void> {
