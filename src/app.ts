@@ -46,13 +46,9 @@ export function createApp(deps: AppDeps, served: readonly Operation[] = operatio
 
   app.use('*', requestContext(deps.logger))
   app.use('*', requestMetrics(deps.metrics))
-  // A request deadline: past it the caller gets the 503 of the operation's dialect, never a hang.
-  app.use('*', requestDeadline(deps.requestTimeoutMs))
-  app.use('*', async (c, next) => {
-    // A deletion past its point of no return must answer before the deadline's 503 would.
-    c.set('answerBy', new Date(Date.now() + Math.max(0, deps.requestTimeoutMs - ANSWER_MARGIN_MS)))
-    await next()
-  })
+  // A request deadline: past it the caller gets the 503 of the operation's dialect, never a hang;
+  // a deletion past its point of no return answers ANSWER_MARGIN_MS before it.
+  app.use('*', requestDeadline(deps.requestTimeoutMs, ANSWER_MARGIN_MS))
 
   registerApiDocs(app, deps)
   registerMetrics(app, deps.metrics)

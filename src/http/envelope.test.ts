@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { createSchemaRegistry } from '../schemas/schema-registry.js'
 import { formatSunbirdTimestamp } from '../shared/sunbird-timestamp.js'
-import { apiIdForPath, errorEnvelope, pickMessageId, successEnvelope } from './envelope.js'
+import { apiIdForPath, errorEnvelope, errorEnvelopeJson, pickMessageId, successEnvelope } from './envelope.js'
 import { errorCodes } from './error-codes.js'
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
@@ -166,5 +166,28 @@ describe('envelopes', () => {
     expect(envelope.params).toEqual({ resmsgid: 'msg-2', msgid: 'msg-2', err: 'UOS_USRDLT0008', status: 'FAILED', errmsg: 'User is already deleted.' })
     expect(envelope.responseCode).toBe('CLIENT_ERROR')
     expect(envelope.result).toEqual({})
+  })
+})
+
+describe('errorEnvelopeJson', () => {
+  const entries = Object.values(errorCodes)
+
+  it.each([
+    ['a plain msgid', 'api.user.delete', 'msg-1', undefined],
+    ['a msgid with quotes and backslashes', 'api.user.delete', 'a"b\\c', undefined],
+    ['a result to report', 'api.ready', 'msg-2', { checks: [{ name: 'cassandra', healthy: false }] }],
+    ['an empty result', 'api.user.delete', 'msg-3', {}],
+  ])('when the envelope carries %s, then its text is JSON.stringify of errorEnvelope for every entry of the table', (_case, apiId, msgid, result) => {
+    for (const entry of entries) {
+      // Within one millisecond both read the same ts; retry in the rare case the clock ticked between.
+      for (let attempt = 0; ; attempt++) {
+        const text = errorEnvelopeJson(apiId, msgid, entry, `${entry.errmsg} "quoted"`, result)
+        const expected = JSON.stringify(errorEnvelope(apiId, msgid, entry, `${entry.errmsg} "quoted"`, result))
+        if (text === expected || attempt > 3) {
+          expect(text).toBe(expected)
+          break
+        }
+      }
+    }
   })
 })

@@ -50,12 +50,22 @@ function deriveApiId(path: string): string {
   return full.slice(0, 100).replace(/\.+$/, '')
 }
 
+/** The last `ts` written and its millisecond: a busy process answers many times a millisecond. */
+let lastTs = { ms: Number.NaN, text: '' }
+
+/** formatSunbirdTimestamp(new Date()), formatted once per millisecond. */
+function timestampNow(): string {
+  const ms = Date.now()
+  if (ms !== lastTs.ms) lastTs = { ms, text: formatSunbirdTimestamp(new Date(ms)) }
+  return lastTs.text
+}
+
 function build(apiId: string, msgid: string, outcome: Pick<Envelope, 'responseCode' | 'result'> & { err: string | null; errmsg: string | null }): Envelope {
   // Key order is part of the contract: id, ver, ts, params, responseCode, result.
   return {
     id: apiId,
     ver: 'v1',
-    ts: formatSunbirdTimestamp(new Date()),
+    ts: timestampNow(),
     params: { resmsgid: msgid, msgid, err: outcome.err, status: outcome.err === null ? 'SUCCESS' : 'FAILED', errmsg: outcome.errmsg },
     responseCode: outcome.responseCode,
     result: outcome.result,
@@ -69,6 +79,33 @@ export function successEnvelope(apiId: string, msgid: string, result: Record<str
 /** `result` is empty but where the operation still reports something with the error (the checks of a 503 /ready). */
 export function errorEnvelope(apiId: string, msgid: string, entry: ErrorCodeEntry, errmsg: string, result: Record<string, unknown> = {}): Envelope {
   return build(apiId, msgid, { err: entry.err, errmsg, responseCode: entry.responseCode, result })
+}
+
+/** The constant end of an error envelope's JSON per entry and message; the table and the configured messages are few. */
+const errorTails = new Map<string, string>()
+const MAX_ERROR_TAILS = 1000
+
+function errorTail(entry: ErrorCodeEntry, errmsg: string): string {
+  const key = `${entry.err}\n${entry.responseCode}\n${errmsg}`
+  let tail = errorTails.get(key)
+  if (tail === undefined) {
+    tail = `"err":${JSON.stringify(entry.err)},"status":"FAILED","errmsg":${JSON.stringify(errmsg)}},"responseCode":${JSON.stringify(entry.responseCode)},"result":{}}`
+    if (errorTails.size < MAX_ERROR_TAILS) errorTails.set(key, tail)
+  }
+  return tail
+}
+
+/**
+ * JSON.stringify(errorEnvelope(…)), byte for byte, without building and walking the object for the
+ * common case (no `result`): the envelope is written around its per-entry constant end. Every
+ * refused request pays for this, so it is the one place the envelope is written by hand.
+ */
+export function errorEnvelopeJson(apiId: string, msgid: string, entry: ErrorCodeEntry, errmsg: string, result?: Record<string, unknown>): string {
+  if ((result !== undefined && Object.keys(result).length > 0) || typeof msgid !== 'string' || typeof apiId !== 'string') {
+    return JSON.stringify(errorEnvelope(apiId, msgid, entry, errmsg, result))
+  }
+  const id = JSON.stringify(msgid)
+  return `{"id":${JSON.stringify(apiId)},"ver":"v1","ts":"${timestampNow()}","params":{"resmsgid":${id},"msgid":${id},${errorTail(entry, errmsg)}`
 }
 
 /** 200 with the envelope and Sunbird's `x-response-length` (UTF-8 bytes of the JSON `result`). */

@@ -46,8 +46,8 @@ export function renderError(c: Context<AppEnv>, err: unknown, options: RenderOpt
   // A 500 is a bug: its stack goes to the log. Everything else is a refusal the caller can act on.
   if (entry.status === 500) {
     log?.error({ err, code: entry.err }, 'unexpected error')
-  } else {
-    log?.info({ code: entry.err, reason: err instanceof Error ? err.message : undefined, dependency: err instanceof DependencyUnavailableError ? err.dependency : undefined }, 'request refused')
+  } else if (log?.isLevelEnabled('info')) {
+    log.info({ code: entry.err, reason: err instanceof Error ? err.message : undefined, dependency: err instanceof DependencyUnavailableError ? err.dependency : undefined }, 'request refused')
   }
   if (err instanceof ApiError) for (const [name, value] of Object.entries(err.headers)) c.header(name, value)
   // The guard knows when its hour ends: that, not the configured default, is when to come back.

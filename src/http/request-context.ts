@@ -23,6 +23,8 @@ export function requestContext(logger: Logger): MiddlewareHandler<AppEnv> {
       await next()
       // Sunbird's gateway sends it on every answer; an operation with a CORS policy of its own sets it itself.
       if (!c.res.headers.has('Access-Control-Allow-Origin') && !c.get('credentialedCors')) c.res.headers.set('Access-Control-Allow-Origin', '*')
+      // Built only when it is written: below LOG_LEVEL=info the line costs nothing.
+      if (!logger.isLevelEnabled('info')) return
       logger.info(
         {
           method: c.req.method,

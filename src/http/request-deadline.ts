@@ -14,23 +14,35 @@ import type { AppEnv } from './app-env.js'
  * (`pastPointOfNoReturn`), the deadline does not answer at all: on a saturated process the accepted
  * answer may take longer than the margin between the two timers to render, and "retry" would then
  * still be a lie. The handler answers by `answerBy` (see answerByDeadline), so nothing hangs.
+ * `answerBy` is set here, `answerMarginMs` before the deadline.
  */
-export function requestDeadline(ms: number): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
-    let timer: NodeJS.Timeout | undefined
-    let immediate: NodeJS.Immediate | undefined
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+export function requestDeadline(ms: number, answerMarginMs = 0): MiddlewareHandler<AppEnv> {
+  // A plain promise settled by whichever comes first, rather than Promise.race over an async
+  // function: the same outcome with fewer promises, which every request pays for.
+  return (c, next) => {
+    // A deletion past its point of no return must answer before the deadline's 503 would.
+    c.set('answerBy', new Date(Date.now() + Math.max(0, ms - answerMarginMs)))
+    return new Promise<void>((resolve, reject) => {
+      let immediate: NodeJS.Immediate | undefined
+      const timer = setTimeout(() => {
         immediate = setImmediate(() => {
           if (!c.get('pastPointOfNoReturn')) reject(new HTTPException(504, { message: 'Gateway Timeout' }))
         })
       }, ms)
+      const settle = () => {
+        clearTimeout(timer)
+        if (immediate) clearImmediate(immediate)
+      }
+      next().then(
+        () => {
+          settle()
+          resolve()
+        },
+        (err: unknown) => {
+          settle()
+          reject(err)
+        },
+      )
     })
-    try {
-      await Promise.race([next(), expired])
-    } finally {
-      clearTimeout(timer)
-      if (immediate) clearImmediate(immediate)
-    }
   }
 }

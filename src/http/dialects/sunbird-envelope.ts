@@ -1,5 +1,5 @@
 import type { Dialect, DocsContext } from '../dialect.js'
-import { apiIdForPath, errorEnvelope, successEnvelope } from '../envelope.js'
+import { apiIdForPath, errorEnvelope, errorEnvelopeJson, successEnvelope } from '../envelope.js'
 import { type ErrorCode, errorEntry, fillPlaceholders } from '../error-codes.js'
 import { EXAMPLE_MSGID, EXAMPLE_TS, headerRef, type JsonObject, schemaExamples, schemaRef } from '../openapi-parts.js'
 
@@ -37,7 +37,8 @@ export const sunbirdEnvelope: Dialect<SunbirdResult> = {
 
   error(c, { entry, errmsg, result }) {
     if (entry.body === 'plain-text') return c.text(errmsg, entry.status)
-    return c.json(errorEnvelope(c.get('apiId') ?? 'api.unknown', c.get('msgid'), entry, errmsg, result), entry.status)
+    // What c.json(errorEnvelope(…)) sends, with the JSON written by errorEnvelopeJson.
+    return c.body(errorEnvelopeJson(c.get('apiId') ?? 'api.unknown', c.get('msgid'), entry, errmsg, result), entry.status, { 'Content-Type': 'application/json' })
   },
 
   docs: {
