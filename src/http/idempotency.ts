@@ -54,6 +54,11 @@ function replay(c: Context<AppEnv>, answer: StoredAnswer): Response {
   return new Response(answer.body.byteLength > 0 ? answer.body : null, { status: answer.status, headers })
 }
 
+/** Whether the request sends an Idempotency-Key at all: without one, beginIdempotent has nothing to do. */
+export function sendsIdempotencyKey(c: Context<AppEnv>): boolean {
+  return c.req.header(IDEMPOTENCY_KEY_HEADER) !== undefined
+}
+
 /**
  * Idempotency-Key on an operation (draft-ietf-httpapi-idempotency-key-header), looked up once the
  * credentials are verified and before the lock-out, so a person retrying their own deletion gets

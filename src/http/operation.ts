@@ -12,7 +12,7 @@ import type { CorsPolicy } from './cors.js'
 import type { CredentialScheme, Verifiers } from './credentials/credential-scheme.js'
 import type { AnyDialect, Dialect } from './dialect.js'
 import type { ErrorCode } from './error-codes.js'
-import { beginIdempotent, type IdempotencySettings } from './idempotency.js'
+import { beginIdempotent, type IdempotencySettings, sendsIdempotencyKey } from './idempotency.js'
 import { requireRecentLogin } from './step-up.js'
 import { validationError } from './validation-error.js'
 
@@ -192,7 +192,8 @@ export function defineOperation<const Req extends RequestSchemas, Principal, Res
 
       return async function handleOperation(c) {
         const principal = await credentials.authenticate(c, verifiers)
-        if (!spec.idempotent) return run(c, principal)
+        // No key, nothing to look up: run without beginIdempotent's promise.
+        if (!spec.idempotent || !sendsIdempotencyKey(c)) return run(c, principal)
         const key = await beginIdempotent(c, idempotency, spec.id, credentials.idempotencyOwner(principal))
         if (key.kind === 'none') return run(c, principal)
         if (key.kind === 'replay') return key.response

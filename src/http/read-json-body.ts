@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from 'hono'
+import type { Context, MiddlewareHandler } from 'hono'
 import { ApiError } from './api-error.js'
 import type { AppEnv } from './app-env.js'
 
@@ -26,12 +26,17 @@ async function readCapped(stream: ReadableStream<Uint8Array>, max: number): Prom
  * A body the client stopped sending (it hung up, or the server's body deadline cut it) is a refusal
  * of the client's data, not a fault of ours: it must not be logged or counted as a server error.
  */
-async function readWhole(read: () => Promise<string>): Promise<string> {
+function notReceivedWhole(err: unknown): never {
+  if (err instanceof ApiError) throw err
+  throw new ApiError('INVALID_REQUEST_DATA', { reason: 'body not received whole' })
+}
+
+/** `read()`, its failures (thrown or rejected) read as notReceivedWhole. */
+function receivedWhole(read: () => Promise<string>): Promise<string> {
   try {
-    return await read()
+    return read().catch(notReceivedWhole)
   } catch (err) {
-    if (err instanceof ApiError) throw err
-    throw new ApiError('INVALID_REQUEST_DATA', { reason: 'body not received whole' })
+    return notReceivedWhole(err)
   }
 }
 
@@ -43,22 +48,25 @@ async function readWhole(read: () => Promise<string>): Promise<string> {
 export function readJsonBody(options: { maxBytes: number }): MiddlewareHandler<AppEnv> {
   const { maxBytes } = options
   if (!Number.isInteger(maxBytes) || maxBytes <= 0) throw new Error('readJsonBody: maxBytes must be a positive integer')
-  return async function readJson(c, next) {
+  /** The body as text, within the limit. Promises returned as they are, not awaited: every request reads a body (see request-context.ts). */
+  function readText(c: Context<AppEnv>): Promise<string> {
     const length = c.req.header('content-length')
-    let text: string
     if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
       if (!/^\d{1,15}$/.test(length)) throw new ApiError('INVALID_REQUEST_DATA', { reason: 'bad content-length' })
       if (Number(length) > maxBytes) throw tooLarge('content-length over the limit')
-      text = await readWhole(() => c.req.text())
-    } else {
-      const stream = c.req.raw.body
-      text = stream ? await readWhole(() => readCapped(stream, maxBytes)) : ''
+      return receivedWhole(() => c.req.text())
     }
+    const stream = c.req.raw.body
+    return stream ? receivedWhole(() => readCapped(stream, maxBytes)) : Promise.resolve('')
+  }
+
+  return async function readJson(c, next) {
+    const text = await readText(c)
     try {
       c.set('body', JSON.parse(text) as unknown)
     } catch {
       throw new ApiError('INVALID_REQUEST_DATA', { reason: 'body is not JSON' })
     }
-    await next()
+    return next()
   }
 }

@@ -13,12 +13,14 @@ const REQUEST_ID_HEADERS = ['X-Request-ID', 'X-msgId']
 /** First on an operation's chain: its id (the envelope id) and its dialect, for the answer and for any error; then its own headers on whatever it answers. */
 function operationContext(operation: Operation, allowedOrigins: () => readonly string[]): MiddlewareHandler<AppEnv> {
   const headers = Object.entries(operation.responseHeaders ?? {})
-  return async function enterOperation(c, next) {
+  // A chained promise, not an async function: one promise less on every request (see request-context.ts).
+  return function enterOperation(c, next) {
     c.set('apiId', operation.id)
     c.set('dialect', operation.dialect)
-    await next()
-    for (const [name, value] of headers) c.res.headers.set(name, value)
-    if (operation.cors.credentialed) setCredentialedCors(c, allowedOrigins(), c.res.headers)
+    return next().then(() => {
+      for (const [name, value] of headers) c.res.headers.set(name, value)
+      if (operation.cors.credentialed) setCredentialedCors(c, allowedOrigins(), c.res.headers)
+    })
   }
 }
 

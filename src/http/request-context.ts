@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from 'hono'
+import type { Context, MiddlewareHandler } from 'hono'
 import { runWithLogContext } from '../logging/log-context.js'
 import type { Logger } from '../logging/logger.js'
 import type { AppEnv } from './app-env.js'
@@ -11,30 +11,36 @@ import { routeLabel } from './route-label.js'
  * line has ids, route, status, code and latency only: no header, body or token.
  */
 export function requestContext(logger: Logger): MiddlewareHandler<AppEnv> {
-  return async function context(c, next) {
+  /** After the answer: the CORS header and the access-log line, still inside the request's log context. */
+  function finish(c: Context<AppEnv>, started: number): void {
+    // Sunbird's gateway sends it on every answer; an operation with a CORS policy of its own sets it itself.
+    if (!c.res.headers.has('Access-Control-Allow-Origin') && !c.get('credentialedCors')) c.res.headers.set('Access-Control-Allow-Origin', '*')
+    // Built only when it is written: below LOG_LEVEL=info the line costs nothing.
+    if (!logger.isLevelEnabled('info')) return
+    logger.info(
+      {
+        method: c.req.method,
+        route: routeLabel(c),
+        status: c.res.status,
+        err: c.res.status >= 400 ? (c.get('errCode') ?? 'unknown') : 'none',
+        latencyMs: Math.round((performance.now() - started) * 100) / 100,
+      },
+      'request',
+    )
+  }
+
+  // Chained promises rather than async functions: with AsyncLocalStorage on, every promise a
+  // request creates runs its hooks, and the middleware every request passes is where that adds up.
+  return function context(c, next) {
     const started = performance.now()
     const msgid = pickMessageId(c.req.header('x-request-id'), c.req.header('x-msgid'))
     // The rest of the request runs inside its log context: any line logged on its behalf, through
     // this logger or another, carries the msgid (logger.ts mixes it in).
-    await runWithLogContext({ msgid }, async () => {
+    return runWithLogContext({ msgid }, () => {
       c.set('msgid', msgid)
       c.set('apiId', apiIdForPath(c.req.path))
       c.set('log', logger)
-      await next()
-      // Sunbird's gateway sends it on every answer; an operation with a CORS policy of its own sets it itself.
-      if (!c.res.headers.has('Access-Control-Allow-Origin') && !c.get('credentialedCors')) c.res.headers.set('Access-Control-Allow-Origin', '*')
-      // Built only when it is written: below LOG_LEVEL=info the line costs nothing.
-      if (!logger.isLevelEnabled('info')) return
-      logger.info(
-        {
-          method: c.req.method,
-          route: routeLabel(c),
-          status: c.res.status,
-          err: c.res.status >= 400 ? (c.get('errCode') ?? 'unknown') : 'none',
-          latencyMs: Math.round((performance.now() - started) * 100) / 100,
-        },
-        'request',
-      )
+      return next().then(() => finish(c, started))
     })
   }
 }

@@ -9,10 +9,15 @@ import { routeLabel } from './route-label.js'
  * inside this service's Cassandra recorder, so store calls made for it are measured too.
  */
 export function requestMetrics(metrics: ServiceMetrics): MiddlewareHandler<AppEnv> {
-  return async function measure(c, next) {
+  // A chained promise, not an async function: one promise less on every request (see request-context.ts).
+  return function measure(c, next) {
     const started = performance.now()
-    await metrics.measure(next)
-    const status = c.res.status
-    metrics.observeRequest({ method: c.req.method, route: routeLabel(c), status: String(status), err: status >= 400 ? (c.get('errCode') ?? 'unknown') : 'none' }, (performance.now() - started) / 1000)
+    return metrics.measure(next).then(() => {
+      const status = c.res.status
+      metrics.observeRequest(
+        { method: c.req.method, route: routeLabel(c), status: String(status), err: status >= 400 ? (c.get('errCode') ?? 'unknown') : 'none' },
+        (performance.now() - started) / 1000,
+      )
+    })
   }
 }

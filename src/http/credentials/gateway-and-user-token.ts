@@ -2,7 +2,7 @@ import { InvalidCredentialsError } from '../../auth/auth-errors.js'
 import { bearerToken } from '../../auth/compact-jwt.js'
 import type { Caller } from '../../deletion/caller.js'
 import type { CredentialScheme } from './credential-scheme.js'
-import { lockOutPerson, loginOf, personCaller, refusedAsUnauthorized, withManagedUser } from './person-token.js'
+import { lockOutPerson, loginOf, personCaller, refusedAsUnauthorized, refusedAsUnauthorizedNow, withManagedUser } from './person-token.js'
 
 /** X-Authenticated-For, as every scheme that takes it documents it. */
 export const MANAGED_USER_PARAMETER = {
@@ -51,15 +51,18 @@ export const gatewayAndUserToken: CredentialScheme<Caller> = {
   },
 
   async authenticate(c, verifiers) {
-    return refusedAsUnauthorized(async () => {
+    // The API bearer and the presence of the user token need no waiting: checked without the
+    // promises of an async check, which every refused request would pay for.
+    const { consumer, userToken } = refusedAsUnauthorizedNow(() => {
       const apiToken = bearerToken(c.req.header('authorization'))
       if (!apiToken) throw new InvalidCredentialsError('api-bearer', 'missing')
       const { consumer } = verifiers.apiConsumers.verify(apiToken)
 
       const userToken = c.req.header('x-authenticated-user-token')?.trim()
       if (!userToken) throw new InvalidCredentialsError('user-token', 'missing')
-      return withManagedUser(await personCaller(userToken, consumer, verifiers), c.req.header('x-authenticated-for'), verifiers)
+      return { consumer, userToken }
     })
+    return refusedAsUnauthorized(async () => withManagedUser(await personCaller(userToken, consumer, verifiers), c.req.header('x-authenticated-for'), verifiers))
   },
 
   lockOut: lockOutPerson,

@@ -37,16 +37,15 @@ export async function withManagedUser(caller: Caller, forToken: string | undefin
  * admits them (marked `softDeleted`).
  */
 export async function lockOutPerson(caller: Caller, verifiers: Verifiers, { admitSoftDeleted }: { admitSoftDeleted: boolean }): Promise<Caller> {
-  return refusedAsUnauthorized(async () => {
-    const standing = await verifiers.deletedUsers.standing(caller.userId)
-    const admitted = standing === 'restorable' && admitSoftDeleted
-    if (standing !== 'active' && !admitted) throw new InvalidCredentialsError('user-token', 'user is deleted')
-    if (caller.managedUser) {
-      const child = await verifiers.deletedUsers.standing(caller.managedUser.userId)
-      if (child !== 'active' && !(child === 'restorable' && admitSoftDeleted)) throw new InvalidCredentialsError('for-token', 'user is deleted')
-    }
-    return admitted ? { ...caller, softDeleted: true } : caller
-  })
+  // Refused as refusedAsUnauthorized would refuse, without wrapping the check in a second async function.
+  const standing = await verifiers.deletedUsers.standing(caller.userId)
+  const admitted = standing === 'restorable' && admitSoftDeleted
+  if (standing !== 'active' && !admitted) throw unauthorized(new InvalidCredentialsError('user-token', 'user is deleted'))
+  if (caller.managedUser) {
+    const child = await verifiers.deletedUsers.standing(caller.managedUser.userId)
+    if (child !== 'active' && !(child === 'restorable' && admitSoftDeleted)) throw unauthorized(new InvalidCredentialsError('for-token', 'user is deleted'))
+  }
+  return admitted ? { ...caller, softDeleted: true } : caller
 }
 
 /** The login of the caller, for step-up. */
@@ -54,12 +53,27 @@ export function loginOf(caller: Caller): LoginFacts {
   return { userId: caller.userId, ...(caller.authTime !== undefined && { authTime: caller.authTime }), ...(caller.sessionId !== undefined && { sessionId: caller.sessionId }) }
 }
 
+/** The one 401 of the error table for a credential failure; the reason goes to the log only. */
+function unauthorized(err: InvalidCredentialsError): ApiError {
+  return new ApiError('UNAUTHORIZED', { reason: err.message })
+}
+
 /** Any credential failure is the one 401 of the error table; the reason goes to the log only. */
 export async function refusedAsUnauthorized<T>(check: () => Promise<T>): Promise<T> {
   try {
     return await check()
   } catch (err) {
-    if (err instanceof InvalidCredentialsError) throw new ApiError('UNAUTHORIZED', { reason: err.message })
+    if (err instanceof InvalidCredentialsError) throw unauthorized(err)
+    throw err
+  }
+}
+
+/** refusedAsUnauthorized for checks that need no waiting (the API bearer): no promise to pay for. */
+export function refusedAsUnauthorizedNow<T>(check: () => T): T {
+  try {
+    return check()
+  } catch (err) {
+    if (err instanceof InvalidCredentialsError) throw unauthorized(err)
     throw err
   }
 }
