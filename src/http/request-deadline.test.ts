@@ -40,6 +40,18 @@ describe('requestDeadline', () => {
     expect(await (await app.request('/')).text()).toBe('accepted')
   })
 
+  it('when a request starts, then answerBy is the deadline less the answer margin', async () => {
+    const app = new Hono<AppEnv>()
+    app.use('*', requestDeadline(10_000, 250))
+    app.get('/', (c) => c.text(String(c.get('answerBy').getTime())))
+    const before = Date.now()
+
+    const answerBy = Number(await (await app.request('/')).text())
+
+    expect(answerBy).toBeGreaterThanOrEqual(before + 9_750)
+    expect(answerBy).toBeLessThanOrEqual(Date.now() + 9_750)
+  })
+
   it('when the handler never answers, then the deadline answers (a 504 HTTPException, rendered as 503 by the service)', async () => {
     const app = appWithDeadline(20, () => new Promise<string>(() => undefined))
     expect(await (await app.request('/')).text()).toBe('deadline 504')
