@@ -1,9 +1,15 @@
 import { Kafka, logLevel, type Producer } from 'kafkajs'
 import type { Logger } from '../logging/logger.js'
-import type { CassandraEventOutbox } from '../store/cassandra-event-outbox.js'
+import type { CassandraEventOutbox, OutboxEntry } from '../store/cassandra-event-outbox.js'
 
 /** Wait for every in-sync replica (Kafka's acks=all). */
 const ACKS_ALL = -1
+
+/** How many pages one relay tick publishes at most when the outbox holds a backlog. */
+const MAX_PASSES = 10
+
+/** How many published events are recorded in Cassandra at a time. */
+const RECORD_AT_ONCE = 16
 
 export interface KafkaRelayOptions {
   brokers: string[]
@@ -21,8 +27,8 @@ export interface RelayDeps {
 }
 
 /**
- * Publishes what the outbox holds, oldest listing first, and marks each entry (its request, then
- * the entry) only after Kafka acknowledged it. A crash in between republishes the same payload, with the same mid, so
+ * Publishes what the outbox holds, oldest listing first, a pass's entries in one send, and marks
+ * each entry (its request, then the entry) only after Kafka acknowledged them. A crash in between republishes the same payload, with the same mid, so
  * consumers can drop the duplicate; the producer is idempotent, so its own retries add none.
  * Kafka being down only means the entries wait for the next pass.
  */
@@ -46,9 +52,13 @@ export class KafkaRelay {
     })
   }
 
-  /** One pass over the outbox; concurrent calls share the pass in flight. Returns how many were published. */
+  /**
+   * Passes over the outbox while each finds a full page (up to MAX_PASSES), so a backlog drains
+   * faster than one page per interval; concurrent calls share the work in flight. Returns how
+   * many were published.
+   */
   publishPending(limit = 100): Promise<number> {
-    this.running ??= this.pass(limit).finally(() => {
+    this.running ??= this.drain(limit).finally(() => {
       this.running = undefined
     })
     return this.running
@@ -60,31 +70,51 @@ export class KafkaRelay {
     this.producer = undefined
   }
 
+  private async drain(limit: number): Promise<number> {
+    let published = 0
+    for (let pass = 0; pass < MAX_PASSES; pass++) {
+      const count = await this.pass(limit)
+      published += count
+      if (count < limit) break
+    }
+    return published
+  }
+
   private async pass(limit: number): Promise<number> {
     const entries = await this.deps.outbox.pending(limit)
     if (entries.length === 0) return 0
-    let published = 0
-    for (const entry of entries) {
-      try {
-        const producer = await this.connect()
-        // acks=all: acknowledged once every in-sync replica has it (min.insync.replicas 2 of 3 on a cluster), so a broker lost right after cannot take it along.
-        await producer.send({ topic: this.options.topic, acks: ACKS_ALL, timeout: this.options.timeoutMs, messages: [{ key: entry.userId, value: entry.payload }] })
-      } catch (err) {
+    try {
+      const producer = await this.connect()
+      // One send for the pass: one acknowledgement instead of one per event (the relay fell behind a
+      // batch deletion at one send each). acks=all: acknowledged once every in-sync replica has them
+      // (min.insync.replicas 2 of 3 on a cluster), so a broker lost right after cannot take them along.
+      const messages = entries.map((entry) => ({ key: entry.userId, value: entry.payload }))
+      await producer.send({ topic: this.options.topic, acks: ACKS_ALL, timeout: this.options.timeoutMs, messages })
+    } catch (err) {
+      // Some may have reached the topic: they are sent again next pass, with the same mid.
+      for (const entry of entries) {
         await this.deps.outbox.attemptFailed(entry)
         this.deps.log.warn({ requestId: entry.requestId, mid: entry.mid, err: err instanceof Error ? err.message : String(err) }, 'event not published yet')
-        await this.reset()
-        break
       }
-      const at = new Date()
-      // The request first, the outbox entry after: an entry stays listed until its request says
-      // published, so a failure between the two (Cassandra gone for a moment) only republishes it,
-      // with the same mid, and never leaves a request whose event is on the topic saying "queued".
-      await this.deps.published(entry.requestId, at)
-      await this.deps.outbox.markPublished(entry.requestId, at)
-      this.deps.log.info({ requestId: entry.requestId, mid: entry.mid, topic: this.options.topic }, 'event published')
-      published++
+      await this.reset()
+      return 0
     }
-    return published
+    const at = new Date()
+    for (let from = 0; from < entries.length; from += RECORD_AT_ONCE) {
+      await Promise.all(entries.slice(from, from + RECORD_AT_ONCE).map((entry) => this.record(entry, at)))
+    }
+    return entries.length
+  }
+
+  /**
+   * The request first, the outbox entry after: an entry stays listed until its request says
+   * published, so a failure between the two (Cassandra gone for a moment) only republishes it,
+   * with the same mid, and never leaves a request whose event is on the topic saying "queued".
+   */
+  private async record(entry: OutboxEntry, at: Date): Promise<void> {
+    await this.deps.published(entry.requestId, at)
+    await this.deps.outbox.markPublished(entry.requestId, at)
+    this.deps.log.info({ requestId: entry.requestId, mid: entry.mid, topic: this.options.topic }, 'event published')
   }
 
   private async connect(): Promise<Producer> {

@@ -62,9 +62,11 @@ export class CassandraEventOutbox implements EventOutbox {
 
   async pending(limit: number): Promise<OutboxEntry[]> {
     const ids = (await runCassandra(() => this.client.execute(this.cql.listPending, [limit], IDEMPOTENT))).rows.map((r) => r.get('requestid') as string)
+    // The entries are read together (a pass of a hundred read one after another fell behind a batch deletion), kept in listing order.
+    const rows = await Promise.all(ids.map((requestId) => runCassandra(() => this.client.execute(this.cql.get, [requestId], IDEMPOTENT)).then((result) => result.first())))
     const entries: OutboxEntry[] = []
-    for (const requestId of ids) {
-      const row = (await runCassandra(() => this.client.execute(this.cql.get, [requestId], IDEMPOTENT))).first()
+    for (const [i, row] of rows.entries()) {
+      const requestId = ids[i] as string
       if (!row) continue
       if (row.get('publishedat')) {
         await this.unlist(requestId)
