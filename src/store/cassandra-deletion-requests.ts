@@ -12,10 +12,11 @@ const SETTLE_NOW_MS = 6_000
 const SETTLE_BACKOFF_MS = [200, 400, 800, 1000]
 
 /**
- * The recorded outcomes, in the order the steps run (Cassandra returns map keys sorted); the relay's
- * confirmation that the event is on the topic, kept in its own column, reads as the event's outcome.
+ * The recorded outcomes of a user_deletion_request row (its steps and eventpublishedat columns), in
+ * the order the steps run (Cassandra returns map keys sorted); the relay's confirmation that the
+ * event is on the topic, kept in its own column, reads as the event's outcome.
  */
-function stepsOf(row: types.Row): DeletionRequest['steps'] {
+export function recordedSteps(row: types.Row): DeletionRequest['steps'] {
   const recorded = (row.get('steps') as Record<string, string> | null) ?? {}
   const steps: DeletionRequest['steps'] = Object.fromEntries(STEPS.filter((step) => recorded[step] !== undefined).map((step) => [step, JSON.parse(recorded[step] as string) as StepOutcome]))
   const publishedAt = row.get('eventpublishedat') as Date | null
@@ -36,7 +37,7 @@ function toRequest(row: types.Row): DeletionRequest {
     // Requests written before modes existed are Sunbird's deletion.
     plan: (row.get('plan') as PlanName | null) ?? 'sunbird',
     ...(erasePlan && eraseAt && { schedule: { plan: erasePlan, eraseAt } }),
-    steps: stepsOf(row),
+    steps: recordedSteps(row),
     target: {
       rootOrgId: (row.get('rootorgid') as string | null) ?? null,
       managedBy: (row.get('managedby') as string | null) ?? null,

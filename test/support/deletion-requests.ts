@@ -1,4 +1,5 @@
-import type { Client, types } from 'cassandra-driver'
+import type { Client } from 'cassandra-driver'
+import { recordedSteps } from '../../src/store/cassandra-deletion-requests.js'
 import { TEST_KEYSPACE } from './test-env.js'
 
 export interface StoredRequest {
@@ -7,14 +8,6 @@ export interface StoredRequest {
   requestedBy: string
   steps: Record<string, { status: string; action: string; count?: number }>
   receipt: Record<string, unknown> | null
-}
-
-/** The recorded outcomes; the relay's confirmation (its own column) reads as the event's, as the adapter reads it. */
-function stepsOf(row: types.Row): StoredRequest['steps'] {
-  const steps = Object.fromEntries(Object.entries((row.get('steps') as Record<string, string> | null) ?? {}).map(([k, v]) => [k, JSON.parse(v)]))
-  const publishedAt = row.get('eventpublishedat') as Date | null
-  if (publishedAt) steps.event = { status: 'done', action: 'published', at: publishedAt.toISOString() }
-  return steps
 }
 
 /** The deletion requests recorded for a user, newest first, straight from Cassandra. */
@@ -28,7 +21,8 @@ export async function requestsOf(db: Client, userId: string, keyspace = TEST_KEY
       id: row.get('id') as string,
       state: row.get('state') as string,
       requestedBy: row.get('requestedby') as string,
-      steps: stepsOf(row),
+      // Read as the service reads them: the relay's confirmation (its own column) is the event's outcome.
+      steps: recordedSteps(row),
       receipt: row.get('receipt') ? (JSON.parse(row.get('receipt') as string) as Record<string, unknown>) : null,
     }))
 }
