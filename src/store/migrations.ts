@@ -1,5 +1,6 @@
 import type { Client } from 'cassandra-driver'
 import type { Config } from '../config/config.js'
+import { isCassandraUnavailable } from './cassandra-call.js'
 import { createCassandraClient } from './cassandra-client.js'
 
 export interface Migration {
@@ -220,6 +221,28 @@ export async function ensureKeyspace(client: Client, ks: string, replication: Re
   )
 }
 
+/** How often a migration statement that Cassandra did not answer in time is sent before migrate gives up, and the pause before each repeat. */
+const MIGRATION_ATTEMPTS = 3
+const MIGRATION_RETRY_PAUSE_MS = 2000
+
+/**
+ * Runs one statement of a migration, again when Cassandra did not answer in time: every one is
+ * idempotent (IF NOT EXISTS, the version's own row), and on a cluster that has just started a node
+ * still warming up may miss a write's deadline (seen: the version record timing out at LOCAL_QUORUM
+ * with one of two replicas acknowledged).
+ */
+async function executeMigrationStatement(client: Client, cql: string, params?: unknown[]): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.execute(cql, params)
+      return
+    } catch (err) {
+      if (attempt >= MIGRATION_ATTEMPTS || !isCassandraUnavailable(err)) throw err
+      await new Promise((resolve) => setTimeout(resolve, MIGRATION_RETRY_PAUSE_MS))
+    }
+  }
+}
+
 /** Creates or adjusts the keyspace, then runs each migration not yet recorded in schema_version. Idempotent. */
 export async function migrate(config: Config['cassandra'], log: (line: string) => void = () => {}): Promise<number[]> {
   const ks = config.keyspace
@@ -231,8 +254,8 @@ export async function migrate(config: Config['cassandra'], log: (line: string) =
     const done = new Set((await client.execute(`SELECT version FROM ${ks}.schema_version`)).rows.map((row) => row.get('version') as number))
     for (const migration of migrations) {
       if (done.has(migration.version)) continue
-      for (const statement of migration.statements(ks)) await client.execute(statement)
-      await client.execute(`INSERT INTO ${ks}.schema_version (version, description, applied_at) VALUES (?, ?, ?)`, [migration.version, migration.description, new Date()])
+      for (const statement of migration.statements(ks)) await executeMigrationStatement(client, statement)
+      await executeMigrationStatement(client, `INSERT INTO ${ks}.schema_version (version, description, applied_at) VALUES (?, ?, ?)`, [migration.version, migration.description, new Date()])
       ran.push(migration.version)
       log(`applied migration ${migration.version}: ${migration.description}`)
     }
