@@ -35,6 +35,7 @@ import { createServiceMetrics, type ServiceMetrics } from './metrics/service-met
 import { createSchemaRegistry } from './schemas/schema-registry.js'
 import { connectSearchAndCache, type SearchAndCache } from './search-and-cache.js'
 import { createCassandraClient } from './store/cassandra-client.js'
+import { recordCassandraCalls } from './metrics/cassandra-call-recorder.js'
 import { CassandraAuditTrail } from './store/cassandra-audit-trail.js'
 import { CassandraDeletionRequests } from './store/cassandra-deletion-requests.js'
 import { CassandraEventOutbox } from './store/cassandra-event-outbox.js'
@@ -118,6 +119,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
   const states = new CassandraUserDeletionStates(cassandra, config.cassandra.keyspace)
   const keycloak = new KeycloakIdentity({ ...config.auth.keycloakAdmin, realm: config.auth.userToken.realm })
   const metrics = createServiceMetrics()
+  recordCassandraCalls(cassandra, metrics)
   const identity = instrumentIdentity(overrides.identity ? overrides.identity(keycloak) : keycloak, metrics)
   const deletedUsers = new DeletedUserGate({
     standingInStore: (userId) => lockOutStanding({ users, states }, userId),
@@ -153,7 +155,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     receiptKey: config.deletion.receiptHashKey,
     graceDayMs: config.deletion.graceDaySeconds * 1000,
     eventIncludesUserName: config.events.includeUserName,
-    onStepError: (step, err) => logger.warn({ step, err: err instanceof Error ? err.name : 'error' }, 'deletion step not done; the sweeper will retry'),
+    onStepError: (step, err, requestId) => logger.warn({ requestId, step, err: err instanceof Error ? err.name : 'error' }, 'deletion step not done; the sweeper will retry'),
     ...(config.faults.crashAfterStep && {
       // Crash tests: die as abruptly as a killed pod, right after the named step is recorded.
       afterStep: (step) => {
@@ -237,8 +239,8 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     app,
     keys,
     metrics,
-    resumeOpen: () => metrics.measure(() => resumeOpenDeletions(workflow)),
-    publishEvents: () => metrics.measure(() => relay.publishPending()),
+    resumeOpen: () => resumeOpenDeletions(workflow),
+    publishEvents: () => relay.publishPending(),
     audit,
     requests,
     states,

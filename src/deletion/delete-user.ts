@@ -85,7 +85,7 @@ export async function openRequest(deps: RunDeps, request: DeletionRequest, commi
     await deps.audit.append(auditRecord(request, 'deletion.accepted', request.createdAt))
   } catch (err) {
     if (!(err instanceof DependencyUnavailableError)) throw err
-    deps.onStepError?.('lock', err)
+    deps.onStepError?.('lock', err, request.id)
   }
   deps.afterStep?.('accept')
   return 'open'
@@ -99,7 +99,7 @@ export async function openRequest(deps: RunDeps, request: DeletionRequest, commi
 export async function handOver(deps: RunDeps, request: DeletionRequest, err: unknown): Promise<void> {
   await deps.requests.releaseLease(request.id).catch(() => undefined)
   if (!(err instanceof DependencyUnavailableError)) throw err
-  deps.onStepError?.('lock', err)
+  deps.onStepError?.('lock', err, request.id)
 }
 
 /** A request that lost (or found no user): ended as failed if the store lets us now, else by the sweeper, which reads the same. The answer is the refusal either way. */

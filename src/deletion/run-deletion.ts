@@ -17,8 +17,8 @@ export interface RunDeps extends StepDeps {
   receiptKey: string
   /** When each store drops old values physically, for the receipt (absent: the receipt does not say). */
   physicalErasure?: PhysicalErasure | undefined
-  /** Told when a step could not be done now (for the log); ids only, never the error's payload. */
-  onStepError?(step: StepName, err: unknown): void
+  /** Told when a step could not be done now (for the log), with the deletion request it was done for when there is one; ids only, never the error's payload. */
+  onStepError?(step: StepName, err: unknown, requestId?: string): void
   /** Fault injection for crash tests: called once the request is accepted and after each step has run (recorded or not yet). */
   afterStep?(step: StepName | 'accept' | 'schedule' | 'erasure'): void
 }
@@ -154,7 +154,7 @@ export async function resumeOpenDeletions(deps: RunDeps, limit = 200): Promise<{
       state = await resumeDeletion(deps, open.id)
     } catch (err) {
       // One request failing (Cassandra hiccup, Keycloak down during a cancel) must not starve the others; give it back for the next pass.
-      deps.onStepError?.('lock', err)
+      deps.onStepError?.('lock', err, open.id)
       await deps.requests.releaseLease(open.id).catch(() => undefined)
       continue
     }

@@ -13,6 +13,7 @@ export type AppEnv = {
     apiId: string
     /** How the matched operation answers; unset before an operation matched (the service's default dialect then). */
     dialect: AnyDialect
+    /** The request's logger: every line it writes carries the msgid. */
     log: Logger
     /** The request body parsed as JSON, not yet validated. */
     body: unknown

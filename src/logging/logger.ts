@@ -1,12 +1,11 @@
 import { pino, type Logger } from 'pino'
-import { currentLogContext } from './log-context.js'
 
 export type { Logger }
 
 /**
  * JSON lines on stdout. Credentials never reach a log line: the request logger writes no headers
- * or bodies, and these paths are redacted in case an object carrying them is ever logged. Every
- * line written while a request is served carries its msgid (see log-context.ts).
+ * or bodies, and these paths are redacted in case an object carrying them is ever logged. Lines
+ * written for a request go through its child logger, which carries its msgid (request-context.ts).
  */
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   return pino(
@@ -14,7 +13,6 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       level,
       base: { service: 'sunbird-user-delete' },
       timestamp: pino.stdTimeFunctions.isoTime,
-      mixin: currentLogContext,
       redact: {
         paths: [
           'authorization',

@@ -1,5 +1,5 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics, register as processRegistry } from 'prom-client'
-import { runWithCassandraRecorder, type CassandraCallOutcome, type CassandraCallRecorder } from './cassandra-call-recorder.js'
+import type { CassandraCallOutcome, CassandraCallRecorder } from './cassandra-call-recorder.js'
 import type { DeletionErrorKind } from '../deletion/errors.js'
 
 export type DeletionOutcome = 'success' | DeletionErrorKind | 'error'
@@ -83,11 +83,6 @@ export class ServiceMetrics implements CassandraCallRecorder {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   })
-
-  /** Runs work (a request, a background pass) whose Cassandra calls this service's series count. */
-  measure<T>(work: () => T): T {
-    return runWithCassandraRecorder(this, work)
-  }
 
   observeRequest(labels: RequestLabels, seconds: number): void {
     this.requests.inc(labels)

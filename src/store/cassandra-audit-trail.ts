@@ -128,7 +128,7 @@ export class CassandraAuditTrail implements AuditTrail {
   async anchor(): Promise<void> {
     const { chain, head } = this
     if (head.seq === 0 || (this.anchored.chain === chain && this.anchored.seq === head.seq)) return
-    await runCassandra(() => this.client.execute(this.cql.anchor, [chain, head.seq, head.hash, new Date()], IDEMPOTENT))
+    await runCassandra(this.client, (client) => client.execute(this.cql.anchor, [chain, head.seq, head.hash, new Date()], IDEMPOTENT))
     this.anchored = { chain, ...head }
   }
 
@@ -171,10 +171,10 @@ export class CassandraAuditTrail implements AuditTrail {
       return [chain, seq, new Date(record.at), text, prevHash, hash]
     })
     try {
-      if (rows.length === 1) await runCassandra(() => this.client.execute(this.cql.insert, rows[0] as unknown[], IDEMPOTENT))
+      if (rows.length === 1) await runCassandra(this.client, (client) => client.execute(this.cql.insert, rows[0] as unknown[], IDEMPOTENT))
       else
-        await runCassandra(() =>
-          this.client.batch(
+        await runCassandra(this.client, (client) =>
+          client.batch(
             rows.map((params) => ({ query: this.cql.insert, params })),
             { ...IDEMPOTENT, logged: false },
           ),
@@ -203,14 +203,17 @@ export class CassandraAuditTrail implements AuditTrail {
     const chainNames = new Set<string>(scope.chains)
     if (!scope.chains) {
       for (const query of [this.cql.anchoredChains, this.cql.chains]) {
-        const result = await runCassandra(() => this.client.execute(query, [], { ...IDEMPOTENT, fetchSize: 1000 }))
+        const result = await runCassandra(this.client, (client) => client.execute(query, [], { ...IDEMPOTENT, fetchSize: 1000 }))
         for await (const row of result) chainNames.add(row.get('chain') as string)
       }
     }
     let records = 0
     for (const chain of [...chainNames].sort()) {
-      const anchors = (await runCassandra(() => this.client.execute(this.cql.anchors, [chain], IDEMPOTENT))).rows.map((row) => ({ seq: Number(row.get('seq')), hash: row.get('hash') as string }))
-      const result = await runCassandra(() => this.client.execute(this.cql.links, [chain], { ...IDEMPOTENT, fetchSize: 1000 }))
+      const anchors = (await runCassandra(this.client, (client) => client.execute(this.cql.anchors, [chain], IDEMPOTENT))).rows.map((row) => ({
+        seq: Number(row.get('seq')),
+        hash: row.get('hash') as string,
+      }))
+      const result = await runCassandra(this.client, (client) => client.execute(this.cql.links, [chain], { ...IDEMPOTENT, fetchSize: 1000 }))
       const links: ChainLink[] = []
       for await (const row of result) links.push({ seq: Number(row.get('seq')), text: row.get('record') as string, prevHash: row.get('prevhash') as string, hash: row.get('hash') as string })
       const verdict = verifyChain(links, anchors)

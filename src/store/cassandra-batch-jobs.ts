@@ -67,8 +67,8 @@ export class CassandraBatchJobs implements BatchJobStore {
 
   async create(job: BatchJob, items: readonly Pick<BatchItem, 'userId' | 'slice'>[]): Promise<void> {
     const caller = JSON.stringify(job.caller)
-    await runCassandra(() =>
-      this.client.execute(this.cql.createJob, [job.id, job.createdBy, caller, job.organisationIds, job.mode ?? null, job.total, job.slices, job.state, job.createdAt, job.updatedAt], IDEMPOTENT),
+    await runCassandra(this.client, (client) =>
+      client.execute(this.cql.createJob, [job.id, job.createdBy, caller, job.organisationIds, job.mode ?? null, job.total, job.slices, job.state, job.createdAt, job.updatedAt], IDEMPOTENT),
     )
     const rows: { query: string; params: unknown[] }[] = [
       ...Array.from({ length: job.slices }, (_, slice) => ({ query: this.cql.createSlice, params: [job.id, slice, NEVER] })),
@@ -77,13 +77,13 @@ export class CassandraBatchJobs implements BatchJobStore {
     const chunks: (typeof rows)[] = []
     for (let start = 0; start < rows.length; start += ROWS_PER_BATCH) chunks.push(rows.slice(start, start + ROWS_PER_BATCH))
     // One partition per job: unlogged batches of it are applied as single mutations.
-    await Promise.all(chunks.map((chunk) => runCassandra(() => this.client.batch(chunk, { prepare: true, logged: false, isIdempotent: true }))))
+    await Promise.all(chunks.map((chunk) => runCassandra(this.client, (client) => client.batch(chunk, { prepare: true, logged: false, isIdempotent: true }))))
     // Listed last: a runner never meets a job whose users are not all written.
-    await runCassandra(() => this.client.execute(this.cql.open, [job.id, job.createdAt], IDEMPOTENT))
+    await runCassandra(this.client, (client) => client.execute(this.cql.open, [job.id, job.createdAt], IDEMPOTENT))
   }
 
   async get(jobId: string): Promise<BatchJob | undefined> {
-    const row = (await runCassandra(() => this.client.execute(this.cql.getJob, [jobId], IDEMPOTENT))).first()
+    const row = (await runCassandra(this.client, (client) => client.execute(this.cql.getJob, [jobId], IDEMPOTENT))).first()
     if (!row) return undefined
     const mode = row.get('mode') as 'soft' | 'hard' | null
     return {
@@ -103,55 +103,55 @@ export class CassandraBatchJobs implements BatchJobStore {
   async items(jobId: string, slice?: number): Promise<BatchItem[]> {
     const result =
       slice === undefined
-        ? await runCassandra(() => this.client.execute(this.cql.items, [jobId], { ...IDEMPOTENT, fetchSize: 5000 }))
-        : await runCassandra(() => this.client.execute(this.cql.sliceItems, [jobId, slice], IDEMPOTENT))
+        ? await runCassandra(this.client, (client) => client.execute(this.cql.items, [jobId], { ...IDEMPOTENT, fetchSize: 5000 }))
+        : await runCassandra(this.client, (client) => client.execute(this.cql.sliceItems, [jobId, slice], IDEMPOTENT))
     return result.rows.map(toItem)
   }
 
   async recordItem(jobId: string, item: BatchItem): Promise<void> {
-    await runCassandra(() => this.client.execute(this.cql.recordItem, [item.status, item.err ?? null, item.attempts, item.at ?? null, jobId, item.slice, item.userId], IDEMPOTENT))
+    await runCassandra(this.client, (client) => client.execute(this.cql.recordItem, [item.status, item.err ?? null, item.attempts, item.at ?? null, jobId, item.slice, item.userId], IDEMPOTENT))
   }
 
   async setState(jobId: string, state: BatchJobState): Promise<void> {
-    await runCassandra(() => this.client.execute(this.cql.setState, [state, new Date(), jobId], IDEMPOTENT))
+    await runCassandra(this.client, (client) => client.execute(this.cql.setState, [state, new Date(), jobId], IDEMPOTENT))
   }
 
   async listOpen(): Promise<string[]> {
-    return (await runCassandra(() => this.client.execute(this.cql.listOpen, [], IDEMPOTENT))).rows.map((row) => row.get('id') as string)
+    return (await runCassandra(this.client, (client) => client.execute(this.cql.listOpen, [], IDEMPOTENT))).rows.map((row) => row.get('id') as string)
   }
 
   async complete(jobId: string): Promise<void> {
     await this.setState(jobId, 'completed')
-    await runCassandra(() => this.client.execute(this.cql.unlist, [jobId], IDEMPOTENT))
+    await runCassandra(this.client, (client) => client.execute(this.cql.unlist, [jobId], IDEMPOTENT))
   }
 
   async slices(jobId: string): Promise<BatchSliceState[]> {
-    const rows = (await runCassandra(() => this.client.execute(this.cql.slices, [jobId], IDEMPOTENT))).rows
+    const rows = (await runCassandra(this.client, (client) => client.execute(this.cql.slices, [jobId], IDEMPOTENT))).rows
     return rows.map((row) => ({ slice: row.get('slice') as number, done: row.get('done') === true, leaseUntil: (row.get('leaseuntil') as Date | null) ?? NEVER }))
   }
 
   async acquireSlice(jobId: string, slice: number, owner: string, now: Date, until: Date): Promise<boolean> {
     // A lightweight transaction is not idempotent: the driver must not replay it on its own.
-    return (await runCassandra(() => this.client.execute(this.cql.acquire, [owner, until, jobId, slice, now], { prepare: true }))).wasApplied()
+    return (await runCassandra(this.client, (client) => client.execute(this.cql.acquire, [owner, until, jobId, slice, now], { prepare: true }))).wasApplied()
   }
 
   async renewSlice(jobId: string, slice: number, owner: string, until: Date): Promise<boolean> {
-    return (await runCassandra(() => this.client.execute(this.cql.renew, [until, jobId, slice, owner], { prepare: true }))).wasApplied()
+    return (await runCassandra(this.client, (client) => client.execute(this.cql.renew, [until, jobId, slice, owner], { prepare: true }))).wasApplied()
   }
 
   async releaseSlice(jobId: string, slice: number): Promise<void> {
-    await runCassandra(() => this.client.execute(this.cql.release, [NEVER, jobId, slice], IDEMPOTENT))
+    await runCassandra(this.client, (client) => client.execute(this.cql.release, [NEVER, jobId, slice], IDEMPOTENT))
   }
 
   async finishSlice(jobId: string, slice: number): Promise<void> {
-    await runCassandra(() => this.client.execute(this.cql.finishSlice, [NEVER, jobId, slice], IDEMPOTENT))
+    await runCassandra(this.client, (client) => client.execute(this.cql.finishSlice, [NEVER, jobId, slice], IDEMPOTENT))
   }
 
   async takePaceToken(jobId: string, second: number): Promise<number> {
     const key = [jobId, types.Long.fromNumber(second)]
     // A counter increment is not idempotent: never replayed by the driver (a lost answer costs one token, never an extra deletion).
-    await runCassandra(() => this.client.execute(this.cql.takeToken, key, { prepare: true }))
-    const row = (await runCassandra(() => this.client.execute(this.cql.readTokens, key, IDEMPOTENT))).first()
+    await runCassandra(this.client, (client) => client.execute(this.cql.takeToken, key, { prepare: true }))
+    const row = (await runCassandra(this.client, (client) => client.execute(this.cql.readTokens, key, IDEMPOTENT))).first()
     const taken = row?.get('taken') as types.Long | null | undefined
     return taken ? taken.toNumber() : 0
   }

@@ -1,6 +1,6 @@
-import { errors, types } from 'cassandra-driver'
+import { type Client, errors, types } from 'cassandra-driver'
 import { DependencyUnavailableError } from '../deletion/errors.js'
-import { currentCassandraRecorder } from '../metrics/cassandra-call-recorder.js'
+import { cassandraRecorderOf } from '../metrics/cassandra-call-recorder.js'
 
 const TRANSIENT_SERVER_CODES = new Set<number>([
   types.responseErrorCodes.unavailableException,
@@ -35,14 +35,14 @@ export function isCasOutcomeUnknown(err: unknown): boolean {
 export const IDEMPOTENT = { prepare: true, isIdempotent: true } as const
 
 /**
- * Runs a driver call, turning "Cassandra did not answer" into a domain error (503); anything else
- * stays a bug (500). Each call is timed into the recorder of the work it serves, when there is one.
+ * Runs a driver call on the client, turning "Cassandra did not answer" into a domain error (503);
+ * anything else stays a bug (500). Each call is timed into the client's recorder, when it has one.
  */
-export async function runCassandra<T>(call: () => Promise<T>): Promise<T> {
-  const recorder = currentCassandraRecorder()
+export async function runCassandra<T>(client: Client, call: (client: Client) => Promise<T>): Promise<T> {
+  const recorder = cassandraRecorderOf(client)
   const started = performance.now()
   try {
-    const result = await call()
+    const result = await call(client)
     recorder?.observeCassandraCall('ok', (performance.now() - started) / 1000)
     return result
   } catch (err) {

@@ -94,7 +94,7 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
   async create(request: DeletionRequest, leaseUntil: Date): Promise<boolean | 'unknown'> {
     // Listed open first: a request that exists is always open, so the sweeper finishes it whatever
     // happens to its runner. An entry whose request was never created is only skipped by the sweeper.
-    await runCassandra(() => this.client.execute(this.cql.open, [request.id, request.userId, request.createdAt], IDEMPOTENT))
+    await runCassandra(this.client, (client) => client.execute(this.cql.open, [request.id, request.userId, request.createdAt], IDEMPOTENT))
     try {
       const created = await this.insert(request, leaseUntil)
       if (!created) await this.unlistIfFinished(request.id)
@@ -132,7 +132,7 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
   /** The id was taken by an earlier request: the entry just written must not list it again once it is finished. */
   private async unlistIfFinished(id: string): Promise<void> {
     const existing = await this.get(id)
-    if (existing && isFinished(existing.state)) await runCassandra(() => this.client.execute(this.cql.close, [id], IDEMPOTENT))
+    if (existing && isFinished(existing.state)) await runCassandra(this.client, (client) => client.execute(this.cql.close, [id], IDEMPOTENT))
   }
 
   private async insert(request: DeletionRequest, leaseUntil: Date, again = false): Promise<boolean> {
@@ -140,8 +140,8 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
     // A request without a mode leaves the new columns unset (not even a null is written), as every request was before modes.
     const plan = request.plan === 'sunbird' ? types.unset : request.plan
     // A lightweight transaction is not idempotent: the driver must not replay it on its own.
-    const result = await runCassandra(() =>
-      this.client.execute(
+    const result = await runCassandra(this.client, (client) =>
+      client.execute(
         this.cql.create,
         [
           request.id,
@@ -179,7 +179,7 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
   private async settleCreate(request: DeletionRequest): Promise<boolean | 'unknown' | 'absent'> {
     let row: types.Row | null
     try {
-      row = (await runCassandra(() => this.client.execute(this.cql.created, [request.id], { prepare: true, consistency: types.consistencies.localSerial }))).first()
+      row = (await runCassandra(this.client, (client) => client.execute(this.cql.created, [request.id], { prepare: true, consistency: types.consistencies.localSerial }))).first()
     } catch (err) {
       if (err instanceof DependencyUnavailableError) return 'unknown'
       throw err
@@ -206,12 +206,12 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
   }
 
   async get(id: string): Promise<DeletionRequest | undefined> {
-    const row = (await runCassandra(() => this.client.execute(this.cql.get, [id], IDEMPOTENT))).first()
+    const row = (await runCassandra(this.client, (client) => client.execute(this.cql.get, [id], IDEMPOTENT))).first()
     return row ? toRequest(row) : undefined
   }
 
   async findByUser(userId: string, limit: number): Promise<DeletionRequest[]> {
-    const rows = (await runCassandra(() => this.client.execute(this.cql.byUser, [userId], IDEMPOTENT))).rows
+    const rows = (await runCassandra(this.client, (client) => client.execute(this.cql.byUser, [userId], IDEMPOTENT))).rows
     return rows
       .map(toRequest)
       .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())
@@ -219,43 +219,43 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
   }
 
   async acquireLease(id: string, now: Date, until: Date): Promise<boolean> {
-    const result = await runCassandra(() => this.client.execute(this.cql.lease, [until, id, now], { prepare: true }))
+    const result = await runCassandra(this.client, (client) => client.execute(this.cql.lease, [until, id, now], { prepare: true }))
     return result.wasApplied()
   }
 
   async releaseLease(id: string): Promise<void> {
-    await runCassandra(() => this.client.execute(this.cql.release, [new Date(0), id], IDEMPOTENT))
+    await runCassandra(this.client, (client) => client.execute(this.cql.release, [new Date(0), id], IDEMPOTENT))
   }
 
   async recordSteps(id: string, outcomes: Partial<Record<StepName, StepOutcome>>, state: RequestState): Promise<void> {
-    await runCassandra(() => this.client.execute(this.cql.steps, [encodeSteps(outcomes), state, new Date(), id], IDEMPOTENT))
+    await runCassandra(this.client, (client) => client.execute(this.cql.steps, [encodeSteps(outcomes), state, new Date(), id], IDEMPOTENT))
   }
 
   async finish(id: string, state: RequestState, fields: { receipt?: DeletionReceipt; reason?: string; dueAt?: Date; steps?: Partial<Record<StepName, StepOutcome>> }): Promise<void> {
     const now = new Date()
     // The lease is released so a partial request can be taken up at once by a retry or the sweeper.
     const row = [encodeSteps(fields.steps ?? {}), state, fields.reason ?? null, fields.receipt ? JSON.stringify(fields.receipt) : null, new Date(0), now, id]
-    await runCassandra(() => this.client.execute(this.cql.finish, row, IDEMPOTENT))
-    if (isFinished(state)) await runCassandra(() => this.client.execute(this.cql.close, [id], IDEMPOTENT))
-    else if (fields.dueAt) await runCassandra(() => this.client.execute(this.cql.due, [fields.dueAt, id], IDEMPOTENT))
+    await runCassandra(this.client, (client) => client.execute(this.cql.finish, row, IDEMPOTENT))
+    if (isFinished(state)) await runCassandra(this.client, (client) => client.execute(this.cql.close, [id], IDEMPOTENT))
+    else if (fields.dueAt) await runCassandra(this.client, (client) => client.execute(this.cql.due, [fields.dueAt, id], IDEMPOTENT))
   }
 
   async updatePlan(id: string, plan: PlanName, state: RequestState): Promise<void> {
-    await runCassandra(() => this.client.execute(this.cql.plan, [plan, state, new Date(), id], IDEMPOTENT))
+    await runCassandra(this.client, (client) => client.execute(this.cql.plan, [plan, state, new Date(), id], IDEMPOTENT))
   }
 
   async reopen(id: string, state: RequestState): Promise<void> {
     const request = await this.get(id)
     if (!request) return
-    await runCassandra(() => this.client.execute(this.cql.reopen, [state, new Date(), id], IDEMPOTENT))
-    await runCassandra(() => this.client.execute(this.cql.open, [id, request.userId, request.createdAt], IDEMPOTENT))
+    await runCassandra(this.client, (client) => client.execute(this.cql.reopen, [state, new Date(), id], IDEMPOTENT))
+    await runCassandra(this.client, (client) => client.execute(this.cql.open, [id, request.userId, request.createdAt], IDEMPOTENT))
     // Due at once, even if it was waiting for a grace period to end.
-    await runCassandra(() => this.client.execute(this.cql.due, [null, id], IDEMPOTENT))
+    await runCassandra(this.client, (client) => client.execute(this.cql.due, [null, id], IDEMPOTENT))
   }
 
   async listOpen(limit: number, dueBy: Date = new Date()): Promise<{ id: string; userId: string; dueAt?: Date }[]> {
     // Paged through: scheduled requests waiting out their grace period must not crowd out the ones due now.
-    const result = await runCassandra(() => this.client.execute(this.cql.listOpen, [], { ...IDEMPOTENT, fetchSize: 500 }))
+    const result = await runCassandra(this.client, (client) => client.execute(this.cql.listOpen, [], { ...IDEMPOTENT, fetchSize: 500 }))
     const due: { id: string; userId: string; dueAt?: Date }[] = []
     for await (const row of result) {
       const dueAt = row.get('dueat') as Date | null
@@ -268,6 +268,6 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
 
   /** The relay's confirmation that the event reached the topic. */
   async markEventPublished(id: string, at: Date): Promise<void> {
-    await runCassandra(() => this.client.execute(this.cql.eventPublished, [at, id], IDEMPOTENT))
+    await runCassandra(this.client, (client) => client.execute(this.cql.eventPublished, [at, id], IDEMPOTENT))
   }
 }

@@ -49,21 +49,21 @@ export class CassandraEventOutbox implements EventOutbox {
     const object = event.object as { id?: string } | undefined
     const now = new Date()
     await Promise.all([
-      runCassandra(() => this.client.execute(this.cql.append, [requestId, String(event.mid), object?.id ?? null, JSON.stringify(event), now], IDEMPOTENT)),
-      runCassandra(() => this.client.execute(this.cql.markPending, [requestId, now], IDEMPOTENT)),
+      runCassandra(this.client, (client) => client.execute(this.cql.append, [requestId, String(event.mid), object?.id ?? null, JSON.stringify(event), now], IDEMPOTENT)),
+      runCassandra(this.client, (client) => client.execute(this.cql.markPending, [requestId, now], IDEMPOTENT)),
     ])
   }
 
   async state(requestId: string): Promise<'queued' | 'published' | undefined> {
-    const row = (await runCassandra(() => this.client.execute(this.cql.get, [requestId], IDEMPOTENT))).first()
+    const row = (await runCassandra(this.client, (client) => client.execute(this.cql.get, [requestId], IDEMPOTENT))).first()
     if (!row) return undefined
     return row.get('publishedat') ? 'published' : 'queued'
   }
 
   async pending(limit: number): Promise<OutboxEntry[]> {
-    const ids = (await runCassandra(() => this.client.execute(this.cql.listPending, [limit], IDEMPOTENT))).rows.map((r) => r.get('requestid') as string)
+    const ids = (await runCassandra(this.client, (client) => client.execute(this.cql.listPending, [limit], IDEMPOTENT))).rows.map((r) => r.get('requestid') as string)
     // The entries are read together (a pass of a hundred read one after another fell behind a batch deletion), kept in listing order.
-    const rows = await Promise.all(ids.map((requestId) => runCassandra(() => this.client.execute(this.cql.get, [requestId], IDEMPOTENT)).then((result) => result.first())))
+    const rows = await Promise.all(ids.map((requestId) => runCassandra(this.client, (client) => client.execute(this.cql.get, [requestId], IDEMPOTENT)).then((result) => result.first())))
     const entries: OutboxEntry[] = []
     for (const [i, row] of rows.entries()) {
       const requestId = ids[i] as string
@@ -78,15 +78,15 @@ export class CassandraEventOutbox implements EventOutbox {
   }
 
   async markPublished(requestId: string, at: Date): Promise<void> {
-    await runCassandra(() => this.client.execute(this.cql.published, [at, requestId], IDEMPOTENT))
+    await runCassandra(this.client, (client) => client.execute(this.cql.published, [at, requestId], IDEMPOTENT))
     await this.unlist(requestId)
   }
 
   async attemptFailed(entry: OutboxEntry): Promise<void> {
-    await runCassandra(() => this.client.execute(this.cql.attempt, [entry.attempts + 1, entry.requestId], IDEMPOTENT))
+    await runCassandra(this.client, (client) => client.execute(this.cql.attempt, [entry.attempts + 1, entry.requestId], IDEMPOTENT))
   }
 
   private async unlist(requestId: string): Promise<void> {
-    await runCassandra(() => this.client.execute(this.cql.unlist, [requestId], IDEMPOTENT))
+    await runCassandra(this.client, (client) => client.execute(this.cql.unlist, [requestId], IDEMPOTENT))
   }
 }

@@ -41,7 +41,7 @@ export class CassandraIdempotencyKeys implements IdempotencyKeys {
   }
 
   async claim(id: IdempotencyKeyId, fingerprint: string, inFlightSeconds: number): Promise<{ claimed: true } | { claimed: false; record: IdempotencyRecord }> {
-    const result = await runCassandra(() => this.client.execute(this.cql.claim, [id.owner, id.keyHash, fingerprint, new Date(), inFlightSeconds], { prepare: true }))
+    const result = await runCassandra(this.client, (client) => client.execute(this.cql.claim, [id.owner, id.keyHash, fingerprint, new Date(), inFlightSeconds], { prepare: true }))
     if (result.wasApplied()) return { claimed: true }
     const row = result.first()
     // Not applied always comes with the row that stood in the way; without one, behave as if the first request still runs.
@@ -50,10 +50,10 @@ export class CassandraIdempotencyKeys implements IdempotencyKeys {
 
   async complete(id: IdempotencyKeyId, fingerprint: string, answer: StoredAnswer, ttlSeconds: number): Promise<void> {
     const params = [ttlSeconds, fingerprint, answer.status, JSON.stringify(answer.headers), Buffer.from(answer.body), answer.errCode ?? null, new Date(), id.owner, id.keyHash, fingerprint]
-    await runCassandra(() => this.client.execute(this.cql.complete, params, { prepare: true }))
+    await runCassandra(this.client, (client) => client.execute(this.cql.complete, params, { prepare: true }))
   }
 
   async release(id: IdempotencyKeyId, fingerprint: string): Promise<void> {
-    await runCassandra(() => this.client.execute(this.cql.release, [id.owner, id.keyHash, fingerprint], { prepare: true }))
+    await runCassandra(this.client, (client) => client.execute(this.cql.release, [id.owner, id.keyHash, fingerprint], { prepare: true }))
   }
 }

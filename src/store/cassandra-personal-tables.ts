@@ -40,7 +40,7 @@ export class CassandraPersonalTables implements PersonalDataTables {
   ) {}
 
   private execute(cql: string, params: unknown[]) {
-    return runCassandra(() => this.client.execute(cql, params, IDEMPOTENT))
+    return runCassandra(this.client, (client) => client.execute(cql, params, IDEMPOTENT))
   }
 
   async readContacts(userId: string): Promise<string[]> {

@@ -19,12 +19,12 @@ export class CassandraRequesterDeletionCounts implements RequesterDeletionCounts
   }
 
   async count(requester: string, hour: number): Promise<number> {
-    const row = (await runCassandra(() => this.client.execute(this.read, [requester, types.Long.fromNumber(hour)], IDEMPOTENT))).first()
+    const row = (await runCassandra(this.client, (client) => client.execute(this.read, [requester, types.Long.fromNumber(hour)], IDEMPOTENT))).first()
     const deleted = row?.get('deleted') as types.Long | null | undefined
     return deleted ? deleted.toNumber() : 0
   }
 
   async add(requester: string, hour: number): Promise<void> {
-    await runCassandra(() => this.client.execute(this.increment, [requester, types.Long.fromNumber(hour)], { prepare: true }))
+    await runCassandra(this.client, (client) => client.execute(this.increment, [requester, types.Long.fromNumber(hour)], { prepare: true }))
   }
 }

@@ -31,7 +31,7 @@ export class CassandraUserDeletionStates implements UserDeletionStates {
   }
 
   async get(userId: string): Promise<UserDeletionState | undefined> {
-    const row = (await runCassandra(() => this.client.execute(this.cql.get, [userId], { prepare: true, consistency: types.consistencies.localSerial }))).first()
+    const row = (await runCassandra(this.client, (client) => client.execute(this.cql.get, [userId], { prepare: true, consistency: types.consistencies.localSerial }))).first()
     const mode = row?.get('mode') as UserDeletionState['mode'] | null | undefined
     const requestId = row?.get('requestid') as string | null | undefined
     return mode && MODES.has(mode) && requestId ? { mode, requestId } : undefined
@@ -39,7 +39,7 @@ export class CassandraUserDeletionStates implements UserDeletionStates {
 
   async swap(userId: string, expected: UserDeletionState | undefined, next: UserDeletionState | undefined): Promise<boolean> {
     // Lightweight transactions are not idempotent: the driver must not replay them on its own.
-    const run = (cql: string, params: unknown[]) => runCassandra(() => this.client.execute(cql, params, { prepare: true }))
+    const run = (cql: string, params: unknown[]) => runCassandra(this.client, (client) => client.execute(cql, params, { prepare: true }))
     if (!expected && !next) return (await this.get(userId)) === undefined
     if (!next) return expected ? (await run(this.cql.remove, [userId, expected.mode, expected.requestId])).wasApplied() : false
     try {

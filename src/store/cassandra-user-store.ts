@@ -118,8 +118,8 @@ export class CassandraUserStore implements UserStore {
 
   /** The tombstone's UPDATE, from the table as it stands: a column Sunbird adds later is nulled too. */
   private tombstoneCql(): Promise<string> {
-    this.tombstone ??= runCassandra(async () => {
-      const table = await this.client.metadata.getTable(this.keyspace, 'user')
+    this.tombstone ??= runCassandra(this.client, async (client) => {
+      const table = await client.metadata.getTable(this.keyspace, 'user')
       if (!table) throw new Error('no user table')
       const cleared = table.columns.map((column) => column.name).filter((name) => !TOMBSTONE_COLUMNS.has(name))
       return `UPDATE ${this.keyspace}.user SET status = 2, isdeleted = true, userid = ?, updatedby = ?, updateddate = ?, ${cleared.map((name) => `"${name}" = null`).join(', ')} WHERE id = ?`
@@ -131,7 +131,7 @@ export class CassandraUserStore implements UserStore {
   }
 
   private execute(cql: string, params: unknown[]) {
-    return runCassandra(() => this.client.execute(cql, params, IDEMPOTENT))
+    return runCassandra(this.client, (client) => client.execute(cql, params, IDEMPOTENT))
   }
 
   async findUser(userId: string): Promise<UserRecord | undefined> {
@@ -161,7 +161,7 @@ export class CassandraUserStore implements UserStore {
     let result: types.ResultSet
     try {
       // A lightweight transaction is not idempotent: the driver must not replay it on its own.
-      result = await runCassandra(() => this.client.execute(this.cql.lock, params, { prepare: true }))
+      result = await runCassandra(this.client, (client) => client.execute(this.cql.lock, params, { prepare: true }))
     } catch (err) {
       if (!(err instanceof DependencyUnavailableError)) throw err
       return this.settleLock(user, params, Date.now() + SETTLE_BUDGET_MS)
@@ -185,7 +185,7 @@ export class CassandraUserStore implements UserStore {
     if (Date.now() >= settleBy) return { kind: 'unknown' }
     let row: types.Row | null
     try {
-      row = (await runCassandra(() => this.client.execute(this.cql.readLock, [user.id], { prepare: true, consistency: types.consistencies.localSerial }))).first()
+      row = (await runCassandra(this.client, (client) => client.execute(this.cql.readLock, [user.id], { prepare: true, consistency: types.consistencies.localSerial }))).first()
     } catch (err) {
       if (!(err instanceof DependencyUnavailableError)) throw err
       await new Promise((resolve) => setTimeout(resolve, SETTLE_BACKOFF_MS[Math.min(round, SETTLE_BACKOFF_MS.length - 1)]))
@@ -196,7 +196,7 @@ export class CassandraUserStore implements UserStore {
     if (isDeleted(current)) return row.get('updatedby') === params[0] && row.get('updateddate') === params[1] ? { kind: 'deleted' } : { kind: 'already-deleted' }
     if (current.status !== user.status || current.isDeleted !== user.isDeleted) return notLocked(current)
     try {
-      const again = await runCassandra(() => this.client.execute(this.cql.lock, params, { prepare: true }))
+      const again = await runCassandra(this.client, (client) => client.execute(this.cql.lock, params, { prepare: true }))
       if (again.wasApplied()) return { kind: 'deleted' }
     } catch (err) {
       if (!(err instanceof DependencyUnavailableError)) throw err

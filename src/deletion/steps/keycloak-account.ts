@@ -3,9 +3,9 @@ import type { StepOutcome } from '../deletion-request.js'
 import { type DeletionStep, type StepDeps, stepOutcome } from './step.js'
 
 /** Keycloak out of reach, or refusing us (e.g. a revoked service client): the step is owed, the sweeper comes back for it. */
-function owed(deps: StepDeps, err: unknown, plan: StepOutcome['plan']): StepOutcome {
+function owed(deps: StepDeps, err: unknown, plan: StepOutcome['plan'], requestId: string): StepOutcome {
   const unreachable = err instanceof DependencyUnavailableError && err.dependency === 'keycloak'
-  deps.onStepError?.('keycloak', err)
+  deps.onStepError?.('keycloak', err, requestId)
   return stepOutcome('pending', unreachable ? 'unreachable' : 'refused', deps.clock.now(), undefined, { plan })
 }
 
@@ -30,7 +30,7 @@ export const keycloakAccount = {
       return stepOutcome('done', await deps.identity.eraseAccount(request.userId), deps.clock.now(), undefined, { plan })
     } catch (err) {
       // The Cassandra side still completes, the request stays partial, and the sweeper retries.
-      return owed(deps, err, plan)
+      return owed(deps, err, plan, request.id)
     }
   },
   async preview({ deps, userId, plan }) {
@@ -49,7 +49,7 @@ export const keycloakAccount = {
     try {
       return stepOutcome('done', (await deps.identity.enableAccount(request.userId)) === 'enabled' ? 'enabled' : 'absent', deps.clock.now(), undefined, { plan: 'soft' })
     } catch (err) {
-      const pending = owed(deps, err, 'soft')
+      const pending = owed(deps, err, 'soft', request.id)
       // Keep what the restore needs for the next attempt.
       return { ...pending, ...(outcome.restore && { restore: outcome.restore }) }
     }

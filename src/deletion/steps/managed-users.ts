@@ -17,7 +17,7 @@ async function hardDelete(deps: StepDeps, childId: string, requestId: string, ch
     return 'done'
   } catch (err) {
     // Keycloak out of reach or refusing: the Cassandra side is done; the sweeper comes back for the account.
-    deps.onStepError?.('managedUsers', err)
+    deps.onStepError?.('managedUsers', err, requestId)
     return 'pending'
   }
 }

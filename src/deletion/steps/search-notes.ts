@@ -14,7 +14,7 @@ export const searchNotes = {
     try {
       return stepOutcome('done', 'deleted', deps.clock.now(), await deps.search.deleteNotes(request.userId), { plan })
     } catch (err) {
-      return owedWhenUnavailable(deps, 'searchNotes', err, plan)
+      return owedWhenUnavailable(deps, 'searchNotes', err, plan, request.id)
     }
   },
   async preview({ deps, userId, plan }) {

@@ -58,7 +58,7 @@ export const searchUser = {
       const replaced = await search.replaceUser(userId, searchTombstone(userId, document))
       return stepOutcome('done', replaced === 'replaced' ? 'tombstoned' : 'absent', deps.clock.now(), replaced === 'replaced' ? 1 : 0, { plan })
     } catch (err) {
-      return owedWhenUnavailable(deps, 'searchUser', err, plan)
+      return owedWhenUnavailable(deps, 'searchUser', err, plan, request.id)
     }
   },
   async restore({ deps, request, outcome }) {
@@ -69,7 +69,7 @@ export const searchUser = {
       return stepOutcome('done', restored ? 'restored' : 'absent', deps.clock.now(), undefined, { plan: 'soft' })
     } catch (err) {
       // Keep what the restore needs for the next attempt.
-      return { ...owedWhenUnavailable(deps, 'searchUser', err, 'soft'), restore: outcome.restore }
+      return { ...owedWhenUnavailable(deps, 'searchUser', err, 'soft', request.id), restore: outcome.restore }
     }
   },
   async preview({ deps, userId, plan }) {

@@ -44,8 +44,8 @@ export interface StepDeps {
   receiptKey: string
   /** Whether the event may carry the username (default no: the consumer does not need it). */
   eventIncludesUserName: boolean
-  /** Told when a step could not be done now (for the log); ids only, never the error's payload. */
-  onStepError?(step: string, err: unknown): void
+  /** Told when a step could not be done now (for the log), with the deletion request it was done for when there is one; ids only, never the error's payload. */
+  onStepError?(step: string, err: unknown, requestId?: string): void
 }
 
 export interface StepContext {
@@ -140,9 +140,9 @@ export const NOT_CONFIGURED = 'not configured'
  * A search engine or cache that did not answer: the step is owed, the request partial, and the
  * sweeper comes back for it (as for Keycloak). Any other error is a bug and propagates.
  */
-export function owedWhenUnavailable(deps: StepDeps, step: string, err: unknown, plan: PlanName): StepOutcome {
+export function owedWhenUnavailable(deps: StepDeps, step: string, err: unknown, plan: PlanName, requestId?: string): StepOutcome {
   if (!(err instanceof DependencyUnavailableError)) throw err
-  deps.onStepError?.(step, err)
+  deps.onStepError?.(step, err, requestId)
   return stepOutcome('pending', 'unreachable', deps.clock.now(), undefined, { plan })
 }
 

@@ -13,7 +13,7 @@ export const cacheUser = {
     try {
       return stepOutcome('done', 'deleted', deps.clock.now(), await deps.cache.deleteUser(request.userId), { plan })
     } catch (err) {
-      return owedWhenUnavailable(deps, 'cacheUser', err, plan)
+      return owedWhenUnavailable(deps, 'cacheUser', err, plan, request.id)
     }
   },
   async preview({ deps, userId }) {
