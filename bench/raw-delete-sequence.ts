@@ -46,6 +46,13 @@ export async function rawDeleteSequence(client: Client, keyspace: string, userId
   const idempotent = { prepare: true, isIdempotent: true }
   const lwt = { prepare: true }
   const run = (cql: string, params: unknown[], options: object = idempotent) => client.execute(cql, params, options)
+  // Independent writes as the service sends them (writeTogether): one alone, several as one unlogged batch.
+  const together = async (writes: { query: string; params: unknown[] }[]) => {
+    const [only] = writes
+    if (!only) return
+    if (writes.length === 1) await run(only.query, only.params)
+    else await client.batch(writes, { ...idempotent, logged: false })
+  }
   const requestId = randomUUID()
   const requestedBy = userId
   const findUser = `SELECT id, status, isdeleted, rootorgid, managedby FROM ${ks}.user WHERE id = ?`
@@ -97,38 +104,39 @@ export async function rawDeleteSequence(client: Client, keyspace: string, userId
   await checkpoint()
   // keycloak: the service calls Keycloak's admin API here (logout 404 for seeded users: 'absent'); B records the step only.
   recordStep('keycloak', 'keycloak', 'done', 'absent')
-  // otp, then rate_limit: each reads the profile's contacts, then looks them all up in one read.
-  const readContacts = async () => {
-    const contact = (await run(`SELECT ${CONTACT_COLUMNS.join(', ')} FROM ${ks}.user WHERE id = ?`, [userId])).first()
-    const values = CONTACT_COLUMNS.map((column) => contact?.get(column) as string | null).filter((value): value is string => typeof value === 'string' && value !== '')
-    return [...new Set(values)]
-  }
-  const hashes = (contacts: string[]) => contacts.map((value) => createHmac('sha256', RECEIPT_KEY).update(value).digest('hex'))
-  const otpContacts = await readContacts()
+  // otp, then rate_limit: the profile's contacts, read once for both, each table looked up in one read.
+  const contact = (await run(`SELECT ${CONTACT_COLUMNS.join(', ')} FROM ${ks}.user WHERE id = ?`, [userId])).first()
+  const contacts = [...new Set(CONTACT_COLUMNS.map((column) => contact?.get(column) as string | null).filter((value): value is string => typeof value === 'string' && value !== ''))]
+  const hashes = (values: string[]) => values.map((value) => createHmac('sha256', RECEIPT_KEY).update(value).digest('hex'))
+  const otpContacts = contacts
   const otpKeys = (await run(`SELECT type, key FROM ${ks}.otp WHERE type IN ? AND key IN ?`, [['email', 'phone'], otpContacts])).rows.map((r) => [r.get('type'), r.get('key')])
   for (const key of otpKeys) await run(`DELETE FROM ${ks}.otp WHERE type = ? AND key = ?`, key)
   recordStep('otp', 'cassandra.otp', 'done', 'deleted', otpKeys.length, { hashes: hashes(otpContacts) })
-  const rateContacts = await readContacts()
+  const rateContacts = contacts
   const rateKeys = (await run(`SELECT key, unit FROM ${ks}.rate_limit WHERE key IN ?`, [rateContacts])).rows.map((r) => [r.get('key'), r.get('unit')])
   for (const key of rateKeys) await run(`DELETE FROM ${ks}.rate_limit WHERE key = ? AND unit = ?`, key)
   recordStep('rateLimit', 'cassandra.rate_limit', 'done', 'deleted', rateKeys.length, { hashes: hashes(rateContacts) })
   // lookups
   const lookups = (await run(`SELECT type, value FROM ${ks}.user_lookup WHERE userid = ?`, [userId])).rows
-  await Promise.all(lookups.map((r) => run(`DELETE FROM ${ks}.user_lookup WHERE type = ? AND value = ?`, [r.get('type'), r.get('value')])))
+  await together(lookups.map((r) => ({ query: `DELETE FROM ${ks}.user_lookup WHERE type = ? AND value = ?`, params: [r.get('type'), r.get('value')] })))
   recordStep('lookups', 'cassandra.user_lookup', 'done', 'deleted', lookups.length)
   // external identities
   const identities = (await run(`SELECT provider, idtype, externalid FROM ${ks}.usr_external_identity WHERE userid = ?`, [userId])).rows
-  await Promise.all(
-    identities.map((r) => run(`DELETE FROM ${ks}.usr_external_identity WHERE provider = ? AND idtype = ? AND externalid = ?`, [r.get('provider'), r.get('idtype'), r.get('externalid')])),
+  await together(
+    identities.map((r) => ({
+      query: `DELETE FROM ${ks}.usr_external_identity WHERE provider = ? AND idtype = ? AND externalid = ?`,
+      params: [r.get('provider'), r.get('idtype'), r.get('externalid')],
+    })),
   )
   recordStep('externalIdentities', 'cassandra.usr_external_identity', 'done', 'deleted', identities.length)
   // organisations
   const memberships = (await run(findOrganisations, [userId])).rows
   const when = formatSunbirdTimestamp(new Date())
-  await Promise.all(
-    memberships.map((r) =>
-      run(`UPDATE ${ks}.user_organisation SET isdeleted = true, orgleftdate = ?, updateddate = ? WHERE userid = ? AND organisationid = ?`, [when, when, userId, r.get('organisationid')]),
-    ),
+  await together(
+    memberships.map((r) => ({
+      query: `UPDATE ${ks}.user_organisation SET isdeleted = true, orgleftdate = ?, updateddate = ? WHERE userid = ? AND organisationid = ?`,
+      params: [when, when, userId, r.get('organisationid')],
+    })),
   )
   recordStep('organisations', 'cassandra.user_organisation', 'done', 'marked-left', memberships.length)
   // declarations: keyed by the user, so counted, then one partition delete.
@@ -198,9 +206,9 @@ export async function rawDeleteSequence(client: Client, keyspace: string, userId
     },
   }
   const queuedAt = new Date()
-  await Promise.all([
-    run(`INSERT INTO ${ks}.user_deletion_event_outbox (requestid, mid, userid, payload, createdat) VALUES (?, ?, ?, ?, ?)`, [requestId, mid, userId, JSON.stringify(event), queuedAt]),
-    run(`INSERT INTO ${ks}.user_deletion_event_outbox_pending (requestid, createdat) VALUES (?, ?)`, [requestId, queuedAt]),
+  await together([
+    { query: `INSERT INTO ${ks}.user_deletion_event_outbox (requestid, mid, userid, payload, createdat) VALUES (?, ?, ?, ?, ?)`, params: [requestId, mid, userId, JSON.stringify(event), queuedAt] },
+    { query: `INSERT INTO ${ks}.user_deletion_event_outbox_pending (requestid, createdat) VALUES (?, ?)`, params: [requestId, queuedAt] },
   ])
   recordStep('event', 'kafka (delete.user topic)', 'done', 'queued')
   // finish: state + receipt, unlisted, audited

@@ -154,6 +154,24 @@ describe('resumeDeletion, a runner that died before the lock', () => {
     expect(w.audit.eventsOf('req-1')).toEqual(['deletion.completed'])
   })
 
+  it("when both code steps run, then the profile's contacts are read once and each step keeps their hashes", async () => {
+    const w = world([activeUser(USER_A, { profile: { email: 'asha@example.org', phone: '9876543210' } })])
+    w.requests.seed(requestThrough(undefined))
+    let reads = 0
+    const readContacts = w.tables.readContacts.bind(w.tables)
+    w.tables.readContacts = (userId) => {
+      reads++
+      return readContacts(userId)
+    }
+
+    await resumeDeletion(w.deps, 'req-1')
+
+    expect(reads).toBe(1)
+    const steps = w.requests.peek('req-1')?.steps
+    expect(steps?.otp?.hashes).toHaveLength(2)
+    expect(steps?.rateLimit?.hashes).toEqual(steps?.otp?.hashes)
+  })
+
   it('when the lock had been taken just before the crash, then it is not taken again and the steps still run', async () => {
     const w = world([lockedUser(USER_A, { lookups: 2 })])
     w.requests.seed(requestThrough(undefined))

@@ -39,13 +39,18 @@ export async function runRemainingSteps(deps: RunDeps, request: DeletionRequest,
     await deps.requests.recordSteps(request.id, unrecorded, 'in_progress')
     unrecorded = {}
   }
+  let contacts: Promise<string[]> | undefined
+  const readContactsOnce = () => {
+    contacts ??= deps.tables.readContacts(request.userId)
+    return contacts
+  }
   for (const step of stepsOf(plan)) {
     if (!step.run) continue
     if (outcomeHolds(request.steps[step.name], plan)) continue
     if (step.checkpointBefore) await checkpoint()
     let result: StepOutcome
     try {
-      result = await step.run({ deps, request, plan, userName })
+      result = await step.run({ deps, request, plan, userName, contacts: readContactsOnce })
     } catch (err) {
       // The run stops here (Cassandra went away): keep what is done if it can still be written, so the retry starts at this step.
       await checkpoint().catch(() => undefined)

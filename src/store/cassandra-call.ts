@@ -52,3 +52,15 @@ export async function runCassandra<T>(client: Client, call: (client: Client) => 
     throw err
   }
 }
+
+/**
+ * Idempotent writes that need no order among them, sent as one unlogged batch: one request instead
+ * of one per write (a deletion's lookups, identities, memberships, outbox rows). Like the same writes
+ * sent in parallel, a failure is reported and they are all sent again; nothing is atomic about it.
+ */
+export async function writeTogether(client: Client, writes: readonly { query: string; params: unknown[] }[]): Promise<void> {
+  const [only] = writes
+  if (!only) return
+  if (writes.length === 1) await runCassandra(client, (c) => c.execute(only.query, only.params, IDEMPOTENT))
+  else await runCassandra(client, (c) => c.batch([...writes], { ...IDEMPOTENT, logged: false }))
+}

@@ -1,6 +1,6 @@
 import type { Client } from 'cassandra-driver'
 import type { EventOutbox } from '../deletion/ports.js'
-import { IDEMPOTENT, runCassandra } from './cassandra-call.js'
+import { IDEMPOTENT, runCassandra, writeTogether } from './cassandra-call.js'
 
 export interface OutboxEntry {
   requestId: string
@@ -40,7 +40,7 @@ export class CassandraEventOutbox implements EventOutbox {
   }
 
   /**
-   * Two plain writes, sent together: a request's event always has the same mid (build-event.ts), so
+   * Two plain writes in one unlogged batch: a request's event always has the same mid (build-event.ts), so
    * writing it again is harmless and no lightweight transaction is needed. The entry keeps its
    * publishedat and attempts (not written here); a listing without its entry yet is passed by,
    * and one whose entry is published already is dropped by the relay's next pass.
@@ -48,9 +48,9 @@ export class CassandraEventOutbox implements EventOutbox {
   async append(requestId: string, event: Record<string, unknown>): Promise<void> {
     const object = event.object as { id?: string } | undefined
     const now = new Date()
-    await Promise.all([
-      runCassandra(this.client, (client) => client.execute(this.cql.append, [requestId, String(event.mid), object?.id ?? null, JSON.stringify(event), now], IDEMPOTENT)),
-      runCassandra(this.client, (client) => client.execute(this.cql.markPending, [requestId, now], IDEMPOTENT)),
+    await writeTogether(this.client, [
+      { query: this.cql.append, params: [requestId, String(event.mid), object?.id ?? null, JSON.stringify(event), now] },
+      { query: this.cql.markPending, params: [requestId, now] },
     ])
   }
 

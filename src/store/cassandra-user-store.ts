@@ -4,7 +4,7 @@ import { DependencyUnavailableError } from '../deletion/errors.js'
 import { isDeleted } from '../deletion/is-deleted.js'
 import type { JsonRow, MarkDeletedOutcome, UserRecord, UserStore } from '../deletion/ports.js'
 import { formatSunbirdTimestamp } from '../shared/sunbird-timestamp.js'
-import { IDEMPOTENT, runCassandra } from './cassandra-call.js'
+import { IDEMPOTENT, runCassandra, writeTogether } from './cassandra-call.js'
 import { toJsonRow } from './json-row.js'
 
 /**
@@ -206,20 +206,29 @@ export class CassandraUserStore implements UserStore {
 
   async eraseLookups(userId: string): Promise<number> {
     const rows = (await this.execute(this.cql.findLookups, [userId])).rows
-    await Promise.all(rows.map((row) => this.execute(this.cql.deleteLookup, [row.get('type'), row.get('value')])))
+    await writeTogether(
+      this.client,
+      rows.map((row) => ({ query: this.cql.deleteLookup, params: [row.get('type'), row.get('value')] })),
+    )
     return rows.length
   }
 
   async eraseExternalIdentities(userId: string): Promise<number> {
     const rows = (await this.execute(this.cql.findExternalIdentities, [userId])).rows
-    await Promise.all(rows.map((row) => this.execute(this.cql.deleteExternalIdentity, [row.get('provider'), row.get('idtype'), row.get('externalid')])))
+    await writeTogether(
+      this.client,
+      rows.map((row) => ({ query: this.cql.deleteExternalIdentity, params: [row.get('provider'), row.get('idtype'), row.get('externalid')] })),
+    )
     return rows.length
   }
 
   async leaveOrganisations(userId: string, at: Date): Promise<number> {
     const rows = (await this.execute(this.cql.findOrganisations, [userId])).rows
     const when = formatSunbirdTimestamp(at)
-    await Promise.all(rows.map((row) => this.execute(this.cql.leaveOrganisation, [when, when, userId, row.get('organisationid')])))
+    await writeTogether(
+      this.client,
+      rows.map((row) => ({ query: this.cql.leaveOrganisation, params: [when, when, userId, row.get('organisationid')] })),
+    )
     return rows.length
   }
 

@@ -15,8 +15,8 @@ function codesStep<Name extends string>(name: Name, table: CodeTable, why: strin
     store,
     why,
     plans: ['sunbird', 'soft', 'hard'] as const satisfies readonly PlanName[],
-    async run({ deps, request, plan }: StepContext) {
-      const contacts = await deps.tables.readContacts(request.userId)
+    async run({ deps, plan, contacts: readContacts }: StepContext) {
+      const contacts = await readContacts()
       const count = contacts.length > 0 ? await deps.tables.deleteCodes(table, contacts) : 0
       const hashes = contacts.map((value) => keyedHash(deps.receiptKey, value))
       return stepOutcome('done', 'deleted', deps.clock.now(), count, { plan, hashes })

@@ -55,6 +55,11 @@ export interface StepContext {
   plan: PlanName
   /** The username, read before the profile was scrubbed, when the event may carry it; else null. */
   userName: string | null
+  /**
+   * The profile's contact values (email, phone), read once per run: both code steps find their rows
+   * by them, before the profile scrub. A run after a crash reads them again.
+   */
+  contacts(): Promise<string[]>
 }
 
 /** One line of a dry run's plan: a store, what a real call would do there, and to how many rows or accounts. */
