@@ -77,9 +77,16 @@ export class CassandraEventOutbox implements EventOutbox {
     return entries
   }
 
+  /**
+   * The entry's publishedat and its unlisting, as one unlogged batch: the request has recorded the
+   * publication first (the relay's order), so either write alone leaves nothing that would lose the
+   * event or say it is still queued.
+   */
   async markPublished(requestId: string, at: Date): Promise<void> {
-    await runCassandra(this.client, (client) => client.execute(this.cql.published, [at, requestId], IDEMPOTENT))
-    await this.unlist(requestId)
+    await writeTogether(this.client, [
+      { query: this.cql.published, params: [at, requestId] },
+      { query: this.cql.unlist, params: [requestId] },
+    ])
   }
 
   async attemptFailed(entry: OutboxEntry): Promise<void> {
