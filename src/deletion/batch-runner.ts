@@ -215,7 +215,9 @@ export class BatchRunner {
       await this.takePaceToken(job.id)
       const earlier = await this.deps.requests.get(requestId)
       if (earlier) return await this.settleEarlier(requestId)
-      await this.deps.deleteAccount({ requestId, userId: item.userId, caller: job.caller as Caller, ...(job.mode && { mode: job.mode }) })
+      // The id follows from job and user, so two runners of one item (a slice taken over while its
+      // holder still works it) name the same id: its create stays the compare-and-set ('caller').
+      await this.deps.deleteAccount({ requestId, requestIdChosenBy: 'caller', userId: item.userId, caller: job.caller as Caller, ...(job.mode && { mode: job.mode }) })
       return { status: 'deleted' }
     } catch (err) {
       const { code, fault } = this.deps.classify(err)

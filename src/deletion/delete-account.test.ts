@@ -347,3 +347,28 @@ describe('cancelDeletion', () => {
     expect(w.timeline.writes()).toEqual([])
   })
 })
+
+describe('deleteAccount, whose request id', () => {
+  const asked: [what: string, fields: Partial<DeletionInput>][] = [
+    ["Sunbird's deletion", {}],
+    ['a soft deletion', { mode: 'soft' }],
+    ['a hard deletion', { mode: 'hard' }],
+    ['a grace period', { gracePeriodDays: 3 }],
+  ]
+
+  it.each(asked)('when %s runs under an id the service generated, then its request is created as one no other call can name', async (_what, fields) => {
+    const w = deletionWorld({ seed: [activeUser()] })
+
+    await deleteAccount(w.deps, ask({ ...fields, requestIdChosenBy: 'service' }))
+
+    expect(w.requests.created.map(({ idChosenBy, applied }) => ({ idChosenBy, applied }))).toEqual([{ idChosenBy: 'service', applied: true }])
+  })
+
+  it.each(asked)("when %s does not say whose its id is, then its request is created as the caller's (the compare-and-set)", async (_what, fields) => {
+    const w = deletionWorld({ seed: [activeUser()] })
+
+    await deleteAccount(w.deps, ask(fields))
+
+    expect(w.requests.created.map(({ idChosenBy, applied }) => ({ idChosenBy, applied }))).toEqual([{ idChosenBy: 'caller', applied: true }])
+  })
+})

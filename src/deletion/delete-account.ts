@@ -2,7 +2,7 @@ import type { Caller } from './caller.js'
 import { answerByDeadline, type CommitGate } from './commit-gate.js'
 import { type DeleteUserDeps, authorize, deleteUser, handOver, openRequest } from './delete-user.js'
 import { rolesAllowDeletion } from './deletion-policy.js'
-import type { DeletionRequest, ErasureSchedule, PlanName } from './deletion-request.js'
+import type { DeletionRequest, ErasureSchedule, PlanName, RequestIdChosenBy } from './deletion-request.js'
 import { NotPermittedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
 import { isDeleted } from './is-deleted.js'
 import { lockForPlan } from './lock-for-plan.js'
@@ -21,6 +21,11 @@ export type ModeName = 'default' | 'soft' | 'hard'
 export interface DeletionInput {
   /** The id the request is recorded under (the call's msgid, or X-Request-Id). */
   requestId: string
+  /**
+   * Whose the id is: 'service' only for one this service generated and no other call can name (see
+   * RequestIdChosenBy). Absent: the caller's, which is always safe (the create is then the compare-and-set).
+   */
+  requestIdChosenBy?: RequestIdChosenBy
   /** The target, already reduced from f:<provider>:<id> to <id>. */
   userId: string
   caller: Caller
@@ -157,7 +162,7 @@ async function carryOut(deps: DeleteAccountDeps, input: DeletionInput, ask: Aske
   const outcome = (): DeletionOutcome =>
     request.schedule ? { kind: 'scheduled', mode: ask.mode, requestId: request.id, eraseAt: request.schedule.eraseAt } : { kind: 'deleted', mode: ask.mode, requestId: request.id }
   accepting(outcome())
-  if ((await openRequest(deps, request, commit)) === 'unknown') return outcome()
+  if ((await openRequest(deps, request, input.requestIdChosenBy ?? 'caller', commit)) === 'unknown') return outcome()
   try {
     const userName = deps.eventIncludesUserName ? await deps.users.findUserName(input.userId) : null
     const locked = await lockForPlan(deps, request)

@@ -303,6 +303,7 @@ describe('deleteUser, a successful deletion', () => {
     expect(w.requests.created).toEqual([
       {
         applied: true,
+        idChosenBy: 'caller',
         leaseUntil: new Date(WORLD_NOW.getTime() + WORLD_LEASE_MS),
         request: {
           id: MSGID,
@@ -318,6 +319,16 @@ describe('deleteUser, a successful deletion', () => {
       },
     ])
     expect(w.audit.records[0]).toEqual({ event: 'deletion.accepted', requestId: MSGID, userId: TARGET, requestedBy: ADMIN, at: AT })
+  })
+
+  it('when the service generated the msgid, then the request is created as an id no other call can name, and the deletion completes under it', async () => {
+    const w = seeded()
+
+    await deleteUser(w.deps, { ...input(self()), requestIdChosenBy: 'service' })
+
+    expect(w.requests.created.map(({ request, idChosenBy }) => ({ id: request.id, idChosenBy }))).toEqual([{ id: MSGID, idChosenBy: 'service' }])
+    expect(w.requests.peek(MSGID)?.state).toBe('completed')
+    expect(w.timeline.writes()).toEqual(SUCCESS_WRITES)
   })
 
   it('when deletion succeeds, then every step is recorded with its outcome and the request is completed with a receipt', async () => {
@@ -523,7 +534,10 @@ describe('deleteUser, the msgid is reused', () => {
 
     // Assert
     expect(result).toEqual({ response: 'SUCCESS' })
-    expect(w.requests.created.map((call) => call.applied)).toEqual([false, true])
+    expect(w.requests.created.map(({ applied, idChosenBy }) => ({ applied, idChosenBy }))).toEqual([
+      { applied: false, idChosenBy: 'caller' },
+      { applied: true, idChosenBy: 'service' },
+    ])
     const fresh = onlyRequestOf(w)
     expect(fresh.id).not.toBe(MSGID)
     expect(fresh.id).toMatch(UUID)

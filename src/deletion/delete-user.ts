@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { Caller } from './caller.js'
 import type { CommitGate } from './commit-gate.js'
 import { deletionBasis, type OrgAdminScope, orgAdminCovers, rolesAllowDeletion } from './deletion-policy.js'
-import { type DeletionRequest, isFinished } from './deletion-request.js'
+import { type DeletionRequest, isFinished, type RequestIdChosenBy } from './deletion-request.js'
 import { DependencyUnavailableError, NotPermittedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
 import { isDeleted } from './is-deleted.js'
 import type { UserRecord } from './ports.js'
@@ -17,6 +17,8 @@ export interface DeleteUserDeps extends RunDeps {
 export interface DeleteUserInput {
   /** The msgid of the call: it becomes the deletion request id. */
   requestId: string
+  /** Whose the id is (see RequestIdChosenBy); absent: the caller's, which is always safe, as the create is then the compare-and-set. */
+  requestIdChosenBy?: RequestIdChosenBy
   /** The target, already reduced from f:<provider>:<id> to <id>. */
   userId: string
   caller: Caller
@@ -66,19 +68,20 @@ export async function authorize(
 
 /**
  * Records the request (accepted) and audits it, before anything changes. Its id is the call's
- * msgid, which a client may reuse: on a clash the request gets an id of its own. Creating it is the
+ * msgid, which a client may reuse: on a clash the request gets an id of its own (a fresh UUID, so
+ * created with a plain write, as is a msgid the service generated). Creating it is the
  * point of no return (see CommitGate): 'unknown' when the store could not tell whether it did (it
  * settles that itself, and the request is then left to the sweeper). An acceptance that could not
  * be audited does not stop the request: it exists, so it is carried out, and its runner goes on to
  * the lock, whose outcome is the caller's answer (the acceptance record is the one thing missing).
  */
-export async function openRequest(deps: RunDeps, request: DeletionRequest, commit?: CommitGate): Promise<'open' | 'unknown'> {
+export async function openRequest(deps: RunDeps, request: DeletionRequest, idChosenBy: RequestIdChosenBy, commit?: CommitGate): Promise<'open' | 'unknown'> {
   const leaseUntil = new Date(request.createdAt.getTime() + deps.leaseMs)
   commit?.enter()
-  let created = await deps.requests.create(request, leaseUntil)
+  let created = await deps.requests.create(request, leaseUntil, idChosenBy)
   if (created === false) {
     request.id = randomUUID()
-    created = await deps.requests.create(request, leaseUntil)
+    created = await deps.requests.create(request, leaseUntil, 'service')
   }
   if (created === 'unknown') return 'unknown'
   try {
@@ -155,7 +158,7 @@ export async function deleteUser(deps: DeleteUserDeps, input: DeleteUserInput): 
     createdAt: now,
     updatedAt: now,
   }
-  if ((await openRequest(deps, request, input.commit)) === 'unknown') return { response: 'SUCCESS' }
+  if ((await openRequest(deps, request, input.requestIdChosenBy ?? 'caller', input.commit)) === 'unknown') return { response: 'SUCCESS' }
   try {
     return await lockAndRun(deps, request, user, input.caller.userId, input.commit)
   } catch (err) {

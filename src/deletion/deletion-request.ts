@@ -42,6 +42,14 @@ export interface ErasureSchedule {
 }
 
 /**
+ * Who chose a deletion request's id: the caller (its own X-Request-Id or X-msgId, or an id derived
+ * from something the caller can name again, such as a batch job and user), which another call may
+ * name too; or this service, a fresh random UUID that no other call can hold. The store creates a
+ * caller's id with a compare-and-set and the service's with a plain write.
+ */
+export type RequestIdChosenBy = 'caller' | 'service'
+
+/**
  * A deletion as a durable, resumable process. Each step is idempotent and records its outcome, so
  * a crash or an outage at any point leaves a request that the sweeper (or the same request again)
  * finishes without doing anything twice that matters.

@@ -1,7 +1,7 @@
 /** What the deletion workflow needs from the outside world, in its own words. Plain objects only. */
 
 import type { Caller } from './caller.js'
-import type { DeletionReceipt, DeletionRequest, PlanName, RequestState, StepName, StepOutcome } from './deletion-request.js'
+import type { DeletionReceipt, DeletionRequest, PlanName, RequestIdChosenBy, RequestState, StepName, StepOutcome } from './deletion-request.js'
 
 /** A value as it leaves the service in an export: JSON, nothing else. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue }
@@ -144,9 +144,11 @@ export interface DeletionRequestStore {
    * Creating it is the point of no return: from there the request is carried out (by the sweeper
    * if not by its runner). DependencyUnavailableError only when it is known not to exist; 'unknown'
    * when the answer was lost and the row could not be read back (the store keeps settling it in the
-   * background, so it exists once the store is reachable again).
+   * background, so it exists once the store is reachable again). `idChosenBy` 'service' promises
+   * that no other create can name the id (see RequestIdChosenBy): the create is then a plain write,
+   * safe to send again, and answers true once written.
    */
-  create(request: DeletionRequest, leaseUntil: Date): Promise<boolean | 'unknown'>
+  create(request: DeletionRequest, leaseUntil: Date, idChosenBy: RequestIdChosenBy): Promise<boolean | 'unknown'>
   get(id: string): Promise<DeletionRequest | undefined>
   /** Newest first. */
   findByUser(userId: string, limit: number): Promise<DeletionRequest[]>

@@ -1,5 +1,15 @@
 import { type Client, types } from 'cassandra-driver'
-import { type DeletionReceipt, type DeletionRequest, isFinished, type PlanName, type RequestState, STEPS, type StepName, type StepOutcome } from '../deletion/deletion-request.js'
+import {
+  type DeletionReceipt,
+  type DeletionRequest,
+  isFinished,
+  type PlanName,
+  type RequestIdChosenBy,
+  type RequestState,
+  STEPS,
+  type StepName,
+  type StepOutcome,
+} from '../deletion/deletion-request.js'
 import type { DeletionRequestStore } from '../deletion/ports.js'
 import { DependencyUnavailableError } from '../deletion/errors.js'
 import { IDEMPOTENT, runCassandra } from './cassandra-call.js'
@@ -58,8 +68,12 @@ function deletionRequestStatements(keyspace: string) {
   const t = `${keyspace}.user_deletion_request`
   const open = `${keyspace}.user_deletion_request_open`
   const columns = 'id, userid, requestedby, state, plan, eraseplan, eraseat, steps, eventpublishedat, rootorgid, managedby, organisationids, createdat, updatedat, reason, receipt'
+  const insert = `INSERT INTO ${t} (id, userid, requestedby, state, plan, eraseplan, eraseat, steps, rootorgid, managedby, organisationids, leaseuntil, createdat, updatedat) VALUES (?, ?, ?, ?, ?, ?, ?, {}, ?, ?, ?, ?, ?, ?)`
   return {
-    create: `INSERT INTO ${t} (id, userid, requestedby, state, plan, eraseplan, eraseat, steps, rootorgid, managedby, organisationids, leaseuntil, createdat, updatedat) VALUES (?, ?, ?, ?, ?, ?, ?, {}, ?, ?, ?, ?, ?, ?) IF NOT EXISTS`,
+    // A caller's id may be named by another create at the same time: only one of them may apply.
+    create: `${insert} IF NOT EXISTS`,
+    // An id this service generated is named by no other create: the same row, written plainly.
+    createServiceId: insert,
     open: `INSERT INTO ${open} (id, userid, createdat) VALUES (?, ?, ?)`,
     get: `SELECT ${columns} FROM ${t} WHERE id = ?`,
     created: `SELECT userid, createdat FROM ${t} WHERE id = ?`,
@@ -91,16 +105,20 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
     this.cql = deletionRequestStatements(keyspace)
   }
 
-  async create(request: DeletionRequest, leaseUntil: Date): Promise<boolean | 'unknown'> {
+  async create(request: DeletionRequest, leaseUntil: Date, idChosenBy: RequestIdChosenBy): Promise<boolean | 'unknown'> {
     // Listed open first: a request that exists is always open, so the sweeper finishes it whatever
     // happens to its runner. An entry whose request was never created is only skipped by the sweeper.
     await runCassandra(this.client, (client) => client.execute(this.cql.open, [request.id, request.userId, request.createdAt], IDEMPOTENT))
     try {
+      if (idChosenBy === 'service') return await this.write(request, leaseUntil)
       const created = await this.insert(request, leaseUntil)
       if (!created) await this.unlistIfFinished(request.id)
       return created
     } catch (err) {
       if (!(err instanceof DependencyUnavailableError)) throw err
+      // A lost answer is settled the same way for either kind of create: the serial read finds a
+      // plain write that landed as ours. Not by sending the plain write again: arriving after the
+      // sweeper has taken the request on, it would set it back to accepted with no steps.
       const settled = await this.settleCreateNow(request, leaseUntil, Date.now() + SETTLE_NOW_MS)
       if (settled === 'unknown') void this.keepSettling(request, leaseUntil)
       return settled
@@ -135,32 +153,37 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
     if (existing && isFinished(existing.state)) await runCassandra(this.client, (client) => client.execute(this.cql.close, [id], IDEMPOTENT))
   }
 
-  private async insert(request: DeletionRequest, leaseUntil: Date, again = false): Promise<boolean> {
+  /** The created row's values, in the order of both create statements. */
+  private createValues(request: DeletionRequest, leaseUntil: Date): unknown[] {
     const { target } = request
     // A request without a mode leaves the new columns unset (not even a null is written), as every request was before modes.
     const plan = request.plan === 'sunbird' ? types.unset : request.plan
+    return [
+      request.id,
+      request.userId,
+      request.requestedBy,
+      request.state,
+      plan,
+      request.schedule?.plan ?? types.unset,
+      request.schedule?.eraseAt ?? types.unset,
+      target.rootOrgId,
+      target.managedBy,
+      target.organisationIds,
+      leaseUntil,
+      request.createdAt,
+      request.updatedAt,
+    ]
+  }
+
+  /** The create of an id this service generated: no other create names it, so no compare-and-set; the driver may replay it (the same row, at the same write time). */
+  private async write(request: DeletionRequest, leaseUntil: Date): Promise<true> {
+    await runCassandra(this.client, (client) => client.execute(this.cql.createServiceId, this.createValues(request, leaseUntil), IDEMPOTENT))
+    return true
+  }
+
+  private async insert(request: DeletionRequest, leaseUntil: Date, again = false): Promise<boolean> {
     // A lightweight transaction is not idempotent: the driver must not replay it on its own.
-    const result = await runCassandra(this.client, (client) =>
-      client.execute(
-        this.cql.create,
-        [
-          request.id,
-          request.userId,
-          request.requestedBy,
-          request.state,
-          plan,
-          request.schedule?.plan ?? types.unset,
-          request.schedule?.eraseAt ?? types.unset,
-          target.rootOrgId,
-          target.managedBy,
-          target.organisationIds,
-          leaseUntil,
-          request.createdAt,
-          request.updatedAt,
-        ],
-        { prepare: true },
-      ),
-    )
+    const result = await runCassandra(this.client, (client) => client.execute(this.cql.create, this.createValues(request, leaseUntil), { prepare: true }))
     if (result.wasApplied()) return true
     if (!again) return false
     // A create sent again: the row there may be ours, from the earlier copy whose answer was lost.

@@ -58,7 +58,7 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
 
   async function created(s: DeletionRequestStoreSubject, fields: Partial<DeletionRequest> = {}, leaseUntil = new Date(Date.now() + 30 * SECOND)) {
     const request = newRequest(s, fields)
-    expect(await s.store.create(request, leaseUntil)).toBe(true)
+    expect(await s.store.create(request, leaseUntil, 'caller')).toBe(true)
     return request
   }
 
@@ -70,7 +70,7 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
         const org = `org-${randomUUID()}`
         const request = newRequest(s, { target: { rootOrgId: org, managedBy: randomUUID(), organisationIds: [org] } })
 
-        expect(await s.store.create({ ...request, reason: 'ignored', receipt: receiptFor(request, 'completed') }, new Date(Date.now() + 30 * SECOND))).toBe(true)
+        expect(await s.store.create({ ...request, reason: 'ignored', receipt: receiptFor(request, 'completed') }, new Date(Date.now() + 30 * SECOND), 'caller')).toBe(true)
 
         expect(await s.store.get(request.id)).toEqual({ ...request, steps: {} })
       })
@@ -79,7 +79,38 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
         const first = await created(s)
 
         const clash = { ...newRequest(s), id: first.id }
-        expect(await s.store.create(clash, new Date(Date.now() + 30 * SECOND))).toBe(false)
+        expect(await s.store.create(clash, new Date(Date.now() + 30 * SECOND), 'caller')).toBe(false)
+
+        expect(await s.store.get(first.id)).toEqual(first)
+      })
+
+      test('when the service chose the id, then the request is created: it reads back accepted with its target, and is listed open', async (s) => {
+        const org = `org-${randomUUID()}`
+        const request = newRequest(s, { id: randomUUID(), target: { rootOrgId: org, managedBy: null, organisationIds: [org] } })
+
+        expect(await s.store.create(request, new Date(Date.now() + 30 * SECOND), 'service')).toBe(true)
+
+        expect(await s.store.get(request.id)).toEqual({ ...request, steps: {} })
+        expect(await s.store.listOpen(ALL_OPEN)).toContainEqual({ id: request.id, userId: request.userId })
+      })
+
+      test('when a create of an id the service chose is sent again, then it answers true again and one request reads back as created', async (s) => {
+        const request = newRequest(s, { id: randomUUID() })
+        const leaseUntil = new Date(Date.now() + 30 * SECOND)
+        expect(await s.store.create(request, leaseUntil, 'service')).toBe(true)
+
+        expect(await s.store.create(request, leaseUntil, 'service')).toBe(true)
+
+        expect(await s.store.get(request.id)).toEqual(request)
+        expect(await s.store.findByUser(request.userId, 10)).toEqual([request])
+      })
+
+      test("when a caller names an id the service created a request under, then the caller's create answers false and that request stays as it was", async (s) => {
+        const first = newRequest(s, { id: randomUUID() })
+        expect(await s.store.create(first, new Date(Date.now() + 30 * SECOND), 'service')).toBe(true)
+
+        const clash = { ...newRequest(s), id: first.id }
+        expect(await s.store.create(clash, new Date(Date.now() + 30 * SECOND), 'caller')).toBe(false)
 
         expect(await s.store.get(first.id)).toEqual(first)
       })

@@ -1,4 +1,14 @@
-import { STEPS, isFinished, type DeletionReceipt, type DeletionRequest, type PlanName, type RequestState, type StepName, type StepOutcome } from '../../../src/deletion/deletion-request.js'
+import {
+  STEPS,
+  isFinished,
+  type DeletionReceipt,
+  type DeletionRequest,
+  type PlanName,
+  type RequestIdChosenBy,
+  type RequestState,
+  type StepName,
+  type StepOutcome,
+} from '../../../src/deletion/deletion-request.js'
 import type { DeletionRequestStore } from '../../../src/deletion/ports.js'
 import { FailureQueue, Timeline } from './timeline.js'
 
@@ -21,9 +31,12 @@ const EPOCH = new Date(0)
 
 /**
  * Deletion requests in memory, with the Cassandra adapter's semantics:
- * - create is INSERT IF NOT EXISTS: false when the id is taken; the row starts with no steps, no
- *   reason and no receipt, holds the lease until `leaseUntil`, and is listed open; the target's
- *   organisation ids are kept as a set (each once, sorted);
+ * - create of a caller's id is INSERT IF NOT EXISTS: false when the id is taken; the row starts with
+ *   no steps, no reason and no receipt, holds the lease until `leaseUntil`, and is listed open; the
+ *   target's organisation ids are kept as a set (each once, sorted);
+ * - create of an id the service chose is a plain INSERT of the same row: true, and sent again (a
+ *   driver's replay) it changes nothing; an id the service chose that is already another request's
+ *   breaks the port's promise, so it throws instead of overwriting as Cassandra would;
  * - acquireLease applies only when the row exists and its lease ran out (leaseUntil < now);
  * - releaseLease and finish set the lease to the epoch, so anyone may take the request at once;
  * - finish overwrites reason and receipt (absent fields become absent) and unlists finished
@@ -40,7 +53,7 @@ const EPOCH = new Date(0)
  */
 export class InMemoryDeletionRequests implements DeletionRequestStore {
   /** What create was called with, copied at the time of the call (including refused ones). */
-  readonly created: { request: DeletionRequest; leaseUntil: Date; applied: boolean }[] = []
+  readonly created: { request: DeletionRequest; leaseUntil: Date; idChosenBy: RequestIdChosenBy; applied: boolean }[] = []
   private readonly rows = new Map<string, Row>()
   private readonly failures = new FailureQueue<Method>()
 
@@ -102,10 +115,16 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
     return row
   }
 
-  async create(request: DeletionRequest, leaseUntil: Date): Promise<boolean> {
+  async create(request: DeletionRequest, leaseUntil: Date, idChosenBy: RequestIdChosenBy): Promise<boolean> {
     this.enter('create')
-    const applied = !this.rows.has(request.id)
-    this.created.push({ request: structuredClone(request), leaseUntil: new Date(leaseUntil), applied })
+    const existing = this.rows.get(request.id)?.request
+    const applied = existing === undefined
+    this.created.push({ request: structuredClone(request), leaseUntil: new Date(leaseUntil), idChosenBy, applied })
+    if (!applied && idChosenBy === 'service') {
+      const replay = existing.userId === request.userId && existing.createdAt.getTime() === request.createdAt.getTime()
+      if (!replay) throw new Error(`deletion request ${request.id}: an id the service chose is another request's`)
+      return true
+    }
     if (!applied) return false
     const { reason: _reason, receipt: _receipt, ...stored } = structuredClone(request)
     // organisationids is a set<text> column: each id once, in sorted order.
