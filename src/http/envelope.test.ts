@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { createSchemaRegistry } from '../schemas/schema-registry.js'
 import { formatSunbirdTimestamp } from '../shared/sunbird-timestamp.js'
-import { apiIdForPath, errorEnvelope, errorEnvelopeJson, pickMessageId, successEnvelope } from './envelope.js'
+import { apiIdForPath, errorEnvelope, errorEnvelopeJson, messageIdChosenBy, pickMessageId, successEnvelope } from './envelope.js'
 import { errorCodes } from './error-codes.js'
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
@@ -105,6 +105,21 @@ describe('pickMessageId', () => {
     const msgid = pickMessageId('bad\nid', 'x'.repeat(300))
 
     expect(msgid).toMatch(UUID_V4)
+  })
+})
+
+describe('messageIdChosenBy', () => {
+  const chosenBy = (requestId: string | undefined, msgId: string | undefined) => messageIdChosenBy(pickMessageId(requestId, msgId), requestId, msgId)
+
+  it('when the msgid is the x-request-id or the X-msgId the caller sent, then it is the caller’s', () => {
+    expect(chosenBy('req-123', undefined)).toBe('caller')
+    expect(chosenBy(undefined, 'msg-456')).toBe('caller')
+    expect(chosenBy('bad\nid', 'msg-456')).toBe('caller')
+  })
+
+  it('when neither header was sent or usable, then the generated UUID is the service’s', () => {
+    expect(chosenBy(undefined, undefined)).toBe('service')
+    expect(chosenBy('bad\nid', 'x'.repeat(300))).toBe('service')
   })
 })
 

@@ -1,5 +1,6 @@
 import type { Context } from 'hono'
 import { v4 as uuidv4 } from 'uuid'
+import type { RequestIdChosenBy } from '../deletion/deletion-request.js'
 import { formatSunbirdTimestamp } from '../shared/sunbird-timestamp.js'
 import type { ErrorCodeEntry } from './error-codes.js'
 
@@ -20,6 +21,15 @@ export function pickMessageId(requestId: string | undefined, msgId: string | und
   if (requestId !== undefined && ACCEPTABLE_MSGID.test(requestId)) return requestId
   if (msgId !== undefined && ACCEPTABLE_MSGID.test(msgId)) return msgId
   return uuidv4()
+}
+
+/**
+ * Whose a msgid pickMessageId picked is: the caller's when it is one of the two headers' values,
+ * else the fresh UUID, which only this service knows. Told apart by value rather than recorded when
+ * picked: a caller whose header happened to equal it reads as the caller's, the safe side.
+ */
+export function messageIdChosenBy(msgid: string, requestId: string | undefined, msgId: string | undefined): RequestIdChosenBy {
+  return msgid === requestId || msgid === msgId ? 'caller' : 'service'
 }
 
 /** Api ids of the paths seen, so the chain of replacements below runs once per path, not per request. */

@@ -1,7 +1,7 @@
 import type { Context } from 'hono'
 import type { CancelDeletionInput } from '../deletion/cancel-deletion.js'
 import type { DeletionInput, DeletionOutcome } from '../deletion/delete-account.js'
-import type { DeletionRequest } from '../deletion/deletion-request.js'
+import type { DeletionRequest, RequestIdChosenBy } from '../deletion/deletion-request.js'
 import type { BatchStatus } from '../deletion/batch-job.js'
 import type { Caller } from '../deletion/caller.js'
 import type { ExportUserInput, UserExport } from '../deletion/export-user.js'
@@ -11,6 +11,7 @@ import type { AppEnv } from './app-env.js'
 import type { CorsPolicy } from './cors.js'
 import type { CredentialScheme, Verifiers } from './credentials/credential-scheme.js'
 import type { AnyDialect, Dialect } from './dialect.js'
+import { messageIdChosenBy } from './envelope.js'
 import type { ErrorCode } from './error-codes.js'
 import { beginIdempotent, type IdempotencySettings, sendsIdempotencyKey } from './idempotency.js'
 import { requireRecentLogin } from './step-up.js'
@@ -59,6 +60,8 @@ export interface OperationInput<Req extends RequestSchemas, Principal> {
   caller: Principal
   /** The request id (msgid): it also names the deletion request a delete creates. */
   msgid: string
+  /** Whose the msgid is: the caller's (its X-Request-Id or X-msgId) or one this service generated. */
+  msgidChosenBy: RequestIdChosenBy
   /** When the request deadline passes (its 503 is rendered then); work that cannot be undone answers before it. */
   answerBy?: Date
   /** Called when the work passes its point of no return: from then on the deadline's 503 is never the answer. */
@@ -71,6 +74,14 @@ export interface OperationInput<Req extends RequestSchemas, Principal> {
  */
 export function deadlineOf(input: Pick<OperationInput<RequestSchemas, unknown>, 'answerBy' | 'onCommit'>): { answerBy?: Date; onCommit?: () => void } {
   return { ...(input.answerBy && { answerBy: input.answerBy }), ...(input.onCommit && { onCommit: input.onCommit }) }
+}
+
+/**
+ * The id a deletion's request is created under, as every route that deletes passes it on: the
+ * msgid, and whose it is (an id this service generated is created without a compare-and-set).
+ */
+export function requestIdOf(input: Pick<OperationInput<RequestSchemas, unknown>, 'msgid' | 'msgidChosenBy'>): { requestId: string; requestIdChosenBy: RequestIdChosenBy } {
+  return { requestId: input.msgid, requestIdChosenBy: input.msgidChosenBy }
 }
 
 /** Everything about an operation but its handler: what registration, OpenAPI and the tests read. */
@@ -182,6 +193,7 @@ export function defineOperation<const Req extends RequestSchemas, Principal, Res
           body: body(() => c.get('body')),
           caller,
           msgid: c.get('msgid'),
+          msgidChosenBy: messageIdChosenBy(c.get('msgid'), c.req.header('x-request-id'), c.req.header('x-msgid')),
           ...(c.get('answerBy') && { answerBy: c.get('answerBy'), onCommit: () => c.set('pastPointOfNoReturn', true) }),
         }
         if (spec.stepUp?.(input)) await requireRecentLogin(credentials.person(caller), maxAuthAgeSeconds, verifiers.sessions)

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { SCRUBBED_USER_COLUMNS } from '../../src/store/cassandra-user-store.js'
 import { expectDeleted, expectError } from '../support/assertions.js'
+import { requestsOf } from '../support/deletion-requests.js'
 import { startHarness, type Harness } from '../support/harness.js'
 import { personalValues, readUserState } from '../support/user-state.js'
 
@@ -94,6 +95,30 @@ describe('POST /api/user/v1/delete against the real Cassandra', () => {
       const after = await readUserState(h.db, user.id)
       expect(after.user?.get('status')).toBe(2)
       expect(after.lookups).toHaveLength(0)
+    })
+  })
+
+  describe('the request id a deletion is recorded under', () => {
+    it('when the caller sends no request id, then the deletion is recorded, completed, under the msgid it was answered with (created without a compare-and-set)', async () => {
+      const user = await h.seed()
+
+      const body = await expectDeleted(await h.deleteRequest({ request: { userId: user.id } }, asUser(user.id)))
+
+      expect(body.params.msgid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+      expect(await requestsOf(h.db, user.id)).toMatchObject([{ id: body.params.msgid, state: 'completed', requestedBy: user.id }])
+    })
+
+    it('when two deletions of different users send one X-Request-Id at once, then both complete: one under that id, the other under an id of its own', async () => {
+      const [first, second] = [await h.seed(), await h.seed()]
+      const shared = `shared-${randomUUID()}`
+
+      const responses = await Promise.all([first, second].map((user) => h.deleteRequest({ request: { userId: user.id } }, asUser(user.id, { 'x-request-id': shared }))))
+
+      for (const response of responses) await expectDeleted(response)
+      const recorded = [...(await requestsOf(h.db, first.id)), ...(await requestsOf(h.db, second.id))]
+      expect(recorded.map((request) => request.state)).toEqual(['completed', 'completed'])
+      expect(recorded.filter((request) => request.id === shared)).toHaveLength(1)
+      expect(recorded.filter((request) => request.id !== shared)[0]?.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
     })
   })
 

@@ -1,7 +1,7 @@
 import { bearerCors } from '../cors.js'
 import { keycloakBearer } from '../credentials/keycloak-bearer.js'
 import { drfDetail } from '../dialects/drf-detail.js'
-import { deadlineOf, defineOperation } from '../operation.js'
+import { deadlineOf, defineOperation, requestIdOf } from '../operation.js'
 import { answerOf, ownAccountOnlyWhenSoftDeleted, PERSON_DELETION_ERRORS } from './rest-deletion.js'
 
 /** Seed 000: a Django view that deletes with every cascade, with the authorization check the seed says it lacks. */
@@ -28,6 +28,6 @@ export const bearerUserDelete = defineOperation({
   async handle(input, services) {
     const { params, caller, msgid } = input
     ownAccountOnlyWhenSoftDeleted(caller, params.user_id)
-    return answerOf(await services.deleteAccount({ requestId: msgid, userId: params.user_id, caller, mode: 'hard', ...deadlineOf(input) }), msgid)
+    return answerOf(await services.deleteAccount({ ...requestIdOf(input), userId: params.user_id, caller, mode: 'hard', ...deadlineOf(input) }), msgid)
   },
 })

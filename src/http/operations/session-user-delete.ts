@@ -2,7 +2,7 @@ import { ApiError } from '../api-error.js'
 import { credentialedCors } from '../cors.js'
 import { sessionCookie } from '../credentials/session-cookie.js'
 import { nuxtError } from '../dialects/nuxt-error.js'
-import { deadlineOf, defineOperation } from '../operation.js'
+import { deadlineOf, defineOperation, requestIdOf } from '../operation.js'
 import { answerOf, PERSON_DELETION_ERRORS } from './rest-deletion.js'
 
 /** Seed 002: a Nuxt server route behind a session cookie; deletes the session's own account for good and clears the session. */
@@ -33,6 +33,6 @@ export const sessionUserDelete = defineOperation({
   async handle(input, services) {
     const { params, caller, msgid } = input
     if (params.user_id !== caller.userId) throw new ApiError('FORBIDDEN', { reason: 'not the session’s own account' })
-    return answerOf(await services.deleteAccount({ requestId: msgid, userId: params.user_id, caller, mode: 'hard', ...deadlineOf(input) }), msgid)
+    return answerOf(await services.deleteAccount({ ...requestIdOf(input), userId: params.user_id, caller, mode: 'hard', ...deadlineOf(input) }), msgid)
   },
 })

@@ -3,7 +3,7 @@ import type { DeletionOutcome } from '../../deletion/delete-account.js'
 import { portalCors } from '../cors.js'
 import { gatewayAndUserToken } from '../credentials/gateway-and-user-token.js'
 import { sunbirdEnvelope } from '../dialects/sunbird-envelope.js'
-import { deadlineOf, defineOperation } from '../operation.js'
+import { deadlineOf, defineOperation, requestIdOf } from '../operation.js'
 
 /** The envelope's result: Sunbird's `{response}` for a deletion done now, more only where the request asked for more. */
 function resultOf(outcome: DeletionOutcome) {
@@ -65,11 +65,10 @@ export const userDelete = defineOperation({
     const {
       body: { request },
       caller,
-      msgid,
     } = input
     // Sunbird reduces a federated subject (f:<provider>:<id>) to the id before anything else.
     const outcome = await services.deleteAccount({
-      requestId: msgid,
+      ...requestIdOf(input),
       userId: userIdFromSubject(request.userId),
       caller,
       ...(request.mode !== undefined && { mode: request.mode }),

@@ -1,7 +1,7 @@
 import { bearerCors } from '../cors.js'
 import { keycloakBearer } from '../credentials/keycloak-bearer.js'
 import { drfDetail } from '../dialects/drf-detail.js'
-import { deadlineOf, defineOperation } from '../operation.js'
+import { deadlineOf, defineOperation, requestIdOf } from '../operation.js'
 import { answerOf, ownAccountOnlyWhenSoftDeleted, PERSON_DELETION_ERRORS } from './rest-deletion.js'
 
 const HARD = new Set(['1', 'true'])
@@ -32,6 +32,6 @@ export const v2UserDelete = defineOperation({
     const { params, query, caller, msgid } = input
     ownAccountOnlyWhenSoftDeleted(caller, params.id)
     const mode = query.hard !== undefined && HARD.has(query.hard) ? 'hard' : 'soft'
-    return answerOf(await services.deleteAccount({ requestId: msgid, userId: params.id, caller, mode, ...deadlineOf(input) }), msgid)
+    return answerOf(await services.deleteAccount({ ...requestIdOf(input), userId: params.id, caller, mode, ...deadlineOf(input) }), msgid)
   },
 })
