@@ -8,7 +8,8 @@ import { formatSunbirdTimestamp } from '../src/shared/sunbird-timestamp.js'
  *
  * Derived by reading the code at commit 724d788, the step records and the outbox as they are since
  * the checkpoints (the lock at once, the outcomes before the profile scrub, those up to the managed
- * users when there are any, the rest with the finish; the outbox two plain writes). The workflow is still moving: when it changes,
+ * users when there are any, the rest with the finish; the outbox two plain writes), and the request's
+ * create as it is since a generated id is created plainly (issue #14). The workflow is still moving: when it changes,
  * change this function. The bench's drift check records the CQL the real service issues for one
  * delete (after a warm-up delete, so per-process caches are warm) and fails the "B issues the CQL
  * the service issues" row when the two differ, so a stale baseline cannot go unnoticed.
@@ -23,7 +24,9 @@ import { formatSunbirdTimestamp } from '../src/shared/sunbird-timestamp.js'
  *   src/http/credentials/gateway-and-user-token.ts + src/auth/deleted-user-gate.ts: the lock-out gate
  *     reads the caller's row (first request of this user: a cache miss; 'active', so no state read)
  *   src/deletion/delete-user.ts deleteUser: roles, user, organisations; openRequest: the request
- *     listed open then created (LWT), audit 'accepted'; the lock (LWT), step 'lock' recorded
+ *     listed open then created (a plain insert: no X-Request-Id is sent, so its id is the UUID the
+ *     service generated, which no other call can name), audit 'accepted'; the lock (LWT), step
+ *     'lock' recorded
  *   src/deletion/run-deletion.ts runRemainingSteps (src/deletion/steps/index.ts, plan 'sunbird'),
  *     each step, its outcome written at the next checkpoint: keycloak (HTTP to Keycloak in the service: the step record
  *     only), otp and rate_limit (by the profile's contacts), lookups, external identities,
@@ -34,9 +37,9 @@ import { formatSunbirdTimestamp } from '../src/shared/sunbird-timestamp.js'
  *   src/deletion/settle-request.ts: finish with the receipt, unlisted, audit 'completed'
  *   src/store/cassandra-*.ts: the CQL text and per-statement options below
  *
- * Same CQL, same options (prepared; idempotent where the store says so; the LWTs not), and the
- * client from src/store/cassandra-client.ts, so the consistency is the service's: LOCAL_QUORUM,
- * LOCAL_SERIAL for the LWTs; the audit appends are plain writes (no read, no LWT). Rows the bench
+ * Same CQL, same options (prepared; idempotent where the store says so; the lock, the one LWT, not),
+ * and the client from src/store/cassandra-client.ts, so the consistency is the service's:
+ * LOCAL_QUORUM, LOCAL_SERIAL for the lock; the audit appends are plain writes (no read, no LWT). Rows the bench
  * user does not have (codes, side-table rows, organisations) are deleted as the service would if
  * they were there. Audit appends go through one in-process queue, as CassandraAuditTrail.append
  * does: the hash chain needs the previous record, so appends are serialised whoever issues them.
@@ -85,12 +88,10 @@ export async function rawDeleteSequence(client: Client, keyspace: string, userId
   // openRequest: listed open first, then created (plan, eraseplan, eraseat unset for Sunbird's deletion), then audited.
   const now = new Date()
   await run(`INSERT INTO ${ks}.user_deletion_request_open (id, userid, createdat) VALUES (?, ?, ?)`, [requestId, userId, now])
-  const created = await run(
-    `INSERT INTO ${ks}.user_deletion_request (id, userid, requestedby, state, plan, eraseplan, eraseat, steps, rootorgid, managedby, organisationids, leaseuntil, createdat, updatedat) VALUES (?, ?, ?, ?, ?, ?, ?, {}, ?, ?, ?, ?, ?, ?) IF NOT EXISTS`,
+  await run(
+    `INSERT INTO ${ks}.user_deletion_request (id, userid, requestedby, state, plan, eraseplan, eraseat, steps, rootorgid, managedby, organisationids, leaseuntil, createdat, updatedat) VALUES (?, ?, ?, ?, ?, ?, ?, {}, ?, ?, ?, ?, ?, ?)`,
     [requestId, userId, requestedBy, 'accepted', types.unset, types.unset, types.unset, rootOrgId, managedBy, organisationIds, new Date(now.getTime() + 30_000), now, now],
-    lwt,
   )
-  if (!created.wasApplied()) throw new Error('baseline B: request id clash')
   await audit.append(client, ks, { event: 'deletion.accepted', requestId, userId, requestedBy, at: now.toISOString() })
   // The lock.
   const lock = await run(
