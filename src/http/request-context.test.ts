@@ -1,25 +1,13 @@
-import { Writable } from 'node:stream'
 import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
+import { capturedLogger } from '../../test/support/captured-logger.js'
 import { deferred } from '../../test/support/wait-until.js'
-import { createLogger } from '../logging/logger.js'
 import type { AppEnv } from './app-env.js'
 import { requestContext } from './request-context.js'
 
-function capture() {
-  const lines: Record<string, unknown>[] = []
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(JSON.parse(String(chunk)) as Record<string, unknown>)
-      done()
-    },
-  })
-  return { logger: createLogger('debug', stream), lines }
-}
-
 describe('requestContext', () => {
   it("when two requests log while both are in flight, then each line carries its own request's msgid and only its own fields", async () => {
-    const { logger, lines } = capture()
+    const { logger, lines } = capturedLogger()
     const bLogged = deferred()
     const app = new Hono<AppEnv>().use(requestContext(logger))
     app.get('/a', async (c) => {
@@ -47,7 +35,7 @@ describe('requestContext', () => {
   })
 
   it('when the caller sends no usable request id, then the msgid the lines carry is the one the answer names', async () => {
-    const { logger, lines } = capture()
+    const { logger, lines } = capturedLogger()
     const app = new Hono<AppEnv>().use(requestContext(logger))
     app.get('/x', (c) => c.text(c.get('msgid')))
 
