@@ -220,9 +220,19 @@ export class BatchRunner {
       await this.deps.deleteAccount({ requestId, requestIdChosenBy: 'caller', userId: item.userId, caller: job.caller as Caller, ...(job.mode && { mode: job.mode }) })
       return { status: 'deleted' }
     } catch (err) {
-      const { code, fault } = this.deps.classify(err)
-      return fault ? { status: 'fault', err: code } : { status: 'failed', err: code }
+      // An earlier try whose create was settled late (Cassandra paused, then back) may have locked
+      // the user meanwhile, its request resumed by the sweeper: the user is ours, not someone else's.
+      if (err instanceof UserAlreadyDeletedError && (await this.deps.requests.get(requestId).catch(() => undefined))) {
+        return this.settleEarlier(requestId).catch((settleErr: unknown) => this.failure(settleErr))
+      }
+      return this.failure(err)
     }
+  }
+
+  /** A try that threw: a fault (a dependency in trouble) is tried again, anything else is the item's answer. */
+  private failure(err: unknown): Outcome {
+    const { code, fault } = this.deps.classify(err)
+    return fault ? { status: 'fault', err: code } : { status: 'failed', err: code }
   }
 
   /** An earlier try of this user opened its request (then the instance died): finish that one, never a second. */
