@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto'
 import type { Client } from 'cassandra-driver'
 import type { AuditRecord, AuditTrail } from '../deletion/ports.js'
-import { IDEMPOTENT, runCassandra } from './cassandra-call.js'
+import { IDEMPOTENT, runCassandra, writeTogether } from './cassandra-call.js'
 
 /** The chain every record went to before chains were per instance (schema ≤ 5); still verified. */
 export const LEGACY_CHAIN = 'user-deletion'
@@ -171,14 +171,10 @@ export class CassandraAuditTrail implements AuditTrail {
       return [chain, seq, new Date(record.at), text, prevHash, hash]
     })
     try {
-      if (rows.length === 1) await runCassandra(this.client, (client) => client.execute(this.cql.insert, rows[0] as unknown[], IDEMPOTENT))
-      else
-        await runCassandra(this.client, (client) =>
-          client.batch(
-            rows.map((params) => ({ query: this.cql.insert, params })),
-            { ...IDEMPOTENT, logged: false },
-          ),
-        )
+      await writeTogether(
+        this.client,
+        rows.map((params) => ({ query: this.cql.insert, params })),
+      )
     } catch (err) {
       // The batch may or may not have landed (a timeout says neither): never write these numbers again. A new chain starts.
       await this.startNewChain(false)

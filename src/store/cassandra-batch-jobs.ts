@@ -1,7 +1,7 @@
 import { type Client, types } from 'cassandra-driver'
 import type { Caller } from '../deletion/caller.js'
 import type { BatchItem, BatchItemStatus, BatchJob, BatchJobState, BatchJobStore, BatchSliceState } from '../deletion/ports.js'
-import { IDEMPOTENT, runCassandra } from './cassandra-call.js'
+import { IDEMPOTENT, runCassandra, writeTogether } from './cassandra-call.js'
 
 /** Rows per insert batch: all of one partition (the job), well under Cassandra's batch size limit. */
 const ROWS_PER_BATCH = 50
@@ -77,7 +77,7 @@ export class CassandraBatchJobs implements BatchJobStore {
     const chunks: (typeof rows)[] = []
     for (let start = 0; start < rows.length; start += ROWS_PER_BATCH) chunks.push(rows.slice(start, start + ROWS_PER_BATCH))
     // One partition per job: unlogged batches of it are applied as single mutations.
-    await Promise.all(chunks.map((chunk) => runCassandra(this.client, (client) => client.batch(chunk, { prepare: true, logged: false, isIdempotent: true }))))
+    await Promise.all(chunks.map((chunk) => writeTogether(this.client, chunk)))
     // Listed last: a runner never meets a job whose users are not all written.
     await runCassandra(this.client, (client) => client.execute(this.cql.open, [job.id, job.createdAt], IDEMPOTENT))
   }

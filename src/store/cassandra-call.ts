@@ -55,8 +55,9 @@ export async function runCassandra<T>(client: Client, call: (client: Client) => 
 
 /**
  * Idempotent writes that need no order among them, sent as one unlogged batch: one request instead
- * of one per write (a deletion's lookups, identities, memberships, outbox rows). Like the same writes
- * sent in parallel, a failure is reported and they are all sent again; nothing is atomic about it.
+ * of one per write (a deletion's lookups, identities, memberships, outbox rows; audit records queued
+ * together; a batch job's rows). As for the same writes sent in parallel, a failure says nothing of
+ * which landed: nothing is atomic about it, and the caller treats them all as not written.
  */
 export async function writeTogether(client: Client, writes: readonly { query: string; params: unknown[] }[]): Promise<void> {
   const [only] = writes
