@@ -1,5 +1,6 @@
 import { DependencyUnavailableError } from '../deletion/errors.js'
 import type { AccountErasure, AccountRecord, IdentityProvider } from '../deletion/ports.js'
+import { type HttpAnswer, httpCall } from './http-call.js'
 
 /** The parts of Keycloak's UserRepresentation this adapter reads. */
 interface UserRepresentation {
@@ -23,6 +24,8 @@ export interface KeycloakAdminOptions {
   /** Extra attempts after a network error or a 5xx. */
   retries: number
 }
+
+type AdminMethod = 'GET' | 'POST' | 'PUT' | 'DELETE'
 
 class KeycloakUnreachable extends Error {
   override name = 'KeycloakUnreachable'
@@ -52,13 +55,13 @@ export class KeycloakIdentity implements IdentityProvider {
     try {
       const userUrl = `${this.adminBase}/users/${encodeURIComponent(userId)}`
       // Sessions first: even if removal is refused below, the user is signed out everywhere.
-      const logout = await this.adminCall('POST', `${userUrl}/logout`)
+      const logout = await this.adminStatus('POST', `${userUrl}/logout`)
       if (logout.status === 404) return 'absent'
       if (!logout.ok) throw new Error(`logout answered ${logout.status}`)
-      const removal = await this.adminCall('DELETE', userUrl)
+      const removal = await this.adminStatus('DELETE', userUrl)
       if (removal.ok || removal.status === 404) return removal.ok ? 'deleted' : 'absent'
       // Sunbird's fallback when removal fails: lock the account and blank what identifies the person.
-      const disable = await this.adminCall('PUT', userUrl, { enabled: false, email: '', firstName: '', lastName: '', emailVerified: false })
+      const disable = await this.adminStatus('PUT', userUrl, { enabled: false, email: '', firstName: '', lastName: '', emailVerified: false })
       if (!disable.ok) throw new Error(`disable answered ${disable.status}`)
       return 'disabled'
     } catch (err) {
@@ -72,7 +75,7 @@ export class KeycloakIdentity implements IdentityProvider {
       const current = await this.readUser(userUrl)
       if (!current) return { outcome: 'absent', wasEnabled: false }
       // Sessions first: a login in between would only meet a disabled account.
-      const logout = await this.adminCall('POST', `${userUrl}/logout`)
+      const logout = await this.adminStatus('POST', `${userUrl}/logout`)
       if (logout.status === 404) return { outcome: 'absent', wasEnabled: false }
       if (!logout.ok) throw new Error(`logout answered ${logout.status}`)
       // The whole representation goes back with only `enabled` changed: a partial one would drop attributes (Sunbird's roles).
@@ -102,7 +105,7 @@ export class KeycloakIdentity implements IdentityProvider {
       if (!user) return undefined
       const links = await this.adminCall('GET', `${userUrl}/federated-identity`)
       const federated = links.ok ? ((await links.json()) as { identityProvider?: string; userId?: string; userName?: string }[]) : []
-      if (!links.ok) await links.body?.cancel()
+      if (!links.ok) await links.discard()
       return {
         username: user.username ?? null,
         email: user.email ?? null,
@@ -127,7 +130,7 @@ export class KeycloakIdentity implements IdentityProvider {
     try {
       const response = await this.adminCall('GET', `${this.userUrl(userId)}/sessions`)
       if (!response.ok) {
-        await response.body?.cancel()
+        await response.discard()
         return undefined
       }
       const session = ((await response.json()) as { id?: string; start?: number }[]).find((candidate) => candidate.id === sessionId)
@@ -144,37 +147,44 @@ export class KeycloakIdentity implements IdentityProvider {
   private async readUser(userUrl: string): Promise<UserRepresentation | undefined> {
     const response = await this.adminCall('GET', userUrl)
     if (response.status === 404) {
-      await response.body?.cancel()
+      await response.discard()
       return undefined
     }
     if (!response.ok) {
-      await response.body?.cancel()
+      await response.discard()
       throw new Error(`read user answered ${response.status}`)
     }
     return (await response.json()) as UserRepresentation
   }
 
   private async writeUser(userUrl: string, user: UserRepresentation): Promise<void> {
-    const response = await this.adminCall('PUT', userUrl, user)
-    await response.body?.cancel()
+    const response = await this.adminStatus('PUT', userUrl, user)
     if (!response.ok) throw new Error(`update user answered ${response.status}`)
   }
 
-  private async adminCall(method: string, url: string, body?: unknown): Promise<Response> {
+  /** An admin call whose answer matters by its status alone: the body is released at once. */
+  private async adminStatus(method: AdminMethod, url: string, body?: unknown): Promise<{ status: number; ok: boolean }> {
+    const response = await this.adminCall(method, url, body)
+    await response.discard()
+    return { status: response.status, ok: response.ok }
+  }
+
+  private async adminCall(method: AdminMethod, url: string, body?: unknown): Promise<HttpAnswer> {
     const response = await this.send(method, url, body, await this.accessToken())
     if (response.status !== 401) return response
+    await response.discard()
     // A token revoked or expired early: one fresh token, one more try.
     this.token = undefined
     return this.send(method, url, body, await this.accessToken())
   }
 
-  private send(method: string, url: string, body: unknown, token: string): Promise<Response> {
+  private send(method: AdminMethod, url: string, body: unknown, token: string): Promise<HttpAnswer> {
     return this.withRetries(() =>
-      fetch(url, {
+      httpCall(url, {
         method,
         headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(this.options.timeoutMs),
+        timeoutMs: this.options.timeoutMs,
       }),
     )
   }
@@ -182,20 +192,24 @@ export class KeycloakIdentity implements IdentityProvider {
   private async accessToken(): Promise<string> {
     if (this.token && this.token.expiresAt > Date.now()) return this.token.value
     const response = await this.withRetries(() =>
-      fetch(`${this.options.baseUrl}/realms/${encodeURIComponent(this.options.realm)}/protocol/openid-connect/token`, {
+      httpCall(`${this.options.baseUrl}/realms/${encodeURIComponent(this.options.realm)}/protocol/openid-connect/token`, {
         method: 'POST',
-        body: new URLSearchParams({ grant_type: 'client_credentials', client_id: this.options.clientId, client_secret: this.options.clientSecret }),
-        signal: AbortSignal.timeout(this.options.timeoutMs),
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'client_credentials', client_id: this.options.clientId, client_secret: this.options.clientSecret }).toString(),
+        timeoutMs: this.options.timeoutMs,
       }),
     )
-    if (!response.ok) throw new Error(`service client token refused (${response.status})`)
+    if (!response.ok) {
+      await response.discard()
+      throw new Error(`service client token refused (${response.status})`)
+    }
     const { access_token: value, expires_in: expiresIn } = (await response.json()) as { access_token: string; expires_in: number }
     this.token = { value, expiresAt: Date.now() + Math.max(0, expiresIn - 30) * 1000 }
     return value
   }
 
   /** Network errors, timeouts and 5xx are retried with a short backoff; then Keycloak is "unreachable". */
-  private async withRetries(call: () => Promise<Response>): Promise<Response> {
+  private async withRetries(call: () => Promise<HttpAnswer>): Promise<HttpAnswer> {
     let lastError: unknown
     for (let attempt = 0; attempt <= this.options.retries; attempt++) {
       if (attempt > 0) await sleep(100 * 2 ** attempt)
@@ -203,7 +217,7 @@ export class KeycloakIdentity implements IdentityProvider {
         const response = await call()
         if (response.status < 500) return response
         lastError = new Error(`answered ${response.status}`)
-        await response.body?.cancel()
+        await response.discard()
       } catch (err) {
         lastError = err
       }
