@@ -28,12 +28,11 @@ function storesLeftToOthers(request: DeletionRequest): ReceiptEntry[] {
 }
 
 /**
- * What was done per store and why, from each step's own declaration. No personal data: the subject
- * appears only as a keyed hash. A store the request's plan keeps (a soft deletion keeps nearly
- * everything, to be restorable) is listed as kept, with the step's own reason. Each entry says when
- * its store will have dropped the old values physically, when `horizons` knows.
+ * What was done per store and why, from each step's own declaration. A store the request's plan
+ * keeps (a soft deletion keeps nearly everything, to be restorable) is listed as kept, with the
+ * step's own reason.
  */
-export function buildReceipt(request: DeletionRequest, state: RequestState, key: string, completedAt: Date, horizons: PhysicalHorizons = {}): DeletionReceipt {
+export function receiptStores(request: DeletionRequest): ReceiptEntry[] {
   const stores: ReceiptEntry[] = []
   for (const step of deletionSteps) {
     const outcome = request.steps[step.name]
@@ -49,6 +48,22 @@ export function buildReceipt(request: DeletionRequest, state: RequestState, key:
   if (request.plan !== 'hard') stores.push({ store: roles.store, action: roles.kept.action, why: roles.kept.why })
   stores.push(...storesLeftToOthers(request))
   stores.push({ store: 'cassandra.user_deletion_audit', action: 'appended', why: 'who asked, for whom (ids), outcome and time, hash-chained; kept for accountability' })
+  return stores
+}
+
+/**
+ * The receipt: receiptStores, each entry saying when its store will have dropped the old values
+ * physically when `horizons` knows. No personal data: the subject appears only as a keyed hash.
+ * `stores` is receiptStores(request), passed by a caller that needed it first (for the horizons).
+ */
+export function buildReceipt(
+  request: DeletionRequest,
+  state: RequestState,
+  key: string,
+  completedAt: Date,
+  horizons: PhysicalHorizons = {},
+  stores: readonly ReceiptEntry[] = receiptStores(request),
+): DeletionReceipt {
   const withHorizons = stores.map((entry): ReceiptEntry => {
     const horizon = horizons[entry.store]
     if (!horizon) return entry

@@ -1,6 +1,6 @@
 import type { DeletionRequest, RequestState, StepName, StepOutcome } from './deletion-request.js'
 import type { AuditRecord, AuditTrail, Clock, DeletionRequestStore, PhysicalErasure } from './ports.js'
-import { buildReceipt } from './receipt.js'
+import { buildReceipt, receiptStores } from './receipt.js'
 import { STEPS } from './steps/index.js'
 
 interface SettleDeps {
@@ -33,9 +33,10 @@ export async function settleRequest(deps: SettleDeps, request: DeletionRequest, 
     return 'scheduled'
   }
   const state: RequestState = pending.length > 0 ? 'partial' : 'completed'
-  const stores = buildReceipt(request, state, deps.receiptKey, now).stores.map((entry) => entry.store)
-  const horizons = deps.physicalErasure ? await deps.physicalErasure.horizons(stores, now) : {}
-  const receipt = buildReceipt(request, state, deps.receiptKey, now, horizons)
+  const stores = receiptStores(request)
+  const storeNames = stores.map((entry) => entry.store)
+  const horizons = deps.physicalErasure ? await deps.physicalErasure.horizons(storeNames, now) : {}
+  const receipt = buildReceipt(request, state, deps.receiptKey, now, horizons, stores)
   await deps.requests.finish(request.id, state, { receipt, steps: unrecorded })
   request.state = state
   request.receipt = receipt
