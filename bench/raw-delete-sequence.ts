@@ -1,6 +1,7 @@
 import { createHash, createHmac, randomUUID } from 'node:crypto'
 import { type Client, types } from 'cassandra-driver'
 import { formatSunbirdTimestamp } from '../src/shared/sunbird-timestamp.js'
+import { chainHash } from '../src/store/cassandra-audit-trail.js'
 
 /**
  * Baseline B: the Cassandra work of ONE successful deletion, issued straight through
@@ -51,13 +52,7 @@ export async function rawDeleteSequence(client: Client, keyspace: string, userId
   const idempotent = { prepare: true, isIdempotent: true }
   const lwt = { prepare: true }
   const run = (cql: string, params: unknown[], options: object = idempotent) => client.execute(cql, params, options)
-  // Independent writes as the service sends them (writeTogether): one alone, several as one unlogged batch.
-  const together = async (writes: { query: string; params: unknown[] }[]) => {
-    const [only] = writes
-    if (!only) return
-    if (writes.length === 1) await run(only.query, only.params)
-    else await client.batch(writes, { ...idempotent, logged: false })
-  }
+  const together = (writes: RawWrite[]) => sendTogether(client, writes)
   const requestId = randomUUID()
   const requestedBy = userId
   const findUser = `SELECT id, status, isdeleted, rootorgid, managedby FROM ${ks}.user WHERE id = ?`
@@ -228,6 +223,20 @@ export async function rawDeleteSequence(client: Client, keyspace: string, userId
   await audit.append(client, ks, { event: 'deletion.completed', requestId, userId, requestedBy, at: new Date().toISOString() })
 }
 
+interface RawWrite {
+  query: string
+  params: unknown[]
+}
+
+/** Independent idempotent writes as the service sends them (writeTogether): one alone, several as one unlogged batch. */
+async function sendTogether(client: Client, writes: readonly RawWrite[]): Promise<void> {
+  const idempotent = { prepare: true, isIdempotent: true }
+  const [only] = writes
+  if (!only) return
+  if (writes.length === 1) await client.execute(only.query, only.params, idempotent)
+  else await client.batch([...writes], { ...idempotent, logged: false })
+}
+
 /**
  * The audit hash chain's append as CassandraAuditTrail does it: one chain per process, the head kept
  * in memory, each record a plain INSERT (no read, no lightweight transaction), in order; the records
@@ -274,16 +283,13 @@ export class AuditChain {
       const text = JSON.stringify(record)
       const prevHash = hash
       seq++
-      hash = createHash('sha256').update(`${prevHash}\n${seq}\n${text}`).digest('hex')
+      hash = chainHash(prevHash, seq, text)
       return {
         query: `INSERT INTO ${ks}.user_deletion_audit (chain, seq, at, record, prevhash, hash) VALUES (?, ?, ?, ?, ?, ?)`,
         params: [this.chain, seq, new Date(record.at as string), text, prevHash, hash],
       }
     })
-    const idempotent = { prepare: true, isIdempotent: true }
-    const [only] = writes
-    if (writes.length === 1 && only) await first.client.execute(only.query, only.params, idempotent)
-    else await first.client.batch(writes, { ...idempotent, logged: false })
+    await sendTogether(first.client, writes)
     this.seq = seq
     this.hash = hash
   }
