@@ -10,7 +10,7 @@ import { chainHash } from '../src/store/cassandra-audit-trail.js'
  * Derived by reading the code at commit 724d788, the step records and the outbox as they are since
  * the checkpoints (the lock at once, the outcomes before the profile scrub, those up to the managed
  * users when there are any, the rest with the finish; the outbox two plain writes), and the request's
- * create as it is since a generated id is created plainly (issue #14). The workflow is still moving: when it changes,
+ * create as it is since a generated id is created plainly (issue #14), each checkpoint renewing the lease. The workflow is still moving: when it changes,
  * change this function. The bench's drift check records the CQL the real service issues for one
  * delete (after a warm-up delete, so per-process caches are warm) and fails the "B issues the CQL
  * the service issues" row when the two differ, so a stale baseline cannot go unnoticed.
@@ -47,6 +47,9 @@ import { chainHash } from '../src/store/cassandra-audit-trail.js'
  * records queued meanwhile go together in the next (B sent them one by one until 2026-12-03, which
  * held its 50 deletions in flight to about 32 a second behind its own audit queue).
  */
+/** The service's default DELETION_LEASE_MS: the lease taken with the request and renewed at each checkpoint. */
+const LEASE_MS = 30_000
+
 export async function rawDeleteSequence(client: Client, keyspace: string, userId: string, audit: AuditChain): Promise<void> {
   const ks = keyspace
   const idempotent = { prepare: true, isIdempotent: true }
@@ -68,7 +71,13 @@ export async function rawDeleteSequence(client: Client, keyspace: string, userId
   const checkpoint = async () => {
     const outcomes = unrecorded
     unrecorded = {}
-    await run(`UPDATE ${ks}.user_deletion_request SET steps = steps + ?, state = ?, updatedat = ? WHERE id = ?`, [outcomes, 'in_progress', new Date(), requestId])
+    await run(`UPDATE ${ks}.user_deletion_request SET steps = steps + ?, state = ?, leaseuntil = ?, updatedat = ? WHERE id = ?`, [
+      outcomes,
+      'in_progress',
+      new Date(Date.now() + LEASE_MS),
+      new Date(),
+      requestId,
+    ])
   }
 
   // Authentication: the lock-out gate (first request of this user, so a cache miss).
@@ -87,7 +96,7 @@ export async function rawDeleteSequence(client: Client, keyspace: string, userId
   await run(`INSERT INTO ${ks}.user_deletion_request_open (id, userid, createdat) VALUES (?, ?, ?)`, [requestId, userId, now])
   await run(
     `INSERT INTO ${ks}.user_deletion_request (id, userid, requestedby, state, plan, eraseplan, eraseat, steps, rootorgid, managedby, organisationids, leaseuntil, createdat, updatedat) VALUES (?, ?, ?, ?, ?, ?, ?, {}, ?, ?, ?, ?, ?, ?)`,
-    [requestId, userId, requestedBy, 'accepted', types.unset, types.unset, types.unset, rootOrgId, managedBy, organisationIds, new Date(now.getTime() + 30_000), now, now],
+    [requestId, userId, requestedBy, 'accepted', types.unset, types.unset, types.unset, rootOrgId, managedBy, organisationIds, new Date(now.getTime() + LEASE_MS), now, now],
   )
   await audit.append(client, ks, { event: 'deletion.accepted', requestId, userId, requestedBy, at: now.toISOString() })
   // The lock.

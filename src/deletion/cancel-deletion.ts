@@ -3,6 +3,7 @@ import { authorize, type DeleteUserDeps } from './delete-user.js'
 import { deletionBasis } from './deletion-policy.js'
 import type { DeletionRequest } from './deletion-request.js'
 import { DependencyUnavailableError, NotPermittedError, UserErasedError, UserNotDeletedError, UserNotFoundError } from './errors.js'
+import { leaseUntil } from './lease.js'
 import type { RunDeps } from './run-deletion.js'
 import { auditRecord } from './settle-request.js'
 import { stepsOf } from './steps/index.js'
@@ -30,7 +31,7 @@ export async function finishCancel(deps: RunDeps, request: DeletionRequest, canc
     if (!step.restore || !outcome?.restore) continue
     const restored = await step.restore({ deps, request, outcome, cancelledBy })
     request.steps[step.name] = restored
-    await deps.requests.recordSteps(request.id, { [step.name]: restored }, 'cancelling')
+    await deps.requests.recordSteps(request.id, { [step.name]: restored }, 'cancelling', leaseUntil(deps))
     if (restored.status === 'pending') throw new DependencyUnavailableError('keycloak')
   }
   await deps.states.swap(request.userId, { mode: 'restoring', requestId: request.id }, undefined)
@@ -46,7 +47,7 @@ export async function finishCancel(deps: RunDeps, request: DeletionRequest, canc
  */
 async function holdingLease<T>(deps: RunDeps, requestId: string, work: () => Promise<T>): Promise<T> {
   const now = deps.clock.now()
-  if (!(await deps.requests.acquireLease(requestId, now, new Date(now.getTime() + deps.leaseMs)))) throw new DependencyUnavailableError('cassandra')
+  if (!(await deps.requests.acquireLease(requestId, now, leaseUntil(deps, now)))) throw new DependencyUnavailableError('cassandra')
   try {
     return await work()
   } finally {

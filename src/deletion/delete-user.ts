@@ -5,6 +5,7 @@ import { deletionBasis, type OrgAdminScope, orgAdminCovers, rolesAllowDeletion }
 import { type DeletionRequest, isFinished, type RequestIdChosenBy } from './deletion-request.js'
 import { DependencyUnavailableError, NotPermittedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
 import { isDeleted } from './is-deleted.js'
+import { leaseUntil } from './lease.js'
 import type { UserRecord } from './ports.js'
 import { type RunDeps, resumeDeletion, runRemainingSteps } from './run-deletion.js'
 import { auditRecord, failRequest } from './settle-request.js'
@@ -76,12 +77,12 @@ export async function authorize(
  * the lock, whose outcome is the caller's answer (the acceptance record is the one thing missing).
  */
 export async function openRequest(deps: RunDeps, request: DeletionRequest, idChosenBy: RequestIdChosenBy, commit?: CommitGate): Promise<'open' | 'unknown'> {
-  const leaseUntil = new Date(request.createdAt.getTime() + deps.leaseMs)
+  const heldUntil = leaseUntil(deps, request.createdAt)
   commit?.enter()
-  let created = await deps.requests.create(request, leaseUntil, idChosenBy)
+  let created = await deps.requests.create(request, heldUntil, idChosenBy)
   if (created === false) {
     request.id = randomUUID()
-    created = await deps.requests.create(request, leaseUntil, 'service')
+    created = await deps.requests.create(request, heldUntil, 'service')
   }
   if (created === 'unknown') return 'unknown'
   try {

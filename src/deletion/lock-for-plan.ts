@@ -2,6 +2,7 @@ import { finishCancelOf } from './cancel-deletion.js'
 import type { DeletionRequest } from './deletion-request.js'
 import { type DeletionError, DependencyUnavailableError, UserNotFoundError } from './errors.js'
 import { isDeleted } from './is-deleted.js'
+import { leaseUntil } from './lease.js'
 import type { UserDeletionState, UserRecord } from './ports.js'
 import { intentOf, refusalFor } from './repeat-rules.js'
 import type { RunDeps } from './run-deletion.js'
@@ -75,7 +76,7 @@ async function lockRow(deps: RunDeps, request: DeletionRequest, read: UserRecord
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     const restore = { status: user.status, isDeleted: user.isDeleted }
     request.steps.lock = stepOutcome('pending', 'locking', deps.clock.now(), undefined, { plan: request.plan, restore })
-    await deps.requests.recordSteps(request.id, { lock: request.steps.lock }, request.state === 'accepted' ? 'accepted' : 'in_progress')
+    await deps.requests.recordSteps(request.id, { lock: request.steps.lock }, request.state === 'accepted' ? 'accepted' : 'in_progress', leaseUntil(deps))
     const outcome = await deps.users.markDeleted(user, { requestedBy: request.requestedBy, at: deps.clock.now() })
     if (outcome.kind === 'deleted') {
       await recordLock(deps, request, deps.clock.now(), restore)

@@ -156,8 +156,12 @@ export interface DeletionRequestStore {
   acquireLease(id: string, now: Date, until: Date): Promise<boolean>
   /** Gives the request up (a runner that failed half-way), so a retry can take it over at once. */
   releaseLease(id: string): Promise<void>
-  /** Records the outcomes of one or more steps (one write: a run checkpoints several at once) and the state. */
-  recordSteps(id: string, outcomes: Partial<Record<StepName, StepOutcome>>, state: RequestState): Promise<void>
+  /**
+   * Records the outcomes of one or more steps (one write: a run checkpoints several at once) and the
+   * state, and holds the request until `leaseUntil` in the same write: a runner that keeps
+   * checkpointing keeps its lease.
+   */
+  recordSteps(id: string, outcomes: Partial<Record<StepName, StepOutcome>>, state: RequestState, leaseUntil: Date): Promise<void>
   /**
    * Sets the final (or partial, or scheduled) state, the receipt, and unlists it when finished; a
    * scheduled one is listed as due at `dueAt`. `steps`: outcomes not recorded yet, written with it.

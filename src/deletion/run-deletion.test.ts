@@ -112,6 +112,27 @@ describe('resumeDeletion, the lease', () => {
     expect(w.requests.leaseOf('req-1')).toEqual(new Date(WORLD_NOW.getTime() + WORLD_LEASE_MS))
   })
 
+  it('when a run outlasts the lease it took but keeps checkpointing, then each checkpoint holds the request leaseMs further', async () => {
+    // The steps up to the profile scrub take 25 s (Keycloak slow), the scrub's checkpoint renews the lease, and 10 s on
+    // the first lease has run out: a sweeper looking now must find the request still held.
+    let w: ReturnType<typeof world> | undefined
+    const leases: { at: number; until: number }[] = []
+    w = world([lockedUser()], {
+      afterStep: (step) => {
+        if (step === 'keycloak') w?.clock.advance(25_000)
+        if (step === 'userRow') {
+          w?.clock.advance(10_000)
+          leases.push({ at: w?.clock.now().getTime() ?? 0, until: w?.requests.leaseOf('req-1')?.getTime() ?? 0 })
+        }
+      },
+    })
+    w.requests.seed(requestThrough('lock'))
+
+    expect(await resumeDeletion(w.deps, 'req-1')).toBe('completed')
+
+    expect(leases).toEqual([{ at: WORLD_NOW.getTime() + 35_000, until: WORLD_NOW.getTime() + 25_000 + WORLD_LEASE_MS }])
+  })
+
   it('when the request id is unknown, then undefined is answered and nothing runs', async () => {
     const w = world([activeUser()])
 

@@ -1,6 +1,7 @@
 import { finishCancel } from './cancel-deletion.js'
 import { type DeletionRequest, isFinished, outcomeHolds, type RequestState, type StepName, type StepOutcome } from './deletion-request.js'
 import { isDeleted } from './is-deleted.js'
+import { leaseUntil } from './lease.js'
 import { lockForPlan } from './lock-for-plan.js'
 import type { AuditTrail, DeletionRequestStore, PhysicalErasure } from './ports.js'
 import { failRequest, settleRequest } from './settle-request.js'
@@ -11,7 +12,7 @@ import type { StepDeps } from './steps/step.js'
 export interface RunDeps extends StepDeps {
   requests: DeletionRequestStore
   audit: AuditTrail
-  /** How long a runner holds a request; a crashed runner's request is resumable after it. */
+  /** How long a runner holds a request without reaching a checkpoint; a crashed runner's request is resumable after it. */
   leaseMs: number
   /** Key of the keyed hash that stands for the user in receipts. */
   receiptKey: string
@@ -36,7 +37,7 @@ export async function runRemainingSteps(deps: RunDeps, request: DeletionRequest,
   let unrecorded: Partial<Record<StepName, StepOutcome>> = {}
   const checkpoint = async () => {
     if (Object.keys(unrecorded).length === 0) return
-    await deps.requests.recordSteps(request.id, unrecorded, 'in_progress')
+    await deps.requests.recordSteps(request.id, unrecorded, 'in_progress', leaseUntil(deps))
     unrecorded = {}
   }
   let contacts: Promise<string[]> | undefined
@@ -103,7 +104,7 @@ const isDue = (request: Pick<DeletionRequest, 'schedule'>, now: Date) => !reques
  */
 export async function resumeDeletion(deps: RunDeps, requestId: string): Promise<RequestState | undefined> {
   const now = deps.clock.now()
-  if (!(await deps.requests.acquireLease(requestId, now, new Date(now.getTime() + deps.leaseMs)))) return undefined
+  if (!(await deps.requests.acquireLease(requestId, now, leaseUntil(deps, now)))) return undefined
   const request = await deps.requests.get(requestId)
   if (!request) return undefined
   if (isFinished(request.state)) return request.state

@@ -80,7 +80,7 @@ function deletionRequestStatements(keyspace: string) {
     byUser: `SELECT ${columns} FROM ${t} WHERE userid = ?`,
     lease: `UPDATE ${t} SET leaseuntil = ? WHERE id = ? IF leaseuntil < ?`,
     release: `UPDATE ${t} SET leaseuntil = ? WHERE id = ?`,
-    steps: `UPDATE ${t} SET steps = steps + ?, state = ?, updatedat = ? WHERE id = ?`,
+    steps: `UPDATE ${t} SET steps = steps + ?, state = ?, leaseuntil = ?, updatedat = ? WHERE id = ?`,
     finish: `UPDATE ${t} SET steps = steps + ?, state = ?, reason = ?, receipt = ?, leaseuntil = ?, updatedat = ? WHERE id = ?`,
     plan: `UPDATE ${t} SET plan = ?, state = ?, updatedat = ? WHERE id = ?`,
     reopen: `UPDATE ${t} SET state = ?, updatedat = ? WHERE id = ?`,
@@ -250,8 +250,8 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
     await runCassandra(this.client, (client) => client.execute(this.cql.release, [new Date(0), id], IDEMPOTENT))
   }
 
-  async recordSteps(id: string, outcomes: Partial<Record<StepName, StepOutcome>>, state: RequestState): Promise<void> {
-    await runCassandra(this.client, (client) => client.execute(this.cql.steps, [encodeSteps(outcomes), state, new Date(), id], IDEMPOTENT))
+  async recordSteps(id: string, outcomes: Partial<Record<StepName, StepOutcome>>, state: RequestState, leaseUntil: Date): Promise<void> {
+    await runCassandra(this.client, (client) => client.execute(this.cql.steps, [encodeSteps(outcomes), state, leaseUntil, new Date(), id], IDEMPOTENT))
   }
 
   async finish(id: string, state: RequestState, fields: { receipt?: DeletionReceipt; reason?: string; dueAt?: Date; steps?: Partial<Record<StepName, StepOutcome>> }): Promise<void> {

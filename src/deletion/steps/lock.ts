@@ -1,6 +1,7 @@
 import type { DeletionRequest, RestoreFacts } from '../deletion-request.js'
 import { isDeleted } from '../is-deleted.js'
-import type { DeletionListener, DeletionRequestStore } from '../ports.js'
+import { leaseUntil } from '../lease.js'
+import type { Clock, DeletionListener, DeletionRequestStore } from '../ports.js'
 import { type DeletionStep, stepOutcome } from './step.js'
 
 const STORE = 'cassandra.user (status)'
@@ -32,13 +33,13 @@ export const lock = {
  * stop right after). `restore` keeps what the row said before, for a cancel to put back.
  */
 export async function recordLock(
-  deps: { listener: DeletionListener; requests: Pick<DeletionRequestStore, 'recordSteps'>; afterStep?(step: string): void },
+  deps: { listener: DeletionListener; requests: Pick<DeletionRequestStore, 'recordSteps'>; clock: Clock; leaseMs: number; afterStep?(step: string): void },
   request: DeletionRequest,
   at: Date,
   restore?: RestoreFacts,
 ): Promise<void> {
   deps.listener.userDeleted(request.userId, request.plan === 'soft')
   request.steps.lock = stepOutcome('done', 'locked', at, undefined, { plan: request.plan, ...(restore && { restore }) })
-  await deps.requests.recordSteps(request.id, { lock: request.steps.lock }, 'in_progress')
+  await deps.requests.recordSteps(request.id, { lock: request.steps.lock }, 'in_progress', leaseUntil(deps))
   deps.afterStep?.('lock')
 }

@@ -13,6 +13,8 @@ export interface DeletionRequestStoreSubject extends ContractSubject {
 /** Wide enough to hold every open request a shared test keyspace has collected. */
 const ALL_OPEN = 10_000
 const SECOND = 1000
+/** The lease a checkpoint carries when a case is not about the lease. */
+const held = () => new Date(Date.now() + 30 * SECOND)
 
 const done = (action: string, at: Date, count?: number): StepOutcome => ({ status: 'done', action, at: at.toISOString(), ...(count !== undefined && { count }) })
 
@@ -158,6 +160,17 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
         expect(taken.filter(Boolean)).toHaveLength(1)
       })
 
+      test('when a runner checkpoints, then it holds the request until the lease the checkpoint carries, even past the one it took', async (s) => {
+        const start = new Date(Date.now() + 60 * SECOND)
+        const request = await created(s, {}, new Date(Date.now() - SECOND))
+        expect(await s.store.acquireLease(request.id, start, new Date(start.getTime() + 30 * SECOND))).toBe(true)
+
+        await s.store.recordSteps(request.id, { lock: done('locked', start) }, 'in_progress', new Date(start.getTime() + 50 * SECOND))
+
+        expect(await s.store.acquireLease(request.id, new Date(start.getTime() + 40 * SECOND), new Date(start.getTime() + 90 * SECOND))).toBe(false)
+        expect(await s.store.acquireLease(request.id, new Date(start.getTime() + 51 * SECOND), new Date(start.getTime() + 90 * SECOND))).toBe(true)
+      })
+
       test('when the lease is released, then another runner takes the request at once', async (s) => {
         const request = await created(s, {}, new Date(Date.now() + 30 * SECOND))
 
@@ -181,9 +194,9 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
         const at = new Date('2024-05-20T10:09:00.000Z')
         const before = Date.now()
 
-        await s.store.recordSteps(request.id, { lookups: done('deleted', at, 3) }, 'in_progress')
-        await s.store.recordSteps(request.id, { lock: done('locked', at) }, 'in_progress')
-        await s.store.recordSteps(request.id, { keycloak: { status: 'pending', action: 'unreachable', at: at.toISOString() } }, 'in_progress')
+        await s.store.recordSteps(request.id, { lookups: done('deleted', at, 3) }, 'in_progress', held())
+        await s.store.recordSteps(request.id, { lock: done('locked', at) }, 'in_progress', held())
+        await s.store.recordSteps(request.id, { keycloak: { status: 'pending', action: 'unreachable', at: at.toISOString() } }, 'in_progress', held())
 
         const stored = await s.store.get(request.id)
         expect(stored?.state).toBe('in_progress')
@@ -200,9 +213,9 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
       test('when several outcomes are recorded in one write, then each reads back beside those recorded before', async (s) => {
         const request = await created(s)
         const at = new Date('2024-05-20T10:09:00.000Z')
-        await s.store.recordSteps(request.id, { lock: done('locked', at) }, 'in_progress')
+        await s.store.recordSteps(request.id, { lock: done('locked', at) }, 'in_progress', held())
 
-        await s.store.recordSteps(request.id, { keycloak: done('deleted', at), lookups: done('deleted', at, 2) }, 'in_progress')
+        await s.store.recordSteps(request.id, { keycloak: done('deleted', at), lookups: done('deleted', at, 2) }, 'in_progress', held())
 
         expect((await s.store.get(request.id))?.steps).toEqual({ lock: done('locked', at), keycloak: done('deleted', at), lookups: done('deleted', at, 2) })
       })
@@ -210,7 +223,7 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
       test('when the finish carries outcomes no checkpoint recorded, then they read back with the receipt, beside the earlier ones', async (s) => {
         const request = await created(s)
         const at = new Date('2024-05-20T10:09:00.000Z')
-        await s.store.recordSteps(request.id, { lock: done('locked', at) }, 'in_progress')
+        await s.store.recordSteps(request.id, { lock: done('locked', at) }, 'in_progress', held())
 
         await s.store.finish(request.id, 'completed', { receipt: receiptFor(request, 'completed'), steps: { searchUser: done('deleted', at, 1), event: done('queued', at) } })
 
@@ -223,9 +236,9 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
       test('when a step is recorded again, then the later outcome replaces the earlier one', async (s) => {
         const request = await created(s)
         const at = new Date('2024-05-20T10:09:00.000Z')
-        await s.store.recordSteps(request.id, { keycloak: { status: 'pending', action: 'unreachable', at: at.toISOString() } }, 'in_progress')
+        await s.store.recordSteps(request.id, { keycloak: { status: 'pending', action: 'unreachable', at: at.toISOString() } }, 'in_progress', held())
 
-        await s.store.recordSteps(request.id, { keycloak: done('deleted', at) }, 'in_progress')
+        await s.store.recordSteps(request.id, { keycloak: done('deleted', at) }, 'in_progress', held())
 
         expect((await s.store.get(request.id))?.steps).toEqual({ keycloak: done('deleted', at) })
       })
@@ -233,8 +246,8 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
       test('when the relay marks the event published, then only the event step changes', async (s) => {
         const request = await created(s)
         const at = new Date('2024-05-20T10:09:00.000Z')
-        await s.store.recordSteps(request.id, { userRow: done('scrubbed', at) }, 'in_progress')
-        await s.store.recordSteps(request.id, { event: done('queued', at) }, 'in_progress')
+        await s.store.recordSteps(request.id, { userRow: done('scrubbed', at) }, 'in_progress', held())
+        await s.store.recordSteps(request.id, { event: done('queued', at) }, 'in_progress', held())
         await s.store.finish(request.id, 'completed', { receipt: receiptFor(request, 'completed') })
         const publishedAt = new Date('2024-05-20T10:09:02.345Z')
 
@@ -370,7 +383,7 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
         const request = await created(s, { plan: 'soft' })
         const outcome: StepOutcome = { ...done('locked', new Date('2024-05-20T10:09:00.000Z')), plan: 'soft', restore: { status: 0, isDeleted: false }, ids: ['a', 'b'] }
 
-        await s.store.recordSteps(request.id, { lock: outcome }, 'in_progress')
+        await s.store.recordSteps(request.id, { lock: outcome }, 'in_progress', held())
 
         expect((await s.store.get(request.id))?.steps.lock).toEqual(outcome)
       })
@@ -393,7 +406,7 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
 
       test('when requests are found by user, then each reads back as get answers it', async (s) => {
         const request = await created(s)
-        await s.store.recordSteps(request.id, { lock: done('locked', new Date('2024-05-20T10:09:00.000Z')) }, 'in_progress')
+        await s.store.recordSteps(request.id, { lock: done('locked', new Date('2024-05-20T10:09:00.000Z')) }, 'in_progress', held())
 
         expect(await s.store.findByUser(request.userId, 10)).toEqual([await s.store.get(request.id)])
       })

@@ -44,7 +44,7 @@ const EPOCH = new Date(0)
  *   due at `dueAt`; listOpen answers only what is due; reopen lists a request again, due at once;
  * - get / findByUser answer copies, steps in the order the workflow runs them; findByUser newest first.
  *
- * - recordSteps adds the outcomes it is given (several steps in one write); finish adds the
+ * - recordSteps adds the outcomes it is given (several steps in one write) and sets the lease; finish adds the
  *   `steps` it carries; markEventPublished is kept apart and reads as the event's outcome;
  *
  * Every call goes to the timeline: `requests.create`, `requests.recordSteps(<step>,<step>)`,
@@ -161,11 +161,12 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
     this.row(id).leaseUntil = EPOCH
   }
 
-  async recordSteps(id: string, outcomes: Partial<Record<StepName, StepOutcome>>, state: RequestState): Promise<void> {
+  async recordSteps(id: string, outcomes: Partial<Record<StepName, StepOutcome>>, state: RequestState, leaseUntil: Date): Promise<void> {
     this.enter('recordSteps', stepList(outcomes))
     const row = this.row(id)
     Object.assign(row.request.steps, structuredClone(outcomes))
     row.request.state = state
+    row.leaseUntil = new Date(leaseUntil)
     row.request.updatedAt = this.clock.now()
   }
 
