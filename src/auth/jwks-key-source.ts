@@ -1,5 +1,6 @@
 import { createPublicKey, type JsonWebKey } from 'node:crypto'
 import { UnknownKeyError, type KeySource } from './key-source.js'
+import { httpCall } from '../shared/http-call.js'
 
 export interface JwksKeySourceOptions {
   /** e.g. http://127.0.0.1:18080/realms/sunbird */
@@ -81,8 +82,11 @@ export class JwksKeySource implements KeySource {
   }
 
   private async load(): Promise<void> {
-    const response = await fetch(this.url, { signal: AbortSignal.timeout(this.fetchTimeoutMs) })
-    if (!response.ok) throw new Error(`JWKS answered ${response.status}`)
+    const response = await httpCall(this.url, { method: 'GET', timeoutMs: this.fetchTimeoutMs })
+    if (!response.ok) {
+      await response.discard()
+      throw new Error(`JWKS answered ${response.status}`)
+    }
     const body = (await response.json()) as { keys?: Jwk[] }
     const next = new Map<string, string>()
     for (const jwk of body.keys ?? []) {

@@ -1,6 +1,6 @@
 import { DependencyUnavailableError } from '../deletion/errors.js'
 import type { AccountErasure, AccountRecord, IdentityProvider } from '../deletion/ports.js'
-import { type HttpAnswer, httpCall } from './http-call.js'
+import { type HttpAnswer, httpCall } from '../shared/http-call.js'
 
 /** The parts of Keycloak's UserRepresentation this adapter reads. */
 interface UserRepresentation {
