@@ -140,6 +140,35 @@ describe('KeycloakIdentity, the service token', () => {
     expect(new Set(admin.map((request) => request.authorization))).toEqual(new Set(['Bearer token-1']))
   })
 
+  it('when many calls start at once with no token, then one token is fetched and every call uses it', async () => {
+    // Arrange
+    const users = ['user-1', 'user-2', 'user-3', 'user-4', 'user-5']
+    const keycloak = await startKeycloak({ accounts: users })
+    const identity = clientFor(keycloak)
+
+    // Act
+    await Promise.all(users.map((userId) => identity.eraseAccount(userId)))
+
+    // Assert
+    expect(keycloak.routes().filter((route) => route === 'token')).toHaveLength(1)
+    expect(users.every((userId) => !keycloak.hasAccount(userId))).toBe(true)
+    expect(new Set(keycloak.seen.filter((request) => request.route !== 'token').map((request) => request.authorization))).toEqual(new Set(['Bearer token-1']))
+  })
+
+  it('when the token request fails, then the next call asks for a token again', async () => {
+    // Arrange
+    const keycloak = await startKeycloak({ accounts: ['user-1'] })
+    keycloak.script('token', 503)
+    const identity = clientFor(keycloak)
+    expect(await failureOf(identity.eraseAccount('user-1'))).toBeInstanceOf(DependencyUnavailableError)
+
+    // Act
+    await identity.eraseAccount('user-1')
+
+    // Assert
+    expect(keycloak.routes()).toEqual(['token', 'token', 'logout', 'delete'])
+  })
+
   it('when the token is within 30 seconds of expiry, then a fresh one is fetched before the next call', async () => {
     // Arrange: expires_in 60 → trusted for 30 s.
     vi.useFakeTimers({ toFake: ['Date'] })

@@ -45,6 +45,8 @@ function asDomainError(err: unknown): unknown {
  */
 export class KeycloakIdentity implements IdentityProvider {
   private token: { value: string; expiresAt: number } | undefined
+  /** The token request in flight: calls that find no valid token meanwhile wait for it instead of asking for one each. */
+  private tokenRequest: Promise<string> | undefined
   private readonly adminBase: string
 
   constructor(private readonly options: KeycloakAdminOptions) {
@@ -170,11 +172,13 @@ export class KeycloakIdentity implements IdentityProvider {
   }
 
   private async adminCall(method: AdminMethod, url: string, body?: unknown): Promise<HttpAnswer> {
-    const response = await this.send(method, url, body, await this.accessToken())
+    const token = await this.accessToken()
+    const response = await this.send(method, url, body, token)
     if (response.status !== 401) return response
     await response.discard()
-    // A token revoked or expired early: one fresh token, one more try.
-    this.token = undefined
+    // A token revoked or expired early: one fresh token, one more try. Only the token that was
+    // refused is dropped: one a concurrent call already fetched in its place is kept.
+    if (this.token?.value === token) this.token = undefined
     return this.send(method, url, body, await this.accessToken())
   }
 
@@ -189,8 +193,16 @@ export class KeycloakIdentity implements IdentityProvider {
     )
   }
 
-  private async accessToken(): Promise<string> {
-    if (this.token && this.token.expiresAt > Date.now()) return this.token.value
+  private accessToken(): Promise<string> {
+    if (this.token && this.token.expiresAt > Date.now()) return Promise.resolve(this.token.value)
+    // Fifty deletions in flight when the token runs out (or at start) make one token request, not fifty.
+    this.tokenRequest ??= this.fetchToken().finally(() => {
+      this.tokenRequest = undefined
+    })
+    return this.tokenRequest
+  }
+
+  private async fetchToken(): Promise<string> {
     const response = await this.withRetries(() =>
       httpCall(`${this.options.baseUrl}/realms/${encodeURIComponent(this.options.realm)}/protocol/openid-connect/token`, {
         method: 'POST',
