@@ -44,7 +44,7 @@ export async function checkBaselineMatchesService(config: Config, requests: { wa
     }
     const client = createCassandraClient(config.cassandra)
     try {
-      const baselineStatements = await recordStatements(() => rawDeleteSequence(client, config.cassandra.keyspace, baselineUserId, new AuditChain()))
+      const baselineStatements = await recordStatements(() => rawDeleteSequence(client, config.cassandra.keyspace, baselineUserId, new AuditChain(client, config.cassandra.keyspace)))
       return compareStatements(serviceStatements, baselineStatements)
     } finally {
       await client.shutdown()

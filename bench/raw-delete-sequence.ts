@@ -98,7 +98,7 @@ export async function rawDeleteSequence(client: Client, keyspace: string, userId
     `INSERT INTO ${ks}.user_deletion_request (id, userid, requestedby, state, plan, eraseplan, eraseat, steps, rootorgid, managedby, organisationids, leaseuntil, createdat, updatedat) VALUES (?, ?, ?, ?, ?, ?, ?, {}, ?, ?, ?, ?, ?, ?)`,
     [requestId, userId, requestedBy, 'accepted', types.unset, types.unset, types.unset, rootOrgId, managedBy, organisationIds, new Date(now.getTime() + LEASE_MS), now, now],
   )
-  await audit.append(client, ks, { event: 'deletion.accepted', requestId, userId, requestedBy, at: now.toISOString() })
+  await audit.append({ event: 'deletion.accepted', requestId, userId, requestedBy, at: now.toISOString() })
   // The lock.
   const lock = await run(
     `UPDATE ${ks}.user SET status = 2, isdeleted = true, updatedby = ?, updateddate = ? WHERE id = ? IF status = ? AND isdeleted = ?`,
@@ -229,7 +229,7 @@ export async function rawDeleteSequence(client: Client, keyspace: string, userId
     requestId,
   ])
   await run(`DELETE FROM ${ks}.user_deletion_request_open WHERE id = ?`, [requestId])
-  await audit.append(client, ks, { event: 'deletion.completed', requestId, userId, requestedBy, at: new Date().toISOString() })
+  await audit.append({ event: 'deletion.completed', requestId, userId, requestedBy, at: new Date().toISOString() })
 }
 
 interface RawWrite {
@@ -251,17 +251,26 @@ async function sendTogether(client: Client, writes: readonly RawWrite[]): Promis
  * in memory, each record a plain INSERT (no read, no lightweight transaction), in order; the records
  * queued while a write is in flight go together in the next one (at most 64, one single-partition
  * batch, as writeTogether sends them), so concurrent deletions do not wait for each other's append.
+ * One chain writes through one client into one keyspace's audit table, as the service's does.
  */
 export class AuditChain {
   private readonly chain = randomUUID()
   private seq = 0
   private hash = '0'.repeat(64)
-  private queue: { client: Client; ks: string; record: Record<string, string>; resolve(): void; reject(err: unknown): void }[] = []
+  private queue: { record: Record<string, string>; resolve(): void; reject(err: unknown): void }[] = []
   private writing = false
+  private readonly insert: string
 
-  append(client: Client, keyspace: string, record: Record<string, string>): Promise<void> {
+  constructor(
+    private readonly client: Client,
+    keyspace: string,
+  ) {
+    this.insert = `INSERT INTO ${keyspace}.user_deletion_audit (chain, seq, at, record, prevhash, hash) VALUES (?, ?, ?, ?, ?, ?)`
+  }
+
+  append(record: Record<string, string>): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ client, ks: keyspace, record, resolve, reject })
+      this.queue.push({ record, resolve, reject })
       void this.drain()
     })
   }
@@ -284,21 +293,20 @@ export class AuditChain {
     }
   }
 
-  private async write(batch: { client: Client; ks: string; record: Record<string, string> }[]): Promise<void> {
-    const [first] = batch
-    if (!first) return
+  private async write(batch: { record: Record<string, string> }[]): Promise<void> {
+    if (batch.length === 0) return
     let { seq, hash } = this
-    const writes = batch.map(({ ks, record }) => {
+    const writes = batch.map(({ record }) => {
       const text = JSON.stringify(record)
       const prevHash = hash
       seq++
       hash = chainHash(prevHash, seq, text)
       return {
-        query: `INSERT INTO ${ks}.user_deletion_audit (chain, seq, at, record, prevhash, hash) VALUES (?, ?, ?, ?, ?, ?)`,
+        query: this.insert,
         params: [this.chain, seq, new Date(record.at as string), text, prevHash, hash],
       }
     })
-    await sendTogether(first.client, writes)
+    await sendTogether(this.client, writes)
     this.seq = seq
     this.hash = hash
   }
@@ -397,7 +405,7 @@ export interface TimedRun {
 
 /** Deletes every user once, `concurrency` at a time (workers pulling from one queue), timing each deletion. */
 export async function runBaselineB(client: Client, keyspace: string, userIds: readonly string[], concurrency: number): Promise<TimedRun> {
-  const audit = new AuditChain()
+  const audit = new AuditChain(client, keyspace)
   return timeEachDeletion(userIds, concurrency, (userId) => rawDeleteSequence(client, keyspace, userId, audit))
 }
 

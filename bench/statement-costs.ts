@@ -220,9 +220,9 @@ async function main(): Promise<void> {
       { per: 20, warm: 2 },
     )
     await measure('05b-step UPDATE, spread ids', rep, N * 3, (i) => step(requestIds[i % N] as string, 'lock'))
-    const chain = new AuditChain()
+    const chain = new AuditChain(db, ks)
     await measure('08a-audit insert (chained)', rep, N, (i) =>
-      chain.append(db, ks, { event: 'deletion.accepted', requestId: requestIds[i] as string, userId: u(i), requestedBy: u(i), at: new Date().toISOString() }),
+      chain.append({ event: 'deletion.accepted', requestId: requestIds[i] as string, userId: u(i), requestedBy: u(i), at: new Date().toISOString() }),
     )
     await measure('08b-finish UPDATE (9.7 KB receipt)', rep, N, (i) =>
       run(`UPDATE ${ks}.user_deletion_request SET state = ?, reason = ?, receipt = ?, leaseuntil = ?, updatedat = ? WHERE id = ?`, [
@@ -266,7 +266,7 @@ async function main(): Promise<void> {
 
     // 09: whole deletions.
     if (wantB) {
-      const audit = new AuditChain()
+      const audit = new AuditChain(db, ks)
       await measure('9B-rawDeleteSequence (per deletion)', rep, NB, (i) => rawDeleteSequence(db, ks, bUsers[i] as string, audit), { warm: 10 })
       await measure('9S-sunbirdDeleteSequence (per deletion)', rep, NB, (i) => sunbirdDeleteSequence(db, ks, sUsers[i] as string), { warm: 10 })
     }
