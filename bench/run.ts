@@ -18,6 +18,7 @@ import { prepareKeyspace, seedUsers, tokensFor, type UserWithToken } from './fix
 import { cpuMs, listenerPid, rssMiB, runLoad, startServerProcess, type ServerProcess } from './processes.js'
 import { type BatchRun, runBatchJobs } from './batch-run.js'
 import { checkBaselineMatchesService } from './drift-check.js'
+import { type KeycloakWarmup, warmUpKeycloak } from './keycloak-warmup.js'
 import { renderScaling, runClusterScaling } from './cluster-scaling.js'
 import { runBaselineB, type TimedRun } from './raw-delete-sequence.js'
 import { runBaselineS } from './sunbird-delete-sequence.js'
@@ -192,6 +193,7 @@ async function main(): Promise<void> {
   let servicePid: number | undefined
   let serviceStartedAt = Date.now()
   let baselineA: ServerProcess | undefined
+  let keycloakWarmup: KeycloakWarmup | undefined
   try {
     log(`keyspace ${settings.keyspace}: migrating and truncating`)
     await prepareKeyspace(config.cassandra, db)
@@ -329,6 +331,13 @@ async function main(): Promise<void> {
       baselineS: { cassandra: 0, keycloak: 0, kafka: 0 } as Record<string, number>,
       baselineB: { cassandra: 0, keycloak: 0, kafka: 0 } as Record<string, number>,
       fullDelete: { cassandra: 0, keycloak: 0, kafka: 0 } as Record<string, number>,
+    }
+    if (settings.keycloakWarmupSeconds > 0) {
+      log(`Keycloak warm-up: the admin call of a deletion (logout, 404) for ${settings.keycloakWarmupSeconds} s, ${C} at a time`)
+      keycloakWarmup = await warmUpKeycloak(config, backends.keycloak, settings.keycloakWarmupSeconds, C)
+      log(
+        `Keycloak warm-up: ${keycloakWarmup.calls} calls; Keycloak CPU per call ${round(keycloakWarmup.first.cpuMsPerCall, 2)} ms in the first 10 s, ${round(keycloakWarmup.last.cpuMsPerCall, 2)} ms in the last`,
+      )
     }
     const addCpu = (into: Record<string, number>, before: Record<string, number>) => {
       const after = backendCpu()
@@ -614,6 +623,9 @@ async function main(): Promise<void> {
       `${settings.rounds} interleaved rounds (A, rejection paths, A, …; B, full delete, B, …); A and rejection rows are the means of the rounds' autocannon values (whole ms), B and the full delete sort every sample of all rounds (float ms)`,
       `the soak row's p50/p99 are its rejection stream's (autocannon, corrected for coordinated omission); its deletes: ${soak.deletes.statuses['200'] ?? 0} answered 200, p50 ${soakDeleteLatency.p50} ms, p99 ${soakDeleteLatency.p99} ms`,
       'baseline B is Cassandra only: inside each deletion the service also calls the Keycloak admin API (logout answers 404 for these seeded users: the account step is "absent")',
+      keycloakWarmup
+        ? `Keycloak warmed up before the B / full-delete rounds (as a platform's Keycloak is): ${keycloakWarmup.calls} admin calls in ${settings.keycloakWarmupSeconds} s; its CPU per call ${round(keycloakWarmup.first.cpuMsPerCall, 2)} ms in the first 10 s, ${round(keycloakWarmup.last.cpuMsPerCall, 2)} ms in the last`
+        : 'Keycloak not warmed up (BENCH_KEYCLOAK_WARMUP_SECONDS=0): its JIT warm-up lands on the full-delete and batch rows',
       'Kafka is up: the service relays every deletion event from its outbox in the background (not part of a request)',
       settings.traceGc
         ? `service full GCs during the soak (live heap MB / RSS MiB right after each): ${soakGcs.length ? soakGcs.map((gc) => `${gc.liveMB}/${gc.rssMiB ?? '?'} @${gc.atSecond}s`).join(', ') : 'none'} (--trace-gc); RSS column: raw readings at soak start and end`
@@ -646,6 +658,7 @@ async function main(): Promise<void> {
           latencyMs: bSummary,
         },
         backendCpuUsPerDeletion,
+        keycloakWarmup,
         batch: batch && { ...batch, backendCpuMs: batchBackendCpu },
         fullDelete: {
           cpuUsPerDeletion: sCpuUs,

@@ -16,6 +16,8 @@ export interface BenchSettings {
   batchUsers: number
   soakSeconds: number
   soakWarmupSeconds: number
+  /** How long Keycloak is given the admin calls of deletions before the B / full-delete rounds (bench/keycloak-warmup.ts); 0: not at all. */
+  keycloakWarmupSeconds: number
   /** Rate of the soak's rejection requests (bounded load, not saturation: the soak is a leak check). */
   soakRate: number
   soakConnections: number
@@ -61,6 +63,7 @@ export function readSettings(): BenchSettings {
     soakSeconds,
     // Long enough for every cache to fill once and for V8 to hand back what the delete phase before
     // it grew (that takes it 30 to 40 s and a few full GCs here) before RSS is read.
+    keycloakWarmupSeconds: intEnv('BENCH_KEYCLOAK_WARMUP_SECONDS', 90, 0),
     soakWarmupSeconds: intEnv('BENCH_SOAK_WARMUP_SECONDS', Math.min(60, Math.max(10, Math.round(soakSeconds / 5))), 0),
     soakRate,
     // autocannon gives a connection beyond the rate no limit at all: never more connections than req/s.
