@@ -3,6 +3,9 @@ import { type Client, types } from 'cassandra-driver'
 import { formatSunbirdTimestamp } from '../src/shared/sunbird-timestamp.js'
 import { chainHash } from '../src/store/cassandra-audit-trail.js'
 
+/** The service's default DELETION_LEASE_MS: the lease taken with the request and renewed at each checkpoint. */
+const LEASE_MS = 30_000
+
 /**
  * Baseline B: the Cassandra work of ONE successful deletion, issued straight through
  * cassandra-driver with nothing around it: no HTTP, no tokens, no workflow objects, no logging.
@@ -47,9 +50,6 @@ import { chainHash } from '../src/store/cassandra-audit-trail.js'
  * records queued meanwhile go together in the next (B sent them one by one until 2026-12-03, which
  * held its 50 deletions in flight to about 32 a second behind its own audit queue).
  */
-/** The service's default DELETION_LEASE_MS: the lease taken with the request and renewed at each checkpoint. */
-const LEASE_MS = 30_000
-
 export async function rawDeleteSequence(client: Client, keyspace: string, userId: string, audit: AuditChain): Promise<void> {
   const ks = keyspace
   const idempotent = { prepare: true, isIdempotent: true }

@@ -61,9 +61,9 @@ export function readSettings(): BenchSettings {
     deleteWarmupUsers: Math.max(intEnv('BENCH_DELETE_WARMUP_USERS', 100, 0), connections),
     batchUsers: intEnv('BENCH_BATCH_USERS', 10_000, 0),
     soakSeconds,
+    keycloakWarmupSeconds: intEnv('BENCH_KEYCLOAK_WARMUP_SECONDS', 90, 0),
     // Long enough for every cache to fill once and for V8 to hand back what the delete phase before
     // it grew (that takes it 30 to 40 s and a few full GCs here) before RSS is read.
-    keycloakWarmupSeconds: intEnv('BENCH_KEYCLOAK_WARMUP_SECONDS', 90, 0),
     soakWarmupSeconds: intEnv('BENCH_SOAK_WARMUP_SECONDS', Math.min(60, Math.max(10, Math.round(soakSeconds / 5))), 0),
     soakRate,
     // autocannon gives a connection beyond the rate no limit at all: never more connections than req/s.
