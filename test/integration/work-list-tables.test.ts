@@ -1,8 +1,10 @@
 import type { Client } from 'cassandra-driver'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createCassandraClient } from '../../src/store/cassandra-client.js'
-import { WORK_LISTS } from '../../src/store/migrations.js'
 import { testConfig } from '../support/harness.js'
+
+/** The tables the sweeper, the event relay and the batch runner scan whole. */
+const WORK_LISTS = ['user_deletion_request_open', 'user_deletion_event_outbox_pending', 'user_deletion_batch_open']
 
 describe('db:migrate and the work-list tables the sweeper, the relay and the batch runner scan', () => {
   const { keyspace } = testConfig().cassandra
