@@ -137,6 +137,20 @@ export interface UserDeletionStates {
   swap(userId: string, expected: UserDeletionState | undefined, next: UserDeletionState | undefined): Promise<boolean>
 }
 
+/** An entry of the sweeper's list: an open request, when it was created, and when it is due if not at once. */
+export interface OpenEntry {
+  id: string
+  userId: string
+  createdAt: Date
+  dueAt?: Date
+}
+
+/**
+ * How long after its creation an open entry may still be waiting for its request row: a create
+ * whose answer was lost is settled in the background for at most this long (the store's promise).
+ */
+export const CREATE_SETTLED_WITHIN_MS = 10 * 60_000
+
 /** Durable deletion requests. */
 export interface DeletionRequestStore {
   /**
@@ -167,8 +181,15 @@ export interface DeletionRequestStore {
    * scheduled one is listed as due at `dueAt`. `steps`: outcomes not recorded yet, written with it.
    */
   finish(id: string, state: RequestState, fields: { receipt?: DeletionReceipt; reason?: string; dueAt?: Date; steps?: Partial<Record<StepName, StepOutcome>> }): Promise<void>
-  /** Open requests (not finished) due by `dueBy` (a scheduled one is due at its erasure time; others always), for the sweeper. */
-  listOpen(limit: number, dueBy?: Date): Promise<{ id: string; userId: string; dueAt?: Date }[]>
+  /**
+   * Open requests (not finished) due by `dueBy` (a scheduled one is due at its erasure time; others
+   * always), for the sweeper, each with its creation time. An entry may outlive its request's
+   * finish (a replica down longer than the list keeps tombstones brings it back) or name a request
+   * that never came to exist (a create that never applied): the sweeper unlists both.
+   */
+  listOpen(limit: number, dueBy?: Date): Promise<OpenEntry[]>
+  /** Takes the request off the sweeper's list, and nothing else. */
+  unlist(id: string): Promise<void>
   /** A grace period ends: the request follows its erasure plan from here. */
   updatePlan(id: string, plan: PlanName, state: RequestState): Promise<void>
   /** A finished request is taken up again (a cancel undoing it): the state, and listed open so the sweeper finishes it. */

@@ -4,6 +4,7 @@ import type { SeedUser } from '../../test/support/fakes/in-memory-user-store.js'
 import { deleteUser } from './delete-user.js'
 import { STEPS, type DeletionRequest, type StepName, type StepOutcome } from './deletion-request.js'
 import { DependencyUnavailableError } from './errors.js'
+import { CREATE_SETTLED_WITHIN_MS } from './ports.js'
 import { resumeDeletion, resumeOpenDeletions, type RunDeps } from './run-deletion.js'
 import { stepsOf } from './steps/index.js'
 
@@ -353,6 +354,30 @@ describe('resumeOpenDeletions', () => {
     expect(w.requests.peek('req-b')?.state).toBe('partial')
     expect(w.requests.peek('req-c')?.state).toBe('in_progress')
     expect(w.users.calls.filter((call) => 'userId' in call && call.userId === USER_C)).toEqual([])
+  })
+
+  it('when a finished request is still listed (its entry came back), then the sweep unlists it and changes nothing else', async () => {
+    const w = world([lockedUser()])
+    w.requests.seed(requestThrough('event', { state: 'completed' }), { open: true })
+    const before = w.requests.peek('req-1')
+
+    await resumeOpenDeletions(w.deps)
+
+    expect(await w.requests.listOpen(10)).toEqual([])
+    expect(w.requests.peek('req-1')).toEqual(before)
+    expect(w.timeline.writes()).toEqual(['requests.acquireLease', 'requests.unlist'])
+  })
+
+  it('when an entry names a request that never came to exist, then it is unlisted once older than twice the time a create is settled in, and kept before', async () => {
+    const w = world([])
+    const settled = CREATE_SETTLED_WITHIN_MS * 2
+    w.requests.listWithoutRequest({ id: 'never-created', userId: USER_A, createdAt: new Date(WORLD_NOW.getTime() - settled) })
+    w.requests.listWithoutRequest({ id: 'still-settling', userId: USER_B, createdAt: new Date(WORLD_NOW.getTime() - settled + 1) })
+
+    const report = await resumeOpenDeletions(w.deps)
+
+    expect(report).toEqual({ resumed: 0, completed: 0, partial: 0 })
+    expect((await w.requests.listOpen(10)).map((entry) => entry.id)).toEqual(['still-settling'])
   })
 
   it('when nothing is open, then the report is all zero', async () => {

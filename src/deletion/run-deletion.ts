@@ -3,7 +3,7 @@ import { type DeletionRequest, isFinished, outcomeHolds, type RequestState, type
 import { isDeleted } from './is-deleted.js'
 import { leaseUntil } from './lease.js'
 import { lockForPlan } from './lock-for-plan.js'
-import type { AuditTrail, DeletionRequestStore, PhysicalErasure } from './ports.js'
+import { type AuditTrail, CREATE_SETTLED_WITHIN_MS, type DeletionRequestStore, type OpenEntry, type PhysicalErasure } from './ports.js'
 import { failRequest, settleRequest } from './settle-request.js'
 import { stepsOf } from './steps/index.js'
 import { recordLock } from './steps/lock.js'
@@ -107,7 +107,12 @@ export async function resumeDeletion(deps: RunDeps, requestId: string): Promise<
   if (!(await deps.requests.acquireLease(requestId, now, leaseUntil(deps, now)))) return undefined
   const request = await deps.requests.get(requestId)
   if (!request) return undefined
-  if (isFinished(request.state)) return request.state
+  if (isFinished(request.state)) {
+    // Still listed though finished: its close was lost, or a replica brought the entry back.
+    // Unlisted, so it costs the sweeper nothing from the next pass on.
+    await deps.requests.unlist(request.id)
+    return request.state
+  }
   if (request.state === 'cancelling') {
     await finishCancel(deps, request)
     return 'cancelled'
@@ -150,6 +155,17 @@ export async function resumeDeletion(deps: RunDeps, requestId: string): Promise<
   return runRemainingSteps(deps, request)
 }
 
+/**
+ * An entry is written before its request, and a create whose answer was lost is settled for
+ * CREATE_SETTLED_WITHIN_MS: an entry twice that old with no request names one that will never
+ * exist. Left listed, it would cost a lightweight transaction on every pass and, in numbers, crowd
+ * the requests that do exist out of the pass's limit.
+ */
+async function unlistIfNeverCreated(deps: RunDeps, entry: OpenEntry, now: Date): Promise<void> {
+  if (now.getTime() - entry.createdAt.getTime() < 2 * CREATE_SETTLED_WITHIN_MS) return
+  if (!(await deps.requests.get(entry.id))) await deps.requests.unlist(entry.id)
+}
+
 /** The sweeper's pass: every open request whose lease has run out (and, when scheduled, whose erasure is due) is resumed. */
 export async function resumeOpenDeletions(deps: RunDeps, limit = 200): Promise<{ resumed: number; completed: number; partial: number }> {
   const report = { resumed: 0, completed: 0, partial: 0 }
@@ -164,7 +180,10 @@ export async function resumeOpenDeletions(deps: RunDeps, limit = 200): Promise<{
       await deps.requests.releaseLease(open.id).catch(() => undefined)
       continue
     }
-    if (state === undefined) continue
+    if (state === undefined) {
+      await unlistIfNeverCreated(deps, open, now).catch((err: unknown) => deps.onStepError?.('lock', err, open.id))
+      continue
+    }
     report.resumed++
     if (state === 'completed') report.completed++
     if (state === 'partial') report.partial++

@@ -10,16 +10,17 @@ import {
   type StepName,
   type StepOutcome,
 } from '../deletion/deletion-request.js'
-import type { DeletionRequestStore } from '../deletion/ports.js'
+import { CREATE_SETTLED_WITHIN_MS, type DeletionRequestStore, type OpenEntry } from '../deletion/ports.js'
 import { DependencyUnavailableError } from '../deletion/errors.js'
 import { IDEMPOTENT, runCassandra } from './cassandra-call.js'
 
-/** How long a create whose answer was lost keeps being settled in the background, and how often. */
-const SETTLE_FOR_MS = 10 * 60_000
+/** How often a create whose answer was lost is settled in the background (for CREATE_SETTLED_WITHIN_MS). */
 const SETTLE_EVERY_MS = 2_000
 /** How long a create whose answer was lost is settled while its caller waits, and the pauses between tries. */
 const SETTLE_NOW_MS = 6_000
 const SETTLE_BACKOFF_MS = [200, 400, 800, 1000]
+/** An open entry written by a lone UPDATE (its due time) has no creation time: as old as can be. */
+const NO_CREATION_TIME = new Date(0)
 
 /**
  * The recorded outcomes of a user_deletion_request row (its steps and eventpublishedat columns), in
@@ -86,7 +87,7 @@ function deletionRequestStatements(keyspace: string) {
     reopen: `UPDATE ${t} SET state = ?, updatedat = ? WHERE id = ?`,
     due: `UPDATE ${open} SET dueat = ? WHERE id = ?`,
     close: `DELETE FROM ${open} WHERE id = ?`,
-    listOpen: `SELECT id, userid, dueat FROM ${open}`,
+    listOpen: `SELECT id, userid, createdat, dueat FROM ${open}`,
     eventPublished: `UPDATE ${t} SET eventpublishedat = ? WHERE id = ?`,
   }
 }
@@ -213,7 +214,7 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
 
   /** An unknown create is settled once Cassandra answers again: read back, and created if it is not there (the runner has answered that it is). */
   private async keepSettling(request: DeletionRequest, leaseUntil: Date): Promise<void> {
-    const until = Date.now() + SETTLE_FOR_MS
+    const until = Date.now() + CREATE_SETTLED_WITHIN_MS
     while (Date.now() < until) {
       await new Promise((resolve) => setTimeout(resolve, SETTLE_EVERY_MS).unref())
       try {
@@ -276,17 +277,21 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
     await runCassandra(this.client, (client) => client.execute(this.cql.due, [null, id], IDEMPOTENT))
   }
 
-  async listOpen(limit: number, dueBy: Date = new Date()): Promise<{ id: string; userId: string; dueAt?: Date }[]> {
+  async listOpen(limit: number, dueBy: Date = new Date()): Promise<OpenEntry[]> {
     // Paged through: scheduled requests waiting out their grace period must not crowd out the ones due now.
     const result = await runCassandra(this.client, (client) => client.execute(this.cql.listOpen, [], { ...IDEMPOTENT, fetchSize: 500 }))
-    const due: { id: string; userId: string; dueAt?: Date }[] = []
+    const due: OpenEntry[] = []
     for await (const row of result) {
       const dueAt = row.get('dueat') as Date | null
       if (dueAt && dueAt.getTime() > dueBy.getTime()) continue
-      due.push({ id: row.get('id') as string, userId: row.get('userid') as string, ...(dueAt && { dueAt }) })
+      due.push({ id: row.get('id') as string, userId: row.get('userid') as string, createdAt: (row.get('createdat') as Date | null) ?? NO_CREATION_TIME, ...(dueAt && { dueAt }) })
       if (due.length >= limit) break
     }
     return due
+  }
+
+  async unlist(id: string): Promise<void> {
+    await runCassandra(this.client, (client) => client.execute(this.cql.close, [id], IDEMPOTENT))
   }
 
   /** The relay's confirmation that the event reached the topic. */

@@ -1,7 +1,10 @@
+import { randomUUID } from 'node:crypto'
 import type { Client } from 'cassandra-driver'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CREATE_SETTLED_WITHIN_MS } from '../../src/deletion/ports.js'
 import { createCassandraClient } from '../../src/store/cassandra-client.js'
-import { testConfig } from '../support/harness.js'
+import { requestsOf } from '../support/deletion-requests.js'
+import { type Harness, startHarness, testConfig } from '../support/harness.js'
 
 /** The tables the sweeper, the event relay and the batch runner scan whole. */
 const WORK_LISTS = ['user_deletion_request_open', 'user_deletion_event_outbox_pending', 'user_deletion_batch_open']
@@ -33,5 +36,36 @@ describe('db:migrate and the work-list tables the sweeper, the relay and the bat
         tombstone_compaction_interval: '3600',
       })
     }
+  })
+
+  describe('the sweeper and entries that outlive their request', () => {
+    let h: Harness
+    beforeAll(async () => {
+      h = await startHarness()
+    })
+    afterAll(async () => {
+      await h.close()
+    })
+
+    const isListed = async (id: string) => (await h.db.execute(`SELECT id FROM ${keyspace}.user_deletion_request_open WHERE id = ?`, [id], { prepare: true })).rowLength > 0
+
+    it("when a finished request's entry is back (a replica down past gc_grace_seconds) and another names a request never created, then one sweep unlists both and the request reads back as it was", async () => {
+      const user = await h.seed()
+      const response = await h.deleteRequest({ request: { userId: user.id } }, { 'x-authenticated-user-token': h.userToken({ sub: user.id }) })
+      expect(response.status).toBe(200)
+      const [finished] = await requestsOf(h.db, user.id)
+      expect(finished?.state).toBe('completed')
+      const neverCreated = `never-created-${randomUUID()}`
+      const listedLongAgo = new Date(Date.now() - 2 * CREATE_SETTLED_WITHIN_MS - 60_000)
+      const list = `INSERT INTO ${keyspace}.user_deletion_request_open (id, userid, createdat) VALUES (?, ?, ?)`
+      await h.db.execute(list, [finished!.id, user.id, listedLongAgo], { prepare: true })
+      await h.db.execute(list, [neverCreated, randomUUID(), listedLongAgo], { prepare: true })
+
+      await h.service.resumeOpen()
+
+      expect(await isListed(finished!.id)).toBe(false)
+      expect(await isListed(neverCreated)).toBe(false)
+      expect(await requestsOf(h.db, user.id)).toEqual([finished])
+    })
   })
 })

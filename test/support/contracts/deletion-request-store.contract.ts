@@ -93,7 +93,7 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
         expect(await s.store.create(request, new Date(Date.now() + 30 * SECOND), 'service')).toBe(true)
 
         expect(await s.store.get(request.id)).toEqual({ ...request, steps: {} })
-        expect(await s.store.listOpen(ALL_OPEN)).toContainEqual({ id: request.id, userId: request.userId })
+        expect(await s.store.listOpen(ALL_OPEN)).toContainEqual({ id: request.id, userId: request.userId, createdAt: request.createdAt })
       })
 
       test('when a create of an id the service chose is sent again, then it answers true again and one request reads back as created', async (s) => {
@@ -272,10 +272,21 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
     })
 
     describe('finishing and the open list', () => {
-      test('when a request is created, then it is listed open with its user', async (s) => {
+      test('when a request is created, then it is listed open with its user and its creation time', async (s) => {
         const request = await created(s)
 
-        expect(await s.store.listOpen(ALL_OPEN)).toContainEqual({ id: request.id, userId: request.userId })
+        expect(await s.store.listOpen(ALL_OPEN)).toContainEqual({ id: request.id, userId: request.userId, createdAt: request.createdAt })
+      })
+
+      test('when a listed request is unlisted, then it is no longer listed, and the request reads back as it was', async (s) => {
+        const request = await created(s)
+        await s.store.recordSteps(request.id, { lock: done('locked', new Date()) }, 'in_progress', held())
+        const before = await s.store.get(request.id)
+
+        await s.store.unlist(request.id)
+
+        expect(await isListedOpen(s, request.id)).toBe(false)
+        expect(await s.store.get(request.id)).toEqual(before)
       })
 
       test('when open requests are listed, then no more than the limit are answered', async (s) => {
@@ -351,7 +362,7 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
 
         expect(await s.store.get(request.id)).toMatchObject({ state: 'scheduled' })
         expect((await s.store.listOpen(ALL_OPEN, new Date(dueAt.getTime() - SECOND))).some((open) => open.id === request.id)).toBe(false)
-        expect(await s.store.listOpen(ALL_OPEN, new Date(dueAt.getTime() + SECOND))).toContainEqual({ id: request.id, userId: request.userId, dueAt })
+        expect(await s.store.listOpen(ALL_OPEN, new Date(dueAt.getTime() + SECOND))).toContainEqual({ id: request.id, userId: request.userId, createdAt: request.createdAt, dueAt })
       })
 
       test('when the erasure begins, then the request follows its erasure plan', async (s) => {

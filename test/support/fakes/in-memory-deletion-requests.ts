@@ -9,7 +9,7 @@ import {
   type StepName,
   type StepOutcome,
 } from '../../../src/deletion/deletion-request.js'
-import type { DeletionRequestStore } from '../../../src/deletion/ports.js'
+import type { DeletionRequestStore, OpenEntry } from '../../../src/deletion/ports.js'
 import { FailureQueue, Timeline } from './timeline.js'
 
 type Method = keyof DeletionRequestStore
@@ -41,7 +41,9 @@ const EPOCH = new Date(0)
  * - releaseLease and finish set the lease to the epoch, so anyone may take the request at once;
  * - finish overwrites reason and receipt (absent fields become absent) and unlists finished
  *   requests (completed, failed, cancelled); partial and scheduled ones stay open, a scheduled one
- *   due at `dueAt`; listOpen answers only what is due; reopen lists a request again, due at once;
+ *   due at `dueAt`; listOpen answers only what is due, each entry with its request's creation time (an entry
+ *   seeded by listWithoutRequest has no request); unlist takes an entry off the list and nothing
+ *   else; reopen lists a request again, due at once;
  * - get / findByUser answer copies, steps in the order the workflow runs them; findByUser newest first.
  *
  * - recordSteps adds the outcomes it is given (several steps in one write) and sets the lease; finish adds the
@@ -55,6 +57,7 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
   /** What create was called with, copied at the time of the call (including refused ones). */
   readonly created: { request: DeletionRequest; leaseUntil: Date; idChosenBy: RequestIdChosenBy; applied: boolean }[] = []
   private readonly rows = new Map<string, Row>()
+  private readonly entriesWithoutRequest = new Map<string, Omit<OpenEntry, 'dueAt'>>()
   private readonly failures = new FailureQueue<Method>()
 
   constructor(
@@ -130,6 +133,8 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
     // organisationids is a set<text> column: each id once, in sorted order.
     const target = { ...stored.target, organisationIds: [...new Set(stored.target.organisationIds)].sort() }
     this.rows.set(request.id, { request: { ...stored, target, steps: {} }, leaseUntil: new Date(leaseUntil), open: true })
+    // The entry Cassandra lists is keyed by the id: a create arriving late lists its request once.
+    this.entriesWithoutRequest.delete(request.id)
     return true
   }
 
@@ -187,12 +192,26 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
     else if (fields.dueAt) row.dueAt = new Date(fields.dueAt)
   }
 
-  async listOpen(limit: number, dueBy: Date = this.clock.now()): Promise<{ id: string; userId: string; dueAt?: Date }[]> {
+  async listOpen(limit: number, dueBy: Date = this.clock.now()): Promise<OpenEntry[]> {
     this.enter('listOpen')
-    return [...this.rows.values()]
+    const listed = [...this.rows.values()]
       .filter((row) => row.open && (!row.dueAt || row.dueAt.getTime() <= dueBy.getTime()))
-      .slice(0, limit)
-      .map((row) => ({ id: row.request.id, userId: row.request.userId, ...(row.dueAt && { dueAt: new Date(row.dueAt) }) }))
+      .map((row) => ({ id: row.request.id, userId: row.request.userId, createdAt: new Date(row.request.createdAt), ...(row.dueAt && { dueAt: new Date(row.dueAt) }) }))
+    const withoutRequest = [...this.entriesWithoutRequest.values()].map((entry) => ({ ...entry, createdAt: new Date(entry.createdAt) }))
+    return [...listed, ...withoutRequest].slice(0, limit)
+  }
+
+  async unlist(id: string): Promise<void> {
+    this.enter('unlist')
+    this.entriesWithoutRequest.delete(id)
+    const row = this.rows.get(id)
+    if (row) row.open = false
+  }
+
+  /** An open entry whose request was never created (a create that never applied), as Cassandra can hold one. */
+  listWithoutRequest(entry: Omit<OpenEntry, 'dueAt'>): this {
+    this.entriesWithoutRequest.set(entry.id, { ...entry })
+    return this
   }
 
   async updatePlan(id: string, plan: PlanName, state: RequestState): Promise<void> {
