@@ -14,7 +14,7 @@ import { cancelDeletion } from './deletion/cancel-deletion.js'
 import { type DeleteAccountDeps, deleteAccount } from './deletion/delete-account.js'
 import { readDeletionStatus } from './deletion/deletion-status.js'
 import { exportUser } from './deletion/export-user.js'
-import type { IdentityProvider, UserStore } from './deletion/ports.js'
+import type { BatchJobStore, IdentityProvider, UserStore } from './deletion/ports.js'
 import { lockOutStanding } from './deletion/user-condition.js'
 import { resumeDeletion, resumeOpenDeletions } from './deletion/run-deletion.js'
 import { readBatchStatus, submitBatch } from './deletion/batch-job.js'
@@ -74,6 +74,7 @@ export interface Service {
 export interface ServiceOverrides {
   users?: (store: UserStore) => UserStore
   identity?: (identity: IdentityProvider) => IdentityProvider
+  batchJobs?: (store: BatchJobStore) => BatchJobStore
 }
 
 /** The realm keys: Sunbird's offline PEM folder when configured (it wins), else the realm's JWKS. */
@@ -169,7 +170,8 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     { counts: new CassandraRequesterDeletionCounts(cassandra, config.cassandra.keyspace), clock: workflow.clock, maxPerHour: config.deletion.maxPerRequesterPerHour },
     countDeletion,
   )
-  const batchJobs = new CassandraBatchJobs(cassandra, config.cassandra.keyspace)
+  const batchJobStore = new CassandraBatchJobs(cassandra, config.cassandra.keyspace)
+  const batchJobs = overrides.batchJobs ? overrides.batchJobs(batchJobStore) : batchJobStore
   const { breaker } = config.batch
   const batches = new BatchRunner({
     jobs: batchJobs,

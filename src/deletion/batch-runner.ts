@@ -167,8 +167,16 @@ export class BatchRunner {
             : outcome.status === 'failed' || gaveUp
               ? { ...item, status: 'failed', err: outcome.err, attempts, at: clock.now() }
               : { ...item, attempts }
-        await jobs.recordItem(job.id, recorded).catch((err: unknown) => this.deps.onError?.(err))
-        if (recorded.status === 'pending') settled = false
+        // An outcome not recorded leaves the item pending in the store: the slice is not done, and
+        // the item's next try finds its request and records what became of it.
+        const stored = await jobs.recordItem(job.id, recorded).then(
+          () => true,
+          (err: unknown) => {
+            this.deps.onError?.(err)
+            return false
+          },
+        )
+        if (recorded.status === 'pending' || !stored) settled = false
       }
       if (settled && !this.stopping) await jobs.finishSlice(job.id, slice)
     } finally {

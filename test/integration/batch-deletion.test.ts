@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { batchRequestId } from '../../src/deletion/batch-job.js'
+import { DependencyUnavailableError } from '../../src/deletion/errors.js'
+import type { BatchItem, BatchJobStore } from '../../src/deletion/ports.js'
 import { type BatchStatusResult, jobStatus, type Post, postTo, submitJob, waitForJob } from '../support/batch-jobs.js'
 import { requestsOf } from '../support/deletion-requests.js'
 import { startHarness, type Harness } from '../support/harness.js'
@@ -183,5 +185,53 @@ describe('a batch job paced across two instances', () => {
     // A deletion ends a little after its token's second, so one wall-clock second may hold the ends of
     // two seconds' budgets (2 + 2), never more: a burst past the pace would show here.
     expect(Math.max(...perSecond.values())).toBeLessThanOrEqual(4)
+  })
+})
+
+describe('a batch job whose outcome could not be recorded', () => {
+  let h: Harness
+  const adminId = randomUUID()
+  let failedRecords = 0
+
+  beforeAll(async () => {
+    h = await startHarness(
+      { batch: FAST },
+      {
+        // The real store, whose first write of a deleted user's outcome fails as Cassandra timing out would.
+        batchJobs: (store) =>
+          Object.assign(Object.create(store) as BatchJobStore, {
+            recordItem: async (jobId: string, item: BatchItem) => {
+              if (item.status === 'deleted' && failedRecords === 0) {
+                failedRecords++
+                throw new DependencyUnavailableError('cassandra')
+              }
+              return store.recordItem(jobId, item)
+            },
+          }),
+      },
+    )
+    h.service.batches.start()
+  })
+  afterAll(async () => {
+    await h.service.batches.stop()
+    await h.close()
+  })
+
+  it('when the write of a deleted user’s outcome fails, then the slice is not finished with that user pending: a later try records them deleted, under their one request', async () => {
+    const users = await Promise.all(Array.from({ length: 3 }, () => h.seed({ rootOrgId: ORG, organisations: [ORG] })))
+    const token = () => h.userToken({ sub: adminId, roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] })
+    const post = postTo(h.service.app, h.apiBearer)
+
+    const { jobId } = await submitJob(
+      post,
+      token(),
+      users.map((u) => u.id),
+    )
+    const status = await waitForJob(post, token(), jobId, (s) => s.state === 'completed')
+
+    expect(failedRecords).toBe(1)
+    expect(status).toMatchObject({ total: 3, done: 3, succeeded: 3, failed: {} })
+    expect(status.outcomes.map((o) => o.status)).toEqual(['deleted', 'deleted', 'deleted'])
+    for (const user of users) expect((await requestsOf(h.db, user.id)).map((r) => [r.id, r.state])).toEqual([[batchRequestId(jobId, user.id), 'completed']])
   })
 })
