@@ -86,8 +86,10 @@ export class BatchRunner {
     if (this.stopping || this.passing) return
     this.passing = true
     try {
+      // A full instance reads nothing: the scans cost the shared cluster on every pass.
+      if (this.full()) return
       for (const jobId of await this.deps.jobs.listOpen()) {
-        if (this.stopping) return
+        if (this.stopping || this.full()) return
         const slices = await this.deps.jobs.slices(jobId)
         if (slices.every((slice) => slice.done)) {
           await this.deps.jobs.complete(jobId)
@@ -96,7 +98,7 @@ export class BatchRunner {
         }
         const now = this.deps.clock.now()
         for (const slice of slices) {
-          if (this.working.size >= this.deps.settings.concurrency || this.stopping) return
+          if (this.full() || this.stopping) return
           const key = `${jobId}/${slice.slice}`
           if (slice.done || this.working.has(key) || slice.leaseUntil > now) continue
           if (!(await this.deps.jobs.acquireSlice(jobId, slice.slice, this.deps.instanceId, now, this.leaseEnd()))) continue
@@ -113,6 +115,10 @@ export class BatchRunner {
     } finally {
       this.passing = false
     }
+  }
+
+  private full(): boolean {
+    return this.working.size >= this.deps.settings.concurrency
   }
 
   private leaseEnd(): Date {

@@ -235,3 +235,66 @@ describe('a batch job whose outcome could not be recorded', () => {
     for (const user of users) expect((await requestsOf(h.db, user.id)).map((r) => [r.id, r.state])).toEqual([[batchRequestId(jobId, user.id), 'completed']])
   })
 })
+
+describe('an instance working as many slices as it may', () => {
+  let h: Harness
+  const adminId = randomUUID()
+  let slicesWorked = 0
+  const readsWhileFull: string[] = []
+
+  beforeAll(async () => {
+    h = await startHarness(
+      { batch: { ...FAST, concurrency: 1 } },
+      {
+        // The real store, watched: which scans does a full instance make?
+        batchJobs: (store) => {
+          const watched = Object.create(store) as BatchJobStore
+          const scan =
+            (name: 'listOpen' | 'slices') =>
+            (...args: never[]) => {
+              if (slicesWorked >= 1) readsWhileFull.push(name)
+              return (store[name] as (...a: never[]) => Promise<never>)(...args)
+            }
+          return Object.assign(watched, {
+            listOpen: scan('listOpen'),
+            slices: scan('slices'),
+            acquireSlice: async (...args: Parameters<BatchJobStore['acquireSlice']>) => {
+              const taken = await store.acquireSlice(...args)
+              if (taken) slicesWorked++
+              return taken
+            },
+            finishSlice: async (...args: Parameters<BatchJobStore['finishSlice']>) => {
+              slicesWorked--
+              return store.finishSlice(...args)
+            },
+            releaseSlice: async (...args: Parameters<BatchJobStore['releaseSlice']>) => {
+              slicesWorked--
+              return store.releaseSlice(...args)
+            },
+          })
+        },
+      },
+    )
+    h.service.batches.start()
+  })
+  afterAll(async () => {
+    await h.service.batches.stop()
+    await h.close()
+  })
+
+  it('when its slices are all taken, then its passes scan neither the open jobs nor their slices until one is done', async () => {
+    const users = await Promise.all(Array.from({ length: 6 }, () => h.seed({ rootOrgId: ORG, organisations: [ORG] })))
+    const token = () => h.userToken({ sub: adminId, roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] })
+    const post = postTo(h.service.app, h.apiBearer)
+
+    const { jobId } = await submitJob(
+      post,
+      token(),
+      users.map((u) => u.id),
+    )
+    const status = await waitForJob(post, token(), jobId, (s) => s.state === 'completed')
+
+    expect(status).toMatchObject({ total: 6, succeeded: 6 })
+    expect(readsWhileFull).toEqual([])
+  })
+})
