@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import type { Caller } from './caller.js'
 import { ORG_ADMIN } from './deletion-policy.js'
 import { BatchJobNotFoundError, NotPermittedError } from './errors.js'
-import type { BatchItem, BatchItemStatus, BatchJob, BatchJobState, BatchJobStore, Clock } from './ports.js'
+import type { BatchItem, BatchItemStatus, BatchJob, BatchJobState, BatchJobStore, Clock, SliceTally } from './ports.js'
 
 /** At most this many ids per job (the schema says so first). */
 export const MAX_BATCH_IDS = 1000
@@ -72,22 +72,63 @@ function mayFollow(caller: Caller, job: BatchJob): boolean {
   return caller.roles.some((role) => role.role === ORG_ADMIN && role.organisationIds.some((id) => jobOrgs.has(id)))
 }
 
-/** Where a job stands, with one page (`offset`, `limit`) of its per-user outcomes. */
+/** The one count of settled users: deleted ones succeeded, failed ones by code; pending ones are not counted. */
+export function tally(items: readonly BatchItem[]): SliceTally {
+  const counted: SliceTally = { succeeded: 0, failed: {} }
+  for (const item of items) {
+    if (item.status === 'pending') continue
+    if (item.status === 'deleted') counted.succeeded++
+    else counted.failed[item.err ?? 'UNKNOWN'] = (counted.failed[item.err ?? 'UNKNOWN'] ?? 0) + 1
+    if (!item.at) continue
+    if (!counted.firstSettledAt || item.at < counted.firstSettledAt) counted.firstSettledAt = item.at
+    if (!counted.lastSettledAt || item.at > counted.lastSettledAt) counted.lastSettledAt = item.at
+  }
+  return counted
+}
+
+const settledCount = (counted: SliceTally) => counted.succeeded + Object.values(counted.failed).reduce((sum, n) => sum + n, 0)
+
+/**
+ * How many of a tally's users were settled since `from`: the users of a slice are settled one after
+ * another, so evenly over its first to last settlement is close enough for a rate.
+ */
+function settledSince(counted: SliceTally, from: number): number {
+  const count = settledCount(counted)
+  const first = counted.firstSettledAt?.getTime()
+  const last = counted.lastSettledAt?.getTime()
+  if (first === undefined || last === undefined || last < from) return 0
+  if (first >= from || last === first) return count
+  return Math.round((count * (last - from)) / (last - first))
+}
+
+/**
+ * Where a job stands, with one page (`offset`, `limit`) of its per-user outcomes. A done slice
+ * answers with its counts; only the users of slices being worked are read, so a poll costs the
+ * cluster the job's slices, not its users.
+ */
 export async function readBatchStatus(deps: { jobs: BatchJobStore; clock: Clock }, input: { caller: Caller; jobId: string; offset: number; limit: number }): Promise<BatchStatus> {
   const job = await deps.jobs.get(input.jobId)
   if (!job) throw new BatchJobNotFoundError()
   if (!mayFollow(input.caller, job)) throw new NotPermittedError('not the creator of the job or an ORG_ADMIN of its organisation')
-  const items = await deps.jobs.items(job.id)
-  const failed: Record<string, number> = {}
-  let succeeded = 0
-  for (const item of items) {
-    if (item.status === 'deleted') succeeded++
-    if (item.status === 'failed') failed[item.err ?? 'UNKNOWN'] = (failed[item.err ?? 'UNKNOWN'] ?? 0) + 1
-  }
-  const done = items.filter((item) => item.status !== 'pending').length
   const now = deps.clock.now().getTime()
   const windowMs = Math.max(1000, Math.min(RATE_WINDOW_MS, now - job.createdAt.getTime()))
-  const recent = items.filter((item) => item.status !== 'pending' && item.at && now - item.at.getTime() <= windowMs).length
+  const slices = await deps.jobs.slices(job.id)
+  // Untaken slices have only pending users; the others without counts are read user by user.
+  const unTallied = slices.filter((slice) => !slice.tally && (slice.taken || slice.done))
+  const [page, ...read] = await Promise.all([deps.jobs.itemsPage(job.id, input.offset, input.limit), ...unTallied.map((slice) => deps.jobs.items(job.id, slice.slice))])
+  const from = now - windowMs
+  const failed: Record<string, number> = {}
+  let succeeded = 0
+  let done = 0
+  let recent = 0
+  const add = (counted: SliceTally, settledInWindow: number) => {
+    succeeded += counted.succeeded
+    for (const [code, n] of Object.entries(counted.failed)) failed[code] = (failed[code] ?? 0) + n
+    done += settledCount(counted)
+    recent += settledInWindow
+  }
+  for (const slice of slices) if (slice.tally) add(slice.tally, settledSince(slice.tally, from))
+  for (const items of read) add(tally(items), items.filter((item) => item.status !== 'pending' && item.at && item.at.getTime() >= from).length)
   const ratePerSecond = Math.round((recent / (windowMs / 1000)) * 100) / 100
   const remaining = job.total - done
   return {
@@ -100,7 +141,7 @@ export async function readBatchStatus(deps: { jobs: BatchJobStore; clock: Clock 
     progress: job.total === 0 ? 100 : Math.floor((done / job.total) * 100),
     ratePerSecond,
     etaSeconds: remaining === 0 ? 0 : ratePerSecond > 0 ? Math.ceil(remaining / ratePerSecond) : null,
-    outcomes: items.slice(input.offset, input.offset + input.limit).map(outcomeOf),
+    outcomes: (page ?? []).map(outcomeOf),
   }
 }
 

@@ -1,4 +1,4 @@
-import { batchRequestId } from './batch-job.js'
+import { batchRequestId, tally } from './batch-job.js'
 import type { Caller } from './caller.js'
 import { type BreakerSettings, CircuitBreaker } from './circuit-breaker.js'
 import type { DeletionInput } from './delete-account.js'
@@ -152,9 +152,14 @@ export class BatchRunner {
     const { jobs, clock, settings } = this.deps
     let leaseRenewAt = clock.now().getTime() + settings.leaseMs / 3
     let settled = true
+    // Every user's outcome, settled before or now: counted once the slice is done.
+    const outcomes: BatchItem[] = []
     try {
       for (const item of await jobs.items(job.id, slice)) {
-        if (item.status !== 'pending') continue
+        if (item.status !== 'pending') {
+          outcomes.push(item)
+          continue
+        }
         if (!(await this.waitForBreaker(job.id))) {
           settled = false
           break
@@ -183,8 +188,9 @@ export class BatchRunner {
           },
         )
         if (recorded.status === 'pending' || !stored) settled = false
+        else outcomes.push(recorded)
       }
-      if (settled && !this.stopping) await jobs.finishSlice(job.id, slice)
+      if (settled && !this.stopping) await jobs.finishSlice(job.id, slice, tally(outcomes))
     } finally {
       if (!settled || this.stopping) await jobs.releaseSlice(job.id, slice).catch(() => undefined)
     }

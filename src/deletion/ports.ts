@@ -346,10 +346,24 @@ export interface BatchItem {
   at?: Date
 }
 
+/** What became of a slice's users, counted once when the slice is done, so a job's status reads slices instead of every user. */
+export interface SliceTally {
+  succeeded: number
+  /** Failed users by code. */
+  failed: Record<string, number>
+  /** When the first and the last of the counted users were settled (absent: none had a time). */
+  firstSettledAt?: Date
+  lastSettledAt?: Date
+}
+
 export interface BatchSliceState {
   slice: number
   done: boolean
   leaseUntil: Date
+  /** Some instance has taken the slice at some time: its users may have been tried. */
+  taken: boolean
+  /** Its users' outcomes, counted when it was done (absent for slices done before the counts were kept). */
+  tally?: SliceTally
 }
 
 /** Durable batch jobs: the job, its slices (leased to one instance at a time), and one outcome per user. */
@@ -359,6 +373,8 @@ export interface BatchJobStore {
   get(jobId: string): Promise<BatchJob | undefined>
   /** Every user of the job, or of one slice, in slice order. */
   items(jobId: string, slice?: number): Promise<BatchItem[]>
+  /** The job's users from `offset`, at most `limit` of them, in slice order (reads no more than offset + limit). */
+  itemsPage(jobId: string, offset: number, limit: number): Promise<BatchItem[]>
   recordItem(jobId: string, item: BatchItem): Promise<void>
   setState(jobId: string, state: BatchJobState): Promise<void>
   /** Ids of the jobs not completed. */
@@ -372,8 +388,8 @@ export interface BatchJobStore {
   renewSlice(jobId: string, slice: number, owner: string, until: Date): Promise<boolean>
   /** Gives the slice up at once (shutdown, or a dependency in trouble), so any instance may take it. */
   releaseSlice(jobId: string, slice: number): Promise<void>
-  /** Every user of the slice is settled. */
-  finishSlice(jobId: string, slice: number): Promise<void>
+  /** Every user of the slice is settled: marked done with what became of them. */
+  finishSlice(jobId: string, slice: number, tally: SliceTally): Promise<void>
   /** Takes one token of the job's budget for the given second, across every instance; answers how many were taken in that second so far. */
   takePaceToken(jobId: string, second: number): Promise<number>
 }

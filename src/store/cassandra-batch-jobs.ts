@@ -1,6 +1,6 @@
 import { type Client, types } from 'cassandra-driver'
 import type { Caller } from '../deletion/caller.js'
-import type { BatchItem, BatchItemStatus, BatchJob, BatchJobState, BatchJobStore, BatchSliceState } from '../deletion/ports.js'
+import type { BatchItem, BatchItemStatus, BatchJob, BatchJobState, BatchJobStore, BatchSliceState, SliceTally } from '../deletion/ports.js'
 import { IDEMPOTENT, runCassandra, writeTogether } from './cassandra-call.js'
 
 /** Rows per insert batch: all of one partition (the job), well under Cassandra's batch size limit. */
@@ -21,15 +21,16 @@ function statements(keyspace: string) {
     getJob: `SELECT id, createdby, caller, organisationids, mode, total, slices, state, createdat, updatedat FROM ${job} WHERE id = ?`,
     setState: `UPDATE ${job} SET state = ?, updatedat = ? WHERE id = ?`,
     createSlice: `INSERT INTO ${slice} (jobid, slice, leaseuntil, done) VALUES (?, ?, ?, false)`,
-    slices: `SELECT slice, done, leaseuntil FROM ${slice} WHERE jobid = ?`,
+    slices: `SELECT slice, done, leaseuntil, owner, succeeded, failed, firstsettledat, lastsettledat FROM ${slice} WHERE jobid = ?`,
     // The one lightweight transaction per slice: of instances racing for it exactly one works it.
     acquire: `UPDATE ${slice} SET owner = ?, leaseuntil = ? WHERE jobid = ? AND slice = ? IF leaseuntil < ?`,
     renew: `UPDATE ${slice} SET leaseuntil = ? WHERE jobid = ? AND slice = ? IF owner = ?`,
     release: `UPDATE ${slice} SET leaseuntil = ? WHERE jobid = ? AND slice = ?`,
-    finishSlice: `UPDATE ${slice} SET done = true, leaseuntil = ? WHERE jobid = ? AND slice = ?`,
+    finishSlice: `UPDATE ${slice} SET done = true, leaseuntil = ?, succeeded = ?, failed = ?, firstsettledat = ?, lastsettledat = ? WHERE jobid = ? AND slice = ?`,
     createItem: `INSERT INTO ${item} (jobid, slice, userid, status, attempts) VALUES (?, ?, ?, 'pending', 0)`,
     items: `SELECT slice, userid, status, err, attempts, at FROM ${item} WHERE jobid = ?`,
     sliceItems: `SELECT slice, userid, status, err, attempts, at FROM ${item} WHERE jobid = ? AND slice = ?`,
+    itemsPage: `SELECT slice, userid, status, err, attempts, at FROM ${item} WHERE jobid = ? LIMIT ?`,
     recordItem: `UPDATE ${item} SET status = ?, err = ?, attempts = ?, at = ? WHERE jobid = ? AND slice = ? AND userid = ?`,
     takeToken: `UPDATE ${pace} SET taken = taken + 1 WHERE jobid = ? AND second = ?`,
     readTokens: `SELECT taken FROM ${pace} WHERE jobid = ? AND second = ?`,
@@ -47,6 +48,17 @@ function toItem(row: types.Row): BatchItem {
     ...(err && { err }),
     ...(at && { at }),
   }
+}
+
+/** A done slice's counts; none for a slice not done, or done before the counts were kept (migration 11). */
+function toTally(row: types.Row): SliceTally | undefined {
+  const succeeded = row.get('succeeded') as number | null
+  if (row.get('done') !== true || succeeded === null) return undefined
+  const first = row.get('firstsettledat') as Date | null
+  const last = row.get('lastsettledat') as Date | null
+  // An empty map reads back as null.
+  const failed = (row.get('failed') as Record<string, number> | null) ?? {}
+  return { succeeded, failed, ...(first && { firstSettledAt: first }), ...(last && { lastSettledAt: last }) }
 }
 
 /**
@@ -108,6 +120,12 @@ export class CassandraBatchJobs implements BatchJobStore {
     return result.rows.map(toItem)
   }
 
+  async itemsPage(jobId: string, offset: number, limit: number): Promise<BatchItem[]> {
+    if (limit <= 0) return []
+    const result = await runCassandra(this.client, (client) => client.execute(this.cql.itemsPage, [jobId, offset + limit], { ...IDEMPOTENT, fetchSize: 5000 }))
+    return result.rows.slice(offset).map(toItem)
+  }
+
   async recordItem(jobId: string, item: BatchItem): Promise<void> {
     await runCassandra(this.client, (client) => client.execute(this.cql.recordItem, [item.status, item.err ?? null, item.attempts, item.at ?? null, jobId, item.slice, item.userId], IDEMPOTENT))
   }
@@ -127,7 +145,16 @@ export class CassandraBatchJobs implements BatchJobStore {
 
   async slices(jobId: string): Promise<BatchSliceState[]> {
     const rows = (await runCassandra(this.client, (client) => client.execute(this.cql.slices, [jobId], IDEMPOTENT))).rows
-    return rows.map((row) => ({ slice: row.get('slice') as number, done: row.get('done') === true, leaseUntil: (row.get('leaseuntil') as Date | null) ?? NEVER }))
+    return rows.map((row) => {
+      const tally = toTally(row)
+      return {
+        slice: row.get('slice') as number,
+        done: row.get('done') === true,
+        leaseUntil: (row.get('leaseuntil') as Date | null) ?? NEVER,
+        taken: row.get('owner') !== null,
+        ...(tally && { tally }),
+      }
+    })
   }
 
   async acquireSlice(jobId: string, slice: number, owner: string, now: Date, until: Date): Promise<boolean> {
@@ -143,8 +170,9 @@ export class CassandraBatchJobs implements BatchJobStore {
     await runCassandra(this.client, (client) => client.execute(this.cql.release, [NEVER, jobId, slice], IDEMPOTENT))
   }
 
-  async finishSlice(jobId: string, slice: number): Promise<void> {
-    await runCassandra(this.client, (client) => client.execute(this.cql.finishSlice, [NEVER, jobId, slice], IDEMPOTENT))
+  async finishSlice(jobId: string, slice: number, tally: SliceTally): Promise<void> {
+    const row = [NEVER, tally.succeeded, tally.failed, tally.firstSettledAt ?? null, tally.lastSettledAt ?? null, jobId, slice]
+    await runCassandra(this.client, (client) => client.execute(this.cql.finishSlice, row, IDEMPOTENT))
   }
 
   async takePaceToken(jobId: string, second: number): Promise<number> {
