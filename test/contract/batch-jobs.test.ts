@@ -74,6 +74,43 @@ describe('batch jobs on the built server', () => {
     }
   })
 
+  it('when the server is killed (SIGKILL) mid-job, then the next server takes its slices over once their leases run out and finishes the job, each user deleted through one request', async () => {
+    const env = {
+      CASSANDRA_KEYSPACE: KEYSPACE,
+      BATCH_MAX_DELETIONS_PER_SECOND: '3',
+      BATCH_SLICE_SIZE: '4',
+      BATCH_POLL_INTERVAL_MS: '200',
+      BATCH_LEASE_MS: '3000',
+      DELETION_SWEEP_INTERVAL_MS: '500',
+      DELETION_LEASE_MS: '2000',
+    }
+    const userIds = await seedUsers(16)
+    const first = await startContractServer({ keys, env })
+    const token = () => first.userToken({ sub: adminId, roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] })
+    let post = postTo(first.url, first.apiBearer)
+    const { jobId } = await submitJob(post, token(), userIds)
+    await waitForJob(post, token(), jobId, (status) => status.done >= 3)
+
+    // No drain: whatever deletion was in flight stops where it was, its slice still leased.
+    await first.stop('SIGKILL')
+
+    const second = await startContractServer({ keys, env })
+    try {
+      post = postTo(second.url, second.apiBearer)
+      const status = await waitForJob(post, token(), jobId, (s) => s.state === 'completed', 90_000)
+      expect(status).toMatchObject({ total: 16, done: 16, succeeded: 16, failed: {} })
+    } finally {
+      expect(await second.stop()).toBe(0)
+    }
+    for (const userId of userIds) {
+      const requests = await requestsOf(db, userId, KEYSPACE)
+      expect(
+        requests.map((request) => request.state),
+        userId,
+      ).toEqual(['completed'])
+    }
+  }, 150_000)
+
   it('when Cassandra is paused (SIGSTOP) under a running job, then the breaker pauses the job, and when Cassandra resumes the job resumes and completes with nothing lost', async () => {
     const env = {
       CASSANDRA_KEYSPACE: KEYSPACE,
