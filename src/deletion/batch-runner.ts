@@ -104,7 +104,7 @@ export class BatchRunner {
           if (!(await this.deps.jobs.acquireSlice(jobId, slice.slice, this.deps.instanceId, now, this.leaseEnd()))) continue
           const job = await this.job(jobId)
           if (!job) continue
-          const work = this.workSlice(job, slice.slice)
+          const work = this.workSlice(job, slice.slice, slice.taken)
             .catch((err: unknown) => this.sliceFailed(jobId, err))
             .finally(() => this.working.delete(key))
           this.working.set(key, work)
@@ -147,8 +147,11 @@ export class BatchRunner {
     return breaker
   }
 
-  /** Deletes the slice's pending users; gives the slice back when some stay pending (stop, breaker, lost lease). */
-  private async workSlice(job: BatchJob, slice: number): Promise<void> {
+  /**
+   * Deletes the slice's pending users; gives the slice back when some stay pending (stop, breaker,
+   * lost lease). `takenBefore`: an instance worked the slice before (and may have died mid-user).
+   */
+  private async workSlice(job: BatchJob, slice: number, takenBefore: boolean): Promise<void> {
     const { jobs, clock, settings } = this.deps
     let leaseRenewAt = clock.now().getTime() + settings.leaseMs / 3
     let settled = true
@@ -168,7 +171,7 @@ export class BatchRunner {
           if (!(await jobs.renewSlice(job.id, slice, this.deps.instanceId, this.leaseEnd()))) return // another instance has it now
           leaseRenewAt = clock.now().getTime() + settings.leaseMs / 3
         }
-        const outcome = await this.attempt(job, item)
+        const outcome = await this.attempt(job, item, takenBefore || item.attempts > 0)
         await this.recordForBreaker(job.id, outcome.status === 'fault')
         const attempts = item.attempts + (outcome.status === 'fault' ? 1 : 0)
         const gaveUp = outcome.status === 'fault' && attempts >= settings.maxAttempts
@@ -228,12 +231,17 @@ export class BatchRunner {
     await this.deps.jobs.setState(jobId, change === 'opened' ? 'paused' : 'running').catch(() => undefined)
   }
 
-  /** One user: their request finished if an earlier try opened it, else deleted as a single delete would be. */
-  private async attempt(job: BatchJob, item: BatchItem): Promise<Outcome> {
+  /**
+   * One user: their request finished if an earlier try opened it, else deleted as a single delete
+   * would be. Only a user of a slice worked before, or tried before, can have an earlier try: the
+   * others are spared the read (one per deletion of a bulk job). A try that locked the user is
+   * found all the same, by the "already deleted" below.
+   */
+  private async attempt(job: BatchJob, item: BatchItem, mayHaveEarlierTry: boolean): Promise<Outcome> {
     const requestId = batchRequestId(job.id, item.userId)
     try {
       await this.takePaceToken(job.id)
-      const earlier = await this.deps.requests.get(requestId)
+      const earlier = mayHaveEarlierTry ? await this.deps.requests.get(requestId) : undefined
       if (earlier) return await this.settleEarlier(requestId)
       // The id follows from job and user, so two runners of one item (a slice taken over while its
       // holder still works it) name the same id: its create stays the compare-and-set ('caller').
