@@ -8,7 +8,8 @@ import { startContractServer } from '../support/contract-server.js'
 import { requestsOf } from '../support/deletion-requests.js'
 import { signalLocalServer } from '../support/faults.js'
 import { testConfig } from '../support/harness.js'
-import { createRealmKeys } from '../support/user-tokens.js'
+import { ISSUER } from '../support/test-env.js'
+import { createRealmKeys, mintUserToken } from '../support/user-tokens.js'
 import { waitUntil } from '../support/wait-until.js'
 
 const ORG = `batch-contract-${randomUUID()}`
@@ -34,6 +35,28 @@ describe('batch jobs on the built server', () => {
     await db.shutdown()
   })
 
+  /** Each user deleted once: through one request, completed. */
+  async function expectOneCompletedRequestEach(userIds: readonly string[]): Promise<void> {
+    for (const userId of userIds) {
+      const requests = await requestsOf(db, userId, KEYSPACE)
+      expect(
+        requests.map((request) => request.state),
+        userId,
+      ).toEqual(['completed'])
+    }
+  }
+
+  /** An ORG_ADMIN of ORG: whoever mints it, every server here trusts the same keys. */
+  const token = () => mintUserToken(keys, ISSUER, { sub: adminId, roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] })
+
+  /** Seeds `count` users, starts the built server with `env`, and submits them as one job. */
+  async function serverWithJob(env: Record<string, string>, count: number) {
+    const userIds = await seedUsers(count)
+    const server = await startContractServer({ keys, env })
+    const { jobId } = await submitJob(postTo(server.url, server.apiBearer), token(), userIds)
+    return { userIds, server, jobId }
+  }
+
   async function seedUsers(count: number): Promise<string[]> {
     const ids = Array.from({ length: count }, () => randomUUID())
     for (const id of ids) await seedUser(db, KEYSPACE, { id, rootOrgId: ORG, organisations: [ORG] })
@@ -42,11 +65,8 @@ describe('batch jobs on the built server', () => {
 
   it('when the server is stopped (SIGTERM) mid-job, then it stops within the drain deadline, and the next server finishes the job with one deletion request per user', async () => {
     const env = { CASSANDRA_KEYSPACE: KEYSPACE, BATCH_MAX_DELETIONS_PER_SECOND: '3', BATCH_SLICE_SIZE: '4', BATCH_POLL_INTERVAL_MS: '200', BATCH_LEASE_MS: '3000', REQUEST_TIMEOUT_MS: '10000' }
-    const userIds = await seedUsers(16)
-    const first = await startContractServer({ keys, env })
-    const token = () => first.userToken({ sub: adminId, roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] })
+    const { userIds, server: first, jobId } = await serverWithJob(env, 16)
     let post = postTo(first.url, first.apiBearer)
-    const { jobId } = await submitJob(post, token(), userIds)
     await waitForJob(post, token(), jobId, (status) => status.done >= 3)
 
     const stopping = Date.now()
@@ -65,13 +85,7 @@ describe('batch jobs on the built server', () => {
     } finally {
       expect(await second.stop()).toBe(0)
     }
-    for (const userId of userIds) {
-      const requests = await requestsOf(db, userId, KEYSPACE)
-      expect(
-        requests.map((request) => request.state),
-        userId,
-      ).toEqual(['completed'])
-    }
+    await expectOneCompletedRequestEach(userIds)
   })
 
   it('when the server is killed (SIGKILL) mid-job, then the next server takes its slices over once their leases run out and finishes the job, each user deleted through one request', async () => {
@@ -84,11 +98,8 @@ describe('batch jobs on the built server', () => {
       DELETION_SWEEP_INTERVAL_MS: '500',
       DELETION_LEASE_MS: '2000',
     }
-    const userIds = await seedUsers(16)
-    const first = await startContractServer({ keys, env })
-    const token = () => first.userToken({ sub: adminId, roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] })
+    const { userIds, server: first, jobId } = await serverWithJob(env, 16)
     let post = postTo(first.url, first.apiBearer)
-    const { jobId } = await submitJob(post, token(), userIds)
     await waitForJob(post, token(), jobId, (status) => status.done >= 3)
 
     // No drain: whatever deletion was in flight stops where it was, its slice still leased.
@@ -102,13 +113,7 @@ describe('batch jobs on the built server', () => {
     } finally {
       expect(await second.stop()).toBe(0)
     }
-    for (const userId of userIds) {
-      const requests = await requestsOf(db, userId, KEYSPACE)
-      expect(
-        requests.map((request) => request.state),
-        userId,
-      ).toEqual(['completed'])
-    }
+    await expectOneCompletedRequestEach(userIds)
   }, 150_000)
 
   it('when Cassandra is paused (SIGSTOP) under a running job, then the breaker pauses the job, and when Cassandra resumes the job resumes and completes with nothing lost', async () => {
@@ -126,13 +131,10 @@ describe('batch jobs on the built server', () => {
       DELETION_SWEEP_INTERVAL_MS: '500',
       DELETION_LEASE_MS: '2000',
     }
-    const userIds = await seedUsers(30)
-    const server = await startContractServer({ keys, env })
-    const token = () => server.userToken({ sub: adminId, roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] })
+    const { userIds, server, jobId } = await serverWithJob(env, 30)
     const post = postTo(server.url, server.apiBearer)
     let resumed = false
     try {
-      const { jobId } = await submitJob(post, token(), userIds)
       await waitForJob(post, token(), jobId, (status) => status.done >= 2)
 
       await signalLocalServer('cassandra', 'SIGSTOP')

@@ -11,6 +11,8 @@ import { readUserState } from '../support/user-state.js'
 const ORG = `batch-org-${randomUUID()}`
 const OTHER_ORG = `batch-other-${randomUUID()}`
 const FAST = { pollIntervalMs: 100, sliceSize: 3, maxDeletionsPerSecond: 0 }
+/** The ORG_ADMIN of ORG who submits the jobs of the later cases. */
+const BATCH_ADMIN = randomUUID()
 
 describe('batch deletion jobs on the real servers', () => {
   let h: Harness
@@ -188,9 +190,21 @@ describe('a batch job paced across two instances', () => {
   })
 })
 
+/** Seeds `count` users of ORG, has an ORG_ADMIN of it submit them as one job, and waits for the job to complete. */
+async function completedJob(h: Harness, count: number): Promise<{ users: { id: string }[]; jobId: string; status: BatchStatusResult }> {
+  const users = await Promise.all(Array.from({ length: count }, () => h.seed({ rootOrgId: ORG, organisations: [ORG] })))
+  const token = () => h.userToken({ sub: BATCH_ADMIN, roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] })
+  const post = postTo(h.service.app, h.apiBearer)
+  const { jobId } = await submitJob(
+    post,
+    token(),
+    users.map((u) => u.id),
+  )
+  return { users, jobId, status: await waitForJob(post, token(), jobId, (s) => s.state === 'completed') }
+}
+
 describe('a batch job whose outcome could not be recorded', () => {
   let h: Harness
-  const adminId = randomUUID()
   let failedRecords = 0
 
   beforeAll(async () => {
@@ -218,16 +232,7 @@ describe('a batch job whose outcome could not be recorded', () => {
   })
 
   it('when the write of a deleted user’s outcome fails, then the slice is not finished with that user pending: a later try records them deleted, under their one request', async () => {
-    const users = await Promise.all(Array.from({ length: 3 }, () => h.seed({ rootOrgId: ORG, organisations: [ORG] })))
-    const token = () => h.userToken({ sub: adminId, roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] })
-    const post = postTo(h.service.app, h.apiBearer)
-
-    const { jobId } = await submitJob(
-      post,
-      token(),
-      users.map((u) => u.id),
-    )
-    const status = await waitForJob(post, token(), jobId, (s) => s.state === 'completed')
+    const { users, jobId, status } = await completedJob(h, 3)
 
     expect(failedRecords).toBe(1)
     expect(status).toMatchObject({ total: 3, done: 3, succeeded: 3, failed: {} })
@@ -238,7 +243,6 @@ describe('a batch job whose outcome could not be recorded', () => {
 
 describe('what batch work reads from the cluster', () => {
   let h: Harness
-  const adminId = randomUUID()
   let slicesWorked = 0
   const readsWhileFull: string[] = []
   /** The slices whose users were read one by one (a whole slice at a time). */
@@ -286,16 +290,7 @@ describe('what batch work reads from the cluster', () => {
   })
 
   it('when its slices are all taken, then its passes do not scan for open jobs until one is done', async () => {
-    const users = await Promise.all(Array.from({ length: 6 }, () => h.seed({ rootOrgId: ORG, organisations: [ORG] })))
-    const token = () => h.userToken({ sub: adminId, roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] })
-    const post = postTo(h.service.app, h.apiBearer)
-
-    const { jobId } = await submitJob(
-      post,
-      token(),
-      users.map((u) => u.id),
-    )
-    const status = await waitForJob(post, token(), jobId, (s) => s.state === 'completed')
+    const { status } = await completedJob(h, 6)
 
     expect(status).toMatchObject({ total: 6, succeeded: 6 })
     expect(readsWhileFull).toEqual([])
@@ -303,7 +298,7 @@ describe('what batch work reads from the cluster', () => {
   it("when a job is done, then its status answers from the slices' counts, reading no user but the page asked for; a slice done without counts is read whole", async () => {
     const users = await Promise.all(Array.from({ length: 6 }, () => h.seed({ rootOrgId: ORG, organisations: [ORG] })))
     const missing = randomUUID()
-    const token = () => h.userToken({ sub: adminId, roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] })
+    const token = () => h.userToken({ sub: BATCH_ADMIN, roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] })
     const post = postTo(h.service.app, h.apiBearer)
     const { jobId } = await submitJob(post, token(), [...users.map((u) => u.id), missing])
     await waitForJob(post, token(), jobId, (s) => s.state === 'completed')
