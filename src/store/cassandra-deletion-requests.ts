@@ -151,7 +151,7 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
   /** The id was taken by an earlier request: the entry just written must not list it again once it is finished. */
   private async unlistIfFinished(id: string): Promise<void> {
     const existing = await this.get(id)
-    if (existing && isFinished(existing.state)) await runCassandra(this.client, (client) => client.execute(this.cql.close, [id], IDEMPOTENT))
+    if (existing && isFinished(existing.state)) await this.unlist(id)
   }
 
   /** The created row's values, in the order of both create statements. */
@@ -260,7 +260,7 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
     // The lease is released so a partial request can be taken up at once by a retry or the sweeper.
     const row = [encodeSteps(fields.steps ?? {}), state, fields.reason ?? null, fields.receipt ? JSON.stringify(fields.receipt) : null, new Date(0), now, id]
     await runCassandra(this.client, (client) => client.execute(this.cql.finish, row, IDEMPOTENT))
-    if (isFinished(state)) await runCassandra(this.client, (client) => client.execute(this.cql.close, [id], IDEMPOTENT))
+    if (isFinished(state)) await this.unlist(id)
     else if (fields.dueAt) await runCassandra(this.client, (client) => client.execute(this.cql.due, [fields.dueAt, id], IDEMPOTENT))
   }
 
