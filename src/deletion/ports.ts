@@ -371,8 +371,8 @@ export interface BatchJobStore {
   /** Writes the job, its slices and its users (all pending), then lists it as open. */
   create(job: BatchJob, items: readonly Pick<BatchItem, 'userId' | 'slice'>[]): Promise<void>
   get(jobId: string): Promise<BatchJob | undefined>
-  /** Every user of the job, or of one slice, in slice order. */
-  items(jobId: string, slice?: number): Promise<BatchItem[]>
+  /** Every user of one slice. */
+  items(jobId: string, slice: number): Promise<BatchItem[]>
   /** The job's users from `offset`, at most `limit` of them, in slice order (reads no more than offset + limit). */
   itemsPage(jobId: string, offset: number, limit: number): Promise<BatchItem[]>
   recordItem(jobId: string, item: BatchItem): Promise<void>

@@ -28,7 +28,6 @@ function statements(keyspace: string) {
     release: `UPDATE ${slice} SET leaseuntil = ? WHERE jobid = ? AND slice = ?`,
     finishSlice: `UPDATE ${slice} SET done = true, leaseuntil = ?, succeeded = ?, failed = ?, firstsettledat = ?, lastsettledat = ? WHERE jobid = ? AND slice = ?`,
     createItem: `INSERT INTO ${item} (jobid, slice, userid, status, attempts) VALUES (?, ?, ?, 'pending', 0)`,
-    items: `SELECT slice, userid, status, err, attempts, at FROM ${item} WHERE jobid = ?`,
     sliceItems: `SELECT slice, userid, status, err, attempts, at FROM ${item} WHERE jobid = ? AND slice = ?`,
     itemsPage: `SELECT slice, userid, status, err, attempts, at FROM ${item} WHERE jobid = ? LIMIT ?`,
     recordItem: `UPDATE ${item} SET status = ?, err = ?, attempts = ?, at = ? WHERE jobid = ? AND slice = ? AND userid = ?`,
@@ -112,12 +111,8 @@ export class CassandraBatchJobs implements BatchJobStore {
     }
   }
 
-  async items(jobId: string, slice?: number): Promise<BatchItem[]> {
-    const result =
-      slice === undefined
-        ? await runCassandra(this.client, (client) => client.execute(this.cql.items, [jobId], { ...IDEMPOTENT, fetchSize: 5000 }))
-        : await runCassandra(this.client, (client) => client.execute(this.cql.sliceItems, [jobId, slice], IDEMPOTENT))
-    return result.rows.map(toItem)
+  async items(jobId: string, slice: number): Promise<BatchItem[]> {
+    return (await runCassandra(this.client, (client) => client.execute(this.cql.sliceItems, [jobId, slice], IDEMPOTENT))).rows.map(toItem)
   }
 
   async itemsPage(jobId: string, offset: number, limit: number): Promise<BatchItem[]> {

@@ -273,8 +273,8 @@ describe('what batch work reads from the cluster', () => {
               slicesWorked--
               return store.releaseSlice(...args)
             },
-            items: (jobId: string, slice?: number) => {
-              slicesReadWhole.push(slice ?? -1)
+            items: (jobId: string, slice: number) => {
+              slicesReadWhole.push(slice)
               return store.items(jobId, slice)
             },
           })
