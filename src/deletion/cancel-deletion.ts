@@ -3,7 +3,7 @@ import { authorize, type DeleteUserDeps } from './delete-user.js'
 import { deletionBasis } from './deletion-policy.js'
 import type { DeletionRequest } from './deletion-request.js'
 import { DependencyUnavailableError, NotPermittedError, UserErasedError, UserNotDeletedError, UserNotFoundError } from './errors.js'
-import { leaseUntil } from './lease.js'
+import { checkpointSteps, LeaseLostError, leaseUntil } from './lease.js'
 import type { RunDeps } from './run-deletion.js'
 import { auditRecord } from './settle-request.js'
 import { stepsOf } from './steps/index.js'
@@ -31,34 +31,44 @@ export async function finishCancel(deps: RunDeps, request: DeletionRequest, canc
     if (!step.restore || !outcome?.restore) continue
     const restored = await step.restore({ deps, request, outcome, cancelledBy })
     request.steps[step.name] = restored
-    await deps.requests.recordSteps(request.id, { [step.name]: restored }, 'cancelling', leaseUntil(deps))
+    await checkpointSteps(deps, request, { [step.name]: restored }, 'cancelling')
     if (restored.status === 'pending') throw new DependencyUnavailableError('keycloak')
   }
   await deps.states.swap(request.userId, { mode: 'restoring', requestId: request.id }, undefined)
   deps.listener.userRestored(request.userId)
-  await deps.requests.finish(request.id, 'cancelled', {})
+  await deps.requests.finish(request.id, 'cancelled', {}, request.heldUntil)
   request.state = 'cancelled'
+  delete request.heldUntil
 }
 
 /**
- * Runs `work` on a request while holding its lease, so no other runner (the deletion itself, the
- * sweeper retrying a step, another cancel) acts on it meanwhile. When someone else holds it,
- * nothing is done and 503 is answered: the caller may retry once that runner is through.
+ * Runs `work` on a request (as read once its lease is held) while holding its lease, so no other
+ * runner (the deletion itself, the sweeper retrying a step, another cancel) acts on it meanwhile.
+ * When someone else holds it, or takes it over while `work` stalls, 503 is answered: the caller
+ * may retry once that runner is through.
  */
-async function holdingLease<T>(deps: RunDeps, requestId: string, work: () => Promise<T>): Promise<T> {
+async function holdingLease<T>(deps: RunDeps, requestId: string, work: (request: DeletionRequest | undefined) => Promise<T>): Promise<T> {
   const now = deps.clock.now()
-  if (!(await deps.requests.acquireLease(requestId, now, leaseUntil(deps, now)))) throw new DependencyUnavailableError('cassandra')
+  const until = leaseUntil(deps, now)
+  if (!(await deps.requests.acquireLease(requestId, now, until))) throw new DependencyUnavailableError('cassandra')
+  let request: DeletionRequest | undefined
   try {
-    return await work()
+    request = await deps.requests.get(requestId)
+    if (request) request.heldUntil = until
+    return await work(request)
+  } catch (err) {
+    if (err instanceof LeaseLostError) throw new DependencyUnavailableError('cassandra', { cause: err })
+    throw err
   } finally {
-    await deps.requests.releaseLease(requestId).catch(() => undefined)
+    // Given up unless finished (finish gives it up) or lost (no longer ours to give).
+    const heldUntil = request ? request.heldUntil : until
+    if (heldUntil) await deps.requests.releaseLease(requestId, heldUntil).catch(() => undefined)
   }
 }
 
 /** Finishes the cancel a request is in the middle of (another request met its `restoring` hold). */
 export async function finishCancelOf(deps: RunDeps, requestId: string): Promise<void> {
-  await holdingLease(deps, requestId, async () => {
-    const request = await deps.requests.get(requestId)
+  await holdingLease(deps, requestId, async (request) => {
     if (request && request.state !== 'cancelled') await finishCancel(deps, request)
   })
 }
@@ -84,8 +94,7 @@ export async function cancelDeletion(deps: DeleteUserDeps, input: CancelDeletion
     const held = condition.held
     // The soft deletion's lease first: while its own run (or the sweeper retrying one of its steps)
     // holds it, the cancel waits its turn (503), having changed nothing.
-    const cancelled = await holdingLease(deps, held.requestId, async () => {
-      const request = await deps.requests.get(held.requestId)
+    const cancelled = await holdingLease(deps, held.requestId, async (request) => {
       // Its owner is still taking the lock (or lost it to a deletion without a mode): nothing of it to undo yet.
       if (request?.steps.lock?.status !== 'done') throw new UserNotDeletedError()
       if (held.mode === 'soft') {

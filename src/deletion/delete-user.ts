@@ -5,7 +5,7 @@ import { deletionBasis, type OrgAdminScope, orgAdminCovers, rolesAllowDeletion }
 import { type DeletionRequest, isFinished, type RequestIdChosenBy } from './deletion-request.js'
 import { DependencyUnavailableError, NotPermittedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
 import { isDeleted } from './is-deleted.js'
-import { leaseUntil } from './lease.js'
+import { LeaseLostError, leaseUntil } from './lease.js'
 import type { UserRecord } from './ports.js'
 import { type RunDeps, resumeDeletion, runRemainingSteps } from './run-deletion.js'
 import { auditRecord, failRequest } from './settle-request.js'
@@ -85,6 +85,7 @@ export async function openRequest(deps: RunDeps, request: DeletionRequest, idCho
     created = await deps.requests.create(request, heldUntil, 'service')
   }
   if (created === 'unknown') return 'unknown'
+  request.heldUntil = heldUntil
   try {
     await deps.audit.append(auditRecord(request, 'deletion.accepted', request.createdAt))
   } catch (err) {
@@ -98,10 +99,12 @@ export async function openRequest(deps: RunDeps, request: DeletionRequest, idCho
 /**
  * Past the point of no return a dependency failing does not undo the request: it stays open, its
  * lease is given back so the sweeper (or a retry) takes it over at once, and the caller is told it
- * is accepted. Any other error is passed on.
+ * is accepted. So is the caller whose run stalled past its lease: the runner that took the request
+ * over carries it on. Any other error is passed on.
  */
 export async function handOver(deps: RunDeps, request: DeletionRequest, err: unknown): Promise<void> {
-  await deps.requests.releaseLease(request.id).catch(() => undefined)
+  if (err instanceof LeaseLostError) return
+  await deps.requests.releaseLease(request.id, request.heldUntil).catch(() => undefined)
   if (!(err instanceof DependencyUnavailableError)) throw err
   deps.onStepError?.('lock', err, request.id)
 }
@@ -109,7 +112,7 @@ export async function handOver(deps: RunDeps, request: DeletionRequest, err: unk
 /** A request that lost (or found no user): ended as failed if the store lets us now, else by the sweeper, which reads the same. The answer is the refusal either way. */
 async function endLost(deps: RunDeps, request: DeletionRequest, reason: 'superseded' | 'not-found'): Promise<never> {
   await failRequest(deps, request, reason, deps.clock.now()).catch((err: unknown) => {
-    if (!(err instanceof DependencyUnavailableError)) throw err
+    if (!(err instanceof DependencyUnavailableError || err instanceof LeaseLostError)) throw err
   })
   throw reason === 'not-found' ? new UserNotFoundError() : new UserAlreadyDeletedError()
 }

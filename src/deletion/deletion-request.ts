@@ -72,6 +72,11 @@ export interface DeletionRequest {
   /** Why a request failed (e.g. 'superseded': another request locked the user first). */
   reason?: string
   receipt?: DeletionReceipt
+  /**
+   * Until when this process's run holds the request: the lease its create, acquire or last
+   * checkpoint set. Never stored; it fences the run's writes (see DeletionRequestStore.recordSteps).
+   */
+  heldUntil?: Date
 }
 
 /** Proof of what was done, per store, with no personal data: the subject is a keyed hash. */

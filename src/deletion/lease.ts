@@ -1,4 +1,5 @@
-import type { Clock } from './ports.js'
+import type { DeletionRequest, RequestState, StepName, StepOutcome } from './deletion-request.js'
+import type { Clock, DeletionRequestStore } from './ports.js'
 
 /**
  * Until when a runner holds a request: `leaseMs` from `from` (now). Taken when a run starts and
@@ -6,3 +7,30 @@ import type { Clock } from './ports.js'
  * made no progress for that long, not merely because the whole run took longer.
  */
 export const leaseUntil = (deps: { clock: Clock; leaseMs: number }, from: Date = deps.clock.now()): Date => new Date(from.getTime() + deps.leaseMs)
+
+/**
+ * A run's write was refused because its lease ran out and another runner has taken the request
+ * since (or finished it). The run stops there and leaves the request to that runner: it must not
+ * release the lease, record outcomes or audit an end.
+ */
+export class LeaseLostError extends Error {
+  override name = 'LeaseLostError'
+  constructor(readonly requestId: string) {
+    super('the deletion request was taken over by another runner')
+  }
+}
+
+/**
+ * A checkpoint: records outcomes and the state under the lease the run holds, and renews that
+ * lease. The one place a run's lease moves forward.
+ */
+export async function checkpointSteps(
+  deps: { requests: Pick<DeletionRequestStore, 'recordSteps'>; clock: Clock; leaseMs: number },
+  request: DeletionRequest,
+  outcomes: Partial<Record<StepName, StepOutcome>>,
+  state: RequestState,
+): Promise<void> {
+  const until = leaseUntil(deps)
+  await deps.requests.recordSteps(request.id, outcomes, state, until, request.heldUntil)
+  request.heldUntil = until
+}

@@ -2,7 +2,7 @@ import { finishCancelOf } from './cancel-deletion.js'
 import type { DeletionRequest } from './deletion-request.js'
 import { type DeletionError, DependencyUnavailableError, UserNotFoundError } from './errors.js'
 import { isDeleted } from './is-deleted.js'
-import { leaseUntil } from './lease.js'
+import { checkpointSteps, LeaseLostError } from './lease.js'
 import type { UserDeletionState, UserRecord } from './ports.js'
 import { intentOf, refusalFor } from './repeat-rules.js'
 import type { RunDeps } from './run-deletion.js'
@@ -76,7 +76,7 @@ async function lockRow(deps: RunDeps, request: DeletionRequest, read: UserRecord
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     const restore = { status: user.status, isDeleted: user.isDeleted }
     request.steps.lock = stepOutcome('pending', 'locking', deps.clock.now(), undefined, { plan: request.plan, restore })
-    await deps.requests.recordSteps(request.id, { lock: request.steps.lock }, request.state === 'accepted' ? 'accepted' : 'in_progress', leaseUntil(deps))
+    await checkpointSteps(deps, request, { lock: request.steps.lock }, request.state === 'accepted' ? 'accepted' : 'in_progress')
     const outcome = await deps.users.markDeleted(user, { requestedBy: request.requestedBy, at: deps.clock.now() })
     if (outcome.kind === 'deleted') {
       await recordLock(deps, request, deps.clock.now(), restore)
@@ -90,10 +90,10 @@ async function lockRow(deps: RunDeps, request: DeletionRequest, read: UserRecord
   throw new Error('user row kept changing during deletion')
 }
 
-/** The refusal stands even if the request cannot be ended now: the sweeper reads the same and ends it. */
+/** The refusal stands even if the request cannot be ended now, or another runner took it over: that runner (or the sweeper) reads the same and ends it. */
 async function refuse(deps: RunDeps, request: DeletionRequest, error: DeletionError, reason: 'not-found' | 'superseded'): Promise<LockResult> {
   await failRequest(deps, request, reason, deps.clock.now()).catch((err: unknown) => {
-    if (!(err instanceof DependencyUnavailableError)) throw err
+    if (!(err instanceof DependencyUnavailableError || err instanceof LeaseLostError)) throw err
   })
   return { kind: 'refused', error }
 }

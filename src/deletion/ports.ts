@@ -168,19 +168,31 @@ export interface DeletionRequestStore {
   findByUser(userId: string, limit: number): Promise<DeletionRequest[]>
   /** Takes the request for `until` if nobody holds it: only one runner at a time. */
   acquireLease(id: string, now: Date, until: Date): Promise<boolean>
-  /** Gives the request up (a runner that failed half-way), so a retry can take it over at once. */
-  releaseLease(id: string): Promise<void>
+  /**
+   * Gives the request up (a runner that failed half-way), so a retry can take it over at once.
+   * `heldUntil`: as for recordSteps, except that a lease lost already is simply not given up.
+   */
+  releaseLease(id: string, heldUntil?: Date): Promise<void>
   /**
    * Records the outcomes of one or more steps (one write: a run checkpoints several at once) and the
    * state, and holds the request until `leaseUntil` in the same write: a runner that keeps
    * checkpointing keeps its lease.
+   *
+   * `heldUntil` fences a runner's write by the lease it holds (the value its create, acquire or last
+   * checkpoint set); recordSteps, finish and updatePlan all take it. While that lease holds, the
+   * write is plain, and it loses to every write of a runner that takes the request over later,
+   * even if it is applied after them (a stalled driver, a replica's hint). Once the lease has run
+   * out, the write lands only if nobody took the request since (a compare-and-set on the lease);
+   * else it throws LeaseLostError and writes nothing. Without `heldUntil` the write is plain, for
+   * writers that hold no run's lease.
    */
-  recordSteps(id: string, outcomes: Partial<Record<StepName, StepOutcome>>, state: RequestState, leaseUntil: Date): Promise<void>
+  recordSteps(id: string, outcomes: Partial<Record<StepName, StepOutcome>>, state: RequestState, leaseUntil: Date, heldUntil?: Date): Promise<void>
   /**
    * Sets the final (or partial, or scheduled) state, the receipt, and unlists it when finished; a
    * scheduled one is listed as due at `dueAt`. `steps`: outcomes not recorded yet, written with it.
+   * Releases the lease. `heldUntil`: as for recordSteps.
    */
-  finish(id: string, state: RequestState, fields: { receipt?: DeletionReceipt; reason?: string; dueAt?: Date; steps?: Partial<Record<StepName, StepOutcome>> }): Promise<void>
+  finish(id: string, state: RequestState, fields: { receipt?: DeletionReceipt; reason?: string; dueAt?: Date; steps?: Partial<Record<StepName, StepOutcome>> }, heldUntil?: Date): Promise<void>
   /**
    * Open requests (not finished) due by `dueBy` (a scheduled one is due at its erasure time; others
    * always), for the sweeper, each with its creation time. An entry may outlive its request's
@@ -191,7 +203,7 @@ export interface DeletionRequestStore {
   /** Takes the request off the sweeper's list, and nothing else. */
   unlist(id: string): Promise<void>
   /** A grace period ends: the request follows its erasure plan from here. */
-  updatePlan(id: string, plan: PlanName, state: RequestState): Promise<void>
+  updatePlan(id: string, plan: PlanName, state: RequestState, heldUntil?: Date): Promise<void>
   /** A finished request is taken up again (a cancel undoing it): the state, and listed open so the sweeper finishes it. */
   reopen(id: string, state: RequestState): Promise<void>
   /**

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { WORLD_LEASE_MS, WORLD_NOW, deletionWorld, type WorldOptions } from '../../test/support/fakes/deletion-world.js'
 import type { SeedUser } from '../../test/support/fakes/in-memory-user-store.js'
 import { deleteUser } from './delete-user.js'
@@ -132,6 +132,96 @@ describe('resumeDeletion, the lease', () => {
     expect(await resumeDeletion(w.deps, 'req-1')).toBe('completed')
 
     expect(leases).toEqual([{ at: WORLD_NOW.getTime() + 35_000, until: WORLD_NOW.getTime() + 25_000 + WORLD_LEASE_MS }])
+  })
+
+  it('when a run stalls past its lease and another runner finishes the request meanwhile, then the stalled run writes nothing more and audits no second end', async () => {
+    // The first run is held inside its Keycloak call past its lease; the sweeper takes the request
+    // over and completes it. The stalled run then comes back: its checkpoint must not set the request
+    // back to in progress, nor its finish write a second receipt and a second 'deletion.completed'.
+    const w = world([lockedUser()])
+    w.requests.seed(requestThrough('lock'))
+    const erase = w.identity.eraseAccount.bind(w.identity)
+    let stalled: (() => void) | undefined
+    w.identity.eraseAccount = (userId) => {
+      if (stalled) return erase(userId)
+      return new Promise((resolve) => {
+        stalled = () => resolve(erase(userId))
+      })
+    }
+    const first = resumeDeletion(w.deps, 'req-1')
+    await vi.waitFor(() => expect(stalled).toBeDefined())
+
+    w.clock.advance(WORLD_LEASE_MS + 1)
+    expect(await resumeDeletion(w.deps, 'req-1')).toBe('completed')
+    const finished = w.requests.peek('req-1')
+    stalled?.()
+
+    expect(await first).toBeUndefined()
+    expect(w.requests.peek('req-1')).toEqual(finished)
+    expect(w.audit.eventsOf('req-1')).toEqual(['deletion.completed'])
+  })
+
+  it('when a run stalls past its lease and nobody takes the request meanwhile, then it carries on and completes', async () => {
+    const w = world([lockedUser()])
+    w.requests.seed(requestThrough('lock'))
+    const erase = w.identity.eraseAccount.bind(w.identity)
+    w.identity.eraseAccount = (userId) => {
+      w.clock.advance(WORLD_LEASE_MS + 1)
+      return erase(userId)
+    }
+
+    expect(await resumeDeletion(w.deps, 'req-1')).toBe('completed')
+
+    expect(w.requests.peek('req-1')?.state).toBe('completed')
+    expect(w.audit.eventsOf('req-1')).toEqual(['deletion.completed'])
+  })
+
+  it('when a delete call’s run stalls past its lease and the sweeper finishes the request, then the caller still hears SUCCESS and one end is audited', async () => {
+    const w = world([activeUser()])
+    const erase = w.identity.eraseAccount.bind(w.identity)
+    let stalled: (() => void) | undefined
+    w.identity.eraseAccount = (userId) => {
+      if (stalled) return erase(userId)
+      return new Promise((resolve) => {
+        stalled = () => resolve(erase(userId))
+      })
+    }
+    const call = deleteUser(w.deps, { requestId: 'req-1', userId: USER_A, caller: { consumer: 'portal', userId: USER_A, roles: [] } })
+    await vi.waitFor(() => expect(stalled).toBeDefined())
+    w.clock.advance(WORLD_LEASE_MS + 1)
+    expect(await resumeOpenDeletions(w.deps)).toMatchObject({ resumed: 1, completed: 1 })
+    const finished = w.requests.peek('req-1')
+
+    stalled?.()
+
+    expect(await call).toEqual({ response: 'SUCCESS' })
+    expect(w.requests.peek('req-1')).toEqual(finished)
+    expect(w.audit.eventsOf('req-1')).toEqual(['deletion.accepted', 'deletion.completed'])
+  })
+
+  it('when a run that fails gives its request back, then only a lease still its own is given back', async () => {
+    // The run stalled past its lease, another runner took the request, then the stalled run failed:
+    // the taker's lease must stand.
+    const w = world([lockedUser()])
+    w.requests.seed(requestThrough('lock'))
+    const readContacts = w.tables.readContacts.bind(w.tables)
+    let fail: (() => void) | undefined
+    w.tables.readContacts = (userId) => {
+      if (fail) return readContacts(userId)
+      return new Promise((_resolve, reject) => {
+        fail = () => reject(new DependencyUnavailableError('cassandra'))
+      })
+    }
+    const first = resumeDeletion(w.deps, 'req-1')
+    await vi.waitFor(() => expect(fail).toBeDefined())
+    w.clock.advance(WORLD_LEASE_MS + 1)
+    const takerUntil = new Date(w.clock.now().getTime() + WORLD_LEASE_MS)
+    expect(await w.requests.acquireLease('req-1', w.clock.now(), takerUntil)).toBe(true)
+
+    fail?.()
+
+    await expect(first).rejects.toThrow(DependencyUnavailableError)
+    expect(w.requests.leaseOf('req-1')).toEqual(takerUntil)
   })
 
   it('when the request id is unknown, then undefined is answered and nothing runs', async () => {

@@ -1,7 +1,7 @@
 import { finishCancel } from './cancel-deletion.js'
 import { type DeletionRequest, isFinished, outcomeHolds, type RequestState, type StepName, type StepOutcome } from './deletion-request.js'
 import { isDeleted } from './is-deleted.js'
-import { leaseUntil } from './lease.js'
+import { checkpointSteps, LeaseLostError, leaseUntil } from './lease.js'
 import { lockForPlan } from './lock-for-plan.js'
 import { type AuditTrail, CREATE_SETTLED_WITHIN_MS, type DeletionRequestStore, type OpenEntry, type PhysicalErasure } from './ports.js'
 import { failRequest, settleRequest } from './settle-request.js'
@@ -37,7 +37,7 @@ export async function runRemainingSteps(deps: RunDeps, request: DeletionRequest,
   let unrecorded: Partial<Record<StepName, StepOutcome>> = {}
   const checkpoint = async () => {
     if (Object.keys(unrecorded).length === 0) return
-    await deps.requests.recordSteps(request.id, unrecorded, 'in_progress', leaseUntil(deps))
+    await checkpointSteps(deps, request, unrecorded, 'in_progress')
     unrecorded = {}
   }
   let contacts: Promise<string[]> | undefined
@@ -54,7 +54,7 @@ export async function runRemainingSteps(deps: RunDeps, request: DeletionRequest,
       result = await step.run({ deps, request, plan, userName, contacts: readContactsOnce })
     } catch (err) {
       // The run stops here (Cassandra went away): keep what is done if it can still be written, so the retry starts at this step.
-      await checkpoint().catch(() => undefined)
+      if (!(err instanceof LeaseLostError)) await checkpoint().catch(() => undefined)
       throw err
     }
     request.steps[step.name] = result
@@ -85,7 +85,7 @@ async function beginErasure(deps: RunDeps, request: DeletionRequest): Promise<Re
       return 'failed'
     }
   }
-  await deps.requests.updatePlan(request.id, schedule.plan, 'in_progress')
+  await deps.requests.updatePlan(request.id, schedule.plan, 'in_progress', request.heldUntil)
   request.plan = schedule.plan
   request.state = 'in_progress'
   deps.listener.userDeleted(request.userId)
@@ -100,13 +100,28 @@ const isDue = (request: Pick<DeletionRequest, 'schedule'>, now: Date) => !reques
 /**
  * Picks up an open request (crashed runner, a step still owed, a grace period run out, a cancel
  * half done) if nobody else holds it, and finishes it. Returns the state reached, or undefined
- * when another runner holds the lease or a scheduled erasure is not due yet.
+ * when another runner holds the lease (or took it over while this run stalled) or a scheduled
+ * erasure is not due yet. A run that fails gives the lease back, so the next pass (or a retry)
+ * takes the request up at once.
  */
 export async function resumeDeletion(deps: RunDeps, requestId: string): Promise<RequestState | undefined> {
   const now = deps.clock.now()
-  if (!(await deps.requests.acquireLease(requestId, now, leaseUntil(deps, now)))) return undefined
+  const until = leaseUntil(deps, now)
+  if (!(await deps.requests.acquireLease(requestId, now, until))) return undefined
   const request = await deps.requests.get(requestId)
   if (!request) return undefined
+  request.heldUntil = until
+  try {
+    return await resumeHeld(deps, request, now)
+  } catch (err) {
+    if (err instanceof LeaseLostError) return undefined
+    await deps.requests.releaseLease(request.id, request.heldUntil).catch(() => undefined)
+    throw err
+  }
+}
+
+/** resumeDeletion once the lease is held: what the request's state says is left to do. */
+async function resumeHeld(deps: RunDeps, request: DeletionRequest, now: Date): Promise<RequestState | undefined> {
   if (isFinished(request.state)) {
     // Still listed though finished: its close was lost, or a replica brought the entry back.
     // Unlisted, so it costs the sweeper nothing from the next pass on.
@@ -119,7 +134,7 @@ export async function resumeDeletion(deps: RunDeps, requestId: string): Promise<
   }
   if (request.state === 'scheduled') {
     if (!isDue(request, now)) {
-      await deps.requests.releaseLease(request.id)
+      await deps.requests.releaseLease(request.id, request.heldUntil)
       return undefined
     }
     return beginErasure(deps, request)
@@ -175,9 +190,8 @@ export async function resumeOpenDeletions(deps: RunDeps, limit = 200): Promise<{
     try {
       state = await resumeDeletion(deps, open.id)
     } catch (err) {
-      // One request failing (Cassandra hiccup, Keycloak down during a cancel) must not starve the others; give it back for the next pass.
+      // One request failing (Cassandra hiccup, Keycloak down during a cancel) must not starve the others; resumeDeletion gave it back for the next pass.
       deps.onStepError?.('lock', err, open.id)
-      await deps.requests.releaseLease(open.id).catch(() => undefined)
       continue
     }
     if (state === undefined) {

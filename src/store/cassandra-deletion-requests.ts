@@ -12,6 +12,7 @@ import {
 } from '../deletion/deletion-request.js'
 import { CREATE_SETTLED_WITHIN_MS, type DeletionRequestStore, type OpenEntry } from '../deletion/ports.js'
 import { DependencyUnavailableError } from '../deletion/errors.js'
+import { LeaseLostError } from '../deletion/lease.js'
 import { IDEMPOTENT, runCassandra } from './cassandra-call.js'
 
 /** How often a create whose answer was lost is settled in the background (for CREATE_SETTLED_WITHIN_MS). */
@@ -98,6 +99,8 @@ function deletionRequestStatements(keyspace: string) {
  */
 export class CassandraDeletionRequests implements DeletionRequestStore {
   private readonly cql: ReturnType<typeof deletionRequestStatements>
+  /** The last timestamp given to a write fenced by a lease (see writeUnderLease). */
+  private lastStamp = 0n
 
   constructor(
     private readonly client: Client,
@@ -247,25 +250,56 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
     return result.wasApplied()
   }
 
-  async releaseLease(id: string): Promise<void> {
-    await runCassandra(this.client, (client) => client.execute(this.cql.release, [new Date(0), id], IDEMPOTENT))
+  async releaseLease(id: string, heldUntil?: Date): Promise<void> {
+    // Refused only when someone else holds it now: theirs is not ours to give up.
+    await this.writeUnderLease(this.cql.release, [new Date(0), id], heldUntil)
   }
 
-  async recordSteps(id: string, outcomes: Partial<Record<StepName, StepOutcome>>, state: RequestState, leaseUntil: Date): Promise<void> {
-    await runCassandra(this.client, (client) => client.execute(this.cql.steps, [encodeSteps(outcomes), state, leaseUntil, new Date(), id], IDEMPOTENT))
+  async recordSteps(id: string, outcomes: Partial<Record<StepName, StepOutcome>>, state: RequestState, leaseUntil: Date, heldUntil?: Date): Promise<void> {
+    if (!(await this.writeUnderLease(this.cql.steps, [encodeSteps(outcomes), state, leaseUntil, new Date(), id], heldUntil))) throw new LeaseLostError(id)
   }
 
-  async finish(id: string, state: RequestState, fields: { receipt?: DeletionReceipt; reason?: string; dueAt?: Date; steps?: Partial<Record<StepName, StepOutcome>> }): Promise<void> {
+  async finish(id: string, state: RequestState, fields: { receipt?: DeletionReceipt; reason?: string; dueAt?: Date; steps?: Partial<Record<StepName, StepOutcome>> }, heldUntil?: Date): Promise<void> {
     const now = new Date()
     // The lease is released so a partial request can be taken up at once by a retry or the sweeper.
     const row = [encodeSteps(fields.steps ?? {}), state, fields.reason ?? null, fields.receipt ? JSON.stringify(fields.receipt) : null, new Date(0), now, id]
-    await runCassandra(this.client, (client) => client.execute(this.cql.finish, row, IDEMPOTENT))
+    if (!(await this.writeUnderLease(this.cql.finish, row, heldUntil))) throw new LeaseLostError(id)
     if (isFinished(state)) await this.unlist(id)
     else if (fields.dueAt) await runCassandra(this.client, (client) => client.execute(this.cql.due, [fields.dueAt, id], IDEMPOTENT))
   }
 
-  async updatePlan(id: string, plan: PlanName, state: RequestState): Promise<void> {
-    await runCassandra(this.client, (client) => client.execute(this.cql.plan, [plan, state, new Date(), id], IDEMPOTENT))
+  async updatePlan(id: string, plan: PlanName, state: RequestState, heldUntil?: Date): Promise<void> {
+    if (!(await this.writeUnderLease(this.cql.plan, [plan, state, new Date(), id], heldUntil))) throw new LeaseLostError(id)
+  }
+
+  /**
+   * A run's write to its request row, fenced by the lease it holds (see the port's recordSteps);
+   * false when the lease was lost. The write carries its timestamp, taken from the client's own
+   * generator at the moment the lease is checked: while the lease holds, that is earlier than the
+   * end of the lease, and a runner takes the request over only once its clock is past that end, so
+   * every write of the taker is later and wins, however late this one lands. Past the lease, the
+   * write is made only if the lease is still the one held (a lightweight transaction, paid only by
+   * a run that stalled past its lease).
+   */
+  private async writeUnderLease(query: string, params: unknown[], heldUntil: Date | undefined): Promise<boolean> {
+    if (!heldUntil) {
+      await runCassandra(this.client, (client) => client.execute(query, params, IDEMPOTENT))
+      return true
+    }
+    const stamp = this.nextTimestamp()
+    if (stamp < BigInt(heldUntil.getTime()) * 1000n) {
+      await runCassandra(this.client, (client) => client.execute(query, params, { ...IDEMPOTENT, timestamp: types.Long.fromString(stamp.toString()) }))
+      return true
+    }
+    const result = await runCassandra(this.client, (client) => client.execute(`${query} IF leaseuntil = ?`, [...params, heldUntil], { prepare: true }))
+    return result.wasApplied()
+  }
+
+  /** Microseconds since the epoch, as the driver stamps writes, but strictly increasing: a run's own writes keep their order within a millisecond. */
+  private nextTimestamp(): bigint {
+    const now = BigInt(Date.now()) * 1000n
+    this.lastStamp = now > this.lastStamp ? now : this.lastStamp + 1n
+    return this.lastStamp
   }
 
   async reopen(id: string, state: RequestState): Promise<void> {

@@ -1,24 +1,14 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { expectDeleted, expectError } from '../support/assertions.js'
-import { requestsOf } from '../support/deletion-requests.js'
+import { auditEventsOf, requestsOf } from '../support/deletion-requests.js'
 import { type Harness, startHarness } from '../support/harness.js'
 import { keycloakAccountOf, login, refresh } from '../support/keycloak.js'
 import { deletionStateOf, envelopeOf, lifecycle, personInBoth } from '../support/lifecycle.js'
-import { TEST_KEYSPACE } from '../support/test-env.js'
 import { readUserState } from '../support/user-state.js'
 import { waitUntil } from '../support/wait-until.js'
 
 const ORG = '0137000000000000000013'
-
-/** The audit events recorded for a request, from this service instance's chain. */
-async function auditEventsOf(h: Harness, requestId: string): Promise<string[]> {
-  const rows = (await h.db.execute(`SELECT record FROM ${TEST_KEYSPACE}.user_deletion_audit WHERE chain = ?`, [h.service.audit.currentChain], { prepare: true })).rows
-  return rows
-    .map((row) => JSON.parse(row.get('record') as string) as { event: string; requestId: string })
-    .filter((record) => record.requestId === requestId)
-    .map((record) => record.event)
-}
 
 describe('POST /api/user/v1/delete/cancel with live Keycloak tokens', () => {
   let h: Harness

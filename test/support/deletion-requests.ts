@@ -1,5 +1,6 @@
 import type { Client } from 'cassandra-driver'
 import { recordedSteps } from '../../src/store/cassandra-deletion-requests.js'
+import type { Harness } from './harness.js'
 import { TEST_KEYSPACE } from './test-env.js'
 
 export interface StoredRequest {
@@ -25,4 +26,13 @@ export async function requestsOf(db: Client, userId: string, keyspace = TEST_KEY
       steps: recordedSteps(row),
       receipt: row.get('receipt') ? (JSON.parse(row.get('receipt') as string) as Record<string, unknown>) : null,
     }))
+}
+
+/** The events this harness's instance audited for one request, in the order of its chain. */
+export async function auditEventsOf(h: Harness, requestId: string): Promise<string[]> {
+  const rows = (await h.db.execute(`SELECT record FROM ${TEST_KEYSPACE}.user_deletion_audit WHERE chain = ?`, [h.service.audit.currentChain], { prepare: true })).rows
+  return rows
+    .map((row) => JSON.parse(row.get('record') as string) as { event: string; requestId: string })
+    .filter((record) => record.requestId === requestId)
+    .map((record) => record.event)
 }

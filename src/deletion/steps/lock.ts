@@ -1,6 +1,6 @@
 import type { DeletionRequest, RestoreFacts } from '../deletion-request.js'
 import { isDeleted } from '../is-deleted.js'
-import { leaseUntil } from '../lease.js'
+import { checkpointSteps } from '../lease.js'
 import type { Clock, DeletionListener, DeletionRequestStore } from '../ports.js'
 import { type DeletionStep, stepOutcome } from './step.js'
 
@@ -40,6 +40,6 @@ export async function recordLock(
 ): Promise<void> {
   deps.listener.userDeleted(request.userId, request.plan === 'soft')
   request.steps.lock = stepOutcome('done', 'locked', at, undefined, { plan: request.plan, ...(restore && { restore }) })
-  await deps.requests.recordSteps(request.id, { lock: request.steps.lock }, 'in_progress', leaseUntil(deps))
+  await checkpointSteps(deps, request, { lock: request.steps.lock }, 'in_progress')
   deps.afterStep?.('lock')
 }

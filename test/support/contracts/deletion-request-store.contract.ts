@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { describe, expect } from 'vitest'
 import type { DeletionReceipt, DeletionRequest, StepOutcome } from '../../../src/deletion/deletion-request.js'
+import { LeaseLostError } from '../../../src/deletion/lease.js'
 import type { DeletionRequestStore } from '../../../src/deletion/ports.js'
 import { contractCase, type ContractSubject, type SubjectFactory } from './contract-case.js'
 
@@ -185,6 +186,67 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
 
         expect(await s.store.acquireLease(id, new Date(), new Date(Date.now() + 30 * SECOND))).toBe(false)
         expect(await s.store.get(id)).toBeUndefined()
+      })
+    })
+
+    describe("leases: a run's writes fenced by the lease it holds", () => {
+      test('when a run writes within the lease it holds, then the write lands and holds the request until the lease it carries', async (s) => {
+        const heldUntil = new Date(Date.now() + 30 * SECOND)
+        const request = await created(s, {}, heldUntil)
+        const renewed = new Date(Date.now() + 60 * SECOND)
+
+        await s.store.recordSteps(request.id, { lock: done('locked', new Date()) }, 'in_progress', renewed, heldUntil)
+
+        expect(await s.store.get(request.id)).toMatchObject({ state: 'in_progress', steps: { lock: { action: 'locked' } } })
+        expect(await s.store.acquireLease(request.id, new Date(renewed.getTime() - 1), new Date(renewed.getTime() + 30 * SECOND))).toBe(false)
+      })
+
+      test('when the lease a run holds has run out but nobody took the request since, then its writes still land', async (s) => {
+        const lapsed = new Date(Date.now() - SECOND)
+        const request = await created(s, {}, lapsed)
+        const renewed = new Date(Date.now() + 30 * SECOND)
+
+        await s.store.recordSteps(request.id, { lock: done('locked', new Date()) }, 'in_progress', renewed, lapsed)
+        await s.store.finish(request.id, 'completed', { receipt: receiptFor(request, 'completed') }, renewed)
+
+        expect(await s.store.get(request.id)).toMatchObject({ state: 'completed', steps: { lock: { action: 'locked' } }, receipt: receiptFor(request, 'completed') })
+      })
+
+      test('when another runner took the request over after the lease ran out, then every write of the stalled run is refused and changes nothing', async (s) => {
+        const lapsed = new Date(Date.now() - SECOND)
+        const request = await created(s, {}, lapsed)
+        const now = new Date()
+        const takerUntil = new Date(now.getTime() + 30 * SECOND)
+        expect(await s.store.acquireLease(request.id, now, takerUntil)).toBe(true)
+        await s.store.finish(request.id, 'completed', { receipt: receiptFor(request, 'completed'), steps: { lock: done('locked', now) } }, takerUntil)
+        const finished = await s.store.get(request.id)
+
+        await expect(s.store.recordSteps(request.id, { keycloak: done('deleted', now) }, 'in_progress', takerUntil, lapsed)).rejects.toBeInstanceOf(LeaseLostError)
+        await expect(s.store.finish(request.id, 'partial', { reason: 'stale' }, lapsed)).rejects.toBeInstanceOf(LeaseLostError)
+        await expect(s.store.updatePlan(request.id, 'hard', 'in_progress', lapsed)).rejects.toBeInstanceOf(LeaseLostError)
+
+        expect(await s.store.get(request.id)).toEqual(finished)
+        expect(await isListedOpen(s, request.id)).toBe(false)
+      })
+
+      test('when another runner holds the request, then a release under a lease that ran out leaves that runner holding it', async (s) => {
+        const lapsed = new Date(Date.now() - SECOND)
+        const request = await created(s, {}, lapsed)
+        const now = new Date()
+        expect(await s.store.acquireLease(request.id, now, new Date(now.getTime() + 30 * SECOND))).toBe(true)
+
+        await s.store.releaseLease(request.id, lapsed)
+
+        expect(await s.store.acquireLease(request.id, new Date(), new Date(Date.now() + 30 * SECOND))).toBe(false)
+      })
+
+      test('when a run releases the lease it still holds, then another runner takes the request at once', async (s) => {
+        const heldUntil = new Date(Date.now() + 30 * SECOND)
+        const request = await created(s, {}, heldUntil)
+
+        await s.store.releaseLease(request.id, heldUntil)
+
+        expect(await s.store.acquireLease(request.id, new Date(), new Date(Date.now() + 30 * SECOND))).toBe(true)
       })
     })
 

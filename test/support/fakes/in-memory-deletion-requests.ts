@@ -9,6 +9,7 @@ import {
   type StepName,
   type StepOutcome,
 } from '../../../src/deletion/deletion-request.js'
+import { LeaseLostError } from '../../../src/deletion/lease.js'
 import type { DeletionRequestStore, OpenEntry } from '../../../src/deletion/ports.js'
 import { FailureQueue, Timeline } from './timeline.js'
 
@@ -48,6 +49,10 @@ const EPOCH = new Date(0)
  *
  * - recordSteps adds the outcomes it is given (several steps in one write) and sets the lease; finish adds the
  *   `steps` it carries; markEventPublished is kept apart and reads as the event's outcome;
+ * - a write fenced by `heldUntil` lands while the clock is before it, or after it while the lease is
+ *   still that value; else recordSteps, finish and updatePlan throw LeaseLostError and releaseLease
+ *   does nothing (Cassandra's late-landing writes, which lose by their timestamp, have no
+ *   counterpart here: a fake's write lands at once);
  *
  * Every call goes to the timeline: `requests.create`, `requests.recordSteps(<step>,<step>)`,
  * `requests.finish(<state>)`, `requests.acquireLease`, `requests.releaseLease`, ...
@@ -161,23 +166,24 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
     return true
   }
 
-  async releaseLease(id: string): Promise<void> {
+  async releaseLease(id: string, heldUntil?: Date): Promise<void> {
     this.enter('releaseLease')
-    this.row(id).leaseUntil = EPOCH
+    const row = this.row(id)
+    if (this.holds(row, heldUntil)) row.leaseUntil = EPOCH
   }
 
-  async recordSteps(id: string, outcomes: Partial<Record<StepName, StepOutcome>>, state: RequestState, leaseUntil: Date): Promise<void> {
+  async recordSteps(id: string, outcomes: Partial<Record<StepName, StepOutcome>>, state: RequestState, leaseUntil: Date, heldUntil?: Date): Promise<void> {
     this.enter('recordSteps', stepList(outcomes))
-    const row = this.row(id)
+    const row = this.heldRow(id, heldUntil)
     Object.assign(row.request.steps, structuredClone(outcomes))
     row.request.state = state
     row.leaseUntil = new Date(leaseUntil)
     row.request.updatedAt = this.clock.now()
   }
 
-  async finish(id: string, state: RequestState, fields: { receipt?: DeletionReceipt; reason?: string; dueAt?: Date; steps?: Partial<Record<StepName, StepOutcome>> }): Promise<void> {
+  async finish(id: string, state: RequestState, fields: { receipt?: DeletionReceipt; reason?: string; dueAt?: Date; steps?: Partial<Record<StepName, StepOutcome>> }, heldUntil?: Date): Promise<void> {
     this.enter('finish', state)
-    const row = this.row(id)
+    const row = this.heldRow(id, heldUntil)
     const { reason: _reason, receipt: _receipt, ...rest } = row.request
     row.request = {
       ...rest,
@@ -214,9 +220,21 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
     return this
   }
 
-  async updatePlan(id: string, plan: PlanName, state: RequestState): Promise<void> {
-    this.enter('updatePlan', plan)
+  /** Whether a write fenced by `heldUntil` may land (see the class comment). */
+  private holds(row: Row, heldUntil: Date | undefined): boolean {
+    if (!heldUntil) return true
+    return this.clock.now().getTime() < heldUntil.getTime() || row.leaseUntil.getTime() === heldUntil.getTime()
+  }
+
+  private heldRow(id: string, heldUntil: Date | undefined): Row {
     const row = this.row(id)
+    if (!this.holds(row, heldUntil)) throw new LeaseLostError(id)
+    return row
+  }
+
+  async updatePlan(id: string, plan: PlanName, state: RequestState, heldUntil?: Date): Promise<void> {
+    this.enter('updatePlan', plan)
+    const row = this.heldRow(id, heldUntil)
     row.request.plan = plan
     row.request.state = state
     row.request.updatedAt = this.clock.now()

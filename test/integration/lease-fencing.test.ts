@@ -1,0 +1,116 @@
+import { randomUUID } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Client } from 'cassandra-driver'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { DeletionRequest, StepOutcome } from '../../src/deletion/deletion-request.js'
+import { createCassandraClient } from '../../src/store/cassandra-client.js'
+import { CassandraDeletionRequests } from '../../src/store/cassandra-deletion-requests.js'
+import { testConfig } from '../support/harness.js'
+import { TEST_KEYSPACE } from '../support/test-env.js'
+import { waitUntil } from '../support/wait-until.js'
+
+// A run's checkpoint is sent while its lease holds but reaches Cassandra only after another runner
+// has taken the request over and finished it: a stalled connection, the driver's retry, a replica's
+// hint. No check the service makes can see that moment. The write's timestamp, taken within the
+// lease, is what makes it lose (src/store/cassandra-deletion-requests.ts, writeUnderLease).
+
+const LEASE_MS = 1_500
+const STEPS_WRITE = 'SET steps = steps + ?, state = ?, leaseuntil = ?'
+
+let db: Client
+const used: string[] = []
+beforeAll(async () => {
+  db = createCassandraClient(testConfig().cassandra)
+  await db.connect()
+})
+afterAll(async () => {
+  for (const id of used) await db.execute(`DELETE FROM ${TEST_KEYSPACE}.user_deletion_request WHERE id = ?`, [id], { prepare: true })
+  for (const id of used) await db.execute(`DELETE FROM ${TEST_KEYSPACE}.user_deletion_request_open WHERE id = ?`, [id], { prepare: true })
+  await db?.shutdown()
+})
+
+/** The client, with each checkpoint write held back (after the adapter sent it) until `land()`. */
+function holdingCheckpoints(client: Client) {
+  let land!: () => void
+  const landed = new Promise<void>((resolve) => {
+    land = resolve
+  })
+  let held = 0
+  const holding = new Proxy(client, {
+    get(target, property) {
+      if (property === 'execute') {
+        return async (query: string, params: unknown[], options: object) => {
+          if (query.includes(STEPS_WRITE)) {
+            held++
+            await landed
+          }
+          return target.execute(query, params, options)
+        }
+      }
+      const value = Reflect.get(target, property, target)
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
+  return { client: holding, land, held: () => held }
+}
+
+const done = (action: string): StepOutcome => ({ status: 'done', action, at: new Date().toISOString() })
+
+function newRequest(): DeletionRequest {
+  const now = new Date()
+  const request: DeletionRequest = {
+    id: randomUUID(),
+    userId: randomUUID(),
+    requestedBy: randomUUID(),
+    state: 'accepted',
+    plan: 'sunbird',
+    steps: {},
+    target: { rootOrgId: null, managedBy: null, organisationIds: [] },
+    createdAt: now,
+    updatedAt: now,
+  }
+  used.push(request.id)
+  return request
+}
+
+/**
+ * The stalled run's checkpoint is sent under `heldUntil` (or under no lease), held back past the
+ * lease while another runner takes the request over and completes it, then lands. Answers the
+ * request as it reads afterwards.
+ */
+async function checkpointLandingAfterTakeover(heldUntil: (leaseEnd: Date) => Date | undefined): Promise<DeletionRequest | undefined> {
+  const stalled = holdingCheckpoints(db)
+  const staleRunner = new CassandraDeletionRequests(stalled.client, TEST_KEYSPACE)
+  const taker = new CassandraDeletionRequests(db, TEST_KEYSPACE)
+  const request = newRequest()
+  const leaseEnd = new Date(Date.now() + LEASE_MS)
+  expect(await taker.create(request, leaseEnd, 'service')).toBe(true)
+
+  const checkpoint = staleRunner.recordSteps(request.id, { keycloak: done('stale') }, 'in_progress', new Date(Date.now() + 60_000), heldUntil(leaseEnd))
+  await waitUntil('the checkpoint held back', () => stalled.held() === 1)
+  await sleep(leaseEnd.getTime() - Date.now() + 10)
+  const now = new Date()
+  const takerUntil = new Date(now.getTime() + 30_000)
+  expect(await taker.acquireLease(request.id, now, takerUntil)).toBe(true)
+  await taker.finish(request.id, 'completed', { steps: { lock: done('locked'), keycloak: done('deleted') } }, takerUntil)
+
+  stalled.land()
+  await checkpoint
+  return taker.get(request.id)
+}
+
+describe('a run’s write that lands after another runner took its request over', () => {
+  it('when the write was sent under the lease the run held, then it loses to the taker’s: the request stays completed, the taker’s outcome stands', async () => {
+    const after = await checkpointLandingAfterTakeover((leaseEnd) => leaseEnd)
+
+    expect(after?.state).toBe('completed')
+    expect(after?.steps.keycloak?.action).toBe('deleted')
+  })
+
+  it('when the write was sent under no lease, then it is plain and, landing last, wins (what the lease protects a run from)', async () => {
+    const after = await checkpointLandingAfterTakeover(() => undefined)
+
+    expect(after?.state).toBe('in_progress')
+    expect(after?.steps.keycloak?.action).toBe('stale')
+  })
+})
