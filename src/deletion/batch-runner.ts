@@ -195,7 +195,7 @@ export class BatchRunner {
       }
       if (settled && !this.stopping) await jobs.finishSlice(job.id, slice, tally(outcomes))
     } finally {
-      if (!settled || this.stopping) await jobs.releaseSlice(job.id, slice).catch(() => undefined)
+      if (!settled || this.stopping) await jobs.releaseSlice(job.id, slice, this.deps.instanceId).catch(() => undefined)
     }
   }
 

@@ -398,8 +398,12 @@ export interface BatchJobStore {
   acquireSlice(jobId: string, slice: number, owner: string, now: Date, until: Date): Promise<boolean>
   /** Extends the lease while `owner` still holds it; false when it was lost. */
   renewSlice(jobId: string, slice: number, owner: string, until: Date): Promise<boolean>
-  /** Gives the slice up at once (shutdown, or a dependency in trouble), so any instance may take it. */
-  releaseSlice(jobId: string, slice: number): Promise<void>
+  /**
+   * Gives the slice up at once (shutdown, or a dependency in trouble), so any instance may take it;
+   * only while `owner` is still the one that took it last: a slice another instance took over
+   * meanwhile stays with that instance.
+   */
+  releaseSlice(jobId: string, slice: number, owner: string): Promise<void>
   /** Every user of the slice is settled: marked done with what became of them. */
   finishSlice(jobId: string, slice: number, tally: SliceTally): Promise<void>
   /** Takes one token of the job's budget for the given second, across every instance; answers how many were taken in that second so far. */

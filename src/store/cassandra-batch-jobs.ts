@@ -25,7 +25,7 @@ function statements(keyspace: string) {
     // The one lightweight transaction per slice: of instances racing for it exactly one works it.
     acquire: `UPDATE ${slice} SET owner = ?, leaseuntil = ? WHERE jobid = ? AND slice = ? IF leaseuntil < ?`,
     renew: `UPDATE ${slice} SET leaseuntil = ? WHERE jobid = ? AND slice = ? IF owner = ?`,
-    release: `UPDATE ${slice} SET leaseuntil = ? WHERE jobid = ? AND slice = ?`,
+    release: `UPDATE ${slice} SET leaseuntil = ? WHERE jobid = ? AND slice = ? IF owner = ?`,
     finishSlice: `UPDATE ${slice} SET done = true, leaseuntil = ?, succeeded = ?, failed = ?, firstsettledat = ?, lastsettledat = ? WHERE jobid = ? AND slice = ?`,
     createItem: `INSERT INTO ${item} (jobid, slice, userid, status, attempts) VALUES (?, ?, ?, 'pending', 0)`,
     sliceItems: `SELECT slice, userid, status, err, attempts, at FROM ${item} WHERE jobid = ? AND slice = ?`,
@@ -161,8 +161,9 @@ export class CassandraBatchJobs implements BatchJobStore {
     return (await runCassandra(this.client, (client) => client.execute(this.cql.renew, [until, jobId, slice, owner], { prepare: true }))).wasApplied()
   }
 
-  async releaseSlice(jobId: string, slice: number): Promise<void> {
-    await runCassandra(this.client, (client) => client.execute(this.cql.release, [NEVER, jobId, slice], IDEMPOTENT))
+  async releaseSlice(jobId: string, slice: number, owner: string): Promise<void> {
+    // A compare-and-set on the owner, paid only when a slice is given back unfinished (a stop, a dependency in trouble).
+    await runCassandra(this.client, (client) => client.execute(this.cql.release, [NEVER, jobId, slice, owner], { prepare: true }))
   }
 
   async finishSlice(jobId: string, slice: number, tally: SliceTally): Promise<void> {

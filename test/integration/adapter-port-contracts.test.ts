@@ -4,8 +4,10 @@ import { afterAll, beforeAll } from 'vitest'
 import { createSearchClient } from '../../src/search/search-client.js'
 import { createCassandraClient } from '../../src/store/cassandra-client.js'
 import { describeAuditTrailContract } from '../support/contracts/audit-trail.contract.js'
+import { describeBatchJobStoreContract } from '../support/contracts/batch-job-store.contract.js'
 import {
   cassandraAuditTrail,
+  cassandraBatchJobs,
   cassandraDeletionRequests,
   cassandraEventOutbox,
   cassandraIdempotencyKeys,
@@ -54,3 +56,4 @@ describeIdempotencyKeysContract('CassandraIdempotencyKeys', () => cassandraIdemp
 describeUserSearchIndexContract('OpenSearchUserIndex', () => openSearchUserIndex(search))
 describeUserCacheContract('RedisUserCache', redisUserCache)
 describePersonalDataTablesContract('CassandraPersonalTables', () => cassandraPersonalDataTables(db))
+describeBatchJobStoreContract('CassandraBatchJobs', () => cassandraBatchJobs(db))

@@ -1,8 +1,10 @@
 import { describeAuditTrailContract } from '../support/contracts/audit-trail.contract.js'
+import { describeBatchJobStoreContract } from '../support/contracts/batch-job-store.contract.js'
 import { describeDeletionRequestStoreContract } from '../support/contracts/deletion-request-store.contract.js'
 import { describeEventOutboxContract } from '../support/contracts/event-outbox.contract.js'
 import {
   fakeAuditTrail,
+  fakeBatchJobs,
   fakeDeletionRequests,
   fakeEventOutbox,
   fakeIdempotencyKeys,
@@ -34,3 +36,4 @@ describeIdempotencyKeysContract('InMemoryIdempotencyKeys', fakeIdempotencyKeys)
 describeUserSearchIndexContract('InMemoryUserSearchIndex', fakeUserSearchIndex)
 describeUserCacheContract('InMemoryUserCache', fakeUserCache)
 describePersonalDataTablesContract('InMemoryPersonalTables', fakePersonalDataTables)
+describeBatchJobStoreContract('InMemoryBatchJobs', fakeBatchJobs)

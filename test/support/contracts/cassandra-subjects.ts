@@ -1,7 +1,8 @@
-import type { Client } from 'cassandra-driver'
+import { type Client, types } from 'cassandra-driver'
 import { seedUser } from '../../../scripts/lib/seed-users.js'
 import type { AuditRecord, PersonalTable } from '../../../src/deletion/ports.js'
 import { CassandraAuditTrail } from '../../../src/store/cassandra-audit-trail.js'
+import { CassandraBatchJobs } from '../../../src/store/cassandra-batch-jobs.js'
 import { CassandraDeletionRequests } from '../../../src/store/cassandra-deletion-requests.js'
 import { CassandraEventOutbox } from '../../../src/store/cassandra-event-outbox.js'
 import { CassandraIdempotencyKeys } from '../../../src/store/cassandra-idempotency-keys.js'
@@ -12,6 +13,7 @@ import { waitUntil } from '../wait-until.js'
 import { undoTampering } from '../audit-tampering.js'
 import { TEST_KEYSPACE } from '../test-env.js'
 import type { AuditTrailSubject } from './audit-trail.contract.js'
+import type { BatchJobStoreSubject } from './batch-job-store.contract.js'
 import type { DeletionRequestStoreSubject } from './deletion-request-store.contract.js'
 import type { EventOutboxSubject } from './event-outbox.contract.js'
 import type { IdempotencyKeysSubject } from './idempotency-keys.contract.js'
@@ -275,6 +277,47 @@ export function cassandraPersonalDataTables(db: Client): PersonalDataTablesSubje
     },
     async dispose() {
       for (const cleanup of cleanups) await cleanup()
+    },
+  }
+}
+
+/** The adapter, noting the pace counters it touches so they can be removed with the case's jobs. */
+class TidiedBatchJobs extends CassandraBatchJobs {
+  constructor(
+    client: Client,
+    private readonly paced: Set<string>,
+  ) {
+    super(client, ks)
+  }
+
+  override takePaceToken(jobId: string, second: number): Promise<number> {
+    this.paced.add(JSON.stringify([jobId, second]))
+    return super.takePaceToken(jobId, second)
+  }
+}
+
+/**
+ * The Cassandra adapter; another instance is a second adapter on the same keyspace. The case's jobs
+ * are removed afterwards (open entry first), so no batch runner of another test meets them.
+ */
+export function cassandraBatchJobs(db: Client): BatchJobStoreSubject {
+  const used = new Set<string>()
+  const paced = new Set<string>()
+  return {
+    store: new TidiedBatchJobs(db, paced),
+    otherInstance: () => new TidiedBatchJobs(db, paced),
+    uses: (jobId) => void used.add(jobId),
+    async dispose() {
+      for (const id of used) {
+        await db.execute(`DELETE FROM ${ks}.user_deletion_batch_open WHERE id = ?`, [id], PREPARED)
+        await db.execute(`DELETE FROM ${ks}.user_deletion_batch WHERE id = ?`, [id], PREPARED)
+        await db.execute(`DELETE FROM ${ks}.user_deletion_batch_slice WHERE jobid = ?`, [id], PREPARED)
+        await db.execute(`DELETE FROM ${ks}.user_deletion_batch_item WHERE jobid = ?`, [id], PREPARED)
+      }
+      for (const key of paced) {
+        const [jobId, second] = JSON.parse(key) as [string, number]
+        await db.execute(`DELETE FROM ${ks}.user_deletion_batch_pace WHERE jobid = ? AND second = ?`, [jobId, types.Long.fromNumber(second)], PREPARED)
+      }
     },
   }
 }

@@ -1,4 +1,5 @@
 import { InMemoryAuditTrail } from '../fakes/in-memory-audit-trail.js'
+import { InMemoryBatchJobs } from '../fakes/in-memory-batch-jobs.js'
 import { InMemoryDeletionRequests } from '../fakes/in-memory-deletion-requests.js'
 import { InMemoryEventOutbox } from '../fakes/in-memory-event-outbox.js'
 import { InMemoryIdempotencyKeys } from '../fakes/in-memory-idempotency-keys.js'
@@ -8,6 +9,7 @@ import { InMemoryUserDeletionStates } from '../fakes/in-memory-user-deletion-sta
 import { InMemoryUserStore, type SeedUser } from '../fakes/in-memory-user-store.js'
 import { Timeline } from '../fakes/timeline.js'
 import type { AuditTrailSubject } from './audit-trail.contract.js'
+import type { BatchJobStoreSubject } from './batch-job-store.contract.js'
 import type { DeletionRequestStoreSubject } from './deletion-request-store.contract.js'
 import type { EventOutboxSubject } from './event-outbox.contract.js'
 import type { IdempotencyKeysSubject } from './idempotency-keys.contract.js'
@@ -182,4 +184,10 @@ export function fakePersonalDataTables(): PersonalDataTablesSubject {
     seedExtra: async (target, row) => void tables.addRow(`${target.keyspace}.${target.table}`, { ...row }),
     extraRows: async (target, userId) => (tables.rows.get(`${target.keyspace}.${target.table}`) ?? []).filter((row) => row.user_id === userId).map((row) => ({ ...row })),
   }
+}
+
+export function fakeBatchJobs(): BatchJobStoreSubject {
+  const store = new InMemoryBatchJobs()
+  // One in-memory store stands for the cluster: another instance reaches the same jobs through it.
+  return { store, otherInstance: () => store }
 }

@@ -1,0 +1,465 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { InMemoryBatchJobs } from '../../test/support/fakes/in-memory-batch-jobs.js'
+import { ManualClock, Timeline } from '../../test/support/fakes/timeline.js'
+import { batchRequestId, submitBatch } from './batch-job.js'
+import { BatchRunner, type BatchRunnerSettings, type ErrorClassifier } from './batch-runner.js'
+import type { Caller } from './caller.js'
+import type { DeletionInput } from './delete-account.js'
+import type { DeletionRequest, RequestState } from './deletion-request.js'
+import { DependencyUnavailableError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
+import type { BatchItem, Clock } from './ports.js'
+
+/** A whole second, so the pace budget's seconds read plainly. */
+const START = new Date(Date.UTC(2024, 4, 20, 10, 8, 56, 0))
+const LEASE_MS = 30_000
+const COOL_OFF_MS = 10_000
+const JOB_ID = 'job-1'
+const CREATOR = 'creator-1'
+const CALLER: Caller = { consumer: 'consumer-1', userId: CREATOR, roles: [{ role: 'ORG_ADMIN', organisationIds: ['org-1'] }] }
+const [U1, U2, U3, U4, U5] = ['user-1', 'user-2', 'user-3', 'user-4', 'user-5'] as const
+
+/** The Sunbird codes the service answers with, as compose.ts classifies: a dependency in trouble is a fault, the rest is the user's own answer. */
+const UNAVAILABLE = 'UOS_USRDLT0064'
+const NOT_FOUND = 'UOS_USRDLT0013'
+const ROLE_RESTRICTED = 'UOS_USRDLT0083'
+const ALREADY_DELETED = 'UOS_USRDLT0008'
+const classify: ErrorClassifier = (err) => {
+  if (err instanceof DependencyUnavailableError) return { code: UNAVAILABLE, fault: true }
+  if (err instanceof UserNotFoundError) return { code: NOT_FOUND, fault: false }
+  if (err instanceof RoleRestrictedError) return { code: ROLE_RESTRICTED, fault: false }
+  if (err instanceof UserAlreadyDeletedError) return { code: ALREADY_DELETED, fault: false }
+  return { code: 'UOS_0069', fault: true }
+}
+
+const SETTINGS: BatchRunnerSettings = {
+  maxDeletionsPerSecond: 0,
+  concurrency: 2,
+  leaseMs: LEASE_MS,
+  // No timer: each test runs the passes itself.
+  pollIntervalMs: 0,
+  maxAttempts: 3,
+  breaker: { windowMs: 60_000, minAttempts: 2, failureRate: 0.5, coolOffMs: COOL_OFF_MS },
+}
+
+function requestOf(id: string, userId: string, state: RequestState, at: Date): DeletionRequest {
+  return { id, userId, requestedBy: CREATOR, state, plan: 'hard', steps: {}, target: { rootOrgId: 'org-1', managedBy: null, organisationIds: ['org-1'] }, createdAt: at, updatedAt: at }
+}
+
+/**
+ * The deletion engine as the runner calls it: each deletion opens one request under its id and
+ * deletes the user once (a second deletion of the user is refused as already deleted); refusals and
+ * a dependency in trouble are thrown. `during` runs inside a user's next deletion, before it is done.
+ */
+class FakeEngine {
+  readonly calls: DeletionInput[] = []
+  readonly resumed: string[] = []
+  /** Every deletion meets a dependency in trouble while set. */
+  down = false
+  private readonly requests = new Map<string, DeletionRequest>()
+  private readonly refusals = new Map<string, Error>()
+  private readonly hooks = new Map<string, () => unknown>()
+  private readonly deleted = new Set<string>()
+
+  constructor(private readonly clock: Clock) {}
+
+  refuse(userId: string, err: Error): this {
+    this.refusals.set(userId, err)
+    return this
+  }
+
+  during(userId: string, hook: () => unknown): this {
+    this.hooks.set(userId, hook)
+    return this
+  }
+
+  /** A request an earlier try opened, as that try left it. */
+  seedRequest(request: DeletionRequest): this {
+    this.requests.set(request.id, request)
+    return this
+  }
+
+  async deleteAccount(input: DeletionInput): Promise<void> {
+    this.calls.push(input)
+    const hook = this.hooks.get(input.userId)
+    this.hooks.delete(input.userId)
+    await hook?.()
+    if (this.down) throw new DependencyUnavailableError('keycloak')
+    const refusal = this.refusals.get(input.userId)
+    if (refusal) throw refusal
+    if (this.deleted.has(input.userId)) throw new UserAlreadyDeletedError()
+    this.deleted.add(input.userId)
+    this.requests.set(input.requestId, requestOf(input.requestId, input.userId, 'completed', this.clock.now()))
+  }
+
+  async resumeDeletion(requestId: string): Promise<void> {
+    this.resumed.push(requestId)
+    const request = this.requests.get(requestId)
+    if (!request) return
+    request.state = 'completed'
+    this.deleted.add(request.userId)
+  }
+
+  async get(requestId: string): Promise<DeletionRequest | undefined> {
+    const request = this.requests.get(requestId)
+    return request && structuredClone(request)
+  }
+
+  /** The users deletion was asked for, in order, one entry per call. */
+  users(): string[] {
+    return this.calls.map((input) => input.userId)
+  }
+}
+
+const runners: BatchRunner[] = []
+afterEach(async () => {
+  // A runner left waiting (breaker, pace) ends here, its slices given back.
+  await Promise.all(runners.splice(0).map((runner) => runner.stop()))
+})
+
+function batchWorld(settings: Partial<BatchRunnerSettings> = {}) {
+  const timeline = new Timeline()
+  const clock = new ManualClock(START)
+  const jobs = new InMemoryBatchJobs(timeline, clock)
+  const engine = new FakeEngine(clock)
+  const breakerChanges: ('opened' | 'closed')[] = []
+  const errors: unknown[] = []
+  const runner = new BatchRunner({
+    jobs,
+    requests: engine,
+    deleteAccount: (input) => engine.deleteAccount(input),
+    resumeDeletion: (requestId) => engine.resumeDeletion(requestId),
+    classify,
+    clock,
+    instanceId: 'instance-a',
+    settings: { ...SETTINGS, ...settings, breaker: { ...SETTINGS.breaker, ...settings.breaker } },
+    onBreaker: (_jobId, change) => breakerChanges.push(change),
+    onError: (err) => errors.push(err),
+  })
+  runners.push(runner)
+  /** A job of `userIds`, `sliceSize` to a slice, as the route submits it. */
+  const submit = (userIds: readonly string[], sliceSize = userIds.length) => submitBatch({ jobs, clock, sliceSize }, { jobId: JOB_ID, caller: CALLER, userIds, mode: 'hard' })
+  const slice = async (index: number) => (await jobs.slices(JOB_ID)).find((state) => state.slice === index)
+  const item = async (userId: string) => (await jobs.itemsPage(JOB_ID, 0, 1000)).find((found) => found.userId === userId)
+  const state = async () => (await jobs.get(JOB_ID))?.state
+  return { timeline, clock, jobs, engine, runner, breakerChanges, errors, submit, slice, item, state }
+}
+
+/** Waits for work the runner does in the background (a pass starts a slice's work and does not await it). */
+const eventually = (assertion: () => unknown, timeout = 3000) => vi.waitFor(assertion, { timeout, interval: 5 })
+
+const deleted = (userId: string, slice: number, at: Date, attempts = 0): BatchItem => ({ userId, slice, status: 'deleted', attempts, at })
+const pending = (userId: string, slice: number, attempts = 0): BatchItem => ({ userId, slice, status: 'pending', attempts })
+
+describe('BatchRunner: working a job', () => {
+  it("when a job is worked, then each user is deleted once, as the job's caller, under the request named after job and user, and recorded deleted", async () => {
+    const w = batchWorld()
+    await w.submit([U1, U2, U3, U4, U5], 2)
+
+    await w.runner.pass()
+    await eventually(async () => expect((await w.jobs.slices(JOB_ID)).filter((slice) => slice.done)).toHaveLength(2))
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(2))?.done).toBe(true))
+
+    expect([...w.engine.users()].sort()).toEqual([U1, U2, U3, U4, U5])
+    for (const userId of [U1, U2, U3, U4, U5]) {
+      expect(w.engine.calls).toContainEqual({ requestId: batchRequestId(JOB_ID, userId), requestIdChosenBy: 'caller', userId, caller: CALLER, mode: 'hard' })
+    }
+    expect(await w.jobs.itemsPage(JOB_ID, 0, 10)).toEqual([deleted(U1, 0, START), deleted(U2, 0, START), deleted(U3, 1, START), deleted(U4, 1, START), deleted(U5, 2, START)])
+  })
+
+  it('when every slice of a job is done, then the next pass completes the job and unlists it, deleting no one again', async () => {
+    const w = batchWorld()
+    await w.submit([U1, U2])
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+
+    await w.runner.pass()
+
+    expect(await w.state()).toBe('completed')
+    expect(await w.jobs.listOpen()).toEqual([])
+    expect(w.engine.users()).toEqual([U1, U2])
+  })
+
+  it("when a slice's users are all settled, then the slice is finished with their tally: successes, failures by code, first and last settling time", async () => {
+    const w = batchWorld()
+    // Each deletion takes a second of the clock.
+    for (const userId of [U1, U2, U3, U4]) w.engine.during(userId, () => w.clock.advance(1000))
+    w.engine.refuse(U2, new UserNotFoundError()).refuse(U3, new RoleRestrictedError())
+    await w.submit([U1, U2, U3, U4])
+
+    await w.runner.pass()
+
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+    expect(await w.slice(0)).toEqual({
+      slice: 0,
+      done: true,
+      leaseUntil: new Date(0),
+      taken: true,
+      tally: { succeeded: 2, failed: { [NOT_FOUND]: 1, [ROLE_RESTRICTED]: 1 }, firstSettledAt: new Date(START.getTime() + 1000), lastSettledAt: new Date(START.getTime() + 4000) },
+    })
+  })
+
+  it('when a user is refused for a reason of their own, then they are recorded failed with its Sunbird code, never tried again, and the users after them are still deleted', async () => {
+    const w = batchWorld()
+    w.engine.refuse(U1, new UserNotFoundError())
+    await w.submit([U1, U2, U3])
+
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+    await w.runner.pass()
+
+    expect(await w.item(U1)).toEqual({ userId: U1, slice: 0, status: 'failed', err: NOT_FOUND, attempts: 0, at: START })
+    expect(await w.item(U2)).toEqual(deleted(U2, 0, START))
+    expect(await w.item(U3)).toEqual(deleted(U3, 0, START))
+    expect(w.engine.users()).toEqual([U1, U2, U3])
+    expect(w.breakerChanges).toEqual([])
+    expect(await w.state()).toBe('completed')
+  })
+
+  it('when a pass finds more free slices than its concurrency, then it takes only that many, and a full instance does not even list the jobs', async () => {
+    const w = batchWorld({ concurrency: 2 })
+    let release: () => void = () => undefined
+    const held = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    for (const userId of [U1, U2]) w.engine.during(userId, () => held)
+    await w.submit([U1, U2, U3], 1)
+
+    try {
+      await w.runner.pass()
+      await eventually(() => expect(w.engine.users()).toEqual([U1, U2]))
+      await w.runner.pass()
+
+      expect((await w.jobs.slices(JOB_ID)).map((slice) => slice.taken)).toEqual([true, true, false])
+      expect(w.timeline.count('jobs.listOpen')).toBe(1)
+    } finally {
+      release()
+    }
+    await eventually(async () => expect((await w.jobs.slices(JOB_ID)).filter((slice) => slice.done)).toHaveLength(2))
+  })
+})
+
+describe('BatchRunner: a dependency in trouble', () => {
+  /** Two deletions meeting Keycloak down open the breaker (two attempts, every one a fault). */
+  async function pausedJob() {
+    const w = batchWorld()
+    w.engine.down = true
+    await w.submit([U1, U2, U3, U4])
+    await w.runner.pass()
+    await eventually(async () => expect(await w.state()).toBe('paused'))
+    return w
+  }
+
+  it('when deletions meet a dependency in trouble, then the breaker opens, the job reads paused, the users stay pending with the try counted, and nobody is tried while it is open', async () => {
+    const w = await pausedJob()
+
+    expect(w.breakerChanges).toEqual(['opened'])
+    expect(await w.item(U1)).toEqual(pending(U1, 0, 1))
+    expect(await w.item(U2)).toEqual(pending(U2, 0, 1))
+    // The runner looks at the breaker again every 250 ms: wait past one look.
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(w.engine.users()).toEqual([U1, U2])
+  })
+
+  it('when the dependency recovers after the cool-off, then one probe goes through, the job runs again, and a later pass deletes the users left pending', async () => {
+    const w = await pausedJob()
+    w.engine.down = false
+
+    w.clock.advance(COOL_OFF_MS)
+
+    await eventually(async () => expect(await w.state()).toBe('running'))
+    expect(w.breakerChanges).toEqual(['opened', 'closed'])
+    await eventually(async () => expect((await w.slice(0))?.leaseUntil).toEqual(new Date(0)))
+    expect((await w.slice(0))?.done).toBe(false)
+    const recovered = new Date(START.getTime() + COOL_OFF_MS)
+    expect(await w.jobs.items(JOB_ID, 0)).toEqual([pending(U1, 0, 1), pending(U2, 0, 1), deleted(U3, 0, recovered), deleted(U4, 0, recovered)])
+
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+
+    expect((await w.slice(0))?.tally?.succeeded).toBe(4)
+    expect(await w.item(U1)).toEqual(deleted(U1, 0, recovered, 1))
+    expect(w.engine.users()).toEqual([U1, U2, U3, U4, U1, U2])
+  })
+
+  it('when a user meets a dependency in trouble on every try up to the limit, then they are recorded failed with the unavailable code and the slice is finished', async () => {
+    // A breaker that never opens: the try limit alone ends the user.
+    const w = batchWorld({ maxAttempts: 2, breaker: { ...SETTINGS.breaker, minAttempts: 100 } })
+    w.engine.down = true
+    await w.submit([U1])
+
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.leaseUntil).toEqual(new Date(0)))
+    expect(await w.item(U1)).toEqual(pending(U1, 0, 1))
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+
+    expect(await w.item(U1)).toEqual({ userId: U1, slice: 0, status: 'failed', err: UNAVAILABLE, attempts: 2, at: START })
+    expect((await w.slice(0))?.tally).toMatchObject({ succeeded: 0, failed: { [UNAVAILABLE]: 1 } })
+  })
+})
+
+describe('BatchRunner: outcomes, leases and stopping', () => {
+  it('when an outcome cannot be recorded, then the slice is not finished; a later pass records the user from the request their deletion opened, deleting no one again', async () => {
+    const w = batchWorld()
+    w.jobs.failNext('recordItem', new DependencyUnavailableError('cassandra'))
+    await w.submit([U1, U2])
+
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.leaseUntil).toEqual(new Date(0)))
+
+    expect((await w.slice(0))?.done).toBe(false)
+    expect(w.timeline.count('jobs.finishSlice')).toBe(0)
+    expect(await w.item(U1)).toEqual(pending(U1, 0))
+    expect(await w.item(U2)).toEqual(deleted(U2, 0, START))
+    expect(w.errors).toEqual([expect.any(DependencyUnavailableError)])
+
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+
+    expect(await w.item(U1)).toEqual(deleted(U1, 0, START))
+    expect((await w.slice(0))?.tally?.succeeded).toBe(2)
+    expect(w.engine.users()).toEqual([U1, U2])
+  })
+
+  it('when a slice is taken over from an instance that died mid-user, then the request that instance opened is finished, and the user is not deleted a second time', async () => {
+    const w = batchWorld()
+    await w.submit([U1, U2])
+    // instance-b took the slice and opened U1's request, then died.
+    expect(await w.jobs.acquireSlice(JOB_ID, 0, 'instance-b', START, new Date(START.getTime() + LEASE_MS))).toBe(true)
+    w.engine.seedRequest(requestOf(batchRequestId(JOB_ID, U1), U1, 'in_progress', START))
+
+    await w.runner.pass()
+    expect(w.timeline.count('jobs.acquireSlice')).toBe(1)
+    w.clock.advance(LEASE_MS + 1)
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+
+    expect(w.engine.resumed).toEqual([batchRequestId(JOB_ID, U1)])
+    expect(w.engine.users()).toEqual([U2])
+    expect(await w.item(U1)).toEqual(deleted(U1, 0, w.clock.now()))
+  })
+
+  it("when the slice's lease is lost to another instance, then this instance tries no further user of it, and neither finishes nor gives back the slice", async () => {
+    const w = batchWorld()
+    const takenOverUntil = new Date(START.getTime() + 2 * LEASE_MS)
+    // Deleting U1 outlasts the lease, and instance-b takes the slice meanwhile.
+    w.engine.during(U1, async () => {
+      w.clock.advance(LEASE_MS + 1)
+      expect(await w.jobs.acquireSlice(JOB_ID, 0, 'instance-b', w.clock.now(), takenOverUntil)).toBe(true)
+    })
+    await w.submit([U1, U2, U3])
+
+    await w.runner.pass()
+    await eventually(() => expect(w.timeline.count('jobs.renewSlice')).toBe(1))
+
+    expect(w.engine.users()).toEqual([U1])
+    expect(await w.jobs.items(JOB_ID, 0)).toEqual([deleted(U1, 0, w.clock.now()), pending(U2, 0), pending(U3, 0)])
+    expect(await w.slice(0)).toEqual({ slice: 0, done: false, leaseUntil: takenOverUntil, taken: true })
+    expect(w.timeline.count('jobs.finishSlice')).toBe(0)
+    expect(w.timeline.count('jobs.releaseSlice')).toBe(0)
+  })
+
+  // workSlice gives the slice back whenever a user of it is still pending, also when it stopped
+  // because renewSlice answered false: the release must leave the new holder's lease alone.
+  it('when the lease is lost after a user of the slice was left pending, then the new holder keeps its lease', async () => {
+    const w = batchWorld()
+    const takenOverUntil = new Date(START.getTime() + 2 * LEASE_MS)
+    w.engine.down = true
+    w.engine.during(U1, async () => {
+      w.clock.advance(LEASE_MS + 1)
+      expect(await w.jobs.acquireSlice(JOB_ID, 0, 'instance-b', w.clock.now(), takenOverUntil)).toBe(true)
+    })
+    await w.submit([U1, U2])
+
+    await w.runner.pass()
+    await eventually(() => expect(w.timeline.count('jobs.renewSlice')).toBe(1))
+
+    expect(await w.item(U1)).toEqual(pending(U1, 0, 1))
+    expect((await w.slice(0))?.leaseUntil).toEqual(takenOverUntil)
+  })
+
+  it('when the holder keeps working past a third of its lease, then it renews the lease before the next user', async () => {
+    const w = batchWorld()
+    w.engine.during(U1, () => w.clock.advance(LEASE_MS / 3))
+    await w.submit([U1, U2])
+
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+
+    expect(w.timeline.count('jobs.renewSlice')).toBe(1)
+    expect(w.engine.users()).toEqual([U1, U2])
+  })
+
+  it('when the instance stops mid-slice, then stop waits for the deletion in flight, which is recorded; no further user is tried and the slice is given back at once', async () => {
+    const w = batchWorld()
+    let finishDeletion: () => void = () => undefined
+    w.engine.during(
+      U1,
+      () =>
+        new Promise<void>((resolve) => {
+          finishDeletion = resolve
+        }),
+    )
+    await w.submit([U1, U2, U3])
+    await w.runner.pass()
+    await eventually(() => expect(w.engine.users()).toEqual([U1]))
+
+    let stopped = false
+    const stopping = w.runner.stop().then(() => {
+      stopped = true
+    })
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(stopped).toBe(false)
+    finishDeletion()
+    await stopping
+
+    expect(await w.jobs.items(JOB_ID, 0)).toEqual([deleted(U1, 0, START), pending(U2, 0), pending(U3, 0)])
+    expect(await w.slice(0)).toEqual({ slice: 0, done: false, leaseUntil: new Date(0), taken: true })
+    expect(w.engine.users()).toEqual([U1])
+  })
+
+  it('when the instance has stopped, then a pass takes no more work', async () => {
+    const w = batchWorld()
+    await w.submit([U1])
+    await w.runner.stop()
+
+    await w.runner.pass()
+
+    expect(w.timeline.count('jobs.listOpen')).toBe(0)
+    expect(w.engine.users()).toEqual([])
+  })
+})
+
+describe('BatchRunner: the pace limit', () => {
+  it("when the job's budget for this second is spent, then no deletion starts until the next second; every instance's tokens count against it", async () => {
+    const w = batchWorld({ maxDeletionsPerSecond: 2 })
+    // Late in the second, so the runner's wait for the next one is short.
+    w.clock.set(new Date(START.getTime() + 900))
+    const second = Math.floor(START.getTime() / 1000)
+    await w.submit([U1, U2, U3])
+    // Another instance has deleted one user of the job this second already.
+    expect(await w.jobs.takePaceToken(JOB_ID, second)).toBe(1)
+
+    await w.runner.pass()
+    await eventually(() => expect(w.timeline.count('jobs.takePaceToken')).toBeGreaterThanOrEqual(3))
+    expect(w.engine.users()).toEqual([U1])
+
+    w.clock.set(new Date(START.getTime() + 1000))
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+
+    expect(w.engine.users()).toEqual([U1, U2, U3])
+    // U2 and U3 took the next second's first two tokens.
+    expect(await w.jobs.takePaceToken(JOB_ID, second + 1)).toBe(3)
+  })
+
+  it('when there is no limit, then no token is taken', async () => {
+    const w = batchWorld({ maxDeletionsPerSecond: 0 })
+    await w.submit([U1, U2])
+
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+
+    expect(w.timeline.count('jobs.takePaceToken')).toBe(0)
+  })
+})
