@@ -157,6 +157,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     graceDayMs: config.deletion.graceDaySeconds * 1000,
     eventIncludesUserName: config.events.includeUserName,
     onStepError: (step, err, requestId) => logger.warn({ requestId, step, err: err instanceof Error ? err.name : 'error' }, 'deletion step not done; the sweeper will retry'),
+    onLeaseLost: (requestId) => logger.warn({ requestId }, 'deletion run stalled past DELETION_LEASE_MS; another runner took the request over and this run stopped'),
     ...(config.faults.crashAfterStep && {
       // Crash tests: die as abruptly as a killed pod, right after the named step is recorded.
       afterStep: (step) => {

@@ -57,7 +57,10 @@ async function holdingLease<T>(deps: RunDeps, requestId: string, work: (request:
     if (request) request.heldUntil = until
     return await work(request)
   } catch (err) {
-    if (err instanceof LeaseLostError) throw new DependencyUnavailableError('cassandra', { cause: err })
+    if (err instanceof LeaseLostError) {
+      deps.onLeaseLost?.(requestId)
+      throw new DependencyUnavailableError('cassandra', { cause: err })
+    }
     throw err
   } finally {
     // Given up unless finished (finish gives it up) or lost (no longer ours to give).

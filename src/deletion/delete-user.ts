@@ -103,7 +103,7 @@ export async function openRequest(deps: RunDeps, request: DeletionRequest, idCho
  * over carries it on. Any other error is passed on.
  */
 export async function handOver(deps: RunDeps, request: DeletionRequest, err: unknown): Promise<void> {
-  if (err instanceof LeaseLostError) return
+  if (err instanceof LeaseLostError) return void deps.onLeaseLost?.(request.id)
   await deps.requests.releaseLease(request.id, request.heldUntil).catch(() => undefined)
   if (!(err instanceof DependencyUnavailableError)) throw err
   deps.onStepError?.('lock', err, request.id)

@@ -154,9 +154,12 @@ describe('resumeDeletion, the lease', () => {
     w.clock.advance(WORLD_LEASE_MS + 1)
     expect(await resumeDeletion(w.deps, 'req-1')).toBe('completed')
     const finished = w.requests.peek('req-1')
+    const lost: string[] = []
+    w.deps.onLeaseLost = (requestId) => lost.push(requestId)
     stalled?.()
 
     expect(await first).toBeUndefined()
+    expect(lost).toEqual(['req-1'])
     expect(w.requests.peek('req-1')).toEqual(finished)
     expect(w.audit.eventsOf('req-1')).toEqual(['deletion.completed'])
   })
@@ -191,10 +194,13 @@ describe('resumeDeletion, the lease', () => {
     w.clock.advance(WORLD_LEASE_MS + 1)
     expect(await resumeOpenDeletions(w.deps)).toMatchObject({ resumed: 1, completed: 1 })
     const finished = w.requests.peek('req-1')
+    const lost: string[] = []
+    w.deps.onLeaseLost = (requestId) => lost.push(requestId)
 
     stalled?.()
 
     expect(await call).toEqual({ response: 'SUCCESS' })
+    expect(lost).toEqual(['req-1'])
     expect(w.requests.peek('req-1')).toEqual(finished)
     expect(w.audit.eventsOf('req-1')).toEqual(['deletion.accepted', 'deletion.completed'])
   })

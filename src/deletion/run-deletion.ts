@@ -20,6 +20,8 @@ export interface RunDeps extends StepDeps {
   physicalErasure?: PhysicalErasure | undefined
   /** Told when a step could not be done now (for the log), with the deletion request it was done for when there is one; ids only, never the error's payload. */
   onStepError?(step: StepName, err: unknown, requestId?: string): void
+  /** Told when a run stalled past its lease and another runner took its request over (for the log: a lease too short for the slowest step shows here). */
+  onLeaseLost?(requestId: string): void
   /** Fault injection for crash tests: called once the request is accepted and after each step has run (recorded or not yet). */
   afterStep?(step: StepName | 'accept' | 'schedule' | 'erasure'): void
 }
@@ -114,7 +116,10 @@ export async function resumeDeletion(deps: RunDeps, requestId: string): Promise<
   try {
     return await resumeHeld(deps, request, now)
   } catch (err) {
-    if (err instanceof LeaseLostError) return undefined
+    if (err instanceof LeaseLostError) {
+      deps.onLeaseLost?.(request.id)
+      return undefined
+    }
     await deps.requests.releaseLease(request.id, request.heldUntil).catch(() => undefined)
     throw err
   }
