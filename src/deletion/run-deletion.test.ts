@@ -76,6 +76,20 @@ function world(seed: SeedUser[], options: Omit<WorldOptions, 'seed'> = {}) {
   return deletionWorld({ seed, ...options })
 }
 
+/** Holds the first Keycloak account erasure of the world until `goOn()` (a run stalled in it); later ones go through. */
+function stallFirstErasure(w: ReturnType<typeof world>) {
+  const erase = w.identity.eraseAccount.bind(w.identity)
+  const stall: { reached: boolean; goOn(): void } = { reached: false, goOn: () => undefined }
+  w.identity.eraseAccount = (userId) => {
+    if (stall.reached) return erase(userId)
+    stall.reached = true
+    return new Promise((resolve) => {
+      stall.goOn = () => resolve(erase(userId))
+    })
+  }
+  return stall
+}
+
 describe('resumeDeletion, the lease', () => {
   it('when another runner holds the lease, then undefined is answered and nothing runs', async () => {
     // Arrange
@@ -140,23 +154,16 @@ describe('resumeDeletion, the lease', () => {
     // back to in progress, nor its finish write a second receipt and a second 'deletion.completed'.
     const w = world([lockedUser()])
     w.requests.seed(requestThrough('lock'))
-    const erase = w.identity.eraseAccount.bind(w.identity)
-    let stalled: (() => void) | undefined
-    w.identity.eraseAccount = (userId) => {
-      if (stalled) return erase(userId)
-      return new Promise((resolve) => {
-        stalled = () => resolve(erase(userId))
-      })
-    }
+    const stalled = stallFirstErasure(w)
     const first = resumeDeletion(w.deps, 'req-1')
-    await vi.waitFor(() => expect(stalled).toBeDefined())
+    await vi.waitFor(() => expect(stalled.reached).toBe(true))
 
     w.clock.advance(WORLD_LEASE_MS + 1)
     expect(await resumeDeletion(w.deps, 'req-1')).toBe('completed')
     const finished = w.requests.peek('req-1')
     const lost: string[] = []
     w.deps.onLeaseLost = (requestId) => lost.push(requestId)
-    stalled?.()
+    stalled.goOn()
 
     expect(await first).toBeUndefined()
     expect(lost).toEqual(['req-1'])
@@ -181,23 +188,16 @@ describe('resumeDeletion, the lease', () => {
 
   it('when a delete call’s run stalls past its lease and the sweeper finishes the request, then the caller still hears SUCCESS and one end is audited', async () => {
     const w = world([activeUser()])
-    const erase = w.identity.eraseAccount.bind(w.identity)
-    let stalled: (() => void) | undefined
-    w.identity.eraseAccount = (userId) => {
-      if (stalled) return erase(userId)
-      return new Promise((resolve) => {
-        stalled = () => resolve(erase(userId))
-      })
-    }
+    const stalled = stallFirstErasure(w)
     const call = deleteUser(w.deps, { requestId: 'req-1', userId: USER_A, caller: { consumer: 'portal', userId: USER_A, roles: [] } })
-    await vi.waitFor(() => expect(stalled).toBeDefined())
+    await vi.waitFor(() => expect(stalled.reached).toBe(true))
     w.clock.advance(WORLD_LEASE_MS + 1)
     expect(await resumeOpenDeletions(w.deps)).toMatchObject({ resumed: 1, completed: 1 })
     const finished = w.requests.peek('req-1')
     const lost: string[] = []
     w.deps.onLeaseLost = (requestId) => lost.push(requestId)
 
-    stalled?.()
+    stalled.goOn()
 
     expect(await call).toEqual({ response: 'SUCCESS' })
     expect(lost).toEqual(['req-1'])
