@@ -3,7 +3,7 @@ import { authorize, type DeleteUserDeps } from './delete-user.js'
 import { deletionBasis } from './deletion-policy.js'
 import type { DeletionRequest } from './deletion-request.js'
 import { DependencyUnavailableError, NotPermittedError, UserErasedError, UserNotDeletedError, UserNotFoundError } from './errors.js'
-import { checkpointSteps, LeaseLostError, leaseUntil } from './lease.js'
+import { checkpointSteps, finishUnderLease, giveBack, LeaseLostError, leaseUntil } from './lease.js'
 import type { RunDeps } from './run-deletion.js'
 import { auditRecord } from './settle-request.js'
 import { stepsOf } from './steps/index.js'
@@ -36,9 +36,7 @@ export async function finishCancel(deps: RunDeps, request: DeletionRequest, canc
   }
   await deps.states.swap(request.userId, { mode: 'restoring', requestId: request.id }, undefined)
   deps.listener.userRestored(request.userId)
-  await deps.requests.finish(request.id, 'cancelled', {}, request.heldUntil)
-  request.state = 'cancelled'
-  delete request.heldUntil
+  await finishUnderLease(deps, request, 'cancelled', {})
 }
 
 /**
@@ -63,9 +61,8 @@ async function holdingLease<T>(deps: RunDeps, requestId: string, work: (request:
     }
     throw err
   } finally {
-    // Given up unless finished (finish gives it up) or lost (no longer ours to give).
-    const heldUntil = request ? request.heldUntil : until
-    if (heldUntil) await deps.requests.releaseLease(requestId, heldUntil).catch(() => undefined)
+    // A request that vanished is still given back by the lease taken for it.
+    await (request ? giveBack(deps, request) : deps.requests.releaseLease(requestId, until)).catch(() => undefined)
   }
 }
 

@@ -5,7 +5,7 @@ import { deletionBasis, type OrgAdminScope, orgAdminCovers, rolesAllowDeletion }
 import { type DeletionRequest, isFinished, type RequestIdChosenBy } from './deletion-request.js'
 import { DependencyUnavailableError, NotPermittedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
 import { isDeleted } from './is-deleted.js'
-import { LeaseLostError, leaseUntil } from './lease.js'
+import { giveBack, LeaseLostError, leaseUntil } from './lease.js'
 import type { UserRecord } from './ports.js'
 import { type RunDeps, resumeDeletion, runRemainingSteps } from './run-deletion.js'
 import { auditRecord, failRequest } from './settle-request.js'
@@ -104,7 +104,7 @@ export async function openRequest(deps: RunDeps, request: DeletionRequest, idCho
  */
 export async function handOver(deps: RunDeps, request: DeletionRequest, err: unknown): Promise<void> {
   if (err instanceof LeaseLostError) return void deps.onLeaseLost?.(request.id)
-  await deps.requests.releaseLease(request.id, request.heldUntil).catch(() => undefined)
+  await giveBack(deps, request).catch(() => undefined)
   if (!(err instanceof DependencyUnavailableError)) throw err
   deps.onStepError?.('lock', err, request.id)
 }

@@ -34,3 +34,23 @@ export async function checkpointSteps(
   await deps.requests.recordSteps(request.id, outcomes, state, until, request.heldUntil)
   request.heldUntil = until
 }
+
+/**
+ * The request's finish (or partial, or scheduled, state) under the lease the run holds. A finish
+ * gives the lease up, so the run holds the request no longer: the one place a run's lease ends.
+ */
+export async function finishUnderLease(
+  deps: { requests: Pick<DeletionRequestStore, 'finish'> },
+  request: DeletionRequest,
+  state: RequestState,
+  fields: Parameters<DeletionRequestStore['finish']>[2],
+): Promise<void> {
+  await deps.requests.finish(request.id, state, fields, request.heldUntil)
+  request.state = state
+  delete request.heldUntil
+}
+
+/** Gives the request back while the run still holds it (a run that stopped half-way); once finished there is nothing to give. */
+export async function giveBack(deps: { requests: Pick<DeletionRequestStore, 'releaseLease'> }, request: DeletionRequest): Promise<void> {
+  if (request.heldUntil) await deps.requests.releaseLease(request.id, request.heldUntil)
+}

@@ -1,7 +1,7 @@
 import { finishCancel } from './cancel-deletion.js'
 import { type DeletionRequest, isFinished, outcomeHolds, type RequestState, type StepName, type StepOutcome } from './deletion-request.js'
 import { isDeleted } from './is-deleted.js'
-import { checkpointSteps, LeaseLostError, leaseUntil } from './lease.js'
+import { checkpointSteps, giveBack, LeaseLostError, leaseUntil } from './lease.js'
 import { lockForPlan } from './lock-for-plan.js'
 import { type AuditTrail, CREATE_SETTLED_WITHIN_MS, type DeletionRequestStore, type OpenEntry, type PhysicalErasure } from './ports.js'
 import { failRequest, settleRequest } from './settle-request.js'
@@ -120,7 +120,7 @@ export async function resumeDeletion(deps: RunDeps, requestId: string): Promise<
       deps.onLeaseLost?.(request.id)
       return undefined
     }
-    await deps.requests.releaseLease(request.id, request.heldUntil).catch(() => undefined)
+    await giveBack(deps, request).catch(() => undefined)
     throw err
   }
 }
@@ -139,7 +139,7 @@ async function resumeHeld(deps: RunDeps, request: DeletionRequest, now: Date): P
   }
   if (request.state === 'scheduled') {
     if (!isDue(request, now)) {
-      await deps.requests.releaseLease(request.id, request.heldUntil)
+      await giveBack(deps, request)
       return undefined
     }
     return beginErasure(deps, request)

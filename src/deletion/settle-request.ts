@@ -1,5 +1,6 @@
 import type { DeletionRequest, RequestState, StepName, StepOutcome } from './deletion-request.js'
 import type { AuditRecord, AuditTrail, Clock, DeletionRequestStore, PhysicalErasure } from './ports.js'
+import { finishUnderLease } from './lease.js'
 import { buildReceipt, receiptStores } from './receipt.js'
 import { STEPS } from './steps/index.js'
 
@@ -10,12 +11,6 @@ interface SettleDeps {
   receiptKey: string
   /** When each store drops old values physically (absent: the receipt does not say). */
   physicalErasure?: PhysicalErasure | undefined
-}
-
-/** The request is in `state` and its run no longer holds it (finish gives the lease up). */
-function released(request: DeletionRequest, state: RequestState): void {
-  request.state = state
-  delete request.heldUntil
 }
 
 /** The audit record of a request at one point of its life: ids and outcome only. */
@@ -33,8 +28,7 @@ export async function settleRequest(deps: SettleDeps, request: DeletionRequest, 
   const pending = STEPS.filter((step) => request.steps[step]?.status === 'pending')
   const now = deps.clock.now()
   if (pending.length === 0 && request.schedule && request.plan === 'soft') {
-    await deps.requests.finish(request.id, 'scheduled', { dueAt: request.schedule.eraseAt, steps: unrecorded }, request.heldUntil)
-    released(request, 'scheduled')
+    await finishUnderLease(deps, request, 'scheduled', { dueAt: request.schedule.eraseAt, steps: unrecorded })
     await deps.audit.append(auditRecord(request, 'deletion.scheduled', now, { eraseAt: request.schedule.eraseAt.toISOString(), plan: request.schedule.plan }))
     return 'scheduled'
   }
@@ -43,8 +37,7 @@ export async function settleRequest(deps: SettleDeps, request: DeletionRequest, 
   const storeNames = stores.map((entry) => entry.store)
   const horizons = deps.physicalErasure ? await deps.physicalErasure.horizons(storeNames, now) : {}
   const receipt = buildReceipt(request, state, deps.receiptKey, now, horizons, stores)
-  await deps.requests.finish(request.id, state, { receipt, steps: unrecorded }, request.heldUntil)
-  released(request, state)
+  await finishUnderLease(deps, request, state, { receipt, steps: unrecorded })
   request.receipt = receipt
   await deps.audit.append(auditRecord(request, state === 'completed' ? 'deletion.completed' : 'deletion.partial', now, state === 'partial' ? { pending: pending.join(',') } : undefined))
   return state
@@ -52,7 +45,6 @@ export async function settleRequest(deps: SettleDeps, request: DeletionRequest, 
 
 /** The request ends without deleting: another request locked the user first ('superseded'), or the user is gone ('not-found'). */
 export async function failRequest(deps: SettleDeps, request: DeletionRequest, reason: 'superseded' | 'not-found', at: Date): Promise<void> {
-  await deps.requests.finish(request.id, 'failed', { reason }, request.heldUntil)
-  delete request.heldUntil
+  await finishUnderLease(deps, request, 'failed', { reason })
   await deps.audit.append(auditRecord(request, 'deletion.failed', at, { reason }))
 }

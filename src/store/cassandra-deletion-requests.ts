@@ -100,7 +100,7 @@ function deletionRequestStatements(keyspace: string) {
 export class CassandraDeletionRequests implements DeletionRequestStore {
   private readonly cql: ReturnType<typeof deletionRequestStatements>
   /** The last timestamp given to a write fenced by a lease (see writeUnderLease). */
-  private lastStamp = 0n
+  private lastStamp = 0
 
   constructor(
     private readonly client: Client,
@@ -274,8 +274,8 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
 
   /**
    * A run's write to its request row, fenced by the lease it holds (see the port's recordSteps);
-   * false when the lease was lost. The write carries its timestamp, taken from the client's own
-   * generator at the moment the lease is checked: while the lease holds, that is earlier than the
+   * false when the lease was lost. The write carries its timestamp, taken (nextTimestamp) at the
+   * moment the lease is checked: while the lease holds, that is earlier than the
    * end of the lease, and a runner takes the request over only once its clock is past that end, so
    * every write of the taker is later and wins, however late this one lands. Past the lease, the
    * write is made only if the lease is still the one held (a lightweight transaction, paid only by
@@ -287,18 +287,21 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
       return true
     }
     const stamp = this.nextTimestamp()
-    if (stamp < BigInt(heldUntil.getTime()) * 1000n) {
-      await runCassandra(this.client, (client) => client.execute(query, params, { ...IDEMPOTENT, timestamp: types.Long.fromString(stamp.toString()) }))
+    if (stamp < heldUntil.getTime() * 1000) {
+      await runCassandra(this.client, (client) => client.execute(query, params, { ...IDEMPOTENT, timestamp: stamp }))
       return true
     }
     const result = await runCassandra(this.client, (client) => client.execute(`${query} IF leaseuntil = ?`, [...params, heldUntil], { prepare: true }))
     return result.wasApplied()
   }
 
-  /** Microseconds since the epoch, as the driver stamps writes, but strictly increasing: a run's own writes keep their order within a millisecond. */
-  private nextTimestamp(): bigint {
-    const now = BigInt(Date.now()) * 1000n
-    this.lastStamp = now > this.lastStamp ? now : this.lastStamp + 1n
+  /**
+   * Microseconds since the epoch, as the driver stamps writes (a number is exact until the year
+   * 2255), but strictly increasing: a run's own writes keep their order within a millisecond.
+   */
+  private nextTimestamp(): number {
+    const now = Date.now() * 1000
+    this.lastStamp = now > this.lastStamp ? now : this.lastStamp + 1
     return this.lastStamp
   }
 
