@@ -315,9 +315,9 @@ export class AuditChain {
 const RECEIPT_KEY = 'bench-receipt-key'
 
 /** The contact columns the otp and rate_limit steps look codes up by (src/store/cassandra-personal-tables.ts). */
-const CONTACT_COLUMNS = ['email', 'phone', 'prevusedemail', 'prevusedphone', 'recoveryemail', 'recoveryphone'] as const
+export const CONTACT_COLUMNS = ['email', 'phone', 'prevusedemail', 'prevusedphone', 'recoveryemail', 'recoveryphone'] as const
 
-interface ReceiptLine {
+export interface ReceiptLine {
   store: string
   action: string
   count?: number
@@ -329,7 +329,7 @@ interface ReceiptLine {
  * others, the audit trail; each Cassandra table's and the topic's physical-erasure horizon as
  * LivePhysicalErasure words it (from settings it has cached), a keyed-hash subject.
  */
-function receiptText(requestId: string, userId: string, done: readonly ReceiptLine[]): string {
+export function receiptText(requestId: string, userId: string, done: readonly ReceiptLine[]): string {
   const completedAt = new Date()
   const kept = (store: string, action = 'kept'): ReceiptLine => ({ store, action })
   // In step order: user_consent (hard only) sits between declarations and notes.
@@ -372,7 +372,7 @@ function receiptText(requestId: string, userId: string, done: readonly ReceiptLi
 }
 
 /** The personal columns blanked by the profile scrub, in the store's order, with the values it writes. */
-const SCRUBBED_COLUMNS: readonly (readonly [string, string | boolean | null])[] = [
+export const SCRUBBED_COLUMNS: readonly (readonly [string, string | boolean | null])[] = [
   ['username', ''],
   ['email', ''],
   ['phone', ''],
