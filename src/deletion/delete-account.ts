@@ -2,7 +2,7 @@ import type { Caller } from './caller.js'
 import { answerByDeadline, type CommitGate } from './commit-gate.js'
 import { type DeleteUserDeps, authorize, deleteUser, handOver, openRequest } from './delete-user.js'
 import { rolesAllowDeletion } from './deletion-policy.js'
-import type { DeletionRequest, ErasureSchedule, PlanName, RequestIdChosenBy } from './deletion-request.js'
+import { acceptedRequest, type ErasureSchedule, type PlanName, type RequestIdChosenBy } from './deletion-request.js'
 import { NotPermittedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
 import { isDeleted } from './is-deleted.js'
 import { lockForPlan } from './lock-for-plan.js'
@@ -146,18 +146,15 @@ async function carryOut(deps: DeleteAccountDeps, input: DeletionInput, ask: Aske
 
   const { user, organisationIds } = await check(deps, input, ask.intent)
   const now = deps.clock.now()
-  const request: DeletionRequest = {
+  const request = acceptedRequest({
     id: input.requestId,
     userId: input.userId,
     requestedBy: input.caller.userId,
-    state: 'accepted',
     plan: ask.plan,
-    ...(ask.schedule && { schedule: { plan: ask.schedule.plan, eraseAt: new Date(now.getTime() + ask.schedule.days * deps.graceDayMs) } }),
-    steps: {},
+    schedule: ask.schedule && { plan: ask.schedule.plan, eraseAt: new Date(now.getTime() + ask.schedule.days * deps.graceDayMs) },
     target: { rootOrgId: user.rootOrgId, managedBy: user.managedBy, organisationIds: organisationIds ?? (await deps.users.findOrganisationIds(input.userId)) },
-    createdAt: now,
-    updatedAt: now,
-  }
+    now,
+  })
   // A soft phase still owing a step (Keycloak down) is finished by the sweeper, which then schedules the erasure all the same.
   const outcome = (): DeletionOutcome =>
     request.schedule ? { kind: 'scheduled', mode: ask.mode, requestId: request.id, eraseAt: request.schedule.eraseAt } : { kind: 'deleted', mode: ask.mode, requestId: request.id }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { Caller } from './caller.js'
 import type { CommitGate } from './commit-gate.js'
 import { deletionBasis, type OrgAdminScope, orgAdminCovers, rolesAllowDeletion } from './deletion-policy.js'
-import { type DeletionRequest, isFinished, type RequestIdChosenBy } from './deletion-request.js'
+import { acceptedRequest, type DeletionRequest, isFinished, type RequestIdChosenBy } from './deletion-request.js'
 import { DependencyUnavailableError, NotPermittedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
 import { isDeleted } from './is-deleted.js'
 import { giveBack, LeaseLostError, leaseUntil } from './lease.js'
@@ -147,21 +147,18 @@ export async function deleteUser(deps: DeleteUserDeps, input: DeleteUserInput): 
   }
 
   const now = deps.clock.now()
-  const request: DeletionRequest = {
+  const request = acceptedRequest({
     id: input.requestId,
     userId: input.userId,
     requestedBy: input.caller.userId,
-    state: 'accepted',
     plan: 'sunbird',
-    steps: {},
     target: {
       rootOrgId: user.rootOrgId,
       managedBy: user.managedBy,
       organisationIds: authorized.organisationIds ?? (await deps.users.findOrganisationIds(input.userId)),
     },
-    createdAt: now,
-    updatedAt: now,
-  }
+    now,
+  })
   if ((await openRequest(deps, request, input.requestIdChosenBy ?? 'caller', input.commit)) === 'unknown') return { response: 'SUCCESS' }
   try {
     return await lockAndRun(deps, request, user, input.caller.userId, input.commit)

@@ -106,3 +106,20 @@ export const isFinished = (state: RequestState) => state === 'completed' || stat
 export function outcomeHolds(outcome: StepOutcome | undefined, plan: PlanName): outcome is StepOutcome {
   return outcome !== undefined && outcome.status !== 'pending' && (outcome.plan === undefined || outcome.plan === plan)
 }
+
+/**
+ * A request as it is created, before anything of the user has changed: accepted, no step run yet,
+ * with the ids kept to authorise status reads after the profile is gone.
+ */
+export function acceptedRequest(fields: {
+  id: string
+  userId: string
+  requestedBy: string
+  plan: PlanName
+  schedule?: ErasureSchedule | undefined
+  target: DeletionRequest['target']
+  now: Date
+}): DeletionRequest {
+  const { id, userId, requestedBy, plan, schedule, target, now } = fields
+  return { id, userId, requestedBy, state: 'accepted', plan, ...(schedule && { schedule }), steps: {}, target, createdAt: now, updatedAt: now }
+}
