@@ -1,13 +1,16 @@
 import { loadConfig } from '../src/config/load-config.js'
 import { createCassandraClient } from '../src/store/cassandra-client.js'
 import { CassandraUserDeletionStates } from '../src/store/cassandra-user-deletion-states.js'
-import { demoUsers } from './lib/demo-users.js'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { dirname, relative } from 'node:path'
+import { projectRoot } from '../src/config/project-root.js'
+import { demoLearners, demoLearnersFile, demoUsers, DEMO_ORG } from './lib/demo-users.js'
 import { restoreKeycloakDemoUsers } from './lib/restore-keycloak-demo-users.js'
 import { seedUser } from './lib/seed-users.js'
 
 // `npm run db:seed`: (re)writes the demo users of config/keycloak/realm-sunbird.json into Cassandra,
 // active again, with personal data in every table, and puts them back into the local Keycloak, so
-// the quick start always has someone to delete.
+// the quick start always has someone to delete; and the demo learners, for its batch deletion.
 const config = loadConfig()
 const client = createCassandraClient(config.cassandra)
 const states = new CassandraUserDeletionStates(client, config.cassandra.keyspace)
@@ -19,6 +22,15 @@ try {
     if (held) await states.swap(demo.seed.id, held, undefined)
     console.log(`seeded ${demo.username} (${demo.seed.id})`)
   }
+  const learners = demoLearners()
+  for (const learner of learners) {
+    await seedUser(client, config.cassandra.keyspace, { ...learner, status: 1, isDeleted: false })
+    const held = await states.get(learner.id)
+    if (held) await states.swap(learner.id, held, undefined)
+  }
+  mkdirSync(dirname(demoLearnersFile), { recursive: true })
+  writeFileSync(demoLearnersFile, `# ${learners.length} demo learners of organisation ${DEMO_ORG}\n${learners.map((learner) => learner.id).join('\n')}\n`)
+  console.log(`seeded ${learners.length} demo learners of ${DEMO_ORG} (ids in ${relative(projectRoot, demoLearnersFile)})`)
 } finally {
   await client.shutdown()
 }

@@ -1,6 +1,8 @@
 import { loadConfig } from '../src/config/load-config.js'
 import { readApiConsumers } from '../src/auth/api-consumer-verifier.js'
-import { demoUsers } from './lib/demo-users.js'
+import { relative } from 'node:path'
+import { projectRoot } from '../src/config/project-root.js'
+import { demoLearners, demoLearnersFile, demoUsers } from './lib/demo-users.js'
 import { signApiBearer } from './lib/sign-jwt.js'
 
 // Prints curl commands that work against the service `npm start` is about to run: a gateway
@@ -62,6 +64,8 @@ if (user && child && admin) {
   lines.push(curl(user.seed.id, ready(userToken, user)), '')
   lines.push(`# 7. demo-admin (ORG_ADMIN of ${admin.seed.rootOrgId}) follows that deletion: state, steps, receipt:`)
   lines.push(curl(user.seed.id, ready(adminToken, admin), '', '/api/user/v1/delete/status'), '')
+  lines.push(`# 8. demo-admin deletes the ${demoLearners().length} demo learners of the organisation as one batch job, and follows it (progress, rate, ETA, failures by code):`)
+  lines.push(`USER_TOKEN="${ready(adminToken, admin)}" npm run deletion:batch -- --file ${relative(projectRoot, demoLearnersFile)}`, '')
   lines.push('# A fresh token whenever you need one:')
   lines.push(`USER_TOKEN=${fetchTokenCommand(admin.username, admin.password)}`, '')
   lines.push('# Run `npm start` again to bring the demo users back (Cassandra and Keycloak).', '')

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { configDir } from '../../src/config/project-root.js'
+import { v5 as uuidv5 } from 'uuid'
+import { configDir, projectRoot } from '../../src/config/project-root.js'
 import type { SeedUser } from './seed-users.js'
 
 export const DEMO_ORG = '0137000000000000000001'
@@ -48,5 +49,23 @@ export function demoUsers(): DemoUser[] {
         roles: roles.map((r) => ({ role: r.role, organisationIds: r.scope.map((s) => s.organisationId) })),
       },
     }
+  })
+}
+
+/** The ids of the demo learners, one a line: the file the quick start's batch deletion reads. */
+export const demoLearnersFile = join(projectRoot, '.cache', 'demo', 'learner-ids.txt')
+
+// Fixed, so that the learners keep their ids from one `npm start` to the next.
+const LEARNER_NAMESPACE = '5b9c3c36-7d55-4f0e-9a57-6a4ec1d1a0b2'
+
+/**
+ * Learners of the demo organisation, for the quick start's batch deletion by demo-admin (its
+ * ORG_ADMIN): Cassandra rows only, no Keycloak account, as for learners whose accounts the
+ * identity provider no longer holds (the account step finds none).
+ */
+export function demoLearners(count = 30): SeedUser[] {
+  return Array.from({ length: count }, (_, k) => {
+    const username = `demo-learner-${String(k + 1).padStart(2, '0')}`
+    return { id: uuidv5(username, LEARNER_NAMESPACE), username, firstName: 'Demo', lastName: `Learner ${k + 1}`, rootOrgId: DEMO_ORG, organisations: [DEMO_ORG] }
   })
 }
