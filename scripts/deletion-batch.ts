@@ -120,7 +120,9 @@ function summarise(statuses: Status[]) {
   const done = statuses.reduce((sum, s) => sum + s.done, 0)
   const failed: Record<string, number> = {}
   for (const s of statuses) for (const [code, n] of Object.entries(s.failed)) failed[code] = (failed[code] ?? 0) + n
-  const rate = Math.round(statuses.reduce((sum, s) => sum + (s.state === 'completed' ? 0 : s.ratePerSecond), 0) * 10) / 10
+  // The jobs still running make the rate an ETA rests on; once all are completed, the last minute's.
+  const running = statuses.filter((s) => s.state !== 'completed')
+  const rate = Math.round((running.length > 0 ? running : statuses).reduce((sum, s) => sum + s.ratePerSecond, 0) * 10) / 10
   const eta = done === total ? 0 : rate > 0 ? Math.ceil((total - done) / rate) : null
   const paused = statuses.some((s) => s.state === 'paused')
   return { total, done, failed, rate, eta, paused, completed: statuses.every((s) => s.state === 'completed') }
