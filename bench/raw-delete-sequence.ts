@@ -232,13 +232,13 @@ export async function rawDeleteSequence(client: Client, keyspace: string, userId
   await audit.append({ event: 'deletion.completed', requestId, userId, requestedBy, at: new Date().toISOString() })
 }
 
-interface RawWrite {
+export interface RawWrite {
   query: string
   params: unknown[]
 }
 
 /** Independent idempotent writes as the service sends them (writeTogether): one alone, several as one unlogged batch. */
-async function sendTogether(client: Client, writes: readonly RawWrite[]): Promise<void> {
+export async function sendTogether(client: Client, writes: readonly RawWrite[]): Promise<void> {
   const idempotent = { prepare: true, isIdempotent: true }
   const [only] = writes
   if (!only) return

@@ -12,7 +12,7 @@ import { createCassandraClient } from '../src/store/cassandra-client.js'
 import { migrate } from '../src/store/migrations.js'
 import { seedUsers } from './fixtures.js'
 import { cpuMs, listenerPid } from './processes.js'
-import { AuditChain, CONTACT_COLUMNS, rawDeleteSequence, receiptText, SCRUBBED_COLUMNS } from './raw-delete-sequence.js'
+import { AuditChain, CONTACT_COLUMNS, rawDeleteSequence, receiptText, SCRUBBED_COLUMNS, sendTogether } from './raw-delete-sequence.js'
 import { recordStatements } from './statement-recorder.js'
 import { sunbirdDeleteSequence } from './sunbird-delete-sequence.js'
 
@@ -102,9 +102,8 @@ async function main(): Promise<void> {
   log(`rows: ${JSON.stringify(counts)}`)
 
   /** Runs fn n times (c at a time) after `warm` unmeasured runs; µs of Cassandra CPU per execution, idle subtracted. */
-  async function measure(group: string, rep: number, n: number, fn: (i: number) => Promise<unknown>, opts: { c?: number; warm?: number; per?: number } = {}): Promise<void> {
+  async function measure(group: string, rep: number, n: number, fn: (i: number) => Promise<unknown>, opts: { c?: number; warm?: number } = {}): Promise<void> {
     if (only.length && !only.some((p) => group.startsWith(p))) return
-    // The statements of the groups (not of the whole sequences), to check them against B's below.
     const warm = opts.warm ?? 20
     // The first warm-up run is recorded: the statements of the groups (not of the whole
     // sequences), to check them against B's below.
@@ -118,10 +117,9 @@ async function main(): Promise<void> {
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9
     await sleep(250) // let in-flight background work (e.g. Paxos commit, hints) land
     const used = cpuMs(pid as number) - c0 - idleMsPerSec * (seconds + 0.25)
-    const execs = n * (opts.per ?? 1)
-    const row = { group, rep, n: execs, usPerExec: Math.round((used * 1000) / execs), cpuMs: Math.round(used), seconds: Math.round(seconds * 100) / 100 }
+    const row = { group, rep, n, usPerExec: Math.round((used * 1000) / n), cpuMs: Math.round(used), seconds: Math.round(seconds * 100) / 100 }
     results.push(row)
-    log(`${group.padEnd(34)} rep ${rep}  n ${String(execs).padStart(5)}  ${String(row.usPerExec).padStart(6)} µs/exec  (${row.cpuMs} ms CPU in ${row.seconds} s)`)
+    log(`${group.padEnd(34)} rep ${rep}  n ${String(n).padStart(5)}  ${String(row.usPerExec).padStart(6)} µs/exec  (${row.cpuMs} ms CPU in ${row.seconds} s)`)
   }
 
   const N = 400
@@ -170,6 +168,7 @@ async function main(): Promise<void> {
     { store: 'kafka (delete.user topic)', action: 'queued' },
   ])
   log(`receipt ${receipt.length} chars`)
+  const finishGroup = `08b-finish, 5 outcomes + receipt (${(receipt.length / 1024).toFixed(1)} KB)`
 
   for (let rep = 1; rep <= reps; rep++) {
     // consumed per rep: fresh users for the lock, B and S
@@ -206,16 +205,13 @@ async function main(): Promise<void> {
       })
     await measure('04-outbox entry + pending (one unlogged batch)', rep, N, (i) => {
       const queuedAt = new Date()
-      return db.batch(
-        [
-          {
-            query: `INSERT INTO ${ks}.user_deletion_event_outbox (requestid, mid, userid, payload, createdat) VALUES (?, ?, ?, ?, ?)`,
-            params: [requestIds[i], `LP.${Date.now()}.${randomUUID()}`, u(i), eventPayload, queuedAt],
-          },
-          { query: `INSERT INTO ${ks}.user_deletion_event_outbox_pending (requestid, createdat) VALUES (?, ?)`, params: [requestIds[i], queuedAt] },
-        ],
-        { ...idempotent, logged: false },
-      )
+      return sendTogether(db, [
+        {
+          query: `INSERT INTO ${ks}.user_deletion_event_outbox (requestid, mid, userid, payload, createdat) VALUES (?, ?, ?, ?, ?)`,
+          params: [requestIds[i], `LP.${Date.now()}.${randomUUID()}`, u(i), eventPayload, queuedAt],
+        },
+        { query: `INSERT INTO ${ks}.user_deletion_event_outbox_pending (requestid, createdat) VALUES (?, ?)`, params: [requestIds[i], queuedAt] },
+      ])
     })
     const checkpoint = (id: string, steps: Record<string, string>) =>
       run(`UPDATE ${ks}.user_deletion_request SET steps = steps + ?, state = ?, leaseuntil = ?, updatedat = ? WHERE id = ?`, [steps, 'in_progress', new Date(Date.now() + 30_000), new Date(), id])
@@ -225,7 +221,7 @@ async function main(): Promise<void> {
     await measure('08a-audit append (chained)', rep, N, (i) =>
       chain.append({ event: 'deletion.accepted', requestId: requestIds[i] as string, userId: u(i), requestedBy: u(i), at: new Date().toISOString() }),
     )
-    await measure(`08b-finish, 5 outcomes + receipt (${(receipt.length / 1024).toFixed(1)} KB)`, rep, N, (i) =>
+    await measure(finishGroup, rep, N, (i) =>
       run(`UPDATE ${ks}.user_deletion_request SET steps = steps + ?, state = ?, reason = ?, receipt = ?, leaseuntil = ?, updatedat = ? WHERE id = ?`, [
         outcomes(5),
         'completed',
@@ -251,9 +247,9 @@ async function main(): Promise<void> {
       await measure(`06-index ${table} by userid`, rep, N * 2, (i) => run(`SELECT ${cols} FROM ${ks}.${table} WHERE userid = ?`, [u(i)]))
     await measure('06-index user by managedby', rep, N * 2, (i) => run(`SELECT id FROM ${ks}.user WHERE managedby = ?`, [u(i)]))
     await measure('06b-user_lookup deletes, 3 in one unlogged batch', rep, N, (i) =>
-      db.batch(
+      sendTogether(
+        db,
         ['email', 'phone', 'username'].map((type) => ({ query: `DELETE FROM ${ks}.user_lookup WHERE type = ? AND value = ?`, params: [type, `nobody-${rep}-${i}`] })),
-        { ...idempotent, logged: false },
       ),
     )
 
@@ -294,7 +290,7 @@ async function main(): Promise<void> {
     '05a-checkpoint, 1 outcome (the lock)': 1,
     '05b-checkpoint, 14 outcomes (before the scrub)': 1,
     '08a-audit append (chained)': 2,
-    [`08b-finish, 5 outcomes + receipt (${(receipt.length / 1024).toFixed(1)} KB)`]: 1,
+    [finishGroup]: 1,
     '08c-request_open delete': 1,
     '06-index user_lookup by userid': 1,
     '06-index usr_external_identity by userid': 1,
