@@ -6,7 +6,7 @@ import { dirname, relative } from 'node:path'
 import { projectRoot } from '../src/config/project-root.js'
 import { demoLearners, demoLearnersFile, demoUsers, DEMO_ORG } from './lib/demo-users.js'
 import { restoreKeycloakDemoUsers } from './lib/restore-keycloak-demo-users.js'
-import { seedUser } from './lib/seed-users.js'
+import { type SeedUser, seedUser } from './lib/seed-users.js'
 
 // `npm run db:seed`: (re)writes the demo users of config/keycloak/realm-sunbird.json into Cassandra,
 // active again, with personal data in every table, and puts them back into the local Keycloak, so
@@ -14,20 +14,20 @@ import { seedUser } from './lib/seed-users.js'
 const config = loadConfig()
 const client = createCassandraClient(config.cassandra)
 const states = new CassandraUserDeletionStates(client, config.cassandra.keyspace)
+/** Writes the user's rows, active again: no deletion (soft, hard) holds them any more. */
+async function seedActive(seed: SeedUser): Promise<void> {
+  await seedUser(client, config.cassandra.keyspace, { ...seed, status: 1, isDeleted: false })
+  const held = await states.get(seed.id)
+  if (held) await states.swap(seed.id, held, undefined)
+}
+
 try {
   for (const demo of demoUsers()) {
-    await seedUser(client, config.cassandra.keyspace, { ...demo.seed, status: 1, isDeleted: false })
-    // Active again: no deletion (soft, hard) holds the demo user any more.
-    const held = await states.get(demo.seed.id)
-    if (held) await states.swap(demo.seed.id, held, undefined)
+    await seedActive(demo.seed)
     console.log(`seeded ${demo.username} (${demo.seed.id})`)
   }
   const learners = demoLearners()
-  for (const learner of learners) {
-    await seedUser(client, config.cassandra.keyspace, { ...learner, status: 1, isDeleted: false })
-    const held = await states.get(learner.id)
-    if (held) await states.swap(learner.id, held, undefined)
-  }
+  for (const learner of learners) await seedActive(learner)
   mkdirSync(dirname(demoLearnersFile), { recursive: true })
   writeFileSync(demoLearnersFile, `# ${learners.length} demo learners of organisation ${DEMO_ORG}\n${learners.map((learner) => learner.id).join('\n')}\n`)
   console.log(`seeded ${learners.length} demo learners of ${DEMO_ORG} (ids in ${relative(projectRoot, demoLearnersFile)})`)
