@@ -117,6 +117,27 @@ describe('JwksKeySource', () => {
     expect(server.requests()).toBe(2)
   })
 
+  it('when a fetch takes a while to answer, then the next one waits the interval counted from its answer', async () => {
+    // Arrange: a fetch that starts at 0 and is answered at 5 s.
+    let now = 0
+    const server = await startJwksServer([jwkOf(realmA)], { behaviour: 'hold' })
+    const source = new JwksKeySource({ realmUrl: server.realmUrl, minRefreshIntervalMs: 60_000, now: () => now })
+    const first = source.getJWK('kid-a')
+    await server.arrived(1)
+    now = 5_000
+    server.release()
+    await first
+    server.setBehaviour('answer')
+
+    // Act + Assert: a minute after the fetch began is still within a minute of its answer.
+    now = 60_000
+    await expect(source.getJWK('kid-unknown')).rejects.toBeInstanceOf(UnknownKeyError)
+    expect(server.requests()).toBe(1)
+    now = 65_000
+    await expect(source.getJWK('kid-unknown')).rejects.toBeInstanceOf(UnknownKeyError)
+    expect(server.requests()).toBe(2)
+  })
+
   it('when the realm rotates in a new key, then its kid resolves after the refresh interval', async () => {
     let now = 0
     const server = await startJwksServer([jwkOf(realmA)])

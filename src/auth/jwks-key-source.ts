@@ -6,7 +6,7 @@ export interface JwksKeySourceOptions {
   /** e.g. http://127.0.0.1:18080/realms/sunbird */
   realmUrl: string
   fetchTimeoutMs?: number
-  /** The JWKS is fetched at most this often, whatever kids tokens name (60 s when not given). */
+  /** The JWKS is fetched at most this often, whatever kids tokens name, counted from the end of the last fetch (60 s when not given). */
   minRefreshIntervalMs?: number
   /** Keys loaded longer ago than this are fetched again on next use, in the background (5 min when not given). */
   maxAgeMs?: number
@@ -39,7 +39,8 @@ export class JwksKeySource implements KeySource {
     this.fetchTimeoutMs = options.fetchTimeoutMs ?? 3000
     this.minRefreshIntervalMs = options.minRefreshIntervalMs ?? 60_000
     this.maxAgeMs = options.maxAgeMs ?? 300_000
-    this.now = options.now ?? Date.now
+    // Monotonic: a wall clock stepped back or forth (NTP) must not shorten the interval.
+    this.now = options.now ?? (() => performance.now())
   }
 
   async getJWK(kid: string): Promise<string> {
@@ -71,6 +72,9 @@ export class JwksKeySource implements KeySource {
       this.lastAttempt = this.now()
       this.inflight = this.load().finally(() => {
         this.inflight = undefined
+        // Counted again from the answer: a request that left late (a busy start-up, a slow connect)
+        // must not bring the next one closer to it than the interval.
+        this.lastAttempt = this.now()
       })
     }
     try {
