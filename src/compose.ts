@@ -16,7 +16,7 @@ import { readDeletionStatus } from './deletion/deletion-status.js'
 import { exportUser } from './deletion/export-user.js'
 import type { BatchJobStore, IdentityProvider, UserStore } from './deletion/ports.js'
 import { lockOutStanding } from './deletion/user-condition.js'
-import { resumeDeletion, resumeOpenDeletions } from './deletion/run-deletion.js'
+import { resumeDeletion, resumeOpenDeletions, type SweepReport } from './deletion/run-deletion.js'
 import { readBatchStatus, submitBatch } from './deletion/batch-job.js'
 import { BatchRunner } from './deletion/batch-runner.js'
 import { DependencyUnavailableError } from './deletion/errors.js'
@@ -54,7 +54,7 @@ export interface Service {
   /** This service's Prometheus series (served at /metrics). */
   metrics: ServiceMetrics
   /** One sweeper pass: resumes open deletion requests whose runner is gone or that owe a step. */
-  resumeOpen(): Promise<{ resumed: number; completed: number; partial: number }>
+  resumeOpen(): Promise<SweepReport>
   /** One relay pass: publishes queued delete-user events to Kafka. */
   publishEvents(): Promise<number>
   /** The audit trail: this instance's hash chain, and verification of every chain. */

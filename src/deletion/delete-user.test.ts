@@ -633,7 +633,7 @@ describe('deleteUser, losing the lock', () => {
     expect(w.listener.deleted).toEqual([])
     expect(w.requests.peek(MSGID)).toMatchObject({ state: 'accepted', steps: {} })
     expect(w.requests.isOpen(MSGID)).toBe(true)
-    expect(await resumeOpenDeletions(w.deps)).toEqual({ resumed: 1, completed: 1, partial: 0 })
+    expect(await resumeOpenDeletions(w.deps)).toEqual({ resumed: 1, completed: 1, partial: 0, unlisted: 0 })
     expect(w.users.snapshot(TARGET)).toMatchObject({ status: 2, isDeleted: true })
   })
 
@@ -645,7 +645,7 @@ describe('deleteUser, losing the lock', () => {
 
     expect(result).toEqual({ response: 'SUCCESS' })
     expect(w.requests.peek(MSGID)?.state).toBe('accepted')
-    expect(await resumeOpenDeletions(w.deps)).toEqual({ resumed: 1, completed: 1, partial: 0 })
+    expect(await resumeOpenDeletions(w.deps)).toEqual({ resumed: 1, completed: 1, partial: 0, unlisted: 0 })
     expect(w.requests.peek(MSGID)?.state).toBe('completed')
   })
 

@@ -445,7 +445,7 @@ describe('resumeOpenDeletions', () => {
     const report = await resumeOpenDeletions(w.deps)
 
     // Assert
-    expect(report).toEqual({ resumed: 2, completed: 1, partial: 1 })
+    expect(report).toEqual({ resumed: 2, completed: 1, partial: 1, unlisted: 0 })
     expect(w.requests.peek('req-a')?.state).toBe('completed')
     expect(w.requests.peek('req-b')?.state).toBe('partial')
     expect(w.requests.peek('req-c')?.state).toBe('in_progress')
@@ -457,8 +457,10 @@ describe('resumeOpenDeletions', () => {
     w.requests.seed(requestThrough('event', { state: 'completed' }), { open: true })
     const before = w.requests.peek('req-1')
 
-    await resumeOpenDeletions(w.deps)
+    const report = await resumeOpenDeletions(w.deps)
 
+    // Reported as unlisted: it was finished before this pass, so the pass neither resumed nor completed it.
+    expect(report).toEqual({ resumed: 0, completed: 0, partial: 0, unlisted: 1 })
     expect(await w.requests.listOpen(10)).toEqual([])
     expect(w.requests.peek('req-1')).toEqual(before)
     expect(w.timeline.writes()).toEqual(['requests.acquireLease', 'requests.unlist'])
@@ -472,7 +474,7 @@ describe('resumeOpenDeletions', () => {
 
     const report = await resumeOpenDeletions(w.deps)
 
-    expect(report).toEqual({ resumed: 0, completed: 0, partial: 0 })
+    expect(report).toEqual({ resumed: 0, completed: 0, partial: 0, unlisted: 0 })
     expect((await w.requests.listOpen(10)).map((entry) => entry.id)).toEqual(['still-settling'])
   })
 
@@ -481,7 +483,7 @@ describe('resumeOpenDeletions', () => {
 
     const report = await resumeOpenDeletions(w.deps)
 
-    expect(report).toEqual({ resumed: 0, completed: 0, partial: 0 })
+    expect(report).toEqual({ resumed: 0, completed: 0, partial: 0, unlisted: 0 })
   })
 
   it('when a limit is given, then no more than that many requests are looked at', async () => {
@@ -491,7 +493,7 @@ describe('resumeOpenDeletions', () => {
 
     const report = await resumeOpenDeletions(w.deps, 1)
 
-    expect(report).toEqual({ resumed: 1, completed: 1, partial: 0 })
+    expect(report).toEqual({ resumed: 1, completed: 1, partial: 0, unlisted: 0 })
     expect(w.requests.all().filter((request) => request.state === 'completed')).toHaveLength(1)
   })
 })
@@ -540,7 +542,7 @@ describe('afterStep', () => {
     const report = await resumeOpenDeletions(w.deps)
 
     // Assert
-    expect(report).toEqual({ resumed: 1, completed: 1, partial: 0 })
+    expect(report).toEqual({ resumed: 1, completed: 1, partial: 0, unlisted: 0 })
     expect(w.users.snapshot(USER_A)).toMatchObject({ status: 2, isDeleted: true })
     expect(w.audit.eventsOf('req-1')).toEqual(['deletion.accepted', 'deletion.completed'])
   })

@@ -107,18 +107,29 @@ const isDue = (request: Pick<DeletionRequest, 'schedule'>, now: Date) => !reques
  * takes the request up at once.
  */
 export async function resumeDeletion(deps: RunDeps, requestId: string): Promise<RequestState | undefined> {
+  return (await resumeWithOutcome(deps, requestId)).state
+}
+
+/** What a resume did: the state reached, and whether the request had already finished (only its list entry was left). */
+interface ResumeOutcome {
+  state: RequestState | undefined
+  alreadyFinished: boolean
+}
+
+async function resumeWithOutcome(deps: RunDeps, requestId: string): Promise<ResumeOutcome> {
   const now = deps.clock.now()
   const until = leaseUntil(deps, now)
-  if (!(await deps.requests.acquireLease(requestId, now, until))) return undefined
+  if (!(await deps.requests.acquireLease(requestId, now, until))) return { state: undefined, alreadyFinished: false }
   const request = await deps.requests.get(requestId)
-  if (!request) return undefined
+  if (!request) return { state: undefined, alreadyFinished: false }
   request.heldUntil = until
+  const alreadyFinished = isFinished(request.state)
   try {
-    return await resumeHeld(deps, request, now)
+    return { state: await resumeHeld(deps, request, now), alreadyFinished }
   } catch (err) {
     if (err instanceof LeaseLostError) {
       deps.onLeaseLost?.(request.id)
-      return undefined
+      return { state: undefined, alreadyFinished: false }
     }
     await giveBack(deps, request).catch(() => undefined)
     throw err
@@ -186,14 +197,27 @@ async function unlistIfNeverCreated(deps: RunDeps, entry: OpenEntry, now: Date):
   if (!(await deps.requests.get(entry.id))) await deps.requests.unlist(entry.id)
 }
 
+/** What one sweeper pass did: requests it carried on (and how they ended), and entries of finished requests it only unlisted. */
+export interface SweepReport {
+  resumed: number
+  completed: number
+  partial: number
+  unlisted: number
+}
+
 /** The sweeper's pass: every open request whose lease has run out (and, when scheduled, whose erasure is due) is resumed. */
-export async function resumeOpenDeletions(deps: RunDeps, limit = 200): Promise<{ resumed: number; completed: number; partial: number }> {
-  const report = { resumed: 0, completed: 0, partial: 0 }
+export async function resumeOpenDeletions(deps: RunDeps, limit = 200): Promise<SweepReport> {
+  const report = { resumed: 0, completed: 0, partial: 0, unlisted: 0 }
   const now = deps.clock.now()
   for (const open of await deps.requests.listOpen(limit, now)) {
     let state: RequestState | undefined
     try {
-      state = await resumeDeletion(deps, open.id)
+      const outcome = await resumeWithOutcome(deps, open.id)
+      if (outcome.alreadyFinished) {
+        report.unlisted++
+        continue
+      }
+      state = outcome.state
     } catch (err) {
       // One request failing (Cassandra hiccup, Keycloak down during a cancel) must not starve the others; resumeDeletion gave it back for the next pass.
       deps.onStepError?.('lock', err, open.id)
