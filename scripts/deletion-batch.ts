@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import cliProgress from 'cli-progress'
 import { createSchemaRegistry } from '../src/schemas/schema-registry.js'
+import type { BatchDeletionStatus } from '../src/schemas/schema-types.js'
 
 // `npm run deletion:batch -- --file ids.txt [--mode hard] [--dry-run] [--url <base>] [--job <id>]`:
 // submits the ids of a file (one per line; blank lines and # comments skipped) as batch deletion
@@ -14,17 +15,8 @@ const USAGE = 'usage: npm run deletion:batch -- --file ids.txt [--mode soft|hard
 const MAX_IDS_PER_JOB = 1000
 const POLL_MS = 1000
 
-interface Status {
-  jobId: string
-  state: 'running' | 'paused' | 'completed'
-  total: number
-  done: number
-  succeeded: number
-  failed: Record<string, number>
-  ratePerSecond: number
-  etaSeconds: number | null
-  outcomes: { userId: string; status: string; err?: string }[]
-}
+/** A status answer's `result`, as its schema defines it. */
+type Status = NonNullable<BatchDeletionStatus['result']>
 
 function fail(message: string): never {
   console.error(message)

@@ -1,18 +1,8 @@
+import type { BatchDeletionStatus } from '../../src/schemas/schema-types.js'
 import { waitUntil } from './wait-until.js'
 
-/** The body of a batch status answer's `result`. */
-export interface BatchStatusResult {
-  jobId: string
-  state: 'running' | 'paused' | 'completed'
-  total: number
-  done: number
-  succeeded: number
-  failed: Record<string, number>
-  progress: number
-  ratePerSecond: number
-  etaSeconds: number | null
-  outcomes: { userId: string; status: 'deleted' | 'failed' | 'pending'; err?: string }[]
-}
+/** The body of a batch status answer's `result`, as its schema defines it. */
+export type BatchStatusResult = NonNullable<BatchDeletionStatus['result']>
 
 /** POSTs a JSON body to a route: in-process (an app's `request`) or over HTTP (a base URL). */
 export type Post = (path: string, body: unknown, headers: Record<string, string>) => Promise<Response>
