@@ -5,6 +5,7 @@ import { composeService } from './compose.js'
 import { ConfigError, loadConfig } from './config/load-config.js'
 import { LOCK_DECISION_WAIT_MS } from './deletion/commit-gate.js'
 import { gracefulClose } from './http/graceful-close.js'
+import { leaseAdvice } from './lease-advice.js'
 import { applyConnectionLimits, httpServerOptions } from './http/server-limits.js'
 import { createLogger } from './logging/logger.js'
 
@@ -21,6 +22,7 @@ function loadConfigOrExit(): ReturnType<typeof loadConfig> {
 
 const config = loadConfigOrExit()
 const logger = createLogger(config.logging.level)
+for (const { msg, ...values } of leaseAdvice(config)) logger.warn(values, msg)
 const service = composeService(config, logger)
 // Said at start, "not configured" included: an operator sees which of Sunbird's stores this instance reaches.
 logger.info(service.searchAndCache.describe(), 'search engine and user cache')

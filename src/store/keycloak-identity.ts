@@ -38,6 +38,16 @@ function asDomainError(err: unknown): unknown {
   return err instanceof KeycloakUnreachable ? new DependencyUnavailableError('keycloak', { cause: err }) : err
 }
 
+/** The pause before retry `attempt` (from 1) of an admin call. */
+const retryBackoffMs = (attempt: number) => 100 * 2 ** attempt
+
+/** The longest one admin call may take: each try up to its timeout, and the pauses between tries. */
+export function longestAdminCallMs(options: { timeoutMs: number; retries: number }): number {
+  let total = options.timeoutMs
+  for (let attempt = 1; attempt <= options.retries; attempt++) total += retryBackoffMs(attempt) + options.timeoutMs
+  return total
+}
+
 /**
  * Keycloak's admin REST API with the service client's credentials (client_credentials grant, token
  * cached until shortly before expiry). Every call is time-bounded and retried a bounded number of
@@ -224,7 +234,7 @@ export class KeycloakIdentity implements IdentityProvider {
   private async withRetries(call: () => Promise<HttpAnswer>): Promise<HttpAnswer> {
     let lastError: unknown
     for (let attempt = 0; attempt <= this.options.retries; attempt++) {
-      if (attempt > 0) await sleep(100 * 2 ** attempt)
+      if (attempt > 0) await sleep(retryBackoffMs(attempt))
       try {
         const response = await call()
         if (response.status < 500) return response
