@@ -69,8 +69,24 @@ async function holdingLease<T>(deps: RunDeps, requestId: string, work: (request:
 /** Finishes the cancel a request is in the middle of (another request met its `restoring` hold). */
 export async function finishCancelOf(deps: RunDeps, requestId: string): Promise<void> {
   await holdingLease(deps, requestId, async (request) => {
-    if (request && request.state !== 'cancelled') await finishCancel(deps, request)
+    if (!request || request.state === 'cancelled') return
+    await recordCancel(deps, request)
+    await finishCancel(deps, request)
   })
+}
+
+/**
+ * The cancel recorded, once: the request reopened as `cancelling` (fenced by the lease, so a run
+ * that stalled past it writes nothing) and its `deletion.cancelled` audit record. Done by the
+ * run that took the hold, or, when that run died before this, by whichever run finds the hold
+ * `restoring` and the request not reopened yet. `cancelledBy` is absent when no caller asked
+ * (another request met the hold).
+ */
+async function recordCancel(deps: RunDeps, request: DeletionRequest, cancelledBy?: string): Promise<void> {
+  if (request.state === 'cancelling' || request.state === 'cancelled') return
+  await deps.requests.reopen(request.id, 'cancelling', request.heldUntil)
+  request.state = 'cancelling'
+  await deps.audit.append(auditRecord(request, 'deletion.cancelled', deps.clock.now(), cancelledBy === undefined ? undefined : { cancelledBy }))
 }
 
 /**
@@ -97,12 +113,8 @@ export async function cancelDeletion(deps: DeleteUserDeps, input: CancelDeletion
     const cancelled = await holdingLease(deps, held.requestId, async (request) => {
       // Its owner is still taking the lock (or lost it to a deletion without a mode): nothing of it to undo yet.
       if (request?.steps.lock?.status !== 'done') throw new UserNotDeletedError()
-      if (held.mode === 'soft') {
-        if (!(await deps.states.swap(input.userId, held, { mode: 'restoring', requestId: held.requestId }))) return undefined
-        await deps.requests.reopen(request.id, 'cancelling')
-        request.state = 'cancelling'
-        await deps.audit.append(auditRecord(request, 'deletion.cancelled', deps.clock.now(), { cancelledBy: input.caller.userId }))
-      }
+      if (held.mode === 'soft' && !(await deps.states.swap(input.userId, held, { mode: 'restoring', requestId: held.requestId }))) return undefined
+      await recordCancel(deps, request, input.caller.userId)
       await finishCancel(deps, request, input.caller.userId)
       return { requestId: request.id }
     })

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest'
-import { WORLD_GRACE_DAY_MS, deletionWorld } from '../../test/support/fakes/deletion-world.js'
+import { describe, expect, it, vi } from 'vitest'
+import { WORLD_GRACE_DAY_MS, WORLD_LEASE_MS, deletionWorld } from '../../test/support/fakes/deletion-world.js'
 import type { SeedUser } from '../../test/support/fakes/in-memory-user-store.js'
 import { cancelDeletion } from './cancel-deletion.js'
 import type { Caller } from './caller.js'
@@ -322,6 +322,57 @@ describe('cancelDeletion', () => {
     await w.requests.releaseLease(request?.id ?? '')
     await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
     expect(w.users.snapshot(TARGET)).toMatchObject({ status: 1, isDeleted: false })
+  })
+
+  it('when a cancel stalls past its lease after taking the hold and another cancel finishes meanwhile, then the stalled one reopens nothing and audits no second cancel', async () => {
+    // The first cancel moves the hold to `restoring`, then stalls past its lease; a second cancel
+    // takes the request over and finishes the undoing. The first then comes back to reopen.
+    const w = await userAfter('soft')
+    const swap = w.states.swap.bind(w.states)
+    let stalled: { goOn(): void } | undefined
+    w.states.swap = async (userId, expected, next) => {
+      const applied = await swap(userId, expected, next)
+      if (next?.mode === 'restoring' && !stalled) await new Promise<void>((resolve) => (stalled = { goOn: resolve }))
+      return applied
+    }
+    const first = failureOf(cancelDeletion(w.deps, { userId: TARGET, caller: self() }))
+    await vi.waitFor(() => expect(stalled).toBeDefined())
+
+    w.clock.advance(WORLD_LEASE_MS + 1)
+    await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
+    const [finished] = w.requests.all()
+    stalled?.goOn()
+
+    expect(await first).toBeInstanceOf(DependencyUnavailableError)
+    const [request] = w.requests.all()
+    expect(request).toEqual(finished)
+    expect(request?.state).toBe('cancelled')
+    expect(await w.requests.listOpen(10)).toEqual([])
+    expect(w.audit.eventsOf(request?.id ?? '').filter((event) => event === 'deletion.cancelled')).toHaveLength(1)
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 1, isDeleted: false })
+  })
+
+  it('when a cancel dies after taking the hold, before recording itself, then the hard deletion that meets the hold records and finishes that cancel once, and deletes', async () => {
+    const w = await userAfter('soft')
+    const [soft] = w.requests.all()
+    const swap = w.states.swap.bind(w.states)
+    let died = false
+    w.states.swap = async (userId, expected, next) => {
+      const applied = await swap(userId, expected, next)
+      if (next?.mode === 'restoring' && !died) {
+        died = true
+        throw new Error('the process died here')
+      }
+      return applied
+    }
+    await failureOf(cancelDeletion(w.deps, { userId: TARGET, caller: self() }))
+    expect(w.states.peek(TARGET)).toMatchObject({ mode: 'restoring' })
+
+    await deleteAccount(w.deps, ask({ mode: 'hard' }))
+
+    expect(w.requests.peek(soft?.id ?? '')?.state).toBe('cancelled')
+    expect(w.audit.eventsOf(soft?.id ?? '').filter((event) => event === 'deletion.cancelled')).toHaveLength(1)
+    expect(w.states.peek(TARGET)).toMatchObject({ mode: 'hard' })
   })
 
   it('when the user was blocked (status 0) before the soft deletion, then the cancel puts back 0, not 1', async () => {

@@ -204,8 +204,12 @@ export interface DeletionRequestStore {
   unlist(id: string): Promise<void>
   /** A grace period ends: the request follows its erasure plan from here. */
   updatePlan(id: string, plan: PlanName, state: RequestState, heldUntil?: Date): Promise<void>
-  /** A finished request is taken up again (a cancel undoing it): the state, and listed open so the sweeper finishes it. */
-  reopen(id: string, state: RequestState): Promise<void>
+  /**
+   * A finished request is taken up again (a cancel undoing it): the state, and listed open so the
+   * sweeper finishes it. Fenced by `heldUntil` as recordSteps is: LeaseLostError, and nothing
+   * written, when another runner took the request over.
+   */
+  reopen(id: string, state: RequestState, heldUntil?: Date): Promise<void>
   /**
    * The relay's confirmation that the request's event reached the topic: the event step reads
    * 'published' from then on, whatever outcome the run records for it after (kept apart from the

@@ -305,10 +305,10 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
     return this.lastStamp
   }
 
-  async reopen(id: string, state: RequestState): Promise<void> {
+  async reopen(id: string, state: RequestState, heldUntil?: Date): Promise<void> {
     const request = await this.get(id)
     if (!request) return
-    await runCassandra(this.client, (client) => client.execute(this.cql.reopen, [state, new Date(), id], IDEMPOTENT))
+    if (!(await this.writeUnderLease(this.cql.reopen, [state, new Date(), id], heldUntil))) throw new LeaseLostError(id)
     await runCassandra(this.client, (client) => client.execute(this.cql.open, [id, request.userId, request.createdAt], IDEMPOTENT))
     // Due at once, even if it was waiting for a grace period to end.
     await runCassandra(this.client, (client) => client.execute(this.cql.due, [null, id], IDEMPOTENT))

@@ -224,6 +224,7 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
         await expect(s.store.recordSteps(request.id, { keycloak: done('deleted', now) }, 'in_progress', takerUntil, lapsed)).rejects.toBeInstanceOf(LeaseLostError)
         await expect(s.store.finish(request.id, 'partial', { reason: 'stale' }, lapsed)).rejects.toBeInstanceOf(LeaseLostError)
         await expect(s.store.updatePlan(request.id, 'hard', 'in_progress', lapsed)).rejects.toBeInstanceOf(LeaseLostError)
+        await expect(s.store.reopen(request.id, 'cancelling', lapsed)).rejects.toBeInstanceOf(LeaseLostError)
 
         expect(await s.store.get(request.id)).toEqual(finished)
         expect(await isListedOpen(s, request.id)).toBe(false)

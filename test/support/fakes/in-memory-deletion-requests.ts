@@ -50,7 +50,7 @@ const EPOCH = new Date(0)
  * - recordSteps adds the outcomes it is given (several steps in one write) and sets the lease; finish adds the
  *   `steps` it carries; markEventPublished is kept apart and reads as the event's outcome;
  * - a write fenced by `heldUntil` lands while the clock is before it, or after it while the lease is
- *   still that value; else recordSteps, finish and updatePlan throw LeaseLostError and releaseLease
+ *   still that value; else recordSteps, finish, updatePlan and reopen throw LeaseLostError and releaseLease
  *   does nothing (Cassandra's late-landing writes, which lose by their timestamp, have no
  *   counterpart here: a fake's write lands at once);
  *
@@ -240,10 +240,11 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
     row.request.updatedAt = this.clock.now()
   }
 
-  async reopen(id: string, state: RequestState): Promise<void> {
+  async reopen(id: string, state: RequestState, heldUntil?: Date): Promise<void> {
     this.enter('reopen', state)
     const row = this.rows.get(id)
     if (!row) return
+    if (!this.holds(row, heldUntil)) throw new LeaseLostError(id)
     row.request.state = state
     row.request.updatedAt = this.clock.now()
     row.open = true
