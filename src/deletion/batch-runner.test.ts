@@ -144,6 +144,22 @@ function batchWorld(settings: Partial<BatchRunnerSettings> = {}) {
   return { timeline, clock, jobs, engine, runner, breakerChanges, errors, submit, slice, item, state }
 }
 
+/** Another instance working the same jobs, users and clock as `w`'s runner. */
+function secondInstance(w: ReturnType<typeof batchWorld>): BatchRunner {
+  const runner = new BatchRunner({
+    jobs: w.jobs,
+    requests: w.engine,
+    deleteAccount: (input) => w.engine.deleteAccount(input),
+    resumeDeletion: (requestId) => w.engine.resumeDeletion(requestId),
+    classify,
+    clock: w.clock,
+    instanceId: 'instance-b',
+    settings: SETTINGS,
+  })
+  runners.push(runner)
+  return runner
+}
+
 /** Waits for work the runner does in the background (a pass starts a slice's work and does not await it). */
 const eventually = (assertion: () => unknown, timeout = 3000) => vi.waitFor(assertion, { timeout, interval: 5 })
 
@@ -340,13 +356,13 @@ describe('BatchRunner: outcomes, leases and stopping', () => {
     expect(await w.item(U1)).toEqual(deleted(U1, 0, w.clock.now()))
   })
 
-  it("when the slice's lease is lost to another instance, then this instance tries no further user of it, and neither finishes nor gives back the slice", async () => {
+  it("when the slice's lease is lost to another instance (its renewal refused), then this instance tries no further user of it, and neither finishes nor gives back the slice", async () => {
     const w = batchWorld()
     const takenOverUntil = new Date(START.getTime() + 2 * LEASE_MS)
-    // Deleting U1 outlasts the lease, and instance-b takes the slice meanwhile.
+    // Deleting U1 takes a third of the lease; instance-b, whose clock runs ahead, takes the slice meanwhile.
     w.engine.during(U1, async () => {
-      w.clock.advance(LEASE_MS + 1)
-      expect(await w.jobs.acquireSlice(JOB_ID, 0, 'instance-b', w.clock.now(), takenOverUntil)).toBe(true)
+      w.clock.advance(LEASE_MS / 3)
+      expect(await w.jobs.acquireSlice(JOB_ID, 0, 'instance-b', new Date(START.getTime() + LEASE_MS + 1), takenOverUntil)).toBe(true)
     })
     await w.submit([U1, U2, U3])
 
@@ -367,8 +383,8 @@ describe('BatchRunner: outcomes, leases and stopping', () => {
     const takenOverUntil = new Date(START.getTime() + 2 * LEASE_MS)
     w.engine.down = true
     w.engine.during(U1, async () => {
-      w.clock.advance(LEASE_MS + 1)
-      expect(await w.jobs.acquireSlice(JOB_ID, 0, 'instance-b', w.clock.now(), takenOverUntil)).toBe(true)
+      w.clock.advance(LEASE_MS / 3)
+      expect(await w.jobs.acquireSlice(JOB_ID, 0, 'instance-b', new Date(START.getTime() + LEASE_MS + 1), takenOverUntil)).toBe(true)
     })
     await w.submit([U1, U2])
 
@@ -377,6 +393,30 @@ describe('BatchRunner: outcomes, leases and stopping', () => {
 
     expect(await w.item(U1)).toEqual(pending(U1, 0, 1))
     expect((await w.slice(0))?.leaseUntil).toEqual(takenOverUntil)
+  })
+
+  it('when a deletion outlasts the slice lease and another instance finishes the slice meanwhile, then the late holder writes nothing: the outcomes and counts of the new holder stand', async () => {
+    const w = batchWorld()
+    const b = secondInstance(w)
+    // instance-a's deletion of U1 stalls past its lease; instance-b takes the slice and settles
+    // every user. Then a's deletion meets a dependency in trouble: it would record U1 pending.
+    w.engine.during(U1, async () => {
+      w.clock.advance(LEASE_MS + 1)
+      await b.pass()
+      await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+      w.engine.down = true
+    })
+    await w.submit([U1, U2])
+    await w.runner.pass()
+    await eventually(() => expect(w.timeline.count('jobs.recordItem(pending)')).toBe(1))
+    const settledByB = await w.jobs.items(JOB_ID, 0)
+
+    expect(settledByB.map((item) => item.status)).toEqual(['deleted', 'deleted'])
+    expect(await w.slice(0)).toMatchObject({ done: true, tally: { succeeded: 2, failed: {} } })
+    expect(w.timeline.count('jobs.finishSlice')).toBe(1)
+    // a tried U1 (the stalled try), b tried U1 and U2; a tried nothing after its refused outcome and gave nothing back.
+    expect(w.engine.users()).toEqual([U1, U1, U2])
+    expect(w.timeline.count('jobs.releaseSlice')).toBe(0)
   })
 
   it('when the holder keeps working past a third of its lease, then it renews the lease before the next user', async () => {

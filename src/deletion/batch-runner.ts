@@ -101,10 +101,11 @@ export class BatchRunner {
           if (this.full() || this.stopping) return
           const key = `${jobId}/${slice.slice}`
           if (slice.done || this.working.has(key) || slice.leaseUntil > now) continue
-          if (!(await this.deps.jobs.acquireSlice(jobId, slice.slice, this.deps.instanceId, now, this.leaseEnd()))) continue
+          const until = this.leaseEnd()
+          if (!(await this.deps.jobs.acquireSlice(jobId, slice.slice, this.deps.instanceId, now, until))) continue
           const job = await this.job(jobId)
           if (!job) continue
-          const work = this.workSlice(job, slice.slice, slice.taken)
+          const work = this.workSlice(job, slice.slice, slice.taken, until)
             .catch((err: unknown) => this.sliceFailed(jobId, err))
             .finally(() => this.working.delete(key))
           this.working.set(key, work)
@@ -148,13 +149,18 @@ export class BatchRunner {
   }
 
   /**
-   * Deletes the slice's pending users; gives the slice back when some stay pending (stop, breaker,
-   * lost lease). `takenBefore`: an instance worked the slice before (and may have died mid-user).
+   * Deletes the slice's pending users; gives the slice back when some stay pending (stop, breaker).
+   * `takenBefore`: an instance worked the slice before (and may have died mid-user). `heldUntil`:
+   * the end of the lease just taken. Once the lease is lost (a renewal refused, or an outcome
+   * refused because the lease ran out during a deletion) nothing more of the slice is written or
+   * tried: it may be another instance's now, which settles that user from the request their
+   * deletion opened.
    */
-  private async workSlice(job: BatchJob, slice: number, takenBefore: boolean): Promise<void> {
+  private async workSlice(job: BatchJob, slice: number, takenBefore: boolean, heldUntil: Date): Promise<void> {
     const { jobs, clock, settings } = this.deps
     let leaseRenewAt = clock.now().getTime() + settings.leaseMs / 3
     let settled = true
+    let leaseLost = false
     // Every user's outcome, settled before or now: counted once the slice is done.
     const outcomes: BatchItem[] = []
     try {
@@ -168,7 +174,12 @@ export class BatchRunner {
           break
         }
         if (clock.now().getTime() >= leaseRenewAt) {
-          if (!(await jobs.renewSlice(job.id, slice, this.deps.instanceId, this.leaseEnd()))) return // another instance has it now
+          const until = this.leaseEnd()
+          if (!(await jobs.renewSlice(job.id, slice, this.deps.instanceId, until))) {
+            leaseLost = true // another instance has it now
+            return
+          }
+          heldUntil = until
           leaseRenewAt = clock.now().getTime() + settings.leaseMs / 3
         }
         const outcome = await this.attempt(job, item, takenBefore || item.attempts > 0)
@@ -183,19 +194,23 @@ export class BatchRunner {
               : { ...item, attempts }
         // An outcome not recorded leaves the item pending in the store: the slice is not done, and
         // the item's next try finds its request and records what became of it.
-        const stored = await jobs.recordItem(job.id, recorded).then(
-          () => true,
+        const stored = await jobs.recordItem(job.id, recorded, heldUntil).then(
+          (landed) => (landed ? 'stored' : 'lease lost'),
           (err: unknown) => {
             this.deps.onError?.(err)
-            return false
+            return 'failed'
           },
         )
-        if (recorded.status === 'pending' || !stored) settled = false
+        if (stored === 'lease lost') {
+          leaseLost = true
+          return
+        }
+        if (recorded.status === 'pending' || stored === 'failed') settled = false
         else outcomes.push(recorded)
       }
-      if (settled && !this.stopping) await jobs.finishSlice(job.id, slice, tally(outcomes))
+      if (settled && !this.stopping && !(await jobs.finishSlice(job.id, slice, tally(outcomes), heldUntil))) leaseLost = true
     } finally {
-      if (!settled || this.stopping) await jobs.releaseSlice(job.id, slice, this.deps.instanceId).catch(() => undefined)
+      if (!leaseLost && (!settled || this.stopping)) await jobs.releaseSlice(job.id, slice, this.deps.instanceId).catch(() => undefined)
     }
   }
 

@@ -391,7 +391,12 @@ export interface BatchJobStore {
   items(jobId: string, slice: number): Promise<BatchItem[]>
   /** The job's users from `offset`, at most `limit` of them, in slice order (reads no more than offset + limit). */
   itemsPage(jobId: string, offset: number, limit: number): Promise<BatchItem[]>
-  recordItem(jobId: string, item: BatchItem): Promise<void>
+  /**
+   * One user's outcome, fenced by the slice's lease (`heldUntil`): false, and nothing written, once
+   * the lease has run out (another instance may hold the slice now); while it holds, the write
+   * carries the time it was checked, so a later holder's writes win however late this one lands.
+   */
+  recordItem(jobId: string, item: BatchItem, heldUntil: Date): Promise<boolean>
   setState(jobId: string, state: BatchJobState): Promise<void>
   /** Ids of the jobs not completed. */
   listOpen(): Promise<string[]>
@@ -408,8 +413,8 @@ export interface BatchJobStore {
    * meanwhile stays with that instance.
    */
   releaseSlice(jobId: string, slice: number, owner: string): Promise<void>
-  /** Every user of the slice is settled: marked done with what became of them. */
-  finishSlice(jobId: string, slice: number, tally: SliceTally): Promise<void>
+  /** Every user of the slice is settled: marked done with what became of them. Fenced by the lease as recordItem is. */
+  finishSlice(jobId: string, slice: number, tally: SliceTally, heldUntil: Date): Promise<boolean>
   /** Takes one token of the job's budget for the given second, across every instance; answers how many were taken in that second so far. */
   takePaceToken(jobId: string, second: number): Promise<number>
 }

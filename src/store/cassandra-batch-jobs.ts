@@ -2,6 +2,7 @@ import { type Client, types } from 'cassandra-driver'
 import type { Caller } from '../deletion/caller.js'
 import type { BatchItem, BatchItemStatus, BatchJob, BatchJobState, BatchJobStore, BatchSliceState, SliceTally } from '../deletion/ports.js'
 import { IDEMPOTENT, runCassandra, writeTogether } from './cassandra-call.js'
+import { stampedWithin, WriteStamps } from './write-stamps.js'
 
 /** Rows per insert batch: all of one partition (the job), well under Cassandra's batch size limit. */
 const ROWS_PER_BATCH = 50
@@ -64,10 +65,12 @@ function toTally(row: types.Row): SliceTally | undefined {
  * user_deletion_batch (the job), user_deletion_batch_open (jobs still to work), _slice (the leases
  * that spread a job over instances), _item (one outcome per user) and _pace (a per-second token
  * counter shared by every instance). Only taking or renewing a slice is a lightweight transaction;
- * every other write is a plain, idempotent one keyed by job, slice and user.
+ * every other write is a plain, idempotent one keyed by job, slice and user; a holder's outcomes
+ * are fenced by its slice lease through their write time.
  */
 export class CassandraBatchJobs implements BatchJobStore {
   private readonly cql: ReturnType<typeof statements>
+  private readonly stamps = new WriteStamps()
 
   constructor(
     private readonly client: Client,
@@ -121,8 +124,8 @@ export class CassandraBatchJobs implements BatchJobStore {
     return result.rows.slice(offset).map(toItem)
   }
 
-  async recordItem(jobId: string, item: BatchItem): Promise<void> {
-    await runCassandra(this.client, (client) => client.execute(this.cql.recordItem, [item.status, item.err ?? null, item.attempts, item.at ?? null, jobId, item.slice, item.userId], IDEMPOTENT))
+  async recordItem(jobId: string, item: BatchItem, heldUntil: Date): Promise<boolean> {
+    return this.writeUnderLease(this.cql.recordItem, [item.status, item.err ?? null, item.attempts, item.at ?? null, jobId, item.slice, item.userId], heldUntil)
   }
 
   async setState(jobId: string, state: BatchJobState): Promise<void> {
@@ -166,9 +169,16 @@ export class CassandraBatchJobs implements BatchJobStore {
     await runCassandra(this.client, (client) => client.execute(this.cql.release, [NEVER, jobId, slice, owner], { prepare: true }))
   }
 
-  async finishSlice(jobId: string, slice: number, tally: SliceTally): Promise<void> {
-    const row = [NEVER, tally.succeeded, tally.failed, tally.firstSettledAt ?? null, tally.lastSettledAt ?? null, jobId, slice]
-    await runCassandra(this.client, (client) => client.execute(this.cql.finishSlice, row, IDEMPOTENT))
+  async finishSlice(jobId: string, slice: number, tally: SliceTally, heldUntil: Date): Promise<boolean> {
+    return this.writeUnderLease(this.cql.finishSlice, [NEVER, tally.succeeded, tally.failed, tally.firstSettledAt ?? null, tally.lastSettledAt ?? null, jobId, slice], heldUntil)
+  }
+
+  /** A holder's write, stamped while its slice lease holds (see WriteStamps); none once it has run out. */
+  private async writeUnderLease(query: string, params: unknown[], heldUntil: Date): Promise<boolean> {
+    const timestamp = this.stamps.next()
+    if (!stampedWithin(timestamp, heldUntil)) return false
+    await runCassandra(this.client, (client) => client.execute(query, params, { ...IDEMPOTENT, timestamp }))
+    return true
   }
 
   async takePaceToken(jobId: string, second: number): Promise<number> {

@@ -14,6 +14,7 @@ import { CREATE_SETTLED_WITHIN_MS, type DeletionRequestStore, type OpenEntry } f
 import { DependencyUnavailableError } from '../deletion/errors.js'
 import { LeaseLostError } from '../deletion/lease.js'
 import { IDEMPOTENT, runCassandra } from './cassandra-call.js'
+import { stampedWithin, WriteStamps } from './write-stamps.js'
 
 /** How often a create whose answer was lost is settled in the background (for CREATE_SETTLED_WITHIN_MS). */
 const SETTLE_EVERY_MS = 2_000
@@ -99,8 +100,8 @@ function deletionRequestStatements(keyspace: string) {
  */
 export class CassandraDeletionRequests implements DeletionRequestStore {
   private readonly cql: ReturnType<typeof deletionRequestStatements>
-  /** The last timestamp given to a write fenced by a lease (see writeUnderLease). */
-  private lastStamp = 0
+  /** Timestamps of the writes fenced by a lease (see writeUnderLease). */
+  private readonly stamps = new WriteStamps()
 
   constructor(
     private readonly client: Client,
@@ -274,10 +275,9 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
 
   /**
    * A run's write to its request row, fenced by the lease it holds (see the port's recordSteps);
-   * false when the lease was lost. The write carries its timestamp, taken (nextTimestamp) at the
-   * moment the lease is checked: while the lease holds, that is earlier than the
-   * end of the lease, and a runner takes the request over only once its clock is past that end, so
-   * every write of the taker is later and wins, however late this one lands. Past the lease, the
+   * false when the lease was lost. The write carries its timestamp, taken at the moment the lease
+   * is checked (see WriteStamps): while the lease holds, every write of a later taker wins over it,
+   * however late this one lands. Past the lease, the
    * write is made only if the lease is still the one held (a lightweight transaction, paid only by
    * a run that stalled past its lease).
    */
@@ -286,23 +286,13 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
       await runCassandra(this.client, (client) => client.execute(query, params, IDEMPOTENT))
       return true
     }
-    const stamp = this.nextTimestamp()
-    if (stamp < heldUntil.getTime() * 1000) {
+    const stamp = this.stamps.next()
+    if (stampedWithin(stamp, heldUntil)) {
       await runCassandra(this.client, (client) => client.execute(query, params, { ...IDEMPOTENT, timestamp: stamp }))
       return true
     }
     const result = await runCassandra(this.client, (client) => client.execute(`${query} IF leaseuntil = ?`, [...params, heldUntil], { prepare: true }))
     return result.wasApplied()
-  }
-
-  /**
-   * Microseconds since the epoch, as the driver stamps writes (a number is exact until the year
-   * 2255), but strictly increasing: a run's own writes keep their order within a millisecond.
-   */
-  private nextTimestamp(): number {
-    const now = Date.now() * 1000
-    this.lastStamp = now > this.lastStamp ? now : this.lastStamp + 1
-    return this.lastStamp
   }
 
   async reopen(id: string, state: RequestState, heldUntil?: Date): Promise<void> {

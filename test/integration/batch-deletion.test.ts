@@ -213,12 +213,12 @@ describe('a batch job whose outcome could not be recorded', () => {
         // The real store, whose first write of a deleted user's outcome fails as Cassandra timing out would.
         batchJobs: (store) =>
           Object.assign(Object.create(store) as BatchJobStore, {
-            recordItem: async (jobId: string, item: BatchItem) => {
+            recordItem: async (jobId: string, item: BatchItem, heldUntil: Date) => {
               if (item.status === 'deleted' && failedRecords === 0) {
                 failedRecords++
                 throw new DependencyUnavailableError('cassandra')
               }
-              return store.recordItem(jobId, item)
+              return store.recordItem(jobId, item, heldUntil)
             },
           }),
       },

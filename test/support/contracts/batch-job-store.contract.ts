@@ -14,6 +14,8 @@ export interface BatchJobStoreSubject extends ContractSubject {
 const SECOND = 1000
 /** What a free slice's lease reads: it ran out long ago. */
 const EPOCH = new Date(0)
+/** A slice lease that still holds, for the writes a holder makes. */
+const HELD = () => new Date(Date.now() + 30 * SECOND)
 /** A second of the pace budget, in seconds since the epoch, as the runner names it. */
 const PACE_SECOND = 1_716_199_736
 
@@ -142,8 +144,8 @@ export function describeBatchJobStoreContract(implementation: string, factory: S
         const [failed, retried, untouched] = users[0] as [string, string, string]
         const at = new Date('2024-05-20T10:09:00.123Z')
 
-        await s.store.recordItem(job.id, { userId: failed, slice: 0, status: 'failed', err: 'UOS_USRDLT0013', attempts: 0, at })
-        await s.store.recordItem(job.id, { userId: retried, slice: 0, status: 'pending', attempts: 1 })
+        await s.store.recordItem(job.id, { userId: failed, slice: 0, status: 'failed', err: 'UOS_USRDLT0013', attempts: 0, at }, HELD())
+        await s.store.recordItem(job.id, { userId: retried, slice: 0, status: 'pending', attempts: 1 }, HELD())
 
         const expected: BatchItem[] = [
           { userId: failed, slice: 0, status: 'failed', err: 'UOS_USRDLT0013', attempts: 0, at },
@@ -157,11 +159,23 @@ export function describeBatchJobStoreContract(implementation: string, factory: S
       test('when an outcome is recorded over an earlier one, then only the later reads back: a code or time it does not carry is gone', async (s) => {
         const { job, users } = await created(s, [1])
         const userId = users[0]?.[0] as string
-        await s.store.recordItem(job.id, { userId, slice: 0, status: 'failed', err: 'UOS_USRDLT0064', attempts: 3, at: new Date('2024-05-20T10:09:00.000Z') })
+        await s.store.recordItem(job.id, { userId, slice: 0, status: 'failed', err: 'UOS_USRDLT0064', attempts: 3, at: new Date('2024-05-20T10:09:00.000Z') }, HELD())
 
-        await s.store.recordItem(job.id, { userId, slice: 0, status: 'pending', attempts: 3 })
+        await s.store.recordItem(job.id, { userId, slice: 0, status: 'pending', attempts: 3 }, HELD())
 
         expect(await s.store.items(job.id, 0)).toEqual([{ userId, slice: 0, status: 'pending', attempts: 3 }])
+      })
+
+      test("when the holder's slice lease has run out, then its outcome and its finish write nothing and say so", async (s) => {
+        const { job, users } = await created(s, [1])
+        const userId = users[0]?.[0] as string
+        const lapsed = new Date(Date.now() - SECOND)
+
+        expect(await s.store.recordItem(job.id, { userId, slice: 0, status: 'pending', attempts: 1 }, lapsed)).toBe(false)
+        expect(await s.store.finishSlice(job.id, 0, { succeeded: 1, failed: {} }, lapsed)).toBe(false)
+
+        expect(await s.store.items(job.id, 0)).toEqual([pending(userId, 0)])
+        expect(await sliceOf(s, job.id, 0)).toMatchObject({ done: false })
       })
     })
 
@@ -236,7 +250,7 @@ export function describeBatchJobStoreContract(implementation: string, factory: S
           lastSettledAt: new Date('2024-05-20T10:09:02.500Z'),
         }
 
-        await s.store.finishSlice(job.id, 0, tally)
+        await s.store.finishSlice(job.id, 0, tally, HELD())
 
         expect(await s.store.slices(job.id)).toEqual([
           { slice: 0, done: true, leaseUntil: EPOCH, taken: true, tally },
@@ -248,7 +262,7 @@ export function describeBatchJobStoreContract(implementation: string, factory: S
         const { job } = await created(s, [2])
         await s.store.acquireSlice(job.id, 0, 'instance-a', new Date(), new Date(Date.now() + 30 * SECOND))
 
-        await s.store.finishSlice(job.id, 0, { succeeded: 2, failed: {} })
+        await s.store.finishSlice(job.id, 0, { succeeded: 2, failed: {} }, HELD())
 
         expect(await sliceOf(s, job.id, 0)).toEqual({ slice: 0, done: true, leaseUntil: EPOCH, taken: true, tally: { succeeded: 2, failed: {} } })
       })

@@ -36,6 +36,8 @@ const inSliceOrder = (a: BatchItem, b: BatchItem) => a.slice - b.slice || (a.use
  *   not; renewSlice and releaseSlice only while `owner` is the last one that took it (whatever its
  *   lease); releaseSlice and finishSlice set the lease to the epoch and keep the owner (the slice
  *   reads taken);
+ * - recordItem and finishSlice are fenced by the slice lease they are given: once the clock is past
+ *   its end they write nothing and answer false;
  * - takePaceToken counts per job and second and answers the count after its own token.
  *
  * Answers are copies. Calls go to the timeline as `jobs.<method>` (`jobs.recordItem(<status>)`,
@@ -105,13 +107,15 @@ export class InMemoryBatchJobs implements BatchJobStore {
     return items.sort(inSliceOrder).map((item) => structuredClone(item))
   }
 
-  async recordItem(jobId: string, item: BatchItem): Promise<void> {
+  async recordItem(jobId: string, item: BatchItem, heldUntil: Date): Promise<boolean> {
     this.enter('recordItem', item.status)
+    if (!this.holds(heldUntil)) return false
     const key = itemKey(item.slice, item.userId)
     const row = this.row(jobId)
     if (!row.items.has(key)) throw new Error(`no user ${item.userId} in slice ${item.slice} of batch job ${jobId}`)
     const { err, at, ...outcome } = structuredClone(item)
     row.items.set(key, { ...outcome, ...(err && { err }), ...(at && { at }) })
+    return true
   }
 
   async setState(jobId: string, state: BatchJobState): Promise<void> {
@@ -170,8 +174,9 @@ export class InMemoryBatchJobs implements BatchJobStore {
     if (state.owner === owner) state.leaseUntil = EPOCH
   }
 
-  async finishSlice(jobId: string, slice: number, tally: SliceTally): Promise<void> {
+  async finishSlice(jobId: string, slice: number, tally: SliceTally, heldUntil: Date): Promise<boolean> {
     this.enter('finishSlice')
+    if (!this.holds(heldUntil)) return false
     const state = this.slice(jobId, slice)
     state.done = true
     state.leaseUntil = EPOCH
@@ -182,6 +187,12 @@ export class InMemoryBatchJobs implements BatchJobStore {
       ...(firstSettledAt && { firstSettledAt: new Date(firstSettledAt) }),
       ...(lastSettledAt && { lastSettledAt: new Date(lastSettledAt) }),
     }
+    return true
+  }
+
+  /** A write fenced by a slice lease lands while the clock is before the lease's end (a fake's write lands at once). */
+  private holds(heldUntil: Date): boolean {
+    return this.clock.now().getTime() < heldUntil.getTime()
   }
 
   private slice(jobId: string, slice: number): Slice {
