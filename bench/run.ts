@@ -18,7 +18,7 @@ import { prepareKeyspace, seedUsers, tokensFor, type UserWithToken } from './fix
 import { cpuMs, listenerPid, rssMiB, runLoad, startServerProcess, type ServerProcess } from './processes.js'
 import { type BatchRun, runBatchJobs } from './batch-run.js'
 import { checkBaselineMatchesService } from './drift-check.js'
-import { type KeycloakWarmup, warmUpKeycloak } from './keycloak-warmup.js'
+import { type KeycloakSettle, type KeycloakWarmup, waitForKeycloakToSettle, warmUpKeycloak } from './keycloak-warmup.js'
 import { renderScaling, runClusterScaling } from './cluster-scaling.js'
 import { runBaselineB, type TimedRun } from './raw-delete-sequence.js'
 import { runBaselineS } from './sunbird-delete-sequence.js'
@@ -194,6 +194,7 @@ async function main(): Promise<void> {
   let serviceStartedAt = Date.now()
   let baselineA: ServerProcess | undefined
   let keycloakWarmup: KeycloakWarmup | undefined
+  let keycloakSettle: KeycloakSettle | undefined
   try {
     log(`keyspace ${settings.keyspace}: migrating and truncating`)
     await prepareKeyspace(config.cassandra, db)
@@ -338,6 +339,11 @@ async function main(): Promise<void> {
       log(
         `Keycloak warm-up: ${keycloakWarmup.calls} calls; Keycloak CPU per call ${round(keycloakWarmup.first.cpuMsPerCall, 2)} ms in the first 10 s, ${round(keycloakWarmup.last.cpuMsPerCall, 2)} ms in the last`,
       )
+    }
+    if (settings.keycloakSettleSeconds > 0) {
+      log(`waiting (at most ${settings.keycloakSettleSeconds} s) for Keycloak's own CPU to settle below 50 ms per second`)
+      keycloakSettle = await waitForKeycloakToSettle(backends.keycloak, settings.keycloakSettleSeconds)
+      log(`Keycloak ${keycloakSettle.settled ? 'settled' : 'still busy'} after ${keycloakSettle.seconds} s: ${keycloakSettle.idleMsPerSecond} ms of CPU per second idle`)
     }
     const addCpu = (into: Record<string, number>, before: Record<string, number>) => {
       const after = backendCpu()
@@ -626,6 +632,9 @@ async function main(): Promise<void> {
       keycloakWarmup
         ? `Keycloak warmed up before the B / full-delete rounds (as a platform's Keycloak is): ${keycloakWarmup.calls} admin calls in ${settings.keycloakWarmupSeconds} s; its CPU per call ${round(keycloakWarmup.first.cpuMsPerCall, 2)} ms in the first 10 s, ${round(keycloakWarmup.last.cpuMsPerCall, 2)} ms in the last`
         : 'Keycloak not warmed up (BENCH_KEYCLOAK_WARMUP_SECONDS=0): its JIT warm-up lands on the full-delete and batch rows',
+      keycloakSettle
+        ? `then Keycloak ${keycloakSettle.settled ? 'settled' : 'was still busy'} after ${keycloakSettle.seconds} s: ${keycloakSettle.idleMsPerSecond} ms of its CPU per second with nobody calling it (BENCH_KEYCLOAK_SETTLE_SECONDS; below 50 counts as settled)`
+        : 'no wait for Keycloak to settle (BENCH_KEYCLOAK_SETTLE_SECONDS=0)',
       'Kafka is up: the service relays every deletion event from its outbox in the background (not part of a request)',
       settings.traceGc
         ? `service full GCs during the soak (live heap MB / RSS MiB right after each): ${soakGcs.length ? soakGcs.map((gc) => `${gc.liveMB}/${gc.rssMiB ?? '?'} @${gc.atSecond}s`).join(', ') : 'none'} (--trace-gc); RSS column: raw readings at soak start and end`
@@ -659,6 +668,7 @@ async function main(): Promise<void> {
         },
         backendCpuUsPerDeletion,
         keycloakWarmup,
+        keycloakSettle,
         batch: batch && { ...batch, backendCpuMs: batchBackendCpu },
         fullDelete: {
           cpuUsPerDeletion: sCpuUs,

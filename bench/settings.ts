@@ -18,6 +18,8 @@ export interface BenchSettings {
   soakWarmupSeconds: number
   /** How long Keycloak is given the admin calls of deletions before the B / full-delete rounds (bench/keycloak-warmup.ts); 0: not at all. */
   keycloakWarmupSeconds: number
+  /** After the warm-up, the longest wait for Keycloak's own CPU to settle; 0: no wait. */
+  keycloakSettleSeconds: number
   /** Rate of the soak's rejection requests (bounded load, not saturation: the soak is a leak check). */
   soakRate: number
   soakConnections: number
@@ -62,6 +64,7 @@ export function readSettings(): BenchSettings {
     batchUsers: intEnv('BENCH_BATCH_USERS', 10_000, 0),
     soakSeconds,
     keycloakWarmupSeconds: intEnv('BENCH_KEYCLOAK_WARMUP_SECONDS', 90, 0),
+    keycloakSettleSeconds: intEnv('BENCH_KEYCLOAK_SETTLE_SECONDS', 120, 0),
     // Long enough for every cache to fill once and for V8 to hand back what the delete phase before
     // it grew (that takes it 30 to 40 s and a few full GCs here) before RSS is read.
     soakWarmupSeconds: intEnv('BENCH_SOAK_WARMUP_SECONDS', Math.min(60, Math.max(10, Math.round(soakSeconds / 5))), 0),
