@@ -69,11 +69,10 @@ export class JwksKeySource implements KeySource {
   /** Loads the keys now (start-up warm-up, readiness). Resolves false when the realm did not answer. */
   async refresh(): Promise<boolean> {
     if (!this.inflight) {
-      this.lastAttempt = this.now()
+      // While it is in flight, callers share it; the interval counts from its answer, so a request
+      // that left late (a busy start-up, a slow connect) brings the next one no closer than that.
       this.inflight = this.load().finally(() => {
         this.inflight = undefined
-        // Counted again from the answer: a request that left late (a busy start-up, a slow connect)
-        // must not bring the next one closer to it than the interval.
         this.lastAttempt = this.now()
       })
     }

@@ -277,9 +277,8 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
    * A run's write to its request row, fenced by the lease it holds (see the port's recordSteps);
    * false when the lease was lost. The write carries its timestamp, taken at the moment the lease
    * is checked (see WriteStamps): while the lease holds, every write of a later taker wins over it,
-   * however late this one lands. Past the lease, the
-   * write is made only if the lease is still the one held (a lightweight transaction, paid only by
-   * a run that stalled past its lease).
+   * however late this one lands. Past the lease, the write is made only if the lease is still the
+   * one held (a lightweight transaction, paid only by a run that stalled past its lease).
    */
   private async writeUnderLease(query: string, params: unknown[], heldUntil: Date | undefined): Promise<boolean> {
     if (!heldUntil) {
