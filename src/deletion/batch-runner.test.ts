@@ -123,41 +123,30 @@ function batchWorld(settings: Partial<BatchRunnerSettings> = {}) {
   const engine = new FakeEngine(clock)
   const breakerChanges: ('opened' | 'closed')[] = []
   const errors: unknown[] = []
-  const runner = new BatchRunner({
-    jobs,
-    requests: engine,
-    deleteAccount: (input) => engine.deleteAccount(input),
-    resumeDeletion: (requestId) => engine.resumeDeletion(requestId),
-    classify,
-    clock,
-    instanceId: 'instance-a',
-    settings: { ...SETTINGS, ...settings, breaker: { ...SETTINGS.breaker, ...settings.breaker } },
-    onBreaker: (_jobId, change) => breakerChanges.push(change),
-    onError: (err) => errors.push(err),
-  })
-  runners.push(runner)
+  /** A runner of this world's jobs, users and clock, as the instance `instanceId`. */
+  const instance = (instanceId: string) => {
+    const runner = new BatchRunner({
+      jobs,
+      requests: engine,
+      deleteAccount: (input) => engine.deleteAccount(input),
+      resumeDeletion: (requestId) => engine.resumeDeletion(requestId),
+      classify,
+      clock,
+      instanceId,
+      settings: { ...SETTINGS, ...settings, breaker: { ...SETTINGS.breaker, ...settings.breaker } },
+      onBreaker: (_jobId, change) => breakerChanges.push(change),
+      onError: (err) => errors.push(err),
+    })
+    runners.push(runner)
+    return runner
+  }
+  const runner = instance('instance-a')
   /** A job of `userIds`, `sliceSize` to a slice, as the route submits it. */
   const submit = (userIds: readonly string[], sliceSize = userIds.length) => submitBatch({ jobs, clock, sliceSize }, { jobId: JOB_ID, caller: CALLER, userIds, mode: 'hard' })
   const slice = async (index: number) => (await jobs.slices(JOB_ID)).find((state) => state.slice === index)
   const item = async (userId: string) => (await jobs.itemsPage(JOB_ID, 0, 1000)).find((found) => found.userId === userId)
   const state = async () => (await jobs.get(JOB_ID))?.state
-  return { timeline, clock, jobs, engine, runner, breakerChanges, errors, submit, slice, item, state }
-}
-
-/** Another instance working the same jobs, users and clock as `w`'s runner. */
-function secondInstance(w: ReturnType<typeof batchWorld>): BatchRunner {
-  const runner = new BatchRunner({
-    jobs: w.jobs,
-    requests: w.engine,
-    deleteAccount: (input) => w.engine.deleteAccount(input),
-    resumeDeletion: (requestId) => w.engine.resumeDeletion(requestId),
-    classify,
-    clock: w.clock,
-    instanceId: 'instance-b',
-    settings: SETTINGS,
-  })
-  runners.push(runner)
-  return runner
+  return { timeline, clock, jobs, engine, runner, instance, breakerChanges, errors, submit, slice, item, state }
 }
 
 /** Waits for work the runner does in the background (a pass starts a slice's work and does not await it). */
@@ -397,7 +386,7 @@ describe('BatchRunner: outcomes, leases and stopping', () => {
 
   it('when a deletion outlasts the slice lease and another instance finishes the slice meanwhile, then the late holder writes nothing: the outcomes and counts of the new holder stand', async () => {
     const w = batchWorld()
-    const b = secondInstance(w)
+    const b = w.instance('instance-b')
     // instance-a's deletion of U1 stalls past its lease; instance-b takes the slice and settles
     // every user. Then a's deletion meets a dependency in trouble: it would record U1 pending.
     w.engine.during(U1, async () => {
