@@ -229,7 +229,10 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     // A dry run deletes nothing: it is not counted as a deletion.
     deleteAccount: (input) => (input.dryRun ? deleteAccount(workflow, input) : guardedDeletion(input)),
     submitBatch: async ({ caller, userIds, mode }) => {
-      const job = await submitBatch({ jobs: batchJobs, clock: workflow.clock, sliceSize: config.batch.sliceSize }, { jobId: randomUUID(), caller, userIds, ...(mode && { mode }) })
+      const job = await submitBatch(
+        { jobs: batchJobs, clock: workflow.clock, sliceSize: config.batch.sliceSize, minSlices: config.batch.concurrency },
+        { jobId: randomUUID(), caller, userIds, ...(mode && { mode }) },
+      )
       batches.kick()
       return job
     },

@@ -21,14 +21,25 @@ export function batchRequestId(jobId: string, userId: string): string {
 }
 
 /**
- * Records a batch job: each distinct id once, in slices of `sliceSize` (the unit an instance
- * leases). Nothing is deleted here; every instance's runner works the job (batch-runner.ts), each
- * id authorised and checked as a single delete by the same caller would be.
+ * Users per slice: at most `sliceSize`, and few enough that a job of at least `minSlices` users has
+ * `minSlices` slices. A slice's users are deleted one after another, so a small job cut into slices
+ * of the full size would be worked by one or two runners while the others idle.
  */
-export async function submitBatch(deps: { jobs: BatchJobStore; clock: Clock; sliceSize: number }, input: SubmitBatchInput): Promise<{ jobId: string; total: number }> {
+export function usersPerSlice(total: number, sliceSize: number, minSlices: number): number {
+  return Math.max(1, Math.min(sliceSize, Math.ceil(total / minSlices)))
+}
+
+/**
+ * Records a batch job: each distinct id once, in slices (the unit an instance leases) of
+ * usersPerSlice. Nothing is deleted here; every instance's runner works the job (batch-runner.ts),
+ * each id authorised and checked as a single delete by the same caller would be. `minSlices` is
+ * how many slices an instance works at once (BATCH_CONCURRENCY); absent: slices of `sliceSize`.
+ */
+export async function submitBatch(deps: { jobs: BatchJobStore; clock: Clock; sliceSize: number; minSlices?: number }, input: SubmitBatchInput): Promise<{ jobId: string; total: number }> {
   const userIds = [...new Set(input.userIds)]
   const now = deps.clock.now()
-  const slices = Math.ceil(userIds.length / deps.sliceSize)
+  const perSlice = usersPerSlice(userIds.length, deps.sliceSize, deps.minSlices ?? 1)
+  const slices = Math.ceil(userIds.length / perSlice)
   const job: BatchJob = {
     id: input.jobId,
     createdBy: input.caller.userId,
@@ -44,7 +55,7 @@ export async function submitBatch(deps: { jobs: BatchJobStore; clock: Clock; sli
   }
   await deps.jobs.create(
     job,
-    userIds.map((userId, index) => ({ userId, slice: Math.floor(index / deps.sliceSize) })),
+    userIds.map((userId, index) => ({ userId, slice: Math.floor(index / perSlice) })),
   )
   return { jobId: job.id, total: job.total }
 }

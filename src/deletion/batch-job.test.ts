@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest'
+import { InMemoryBatchJobs } from '../../test/support/fakes/in-memory-batch-jobs.js'
+import { submitBatch, usersPerSlice } from './batch-job.js'
+import type { Caller } from './caller.js'
+
+const CALLER: Caller = { consumer: 'portal', userId: 'admin-1', roles: [{ role: 'ORG_ADMIN', organisationIds: ['org-1'] }] }
+const ids = (n: number) => Array.from({ length: n }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`)
+
+describe('usersPerSlice', () => {
+  it('when a job has more users than the slices an instance works at once can hold at the configured size, then its slices are of the configured size', () => {
+    expect(usersPerSlice(1000, 25, 8)).toBe(25)
+    expect(usersPerSlice(200, 25, 8)).toBe(25)
+  })
+
+  it('when a job is smaller, then it is cut into as many slices as an instance works at once, so none of them idles', () => {
+    expect(usersPerSlice(30, 25, 8)).toBe(4)
+    expect(usersPerSlice(8, 25, 8)).toBe(1)
+  })
+
+  it('when a job has fewer users than that, then each user is a slice of their own', () => {
+    expect(usersPerSlice(3, 25, 8)).toBe(1)
+  })
+})
+
+describe('submitBatch', () => {
+  it('when a small job is submitted, then its users are spread over BATCH_CONCURRENCY slices, each user in one', async () => {
+    const jobs = new InMemoryBatchJobs()
+    const { jobId, total } = await submitBatch({ jobs, clock: { now: () => new Date() }, sliceSize: 25, minSlices: 8 }, { jobId: 'job-1', caller: CALLER, userIds: ids(30) })
+
+    expect(total).toBe(30)
+    expect((await jobs.get(jobId))?.slices).toBe(8)
+    const items = await jobs.itemsPage(jobId, 0, 100)
+    expect(items.map((item) => item.userId).sort()).toEqual(ids(30))
+    const perSlice = new Map<number, number>()
+    for (const item of items) perSlice.set(item.slice, (perSlice.get(item.slice) ?? 0) + 1)
+    expect([...perSlice.keys()].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7])
+    expect(Math.max(...perSlice.values())).toBe(4)
+  })
+
+  it('when no minimum is given, then the slices are of the configured size', async () => {
+    const jobs = new InMemoryBatchJobs()
+    const { jobId } = await submitBatch({ jobs, clock: { now: () => new Date() }, sliceSize: 25 }, { jobId: 'job-2', caller: CALLER, userIds: ids(30) })
+    expect((await jobs.get(jobId))?.slices).toBe(2)
+  })
+})
