@@ -8,7 +8,8 @@ import type { BatchDeletionStatus } from '../src/schemas/schema-types.js'
 // submits the ids of a file (one per line; blank lines and # comments skipped) as batch deletion
 // jobs of at most 1000 ids and follows them to the end with a progress bar (plain lines when the
 // output is not a terminal). Credentials come from API_BEARER and USER_TOKEN, as the quick start
-// prints them. `--job` follows jobs already submitted (comma-separated) instead. Exit code: 0 when
+// prints them (API_BEARER alone: a consumer trusted with deleteAnyUser). `--job` follows jobs
+// already submitted (comma-separated) instead. Exit code: 0 when
 // every id was deleted, 1 when any failed, 2 when nothing could be submitted or followed.
 
 const USAGE = 'usage: npm run deletion:batch -- --file ids.txt [--mode soft|hard] [--dry-run] [--url http://127.0.0.1:9000] [--job <jobId>[,<jobId>…]]'
@@ -66,11 +67,13 @@ function readIds(path: string): string[] {
   return [...new Set(ids)]
 }
 
+/** API_BEARER and USER_TOKEN; USER_TOKEN left out, the API bearer alone: a consumer trusted with deleteAnyUser. */
 function credentials(): Record<string, string> {
   const apiBearer = process.env.API_BEARER
   const userToken = process.env.USER_TOKEN
-  if (!apiBearer || !userToken) fail('set API_BEARER (the gateway consumer JWT) and USER_TOKEN (the user token of the person deleting), as the quick start prints them')
-  return { authorization: `Bearer ${apiBearer}`, 'x-authenticated-user-token': userToken, 'content-type': 'application/json' }
+  if (!apiBearer)
+    fail('set API_BEARER (the gateway consumer JWT) and USER_TOKEN (the user token of the person deleting), as the quick start prints them; API_BEARER alone for a consumer trusted with deleteAnyUser')
+  return { authorization: `Bearer ${apiBearer}`, ...(userToken && { 'x-authenticated-user-token': userToken }), 'content-type': 'application/json' }
 }
 
 async function call(path: string, request: Record<string, unknown>): Promise<{ status: number; body: { params?: { err?: string; errmsg?: string }; result?: Record<string, unknown> } }> {

@@ -44,8 +44,8 @@ export async function submitBatch(deps: { jobs: BatchJobStore; clock: Clock; sli
     id: input.jobId,
     createdBy: input.caller.userId,
     organisationIds: [...new Set(input.caller.roles.flatMap((role) => role.organisationIds))],
-    // Ids and roles only: the verified caller each deletion runs as.
-    caller: { consumer: input.caller.consumer, userId: input.caller.userId, roles: input.caller.roles },
+    // Ids and roles only: the verified caller each deletion runs as (a trusted consumer keeps its trust).
+    caller: { consumer: input.caller.consumer, userId: input.caller.userId, roles: input.caller.roles, ...(input.caller.deleteAnyUser && { deleteAnyUser: true }) },
     ...(input.mode && { mode: input.mode }),
     total: userIds.length,
     slices,

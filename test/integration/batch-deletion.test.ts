@@ -5,7 +5,8 @@ import { DependencyUnavailableError } from '../../src/deletion/errors.js'
 import type { BatchItem, BatchJobStore } from '../../src/deletion/ports.js'
 import { type BatchStatusResult, jobStatus, type Post, postTo, submitJob, waitForJob } from '../support/batch-jobs.js'
 import { requestsOf } from '../support/deletion-requests.js'
-import { startHarness, type Harness } from '../support/harness.js'
+import { signApiBearer } from '../../scripts/lib/sign-jwt.js'
+import { LOCAL_DELETE_ANY_USER_CONSUMER, startHarness, type Harness } from '../support/harness.js'
 import { readUserState } from '../support/user-state.js'
 
 const ORG = `batch-org-${randomUUID()}`
@@ -122,6 +123,41 @@ describe('batch deletion jobs on the real servers', () => {
     // Paged outcomes.
     const page = await jobStatus(post, adminToken(), jobId, { offset: 1, limit: 5 })
     expect(page.outcomes).toEqual([])
+  })
+
+  it('when a consumer trusted with deleteAnyUser submits with its API bearer alone, then users of any organisation are deleted, as asked by the consumer, which alone follows the job', async () => {
+    const users = await Promise.all([h.seed({ rootOrgId: ORG, organisations: [ORG] }), h.seed({ rootOrgId: OTHER_ORG, organisations: [OTHER_ORG] }), h.seed()])
+    const trusted = postTo(h.service.app, signApiBearer(LOCAL_DELETE_ANY_USER_CONSUMER.key, LOCAL_DELETE_ANY_USER_CONSUMER.secret))
+
+    const { jobId, total } = await submitJob(
+      trusted,
+      undefined,
+      users.map((u) => u.id),
+    )
+
+    expect(total).toBe(3)
+    const status = await waitForJob(trusted, undefined, jobId, (s) => s.state === 'completed')
+    expect(status).toMatchObject({ total: 3, done: 3, succeeded: 3, failed: {} })
+    for (const user of users) {
+      expect((await readUserState(h.db, user.id)).user?.get('status')).toBe(2)
+      const [request] = await requestsOf(h.db, user.id, h.config.cassandra.keyspace)
+      expect(request).toMatchObject({ id: batchRequestId(jobId, user.id), requestedBy: `consumer:${LOCAL_DELETE_ANY_USER_CONSUMER.key}`, state: 'completed' })
+    }
+    // A person of the organisations involved is not its creator: the job is the consumer's.
+    const colleague = await post(
+      '/api/user/v1/delete/batch/status',
+      { request: { jobId } },
+      { 'x-authenticated-user-token': h.userToken({ sub: randomUUID(), roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] }) },
+    )
+    expect(colleague.status).toBe(403)
+  })
+
+  it('when a consumer not trusted with deleteAnyUser sends no user token, then it gets the 401 of a Sunbird call without one, and nothing is recorded', async () => {
+    const user = await h.seed({ rootOrgId: ORG, organisations: [ORG] })
+    const response = await post('/api/user/v1/delete/batch', { request: { userIds: [user.id] } }, {})
+    expect(response.status).toBe(401)
+    expect(((await response.json()) as { params: { err: string } }).params.err).toBe('UOS_0070')
+    expect(await requestsOf(h.db, user.id, h.config.cassandra.keyspace)).toEqual([])
   })
 
   it('when the list of ids is empty, too long, or holds an invalid id, then nothing is recorded and the answer says why', async () => {

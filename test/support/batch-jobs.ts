@@ -14,20 +14,24 @@ export function postTo(base: string | { request(path: string, init: RequestInit)
   }
 }
 
-export async function submitJob(post: Post, token: string, userIds: string[], extra: Record<string, unknown> = {}): Promise<{ jobId: string; total: number }> {
-  const response = await post('/api/user/v1/delete/batch', { request: { userIds, ...extra } }, { 'x-authenticated-user-token': token })
+/** The user token header, or none: a trusted consumer calls with its API bearer alone. */
+const asPerson = (token: string | undefined): Record<string, string> => (token === undefined ? {} : { 'x-authenticated-user-token': token })
+
+/** Submits a job as the person of `token`, or (undefined) as the consumer of the Post's API bearer alone. */
+export async function submitJob(post: Post, token: string | undefined, userIds: string[], extra: Record<string, unknown> = {}): Promise<{ jobId: string; total: number }> {
+  const response = await post('/api/user/v1/delete/batch', { request: { userIds, ...extra } }, asPerson(token))
   const body = (await response.json()) as { result: { jobId: string; total: number } }
   if (response.status !== 202) throw new Error(`batch refused: ${response.status} ${JSON.stringify(body)}`)
   return body.result
 }
 
-export async function jobStatus(post: Post, token: string, jobId: string, page: { offset?: number; limit?: number } = {}): Promise<BatchStatusResult> {
-  const response = await post('/api/user/v1/delete/batch/status', { request: { jobId, ...page } }, { 'x-authenticated-user-token': token })
+export async function jobStatus(post: Post, token: string | undefined, jobId: string, page: { offset?: number; limit?: number } = {}): Promise<BatchStatusResult> {
+  const response = await post('/api/user/v1/delete/batch/status', { request: { jobId, ...page } }, asPerson(token))
   if (response.status !== 200) throw new Error(`status refused: ${response.status} ${await response.text()}`)
   return ((await response.json()) as { result: BatchStatusResult }).result
 }
 
-export function waitForJob(post: Post, token: string, jobId: string, until: (status: BatchStatusResult) => boolean, timeoutMs = 60_000): Promise<BatchStatusResult> {
+export function waitForJob(post: Post, token: string | undefined, jobId: string, until: (status: BatchStatusResult) => boolean, timeoutMs = 60_000): Promise<BatchStatusResult> {
   return waitUntil(
     `job ${jobId}`,
     async () => {

@@ -47,89 +47,104 @@ const rawUserToken = (world: CredentialWorld, payloadMembers: string, headerMemb
 const rawBearer = (payloadMembers: string, headerMembers = '') =>
   bearer(signJwtText(`{"alg":"HS256","typ":"JWT"${headerMembers}}`, `{"iss":${JSON.stringify(LOCAL_CONSUMER.key)},"exp":${now() + 600}${payloadMembers}}`, { hs256: LOCAL_CONSUMER.secret }))
 
+/** Sunbird's two credentials: the gateway consumer JWT and the person's user token. */
+const gatewayAndUserTokenCases: SchemeCases = {
+  valid: (world) => ({ authorization: validBearer(), 'x-authenticated-user-token': userToken(world, world.activeUserId) }),
+  refused: [
+    { name: 'no credentials at all', headers: () => ({}) },
+    { name: 'API bearer missing', headers: (world) => ({ 'x-authenticated-user-token': userToken(world, world.activeUserId) }) },
+    { name: 'user token missing', headers: () => ({ authorization: validBearer() }) },
+    {
+      name: 'API bearer forged (wrong secret)',
+      headers: (world) => ({
+        authorization: bearer(signJwt({ alg: 'HS256', typ: 'JWT' }, { iss: LOCAL_CONSUMER.key, exp: now() + 60 }, { hs256: 'not-the-consumer-secret-at-all' })),
+        'x-authenticated-user-token': userToken(world, world.activeUserId),
+      }),
+    },
+    {
+      name: 'API bearer expired',
+      headers: (world) => ({
+        authorization: bearer(signJwt({ alg: 'HS256', typ: 'JWT' }, { iss: LOCAL_CONSUMER.key, exp: now() - 5 }, { hs256: LOCAL_CONSUMER.secret })),
+        'x-authenticated-user-token': userToken(world, world.activeUserId),
+      }),
+    },
+    { name: 'user token forged (another key under the realm kid)', headers: (world) => ({ authorization: validBearer(), 'x-authenticated-user-token': forgedUserToken(world, world.activeUserId) }) },
+    { name: 'user token expired', headers: (world) => ({ authorization: validBearer(), 'x-authenticated-user-token': userToken(world, world.activeUserId, { exp: now() - 5 }) }) },
+    { name: 'user token of a deleted user', headers: (world) => ({ authorization: validBearer(), 'x-authenticated-user-token': userToken(world, world.deletedUserId) }) },
+    {
+      name: 'X-Authenticated-For forged',
+      headers: (world) => ({
+        authorization: validBearer(),
+        'x-authenticated-user-token': userToken(world, world.activeUserId),
+        'x-authenticated-for': forgedUserToken(world, world.deletedUserId, { parentId: world.activeUserId }),
+      }),
+    },
+    // The strict parsing rules (src/auth/compact-jwt.ts, token-subject.ts): each token below is
+    // signed by a trusted key and would name the active user if it were read leniently.
+    {
+      name: 'user token naming sub twice (last-wins would read the active user)',
+      headers: (world) => ({ authorization: validBearer(), 'x-authenticated-user-token': rawUserToken(world, `,"sub":"someone-else","sub":${JSON.stringify(world.activeUserId)}`) }),
+    },
+    {
+      name: 'user token with a crit header',
+      headers: (world) => ({ authorization: validBearer(), 'x-authenticated-user-token': rawUserToken(world, `,"sub":${JSON.stringify(world.activeUserId)}`, ',"crit":["exp"]') }),
+    },
+    {
+      name: 'user token issued an hour in the future (iat beyond the clock skew)',
+      headers: (world) => ({ authorization: validBearer(), 'x-authenticated-user-token': userToken(world, world.activeUserId, { iat: now() + 3600 }) }),
+    },
+    {
+      name: 'user token whose nbf is -1e400 (not a finite number)',
+      headers: (world) => ({ authorization: validBearer(), 'x-authenticated-user-token': rawUserToken(world, `,"sub":${JSON.stringify(world.activeUserId)},"nbf":-1e400`) }),
+    },
+    {
+      name: 'user token whose sub is f:a:<someone>:<the active user> (not one of the two subject shapes)',
+      headers: (world) => ({ authorization: validBearer(), 'x-authenticated-user-token': userToken(world, `f:a:someone:${world.activeUserId}`) }),
+    },
+    {
+      name: 'API bearer with a crit header',
+      headers: (world) => ({ authorization: rawBearer('', ',"crit":["x-unknown"]'), 'x-authenticated-user-token': userToken(world, world.activeUserId) }),
+    },
+    {
+      name: 'API bearer naming iss twice',
+      headers: (world) => ({ authorization: rawBearer(`,"iss":${JSON.stringify(LOCAL_CONSUMER.key)}`), 'x-authenticated-user-token': userToken(world, world.activeUserId) }),
+    },
+    {
+      name: 'X-Authenticated-For naming sub twice',
+      headers: (world) => ({
+        authorization: validBearer(),
+        'x-authenticated-user-token': userToken(world, world.activeUserId),
+        'x-authenticated-for': rawUserToken(world, `,"sub":${JSON.stringify(world.activeUserId)},"sub":"someone-else","parentId":${JSON.stringify(world.activeUserId)}`),
+      }),
+    },
+    {
+      name: 'X-Authenticated-For of a deleted user',
+      headers: (world) => ({
+        authorization: validBearer(),
+        'x-authenticated-user-token': userToken(world, world.activeUserId),
+        'x-authenticated-for': userToken(world, world.deletedUserId, { parentId: world.activeUserId }),
+      }),
+    },
+  ],
+}
+
+/** The gateway consumer JWT alone, of the consumer trusted with `deleteAnyUser`. */
+const trustedConsumerBearer = (claims: Record<string, unknown> = {}, secret = LOCAL_DELETE_ANY_USER_CONSUMER.secret) =>
+  bearer(signJwt({ alg: 'HS256', typ: 'JWT' }, { iss: LOCAL_DELETE_ANY_USER_CONSUMER.key, exp: now() + 60, ...claims }, { hs256: secret }))
+
 /**
  * The refusal cases of each credential scheme, by the scheme's name (CredentialScheme.name). The
  * shared security suite runs every case against every operation that uses the scheme; a new scheme
  * adds its entry here, and the suite fails for an operation whose scheme has none.
  */
 export const credentialCases: Record<string, SchemeCases> = {
-  'gateway-and-user-token': {
-    valid: (world) => ({ authorization: validBearer(), 'x-authenticated-user-token': userToken(world, world.activeUserId) }),
+  'gateway-and-user-token': gatewayAndUserTokenCases,
+  'gateway-and-user-token-or-trusted-consumer': {
+    valid: gatewayAndUserTokenCases.valid,
     refused: [
-      { name: 'no credentials at all', headers: () => ({}) },
-      { name: 'API bearer missing', headers: (world) => ({ 'x-authenticated-user-token': userToken(world, world.activeUserId) }) },
-      { name: 'user token missing', headers: () => ({ authorization: validBearer() }) },
-      {
-        name: 'API bearer forged (wrong secret)',
-        headers: (world) => ({
-          authorization: bearer(signJwt({ alg: 'HS256', typ: 'JWT' }, { iss: LOCAL_CONSUMER.key, exp: now() + 60 }, { hs256: 'not-the-consumer-secret-at-all' })),
-          'x-authenticated-user-token': userToken(world, world.activeUserId),
-        }),
-      },
-      {
-        name: 'API bearer expired',
-        headers: (world) => ({
-          authorization: bearer(signJwt({ alg: 'HS256', typ: 'JWT' }, { iss: LOCAL_CONSUMER.key, exp: now() - 5 }, { hs256: LOCAL_CONSUMER.secret })),
-          'x-authenticated-user-token': userToken(world, world.activeUserId),
-        }),
-      },
-      { name: 'user token forged (another key under the realm kid)', headers: (world) => ({ authorization: validBearer(), 'x-authenticated-user-token': forgedUserToken(world, world.activeUserId) }) },
-      { name: 'user token expired', headers: (world) => ({ authorization: validBearer(), 'x-authenticated-user-token': userToken(world, world.activeUserId, { exp: now() - 5 }) }) },
-      { name: 'user token of a deleted user', headers: (world) => ({ authorization: validBearer(), 'x-authenticated-user-token': userToken(world, world.deletedUserId) }) },
-      {
-        name: 'X-Authenticated-For forged',
-        headers: (world) => ({
-          authorization: validBearer(),
-          'x-authenticated-user-token': userToken(world, world.activeUserId),
-          'x-authenticated-for': forgedUserToken(world, world.deletedUserId, { parentId: world.activeUserId }),
-        }),
-      },
-      // The strict parsing rules (src/auth/compact-jwt.ts, token-subject.ts): each token below is
-      // signed by a trusted key and would name the active user if it were read leniently.
-      {
-        name: 'user token naming sub twice (last-wins would read the active user)',
-        headers: (world) => ({ authorization: validBearer(), 'x-authenticated-user-token': rawUserToken(world, `,"sub":"someone-else","sub":${JSON.stringify(world.activeUserId)}`) }),
-      },
-      {
-        name: 'user token with a crit header',
-        headers: (world) => ({ authorization: validBearer(), 'x-authenticated-user-token': rawUserToken(world, `,"sub":${JSON.stringify(world.activeUserId)}`, ',"crit":["exp"]') }),
-      },
-      {
-        name: 'user token issued an hour in the future (iat beyond the clock skew)',
-        headers: (world) => ({ authorization: validBearer(), 'x-authenticated-user-token': userToken(world, world.activeUserId, { iat: now() + 3600 }) }),
-      },
-      {
-        name: 'user token whose nbf is -1e400 (not a finite number)',
-        headers: (world) => ({ authorization: validBearer(), 'x-authenticated-user-token': rawUserToken(world, `,"sub":${JSON.stringify(world.activeUserId)},"nbf":-1e400`) }),
-      },
-      {
-        name: 'user token whose sub is f:a:<someone>:<the active user> (not one of the two subject shapes)',
-        headers: (world) => ({ authorization: validBearer(), 'x-authenticated-user-token': userToken(world, `f:a:someone:${world.activeUserId}`) }),
-      },
-      {
-        name: 'API bearer with a crit header',
-        headers: (world) => ({ authorization: rawBearer('', ',"crit":["x-unknown"]'), 'x-authenticated-user-token': userToken(world, world.activeUserId) }),
-      },
-      {
-        name: 'API bearer naming iss twice',
-        headers: (world) => ({ authorization: rawBearer(`,"iss":${JSON.stringify(LOCAL_CONSUMER.key)}`), 'x-authenticated-user-token': userToken(world, world.activeUserId) }),
-      },
-      {
-        name: 'X-Authenticated-For naming sub twice',
-        headers: (world) => ({
-          authorization: validBearer(),
-          'x-authenticated-user-token': userToken(world, world.activeUserId),
-          'x-authenticated-for': rawUserToken(world, `,"sub":${JSON.stringify(world.activeUserId)},"sub":"someone-else","parentId":${JSON.stringify(world.activeUserId)}`),
-        }),
-      },
-      {
-        name: 'X-Authenticated-For of a deleted user',
-        headers: (world) => ({
-          authorization: validBearer(),
-          'x-authenticated-user-token': userToken(world, world.activeUserId),
-          'x-authenticated-for': userToken(world, world.deletedUserId, { parentId: world.activeUserId }),
-        }),
-      },
+      ...gatewayAndUserTokenCases.refused,
+      { name: 'the trusted consumer’s API bearer alone, forged (wrong secret)', headers: () => ({ authorization: trustedConsumerBearer({}, 'not-the-consumer-secret-at-all') }) },
+      { name: 'the trusted consumer’s API bearer alone, expired', headers: () => ({ authorization: trustedConsumerBearer({ exp: now() - 5 }) }) },
     ],
   },
   'keycloak-bearer': {

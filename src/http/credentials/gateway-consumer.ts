@@ -6,6 +6,11 @@ import type { CredentialScheme } from './credential-scheme.js'
 import { API_BEARER_SECURITY_SCHEME } from './gateway-and-user-token.js'
 import { refusedAsUnauthorized } from './person-token.js'
 
+/** The caller of a call by a consumer trusted with `deleteAnyUser`: no person, recorded as `consumer:<key>`. */
+export function trustedConsumerCaller(consumer: string): Caller {
+  return { consumer, userId: `consumer:${consumer}`, roles: [], deleteAnyUser: true }
+}
+
 /**
  * A service-to-service call: the gateway consumer JWT alone in `Authorization: Bearer …`, of a
  * consumer whose entry in the consumers file says `"deleteAnyUser": true`. Verified exactly as the
@@ -29,7 +34,7 @@ export const gatewayConsumer: CredentialScheme<Caller> = {
       return verifiers.apiConsumers.verify(token)
     })
     if (!deleteAnyUser) throw new ApiError('FORBIDDEN', { reason: 'consumer not trusted with deleteAnyUser' })
-    return { consumer, userId: `consumer:${consumer}`, roles: [], deleteAnyUser: true }
+    return trustedConsumerCaller(consumer)
   },
 
   async lockOut(caller) {

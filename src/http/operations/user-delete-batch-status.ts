@@ -1,5 +1,5 @@
 import { portalCors } from '../cors.js'
-import { gatewayAndUserToken } from '../credentials/gateway-and-user-token.js'
+import { gatewayAndUserTokenOrTrustedConsumer } from '../credentials/gateway-and-user-token-or-trusted-consumer.js'
 import { sunbirdEnvelope } from '../dialects/sunbird-envelope.js'
 import { defineOperation } from '../operation.js'
 
@@ -12,9 +12,10 @@ export const userDeleteBatchStatus = defineOperation({
   paths: ['/api/user/v1/delete/batch/status', '/v1/user/delete/batch/status'],
   aliasNote: "the service path behind Sunbird's gateway",
   summary: 'Follow a batch deletion job: state, counts, failures by code, rate, ETA, per-user outcomes',
-  description: "Only the job's creator, or an ORG_ADMIN of one of the creator's organisations, may follow it (403 otherwise).",
+  description:
+    "Only the job's creator, or an ORG_ADMIN of one of the creator's organisations, may follow it (403 otherwise). A job submitted by a trusted consumer with the API bearer alone is followed the same way, by that consumer.",
   tag: 'users',
-  credentials: gatewayAndUserToken,
+  credentials: gatewayAndUserTokenOrTrustedConsumer,
   request: { body: 'user-delete-batch-status.request' },
   responseSchema: 'user-delete-batch-status.response',
   errors: ['INVALID_REQUEST_DATA', 'INVALID_JOB_ID', 'INVALID_PAGE', 'PAYLOAD_TOO_LARGE', 'UNAUTHORIZED', 'FORBIDDEN', 'BATCH_JOB_NOT_FOUND', 'SERVICE_UNAVAILABLE', 'SERVER_ERROR'],

@@ -1,6 +1,6 @@
 import { userIdFromSubject } from '../../auth/user-token-verifier.js'
 import { portalCors } from '../cors.js'
-import { gatewayAndUserToken } from '../credentials/gateway-and-user-token.js'
+import { gatewayAndUserTokenOrTrustedConsumer } from '../credentials/gateway-and-user-token-or-trusted-consumer.js'
 import { sunbirdEnvelope } from '../dialects/sunbird-envelope.js'
 import { defineOperation } from '../operation.js'
 
@@ -13,11 +13,12 @@ export const userDeleteBatch = defineOperation({
   description: [
     'Records a job (202) that every instance works through at `BATCH_MAX_DELETIONS_PER_SECOND` per job, each user deleted once through its own deletion request. ' +
       'Each id is authorised and checked as a single delete by the same caller would be: an id that fails is reported in the job with its code (`FORBIDDEN` for an authorization refusal, else the Sunbird code), it does not fail the job.',
+    'The caller is the person of the user token (an ORG_ADMIN for users of their organisations, anyone for themselves), or, with the API bearer alone, a gateway consumer trusted with `"deleteAnyUser": true` in the consumers file, for any user (the admin consumer of `DELETE /api/v1/users/{id}`). Without a user token, any other consumer gets 401 `UOS_0070`.',
     'A restart or a crash leaves the job where it stopped; any instance carries on. A circuit breaker pauses the job while too many deletions meet a dependency in trouble and resumes it when they recover.',
-    'When `DELETION_MAX_AUTH_AGE_SECONDS` is set, the user token must carry a recent login (401 `UOS_USRDLT0096`).',
+    'When `DELETION_MAX_AUTH_AGE_SECONDS` is set, the user token must carry a recent login (401 `UOS_USRDLT0096`); a trusted consumer has no login to judge.',
   ].join('\n\n'),
   tag: 'users',
-  credentials: gatewayAndUserToken,
+  credentials: gatewayAndUserTokenOrTrustedConsumer,
   request: { body: 'user-delete-batch.request' },
   successStatus: 202,
   responseSchema: 'user-delete-batch.response',
@@ -37,7 +38,8 @@ export const userDeleteBatch = defineOperation({
   ],
   dialect: sunbirdEnvelope,
   cors: portalCors,
-  stepUp: () => true,
+  // A trusted consumer acts for no person: there is no login to judge.
+  stepUp: ({ caller }) => !caller.deleteAnyUser,
   async handle({ body: { request }, caller }, services) {
     const job = await services.submitBatch({
       caller,

@@ -1,0 +1,41 @@
+import { InvalidCredentialsError } from '../../auth/auth-errors.js'
+import { bearerToken } from '../../auth/compact-jwt.js'
+import type { Caller } from '../../deletion/caller.js'
+import type { CredentialScheme } from './credential-scheme.js'
+import { gatewayAndUserToken } from './gateway-and-user-token.js'
+import { trustedConsumerCaller } from './gateway-consumer.js'
+import { lockOutPerson, loginOf, refusedAsUnauthorizedNow } from './person-token.js'
+
+/**
+ * The batch routes' credentials: Sunbird's two (gatewayAndUserToken, the person of the user token
+ * acting), or the gateway consumer JWT alone of a consumer trusted with `"deleteAnyUser": true` (a
+ * service with no person behind it, as on `DELETE /api/v1/users/{id}`). The user token's presence
+ * decides: without one, any other consumer gets the same 401 UOS_0070 as a Sunbird call that
+ * forgot it. A trusted consumer's call has no lock-out and no step-up (no person).
+ */
+export const gatewayAndUserTokenOrTrustedConsumer: CredentialScheme<Caller> = {
+  name: 'gateway-and-user-token-or-trusted-consumer',
+  headers: gatewayAndUserToken.headers,
+  // The API bearer alone is the second alternative; the operations say whose it must be.
+  openApi: {
+    security: [...gatewayAndUserToken.openApi.security, { apiBearer: [] }],
+    securitySchemes: gatewayAndUserToken.openApi.securitySchemes,
+    parameters: gatewayAndUserToken.openApi.parameters,
+  },
+
+  async authenticate(c, verifiers) {
+    if (c.req.header('x-authenticated-user-token')?.trim()) return gatewayAndUserToken.authenticate(c, verifiers)
+    const { consumer } = refusedAsUnauthorizedNow(() => {
+      const apiToken = bearerToken(c.req.header('authorization'))
+      if (!apiToken) throw new InvalidCredentialsError('api-bearer', 'missing')
+      const verified = verifiers.apiConsumers.verify(apiToken)
+      if (!verified.deleteAnyUser) throw new InvalidCredentialsError('user-token', 'missing')
+      return verified
+    })
+    return trustedConsumerCaller(consumer)
+  },
+
+  lockOut: (caller, verifiers, options) => (caller.deleteAnyUser ? Promise.resolve(caller) : lockOutPerson(caller, verifiers, options)),
+  idempotencyOwner: (caller) => `consumer:${caller.consumer}`,
+  person: (caller) => (caller.deleteAnyUser ? undefined : loginOf(caller)),
+}
