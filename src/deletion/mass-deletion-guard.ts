@@ -5,9 +5,9 @@ import type { Clock, RequesterDeletionCounts } from './ports.js'
 
 const HOUR_MS = 3_600_000
 
-/** Who a deletion is counted against: the person of the user token, or the consumer on a route that has no person. */
+/** Who a deletion is counted against: the person of the user token, or the trusted consumer on a route that has no person. */
 export function requesterOf(caller: Caller): string {
-  return caller.userId ? `user:${caller.userId}` : `consumer:${caller.consumer}`
+  return caller.deleteAnyUser ? `consumer:${caller.consumer}` : `user:${caller.userId}`
 }
 
 /**

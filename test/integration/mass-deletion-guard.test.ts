@@ -1,5 +1,10 @@
 import { randomUUID } from 'node:crypto'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { signApiBearer } from '../../scripts/lib/sign-jwt.js'
+import { projectRoot } from '../../src/config/project-root.js'
 import { startHarness, type Harness } from '../support/harness.js'
 
 const ORG = `guard-org-${randomUUID()}`
@@ -7,8 +12,14 @@ const ORG = `guard-org-${randomUUID()}`
 describe('the mass-deletion guard (DELETION_MAX_PER_REQUESTER_PER_HOUR) across two instances', () => {
   let a: Harness
   let b: Harness
+  // A trusted consumer of its own: the count is per requester and hour in the shared keyspace, and
+  // the local one's deletions by other suites within the hour would count against it.
+  const consumer = { key: `guard-service-${randomUUID()}`, secret: randomUUID() }
   beforeAll(async () => {
-    const settings = { deletion: { maxPerRequesterPerHour: 3 } }
+    const consumersFile = join(mkdtempSync(join(tmpdir(), 'guard-consumers-')), 'api-consumers.json')
+    const local = JSON.parse(readFileSync(join(projectRoot, 'config', 'local', 'api-consumers.json'), 'utf8')) as unknown[]
+    writeFileSync(consumersFile, JSON.stringify([...local, { ...consumer, algorithm: 'HS256', deleteAnyUser: true }]))
+    const settings = { deletion: { maxPerRequesterPerHour: 3 }, auth: { apiBearer: { consumersFile } } }
     ;[a, b] = await Promise.all([startHarness(settings), startHarness(settings)])
   })
   afterAll(async () => {
@@ -47,6 +58,22 @@ describe('the mass-deletion guard (DELETION_MAX_PER_REQUESTER_PER_HOUR) across t
     expect((await a.deleteRequest({ request: { userId: users[3]!.id, dryRun: true } }, adminToken(a, admin))).status).toBe(200)
     // Another requester is not limited by this one's count.
     expect((await a.deleteRequest({ request: { userId: users[3]!.id } }, adminToken(a, randomUUID()))).status).toBe(200)
+  })
+
+  it('when a consumer on a route without a user token (seed 001) has deleted the limit through both instances, then its next deletion is refused with 429 in that route’s shape and Retry-After, and nothing is done', async () => {
+    const users = await Promise.all(Array.from({ length: 4 }, () => a.seed({ rootOrgId: ORG, organisations: [ORG] })))
+    const asConsumer = { authorization: `Bearer ${signApiBearer(consumer.key, consumer.secret)}` }
+    const remove = (h: Harness, userId: string) => Promise.resolve(h.service.app.request(`/api/v1/users/${userId}`, { method: 'DELETE', headers: asConsumer }))
+    const answers = [(await remove(a, users[0]!.id)).status, (await remove(b, users[1]!.id)).status, (await remove(a, users[2]!.id)).status]
+    expect(answers).toEqual([204, 204, 204])
+
+    const refused = await remove(b, users[3]!.id)
+
+    expect(refused.status).toBe(429)
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0)
+    expect(await refused.json()).toEqual({ statusCode: 429, message: 'Too many deletions by this requester in this hour.' })
+    const row = (await a.db.execute(`SELECT isdeleted FROM ${a.config.cassandra.keyspace}.user WHERE id = ?`, [users[3]!.id], { prepare: true })).first()
+    expect(row?.get('isdeleted')).not.toBe(true)
   })
 
   it('when a requester over the limit deletes their own account, then it is never limited', async () => {
