@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { errorEntry } from '../../src/http/error-codes.js'
 import { expectDeleted, expectError } from '../support/assertions.js'
-import { type Harness, startHarness } from '../support/harness.js'
+import { signApiBearer } from '../../scripts/lib/sign-jwt.js'
+import { postTo, waitForJob } from '../support/batch-jobs.js'
+import { type Harness, LOCAL_DELETE_ANY_USER_CONSUMER, startHarness } from '../support/harness.js'
 import { browserLogin, claimsOf, login } from '../support/keycloak.js'
 import { envelopeOf, lifecycle, personInBoth } from '../support/lifecycle.js'
 import { readUserState } from '../support/user-state.js'
@@ -63,6 +65,23 @@ describe('step-up for a deletion (DELETION_MAX_AUTH_AGE_SECONDS)', () => {
     // After logging in again, the deletion goes ahead.
     const fresh = await loginBy(person)
     await expectDeleted(await lifecycle(strict).remove(person.id, { mode: 'hard' }, { 'x-authenticated-user-token': fresh.access_token }))
+  })
+
+  it('when a consumer trusted with deleteAnyUser submits a batch with its API bearer alone, then there is no login to judge and the job is accepted', async () => {
+    const user = await strict.seed()
+    const trusted = postTo(strict.service.app, signApiBearer(LOCAL_DELETE_ANY_USER_CONSUMER.key, LOCAL_DELETE_ANY_USER_CONSUMER.secret))
+
+    const job = await trusted('/api/user/v1/delete/batch', { request: { userIds: [user.id] } }, {})
+
+    expect(job.status).toBe(202)
+    // Worked to its end here, so that no open job of this test is left for another suite's runners.
+    const { jobId } = ((await job.json()) as { result: { jobId: string } }).result
+    strict.service.batches.start()
+    try {
+      expect((await waitForJob(trusted, undefined, jobId, (status) => status.state === 'completed')).succeeded).toBe(1)
+    } finally {
+      await strict.service.batches.stop()
+    }
   })
 
   it('when the setting is absent, then an old login deletes as Sunbird does', async () => {
