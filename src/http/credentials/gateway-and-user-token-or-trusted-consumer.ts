@@ -1,8 +1,7 @@
 import { InvalidCredentialsError } from '../../auth/auth-errors.js'
-import { bearerToken } from '../../auth/compact-jwt.js'
 import type { Caller } from '../../deletion/caller.js'
 import type { CredentialScheme } from './credential-scheme.js'
-import { gatewayAndUserToken } from './gateway-and-user-token.js'
+import { gatewayAndUserToken, verifiedApiConsumer } from './gateway-and-user-token.js'
 import { trustedConsumerCaller } from './gateway-consumer.js'
 import { lockOutPerson, loginOf, refusedAsUnauthorizedNow } from './person-token.js'
 
@@ -26,9 +25,7 @@ export const gatewayAndUserTokenOrTrustedConsumer: CredentialScheme<Caller> = {
   async authenticate(c, verifiers) {
     if (c.req.header('x-authenticated-user-token')?.trim()) return gatewayAndUserToken.authenticate(c, verifiers)
     const { consumer } = refusedAsUnauthorizedNow(() => {
-      const apiToken = bearerToken(c.req.header('authorization'))
-      if (!apiToken) throw new InvalidCredentialsError('api-bearer', 'missing')
-      const verified = verifiers.apiConsumers.verify(apiToken)
+      const verified = verifiedApiConsumer(c, verifiers)
       if (!verified.deleteAnyUser) throw new InvalidCredentialsError('user-token', 'missing')
       return verified
     })

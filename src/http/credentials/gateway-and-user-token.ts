@@ -1,7 +1,9 @@
 import { InvalidCredentialsError } from '../../auth/auth-errors.js'
 import { bearerToken } from '../../auth/compact-jwt.js'
+import type { Context } from 'hono'
 import type { Caller } from '../../deletion/caller.js'
-import type { CredentialScheme } from './credential-scheme.js'
+import type { AppEnv } from '../app-env.js'
+import type { CredentialScheme, Verifiers } from './credential-scheme.js'
 import { lockOutPerson, loginOf, personCaller, refusedAsUnauthorized, refusedAsUnauthorizedNow, withManagedUser } from './person-token.js'
 
 /** X-Authenticated-For, as every scheme that takes it documents it. */
@@ -21,6 +23,17 @@ export const API_BEARER_SECURITY_SCHEME = {
   bearerFormat: 'JWT',
   description:
     "The gateway consumer JWT (`Authorization: Bearer …`), verified as Kong's jwt plugin does: `iss` names the consumer, `exp` required, the consumer's algorithm (HS256 or RS256). Parsed strictly, as every token here: no member name twice, no `crit`, time claims that are finite numbers, `iat` at most the clock skew ahead.",
+}
+
+/**
+ * The gateway consumer JWT of `Authorization: Bearer …`, verified (Kong's jwt plugin rules): the
+ * consumer and whether it is trusted with `deleteAnyUser`. Throws InvalidCredentialsError when it is
+ * missing or does not verify; every scheme that takes the API bearer reads it here.
+ */
+export function verifiedApiConsumer(c: Context<AppEnv>, verifiers: Verifiers): { consumer: string; deleteAnyUser: boolean } {
+  const apiToken = bearerToken(c.req.header('authorization'))
+  if (!apiToken) throw new InvalidCredentialsError('api-bearer', 'missing')
+  return verifiers.apiConsumers.verify(apiToken)
 }
 
 /**
@@ -54,9 +67,7 @@ export const gatewayAndUserToken: CredentialScheme<Caller> = {
     // The API bearer and the presence of the user token need no waiting: checked without the
     // promises of an async check, which every refused request would pay for.
     const { consumer, userToken } = refusedAsUnauthorizedNow(() => {
-      const apiToken = bearerToken(c.req.header('authorization'))
-      if (!apiToken) throw new InvalidCredentialsError('api-bearer', 'missing')
-      const { consumer } = verifiers.apiConsumers.verify(apiToken)
+      const { consumer } = verifiedApiConsumer(c, verifiers)
 
       const userToken = c.req.header('x-authenticated-user-token')?.trim()
       if (!userToken) throw new InvalidCredentialsError('user-token', 'missing')

@@ -1,10 +1,8 @@
-import { InvalidCredentialsError } from '../../auth/auth-errors.js'
-import { bearerToken } from '../../auth/compact-jwt.js'
 import type { Caller } from '../../deletion/caller.js'
 import { ApiError } from '../api-error.js'
 import type { CredentialScheme } from './credential-scheme.js'
-import { API_BEARER_SECURITY_SCHEME } from './gateway-and-user-token.js'
-import { refusedAsUnauthorized } from './person-token.js'
+import { API_BEARER_SECURITY_SCHEME, verifiedApiConsumer } from './gateway-and-user-token.js'
+import { refusedAsUnauthorizedNow } from './person-token.js'
 
 /** The caller of a call by a consumer trusted with `deleteAnyUser`: no person, recorded as `consumer:<key>`. */
 export function trustedConsumerCaller(consumer: string): Caller {
@@ -28,11 +26,7 @@ export const gatewayConsumer: CredentialScheme<Caller> = {
   },
 
   async authenticate(c, verifiers) {
-    const { consumer, deleteAnyUser } = await refusedAsUnauthorized(async () => {
-      const token = bearerToken(c.req.header('authorization'))
-      if (!token) throw new InvalidCredentialsError('api-bearer', 'missing')
-      return verifiers.apiConsumers.verify(token)
-    })
+    const { consumer, deleteAnyUser } = refusedAsUnauthorizedNow(() => verifiedApiConsumer(c, verifiers))
     if (!deleteAnyUser) throw new ApiError('FORBIDDEN', { reason: 'consumer not trusted with deleteAnyUser' })
     return trustedConsumerCaller(consumer)
   },
