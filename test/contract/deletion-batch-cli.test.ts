@@ -5,11 +5,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { seedUser } from '../../scripts/lib/seed-users.js'
-import { signApiBearer } from '../../scripts/lib/sign-jwt.js'
 import { projectRoot } from '../../src/config/project-root.js'
 import { createCassandraClient } from '../../src/store/cassandra-client.js'
 import { type ContractServer, startContractServer } from '../support/contract-server.js'
-import { LOCAL_DELETE_ANY_USER_CONSUMER, testConfig } from '../support/harness.js'
+import { testConfig, trustedConsumerApiBearer } from '../support/harness.js'
 import { TEST_KEYSPACE } from '../support/test-env.js'
 
 const ORG = `batch-cli-${randomUUID()}`
@@ -82,7 +81,7 @@ describe('npm run deletion:batch against the built server', () => {
 
   it('when API_BEARER is a consumer trusted with deleteAnyUser and USER_TOKEN is not set, then it deletes users of any organisation and exits 0', async () => {
     const ids = [...(await seeded(1)), ...(await seeded(1, `other-${randomUUID()}`))]
-    const trusted = { API_BEARER: signApiBearer(LOCAL_DELETE_ANY_USER_CONSUMER.key, LOCAL_DELETE_ANY_USER_CONSUMER.secret), USER_TOKEN: '' }
+    const trusted = { API_BEARER: trustedConsumerApiBearer(), USER_TOKEN: '' }
     const { code, out } = await runCli(['--file', await idsFile(ids), '--url', server.url], trusted)
     expect(out).toContain('done: 2 deleted, none failed, of 2')
     expect(code).toBe(0)

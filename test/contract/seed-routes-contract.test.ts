@@ -5,7 +5,7 @@ import { signApiBearer } from '../../scripts/lib/sign-jwt.js'
 import { createSchemaRegistry } from '../../src/schemas/schema-registry.js'
 import { createCassandraClient } from '../../src/store/cassandra-client.js'
 import { type ContractServer, startContractServer } from '../support/contract-server.js'
-import { LOCAL_CONSUMER, LOCAL_DELETE_ANY_USER_CONSUMER, testConfig } from '../support/harness.js'
+import { LOCAL_CONSUMER, testConfig, trustedConsumerApiBearer } from '../support/harness.js'
 import { TEST_KEYSPACE } from '../support/test-env.js'
 
 const schemas = createSchemaRegistry({ allErrors: true })
@@ -64,7 +64,7 @@ describe('the seed clients’ documented requests against the built server', () 
 
   it('seed 001: the documented curl (DELETE with the UUID, the consumer’s JWT) answers 204 with no body; then 404 and the 400 for a non-UUID exactly as documented', async () => {
     const id = await seeded()
-    const consumer = { Authorization: `Bearer ${signApiBearer(LOCAL_DELETE_ANY_USER_CONSUMER.key, LOCAL_DELETE_ANY_USER_CONSUMER.secret)}` }
+    const consumer = { Authorization: `Bearer ${trustedConsumerApiBearer()}` }
 
     const deleted = await send(`/api/v1/users/${id}`, consumer)
     const gone = await send(`/api/v1/users/${id}`, consumer)

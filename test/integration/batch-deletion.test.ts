@@ -5,8 +5,7 @@ import { DependencyUnavailableError } from '../../src/deletion/errors.js'
 import type { BatchItem, BatchJobStore } from '../../src/deletion/ports.js'
 import { type BatchStatusResult, jobStatus, type Post, postTo, submitJob, waitForJob } from '../support/batch-jobs.js'
 import { requestsOf } from '../support/deletion-requests.js'
-import { signApiBearer } from '../../scripts/lib/sign-jwt.js'
-import { LOCAL_DELETE_ANY_USER_CONSUMER, startHarness, type Harness } from '../support/harness.js'
+import { LOCAL_DELETE_ANY_USER_CONSUMER, startHarness, type Harness, trustedConsumerApiBearer } from '../support/harness.js'
 import { readUserState } from '../support/user-state.js'
 
 const ORG = `batch-org-${randomUUID()}`
@@ -127,7 +126,7 @@ describe('batch deletion jobs on the real servers', () => {
 
   it('when a consumer trusted with deleteAnyUser submits with its API bearer alone, then users of any organisation are deleted, as asked by the consumer, which alone follows the job', async () => {
     const users = await Promise.all([h.seed({ rootOrgId: ORG, organisations: [ORG] }), h.seed({ rootOrgId: OTHER_ORG, organisations: [OTHER_ORG] }), h.seed()])
-    const trusted = postTo(h.service.app, signApiBearer(LOCAL_DELETE_ANY_USER_CONSUMER.key, LOCAL_DELETE_ANY_USER_CONSUMER.secret))
+    const trusted = postTo(h.service.app, trustedConsumerApiBearer())
 
     const { jobId, total } = await submitJob(
       trusted,

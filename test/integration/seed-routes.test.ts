@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { signApiBearer } from '../../scripts/lib/sign-jwt.js'
 import { requestsOf } from '../support/deletion-requests.js'
-import { type Harness, LOCAL_CONSUMER, LOCAL_DELETE_ANY_USER_CONSUMER, startHarness } from '../support/harness.js'
+import { type Harness, LOCAL_CONSUMER, LOCAL_DELETE_ANY_USER_CONSUMER, startHarness, trustedConsumerApiBearer } from '../support/harness.js'
 import { readTopic } from '../support/kafka.js'
 import { createKeycloakUser, keycloakAccountOf, login, refresh } from '../support/keycloak.js'
 import { columnsBeyondTombstone, deletionStateOf, envelopeOf, personInBoth } from '../support/lifecycle.js'
@@ -14,7 +14,7 @@ const ORG = '0137000000000000000011'
 const APP_ORIGIN = 'https://app.example'
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
 const cookie = (token: string) => ({ cookie: `neptun-session=${token}` })
-const notifier = () => bearer(signApiBearer(LOCAL_DELETE_ANY_USER_CONSUMER.key, LOCAL_DELETE_ANY_USER_CONSUMER.secret))
+const notifier = () => bearer(trustedConsumerApiBearer())
 
 /** A person in Keycloak and the store, and their access token from a real password grant. */
 async function personWithToken(h: Harness, options: Parameters<typeof personInBoth>[1] = {}) {

@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { errorEntry } from '../../src/http/error-codes.js'
 import { expectDeleted, expectError } from '../support/assertions.js'
-import { signApiBearer } from '../../scripts/lib/sign-jwt.js'
 import { postTo, waitForJob } from '../support/batch-jobs.js'
-import { type Harness, LOCAL_DELETE_ANY_USER_CONSUMER, startHarness } from '../support/harness.js'
+import { type Harness, startHarness, trustedConsumerApiBearer } from '../support/harness.js'
 import { browserLogin, claimsOf, login } from '../support/keycloak.js'
 import { envelopeOf, lifecycle, personInBoth } from '../support/lifecycle.js'
 import { readUserState } from '../support/user-state.js'
@@ -69,7 +68,7 @@ describe('step-up for a deletion (DELETION_MAX_AUTH_AGE_SECONDS)', () => {
 
   it('when a consumer trusted with deleteAnyUser submits a batch with its API bearer alone, then there is no login to judge and the job is accepted', async () => {
     const user = await strict.seed()
-    const trusted = postTo(strict.service.app, signApiBearer(LOCAL_DELETE_ANY_USER_CONSUMER.key, LOCAL_DELETE_ANY_USER_CONSUMER.secret))
+    const trusted = postTo(strict.service.app, trustedConsumerApiBearer())
 
     const job = await trusted('/api/user/v1/delete/batch', { request: { userIds: [user.id] } }, {})
 

@@ -168,18 +168,16 @@ export const credentialCases: Record<string, SchemeCases> = {
     ],
   },
   'gateway-consumer': {
-    valid: () => ({ authorization: bearer(signApiBearer(LOCAL_DELETE_ANY_USER_CONSUMER.key, LOCAL_DELETE_ANY_USER_CONSUMER.secret)) }),
+    valid: () => ({ authorization: trustedConsumerBearer() }),
     refused: [
       { name: 'no credentials at all', headers: () => ({}) },
       {
         name: 'JWT forged (wrong secret)',
-        headers: () => ({ authorization: bearer(signJwt({ alg: 'HS256', typ: 'JWT' }, { iss: LOCAL_DELETE_ANY_USER_CONSUMER.key, exp: now() + 60 }, { hs256: 'not-the-consumer-secret-at-all' })) }),
+        headers: () => ({ authorization: trustedConsumerBearer({}, 'not-the-consumer-secret-at-all') }),
       },
       {
         name: 'JWT expired',
-        headers: () => ({
-          authorization: bearer(signJwt({ alg: 'HS256', typ: 'JWT' }, { iss: LOCAL_DELETE_ANY_USER_CONSUMER.key, exp: now() - 5 }, { hs256: LOCAL_DELETE_ANY_USER_CONSUMER.secret })),
-        }),
+        headers: () => ({ authorization: trustedConsumerBearer({ exp: now() - 5 }) }),
       },
       { name: 'a person’s Keycloak token instead of a consumer JWT', headers: (world) => ({ authorization: bearer(userToken(world, world.activeUserId)) }) },
       {

@@ -13,6 +13,8 @@ import { createRealmKeys, mintUserToken, type RealmKeys, type UserTokenClaims } 
 export const LOCAL_CONSUMER = { key: 'local-portal', secret: 'local-portal-gateway-secret-change-me' }
 /** The local consumer trusted with `"deleteAnyUser": true` (config/local/api-consumers.json): the service-to-service route's caller. */
 export const LOCAL_DELETE_ANY_USER_CONSUMER = { key: 'local-notifications', secret: 'local-notifications-gateway-secret-change-me' }
+/** A fresh API bearer of LOCAL_DELETE_ANY_USER_CONSUMER: the JWT such a service sends alone. */
+export const trustedConsumerApiBearer = (): string => signApiBearer(LOCAL_DELETE_ANY_USER_CONSUMER.key, LOCAL_DELETE_ANY_USER_CONSUMER.secret)
 
 /** Test configuration: the real local Cassandra, search engine and Redis, the tests' keyspace, and the given overrides. */
 export function testConfig(overrides: DeepPartial<Config> = {}): Config {
