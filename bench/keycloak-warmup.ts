@@ -67,6 +67,8 @@ export interface KeycloakSettle {
 }
 
 const SETTLE_SAMPLE_MS = 5000
+/** Keycloak counts as settled below this much of its CPU per second with nobody calling it (an old one spends 4–12). */
+export const KEYCLOAK_SETTLED_BELOW_MS_PER_SECOND = 50
 
 /**
  * Waits until Keycloak, with nobody calling it, spends less than `belowMsPerSecond` of CPU per
@@ -77,7 +79,7 @@ const SETTLE_SAMPLE_MS = 5000
  * two cores from the full delete and shows as Keycloak CPU per deletion (12–16 ms against 1.4–1.8 ms
  * from an old Keycloak, for the same one admin call per deletion).
  */
-export async function waitForKeycloakToSettle(keycloakPid: number | undefined, maxSeconds: number, belowMsPerSecond = 50): Promise<KeycloakSettle> {
+export async function waitForKeycloakToSettle(keycloakPid: number | undefined, maxSeconds: number, belowMsPerSecond = KEYCLOAK_SETTLED_BELOW_MS_PER_SECOND): Promise<KeycloakSettle> {
   const started = Date.now()
   if (!keycloakPid) return { seconds: 0, idleMsPerSecond: Number.NaN, settled: false }
   for (;;) {

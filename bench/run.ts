@@ -18,7 +18,7 @@ import { prepareKeyspace, seedUsers, tokensFor, type UserWithToken } from './fix
 import { cpuMs, listenerPid, rssMiB, runLoad, startServerProcess, type ServerProcess } from './processes.js'
 import { type BatchRun, runBatchJobs } from './batch-run.js'
 import { checkBaselineMatchesService } from './drift-check.js'
-import { type KeycloakSettle, type KeycloakWarmup, waitForKeycloakToSettle, warmUpKeycloak } from './keycloak-warmup.js'
+import { KEYCLOAK_SETTLED_BELOW_MS_PER_SECOND, type KeycloakSettle, type KeycloakWarmup, waitForKeycloakToSettle, warmUpKeycloak } from './keycloak-warmup.js'
 import { renderScaling, runClusterScaling } from './cluster-scaling.js'
 import { runBaselineB, type TimedRun } from './raw-delete-sequence.js'
 import { runBaselineS } from './sunbird-delete-sequence.js'
@@ -341,7 +341,7 @@ async function main(): Promise<void> {
       )
     }
     if (settings.keycloakSettleSeconds > 0) {
-      log(`waiting (at most ${settings.keycloakSettleSeconds} s) for Keycloak's own CPU to settle below 50 ms per second`)
+      log(`waiting (at most ${settings.keycloakSettleSeconds} s) for Keycloak's own CPU to settle below ${KEYCLOAK_SETTLED_BELOW_MS_PER_SECOND} ms per second`)
       keycloakSettle = await waitForKeycloakToSettle(backends.keycloak, settings.keycloakSettleSeconds)
       log(`Keycloak ${keycloakSettle.settled ? 'settled' : 'still busy'} after ${keycloakSettle.seconds} s: ${keycloakSettle.idleMsPerSecond} ms of CPU per second idle`)
     }
@@ -633,7 +633,7 @@ async function main(): Promise<void> {
         ? `Keycloak warmed up before the B / full-delete rounds (as a platform's Keycloak is): ${keycloakWarmup.calls} admin calls in ${settings.keycloakWarmupSeconds} s; its CPU per call ${round(keycloakWarmup.first.cpuMsPerCall, 2)} ms in the first 10 s, ${round(keycloakWarmup.last.cpuMsPerCall, 2)} ms in the last`
         : 'Keycloak not warmed up (BENCH_KEYCLOAK_WARMUP_SECONDS=0): its JIT warm-up lands on the full-delete and batch rows',
       keycloakSettle
-        ? `then Keycloak ${keycloakSettle.settled ? 'settled' : 'was still busy'} after ${keycloakSettle.seconds} s: ${keycloakSettle.idleMsPerSecond} ms of its CPU per second with nobody calling it (BENCH_KEYCLOAK_SETTLE_SECONDS; below 50 counts as settled)`
+        ? `then Keycloak ${keycloakSettle.settled ? 'settled' : 'was still busy'} after ${keycloakSettle.seconds} s: ${keycloakSettle.idleMsPerSecond} ms of its CPU per second with nobody calling it (BENCH_KEYCLOAK_SETTLE_SECONDS; below ${KEYCLOAK_SETTLED_BELOW_MS_PER_SECOND} counts as settled)`
         : 'no wait for Keycloak to settle (BENCH_KEYCLOAK_SETTLE_SECONDS=0)',
       'Kafka is up: the service relays every deletion event from its outbox in the background (not part of a request)',
       settings.traceGc
