@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { InMemoryBatchJobs } from '../../test/support/fakes/in-memory-batch-jobs.js'
-import { submitBatch, usersPerSlice } from './batch-job.js'
+import { readBatchStatus, submitBatch, usersPerSlice } from './batch-job.js'
 import type { Caller } from './caller.js'
 
 const CALLER: Caller = { consumer: 'portal', userId: 'admin-1', roles: [{ role: 'ORG_ADMIN', organisationIds: ['org-1'] }] }
@@ -41,5 +41,41 @@ describe('submitBatch', () => {
     const jobs = new InMemoryBatchJobs()
     const { jobId } = await submitBatch({ jobs, clock: { now: () => new Date() }, sliceSize: 25 }, { jobId: 'job-2', caller: CALLER, userIds: ids(30) })
     expect((await jobs.get(jobId))?.slices).toBe(2)
+  })
+})
+
+describe('readBatchStatus', () => {
+  /** A job of `n` users in one slice, the slice leased and each user settled a second after the last, the first at `start` + 1 s. */
+  async function jobSettledOver(n: number, start: Date) {
+    const jobs = new InMemoryBatchJobs(undefined, { now: () => start })
+    await submitBatch({ jobs, clock: { now: () => start }, sliceSize: 25 }, { jobId: 'job-r', caller: CALLER, userIds: ids(n) })
+    const heldUntil = new Date(start.getTime() + 3_600_000)
+    await jobs.acquireSlice('job-r', 0, 'instance-1', start, heldUntil)
+    for (const [i, userId] of ids(n).entries()) {
+      await jobs.recordItem('job-r', { userId, slice: 0, status: 'deleted', attempts: 0, at: new Date(start.getTime() + (i + 1) * 1000) }, heldUntil)
+    }
+    return jobs
+  }
+  const statusAt = (jobs: InMemoryBatchJobs, at: Date) => readBatchStatus({ jobs, clock: { now: () => at } }, { caller: CALLER, jobId: 'job-r', offset: 0, limit: 10 })
+
+  it('when a running job settled users within the last minute, then its rate is theirs and its ETA follows from it', async () => {
+    const start = new Date('2026-12-04T10:00:00Z')
+    const jobs = await jobSettledOver(10, start)
+    await jobs.recordItem('job-r', { userId: ids(10)[9] as string, slice: 0, status: 'pending', attempts: 0 }, new Date(start.getTime() + 3_600_000))
+    const status = await statusAt(jobs, new Date(start.getTime() + 10_000))
+    expect(status.done).toBe(9)
+    expect(status.ratePerSecond).toBe(0.9)
+    expect(status.etaSeconds).toBe(2)
+  })
+
+  it('when every user is settled, then the rate is that of the whole run, long after it ended too, and nothing is left to wait for', async () => {
+    const start = new Date('2026-12-04T10:00:00Z')
+    const jobs = await jobSettledOver(10, start)
+    for (const later of [10_000, 3_600_000]) {
+      const status = await statusAt(jobs, new Date(start.getTime() + later))
+      expect(status.done).toBe(10)
+      expect(status.ratePerSecond).toBe(1)
+      expect(status.etaSeconds).toBe(0)
+    }
   })
 })

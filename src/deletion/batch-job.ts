@@ -73,8 +73,11 @@ export interface BatchStatus {
   outcomes: { userId: string; status: BatchItemStatus; err?: string }[]
 }
 
-/** Deletions settled in this window give the rate; a shorter job's whole life does. */
+/** Deletions settled in this window give a running job's rate; a shorter job's whole life does. */
 const RATE_WINDOW_MS = 60_000
+
+/** Per second, to two decimals. */
+const perSecond = (count: number, ms: number) => Math.round((count / (Math.max(1000, ms) / 1000)) * 100) / 100
 
 /** The job's creator, or an ORG_ADMIN of one of the creator's organisations. */
 function mayFollow(caller: Caller, job: BatchJob): boolean {
@@ -132,16 +135,20 @@ export async function readBatchStatus(deps: { jobs: BatchJobStore; clock: Clock 
   let succeeded = 0
   let done = 0
   let recent = 0
+  let lastSettledAt = job.createdAt.getTime()
   const add = (counted: SliceTally, settledInWindow: number) => {
     succeeded += counted.succeeded
     for (const [code, n] of Object.entries(counted.failed)) failed[code] = (failed[code] ?? 0) + n
     done += settledCount(counted)
     recent += settledInWindow
+    lastSettledAt = Math.max(lastSettledAt, counted.lastSettledAt?.getTime() ?? 0)
   }
   for (const slice of slices) if (slice.tally) add(slice.tally, settledSince(slice.tally, from))
   for (const items of read) add(tally(items), items.filter((item) => item.status !== 'pending' && item.at && item.at.getTime() >= from).length)
-  const ratePerSecond = Math.round((recent / (windowMs / 1000)) * 100) / 100
   const remaining = job.total - done
+  // A job with nobody left to settle is measured over its whole run, so its rate stays what it achieved
+  // instead of falling to 0 once its last window has passed.
+  const ratePerSecond = remaining === 0 ? perSecond(done, lastSettledAt - job.createdAt.getTime()) : perSecond(recent, windowMs)
   return {
     jobId: job.id,
     state: job.state,

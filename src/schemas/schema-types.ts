@@ -60,7 +60,13 @@ export type BatchDeletionStatus = SunbirdResponseEnvelope & {
       [k: string]: number
     }
     progress: number
+    /**
+     * Users settled per second: over the last minute while users remain, over the job's whole run once every user is settled.
+     */
     ratePerSecond: number
+    /**
+     * Seconds until every user is settled at the current rate: 0 once they are, null while nothing was settled in the last minute.
+     */
     etaSeconds: number | null
     outcomes: {
       userId: string
