@@ -50,7 +50,9 @@ const LEASE_MS = 30_000
  * records queued meanwhile go together in the next (B sent them one by one until 2026-12-03, which
  * held its 50 deletions in flight to about 32 a second behind its own audit queue).
  */
-export async function rawDeleteSequence(client: Client, keyspace: string, userId: string, audit: AuditChain): Promise<void> {
+export async function rawDeleteSequence(client: Client, keyspace: string, userId: string, audit: AuditChain | ErasureOnly): Promise<void> {
+  /** False for baseline E: none of the writes that make the deletion durable and provable (see runErasureOnly). */
+  const bookkeeping = audit !== ERASURE_ONLY
   const ks = keyspace
   const idempotent = { prepare: true, isIdempotent: true }
   const lwt = { prepare: true }
@@ -69,6 +71,7 @@ export async function rawDeleteSequence(client: Client, keyspace: string, userId
     unrecorded[step] = JSON.stringify({ status, action, at: new Date().toISOString(), ...(count !== undefined && { count }), ...extra })
   }
   const checkpoint = async () => {
+    if (!bookkeeping) return
     const outcomes = unrecorded
     unrecorded = {}
     await run(`UPDATE ${ks}.user_deletion_request SET steps = steps + ?, state = ?, leaseuntil = ?, updatedat = ? WHERE id = ?`, [
@@ -91,24 +94,26 @@ export async function rawDeleteSequence(client: Client, keyspace: string, userId
   const rootOrgId = (row.get('rootorgid') as string | null) ?? null
   const managedBy = (row.get('managedby') as string | null) ?? null
   const organisationIds = (await run(findOrganisations, [userId])).rows.filter((r) => r.get('isdeleted') !== true).map((r) => r.get('organisationid') as string)
-  // openRequest: listed open first, then created (plan, eraseplan, eraseat unset for Sunbird's deletion), then audited.
   const now = new Date()
-  await run(`INSERT INTO ${ks}.user_deletion_request_open (id, userid, createdat) VALUES (?, ?, ?)`, [requestId, userId, now])
-  await run(
-    `INSERT INTO ${ks}.user_deletion_request (id, userid, requestedby, state, plan, eraseplan, eraseat, steps, rootorgid, managedby, organisationids, leaseuntil, createdat, updatedat) VALUES (?, ?, ?, ?, ?, ?, ?, {}, ?, ?, ?, ?, ?, ?)`,
-    [requestId, userId, requestedBy, 'accepted', types.unset, types.unset, types.unset, rootOrgId, managedBy, organisationIds, new Date(now.getTime() + LEASE_MS), now, now],
-  )
-  await audit.append({ event: 'deletion.accepted', requestId, userId, requestedBy, at: now.toISOString() })
-  // The lock.
-  const lock = await run(
-    `UPDATE ${ks}.user SET status = 2, isdeleted = true, updatedby = ?, updateddate = ? WHERE id = ? IF status = ? AND isdeleted = ?`,
-    [requestedBy, formatSunbirdTimestamp(new Date()), userId, status, isDeleted],
-    lwt,
-  )
-  if (!lock.wasApplied()) throw new Error(`baseline B: the lock of ${userId} was not applied`)
+  if (bookkeeping) {
+    // openRequest: listed open first, then created (plan, eraseplan, eraseat unset for Sunbird's deletion), then audited.
+    await run(`INSERT INTO ${ks}.user_deletion_request_open (id, userid, createdat) VALUES (?, ?, ?)`, [requestId, userId, now])
+    await run(
+      `INSERT INTO ${ks}.user_deletion_request (id, userid, requestedby, state, plan, eraseplan, eraseat, steps, rootorgid, managedby, organisationids, leaseuntil, createdat, updatedat) VALUES (?, ?, ?, ?, ?, ?, ?, {}, ?, ?, ?, ?, ?, ?)`,
+      [requestId, userId, requestedBy, 'accepted', types.unset, types.unset, types.unset, rootOrgId, managedBy, organisationIds, new Date(now.getTime() + LEASE_MS), now, now],
+    )
+    await audit.append({ event: 'deletion.accepted', requestId, userId, requestedBy, at: now.toISOString() })
+    // The lock.
+    const lock = await run(
+      `UPDATE ${ks}.user SET status = 2, isdeleted = true, updatedby = ?, updateddate = ? WHERE id = ? IF status = ? AND isdeleted = ?`,
+      [requestedBy, formatSunbirdTimestamp(new Date()), userId, status, isDeleted],
+      lwt,
+    )
+    if (!lock.wasApplied()) throw new Error(`baseline B: the lock of ${userId} was not applied`)
+    recordStep('lock', 'cassandra.user (status)', 'done', 'locked')
+    await checkpoint()
+  }
   const lockedAt = new Date()
-  recordStep('lock', 'cassandra.user (status)', 'done', 'locked')
-  await checkpoint()
   // keycloak: the service calls Keycloak's admin API here (logout 404 for seeded users: 'absent'); B records the step only.
   recordStep('keycloak', 'keycloak', 'done', 'absent')
   // otp, then rate_limit: the profile's contacts, read once for both, each table looked up in one read.
@@ -186,6 +191,7 @@ export async function rawDeleteSequence(client: Client, keyspace: string, userId
   recordStep('managedUsers', 'cassandra.user (managed users)', managed.length ? 'done' : 'skipped', 'scrubbed', managed.length, { ids: managed })
   // Recorded at once only when it names managed users (a run again might not find them).
   if (managed.length > 0) await checkpoint()
+  if (!bookkeeping) return
   // event: the managed users' ids from their step (no index read); the root org's admins only when there is a root org.
   const orgAdmins = rootOrgId
     ? (await run(`SELECT userid, scope FROM ${ks}.user_roles WHERE role = ?`, ['ORG_ADMIN'])).rows
@@ -401,6 +407,22 @@ export interface TimedRun {
   errors: number
   firstError?: string
   seconds: number
+}
+
+/** The erasure alone: rawDeleteSequence without the request, the lock, the audit and the event. */
+export const ERASURE_ONLY = 'erasure only'
+export type ErasureOnly = typeof ERASURE_ONLY
+
+/**
+ * Baseline E: B's reads and erasure writes only, what finds and changes a person's rows in the
+ * Cassandra tables of the fifteen stores, with none of the bookkeeping that makes a deletion durable
+ * and provable (no request row, no checkpoint, no lock, no audit append, no event outbox); the
+ * profile scrub marks the row deleted, as Sunbird's own update does. About what any design that
+ * erases those tables pays: its Cassandra CPU against S's says how much of the service's is the
+ * erasure and how much the bookkeeping.
+ */
+export async function runErasureOnly(client: Client, keyspace: string, userIds: readonly string[], concurrency: number): Promise<TimedRun> {
+  return timeEachDeletion(userIds, concurrency, (userId) => rawDeleteSequence(client, keyspace, userId, ERASURE_ONLY))
 }
 
 /** Deletes every user once, `concurrency` at a time (workers pulling from one queue), timing each deletion. */

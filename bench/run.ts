@@ -20,7 +20,7 @@ import { type BatchRun, runBatchJobs } from './batch-run.js'
 import { checkBaselineMatchesService } from './drift-check.js'
 import { KEYCLOAK_SETTLED_BELOW_MS_PER_SECOND, type KeycloakSettle, type KeycloakWarmup, waitForKeycloakToSettle, warmUpKeycloak } from './keycloak-warmup.js'
 import { renderScaling, runClusterScaling } from './cluster-scaling.js'
-import { runBaselineB, type TimedRun } from './raw-delete-sequence.js'
+import { runBaselineB, runErasureOnly, type TimedRun } from './raw-delete-sequence.js'
 import { runBaselineS } from './sunbird-delete-sequence.js'
 import { renderTable, writeResults, type TableRow, type Verdict } from './report.js'
 import { readSettings } from './settings.js'
@@ -202,7 +202,7 @@ async function main(): Promise<void> {
     // --- users, tokens ---------------------------------------------------------------------------------
     const soakPhases = [settings.soakWarmupSeconds, settings.soakSeconds]
     const soakUserCount = soakPhases.reduce((n, seconds) => n + Math.ceil(seconds * settings.soakDeleteRate * 1.05) + settings.soakDeleteConnections, 0)
-    const total = 3 + 3 * (settings.deleteWarmupUsers + settings.deleteUsers) + soakUserCount + settings.batchUsers
+    const total = 3 + 4 * (settings.deleteWarmupUsers + settings.deleteUsers) + soakUserCount + settings.batchUsers
     log(`seeding ${total} users`)
     const ks = settings.keyspace
     const [driftWarmupUser, driftServiceUser, driftBaselineUser] = await seedUsers(db, ks, 3)
@@ -211,6 +211,9 @@ async function main(): Promise<void> {
     // Baseline S (Sunbird's own statements): the same number of the same users as B.
     const sunbirdWarmup = await seedUsers(db, ks, settings.deleteWarmupUsers)
     const sunbirdMeasured = await seedUsers(db, ks, settings.deleteUsers)
+    // Baseline E (B's erasure alone): the same number of the same users again.
+    const erasureWarmup = await seedUsers(db, ks, settings.deleteWarmupUsers)
+    const erasureMeasured = await seedUsers(db, ks, settings.deleteUsers)
     const sWarmupIds = await seedUsers(db, ks, settings.deleteWarmupUsers)
     const sMeasuredIds = await seedUsers(db, ks, settings.deleteUsers)
     const soakIds = await seedUsers(db, ks, soakUserCount)
@@ -330,6 +333,7 @@ async function main(): Promise<void> {
     const backendCpu = () => Object.fromEntries(Object.entries(backends).map(([name, pid]) => [name, pid ? safeCpuMs(pid) : Number.NaN]))
     const backendCpuDuring = {
       baselineS: { cassandra: 0, keycloak: 0, kafka: 0 } as Record<string, number>,
+      baselineE: { cassandra: 0, keycloak: 0, kafka: 0 } as Record<string, number>,
       baselineB: { cassandra: 0, keycloak: 0, kafka: 0 } as Record<string, number>,
       fullDelete: { cassandra: 0, keycloak: 0, kafka: 0 } as Record<string, number>,
     }
@@ -354,6 +358,7 @@ async function main(): Promise<void> {
     const deleteHeaders = { 'content-type': 'application/json', authorization: `Bearer ${apiBearer}` }
     const bRuns: TimedRun[] = []
     const sunbirdRuns: TimedRun[] = []
+    const erasureRuns: TimedRun[] = []
     const sRuns: DeletesResult[] = []
     const drains: Awaited<ReturnType<typeof waitForOutboxDrain>>[] = []
     let bWarmErrors = 0
@@ -379,6 +384,12 @@ async function main(): Promise<void> {
       const sunbirdBackends0 = backendCpu()
       sunbirdRuns.push(await runBaselineS(bClient, ks, sunbirdUsers, C))
       addCpu(backendCpuDuring.baselineS, sunbirdBackends0)
+      const erasureUsers = chunk(erasureMeasured, settings.rounds, round)
+      log(`round ${round}/${settings.rounds}: baseline E (B's erasure alone), ${first ? `${erasureWarmup.length} warm-up + ` : ''}${erasureUsers.length} deletions, ${C} at a time`)
+      if (first) await runErasureOnly(bClient, ks, erasureWarmup, C)
+      const erasureBackends0 = backendCpu()
+      erasureRuns.push(await runErasureOnly(bClient, ks, erasureUsers, C))
+      addCpu(backendCpuDuring.baselineE, erasureBackends0)
       log(`round ${round}/${settings.rounds}: service full delete over HTTP, ${first ? `${sWarmupUsers.length} warm-up + ` : ''}${sUsers.length} deletions, one distinct user per request, -c ${C}`)
       const sCpu0 = cpuMs(service.pid)
       const sBackends0 = backendCpu()
@@ -416,6 +427,12 @@ async function main(): Promise<void> {
       seconds: sunbirdRuns.reduce((n, r) => n + r.seconds, 0),
     }
     const sunbirdSummary = summarize(sunbird.latenciesMs)
+    const erasure: TimedRun = {
+      latenciesMs: erasureRuns.flatMap((r) => r.latenciesMs),
+      errors: erasureRuns.reduce((n, r) => n + r.errors, 0),
+      seconds: erasureRuns.reduce((n, r) => n + r.seconds, 0),
+    }
+    const erasureSummary = summarize(erasure.latenciesMs)
     const s = {
       latenciesMs: sRuns.flatMap((r) => r.latenciesMs),
       statuses: sumStatuses(sRuns.map((r) => r.statuses)),
@@ -534,6 +551,7 @@ async function main(): Promise<void> {
       baselineB: perDeletion(backendCpuDuring.baselineB, b.latenciesMs.length),
       fullDelete: perDeletion(backendCpuDuring.fullDelete, sRequests),
       baselineS: perDeletion(backendCpuDuring.baselineS, sunbird.latenciesMs.length),
+      baselineE: perDeletion(backendCpuDuring.baselineE, erasure.latenciesMs.length),
     }
     const sCpuUs = round((sCpuMs * 1000) / Math.max(1, sRequests), 1)
     rows.push({ measure: 'B: raw CQL sequence of one deletion', reqPerSec: bDeletesPerSec, p50Ms: bSummary.p50, p99Ms: bSummary.p99, cpuUs: bCpuUs, result: b.errors === 0 ? '' : 'FAIL' })
@@ -544,6 +562,22 @@ async function main(): Promise<void> {
       p50Ms: sunbirdSummary.p50,
       p99Ms: sunbirdSummary.p99,
       result: sunbird.errors === 0 ? '' : 'FAIL',
+    })
+    const cassandraUs = {
+      S: backendCpuUsPerDeletion.baselineS.cassandra,
+      E: backendCpuUsPerDeletion.baselineE.cassandra,
+      B: backendCpuUsPerDeletion.baselineB.cassandra,
+      service: backendCpuUsPerDeletion.fullDelete.cassandra,
+    }
+    const timesS = (us: number | null | undefined) => (typeof us === 'number' && cassandraUs.S ? us / cassandraUs.S : Number.NaN)
+    const erasureRatio = timesS(cassandraUs.E)
+    rows.push({
+      measure: "E: B's erasure alone (no request, lock, audit or event)",
+      reqPerSec: erasure.latenciesMs.length / erasure.seconds,
+      p50Ms: erasureSummary.p50,
+      p99Ms: erasureSummary.p99,
+      ratio: `Cassandra CPU ${Number.isNaN(erasureRatio) ? '?' : erasureRatio.toFixed(2)} × S`,
+      result: erasure.errors === 0 ? '' : 'FAIL',
     })
     const s200 = s.statuses['200'] ?? 0
     const sOk = s200 === sMeasured.length && s.errors === 0 && b.errors === 0
@@ -568,10 +602,9 @@ async function main(): Promise<void> {
       target: `≥ ${TARGETS.fullDeleteThroughputVsS.toFixed(2)} × S`,
       result: verdict(sOk && sunbird.errors === 0 && throughputRatio >= TARGETS.fullDeleteThroughputVsS),
     })
-    const cassandraUs = { S: backendCpuUsPerDeletion.baselineS.cassandra, B: backendCpuUsPerDeletion.baselineB.cassandra, service: backendCpuUsPerDeletion.fullDelete.cassandra }
-    const cassandraRatio = typeof cassandraUs.service === 'number' && cassandraUs.S ? cassandraUs.service / cassandraUs.S : Number.NaN
+    const cassandraRatio = timesS(cassandraUs.service)
     rows.push({
-      measure: `Cassandra CPU per deletion (µs): S ${cassandraUs.S ?? '?'}, B ${cassandraUs.B ?? '?'}, service ${cassandraUs.service ?? '?'}`,
+      measure: `Cassandra CPU per deletion (µs): S ${cassandraUs.S ?? '?'}, E ${cassandraUs.E ?? '?'}, B ${cassandraUs.B ?? '?'}, service ${cassandraUs.service ?? '?'}`,
       ratio: `${Number.isNaN(cassandraRatio) ? '?' : cassandraRatio.toFixed(2)} × S`,
       target: `≤ ${TARGETS.cassandraCpuVsS.toFixed(2)} × S`,
       result: verdict(!Number.isNaN(cassandraRatio) && cassandraRatio <= TARGETS.cassandraCpuVsS),
@@ -666,6 +699,7 @@ async function main(): Promise<void> {
           warmupErrors: bWarmErrors,
           latencyMs: bSummary,
         },
+        baselineE: { deletesPerSec: round(erasure.latenciesMs.length / erasure.seconds), seconds: round(erasure.seconds), errors: erasure.errors, latencyMs: erasureSummary },
         backendCpuUsPerDeletion,
         keycloakWarmup,
         keycloakSettle,
