@@ -84,7 +84,7 @@ export async function finishCancelOf(deps: RunDeps, requestId: string): Promise<
  */
 async function recordCancel(deps: RunDeps, request: DeletionRequest, cancelledBy?: string): Promise<void> {
   if (request.state === 'cancelling' || request.state === 'cancelled') return
-  await deps.requests.reopen(request.id, 'cancelling', request.heldUntil)
+  await deps.requests.reopen(request, 'cancelling', request.heldUntil)
   request.state = 'cancelling'
   await deps.audit.append(auditRecord(request, 'deletion.cancelled', deps.clock.now(), cancelledBy === undefined ? undefined : { cancelledBy }))
 }

@@ -294,11 +294,9 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
     return result.wasApplied()
   }
 
-  async reopen(id: string, state: RequestState, heldUntil?: Date): Promise<void> {
-    const request = await this.get(id)
-    if (!request) return
+  async reopen({ id, userId, createdAt }: Pick<DeletionRequest, 'id' | 'userId' | 'createdAt'>, state: RequestState, heldUntil?: Date): Promise<void> {
     if (!(await this.writeUnderLease(this.cql.reopen, [state, new Date(), id], heldUntil))) throw new LeaseLostError(id)
-    await runCassandra(this.client, (client) => client.execute(this.cql.open, [id, request.userId, request.createdAt], IDEMPOTENT))
+    await runCassandra(this.client, (client) => client.execute(this.cql.open, [id, userId, createdAt], IDEMPOTENT))
     // Due at once, even if it was waiting for a grace period to end.
     await runCassandra(this.client, (client) => client.execute(this.cql.due, [null, id], IDEMPOTENT))
   }

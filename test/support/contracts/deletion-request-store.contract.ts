@@ -224,7 +224,7 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
         await expect(s.store.recordSteps(request.id, { keycloak: done('deleted', now) }, 'in_progress', takerUntil, lapsed)).rejects.toBeInstanceOf(LeaseLostError)
         await expect(s.store.finish(request.id, 'partial', { reason: 'stale' }, lapsed)).rejects.toBeInstanceOf(LeaseLostError)
         await expect(s.store.updatePlan(request.id, 'hard', 'in_progress', lapsed)).rejects.toBeInstanceOf(LeaseLostError)
-        await expect(s.store.reopen(request.id, 'cancelling', lapsed)).rejects.toBeInstanceOf(LeaseLostError)
+        await expect(s.store.reopen(request, 'cancelling', lapsed)).rejects.toBeInstanceOf(LeaseLostError)
 
         expect(await s.store.get(request.id)).toEqual(finished)
         expect(await isListedOpen(s, request.id)).toBe(false)
@@ -443,8 +443,8 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
         const completed = await created(s, { plan: 'soft' })
         await s.store.finish(completed.id, 'completed', {})
 
-        await s.store.reopen(scheduled.id, 'cancelling')
-        await s.store.reopen(completed.id, 'cancelling')
+        await s.store.reopen(scheduled, 'cancelling')
+        await s.store.reopen(completed, 'cancelling')
 
         const due = await s.store.listOpen(ALL_OPEN, new Date())
         for (const request of [scheduled, completed]) {

@@ -240,10 +240,10 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
     row.request.updatedAt = this.clock.now()
   }
 
-  async reopen(id: string, state: RequestState, heldUntil?: Date): Promise<void> {
+  async reopen({ id }: Pick<DeletionRequest, 'id' | 'userId' | 'createdAt'>, state: RequestState, heldUntil?: Date): Promise<void> {
     this.enter('reopen', state)
     const row = this.rows.get(id)
-    if (!row) return
+    if (!row) throw new Error(`no deletion request ${id} to reopen`)
     if (!this.holds(row, heldUntil)) throw new LeaseLostError(id)
     row.request.state = state
     row.request.updatedAt = this.clock.now()
