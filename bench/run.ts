@@ -121,6 +121,17 @@ function combineRuns(runs: readonly LoadResult[]): LoadResult {
   }
 }
 
+/** The rounds of one raw baseline as one run: every sample, errors and seconds summed, the first error kept. */
+function combineTimedRuns(runs: readonly TimedRun[]): TimedRun {
+  const firstError = runs.find((r) => r.firstError)?.firstError
+  return {
+    latenciesMs: runs.flatMap((r) => r.latenciesMs),
+    errors: runs.reduce((n, r) => n + r.errors, 0),
+    seconds: runs.reduce((n, r) => n + r.seconds, 0),
+    ...(firstError && { firstError }),
+  }
+}
+
 function sumStatuses(all: readonly Record<string, number>[]): Record<string, number> {
   const total: Record<string, number> = {}
   for (const statuses of all) for (const [code, n] of Object.entries(statuses)) total[code] = (total[code] ?? 0) + n
@@ -359,6 +370,11 @@ async function main(): Promise<void> {
     const bRuns: TimedRun[] = []
     const sunbirdRuns: TimedRun[] = []
     const erasureRuns: TimedRun[] = []
+    // S and E, after B in each round: straight through cassandra-driver, like B.
+    const cassandraOnlyBaselines = [
+      { label: "S (Sunbird's deletion statements)", warmup: sunbirdWarmup, measured: sunbirdMeasured, run: runBaselineS, runs: sunbirdRuns, backendCpu: backendCpuDuring.baselineS },
+      { label: "E (B's erasure alone)", warmup: erasureWarmup, measured: erasureMeasured, run: runErasureOnly, runs: erasureRuns, backendCpu: backendCpuDuring.baselineE },
+    ]
     const sRuns: DeletesResult[] = []
     const drains: Awaited<ReturnType<typeof waitForOutboxDrain>>[] = []
     let bWarmErrors = 0
@@ -378,18 +394,14 @@ async function main(): Promise<void> {
       addCpu(backendCpuDuring.baselineB, bBackends0)
       const bCpu = process.cpuUsage(bCpu0)
       bCpuMs += (bCpu.user + bCpu.system) / 1000
-      const sunbirdUsers = chunk(sunbirdMeasured, settings.rounds, round)
-      log(`round ${round}/${settings.rounds}: baseline S (Sunbird's deletion statements), ${first ? `${sunbirdWarmup.length} warm-up + ` : ''}${sunbirdUsers.length} deletions, ${C} at a time`)
-      if (first) await runBaselineS(bClient, ks, sunbirdWarmup, C)
-      const sunbirdBackends0 = backendCpu()
-      sunbirdRuns.push(await runBaselineS(bClient, ks, sunbirdUsers, C))
-      addCpu(backendCpuDuring.baselineS, sunbirdBackends0)
-      const erasureUsers = chunk(erasureMeasured, settings.rounds, round)
-      log(`round ${round}/${settings.rounds}: baseline E (B's erasure alone), ${first ? `${erasureWarmup.length} warm-up + ` : ''}${erasureUsers.length} deletions, ${C} at a time`)
-      if (first) await runErasureOnly(bClient, ks, erasureWarmup, C)
-      const erasureBackends0 = backendCpu()
-      erasureRuns.push(await runErasureOnly(bClient, ks, erasureUsers, C))
-      addCpu(backendCpuDuring.baselineE, erasureBackends0)
+      for (const baseline of cassandraOnlyBaselines) {
+        const users = chunk(baseline.measured, settings.rounds, round)
+        log(`round ${round}/${settings.rounds}: baseline ${baseline.label}, ${first ? `${baseline.warmup.length} warm-up + ` : ''}${users.length} deletions, ${C} at a time`)
+        if (first) await baseline.run(bClient, ks, baseline.warmup, C)
+        const backends0 = backendCpu()
+        baseline.runs.push(await baseline.run(bClient, ks, users, C))
+        addCpu(baseline.backendCpu, backends0)
+      }
       log(`round ${round}/${settings.rounds}: service full delete over HTTP, ${first ? `${sWarmupUsers.length} warm-up + ` : ''}${sUsers.length} deletions, one distinct user per request, -c ${C}`)
       const sCpu0 = cpuMs(service.pid)
       const sBackends0 = backendCpu()
@@ -414,24 +426,11 @@ async function main(): Promise<void> {
       log(`event outbox: ${drain.drained ? `drained ${drain.seconds} s after the round` : `still ${drain.left} queued after ${drain.seconds} s`}`)
     }
     await bClient.shutdown()
-    const b: TimedRun = {
-      latenciesMs: bRuns.flatMap((r) => r.latenciesMs),
-      errors: bRuns.reduce((n, r) => n + r.errors, 0),
-      seconds: bRuns.reduce((n, r) => n + r.seconds, 0),
-      ...(bRuns.find((r) => r.firstError) && { firstError: bRuns.find((r) => r.firstError)?.firstError }),
-    }
+    const b = combineTimedRuns(bRuns)
     const bSummary = summarize(b.latenciesMs)
-    const sunbird: TimedRun = {
-      latenciesMs: sunbirdRuns.flatMap((r) => r.latenciesMs),
-      errors: sunbirdRuns.reduce((n, r) => n + r.errors, 0),
-      seconds: sunbirdRuns.reduce((n, r) => n + r.seconds, 0),
-    }
+    const sunbird = combineTimedRuns(sunbirdRuns)
     const sunbirdSummary = summarize(sunbird.latenciesMs)
-    const erasure: TimedRun = {
-      latenciesMs: erasureRuns.flatMap((r) => r.latenciesMs),
-      errors: erasureRuns.reduce((n, r) => n + r.errors, 0),
-      seconds: erasureRuns.reduce((n, r) => n + r.seconds, 0),
-    }
+    const erasure = combineTimedRuns(erasureRuns)
     const erasureSummary = summarize(erasure.latenciesMs)
     const s = {
       latenciesMs: sRuns.flatMap((r) => r.latenciesMs),
