@@ -3,7 +3,7 @@ import type { Caller } from '../../deletion/caller.js'
 import type { CredentialScheme } from './credential-scheme.js'
 import { gatewayAndUserToken, verifiedApiConsumer } from './gateway-and-user-token.js'
 import { trustedConsumerCaller } from './gateway-consumer.js'
-import { lockOutPerson, loginOf, refusedAsUnauthorizedNow } from './person-token.js'
+import { refusedAsUnauthorizedNow } from './person-token.js'
 
 /**
  * The batch routes' credentials: Sunbird's two (gatewayAndUserToken, the person of the user token
@@ -32,7 +32,8 @@ export const gatewayAndUserTokenOrTrustedConsumer: CredentialScheme<Caller> = {
     return trustedConsumerCaller(consumer)
   },
 
-  lockOut: (caller, verifiers, options) => (caller.deleteAnyUser ? Promise.resolve(caller) : lockOutPerson(caller, verifiers, options)),
-  idempotencyOwner: (caller) => `consumer:${caller.consumer}`,
-  person: (caller) => (caller.deleteAnyUser ? undefined : loginOf(caller)),
+  // A person's call is Sunbird's in every respect; only the trusted consumer's differs.
+  lockOut: (caller, verifiers, options) => (caller.deleteAnyUser ? Promise.resolve(caller) : gatewayAndUserToken.lockOut(caller, verifiers, options)),
+  idempotencyOwner: gatewayAndUserToken.idempotencyOwner,
+  person: (caller) => (caller.deleteAnyUser ? undefined : gatewayAndUserToken.person(caller)),
 }
