@@ -227,23 +227,29 @@ export const cassandra = {
   },
 };
 
-/** Poll `nodetool status` on the first node that answers until every node of the cluster is UN. */
+/**
+ * Poll `nodetool status` on every node until each of them sees every node of the cluster UN. One
+ * node's view is not enough: a node that still sees a peer down refuses LOCAL_QUORUM as coordinator
+ * ("2 required but only 1 alive"), which failed the cluster suite's migration once, seconds after
+ * the first node saw all three up.
+ */
 export async function waitAllUpNormal(cfg, deadline, log = () => {}) {
   const members = clusterOf(cfg, cfg.cassandra.nodes);
+  const allUp = (seen) => seen.length === members.length && seen.every((n) => n.state === 'UN');
   let last = '';
   for (;;) {
-    let seen = [];
+    const views = [];
     for (const m of members) {
-      if (!(await cassandra.probe(cfg, m))) continue;
-      seen = await ringStatus(cfg, m).catch(() => []);
-      if (seen.length) break;
+      const seen = (await cassandra.probe(cfg, m)) ? await ringStatus(cfg, m).catch(() => []) : [];
+      views.push({ m, seen });
+      // No use asking the others this round.
+      if (!allUp(seen)) break;
     }
-    const up = seen.filter((n) => n.state === 'UN').length;
-    const summary = seen.map((n) => `${n.state} ${n.address}`).join(', ');
-    if (up === members.length && seen.length === members.length) return seen;
-    if (summary !== last && summary) log(`cassandra: ring ${summary}`);
+    if (views.length === members.length && views.every(({ seen }) => allUp(seen))) return views[0].seen;
+    const summary = views.map(({ m, seen }) => `${m.host} sees ${seen.map((n) => `${n.state} ${n.address}`).join(', ') || 'nothing'}`).join('; ');
+    if (summary !== last) log(`cassandra: ring ${summary}`);
     last = summary;
-    if (Date.now() > deadline) throw new Error(`cassandra: not every node is UN in time (${summary || 'no node answers nodetool'})`);
+    if (Date.now() > deadline) throw new Error(`cassandra: not every node sees every node UN in time (${summary})`);
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
 }
