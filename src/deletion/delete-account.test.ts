@@ -4,7 +4,7 @@ import type { SeedUser } from '../../test/support/fakes/in-memory-user-store.js'
 import { cancelDeletion } from './cancel-deletion.js'
 import type { Caller } from './caller.js'
 import { type DeletionInput, deleteAccount } from './delete-account.js'
-import { DependencyUnavailableError, NotPermittedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
+import { DependencyUnavailableError, NotPermittedError, RequestAlreadyOpenedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
 import { resumeOpenDeletions } from './run-deletion.js'
 
 const TARGET = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
@@ -108,6 +108,30 @@ describe('deleteAccount, the repeat rules (seed 003)', () => {
     if (winners[0] === soft) expect(plain).toBeInstanceOf(UserAlreadyDeletedError)
     else expect(soft).toBeInstanceOf(UserNotFoundError)
     expect(w.users.callCount('markDeleted')).toBeGreaterThanOrEqual(1)
+  })
+})
+
+describe('deleteAccount, a request id derived from a batch job and its user', () => {
+  it('when two runners of one batch item race, then one request is opened and deletes the user; the other is refused as opened already and opens none', async () => {
+    const w = deletionWorld({ seed: [activeUser()] })
+    const item = ask({ requestId: 'batch-job-1-user', requestIdChosenBy: 'derived' }, orgAdmin())
+
+    const outcomes = await Promise.all([deleteAccount(w.deps, item).catch((err: unknown) => err), deleteAccount(w.deps, item).catch((err: unknown) => err)])
+
+    expect(outcomes.filter((outcome) => (outcome as { kind?: string }).kind === 'deleted')).toHaveLength(1)
+    expect(outcomes.filter((outcome) => outcome instanceof RequestAlreadyOpenedError)).toEqual([expect.objectContaining({ requestId: 'batch-job-1-user' })])
+    expect(w.requests.all().map((request) => [request.id, request.state])).toEqual([['batch-job-1-user', 'completed']])
+    expect(w.audit.records.filter((record) => record.event === 'deletion.accepted')).toHaveLength(1)
+  })
+
+  it("when a caller's own id clashes, then the request gets an id of the service's, as Sunbird's callers have always had it", async () => {
+    const w = deletionWorld({ seed: [activeUser(), activeUser({ id: STRANGER })] })
+    await deleteAccount(w.deps, { ...ask({ requestId: 'reused-msgid' }, orgAdmin()), userId: STRANGER })
+
+    await deleteAccount(w.deps, ask({ requestId: 'reused-msgid' }, orgAdmin()))
+
+    expect(w.requests.all().filter((request) => request.userId === TARGET && request.state === 'completed')).toHaveLength(1)
+    expect(w.requests.all().find((request) => request.userId === TARGET)?.id).not.toBe('reused-msgid')
   })
 })
 

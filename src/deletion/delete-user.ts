@@ -3,7 +3,7 @@ import type { Caller } from './caller.js'
 import type { CommitGate } from './commit-gate.js'
 import { deletionBasis, type OrgAdminScope, orgAdminCovers, rolesAllowDeletion } from './deletion-policy.js'
 import { acceptedRequest, type DeletionRequest, isFinished, type RequestIdChosenBy } from './deletion-request.js'
-import { DependencyUnavailableError, NotPermittedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
+import { DependencyUnavailableError, NotPermittedError, RequestAlreadyOpenedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
 import { isDeleted } from './is-deleted.js'
 import { giveBack, LeaseLostError, leaseUntil } from './lease.js'
 import type { UserRecord } from './ports.js'
@@ -70,7 +70,8 @@ export async function authorize(
 /**
  * Records the request (accepted) and audits it, before anything changes. Its id is the call's
  * msgid, which a client may reuse: on a clash the request gets an id of its own (a fresh UUID, so
- * created with a plain write, as is a msgid the service generated). Creating it is the
+ * created with a plain write, as is a msgid the service generated). A derived id that clashes is
+ * refused instead (RequestAlreadyOpenedError): its deletion is open already. Creating it is the
  * point of no return (see CommitGate): 'unknown' when the store could not tell whether it did (it
  * settles that itself, and the request is then left to the sweeper). An acceptance that could not
  * be audited does not stop the request: it exists, so it is carried out, and its runner goes on to
@@ -80,6 +81,7 @@ export async function openRequest(deps: RunDeps, request: DeletionRequest, idCho
   const heldUntil = leaseUntil(deps, request.createdAt)
   commit?.enter()
   let created = await deps.requests.create(request, heldUntil, idChosenBy)
+  if (created === false && idChosenBy === 'derived') throw new RequestAlreadyOpenedError(request.id)
   if (created === false) {
     request.id = randomUUID()
     created = await deps.requests.create(request, heldUntil, 'service')

@@ -42,12 +42,14 @@ export interface ErasureSchedule {
 }
 
 /**
- * Who chose a deletion request's id: the caller (its own X-Request-Id or X-msgId, or an id derived
- * from something the caller can name again, such as a batch job and user), which another call may
- * name too; or this service, a fresh random UUID that no other call can hold. The store creates a
- * caller's id with a compare-and-set and the service's with a plain write.
+ * Who chose a deletion request's id: the caller (its own X-Request-Id or X-msgId), which another
+ * call may name too, and which on a clash gives way to an id of the service's; derived from what
+ * names one deletion only (a batch job and its user), so a clash means that deletion is open
+ * already and never a reason for a second request; or this service, a fresh random UUID that no
+ * other call can hold. The store creates the first two with a compare-and-set, the service's with
+ * a plain write.
  */
-export type RequestIdChosenBy = 'caller' | 'service'
+export type RequestIdChosenBy = 'caller' | 'derived' | 'service'
 
 /**
  * A deletion as a durable, resumable process. Each step is idempotent and records its outcome, so

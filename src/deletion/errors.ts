@@ -75,3 +75,15 @@ export class DependencyUnavailableError extends DeletionError {
     super(`${dependency} unavailable`, options)
   }
 }
+
+/**
+ * A deletion whose request id is derived (a batch job and its user) found that request created
+ * already: another runner of the same item opened it. Not an answer to anyone: the batch runner
+ * settles the user from that request instead of opening a second one.
+ */
+export class RequestAlreadyOpenedError extends Error {
+  override name = 'RequestAlreadyOpenedError'
+  constructor(readonly requestId: string) {
+    super('deletion request opened already')
+  }
+}
