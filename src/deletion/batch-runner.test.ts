@@ -6,7 +6,7 @@ import { BatchRunner, type BatchRunnerSettings, type ErrorClassifier } from './b
 import type { Caller } from './caller.js'
 import type { DeletionInput } from './delete-account.js'
 import type { DeletionRequest, RequestState } from './deletion-request.js'
-import { DependencyUnavailableError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
+import { DependencyUnavailableError, RequestAlreadyOpenedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
 import type { BatchItem, Clock } from './ports.js'
 
 /** A whole second, so the pace budget's seconds read plainly. */
@@ -47,8 +47,10 @@ function requestOf(id: string, userId: string, state: RequestState, at: Date): D
 
 /**
  * The deletion engine as the runner calls it: each deletion opens one request under its id and
- * deletes the user once (a second deletion of the user is refused as already deleted); refusals and
- * a dependency in trouble are thrown. `during` runs inside a user's next deletion, before it is done.
+ * deletes the user once (a second deletion of the user is refused as already deleted; a second
+ * request under a derived id that is taken, as opened already); refusals and a dependency in
+ * trouble are thrown. `during` runs inside a user's next deletion, before it is done. A request
+ * whose lease `holdLease` gave another runner is not resumed (resumeDeletion leaves it as it is).
  */
 class FakeEngine {
   readonly calls: DeletionInput[] = []
@@ -59,6 +61,7 @@ class FakeEngine {
   private readonly refusals = new Map<string, Error>()
   private readonly hooks = new Map<string, () => unknown>()
   private readonly deleted = new Set<string>()
+  private readonly heldElsewhere = new Set<string>()
 
   constructor(private readonly clock: Clock) {}
 
@@ -70,6 +73,18 @@ class FakeEngine {
   during(userId: string, hook: () => unknown): this {
     this.hooks.set(userId, hook)
     return this
+  }
+
+  holdLease(requestId: string): this {
+    this.heldElsewhere.add(requestId)
+    return this
+  }
+
+  /** The runner holding the request's lease finishes it. */
+  finishElsewhere(requestId: string): void {
+    this.heldElsewhere.delete(requestId)
+    const request = this.requests.get(requestId)
+    if (request) request.state = 'completed'
   }
 
   /** A request an earlier try opened, as that try left it. */
@@ -84,6 +99,7 @@ class FakeEngine {
     this.hooks.delete(input.userId)
     await hook?.()
     if (this.down) throw new DependencyUnavailableError('keycloak')
+    if (input.requestIdChosenBy === 'derived' && this.requests.has(input.requestId)) throw new RequestAlreadyOpenedError(input.requestId)
     const refusal = this.refusals.get(input.userId)
     if (refusal) throw refusal
     if (this.deleted.has(input.userId)) throw new UserAlreadyDeletedError()
@@ -94,7 +110,7 @@ class FakeEngine {
   async resumeDeletion(requestId: string): Promise<void> {
     this.resumed.push(requestId)
     const request = this.requests.get(requestId)
-    if (!request) return
+    if (!request || this.heldElsewhere.has(requestId)) return
     request.state = 'completed'
     this.deleted.add(request.userId)
   }
@@ -167,7 +183,7 @@ describe('BatchRunner: working a job', () => {
 
     expect([...w.engine.users()].sort()).toEqual([U1, U2, U3, U4, U5])
     for (const userId of [U1, U2, U3, U4, U5]) {
-      expect(w.engine.calls).toContainEqual({ requestId: batchRequestId(JOB_ID, userId), requestIdChosenBy: 'caller', userId, caller: CALLER, mode: 'hard' })
+      expect(w.engine.calls).toContainEqual({ requestId: batchRequestId(JOB_ID, userId), requestIdChosenBy: 'derived', userId, caller: CALLER, mode: 'hard' })
     }
     expect(await w.jobs.itemsPage(JOB_ID, 0, 10)).toEqual([deleted(U1, 0, START), deleted(U2, 0, START), deleted(U3, 1, START), deleted(U4, 1, START), deleted(U5, 2, START)])
   })
@@ -285,6 +301,26 @@ describe('BatchRunner: a dependency in trouble', () => {
     expect((await w.slice(0))?.tally?.succeeded).toBe(4)
     expect(await w.item(U1)).toEqual(deleted(U1, 0, recovered, 1))
     expect(w.engine.users()).toEqual([U1, U2, U3, U4, U1, U2])
+  })
+
+  it("when the probe after the cool-off meets a user whose request is still another runner's, then the next user probes instead: the breaker closes and the job runs again", async () => {
+    const w = batchWorld()
+    // U3 comes first after the outage; an earlier try of theirs opened a request another runner still holds.
+    const held = batchRequestId(JOB_ID, U3)
+    w.engine.seedRequest(requestOf(held, U3, 'in_progress', START)).holdLease(held)
+    w.engine.down = true
+    await w.submit([U1, U2, U3, U4])
+    await w.runner.pass()
+    await eventually(async () => expect(await w.state()).toBe('paused'))
+    w.engine.down = false
+
+    w.clock.advance(COOL_OFF_MS)
+
+    await eventually(async () => expect(await w.state()).toBe('running'))
+    expect(w.breakerChanges).toEqual(['opened', 'closed'])
+    await eventually(async () => expect(await w.item(U4)).toEqual(deleted(U4, 0, w.clock.now())))
+    // U3 is left as they were, for the runner that holds their request.
+    expect(await w.item(U3)).toEqual(pending(U3, 0))
   })
 
   it('when a user meets a dependency in trouble on every try up to the limit, then they are recorded failed with the unavailable code and the slice is finished', async () => {
@@ -446,6 +482,79 @@ describe('BatchRunner: outcomes, leases and stopping', () => {
     expect(await w.jobs.items(JOB_ID, 0)).toEqual([deleted(U1, 0, START), pending(U2, 0), pending(U3, 0)])
     expect(await w.slice(0)).toEqual({ slice: 0, done: false, leaseUntil: new Date(0), taken: true })
     expect(w.engine.users()).toEqual([U1])
+  })
+
+  it("when a user's earlier request is still another runner's, then they stay pending with no try counted, the rest of the slice goes on, and they are settled once that request is finished", async () => {
+    const w = batchWorld({ maxAttempts: 2 })
+    await w.submit([U1, U2])
+    // instance-b took the slice, opened U1's request and died; the request's lease outlives the slice's.
+    expect(await w.jobs.acquireSlice(JOB_ID, 0, 'instance-b', START, new Date(START.getTime() + LEASE_MS))).toBe(true)
+    const held = batchRequestId(JOB_ID, U1)
+    w.engine.seedRequest(requestOf(held, U1, 'in_progress', START)).holdLease(held)
+    w.clock.advance(LEASE_MS + 1)
+
+    for (let pass = 0; pass < 3; pass++) {
+      await w.runner.pass()
+      await eventually(async () => expect((await w.slice(0))?.leaseUntil).toEqual(new Date(0)))
+    }
+
+    expect(await w.item(U1)).toEqual(pending(U1, 0))
+    expect(await w.item(U2)).toEqual(deleted(U2, 0, w.clock.now()))
+    expect(w.breakerChanges).toEqual([])
+
+    w.engine.finishElsewhere(held)
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+
+    expect(await w.item(U1)).toEqual(deleted(U1, 0, w.clock.now()))
+    expect(w.engine.users()).toEqual([U2])
+  })
+
+  it('when another runner of the same user opened their request first, then this one settles the user from that request and opens none', async () => {
+    const w = batchWorld()
+    await w.submit([U1])
+    // A runner that lost the slice but still works U1 opens U1's request as this one starts.
+    w.engine.seedRequest(requestOf(batchRequestId(JOB_ID, U1), U1, 'in_progress', START))
+
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+
+    expect(w.engine.resumed).toEqual([batchRequestId(JOB_ID, U1)])
+    expect(await w.item(U1)).toEqual(deleted(U1, 0, START))
+  })
+
+  it('when the instance stops while it waits for the pace budget, then no deletion starts after the stop, and the slice is given back', async () => {
+    const w = batchWorld({ maxDeletionsPerSecond: 1 })
+    w.clock.set(new Date(START.getTime() + 900))
+    await w.submit([U1, U2])
+    // Another instance spent this second's budget.
+    expect(await w.jobs.takePaceToken(JOB_ID, Math.floor(START.getTime() / 1000))).toBe(1)
+    await w.runner.pass()
+    await eventually(() => expect(w.timeline.count('jobs.takePaceToken')).toBeGreaterThanOrEqual(2))
+
+    const stopping = w.runner.stop()
+    w.clock.set(new Date(START.getTime() + 1000))
+    await stopping
+
+    expect(w.engine.users()).toEqual([])
+    expect(await w.jobs.items(JOB_ID, 0)).toEqual([pending(U1, 0), pending(U2, 0)])
+    expect((await w.slice(0))?.leaseUntil).toEqual(new Date(0))
+  })
+
+  it('when the holder waits out an open breaker for longer than a third of its lease, then it renews the lease meanwhile, so no other instance takes the slice', async () => {
+    // A cool-off longer than the lease: the breaker stays open throughout.
+    const w = batchWorld({ breaker: { ...SETTINGS.breaker, coolOffMs: 2 * LEASE_MS } })
+    w.engine.down = true
+    await w.submit([U1, U2, U3])
+    await w.runner.pass()
+    await eventually(async () => expect(await w.state()).toBe('paused'))
+    const renewals = w.timeline.count('jobs.renewSlice')
+
+    w.clock.advance(LEASE_MS / 3)
+
+    await eventually(() => expect(w.timeline.count('jobs.renewSlice')).toBe(renewals + 1))
+    expect((await w.slice(0))?.leaseUntil).toEqual(new Date(w.clock.now().getTime() + LEASE_MS))
+    expect(await w.jobs.acquireSlice(JOB_ID, 0, 'instance-b', w.clock.now(), new Date(w.clock.now().getTime() + LEASE_MS))).toBe(false)
   })
 
   it('when the instance has stopped, then a pass takes no more work', async () => {

@@ -3,8 +3,9 @@ import type { Caller } from './caller.js'
 import { type BreakerSettings, CircuitBreaker } from './circuit-breaker.js'
 import type { DeletionInput } from './delete-account.js'
 import { isFinished } from './deletion-request.js'
-import { UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
+import { RequestAlreadyOpenedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
 import type { BatchItem, BatchJob, BatchJobStore, Clock, DeletionRequestStore } from './ports.js'
+import { SliceLease } from './slice-lease.js'
 
 export interface BatchRunnerSettings {
   /** BATCH_MAX_DELETIONS_PER_SECOND: per job, across every instance; 0: no limit. */
@@ -40,7 +41,12 @@ export interface BatchRunnerDeps {
   onError?(err: unknown): void
 }
 
-type Outcome = { status: 'deleted' } | { status: 'failed'; err: string } | { status: 'fault'; err: string }
+/**
+ * What became of one try of a user: deleted; failed for a reason of their own; a fault (a dependency
+ * in trouble: tried again, counted by the breaker); or not tried to the end, the user left pending
+ * as they were: their request still another runner's (busy), the instance stopping, the slice lost.
+ */
+type Outcome = { status: 'deleted' } | { status: 'failed'; err: string } | { status: 'fault'; err: string } | { status: 'busy' } | { status: 'stopped' } | { status: 'lease lost' }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
@@ -151,14 +157,14 @@ export class BatchRunner {
   /**
    * Deletes the slice's pending users; gives the slice back when some stay pending (stop, breaker).
    * `takenBefore`: an instance worked the slice before (and may have died mid-user). `heldUntil`:
-   * the end of the lease just taken. Once the lease is lost (a renewal refused, or an outcome
-   * refused because the lease ran out during a deletion) nothing more of the slice is written or
-   * tried: it may be another instance's now, which settles that user from the request their
-   * deletion opened.
+   * the end of the lease just taken, renewed as the work goes on, waits included. Once the lease is
+   * lost (a renewal refused, or an outcome refused because the lease ran out during a deletion)
+   * nothing more of the slice is written or tried: it may be another instance's now, which settles
+   * that user from the request their deletion opened.
    */
   private async workSlice(job: BatchJob, slice: number, takenBefore: boolean, heldUntil: Date): Promise<void> {
     const { jobs, clock, settings } = this.deps
-    let leaseRenewAt = clock.now().getTime() + settings.leaseMs / 3
+    const lease = new SliceLease({ jobs, clock, instanceId: this.deps.instanceId, leaseMs: settings.leaseMs }, job.id, slice, heldUntil)
     let settled = true
     let leaseLost = false
     // Every user's outcome, settled before or now: counted once the slice is done.
@@ -169,20 +175,25 @@ export class BatchRunner {
           outcomes.push(item)
           continue
         }
-        if (!(await this.waitForBreaker(job.id))) {
-          settled = false
-          break
-        }
-        if (clock.now().getTime() >= leaseRenewAt) {
-          const until = this.leaseEnd()
-          if (!(await jobs.renewSlice(job.id, slice, this.deps.instanceId, until))) {
+        const go = await this.waitForBreaker(job.id, lease)
+        if (go !== 'go') {
+          if (go === 'lease lost')
             leaseLost = true // another instance has it now
+          else settled = false
+          return
+        }
+        const outcome = await this.attempt(job, item, takenBefore || item.attempts > 0, lease)
+        if (outcome.status === 'lease lost' || outcome.status === 'stopped' || outcome.status === 'busy') {
+          // Not tried to the end: nothing to tell the breaker, and the user stays pending as they are.
+          this.breaker(job.id).abandon()
+          if (outcome.status === 'lease lost') {
+            leaseLost = true
             return
           }
-          heldUntil = until
-          leaseRenewAt = clock.now().getTime() + settings.leaseMs / 3
+          settled = false
+          if (outcome.status === 'stopped') return
+          continue // busy: the others of the slice go on; this one is tried again when the slice is taken again
         }
-        const outcome = await this.attempt(job, item, takenBefore || item.attempts > 0)
         await this.recordForBreaker(job.id, outcome.status === 'fault')
         const attempts = item.attempts + (outcome.status === 'fault' ? 1 : 0)
         const gaveUp = outcome.status === 'fault' && attempts >= settings.maxAttempts
@@ -194,7 +205,7 @@ export class BatchRunner {
               : { ...item, attempts }
         // An outcome not recorded leaves the item pending in the store: the slice is not done, and
         // the item's next try finds its request and records what became of it.
-        const stored = await jobs.recordItem(job.id, recorded, heldUntil).then(
+        const stored = await jobs.recordItem(job.id, recorded, lease.heldUntil).then(
           (landed) => (landed ? 'stored' : 'lease lost'),
           (err: unknown) => {
             this.deps.onError?.(err)
@@ -208,7 +219,7 @@ export class BatchRunner {
         if (recorded.status === 'pending' || stored === 'failed') settled = false
         else outcomes.push(recorded)
       }
-      if (settled && !this.stopping && !(await jobs.finishSlice(job.id, slice, tally(outcomes), heldUntil))) leaseLost = true
+      if (settled && !this.stopping && !(await jobs.finishSlice(job.id, slice, tally(outcomes), lease.heldUntil))) leaseLost = true
     } finally {
       if (!leaseLost && (!settled || this.stopping)) await jobs.releaseSlice(job.id, slice, this.deps.instanceId).catch(() => undefined)
     }
@@ -230,14 +241,18 @@ export class BatchRunner {
     if (change) await this.breakerChanged(jobId, change)
   }
 
-  /** Waits while the job's breaker is open; false when the instance stops meanwhile. */
-  private async waitForBreaker(jobId: string): Promise<boolean> {
+  /**
+   * Waits while the job's breaker is open, keeping the slice's lease meanwhile (so no other
+   * instance takes a slice this one still holds); 'go' once an attempt may start.
+   */
+  private async waitForBreaker(jobId: string, lease: SliceLease): Promise<'go' | 'stopped' | 'lease lost'> {
     const breaker = this.breaker(jobId)
     while (!this.stopping) {
-      if (breaker.tryStart(this.deps.clock.now().getTime())) return true
+      if (breaker.tryStart(this.deps.clock.now().getTime())) return 'go'
       await sleep(Math.min(250, this.deps.settings.breaker.coolOffMs))
+      if (!(await lease.keep())) return 'lease lost'
     }
-    return false
+    return 'stopped'
   }
 
   private async breakerChanged(jobId: string, change: 'opened' | 'closed'): Promise<void> {
@@ -250,19 +265,23 @@ export class BatchRunner {
    * One user: their request finished if an earlier try opened it, else deleted as a single delete
    * would be. Only a user of a slice worked before, or tried before, can have an earlier try: the
    * others are spared the read (one per deletion of a bulk job). A try that locked the user is
-   * found all the same, by the "already deleted" below.
+   * found all the same, by the "already deleted" below. The lease is checked once the pace token
+   * is taken, right before the deletion: the wait for a token may outlast it.
    */
-  private async attempt(job: BatchJob, item: BatchItem, mayHaveEarlierTry: boolean): Promise<Outcome> {
+  private async attempt(job: BatchJob, item: BatchItem, mayHaveEarlierTry: boolean, lease: SliceLease): Promise<Outcome> {
     const requestId = batchRequestId(job.id, item.userId)
     try {
-      await this.takePaceToken(job.id)
+      if (!(await this.takePaceToken(job.id))) return { status: 'stopped' }
+      if (!(await lease.keep())) return { status: 'lease lost' }
       const earlier = mayHaveEarlierTry ? await this.deps.requests.get(requestId) : undefined
       if (earlier) return await this.settleEarlier(requestId)
       // The id follows from job and user, so two runners of one item (a slice taken over while its
-      // holder still works it) name the same id: its create stays the compare-and-set ('caller').
-      await this.deps.deleteAccount({ requestId, requestIdChosenBy: 'caller', userId: item.userId, caller: job.caller as Caller, ...(job.mode && { mode: job.mode }) })
+      // holder still works it) name the same id: its create is the compare-and-set, and the one
+      // that finds it taken settles the user from that request instead of opening a second.
+      await this.deps.deleteAccount({ requestId, requestIdChosenBy: 'derived', userId: item.userId, caller: job.caller as Caller, ...(job.mode && { mode: job.mode }) })
       return { status: 'deleted' }
     } catch (err) {
+      if (err instanceof RequestAlreadyOpenedError) return this.settleEarlier(requestId).catch((settleErr: unknown) => this.failure(settleErr))
       // An earlier try whose create was settled late (Cassandra paused, then back) may have locked
       // the user meanwhile, its request resumed by the sweeper: the user is ours, not someone else's.
       if (err instanceof UserAlreadyDeletedError && (await this.deps.requests.get(requestId).catch(() => undefined))) {
@@ -287,19 +306,24 @@ export class BatchRunner {
     }
     if (!request || request.state === 'completed' || request.state === 'partial' || request.state === 'scheduled') return { status: 'deleted' }
     if (request.state === 'failed') return { status: 'failed', err: this.deps.classify(request.reason === 'not-found' ? new UserNotFoundError() : new UserAlreadyDeletedError()).code }
-    // Still running elsewhere (the sweeper holds it): try again on the next pass.
-    return { status: 'fault', err: this.deps.classify(new Error('request still open')).code }
+    // Still another runner's (the sweeper, or an instance that died and whose lease has not run out
+    // yet): not a failure of the user nor of a dependency; tried again when the slice is taken again.
+    return { status: 'busy' }
   }
 
-  /** One token of the job's per-second budget, shared by every instance; waits for the next second when it is spent. */
-  private async takePaceToken(jobId: string): Promise<void> {
+  /**
+   * One token of the job's per-second budget, shared by every instance; waits for the next second
+   * when it is spent. False when the instance stops meanwhile: no deletion starts after a stop.
+   */
+  private async takePaceToken(jobId: string): Promise<boolean> {
     const limit = this.deps.settings.maxDeletionsPerSecond
-    if (limit <= 0) return
-    for (;;) {
+    if (limit <= 0) return true
+    while (!this.stopping) {
       const nowMs = this.deps.clock.now().getTime()
       const second = Math.floor(nowMs / 1000)
-      if ((await this.deps.jobs.takePaceToken(jobId, second)) <= limit) return
+      if ((await this.deps.jobs.takePaceToken(jobId, second)) <= limit) return true
       await sleep(1000 - (nowMs % 1000) + Math.floor(Math.random() * 20))
     }
+    return false
   }
 }

@@ -33,6 +33,19 @@ describe('the circuit breaker of a batch job', () => {
     expect(breaker.state(4600)).toBe('half-open')
   })
 
+  it('when a probe let through is abandoned (it never ran), then the next attempt may probe, and the breaker stays half-open meanwhile', () => {
+    const breaker = new CircuitBreaker(settings)
+    for (let at = 0; at < 4; at++) breaker.record(true, at)
+    expect(breaker.tryStart(2500)).toBe(true)
+    expect(breaker.tryStart(2501)).toBe(false)
+
+    breaker.abandon()
+
+    expect(breaker.state(2502)).toBe('half-open')
+    expect(breaker.tryStart(2502)).toBe(true)
+    expect(breaker.record(false, 2600)).toBe('closed')
+  })
+
   it('when the failures are older than the window, then they no longer count', () => {
     const breaker = new CircuitBreaker(settings)
     breaker.record(true, 0)

@@ -37,6 +37,15 @@ export class CircuitBreaker {
     return true
   }
 
+  /**
+   * An attempt tryStart let through did not run after all (the slice was lost, the instance stops,
+   * the user's request is still another runner's): a probe it was is given back, so the next
+   * attempt probes instead of waiting for an outcome that never comes.
+   */
+  abandon(): void {
+    this.probing = false
+  }
+
   /** Records an attempt's outcome; says when the breaker changed (opened or closed) because of it. */
   record(fault: boolean, now: number): 'opened' | 'closed' | undefined {
     if (this.openedAt !== undefined) {
