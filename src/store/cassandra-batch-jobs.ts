@@ -24,7 +24,9 @@ function statements(keyspace: string) {
     createSlice: `INSERT INTO ${slice} (jobid, slice, leaseuntil, done) VALUES (?, ?, ?, false)`,
     slices: `SELECT slice, done, leaseuntil, owner, succeeded, failed, firstsettledat, lastsettledat FROM ${slice} WHERE jobid = ?`,
     // The one lightweight transaction per slice: of instances racing for it exactly one works it.
-    acquire: `UPDATE ${slice} SET owner = ?, leaseuntil = ? WHERE jobid = ? AND slice = ? IF leaseuntil < ?`,
+    // Not done until its new holder says so: a former holder's finish that lands late, stamped
+    // within its lease and so before this, is older and does not count.
+    acquire: `UPDATE ${slice} SET owner = ?, leaseuntil = ?, done = false WHERE jobid = ? AND slice = ? IF leaseuntil < ?`,
     renew: `UPDATE ${slice} SET leaseuntil = ? WHERE jobid = ? AND slice = ? IF owner = ?`,
     release: `UPDATE ${slice} SET leaseuntil = ? WHERE jobid = ? AND slice = ? IF owner = ?`,
     finishSlice: `UPDATE ${slice} SET done = true, leaseuntil = ?, succeeded = ?, failed = ?, firstsettledat = ?, lastsettledat = ? WHERE jobid = ? AND slice = ?`,

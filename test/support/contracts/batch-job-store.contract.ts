@@ -294,6 +294,19 @@ export function describeBatchJobStoreContract(implementation: string, factory: S
         expect(taken.filter(Boolean)).toHaveLength(1)
       })
 
+      test('when a finished slice is taken again (by a pass that read it before it was finished), then it reads not done until its new holder finishes it', async (s) => {
+        const { job } = await created(s, [1])
+        await s.store.acquireSlice(job.id, 0, 'instance-a', new Date(), new Date(Date.now() + 30 * SECOND))
+        await s.store.finishSlice(job.id, 0, { succeeded: 1, failed: {} }, HELD())
+        const until = new Date(Date.now() + 30 * SECOND)
+
+        expect(await s.store.acquireSlice(job.id, 0, 'instance-b', new Date(), until)).toBe(true)
+
+        expect(await sliceOf(s, job.id, 0)).toEqual({ slice: 0, done: false, leaseUntil: until, taken: true })
+        await s.store.finishSlice(job.id, 0, { succeeded: 1, failed: {} }, HELD())
+        expect(await sliceOf(s, job.id, 0)).toEqual({ slice: 0, done: true, leaseUntil: EPOCH, taken: true, tally: { succeeded: 1, failed: {} } })
+      })
+
       test('when there is no such slice, then nobody takes it and no slice appears', async (s) => {
         const { job } = await created(s, [1])
 

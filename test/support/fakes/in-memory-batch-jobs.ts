@@ -33,7 +33,7 @@ const inSliceOrder = (a: BatchItem, b: BatchItem) => a.slice - b.slice || (a.use
  *   (a code or time it does not carry is gone);
  * - setState stamps updatedAt with the clock; complete sets 'completed' and unlists the job;
  * - acquireSlice applies only when the slice exists and its lease ran out (leaseUntil < now), done or
- *   not; renewSlice and releaseSlice only while `owner` is the last one that took it (whatever its
+ *   not, and leaves it not done (its counts unread) until the new holder finishes it; renewSlice and releaseSlice only while `owner` is the last one that took it (whatever its
  *   lease); releaseSlice and finishSlice set the lease to the epoch and keep the owner (the slice
  *   reads taken);
  * - recordItem and finishSlice are fenced by the slice lease they are given: once the clock is past
@@ -155,6 +155,7 @@ export class InMemoryBatchJobs implements BatchJobStore {
     if (!state || !(state.leaseUntil.getTime() < now.getTime())) return false
     state.owner = owner
     state.leaseUntil = new Date(until)
+    state.done = false
     return true
   }
 
