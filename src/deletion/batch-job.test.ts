@@ -37,6 +37,15 @@ describe('submitBatch', () => {
     expect(Math.max(...perSlice.values())).toBe(4)
   })
 
+  it("when a parent acting for their managed child submits, then the job's caller keeps that child, so each user is authorised as the same caller's single delete would be; what a deletion does not need is not kept", async () => {
+    const jobs = new InMemoryBatchJobs()
+    const parent: Caller = { consumer: 'portal', userId: 'parent-1', roles: [], managedUser: { userId: 'child-1', parentId: 'parent-1' }, authTime: 1_716_199_736, sessionId: 'session-1' }
+
+    const { jobId } = await submitBatch({ jobs, clock: { now: () => new Date() }, sliceSize: 25 }, { jobId: 'job-3', caller: parent, userIds: ids(1) })
+
+    expect((await jobs.get(jobId))?.caller).toEqual({ consumer: 'portal', userId: 'parent-1', roles: [], managedUser: { userId: 'child-1', parentId: 'parent-1' } })
+  })
+
   it('when no minimum is given, then the slices are of the configured size', async () => {
     const jobs = new InMemoryBatchJobs()
     const { jobId } = await submitBatch({ jobs, clock: { now: () => new Date() }, sliceSize: 25 }, { jobId: 'job-2', caller: CALLER, userIds: ids(30) })

@@ -45,7 +45,14 @@ export async function submitBatch(deps: { jobs: BatchJobStore; clock: Clock; sli
     createdBy: input.caller.userId,
     organisationIds: [...new Set(input.caller.roles.flatMap((role) => role.organisationIds))],
     // Ids and roles only: the verified caller each deletion runs as (a trusted consumer keeps its trust).
-    caller: { consumer: input.caller.consumer, userId: input.caller.userId, roles: input.caller.roles, ...(input.caller.deleteAnyUser && { deleteAnyUser: true }) },
+    caller: {
+      consumer: input.caller.consumer,
+      userId: input.caller.userId,
+      roles: input.caller.roles,
+      // A parent acting for their managed child (X-Authenticated-For) may delete that child, as in a single delete.
+      ...(input.caller.managedUser && { managedUser: input.caller.managedUser }),
+      ...(input.caller.deleteAnyUser && { deleteAnyUser: true }),
+    },
     ...(input.mode && { mode: input.mode }),
     total: userIds.length,
     slices,
