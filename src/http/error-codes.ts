@@ -220,7 +220,7 @@ export const errorCodes = {
     status: 400,
     responseCode: 'CLIENT_ERROR',
     err: 'UOS_USRDLT0103',
-    errmsg: 'offset should be an integer from 0, limit an integer from 1 to 1000.',
+    errmsg: 'offset should be an integer from 0 to 1000, limit an integer from 1 to 1000.',
     description: '`request.offset` or `request.limit` of a batch status is not such an integer.',
   },
   DELETION_LIMIT_REACHED: {

@@ -4,7 +4,7 @@ import { projectRoot } from '../config/project-root.js'
 import type { JsonSchema } from '../schemas/schema-registry.js'
 import type { AnyDialect, DocsContext } from './dialect.js'
 import { errorCodes, type ErrorCodeEntry, fillPlaceholders, type PlaceholderValues } from './error-codes.js'
-import type { OperationMeta } from './operation.js'
+import { bodyLimitOf, type OperationMeta } from './operation.js'
 import { REQUEST_ID_HEADER } from './dialects/rest-dialect.js'
 import { IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER } from './idempotency.js'
 import { componentName, headerRef, type JsonObject, SCHEMA_PREFIX, schemaExamples, schemaRef } from './openapi-parts.js'
@@ -102,7 +102,7 @@ function operationObject(operation: OperationMeta, pathIndex: number, options: O
   const context: DocsContext = {
     operation: { id: operation.id, ...(operation.responseSchema && { responseSchema: operation.responseSchema }), ...(operation.errorSchemas && { errorSchemas: operation.errorSchemas }) },
     schemas: options.schemas,
-    placeholders: options,
+    placeholders: { ...options, maxBodyBytes: bodyLimitOf(operation, options.maxBodyBytes) },
   }
   const aliasOf = pathIndex > 0 ? `Alias of \`${operation.method} ${operation.paths[0]}\`${operation.aliasNote ? ` (${operation.aliasNote})` : ''}.` : undefined
   const docs = operation.dialect.docs

@@ -100,6 +100,11 @@ export interface OperationMeta {
   readonly tag: 'users' | 'operations'
   readonly credentials: CredentialScheme<unknown>
   readonly request: RequestSchemas
+  /**
+   * The body limit this operation needs at least (bodyLimitOf), above HTTP_MAX_BODY_BYTES when that
+   * is lower: e.g. a batch of 1000 ids of the longest valid form.
+   */
+  readonly minBodyBytes?: number
   /** The success status: 200, or 202 where the work goes on after the answer (a batch job). */
   readonly successStatus?: 200 | 202
   /** $id of the success answer's schema, when it has a body. */
@@ -120,6 +125,11 @@ export interface OperationMeta {
   readonly stepUpDocumented?: boolean
   /** A success ends the caller's session, as the credential scheme keeps it (e.g. the session cookie expired): the account is gone. */
   readonly endsSession?: boolean
+}
+
+/** The largest body an operation reads: HTTP_MAX_BODY_BYTES, or what the operation needs when that is more. */
+export function bodyLimitOf(operation: Pick<OperationMeta, 'minBodyBytes'>, configuredBytes: number): number {
+  return Math.max(configuredBytes, operation.minBodyBytes ?? 0)
 }
 
 /** What a handler is built with, once, at start-up. */

@@ -112,6 +112,22 @@ describe('routes derived from the operation list', () => {
     expect(response.headers.get('allow')).toBe('GET')
   })
 
+  it('when an operation needs a larger body than HTTP_MAX_BODY_BYTES (a batch of 1000 long ids), then it reads up to its own limit and its 413 names that limit; the others keep the configured one', async () => {
+    const body = (bytes: number) => JSON.stringify({ request: { userIds: ['x'.repeat(bytes)] } })
+    const post = (path: string, text: string) => app.request(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: text })
+
+    const batchWithinItsLimit = await post('/api/user/v1/delete/batch', body(200_000))
+    const batchOverItsLimit = await post('/api/user/v1/delete/batch', body(300_000))
+    const singleOverTheConfigured = await post('/api/user/v1/delete', body(2_000))
+
+    // Read whole, so the credentials are what refuses it (none were sent).
+    expect(batchWithinItsLimit.status).toBe(401)
+    expect(batchOverItsLimit.status).toBe(413)
+    expect(((await batchOverItsLimit.json()) as { params: { errmsg: string } }).params.errmsg).toBe('Maximum upload data size should be 262144')
+    expect(singleOverTheConfigured.status).toBe(413)
+    expect(((await singleOverTheConfigured.json()) as { params: { errmsg: string } }).params.errmsg).toBe('Maximum upload data size should be 1024')
+  })
+
   it('when no operation has the path, then 404 in the default dialect with an id derived from the path', async () => {
     const response = await app.request('/api/user/v9/remove', { method: 'POST' })
     const body = (await response.json()) as Envelope

@@ -3,7 +3,7 @@ import { ApiError } from './api-error.js'
 import type { AppEnv } from './app-env.js'
 import { setCredentialedCors } from './cors.js'
 import { IDEMPOTENCY_KEY_HEADER } from './idempotency.js'
-import type { HandlerContext, Operation } from './operation.js'
+import { bodyLimitOf, type HandlerContext, type Operation } from './operation.js'
 import { readJsonBody } from './read-json-body.js'
 
 /** Headers every preflight allows besides the credential scheme's and the operation's own. */
@@ -11,12 +11,13 @@ const BODY_HEADERS = ['Content-Type']
 const REQUEST_ID_HEADERS = ['X-Request-ID', 'X-msgId']
 
 /** First on an operation's chain: its id (the envelope id) and its dialect, for the answer and for any error; then its own headers on whatever it answers. */
-function operationContext(operation: Operation, allowedOrigins: () => readonly string[]): MiddlewareHandler<AppEnv> {
+function operationContext(operation: Operation, allowedOrigins: () => readonly string[], bodyLimit: number): MiddlewareHandler<AppEnv> {
   const headers = Object.entries(operation.responseHeaders ?? {})
   // A chained promise, not an async function: one promise less on every request (see request-context.ts).
   return function enterOperation(c, next) {
     c.set('apiId', operation.id)
     c.set('dialect', operation.dialect)
+    c.set('maxBodyBytes', bodyLimit)
     return next().then(() => {
       for (const [name, value] of headers) c.res.headers.set(name, value)
       if (operation.cors.credentialed) setCredentialedCors(c, allowedOrigins(), c.res.headers)
@@ -42,9 +43,10 @@ export function registerOperations(app: Hono<AppEnv>, operations: readonly Opera
   // Read only where a credentialed operation answers (SESSION_ALLOWED_ORIGINS).
   const allowedOrigins = () => context.verifiers.sessionCookie.allowedOrigins
   for (const operation of operations) {
-    const chain: MiddlewareHandler<AppEnv>[] = [operationContext(operation, allowedOrigins)]
+    const bodyLimit = bodyLimitOf(operation, context.maxBodyBytes)
+    const chain: MiddlewareHandler<AppEnv>[] = [operationContext(operation, allowedOrigins, bodyLimit)]
     // Size, then JSON, before the credentials: the order of checks Sunbird's callers see.
-    if (operation.request.body) chain.push(readJsonBody({ maxBytes: context.maxBodyBytes }))
+    if (operation.request.body) chain.push(readJsonBody({ maxBytes: bodyLimit }))
     const handler = operation.createHandler(context)
     for (const path of operation.paths) {
       app.on(operation.method, [path], ...chain, handler)
@@ -75,7 +77,7 @@ export function registerOperations(app: Hono<AppEnv>, operations: readonly Opera
         return response
       })
     }
-    app.all(path, operationContext(first, allowedOrigins), () => {
+    app.all(path, operationContext(first, allowedOrigins, bodyLimitOf(first, context.maxBodyBytes)), () => {
       throw new ApiError('METHOD_NOT_ALLOWED', { headers: { Allow: allow } })
     })
   }

@@ -435,11 +435,14 @@ export interface PathOfDELETEApiUsersUserId1 {
   user_id: string
 }
 /**
- * Body of POST /api/user/v1/delete/batch/status: the job id, and which page of its per-user outcomes (`offset` from 0, `limit` 1–1000, 100 by default).
+ * Body of POST /api/user/v1/delete/batch/status: the job id, and which page of its per-user outcomes (`offset` 0–1000, `limit` 1–1000, 100 by default).
  */
 export interface BatchDeletionStatusRequest {
   request: {
     jobId: string
+    /**
+     * A job holds at most 1000 users: past that, every page is empty.
+     */
     offset?: number
     limit?: number
   }

@@ -108,6 +108,8 @@ describe('batch deletion jobs on the real servers', () => {
     const unknown = await ask(adminToken(), { jobId: randomUUID() })
     const malformed = await ask(adminToken(), { jobId: 'not-a-job' })
     const badPage = await ask(adminToken(), { jobId, limit: 0 })
+    // Past the most users a job holds: refused as a page, not sent to Cassandra (whose LIMIT is a 32-bit int).
+    const pastEveryJob = await ask(adminToken(), { jobId, offset: 2_147_483_647 })
 
     expect(colleague.status).toBe(200)
     expect(((await colleague.json()) as { id: string }).id).toBe('api.user.delete.batch.status')
@@ -118,6 +120,8 @@ describe('batch deletion jobs on the real servers', () => {
     expect(malformed.status).toBe(400)
     expect(((await malformed.json()) as { params: { err: string } }).params.err).toBe('UOS_USRDLT0102')
     expect(((await badPage.json()) as { params: { err: string } }).params.err).toBe('UOS_USRDLT0103')
+    expect(pastEveryJob.status).toBe(400)
+    expect(((await pastEveryJob.json()) as { params: { err: string } }).params.err).toBe('UOS_USRDLT0103')
     await waitForJob(post, adminToken(), jobId, (s) => s.state === 'completed')
     // Paged outcomes.
     const page = await jobStatus(post, adminToken(), jobId, { offset: 1, limit: 5 })

@@ -20,6 +20,8 @@ export const userDeleteBatch = defineOperation({
   tag: 'users',
   credentials: gatewayAndUserTokenOrTrustedConsumer,
   request: { body: 'user-delete-batch.request' },
+  // 1000 ids of the longest form (f:<64-character provider>:<uuid>) come to about 106 KB, pretty-printed more.
+  minBodyBytes: 262_144,
   successStatus: 202,
   responseSchema: 'user-delete-batch.response',
   errors: [
