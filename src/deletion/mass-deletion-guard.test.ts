@@ -1,5 +1,60 @@
-import { describe, expect, it } from 'vitest'
-import { requesterOf } from './mass-deletion-guard.js'
+import { describe, expect, it, vi } from 'vitest'
+import { InMemoryRequesterDeletionCounts } from '../../test/support/fakes/in-memory-requester-deletion-counts.js'
+import type { Caller } from './caller.js'
+import type { DeletionInput, DeletionOutcome } from './delete-account.js'
+import { DeletionLimitReachedError, DependencyUnavailableError, UserNotFoundError } from './errors.js'
+import { guardMassDeletion, requesterOf } from './mass-deletion-guard.js'
+
+const HOUR_MS = 3_600_000
+/** 10:00:00 of some day, as the guard's clock hours count. */
+const HOUR = 480_000
+const admin: Caller = { consumer: 'portal', userId: 'admin-1', roles: [] }
+const REQUESTER = 'user:admin-1'
+
+let ids = 0
+const deletionOf = (userId = `user-${++ids}`, caller: Caller = admin): DeletionInput => ({ requestId: `req-${++ids}`, userId, caller })
+const deleted = (input: DeletionInput): DeletionOutcome => ({ kind: 'deleted', mode: 'default', requestId: input.requestId })
+const clockAt = (ms: number) => ({ now: () => new Date(ms) })
+
+/** Settles each promise: the outcome, or the error it threw. */
+const settle = <T>(promises: Promise<T>[]) =>
+  Promise.all(
+    promises.map((promise) =>
+      promise.then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      ),
+    ),
+  )
+
+/** A deterministic stream of numbers in [0, 1) (mulberry32), so an interleaving that fails can be run again. */
+function random(seed: number): () => number {
+  let state = seed >>> 0
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
+  }
+}
+/** Waits a few turns of the event loop, so calls in flight overlap in another order each time. */
+const turns = async (count: number) => {
+  for (let i = 0; i < count; i++) await new Promise((resolve) => setImmediate(resolve))
+}
+
+/** A deletion that runs until `finish` is called, so the test decides what is in flight at once. */
+function heldDeletion() {
+  let finish!: () => void
+  const finished = new Promise<void>((resolve) => {
+    finish = resolve
+  })
+  const deleteAccount = vi.fn(async (input: DeletionInput) => {
+    await finished
+    return deleted(input)
+  })
+  return { deleteAccount, finish }
+}
 
 describe('requesterOf', () => {
   it('when a person deletes, then the count is theirs, whichever consumer carried the call', () => {
@@ -9,5 +64,165 @@ describe('requesterOf', () => {
 
   it('when a trusted consumer deletes with no person behind it, then the count is the consumer’s', () => {
     expect(requesterOf({ consumer: 'notifier', userId: 'consumer:notifier', roles: [], deleteAnyUser: true })).toBe('consumer:notifier')
+  })
+})
+
+describe('guardMassDeletion', () => {
+  it('when 10 deletions of one requester run at once with a limit of 2, then at most 2 succeed, the rest get 429, and only the successes stay counted (many interleavings)', async () => {
+    const succeededPerRun: number[] = []
+    for (let seed = 1; seed <= 40; seed++) {
+      const next = random(seed)
+      const counts = new InMemoryRequesterDeletionCounts(() => turns(Math.floor(next() * 4)))
+      const guarded = guardMassDeletion({ counts, clock: clockAt(HOUR * HOUR_MS), maxPerHour: 2 }, async (input) => {
+        await turns(1 + Math.floor(next() * 4))
+        return deleted(input)
+      })
+
+      // They arrive within a few turns of each other, each one's calls slowed down at random.
+      const outcomes = await settle(Array.from({ length: 10 }, () => turns(Math.floor(next() * 6)).then(() => guarded(deletionOf()))))
+
+      const succeeded = outcomes.filter((outcome) => 'value' in outcome).length
+      expect(succeeded, `seed ${seed}`).toBeLessThanOrEqual(2)
+      for (const outcome of outcomes) if ('error' in outcome) expect(outcome.error, `seed ${seed}`).toBeInstanceOf(DeletionLimitReachedError)
+      expect(await counts.count(REQUESTER, HOUR), `seed ${seed}`).toBe(succeeded)
+      succeededPerRun.push(succeeded)
+    }
+    // Not refusing everything: a burst may refuse a few more than needed (reservations of deletions
+    // then refused were still held when others read), yet many use the whole limit.
+    expect(succeededPerRun.filter((succeeded) => succeeded === 2).length).toBeGreaterThan(10)
+  })
+
+  it('when deletions are still in flight up to the limit, then the next one is refused before it starts, although none has finished yet', async () => {
+    const counts = new InMemoryRequesterDeletionCounts()
+    const { deleteAccount, finish } = heldDeletion()
+    const guarded = guardMassDeletion({ counts, clock: clockAt(HOUR * HOUR_MS), maxPerHour: 2 }, deleteAccount)
+    const inFlight = [guarded(deletionOf()), guarded(deletionOf())]
+    await vi.waitFor(() => expect(deleteAccount).toHaveBeenCalledTimes(2))
+
+    await expect(guarded(deletionOf())).rejects.toBeInstanceOf(DeletionLimitReachedError)
+
+    expect(deleteAccount).toHaveBeenCalledTimes(2)
+    finish()
+    await Promise.all(inFlight)
+    expect(await counts.count(REQUESTER, HOUR)).toBe(2)
+    await expect(guarded(deletionOf())).rejects.toBeInstanceOf(DeletionLimitReachedError)
+  })
+
+  it('when the limit is reached, then the refusals give their reservation back: the count stays at the limit, and another requester is not limited', async () => {
+    const counts = new InMemoryRequesterDeletionCounts()
+    const deleteAccount = vi.fn(async (input: DeletionInput) => deleted(input))
+    const guarded = guardMassDeletion({ counts, clock: clockAt(HOUR * HOUR_MS), maxPerHour: 2 }, deleteAccount)
+    await guarded(deletionOf())
+    await guarded(deletionOf())
+
+    for (let i = 0; i < 5; i++) await expect(guarded(deletionOf())).rejects.toBeInstanceOf(DeletionLimitReachedError)
+
+    expect(deleteAccount).toHaveBeenCalledTimes(2)
+    expect(await counts.count(REQUESTER, HOUR)).toBe(2)
+    await expect(guarded(deletionOf('user-x', { consumer: 'portal', userId: 'admin-2', roles: [] }))).resolves.toMatchObject({ kind: 'deleted' })
+  })
+
+  it('when a deletion is refused or fails, then its error is answered and its reservation given back, so it takes no place of the limit', async () => {
+    const counts = new InMemoryRequesterDeletionCounts()
+    const errors = [new UserNotFoundError('no such user'), new DependencyUnavailableError('keycloak')]
+    const guarded = guardMassDeletion({ counts, clock: clockAt(HOUR * HOUR_MS), maxPerHour: 1 }, async (input) => {
+      const error = errors.shift()
+      if (error) throw error
+      return deleted(input)
+    })
+
+    await expect(guarded(deletionOf())).rejects.toBeInstanceOf(UserNotFoundError)
+    await expect(guarded(deletionOf())).rejects.toBeInstanceOf(DependencyUnavailableError)
+    expect(await counts.count(REQUESTER, HOUR)).toBe(0)
+
+    await expect(guarded(deletionOf())).resolves.toMatchObject({ kind: 'deleted' })
+    expect(await counts.count(REQUESTER, HOUR)).toBe(1)
+  })
+
+  it('when the hour ends while a deletion runs, then its reservation is given back to the hour it was taken from', async () => {
+    const counts = new InMemoryRequesterDeletionCounts()
+    let now = (HOUR + 1) * HOUR_MS - 500
+    const guarded = guardMassDeletion({ counts, clock: { now: () => new Date(now) }, maxPerHour: 1 }, async () => {
+      now += 1_000
+      throw new DependencyUnavailableError('cassandra')
+    })
+
+    await expect(guarded(deletionOf())).rejects.toBeInstanceOf(DependencyUnavailableError)
+
+    expect(await counts.count(REQUESTER, HOUR)).toBe(0)
+    expect(await counts.count(REQUESTER, HOUR + 1)).toBe(0)
+  })
+
+  it('when the count cannot be read after the reservation, then the deletion is not run, the reservation is given back and the outage answered', async () => {
+    const counts = new InMemoryRequesterDeletionCounts()
+    counts.failNext('count', new DependencyUnavailableError('cassandra'))
+    const deleteAccount = vi.fn(async (input: DeletionInput) => deleted(input))
+    const guarded = guardMassDeletion({ counts, clock: clockAt(HOUR * HOUR_MS), maxPerHour: 1 }, deleteAccount)
+
+    await expect(guarded(deletionOf())).rejects.toBeInstanceOf(DependencyUnavailableError)
+
+    expect(deleteAccount).not.toHaveBeenCalled()
+    expect(await counts.count(REQUESTER, HOUR)).toBe(0)
+  })
+
+  it('when the reservation itself fails, then the deletion is not run and nothing is given back (the increment may have applied: the safe side)', async () => {
+    const counts = new InMemoryRequesterDeletionCounts()
+    counts.failNext('add', new DependencyUnavailableError('cassandra'))
+    const add = vi.spyOn(counts, 'add')
+    const deleteAccount = vi.fn(async (input: DeletionInput) => deleted(input))
+    const guarded = guardMassDeletion({ counts, clock: clockAt(HOUR * HOUR_MS), maxPerHour: 1 }, deleteAccount)
+
+    await expect(guarded(deletionOf())).rejects.toBeInstanceOf(DependencyUnavailableError)
+
+    expect(deleteAccount).not.toHaveBeenCalled()
+    expect(add.mock.calls).toEqual([[REQUESTER, HOUR, 1]])
+  })
+
+  it('when a give-back is lost to an outage, then the answer is still the deletion’s own, and the place stays taken until the hour ends', async () => {
+    const counts = new InMemoryRequesterDeletionCounts()
+    const guarded = guardMassDeletion({ counts, clock: clockAt(HOUR * HOUR_MS), maxPerHour: 1 }, async () => {
+      counts.failNext('add', new DependencyUnavailableError('cassandra'))
+      throw new UserNotFoundError('no such user')
+    })
+
+    await expect(guarded(deletionOf())).rejects.toBeInstanceOf(UserNotFoundError)
+
+    expect(await counts.count(REQUESTER, HOUR)).toBe(1)
+    await expect(guarded(deletionOf())).rejects.toBeInstanceOf(DeletionLimitReachedError)
+  })
+
+  it('when a deletion is refused, then Retry-After is the seconds to the end of the clock hour, at least 1', async () => {
+    const refusal = async (at: number) => {
+      const counts = new InMemoryRequesterDeletionCounts()
+      const guarded = guardMassDeletion({ counts, clock: clockAt(at), maxPerHour: 1 }, async (input) => deleted(input))
+      await guarded(deletionOf())
+      return guarded(deletionOf()).catch((err: unknown) => err)
+    }
+
+    expect(await refusal(HOUR * HOUR_MS)).toMatchObject({ retryAfterSeconds: 3600 })
+    expect(await refusal(HOUR * HOUR_MS + 1_800_400)).toMatchObject({ retryAfterSeconds: 1800 })
+    expect(await refusal((HOUR + 1) * HOUR_MS - 200)).toMatchObject({ retryAfterSeconds: 1 })
+  })
+
+  it('when a requester over the limit deletes their own account, or asks for a dry run, then neither is limited nor counted', async () => {
+    const counts = new InMemoryRequesterDeletionCounts()
+    const deleteAccount = vi.fn(async (input: DeletionInput): Promise<DeletionOutcome> => (input.dryRun ? { kind: 'dry-run', mode: 'default', plan: [] } : deleted(input)))
+    const guarded = guardMassDeletion({ counts, clock: clockAt(HOUR * HOUR_MS), maxPerHour: 1 }, deleteAccount)
+    await guarded(deletionOf())
+    const add = vi.spyOn(counts, 'add')
+    const count = vi.spyOn(counts, 'count')
+
+    await expect(guarded({ ...deletionOf(), dryRun: true })).resolves.toMatchObject({ kind: 'dry-run' })
+    await expect(guarded(deletionOf(admin.userId))).resolves.toMatchObject({ kind: 'deleted' })
+
+    expect(add).not.toHaveBeenCalled()
+    expect(count).not.toHaveBeenCalled()
+  })
+
+  it('when the limit is 0, then the guard is off: the deletion itself, nothing counted', async () => {
+    const counts = new InMemoryRequesterDeletionCounts()
+    const deleteAccount = async (input: DeletionInput) => deleted(input)
+
+    expect(guardMassDeletion({ counts, clock: clockAt(HOUR * HOUR_MS), maxPerHour: 0 }, deleteAccount)).toBe(deleteAccount)
   })
 })

@@ -11,13 +11,20 @@ export function requesterOf(caller: Caller): string {
 }
 
 /**
- * The mass-deletion guard (DELETION_MAX_PER_REQUESTER_PER_HOUR) around the single-delete engine: a
- * requester who has deleted `maxPerHour` users in the current clock hour is refused
- * (DeletionLimitReachedError, with the seconds until the hour ends) before anything is read or
- * written. Only deletions that succeeded are counted, in Cassandra, so every instance and every
- * route shares the count. Self-deletion and dry runs are neither limited nor counted; 0 turns the
- * guard off. Deletions in flight at once may pass the limit by their number: the count is read,
- * not reserved, so an answer costs no lightweight transaction.
+ * The mass-deletion guard (DELETION_MAX_PER_REQUESTER_PER_HOUR) around the single-delete engine.
+ * Each deletion first reserves its place in the requester's count for the current clock hour (in
+ * Cassandra, so every instance and every route shares it): one increment, then a read of the count.
+ * Over `maxPerHour`, the reservation is given back (one decrement) and the deletion refused before
+ * anything is read or written (DeletionLimitReachedError, with the seconds until the hour ends, at
+ * least 1). A deletion that is refused or fails (throws) gives its reservation back too; one that
+ * succeeded keeps it. So deletions in flight at once, on any instance, never pass the limit
+ * together: each one's read sees its own increment and every increment acknowledged before it. A
+ * burst right at the limit may refuse a few more than strictly needed (their reservations were
+ * still held when the others read), never let more through; a give-back lost to a crash or an
+ * outage costs the requester that place until the hour ends. An increment whose answer is lost
+ * may have applied, so it is not given back either (the safe side). A counted deletion costs an
+ * increment and a read, as before; the decrement only a refusal or a failure. Self-deletion and dry
+ * runs are neither limited nor counted; 0 turns the guard off.
  */
 export function guardMassDeletion(
   deps: { counts: RequesterDeletionCounts; clock: Clock; maxPerHour: number },
@@ -29,12 +36,25 @@ export function guardMassDeletion(
     const requester = requesterOf(input.caller)
     const now = deps.clock.now().getTime()
     const hour = Math.floor(now / HOUR_MS)
-    if ((await deps.counts.count(requester, hour)) >= deps.maxPerHour) {
+    // Given back to the hour it was taken from; a give-back lost to an outage is a place lost until the hour ends.
+    const giveBack = () => deps.counts.add(requester, hour, -1).catch(() => undefined)
+    await deps.counts.add(requester, hour, 1)
+    let reserved: number
+    try {
+      reserved = await deps.counts.count(requester, hour)
+    } catch (err) {
+      await giveBack()
+      throw err
+    }
+    if (reserved > deps.maxPerHour) {
+      await giveBack()
       throw new DeletionLimitReachedError(Math.max(1, Math.ceil(((hour + 1) * HOUR_MS - now) / 1000)))
     }
-    const outcome = await deleteAccount(input)
-    // Counted once it happened; a count lost to an outage is one deletion the guard does not see.
-    await deps.counts.add(requester, hour).catch(() => undefined)
-    return outcome
+    try {
+      return await deleteAccount(input)
+    } catch (err) {
+      await giveBack()
+      throw err
+    }
   }
 }

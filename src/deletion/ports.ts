@@ -420,8 +420,14 @@ export interface BatchJobStore {
   takePaceToken(jobId: string, second: number): Promise<number>
 }
 
-/** How many deletions each requester has done, per clock hour, across every instance. */
+/**
+ * How many deletions each requester has done or has under way, per clock hour, across every
+ * instance: the mass-deletion guard's reservations. A counter, so `add` is not idempotent (never
+ * replayed) and cannot be conditional; `count` sees every `add` acknowledged before it is asked.
+ */
 export interface RequesterDeletionCounts {
+  /** Adds `delta` to the requester's count for the hour: 1 reserves a deletion, -1 gives one back. */
+  add(requester: string, hour: number, delta: number): Promise<void>
+  /** The requester's count for the hour; 0 when nothing was added. */
   count(requester: string, hour: number): Promise<number>
-  add(requester: string, hour: number): Promise<void>
 }

@@ -44,8 +44,12 @@ function fingerprintOf(c: Context<AppEnv>, operationId: string): string {
   return sha256(canonical({ operation: operationId, params: c.req.param(), query: c.req.query(), body: c.get('body') ?? null }))
 }
 
-/** 2xx and the client errors a retry would meet again are replayed; a 5xx or a 401 (credentials, step-up) is not, so the retry runs. */
-const isReplayable = (status: number) => status < 500 && status !== 401
+/**
+ * 2xx and the client errors a retry would meet again are replayed. Not kept, so the retry runs anew:
+ * a 5xx, a 401 (credentials, step-up) and a 429 (the mass-deletion guard's Retry-After says when a
+ * retry may pass; a replay would repeat the refusal, with a stale Retry-After, for 24 h).
+ */
+const isReplayable = (status: number) => status < 500 && status !== 401 && status !== 429
 
 function replay(c: Context<AppEnv>, answer: StoredAnswer): Response {
   if (answer.errCode) c.set('errCode', answer.errCode)
@@ -65,7 +69,8 @@ export function sendsIdempotencyKey(c: Context<AppEnv>): boolean {
  * its answer: absent, the request runs as always; 1–255 characters, else 400 and nothing happens.
  * The key belongs to the caller (`owner`). First use claims it; the same key with the same request
  * within 24 h replays the stored answer (same status and body bytes, `Idempotent-Replayed: true`),
- * nothing happens twice; with another request, 422; while the first still runs, 409.
+ * nothing happens twice; with another request, 422; while the first still runs, 409. A 5xx, 401 or
+ * 429 is not kept (see isReplayable): the key is given back and a retry runs anew.
  */
 export async function beginIdempotent(
   c: Context<AppEnv>,

@@ -12,6 +12,7 @@ import {
   cassandraEventOutbox,
   cassandraIdempotencyKeys,
   cassandraPersonalDataTables,
+  cassandraRequesterDeletionCounts,
   cassandraUserDeletionStates,
   cassandraUserStore,
 } from '../support/contracts/cassandra-subjects.js'
@@ -21,6 +22,7 @@ import { describeIdempotencyKeysContract } from '../support/contracts/idempotenc
 import { describeIdentityProviderContract } from '../support/contracts/identity-provider.contract.js'
 import { keycloakIdentity } from '../support/contracts/keycloak-subject.js'
 import { describePersonalDataTablesContract } from '../support/contracts/personal-data-tables.contract.js'
+import { describeRequesterDeletionCountsContract } from '../support/contracts/requester-deletion-counts.contract.js'
 import { openSearchUserIndex } from '../support/contracts/opensearch-subject.js'
 import { redisUserCache } from '../support/contracts/redis-subject.js'
 import { describeUserCacheContract } from '../support/contracts/user-cache.contract.js'
@@ -57,3 +59,4 @@ describeUserSearchIndexContract('OpenSearchUserIndex', () => openSearchUserIndex
 describeUserCacheContract('RedisUserCache', redisUserCache)
 describePersonalDataTablesContract('CassandraPersonalTables', () => cassandraPersonalDataTables(db))
 describeBatchJobStoreContract('CassandraBatchJobs', () => cassandraBatchJobs(db))
+describeRequesterDeletionCountsContract('CassandraRequesterDeletionCounts', () => cassandraRequesterDeletionCounts(db))

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { types } from 'cassandra-driver'
 import { signApiBearer } from '../../scripts/lib/sign-jwt.js'
 import { projectRoot } from '../../src/config/project-root.js'
 import { startHarness, type Harness } from '../support/harness.js'
@@ -74,6 +75,63 @@ describe('the mass-deletion guard (DELETION_MAX_PER_REQUESTER_PER_HOUR) across t
     expect(await refused.json()).toEqual({ statusCode: 429, message: 'Too many deletions by this requester in this hour.' })
     const row = (await a.db.execute(`SELECT isdeleted FROM ${a.config.cassandra.keyspace}.user WHERE id = ?`, [users[3]!.id], { prepare: true })).first()
     expect(row?.get('isdeleted')).not.toBe(true)
+  })
+
+  /** The requester's counts over the clock hours from `fromHour` to now (a test may cross an hour's end). */
+  const countedSince = async (requester: string, fromHour: number) => {
+    let total = 0
+    for (let hour = fromHour; hour <= Math.floor(Date.now() / 3_600_000); hour++) {
+      const row = (
+        await a.db.execute(`SELECT deleted FROM ${a.config.cassandra.keyspace}.user_deletion_requester_hourly WHERE requester = ? AND hour = ?`, [requester, types.Long.fromNumber(hour)], {
+          prepare: true,
+        })
+      ).first()
+      total += (row?.get('deleted') as types.Long | null | undefined)?.toNumber() ?? 0
+    }
+    return total
+  }
+
+  it('when deletions of one requester arrive at once on both instances, then no more than the limit succeed, the others are refused with 429 and nothing is done to their users, and only the successes stay counted', async () => {
+    const admin = randomUUID()
+    const fromHour = Math.floor(Date.now() / 3_600_000)
+    const users = await Promise.all(Array.from({ length: 8 }, () => a.seed({ rootOrgId: ORG, organisations: [ORG] })))
+
+    const answers = await Promise.all(
+      users.map((user, i) => {
+        const h = i % 2 === 0 ? a : b
+        return h.deleteRequest({ request: { userId: user.id } }, adminToken(h, admin))
+      }),
+    )
+
+    const statuses = answers.map((answer) => answer.status)
+    const succeeded = statuses.filter((status) => status === 200).length
+    // A burst right at the limit may refuse a few more than needed; never let more through.
+    expect(succeeded).toBeLessThanOrEqual(3)
+    expect(statuses.filter((status) => status === 429)).toHaveLength(users.length - succeeded)
+    for (const [i, user] of users.entries()) {
+      if (statuses[i] !== 429) continue
+      const row = (await a.db.execute(`SELECT isdeleted FROM ${a.config.cassandra.keyspace}.user WHERE id = ?`, [user.id], { prepare: true })).first()
+      expect(row?.get('isdeleted')).not.toBe(true)
+    }
+    expect(await countedSince(`user:${admin}`, fromHour)).toBe(succeeded)
+  })
+
+  it('when a refused deletion is retried with its Idempotency-Key, then the retry is judged anew (not a replay of the 429) and the refusals are not counted', async () => {
+    const admin = randomUUID()
+    const fromHour = Math.floor(Date.now() / 3_600_000)
+    const users = await Promise.all(Array.from({ length: 4 }, () => a.seed({ rootOrgId: ORG, organisations: [ORG] })))
+    for (const user of users.slice(0, 3)) expect((await a.deleteRequest({ request: { userId: user.id } }, adminToken(a, admin))).status).toBe(200)
+    const key = randomUUID()
+    const withKey = (h: Harness) => ({ ...adminToken(h, admin), 'idempotency-key': key })
+
+    const refused = await a.deleteRequest({ request: { userId: users[3]!.id } }, withKey(a))
+    const retry = await b.deleteRequest({ request: { userId: users[3]!.id } }, withKey(b))
+
+    expect(refused.status).toBe(429)
+    expect(retry.status).toBe(429)
+    expect(retry.headers.get('idempotent-replayed')).toBeNull()
+    expect(Number(retry.headers.get('retry-after'))).toBeGreaterThan(0)
+    expect(await countedSince(`user:${admin}`, fromHour)).toBe(3)
   })
 
   it('when a requester over the limit deletes their own account, then it is never limited', async () => {

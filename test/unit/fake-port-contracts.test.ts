@@ -10,6 +10,7 @@ import {
   fakeIdempotencyKeys,
   fakeIdentityProvider,
   fakePersonalDataTables,
+  fakeRequesterDeletionCounts,
   fakeUserCache,
   fakeUserDeletionStates,
   fakeUserSearchIndex,
@@ -18,6 +19,7 @@ import {
 import { describeIdempotencyKeysContract } from '../support/contracts/idempotency-keys.contract.js'
 import { describeIdentityProviderContract } from '../support/contracts/identity-provider.contract.js'
 import { describePersonalDataTablesContract } from '../support/contracts/personal-data-tables.contract.js'
+import { describeRequesterDeletionCountsContract } from '../support/contracts/requester-deletion-counts.contract.js'
 import { describeUserCacheContract } from '../support/contracts/user-cache.contract.js'
 import { describeUserDeletionStatesContract } from '../support/contracts/user-deletion-states.contract.js'
 import { describeUserSearchIndexContract } from '../support/contracts/user-search-index.contract.js'
@@ -37,3 +39,4 @@ describeUserSearchIndexContract('InMemoryUserSearchIndex', fakeUserSearchIndex)
 describeUserCacheContract('InMemoryUserCache', fakeUserCache)
 describePersonalDataTablesContract('InMemoryPersonalTables', fakePersonalDataTables)
 describeBatchJobStoreContract('InMemoryBatchJobs', fakeBatchJobs)
+describeRequesterDeletionCountsContract('InMemoryRequesterDeletionCounts', fakeRequesterDeletionCounts)

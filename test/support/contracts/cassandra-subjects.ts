@@ -7,6 +7,7 @@ import { CassandraDeletionRequests } from '../../../src/store/cassandra-deletion
 import { CassandraEventOutbox } from '../../../src/store/cassandra-event-outbox.js'
 import { CassandraIdempotencyKeys } from '../../../src/store/cassandra-idempotency-keys.js'
 import { CassandraPersonalTables } from '../../../src/store/cassandra-personal-tables.js'
+import { CassandraRequesterDeletionCounts } from '../../../src/store/cassandra-requester-deletion-counts.js'
 import { CassandraUserDeletionStates } from '../../../src/store/cassandra-user-deletion-states.js'
 import { CassandraUserStore } from '../../../src/store/cassandra-user-store.js'
 import { waitUntil } from '../wait-until.js'
@@ -18,6 +19,7 @@ import type { DeletionRequestStoreSubject } from './deletion-request-store.contr
 import type { EventOutboxSubject } from './event-outbox.contract.js'
 import type { IdempotencyKeysSubject } from './idempotency-keys.contract.js'
 import type { PersonalDataTablesSubject } from './personal-data-tables.contract.js'
+import type { RequesterDeletionCountsSubject } from './requester-deletion-counts.contract.js'
 import type { UserDeletionStatesSubject } from './user-deletion-states.contract.js'
 import type { UserStoreSubject } from './user-store.contract.js'
 
@@ -317,6 +319,38 @@ export function cassandraBatchJobs(db: Client): BatchJobStoreSubject {
       for (const key of paced) {
         const [jobId, second] = JSON.parse(key) as [string, number]
         await db.execute(`DELETE FROM ${ks}.user_deletion_batch_pace WHERE jobid = ? AND second = ?`, [jobId, types.Long.fromNumber(second)], PREPARED)
+      }
+    },
+  }
+}
+
+/** The adapter, noting the counters it touches so they can be removed after the case. */
+class TidiedRequesterDeletionCounts extends CassandraRequesterDeletionCounts {
+  constructor(
+    client: Client,
+    private readonly touched: Set<string>,
+  ) {
+    super(client, ks)
+  }
+
+  override add(requester: string, hour: number, delta: number): Promise<void> {
+    this.touched.add(JSON.stringify([requester, hour]))
+    return super.add(requester, hour, delta)
+  }
+}
+
+/**
+ * The Cassandra adapter over the tests' keyspace. Each case's requesters are new ids, so a counter
+ * removed afterwards (a removed counter cannot be counted into again) is never used again.
+ */
+export function cassandraRequesterDeletionCounts(db: Client): RequesterDeletionCountsSubject {
+  const touched = new Set<string>()
+  return {
+    counts: new TidiedRequesterDeletionCounts(db, touched),
+    async dispose() {
+      for (const key of touched) {
+        const [requester, hour] = JSON.parse(key) as [string, number]
+        await db.execute(`DELETE FROM ${ks}.user_deletion_requester_hourly WHERE requester = ? AND hour = ?`, [requester, types.Long.fromNumber(hour)], PREPARED)
       }
     },
   }

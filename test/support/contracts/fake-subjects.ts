@@ -5,6 +5,7 @@ import { InMemoryEventOutbox } from '../fakes/in-memory-event-outbox.js'
 import { InMemoryIdempotencyKeys } from '../fakes/in-memory-idempotency-keys.js'
 import { InMemoryIdentityProvider, type FakeSession } from '../fakes/in-memory-identity.js'
 import { InMemoryPersonalTables, InMemoryUserCache, InMemoryUserSearchIndex } from '../fakes/in-memory-personal-data.js'
+import { InMemoryRequesterDeletionCounts } from '../fakes/in-memory-requester-deletion-counts.js'
 import { InMemoryUserDeletionStates } from '../fakes/in-memory-user-deletion-states.js'
 import { InMemoryUserStore, type SeedUser } from '../fakes/in-memory-user-store.js'
 import { Timeline } from '../fakes/timeline.js'
@@ -15,6 +16,7 @@ import type { EventOutboxSubject } from './event-outbox.contract.js'
 import type { IdempotencyKeysSubject } from './idempotency-keys.contract.js'
 import type { IdentityProviderSubject } from './identity-provider.contract.js'
 import type { PersonalDataTablesSubject } from './personal-data-tables.contract.js'
+import type { RequesterDeletionCountsSubject } from './requester-deletion-counts.contract.js'
 import type { UserCacheSubject } from './user-cache.contract.js'
 import type { UserDeletionStatesSubject } from './user-deletion-states.contract.js'
 import type { UserSearchIndexSubject } from './user-search-index.contract.js'
@@ -190,4 +192,8 @@ export function fakeBatchJobs(): BatchJobStoreSubject {
   const store = new InMemoryBatchJobs()
   // One in-memory store stands for the cluster: another instance reaches the same jobs through it.
   return { store, otherInstance: () => store }
+}
+
+export function fakeRequesterDeletionCounts(): RequesterDeletionCountsSubject {
+  return { counts: new InMemoryRequesterDeletionCounts() }
 }

@@ -1,0 +1,67 @@
+import { Hono } from 'hono'
+import { describe, expect, it } from 'vitest'
+import { InMemoryIdempotencyKeys } from '../../test/support/fakes/in-memory-idempotency-keys.js'
+import type { AppEnv } from './app-env.js'
+import { beginIdempotent, IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER } from './idempotency.js'
+
+/** An operation behind beginIdempotent that answers each run with the next of `answers`, and counts its runs. */
+function operationAnswering(answers: (() => Response)[]) {
+  const app = new Hono<AppEnv>()
+  const settings = { keys: new InMemoryIdempotencyKeys(), inFlightSeconds: 30 }
+  let runs = 0
+  app.post('/op', async (c) => {
+    const key = await beginIdempotent(c, settings, 'api.test.op', 'consumer:portal')
+    if (key.kind === 'replay') return key.response
+    const answer = answers[runs++]
+    if (!answer) throw new Error('no answer left')
+    return key.kind === 'claimed' ? key.complete(answer()) : answer()
+  })
+  const send = (key = 'key-1') => Promise.resolve(app.request('/op', { method: 'POST', headers: { [IDEMPOTENCY_KEY_HEADER]: key } }))
+  return { send, runs: () => runs }
+}
+
+const json =
+  (status: number, headers: Record<string, string> = {}) =>
+  () =>
+    Response.json({ status }, { status, headers })
+
+describe('beginIdempotent', () => {
+  it('when the first answer was a 429 (the mass-deletion guard), then a retry with the same key runs anew instead of replaying the refusal and its stale Retry-After', async () => {
+    const op = operationAnswering([json(429, { 'retry-after': '120' }), json(200)])
+    const refused = await op.send()
+    expect(refused.status).toBe(429)
+
+    const retry = await op.send()
+
+    expect(retry.status).toBe(200)
+    expect(retry.headers.get(REPLAYED_HEADER)).toBeNull()
+    expect(op.runs()).toBe(2)
+    // The retry's answer is the one kept.
+    const replay = await op.send()
+    expect(replay.status).toBe(200)
+    expect(replay.headers.get(REPLAYED_HEADER)).toBe('true')
+    expect(op.runs()).toBe(2)
+  })
+
+  it.each([401, 500, 503])('when the first answer was a %i, then a retry with the same key runs anew', async (status) => {
+    const op = operationAnswering([json(status), json(200)])
+    expect((await op.send()).status).toBe(status)
+
+    const retry = await op.send()
+
+    expect(retry.status).toBe(200)
+    expect(op.runs()).toBe(2)
+  })
+
+  it.each([200, 400, 403, 404])('when the first answer was a %i, then a retry with the same key replays it and nothing runs again', async (status) => {
+    const op = operationAnswering([json(status), json(200)])
+    const first = await op.send()
+
+    const retry = await op.send()
+
+    expect(retry.status).toBe(status)
+    expect(retry.headers.get(REPLAYED_HEADER)).toBe('true')
+    expect(await retry.text()).toBe(await first.text())
+    expect(op.runs()).toBe(1)
+  })
+})
