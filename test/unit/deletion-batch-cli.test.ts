@@ -1,0 +1,422 @@
+import { spawn } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import type { ServerResponse } from 'node:http'
+import { createServer } from 'node:net'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { projectRoot } from '../../src/config/project-root.js'
+import { type StubRequest, type StubServer, startStubServer } from '../support/stub-http-server.js'
+
+// `npm run deletion:batch` against a fake deletion service (a stub HTTP server): what the operator
+// sees and the exit code when the service misbehaves. The real service: test/contract/deletion-batch-cli.test.ts.
+
+const SUBMIT = '/api/user/v1/delete/batch'
+const STATUS = '/api/user/v1/delete/batch/status'
+const CREDENTIALS = { API_BEARER: 'test-api-bearer', USER_TOKEN: 'test-user-token' }
+const HIDE_CURSOR = '\x1b[?25l'
+const SHOW_CURSOR = '\x1b[?25h'
+
+const dir = mkdtempSync(join(tmpdir(), 'deletion-batch-unit-'))
+// Preloaded into the CLI: stdout passes for a terminal, so the progress bar is drawn (escape codes and all) into the pipe.
+const fakeTerminal = join(dir, 'fake-terminal.mjs')
+writeFileSync(fakeTerminal, "Object.defineProperty(process.stdout, 'isTTY', { value: true })\nprocess.stdout.columns = 120\n")
+
+interface Run {
+  /** null: the CLI did not end within the test's limit and was killed. */
+  code: number | null
+  /** stdout and stderr, interleaved as they came. */
+  out: string
+}
+
+interface RunOptions {
+  tty?: boolean
+  /** Kills the CLI (and tsx's child) after this long: a CLI that hangs fails the test instead of hanging it. */
+  limitMs?: number
+  /** Called on every chunk of output with all output so far. */
+  onOutput?: (out: string, signal: (name: NodeJS.Signals) => void) => void
+}
+
+/** Runs `npm run deletion:batch -- …` as the contract test does, with only the credentials given in `env`. */
+function runCli(args: string[], env: Record<string, string>, options: RunOptions = {}): Promise<Run> {
+  const { API_BEARER: _bearer, USER_TOKEN: _token, NODE_OPTIONS: _options, ...inherited } = process.env
+  const child = spawn(join(projectRoot, 'node_modules', '.bin', 'tsx'), [join(projectRoot, 'scripts', 'deletion-batch.ts'), ...args], {
+    cwd: projectRoot,
+    env: { ...inherited, ...env, ...(options.tty && { NODE_OPTIONS: `--import ${pathToFileURL(fakeTerminal).href}` }) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group, so the limit kills tsx's node child too.
+    detached: true,
+  })
+  const signal = (name: NodeJS.Signals) => child.pid !== undefined && process.kill(child.pid, name)
+  let out = ''
+  const collect = (chunk: Buffer) => {
+    out += chunk.toString('utf8')
+    options.onOutput?.(out, signal)
+  }
+  child.stdout.on('data', collect)
+  child.stderr.on('data', collect)
+  const limit = setTimeout(() => child.pid !== undefined && process.kill(-child.pid, 'SIGKILL'), options.limitMs ?? 20_000)
+  return new Promise((resolve) =>
+    child.on('exit', (code) => {
+      clearTimeout(limit)
+      resolve({ code, out })
+    }),
+  )
+}
+
+function envelope(id: string, status: number, result: unknown) {
+  return {
+    id,
+    ver: 'v1',
+    ts: '2024-05-20 10:08:56:812+0000',
+    params: { resmsgid: randomUUID(), msgid: randomUUID(), err: null, status: status < 400 ? 'SUCCESS' : 'FAILED', errmsg: null },
+    responseCode: status < 400 ? 'OK' : 'SERVER_ERROR',
+    result,
+  }
+}
+
+function answer(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body))
+}
+
+const accept = (res: ServerResponse, jobId: string, total: number) => answer(res, 202, envelope('api.user.delete.batch', 202, { response: 'SUCCESS', jobId, total }))
+
+/** A status answer: `done` of `total` settled, every settled one deleted. */
+function statusResult(jobId: string, total: number, done = total) {
+  return {
+    jobId,
+    state: done === total ? 'completed' : 'running',
+    total,
+    done,
+    succeeded: done,
+    failed: {},
+    progress: total === 0 ? 100 : Math.floor((done / total) * 100),
+    ratePerSecond: 1,
+    etaSeconds: total - done,
+    outcomes: [],
+  }
+}
+
+const status = (res: ServerResponse, result: unknown) => answer(res, 200, envelope('api.user.delete.batch.status', 200, result))
+
+const requestOf = (request: StubRequest) => (JSON.parse(request.body) as { request: { jobId?: string; userIds?: string[] } }).request
+
+function idsFile(count: number): { path: string; ids: string[] } {
+  const ids = Array.from({ length: count }, () => randomUUID())
+  const path = join(dir, `${randomUUID()}.txt`)
+  writeFileSync(path, `${ids.join('\n')}\n`)
+  return { path, ids }
+}
+
+/** A base URL nothing listens on (a port just freed). */
+async function deadUrl(): Promise<string> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise((resolve) => server.close(resolve))
+  return `http://127.0.0.1:${port}`
+}
+
+const count = (text: string, part: string) => text.split(part).length - 1
+/** A stack trace's frame lines. */
+const STACK = /^\s+at /m
+
+const stubs: StubServer[] = []
+async function stub(handle: (request: StubRequest, res: ServerResponse) => void): Promise<StubServer> {
+  const server = await startStubServer(handle)
+  stubs.push(server)
+  return server
+}
+afterEach(async () => {
+  await Promise.all(stubs.splice(0).map((s) => s.close()))
+})
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+describe('npm run deletion:batch against a fake service', () => {
+  it('when the job completes, then it prints plain progress lines and exits 0', async () => {
+    const jobId = randomUUID()
+    const service = await stub((request, res) => (request.path === SUBMIT ? accept(res, jobId, 2) : status(res, statusResult(jobId, 2))))
+    const { path } = idsFile(2)
+    const { code, out } = await runCli(['--file', path, '--url', service.url], CREDENTIALS)
+    expect(out).toContain(`submitted job ${jobId} (2 ids); follow again with --job ${jobId}`)
+    expect(out).toMatch(/^progress 100% 2\/2 rate 1\/s eta 0s failed none$/m)
+    expect(out).toContain('done: 2 deleted, none failed, of 2')
+    expect(code).toBe(0)
+    expect(service.requests[0]?.headers.authorization).toBe('Bearer test-api-bearer')
+    expect(service.requests[0]?.headers['x-authenticated-user-token']).toBe('test-user-token')
+  }, 30_000)
+})
+
+describe('when status polling gets no answer, it says so once, keeps trying for --give-up-after seconds, then exits 2 with the --job hint', () => {
+  const unanswered: [string, (res: ServerResponse) => void][] = [
+    ['a 503 with an HTML page', (res) => res.writeHead(503, { 'content-type': 'text/html' }).end('<html><body>Service Unavailable</body></html>')],
+    ['a 500', (res) => answer(res, 500, envelope('api.user.delete.batch.status', 500, {}))],
+    ['a connection cut without an answer', (res) => res.socket?.destroy()],
+    ['no answer at all (the call times out)', () => {}],
+  ]
+  it.each(unanswered)(
+    '%s',
+    async (_name, misbehave) => {
+      const jobId = randomUUID()
+      const service = await stub((_request, res) => misbehave(res))
+      const { code, out } = await runCli(['--job', jobId, '--url', service.url, '--give-up-after', '2'], CREDENTIALS)
+      expect(count(out, 'is not answering')).toBe(1)
+      expect(out).toContain('still trying')
+      expect(out).toMatch(new RegExp(`has not answered for 2s .*follow again with --job ${jobId}`))
+      expect(out).not.toMatch(STACK)
+      expect(code).toBe(2)
+      // It kept asking.
+      expect(service.requests.length).toBeGreaterThanOrEqual(2)
+    },
+    30_000,
+  )
+
+  it('nothing listening: the reason is the connection code, not the fetch error', async () => {
+    const jobId = randomUUID()
+    const url = await deadUrl()
+    const { code, out } = await runCli(['--job', jobId, '--url', url, '--give-up-after', '1'], CREDENTIALS)
+    expect(out).toContain(`the service at ${url} is not answering (ECONNREFUSED)`)
+    expect(out).not.toContain('fetch failed')
+    expect(out).toContain(`follow again with --job ${jobId}`)
+    expect(code).toBe(2)
+  }, 30_000)
+
+  it('when the service answers again before the limit, then it says so and follows to the end', async () => {
+    const jobId = randomUUID()
+    let polls = 0
+    const service = await stub((_request, res) => {
+      polls += 1
+      if (polls <= 2) res.writeHead(502).end('Bad Gateway')
+      else status(res, statusResult(jobId, 3))
+    })
+    const { code, out } = await runCli(['--job', jobId, '--url', service.url, '--give-up-after', '10'], CREDENTIALS)
+    expect(count(out, 'is not answering (HTTP 502)')).toBe(1)
+    expect(out).toContain(`the service at ${service.url} answers again`)
+    expect(out).toContain('done: 3 deleted, none failed, of 3')
+    expect(code).toBe(0)
+  }, 30_000)
+})
+
+describe('when --url is not an http(s) address, then it is refused up front with exit 2', () => {
+  it.each([['127.0.0.1:9000'], ['localhost:9000'], ['ftp://127.0.0.1:9000'], ['not a url'], ['http://operator:secret@127.0.0.1:9000']])(
+    '%s',
+    async (url) => {
+      const { code, out } = await runCli(['--job', randomUUID(), '--url', url], CREDENTIALS, { limitMs: 10_000 })
+      expect(out).toContain('--url')
+      expect(out).not.toContain('secret')
+      expect(out).not.toMatch(STACK)
+      expect(code).toBe(2)
+    },
+    15_000,
+  )
+})
+
+describe('when a 200 status answer is not a batch status, then it exits 2 naming the URL, without a stack trace', () => {
+  const jobId = randomUUID()
+  const answers: [string, (res: ServerResponse) => void][] = [
+    ['a result of another shape', (res) => status(res, { jobId, state: 'running' })],
+    ['a result with a count of the wrong type', (res) => status(res, { ...statusResult(jobId, 2), done: '1' })],
+    ['no result', (res) => answer(res, 200, { id: 'api.user.delete.batch.status', params: {} })],
+    ['an HTML page', (res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html><body>Portal</body></html>')],
+  ]
+  it.each(answers)(
+    '%s',
+    async (_name, misanswer) => {
+      const service = await stub((_request, res) => misanswer(res))
+      const { code, out } = await runCli(['--job', jobId, '--url', service.url], CREDENTIALS, { limitMs: 10_000 })
+      expect(out).toContain(`not a batch status answer from ${service.url}${STATUS}`)
+      expect(out).not.toMatch(STACK)
+      expect(code).toBe(2)
+    },
+    15_000,
+  )
+})
+
+describe('when a credential holds a character a header cannot carry, then it is refused naming the variable, never showing its value', () => {
+  const cases: [string, Record<string, string>, string][] = [
+    ['API_BEARER with a line break inside', { ...CREDENTIALS, API_BEARER: 'eyJsecret\nPART2' }, 'API_BEARER'],
+    ['API_BEARER with a Bearer prefix', { ...CREDENTIALS, API_BEARER: 'Bearer eyJsecretPART2' }, 'API_BEARER'],
+    ['USER_TOKEN with a non-ASCII character', { ...CREDENTIALS, USER_TOKEN: 'eyJsecret’PART2' }, 'USER_TOKEN'],
+    ['USER_TOKEN with a tab inside', { ...CREDENTIALS, USER_TOKEN: 'eyJsecret\tPART2' }, 'USER_TOKEN'],
+  ]
+  it.each(cases)(
+    '%s',
+    async (_name, env, variable) => {
+      const service = await stub((_request, res) => res.writeHead(500).end())
+      const { path } = idsFile(1)
+      for (const args of [
+        ['--file', path],
+        ['--file', path, '--dry-run'],
+        ['--job', randomUUID()],
+      ]) {
+        const { code, out } = await runCli([...args, '--url', service.url], env, { limitMs: 10_000 })
+        expect(out).toContain(variable)
+        expect(out).not.toContain('eyJsecret')
+        expect(out).not.toContain('PART2')
+        expect(code).toBe(2)
+      }
+      expect(service.requests).toHaveLength(0)
+    },
+    45_000,
+  )
+})
+
+describe('flag combinations', () => {
+  it('when --file and --job are both given, then it is refused with exit 2 and nothing is sent', async () => {
+    const service = await stub((_request, res) => res.writeHead(500).end())
+    const { code, out } = await runCli(['--file', idsFile(1).path, '--job', randomUUID(), '--url', service.url], CREDENTIALS, { limitMs: 10_000 })
+    expect(out).toMatch(/--file .*--job .*one/)
+    expect(code).toBe(2)
+    expect(service.requests).toHaveLength(0)
+  }, 15_000)
+
+  it('when --dry-run goes with --job, then it is refused with exit 2 and nothing is sent', async () => {
+    const service = await stub((_request, res) => res.writeHead(500).end())
+    const { code, out } = await runCli(['--dry-run', '--job', randomUUID(), '--url', service.url], CREDENTIALS, { limitMs: 10_000 })
+    expect(out).toContain('--dry-run')
+    expect(code).toBe(2)
+    expect(service.requests).toHaveLength(0)
+  }, 15_000)
+
+  it('when --dry-run is asked without API_BEARER, then it is refused with exit 2', async () => {
+    const { code, out } = await runCli(['--file', idsFile(1).path, '--dry-run'], { API_BEARER: '', USER_TOKEN: '' }, { limitMs: 10_000 })
+    expect(out).toContain('API_BEARER')
+    expect(code).toBe(2)
+  }, 15_000)
+
+  it('when --dry-run has a file and well-formed credentials, then it says it contacted nothing, and nothing is sent', async () => {
+    const service = await stub((_request, res) => res.writeHead(500).end())
+    const { code, out } = await runCli(['--file', idsFile(3).path, '--dry-run', '--url', service.url], CREDENTIALS, { limitMs: 10_000 })
+    expect(out).toContain('dry run: 3 distinct ids in 1 job(s)')
+    expect(out).toContain('contacted nothing')
+    expect(code).toBe(0)
+    expect(service.requests).toHaveLength(0)
+  }, 15_000)
+})
+
+describe('a file of more than 1000 ids: sequential jobs, each submit retried on a transient failure', () => {
+  it('when the second submit meets 503 twice, then it is retried and both jobs are followed to the end', async () => {
+    const jobIds = [randomUUID(), randomUUID()]
+    let submits = 0
+    const service = await stub((request, res) => {
+      if (request.path === STATUS) return status(res, statusResult(requestOf(request).jobId ?? '', requestOf(request).jobId === jobIds[0] ? 1000 : 1))
+      submits += 1
+      if (submits === 1) return accept(res, jobIds[0]!, 1000)
+      if (submits <= 3) return answer(res, 503, envelope('api.user.delete.batch', 503, {}))
+      accept(res, jobIds[1]!, 1)
+    })
+    const { code, out } = await runCli(['--file', idsFile(1001).path, '--url', service.url], CREDENTIALS)
+    expect(service.requests.filter((r) => r.path === SUBMIT).map((r) => requestOf(r).userIds?.length)).toEqual([1000, 1, 1, 1])
+    expect(out).toContain('done: 1001 deleted, none failed, of 1001')
+    expect(code).toBe(0)
+  }, 30_000)
+
+  it('when a submit meets 429 with Retry-After, then it waits that long before trying again', async () => {
+    const jobId = randomUUID()
+    let submits = 0
+    const service = await stub((request, res) => {
+      if (request.path === STATUS) return status(res, statusResult(jobId, 1))
+      submits += 1
+      if (submits === 1) return answer(res, 429, envelope('api.user.delete.batch', 429, {}), { 'retry-after': '2' })
+      accept(res, jobId, 1)
+    })
+    const started: number[] = []
+    service.server.on('request', () => started.push(Date.now()))
+    const { code } = await runCli(['--file', idsFile(1).path, '--url', service.url], CREDENTIALS)
+    expect(code).toBe(0)
+    expect(started[1]! - started[0]!).toBeGreaterThanOrEqual(1900)
+  }, 30_000)
+
+  it('when a later submit keeps failing, then it names every job already submitted as one --job hint, says how many ids were not submitted, and exits 2', async () => {
+    const jobIds = [randomUUID(), randomUUID()]
+    let submits = 0
+    const service = await stub((_request, res) => {
+      submits += 1
+      if (submits <= 2) return accept(res, jobIds[submits - 1]!, 1000)
+      res.writeHead(503, { 'content-type': 'text/html' }).end('<html>down</html>')
+    })
+    const { path } = idsFile(2500)
+    const { code, out } = await runCli(['--file', path, '--url', service.url], CREDENTIALS, { limitMs: 40_000 })
+    expect(out).toContain(`--job ${jobIds.join(',')}`)
+    expect(out).toContain(`500 of 2500 ids were not submitted: the ones from line 2001 of ${path} on`)
+    expect(out).not.toMatch(STACK)
+    expect(code).toBe(2)
+    // Two jobs, then the third tried a few times; no status asked: the CLI does not follow a partial submission.
+    expect(submits).toBeGreaterThan(3)
+    expect(service.requests.every((r) => r.path === SUBMIT)).toBe(true)
+  }, 45_000)
+
+  it('when a later submit is refused (400), then it is not retried, and the jobs already submitted are named', async () => {
+    const jobId = randomUUID()
+    let submits = 0
+    const service = await stub((_request, res) => {
+      submits += 1
+      if (submits === 1) return accept(res, jobId, 1000)
+      answer(res, 400, { ...envelope('api.user.delete.batch', 400, {}), params: { err: 'UOS_USRDLT0001', errmsg: 'refused', status: 'FAILED' } })
+    })
+    const { code, out } = await runCli(['--file', idsFile(1001).path, '--url', service.url], CREDENTIALS)
+    expect(out).toContain('batch refused: 400 UOS_USRDLT0001 refused')
+    expect(out).toContain(`--job ${jobId}`)
+    expect(submits).toBe(2)
+    expect(code).toBe(2)
+  }, 30_000)
+})
+
+describe('when the submit is answered with something other than an accepted job, then it is not tried again and it exits 2', () => {
+  const answers: [string, (res: ServerResponse) => void][] = [
+    ['a 200 HTML page (--url names a web site)', (res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html><body>Portal</body></html>')],
+    ['a 202 without a job id', (res) => answer(res, 202, envelope('api.user.delete.batch', 202, { response: 'SUCCESS' }))],
+  ]
+  it.each(answers)(
+    '%s',
+    async (_name, misanswer) => {
+      const service = await stub((_request, res) => misanswer(res))
+      const { code, out } = await runCli(['--file', idsFile(2).path, '--url', service.url], CREDENTIALS, { limitMs: 10_000 })
+      expect(out).toContain(`not a batch answer from ${service.url}${SUBMIT}`)
+      expect(out).toContain('nothing was submitted')
+      expect(out).not.toMatch(STACK)
+      expect(code).toBe(2)
+      expect(service.requests).toHaveLength(1)
+    },
+    15_000,
+  )
+})
+
+describe('on a terminal, the progress bar is stopped (the cursor shown again) on every way out', () => {
+  it('when the user token expires mid-job (401), then it stops the bar, says why and exits 2', async () => {
+    const jobId = randomUUID()
+    let polls = 0
+    const service = await stub((request, res) => {
+      if (request.path === SUBMIT) return accept(res, jobId, 4)
+      polls += 1
+      if (polls === 1) return status(res, statusResult(jobId, 4, 1))
+      answer(res, 401, { ...envelope('api.user.delete.batch.status', 401, {}), params: { err: 'UOS_0070', errmsg: 'unauthorized', status: 'FAILED' } })
+    })
+    const { code, out } = await runCli(['--file', idsFile(4).path, '--url', service.url], CREDENTIALS, { tty: true })
+    expect(out).toContain(HIDE_CURSOR)
+    expect(out.lastIndexOf(SHOW_CURSOR)).toBeGreaterThan(out.lastIndexOf(HIDE_CURSOR))
+    expect(out).toContain(`status of job ${jobId} refused: 401 UOS_0070 unauthorized`)
+    expect(code).toBe(2)
+  }, 30_000)
+
+  it('when the operator presses Ctrl-C, then it stops the bar, says how to follow again, and exits 130', async () => {
+    const jobId = randomUUID()
+    const service = await stub((request, res) => (request.path === SUBMIT ? accept(res, jobId, 4) : status(res, statusResult(jobId, 4, 1))))
+    let interrupted = false
+    const { code, out } = await runCli(['--file', idsFile(4).path, '--url', service.url], CREDENTIALS, {
+      tty: true,
+      onOutput: (sofar, signal) => {
+        if (!interrupted && sofar.includes('1/4')) {
+          interrupted = true
+          signal('SIGINT')
+        }
+      },
+    })
+    expect(interrupted).toBe(true)
+    expect(out.lastIndexOf(SHOW_CURSOR)).toBeGreaterThan(out.lastIndexOf(HIDE_CURSOR))
+    expect(out).toContain(`follow again with --job ${jobId}`)
+    expect(code).toBe(130)
+  }, 30_000)
+})
