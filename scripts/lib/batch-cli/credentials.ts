@@ -1,0 +1,24 @@
+import { fail } from './terminal.js'
+
+/** What an HTTP header can carry as a token: visible ASCII, so no pasted line break, space after `Bearer` or curly quote. */
+const HEADER_TOKEN = /^[\x21-\x7e]+$/
+
+/** One credential variable, trimmed; undefined when unset or empty. Its value is never printed: it is a bearer token. */
+function credential(name: 'API_BEARER' | 'USER_TOKEN'): string | undefined {
+  const value = process.env[name]?.trim()
+  if (!value) return undefined
+  if (!HEADER_TOKEN.test(value)) fail(`${name} holds a character an HTTP header cannot carry (only visible ASCII, no spaces or line breaks inside): set it to the token alone, without "Bearer "`)
+  return value
+}
+
+/**
+ * The request headers: API_BEARER and USER_TOKEN; USER_TOKEN left out, the API bearer alone: a consumer trusted with deleteAnyUser.
+ * Checked, like the flags, before anything is read or sent.
+ */
+export function credentials(): Record<string, string> {
+  const apiBearer = credential('API_BEARER')
+  const userToken = credential('USER_TOKEN')
+  if (!apiBearer)
+    fail('set API_BEARER (the gateway consumer JWT) and USER_TOKEN (the user token of the person deleting), as the quick start prints them; API_BEARER alone for a consumer trusted with deleteAnyUser')
+  return { authorization: `Bearer ${apiBearer}`, ...(userToken && { 'x-authenticated-user-token': userToken }), 'content-type': 'application/json' }
+}

@@ -1,0 +1,60 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { isStatus, MAX_IDS_PER_JOB, STATUS_PATH, type Status } from './batch-api.js'
+import { exitOnInterrupt } from './interrupt.js'
+import { type ProgressView, progressView } from './progress-view.js'
+import { CALL_TIMEOUT_MS, refusal, type ServiceClient } from './service-call.js'
+import { failuresText, summarise } from './summary.js'
+import { fail, stopBar } from './terminal.js'
+
+const POLL_MS = 1000
+
+type StatusRead = { kind: 'status'; status: Status } | { kind: 'unanswered'; why: string }
+
+/** One job's status; a refusal or an answer that is not a batch status ends the CLI (asking again would not help). */
+async function readStatus(service: ServiceClient, jobId: string, timeoutMs: number): Promise<StatusRead> {
+  const answer = await service.call(STATUS_PATH, { jobId, limit: MAX_IDS_PER_JOB }, timeoutMs)
+  if (answer.kind === 'none') return { kind: 'unanswered', why: answer.why }
+  // Restarting, overloaded or in trouble: ask again.
+  if (answer.status >= 500 || answer.status === 429) return { kind: 'unanswered', why: `HTTP ${answer.status}` }
+  if (answer.status !== 200) fail(`status of job ${jobId} refused: ${refusal(answer.status, answer.body)}`)
+  if (!isStatus(answer.body.result)) fail(`not a batch status answer from ${service.base}${STATUS_PATH} (is --url the deletion service?)`)
+  return { kind: 'status', status: answer.body.result }
+}
+
+/** Polls every job until all are completed; the last statuses. Gives up (exit 2) after giveUpMs without an answer. */
+async function pollUntilCompleted(service: ServiceClient, jobIds: string[], giveUpMs: number, view: ProgressView): Promise<Status[]> {
+  // When the current run of unanswered polls began; undefined while the service answers.
+  let silentSince: number | undefined
+  for (;;) {
+    const askedAt = Date.now()
+    // A hung service is asked at least twice before the CLI gives up on it.
+    const reads = await Promise.all(jobIds.map((jobId) => readStatus(service, jobId, Math.min(CALL_TIMEOUT_MS, giveUpMs / 2))))
+    const unanswered = reads.find((read) => read.kind === 'unanswered')
+    if (unanswered) {
+      if (silentSince === undefined) view.notAnswering(unanswered.why, giveUpMs)
+      silentSince ??= askedAt
+      if (Date.now() - silentSince >= giveUpMs)
+        fail(`the service at ${service.base} has not answered for ${giveUpMs / 1000}s (${unanswered.why}); the jobs go on without this CLI: follow again with --job ${jobIds.join(',')}`)
+    } else {
+      if (silentSince !== undefined) view.answersAgain()
+      silentSince = undefined
+      const statuses = reads.flatMap((read) => (read.kind === 'status' ? [read.status] : []))
+      const sum = summarise(statuses)
+      view.show(sum)
+      if (sum.completed) return statuses
+    }
+    await sleep(POLL_MS)
+  }
+}
+
+/** Follows the jobs to the end, then names every id that failed; the exit code: 1 when any failed, else 0. */
+export async function follow(service: ServiceClient, jobIds: string[], giveUpMs: number): Promise<number> {
+  exitOnInterrupt(jobIds)
+  const latest = await pollUntilCompleted(service, jobIds, giveUpMs, progressView(service.base))
+  stopBar()
+  const sum = summarise(latest)
+  const failedIds = latest.flatMap((s) => s.outcomes.filter((o) => o.status === 'failed'))
+  for (const outcome of failedIds) console.log(`failed ${outcome.userId} ${outcome.err ?? ''}`.trim())
+  console.log(`done: ${sum.total - Object.values(sum.failed).reduce((a, b) => a + b, 0)} deleted, ${failuresText(sum.failed)} failed, of ${sum.total}`)
+  return failedIds.length > 0 ? 1 : 0
+}

@@ -1,0 +1,67 @@
+import { parseArgs } from 'node:util'
+import { fail } from './terminal.js'
+
+// Flags are all checked before anything is read or sent.
+
+const USAGE = 'usage: npm run deletion:batch -- (--file ids.txt [--mode soft|hard] [--dry-run] | --job <jobId>[,<jobId>…]) [--url http://127.0.0.1:9000] [--give-up-after <seconds, 120>]'
+const DEFAULT_GIVE_UP_SECONDS = 120
+
+export interface Options {
+  file?: string
+  jobIds?: string[]
+  mode?: 'soft' | 'hard'
+  dryRun: boolean
+  base: string
+  giveUpMs: number
+}
+
+function parseFlags() {
+  try {
+    return parseArgs({
+      options: {
+        file: { type: 'string' },
+        mode: { type: 'string' },
+        'dry-run': { type: 'boolean', default: false },
+        url: { type: 'string', default: 'http://127.0.0.1:9000' },
+        job: { type: 'string' },
+        'give-up-after': { type: 'string', default: String(DEFAULT_GIVE_UP_SECONDS) },
+      },
+      strict: true,
+    }).values
+  } catch (err) {
+    return fail(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`)
+  }
+}
+
+/** The command line's options; a flag that is wrong or missing ends the CLI with the usage. */
+export function readOptions(): Options {
+  const values = parseFlags()
+  if (values.file !== undefined && values.job !== undefined) fail(`--file submits a file and --job follows jobs already submitted: use one\n${USAGE}`)
+  if (values['dry-run'] && values.job !== undefined) fail(`--dry-run checks a --file before anything is submitted; it does not go with --job\n${USAGE}`)
+  if (!values.file && values.job === undefined) fail(USAGE)
+  if (values.mode !== undefined && values.mode !== 'soft' && values.mode !== 'hard') fail(`--mode is soft or hard\n${USAGE}`)
+  const jobIds = values.job === undefined ? undefined : [...new Set(values.job.split(',').map((id) => id.trim()))].filter((id) => id !== '')
+  if (jobIds?.length === 0) fail(`--job needs a job id\n${USAGE}`)
+  return {
+    ...(values.file && { file: values.file }),
+    ...(jobIds && { jobIds }),
+    ...(values.mode && { mode: values.mode }),
+    dryRun: values['dry-run'],
+    base: baseUrl(values.url),
+    giveUpMs: giveUpAfter(values['give-up-after']),
+  }
+}
+
+/** The service's address: http or https only (fetch reads `127.0.0.1:9000` as a scheme, and fails on every call), no user or password in it. */
+function baseUrl(text: string): string {
+  const url = URL.canParse(text.trim()) ? new URL(text.trim()) : undefined
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) return fail(`--url is an http:// or https:// address, as http://127.0.0.1:9000\n${USAGE}`)
+  if (url.username || url.password) fail('--url carries no user or password: the credentials come from API_BEARER and USER_TOKEN')
+  return url.href.replace(/\/+$/, '')
+}
+
+function giveUpAfter(text: string): number {
+  const seconds = Number(text)
+  if (!Number.isFinite(seconds) || seconds <= 0) fail(`--give-up-after is a number of seconds above 0\n${USAGE}`)
+  return seconds * 1000
+}

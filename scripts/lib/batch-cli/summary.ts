@@ -1,0 +1,23 @@
+import type { Status } from './batch-api.js'
+
+/** The jobs followed, taken together: what the progress view shows and the last line says. */
+export function summarise(statuses: Status[]) {
+  const total = statuses.reduce((sum, s) => sum + s.total, 0)
+  const done = statuses.reduce((sum, s) => sum + s.done, 0)
+  const failed: Record<string, number> = {}
+  for (const s of statuses) for (const [code, n] of Object.entries(s.failed)) failed[code] = (failed[code] ?? 0) + n
+  // The jobs still running make the rate an ETA rests on; once all are completed, the last minute's.
+  const running = statuses.filter((s) => s.state !== 'completed')
+  const rate = Math.round((running.length > 0 ? running : statuses).reduce((sum, s) => sum + s.ratePerSecond, 0) * 10) / 10
+  const eta = done === total ? 0 : rate > 0 ? Math.ceil((total - done) / rate) : null
+  const paused = statuses.some((s) => s.state === 'paused')
+  return { total, done, failed, rate, eta, paused, completed: statuses.every((s) => s.state === 'completed') }
+}
+
+export type Summary = ReturnType<typeof summarise>
+
+/** The failures by error code, as `CODE=n …`, or `none`. */
+export const failuresText = (failed: Record<string, number>) =>
+  Object.entries(failed)
+    .map(([code, n]) => `${code}=${n}`)
+    .join(' ') || 'none'
