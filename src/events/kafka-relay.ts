@@ -1,6 +1,7 @@
 import { Kafka, logLevel, type Producer } from 'kafkajs'
 import type { Logger } from '../logging/logger.js'
 import type { CassandraEventOutbox, OutboxEntry } from '../store/cassandra-event-outbox.js'
+import { RetryBackoff } from './retry-backoff.js'
 
 /** Wait for every in-sync replica (Kafka's acks=all). */
 const ACKS_ALL = -1
@@ -10,6 +11,9 @@ const MAX_PASSES = 10
 
 /** How many published events are recorded in Cassandra at a time. */
 const RECORD_AT_ONCE = 16
+
+/** The waits between sends while Kafka keeps failing them: 1 s, 2 s, 4 s … at most 30 s. */
+const BACKOFF = { firstMs: 1000, maxMs: 30_000 }
 
 export interface KafkaRelayOptions {
   brokers: string[]
@@ -30,13 +34,15 @@ export interface RelayDeps {
  * Publishes what the outbox holds, oldest listing first, a pass's entries in one send, and marks
  * each entry (its request, then the entry) only after Kafka acknowledged them. A crash in between republishes the same payload, with the same mid, so
  * consumers can drop the duplicate; the producer is idempotent, so its own retries add none.
- * Kafka being down only means the entries wait for the next pass.
+ * Kafka being down only means the entries wait: for a pass after a wait that grows while it stays
+ * down (RetryBackoff), so the outbox is not read and marked every tick meanwhile.
  */
 export class KafkaRelay {
   private producer: Producer | undefined
   private connecting: Promise<Producer> | undefined
   private running: Promise<number> | undefined
   private readonly kafka: Kafka
+  private readonly backoff = new RetryBackoff(BACKOFF)
 
   constructor(
     private readonly options: KafkaRelayOptions,
@@ -81,6 +87,7 @@ export class KafkaRelay {
   }
 
   private async pass(limit: number): Promise<number> {
+    if (!this.backoff.ready(Date.now())) return 0
     const entries = await this.deps.outbox.pending(limit)
     if (entries.length === 0) return 0
     try {
@@ -91,7 +98,8 @@ export class KafkaRelay {
       const messages = entries.map((entry) => ({ key: entry.userId, value: entry.payload }))
       await producer.send({ topic: this.options.topic, acks: ACKS_ALL, timeout: this.options.timeoutMs, messages })
     } catch (err) {
-      // Some may have reached the topic: they are sent again next pass, with the same mid.
+      // Some may have reached the topic: they are sent again after the wait, with the same mid.
+      this.backoff.failed(Date.now())
       for (const entry of entries) {
         await this.deps.outbox.attemptFailed(entry)
         this.deps.log.warn({ requestId: entry.requestId, mid: entry.mid, err: err instanceof Error ? err.message : String(err) }, 'event not published yet')
@@ -99,6 +107,7 @@ export class KafkaRelay {
       await this.reset()
       return 0
     }
+    this.backoff.succeeded()
     const at = new Date()
     for (let from = 0; from < entries.length; from += RECORD_AT_ONCE) {
       await Promise.all(entries.slice(from, from + RECORD_AT_ONCE).map((entry) => this.record(entry, at)))

@@ -5,6 +5,7 @@ import { DependencyUnavailableError } from '../../src/deletion/errors.js'
 import { expectDeleted } from '../support/assertions.js'
 import { requestsOf } from '../support/deletion-requests.js'
 import { startHarness, type Harness } from '../support/harness.js'
+import { TEST_KEYSPACE } from '../support/test-env.js'
 import { readTopic } from '../support/kafka.js'
 import { waitUntil } from '../support/wait-until.js'
 
@@ -55,7 +56,10 @@ describe('the delete-user event on the real Kafka', () => {
     try {
       await expectDeleted(await h.deleteRequest({ request: { userId: user.id } }, { 'x-authenticated-user-token': h.userToken({ sub: user.id }), 'x-request-id': requestId }))
       expect(await h.service.publishEvents()).toBe(0)
+      // Right after a failed send the relay waits: it neither reads nor marks the outbox again at once.
       expect(await h.service.publishEvents()).toBe(0)
+      const outboxEntry = await h.db.execute(`SELECT attempts FROM ${TEST_KEYSPACE}.user_deletion_event_outbox WHERE requestid = ?`, [requestId], { prepare: true })
+      expect(outboxEntry.first()?.get('attempts')).toBe(1)
       const [request] = await requestsOf(h.db, user.id)
       expect(request?.state).toBe('completed')
       expect(request?.steps.event).toMatchObject({ action: 'queued' })
