@@ -17,7 +17,16 @@ export interface CorsPolicy {
    * with `Access-Control-Allow-Credentials: true`, any other origin no CORS header at all.
    */
   readonly credentialed?: boolean
+  /** Answer headers a browser script may read (`Access-Control-Expose-Headers`); none beyond the CORS-safelisted ones when absent. */
+  readonly exposeHeaders?: readonly string[]
 }
+
+/**
+ * What the REST dialects' browser clients read from an answer: the request id the docs tell them to
+ * quote, when to retry (503, 429), what login a step-up asks for, and whether an answer is a replay.
+ * The Sunbird routes send none: their callers see the headers Sunbird's gateway sends.
+ */
+const REST_EXPOSED = ['X-Request-Id', 'Retry-After', 'WWW-Authenticate', 'Idempotent-Replayed']
 
 /** No preflight: the probes are not called from browsers. */
 export const noPreflight: CorsPolicy = {}
@@ -26,10 +35,10 @@ export const noPreflight: CorsPolicy = {}
 export const portalCors: CorsPolicy = { preflight: { headers: ['X-Channel-Id', 'X-Device-Id', 'X-App-Id'], maxAgeSeconds: 600 } }
 
 /** A REST route a browser app calls with a bearer token: the preflight, `*` on answers. */
-export const bearerCors: CorsPolicy = { preflight: { headers: [], maxAgeSeconds: 600 } }
+export const bearerCors: CorsPolicy = { preflight: { headers: [], maxAgeSeconds: 600 }, exposeHeaders: REST_EXPOSED }
 
 /** The session-cookie route: credentialed CORS for the allowed origins only. */
-export const credentialedCors: CorsPolicy = { preflight: { headers: [], maxAgeSeconds: 600 }, credentialed: true }
+export const credentialedCors: CorsPolicy = { preflight: { headers: [], maxAgeSeconds: 600 }, credentialed: true, exposeHeaders: REST_EXPOSED }
 
 /** The CORS headers of a credentialed answer (or preflight): the caller's origin when allowed, and `Vary: Origin` always. */
 export function setCredentialedCors(c: Context<AppEnv>, allowedOrigins: readonly string[], headers: Headers): void {

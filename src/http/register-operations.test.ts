@@ -128,6 +128,16 @@ describe('routes derived from the operation list', () => {
     expect(((await singleOverTheConfigured.json()) as { params: { errmsg: string } }).params.errmsg).toBe('Maximum upload data size should be 1024')
   })
 
+  it("when a REST dialect's route answers, then a browser script may read its request id, Retry-After, WWW-Authenticate and Idempotent-Replayed; a Sunbird route's answer exposes nothing new", async () => {
+    const rest = await app.request('/api/v2/user/5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41/', { method: 'DELETE' })
+    const session = await app.request('/api/users/5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41', { method: 'DELETE' })
+    const sunbird = await app.request('/api/user/v1/delete', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+
+    for (const answer of [rest, session]) expect(answer.headers.get('access-control-expose-headers')).toBe('X-Request-Id, Retry-After, WWW-Authenticate, Idempotent-Replayed')
+    expect(rest.headers.get('x-request-id')).not.toBeNull()
+    expect(sunbird.headers.get('access-control-expose-headers')).toBeNull()
+  })
+
   it('when no operation has the path, then 404 in the default dialect with an id derived from the path', async () => {
     const response = await app.request('/api/user/v9/remove', { method: 'POST' })
     const body = (await response.json()) as Envelope

@@ -12,7 +12,10 @@ const REQUEST_ID_HEADERS = ['X-Request-ID', 'X-msgId']
 
 /** First on an operation's chain: its id (the envelope id) and its dialect, for the answer and for any error; then its own headers on whatever it answers. */
 function operationContext(operation: Operation, allowedOrigins: () => readonly string[], bodyLimit: number): MiddlewareHandler<AppEnv> {
-  const headers = Object.entries(operation.responseHeaders ?? {})
+  const headers = Object.entries({
+    ...operation.responseHeaders,
+    ...(operation.cors.exposeHeaders && { 'Access-Control-Expose-Headers': operation.cors.exposeHeaders.join(', ') }),
+  })
   // A chained promise, not an async function: one promise less on every request (see request-context.ts).
   return function enterOperation(c, next) {
     c.set('apiId', operation.id)
