@@ -89,7 +89,9 @@ function deletionRequestStatements(keyspace: string) {
     reopen: `UPDATE ${t} SET state = ?, updatedat = ? WHERE id = ?`,
     due: `UPDATE ${open} SET dueat = ? WHERE id = ?`,
     close: `DELETE FROM ${open} WHERE id = ?`,
-    listOpen: `SELECT id, userid, createdat, dueat FROM ${open}`,
+    // The sweeper goes round the list: from where its last pass stopped to the end, then from the start.
+    listOpenAfter: `SELECT token(id) AS place, id, userid, createdat, dueat FROM ${open} WHERE token(id) > ?`,
+    listOpenUpTo: `SELECT token(id) AS place, id, userid, createdat, dueat FROM ${open} WHERE token(id) <= ?`,
     eventPublished: `UPDATE ${t} SET eventpublishedat = ? WHERE id = ?`,
   }
 }
@@ -102,6 +104,8 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
   private readonly cql: ReturnType<typeof deletionRequestStatements>
   /** Timestamps of the writes fenced by a lease (see writeUnderLease). */
   private readonly stamps = new WriteStamps()
+  /** Where the last listOpen that stopped at its limit stopped (a token of the open list); the ring's start at first. */
+  private sweptUpTo = types.Long.MIN_VALUE
 
   constructor(
     private readonly client: Client,
@@ -301,16 +305,28 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
     await runCassandra(this.client, (client) => client.execute(this.cql.due, [null, id], IDEMPOTENT))
   }
 
+  /**
+   * Goes round the list from where the last call stopped, so requests that stay open pass after pass
+   * (partial ones while a dependency is down) cannot keep the same first `limit` for ever and starve
+   * those after them. Paged through: scheduled requests waiting out their grace period must not
+   * crowd out the ones due now.
+   */
   async listOpen(limit: number, dueBy: Date = new Date()): Promise<OpenEntry[]> {
-    // Paged through: scheduled requests waiting out their grace period must not crowd out the ones due now.
-    const result = await runCassandra(this.client, (client) => client.execute(this.cql.listOpen, [], { ...IDEMPOTENT, fetchSize: 500 }))
+    const from = this.sweptUpTo
     const due: OpenEntry[] = []
-    for await (const row of result) {
-      const dueAt = row.get('dueat') as Date | null
-      if (dueAt && dueAt.getTime() > dueBy.getTime()) continue
-      due.push({ id: row.get('id') as string, userId: row.get('userid') as string, createdAt: (row.get('createdat') as Date | null) ?? NO_CREATION_TIME, ...(dueAt && { dueAt }) })
-      if (due.length >= limit) break
+    for (const query of [this.cql.listOpenAfter, this.cql.listOpenUpTo]) {
+      const result = await runCassandra(this.client, (client) => client.execute(query, [from], { ...IDEMPOTENT, fetchSize: 500 }))
+      for await (const row of result) {
+        const dueAt = row.get('dueat') as Date | null
+        if (dueAt && dueAt.getTime() > dueBy.getTime()) continue
+        due.push({ id: row.get('id') as string, userId: row.get('userid') as string, createdAt: (row.get('createdat') as Date | null) ?? NO_CREATION_TIME, ...(dueAt && { dueAt }) })
+        if (due.length >= limit) {
+          this.sweptUpTo = row.get('place') as types.Long
+          return due
+        }
+      }
     }
+    // All round: the next call starts where this one did.
     return due
   }
 

@@ -359,6 +359,19 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
         expect(await s.store.listOpen(1)).toHaveLength(1)
       })
 
+      test('when more requests are due than one listing takes, then listings in a row go round them all, none left behind', async (s) => {
+        const mine = new Set<string>()
+        for (let i = 0; i < 5; i++) mine.add((await created(s)).id)
+        const seen = new Set<string>()
+
+        // Other cases' requests may share the list: go round it, however long, a bounded number of times.
+        for (let listing = 0; listing < 400 && [...mine].some((id) => !seen.has(id)); listing++) {
+          for (const open of await s.store.listOpen(3)) seen.add(open.id)
+        }
+
+        expect([...mine].filter((id) => !seen.has(id))).toEqual([])
+      })
+
       test('when a request completes, then its receipt reads back, it is no longer open, and its lease is free', async (s) => {
         const request = await created(s, {}, new Date(Date.now() + 30 * SECOND))
 

@@ -43,7 +43,8 @@ const EPOCH = new Date(0)
  * - finish overwrites reason and receipt (absent fields become absent) and unlists finished
  *   requests (completed, failed, cancelled); partial and scheduled ones stay open, a scheduled one
  *   due at `dueAt`; listOpen answers only what is due, each entry with its request's creation time (an entry
- *   seeded by listWithoutRequest has no request); unlist takes an entry off the list and nothing
+ *   seeded by listWithoutRequest has no request), going round the list (in id order) from where its last
+ *   answer that reached the limit stopped; unlist takes an entry off the list and nothing
  *   else; reopen lists a request again, due at once;
  * - get / findByUser answer copies, steps in the order the workflow runs them; findByUser newest first.
  *
@@ -63,6 +64,8 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
   readonly created: { request: DeletionRequest; leaseUntil: Date; idChosenBy: RequestIdChosenBy; applied: boolean }[] = []
   private readonly rows = new Map<string, Row>()
   private readonly entriesWithoutRequest = new Map<string, Omit<OpenEntry, 'dueAt'>>()
+  /** Where the last listOpen that stopped at its limit stopped (an id: the fake's ring is in id order). */
+  private sweptUpTo: string | undefined
   private readonly failures = new FailureQueue<Method>()
 
   constructor(
@@ -204,7 +207,13 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
       .filter((row) => row.open && (!row.dueAt || row.dueAt.getTime() <= dueBy.getTime()))
       .map((row) => ({ id: row.request.id, userId: row.request.userId, createdAt: new Date(row.request.createdAt), ...(row.dueAt && { dueAt: new Date(row.dueAt) }) }))
     const withoutRequest = [...this.entriesWithoutRequest.values()].map((entry) => ({ ...entry, createdAt: new Date(entry.createdAt) }))
-    return [...listed, ...withoutRequest].slice(0, limit)
+    // Round the list in id order (Cassandra's: token order), from where the last full answer stopped.
+    const ring = [...listed, ...withoutRequest].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    const from = this.sweptUpTo
+    const round = from === undefined ? ring : [...ring.filter((entry) => entry.id > from), ...ring.filter((entry) => entry.id <= from)]
+    const answer = round.slice(0, limit)
+    if (answer.length === limit) this.sweptUpTo = answer[answer.length - 1]?.id
+    return answer
   }
 
   async unlist(id: string): Promise<void> {
