@@ -41,12 +41,26 @@ import { CassandraDeletionRequests } from './store/cassandra-deletion-requests.j
 import { CassandraEventOutbox } from './store/cassandra-event-outbox.js'
 import { LivePhysicalErasure } from './physical-erasure/live-physical-erasure.js'
 import { CassandraPersonalTables } from './store/cassandra-personal-tables.js'
-import { OpenSearchUserIndex } from './search/opensearch-user-index.js'
+import { OpenSearchUserIndex, SearchEngineRefusal } from './search/opensearch-user-index.js'
+import { RedisTimeoutError } from './redis/redis-client.js'
 import { RedisUserCache } from './redis/redis-user-cache.js'
 import { CassandraIdempotencyKeys } from './store/cassandra-idempotency-keys.js'
 import { CassandraUserDeletionStates } from './store/cassandra-user-deletion-states.js'
 import { CassandraUserStore } from './store/cassandra-user-store.js'
 import { appliedSchemaVersion, currentSchemaVersion } from './store/migrations.js'
+
+/**
+ * What the log may say about a step that failed: the error's name, the dependency in trouble, and
+ * why only when this service worded the cause itself (a search engine's status and error type, a
+ * Redis command's timeout): a driver's or an engine's own message may quote a user's values.
+ */
+function stepErrorFields(err: unknown): { err: string; dependency?: string; why?: string } {
+  const name = err instanceof Error ? err.name : 'error'
+  if (!(err instanceof DependencyUnavailableError)) return { err: name }
+  const cause = err.cause
+  const worded = cause instanceof SearchEngineRefusal || cause instanceof RedisTimeoutError
+  return { err: name, dependency: err.dependency, ...(worded && { why: cause.message }) }
+}
 
 export interface Service {
   app: Hono<AppEnv>
@@ -156,7 +170,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     receiptKey: config.deletion.receiptHashKey,
     graceDayMs: config.deletion.graceDaySeconds * 1000,
     eventIncludesUserName: config.events.includeUserName,
-    onStepError: (step, err, requestId) => logger.warn({ requestId, step, err: err instanceof Error ? err.name : 'error' }, 'deletion step not done; the sweeper will retry'),
+    onStepError: (step, err, requestId) => logger.warn({ requestId, step, ...stepErrorFields(err) }, 'deletion step not done; the sweeper will retry'),
     onLeaseLost: (requestId) => logger.warn({ requestId }, 'deletion run stalled past DELETION_LEASE_MS; another runner took the request over and this run stopped'),
     ...(config.faults.crashAfterStep && {
       // Crash tests: die as abruptly as a killed pod, right after the named step is recorded.

@@ -254,7 +254,7 @@ export interface SearchUserFlags {
 /**
  * Sunbird's search engine (Elasticsearch / OpenSearch): the user document behind `user_alias`
  * (`_id` = user id) and the notes index `usernotes`. Throws DependencyUnavailableError('search')
- * when the engine does not answer.
+ * when the engine does not answer or refuses (any error answer but the 404 of what is not there).
  */
 export interface UserSearchIndex {
   /** The user document's source, or undefined when there is none. */
@@ -273,7 +273,7 @@ export interface UserSearchIndex {
   deleteNotes(userId: string): Promise<number>
 }
 
-/** Sunbird's user cache: Redis DB 12, hash `user:<id>`. Throws DependencyUnavailableError('redis') when Redis does not answer. */
+/** Sunbird's user cache: Redis DB 12, hash `user:<id>`. Throws DependencyUnavailableError('redis') when Redis does not answer, a command included (REDIS_TIMEOUT_MS). */
 export interface UserCache {
   /** The cached hash, or undefined when there is no key. */
   readUser(userId: string): Promise<Record<string, string> | undefined>

@@ -3,24 +3,95 @@ import { DependencyUnavailableError } from '../deletion/errors.js'
 import type { JsonRow, SearchUserFlags, UserSearchIndex } from '../deletion/ports.js'
 import { NOTES_INDEX, USER_ALIAS } from './sunbird-indexes.js'
 
+/** Notes removed per round of deleteNotes (one search, one bulk request). */
+export const NOTES_PAGE_SIZE = 500
+
+/**
+ * Rounds deleteNotes may take before it gives up as unavailable: 100 × 500 = 50,000 notes, far past
+ * what one person writes. Only an engine that keeps finding notes it says it deleted (or a bug)
+ * gets there, and the step is then owed instead of spinning for ever.
+ */
+export const MAX_NOTES_ROUNDS = 100
+
+/**
+ * Why the engine did not do what was asked, fit for a log line: the operation, the HTTP status and
+ * the engine's error type, or what was wrong with its answer. Never the engine's own reason text,
+ * which can quote a document id or a field's value (a mapper error previews the value it refused).
+ */
+export class SearchEngineRefusal extends Error {
+  override name = 'SearchEngineRefusal'
+  constructor(
+    message: string,
+    /** The engine's HTTP status, when it answered with one. */
+    readonly status?: number,
+    /** The engine's error type (e.g. security_exception, index_closed_exception), when it named one. */
+    readonly type?: string,
+  ) {
+    super(message)
+  }
+}
+
 /** The engine's HTTP status on an error answer, if it answered at all. */
 function statusOf(err: unknown): number | undefined {
   const status = (err as { meta?: { statusCode?: unknown } } | null)?.meta?.statusCode
   return typeof status === 'number' ? status : undefined
 }
 
-/** An engine that answered with an error is a bug (500); one that did not answer, or is overloaded, is a dependency down (the step is owed). */
-async function runSearch<T>(call: () => Promise<T>): Promise<T> {
+/** An error type as the engine names them (snake_case words); anything else is not repeated. */
+function typeOf(value: unknown): string | undefined {
+  return typeof value === 'string' && /^[a-z][a-z0-9_.]{0,99}$/.test(value) ? value : undefined
+}
+
+/** What went wrong with `operation`, with no personal data in it (see SearchEngineRefusal). */
+function refusalOf(operation: string, err: unknown): SearchEngineRefusal {
+  if (err instanceof SearchEngineRefusal) return err
+  const status = statusOf(err)
+  if (status !== undefined) {
+    const type = typeOf((err as { meta?: { body?: { error?: { type?: unknown } } } }).meta?.body?.error?.type)
+    return new SearchEngineRefusal(`search engine answered ${status}${type ? ` (${type})` : ''} to ${operation}`, status, type)
+  }
+  const name = err instanceof Error ? err.name : 'a non-error'
+  return new SearchEngineRefusal(`search engine gave no usable answer to ${operation} (${name})`)
+}
+
+/**
+ * Every way the engine can fail a call is a dependency in trouble, never a bug to answer 500 with:
+ * no answer, an overloaded engine, and every error status too (a security plugin's 403, a closed
+ * index's 400, a version conflict's 409, a 500). The engine cannot do the erasure now, so the step
+ * is owed and the sweeper comes back for it. The 404s that mean "nothing there" are handled inside
+ * each call, before this.
+ */
+async function runSearch<T>(operation: string, call: () => Promise<T>): Promise<T> {
   try {
     return await call()
   } catch (err) {
-    const status = statusOf(err)
-    if (status === undefined || status === 429 || status >= 502) throw new DependencyUnavailableError('search', { cause: err })
-    throw err
+    throw new DependencyUnavailableError('search', { cause: refusalOf(operation, err) })
   }
 }
 
 const isNotFound = (err: unknown) => statusOf(err) === 404
+
+/** The search answer's hits, refusing an answer that may have left some out (a shard failed or the search timed out). */
+function completeHits(operation: string, body: { timed_out?: unknown; _shards?: { failed?: unknown }; hits: { hits: { _id?: unknown; _source?: unknown }[] } }) {
+  const failedShards = typeof body._shards?.failed === 'number' ? body._shards.failed : 0
+  if (failedShards > 0) throw new SearchEngineRefusal(`search engine answered ${operation} with ${failedShards} failed shard(s)`)
+  if (body.timed_out === true) throw new SearchEngineRefusal(`search engine timed out on ${operation}`)
+  return body.hits.hits
+}
+
+interface BulkItem {
+  delete?: { status?: unknown; result?: unknown; error?: { type?: unknown } | unknown }
+}
+
+/** Refuses a bulk answer where any item failed (e.g. cluster_block_exception on a write-blocked index): those notes are still there. */
+function checkBulk(body: { errors?: unknown; items: BulkItem[] }): void {
+  const failed = body.items.filter((item) => item.delete?.error !== undefined)
+  if (body.errors !== true && failed.length === 0) return
+  const first = failed[0]?.delete
+  const status = typeof first?.status === 'number' ? first.status : undefined
+  const type = typeOf((first?.error as { type?: unknown } | undefined)?.type)
+  throw new SearchEngineRefusal(`search engine refused ${failed.length} of ${body.items.length} note deletes${status !== undefined ? ` (${status}${type ? ` ${type}` : ''})` : ''}`, status, type)
+}
 
 // Sunbird's usernotes maps userId as analysed text; its `raw` field is the whole value lowercased (analyzer keylower).
 const notesOf = (userId: string) => ({ term: { 'userId.raw': userId.toLowerCase() } })
@@ -37,7 +108,7 @@ export class OpenSearchUserIndex implements UserSearchIndex {
   ) {}
 
   async readUser(userId: string): Promise<JsonRow | undefined> {
-    return runSearch(async () => {
+    return runSearch('read user document', async () => {
       try {
         const { body } = await this.client.get({ index: this.userAlias, id: userId })
         return body.found ? (body._source as JsonRow) : undefined
@@ -50,7 +121,7 @@ export class OpenSearchUserIndex implements UserSearchIndex {
 
   async replaceUser(userId: string, document: JsonRow): Promise<'replaced' | 'absent'> {
     if (!(await this.readUser(userId))) return 'absent'
-    await runSearch(() => this.client.index({ index: this.userAlias, id: userId, body: document, refresh: true }))
+    await runSearch('replace user document', () => this.client.index({ index: this.userAlias, id: userId, body: document, refresh: true }))
     return 'replaced'
   }
 
@@ -62,12 +133,13 @@ export class OpenSearchUserIndex implements UserSearchIndex {
       isDeleted: typeof document.isDeleted === 'boolean' ? document.isDeleted : null,
       isBlocked: typeof document.isBlocked === 'boolean' ? document.isBlocked : null,
     }
-    await runSearch(() => this.client.update({ index: this.userAlias, id: userId, body: { doc: { status: 2, isDeleted: true, isBlocked: true } }, refresh: true }))
+    // A 404 here (the document went between the read and the update) is owed too: the next run reads again.
+    await runSearch('flag user document deleted', () => this.client.update({ index: this.userAlias, id: userId, body: { doc: { status: 2, isDeleted: true, isBlocked: true } }, refresh: true }))
     return prior
   }
 
   async restoreUserFlags(userId: string, prior: SearchUserFlags): Promise<boolean> {
-    return runSearch(async () => {
+    return runSearch('restore user document flags', async () => {
       try {
         await this.client.update({ index: this.userAlias, id: userId, body: { doc: prior }, refresh: true })
         return true
@@ -79,7 +151,7 @@ export class OpenSearchUserIndex implements UserSearchIndex {
   }
 
   async deleteUser(userId: string): Promise<number> {
-    return runSearch(async () => {
+    return runSearch('delete user document', async () => {
       try {
         const { body } = await this.client.delete({ index: this.userAlias, id: userId, refresh: true })
         return body.result === 'deleted' ? 1 : 0
@@ -91,10 +163,12 @@ export class OpenSearchUserIndex implements UserSearchIndex {
   }
 
   async readNotes(userId: string): Promise<JsonRow[]> {
-    return runSearch(async () => {
+    return runSearch('search notes', async () => {
       try {
         const { body } = await this.client.search({ index: this.notesIndex, body: { query: notesOf(userId), size: 1000 } })
-        return body.hits.hits.map((hit) => hit._source as JsonRow).filter((note) => note.userId === userId)
+        return completeHits('search notes', body)
+          .map((hit) => hit._source as JsonRow)
+          .filter((note) => note.userId === userId)
       } catch (err) {
         if (isNotFound(err)) return []
         throw err
@@ -104,23 +178,37 @@ export class OpenSearchUserIndex implements UserSearchIndex {
 
   /**
    * Found by search, then removed by id in one bulk request (no _delete_by_query: it lives in the
-   * reindex module, which not every engine carries), page by page until none is left.
+   * reindex module, which not every engine carries), page by page until none is left. A bulk answer
+   * with any failed item, or more rounds than MAX_NOTES_ROUNDS, fails as unavailable: the notes
+   * still there would only be found again, round after round.
    */
   async deleteNotes(userId: string): Promise<number> {
-    return runSearch(async () => {
-      let deleted = 0
-      for (;;) {
-        let ids: string[]
-        try {
-          const { body } = await this.client.search({ index: this.notesIndex, body: { query: notesOf(userId), size: 500, _source: ['userId'] } })
-          ids = body.hits.hits.filter((hit) => (hit._source as JsonRow | undefined)?.userId === userId).map((hit) => hit._id as string)
-        } catch (err) {
-          if (isNotFound(err)) return deleted
-          throw err
-        }
-        if (ids.length === 0) return deleted
+    let deleted = 0
+    for (let round = 0; round < MAX_NOTES_ROUNDS; round++) {
+      const ids = await this.noteIds(userId)
+      if (ids.length === 0) return deleted
+      deleted += await runSearch('delete notes', async () => {
         const { body } = await this.client.bulk({ refresh: true, body: ids.map((id) => ({ delete: { _index: this.notesIndex, _id: id } })) })
-        deleted += body.items.filter((item) => item.delete?.result === 'deleted').length
+        checkBulk(body)
+        return body.items.filter((item) => item.delete?.result === 'deleted').length
+      })
+    }
+    throw new DependencyUnavailableError('search', {
+      cause: new SearchEngineRefusal(`search engine still finds notes after ${MAX_NOTES_ROUNDS} rounds of ${NOTES_PAGE_SIZE} deletes`),
+    })
+  }
+
+  /** Ids of a page of the user's notes; none when the notes index does not exist. */
+  private async noteIds(userId: string): Promise<string[]> {
+    return runSearch('search notes', async () => {
+      try {
+        const { body } = await this.client.search({ index: this.notesIndex, body: { query: notesOf(userId), size: NOTES_PAGE_SIZE, _source: ['userId'] } })
+        return completeHits('search notes', body)
+          .filter((hit) => (hit._source as JsonRow | undefined)?.userId === userId)
+          .map((hit) => hit._id as string)
+      } catch (err) {
+        if (isNotFound(err)) return []
+        throw err
       }
     })
   }

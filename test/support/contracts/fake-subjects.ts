@@ -144,28 +144,47 @@ export function fakeIdempotencyKeys(): IdempotencyKeysSubject {
 
 export function fakeUserSearchIndex(): UserSearchIndexSubject {
   const index = new InMemoryUserSearchIndex()
+  const down = async () => {
+    const down = new InMemoryUserSearchIndex()
+    down.down = true
+    return down
+  }
   return {
     index,
     seedUser: async (userId, document) => void index.users.set(userId, structuredClone(document)),
     seedNote: async (noteId, note) => void index.notes.set(noteId, structuredClone(note)),
-    async unreachable() {
-      const down = new InMemoryUserSearchIndex()
-      down.down = true
-      return down
+    unreachable: down,
+    // The adapter meets an error status as it meets no answer.
+    refusing: down,
+    async refusingWrites(userId) {
+      const refusing = new InMemoryUserSearchIndex()
+      refusing.users.set(userId, { id: userId, userId, status: 1, isDeleted: false })
+      refusing.notes.set(`note-${userId}`, { id: `note-${userId}`, userId })
+      refusing.writesRefused = true
+      return refusing
+    },
+    async notesUndeletable(notes) {
+      const blocked = new InMemoryUserSearchIndex()
+      for (const [id, note] of Object.entries(notes)) blocked.notes.set(id, structuredClone(note))
+      blocked.writesRefused = true
+      return blocked
     },
   }
 }
 
 export function fakeUserCache(): UserCacheSubject {
   const cache = new InMemoryUserCache()
+  const down = async () => {
+    const down = new InMemoryUserCache()
+    down.down = true
+    return down
+  }
   return {
     cache,
     seed: async (userId, hash) => void cache.hashes.set(userId, { ...hash }),
-    async unreachable() {
-      const down = new InMemoryUserCache()
-      down.down = true
-      return down
-    },
+    unreachable: down,
+    // The adapter bounds every command (REDIS_TIMEOUT_MS) and meets an unanswered one as no Redis at all.
+    unanswering: down,
   }
 }
 

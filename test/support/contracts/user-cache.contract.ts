@@ -10,6 +10,31 @@ export interface UserCacheSubject extends ContractSubject {
   seed(userId: string, hash: Record<string, string>): Promise<void>
   /** The same port over a cache that does not answer. */
   unreachable(): Promise<UserCache>
+  /** The same port over a Redis that accepts the connection and the handshake, then never answers a command. */
+  unanswering(): Promise<UserCache>
+}
+
+/** Far past any bound the subjects configure: a call still pending then hangs. */
+const HANG_MS = 10_000
+
+/** The call's failure (undefined when it succeeded), or a note that it was still pending after HANG_MS. */
+async function failureOf(call: () => Promise<unknown>): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined
+  const hung = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(`still pending after ${HANG_MS} ms`), HANG_MS)
+  })
+  return Promise.race([
+    call().then(
+      () => undefined,
+      (err: unknown) => err,
+    ),
+    hung,
+  ]).finally(() => clearTimeout(timer))
+}
+
+function expectRedisUnavailable(failure: unknown): void {
+  expect(failure).toBeInstanceOf(DependencyUnavailableError)
+  expect((failure as DependencyUnavailableError).dependency).toBe('redis')
 }
 
 const hashOf = (userId: string) => ({ userid: userId, firstname: 'Ashwini', email: 'ashwini@example.org', rootorgid: 'org-1' })
@@ -49,14 +74,12 @@ export function describeUserCacheContract(implementation: string, factory: Subje
 
     test('when the cache does not answer, then reading and deleting fail as the redis dependency unavailable (so the step stays owed)', async (s) => {
       const down = await s.unreachable()
-      for (const call of [() => down.readUser(randomUUID()), () => down.deleteUser(randomUUID())]) {
-        const failure = await call().then(
-          () => undefined,
-          (err: unknown) => err,
-        )
-        expect(failure).toBeInstanceOf(DependencyUnavailableError)
-        expect((failure as DependencyUnavailableError).dependency).toBe('redis')
-      }
+      for (const call of [() => down.readUser(randomUUID()), () => down.deleteUser(randomUUID())]) expectRedisUnavailable(await failureOf(call))
+    })
+
+    test('when Redis takes the commands and never answers them, then reading and deleting fail as the redis dependency unavailable instead of hanging', async (s) => {
+      const stuck = await s.unanswering()
+      for (const call of [() => stuck.readUser(randomUUID()), () => stuck.deleteUser(randomUUID())]) expectRedisUnavailable(await failureOf(call))
     })
   })
 }

@@ -12,6 +12,52 @@ export interface UserSearchIndexSubject extends ContractSubject {
   seedNote(noteId: string, note: JsonRow): Promise<void>
   /** The same port over an engine that does not answer. */
   unreachable(): Promise<UserSearchIndex>
+  /** The same port over an engine that answers every request with this error status (a security plugin's 403, a closed index's 400, a 500). */
+  refusing(status: number): Promise<UserSearchIndex>
+  /**
+   * The same port over an engine that holds `userId`'s document and one note of theirs and answers
+   * reads, but refuses every write with this error status (a 403 from a security plugin that allows
+   * reads only, a 409 version conflict on the soft flag).
+   */
+  refusingWrites(userId: string, status: number): Promise<UserSearchIndex>
+  /** The same port over a notes index that holds `notes` (by note id) and refuses to delete any of them, item by item (a write block). */
+  notesUndeletable(notes: Record<string, JsonRow>): Promise<UserSearchIndex>
+}
+
+/** Every call of the port, for a user. */
+function everyCall(index: UserSearchIndex, userId: string): [string, () => Promise<unknown>][] {
+  return [
+    ['readUser', () => index.readUser(userId)],
+    ['replaceUser', () => index.replaceUser(userId, { id: userId })],
+    ['flagUserDeleted', () => index.flagUserDeleted(userId)],
+    ['restoreUserFlags', () => index.restoreUserFlags(userId, { status: 1, isDeleted: false, isBlocked: false })],
+    ['deleteUser', () => index.deleteUser(userId)],
+    ['readNotes', () => index.readNotes(userId)],
+    ['deleteNotes', () => index.deleteNotes(userId)],
+  ]
+}
+
+/** Far past any bound the subjects configure: a call still pending then hangs. */
+const HANG_MS = 10_000
+
+/** The call's failure (undefined when it succeeded), or a note that it was still pending after HANG_MS. */
+async function failureOf(call: () => Promise<unknown>): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined
+  const hung = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(`still pending after ${HANG_MS} ms`), HANG_MS)
+  })
+  return Promise.race([
+    call().then(
+      () => undefined,
+      (err: unknown) => err,
+    ),
+    hung,
+  ]).finally(() => clearTimeout(timer))
+}
+
+function expectSearchUnavailable(name: string, failure: unknown): void {
+  expect(failure, name).toBeInstanceOf(DependencyUnavailableError)
+  expect((failure as DependencyUnavailableError).dependency, name).toBe('search')
 }
 
 /** A Sunbird user document: ids, flags, and a few personal fields. */
@@ -125,24 +171,38 @@ export function describeUserSearchIndexContract(implementation: string, factory:
 
     test('when the engine does not answer, then every call fails as the search dependency unavailable (so the step stays owed)', async (s) => {
       const down = await s.unreachable()
-      const userId = randomUUID()
-      const calls: (() => Promise<unknown>)[] = [
-        () => down.readUser(userId),
-        () => down.replaceUser(userId, { id: userId }),
-        () => down.flagUserDeleted(userId),
-        () => down.restoreUserFlags(userId, { status: 1, isDeleted: false, isBlocked: false }),
-        () => down.deleteUser(userId),
-        () => down.readNotes(userId),
-        () => down.deleteNotes(userId),
-      ]
-      for (const call of calls) {
-        const failure = await call().then(
-          () => undefined,
-          (err: unknown) => err,
-        )
-        expect(failure).toBeInstanceOf(DependencyUnavailableError)
-        expect((failure as DependencyUnavailableError).dependency).toBe('search')
+      for (const [name, call] of everyCall(down, randomUUID())) expectSearchUnavailable(name, await failureOf(call))
+    })
+
+    test('when the engine answers every request with an error status, then every call fails as the search dependency unavailable, never as a bug', async (s) => {
+      for (const status of [400, 403, 409, 500]) {
+        const refusing = await s.refusing(status)
+        for (const [name, call] of everyCall(refusing, randomUUID())) expectSearchUnavailable(`${name} answered ${status}`, await failureOf(call))
       }
+    })
+
+    test('when the engine answers reads but refuses writes, then every call that would change the document or notes fails as the search dependency unavailable', async (s) => {
+      for (const status of [403, 409, 500]) {
+        const userId = randomUUID()
+        const refusing = await s.refusingWrites(userId, status)
+        expect(await refusing.readUser(userId)).toBeDefined()
+        expect(await refusing.readNotes(userId)).toHaveLength(1)
+
+        for (const [name, call] of everyCall(refusing, userId).filter(([name]) => !name.startsWith('read'))) {
+          expectSearchUnavailable(`${name} refused ${status}`, await failureOf(call))
+        }
+      }
+    })
+
+    test('when the notes cannot be deleted (each delete refused), then deleting them fails as the search dependency unavailable instead of trying for ever, and they are still there', async (s) => {
+      const userId = randomUUID()
+      const ids = [`note-${userId}-1`, `note-${userId}-2`]
+      const blocked = await s.notesUndeletable(Object.fromEntries(ids.map((id) => [id, note(id, userId)])))
+
+      expectSearchUnavailable('deleteNotes', await failureOf(() => blocked.deleteNotes(userId)))
+      expect((await blocked.readNotes(userId)).map((row) => row.id).sort()).toEqual([...ids].sort())
+      // Nothing to delete: nothing refused.
+      expect(await blocked.deleteNotes(randomUUID())).toBe(0)
     })
   })
 }

@@ -94,13 +94,24 @@ abstract class Switchable {
   }
 }
 
-/** The search engine in memory: user documents by id, notes by note id. */
+/**
+ * The search engine in memory: user documents by id, notes by note id. `down` fails every call as
+ * an engine that does not answer (or answers with an error) does; `writesRefused` answers reads but
+ * fails every write the adapter would send, as an engine refusing writes does (a security plugin's
+ * 403, a write block): a write that follows a read (replace, flag, notes) only once the read found
+ * something to write.
+ */
 export class InMemoryUserSearchIndex extends Switchable implements UserSearchIndex {
   readonly users = new Map<string, JsonRow>()
   readonly notes = new Map<string, JsonRow>()
+  writesRefused = false
 
   constructor() {
     super('search')
+  }
+
+  private checkWrite(): void {
+    if (this.writesRefused) throw new DependencyUnavailableError('search')
   }
 
   async readUser(userId: string): Promise<JsonRow | undefined> {
@@ -112,6 +123,7 @@ export class InMemoryUserSearchIndex extends Switchable implements UserSearchInd
   async replaceUser(userId: string, document: JsonRow): Promise<'replaced' | 'absent'> {
     this.check()
     if (!this.users.has(userId)) return 'absent'
+    this.checkWrite()
     this.users.set(userId, structuredClone(document))
     return 'replaced'
   }
@@ -120,6 +132,7 @@ export class InMemoryUserSearchIndex extends Switchable implements UserSearchInd
     this.check()
     const document = this.users.get(userId)
     if (!document) return undefined
+    this.checkWrite()
     const prior: SearchUserFlags = {
       status: typeof document.status === 'number' ? document.status : null,
       isDeleted: typeof document.isDeleted === 'boolean' ? document.isDeleted : null,
@@ -131,6 +144,7 @@ export class InMemoryUserSearchIndex extends Switchable implements UserSearchInd
 
   async restoreUserFlags(userId: string, prior: SearchUserFlags): Promise<boolean> {
     this.check()
+    this.checkWrite()
     const document = this.users.get(userId)
     if (!document) return false
     Object.assign(document, prior)
@@ -139,6 +153,7 @@ export class InMemoryUserSearchIndex extends Switchable implements UserSearchInd
 
   async deleteUser(userId: string): Promise<number> {
     this.check()
+    this.checkWrite()
     return this.users.delete(userId) ? 1 : 0
   }
 
@@ -150,6 +165,7 @@ export class InMemoryUserSearchIndex extends Switchable implements UserSearchInd
   async deleteNotes(userId: string): Promise<number> {
     this.check()
     const ids = [...this.notes].filter(([, note]) => note.userId === userId).map(([id]) => id)
+    if (ids.length > 0) this.checkWrite()
     for (const id of ids) this.notes.delete(id)
     return ids.length
   }

@@ -1,0 +1,131 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { handshakeOnly, nothing, type RedisAnswer, startStubRedis, type StubRedis } from '../../test/support/stub-redis-server.js'
+import { DependencyUnavailableError } from '../deletion/errors.js'
+import { RedisConnection, RedisTimeoutError } from './redis-client.js'
+import { RedisUserCache } from './redis-user-cache.js'
+
+const TIMEOUT_MS = 300
+/** Far past the bound plus a connect: a call still pending then is a hang. */
+const HANG_MS = 5_000
+const USER = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
+
+const open: { stub: StubRedis; connection: RedisConnection }[] = []
+afterEach(async () => {
+  for (const { stub, connection } of open.splice(0)) {
+    await connection.close()
+    await stub.close()
+  }
+})
+
+async function cacheOver(answer: RedisAnswer) {
+  const stub = await startStubRedis(answer)
+  const connection = new RedisConnection({ host: stub.host, port: stub.port, db: 12, timeoutMs: TIMEOUT_MS })
+  open.push({ stub, connection })
+  return { stub, connection, cache: new RedisUserCache(connection) }
+}
+
+/** How `work` settled (or that it did not within HANG_MS), and how long it took. */
+async function settle(work: Promise<unknown>): Promise<{ outcome: 'resolved' | 'rejected' | 'hung'; value?: unknown; error?: unknown; ms: number }> {
+  const started = Date.now()
+  let timer: NodeJS.Timeout | undefined
+  const hung = new Promise<{ outcome: 'hung' }>((resolve) => {
+    timer = setTimeout(() => resolve({ outcome: 'hung' }), HANG_MS)
+  })
+  const result = await Promise.race([
+    work.then(
+      (value) => ({ outcome: 'resolved' as const, value }),
+      (error: unknown) => ({ outcome: 'rejected' as const, error }),
+    ),
+    hung,
+  ]).finally(() => clearTimeout(timer))
+  return { ...result, ms: Date.now() - started }
+}
+
+function expectRedisUnavailable(result: Awaited<ReturnType<typeof settle>>): void {
+  expect(result.outcome).toBe('rejected')
+  expect(result.error).toBeInstanceOf(DependencyUnavailableError)
+  expect((result.error as DependencyUnavailableError).dependency).toBe('redis')
+}
+
+/** Answers the handshake and DEL (one key removed); `stalled` commands are never answered. */
+const answering =
+  (...stalled: string[]): RedisAnswer =>
+  (command) => {
+    const [name] = command
+    if (name !== undefined && stalled.includes(name)) return undefined
+    if (name === 'DEL') return ':1\r\n'
+    if (name === 'PING') return '+PONG\r\n'
+    return handshakeOnly(command)
+  }
+
+describe('RedisUserCache over a Redis that takes commands and never answers', () => {
+  it('when DEL is never answered, then deleting fails as redis unavailable within REDIS_TIMEOUT_MS, with the timeout as cause', async () => {
+    const { stub, cache } = await cacheOver(answering('DEL'))
+
+    const result = await settle(cache.deleteUser(USER))
+
+    expectRedisUnavailable(result)
+    expect((result.error as DependencyUnavailableError).cause).toBeInstanceOf(RedisTimeoutError)
+    expect(String((result.error as DependencyUnavailableError).cause)).toBe(`RedisTimeoutError: redis DEL not answered within ${TIMEOUT_MS} ms`)
+    // The command was written: the bound covers the wait for its answer, not only the wait to send it.
+    expect(stub.commands.map(([name]) => name)).toContain('DEL')
+    expect(result.ms).toBeLessThan(TIMEOUT_MS * 4)
+  })
+
+  it('when HGETALL is never answered, then reading fails as redis unavailable within REDIS_TIMEOUT_MS', async () => {
+    const { stub, cache } = await cacheOver(answering('HGETALL'))
+
+    const result = await settle(cache.readUser(USER))
+
+    expectRedisUnavailable(result)
+    expect(stub.commands.map(([name]) => name)).toContain('HGETALL')
+    expect(result.ms).toBeLessThan(TIMEOUT_MS * 4)
+  })
+
+  it('when two commands wait behind one that is never answered, then both fail as unavailable (the stuck connection is dropped)', async () => {
+    const { cache } = await cacheOver(handshakeOnly)
+
+    const [first, second] = await Promise.all([settle(cache.deleteUser(USER)), settle(cache.readUser(USER))])
+
+    expectRedisUnavailable(first)
+    expectRedisUnavailable(second)
+  })
+
+  it('when Redis answers again after a command timed out, then the next command succeeds on a new connection', async () => {
+    const { stub, cache } = await cacheOver(answering('DEL'))
+    expectRedisUnavailable(await settle(cache.deleteUser(USER)))
+
+    stub.answer = answering()
+    const result = await settle(cache.deleteUser(USER))
+
+    expect(result).toMatchObject({ outcome: 'resolved', value: 1 })
+    expect(stub.connections()).toBe(2)
+  })
+
+  it('when Redis accepts the connection but never answers the handshake, then the call fails as unavailable within the connect bound, and a later call connects afresh', async () => {
+    const { stub, cache } = await cacheOver(nothing)
+
+    expectRedisUnavailable(await settle(cache.deleteUser(USER)))
+    stub.answer = answering()
+    const result = await settle(cache.deleteUser(USER))
+
+    expect(result).toMatchObject({ outcome: 'resolved', value: 1 })
+  })
+})
+
+describe('RedisConnection.ping', () => {
+  it('when PING is never answered, then it says false within the timeout', async () => {
+    const { connection } = await cacheOver(answering('PING'))
+
+    const result = await settle(connection.ping())
+
+    expect(result).toMatchObject({ outcome: 'resolved', value: false })
+    expect(result.ms).toBeLessThan(TIMEOUT_MS * 4)
+  })
+
+  it('when Redis answers PONG, then it says true', async () => {
+    const { connection } = await cacheOver(answering())
+
+    expect(await connection.ping()).toBe(true)
+  })
+})

@@ -1,0 +1,258 @@
+import type { ServerResponse } from 'node:http'
+import type { Client } from '@opensearch-project/opensearch'
+import { afterEach, describe, expect, it } from 'vitest'
+import { type StubRequest, type StubServer, startStubServer } from '../../test/support/stub-http-server.js'
+import { DependencyUnavailableError } from '../deletion/errors.js'
+import type { UserSearchIndex } from '../deletion/ports.js'
+import { MAX_NOTES_ROUNDS, OpenSearchUserIndex, SearchEngineRefusal } from './opensearch-user-index.js'
+import { createSearchClient } from './search-client.js'
+
+const USER = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
+const EMAIL = 'asha.kulkarni@example.org'
+const TIMEOUT_MS = 300
+/** Far past the client's request timeout: a call still pending then is a hang. */
+const HANG_MS = 5_000
+
+/** What the stub engine is asked, by the adapter's calls. */
+type Route = 'get' | 'index' | 'update' | 'delete' | 'search' | 'bulk'
+const WRITES: Route[] = ['index', 'update', 'delete', 'bulk']
+
+function routeOf({ method, path }: StubRequest): Route | undefined {
+  const bare = path.split('?')[0] ?? ''
+  if (bare.endsWith('/_bulk')) return 'bulk'
+  if (bare.endsWith('/_search')) return 'search'
+  if (bare.includes('/_update/')) return 'update'
+  if (bare.includes('/_doc/')) return method === 'GET' ? 'get' : method === 'DELETE' ? 'delete' : 'index'
+  return undefined
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' })
+  res.end(JSON.stringify(body))
+}
+
+/** An error answer shaped as the engine's, whose reason quotes personal data as real ones can (a mapper error previews the value). */
+function refuse(res: ServerResponse, status: number, type = 'security_exception'): void {
+  const reason = `failed on document [${USER}]: preview of field's value: '${EMAIL}'`
+  json(res, status, { error: { root_cause: [{ type, reason }], type, reason }, status })
+}
+
+const hitsOf = (ids: string[], extra: Record<string, unknown> = {}) => ({
+  took: 1,
+  timed_out: false,
+  _shards: { total: 1, successful: 1, skipped: 0, failed: 0 },
+  hits: { total: { value: ids.length, relation: 'eq' }, hits: ids.map((id) => ({ _index: 'usernotes', _id: id, _source: { userId: USER, id } })) },
+  ...extra,
+})
+
+const deletedItems = (ids: string[]) => ({ took: 1, errors: false, items: ids.map((id) => ({ delete: { _index: 'usernotes', _id: id, status: 200, result: 'deleted' } })) })
+
+/** Per route, how the stub engine answers; unset routes answer as a healthy engine holding USER's document and no notes. */
+type Script = Partial<Record<Route, (res: ServerResponse, request: StubRequest) => void>>
+
+const healthy: Required<Script> = {
+  get: (res) => json(res, 200, { _index: 'userv3', _id: USER, found: true, _source: { id: USER, userId: USER, firstName: 'Asha', email: EMAIL, status: 1, isDeleted: false } }),
+  index: (res) => json(res, 200, { _id: USER, result: 'updated' }),
+  update: (res) => json(res, 200, { _id: USER, result: 'updated' }),
+  delete: (res) => json(res, 200, { _id: USER, result: 'deleted' }),
+  search: (res) => json(res, 200, hitsOf([])),
+  bulk: (res) => json(res, 200, deletedItems([])),
+}
+
+const servers: { stub: StubServer; client: Client }[] = []
+afterEach(async () => {
+  for (const { stub, client } of servers.splice(0)) {
+    await client.close()
+    await stub.close()
+  }
+})
+
+/** The adapter over a stub engine and the real client, configured as the service configures it (SEARCH_TIMEOUT_MS, no retries). */
+async function indexOver(script: Script): Promise<{ index: OpenSearchUserIndex; stub: StubServer; routes: () => (Route | undefined)[] }> {
+  const stub = await startStubServer((request, res) => {
+    const route = routeOf(request)
+    if (!route) return json(res, 400, { error: { type: 'unexpected_request' }, status: 400 })
+    ;(script[route] ?? healthy[route])(res, request)
+  })
+  const client = createSearchClient({ hosts: [stub.url], port: 9200, timeoutMs: TIMEOUT_MS })
+  servers.push({ stub, client })
+  return { index: new OpenSearchUserIndex(client), stub, routes: () => stub.requests.map(routeOf) }
+}
+
+const calls: Record<string, (index: UserSearchIndex) => Promise<unknown>> = {
+  readUser: (index) => index.readUser(USER),
+  replaceUser: (index) => index.replaceUser(USER, { id: USER, status: 2 }),
+  flagUserDeleted: (index) => index.flagUserDeleted(USER),
+  restoreUserFlags: (index) => index.restoreUserFlags(USER, { status: 1, isDeleted: false, isBlocked: null }),
+  deleteUser: (index) => index.deleteUser(USER),
+  readNotes: (index) => index.readNotes(USER),
+  deleteNotes: (index) => index.deleteNotes(USER),
+}
+
+async function failureOf(work: Promise<unknown>): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined
+  const hung = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(`still pending after ${HANG_MS} ms`), HANG_MS)
+  })
+  return Promise.race([
+    work.then(
+      (value) => ({ resolved: value }),
+      (err: unknown) => err,
+    ),
+    hung,
+  ]).finally(() => clearTimeout(timer))
+}
+
+/** The failure is the search dependency unavailable, its cause a refusal that names `status` and carries no personal data. */
+function expectSearchUnavailable(failure: unknown, status?: number): SearchEngineRefusal {
+  expect(failure).toBeInstanceOf(DependencyUnavailableError)
+  expect((failure as DependencyUnavailableError).dependency).toBe('search')
+  const cause = (failure as DependencyUnavailableError).cause
+  expect(cause).toBeInstanceOf(SearchEngineRefusal)
+  const refusal = cause as SearchEngineRefusal
+  if (status !== undefined) {
+    expect(refusal.status).toBe(status)
+    expect(refusal.message).toContain(String(status))
+  }
+  const logged = JSON.stringify({ ...refusal, message: refusal.message, stack: refusal.stack, cause: refusal.cause })
+  expect(logged).not.toContain(EMAIL)
+  expect(logged).not.toContain(USER)
+  return refusal
+}
+
+describe('OpenSearchUserIndex when the engine answers with an error status', () => {
+  // A security plugin's 403, a closed index's 400, a version conflict's 409 on the soft flag, an engine's 500.
+  for (const [status, type] of [
+    [400, 'index_closed_exception'],
+    [403, 'security_exception'],
+    [409, 'version_conflict_engine_exception'],
+    [500, 'exception'],
+    [429, 'es_rejected_execution_exception'],
+    [503, 'unavailable_shards_exception'],
+  ] as const) {
+    it(`when every write answers ${status} ${type} (reads succeed), then each call that writes fails as search unavailable with the status and type in its cause`, async () => {
+      const refusing = Object.fromEntries(WRITES.map((route) => [route, (res: ServerResponse) => refuse(res, status, type)]))
+      const { index } = await indexOver({ ...refusing, search: (res) => json(res, 200, hitsOf(['note-1'])) })
+
+      for (const name of ['replaceUser', 'flagUserDeleted', 'restoreUserFlags', 'deleteUser', 'deleteNotes']) {
+        const call = calls[name] as (index: UserSearchIndex) => Promise<unknown>
+        const refusal = expectSearchUnavailable(await failureOf(call(index)), status)
+        expect(refusal.type).toBe(type)
+      }
+    })
+
+    it(`when every request answers ${status}, then every call, reads too, fails as search unavailable`, async () => {
+      const refusing = Object.fromEntries((['get', 'search', ...WRITES] as Route[]).map((route) => [route, (res: ServerResponse) => refuse(res, status, type)]))
+      const { index } = await indexOver(refusing)
+
+      for (const call of Object.values(calls)) expectSearchUnavailable(await failureOf(call(index)), status)
+    })
+  }
+
+  it('when the document went between the read and the soft flag (update answers 404), then flagging fails as unavailable, not as a bug', async () => {
+    const { index } = await indexOver({ update: (res) => refuse(res, 404, 'document_missing_exception') })
+
+    expectSearchUnavailable(await failureOf(index.flagUserDeleted(USER)), 404)
+  })
+
+  it('when the engine answers 404 where it means "nothing there", then that is still no document, nothing deleted, no notes', async () => {
+    const notFound = (res: ServerResponse) => json(res, 404, { _index: 'userv3', _id: USER, found: false })
+    const { index } = await indexOver({
+      get: notFound,
+      delete: notFound,
+      update: (res) => refuse(res, 404, 'document_missing_exception'),
+      search: (res) => refuse(res, 404, 'index_not_found_exception'),
+    })
+
+    expect(await index.readUser(USER)).toBeUndefined()
+    expect(await index.replaceUser(USER, { id: USER })).toBe('absent')
+    expect(await index.flagUserDeleted(USER)).toBeUndefined()
+    expect(await index.restoreUserFlags(USER, { status: 1, isDeleted: false, isBlocked: null })).toBe(false)
+    expect(await index.deleteUser(USER)).toBe(0)
+    expect(await index.readNotes(USER)).toEqual([])
+    expect(await index.deleteNotes(USER)).toBe(0)
+  })
+
+  it('when the engine does not answer within SEARCH_TIMEOUT_MS, then the call fails as unavailable instead of hanging', async () => {
+    const { index } = await indexOver({ get: () => undefined, search: () => undefined })
+
+    const started = Date.now()
+    expectSearchUnavailable(await failureOf(index.readUser(USER)))
+    expectSearchUnavailable(await failureOf(index.deleteNotes(USER)))
+    expect(Date.now() - started).toBeLessThan(TIMEOUT_MS * 2 * 3)
+  })
+})
+
+describe('OpenSearchUserIndex.deleteNotes', () => {
+  it('when the notes fill more than one page, then they are deleted page by page and all counted', async () => {
+    const pages = [['n1', 'n2'], ['n3'], []]
+    let bulkIds: string[] = []
+    const { index } = await indexOver({
+      search: (res) => {
+        bulkIds = pages.shift() ?? []
+        json(res, 200, hitsOf(bulkIds))
+      },
+      bulk: (res) => json(res, 200, deletedItems(bulkIds)),
+    })
+
+    expect(await index.deleteNotes(USER)).toBe(3)
+  })
+
+  it('when the bulk answer says items failed (cluster_block_exception), then it fails as unavailable after one search and one bulk, instead of searching the same notes for ever', async () => {
+    const { index, routes } = await indexOver({
+      search: (res) => json(res, 200, hitsOf(['n1', 'n2'])),
+      bulk: (res) =>
+        json(res, 200, {
+          took: 1,
+          errors: true,
+          items: ['n1', 'n2'].map((id) => ({
+            delete: { _index: 'usernotes', _id: id, status: 403, error: { type: 'cluster_block_exception', reason: `index [usernotes] blocked by: [FORBIDDEN/8/index write (api)]; note of ${USER}` } },
+          })),
+        }),
+    })
+
+    const refusal = expectSearchUnavailable(await failureOf(index.deleteNotes(USER)), 403)
+
+    expect(refusal.type).toBe('cluster_block_exception')
+    expect(refusal.message).toBe('search engine refused 2 of 2 note deletes (403 cluster_block_exception)')
+    expect(routes()).toEqual(['search', 'bulk'])
+  })
+
+  it('when only some items failed, then it still fails as unavailable: notes are left', async () => {
+    const { index } = await indexOver({
+      search: (res) => json(res, 200, hitsOf(['n1', 'n2'])),
+      bulk: (res) =>
+        json(res, 200, {
+          took: 1,
+          errors: true,
+          items: [{ delete: { _id: 'n1', status: 200, result: 'deleted' } }, { delete: { _id: 'n2', status: 429, error: { type: 'es_rejected_execution_exception' } } }],
+        }),
+    })
+
+    const refusal = expectSearchUnavailable(await failureOf(index.deleteNotes(USER)), 429)
+    expect(refusal.message).toBe('search engine refused 1 of 2 note deletes (429 es_rejected_execution_exception)')
+  })
+
+  it('when the engine keeps finding notes it says it deleted, then it gives up as unavailable after MAX_NOTES_ROUNDS rounds instead of spinning', async () => {
+    const { index, routes } = await indexOver({ search: (res) => json(res, 200, hitsOf(['n1'])), bulk: (res) => json(res, 200, deletedItems(['n1'])) })
+
+    const refusal = expectSearchUnavailable(await failureOf(index.deleteNotes(USER)))
+
+    expect(refusal.message).toBe(`search engine still finds notes after ${MAX_NOTES_ROUNDS} rounds of 500 deletes`)
+    expect(routes().filter((route) => route === 'search')).toHaveLength(MAX_NOTES_ROUNDS)
+  })
+
+  it('when the notes search answers with a failed shard, then reading and deleting fail as unavailable: the answer may have left notes out', async () => {
+    const { index, routes } = await indexOver({ search: (res) => json(res, 200, hitsOf([], { _shards: { total: 2, successful: 1, skipped: 0, failed: 1 } })) })
+
+    expect(expectSearchUnavailable(await failureOf(index.readNotes(USER))).message).toBe('search engine answered search notes with 1 failed shard(s)')
+    expectSearchUnavailable(await failureOf(index.deleteNotes(USER)))
+    expect(routes()).not.toContain('bulk')
+  })
+
+  it('when the notes search timed out on the engine, then deleting fails as unavailable', async () => {
+    const { index } = await indexOver({ search: (res) => json(res, 200, hitsOf([], { timed_out: true })) })
+
+    expectSearchUnavailable(await failureOf(index.deleteNotes(USER)))
+  })
+})
