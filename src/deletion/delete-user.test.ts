@@ -428,7 +428,8 @@ describe('deleteUser, managed users', () => {
       expect(w.users.remainingExternalIdentities(child)).toBe(0)
       expect(w.users.activeMemberships(child)).toEqual([])
     }
-    expect(w.requests.peek(MSGID)?.steps.managedUsers).toEqual({ status: 'done', action: 'scrubbed', count: 2, at: AT, ids: [CHILD_1, CHILD_2] })
+    // Their other stores (one receipt line each) are in steps/managed-users.test.ts.
+    expect(w.requests.peek(MSGID)?.steps.managedUsers).toMatchObject({ status: 'done', action: 'scrubbed', count: 2, at: AT, ids: [CHILD_1, CHILD_2] })
   })
 
   it('when the deleted user manages others, then the event names them from the managed-users step, without asking the index a second time', async () => {

@@ -71,9 +71,11 @@ export class LivePhysicalErasure implements PhysicalErasure {
   }
 
   private async horizonOf(store: string, at: Date): Promise<Horizon | undefined> {
-    if (store === 'search.user_alias') return this.searchHorizon(USER_ALIAS)
-    if (store === 'search.usernotes') return this.searchHorizon(NOTES_INDEX)
-    if (store === 'redis.user') {
+    // A store named for a part of the deletion (`search.user_alias (managed users)`) keeps its store's horizon.
+    const named = store.replace(/ \(.*\)$/, '')
+    if (named === 'search.user_alias') return this.searchHorizon(USER_ALIAS)
+    if (named === 'search.usernotes') return this.searchHorizon(NOTES_INDEX)
+    if (named === 'redis.user') {
       if (!this.deps.redis) return undefined
       return { by: at.toISOString(), how: 'removed from memory at once; an RDB snapshot or AOF file written before keeps it until the next BGSAVE / BGREWRITEAOF' }
     }

@@ -119,7 +119,9 @@ export async function verifyDeletion(deps: VerifyDeps, requestId: string): Promi
   }
   for (const target of deps.extraTargets) {
     const count = await deps.tables.countExtra(target, userId)
-    if (count === undefined) check(extraTargetStore(target), target.action === 'delete' ? '0 rows' : 'blanked', 'table not found', false)
+    // A soft deletion keeps them (a cancel may still bring the person back); they go when it is erased.
+    if (!erasing(plan)) check(extraTargetStore(target), 'kept', count === undefined ? 'table not found' : rows(count), false)
+    else if (count === undefined) check(extraTargetStore(target), target.action === 'delete' ? '0 rows' : 'blanked', 'table not found', false)
     else if (target.action === 'delete') check(extraTargetStore(target), '0 rows', rows(count), count > 0)
     else check(extraTargetStore(target), 'blanked', `${rows(count)} (columns not re-read)`, false)
   }

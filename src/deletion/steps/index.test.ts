@@ -17,7 +17,7 @@ describe('the declared deletion steps', () => {
     expect(deletionSteps.filter((step) => !('run' in step)).map((step) => step.name)).toEqual(['lock'])
   })
 
-  it('when a plan is asked for, then it runs its steps in the declared order: Sunbird every step but roles and consent, hard every step, soft the lock, the account, the codes, the extra targets, the search flags and the cache', () => {
+  it('when a plan is asked for, then it runs its steps in the declared order: Sunbird every step but roles and consent, hard every step, soft the lock, the account, the codes, the extra targets (kept), the search flags and the cache', () => {
     expect(stepsOf('sunbird').map((step) => step.name)).toEqual(STEPS.filter((step) => step !== 'roles' && step !== 'consent'))
     expect(stepsOf('hard').map((step) => step.name)).toEqual([...STEPS])
     expect(stepsOf('soft').map((step) => step.name)).toEqual(['lock', 'keycloak', 'otp', 'rateLimit', 'extraTargets', 'searchUser', 'cacheUser'])
@@ -51,7 +51,7 @@ describe('the declared deletion steps', () => {
     ])
   })
 
-  it('when the soft plan runs a step, then that step can restore what it did, but caches, short-lived codes and extra targets, which a cancel does not bring back', () => {
+  it('when the soft plan runs a step, then that step can restore what it did, but caches and short-lived codes, which a cancel does not bring back, and the extra targets, which it only records as kept', () => {
     expect(
       stepsOf('soft')
         .filter((step) => !step.restore)

@@ -4,7 +4,7 @@ import { extraTargets } from './extra-targets.js'
 import { keycloakAccount } from './keycloak-account.js'
 import { lock } from './lock.js'
 import { lookups } from './lookups.js'
-import { managedUsers } from './managed-users.js'
+import { managedUsersStep } from './managed-users.js'
 import { organisations } from './organisations.js'
 import { roles } from './roles.js'
 import { searchNotes } from './search-notes.js'
@@ -17,12 +17,11 @@ import { cacheUser } from './user-cache.js'
 import { userRow } from './user-row.js'
 
 /**
- * Every step of a deletion, in the order they run. Adding a step: one file in this folder that
- * declares it (see step.ts), one line here, and its name in the steps of
- * schemas/user-delete-status.response.json (a unit test compares the two).
+ * The steps that erase one person's stores, in the order they run for the deleted user. A managed
+ * user goes through the same ones, under the same plan (see managed-users.ts): a step added here
+ * erases the managed users' copy of its store too.
  */
-export const deletionSteps = [
-  lock,
+const personalStoreSteps = [
   keycloakAccount,
   // Keyed by the plain email / phone: found from the profile, so before it is blanked.
   otpCodes,
@@ -44,9 +43,17 @@ export const deletionSteps = [
   // After the row, as Sunbird updates its search document after the database.
   searchUser,
   cacheUser,
-  managedUsers,
-  deleteUserEvent,
 ] as const satisfies readonly DeletionStep[]
+
+const managedUsers = managedUsersStep(personalStoreSteps)
+
+/**
+ * Every step of a deletion, in the order they run. Adding a step: one file in this folder that
+ * declares it (see step.ts), one line here (in personalStoreSteps when it erases a store of the
+ * person), and its name in the steps of schemas/user-delete-status.response.json (a unit test
+ * compares the two).
+ */
+export const deletionSteps = [lock, ...personalStoreSteps, managedUsers, deleteUserEvent] as const satisfies readonly DeletionStep[]
 
 export type StepName = (typeof deletionSteps)[number]['name']
 

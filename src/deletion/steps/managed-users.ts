@@ -1,63 +1,154 @@
-import type { StepDeps } from './step.js'
-import { type DeletionStep, actionFor, recordedIds, stepOutcome } from './step.js'
-
-/** A managed user of a hard-deleted user goes the same way: tombstone, every side row, the Keycloak account, and marked hard-deleted. */
-async function hardDelete(deps: StepDeps, childId: string, requestId: string, change: { requestedBy: string; at: Date }): Promise<'done' | 'pending'> {
-  const { users } = deps
-  await users.eraseLookups(childId)
-  await users.eraseExternalIdentities(childId)
-  await users.removeOrganisations(childId)
-  await users.eraseRoles(childId)
-  await users.reduceToTombstone(childId, change)
-  const held = await deps.states.get(childId)
-  if (held?.mode !== 'hard') await deps.states.swap(childId, held, { mode: 'hard', requestId })
-  deps.listener.userDeleted(childId)
-  try {
-    await deps.identity.eraseAccount(childId)
-    return 'done'
-  } catch (err) {
-    // Keycloak out of reach or refusing: the Cassandra side is done; the sweeper comes back for the account.
-    deps.onStepError?.('managedUsers', err, requestId)
-    return 'pending'
-  }
-}
+import type { DeletionRequest, StepOutcome } from '../deletion-request.js'
+import { type DeletionStep, type PlanEntry, type PlanName, type StepContext, type StepDeps, actionFor, recordedIds, stepOutcome } from './step.js'
+import { userRow } from './user-row.js'
 
 const STORE = 'cassandra.user (managed users)'
 
-/** Users managed by the deleted user (children) go with them, each locked out and erased the same way. */
-export const managedUsers = {
-  name: 'managedUsers',
-  store: STORE,
-  why: 'users managed by this user locked and scrubbed the same way, with their lookups and external identities',
-  plans: ['sunbird', 'hard'],
-  // A hard deletion cuts the children loose from this user: only this outcome still names them, for the event.
-  checkpointAfter: (outcome) => (outcome.ids?.length ?? 0) > 0,
-  kept: { action: 'kept', why: 'managed users untouched while the deletion can be cancelled' },
-  async run({ deps, request, plan }) {
-    const { users, clock } = deps
-    // A rerun (Keycloak was down) finds the children it already cut loose in its own earlier outcome.
-    const managed = [...new Set([...(await users.findManagedUserIds(request.userId)), ...recordedIds(request, 'managedUsers')])]
-    if (plan === 'hard') {
-      let owed = false
+/** How the receipt and a dry run name the managed users' part of a store: the deleted user's name for it, marked. */
+const managedStore = (store: string) => `${store} (managed users)`
+
+/**
+ * The steps a managed user is erased by: the deleted user's own steps of the plan, with the row
+ * last. A hard deletion's tombstone cuts the managed user loose (managedby null), and the row holds
+ * the contacts the code steps look up by: until the row goes, a run again (after a crash) still
+ * finds the managed user and every store of theirs.
+ */
+function stepsForManaged(personalStoreSteps: readonly DeletionStep[], plan: PlanName): DeletionStep[] {
+  const steps = personalStoreSteps.filter((step) => step.plans.includes(plan))
+  return [...steps.filter((step) => step !== userRow), ...steps.filter((step) => step === userRow)]
+}
+
+/** The managed users' outcomes (or previews) of one store, added up over the managed users: one receipt line per store, never per user. */
+class StoreTally {
+  private readonly stores = new Map<string, { actions: string[]; count?: number; pending: boolean }>()
+
+  add(store: string, action: string, count: number | undefined, pending = false): void {
+    const line = this.stores.get(store) ?? { actions: [], pending: false }
+    if (!line.actions.includes(action)) line.actions.push(action)
+    if (count !== undefined) line.count = (line.count ?? 0) + count
+    line.pending ||= pending
+    this.stores.set(store, line)
+  }
+
+  get pending(): boolean {
+    return [...this.stores.values()].some((line) => line.pending)
+  }
+
+  /** 'pending' where a store still owes something for some managed user; else what was done, each verb once (e.g. "deleted, absent"). */
+  entries(): { store: string; action: string; count?: number }[] {
+    return [...this.stores].map(([store, line]) => ({ store, action: line.pending ? 'pending' : line.actions.join(', '), ...(line.count !== undefined && { count: line.count }) }))
+  }
+}
+
+/**
+ * The managed user is held by this deletion, as the deleted user is: a hard one marks them
+ * hard-deleted; Sunbird's (or a grace period's end) takes over a soft deletion of their own, which
+ * a cancel could otherwise undo on a row this deletion has erased. An active managed user has no
+ * hold, as after Sunbird's deletion of any user (the row alone says).
+ */
+async function hold(deps: StepDeps, childId: string, requestId: string, plan: PlanName): Promise<void> {
+  const held = await deps.states.get(childId)
+  if (plan === 'hard') {
+    if (held?.mode !== 'hard') await deps.states.swap(childId, held, { mode: 'hard', requestId })
+  } else if (held?.mode === 'soft') {
+    await deps.states.swap(childId, held, { mode: 'sunbird', requestId })
+  }
+}
+
+/**
+ * One managed user erased by the deleted user's own steps, as if it were their deletion: the same
+ * stores, the same plan. Each step is idempotent, so a run again (after a crash, or for a store that
+ * was out of reach) does all of it again harmlessly. A failure is logged as this step's.
+ */
+async function eraseManaged(deps: StepDeps, request: DeletionRequest, plan: PlanName, childId: string, steps: readonly DeletionStep[], tally: StoreTally, hashes: Set<string>): Promise<void> {
+  await hold(deps, childId, request.id, plan)
+  deps.listener.userDeleted(childId)
+  let contacts: Promise<string[]> | undefined
+  const context: StepContext = {
+    deps: { ...deps, onStepError: (_step, err, requestId) => deps.onStepError?.('managedUsers', err, requestId) },
+    // The deleted user's request, for the managed user: its id for the log, its requester on the row.
+    request: { ...request, userId: childId, steps: {} },
+    plan,
+    userName: null,
+    contacts: () => {
+      contacts ??= deps.tables.readContacts(childId)
+      return contacts
+    },
+  }
+  for (const step of steps) {
+    if (!step.run) continue
+    const outcome = await step.run(context)
+    for (const hash of outcome.hashes ?? []) hashes.add(hash)
+    // The row is this step's own line (scrubbed / hard-deleted, one per managed user).
+    if (step === userRow) continue
+    for (const part of outcome.entries ?? [{ store: step.store, action: outcome.action, count: outcome.count }]) {
+      tally.add(managedStore(part.store), part.action, part.count, outcome.status === 'pending')
+    }
+  }
+}
+
+/**
+ * What a run again reports: a store done by an earlier run keeps that run's line (a run again finds
+ * it erased already); a store still owed then reports what this run did.
+ */
+function mergeWithEarlier(earlier: StepOutcome | undefined, plan: PlanName, now: { store: string; action: string; count?: number }[]) {
+  if (!earlier?.entries || (earlier.plan ?? 'sunbird') !== plan) return now
+  const done = new Map(earlier.entries.filter((entry) => entry.action !== 'pending').map((entry) => [entry.store, entry]))
+  return now.map((entry) => (entry.action === 'pending' ? entry : (done.get(entry.store) ?? entry)))
+}
+
+/** Declared, not inferred: the request's step outcomes are typed by the step names, this one's among them. */
+type ManagedUsersStep = DeletionStep<'managedUsers'> & Required<Pick<DeletionStep, 'checkpointAfter' | 'kept' | 'run' | 'preview' | 'exportData'>>
+
+/**
+ * Users managed by the deleted user (children) go with them, erased by the same steps in the same
+ * plan: every store the deleted user is erased in (Keycloak, codes, lookups, external identities,
+ * organisations, side and legacy tables, extra targets, the search document and notes, the cache),
+ * and the row as Sunbird's own cleanup leaves a managed user's (Sunbird's deletion: scrubbed,
+ * status 2; hard: a tombstone). A soft deletion leaves them alone. The outcome keeps their ids
+ * (for the event), one receipt line per store (counts over all of them, no ids) and the keyed
+ * hashes of the contacts their codes were looked up by.
+ */
+export function managedUsersStep(personalStoreSteps: readonly DeletionStep[]): ManagedUsersStep {
+  return {
+    name: 'managedUsers',
+    store: STORE,
+    why: 'users managed by this user locked out and erased the same way, in every store the deletion erases for this user',
+    plans: ['sunbird', 'hard'],
+    // A hard deletion cuts the children loose from this user: only this outcome still names them, for the event.
+    checkpointAfter: (outcome: StepOutcome) => (outcome.ids?.length ?? 0) > 0,
+    kept: { action: 'kept', why: 'managed users untouched while the deletion can be cancelled' },
+    async run({ deps, request, plan }: StepContext): Promise<StepOutcome> {
+      const { users, clock } = deps
+      const verb = plan === 'hard' ? 'hard-deleted' : 'scrubbed'
+      // A rerun (a store was out of reach) finds the children it already cut loose in its own earlier outcome.
+      const managed = [...new Set([...(await users.findManagedUserIds(request.userId)), ...recordedIds(request, 'managedUsers')])]
+      if (managed.length === 0) return stepOutcome('skipped', verb, clock.now(), 0, { plan, ids: managed })
+      const earlier: StepOutcome | undefined = request.steps.managedUsers
+      const steps = stepsForManaged(personalStoreSteps, plan)
+      const tally = new StoreTally()
+      const hashes = new Set<string>(earlier?.hashes ?? [])
+      for (const childId of managed) await eraseManaged(deps, request, plan, childId, steps, tally, hashes)
+      const entries = [{ store: STORE, action: verb, count: managed.length }, ...mergeWithEarlier(earlier, plan, tally.entries())]
+      return stepOutcome(tally.pending ? 'pending' : 'done', verb, clock.now(), managed.length, { plan, ids: managed, entries, ...(hashes.size > 0 && { hashes: [...hashes] }) })
+    },
+    async preview({ deps, userId, plan }): Promise<PlanEntry[]> {
+      const managed = await deps.users.findManagedUserIds(userId)
+      const own: PlanEntry = { store: STORE, action: actionFor(plan, { sunbird: 'scrub', hard: 'hard-delete' }), count: managed.length }
+      if (plan === 'soft') return [own]
+      const tally = new StoreTally()
       for (const childId of managed) {
-        if ((await hardDelete(deps, childId, request.id, { requestedBy: request.requestedBy, at: clock.now() })) === 'pending') owed = true
+        const user = await deps.users.findUser(childId)
+        if (!user) continue
+        for (const step of stepsForManaged(personalStoreSteps, plan)) {
+          if (step === userRow || !step.preview) continue
+          for (const entry of await step.preview({ deps, userId: childId, plan, user })) tally.add(managedStore(entry.store), entry.action, entry.count)
+        }
       }
-      return stepOutcome(owed ? 'pending' : managed.length ? 'done' : 'skipped', 'hard-deleted', clock.now(), managed.length, { plan, ids: managed })
-    }
-    for (const childId of managed) {
-      await users.scrubProfile(childId, { requestedBy: request.requestedBy, at: clock.now() })
-      await users.eraseLookups(childId)
-      await users.eraseExternalIdentities(childId)
-      await users.leaveOrganisations(childId, clock.now())
-      deps.listener.userDeleted(childId)
-    }
-    // The ids are kept for the event step, which then need not ask the index again.
-    return stepOutcome(managed.length ? 'done' : 'skipped', 'scrubbed', clock.now(), managed.length, { ids: managed })
-  },
-  async preview({ deps, userId, plan }) {
-    return [{ store: STORE, action: actionFor(plan, { sunbird: 'scrub', hard: 'hard-delete' }), count: (await deps.users.findManagedUserIds(userId)).length }]
-  },
-  async exportData({ deps, userId }) {
-    return { managedUserIds: await deps.users.findManagedUserIds(userId) }
-  },
-} as const satisfies DeletionStep
+      return [own, ...tally.entries().map((entry): PlanEntry => ({ ...entry, count: entry.count ?? 0 }))]
+    },
+    async exportData({ deps, userId }: { deps: StepDeps; userId: string }) {
+      return { managedUserIds: await deps.users.findManagedUserIds(userId) }
+    },
+  } as const satisfies DeletionStep
+}
