@@ -180,10 +180,11 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     }),
   }
   const countDeletion = countDeletionOutcomes(metrics, (input: Parameters<typeof deleteAccount>[1]) => deleteAccount(workflow, input))
-  // Single deletes only: a batch job has its own pace (BATCH_MAX_DELETIONS_PER_SECOND).
+  // Single deletes only: a batch job has its own pace (BATCH_MAX_DELETIONS_PER_SECOND). A dry run
+  // is judged by the guard as the real call would be, but deletes nothing: not counted as a deletion.
   const guardedDeletion = guardMassDeletion(
     { counts: new CassandraRequesterDeletionCounts(cassandra, config.cassandra.keyspace), clock: workflow.clock, maxPerHour: config.deletion.maxPerRequesterPerHour },
-    countDeletion,
+    (input) => (input.dryRun ? deleteAccount(workflow, input) : countDeletion(input)),
   )
   const batchJobStore = new CassandraBatchJobs(cassandra, config.cassandra.keyspace)
   const batchJobs = overrides.batchJobs ? overrides.batchJobs(batchJobStore) : batchJobStore
@@ -240,8 +241,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
       inFlightSeconds: Math.ceil(Math.max(config.http.requestTimeoutMs, config.deletion.leaseMs) / 1000),
     },
     ...(config.deletion.maxAuthAgeSeconds !== undefined && { maxAuthAgeSeconds: config.deletion.maxAuthAgeSeconds }),
-    // A dry run deletes nothing: it is not counted as a deletion.
-    deleteAccount: (input) => (input.dryRun ? deleteAccount(workflow, input) : guardedDeletion(input)),
+    deleteAccount: guardedDeletion,
     submitBatch: async ({ caller, userIds, mode }) => {
       const job = await submitBatch(
         { jobs: batchJobs, clock: workflow.clock, sliceSize: config.batch.sliceSize, minSlices: config.batch.concurrency },

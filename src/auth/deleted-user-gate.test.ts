@@ -1,4 +1,8 @@
 import { describe, expect, it } from 'vitest'
+import { deletionWorld } from '../../test/support/fakes/deletion-world.js'
+import { cancelDeletion } from '../deletion/cancel-deletion.js'
+import { deleteAccount } from '../deletion/delete-account.js'
+import { lockOutStanding } from '../deletion/user-condition.js'
 import { DeletedUserGate, type LockOutStanding } from './deleted-user-gate.js'
 
 /** A clock the test moves by hand: TTLs pass without waiting for them. */
@@ -291,5 +295,38 @@ describe('DeletedUserGate', () => {
     // Assert
     expect(seenAt - deletedAt).toBeLessThanOrEqual(TTL_MS)
     expect(store.readsOf('user-1')).toBeLessThanOrEqual(6)
+  })
+})
+
+describe('DeletedUserGate over the stores, while another instance cancels a soft deletion', () => {
+  it('when the cancel commits between the gate’s read of the row and its read of the deletion state, then the restored user is let in, not locked out for a day', async () => {
+    // Arrange: a soft-deleted user; instance B's gate reads the row (still deleted), then instance A's
+    // cancel runs to its end (row put back, then state cleared), then B reads the state.
+    const target = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
+    const self = { consumer: 'portal', userId: target, roles: [] }
+    const w = deletionWorld({ seed: [{ id: target, rootOrgId: 'org-1', organisationIds: ['org-1'] }] })
+    await deleteAccount(w.deps, { requestId: 'soft-1', userId: target, caller: self, mode: 'soft' })
+    let straddle = true
+    const usersOfB = {
+      findUser: async (userId: string) => {
+        const row = await w.users.findUser(userId)
+        if (straddle) {
+          straddle = false
+          await cancelDeletion(w.deps, { userId: target, caller: self })
+        }
+        return row
+      },
+    }
+    const clock = manualClock()
+    const gateOfB = new DeletedUserGate({ standingInStore: (userId) => lockOutStanding({ users: usersOfB, states: w.states }, userId), ttlMs: 250, maxEntries: 100, now: clock.now })
+
+    // Act
+    const first = await gateOfB.standing(target)
+    clock.advance(60 * 60 * 1000)
+    const anHourLater = await gateOfB.standing(target)
+
+    // Assert
+    expect(w.requests.all()[0]?.state).toBe('cancelled')
+    expect([first, anHourLater]).toEqual(['active', 'active'])
   })
 })

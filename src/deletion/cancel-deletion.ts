@@ -1,4 +1,5 @@
 import type { Caller } from './caller.js'
+import { answerByDeadline, type CommitGate } from './commit-gate.js'
 import { authorize, type DeleteUserDeps } from './delete-user.js'
 import { deletionBasis } from './deletion-policy.js'
 import type { DeletionRequest } from './deletion-request.js'
@@ -12,6 +13,14 @@ import { readCondition } from './user-condition.js'
 export interface CancelDeletionInput {
   userId: string
   caller: Caller
+  /**
+   * When the caller stops waiting (its request deadline). Past it the answer is "retry" if the
+   * restore has not begun (nothing was written), else the cancel's success while it goes on (see
+   * cancelDeletion).
+   */
+  answerBy?: Date
+  /** Told when the cancel passes its point of no return (the HTTP deadline then never answers "retry"). */
+  onCommit?: () => void
 }
 
 // A state changing under us twice in a row is already unusual; a third time is a fight we should not win by looping.
@@ -70,9 +79,19 @@ async function holdingLease<T>(deps: RunDeps, requestId: string, work: (request:
 export async function finishCancelOf(deps: RunDeps, requestId: string): Promise<void> {
   await holdingLease(deps, requestId, async (request) => {
     if (!request || request.state === 'cancelled') return
-    await recordCancel(deps, request)
-    await finishCancel(deps, request)
+    await finishInterruptedCancel(deps, request)
   })
+}
+
+/**
+ * Finishes, under the lease the caller holds on `request`, a cancel that took the request's hold
+ * (`restoring`) and stopped before it was through: records it if its run died before that (no
+ * `cancelledBy`: no caller asked), then undoes the steps. What a deletion meeting the hold does,
+ * and the grace period's erasure when it finds its own hold `restoring`.
+ */
+export async function finishInterruptedCancel(deps: RunDeps, request: DeletionRequest): Promise<void> {
+  await recordCancel(deps, request)
+  await finishCancel(deps, request)
 }
 
 /**
@@ -95,10 +114,33 @@ async function recordCancel(deps: RunDeps, request: DeletionRequest, cancelledBy
  * the soft deletion to `restoring` by compare-and-set, so a cancel racing the grace period's
  * erasure (or a hard deletion) either wins or finds the user erased. Then the steps are undone.
  *
+ * With `answerBy` (the request deadline), the cancel's point of no return is sending that
+ * compare-and-set (CommitGate `enter`): before it the deadline answers "retry" and the cancel then
+ * writes nothing; from it, the answer waits for the cancel to be recorded (the request reopened as
+ * `cancelling`, which the sweeper finishes whatever happens next: `decided`) and is then the
+ * cancel's success, while the undoing goes on: the deadline never answers "retry" for a cancel
+ * that then completes. (Keycloak failing the undoing before the deadline is answered 503 as
+ * before: the request is `cancelling`, and the sweeper or the same cancel again finishes it.)
+ *
  * Throws NotPermittedError, UserNotFoundError (no such user, or hard-deleted: a user that does not
  * exist), UserNotDeletedError, UserErasedError (Sunbird's deletion erased it), DependencyUnavailableError.
  */
 export async function cancelDeletion(deps: DeleteUserDeps, input: CancelDeletionInput): Promise<{ requestId: string }> {
+  if (!input.answerBy) return cancelOnce(deps, input)
+  // What the caller is told if its deadline passes after the point of no return: the request being cancelled.
+  let accepted: { requestId: string } = { requestId: '' }
+  return answerByDeadline(
+    input.answerBy,
+    () => accepted,
+    (gate) =>
+      cancelOnce(deps, input, gate, (requestId) => {
+        accepted = { requestId }
+      }),
+    { onCommit: input.onCommit },
+  )
+}
+
+async function cancelOnce(deps: DeleteUserDeps, input: CancelDeletionInput, commit?: CommitGate, accepting?: (requestId: string) => void): Promise<{ requestId: string }> {
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     const condition = await readCondition(deps, input.userId)
     if (condition.kind === 'hard') throw new UserNotFoundError()
@@ -113,8 +155,13 @@ export async function cancelDeletion(deps: DeleteUserDeps, input: CancelDeletion
     const cancelled = await holdingLease(deps, held.requestId, async (request) => {
       // Its owner is still taking the lock (or lost it to a deletion without a mode): nothing of it to undo yet.
       if (request?.steps.lock?.status !== 'done') throw new UserNotDeletedError()
+      accepting?.(request.id)
+      // The point of no return: the restore begins (or an interrupted one is finished).
+      commit?.enter()
       if (held.mode === 'soft' && !(await deps.states.swap(input.userId, held, { mode: 'restoring', requestId: held.requestId }))) return undefined
       await recordCancel(deps, request, input.caller.userId)
+      // Recorded: from here the sweeper finishes the cancel, whatever this run meets next.
+      commit?.decided()
       await finishCancel(deps, request, input.caller.userId)
       return { requestId: request.id }
     })

@@ -1,5 +1,5 @@
 import type { Caller } from './caller.js'
-import { ORG_ADMIN, orgAdminCovers, type OrgAdminScope } from './deletion-policy.js'
+import { deletionBasis, ORG_ADMIN, orgAdminCovers, type OrgAdminScope } from './deletion-policy.js'
 import type { DeletionRequest } from './deletion-request.js'
 import { DeletionRequestNotFoundError, NotPermittedError } from './errors.js'
 import type { DeletionRequestStore } from './ports.js'
@@ -22,8 +22,20 @@ function mayRead(caller: Caller, request: DeletionRequest, scope: OrgAdminScope)
   return orgAdminCovers(caller, organisations, scope)
 }
 
-/** The deletion request by id, or the newest one for a user, if the caller may see it. */
+/**
+ * The deletion request by id, or the newest one for a user, if the caller may see it.
+ *
+ * By user id, whether the caller may look at all is decided before anything is read, where it does
+ * not depend on the request: a caller who is not the user, not acting for that managed user, not an
+ * ORG_ADMIN and not a consumer trusted with any user is refused (NotPermittedError) whether or not
+ * the user has a deletion, so 403 against 404 tells such a caller nothing. What is left: an
+ * ORG_ADMIN (whose right depends on the user's organisations, kept on the request) may tell, for a
+ * user outside their organisations, whether one exists (403) or not (404); so may a trusted
+ * consumer. By request id the right depends on the request (who asked for it), so it is read first:
+ * 403 against 404 tells whether a request of that id exists, and nothing of whom it concerns.
+ */
 export async function readDeletionStatus(deps: DeletionStatusDeps, input: { caller: Caller } & ({ requestId: string } | { userId: string })): Promise<DeletionRequest> {
+  if ('userId' in input && deletionBasis(input.caller, input.userId) === 'none') throw new NotPermittedError('may not follow deletions of this user')
   const request = 'requestId' in input ? await deps.requests.get(input.requestId) : (await deps.requests.findByUser(input.userId, 1))[0]
   if (!request) throw new DeletionRequestNotFoundError()
   if (!mayRead(input.caller, request, deps.orgAdminScope)) throw new NotPermittedError('may not read this deletion request')

@@ -204,19 +204,81 @@ describe('guardMassDeletion', () => {
     expect(await refusal((HOUR + 1) * HOUR_MS - 200)).toMatchObject({ retryAfterSeconds: 1 })
   })
 
-  it('when a requester over the limit deletes their own account, or asks for a dry run, then neither is limited nor counted', async () => {
+  it('when a requester over the limit deletes their own account, then it is neither limited nor counted', async () => {
     const counts = new InMemoryRequesterDeletionCounts()
-    const deleteAccount = vi.fn(async (input: DeletionInput): Promise<DeletionOutcome> => (input.dryRun ? { kind: 'dry-run', mode: 'default', plan: [] } : deleted(input)))
+    const deleteAccount = vi.fn(async (input: DeletionInput) => deleted(input))
     const guarded = guardMassDeletion({ counts, clock: clockAt(HOUR * HOUR_MS), maxPerHour: 1 }, deleteAccount)
     await guarded(deletionOf())
     const add = vi.spyOn(counts, 'add')
     const count = vi.spyOn(counts, 'count')
 
-    await expect(guarded({ ...deletionOf(), dryRun: true })).resolves.toMatchObject({ kind: 'dry-run' })
     await expect(guarded(deletionOf(admin.userId))).resolves.toMatchObject({ kind: 'deleted' })
+    await expect(guarded({ ...deletionOf(admin.userId), dryRun: true })).resolves.toMatchObject({ kind: 'deleted' })
 
     expect(add).not.toHaveBeenCalled()
     expect(count).not.toHaveBeenCalled()
+  })
+
+  it('when a requester at the limit asks for a dry run, then it is refused as the real call is (429, same Retry-After), after one read and no reservation', async () => {
+    const counts = new InMemoryRequesterDeletionCounts()
+    const deleteAccount = vi.fn(async (input: DeletionInput): Promise<DeletionOutcome> => (input.dryRun ? { kind: 'dry-run', mode: 'default', plan: [] } : deleted(input)))
+    const guarded = guardMassDeletion({ counts, clock: clockAt(HOUR * HOUR_MS + 1_800_400), maxPerHour: 1 }, deleteAccount)
+    await guarded(deletionOf())
+    deleteAccount.mockClear()
+    const add = vi.spyOn(counts, 'add')
+    const count = vi.spyOn(counts, 'count')
+
+    const dryRun = await guarded({ ...deletionOf(), dryRun: true }).catch((err: unknown) => err)
+
+    expect(dryRun).toBeInstanceOf(DeletionLimitReachedError)
+    expect(dryRun).toMatchObject({ retryAfterSeconds: 1800 })
+    expect(deleteAccount).not.toHaveBeenCalled()
+    expect(add).not.toHaveBeenCalled()
+    expect(count.mock.calls).toEqual([[REQUESTER, HOUR]])
+    // The real call it previews answers the same.
+    expect(await guarded(deletionOf()).catch((err: unknown) => err)).toMatchObject({ retryAfterSeconds: 1800 })
+  })
+
+  it('when a requester under the limit asks for dry runs, then they run and take no place: the real calls still get every place of the limit', async () => {
+    const counts = new InMemoryRequesterDeletionCounts()
+    const deleteAccount = vi.fn(async (input: DeletionInput): Promise<DeletionOutcome> => (input.dryRun ? { kind: 'dry-run', mode: 'default', plan: [] } : deleted(input)))
+    const guarded = guardMassDeletion({ counts, clock: clockAt(HOUR * HOUR_MS), maxPerHour: 2 }, deleteAccount)
+
+    await expect(guarded({ ...deletionOf(), dryRun: true })).resolves.toMatchObject({ kind: 'dry-run' })
+    await guarded(deletionOf())
+    await expect(guarded({ ...deletionOf(), dryRun: true })).resolves.toMatchObject({ kind: 'dry-run' })
+    expect(await counts.count(REQUESTER, HOUR)).toBe(1)
+    await expect(guarded(deletionOf())).resolves.toMatchObject({ kind: 'deleted' })
+
+    await expect(guarded({ ...deletionOf(), dryRun: true })).rejects.toBeInstanceOf(DeletionLimitReachedError)
+    expect(await counts.count(REQUESTER, HOUR)).toBe(2)
+  })
+
+  it('when deletions in flight hold every place, then a dry run is refused, as a real call then is', async () => {
+    const counts = new InMemoryRequesterDeletionCounts()
+    const { deleteAccount, finish } = heldDeletion()
+    const guarded = guardMassDeletion({ counts, clock: clockAt(HOUR * HOUR_MS), maxPerHour: 1 }, deleteAccount)
+    const inFlight = guarded(deletionOf())
+    await vi.waitFor(() => expect(deleteAccount).toHaveBeenCalledTimes(1))
+
+    await expect(guarded({ ...deletionOf(), dryRun: true })).rejects.toBeInstanceOf(DeletionLimitReachedError)
+
+    finish()
+    await inFlight
+    expect(deleteAccount).toHaveBeenCalledTimes(1)
+  })
+
+  it('when the count cannot be read for a dry run, then the outage is answered, the dry run is not run and nothing is added', async () => {
+    const counts = new InMemoryRequesterDeletionCounts()
+    counts.failNext('count', new DependencyUnavailableError('cassandra'))
+    const add = vi.spyOn(counts, 'add')
+    const deleteAccount = vi.fn(async (input: DeletionInput) => deleted(input))
+    const guarded = guardMassDeletion({ counts, clock: clockAt(HOUR * HOUR_MS), maxPerHour: 1 }, deleteAccount)
+
+    await expect(guarded({ ...deletionOf(), dryRun: true })).rejects.toBeInstanceOf(DependencyUnavailableError)
+
+    expect(deleteAccount).not.toHaveBeenCalled()
+    expect(add).not.toHaveBeenCalled()
   })
 
   it('when the limit is 0, then the guard is off: the deletion itself, nothing counted', async () => {

@@ -23,8 +23,10 @@ export function requesterOf(caller: Caller): string {
  * still held when the others read), never let more through; a give-back lost to a crash or an
  * outage costs the requester that place until the hour ends. An increment whose answer is lost
  * may have applied, so it is not given back either (the safe side). A counted deletion costs an
- * increment and a read, as before; the decrement only a refusal or a failure. Self-deletion and dry
- * runs are neither limited nor counted; 0 turns the guard off.
+ * increment and a read, as before; the decrement only a refusal or a failure. A dry run answers
+ * what the real call would: it reads the count (no reservation, so it takes no place and gives
+ * none back) and is refused the same way when the requester is at the limit, else runs uncounted.
+ * Self-deletion is neither limited nor counted; 0 turns the guard off.
  */
 export function guardMassDeletion(
   deps: { counts: RequesterDeletionCounts; clock: Clock; maxPerHour: number },
@@ -32,10 +34,16 @@ export function guardMassDeletion(
 ): (input: DeletionInput) => Promise<DeletionOutcome> {
   if (deps.maxPerHour <= 0) return deleteAccount
   return async (input) => {
-    if (input.dryRun || input.userId === input.caller.userId) return deleteAccount(input)
+    if (input.userId === input.caller.userId) return deleteAccount(input)
     const requester = requesterOf(input.caller)
     const now = deps.clock.now().getTime()
     const hour = Math.floor(now / HOUR_MS)
+    const limitReached = () => new DeletionLimitReachedError(Math.max(1, Math.ceil(((hour + 1) * HOUR_MS - now) / 1000)))
+    if (input.dryRun) {
+      // The real call's increment would make it count + 1, refused over the limit: at the limit already, so is the dry run.
+      if ((await deps.counts.count(requester, hour)) >= deps.maxPerHour) throw limitReached()
+      return deleteAccount(input)
+    }
     // Given back to the hour it was taken from; a give-back lost to an outage is a place lost until the hour ends.
     const giveBack = () => deps.counts.add(requester, hour, -1).catch(() => undefined)
     await deps.counts.add(requester, hour, 1)
@@ -48,7 +56,7 @@ export function guardMassDeletion(
     }
     if (reserved > deps.maxPerHour) {
       await giveBack()
-      throw new DeletionLimitReachedError(Math.max(1, Math.ceil(((hour + 1) * HOUR_MS - now) / 1000)))
+      throw limitReached()
     }
     try {
       return await deleteAccount(input)

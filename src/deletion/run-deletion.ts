@@ -1,4 +1,4 @@
-import { finishCancel } from './cancel-deletion.js'
+import { finishCancel, finishInterruptedCancel } from './cancel-deletion.js'
 import { type DeletionRequest, isFinished, outcomeHolds, type RequestState, type StepName, type StepOutcome } from './deletion-request.js'
 import { isDeleted } from './is-deleted.js'
 import { checkpointSteps, giveBack, LeaseLostError, leaseUntil } from './lease.js'
@@ -72,7 +72,9 @@ export async function runRemainingSteps(deps: RunDeps, request: DeletionRequest,
 /**
  * A grace period has run out: the soft deletion turns into its erasure plan. The user's deletion
  * state moves from this request's soft hold to the erasure's, by compare-and-set, so a cancel (or a
- * hard deletion) at the same moment either wins entirely or loses entirely.
+ * hard deletion) at the same moment either wins entirely or loses entirely. A cancel that won (the
+ * hold is `restoring`) but stopped before it reopened the request (stalled past its lease, or died)
+ * is finished here, as a deletion meeting the hold finishes it: the user is let in again.
  */
 async function beginErasure(deps: RunDeps, request: DeletionRequest): Promise<RequestState | undefined> {
   const schedule = request.schedule
@@ -80,6 +82,10 @@ async function beginErasure(deps: RunDeps, request: DeletionRequest): Promise<Re
   const erasing = { mode: schedule.plan === 'hard' ? 'hard' : 'sunbird', requestId: request.id } as const
   const held = await deps.states.get(request.userId)
   const ours = held?.requestId === request.id
+  if (ours && held.mode === 'restoring') {
+    await finishInterruptedCancel(deps, request)
+    return 'cancelled'
+  }
   if (!(ours && held.mode === erasing.mode)) {
     if (!ours || held.mode !== 'soft' || !(await deps.states.swap(request.userId, held, erasing))) {
       // Cancelled, or taken over by a hard deletion, in the meantime: this request's erasure is not ours to run.

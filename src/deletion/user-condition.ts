@@ -27,19 +27,39 @@ export function conditionOf(user: UserRecord | undefined, held: UserDeletionStat
   return { kind: 'active', user }
 }
 
-export async function readCondition(deps: { users: Pick<UserStore, 'findUser'>; states: Pick<UserDeletionStates, 'get'> }, userId: string): Promise<UserCondition> {
+type ConditionReads = { users: Pick<UserStore, 'findUser'>; states: Pick<UserDeletionStates, 'get'> }
+
+/**
+ * The row once more, read after the deletion state was: only for a deleted row with no state,
+ * which is Sunbird's deletion (final), or a cancel that finished between the two reads. A cancel
+ * puts the row back before it clears the state, so a row read after a cleared state sees it back.
+ * Any other answer (an active user, a hold) costs no second read.
+ */
+async function rowAfterState(deps: ConditionReads, userId: string, user: UserRecord | undefined, held: UserDeletionState | undefined): Promise<UserRecord | undefined> {
+  if (held || !user || !isDeleted(user)) return user
+  return deps.users.findUser(userId)
+}
+
+export async function readCondition(deps: ConditionReads, userId: string): Promise<UserCondition> {
   const [user, held] = await Promise.all([deps.users.findUser(userId), deps.states.get(userId)])
-  return conditionOf(user, held)
+  return conditionOf(await rowAfterState(deps, userId, user, held), held)
 }
 
 /**
  * Where a user stands for the lock-out: `active` while the row is not deleted (a request may hold
  * it, but has not locked it yet); a soft deletion (or one being restored) is `restorable`, which a
  * cancel may undo; any other deletion is final. The one place this is decided.
+ *
+ * The row is read first (one read for an active user, the hot path), then, only when it is
+ * deleted, the deletion state. A cancel finishing between the two (row read still deleted, state
+ * read already cleared) would look like Sunbird's deletion, and "deleted" is cached a day: so a
+ * deleted row with no state is read once more (rowAfterState), which then sees the row put back.
  */
-export async function lockOutStanding(deps: { users: Pick<UserStore, 'findUser'>; states: Pick<UserDeletionStates, 'get'> }, userId: string): Promise<'active' | 'restorable' | 'deleted'> {
+export async function lockOutStanding(deps: ConditionReads, userId: string): Promise<'active' | 'restorable' | 'deleted'> {
   const user = await deps.users.findUser(userId)
   if (!user || !isDeleted(user)) return 'active'
   const held = await deps.states.get(userId)
-  return held?.mode === 'soft' || held?.mode === 'restoring' ? 'restorable' : 'deleted'
+  if (held?.mode === 'soft' || held?.mode === 'restoring') return 'restorable'
+  const again = await rowAfterState(deps, userId, user, held)
+  return again && isDeleted(again) ? 'deleted' : 'active'
 }

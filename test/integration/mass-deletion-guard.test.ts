@@ -55,8 +55,10 @@ describe('the mass-deletion guard (DELETION_MAX_PER_REQUESTER_PER_HOUR) across t
     })
     const row = (await a.db.execute(`SELECT isdeleted FROM ${a.config.cassandra.keyspace}.user WHERE id = ?`, [users[3]!.id], { prepare: true })).first()
     expect(row?.get('isdeleted')).not.toBe(true)
-    // A dry run is not a deletion: still answered.
-    expect((await a.deleteRequest({ request: { userId: users[3]!.id, dryRun: true } }, adminToken(a, admin))).status).toBe(200)
+    // A dry run answers what the real call would: refused too (it reads the count, takes no place).
+    const dryRun = await a.deleteRequest({ request: { userId: users[3]!.id, dryRun: true } }, adminToken(a, admin))
+    expect(dryRun.status).toBe(429)
+    expect(((await dryRun.json()) as { params: { err: string } }).params.err).toBe('UOS_USRDLT0104')
     // Another requester is not limited by this one's count.
     expect((await a.deleteRequest({ request: { userId: users[3]!.id } }, adminToken(a, randomUUID()))).status).toBe(200)
   })

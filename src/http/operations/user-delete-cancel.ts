@@ -3,7 +3,7 @@ import { ApiError } from '../api-error.js'
 import { portalCors } from '../cors.js'
 import { gatewayAndUserToken } from '../credentials/gateway-and-user-token.js'
 import { sunbirdEnvelope } from '../dialects/sunbird-envelope.js'
-import { defineOperation } from '../operation.js'
+import { deadlineOf, defineOperation } from '../operation.js'
 
 export const userDeleteCancel = defineOperation({
   id: 'api.user.delete.cancel',
@@ -12,7 +12,7 @@ export const userDeleteCancel = defineOperation({
   aliasNote: "the service path behind Sunbird's gateway",
   summary: 'Cancel a soft deletion (with or without a grace period) and restore the account',
   description:
-    'Allowed for the user themselves (their still-unexpired token is accepted here, and only here, while they are soft-deleted), their managing parent, or an ORG_ADMIN of their organisation. Status and isdeleted go back to what they were, the Keycloak account is enabled again (the user logs in anew), tokens are accepted again and a scheduled erasure is dropped. `Idempotency-Key` as on the delete route.',
+    'Allowed for the user themselves (their still-unexpired token is accepted here, and only here, while they are soft-deleted), their managing parent, or an ORG_ADMIN of their organisation. Status and isdeleted go back to what they were, the Keycloak account is enabled again (the user logs in anew), tokens are accepted again and a scheduled erasure is dropped. `Idempotency-Key` as on the delete route. The request deadline passing once the restore has begun is answered 200 (the cancel completes), not 503.',
   tag: 'users',
   credentials: gatewayAndUserToken,
   request: { body: 'user-delete-cancel.request' },
@@ -39,11 +39,16 @@ export const userDeleteCancel = defineOperation({
   cors: portalCors,
   idempotent: true,
   admitSoftDeleted: true,
-  async handle({ body: { request }, caller }, services) {
+  async handle(input, services) {
+    const {
+      body: { request },
+      caller,
+    } = input
     const userId = userIdFromSubject(request.userId)
     // A soft-deleted person is let in here for one thing only: getting their own account back.
     if (caller.softDeleted && userId !== caller.userId) throw new ApiError('UNAUTHORIZED', { reason: 'soft-deleted caller, not their own account' })
-    await services.cancelDeletion({ userId, caller })
+    // Past the deadline once the restore has begun, the answer is the cancel's success, never "retry".
+    await services.cancelDeletion({ userId, caller, ...deadlineOf(input) })
     return { response: 'SUCCESS' }
   },
 })

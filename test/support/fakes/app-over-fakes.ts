@@ -42,9 +42,10 @@ export interface AppOverFakes {
  * The whole app as production composes it (real middleware, the operations of the API registered
  * from their declarations, verifiers, schemas, workflow and renderer) over the in-memory ports of
  * deletionWorld, whose shared timeline counts every write. Building the app costs far more than a
- * request, so a property builds it once and resets the ports.
+ * request, so a property builds it once and resets the ports. `requestTimeoutMs` (default 10 s):
+ * the request deadline, for tests of what a route answers when it passes.
  */
-export function appOverFakes(options: WorldOptions = {}): AppOverFakes {
+export function appOverFakes(options: WorldOptions = {}, settings: { requestTimeoutMs?: number } = {}): AppOverFakes {
   sharedRealm ??= createRealmKeys('property-kid')
   const realm = sharedRealm
   let world = deletionWorld(options)
@@ -58,7 +59,7 @@ export function appOverFakes(options: WorldOptions = {}): AppOverFakes {
     checkReadiness: async () => [],
     schemas,
     maxBodyBytes: FAKE_MAX_BODY_BYTES,
-    requestTimeoutMs: 10_000,
+    requestTimeoutMs: settings.requestTimeoutMs ?? 10_000,
     retryAfterSeconds: 5,
     apiConsumers: new ApiConsumerVerifier([{ key: FAKE_CONSUMER.key, algorithm: 'HS256', secret: FAKE_CONSUMER.secret }]),
     userTokens: new UserTokenVerifier({ ssoUrl: FAKE_SSO_URL, realm: 'sunbird', keys: new PemKeySource(realm.dir) }),

@@ -1,0 +1,105 @@
+import { describe, expect, it, vi } from 'vitest'
+import type { Caller } from './caller.js'
+import { acceptedRequest, type DeletionRequest } from './deletion-request.js'
+import { readDeletionStatus } from './deletion-status.js'
+import { DeletionRequestNotFoundError, NotPermittedError } from './errors.js'
+
+const TARGET = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
+const UNDELETED = 'b0b0b0b0-1111-4222-8333-444455556666'
+const STRANGER = 'c0c0c0c0-1111-4222-8333-444455556666'
+const PARENT = 'e0e0e0e0-1111-4222-8333-444455556666'
+const ORG = 'org-1'
+
+const caller = (userId: string, fields: Partial<Caller> = {}): Caller => ({ consumer: 'portal', userId, roles: [], ...fields })
+const stranger = () => caller(STRANGER)
+const orgAdminOf = (org: string) => caller('a0a0a0a0-1111-4222-8333-444455556666', { roles: [{ role: 'ORG_ADMIN', organisationIds: [org] }] })
+
+/** TARGET has one deletion request (asked by themselves); UNDELETED has none. Reads are counted. */
+function store() {
+  const request: DeletionRequest = acceptedRequest({
+    id: 'req-1',
+    userId: TARGET,
+    requestedBy: TARGET,
+    plan: 'soft',
+    target: { rootOrgId: ORG, managedBy: PARENT, organisationIds: [ORG] },
+    now: new Date(0),
+  })
+  const requests = {
+    get: vi.fn(async (id: string) => (id === request.id ? request : undefined)),
+    findByUser: vi.fn(async (userId: string) => (userId === TARGET ? [request] : [])),
+  }
+  return { requests, reads: () => requests.get.mock.calls.length + requests.findByUser.mock.calls.length }
+}
+
+const outcomeOf = (promise: Promise<DeletionRequest>) =>
+  promise.then(
+    (request) => request.id,
+    (err: unknown) => (err as Error).name,
+  )
+
+describe('readDeletionStatus by user id', () => {
+  it.each([
+    ['has a deletion', TARGET],
+    ['has none', UNDELETED],
+  ])(
+    'when a caller who is neither the user, nor acting for them, nor an ORG_ADMIN nor a trusted consumer asks about a user who %s, then the answer is the same refusal, before anything is read',
+    async (_has, userId) => {
+      const s = store()
+
+      const error = await readDeletionStatus({ requests: s.requests, orgAdminScope: 'organisation' }, { caller: stranger(), userId }).catch((err: unknown) => err)
+
+      expect(error).toBeInstanceOf(NotPermittedError)
+      expect(s.reads()).toBe(0)
+    },
+  )
+
+  it('when the user asks about themselves, then they are told there is none (404) or shown theirs', async () => {
+    const s = store()
+    const deps = { requests: s.requests, orgAdminScope: 'organisation' as const }
+
+    expect(await outcomeOf(readDeletionStatus(deps, { caller: caller(UNDELETED), userId: UNDELETED }))).toBe('DeletionRequestNotFoundError')
+    expect(await outcomeOf(readDeletionStatus(deps, { caller: caller(TARGET), userId: TARGET }))).toBe('req-1')
+  })
+
+  it('when the managing parent asks through the managed user’s token, then the request is read and shown', async () => {
+    const s = store()
+    const parent = caller(PARENT, { managedUser: { userId: TARGET, parentId: PARENT } })
+
+    expect(await outcomeOf(readDeletionStatus({ requests: s.requests, orgAdminScope: 'organisation' }, { caller: parent, userId: TARGET }))).toBe('req-1')
+  })
+
+  it('when an ORG_ADMIN asks, then the request is read: shown in their organisation; outside it, 403 where one exists and 404 where none does (what is left to tell)', async () => {
+    const s = store()
+    const deps = { requests: s.requests, orgAdminScope: 'organisation' as const }
+
+    expect(await outcomeOf(readDeletionStatus(deps, { caller: orgAdminOf(ORG), userId: TARGET }))).toBe('req-1')
+    expect(await outcomeOf(readDeletionStatus(deps, { caller: orgAdminOf('org-2'), userId: TARGET }))).toBe('NotPermittedError')
+    expect(await outcomeOf(readDeletionStatus(deps, { caller: orgAdminOf('org-2'), userId: UNDELETED }))).toBe('DeletionRequestNotFoundError')
+  })
+
+  it('when a consumer trusted with any user asks, then the request is read (shown only when it asked for it)', async () => {
+    const s = store()
+    const consumer = caller('consumer:notifier', { consumer: 'notifier', deleteAnyUser: true })
+    const deps = { requests: s.requests, orgAdminScope: 'organisation' as const }
+
+    expect(await outcomeOf(readDeletionStatus(deps, { caller: consumer, userId: UNDELETED }))).toBe('DeletionRequestNotFoundError')
+    expect(await outcomeOf(readDeletionStatus(deps, { caller: consumer, userId: TARGET }))).toBe('NotPermittedError')
+    expect(s.reads()).toBe(2)
+  })
+})
+
+describe('readDeletionStatus by request id', () => {
+  it('when a stranger asks, then the right depends on the request, so it is read: 403 for one that exists, 404 for none', async () => {
+    const s = store()
+    const deps = { requests: s.requests, orgAdminScope: 'organisation' as const }
+
+    await expect(readDeletionStatus(deps, { caller: stranger(), requestId: 'req-1' })).rejects.toBeInstanceOf(NotPermittedError)
+    await expect(readDeletionStatus(deps, { caller: stranger(), requestId: 'req-2' })).rejects.toBeInstanceOf(DeletionRequestNotFoundError)
+  })
+
+  it('when the requester asks, then the request is shown', async () => {
+    const s = store()
+
+    expect(await outcomeOf(readDeletionStatus({ requests: s.requests, orgAdminScope: 'organisation' }, { caller: caller(TARGET), requestId: 'req-1' }))).toBe('req-1')
+  })
+})
