@@ -4,6 +4,7 @@ import type { Caller } from './caller.js'
 import type { DeletionInput, DeletionOutcome } from './delete-account.js'
 import { DeletionLimitReachedError, DependencyUnavailableError, UserNotFoundError } from './errors.js'
 import { guardMassDeletion, requesterOf } from './mass-deletion-guard.js'
+import { seededRandom } from '../../test/support/seeded-random.js'
 
 const HOUR_MS = 3_600_000
 /** 10:00:00 of some day, as the guard's clock hours count. */
@@ -27,17 +28,6 @@ const settle = <T>(promises: Promise<T>[]) =>
     ),
   )
 
-/** A deterministic stream of numbers in [0, 1) (mulberry32), so an interleaving that fails can be run again. */
-function random(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-}
 /** Waits a few turns of the event loop, so calls in flight overlap in another order each time. */
 const turns = async (count: number) => {
   for (let i = 0; i < count; i++) await new Promise((resolve) => setImmediate(resolve))
@@ -71,7 +61,7 @@ describe('guardMassDeletion', () => {
   it('when 10 deletions of one requester run at once with a limit of 2, then at most 2 succeed, the rest get 429, and only the successes stay counted (many interleavings)', async () => {
     const succeededPerRun: number[] = []
     for (let seed = 1; seed <= 40; seed++) {
-      const next = random(seed)
+      const next = seededRandom(seed)
       const counts = new InMemoryRequesterDeletionCounts(() => turns(Math.floor(next() * 4)))
       const guarded = guardMassDeletion({ counts, clock: clockAt(HOUR * HOUR_MS), maxPerHour: 2 }, async (input) => {
         await turns(1 + Math.floor(next() * 4))

@@ -20,17 +20,7 @@ export interface PlannedFault {
   pauseMs?: number
 }
 
-/** A seeded pseudo-random source (mulberry32): the same FAULTS_SEED replays the same schedule. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+export { seededRandom } from '../../support/seeded-random.js'
 
 /**
  * The run's schedule over a window of `windowMs` (the stream's expected length): one kill of each

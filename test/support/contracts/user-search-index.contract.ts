@@ -3,6 +3,7 @@ import { describe, expect } from 'vitest'
 import { DependencyUnavailableError } from '../../../src/deletion/errors.js'
 import type { JsonRow, UserSearchIndex } from '../../../src/deletion/ports.js'
 import { contractCase, type ContractSubject, type SubjectFactory } from './contract-case.js'
+import { failureOf } from './failure-of.js'
 
 export interface UserSearchIndexSubject extends ContractSubject {
   index: UserSearchIndex
@@ -35,24 +36,6 @@ function everyCall(index: UserSearchIndex, userId: string): [string, () => Promi
     ['readNotes', () => index.readNotes(userId)],
     ['deleteNotes', () => index.deleteNotes(userId)],
   ]
-}
-
-/** Far past any bound the subjects configure: a call still pending then hangs. */
-const HANG_MS = 10_000
-
-/** The call's failure (undefined when it succeeded), or a note that it was still pending after HANG_MS. */
-async function failureOf(call: () => Promise<unknown>): Promise<unknown> {
-  let timer: NodeJS.Timeout | undefined
-  const hung = new Promise<string>((resolve) => {
-    timer = setTimeout(() => resolve(`still pending after ${HANG_MS} ms`), HANG_MS)
-  })
-  return Promise.race([
-    call().then(
-      () => undefined,
-      (err: unknown) => err,
-    ),
-    hung,
-  ]).finally(() => clearTimeout(timer))
 }
 
 function expectSearchUnavailable(name: string, failure: unknown): void {
