@@ -314,7 +314,9 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
   async listOpen(limit: number, dueBy: Date = new Date()): Promise<OpenEntry[]> {
     const from = this.sweptUpTo
     const due: OpenEntry[] = []
-    for (const query of [this.cql.listOpenAfter, this.cql.listOpenUpTo]) {
+    // From the ring's start, the first query is the whole ring: a bound at the minimum token means no bound to Cassandra, so the second would list it all again.
+    const queries = from.equals(types.Long.MIN_VALUE) ? [this.cql.listOpenAfter] : [this.cql.listOpenAfter, this.cql.listOpenUpTo]
+    for (const query of queries) {
       const result = await runCassandra(this.client, (client) => client.execute(query, [from], { ...IDEMPOTENT, fetchSize: 500 }))
       for await (const row of result) {
         const dueAt = row.get('dueat') as Date | null
