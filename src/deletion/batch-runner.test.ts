@@ -444,6 +444,23 @@ describe('BatchRunner: outcomes, leases and stopping', () => {
     expect(w.timeline.count('jobs.releaseSlice')).toBe(0)
   })
 
+  it('when renewing the lease fails (Cassandra in trouble), then the next user is left pending with no try counted, and nothing more of the slice is written', async () => {
+    const w = batchWorld()
+    w.engine.during(U1, () => {
+      w.clock.advance(LEASE_MS / 3)
+      w.jobs.failNext('renewSlice', new DependencyUnavailableError('cassandra'))
+    })
+    await w.submit([U1, U2])
+
+    await w.runner.pass()
+    await eventually(() => expect(w.errors).toEqual([expect.any(DependencyUnavailableError)]))
+
+    expect(w.engine.users()).toEqual([U1])
+    expect(await w.jobs.items(JOB_ID, 0)).toEqual([deleted(U1, 0, w.clock.now()), pending(U2, 0)])
+    expect(w.timeline.count('jobs.finishSlice')).toBe(0)
+    expect(w.timeline.count('jobs.releaseSlice')).toBe(0)
+  })
+
   it('when the holder keeps working past a third of its lease, then it renews the lease before the next user', async () => {
     const w = batchWorld()
     w.engine.during(U1, () => w.clock.advance(LEASE_MS / 3))

@@ -272,7 +272,17 @@ export class BatchRunner {
     const requestId = batchRequestId(job.id, item.userId)
     try {
       if (!(await this.takePaceToken(job.id))) return { status: 'stopped' }
-      if (!(await lease.keep())) return { status: 'lease lost' }
+    } catch (err) {
+      return this.failure(err)
+    }
+    // The slice's own bookkeeping: a renewal that fails is not the user's try. Nothing more of the
+    // slice is written then (its lease may be lost); another pass takes it once the lease runs out.
+    const held = await lease.keep().catch(async (err: unknown) => {
+      await this.sliceFailed(job.id, err)
+      return false
+    })
+    if (!held) return { status: 'lease lost' }
+    try {
       const earlier = mayHaveEarlierTry ? await this.deps.requests.get(requestId) : undefined
       if (earlier) return await this.settleEarlier(requestId)
       // The id follows from job and user, so two runners of one item (a slice taken over while its
@@ -281,12 +291,11 @@ export class BatchRunner {
       await this.deps.deleteAccount({ requestId, requestIdChosenBy: 'derived', userId: item.userId, caller: job.caller as Caller, ...(job.mode && { mode: job.mode }) })
       return { status: 'deleted' }
     } catch (err) {
-      if (err instanceof RequestAlreadyOpenedError) return this.settleEarlier(requestId).catch((settleErr: unknown) => this.failure(settleErr))
-      // An earlier try whose create was settled late (Cassandra paused, then back) may have locked
-      // the user meanwhile, its request resumed by the sweeper: the user is ours, not someone else's.
-      if (err instanceof UserAlreadyDeletedError && (await this.deps.requests.get(requestId).catch(() => undefined))) {
-        return this.settleEarlier(requestId).catch((settleErr: unknown) => this.failure(settleErr))
-      }
+      // Another runner of this item opened its request first; or an earlier try whose create was
+      // settled late (Cassandra paused, then back) locked the user meanwhile, its request resumed by
+      // the sweeper: either way the user is ours, settled from that request.
+      const ours = err instanceof RequestAlreadyOpenedError || (err instanceof UserAlreadyDeletedError && (await this.deps.requests.get(requestId).catch(() => undefined)) !== undefined)
+      if (ours) return this.settleEarlier(requestId).catch((settleErr: unknown) => this.failure(settleErr))
       return this.failure(err)
     }
   }

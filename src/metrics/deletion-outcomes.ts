@@ -1,4 +1,4 @@
-import { DeletionError } from '../deletion/errors.js'
+import { DeletionError, RequestAlreadyOpenedError } from '../deletion/errors.js'
 import type { DeletionOutcome, ServiceMetrics } from './service-metrics.js'
 
 /** The outcome label of a failed deletion: the domain error's own kind, or 'error' for anything else. */
@@ -14,7 +14,8 @@ export function countDeletionOutcomes<I, R>(metrics: Pick<ServiceMetrics, 'count
       metrics.countDeletion('success')
       return result
     } catch (err) {
-      metrics.countDeletion(deletionOutcomeOf(err))
+      // A second runner of a batch item meeting the first's request: not an attempt of its own (the first is counted).
+      if (!(err instanceof RequestAlreadyOpenedError)) metrics.countDeletion(deletionOutcomeOf(err))
       throw err
     }
   }
