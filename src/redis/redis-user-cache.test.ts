@@ -69,7 +69,7 @@ describe('RedisUserCache over a Redis that takes commands and never answers', ()
     expect(String((result.error as DependencyUnavailableError).cause)).toBe(`RedisTimeoutError: redis DEL not answered within ${TIMEOUT_MS} ms`)
     // The command was written: the bound covers the wait for its answer, not only the wait to send it.
     expect(stub.commands.map(([name]) => name)).toContain('DEL')
-    expect(result.ms).toBeLessThan(TIMEOUT_MS * 4)
+    expect(result.ms).toBeLessThan(TIMEOUT_MS * 8)
   })
 
   it('when HGETALL is never answered, then reading fails as redis unavailable within REDIS_TIMEOUT_MS', async () => {
@@ -79,7 +79,7 @@ describe('RedisUserCache over a Redis that takes commands and never answers', ()
 
     expectRedisUnavailable(result)
     expect(stub.commands.map(([name]) => name)).toContain('HGETALL')
-    expect(result.ms).toBeLessThan(TIMEOUT_MS * 4)
+    expect(result.ms).toBeLessThan(TIMEOUT_MS * 8)
   })
 
   it('when two commands wait behind one that is never answered, then both fail as unavailable (the stuck connection is dropped)', async () => {
@@ -120,7 +120,7 @@ describe('RedisConnection.ping', () => {
     const result = await settle(connection.ping())
 
     expect(result).toMatchObject({ outcome: 'resolved', value: false })
-    expect(result.ms).toBeLessThan(TIMEOUT_MS * 4)
+    expect(result.ms).toBeLessThan(TIMEOUT_MS * 8)
   })
 
   it('when Redis answers PONG, then it says true', async () => {

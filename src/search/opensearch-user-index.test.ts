@@ -179,7 +179,7 @@ describe('OpenSearchUserIndex when the engine answers with an error status', () 
     const started = Date.now()
     expectSearchUnavailable(await failureOf(index.readUser(USER)))
     expectSearchUnavailable(await failureOf(index.deleteNotes(USER)))
-    expect(Date.now() - started).toBeLessThan(TIMEOUT_MS * 2 * 3)
+    expect(Date.now() - started).toBeLessThan(TIMEOUT_MS * 2 * 6)
   })
 })
 

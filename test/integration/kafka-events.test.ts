@@ -68,7 +68,8 @@ describe('the delete-user event on the real Kafka', () => {
     }
     // Two passes back to back: the second must find nothing left to send.
     // The relay reconnects to the restarted broker on a later pass: pass until it publishes.
-    await waitUntil('the relay to publish once Kafka is back', async () => (await h.service.publishEvents()) > 0, { timeoutMs: 10_000, intervalMs: 500 })
+    // Its waits grow while the broker comes back (at most 30 s each).
+    await waitUntil('the relay to publish once Kafka is back', async () => (await h.service.publishEvents()) > 0, { timeoutMs: 60_000, intervalMs: 500 })
     await h.service.publishEvents()
     const ours = (await readTopic(h.config.events.topic)).filter((m) => m.value.includes(requestId))
     expect(ours).toHaveLength(1)
