@@ -19,7 +19,7 @@ import { lockOutStanding } from './deletion/user-condition.js'
 import { resumeDeletion, resumeOpenDeletions, type SweepReport } from './deletion/run-deletion.js'
 import { readBatchStatus, submitBatch } from './deletion/batch-job.js'
 import { BatchRunner } from './deletion/batch-runner.js'
-import { DependencyUnavailableError } from './deletion/errors.js'
+import { DependencyUnavailableError, WordedCause } from './deletion/errors.js'
 import { guardMassDeletion } from './deletion/mass-deletion-guard.js'
 import { errorEntry } from './http/error-codes.js'
 import { codeFor } from './http/render-error.js'
@@ -41,8 +41,7 @@ import { CassandraDeletionRequests } from './store/cassandra-deletion-requests.j
 import { CassandraEventOutbox } from './store/cassandra-event-outbox.js'
 import { LivePhysicalErasure } from './physical-erasure/live-physical-erasure.js'
 import { CassandraPersonalTables } from './store/cassandra-personal-tables.js'
-import { OpenSearchUserIndex, SearchEngineRefusal } from './search/opensearch-user-index.js'
-import { RedisTimeoutError } from './redis/redis-client.js'
+import { OpenSearchUserIndex } from './search/opensearch-user-index.js'
 import { RedisUserCache } from './redis/redis-user-cache.js'
 import { CassandraIdempotencyKeys } from './store/cassandra-idempotency-keys.js'
 import { CassandraUserDeletionStates } from './store/cassandra-user-deletion-states.js'
@@ -51,15 +50,14 @@ import { appliedSchemaVersion, currentSchemaVersion } from './store/migrations.j
 
 /**
  * What the log may say about a step that failed: the error's name, the dependency in trouble, and
- * why only when this service worded the cause itself (a search engine's status and error type, a
- * Redis command's timeout): a driver's or an engine's own message may quote a user's values.
+ * why only when this service worded the cause itself (WordedCause): a driver's or an engine's own
+ * message may quote a user's values.
  */
 function stepErrorFields(err: unknown): { err: string; dependency?: string; why?: string } {
   const name = err instanceof Error ? err.name : 'error'
   if (!(err instanceof DependencyUnavailableError)) return { err: name }
   const cause = err.cause
-  const worded = cause instanceof SearchEngineRefusal || cause instanceof RedisTimeoutError
-  return { err: name, dependency: err.dependency, ...(worded && { why: cause.message }) }
+  return { err: name, dependency: err.dependency, ...(cause instanceof WordedCause && { why: cause.message }) }
 }
 
 export interface Service {

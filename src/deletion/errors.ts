@@ -87,3 +87,10 @@ export class RequestAlreadyOpenedError extends Error {
     super('deletion request opened already')
   }
 }
+
+/**
+ * The cause of a DependencyUnavailableError worded by this service itself (a search engine's status
+ * and error type, a Redis command's timeout): it names no user value, so the log may carry it,
+ * unlike a driver's or an engine's own message.
+ */
+export class WordedCause extends Error {}

@@ -7,7 +7,7 @@ import { type AuditTrail, CREATE_SETTLED_WITHIN_MS, type DeletionRequestStore, t
 import { failRequest, settleRequest } from './settle-request.js'
 import { stepsOf } from './steps/index.js'
 import { recordLock } from './steps/lock.js'
-import type { StepDeps } from './steps/step.js'
+import { contactsOnce, type StepDeps } from './steps/step.js'
 
 export interface RunDeps extends StepDeps {
   requests: DeletionRequestStore
@@ -42,11 +42,7 @@ export async function runRemainingSteps(deps: RunDeps, request: DeletionRequest,
     await checkpointSteps(deps, request, unrecorded, 'in_progress')
     unrecorded = {}
   }
-  let contacts: Promise<string[]> | undefined
-  const readContactsOnce = () => {
-    contacts ??= deps.tables.readContacts(request.userId)
-    return contacts
-  }
+  const readContactsOnce = contactsOnce(deps, request.userId)
   for (const step of stepsOf(plan)) {
     if (!step.run) continue
     if (outcomeHolds(request.steps[step.name], plan)) continue

@@ -60,6 +60,7 @@ export async function lockOutStanding(deps: ConditionReads, userId: string): Pro
   if (!user || !isDeleted(user)) return 'active'
   const held = await deps.states.get(userId)
   if (held?.mode === 'soft' || held?.mode === 'restoring') return 'restorable'
-  const again = await rowAfterState(deps, userId, user, held)
+  if (held) return 'deleted'
+  const again = await deps.users.findUser(userId)
   return again && isDeleted(again) ? 'deleted' : 'active'
 }

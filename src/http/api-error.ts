@@ -1,4 +1,4 @@
-import { type ErrorCode, errorEntry } from './error-codes.js'
+import { type ErrorCode, errorEntry, type PlaceholderValues } from './error-codes.js'
 
 /** Thrown anywhere below a handler; rendered by the operation's dialect through the one error handler. */
 export class ApiError extends Error {
@@ -6,9 +6,11 @@ export class ApiError extends Error {
   readonly headers: Readonly<Record<string, string>>
   /** What the operation still reports along with the error (the checks of a failing /ready); most errors have none. */
   readonly result: Record<string, unknown> | undefined
+  /** Values its message names that are this error's own, not the configured ones (a route's own body limit). */
+  readonly placeholders: Partial<PlaceholderValues> | undefined
   constructor(
     readonly code: ErrorCode,
-    options: { cause?: unknown; reason?: string; headers?: Record<string, string>; result?: Record<string, unknown> } = {},
+    options: { cause?: unknown; reason?: string; headers?: Record<string, string>; result?: Record<string, unknown>; placeholders?: Partial<PlaceholderValues> } = {},
   ) {
     // A 4xx is a refusal the caller can act on: its stack is never logged (render-error.ts logs the
     // stack of a 500 only), so none is captured, which a refused request otherwise pays for.
@@ -19,5 +21,6 @@ export class ApiError extends Error {
     Error.stackTraceLimit = limit
     this.headers = options.headers ?? {}
     this.result = options.result
+    this.placeholders = options.placeholders
   }
 }

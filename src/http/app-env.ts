@@ -15,8 +15,6 @@ export type AppEnv = {
     dialect: AnyDialect
     /** The request's logger: every line it writes carries the msgid. */
     log: Logger
-    /** The matched operation's body limit (bodyLimitOf): the number its 413 names. */
-    maxBodyBytes: number
     /** The request body parsed as JSON, not yet validated. */
     body: unknown
     /** The Sunbird err code of an error answer, for the access log. */

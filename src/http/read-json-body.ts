@@ -2,7 +2,8 @@ import type { Context, MiddlewareHandler } from 'hono'
 import { ApiError } from './api-error.js'
 import type { AppEnv } from './app-env.js'
 
-const tooLarge = (reason: string) => new ApiError('PAYLOAD_TOO_LARGE', { reason })
+/** The 413 names the limit it met: an operation may read more than HTTP_MAX_BODY_BYTES (bodyLimitOf). */
+const tooLarge = (reason: string, maxBytes: number) => new ApiError('PAYLOAD_TOO_LARGE', { reason, placeholders: { maxBodyBytes: maxBytes } })
 
 /** Reads a streamed (chunked) body, giving up as soon as it passes `max` bytes. */
 async function readCapped(stream: ReadableStream<Uint8Array>, max: number): Promise<string> {
@@ -15,7 +16,7 @@ async function readCapped(stream: ReadableStream<Uint8Array>, max: number): Prom
     size += value.byteLength
     if (size > max) {
       await reader.cancel()
-      throw tooLarge('streamed body over the limit')
+      throw tooLarge('streamed body over the limit', max)
     }
     chunks.push(value)
   }
@@ -53,7 +54,7 @@ export function readJsonBody(options: { maxBytes: number }): MiddlewareHandler<A
     const length = c.req.header('content-length')
     if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
       if (!/^\d{1,15}$/.test(length)) throw new ApiError('INVALID_REQUEST_DATA', { reason: 'bad content-length' })
-      if (Number(length) > maxBytes) throw tooLarge('content-length over the limit')
+      if (Number(length) > maxBytes) throw tooLarge('content-length over the limit', maxBytes)
       return receivedWhole(() => c.req.text())
     }
     const stream = c.req.raw.body

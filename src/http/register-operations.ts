@@ -11,7 +11,7 @@ const BODY_HEADERS = ['Content-Type']
 const REQUEST_ID_HEADERS = ['X-Request-ID', 'X-msgId']
 
 /** First on an operation's chain: its id (the envelope id) and its dialect, for the answer and for any error; then its own headers on whatever it answers. */
-function operationContext(operation: Operation, allowedOrigins: () => readonly string[], bodyLimit: number): MiddlewareHandler<AppEnv> {
+function operationContext(operation: Operation, allowedOrigins: () => readonly string[]): MiddlewareHandler<AppEnv> {
   const headers = Object.entries({
     ...operation.responseHeaders,
     ...(operation.cors.exposeHeaders && { 'Access-Control-Expose-Headers': operation.cors.exposeHeaders.join(', ') }),
@@ -20,7 +20,6 @@ function operationContext(operation: Operation, allowedOrigins: () => readonly s
   return function enterOperation(c, next) {
     c.set('apiId', operation.id)
     c.set('dialect', operation.dialect)
-    c.set('maxBodyBytes', bodyLimit)
     return next().then(() => {
       for (const [name, value] of headers) c.res.headers.set(name, value)
       if (operation.cors.credentialed) setCredentialedCors(c, allowedOrigins(), c.res.headers)
@@ -46,10 +45,9 @@ export function registerOperations(app: Hono<AppEnv>, operations: readonly Opera
   // Read only where a credentialed operation answers (SESSION_ALLOWED_ORIGINS).
   const allowedOrigins = () => context.verifiers.sessionCookie.allowedOrigins
   for (const operation of operations) {
-    const bodyLimit = bodyLimitOf(operation, context.maxBodyBytes)
-    const chain: MiddlewareHandler<AppEnv>[] = [operationContext(operation, allowedOrigins, bodyLimit)]
+    const chain: MiddlewareHandler<AppEnv>[] = [operationContext(operation, allowedOrigins)]
     // Size, then JSON, before the credentials: the order of checks Sunbird's callers see.
-    if (operation.request.body) chain.push(readJsonBody({ maxBytes: bodyLimit }))
+    if (operation.request.body) chain.push(readJsonBody({ maxBytes: bodyLimitOf(operation, context.maxBodyBytes) }))
     const handler = operation.createHandler(context)
     for (const path of operation.paths) {
       app.on(operation.method, [path], ...chain, handler)
@@ -80,7 +78,7 @@ export function registerOperations(app: Hono<AppEnv>, operations: readonly Opera
         return response
       })
     }
-    app.all(path, operationContext(first, allowedOrigins, bodyLimitOf(first, context.maxBodyBytes)), () => {
+    app.all(path, operationContext(first, allowedOrigins), () => {
       throw new ApiError('METHOD_NOT_ALLOWED', { headers: { Allow: allow } })
     })
   }

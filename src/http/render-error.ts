@@ -52,14 +52,8 @@ export function renderError(c: Context<AppEnv>, err: unknown, options: RenderOpt
   if (err instanceof ApiError) for (const [name, value] of Object.entries(err.headers)) c.header(name, value)
   // The guard knows when its hour ends: that, not the configured default, is when to come back.
   if (err instanceof DeletionLimitReachedError) c.header('Retry-After', String(err.retryAfterSeconds))
-  const values = placeholderValues(c, options)
+  const values = err instanceof ApiError && err.placeholders ? { ...options, ...err.placeholders } : options
   for (const [name, value] of Object.entries(entry.headers ?? {})) c.header(name, fillPlaceholders(value, values))
   const dialect = c.get('dialect') ?? options.defaultDialect
   return dialect.error(c, { code, entry, errmsg: fillPlaceholders(entry.errmsg, values), ...(err instanceof ApiError && err.result && { result: err.result }) })
-}
-
-/** The configured values, with the matched operation's own body limit where it has a larger one. */
-function placeholderValues(c: Context<AppEnv>, options: RenderOptions): PlaceholderValues {
-  const bodyLimit = c.get('maxBodyBytes')
-  return bodyLimit === undefined || bodyLimit === options.maxBodyBytes ? options : { ...options, maxBodyBytes: bodyLimit }
 }

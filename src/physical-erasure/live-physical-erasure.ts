@@ -26,9 +26,9 @@ const SETTINGS_FRESH_MS = 300_000
 
 const later = (at: Date, ms: number) => new Date(at.getTime() + ms).toISOString()
 
-/** The table a receipt store names: cassandra.<table>, cassandra.<keyspace>.<table>, or cassandra.<table> (<part>). */
+/** The table a receipt store names (its part, e.g. ` (managed users)`, taken off): cassandra.<table> or cassandra.<keyspace>.<table>. */
 function cassandraTable(store: string, keyspace: string): { keyspace: string; table: string } | undefined {
-  const match = /^cassandra\.([A-Za-z0-9_]+)(?:\.([A-Za-z0-9_]+))?(?: \(.*\))?$/.exec(store)
+  const match = /^cassandra\.([A-Za-z0-9_]+)(?:\.([A-Za-z0-9_]+))?$/.exec(store)
   if (!match?.[1]) return undefined
   return match[2] ? { keyspace: match[1], table: match[2] } : { keyspace, table: match[1] }
 }
@@ -79,8 +79,8 @@ export class LivePhysicalErasure implements PhysicalErasure {
       if (!this.deps.redis) return undefined
       return { by: at.toISOString(), how: 'removed from memory at once; an RDB snapshot or AOF file written before keeps it until the next BGSAVE / BGREWRITEAOF' }
     }
-    if (store.startsWith('kafka')) return this.topicHorizon(at)
-    const table = cassandraTable(store, this.deps.keyspace)
+    if (named.startsWith('kafka')) return this.topicHorizon(at)
+    const table = cassandraTable(named, this.deps.keyspace)
     return table && this.tableHorizon(table, at)
   }
 

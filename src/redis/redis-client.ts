@@ -1,5 +1,6 @@
 import { createClient } from '@redis/client'
 import type { Config } from '../config/config.js'
+import { WordedCause } from '../deletion/errors.js'
 
 export type RedisClient = ReturnType<typeof createClient>
 
@@ -8,7 +9,7 @@ export function isRedisConfigured(config: Config['redis']): boolean {
 }
 
 /** Redis did not answer within REDIS_TIMEOUT_MS: what was asked (the command's name, never its key) and the bound. */
-export class RedisTimeoutError extends Error {
+export class RedisTimeoutError extends WordedCause {
   override name = 'RedisTimeoutError'
   constructor(what: string, ms: number) {
     super(`redis ${what} not answered within ${ms} ms`)

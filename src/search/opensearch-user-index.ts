@@ -1,5 +1,5 @@
 import type { Client } from '@opensearch-project/opensearch'
-import { DependencyUnavailableError } from '../deletion/errors.js'
+import { DependencyUnavailableError, WordedCause } from '../deletion/errors.js'
 import type { JsonRow, SearchUserFlags, UserSearchIndex } from '../deletion/ports.js'
 import { NOTES_INDEX, USER_ALIAS } from './sunbird-indexes.js'
 
@@ -18,7 +18,7 @@ export const MAX_NOTES_ROUNDS = 100
  * the engine's error type, or what was wrong with its answer. Never the engine's own reason text,
  * which can quote a document id or a field's value (a mapper error previews the value it refused).
  */
-export class SearchEngineRefusal extends Error {
+export class SearchEngineRefusal extends WordedCause {
   override name = 'SearchEngineRefusal'
   constructor(
     message: string,

@@ -1,5 +1,5 @@
 import type { DeletionRequest, StepOutcome } from '../deletion-request.js'
-import { type DeletionStep, type PlanEntry, type PlanName, type StepContext, type StepDeps, actionFor, recordedIds, stepOutcome } from './step.js'
+import { type DeletionStep, type PlanEntry, type PlanName, type StepContext, type StepDeps, actionFor, contactsOnce, recordedIds, stepOutcome } from './step.js'
 import { userRow } from './user-row.js'
 
 const STORE = 'cassandra.user (managed users)'
@@ -63,17 +63,13 @@ async function hold(deps: StepDeps, childId: string, requestId: string, plan: Pl
 async function eraseManaged(deps: StepDeps, request: DeletionRequest, plan: PlanName, childId: string, steps: readonly DeletionStep[], tally: StoreTally, hashes: Set<string>): Promise<void> {
   await hold(deps, childId, request.id, plan)
   deps.listener.userDeleted(childId)
-  let contacts: Promise<string[]> | undefined
   const context: StepContext = {
     deps: { ...deps, onStepError: (_step, err, requestId) => deps.onStepError?.('managedUsers', err, requestId) },
     // The deleted user's request, for the managed user: its id for the log, its requester on the row.
     request: { ...request, userId: childId, steps: {} },
     plan,
     userName: null,
-    contacts: () => {
-      contacts ??= deps.tables.readContacts(childId)
-      return contacts
-    },
+    contacts: contactsOnce(deps, childId),
   }
   for (const step of steps) {
     if (!step.run) continue
@@ -137,10 +133,11 @@ export function managedUsersStep(personalStoreSteps: readonly DeletionStep[]): M
       const own: PlanEntry = { store: STORE, action: actionFor(plan, { sunbird: 'scrub', hard: 'hard-delete' }), count: managed.length }
       if (plan === 'soft') return [own]
       const tally = new StoreTally()
+      const steps = stepsForManaged(personalStoreSteps, plan)
       for (const childId of managed) {
         const user = await deps.users.findUser(childId)
         if (!user) continue
-        for (const step of stepsForManaged(personalStoreSteps, plan)) {
+        for (const step of steps) {
           if (step === userRow || !step.preview) continue
           for (const entry of await step.preview({ deps, userId: childId, plan, user })) tally.add(managedStore(entry.store), entry.action, entry.count)
         }

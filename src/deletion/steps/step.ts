@@ -160,3 +160,12 @@ export function actionFor(plan: PlanName, actions: Partial<Record<PlanName, stri
 export function recordedIds(request: DeletionRequest, step: string): string[] {
   return (request.steps as Partial<Record<string, StepOutcome>>)[step]?.ids ?? []
 }
+
+/** The user's contacts, read at most once however many steps ask (StepContext.contacts). */
+export function contactsOnce(deps: Pick<StepDeps, 'tables'>, userId: string): () => Promise<string[]> {
+  let contacts: Promise<string[]> | undefined
+  return () => {
+    contacts ??= deps.tables.readContacts(userId)
+    return contacts
+  }
+}
