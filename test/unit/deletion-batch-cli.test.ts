@@ -280,6 +280,14 @@ describe('flag combinations', () => {
     expect(service.requests).toHaveLength(0)
   }, 15_000)
 
+  it('when --mode goes with --job, then it is refused with exit 2 (a job keeps the mode it was submitted with) and nothing is sent', async () => {
+    const service = await stub((_request, res) => res.writeHead(500).end())
+    const { code, out } = await runCli(['--mode', 'hard', '--job', randomUUID(), '--url', service.url], CREDENTIALS, { limitMs: 10_000 })
+    expect(out).toContain('--mode goes with the --file')
+    expect(code).toBe(2)
+    expect(service.requests).toHaveLength(0)
+  }, 15_000)
+
   it('when --dry-run is asked without API_BEARER, then it is refused with exit 2', async () => {
     const { code, out } = await runCli(['--file', idsFile(1).path, '--dry-run'], { API_BEARER: '', USER_TOKEN: '' }, { limitMs: 10_000 })
     expect(out).toContain('API_BEARER')

@@ -38,6 +38,8 @@ export function readOptions(): Options {
   const values = parseFlags()
   if (values.file !== undefined && values.job !== undefined) fail(`--file submits a file and --job follows jobs already submitted: use one\n${USAGE}`)
   if (values['dry-run'] && values.job !== undefined) fail(`--dry-run checks a --file before anything is submitted; it does not go with --job\n${USAGE}`)
+  // A job's mode was set when it was submitted: following it cannot change it.
+  if (values.mode !== undefined && values.job !== undefined) fail(`--mode goes with the --file it submits; a job followed with --job keeps the mode it was submitted with\n${USAGE}`)
   if (!values.file && values.job === undefined) fail(USAGE)
   if (values.mode !== undefined && values.mode !== 'soft' && values.mode !== 'hard') fail(`--mode is soft or hard\n${USAGE}`)
   const jobIds = values.job === undefined ? undefined : [...new Set(values.job.split(',').map((id) => id.trim()))].filter((id) => id !== '')
