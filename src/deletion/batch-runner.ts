@@ -5,7 +5,7 @@ import type { DeletionInput } from './delete-account.js'
 import { isFinished } from './deletion-request.js'
 import { RequestAlreadyOpenedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
 import type { BatchItem, BatchJob, BatchJobStore, Clock, DeletionRequestStore } from './ports.js'
-import { SliceLease } from './slice-lease.js'
+import { leaseEnd, SliceLease } from './slice-lease.js'
 
 export interface BatchRunnerSettings {
   /** BATCH_MAX_DELETIONS_PER_SECOND: per job, across every instance; 0: no limit. */
@@ -107,7 +107,7 @@ export class BatchRunner {
           if (this.full() || this.stopping) return
           const key = `${jobId}/${slice.slice}`
           if (slice.done || this.working.has(key) || slice.leaseUntil > now) continue
-          const until = this.leaseEnd()
+          const until = leaseEnd(this.deps.clock, this.deps.settings.leaseMs)
           if (!(await this.deps.jobs.acquireSlice(jobId, slice.slice, this.deps.instanceId, now, until))) continue
           const job = await this.job(jobId)
           if (!job) continue
@@ -126,10 +126,6 @@ export class BatchRunner {
 
   private full(): boolean {
     return this.working.size >= this.deps.settings.concurrency
-  }
-
-  private leaseEnd(): Date {
-    return new Date(this.deps.clock.now().getTime() + this.deps.settings.leaseMs)
   }
 
   private async job(jobId: string): Promise<BatchJob | undefined> {

@@ -1,5 +1,10 @@
 import type { BatchJobStore, Clock } from './ports.js'
 
+/** Where a slice lease taken or renewed now ends. */
+export function leaseEnd(clock: Clock, leaseMs: number): Date {
+  return new Date(clock.now().getTime() + leaseMs)
+}
+
 /**
  * The lease this instance holds on one slice of a batch job: renewed once a third of it has passed,
  * so the holder keeps it through long waits (an open breaker, a spent pace budget) as well as long
@@ -28,7 +33,7 @@ export class SliceLease {
   async keep(): Promise<boolean> {
     if (this.lost) return false
     if (this.deps.clock.now().getTime() < this.renewAt) return true
-    const until = new Date(this.deps.clock.now().getTime() + this.deps.leaseMs)
+    const until = leaseEnd(this.deps.clock, this.deps.leaseMs)
     if (!(await this.deps.jobs.renewSlice(this.jobId, this.slice, this.deps.instanceId, until))) {
       this.lost = true
       return false

@@ -1,13 +1,13 @@
 import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
-import { createServer } from 'node:net'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { projectRoot } from '../../src/config/project-root.js'
+import { freePort } from '../support/spawned-server.js'
 import { type StubRequest, type StubServer, startStubServer } from '../support/stub-http-server.js'
 
 // `npm run deletion:batch` against a fake deletion service (a stub HTTP server): what the operator
@@ -112,11 +112,7 @@ function idsFile(count: number): { path: string; ids: string[] } {
 
 /** A base URL nothing listens on (a port just freed). */
 async function deadUrl(): Promise<string> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return `http://127.0.0.1:${port}`
+  return `http://127.0.0.1:${await freePort()}`
 }
 
 const count = (text: string, part: string) => text.split(part).length - 1
