@@ -6,9 +6,9 @@ import { DeletionLimitReachedError, DependencyUnavailableError, UserNotFoundErro
 import { guardMassDeletion, requesterOf } from './mass-deletion-guard.js'
 import { seededRandom } from '../../test/support/seeded-random.js'
 
-const HOUR_MS = 3_600_000
-/** 10:00:00 of some day, as the guard's clock hours count. */
-const HOUR = 480_000
+const MINUTE_MS = 60_000
+/** 10:00 of some day, in minutes since the epoch: the guard counts per minute. */
+const M = 480_000 * 60
 const admin: Caller = { consumer: 'portal', userId: 'admin-1', roles: [] }
 const REQUESTER = 'user:admin-1'
 
@@ -16,6 +16,8 @@ let ids = 0
 const deletionOf = (userId = `user-${++ids}`, caller: Caller = admin): DeletionInput => ({ requestId: `req-${++ids}`, userId, caller })
 const deleted = (input: DeletionInput): DeletionOutcome => ({ kind: 'deleted', mode: 'default', requestId: input.requestId })
 const clockAt = (ms: number) => ({ now: () => new Date(ms) })
+/** The requester's count over the hour that ends with minute `at`, as the guard reads it. */
+const counted = async (counts: InMemoryRequesterDeletionCounts, at = M) => (await counts.countsBetween(REQUESTER, at - 59, at)).reduce((sum, entry) => sum + entry.count, 0)
 
 /** Settles each promise: the outcome, or the error it threw. */
 const settle = <T>(promises: Promise<T>[]) =>
@@ -63,7 +65,7 @@ describe('guardMassDeletion', () => {
     for (let seed = 1; seed <= 40; seed++) {
       const next = seededRandom(seed)
       const counts = new InMemoryRequesterDeletionCounts(() => turns(Math.floor(next() * 4)))
-      const guarded = guardMassDeletion({ counts, clock: clockAt(HOUR * HOUR_MS), maxPerHour: 2 }, async (input) => {
+      const guarded = guardMassDeletion({ counts, clock: clockAt(M * MINUTE_MS), maxPerHour: 2 }, async (input) => {
         await turns(1 + Math.floor(next() * 4))
         return deleted(input)
       })
@@ -74,7 +76,7 @@ describe('guardMassDeletion', () => {
       const succeeded = outcomes.filter((outcome) => 'value' in outcome).length
       expect(succeeded, `seed ${seed}`).toBeLessThanOrEqual(2)
       for (const outcome of outcomes) if ('error' in outcome) expect(outcome.error, `seed ${seed}`).toBeInstanceOf(DeletionLimitReachedError)
-      expect(await counts.count(REQUESTER, HOUR), `seed ${seed}`).toBe(succeeded)
+      expect(await counted(counts), `seed ${seed}`).toBe(succeeded)
       succeededPerRun.push(succeeded)
     }
     // Not refusing everything: a burst may refuse a few more than needed (reservations of deletions
@@ -85,7 +87,7 @@ describe('guardMassDeletion', () => {
   it('when deletions are still in flight up to the limit, then the next one is refused before it starts, although none has finished yet', async () => {
     const counts = new InMemoryRequesterDeletionCounts()
     const { deleteAccount, finish } = heldDeletion()
-    const guarded = guardMassDeletion({ counts, clock: clockAt(HOUR * HOUR_MS), maxPerHour: 2 }, deleteAccount)
+    const guarded = guardMassDeletion({ counts, clock: clockAt(M * MINUTE_MS), maxPerHour: 2 }, deleteAccount)
     const inFlight = [guarded(deletionOf()), guarded(deletionOf())]
     await vi.waitFor(() => expect(deleteAccount).toHaveBeenCalledTimes(2))
 
@@ -94,28 +96,28 @@ describe('guardMassDeletion', () => {
     expect(deleteAccount).toHaveBeenCalledTimes(2)
     finish()
     await Promise.all(inFlight)
-    expect(await counts.count(REQUESTER, HOUR)).toBe(2)
+    expect(await counted(counts)).toBe(2)
     await expect(guarded(deletionOf())).rejects.toBeInstanceOf(DeletionLimitReachedError)
   })
 
   it('when the limit is reached, then the refusals give their reservation back: the count stays at the limit, and another requester is not limited', async () => {
     const counts = new InMemoryRequesterDeletionCounts()
     const deleteAccount = vi.fn(async (input: DeletionInput) => deleted(input))
-    const guarded = guardMassDeletion({ counts, clock: clockAt(HOUR * HOUR_MS), maxPerHour: 2 }, deleteAccount)
+    const guarded = guardMassDeletion({ counts, clock: clockAt(M * MINUTE_MS), maxPerHour: 2 }, deleteAccount)
     await guarded(deletionOf())
     await guarded(deletionOf())
 
     for (let i = 0; i < 5; i++) await expect(guarded(deletionOf())).rejects.toBeInstanceOf(DeletionLimitReachedError)
 
     expect(deleteAccount).toHaveBeenCalledTimes(2)
-    expect(await counts.count(REQUESTER, HOUR)).toBe(2)
+    expect(await counted(counts)).toBe(2)
     await expect(guarded(deletionOf('user-x', { consumer: 'portal', userId: 'admin-2', roles: [] }))).resolves.toMatchObject({ kind: 'deleted' })
   })
 
   it('when a deletion is refused or fails, then its error is answered and its reservation given back, so it takes no place of the limit', async () => {
     const counts = new InMemoryRequesterDeletionCounts()
     const errors = [new UserNotFoundError('no such user'), new DependencyUnavailableError('keycloak')]
-    const guarded = guardMassDeletion({ counts, clock: clockAt(HOUR * HOUR_MS), maxPerHour: 1 }, async (input) => {
+    const guarded = guardMassDeletion({ counts, clock: clockAt(M * MINUTE_MS), maxPerHour: 1 }, async (input) => {
       const error = errors.shift()
       if (error) throw error
       return deleted(input)
@@ -123,15 +125,15 @@ describe('guardMassDeletion', () => {
 
     await expect(guarded(deletionOf())).rejects.toBeInstanceOf(UserNotFoundError)
     await expect(guarded(deletionOf())).rejects.toBeInstanceOf(DependencyUnavailableError)
-    expect(await counts.count(REQUESTER, HOUR)).toBe(0)
+    expect(await counted(counts)).toBe(0)
 
     await expect(guarded(deletionOf())).resolves.toMatchObject({ kind: 'deleted' })
-    expect(await counts.count(REQUESTER, HOUR)).toBe(1)
+    expect(await counted(counts)).toBe(1)
   })
 
-  it('when the hour ends while a deletion runs, then its reservation is given back to the hour it was taken from', async () => {
+  it('when the minute ends while a deletion runs, then its reservation is given back to the minute it was taken from', async () => {
     const counts = new InMemoryRequesterDeletionCounts()
-    let now = (HOUR + 1) * HOUR_MS - 500
+    let now = (M + 1) * MINUTE_MS - 500
     const guarded = guardMassDeletion({ counts, clock: { now: () => new Date(now) }, maxPerHour: 1 }, async () => {
       now += 1_000
       throw new DependencyUnavailableError('cassandra')
@@ -139,20 +141,36 @@ describe('guardMassDeletion', () => {
 
     await expect(guarded(deletionOf())).rejects.toBeInstanceOf(DependencyUnavailableError)
 
-    expect(await counts.count(REQUESTER, HOUR)).toBe(0)
-    expect(await counts.count(REQUESTER, HOUR + 1)).toBe(0)
+    expect(await counts.countsBetween(REQUESTER, M - 59, M + 1)).toEqual([{ minute: M, count: 0 }])
+  })
+
+  it('when the limit was reached late in one clock hour, then the next hour does not start a fresh count: the hour slides by the minute', async () => {
+    const counts = new InMemoryRequesterDeletionCounts()
+    let now = (M + 59) * MINUTE_MS + 30_000
+    const deleteAccount = vi.fn(async (input: DeletionInput) => deleted(input))
+    const guarded = guardMassDeletion({ counts, clock: { now: () => new Date(now) }, maxPerHour: 1 }, deleteAccount)
+    await guarded(deletionOf())
+
+    now = (M + 60) * MINUTE_MS + 10_000
+    await expect(guarded(deletionOf())).rejects.toMatchObject({ retryAfterSeconds: 3530 })
+    now = (M + 119) * MINUTE_MS - 1
+    await expect(guarded(deletionOf())).rejects.toBeInstanceOf(DeletionLimitReachedError)
+    now = (M + 119) * MINUTE_MS
+
+    await expect(guarded(deletionOf())).resolves.toMatchObject({ kind: 'deleted' })
+    expect(deleteAccount).toHaveBeenCalledTimes(2)
   })
 
   it('when the count cannot be read after the reservation, then the deletion is not run, the reservation is given back and the outage answered', async () => {
     const counts = new InMemoryRequesterDeletionCounts()
-    counts.failNext('count', new DependencyUnavailableError('cassandra'))
+    counts.failNext('countsBetween', new DependencyUnavailableError('cassandra'))
     const deleteAccount = vi.fn(async (input: DeletionInput) => deleted(input))
-    const guarded = guardMassDeletion({ counts, clock: clockAt(HOUR * HOUR_MS), maxPerHour: 1 }, deleteAccount)
+    const guarded = guardMassDeletion({ counts, clock: clockAt(M * MINUTE_MS), maxPerHour: 1 }, deleteAccount)
 
     await expect(guarded(deletionOf())).rejects.toBeInstanceOf(DependencyUnavailableError)
 
     expect(deleteAccount).not.toHaveBeenCalled()
-    expect(await counts.count(REQUESTER, HOUR)).toBe(0)
+    expect(await counted(counts)).toBe(0)
   })
 
   it('when the reservation itself fails, then the deletion is not run and nothing is given back (the increment may have applied: the safe side)', async () => {
@@ -160,47 +178,55 @@ describe('guardMassDeletion', () => {
     counts.failNext('add', new DependencyUnavailableError('cassandra'))
     const add = vi.spyOn(counts, 'add')
     const deleteAccount = vi.fn(async (input: DeletionInput) => deleted(input))
-    const guarded = guardMassDeletion({ counts, clock: clockAt(HOUR * HOUR_MS), maxPerHour: 1 }, deleteAccount)
+    const guarded = guardMassDeletion({ counts, clock: clockAt(M * MINUTE_MS), maxPerHour: 1 }, deleteAccount)
 
     await expect(guarded(deletionOf())).rejects.toBeInstanceOf(DependencyUnavailableError)
 
     expect(deleteAccount).not.toHaveBeenCalled()
-    expect(add.mock.calls).toEqual([[REQUESTER, HOUR, 1]])
+    expect(add.mock.calls).toEqual([[REQUESTER, M, 1]])
   })
 
-  it('when a give-back is lost to an outage, then the answer is still the deletion’s own, and the place stays taken until the hour ends', async () => {
+  it('when a give-back is lost to an outage, then the answer is still the deletion’s own, and the place stays taken for the hour', async () => {
     const counts = new InMemoryRequesterDeletionCounts()
-    const guarded = guardMassDeletion({ counts, clock: clockAt(HOUR * HOUR_MS), maxPerHour: 1 }, async () => {
+    const guarded = guardMassDeletion({ counts, clock: clockAt(M * MINUTE_MS), maxPerHour: 1 }, async () => {
       counts.failNext('add', new DependencyUnavailableError('cassandra'))
       throw new UserNotFoundError('no such user')
     })
 
     await expect(guarded(deletionOf())).rejects.toBeInstanceOf(UserNotFoundError)
 
-    expect(await counts.count(REQUESTER, HOUR)).toBe(1)
+    expect(await counted(counts)).toBe(1)
     await expect(guarded(deletionOf())).rejects.toBeInstanceOf(DeletionLimitReachedError)
   })
 
-  it('when a deletion is refused, then Retry-After is the seconds to the end of the clock hour, at least 1', async () => {
-    const refusal = async (at: number) => {
+  it('when a deletion is refused, then Retry-After is the seconds until enough counted minutes have left the last hour, at least 1', async () => {
+    /** Deletions at `deletedAt` (ms) with the given limit, then one more at `refusedAt`: its refusal. */
+    const refusal = async (maxPerHour: number, deletedAt: number[], refusedAt: number) => {
       const counts = new InMemoryRequesterDeletionCounts()
-      const guarded = guardMassDeletion({ counts, clock: clockAt(at), maxPerHour: 1 }, async (input) => deleted(input))
-      await guarded(deletionOf())
+      let now = 0
+      const guarded = guardMassDeletion({ counts, clock: { now: () => new Date(now) }, maxPerHour }, async (input) => deleted(input))
+      for (const at of deletedAt) {
+        now = at
+        await guarded(deletionOf())
+      }
+      now = refusedAt
       return guarded(deletionOf()).catch((err: unknown) => err)
     }
 
-    expect(await refusal(HOUR * HOUR_MS)).toMatchObject({ retryAfterSeconds: 3600 })
-    expect(await refusal(HOUR * HOUR_MS + 1_800_400)).toMatchObject({ retryAfterSeconds: 1800 })
-    expect(await refusal((HOUR + 1) * HOUR_MS - 200)).toMatchObject({ retryAfterSeconds: 1 })
+    // The one counted deletion leaves 60 minutes after the start of its minute.
+    expect(await refusal(1, [M * MINUTE_MS + 10_000], M * MINUTE_MS + 10_000)).toMatchObject({ retryAfterSeconds: 3590 })
+    // Of two, the older one leaving is enough.
+    expect(await refusal(2, [M * MINUTE_MS, (M + 30) * MINUTE_MS], (M + 45) * MINUTE_MS)).toMatchObject({ retryAfterSeconds: 900 })
+    expect(await refusal(1, [M * MINUTE_MS], (M + 60) * MINUTE_MS - 200)).toMatchObject({ retryAfterSeconds: 1 })
   })
 
   it('when a requester over the limit deletes their own account, then it is neither limited nor counted', async () => {
     const counts = new InMemoryRequesterDeletionCounts()
     const deleteAccount = vi.fn(async (input: DeletionInput) => deleted(input))
-    const guarded = guardMassDeletion({ counts, clock: clockAt(HOUR * HOUR_MS), maxPerHour: 1 }, deleteAccount)
+    const guarded = guardMassDeletion({ counts, clock: clockAt(M * MINUTE_MS), maxPerHour: 1 }, deleteAccount)
     await guarded(deletionOf())
     const add = vi.spyOn(counts, 'add')
-    const count = vi.spyOn(counts, 'count')
+    const count = vi.spyOn(counts, 'countsBetween')
 
     await expect(guarded(deletionOf(admin.userId))).resolves.toMatchObject({ kind: 'deleted' })
     await expect(guarded({ ...deletionOf(admin.userId), dryRun: true })).resolves.toMatchObject({ kind: 'deleted' })
@@ -212,42 +238,42 @@ describe('guardMassDeletion', () => {
   it('when a requester at the limit asks for a dry run, then it is refused as the real call is (429, same Retry-After), after one read and no reservation', async () => {
     const counts = new InMemoryRequesterDeletionCounts()
     const deleteAccount = vi.fn(async (input: DeletionInput): Promise<DeletionOutcome> => (input.dryRun ? { kind: 'dry-run', mode: 'default', plan: [] } : deleted(input)))
-    const guarded = guardMassDeletion({ counts, clock: clockAt(HOUR * HOUR_MS + 1_800_400), maxPerHour: 1 }, deleteAccount)
+    const guarded = guardMassDeletion({ counts, clock: clockAt((M + 30) * MINUTE_MS + 400), maxPerHour: 1 }, deleteAccount)
     await guarded(deletionOf())
     deleteAccount.mockClear()
     const add = vi.spyOn(counts, 'add')
-    const count = vi.spyOn(counts, 'count')
+    const count = vi.spyOn(counts, 'countsBetween')
 
     const dryRun = await guarded({ ...deletionOf(), dryRun: true }).catch((err: unknown) => err)
 
     expect(dryRun).toBeInstanceOf(DeletionLimitReachedError)
-    expect(dryRun).toMatchObject({ retryAfterSeconds: 1800 })
+    expect(dryRun).toMatchObject({ retryAfterSeconds: 3600 })
     expect(deleteAccount).not.toHaveBeenCalled()
     expect(add).not.toHaveBeenCalled()
-    expect(count.mock.calls).toEqual([[REQUESTER, HOUR]])
+    expect(count.mock.calls).toEqual([[REQUESTER, M + 30 - 59, M + 30]])
     // The real call it previews answers the same.
-    expect(await guarded(deletionOf()).catch((err: unknown) => err)).toMatchObject({ retryAfterSeconds: 1800 })
+    expect(await guarded(deletionOf()).catch((err: unknown) => err)).toMatchObject({ retryAfterSeconds: 3600 })
   })
 
   it('when a requester under the limit asks for dry runs, then they run and take no place: the real calls still get every place of the limit', async () => {
     const counts = new InMemoryRequesterDeletionCounts()
     const deleteAccount = vi.fn(async (input: DeletionInput): Promise<DeletionOutcome> => (input.dryRun ? { kind: 'dry-run', mode: 'default', plan: [] } : deleted(input)))
-    const guarded = guardMassDeletion({ counts, clock: clockAt(HOUR * HOUR_MS), maxPerHour: 2 }, deleteAccount)
+    const guarded = guardMassDeletion({ counts, clock: clockAt(M * MINUTE_MS), maxPerHour: 2 }, deleteAccount)
 
     await expect(guarded({ ...deletionOf(), dryRun: true })).resolves.toMatchObject({ kind: 'dry-run' })
     await guarded(deletionOf())
     await expect(guarded({ ...deletionOf(), dryRun: true })).resolves.toMatchObject({ kind: 'dry-run' })
-    expect(await counts.count(REQUESTER, HOUR)).toBe(1)
+    expect(await counted(counts)).toBe(1)
     await expect(guarded(deletionOf())).resolves.toMatchObject({ kind: 'deleted' })
 
     await expect(guarded({ ...deletionOf(), dryRun: true })).rejects.toBeInstanceOf(DeletionLimitReachedError)
-    expect(await counts.count(REQUESTER, HOUR)).toBe(2)
+    expect(await counted(counts)).toBe(2)
   })
 
   it('when deletions in flight hold every place, then a dry run is refused, as a real call then is', async () => {
     const counts = new InMemoryRequesterDeletionCounts()
     const { deleteAccount, finish } = heldDeletion()
-    const guarded = guardMassDeletion({ counts, clock: clockAt(HOUR * HOUR_MS), maxPerHour: 1 }, deleteAccount)
+    const guarded = guardMassDeletion({ counts, clock: clockAt(M * MINUTE_MS), maxPerHour: 1 }, deleteAccount)
     const inFlight = guarded(deletionOf())
     await vi.waitFor(() => expect(deleteAccount).toHaveBeenCalledTimes(1))
 
@@ -260,10 +286,10 @@ describe('guardMassDeletion', () => {
 
   it('when the count cannot be read for a dry run, then the outage is answered, the dry run is not run and nothing is added', async () => {
     const counts = new InMemoryRequesterDeletionCounts()
-    counts.failNext('count', new DependencyUnavailableError('cassandra'))
+    counts.failNext('countsBetween', new DependencyUnavailableError('cassandra'))
     const add = vi.spyOn(counts, 'add')
     const deleteAccount = vi.fn(async (input: DeletionInput) => deleted(input))
-    const guarded = guardMassDeletion({ counts, clock: clockAt(HOUR * HOUR_MS), maxPerHour: 1 }, deleteAccount)
+    const guarded = guardMassDeletion({ counts, clock: clockAt(M * MINUTE_MS), maxPerHour: 1 }, deleteAccount)
 
     await expect(guarded({ ...deletionOf(), dryRun: true })).rejects.toBeInstanceOf(DependencyUnavailableError)
 
@@ -275,6 +301,6 @@ describe('guardMassDeletion', () => {
     const counts = new InMemoryRequesterDeletionCounts()
     const deleteAccount = async (input: DeletionInput) => deleted(input)
 
-    expect(guardMassDeletion({ counts, clock: clockAt(HOUR * HOUR_MS), maxPerHour: 0 }, deleteAccount)).toBe(deleteAccount)
+    expect(guardMassDeletion({ counts, clock: clockAt(M * MINUTE_MS), maxPerHour: 0 }, deleteAccount)).toBe(deleteAccount)
   })
 })

@@ -1,62 +1,91 @@
 import type { Caller } from './caller.js'
 import type { DeletionInput, DeletionOutcome } from './delete-account.js'
 import { DeletionLimitReachedError } from './errors.js'
-import type { Clock, RequesterDeletionCounts } from './ports.js'
+import type { Clock, MinuteCount, RequesterDeletionCounts } from './ports.js'
 
-const HOUR_MS = 3_600_000
+const MINUTE_MS = 60_000
+/** The limit counts the last hour, to the minute: a deletion leaves the count 60 minutes after the minute it was made in. */
+export const GUARD_WINDOW_MINUTES = 60
 
 /** Who a deletion is counted against: the person of the user token, or the trusted consumer on a route that has no person. */
 export function requesterOf(caller: Caller): string {
   return caller.deleteAnyUser ? `consumer:${caller.consumer}` : `user:${caller.userId}`
 }
 
+const totalOf = (counts: readonly MinuteCount[]) => counts.reduce((sum, entry) => sum + entry.count, 0)
+
+/**
+ * The seconds until `places` places of the window are free again: the counted minutes leave it
+ * oldest first. At least 1; when the counts do not free that many (deletions of this very minute
+ * still in flight), the end of the window of this minute.
+ */
+function secondsUntilFree(counts: readonly MinuteCount[], places: number, now: number): number {
+  let freed = 0
+  let freeAt = (Math.floor(now / MINUTE_MS) + GUARD_WINDOW_MINUTES) * MINUTE_MS
+  for (const entry of [...counts].sort((a, b) => a.minute - b.minute)) {
+    freed += Math.max(0, entry.count)
+    if (freed >= places) {
+      freeAt = (entry.minute + GUARD_WINDOW_MINUTES) * MINUTE_MS
+      break
+    }
+  }
+  return Math.max(1, Math.ceil((freeAt - now) / 1000))
+}
+
 /**
  * The mass-deletion guard (DELETION_MAX_PER_REQUESTER_PER_HOUR) around the single-delete engine.
- * Each deletion first reserves its place in the requester's count for the current clock hour (in
- * Cassandra, so every instance and every route shares it): one increment, then a read of the count.
- * Over `maxPerHour`, the reservation is given back (one decrement) and the deletion refused before
- * anything is read or written (DeletionLimitReachedError, with the seconds until the hour ends, at
- * least 1). A deletion that is refused or fails (throws) gives its reservation back too; one that
- * succeeded keeps it. So deletions in flight at once, on any instance, never pass the limit
+ * It counts a requester's deletions over the last hour, a window that slides by the minute (a clock
+ * hour would let the limit through at 10:59 and again at 11:00), in Cassandra, so every instance
+ * and every route shares it. Each deletion first reserves its place in the current minute: one
+ * increment, then one read of the window's minutes. Over `maxPerHour`, the reservation is given
+ * back (one decrement) and the deletion refused before anything is read or written
+ * (DeletionLimitReachedError, with the seconds until enough counted minutes have left the window,
+ * at least 1). A deletion that is refused or fails (throws) gives its reservation back too; one
+ * that succeeded keeps it. So deletions in flight at once, on any instance, never pass the limit
  * together: each one's read sees its own increment and every increment acknowledged before it. A
  * burst right at the limit may refuse a few more than strictly needed (their reservations were
  * still held when the others read), never let more through; a give-back lost to a crash or an
- * outage costs the requester that place until the hour ends. An increment whose answer is lost
- * may have applied, so it is not given back either (the safe side). A counted deletion costs an
- * increment and a read, as before; the decrement only a refusal or a failure. A dry run answers
- * what the real call would: it reads the count (no reservation, so it takes no place and gives
- * none back) and is refused the same way when the requester is at the limit, else runs uncounted.
- * Self-deletion is neither limited nor counted; 0 turns the guard off.
+ * outage costs the requester that place for the hour. An increment whose answer is lost may have
+ * applied, so it is not given back either (the safe side). A counted deletion costs an increment
+ * and a read; the decrement only a refusal or a failure. A dry run answers what the real call
+ * would: it reads the window (no reservation, so it takes no place and gives none back) and is
+ * refused the same way when the requester is at the limit, else runs uncounted. Self-deletion is
+ * neither limited nor counted; 0 turns the guard off.
  */
 export function guardMassDeletion(
   deps: { counts: RequesterDeletionCounts; clock: Clock; maxPerHour: number },
   deleteAccount: (input: DeletionInput) => Promise<DeletionOutcome>,
 ): (input: DeletionInput) => Promise<DeletionOutcome> {
-  if (deps.maxPerHour <= 0) return deleteAccount
+  const max = deps.maxPerHour
+  if (max <= 0) return deleteAccount
   return async (input) => {
     if (input.userId === input.caller.userId) return deleteAccount(input)
     const requester = requesterOf(input.caller)
     const now = deps.clock.now().getTime()
-    const hour = Math.floor(now / HOUR_MS)
-    const limitReached = () => new DeletionLimitReachedError(Math.max(1, Math.ceil(((hour + 1) * HOUR_MS - now) / 1000)))
+    const minute = Math.floor(now / MINUTE_MS)
+    const readWindow = () => deps.counts.countsBetween(requester, minute - GUARD_WINDOW_MINUTES + 1, minute)
     if (input.dryRun) {
       // The real call's increment would make it count + 1, refused over the limit: at the limit already, so is the dry run.
-      if ((await deps.counts.count(requester, hour)) >= deps.maxPerHour) throw limitReached()
+      const counted = await readWindow()
+      const total = totalOf(counted)
+      if (total >= max) throw new DeletionLimitReachedError(secondsUntilFree(counted, total + 1 - max, now))
       return deleteAccount(input)
     }
-    // Given back to the hour it was taken from; a give-back lost to an outage is a place lost until the hour ends.
-    const giveBack = () => deps.counts.add(requester, hour, -1).catch(() => undefined)
-    await deps.counts.add(requester, hour, 1)
-    let reserved: number
+    // Given back to the minute it was taken from; a give-back lost to an outage is a place lost for the hour.
+    const giveBack = () => deps.counts.add(requester, minute, -1).catch(() => undefined)
+    await deps.counts.add(requester, minute, 1)
+    let counted: MinuteCount[]
     try {
-      reserved = await deps.counts.count(requester, hour)
+      counted = await readWindow()
     } catch (err) {
       await giveBack()
       throw err
     }
-    if (reserved > deps.maxPerHour) {
+    const reserved = totalOf(counted)
+    if (reserved > max) {
       await giveBack()
-      throw limitReached()
+      // Given back, the count is reserved - 1; the retry's own reservation fits once reserved - max places are free.
+      throw new DeletionLimitReachedError(secondsUntilFree(counted, reserved - max, now))
     }
     try {
       return await deleteAccount(input)

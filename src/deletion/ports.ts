@@ -420,14 +420,21 @@ export interface BatchJobStore {
   takePaceToken(jobId: string, second: number): Promise<number>
 }
 
+/** What a requester's count holds for one minute (minutes since the epoch). */
+export interface MinuteCount {
+  minute: number
+  count: number
+}
+
 /**
- * How many deletions each requester has done or has under way, per clock hour, across every
- * instance: the mass-deletion guard's reservations. A counter, so `add` is not idempotent (never
- * replayed) and cannot be conditional; `count` sees every `add` acknowledged before it is asked.
+ * How many deletions each requester has done or has under way, per minute, across every instance:
+ * the mass-deletion guard's reservations, summed over a sliding window. A counter, so `add` is not
+ * idempotent (never replayed) and cannot be conditional; `countsBetween` sees every `add`
+ * acknowledged before it is asked.
  */
 export interface RequesterDeletionCounts {
-  /** Adds `delta` to the requester's count for the hour: 1 reserves a deletion, -1 gives one back. */
-  add(requester: string, hour: number, delta: number): Promise<void>
-  /** The requester's count for the hour; 0 when nothing was added. */
-  count(requester: string, hour: number): Promise<number>
+  /** Adds `delta` to the requester's count for the minute: 1 reserves a deletion, -1 gives one back. */
+  add(requester: string, minute: number, delta: number): Promise<void>
+  /** The requester's counts of the minutes from `fromMinute` to `toMinute`, both included, oldest first; a minute nothing was added to may be left out. */
+  countsBetween(requester: string, fromMinute: number, toMinute: number): Promise<MinuteCount[]>
 }

@@ -198,6 +198,15 @@ export const migrations: readonly Migration[] = [
       `ALTER TABLE ${ks}.user_deletion_batch_slice ADD IF NOT EXISTS lastsettledat timestamp`,
     ],
   },
+  {
+    // The guard counted per clock hour, so a requester could delete the limit at 10:59 and again at
+    // 11:00. Counts per minute, summed over the last 60, close that. One partition per requester and
+    // hour, as before: a counter cannot expire. user_deletion_requester_hourly is no longer written;
+    // while instances of both versions run, each counts apart (for at most an hour).
+    version: 12,
+    description: 'The mass-deletion guard counts per requester and minute, so its hour slides instead of starting again on the clock hour',
+    statements: (ks) => [`CREATE TABLE IF NOT EXISTS ${ks}.user_deletion_requester_minutes (requester text, hour bigint, minute bigint, deleted counter, PRIMARY KEY ((requester, hour), minute))`],
+  },
 ]
 
 export const currentSchemaVersion = Math.max(...migrations.map((m) => m.version))

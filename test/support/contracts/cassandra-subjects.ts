@@ -333,9 +333,9 @@ class TidiedRequesterDeletionCounts extends CassandraRequesterDeletionCounts {
     super(client, ks)
   }
 
-  override add(requester: string, hour: number, delta: number): Promise<void> {
-    this.touched.add(JSON.stringify([requester, hour]))
-    return super.add(requester, hour, delta)
+  override add(requester: string, minute: number, delta: number): Promise<void> {
+    this.touched.add(JSON.stringify([requester, minute]))
+    return super.add(requester, minute, delta)
   }
 }
 
@@ -349,8 +349,12 @@ export function cassandraRequesterDeletionCounts(db: Client): RequesterDeletionC
     counts: new TidiedRequesterDeletionCounts(db, touched),
     async dispose() {
       for (const key of touched) {
-        const [requester, hour] = JSON.parse(key) as [string, number]
-        await db.execute(`DELETE FROM ${ks}.user_deletion_requester_hourly WHERE requester = ? AND hour = ?`, [requester, types.Long.fromNumber(hour)], PREPARED)
+        const [requester, minute] = JSON.parse(key) as [string, number]
+        await db.execute(
+          `DELETE FROM ${ks}.user_deletion_requester_minutes WHERE requester = ? AND hour = ? AND minute = ?`,
+          [requester, types.Long.fromNumber(Math.floor(minute / 60)), types.Long.fromNumber(minute)],
+          PREPARED,
+        )
       }
     },
   }
