@@ -6,12 +6,14 @@ import { createCassandraClient } from '../src/store/cassandra-client.js'
 import { CassandraDeletionRequests } from '../src/store/cassandra-deletion-requests.js'
 import { CassandraPersonalTables } from '../src/store/cassandra-personal-tables.js'
 import { CassandraUserStore } from '../src/store/cassandra-user-store.js'
-import { formatVerification, verifyDeletion } from '../src/verification/verify-deletion.js'
+import { formatDeletionVerification } from '../src/verification/format-verification.js'
+import { hasResidue, verifyDeletion } from '../src/verification/verify-deletion.js'
 
 // `npm run deletion:verify -- <requestId>`: re-checks every configured store for the person of a
-// deletion request (by id; by value for otp, rate_limit and user_lookup through the keyed hashes the
-// request kept) and prints one line per store, never a value. Exit 0: nothing left that the
-// request's plan erases; 1: residue; 2: no such request or no request id.
+// deletion request and for each user they managed (by id; by value for otp, rate_limit and
+// user_lookup through the keyed hashes the request kept) and prints one line per store and user,
+// ids only, never a value. Exit 0: nothing left that the request's plan erases; 1: residue, of the
+// person or of any managed user; 2: no such request or no request id.
 const requestId = process.argv[2]
 if (!requestId) {
   console.error('usage: npm run deletion:verify -- <requestId>')
@@ -40,9 +42,8 @@ try {
     console.error(`no deletion request ${requestId}`)
     code = 2
   } else {
-    console.log(`request ${verified.request.id}: plan ${verified.request.plan}, state ${verified.request.state}`)
-    console.log(formatVerification(verified.rows))
-    code = verified.rows.some((row) => row.residue) ? 1 : 0
+    console.log(formatDeletionVerification(verified))
+    code = hasResidue(verified) ? 1 : 0
   }
 } finally {
   await Promise.all([cassandra.shutdown(), searchAndCache.close()])

@@ -1,0 +1,95 @@
+import type { PlanName } from '../deletion/deletion-request.js'
+import type { ExtraTarget, PersonalDataTables, PersonalTable, UserCache, UserSearchIndex, UserStore } from '../deletion/ports.js'
+import { extraTargetStore } from '../deletion/steps/extra-targets.js'
+import { searchTombstone } from '../deletion/steps/search-user.js'
+import { SCRUBBED_USER_COLUMNS } from '../store/cassandra-user-store.js'
+
+/** One line of the proof: a store, what the request's plan leaves there, what is found now, and whether that is residue. Never a value. */
+export interface VerificationRow {
+  store: string
+  expected: string
+  found: string
+  residue: boolean
+}
+
+/** The ports that find a user's data by their id. */
+export interface UserStoresDeps {
+  users: Pick<UserStore, 'readUserRow' | 'readLookups' | 'readExternalIdentities'>
+  tables: PersonalDataTables
+  search?: UserSearchIndex | undefined
+  cache?: UserCache | undefined
+  extraTargets: readonly ExtraTarget[]
+}
+
+export const erasing = (plan: PlanName) => plan !== 'soft'
+export const rows = (n: number) => `${n} row${n === 1 ? '' : 's'}`
+
+/**
+ * Re-checks, by id, every configured store of one user a deletion of `plan` reached: the deleted
+ * person, or one of their managed users (erased by the same steps under the same plan, so judged
+ * the same way). What the plan erases must be gone; what it keeps is reported, not judged.
+ */
+export async function verifyUserStores(deps: UserStoresDeps, userId: string, plan: PlanName): Promise<VerificationRow[]> {
+  const result: VerificationRow[] = []
+  const check = (store: string, expected: string, found: string, residue: boolean) => result.push({ store, expected, found, residue })
+
+  const row = await deps.users.readUserRow(userId)
+  const personal = Object.keys(SCRUBBED_USER_COLUMNS).filter((column) => {
+    const value = row?.[column]
+    return value !== null && value !== undefined && value !== '' && value !== false && value !== '[]'
+  })
+  check('cassandra.user (profile)', erasing(plan) ? 'no personal column' : 'kept', `${personal.length} personal column(s) set`, erasing(plan) && personal.length > 0)
+  const lookups = (await deps.users.readLookups(userId)).length
+  check('cassandra.user_lookup', erasing(plan) ? '0 rows' : 'kept', rows(lookups), erasing(plan) && lookups > 0)
+  const identities = (await deps.users.readExternalIdentities(userId)).length
+  check('cassandra.usr_external_identity', erasing(plan) ? '0 rows' : 'kept', rows(identities), erasing(plan) && identities > 0)
+
+  const erasedRows: [PersonalTable, boolean][] = [
+    ['user_declarations', erasing(plan)],
+    ['user_consent', plan === 'hard'],
+    ['user_notes', erasing(plan)],
+    ['user_feed', erasing(plan)],
+    ['user_cert', erasing(plan)],
+    ['address', erasing(plan)],
+  ]
+  for (const [table, erased] of erasedRows) {
+    const count = (await deps.tables.readRows(table, userId)).length
+    check(`cassandra.${table}`, erased ? '0 rows' : 'kept', rows(count), erased && count > 0)
+  }
+  const shadow = await deps.tables.readRows('shadow_user', userId)
+  const named = shadow.filter((r) => [r.name, r.email, r.phone].some((value) => value !== null && value !== undefined && value !== '')).length
+  if (plan === 'hard') check('cassandra.shadow_user', '0 rows', rows(shadow.length), shadow.length > 0)
+  else check('cassandra.shadow_user', plan === 'sunbird' ? 'name, email, phone blank' : 'kept', `${rows(named)} with name, email or phone`, plan === 'sunbird' && named > 0)
+
+  if (!deps.search) {
+    check('search.user_alias', 'not configured', 'not configured', false)
+    check('search.usernotes', 'not configured', 'not configured', false)
+  } else {
+    const document = await deps.search.readUser(userId)
+    if (plan === 'hard') check('search.user_alias', 'no document', document ? 'document' : 'no document', document !== undefined)
+    else if (plan === 'sunbird') {
+      const allowed = new Set(Object.keys(searchTombstone(userId, {})))
+      const extra = document ? Object.keys(document).filter((field) => !allowed.has(field)) : []
+      check('search.user_alias', 'tombstone (ids and flags only)', document ? `${extra.length} field(s) beyond the tombstone` : 'no document', extra.length > 0)
+    } else {
+      const flagged = document ? document.status === 2 && document.isDeleted === true : true
+      check('search.user_alias', 'flagged deleted (kept)', document ? (flagged ? 'flagged' : 'not flagged') : 'no document', !flagged)
+    }
+    const notes = (await deps.search.readNotes(userId)).length
+    check('search.usernotes', erasing(plan) ? '0 documents' : 'kept', `${notes} document(s)`, erasing(plan) && notes > 0)
+  }
+  if (!deps.cache) check('redis.user', 'not configured', 'not configured', false)
+  else {
+    const cached = (await deps.cache.readUser(userId)) !== undefined
+    check('redis.user', 'no key', cached ? 'key' : 'no key', cached)
+  }
+  for (const target of deps.extraTargets) {
+    const count = await deps.tables.countExtra(target, userId)
+    // A soft deletion keeps them (a cancel may still bring the person back); they go when it is erased.
+    if (!erasing(plan)) check(extraTargetStore(target), 'kept', count === undefined ? 'table not found' : rows(count), false)
+    else if (count === undefined) check(extraTargetStore(target), target.action === 'delete' ? '0 rows' : 'blanked', 'table not found', false)
+    else if (target.action === 'delete') check(extraTargetStore(target), '0 rows', rows(count), count > 0)
+    else check(extraTargetStore(target), 'blanked', `${rows(count)} (columns not re-read)`, false)
+  }
+  return result
+}
