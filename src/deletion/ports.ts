@@ -267,7 +267,7 @@ export interface UserSearchIndex {
   restoreUserFlags(userId: string, prior: SearchUserFlags): Promise<boolean>
   /** Removes the user document; 1 when there was one, else 0. */
   deleteUser(userId: string): Promise<number>
-  /** Every `usernotes` document of the user. */
+  /** Every `usernotes` document of the user; past the adapter's bound (runaway index) it fails as unavailable, never returns part of them. */
   readNotes(userId: string): Promise<JsonRow[]>
   /** Removes every `usernotes` document of the user; how many. */
   deleteNotes(userId: string): Promise<number>

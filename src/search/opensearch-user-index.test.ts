@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { type StubRequest, type StubServer, startStubServer } from '../../test/support/stub-http-server.js'
 import { DependencyUnavailableError } from '../deletion/errors.js'
 import type { UserSearchIndex } from '../deletion/ports.js'
-import { MAX_NOTES_ROUNDS, OpenSearchUserIndex, SearchEngineRefusal } from './opensearch-user-index.js'
+import { MAX_NOTES_ROUNDS, NOTES_READ_PAGING, type NotesPaging, OpenSearchUserIndex, SearchEngineRefusal } from './opensearch-user-index.js'
 import { createSearchClient } from './search-client.js'
 
 const USER = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
@@ -14,12 +14,13 @@ const TIMEOUT_MS = 300
 const HANG_MS = 5_000
 
 /** What the stub engine is asked, by the adapter's calls. */
-type Route = 'get' | 'index' | 'update' | 'delete' | 'search' | 'bulk'
+type Route = 'get' | 'index' | 'update' | 'delete' | 'search' | 'scroll' | 'clearScroll' | 'bulk'
 const WRITES: Route[] = ['index', 'update', 'delete', 'bulk']
 
 function routeOf({ method, path }: StubRequest): Route | undefined {
   const bare = path.split('?')[0] ?? ''
   if (bare.endsWith('/_bulk')) return 'bulk'
+  if (bare === '/_search/scroll') return method === 'DELETE' ? 'clearScroll' : 'scroll'
   if (bare.endsWith('/_search')) return 'search'
   if (bare.includes('/_update/')) return 'update'
   if (bare.includes('/_doc/')) return method === 'GET' ? 'get' : method === 'DELETE' ? 'delete' : 'index'
@@ -56,6 +57,8 @@ const healthy: Required<Script> = {
   update: (res) => json(res, 200, { _id: USER, result: 'updated' }),
   delete: (res) => json(res, 200, { _id: USER, result: 'deleted' }),
   search: (res) => json(res, 200, hitsOf([])),
+  scroll: (res) => json(res, 200, hitsOf([])),
+  clearScroll: (res) => json(res, 200, { succeeded: true, num_freed: 1 }),
   bulk: (res) => json(res, 200, deletedItems([])),
 }
 
@@ -68,7 +71,7 @@ afterEach(async () => {
 })
 
 /** The adapter over a stub engine and the real client, configured as the service configures it (SEARCH_TIMEOUT_MS, no retries). */
-async function indexOver(script: Script): Promise<{ index: OpenSearchUserIndex; stub: StubServer; routes: () => (Route | undefined)[] }> {
+async function indexOver(script: Script, notesPaging: NotesPaging = NOTES_READ_PAGING): Promise<{ index: OpenSearchUserIndex; stub: StubServer; routes: () => (Route | undefined)[] }> {
   const stub = await startStubServer((request, res) => {
     const route = routeOf(request)
     if (!route) return json(res, 400, { error: { type: 'unexpected_request' }, status: 400 })
@@ -76,7 +79,7 @@ async function indexOver(script: Script): Promise<{ index: OpenSearchUserIndex; 
   })
   const client = createSearchClient({ hosts: [stub.url], port: 9200, timeoutMs: TIMEOUT_MS })
   servers.push({ stub, client })
-  return { index: new OpenSearchUserIndex(client), stub, routes: () => stub.requests.map(routeOf) }
+  return { index: new OpenSearchUserIndex(client, undefined, undefined, notesPaging), stub, routes: () => stub.requests.map(routeOf) }
 }
 
 const calls: Record<string, (index: UserSearchIndex) => Promise<unknown>> = {
@@ -254,5 +257,120 @@ describe('OpenSearchUserIndex.deleteNotes', () => {
     const { index } = await indexOver({ search: (res) => json(res, 200, hitsOf([], { timed_out: true })) })
 
     expectSearchUnavailable(await failureOf(index.deleteNotes(USER)))
+  })
+})
+
+/** A scroll page of notes of USER (or of `userIdOf(id)`), with the scroll id to go on with and the engine's total. */
+const scrollPage = (ids: string[], scrollId: string, total: { value: number; relation: 'eq' | 'gte' }, userIdOf: (id: string) => string = () => USER) => ({
+  _scroll_id: scrollId,
+  took: 1,
+  timed_out: false,
+  _shards: { total: 5, successful: 5, skipped: 0, failed: 0 },
+  hits: { total, hits: ids.map((id) => ({ _index: 'usernotes', _id: id, _source: { userId: userIdOf(id), id } })) },
+})
+
+/** Answers each request of a route with the next of `answers` (the last one again once they run out). */
+function inTurn(answers: unknown[]): (res: ServerResponse) => void {
+  let next = 0
+  return (res) => json(res, 200, answers[Math.min(next++, answers.length - 1)])
+}
+
+const bodyOf = (request: StubRequest | undefined) => JSON.parse(request?.body ?? '{}') as Record<string, unknown>
+
+describe('OpenSearchUserIndex.readNotes', () => {
+  it('when the notes fill several pages, then every page is read through one scroll, in order, and the scroll is cleared', async () => {
+    const total = { value: 5, relation: 'eq' } as const
+    const { index, stub, routes } = await indexOver(
+      {
+        search: (res) => json(res, 200, scrollPage(['n1', 'n2'], 'scroll-1', total)),
+        scroll: inTurn([scrollPage(['n3', 'n4'], 'scroll-2', total), scrollPage(['n5'], 'scroll-3', total)]),
+      },
+      { pageSize: 2, maxPages: 10 },
+    )
+
+    expect((await index.readNotes(USER)).map((note) => note.id)).toEqual(['n1', 'n2', 'n3', 'n4', 'n5'])
+
+    // The exact total says when it is done: no request for an empty page.
+    expect(routes()).toEqual(['search', 'scroll', 'scroll', 'clearScroll'])
+    const [search, firstScroll, secondScroll, clear] = stub.requests
+    expect(search?.path).toContain('scroll=1m')
+    expect(bodyOf(search)).toMatchObject({ size: 2, sort: ['_doc'], query: { term: { 'userId.raw': USER } } })
+    expect(bodyOf(firstScroll)).toEqual({ scroll_id: 'scroll-1', scroll: '1m' })
+    expect(bodyOf(secondScroll)).toEqual({ scroll_id: 'scroll-2', scroll: '1m' })
+    expect(bodyOf(clear)).toEqual({ scroll_id: 'scroll-3' })
+  })
+
+  it('when the engine does not count the total exactly, then pages of the default size are read until one comes back empty, and only notes of exactly this user are kept', async () => {
+    const total = { value: 10_000, relation: 'gte' } as const
+    // The term on userId.raw matches case-insensitively: a user id differing in case only is someone else.
+    const userIdOf = (id: string) => (id === 'other' ? USER.toUpperCase() : USER)
+    const { index, stub, routes } = await indexOver({
+      search: (res) => json(res, 200, scrollPage(['n1', 'other'], 'scroll-1', total, userIdOf)),
+      scroll: inTurn([scrollPage(['n3'], 'scroll-1', total), scrollPage([], 'scroll-1', total)]),
+    })
+
+    expect((await index.readNotes(USER)).map((note) => note.id)).toEqual(['n1', 'n3'])
+
+    expect(routes()).toEqual(['search', 'scroll', 'scroll', 'clearScroll'])
+    expect(bodyOf(stub.requests[0])).toMatchObject({ size: NOTES_READ_PAGING.pageSize })
+  })
+
+  it('when the engine counts more notes than the bound, then it fails as unavailable after the first page, reads no further, and clears the scroll', async () => {
+    const { index, routes } = await indexOver({ search: (res) => json(res, 200, scrollPage(['n1', 'n2'], 'scroll-1', { value: 5, relation: 'eq' })) }, { pageSize: 2, maxPages: 2 })
+
+    const refusal = expectSearchUnavailable(await failureOf(index.readNotes(USER)))
+
+    expect(refusal.message).toBe('search engine holds more than 4 notes for one user: the read is refused rather than cut short')
+    expect(routes()).toEqual(['search', 'clearScroll'])
+  })
+
+  for (const perPage of [2, 1]) {
+    it(`when the engine keeps answering pages of ${perPage} without an exact total, then it fails as unavailable after the bound's pages instead of reading for ever`, async () => {
+      const ids = perPage === 2 ? ['n1', 'n2'] : ['n1']
+      const page = scrollPage(ids, 'scroll-1', { value: 10_000, relation: 'gte' })
+      const { index, routes } = await indexOver({ search: (res) => json(res, 200, page), scroll: (res) => json(res, 200, page) }, { pageSize: 2, maxPages: 3 })
+
+      expectSearchUnavailable(await failureOf(index.readNotes(USER)))
+
+      // Three full pages, and the one that should have come back empty.
+      expect(routes()).toEqual(['search', 'scroll', 'scroll', 'scroll', 'clearScroll'])
+    })
+  }
+
+  it('when a later page answers 404 (the engine let the scroll go: search_context_missing_exception), then it fails as unavailable, never as fewer notes', async () => {
+    const { index } = await indexOver(
+      {
+        search: (res) => json(res, 200, scrollPage(['n1', 'n2'], 'scroll-1', { value: 3, relation: 'eq' })),
+        scroll: (res) => refuse(res, 404, 'search_context_missing_exception'),
+      },
+      { pageSize: 2, maxPages: 10 },
+    )
+
+    const refusal = expectSearchUnavailable(await failureOf(index.readNotes(USER)), 404)
+
+    expect(refusal.message).toBe('search engine answered 404 (search_context_missing_exception) to scroll notes')
+  })
+
+  it('when a later page has a failed shard, then it fails as unavailable: that page may have left notes out', async () => {
+    const total = { value: 3, relation: 'eq' } as const
+    const { index } = await indexOver(
+      {
+        search: (res) => json(res, 200, scrollPage(['n1', 'n2'], 'scroll-1', total)),
+        scroll: (res) => json(res, 200, { ...scrollPage([], 'scroll-1', total), _shards: { total: 5, successful: 4, skipped: 0, failed: 1 } }),
+      },
+      { pageSize: 2, maxPages: 10 },
+    )
+
+    expect(expectSearchUnavailable(await failureOf(index.readNotes(USER))).message).toBe('search engine answered scroll notes with 1 failed shard(s)')
+  })
+
+  it('when clearing the scroll is refused, then the notes read are still returned: the engine drops the snapshot by itself', async () => {
+    const { index, routes } = await indexOver({
+      search: (res) => json(res, 200, scrollPage(['n1'], 'scroll-1', { value: 1, relation: 'eq' })),
+      clearScroll: (res) => refuse(res, 500, 'exception'),
+    })
+
+    expect((await index.readNotes(USER)).map((note) => note.id)).toEqual(['n1'])
+    expect(routes()).toEqual(['search', 'clearScroll'])
   })
 })

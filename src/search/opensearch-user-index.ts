@@ -13,6 +13,24 @@ export const NOTES_PAGE_SIZE = 500
  */
 export const MAX_NOTES_ROUNDS = 100
 
+/** How readNotes pages through one user's notes. */
+export interface NotesPaging {
+  /** Notes asked for per request. */
+  pageSize: number
+  /** Full pages read at most: more than pageSize × maxPages notes for one user is refused, never cut short. */
+  maxPages: number
+}
+
+/**
+ * 500 a page, at most 50,000 notes: the most deleteNotes erases, so a read (export, dry run) never
+ * stops short of what a deletion removes, while a runaway index costs at most 101 requests and
+ * 50,000 notes of memory before the read fails as unavailable.
+ */
+export const NOTES_READ_PAGING: NotesPaging = { pageSize: NOTES_PAGE_SIZE, maxPages: MAX_NOTES_ROUNDS }
+
+/** How long the engine keeps the scroll's snapshot between two pages (each page renews it). */
+const SCROLL_KEEP_ALIVE = '1m'
+
 /**
  * Why the engine did not do what was asked, fit for a log line: the operation, the HTTP status and
  * the engine's error type, or what was wrong with its answer. Never the engine's own reason text,
@@ -79,6 +97,24 @@ function completeHits(operation: string, body: { timed_out?: unknown; _shards?: 
   return body.hits.hits
 }
 
+/** One page of a scroll: its hits, the id to ask for the next page with, and the total when the engine counted it exactly. */
+interface ScrollPage {
+  hits: { _source?: unknown }[]
+  scrollId?: string
+  exactTotal?: number
+}
+
+type ScrollAnswer = Parameters<typeof completeHits>[1] & { _scroll_id?: unknown; hits: { total?: unknown } }
+
+/** A scroll answer as a page, refused as completeHits refuses (failed shards, timed out). */
+function scrollPageOf(operation: string, body: ScrollAnswer): ScrollPage {
+  const hits = completeHits(operation, body)
+  const total = body.hits.total as { value?: unknown; relation?: unknown } | number | undefined
+  // Elasticsearch 6 answers a number; later engines { value, relation }, 'gte' when they stopped counting.
+  const exactTotal = typeof total === 'number' ? total : total?.relation === 'eq' && typeof total.value === 'number' ? total.value : undefined
+  return { hits, scrollId: typeof body._scroll_id === 'string' ? body._scroll_id : undefined, exactTotal }
+}
+
 interface BulkItem {
   delete?: { status?: unknown; result?: unknown; error?: { type?: unknown } | unknown }
 }
@@ -105,6 +141,7 @@ export class OpenSearchUserIndex implements UserSearchIndex {
     private readonly client: Client,
     private readonly userAlias = USER_ALIAS,
     private readonly notesIndex = NOTES_INDEX,
+    private readonly notesPaging = NOTES_READ_PAGING,
   ) {}
 
   async readUser(userId: string): Promise<JsonRow | undefined> {
@@ -162,18 +199,68 @@ export class OpenSearchUserIndex implements UserSearchIndex {
     })
   }
 
+  /**
+   * Every note of the user, read page by page through a scroll sorted by _doc. A scroll, because it
+   * reads one snapshot of the index (no note missed or read twice when notes change between pages)
+   * and needs no sort key. search_after, with or without a point in time, needs a unique tiebreaker:
+   * OpenSearch 2.x has no _shard_doc (it came in 3.3), usernotes maps no keyword field, and sorting
+   * on _id loads every id of the index into the engine's heap. Scroll is also the same API on
+   * Elasticsearch 6 and 7 (Sunbird's engines). More than the paging's bound fails as unavailable.
+   */
   async readNotes(userId: string): Promise<JsonRow[]> {
+    const hits = await this.scrollNotes(userId)
+    return hits.map((hit) => hit._source as JsonRow).filter((note) => note.userId === userId)
+  }
+
+  /** The hits of every page; none when the notes index does not exist. The scroll is cleared however it ends. */
+  private async scrollNotes(userId: string): Promise<ScrollPage['hits']> {
+    const { pageSize, maxPages } = this.notesPaging
+    const maxNotes = pageSize * maxPages
+    const tooMany = () =>
+      new DependencyUnavailableError('search', { cause: new SearchEngineRefusal(`search engine holds more than ${maxNotes} notes for one user: the read is refused rather than cut short`) })
+    let page = await this.firstNotesPage(userId, pageSize)
+    if (!page) return []
+    try {
+      const hits: ScrollPage['hits'] = []
+      // maxPages full pages, and one more that must come back empty when the engine does not say the total.
+      for (let pagesRead = 1; ; pagesRead++) {
+        if (hits.length + page.hits.length > maxNotes || (page.exactTotal ?? 0) > maxNotes) throw tooMany()
+        hits.push(...page.hits)
+        if (page.hits.length === 0 || (page.exactTotal !== undefined && hits.length >= page.exactTotal)) return hits
+        if (pagesRead > maxPages) throw tooMany()
+        page = await this.nextNotesPage(page.scrollId)
+      }
+    } finally {
+      await this.clearScroll(page.scrollId)
+    }
+  }
+
+  /** The scroll's first page; undefined when the notes index does not exist. */
+  private async firstNotesPage(userId: string, pageSize: number): Promise<ScrollPage | undefined> {
     return runSearch('search notes', async () => {
       try {
-        const { body } = await this.client.search({ index: this.notesIndex, body: { query: notesOf(userId), size: 1000 } })
-        return completeHits('search notes', body)
-          .map((hit) => hit._source as JsonRow)
-          .filter((note) => note.userId === userId)
+        const { body } = await this.client.search({ index: this.notesIndex, scroll: SCROLL_KEEP_ALIVE, body: { query: notesOf(userId), size: pageSize, sort: ['_doc'] } })
+        return scrollPageOf('search notes', body)
       } catch (err) {
-        if (isNotFound(err)) return []
+        if (isNotFound(err)) return undefined
         throw err
       }
     })
+  }
+
+  /** The scroll's next page. A 404 here is a snapshot the engine let go (search_context_missing_exception), never "no more notes". */
+  private async nextNotesPage(scrollId: string | undefined): Promise<ScrollPage> {
+    return runSearch('scroll notes', async () => {
+      if (scrollId === undefined) throw new SearchEngineRefusal('search engine gave no scroll id to page notes with')
+      const { body } = await this.client.scroll({ body: { scroll_id: scrollId, scroll: SCROLL_KEEP_ALIVE } })
+      return scrollPageOf('scroll notes', body)
+    })
+  }
+
+  /** Frees the engine's snapshot. Best effort: the notes are read (or the read failed) already, and the engine drops the snapshot by itself after SCROLL_KEEP_ALIVE. */
+  private async clearScroll(scrollId: string | undefined): Promise<void> {
+    if (scrollId === undefined) return
+    await this.client.clearScroll({ body: { scroll_id: scrollId } }).catch(() => undefined)
   }
 
   /**

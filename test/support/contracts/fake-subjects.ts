@@ -163,6 +163,11 @@ export function fakeUserSearchIndex(): UserSearchIndexSubject {
       refusing.writesRefused = true
       return refusing
     },
+    // The same notes: the fake reads them all at once, so only the bound of pageSize × maxPages shows.
+    async readingNotesInPages(pageSize, maxPages) {
+      index.maxNotesRead = pageSize * maxPages
+      return index
+    },
     async notesUndeletable(notes) {
       const blocked = new InMemoryUserSearchIndex()
       for (const [id, note] of Object.entries(notes)) blocked.notes.set(id, structuredClone(note))

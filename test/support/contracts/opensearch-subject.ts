@@ -82,6 +82,7 @@ export function openSearchUserIndex(search: Client): UserSearchIndexSubject {
       overStub((request, res) => {
         if (!answerRead(request, res, userId)) refuse(res, status)
       }),
+    readingNotesInPages: async (pageSize, maxPages) => new OpenSearchUserIndex(search, USER_ALIAS, NOTES_INDEX, { pageSize, maxPages }),
     async notesUndeletable(seeded: Record<string, JsonRow>) {
       const index = `usernotes_blocked_${randomUUID().replaceAll('-', '')}`
       const definition = notesIndexDefinition(index)

@@ -21,6 +21,11 @@ export interface UserSearchIndexSubject extends ContractSubject {
    * reads only, a 409 version conflict on the soft flag).
    */
   refusingWrites(userId: string, status: number): Promise<UserSearchIndex>
+  /**
+   * The same port over the same notes, reading them `pageSize` at a time and refusing more than
+   * `pageSize × maxPages` of one user (so a case crosses pages with a few notes).
+   */
+  readingNotesInPages(pageSize: number, maxPages: number): Promise<UserSearchIndex>
   /** The same port over a notes index that holds `notes` (by note id) and refuses to delete any of them, item by item (a write block). */
   notesUndeletable(notes: Record<string, JsonRow>): Promise<UserSearchIndex>
 }
@@ -150,6 +155,32 @@ export function describeUserSearchIndexContract(implementation: string, factory:
 
       expect(await s.index.readNotes(userId)).toEqual([])
       expect(await s.index.deleteNotes(userId)).toBe(0)
+    })
+
+    test('when the user has more notes than one page holds, then every one of them is read, page after page, and no other user’s', async (s) => {
+      const userId = randomUUID()
+      const other = randomUUID()
+      const ids = [1, 2, 3, 4, 5].map((n) => `note-${userId}-${n}`)
+      for (const id of ids) await s.seedNote(id, note(id, userId))
+      for (const id of [`note-${other}-1`, `note-${other}-2`]) await s.seedNote(id, note(id, other))
+      const paged = await s.readingNotesInPages(2, 10)
+
+      const read = await paged.readNotes(userId)
+
+      expect(read.map((row) => row.id).sort()).toEqual([...ids].sort())
+      for (const row of read) expect(row).toEqual(note(String(row.id), userId))
+      expect(await paged.readNotes(other)).toHaveLength(2)
+    })
+
+    test('when the user has more notes than the read bound (pageSize × maxPages), then reading fails as the search dependency unavailable, never a partial list; exactly the bound is read whole', async (s) => {
+      const atBound = randomUUID()
+      const overBound = randomUUID()
+      for (const n of [1, 2, 3, 4]) await s.seedNote(`note-${atBound}-${n}`, note(`note-${atBound}-${n}`, atBound))
+      for (const n of [1, 2, 3, 4, 5]) await s.seedNote(`note-${overBound}-${n}`, note(`note-${overBound}-${n}`, overBound))
+      const paged = await s.readingNotesInPages(2, 2)
+
+      expect(await paged.readNotes(atBound)).toHaveLength(4)
+      expectSearchUnavailable('readNotes over the bound', await failureOf(() => paged.readNotes(overBound)))
     })
 
     test('when the engine does not answer, then every call fails as the search dependency unavailable (so the step stays owed)', async (s) => {

@@ -1,5 +1,6 @@
 import { DependencyUnavailableError } from '../../../src/deletion/errors.js'
 import type { CodeTable, ExtraTarget, JsonRow, PersonalDataTables, PersonalTable, SearchUserFlags, UserCache, UserSearchIndex } from '../../../src/deletion/ports.js'
+import { NOTES_READ_PAGING } from '../../../src/search/opensearch-user-index.js'
 import { PERSONAL_TABLE_USER_COLUMN as USER_COLUMN } from '../personal-table-columns.js'
 
 const CONTACT_COLUMNS = ['email', 'phone', 'prevusedemail', 'prevusedphone', 'recoveryemail', 'recoveryphone']
@@ -99,12 +100,14 @@ abstract class Switchable {
  * an engine that does not answer (or answers with an error) does; `writesRefused` answers reads but
  * fails every write the adapter would send, as an engine refusing writes does (a security plugin's
  * 403, a write block): a write that follows a read (replace, flag, notes) only once the read found
- * something to write.
+ * something to write. Reading notes refuses more than `maxNotesRead` of one user, as the adapter's
+ * paging does (it has no pages to turn: only the bound shows).
  */
 export class InMemoryUserSearchIndex extends Switchable implements UserSearchIndex {
   readonly users = new Map<string, JsonRow>()
   readonly notes = new Map<string, JsonRow>()
   writesRefused = false
+  maxNotesRead = NOTES_READ_PAGING.pageSize * NOTES_READ_PAGING.maxPages
 
   constructor() {
     super('search')
@@ -159,7 +162,9 @@ export class InMemoryUserSearchIndex extends Switchable implements UserSearchInd
 
   async readNotes(userId: string): Promise<JsonRow[]> {
     this.check()
-    return [...this.notes.values()].filter((note) => note.userId === userId).map((note) => structuredClone(note))
+    const notes = [...this.notes.values()].filter((note) => note.userId === userId)
+    if (notes.length > this.maxNotesRead) throw new DependencyUnavailableError('search')
+    return notes.map((note) => structuredClone(note))
   }
 
   async deleteNotes(userId: string): Promise<number> {
