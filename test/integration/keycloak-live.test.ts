@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { expectDeleted, expectError } from '../support/assertions.js'
 import { startHarness, type Harness } from '../support/harness.js'
-import { createKeycloakUser, ensureOtherRealm, keycloakUserStatus, login, masterAdminToken, refresh, type KeycloakTestUser } from '../support/keycloak.js'
+import { claimsOf, createKeycloakUser, ensureOtherRealm, keycloakUserStatus, login, masterAdminToken, refresh, type KeycloakTestUser } from '../support/keycloak.js'
 import { requestsOf } from '../support/deletion-requests.js'
+import { KEYCLOAK_URL } from '../support/test-env.js'
 import { readUserState } from '../support/user-state.js'
 
 const ORG = '0137000000000000000009'
@@ -62,6 +63,30 @@ describe('with live Keycloak tokens', () => {
       expect(request?.state).toBe('completed')
       expect(request?.steps.keycloak).toMatchObject({ status: 'done', action: 'deleted' })
     })
+  })
+
+  it('when a user writes the attributes their claims come from through their own account API, then Keycloak ignores it: no other person’s sub, no ORG_ADMIN', async () => {
+    const user = await createKeycloakUser()
+    const tokens = (await login(user))!
+    const account = `${KEYCLOAK_URL}/realms/sunbird/account`
+    const headers = { authorization: `Bearer ${tokens.access_token}`, accept: 'application/json' }
+    const profile = (await (await fetch(account, { headers })).json()) as { attributes?: Record<string, string[]> }
+    const victim = randomUUID()
+
+    const write = await fetch(account, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        ...profile,
+        attributes: { ...profile.attributes, federatedSubject: [`f:sunbird-fed:${victim}`], roles: [JSON.stringify([{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }])] },
+      }),
+    })
+
+    // Accepted or refused, the attributes stay the administrators' (the realm's unmanaged attribute policy ADMIN_EDIT).
+    expect(write.status).toBeLessThan(500)
+    const claims = claimsOf((await login(user))!.access_token)
+    expect(claims.sub).toBe(user.id)
+    expect(claims.roles).toEqual([{ role: 'PUBLIC', scope: [] }])
   })
 
   it('when a federated user (sub f:<provider>:<id>) deletes their own account, then it succeeds and the account is gone', async () => {
