@@ -12,9 +12,11 @@ import { fail } from './lib/batch-cli/terminal.js'
 // jobs of at most 1000 ids and follows them to the end with a progress bar (plain lines when the
 // output is not a terminal). Credentials come from API_BEARER and USER_TOKEN, as the quick start
 // prints them (API_BEARER alone: a consumer trusted with deleteAnyUser). `--job` follows jobs
-// already submitted (comma-separated) instead. While following, a service that does not answer is
-// asked again until it has been silent for `--give-up-after` seconds (120). Exit code: 0 when
-// every id was deleted, 1 when any failed, 2 when nothing could be submitted or followed.
+// already submitted (comma-separated) instead. Each job is submitted with an Idempotency-Key of its
+// own, the same on every try, so a try whose answer was lost can be repeated without a second job.
+// Submitting or following, a service that does not answer is asked again until it has been silent
+// for `--give-up-after` seconds (120). Exit code: 0 when every id was deleted, 1 when any failed,
+// 2 when nothing could be submitted or followed.
 
 // Flags and credentials: all checked before anything is read or sent.
 const options = readOptions()
@@ -31,7 +33,7 @@ async function main(): Promise<number> {
     )
     return 0
   }
-  return follow(service, await submitAll(service, file, options.mode), options.giveUpMs)
+  return follow(service, await submitAll(service, file, options.mode, options.giveUpMs), options.giveUpMs)
 }
 
 // Never a stack trace: an error nobody foresaw is named, not dumped (its message may hold a token).

@@ -53,7 +53,8 @@ describe('beginIdempotent', () => {
     expect(op.runs()).toBe(2)
   })
 
-  it.each([200, 400, 403, 404])('when the first answer was a %i, then a retry with the same key replays it and nothing runs again', async (status) => {
+  // 202: a batch job accepted; its replay names the same job.
+  it.each([200, 202, 400, 403, 404])('when the first answer was a %i, then a retry with the same key replays it and nothing runs again', async (status) => {
     const op = operationAnswering([json(status), json(200)])
     const first = await op.send()
 

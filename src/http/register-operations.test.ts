@@ -99,8 +99,8 @@ describe('routes derived from the operation list', () => {
     )
   })
 
-  it('when a browser asks to send Idempotency-Key on the delete path, then its preflight allows it', async () => {
-    const response = await app.request('/api/user/v1/delete', { method: 'OPTIONS', headers: { 'access-control-request-headers': 'content-type, idempotency-key' } })
+  it.each(['/api/user/v1/delete', '/api/user/v1/delete/batch'])('when a browser asks to send Idempotency-Key on %s, then its preflight allows it', async (path) => {
+    const response = await app.request(path, { method: 'OPTIONS', headers: { 'access-control-request-headers': 'content-type, idempotency-key' } })
 
     expect(response.headers.get('access-control-allow-headers')?.split(', ')).toContain('Idempotency-Key')
   })

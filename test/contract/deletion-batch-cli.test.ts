@@ -6,9 +6,12 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { seedUser } from '../../scripts/lib/seed-users.js'
 import { projectRoot } from '../../src/config/project-root.js'
+import { batchRequestId } from '../../src/deletion/batch-job.js'
 import { createCassandraClient } from '../../src/store/cassandra-client.js'
 import { type ContractServer, startContractServer } from '../support/contract-server.js'
+import { requestsOf } from '../support/deletion-requests.js'
 import { testConfig, trustedConsumerApiBearer } from '../support/harness.js'
+import { type StubServer, startStubServer } from '../support/stub-http-server.js'
 import { TEST_KEYSPACE } from '../support/test-env.js'
 
 const ORG = `batch-cli-${randomUUID()}`
@@ -28,6 +31,37 @@ function runCli(args: string[], env: Record<string, string>): Promise<{ code: nu
     out += chunk.toString('utf8')
   })
   return new Promise((resolve) => child.on('exit', (code) => resolve({ code, out })))
+}
+
+const SUBMIT = '/api/user/v1/delete/batch'
+/** Request headers the proxy does not pass on: the transport's own. */
+const HOP_BY_HOP = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'keep-alive'])
+
+/**
+ * A proxy in front of the server that passes every request on and every answer back, except the
+ * answer to the first submit: the server has recorded the job, then the proxy cuts the connection
+ * (a 202 lost on the way back).
+ */
+async function proxyLosingFirstSubmitAnswer(target: string): Promise<StubServer> {
+  let lost = false
+  return startStubServer((request, res) => {
+    const headers = Object.fromEntries(Object.entries(request.headers).filter(([name, value]) => !HOP_BY_HOP.has(name) && typeof value === 'string')) as Record<string, string>
+    fetch(`${target}${request.path}`, { method: request.method, headers, ...(request.body && { body: request.body }) })
+      .then(async (answer) => {
+        const body = await answer.text()
+        if (request.path === SUBMIT && !lost) {
+          lost = true
+          res.socket?.destroy()
+          return
+        }
+        const passed = ['content-type', 'retry-after', 'idempotent-replayed'].flatMap((name) => {
+          const value = answer.headers.get(name)
+          return value === null ? [] : [[name, value] as const]
+        })
+        res.writeHead(answer.status, Object.fromEntries(passed)).end(body)
+      })
+      .catch(() => res.writeHead(502).end())
+  })
 }
 
 describe('npm run deletion:batch against the built server', () => {
@@ -77,6 +111,26 @@ describe('npm run deletion:batch against the built server', () => {
     const again = await runCli(['--job', jobId!, '--url', server.url], env)
     expect(again.out).toContain('done: 2 deleted, FORBIDDEN=1 failed, of 3')
     expect(again.code).toBe(1)
+  })
+
+  it('when the 202 of its first submit is lost on the way back, then it asks again with the same Idempotency-Key, gets that job back, and each user is deleted once by it', async () => {
+    const ids = await seeded(3)
+    const proxy = await proxyLosingFirstSubmitAnswer(server.url)
+    try {
+      const { code, out } = await runCli(['--file', await idsFile(ids), '--url', proxy.url], env)
+
+      const submits = proxy.requests.filter((request) => request.path === SUBMIT)
+      expect(submits, out).toHaveLength(2)
+      expect(submits[0]?.headers['idempotency-key']).toMatch(/^[0-9a-f-]{36}$/)
+      expect(submits[1]?.headers['idempotency-key']).toBe(submits[0]?.headers['idempotency-key'])
+      const jobId = /submitted job ([0-9a-f-]{36}) \(3 ids, recorded by an earlier try whose answer was lost\)/.exec(out)?.[1]
+      expect(jobId, out).toBeDefined()
+      expect(out).toContain('done: 3 deleted, none failed, of 3')
+      expect(code).toBe(0)
+      for (const id of ids) expect((await requestsOf(db, id)).map((request) => [request.id, request.state])).toEqual([[batchRequestId(jobId ?? '', id), 'completed']])
+    } finally {
+      await proxy.close()
+    }
   })
 
   it('when API_BEARER is a consumer trusted with deleteAnyUser and USER_TOKEN is not set, then it deletes users of any organisation and exits 0', async () => {

@@ -68,6 +68,70 @@ describe('batch deletion jobs on the real servers', () => {
     expect((await readUserState(h.db, restricted.id)).user?.get('isdeleted')).not.toBe(true)
   })
 
+  /** The jobs a person created, read from the store (a few rows in the tests' keyspace). */
+  async function jobsCreatedBy(userId: string): Promise<string[]> {
+    const result = await h.db.execute(`SELECT id FROM ${h.config.cassandra.keyspace}.user_deletion_batch WHERE createdby = ? ALLOW FILTERING`, [userId], { prepare: true })
+    return result.rows.map((row) => row.get('id') as string)
+  }
+
+  it('when a submit is retried with its Idempotency-Key after its 202 was lost, then the 202 is replayed byte for byte with the same jobId, one job is recorded, and every user is deleted by it, none failing as already deleted', async () => {
+    const submitter = randomUUID()
+    const token = () => h.userToken({ sub: submitter, roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] })
+    const users = await Promise.all([h.seed({ rootOrgId: ORG, organisations: [ORG] }), h.seed({ rootOrgId: ORG, organisations: [ORG] })])
+    const request = { request: { userIds: users.map((u) => u.id), mode: 'hard' } }
+    const key = randomUUID()
+
+    // The first answer is "lost": the client never reads it, and asks again with the same key.
+    const lost = await post('/api/user/v1/delete/batch', request, { 'x-authenticated-user-token': token(), 'idempotency-key': key })
+    const lostBody = await lost.text()
+    const retry = await post('/api/user/v1/delete/batch', request, { 'x-authenticated-user-token': token(), 'idempotency-key': key, 'x-request-id': `retry-${key}` })
+    // And once more on the gateway's path, with a fresh user token: the same operation, the same answer.
+    const viaGateway = await post('/v1/user/delete/batch', request, { 'x-authenticated-user-token': token(), 'idempotency-key': key })
+
+    expect(lost.status, lostBody).toBe(202)
+    expect(lost.headers.get('idempotent-replayed')).toBeNull()
+    for (const again of [retry, viaGateway]) {
+      expect(again.status).toBe(202)
+      expect(again.headers.get('idempotent-replayed')).toBe('true')
+      expect(await again.text()).toBe(lostBody)
+    }
+    const { jobId } = (JSON.parse(lostBody) as { result: { jobId: string } }).result
+    expect(await jobsCreatedBy(submitter)).toEqual([jobId])
+    const status = await waitForJob(post, token(), jobId, (s) => s.state === 'completed')
+    expect(status).toMatchObject({ total: 2, done: 2, succeeded: 2, failed: {} })
+    for (const user of users) {
+      expect((await requestsOf(h.db, user.id)).map((r) => [r.id, r.state])).toEqual([[batchRequestId(jobId, user.id), 'completed']])
+    }
+    // The status route is not keyed: the same key on a status read is answered afresh.
+    const read = await post('/api/user/v1/delete/batch/status', { request: { jobId } }, { 'x-authenticated-user-token': token(), 'idempotency-key': key })
+    expect(read.status).toBe(200)
+    expect(read.headers.get('idempotent-replayed')).toBeNull()
+  })
+
+  it('when the same key comes with other ids, then 422 UOS_USRDLT0098 and no job is recorded; the key of one consumer is not another’s', async () => {
+    const submitter = randomUUID()
+    const token = () => h.userToken({ sub: submitter, roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] })
+    const [first, second, third] = await Promise.all([1, 2, 3].map(() => h.seed({ rootOrgId: ORG, organisations: [ORG] })))
+    const key = randomUUID()
+    const { jobId } = (
+      (await (await post('/api/user/v1/delete/batch', { request: { userIds: [first?.id] } }, { 'x-authenticated-user-token': token(), 'idempotency-key': key })).json()) as {
+        result: { jobId: string }
+      }
+    ).result
+
+    const reused = await post('/api/user/v1/delete/batch', { request: { userIds: [second?.id] } }, { 'x-authenticated-user-token': token(), 'idempotency-key': key })
+    // A key belongs to the API consumer: the trusted consumer's use of it is its own first use.
+    const otherConsumer = await postTo(h.service.app, trustedConsumerApiBearer())('/api/user/v1/delete/batch', { request: { userIds: [third?.id] } }, { 'idempotency-key': key })
+
+    expect(reused.status).toBe(422)
+    expect(((await reused.json()) as { params: { err: string } }).params.err).toBe('UOS_USRDLT0098')
+    expect(await jobsCreatedBy(submitter)).toEqual([jobId])
+    expect(otherConsumer.status).toBe(202)
+    expect(otherConsumer.headers.get('idempotent-replayed')).toBeNull()
+    await waitForJob(post, token(), jobId, (s) => s.state === 'completed')
+    expect(await requestsOf(h.db, second?.id ?? '')).toEqual([])
+  })
+
   it('when a user without a role submits a batch, then only their own id is deleted and the others are FORBIDDEN', async () => {
     const self = await h.seed()
     const other = await h.seed()

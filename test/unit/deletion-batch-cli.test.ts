@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { projectRoot } from '../../src/config/project-root.js'
+import { errorEntry } from '../../src/http/error-codes.js'
 import { freePort } from '../support/spawned-server.js'
 import { type StubRequest, type StubServer, startStubServer } from '../support/stub-http-server.js'
 
@@ -342,7 +343,7 @@ describe('a file of more than 1000 ids: sequential jobs, each submit retried on 
       res.writeHead(503, { 'content-type': 'text/html' }).end('<html>down</html>')
     })
     const { path } = idsFile(2500)
-    const { code, out } = await runCli(['--file', path, '--url', service.url], CREDENTIALS, { limitMs: 40_000 })
+    const { code, out } = await runCli(['--file', path, '--url', service.url, '--give-up-after', '3'], CREDENTIALS, { limitMs: 40_000 })
     expect(out).toContain(`--job ${jobIds.join(',')}`)
     expect(out).toContain(`500 of 2500 ids were not submitted: the ones from line 2001 of ${path} on`)
     expect(out).not.toMatch(STACK)
@@ -365,6 +366,101 @@ describe('a file of more than 1000 ids: sequential jobs, each submit retried on 
     expect(out).toContain(`--job ${jobId}`)
     expect(submits).toBe(2)
     expect(code).toBe(2)
+  }, 30_000)
+})
+
+describe('each job is submitted under an Idempotency-Key of its own, the same on every try, so a lost answer costs no second job', () => {
+  const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
+  const keyOf = (request: StubRequest) => request.headers['idempotency-key']
+  const submitsTo = (service: StubServer) => service.requests.filter((r) => r.path === SUBMIT)
+
+  /**
+   * A service that records the job on the first try but answers it `firstAnswer`, then, asked again
+   * with the same key, replays the 202 as the service does; another key gets a second job.
+   */
+  async function recordsThenLoses(firstAnswer: (res: ServerResponse) => void, total: number) {
+    const jobId = randomUUID()
+    let firstKey: string | string[] | undefined
+    const service = await stub((request, res) => {
+      if (request.path === STATUS) return status(res, statusResult(requestOf(request).jobId ?? '', total))
+      if (firstKey === undefined) {
+        firstKey = keyOf(request)
+        return firstAnswer(res)
+      }
+      if (keyOf(request) === firstKey) return answer(res, 202, envelope('api.user.delete.batch', 202, { response: 'SUCCESS', jobId, total }), { 'idempotent-replayed': 'true' })
+      accept(res, randomUUID(), total)
+    })
+    return { service, jobId }
+  }
+
+  const lostAnswers: [string, (res: ServerResponse) => void, string[]][] = [
+    ['the connection is cut before the 202 arrives', (res) => res.socket?.destroy(), []],
+    // --give-up-after 4: each try waits at most 2 s.
+    ['no answer comes within the call timeout', () => {}, ['--give-up-after', '4']],
+    ['a gateway answers 504', (res) => res.writeHead(504, { 'content-type': 'text/html' }).end('<html>Gateway Timeout</html>'), []],
+    [
+      'the first try is still running (409 UOS_USRDLT0099)',
+      (res) =>
+        answer(res, 409, {
+          ...envelope('api.user.delete.batch', 409, {}),
+          params: { err: errorEntry('IDEMPOTENCY_KEY_IN_FLIGHT').err, errmsg: errorEntry('IDEMPOTENCY_KEY_IN_FLIGHT').errmsg, status: 'FAILED' },
+        }),
+      [],
+    ],
+  ]
+  it.each(lostAnswers)(
+    'when %s, then the submit is tried again with the same key, the replayed 202 names the job, and only that job is followed',
+    async (_name, firstAnswer, flags) => {
+      const { service, jobId } = await recordsThenLoses(firstAnswer, 2)
+
+      const { code, out } = await runCli(['--file', idsFile(2).path, '--url', service.url, ...flags], CREDENTIALS)
+
+      const submits = submitsTo(service)
+      expect(submits, out).toHaveLength(2)
+      expect(keyOf(submits[0] as StubRequest)).toMatch(UUID)
+      expect(keyOf(submits[1] as StubRequest)).toBe(keyOf(submits[0] as StubRequest))
+      expect(submits[1]?.body).toBe(submits[0]?.body)
+      expect(out).toContain(`submitted job ${jobId} (2 ids, recorded by an earlier try whose answer was lost); follow again with --job ${jobId}`)
+      expect(service.requests.filter((r) => r.path === STATUS).every((r) => requestOf(r).jobId === jobId)).toBe(true)
+      expect(out).toContain('done: 2 deleted, none failed, of 2')
+      expect(code).toBe(0)
+    },
+    30_000,
+  )
+
+  it('when a file of 1001 ids goes as two jobs, then each job carries a key of its own', async () => {
+    const jobIds = [randomUUID(), randomUUID()]
+    let submits = 0
+    const service = await stub((request, res) => {
+      if (request.path === STATUS) return status(res, statusResult(requestOf(request).jobId ?? '', requestOf(request).jobId === jobIds[0] ? 1000 : 1))
+      accept(res, jobIds[submits++] ?? '', submits === 1 ? 1000 : 1)
+    })
+
+    const { code } = await runCli(['--file', idsFile(1001).path, '--url', service.url], CREDENTIALS)
+
+    const keys = submitsTo(service).map(keyOf)
+    expect(keys).toHaveLength(2)
+    for (const key of keys) expect(key).toMatch(UUID)
+    expect(keys[1]).not.toBe(keys[0])
+    expect(code).toBe(0)
+  }, 30_000)
+
+  it('when the service never answers a submit, then it is asked again with the same key for --give-up-after seconds, then the CLI exits 2 saying the job may have been recorded', async () => {
+    const service = await stub((_request, res) => res.socket?.destroy())
+    const started = Date.now()
+
+    const { code, out } = await runCli(['--file', idsFile(2).path, '--url', service.url, '--give-up-after', '3'], CREDENTIALS)
+
+    const keys = submitsTo(service).map(keyOf)
+    expect(keys.length).toBeGreaterThanOrEqual(2)
+    expect(new Set(keys).size).toBe(1)
+    expect(out).toContain('trying again in')
+    expect(out).toContain('the service may still have recorded that job')
+    expect(out).toContain('nothing was submitted')
+    expect(out).not.toMatch(STACK)
+    expect(code).toBe(2)
+    // Bounded by --give-up-after, not by a count of tries (tsx's start-up included).
+    expect(Date.now() - started).toBeLessThan(15_000)
   }, 30_000)
 })
 

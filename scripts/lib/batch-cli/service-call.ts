@@ -1,33 +1,50 @@
+import { REPLAYED_HEADER } from '../../../src/http/idempotency.js'
+
 /** A call not answered within this long counts as no answer (a status read; a submit of 1000 ids). */
 export const CALL_TIMEOUT_MS = 15_000
 /** A Retry-After longer than this is waited this long: the operator is watching. */
 const MAX_RETRY_AFTER_MS = 30_000
 /**
- * Network errors met before the request left: a retry cannot submit a job twice. After a timeout
- * or a cut connection the service may have recorded the job (the batch route takes no
- * Idempotency-Key), so those are not retried.
+ * Network errors met before the request left: the service cannot have done anything. After a
+ * timeout or a cut connection it may have (a submit's retry then carries the same Idempotency-Key,
+ * so it gets that job back rather than a second one).
  */
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT'])
 
 export type Body = { params?: { err?: string | null; errmsg?: string | null }; result?: unknown }
-export type Answer = { kind: 'answer'; status: number; retryAfter: string | null; body: Body } | { kind: 'none'; why: string; notSent: boolean }
+export type Answer =
+  | {
+      kind: 'answer'
+      status: number
+      retryAfter: string | null
+      /** The service's answer to an earlier request with the same Idempotency-Key, replayed (`Idempotent-Replayed: true`). */
+      replayed: boolean
+      body: Body
+    }
+  | { kind: 'none'; why: string; notSent: boolean }
 
 /** The deletion service at one address, called with the operator's credentials. */
 export interface ServiceClient {
   /** The service's address, as the CLI's messages name it. */
   readonly base: string
-  /** POSTs `{ request }`; the timeout covers the body too, so a service that stalls mid-answer is no answer. */
-  call(path: string, request: Record<string, unknown>, timeoutMs: number): Promise<Answer>
+  /** POSTs `{ request }`, with `extraHeaders` besides the credentials; the timeout covers the body too, so a service that stalls mid-answer is no answer. */
+  call(path: string, request: Record<string, unknown>, timeoutMs: number, extraHeaders?: Record<string, string>): Promise<Answer>
 }
 
 export function createServiceClient(base: string, headers: Record<string, string>): ServiceClient {
   return {
     base,
-    async call(path, request, timeoutMs) {
+    async call(path, request, timeoutMs, extraHeaders = {}) {
       try {
-        const response = await fetch(`${base}${path}`, { method: 'POST', headers, body: JSON.stringify({ request }), signal: AbortSignal.timeout(timeoutMs) })
+        const response = await fetch(`${base}${path}`, { method: 'POST', headers: { ...headers, ...extraHeaders }, body: JSON.stringify({ request }), signal: AbortSignal.timeout(timeoutMs) })
         const text = await response.text()
-        return { kind: 'answer', status: response.status, retryAfter: response.headers.get('retry-after'), body: parseBody(text) }
+        return {
+          kind: 'answer',
+          status: response.status,
+          retryAfter: response.headers.get('retry-after'),
+          replayed: response.headers.get(REPLAYED_HEADER) === 'true',
+          body: parseBody(text),
+        }
       } catch (err) {
         return noAnswer(err, timeoutMs)
       }

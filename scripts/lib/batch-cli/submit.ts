@@ -1,52 +1,86 @@
+import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { errorEntry } from '../../../src/http/error-codes.js'
+import { IDEMPOTENCY_KEY_HEADER } from '../../../src/http/idempotency.js'
 import { type Accepted, isAccepted, MAX_IDS_PER_JOB, SUBMIT_PATH } from './batch-api.js'
 import type { IdsFile } from './ids-file.js'
 import type { Options } from './options.js'
 import { type Answer, CALL_TIMEOUT_MS, refusal, retryAfterMs, type ServiceClient } from './service-call.js'
 import { fail } from './terminal.js'
 
-/** A submit meeting a transient failure is tried this many times in all, waiting 1 s, 2 s, 4 s between. */
-const SUBMIT_ATTEMPTS = 4
+/** Between tries of one submit: 1 s, doubling up to 8 s (or as Retry-After says). */
 const FIRST_BACKOFF_MS = 1000
-/** Statuses the service (or a gateway) answers when it did not do the work: worth another try. 504 is left out: the service may have done it. */
-const RETRIED_STATUSES = new Set([429, 500, 502, 503])
+const MAX_BACKOFF_MS = 8000
+/**
+ * Statuses after which a submit is tried again. Every try of a job carries its one Idempotency-Key,
+ * so the job is recorded once whatever an earlier try did: after a 429, 500, 502 or 503 the service
+ * (or a gateway) did not record it; after a 504 it may have, and the retry gets that 202 replayed.
+ */
+const RETRIED_STATUSES = new Set([429, 500, 502, 503, 504])
+/** The first try with this key still runs: asked again, its 202 is replayed once it has answered. */
+const IN_FLIGHT = errorEntry('IDEMPOTENCY_KEY_IN_FLIGHT')
 
-/** How long to wait before trying a submit again; undefined when another try could not help or could submit the job twice. */
-function retryDelay(answer: Answer, attempt: number): number | undefined {
-  const backoff = FIRST_BACKOFF_MS * 2 ** (attempt - 1)
-  if (answer.kind === 'none') return answer.notSent ? backoff : undefined
-  if (!RETRIED_STATUSES.has(answer.status)) return undefined
-  return retryAfterMs(answer.retryAfter) ?? backoff
+const isInFlight = (answer: Answer) => answer.kind === 'answer' && answer.status === IN_FLIGHT.status && answer.body.params?.err === IN_FLIGHT.err
+
+/** Whether another try could succeed: no answer (whether or not the request left), a transient status, or the first try still running. */
+function isWorthRetrying(answer: Answer): boolean {
+  return answer.kind === 'none' || RETRIED_STATUSES.has(answer.status) || isInFlight(answer)
 }
 
-/** Submits one job, trying again on a transient failure; the job, or why it was not submitted. */
-async function submitJob(service: ServiceClient, userIds: string[], mode: Options['mode']): Promise<Accepted | { problem: string }> {
+/** Whether the service may have recorded the job although this try got no 202: said when the CLI gives up. */
+function mayHaveRecorded(answer: Answer): boolean {
+  return answer.kind === 'none' ? !answer.notSent : answer.status === 504 || isInFlight(answer)
+}
+
+function retryDelay(answer: Answer, attempt: number): number {
+  const asked = answer.kind === 'answer' ? retryAfterMs(answer.retryAfter) : undefined
+  return asked ?? Math.min(FIRST_BACKOFF_MS * 2 ** (attempt - 1), MAX_BACKOFF_MS)
+}
+
+type Submitted = Accepted & { replayed: boolean }
+
+/**
+ * Submits one job under an Idempotency-Key made for it, trying again with the same key while the
+ * service does not answer or answers a transient failure, until it has failed for `giveUpMs`; the
+ * job (`replayed` when an earlier try had recorded it), or why it was not submitted.
+ */
+async function submitJob(service: ServiceClient, request: { userIds: string[]; mode?: Options['mode'] }, giveUpMs: number): Promise<Submitted | { problem: string }> {
+  // One key per job, the same on every try: a try whose 202 was lost is answered again, not recorded twice.
+  const key = { [IDEMPOTENCY_KEY_HEADER]: randomUUID() }
+  // A hung service is asked at least twice before the CLI gives up on it, as when following.
+  const timeoutMs = Math.min(CALL_TIMEOUT_MS, giveUpMs / 2)
+  let failingSince: number | undefined
+  let recordedMaybe = false
   for (let attempt = 1; ; attempt++) {
-    const answer = await service.call(SUBMIT_PATH, { userIds, ...(mode && { mode }) }, CALL_TIMEOUT_MS)
+    const triedAt = Date.now()
+    const answer = await service.call(SUBMIT_PATH, request, timeoutMs, key)
     if (answer.kind === 'answer' && answer.status >= 200 && answer.status < 300) {
       // Anything but a 202 with a job id (a web page, a proxy): a job may be recorded that this CLI cannot name, so it is not tried again.
-      return answer.status === 202 && isAccepted(answer.body.result) ? answer.body.result : { problem: `not a batch answer from ${service.base}${SUBMIT_PATH} (is --url the deletion service?)` }
+      return answer.status === 202 && isAccepted(answer.body.result)
+        ? { ...answer.body.result, replayed: answer.replayed }
+        : { problem: `not a batch answer from ${service.base}${SUBMIT_PATH} (is --url the deletion service?)` }
     }
-    const problem =
-      answer.kind === 'none'
-        ? `cannot reach ${service.base} (${answer.why})${answer.notSent ? '' : '; the service may still have recorded that job'}`
-        : `batch refused: ${refusal(answer.status, answer.body)}`
-    const wait = retryDelay(answer, attempt)
-    if (wait === undefined || attempt === SUBMIT_ATTEMPTS) return { problem }
+    recordedMaybe ||= mayHaveRecorded(answer)
+    const problem = answer.kind === 'none' ? `cannot reach ${service.base} (${answer.why})` : `batch refused: ${refusal(answer.status, answer.body)}`
+    failingSince ??= triedAt
+    const leftMs = giveUpMs - (Date.now() - failingSince)
+    if (!isWorthRetrying(answer) || leftMs <= 0) return { problem: recordedMaybe ? `${problem}; the service may still have recorded that job` : problem }
+    const wait = Math.min(retryDelay(answer, attempt), leftMs)
     console.error(`${problem}; trying again in ${Math.ceil(wait / 1000)}s`)
     await sleep(wait)
   }
 }
 
 /** Submits the file as jobs of at most MAX_IDS_PER_JOB, one after another; their ids. */
-export async function submitAll(service: ServiceClient, file: IdsFile, mode: Options['mode']): Promise<string[]> {
+export async function submitAll(service: ServiceClient, file: IdsFile, mode: Options['mode'], giveUpMs: number): Promise<string[]> {
   const jobIds: string[] = []
   for (let start = 0; start < file.ids.length; start += MAX_IDS_PER_JOB) {
-    const job = await submitJob(service, file.ids.slice(start, start + MAX_IDS_PER_JOB), mode)
+    const job = await submitJob(service, { userIds: file.ids.slice(start, start + MAX_IDS_PER_JOB), ...(mode && { mode }) }, giveUpMs)
     if ('problem' in job) failSubmitting(job.problem, file, start, jobIds)
     jobIds.push(job.jobId)
     // Said at once, so a follow cut short can be resumed with --job.
-    console.log(`submitted job ${job.jobId} (${job.total} ids); follow again with --job ${job.jobId}`)
+    const recorded = job.replayed ? ', recorded by an earlier try whose answer was lost' : ''
+    console.log(`submitted job ${job.jobId} (${job.total} ids${recorded}); follow again with --job ${job.jobId}`)
   }
   return jobIds
 }

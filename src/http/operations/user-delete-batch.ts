@@ -15,6 +15,7 @@ export const userDeleteBatch = defineOperation({
       'Each id is authorised and checked as a single delete by the same caller would be: an id that fails is reported in the job with its code (`FORBIDDEN` for an authorization refusal, else the Sunbird code), it does not fail the job.',
     'The caller is the person of the user token (an ORG_ADMIN for users of their organisations, anyone for themselves), or, with the API bearer alone, a gateway consumer trusted with `"deleteAnyUser": true` in the consumers file, for any user (the admin consumer of `DELETE /api/v1/users/{id}`). Without a user token, any other consumer gets 401 `UOS_0070`.',
     'A restart or a crash leaves the job where it stopped; any instance carries on. A circuit breaker pauses the job while too many deletions meet a dependency in trouble and resumes it when they recover.',
+    'Send `Idempotency-Key` to make retries safe: the same key and body within 24 h answer the first 202 again, with the same `jobId` (`Idempotent-Replayed: true`), instead of recording a second job whose users would fail as already deleted.',
     'When `DELETION_MAX_AUTH_AGE_SECONDS` is set, the user token must carry a recent login (401 `UOS_USRDLT0096`); a trusted consumer has no login to judge.',
   ].join('\n\n'),
   tag: 'users',
@@ -32,14 +33,19 @@ export const userDeleteBatch = defineOperation({
     'DATA_TYPE_ERROR',
     'INVALID_USER_ID',
     'INVALID_DELETION_MODE',
+    'IDEMPOTENCY_KEY_INVALID',
     'PAYLOAD_TOO_LARGE',
     'UNAUTHORIZED',
     'STEP_UP_REQUIRED',
+    'IDEMPOTENCY_KEY_IN_FLIGHT',
+    'IDEMPOTENCY_KEY_REUSED',
     'SERVICE_UNAVAILABLE',
     'SERVER_ERROR',
   ],
   dialect: sunbirdEnvelope,
   cors: portalCors,
+  // A 202 lost on the way back and retried would otherwise record a second job over the same users.
+  idempotent: true,
   // A trusted consumer acts for no person: there is no login to judge.
   stepUp: ({ caller }) => !caller.deleteAnyUser,
   async handle({ body: { request }, caller }, services) {

@@ -10,6 +10,7 @@ import { readDeletionStatus } from '../../../src/deletion/deletion-status.js'
 import { exportUser } from '../../../src/deletion/export-user.js'
 import { lockOutStanding } from '../../../src/deletion/user-condition.js'
 import type { AppEnv } from '../../../src/http/app-env.js'
+import type { OperationServices } from '../../../src/http/operation.js'
 import { createLogger } from '../../../src/logging/logger.js'
 import { createServiceMetrics } from '../../../src/metrics/service-metrics.js'
 import { createSchemaRegistry } from '../../../src/schemas/schema-registry.js'
@@ -43,9 +44,11 @@ export interface AppOverFakes {
  * from their declarations, verifiers, schemas, workflow and renderer) over the in-memory ports of
  * deletionWorld, whose shared timeline counts every write. Building the app costs far more than a
  * request, so a property builds it once and resets the ports. `requestTimeoutMs` (default 10 s):
- * the request deadline, for tests of what a route answers when it passes.
+ * the request deadline, for tests of what a route answers when it passes. `batches`: stand-ins for
+ * the batch services, for tests of the batch routes' HTTP side (the jobs themselves run on the real
+ * servers only).
  */
-export function appOverFakes(options: WorldOptions = {}, settings: { requestTimeoutMs?: number } = {}): AppOverFakes {
+export function appOverFakes(options: WorldOptions = {}, settings: { requestTimeoutMs?: number; batches?: Pick<OperationServices, 'submitBatch' | 'readBatchStatus'> } = {}): AppOverFakes {
   sharedRealm ??= createRealmKeys('property-kid')
   const realm = sharedRealm
   let world = deletionWorld(options)
@@ -72,9 +75,9 @@ export function appOverFakes(options: WorldOptions = {}, settings: { requestTime
     cancelDeletion: (input) => cancelDeletion(world.deps, input),
     exportUser: (input) => exportUser(world.deps, input),
     readDeletionStatus: (input) => readDeletionStatus({ requests: world.requests, orgAdminScope: 'organisation' }, input),
-    // Batch jobs run on the real servers only (test/integration/batch-deletion.test.ts).
-    submitBatch: () => Promise.reject(new Error('batch jobs are not served over fakes')),
-    readBatchStatus: () => Promise.reject(new Error('batch jobs are not served over fakes')),
+    // Batch jobs run on the real servers (test/integration/batch-deletion.test.ts); a test of the batch routes' HTTP side passes stand-ins.
+    submitBatch: settings.batches?.submitBatch ?? (() => Promise.reject(new Error('batch jobs are not served over fakes'))),
+    readBatchStatus: settings.batches?.readBatchStatus ?? (() => Promise.reject(new Error('batch jobs are not served over fakes'))),
   })
   return {
     app,

@@ -1,0 +1,183 @@
+import { randomUUID } from 'node:crypto'
+import { describe, expect, it } from 'vitest'
+import { appOverFakes } from '../../../test/support/fakes/app-over-fakes.js'
+import { InMemoryBatchJobs } from '../../../test/support/fakes/in-memory-batch-jobs.js'
+import { readBatchStatus, submitBatch } from '../../deletion/batch-job.js'
+import { DependencyUnavailableError } from '../../deletion/errors.js'
+import { errorEntry } from '../error-codes.js'
+import { userDeleteBatch } from './user-delete-batch.js'
+import { userDeleteBatchStatus } from './user-delete-batch-status.js'
+
+const ORG = 'org-batch'
+const ADMIN = '0b6f3a52-7c1e-4d0a-9e2b-5f8c1d3a7e64'
+
+/** The app over fakes, its batch services the real ones over an in-memory job store; `beforeCreate` may hold a submit at its write. */
+function batchApp(beforeCreate: () => Promise<void> = async () => {}) {
+  const jobs = new InMemoryBatchJobs()
+  const create = jobs.create.bind(jobs)
+  jobs.create = async (job, items) => {
+    await beforeCreate()
+    return create(job, items)
+  }
+  const clock = { now: () => new Date() }
+  const fakes = appOverFakes(
+    {},
+    {
+      batches: {
+        submitBatch: ({ caller, userIds, mode }) => submitBatch({ jobs, clock, sliceSize: 100 }, { jobId: randomUUID(), caller, userIds, ...(mode && { mode }) }),
+        readBatchStatus: (input) => readBatchStatus({ jobs, clock }, input),
+      },
+    },
+  )
+  const token = fakes.userToken({ sub: ADMIN, roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] })
+  const post = (path: string, request: Record<string, unknown>, headers: Record<string, string> = {}) =>
+    Promise.resolve(
+      fakes.app.request(path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${fakes.apiBearer}`, 'x-authenticated-user-token': token, ...headers },
+        body: JSON.stringify({ request }),
+      }),
+    )
+  return { post, jobs, jobsCreated: () => jobs.timeline.count('jobs.create') }
+}
+
+const SUBMIT = userDeleteBatch.paths[0]
+// The service path behind Sunbird's gateway.
+const GATEWAY_SUBMIT = '/v1/user/delete/batch'
+const STATUS = userDeleteBatchStatus.paths[0]
+const errOf = async (response: Response) => ((await response.json()) as { params: { err: string } }).params.err
+
+describe('POST /api/user/v1/delete/batch with Idempotency-Key', () => {
+  it('when a submit is retried with the same key after its 202 was lost, then the first 202 is replayed byte for byte, marked, and no second job is recorded', async () => {
+    const { post, jobsCreated } = batchApp()
+    const request = { userIds: [randomUUID(), randomUUID()], mode: 'hard' }
+    const keyed = { 'idempotency-key': randomUUID() }
+
+    const first = await post(SUBMIT, request, keyed)
+    const firstBody = await first.text()
+    const retry = await post(SUBMIT, request, { ...keyed, 'x-request-id': 'the-retry' })
+
+    expect(first.status, firstBody).toBe(202)
+    expect(first.headers.get('idempotent-replayed')).toBeNull()
+    expect(retry.status).toBe(202)
+    expect(retry.headers.get('idempotent-replayed')).toBe('true')
+    expect(retry.headers.get('x-response-length')).toBe(first.headers.get('x-response-length'))
+    expect(await retry.text()).toBe(firstBody)
+    expect(jobsCreated()).toBe(1)
+  })
+
+  it("when the retry comes on the gateway's path, then it is the same operation: the first 202 is replayed", async () => {
+    const { post, jobsCreated } = batchApp()
+    const request = { userIds: [randomUUID()] }
+    const keyed = { 'idempotency-key': randomUUID() }
+
+    const first = await post(SUBMIT, request, keyed)
+    const retry = await post(GATEWAY_SUBMIT, request, keyed)
+
+    expect(retry.headers.get('idempotent-replayed')).toBe('true')
+    expect(await retry.text()).toBe(await first.text())
+    expect(jobsCreated()).toBe(1)
+  })
+
+  it('when the same key comes with other ids, then 422 UOS_USRDLT0098 and no job is recorded for them', async () => {
+    const { post, jobsCreated } = batchApp()
+    const keyed = { 'idempotency-key': randomUUID() }
+    expect((await post(SUBMIT, { userIds: [randomUUID()] }, keyed)).status).toBe(202)
+
+    const reused = await post(SUBMIT, { userIds: [randomUUID()] }, keyed)
+
+    expect(reused.status).toBe(422)
+    expect(await errOf(reused)).toBe(errorEntry('IDEMPOTENCY_KEY_REUSED').err)
+    expect(jobsCreated()).toBe(1)
+  })
+
+  it('when the same key arrives while the first submit is still recording its job, then 409 UOS_USRDLT0099; once it has answered, its 202 is replayed', async () => {
+    let letGo!: () => void
+    const held = new Promise<void>((resolve) => {
+      letGo = resolve
+    })
+    let reached!: () => void
+    const atWrite = new Promise<void>((resolve) => {
+      reached = resolve
+    })
+    const { post, jobsCreated } = batchApp(() => {
+      reached()
+      return held
+    })
+    const request = { userIds: [randomUUID()] }
+    const keyed = { 'idempotency-key': randomUUID() }
+
+    const first = post(SUBMIT, request, keyed)
+    await atWrite
+    const during = await post(SUBMIT, request, keyed)
+    letGo()
+    const firstBody = await (await first).text()
+    const after = await post(SUBMIT, request, keyed)
+
+    expect(during.status).toBe(409)
+    expect(await errOf(during)).toBe(errorEntry('IDEMPOTENCY_KEY_IN_FLIGHT').err)
+    expect(after.headers.get('idempotent-replayed')).toBe('true')
+    expect(await after.text()).toBe(firstBody)
+    expect(jobsCreated()).toBe(1)
+  })
+
+  it('when the first submit met Cassandra unavailable (503), then the key is not kept: a retry with it runs anew and records the job', async () => {
+    const { post, jobs } = batchApp()
+    jobs.failNext('create', new DependencyUnavailableError('cassandra'))
+    const request = { userIds: [randomUUID()] }
+    const keyed = { 'idempotency-key': randomUUID() }
+
+    const failed = await post(SUBMIT, request, keyed)
+    const retry = await post(SUBMIT, request, keyed)
+
+    expect(failed.status).toBe(503)
+    expect(retry.status).toBe(202)
+    expect(retry.headers.get('idempotent-replayed')).toBeNull()
+    expect(await jobs.listOpen()).toHaveLength(1)
+  })
+
+  it('when the key is empty, then 400 UOS_USRDLT0097 and no job is recorded', async () => {
+    const { post, jobsCreated } = batchApp()
+
+    const response = await post(SUBMIT, { userIds: [randomUUID()] }, { 'idempotency-key': '' })
+
+    expect(response.status).toBe(400)
+    expect(await errOf(response)).toBe(errorEntry('IDEMPOTENCY_KEY_INVALID').err)
+    expect(jobsCreated()).toBe(0)
+  })
+
+  it('when no key is sent, then each submit records its own job, as before, and nothing is marked replayed', async () => {
+    const { post, jobsCreated } = batchApp()
+    const request = { userIds: [randomUUID()] }
+
+    const first = (await (await post(SUBMIT, request)).json()) as { result: { jobId: string } }
+    const second = await post(SUBMIT, request)
+
+    expect(second.status).toBe(202)
+    expect(second.headers.get('idempotent-replayed')).toBeNull()
+    expect(((await second.json()) as { result: { jobId: string } }).result.jobId).not.toBe(first.result.jobId)
+    expect(jobsCreated()).toBe(2)
+  })
+})
+
+describe('POST /api/user/v1/delete/batch/status is not keyed', () => {
+  it('when a status read carries an Idempotency-Key, then every read is answered afresh, and the key stays free for a submit', async () => {
+    const { post, jobsCreated } = batchApp()
+    const key = { 'idempotency-key': randomUUID() }
+    const jobId = ((await (await post(SUBMIT, { userIds: [randomUUID()] })).json()) as { result: { jobId: string } }).result.jobId
+
+    const reads = [await post(STATUS, { jobId }, key), await post(STATUS, { jobId }, key)]
+    const submit = await post(SUBMIT, { userIds: [randomUUID()] }, key)
+
+    for (const read of reads) {
+      expect(read.status).toBe(200)
+      expect(read.headers.get('idempotent-replayed')).toBeNull()
+    }
+    // Two answers, each with its own msgid: both were read, not one replayed.
+    const [a, b] = (await Promise.all(reads.map((read) => read.json()))) as { params: { msgid: string } }[]
+    expect(a?.params.msgid).not.toBe(b?.params.msgid)
+    expect(submit.status).toBe(202)
+    expect(submit.headers.get('idempotent-replayed')).toBeNull()
+    expect(jobsCreated()).toBe(2)
+  })
+})
