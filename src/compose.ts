@@ -130,7 +130,8 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
   const outbox = new CassandraEventOutbox(cassandra, config.cassandra.keyspace)
   const audit = new CassandraAuditTrail(cassandra, config.cassandra.keyspace, { anchorIntervalMs: config.audit.anchorIntervalMs })
   const states = new CassandraUserDeletionStates(cassandra, config.cassandra.keyspace)
-  const keycloak = new KeycloakIdentity({ ...config.auth.keycloakAdmin, realm: config.auth.userToken.realm })
+  // The same provider id the token verifier accepts in a `sub`: Keycloak holds those users as `f:<provider>:<id>`.
+  const keycloak = new KeycloakIdentity({ ...config.auth.keycloakAdmin, realm: config.auth.userToken.realm, federationProviderId: config.auth.userToken.federationProviderId })
   const metrics = createServiceMetrics()
   recordCassandraCalls(cassandra, metrics)
   const identity = instrumentIdentity(overrides.identity ? overrides.identity(keycloak) : keycloak, metrics)

@@ -7,7 +7,7 @@ const REALM = 'sunbird'
 const TOKEN_PATH = `/realms/${REALM}/protocol/openid-connect/token`
 const USERS_PATH = `/admin/realms/${REALM}/users/`
 
-type Route = 'token' | 'logout' | 'delete' | 'update'
+type Route = 'token' | 'logout' | 'delete' | 'update' | 'read' | 'sessions' | 'links'
 /** A status code to answer with, or 'hang' to accept the request and never answer. */
 type Scripted = number | 'hang'
 
@@ -29,6 +29,8 @@ interface FakeKeycloak {
   /** Every token issued so far stops being accepted by the admin API (answers 401). */
   revokeTokens(): void
   hasAccount(userId: string): boolean
+  /** Whether the account can sign in; undefined when there is none. */
+  isEnabled(userId: string): boolean | undefined
   close(): Promise<void>
 }
 
@@ -38,12 +40,16 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((server) => server.close()))
 })
 
+/** The one session every account of the fake has, and when it began. */
+const SESSION = { id: 'session-1', start: Date.parse('2024-05-20T09:58:00Z') }
+
 /**
  * Just enough of Keycloak on 127.0.0.1 (port 0): the client_credentials token endpoint and the
- * admin user endpoints (logout, delete, update), which demand a bearer token it issued.
+ * admin user endpoints (logout, delete, update, read, sessions, identity links), which demand a
+ * bearer token it issued. Accounts are held by their Keycloak id, which may be `f:<provider>:<id>`.
  */
 async function startKeycloak(options: { accounts?: string[]; expiresIn?: number } = {}): Promise<FakeKeycloak> {
-  const accounts = new Set(options.accounts ?? [])
+  const accounts = new Map((options.accounts ?? []).map((userId) => [userId, { enabled: true }]))
   const valid = new Set<string>()
   const scripted = new Map<Route, Scripted[]>()
   const seen: Seen[] = []
@@ -57,6 +63,9 @@ async function startKeycloak(options: { accounts?: string[]; expiresIn?: number 
     if (method === 'POST' && action === 'logout') return { route: 'logout', userId }
     if (method === 'DELETE' && action === undefined) return { route: 'delete', userId }
     if (method === 'PUT' && action === undefined) return { route: 'update', userId }
+    if (method === 'GET' && action === undefined) return { route: 'read', userId }
+    if (method === 'GET' && action === 'sessions') return { route: 'sessions', userId }
+    if (method === 'GET' && action === 'federated-identity') return { route: 'links', userId }
     return { route: 'other' }
   }
 
@@ -83,11 +92,20 @@ async function startKeycloak(options: { accounts?: string[]; expiresIn?: number 
       res.writeHead(401).end()
       return
     }
-    if (!accounts.has(userId)) {
+    const account = accounts.get(userId)
+    if (!account) {
       res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'User not found' }))
       return
     }
+    const json = (body: unknown) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body))
+    if (route === 'read') return json({ username: `name-of-${userId}`, enabled: account.enabled })
+    if (route === 'sessions') return json([SESSION])
+    if (route === 'links') return json([])
     if (route === 'delete') accounts.delete(userId)
+    if (route === 'update') {
+      const { enabled } = JSON.parse(request.body || '{}') as { enabled?: unknown }
+      if (typeof enabled === 'boolean') account.enabled = enabled
+    }
     res.writeHead(204).end()
   })
   const handle: FakeKeycloak = {
@@ -97,6 +115,7 @@ async function startKeycloak(options: { accounts?: string[]; expiresIn?: number 
     script: (route, ...answers) => scripted.set(route, [...(scripted.get(route) ?? []), ...answers]),
     revokeTokens: () => valid.clear(),
     hasAccount: (userId) => accounts.has(userId),
+    isEnabled: (userId) => accounts.get(userId)?.enabled,
     close: () => stub.close(),
   }
   servers.push(handle)
@@ -365,5 +384,169 @@ describe('KeycloakIdentity, outages', () => {
 
     expect(error).toBeInstanceOf(DependencyUnavailableError)
     expect((error as DependencyUnavailableError).dependency).toBe('keycloak')
+  })
+})
+
+describe('KeycloakIdentity with a federation provider id (Sunbird’s f:<provider>:<id> accounts)', () => {
+  const PROVIDER = 'sunbird-fed'
+  const FEDERATED = `f:${PROVIDER}:user-1`
+  const FEDERATED_PATH = `${USERS_PATH}f%3A${PROVIDER}%3Auser-1`
+  const PLAIN_PATH = `${USERS_PATH}user-1`
+  const federated = (keycloak: FakeKeycloak) => clientFor(keycloak, { federationProviderId: PROVIDER })
+  const adminCalls = (keycloak: FakeKeycloak) => keycloak.seen.filter((request) => request.route !== 'token').map((request) => `${request.method} ${request.path}`)
+
+  it('when no provider id is set, then only the plain id is called, once', async () => {
+    const keycloak = await startKeycloak({ accounts: [] })
+
+    const result = await clientFor(keycloak).eraseAccount('user-1')
+
+    expect(result).toBe('absent')
+    expect(adminCalls(keycloak)).toEqual([`POST ${PLAIN_PATH}/logout`])
+  })
+
+  it('when the provider id is empty, then only the plain id is called, as with none', async () => {
+    const keycloak = await startKeycloak({ accounts: ['user-1'] })
+
+    expect(await clientFor(keycloak, { federationProviderId: '' }).eraseAccount('user-1')).toBe('deleted')
+
+    expect(adminCalls(keycloak)).toEqual([`POST ${PLAIN_PATH}/logout`, `DELETE ${PLAIN_PATH}`])
+  })
+
+  it('when Keycloak holds the user as f:<provider>:<id>, then its sessions are ended and it is deleted under that id, and the plain id is never called', async () => {
+    // Arrange
+    const keycloak = await startKeycloak({ accounts: [FEDERATED] })
+
+    // Act
+    const result = await federated(keycloak).eraseAccount('user-1')
+
+    // Assert: ':' goes %3A-encoded into the one path segment.
+    expect(result).toBe('deleted')
+    expect(adminCalls(keycloak)).toEqual([`POST ${FEDERATED_PATH}/logout`, `DELETE ${FEDERATED_PATH}`])
+    expect(keycloak.hasAccount(FEDERATED)).toBe(false)
+  })
+
+  it('when Keycloak answers 404 for the federated id, then the plain id is tried, signed out and deleted', async () => {
+    // Arrange: a native account in a deployment that also federates users.
+    const keycloak = await startKeycloak({ accounts: ['user-1'] })
+
+    // Act
+    const result = await federated(keycloak).eraseAccount('user-1')
+
+    // Assert
+    expect(result).toBe('deleted')
+    expect(adminCalls(keycloak)).toEqual([`POST ${FEDERATED_PATH}/logout`, `POST ${PLAIN_PATH}/logout`, `DELETE ${PLAIN_PATH}`])
+    expect(keycloak.hasAccount('user-1')).toBe(false)
+  })
+
+  it('when Keycloak answers 404 for both ids, then absent is answered and nothing is removed', async () => {
+    const keycloak = await startKeycloak({ accounts: ['someone-else'] })
+
+    const result = await federated(keycloak).eraseAccount('user-1')
+
+    expect(result).toBe('absent')
+    expect(adminCalls(keycloak)).toEqual([`POST ${FEDERATED_PATH}/logout`, `POST ${PLAIN_PATH}/logout`])
+  })
+
+  it('when the federated id is refused with another 4xx, then the call fails and the plain id is not tried', async () => {
+    // Only "no such user" sends the search on: a refusal must not pass for the account being elsewhere.
+    const keycloak = await startKeycloak({ accounts: ['user-1'] })
+    keycloak.script('logout', 403)
+
+    const error = await failureOf(federated(keycloak).eraseAccount('user-1'))
+
+    expect(error).toBeInstanceOf(Error)
+    expect(error).not.toBeInstanceOf(DependencyUnavailableError)
+    expect(adminCalls(keycloak)).toEqual([`POST ${FEDERATED_PATH}/logout`])
+    expect(keycloak.hasAccount('user-1')).toBe(true)
+  })
+
+  it('when a federated account is disabled (soft deletion), then it is read, signed out and written under the federated id', async () => {
+    // Arrange
+    const keycloak = await startKeycloak({ accounts: [FEDERATED] })
+
+    // Act
+    const result = await federated(keycloak).disableAccount('user-1')
+
+    // Assert
+    expect(result).toEqual({ outcome: 'disabled', wasEnabled: true })
+    expect(adminCalls(keycloak)).toEqual([`GET ${FEDERATED_PATH}`, `POST ${FEDERATED_PATH}/logout`, `PUT ${FEDERATED_PATH}`])
+    expect(keycloak.isEnabled(FEDERATED)).toBe(false)
+  })
+
+  it('when a native account is disabled and enabled again, then each finds it under the plain id after a 404 for the federated one', async () => {
+    // Arrange
+    const keycloak = await startKeycloak({ accounts: ['user-1'] })
+    const identity = federated(keycloak)
+
+    // Act
+    const disabled = await identity.disableAccount('user-1')
+    const enabled = await identity.enableAccount('user-1')
+
+    // Assert
+    expect(disabled).toEqual({ outcome: 'disabled', wasEnabled: true })
+    expect(enabled).toBe('enabled')
+    expect(adminCalls(keycloak)).toEqual([
+      `GET ${FEDERATED_PATH}`,
+      `GET ${PLAIN_PATH}`,
+      `POST ${PLAIN_PATH}/logout`,
+      `PUT ${PLAIN_PATH}`,
+      `GET ${FEDERATED_PATH}`,
+      `GET ${PLAIN_PATH}`,
+      `PUT ${PLAIN_PATH}`,
+    ])
+    expect(keycloak.isEnabled('user-1')).toBe(true)
+  })
+
+  it('when a federated account is enabled again (a cancel), then it is found and written under the federated id', async () => {
+    const keycloak = await startKeycloak({ accounts: [FEDERATED] })
+    const identity = federated(keycloak)
+    await identity.disableAccount('user-1')
+
+    expect(await identity.enableAccount('user-1')).toBe('enabled')
+
+    expect(keycloak.isEnabled(FEDERATED)).toBe(true)
+    expect(adminCalls(keycloak).slice(-2)).toEqual([`GET ${FEDERATED_PATH}`, `PUT ${FEDERATED_PATH}`])
+  })
+
+  it('when a federated account is read (export, dry run), then the account and its identity links come from the federated id', async () => {
+    const keycloak = await startKeycloak({ accounts: [FEDERATED] })
+
+    const account = await federated(keycloak).readAccount('user-1')
+
+    expect(account).toMatchObject({ username: `name-of-${FEDERATED}`, enabled: true, federatedIdentities: [] })
+    expect(adminCalls(keycloak)).toEqual([`GET ${FEDERATED_PATH}`, `GET ${FEDERATED_PATH}/federated-identity`])
+  })
+
+  it('when neither id is known, then disable and enable answer absent and read answers undefined, each after trying both', async () => {
+    // Arrange
+    const keycloak = await startKeycloak({ accounts: [] })
+    const identity = federated(keycloak)
+
+    // Act
+    const disabled = await identity.disableAccount('user-1')
+    const enabled = await identity.enableAccount('user-1')
+    const read = await identity.readAccount('user-1')
+
+    // Assert
+    expect(disabled).toEqual({ outcome: 'absent', wasEnabled: false })
+    expect(enabled).toBe('absent')
+    expect(read).toBeUndefined()
+    expect(adminCalls(keycloak)).toEqual(Array.from({ length: 3 }, () => [`GET ${FEDERATED_PATH}`, `GET ${PLAIN_PATH}`]).flat())
+  })
+
+  it('when step-up asks when a session began, then the federated id’s sessions are read, or the plain id’s after a 404', async () => {
+    // Arrange
+    const keycloakOfFederated = await startKeycloak({ accounts: [FEDERATED] })
+    const keycloakOfNative = await startKeycloak({ accounts: ['user-1'] })
+
+    // Act
+    const federatedStart = await federated(keycloakOfFederated).sessionStartedAt('user-1', SESSION.id)
+    const nativeStart = await federated(keycloakOfNative).sessionStartedAt('user-1', SESSION.id)
+
+    // Assert
+    expect(federatedStart).toEqual(new Date(SESSION.start))
+    expect(nativeStart).toEqual(new Date(SESSION.start))
+    expect(adminCalls(keycloakOfFederated)).toEqual([`GET ${FEDERATED_PATH}/sessions`])
+    expect(adminCalls(keycloakOfNative)).toEqual([`GET ${FEDERATED_PATH}/sessions`, `GET ${PLAIN_PATH}/sessions`])
   })
 })

@@ -1,6 +1,7 @@
 import { DependencyUnavailableError } from '../deletion/errors.js'
 import type { AccountErasure, AccountRecord, IdentityProvider } from '../deletion/ports.js'
 import { type HttpAnswer, httpCall } from '../shared/http-call.js'
+import { keycloakIdsToTry } from './keycloak-user-ids.js'
 
 /** The parts of Keycloak's UserRepresentation this adapter reads. */
 interface UserRepresentation {
@@ -23,6 +24,11 @@ export interface KeycloakAdminOptions {
   timeoutMs: number
   /** Extra attempts after a network error or a 5xx. */
   retries: number
+  /**
+   * Sunbird's sunbird_keycloak_user_federation_provider_id: when set, a user is looked for as
+   * `f:<provider>:<user id>` first and as the plain id after a 404; empty or absent: the plain id only.
+   */
+  federationProviderId?: string
 }
 
 type AdminMethod = 'GET' | 'POST' | 'PUT' | 'DELETE'
@@ -51,7 +57,8 @@ export function longestAdminCallMs(options: { timeoutMs: number; retries: number
 /**
  * Keycloak's admin REST API with the service client's credentials (client_credentials grant, token
  * cached until shortly before expiry). Every call is time-bounded and retried a bounded number of
- * times on network errors and 5xx; 4xx answers are final.
+ * times on network errors and 5xx; 4xx answers are final. A user is addressed by each of its
+ * possible Keycloak ids in turn (keycloakIdsToTry) and is absent only when Keycloak knows none.
  */
 export class KeycloakIdentity implements IdentityProvider {
   private token: { value: string; expiresAt: number } | undefined
@@ -65,11 +72,11 @@ export class KeycloakIdentity implements IdentityProvider {
 
   async eraseAccount(userId: string): Promise<AccountErasure> {
     try {
-      const userUrl = `${this.adminBase}/users/${encodeURIComponent(userId)}`
-      // Sessions first: even if removal is refused below, the user is signed out everywhere.
-      const logout = await this.adminStatus('POST', `${userUrl}/logout`)
-      if (logout.status === 404) return 'absent'
-      if (!logout.ok) throw new Error(`logout answered ${logout.status}`)
+      // Sessions first: even if removal is refused below, the user is signed out everywhere. The
+      // logout also finds which of the user's ids Keycloak holds, without a read before it.
+      const located = await this.firstFound(userId, (userUrl) => this.endSessions(userUrl))
+      if (!located) return 'absent'
+      const { userUrl } = located
       const removal = await this.adminStatus('DELETE', userUrl)
       if (removal.ok || removal.status === 404) return removal.ok ? 'deleted' : 'absent'
       // Sunbird's fallback when removal fails: lock the account and blank what identifies the person.
@@ -83,13 +90,11 @@ export class KeycloakIdentity implements IdentityProvider {
 
   async disableAccount(userId: string): Promise<{ outcome: 'disabled' | 'absent'; wasEnabled: boolean }> {
     try {
-      const userUrl = this.userUrl(userId)
-      const current = await this.readUser(userUrl)
-      if (!current) return { outcome: 'absent', wasEnabled: false }
+      const located = await this.firstFound(userId, (userUrl) => this.readUser(userUrl))
+      if (!located) return { outcome: 'absent', wasEnabled: false }
+      const { userUrl, found: current } = located
       // Sessions first: a login in between would only meet a disabled account.
-      const logout = await this.adminStatus('POST', `${userUrl}/logout`)
-      if (logout.status === 404) return { outcome: 'absent', wasEnabled: false }
-      if (!logout.ok) throw new Error(`logout answered ${logout.status}`)
+      if (!(await this.endSessions(userUrl))) return { outcome: 'absent', wasEnabled: false }
       // The whole representation goes back with only `enabled` changed: a partial one would drop attributes (Sunbird's roles).
       if (current.enabled !== false) await this.writeUser(userUrl, { ...current, enabled: false })
       return { outcome: 'disabled', wasEnabled: current.enabled !== false }
@@ -100,9 +105,9 @@ export class KeycloakIdentity implements IdentityProvider {
 
   async enableAccount(userId: string): Promise<'enabled' | 'absent'> {
     try {
-      const userUrl = this.userUrl(userId)
-      const current = await this.readUser(userUrl)
-      if (!current) return 'absent'
+      const located = await this.firstFound(userId, (userUrl) => this.readUser(userUrl))
+      if (!located) return 'absent'
+      const { userUrl, found: current } = located
       if (current.enabled !== true) await this.writeUser(userUrl, { ...current, enabled: true })
       return 'enabled'
     } catch (err) {
@@ -112,9 +117,9 @@ export class KeycloakIdentity implements IdentityProvider {
 
   async readAccount(userId: string): Promise<AccountRecord | undefined> {
     try {
-      const userUrl = this.userUrl(userId)
-      const user = await this.readUser(userUrl)
-      if (!user) return undefined
+      const located = await this.firstFound(userId, (userUrl) => this.readUser(userUrl))
+      if (!located) return undefined
+      const { userUrl, found: user } = located
       const links = await this.adminCall('GET', `${userUrl}/federated-identity`)
       const federated = links.ok ? ((await links.json()) as { identityProvider?: string; userId?: string; userName?: string }[]) : []
       if (!links.ok) await links.discard()
@@ -140,20 +145,49 @@ export class KeycloakIdentity implements IdentityProvider {
    */
   async sessionStartedAt(userId: string, sessionId: string): Promise<Date | undefined> {
     try {
-      const response = await this.adminCall('GET', `${this.userUrl(userId)}/sessions`)
-      if (!response.ok) {
-        await response.discard()
-        return undefined
-      }
-      const session = ((await response.json()) as { id?: string; start?: number }[]).find((candidate) => candidate.id === sessionId)
+      const located = await this.firstFound(userId, (userUrl) => this.readSessions(userUrl))
+      const session = located?.found.find((candidate) => candidate.id === sessionId)
       return typeof session?.start === 'number' ? new Date(session.start) : undefined
     } catch (err) {
       throw asDomainError(err)
     }
   }
 
-  private userUrl(userId: string): string {
-    return `${this.adminBase}/users/${encodeURIComponent(userId)}`
+  /**
+   * Runs `lookup` on the user's URL under each of its possible Keycloak ids in turn, and answers the
+   * first URL Keycloak knows with what the lookup found there; undefined when every id is unknown.
+   * `lookup` answers undefined for Keycloak's 404 only: any other refusal ends the search.
+   */
+  private async firstFound<T>(userId: string, lookup: (userUrl: string) => Promise<T | undefined>): Promise<{ userUrl: string; found: T } | undefined> {
+    for (const keycloakId of keycloakIdsToTry(userId, this.options.federationProviderId)) {
+      // encodeURIComponent turns the ':' of `f:<provider>:<id>` into %3A, which Keycloak decodes.
+      const userUrl = `${this.adminBase}/users/${encodeURIComponent(keycloakId)}`
+      const found = await lookup(userUrl)
+      if (found !== undefined) return { userUrl, found }
+    }
+    return undefined
+  }
+
+  /** Ends every session of the user; undefined when Keycloak has no such user. */
+  private async endSessions(userUrl: string): Promise<true | undefined> {
+    const logout = await this.adminStatus('POST', `${userUrl}/logout`)
+    if (logout.status === 404) return undefined
+    if (!logout.ok) throw new Error(`logout answered ${logout.status}`)
+    return true
+  }
+
+  /** The user's sessions; undefined when Keycloak has no such user, none when it will not list them. */
+  private async readSessions(userUrl: string): Promise<{ id?: string; start?: number }[] | undefined> {
+    const response = await this.adminCall('GET', `${userUrl}/sessions`)
+    if (response.status === 404) {
+      await response.discard()
+      return undefined
+    }
+    if (!response.ok) {
+      await response.discard()
+      return []
+    }
+    return (await response.json()) as { id?: string; start?: number }[]
   }
 
   private async readUser(userUrl: string): Promise<UserRepresentation | undefined> {

@@ -4,7 +4,8 @@ import { KEYCLOAK_URL, REALM } from './test-env.js'
 /** The local realm's service client (config/keycloak/realm-sunbird.json): manage-users on realm sunbird. */
 const SERVICE_CLIENT = { id: 'user-delete-service', secret: 'user-delete-service-secret' }
 
-async function serviceToken(): Promise<string> {
+/** A token of the service client, as the service itself gets one. */
+export async function serviceToken(): Promise<string> {
   const response = await fetch(`${KEYCLOAK_URL}/realms/${REALM}/protocol/openid-connect/token`, {
     method: 'POST',
     body: new URLSearchParams({ grant_type: 'client_credentials', client_id: SERVICE_CLIENT.id, client_secret: SERVICE_CLIENT.secret }),

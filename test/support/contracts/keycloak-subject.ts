@@ -11,11 +11,12 @@ const SERVICE_CLIENT = { clientId: 'user-delete-service', clientSecret: 'user-de
  * The Keycloak adapter against the project's real Keycloak, reached through `interposer` (which
  * plays the network: down, stalled, or a removal refused). Accounts, sessions and what the account
  * still holds are read straight from Keycloak; accounts a case leaves behind are removed.
+ * `adapter` adds settings of the adapter's own (e.g. a federation provider id).
  */
-export function keycloakIdentity(interposer: HttpInterposer): IdentityProviderSubject<TokenSet> {
+export function keycloakIdentity(interposer: HttpInterposer, adapter: Pick<KeycloakAdminOptions, 'federationProviderId'> = {}): IdentityProviderSubject<TokenSet> {
   interposer.reset()
   // A short time bound keeps the stalled case quick; one retry, as configured by default.
-  const options: KeycloakAdminOptions = { baseUrl: interposer.url, realm: REALM, ...SERVICE_CLIENT, timeoutMs: 1500, retries: 1 }
+  const options: KeycloakAdminOptions = { baseUrl: interposer.url, realm: REALM, ...SERVICE_CLIENT, timeoutMs: 1500, retries: 1, ...adapter }
   const users = new Map<string, KeycloakTestUser>()
   const userUrl = (userId: string) => `${KEYCLOAK_URL}/admin/realms/${REALM}/users/${encodeURIComponent(userId)}`
 
