@@ -402,6 +402,93 @@ describe('resumeDeletion, a runner that died half-way', () => {
     expect(w.audit.records).toEqual([{ event: 'deletion.partial', requestId: 'req-1', userId: USER_A, requestedBy: USER_A, at: AT, detail: { pending: 'keycloak' } }])
   })
 
+  it('when a partial request is retried and the same step is owed again, then the audit trail and the receipt stay as the first settle left them', async () => {
+    // Arrange: settled partial once (Keycloak down), with its receipt and its one audit record.
+    const w = world([lockedUser()])
+    w.identity.goDown()
+    w.requests.seed(requestThrough('event', { state: 'in_progress', steps: { ...RECORDED, keycloak: { status: 'pending', action: 'unreachable', at: EARLIER } } }))
+    expect(await resumeDeletion(w.deps, 'req-1')).toBe('partial')
+    const receipt = w.requests.peek('req-1')?.receipt
+
+    // Act: sweep passes while Keycloak stays down.
+    const reports = []
+    for (let pass = 0; pass < 3; pass++) {
+      w.clock.advance(30_000)
+      reports.push(await resumeOpenDeletions(w.deps))
+    }
+
+    // Assert: each pass retried the step and settled partial, gave the request back and left it open; nothing more audited, the receipt unchanged.
+    expect(reports).toEqual(Array.from({ length: 3 }, () => ({ resumed: 1, completed: 0, partial: 1, unlisted: 0 })))
+    expect(w.identity.calls).toEqual([USER_A, USER_A, USER_A, USER_A])
+    expect(w.audit.eventsOf('req-1')).toEqual(['deletion.partial'])
+    expect(receipt).toMatchObject({ state: 'partial', completedAt: AT })
+    expect(w.requests.peek('req-1')?.receipt).toEqual(receipt)
+    expect(w.requests.peek('req-1')?.state).toBe('partial')
+    expect(w.requests.isOpen('req-1')).toBe(true)
+    expect(w.requests.leaseOf('req-1')).toEqual(new Date(0))
+  })
+
+  it('when a partial request is retried and Keycloak now refuses where it was unreachable, then the step’s new outcome is recorded and nothing more is audited', async () => {
+    const w = world([lockedUser()])
+    w.identity.goDown()
+    w.requests.seed(requestThrough('event', { state: 'in_progress', steps: { ...RECORDED, keycloak: { status: 'pending', action: 'unreachable', at: EARLIER } } }))
+    await resumeDeletion(w.deps, 'req-1')
+    const receipt = w.requests.peek('req-1')?.receipt
+    w.identity.comeBack().refuseCredentials()
+    w.clock.advance(30_000)
+
+    expect(await resumeDeletion(w.deps, 'req-1')).toBe('partial')
+
+    expect(w.requests.peek('req-1')?.steps.keycloak).toEqual({ status: 'pending', action: 'refused', at: new Date(WORLD_NOW.getTime() + 30_000).toISOString() })
+    expect(w.requests.peek('req-1')?.receipt).toEqual(receipt)
+    expect(w.audit.eventsOf('req-1')).toEqual(['deletion.partial'])
+  })
+
+  it('when a partial request is retried and one owed step is done but another is still owed, then it is audited again with what it still owes and gets a new receipt', async () => {
+    // Arrange: Keycloak and the search engine both down: two steps owed.
+    const w = world([lockedUser()])
+    w.identity.goDown()
+    w.search.down = true
+    const owed = { status: 'pending', action: 'unreachable', at: EARLIER } as const
+    w.requests.seed(requestThrough('event', { state: 'in_progress', steps: { ...RECORDED, keycloak: owed, searchUser: owed } }))
+    expect(await resumeDeletion(w.deps, 'req-1')).toBe('partial')
+    w.search.down = false
+    w.clock.advance(30_000)
+
+    // Act
+    expect(await resumeDeletion(w.deps, 'req-1')).toBe('partial')
+
+    // Assert
+    const later = new Date(WORLD_NOW.getTime() + 30_000).toISOString()
+    expect(w.audit.records.map((record) => [record.event, record.detail, record.at])).toEqual([
+      ['deletion.partial', { pending: 'keycloak,searchUser' }, AT],
+      ['deletion.partial', { pending: 'keycloak' }, later],
+    ])
+    expect(w.requests.peek('req-1')?.receipt).toMatchObject({ state: 'partial', completedAt: later })
+  })
+
+  it('when a partial request that was retried with nothing done is finally done, then it is audited completed once, with a new receipt', async () => {
+    const w = world([lockedUser()])
+    w.identity.goDown()
+    w.requests.seed(requestThrough('event', { state: 'in_progress', steps: { ...RECORDED, keycloak: { status: 'pending', action: 'unreachable', at: EARLIER } } }))
+    await resumeDeletion(w.deps, 'req-1')
+    w.clock.advance(30_000)
+    await resumeOpenDeletions(w.deps)
+    w.identity.comeBack()
+    w.clock.advance(30_000)
+
+    const report = await resumeOpenDeletions(w.deps)
+
+    const finishedAt = new Date(WORLD_NOW.getTime() + 60_000).toISOString()
+    expect(report).toEqual({ resumed: 1, completed: 1, partial: 0, unlisted: 0 })
+    expect(w.audit.records.map((record) => [record.event, record.at])).toEqual([
+      ['deletion.partial', AT],
+      ['deletion.completed', finishedAt],
+    ])
+    expect(w.requests.peek('req-1')?.receipt).toMatchObject({ state: 'completed', completedAt: finishedAt })
+    expect(w.requests.isOpen('req-1')).toBe(false)
+  })
+
   it('when the runner died after its event was queued, then resuming queues it again under the same mid', async () => {
     const w = world([lockedUser()])
     w.requests.seed(requestThrough('managedUsers'))

@@ -1,4 +1,4 @@
-import type { DeletionRequest, RequestState, StepName, StepOutcome } from './deletion-request.js'
+import type { DeletionReceipt, DeletionRequest, ReceiptEntry, RequestState, StepName, StepOutcome } from './deletion-request.js'
 import type { AuditRecord, AuditTrail, Clock, DeletionRequestStore, PhysicalErasure } from './ports.js'
 import { finishUnderLease } from './lease.js'
 import { buildReceipt, receiptStores } from './receipt.js'
@@ -21,7 +21,8 @@ export function auditRecord(request: DeletionRequest, event: AuditRecord['event'
 /**
  * Every step has run: the request is completed, or partial while a dependency still owes a step;
  * it gets its receipt (in the same write as the outcomes no checkpoint recorded), and the audit
- * trail its outcome. A grace period's soft phase instead waits
+ * trail its outcome. A partial request retried with nothing more done (the same stores still owed)
+ * keeps the receipt and the audit record it has. A grace period's soft phase instead waits
  * for its erasure: scheduled, still open for the sweeper.
  */
 export async function settleRequest(deps: SettleDeps, request: DeletionRequest, unrecorded: Partial<Record<StepName, StepOutcome>> = {}): Promise<RequestState> {
@@ -34,6 +35,14 @@ export async function settleRequest(deps: SettleDeps, request: DeletionRequest, 
   }
   const state: RequestState = pending.length > 0 ? 'partial' : 'completed'
   const stores = receiptStores(request)
+  if (state === 'partial' && request.receipt && owesTheSame(request.receipt, stores)) {
+    // A retry that failed what the last settle left owed (Keycloak still down, or still refusing):
+    // the receipt and the audit record of that settle still say all there is. Keeping them makes a
+    // request stuck for days cost the trail one record, not one per sweep pass; the outcomes the
+    // retry recorded (and the lease given back) go as always.
+    await finishUnderLease(deps, request, 'partial', { receipt: request.receipt, steps: unrecorded })
+    return 'partial'
+  }
   const storeNames = stores.map((entry) => entry.store)
   const horizons = deps.physicalErasure ? await deps.physicalErasure.horizons(storeNames, now) : {}
   const receipt = buildReceipt(request, state, deps.receiptKey, now, horizons, stores)
@@ -41,6 +50,26 @@ export async function settleRequest(deps: SettleDeps, request: DeletionRequest, 
   request.receipt = receipt
   await deps.audit.append(auditRecord(request, state === 'completed' ? 'deletion.completed' : 'deletion.partial', now, state === 'partial' ? { pending: pending.join(',') } : undefined))
   return state
+}
+
+/** The receipt lines a deletion still owes (pending), by store, in a stable order. */
+const owedStores = (stores: readonly ReceiptEntry[]) =>
+  stores
+    .filter((entry) => entry.action === 'pending')
+    .map((entry) => entry.store)
+    .sort()
+
+/**
+ * The stored receipt is a partial one that owes the same stores as the request does now: nothing
+ * was done since that the receipt or the audit trail would tell (a step done, or one more owed,
+ * changes the owed lines). Neither what a pending step's retry says of itself ('unreachable' or
+ * 'refused': the receipt says 'pending' for both) nor an event published meanwhile counts.
+ */
+function owesTheSame(stored: DeletionReceipt, stores: readonly ReceiptEntry[]): boolean {
+  if (stored.state !== 'partial') return false
+  const before = owedStores(stored.stores)
+  const now = owedStores(stores)
+  return before.length === now.length && before.every((store, i) => store === now[i])
 }
 
 /** The request ends without deleting: another request locked the user first ('superseded'), or the user is gone ('not-found'). */

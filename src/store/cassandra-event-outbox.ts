@@ -19,7 +19,7 @@ function outboxStatements(keyspace: string) {
     get: `SELECT requestid, mid, userid, payload, publishedat, attempts FROM ${t} WHERE requestid = ?`,
     markPending: `INSERT INTO ${pending} (requestid, createdat) VALUES (?, ?)`,
     listPending: `SELECT requestid FROM ${pending} LIMIT ?`,
-    published: `UPDATE ${t} SET publishedat = ? WHERE requestid = ?`,
+    published: `UPDATE ${t} SET publishedat = ?, payload = null WHERE requestid = ?`,
     unlist: `DELETE FROM ${pending} WHERE requestid = ?`,
     attempt: `UPDATE ${t} SET attempts = ? WHERE requestid = ?`,
   }
@@ -27,7 +27,9 @@ function outboxStatements(keyspace: string) {
 
 /**
  * user_deletion_event_outbox keeps each request's event (one per request, its mid fixed by the
- * request); user_deletion_event_outbox_pending lists what the relay still has to publish.
+ * request) until the relay has it on the topic, then only its ids and times: the payload (the name
+ * too, with EVENTS_INCLUDE_USER_NAME) goes with the publication. user_deletion_event_outbox_pending
+ * lists what the relay still has to publish.
  */
 export class CassandraEventOutbox implements EventOutbox {
   private readonly cql: ReturnType<typeof outboxStatements>
@@ -43,7 +45,8 @@ export class CassandraEventOutbox implements EventOutbox {
    * Two plain writes in one unlogged batch: a request's event always has the same mid (build-event.ts), so
    * writing it again is harmless and no lightweight transaction is needed. The entry keeps its
    * publishedat and attempts (not written here); a listing without its entry yet is passed by,
-   * and one whose entry is published already is dropped by the relay's next pass.
+   * and one whose entry is published already is dropped by the relay's next pass, not published
+   * again, and the payload written back with it cleared again.
    */
   async append(requestId: string, event: Record<string, unknown>): Promise<void> {
     const object = event.object as { id?: string } | undefined
@@ -68,8 +71,13 @@ export class CassandraEventOutbox implements EventOutbox {
     for (const [i, row] of rows.entries()) {
       const requestId = ids[i] as string
       if (!row) continue
-      if (row.get('publishedat')) {
-        await this.unlist(requestId)
+      const publishedAt = row.get('publishedat') as Date | null
+      if (publishedAt) {
+        // Listed again by a run that wrote the event once more after its publication (it had read its
+        // request before the relay recorded it): the topic has it, so the payload goes again too. Cleared
+        // even when this read found none: the run's entry may land after its listing (the batch is
+        // unlogged), and this later write wins over it.
+        await this.markPublished(requestId, publishedAt)
         continue
       }
       entries.push({ requestId, mid: row.get('mid') as string, userId: row.get('userid') as string, payload: row.get('payload') as string, attempts: (row.get('attempts') as number | null) ?? 0 })
@@ -78,9 +86,10 @@ export class CassandraEventOutbox implements EventOutbox {
   }
 
   /**
-   * The entry's publishedat and its unlisting, as one unlogged batch: the request has recorded the
-   * publication first (the relay's order), so either write alone leaves nothing that would lose the
-   * event or say it is still queued.
+   * The entry's publishedat, its payload cleared (nothing reads the payload of a published event:
+   * a run again writes it anew, and the relay only drops it), and its unlisting, as one unlogged
+   * batch: the request has recorded the publication first (the relay's order), so either write
+   * alone leaves nothing that would lose the event or say it is still queued.
    */
   async markPublished(requestId: string, at: Date): Promise<void> {
     await writeTogether(this.client, [
@@ -91,9 +100,5 @@ export class CassandraEventOutbox implements EventOutbox {
 
   async attemptFailed(entry: OutboxEntry): Promise<void> {
     await runCassandra(this.client, (client) => client.execute(this.cql.attempt, [entry.attempts + 1, entry.requestId], IDEMPOTENT))
-  }
-
-  private async unlist(requestId: string): Promise<void> {
-    await runCassandra(this.client, (client) => client.execute(this.cql.unlist, [requestId], IDEMPOTENT))
   }
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { down, up } from '../../scripts/services.mjs'
 import { DependencyUnavailableError } from '../../src/deletion/errors.js'
+import { CassandraEventOutbox } from '../../src/store/cassandra-event-outbox.js'
 import { expectDeleted } from '../support/assertions.js'
 import { requestsOf } from '../support/deletion-requests.js'
 import { startHarness, type Harness } from '../support/harness.js'
@@ -113,5 +114,61 @@ describe('the delete-user event on the real Kafka', () => {
     const ours = (await readTopic(h.config.events.topic)).filter((m) => m.value.includes(requestId))
     expect(ours.length).toBeGreaterThanOrEqual(2)
     expect(new Set(ours.map((m) => JSON.parse(m.value).mid)).size).toBe(1)
+  })
+})
+
+describe('the delete-user event with EVENTS_INCLUDE_USER_NAME=true: the name leaves the outbox with the publication', () => {
+  let h: Harness
+  beforeAll(async () => {
+    await up(['kafka'])
+    h = await startHarness({ events: { timeoutMs: 1000, includeUserName: true } })
+  })
+  afterAll(async () => {
+    await h.close()
+  })
+
+  const outboxRow = async (requestId: string) =>
+    (await h.db.execute(`SELECT mid, payload, publishedat FROM ${TEST_KEYSPACE}.user_deletion_event_outbox WHERE requestid = ?`, [requestId], { prepare: true })).first()
+  const listed = async (requestId: string) =>
+    (await h.db.execute(`SELECT requestid FROM ${TEST_KEYSPACE}.user_deletion_event_outbox_pending WHERE requestid = ?`, [requestId], { prepare: true })).rowLength > 0
+
+  it('when the event is on the topic, then its outbox entry keeps the mid and the publication but no payload; an entry a run writes again after that is cleared and unlisted, not published again', async () => {
+    const username = `name_${randomUUID().slice(0, 8)}`
+    const user = await h.seed({ rootOrgId: ORG, username })
+    const requestId = `evt-name-${randomUUID()}`
+    await expectDeleted(await h.deleteRequest({ request: { userId: user.id } }, { 'x-authenticated-user-token': h.userToken({ sub: user.id }), 'x-request-id': requestId }))
+    expect((await outboxRow(requestId))?.get('payload')).toContain(username)
+
+    await waitUntil(
+      'the relay to publish the event',
+      async () => {
+        await h.service.publishEvents()
+        return Boolean((await outboxRow(requestId))?.get('publishedat'))
+      },
+      { timeoutMs: 30_000, intervalMs: 500 },
+    )
+
+    const ours = (await readTopic(h.config.events.topic)).filter((m) => m.value.includes(requestId))
+    expect(ours).toHaveLength(1)
+    const event = JSON.parse(ours[0]!.value) as Record<string, unknown> & { mid: string; edata: { userName?: string } }
+    expect(event.edata.userName).toBe(username)
+    const published = await outboxRow(requestId)
+    expect(published?.get('mid')).toBe(event.mid)
+    expect(published?.get('payload')).toBeNull()
+    expect(await listed(requestId)).toBe(false)
+
+    // A run that read its request before the relay recorded the publication writes the same entry again.
+    await new CassandraEventOutbox(h.db, TEST_KEYSPACE).append(requestId, event)
+    expect((await outboxRow(requestId))?.get('payload')).toContain(username)
+    expect(await listed(requestId)).toBe(true)
+    await waitUntil('the relay to drop the entry written again', async () => {
+      await h.service.publishEvents()
+      return !(await listed(requestId))
+    })
+
+    const after = await outboxRow(requestId)
+    expect(after?.get('payload')).toBeNull()
+    expect(after?.get('publishedat')).toEqual(published?.get('publishedat'))
+    expect((await readTopic(h.config.events.topic)).filter((m) => m.value.includes(requestId))).toHaveLength(1)
   })
 })

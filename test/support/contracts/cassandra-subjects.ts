@@ -138,7 +138,9 @@ export function cassandraEventOutbox(db: Client): EventOutboxSubject {
     outbox,
     async stored(requestId) {
       const row = (await db.execute(`SELECT mid, payload FROM ${ks}.user_deletion_event_outbox WHERE requestid = ?`, [requestId], PREPARED)).first()
-      return row ? { mid: row.get('mid') as string, event: JSON.parse(row.get('payload') as string) as Record<string, unknown> } : undefined
+      if (!row) return undefined
+      const payload = row.get('payload') as string | null
+      return { mid: row.get('mid') as string, event: payload === null ? undefined : (JSON.parse(payload) as Record<string, unknown>) }
     },
     markPublished: (requestId, at) => outbox.markPublished(requestId, at),
     uses: (requestId) => void used.add(requestId),

@@ -7,8 +7,8 @@ import { contractCase, type ContractSubject, type SubjectFactory } from './contr
 /** An EventOutbox with the relay's side: what it would publish, and its confirmation. */
 export interface EventOutboxSubject extends ContractSubject {
   outbox: EventOutbox
-  /** The event stored for a request and its mid, as the relay would publish it. */
-  stored(requestId: string): Promise<{ mid: string; event: Record<string, unknown> } | undefined>
+  /** The event stored for a request and its mid, as the relay would publish it; `event` undefined once its payload is gone. */
+  stored(requestId: string): Promise<{ mid: string; event: Record<string, unknown> | undefined } | undefined>
   /** The relay's confirmation that the request's event reached the topic. */
   markPublished(requestId: string, at: Date): Promise<void>
   /** Tells the subject a request id the case uses, so a shared server can be tidied after it. */
@@ -16,8 +16,8 @@ export interface EventOutboxSubject extends ContractSubject {
 }
 
 /** A delete-user event as the workflow builds it for a request: its mid follows from the request id and the event time. */
-const deleteUserEvent = (requestId: string, userId: string, admins: string[] = [randomUUID()], at = new Date('2024-05-20T10:08:56.812Z')) =>
-  buildDeleteUserEvent({ requestId, userId, organisationId: `org-${userId}`, suggestedUsers: [{ role: 'ORG_ADMIN', users: admins }], managedUsers: [], now: at })
+const deleteUserEvent = (requestId: string, userId: string, admins: string[] = [randomUUID()], at = new Date('2024-05-20T10:08:56.812Z'), userName: string | null = null) =>
+  buildDeleteUserEvent({ requestId, userId, organisationId: `org-${userId}`, userName, suggestedUsers: [{ role: 'ORG_ADMIN', users: admins }], managedUsers: [], now: at })
 
 /**
  * What the deletion workflow and the relay rely on from an EventOutbox, run against the in-memory
@@ -87,15 +87,30 @@ export function describeEventOutboxContract(implementation: string, factory: Sub
       expect((await s.stored(requestId))?.mid).toBe(event.mid)
     })
 
-    test('when two requests append, then each keeps its own event', async (s) => {
+    test('when the relay has published the event, then its payload is gone (the name with it), and its mid and publication stay', async (s) => {
+      const requestId = newRequestId(s)
+      const event = deleteUserEvent(requestId, randomUUID(), undefined, undefined, 'asha.k')
+      await s.outbox.append(requestId, event)
+      expect((await s.stored(requestId))?.event).toMatchObject({ edata: { userName: 'asha.k' } })
+
+      await s.markPublished(requestId, new Date('2024-05-20T10:09:02.345Z'))
+
+      const stored = await s.stored(requestId)
+      expect(stored?.mid).toBe(event.mid)
+      expect(stored?.event).toBeUndefined()
+      expect(await s.outbox.state(requestId)).toBe('published')
+    })
+
+    test('when two requests append, then each keeps its own event until it is published', async (s) => {
       const [a, b] = [newRequestId(s), newRequestId(s)]
       const [eventA, eventB] = [deleteUserEvent(a, randomUUID()), deleteUserEvent(b, randomUUID())]
 
       await s.outbox.append(a, eventA)
       await s.outbox.append(b, eventB)
+      expect(await s.stored(a)).toEqual({ mid: eventA.mid, event: eventA })
       await s.markPublished(a, new Date())
 
-      expect(await s.stored(a)).toEqual({ mid: eventA.mid, event: eventA })
+      expect((await s.stored(a))?.event).toBeUndefined()
       expect(await s.stored(b)).toEqual({ mid: eventB.mid, event: eventB })
       expect([await s.outbox.state(a), await s.outbox.state(b)]).toEqual(['published', 'queued'])
     })

@@ -71,8 +71,8 @@ export function fakeEventOutbox(): EventOutboxSubject {
   return {
     outbox,
     stored: async (requestId) => {
-      const event = outbox.eventOf(requestId)
-      return event && { mid: String(event.mid), event }
+      const mid = outbox.midOf(requestId)
+      return mid === undefined ? undefined : { mid, event: outbox.eventOf(requestId) }
     },
     markPublished: async (requestId, at) => void outbox.markPublished(requestId, at),
   }

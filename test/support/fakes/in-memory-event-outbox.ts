@@ -3,14 +3,16 @@ import { FailureQueue, Timeline } from './timeline.js'
 
 interface Entry {
   mid: string
-  event: Record<string, unknown>
+  /** The payload: gone once the relay has published it (until a run writes the event again). */
+  event?: Record<string, unknown>
   publishedAt?: Date
 }
 
 /**
  * The event outbox in memory, with the Cassandra adapter's semantics: one event per request, a
  * later append for the same request (the same mid: build-event.ts) writes it again and keeps its
- * publication, and the state is 'queued' until the relay marks it published.
+ * publication, and the state is 'queued' until the relay marks it published, which clears the
+ * payload (the adapter's relay clears it again when a run wrote it back after the publication).
  * Every append goes to the timeline as `outbox.append`; `appends` counts them all.
  */
 export class InMemoryEventOutbox implements EventOutbox {
@@ -43,18 +45,24 @@ export class InMemoryEventOutbox implements EventOutbox {
     return entry.publishedAt ? 'published' : 'queued'
   }
 
-  /** The relay's side: the event reached the topic. */
+  /** The relay's side: the event reached the topic, and its payload is cleared. */
   markPublished(requestId: string, at: Date): this {
     const entry = this.entries.get(requestId)
     if (!entry) throw new Error(`no event for ${requestId}`)
     entry.publishedAt = at
+    delete entry.event
     return this
   }
 
-  /** The stored event of a request (a copy), or undefined. */
+  /** The stored event of a request (a copy), or undefined: none appended, or published since. */
   eventOf(requestId: string): Record<string, unknown> | undefined {
-    const entry = this.entries.get(requestId)
-    return entry && structuredClone(entry.event)
+    const event = this.entries.get(requestId)?.event
+    return event && structuredClone(event)
+  }
+
+  /** The mid stored for a request (kept after publication), or undefined. */
+  midOf(requestId: string): string | undefined {
+    return this.entries.get(requestId)?.mid
   }
 
   size(): number {
