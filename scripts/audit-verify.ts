@@ -1,31 +1,58 @@
 import { parseArgs } from 'node:util'
-import { composeService } from '../src/compose.js'
-import { loadConfig } from '../src/config/load-config.js'
-import { createLogger } from '../src/logging/logger.js'
+import type { Client } from 'cassandra-driver'
+import { ConfigError, loadConfig } from '../src/config/load-config.js'
+import { DependencyUnavailableError } from '../src/deletion/errors.js'
+import { CassandraAuditReader } from '../src/store/cassandra-audit-trail.js'
+import { isCassandraUnavailable } from '../src/store/cassandra-call.js'
+import { createCassandraClient } from '../src/store/cassandra-client.js'
 
 // `npm run audit:verify`: walks every deletion audit chain (one per service instance, and the
 // single chain of earlier versions), recomputes every hash and checks each chain's anchors. Exit
 // code 0 when intact, 1 naming the chain and the first broken sequence number when a record was
 // altered or removed, or a chain was cut short below an anchored head. `--chain <id>` (repeatable)
 // walks only those chains, e.g. the ones an investigation is about. Exit code 2: no verdict (bad
-// arguments, Cassandra not reachable).
+// arguments, an invalid setting, Cassandra not reachable), said in one line on stderr.
+// It builds only the Cassandra client and the chains' reader: it needs the Cassandra settings, and
+// neither the receipt key nor the API consumers file (so a scheduled check holds no secret of the service).
+const usage = 'usage: npm run audit:verify [-- --chain <id> ...]'
+
+/** Why there is no verdict, in one line: a setting or Cassandra, never a stack trace or a stored row. */
+function noVerdict(err: unknown): string {
+  if (err instanceof ConfigError) {
+    return err.message
+      .split('\n')
+      .map((line) => line.trim())
+      .filter(Boolean)
+      .join(' ')
+  }
+  if (err instanceof DependencyUnavailableError || isCassandraUnavailable(err)) {
+    const cause = err instanceof DependencyUnavailableError ? err.cause : err
+    const detail = cause instanceof Error ? (cause.message.split('\n')[0] ?? '') : ''
+    return `Cassandra did not answer${detail ? ` (${detail})` : ''}`
+  }
+  return err instanceof Error ? `${err.name}: ${err.message.split('\n')[0] ?? ''}` : 'an unexpected failure'
+}
+
 let chains: string[] | undefined
 try {
   chains = parseArgs({ options: { chain: { type: 'string', multiple: true } } }).values.chain
 } catch (err) {
-  console.error(`audit:verify: ${(err as Error).message}\nusage: npm run audit:verify [-- --chain <id> ...]`)
+  console.error(`audit:verify: ${(err as Error).message}\n${usage}`)
   process.exit(2)
 }
-const config = loadConfig()
-const service = composeService(config, createLogger('warn'))
+
+let code = 2
+let cassandra: Client | undefined
 try {
-  const verdict = await service.audit.verify(chains ? { chains } : {})
+  const config = loadConfig({}, { usesSecrets: false })
+  cassandra = createCassandraClient(config.cassandra)
+  const verdict = await new CassandraAuditReader(cassandra, config.cassandra.keyspace).verify(chains ? { chains } : {})
   console.log(JSON.stringify(verdict))
-  process.exitCode = verdict.ok ? 0 : 1
+  code = verdict.ok ? 0 : 1
 } catch (err) {
-  // Could not walk the chains (Cassandra down, no such keyspace): no verdict, and no stack trace.
-  console.error(`audit:verify: could not verify: ${(err as Error).message}`)
-  process.exitCode = 2
+  console.error(`audit:verify: could not verify: ${noVerdict(err)}`)
+  code = 2
 } finally {
-  await service.close()
+  await cassandra?.shutdown().catch(() => undefined)
 }
+process.exit(code)

@@ -6,26 +6,21 @@ import { createCassandraClient } from '../src/store/cassandra-client.js'
 import { CassandraDeletionRequests } from '../src/store/cassandra-deletion-requests.js'
 import { CassandraPersonalTables } from '../src/store/cassandra-personal-tables.js'
 import { CassandraUserStore } from '../src/store/cassandra-user-store.js'
-import { formatDeletionVerification } from '../src/verification/format-verification.js'
-import { hasResidue, verifyDeletion } from '../src/verification/verify-deletion.js'
+import { type VerifyConnection, deletionVerifyCommand } from '../src/verification/deletion-verify-command.js'
 
 // `npm run deletion:verify -- <requestId>`: re-checks every configured store for the person of a
 // deletion request and for each user they managed (by id; by value for otp, rate_limit and
-// user_lookup through the keyed hashes the request kept) and prints one line per store and user,
-// ids only, never a value. Exit 0: nothing left that the request's plan erases; 1: residue, of the
-// person or of any managed user; 2: no such request or no request id.
-const requestId = process.argv[2]
-if (!requestId) {
-  console.error('usage: npm run deletion:verify -- <requestId>')
-  process.exit(2)
-}
-const config = loadConfig()
-const cassandra = createCassandraClient(config.cassandra)
-const searchAndCache = connectSearchAndCache(config)
-let code = 0
-try {
-  const verified = await verifyDeletion(
-    {
+// user_lookup through the keyed hashes the request kept, under the key that made them) and prints
+// one line per store and user, ids only, never a value. Exit 0: nothing left that the request's
+// plan erases; 1: residue, of the person or of any managed user; 2: could not verify (no request
+// id, no such request, a store unreachable: one line, no stack trace); 3: no residue found, but a
+// by-value check was not possible (hashes made with another DELETION_RECEIPT_HASH_KEY).
+function connect(): VerifyConnection {
+  const config = loadConfig()
+  const cassandra = createCassandraClient(config.cassandra)
+  const searchAndCache = connectSearchAndCache(config)
+  return {
+    deps: {
       requests: new CassandraDeletionRequests(cassandra, config.cassandra.keyspace),
       users: new CassandraUserStore(cassandra, config.cassandra.keyspace),
       tables: new CassandraPersonalTables(cassandra, config.cassandra.keyspace),
@@ -36,16 +31,11 @@ try {
       keyspace: config.cassandra.keyspace,
       receiptKey: config.deletion.receiptHashKey,
     },
-    requestId,
-  )
-  if (!verified) {
-    console.error(`no deletion request ${requestId}`)
-    code = 2
-  } else {
-    console.log(formatDeletionVerification(verified))
-    code = hasResidue(verified) ? 1 : 0
+    close: async () => {
+      await Promise.all([cassandra.shutdown(), searchAndCache.close()])
+    },
   }
-} finally {
-  await Promise.all([cassandra.shutdown(), searchAndCache.close()])
 }
+
+const code = await deletionVerifyCommand(process.argv[2], connect, { out: (text) => console.log(text), err: (text) => console.error(text) })
 process.exit(code)

@@ -346,6 +346,15 @@ describe('loadConfig with NODE_ENV=production and shipped secrets', () => {
     expect(loadConfig().deletion.receiptHashKey).toBe('a-deployment-key-nobody-else-knows')
   })
 
+  it('when a tool that reads no secret loads the configuration (audit:verify), then the shipped key is not refused, and the rest is still validated', () => {
+    cleanEnv({ NODE_ENV: 'production' })
+
+    expect(loadConfig({}, { usesSecrets: false }).cassandra.keyspace).toBe('sunbird')
+
+    setEnv({ sunbird_cassandra_port: '"nine"' })
+    expect(configErrorOf(() => loadConfig({}, { usesSecrets: false })).message).toMatch(/\/cassandra\/port/)
+  })
+
   it('when NODE_ENV is not production, then the shipped key is accepted (local development and tests)', () => {
     cleanEnv({ NODE_ENV: 'development' })
 

@@ -342,8 +342,8 @@ describe('deleteUser, a successful deletion', () => {
       lock: { status: 'done', action: 'locked', at: AT },
       keycloak: { status: 'done', action: 'deleted', at: AT },
       // Keyed hashes of the profile's contacts (for deletion:verify), never the contacts.
-      otp: { status: 'done', action: 'deleted', count: 0, at: AT, hashes: [expect.stringMatching(/^[0-9a-f]{64}$/)] },
-      rateLimit: { status: 'done', action: 'deleted', count: 0, at: AT, hashes: [expect.stringMatching(/^[0-9a-f]{64}$/)] },
+      otp: { status: 'done', action: 'deleted', count: 0, at: AT, hashes: [expect.stringMatching(/^[0-9a-f]{64}$/)], hashKeyId: expect.stringMatching(/^[0-9a-f]{16}$/) },
+      rateLimit: { status: 'done', action: 'deleted', count: 0, at: AT, hashes: [expect.stringMatching(/^[0-9a-f]{64}$/)], hashKeyId: expect.stringMatching(/^[0-9a-f]{16}$/) },
       lookups: { status: 'done', action: 'deleted', count: 3, at: AT },
       externalIdentities: { status: 'done', action: 'deleted', count: 2, at: AT },
       organisations: { status: 'done', action: 'marked-left', count: 2, at: AT },

@@ -23,6 +23,11 @@ export interface StepOutcome {
   ids?: string[]
   /** Keyed hashes (receipt key) of the values the step looked up by value (contacts), for deletion:verify. Internal: never the values. */
   hashes?: string[]
+  /**
+   * keyId() of the key `hashes` were made with: deletion:verify compares them only under that key.
+   * Absent on outcomes recorded before it was kept (see verification/verify-by-value.ts).
+   */
+  hashKeyId?: string
   /** One receipt line per store when a step acts on several (extra targets). */
   entries?: { store: string; action: string; count?: number }[]
 }
@@ -85,6 +90,8 @@ export interface DeletionRequest {
 export interface DeletionReceipt {
   requestId: string
   subject: string
+  /** keyId() of the key `subject` was made with; absent on receipts made before it was kept. */
+  subjectKeyId?: string
   state: RequestState
   completedAt: string
   stores: ReceiptEntry[]

@@ -1,10 +1,11 @@
+import { createHmac } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { WORLD_RECEIPT_KEY, type WorldOptions, deletionWorld } from '../../test/support/fakes/deletion-world.js'
 import type { SeedUser } from '../../test/support/fakes/in-memory-user-store.js'
 import { cancelDeletion } from './cancel-deletion.js'
 import type { Caller } from './caller.js'
 import { type DeletionInput, deleteAccount } from './delete-account.js'
-import { keyedHash } from './keyed-hash.js'
+import { keyId, keyedHash } from './keyed-hash.js'
 import { resumeOpenDeletions } from './run-deletion.js'
 
 const TARGET = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
@@ -130,6 +131,20 @@ describe('the stores beyond the five, per mode', () => {
     expect(request?.steps.otp?.hashes?.sort()).toEqual([keyedHash(WORLD_RECEIPT_KEY, EMAIL), keyedHash(WORLD_RECEIPT_KEY, PHONE)].sort())
     expect(JSON.stringify(request)).not.toContain(EMAIL)
     expect(JSON.stringify(request)).not.toContain(PHONE)
+  })
+
+  it('when the contacts are hashed, then each code step keeps with its hashes the id of the key that made them (never the key), so a later key is not compared with them', async () => {
+    const w = worldWithPerson()
+
+    await deleteAccount(w.deps, ask())
+
+    const request = w.requests.all()[0]
+    expect(keyId(WORLD_RECEIPT_KEY)).toBe(createHmac('sha256', WORLD_RECEIPT_KEY).update('key-id').digest('hex').slice(0, 16))
+    expect(request?.steps.otp?.hashKeyId).toBe(keyId(WORLD_RECEIPT_KEY))
+    expect(request?.steps.rateLimit?.hashKeyId).toBe(keyId(WORLD_RECEIPT_KEY))
+    expect(request?.receipt?.subjectKeyId).toBe(keyId(WORLD_RECEIPT_KEY))
+    expect(keyId('another-receipt-key')).not.toBe(keyId(WORLD_RECEIPT_KEY))
+    expect(JSON.stringify(request)).not.toContain(WORLD_RECEIPT_KEY)
   })
 
   it('when a hard deletion runs, then the search document, consent and shadow_user rows go too', async () => {

@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest'
 import { WORLD_RECEIPT_KEY, deletionWorld } from '../../test/support/fakes/deletion-world.js'
 import { deleteUser } from './delete-user.js'
 import type { DeletionRequest, StepOutcome } from './deletion-request.js'
+import { createSchemaRegistry } from '../schemas/schema-registry.js'
+import { keyId } from './keyed-hash.js'
 import { buildReceipt, pseudonymise } from './receipt.js'
 
 const USER = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
@@ -148,6 +150,25 @@ describe('buildReceipt', () => {
     expect(receipt.subject).toBe(createHmac('sha256', KEY).update(USER).digest('hex'))
     expect(receipt.subject).toBe(pseudonymise(KEY, USER))
     expect(receipt.subject).toMatch(/^[0-9a-f]{64}$/)
+  })
+
+  it('when a receipt is built, then it names the key its subject was made with by its id (the first 16 hex characters of HMAC(key, "key-id")), never by the key', () => {
+    const receipt = buildReceipt(request(ALL_STEPS), 'completed', KEY, COMPLETED_AT)
+
+    expect(receipt.subjectKeyId).toBe(keyId(KEY))
+    expect(receipt.subjectKeyId).toBe(createHmac('sha256', KEY).update('key-id').digest('hex').slice(0, 16))
+    expect(buildReceipt(request(ALL_STEPS), 'completed', 'another-receipt-key', COMPLETED_AT).subjectKeyId).not.toBe(receipt.subjectKeyId)
+    expect(JSON.stringify(receipt)).not.toContain(KEY)
+  })
+
+  it('when a receipt is checked against schemas/deletion-receipt.json, then one with the key id passes, and so does one made before it was recorded', () => {
+    const validate = createSchemaRegistry().validator('deletion-receipt')
+    const receipt = buildReceipt(request(ALL_STEPS), 'completed', KEY, COMPLETED_AT)
+    const { subjectKeyId: _recordedSince, ...older } = receipt
+
+    expect(validate(receipt), JSON.stringify(validate.errors)).toBe(true)
+    expect(validate(older), JSON.stringify(validate.errors)).toBe(true)
+    expect(validate({ ...receipt, subjectKeyId: KEY })).toBe(false)
   })
 
   it('when the key differs, then the subject differs', () => {

@@ -1,5 +1,5 @@
 import type { DeletionReceipt, DeletionRequest, ReceiptEntry, RequestState } from './deletion-request.js'
-import { keyedHash } from './keyed-hash.js'
+import { keyId, keyedHash } from './keyed-hash.js'
 import { deletionSteps } from './steps/index.js'
 import { roles } from './steps/roles.js'
 
@@ -53,7 +53,8 @@ export function receiptStores(request: DeletionRequest): ReceiptEntry[] {
 
 /**
  * The receipt: receiptStores, each entry saying when its store will have dropped the old values
- * physically when `horizons` knows. No personal data: the subject appears only as a keyed hash.
+ * physically when `horizons` knows. No personal data: the subject appears only as a keyed hash,
+ * with the id of the key that made it (an operator matching it to a user needs that key).
  * `stores` is receiptStores(request), passed by a caller that needed it first (for the horizons).
  */
 export function buildReceipt(
@@ -69,5 +70,5 @@ export function buildReceipt(
     if (!horizon) return entry
     return { ...entry, ...(horizon.by !== undefined && { physicallyErasedBy: horizon.by }), physicalErasure: horizon.how }
   })
-  return { requestId: request.id, subject: pseudonymise(key, request.userId), state, completedAt: completedAt.toISOString(), stores: withHorizons }
+  return { requestId: request.id, subject: pseudonymise(key, request.userId), subjectKeyId: keyId(key), state, completedAt: completedAt.toISOString(), stores: withHorizons }
 }

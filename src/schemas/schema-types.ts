@@ -325,11 +325,15 @@ export interface PathOfDELETEApiUsersUserId {
   user_id: string
 }
 /**
- * What a completed deletion did, per store, and why; no personal data: the user appears only as a keyed hash (HMAC-SHA256).
+ * What a completed deletion did, per store, and why; no personal data: the user appears only as a keyed hash (HMAC-SHA256), with the id of the key that made it.
  */
 export interface DeletionReceipt {
   requestId: string
   subject: string
+  /**
+   * Which key made `subject`, without telling it: the first 16 hex characters of HMAC-SHA256(key, "key-id"). Matching a receipt to a user takes that key (DELETION_RECEIPT_HASH_KEY when the receipt was made). Absent on receipts made before it was recorded.
+   */
+  subjectKeyId?: string
   state: 'completed' | 'partial'
   completedAt: string
   stores: {

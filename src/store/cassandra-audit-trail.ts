@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto'
-import type { Client } from 'cassandra-driver'
+import type { Client, types } from 'cassandra-driver'
+import { DependencyUnavailableError } from '../deletion/errors.js'
 import type { AuditRecord, AuditTrail } from '../deletion/ports.js'
 import { IDEMPOTENT, runCassandra, writeTogether } from './cassandra-call.js'
 
@@ -10,6 +11,16 @@ export const GENESIS = '0'.repeat(64)
 const MAX_RECORDS_PER_CHAIN = 50_000
 /** Most queued records written in one (single-partition, atomic) batch. */
 const MAX_BATCH = 64
+/**
+ * Writes of one record before its append fails. A write whose outcome is unknown (Cassandra did not
+ * answer) starts a new chain, and its records go again, first, to that chain: each record is written
+ * at least once within this bound, and an outage holds no record for longer than these writes take.
+ */
+export const WRITE_ATTEMPTS = 3
+/** The pause before the second and the third write of a batch. */
+const RETRY_PAUSE_MS = [100, 400] as const
+/** Rows asked for per request when verifying: the walk holds one page of records and one of anchors. */
+const PAGE_SIZE = 1000
 
 /** sha256 over the previous hash and the record's exact text: change either and every later hash breaks. */
 export function chainHash(prevHash: string, seq: number, recordText: string): string {
@@ -43,30 +54,126 @@ export interface ChainAnchor {
 }
 
 /**
- * Checks one chain: sequence numbers 1, 2, 3… without a gap, each hash following from the previous
- * one, and every anchor naming a record that is there with that hash (so the chain's end was not cut
- * off below an anchored head). The one verification rule, shared by the adapter and its fake.
+ * Checks one chain as its rows come: sequence numbers 1, 2, 3… without a gap, each hash following
+ * from the previous one, and every anchor naming a record that is there with that hash (so the
+ * chain's end was not cut off below an anchored head). Links and anchors come in ascending order of
+ * seq (the tables' clustering order) and each is looked at once, as it comes: a caller that reads
+ * them page by page holds a page of each, whatever the chain's length. The one verification rule,
+ * shared by the adapter and its fake.
  */
-export function verifyChain(links: Iterable<ChainLink>, anchors: readonly ChainAnchor[]): { ok: boolean; records: number; brokenAt?: number } {
-  const anchored = new Map(anchors.filter((anchor) => anchor.seq > 0).map((anchor) => [anchor.seq, anchor.hash]))
-  let prev = GENESIS
-  let expectedSeq = 1
-  let records = 0
-  for (const link of links) {
-    const ok = link.seq === expectedSeq && link.prevHash === prev && link.hash === chainHash(prev, link.seq, link.text)
-    const anchorHash = anchored.get(link.seq)
-    if (!ok || (anchorHash !== undefined && anchorHash !== link.hash)) return { ok: false, records, brokenAt: link.seq }
-    prev = link.hash
-    expectedSeq++
-    records++
+export async function verifyChain(
+  links: Iterable<ChainLink> | AsyncIterable<ChainLink>,
+  anchors: Iterable<ChainAnchor> | AsyncIterable<ChainAnchor>,
+): Promise<{ ok: boolean; records: number; brokenAt?: number }> {
+  const anchorsIn: Iterator<ChainAnchor> | AsyncIterator<ChainAnchor> = Symbol.asyncIterator in anchors ? anchors[Symbol.asyncIterator]() : anchors[Symbol.iterator]()
+  const nextAnchor = async (): Promise<ChainAnchor | undefined> => {
+    for (;;) {
+      const step = await anchorsIn.next()
+      if (step.done) return undefined
+      if (step.value.seq > 0) return step.value
+    }
   }
-  // An anchor past the last record: the chain's end was cut off.
-  if ([...anchored.keys()].some((seq) => seq >= expectedSeq)) return { ok: false, records, brokenAt: expectedSeq }
-  return { ok: true, records }
+  try {
+    let anchor = await nextAnchor()
+    let prev = GENESIS
+    let expectedSeq = 1
+    let records = 0
+    for await (const link of links) {
+      if (link.seq !== expectedSeq || link.prevHash !== prev || link.hash !== chainHash(prev, link.seq, link.text)) return { ok: false, records, brokenAt: link.seq }
+      for (; anchor && anchor.seq <= link.seq; anchor = await nextAnchor()) {
+        // An anchor below this link was met at its own link already, unless the anchors came out of order.
+        if (anchor.seq < link.seq) throw new Error('verifyChain: anchors must come in ascending order of seq')
+        if (anchor.hash !== link.hash) return { ok: false, records, brokenAt: link.seq }
+      }
+      prev = link.hash
+      expectedSeq++
+      records++
+    }
+    // An anchor past the last record: the chain's end was cut off.
+    if (anchor) return { ok: false, records, brokenAt: expectedSeq }
+    return { ok: true, records }
+  } finally {
+    await anchorsIn.return?.()
+  }
+}
+
+/**
+ * Reads the audit chains back and verifies them, with no more than a page of rows in memory: every
+ * query is paged (`fetchSize` rows a request, the next page asked for with the page state, each page
+ * a request of its own), and each chain is checked as its rows arrive. Needs nothing but the client:
+ * `npm run audit:verify` builds it alone.
+ */
+export class CassandraAuditReader {
+  private readonly cql: Record<'chains' | 'anchoredChains' | 'links' | 'newestAnchor' | 'anchors', string>
+  private readonly fetchSize: number
+
+  constructor(
+    private readonly client: Client,
+    keyspace: string,
+    options: { fetchSize?: number } = {},
+  ) {
+    const t = `${keyspace}.user_deletion_audit`
+    const a = `${keyspace}.user_deletion_audit_anchor`
+    this.cql = {
+      chains: `SELECT DISTINCT chain FROM ${t}`,
+      anchoredChains: `SELECT DISTINCT chain FROM ${a}`,
+      links: `SELECT seq, record, prevhash, hash FROM ${t} WHERE chain = ?`,
+      newestAnchor: `SELECT seq FROM ${a} WHERE chain = ? ORDER BY seq DESC LIMIT 1`,
+      anchors: `SELECT seq, hash FROM ${a} WHERE chain = ? AND seq <= ?`,
+    }
+    this.fetchSize = options.fetchSize ?? PAGE_SIZE
+  }
+
+  /**
+   * Walks every chain (the per-instance ones and the legacy single chain) in order, recomputes
+   * every hash and checks each chain against its anchors; or only the chains named, to look at one
+   * instance's records (a chain never named by a record or an anchor is an empty chain). A chain's
+   * newest anchor is read before its records, and only the anchors up to it are checked: one written
+   * while the walk goes on is past it (a chain's head only grows) and may name a record the walk did not see.
+   */
+  async verify(scope: { chains?: readonly string[] } = {}): Promise<ChainVerdict> {
+    const chainNames = new Set<string>(scope.chains)
+    if (!scope.chains) {
+      for (const query of [this.cql.anchoredChains, this.cql.chains]) {
+        for await (const row of this.rows(query, [])) chainNames.add(row.get('chain') as string)
+      }
+    }
+    let records = 0
+    for (const chain of [...chainNames].sort()) {
+      const newest = (await runCassandra(this.client, (client) => client.execute(this.cql.newestAnchor, [chain], IDEMPOTENT))).rows?.[0]
+      const verdict = await verifyChain(this.linksOf(chain), newest ? this.anchorsOf(chain, newest.get('seq')) : [])
+      records += verdict.records
+      if (!verdict.ok) return { ok: false, records, chains: chainNames.size, chain, ...(verdict.brokenAt !== undefined && { brokenAt: verdict.brokenAt }) }
+    }
+    return { ok: true, records, chains: chainNames.size }
+  }
+
+  private async *linksOf(chain: string): AsyncGenerator<ChainLink> {
+    for await (const row of this.rows(this.cql.links, [chain])) {
+      yield { seq: Number(row.get('seq')), text: row.get('record') as string, prevHash: row.get('prevhash') as string, hash: row.get('hash') as string }
+    }
+  }
+
+  private async *anchorsOf(chain: string, upToSeq: unknown): AsyncGenerator<ChainAnchor> {
+    for await (const row of this.rows(this.cql.anchors, [chain, upToSeq])) yield { seq: Number(row.get('seq')), hash: row.get('hash') as string }
+  }
+
+  /** A query's rows in order, read a page at a time. */
+  private async *rows(query: string, params: unknown[]): AsyncGenerator<types.Row> {
+    let pageState: string | undefined
+    do {
+      const options = { ...IDEMPOTENT, fetchSize: this.fetchSize, ...(pageState !== undefined && { pageState }) }
+      const page = await runCassandra(this.client, (client) => client.execute(query, params, options))
+      yield* page.rows ?? []
+      pageState = page.pageState ?? undefined
+    } while (pageState)
+  }
 }
 
 interface Pending {
   record: AuditRecord
+  /** Writes of this record that failed with their outcome unknown. */
+  failedWrites: number
   resolve(): void
   reject(err: unknown): void
 }
@@ -77,12 +184,16 @@ interface Pending {
  * and sequence number live in memory, so an append is one plain write: no read, no lightweight
  * transaction, and no partition that the instances of a deployment take turns on. Appends of this
  * process go out in order; those queued while a write is in flight go together in the next one, as
- * a single-partition batch (atomic, so a chain never has a gap). Every `anchorIntervalMs`, the head
- * written so far is recorded in user_deletion_audit_anchor: verification then proves no record up
- * to that head was removed from the chain's end.
+ * a single-partition batch (atomic, so a chain never has a gap). A batch whose write failed because
+ * Cassandra did not answer goes again, ahead of everything queued after it, to the new chain, up to
+ * WRITE_ATTEMPTS writes in all: each record is written at least once within that bound, and one
+ * that had landed after all is on two chains, the same (requestId, event) twice. Every
+ * `anchorIntervalMs`, the head written so far is recorded in user_deletion_audit_anchor:
+ * verification then proves no record up to that head was removed from the chain's end.
  */
 export class CassandraAuditTrail implements AuditTrail {
-  private readonly cql: Record<'insert' | 'anchor' | 'chains' | 'anchoredChains' | 'links' | 'anchors', string>
+  private readonly cql: Record<'insert' | 'anchor', string>
+  private readonly reader: CassandraAuditReader
   private chain = randomUUID()
   /** The last record written to the current chain (seq 0: none yet). */
   private head: ChainAnchor = { seq: 0, hash: GENESIS }
@@ -94,18 +205,13 @@ export class CassandraAuditTrail implements AuditTrail {
   constructor(
     private readonly client: Client,
     keyspace: string,
-    options: { anchorIntervalMs?: number } = {},
+    options: { anchorIntervalMs?: number; fetchSize?: number } = {},
   ) {
-    const t = `${keyspace}.user_deletion_audit`
-    const a = `${keyspace}.user_deletion_audit_anchor`
     this.cql = {
-      insert: `INSERT INTO ${t} (chain, seq, at, record, prevhash, hash) VALUES (?, ?, ?, ?, ?, ?)`,
-      anchor: `INSERT INTO ${a} (chain, seq, hash, at) VALUES (?, ?, ?, ?)`,
-      chains: `SELECT DISTINCT chain FROM ${t}`,
-      anchoredChains: `SELECT DISTINCT chain FROM ${a}`,
-      links: `SELECT seq, record, prevhash, hash FROM ${t} WHERE chain = ?`,
-      anchors: `SELECT seq, hash FROM ${a} WHERE chain = ?`,
+      insert: `INSERT INTO ${keyspace}.user_deletion_audit (chain, seq, at, record, prevhash, hash) VALUES (?, ?, ?, ?, ?, ?)`,
+      anchor: `INSERT INTO ${keyspace}.user_deletion_audit_anchor (chain, seq, hash, at) VALUES (?, ?, ?, ?)`,
     }
+    this.reader = new CassandraAuditReader(client, keyspace, options.fetchSize === undefined ? {} : { fetchSize: options.fetchSize })
     if (options.anchorIntervalMs) {
       this.timer = setInterval(() => void this.anchor().catch(() => undefined), options.anchorIntervalMs)
       this.timer.unref()
@@ -119,7 +225,7 @@ export class CassandraAuditTrail implements AuditTrail {
 
   append(record: AuditRecord): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ record, resolve, reject })
+      this.queue.push({ record, failedWrites: 0, resolve, reject })
       void this.drain()
     })
   }
@@ -140,6 +246,11 @@ export class CassandraAuditTrail implements AuditTrail {
     await this.anchor().catch(() => undefined)
   }
 
+  /** Every chain, or the chains named, verified (CassandraAuditReader.verify). */
+  verify(scope: { chains?: readonly string[] } = {}): Promise<ChainVerdict> {
+    return this.reader.verify(scope)
+  }
+
   private async drain(): Promise<void> {
     if (this.writing) return
     this.writing = true
@@ -150,7 +261,15 @@ export class CassandraAuditTrail implements AuditTrail {
           await this.write(batch.map((p) => p.record))
           for (const p of batch) p.resolve()
         } catch (err) {
-          for (const p of batch) p.reject(err)
+          // Cassandra did not answer: a new chain has started, and the batch goes to it first, unless a
+          // record has had its writes. Any other failure is no outage to wait out: the appends fail.
+          const again = err instanceof DependencyUnavailableError ? batch.filter((p) => ++p.failedWrites < WRITE_ATTEMPTS) : []
+          for (const p of batch) if (!again.includes(p)) p.reject(err)
+          if (again.length > 0) {
+            this.queue.unshift(...again)
+            const failedWrites = Math.max(...again.map((p) => p.failedWrites))
+            await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS[Math.min(failedWrites, RETRY_PAUSE_MS.length) - 1]))
+          }
         }
       }
     } finally {
@@ -187,35 +306,5 @@ export class CassandraAuditTrail implements AuditTrail {
     if (anchorOld) await this.anchor().catch(() => undefined)
     this.chain = randomUUID()
     this.head = { seq: 0, hash: GENESIS }
-  }
-
-  /**
-   * Walks every chain (the per-instance ones and the legacy single chain) in order, recomputes
-   * every hash and checks each chain against its anchors; or only the chains named, to look at one
-   * instance's records (a chain never named by a record or an anchor is an empty chain). Anchors
-   * are read before records, so an anchor written meanwhile cannot name a record the walk did not see.
-   */
-  async verify(scope: { chains?: readonly string[] } = {}): Promise<ChainVerdict> {
-    const chainNames = new Set<string>(scope.chains)
-    if (!scope.chains) {
-      for (const query of [this.cql.anchoredChains, this.cql.chains]) {
-        const result = await runCassandra(this.client, (client) => client.execute(query, [], { ...IDEMPOTENT, fetchSize: 1000 }))
-        for await (const row of result) chainNames.add(row.get('chain') as string)
-      }
-    }
-    let records = 0
-    for (const chain of [...chainNames].sort()) {
-      const anchors = (await runCassandra(this.client, (client) => client.execute(this.cql.anchors, [chain], IDEMPOTENT))).rows.map((row) => ({
-        seq: Number(row.get('seq')),
-        hash: row.get('hash') as string,
-      }))
-      const result = await runCassandra(this.client, (client) => client.execute(this.cql.links, [chain], { ...IDEMPOTENT, fetchSize: 1000 }))
-      const links: ChainLink[] = []
-      for await (const row of result) links.push({ seq: Number(row.get('seq')), text: row.get('record') as string, prevHash: row.get('prevhash') as string, hash: row.get('hash') as string })
-      const verdict = verifyChain(links, anchors)
-      records += verdict.records
-      if (!verdict.ok) return { ok: false, records, chains: chainNames.size, chain, ...(verdict.brokenAt !== undefined && { brokenAt: verdict.brokenAt }) }
-    }
-    return { ok: true, records, chains: chainNames.size }
   }
 }

@@ -3,9 +3,11 @@ import { WORLD_RECEIPT_KEY, deletionWorld } from '../../test/support/fakes/delet
 import type { SeedUser } from '../../test/support/fakes/in-memory-user-store.js'
 import type { Caller } from '../deletion/caller.js'
 import { type DeletionInput, deleteAccount } from '../deletion/delete-account.js'
+import type { DeletionRequest } from '../deletion/deletion-request.js'
+import { keyId } from '../deletion/keyed-hash.js'
 import { formatDeletionVerification } from './format-verification.js'
 import type { ByValueDeps } from './verify-by-value.js'
-import { type DeletionVerification, type VerifyDeps, hasResidue, verifyDeletion } from './verify-deletion.js'
+import { type DeletionVerification, type VerifyDeps, hasResidue, hasUnchecked, verificationExitCode, verifyDeletion } from './verify-deletion.js'
 
 const PARENT = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
 const CHILD = '6a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d42'
@@ -192,10 +194,125 @@ describe('deletion:verify checks the managed users the deletion erased', () => {
         createdAt: new Date(0),
         updatedAt: new Date(0),
       },
+      receiptKeyId: keyId(WORLD_RECEIPT_KEY),
       rows: [],
       managedUsers: { recorded: undefined, linkedOnly: 1, users: [{ userId: CHILD, rows: [{ store: 'redis.user', expected: 'no key', found: 'no key', residue: false }] }], byValue: [] },
     }
 
     expect(formatDeletionVerification(verification)).toContain('managed users: 1 (the deletion recorded no ids; 1 found linked by managedby only)')
+  })
+})
+
+describe('deletion:verify compares the contact hashes only under the key that made them', () => {
+  const ROTATED_KEY = 'rotated-receipt-key-after-a-leak'
+  const PARENT_EMAIL = 'asha.verma@example.org'
+  const PARENT_PHONE = '9876543210'
+  const CHILD_EMAIL = 'ravi.verma@example.org'
+  const withContacts = (id: string, email: string, phone: string, fields: Partial<SeedUser> = {}) => person(id, { profile: { firstname: 'Asha', dob: '2012-04-12', email, phone }, ...fields })
+  const CONTACTS = [PARENT_EMAIL, PARENT_PHONE, CHILD_EMAIL]
+
+  /** The by-value scan's one statement answered with rows holding `stored` (a stub of the driver's execute, as NO_SCAN_EXPECTED is). */
+  const scanFinding = (stored: readonly string[]): ByValueDeps['cassandra'] => ({
+    execute: (async () => stored.map((value) => ({ get: () => value }))) as unknown as ByValueDeps['cassandra']['execute'],
+  })
+
+  /** A parent with contacts and their managed child, the parent deleted hard with the world's receipt key. */
+  async function hardDeletedFamily() {
+    const w = deletionWorld({ seed: [withContacts(PARENT, PARENT_EMAIL, PARENT_PHONE), withContacts(CHILD, CHILD_EMAIL, '9000000002', { managedBy: PARENT })] })
+    const requestId = `req-${++counter}`
+    await deleteAccount(w.deps, { requestId, userId: PARENT, caller: parentSelf, mode: 'hard' })
+    const deps = (receiptKey: string, cassandra: ByValueDeps['cassandra']): VerifyDeps => ({ ...verifyDeps(w), extraTargets: [], cassandra, receiptKey })
+    return { w, requestId, deps }
+  }
+  const byValue = (verification: DeletionVerification) => [...verification.rows.filter((row) => row.store.endsWith('(by value)')), ...(verification.managedUsers?.byValue ?? [])]
+
+  it('when DELETION_RECEIPT_HASH_KEY changed since the deletion, then every by-value line says "cannot check: made with another key" with that key’s id, no scan runs (it could match nothing), nothing is called residue or ok, and the exit code is 3', async () => {
+    const { requestId, deps } = await hardDeletedFamily()
+
+    const verification = await verifyDeletion(deps(ROTATED_KEY, NO_SCAN_EXPECTED), requestId)
+    if (!verification) throw new Error('no request')
+
+    const lines = byValue(verification)
+    expect(lines.map((row) => row.store)).toEqual([
+      'cassandra.otp (by value)',
+      'cassandra.rate_limit (by value)',
+      'cassandra.user_lookup (by value)',
+      'cassandra.otp (by value)',
+      'cassandra.rate_limit (by value)',
+      'cassandra.user_lookup (by value)',
+    ])
+    for (const row of lines)
+      expect(row).toEqual({ store: row.store, expected: '0 rows', found: `cannot check: made with another key (key id ${keyId(WORLD_RECEIPT_KEY)})`, residue: false, unchecked: true })
+    expect(hasResidue(verification)).toBe(false)
+    expect(hasUnchecked(verification)).toBe(true)
+    expect(verificationExitCode(verification)).toBe(3)
+
+    const printed = formatDeletionVerification(verification)
+    expect(printed).toContain(`person ${PARENT}: INCOMPLETE`)
+    expect(printed).toContain('managed users by value (their contacts together): INCOMPLETE')
+    expect(printed).toMatch(/cassandra\.otp \(by value\)\s+0 rows\s+cannot check: made with another key \(key id [0-9a-f]{16}\)\s+CANNOT CHECK/)
+    expect(printed).toContain(`configured DELETION_RECEIPT_HASH_KEY (key id ${keyId(ROTATED_KEY)})`)
+    for (const value of [...CONTACTS, ...PERSONAL, ROTATED_KEY, WORLD_RECEIPT_KEY]) expect(printed).not.toContain(value)
+  })
+
+  it('when the key is the one that made them, then they are scanned for: nothing found is "0 rows" and exit 0; a code back under the plain email is residue and exit 1', async () => {
+    const { requestId, deps } = await hardDeletedFamily()
+
+    const clean = await verifyDeletion(deps(WORLD_RECEIPT_KEY, scanFinding(['someone.else@example.org'])), requestId)
+    const dirty = await verifyDeletion(deps(WORLD_RECEIPT_KEY, scanFinding([PARENT_EMAIL])), requestId)
+    if (!clean || !dirty) throw new Error('no request')
+
+    expect(byValue(clean).map((row) => [row.found, row.residue, row.unchecked])).toEqual(Array(6).fill(['0 rows', false, undefined]))
+    expect(verificationExitCode(clean)).toBe(0)
+    expect(residueOf(dirty.rows)).toEqual(['cassandra.otp (by value)', 'cassandra.rate_limit (by value)', 'cassandra.user_lookup (by value)'])
+    expect(residueOf(dirty.managedUsers?.byValue ?? [])).toEqual([])
+    expect(verificationExitCode(dirty)).toBe(1)
+  })
+
+  it('when residue is found and another store could not be checked, then the exit code is residue’s (1)', () => {
+    const verification: DeletionVerification = {
+      request: {
+        id: 'req-y',
+        userId: PARENT,
+        requestedBy: PARENT,
+        state: 'completed',
+        plan: 'hard',
+        steps: {},
+        target: { rootOrgId: ORG, managedBy: null, organisationIds: [] },
+        createdAt: new Date(0),
+        updatedAt: new Date(0),
+      },
+      receiptKeyId: keyId(WORLD_RECEIPT_KEY),
+      rows: [
+        { store: 'redis.user', expected: 'no key', found: 'key', residue: true },
+        { store: 'cassandra.otp (by value)', expected: '0 rows', found: 'cannot check: made with another key (key id 0123456789abcdef)', residue: false, unchecked: true },
+      ],
+      managedUsers: undefined,
+    }
+
+    expect(verificationExitCode(verification)).toBe(1)
+    expect(formatDeletionVerification(verification)).toContain(`person ${PARENT}: RESIDUE`)
+  })
+
+  it('when the request was recorded before the key id was kept, then the receipt its run made tells the key: under that key the hashes are scanned as before; under another, the lines say "cannot check: key not recorded" (exit 3), never "0 rows"', async () => {
+    const { w, requestId, deps } = await hardDeletedFamily()
+    const stored = await w.requests.get(requestId)
+    if (!stored?.receipt) throw new Error('no receipt')
+    // As recorded before this change: no key id with the hashes, none in the receipt.
+    const { subjectKeyId: _receiptKeyId, ...oldReceipt } = stored.receipt
+    const steps = Object.fromEntries(Object.entries(stored.steps).map(([name, { hashKeyId: _hashKeyId, ...outcome }]) => [name, outcome]))
+    const old: DeletionRequest = { ...stored, steps, receipt: oldReceipt }
+    const oldDeps = (key: string, cassandra: ByValueDeps['cassandra']): VerifyDeps => ({ ...deps(key, cassandra), requests: { get: async () => old } })
+
+    const sameKey = await verifyDeletion(oldDeps(WORLD_RECEIPT_KEY, scanFinding([])), requestId)
+    const sameKeyDirty = await verifyDeletion(oldDeps(WORLD_RECEIPT_KEY, scanFinding([CHILD_EMAIL])), requestId)
+    const otherKey = await verifyDeletion(oldDeps(ROTATED_KEY, scanFinding([])), requestId)
+    if (!sameKey || !sameKeyDirty || !otherKey) throw new Error('no request')
+
+    expect(byValue(sameKey).map((row) => row.found)).toEqual(Array(6).fill('0 rows'))
+    expect(verificationExitCode(sameKey)).toBe(0)
+    expect(residueOf(sameKeyDirty.managedUsers?.byValue ?? [])).toEqual(['cassandra.otp (by value)', 'cassandra.rate_limit (by value)', 'cassandra.user_lookup (by value)'])
+    expect(byValue(otherKey).map((row) => [row.found, row.unchecked])).toEqual(Array(6).fill(['cannot check: key not recorded', true]))
+    expect(verificationExitCode(otherKey)).toBe(3)
   })
 })

@@ -1,7 +1,8 @@
 import type { DeletionRequest } from '../deletion/deletion-request.js'
+import { keyId } from '../deletion/keyed-hash.js'
 import type { DeletionRequestStore, UserStore } from '../deletion/ports.js'
 import { managedUsersToVerify } from './managed-users-to-verify.js'
-import { type ByValueDeps, verifyByValue } from './verify-by-value.js'
+import { type ByValueDeps, keptHashesOf, verifyByValue } from './verify-by-value.js'
 import { type UserStoresDeps, type VerificationRow, erasing, verifyUserStores } from './verify-user-stores.js'
 
 export type { VerificationRow }
@@ -30,36 +31,58 @@ export interface ManagedUsersVerification {
 
 export interface DeletionVerification {
   request: DeletionRequest
+  /** keyId() of the configured DELETION_RECEIPT_HASH_KEY, the only key the by-value checks can use. */
+  receiptKeyId: string
   /** The person's stores. */
   rows: VerificationRow[]
   /** Undefined for a soft deletion, which leaves the managed users alone. */
   managedUsers: ManagedUsersVerification | undefined
 }
 
+/** Every line of the proof: the person's, each managed user's, and the managed users' by value. */
+function allRows(verification: DeletionVerification): VerificationRow[] {
+  const managed = verification.managedUsers
+  return [...verification.rows, ...(managed?.users.flatMap((user) => user.rows) ?? []), ...(managed?.byValue ?? [])]
+}
+
 /** Anything left that the request's plan erases, for the person or any of their managed users. */
 export function hasResidue(verification: DeletionVerification): boolean {
-  const managed = verification.managedUsers
-  const all = [...verification.rows, ...(managed?.users.flatMap((user) => user.rows) ?? []), ...(managed?.byValue ?? [])]
-  return all.some((row) => row.residue)
+  return allRows(verification).some((row) => row.residue)
+}
+
+/** Some store could not be checked (by value: the hashes were made with another key than the configured one). */
+export function hasUnchecked(verification: DeletionVerification): boolean {
+  return allRows(verification).some((row) => row.unchecked)
+}
+
+/**
+ * deletion:verify's exit code for a verification it could run: residue (1) whatever else, then a
+ * store it could not check (3), else 0. 2 (could not verify at all) is the command's own.
+ */
+export function verificationExitCode(verification: DeletionVerification): 0 | 1 | 3 {
+  if (hasResidue(verification)) return 1
+  return hasUnchecked(verification) ? 3 : 0
 }
 
 /**
  * Re-checks every configured store for the person of a deletion request and for each user they
  * managed (erased by the same deletion, the same way): by id, and by value for the stores keyed by
- * a plain value (otp, rate_limit, user_lookup), through the keyed hashes the request kept.
+ * a plain value (otp, rate_limit, user_lookup), through the keyed hashes the request kept, under
+ * the key that made them only (see verifyByValue).
  */
 export async function verifyDeletion(deps: VerifyDeps, requestId: string): Promise<DeletionVerification | undefined> {
   const request = await deps.requests.get(requestId)
   if (!request) return undefined
   const plan = request.plan
-  const personHashes = new Set([...(request.steps.otp?.hashes ?? []), ...(request.steps.rateLimit?.hashes ?? [])])
+  const receiptKeyId = keyId(deps.receiptKey)
+  const personHashes = [keptHashesOf(request, request.steps.otp, deps.receiptKey), keptHashesOf(request, request.steps.rateLimit, deps.receiptKey)]
   const rows = [...(await verifyUserStores(deps, request.userId, plan)), ...(await verifyByValue(deps, plan, personHashes))]
-  if (!erasing(plan)) return { request, rows, managedUsers: undefined }
+  if (!erasing(plan)) return { request, receiptKeyId, rows, managedUsers: undefined }
 
   const managed = await managedUsersToVerify(request, deps.users)
   const users: ManagedUserVerification[] = []
   for (const userId of managed.ids) users.push({ userId, rows: await verifyUserStores(deps, userId, plan) })
-  const managedHashes = new Set(request.steps.managedUsers?.hashes ?? [])
+  const managedHashes = [keptHashesOf(request, request.steps.managedUsers, deps.receiptKey)]
   const byValue = managed.ids.length > 0 ? await verifyByValue(deps, plan, managedHashes) : []
-  return { request, rows, managedUsers: { recorded: managed.recorded, linkedOnly: managed.linkedOnly, users, byValue } }
+  return { request, receiptKeyId, rows, managedUsers: { recorded: managed.recorded, linkedOnly: managed.linkedOnly, users, byValue } }
 }

@@ -10,6 +10,8 @@ export interface VerificationRow {
   expected: string
   found: string
   residue: boolean
+  /** Set when the store could not be checked (by value: the hashes were made with another key); `found` says why. */
+  unchecked?: true
 }
 
 /** The ports that find a user's data by their id. */

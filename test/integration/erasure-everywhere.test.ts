@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import type { Client as SearchClient } from '@opensearch-project/opensearch'
+import { createClient } from '@redis/client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { projectRoot } from '../../src/config/project-root.js'
 import { RedisConnection } from '../../src/redis/redis-client.js'
@@ -10,7 +11,8 @@ import { createSearchClient } from '../../src/search/search-client.js'
 import { CassandraDeletionRequests } from '../../src/store/cassandra-deletion-requests.js'
 import { CassandraPersonalTables } from '../../src/store/cassandra-personal-tables.js'
 import { CassandraUserStore } from '../../src/store/cassandra-user-store.js'
-import { verifyDeletion } from '../../src/verification/verify-deletion.js'
+import { keyId } from '../../src/deletion/keyed-hash.js'
+import { hasResidue, verifyDeletion } from '../../src/verification/verify-deletion.js'
 import { USER_ALIAS } from '../../src/search/sunbird-indexes.js'
 import { expectDeleted } from '../support/assertions.js'
 import { requestsOf } from '../support/deletion-requests.js'
@@ -224,6 +226,120 @@ describe('a person erased from every store, on the real Cassandra, OpenSearch an
       expect(cli.status, cli.stderr).toBe(1)
       expect(cli.stdout).toMatch(/cassandra\.otp \(by value\)\s+0 rows\s+1 row\s+RESIDUE/)
       for (const value of personalValues(p)) expect(cli.stdout).not.toContain(value)
+    })
+
+    it('when the deleted person managed a user, then that user is checked by the id the request recorded (the hard deletion cut the managedby link) in every store the person is; what comes back of theirs is residue, by id and by value, and the command exits 1 naming them by id only', async () => {
+      const parent = newPerson()
+      const child = newPerson()
+      await seedEverywhere(h, search, parent, ORG)
+      await seedEverywhere(h, search, child, ORG)
+      await h.db.execute(`UPDATE ${TEST_KEYSPACE}.user SET managedby = ? WHERE id = ?`, [parent.id, child.id], { prepare: true })
+      await expectDeleted(await api.remove(parent.id, { mode: 'hard' }, api.asUser(parent.id)))
+      const [request] = await requestsOf(h.db, parent.id)
+      expect(request?.state).toBe('completed')
+
+      const clean = await verify(request?.id ?? '')
+      expect(clean?.managedUsers).toMatchObject({ recorded: 1, linkedOnly: 0 })
+      expect(clean?.managedUsers?.users.map((user) => user.userId)).toEqual([child.id])
+      expect(clean?.managedUsers?.users[0]?.rows.map((row) => row.store)).toEqual(clean?.rows.map((row) => row.store).filter((store) => !store.endsWith('(by value)')))
+      expect(clean && hasResidue(clean)).toBe(false)
+
+      // The managed user's code keyed by their plain email, a note and their cache entry come back.
+      await h.db.execute(`INSERT INTO ${TEST_KEYSPACE}.otp (type, key, otp) VALUES ('email', ?, '123456') USING TTL 600`, [child.email], { prepare: true })
+      await h.db.execute(`INSERT INTO ${TEST_KEYSPACE}.user_notes (id, userid, note) VALUES (?, ?, 'again')`, [`note2-${child.id}`, child.id], { prepare: true })
+      const redis = createClient({ socket: { host: LOCAL_REDIS.host, port: LOCAL_REDIS.port }, database: 12 })
+      await redis.connect()
+      try {
+        await redis.hSet(`user:${child.id}`, { userid: child.id, firstname: child.firstName })
+      } finally {
+        await redis.close()
+      }
+
+      const dirty = await verify(request?.id ?? '')
+      const residueOf = (rows: readonly { store: string; residue: boolean }[] | undefined) => (rows ?? []).filter((row) => row.residue).map((row) => row.store)
+      expect(residueOf(dirty?.rows)).toEqual([])
+      expect(residueOf(dirty?.managedUsers?.users[0]?.rows)).toEqual(['cassandra.user_notes', 'redis.user'])
+      expect(residueOf(dirty?.managedUsers?.byValue)).toEqual(['cassandra.otp (by value)'])
+
+      const cli = spawnSync(join(projectRoot, 'node_modules', '.bin', 'tsx'), ['scripts/deletion-verify.ts', request?.id ?? ''], {
+        cwd: projectRoot,
+        encoding: 'utf8',
+        env: {
+          ...process.env,
+          CASSANDRA_KEYSPACE: TEST_KEYSPACE,
+          sunbird_es_host: '127.0.0.1',
+          sunbird_es_port: String(LOCAL_SEARCH.port),
+          sunbird_redis_host: LOCAL_REDIS.host,
+          sunbird_redis_port: String(LOCAL_REDIS.port),
+        },
+      })
+      expect(cli.status, cli.stderr).toBe(1)
+      expect(cli.stdout).toContain(`person ${parent.id}: ok`)
+      expect(cli.stdout).toContain(`managed user ${child.id}: RESIDUE`)
+      expect(cli.stdout).toMatch(/redis\.user\s+no key\s+key\s+RESIDUE/)
+      expect(cli.stdout).toMatch(/managed users by value \(their contacts together\): RESIDUE\n.*\ncassandra\.otp \(by value\)\s+0 rows\s+1 row\s+RESIDUE/)
+      for (const value of [...personalValues(parent), ...personalValues(child)]) expect(cli.stdout).not.toContain(value)
+    })
+
+    /** `npm run deletion:verify -- <requestId>` as an operator runs it, on the test keyspace, the search engine and Redis; `env` on top. */
+    const verifyCommand = (requestId: string, env: Record<string, string> = {}) =>
+      spawnSync(join(projectRoot, 'node_modules', '.bin', 'tsx'), ['scripts/deletion-verify.ts', requestId], {
+        cwd: projectRoot,
+        encoding: 'utf8',
+        env: {
+          ...process.env,
+          CASSANDRA_KEYSPACE: TEST_KEYSPACE,
+          sunbird_es_host: '127.0.0.1',
+          sunbird_es_port: String(LOCAL_SEARCH.port),
+          sunbird_redis_host: LOCAL_REDIS.host,
+          sunbird_redis_port: String(LOCAL_REDIS.port),
+          ...env,
+        },
+      })
+
+    it('when DELETION_RECEIPT_HASH_KEY changed since the deletion, then the command cannot check by value, says so naming the key id the hashes were made with, and exits 3 (never 0) although a code came back; run with the old key, it finds that code (exit 1)', async () => {
+      const p = newPerson()
+      await seedEverywhere(h, search, p, ORG)
+      await expectDeleted(await api.remove(p.id, {}, api.asUser(p.id)))
+      const [request] = await requestsOf(h.db, p.id)
+      const oldKey = h.config.deletion.receiptHashKey
+      const rotatedKey = `rotated-${oldKey}-after-a-leak`
+      // The key ids are recorded with the hashes and in the receipt, as the store reads them back.
+      const stored = await new CassandraDeletionRequests(h.db, TEST_KEYSPACE).get(request?.id ?? '')
+      expect(stored?.steps.otp?.hashKeyId).toBe(keyId(oldKey))
+      expect(stored?.steps.rateLimit?.hashKeyId).toBe(keyId(oldKey))
+      expect(stored?.receipt?.subjectKeyId).toBe(keyId(oldKey))
+      await h.db.execute(`INSERT INTO ${TEST_KEYSPACE}.otp (type, key, otp) VALUES ('email', ?, '123456') USING TTL 600`, [p.email], { prepare: true })
+
+      const rotated = verifyCommand(request?.id ?? '', { DELETION_RECEIPT_HASH_KEY: rotatedKey })
+      expect(rotated.status, rotated.stderr).toBe(3)
+      expect(rotated.stdout).toContain(`person ${p.id}: INCOMPLETE`)
+      expect(rotated.stdout).toMatch(new RegExp(`cassandra\\.otp \\(by value\\)\\s+0 rows\\s+cannot check: made with another key \\(key id ${keyId(oldKey)}\\)\\s+CANNOT CHECK`))
+      expect(rotated.stdout).toContain(`configured DELETION_RECEIPT_HASH_KEY (key id ${keyId(rotatedKey)})`)
+
+      const withOldKey = verifyCommand(request?.id ?? '', { DELETION_RECEIPT_HASH_KEY: oldKey })
+      expect(withOldKey.status, withOldKey.stderr).toBe(1)
+      expect(withOldKey.stdout).toMatch(/cassandra\.otp \(by value\)\s+0 rows\s+1 row\s+RESIDUE/)
+      for (const value of [...personalValues(p), oldKey, rotatedKey]) {
+        expect(rotated.stdout + rotated.stderr).not.toContain(value)
+        expect(withOldKey.stdout + withOldKey.stderr).not.toContain(value)
+      }
+    })
+
+    it('when a store does not answer (Redis on a closed port), then the command prints one line naming the request and the store, no stack trace and no value, and exits 2 (could not verify), not 1 (residue)', async () => {
+      const p = newPerson()
+      await seedEverywhere(h, search, p, ORG)
+      await expectDeleted(await api.remove(p.id, {}, api.asUser(p.id)))
+      const [request] = await requestsOf(h.db, p.id)
+
+      const cli = verifyCommand(request?.id ?? '', { sunbird_redis_port: String(await freePort()), REDIS_TIMEOUT_MS: '500' })
+
+      expect(cli.status, cli.stderr).toBe(2)
+      expect(cli.stdout).toBe('')
+      expect(cli.stderr.trim().split('\n')).toHaveLength(1)
+      expect(cli.stderr).toMatch(new RegExp(`^deletion:verify: could not verify deletion request ${request?.id}: redis unavailable`))
+      expect(cli.stderr).not.toMatch(/\n\s+at /)
+      for (const value of personalValues(p)) expect(cli.stderr).not.toContain(value)
     })
   })
 })

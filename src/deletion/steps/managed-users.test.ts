@@ -5,7 +5,7 @@ import { cancelDeletion } from '../cancel-deletion.js'
 import type { Caller } from '../caller.js'
 import { type DeletionInput, deleteAccount } from '../delete-account.js'
 import { UserErasedError } from '../errors.js'
-import { keyedHash } from '../keyed-hash.js'
+import { keyId, keyedHash } from '../keyed-hash.js'
 import { resumeOpenDeletions } from '../run-deletion.js'
 
 const PARENT = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
@@ -242,6 +242,29 @@ describe('managed users, erased in every store the deletion erases for the user 
       'cassandra.otp (managed users)': 'deleted 1',
     })
     expect(request()?.steps.managedUsers?.hashes).toContain(keyedHash(WORLD_RECEIPT_KEY, contactsOf(CHILD).email))
+  })
+
+  it('when DELETION_RECEIPT_HASH_KEY changes while the managed users’ step is owed, then the run again keeps the first run’s contact hashes with the id of the key that made them, never under the new key’s id', async () => {
+    const w = family()
+    w.search.down = true
+    w.cache.down = true
+    await deleteAccount(w.deps, ask())
+    const request = () => w.requests.all()[0]
+    const first = request()?.steps.managedUsers
+    expect(first).toMatchObject({ status: 'pending', hashKeyId: keyId(WORLD_RECEIPT_KEY) })
+    expect(first?.hashes).toContain(keyedHash(WORLD_RECEIPT_KEY, contactsOf(CHILD).email))
+
+    w.search.down = false
+    w.cache.down = false
+    w.clock.advance(WORLD_LEASE_MS + 1)
+    await resumeOpenDeletions({ ...w.deps, receiptKey: 'rotated-receipt-key-after-a-leak' })
+
+    expect(request()?.state).toBe('completed')
+    expect(request()?.steps.managedUsers?.hashes?.sort()).toEqual([...(first?.hashes ?? [])].sort())
+    expect(request()?.steps.managedUsers?.hashKeyId).toBe(keyId(WORLD_RECEIPT_KEY))
+    expect(request()?.steps.otp?.hashKeyId).toBe(keyId(WORLD_RECEIPT_KEY))
+    // The receipt is made when the request settles: under the key of that time, and says so.
+    expect(request()?.receipt?.subjectKeyId).toBe(keyId('rotated-receipt-key-after-a-leak'))
   })
 
   it('when a hard deletion dies while erasing a managed user, then the managed user is still found (their row goes last), and resuming erases them everywhere and names them in the event', async () => {

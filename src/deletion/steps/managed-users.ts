@@ -1,4 +1,5 @@
 import type { DeletionRequest, StepOutcome } from '../deletion-request.js'
+import { keyId } from '../keyed-hash.js'
 import { type DeletionStep, type PlanEntry, type PlanName, type StepContext, type StepDeps, actionFor, contactsOnce, recordedIds, stepOutcome } from './step.js'
 import { userRow } from './user-row.js'
 
@@ -93,6 +94,21 @@ function mergeWithEarlier(earlier: StepOutcome | undefined, plan: PlanName, now:
   return now.map((entry) => (entry.action === 'pending' ? entry : (done.get(entry.store) ?? entry)))
 }
 
+/**
+ * The contact hashes the outcome keeps, with the id of the key that made them: one key per
+ * outcome, so deletion:verify never compares a hash under a key that did not make it. A run again
+ * adds its hashes to the earlier run's when the key is the same. When the key changed in between
+ * (or the earlier run did not record it), the earlier run's are kept, with their key: they cover
+ * the managed users erased since, whose contacts no run can read again; this run's are of the same
+ * contacts for the others, under a key deletion:verify would not match with the earlier ones.
+ */
+function keptHashes(earlier: StepOutcome | undefined, now: ReadonlySet<string>, nowKeyId: string): Pick<StepOutcome, 'hashes' | 'hashKeyId'> {
+  const before = earlier?.hashes ?? []
+  if (before.length > 0 && earlier?.hashKeyId !== nowKeyId) return { hashes: before, ...(earlier?.hashKeyId !== undefined && { hashKeyId: earlier.hashKeyId }) }
+  const all = new Set([...before, ...now])
+  return all.size > 0 ? { hashes: [...all], hashKeyId: nowKeyId } : {}
+}
+
 /** Declared, not inferred: the request's step outcomes are typed by the step names, this one's among them. */
 type ManagedUsersStep = DeletionStep<'managedUsers'> & Required<Pick<DeletionStep, 'checkpointAfter' | 'kept' | 'run' | 'preview' | 'exportData'>>
 
@@ -103,7 +119,7 @@ type ManagedUsersStep = DeletionStep<'managedUsers'> & Required<Pick<DeletionSte
  * and the row as Sunbird's own cleanup leaves a managed user's (Sunbird's deletion: scrubbed,
  * status 2; hard: a tombstone). A soft deletion leaves them alone. The outcome keeps their ids
  * (for the event), one receipt line per store (counts over all of them, no ids) and the keyed
- * hashes of the contacts their codes were looked up by.
+ * hashes of the contacts their codes were looked up by, with the id of the key that made them.
  */
 export function managedUsersStep(personalStoreSteps: readonly DeletionStep[]): ManagedUsersStep {
   return {
@@ -123,10 +139,10 @@ export function managedUsersStep(personalStoreSteps: readonly DeletionStep[]): M
       const earlier: StepOutcome | undefined = request.steps.managedUsers
       const steps = stepsForManaged(personalStoreSteps, plan)
       const tally = new StoreTally()
-      const hashes = new Set<string>(earlier?.hashes ?? [])
+      const hashes = new Set<string>()
       for (const childId of managed) await eraseManaged(deps, request, plan, childId, steps, tally, hashes)
       const entries = [{ store: STORE, action: verb, count: managed.length }, ...mergeWithEarlier(earlier, plan, tally.entries())]
-      return stepOutcome(tally.pending ? 'pending' : 'done', verb, clock.now(), managed.length, { plan, ids: managed, entries, ...(hashes.size > 0 && { hashes: [...hashes] }) })
+      return stepOutcome(tally.pending ? 'pending' : 'done', verb, clock.now(), managed.length, { plan, ids: managed, entries, ...keptHashes(earlier, hashes, keyId(deps.receiptKey)) })
     },
     async preview({ deps, userId, plan }): Promise<PlanEntry[]> {
       const managed = await deps.users.findManagedUserIds(userId)

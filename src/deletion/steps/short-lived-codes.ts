@@ -1,4 +1,4 @@
-import { keyedHash } from '../keyed-hash.js'
+import { keyId, keyedHash } from '../keyed-hash.js'
 import type { CodeTable } from '../ports.js'
 import { type DeletionStep, type PlanName, type StepContext, stepOutcome } from './step.js'
 
@@ -6,7 +6,8 @@ import { type DeletionStep, type PlanName, type StepContext, stepOutcome } from 
  * otp and rate_limit are keyed by the plain email or phone, not by the user id: the rows are found
  * from the contacts the profile holds, so these steps run before the profile is blanked. Every mode
  * deletes them (short-lived codes, never brought back). The request keeps keyed hashes of the
- * contacts, never the contacts, so deletion:verify can look for them again.
+ * contacts, never the contacts, and which key made them, so deletion:verify can look for them
+ * again (under that key only).
  */
 function codesStep<Name extends string>(name: Name, table: CodeTable, why: string) {
   const store = `cassandra.${table}`
@@ -19,7 +20,7 @@ function codesStep<Name extends string>(name: Name, table: CodeTable, why: strin
       const contacts = await readContacts()
       const count = contacts.length > 0 ? await deps.tables.deleteCodes(table, contacts) : 0
       const hashes = contacts.map((value) => keyedHash(deps.receiptKey, value))
-      return stepOutcome('done', 'deleted', deps.clock.now(), count, { plan, hashes })
+      return stepOutcome('done', 'deleted', deps.clock.now(), count, { plan, hashes, hashKeyId: keyId(deps.receiptKey) })
     },
     async preview({ deps, userId }: { deps: StepContext['deps']; userId: string }) {
       const contacts = await deps.tables.readContacts(userId)

@@ -124,7 +124,13 @@ export interface DeletionStep<Name extends string = string> {
 }
 
 /** A step's outcome, stamped with the time it was recorded; `plan` is kept when it is not Sunbird's (see StepOutcome.plan). */
-export function stepOutcome(status: StepOutcome['status'], action: string, at: Date, count?: number, extra: Pick<StepOutcome, 'plan' | 'restore' | 'ids' | 'hashes' | 'entries'> = {}): StepOutcome {
+export function stepOutcome(
+  status: StepOutcome['status'],
+  action: string,
+  at: Date,
+  count?: number,
+  extra: Pick<StepOutcome, 'plan' | 'restore' | 'ids' | 'hashes' | 'hashKeyId' | 'entries'> = {},
+): StepOutcome {
   return {
     status,
     action,
@@ -134,6 +140,7 @@ export function stepOutcome(status: StepOutcome['status'], action: string, at: D
     ...(extra.restore !== undefined && { restore: extra.restore }),
     ...(extra.ids !== undefined && { ids: extra.ids }),
     ...(extra.hashes !== undefined && { hashes: extra.hashes }),
+    ...(extra.hashKeyId !== undefined && { hashKeyId: extra.hashKeyId }),
     ...(extra.entries !== undefined && { entries: extra.entries }),
   }
 }

@@ -119,6 +119,26 @@ export function describeAuditTrailContract(implementation: string, factory: Subj
       expect(await s.verify()).toMatchObject({ ok: true })
     })
 
+    test('when the chain was anchored after every record, then removing its newest records still fails verification at the first missing one, however many anchors it has', async (s) => {
+      const requestId = `contract-${randomUUID()}`
+      for (let i = 0; i < 7; i++) {
+        await s.trail.append(record(requestId, 'deletion.failed', { reason: `anchored-${i}` }))
+        await s.trail.anchor()
+      }
+      expect(await s.verify()).toMatchObject({ ok: true })
+
+      const last = await s.remove(requestId, 6)
+      const before = await s.remove(requestId, 5)
+      try {
+        expect(await s.verify()).toMatchObject({ ok: false, brokenAt: before.seq })
+      } finally {
+        await before.undo()
+        await last.undo()
+      }
+
+      expect(await s.verify()).toMatchObject({ ok: true })
+    })
+
     test('when the newest records are not anchored yet, then removing them goes unnoticed until the next anchor: the anchor interval bounds the exposure', async (s) => {
       const { requestId } = await lifecycle(s)
 

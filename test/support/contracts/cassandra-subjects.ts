@@ -157,11 +157,12 @@ export function cassandraEventOutbox(db: Client): EventOutboxSubject {
  * The Cassandra adapter, on a chain of its own (each adapter instance starts one), verified alone:
  * other tests write chains to the same keyspace, and tamper with theirs. Records stay
  * (the chain is append-only); tampering writes straight to user_deletion_audit and is undone by each
- * case (undoTampering).
+ * case (undoTampering). Verification reads 2 rows a page, so every case's records and anchors span
+ * pages of the real driver.
  */
 export function cassandraAuditTrail(db: Client): AuditTrailSubject {
   const table = `${ks}.user_deletion_audit`
-  const trail = new CassandraAuditTrail(db, ks)
+  const trail = new CassandraAuditTrail(db, ks, { fetchSize: 2 })
   async function rowsOf(requestId: string) {
     const rows = (await db.execute(`SELECT seq, at, record, prevhash, hash FROM ${table} WHERE chain = ?`, [trail.currentChain], PREPARED)).rows
     return rows.filter((row) => (JSON.parse(row.get('record') as string) as AuditRecord).requestId === requestId)

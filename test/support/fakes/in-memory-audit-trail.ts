@@ -20,7 +20,8 @@ interface Link {
  */
 export class InMemoryAuditTrail implements AuditTrail {
   private readonly chain: Link[] = []
-  private readonly anchors: ChainAnchor[] = []
+  /** Anchored heads by sequence number, as user_deletion_audit_anchor keys them (chain, seq). */
+  private readonly anchors = new Map<number, ChainAnchor>()
   private readonly failures = new FailureQueue<'append'>()
 
   constructor(readonly timeline: Timeline = new Timeline()) {}
@@ -58,12 +59,15 @@ export class InMemoryAuditTrail implements AuditTrail {
   /** Records the chain's head, as the adapter does every AUDIT_ANCHOR_INTERVAL_MS. */
   async anchor(): Promise<void> {
     const last = this.chain.at(-1)
-    if (last) this.anchors.push({ seq: last.seq, hash: last.hash })
+    if (last) this.anchors.set(last.seq, { seq: last.seq, hash: last.hash })
   }
 
-  /** Walks the whole chain in order, recomputes every hash and checks the anchors (the Cassandra adapter's rule). */
+  /** Walks the whole chain in order, recomputes every hash and checks the anchors in order of seq (the Cassandra adapter's rule). */
   async verify(): Promise<ChainVerdict> {
-    return verifyChain(this.chain, this.anchors)
+    return verifyChain(
+      this.chain,
+      [...this.anchors.values()].sort((a, b) => a.seq - b.seq),
+    )
   }
 
   /** Replaces the stored text of record `seq` (hashes untouched); answers the way back. */

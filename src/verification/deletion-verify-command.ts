@@ -1,0 +1,98 @@
+import { errors as cassandraErrors, types } from 'cassandra-driver'
+import { ConfigError } from '../config/load-config.js'
+import { DependencyUnavailableError, WordedCause } from '../deletion/errors.js'
+import { formatDeletionVerification } from './format-verification.js'
+import { type VerifyDeps, verificationExitCode, verifyDeletion } from './verify-deletion.js'
+
+/**
+ * deletion:verify's exit codes. 0: nothing left that the request's plan erases; 1: residue (of the
+ * person or of a managed user), whatever else; 2: could not verify (no request id, no such
+ * request, the configuration refused, a store unreachable or a query timing out); 3: no residue
+ * found, but a by-value check could not be made (the request's hashes were made with another key
+ * than the configured DELETION_RECEIPT_HASH_KEY, or with one it did not record).
+ */
+export const VERIFY_EXIT = { ok: 0, residue: 1, couldNotVerify: 2, cannotCheck: 3 } as const
+
+/** Where the command writes: the proof to `out`, anything else (usage, a failure) to `err`. */
+export interface CommandOutput {
+  out(text: string): void
+  err(text: string): void
+}
+
+/** The stores the verification reads, and how to let go of them. */
+export interface VerifyConnection {
+  deps: VerifyDeps
+  close(): Promise<void>
+}
+
+/** How long letting go of the stores may take before the command ends anyway (a client stuck reconnecting). */
+const CLOSE_WITHIN_MS = 5000
+
+/** A Cassandra driver error in words of this service: its kind, never its message (a driver's message may quote what it was sent). */
+function cassandraFailure(err: Error): string {
+  if (err instanceof cassandraErrors.NoHostAvailableError) return 'cassandra unreachable (no host answered)'
+  if (err instanceof cassandraErrors.OperationTimedOutError) return 'cassandra did not answer in time (a query, or a page of a scan)'
+  if (err instanceof cassandraErrors.ResponseError) {
+    const code = Object.entries(types.responseErrorCodes).find(([, value]) => value === err.code)?.[0]
+    return `cassandra refused a query${code ? ` (${code})` : ''}`
+  }
+  return `cassandra error (${err.name})`
+}
+
+/**
+ * Why the verification could not run, in one line with no personal data: what this service worded
+ * itself (a dependency unavailable and, when its own words, why; a configuration problem, which
+ * names settings, never values), else only the kind of error. A driver's or an engine's own
+ * message is never printed: it may quote a user's values.
+ */
+export function whyNotVerified(err: unknown): string {
+  if (err instanceof DependencyUnavailableError) {
+    const cause = err.cause
+    if (cause instanceof WordedCause) return `${err.dependency} unavailable: ${cause.message}`
+    if (cause instanceof cassandraErrors.DriverError) return cassandraFailure(cause)
+    return `${err.dependency} unavailable`
+  }
+  if (err instanceof ConfigError) return err.message.replace(/:\s*\n\s*/, ': ').replace(/\s*\n\s*/g, '; ')
+  if (err instanceof cassandraErrors.DriverError) return cassandraFailure(err)
+  return `unexpected ${err instanceof Error ? err.name : typeof err}`
+}
+
+/**
+ * `npm run deletion:verify -- <requestId>`: verifies one deletion request, prints the proof (ids
+ * only, never a value) and answers the exit code (VERIFY_EXIT). Anything that stops it from
+ * verifying, from connecting to a store timing out mid-scan, is one line on `err` naming the
+ * request and why, and exit 2: never a stack trace, and never the exit code of residue.
+ */
+export async function deletionVerifyCommand(requestId: string | undefined, connect: () => VerifyConnection, output: CommandOutput): Promise<number> {
+  if (!requestId) {
+    output.err('usage: npm run deletion:verify -- <requestId>')
+    return VERIFY_EXIT.couldNotVerify
+  }
+  const failed = (err: unknown) => {
+    output.err(`deletion:verify: could not verify deletion request ${requestId}: ${whyNotVerified(err)}`)
+    return VERIFY_EXIT.couldNotVerify
+  }
+  let connection: VerifyConnection
+  try {
+    connection = connect()
+  } catch (err) {
+    return failed(err)
+  }
+  try {
+    const verified = await verifyDeletion(connection.deps, requestId)
+    if (!verified) {
+      output.err(`no deletion request ${requestId}`)
+      return VERIFY_EXIT.couldNotVerify
+    }
+    output.out(formatDeletionVerification(verified))
+    return verificationExitCode(verified)
+  } catch (err) {
+    return failed(err)
+  } finally {
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, CLOSE_WITHIN_MS)
+    })
+    await Promise.race([connection.close().catch(() => undefined), late]).finally(() => clearTimeout(timer))
+  }
+}

@@ -1,0 +1,58 @@
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { projectRoot } from '../../src/config/project-root.js'
+import { type AuditVerifyRun, runAuditVerify } from '../support/audit-verify-cli.js'
+import { freePort } from '../support/spawned-server.js'
+
+// `npm run audit:verify` where it cannot reach a verdict: exit 2 (documented as "no verdict"), never
+// 1 (a broken chain, a security incident), one line on stderr and no stack trace. No server is
+// contacted: Cassandra is asked for on a port nobody listens on. Its verdicts on a real chain:
+// test/integration/audit-verify.test.ts.
+
+/** One line on stderr, without a stack trace, and nothing on stdout (where a verdict would be). */
+function expectOneLineWithoutVerdict(run: AuditVerifyRun): string {
+  expect(run.stdout).toBe('')
+  expect(run.stderr).not.toMatch(/\n\s+at /)
+  const lines = run.stderr.trim().split('\n')
+  expect(lines).toHaveLength(1)
+  return lines[0] ?? ''
+}
+
+describe('npm run audit:verify without a verdict', () => {
+  it('when a setting is invalid, then it exits 2 with one line naming the setting, no stack trace', async () => {
+    const run = await runAuditVerify([], { NODE_ENV: 'development', PORT: 'abc' })
+
+    expect(run.code).toBe(2)
+    expect(expectOneLineWithoutVerdict(run)).toMatch(/^audit:verify: could not verify: invalid configuration: .*PORT/)
+  }, 60_000)
+
+  it('when NODE_ENV=production with the shipped receipt key and no API consumers file, then neither is asked for: Cassandra not answering exits 2 with one line', async () => {
+    // Arrange: the production settings a cron job might have, Cassandra on a closed port.
+    const port = await freePort()
+
+    // Act
+    const run = await runAuditVerify([], {
+      NODE_ENV: 'production',
+      NODE_CONFIG_ENV: undefined,
+      DELETION_RECEIPT_HASH_KEY: undefined,
+      API_BEARER_CONSUMERS_FILE: join(projectRoot, 'no-such-dir', 'api-consumers.json'),
+      sunbird_cassandra_host: '127.0.0.1',
+      sunbird_cassandra_port: String(port),
+    })
+
+    // Assert
+    expect(run.code).toBe(2)
+    const line = expectOneLineWithoutVerdict(run)
+    expect(line).toMatch(/^audit:verify: could not verify: Cassandra did not answer/)
+    expect(line).toContain(String(port))
+    expect(line).not.toMatch(/DELETION_RECEIPT_HASH_KEY|api-consumers/)
+  }, 60_000)
+
+  it('when an argument is unknown, then it exits 2 with the usage', async () => {
+    const run = await runAuditVerify(['--chains', 'x'], { NODE_ENV: 'development' })
+
+    expect(run.code).toBe(2)
+    expect(run.stderr).toContain('usage: npm run audit:verify')
+    expect(run.stdout).toBe('')
+  }, 60_000)
+})
