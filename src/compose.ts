@@ -198,6 +198,8 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
       const code = codeFor(err)
       return { code: errorEntry(code).err, fault: err instanceof DependencyUnavailableError || code === 'SERVER_ERROR' || code === 'SERVICE_UNAVAILABLE' }
     },
+    // The lock-out gate of the HTTP routes: a job's creator stands exactly as their token would.
+    isLockedOut: (userId) => deletedUsers.isDeleted(userId),
     clock: workflow.clock,
     instanceId: randomUUID(),
     settings: {

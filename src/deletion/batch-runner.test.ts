@@ -1,13 +1,17 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { InMemoryBatchJobs } from '../../test/support/fakes/in-memory-batch-jobs.js'
+import { InMemoryUserDeletionStates } from '../../test/support/fakes/in-memory-user-deletion-states.js'
+import { InMemoryUserStore } from '../../test/support/fakes/in-memory-user-store.js'
 import { ManualClock, Timeline } from '../../test/support/fakes/timeline.js'
-import { batchRequestId, submitBatch } from './batch-job.js'
+import { DeletedUserGate } from '../auth/deleted-user-gate.js'
+import { batchRequestId, readBatchStatus, submitBatch } from './batch-job.js'
 import { BatchRunner, type BatchRunnerSettings, type ErrorClassifier } from './batch-runner.js'
 import type { Caller } from './caller.js'
 import type { DeletionInput } from './delete-account.js'
 import type { DeletionRequest, RequestState } from './deletion-request.js'
-import { DependencyUnavailableError, RequestAlreadyOpenedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
+import { CallerLockedOutError, DependencyUnavailableError, RequestAlreadyOpenedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
 import type { BatchItem, Clock } from './ports.js'
+import { lockOutStanding } from './user-condition.js'
 
 /** A whole second, so the pace budget's seconds read plainly. */
 const START = new Date(Date.UTC(2024, 4, 20, 10, 8, 56, 0))
@@ -23,7 +27,10 @@ const UNAVAILABLE = 'UOS_USRDLT0064'
 const NOT_FOUND = 'UOS_USRDLT0013'
 const ROLE_RESTRICTED = 'UOS_USRDLT0083'
 const ALREADY_DELETED = 'UOS_USRDLT0008'
+/** What a single delete by a locked-out person answers (401). */
+const LOCKED_OUT = 'UOS_0070'
 const classify: ErrorClassifier = (err) => {
+  if (err instanceof CallerLockedOutError) return { code: LOCKED_OUT, fault: false }
   if (err instanceof DependencyUnavailableError) return { code: UNAVAILABLE, fault: true }
   if (err instanceof UserNotFoundError) return { code: NOT_FOUND, fault: false }
   if (err instanceof RoleRestrictedError) return { code: ROLE_RESTRICTED, fault: false }
@@ -137,6 +144,10 @@ function batchWorld(settings: Partial<BatchRunnerSettings> = {}) {
   const clock = new ManualClock(START)
   const jobs = new InMemoryBatchJobs(timeline, clock)
   const engine = new FakeEngine(clock)
+  // The creator's standing, read as the HTTP lock-out reads it: the gate over the user row and the deletion state.
+  const users = new InMemoryUserStore([{ id: CREATOR, adminOf: ['org-1'] }], timeline)
+  const states = new InMemoryUserDeletionStates(timeline)
+  const gate = new DeletedUserGate({ standingInStore: (userId) => lockOutStanding({ users, states }, userId), ttlMs: 0, maxEntries: 100 })
   const breakerChanges: ('opened' | 'closed')[] = []
   const errors: unknown[] = []
   /** A runner of this world's jobs, users and clock, as the instance `instanceId`. */
@@ -147,6 +158,7 @@ function batchWorld(settings: Partial<BatchRunnerSettings> = {}) {
       deleteAccount: (input) => engine.deleteAccount(input),
       resumeDeletion: (requestId) => engine.resumeDeletion(requestId),
       classify,
+      isLockedOut: (userId) => gate.isDeleted(userId),
       clock,
       instanceId,
       settings: { ...SETTINGS, ...settings, breaker: { ...SETTINGS.breaker, ...settings.breaker } },
@@ -162,7 +174,7 @@ function batchWorld(settings: Partial<BatchRunnerSettings> = {}) {
   const slice = async (index: number) => (await jobs.slices(JOB_ID)).find((state) => state.slice === index)
   const item = async (userId: string) => (await jobs.itemsPage(JOB_ID, 0, 1000)).find((found) => found.userId === userId)
   const state = async () => (await jobs.get(JOB_ID))?.state
-  return { timeline, clock, jobs, engine, runner, instance, breakerChanges, errors, submit, slice, item, state }
+  return { timeline, clock, jobs, engine, users, states, runner, instance, breakerChanges, errors, submit, slice, item, state }
 }
 
 /** Waits for work the runner does in the background (a pass starts a slice's work and does not await it). */
@@ -616,5 +628,131 @@ describe('BatchRunner: the pace limit', () => {
     await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
 
     expect(w.timeline.count('jobs.takePaceToken')).toBe(0)
+  })
+})
+
+describe('BatchRunner: a creator locked out mid-job', () => {
+  type World = ReturnType<typeof batchWorld>
+  /** The creator's account as each way of losing their standing leaves it: the row locked (status 2), and the deletion that holds it, if any. */
+  const lockOuts: Record<string, (w: World) => void> = {
+    deleted: (w) => w.users.add({ id: CREATOR, status: 2, isDeleted: true }),
+    'soft-deleted': (w) => {
+      w.users.add({ id: CREATOR, status: 2, isDeleted: true })
+      w.states.set(CREATOR, { mode: 'soft', requestId: 'request-of-creator' })
+    },
+    'being deleted': (w) => {
+      w.users.add({ id: CREATOR, status: 2, isDeleted: true })
+      w.states.set(CREATOR, { mode: 'hard', requestId: 'request-of-creator' })
+    },
+  }
+  /** Passes until the job is completed, each waiting for the slice it took. */
+  async function workToTheEnd(w: World): Promise<void> {
+    for (let pass = 0; pass < 10 && (await w.state()) !== 'completed'; pass++) {
+      await w.runner.pass()
+      await eventually(async () => expect((await w.jobs.slices(JOB_ID)).every((slice) => slice.done || slice.leaseUntil.getTime() === 0)).toBe(true))
+    }
+  }
+  const lockedOut = (userId: string, slice: number, at: Date): BatchItem => ({ userId, slice, status: 'failed', err: LOCKED_OUT, attempts: 0, at })
+
+  it.each(Object.keys(lockOuts))(
+    "when the creator is %s while the job runs, then the users left are not deleted: in every slice they are failed with a locked-out person's code, without a pace token, and the job completes",
+    async (standing) => {
+      // One slice at a time: the later slices are taken after the creator lost their standing.
+      const w = batchWorld({ concurrency: 1, maxDeletionsPerSecond: 100 })
+      w.engine.during(U1, () => lockOuts[standing]?.(w))
+      await w.submit([U1, U2, U3, U4, U5], 2)
+
+      await workToTheEnd(w)
+
+      // U1's deletion had begun: it is finished.
+      expect(w.engine.users()).toEqual([U1])
+      expect(await w.jobs.itemsPage(JOB_ID, 0, 10)).toEqual([deleted(U1, 0, START), lockedOut(U2, 0, START), lockedOut(U3, 1, START), lockedOut(U4, 1, START), lockedOut(U5, 2, START)])
+      expect(w.timeline.count('jobs.takePaceToken')).toBe(1)
+      expect(w.breakerChanges).toEqual([])
+      const status = await readBatchStatus({ jobs: w.jobs, clock: w.clock }, { caller: CALLER, jobId: JOB_ID, offset: 0, limit: 10 })
+      expect(status).toMatchObject({ state: 'completed', total: 5, done: 5, succeeded: 1, failed: { [LOCKED_OUT]: 4 }, progress: 100 })
+    },
+  )
+
+  it('when the job lists its own creator and deletes them, then the rest of the job is still deleted: the lock-out is their own request carried out', async () => {
+    const w = batchWorld({ concurrency: 1, maxDeletionsPerSecond: 100 })
+    w.engine.during(CREATOR, () => lockOuts.deleted?.(w))
+    await w.submit([CREATOR, U1, U2, U3], 2)
+
+    await workToTheEnd(w)
+
+    expect([...w.engine.users()].sort()).toEqual([CREATOR, U1, U2, U3].sort())
+    const status = await readBatchStatus({ jobs: w.jobs, clock: w.clock }, { caller: CALLER, jobId: JOB_ID, offset: 0, limit: 10 })
+    expect(status).toMatchObject({ state: 'completed', total: 4, done: 4, succeeded: 4, failed: {} })
+  })
+
+  it('when the creator is locked out while a user waits for a pace token, then the standing is read again after the wait, and that user is not deleted', async () => {
+    const w = batchWorld({ maxDeletionsPerSecond: 1 })
+    w.clock.set(new Date(START.getTime() + 900))
+    const second = Math.floor(START.getTime() / 1000)
+    await w.submit([U1, U2])
+    // Another instance spent this second's budget: U1 waits for the next second.
+    expect(await w.jobs.takePaceToken(JOB_ID, second)).toBe(1)
+    await w.runner.pass()
+    await eventually(() => expect(w.timeline.count('jobs.takePaceToken')).toBeGreaterThanOrEqual(2))
+
+    lockOuts.deleted?.(w)
+    w.clock.set(new Date(START.getTime() + 1000))
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+
+    expect(w.engine.users()).toEqual([])
+    expect(await w.jobs.items(JOB_ID, 0)).toEqual([lockedOut(U1, 0, w.clock.now()), lockedOut(U2, 0, w.clock.now())])
+    // U1 took the next second's first token; U2 took none.
+    expect(await w.jobs.takePaceToken(JOB_ID, second + 1)).toBe(2)
+  })
+
+  it("when a user's deletion was opened by an earlier try before the creator was locked out, then that deletion is finished and the user recorded deleted, not failed", async () => {
+    const w = batchWorld()
+    await w.submit([U1, U2])
+    // instance-b took the slice, opened U1's request and died; then the creator was deleted.
+    expect(await w.jobs.acquireSlice(JOB_ID, 0, 'instance-b', START, new Date(START.getTime() + LEASE_MS))).toBe(true)
+    w.engine.seedRequest(requestOf(batchRequestId(JOB_ID, U1), U1, 'in_progress', START))
+    lockOuts.deleted?.(w)
+    w.clock.advance(LEASE_MS + 1)
+
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+
+    expect(w.engine.resumed).toEqual([batchRequestId(JOB_ID, U1)])
+    expect(w.engine.users()).toEqual([])
+    expect(await w.jobs.items(JOB_ID, 0)).toEqual([deleted(U1, 0, w.clock.now()), lockedOut(U2, 0, w.clock.now())])
+  })
+
+  it("when the creator's standing cannot be read (Cassandra in trouble), then no user is failed for it: each try is a fault, the breaker pauses the job, and once Cassandra answers every user is deleted", async () => {
+    const w = batchWorld()
+    w.users.failNext('findUser', new DependencyUnavailableError('cassandra')).failNext('findUser', new DependencyUnavailableError('cassandra'))
+    await w.submit([U1, U2, U3, U4])
+
+    await w.runner.pass()
+    await eventually(async () => expect(await w.state()).toBe('paused'))
+
+    expect(await w.jobs.items(JOB_ID, 0)).toEqual([pending(U1, 0, 1), pending(U2, 0, 1), pending(U3, 0), pending(U4, 0)])
+    expect(w.engine.users()).toEqual([])
+
+    w.clock.advance(COOL_OFF_MS)
+    await eventually(async () => expect(await w.state()).toBe('running'))
+    await eventually(async () => expect((await w.slice(0))?.leaseUntil).toEqual(new Date(0)))
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+
+    expect((await w.slice(0))?.tally).toMatchObject({ succeeded: 4, failed: {} })
+    expect([...w.engine.users()].sort()).toEqual([U1, U2, U3, U4])
+  })
+
+  it("when the job is a trusted consumer's, then no standing is read: no person stands behind it", async () => {
+    const w = batchWorld()
+    const consumer: Caller = { consumer: 'admin-consumer', userId: 'consumer:admin-consumer', roles: [], deleteAnyUser: true }
+    await submitBatch({ jobs: w.jobs, clock: w.clock, sliceSize: 2 }, { jobId: JOB_ID, caller: consumer, userIds: [U1, U2] })
+
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+
+    expect(w.users.calls).toEqual([])
+    expect(w.engine.users()).toEqual([U1, U2])
   })
 })

@@ -3,7 +3,7 @@ import type { Caller } from './caller.js'
 import { type BreakerSettings, CircuitBreaker } from './circuit-breaker.js'
 import type { DeletionInput } from './delete-account.js'
 import { isFinished } from './deletion-request.js'
-import { RequestAlreadyOpenedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
+import { CallerLockedOutError, RequestAlreadyOpenedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
 import type { BatchItem, BatchJob, BatchJobStore, Clock, DeletionRequestStore } from './ports.js'
 import { leaseEnd, SliceLease } from './slice-lease.js'
 
@@ -32,6 +32,12 @@ export interface BatchRunnerDeps {
   /** Finishes an open deletion request (resumeDeletion). */
   resumeDeletion(requestId: string): Promise<unknown>
   classify: ErrorClassifier
+  /**
+   * Whether a person is locked out (deleted, soft-deleted or being deleted), as the HTTP lock-out
+   * judges their token: the same cached gate, so asking before every user costs at most one
+   * Cassandra read per person per cache lifetime. A read that fails throws.
+   */
+  isLockedOut(userId: string): Promise<boolean>
   clock: Clock
   /** This instance's name in the slice leases. */
   instanceId: string
@@ -57,7 +63,9 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * caller and a request id derived from job and user (so a slice taken over after a crash finishes
  * that user's request instead of opening a second one). Every deletion first takes a token of the
  * job's per-second budget shared in Cassandra. A breaker per job pauses the work when too many
- * attempts meet a dependency in trouble. `stop()` ends the work after the deletions in flight and
+ * attempts meet a dependency in trouble. A person's job runs on their authority only while the
+ * lock-out would let them in: once it would refuse them, the users not begun are failed as a
+ * single delete of theirs would be. `stop()` ends the work after the deletions in flight and
  * gives the slices back, so another instance carries on at once.
  */
 export class BatchRunner {
@@ -67,6 +75,8 @@ export class BatchRunner {
   private readonly working = new Map<string, Promise<void>>()
   private readonly breakers = new Map<string, CircuitBreaker>()
   private readonly jobCache = new Map<string, BatchJob>()
+  /** Jobs whose creator they deleted themselves (see creatorLockedOut): asked once per job and instance. */
+  private readonly deletedTheirCreator = new Set<string>()
 
   constructor(private readonly deps: BatchRunnerDeps) {}
 
@@ -263,11 +273,17 @@ export class BatchRunner {
    * others are spared the read (one per deletion of a bulk job). A try that locked the user is
    * found all the same, by the "already deleted" below. The lease is checked once the pace token
    * is taken, right before the deletion: the wait for a token may outlast it.
+   *
+   * The creator is checked before the pace token, so the users of a locked-out creator are settled
+   * without waiting on the pace, and again right before the deletion, as that wait may outlast the
+   * gate's trust in "active". A standing that cannot be read is a fault, never a lock-out.
    */
   private async attempt(job: BatchJob, item: BatchItem, mayHaveEarlierTry: boolean, lease: SliceLease): Promise<Outcome> {
     const requestId = batchRequestId(job.id, item.userId)
+    let creatorLockedOut: boolean
     try {
-      if (!(await this.takePaceToken(job.id))) return { status: 'stopped' }
+      creatorLockedOut = await this.creatorLockedOut(job)
+      if (!creatorLockedOut && !(await this.takePaceToken(job.id))) return { status: 'stopped' }
     } catch (err) {
       return this.failure(err)
     }
@@ -280,7 +296,9 @@ export class BatchRunner {
     if (!held) return { status: 'lease lost' }
     try {
       const earlier = mayHaveEarlierTry ? await this.deps.requests.get(requestId) : undefined
+      // A deletion already under way is finished, locked-out creator or not: the sweeper would finish it anyway.
       if (earlier) return await this.settleEarlier(requestId)
+      if (creatorLockedOut || (await this.creatorLockedOut(job))) return this.failure(new CallerLockedOutError())
       // The id follows from job and user, so two runners of one item (a slice taken over while its
       // holder still works it) name the same id: its create is the compare-and-set, and the one
       // that finds it taken settles the user from that request instead of opening a second.
@@ -294,6 +312,21 @@ export class BatchRunner {
       if (ours) return this.settleEarlier(requestId).catch((settleErr: unknown) => this.failure(settleErr))
       return this.failure(err)
     }
+  }
+
+  /**
+   * Whether the job's creator is locked out now: a person deleted, soft-deleted or being deleted
+   * since the submit, whose single delete would be refused. A trusted consumer's job has no person
+   * behind it (its caller names the consumer).
+   */
+  private async creatorLockedOut(job: BatchJob): Promise<boolean> {
+    if (job.caller.deleteAnyUser || this.deletedTheirCreator.has(job.id)) return false
+    if (!(await this.deps.isLockedOut(job.caller.userId))) return false
+    // A creator who listed themself (an admin leaving with their organisation) is locked out by
+    // their own job: that is their request carried out, not their authority taken away.
+    if (!(await this.deps.requests.get(batchRequestId(job.id, job.caller.userId)))) return true
+    this.deletedTheirCreator.add(job.id)
+    return false
   }
 
   /** A try that threw: a fault (a dependency in trouble) is tried again, anything else is the item's answer. */

@@ -8,7 +8,18 @@ export abstract class DeletionError extends Error {
 }
 
 /** What went wrong, in the domain's words; also the outcome label of the deletion metrics. */
-export type DeletionErrorKind = 'not_found' | 'request_not_found' | 'job_not_found' | 'already_deleted' | 'not_deleted' | 'erased' | 'role_restricted' | 'forbidden' | 'limit_reached' | 'unavailable'
+export type DeletionErrorKind =
+  | 'not_found'
+  | 'request_not_found'
+  | 'job_not_found'
+  | 'already_deleted'
+  | 'not_deleted'
+  | 'erased'
+  | 'role_restricted'
+  | 'forbidden'
+  | 'locked_out'
+  | 'limit_reached'
+  | 'unavailable'
 
 export class UserNotFoundError extends DeletionError {
   override name = 'UserNotFoundError'
@@ -62,6 +73,15 @@ export class RoleRestrictedError extends DeletionError {
 export class NotPermittedError extends DeletionError {
   override name = 'NotPermittedError'
   readonly kind = 'forbidden'
+}
+
+/**
+ * The caller's own account is deleted, soft-deleted or being deleted since they were verified:
+ * refused as the lock-out refuses their token (a batch job whose creator was locked out mid-job).
+ */
+export class CallerLockedOutError extends DeletionError {
+  override name = 'CallerLockedOutError'
+  readonly kind = 'locked_out'
 }
 
 /** A store or identity provider did not answer in time; nothing was committed by the failing call. */

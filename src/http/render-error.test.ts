@@ -1,7 +1,7 @@
 import { Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import { describe, expect, it } from 'vitest'
-import { DependencyUnavailableError, NotPermittedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from '../deletion/errors.js'
+import { CallerLockedOutError, DependencyUnavailableError, NotPermittedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from '../deletion/errors.js'
 import { createLogger } from '../logging/logger.js'
 import { ApiError } from './api-error.js'
 import type { AppEnv } from './app-env.js'
@@ -146,6 +146,8 @@ describe('renderError for errors that are not ApiErrors', () => {
     ['UserNotFoundError', () => new UserNotFoundError(), 404, 'UOS_USRDLT0013', 'user'],
     ['UserAlreadyDeletedError', () => new UserAlreadyDeletedError(), 400, 'UOS_USRDLT0008', 'User is already deleted.'],
     ['RoleRestrictedError', () => new RoleRestrictedError(), 400, 'UOS_USRDLT0083', 'User is restricted from deleting account based on roles!'],
+    // The code a batch job records for the users left when its creator is locked out mid-job: the lock-out's own 401.
+    ['CallerLockedOutError', () => new CallerLockedOutError(), 401, 'UOS_0070', 'You are not authorized.'],
     ['DependencyUnavailableError', () => new DependencyUnavailableError('cassandra'), 503, 'UOS_USRDLT0064', 'SERVICE UNAVAILABLE'],
     ['hono timeout (HTTPException 504)', () => new HTTPException(504, { message: 'Gateway Timeout' }), 503, 'UOS_USRDLT0064', 'SERVICE UNAVAILABLE'],
   ] as const)('when %s is thrown, then the answer is %i %s', async (_label, makeError, status, err, errmsg) => {

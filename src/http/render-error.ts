@@ -21,6 +21,8 @@ const codeForKind: Readonly<Record<DeletionErrorKind, ErrorCode>> = {
   erased: 'USER_ERASED',
   role_restricted: 'ROLE_RESTRICTED',
   forbidden: 'FORBIDDEN',
+  // The lock-out's own answer: a locked-out person's token is refused as a forged one would be.
+  locked_out: 'UNAUTHORIZED',
   limit_reached: 'DELETION_LIMIT_REACHED',
   unavailable: 'SERVICE_UNAVAILABLE',
 }

@@ -139,8 +139,10 @@ describe('batch deletion jobs on the real servers', () => {
     const { jobId } = await submitJob(post, token(), [other.id, self.id])
     // The creator is deleted by the job and locked out: an ORG_ADMIN of no organisation of theirs cannot follow it either.
     const done = await waitUntilCompletedDirect(jobId)
+    // FORBIDDEN, also when its slice comes to it after the job deleted its creator: their own request, not a lock-out.
     expect(done.outcomes.find((o) => o.userId === other.id)).toMatchObject({ status: 'failed', err: 'FORBIDDEN' })
     expect(done.outcomes.find((o) => o.userId === self.id)).toMatchObject({ status: 'deleted' })
+    expect((await readUserState(h.db, other.id)).user?.get('isdeleted')).not.toBe(true)
   })
 
   /** Reads a job's outcomes from the store (for a job whose creator can no longer call). */
