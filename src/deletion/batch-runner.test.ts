@@ -674,18 +674,6 @@ describe('BatchRunner: a creator locked out mid-job', () => {
     },
   )
 
-  it('when the job lists its own creator and deletes them, then the rest of the job is still deleted: the lock-out is their own request carried out', async () => {
-    const w = batchWorld({ concurrency: 1, maxDeletionsPerSecond: 100 })
-    w.engine.during(CREATOR, () => lockOuts.deleted?.(w))
-    await w.submit([CREATOR, U1, U2, U3], 2)
-
-    await workToTheEnd(w)
-
-    expect([...w.engine.users()].sort()).toEqual([CREATOR, U1, U2, U3].sort())
-    const status = await readBatchStatus({ jobs: w.jobs, clock: w.clock }, { caller: CALLER, jobId: JOB_ID, offset: 0, limit: 10 })
-    expect(status).toMatchObject({ state: 'completed', total: 4, done: 4, succeeded: 4, failed: {} })
-  })
-
   it('when the creator is locked out while a user waits for a pace token, then the standing is read again after the wait, and that user is not deleted', async () => {
     const w = batchWorld({ maxDeletionsPerSecond: 1 })
     w.clock.set(new Date(START.getTime() + 900))

@@ -75,8 +75,6 @@ export class BatchRunner {
   private readonly working = new Map<string, Promise<void>>()
   private readonly breakers = new Map<string, CircuitBreaker>()
   private readonly jobCache = new Map<string, BatchJob>()
-  /** Jobs whose creator they deleted themselves (see creatorLockedOut): asked once per job and instance. */
-  private readonly deletedTheirCreator = new Set<string>()
 
   constructor(private readonly deps: BatchRunnerDeps) {}
 
@@ -320,13 +318,10 @@ export class BatchRunner {
    * behind it (its caller names the consumer).
    */
   private async creatorLockedOut(job: BatchJob): Promise<boolean> {
-    if (job.caller.deleteAnyUser || this.deletedTheirCreator.has(job.id)) return false
-    if (!(await this.deps.isLockedOut(job.caller.userId))) return false
-    // A creator who listed themself (an admin leaving with their organisation) is locked out by
-    // their own job: that is their request carried out, not their authority taken away.
-    if (!(await this.deps.requests.get(batchRequestId(job.id, job.caller.userId)))) return true
-    this.deletedTheirCreator.add(job.id)
-    return false
+    if (job.caller.deleteAnyUser) return false
+    // Also when the job itself deleted them: an exception for that would let a stolen admin token
+    // list the admin first and keep deleting after the organisation locked the admin out.
+    return this.deps.isLockedOut(job.caller.userId)
   }
 
   /** A try that threw: a fault (a dependency in trouble) is tried again, anything else is the item's answer. */
