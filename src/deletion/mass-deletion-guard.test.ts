@@ -199,6 +199,18 @@ describe('guardMassDeletion', () => {
     await expect(guarded(deletionOf())).rejects.toBeInstanceOf(DeletionLimitReachedError)
   })
 
+  it('when another instance whose clock runs a little ahead has reserved into the next minute, then this one still counts it', async () => {
+    const counts = new InMemoryRequesterDeletionCounts()
+    const deleteAccount = vi.fn(async (input: DeletionInput) => deleted(input))
+    const ahead = guardMassDeletion({ counts, clock: clockAt((M + 1) * MINUTE_MS + 500), maxPerHour: 1 }, deleteAccount)
+    const behind = guardMassDeletion({ counts, clock: clockAt((M + 1) * MINUTE_MS - 1_500), maxPerHour: 1 }, deleteAccount)
+    await ahead(deletionOf())
+
+    await expect(behind(deletionOf())).rejects.toBeInstanceOf(DeletionLimitReachedError)
+
+    expect(deleteAccount).toHaveBeenCalledTimes(1)
+  })
+
   it('when a deletion is refused, then Retry-After is the seconds until enough counted minutes have left the last hour, at least 1', async () => {
     /** Deletions at `deletedAt` (ms) with the given limit, then one more at `refusedAt`: its refusal. */
     const refusal = async (maxPerHour: number, deletedAt: number[], refusedAt: number) => {
@@ -250,7 +262,7 @@ describe('guardMassDeletion', () => {
     expect(dryRun).toMatchObject({ retryAfterSeconds: 3600 })
     expect(deleteAccount).not.toHaveBeenCalled()
     expect(add).not.toHaveBeenCalled()
-    expect(count.mock.calls).toEqual([[REQUESTER, M + 30 - 59, M + 30]])
+    expect(count.mock.calls).toEqual([[REQUESTER, M + 30 - 59, M + 31]])
     // The real call it previews answers the same.
     expect(await guarded(deletionOf()).catch((err: unknown) => err)).toMatchObject({ retryAfterSeconds: 3600 })
   })

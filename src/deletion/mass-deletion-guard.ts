@@ -6,6 +6,8 @@ import type { Clock, MinuteCount, RequesterDeletionCounts } from './ports.js'
 const MINUTE_MS = 60_000
 /** The limit counts the last hour, to the minute: a deletion leaves the count 60 minutes after the minute it was made in. */
 export const GUARD_WINDOW_MINUTES = 60
+/** Minutes past the current one the count reads, for instances whose clocks run ahead. */
+const CLOCK_SKEW_MINUTES = 1
 
 /** Who a deletion is counted against: the person of the user token, or the trusted consumer on a route that has no person. */
 export function requesterOf(caller: Caller): string {
@@ -63,7 +65,9 @@ export function guardMassDeletion(
     const requester = requesterOf(input.caller)
     const now = deps.clock.now().getTime()
     const minute = Math.floor(now / MINUTE_MS)
-    const readWindow = () => deps.counts.countsBetween(requester, minute - GUARD_WINDOW_MINUTES + 1, minute)
+    // One minute past this one too: an instance whose clock runs ahead reserves into it, and this
+    // read must see that reservation (the safe side of a skew of up to a minute).
+    const readWindow = () => deps.counts.countsBetween(requester, minute - GUARD_WINDOW_MINUTES + 1, minute + CLOCK_SKEW_MINUTES)
     if (input.dryRun) {
       // The real call's increment would make it count + 1, refused over the limit: at the limit already, so is the dry run.
       const counted = await readWindow()
