@@ -77,6 +77,8 @@ export const gatewayAndUserToken: CredentialScheme<Caller> = {
   },
 
   lockOut: lockOutPerson,
-  idempotencyOwner: (caller) => `consumer:${caller.consumer}`,
+  // The person within the consumer: everyone behind one portal shares its consumer, and a key
+  // replays its first answer before the lock-out and authorization, so it must not reach another person's.
+  idempotencyOwner: (caller) => (caller.deleteAnyUser ? `consumer:${caller.consumer}` : `consumer:${caller.consumer}|user:${caller.userId}`),
   person: loginOf,
 }

@@ -30,6 +30,8 @@ function batchApp(beforeCreate: () => Promise<void> = async () => {}) {
     },
   )
   const token = fakes.userToken({ sub: ADMIN, roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] })
+  /** Another person of the same portal (the same API consumer): a user token of their own. */
+  const otherPerson = fakes.userToken({ sub: randomUUID(), roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] })
   const post = (path: string, request: Record<string, unknown>, headers: Record<string, string> = {}) =>
     Promise.resolve(
       fakes.app.request(path, {
@@ -38,7 +40,7 @@ function batchApp(beforeCreate: () => Promise<void> = async () => {}) {
         body: JSON.stringify({ request }),
       }),
     )
-  return { post, jobs, jobsCreated: () => jobs.timeline.count('jobs.create') }
+  return { post, jobs, otherPerson, jobsCreated: () => jobs.timeline.count('jobs.create') }
 }
 
 const SUBMIT = userDeleteBatch.paths[0]
@@ -64,6 +66,20 @@ describe('POST /api/user/v1/delete/batch with Idempotency-Key', () => {
     expect(retry.headers.get('x-response-length')).toBe(first.headers.get('x-response-length'))
     expect(await retry.text()).toBe(firstBody)
     expect(jobsCreated()).toBe(1)
+  })
+
+  it('when another person behind the same API consumer sends the same key and ids, then it is their own first use: a job of their own, never the first person’s answer', async () => {
+    const { post, otherPerson, jobsCreated } = batchApp()
+    const request = { userIds: [randomUUID()] }
+    const keyed = { 'idempotency-key': randomUUID() }
+
+    const first = await post(SUBMIT, request, keyed)
+    const theirs = await post(SUBMIT, request, { ...keyed, 'x-authenticated-user-token': otherPerson })
+
+    expect(theirs.status).toBe(202)
+    expect(theirs.headers.get('idempotent-replayed')).toBeNull()
+    expect(((await theirs.json()) as { result: { jobId: string } }).result.jobId).not.toBe(((await first.json()) as { result: { jobId: string } }).result.jobId)
+    expect(jobsCreated()).toBe(2)
   })
 
   it("when the retry comes on the gateway's path, then it is the same operation: the first 202 is replayed", async () => {
