@@ -73,9 +73,10 @@ export async function authorize(
  * created with a plain write, as is a msgid the service generated). A derived id that clashes is
  * refused instead (RequestAlreadyOpenedError): its deletion is open already. Creating it is the
  * point of no return (see CommitGate): 'unknown' when the store could not tell whether it did (it
- * settles that itself, and the request is then left to the sweeper). An acceptance that could not
- * be audited does not stop the request: it exists, so it is carried out, and its runner goes on to
- * the lock, whose outcome is the caller's answer (the acceptance record is the one thing missing).
+ * settles that itself, and the request is then left to the sweeper). The acceptance is audited
+ * without waiting: one that could not be audited does not stop the request: it exists, so it is
+ * carried out, and its runner goes on to the lock, whose outcome is the caller's answer (the
+ * acceptance record is the one thing missing).
  */
 export async function openRequest(deps: RunDeps, request: DeletionRequest, idChosenBy: RequestIdChosenBy, commit?: CommitGate): Promise<'open' | 'unknown'> {
   const heldUntil = leaseUntil(deps, request.createdAt)
@@ -88,12 +89,10 @@ export async function openRequest(deps: RunDeps, request: DeletionRequest, idCho
   }
   if (created === 'unknown') return 'unknown'
   request.heldUntil = heldUntil
-  try {
-    await deps.audit.append(auditRecord(request, 'deletion.accepted', request.createdAt))
-  } catch (err) {
-    if (!(err instanceof DependencyUnavailableError)) throw err
-    deps.onStepError?.('lock', err, request.id)
-  }
+  // Not awaited: an audit write in trouble is written again on a fresh chain, which may take
+  // longer than the request's deadline, the lock's decision wait or its lease, and the lock, not
+  // the record, decides the answer. The trail's queue keeps this record ahead of the request's next.
+  deps.audit.append(auditRecord(request, 'deletion.accepted', request.createdAt)).catch((err: unknown) => deps.onStepError?.('lock', err, request.id))
   deps.afterStep?.('accept')
   return 'open'
 }

@@ -428,6 +428,21 @@ describe('resumeDeletion, a runner that died half-way', () => {
     expect(w.requests.leaseOf('req-1')).toEqual(new Date(0))
   })
 
+  it('when the audit record of a partial settle could not be written, then its receipt is not written either, and the next pass audits it', async () => {
+    const w = world([lockedUser()])
+    w.identity.goDown()
+    w.requests.seed(requestThrough('event', { state: 'in_progress', steps: { ...RECORDED, keycloak: { status: 'pending', action: 'unreachable', at: EARLIER } } }))
+    w.audit.failNext(new DependencyUnavailableError('cassandra'))
+
+    await expect(resumeDeletion(w.deps, 'req-1')).rejects.toBeInstanceOf(DependencyUnavailableError)
+    expect(w.requests.peek('req-1')?.receipt).toBeUndefined()
+    w.clock.advance(60_000)
+    expect(await resumeDeletion(w.deps, 'req-1')).toBe('partial')
+
+    expect(w.audit.eventsOf('req-1')).toEqual(['deletion.partial'])
+    expect(w.requests.peek('req-1')?.receipt).toMatchObject({ state: 'partial' })
+  })
+
   it('when a partial request is retried and Keycloak now refuses where it was unreachable, then the step’s new outcome is recorded and nothing more is audited', async () => {
     const w = world([lockedUser()])
     w.identity.goDown()

@@ -21,8 +21,8 @@ export function auditRecord(request: DeletionRequest, event: AuditRecord['event'
 /**
  * Every step has run: the request is completed, or partial while a dependency still owes a step;
  * it gets its receipt (in the same write as the outcomes no checkpoint recorded), and the audit
- * trail its outcome. A partial request retried with nothing more done (the same stores still owed)
- * keeps the receipt and the audit record it has. A grace period's soft phase instead waits
+ * trail its outcome (a partial one first, then its receipt: see below). A partial request retried
+ * with nothing more done (the same stores still owed) keeps the receipt and the audit record it has. A grace period's soft phase instead waits
  * for its erasure: scheduled, still open for the sweeper.
  */
 export async function settleRequest(deps: SettleDeps, request: DeletionRequest, unrecorded: Partial<Record<StepName, StepOutcome>> = {}): Promise<RequestState> {
@@ -46,9 +46,18 @@ export async function settleRequest(deps: SettleDeps, request: DeletionRequest, 
   const storeNames = stores.map((entry) => entry.store)
   const horizons = deps.physicalErasure ? await deps.physicalErasure.horizons(storeNames, now) : {}
   const receipt = buildReceipt(request, state, deps.receiptKey, now, horizons, stores)
+  if (state === 'partial') {
+    // Audited before its receipt is written: a later retry owing the same stores takes that receipt
+    // as audited already (above), so a record that could not be written leaves the old receipt and
+    // the next pass audits again. A run that loses its lease between the two may leave it twice.
+    await deps.audit.append(auditRecord(request, 'deletion.partial', now, { pending: pending.join(',') }))
+    await finishUnderLease(deps, request, state, { receipt, steps: unrecorded })
+    request.receipt = receipt
+    return state
+  }
   await finishUnderLease(deps, request, state, { receipt, steps: unrecorded })
   request.receipt = receipt
-  await deps.audit.append(auditRecord(request, state === 'completed' ? 'deletion.completed' : 'deletion.partial', now, state === 'partial' ? { pending: pending.join(',') } : undefined))
+  await deps.audit.append(auditRecord(request, 'deletion.completed', now))
   return state
 }
 
