@@ -253,6 +253,14 @@ describe('OpenSearchUserIndex.deleteNotes', () => {
     expect(routes()).not.toContain('bulk')
   })
 
+  it('when the first page of a notes read is refused (a failed shard), then the snapshot it opened is cleared at once', async () => {
+    const { index, routes } = await indexOver({ search: (res) => json(res, 200, { ...hitsOf([], { _shards: { total: 2, successful: 1, skipped: 0, failed: 1 } }), _scroll_id: 'scroll-1' }) })
+
+    expectSearchUnavailable(await failureOf(index.readNotes(USER)))
+
+    expect(routes()).toEqual(['search', 'clearScroll'])
+  })
+
   it('when the notes search timed out on the engine, then deleting fails as unavailable', async () => {
     const { index } = await indexOver({ search: (res) => json(res, 200, hitsOf([], { timed_out: true })) })
 

@@ -240,7 +240,13 @@ export class OpenSearchUserIndex implements UserSearchIndex {
     return runSearch('search notes', async () => {
       try {
         const { body } = await this.client.search({ index: this.notesIndex, scroll: SCROLL_KEEP_ALIVE, body: { query: notesOf(userId), size: pageSize, sort: ['_doc'] } })
-        return scrollPageOf('search notes', body)
+        try {
+          return scrollPageOf('search notes', body)
+        } catch (err) {
+          // A refused first page (failed shards, timed out) still opened a snapshot: free it now, not in a minute.
+          await this.clearScroll(typeof body._scroll_id === 'string' ? body._scroll_id : undefined)
+          throw err
+        }
       } catch (err) {
         if (isNotFound(err)) return undefined
         throw err
