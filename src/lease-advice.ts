@@ -1,6 +1,9 @@
 import type { Config } from './config/config.js'
 import { longestAdminCallMs } from './store/keycloak-identity.js'
 
+/** Admin calls the Keycloak step may make for one account: sign-out, removal, and the disable when removal is refused. */
+const ADMIN_CALLS_PER_ACCOUNT = 3
+
 /** A DELETION_LEASE_MS too short for what a run may wait on: said at start-up, the service still starts. */
 export interface LeaseAdvice {
   msg: string
@@ -13,8 +16,8 @@ export interface LeaseAdvice {
  * What a short DELETION_LEASE_MS risks. A run that goes longer than the lease between two
  * checkpoints is taken over by the sweeper and stops at its next write: safe, but the work is done
  * twice and the run's answer is lost. Two waits are known from the settings: the request deadline
- * (the HTTP run holds the lease while the caller waits) and the slowest step, a Keycloak admin call
- * with its retries.
+ * (the HTTP run holds the lease while the caller waits) and the slowest step, Keycloak's, its admin
+ * calls each with their retries.
  */
 export function leaseAdvice(config: Config): LeaseAdvice[] {
   const leaseMs = config.deletion.leaseMs
@@ -22,10 +25,13 @@ export function leaseAdvice(config: Config): LeaseAdvice[] {
   if (leaseMs <= config.http.requestTimeoutMs) {
     advice.push({ msg: 'DELETION_LEASE_MS is not above REQUEST_TIMEOUT_MS: a deletion still being answered may be taken over by the sweeper', leaseMs, aboveMs: config.http.requestTimeoutMs })
   }
-  const keycloakMs = longestAdminCallMs(config.auth.keycloakAdmin)
+  // The Keycloak step signs out, removes and (when removal is refused) disables each account of the
+  // person: one id, or two with a federation provider (the federated and the native account).
+  const accounts = config.auth.userToken.federationProviderId ? 2 : 1
+  const keycloakMs = longestAdminCallMs(config.auth.keycloakAdmin) * ADMIN_CALLS_PER_ACCOUNT * accounts
   if (leaseMs <= keycloakMs) {
     advice.push({
-      msg: 'DELETION_LEASE_MS is not above the longest Keycloak admin call (KEYCLOAK_ADMIN_TIMEOUT_MS with its KEYCLOAK_ADMIN_RETRIES): a run waiting on Keycloak may be taken over',
+      msg: 'DELETION_LEASE_MS is not above the longest Keycloak step (three admin calls per account id, each KEYCLOAK_ADMIN_TIMEOUT_MS with its KEYCLOAK_ADMIN_RETRIES): a run waiting on Keycloak may be taken over',
       leaseMs,
       aboveMs: keycloakMs,
     })

@@ -26,6 +26,8 @@ interface FakeKeycloak {
   routes(): (Route | 'other')[]
   /** The next requests to `route` get these answers, in order, instead of the normal behaviour. */
   script(route: Route, ...answers: Scripted[]): void
+  /** As `script`, for the requests to `route` of one Keycloak id only (these go before the route's own script). */
+  scriptFor(route: Route, keycloakId: string, ...answers: Scripted[]): void
   /** Every token issued so far stops being accepted by the admin API (answers 401). */
   revokeTokens(): void
   hasAccount(userId: string): boolean
@@ -40,18 +42,19 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((server) => server.close()))
 })
 
-/** The one session every account of the fake has, and when it began. */
+/** The one session every account of the fake has unless told otherwise, and when it began. */
 const SESSION = { id: 'session-1', start: Date.parse('2024-05-20T09:58:00Z') }
+type Session = typeof SESSION
 
 /**
  * Just enough of Keycloak on 127.0.0.1 (port 0): the client_credentials token endpoint and the
  * admin user endpoints (logout, delete, update, read, sessions, identity links), which demand a
  * bearer token it issued. Accounts are held by their Keycloak id, which may be `f:<provider>:<id>`.
  */
-async function startKeycloak(options: { accounts?: string[]; expiresIn?: number } = {}): Promise<FakeKeycloak> {
-  const accounts = new Map((options.accounts ?? []).map((userId) => [userId, { enabled: true }]))
+async function startKeycloak(options: { accounts?: string[]; expiresIn?: number; disabled?: string[]; sessionsOf?: Record<string, Session[]> } = {}): Promise<FakeKeycloak> {
+  const accounts = new Map((options.accounts ?? []).map((userId) => [userId, { enabled: !options.disabled?.includes(userId) }]))
   const valid = new Set<string>()
-  const scripted = new Map<Route, Scripted[]>()
+  const scripted = new Map<string, Scripted[]>()
   const seen: Seen[] = []
   let issued = 0
 
@@ -72,7 +75,7 @@ async function startKeycloak(options: { accounts?: string[]; expiresIn?: number 
   const stub = await startStubServer((request, res) => {
     const { route, userId } = routeOf(request.method, request.path)
     seen.push({ route, method: request.method, path: request.path, body: request.body, ...(request.headers.authorization && { authorization: request.headers.authorization }) })
-    const next = route === 'other' ? undefined : scripted.get(route)?.shift()
+    const next = route === 'other' ? undefined : (scripted.get(`${route} ${userId}`)?.shift() ?? scripted.get(route)?.shift())
     if (next === 'hang') return
     if (typeof next === 'number') {
       res.writeHead(next, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'scripted' }))
@@ -99,7 +102,7 @@ async function startKeycloak(options: { accounts?: string[]; expiresIn?: number 
     }
     const json = (body: unknown) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body))
     if (route === 'read') return json({ username: `name-of-${userId}`, enabled: account.enabled })
-    if (route === 'sessions') return json([SESSION])
+    if (route === 'sessions') return json(options.sessionsOf?.[userId] ?? [SESSION])
     if (route === 'links') return json([])
     if (route === 'delete') accounts.delete(userId)
     if (route === 'update') {
@@ -113,6 +116,7 @@ async function startKeycloak(options: { accounts?: string[]; expiresIn?: number 
     seen,
     routes: () => seen.map((request) => request.route),
     script: (route, ...answers) => scripted.set(route, [...(scripted.get(route) ?? []), ...answers]),
+    scriptFor: (route, keycloakId, ...answers) => scripted.set(`${route} ${keycloakId}`, [...(scripted.get(`${route} ${keycloakId}`) ?? []), ...answers]),
     revokeTokens: () => valid.clear(),
     hasAccount: (userId) => accounts.has(userId),
     isEnabled: (userId) => accounts.get(userId)?.enabled,
@@ -412,16 +416,16 @@ describe('KeycloakIdentity with a federation provider id (Sunbird’s f:<provide
     expect(adminCalls(keycloak)).toEqual([`POST ${PLAIN_PATH}/logout`, `DELETE ${PLAIN_PATH}`])
   })
 
-  it('when Keycloak holds the user as f:<provider>:<id>, then its sessions are ended and it is deleted under that id, and the plain id is never called', async () => {
+  it('when Keycloak holds the user as f:<provider>:<id> only, then its sessions are ended and it is deleted under that id, after the plain id answered 404', async () => {
     // Arrange
     const keycloak = await startKeycloak({ accounts: [FEDERATED] })
 
     // Act
     const result = await federated(keycloak).eraseAccount('user-1')
 
-    // Assert: ':' goes %3A-encoded into the one path segment.
+    // Assert: ':' goes %3A-encoded into the one path segment; the plain id is asked for a second account.
     expect(result).toBe('deleted')
-    expect(adminCalls(keycloak)).toEqual([`POST ${FEDERATED_PATH}/logout`, `DELETE ${FEDERATED_PATH}`])
+    expect(adminCalls(keycloak)).toEqual([`POST ${FEDERATED_PATH}/logout`, `POST ${PLAIN_PATH}/logout`, `DELETE ${FEDERATED_PATH}`])
     expect(keycloak.hasAccount(FEDERATED)).toBe(false)
   })
 
@@ -469,7 +473,7 @@ describe('KeycloakIdentity with a federation provider id (Sunbird’s f:<provide
 
     // Assert
     expect(result).toEqual({ outcome: 'disabled', wasEnabled: true })
-    expect(adminCalls(keycloak)).toEqual([`GET ${FEDERATED_PATH}`, `POST ${FEDERATED_PATH}/logout`, `PUT ${FEDERATED_PATH}`])
+    expect(adminCalls(keycloak)).toEqual([`GET ${FEDERATED_PATH}`, `GET ${PLAIN_PATH}`, `POST ${FEDERATED_PATH}/logout`, `PUT ${FEDERATED_PATH}`])
     expect(keycloak.isEnabled(FEDERATED)).toBe(false)
   })
 
@@ -505,7 +509,7 @@ describe('KeycloakIdentity with a federation provider id (Sunbird’s f:<provide
     expect(await identity.enableAccount('user-1')).toBe('enabled')
 
     expect(keycloak.isEnabled(FEDERATED)).toBe(true)
-    expect(adminCalls(keycloak).slice(-2)).toEqual([`GET ${FEDERATED_PATH}`, `PUT ${FEDERATED_PATH}`])
+    expect(adminCalls(keycloak).slice(-3)).toEqual([`GET ${FEDERATED_PATH}`, `GET ${PLAIN_PATH}`, `PUT ${FEDERATED_PATH}`])
   })
 
   it('when a federated account is read (export, dry run), then the account and its identity links come from the federated id', async () => {
@@ -548,5 +552,214 @@ describe('KeycloakIdentity with a federation provider id (Sunbird’s f:<provide
     expect(nativeStart).toEqual(new Date(SESSION.start))
     expect(adminCalls(keycloakOfFederated)).toEqual([`GET ${FEDERATED_PATH}/sessions`])
     expect(adminCalls(keycloakOfNative)).toEqual([`GET ${FEDERATED_PATH}/sessions`, `GET ${PLAIN_PATH}/sessions`])
+  })
+})
+
+describe('KeycloakIdentity when the person has both a federated and a native account', () => {
+  // Older Sunbird versions created users natively in Keycloak under the Sunbird user id; the same
+  // person may also come through the user-storage federation as f:<provider>:<id>.
+  const PROVIDER = 'sunbird-fed'
+  const FEDERATED = `f:${PROVIDER}:user-1`
+  const NATIVE = 'user-1'
+  const FEDERATED_PATH = `${USERS_PATH}f%3A${PROVIDER}%3Auser-1`
+  const PLAIN_PATH = `${USERS_PATH}user-1`
+  const federated = (keycloak: FakeKeycloak, overrides: Partial<KeycloakAdminOptions> = {}) => clientFor(keycloak, { federationProviderId: PROVIDER, ...overrides })
+  const adminCalls = (keycloak: FakeKeycloak) => keycloak.seen.filter((request) => request.route !== 'token').map((request) => `${request.method} ${request.path}`)
+
+  it('when the account is erased, then both are signed out first, then both are deleted, and deleted is answered', async () => {
+    // Arrange
+    const keycloak = await startKeycloak({ accounts: [FEDERATED, NATIVE] })
+
+    // Act
+    const result = await federated(keycloak).eraseAccount('user-1')
+
+    // Assert
+    expect(result).toBe('deleted')
+    expect(adminCalls(keycloak)).toEqual([`POST ${FEDERATED_PATH}/logout`, `POST ${PLAIN_PATH}/logout`, `DELETE ${FEDERATED_PATH}`, `DELETE ${PLAIN_PATH}`])
+    expect(keycloak.hasAccount(FEDERATED)).toBe(false)
+    expect(keycloak.hasAccount(NATIVE)).toBe(false)
+  })
+
+  it('when removal of one is refused, then that one is disabled and blanked, the other deleted, and disabled is answered', async () => {
+    // Arrange: the federated account is read-only (its provider refuses removal).
+    const keycloak = await startKeycloak({ accounts: [FEDERATED, NATIVE] })
+    keycloak.scriptFor('delete', FEDERATED, 403)
+
+    // Act
+    const result = await federated(keycloak).eraseAccount('user-1')
+
+    // Assert: an account is kept, so the receipt does not say deleted.
+    expect(result).toBe('disabled')
+    expect(adminCalls(keycloak)).toEqual([`POST ${FEDERATED_PATH}/logout`, `POST ${PLAIN_PATH}/logout`, `DELETE ${FEDERATED_PATH}`, `PUT ${FEDERATED_PATH}`, `DELETE ${PLAIN_PATH}`])
+    expect(keycloak.isEnabled(FEDERATED)).toBe(false)
+    expect(keycloak.hasAccount(NATIVE)).toBe(false)
+  })
+
+  it('when signing out the native one is refused, then the call fails and neither is removed', async () => {
+    // Arrange
+    const keycloak = await startKeycloak({ accounts: [FEDERATED, NATIVE] })
+    keycloak.scriptFor('logout', NATIVE, 403)
+
+    // Act
+    const error = await failureOf(federated(keycloak).eraseAccount('user-1'))
+
+    // Assert: a refusal is never read as "no such account".
+    expect(error).toBeInstanceOf(Error)
+    expect(error).not.toBeInstanceOf(DependencyUnavailableError)
+    expect(adminCalls(keycloak)).toEqual([`POST ${FEDERATED_PATH}/logout`, `POST ${PLAIN_PATH}/logout`])
+    expect(keycloak.hasAccount(FEDERATED)).toBe(true)
+    expect(keycloak.hasAccount(NATIVE)).toBe(true)
+  })
+
+  it('when Keycloak is out of reach for the second removal, then the call fails as unavailable, and a retry deletes what is left', async () => {
+    // Arrange
+    const keycloak = await startKeycloak({ accounts: [FEDERATED, NATIVE] })
+    keycloak.scriptFor('delete', NATIVE, 503, 503)
+    const identity = federated(keycloak, { retries: 1 })
+
+    // Act
+    const error = await failureOf(identity.eraseAccount('user-1'))
+    const retried = await identity.eraseAccount('user-1')
+
+    // Assert
+    expect(error).toBeInstanceOf(DependencyUnavailableError)
+    expect(retried).toBe('deleted')
+    expect(adminCalls(keycloak).slice(-3)).toEqual([`POST ${FEDERATED_PATH}/logout`, `POST ${PLAIN_PATH}/logout`, `DELETE ${PLAIN_PATH}`])
+    expect(keycloak.hasAccount(FEDERATED)).toBe(false)
+    expect(keycloak.hasAccount(NATIVE)).toBe(false)
+  })
+
+  it('when the account is disabled (soft deletion), then both are read, then both signed out, then both disabled', async () => {
+    // Arrange
+    const keycloak = await startKeycloak({ accounts: [FEDERATED, NATIVE] })
+
+    // Act
+    const result = await federated(keycloak).disableAccount('user-1')
+
+    // Assert
+    expect(result).toEqual({ outcome: 'disabled', wasEnabled: true })
+    expect(adminCalls(keycloak)).toEqual([`GET ${FEDERATED_PATH}`, `GET ${PLAIN_PATH}`, `POST ${FEDERATED_PATH}/logout`, `POST ${PLAIN_PATH}/logout`, `PUT ${FEDERATED_PATH}`, `PUT ${PLAIN_PATH}`])
+    expect(keycloak.isEnabled(FEDERATED)).toBe(false)
+    expect(keycloak.isEnabled(NATIVE)).toBe(false)
+  })
+
+  it('when only one of them was enabled, then it alone is written, both are signed out, and wasEnabled is true', async () => {
+    // Arrange
+    const keycloak = await startKeycloak({ accounts: [FEDERATED, NATIVE], disabled: [FEDERATED] })
+
+    // Act
+    const result = await federated(keycloak).disableAccount('user-1')
+
+    // Assert
+    expect(result).toEqual({ outcome: 'disabled', wasEnabled: true })
+    expect(adminCalls(keycloak).slice(2)).toEqual([`POST ${FEDERATED_PATH}/logout`, `POST ${PLAIN_PATH}/logout`, `PUT ${PLAIN_PATH}`])
+    expect(keycloak.isEnabled(NATIVE)).toBe(false)
+  })
+
+  it('when both were disabled already, then both are signed out, nothing is written, and wasEnabled is false', async () => {
+    const keycloak = await startKeycloak({ accounts: [FEDERATED, NATIVE], disabled: [FEDERATED, NATIVE] })
+
+    const result = await federated(keycloak).disableAccount('user-1')
+
+    expect(result).toEqual({ outcome: 'disabled', wasEnabled: false })
+    expect(keycloak.routes()).not.toContain('update')
+    expect(keycloak.routes().filter((route) => route === 'logout')).toHaveLength(2)
+  })
+
+  it('when reading the native one is refused, then disable fails before anything is signed out or written', async () => {
+    // Arrange
+    const keycloak = await startKeycloak({ accounts: [FEDERATED, NATIVE] })
+    keycloak.scriptFor('read', NATIVE, 403)
+
+    // Act
+    const error = await failureOf(federated(keycloak).disableAccount('user-1'))
+
+    // Assert: a retry still sees both as they were, and remembers that they were enabled.
+    expect(error).toBeInstanceOf(Error)
+    expect(error).not.toBeInstanceOf(DependencyUnavailableError)
+    expect(adminCalls(keycloak)).toEqual([`GET ${FEDERATED_PATH}`, `GET ${PLAIN_PATH}`])
+    expect(keycloak.isEnabled(FEDERATED)).toBe(true)
+    expect(keycloak.isEnabled(NATIVE)).toBe(true)
+  })
+
+  it('when disabling the native one is refused, then the call fails', async () => {
+    const keycloak = await startKeycloak({ accounts: [FEDERATED, NATIVE] })
+    keycloak.scriptFor('update', NATIVE, 403)
+
+    const error = await failureOf(federated(keycloak).disableAccount('user-1'))
+
+    expect(error).toBeInstanceOf(Error)
+    expect(error).not.toBeInstanceOf(DependencyUnavailableError)
+    expect(keycloak.isEnabled(NATIVE)).toBe(true)
+  })
+
+  it('when a soft deletion is cancelled, then both are enabled again', async () => {
+    // Arrange
+    const keycloak = await startKeycloak({ accounts: [FEDERATED, NATIVE] })
+    const identity = federated(keycloak)
+    await identity.disableAccount('user-1')
+
+    // Act
+    const result = await identity.enableAccount('user-1')
+
+    // Assert
+    expect(result).toBe('enabled')
+    expect(adminCalls(keycloak).slice(-4)).toEqual([`GET ${FEDERATED_PATH}`, `GET ${PLAIN_PATH}`, `PUT ${FEDERATED_PATH}`, `PUT ${PLAIN_PATH}`])
+    expect(keycloak.isEnabled(FEDERATED)).toBe(true)
+    expect(keycloak.isEnabled(NATIVE)).toBe(true)
+  })
+
+  it('when enabling the native one is refused, then the call fails (a cancel does not pass for done)', async () => {
+    const keycloak = await startKeycloak({ accounts: [FEDERATED, NATIVE], disabled: [FEDERATED, NATIVE] })
+    keycloak.scriptFor('update', NATIVE, 403)
+
+    const error = await failureOf(federated(keycloak).enableAccount('user-1'))
+
+    expect(error).toBeInstanceOf(Error)
+    expect(error).not.toBeInstanceOf(DependencyUnavailableError)
+    expect(keycloak.isEnabled(NATIVE)).toBe(false)
+  })
+
+  it('when the account is read (export, dry run), then the federated one is answered and the native one is not asked for', async () => {
+    const keycloak = await startKeycloak({ accounts: [FEDERATED, NATIVE] })
+
+    const account = await federated(keycloak).readAccount('user-1')
+
+    expect(account).toMatchObject({ username: `name-of-${FEDERATED}` })
+    expect(adminCalls(keycloak)).toEqual([`GET ${FEDERATED_PATH}`, `GET ${FEDERATED_PATH}/federated-identity`])
+  })
+
+  it('when step-up asks about a session of the native account, then it is found there after the federated one did not hold it', async () => {
+    // Arrange: the person signed in with the native account; the token's user id has no f: part.
+    const keycloak = await startKeycloak({ accounts: [FEDERATED, NATIVE], sessionsOf: { [FEDERATED]: [] } })
+
+    // Act
+    const started = await federated(keycloak).sessionStartedAt('user-1', SESSION.id)
+
+    // Assert
+    expect(started).toEqual(new Date(SESSION.start))
+    expect(adminCalls(keycloak)).toEqual([`GET ${FEDERATED_PATH}/sessions`, `GET ${PLAIN_PATH}/sessions`])
+  })
+
+  it('when step-up asks about a session of the federated account, then the native one is not asked', async () => {
+    const keycloak = await startKeycloak({ accounts: [FEDERATED, NATIVE] })
+
+    expect(await federated(keycloak).sessionStartedAt('user-1', SESSION.id)).toEqual(new Date(SESSION.start))
+
+    expect(adminCalls(keycloak)).toEqual([`GET ${FEDERATED_PATH}/sessions`])
+  })
+
+  it('when no provider id is set, then disable and enable ask for the plain id alone, as before', async () => {
+    // Arrange: the federated account exists but the setting is off, so it is not addressed.
+    const keycloak = await startKeycloak({ accounts: [FEDERATED, NATIVE] })
+    const identity = clientFor(keycloak)
+
+    // Act
+    await identity.disableAccount('user-1')
+    await identity.enableAccount('user-1')
+
+    // Assert
+    expect(adminCalls(keycloak)).toEqual([`GET ${PLAIN_PATH}`, `POST ${PLAIN_PATH}/logout`, `PUT ${PLAIN_PATH}`, `GET ${PLAIN_PATH}`, `PUT ${PLAIN_PATH}`])
+    expect(keycloak.isEnabled(FEDERATED)).toBe(true)
   })
 })

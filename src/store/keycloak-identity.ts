@@ -26,7 +26,8 @@ export interface KeycloakAdminOptions {
   retries: number
   /**
    * Sunbird's sunbird_keycloak_user_federation_provider_id: when set, a user is looked for as
-   * `f:<provider>:<user id>` first and as the plain id after a 404; empty or absent: the plain id only.
+   * `f:<provider>:<user id>` and as the plain id (both are acted on when both exist; a read takes
+   * the first found); empty or absent: the plain id only.
    */
   federationProviderId?: string
 }
@@ -58,7 +59,8 @@ export function longestAdminCallMs(options: { timeoutMs: number; retries: number
  * Keycloak's admin REST API with the service client's credentials (client_credentials grant, token
  * cached until shortly before expiry). Every call is time-bounded and retried a bounded number of
  * times on network errors and 5xx; 4xx answers are final. A user is addressed by each of its
- * possible Keycloak ids in turn (keycloakIdsToTry) and is absent only when Keycloak knows none.
+ * possible Keycloak ids in turn (keycloakIdsToTry) and is absent only when Keycloak knows none;
+ * erasing, disabling and enabling act on every account Keycloak knows under those ids.
  */
 export class KeycloakIdentity implements IdentityProvider {
   private token: { value: string; expiresAt: number } | undefined
@@ -72,17 +74,16 @@ export class KeycloakIdentity implements IdentityProvider {
 
   async eraseAccount(userId: string): Promise<AccountErasure> {
     try {
-      // Sessions first: even if removal is refused below, the user is signed out everywhere. The
-      // logout also finds which of the user's ids Keycloak holds, without a read before it.
-      const located = await this.firstFound(userId, (userUrl) => this.endSessions(userUrl))
-      if (!located) return 'absent'
-      const { userUrl } = located
-      const removal = await this.adminStatus('DELETE', userUrl)
-      if (removal.ok || removal.status === 404) return removal.ok ? 'deleted' : 'absent'
-      // Sunbird's fallback when removal fails: lock the account and blank what identifies the person.
-      const disable = await this.adminStatus('PUT', userUrl, { enabled: false, email: '', firstName: '', lastName: '', emailVerified: false })
-      if (!disable.ok) throw new Error(`disable answered ${disable.status}`)
-      return 'disabled'
+      // Sessions first, on every account the person has: even if a removal is refused below, they
+      // are signed out everywhere. The logouts also find which ids Keycloak holds, without a read.
+      const signedOut = await this.everyFound(userId, (userUrl) => this.endSessions(userUrl))
+      if (signedOut.length === 0) return 'absent'
+      const removals: AccountErasure[] = []
+      for (const { userUrl } of signedOut) removals.push(await this.removeAccount(userUrl))
+      // The weakest outcome speaks for the person: an account kept (disabled and blanked) is not
+      // "deleted", even when the other one is gone.
+      if (removals.includes('disabled')) return 'disabled'
+      return removals.includes('deleted') ? 'deleted' : 'absent'
     } catch (err) {
       throw asDomainError(err)
     }
@@ -90,31 +91,43 @@ export class KeycloakIdentity implements IdentityProvider {
 
   async disableAccount(userId: string): Promise<{ outcome: 'disabled' | 'absent'; wasEnabled: boolean }> {
     try {
-      const located = await this.firstFound(userId, (userUrl) => this.readUser(userUrl))
-      if (!located) return { outcome: 'absent', wasEnabled: false }
-      const { userUrl, found: current } = located
+      // Every account is read before any is changed: a refusal here leaves all as they were, so a
+      // retry still sees (and remembers for a cancel) whether any was enabled.
+      const accounts = await this.everyFound(userId, (userUrl) => this.readUser(userUrl))
       // Sessions first: a login in between would only meet a disabled account.
-      if (!(await this.endSessions(userUrl))) return { outcome: 'absent', wasEnabled: false }
+      const signedOut: typeof accounts = []
+      for (const account of accounts) if (await this.endSessions(account.userUrl)) signedOut.push(account)
+      if (signedOut.length === 0) return { outcome: 'absent', wasEnabled: false }
       // The whole representation goes back with only `enabled` changed: a partial one would drop attributes (Sunbird's roles).
-      if (current.enabled !== false) await this.writeUser(userUrl, { ...current, enabled: false })
-      return { outcome: 'disabled', wasEnabled: current.enabled !== false }
+      for (const { userUrl, found: current } of signedOut) if (current.enabled !== false) await this.writeUser(userUrl, { ...current, enabled: false })
+      return { outcome: 'disabled', wasEnabled: signedOut.some(({ found }) => found.enabled !== false) }
     } catch (err) {
       throw asDomainError(err)
     }
   }
 
+  /**
+   * Enables every account Keycloak holds for the person, as disableAccount disabled every one. A
+   * cancel asks for it only when some account was enabled before the soft deletion; one that was
+   * disabled before it next to an enabled one comes back enabled too (which accounts were enabled
+   * is not remembered per id).
+   */
   async enableAccount(userId: string): Promise<'enabled' | 'absent'> {
     try {
-      const located = await this.firstFound(userId, (userUrl) => this.readUser(userUrl))
-      if (!located) return 'absent'
-      const { userUrl, found: current } = located
-      if (current.enabled !== true) await this.writeUser(userUrl, { ...current, enabled: true })
+      const accounts = await this.everyFound(userId, (userUrl) => this.readUser(userUrl))
+      if (accounts.length === 0) return 'absent'
+      for (const { userUrl, found: current } of accounts) if (current.enabled !== true) await this.writeUser(userUrl, { ...current, enabled: true })
       return 'enabled'
     } catch (err) {
       throw asDomainError(err)
     }
   }
 
+  /**
+   * The account under the first id Keycloak knows (the federated one, which Sunbird serves, before
+   * the plain one). The export's `keycloak` holds one account (schemas/user-export.response.json):
+   * when the person has both, the native account is not in it.
+   */
   async readAccount(userId: string): Promise<AccountRecord | undefined> {
     try {
       const located = await this.firstFound(userId, (userUrl) => this.readUser(userUrl))
@@ -141,16 +154,26 @@ export class KeycloakIdentity implements IdentityProvider {
   /**
    * When a session of the user began, by its id (the `sid` of their token), or undefined when
    * Keycloak has no such session. A password grant starts a session and sets no AUTH_TIME note, so
-   * its tokens carry no `auth_time`: the session's start is then the time of the login.
+   * its tokens carry no `auth_time`: the session's start is then the time of the login. The user id
+   * comes without the token's `f:<provider>:` part, so a person with both accounts may have signed
+   * in with either: the session is looked for under each id until one holds it.
    */
   async sessionStartedAt(userId: string, sessionId: string): Promise<Date | undefined> {
     try {
-      const located = await this.firstFound(userId, (userUrl) => this.readSessions(userUrl))
-      const session = located?.found.find((candidate) => candidate.id === sessionId)
-      return typeof session?.start === 'number' ? new Date(session.start) : undefined
+      for (const userUrl of this.userUrls(userId)) {
+        const session = (await this.readSessions(userUrl))?.find((candidate) => candidate.id === sessionId)
+        if (session) return typeof session.start === 'number' ? new Date(session.start) : undefined
+      }
+      return undefined
     } catch (err) {
       throw asDomainError(err)
     }
+  }
+
+  /** The user's URL under each of its possible Keycloak ids, in the order to try them. */
+  private userUrls(userId: string): string[] {
+    // encodeURIComponent turns the ':' of `f:<provider>:<id>` into %3A, which Keycloak decodes.
+    return keycloakIdsToTry(userId, this.options.federationProviderId).map((keycloakId) => `${this.adminBase}/users/${encodeURIComponent(keycloakId)}`)
   }
 
   /**
@@ -159,13 +182,41 @@ export class KeycloakIdentity implements IdentityProvider {
    * `lookup` answers undefined for Keycloak's 404 only: any other refusal ends the search.
    */
   private async firstFound<T>(userId: string, lookup: (userUrl: string) => Promise<T | undefined>): Promise<{ userUrl: string; found: T } | undefined> {
-    for (const keycloakId of keycloakIdsToTry(userId, this.options.federationProviderId)) {
-      // encodeURIComponent turns the ':' of `f:<provider>:<id>` into %3A, which Keycloak decodes.
-      const userUrl = `${this.adminBase}/users/${encodeURIComponent(keycloakId)}`
+    for (const userUrl of this.userUrls(userId)) {
       const found = await lookup(userUrl)
       if (found !== undefined) return { userUrl, found }
     }
     return undefined
+  }
+
+  /**
+   * Runs `lookup` on the user's URL under every one of its possible Keycloak ids, one after the
+   * other, and answers each URL Keycloak knows with what the lookup found there (none when every id
+   * is unknown). A person may hold both a federated and a native account: the calls that change an
+   * account act on each. `lookup` answers undefined for Keycloak's 404 only: any other refusal, on
+   * any id, fails the whole call.
+   */
+  private async everyFound<T>(userId: string, lookup: (userUrl: string) => Promise<T | undefined>): Promise<{ userUrl: string; found: T }[]> {
+    const known: { userUrl: string; found: T }[] = []
+    for (const userUrl of this.userUrls(userId)) {
+      const found = await lookup(userUrl)
+      if (found !== undefined) known.push({ userUrl, found })
+    }
+    return known
+  }
+
+  /**
+   * Removes the account at `userUrl` (its sessions already ended): deleted, absent when it went
+   * meanwhile, or, Sunbird's fallback when removal is refused, disabled with what identifies the
+   * person blanked.
+   */
+  private async removeAccount(userUrl: string): Promise<AccountErasure> {
+    const removal = await this.adminStatus('DELETE', userUrl)
+    if (removal.ok) return 'deleted'
+    if (removal.status === 404) return 'absent'
+    const disable = await this.adminStatus('PUT', userUrl, { enabled: false, email: '', firstName: '', lastName: '', emailVerified: false })
+    if (!disable.ok) throw new Error(`disable answered ${disable.status}`)
+    return 'disabled'
   }
 
   /** Ends every session of the user; undefined when Keycloak has no such user. */
