@@ -17,7 +17,7 @@ import { exportUser } from './deletion/export-user.js'
 import type { BatchJobStore, IdentityProvider, UserStore } from './deletion/ports.js'
 import { lockOutStanding } from './deletion/user-condition.js'
 import { resumeDeletion, resumeOpenDeletions, type SweepReport } from './deletion/run-deletion.js'
-import { readBatchStatus, submitBatch } from './deletion/batch-job.js'
+import { batchJobId, readBatchStatus, submitBatch } from './deletion/batch-job.js'
 import { BatchRunner } from './deletion/batch-runner.js'
 import { DependencyUnavailableError, WordedCause } from './deletion/errors.js'
 import { guardMassDeletion } from './deletion/mass-deletion-guard.js'
@@ -243,10 +243,10 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     },
     ...(config.deletion.maxAuthAgeSeconds !== undefined && { maxAuthAgeSeconds: config.deletion.maxAuthAgeSeconds }),
     deleteAccount: guardedDeletion,
-    submitBatch: async ({ caller, userIds, mode }) => {
+    submitBatch: async ({ caller, userIds, mode, idempotencyKey }) => {
       const job = await submitBatch(
         { jobs: batchJobs, clock: workflow.clock, sliceSize: config.batch.sliceSize, minSlices: config.batch.concurrency },
-        { jobId: randomUUID(), caller, userIds, ...(mode && { mode }) },
+        { jobId: batchJobId(idempotencyKey), caller, userIds, ...(mode && { mode }) },
       )
       batches.kick()
       return job

@@ -1,7 +1,9 @@
+import { v5 as uuidv5 } from 'uuid'
 import { describe, expect, it } from 'vitest'
 import { InMemoryBatchJobs } from '../../test/support/fakes/in-memory-batch-jobs.js'
-import { readBatchStatus, submitBatch, usersPerSlice } from './batch-job.js'
+import { batchJobId, readBatchStatus, submitBatch, usersPerSlice } from './batch-job.js'
 import type { Caller } from './caller.js'
+import { BatchJobIdTakenError, DependencyUnavailableError } from './errors.js'
 
 const CALLER: Caller = { consumer: 'portal', userId: 'admin-1', roles: [{ role: 'ORG_ADMIN', organisationIds: ['org-1'] }] }
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`)
@@ -50,6 +52,90 @@ describe('submitBatch', () => {
     const jobs = new InMemoryBatchJobs()
     const { jobId } = await submitBatch({ jobs, clock: { now: () => new Date() }, sliceSize: 25 }, { jobId: 'job-2', caller: CALLER, userIds: ids(30) })
     expect((await jobs.get(jobId))?.slices).toBe(2)
+  })
+})
+
+describe('batchJobId', () => {
+  const key = { owner: 'consumer:portal|user:admin-1', keyHash: 'a'.repeat(64) }
+
+  it('when a submit carries an Idempotency-Key, then its job id is the UUID v5 of the key’s owner and hash: the same on every try', () => {
+    expect(batchJobId(key)).toBe(uuidv5(`${key.owner}\n${key.keyHash}`, '2ae09f7c-8de7-4635-8262-e3abf9784543'))
+    expect(batchJobId({ ...key })).toBe(batchJobId(key))
+  })
+
+  it('when another caller sends the same key, or the caller another key, then the job id is another', () => {
+    expect(batchJobId({ ...key, owner: 'consumer:portal|user:admin-2' })).not.toBe(batchJobId(key))
+    expect(batchJobId({ ...key, keyHash: 'b'.repeat(64) })).not.toBe(batchJobId(key))
+  })
+
+  it('when a submit carries no key, then each job id is a random UUID of its own', () => {
+    expect(batchJobId()).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+    expect(batchJobId()).not.toBe(batchJobId())
+  })
+})
+
+describe('submitBatch again under the same job id (a submit retried with its Idempotency-Key)', () => {
+  const clock = { now: () => new Date() }
+  /** The store, its open writing only the first `written` users it is given, then failing, once. */
+  function failingOpenAfter(written: number): InMemoryBatchJobs {
+    const jobs = new InMemoryBatchJobs()
+    const open = jobs.open.bind(jobs)
+    let failed = false
+    jobs.open = async (job, items) => {
+      if (failed) return open(job, items)
+      failed = true
+      // Given as completed, the job is not listed: as if its listing never came.
+      await open({ ...job, state: 'completed' }, items.slice(0, written))
+      throw new DependencyUnavailableError('cassandra')
+    }
+    return jobs
+  }
+
+  it('when the first submit wrote part of its users and failed, then the retry writes the rest, in the slices the job was cut in, also when the slice size changed between them', async () => {
+    const jobs = failingOpenAfter(4)
+    const userIds = ids(10)
+    await expect(submitBatch({ jobs, clock, sliceSize: 3 }, { jobId: 'job-k', caller: CALLER, userIds, mode: 'hard' })).rejects.toThrow(DependencyUnavailableError)
+    expect(await jobs.listOpen()).toEqual([])
+
+    const answer = await submitBatch({ jobs, clock, sliceSize: 5 }, { jobId: 'job-k', caller: CALLER, userIds, mode: 'hard' })
+
+    expect(answer).toEqual({ jobId: 'job-k', total: 10 })
+    expect((await jobs.get('job-k'))?.slices).toBe(4)
+    const items = await jobs.itemsPage('job-k', 0, 100)
+    expect(items.map((item) => [item.userId, item.slice])).toEqual(userIds.map((userId, index) => [userId, Math.floor(index / 3)]))
+    expect((await jobs.slices('job-k')).map((slice) => slice.slice)).toEqual([0, 1, 2, 3])
+    expect(await jobs.listOpen()).toEqual(['job-k'])
+  })
+
+  it('when the job is whole and being worked, then submitting it again changes nothing and answers the same job', async () => {
+    const jobs = new InMemoryBatchJobs()
+    const userIds = ids(3)
+    const submit = () => submitBatch({ jobs, clock, sliceSize: 25 }, { jobId: 'job-w', caller: CALLER, userIds })
+    await submit()
+    const until = new Date(Date.now() + 60_000)
+    await jobs.acquireSlice('job-w', 0, 'instance-1', new Date(), until)
+    await jobs.recordItem('job-w', { userId: userIds[0] as string, slice: 0, status: 'failed', err: 'UOS_USRDLT0008', attempts: 1, at: new Date() }, until)
+    const before = { job: await jobs.get('job-w'), items: await jobs.itemsPage('job-w', 0, 10), slices: await jobs.slices('job-w') }
+
+    expect(await submit()).toEqual({ jobId: 'job-w', total: 3 })
+
+    expect({ job: await jobs.get('job-w'), items: await jobs.itemsPage('job-w', 0, 10), slices: await jobs.slices('job-w') }).toEqual(before)
+  })
+
+  it('when the job under the id is another submit’s (another creator, mode or ids), then BatchJobIdTakenError, and nothing of it is written', async () => {
+    const jobs = new InMemoryBatchJobs()
+    const submit = (input: { caller?: Caller; userIds?: string[]; mode?: 'soft' | 'hard' }) =>
+      submitBatch({ jobs, clock, sliceSize: 25 }, { jobId: 'job-t', caller: input.caller ?? CALLER, userIds: input.userIds ?? ids(2), ...(input.mode && { mode: input.mode }) })
+    await submit({ mode: 'hard' })
+    const before = { job: await jobs.get('job-t'), items: await jobs.itemsPage('job-t', 0, 10) }
+    const opened = jobs.timeline.count('jobs.open')
+
+    for (const other of [{ mode: 'soft' as const }, {}, { mode: 'hard' as const, userIds: [...ids(3)].slice(1) }, { mode: 'hard' as const, caller: { ...CALLER, userId: 'admin-2' } }]) {
+      await expect(submit(other)).rejects.toThrow(BatchJobIdTakenError)
+    }
+
+    expect({ job: await jobs.get('job-t'), items: await jobs.itemsPage('job-t', 0, 10) }).toEqual(before)
+    expect(jobs.timeline.count('jobs.open')).toBe(opened)
   })
 })
 

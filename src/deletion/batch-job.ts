@@ -1,18 +1,38 @@
-import { createHash } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import type { Caller } from './caller.js'
 import { ORG_ADMIN } from './deletion-policy.js'
-import { BatchJobNotFoundError, NotPermittedError } from './errors.js'
+import { BatchJobIdTakenError, BatchJobNotFoundError, NotPermittedError } from './errors.js'
+import { nameBasedUuid } from './name-based-uuid.js'
 import type { BatchItem, BatchItemStatus, BatchJob, BatchJobState, BatchJobStore, Clock, SliceTally } from './ports.js'
 
 /** At most this many ids per job (the schema says so first). */
 export const MAX_BATCH_IDS = 1000
 
 export interface SubmitBatchInput {
+  /** batchJobId: random, or following from the submit's Idempotency-Key. */
   jobId: string
   caller: Caller
   /** Already reduced from f:<provider>:<id> to <id>. */
   userIds: readonly string[]
   mode?: 'soft' | 'hard'
+}
+
+/** An Idempotency-Key as its owner sent it: the caller it belongs to, and the key's hash. */
+export interface SubmitKey {
+  owner: string
+  keyHash: string
+}
+
+/** Namespace of the job ids that follow from Idempotency-Keys (a fixed, random UUID of this product's own). */
+const JOB_ID_NAMESPACE = Buffer.from('2ae09f7c8de746358262e3abf9784543', 'hex')
+
+/**
+ * The id of a submitted job. With an Idempotency-Key it follows from the key and its owner (a UUID
+ * v5), so a submit retried with the key, after one that failed part way or whose answer was lost,
+ * meets the job that one recorded instead of recording a second; without one, a random UUID.
+ */
+export function batchJobId(key?: SubmitKey): string {
+  return key ? nameBasedUuid(JOB_ID_NAMESPACE, `${key.owner}\n${key.keyHash}`) : randomUUID()
 }
 
 /** The deletion request of one user of a job: the same id on every try, so a resumed job never opens a second request for a user. */
@@ -29,17 +49,24 @@ export function usersPerSlice(total: number, sliceSize: number, minSlices: numbe
   return Math.max(1, Math.min(sliceSize, Math.ceil(total / minSlices)))
 }
 
+type SlicedUser = Pick<BatchItem, 'userId' | 'slice'>
+
+const sliced = (userIds: readonly string[], perSlice: number): SlicedUser[] => userIds.map((userId, index) => ({ userId, slice: Math.floor(index / perSlice) }))
+
 /**
  * Records a batch job: each distinct id once, in slices (the unit an instance leases) of
  * usersPerSlice. Nothing is deleted here; every instance's runner works the job (batch-runner.ts),
  * each id authorised and checked as a single delete by the same caller would be. `minSlices` is
  * how many slices an instance works at once (BATCH_CONCURRENCY); absent: slices of `sliceSize`.
+ *
+ * A job recorded under the id already is this submit's when a submit with the same Idempotency-Key
+ * recorded it (a retry after a 503, a crash or a lost answer): it is completed, not recorded again,
+ * and answered as the first would have been (see resume).
  */
 export async function submitBatch(deps: { jobs: BatchJobStore; clock: Clock; sliceSize: number; minSlices?: number }, input: SubmitBatchInput): Promise<{ jobId: string; total: number }> {
   const userIds = [...new Set(input.userIds)]
   const now = deps.clock.now()
   const perSlice = usersPerSlice(userIds.length, deps.sliceSize, deps.minSlices ?? 1)
-  const slices = Math.ceil(userIds.length / perSlice)
   const job: BatchJob = {
     id: input.jobId,
     createdBy: input.caller.userId,
@@ -55,16 +82,53 @@ export async function submitBatch(deps: { jobs: BatchJobStore; clock: Clock; sli
     },
     ...(input.mode && { mode: input.mode }),
     total: userIds.length,
-    slices,
+    slices: Math.ceil(userIds.length / perSlice),
     state: 'running',
     createdAt: now,
     updatedAt: now,
   }
-  await deps.jobs.create(
-    job,
-    userIds.map((userId, index) => ({ userId, slice: Math.floor(index / perSlice) })),
-  )
+  const earlier = await deps.jobs.create(job)
+  if (earlier) return resume(deps.jobs, earlier, job, userIds, perSlice)
+  await deps.jobs.open(job, sliced(userIds, perSlice))
   return { jobId: job.id, total: job.total }
+}
+
+/**
+ * The job an earlier submit recorded under the id. When it is this submit's (the same creator,
+ * consumer, mode and ids), what that submit left unwritten (users, slices, the open listing) is
+ * written now, as it recorded them: the users it wrote stay in their slices, and none worked since
+ * is reset (BatchJobStore.open); a completed job is only answered. Any other job, whose users must
+ * not be mixed with these: BatchJobIdTakenError, and nothing is written.
+ */
+async function resume(jobs: BatchJobStore, earlier: BatchJob, job: BatchJob, userIds: readonly string[], perSlice: number): Promise<{ jobId: string; total: number }> {
+  const same = earlier.createdBy === job.createdBy && earlier.caller.consumer === job.caller.consumer && earlier.mode === job.mode && earlier.total === job.total
+  if (!same) throw new BatchJobIdTakenError()
+  const written = await jobs.itemsPage(earlier.id, 0, earlier.total)
+  const users = slicedAs(userIds, earlier.slices, written, perSlice)
+  if (!users) throw new BatchJobIdTakenError()
+  if (earlier.state !== 'completed') {
+    const present = new Set(written.map((item) => item.userId))
+    await jobs.open(
+      earlier,
+      users.filter((user) => !present.has(user.userId)),
+    )
+  }
+  return { jobId: earlier.id, total: earlier.total }
+}
+
+/**
+ * The ids cut into slices as the job recorded them: `slices` slices, and each user written before in
+ * the slice it was written in. The slice size of this instance's settings first; another (settings
+ * changed between the two submits) when only that one fits. Undefined when a user written before is
+ * not among the ids, or no size fits: the job is another submit's.
+ */
+function slicedAs(userIds: readonly string[], slices: number, written: readonly SlicedUser[], perSlice: number): SlicedUser[] | undefined {
+  const index = new Map(userIds.map((userId, at) => [userId, at]))
+  if (written.some((item) => !index.has(item.userId))) return undefined
+  const fits = (size: number) => Math.ceil(userIds.length / size) === slices && written.every((item) => Math.floor((index.get(item.userId) as number) / size) === item.slice)
+  if (fits(perSlice)) return sliced(userIds, perSlice)
+  for (let size = 1; size <= userIds.length; size++) if (fits(size)) return sliced(userIds, size)
+  return undefined
 }
 
 export interface BatchStatus {

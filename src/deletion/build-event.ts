@@ -1,19 +1,10 @@
-import { createHash } from 'node:crypto'
+import { nameBasedUuid } from './name-based-uuid.js'
 
 /** Namespace of the event ids made from request ids (a fixed, random UUID of this product's own). */
 const EVENT_ID_NAMESPACE = Buffer.from('6f1d3c528a474e0b9c1e2b7d5a9e4f30', 'hex')
 
-/**
- * The name-based UUID (version 5, RFC 9562 §5.5) of a request id in the namespace above, with
- * node:crypto (the domain imports no library): the same request always gives the same UUID.
- */
-function requestEventUuid(requestId: string): string {
-  const bytes = createHash('sha1').update(EVENT_ID_NAMESPACE).update(requestId, 'utf8').digest().subarray(0, 16)
-  bytes[6] = ((bytes[6] as number) & 0x0f) | 0x50
-  bytes[8] = ((bytes[8] as number) & 0x3f) | 0x80
-  const hex = bytes.toString('hex')
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
-}
+/** The name-based UUID (version 5) of a request id in the namespace above: the same request always gives the same UUID. */
+const requestEventUuid = (requestId: string): string => nameBasedUuid(EVENT_ID_NAMESPACE, requestId)
 
 export interface DeleteUserEventInput {
   requestId: string

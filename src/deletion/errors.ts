@@ -109,6 +109,19 @@ export class RequestAlreadyOpenedError extends Error {
 }
 
 /**
+ * A submit whose job id follows from its Idempotency-Key found a job under that id that is not
+ * this submit's: another creator, mode or list of ids (the key used again, past the 24 h its first
+ * answer is kept, for another request). Nothing was written; the operation answers as for a key
+ * used again with another request.
+ */
+export class BatchJobIdTakenError extends Error {
+  override name = 'BatchJobIdTakenError'
+  constructor() {
+    super('batch job id recorded for another submit')
+  }
+}
+
+/**
  * The cause of a DependencyUnavailableError worded by this service itself (a search engine's status
  * and error type, a Redis command's timeout): it names no user value, so the log may carry it,
  * unlike a driver's or an engine's own message.

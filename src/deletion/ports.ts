@@ -385,8 +385,21 @@ export interface BatchSliceState {
 
 /** Durable batch jobs: the job, its slices (leased to one instance at a time), and one outcome per user. */
 export interface BatchJobStore {
-  /** Writes the job, its slices and its users (all pending), then lists it as open. */
-  create(job: BatchJob, items: readonly Pick<BatchItem, 'userId' | 'slice'>[]): Promise<void>
+  /**
+   * Records the job itself (not its slices or users: `open` writes those) unless a job is recorded
+   * under its id already: a compare-and-set, so of creates under one id, at once or one after another
+   * (a submit retried with its Idempotency-Key, from which the id follows), exactly one records it.
+   * Answers undefined when this one was recorded, else the job recorded under the id, untouched.
+   */
+  create(job: BatchJob): Promise<BatchJob | undefined>
+  /**
+   * Opens a recorded job to the runners: writes its slices (free) and the given users (pending), then
+   * lists it open, last, so a runner never meets a job whose users are not all written. Safe to do
+   * again, also while an earlier call is still under way (a retried submit completing what a failed
+   * one left unwritten): a slice or user written before is left as it is, so a user already worked
+   * keeps their outcome and a slice its lease, holder and counts; a completed job is not listed again.
+   */
+  open(job: BatchJob, items: readonly Pick<BatchItem, 'userId' | 'slice'>[]): Promise<void>
   get(jobId: string): Promise<BatchJob | undefined>
   /** Every user of one slice. */
   items(jobId: string, slice: number): Promise<BatchItem[]>

@@ -22,6 +22,8 @@ export interface IdempotencySettings {
 
 /** A claimed key: the request runs, then its answer is kept (or the key given back). */
 export interface IdempotencyClaim {
+  /** The key claimed: its owner and hash, from which an operation may derive ids its retries meet again. */
+  id: IdempotencyKeyId
   complete(response: Response): Promise<Response>
 }
 
@@ -91,6 +93,7 @@ export async function beginIdempotent(
   }
   return {
     kind: 'claimed',
+    id,
     async complete(response) {
       try {
         if (!isReplayable(response.status)) {

@@ -6,6 +6,7 @@ import type { BatchStatus } from '../deletion/batch-job.js'
 import type { Caller } from '../deletion/caller.js'
 import type { ExportUserInput, UserExport } from '../deletion/export-user.js'
 import type { SchemaRegistry } from '../schemas/schema-registry.js'
+import type { IdempotencyKeyId } from '../shared/idempotency-keys.js'
 import type { SchemaId, SchemaTypes } from '../schemas/schema-types.js'
 import type { AppEnv } from './app-env.js'
 import type { CorsPolicy } from './cors.js'
@@ -33,7 +34,7 @@ export interface OperationServices {
   /** Everything the service holds about a person (src/deletion/export-user.ts). */
   exportUser(input: ExportUserInput): Promise<UserExport>
   /** Records a batch deletion job (src/deletion/batch-job.ts); the runners of every instance work it. */
-  submitBatch(input: { caller: Caller; userIds: string[]; mode?: 'soft' | 'hard' }): Promise<{ jobId: string; total: number }>
+  submitBatch(input: { caller: Caller; userIds: string[]; mode?: 'soft' | 'hard'; idempotencyKey?: IdempotencyKeyId }): Promise<{ jobId: string; total: number }>
   readBatchStatus(input: { caller: Caller; jobId: string; offset: number; limit: number }): Promise<BatchStatus>
   readDeletionStatus(input: { caller: Caller } & ({ requestId: string } | { userId: string })): Promise<DeletionRequest>
   /** Dependency checks for /ready, each bounded in time by its implementation. */
@@ -66,6 +67,11 @@ export interface OperationInput<Req extends RequestSchemas, Principal> {
   answerBy?: Date
   /** Called when the work passes its point of no return: from then on the deadline's 503 is never the answer. */
   onCommit?: () => void
+  /**
+   * The Idempotency-Key this call claimed (an idempotent operation's, when one was sent): an id the
+   * work derives from it is the same on a retry with the key, which may follow a failure part way.
+   */
+  idempotencyKey?: IdempotencyKeyId
 }
 
 /**
@@ -195,7 +201,7 @@ export function defineOperation<const Req extends RequestSchemas, Principal, Res
       const query = validator<Req['query']>(schemas, spec.request.query)
       const { credentials } = spec
 
-      async function run(c: Context<AppEnv>, principal: Principal): Promise<Response> {
+      async function run(c: Context<AppEnv>, principal: Principal, idempotencyKey?: IdempotencyKeyId): Promise<Response> {
         const caller = await credentials.lockOut(principal, verifiers, { admitSoftDeleted: spec.admitSoftDeleted === true })
         const input: OperationInput<Req, Principal> = {
           params: params(() => c.req.param()),
@@ -205,6 +211,7 @@ export function defineOperation<const Req extends RequestSchemas, Principal, Res
           msgid: c.get('msgid'),
           msgidChosenBy: messageIdChosenBy(c.get('msgid'), c.req.header('x-request-id'), c.req.header('x-msgid')),
           ...(c.get('answerBy') && { answerBy: c.get('answerBy'), onCommit: () => c.set('pastPointOfNoReturn', true) }),
+          ...(idempotencyKey && { idempotencyKey }),
         }
         if (spec.stepUp?.(input)) await requireRecentLogin(credentials.person(caller), maxAuthAgeSeconds, verifiers.sessions)
         const result = await spec.handle(input, services)
@@ -221,7 +228,7 @@ export function defineOperation<const Req extends RequestSchemas, Principal, Res
         if (key.kind === 'replay') return key.response
         let response: Response
         try {
-          response = await run(c, principal)
+          response = await run(c, principal, key.id)
         } catch (err) {
           response = renderError(c, err)
         }

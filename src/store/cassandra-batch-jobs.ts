@@ -15,7 +15,8 @@ function statements(keyspace: string) {
   const item = `${keyspace}.user_deletion_batch_item`
   const pace = `${keyspace}.user_deletion_batch_pace`
   return {
-    createJob: `INSERT INTO ${job} (id, createdby, caller, organisationids, mode, total, slices, state, createdat, updatedat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    // The one lightweight transaction of a submit: of submits under one id (a retried Idempotency-Key) exactly one records the job.
+    createJob: `INSERT INTO ${job} (id, createdby, caller, organisationids, mode, total, slices, state, createdat, updatedat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS`,
     open: `INSERT INTO ${open} (id, createdat) VALUES (?, ?)`,
     unlist: `DELETE FROM ${open} WHERE id = ?`,
     listOpen: `SELECT id FROM ${open}`,
@@ -52,6 +53,22 @@ function toItem(row: types.Row): BatchItem {
   }
 }
 
+function toJob(row: types.Row): BatchJob {
+  const mode = row.get('mode') as 'soft' | 'hard' | null
+  return {
+    id: row.get('id') as string,
+    createdBy: row.get('createdby') as string,
+    caller: JSON.parse(row.get('caller') as string) as Caller,
+    organisationIds: (row.get('organisationids') as string[] | null) ?? [],
+    ...(mode && { mode }),
+    total: row.get('total') as number,
+    slices: row.get('slices') as number,
+    state: row.get('state') as BatchJobState,
+    createdAt: row.get('createdat') as Date,
+    updatedAt: row.get('updatedat') as Date,
+  }
+}
+
 /** A done slice's counts; none for a slice not done, or done before the counts were kept (migration 11). */
 function toTally(row: types.Row): SliceTally | undefined {
   const succeeded = row.get('succeeded') as number | null
@@ -66,9 +83,10 @@ function toTally(row: types.Row): SliceTally | undefined {
 /**
  * user_deletion_batch (the job), user_deletion_batch_open (jobs still to work), _slice (the leases
  * that spread a job over instances), _item (one outcome per user) and _pace (a per-second token
- * counter shared by every instance). Only taking or renewing a slice is a lightweight transaction;
- * every other write is a plain, idempotent one keyed by job, slice and user; a holder's outcomes
- * are fenced by its slice lease through their write time.
+ * counter shared by every instance). Only recording a job and taking or renewing a slice are
+ * lightweight transactions; every other write is a plain, idempotent one keyed by job, slice and
+ * user; a job's slices, users and listing are written as of its creation, and a holder's outcomes
+ * are fenced by its slice lease, both through their write time.
  */
 export class CassandraBatchJobs implements BatchJobStore {
   private readonly cql: ReturnType<typeof statements>
@@ -81,11 +99,27 @@ export class CassandraBatchJobs implements BatchJobStore {
     this.cql = statements(keyspace)
   }
 
-  async create(job: BatchJob, items: readonly Pick<BatchItem, 'userId' | 'slice'>[]): Promise<void> {
+  async create(job: BatchJob): Promise<BatchJob | undefined> {
     const caller = JSON.stringify(job.caller)
-    await runCassandra(this.client, (client) =>
-      client.execute(this.cql.createJob, [job.id, job.createdBy, caller, job.organisationIds, job.mode ?? null, job.total, job.slices, job.state, job.createdAt, job.updatedAt], IDEMPOTENT),
+    // A lightweight transaction is not idempotent: the driver must not replay it on its own. An
+    // answer lost (a timeout) is a 503; the submit retried with its key finds the job if it landed.
+    const result = await runCassandra(this.client, (client) =>
+      client.execute(this.cql.createJob, [job.id, job.createdBy, caller, job.organisationIds, job.mode ?? null, job.total, job.slices, job.state, job.createdAt, job.updatedAt], {
+        prepare: true,
+      }),
     )
+    if (result.wasApplied()) return undefined
+    // Not applied: the answer holds the row recorded under the id.
+    const existing = result.first()
+    if (!existing) throw new Error(`batch job ${job.id} not created, and no job recorded under its id`)
+    return toJob(existing)
+  }
+
+  async open(job: BatchJob, items: readonly Pick<BatchItem, 'userId' | 'slice'>[]): Promise<void> {
+    // Written as of the job's creation, whenever they are sent: every write to these rows since (a
+    // slice taken or finished, an outcome recorded, the job unlisted once completed) is stamped later
+    // and wins, so writing them again, by a retried submit or a late copy of this one, resets nothing.
+    const asCreated = { timestamp: job.createdAt.getTime() * 1000 }
     const rows: { query: string; params: unknown[] }[] = [
       ...Array.from({ length: job.slices }, (_, slice) => ({ query: this.cql.createSlice, params: [job.id, slice, NEVER] })),
       ...items.map((item) => ({ query: this.cql.createItem, params: [job.id, item.slice, item.userId] })),
@@ -93,27 +127,15 @@ export class CassandraBatchJobs implements BatchJobStore {
     const chunks: (typeof rows)[] = []
     for (let start = 0; start < rows.length; start += ROWS_PER_BATCH) chunks.push(rows.slice(start, start + ROWS_PER_BATCH))
     // One partition per job: unlogged batches of it are applied as single mutations.
-    await Promise.all(chunks.map((chunk) => writeTogether(this.client, chunk)))
+    await Promise.all(chunks.map((chunk) => writeTogether(this.client, chunk, asCreated)))
+    if (job.state === 'completed') return
     // Listed last: a runner never meets a job whose users are not all written.
-    await runCassandra(this.client, (client) => client.execute(this.cql.open, [job.id, job.createdAt], IDEMPOTENT))
+    await runCassandra(this.client, (client) => client.execute(this.cql.open, [job.id, job.createdAt], { ...IDEMPOTENT, ...asCreated }))
   }
 
   async get(jobId: string): Promise<BatchJob | undefined> {
     const row = (await runCassandra(this.client, (client) => client.execute(this.cql.getJob, [jobId], IDEMPOTENT))).first()
-    if (!row) return undefined
-    const mode = row.get('mode') as 'soft' | 'hard' | null
-    return {
-      id: row.get('id') as string,
-      createdBy: row.get('createdby') as string,
-      caller: JSON.parse(row.get('caller') as string) as Caller,
-      organisationIds: (row.get('organisationids') as string[] | null) ?? [],
-      ...(mode && { mode }),
-      total: row.get('total') as number,
-      slices: row.get('slices') as number,
-      state: row.get('state') as BatchJobState,
-      createdAt: row.get('createdat') as Date,
-      updatedAt: row.get('updatedat') as Date,
-    }
+    return row ? toJob(row) : undefined
   }
 
   async items(jobId: string, slice: number): Promise<BatchItem[]> {

@@ -58,10 +58,11 @@ export async function runCassandra<T>(client: Client, call: (client: Client) => 
  * of one per write (a deletion's lookups, identities, memberships, outbox rows; audit records queued
  * together; a batch job's rows). As for the same writes sent in parallel, a failure says nothing of
  * which landed: nothing is atomic about it, and the caller treats them all as not written.
+ * `timestamp` (µs since the epoch): the write time of every one of them, instead of the driver's.
  */
-export async function writeTogether(client: Client, writes: readonly { query: string; params: unknown[] }[]): Promise<void> {
+export async function writeTogether(client: Client, writes: readonly { query: string; params: unknown[] }[], options: { timestamp?: number } = {}): Promise<void> {
   const [only] = writes
   if (!only) return
-  if (writes.length === 1) await runCassandra(client, (c) => c.execute(only.query, only.params, IDEMPOTENT))
-  else await runCassandra(client, (c) => c.batch([...writes], { ...IDEMPOTENT, logged: false }))
+  if (writes.length === 1) await runCassandra(client, (c) => c.execute(only.query, only.params, { ...IDEMPOTENT, ...options }))
+  else await runCassandra(client, (c) => c.batch([...writes], { ...IDEMPOTENT, logged: false, ...options }))
 }

@@ -5,6 +5,7 @@ import { DependencyUnavailableError } from '../../src/deletion/errors.js'
 import type { BatchItem, BatchJobStore } from '../../src/deletion/ports.js'
 import { type BatchStatusResult, jobStatus, type Post, postTo, submitJob, waitForJob } from '../support/batch-jobs.js'
 import { requestsOf } from '../support/deletion-requests.js'
+import { withFaults } from '../support/faults.js'
 import { LOCAL_DELETE_ANY_USER_CONSUMER, startHarness, type Harness, trustedConsumerApiBearer } from '../support/harness.js'
 import { readUserState } from '../support/user-state.js'
 
@@ -421,5 +422,125 @@ describe('what batch work reads from the cluster', () => {
 
     expect(again).toEqual({ ...page, ratePerSecond: again.ratePerSecond })
     expect(slicesReadWhole).toEqual([0])
+  })
+})
+
+describe('a batch submit that failed part way, retried with its Idempotency-Key', () => {
+  let h: Harness
+  let post: Post
+  /** How the next open of a job fails: after its writes landed (the listing's answer lost), or before any (a crash after the job was recorded). */
+  let nextOpen: 'fails after landing' | 'fails before writing' | undefined
+
+  beforeAll(async () => {
+    h = await startHarness(
+      { batch: FAST },
+      {
+        // The real store, whose open fails once when a case asks, as a Cassandra timeout would.
+        batchJobs: (store) =>
+          withFaults(store, (method) => {
+            if (method !== 'open' || nextOpen === undefined) return undefined
+            const afterRealCall = nextOpen === 'fails after landing'
+            nextOpen = undefined
+            return { throw: () => new DependencyUnavailableError('cassandra'), afterRealCall }
+          }),
+      },
+    )
+    h.service.batches.start()
+    post = postTo(h.service.app, h.apiBearer)
+  })
+  afterAll(async () => {
+    await h.service.batches.stop()
+    await h.close()
+  })
+
+  const ks = () => h.config.cassandra.keyspace
+  /** The jobs a person created, read from the store (a few rows in the tests' keyspace). */
+  async function jobsCreatedBy(userId: string): Promise<string[]> {
+    return (await h.db.execute(`SELECT id FROM ${ks()}.user_deletion_batch WHERE createdby = ? ALLOW FILTERING`, [userId], { prepare: true })).rows.map((row) => row.get('id') as string)
+  }
+  const listedOpen = async (jobId: string) => (await h.db.execute(`SELECT id FROM ${ks()}.user_deletion_batch_open WHERE id = ?`, [jobId], { prepare: true })).rows.length > 0
+  const itemCount = async (jobId: string) => (await h.db.execute(`SELECT userid FROM ${ks()}.user_deletion_batch_item WHERE jobid = ?`, [jobId], { prepare: true })).rows.length
+
+  /** A person of ORG with fresh users of it to submit, and a key of their own. */
+  async function submitter(count: number) {
+    const id = randomUUID()
+    const token = () => h.userToken({ sub: id, roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] })
+    const users = await Promise.all(Array.from({ length: count }, () => h.seed({ rootOrgId: ORG, organisations: [ORG] })))
+    const key = randomUUID()
+    const submit = () => post('/api/user/v1/delete/batch', { request: { userIds: users.map((u) => u.id), mode: 'hard' } }, { 'x-authenticated-user-token': token(), 'idempotency-key': key })
+    return { id, token, users, submit }
+  }
+
+  async function expectEachDeletedOnceBy(jobId: string, users: readonly { id: string }[]): Promise<void> {
+    for (const user of users) {
+      expect((await requestsOf(h.db, user.id)).map((r) => [r.id, r.state])).toEqual([[batchRequestId(jobId, user.id), 'completed']])
+      expect((await readUserState(h.db, user.id)).user?.get('isdeleted')).toBe(true)
+    }
+  }
+
+  it('when the open listing timed out after landing (503), then the retry answers 202 with that job, no second job is recorded, and the job deletes every user once', async () => {
+    const s = await submitter(3)
+    nextOpen = 'fails after landing'
+
+    const failed = await s.submit()
+    const retry = await s.submit()
+
+    expect(failed.status, await failed.text()).toBe(503)
+    expect(retry.status).toBe(202)
+    expect(retry.headers.get('idempotent-replayed')).toBeNull()
+    const { result } = (await retry.json()) as { result: { jobId: string; total: number } }
+    expect(result.total).toBe(3)
+    expect(await jobsCreatedBy(s.id)).toEqual([result.jobId])
+    expect(await itemCount(result.jobId)).toBe(3)
+    const status = await waitForJob(post, s.token(), result.jobId, (st) => st.state === 'completed')
+    expect(status).toMatchObject({ total: 3, done: 3, succeeded: 3, failed: {} })
+    await expectEachDeletedOnceBy(result.jobId, s.users)
+    // The retry's 202 is the key's answer from now on.
+    const again = await s.submit()
+    expect(again.headers.get('idempotent-replayed')).toBe('true')
+    expect(((await again.json()) as { result: { jobId: string } }).result.jobId).toBe(result.jobId)
+  })
+
+  it('when the submit stopped after recording its job, before its users (503), then no runner meets the job; the retry writes its users, lists it, and it completes', async () => {
+    const s = await submitter(2)
+    nextOpen = 'fails before writing'
+
+    const failed = await s.submit()
+
+    expect(failed.status).toBe(503)
+    const [jobId, ...others] = await jobsCreatedBy(s.id)
+    expect(jobId).toBeDefined()
+    expect(others).toEqual([])
+    expect(await listedOpen(jobId as string)).toBe(false)
+    expect(await itemCount(jobId as string)).toBe(0)
+
+    const retry = await s.submit()
+
+    expect(retry.status).toBe(202)
+    expect(((await retry.json()) as { result: { jobId: string; total: number } }).result).toEqual({ response: 'SUCCESS', jobId, total: 2 })
+    expect(await jobsCreatedBy(s.id)).toEqual([jobId])
+    const status = await waitForJob(post, s.token(), jobId as string, (st) => st.state === 'completed')
+    expect(status).toMatchObject({ total: 2, done: 2, succeeded: 2, failed: {} })
+    await expectEachDeletedOnceBy(jobId as string, s.users)
+  })
+
+  it('when the job its listing landed for was worked to the end before the retry, then the retry answers 202 with it and resets nothing: it stays completed and unlisted, its users deleted once', async () => {
+    const s = await submitter(2)
+    nextOpen = 'fails after landing'
+    expect((await s.submit()).status).toBe(503)
+    const [jobId] = await jobsCreatedBy(s.id)
+    const done = await waitForJob(post, s.token(), jobId as string, (st) => st.state === 'completed')
+
+    const retry = await s.submit()
+
+    expect(retry.status).toBe(202)
+    expect(((await retry.json()) as { result: { jobId: string; total: number } }).result).toEqual({ response: 'SUCCESS', jobId, total: 2 })
+    expect(await jobsCreatedBy(s.id)).toEqual([jobId])
+    expect(await listedOpen(jobId as string)).toBe(false)
+    const after = await jobStatus(post, s.token(), jobId as string, { limit: 10 })
+    expect(after).toMatchObject({ state: 'completed', total: 2, done: 2, succeeded: 2, failed: {} })
+    expect(after.outcomes).toEqual(done.outcomes)
+    expect(after.outcomes.map((o) => o.status)).toEqual(['deleted', 'deleted'])
+    await expectEachDeletedOnceBy(jobId as string, s.users)
   })
 })

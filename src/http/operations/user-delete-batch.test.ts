@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { appOverFakes } from '../../../test/support/fakes/app-over-fakes.js'
 import { InMemoryBatchJobs } from '../../../test/support/fakes/in-memory-batch-jobs.js'
-import { readBatchStatus, submitBatch } from '../../deletion/batch-job.js'
+import { InMemoryIdempotencyKeys } from '../../../test/support/fakes/in-memory-idempotency-keys.js'
+import { batchJobId, readBatchStatus, submitBatch } from '../../deletion/batch-job.js'
 import { DependencyUnavailableError } from '../../deletion/errors.js'
 import { errorEntry } from '../error-codes.js'
 import { userDeleteBatch } from './user-delete-batch.js'
@@ -11,22 +12,30 @@ import { userDeleteBatchStatus } from './user-delete-batch-status.js'
 const ORG = 'org-batch'
 const ADMIN = '0b6f3a52-7c1e-4d0a-9e2b-5f8c1d3a7e64'
 
-/** The app over fakes, its batch services the real ones over an in-memory job store; `beforeCreate` may hold a submit at its write. */
-function batchApp(beforeCreate: () => Promise<void> = async () => {}) {
+/**
+ * The app over fakes, its batch services the real ones over an in-memory job store, each job's id
+ * chosen as the service chooses it (from the Idempotency-Key when one is sent); `beforeCreate` may
+ * hold a submit at its write; `idempotencyNow`: the clock of the Idempotency-Key store (ms).
+ */
+function batchApp(beforeCreate: () => Promise<void> = async () => {}, options: { idempotencyNow?: () => number } = {}) {
   const jobs = new InMemoryBatchJobs()
   const create = jobs.create.bind(jobs)
-  jobs.create = async (job, items) => {
+  /** The id of every job a submit went to record, recorded or not. */
+  const ids: string[] = []
+  jobs.create = async (job) => {
+    ids.push(job.id)
     await beforeCreate()
-    return create(job, items)
+    return create(job)
   }
   const clock = { now: () => new Date() }
   const fakes = appOverFakes(
     {},
     {
       batches: {
-        submitBatch: ({ caller, userIds, mode }) => submitBatch({ jobs, clock, sliceSize: 100 }, { jobId: randomUUID(), caller, userIds, ...(mode && { mode }) }),
+        submitBatch: ({ caller, userIds, mode, idempotencyKey }) => submitBatch({ jobs, clock, sliceSize: 100 }, { jobId: batchJobId(idempotencyKey), caller, userIds, ...(mode && { mode }) }),
         readBatchStatus: (input) => readBatchStatus({ jobs, clock }, input),
       },
+      ...(options.idempotencyNow && { idempotencyKeys: new InMemoryIdempotencyKeys(options.idempotencyNow) }),
     },
   )
   const token = fakes.userToken({ sub: ADMIN, roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] })
@@ -40,7 +49,21 @@ function batchApp(beforeCreate: () => Promise<void> = async () => {}) {
         body: JSON.stringify({ request }),
       }),
     )
-  return { post, jobs, otherPerson, jobsCreated: () => jobs.timeline.count('jobs.create') }
+  /** The jobs recorded: those under the distinct ids the submits went to record that the store holds. */
+  const jobsRecorded = async () => (await Promise.all([...new Set(ids)].map((id) => jobs.get(id)))).filter((job) => job !== undefined)
+  return { post, jobs, otherPerson, jobsCreated: () => jobs.timeline.count('jobs.create'), jobIdsAsked: () => [...ids], jobsRecorded }
+}
+
+/** The store's open, run for real and then failing once, as a write that landed but whose answer timed out. */
+function failOpenOnceAfterItLands(jobs: InMemoryBatchJobs): void {
+  const open = jobs.open.bind(jobs)
+  let failed = false
+  jobs.open = async (job, items) => {
+    await open(job, items)
+    if (failed) return
+    failed = true
+    throw new DependencyUnavailableError('cassandra')
+  }
 }
 
 const SUBMIT = userDeleteBatch.paths[0]
@@ -150,6 +173,112 @@ describe('POST /api/user/v1/delete/batch with Idempotency-Key', () => {
     expect(retry.status).toBe(202)
     expect(retry.headers.get('idempotent-replayed')).toBeNull()
     expect(await jobs.listOpen()).toHaveLength(1)
+  })
+
+  it('when the first submit’s last write (the open listing) failed after landing (503), then a retry with the key completes that job: 202 with its jobId and total, not replayed, and no second job', async () => {
+    const { post, jobs, jobIdsAsked, jobsRecorded } = batchApp()
+    failOpenOnceAfterItLands(jobs)
+    const request = { userIds: [randomUUID(), randomUUID()], mode: 'hard' }
+    const keyed = { 'idempotency-key': randomUUID() }
+
+    const failed = await post(SUBMIT, request, keyed)
+    const retry = await post(SUBMIT, request, keyed)
+
+    expect(failed.status).toBe(503)
+    expect(retry.status).toBe(202)
+    expect(retry.headers.get('idempotent-replayed')).toBeNull()
+    const { result } = (await retry.json()) as { result: { jobId: string; total: number } }
+    // Both tries went for the one id that follows from the key.
+    expect(new Set(jobIdsAsked())).toEqual(new Set([result.jobId]))
+    expect(result.total).toBe(2)
+    expect(await jobsRecorded()).toHaveLength(1)
+    expect(await jobs.listOpen()).toEqual([result.jobId])
+    expect((await jobs.itemsPage(result.jobId, 0, 10)).map((item) => item.userId).sort()).toEqual([...request.userIds].sort())
+    // The retry's 202 is kept for the key from now on.
+    const again = await post(SUBMIT, request, keyed)
+    expect(again.headers.get('idempotent-replayed')).toBe('true')
+  })
+
+  it('when the first submit stopped after recording the job, before its users (503), then the retry writes its users and lists it: one job, every user pending once', async () => {
+    const { post, jobs, jobsRecorded } = batchApp()
+    jobs.failNext('open', new DependencyUnavailableError('cassandra'))
+    const request = { userIds: [randomUUID(), randomUUID(), randomUUID()] }
+    const keyed = { 'idempotency-key': randomUUID() }
+
+    const failed = await post(SUBMIT, request, keyed)
+    const [recordedAlone] = await jobsRecorded()
+    const retry = await post(SUBMIT, request, keyed)
+
+    expect(failed.status).toBe(503)
+    expect(recordedAlone).toBeDefined()
+    expect(await jobs.listOpen()).toEqual([recordedAlone?.id])
+    expect(retry.status).toBe(202)
+    expect(((await retry.json()) as { result: { jobId: string; total: number } }).result).toEqual({ response: 'SUCCESS', jobId: recordedAlone?.id, total: 3 })
+    expect(await jobsRecorded()).toHaveLength(1)
+    const items = await jobs.itemsPage(recordedAlone?.id as string, 0, 10)
+    expect(items.map((item) => [item.userId, item.status]).sort()).toEqual(request.userIds.map((userId) => [userId, 'pending']).sort())
+  })
+
+  it('when the job was worked between the failed submit and its retry, then the retry resets nothing: a deleted user stays deleted, a taken slice stays its holder’s', async () => {
+    const { post, jobs } = batchApp()
+    failOpenOnceAfterItLands(jobs)
+    const [done, waiting] = [randomUUID(), randomUUID()]
+    const request = { userIds: [done, waiting] }
+    const keyed = { 'idempotency-key': randomUUID() }
+    expect((await post(SUBMIT, request, keyed)).status).toBe(503)
+    // A runner found the job its listing landed for, took its slice and deleted a user.
+    const [jobId] = await jobs.listOpen()
+    const until = new Date(Date.now() + 60_000)
+    const at = new Date()
+    await jobs.acquireSlice(jobId as string, 0, 'instance-a', new Date(), until)
+    await jobs.recordItem(jobId as string, { userId: done, slice: 0, status: 'deleted', attempts: 0, at }, until)
+
+    const retry = await post(SUBMIT, request, keyed)
+
+    expect(retry.status).toBe(202)
+    expect(((await retry.json()) as { result: { jobId: string } }).result.jobId).toBe(jobId)
+    expect(await jobs.items(jobId as string, 0)).toEqual(
+      expect.arrayContaining([
+        { userId: done, slice: 0, status: 'deleted', attempts: 0, at },
+        { userId: waiting, slice: 0, status: 'pending', attempts: 0 },
+      ]),
+    )
+    expect(await jobs.slices(jobId as string)).toEqual([{ slice: 0, done: false, leaseUntil: until, taken: true }])
+  })
+
+  it('when the job was completed before the retry came, then the retry answers its 202, and it stays completed and unlisted', async () => {
+    const { post, jobs } = batchApp()
+    failOpenOnceAfterItLands(jobs)
+    const request = { userIds: [randomUUID()] }
+    const keyed = { 'idempotency-key': randomUUID() }
+    expect((await post(SUBMIT, request, keyed)).status).toBe(503)
+    const [jobId] = await jobs.listOpen()
+    await jobs.complete(jobId as string)
+
+    const retry = await post(SUBMIT, request, keyed)
+
+    expect(retry.status).toBe(202)
+    expect(((await retry.json()) as { result: { jobId: string; total: number } }).result).toMatchObject({ jobId, total: 1 })
+    expect((await jobs.get(jobId as string))?.state).toBe('completed')
+    expect(await jobs.listOpen()).toEqual([])
+  })
+
+  it('when the key comes again past its 24 h with other ids, then its job is not theirs: 422 UOS_USRDLT0098, and the job stays as it was', async () => {
+    let now = Date.now()
+    const { post, jobs, jobsRecorded } = batchApp(async () => {}, { idempotencyNow: () => now })
+    const keyed = { 'idempotency-key': randomUUID() }
+    const first = [randomUUID(), randomUUID()]
+    const { jobId } = ((await (await post(SUBMIT, { userIds: first }, keyed)).json()) as { result: { jobId: string } }).result
+    now += 25 * 3600 * 1000
+
+    const reused = await post(SUBMIT, { userIds: [randomUUID(), randomUUID()] }, keyed)
+    const otherMode = await post(SUBMIT, { userIds: first, mode: 'soft' }, keyed)
+
+    expect(reused.status).toBe(422)
+    expect(await errOf(reused)).toBe(errorEntry('IDEMPOTENCY_KEY_REUSED').err)
+    expect(otherMode.status).toBe(422)
+    expect(await jobsRecorded()).toHaveLength(1)
+    expect((await jobs.itemsPage(jobId, 0, 10)).map((item) => item.userId).sort()).toEqual([...first].sort())
   })
 
   it('when the key is empty, then 400 UOS_USRDLT0097 and no job is recorded', async () => {

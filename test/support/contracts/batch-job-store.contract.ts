@@ -48,13 +48,19 @@ export function describeBatchJobStoreContract(implementation: string, factory: S
     return job
   }
 
-  /** A job whose slices hold the given numbers of fresh users, created; its users by slice. */
+  /** Recorded, then opened with its users: a job as a submit that went through leaves it. */
+  async function createAndOpen(s: BatchJobStoreSubject, job: BatchJob, items: readonly Pick<BatchItem, 'userId' | 'slice'>[]): Promise<void> {
+    expect(await s.store.create(job)).toBeUndefined()
+    await s.store.open(job, items)
+  }
+
+  /** A job whose slices hold the given numbers of fresh users, created and opened; its users by slice. */
   async function created(s: BatchJobStoreSubject, usersPerSlice: readonly number[], fields: Partial<BatchJob> = {}) {
     const users = usersPerSlice.map((count) => Array.from({ length: count }, () => randomUUID()))
     const items = users.flatMap((ids, slice) => ids.map((userId) => ({ userId, slice })))
     const job = newJob(s, { total: items.length, slices: usersPerSlice.length, ...fields })
-    await s.store.create(job, items)
-    return { job, users }
+    await createAndOpen(s, job, items)
+    return { job, users, items }
   }
 
   const pending = (userId: string, slice: number): BatchItem => ({ userId, slice, status: 'pending', attempts: 0 })
@@ -87,7 +93,7 @@ export function describeBatchJobStoreContract(implementation: string, factory: S
         const [a, b] = [`org-b-${randomUUID()}`, `org-a-${randomUUID()}`]
         const { mode: _mode, ...withoutMode } = newJob(s, { organisationIds: [a, b, a] })
 
-        await s.store.create(withoutMode, [])
+        await createAndOpen(s, withoutMode, [])
 
         const stored = await s.store.get(withoutMode.id)
         expect(stored).toBeDefined()
@@ -103,6 +109,107 @@ export function describeBatchJobStoreContract(implementation: string, factory: S
 
       test('when there is no such job, then get answers undefined', async (s) => {
         expect(await s.store.get(randomUUID())).toBeUndefined()
+      })
+    })
+
+    describe('created and opened again: a retried submit', () => {
+      test('when a job is created under an id already recorded, then nothing is recorded: the create answers the job first recorded, which reads as it was', async (s) => {
+        const { job } = await created(s, [1])
+        const later = new Date(job.createdAt.getTime() + 5 * SECOND)
+        const other: BatchJob = { ...job, createdBy: randomUUID(), organisationIds: [], mode: 'soft', total: 7, slices: 3, createdAt: later, updatedAt: later }
+
+        expect(await s.store.create(other)).toEqual(job)
+        expect(await s.otherInstance().create(other)).toEqual(job)
+
+        expect(await s.store.get(job.id)).toEqual(job)
+        expect(await s.store.slices(job.id)).toHaveLength(1)
+      })
+
+      test('when creates under one id race (instances retrying one submit), then exactly one records its job, and the others answer that one', async (s) => {
+        const first = newJob(s)
+        const contenders = [first, ...[1, 2, 3].map(() => ({ ...first, createdBy: randomUUID() }))]
+        const stores = [s.store, s.otherInstance(), s.store, s.otherInstance()]
+
+        const answers = await Promise.all(contenders.map((job, index) => stores[index]?.create(job)))
+
+        expect(answers.filter((answer) => answer === undefined)).toHaveLength(1)
+        const recorded = contenders[answers.indexOf(undefined)]
+        expect(await s.store.get(first.id)).toEqual(recorded)
+        for (const answer of answers) if (answer) expect(answer).toEqual(recorded)
+      })
+
+      test('when a job is recorded and not opened (its submit stopped there), then it is not listed and has no slices or users; opened, it has them all and is listed', async (s) => {
+        const job = newJob(s, { total: 3, slices: 2 })
+        const items = [randomUUID(), randomUUID(), randomUUID()].map((userId, index) => ({ userId, slice: index < 2 ? 0 : 1 }))
+        expect(await s.store.create(job)).toBeUndefined()
+
+        expect(await s.store.get(job.id)).toEqual(job)
+        expect(await s.store.listOpen()).not.toContain(job.id)
+        expect(await s.store.slices(job.id)).toEqual([])
+        expect(await s.store.itemsPage(job.id, 0, 10)).toEqual([])
+
+        await s.otherInstance().open(job, items)
+
+        expect(await s.store.listOpen()).toContain(job.id)
+        expect(await s.store.slices(job.id)).toEqual([0, 1].map((slice) => ({ slice, done: false, leaseUntil: EPOCH, taken: false })))
+        expect(byUser(await s.store.itemsPage(job.id, 0, 10))).toEqual(byUser(items.map((item) => pending(item.userId, item.slice))))
+      })
+
+      test('when a job is opened again after its users were worked, then nothing worked is reset: outcomes and tries, a slice’s holder, lease and counts stay; a user not written before is written pending', async (s) => {
+        const [a0, a1, b0, b1] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()]
+        const everyone = [
+          { userId: a0, slice: 0 },
+          { userId: a1, slice: 0 },
+          { userId: b0, slice: 1 },
+          { userId: b1, slice: 1 },
+        ]
+        const job = newJob(s, { total: 4, slices: 2 })
+        // The first open wrote all but the last user (its submit failed there).
+        await createAndOpen(s, job, everyone.slice(0, 3))
+        const at = new Date('2024-05-20T10:09:00.123Z')
+        await s.store.acquireSlice(job.id, 0, 'instance-a', new Date(), HELD())
+        await s.store.recordItem(job.id, { userId: a0, slice: 0, status: 'deleted', attempts: 0, at }, HELD())
+        await s.store.recordItem(job.id, { userId: a1, slice: 0, status: 'failed', err: 'UOS_USRDLT0008', attempts: 2, at }, HELD())
+        const tally: SliceTally = { succeeded: 1, failed: { UOS_USRDLT0008: 1 }, firstSettledAt: at, lastSettledAt: at }
+        await s.store.finishSlice(job.id, 0, tally, HELD())
+        const heldUntil = new Date(Date.now() + 60 * SECOND)
+        await s.store.acquireSlice(job.id, 1, 'instance-b', new Date(), heldUntil)
+        await s.store.recordItem(job.id, { userId: b0, slice: 1, status: 'pending', attempts: 1 }, HELD())
+
+        // Every user given again, as a retried submit that does not know what was written may give them.
+        await s.otherInstance().open(job, everyone)
+
+        expect(await s.store.slices(job.id)).toEqual([
+          { slice: 0, done: true, leaseUntil: EPOCH, taken: true, tally },
+          { slice: 1, done: false, leaseUntil: heldUntil, taken: true },
+        ])
+        expect(byUser(await s.store.itemsPage(job.id, 0, 10))).toEqual(
+          byUser([
+            { userId: a0, slice: 0, status: 'deleted', attempts: 0, at },
+            { userId: a1, slice: 0, status: 'failed', err: 'UOS_USRDLT0008', attempts: 2, at },
+            { userId: b0, slice: 1, status: 'pending', attempts: 1 },
+            pending(b1, 1),
+          ]),
+        )
+        expect(await s.store.listOpen()).toContain(job.id)
+        // The slice is still instance-b's alone.
+        expect(await s.store.acquireSlice(job.id, 1, 'instance-c', new Date(), new Date(Date.now() + 30 * SECOND))).toBe(false)
+        expect(await s.store.renewSlice(job.id, 1, 'instance-b', heldUntil)).toBe(true)
+      })
+
+      test('when a job completed meanwhile is opened again (by a submit that read it running), then it stays completed and unlisted, its users as they were', async (s) => {
+        const { job, users, items } = await created(s, [1])
+        const userId = users[0]?.[0] as string
+        const at = new Date('2024-05-20T10:09:00.123Z')
+        await s.store.acquireSlice(job.id, 0, 'instance-a', new Date(), HELD())
+        await s.store.recordItem(job.id, { userId, slice: 0, status: 'deleted', attempts: 0, at }, HELD())
+        await s.store.complete(job.id)
+
+        await s.store.open(job, items)
+
+        expect((await s.store.get(job.id))?.state).toBe('completed')
+        expect(await s.store.listOpen()).not.toContain(job.id)
+        expect(await s.store.items(job.id, 0)).toEqual([{ userId, slice: 0, status: 'deleted', attempts: 0, at }])
       })
     })
 
@@ -127,7 +234,7 @@ export function describeBatchJobStoreContract(implementation: string, factory: S
           { userId: users[4] as string, slice: 1 },
         ]
         const job = newJob(s, { total: items.length, slices: 3 })
-        await s.store.create(job, items)
+        await createAndOpen(s, job, items)
 
         const all = await s.store.itemsPage(job.id, 0, 10)
 

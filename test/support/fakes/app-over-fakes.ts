@@ -14,6 +14,7 @@ import type { OperationServices } from '../../../src/http/operation.js'
 import { createLogger } from '../../../src/logging/logger.js'
 import { createServiceMetrics } from '../../../src/metrics/service-metrics.js'
 import { createSchemaRegistry } from '../../../src/schemas/schema-registry.js'
+import type { IdempotencyKeys } from '../../../src/shared/idempotency-keys.js'
 import { signApiBearer } from '../../../scripts/lib/sign-jwt.js'
 import { createRealmKeys, mintUserToken, type RealmKeys, type UserTokenClaims } from '../user-tokens.js'
 import { deletionWorld, type DeletionWorld, type WorldOptions } from './deletion-world.js'
@@ -46,9 +47,12 @@ export interface AppOverFakes {
  * request, so a property builds it once and resets the ports. `requestTimeoutMs` (default 10 s):
  * the request deadline, for tests of what a route answers when it passes. `batches`: stand-ins for
  * the batch services, for tests of the batch routes' HTTP side (the jobs themselves run on the real
- * servers only).
+ * servers only). `idempotencyKeys`: the Idempotency-Key store, e.g. one on a clock of the test's own.
  */
-export function appOverFakes(options: WorldOptions = {}, settings: { requestTimeoutMs?: number; batches?: Pick<OperationServices, 'submitBatch' | 'readBatchStatus'> } = {}): AppOverFakes {
+export function appOverFakes(
+  options: WorldOptions = {},
+  settings: { requestTimeoutMs?: number; batches?: Pick<OperationServices, 'submitBatch' | 'readBatchStatus'>; idempotencyKeys?: IdempotencyKeys } = {},
+): AppOverFakes {
   sharedRealm ??= createRealmKeys('property-kid')
   const realm = sharedRealm
   let world = deletionWorld(options)
@@ -70,7 +74,7 @@ export function appOverFakes(options: WorldOptions = {}, settings: { requestTime
     sessions: { startedAt: async () => undefined },
     sessionCookie: { name: 'neptun-session', allowedOrigins: [], secure: false },
     metrics: createServiceMetrics(),
-    idempotency: { keys: new InMemoryIdempotencyKeys(), inFlightSeconds: 30 },
+    idempotency: { keys: settings.idempotencyKeys ?? new InMemoryIdempotencyKeys(), inFlightSeconds: 30 },
     deleteAccount: (input) => deleteAccount(world.deps, input),
     cancelDeletion: (input) => cancelDeletion(world.deps, input),
     exportUser: (input) => exportUser(world.deps, input),

@@ -26,9 +26,13 @@ const inSliceOrder = (a: BatchItem, b: BatchItem) => a.slice - b.slice || (a.use
 
 /**
  * Batch jobs in memory, with the Cassandra adapter's semantics:
- * - create writes the job, its slices (free: lease at the epoch, never taken, not done) and its users
- *   (pending, no tries), and lists it open; the organisation ids are a set (each once, sorted), the
- *   caller a JSON copy, and a job without a mode reads back without one;
+ * - create records the job unless one is recorded under its id (then it answers that one and changes
+ *   nothing); the organisation ids are a set (each once, sorted), the caller a JSON copy, and a job
+ *   without a mode reads back without one;
+ * - open writes the job's slices (free: lease at the epoch, never taken, not done) and the given users
+ *   (pending, no tries) that are not there yet, leaving those that are as they are, and lists the job
+ *   open unless it is given as completed or is completed (as if written at the job's creation:
+ *   anything written since wins);
  * - items and itemsPage answer in slice order, then user id; recordItem replaces the whole outcome
  *   (a code or time it does not carry is gone);
  * - setState stamps updatedAt with the clock; complete sets 'completed' and unlists the job;
@@ -70,8 +74,11 @@ export class InMemoryBatchJobs implements BatchJobStore {
     return row
   }
 
-  async create(job: BatchJob, items: readonly Pick<BatchItem, 'userId' | 'slice'>[]): Promise<void> {
+  async create(job: BatchJob): Promise<BatchJob | undefined> {
     this.enter('create')
+    const earlier = this.rows.get(job.id)
+    // INSERT ... IF NOT EXISTS: not applied over a recorded job, whose row it answers.
+    if (earlier) return structuredClone(earlier.job)
     const { mode, ...rest } = job
     const stored: BatchJob = {
       ...structuredClone(rest),
@@ -80,9 +87,21 @@ export class InMemoryBatchJobs implements BatchJobStore {
       caller: JSON.parse(JSON.stringify(job.caller)),
       ...(mode && { mode }),
     }
-    const slices = new Map(Array.from({ length: job.slices }, (_, slice): [number, Slice] => [slice, { leaseUntil: EPOCH, done: false }]))
-    const pending = new Map(items.map((item): [string, BatchItem] => [itemKey(item.slice, item.userId), { userId: item.userId, slice: item.slice, status: 'pending', attempts: 0 }]))
-    this.rows.set(job.id, { job: stored, open: true, slices, items: pending })
+    this.rows.set(job.id, { job: stored, open: false, slices: new Map(), items: new Map() })
+    return undefined
+  }
+
+  async open(job: BatchJob, items: readonly Pick<BatchItem, 'userId' | 'slice'>[]): Promise<void> {
+    this.enter('open')
+    const row = this.row(job.id)
+    // Written as of the job's creation: whatever was written since stands.
+    for (let slice = 0; slice < job.slices; slice++) if (!row.slices.has(slice)) row.slices.set(slice, { leaseUntil: EPOCH, done: false })
+    for (const item of items) {
+      const key = itemKey(item.slice, item.userId)
+      if (!row.items.has(key)) row.items.set(key, { userId: item.userId, slice: item.slice, status: 'pending', attempts: 0 })
+    }
+    // Not for a job given as completed, nor one completed since (its unlisting is later than this listing).
+    if (job.state !== 'completed' && row.job.state !== 'completed') row.open = true
   }
 
   async get(jobId: string): Promise<BatchJob | undefined> {
