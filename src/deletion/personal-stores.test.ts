@@ -5,6 +5,7 @@ import type { SeedUser } from '../../test/support/fakes/in-memory-user-store.js'
 import { cancelDeletion } from './cancel-deletion.js'
 import type { Caller } from './caller.js'
 import { type DeletionInput, deleteAccount } from './delete-account.js'
+import { DependencyUnavailableError } from './errors.js'
 import { keyId, keyedHash } from './keyed-hash.js'
 import { resumeOpenDeletions } from './run-deletion.js'
 
@@ -60,6 +61,20 @@ function worldWithPerson(options: WorldOptions = {}) {
 }
 
 const ENROLMENTS = { keyspace: 'sunbird_courses', table: 'user_enrolments', userColumn: 'userid', action: 'delete' } as const
+
+/**
+ * The same deployment's deps as a process started without sunbird_es_host and sunbird_redis_host
+ * would build them (an operator's shell running `npm run deletion:resume`, or one instance set up
+ * short): the same Cassandra, no search engine, no cache. `warnings` collects what it logs.
+ */
+function withoutSearchAndCache(w: ReturnType<typeof worldWithPerson>) {
+  const warnings: { step: string; err: unknown; requestId: string | undefined }[] = []
+  const deps = { ...w.deps, search: undefined, cache: undefined, onStepError: (step: string, err: unknown, requestId?: string) => void warnings.push({ step, err, requestId }) }
+  return { deps, warnings }
+}
+
+/** The receipt's action for each store, by store. */
+const receiptActions = (w: ReturnType<typeof worldWithPerson>) => Object.fromEntries((w.requests.all()[0]?.receipt?.stores ?? []).map((entry) => [entry.store, entry.action]))
 
 async function rowsOf(w: ReturnType<typeof worldWithPerson>, userId: string) {
   const tables = ['user_declarations', 'user_consent', 'user_notes', 'shadow_user', 'user_feed', 'user_cert', 'address'] as const
@@ -213,5 +228,117 @@ describe('the stores beyond the five, per mode', () => {
     expect(w.requests.all()[0]?.state).toBe('completed')
     expect(w.search.users.get(TARGET)).not.toHaveProperty('firstName')
     expect(w.cache.hashes.has(TARGET)).toBe(false)
+  })
+
+  it('when a request owing the search engine and the cache is resumed by a process without sunbird_es_host and sunbird_redis_host, then the steps stay pending, the request partial, a warning is logged, and a configured instance finishes it', async () => {
+    // Arrange: both down during the deletion: the steps are owed.
+    const w = worldWithPerson()
+    w.search.down = true
+    w.cache.down = true
+    await deleteAccount(w.deps, ask())
+    const request = () => w.requests.all()[0]
+    expect(request()?.state).toBe('partial')
+    w.search.down = false
+    w.cache.down = false
+    const shell = withoutSearchAndCache(w)
+
+    // Act
+    w.clock.advance(60_000)
+    const report = await resumeOpenDeletions(shell.deps)
+
+    // Assert: nothing owed is completed as "not configured"; the person's document and cache stay until a configured run.
+    expect(report).toMatchObject({ resumed: 1, completed: 0, partial: 1 })
+    expect(request()?.state).toBe('partial')
+    for (const step of ['searchNotes', 'searchUser', 'cacheUser'] as const) expect(request()?.steps[step]).toMatchObject({ status: 'pending', action: 'not configured here' })
+    expect(receiptActions(w)).toMatchObject({ 'search.user_alias': 'pending', 'search.usernotes': 'pending', 'redis.user': 'pending' })
+    expect(w.search.users.get(TARGET)?.firstName).toBe('Asha')
+    expect(w.cache.hashes.has(TARGET)).toBe(true)
+    expect(w.requests.isOpen(request()?.id ?? '')).toBe(true)
+    // Owing the same stores as before: no second partial record.
+    expect(w.audit.eventsOf(request()?.id ?? '').filter((event) => event === 'deletion.partial')).toHaveLength(1)
+    expect(shell.warnings.map((warning) => [warning.step, warning.requestId, (warning.err as DependencyUnavailableError).dependency])).toEqual([
+      ['searchNotes', request()?.id, 'search'],
+      ['searchUser', request()?.id, 'search'],
+      ['cacheUser', request()?.id, 'redis'],
+    ])
+    for (const { err } of shell.warnings) {
+      expect(err).toBeInstanceOf(DependencyUnavailableError)
+      const why = err instanceof Error && err.cause instanceof Error ? err.cause.message : ''
+      expect(why).toMatch(/sunbird_(es|redis)_host is not set in this process/)
+      expect(why).not.toContain(TARGET)
+    }
+
+    w.clock.advance(60_000)
+    await resumeOpenDeletions(w.deps)
+
+    expect(request()?.state).toBe('completed')
+    expect(w.search.users.get(TARGET)).not.toHaveProperty('firstName')
+    expect(await w.search.readNotes(TARGET)).toEqual([])
+    expect(w.cache.hashes.has(TARGET)).toBe(false)
+  })
+
+  it('when a request that never reached the search engine or the cache is resumed by a process without them, then they are not configured, as in a deployment without them, and it completes', async () => {
+    const w = deletionWorld({
+      seed: [person(TARGET, EMAIL, PHONE)],
+      afterStep: (hook) => {
+        if (hook === 'accept') throw new Error('killed')
+      },
+    })
+    await expect(deleteAccount(w.deps, ask())).rejects.toThrow('killed')
+    const shell = { ...w.deps, search: undefined, cache: undefined, afterStep: undefined }
+    w.clock.advance(60_000)
+
+    await resumeOpenDeletions(shell)
+
+    const request = w.requests.all()[0]
+    expect(request?.state).toBe('completed')
+    expect(request?.steps.searchUser).toMatchObject({ status: 'skipped', action: 'not configured' })
+    expect(request?.steps.cacheUser).toMatchObject({ status: 'skipped', action: 'not configured' })
+  })
+
+  it('when a grace period whose soft phase flagged the search document ends under a process without the search engine and the cache, then the erasure owes them and a configured instance erases them', async () => {
+    const w = worldWithPerson()
+    await deleteAccount(w.deps, ask({ gracePeriodDays: 1 }))
+    const request = () => w.requests.all()[0]
+    expect(request()?.state).toBe('scheduled')
+    expect(w.search.users.get(TARGET)).toMatchObject({ isDeleted: true, firstName: 'Asha' })
+    w.clock.advance(60 * 60 * 1000)
+
+    await resumeOpenDeletions(withoutSearchAndCache(w).deps)
+
+    expect(request()).toMatchObject({ state: 'partial', plan: 'sunbird' })
+    for (const step of ['searchNotes', 'searchUser', 'cacheUser'] as const) expect(request()?.steps[step]).toMatchObject({ status: 'pending', action: 'not configured here' })
+    expect(w.search.users.get(TARGET)?.firstName).toBe('Asha')
+    expect(await w.search.readNotes(TARGET)).toHaveLength(1)
+
+    w.clock.advance(60_000)
+    await resumeOpenDeletions(w.deps)
+
+    expect(request()?.state).toBe('completed')
+    expect(w.search.users.get(TARGET)).not.toHaveProperty('firstName')
+    expect(await w.search.readNotes(TARGET)).toEqual([])
+    expect(receiptActions(w)).toMatchObject({ 'search.user_alias': 'tombstoned', 'search.usernotes': 'deleted' })
+  })
+
+  it('when a soft deletion that flagged the search document is cancelled by a process without the search engine, then the cancel waits (the user stays locked out) and a configured instance restores the flags', async () => {
+    const w = worldWithPerson()
+    await deleteAccount(w.deps, ask({ mode: 'soft' }))
+    const shell = withoutSearchAndCache(w)
+
+    await expect(cancelDeletion(shell.deps, { userId: TARGET, caller: self() })).rejects.toBeInstanceOf(DependencyUnavailableError)
+
+    const request = () => w.requests.all()[0]
+    expect(request()?.state).toBe('cancelling')
+    expect(request()?.steps.searchUser).toMatchObject({ status: 'pending', action: 'not configured here', restore: { status: 1, isDeleted: false } })
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 2, isDeleted: true })
+    expect(w.search.users.get(TARGET)).toMatchObject({ status: 2, isDeleted: true })
+    expect(shell.warnings.map((warning) => warning.step)).toEqual(['searchUser'])
+
+    w.clock.advance(60_000)
+    await resumeOpenDeletions(w.deps)
+
+    expect(request()?.state).toBe('cancelled')
+    expect(w.search.users.get(TARGET)).toMatchObject({ status: 1, isDeleted: false, firstName: 'Asha' })
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 1, isDeleted: false })
   })
 })

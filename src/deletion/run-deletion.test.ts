@@ -1,6 +1,8 @@
 import { describe, expect, it, vi } from 'vitest'
 import { WORLD_LEASE_MS, WORLD_NOW, deletionWorld, type WorldOptions } from '../../test/support/fakes/deletion-world.js'
 import type { SeedUser } from '../../test/support/fakes/in-memory-user-store.js'
+import { cancelDeletion } from './cancel-deletion.js'
+import { deleteAccount } from './delete-account.js'
 import { deleteUser } from './delete-user.js'
 import { STEPS, type DeletionRequest, type StepName, type StepOutcome } from './deletion-request.js'
 import { DependencyUnavailableError } from './errors.js'
@@ -184,6 +186,17 @@ describe('resumeDeletion, the lease', () => {
 
     expect(w.requests.peek('req-1')?.state).toBe('completed')
     expect(w.audit.eventsOf('req-1')).toEqual(['deletion.completed'])
+  })
+
+  it('when the pass is asked to stop (shutdown), then it takes up no further request: the open ones wait for another instance', async () => {
+    const w = world([lockedUser()])
+    w.requests.seed(requestThrough('event', { state: 'in_progress' }))
+    const stopping = new AbortController()
+    stopping.abort()
+
+    expect(await resumeOpenDeletions(w.deps, 200, stopping.signal)).toEqual({ resumed: 0, completed: 0, partial: 0, unlisted: 0 })
+    expect(w.requests.isOpen('req-1')).toBe(true)
+    expect(await resumeOpenDeletions(w.deps)).toMatchObject({ resumed: 1, completed: 1 })
   })
 
   it('when a delete call’s run stalls past its lease and the sweeper finishes the request, then the caller still hears SUCCESS and one end is audited', async () => {
@@ -771,5 +784,106 @@ describe('failures the sweeper must survive', () => {
     expect(w.requests.peek('req-b')?.state).toBe('completed')
     expect(w.requests.peek('req-a')?.state).toBe('accepted')
     expect(await resumeDeletion(w.deps, 'req-a')).toBe('completed')
+  })
+})
+
+describe('resumeDeletion, a request without a mode that died before its lock, when another deletion took the user meanwhile', () => {
+  const self = { consumer: 'portal', userId: USER_A, roles: [] }
+  const pendingLock = (plan: 'soft' | 'hard'): StepOutcome => ({ status: 'pending', action: 'locking', at: EARLIER, plan, restore: { status: 1, isDeleted: false } })
+
+  it('when a soft deletion holds the user and locked the row but could not record its lock yet, then the earlier request is superseded: nothing erased, no event, and the soft deletion finishes and can be cancelled', async () => {
+    // Arrange: A (no mode) loses its lock's answer (the lock did not apply); B (soft) then takes the
+    // hold and locks the row, and recording its lock fails: its lock outcome stays pending.
+    const w = world([activeUser()])
+    w.users.scriptMarkDeleted({ kind: 'unknown' })
+    expect(await deleteUser(w.deps, { requestId: 'req-a', userId: USER_A, caller: self })).toEqual({ response: 'SUCCESS' })
+    w.users.beforeNextMarkDeleted(() => w.requests.failNext('recordSteps', new DependencyUnavailableError('cassandra')))
+    expect(await deleteAccount(w.deps, { requestId: 'req-b', userId: USER_A, caller: self, mode: 'soft' })).toMatchObject({ kind: 'deleted', mode: 'soft' })
+    expect(w.requests.peek('req-a')).toMatchObject({ state: 'accepted', steps: {} })
+    expect(w.requests.peek('req-b')?.steps.lock).toMatchObject({ status: 'pending' })
+    expect(w.states.peek(USER_A)).toEqual({ mode: 'soft', requestId: 'req-b' })
+
+    // Act: the sweeper comes to A first.
+    const report = await resumeOpenDeletions(w.deps)
+
+    // Assert: A lost to B; B ran its soft plan alone.
+    expect(report).toEqual({ resumed: 2, completed: 1, partial: 0, unlisted: 0 })
+    expect(w.requests.peek('req-a')).toMatchObject({ state: 'failed', reason: 'superseded', steps: {} })
+    expect(w.audit.eventsOf('req-a')).toEqual(['deletion.accepted', 'deletion.failed'])
+    expect(w.requests.peek('req-b')).toMatchObject({ state: 'completed', steps: { lock: { status: 'done', plan: 'soft' } } })
+    expect(w.users.callCount('scrubProfile')).toBe(0)
+    expect(w.users.callCount('eraseLookups')).toBe(0)
+    expect(w.identity.hasAccount(USER_A)).toBe(true)
+    expect(w.identity.isDisabled(USER_A)).toBe(true)
+    expect(w.outbox.appends).toEqual([])
+    await cancelDeletion(w.deps, { userId: USER_A, caller: self })
+    expect(w.users.snapshot(USER_A)).toMatchObject({ status: 1, isDeleted: false })
+    expect(w.identity.isDisabled(USER_A)).toBe(false)
+  })
+
+  it('when a hard deletion locks the row between the resumed request’s read and its own lock, then the resumed request is superseded and runs nothing', async () => {
+    // Arrange: B (hard) took the hold and recorded its lock pending; its compare-and-set lands just before A's.
+    const w = world([activeUser()])
+    w.requests.seed(requestThrough(undefined, { id: 'req-a' }))
+    w.requests.seed(requestThrough(undefined, { id: 'req-b', plan: 'hard', steps: { lock: pendingLock('hard') } }), { leaseUntil: new Date(WORLD_NOW.getTime() + 10_000) })
+    w.states.set(USER_A, { mode: 'hard', requestId: 'req-b' })
+    w.users.beforeNextMarkDeleted(() => w.users.update(USER_A, { status: 2, isDeleted: true }))
+
+    // Act
+    const state = await resumeDeletion(w.deps, 'req-a')
+
+    // Assert
+    expect(state).toBe('failed')
+    expect(w.requests.peek('req-a')).toMatchObject({ state: 'failed', reason: 'superseded', steps: {} })
+    expect(w.listener.deleted).toEqual([])
+    expect(w.identity.calls).toEqual([])
+    expect(w.outbox.appends).toEqual([])
+  })
+
+  it('when no hold names anyone but another request recorded its lock pending and is still open, then that request is counted as the owner', async () => {
+    const w = world([lockedUser()])
+    w.requests.seed(requestThrough(undefined, { id: 'req-a' }))
+    w.requests.seed(requestThrough(undefined, { id: 'req-b', plan: 'hard', steps: { lock: pendingLock('hard') } }), { leaseUntil: new Date(WORLD_NOW.getTime() + 10_000) })
+
+    expect(await resumeDeletion(w.deps, 'req-a')).toBe('failed')
+
+    expect(w.requests.peek('req-a')).toMatchObject({ state: 'failed', reason: 'superseded' })
+    expect(w.identity.calls).toEqual([])
+    expect(w.outbox.appends).toEqual([])
+  })
+
+  it('when the only other requests failed with their lock pending (they lost the row) or were cancelled, and no hold names anyone, then the row is this request’s own lock and it completes', async () => {
+    // A's lock applied but its answer was lost; B (soft) had recorded its lock pending and lost the
+    // row to it; C was a soft deletion cancelled before A was asked for.
+    const w = world([lockedUser()])
+    w.requests.seed(requestThrough(undefined, { id: 'req-a' }))
+    w.requests.seed(requestThrough(undefined, { id: 'req-b', plan: 'soft', state: 'failed', reason: 'superseded', steps: { lock: pendingLock('soft') } }))
+    w.requests.seed(requestThrough(undefined, { id: 'req-c', plan: 'soft', state: 'cancelled', steps: { lock: { status: 'done', action: 'restored', at: EARLIER, plan: 'soft' } } }))
+
+    expect(await resumeDeletion(w.deps, 'req-a')).toBe('completed')
+
+    expect(w.users.callCount('markDeleted')).toBe(0)
+    expect(w.requests.peek('req-a')?.steps.lock).toEqual({ status: 'done', action: 'locked', at: AT })
+    expect(w.outbox.appends).toHaveLength(1)
+  })
+
+  it('when a cancel puts the row back between the read that found it deleted and the check of who locked it, then nothing is decided and the next pass locks the user', async () => {
+    // C, a soft deletion, is being cancelled: its row is back and its hold cleared once the claims are read.
+    const w = world([lockedUser()])
+    w.requests.seed(requestThrough(undefined, { id: 'req-a' }))
+    w.requests.seed(requestThrough(undefined, { id: 'req-c', plan: 'soft', state: 'cancelled', steps: { lock: { status: 'done', action: 'restored', at: EARLIER, plan: 'soft' } } }))
+    const findByUser = w.requests.findByUser.bind(w.requests)
+    w.requests.findByUser = async (userId, limit) => {
+      w.users.update(USER_A, { status: 1, isDeleted: false })
+      return findByUser(userId, limit)
+    }
+
+    expect(await resumeDeletion(w.deps, 'req-a')).toBeUndefined()
+    expect(w.requests.peek('req-a')).toMatchObject({ state: 'accepted', steps: {} })
+    expect(w.identity.calls).toEqual([])
+
+    w.clock.advance(WORLD_LEASE_MS + 1)
+    expect(await resumeDeletion(w.deps, 'req-a')).toBe('completed')
+    expect(w.users.callCount('markDeleted')).toBe(1)
   })
 })

@@ -171,21 +171,47 @@ async function resumeHeld(deps: RunDeps, request: DeletionRequest, now: Date): P
       await failRequest(deps, request, 'not-found', now)
       return 'failed'
     }
-    if (isDeleted(user)) {
-      // Locked already: by this request just before it died, or by another request, which then owns the deletion.
-      const others = await deps.requests.findByUser(request.userId, 20)
-      if (others.some((other) => other.id !== request.id && other.steps.lock?.status === 'done')) {
-        await failRequest(deps, request, 'superseded', now)
-        return 'failed'
-      }
-    } else {
+    let lockedNow = false
+    if (!isDeleted(user)) {
       const locked = await deps.users.markDeleted(user, { requestedBy: request.requestedBy, at: now })
       // Someone is changing the row right now, or the lock's answer was lost: next sweep reads it again.
       if (locked.kind === 'changed' || locked.kind === 'unknown') return undefined
+      lockedNow = locked.kind === 'deleted'
+    }
+    // Locked already (read so, or by the time of our lock): by this request just before it died (or
+    // lost its lock's answer), or by another request, which then owns the deletion.
+    const owner = lockedNow ? 'this' : await whoseLock(deps, request)
+    if (owner === 'undecided') return undefined
+    if (owner === 'another') {
+      await failRequest(deps, request, 'superseded', now)
+      return 'failed'
     }
     await recordLock(deps, request, now)
   }
   return runRemainingSteps(deps, request)
+}
+
+/**
+ * Whose lock the deleted row of a request's user is, for a request without a mode that died before
+ * its lock (or lost the lock's answer) and finds the row deleted. Another request's when:
+ * - the user's deletion state names another request: a soft or hard deletion takes that hold
+ *   before it locks the row and keeps it (as do a grace period's erasure and a cancel restoring);
+ *   read LOCAL_SERIAL, so a hold taken on any instance is seen;
+ * - or another request recorded a lock outcome, done or not yet (a soft or hard deletion records
+ *   it `pending` before its compare-and-set, and it stays so while recording the lock fails), and
+ *   has not ended failed or cancelled: a failed request lost the row or was taken over, and a
+ *   cancelled one put it back.
+ * Else this request's own earlier attempt locked it, provided the row, read again after those,
+ * still says deleted: a cancel puts the row back before it clears its hold, so one that finished
+ * since the first read is seen here, and the next pass locks the row anew ('undecided').
+ */
+async function whoseLock(deps: RunDeps, request: DeletionRequest): Promise<'this' | 'another' | 'undecided'> {
+  const held = await deps.states.get(request.userId)
+  if (held && held.requestId !== request.id) return 'another'
+  const others = await deps.requests.findByUser(request.userId, 20)
+  if (others.some((other) => other.id !== request.id && other.steps.lock !== undefined && other.state !== 'failed' && other.state !== 'cancelled')) return 'another'
+  const again = await deps.users.findUser(request.userId)
+  return again && isDeleted(again) ? 'this' : 'undecided'
 }
 
 /**
@@ -208,10 +234,12 @@ export interface SweepReport {
 }
 
 /** The sweeper's pass: every open request whose lease has run out (and, when scheduled, whose erasure is due) is resumed. */
-export async function resumeOpenDeletions(deps: RunDeps, limit = 200): Promise<SweepReport> {
+export async function resumeOpenDeletions(deps: RunDeps, limit = 200, stopping?: AbortSignal): Promise<SweepReport> {
   const report = { resumed: 0, completed: 0, partial: 0, unlisted: 0 }
   const now = deps.clock.now()
   for (const open of await deps.requests.listOpen(limit, now)) {
+    // At shutdown the request in hand finishes (and gives its lease back); the rest wait for another instance.
+    if (stopping?.aborted) break
     let state: RequestState | undefined
     try {
       const outcome = await resumeWithOutcome(deps, open.id)

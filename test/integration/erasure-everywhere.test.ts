@@ -172,6 +172,45 @@ describe('a person erased from every store, on the real Cassandra, OpenSearch an
     expect(await findValues(h.db, search, personalValues(p))).toEqual([])
   })
 
+  it('when a request owing the search engine is resumed by a process started without sunbird_es_host, then the steps stay pending and the document stays until a configured process erases it', async () => {
+    const p = newPerson()
+    await seedEverywhere(h, search, p, ORG)
+    const down = await startHarness({ search: { hosts: ['127.0.0.1'], port: await freePort(), timeoutMs: 500 }, deletion: { leaseMs: 1000 } })
+    try {
+      await expectDeleted(await lifecycle(down).remove(p.id, {}, lifecycle(down).asUser(p.id)))
+    } finally {
+      await down.close()
+    }
+    const [partial] = await requestsOf(h.db, p.id)
+    expect(partial?.steps.searchUser).toMatchObject({ status: 'pending', action: 'unreachable' })
+
+    // The operator's shell, or an instance, without sunbird_es_host: the same Cassandra, no search engine.
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    const unset = await startHarness({ search: { hosts: [] }, deletion: { leaseMs: 1000 } })
+    try {
+      await unset.service.resumeOpen()
+    } finally {
+      await unset.close()
+    }
+    const [still] = await requestsOf(h.db, p.id)
+    expect(still?.state).toBe('partial')
+    expect(still?.steps.searchUser).toMatchObject({ status: 'pending', action: 'not configured here' })
+    expect(still?.steps.searchNotes).toMatchObject({ status: 'pending', action: 'not configured here' })
+    expect(actionsOf(still?.receipt)).toMatchObject({ 'search.user_alias': 'pending', 'search.usernotes': 'pending' })
+    expect(await findValues(h.db, search, personalValues(p))).toEqual(expect.arrayContaining([`search:${USER_ALIAS}`, 'search:usernotes']))
+
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    const back = await startHarness({ deletion: { leaseMs: 1000 } })
+    try {
+      await back.service.resumeOpen()
+    } finally {
+      await back.close()
+    }
+    const [done] = await requestsOf(h.db, p.id)
+    expect(done?.state).toBe('completed')
+    expect(await findValues(h.db, search, personalValues(p))).toEqual([])
+  })
+
   describe('npm run deletion:verify', () => {
     const verify = async (requestId: string) => {
       const redis = new RedisConnection({ ...LOCAL_REDIS, db: 12, timeoutMs: 2000 })

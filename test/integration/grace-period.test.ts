@@ -9,7 +9,7 @@ import { type Harness, startHarness } from '../support/harness.js'
 import { keycloakAccountOf } from '../support/keycloak.js'
 import { readTopic } from '../support/kafka.js'
 import { deletionStateOf, envelopeOf, hasOutboxEvent, lifecycle, personInBoth } from '../support/lifecycle.js'
-import { TEST_KEYSPACE } from '../support/test-env.js'
+import { LOCAL_REDIS, LOCAL_SEARCH, TEST_KEYSPACE } from '../support/test-env.js'
 import { readUserState } from '../support/user-state.js'
 import { waitUntil } from '../support/wait-until.js'
 
@@ -100,7 +100,16 @@ describe('request.gracePeriodDays', () => {
 
     const { stdout } = await run('npx', ['tsx', 'scripts/deletion-resume.ts'], {
       cwd: projectRoot,
-      env: { ...process.env, CASSANDRA_KEYSPACE: TEST_KEYSPACE, LOG_LEVEL: 'silent' },
+      // The service's configuration, as the runbook says: the search engine and Redis the soft phase flagged, or their steps stay owed.
+      env: {
+        ...process.env,
+        CASSANDRA_KEYSPACE: TEST_KEYSPACE,
+        LOG_LEVEL: 'silent',
+        sunbird_es_host: LOCAL_SEARCH.hosts.join(','),
+        sunbird_es_port: String(LOCAL_SEARCH.port),
+        sunbird_redis_host: LOCAL_REDIS.host,
+        sunbird_redis_port: String(LOCAL_REDIS.port),
+      },
       timeout: 60_000,
     })
 

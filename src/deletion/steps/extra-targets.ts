@@ -1,8 +1,19 @@
 import type { ExtraTarget } from '../ports.js'
-import { type DeletionStep, actionFor, stepOutcome } from './step.js'
+import { type DeletionStep, actionFor, owedNotConfiguredHere, type RecordedOutcomes, stepOutcome } from './step.js'
 
 /** How the receipt names a table of another keyspace. */
 export const extraTargetStore = (target: ExtraTarget) => `cassandra.${target.keyspace}.${target.table}`
+
+/**
+ * The tables an earlier run of this deletion was configured with (its own outcome: a grace period's
+ * soft phase lists those it kept; for a managed user, the deleted user's) that this process's
+ * ERASURE_EXTRA_TARGETS does not name: still owed, and this process cannot erase them (it does not
+ * know their column or action).
+ */
+function owedElsewhere(recorded: RecordedOutcomes, here: readonly string[]): string[] {
+  const earlier = recorded.extraTargets?.entries?.map((entry) => entry.store) ?? []
+  return [...new Set(earlier)].filter((store) => !here.includes(store))
+}
 
 /**
  * Tables of other services' keyspaces keyed by user id (ERASURE_EXTRA_TARGETS), for a deployment
@@ -11,6 +22,8 @@ export const extraTargetStore = (target: ExtraTarget) => `cassandra.${target.key
  * A soft deletion (and a grace period until it ends) touches none of them: a cancel must find them
  * as they were, and nothing brings a deleted row back. It only records, one line per table, that
  * they are kept; the erasure that ends a grace period runs the step again under its own plan.
+ * A table the deletion was run with that this process is not configured with stays owed: the step
+ * pending, the request partial, for an instance (or `npm run deletion:resume`) that names it.
  * Empty by default.
  */
 export const extraTargets = {
@@ -18,7 +31,7 @@ export const extraTargets = {
   store: 'cassandra (ERASURE_EXTRA_TARGETS)',
   why: 'tables of other keyspaces keyed by user id, as configured: rows deleted or columns blanked once the deletion erases; kept while it can be cancelled',
   plans: ['sunbird', 'soft', 'hard'],
-  async run({ deps, request, plan }) {
+  async run({ deps, request, plan, recorded }) {
     const entries: { store: string; action: string; count?: number }[] = []
     if (plan === 'soft') {
       for (const target of deps.extraTargets) entries.push({ store: extraTargetStore(target), action: 'kept' })
@@ -29,6 +42,11 @@ export const extraTargets = {
       entries.push(
         count === undefined ? { store: extraTargetStore(target), action: 'table not found' } : { store: extraTargetStore(target), action: target.action === 'delete' ? 'deleted' : 'blanked', count },
       )
+    }
+    const owed = owedElsewhere(recorded ?? request.steps, deps.extraTargets.map(extraTargetStore))
+    if (owed.length > 0) {
+      const why = `ERASURE_EXTRA_TARGETS of this process does not name ${owed.join(', ')}, which the deletion was run with: left pending for an instance that names it`
+      return { ...owedNotConfiguredHere(deps, 'extraTargets', why, 'cassandra', plan, request.id), entries: [...entries, ...owed.map((store) => ({ store, action: 'pending' }))] }
     }
     return stepOutcome(entries.length > 0 ? 'done' : 'skipped', entries.length > 0 ? 'erased' : 'none configured', deps.clock.now(), undefined, { plan, entries })
   },

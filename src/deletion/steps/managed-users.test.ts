@@ -4,7 +4,7 @@ import type { SeedUser } from '../../../test/support/fakes/in-memory-user-store.
 import { cancelDeletion } from '../cancel-deletion.js'
 import type { Caller } from '../caller.js'
 import { type DeletionInput, deleteAccount } from '../delete-account.js'
-import { UserErasedError } from '../errors.js'
+import { DependencyUnavailableError, UserErasedError } from '../errors.js'
 import { keyId, keyedHash } from '../keyed-hash.js'
 import { resumeOpenDeletions } from '../run-deletion.js'
 
@@ -305,5 +305,69 @@ describe('managed users, erased in every store the deletion erases for the user 
     await expect(cancelDeletion(w.deps, { userId: CHILD, caller: selfOf(CHILD) })).rejects.toBeInstanceOf(UserErasedError)
     expect(await footprint(w, CHILD)).toEqual(AFTER_SUNBIRD)
     expect(w.users.snapshot(CHILD)).toMatchObject({ status: 2, isDeleted: true })
+  })
+
+  it('when the managed user’s search document and cache are owed and a process without sunbird_es_host and sunbird_redis_host runs the step again, then they stay owed (the user’s own were done there), and a configured instance erases them', async () => {
+    // Arrange: the engine and the cache fail for the child only: the user's own steps are done, the managed users' step is owed.
+    const w = family()
+    let childStoresDown = true
+    const unavailableForChild =
+      <T extends unknown[], R>(of: string, real: (...args: T) => Promise<R>) =>
+      (...args: T): Promise<R> =>
+        childStoresDown && args[0] === CHILD ? Promise.reject(new DependencyUnavailableError(of === 'cache' ? 'redis' : 'search')) : real(...args)
+    w.search.readUser = unavailableForChild('search', w.search.readUser.bind(w.search))
+    w.search.deleteNotes = unavailableForChild('search', w.search.deleteNotes.bind(w.search))
+    w.cache.deleteUser = unavailableForChild('cache', w.cache.deleteUser.bind(w.cache))
+    await deleteAccount(w.deps, ask())
+    const request = () => w.requests.all()[0]
+    expect(request()?.state).toBe('partial')
+    expect(request()?.steps).toMatchObject({ searchUser: { status: 'done' }, cacheUser: { status: 'done' }, managedUsers: { status: 'pending' } })
+    childStoresDown = false
+
+    // Act
+    w.clock.advance(WORLD_LEASE_MS + 1)
+    await resumeOpenDeletions({ ...w.deps, search: undefined, cache: undefined })
+
+    // Assert
+    expect(request()?.state).toBe('partial')
+    expect(request()?.steps.managedUsers).toMatchObject({ status: 'pending', ids: [CHILD] })
+    expect(receiptLines(w)).toMatchObject({ 'search.user_alias (managed users)': 'pending', 'search.usernotes (managed users)': 'pending', 'redis.user (managed users)': 'pending' })
+    expect(await footprint(w, CHILD)).toMatchObject({ searchDocument: 'whole', searchNotes: 1, cache: true })
+
+    w.clock.advance(WORLD_LEASE_MS + 1)
+    await resumeOpenDeletions(w.deps)
+
+    expect(request()?.state).toBe('completed')
+    expect(await footprint(w, CHILD)).toEqual(AFTER_SUNBIRD)
+  })
+
+  it('when a grace period that kept an ERASURE_EXTRA_TARGETS table ends under a process whose ERASURE_EXTRA_TARGETS does not name it, then the table is owed for the user and the managed user, and an instance that names it erases it', async () => {
+    const w = family()
+    await deleteAccount(w.deps, ask({ gracePeriodDays: 1 }))
+    const request = () => w.requests.all()[0]
+    expect(request()?.steps.extraTargets).toMatchObject({ entries: [{ store: 'cassandra.sunbird_courses.user_enrolments', action: 'kept' }] })
+    const warnings: { step: string; err: unknown }[] = []
+    w.clock.advance(60 * 60 * 1000)
+
+    await resumeOpenDeletions({ ...w.deps, extraTargets: [], onStepError: (step, err) => void warnings.push({ step, err }) })
+
+    expect(request()?.state).toBe('partial')
+    expect(request()?.steps.extraTargets).toMatchObject({ status: 'pending', action: 'not configured here', entries: [{ store: 'cassandra.sunbird_courses.user_enrolments', action: 'pending' }] })
+    expect(receiptLines(w)).toMatchObject({ 'cassandra.sunbird_courses.user_enrolments': 'pending', 'cassandra.sunbird_courses.user_enrolments (managed users)': 'pending' })
+    expect(await footprint(w, PARENT)).toMatchObject({ extraTarget: 1, profile: 0 })
+    expect(await footprint(w, CHILD)).toMatchObject({ extraTarget: 1, profile: 0 })
+    expect(warnings.map((warning) => warning.step)).toEqual(['extraTargets', 'managedUsers'])
+    const err = warnings[0]?.err
+    const why = err instanceof Error && err.cause instanceof Error ? err.cause.message : ''
+    expect(why).toContain('ERASURE_EXTRA_TARGETS of this process does not name cassandra.sunbird_courses.user_enrolments')
+    expect(why).not.toContain(PARENT)
+
+    w.clock.advance(WORLD_LEASE_MS + 1)
+    await resumeOpenDeletions(w.deps)
+
+    expect(request()?.state).toBe('completed')
+    expect(await footprint(w, PARENT)).toEqual(AFTER_SUNBIRD)
+    expect(await footprint(w, CHILD)).toEqual(AFTER_SUNBIRD)
+    expect(receiptLines(w)).toMatchObject({ 'cassandra.sunbird_courses.user_enrolments': 'deleted 1', 'cassandra.sunbird_courses.user_enrolments (managed users)': 'deleted 1' })
   })
 })

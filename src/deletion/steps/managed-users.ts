@@ -68,6 +68,8 @@ async function eraseManaged(deps: StepDeps, request: DeletionRequest, plan: Plan
     deps: { ...deps, onStepError: (_step, err, requestId) => deps.onStepError?.('managedUsers', err, requestId) },
     // The deleted user's request, for the managed user: its id for the log, its requester on the row.
     request: { ...request, userId: childId, steps: {} },
+    // Whose outcomes say which optional stores the deletion was run with (a store still owed is owed for them too).
+    recorded: request.steps,
     plan,
     userName: null,
     contacts: contactsOnce(deps, childId),
@@ -78,9 +80,9 @@ async function eraseManaged(deps: StepDeps, request: DeletionRequest, plan: Plan
     for (const hash of outcome.hashes ?? []) hashes.add(hash)
     // The row is this step's own line (scrubbed / hard-deleted, one per managed user).
     if (step === userRow) continue
-    for (const part of outcome.entries ?? [{ store: step.store, action: outcome.action, count: outcome.count }]) {
-      tally.add(managedStore(part.store), part.action, part.count, outcome.status === 'pending')
-    }
+    // A step with a line per store (extra targets) says which of them is owed; another owes its one store when pending.
+    const parts = outcome.entries ?? [{ store: step.store, action: outcome.action, count: outcome.count }]
+    for (const part of parts) tally.add(managedStore(part.store), part.action, part.count, outcome.entries ? part.action === 'pending' : outcome.status === 'pending')
   }
 }
 

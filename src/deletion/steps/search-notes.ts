@@ -1,6 +1,6 @@
-import { type DeletionStep, NOT_CONFIGURED, actionFor, owedWhenUnavailable, stepOutcome } from './step.js'
+import { type DeletionStep, NOT_CONFIGURED, SEARCH, actionFor, owedWhenUnavailable, stepOutcome, withoutStore } from './step.js'
 
-const STORE = 'search.usernotes'
+const STORE = SEARCH.steps.searchNotes
 
 /** The notes index (Sunbird mirrors user_notes there): the person's notes removed; a soft deletion keeps them. */
 export const searchNotes = {
@@ -9,8 +9,9 @@ export const searchNotes = {
   why: 'the free-text notes mirrored to the search engine removed',
   plans: ['sunbird', 'hard'],
   kept: { action: 'kept', why: 'notes kept while the deletion can be cancelled' },
-  async run({ deps, request, plan }) {
-    if (!deps.search) return stepOutcome('skipped', NOT_CONFIGURED, deps.clock.now(), undefined, { plan })
+  async run(context) {
+    const { deps, request, plan } = context
+    if (!deps.search) return withoutStore(context, 'searchNotes', SEARCH)
     try {
       return stepOutcome('done', 'deleted', deps.clock.now(), await deps.search.deleteNotes(request.userId), { plan })
     } catch (err) {

@@ -1,7 +1,7 @@
 import type { JsonRow, JsonValue, SearchUserFlags } from '../ports.js'
-import { type DeletionStep, NOT_CONFIGURED, actionFor, owedWhenUnavailable, stepOutcome } from './step.js'
+import { type DeletionStep, NOT_CONFIGURED, SEARCH, actionFor, owedNotConfiguredHere, owedWhenUnavailable, stepOutcome, withoutStore } from './step.js'
 
-const STORE = 'search.user_alias'
+const STORE = SEARCH.steps.searchUser
 
 const organisationIdsOf = (document: JsonRow): string[] =>
   (Array.isArray(document.organisations) ? document.organisations : [])
@@ -42,9 +42,10 @@ export const searchUser = {
   store: STORE,
   why: 'the user search document: replaced by ids and flags only (soft: flagged deleted; hard: removed), so no search returns the person',
   plans: ['sunbird', 'soft', 'hard'],
-  async run({ deps, request, plan }) {
+  async run(context) {
+    const { deps, request, plan } = context
     const search = deps.search
-    if (!search) return stepOutcome('skipped', NOT_CONFIGURED, deps.clock.now(), undefined, { plan })
+    if (!search) return withoutStore(context, 'searchUser', SEARCH)
     const userId = request.userId
     try {
       if (plan === 'soft') {
@@ -63,7 +64,12 @@ export const searchUser = {
   },
   async restore({ deps, request, outcome }) {
     const search = deps.search
-    if (!search || !outcome.restore) return stepOutcome('done', 'left-as-it-was', deps.clock.now(), undefined, { plan: 'soft' })
+    if (!outcome.restore) return stepOutcome('done', 'left-as-it-was', deps.clock.now(), undefined, { plan: 'soft' })
+    if (!search) {
+      // Flagged by an instance that had the engine: the flags are owed back, by one that has it (the cancel waits, as for Keycloak).
+      const why = `${SEARCH.setting} is not set in this process and the document's flags are still to be restored: left pending for an instance that has it`
+      return { ...owedNotConfiguredHere(deps, 'searchUser', why, SEARCH.dependency, 'soft', request.id), restore: outcome.restore }
+    }
     try {
       const restored = await search.restoreUserFlags(request.userId, flagsOf(outcome.restore))
       return stepOutcome('done', restored ? 'restored' : 'absent', deps.clock.now(), undefined, { plan: 'soft' })

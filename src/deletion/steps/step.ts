@@ -1,5 +1,5 @@
 import type { DeletionRequest, StepOutcome } from '../deletion-request.js'
-import { DependencyUnavailableError } from '../errors.js'
+import { DependencyUnavailableError, WordedCause } from '../errors.js'
 import type {
   Clock,
   DeletionListener,
@@ -60,7 +60,16 @@ export interface StepContext {
    * by them, before the profile scrub. A run after a crash reads them again.
    */
   contacts(): Promise<string[]>
+  /**
+   * The outcomes recorded for this deletion, which tell the optional stores it was run with (see
+   * withoutStore): absent, the request's own; for a managed user, whose own start empty, those of
+   * the deleted user's request.
+   */
+  recorded?: RecordedOutcomes
 }
+
+/** A deletion's recorded outcomes by step name (DeletionRequest.steps, typed loosely: the step names follow from the steps). */
+export type RecordedOutcomes = Readonly<Partial<Record<string, StepOutcome>>>
 
 /** One line of a dry run's plan: a store, what a real call would do there, and to how many rows or accounts. */
 export interface PlanEntry {
@@ -147,6 +156,65 @@ export function stepOutcome(
 
 /** The action for a store this deployment has not configured (search, cache): said, never silently skipped. */
 export const NOT_CONFIGURED = 'not configured'
+
+/** The action of a step still owed to a store that this process has not configured, though the deletion was run with it (see withoutStore). */
+export const NOT_CONFIGURED_HERE = 'not configured here'
+
+/** A store a deployment may leave unconfigured: its dependency, the setting that configures it, and its steps with the store each names in the receipt. */
+export interface OptionalStore {
+  readonly dependency: 'search' | 'redis'
+  readonly setting: string
+  readonly steps: Readonly<Record<string, string>>
+}
+
+/** Sunbird's search engine: the user document and the notes. */
+export const SEARCH = { dependency: 'search', setting: 'sunbird_es_host', steps: { searchUser: 'search.user_alias', searchNotes: 'search.usernotes' } } as const satisfies OptionalStore
+
+/** Sunbird's user cache. */
+export const CACHE = { dependency: 'redis', setting: 'sunbird_redis_host', steps: { cacheUser: 'redis.user' } } as const satisfies OptionalStore
+
+/**
+ * Whether this deletion was run with the store configured: one of its steps recorded an outcome
+ * other than 'not configured' (done, owed after an outage, a grace period's soft phase), for the
+ * person or, in the managed users' outcome, for the users they manage.
+ */
+function ranWith(recorded: RecordedOutcomes, store: OptionalStore): boolean {
+  const managed = recorded.managedUsers?.entries ?? []
+  return Object.entries(store.steps).some(([step, receiptStore]) => {
+    const outcome = recorded[step]
+    return (outcome !== undefined && outcome.action !== NOT_CONFIGURED) || managed.some((entry) => entry.store === `${receiptStore} (managed users)` && entry.action !== NOT_CONFIGURED)
+  })
+}
+
+/**
+ * A step still owed to a store this process is not configured with: pending (the request stays
+ * partial) for an instance, or an `npm run deletion:resume`, that has it; logged, ids only.
+ */
+export function owedNotConfiguredHere(deps: StepDeps, step: string, why: string, dependency: DependencyUnavailableError['dependency'], plan: PlanName, requestId: string): StepOutcome {
+  deps.onStepError?.(step, new DependencyUnavailableError(dependency, { cause: new WordedCause(why) }), requestId)
+  return stepOutcome('pending', NOT_CONFIGURED_HERE, deps.clock.now(), undefined, { plan })
+}
+
+/**
+ * The outcome of a step whose store this process has not configured. When the deletion never
+ * reached the store on an instance that had it, 'not configured' (skipped): the plan of a
+ * deployment without the store. When it did (a step on the store recorded anything else: owed
+ * after an outage, done by a grace period's soft phase, done by the other step on the same store),
+ * the store still holds what the step erases: the step stays owed (see owedNotConfiguredHere),
+ * never completed as 'not configured' by a process started without the setting.
+ */
+export function withoutStore(context: Pick<StepContext, 'deps' | 'request' | 'plan' | 'recorded'>, step: string, store: OptionalStore): StepOutcome {
+  const { deps, request, plan } = context
+  if (!ranWith(context.recorded ?? request.steps, store)) return stepOutcome('skipped', NOT_CONFIGURED, deps.clock.now(), undefined, { plan })
+  return owedNotConfiguredHere(
+    deps,
+    step,
+    `${store.setting} is not set in this process and the deletion still owes the store: left pending for an instance that has it`,
+    store.dependency,
+    plan,
+    request.id,
+  )
+}
 
 /**
  * A search engine or cache that did not answer: the step is owed, the request partial, and the

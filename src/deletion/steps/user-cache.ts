@@ -1,6 +1,6 @@
-import { type DeletionStep, NOT_CONFIGURED, owedWhenUnavailable, stepOutcome } from './step.js'
+import { CACHE, type DeletionStep, NOT_CONFIGURED, owedWhenUnavailable, stepOutcome, withoutStore } from './step.js'
 
-const STORE = 'redis.user'
+const STORE = CACHE.steps.cacheUser
 
 /** Sunbird's user cache (Redis DB 12, user:<id>): a copy, removed in every mode and never brought back (the cache fills again from the profile). */
 export const cacheUser = {
@@ -8,8 +8,9 @@ export const cacheUser = {
   store: STORE,
   why: 'the cached copy of the profile (names, contacts, location, organisation) removed; a cache, not restored on cancel',
   plans: ['sunbird', 'soft', 'hard'],
-  async run({ deps, request, plan }) {
-    if (!deps.cache) return stepOutcome('skipped', NOT_CONFIGURED, deps.clock.now(), undefined, { plan })
+  async run(context) {
+    const { deps, request, plan } = context
+    if (!deps.cache) return withoutStore(context, 'cacheUser', CACHE)
     try {
       return stepOutcome('done', 'deleted', deps.clock.now(), await deps.cache.deleteUser(request.userId), { plan })
     } catch (err) {
