@@ -1,16 +1,28 @@
 import { composeService } from '../src/compose.js'
 import { loadConfig } from '../src/config/load-config.js'
+import { deletionResumeCommand, type ResumeConnection } from './lib/deletion-resume-command.js'
 import { createLogger } from '../src/logging/logger.js'
 
-// `npm run deletion:resume`: the operator's sweeper pass. Resumes every open deletion request
-// whose runner is gone (crash) or that still owes a step (Keycloak was down), then publishes
-// queued events. Safe to run while the service runs: a lease keeps one runner per request.
-const config = loadConfig()
-const service = composeService(config, createLogger(config.logging.level))
-try {
-  const report = await service.resumeOpen()
-  const published = await service.publishEvents()
-  console.log(JSON.stringify({ ...report, eventsPublished: published }))
-} finally {
-  await service.close()
+// `npm run deletion:resume [-- <requestId>]`: the operator's sweeper. Without an id it goes round
+// every open deletion request once, as many sweeper passes of 200 as that takes (those held by a
+// running instance are left to it), resuming each whose runner is gone (crash), that still owes a
+// step (Keycloak was down) or whose grace period has ended; with an id, that request alone. Then
+// it publishes queued events. Safe to run while the service runs: a lease keeps one runner per
+// request. One JSON line on stdout (counts, or the request's id and state), log lines on stderr.
+// Exit 0: gone round / the request is finished; 1: the request is still open; 2: could not
+// (bad argument, configuration, no such request, Cassandra unreachable). See RESUME_EXIT.
+function connect(): ResumeConnection {
+  const config = loadConfig()
+  // Log lines go to stderr: stdout holds the result alone.
+  const service = composeService(config, createLogger(config.logging.level, process.stderr))
+  return {
+    requests: service.requests,
+    resumeOpen: () => service.resumeOpen(),
+    resumeRequest: (requestId) => service.resumeRequest(requestId),
+    publishEvents: () => service.publishEvents(),
+    close: () => service.close(),
+  }
 }
+
+const code = await deletionResumeCommand(process.argv.slice(2), connect, { out: (text) => console.log(text), err: (text) => console.error(text) })
+process.exit(code)

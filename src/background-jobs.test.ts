@@ -146,3 +146,32 @@ describe('startPeriodicJobs', () => {
     expect(lines).toEqual([{ level: 'debug', fields: { job: 'sweeper', result: { resumed: 2 } } }])
   })
 })
+
+describe('startPeriodicJobs: stopping a pass in flight', () => {
+  it('when stop() is called during a pass, then the pass is told at once (its signal aborted), so it can end after the item in hand', async () => {
+    // Arrange
+    const signals: AbortSignal[] = []
+    const pass = deferred()
+    const job: PeriodicJob = {
+      name: 'sweeper',
+      intervalMs: 100,
+      run: (stopping) => {
+        signals.push(stopping)
+        return pass.promise
+      },
+    }
+    const jobs = startPeriodicJobs([job], recordingLogger().logger)
+    await vi.advanceTimersByTimeAsync(100)
+    expect(itemAt(signals, 0, 'signal').aborted).toBe(false)
+
+    // Act
+    const stopped = jobs.stop()
+
+    // Assert
+    expect(itemAt(signals, 0, 'signal').aborted).toBe(true)
+    pass.resolve()
+    await stopped
+    await vi.advanceTimersByTimeAsync(1_000)
+    expect(signals).toHaveLength(1)
+  })
+})

@@ -3,23 +3,29 @@ import type { Logger } from './logging/logger.js'
 export interface PeriodicJob {
   name: string
   intervalMs: number
-  run(): Promise<unknown>
+  /**
+   * One pass. `stopping` is aborted when stop() is called (at SIGTERM): a pass that works through
+   * many items should end after the one in hand, so shutdown does not wait for, or cut, the rest.
+   */
+  run(stopping: AbortSignal): Promise<unknown>
 }
 
 /**
  * Runs each job every interval, one pass at a time (a slow pass is never overlapped by the next).
- * `stop()` cancels the timers and waits for passes in flight, so shutdown never cuts one in half.
+ * `stop()` cancels the timers at once (no pass starts after it is called), tells the passes in
+ * flight to stop (their signal), and resolves once they have ended, so shutdown never cuts one in half.
  */
 export function startPeriodicJobs(jobs: PeriodicJob[], logger: Logger): { stop(): Promise<void> } {
   const inFlight = new Map<string, Promise<void>>()
+  const stopping = new AbortController()
   const timers = jobs
     .filter((job) => job.intervalMs > 0)
     .map((job) => {
       const timer = setInterval(() => {
-        if (inFlight.has(job.name)) return
+        if (stopping.signal.aborted || inFlight.has(job.name)) return
         // Through a promise even if run() throws synchronously, so no failure escapes the timer.
         const pass = Promise.resolve()
-          .then(() => job.run())
+          .then(() => job.run(stopping.signal))
           .then((result) => logger.debug({ job: job.name, result }, 'background pass'))
           .catch((err: unknown) => logger.warn({ job: job.name, err }, 'background pass failed'))
           .finally(() => inFlight.delete(job.name))
@@ -31,6 +37,7 @@ export function startPeriodicJobs(jobs: PeriodicJob[], logger: Logger): { stop()
   return {
     async stop() {
       for (const timer of timers) clearInterval(timer)
+      stopping.abort()
       await Promise.all(inFlight.values())
     },
   }

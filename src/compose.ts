@@ -66,7 +66,10 @@ export interface Service {
   /** This service's Prometheus series (served at /metrics). */
   metrics: ServiceMetrics
   /** One sweeper pass: resumes open deletion requests whose runner is gone or that owe a step. */
-  resumeOpen(): Promise<SweepReport>
+  /** One sweeper pass; `stopping` ends it between two requests (shutdown). */
+  resumeOpen(stopping?: AbortSignal): Promise<SweepReport>
+  /** Resumes one deletion request (`npm run deletion:resume -- <requestId>`): the state reached, or undefined when another runner holds it or its erasure is not due. */
+  resumeRequest(requestId: string): ReturnType<typeof resumeDeletion>
   /** One relay pass: publishes queued delete-user events to Kafka. */
   publishEvents(): Promise<number>
   /** The audit trail: this instance's hash chain, and verification of every chain. */
@@ -260,7 +263,8 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     app,
     keys,
     metrics,
-    resumeOpen: () => resumeOpenDeletions(workflow),
+    resumeOpen: (stopping) => resumeOpenDeletions(workflow, 200, stopping),
+    resumeRequest: (requestId) => resumeDeletion(workflow, requestId),
     publishEvents: () => relay.publishPending(),
     audit,
     requests,

@@ -8,6 +8,7 @@ import { gracefulClose } from './http/graceful-close.js'
 import { leaseAdvice } from './lease-advice.js'
 import { applyConnectionLimits, httpServerOptions } from './http/server-limits.js'
 import { createLogger } from './logging/logger.js'
+import { shutdownOnSignal } from './shutdown.js'
 
 function loadConfigOrExit(): ReturnType<typeof loadConfig> {
   try {
@@ -36,7 +37,7 @@ const closeServer = gracefulClose(server)
 // The sweeper resumes deletion requests a crash or an outage left open; the relay publishes events.
 const jobs = startPeriodicJobs(
   [
-    { name: 'deletion-sweeper', intervalMs: config.deletion.sweepIntervalMs, run: () => service.resumeOpen() },
+    { name: 'deletion-sweeper', intervalMs: config.deletion.sweepIntervalMs, run: (stopping) => service.resumeOpen(stopping) },
     { name: 'event-relay', intervalMs: config.events.relayIntervalMs, run: () => service.publishEvents() },
   ],
   logger,
@@ -45,35 +46,19 @@ const jobs = startPeriodicJobs(
 // Batch jobs: this instance takes its share of every open job's slices.
 service.batches.start()
 
-let stopping = false
 /** The latest an in-flight request answers: its deadline, or a deletion's wait past it for its lock (see answerByDeadline). */
 const answeredWithinMs = config.http.requestTimeoutMs + LOCK_DECISION_WAIT_MS
-/** Stop accepting, let in-flight requests finish (bounded by the request deadline), then close the pool. */
-function shutdown(signal: string): void {
-  if (stopping) return
-  stopping = true
-  logger.info({ signal }, 'shutting down')
-  const force = setTimeout(() => {
-    logger.error('in-flight requests did not finish in time; exiting')
-    process.exit(1)
-  }, answeredWithinMs + 5000)
-  force.unref()
-  // Batch work stops after the deletions in flight and gives its slices back for another instance.
-  const batchesStopped = service.batches.stop().catch((err: unknown) => logger.error({ err }, 'stopping batch work failed'))
-  // In-flight requests end by the request deadline at the latest (a deletion waiting for its lock's
-  // outcome a little later); a second more lets them answer.
-  void closeServer(answeredWithinMs + 1000).then(async (finished) => {
-    await batchesStopped
-    if (!finished) logger.error('in-flight requests did not finish in time; connections cut')
-    jobs
-      .stop()
-      .then(() => service.close())
-      .catch((err: unknown) => logger.error({ err }, 'closing Cassandra failed'))
-      .finally(() => {
-        logger.info('stopped')
-        process.exit(finished ? 0 : 1)
-      })
-  })
-}
+// Stop the background work at once, let in-flight requests and passes finish (bounded by the request
+// deadline; a second more lets them answer), then close the stores.
+const shutdown = shutdownOnSignal({
+  logger,
+  jobs,
+  batches: service.batches,
+  closeServer,
+  closeService: () => service.close(),
+  exit: (code) => process.exit(code),
+  drainMs: answeredWithinMs + 1000,
+  closeMs: 4000,
+})
 process.on('SIGTERM', () => shutdown('SIGTERM'))
 process.on('SIGINT', () => shutdown('SIGINT'))

@@ -1,6 +1,7 @@
 import type { Client } from '@opensearch-project/opensearch'
 import type { Config } from './config/config.js'
 import type { ReadinessCheck } from './http/operation.js'
+import { withoutCredentials } from './logging/without-credentials.js'
 import { RedisConnection, isRedisConfigured } from './redis/redis-client.js'
 import { checkSearch, createSearchClient, isSearchConfigured } from './search/search-client.js'
 import { USER_ALIAS } from './search/sunbird-indexes.js'
@@ -13,7 +14,10 @@ export interface SearchAndCache {
   redis: RedisConnection | undefined
   /** Readiness of what is configured: the engine answers and `user_alias` exists; Redis answers PING. */
   readiness(): Promise<ReadinessCheck[]>
-  /** How each is configured, for the start-up log line ("not configured" is said, never silent). */
+  /**
+   * How each is configured, for the start-up log line ("not configured" is said, never silent); a
+   * user name and password inside a host (`https://user:pass@es:9200`) are shown as `***`.
+   */
   describe(): { search: string; redis: string }
   close(): Promise<void>
 }
@@ -37,8 +41,8 @@ export function connectSearchAndCache(config: Config): SearchAndCache {
       ]
     },
     describe: () => ({
-      search: search ? `${config.search.hosts.join(',')} port ${config.search.port}` : 'not configured',
-      redis: redis ? `${config.redis.host}:${config.redis.port} db ${config.redis.db}` : 'not configured',
+      search: search ? `${config.search.hosts.map(withoutCredentials).join(',')} port ${config.search.port}` : 'not configured',
+      redis: redis ? `${withoutCredentials(config.redis.host)}:${config.redis.port} db ${config.redis.db}` : 'not configured',
     }),
     async close() {
       await Promise.all([search?.close(), redis?.close()])

@@ -200,6 +200,15 @@ export interface DeletionRequestStore {
    * that never came to exist (a create that never applied): the sweeper unlists both.
    */
   listOpen(limit: number, dueBy?: Date): Promise<OpenEntry[]>
+  /**
+   * Makes the listOpen calls that follow one round of the open list, for a caller that must reach
+   * every open request once (`npm run deletion:resume`): from the list's start, each call going on
+   * from where the last one stopped, none going past the list's end. Entries listed behind the round
+   * meanwhile wait for the next one. Once a call has reached the end, listOpen goes round as before.
+   */
+  startRound(): void
+  /** Whether a listOpen call since startRound() has reached the end of the open list (false before any startRound()). */
+  roundEnded(): boolean
   /** Takes the request off the sweeper's list, and nothing else. */
   unlist(id: string): Promise<void>
   /** A grace period ends: the request follows its erasure plan from here. */

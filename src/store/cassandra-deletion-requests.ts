@@ -106,6 +106,8 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
   private readonly stamps = new WriteStamps()
   /** Where the last listOpen that stopped at its limit stopped (a token of the open list); the ring's start at first. */
   private sweptUpTo = types.Long.MIN_VALUE
+  /** A round of the open list (startRound): `going` until a listOpen reaches the list's end. */
+  private round: 'none' | 'going' | 'ended' = 'none'
 
   constructor(
     private readonly client: Client,
@@ -313,9 +315,11 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
    */
   async listOpen(limit: number, dueBy: Date = new Date()): Promise<OpenEntry[]> {
     const from = this.sweptUpTo
+    const inRound = this.round === 'going'
     const due: OpenEntry[] = []
     // From the ring's start, the first query is the whole ring: a bound at the minimum token means no bound to Cassandra, so the second would list it all again.
-    const queries = from.equals(types.Long.MIN_VALUE) ? [this.cql.listOpenAfter] : [this.cql.listOpenAfter, this.cql.listOpenUpTo]
+    // A round (startRound) stops at the ring's end: what lies before `from` it has listed already.
+    const queries = from.equals(types.Long.MIN_VALUE) || inRound ? [this.cql.listOpenAfter] : [this.cql.listOpenAfter, this.cql.listOpenUpTo]
     for (const query of queries) {
       const result = await runCassandra(this.client, (client) => client.execute(query, [from], { ...IDEMPOTENT, fetchSize: 500 }))
       for await (const row of result) {
@@ -328,8 +332,23 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
         }
       }
     }
+    if (inRound) {
+      // The round has reached the list's end; the next call starts from the list's start.
+      this.round = 'ended'
+      this.sweptUpTo = types.Long.MIN_VALUE
+      return due
+    }
     // All round: the next call starts where this one did.
     return due
+  }
+
+  startRound(): void {
+    this.sweptUpTo = types.Long.MIN_VALUE
+    this.round = 'going'
+  }
+
+  roundEnded(): boolean {
+    return this.round === 'ended'
   }
 
   async unlist(id: string): Promise<void> {

@@ -372,6 +372,38 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
         expect([...mine].filter((id) => !seen.has(id))).toEqual([])
       })
 
+      test('when a round is gone (startRound, then listings until roundEnded), then every due request is listed, none twice, and the round stops at the end of the list', async (s) => {
+        const mine = new Set<string>()
+        for (let i = 0; i < 5; i++) mine.add((await created(s)).id)
+        const listed: string[] = []
+
+        expect(s.store.roundEnded()).toBe(false)
+        s.store.startRound()
+        // Other cases' requests may share the list: a bounded number of listings, however long it is.
+        for (let listing = 0; listing < 4000 && !s.store.roundEnded(); listing++) {
+          for (const open of await s.store.listOpen(3)) listed.push(open.id)
+        }
+
+        expect(s.store.roundEnded()).toBe(true)
+        expect([...mine].filter((id) => !listed.includes(id))).toEqual([])
+        expect(listed.filter((id, at) => listed.indexOf(id) !== at)).toEqual([])
+      })
+
+      test('when a round has ended, then the next listing starts from the list again and later ones go round as before', async (s) => {
+        const mine = new Set<string>()
+        for (let i = 0; i < 4; i++) mine.add((await created(s)).id)
+        s.store.startRound()
+        for (let listing = 0; listing < 4000 && !s.store.roundEnded(); listing++) await s.store.listOpen(3)
+        const seen = new Set<string>()
+
+        for (let listing = 0; listing < 4000 && [...mine].some((id) => !seen.has(id)); listing++) {
+          for (const open of await s.store.listOpen(3)) seen.add(open.id)
+        }
+
+        expect([...mine].filter((id) => !seen.has(id))).toEqual([])
+        expect(s.store.roundEnded()).toBe(true)
+      })
+
       test('when a request completes, then its receipt reads back, it is no longer open, and its lease is free', async (s) => {
         const request = await created(s, {}, new Date(Date.now() + 30 * SECOND))
 

@@ -44,8 +44,9 @@ const EPOCH = new Date(0)
  *   requests (completed, failed, cancelled); partial and scheduled ones stay open, a scheduled one
  *   due at `dueAt`; listOpen answers only what is due, each entry with its request's creation time (an entry
  *   seeded by listWithoutRequest has no request), going round the list (in id order) from where its last
- *   answer that reached the limit stopped; unlist takes an entry off the list and nothing
- *   else; reopen lists a request again, due at once;
+ *   answer that reached the limit stopped; after startRound, listOpen goes from the list's start and
+ *   stops at its end, and the first answer short of the limit ends the round (roundEnded); unlist
+ *   takes an entry off the list and nothing else; reopen lists a request again, due at once;
  * - get / findByUser answer copies, steps in the order the workflow runs them; findByUser newest first.
  *
  * - recordSteps adds the outcomes it is given (several steps in one write) and sets the lease; finish adds the
@@ -66,6 +67,8 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
   private readonly entriesWithoutRequest = new Map<string, Omit<OpenEntry, 'dueAt'>>()
   /** Where the last listOpen that stopped at its limit stopped (an id: the fake's ring is in id order). */
   private sweptUpTo: string | undefined
+  /** A round of the open list (startRound): `going` until a listOpen reaches the list's end. */
+  private round: 'none' | 'going' | 'ended' = 'none'
   private readonly failures = new FailureQueue<Method>()
 
   constructor(
@@ -210,10 +213,31 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
     // Round the list in id order (Cassandra's: token order), from where the last full answer stopped.
     const ring = [...listed, ...withoutRequest].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
     const from = this.sweptUpTo
-    const round = from === undefined ? ring : [...ring.filter((entry) => entry.id > from), ...ring.filter((entry) => entry.id <= from)]
+    const after = from === undefined ? ring : ring.filter((entry) => entry.id > from)
+    if (this.round === 'going') {
+      // A round (startRound) stops at the list's end; the call that reaches it ends the round.
+      // As Cassandra's: a call that fills its limit cannot tell whether it reached the end.
+      const answer = after.slice(0, limit)
+      if (answer.length === limit) this.sweptUpTo = answer[answer.length - 1]?.id
+      else {
+        this.round = 'ended'
+        this.sweptUpTo = undefined
+      }
+      return answer
+    }
+    const round = from === undefined ? ring : [...after, ...ring.filter((entry) => entry.id <= from)]
     const answer = round.slice(0, limit)
     if (answer.length === limit) this.sweptUpTo = answer[answer.length - 1]?.id
     return answer
+  }
+
+  startRound(): void {
+    this.sweptUpTo = undefined
+    this.round = 'going'
+  }
+
+  roundEnded(): boolean {
+    return this.round === 'ended'
   }
 
   async unlist(id: string): Promise<void> {

@@ -1,0 +1,128 @@
+import { parseArgs } from 'node:util'
+import { whyNotVerified } from '../../src/verification/deletion-verify-command.js'
+import { isFinished, type RequestState } from '../../src/deletion/deletion-request.js'
+import type { DeletionRequestStore } from '../../src/deletion/ports.js'
+import type { SweepReport } from '../../src/deletion/run-deletion.js'
+
+/**
+ * deletion:resume's exit codes. 0: the whole open list was gone round once (every request due was
+ * resumed, unless another runner held it), or the one request asked for is finished (completed,
+ * failed, cancelled); 1: the one request asked for is still open (partial while a dependency is
+ * owed, its erasure not due yet, or another runner holds it: run it again later); 2: nothing could
+ * be said (a bad argument, the configuration refused, no such request, Cassandra unreachable).
+ */
+export const RESUME_EXIT = { ok: 0, stillOpen: 1, couldNotResume: 2 } as const
+
+export const RESUME_USAGE = 'usage: npm run deletion:resume [-- <requestId>]'
+
+/** Where the command writes: the result (one JSON line) to `out`, anything else to `err`. */
+export interface ResumeOutput {
+  out(text: string): void
+  err(text: string): void
+}
+
+/** The service's sweeper and its store of requests, and how to let go of them. */
+export interface ResumeConnection {
+  /** The same store the sweeper passes list from: its round of the open list, and one request read back. */
+  requests: Pick<DeletionRequestStore, 'startRound' | 'roundEnded' | 'get'>
+  /** One sweeper pass (resumeOpenDeletions over `requests`). */
+  resumeOpen(): Promise<SweepReport>
+  /** resumeDeletion of one request: the state reached, or undefined when another runner holds it or its erasure is not due. */
+  resumeRequest(requestId: string): Promise<RequestState | undefined>
+  /** One relay pass: queued delete-user events to Kafka. */
+  publishEvents(): Promise<number>
+  close(): Promise<void>
+}
+
+/** How long letting go of the stores may take before the command ends anyway (a client stuck reconnecting). */
+const CLOSE_WITHIN_MS = 5000
+
+const zero = (): SweepReport => ({ resumed: 0, completed: 0, partial: 0, unlisted: 0 })
+
+const add = (total: SweepReport, pass: SweepReport): SweepReport => ({
+  resumed: total.resumed + pass.resumed,
+  completed: total.completed + pass.completed,
+  partial: total.partial + pass.partial,
+  unlisted: total.unlisted + pass.unlisted,
+})
+
+/**
+ * Sweeper passes from the start of the open list until they have gone round it once. One pass looks
+ * at no more than its limit of requests (200), those held by a running instance and those still
+ * partial included, so a single pass of a fresh process would meet the same first ones every time
+ * and never reach the rest. Each pass goes on from where the last stopped, and the round ends at the
+ * list's end, so no request is resumed twice in one run. `done.report` holds what the passes so far
+ * did, for a caller whose run stops half-way (Cassandra gone).
+ */
+export async function resumeEveryOpenRequest(connection: Pick<ResumeConnection, 'requests' | 'resumeOpen'>, done: { report: SweepReport } = { report: zero() }): Promise<SweepReport> {
+  connection.requests.startRound()
+  do {
+    done.report = add(done.report, await connection.resumeOpen())
+  } while (!connection.requests.roundEnded())
+  return done.report
+}
+
+/** Why a request resumed by hand is still open, for the operator (no personal data: the state only). */
+function whyStillOpen(state: RequestState, resumed: boolean): string {
+  if (state === 'scheduled') return 'its grace period has not ended: it is erased once eraseAt has passed'
+  if (!resumed) return 'another runner holds it (its lease has not run out): run this again after DELETION_LEASE_MS'
+  if (state === 'partial') return 'a step is still owed (a dependency is down): see the status route for which, and run this again once it is back'
+  return `it is ${state}: run this again later`
+}
+
+/**
+ * `npm run deletion:resume [-- <requestId>]`. Without an id: goes round every open deletion request
+ * once (resumeEveryOpenRequest), then publishes queued events, and prints
+ * `{"resumed","completed","partial","unlisted","eventsPublished"}`. With an id: resumes that request
+ * alone, publishes queued events, and prints `{"requestId","state","resumed","eventsPublished"}`.
+ * Counts, ids and states only: never a user's value. Anything that stops it is one line on `err`
+ * (no stack trace, and no driver's own message, which may quote what it was sent); an id that names
+ * no request is not repeated back (it may be something else pasted by mistake). Answers RESUME_EXIT.
+ */
+export async function deletionResumeCommand(args: readonly string[], connect: () => ResumeConnection, output: ResumeOutput): Promise<number> {
+  let requestId: string | undefined
+  try {
+    const { positionals } = parseArgs({ args: [...args], options: {}, allowPositionals: true, strict: true })
+    if (positionals.length > 1 || positionals[0] === '') throw new Error('at most one request id')
+    requestId = positionals[0]
+  } catch (err) {
+    output.err(`deletion:resume: ${err instanceof Error ? err.message : String(err)}\n${RESUME_USAGE}`)
+    return RESUME_EXIT.couldNotResume
+  }
+  let connection: ResumeConnection
+  try {
+    connection = connect()
+  } catch (err) {
+    output.err(`deletion:resume: could not start: ${whyNotVerified(err)}`)
+    return RESUME_EXIT.couldNotResume
+  }
+  const done = { report: zero() }
+  try {
+    if (requestId === undefined) {
+      const report = await resumeEveryOpenRequest(connection, done)
+      output.out(JSON.stringify({ ...report, eventsPublished: await connection.publishEvents() }))
+      return RESUME_EXIT.ok
+    }
+    if (!(await connection.requests.get(requestId))) {
+      output.err('deletion:resume: no deletion request has that id')
+      return RESUME_EXIT.couldNotResume
+    }
+    const reached = await connection.resumeRequest(requestId)
+    const state = (await connection.requests.get(requestId))?.state ?? reached
+    const eventsPublished = await connection.publishEvents()
+    output.out(JSON.stringify({ requestId, state, resumed: reached !== undefined, eventsPublished }))
+    if (state !== undefined && isFinished(state)) return RESUME_EXIT.ok
+    if (state !== undefined) output.err(`deletion:resume: deletion request ${requestId} is still open: ${whyStillOpen(state, reached !== undefined)}`)
+    return RESUME_EXIT.stillOpen
+  } catch (err) {
+    const sofar = requestId === undefined ? ` (before it stopped: ${JSON.stringify(done.report)})` : ''
+    output.err(`deletion:resume: could not resume ${requestId === undefined ? 'the open deletion requests' : `deletion request ${requestId}`}: ${whyNotVerified(err)}${sofar}`)
+    return RESUME_EXIT.couldNotResume
+  } finally {
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, CLOSE_WITHIN_MS)
+    })
+    await Promise.race([connection.close().catch(() => undefined), late]).finally(() => clearTimeout(timer))
+  }
+}

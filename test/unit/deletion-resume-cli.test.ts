@@ -1,0 +1,267 @@
+import { errors as cassandraErrors } from 'cassandra-driver'
+import { describe, expect, it } from 'vitest'
+import { WORLD_NOW, deletionWorld } from '../support/fakes/deletion-world.js'
+import type { SeedUser } from '../support/fakes/in-memory-user-store.js'
+import { ConfigError } from '../../src/config/load-config.js'
+import type { DeletionRequest } from '../../src/deletion/deletion-request.js'
+import { RESUME_EXIT, type ResumeConnection, deletionResumeCommand } from '../../scripts/lib/deletion-resume-command.js'
+import { DependencyUnavailableError } from '../../src/deletion/errors.js'
+import { resumeDeletion, resumeOpenDeletions } from '../../src/deletion/run-deletion.js'
+
+// `npm run deletion:resume`'s command over the deletion fakes: the sweeper's real passes
+// (resumeOpenDeletions) and the in-memory store's round of the open list. On the real Cassandra,
+// in its own process: test/integration/deletion-resume.test.ts.
+
+const EARLIER = '2024-05-20T10:00:00.000Z'
+/** The sweeper's pass in the service (resumeOpenDeletions' default). */
+const SERVICE_LIMIT = 200
+const EMAIL_OF = (n: number) => `learner.${n}@example.org`
+
+/** User n, locked by a runner that died right after (its request's lock step recorded): a profile with an email still to erase. */
+const lockedUser = (n: number): SeedUser => ({ id: userId(n), organisationIds: ['org-1'], lookups: 1, status: 2, isDeleted: true, profile: { firstname: `Learner ${n}`, email: EMAIL_OF(n) } })
+const userId = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`
+/** Ids sort as the fake's open list goes round (its stand-in for Cassandra's token order). */
+const requestId = (n: number) => `req-${String(n).padStart(4, '0')}`
+
+/** Request n, its runner dead after the lock: open, in progress, the rest of its steps owed. */
+function crashedRequest(n: number): DeletionRequest {
+  return {
+    id: requestId(n),
+    userId: userId(n),
+    requestedBy: userId(n),
+    state: 'in_progress',
+    plan: 'sunbird',
+    steps: { lock: { status: 'done', action: 'locked', at: EARLIER } },
+    target: { rootOrgId: null, managedBy: null, organisationIds: ['org-1'] },
+    createdAt: new Date(WORLD_NOW.getTime() - 60_000),
+    updatedAt: new Date(WORLD_NOW.getTime() - 60_000),
+  }
+}
+
+/**
+ * `count` crashed requests; the first `held` of them held by a running instance (their lease still
+ * good), as the service's sweeper or a caller's run holds them while this command runs.
+ */
+function worldWith(count: number, held = 0) {
+  const numbers = Array.from({ length: count }, (_, n) => n)
+  const w = deletionWorld({ seed: numbers.map(lockedUser) })
+  for (const n of numbers) w.requests.seed(crashedRequest(n), n < held ? { leaseUntil: new Date(WORLD_NOW.getTime() + 30_000) } : {})
+  return { w, numbers }
+}
+
+/** The command over the world's fakes, each pass the sweeper's (at most `limit` requests); what it printed and its exit code. */
+async function run(w: ReturnType<typeof deletionWorld>, args: string[] = [], options: { limit?: number; connect?: () => ResumeConnection } = {}) {
+  const out: string[] = []
+  const err: string[] = []
+  const calls = { passes: 0, published: 0, closed: false }
+  const connect =
+    options.connect ??
+    ((): ResumeConnection => ({
+      requests: w.requests,
+      resumeOpen: () => {
+        calls.passes++
+        return resumeOpenDeletions(w.deps, options.limit ?? SERVICE_LIMIT)
+      },
+      resumeRequest: (id) => resumeDeletion(w.deps, id),
+      publishEvents: async () => {
+        calls.published++
+        return 0
+      },
+      close: async () => {
+        calls.closed = true
+      },
+    }))
+  const code = await deletionResumeCommand(args, connect, { out: (text) => out.push(text), err: (text) => err.push(text) })
+  return { code, out, err, calls, result: out.length === 1 ? (JSON.parse(out[0] as string) as Record<string, unknown>) : undefined }
+}
+
+const leasesTaken = (w: ReturnType<typeof deletionWorld>) => w.timeline.count('requests.acquireLease')
+
+describe('npm run deletion:resume: the whole open list', () => {
+  it('when the first 200 open requests are held by a running instance, then a run still resumes the ones after them: every one of those is completed', async () => {
+    // Arrange: one sweeper pass takes 200; all of those are held elsewhere, five more are waiting behind them.
+    const { w, numbers } = worldWith(SERVICE_LIMIT + 5, SERVICE_LIMIT)
+
+    // Act
+    const { code, result, calls } = await run(w)
+
+    // Assert
+    expect(code).toBe(RESUME_EXIT.ok)
+    expect(result).toEqual({ resumed: 5, completed: 5, partial: 0, unlisted: 0, eventsPublished: 0 })
+    for (const n of numbers) expect(w.requests.peek(requestId(n))?.state, requestId(n)).toBe(n < SERVICE_LIMIT ? 'in_progress' : 'completed')
+    expect(calls).toMatchObject({ passes: 2, published: 1, closed: true })
+  })
+
+  it('when run again while the same requests are still held, then it reaches the others again rather than the same first 200', async () => {
+    const { w } = worldWith(SERVICE_LIMIT + 3, SERVICE_LIMIT)
+    await run(w)
+    w.requests.seed({ ...crashedRequest(SERVICE_LIMIT + 3), id: requestId(SERVICE_LIMIT + 3) })
+    w.users.add(lockedUser(SERVICE_LIMIT + 3))
+
+    const { code, result } = await run(w)
+
+    expect(code).toBe(RESUME_EXIT.ok)
+    expect(result).toMatchObject({ resumed: 1, completed: 1 })
+  })
+
+  it('when Keycloak is down and every request stays partial, then each open request is resumed exactly once in the run, over as many passes as it takes', async () => {
+    const { w, numbers } = worldWith(8)
+    w.identity.goDown()
+
+    const { code, result, calls } = await run(w, [], { limit: 3 })
+
+    expect(code).toBe(RESUME_EXIT.ok)
+    expect(result).toEqual({ resumed: 8, completed: 0, partial: 8, unlisted: 0, eventsPublished: 0 })
+    expect(leasesTaken(w)).toBe(8)
+    // 3 + 3 + 2: the third pass reached the end of the list.
+    expect(calls.passes).toBe(3)
+    for (const n of numbers) expect(w.requests.peek(requestId(n))?.state).toBe('partial')
+  })
+
+  it('when the open list fills the last pass exactly, then one more pass finds the end, and nothing is resumed twice', async () => {
+    const { w } = worldWith(6)
+
+    const { result, calls } = await run(w, [], { limit: 3 })
+
+    expect(result).toMatchObject({ resumed: 6, completed: 6 })
+    expect(leasesTaken(w)).toBe(6)
+    expect(calls.passes).toBe(3)
+  })
+
+  it('when nothing is open, then one pass, all zero, exit 0', async () => {
+    const { w } = worldWith(0)
+
+    const { code, result, calls } = await run(w)
+
+    expect(code).toBe(RESUME_EXIT.ok)
+    expect(result).toEqual({ resumed: 0, completed: 0, partial: 0, unlisted: 0, eventsPublished: 0 })
+    expect(calls.passes).toBe(1)
+  })
+
+  it('when the users have names and emails, then nothing the command prints holds one: counts only', async () => {
+    const { w, numbers } = worldWith(5)
+
+    const { out, err } = await run(w, [], { limit: 2 })
+
+    const printed = [...out, ...err].join('\n')
+    for (const n of numbers) {
+      expect(printed).not.toContain(EMAIL_OF(n))
+      expect(printed).not.toContain(`Learner ${n}`)
+      expect(printed).not.toContain(userId(n))
+    }
+  })
+
+  it('when Cassandra goes away in the middle of the round, then one line says so with what was done before, no stack trace, exit 2, and the stores are let go', async () => {
+    const { w } = worldWith(7)
+    let passes = 0
+    let closed = false
+    const connect = (): ResumeConnection => ({
+      requests: w.requests,
+      resumeOpen: () => {
+        passes++
+        if (passes === 2) w.requests.failNext('listOpen', new DependencyUnavailableError('cassandra', { cause: new cassandraErrors.NoHostAvailableError({}, `All host(s) tried (${EMAIL_OF(1)})`) }))
+        return resumeOpenDeletions(w.deps, 3)
+      },
+      resumeRequest: (id) => resumeDeletion(w.deps, id),
+      publishEvents: async () => 0,
+      close: async () => {
+        closed = true
+      },
+    })
+
+    const { code, out, err } = await run(w, [], { connect })
+
+    expect(code).toBe(RESUME_EXIT.couldNotResume)
+    expect(out).toEqual([])
+    expect(err).toEqual([
+      'deletion:resume: could not resume the open deletion requests: cassandra unreachable (no host answered) (before it stopped: {"resumed":3,"completed":3,"partial":0,"unlisted":0})',
+    ])
+    expect(closed).toBe(true)
+  })
+})
+
+describe('npm run deletion:resume -- <requestId>', () => {
+  it('when the id names an open request, then that request alone is resumed and completed, exit 0', async () => {
+    const { w } = worldWith(3)
+
+    const { code, result, calls } = await run(w, [requestId(1)])
+
+    expect(code).toBe(RESUME_EXIT.ok)
+    expect(result).toEqual({ requestId: requestId(1), state: 'completed', resumed: true, eventsPublished: 0 })
+    expect(w.requests.peek(requestId(0))?.state).toBe('in_progress')
+    expect(w.requests.peek(requestId(1))?.state).toBe('completed')
+    expect(w.requests.peek(requestId(2))?.state).toBe('in_progress')
+    expect(calls).toMatchObject({ passes: 0, published: 1, closed: true })
+  })
+
+  it('when the request is held by a running instance, then it is left to it: resumed false, its state, a line saying why, exit 1', async () => {
+    const { w } = worldWith(1, 1)
+
+    const { code, result, err } = await run(w, [requestId(0)])
+
+    expect(code).toBe(RESUME_EXIT.stillOpen)
+    expect(result).toEqual({ requestId: requestId(0), state: 'in_progress', resumed: false, eventsPublished: 0 })
+    expect(err).toEqual([`deletion:resume: deletion request ${requestId(0)} is still open: another runner holds it (its lease has not run out): run this again after DELETION_LEASE_MS`])
+  })
+
+  it('when Keycloak is still down, then the request stays partial: exit 1 and a line saying a step is owed', async () => {
+    const { w } = worldWith(1)
+    w.identity.goDown()
+
+    const { code, result, err } = await run(w, [requestId(0)])
+
+    expect(code).toBe(RESUME_EXIT.stillOpen)
+    expect(result).toMatchObject({ state: 'partial', resumed: true })
+    expect(err[0]).toMatch(/is still open: a step is still owed/)
+  })
+
+  it('when the request is already finished, then it is said as it is, exit 0', async () => {
+    const { w } = worldWith(1)
+    await run(w, [requestId(0)])
+
+    const { code, result } = await run(w, [requestId(0)])
+
+    expect(code).toBe(RESUME_EXIT.ok)
+    expect(result).toMatchObject({ requestId: requestId(0), state: 'completed' })
+  })
+
+  it('when the id names no request, then exit 2 with one line that does not repeat what was given (it may be an email pasted by mistake)', async () => {
+    const { w } = worldWith(1)
+
+    const { code, out, err, calls } = await run(w, [EMAIL_OF(0)])
+
+    expect(code).toBe(RESUME_EXIT.couldNotResume)
+    expect(out).toEqual([])
+    expect(err).toEqual(['deletion:resume: no deletion request has that id'])
+    expect(calls.closed).toBe(true)
+    expect(w.requests.peek(requestId(0))?.state).toBe('in_progress')
+  })
+})
+
+describe('npm run deletion:resume: arguments and start-up', () => {
+  it.each([[['req-1', 'req-2']], [['--all']], [['']]])('when the arguments are %j, then exit 2 with the usage, and nothing is connected to', async (args) => {
+    let connected = false
+
+    const { code, err } = await run(deletionWorld(), args, {
+      connect: () => {
+        connected = true
+        throw new Error('not expected')
+      },
+    })
+
+    expect(code).toBe(RESUME_EXIT.couldNotResume)
+    expect(err.join('\n')).toContain('usage: npm run deletion:resume [-- <requestId>]')
+    expect(connected).toBe(false)
+  })
+
+  it('when the configuration is refused, then one line naming the setting, exit 2', async () => {
+    const { code, err } = await run(deletionWorld(), [], {
+      connect: () => {
+        throw new ConfigError('invalid configuration:\n  /deletion/leaseMs must be >= 1000')
+      },
+    })
+
+    expect(code).toBe(RESUME_EXIT.couldNotResume)
+    expect(err).toEqual(['deletion:resume: could not start: invalid configuration: /deletion/leaseMs must be >= 1000'])
+  })
+})
