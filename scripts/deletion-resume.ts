@@ -14,14 +14,7 @@ import { createLogger } from '../src/logging/logger.js'
 function connect(): ResumeConnection {
   const config = loadConfig()
   // Log lines go to stderr: stdout holds the result alone.
-  const service = composeService(config, createLogger(config.logging.level, process.stderr))
-  return {
-    requests: service.requests,
-    resumeOpen: () => service.resumeOpen(),
-    resumeRequest: (requestId) => service.resumeRequest(requestId),
-    publishEvents: () => service.publishEvents(),
-    close: () => service.close(),
-  }
+  return composeService(config, createLogger(config.logging.level, process.stderr))
 }
 
 const code = await deletionResumeCommand(process.argv.slice(2), connect, { out: (text) => console.log(text), err: (text) => console.error(text) })

@@ -34,6 +34,7 @@ import { instrumentIdentity } from './metrics/instrumented-identity.js'
 import { createServiceMetrics, type ServiceMetrics } from './metrics/service-metrics.js'
 import { createSchemaRegistry } from './schemas/schema-registry.js'
 import { connectSearchAndCache, type SearchAndCache } from './search-and-cache.js'
+import { withinMs } from './shared/within-ms.js'
 import { createCassandraClient } from './store/cassandra-client.js'
 import { recordCassandraCalls } from './metrics/cassandra-call-recorder.js'
 import { CassandraAuditTrail } from './store/cassandra-audit-trail.js'
@@ -65,8 +66,7 @@ export interface Service {
   keys: KeySource
   /** This service's Prometheus series (served at /metrics). */
   metrics: ServiceMetrics
-  /** One sweeper pass: resumes open deletion requests whose runner is gone or that owe a step. */
-  /** One sweeper pass; `stopping` ends it between two requests (shutdown). */
+  /** One sweeper pass: resumes open deletion requests whose runner is gone or that owe a step; `stopping` ends it between two requests (shutdown). */
   resumeOpen(stopping?: AbortSignal): Promise<SweepReport>
   /** Resumes one deletion request (`npm run deletion:resume -- <requestId>`): the state reached, or undefined when another runner holds it or its erasure is not due. */
   resumeRequest(requestId: string): ReturnType<typeof resumeDeletion>
@@ -97,18 +97,6 @@ function createKeySource(config: Config): KeySource {
   const { ssoUrl, realm, publicKeyDir, jwksMinRefreshIntervalMs, jwksMaxAgeMs } = config.auth.userToken
   if (publicKeyDir) return new PemKeySource(publicKeyDir)
   return new JwksKeySource({ realmUrl: `${ssoUrl}/realms/${realm}`, minRefreshIntervalMs: jwksMinRefreshIntervalMs, maxAgeMs: jwksMaxAgeMs })
-}
-
-async function withinMs<T>(ms: number, work: Promise<T>, fallback: T): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<T>((resolve) => {
-    timer = setTimeout(() => resolve(fallback), ms)
-  })
-  try {
-    return await Promise.race([work.catch(() => fallback), late])
-  } finally {
-    clearTimeout(timer)
-  }
 }
 
 /** Ready = Cassandra answers with the current schema, and realm keys are loaded (JWKS fetched if needed). */
@@ -263,7 +251,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     app,
     keys,
     metrics,
-    resumeOpen: (stopping) => resumeOpenDeletions(workflow, 200, stopping),
+    resumeOpen: (stopping) => resumeOpenDeletions(workflow, undefined, stopping),
     resumeRequest: (requestId) => resumeDeletion(workflow, requestId),
     publishEvents: () => relay.publishPending(),
     audit,

@@ -1,8 +1,5 @@
 import type { Config } from './config/config.js'
-import { longestAdminCallMs } from './store/keycloak-identity.js'
-
-/** Admin calls the Keycloak step may make for one account: sign-out, removal, and the disable when removal is refused. */
-const ADMIN_CALLS_PER_ACCOUNT = 3
+import { longestAccountErasureMs } from './store/keycloak-identity.js'
 
 /** A DELETION_LEASE_MS too short for what a run may wait on: said at start-up, the service still starts. */
 export interface LeaseAdvice {
@@ -25,10 +22,7 @@ export function leaseAdvice(config: Config): LeaseAdvice[] {
   if (leaseMs <= config.http.requestTimeoutMs) {
     advice.push({ msg: 'DELETION_LEASE_MS is not above REQUEST_TIMEOUT_MS: a deletion still being answered may be taken over by the sweeper', leaseMs, aboveMs: config.http.requestTimeoutMs })
   }
-  // The Keycloak step signs out, removes and (when removal is refused) disables each account of the
-  // person: one id, or two with a federation provider (the federated and the native account).
-  const accounts = config.auth.userToken.federationProviderId ? 2 : 1
-  const keycloakMs = longestAdminCallMs(config.auth.keycloakAdmin) * ADMIN_CALLS_PER_ACCOUNT * accounts
+  const keycloakMs = longestAccountErasureMs(config.auth.keycloakAdmin, config.auth.userToken.federationProviderId)
   if (leaseMs <= keycloakMs) {
     advice.push({
       msg: 'DELETION_LEASE_MS is not above the longest Keycloak step (three admin calls per account id, each KEYCLOAK_ADMIN_TIMEOUT_MS with its KEYCLOAK_ADMIN_RETRIES): a run waiting on Keycloak may be taken over',

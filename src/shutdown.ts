@@ -1,4 +1,5 @@
 import type { Logger } from './logging/logger.js'
+import { withinMs } from './shared/within-ms.js'
 
 export interface ShutdownDeps {
   logger: Pick<Logger, 'info' | 'error'>
@@ -18,16 +19,15 @@ export interface ShutdownDeps {
 }
 
 /** Whether `work` settles within `ms` (false when the time ran out first; the work is not stopped). */
-function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms)
-    const settled = () => {
-      clearTimeout(timer)
-      resolve(true)
-    }
-    work.then(settled, settled)
-  })
-}
+const settlesWithin = (work: Promise<unknown>, ms: number): Promise<boolean> =>
+  withinMs(
+    ms,
+    work.then(
+      () => true,
+      () => true,
+    ),
+    false,
+  )
 
 /**
  * What SIGTERM (or SIGINT) does; the first signal counts, later ones are ignored.

@@ -3,6 +3,7 @@ import { whyNotVerified } from '../../src/verification/deletion-verify-command.j
 import { isFinished, type RequestState } from '../../src/deletion/deletion-request.js'
 import type { DeletionRequestStore } from '../../src/deletion/ports.js'
 import type { SweepReport } from '../../src/deletion/run-deletion.js'
+import { withinMs } from '../../src/shared/within-ms.js'
 
 /**
  * deletion:resume's exit codes. 0: the whole open list was gone round once (every request due was
@@ -119,10 +120,6 @@ export async function deletionResumeCommand(args: readonly string[], connect: ()
     output.err(`deletion:resume: could not resume ${requestId === undefined ? 'the open deletion requests' : `deletion request ${requestId}`}: ${whyNotVerified(err)}${sofar}`)
     return RESUME_EXIT.couldNotResume
   } finally {
-    let timer: NodeJS.Timeout | undefined
-    const late = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, CLOSE_WITHIN_MS)
-    })
-    await Promise.race([connection.close().catch(() => undefined), late]).finally(() => clearTimeout(timer))
+    await withinMs(CLOSE_WITHIN_MS, connection.close(), undefined)
   }
 }

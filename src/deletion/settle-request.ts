@@ -46,18 +46,14 @@ export async function settleRequest(deps: SettleDeps, request: DeletionRequest, 
   const storeNames = stores.map((entry) => entry.store)
   const horizons = deps.physicalErasure ? await deps.physicalErasure.horizons(storeNames, now) : {}
   const receipt = buildReceipt(request, state, deps.receiptKey, now, horizons, stores)
-  if (state === 'partial') {
-    // Audited before its receipt is written: a later retry owing the same stores takes that receipt
-    // as audited already (above), so a record that could not be written leaves the old receipt and
-    // the next pass audits again. A run that loses its lease between the two may leave it twice.
-    await deps.audit.append(auditRecord(request, 'deletion.partial', now, { pending: pending.join(',') }))
-    await finishUnderLease(deps, request, state, { receipt, steps: unrecorded })
-    request.receipt = receipt
-    return state
-  }
+  // A partial one is audited before its receipt is written: a later retry owing the same stores
+  // takes that receipt as audited already (above), so a record that could not be written leaves the
+  // old receipt and the next pass audits again. A run that loses its lease between the two may leave
+  // it twice. A completed one after: a stalled run whose finish is refused audits nothing.
+  if (state === 'partial') await deps.audit.append(auditRecord(request, 'deletion.partial', now, { pending: pending.join(',') }))
   await finishUnderLease(deps, request, state, { receipt, steps: unrecorded })
   request.receipt = receipt
-  await deps.audit.append(auditRecord(request, 'deletion.completed', now))
+  if (state === 'completed') await deps.audit.append(auditRecord(request, 'deletion.completed', now))
   return state
 }
 

@@ -336,9 +336,8 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
       // The round has reached the list's end; the next call starts from the list's start.
       this.round = 'ended'
       this.sweptUpTo = types.Long.MIN_VALUE
-      return due
     }
-    // All round: the next call starts where this one did.
+    // Otherwise all round: the next call starts where this one did.
     return due
   }
 

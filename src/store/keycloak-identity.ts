@@ -48,6 +48,14 @@ function asDomainError(err: unknown): unknown {
 /** The pause before retry `attempt` (from 1) of an admin call. */
 const retryBackoffMs = (attempt: number) => 100 * 2 ** attempt
 
+/** Admin calls the Keycloak step may make for one account: sign-out, removal, and the disable when removal is refused. */
+const ADMIN_CALLS_PER_ACCOUNT = 3
+
+/** The longest the Keycloak step may take: its admin calls for each id the user may be held under (keycloakIdsToTry). */
+export function longestAccountErasureMs(options: { timeoutMs: number; retries: number }, federationProviderId?: string): number {
+  return longestAdminCallMs(options) * ADMIN_CALLS_PER_ACCOUNT * keycloakIdsToTry('', federationProviderId).length
+}
+
 /** The longest one admin call may take: each try up to its timeout, and the pauses between tries. */
 export function longestAdminCallMs(options: { timeoutMs: number; retries: number }): number {
   let total = options.timeoutMs

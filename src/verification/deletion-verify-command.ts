@@ -1,6 +1,7 @@
 import { errors as cassandraErrors, types } from 'cassandra-driver'
 import { ConfigError } from '../config/load-config.js'
 import { DependencyUnavailableError, WordedCause } from '../deletion/errors.js'
+import { withinMs } from '../shared/within-ms.js'
 import { formatDeletionVerification } from './format-verification.js'
 import { type VerifyDeps, verificationExitCode, verifyDeletion } from './verify-deletion.js'
 
@@ -89,10 +90,6 @@ export async function deletionVerifyCommand(requestId: string | undefined, conne
   } catch (err) {
     return failed(err)
   } finally {
-    let timer: NodeJS.Timeout | undefined
-    const late = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, CLOSE_WITHIN_MS)
-    })
-    await Promise.race([connection.close().catch(() => undefined), late]).finally(() => clearTimeout(timer))
+    await withinMs(CLOSE_WITHIN_MS, connection.close(), undefined)
   }
 }

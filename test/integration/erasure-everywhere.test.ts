@@ -212,6 +212,22 @@ describe('a person erased from every store, on the real Cassandra, OpenSearch an
   })
 
   describe('npm run deletion:verify', () => {
+    /** `npm run deletion:verify -- <requestId>` as an operator runs it, on the test keyspace, the search engine and Redis; `env` on top. */
+    const verifyCommand = (requestId: string, env: Record<string, string> = {}) =>
+      spawnSync(join(projectRoot, 'node_modules', '.bin', 'tsx'), ['scripts/deletion-verify.ts', requestId], {
+        cwd: projectRoot,
+        encoding: 'utf8',
+        env: {
+          ...process.env,
+          CASSANDRA_KEYSPACE: TEST_KEYSPACE,
+          sunbird_es_host: '127.0.0.1',
+          sunbird_es_port: String(LOCAL_SEARCH.port),
+          sunbird_redis_host: LOCAL_REDIS.host,
+          sunbird_redis_port: String(LOCAL_REDIS.port),
+          ...env,
+        },
+      })
+
     const verify = async (requestId: string) => {
       const redis = new RedisConnection({ ...LOCAL_REDIS, db: 12, timeoutMs: 2000 })
       try {
@@ -250,18 +266,7 @@ describe('a person erased from every store, on the real Cassandra, OpenSearch an
       const dirty = await verify(request?.id ?? '')
       expect(dirty?.rows.filter((row) => row.residue).map((row) => row.store)).toEqual(['cassandra.user_notes', 'cassandra.otp (by value)'])
 
-      const cli = spawnSync(join(projectRoot, 'node_modules', '.bin', 'tsx'), ['scripts/deletion-verify.ts', request?.id ?? ''], {
-        cwd: projectRoot,
-        encoding: 'utf8',
-        env: {
-          ...process.env,
-          CASSANDRA_KEYSPACE: TEST_KEYSPACE,
-          sunbird_es_host: '127.0.0.1',
-          sunbird_es_port: String(LOCAL_SEARCH.port),
-          sunbird_redis_host: LOCAL_REDIS.host,
-          sunbird_redis_port: String(LOCAL_REDIS.port),
-        },
-      })
+      const cli = verifyCommand(request?.id ?? '')
       expect(cli.status, cli.stderr).toBe(1)
       expect(cli.stdout).toMatch(/cassandra\.otp \(by value\)\s+0 rows\s+1 row\s+RESIDUE/)
       for (const value of personalValues(p)) expect(cli.stdout).not.toContain(value)
@@ -300,18 +305,7 @@ describe('a person erased from every store, on the real Cassandra, OpenSearch an
       expect(residueOf(dirty?.managedUsers?.users[0]?.rows)).toEqual(['cassandra.user_notes', 'redis.user'])
       expect(residueOf(dirty?.managedUsers?.byValue)).toEqual(['cassandra.otp (by value)'])
 
-      const cli = spawnSync(join(projectRoot, 'node_modules', '.bin', 'tsx'), ['scripts/deletion-verify.ts', request?.id ?? ''], {
-        cwd: projectRoot,
-        encoding: 'utf8',
-        env: {
-          ...process.env,
-          CASSANDRA_KEYSPACE: TEST_KEYSPACE,
-          sunbird_es_host: '127.0.0.1',
-          sunbird_es_port: String(LOCAL_SEARCH.port),
-          sunbird_redis_host: LOCAL_REDIS.host,
-          sunbird_redis_port: String(LOCAL_REDIS.port),
-        },
-      })
+      const cli = verifyCommand(request?.id ?? '')
       expect(cli.status, cli.stderr).toBe(1)
       expect(cli.stdout).toContain(`person ${parent.id}: ok`)
       expect(cli.stdout).toContain(`managed user ${child.id}: RESIDUE`)
@@ -319,22 +313,6 @@ describe('a person erased from every store, on the real Cassandra, OpenSearch an
       expect(cli.stdout).toMatch(/managed users by value \(their contacts together\): RESIDUE\n.*\ncassandra\.otp \(by value\)\s+0 rows\s+1 row\s+RESIDUE/)
       for (const value of [...personalValues(parent), ...personalValues(child)]) expect(cli.stdout).not.toContain(value)
     })
-
-    /** `npm run deletion:verify -- <requestId>` as an operator runs it, on the test keyspace, the search engine and Redis; `env` on top. */
-    const verifyCommand = (requestId: string, env: Record<string, string> = {}) =>
-      spawnSync(join(projectRoot, 'node_modules', '.bin', 'tsx'), ['scripts/deletion-verify.ts', requestId], {
-        cwd: projectRoot,
-        encoding: 'utf8',
-        env: {
-          ...process.env,
-          CASSANDRA_KEYSPACE: TEST_KEYSPACE,
-          sunbird_es_host: '127.0.0.1',
-          sunbird_es_port: String(LOCAL_SEARCH.port),
-          sunbird_redis_host: LOCAL_REDIS.host,
-          sunbird_redis_port: String(LOCAL_REDIS.port),
-          ...env,
-        },
-      })
 
     it('when DELETION_RECEIPT_HASH_KEY changed since the deletion, then the command cannot check by value, says so naming the key id the hashes were made with, and exits 3 (never 0) although a code came back; run with the old key, it finds that code (exit 1)', async () => {
       const p = newPerson()

@@ -1,12 +1,9 @@
 import type { DeletionRequest, StepOutcome } from '../deletion-request.js'
 import { keyId } from '../keyed-hash.js'
-import { type DeletionStep, type PlanEntry, type PlanName, type StepContext, type StepDeps, actionFor, contactsOnce, recordedIds, stepOutcome } from './step.js'
+import { type DeletionStep, type PlanEntry, type PlanName, type StepContext, type StepDeps, actionFor, contactsOnce, managedStore, recordedIds, stepOutcome } from './step.js'
 import { userRow } from './user-row.js'
 
 const STORE = 'cassandra.user (managed users)'
-
-/** How the receipt and a dry run name the managed users' part of a store: the deleted user's name for it, marked. */
-const managedStore = (store: string) => `${store} (managed users)`
 
 /**
  * The steps a managed user is erased by: the deleted user's own steps of the plan, with the row

@@ -173,6 +173,9 @@ export const SEARCH = { dependency: 'search', setting: 'sunbird_es_host', steps:
 /** Sunbird's user cache. */
 export const CACHE = { dependency: 'redis', setting: 'sunbird_redis_host', steps: { cacheUser: 'redis.user' } } as const satisfies OptionalStore
 
+/** How the receipt and a dry run name the managed users' part of a store: the deleted user's name for it, marked. */
+export const managedStore = (store: string) => `${store} (managed users)`
+
 /**
  * Whether this deletion was run with the store configured: one of its steps recorded an outcome
  * other than 'not configured' (done, owed after an outage, a grace period's soft phase), for the
@@ -182,7 +185,7 @@ function ranWith(recorded: RecordedOutcomes, store: OptionalStore): boolean {
   const managed = recorded.managedUsers?.entries ?? []
   return Object.entries(store.steps).some(([step, receiptStore]) => {
     const outcome = recorded[step]
-    return (outcome !== undefined && outcome.action !== NOT_CONFIGURED) || managed.some((entry) => entry.store === `${receiptStore} (managed users)` && entry.action !== NOT_CONFIGURED)
+    return (outcome !== undefined && outcome.action !== NOT_CONFIGURED) || managed.some((entry) => entry.store === managedStore(receiptStore) && entry.action !== NOT_CONFIGURED)
   })
 }
 
