@@ -48,12 +48,14 @@ describe('Idempotency-Key', () => {
   })
 
   it('when the same key comes with another body, then 422 and nothing happens', async () => {
-    const [first, second] = [await h.seed(), await h.seed()]
-    const admin = { 'x-authenticated-user-token': h.userToken({ sub: randomUUID(), roles: [{ role: 'ORG_ADMIN', scope: [] }] }) }
+    const org = `org-${randomUUID()}`
+    const [first, second] = [await h.seed({ rootOrgId: org, organisations: [org] }), await h.seed({ rootOrgId: org, organisations: [org] })]
+    // A key is the person's (within the API consumer): one ORG_ADMIN sends it every time.
+    const admin = { 'x-authenticated-user-token': h.userToken({ sub: randomUUID(), roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: org }] }] }) }
     const key = randomUUID()
-    await expectDeleted(await api.remove(first.id, {}, api.asUser(first.id, { 'idempotency-key': key })))
+    await expectDeleted(await api.remove(first.id, {}, { ...admin, 'idempotency-key': key }))
 
-    await expectError(await api.remove(second.id, {}, api.asUser(second.id, { 'idempotency-key': key })), 'IDEMPOTENCY_KEY_REUSED')
+    await expectError(await api.remove(second.id, {}, { ...admin, 'idempotency-key': key }), 'IDEMPOTENCY_KEY_REUSED')
     await expectError(await api.remove(first.id, { mode: 'hard' }, { ...admin, 'idempotency-key': key }), 'IDEMPOTENCY_KEY_REUSED')
 
     expect((await readUserState(h.db, second.id)).user?.get('status')).toBe(1)
