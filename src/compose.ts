@@ -208,8 +208,8 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     onError: (err) => logger.warn({ err: err instanceof Error ? err.name : 'error' }, 'batch work not done; it is retried'),
   })
   const relay = new KafkaRelay(
-    { brokers: [...config.events.brokers], topic: config.events.topic, clientId: 'sunbird-user-delete', timeoutMs: config.events.timeoutMs },
-    { outbox, published: (requestId, at) => requests.markEventPublished(requestId, at), log: logger },
+    { brokers: [...config.events.brokers], topic: config.events.topic, clientId: 'sunbird-user-delete', timeoutMs: config.events.timeoutMs, maxSendBytes: config.events.relayMaxSendBytes },
+    { outbox, published: (requestId, at) => requests.markEventPublished(requestId, at), log: logger, metrics },
   )
   const app = createApp({
     logger,

@@ -79,6 +79,8 @@ export interface Config {
     readonly topic: string
     readonly includeUserName: boolean
     readonly relayIntervalMs: number
+    /** Most bytes of events in one send of the relay (EVENT_RELAY_MAX_SEND_BYTES). */
+    readonly relayMaxSendBytes: number
     readonly timeoutMs: number
   }
   /** Sunbird's user search (sunbird_es_host / sunbird_es_port); no hosts = not configured. */

@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics, register as processRegistry } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, register as processRegistry } from 'prom-client'
 import type { CassandraCallOutcome, CassandraCallRecorder } from './cassandra-call-recorder.js'
 import type { DeletionErrorKind } from '../deletion/errors.js'
 
@@ -77,6 +77,18 @@ export class ServiceMetrics implements CassandraCallRecorder {
     registers: [this.registry],
   })
 
+  private readonly eventsTooLarge = new Counter({
+    name: `${PREFIX}events_too_large_total`,
+    help: 'Delete-user events Kafka refused as larger than the topic takes, once per event on this instance (each stays in the outbox)',
+    registers: [this.registry],
+  })
+
+  private readonly eventsHeld = new Gauge({
+    name: `${PREFIX}events_held_back`,
+    help: 'Delete-user events this instance holds back in the outbox because Kafka refused them as too large; retried every 15 minutes at most',
+    registers: [this.registry],
+  })
+
   private readonly deletions = new Counter({
     name: `${PREFIX}deletions_total`,
     help: 'Deletion attempts that passed authentication and validation, by outcome',
@@ -105,6 +117,16 @@ export class ServiceMetrics implements CassandraCallRecorder {
 
   countDeletion(outcome: DeletionOutcome): void {
     this.deletions.inc({ outcome })
+  }
+
+  /** The relay met an event Kafka refused as too large for the topic: once per event. */
+  countEventTooLarge(): void {
+    this.eventsTooLarge.inc()
+  }
+
+  /** How many events the relay holds back now, refused as too large. */
+  setEventsHeldBack(count: number): void {
+    this.eventsHeld.set(count)
   }
 
   /** The text exposition format: this service's series, then the process's. */

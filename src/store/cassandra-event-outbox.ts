@@ -10,6 +10,15 @@ export interface OutboxEntry {
   attempts: number
 }
 
+/** A page of the outbox for the relay. */
+export interface OutboxPage {
+  entries: OutboxEntry[]
+  /** The listing was read to its end: every listed entry is among `entries` or `skipped`. */
+  complete: boolean
+  /** The entries asked to be skipped that are still listed (not read). */
+  skipped: string[]
+}
+
 /** Every statement of this adapter, for one keyspace. */
 function outboxStatements(keyspace: string) {
   const t = `${keyspace}.user_deletion_event_outbox`
@@ -63,8 +72,14 @@ export class CassandraEventOutbox implements EventOutbox {
     return row.get('publishedat') ? 'published' : 'queued'
   }
 
-  async pending(limit: number): Promise<OutboxEntry[]> {
-    const ids = (await runCassandra(this.client, (client) => client.execute(this.cql.listPending, [limit], IDEMPOTENT))).rows.map((r) => r.get('requestid') as string)
+  /**
+   * Up to `limit` listed entries, passing by those in `skip` (events the relay holds back) without
+   * reading them: the listing is read `skip.size` further, so held-back events never fill a page.
+   */
+  async pending(limit: number, skip: ReadonlySet<string> = new Set()): Promise<OutboxPage> {
+    const asked = limit + skip.size
+    const listed = (await runCassandra(this.client, (client) => client.execute(this.cql.listPending, [asked], IDEMPOTENT))).rows.map((r) => r.get('requestid') as string)
+    const ids = listed.filter((requestId) => !skip.has(requestId)).slice(0, limit)
     // The entries are read together (a pass of a hundred read one after another fell behind a batch deletion), kept in listing order.
     const rows = await Promise.all(ids.map((requestId) => runCassandra(this.client, (client) => client.execute(this.cql.get, [requestId], IDEMPOTENT)).then((result) => result.first())))
     const entries: OutboxEntry[] = []
@@ -82,7 +97,7 @@ export class CassandraEventOutbox implements EventOutbox {
       }
       entries.push({ requestId, mid: row.get('mid') as string, userId: row.get('userid') as string, payload: row.get('payload') as string, attempts: (row.get('attempts') as number | null) ?? 0 })
     }
-    return entries
+    return { entries, complete: listed.length < asked, skipped: listed.filter((requestId) => skip.has(requestId)) }
   }
 
   /**
