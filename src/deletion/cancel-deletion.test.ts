@@ -157,3 +157,157 @@ describe('a cancel interrupted before it reopened its request, met by the end of
     expect(await w.requests.listOpen(10, w.clock.now())).toEqual([])
   })
 })
+
+describe('cancelDeletion and the Keycloak accounts the soft deletion disabled', () => {
+  // The person holds two Keycloak accounts: the native one under their id and a federated one.
+  const FEDERATED = `f:sunbird-fed:${TARGET}`
+
+  /** A world where the person also has a federated account, enabled or (by an administrator) disabled. */
+  function personWithTwoAccounts(federated: { enabled: boolean }): DeletionWorld {
+    const w = deletionWorld({ seed })
+    w.identity.addAccount(TARGET, {}, { keycloakId: FEDERATED, enabled: federated.enabled })
+    return w
+  }
+
+  const keycloakOutcome = (w: DeletionWorld) => w.requests.peek('soft-1')?.steps.keycloak
+
+  it('when an administrator had disabled one account before the deletion, then the cancel enables only the one the deletion disabled', async () => {
+    // Arrange
+    const w = personWithTwoAccounts({ enabled: false })
+    await deleteAccount(w.deps, { requestId: 'soft-1', userId: TARGET, caller: self(), mode: 'soft' })
+    expect(keycloakOutcome(w)).toMatchObject({ status: 'done', action: 'disabled', restore: { disabledAccounts: [TARGET] } })
+
+    // Act
+    await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
+
+    // Assert
+    expect(w.identity.isDisabled(TARGET)).toBe(false)
+    expect(w.identity.isDisabled(FEDERATED)).toBe(true)
+    expect(w.requests.peek('soft-1')?.state).toBe('cancelled')
+  })
+
+  it('when both accounts were enabled, then the deletion records both and the cancel enables both', async () => {
+    const w = personWithTwoAccounts({ enabled: true })
+    await deleteAccount(w.deps, { requestId: 'soft-1', userId: TARGET, caller: self(), mode: 'soft' })
+
+    expect(keycloakOutcome(w)).toMatchObject({ restore: { disabledAccounts: [TARGET, FEDERATED] } })
+    await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
+
+    expect(w.identity.isDisabled(TARGET)).toBe(false)
+    expect(w.identity.isDisabled(FEDERATED)).toBe(false)
+  })
+
+  it('when every account was disabled before the deletion, then the cancel enables none and records left-as-it-was', async () => {
+    const w = personWithTwoAccounts({ enabled: false })
+    w.identity.disableByAdministrator(TARGET)
+    await deleteAccount(w.deps, { requestId: 'soft-1', userId: TARGET, caller: self(), mode: 'soft' })
+
+    await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
+
+    expect(w.identity.isDisabled(TARGET)).toBe(true)
+    expect(w.identity.isDisabled(FEDERATED)).toBe(true)
+    expect(keycloakOutcome(w)).toMatchObject({ status: 'done', action: 'left-as-it-was' })
+  })
+
+  it('when the account the deletion disabled was removed since, then the cancel completes (absent) and the administrator’s disabled account stays disabled', async () => {
+    // Arrange
+    const w = personWithTwoAccounts({ enabled: false })
+    await deleteAccount(w.deps, { requestId: 'soft-1', userId: TARGET, caller: self(), mode: 'soft' })
+    w.identity.removeByAdministrator(TARGET)
+
+    // Act
+    await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
+
+    // Assert
+    expect(keycloakOutcome(w)).toMatchObject({ status: 'done', action: 'absent' })
+    expect(w.identity.isDisabled(FEDERATED)).toBe(true)
+    expect(w.requests.peek('soft-1')?.state).toBe('cancelled')
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 1, isDeleted: false })
+  })
+
+  it('when Keycloak fails after the deletion disabled one of two accounts, then the owed step keeps that one, and a cancel meanwhile enables it and leaves the other as it was', async () => {
+    // Arrange: disabling the federated account (the second) fails; the native one is disabled already.
+    const w = personWithTwoAccounts({ enabled: true })
+    w.identity.failWritesTo(FEDERATED)
+    await deleteAccount(w.deps, { requestId: 'soft-1', userId: TARGET, caller: self(), mode: 'soft' })
+    expect(keycloakOutcome(w)).toMatchObject({ status: 'pending', restore: { disabledAccounts: [TARGET] } })
+    expect(w.identity.isDisabled(TARGET)).toBe(true)
+
+    // Act
+    await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
+
+    // Assert
+    expect(w.identity.isDisabled(TARGET)).toBe(false)
+    expect(w.identity.isDisabled(FEDERATED)).toBe(false)
+    expect(w.requests.peek('soft-1')?.state).toBe('cancelled')
+  })
+
+  it('when the owed step is run again, then what it disables is added to what the earlier attempt recorded, and the cancel enables both', async () => {
+    // Arrange
+    const w = personWithTwoAccounts({ enabled: true })
+    w.identity.failWritesTo(FEDERATED)
+    await deleteAccount(w.deps, { requestId: 'soft-1', userId: TARGET, caller: self(), mode: 'soft' })
+    w.identity.comeBack()
+
+    // Act
+    await resumeOpenDeletions(w.deps)
+    await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
+
+    // Assert
+    expect(w.identity.isDisabled(TARGET)).toBe(false)
+    expect(w.identity.isDisabled(FEDERATED)).toBe(false)
+  })
+
+  it('when the step disabled accounts, then its outcome is recorded at once, before the next step runs', async () => {
+    const w = personWithTwoAccounts({ enabled: false })
+
+    await deleteAccount(w.deps, { requestId: 'soft-1', userId: TARGET, caller: self(), mode: 'soft' })
+
+    const writes = w.timeline.writes()
+    expect(writes.indexOf('requests.recordSteps(keycloak)')).toBe(writes.indexOf('identity.disableAccount') + 1)
+  })
+
+  it('when the run died after Keycloak took the change and before the outcome was written, then the run again does not claim the disabled account, and the cancel leaves it disabled (the safe side)', async () => {
+    // Arrange: writing the Keycloak step's outcome fails (the process dies there); the sweeper runs the request again.
+    const w = deletionWorld({ seed })
+    const recordSteps = w.requests.recordSteps.bind(w.requests)
+    let failed = false
+    w.requests.recordSteps = async (id, outcomes, ...rest) => {
+      if (!failed && outcomes.keycloak) {
+        failed = true
+        throw new DependencyUnavailableError('cassandra')
+      }
+      return recordSteps(id, outcomes, ...rest)
+    }
+    await deleteAccount(w.deps, { requestId: 'soft-1', userId: TARGET, caller: self(), mode: 'soft' }).catch(() => undefined)
+    expect(w.identity.isDisabled(TARGET)).toBe(true)
+    w.clock.advance(WORLD_LEASE_MS + 1)
+    await resumeOpenDeletions(w.deps)
+    expect(keycloakOutcome(w)).toMatchObject({ status: 'done', action: 'disabled', restore: { disabledAccounts: [] } })
+
+    // Act
+    await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
+
+    // Assert: the user is back in Cassandra; the account waits for an administrator (docs/operating.md).
+    expect(w.requests.peek('soft-1')?.state).toBe('cancelled')
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 1, isDeleted: false })
+    expect(w.identity.isDisabled(TARGET)).toBe(true)
+  })
+
+  it('when a request recorded before the accounts were named is cancelled, then every account is enabled, as before', async () => {
+    // Arrange: the outcome as a soft deletion recorded it before this change: whether any account was enabled.
+    const w = personWithTwoAccounts({ enabled: false })
+    await deleteAccount(w.deps, { requestId: 'soft-1', userId: TARGET, caller: self(), mode: 'soft' })
+    const request = w.requests.peek('soft-1')
+    if (!request?.steps.keycloak) throw new Error('no keycloak outcome')
+    request.steps.keycloak = { ...request.steps.keycloak, restore: { enabled: true } }
+    w.requests.seed(request)
+
+    // Act
+    await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
+
+    // Assert
+    expect(w.identity.isDisabled(TARGET)).toBe(false)
+    expect(w.identity.isDisabled(FEDERATED)).toBe(false)
+  })
+})

@@ -5,7 +5,7 @@ export type { PlanName, StepName }
 export { STEPS } from './steps/index.js'
 
 /** Facts a step keeps so that it can be undone (cancel of a soft deletion): ids, flags and prior values of flags, never personal data. */
-export type RestoreFacts = Readonly<Record<string, string | number | boolean | null>>
+export type RestoreFacts = Readonly<Record<string, string | number | boolean | null | readonly string[]>>
 
 /** A step's recorded outcome: counts and verbs, never values. */
 export interface StepOutcome {

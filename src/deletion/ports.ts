@@ -101,6 +101,12 @@ export type AccountRecord = {
   federatedIdentities: { identityProvider: string; userId: string; userName: string }[]
 }
 
+/** What disabling a user's accounts did: 'absent' when the provider holds none; the provider's ids of the accounts the call disabled. */
+export interface AccountDisabling {
+  outcome: 'disabled' | 'absent'
+  disabled: string[]
+}
+
 /** The identity provider (Keycloak) side of a user. */
 export interface IdentityProvider {
   /**
@@ -110,12 +116,21 @@ export interface IdentityProvider {
    */
   eraseAccount(userId: string): Promise<AccountErasure>
   /**
-   * Ends every session of the user and disables the account, keeping it (soft deletion). Says
-   * whether it was enabled before, so a cancel puts back what was there. Idempotent.
+   * Ends every session of every account the user has and disables each, keeping them (soft
+   * deletion). Answers the provider's ids of the accounts this call turned from enabled to
+   * disabled (`disabled`; none for one that was disabled already), so that a cancel enables those
+   * and no other. `onDisabled` is told each such id as soon as the provider has taken the change,
+   * so a caller still knows them when the call fails part way. Idempotent: a second call finds
+   * every account disabled and names none.
    */
-  disableAccount(userId: string): Promise<{ outcome: 'disabled' | 'absent'; wasEnabled: boolean }>
-  /** Enables the account again (cancel of a soft deletion); the person signs in anew. */
-  enableAccount(userId: string): Promise<'enabled' | 'absent'>
+  disableAccount(userId: string, onDisabled?: (accountId: string) => void): Promise<AccountDisabling>
+  /**
+   * Enables accounts of the user again (cancel of a soft deletion); the person signs in anew. With
+   * `accountIds` (ids disableAccount named), only those of them the provider still holds, and
+   * 'absent' when it holds none of them (or none is named); without, every account of the user
+   * (a cancel of a deletion recorded before the ids were kept).
+   */
+  enableAccount(userId: string, accountIds?: readonly string[]): Promise<'enabled' | 'absent'>
   /** The account as the provider holds it, or undefined when there is none. */
   readAccount(userId: string): Promise<AccountRecord | undefined>
 }

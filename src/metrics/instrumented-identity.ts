@@ -23,16 +23,16 @@ export function instrumentIdentity(identity: IdentityProvider, metrics: Pick<Ser
         () => identity.eraseAccount(userId),
         (outcome) => outcome,
       ),
-    disableAccount: (userId) =>
+    disableAccount: (userId, onDisabled) =>
       measured(
         'disable_account',
-        () => identity.disableAccount(userId),
+        () => identity.disableAccount(userId, onDisabled),
         (result) => result.outcome,
       ),
-    enableAccount: (userId) =>
+    enableAccount: (userId, accountIds) =>
       measured(
         'enable_account',
-        () => identity.enableAccount(userId),
+        () => identity.enableAccount(userId, accountIds),
         (outcome) => outcome,
       ),
     readAccount: (userId) =>

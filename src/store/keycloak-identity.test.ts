@@ -472,7 +472,7 @@ describe('KeycloakIdentity with a federation provider id (Sunbird’s f:<provide
     const result = await federated(keycloak).disableAccount('user-1')
 
     // Assert
-    expect(result).toEqual({ outcome: 'disabled', wasEnabled: true })
+    expect(result).toEqual({ outcome: 'disabled', disabled: [FEDERATED] })
     expect(adminCalls(keycloak)).toEqual([`GET ${FEDERATED_PATH}`, `GET ${PLAIN_PATH}`, `POST ${FEDERATED_PATH}/logout`, `PUT ${FEDERATED_PATH}`])
     expect(keycloak.isEnabled(FEDERATED)).toBe(false)
   })
@@ -487,7 +487,7 @@ describe('KeycloakIdentity with a federation provider id (Sunbird’s f:<provide
     const enabled = await identity.enableAccount('user-1')
 
     // Assert
-    expect(disabled).toEqual({ outcome: 'disabled', wasEnabled: true })
+    expect(disabled).toEqual({ outcome: 'disabled', disabled: ['user-1'] })
     expect(enabled).toBe('enabled')
     expect(adminCalls(keycloak)).toEqual([
       `GET ${FEDERATED_PATH}`,
@@ -532,7 +532,7 @@ describe('KeycloakIdentity with a federation provider id (Sunbird’s f:<provide
     const read = await identity.readAccount('user-1')
 
     // Assert
-    expect(disabled).toEqual({ outcome: 'absent', wasEnabled: false })
+    expect(disabled).toEqual({ outcome: 'absent', disabled: [] })
     expect(enabled).toBe('absent')
     expect(read).toBeUndefined()
     expect(adminCalls(keycloak)).toEqual(Array.from({ length: 3 }, () => [`GET ${FEDERATED_PATH}`, `GET ${PLAIN_PATH}`]).flat())
@@ -637,13 +637,13 @@ describe('KeycloakIdentity when the person has both a federated and a native acc
     const result = await federated(keycloak).disableAccount('user-1')
 
     // Assert
-    expect(result).toEqual({ outcome: 'disabled', wasEnabled: true })
+    expect(result).toEqual({ outcome: 'disabled', disabled: [FEDERATED, NATIVE] })
     expect(adminCalls(keycloak)).toEqual([`GET ${FEDERATED_PATH}`, `GET ${PLAIN_PATH}`, `POST ${FEDERATED_PATH}/logout`, `POST ${PLAIN_PATH}/logout`, `PUT ${FEDERATED_PATH}`, `PUT ${PLAIN_PATH}`])
     expect(keycloak.isEnabled(FEDERATED)).toBe(false)
     expect(keycloak.isEnabled(NATIVE)).toBe(false)
   })
 
-  it('when only one of them was enabled, then it alone is written, both are signed out, and wasEnabled is true', async () => {
+  it('when only one of them was enabled, then it alone is written and named as disabled, and both are signed out', async () => {
     // Arrange
     const keycloak = await startKeycloak({ accounts: [FEDERATED, NATIVE], disabled: [FEDERATED] })
 
@@ -651,17 +651,17 @@ describe('KeycloakIdentity when the person has both a federated and a native acc
     const result = await federated(keycloak).disableAccount('user-1')
 
     // Assert
-    expect(result).toEqual({ outcome: 'disabled', wasEnabled: true })
+    expect(result).toEqual({ outcome: 'disabled', disabled: [NATIVE] })
     expect(adminCalls(keycloak).slice(2)).toEqual([`POST ${FEDERATED_PATH}/logout`, `POST ${PLAIN_PATH}/logout`, `PUT ${PLAIN_PATH}`])
     expect(keycloak.isEnabled(NATIVE)).toBe(false)
   })
 
-  it('when both were disabled already, then both are signed out, nothing is written, and wasEnabled is false', async () => {
+  it('when both were disabled already, then both are signed out, nothing is written, and none is named as disabled', async () => {
     const keycloak = await startKeycloak({ accounts: [FEDERATED, NATIVE], disabled: [FEDERATED, NATIVE] })
 
     const result = await federated(keycloak).disableAccount('user-1')
 
-    expect(result).toEqual({ outcome: 'disabled', wasEnabled: false })
+    expect(result).toEqual({ outcome: 'disabled', disabled: [] })
     expect(keycloak.routes()).not.toContain('update')
     expect(keycloak.routes().filter((route) => route === 'logout')).toHaveLength(2)
   })
@@ -693,7 +693,62 @@ describe('KeycloakIdentity when the person has both a federated and a native acc
     expect(keycloak.isEnabled(NATIVE)).toBe(true)
   })
 
-  it('when a soft deletion is cancelled, then both are enabled again', async () => {
+  it('when disabling the native one fails after the federated one was disabled, then the federated one is told as disabled before the call fails', async () => {
+    // Arrange
+    const keycloak = await startKeycloak({ accounts: [FEDERATED, NATIVE] })
+    keycloak.scriptFor('update', NATIVE, 503, 503)
+    const told: string[] = []
+
+    // Act
+    const error = await failureOf(federated(keycloak, { retries: 1 }).disableAccount('user-1', (accountId) => told.push(accountId)))
+
+    // Assert: the caller still knows which account the call disabled.
+    expect(error).toBeInstanceOf(DependencyUnavailableError)
+    expect(told).toEqual([FEDERATED])
+    expect(keycloak.isEnabled(FEDERATED)).toBe(false)
+    expect(keycloak.isEnabled(NATIVE)).toBe(true)
+  })
+
+  it('when a cancel names the account the deletion disabled, then it alone is enabled: the one an administrator had disabled before stays disabled', async () => {
+    // Arrange: the federated account was disabled by an administrator before the soft deletion.
+    const keycloak = await startKeycloak({ accounts: [FEDERATED, NATIVE], disabled: [FEDERATED] })
+    const identity = federated(keycloak)
+    const { disabled } = await identity.disableAccount('user-1')
+
+    // Act
+    const result = await identity.enableAccount('user-1', disabled)
+
+    // Assert
+    expect(disabled).toEqual([NATIVE])
+    expect(result).toBe('enabled')
+    expect(adminCalls(keycloak).slice(-2)).toEqual([`GET ${PLAIN_PATH}`, `PUT ${PLAIN_PATH}`])
+    expect(keycloak.isEnabled(NATIVE)).toBe(true)
+    expect(keycloak.isEnabled(FEDERATED)).toBe(false)
+  })
+
+  it('when the accounts named for enabling were removed since, then absent is answered and the other account is not touched', async () => {
+    // Arrange: the deletion disabled the native account, which an administrator removed since.
+    const keycloak = await startKeycloak({ accounts: [FEDERATED], disabled: [FEDERATED] })
+
+    // Act
+    const result = await federated(keycloak).enableAccount('user-1', [NATIVE])
+
+    // Assert
+    expect(result).toBe('absent')
+    expect(adminCalls(keycloak)).toEqual([`GET ${PLAIN_PATH}`])
+    expect(keycloak.isEnabled(FEDERATED)).toBe(false)
+  })
+
+  it('when the ids named for enabling are a federated id and the provider id is no longer set, then the named account is still addressed', async () => {
+    const keycloak = await startKeycloak({ accounts: [FEDERATED], disabled: [FEDERATED] })
+
+    expect(await clientFor(keycloak).enableAccount('user-1', [FEDERATED])).toBe('enabled')
+
+    expect(adminCalls(keycloak)).toEqual([`GET ${FEDERATED_PATH}`, `PUT ${FEDERATED_PATH}`])
+    expect(keycloak.isEnabled(FEDERATED)).toBe(true)
+  })
+
+  it('when a soft deletion recorded before the accounts were named is cancelled, then both are enabled again', async () => {
     // Arrange
     const keycloak = await startKeycloak({ accounts: [FEDERATED, NATIVE] })
     const identity = federated(keycloak)

@@ -1,5 +1,5 @@
 import { DependencyUnavailableError } from '../deletion/errors.js'
-import type { AccountErasure, AccountRecord, IdentityProvider } from '../deletion/ports.js'
+import type { AccountDisabling, AccountErasure, AccountRecord, IdentityProvider } from '../deletion/ports.js'
 import { type HttpAnswer, httpCall } from '../shared/http-call.js'
 import { keycloakIdsToTry } from './keycloak-user-ids.js'
 
@@ -68,7 +68,8 @@ export function longestAdminCallMs(options: { timeoutMs: number; retries: number
  * cached until shortly before expiry). Every call is time-bounded and retried a bounded number of
  * times on network errors and 5xx; 4xx answers are final. A user is addressed by each of its
  * possible Keycloak ids in turn (keycloakIdsToTry) and is absent only when Keycloak knows none;
- * erasing, disabling and enabling act on every account Keycloak knows under those ids.
+ * erasing and disabling act on every account Keycloak knows under those ids, enabling on those a
+ * soft deletion disabled.
  */
 export class KeycloakIdentity implements IdentityProvider {
   private token: { value: string; expiresAt: number } | undefined
@@ -84,7 +85,7 @@ export class KeycloakIdentity implements IdentityProvider {
     try {
       // Sessions first, on every account the person has: even if a removal is refused below, they
       // are signed out everywhere. The logouts also find which ids Keycloak holds, without a read.
-      const signedOut = await this.everyFound(userId, (userUrl) => this.endSessions(userUrl))
+      const signedOut = await this.everyFound(this.keycloakIds(userId), (userUrl) => this.endSessions(userUrl))
       if (signedOut.length === 0) return 'absent'
       const removals: AccountErasure[] = []
       for (const { userUrl } of signedOut) removals.push(await this.removeAccount(userUrl))
@@ -97,32 +98,39 @@ export class KeycloakIdentity implements IdentityProvider {
     }
   }
 
-  async disableAccount(userId: string): Promise<{ outcome: 'disabled' | 'absent'; wasEnabled: boolean }> {
+  async disableAccount(userId: string, onDisabled?: (accountId: string) => void): Promise<AccountDisabling> {
     try {
       // Every account is read before any is changed: a refusal here leaves all as they were, so a
-      // retry still sees (and remembers for a cancel) whether any was enabled.
-      const accounts = await this.everyFound(userId, (userUrl) => this.readUser(userUrl))
+      // retry still sees which were enabled.
+      const accounts = await this.everyFound(this.keycloakIds(userId), (userUrl) => this.readUser(userUrl))
       // Sessions first: a login in between would only meet a disabled account.
       const signedOut: typeof accounts = []
       for (const account of accounts) if (await this.endSessions(account.userUrl)) signedOut.push(account)
-      if (signedOut.length === 0) return { outcome: 'absent', wasEnabled: false }
+      if (signedOut.length === 0) return { outcome: 'absent', disabled: [] }
       // The whole representation goes back with only `enabled` changed: a partial one would drop attributes (Sunbird's roles).
-      for (const { userUrl, found: current } of signedOut) if (current.enabled !== false) await this.writeUser(userUrl, { ...current, enabled: false })
-      return { outcome: 'disabled', wasEnabled: signedOut.some(({ found }) => found.enabled !== false) }
+      // Only the accounts this call disables are named: one disabled before (by an administrator) is not the deletion's to enable.
+      const disabled: string[] = []
+      for (const { keycloakId, userUrl, found: current } of signedOut) {
+        if (current.enabled === false) continue
+        await this.writeUser(userUrl, { ...current, enabled: false })
+        disabled.push(keycloakId)
+        onDisabled?.(keycloakId)
+      }
+      return { outcome: 'disabled', disabled }
     } catch (err) {
       throw asDomainError(err)
     }
   }
 
   /**
-   * Enables every account Keycloak holds for the person, as disableAccount disabled every one. A
-   * cancel asks for it only when some account was enabled before the soft deletion; one that was
-   * disabled before it next to an enabled one comes back enabled too (which accounts were enabled
-   * is not remembered per id).
+   * Enables the person's accounts named by `accountIds` (those a soft deletion disabled) that
+   * Keycloak still holds, or, without it, every account Keycloak holds for the person (a deletion
+   * recorded before the ids were kept). An account not named, e.g. one an administrator disabled
+   * before the deletion, is left as it is.
    */
-  async enableAccount(userId: string): Promise<'enabled' | 'absent'> {
+  async enableAccount(userId: string, accountIds?: readonly string[]): Promise<'enabled' | 'absent'> {
     try {
-      const accounts = await this.everyFound(userId, (userUrl) => this.readUser(userUrl))
+      const accounts = await this.everyFound(accountIds ?? this.keycloakIds(userId), (userUrl) => this.readUser(userUrl))
       if (accounts.length === 0) return 'absent'
       for (const { userUrl, found: current } of accounts) if (current.enabled !== true) await this.writeUser(userUrl, { ...current, enabled: true })
       return 'enabled'
@@ -178,10 +186,20 @@ export class KeycloakIdentity implements IdentityProvider {
     }
   }
 
+  /** The user's possible Keycloak ids, in the order to try them. */
+  private keycloakIds(userId: string): string[] {
+    return keycloakIdsToTry(userId, this.options.federationProviderId)
+  }
+
+  /** The admin URL of the account with this Keycloak id. */
+  private userUrl(keycloakId: string): string {
+    // encodeURIComponent turns the ':' of `f:<provider>:<id>` into %3A, which Keycloak decodes.
+    return `${this.adminBase}/users/${encodeURIComponent(keycloakId)}`
+  }
+
   /** The user's URL under each of its possible Keycloak ids, in the order to try them. */
   private userUrls(userId: string): string[] {
-    // encodeURIComponent turns the ':' of `f:<provider>:<id>` into %3A, which Keycloak decodes.
-    return keycloakIdsToTry(userId, this.options.federationProviderId).map((keycloakId) => `${this.adminBase}/users/${encodeURIComponent(keycloakId)}`)
+    return this.keycloakIds(userId).map((keycloakId) => this.userUrl(keycloakId))
   }
 
   /**
@@ -198,17 +216,18 @@ export class KeycloakIdentity implements IdentityProvider {
   }
 
   /**
-   * Runs `lookup` on the user's URL under every one of its possible Keycloak ids, one after the
-   * other, and answers each URL Keycloak knows with what the lookup found there (none when every id
-   * is unknown). A person may hold both a federated and a native account: the calls that change an
-   * account act on each. `lookup` answers undefined for Keycloak's 404 only: any other refusal, on
-   * any id, fails the whole call.
+   * Runs `lookup` on the URL of each of the Keycloak ids (the user's possible ids, or the ids a
+   * soft deletion recorded), one after the other, and answers each account Keycloak knows with its
+   * id and what the lookup found there (none when every id is unknown). A person may hold both a
+   * federated and a native account: the calls that change an account act on each. `lookup`
+   * answers undefined for Keycloak's 404 only: any other refusal, on any id, fails the whole call.
    */
-  private async everyFound<T>(userId: string, lookup: (userUrl: string) => Promise<T | undefined>): Promise<{ userUrl: string; found: T }[]> {
-    const known: { userUrl: string; found: T }[] = []
-    for (const userUrl of this.userUrls(userId)) {
+  private async everyFound<T>(keycloakIds: readonly string[], lookup: (userUrl: string) => Promise<T | undefined>): Promise<{ keycloakId: string; userUrl: string; found: T }[]> {
+    const known: { keycloakId: string; userUrl: string; found: T }[] = []
+    for (const keycloakId of keycloakIds) {
+      const userUrl = this.userUrl(keycloakId)
       const found = await lookup(userUrl)
-      if (found !== undefined) known.push({ userUrl, found })
+      if (found !== undefined) known.push({ keycloakId, userUrl, found })
     }
     return known
   }

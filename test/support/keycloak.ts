@@ -159,6 +159,18 @@ export async function keycloakAccountOf(id: string): Promise<{ enabled: boolean;
   return (await response.json()) as { enabled: boolean; email?: string; firstName?: string }
 }
 
+/** An administrator disables the account (admin API, master realm's admin): the whole representation back with `enabled` false. */
+export async function disableKeycloakAccount(id: string): Promise<void> {
+  const url = `${KEYCLOAK_URL}/admin/realms/${REALM}/users/${encodeURIComponent(id)}`
+  const headers = { authorization: `Bearer ${await masterAdminToken()}` }
+  const read = await fetch(url, { headers })
+  if (!read.ok) throw new Error(`read account: ${read.status}`)
+  const account = (await read.json()) as Record<string, unknown>
+  const write = await fetch(url, { method: 'PUT', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ ...account, enabled: false }) })
+  await write.body?.cancel()
+  if (!write.ok) throw new Error(`disable account: ${write.status}`)
+}
+
 /** A second realm with the same portal client shape, to obtain a real token from another issuer. */
 export async function ensureOtherRealm(name: string): Promise<void> {
   const token = await masterAdminToken()

@@ -118,6 +118,7 @@ export function fakeIdentityProvider(): IdentityProviderSubject<FakeSession> {
       const account = identity.accountOf(userId)
       return account && { enabled: account.enabled, personalValues: [account.email, account.firstName, account.lastName].filter((value) => value !== '') }
     },
+    disableByAdministrator: async (userId) => void identity.disableByAdministrator(userId),
     refuseRemovalOf: (userId) => void identity.refuseRemovalOf(userId),
     goDown: () => void identity.goDown(),
     stall: () => void identity.hang(),

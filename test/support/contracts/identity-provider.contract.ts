@@ -25,6 +25,8 @@ export interface IdentityProviderSubject<Session = unknown> extends ContractSubj
   isSignedIn(session: Session): Promise<boolean>
   /** The account as it stands, or undefined when there is none. */
   account(userId: string): Promise<AccountView | undefined>
+  /** An administrator disables the account in the provider (outside any deletion). */
+  disableByAdministrator(userId: string): Promise<void>
   /** From now on the provider refuses to remove this account (e.g. a read-only federated user). */
   refuseRemovalOf(userId: string): void
   /** The provider cannot be reached until `comeBack`. */
@@ -125,18 +127,60 @@ export function describeIdentityProviderContract<Session>(implementation: string
     })
 
     describe('a soft deletion and its cancel', () => {
-      test('when the account is disabled, then its sessions end, it is kept with its details, and it was enabled before', async (s) => {
+      test('when the account is disabled, then its sessions end, it is kept with its details, and it is named as disabled by the call', async (s) => {
         const userId = await s.createAccount()
         const session = await s.signIn(userId)
+        const told: string[] = []
 
-        expect(await s.identity.disableAccount(userId)).toEqual({ outcome: 'disabled', wasEnabled: true })
+        expect(await s.identity.disableAccount(userId, (accountId) => told.push(accountId))).toEqual({ outcome: 'disabled', disabled: [userId] })
 
+        expect(told).toEqual([userId])
         expect(await s.isSignedIn(session)).toBe(false)
         const account = await s.account(userId)
         expect(account?.enabled).toBe(false)
         expect(account?.personalValues.length).toBeGreaterThan(0)
-        // Idempotent: a second call finds it disabled already.
-        expect(await s.identity.disableAccount(userId)).toEqual({ outcome: 'disabled', wasEnabled: false })
+        // Idempotent: a second call finds it disabled already, and names nothing.
+        expect(await s.identity.disableAccount(userId)).toEqual({ outcome: 'disabled', disabled: [] })
+      })
+
+      test('when the account was disabled by an administrator before, then disable signs it out and names no account as disabled by it', async (s) => {
+        const userId = await s.createAccount()
+        const session = await s.signIn(userId)
+        await s.disableByAdministrator(userId)
+        const told: string[] = []
+
+        expect(await s.identity.disableAccount(userId, (accountId) => told.push(accountId))).toEqual({ outcome: 'disabled', disabled: [] })
+
+        expect(told).toEqual([])
+        expect(await s.isSignedIn(session)).toBe(false)
+        expect(await s.account(userId)).toMatchObject({ enabled: false })
+      })
+
+      test('when enable names the accounts the disable named, then those are enabled; an account not named stays disabled', async (s) => {
+        // Arrange: one account the deletion disabled, one an administrator had disabled.
+        const ours = await s.createAccount()
+        const administrators = await s.createAccount()
+        await s.disableByAdministrator(administrators)
+        const { disabled } = await s.identity.disableAccount(ours)
+
+        // Act
+        const enabled = await s.identity.enableAccount(ours, disabled)
+        const notNamed = await s.identity.enableAccount(administrators, [])
+
+        // Assert
+        expect(enabled).toBe('enabled')
+        expect(notNamed).toBe('absent')
+        expect(await s.account(ours)).toMatchObject({ enabled: true })
+        expect(await s.account(administrators)).toMatchObject({ enabled: false })
+        expect(await s.isSignedIn(await s.signIn(ours))).toBe(true)
+      })
+
+      test('when the account named for enabling was removed since it was disabled, then enable answers absent', async (s) => {
+        const userId = await s.createAccount()
+        const { disabled } = await s.identity.disableAccount(userId)
+        await s.identity.eraseAccount(userId)
+
+        expect(await s.identity.enableAccount(userId, disabled)).toBe('absent')
       })
 
       test('when a disabled account is enabled, then it can sign in again', async (s) => {
@@ -152,8 +196,9 @@ export function describeIdentityProviderContract<Session>(implementation: string
       test('when there is no such account, then disable and enable answer absent and read answers undefined', async (s) => {
         const userId = randomUUID()
 
-        expect(await s.identity.disableAccount(userId)).toEqual({ outcome: 'absent', wasEnabled: false })
+        expect(await s.identity.disableAccount(userId)).toEqual({ outcome: 'absent', disabled: [] })
         expect(await s.identity.enableAccount(userId)).toBe('absent')
+        expect(await s.identity.enableAccount(userId, [userId])).toBe('absent')
         expect(await s.identity.readAccount(userId)).toBeUndefined()
       })
 

@@ -1,6 +1,6 @@
 import { KeycloakIdentity, type KeycloakAdminOptions } from '../../../src/store/keycloak-identity.js'
 import type { HttpInterposer } from '../http-interposer.js'
-import { createKeycloakUser, login, masterAdminToken, refresh, type KeycloakTestUser, type TokenSet } from '../keycloak.js'
+import { createKeycloakUser, disableKeycloakAccount, login, masterAdminToken, refresh, type KeycloakTestUser, type TokenSet } from '../keycloak.js'
 import { KEYCLOAK_URL, REALM } from '../test-env.js'
 import type { AccountView, IdentityProviderSubject } from './identity-provider.contract.js'
 
@@ -41,6 +41,7 @@ export function keycloakIdentity(interposer: HttpInterposer, adapter: Pick<Keycl
       const account = (await response.json()) as { enabled: boolean; email?: string; firstName?: string; lastName?: string }
       return { enabled: account.enabled, personalValues: [account.email, account.firstName, account.lastName].filter((value): value is string => !!value) }
     },
+    disableByAdministrator: (userId) => disableKeycloakAccount(userId),
     // Keycloak refuses removal itself for accounts it may not delete (e.g. read-only federation);
     // the interposer answers that refusal for this account, everything else is Keycloak's own.
     refuseRemovalOf: (userId) => interposer.answer((method, path) => method === 'DELETE' && path === `/admin/realms/${REALM}/users/${encodeURIComponent(userId)}`, 403),

@@ -1,5 +1,5 @@
 import { DependencyUnavailableError } from '../../../src/deletion/errors.js'
-import type { AccountErasure, AccountRecord, DeletionListener, IdentityProvider } from '../../../src/deletion/ports.js'
+import type { AccountDisabling, AccountErasure, AccountRecord, DeletionListener, IdentityProvider } from '../../../src/deletion/ports.js'
 import { Timeline } from './timeline.js'
 
 /** What the identity provider holds about an account that identifies the person. */
@@ -28,14 +28,23 @@ export interface FakeSession {
  * adapter does once its time bound passes; `refuseCredentials()` makes every call fail as when the
  * service client's credentials are refused (a plain Error, not "unavailable"). Every eraseAccount
  * is counted and written to the timeline as `identity.eraseAccount` (the others as
- * `identity.<method>`). disableAccount ends the sessions and disables, keeping the account;
- * enableAccount enables it again; readAccount answers it as the export shows it.
+ * `identity.<method>`). disableAccount ends the sessions and disables, keeping the account, and
+ * names the accounts it disabled; enableAccount enables them again (those named, or every one);
+ * readAccount answers it as the export shows it.
+ *
+ * Accounts are held by their Keycloak id, which is the user id unless `addAccount` is given another
+ * (e.g. Sunbird's federated `f:<provider>:<id>`): a person may hold several, as in Keycloak, and
+ * erase, disable and enable act on each (in the order they were added), read on the first.
+ * `failWritesTo(keycloakId)` makes changing that one account fail as unreachable (a call failing
+ * part way) until `comeBack()`. The switches and readers that name an account take its Keycloak id.
  */
 export class InMemoryIdentityProvider implements IdentityProvider {
   /** Every user id eraseAccount was called with, in order, whatever the outcome. */
   readonly calls: string[] = []
-  private readonly accounts = new Map<string, FakeAccount & { sessions: Set<number> }>()
+  /** By Keycloak id, with the user id of the person who holds it. */
+  private readonly accounts = new Map<string, FakeAccount & { userId: string; sessions: Set<number> }>()
   private readonly refusing = new Set<string>()
+  private readonly failingWrites = new Set<string>()
   private readonly inFlight: ((error: unknown) => void)[] = []
   private mode: 'up' | 'down' | 'hanging' = 'up'
   private credentialsRefused = false
@@ -48,10 +57,15 @@ export class InMemoryIdentityProvider implements IdentityProvider {
     for (const userId of accounts) this.addAccount(userId)
   }
 
-  /** Creates an enabled account (with placeholder email and names unless given). */
-  addAccount(userId: string, details: Partial<Omit<FakeAccount, 'enabled'>> = {}): this {
-    this.accounts.set(userId, {
-      enabled: true,
+  /**
+   * Creates an account of the user (with placeholder email and names unless given): enabled, under
+   * the user id, unless told otherwise (`keycloakId`, e.g. `f:<provider>:<id>`; `enabled: false`,
+   * one an administrator disabled).
+   */
+  addAccount(userId: string, details: Partial<Omit<FakeAccount, 'enabled'>> = {}, options: { keycloakId?: string; enabled?: boolean } = {}): this {
+    this.accounts.set(options.keycloakId ?? userId, {
+      userId,
+      enabled: options.enabled ?? true,
       email: details.email ?? `${userId}@example.org`,
       firstName: details.firstName ?? 'Asha',
       lastName: details.lastName ?? 'Verma',
@@ -70,8 +84,10 @@ export class InMemoryIdentityProvider implements IdentityProvider {
     return this
   }
 
+  /** Up again: calls answer, and changes no longer fail (failWritesTo). */
   comeBack(): this {
     this.mode = 'up'
+    this.failingWrites.clear()
     return this
   }
 
@@ -91,6 +107,37 @@ export class InMemoryIdentityProvider implements IdentityProvider {
   refuseRemovalOf(userId: string): this {
     this.refusing.add(userId)
     return this
+  }
+
+  /** From now on changing this account (disable, enable) fails as when Keycloak is out of reach; the others are changed. */
+  failWritesTo(keycloakId: string): this {
+    this.failingWrites.add(keycloakId)
+    return this
+  }
+
+  /** An administrator disables the account in Keycloak (outside any deletion). */
+  disableByAdministrator(keycloakId: string): this {
+    const account = this.accounts.get(keycloakId)
+    if (!account) throw new Error(`no account ${keycloakId}`)
+    account.enabled = false
+    return this
+  }
+
+  /** An administrator removes the account from Keycloak. */
+  removeByAdministrator(keycloakId: string): this {
+    this.accounts.delete(keycloakId)
+    return this
+  }
+
+  /** The accounts of the person, by Keycloak id, in the order they were added. */
+  private accountsOf(userId: string) {
+    return [...this.accounts].filter(([, account]) => account.userId === userId).map(([keycloakId, account]) => ({ keycloakId, account }))
+  }
+
+  /** Changes an account's `enabled`, unless changes to it fail (failWritesTo). */
+  private write(keycloakId: string, account: FakeAccount, enabled: boolean): void {
+    if (this.failingWrites.has(keycloakId)) throw new DependencyUnavailableError('keycloak')
+    account.enabled = enabled
   }
 
   /** Signs the account in: a session that lasts until the account's sessions are ended. */
@@ -127,30 +174,36 @@ export class InMemoryIdentityProvider implements IdentityProvider {
     if (this.credentialsRefused) throw new Error('service client token refused (401)')
   }
 
-  async disableAccount(userId: string): Promise<{ outcome: 'disabled' | 'absent'; wasEnabled: boolean }> {
+  async disableAccount(userId: string, onDisabled?: (accountId: string) => void): Promise<AccountDisabling> {
     this.timeline.record('identity', 'disableAccount')
     await this.reachable()
-    const account = this.accounts.get(userId)
-    if (!account) return { outcome: 'absent', wasEnabled: false }
-    account.sessions.clear()
-    const wasEnabled = account.enabled
-    account.enabled = false
-    return { outcome: 'disabled', wasEnabled }
+    const accounts = this.accountsOf(userId)
+    if (accounts.length === 0) return { outcome: 'absent', disabled: [] }
+    // Sessions first, on every account, as the adapter does.
+    for (const { account } of accounts) account.sessions.clear()
+    const disabled: string[] = []
+    for (const { keycloakId, account } of accounts) {
+      if (!account.enabled) continue
+      this.write(keycloakId, account, false)
+      disabled.push(keycloakId)
+      onDisabled?.(keycloakId)
+    }
+    return { outcome: 'disabled', disabled }
   }
 
-  async enableAccount(userId: string): Promise<'enabled' | 'absent'> {
+  async enableAccount(userId: string, accountIds?: readonly string[]): Promise<'enabled' | 'absent'> {
     this.timeline.record('identity', 'enableAccount')
     await this.reachable()
-    const account = this.accounts.get(userId)
-    if (!account) return 'absent'
-    account.enabled = true
+    const accounts = accountIds ? accountIds.flatMap((keycloakId) => this.accountsOf(userId).filter((held) => held.keycloakId === keycloakId)) : this.accountsOf(userId)
+    if (accounts.length === 0) return 'absent'
+    for (const { keycloakId, account } of accounts) if (!account.enabled) this.write(keycloakId, account, true)
     return 'enabled'
   }
 
   async readAccount(userId: string): Promise<AccountRecord | undefined> {
     this.timeline.record('identity', 'readAccount')
     await this.reachable()
-    const account = this.accounts.get(userId)
+    const account = this.accountsOf(userId)[0]?.account
     if (!account) return undefined
     return {
       username: `user-${userId}`,
@@ -170,16 +223,19 @@ export class InMemoryIdentityProvider implements IdentityProvider {
     if (this.mode === 'down') throw new DependencyUnavailableError('keycloak')
     if (this.mode === 'hanging') return new Promise<AccountErasure>((_resolve, reject) => void this.inFlight.push(reject))
     if (this.credentialsRefused) throw new Error('service client token refused (401)')
-    const account = this.accounts.get(userId)
-    if (!account) return 'absent'
+    const accounts = this.accountsOf(userId)
+    if (accounts.length === 0) return 'absent'
     // Sessions first: even if removal is refused below, the user is signed out everywhere.
-    account.sessions.clear()
-    if (this.refusing.has(userId)) {
-      Object.assign(account, { enabled: false, email: '', firstName: '', lastName: '' })
-      return 'disabled'
+    for (const { account } of accounts) account.sessions.clear()
+    let kept = false
+    for (const { keycloakId, account } of accounts) {
+      if (this.refusing.has(keycloakId)) {
+        Object.assign(account, { enabled: false, email: '', firstName: '', lastName: '' })
+        kept = true
+      } else this.accounts.delete(keycloakId)
     }
-    this.accounts.delete(userId)
-    return 'deleted'
+    // The weakest outcome speaks for the person, as the adapter's does.
+    return kept ? 'disabled' : 'deleted'
   }
 }
 
