@@ -162,6 +162,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     eventIncludesUserName: config.events.includeUserName,
     onStepError: (step, err, requestId) => logger.warn({ requestId, step, ...stepErrorFields(err) }, 'deletion step not done; the sweeper will retry'),
     onLeaseLost: (requestId) => logger.warn({ requestId }, 'deletion run stalled past DELETION_LEASE_MS; another runner took the request over and this run stopped'),
+    onNeverCreated: (requestId) => logger.warn({ requestId }, 'deletion request never created; dropped from the open list'),
     ...(config.faults.crashAfterStep && {
       // Crash tests: die as abruptly as a killed pod, right after the named step is recorded.
       afterStep: (step) => {
@@ -237,7 +238,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     submitBatch: async ({ caller, userIds, mode, idempotencyKey }) => {
       const job = await submitBatch(
         { jobs: batchJobs, clock: workflow.clock, sliceSize: config.batch.sliceSize, minSlices: config.batch.concurrency },
-        { jobId: batchJobId(idempotencyKey), caller, userIds, ...(mode && { mode }) },
+        { jobId: batchJobId(idempotencyKey), keyed: idempotencyKey !== undefined, caller, userIds, ...(mode && { mode }) },
       )
       batches.kick()
       return job

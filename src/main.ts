@@ -54,6 +54,7 @@ const shutdown = shutdownOnSignal({
   logger,
   jobs,
   batches: service.batches,
+  settles: { finish: () => service.requests.finishSettling(), unsettled: () => service.requests.unsettled() },
   closeServer,
   closeService: () => service.close(),
   exit: (code) => process.exit(code),

@@ -12,7 +12,7 @@ const CLOSE_MS = 4_000
  * The process around shutdownOnSignal: the real periodic jobs with a sweeper whose passes the test
  * ends, a batch runner and an HTTP drain that resolve when told, and what happened, in order.
  */
-function processUnderTest(options: { drainTakesMs?: number } = {}) {
+function processUnderTest(options: { drainTakesMs?: number; duringDrain?: (startSettle: (requestId: string) => ReturnType<typeof deferred<void>>) => void } = {}) {
   const events: string[] = []
   const passes: ReturnType<typeof deferred<void>>[] = []
   const signals: AbortSignal[] = []
@@ -33,6 +33,17 @@ function processUnderTest(options: { drainTakesMs?: number } = {}) {
     capturedLogger().logger,
   )
   const batchesStopped = deferred()
+  /** Background settles of creates whose answer was lost, by request id; a case starts and ends them. */
+  const settling = new Map<string, ReturnType<typeof deferred<void>>>()
+  const startSettle = (requestId: string) => {
+    const settle = deferred()
+    settling.set(requestId, settle)
+    void settle.promise.then(() => {
+      settling.delete(requestId)
+      events.push(`settle ${requestId} ended`)
+    })
+    return settle
+  }
   const closing = deferred()
   const exits: number[] = []
   const { logger, lines } = capturedLogger()
@@ -50,10 +61,20 @@ function processUnderTest(options: { drainTakesMs?: number } = {}) {
         return batchesStopped.promise
       },
     },
+    settles: {
+      finish: async () => {
+        events.push('settles finishing')
+        while (settling.size > 0) await Promise.all([...settling.values()].map((settle) => settle.promise))
+        // Let the settles' own bookkeeping run first, as it does in the store.
+        await Promise.resolve()
+      },
+      unsettled: () => [...settling.keys()],
+    },
     closeServer: async (graceMs) => {
       events.push('drain started')
       const took = Math.min(options.drainTakesMs ?? 0, graceMs)
       await new Promise((resolve) => setTimeout(resolve, took))
+      options.duringDrain?.(startSettle)
       events.push('drain ended')
       return took < graceMs
     },
@@ -67,7 +88,7 @@ function processUnderTest(options: { drainTakesMs?: number } = {}) {
     drainMs: DRAIN_MS,
     closeMs: CLOSE_MS,
   }
-  return { shutdown: shutdownOnSignal(deps), events, passes, signals, batchesStopped, closing, exits, lines }
+  return { shutdown: shutdownOnSignal(deps), events, passes, signals, batchesStopped, startSettle, closing, exits, lines }
 }
 
 const started = (events: string[]) => events.filter((event) => event === 'sweeper pass started').length
@@ -152,6 +173,63 @@ describe('shutdownOnSignal', () => {
     expect(p.exits).toEqual([1])
     expect(p.lines.map((line) => line.msg)).toContain('background work did not finish in time; the deletion requests it held are resumed by another instance once their lease runs out')
     p.passes[0]?.resolve()
+  })
+
+  it('when a create answered 200 is still settling in the background, then it is told to try at once after the drain, and the service closes only after it has ended', async () => {
+    const p = processUnderTest()
+    const settle = p.startSettle('req-unknown')
+    p.batchesStopped.resolve()
+    p.closing.resolve()
+
+    p.shutdown('SIGTERM')
+    await vi.advanceTimersByTimeAsync(2_000)
+    expect(p.events).toContain('settles finishing')
+    expect(p.events.indexOf('settles finishing')).toBeGreaterThan(p.events.indexOf('drain ended'))
+    expect(p.events).not.toContain('service closing')
+    settle.resolve()
+    await vi.advanceTimersByTimeAsync(0)
+
+    expect(p.events.slice(-2)).toEqual(['settle req-unknown ended', 'service closing'])
+    expect(p.exits).toEqual([0])
+  })
+
+  it('when a settle begins during the drain (a request in flight lost its create’s answer), then it is waited for too', async () => {
+    let late: ReturnType<typeof deferred<void>> | undefined
+    const p = processUnderTest({
+      drainTakesMs: 1_000,
+      duringDrain: (startSettle) => {
+        late = startSettle('req-late')
+      },
+    })
+    p.batchesStopped.resolve()
+    p.closing.resolve()
+
+    p.shutdown('SIGTERM')
+    await vi.advanceTimersByTimeAsync(3_000)
+    expect(p.events).not.toContain('service closing')
+    late?.resolve()
+    await vi.advanceTimersByTimeAsync(0)
+
+    expect(p.events.slice(-2)).toEqual(['settle req-late ended', 'service closing'])
+    expect(p.exits).toEqual([0])
+  })
+
+  it('when a settle outlasts the drain deadline, then the service is closed at that deadline all the same, one error line names its request id only, and the exit code is 1', async () => {
+    const p = processUnderTest()
+    p.startSettle('req-stuck')
+    p.batchesStopped.resolve()
+    p.closing.resolve()
+
+    p.shutdown('SIGTERM')
+    await vi.advanceTimersByTimeAsync(DRAIN_MS - 1)
+    expect(p.events).not.toContain('service closing')
+    await vi.advanceTimersByTimeAsync(1)
+
+    expect(p.events.at(-1)).toBe('service closing')
+    expect(p.exits).toEqual([1])
+    const errors = p.lines.filter((line) => line.level === 50)
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toMatchObject({ requestIds: ['req-stuck'], msg: 'deletion request creates not settled in time; those never created are dropped from the open list later, with a warning' })
   })
 
   it('when closing the service hangs, then the process exits 1 once the close deadline has passed', async () => {

@@ -7,6 +7,12 @@ export interface ShutdownDeps {
   jobs: { stop(): Promise<void> }
   /** The batch runner: stop() starts no further user and resolves once the deletions in flight are recorded and the slices given back. */
   batches: { stop(): Promise<void> }
+  /**
+   * The deletion request creates whose answer was lost, settled in the background after their caller
+   * was answered 200 (CassandraDeletionRequests): finish() makes each try again at once and resolves
+   * once all have ended; unsettled() names those still going (request ids).
+   */
+  settles: { finish(): Promise<void>; unsettled(): string[] }
   /** The HTTP drain (gracefulClose): true once every connection has finished within `graceMs`, false when some had to be cut. */
   closeServer(graceMs: number): Promise<boolean>
   /** Closes the Kafka producer, the audit chain (anchoring its head), the Cassandra pool and the search and Redis clients. */
@@ -38,11 +44,14 @@ const settlesWithin = (work: Promise<unknown>, ms: number): Promise<boolean> =>
  *    resumeOpenDeletions honours its signal).
  * 2. The HTTP server stops accepting and lets requests in flight answer, within `drainMs`.
  * 3. The background passes in flight are awaited, within the same `drainMs` from the signal, so
- *    the stores are closed under no request's run: its lease given back, its steps recorded.
+ *    the stores are closed under no request's run: its lease given back, its steps recorded. So,
+ *    once the requests have answered, are the background settles of creates whose answer was lost
+ *    (their callers were answered 200), those begun during the drain included: each tries again at
+ *    once. One still going at the deadline is named in an error line, by request id.
  * 4. The service is closed: Kafka producer, audit chain anchored, Cassandra, search and Redis.
  * 5. Exit 0; 1 when connections were cut or background work was left unfinished (what it held is
- *    taken over by another instance once its lease runs out). `drainMs + closeMs` after the signal
- *    the process exits 1 whatever is still running.
+ *    taken over by another instance once its lease runs out; a create not settled may never have
+ *    been). `drainMs + closeMs` after the signal the process exits 1 whatever is still running.
  */
 export function shutdownOnSignal(deps: ShutdownDeps): (signal: string) => void {
   const { logger } = deps
@@ -62,14 +71,24 @@ export function shutdownOnSignal(deps: ShutdownDeps): (signal: string) => void {
       deps.batches.stop().catch((err: unknown) => logger.error({ err }, 'stopping batch work failed')),
     ])
     const backgroundFinished = settlesWithin(background, deps.drainMs)
+    const drained = deps.closeServer(deps.drainMs)
+    // After the drain no request begins a settle; the wait is bounded by the same deadline from the signal.
+    const settlesFinished = settlesWithin(
+      drained.then(() => deps.settles.finish()),
+      deps.drainMs,
+    )
     void (async () => {
-      const finished = await deps.closeServer(deps.drainMs)
+      const finished = await drained
       if (!finished) logger.error('in-flight requests did not finish in time; connections cut')
       const backgroundDone = await backgroundFinished
       if (!backgroundDone) logger.error('background work did not finish in time; the deletion requests it held are resumed by another instance once their lease runs out')
+      const settled = await settlesFinished
+      if (!settled) {
+        logger.error({ requestIds: deps.settles.unsettled() }, 'deletion request creates not settled in time; those never created are dropped from the open list later, with a warning')
+      }
       await deps.closeService().catch((err: unknown) => logger.error({ err }, 'closing Cassandra failed'))
       logger.info('stopped')
-      deps.exit(finished && backgroundDone ? 0 : 1)
+      deps.exit(finished && backgroundDone && settled ? 0 : 1)
     })()
   }
 }

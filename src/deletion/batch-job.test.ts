@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { InMemoryBatchJobs } from '../../test/support/fakes/in-memory-batch-jobs.js'
 import { batchJobId, readBatchStatus, submitBatch, usersPerSlice } from './batch-job.js'
 import type { Caller } from './caller.js'
-import { BatchJobIdTakenError, DependencyUnavailableError } from './errors.js'
+import { BatchJobIdTakenError, BatchJobNotFoundError, DependencyUnavailableError } from './errors.js'
 
 const CALLER: Caller = { consumer: 'portal', userId: 'admin-1', roles: [{ role: 'ORG_ADMIN', organisationIds: ['org-1'] }] }
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`)
@@ -136,6 +136,34 @@ describe('submitBatch again under the same job id (a submit retried with its Ide
 
     expect({ job: await jobs.get('job-t'), items: await jobs.itemsPage('job-t', 0, 10) }).toEqual(before)
     expect(jobs.timeline.count('jobs.open')).toBe(opened)
+  })
+})
+
+describe('submitBatch without an Idempotency-Key (a random job id)', () => {
+  const clock = { now: () => new Date() }
+  const submit = (jobs: InMemoryBatchJobs, jobId: string, userIds: string[]) => submitBatch({ jobs, clock, sliceSize: 2 }, { jobId, keyed: false, caller: CALLER, userIds, mode: 'hard' })
+
+  it('when it goes through, then the job is recorded whole and listed in one call, with no compare-and-set', async () => {
+    const jobs = new InMemoryBatchJobs()
+
+    expect(await submit(jobs, 'job-u', ids(5))).toEqual({ jobId: 'job-u', total: 5 })
+
+    expect(jobs.timeline.writes().filter((write) => write.startsWith('jobs.'))).toEqual(['jobs.createWhole'])
+    expect(await jobs.get('job-u')).toMatchObject({ id: 'job-u', total: 5, slices: 3, state: 'running', mode: 'hard' })
+    expect((await jobs.itemsPage('job-u', 0, 10)).map((item) => [item.userId, item.slice])).toEqual(ids(5).map((userId, index) => [userId, Math.floor(index / 2)]))
+    expect(await jobs.listOpen()).toEqual(['job-u'])
+  })
+
+  it('when its writes fail part way (a Cassandra timeout after the first of them), then it answers 503 and leaves no job: the status route finds none, no runner lists one', async () => {
+    // The store's first write of the job's rows or listing fails, whichever way the submit writes them.
+    const jobs = new InMemoryBatchJobs()
+    for (const method of ['open', 'createWhole'] as const) jobs.failNext(method, new DependencyUnavailableError('cassandra'))
+
+    await expect(submit(jobs, 'job-f', ids(5))).rejects.toThrow(DependencyUnavailableError)
+
+    expect(await jobs.get('job-f')).toBeUndefined()
+    await expect(readBatchStatus({ jobs, clock }, { caller: CALLER, jobId: 'job-f', offset: 0, limit: 10 })).rejects.toThrow(BatchJobNotFoundError)
+    expect(await jobs.listOpen()).toEqual([])
   })
 })
 

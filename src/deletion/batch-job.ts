@@ -11,6 +11,12 @@ export const MAX_BATCH_IDS = 1000
 export interface SubmitBatchInput {
   /** batchJobId: random, or following from the submit's Idempotency-Key. */
   jobId: string
+  /**
+   * Whether the id follows from an Idempotency-Key, so that a retry of this submit names the job too.
+   * False for a random id (no key): the job is recorded whole in one go, and a submit that fails part
+   * way leaves none (see submitBatch). Absent: as keyed, which is safe for any id.
+   */
+  keyed?: boolean
   caller: Caller
   /** Already reduced from f:<provider>:<id> to <id>. */
   userIds: readonly string[]
@@ -62,6 +68,12 @@ const sliced = (userIds: readonly string[], perSlice: number): SlicedUser[] => u
  * A job recorded under the id already is this submit's when a submit with the same Idempotency-Key
  * recorded it (a retry after a 503, a crash or a lost answer): it is completed, not recorded again,
  * and answered as the first would have been (see resume).
+ *
+ * Without a key nothing can complete the job later: its client, answered 503, never learns its id.
+ * So it is written in an order that keeps it unseen until whole (BatchJobStore.createWhole): its
+ * slices and users, then the job and its listing together. A submit that fails part way leaves no
+ * job that the status route shows or a runner works, none that could pass for one still running.
+ * This costs the unkeyed submit nothing: no compare-and-set, and one write after the rows instead of two.
  */
 export async function submitBatch(deps: { jobs: BatchJobStore; clock: Clock; sliceSize: number; minSlices?: number }, input: SubmitBatchInput): Promise<{ jobId: string; total: number }> {
   const userIds = [...new Set(input.userIds)]
@@ -86,6 +98,10 @@ export async function submitBatch(deps: { jobs: BatchJobStore; clock: Clock; sli
     state: 'running',
     createdAt: now,
     updatedAt: now,
+  }
+  if (input.keyed === false) {
+    await deps.jobs.createWhole(job, sliced(userIds, perSlice))
+    return { jobId: job.id, total: job.total }
   }
   const earlier = await deps.jobs.create(job)
   if (earlier) return resume(deps.jobs, earlier, job, userIds, perSlice)

@@ -424,6 +424,15 @@ export interface BatchJobStore {
    * keeps their outcome and a slice its lease, holder and counts; a completed job is not listed again.
    */
   open(job: BatchJob, items: readonly Pick<BatchItem, 'userId' | 'slice'>[]): Promise<void>
+  /**
+   * Records and opens a job whose id no other submit names (a random one: a submit without an
+   * Idempotency-Key), so that it is seen only once whole: its slices (free) and users (pending)
+   * first, then the job and its open listing together, both or neither (one logged batch). A call
+   * that fails part way leaves no job: get answers none (the status route: not found), no runner
+   * lists it, and the slices and users it wrote are named by nothing. One whose answer was lost
+   * may have recorded the whole job, which is then worked as any other.
+   */
+  createWhole(job: BatchJob, items: readonly Pick<BatchItem, 'userId' | 'slice'>[]): Promise<void>
   get(jobId: string): Promise<BatchJob | undefined>
   /** Every user of one slice. */
   items(jobId: string, slice: number): Promise<BatchItem[]>

@@ -581,8 +581,10 @@ describe('resumeOpenDeletions', () => {
     expect(w.timeline.writes()).toEqual(['requests.acquireLease', 'requests.unlist'])
   })
 
-  it('when an entry names a request that never came to exist, then it is unlisted once older than twice the time a create is settled in, and kept before', async () => {
+  it('when an entry names a request that never came to exist, then it is unlisted once older than twice the time a create is settled in, and kept before; each one dropped is told by its request id, for the log', async () => {
     const w = world([])
+    const dropped: string[] = []
+    w.deps.onNeverCreated = (requestId) => dropped.push(requestId)
     const settled = CREATE_SETTLED_WITHIN_MS * 2
     w.requests.listWithoutRequest({ id: 'never-created', userId: USER_A, createdAt: new Date(WORLD_NOW.getTime() - settled) })
     w.requests.listWithoutRequest({ id: 'still-settling', userId: USER_B, createdAt: new Date(WORLD_NOW.getTime() - settled + 1) })
@@ -591,6 +593,20 @@ describe('resumeOpenDeletions', () => {
 
     expect(report).toEqual({ resumed: 0, completed: 0, partial: 0, unlisted: 0 })
     expect((await w.requests.listOpen(10)).map((entry) => entry.id)).toEqual(['still-settling'])
+    expect(dropped).toEqual(['never-created'])
+  })
+
+  it('when dropping a never-created entry fails (Cassandra unreachable), then nothing is told: the entry stays for the next pass', async () => {
+    const w = world([])
+    const dropped: string[] = []
+    w.deps.onNeverCreated = (requestId) => dropped.push(requestId)
+    w.requests.listWithoutRequest({ id: 'never-created', userId: USER_A, createdAt: new Date(WORLD_NOW.getTime() - CREATE_SETTLED_WITHIN_MS * 2) })
+    w.requests.failNext('unlist', new DependencyUnavailableError('cassandra'))
+
+    await resumeOpenDeletions(w.deps)
+
+    expect(dropped).toEqual([])
+    expect((await w.requests.listOpen(10)).map((entry) => entry.id)).toEqual(['never-created'])
   })
 
   it('when nothing is open, then the report is all zero', async () => {

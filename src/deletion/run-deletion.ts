@@ -22,6 +22,11 @@ export interface RunDeps extends StepDeps {
   onStepError?(step: StepName, err: unknown, requestId?: string): void
   /** Told when a run stalled past its lease and another runner took its request over (for the log: a lease too short for the slowest step shows here). */
   onLeaseLost?(requestId: string): void
+  /**
+   * Told when the sweeper drops an open entry whose request never came to exist (for the log): a
+   * create that never applied, perhaps one whose caller was answered 200 while its outcome was unknown.
+   */
+  onNeverCreated?(requestId: string): void
   /** Fault injection for crash tests: called once the request is accepted and after each step has run (recorded or not yet). */
   afterStep?(step: StepName | 'accept' | 'schedule' | 'erasure'): void
 }
@@ -222,7 +227,9 @@ async function whoseLock(deps: RunDeps, request: DeletionRequest): Promise<'this
  */
 async function unlistIfNeverCreated(deps: RunDeps, entry: OpenEntry, now: Date): Promise<void> {
   if (now.getTime() - entry.createdAt.getTime() < 2 * CREATE_SETTLED_WITHIN_MS) return
-  if (!(await deps.requests.get(entry.id))) await deps.requests.unlist(entry.id)
+  if (await deps.requests.get(entry.id)) return
+  await deps.requests.unlist(entry.id)
+  deps.onNeverCreated?.(entry.id)
 }
 
 /** What one sweeper pass did: requests it carried on (and how they ended), and entries of finished requests it only unlisted. */

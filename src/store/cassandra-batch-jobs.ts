@@ -17,6 +17,8 @@ function statements(keyspace: string) {
   return {
     // The one lightweight transaction of a submit: of submits under one id (a retried Idempotency-Key) exactly one records the job.
     createJob: `INSERT INTO ${job} (id, createdby, caller, organisationids, mode, total, slices, state, createdat, updatedat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS`,
+    // A job whose id no other submit names (random: no Idempotency-Key): written with its listing in one logged batch, no compare-and-set.
+    writeJob: `INSERT INTO ${job} (id, createdby, caller, organisationids, mode, total, slices, state, createdat, updatedat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     open: `INSERT INTO ${open} (id, createdat) VALUES (?, ?)`,
     unlist: `DELETE FROM ${open} WHERE id = ?`,
     listOpen: `SELECT id FROM ${open}`,
@@ -83,10 +85,11 @@ function toTally(row: types.Row): SliceTally | undefined {
 /**
  * user_deletion_batch (the job), user_deletion_batch_open (jobs still to work), _slice (the leases
  * that spread a job over instances), _item (one outcome per user) and _pace (a per-second token
- * counter shared by every instance). Only recording a job and taking or renewing a slice are
- * lightweight transactions; every other write is a plain, idempotent one keyed by job, slice and
- * user; a job's slices, users and listing are written as of its creation, and a holder's outcomes
- * are fenced by its slice lease, both through their write time.
+ * counter shared by every instance). Only recording a job under an id a retried submit may name
+ * too (create) and taking or renewing a slice are lightweight transactions; every other write is a
+ * plain, idempotent one keyed by job, slice and user; a job's slices, users and listing are written
+ * as of its creation, and a holder's outcomes are fenced by its slice lease, both through their
+ * write time. The one logged batch: a job of a random id with its listing (createWhole).
  */
 export class CassandraBatchJobs implements BatchJobStore {
   private readonly cql: ReturnType<typeof statements>
@@ -99,15 +102,15 @@ export class CassandraBatchJobs implements BatchJobStore {
     this.cql = statements(keyspace)
   }
 
+  /** The job row's values, in the order of both job inserts. */
+  private jobValues(job: BatchJob): unknown[] {
+    return [job.id, job.createdBy, JSON.stringify(job.caller), job.organisationIds, job.mode ?? null, job.total, job.slices, job.state, job.createdAt, job.updatedAt]
+  }
+
   async create(job: BatchJob): Promise<BatchJob | undefined> {
-    const caller = JSON.stringify(job.caller)
     // A lightweight transaction is not idempotent: the driver must not replay it on its own. An
     // answer lost (a timeout) is a 503; the submit retried with its key finds the job if it landed.
-    const result = await runCassandra(this.client, (client) =>
-      client.execute(this.cql.createJob, [job.id, job.createdBy, caller, job.organisationIds, job.mode ?? null, job.total, job.slices, job.state, job.createdAt, job.updatedAt], {
-        prepare: true,
-      }),
-    )
+    const result = await runCassandra(this.client, (client) => client.execute(this.cql.createJob, this.jobValues(job), { prepare: true }))
     if (result.wasApplied()) return undefined
     // Not applied: the answer holds the row recorded under the id.
     const existing = result.first()
@@ -116,9 +119,32 @@ export class CassandraBatchJobs implements BatchJobStore {
   }
 
   async open(job: BatchJob, items: readonly Pick<BatchItem, 'userId' | 'slice'>[]): Promise<void> {
-    // Written as of the job's creation, whenever they are sent: every write to these rows since (a
-    // slice taken or finished, an outcome recorded, the job unlisted once completed) is stamped later
-    // and wins, so writing them again, by a retried submit or a late copy of this one, resets nothing.
+    const asCreated = await this.writeSlicesAndItems(job, items)
+    if (job.state === 'completed') return
+    // Listed last: a runner never meets a job whose users are not all written.
+    await runCassandra(this.client, (client) => client.execute(this.cql.open, [job.id, job.createdAt], { ...IDEMPOTENT, ...asCreated }))
+  }
+
+  async createWhole(job: BatchJob, items: readonly Pick<BatchItem, 'userId' | 'slice'>[]): Promise<void> {
+    const asCreated = await this.writeSlicesAndItems(job, items)
+    // Then the job and its listing, both or neither: a logged batch is applied whole once Cassandra
+    // has taken it, even when its answer is lost, and not at all when it was refused. Rows that were
+    // written before a failure are named by no job: the status route finds none, no runner lists it.
+    // Plain inserts at a fixed write time: replaying them writes the same.
+    const together = [
+      { query: this.cql.writeJob, params: this.jobValues(job) },
+      { query: this.cql.open, params: [job.id, job.createdAt] },
+    ]
+    await runCassandra(this.client, (client) => client.batch(together, { ...IDEMPOTENT, logged: true, ...asCreated }))
+  }
+
+  /**
+   * A job's slices (free) and the given users (pending), written as of the job's creation, whenever
+   * they are sent: every write to these rows since (a slice taken or finished, an outcome recorded,
+   * the job unlisted once completed) is stamped later and wins, so writing them again, by a retried
+   * submit or a late copy of this one, resets nothing. Answers that write time, for what follows.
+   */
+  private async writeSlicesAndItems(job: BatchJob, items: readonly Pick<BatchItem, 'userId' | 'slice'>[]): Promise<{ timestamp: number }> {
     const asCreated = { timestamp: job.createdAt.getTime() * 1000 }
     const rows: { query: string; params: unknown[] }[] = [
       ...Array.from({ length: job.slices }, (_, slice) => ({ query: this.cql.createSlice, params: [job.id, slice, NEVER] })),
@@ -128,9 +154,7 @@ export class CassandraBatchJobs implements BatchJobStore {
     for (let start = 0; start < rows.length; start += ROWS_PER_BATCH) chunks.push(rows.slice(start, start + ROWS_PER_BATCH))
     // One partition per job: unlogged batches of it are applied as single mutations.
     await Promise.all(chunks.map((chunk) => writeTogether(this.client, chunk, asCreated)))
-    if (job.state === 'completed') return
-    // Listed last: a runner never meets a job whose users are not all written.
-    await runCassandra(this.client, (client) => client.execute(this.cql.open, [job.id, job.createdAt], { ...IDEMPOTENT, ...asCreated }))
+    return asCreated
   }
 
   async get(jobId: string): Promise<BatchJob | undefined> {

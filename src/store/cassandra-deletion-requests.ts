@@ -108,6 +108,10 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
   private sweptUpTo = types.Long.MIN_VALUE
   /** A round of the open list (startRound): `going` until a listOpen reaches the list's end. */
   private round: 'none' | 'going' | 'ended' = 'none'
+  /** Creates whose answer was lost, settling in the background (keepSettling), by request id: their callers were answered "accepted". */
+  private readonly settling = new Map<string, Promise<void>>()
+  /** Ends the pauses of the background settles at once (finishSettling). */
+  private readonly wakers = new Set<() => void>()
 
   constructor(
     private readonly client: Client,
@@ -131,7 +135,7 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
       // plain write that landed as ours. Not by sending the plain write again: arriving after the
       // sweeper has taken the request on, it would set it back to accepted with no steps.
       const settled = await this.settleCreateNow(request, leaseUntil, Date.now() + SETTLE_NOW_MS)
-      if (settled === 'unknown') void this.keepSettling(request, leaseUntil)
+      if (settled === 'unknown') this.settleInBackground(request, leaseUntil)
       return settled
     }
   }
@@ -222,11 +226,47 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
     return row.get('userid') === request.userId && (row.get('createdat') as Date).getTime() === request.createdAt.getTime()
   }
 
+  /** keepSettling, kept track of until it ends, so that shutdown can wait for it (finishSettling). */
+  private settleInBackground(request: DeletionRequest, leaseUntil: Date): void {
+    const settle = this.keepSettling(request, leaseUntil)
+      .catch(() => undefined)
+      .finally(() => this.settling.delete(request.id))
+    this.settling.set(request.id, settle)
+  }
+
+  /**
+   * Shutdown: each create settling in the background tries again at once instead of at the end of
+   * its pause, and this resolves once every one has ended (settled, or given up), those begun
+   * meanwhile included. The caller bounds the wait; what outlasts it is named by `unsettled()`.
+   */
+  async finishSettling(): Promise<void> {
+    for (const wake of this.wakers) wake()
+    while (this.settling.size > 0) await Promise.all(this.settling.values())
+  }
+
+  /** The ids of the requests whose create is still being settled in the background. */
+  unsettled(): string[] {
+    return [...this.settling.keys()]
+  }
+
+  /** The pause between two tries of a background settle; ended early by finishSettling. */
+  private pauseBetweenSettles(): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer)
+        this.wakers.delete(wake)
+        resolve()
+      }
+      const timer = setTimeout(wake, SETTLE_EVERY_MS).unref()
+      this.wakers.add(wake)
+    })
+  }
+
   /** An unknown create is settled once Cassandra answers again: read back, and created if it is not there (the runner has answered that it is). */
   private async keepSettling(request: DeletionRequest, leaseUntil: Date): Promise<void> {
     const until = Date.now() + CREATE_SETTLED_WITHIN_MS
     while (Date.now() < until) {
-      await new Promise((resolve) => setTimeout(resolve, SETTLE_EVERY_MS).unref())
+      await this.pauseBetweenSettles()
       try {
         const settled = await this.settleCreate(request)
         if (settled === 'unknown') continue

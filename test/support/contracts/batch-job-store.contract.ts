@@ -213,6 +213,36 @@ export function describeBatchJobStoreContract(implementation: string, factory: S
       })
     })
 
+    describe('created whole: a submit without an Idempotency-Key', () => {
+      test('when a job is created whole, then it reads as recorded (its organisations a set, no mode when it has none), with its slices free and its users pending, and is listed open', async (s) => {
+        const [a, b] = [`org-b-${randomUUID()}`, `org-a-${randomUUID()}`]
+        const { mode: _mode, ...job } = newJob(s, { organisationIds: [a, b, a], total: 3, slices: 2 })
+        const items = [randomUUID(), randomUUID(), randomUUID()].map((userId, index) => ({ userId, slice: index < 2 ? 0 : 1 }))
+
+        await s.store.createWhole(job, items)
+
+        expect(await s.otherInstance().get(job.id)).toEqual({ ...job, organisationIds: [a, b].sort() })
+        expect(await s.otherInstance().listOpen()).toContain(job.id)
+        expect(await s.store.slices(job.id)).toEqual([0, 1].map((slice) => ({ slice, done: false, leaseUntil: EPOCH, taken: false })))
+        expect(byUser(await s.store.itemsPage(job.id, 0, 10))).toEqual(byUser(items.map((item) => pending(item.userId, item.slice))))
+      })
+
+      test('when a job created whole is worked and completed, then it is unlisted and reads completed, its outcomes kept', async (s) => {
+        const job = newJob(s, { total: 1, slices: 1 })
+        const userId = randomUUID()
+        await s.store.createWhole(job, [{ userId, slice: 0 }])
+        const at = new Date('2024-05-20T10:09:00.123Z')
+        expect(await s.store.acquireSlice(job.id, 0, 'instance-a', new Date(), HELD())).toBe(true)
+        await s.store.recordItem(job.id, { userId, slice: 0, status: 'deleted', attempts: 0, at }, HELD())
+
+        await s.store.complete(job.id)
+
+        expect((await s.store.get(job.id))?.state).toBe('completed')
+        expect(await s.store.listOpen()).not.toContain(job.id)
+        expect(await s.store.items(job.id, 0)).toEqual([{ userId, slice: 0, status: 'deleted', attempts: 0, at }])
+      })
+    })
+
     describe('items', () => {
       test('when a job is created, then each slice holds its own users, all pending with no tries; a slice or job with none answers none', async (s) => {
         const { job, users } = await created(s, [3, 2])

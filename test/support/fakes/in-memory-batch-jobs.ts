@@ -29,6 +29,8 @@ const inSliceOrder = (a: BatchItem, b: BatchItem) => a.slice - b.slice || (a.use
  * - create records the job unless one is recorded under its id (then it answers that one and changes
  *   nothing); the organisation ids are a set (each once, sorted), the caller a JSON copy, and a job
  *   without a mode reads back without one;
+ * - createWhole records the job (over any under its id), its slices and users and its listing at
+ *   once, or, when it fails, none of them;
  * - open writes the job's slices (free: lease at the epoch, never taken, not done) and the given users
  *   (pending, no tries) that are not there yet, leaving those that are as they are, and lists the job
  *   open unless it is given as completed or is completed (as if written at the job's creation:
@@ -79,6 +81,12 @@ export class InMemoryBatchJobs implements BatchJobStore {
     const earlier = this.rows.get(job.id)
     // INSERT ... IF NOT EXISTS: not applied over a recorded job, whose row it answers.
     if (earlier) return structuredClone(earlier.job)
+    this.record(job)
+    return undefined
+  }
+
+  /** The job's row as Cassandra would read it back, not yet opened. */
+  private record(job: BatchJob): void {
     const { mode, ...rest } = job
     const stored: BatchJob = {
       ...structuredClone(rest),
@@ -88,11 +96,22 @@ export class InMemoryBatchJobs implements BatchJobStore {
       ...(mode && { mode }),
     }
     this.rows.set(job.id, { job: stored, open: false, slices: new Map(), items: new Map() })
-    return undefined
+  }
+
+  async createWhole(job: BatchJob, items: readonly Pick<BatchItem, 'userId' | 'slice'>[]): Promise<void> {
+    this.enter('createWhole')
+    // The job and its listing in one go, after its slices and users: a call that fails (failNext)
+    // leaves nothing a reader finds. Plain writes: a job under the id already is written over.
+    this.record(job)
+    this.openRow(job, items)
   }
 
   async open(job: BatchJob, items: readonly Pick<BatchItem, 'userId' | 'slice'>[]): Promise<void> {
     this.enter('open')
+    this.openRow(job, items)
+  }
+
+  private openRow(job: BatchJob, items: readonly Pick<BatchItem, 'userId' | 'slice'>[]): void {
     const row = this.row(job.id)
     // Written as of the job's creation: whatever was written since stands.
     for (let slice = 0; slice < job.slices; slice++) if (!row.slices.has(slice)) row.slices.set(slice, { leaseUntil: EPOCH, done: false })

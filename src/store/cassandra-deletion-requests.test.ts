@@ -1,0 +1,92 @@
+import { type Client, errors } from 'cassandra-driver'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { acceptedRequest } from '../deletion/deletion-request.js'
+import { CassandraDeletionRequests } from './cassandra-deletion-requests.js'
+
+const NOW = new Date('2026-12-05T10:00:00.000Z')
+
+/**
+ * A driver stand-in for the create of a deletion request: the open entry is written, and while
+ * `down` every other statement times out (the create's compare-and-set, its serial read back). Once
+ * up, the read back finds no row and the create applies.
+ */
+function cassandra() {
+  const sent: string[] = []
+  const state = { down: true }
+  const client = {
+    execute: async (cql: string) => {
+      sent.push(cql)
+      if (state.down && !cql.startsWith('INSERT INTO ks.user_deletion_request_open')) throw new errors.OperationTimedOutError('timed out')
+      return { rows: [], first: () => null, wasApplied: () => true }
+    },
+  }
+  return { client: client as unknown as Client, sent, state, creates: () => sent.filter((cql) => /^INSERT INTO ks\.user_deletion_request \(.*IF NOT EXISTS$/.test(cql)).length }
+}
+
+const request = () =>
+  acceptedRequest({ id: 'req-unknown', userId: 'user-1', requestedBy: 'user-1', plan: 'sunbird', target: { rootOrgId: null, managedBy: null, organisationIds: [] }, now: new Date(NOW) })
+
+/** A create whose answer is lost and cannot be settled while its caller waits: answered 'unknown', settled in the background from then on. */
+async function unknownCreate(db: ReturnType<typeof cassandra>, requests: CassandraDeletionRequests) {
+  const created = requests.create(request(), new Date(NOW.getTime() + 30_000), 'caller')
+  await vi.advanceTimersByTimeAsync(7_000)
+  expect(await created).toBe('unknown')
+  return db
+}
+
+beforeEach(() => {
+  vi.useFakeTimers({ now: NOW })
+})
+
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+describe('CassandraDeletionRequests: a create settled in the background (its caller answered 200)', () => {
+  it('when the service shuts down, then the settle tries again at once, without waiting out its pause, and finishSettling resolves once it has created the request', async () => {
+    const db = cassandra()
+    const requests = new CassandraDeletionRequests(db.client, 'ks')
+    await unknownCreate(db, requests)
+    expect(requests.unsettled()).toEqual(['req-unknown'])
+    db.state.down = false
+    const createsBefore = db.creates()
+
+    let finished = false
+    void requests.finishSettling().then(() => {
+      finished = true
+    })
+    await vi.advanceTimersByTimeAsync(0)
+
+    expect(finished).toBe(true)
+    expect(db.creates()).toBe(createsBefore + 1)
+    expect(requests.unsettled()).toEqual([])
+  })
+
+  it('when Cassandra stays unreachable, then finishSettling does not resolve and the request is named as unsettled: the caller of shutdown bounds the wait', async () => {
+    const db = cassandra()
+    const requests = new CassandraDeletionRequests(db.client, 'ks')
+    await unknownCreate(db, requests)
+
+    let finished = false
+    void requests.finishSettling().then(() => {
+      finished = true
+    })
+    await vi.advanceTimersByTimeAsync(30_000)
+
+    expect(finished).toBe(false)
+    expect(requests.unsettled()).toEqual(['req-unknown'])
+    // Back: the next try creates it and the wait ends.
+    db.state.down = false
+    await vi.advanceTimersByTimeAsync(2_000)
+    expect(finished).toBe(true)
+    expect(requests.unsettled()).toEqual([])
+  })
+
+  it('when nothing is settling, then finishSettling resolves at once', async () => {
+    const requests = new CassandraDeletionRequests(cassandra().client, 'ks')
+
+    await requests.finishSettling()
+
+    expect(requests.unsettled()).toEqual([])
+  })
+})
