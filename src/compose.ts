@@ -127,7 +127,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
   recordCassandraCalls(cassandra, metrics)
   const identity = instrumentIdentity(overrides.identity ? overrides.identity(keycloak) : keycloak, metrics)
   const deletedUsers = new DeletedUserGate({
-    standingInStore: (userId) => lockOutStanding({ users, states }, userId),
+    standingInStore: (userId, follows) => lockOutStanding({ users, states, requests }, userId, follows),
     ttlMs: config.lockout.cacheTtlMs,
     maxEntries: config.lockout.cacheSize,
   })

@@ -298,6 +298,64 @@ describe('DeletedUserGate', () => {
   })
 })
 
+/** A store where `child` is managed by `manager`: the child stands where the manager's deletion puts them, and says so through `follows`. */
+function managedStore(manager: string, child: string) {
+  const standings = new Map<string, LockOutStanding>()
+  const reads: string[] = []
+  return {
+    reads,
+    set: (userId: string, standing: LockOutStanding) => standings.set(userId, standing),
+    standingInStore: async (userId: string, follows: (otherUserId: string) => void): Promise<LockOutStanding> => {
+      reads.push(userId)
+      if (userId === child) {
+        follows(manager)
+        return standings.get(manager) ?? 'active'
+      }
+      return standings.get(userId) ?? 'active'
+    },
+  }
+}
+
+describe('DeletedUserGate, for a managed user', () => {
+  it('when this instance deletes the user who manages a user it had cached as active, then the managed user is read again at once, not trusted as active for the TTL', async () => {
+    // Arrange
+    const store = managedStore('parent', 'child')
+    const gate = new DeletedUserGate({ standingInStore: store.standingInStore, ttlMs: 60_000, maxEntries: 100 })
+    expect(await gate.standing('child')).toBe('active')
+
+    // Act: the manager's lock commits, then this instance is told.
+    store.set('parent', 'deleted')
+    gate.userDeleted('parent')
+
+    // Assert
+    expect(await gate.standing('child')).toBe('deleted')
+    expect(store.reads.filter((id) => id === 'child')).toHaveLength(2)
+  })
+
+  it('when this instance restores the user who manages a user it had cached as restorable, then the managed user is let in at once', async () => {
+    const store = managedStore('parent', 'child')
+    store.set('parent', 'restorable')
+    const gate = new DeletedUserGate({ standingInStore: store.standingInStore, ttlMs: 60_000, maxEntries: 100 })
+    expect(await gate.standing('child')).toBe('restorable')
+
+    store.set('parent', 'active')
+    gate.userRestored('parent')
+
+    expect(await gate.standing('child')).toBe('active')
+  })
+
+  it('when another user is deleted here, then a managed user of someone else keeps their cached answer (no read)', async () => {
+    const store = managedStore('parent', 'child')
+    const gate = new DeletedUserGate({ standingInStore: store.standingInStore, ttlMs: 60_000, maxEntries: 100 })
+    await gate.standing('child')
+
+    gate.userDeleted('stranger')
+
+    expect(await gate.standing('child')).toBe('active')
+    expect(store.reads.filter((id) => id === 'child')).toHaveLength(1)
+  })
+})
+
 describe('DeletedUserGate over the stores, while another instance cancels a soft deletion', () => {
   it('when the cancel commits between the gate’s read of the row and its read of the deletion state, then the restored user is let in, not locked out for a day', async () => {
     // Arrange: a soft-deleted user; instance B's gate reads the row (still deleted), then instance A's
@@ -318,7 +376,12 @@ describe('DeletedUserGate over the stores, while another instance cancels a soft
       },
     }
     const clock = manualClock()
-    const gateOfB = new DeletedUserGate({ standingInStore: (userId) => lockOutStanding({ users: usersOfB, states: w.states }, userId), ttlMs: 250, maxEntries: 100, now: clock.now })
+    const gateOfB = new DeletedUserGate({
+      standingInStore: (userId) => lockOutStanding({ users: usersOfB, states: w.states, requests: w.requests }, userId),
+      ttlMs: 250,
+      maxEntries: 100,
+      now: clock.now,
+    })
 
     // Act
     const first = await gateOfB.standing(target)

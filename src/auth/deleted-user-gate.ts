@@ -8,8 +8,12 @@ import type { DeletionListener } from '../deletion/ports.js'
 export type LockOutStanding = 'active' | 'restorable' | 'deleted'
 
 export interface DeletedUserGateOptions {
-  /** Reads where the user stands from the stores; 'active' for an unknown user. */
-  standingInStore(userId: string): Promise<LockOutStanding>
+  /**
+   * Reads where the user stands from the stores; 'active' for an unknown user. Told through
+   * `follows` of another user whose deletion the answer depends on (a managed user's manager), so
+   * a deletion or a cancel of that user by this instance is seen here at once too.
+   */
+  standingInStore(userId: string, follows: (otherUserId: string) => void): Promise<LockOutStanding>
   /**
    * How long an "active" (or "restorable") answer is trusted: the most a deletion or a cancel by
    * another instance can lag here. Kept short (default 250 ms, at most 1 s) so every instance of a
@@ -36,6 +40,8 @@ export class DeletedUserGate implements DeletionListener {
   private changeCount = 0
   /** The store read in flight per user: requests that miss the cache together wait on one read (single flight). */
   private readonly inFlight = new Map<string, Promise<LockOutStanding>>()
+  /** Per user, the users whose answers depend on theirs (a manager's managed users): a change of that user forgets those answers. */
+  private readonly dependents = new Map<string, Set<string>>()
 
   constructor(private readonly options: DeletedUserGateOptions) {
     // A given clock is read at every check (ttlResolution 0): lru-cache would otherwise reuse a reading for 1 ms of real time.
@@ -55,7 +61,7 @@ export class DeletedUserGate implements DeletionListener {
     // so its trust is counted from there: a slow read never stretches the lag past the TTL.
     const readStartedAt = this.now()
     const read: Promise<LockOutStanding> = this.options
-      .standingInStore(userId)
+      .standingInStore(userId, (otherUserId) => this.follow(userId, otherUserId))
       .then((standing) => {
         // userDeleted() / userRestored() may have run while we read: their answer wins over a stale read.
         if (this.changes.get(userId) !== before) return this.cache.get(userId) ?? standing
@@ -76,11 +82,36 @@ export class DeletedUserGate implements DeletionListener {
   userDeleted(userId: string, restorable = false): void {
     this.changed(userId)
     this.remember(userId, restorable ? 'restorable' : 'deleted')
+    this.forgetDependents(userId)
   }
 
   userRestored(userId: string): void {
     this.changed(userId)
     this.remember(userId, 'active')
+    this.forgetDependents(userId)
+  }
+
+  /** `userId`'s answer depends on `otherUserId`'s deletion (a managed user on their manager's). */
+  private follow(userId: string, otherUserId: string): void {
+    // Only needed while answers are cached; keep it from growing without bound (a forgotten link costs at most the TTL's lag).
+    if (this.dependents.size > 10_000) this.dependents.clear()
+    const users = this.dependents.get(otherUserId) ?? new Set<string>()
+    users.add(userId)
+    this.dependents.set(otherUserId, users)
+  }
+
+  /**
+   * What this instance knew of the users depending on `userId` is read again at their next request:
+   * whether `userId`'s deletion locks them out (and how) is the store's to say, not this instance's.
+   */
+  private forgetDependents(userId: string): void {
+    const users = this.dependents.get(userId)
+    if (!users) return
+    this.dependents.delete(userId)
+    for (const dependent of users) {
+      this.changed(dependent)
+      this.cache.delete(dependent)
+    }
   }
 
   private changed(userId: string): void {

@@ -147,7 +147,7 @@ function batchWorld(settings: Partial<BatchRunnerSettings> = {}) {
   // The creator's standing, read as the HTTP lock-out reads it: the gate over the user row and the deletion state.
   const users = new InMemoryUserStore([{ id: CREATOR, adminOf: ['org-1'] }], timeline)
   const states = new InMemoryUserDeletionStates(timeline)
-  const gate = new DeletedUserGate({ standingInStore: (userId) => lockOutStanding({ users, states }, userId), ttlMs: 0, maxEntries: 100 })
+  const gate = new DeletedUserGate({ standingInStore: (userId) => lockOutStanding({ users, states, requests: { get: async () => undefined } }, userId), ttlMs: 0, maxEntries: 100 })
   const breakerChanges: ('opened' | 'closed')[] = []
   const errors: unknown[] = []
   /** A runner of this world's jobs, users and clock, as the instance `instanceId`. */

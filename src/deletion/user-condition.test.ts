@@ -39,7 +39,7 @@ function readsStraddlingACancel(w: DeletionWorld) {
     await cancelDone
     return w.states.get(userId)
   })
-  return { users: { findUser: rowReads }, states: { get: stateReads }, rowReads, stateReads }
+  return { users: { findUser: rowReads }, states: { get: stateReads }, requests: w.requests, rowReads, stateReads }
 }
 
 describe('lockOutStanding', () => {
@@ -94,5 +94,54 @@ describe('readCondition', () => {
     w.users.update(TARGET, { status: 2, isDeleted: true })
 
     expect((await readCondition(w, TARGET)).kind).toBe('sunbird')
+  })
+})
+
+describe('lockOutStanding, for a managed user', () => {
+  const MANAGER = '7b5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d43'
+  const managed = () => deletionWorld({ seed: [{ id: MANAGER }, { id: TARGET, managedBy: MANAGER }, { id: 'unmanaged' }] })
+
+  it("when neither the user nor their manager is deleted, then the manager's row is read too, and no deletion state or request", async () => {
+    const w = managed()
+    const findUser = vi.spyOn(w.users, 'findUser')
+    const get = vi.spyOn(w.states, 'get')
+    const getRequest = vi.spyOn(w.requests, 'get')
+    const follows = vi.fn()
+
+    expect(await lockOutStanding(w, TARGET, follows)).toBe('active')
+
+    expect(findUser.mock.calls.map(([id]) => id)).toEqual([TARGET, MANAGER])
+    expect([get.mock.calls.length, getRequest.mock.calls.length]).toEqual([0, 0])
+    expect(follows).toHaveBeenCalledWith(MANAGER)
+  })
+
+  it('when a user is managed by nobody, then their own row is the one read and nothing is followed', async () => {
+    const w = managed()
+    const findUser = vi.spyOn(w.users, 'findUser')
+    const follows = vi.fn()
+
+    expect(await lockOutStanding(w, 'unmanaged', follows)).toBe('active')
+
+    expect(findUser).toHaveBeenCalledTimes(1)
+    expect(follows).not.toHaveBeenCalled()
+  })
+
+  it('when the manager is soft-deleted without a grace period, then the managed user is active; with one, restorable', async () => {
+    const soft = managed()
+    await deleteAccount(soft.deps, { requestId: 'soft-1', userId: MANAGER, caller: { consumer: 'portal', userId: MANAGER, roles: [] }, mode: 'soft' })
+    const grace = managed()
+    await deleteAccount(grace.deps, { requestId: 'grace-1', userId: MANAGER, caller: { consumer: 'portal', userId: MANAGER, roles: [] }, gracePeriodDays: 1 })
+
+    expect([await lockOutStanding(soft, TARGET), await lockOutStanding(grace, TARGET)]).toEqual(['active', 'restorable'])
+  })
+
+  it("when the user's own row already says deleted for good, then the manager is not read", async () => {
+    const w = managed()
+    w.users.update(TARGET, { status: 2, isDeleted: true })
+    const findUser = vi.spyOn(w.users, 'findUser')
+
+    expect(await lockOutStanding(w, TARGET)).toBe('deleted')
+
+    expect(findUser.mock.calls.map(([id]) => id)).toEqual([TARGET, TARGET])
   })
 })

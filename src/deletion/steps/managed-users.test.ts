@@ -7,6 +7,7 @@ import { type DeletionInput, deleteAccount } from '../delete-account.js'
 import { DependencyUnavailableError, UserErasedError } from '../errors.js'
 import { keyId, keyedHash } from '../keyed-hash.js'
 import { resumeOpenDeletions } from '../run-deletion.js'
+import { lockOutStanding } from '../user-condition.js'
 
 const PARENT = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
 const CHILD = '6a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d42'
@@ -369,5 +370,99 @@ describe('managed users, erased in every store the deletion erases for the user 
     expect(await footprint(w, PARENT)).toEqual(AFTER_SUNBIRD)
     expect(await footprint(w, CHILD)).toEqual(AFTER_SUNBIRD)
     expect(receiptLines(w)).toMatchObject({ 'cassandra.sunbird_courses.user_enrolments': 'deleted 1', 'cassandra.sunbird_courses.user_enrolments (managed users)': 'deleted 1' })
+  })
+})
+
+/** Where a user stands for the lock-out gate of another instance: read from the stores, told nothing by this one. */
+const standingElsewhere = (w: World, userId: string) => lockOutStanding(w, userId)
+
+/** Makes the run of the user who manages the child die right after `step` (a crash); the request stays open for the sweeper. */
+function dieAfter(w: World, step: Parameters<NonNullable<World['deps']['afterStep']>>[0]) {
+  w.deps.afterStep = (reached) => {
+    if (reached === step) throw new Error('killed')
+  }
+}
+
+describe('managed users, locked out from the lock of the user who manages them', () => {
+  it.each([
+    ['Sunbird’s deletion', {}],
+    ['a hard deletion', { mode: 'hard' }],
+  ] as const)('when %s dies right after the lock, then every instance locks the managed user out at once, for good, and resuming erases them', async (_, fields) => {
+    // Arrange
+    const w = family()
+    expect(await standingElsewhere(w, CHILD)).toBe('active')
+    dieAfter(w, 'lock')
+
+    // Act
+    await expect(deleteAccount(w.deps, ask(fields))).rejects.toThrow('killed')
+
+    // Assert: nothing of the child erased yet, their row still active, and already locked out.
+    expect(w.requests.all()[0]?.state).toBe('in_progress')
+    expect(w.users.snapshot(CHILD)).toMatchObject({ status: 1, managedBy: PARENT })
+    expect(await standingElsewhere(w, CHILD)).toBe('deleted')
+    expect(await standingElsewhere(w, BYSTANDER)).toBe('active')
+    w.deps.afterStep = undefined
+    w.clock.advance(WORLD_LEASE_MS + 1)
+    await resumeOpenDeletions(w.deps)
+    expect(w.requests.all()[0]?.state).toBe('completed')
+    expect(await footprint(w, CHILD)).toEqual('mode' in fields ? AFTER_HARD : AFTER_SUNBIRD)
+    expect(await standingElsewhere(w, CHILD)).toBe('deleted')
+  })
+
+  it('when a soft deletion locks the user who manages them, then the managed user stays active, and so after its cancel', async () => {
+    const w = family()
+
+    await deleteAccount(w.deps, ask({ mode: 'soft' }))
+    const whileSoft = await standingElsewhere(w, CHILD)
+    await cancelDeletion(w.deps, { userId: PARENT, caller: selfOf(PARENT) })
+
+    expect([await standingElsewhere(w, PARENT), whileSoft, await standingElsewhere(w, CHILD)]).toEqual(['active', 'active', 'active'])
+  })
+
+  it('when a grace period locks the user who manages them, then the managed user is locked out as restorable (their data kept), and the cancel lets them in again', async () => {
+    const w = family()
+    const before = await footprint(w, CHILD)
+
+    await deleteAccount(w.deps, ask({ gracePeriodDays: 1 }))
+    const duringGrace = await standingElsewhere(w, CHILD)
+    await cancelDeletion(w.deps, { userId: PARENT, caller: selfOf(PARENT) })
+
+    expect(duringGrace).toBe('restorable')
+    expect(await footprint(w, CHILD)).toEqual(before)
+    expect(w.users.snapshot(CHILD)).toMatchObject({ status: 1 })
+    expect(await standingElsewhere(w, CHILD)).toBe('active')
+  })
+
+  it('when a grace period ends and its erasure dies as it begins, then the managed user is locked out for good before any of their stores is erased', async () => {
+    const w = family()
+    await deleteAccount(w.deps, ask({ gracePeriodDays: 1 }))
+    w.clock.advance(60 * 60 * 1000)
+    dieAfter(w, 'erasure')
+
+    await resumeOpenDeletions(w.deps)
+
+    expect(w.users.snapshot(CHILD)).toMatchObject({ status: 1, managedBy: PARENT })
+    expect(await standingElsewhere(w, CHILD)).toBe('deleted')
+  })
+
+  it('when the managed user is soft-deleted of their own and Sunbird’s deletion of the user who manages them dies right after its lock, then the managed user is locked out for good, no longer restorable', async () => {
+    const w = family()
+    await deleteAccount(w.deps, { requestId: 'child-soft', userId: CHILD, caller: selfOf(CHILD), mode: 'soft' })
+    expect(await standingElsewhere(w, CHILD)).toBe('restorable')
+    dieAfter(w, 'lock')
+
+    await expect(deleteAccount(w.deps, ask())).rejects.toThrow('killed')
+
+    expect(w.states.peek(CHILD)).toMatchObject({ mode: 'soft', requestId: 'child-soft' })
+    expect(await standingElsewhere(w, CHILD)).toBe('deleted')
+  })
+
+  it('when the managed user soft-deletes themself while the user who manages them is soft-deleted, then they are restorable by their own deletion, as anyone is', async () => {
+    const w = family()
+    await deleteAccount(w.deps, ask({ mode: 'soft' }))
+
+    await deleteAccount(w.deps, { requestId: 'child-soft', userId: CHILD, caller: selfOf(CHILD), mode: 'soft' })
+
+    expect(await standingElsewhere(w, CHILD)).toBe('restorable')
   })
 })

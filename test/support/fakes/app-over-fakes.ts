@@ -57,7 +57,7 @@ export function appOverFakes(
   const realm = sharedRealm
   let world = deletionWorld(options)
   const deletedUsers = new DeletedUserGate({
-    standingInStore: (userId) => lockOutStanding(world, userId),
+    standingInStore: (userId, follows) => lockOutStanding(world, userId, follows),
     ttlMs: 0,
     maxEntries: 1000,
   })
