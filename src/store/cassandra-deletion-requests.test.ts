@@ -82,6 +82,31 @@ describe('CassandraDeletionRequests: a create settled in the background (its cal
     expect(requests.unsettled()).toEqual([])
   })
 
+  it('when two creates of one caller-chosen id are both settling, then the first to end leaves the other named, and finishSettling waits for it', async () => {
+    const db = cassandra()
+    const requests = new CassandraDeletionRequests(db.client, 'ks')
+    await unknownCreate(db, requests)
+    // The second at another phase of the pause, so the two try again at different moments.
+    await vi.advanceTimersByTimeAsync(500)
+    const second = requests.create(request(), new Date(NOW.getTime() + 60_000), 'caller')
+    await vi.advanceTimersByTimeAsync(7_000)
+    expect(await second).toBe('unknown')
+    db.state.down = false
+    const createsBefore = db.creates()
+
+    while (db.creates() === createsBefore) await vi.advanceTimersByTimeAsync(100)
+
+    expect(db.creates()).toBe(createsBefore + 1)
+    expect(requests.unsettled()).toEqual(['req-unknown'])
+    let finished = false
+    void requests.finishSettling().then(() => {
+      finished = true
+    })
+    await vi.advanceTimersByTimeAsync(0)
+    expect(finished).toBe(true)
+    expect(requests.unsettled()).toEqual([])
+  })
+
   it('when nothing is settling, then finishSettling resolves at once', async () => {
     const requests = new CassandraDeletionRequests(cassandra().client, 'ks')
 

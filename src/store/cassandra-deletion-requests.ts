@@ -108,8 +108,12 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
   private sweptUpTo = types.Long.MIN_VALUE
   /** A round of the open list (startRound): `going` until a listOpen reaches the list's end. */
   private round: 'none' | 'going' | 'ended' = 'none'
-  /** Creates whose answer was lost, settling in the background (keepSettling), by request id: their callers were answered "accepted". */
-  private readonly settling = new Map<string, Promise<void>>()
+  /**
+   * Creates whose answer was lost, settling in the background (keepSettling): their callers were
+   * answered "accepted". One entry per settle, not per id: two creates of one caller-chosen id may
+   * both be settling, and the first to end must not take the other off the list.
+   */
+  private readonly settling = new Set<{ requestId: string; done: Promise<void> }>()
   /** Ends the pauses of the background settles at once (finishSettling). */
   private readonly wakers = new Set<() => void>()
 
@@ -228,10 +232,11 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
 
   /** keepSettling, kept track of until it ends, so that shutdown can wait for it (finishSettling). */
   private settleInBackground(request: DeletionRequest, leaseUntil: Date): void {
-    const settle = this.keepSettling(request, leaseUntil)
+    const entry = { requestId: request.id, done: Promise.resolve() }
+    entry.done = this.keepSettling(request, leaseUntil)
       .catch(() => undefined)
-      .finally(() => this.settling.delete(request.id))
-    this.settling.set(request.id, settle)
+      .finally(() => this.settling.delete(entry))
+    this.settling.add(entry)
   }
 
   /**
@@ -241,12 +246,12 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
    */
   async finishSettling(): Promise<void> {
     for (const wake of this.wakers) wake()
-    while (this.settling.size > 0) await Promise.all(this.settling.values())
+    while (this.settling.size > 0) await Promise.all([...this.settling].map(({ done }) => done))
   }
 
   /** The ids of the requests whose create is still being settled in the background. */
   unsettled(): string[] {
-    return [...this.settling.keys()]
+    return [...new Set([...this.settling].map(({ requestId }) => requestId))]
   }
 
   /** The pause between two tries of a background settle; ended early by finishSettling. */
