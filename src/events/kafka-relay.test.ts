@@ -3,7 +3,9 @@ import { KafkaJSConnectionError, KafkaJSNonRetriableError, type Message, type Pr
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createLogger } from '../logging/logger.js'
 import type { OutboxEntry, OutboxPage } from '../store/cassandra-event-outbox.js'
-import { isTooLarge, KafkaRelay, type RelayProducer, recordBatchBytes, sendsOf, TOO_LARGE_BACKOFF } from './kafka-relay.js'
+import { outboxDriver } from '../../test/support/fakes/outbox-driver.js'
+import { CassandraEventOutbox } from '../store/cassandra-event-outbox.js'
+import { HELD_BACK_RETRIES_PER_PASS, isTooLarge, KafkaRelay, type RelayDeps, type RelayProducer, recordBatchBytes, sendsOf, TOO_LARGE_BACKOFF } from './kafka-relay.js'
 
 // The error kafkajs builds from a produce response's error code: what producer.send rejects with.
 const { createErrorFromCode } = createRequire(import.meta.url)('kafkajs/src/protocol/error') as { createErrorFromCode(code: number): Error & { type: string; code: number } }
@@ -29,15 +31,22 @@ class FakeOutbox {
     this.listed.push(...entries)
   }
 
+  /** As the store's: the listing read a page at a time until `limit` ids not in `skip` are found or it ends; every id read is said. */
   async pending(limit: number, skip: ReadonlySet<string> = new Set()): Promise<OutboxPage> {
-    const asked = limit + skip.size
-    const listing = this.listed.slice(0, asked)
+    const pageSize = Math.max(1, limit + skip.size)
+    const listing: OutboxEntry[] = []
+    let unskipped = 0
+    do {
+      const page = this.listed.slice(listing.length, listing.length + pageSize)
+      listing.push(...page)
+      unskipped += page.filter((e) => !skip.has(e.requestId)).length
+    } while (listing.length < this.listed.length && unskipped < limit)
     const entries = listing.filter((e) => !skip.has(e.requestId)).slice(0, limit)
     this.reads.push(entries.map((e) => e.requestId))
     return {
       entries: entries.map((e) => ({ ...e, attempts: this.attempts.get(e.requestId) ?? 0 })),
-      complete: listing.length < asked,
-      skipped: listing.filter((e) => skip.has(e.requestId)).map((e) => e.requestId),
+      complete: listing.length === this.listed.length,
+      listed: listing.map((e) => e.requestId),
     }
   }
 
@@ -64,6 +73,7 @@ class FakeBroker {
   readonly topic: { key: string; value: string }[] = []
   readonly sends: { messages: number; bytes: number; refused: boolean }[] = []
   connects = 0
+  disconnects = 0
 
   producer(): RelayProducer {
     return {
@@ -71,7 +81,9 @@ class FakeBroker {
         if (this.down) throw new KafkaJSConnectionError('Connection error: connect ECONNREFUSED 127.0.0.1:19092')
         this.connects++
       },
-      disconnect: async () => undefined,
+      disconnect: async () => {
+        this.disconnects++
+      },
       send: async (record: ProducerRecord) => {
         const messages = record.messages as (Message & { key: string; value: string })[]
         const bytes = recordBatchBytes(messages.map((m) => ({ userId: m.key, payload: m.value })))
@@ -85,7 +97,8 @@ class FakeBroker {
   }
 }
 
-function relayOver(outbox: FakeOutbox, broker: FakeBroker, maxSendBytes: number) {
+/** The relay over the outbox and broker; `random` spreads held-back waits (none by default: each wait is the whole of TOO_LARGE_BACKOFF's). */
+function relayOver(outbox: RelayDeps['outbox'], broker: FakeBroker, maxSendBytes: number, random: () => number = () => 0) {
   const lines: Record<string, unknown>[] = []
   const log = createLogger('info', { write: (line: string) => void lines.push(JSON.parse(line)) })
   const metrics = {
@@ -101,12 +114,14 @@ function relayOver(outbox: FakeOutbox, broker: FakeBroker, maxSendBytes: number)
   const recorded: string[] = []
   const relay = new KafkaRelay(
     { brokers: ['unused:9092'], topic: 'local.delete.user', clientId: 'test', timeoutMs: 1000, maxSendBytes },
-    { outbox, published: async (requestId) => void recorded.push(requestId), log, metrics, createProducer: () => broker.producer() },
+    { outbox, published: async (requestId) => void recorded.push(requestId), log, metrics, createProducer: () => broker.producer(), random },
   )
   return { relay, lines, metrics, recorded }
 }
 
 const midsOn = (broker: FakeBroker) => broker.topic.map((m) => (JSON.parse(m.value) as { mid: string }).mid)
+const TOO_LARGE_LINE = 'event too large for the topic; held back in the outbox'
+const refusals = (broker: FakeBroker) => broker.sends.filter((s) => s.refused).length
 
 describe('sendsOf', () => {
   it('when entries exceed the cap together, then they are cut into sends in their order, each within the cap', () => {
@@ -300,5 +315,128 @@ describe('KafkaRelay', () => {
     await relay.publishPending()
     expect(metrics.heldBack).toBe(0)
     expect(broker.sends).toHaveLength(1)
+  })
+
+  it('when more events are held back than one read of the driver gives (5,000), then the listing is paged past them: the events after them are published, and none is forgotten or reported again', async () => {
+    const db = outboxDriver()
+    const outbox = new CassandraEventOutbox(db.client, 'ks')
+    const broker = new FakeBroker()
+    broker.maxMessageBytes = 500
+    const bigs = Array.from({ length: 5050 }, () => entry(600))
+    db.add(...bigs)
+    const { relay, lines, metrics, recorded } = relayOver(outbox, broker, 4000)
+    for (let tick = 0; tick < 10 && metrics.heldBack < bigs.length; tick++) await relay.publishPending()
+    expect(metrics).toMatchObject({ tooLarge: bigs.length, heldBack: bigs.length })
+
+    const small = Array.from({ length: 3 }, () => entry(100))
+    db.add(...small)
+    const refusedBefore = refusals(broker)
+    expect(await relay.publishPending()).toBe(3)
+
+    expect(recorded).toEqual(small.map((e) => e.requestId))
+    expect(db.listed()).toEqual(bigs.map((e) => e.requestId))
+    expect(refusals(broker)).toBe(refusedBefore)
+    expect(metrics).toMatchObject({ tooLarge: bigs.length, heldBack: bigs.length })
+    expect(lines.filter((l) => l.msg === TOO_LARGE_LINE)).toHaveLength(bigs.length)
+  }, 30_000)
+
+  it('when a held-back event whose wait is over is listed past the page, then it is not forgotten: it is reported once however many passes', async () => {
+    const outbox = new FakeOutbox()
+    const broker = new FakeBroker()
+    broker.maxMessageBytes = 5000
+    const [x, y, z] = [entry(8000), entry(8000), entry(8000)]
+    const [a, b] = [entry(100), entry(100)]
+    const { relay, lines } = relayOver(outbox, broker, 4000)
+    const t0 = Date.now()
+    outbox.add(z)
+    await relay.publishPending(2)
+    vi.setSystemTime(t0 + TOO_LARGE_BACKOFF.firstMs / 2)
+    outbox.add(x, y)
+    await relay.publishPending(2)
+    expect(lines.filter((l) => l.msg === TOO_LARGE_LINE).map((l) => l.requestId)).toEqual([z.requestId, x.requestId, y.requestId])
+
+    // Z's wait is over, X's and Y's are not, and they leave the listing (published elsewhere); A and B are listed before Z.
+    vi.setSystemTime(t0 + TOO_LARGE_BACKOFF.firstMs)
+    outbox.listed.splice(0, outbox.listed.length, a, b, z)
+    expect(await relay.publishPending(2)).toBe(2)
+    expect(outbox.reads.at(-1)).toEqual([a.requestId, b.requestId])
+    await relay.publishPending(2)
+
+    expect(outbox.reads.at(-1)).toEqual([z.requestId])
+    expect(lines.filter((l) => l.msg === TOO_LARGE_LINE && l.requestId === z.requestId)).toHaveLength(1)
+    expect(outbox.attempts.get(z.requestId)).toBe(2)
+  })
+
+  it('when Kafka refuses a send of one event as too large, then the producer is kept; a refused send of several events starts it afresh', async () => {
+    const outbox = new FakeOutbox()
+    const broker = new FakeBroker()
+    broker.maxMessageBytes = 5000
+    const bigs = [entry(8000), entry(8000), entry(8000)]
+    outbox.add(...bigs)
+    const { relay } = relayOver(outbox, broker, 100_000)
+
+    // One send of the three, refused: a fresh producer; then each alone, refused: the same one.
+    await relay.publishPending()
+    expect(broker.sends.map((s) => s.messages)).toEqual([3, 2, 1, 1, 1])
+    expect(broker.disconnects).toBe(2)
+    expect(broker.connects).toBe(3)
+  })
+
+  it('when events are held back together, then their waits are spread: they come back over several passes, not all at once', async () => {
+    const outbox = new FakeOutbox()
+    const broker = new FakeBroker()
+    broker.maxMessageBytes = 5000
+    const bigs = Array.from({ length: 4 }, () => entry(8000))
+    outbox.add(...bigs)
+    const spread = [0, 0.3, 0.6, 0.9]
+    let draw = 0
+    const { relay } = relayOver(outbox, broker, 4000, () => spread[draw++ % spread.length] as number)
+    const t0 = Date.now()
+    await relay.publishPending()
+    expect(refusals(broker)).toBe(4)
+
+    // Each wait is the first wait shortened by up to TOO_LARGE_BACKOFF.jitter of it.
+    const shortest = TOO_LARGE_BACKOFF.firstMs * (1 - TOO_LARGE_BACKOFF.jitter)
+    vi.setSystemTime(t0 + shortest - 1)
+    await relay.publishPending()
+    expect(refusals(broker)).toBe(4)
+    const triedBy = (ms: number) => {
+      vi.setSystemTime(t0 + ms)
+      return relay.publishPending().then(() => refusals(broker) - 4)
+    }
+    expect(await triedBy(TOO_LARGE_BACKOFF.firstMs * (1 - 0.9 * TOO_LARGE_BACKOFF.jitter))).toBe(1)
+    expect(await triedBy(TOO_LARGE_BACKOFF.firstMs * (1 - 0.6 * TOO_LARGE_BACKOFF.jitter))).toBe(2)
+    expect(await triedBy(TOO_LARGE_BACKOFF.firstMs * (1 - 0.3 * TOO_LARGE_BACKOFF.jitter))).toBe(3)
+    expect(await triedBy(TOO_LARGE_BACKOFF.firstMs)).toBe(4)
+  })
+
+  it('when many held-back events are ready at once, then a pass sends only a few of them again, the ones ready longest, and the ordinary events go first; the others follow in later passes', async () => {
+    const outbox = new FakeOutbox()
+    const broker = new FakeBroker()
+    broker.maxMessageBytes = 5000
+    const bigs = Array.from({ length: 10 }, () => entry(8000))
+    outbox.add(...bigs)
+    const { relay, lines, metrics } = relayOver(outbox, broker, 4000)
+    await relay.publishPending()
+    expect(refusals(broker)).toBe(10)
+
+    vi.setSystemTime(Date.now() + TOO_LARGE_BACKOFF.firstMs)
+    const small = [entry(100), entry(100)]
+    outbox.add(...small)
+    expect(await relay.publishPending()).toBe(2)
+    expect(refusals(broker)).toBe(10 + HELD_BACK_RETRIES_PER_PASS)
+    expect(outbox.reads.at(-1)).toEqual([...bigs.slice(0, HELD_BACK_RETRIES_PER_PASS), ...small].map((e) => e.requestId))
+
+    await relay.publishPending()
+    expect(refusals(broker)).toBe(10 + 2 * HELD_BACK_RETRIES_PER_PASS)
+    expect(outbox.reads.at(-1)).toEqual(bigs.slice(HELD_BACK_RETRIES_PER_PASS, 2 * HELD_BACK_RETRIES_PER_PASS).map((e) => e.requestId))
+    await relay.publishPending()
+    expect(refusals(broker)).toBe(20)
+    // None is tried twice before each is tried once, nor reported again, nor forgotten.
+    await relay.publishPending()
+    expect(refusals(broker)).toBe(20)
+    expect(lines.filter((l) => l.msg === TOO_LARGE_LINE)).toHaveLength(10)
+    expect(metrics).toMatchObject({ tooLarge: 10, heldBack: 10 })
+    expect(broker.disconnects).toBe(0)
   })
 })

@@ -16,8 +16,15 @@ const RECORD_AT_ONCE = 16
 /** The waits between sends while Kafka keeps failing them: 1 s, 2 s, 4 s … at most 30 s. */
 const BACKOFF = { firstMs: 1000, maxMs: 30_000 }
 
-/** The waits before an event Kafka refused as too large for the topic is sent again: 1 min, 2 min … at most 15 min. */
-export const TOO_LARGE_BACKOFF = { firstMs: 60_000, maxMs: 15 * 60_000 }
+/**
+ * The waits before an event Kafka refused as too large for the topic is sent again: 1 min, 2 min …
+ * at most 15 min, each shortened by up to a quarter at random, so events refused together (a pass
+ * of large events, all held back at once) do not all come back at the same pass.
+ */
+export const TOO_LARGE_BACKOFF = { firstMs: 60_000, maxMs: 15 * 60_000, jitter: 0.25 }
+
+/** Most held-back events whose wait is over one pass sends again; the others are passed by until a later pass. */
+export const HELD_BACK_RETRIES_PER_PASS = 4
 
 /**
  * What Kafka counts of a record batch besides the records (offset, length, epoch, magic, CRC,
@@ -53,6 +60,8 @@ export interface RelayDeps {
   metrics?: Pick<ServiceMetrics, 'countEventTooLarge' | 'setEventsHeldBack'>
   /** The producer to connect; kafkajs's idempotent producer by default. */
   createProducer?: () => RelayProducer
+  /** Uniform in [0, 1): spreads the waits of held-back events (TOO_LARGE_BACKOFF.jitter); Math.random by default. */
+  random?: () => number
 }
 
 /** The bytes of a record batch of these entries, as Kafka measures it against `max.message.bytes` (at most). */
@@ -121,18 +130,22 @@ function kafkaProducer(options: KafkaRelayOptions): () => RelayProducer {
  * Publishes what the outbox holds, a page at a time in listing order, in sends of at most
  * `maxSendBytes`, and marks each entry (its request, then the entry) only after Kafka acknowledged
  * its send. A crash in between republishes the same payload, with the same mid, so consumers can
- * drop the duplicate; the producer is idempotent, so its own retries add none.
+ * drop the duplicate; so does a send of several events refused as too large, of which some
+ * partitions may have taken theirs before the split sends them again. The producer is idempotent,
+ * so its own retries add none.
  * Kafka being down only means the entries wait: for a pass after a wait that grows while it stays
  * down (RetryBackoff), so the outbox is not read and marked every tick meanwhile.
  * A send Kafka refuses as too large is split in two, down to single events; an event refused alone
  * (larger than the topic's `max.message.bytes`) stays in the outbox, is reported once, and is held
- * back: passed by without being read, and sent again after TOO_LARGE_BACKOFF, while the others go on.
+ * back: passed by without being read, and sent again after TOO_LARGE_BACKOFF, while the others go on;
+ * a pass sends at most HELD_BACK_RETRIES_PER_PASS of them again, so they never hold up the others long.
  */
 export class KafkaRelay {
   private producer: RelayProducer | undefined
   private connecting: Promise<RelayProducer> | undefined
   private running: Promise<number> | undefined
   private readonly createProducer: () => RelayProducer
+  private readonly random: () => number
   private readonly backoff = new RetryBackoff(BACKOFF)
   /** Events Kafka refused as too large, by request id: when each may be sent again. */
   private readonly heldBack = new Map<string, RetryBackoff>()
@@ -144,6 +157,7 @@ export class KafkaRelay {
     private readonly deps: RelayDeps,
   ) {
     this.createProducer = deps.createProducer ?? kafkaProducer(options)
+    this.random = deps.random ?? Math.random
     this.maxSendBytes = options.maxSendBytes
   }
 
@@ -178,9 +192,10 @@ export class KafkaRelay {
   private async pass(limit: number): Promise<{ count: number; more: boolean }> {
     const now = Date.now()
     if (!this.backoff.ready(now)) return { count: 0, more: false }
-    const waiting = new Set([...this.heldBack].filter(([, backoff]) => !backoff.ready(now)).map(([requestId]) => requestId))
-    const { entries, complete, skipped } = await this.deps.outbox.pending(limit, waiting)
-    if (complete) this.forgetUnlisted([...entries.map((entry) => entry.requestId), ...skipped])
+    const { entries, complete, listed } = await this.deps.outbox.pending(limit, this.passedBy(now))
+    // Every id the listing gave, read or not (passed by, or past the page), so that a held-back event
+    // cut off by the page is not taken for one gone from the listing, and reported again.
+    if (complete) this.forgetUnlisted(listed)
     if (entries.length === 0) return { count: 0, more: false }
     // Sends of at most maxSendBytes, one after another in listing order: one acknowledgement per
     // send instead of one per event (the relay fell behind a batch deletion at one send each), and
@@ -194,11 +209,16 @@ export class KafkaRelay {
         const producer = await this.connect()
         await producer.send({ topic: this.options.topic, acks: ACKS_ALL, timeout: this.options.timeoutMs, messages: send.map((entry) => ({ key: entry.userId, value: entry.payload })) })
       } catch (err) {
-        // Some may have reached the topic (another partition's records): they are sent again, with
-        // the same mid, by a producer started afresh, whose sequence numbers the broker cannot take
-        // for those of the refused send.
-        await this.reset()
-        if (isTooLarge(err)) {
+        const tooLarge = isTooLarge(err)
+        // A send of several events may span partitions (leaders): some may have reached the topic
+        // (another partition's records) and are sent again, with the same mid, by a producer started
+        // afresh, whose sequence numbers the broker cannot take for those of the refused send (kafkajs
+        // steps each partition's sequence back when a produce request fails, appended or not).
+        // One event refused as too large is one partition's batch the broker appended nothing of, and
+        // kafkajs stepped its sequence back to where the broker expects it: the producer is kept, so a
+        // held-back event's refusal costs no reconnect.
+        if (!(tooLarge && send.length === 1)) await this.reset()
+        if (tooLarge) {
           const [only] = send
           if (send.length === 1 && only) await this.holdBack(only, now)
           else {
@@ -238,15 +258,31 @@ export class KafkaRelay {
   }
 
   /**
+   * The held-back events this pass passes by unread: those still waiting, and those whose wait is
+   * over beyond the HELD_BACK_RETRIES_PER_PASS ready longest, which wait for a later pass.
+   */
+  private passedBy(now: number): Set<string> {
+    const skip = new Set<string>()
+    const ready: [string, number][] = []
+    for (const [requestId, backoff] of this.heldBack) {
+      if (backoff.ready(now)) ready.push([requestId, backoff.readyAt()])
+      else skip.add(requestId)
+    }
+    ready.sort(([, a], [, b]) => a - b)
+    for (const [requestId] of ready.slice(HELD_BACK_RETRIES_PER_PASS)) skip.add(requestId)
+    return skip
+  }
+
+  /**
    * An event Kafka refused alone as too large: it stays in the outbox (its attempts counted), is
    * reported once (its request id and size, nothing of its content), and waits TOO_LARGE_BACKOFF
-   * before it is sent again, e.g. once the topic's max.message.bytes is raised.
+   * (spread at random) before it is sent again, e.g. once the topic's max.message.bytes is raised.
    */
   private async holdBack(entry: OutboxEntry, now: number): Promise<void> {
     const backoff = this.heldBack.get(entry.requestId)
     if (backoff) backoff.failed(now)
     else {
-      const first = new RetryBackoff(TOO_LARGE_BACKOFF)
+      const first = new RetryBackoff(TOO_LARGE_BACKOFF, this.random)
       first.failed(now)
       this.heldBack.set(entry.requestId, first)
       this.deps.log.error({ requestId: entry.requestId, bytes: recordBatchBytes([entry]) }, 'event too large for the topic; held back in the outbox')
@@ -257,7 +293,8 @@ export class KafkaRelay {
   }
 
   /**
-   * After a page read to the end of the listing: a held-back event not in it is no longer listed
+   * After a page read to the end of the listing (`listed`: every id it gave, read, passed by or past
+   * the page): a held-back event not in it is no longer listed
    * (published by another instance, or by `npm run deletion:resume`), and no longer held back.
    */
   private forgetUnlisted(listed: readonly string[]): void {

@@ -31,4 +31,19 @@ describe('the relay backoff', () => {
     expect(backoff.ready(2999)).toBe(false)
     expect(backoff.ready(3000)).toBe(true)
   })
+
+  it('when a jitter is set, then each wait is shortened by up to that part of it, at random, and never lengthened', () => {
+    const waitFor = (draw: number) => {
+      const backoff = new RetryBackoff({ firstMs: 60_000, maxMs: 900_000, jitter: 0.25 }, () => draw)
+      backoff.failed(0)
+      return backoff.readyAt()
+    }
+    expect(waitFor(0)).toBe(60_000)
+    expect(waitFor(0.5)).toBe(52_500)
+    expect(waitFor(0.999)).toBeGreaterThan(45_000)
+    const capped = new RetryBackoff({ firstMs: 60_000, maxMs: 900_000, jitter: 0.25 }, () => 0.999)
+    for (let failure = 0; failure < 10; failure++) capped.failed(0)
+    expect(capped.readyAt()).toBeLessThanOrEqual(900_000)
+    expect(capped.readyAt()).toBeGreaterThan(675_000)
+  })
 })

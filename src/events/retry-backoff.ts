@@ -8,16 +8,30 @@ export class RetryBackoff {
   private failures = 0
   private notBefore = 0
 
-  constructor(private readonly settings: { firstMs: number; maxMs: number }) {}
+  /**
+   * `jitter` (0 to 1, none by default): each wait is shortened by up to that part of it, at random
+   * (`random`, uniform in [0, 1)), so tries that failed together do not all come back together.
+   */
+  constructor(
+    private readonly settings: { firstMs: number; maxMs: number; jitter?: number },
+    private readonly random: () => number = Math.random,
+  ) {}
 
   /** Whether a try may go now. */
   ready(nowMs: number): boolean {
     return nowMs >= this.notBefore
   }
 
+  /** When a try may go (ms since the epoch; 0 when nothing failed). */
+  readyAt(): number {
+    return this.notBefore
+  }
+
   failed(nowMs: number): void {
     this.failures++
-    this.notBefore = nowMs + Math.min(this.settings.maxMs, this.settings.firstMs * 2 ** (this.failures - 1))
+    const wait = Math.min(this.settings.maxMs, this.settings.firstMs * 2 ** (this.failures - 1))
+    const jitter = this.settings.jitter ? wait * this.settings.jitter * this.random() : 0
+    this.notBefore = nowMs + Math.round(wait - jitter)
   }
 
   succeeded(): void {

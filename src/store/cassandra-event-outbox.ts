@@ -13,11 +13,17 @@ export interface OutboxEntry {
 /** A page of the outbox for the relay. */
 export interface OutboxPage {
   entries: OutboxEntry[]
-  /** The listing was read to its end: every listed entry is among `entries` or `skipped`. */
+  /** The listing was read to its end: every listed entry is among `listed`. */
   complete: boolean
-  /** The entries asked to be skipped that are still listed (not read). */
-  skipped: string[]
+  /**
+   * Every request id the listing read, in its order: those read into `entries` (or dropped as
+   * published already), those passed by as asked (`skip`), and those past the page's `limit`.
+   */
+  listed: string[]
 }
+
+/** Most rows of the listing one request reads: a page of the relay and the events it passes by, up to this. */
+export const LISTING_FETCH_MAX = 5000
 
 /** Every statement of this adapter, for one keyspace. */
 function outboxStatements(keyspace: string) {
@@ -27,7 +33,7 @@ function outboxStatements(keyspace: string) {
     append: `INSERT INTO ${t} (requestid, mid, userid, payload, createdat) VALUES (?, ?, ?, ?, ?)`,
     get: `SELECT requestid, mid, userid, payload, publishedat, attempts FROM ${t} WHERE requestid = ?`,
     markPending: `INSERT INTO ${pending} (requestid, createdat) VALUES (?, ?)`,
-    listPending: `SELECT requestid FROM ${pending} LIMIT ?`,
+    listPending: `SELECT requestid FROM ${pending}`,
     published: `UPDATE ${t} SET publishedat = ?, payload = null WHERE requestid = ?`,
     unlist: `DELETE FROM ${pending} WHERE requestid = ?`,
     attempt: `UPDATE ${t} SET attempts = ? WHERE requestid = ?`,
@@ -74,11 +80,28 @@ export class CassandraEventOutbox implements EventOutbox {
 
   /**
    * Up to `limit` listed entries, passing by those in `skip` (events the relay holds back) without
-   * reading them: the listing is read `skip.size` further, so held-back events never fill a page.
+   * reading them. The listing is read a page at a time (`limit` and `skip.size` rows a request, at
+   * most LISTING_FETCH_MAX, each further page asked for with the driver's page state) until it has
+   * given `limit` ids not in `skip` or has no more: without held-back events, one request of `limit`
+   * rows; held-back events never fill a page, however many there are. `complete` says the last page
+   * was read, not a count (a request answers one page of the driver's, whatever its LIMIT).
    */
   async pending(limit: number, skip: ReadonlySet<string> = new Set()): Promise<OutboxPage> {
-    const asked = limit + skip.size
-    const listed = (await runCassandra(this.client, (client) => client.execute(this.cql.listPending, [asked], IDEMPOTENT))).rows.map((r) => r.get('requestid') as string)
+    const fetchSize = Math.max(1, Math.min(limit + skip.size, LISTING_FETCH_MAX))
+    const listed: string[] = []
+    let unskipped = 0
+    let pageState: string | undefined
+    do {
+      const options = { ...IDEMPOTENT, fetchSize, ...(pageState !== undefined && { pageState }) }
+      const page = await runCassandra(this.client, (client) => client.execute(this.cql.listPending, [], options))
+      for (const row of page.rows ?? []) {
+        const requestId = row.get('requestid') as string
+        listed.push(requestId)
+        if (!skip.has(requestId)) unskipped++
+      }
+      pageState = page.pageState ?? undefined
+    } while (pageState !== undefined && unskipped < limit)
+    const complete = pageState === undefined
     const ids = listed.filter((requestId) => !skip.has(requestId)).slice(0, limit)
     // The entries are read together (a pass of a hundred read one after another fell behind a batch deletion), kept in listing order.
     const rows = await Promise.all(ids.map((requestId) => runCassandra(this.client, (client) => client.execute(this.cql.get, [requestId], IDEMPOTENT)).then((result) => result.first())))
@@ -97,7 +120,7 @@ export class CassandraEventOutbox implements EventOutbox {
       }
       entries.push({ requestId, mid: row.get('mid') as string, userId: row.get('userid') as string, payload: row.get('payload') as string, attempts: (row.get('attempts') as number | null) ?? 0 })
     }
-    return { entries, complete: listed.length < asked, skipped: listed.filter((requestId) => skip.has(requestId)) }
+    return { entries, complete, listed }
   }
 
   /**

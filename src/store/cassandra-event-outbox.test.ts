@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest'
+import { outboxDriver } from '../../test/support/fakes/outbox-driver.js'
+import { CassandraEventOutbox, LISTING_FETCH_MAX, type OutboxEntry } from './cassandra-event-outbox.js'
+
+const entryOf = (requestId: string): OutboxEntry => ({ requestId, mid: `LP.1.${requestId}`, userId: `user-${requestId}`, payload: JSON.stringify({ mid: `LP.1.${requestId}` }), attempts: 0 })
+const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${i}`)
+
+describe('CassandraEventOutbox.pending', () => {
+  it('when nothing is passed by, then one read of the listing of a page asks for the page and says whether the listing was read to its end', async () => {
+    const db = outboxDriver()
+    db.add(...ids('a', 3).map(entryOf))
+    const outbox = new CassandraEventOutbox(db.client, 'ks')
+
+    const page = await outbox.pending(100)
+
+    expect(page.entries.map((e) => e.requestId)).toEqual(ids('a', 3))
+    expect(page.complete).toBe(true)
+    expect(page.listed).toEqual(ids('a', 3))
+    expect(db.listingReads).toEqual([{ cql: 'SELECT requestid FROM ks.user_deletion_event_outbox_pending', fetchSize: 100 }])
+
+    db.add(...ids('b', 200).map(entryOf))
+    db.listingReads.length = 0
+    const full = await outbox.pending(100)
+    expect(full.entries).toHaveLength(100)
+    expect(full.complete).toBe(false)
+    expect(db.listingReads).toHaveLength(1)
+  })
+
+  it("when more events are passed by than the driver's page holds, then the listing is read on, page after page, until a page's worth is found, and it is not taken for the listing's end", async () => {
+    const db = outboxDriver()
+    const held = ids('held', 5100)
+    const after = ids('after', 6000)
+    db.add(...[...held, ...after].map(entryOf))
+    const outbox = new CassandraEventOutbox(db.client, 'ks')
+
+    const page = await outbox.pending(100, new Set(held))
+
+    expect(page.entries.map((e) => e.requestId)).toEqual(after.slice(0, 100))
+    expect(page.complete).toBe(false)
+    // Read in pages of at most LISTING_FETCH_MAX, each on from the one before, and no further than needed.
+    expect(db.listingReads.map((r) => r.fetchSize)).toEqual([LISTING_FETCH_MAX, LISTING_FETCH_MAX])
+    expect(db.listingReads[0]?.pageState).toBeUndefined()
+    expect(db.listingReads[1]?.pageState).toBeDefined()
+    expect(page.listed).toEqual([...held, ...after].slice(0, 2 * LISTING_FETCH_MAX))
+  })
+
+  it('when the events passed by and a page are more than one read of the driver gives, then the listing is read to its end and every id it holds is said', async () => {
+    const db = outboxDriver()
+    const held = ids('held', 5100)
+    const after = ids('after', 150)
+    db.add(...[...held, ...after].map(entryOf))
+    const outbox = new CassandraEventOutbox(db.client, 'ks')
+
+    const page = await outbox.pending(100, new Set(held))
+
+    expect(page.entries.map((e) => e.requestId)).toEqual(after.slice(0, 100))
+    expect(page.complete).toBe(true)
+    expect(page.listed).toEqual([...held, ...after])
+    expect(db.listingReads).toHaveLength(2)
+  })
+
+  it('when the listing holds more than the page takes, then the ids past the page are said as listed, not read', async () => {
+    const db = outboxDriver()
+    db.add(...['x', 'a', 'b', 'z'].map(entryOf))
+    const outbox = new CassandraEventOutbox(db.client, 'ks')
+
+    const page = await outbox.pending(2, new Set(['x', 'y']))
+
+    expect(page.entries.map((e) => e.requestId)).toEqual(['a', 'b'])
+    expect(page.complete).toBe(true)
+    expect(page.listed).toEqual(['x', 'a', 'b', 'z'])
+  })
+
+  it('when the listing holds exactly a page, then a further read finds its end', async () => {
+    const db = outboxDriver()
+    db.add(...ids('a', 4).map(entryOf))
+    const outbox = new CassandraEventOutbox(db.client, 'ks')
+
+    const page = await outbox.pending(2, new Set(['a-0', 'a-1', 'a-2', 'a-3']))
+
+    expect(page.entries).toEqual([])
+    expect(page.complete).toBe(true)
+    expect(page.listed).toEqual(ids('a', 4))
+  })
+
+  it('when a listed entry is published already, then it is dropped from the listing, not returned', async () => {
+    const db = outboxDriver()
+    db.add(entryOf('done'), entryOf('open'))
+    // Listed again by a run that wrote the event once more after its publication.
+    await db.client.execute('UPDATE ks.user_deletion_event_outbox SET publishedat = ?, payload = null WHERE requestid = ?', [new Date('2026-12-01T10:00:00Z'), 'done'])
+    const outbox = new CassandraEventOutbox(db.client, 'ks')
+
+    const page = await outbox.pending(100)
+
+    expect(page.entries.map((e) => e.requestId)).toEqual(['open'])
+    expect(db.listed()).toEqual(['open'])
+    expect(db.entry('done')?.publishedat).toEqual(new Date('2026-12-01T10:00:00Z'))
+  })
+})
