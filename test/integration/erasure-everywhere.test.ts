@@ -144,28 +144,38 @@ describe('a person erased from every store, on the real Cassandra, OpenSearch an
     expect(await findValues(h.db, search, personalValues(p))).toEqual(kept)
   })
 
-  it('when the search engine is down, then the request is partial with the search steps pending, and a later sweep with it back erases the document', async () => {
-    const p = newPerson()
-    await seedEverywhere(h, search, p, ORG)
+  /** Deletes the person through an instance whose search engine is unreachable: answered 200, the request left partial, owing the search steps. */
+  async function deleteWhileSearchIsDown(p: ReturnType<typeof newPerson>) {
     const down = await startHarness({ search: { hosts: ['127.0.0.1'], port: await freePort(), timeoutMs: 500 }, deletion: { leaseMs: 1000 } })
     try {
       await expectDeleted(await lifecycle(down).remove(p.id, {}, lifecycle(down).asUser(p.id)))
     } finally {
       await down.close()
     }
+  }
+
+  /** One sweep by a fresh instance (its search settings `search`, else the local engine's) once the last run's 1 s lease has run out. */
+  async function sweepOnceLeaseRanOut(search?: { hosts: string[] }) {
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    const instance = await startHarness({ ...(search && { search }), deletion: { leaseMs: 1000 } })
+    try {
+      await instance.service.resumeOpen()
+    } finally {
+      await instance.close()
+    }
+  }
+
+  it('when the search engine is down, then the request is partial with the search steps pending, and a later sweep with it back erases the document', async () => {
+    const p = newPerson()
+    await seedEverywhere(h, search, p, ORG)
+    await deleteWhileSearchIsDown(p)
     const [partial] = await requestsOf(h.db, p.id)
     expect(partial?.state).toBe('partial')
     expect(partial?.steps.searchUser).toMatchObject({ status: 'pending', action: 'unreachable' })
     expect(partial?.steps.searchNotes).toMatchObject({ status: 'pending' })
     expect(entriesOf(partial?.receipt).find((entry) => entry.store === 'search.user_alias')?.action).toBe('pending')
 
-    await new Promise((resolve) => setTimeout(resolve, 1100))
-    const back = await startHarness({ deletion: { leaseMs: 1000 } })
-    try {
-      await back.service.resumeOpen()
-    } finally {
-      await back.close()
-    }
+    await sweepOnceLeaseRanOut()
 
     const [done] = await requestsOf(h.db, p.id)
     expect(done?.state).toBe('completed')
@@ -175,23 +185,12 @@ describe('a person erased from every store, on the real Cassandra, OpenSearch an
   it('when a request owing the search engine is resumed by a process started without sunbird_es_host, then the steps stay pending and the document stays until a configured process erases it', async () => {
     const p = newPerson()
     await seedEverywhere(h, search, p, ORG)
-    const down = await startHarness({ search: { hosts: ['127.0.0.1'], port: await freePort(), timeoutMs: 500 }, deletion: { leaseMs: 1000 } })
-    try {
-      await expectDeleted(await lifecycle(down).remove(p.id, {}, lifecycle(down).asUser(p.id)))
-    } finally {
-      await down.close()
-    }
+    await deleteWhileSearchIsDown(p)
     const [partial] = await requestsOf(h.db, p.id)
     expect(partial?.steps.searchUser).toMatchObject({ status: 'pending', action: 'unreachable' })
 
     // The operator's shell, or an instance, without sunbird_es_host: the same Cassandra, no search engine.
-    await new Promise((resolve) => setTimeout(resolve, 1100))
-    const unset = await startHarness({ search: { hosts: [] }, deletion: { leaseMs: 1000 } })
-    try {
-      await unset.service.resumeOpen()
-    } finally {
-      await unset.close()
-    }
+    await sweepOnceLeaseRanOut({ hosts: [] })
     const [still] = await requestsOf(h.db, p.id)
     expect(still?.state).toBe('partial')
     expect(still?.steps.searchUser).toMatchObject({ status: 'pending', action: 'not configured here' })
@@ -199,13 +198,7 @@ describe('a person erased from every store, on the real Cassandra, OpenSearch an
     expect(actionsOf(still?.receipt)).toMatchObject({ 'search.user_alias': 'pending', 'search.usernotes': 'pending' })
     expect(await findValues(h.db, search, personalValues(p))).toEqual(expect.arrayContaining([`search:${USER_ALIAS}`, 'search:usernotes']))
 
-    await new Promise((resolve) => setTimeout(resolve, 1100))
-    const back = await startHarness({ deletion: { leaseMs: 1000 } })
-    try {
-      await back.service.resumeOpen()
-    } finally {
-      await back.close()
-    }
+    await sweepOnceLeaseRanOut()
     const [done] = await requestsOf(h.db, p.id)
     expect(done?.state).toBe('completed')
     expect(await findValues(h.db, search, personalValues(p))).toEqual([])
