@@ -192,7 +192,7 @@ export class KafkaRelay {
   private async pass(limit: number): Promise<{ count: number; more: boolean }> {
     const now = Date.now()
     if (!this.backoff.ready(now)) return { count: 0, more: false }
-    const { entries, complete, listed } = await this.deps.outbox.pending(limit, this.passedBy(now))
+    const { entries, complete, more, listed } = await this.deps.outbox.pending(limit, this.passedBy(now))
     // Every id the listing gave, read or not (passed by, or past the page), so that a held-back event
     // cut off by the page is not taken for one gone from the listing, and reported again.
     if (complete) this.forgetUnlisted(listed)
@@ -242,7 +242,7 @@ export class KafkaRelay {
       count += send.length
     }
     this.backoff.succeeded()
-    return { count, more: !complete }
+    return { count, more }
   }
 
   /**

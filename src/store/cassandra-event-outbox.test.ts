@@ -55,6 +55,8 @@ describe('CassandraEventOutbox.pending', () => {
 
     expect(page.entries.map((e) => e.requestId)).toEqual(after.slice(0, 100))
     expect(page.complete).toBe(true)
+    // The 50 read past the page are still to publish: the relay goes on within its tick.
+    expect(page.more).toBe(true)
     expect(page.listed).toEqual([...held, ...after])
     expect(db.listingReads).toHaveLength(2)
   })
@@ -67,20 +69,37 @@ describe('CassandraEventOutbox.pending', () => {
     const page = await outbox.pending(2, new Set(['x', 'y']))
 
     expect(page.entries.map((e) => e.requestId)).toEqual(['a', 'b'])
-    expect(page.complete).toBe(true)
     expect(page.listed).toEqual(['x', 'a', 'b', 'z'])
+    // Z is left for another page: there is more to publish.
+    expect(page.more).toBe(true)
   })
 
-  it('when the listing holds exactly a page, then a further read finds its end', async () => {
+  it("when the listing holds exactly one of the driver's pages, all passed by, then a further read finds its end: complete, and nothing more to publish", async () => {
     const db = outboxDriver()
-    db.add(...ids('a', 4).map(entryOf))
+    const held = ids('held', LISTING_FETCH_MAX)
+    db.add(...held.map(entryOf))
     const outbox = new CassandraEventOutbox(db.client, 'ks')
 
-    const page = await outbox.pending(2, new Set(['a-0', 'a-1', 'a-2', 'a-3']))
+    const page = await outbox.pending(100, new Set(held))
 
     expect(page.entries).toEqual([])
     expect(page.complete).toBe(true)
-    expect(page.listed).toEqual(ids('a', 4))
+    expect(page.more).toBe(false)
+    expect(page.listed).toEqual(held)
+    expect(db.listingReads).toHaveLength(2)
+    expect(db.listingReads[1]?.pageState).toBeDefined()
+  })
+
+  it('when a page takes every id left but the last read ended a full page, then it says there may be more, and the next read finds none', async () => {
+    const db = outboxDriver()
+    db.add(...ids('a', 100).map(entryOf))
+    const outbox = new CassandraEventOutbox(db.client, 'ks')
+
+    const page = await outbox.pending(100)
+
+    expect(page.entries).toHaveLength(100)
+    expect(page.more).toBe(true)
+    expect(db.listingReads).toHaveLength(1)
   })
 
   it('when a listed entry is published already, then it is dropped from the listing, not returned', async () => {

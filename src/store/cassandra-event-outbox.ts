@@ -15,6 +15,8 @@ export interface OutboxPage {
   entries: OutboxEntry[]
   /** The listing was read to its end: every listed entry is among `listed`. */
   complete: boolean
+  /** Listed entries not held back remain beyond this page (the listing not read to its end, or read past `limit`): another page has work. */
+  more: boolean
   /**
    * Every request id the listing read, in its order: those read into `entries` (or dropped as
    * published already), those passed by as asked (`skip`), and those past the page's `limit`.
@@ -102,6 +104,7 @@ export class CassandraEventOutbox implements EventOutbox {
       pageState = page.pageState ?? undefined
     } while (pageState !== undefined && unskipped < limit)
     const complete = pageState === undefined
+    const more = !complete || unskipped > limit
     const ids = listed.filter((requestId) => !skip.has(requestId)).slice(0, limit)
     // The entries are read together (a pass of a hundred read one after another fell behind a batch deletion), kept in listing order.
     const rows = await Promise.all(ids.map((requestId) => runCassandra(this.client, (client) => client.execute(this.cql.get, [requestId], IDEMPOTENT)).then((result) => result.first())))
@@ -120,7 +123,7 @@ export class CassandraEventOutbox implements EventOutbox {
       }
       entries.push({ requestId, mid: row.get('mid') as string, userId: row.get('userid') as string, payload: row.get('payload') as string, attempts: (row.get('attempts') as number | null) ?? 0 })
     }
-    return { entries, complete, listed }
+    return { entries, complete, more, listed }
   }
 
   /**

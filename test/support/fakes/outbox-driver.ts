@@ -20,7 +20,7 @@ export interface ListingRead {
  * A cassandra-driver stand-in holding user_deletion_event_outbox and
  * user_deletion_event_outbox_pending in memory, for CassandraEventOutbox's statements. It pages a
  * read of the listing as the driver does: `fetchSize` rows a request (5,000 when not given, the
- * driver's default), `pageState` for the next page (null after the last), `rows` the current page
+ * driver's default), `pageState` for the next page (with every full page, as Cassandra's, so a listing of exactly a page takes a second, empty read; null after a page that is not full), `rows` the current page
  * only; a LIMIT in the statement is honoured too. The page state is a place in the listing, as
  * Cassandra's is (a token), so rows unlisted between two pages do not move the next one. `listingReads`
  * lists every read of the listing; `add` writes an entry and lists it, as append does.
@@ -78,11 +78,13 @@ export function outboxDriver() {
         const all = [...places].sort(([, a], [, b]) => a - b).slice(0, limit)
         const after = opts.pageState === undefined ? -1 : Number(opts.pageState)
         const rest = all.filter(([, place]) => place > after)
-        const page = rest.slice(0, opts.fetchSize ?? 5000)
+        const fetchSize = opts.fetchSize ?? 5000
+        const page = rest.slice(0, fetchSize)
         const last = page.at(-1)
+        // As Cassandra: a full page carries a page state even when nothing follows (the next read is then empty).
         return result(
           page.map(([requestid]) => rowOf({ requestid })),
-          last && page.length < rest.length ? String(last[1]) : null,
+          last && page.length === fetchSize ? String(last[1]) : null,
         )
       }
       if (/^SELECT requestid, mid, userid, payload, publishedat, attempts FROM \S+\.user_deletion_event_outbox WHERE requestid = \?$/.test(cql)) {
