@@ -311,3 +311,154 @@ describe('cancelDeletion and the Keycloak accounts the soft deletion disabled', 
     expect(w.identity.isDisabled(FEDERATED)).toBe(false)
   })
 })
+
+describe('cancelDeletion and its deletion.cancelled audit record', () => {
+  const cancelledRecords = (w: DeletionWorld, requestId: string) => w.audit.records.filter((record) => record.requestId === requestId && record.event === 'deletion.cancelled')
+
+  it('when a cancel is finished, then its record is stored after the user is restored and before the hold is cleared and the request recorded cancelled, and names who cancelled', async () => {
+    const w = await softDeleted()
+    w.timeline.clear()
+
+    await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
+
+    const writes = w.timeline.writes()
+    const at = (entry: string) => writes.indexOf(entry)
+    expect(at('audit.append(deletion.cancelled)')).toBeGreaterThan(writes.findIndex((entry) => entry.startsWith('users.restoreStatus')))
+    expect(at('audit.append(deletion.cancelled)')).toBeLessThan(writes.findLastIndex((entry) => entry.startsWith('states.swap')))
+    expect(at('audit.append(deletion.cancelled)')).toBeLessThan(at('requests.finish(cancelled)'))
+    expect(cancelledRecords(w, 'soft-1')).toEqual([expect.objectContaining({ detail: { cancelledBy: TARGET } })])
+  })
+
+  it('when the audit record of a cancel cannot be stored, then the request is not recorded cancelled: it stays cancelling and open, and the sweeper stores the record and finishes it', async () => {
+    // Arrange
+    const w = await softDeleted()
+    w.audit.failNext(new DependencyUnavailableError('cassandra'))
+
+    // Act
+    const error = await cancelDeletion(w.deps, { userId: TARGET, caller: self() }).catch((err: unknown) => err)
+
+    // Assert: the cancel answered 503 and is left to the sweeper, not ended unaudited.
+    expect(error).toBeInstanceOf(DependencyUnavailableError)
+    expect(w.requests.peek('soft-1')?.state).toBe('cancelling')
+    expect(w.requests.isOpen('soft-1')).toBe(true)
+    expect(cancelledRecords(w, 'soft-1')).toEqual([])
+    expect(w.states.peek(TARGET)).toMatchObject({ mode: 'restoring', requestId: 'soft-1' })
+
+    const sweep = await resumeOpenDeletions(w.deps)
+
+    expect(sweep).toMatchObject({ resumed: 1 })
+    expect(w.requests.peek('soft-1')?.state).toBe('cancelled')
+    expect(cancelledRecords(w, 'soft-1')).toHaveLength(1)
+    expect(w.states.peek(TARGET)).toBeUndefined()
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 1, isDeleted: false })
+    expect(await w.requests.listOpen(10, w.clock.now())).toEqual([])
+  })
+
+  it('when the audit record of a cancel cannot be stored, then the same cancel again stores it (naming its caller) and succeeds', async () => {
+    const w = await softDeleted()
+    w.audit.failNext(new DependencyUnavailableError('cassandra'))
+    expect(await cancelDeletion(w.deps, { userId: TARGET, caller: self() }).catch((err: unknown) => err)).toBeInstanceOf(DependencyUnavailableError)
+
+    expect(await cancelDeletion(w.deps, { userId: TARGET, caller: self() })).toEqual({ requestId: 'soft-1' })
+
+    expect(w.requests.peek('soft-1')?.state).toBe('cancelled')
+    expect(cancelledRecords(w, 'soft-1')).toEqual([expect.objectContaining({ detail: { cancelledBy: TARGET } })])
+  })
+
+  it('when the process dies between the cancel’s restore and its record, then the sweeper stores the record and finishes the cancel', async () => {
+    // Arrange: the append never returns to this run (the process is gone); nothing was stored.
+    const w = await softDeleted()
+    const append = w.audit.append.bind(w.audit)
+    let died = false
+    w.audit.append = async (record) => {
+      if (record.event === 'deletion.cancelled' && !died) {
+        died = true
+        throw new Error('the process died here')
+      }
+      return append(record)
+    }
+    await cancelDeletion(w.deps, { userId: TARGET, caller: self() }).catch(() => undefined)
+    expect(w.requests.peek('soft-1')?.state).toBe('cancelling')
+
+    // Act: another instance's sweeper, once the dead run's lease has run out.
+    w.clock.advance(WORLD_LEASE_MS + 1)
+    await resumeOpenDeletions(w.deps)
+
+    // Assert
+    expect(w.requests.peek('soft-1')?.state).toBe('cancelled')
+    expect(cancelledRecords(w, 'soft-1')).toHaveLength(1)
+  })
+
+  it('when the cancel’s final write fails after its record was stored, then the sweeper finishes it without a second record', async () => {
+    const w = await softDeleted()
+    w.requests.failNext('finish', new DependencyUnavailableError('cassandra'))
+    expect(await cancelDeletion(w.deps, { userId: TARGET, caller: self() }).catch((err: unknown) => err)).toBeInstanceOf(DependencyUnavailableError)
+    expect(w.requests.peek('soft-1')?.state).toBe('cancelling')
+
+    await resumeOpenDeletions(w.deps)
+
+    expect(w.requests.peek('soft-1')?.state).toBe('cancelled')
+    expect(cancelledRecords(w, 'soft-1')).toHaveLength(1)
+  })
+
+  it('when Keycloak is down during a cancel, then no deletion.cancelled record is stored while the user is still locked out; it is stored once the sweeper has restored them', async () => {
+    const w = await softDeleted()
+    w.identity.goDown()
+
+    expect(await cancelDeletion(w.deps, { userId: TARGET, caller: self() }).catch((err: unknown) => err)).toBeInstanceOf(DependencyUnavailableError)
+
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 2, isDeleted: true })
+    expect(cancelledRecords(w, 'soft-1')).toEqual([])
+
+    w.identity.comeBack()
+    await resumeOpenDeletions(w.deps)
+
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 1, isDeleted: false })
+    expect(cancelledRecords(w, 'soft-1')).toHaveLength(1)
+  })
+
+  it('when a cancel stalls past its lease after taking the hold and the sweeper takes over meanwhile, then no record is stored for the stalled run’s refused reopen', async () => {
+    // The stalled run's reopen is refused (another runner has the request): it stores nothing.
+    const w = await softDeleted()
+    const reopen = w.requests.reopen.bind(w.requests)
+    const stalled = gate()
+    let stalling = true
+    w.requests.reopen = async (...args) => {
+      if (stalling) {
+        stalling = false
+        await stalled.opened
+      }
+      return reopen(...args)
+    }
+    const cancel = cancelDeletion(w.deps, { userId: TARGET, caller: self() }).catch((err: unknown) => err)
+    await vi.waitFor(() => expect(w.states.peek(TARGET)).toMatchObject({ mode: 'restoring' }))
+    w.clock.advance(WORLD_LEASE_MS + 1)
+    await w.requests.acquireLease('soft-1', w.clock.now(), new Date(w.clock.now().getTime() + WORLD_LEASE_MS))
+
+    stalled.open()
+
+    expect(await cancel).toBeInstanceOf(DependencyUnavailableError)
+    expect(cancelledRecords(w, 'soft-1')).toEqual([])
+    expect(w.requests.peek('soft-1')?.state).not.toBe('cancelled')
+  })
+})
+
+describe('a cancel whose hold is taken over before its record is stored', () => {
+  it('when a manager’s hard deletion takes the managed user’s restoring hold while the cancel restores them, then the cancel still stores its record before it is recorded cancelled', async () => {
+    // Arrange: the hold moves to a hard deletion right after the row is put back (the managed-users step's hold()).
+    const w = await softDeleted()
+    const restoreStatus = w.users.restoreStatus.bind(w.users)
+    w.users.restoreStatus = async (...args) => {
+      await restoreStatus(...args)
+      await w.states.swap(TARGET, { mode: 'restoring', requestId: 'soft-1' }, { mode: 'hard', requestId: 'manager-hard-1' })
+    }
+
+    // Act
+    await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
+
+    // Assert: recorded, and the hard deletion's hold left alone.
+    expect(w.requests.peek('soft-1')?.state).toBe('cancelled')
+    expect(w.audit.eventsOf('soft-1').filter((event) => event === 'deletion.cancelled')).toHaveLength(1)
+    expect(w.states.peek(TARGET)).toEqual({ mode: 'hard', requestId: 'manager-hard-1' })
+  })
+})

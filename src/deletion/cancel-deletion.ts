@@ -31,19 +31,36 @@ const MAX_ATTEMPTS = 3
  * (the Keycloak account enabled again, then the row's status and isdeleted put back), from the
  * facts each step kept. A step that cannot be restored now (Keycloak down) stops the undoing there:
  * the user stays locked out, the request stays `cancelling`, and the sweeper (or a repeated
- * cancel) finishes it. Only when every step is back is the hold dropped and the user let in again.
+ * cancel) finishes it. Only when every step is back is the cancel audited, then the hold dropped
+ * (the user let in again by every reader of the state) and the request recorded `cancelled`.
+ *
+ * The `deletion.cancelled` record is stored before the hold is dropped and before the request is
+ * `cancelled`: a record that cannot be stored (the audit's writes exhausted) or a run that dies
+ * before it leaves the request `cancelling`, open, and its hold `restoring`, and whoever finishes
+ * it (the sweeper, the same cancel again, a deletion meeting the hold) stores it then. Nor is it
+ * stored before the user is back: no record for a cancel that has not happened. A hold already
+ * gone means the record was stored (only this function drops a `restoring` hold, after the
+ * append): a rerun after a lost final write does not audit it twice (unless a later deletion has
+ * taken a hold of its own since: then it may be there twice, recognisable by requestId and event). `cancelledBy`: the caller
+ * whose cancel this run is, absent when nobody asked (the sweeper, another request meeting the hold).
  */
-export async function finishCancel(deps: RunDeps, request: DeletionRequest, cancelledBy = request.requestedBy): Promise<void> {
+export async function finishCancel(deps: RunDeps, request: DeletionRequest, cancelledBy?: string): Promise<void> {
   for (const step of [...stepsOf('soft')].reverse()) {
     const outcome = request.steps[step.name]
     // Restored steps keep no restore facts: a rerun passes them by.
     if (!step.restore || !outcome?.restore) continue
-    const restored = await step.restore({ deps, request, outcome, cancelledBy })
+    const restored = await step.restore({ deps, request, outcome, cancelledBy: cancelledBy ?? request.requestedBy })
     request.steps[step.name] = restored
     await checkpointSteps(deps, request, { [step.name]: restored }, 'cancelling')
     if (restored.status === 'pending') throw new DependencyUnavailableError('keycloak')
   }
-  await deps.states.swap(request.userId, { mode: 'restoring', requestId: request.id }, undefined)
+  const restoring = { mode: 'restoring', requestId: request.id } as const
+  const held = await deps.states.get(request.userId)
+  // No hold left: this cancel dropped it, after its record was stored (only a cancel drops a
+  // `restoring` hold, and only here). Any other hold (ours still, or taken over meanwhile by a
+  // manager's hard deletion of this managed user): the record is stored, at least once.
+  if (held) await deps.audit.append(auditRecord(request, 'deletion.cancelled', deps.clock.now(), cancelledBy === undefined ? undefined : { cancelledBy }))
+  if (held?.mode === restoring.mode && held.requestId === restoring.requestId) await deps.states.swap(request.userId, restoring, undefined)
   deps.listener.userRestored(request.userId)
   await finishUnderLease(deps, request, 'cancelled', {})
 }
@@ -85,8 +102,8 @@ export async function finishCancelOf(deps: RunDeps, requestId: string): Promise<
 
 /**
  * Finishes, under the lease the caller holds on `request`, a cancel that took the request's hold
- * (`restoring`) and stopped before it was through: records it if its run died before that (no
- * `cancelledBy`: no caller asked), then undoes the steps. What a deletion meeting the hold does,
+ * (`restoring`) and stopped before it was through: records it if its run died before that, then
+ * undoes the steps and audits it (no `cancelledBy`: no caller asked). What a deletion meeting the hold does,
  * and the grace period's erasure when it finds its own hold `restoring`.
  */
 export async function finishInterruptedCancel(deps: RunDeps, request: DeletionRequest): Promise<void> {
@@ -96,16 +113,15 @@ export async function finishInterruptedCancel(deps: RunDeps, request: DeletionRe
 
 /**
  * The cancel recorded, once: the request reopened as `cancelling` (fenced by the lease, so a run
- * that stalled past it writes nothing) and its `deletion.cancelled` audit record. Done by the
- * run that took the hold, or, when that run died before this, by whichever run finds the hold
- * `restoring` and the request not reopened yet. `cancelledBy` is absent when no caller asked
- * (another request met the hold).
+ * that stalled past it writes nothing), which the sweeper finishes from then on. Done by the run
+ * that took the hold, or, when that run died before this, by whichever run finds the hold
+ * `restoring` and the request not reopened yet. Its `deletion.cancelled` audit record is stored by
+ * finishCancel once the user is back, before the request can end `cancelled`.
  */
-async function recordCancel(deps: RunDeps, request: DeletionRequest, cancelledBy?: string): Promise<void> {
+async function recordCancel(deps: RunDeps, request: DeletionRequest): Promise<void> {
   if (request.state === 'cancelling' || request.state === 'cancelled') return
   await deps.requests.reopen(request, 'cancelling', request.heldUntil)
   request.state = 'cancelling'
-  await deps.audit.append(auditRecord(request, 'deletion.cancelled', deps.clock.now(), cancelledBy === undefined ? undefined : { cancelledBy }))
 }
 
 /**
@@ -159,7 +175,7 @@ async function cancelOnce(deps: DeleteUserDeps, input: CancelDeletionInput, comm
       // The point of no return: the restore begins (or an interrupted one is finished).
       commit?.enter()
       if (held.mode === 'soft' && !(await deps.states.swap(input.userId, held, { mode: 'restoring', requestId: held.requestId }))) return undefined
-      await recordCancel(deps, request, input.caller.userId)
+      await recordCancel(deps, request)
       // Recorded: from here the sweeper finishes the cancel, whatever this run meets next.
       commit?.decided()
       await finishCancel(deps, request, input.caller.userId)
