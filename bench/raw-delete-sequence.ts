@@ -38,7 +38,8 @@ const LEASE_MS = 30_000
  *     user_cert, address, extra targets (none), profile scrub, search user and cache (not
  *     configured), managed users, event (outbox entry + pending list, plain, together; the managed users' ids come
  *     from their step, so no second index read)
- *   src/deletion/settle-request.ts: finish with the receipt, unlisted, audit 'completed'
+ *   src/deletion/settle-request.ts: audit 'completed' (before the finish, while the lease holds), then
+ *     finish with the receipt, unlisted
  *   src/store/cassandra-*.ts: the CQL text and per-statement options below
  *
  * Same CQL, same options (prepared; idempotent where the store says so; the lock, the one LWT, not),
@@ -224,7 +225,8 @@ export async function rawDeleteSequence(client: Client, keyspace: string, userId
     { query: `INSERT INTO ${ks}.user_deletion_event_outbox_pending (requestid, createdat) VALUES (?, ?)`, params: [requestId, queuedAt] },
   ])
   recordStep('event', 'kafka (delete.user topic)', 'done', 'queued')
-  // finish: state + receipt, unlisted, audited
+  // audited, then finished (state + receipt) and unlisted: the record is stored before the request can end
+  await audit.append({ event: 'deletion.completed', requestId, userId, requestedBy, at: new Date().toISOString() })
   await run(`UPDATE ${ks}.user_deletion_request SET steps = steps + ?, state = ?, reason = ?, receipt = ?, leaseuntil = ?, updatedat = ? WHERE id = ?`, [
     unrecorded,
     'completed',
@@ -235,7 +237,6 @@ export async function rawDeleteSequence(client: Client, keyspace: string, userId
     requestId,
   ])
   await run(`DELETE FROM ${ks}.user_deletion_request_open WHERE id = ?`, [requestId])
-  await audit.append({ event: 'deletion.completed', requestId, userId, requestedBy, at: new Date().toISOString() })
 }
 
 export interface RawWrite {

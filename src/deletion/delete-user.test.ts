@@ -46,7 +46,7 @@ function onlyRequestOf(w: ReturnType<typeof world>, userId = TARGET): DeletionRe
   return itemAt(mine, 0, 'request')
 }
 
-/** One write per checkpoint: the lock; the outcomes before the profile is scrubbed; the rest with the finish (nobody managed, so no checkpoint after the managed users). */
+/** One write per checkpoint: the lock; the outcomes before the profile is scrubbed; the rest with the finish (nobody managed, so no checkpoint after the managed users), audited before it. */
 const SUCCESS_WRITES = [
   'requests.create',
   'audit.append(deletion.accepted)',
@@ -60,8 +60,8 @@ const SUCCESS_WRITES = [
   'requests.recordSteps(keycloak,otp,rateLimit,lookups,externalIdentities,organisations,declarations,notes,searchNotes,shadowUser,userFeed,userCert,address,extraTargets)',
   'users.scrubProfile',
   'outbox.append',
-  'requests.finish(completed)',
   'audit.append(deletion.completed)',
+  'requests.finish(completed)',
 ]
 
 describe('deleteUser, order of checks', () => {

@@ -9,6 +9,21 @@ import type { Clock, DeletionRequestStore } from './ports.js'
 export const leaseUntil = (deps: { clock: Clock; leaseMs: number }, from: Date = deps.clock.now()): Date => new Date(from.getTime() + deps.leaseMs)
 
 /**
+ * Whether a lease ending at `heldUntil` still holds at `at`: strictly before its end. The one rule
+ * of it: a runner takes a request over only once its clock is past the lease (acquireLease), and the
+ * store lands a fenced write plainly only while it holds (stampedWithin), else checks it against
+ * the lease.
+ */
+export const leaseHoldsAt = (heldUntil: Date, at: Date): boolean => at.getTime() < heldUntil.getTime()
+
+/**
+ * Whether the run's lease on `request` has run out by the run's clock: another runner may have
+ * taken the request over, and the run's next fenced write may be refused (LeaseLostError). False
+ * while it holds, and for a request the run holds no lease on (its writes are plain, never refused).
+ */
+export const leaseRunOut = (deps: { clock: Clock }, request: Pick<DeletionRequest, 'heldUntil'>): boolean => request.heldUntil !== undefined && !leaseHoldsAt(request.heldUntil, deps.clock.now())
+
+/**
  * A run's write was refused because its lease ran out and another runner has taken the request
  * since (or finished it). The run stops there and leaves the request to that runner: it must not
  * release the lease, record outcomes or audit an end.

@@ -1,6 +1,6 @@
 import type { DeletionReceipt, DeletionRequest, ReceiptEntry, RequestState, StepName, StepOutcome } from './deletion-request.js'
 import type { AuditRecord, AuditTrail, Clock, DeletionRequestStore, PhysicalErasure } from './ports.js'
-import { finishUnderLease } from './lease.js'
+import { finishUnderLease, leaseRunOut } from './lease.js'
 import { buildReceipt, receiptStores } from './receipt.js'
 import { STEPS } from './steps/index.js'
 
@@ -19,18 +19,41 @@ export function auditRecord(request: DeletionRequest, event: AuditRecord['event'
 }
 
 /**
+ * Ends the request in `state` (completed, failed, or scheduled for its erasure) and stores its audit
+ * record, so that no request ends unaudited: the record first, while the run's lease holds (or the
+ * run holds none: the finish is then a plain write), and only then the finish, which unlists a
+ * finished request. An append that fails (its writes exhausted) or a process that dies between the
+ * two leaves the request open and not finished: the sweeper runs its idempotent steps again and
+ * settles it again, appending again. So the record may be stored twice, recognisable by its
+ * (`requestId`, `event`), as may one whose finish is refused because the run stalled past its lease
+ * between the two. A run whose lease has run out by its clock (another runner may have taken the
+ * request over) finishes first, fenced by its lease, and audits only a finish that applied: a
+ * stalled run whose finish is refused audits nothing, and the taker audits the end once.
+ */
+async function finishAudited(deps: SettleDeps, request: DeletionRequest, state: RequestState, fields: Parameters<typeof finishUnderLease>[3], record: AuditRecord): Promise<void> {
+  if (leaseRunOut(deps, request)) {
+    await finishUnderLease(deps, request, state, fields)
+    await deps.audit.append(record)
+    return
+  }
+  await deps.audit.append(record)
+  await finishUnderLease(deps, request, state, fields)
+}
+
+/**
  * Every step has run: the request is completed, or partial while a dependency still owes a step;
  * it gets its receipt (in the same write as the outcomes no checkpoint recorded), and the audit
- * trail its outcome (a partial one first, then its receipt: see below). A partial request retried
- * with nothing more done (the same stores still owed) keeps the receipt and the audit record it has. A grace period's soft phase instead waits
- * for its erasure: scheduled, still open for the sweeper.
+ * trail its outcome, stored before the request can end (finishAudited; a partial one before its
+ * receipt: see below). A partial request retried with nothing more done (the same stores still
+ * owed) keeps the receipt and the audit record it has. A grace period's soft phase instead waits
+ * for its erasure: scheduled (audited first, as a completed one), still open for the sweeper.
  */
 export async function settleRequest(deps: SettleDeps, request: DeletionRequest, unrecorded: Partial<Record<StepName, StepOutcome>> = {}): Promise<RequestState> {
   const pending = STEPS.filter((step) => request.steps[step]?.status === 'pending')
   const now = deps.clock.now()
   if (pending.length === 0 && request.schedule && request.plan === 'soft') {
-    await finishUnderLease(deps, request, 'scheduled', { dueAt: request.schedule.eraseAt, steps: unrecorded })
-    await deps.audit.append(auditRecord(request, 'deletion.scheduled', now, { eraseAt: request.schedule.eraseAt.toISOString(), plan: request.schedule.plan }))
+    const record = auditRecord(request, 'deletion.scheduled', now, { eraseAt: request.schedule.eraseAt.toISOString(), plan: request.schedule.plan })
+    await finishAudited(deps, request, 'scheduled', { dueAt: request.schedule.eraseAt, steps: unrecorded }, record)
     return 'scheduled'
   }
   const state: RequestState = pending.length > 0 ? 'partial' : 'completed'
@@ -49,11 +72,14 @@ export async function settleRequest(deps: SettleDeps, request: DeletionRequest, 
   // A partial one is audited before its receipt is written: a later retry owing the same stores
   // takes that receipt as audited already (above), so a record that could not be written leaves the
   // old receipt and the next pass audits again. A run that loses its lease between the two may leave
-  // it twice. A completed one after: a stalled run whose finish is refused audits nothing.
-  if (state === 'partial') await deps.audit.append(auditRecord(request, 'deletion.partial', now, { pending: pending.join(',') }))
-  await finishUnderLease(deps, request, state, { receipt, steps: unrecorded })
+  // it twice. A completed one as finishAudited orders it: before the finish while the lease holds,
+  // so a record that could not be written leaves the request open for the sweeper; after it once
+  // the lease has run out, so a stalled run whose finish is refused audits nothing.
+  if (state === 'partial') {
+    await deps.audit.append(auditRecord(request, 'deletion.partial', now, { pending: pending.join(',') }))
+    await finishUnderLease(deps, request, state, { receipt, steps: unrecorded })
+  } else await finishAudited(deps, request, state, { receipt, steps: unrecorded }, auditRecord(request, 'deletion.completed', now))
   request.receipt = receipt
-  if (state === 'completed') await deps.audit.append(auditRecord(request, 'deletion.completed', now))
   return state
 }
 
@@ -77,8 +103,11 @@ function owesTheSame(stored: DeletionReceipt, stores: readonly ReceiptEntry[]): 
   return before.length === now.length && before.every((store, i) => store === now[i])
 }
 
-/** The request ends without deleting: another request locked the user first ('superseded'), or the user is gone ('not-found'). */
+/**
+ * The request ends without deleting: another request locked the user first ('superseded'), or the
+ * user is gone ('not-found'). Audited as finishAudited orders it: a record that could not be stored
+ * leaves the request open, and whoever takes it up next reads the same and ends it again.
+ */
 export async function failRequest(deps: SettleDeps, request: DeletionRequest, reason: 'superseded' | 'not-found', at: Date): Promise<void> {
-  await finishUnderLease(deps, request, 'failed', { reason })
-  await deps.audit.append(auditRecord(request, 'deletion.failed', at, { reason }))
+  await finishAudited(deps, request, 'failed', { reason }, auditRecord(request, 'deletion.failed', at, { reason }))
 }

@@ -1,3 +1,5 @@
+import { leaseHoldsAt } from '../deletion/lease.js'
+
 /**
  * Write timestamps for writes fenced by a lease: microseconds since the epoch, as the driver stamps
  * writes (a number is exact until the year 2255), but strictly increasing, so a runner's own writes
@@ -15,5 +17,9 @@ export class WriteStamps {
   }
 }
 
-/** Whether a write stamped `stamp` (µs) was stamped while a lease ending at `heldUntil` still held. */
-export const stampedWithin = (stamp: number, heldUntil: Date): boolean => stamp < heldUntil.getTime() * 1000
+/**
+ * Whether a write stamped `stamp` (µs) was stamped while a lease ending at `heldUntil` still held
+ * (the domain's rule, leaseHoldsAt, at the stamp's millisecond: a whole-millisecond end makes that
+ * exact).
+ */
+export const stampedWithin = (stamp: number, heldUntil: Date): boolean => leaseHoldsAt(heldUntil, new Date(Math.floor(stamp / 1000)))

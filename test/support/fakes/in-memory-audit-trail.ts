@@ -16,13 +16,15 @@ interface Link {
  * `verify` walks the chain the same way (the adapter's verifyChain), checking it against the heads
  * `anchor` recorded. `rewrite` and `remove` alter the stored chain as an attacker with write access
  * would, so tests can check that `verify` notices.
- * Each append goes to the timeline as `audit.append(<event>)`; `failNext` makes one append throw.
+ * Each append goes to the timeline as `audit.append(<event>)`; `failNext` makes one append throw,
+ * `failNextOf` the next append of one event (as the adapter's append gives up after its writes), storing nothing.
  */
 export class InMemoryAuditTrail implements AuditTrail {
   private readonly chain: Link[] = []
   /** Anchored heads by sequence number, as user_deletion_audit_anchor keys them (chain, seq). */
   private readonly anchors = new Map<number, ChainAnchor>()
   private readonly failures = new FailureQueue<'append'>()
+  private readonly eventFailures = new FailureQueue<AuditRecord['event']>()
 
   constructor(readonly timeline: Timeline = new Timeline()) {}
 
@@ -31,9 +33,16 @@ export class InMemoryAuditTrail implements AuditTrail {
     return this
   }
 
+  /** Makes the next append of `event` throw `error` (other events are stored as always). */
+  failNextOf(event: AuditRecord['event'], error: unknown): this {
+    this.eventFailures.add(event, error)
+    return this
+  }
+
   async append(record: AuditRecord): Promise<void> {
     this.timeline.record('audit', 'append', record.event)
     this.failures.check('append')
+    this.eventFailures.check(record.event)
     const last = this.chain.at(-1)
     const seq = (last?.seq ?? 0) + 1
     const prevHash = last?.hash ?? GENESIS

@@ -9,7 +9,7 @@ import {
   type StepName,
   type StepOutcome,
 } from '../../../src/deletion/deletion-request.js'
-import { LeaseLostError } from '../../../src/deletion/lease.js'
+import { LeaseLostError, leaseHoldsAt } from '../../../src/deletion/lease.js'
 import type { DeletionRequestStore, OpenEntry } from '../../../src/deletion/ports.js'
 import { FailureQueue, Timeline } from './timeline.js'
 
@@ -256,7 +256,7 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
   /** Whether a write fenced by `heldUntil` may land (see the class comment). */
   private holds(row: Row, heldUntil: Date | undefined): boolean {
     if (!heldUntil) return true
-    return this.clock.now().getTime() < heldUntil.getTime() || row.leaseUntil.getTime() === heldUntil.getTime()
+    return leaseHoldsAt(heldUntil, this.clock.now()) || row.leaseUntil.getTime() === heldUntil.getTime()
   }
 
   private heldRow(id: string, heldUntil: Date | undefined): Row {
