@@ -118,6 +118,21 @@ describe('cancelDeletion against the request deadline (answerBy)', () => {
   })
 })
 
+/** The cancel's first reopen of its request waits until the returned gate opens (a run stalled right after taking the hold). */
+function stallFirstReopen(w: DeletionWorld) {
+  const reopen = w.requests.reopen.bind(w.requests)
+  const stalled = gate()
+  let stalling = true
+  w.requests.reopen = async (...args) => {
+    if (stalling) {
+      stalling = false
+      await stalled.opened
+    }
+    return reopen(...args)
+  }
+  return stalled
+}
+
 describe('a cancel interrupted before it reopened its request, met by the end of the grace period', () => {
   it('when a cancel stalls past its lease after taking the hold and the erasure comes due meanwhile, then the sweeper finishes the cancel instead of failing the request', async () => {
     // Arrange: a grace period of one day, nearly over; the cancel takes the hold (restoring) and
@@ -125,16 +140,7 @@ describe('a cancel interrupted before it reopened its request, met by the end of
     const w = deletionWorld({ seed })
     await deleteAccount(w.deps, { requestId: 'grace-1', userId: TARGET, caller: self(), gracePeriodDays: 1 })
     w.clock.advance(WORLD_GRACE_DAY_MS - 1_000)
-    const reopen = w.requests.reopen.bind(w.requests)
-    const stalled = gate()
-    let stalling = true
-    w.requests.reopen = async (...args) => {
-      if (stalling) {
-        stalling = false
-        await stalled.opened
-      }
-      return reopen(...args)
-    }
+    const stalled = stallFirstReopen(w)
     const cancel = cancelDeletion(w.deps, { userId: TARGET, caller: self() }).catch((err: unknown) => err)
     await vi.waitFor(() => expect(w.states.peek(TARGET)).toMatchObject({ mode: 'restoring' }))
 
@@ -420,16 +426,7 @@ describe('cancelDeletion and its deletion.cancelled audit record', () => {
   it('when a cancel stalls past its lease after taking the hold and the sweeper takes over meanwhile, then no record is stored for the stalled run’s refused reopen', async () => {
     // The stalled run's reopen is refused (another runner has the request): it stores nothing.
     const w = await softDeleted()
-    const reopen = w.requests.reopen.bind(w.requests)
-    const stalled = gate()
-    let stalling = true
-    w.requests.reopen = async (...args) => {
-      if (stalling) {
-        stalling = false
-        await stalled.opened
-      }
-      return reopen(...args)
-    }
+    const stalled = stallFirstReopen(w)
     const cancel = cancelDeletion(w.deps, { userId: TARGET, caller: self() }).catch((err: unknown) => err)
     await vi.waitFor(() => expect(w.states.peek(TARGET)).toMatchObject({ mode: 'restoring' }))
     w.clock.advance(WORLD_LEASE_MS + 1)
