@@ -458,4 +458,39 @@ describe('a cancel whose hold is taken over before its record is stored', () => 
     expect(w.audit.eventsOf('soft-1').filter((event) => event === 'deletion.cancelled')).toHaveLength(1)
     expect(w.states.peek(TARGET)).toEqual({ mode: 'hard', requestId: 'manager-hard-1' })
   })
+
+  it('when the hold was taken over, then the gate is not told the user is back: the hard deletion keeps them locked out', async () => {
+    const w = await softDeleted()
+    const restoreStatus = w.users.restoreStatus.bind(w.users)
+    w.users.restoreStatus = async (...args) => {
+      await restoreStatus(...args)
+      await w.states.swap(TARGET, { mode: 'restoring', requestId: 'soft-1' }, { mode: 'hard', requestId: 'manager-hard-1' })
+    }
+
+    await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
+
+    expect(w.listener.restored).toEqual([])
+  })
+})
+
+describe('cancelDeletion and the gate of this instance', () => {
+  it('when a cancel drops its hold, then the gate is told once that the user is back', async () => {
+    const w = await softDeleted()
+
+    await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
+
+    expect(w.listener.restored).toEqual([TARGET])
+  })
+
+  it('when a cancel’s final write failed after its hold was dropped, then the sweeper’s rerun does not tell the gate again (the user may be deleted again by then)', async () => {
+    const w = await softDeleted()
+    w.requests.failNext('finish', new DependencyUnavailableError('cassandra'))
+    await cancelDeletion(w.deps, { userId: TARGET, caller: self() }).catch(() => undefined)
+    expect(w.listener.restored).toEqual([TARGET])
+
+    await resumeOpenDeletions(w.deps)
+
+    expect(w.requests.peek('soft-1')?.state).toBe('cancelled')
+    expect(w.listener.restored).toEqual([TARGET])
+  })
 })

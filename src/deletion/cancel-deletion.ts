@@ -60,8 +60,10 @@ export async function finishCancel(deps: RunDeps, request: DeletionRequest, canc
   // `restoring` hold, and only here). Any other hold (ours still, or taken over meanwhile by a
   // manager's hard deletion of this managed user): the record is stored, at least once.
   if (held) await deps.audit.append(auditRecord(request, 'deletion.cancelled', deps.clock.now(), cancelledBy === undefined ? undefined : { cancelledBy }))
-  if (held?.mode === restoring.mode && held.requestId === restoring.requestId) await deps.states.swap(request.userId, restoring, undefined)
-  deps.listener.userRestored(request.userId)
+  // Only the run that drops our hold tells the gate the user is back: on a rerun (no hold left) or
+  // under another deletion's hold the user may be locked out again, and a `restorable` answer
+  // cached here runs out within the gate's short trust anyway.
+  if (held?.mode === restoring.mode && held.requestId === restoring.requestId && (await deps.states.swap(request.userId, restoring, undefined))) deps.listener.userRestored(request.userId)
   await finishUnderLease(deps, request, 'cancelled', {})
 }
 
