@@ -225,8 +225,7 @@ export async function rawDeleteSequence(client: Client, keyspace: string, userId
     { query: `INSERT INTO ${ks}.user_deletion_event_outbox_pending (requestid, createdat) VALUES (?, ?)`, params: [requestId, queuedAt] },
   ])
   recordStep('event', 'kafka (delete.user topic)', 'done', 'queued')
-  // audited, then finished (state + receipt) and unlisted: the record is stored before the request can end
-  await audit.append({ event: 'deletion.completed', requestId, userId, requestedBy, at: new Date().toISOString() })
+  // finished (state + receipt), then audited, then unlisted: the end is decided before its record, which is stored before the request leaves the list
   await run(`UPDATE ${ks}.user_deletion_request SET steps = steps + ?, state = ?, reason = ?, receipt = ?, leaseuntil = ?, updatedat = ? WHERE id = ?`, [
     unrecorded,
     'completed',
@@ -236,6 +235,7 @@ export async function rawDeleteSequence(client: Client, keyspace: string, userId
     new Date(),
     requestId,
   ])
+  await audit.append({ event: 'deletion.completed', requestId, userId, requestedBy, at: new Date().toISOString() })
   await run(`DELETE FROM ${ks}.user_deletion_request_open WHERE id = ?`, [requestId])
 }
 

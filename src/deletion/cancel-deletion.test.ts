@@ -3,7 +3,7 @@ import { deletionWorld, type DeletionWorld, WORLD_GRACE_DAY_MS, WORLD_LEASE_MS }
 import { cancelDeletion } from './cancel-deletion.js'
 import type { Caller } from './caller.js'
 import { deleteAccount } from './delete-account.js'
-import { DependencyUnavailableError, UserNotDeletedError } from './errors.js'
+import { DependencyUnavailableError, UserErasedError, UserNotDeletedError, UserNotFoundError } from './errors.js'
 import { resumeOpenDeletions } from './run-deletion.js'
 import { lockOutStanding } from './user-condition.js'
 
@@ -441,35 +441,212 @@ describe('cancelDeletion and its deletion.cancelled audit record', () => {
 })
 
 describe('a cancel whose hold is taken over before its record is stored', () => {
-  it('when a manager’s hard deletion takes the managed user’s restoring hold while the cancel restores them, then the cancel still stores its record before it is recorded cancelled', async () => {
-    // Arrange: the hold moves to a hard deletion right after the row is put back (the managed-users step's hold()).
-    const w = await softDeleted()
+  // Formerly the cancel stored its deletion.cancelled record here anyway and ended `cancelled`: a
+  // record of a cancel that the deletion holding the user then undoes, and the row left active
+  // under that deletion's hold. A hold taken from `restoring` by another deletion (a manager's
+  // erasure of this managed user) now ends the cancel superseded, as a grace period's erasure
+  // taken over by a hard deletion ends: `failed`, reason `superseded`, its `deletion.failed` record.
+
+  /** The hold moves to a hard deletion right after the row is put back (the managed-users step's hold()). */
+  function takenOverAfterTheRowRestore(w: DeletionWorld) {
     const restoreStatus = w.users.restoreStatus.bind(w.users)
     w.users.restoreStatus = async (...args) => {
-      await restoreStatus(...args)
+      const restored = await restoreStatus(...args)
       await w.states.swap(TARGET, { mode: 'restoring', requestId: 'soft-1' }, { mode: 'hard', requestId: 'manager-hard-1' })
+      return restored
     }
+  }
+
+  it('when a manager’s hard deletion takes the managed user’s restoring hold once the row is put back, then no deletion.cancelled is stored: the request ends superseded, the row is locked again, and the caller hears the user does not exist', async () => {
+    // Arrange
+    const w = await softDeleted()
+    takenOverAfterTheRowRestore(w)
 
     // Act
-    await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
+    const error = await cancelDeletion(w.deps, { userId: TARGET, caller: self() }).catch((err: unknown) => err)
 
-    // Assert: recorded, and the hard deletion's hold left alone.
-    expect(w.requests.peek('soft-1')?.state).toBe('cancelled')
-    expect(w.audit.eventsOf('soft-1').filter((event) => event === 'deletion.cancelled')).toHaveLength(1)
+    // Assert: superseded and audited so, the hard deletion's hold left alone, the user locked out under it.
+    expect(error).toBeInstanceOf(UserNotFoundError)
+    expect(w.requests.peek('soft-1')).toMatchObject({ state: 'failed', reason: 'superseded' })
+    expect(w.requests.isOpen('soft-1')).toBe(false)
+    expect(w.audit.eventsOf('soft-1')).not.toContain('deletion.cancelled')
+    expect(w.audit.records.filter((record) => record.requestId === 'soft-1' && record.event === 'deletion.failed')).toEqual([expect.objectContaining({ detail: { reason: 'superseded' } })])
     expect(w.states.peek(TARGET)).toEqual({ mode: 'hard', requestId: 'manager-hard-1' })
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 2, isDeleted: true })
+    expect(await lockOutStanding(w, TARGET)).toBe('deleted')
   })
 
   it('when the hold was taken over, then the gate is not told the user is back: the hard deletion keeps them locked out', async () => {
     const w = await softDeleted()
-    const restoreStatus = w.users.restoreStatus.bind(w.users)
-    w.users.restoreStatus = async (...args) => {
-      await restoreStatus(...args)
-      await w.states.swap(TARGET, { mode: 'restoring', requestId: 'soft-1' }, { mode: 'hard', requestId: 'manager-hard-1' })
-    }
+    takenOverAfterTheRowRestore(w)
 
-    await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
+    await cancelDeletion(w.deps, { userId: TARGET, caller: self() }).catch(() => undefined)
 
     expect(w.listener.restored).toEqual([])
+  })
+})
+
+describe('a cancel racing the deletion of the user who manages them', () => {
+  const MANAGER = '9b9e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d49'
+  const managerSelf = (): Caller => ({ consumer: 'portal', userId: MANAGER, roles: [] })
+  const tombstone = { id: TARGET, status: 2, isDeleted: true, rootOrgId: null, managedBy: null }
+
+  /** The managed user (TARGET) soft-deleted of their own, their manager active. */
+  async function managedAndSoftDeleted(): Promise<DeletionWorld> {
+    const w = deletionWorld({
+      seed: [
+        { id: MANAGER, rootOrgId: 'org-1', organisationIds: ['org-1'] },
+        { id: TARGET, rootOrgId: 'org-1', organisationIds: ['org-1'], managedBy: MANAGER },
+      ],
+    })
+    w.search.users.set(TARGET, { id: TARGET, userId: TARGET, status: 1, isDeleted: false, isBlocked: false })
+    await deleteAccount(w.deps, { requestId: 'soft-1', userId: TARGET, caller: self(), mode: 'soft' })
+    // Later than the soft deletion, as any deletion that follows it is.
+    w.clock.advance(1_000)
+    return w
+  }
+
+  /** The manager's deletion (hard, or Sunbird's without a mode), run once from inside the cancel. */
+  const managersDeletion = (w: DeletionWorld, mode?: 'hard') => deleteAccount(w.deps, { requestId: 'manager-1', userId: MANAGER, caller: managerSelf(), ...(mode && { mode }) })
+
+  const cancelledRecords = (w: DeletionWorld) => w.audit.records.filter((record) => record.requestId === 'soft-1' && record.event === 'deletion.cancelled')
+  const failedRecords = (w: DeletionWorld) => w.audit.records.filter((record) => record.requestId === 'soft-1' && record.event === 'deletion.failed')
+
+  /** What a cancel that lost the user to the manager's erasure must leave: no false record, nothing open, the user erased and locked out. */
+  async function expectSuperseded(w: DeletionWorld) {
+    expect(cancelledRecords(w)).toEqual([])
+    expect(failedRecords(w)).toEqual([expect.objectContaining({ detail: { reason: 'superseded' } })])
+    expect(w.requests.peek('soft-1')).toMatchObject({ state: 'failed', reason: 'superseded' })
+    expect(w.requests.isOpen('soft-1')).toBe(false)
+    expect(await lockOutStanding(w, TARGET)).toBe('deleted')
+    expect(w.listener.restored).toEqual([])
+  }
+
+  it('when the manager’s hard deletion takes the hold between the cancel’s hold check and its row write, then the row stays the tombstone (the write is refused), no deletion.cancelled is stored, the request ends superseded, and the caller hears the user does not exist', async () => {
+    // Arrange: the hard deletion runs whole right before the row's restore is sent.
+    const w = await managedAndSoftDeleted()
+    const restoreStatus = w.users.restoreStatus.bind(w.users)
+    let interleaved = false
+    w.users.restoreStatus = async (...args) => {
+      if (!interleaved) {
+        interleaved = true
+        await managersDeletion(w, 'hard')
+      }
+      return restoreStatus(...args)
+    }
+
+    // Act
+    const error = await cancelDeletion(w.deps, { userId: TARGET, caller: self() }).catch((err: unknown) => err)
+
+    // Assert
+    expect(error).toBeInstanceOf(UserNotFoundError)
+    expect(w.users.snapshot(TARGET)).toEqual(tombstone)
+    expect(w.states.peek(TARGET)).toEqual({ mode: 'hard', requestId: 'manager-1' })
+    await expectSuperseded(w)
+  })
+
+  it('when the manager’s hard deletion takes the hold before the Keycloak step, then the cancel restores nothing more: the account is not enabled and the row not touched', async () => {
+    // Arrange: the hard deletion runs while the cancel restores the search document (the first step it undoes).
+    const w = await managedAndSoftDeleted()
+    const restoreFlags = w.search.restoreUserFlags.bind(w.search)
+    w.search.restoreUserFlags = async (...args) => {
+      const restored = await restoreFlags(...args)
+      await managersDeletion(w, 'hard')
+      return restored
+    }
+    const enable = vi.spyOn(w.identity, 'enableAccount')
+
+    // Act
+    const error = await cancelDeletion(w.deps, { userId: TARGET, caller: self() }).catch((err: unknown) => err)
+
+    // Assert
+    expect(error).toBeInstanceOf(UserNotFoundError)
+    expect(enable).not.toHaveBeenCalled()
+    expect(w.users.callCount('restoreStatus')).toBe(0)
+    expect(w.users.snapshot(TARGET)).toEqual(tombstone)
+    await expectSuperseded(w)
+  })
+
+  it('when the manager’s deletion without a mode erases them during the cancel, then that deletion takes the restoring hold, the scrubbed row stays deleted, and the caller hears the user was erased', async () => {
+    const w = await managedAndSoftDeleted()
+    const enable = w.identity.enableAccount.bind(w.identity)
+    w.identity.enableAccount = async (...args) => {
+      const enabled = await enable(...args)
+      await managersDeletion(w)
+      return enabled
+    }
+
+    const error = await cancelDeletion(w.deps, { userId: TARGET, caller: self() }).catch((err: unknown) => err)
+
+    expect(error).toBeInstanceOf(UserErasedError)
+    expect(w.states.peek(TARGET)).toEqual({ mode: 'sunbird', requestId: 'manager-1' })
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 2, isDeleted: true })
+    expect(w.users.callCount('restoreStatus')).toBe(0)
+    await expectSuperseded(w)
+  })
+
+  it('when the audit record of the superseded end cannot be stored, then the sweeper stores it and the request ends superseded, restoring nothing', async () => {
+    // Arrange
+    const w = await managedAndSoftDeleted()
+    const restoreStatus = w.users.restoreStatus.bind(w.users)
+    w.users.restoreStatus = async (...args) => {
+      if (w.states.peek(TARGET)?.mode === 'restoring') {
+        await managersDeletion(w, 'hard')
+        w.audit.failNext(new DependencyUnavailableError('cassandra'))
+      }
+      return restoreStatus(...args)
+    }
+    // Never the cancel's success; the record is owed.
+    expect(await cancelDeletion(w.deps, { userId: TARGET, caller: self() }).catch((err: unknown) => err)).toBeInstanceOf(Error)
+    expect(failedRecords(w)).toEqual([])
+
+    // Act: another instance's sweeper, once the run's lease has run out.
+    w.clock.advance(WORLD_LEASE_MS + 1)
+    await resumeOpenDeletions(w.deps)
+
+    // Assert
+    expect(w.users.snapshot(TARGET)).toEqual(tombstone)
+    await expectSuperseded(w)
+  })
+})
+
+describe('a cancel whose row was erased outside this service', () => {
+  it('when the row is removed outright while the cancel restores the user, then it is not written back: the hold is dropped, the request ends failed (not-found), and the caller hears the user does not exist', async () => {
+    // Arrange: no deletion of this service holds the user; someone deletes the row before its restore.
+    const w = await softDeleted()
+    const restoreStatus = w.users.restoreStatus.bind(w.users)
+    w.users.restoreStatus = async (...args) => {
+      w.users.removeRow(TARGET)
+      return restoreStatus(...args)
+    }
+
+    // Act
+    const error = await cancelDeletion(w.deps, { userId: TARGET, caller: self() }).catch((err: unknown) => err)
+
+    // Assert
+    expect(error).toBeInstanceOf(UserNotFoundError)
+    expect(w.users.snapshot(TARGET)).toBeUndefined()
+    expect(w.states.peek(TARGET)).toBeUndefined()
+    expect(w.requests.peek('soft-1')).toMatchObject({ state: 'failed', reason: 'not-found' })
+    expect(w.audit.eventsOf('soft-1')).not.toContain('deletion.cancelled')
+    expect(w.listener.restored).toEqual([])
+  })
+
+  it('when a lock recorded before its time was kept is cancelled, then the row is restored as before', async () => {
+    // Arrange: the lock outcome as a soft deletion recorded it before this change (no lockedAt).
+    const w = await softDeleted()
+    const request = w.requests.peek('soft-1')
+    if (!request?.steps.lock?.restore) throw new Error('no lock outcome')
+    const { lockedAt: _dropped, ...older } = request.steps.lock.restore
+    request.steps.lock = { ...request.steps.lock, restore: older }
+    w.requests.seed(request)
+
+    // Act
+    await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
+
+    // Assert
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 1, isDeleted: false })
+    expect(w.requests.peek('soft-1')?.state).toBe('cancelled')
   })
 })
 

@@ -4,10 +4,13 @@ import { authorize, type DeleteUserDeps } from './delete-user.js'
 import { deletionBasis } from './deletion-policy.js'
 import type { DeletionRequest } from './deletion-request.js'
 import { DependencyUnavailableError, NotPermittedError, UserErasedError, UserNotDeletedError, UserNotFoundError } from './errors.js'
+import { isDeleted } from './is-deleted.js'
 import { checkpointSteps, finishUnderLease, giveBack, LeaseLostError, leaseUntil } from './lease.js'
+import type { UserDeletionState } from './ports.js'
 import type { RunDeps } from './run-deletion.js'
-import { auditRecord } from './settle-request.js'
+import { auditRecord, failRequest } from './settle-request.js'
 import { stepsOf } from './steps/index.js'
+import { ROW_CHANGED_SINCE_LOCK } from './steps/lock.js'
 import { readCondition } from './user-condition.js'
 
 export interface CancelDeletionInput {
@@ -26,45 +29,105 @@ export interface CancelDeletionInput {
 // A state changing under us twice in a row is already unusual; a third time is a fight we should not win by looping.
 const MAX_ATTEMPTS = 3
 
+/** What a cancel's run under the lease answers when another deletion took the user first (see answerAfterSupersession). */
+const SUPERSEDED = Symbol('superseded')
+
+/** How a cancel's run ended: the user back and the request `cancelled`, or the user taken by another deletion first and the request ended superseded. */
+export type CancelEnd = 'cancelled' | 'superseded'
+
+/** The hold is still this cancel's own `restoring` one. */
+const holdsRestoring = (held: UserDeletionState | undefined, request: DeletionRequest): held is UserDeletionState => held?.mode === 'restoring' && held.requestId === request.id
+
 /**
  * Undoes what a soft deletion did, step by step in reverse order, through each step's `restore`
- * (the Keycloak account enabled again, then the row's status and isdeleted put back), from the
- * facts each step kept. A step that cannot be restored now (Keycloak down) stops the undoing there:
- * the user stays locked out, the request stays `cancelling`, and the sweeper (or a repeated
- * cancel) finishes it. Only when every step is back is the cancel audited, then the hold dropped
- * (the user let in again by every reader of the state) and the request recorded `cancelled`.
+ * (the search document's flags, the Keycloak account enabled again, then the row's status and
+ * isdeleted put back), from the facts each step kept. A step that cannot be restored now (Keycloak
+ * down) stops the undoing there: the user stays locked out, the request stays `cancelling`, and
+ * the sweeper (or a repeated cancel) finishes it. Only when every step is back is the cancel
+ * audited, then the hold dropped (the user let in again by every reader of the state) and the
+ * request recorded `cancelled`.
+ *
+ * Another deletion may take the user's hold from `restoring` meanwhile: a manager's deletion
+ * erasing this managed user (the managed-users step's hold), which then erases them. The hold is
+ * read once before each restore step and once more right before the record: from the moment it is
+ * another's, nothing more is restored (neither the Keycloak account nor the row), no
+ * `deletion.cancelled` is stored, and the cancel ends superseded (endSuperseded). The row's own
+ * restore is conditioned on the soft deletion's lock (UserStore.restoreStatus), so an erasure that
+ * took the hold between that read and the write is not undone either: a row gone or rewritten since
+ * the lock is left as it is, and the cancel ends superseded the same way.
  *
  * The `deletion.cancelled` record is stored before the hold is dropped and before the request is
  * `cancelled`: a record that cannot be stored (the audit's writes exhausted) or a run that dies
  * before it leaves the request `cancelling`, open, and its hold `restoring`, and whoever finishes
  * it (the sweeper, the same cancel again, a deletion meeting the hold) stores it then. Nor is it
  * stored before the user is back: no record for a cancel that has not happened. A hold already
- * gone means the record was stored (only this function drops a `restoring` hold, after the
- * append): a rerun after a lost final write does not audit it twice (unless a later deletion has
- * taken a hold of its own since: then it may be there twice, recognisable by requestId and event). `cancelledBy`: the caller
- * whose cancel this run is, absent when nobody asked (the sweeper, another request meeting the hold).
+ * gone once every step is back means the record was stored (only this function drops a
+ * `restoring` hold after the last restore, right after the append; endSuperseded drops one only
+ * while the row's restore is still owed): a rerun after a lost final write does not audit it
+ * twice (unless a later deletion has taken a hold of its own since: then it may be there twice,
+ * recognisable by requestId and event). A hold taken over between the last read and the append
+ * (the narrowest window) leaves the record of a cancel that did put the user back, before the
+ * deletion that took the hold erases them. `cancelledBy`: the caller whose cancel this run is,
+ * absent when nobody asked (the sweeper, another request meeting the hold).
  */
-export async function finishCancel(deps: RunDeps, request: DeletionRequest, cancelledBy?: string): Promise<void> {
+export async function finishCancel(deps: RunDeps, request: DeletionRequest, cancelledBy?: string): Promise<CancelEnd> {
   for (const step of [...stepsOf('soft')].reverse()) {
     const outcome = request.steps[step.name]
     // Restored steps keep no restore facts: a rerun passes them by.
     if (!step.restore || !outcome?.restore) continue
+    const before = await deps.states.get(request.userId)
+    if (!holdsRestoring(before, request)) return endSuperseded(deps, request, before)
     const restored = await step.restore({ deps, request, outcome, cancelledBy: cancelledBy ?? request.requestedBy })
+    // The row is gone, or another deletion erased it since the lock: left as it is, and nothing recorded as restored.
+    if (restored.action === ROW_CHANGED_SINCE_LOCK) return endSuperseded(deps, request, await deps.states.get(request.userId))
     request.steps[step.name] = restored
     await checkpointSteps(deps, request, { [step.name]: restored }, 'cancelling')
     if (restored.status === 'pending') throw new DependencyUnavailableError('keycloak')
   }
   const restoring = { mode: 'restoring', requestId: request.id } as const
   const held = await deps.states.get(request.userId)
-  // No hold left: this cancel dropped it, after its record was stored (only a cancel drops a
-  // `restoring` hold, and only here). Any other hold (ours still, or taken over meanwhile by a
-  // manager's hard deletion of this managed user): the record is stored, at least once.
+  // Taken over since the last step (a manager's erasure): no record of a cancel the erasure undoes.
+  if (held && !holdsRestoring(held, request)) return endSuperseded(deps, request, held)
+  // No hold left: this cancel dropped it, after its record was stored (see above).
   if (held) await deps.audit.append(auditRecord(request, 'deletion.cancelled', deps.clock.now(), cancelledBy === undefined ? undefined : { cancelledBy }))
   // Only the run that drops our hold tells the gate the user is back: on a rerun (no hold left) or
   // under another deletion's hold the user may be locked out again, and a `restorable` answer
   // cached here runs out within the gate's short trust anyway.
-  if (held?.mode === restoring.mode && held.requestId === restoring.requestId && (await deps.states.swap(request.userId, restoring, undefined))) deps.listener.userRestored(request.userId)
+  if (held && (await deps.states.swap(request.userId, restoring, undefined))) deps.listener.userRestored(request.userId)
   await finishUnderLease(deps, request, 'cancelled', {})
+  // Off the sweeper's list once finished (a finish that leaves it listed is unlisted here; a lost unlist, by the sweeper).
+  await deps.requests.unlist(request.id)
+  return 'cancelled'
+}
+
+/**
+ * The cancel lost the user before it was through: it restores nothing more and ends its request
+ * failed, as a grace period's erasure taken over by a hard deletion does (failRequest: failed
+ * first, then its `deletion.failed` record; a record that cannot be stored leaves the failed
+ * request listed, and the sweeper stores it).
+ * - Another deletion holds the user (`held`: a manager's hard deletion, or Sunbird's, erasing this
+ *   managed user): `superseded`. When the row reads active (this cancel's restore landed before
+ *   that deletion's erasure, or a replica applied the erasure's write under it), it is locked
+ *   again at once (status 2 + isdeleted, the lock's compare-and-set), so the user never stands
+ *   active under a deletion that erases them; that deletion's own row write follows as it would.
+ * - The hold is still this cancel's: the row was refused its restore because it is gone or was
+ *   rewritten since the lock by a writer outside this service (no deletion of this service erases
+ *   without taking the hold first). The hold is dropped, so the row alone says where the user
+ *   stands (a deleted row with no hold: Sunbird's deletion, final), and the request ends
+ *   `superseded`, or `not-found` when the row is gone.
+ * - No hold: an earlier run did the above and could not end the request.
+ * The caller (cancelOnce) then answers as a cancel of the user as they now stand is answered.
+ */
+async function endSuperseded(deps: RunDeps, request: DeletionRequest, held: UserDeletionState | undefined): Promise<'superseded'> {
+  const erasing = held?.mode === 'hard' || held?.mode === 'sunbird'
+  if (holdsRestoring(held, request)) await deps.states.swap(request.userId, held, undefined)
+  const user = await deps.users.findUser(request.userId)
+  if (erasing && user && !isDeleted(user)) {
+    await deps.users.markDeleted(user, { requestedBy: request.requestedBy, at: deps.clock.now() })
+    deps.listener.userDeleted(request.userId)
+  }
+  await failRequest(deps, request, user ? 'superseded' : 'not-found', deps.clock.now())
+  return 'superseded'
 }
 
 /**
@@ -105,12 +168,13 @@ export async function finishCancelOf(deps: RunDeps, requestId: string): Promise<
 /**
  * Finishes, under the lease the caller holds on `request`, a cancel that took the request's hold
  * (`restoring`) and stopped before it was through: records it if its run died before that, then
- * undoes the steps and audits it (no `cancelledBy`: no caller asked). What a deletion meeting the hold does,
- * and the grace period's erasure when it finds its own hold `restoring`.
+ * undoes the steps and audits it (no `cancelledBy`: no caller asked), or ends it superseded when
+ * another deletion took the user meanwhile. What a deletion meeting the hold does, and the grace
+ * period's erasure when it finds its own hold `restoring`.
  */
-export async function finishInterruptedCancel(deps: RunDeps, request: DeletionRequest): Promise<void> {
+export async function finishInterruptedCancel(deps: RunDeps, request: DeletionRequest): Promise<CancelEnd> {
   await recordCancel(deps, request)
-  await finishCancel(deps, request)
+  return finishCancel(deps, request)
 }
 
 /**
@@ -139,6 +203,11 @@ async function recordCancel(deps: RunDeps, request: DeletionRequest): Promise<vo
  * cancel's success, while the undoing goes on: the deadline never answers "retry" for a cancel
  * that then completes. (Keycloak failing the undoing before the deadline is answered 503 as
  * before: the request is `cancelling`, and the sweeper or the same cancel again finishes it.)
+ *
+ * A cancel that loses the user to another deletion part way (a manager's deletion erasing this
+ * managed user takes the hold from `restoring`) restores nothing more and ends superseded (see
+ * finishCancel); its caller is then answered as a cancel of the user as they now stand: the user
+ * does not exist (hard-deleted, or the row gone) or was erased (Sunbird's deletion).
  *
  * Throws NotPermittedError, UserNotFoundError (no such user, or hard-deleted: a user that does not
  * exist), UserNotDeletedError, UserErasedError (Sunbird's deletion erased it), DependencyUnavailableError.
@@ -180,10 +249,32 @@ async function cancelOnce(deps: DeleteUserDeps, input: CancelDeletionInput, comm
       await recordCancel(deps, request)
       // Recorded: from here the sweeper finishes the cancel, whatever this run meets next.
       commit?.decided()
-      await finishCancel(deps, request, input.caller.userId)
+      if ((await finishCancel(deps, request, input.caller.userId)) === 'superseded') return SUPERSEDED
       return { requestId: request.id }
     })
+    if (cancelled === SUPERSEDED) throw await answerAfterSupersession(deps, input.userId)
     if (cancelled) return cancelled
   }
   throw new Error('the deletion state of the user kept changing')
+}
+
+/**
+ * The answer to a cancel that lost the user to another deletion: what a cancel of the user as they
+ * now stand is answered (a hard-deleted or missing user does not exist; Sunbird's deletion erased
+ * them), never the cancel's success.
+ */
+async function answerAfterSupersession(deps: DeleteUserDeps, userId: string): Promise<Error> {
+  const condition = await readCondition(deps, userId)
+  switch (condition.kind) {
+    case 'hard':
+    case 'missing':
+      return new UserNotFoundError()
+    case 'sunbird':
+      return new UserErasedError()
+    case 'active':
+      return new UserNotDeletedError()
+    case 'soft':
+      // Held again already (not by this cancel): the caller may ask again.
+      return new DependencyUnavailableError('cassandra')
+  }
 }

@@ -60,8 +60,9 @@ const SUCCESS_WRITES = [
   'requests.recordSteps(keycloak,otp,rateLimit,lookups,externalIdentities,organisations,declarations,notes,searchNotes,shadowUser,userFeed,userCert,address,extraTargets)',
   'users.scrubProfile',
   'outbox.append',
-  'audit.append(deletion.completed)',
   'requests.finish(completed)',
+  'audit.append(deletion.completed)',
+  'requests.unlist',
 ]
 
 describe('deleteUser, order of checks', () => {

@@ -37,7 +37,8 @@ export class LeaseLostError extends Error {
 
 /**
  * A checkpoint: records outcomes and the state under the lease the run holds, and renews that
- * lease. The one place a run's lease moves forward.
+ * lease. The one place a run's lease moves forward while it makes progress (reclaimLease is the
+ * other, for a run whose lease ran out before its end).
  */
 export async function checkpointSteps(
   deps: { requests: Pick<DeletionRequestStore, 'recordSteps'>; clock: Clock; leaseMs: number },
@@ -47,6 +48,23 @@ export async function checkpointSteps(
 ): Promise<void> {
   const until = leaseUntil(deps)
   await deps.requests.recordSteps(request.id, outcomes, state, until, request.heldUntil)
+  request.heldUntil = until
+}
+
+/**
+ * Makes sure the run still holds the request before it acts as its holder (stores the audit record
+ * of its end). While its lease holds by its clock, or when it holds none, nothing is written. A run
+ * whose lease has run out takes it back, renewed from now, by a compare-and-set on the lease it held
+ * (the store's renewLease: one lightweight transaction, paid only by a run that stalled), so it
+ * applies only if nobody took the request since; else LeaseLostError, nothing written, and the run
+ * stops there, as it does when any of its fenced writes is refused. The lease alone is written: the
+ * request's state and outcomes stay as its last write left them, for whoever resumes it.
+ */
+export async function reclaimLease(deps: { requests: Pick<DeletionRequestStore, 'renewLease'>; clock: Clock; leaseMs: number }, request: DeletionRequest): Promise<void> {
+  const heldUntil = request.heldUntil
+  if (heldUntil === undefined || !leaseRunOut(deps, request)) return
+  const until = leaseUntil(deps)
+  await deps.requests.renewLease(request.id, until, heldUntil)
   request.heldUntil = until
 }
 

@@ -70,14 +70,20 @@ export async function lockForPlan(deps: RunDeps, request: DeletionRequest): Prom
   throw new Error('the deletion state of the user kept changing')
 }
 
-/** The row's compare-and-set, retried while someone else changes other flags (e.g. blocks the user). Restore facts are recorded first, so a crash keeps them. */
+/**
+ * The row's compare-and-set, retried while someone else changes other flags (e.g. blocks the user).
+ * Restore facts are recorded first, so a crash keeps them: the row's status and flag before the
+ * lock, and the lock's own time (`lockedAt`, the row's `updateddate` once it applies), which a
+ * cancel's restore is conditioned on so that it never writes over a row erased since.
+ */
 async function lockRow(deps: RunDeps, request: DeletionRequest, read: UserRecord): Promise<'locked' | 'lost'> {
   let user = read
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-    const restore = { status: user.status, isDeleted: user.isDeleted }
-    request.steps.lock = stepOutcome('pending', 'locking', deps.clock.now(), undefined, { plan: request.plan, restore })
+    const at = deps.clock.now()
+    const restore = { status: user.status, isDeleted: user.isDeleted, lockedAt: at.toISOString() }
+    request.steps.lock = stepOutcome('pending', 'locking', at, undefined, { plan: request.plan, restore })
     await checkpointSteps(deps, request, { lock: request.steps.lock }, request.state === 'accepted' ? 'accepted' : 'in_progress')
-    const outcome = await deps.users.markDeleted(user, { requestedBy: request.requestedBy, at: deps.clock.now() })
+    const outcome = await deps.users.markDeleted(user, { requestedBy: request.requestedBy, at })
     if (outcome.kind === 'deleted') {
       await recordLock(deps, request, deps.clock.now(), restore)
       return 'locked'

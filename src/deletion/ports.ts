@@ -78,8 +78,23 @@ export interface UserStore {
   reduceToTombstone(userId: string, change: { requestedBy: string; at: Date }): Promise<void>
 
   // Cancel of a soft deletion.
-  /** Puts status and isdeleted back to what they were before the lock. */
-  restoreStatus(userId: string, prior: { status: number | null; isDeleted: boolean | null }, change: { requestedBy: string; at: Date }): Promise<void>
+  /**
+   * Puts status and isdeleted back to what they were before the soft deletion's lock, only while
+   * the row still stands as that lock left it: deleted (status 2, isdeleted) and last written by
+   * it (`updatedby` its requester and, when the lock's time was kept, `updateddate` that time). One
+   * lightweight transaction, so a row that is gone is never written again (an UPDATE would recreate
+   * it) and a row an erasure rewrote since (a hard deletion's tombstone, Sunbird's scrub) is never
+   * reactivated. 'restored': the row reads not deleted (put back by this write, or by an earlier
+   * one: a repeat is harmless); 'changed': it is gone, or deleted by another write since the lock,
+   * and was left as it is. A lock recorded before its time was kept is matched on status,
+   * isdeleted and `updatedby` only.
+   */
+  restoreStatus(
+    userId: string,
+    prior: { status: number | null; isDeleted: boolean | null },
+    lock: { requestedBy: string; at?: Date },
+    change: { requestedBy: string; at: Date },
+  ): Promise<'restored' | 'changed'>
 }
 
 export interface Clock {
@@ -203,16 +218,27 @@ export interface DeletionRequestStore {
    */
   recordSteps(id: string, outcomes: Partial<Record<StepName, StepOutcome>>, state: RequestState, leaseUntil: Date, heldUntil?: Date): Promise<void>
   /**
-   * Sets the final (or partial, or scheduled) state, the receipt, and unlists it when finished; a
-   * scheduled one is listed as due at `dueAt`. `steps`: outcomes not recorded yet, written with it.
-   * Releases the lease. `heldUntil`: as for recordSteps.
+   * Holds the request until `leaseUntil`, under the lease the run holds (`heldUntil`), and writes
+   * nothing else: a run whose lease has run out takes it again before it does what only a holder
+   * may (store the audit record of the request's end). Fenced as recordSteps is: once `heldUntil`
+   * has passed, a compare-and-set on the lease that lands only if nobody took the request since;
+   * else LeaseLostError, and nothing written.
+   */
+  renewLease(id: string, leaseUntil: Date, heldUntil: Date): Promise<void>
+  /**
+   * Sets the final (or partial, or scheduled) state and the receipt; a scheduled one is listed as
+   * due at `dueAt`. A finished request stays listed until `unlist`: its runner stores the audit
+   * record of its end between the two, and the sweeper stores it for a run that died there.
+   * `steps`: outcomes not recorded yet, written with it. Releases the lease. `heldUntil`: as for
+   * recordSteps.
    */
   finish(id: string, state: RequestState, fields: { receipt?: DeletionReceipt; reason?: string; dueAt?: Date; steps?: Partial<Record<StepName, StepOutcome>> }, heldUntil?: Date): Promise<void>
   /**
-   * Open requests (not finished) due by `dueBy` (a scheduled one is due at its erasure time; others
-   * always), for the sweeper, each with its creation time. An entry may outlive its request's
-   * finish (a replica down longer than the list keeps tombstones brings it back) or name a request
-   * that never came to exist (a create that never applied): the sweeper unlists both.
+   * Listed requests due by `dueBy` (a scheduled one is due at its erasure time; others always), for
+   * the sweeper, each with its creation time. An entry may outlive its request's finish (a run that
+   * died before its end's audit record, or a replica down longer than the list keeps tombstones
+   * brings it back) or name a request that never came to exist (a create that never applied): the
+   * sweeper audits the first if owed and unlists both.
    */
   listOpen(limit: number, dueBy?: Date): Promise<OpenEntry[]>
   /**

@@ -4,7 +4,7 @@ import { isDeleted } from './is-deleted.js'
 import { checkpointSteps, giveBack, LeaseLostError, leaseUntil } from './lease.js'
 import { lockForPlan } from './lock-for-plan.js'
 import { type AuditTrail, CREATE_SETTLED_WITHIN_MS, type DeletionRequestStore, type OpenEntry, type PhysicalErasure } from './ports.js'
-import { failRequest, settleRequest } from './settle-request.js'
+import { failRequest, owedEndRecord, settleRequest } from './settle-request.js'
 import { stepsOf } from './steps/index.js'
 import { recordLock } from './steps/lock.js'
 import { contactsOnce, type StepDeps } from './steps/step.js'
@@ -84,8 +84,7 @@ async function beginErasure(deps: RunDeps, request: DeletionRequest): Promise<Re
   const held = await deps.states.get(request.userId)
   const ours = held?.requestId === request.id
   if (ours && held.mode === 'restoring') {
-    await finishInterruptedCancel(deps, request)
-    return 'cancelled'
+    return (await finishInterruptedCancel(deps, request)) === 'cancelled' ? 'cancelled' : 'failed'
   }
   if (!(ours && held.mode === erasing.mode)) {
     if (!ours || held.mode !== 'soft' || !(await deps.states.swap(request.userId, held, erasing))) {
@@ -130,9 +129,11 @@ async function resumeWithOutcome(deps: RunDeps, requestId: string): Promise<Resu
   const request = await deps.requests.get(requestId)
   if (!request) return { state: undefined, alreadyFinished: false }
   request.heldUntil = until
-  const alreadyFinished = isFinished(request.state)
+  const finished = isFinished(request.state)
   try {
-    return { state: await resumeHeld(deps, request, now), alreadyFinished }
+    const state = await resumeHeld(deps, request, now)
+    // Finished before this run, and only its list entry was left to take off (with its record if owed).
+    return { state, alreadyFinished: finished && state !== undefined }
   } catch (err) {
     if (err instanceof LeaseLostError) {
       deps.onLeaseLost?.(request.id)
@@ -146,14 +147,22 @@ async function resumeWithOutcome(deps: RunDeps, requestId: string): Promise<Resu
 /** resumeDeletion once the lease is held: what the request's state says is left to do. */
 async function resumeHeld(deps: RunDeps, request: DeletionRequest, now: Date): Promise<RequestState | undefined> {
   if (isFinished(request.state)) {
-    // Still listed though finished: its close was lost, or a replica brought the entry back.
-    // Unlisted, so it costs the sweeper nothing from the next pass on.
+    // Still listed though finished: its runner is storing its end's record (endAudited), or died (or
+    // its append failed) before that, or its unlist was lost, or a replica brought the entry back.
+    // A lease after its finish the runner is taken for dead: the record is stored here (at worst a
+    // second time), then the request unlisted, so it costs the sweeper nothing from the next pass on.
+    if (now.getTime() - request.updatedAt.getTime() < deps.leaseMs) {
+      await giveBack(deps, request)
+      return undefined
+    }
+    const owed = owedEndRecord(request)
+    if (owed) await deps.audit.append(owed)
     await deps.requests.unlist(request.id)
     return request.state
   }
   if (request.state === 'cancelling') {
-    await finishCancel(deps, request)
-    return 'cancelled'
+    // A cancel that lost the user to another deletion ends its request failed (superseded).
+    return (await finishCancel(deps, request)) === 'cancelled' ? 'cancelled' : 'failed'
   }
   if (request.state === 'scheduled') {
     if (!isDue(request, now)) {

@@ -1,13 +1,15 @@
 import type { DeletionReceipt, DeletionRequest, ReceiptEntry, RequestState, StepName, StepOutcome } from './deletion-request.js'
 import type { AuditRecord, AuditTrail, Clock, DeletionRequestStore, PhysicalErasure } from './ports.js'
-import { finishUnderLease, leaseRunOut } from './lease.js'
+import { finishUnderLease, reclaimLease } from './lease.js'
 import { buildReceipt, receiptStores } from './receipt.js'
 import { STEPS } from './steps/index.js'
 
 interface SettleDeps {
-  requests: Pick<DeletionRequestStore, 'finish'>
+  requests: Pick<DeletionRequestStore, 'finish' | 'renewLease' | 'unlist'>
   audit: AuditTrail
   clock: Clock
+  /** How long a run's lease lasts: a run whose lease ran out takes it back for this long before it audits its end. */
+  leaseMs: number
   receiptKey: string
   /** When each store drops old values physically (absent: the receipt does not say). */
   physicalErasure?: PhysicalErasure | undefined
@@ -19,23 +21,48 @@ export function auditRecord(request: DeletionRequest, event: AuditRecord['event'
 }
 
 /**
- * Ends the request in `state` (completed, failed, or scheduled for its erasure) and stores its audit
- * record, so that no request ends unaudited: the record first, while the run's lease holds (or the
- * run holds none: the finish is then a plain write), and only then the finish, which unlists a
- * finished request. An append that fails (its writes exhausted) or a process that dies between the
- * two leaves the request open and not finished: the sweeper runs its idempotent steps again and
- * settles it again, appending again. So the record may be stored twice, recognisable by its
- * (`requestId`, `event`), as may one whose finish is refused because the run stalled past its lease
- * between the two. A run whose lease has run out by its clock (another runner may have taken the
- * request over) finishes first, fenced by its lease, and audits only a finish that applied: a
- * stalled run whose finish is refused audits nothing, and the taker audits the end once.
+ * The audit record a finished request's end owes, as its runner stored it (endAudited): for a run
+ * that died (or whose append failed) between its finish and its unlist. Undefined for a cancelled
+ * one: a cancel's record is stored before its finish (finishCancel).
  */
-async function finishAudited(deps: SettleDeps, request: DeletionRequest, state: RequestState, fields: Parameters<typeof finishUnderLease>[3], record: AuditRecord): Promise<void> {
-  if (leaseRunOut(deps, request)) {
-    await finishUnderLease(deps, request, state, fields)
-    await deps.audit.append(record)
-    return
-  }
+export function owedEndRecord(request: DeletionRequest): AuditRecord | undefined {
+  if (request.state === 'completed') return auditRecord(request, 'deletion.completed', request.updatedAt)
+  if (request.state === 'failed') return auditRecord(request, 'deletion.failed', request.updatedAt, request.reason === undefined ? undefined : { reason: request.reason })
+  return undefined
+}
+
+/**
+ * Ends the request for good (completed or failed) and stores its audit record: the end decided
+ * first, then recorded, then the request unlisted. The finish is fenced by the run's lease, so a
+ * stalled run whose request was taken over is refused there and records nothing; the record never
+ * tells an end the request did not reach (a `deletion.failed` stored while the request stays open
+ * could be followed by its completion). A finished request stays listed until its record is
+ * stored: an append that fails (its writes exhausted) or a run that dies before it leaves it
+ * listed, and the sweeper stores the record (owedEndRecord) and unlists it. So the record may be
+ * stored twice (a run that dies between append and unlist, or stalls a lease long before its
+ * append), recognisable by its (`requestId`, `event`); never one for an end the request did not reach.
+ */
+async function endAudited(deps: SettleDeps, request: DeletionRequest, state: 'completed' | 'failed', fields: Parameters<typeof finishUnderLease>[3], record: AuditRecord): Promise<void> {
+  await finishUnderLease(deps, request, state, fields)
+  await deps.audit.append(record)
+  await deps.requests.unlist(request.id)
+}
+
+/**
+ * Settles the request in a state it does not end in (partial: a step still owed; scheduled: its
+ * erasure waits for the grace period) and stores the audit record of that settle first, while the
+ * run holds the request (or holds no lease: the finish is then a plain write). An append that fails
+ * (its writes exhausted) or a process that dies between the two leaves the request as it was: the
+ * sweeper runs its idempotent steps again and settles it again, appending again (a partial one's
+ * next settle takes a stored receipt as audited: see settleRequest). So the record may be stored
+ * twice, recognisable by its (`requestId`, `event`), as may one whose finish is refused because the
+ * run stalled past its lease between the two. A run whose lease has run out by its clock (another
+ * runner may have taken the request over) takes it back first (reclaimLease: a compare-and-set on
+ * the lease it held) and then goes on the same way; when the request was taken, that is refused and
+ * the run stops there, having stored and settled nothing.
+ */
+async function settleAudited(deps: SettleDeps, request: DeletionRequest, state: RequestState, fields: Parameters<typeof finishUnderLease>[3], record: AuditRecord): Promise<void> {
+  await reclaimLease(deps, request)
   await deps.audit.append(record)
   await finishUnderLease(deps, request, state, fields)
 }
@@ -43,17 +70,18 @@ async function finishAudited(deps: SettleDeps, request: DeletionRequest, state: 
 /**
  * Every step has run: the request is completed, or partial while a dependency still owes a step;
  * it gets its receipt (in the same write as the outcomes no checkpoint recorded), and the audit
- * trail its outcome, stored before the request can end (finishAudited; a partial one before its
- * receipt: see below). A partial request retried with nothing more done (the same stores still
- * owed) keeps the receipt and the audit record it has. A grace period's soft phase instead waits
- * for its erasure: scheduled (audited first, as a completed one), still open for the sweeper.
+ * trail its outcome: a completed one once it is completed, before it is unlisted (endAudited); a
+ * partial one before its receipt (settleAudited: see below). A partial request retried with
+ * nothing more done (the same stores still owed) keeps the receipt and the audit record it has. A
+ * grace period's soft phase instead waits for its erasure: scheduled (audited first, as a partial
+ * one), still open for the sweeper.
  */
 export async function settleRequest(deps: SettleDeps, request: DeletionRequest, unrecorded: Partial<Record<StepName, StepOutcome>> = {}): Promise<RequestState> {
   const pending = STEPS.filter((step) => request.steps[step]?.status === 'pending')
   const now = deps.clock.now()
   if (pending.length === 0 && request.schedule && request.plan === 'soft') {
     const record = auditRecord(request, 'deletion.scheduled', now, { eraseAt: request.schedule.eraseAt.toISOString(), plan: request.schedule.plan })
-    await finishAudited(deps, request, 'scheduled', { dueAt: request.schedule.eraseAt, steps: unrecorded }, record)
+    await settleAudited(deps, request, 'scheduled', { dueAt: request.schedule.eraseAt, steps: unrecorded }, record)
     return 'scheduled'
   }
   const state: RequestState = pending.length > 0 ? 'partial' : 'completed'
@@ -71,14 +99,9 @@ export async function settleRequest(deps: SettleDeps, request: DeletionRequest, 
   const receipt = buildReceipt(request, state, deps.receiptKey, now, horizons, stores)
   // A partial one is audited before its receipt is written: a later retry owing the same stores
   // takes that receipt as audited already (above), so a record that could not be written leaves the
-  // old receipt and the next pass audits again. A run that loses its lease between the two may leave
-  // it twice. A completed one as finishAudited orders it: before the finish while the lease holds,
-  // so a record that could not be written leaves the request open for the sweeper; after it once
-  // the lease has run out, so a stalled run whose finish is refused audits nothing.
-  if (state === 'partial') {
-    await deps.audit.append(auditRecord(request, 'deletion.partial', now, { pending: pending.join(',') }))
-    await finishUnderLease(deps, request, state, { receipt, steps: unrecorded })
-  } else await finishAudited(deps, request, state, { receipt, steps: unrecorded }, auditRecord(request, 'deletion.completed', now))
+  // old receipt and the next pass audits again.
+  if (state === 'partial') await settleAudited(deps, request, state, { receipt, steps: unrecorded }, auditRecord(request, 'deletion.partial', now, { pending: pending.join(',') }))
+  else await endAudited(deps, request, state, { receipt, steps: unrecorded }, auditRecord(request, 'deletion.completed', now))
   request.receipt = receipt
   return state
 }
@@ -105,9 +128,9 @@ function owesTheSame(stored: DeletionReceipt, stores: readonly ReceiptEntry[]): 
 
 /**
  * The request ends without deleting: another request locked the user first ('superseded'), or the
- * user is gone ('not-found'). Audited as finishAudited orders it: a record that could not be stored
- * leaves the request open, and whoever takes it up next reads the same and ends it again.
+ * user is gone ('not-found'). Failed first, then audited (endAudited): whoever takes the request up
+ * next finds it failed, and cannot decide otherwise after its record is stored.
  */
 export async function failRequest(deps: SettleDeps, request: DeletionRequest, reason: 'superseded' | 'not-found', at: Date): Promise<void> {
-  await finishAudited(deps, request, 'failed', { reason }, auditRecord(request, 'deletion.failed', at, { reason }))
+  await endAudited(deps, request, 'failed', { reason }, auditRecord(request, 'deletion.failed', at, { reason }))
 }

@@ -1,6 +1,7 @@
 import { type Client, errors } from 'cassandra-driver'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { acceptedRequest } from '../deletion/deletion-request.js'
+import { LeaseLostError } from '../deletion/lease.js'
 import { CassandraDeletionRequests } from './cassandra-deletion-requests.js'
 
 const NOW = new Date('2026-12-05T10:00:00.000Z')
@@ -113,5 +114,47 @@ describe('CassandraDeletionRequests: a create settled in the background (its cal
     await requests.finishSettling()
 
     expect(requests.unsettled()).toEqual([])
+  })
+})
+
+/** A driver stand-in that records each statement with its values and options, and answers every compare-and-set `applied`. */
+function recordingCassandra(applied: boolean) {
+  const sent: { cql: string; params: unknown[]; options: Record<string, unknown> }[] = []
+  const client = {
+    execute: async (cql: string, params: unknown[], options: Record<string, unknown>) => {
+      sent.push({ cql, params, options })
+      return { rows: [], first: () => null, wasApplied: () => applied }
+    },
+  }
+  return { client: client as unknown as Client, sent }
+}
+
+describe('CassandraDeletionRequests: a run takes its lease back (renewLease)', () => {
+  const renewed = new Date(NOW.getTime() + 30_000)
+
+  it('when the lease it holds has run out, then the lease alone is set, by a compare-and-set on that lease, never replayed by the driver', async () => {
+    const db = recordingCassandra(true)
+    const lapsed = new Date(NOW.getTime() - 1)
+
+    await new CassandraDeletionRequests(db.client, 'ks').renewLease('req-1', renewed, lapsed)
+
+    expect(db.sent).toEqual([{ cql: 'UPDATE ks.user_deletion_request SET leaseuntil = ? WHERE id = ? IF leaseuntil = ?', params: [renewed, 'req-1', lapsed], options: { prepare: true } }])
+  })
+
+  it('when that compare-and-set is not applied (another runner took the request), then it throws LeaseLostError', async () => {
+    const db = recordingCassandra(false)
+
+    await expect(new CassandraDeletionRequests(db.client, 'ks').renewLease('req-1', renewed, new Date(NOW.getTime() - 1))).rejects.toBeInstanceOf(LeaseLostError)
+  })
+
+  it('when the lease it holds still holds, then the lease is set by a plain write stamped before its end, with no compare-and-set', async () => {
+    const db = recordingCassandra(false)
+    const heldUntil = new Date(NOW.getTime() + 1)
+
+    await new CassandraDeletionRequests(db.client, 'ks').renewLease('req-1', renewed, heldUntil)
+
+    expect(db.sent).toEqual([
+      { cql: 'UPDATE ks.user_deletion_request SET leaseuntil = ? WHERE id = ?', params: [renewed, 'req-1'], options: { prepare: true, isIdempotent: true, timestamp: NOW.getTime() * 1000 } },
+    ])
   })
 })

@@ -83,6 +83,8 @@ function deletionRequestStatements(keyspace: string) {
     byUser: `SELECT ${columns} FROM ${t} WHERE userid = ?`,
     lease: `UPDATE ${t} SET leaseuntil = ? WHERE id = ? IF leaseuntil < ?`,
     release: `UPDATE ${t} SET leaseuntil = ? WHERE id = ?`,
+    // The same write as release: the lease alone, set to the renewed end (past the lease, `IF leaseuntil = ?` is added).
+    renew: `UPDATE ${t} SET leaseuntil = ? WHERE id = ?`,
     steps: `UPDATE ${t} SET steps = steps + ?, state = ?, leaseuntil = ?, updatedat = ? WHERE id = ?`,
     finish: `UPDATE ${t} SET steps = steps + ?, state = ?, reason = ?, receipt = ?, leaseuntil = ?, updatedat = ? WHERE id = ?`,
     plan: `UPDATE ${t} SET plan = ?, state = ?, updatedat = ? WHERE id = ?`,
@@ -311,13 +313,16 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
     if (!(await this.writeUnderLease(this.cql.steps, [encodeSteps(outcomes), state, leaseUntil, new Date(), id], heldUntil))) throw new LeaseLostError(id)
   }
 
+  async renewLease(id: string, leaseUntil: Date, heldUntil: Date): Promise<void> {
+    if (!(await this.writeUnderLease(this.cql.renew, [leaseUntil, id], heldUntil))) throw new LeaseLostError(id)
+  }
+
   async finish(id: string, state: RequestState, fields: { receipt?: DeletionReceipt; reason?: string; dueAt?: Date; steps?: Partial<Record<StepName, StepOutcome>> }, heldUntil?: Date): Promise<void> {
     const now = new Date()
     // The lease is released so a partial request can be taken up at once by a retry or the sweeper.
     const row = [encodeSteps(fields.steps ?? {}), state, fields.reason ?? null, fields.receipt ? JSON.stringify(fields.receipt) : null, new Date(0), now, id]
     if (!(await this.writeUnderLease(this.cql.finish, row, heldUntil))) throw new LeaseLostError(id)
-    if (isFinished(state)) await this.unlist(id)
-    else if (fields.dueAt) await runCassandra(this.client, (client) => client.execute(this.cql.due, [fields.dueAt, id], IDEMPOTENT))
+    if (fields.dueAt) await runCassandra(this.client, (client) => client.execute(this.cql.due, [fields.dueAt, id], IDEMPOTENT))
   }
 
   async updatePlan(id: string, plan: PlanName, state: RequestState, heldUntil?: Date): Promise<void> {

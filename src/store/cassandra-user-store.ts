@@ -84,7 +84,9 @@ function userStoreStatements(ks: string) {
     lock: `UPDATE ${ks}.user SET status = 2, isdeleted = true, updatedby = ?, updateddate = ? WHERE id = ? IF status = ? AND isdeleted = ?`,
     readLock: `SELECT status, isdeleted, updatedby, updateddate FROM ${ks}.user WHERE id = ?`,
     scrub: `UPDATE ${ks}.user SET status = 2, isdeleted = true, updatedby = ?, updateddate = ?, ${scrubColumns.map((column) => `${column} = ?`).join(', ')} WHERE id = ?`,
-    restoreStatus: `UPDATE ${ks}.user SET status = ?, isdeleted = ?, updatedby = ?, updateddate = ? WHERE id = ?`,
+    // A cancel's restore: only over the soft deletion's own lock, never over a row gone or erased since (see restoreStatus).
+    restoreStatus: `UPDATE ${ks}.user SET status = ?, isdeleted = ?, updatedby = ?, updateddate = ? WHERE id = ? IF status = 2 AND isdeleted = true AND updatedby = ? AND updateddate = ?`,
+    restoreStatusOfUntimedLock: `UPDATE ${ks}.user SET status = ?, isdeleted = ?, updatedby = ?, updateddate = ? WHERE id = ? IF status = 2 AND isdeleted = true AND updatedby = ?`,
     readRow: `SELECT * FROM ${ks}.user WHERE id = ?`,
     readExternalIdentities: `SELECT * FROM ${ks}.usr_external_identity WHERE userid = ?`,
     readOrganisations: `SELECT * FROM ${ks}.user_organisation WHERE userid = ?`,
@@ -278,8 +280,31 @@ export class CassandraUserStore implements UserStore {
     await this.execute(cql, [userId, change.requestedBy, formatSunbirdTimestamp(change.at), userId])
   }
 
-  async restoreStatus(userId: string, prior: { status: number | null; isDeleted: boolean | null }, change: { requestedBy: string; at: Date }): Promise<void> {
-    await this.execute(this.cql.restoreStatus, [prior.status, prior.isDeleted, change.requestedBy, formatSunbirdTimestamp(change.at), userId])
+  /**
+   * A lightweight transaction, not a plain UPDATE: an UPDATE of a row that is gone writes it again
+   * (status 1 and isdeleted false on an otherwise empty row), and one of a row an erasure rewrote
+   * (a hard deletion's tombstone, a scrub: both status 2 + isdeleted, with their own updatedby and
+   * updateddate) would let an erased user in again. The condition is the mark the soft deletion's
+   * lock left (as settleLock recognises its own lock), so the restore applies only over that lock.
+   * Refused, the transaction answers the row as it is: not deleted means it was put back already
+   * (a repeat after a lost answer or a crash); anything else is the row gone or erased, left alone.
+   * Not replayed by the driver (not idempotent); a lost answer fails as unavailable, and the repeat
+   * then finds which it was.
+   */
+  async restoreStatus(
+    userId: string,
+    prior: { status: number | null; isDeleted: boolean | null },
+    lock: { requestedBy: string; at?: Date },
+    change: { requestedBy: string; at: Date },
+  ): Promise<'restored' | 'changed'> {
+    const set = [prior.status, prior.isDeleted, change.requestedBy, formatSunbirdTimestamp(change.at), userId]
+    const [cql, params] = lock.at ? [this.cql.restoreStatus, [...set, lock.requestedBy, formatSunbirdTimestamp(lock.at)]] : [this.cql.restoreStatusOfUntimedLock, [...set, lock.requestedBy]]
+    const result = await runCassandra(this.client, (client) => client.execute(cql, params, { prepare: true }))
+    if (result.wasApplied()) return 'restored'
+    const row = result.first()
+    // Not applied and no current values: the row is gone.
+    if (!row || row.get('status') === undefined) return 'changed'
+    return isDeleted({ status: row.get('status') ?? null, isDeleted: row.get('isdeleted') ?? null }) ? 'changed' : 'restored'
   }
 
   async findOrgAdminIds(organisationId: string, limit: number): Promise<string[]> {

@@ -6,10 +6,16 @@ import { type DeletionStep, stepOutcome } from './step.js'
 
 const STORE = 'cassandra.user (status)'
 
+/** The action of a lock restore refused because the row no longer stands as the lock left it (gone, or erased since). */
+export const ROW_CHANGED_SINCE_LOCK = 'changed-since-lock'
+
 /**
  * The lock: one lightweight transaction sets status 2 + isdeleted (UserStore.markDeleted). It has no
  * `run`: the workflow takes it itself, because it decides which of concurrent requests owns the
- * deletion; it is recorded through recordLock(). Its restore puts status and isdeleted back.
+ * deletion; it is recorded through recordLock(). Its restore puts status and isdeleted back, only
+ * over the row as the lock left it (UserStore.restoreStatus): a row gone or erased since (another
+ * deletion's tombstone or scrub) is left alone and the outcome says ROW_CHANGED_SINCE_LOCK, with
+ * the restore facts kept (the cancel then ends superseded: see finishCancel).
  */
 export const lock = {
   name: 'lock',
@@ -23,7 +29,11 @@ export const lock = {
     const prior = outcome.restore ?? {}
     const status = typeof prior.status === 'number' ? prior.status : 1
     const wasDeleted = typeof prior.isDeleted === 'boolean' ? prior.isDeleted : false
-    await deps.users.restoreStatus(request.userId, { status, isDeleted: wasDeleted }, { requestedBy: cancelledBy, at: deps.clock.now() })
+    // The lock's mark on the row: its requester, and its time when it was kept (locks recorded before it was are matched without).
+    const lockedAt = typeof prior.lockedAt === 'string' ? new Date(prior.lockedAt) : undefined
+    const lockMark = { requestedBy: request.requestedBy, ...(lockedAt && !Number.isNaN(lockedAt.getTime()) && { at: lockedAt }) }
+    const restored = await deps.users.restoreStatus(request.userId, { status, isDeleted: wasDeleted }, lockMark, { requestedBy: cancelledBy, at: deps.clock.now() })
+    if (restored === 'changed') return stepOutcome('skipped', ROW_CHANGED_SINCE_LOCK, deps.clock.now(), undefined, { plan: 'soft', restore: prior })
     return stepOutcome('done', 'restored', deps.clock.now(), undefined, { plan: 'soft' })
   },
 } as const satisfies DeletionStep

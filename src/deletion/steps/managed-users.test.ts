@@ -308,6 +308,36 @@ describe('managed users, erased in every store the deletion erases for the user 
     expect(w.users.snapshot(CHILD)).toMatchObject({ status: 2, isDeleted: true })
   })
 
+  it.each([
+    ['a hard deletion', { mode: 'hard' } as const, 'hard'],
+    ['Sunbird’s deletion', {}, 'sunbird'],
+  ] as const)(
+    'when a cancel of the managed user’s own soft deletion takes their hold between %s’s read and its compare-and-set, then the deletion reads again and takes the hold from the cancel before erasing them',
+    async (_name, fields, mode) => {
+      // Arrange: the child's cancel swaps soft → restoring right before the parent's deletion swaps the child's hold.
+      const w = family()
+      await deleteAccount(w.deps, { requestId: 'child-soft', userId: CHILD, caller: selfOf(CHILD), mode: 'soft' })
+      const swap = w.states.swap.bind(w.states)
+      let raced = false
+      w.states.swap = async (userId, expected, next) => {
+        if (!raced && userId === CHILD && next?.mode === mode) {
+          raced = true
+          await swap(CHILD, { mode: 'soft', requestId: 'child-soft' }, { mode: 'restoring', requestId: 'child-soft' })
+        }
+        return swap(userId, expected, next)
+      }
+
+      // Act
+      const outcome = await deleteAccount(w.deps, ask(fields))
+
+      // Assert: the erasure holds the child (a cancel finding this restores nothing more), and erased them.
+      expect(raced).toBe(true)
+      expect(outcome).toMatchObject({ kind: 'deleted' })
+      expect(w.states.peek(CHILD)).toEqual({ mode, requestId: outcome.kind === 'deleted' ? outcome.requestId : '' })
+      expect(await footprint(w, CHILD)).toEqual(mode === 'hard' ? AFTER_HARD : AFTER_SUNBIRD)
+    },
+  )
+
   it('when the managed user’s search document and cache are owed and a process without sunbird_es_host and sunbird_redis_host runs the step again, then they stay owed (the user’s own were done there), and a configured instance erases them', async () => {
     // Arrange: the engine and the cache fail for the child only: the user's own steps are done, the managed users' step is owed.
     const w = family()

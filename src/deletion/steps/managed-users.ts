@@ -38,19 +38,30 @@ class StoreTally {
   }
 }
 
+// A hold changing under us twice in a row is already unusual; a third time is a fight we should not win by looping.
+const MAX_HOLD_ATTEMPTS = 3
+
 /**
- * The managed user is held by this deletion, as the deleted user is: a hard one marks them
- * hard-deleted; Sunbird's (or a grace period's end) takes over a soft deletion of their own, which
- * a cancel could otherwise undo on a row this deletion has erased. An active managed user has no
- * hold, as after Sunbird's deletion of any user (the row alone says).
+ * The managed user is held by this deletion, as the deleted user is, before any store of theirs is
+ * erased: a hard one marks them hard-deleted; Sunbird's (or a grace period's end) takes over a soft
+ * deletion of their own, and a cancel of it under way (`restoring`), which could otherwise undo
+ * it on a row this deletion has erased. A cancel that finds its hold taken restores nothing more
+ * and ends superseded (finishCancel), and its restore of the row is conditioned on the soft
+ * deletion's own lock, so this erasure is never undone. An active managed user has no hold, as
+ * after Sunbird's deletion of any user (the row alone says).
+ *
+ * The hold is a compare-and-set: lost to a cancel taking a soft hold (or dropping a `restoring`
+ * one) at the same moment, it is read and tried again, so the erasure never goes on while a
+ * cancel still holds the user.
  */
 async function hold(deps: StepDeps, childId: string, requestId: string, plan: PlanName): Promise<void> {
-  const held = await deps.states.get(childId)
-  if (plan === 'hard') {
-    if (held?.mode !== 'hard') await deps.states.swap(childId, held, { mode: 'hard', requestId })
-  } else if (held?.mode === 'soft') {
-    await deps.states.swap(childId, held, { mode: 'sunbird', requestId })
+  for (let attempt = 1; attempt <= MAX_HOLD_ATTEMPTS; attempt++) {
+    const held = await deps.states.get(childId)
+    const takes = plan === 'hard' ? held?.mode !== 'hard' : held?.mode === 'soft' || held?.mode === 'restoring'
+    if (!takes) return
+    if (await deps.states.swap(childId, held, { mode: plan === 'hard' ? 'hard' : 'sunbird', requestId })) return
   }
+  throw new Error('the deletion state of a managed user kept changing')
 }
 
 /**

@@ -219,6 +219,7 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
         const takerUntil = new Date(now.getTime() + 30 * SECOND)
         expect(await s.store.acquireLease(request.id, now, takerUntil)).toBe(true)
         await s.store.finish(request.id, 'completed', { receipt: receiptFor(request, 'completed'), steps: { lock: done('locked', now) } }, takerUntil)
+        await s.store.unlist(request.id)
         const finished = await s.store.get(request.id)
 
         await expect(s.store.recordSteps(request.id, { keycloak: done('deleted', now) }, 'in_progress', takerUntil, lapsed)).rejects.toBeInstanceOf(LeaseLostError)
@@ -228,6 +229,43 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
 
         expect(await s.store.get(request.id)).toEqual(finished)
         expect(await isListedOpen(s, request.id)).toBe(false)
+      })
+
+      test('when a run renews the lease it still holds, then the request is held until the renewed end, and nothing else changes', async (s) => {
+        const heldUntil = new Date(Date.now() + 30 * SECOND)
+        const request = await created(s, {}, heldUntil)
+        const renewed = new Date(Date.now() + 60 * SECOND)
+
+        await s.store.renewLease(request.id, renewed, heldUntil)
+
+        expect(await s.store.acquireLease(request.id, new Date(renewed.getTime() - 1), new Date(renewed.getTime() + 30 * SECOND))).toBe(false)
+        expect(await s.store.get(request.id)).toEqual({ ...request, steps: {} })
+      })
+
+      test('when the lease a run holds has run out but nobody took the request since, then it takes the lease back: no other runner gets it, its writes under the renewed lease land, and nothing else changes', async (s) => {
+        const lapsed = new Date(Date.now() - SECOND)
+        const request = await created(s, {}, lapsed)
+        const renewed = new Date(Date.now() + 30 * SECOND)
+
+        await s.store.renewLease(request.id, renewed, lapsed)
+
+        expect(await s.store.get(request.id)).toEqual({ ...request, steps: {} })
+        expect(await s.store.acquireLease(request.id, new Date(), new Date(Date.now() + 30 * SECOND))).toBe(false)
+        await s.store.finish(request.id, 'completed', { receipt: receiptFor(request, 'completed') }, renewed)
+        expect(await s.store.get(request.id)).toMatchObject({ state: 'completed', receipt: receiptFor(request, 'completed') })
+      })
+
+      test('when another runner took the request over after the lease ran out, then the stalled run cannot take the lease back: refused, and the taker keeps the request', async (s) => {
+        const lapsed = new Date(Date.now() - SECOND)
+        const request = await created(s, {}, lapsed)
+        const now = new Date()
+        const takerUntil = new Date(now.getTime() + 30 * SECOND)
+        expect(await s.store.acquireLease(request.id, now, takerUntil)).toBe(true)
+
+        await expect(s.store.renewLease(request.id, new Date(now.getTime() + 60 * SECOND), lapsed)).rejects.toBeInstanceOf(LeaseLostError)
+
+        expect(await s.store.acquireLease(request.id, new Date(takerUntil.getTime() + 1), new Date(takerUntil.getTime() + 30 * SECOND))).toBe(true)
+        expect(await s.store.get(request.id)).toEqual({ ...request, steps: {} })
       })
 
       test('when another runner holds the request, then a release under a lease that ran out leaves that runner holding it', async (s) => {
@@ -404,7 +442,7 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
         expect(s.store.roundEnded()).toBe(true)
       })
 
-      test('when a request completes, then its receipt reads back, it is no longer open, and its lease is free', async (s) => {
+      test('when a request completes, then its receipt reads back, its lease is free, and it stays listed until it is unlisted (its end audited between the two)', async (s) => {
         const request = await created(s, {}, new Date(Date.now() + 30 * SECOND))
 
         await s.store.finish(request.id, 'completed', { receipt: receiptFor(request, 'completed') })
@@ -413,18 +451,23 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
         expect(stored?.state).toBe('completed')
         expect(stored?.receipt).toEqual(receiptFor(request, 'completed'))
         expect(stored?.reason).toBeUndefined()
-        expect(await isListedOpen(s, request.id)).toBe(false)
+        expect(await isListedOpen(s, request.id)).toBe(true)
         expect(await s.store.acquireLease(request.id, new Date(), new Date(Date.now() + 30 * SECOND))).toBe(true)
+
+        await s.store.unlist(request.id)
+
+        expect(await isListedOpen(s, request.id)).toBe(false)
+        expect(await s.store.get(request.id)).toMatchObject({ state: 'completed' })
       })
 
-      test('when a request fails, then its reason reads back and it is no longer open', async (s) => {
+      test('when a request fails, then its reason reads back, and it stays listed until it is unlisted', async (s) => {
         const request = await created(s)
 
         await s.store.finish(request.id, 'failed', { reason: 'superseded' })
 
         expect(await s.store.get(request.id)).toMatchObject({ state: 'failed', reason: 'superseded' })
         expect((await s.store.get(request.id))?.receipt).toBeUndefined()
-        expect(await isListedOpen(s, request.id)).toBe(false)
+        expect(await isListedOpen(s, request.id)).toBe(true)
       })
 
       test('when a request is left partial, then it stays open and its lease is free for the sweeper at once', async (s) => {
@@ -447,7 +490,6 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
         const stored = await s.store.get(request.id)
         expect(stored).toMatchObject({ state: 'completed', receipt: receiptFor(request, 'completed') })
         expect(stored?.reason).toBeUndefined()
-        expect(await isListedOpen(s, request.id)).toBe(false)
       })
     })
 

@@ -39,6 +39,12 @@ export interface UserStoreSubject extends ContractSubject {
 }
 
 const CHANGE = { requestedBy: 'contract-admin', at: new Date('2024-05-20T10:08:56.812Z') }
+/** The mark CHANGE's lock leaves on the row, as a cancel's restore names it. */
+const LOCK = { requestedBy: CHANGE.requestedBy, at: CHANGE.at }
+/** A cancel of that lock, later. */
+const CANCEL = { requestedBy: 'contract-user', at: new Date('2024-05-20T10:09:30.000Z') }
+/** Another deletion's erasure of the locked row (a manager's), later still. */
+const ERASURE = { requestedBy: 'contract-manager', at: new Date('2024-05-20T10:09:10.000Z') }
 const sorted = (ids: string[]) => [...ids].sort()
 const newId = () => randomUUID()
 const newOrg = () => `org-${randomUUID()}`
@@ -369,9 +375,75 @@ export function describeUserStoreContract(implementation: string, factory: Subje
         const user = await seeded(s, { rootOrgId: root, status: 0 })
         await s.store.markDeleted(user, CHANGE)
 
-        await s.store.restoreStatus(user.id, { status: 0, isDeleted: false }, CHANGE)
+        expect(await s.store.restoreStatus(user.id, { status: 0, isDeleted: false }, LOCK, CANCEL)).toBe('restored')
 
         expect(await s.store.findUser(user.id)).toEqual({ id: user.id, status: 0, isDeleted: false, rootOrgId: root, managedBy: null })
+      })
+
+      test('when the restore is repeated after it applied (a lost answer, a crash), then restored is answered again and the row stays as restored', async (s) => {
+        const user = await seeded(s)
+        await s.store.markDeleted(user, CHANGE)
+        await s.store.restoreStatus(user.id, { status: 1, isDeleted: false }, LOCK, CANCEL)
+
+        expect(await s.store.restoreStatus(user.id, { status: 1, isDeleted: false }, LOCK, { ...CANCEL, at: new Date(CANCEL.at.getTime() + 1_000) })).toBe('restored')
+        expect(await s.store.findUser(user.id)).toMatchObject({ status: 1, isDeleted: false })
+      })
+
+      test('when the locked row was reduced to a tombstone since (a hard deletion), then the restore is refused (changed) and the tombstone stays deleted', async (s) => {
+        const user = await seeded(s, { managedBy: newId() })
+        await s.store.markDeleted(user, CHANGE)
+        await s.store.reduceToTombstone(user.id, ERASURE)
+
+        expect(await s.store.restoreStatus(user.id, { status: 1, isDeleted: false }, LOCK, CANCEL)).toBe('changed')
+
+        expect(await s.store.findUser(user.id)).toEqual({ id: user.id, status: 2, isDeleted: true, rootOrgId: null, managedBy: null })
+      })
+
+      test('when the locked row was scrubbed since (Sunbird’s deletion), then the restore is refused (changed) and the row stays deleted', async (s) => {
+        const user = await seeded(s)
+        await s.store.markDeleted(user, CHANGE)
+        await s.store.scrubProfile(user.id, ERASURE)
+
+        expect(await s.store.restoreStatus(user.id, { status: 1, isDeleted: false }, LOCK, CANCEL)).toBe('changed')
+
+        expect(await s.store.findUser(user.id)).toMatchObject({ status: 2, isDeleted: true })
+        expect(await s.personalValues(user.id)).toEqual([])
+      })
+
+      test('when the locked row is gone, then the restore is refused (changed) and no row is written (an UPDATE would recreate it)', async (s) => {
+        const user = await seeded(s)
+        await s.store.markDeleted(user, CHANGE)
+        await s.removeRow(user.id)
+
+        expect(await s.store.restoreStatus(user.id, { status: 1, isDeleted: false }, LOCK, CANCEL)).toBe('changed')
+        expect(await s.store.restoreStatus(user.id, { status: 1, isDeleted: false }, { requestedBy: LOCK.requestedBy }, CANCEL)).toBe('changed')
+
+        expect(await s.store.findUser(user.id)).toBeUndefined()
+        expect(await s.store.readUserRow(user.id)).toBeUndefined()
+      })
+
+      test('when the row was locked by another deletion (another requester or another time), then the restore is refused (changed) and the row stays deleted', async (s) => {
+        const user = await seeded(s)
+        await s.store.markDeleted(user, CHANGE)
+
+        expect(await s.store.restoreStatus(user.id, { status: 1, isDeleted: false }, { ...LOCK, at: new Date(LOCK.at.getTime() + 1) }, CANCEL)).toBe('changed')
+        expect(await s.store.restoreStatus(user.id, { status: 1, isDeleted: false }, { ...LOCK, requestedBy: ERASURE.requestedBy }, CANCEL)).toBe('changed')
+
+        expect(await s.store.findUser(user.id)).toMatchObject({ status: 2, isDeleted: true })
+      })
+
+      test('when the lock’s time was not kept (a lock recorded before it was), then the restore is matched on the requester: it applies over that lock, not over a tombstone another requester wrote', async (s) => {
+        const locked = await seeded(s)
+        const erased = await seeded(s)
+        for (const user of [locked, erased]) await s.store.markDeleted(user, CHANGE)
+        await s.store.reduceToTombstone(erased.id, ERASURE)
+        const untimed = { requestedBy: LOCK.requestedBy }
+
+        expect(await s.store.restoreStatus(locked.id, { status: 1, isDeleted: false }, untimed, CANCEL)).toBe('restored')
+        expect(await s.store.restoreStatus(erased.id, { status: 1, isDeleted: false }, untimed, CANCEL)).toBe('changed')
+
+        expect(await s.store.findUser(locked.id)).toMatchObject({ status: 1, isDeleted: false })
+        expect(await s.store.findUser(erased.id)).toMatchObject({ status: 2, isDeleted: true })
       })
     })
   })

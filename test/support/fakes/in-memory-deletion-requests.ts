@@ -40,8 +40,8 @@ const EPOCH = new Date(0)
  *   breaks the port's promise, so it throws instead of overwriting as Cassandra would;
  * - acquireLease applies only when the row exists and its lease ran out (leaseUntil < now);
  * - releaseLease and finish set the lease to the epoch, so anyone may take the request at once;
- * - finish overwrites reason and receipt (absent fields become absent) and unlists finished
- *   requests (completed, failed, cancelled); partial and scheduled ones stay open, a scheduled one
+ * - finish overwrites reason and receipt (absent fields become absent) and leaves the list alone:
+ *   a finished request (completed, failed, cancelled) stays listed until unlist; a scheduled one is
  *   due at `dueAt`; listOpen answers only what is due, each entry with its request's creation time (an entry
  *   seeded by listWithoutRequest has no request), going round the list (in id order) from where its last
  *   answer that reached the limit stopped; after startRound, listOpen goes from the list's start and
@@ -49,10 +49,11 @@ const EPOCH = new Date(0)
  *   takes an entry off the list and nothing else; reopen lists a request again, due at once;
  * - get / findByUser answer copies, steps in the order the workflow runs them; findByUser newest first.
  *
- * - recordSteps adds the outcomes it is given (several steps in one write) and sets the lease; finish adds the
- *   `steps` it carries; markEventPublished is kept apart and reads as the event's outcome;
+ * - recordSteps adds the outcomes it is given (several steps in one write) and sets the lease; renewLease
+ *   sets the lease and nothing else; finish adds the `steps` it carries; markEventPublished is kept
+ *   apart and reads as the event's outcome;
  * - a write fenced by `heldUntil` lands while the clock is before it, or after it while the lease is
- *   still that value; else recordSteps, finish, updatePlan and reopen throw LeaseLostError and releaseLease
+ *   still that value; else recordSteps, renewLease, finish, updatePlan and reopen throw LeaseLostError and releaseLease
  *   does nothing (Cassandra's late-landing writes, which lose by their timestamp, have no
  *   counterpart here: a fake's write lands at once);
  *
@@ -187,6 +188,11 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
     row.request.updatedAt = this.clock.now()
   }
 
+  async renewLease(id: string, leaseUntil: Date, heldUntil: Date): Promise<void> {
+    this.enter('renewLease')
+    this.heldRow(id, heldUntil).leaseUntil = new Date(leaseUntil)
+  }
+
   async finish(id: string, state: RequestState, fields: { receipt?: DeletionReceipt; reason?: string; dueAt?: Date; steps?: Partial<Record<StepName, StepOutcome>> }, heldUntil?: Date): Promise<void> {
     this.enter('finish', state)
     const row = this.heldRow(id, heldUntil)
@@ -200,8 +206,7 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
       ...(fields.receipt !== undefined && { receipt: structuredClone(fields.receipt) }),
     }
     row.leaseUntil = EPOCH
-    if (isFinished(state)) row.open = false
-    else if (fields.dueAt) row.dueAt = new Date(fields.dueAt)
+    if (fields.dueAt) row.dueAt = new Date(fields.dueAt)
   }
 
   async listOpen(limit: number, dueBy: Date = this.clock.now()): Promise<OpenEntry[]> {

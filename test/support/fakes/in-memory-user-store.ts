@@ -1,5 +1,6 @@
 import { isDeleted } from '../../../src/deletion/is-deleted.js'
 import type { JsonRow, MarkDeletedOutcome, UserRecord, UserStore } from '../../../src/deletion/ports.js'
+import { formatSunbirdTimestamp } from '../../../src/shared/sunbird-timestamp.js'
 import { FailureQueue, Timeline } from './timeline.js'
 
 type Method = keyof UserStore
@@ -7,7 +8,7 @@ type Method = keyof UserStore
 export type UserStoreCall =
   | { method: Exclude<Method, 'markDeleted' | 'scrubProfile' | 'leaveOrganisations' | 'findOrgAdminIds' | 'reduceToTombstone' | 'restoreStatus'>; userId: string }
   | { method: 'reduceToTombstone'; userId: string; requestedBy: string; at: Date }
-  | { method: 'restoreStatus'; userId: string; prior: { status: number | null; isDeleted: boolean | null }; requestedBy: string }
+  | { method: 'restoreStatus'; userId: string; prior: { status: number | null; isDeleted: boolean | null }; lock: { requestedBy: string; at?: Date }; requestedBy: string }
   | { method: 'findOrgAdminIds'; organisationId: string; limit: number }
   | { method: 'leaveOrganisations'; userId: string; at: Date }
   | { method: 'scrubProfile'; userId: string; requestedBy: string; at: Date }
@@ -53,7 +54,12 @@ const LOOKUP_TYPES = ['email', 'phone', 'username', 'externalid']
  * - findOrganisationIds lists memberships not marked left;
  * - the read* methods answer rows shaped as Cassandra's (column names lower-case); a hard
  *   deletion's removeOrganisations / eraseRoles remove rows, reduceToTombstone keeps only the
- *   tombstone's facts (status 2, isDeleted) and drops the profile, rootOrgId and managedBy.
+ *   tombstone's facts (status 2, isDeleted) and drops the profile, rootOrgId and managedBy;
+ * - every write the adapter stamps (markDeleted, scrubProfile, reduceToTombstone, restoreStatus)
+ *   keeps `updatedby` and `updateddate` (Sunbird's text form, to the millisecond), and
+ *   restoreStatus is the adapter's lightweight transaction on them: applied only over the
+ *   soft deletion's own lock, never writing a row that is gone or one an erasure rewrote since;
+ *   `update` and `removeRow` (another writer) leave the stamp as it was, or drop it with the row.
  *
  * Every call is recorded (`calls`) and written to the shared timeline as `users.<method>`.
  * `scriptMarkDeleted` queues outcomes returned instead of the compare-and-set, `beforeNextMarkDeleted`
@@ -69,6 +75,8 @@ export class InMemoryUserStore implements UserStore {
   private readonly memberships = new Map<string, Membership[]>()
   private readonly lookups = new Map<string, { type: string; value: string }[]>()
   private readonly externalIdentities = new Map<string, number>()
+  /** `updatedby` and `updateddate` as the adapter's stamped writes leave them. */
+  private readonly stamps = new Map<string, { by: string; at: string }>()
   private readonly scripted: MarkDeletedOutcome[] = []
   private readonly interleaved: (() => void)[] = []
   private readonly failures = new FailureQueue<Method>()
@@ -143,7 +151,12 @@ export class InMemoryUserStore implements UserStore {
   /** Removes the row (and nothing else), as if someone deleted it outright. */
   removeRow(userId: string): this {
     this.users.delete(userId)
+    this.stamps.delete(userId)
     return this
+  }
+
+  private stamp(userId: string, change: { requestedBy: string; at: Date }): void {
+    this.stamps.set(userId, { by: change.requestedBy, at: formatSunbirdTimestamp(change.at) })
   }
 
   snapshot(userId: string): UserRecord | undefined {
@@ -225,6 +238,7 @@ export class InMemoryUserStore implements UserStore {
     // A refused transaction answers only the columns it compared: the rest is what the caller read.
     if (current.status !== user.status || current.isDeleted !== user.isDeleted) return { kind: 'changed', current: { ...user, status: current.status, isDeleted: current.isDeleted } }
     this.users.set(user.id, { ...current, status: 2, isDeleted: true })
+    this.stamp(user.id, change)
     return { kind: 'deleted' }
   }
 
@@ -257,6 +271,7 @@ export class InMemoryUserStore implements UserStore {
     // Like Cassandra's UPDATE, an upsert: a user whose row is gone is left as a deleted row.
     const user = this.users.get(userId) ?? { id: userId, status: null, isDeleted: null, rootOrgId: null, managedBy: null }
     this.users.set(userId, { ...user, status: 2, isDeleted: true })
+    this.stamp(userId, change)
     const profile = this.profiles.get(userId) ?? {}
     this.profiles.set(userId, Object.fromEntries(Object.keys(profile).map((column) => [column, ''])))
   }
@@ -321,12 +336,26 @@ export class InMemoryUserStore implements UserStore {
     this.enter({ method: 'reduceToTombstone', userId, requestedBy: change.requestedBy, at: change.at })
     // An UPDATE: the row it names exists afterwards, as a tombstone.
     this.users.set(userId, { id: userId, status: 2, isDeleted: true, rootOrgId: null, managedBy: null })
+    this.stamp(userId, change)
     this.profiles.set(userId, {})
   }
 
-  async restoreStatus(userId: string, prior: { status: number | null; isDeleted: boolean | null }, change: { requestedBy: string; at: Date }): Promise<void> {
-    this.enter({ method: 'restoreStatus', userId, prior, requestedBy: change.requestedBy })
-    const user = this.users.get(userId) ?? { id: userId, status: null, isDeleted: null, rootOrgId: null, managedBy: null }
+  async restoreStatus(
+    userId: string,
+    prior: { status: number | null; isDeleted: boolean | null },
+    lock: { requestedBy: string; at?: Date },
+    change: { requestedBy: string; at: Date },
+  ): Promise<'restored' | 'changed'> {
+    this.enter({ method: 'restoreStatus', userId, prior, lock, requestedBy: change.requestedBy })
+    const user = this.users.get(userId)
+    // Gone: the transaction writes nothing (no row recreated).
+    if (!user) return 'changed'
+    // Same condition as the adapter's: IF status = 2 AND isdeleted = true AND updatedby = ? [AND updateddate = ?]
+    const stamp = this.stamps.get(userId)
+    const locked = isDeleted(user) && stamp?.by === lock.requestedBy && (lock.at === undefined || stamp.at === formatSunbirdTimestamp(lock.at))
+    if (!locked) return isDeleted(user) ? 'changed' : 'restored'
     this.users.set(userId, { ...user, status: prior.status, isDeleted: prior.isDeleted })
+    this.stamp(userId, change)
+    return 'restored'
   }
 }
