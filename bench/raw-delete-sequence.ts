@@ -38,8 +38,8 @@ const LEASE_MS = 30_000
  *     user_cert, address, extra targets (none), profile scrub, search user and cache (not
  *     configured), managed users, event (outbox entry + pending list, plain, together; the managed users' ids come
  *     from their step, so no second index read)
- *   src/deletion/settle-request.ts: audit 'completed' (before the finish, while the lease holds), then
- *     finish with the receipt, unlisted
+ *   src/deletion/settle-request.ts: finish with the receipt (the lease kept), audit 'completed',
+ *     unlisted, then the lease given back
  *   src/store/cassandra-*.ts: the CQL text and per-statement options below
  *
  * Same CQL, same options (prepared; idempotent where the store says so; the lock, the one LWT, not),
@@ -225,18 +225,20 @@ export async function rawDeleteSequence(client: Client, keyspace: string, userId
     { query: `INSERT INTO ${ks}.user_deletion_event_outbox_pending (requestid, createdat) VALUES (?, ?)`, params: [requestId, queuedAt] },
   ])
   recordStep('event', 'kafka (delete.user topic)', 'done', 'queued')
-  // finished (state + receipt), then audited, then unlisted: the end is decided before its record, which is stored before the request leaves the list
+  // finished (state + receipt, the lease kept), then audited, then unlisted and the lease given back:
+  // the end is decided before its record, which is stored before the request leaves the list
   await run(`UPDATE ${ks}.user_deletion_request SET steps = steps + ?, state = ?, reason = ?, receipt = ?, leaseuntil = ?, updatedat = ? WHERE id = ?`, [
     unrecorded,
     'completed',
     null,
     receiptText(requestId, userId, receipt),
-    new Date(0),
+    new Date(Date.now() + LEASE_MS),
     new Date(),
     requestId,
   ])
   await audit.append({ event: 'deletion.completed', requestId, userId, requestedBy, at: new Date().toISOString() })
   await run(`DELETE FROM ${ks}.user_deletion_request_open WHERE id = ?`, [requestId])
+  await run(`UPDATE ${ks}.user_deletion_request SET leaseuntil = ? WHERE id = ?`, [new Date(0), requestId])
 }
 
 export interface RawWrite {

@@ -671,3 +671,46 @@ describe('cancelDeletion and the gate of this instance', () => {
     expect(w.listener.restored).toEqual([TARGET])
   })
 })
+
+describe('a cancel of a soft deletion whose deletion.completed is not stored yet', () => {
+  it('when the soft deletion is between its finish and its record, then a cancel waits for it (the run keeps its lease): refused with 503, nothing reopened', async () => {
+    const w = deletionWorld({ seed })
+    const append = w.audit.append.bind(w.audit)
+    const held = gate()
+    let entered!: () => void
+    const inAppend = new Promise<void>((resolve) => {
+      entered = resolve
+    })
+    w.audit.append = async (record) => {
+      if (record.event === 'deletion.completed') {
+        entered()
+        await held.opened
+      }
+      return append(record)
+    }
+    const deletion = deleteAccount(w.deps, { requestId: 'soft-1', userId: TARGET, caller: self(), mode: 'soft' })
+    await inAppend
+
+    const refused = await cancelDeletion(w.deps, { userId: TARGET, caller: self() }).catch((err: unknown) => err)
+    held.open()
+    await deletion
+
+    expect(refused).toBeInstanceOf(DependencyUnavailableError)
+    expect(w.requests.peek('soft-1')?.state).toBe('completed')
+    expect(w.requests.isOpen('soft-1')).toBe(false)
+    expect(await cancelDeletion(w.deps, { userId: TARGET, caller: self() })).toEqual({ requestId: 'soft-1' })
+    expect(w.audit.eventsOf('soft-1')).toEqual(['deletion.accepted', 'deletion.completed', 'deletion.cancelled'])
+  })
+
+  it('when the soft deletion’s deletion.completed could not be stored, then the cancel stores it before its own record', async () => {
+    const w = deletionWorld({ seed })
+    w.audit.failNextOf('deletion.completed', new DependencyUnavailableError('cassandra'))
+    await deleteAccount(w.deps, { requestId: 'soft-1', userId: TARGET, caller: self(), mode: 'soft' }).catch(() => undefined)
+    expect(w.requests.peek('soft-1')?.state).toBe('completed')
+
+    expect(await cancelDeletion(w.deps, { userId: TARGET, caller: self() })).toEqual({ requestId: 'soft-1' })
+
+    expect(w.audit.eventsOf('soft-1')).toEqual(['deletion.accepted', 'deletion.completed', 'deletion.cancelled'])
+    expect(w.requests.isOpen('soft-1')).toBe(false)
+  })
+})

@@ -5,10 +5,10 @@ import { deletionBasis } from './deletion-policy.js'
 import type { DeletionRequest } from './deletion-request.js'
 import { DependencyUnavailableError, NotPermittedError, UserErasedError, UserNotDeletedError, UserNotFoundError } from './errors.js'
 import { isDeleted } from './is-deleted.js'
-import { checkpointSteps, finishUnderLease, giveBack, LeaseLostError, leaseUntil } from './lease.js'
+import { checkpointSteps, closeFinished, finishUnderLease, giveBack, LeaseLostError, leaseUntil } from './lease.js'
 import type { UserDeletionState } from './ports.js'
 import type { RunDeps } from './run-deletion.js'
-import { auditRecord, failRequest } from './settle-request.js'
+import { auditRecord, failRequest, owedEndRecord } from './settle-request.js'
 import { stepsOf } from './steps/index.js'
 import { ROW_CHANGED_SINCE_LOCK } from './steps/lock.js'
 import { readCondition } from './user-condition.js'
@@ -95,8 +95,7 @@ export async function finishCancel(deps: RunDeps, request: DeletionRequest, canc
   // cached here runs out within the gate's short trust anyway.
   if (held && (await deps.states.swap(request.userId, restoring, undefined))) deps.listener.userRestored(request.userId)
   await finishUnderLease(deps, request, 'cancelled', {})
-  // Off the sweeper's list once finished (a finish that leaves it listed is unlisted here; a lost unlist, by the sweeper).
-  await deps.requests.unlist(request.id)
+  await closeFinished(deps, request)
   return 'cancelled'
 }
 
@@ -186,6 +185,11 @@ export async function finishInterruptedCancel(deps: RunDeps, request: DeletionRe
  */
 async function recordCancel(deps: RunDeps, request: DeletionRequest): Promise<void> {
   if (request.state === 'cancelling' || request.state === 'cancelled') return
+  // A completed soft deletion still listed: its run died (or its append failed) before its
+  // `deletion.completed` was stored. Stored here (at worst a second time), before the reopen makes
+  // the request `cancelling` and the record owed no more.
+  const owed = owedEndRecord(request)
+  if (owed && (await deps.requests.isListed(request.id))) await deps.audit.append(owed)
   await deps.requests.reopen(request, 'cancelling', request.heldUntil)
   request.state = 'cancelling'
 }

@@ -63,6 +63,7 @@ const SUCCESS_WRITES = [
   'requests.finish(completed)',
   'audit.append(deletion.completed)',
   'requests.unlist',
+  'requests.releaseLease',
 ]
 
 describe('deleteUser, order of checks', () => {

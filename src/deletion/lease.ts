@@ -1,4 +1,4 @@
-import type { DeletionRequest, RequestState, StepName, StepOutcome } from './deletion-request.js'
+import { type DeletionRequest, isFinished, type RequestState, type StepName, type StepOutcome } from './deletion-request.js'
 import type { Clock, DeletionRequestStore } from './ports.js'
 
 /**
@@ -69,8 +69,9 @@ export async function reclaimLease(deps: { requests: Pick<DeletionRequestStore, 
 }
 
 /**
- * The request's finish (or partial, or scheduled, state) under the lease the run holds. A finish
- * gives the lease up, so the run holds the request no longer: the one place a run's lease ends.
+ * The request's finish (or partial, or scheduled, state) under the lease the run holds. A partial
+ * or scheduled one gives the lease up, so the run holds the request no longer. A finished one keeps
+ * it: the run stores the end's audit record and then closes the request (closeFinished).
  */
 export async function finishUnderLease(
   deps: { requests: Pick<DeletionRequestStore, 'finish'> },
@@ -80,6 +81,19 @@ export async function finishUnderLease(
 ): Promise<void> {
   await deps.requests.finish(request.id, state, fields, request.heldUntil)
   request.state = state
+  if (!isFinished(state)) delete request.heldUntil
+}
+
+/**
+ * A finished request whose end is audited leaves the sweeper's list, and then the run gives its
+ * lease up: in that order, so no cancel can reopen it (which needs the lease) before the unlist.
+ * A run whose lease ran out meanwhile takes it back first (reclaimLease), or stops there when
+ * another runner took the request (LeaseLostError): that runner closes it.
+ */
+export async function closeFinished(deps: { requests: Pick<DeletionRequestStore, 'renewLease' | 'unlist' | 'releaseLease'>; clock: Clock; leaseMs: number }, request: DeletionRequest): Promise<void> {
+  await reclaimLease(deps, request)
+  await deps.requests.unlist(request.id)
+  await giveBack(deps, request)
   delete request.heldUntil
 }
 

@@ -227,10 +227,12 @@ export interface DeletionRequestStore {
   renewLease(id: string, leaseUntil: Date, heldUntil: Date): Promise<void>
   /**
    * Sets the final (or partial, or scheduled) state and the receipt; a scheduled one is listed as
-   * due at `dueAt`. A finished request stays listed until `unlist`: its runner stores the audit
-   * record of its end between the two, and the sweeper stores it for a run that died there.
-   * `steps`: outcomes not recorded yet, written with it. Releases the lease. `heldUntil`: as for
-   * recordSteps.
+   * due at `dueAt`. `steps`: outcomes not recorded yet, written with it. Releases the lease, but a
+   * finished request's (completed, failed, cancelled) finished under one: its run keeps it, stores
+   * the end's audit record, unlists the request, and only then releases it, so nobody (a cancel
+   * reopening it, the sweeper) acts on the request between its finish and its record. A finished
+   * request stays listed until `unlist`: for a run that died before that, the sweeper takes it up
+   * once the lease runs out and stores the record. `heldUntil`: as for recordSteps.
    */
   finish(id: string, state: RequestState, fields: { receipt?: DeletionReceipt; reason?: string; dueAt?: Date; steps?: Partial<Record<StepName, StepOutcome>> }, heldUntil?: Date): Promise<void>
   /**
@@ -252,6 +254,8 @@ export interface DeletionRequestStore {
   roundEnded(): boolean
   /** Takes the request off the sweeper's list, and nothing else. */
   unlist(id: string): Promise<void>
+  /** Whether the request is on the sweeper's list (a finished one: its end's record may be owed). */
+  isListed(id: string): Promise<boolean>
   /** A grace period ends: the request follows its erasure plan from here. */
   updatePlan(id: string, plan: PlanName, state: RequestState, heldUntil?: Date): Promise<void>
   /**

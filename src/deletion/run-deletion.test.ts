@@ -567,7 +567,7 @@ describe('resumeOpenDeletions', () => {
     expect(w.users.calls.filter((call) => 'userId' in call && call.userId === USER_C)).toEqual([])
   })
 
-  it('when a finished request is still listed a lease after its finish (its runner died before its record, or its entry came back), then the sweep stores its end’s record (at worst again) and unlists it, and changes nothing else', async () => {
+  it('when a finished request is still listed with its lease free (its runner died before its record, or its entry came back), then the sweep stores its end’s record (at worst again) and closes it, and changes nothing else', async () => {
     const w = world([lockedUser()])
     w.requests.seed(requestThrough('event', { state: 'completed' }), { open: true })
     const before = w.requests.peek('req-1')
@@ -578,7 +578,7 @@ describe('resumeOpenDeletions', () => {
     expect(report).toEqual({ resumed: 0, completed: 0, partial: 0, unlisted: 1 })
     expect(await w.requests.listOpen(10)).toEqual([])
     expect(w.requests.peek('req-1')).toEqual(before)
-    expect(w.timeline.writes()).toEqual(['requests.acquireLease', 'audit.append(deletion.completed)', 'requests.unlist'])
+    expect(w.timeline.writes()).toEqual(['requests.acquireLease', 'audit.append(deletion.completed)', 'requests.unlist', 'requests.releaseLease'])
   })
 
   it('when an entry names a request that never came to exist, then it is unlisted once older than twice the time a create is settled in, and kept before; each one dropped is told by its request id, for the log', async () => {
@@ -720,7 +720,12 @@ describe('afterStep', () => {
     expect(w.users.callCount('eraseLookups', USER_A)).toBe(1)
     expect(w.users.callCount('scrubProfile', USER_A)).toBe(1)
     expect(w.users.callCount('scrubProfile', CHILD)).toBe(1)
-    expect(w.timeline.writes().filter((entry) => !entry.startsWith('audit') && !entry.startsWith('requests.acquireLease'))).toEqual(['outbox.append', 'requests.finish(completed)', 'requests.unlist'])
+    expect(w.timeline.writes().filter((entry) => !entry.startsWith('audit') && !entry.startsWith('requests.acquireLease'))).toEqual([
+      'outbox.append',
+      'requests.finish(completed)',
+      'requests.unlist',
+      'requests.releaseLease',
+    ])
     expect(w.requests.peek('req-1')?.steps.lookups).toMatchObject({ count: 3 })
   })
 

@@ -1,7 +1,7 @@
 import { finishCancel, finishInterruptedCancel } from './cancel-deletion.js'
 import { type DeletionRequest, isFinished, outcomeHolds, type RequestState, type StepName, type StepOutcome } from './deletion-request.js'
 import { isDeleted } from './is-deleted.js'
-import { checkpointSteps, giveBack, LeaseLostError, leaseUntil } from './lease.js'
+import { checkpointSteps, closeFinished, giveBack, LeaseLostError, leaseUntil } from './lease.js'
 import { lockForPlan } from './lock-for-plan.js'
 import { type AuditTrail, CREATE_SETTLED_WITHIN_MS, type DeletionRequestStore, type OpenEntry, type PhysicalErasure } from './ports.js'
 import { failRequest, owedEndRecord, settleRequest } from './settle-request.js'
@@ -147,17 +147,13 @@ async function resumeWithOutcome(deps: RunDeps, requestId: string): Promise<Resu
 /** resumeDeletion once the lease is held: what the request's state says is left to do. */
 async function resumeHeld(deps: RunDeps, request: DeletionRequest, now: Date): Promise<RequestState | undefined> {
   if (isFinished(request.state)) {
-    // Still listed though finished: its runner is storing its end's record (endAudited), or died (or
-    // its append failed) before that, or its unlist was lost, or a replica brought the entry back.
-    // A lease after its finish the runner is taken for dead: the record is stored here (at worst a
-    // second time), then the request unlisted, so it costs the sweeper nothing from the next pass on.
-    if (now.getTime() - request.updatedAt.getTime() < deps.leaseMs) {
-      await giveBack(deps, request)
-      return undefined
-    }
+    // Still listed though finished, its lease free: its runner died (or its append failed) before
+    // its end's record, or its unlist was lost, or a replica brought the entry back. The record is
+    // stored here (at worst a second time), then the request closed, so it costs the sweeper
+    // nothing from the next pass on.
     const owed = owedEndRecord(request)
     if (owed) await deps.audit.append(owed)
-    await deps.requests.unlist(request.id)
+    await closeFinished(deps, request)
     return request.state
   }
   if (request.state === 'cancelling') {

@@ -44,7 +44,7 @@ function held(w: ReturnType<typeof deletionWorld>, heldUntil: Date): DeletionReq
 }
 
 /** The request's finish, its audit record and its unlisting (and a lease taken back), in the order they were written. */
-const endOf = (w: ReturnType<typeof deletionWorld>) => w.timeline.writes().filter((write) => /^requests\.(finish|unlist|renewLease)|^audit\.append/.test(write))
+const endOf = (w: ReturnType<typeof deletionWorld>) => w.timeline.writes().filter((write) => /^requests\.(finish|unlist|renewLease|releaseLease)|^audit\.append/.test(write))
 
 /** An audit trail whose next append of `event` is stored and then answers an error (a write that timed out after it landed). */
 function landsThenFails(w: ReturnType<typeof deletionWorld>, event: string): void {
@@ -66,11 +66,11 @@ describe('settleRequest, a final end is decided before it is audited, and audite
 
     expect(await resumeDeletion(w.deps, 'req-1')).toBe('completed')
 
-    expect(endOf(w)).toEqual(['requests.finish(completed)', 'audit.append(deletion.completed)', 'requests.unlist'])
+    expect(endOf(w)).toEqual(['requests.finish(completed)', 'audit.append(deletion.completed)', 'requests.unlist', 'requests.releaseLease'])
     expect(w.requests.isOpen('req-1')).toBe(false)
   })
 
-  it('when deletion.completed cannot be stored, then the request is completed but stays listed, and once its runner is taken for dead (a lease after the finish) the sweeper stores the record and unlists it', async () => {
+  it('when deletion.completed cannot be stored, then the request is completed but stays listed, its lease given back, and the sweeper stores the record and closes it', async () => {
     const w = deletionWorld({ seed: [lockedUser()] })
     w.requests.seed(request({}, STEPS.indexOf('event')))
     w.audit.failNextOf('deletion.completed', new DependencyUnavailableError('cassandra'))
@@ -79,14 +79,9 @@ describe('settleRequest, a final end is decided before it is audited, and audite
 
     expect(w.requests.peek('req-1')).toMatchObject({ state: 'completed', receipt: { state: 'completed' } })
     expect(w.requests.isOpen('req-1')).toBe(true)
-    expect(w.audit.eventsOf('req-1')).toEqual([])
-
-    // Within a lease of the finish the runner may still be storing it: the sweeper leaves it be.
-    expect(await resumeOpenDeletions(w.deps)).toMatchObject({ resumed: 0, unlisted: 0 })
-    expect(w.audit.eventsOf('req-1')).toEqual([])
     expect(w.requests.leaseOf('req-1')).toEqual(new Date(0))
+    expect(w.audit.eventsOf('req-1')).toEqual([])
 
-    w.clock.advance(WORLD_LEASE_MS)
     expect(await resumeOpenDeletions(w.deps)).toMatchObject({ resumed: 0, unlisted: 1 })
     expect(w.audit.eventsOf('req-1')).toEqual(['deletion.completed'])
     expect(w.requests.isOpen('req-1')).toBe(false)
@@ -248,7 +243,8 @@ describe('settleRequest, a run whose lease has run out', () => {
 
     expect(await settleRequest(w.deps, stalled)).toBe('completed')
 
-    expect(endOf(w)).toEqual(['requests.finish(completed)', 'audit.append(deletion.completed)', 'requests.unlist'])
+    // Its lease, kept by the finish, is taken back before the unlist (the run's clock is past it).
+    expect(endOf(w)).toEqual(['requests.finish(completed)', 'audit.append(deletion.completed)', 'requests.renewLease', 'requests.unlist', 'requests.releaseLease'])
     expect(w.audit.eventsOf('req-1')).toEqual(['deletion.completed'])
   })
 

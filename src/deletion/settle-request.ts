@@ -1,11 +1,11 @@
 import type { DeletionReceipt, DeletionRequest, ReceiptEntry, RequestState, StepName, StepOutcome } from './deletion-request.js'
 import type { AuditRecord, AuditTrail, Clock, DeletionRequestStore, PhysicalErasure } from './ports.js'
-import { finishUnderLease, reclaimLease } from './lease.js'
+import { closeFinished, finishUnderLease, reclaimLease } from './lease.js'
 import { buildReceipt, receiptStores } from './receipt.js'
 import { STEPS } from './steps/index.js'
 
 interface SettleDeps {
-  requests: Pick<DeletionRequestStore, 'finish' | 'renewLease' | 'unlist'>
+  requests: Pick<DeletionRequestStore, 'finish' | 'renewLease' | 'unlist' | 'releaseLease'>
   audit: AuditTrail
   clock: Clock
   /** How long a run's lease lasts: a run whose lease ran out takes it back for this long before it audits its end. */
@@ -33,19 +33,21 @@ export function owedEndRecord(request: DeletionRequest): AuditRecord | undefined
 
 /**
  * Ends the request for good (completed or failed) and stores its audit record: the end decided
- * first, then recorded, then the request unlisted. The finish is fenced by the run's lease, so a
- * stalled run whose request was taken over is refused there and records nothing; the record never
- * tells an end the request did not reach (a `deletion.failed` stored while the request stays open
- * could be followed by its completion). A finished request stays listed until its record is
- * stored: an append that fails (its writes exhausted) or a run that dies before it leaves it
- * listed, and the sweeper stores the record (owedEndRecord) and unlists it. So the record may be
- * stored twice (a run that dies between append and unlist, or stalls a lease long before its
- * append), recognisable by its (`requestId`, `event`); never one for an end the request did not reach.
+ * first, then recorded, then the request closed (unlisted, its lease given up: closeFinished). The
+ * finish is fenced by the run's lease, so a stalled run whose request was taken over is refused
+ * there and records nothing; the record never tells an end the request did not reach (a
+ * `deletion.failed` stored while the request stays open could be followed by its completion). The
+ * run keeps its lease from finish to close, so nobody acts on the request meanwhile. An append
+ * that fails (its writes exhausted) or a run that dies before it leaves the request finished and
+ * listed: whoever takes the lease up next (the sweeper, a cancel reopening it) stores the record
+ * (owedEndRecord). So the record may be stored twice (a run that dies between append and unlist,
+ * or stalls a lease long after its finish), recognisable by its (`requestId`, `event`); never one
+ * for an end the request did not reach.
  */
 async function endAudited(deps: SettleDeps, request: DeletionRequest, state: 'completed' | 'failed', fields: Parameters<typeof finishUnderLease>[3], record: AuditRecord): Promise<void> {
   await finishUnderLease(deps, request, state, fields)
   await deps.audit.append(record)
-  await deps.requests.unlist(request.id)
+  await closeFinished(deps, request)
 }
 
 /**

@@ -79,6 +79,8 @@ function deletionRequestStatements(keyspace: string) {
     createServiceId: insert,
     open: `INSERT INTO ${open} (id, userid, createdat) VALUES (?, ?, ?)`,
     get: `SELECT ${columns} FROM ${t} WHERE id = ?`,
+    closed: `SELECT state, leaseuntil FROM ${t} WHERE id = ?`,
+    listed: `SELECT id FROM ${open} WHERE id = ?`,
     created: `SELECT userid, createdat FROM ${t} WHERE id = ?`,
     byUser: `SELECT ${columns} FROM ${t} WHERE userid = ?`,
     lease: `UPDATE ${t} SET leaseuntil = ? WHERE id = ? IF leaseuntil < ?`,
@@ -168,10 +170,20 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
     return this.settleCreateNow(request, leaseUntil, settleBy, round + 1)
   }
 
-  /** The id was taken by an earlier request: the entry just written must not list it again once it is finished. */
+  /**
+   * The id was taken by an earlier request: the entry just written must not list it again once it
+   * is closed (finished, its lease given back by the run that audited and unlisted it). One still
+   * held after its finish is being closed by its run, or its run died before: its entry stays for
+   * that run, or for the sweeper, which stores the end's record.
+   */
   private async unlistIfFinished(id: string): Promise<void> {
-    const existing = await this.get(id)
-    if (existing && isFinished(existing.state)) await this.unlist(id)
+    const row = (await runCassandra(this.client, (client) => client.execute(this.cql.closed, [id], IDEMPOTENT))).first()
+    const leaseUntil = row?.get('leaseuntil') as Date | null | undefined
+    if (row && isFinished(row.get('state') as RequestState) && (!leaseUntil || leaseUntil.getTime() <= 0)) await this.unlist(id)
+  }
+
+  async isListed(id: string): Promise<boolean> {
+    return (await runCassandra(this.client, (client) => client.execute(this.cql.listed, [id], IDEMPOTENT))).rows.length > 0
   }
 
   /** The created row's values, in the order of both create statements. */
@@ -319,8 +331,10 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
 
   async finish(id: string, state: RequestState, fields: { receipt?: DeletionReceipt; reason?: string; dueAt?: Date; steps?: Partial<Record<StepName, StepOutcome>> }, heldUntil?: Date): Promise<void> {
     const now = new Date()
-    // The lease is released so a partial request can be taken up at once by a retry or the sweeper.
-    const row = [encodeSteps(fields.steps ?? {}), state, fields.reason ?? null, fields.receipt ? JSON.stringify(fields.receipt) : null, new Date(0), now, id]
+    // A partial request's lease is released so a retry or the sweeper can take it up at once; a
+    // finished one's is kept by its run until it is audited and unlisted (see the port).
+    const lease = isFinished(state) && heldUntil ? heldUntil : new Date(0)
+    const row = [encodeSteps(fields.steps ?? {}), state, fields.reason ?? null, fields.receipt ? JSON.stringify(fields.receipt) : null, lease, now, id]
     if (!(await this.writeUnderLease(this.cql.finish, row, heldUntil))) throw new LeaseLostError(id)
     if (fields.dueAt) await runCassandra(this.client, (client) => client.execute(this.cql.due, [fields.dueAt, id], IDEMPOTENT))
   }

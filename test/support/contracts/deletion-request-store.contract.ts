@@ -460,6 +460,36 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
         expect(await s.store.get(request.id)).toMatchObject({ state: 'completed' })
       })
 
+      test('when a request is finished under the lease its run holds, then the run keeps that lease (no one takes the request) until it gives it back', async (s) => {
+        const heldUntil = new Date(Date.now() + 30 * SECOND)
+        const request = await created(s, {}, heldUntil)
+
+        await s.store.finish(request.id, 'completed', { receipt: receiptFor(request, 'completed') }, heldUntil)
+
+        expect(await s.store.acquireLease(request.id, new Date(), new Date(Date.now() + 30 * SECOND))).toBe(false)
+        await s.store.unlist(request.id)
+        await s.store.releaseLease(request.id, heldUntil)
+        expect(await s.store.acquireLease(request.id, new Date(), new Date(Date.now() + 30 * SECOND))).toBe(true)
+      })
+
+      test('when a request is partial under the lease its run holds, then the lease is free at once', async (s) => {
+        const heldUntil = new Date(Date.now() + 30 * SECOND)
+        const request = await created(s, {}, heldUntil)
+
+        await s.store.finish(request.id, 'partial', { receipt: receiptFor(request, 'partial') }, heldUntil)
+
+        expect(await s.store.acquireLease(request.id, new Date(), new Date(Date.now() + 30 * SECOND))).toBe(true)
+      })
+
+      test('when asked whether a request is listed, then a created one is and an unlisted one is not', async (s) => {
+        const request = await created(s)
+        expect(await s.store.isListed(request.id)).toBe(true)
+
+        await s.store.unlist(request.id)
+
+        expect(await s.store.isListed(request.id)).toBe(false)
+      })
+
       test('when a request fails, then its reason reads back, and it stays listed until it is unlisted', async (s) => {
         const request = await created(s)
 

@@ -39,7 +39,8 @@ const EPOCH = new Date(0)
  *   driver's replay) it changes nothing; an id the service chose that is already another request's
  *   breaks the port's promise, so it throws instead of overwriting as Cassandra would;
  * - acquireLease applies only when the row exists and its lease ran out (leaseUntil < now);
- * - releaseLease and finish set the lease to the epoch, so anyone may take the request at once;
+ * - releaseLease and finish set the lease to the epoch, so anyone may take the request at once,
+ *   except a finish to a finished state under a lease (`heldUntil`), which keeps that lease;
  * - finish overwrites reason and receipt (absent fields become absent) and leaves the list alone:
  *   a finished request (completed, failed, cancelled) stays listed until unlist; a scheduled one is
  *   due at `dueAt`; listOpen answers only what is due, each entry with its request's creation time (an entry
@@ -205,7 +206,8 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
       ...(fields.reason !== undefined && { reason: fields.reason }),
       ...(fields.receipt !== undefined && { receipt: structuredClone(fields.receipt) }),
     }
-    row.leaseUntil = EPOCH
+    // A finished request's lease is kept by its run until it is audited and unlisted.
+    row.leaseUntil = isFinished(state) && heldUntil ? new Date(heldUntil) : EPOCH
     if (fields.dueAt) row.dueAt = new Date(fields.dueAt)
   }
 
@@ -243,6 +245,11 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
 
   roundEnded(): boolean {
     return this.round === 'ended'
+  }
+
+  async isListed(id: string): Promise<boolean> {
+    this.enter('isListed')
+    return this.rows.get(id)?.open === true || this.entriesWithoutRequest.has(id)
   }
 
   async unlist(id: string): Promise<void> {
