@@ -702,15 +702,33 @@ describe('a cancel of a soft deletion whose deletion.completed is not stored yet
     expect(w.audit.eventsOf('soft-1')).toEqual(['deletion.accepted', 'deletion.completed', 'deletion.cancelled'])
   })
 
-  it('when the soft deletion’s deletion.completed could not be stored, then the cancel stores it before its own record', async () => {
+  it('when the soft deletion’s deletion.completed could not be stored, then a cancel once its lease has run out stores it before its own record', async () => {
     const w = deletionWorld({ seed })
     w.audit.failNextOf('deletion.completed', new DependencyUnavailableError('cassandra'))
     await deleteAccount(w.deps, { requestId: 'soft-1', userId: TARGET, caller: self(), mode: 'soft' }).catch(() => undefined)
     expect(w.requests.peek('soft-1')?.state).toBe('completed')
+    w.clock.advance(WORLD_LEASE_MS + 1)
 
     expect(await cancelDeletion(w.deps, { userId: TARGET, caller: self() })).toEqual({ requestId: 'soft-1' })
 
     expect(w.audit.eventsOf('soft-1')).toEqual(['deletion.accepted', 'deletion.completed', 'deletion.cancelled'])
+    expect(w.requests.isOpen('soft-1')).toBe(false)
+  })
+
+  it('when the record the cancel owes first cannot be stored either, then the cancel answers 503 having changed nothing: the hold stays the soft deletion’s, and the sweeper stores the record later', async () => {
+    const w = deletionWorld({ seed })
+    w.audit.failNextOf('deletion.completed', new DependencyUnavailableError('cassandra'))
+    await deleteAccount(w.deps, { requestId: 'soft-1', userId: TARGET, caller: self(), mode: 'soft' }).catch(() => undefined)
+    w.clock.advance(WORLD_LEASE_MS + 1)
+    w.audit.failNextOf('deletion.completed', new DependencyUnavailableError('cassandra'))
+
+    expect(await cancelDeletion(w.deps, { userId: TARGET, caller: self() }).catch((err: unknown) => err)).toBeInstanceOf(DependencyUnavailableError)
+
+    expect(w.states.peek(TARGET)).toMatchObject({ mode: 'soft', requestId: 'soft-1' })
+    expect(w.requests.peek('soft-1')?.state).toBe('completed')
+    w.clock.advance(WORLD_LEASE_MS + 1)
+    await resumeOpenDeletions(w.deps)
+    expect(w.audit.eventsOf('soft-1')).toEqual(['deletion.accepted', 'deletion.completed'])
     expect(w.requests.isOpen('soft-1')).toBe(false)
   })
 })

@@ -183,13 +183,21 @@ export async function finishInterruptedCancel(deps: RunDeps, request: DeletionRe
  * `restoring` and the request not reopened yet. Its `deletion.cancelled` audit record is stored by
  * finishCancel once the user is back, before the request can end `cancelled`.
  */
+/**
+ * A completed soft deletion still listed: its run died (or its append failed) before its
+ * `deletion.completed` was stored. Stored by the cancel before it changes anything (at worst a
+ * second time), since once the request is `cancelling` the record is owed no more.
+ */
+export async function storeOwedEnd(deps: Pick<RunDeps, 'requests' | 'audit'>, request: DeletionRequest): Promise<void> {
+  const owed = owedEndRecord(request)
+  if (!owed || !(await deps.requests.isListed(request.id))) return
+  request.closeOwed = true
+  await deps.audit.append(owed)
+  delete request.closeOwed
+}
+
 async function recordCancel(deps: RunDeps, request: DeletionRequest): Promise<void> {
   if (request.state === 'cancelling' || request.state === 'cancelled') return
-  // A completed soft deletion still listed: its run died (or its append failed) before its
-  // `deletion.completed` was stored. Stored here (at worst a second time), before the reopen makes
-  // the request `cancelling` and the record owed no more.
-  const owed = owedEndRecord(request)
-  if (owed && (await deps.requests.isListed(request.id))) await deps.audit.append(owed)
   await deps.requests.reopen(request, 'cancelling', request.heldUntil)
   request.state = 'cancelling'
 }
@@ -246,6 +254,8 @@ async function cancelOnce(deps: DeleteUserDeps, input: CancelDeletionInput, comm
     const cancelled = await holdingLease(deps, held.requestId, async (request) => {
       // Its owner is still taking the lock (or lost it to a deletion without a mode): nothing of it to undo yet.
       if (request?.steps.lock?.status !== 'done') throw new UserNotDeletedError()
+      // Before anything changes: a record that cannot be stored answers "retry" with the user as they were.
+      await storeOwedEnd(deps, request)
       accepting?.(request.id)
       // The point of no return: the restore begins (or an interrupted one is finished).
       commit?.enter()

@@ -84,6 +84,11 @@ export interface DeletionRequest {
    * checkpoint set. Never stored; it fences the run's writes (see DeletionRequestStore.recordSteps).
    */
   heldUntil?: Date
+  /**
+   * This process's run finished the request (or found its end's record owed) and has not closed it
+   * yet: its lease is kept, not given back, if the run stops there (see giveBack). Never stored.
+   */
+  closeOwed?: boolean
 }
 
 /** Proof of what was done, per store, with no personal data: the subject is a keyed hash. */

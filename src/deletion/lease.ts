@@ -81,23 +81,37 @@ export async function finishUnderLease(
 ): Promise<void> {
   await deps.requests.finish(request.id, state, fields, request.heldUntil)
   request.state = state
-  if (!isFinished(state)) delete request.heldUntil
+  if (isFinished(state)) request.closeOwed = true
+  else delete request.heldUntil
 }
 
 /**
  * A finished request whose end is audited leaves the sweeper's list, and then the run gives its
  * lease up: in that order, so no cancel can reopen it (which needs the lease) before the unlist.
- * A run whose lease ran out meanwhile takes it back first (reclaimLease), or stops there when
- * another runner took the request (LeaseLostError): that runner closes it.
+ * A run whose lease ran out meanwhile takes it back first (reclaimLease); when another runner took
+ * the request, the finish stands and that runner closes it.
  */
 export async function closeFinished(deps: { requests: Pick<DeletionRequestStore, 'renewLease' | 'unlist' | 'releaseLease'>; clock: Clock; leaseMs: number }, request: DeletionRequest): Promise<void> {
-  await reclaimLease(deps, request)
+  try {
+    await reclaimLease(deps, request)
+  } catch (err) {
+    if (!(err instanceof LeaseLostError)) throw err
+    delete request.heldUntil
+    delete request.closeOwed
+    return
+  }
   await deps.requests.unlist(request.id)
-  await giveBack(deps, request)
+  if (request.heldUntil) await deps.requests.releaseLease(request.id, request.heldUntil)
   delete request.heldUntil
+  delete request.closeOwed
 }
 
-/** Gives the request back while the run still holds it (a run that stopped half-way); once finished there is nothing to give. */
+/**
+ * Gives the request back while the run still holds it (a run that stopped half-way). One the run
+ * finished but could not close (closeOwed: its end's record or its unlist failed) keeps the lease
+ * until it runs out: a lease given back (the epoch) says the request is closed (see the store's create of a
+ * taken id), and the sweeper takes the request up once the lease runs out and stores the record.
+ */
 export async function giveBack(deps: { requests: Pick<DeletionRequestStore, 'releaseLease'> }, request: DeletionRequest): Promise<void> {
-  if (request.heldUntil) await deps.requests.releaseLease(request.id, request.heldUntil)
+  if (request.heldUntil && !request.closeOwed) await deps.requests.releaseLease(request.id, request.heldUntil)
 }

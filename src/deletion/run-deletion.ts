@@ -150,8 +150,14 @@ async function resumeHeld(deps: RunDeps, request: DeletionRequest, now: Date): P
     // Still listed though finished, its lease free: its runner died (or its append failed) before
     // its end's record, or its unlist was lost, or a replica brought the entry back. The record is
     // stored here (at worst a second time), then the request closed, so it costs the sweeper
-    // nothing from the next pass on.
+    // nothing from the next pass on. A cancel that took the hold and died before it reopened the
+    // request is finished instead (it stored the record first).
+    const held = request.state === 'completed' ? await deps.states.get(request.userId) : undefined
+    if (held?.mode === 'restoring' && held.requestId === request.id) {
+      return (await finishInterruptedCancel(deps, request)) === 'cancelled' ? 'cancelled' : 'failed'
+    }
     const owed = owedEndRecord(request)
+    request.closeOwed = true
     if (owed) await deps.audit.append(owed)
     await closeFinished(deps, request)
     return request.state

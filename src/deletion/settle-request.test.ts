@@ -70,7 +70,7 @@ describe('settleRequest, a final end is decided before it is audited, and audite
     expect(w.requests.isOpen('req-1')).toBe(false)
   })
 
-  it('when deletion.completed cannot be stored, then the request is completed but stays listed, its lease given back, and the sweeper stores the record and closes it', async () => {
+  it('when deletion.completed cannot be stored, then the request is completed but stays listed under the run’s lease, and once that runs out the sweeper stores the record and closes it', async () => {
     const w = deletionWorld({ seed: [lockedUser()] })
     w.requests.seed(request({}, STEPS.indexOf('event')))
     w.audit.failNextOf('deletion.completed', new DependencyUnavailableError('cassandra'))
@@ -79,9 +79,11 @@ describe('settleRequest, a final end is decided before it is audited, and audite
 
     expect(w.requests.peek('req-1')).toMatchObject({ state: 'completed', receipt: { state: 'completed' } })
     expect(w.requests.isOpen('req-1')).toBe(true)
-    expect(w.requests.leaseOf('req-1')).toEqual(new Date(0))
     expect(w.audit.eventsOf('req-1')).toEqual([])
 
+    // Not given back: a free lease would say the request is closed.
+    expect(await resumeOpenDeletions(w.deps)).toMatchObject({ resumed: 0, unlisted: 0 })
+    w.clock.advance(WORLD_LEASE_MS + 1)
     expect(await resumeOpenDeletions(w.deps)).toMatchObject({ resumed: 0, unlisted: 1 })
     expect(w.audit.eventsOf('req-1')).toEqual(['deletion.completed'])
     expect(w.requests.isOpen('req-1')).toBe(false)
@@ -96,7 +98,7 @@ describe('settleRequest, a final end is decided before it is audited, and audite
     expect(w.requests.peek('req-1')?.state).toBe('completed')
     expect(w.requests.isOpen('req-1')).toBe(true)
 
-    w.clock.advance(WORLD_LEASE_MS)
+    w.clock.advance(WORLD_LEASE_MS + 1)
     expect(await resumeOpenDeletions(w.deps)).toMatchObject({ unlisted: 1 })
     expect(w.audit.eventsOf('req-1')).toEqual(['deletion.accepted', 'deletion.completed'])
   })
@@ -108,7 +110,7 @@ describe('settleRequest, a final end is decided before it is audited, and audite
 
     await expect(resumeDeletion(w.deps, 'req-1')).rejects.toBeInstanceOf(DependencyUnavailableError)
     expect(w.requests.isOpen('req-1')).toBe(true)
-    w.clock.advance(WORLD_LEASE_MS)
+    w.clock.advance(WORLD_LEASE_MS + 1)
     expect(await resumeOpenDeletions(w.deps)).toMatchObject({ unlisted: 1 })
 
     expect(w.audit.eventsOf('req-1')).toEqual(['deletion.completed', 'deletion.completed'])
@@ -151,7 +153,7 @@ describe('settleRequest, a final end is decided before it is audited, and audite
     expect(w.requests.peek('req-1')).toMatchObject({ state: 'failed', reason: 'superseded' })
     expect(w.requests.isOpen('req-1')).toBe(true)
 
-    w.clock.advance(WORLD_LEASE_MS)
+    w.clock.advance(WORLD_LEASE_MS + 1)
     expect(await resumeOpenDeletions(w.deps)).toMatchObject({ unlisted: 1 })
     expect(w.audit.records.filter((record) => record.requestId === 'req-1')).toEqual([expect.objectContaining({ event: 'deletion.failed', detail: { reason: 'superseded' } })])
     expect(w.requests.isOpen('req-1')).toBe(false)
@@ -166,7 +168,7 @@ describe('settleRequest, a final end is decided before it is audited, and audite
     await expect(resumeDeletion(w.deps, 'req-1')).rejects.toBeInstanceOf(DependencyUnavailableError)
 
     await cancelDeletion(w.deps, { userId: USER, caller: self })
-    w.clock.advance(WORLD_LEASE_MS)
+    w.clock.advance(WORLD_LEASE_MS + 1)
     await resumeOpenDeletions(w.deps)
 
     expect(w.requests.peek('req-1')?.state).toBe('failed')
@@ -243,8 +245,8 @@ describe('settleRequest, a run whose lease has run out', () => {
 
     expect(await settleRequest(w.deps, stalled)).toBe('completed')
 
-    // Its lease, kept by the finish, is taken back before the unlist (the run's clock is past it).
-    expect(endOf(w)).toEqual(['requests.finish(completed)', 'audit.append(deletion.completed)', 'requests.renewLease', 'requests.unlist', 'requests.releaseLease'])
+    // Its lease is taken back before the finish (the run's clock is past it), so nobody takes the request before the close.
+    expect(endOf(w)).toEqual(['requests.renewLease', 'requests.finish(completed)', 'audit.append(deletion.completed)', 'requests.unlist', 'requests.releaseLease'])
     expect(w.audit.eventsOf('req-1')).toEqual(['deletion.completed'])
   })
 
@@ -258,7 +260,7 @@ describe('settleRequest, a run whose lease has run out', () => {
     expect(w.requests.peek('req-1')?.state).toBe('completed')
     expect(w.requests.isOpen('req-1')).toBe(true)
 
-    w.clock.advance(WORLD_LEASE_MS)
+    w.clock.advance(WORLD_LEASE_MS + 1)
     expect(await resumeOpenDeletions(w.deps)).toMatchObject({ unlisted: 1 })
     expect(w.audit.eventsOf('req-1')).toEqual(['deletion.completed'])
     expect(w.requests.isOpen('req-1')).toBe(false)

@@ -45,6 +45,8 @@ export function owedEndRecord(request: DeletionRequest): AuditRecord | undefined
  * for an end the request did not reach.
  */
 async function endAudited(deps: SettleDeps, request: DeletionRequest, state: 'completed' | 'failed', fields: Parameters<typeof finishUnderLease>[3], record: AuditRecord): Promise<void> {
+  // A run past its lease takes it back before the finish, so nobody takes the request between the finish and the close.
+  await reclaimLease(deps, request)
   await finishUnderLease(deps, request, state, fields)
   await deps.audit.append(record)
   await closeFinished(deps, request)

@@ -14,7 +14,7 @@ export class Timeline {
 
   /** The entries without the reads (`users.find*`, `users.read*`, `requests.get`, `requests.findByUser`, `outbox.state`, `states.get`, `identity.readAccount`). */
   writes(): string[] {
-    return this.entries.filter((entry) => !/^users\.(find|read)|^requests\.(get|findByUser|listOpen)\b|^outbox\.state\b|^states\.get\b|^identity\.readAccount\b/.test(entry))
+    return this.entries.filter((entry) => !/^users\.(find|read)|^requests\.(get|findByUser|listOpen|isListed)\b|^outbox\.state\b|^states\.get\b|^identity\.readAccount\b/.test(entry))
   }
 
   count(entry: string): number {
