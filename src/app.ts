@@ -43,9 +43,11 @@ export function createApp(deps: AppDeps, served: readonly Operation[] = operatio
     ...(deps.maxAuthAgeSeconds !== undefined && { maxAuthAgeSeconds: deps.maxAuthAgeSeconds }),
     defaultDialect: sunbirdEnvelope,
   }
+  // The app's own error road answers the caller with what it renders; an operation's own rendering
+  // (an answer kept for Idempotency-Key replays, one it adds headers to) is read again after.
+  const finalRenderOptions = { ...renderOptions, final: true }
 
-  app.use('*', requestContext(deps.logger))
-  app.use('*', requestMetrics(deps.metrics))
+  app.use('*', requestContext(deps.logger, [requestMetrics(deps.metrics)]))
   // A request deadline: past it the caller gets the 503 of the operation's dialect, never a hang;
   // a deletion past its point of no return answers ANSWER_MARGIN_MS before it.
   app.use('*', requestDeadline(deps.requestTimeoutMs, ANSWER_MARGIN_MS))
@@ -62,7 +64,7 @@ export function createApp(deps: AppDeps, served: readonly Operation[] = operatio
     renderError: (c, err) => renderError(c, err, renderOptions),
   })
 
-  app.notFound((c) => renderError(c, new ApiError('API_NOT_FOUND'), renderOptions))
-  app.onError((err, c) => renderError(c, err, renderOptions))
+  app.notFound((c) => renderError(c, new ApiError('API_NOT_FOUND'), finalRenderOptions))
+  app.onError((err, c) => renderError(c, err, finalRenderOptions))
   return app
 }

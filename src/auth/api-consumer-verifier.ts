@@ -22,6 +22,9 @@ type VerifierKey = ({ algorithm: 'HS256'; secret: Buffer } | { algorithm: 'RS256
  */
 type SignatureOutcome = { consumer: string; deleteAnyUser: boolean; payload: Record<string, unknown> } | { refusal: string }
 
+/** What verifying an API bearer decided, as a value: the consumer, or the reason it was refused (for the log). */
+export type ApiConsumerCheck = { consumer: string; deleteAnyUser: boolean } | { refusal: string }
+
 /** A gateway sends the same few consumer tokens again and again: a few hundred of them are plenty. */
 const CACHED_TOKEN_CHARS = 256 * 1024
 
@@ -75,16 +78,25 @@ export class ApiConsumerVerifier {
     return new ApiConsumerVerifier(readApiConsumers(file), options)
   }
 
-  /** Returns the consumer key and whether it may delete any user; throws InvalidCredentialsError on any problem. */
-  verify(raw: string, nowSeconds = Date.now() / 1000): { consumer: string; deleteAnyUser: boolean } {
+  /**
+   * The consumer key and whether it may delete any user, or why the token is refused, as a value (the
+   * scheme throws its one 401). A refused signature is kept per token, so the same forged bearer again
+   * creates no error; the time claims are checked on every call, an expired or not yet valid token's error caught here.
+   */
+  check(raw: string, nowSeconds = Date.now() / 1000): ApiConsumerCheck {
     // The signature outcome of these exact bytes is reused; the clock is read on every call.
     let outcome = this.outcomes.get(raw)
     if (outcome === undefined) {
       outcome = this.checkSignature(raw)
       this.outcomes.set(raw, outcome)
     }
-    if ('refusal' in outcome) throw new InvalidCredentialsError('api-bearer', outcome.refusal)
-    checkTimeClaims(outcome.payload, 'api-bearer', { nowSeconds, clockSkewSeconds: this.clockSkewSeconds })
+    if ('refusal' in outcome) return outcome
+    try {
+      checkTimeClaims(outcome.payload, 'api-bearer', { nowSeconds, clockSkewSeconds: this.clockSkewSeconds })
+    } catch (err) {
+      if (err instanceof InvalidCredentialsError) return { refusal: err.reason }
+      throw err
+    }
     return { consumer: outcome.consumer, deleteAnyUser: outcome.deleteAnyUser }
   }
 

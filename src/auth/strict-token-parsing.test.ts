@@ -43,7 +43,11 @@ const credentials: Credential[] = [
     name: 'API bearer',
     header: () => members({ alg: 'HS256', typ: 'JWT' }),
     payload: () => members({ iss: CONSUMER.key, iat: now(), exp: now() + 600 }),
-    verify: async (header, payload) => apiConsumers.verify(signJwtText(header, payload, { hs256: CONSUMER.secret })).consumer,
+    verify: async (header, payload) => {
+      const checked = apiConsumers.check(signJwtText(header, payload, { hs256: CONSUMER.secret }))
+      if ('refusal' in checked) throw new InvalidCredentialsError('api-bearer', checked.refusal)
+      return checked.consumer
+    },
   },
   ...(['user-token', 'for-token'] as const).map(
     (credential): Credential => ({

@@ -17,7 +17,8 @@ export class ApiError extends Error {
     const limit = Error.stackTraceLimit
     if (errorEntry(code).status < 500) Error.stackTraceLimit = 0
     // `reason` is for the log only (never rendered): which check failed, without the offending value.
-    super(options.reason ?? code, { cause: options.cause })
+    // The cause option only when there is one: an explicit `cause: undefined` still costs the constructor a property.
+    super(options.reason ?? code, options.cause === undefined ? undefined : { cause: options.cause })
     Error.stackTraceLimit = limit
     this.headers = options.headers ?? {}
     this.result = options.result

@@ -1,4 +1,4 @@
-import type { Logger } from '../logging/logger.js'
+import type { ChildLogger } from '../logging/lazy-child-logger.js'
 import type { AnyDialect } from './dialect.js'
 
 /** Per-request values, set once by middleware and read by handlers and the error renderer. */
@@ -14,7 +14,7 @@ export type AppEnv = {
     /** How the matched operation answers; unset before an operation matched (the service's default dialect then). */
     dialect: AnyDialect
     /** The request's logger: every line it writes carries the msgid. */
-    log: Logger
+    log: ChildLogger
     /** The request body parsed as JSON, not yet validated. */
     body: unknown
     /** The Sunbird err code of an error answer, for the access log. */

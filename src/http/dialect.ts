@@ -10,6 +10,8 @@ export interface ErrorAnswer {
   errmsg: string
   /** What the operation still has to say along with the error (the readiness checks of a 503 /ready). */
   result?: Record<string, unknown>
+  /** Nothing reads or changes the answer once built (the app's own error road): see jsonAnswer. */
+  final?: boolean
 }
 
 /** What a dialect needs to know about the operation it answers for. */

@@ -190,6 +190,7 @@ describe('errorEnvelopeJson', () => {
   it.each([
     ['a plain msgid', 'api.user.delete', 'msg-1', undefined],
     ['a msgid with quotes and backslashes', 'api.user.delete', 'a"b\\c', undefined],
+    ['a msgid with a control character, non-ASCII and a lone surrogate', 'api.user.delete', 'a\u0007\u00e9\ud800', undefined],
     ['a result to report', 'api.ready', 'msg-2', { checks: [{ name: 'cassandra', healthy: false }] }],
     ['an empty result', 'api.user.delete', 'msg-3', {}],
   ])('when the envelope carries %s, then its text is JSON.stringify of errorEnvelope for every entry of the table', (_case, apiId, msgid, result) => {

@@ -105,6 +105,14 @@ function errorTail(entry: ErrorCodeEntry, errmsg: string): string {
   return tail
 }
 
+/** Printable ASCII but `"` and `\`: JSON writes such a string as it is, between quotes. */
+const NEEDS_NO_ESCAPE = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
+
+/** JSON.stringify(text), byte for byte; a msgid or api id (the common case) is quoted without the call. */
+function jsonString(text: string): string {
+  return NEEDS_NO_ESCAPE.test(text) ? `"${text}"` : JSON.stringify(text)
+}
+
 /**
  * JSON.stringify(errorEnvelope(…)), byte for byte, without building and walking the object for the
  * common case (no `result`): the envelope is written around its per-entry constant end. Every
@@ -114,8 +122,8 @@ export function errorEnvelopeJson(apiId: string, msgid: string, entry: ErrorCode
   if ((result !== undefined && Object.keys(result).length > 0) || typeof msgid !== 'string' || typeof apiId !== 'string') {
     return JSON.stringify(errorEnvelope(apiId, msgid, entry, errmsg, result))
   }
-  const id = JSON.stringify(msgid)
-  return `{"id":${JSON.stringify(apiId)},"ver":"v1","ts":"${timestampNow()}","params":{"resmsgid":${id},"msgid":${id},${errorTail(entry, errmsg)}`
+  const id = jsonString(msgid)
+  return `{"id":${jsonString(apiId)},"ver":"v1","ts":"${timestampNow()}","params":{"resmsgid":${id},"msgid":${id},${errorTail(entry, errmsg)}`
 }
 
 /** 200 with the envelope and Sunbird's `x-response-length` (UTF-8 bytes of the JSON `result`). */

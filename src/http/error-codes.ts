@@ -29,6 +29,8 @@ export interface PlaceholderValues {
 
 /** An entry's message or header value with its placeholders filled in. */
 export function fillPlaceholders(text: string, values: PlaceholderValues): string {
+  // Most messages name none: nothing to format for them (every error answer passes here).
+  if (!text.includes('{')) return text
   return text
     .replace('{limit}', String(values.maxBodyBytes))
     .replace('{retryAfter}', String(values.retryAfterSeconds))

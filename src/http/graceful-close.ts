@@ -16,13 +16,15 @@ export function gracefulClose(server: ServerType): (graceMs: number) => Promise<
   const closeAfter = (res: ServerResponse) => {
     if (!res.headersSent) res.shouldKeepAlive = false
   }
+  // One listener for every response ('close' comes once): no closure, no once-wrapper per request.
+  function answered(this: ServerResponse): void {
+    inFlight.delete(this)
+    if (closing) http.closeIdleConnections()
+  }
   http.on('request', (_req, res: ServerResponse) => {
     inFlight.add(res)
     if (closing) closeAfter(res)
-    res.once('close', () => {
-      inFlight.delete(res)
-      if (closing) http.closeIdleConnections()
-    })
+    res.on('close', answered)
   })
   return (graceMs) =>
     new Promise<boolean>((resolve) => {

@@ -151,7 +151,10 @@ export interface HandlerContext {
 }
 
 export interface Operation extends OperationMeta {
-  /** The operation's last handler (credentials, validation, the work, the answer), compiled once. */
+  /**
+   * The operation's last handler (credentials, validation, the work, the answer), compiled once. It
+   * throws synchronously when the credentials are refused without waiting.
+   */
   createHandler(context: HandlerContext): (c: Context<AppEnv>) => Promise<Response>
 }
 
@@ -219,8 +222,8 @@ export function defineOperation<const Req extends RequestSchemas, Principal, Res
         return spec.dialect.success(c, spec, result)
       }
 
-      return async function handleOperation(c) {
-        const principal = await credentials.authenticate(c, verifiers)
+      /** The authenticated caller's call: the Idempotency-Key (when the operation takes one), then run. */
+      async function authenticated(c: Context<AppEnv>, principal: Principal): Promise<Response> {
         // No key, nothing to look up: run without beginIdempotent's promise.
         if (!spec.idempotent || !sendsIdempotencyKey(c)) return run(c, principal)
         const key = await beginIdempotent(c, idempotency, spec.id, credentials.idempotencyOwner(principal))
@@ -233,6 +236,13 @@ export function defineOperation<const Req extends RequestSchemas, Principal, Res
           response = renderError(c, err)
         }
         return key.complete(response)
+      }
+
+      return function handleOperation(c) {
+        // A refusal decided without waiting (no API bearer, a forged one) is thrown from here, before
+        // any promise exists: the error road gets it as it would a rejection, at no promise's cost.
+        const principal = credentials.authenticate(c, verifiers)
+        return principal instanceof Promise ? principal.then((verified) => authenticated(c, verified)) : authenticated(c, principal)
       }
     },
   }

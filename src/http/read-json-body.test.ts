@@ -4,10 +4,11 @@ import { ApiError } from './api-error.js'
 import type { AppEnv } from './app-env.js'
 import { readJsonBody } from './read-json-body.js'
 
-/** The middleware alone: what it refuses is reported as the ApiError code it threw. */
+/** The reader alone: what it refuses is reported as the ApiError code it threw. */
 function appReading(maxBytes = 64) {
   const app = new Hono<AppEnv>()
-  app.post('/', readJsonBody({ maxBytes }), (c) => c.json({ body: c.get('body') }))
+  const read = readJsonBody({ maxBytes })
+  app.post('/', async (c) => c.json({ body: await read(c) }))
   app.onError((err, c) => c.json({ refused: err instanceof ApiError ? err.code : 'unexpected' }, 400))
   return app
 }

@@ -1,4 +1,4 @@
-import type { Context, MiddlewareHandler } from 'hono'
+import type { Context } from 'hono'
 import { ApiError } from './api-error.js'
 import type { AppEnv } from './app-env.js'
 
@@ -32,12 +32,21 @@ function notReceivedWhole(err: unknown): never {
   throw new ApiError('INVALID_REQUEST_DATA', { reason: 'body not received whole' })
 }
 
-/** `read()`, its failures (thrown or rejected) read as notReceivedWhole. */
-function receivedWhole(read: () => Promise<string>): Promise<string> {
+/** `read()`, a synchronous failure of it read as notReceivedWhole; a rejection is mapped where the text is used (readJson). */
+function startReading(read: () => Promise<string>): Promise<string> {
   try {
-    return read().catch(notReceivedWhole)
+    return read()
   } catch (err) {
     return notReceivedWhole(err)
+  }
+}
+
+/** JSON.parse, anything that is not JSON refused as UOS_USRDLT0028. */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    throw new ApiError('INVALID_REQUEST_DATA', { reason: 'body is not JSON' })
   }
 }
 
@@ -45,29 +54,26 @@ function receivedWhole(read: () => Promise<string>): Promise<string> {
  * Size, then JSON: refuses on Content-Length before reading a byte, caps bodies sent without one,
  * and turns anything that is not JSON into UOS_USRDLT0028. The Content-Length path uses
  * c.req.text(), which stays on @hono/node-server's fast path (touching the raw stream does not).
+ * The reader resolves to the body parsed, not yet validated; its refusals are ApiErrors, thrown
+ * (before a byte is read) or rejected.
  */
-export function readJsonBody(options: { maxBytes: number }): MiddlewareHandler<AppEnv> {
+export function readJsonBody(options: { maxBytes: number }): (c: Context<AppEnv>) => Promise<unknown> {
   const { maxBytes } = options
   if (!Number.isInteger(maxBytes) || maxBytes <= 0) throw new Error('readJsonBody: maxBytes must be a positive integer')
-  /** The body as text, within the limit. Promises returned as they are, not awaited: every request reads a body (see request-context.ts). */
+  /** The body as text, within the limit; a read that fails later is mapped by readJson. */
   function readText(c: Context<AppEnv>): Promise<string> {
     const length = c.req.header('content-length')
     if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
       if (!/^\d{1,15}$/.test(length)) throw new ApiError('INVALID_REQUEST_DATA', { reason: 'bad content-length' })
       if (Number(length) > maxBytes) throw tooLarge('content-length over the limit', maxBytes)
-      return receivedWhole(() => c.req.text())
+      return startReading(() => c.req.text())
     }
     const stream = c.req.raw.body
-    return stream ? receivedWhole(() => readCapped(stream, maxBytes)) : Promise.resolve('')
+    return stream ? startReading(() => readCapped(stream, maxBytes)) : Promise.resolve('')
   }
 
-  return async function readJson(c, next) {
-    const text = await readText(c)
-    try {
-      c.set('body', JSON.parse(text) as unknown)
-    } catch {
-      throw new ApiError('INVALID_REQUEST_DATA', { reason: 'body is not JSON' })
-    }
-    return next()
+  // One promise on the text rather than an async function awaiting a caught one: every request reads a body (see request-context.ts).
+  return function readJson(c) {
+    return readText(c).then(parseJson, notReceivedWhole)
   }
 }

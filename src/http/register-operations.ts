@@ -1,4 +1,4 @@
-import type { Hono, MiddlewareHandler } from 'hono'
+import type { Context, Handler, Hono } from 'hono'
 import { ApiError } from './api-error.js'
 import type { AppEnv } from './app-env.js'
 import { setCredentialedCors } from './cors.js'
@@ -10,20 +10,56 @@ import { readJsonBody } from './read-json-body.js'
 const BODY_HEADERS = ['Content-Type']
 const REQUEST_ID_HEADERS = ['X-Request-ID', 'X-msgId']
 
-/** First on an operation's chain: its id (the envelope id) and its dialect, for the answer and for any error; then its own headers on whatever it answers. */
-function operationContext(operation: Operation, allowedOrigins: () => readonly string[]): MiddlewareHandler<AppEnv> {
+/**
+ * An operation's whole road as one handler (hono gives each middleware an async dispatch): its id and
+ * dialect, its body (size, then JSON, before the credentials, as Sunbird checks), its handler, its headers.
+ */
+function operationRoad(
+  operation: Operation,
+  handle: (c: Context<AppEnv>) => Response | Promise<Response>,
+  readBody: ((c: Context<AppEnv>) => Promise<unknown>) | undefined,
+  renderError: HandlerContext['renderError'],
+  allowedOrigins: () => readonly string[],
+): Handler<AppEnv> {
   const headers = Object.entries({
     ...operation.responseHeaders,
     ...(operation.cors.exposeHeaders && { 'Access-Control-Expose-Headers': operation.cors.exposeHeaders.join(', ') }),
   })
-  // A chained promise, not an async function: one promise less on every request (see request-context.ts).
-  return function enterOperation(c, next) {
+  /** The operation's answer: its handler's, after the body when it takes one. Throws when refused before any read. */
+  function answer(c: Context<AppEnv>): Response | Promise<Response> {
     c.set('apiId', operation.id)
     c.set('dialect', operation.dialect)
-    return next().then(() => {
-      for (const [name, value] of headers) c.res.headers.set(name, value)
-      if (operation.cors.credentialed) setCredentialedCors(c, allowedOrigins(), c.res.headers)
+    if (!readBody) return handle(c)
+    return readBody(c).then((body) => {
+      c.set('body', body)
+      return handle(c)
     })
+  }
+  // Nothing to add to the answer (Sunbird's routes): errors go to the app's error road as thrown.
+  if (headers.length === 0 && !operation.cors.credentialed) return answer
+
+  const withHeaders = (c: Context<AppEnv>, response: Response): Response => {
+    for (const [name, value] of headers) response.headers.set(name, value)
+    if (operation.cors.credentialed) setCredentialedCors(c, allowedOrigins(), response.headers)
+    return response
+  }
+  // As app.onError would answer it (anything but an Error goes on up, as it would there).
+  const errorWithHeaders = (c: Context<AppEnv>, err: unknown): Response => {
+    if (!(err instanceof Error)) throw err
+    return withHeaders(c, renderError(c, err))
+  }
+  return function answerWithHeaders(c) {
+    let answered: Response | Promise<Response>
+    try {
+      answered = answer(c)
+    } catch (err) {
+      return errorWithHeaders(c, err)
+    }
+    if (answered instanceof Response) return withHeaders(c, answered)
+    return answered.then(
+      (response) => withHeaders(c, response),
+      (err: unknown) => errorWithHeaders(c, err),
+    )
   }
 }
 
@@ -45,12 +81,10 @@ export function registerOperations(app: Hono<AppEnv>, operations: readonly Opera
   // Read only where a credentialed operation answers (SESSION_ALLOWED_ORIGINS).
   const allowedOrigins = () => context.verifiers.sessionCookie.allowedOrigins
   for (const operation of operations) {
-    const chain: MiddlewareHandler<AppEnv>[] = [operationContext(operation, allowedOrigins)]
-    // Size, then JSON, before the credentials: the order of checks Sunbird's callers see.
-    if (operation.request.body) chain.push(readJsonBody({ maxBytes: bodyLimitOf(operation, context.maxBodyBytes) }))
-    const handler = operation.createHandler(context)
+    const readBody = operation.request.body ? readJsonBody({ maxBytes: bodyLimitOf(operation, context.maxBodyBytes) }) : undefined
+    const road = operationRoad(operation, operation.createHandler(context), readBody, context.renderError, allowedOrigins)
     for (const path of operation.paths) {
-      app.on(operation.method, [path], ...chain, handler)
+      app.on(operation.method, [path], road)
       byPath.set(path, [...(byPath.get(path) ?? []), operation])
     }
   }
@@ -78,8 +112,10 @@ export function registerOperations(app: Hono<AppEnv>, operations: readonly Opera
         return response
       })
     }
-    app.all(path, operationContext(first, allowedOrigins), () => {
+    // Every other method: 405, answered as the path's first operation answers (its dialect, its headers).
+    const methodNotAllowed = () => {
       throw new ApiError('METHOD_NOT_ALLOWED', { headers: { Allow: allow } })
-    })
+    }
+    app.all(path, operationRoad(first, methodNotAllowed, undefined, context.renderError, allowedOrigins))
   }
 }

@@ -9,6 +9,8 @@ import { type ErrorCode, errorEntry, fillPlaceholders, type PlaceholderValues } 
 export interface RenderOptions extends PlaceholderValues {
   /** Who answers before an operation matched (unknown paths): the service's own dialect. */
   defaultDialect: AnyDialect
+  /** The answer goes to the caller as built (the app's own error road): see ErrorAnswer.final. */
+  final?: boolean
 }
 
 /** Domain errors know nothing of HTTP; each kind of them answers with one entry of the error table. */
@@ -57,5 +59,6 @@ export function renderError(c: Context<AppEnv>, err: unknown, options: RenderOpt
   const values = err instanceof ApiError && err.placeholders ? { ...options, ...err.placeholders } : options
   for (const [name, value] of Object.entries(entry.headers ?? {})) c.header(name, fillPlaceholders(value, values))
   const dialect = c.get('dialect') ?? options.defaultDialect
-  return dialect.error(c, { code, entry, errmsg: fillPlaceholders(entry.errmsg, values), ...(err instanceof ApiError && err.result && { result: err.result }) })
+  const final = options.final === true
+  return dialect.error(c, { code, entry, errmsg: fillPlaceholders(entry.errmsg, values), ...(err instanceof ApiError && err.result && { result: err.result }), final })
 }

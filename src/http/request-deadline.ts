@@ -1,5 +1,6 @@
 import type { MiddlewareHandler } from 'hono'
 import { HTTPException } from 'hono/http-exception'
+import { FixedDeadlines } from '../shared/fixed-deadlines.js'
 import type { AppEnv } from './app-env.js'
 
 /**
@@ -17,6 +18,8 @@ import type { AppEnv } from './app-env.js'
  * `answerBy` is set here, `answerMarginMs` before the deadline.
  */
 export function requestDeadline(ms: number, answerMarginMs = 0): MiddlewareHandler<AppEnv> {
+  // Every request's deadline is `ms` away: one timer serves them all, not one Node timer per request.
+  const deadlines = new FixedDeadlines(ms)
   // A plain promise settled by whichever comes first, rather than Promise.race over an async
   // function: the same outcome with fewer promises, which every request pays for.
   return (c, next) => {
@@ -24,13 +27,13 @@ export function requestDeadline(ms: number, answerMarginMs = 0): MiddlewareHandl
     c.set('answerBy', new Date(Date.now() + Math.max(0, ms - answerMarginMs)))
     return new Promise<void>((resolve, reject) => {
       let immediate: NodeJS.Immediate | undefined
-      const timer = setTimeout(() => {
+      const deadline = deadlines.add(() => {
         immediate = setImmediate(() => {
           if (!c.get('pastPointOfNoReturn')) reject(new HTTPException(504, { message: 'Gateway Timeout' }))
         })
-      }, ms)
+      })
       const settle = () => {
-        clearTimeout(timer)
+        deadlines.cancel(deadline)
         if (immediate) clearImmediate(immediate)
       }
       next().then(

@@ -50,7 +50,11 @@ export interface CredentialScheme<Principal> {
     /** Header parameters beside the credentials (components.parameters), by name. */
     readonly parameters: Readonly<Record<string, JsonObject>>
   }
-  authenticate(c: Context<AppEnv>, verifiers: Verifiers): Promise<Principal>
+  /**
+   * A scheme that decides without waiting may answer synchronously, and refuse by throwing
+   * synchronously: a request refused that way (no API bearer, a forged one) then costs no promise.
+   */
+  authenticate(c: Context<AppEnv>, verifiers: Verifiers): Principal | Promise<Principal>
   lockOut(principal: Principal, verifiers: Verifiers, options: { admitSoftDeleted: boolean }): Promise<Principal>
   /** Whose an Idempotency-Key is: the API consumer where the scheme has one, else the person. */
   idempotencyOwner(principal: Principal): string

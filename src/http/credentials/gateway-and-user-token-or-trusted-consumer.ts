@@ -1,9 +1,8 @@
-import { InvalidCredentialsError } from '../../auth/auth-errors.js'
 import type { Caller } from '../../deletion/caller.js'
 import type { CredentialScheme } from './credential-scheme.js'
-import { gatewayAndUserToken, verifiedApiConsumer } from './gateway-and-user-token.js'
+import { checkedApiConsumer, gatewayAndUserToken } from './gateway-and-user-token.js'
 import { trustedConsumerCaller } from './gateway-consumer.js'
-import { refusedAsUnauthorizedNow } from './person-token.js'
+import { refusedCredential } from './person-token.js'
 
 /**
  * The batch routes' credentials: Sunbird's two (gatewayAndUserToken, the person of the user token
@@ -22,14 +21,13 @@ export const gatewayAndUserTokenOrTrustedConsumer: CredentialScheme<Caller> = {
     parameters: gatewayAndUserToken.openApi.parameters,
   },
 
-  async authenticate(c, verifiers) {
+  // The trusted consumer's road is decided without waiting: synchronously (see CredentialScheme.authenticate).
+  authenticate(c, verifiers) {
     if (c.req.header('x-authenticated-user-token')?.trim()) return gatewayAndUserToken.authenticate(c, verifiers)
-    const { consumer } = refusedAsUnauthorizedNow(() => {
-      const verified = verifiedApiConsumer(c, verifiers)
-      if (!verified.deleteAnyUser) throw new InvalidCredentialsError('user-token', 'missing')
-      return verified
-    })
-    return trustedConsumerCaller(consumer)
+    const apiConsumer = checkedApiConsumer(c, verifiers)
+    if ('refusal' in apiConsumer) throw refusedCredential('api-bearer', apiConsumer.refusal)
+    if (!apiConsumer.deleteAnyUser) throw refusedCredential('user-token', 'missing')
+    return trustedConsumerCaller(apiConsumer.consumer)
   },
 
   // A person's call is Sunbird's in every respect; only the trusted consumer's differs.

@@ -1,10 +1,10 @@
-import { InvalidCredentialsError } from '../../auth/auth-errors.js'
+import type { ApiConsumerCheck } from '../../auth/api-consumer-verifier.js'
 import { bearerToken } from '../../auth/compact-jwt.js'
 import type { Context } from 'hono'
 import type { Caller } from '../../deletion/caller.js'
 import type { AppEnv } from '../app-env.js'
 import type { CredentialScheme, Verifiers } from './credential-scheme.js'
-import { lockOutPerson, loginOf, personCaller, refusedAsUnauthorized, refusedAsUnauthorizedNow, withManagedUser } from './person-token.js'
+import { lockOutPerson, loginOf, personCaller, refusedAsUnauthorized, refusedCredential, withManagedUser } from './person-token.js'
 
 /** X-Authenticated-For, as every scheme that takes it documents it. */
 export const MANAGED_USER_PARAMETER = {
@@ -25,15 +25,18 @@ export const API_BEARER_SECURITY_SCHEME = {
     "The gateway consumer JWT (`Authorization: Bearer …`), verified as Kong's jwt plugin does: `iss` names the consumer, `exp` required, the consumer's algorithm (HS256 or RS256). Parsed strictly, as every token here: no member name twice, no `crit`, time claims that are finite numbers, `iat` at most the clock skew ahead.",
 }
 
+/** No Authorization bearer at all: refused like any other API bearer that does not verify. */
+const MISSING: ApiConsumerCheck = { refusal: 'missing' }
+
 /**
  * The gateway consumer JWT of `Authorization: Bearer …`, verified (Kong's jwt plugin rules): the
- * consumer and whether it is trusted with `deleteAnyUser`. Throws InvalidCredentialsError when it is
- * missing or does not verify; every scheme that takes the API bearer reads it here.
+ * consumer and whether it is trusted with `deleteAnyUser`, or why it is refused (`missing` when
+ * there is none), as a value: the scheme throws the one 401. Every scheme that takes the API
+ * bearer reads it here.
  */
-export function verifiedApiConsumer(c: Context<AppEnv>, verifiers: Verifiers): { consumer: string; deleteAnyUser: boolean } {
+export function checkedApiConsumer(c: Context<AppEnv>, verifiers: Verifiers): ApiConsumerCheck {
   const apiToken = bearerToken(c.req.header('authorization'))
-  if (!apiToken) throw new InvalidCredentialsError('api-bearer', 'missing')
-  return verifiers.apiConsumers.verify(apiToken)
+  return apiToken ? verifiers.apiConsumers.check(apiToken) : MISSING
 }
 
 /**
@@ -63,16 +66,14 @@ export const gatewayAndUserToken: CredentialScheme<Caller> = {
     parameters: { 'X-Authenticated-For': MANAGED_USER_PARAMETER },
   },
 
-  async authenticate(c, verifiers) {
-    // The API bearer and the presence of the user token need no waiting: checked without the
-    // promises of an async check, which every refused request would pay for.
-    const { consumer, userToken } = refusedAsUnauthorizedNow(() => {
-      const { consumer } = verifiedApiConsumer(c, verifiers)
-
-      const userToken = c.req.header('x-authenticated-user-token')?.trim()
-      if (!userToken) throw new InvalidCredentialsError('user-token', 'missing')
-      return { consumer, userToken }
-    })
+  authenticate(c, verifiers) {
+    // The API bearer and the presence of the user token need no waiting: checked, and refused,
+    // synchronously, without the promises of an async check, which every refused request would pay for.
+    const apiConsumer = checkedApiConsumer(c, verifiers)
+    if ('refusal' in apiConsumer) throw refusedCredential('api-bearer', apiConsumer.refusal)
+    const userToken = c.req.header('x-authenticated-user-token')?.trim()
+    if (!userToken) throw refusedCredential('user-token', 'missing')
+    const { consumer } = apiConsumer
     return refusedAsUnauthorized(async () => withManagedUser(await personCaller(userToken, consumer, verifiers), c.req.header('x-authenticated-for'), verifiers))
   },
 

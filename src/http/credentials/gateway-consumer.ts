@@ -1,8 +1,8 @@
 import type { Caller } from '../../deletion/caller.js'
 import { ApiError } from '../api-error.js'
 import type { CredentialScheme } from './credential-scheme.js'
-import { API_BEARER_SECURITY_SCHEME, verifiedApiConsumer } from './gateway-and-user-token.js'
-import { refusedAsUnauthorizedNow } from './person-token.js'
+import { API_BEARER_SECURITY_SCHEME, checkedApiConsumer } from './gateway-and-user-token.js'
+import { refusedCredential } from './person-token.js'
 
 /** The caller of a call by a consumer trusted with `deleteAnyUser`: no person, recorded as `consumer:<key>`. */
 export function trustedConsumerCaller(consumer: string): Caller {
@@ -25,10 +25,12 @@ export const gatewayConsumer: CredentialScheme<Caller> = {
     parameters: {},
   },
 
-  async authenticate(c, verifiers) {
-    const { consumer, deleteAnyUser } = refusedAsUnauthorizedNow(() => verifiedApiConsumer(c, verifiers))
-    if (!deleteAnyUser) throw new ApiError('FORBIDDEN', { reason: 'consumer not trusted with deleteAnyUser' })
-    return trustedConsumerCaller(consumer)
+  // Nothing to wait for: answered, or refused, synchronously (see CredentialScheme.authenticate).
+  authenticate(c, verifiers) {
+    const apiConsumer = checkedApiConsumer(c, verifiers)
+    if ('refusal' in apiConsumer) throw refusedCredential('api-bearer', apiConsumer.refusal)
+    if (!apiConsumer.deleteAnyUser) throw new ApiError('FORBIDDEN', { reason: 'consumer not trusted with deleteAnyUser' })
+    return trustedConsumerCaller(apiConsumer.consumer)
   },
 
   async lockOut(caller) {

@@ -1,4 +1,4 @@
-import { InvalidCredentialsError } from '../../auth/auth-errors.js'
+import { type Credential, InvalidCredentialsError, refusalText } from '../../auth/auth-errors.js'
 import type { Caller } from '../../deletion/caller.js'
 import { ApiError } from '../api-error.js'
 import type { LoginFacts } from '../step-up.js'
@@ -40,10 +40,10 @@ export async function lockOutPerson(caller: Caller, verifiers: Verifiers, { admi
   // Refused as refusedAsUnauthorized would refuse, without wrapping the check in a second async function.
   const standing = await verifiers.deletedUsers.standing(caller.userId)
   const admitted = standing === 'restorable' && admitSoftDeleted
-  if (standing !== 'active' && !admitted) throw unauthorized(new InvalidCredentialsError('user-token', 'user is deleted'))
+  if (standing !== 'active' && !admitted) throw unauthorized(refusalText('user-token', 'user is deleted'))
   if (caller.managedUser) {
     const child = await verifiers.deletedUsers.standing(caller.managedUser.userId)
-    if (child !== 'active' && !(child === 'restorable' && admitSoftDeleted)) throw unauthorized(new InvalidCredentialsError('for-token', 'user is deleted'))
+    if (child !== 'active' && !(child === 'restorable' && admitSoftDeleted)) throw unauthorized(refusalText('for-token', 'user is deleted'))
   }
   return admitted ? { ...caller, softDeleted: true } : caller
 }
@@ -53,9 +53,9 @@ export function loginOf(caller: Caller): LoginFacts {
   return { userId: caller.userId, ...(caller.authTime !== undefined && { authTime: caller.authTime }), ...(caller.sessionId !== undefined && { sessionId: caller.sessionId }) }
 }
 
-/** The one 401 of the error table for a credential failure; the reason goes to the log only. */
-function unauthorized(err: InvalidCredentialsError): ApiError {
-  return new ApiError('UNAUTHORIZED', { reason: err.message })
+/** The one 401 of the error table for a credential failure; the reason (refusalText) goes to the log only. */
+function unauthorized(reason: string): ApiError {
+  return new ApiError('UNAUTHORIZED', { reason })
 }
 
 /** Any credential failure is the one 401 of the error table; the reason goes to the log only. */
@@ -63,17 +63,27 @@ export async function refusedAsUnauthorized<T>(check: () => Promise<T>): Promise
   try {
     return await check()
   } catch (err) {
-    if (err instanceof InvalidCredentialsError) throw unauthorized(err)
+    if (err instanceof InvalidCredentialsError) throw unauthorized(err.message)
     throw err
   }
 }
 
-/** refusedAsUnauthorized for checks that need no waiting (the API bearer): no promise to pay for. */
-export function refusedAsUnauthorizedNow<T>(check: () => T): T {
-  try {
-    return check()
-  } catch (err) {
-    if (err instanceof InvalidCredentialsError) throw unauthorized(err)
-    throw err
+/** The refusals decided without waiting, one frozen error each: the reasons are a few constants. */
+const refusals = new Map<string, ApiError>()
+const MAX_KEPT_REFUSALS = 64
+
+/**
+ * unauthorized() for a refusal decided without waiting (no API bearer or a forged one, no user token), made once
+ * per reason and frozen: it carries nothing of the request, and making an Error was a sizeable share of a refusal.
+ */
+export function refusedCredential(credential: Credential, reason: string): ApiError {
+  const text = refusalText(credential, reason)
+  let refusal = refusals.get(text)
+  if (refusal === undefined) {
+    refusal = unauthorized(text)
+    Object.freeze(refusal.headers)
+    Object.freeze(refusal)
+    if (refusals.size < MAX_KEPT_REFUSALS) refusals.set(text, refusal)
   }
+  return refusal
 }

@@ -1,6 +1,7 @@
 import type { Dialect, DocsContext } from '../dialect.js'
 import { apiIdForPath, errorEnvelope, errorEnvelopeJson, successEnvelope } from '../envelope.js'
 import { type ErrorCode, errorEntry, fillPlaceholders } from '../error-codes.js'
+import { jsonAnswer } from '../final-json-answer.js'
 import { EXAMPLE_MSGID, EXAMPLE_TS, headerRef, type JsonObject, schemaExamples, schemaRef } from '../openapi-parts.js'
 
 /** The `result` object of a Sunbird envelope. */
@@ -35,10 +36,10 @@ export const sunbirdEnvelope: Dialect<SunbirdResult> = {
     return c.json(successEnvelope(operation.id, c.get('msgid'), result), operation.successStatus ?? 200)
   },
 
-  error(c, { entry, errmsg, result }) {
+  error(c, { entry, errmsg, result, final }) {
     if (entry.body === 'plain-text') return c.text(errmsg, entry.status)
     // What c.json(errorEnvelope(…)) sends, with the JSON written by errorEnvelopeJson.
-    return c.body(errorEnvelopeJson(c.get('apiId') ?? 'api.unknown', c.get('msgid'), entry, errmsg, result), entry.status, { 'Content-Type': 'application/json' })
+    return jsonAnswer(c, errorEnvelopeJson(c.get('apiId') ?? 'api.unknown', c.get('msgid'), entry, errmsg, result), entry.status, final === true)
   },
 
   docs: {
