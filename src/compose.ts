@@ -19,7 +19,7 @@ import { lockOutStanding } from './deletion/user-condition.js'
 import { resumeDeletion, resumeOpenDeletions, type SweepReport } from './deletion/run-deletion.js'
 import { batchJobId, readBatchStatus, submitBatch } from './deletion/batch-job.js'
 import { BatchRunner } from './deletion/batch-runner.js'
-import { DependencyUnavailableError, WordedCause } from './deletion/errors.js'
+import { DependencyUnavailableError, UnreadableDeletionStateError, WordedCause } from './deletion/errors.js'
 import { guardMassDeletion } from './deletion/mass-deletion-guard.js'
 import { errorEntry } from './http/error-codes.js'
 import { codeFor } from './http/render-error.js'
@@ -51,11 +51,13 @@ import { appliedSchemaVersion, currentSchemaVersion } from './store/migrations.j
 
 /**
  * What the log may say about a step that failed: the error's name, the dependency in trouble, and
- * why only when this service worded the cause itself (WordedCause): a driver's or an engine's own
- * message may quote a user's values.
+ * why only when this service worded the cause itself (WordedCause, UnreadableDeletionStateError): a
+ * driver's or an engine's own message may quote a user's values.
  */
 function stepErrorFields(err: unknown): { err: string; dependency?: string; why?: string } {
   const name = err instanceof Error ? err.name : 'error'
+  // Worded by this service, naming no user value: the operator's cue to repair the row (docs/operating.md).
+  if (err instanceof UnreadableDeletionStateError) return { err: name, why: err.message }
   if (!(err instanceof DependencyUnavailableError)) return { err: name }
   const cause = err.cause
   return { err: name, dependency: err.dependency, ...(cause instanceof WordedCause && { why: cause.message }) }

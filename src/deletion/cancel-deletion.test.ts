@@ -2,8 +2,9 @@ import { describe, expect, it, vi } from 'vitest'
 import { deletionWorld, type DeletionWorld, WORLD_GRACE_DAY_MS, WORLD_LEASE_MS } from '../../test/support/fakes/deletion-world.js'
 import { cancelDeletion } from './cancel-deletion.js'
 import type { Caller } from './caller.js'
+import { acceptedRequest } from './deletion-request.js'
 import { deleteAccount } from './delete-account.js'
-import { DependencyUnavailableError, UserErasedError, UserNotDeletedError, UserNotFoundError } from './errors.js'
+import { DependencyUnavailableError, UserErasedError, UserNotDeletedError, UserNotFoundError, WordedCause } from './errors.js'
 import { resumeOpenDeletions } from './run-deletion.js'
 import { lockOutStanding } from './user-condition.js'
 
@@ -730,5 +731,374 @@ describe('a cancel of a soft deletion whose deletion.completed is not stored yet
     await resumeOpenDeletions(w.deps)
     expect(w.audit.eventsOf('soft-1')).toEqual(['deletion.accepted', 'deletion.completed'])
     expect(w.requests.isOpen('soft-1')).toBe(false)
+  })
+})
+
+describe('a cancel of a soft-deleted row another writer stamped since the lock', () => {
+  // While the cancel still holds the user, the row is put back over that write (UserStore.restoreStatus); a deletion that took the user is never undone.
+  const MANAGER = '9b9e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d49'
+  const managerSelf = (): Caller => ({ consumer: 'portal', userId: MANAGER, roles: [] })
+  /** A profile as Sunbird keeps it: the fake counts a row with no name, email or phone left as erased. */
+  const profile = { username: 'asha.k', firstname: 'Asha', lastname: 'Verma', email: 'asha@example.org', phone: '9876543210' }
+  const tombstone = { id: TARGET, status: 2, isDeleted: true, rootOrgId: null, managedBy: null }
+
+  async function softDeletedWithProfile(managedBy?: string): Promise<DeletionWorld> {
+    const w = deletionWorld({
+      seed: [
+        ...(managedBy ? [{ id: managedBy, rootOrgId: 'org-1', organisationIds: ['org-1'] }] : []),
+        { id: TARGET, rootOrgId: 'org-1', organisationIds: ['org-1'], profile, ...(managedBy && { managedBy }) },
+      ],
+    })
+    w.search.users.set(TARGET, { id: TARGET, userId: TARGET, status: 1, isDeleted: false, isBlocked: false })
+    await deleteAccount(w.deps, { requestId: 'soft-1', userId: TARGET, caller: self(), mode: 'soft' })
+    w.clock.advance(1_000)
+    return w
+  }
+
+  /** Sunbird's services write the soft-deleted row: its `updateddate` (and, with `updatedBy`, who updated it). */
+  function outsideWrite(w: DeletionWorld, updatedBy?: string) {
+    w.users.restamp(TARGET, { updatedBy: updatedBy ?? w.requests.peek('soft-1')?.requestedBy ?? null, at: w.clock.now() })
+    w.clock.advance(1_000)
+  }
+
+  it('when Sunbird’s services wrote updateddate on the row between the lock and the cancel, then the cancel restores the row, stores deletion.cancelled and ends cancelled', async () => {
+    // Arrange
+    const w = await softDeletedWithProfile()
+    outsideWrite(w)
+
+    // Act
+    const answer = await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
+
+    // Assert: the whole user is back, not the account and the document beside a row still deleted.
+    expect(answer).toEqual({ requestId: 'soft-1' })
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 1, isDeleted: false })
+    expect(w.requests.peek('soft-1')?.state).toBe('cancelled')
+    expect(w.requests.peek('soft-1')?.steps.lock).toMatchObject({ status: 'done', action: 'restored' })
+    expect(w.audit.eventsOf('soft-1')).toEqual(['deletion.accepted', 'deletion.completed', 'deletion.cancelled'])
+    expect(w.states.peek(TARGET)).toBeUndefined()
+    expect(w.listener.restored).toEqual([TARGET])
+    expect((await w.identity.readAccount(TARGET))?.enabled).toBe(true)
+    expect(await lockOutStanding(w, TARGET)).toBe('active')
+  })
+
+  it('when an admin script wrote updatedby and updateddate on a row whose lock was recorded before its time was kept, then the cancel restores the row all the same', async () => {
+    // Arrange: the lock outcome without lockedAt (matched on updatedby alone), and another updatedby on the row.
+    const w = await softDeletedWithProfile()
+    const request = w.requests.peek('soft-1')
+    if (!request?.steps.lock?.restore) throw new Error('no lock outcome')
+    const { lockedAt: _dropped, ...older } = request.steps.lock.restore
+    request.steps.lock = { ...request.steps.lock, restore: older }
+    w.requests.seed(request)
+    outsideWrite(w, 'admin-script')
+
+    // Act
+    await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
+
+    // Assert
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 1, isDeleted: false })
+    expect(w.requests.peek('soft-1')?.state).toBe('cancelled')
+    expect(w.audit.eventsOf('soft-1')).toContain('deletion.cancelled')
+  })
+
+  it('when a manager’s hard deletion took the hold (and erased the row) after the outside write, right before the row’s restore, then the cancel still ends superseded: the tombstone is not reactivated and no deletion.cancelled is stored', async () => {
+    // Arrange
+    const w = await softDeletedWithProfile(MANAGER)
+    outsideWrite(w)
+    const restoreStatus = w.users.restoreStatus.bind(w.users)
+    let interleaved = false
+    w.users.restoreStatus = async (...args) => {
+      if (!interleaved) {
+        interleaved = true
+        await deleteAccount(w.deps, { requestId: 'manager-1', userId: MANAGER, caller: managerSelf(), mode: 'hard' })
+      }
+      return restoreStatus(...args)
+    }
+
+    // Act
+    const error = await cancelDeletion(w.deps, { userId: TARGET, caller: self() }).catch((err: unknown) => err)
+
+    // Assert
+    expect(error).toBeInstanceOf(UserNotFoundError)
+    expect(w.users.snapshot(TARGET)).toEqual(tombstone)
+    expect(w.states.peek(TARGET)).toEqual({ mode: 'hard', requestId: 'manager-1' })
+    expect(w.requests.peek('soft-1')).toMatchObject({ state: 'failed', reason: 'superseded' })
+    expect(w.audit.eventsOf('soft-1')).not.toContain('deletion.cancelled')
+    expect(w.listener.restored).toEqual([])
+    expect(await lockOutStanding(w, TARGET)).toBe('deleted')
+  })
+
+  it('when a hard deletion has taken the hold but not yet written the row (stamped by the outside write, not erased), then the row is not reactivated: the cancel ends superseded', async () => {
+    // Arrange: the hold moves to the hard deletion right before the row's restore, the row untouched by it so far.
+    const w = await softDeletedWithProfile()
+    outsideWrite(w)
+    const restoreStatus = w.users.restoreStatus.bind(w.users)
+    const answers: string[] = []
+    w.users.restoreStatus = async (...args) => {
+      await w.states.swap(TARGET, { mode: 'restoring', requestId: 'soft-1' }, { mode: 'hard', requestId: 'hard-1' })
+      const answer = await restoreStatus(...args)
+      answers.push(answer)
+      return answer
+    }
+
+    // Act
+    const error = await cancelDeletion(w.deps, { userId: TARGET, caller: self() }).catch((err: unknown) => err)
+
+    // Assert: the restore itself was refused (not put back and then locked again by the superseded end).
+    expect(answers).toEqual(['changed'])
+    expect(w.users.callCount('markDeleted', TARGET)).toBe(1)
+    expect(error).toBeInstanceOf(UserNotFoundError)
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 2, isDeleted: true })
+    expect(w.states.peek(TARGET)).toEqual({ mode: 'hard', requestId: 'hard-1' })
+    expect(w.requests.peek('soft-1')).toMatchObject({ state: 'failed', reason: 'superseded' })
+    expect(w.audit.eventsOf('soft-1')).not.toContain('deletion.cancelled')
+    expect(w.listener.restored).toEqual([])
+  })
+
+  it('when a deletion without a mode (which takes no hold) locked the row while an earlier restore of this cancel had put it back, then the cancel’s rerun leaves that deletion’s row deleted and ends superseded', async () => {
+    // Arrange: the first restore applies but its answer is lost; the row reads active meanwhile.
+    const w = await softDeletedWithProfile()
+    const restoreStatus = w.users.restoreStatus.bind(w.users)
+    let lost = false
+    w.users.restoreStatus = async (...args) => {
+      const restored = await restoreStatus(...args)
+      if (!lost) {
+        lost = true
+        throw new DependencyUnavailableError('cassandra')
+      }
+      return restored
+    }
+    await expect(cancelDeletion(w.deps, { userId: TARGET, caller: self() })).rejects.toBeInstanceOf(DependencyUnavailableError)
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 1, isDeleted: false })
+    // A request without a mode, accepted while the row read active, locks it (no hold) and has not scrubbed it yet.
+    w.clock.advance(1_000)
+    const sunbird = acceptedRequest({
+      id: 'sunbird-1',
+      userId: TARGET,
+      requestedBy: 'org-admin-1',
+      plan: 'sunbird',
+      target: { rootOrgId: 'org-1', managedBy: null, organisationIds: ['org-1'] },
+      now: w.clock.now(),
+    })
+    w.requests.seed(sunbird)
+    const current = w.users.snapshot(TARGET)
+    if (!current) throw new Error('no user')
+    expect(await w.users.markDeleted(current, { requestedBy: 'org-admin-1', at: w.clock.now() })).toEqual({ kind: 'deleted' })
+    w.clock.advance(1_000)
+
+    // Act: the cancel again.
+    const error = await cancelDeletion(w.deps, { userId: TARGET, caller: self() }).catch((err: unknown) => err)
+
+    // Assert: that deletion's lock stands; the cancel lets the row alone say where the user is.
+    expect(error).toBeInstanceOf(UserErasedError)
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 2, isDeleted: true })
+    expect(w.requests.peek('soft-1')).toMatchObject({ state: 'failed', reason: 'superseded' })
+    expect(w.audit.eventsOf('soft-1')).not.toContain('deletion.cancelled')
+    expect(w.states.peek(TARGET)).toBeUndefined()
+  })
+
+  it('when a request without a mode accepted before the soft deletion crashed before its lock and, resumed, locked the row an earlier restore of this cancel had put back, then the cancel’s rerun leaves that deletion’s row deleted and ends superseded', async () => {
+    // Arrange: Sunbird's route accepted a deletion of the user, and its runner died before its lock.
+    const w = deletionWorld({ seed: [{ id: TARGET, rootOrgId: 'org-1', organisationIds: ['org-1'], profile }] })
+    w.requests.seed(
+      acceptedRequest({
+        id: 'sunbird-old',
+        userId: TARGET,
+        requestedBy: 'org-admin-1',
+        plan: 'sunbird',
+        target: { rootOrgId: 'org-1', managedBy: null, organisationIds: ['org-1'] },
+        now: w.clock.now(),
+      }),
+    )
+    w.clock.advance(1_000)
+    await deleteAccount(w.deps, { requestId: 'soft-1', userId: TARGET, caller: self(), mode: 'soft' })
+    w.clock.advance(1_000)
+    // The cancel's restore applies, but its answer is lost: the request stays cancelling.
+    const restoreStatus = w.users.restoreStatus.bind(w.users)
+    let lost = false
+    w.users.restoreStatus = async (...args) => {
+      const restored = await restoreStatus(...args)
+      if (!lost) {
+        lost = true
+        throw new DependencyUnavailableError('cassandra')
+      }
+      return restored
+    }
+    await expect(cancelDeletion(w.deps, { userId: TARGET, caller: self() })).rejects.toBeInstanceOf(DependencyUnavailableError)
+    expect(w.requests.peek('soft-1')?.state).toBe('cancelling')
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 1, isDeleted: false })
+    // The old request, resumed once its lease ran out, locks the now active row (it takes no hold) and has not scrubbed it yet.
+    w.clock.advance(1_000)
+    const current = w.users.snapshot(TARGET)
+    if (!current) throw new Error('no user')
+    expect(await w.users.markDeleted(current, { requestedBy: 'org-admin-1', at: w.clock.now() })).toEqual({ kind: 'deleted' })
+    w.clock.advance(1_000)
+
+    // Act: the cancel again.
+    const error = await cancelDeletion(w.deps, { userId: TARGET, caller: self() }).catch((err: unknown) => err)
+
+    // Assert: that deletion's lock stands; the cancel ends superseded as it did before restores over a stamp.
+    expect(error).toBeInstanceOf(UserErasedError)
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 2, isDeleted: true })
+    expect(w.requests.peek('soft-1')).toMatchObject({ state: 'failed', reason: 'superseded' })
+    expect(w.audit.eventsOf('soft-1')).not.toContain('deletion.cancelled')
+    expect(w.states.peek(TARGET)).toBeUndefined()
+    expect(w.listener.restored).toEqual([])
+  })
+
+  it('when a request without a mode created after the soft deletion has failed, then it does not keep the cancel from restoring a stamped row', async () => {
+    // Arrange: Sunbird's route refused a deletion of the soft-deleted user (failed, superseded), then an outside stamp.
+    const w = await softDeletedWithProfile()
+    const refused = acceptedRequest({
+      id: 'sunbird-refused',
+      userId: TARGET,
+      requestedBy: 'org-admin-1',
+      plan: 'sunbird',
+      target: { rootOrgId: 'org-1', managedBy: null, organisationIds: ['org-1'] },
+      now: w.clock.now(),
+    })
+    w.requests.seed({ ...refused, state: 'failed', reason: 'superseded' })
+    w.clock.advance(1_000)
+    outsideWrite(w)
+
+    // Act
+    const answer = await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
+
+    // Assert
+    expect(answer).toEqual({ requestId: 'soft-1' })
+    expect(w.requests.peek('soft-1')?.state).toBe('cancelled')
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 1, isDeleted: false })
+  })
+
+  it('when Sunbird’s services stamp the row again between each read and retry of the restore, then the cancel fails as contention (503) and stays cancelling, and the sweeper finishes it once the stamping stops', async () => {
+    // Arrange: every ask of whether the cancel still holds the user sees another stamp land right after it.
+    const w = await softDeletedWithProfile()
+    outsideWrite(w)
+    const findByUser = w.requests.findByUser.bind(w.requests)
+    let stamping = true
+    w.requests.findByUser = async (...args) => {
+      if (stamping) outsideWrite(w)
+      return findByUser(...args)
+    }
+
+    // Act
+    const error = await cancelDeletion(w.deps, { userId: TARGET, caller: self() }).catch((err: unknown) => err)
+
+    // Assert: not superseded (no lock-out for good): open, its hold kept, for a later pass.
+    expect(error).toBeInstanceOf(DependencyUnavailableError)
+    expect(((error as DependencyUnavailableError).cause as Error).message).toBe('the user row kept changing during the restore')
+    expect(w.requests.peek('soft-1')?.state).toBe('cancelling')
+    expect(w.requests.isOpen('soft-1')).toBe(true)
+    expect(w.states.peek(TARGET)).toEqual({ mode: 'restoring', requestId: 'soft-1' })
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 2, isDeleted: true })
+
+    stamping = false
+    w.clock.advance(WORLD_LEASE_MS + 1)
+    await resumeOpenDeletions(w.deps)
+    expect(w.requests.peek('soft-1')?.state).toBe('cancelled')
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 1, isDeleted: false })
+    expect(w.audit.eventsOf('soft-1')).toContain('deletion.cancelled')
+  })
+
+  it('when a request without a mode completed before the soft deletion (an admin reactivated the user since), then it does not keep the cancel from restoring a stamped row', async () => {
+    // Arrange: Sunbird's deletion of the user long ago, then the soft deletion, then an outside stamp.
+    const w = deletionWorld({ seed: [{ id: TARGET, rootOrgId: 'org-1', organisationIds: ['org-1'], profile }] })
+    const longAgo = new Date(w.clock.now().getTime() - 30 * WORLD_GRACE_DAY_MS)
+    const old = acceptedRequest({
+      id: 'sunbird-old',
+      userId: TARGET,
+      requestedBy: 'org-admin-1',
+      plan: 'sunbird',
+      target: { rootOrgId: 'org-1', managedBy: null, organisationIds: ['org-1'] },
+      now: longAgo,
+    })
+    w.requests.seed({ ...old, state: 'completed' })
+    await deleteAccount(w.deps, { requestId: 'soft-1', userId: TARGET, caller: self(), mode: 'soft' })
+    w.clock.advance(1_000)
+    outsideWrite(w)
+
+    // Act
+    const answer = await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
+
+    // Assert
+    expect(answer).toEqual({ requestId: 'soft-1' })
+    expect(w.requests.peek('soft-1')?.state).toBe('cancelled')
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 1, isDeleted: false })
+  })
+})
+
+describe('a cancel whose move of the hold is refused because a hard deletion has just taken it', () => {
+  /** Runs a hard deletion of the user right before the cancel's swap of the hold, while the cancel holds the soft request's lease. */
+  function hardDeletionBeforeTheSwap(w: DeletionWorld) {
+    const swap = w.states.swap.bind(w.states)
+    let ran = false
+    w.states.swap = async (userId, from, to) => {
+      if (!ran && to?.mode === 'restoring') {
+        ran = true
+        await deleteAccount(w.deps, { requestId: 'hard-1', userId: TARGET, caller: self(), mode: 'hard' })
+        w.timeline.clear()
+      }
+      return swap(userId, from, to)
+    }
+  }
+
+  it('when the soft deletion is a grace period waiting for its erasure, then the cancel ends it superseded under its lease (finished, audited, unlisted, then the lease given back) and the caller hears the user does not exist', async () => {
+    // Arrange: the hard deletion's own supersede is refused the grace period's lease, which the cancel holds.
+    const w = deletionWorld({ seed })
+    await deleteAccount(w.deps, { requestId: 'grace-1', userId: TARGET, caller: self(), gracePeriodDays: 1 })
+    expect(w.requests.peek('grace-1')?.state).toBe('scheduled')
+    w.clock.advance(1_000)
+    hardDeletionBeforeTheSwap(w)
+
+    // Act
+    const error = await cancelDeletion(w.deps, { userId: TARGET, caller: self() }).catch((err: unknown) => err)
+
+    // Assert: no pending erasure left for a user already hard-deleted.
+    expect(error).toBeInstanceOf(UserNotFoundError)
+    expect(w.requests.peek('hard-1')?.state).toBe('completed')
+    expect(w.states.peek(TARGET)).toEqual({ mode: 'hard', requestId: 'hard-1' })
+    expect(w.requests.peek('grace-1')).toMatchObject({ state: 'failed', reason: 'superseded' })
+    expect(w.audit.eventsOf('grace-1').filter((event) => event === 'deletion.failed')).toHaveLength(1)
+    expect(w.audit.eventsOf('grace-1')).not.toContain('deletion.cancelled')
+    expect(w.requests.isOpen('grace-1')).toBe(false)
+    expect(w.requests.leaseOf('grace-1')?.getTime()).toBe(0)
+    const writes = w.timeline.writes()
+    const order = ['requests.finish(failed)', 'audit.append(deletion.failed)', 'requests.unlist', 'requests.releaseLease'].map((entry) => writes.findIndex((write) => write.startsWith(entry)))
+    expect(order.every((at) => at >= 0)).toBe(true)
+    expect([...order].sort((a, b) => a - b)).toEqual(order)
+    // Its erasure, once due, finds nothing to do.
+    w.clock.advance(2 * WORLD_GRACE_DAY_MS)
+    expect(await resumeOpenDeletions(w.deps)).toMatchObject({ resumed: 0 })
+  })
+
+  it('when the soft deletion has completed (no grace period), then it keeps its end: the cancel ends nothing and the caller hears the user does not exist', async () => {
+    const w = await softDeleted()
+    hardDeletionBeforeTheSwap(w)
+
+    const error = await cancelDeletion(w.deps, { userId: TARGET, caller: self() }).catch((err: unknown) => err)
+
+    expect(error).toBeInstanceOf(UserNotFoundError)
+    expect(w.requests.peek('soft-1')?.state).toBe('completed')
+    expect(w.audit.eventsOf('soft-1')).not.toContain('deletion.failed')
+    expect(w.requests.isOpen('soft-1')).toBe(false)
+  })
+})
+
+describe('a cancel whose hold keeps moving', () => {
+  it('when every compare-and-set of the hold is lost, then the cancel fails as contention (DependencyUnavailableError, worded), not an unexpected error', async () => {
+    // Arrange: two completed soft deletions of the user, the hold moved from one to the other right before each swap.
+    const w = await softDeleted()
+    const first = w.requests.peek('soft-1')
+    if (!first) throw new Error('no soft deletion')
+    w.requests.seed({ ...first, id: 'soft-2' }, { open: false })
+    for (const to of ['soft-2', 'soft-1', 'soft-2']) w.states.beforeNextSwap(() => w.states.set(TARGET, { mode: 'soft', requestId: to }))
+
+    // Act
+    const error = await cancelDeletion(w.deps, { userId: TARGET, caller: self() }).catch((err: unknown) => err)
+
+    // Assert
+    expect(error).toBeInstanceOf(DependencyUnavailableError)
+    expect((error as DependencyUnavailableError).cause).toBeInstanceOf(WordedCause)
+    expect(((error as DependencyUnavailableError).cause as Error).message).toBe('the deletion state of the user kept changing')
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 2, isDeleted: true })
   })
 })

@@ -2,11 +2,12 @@ import type { Caller } from './caller.js'
 import { answerByDeadline, type CommitGate } from './commit-gate.js'
 import { authorize, type DeleteUserDeps } from './delete-user.js'
 import { deletionBasis } from './deletion-policy.js'
-import type { DeletionRequest } from './deletion-request.js'
-import { DependencyUnavailableError, NotPermittedError, UserErasedError, UserNotDeletedError, UserNotFoundError } from './errors.js'
+import { type DeletionRequest, isFinished, isSupersedable } from './deletion-request.js'
+import { DependencyUnavailableError, keptChanging, NotPermittedError, UserErasedError, UserNotDeletedError, UserNotFoundError } from './errors.js'
 import { isDeleted } from './is-deleted.js'
 import { checkpointSteps, closeFinished, finishUnderLease, giveBack, LeaseLostError, leaseUntil } from './lease.js'
 import type { UserDeletionState } from './ports.js'
+import { intentOf } from './repeat-rules.js'
 import type { RunDeps } from './run-deletion.js'
 import { auditRecord, failRequest, owedEndRecord } from './settle-request.js'
 import { stepsOf } from './steps/index.js'
@@ -38,6 +39,34 @@ export type CancelEnd = 'cancelled' | 'superseded'
 /** The hold is still this cancel's own `restoring` one. */
 const holdsRestoring = (held: UserDeletionState | undefined, request: DeletionRequest): held is UserDeletionState => held?.mode === 'restoring' && held.requestId === request.id
 
+/** How many of the user's requests (newest first) are looked at for a deletion without a mode, as a request resumed before its lock does. */
+const OTHER_REQUESTS_READ = 20
+
+/**
+ * Whether a request without a mode (which takes no hold) may have locked the user's row since the
+ * soft deletion began: it is not failed, and it was created after the soft deletion, or is still
+ * open, or was written since. An older one still open may be resumed by the sweeper (it crashed
+ * after its acceptance, before its lock) and then locks whatever active row it finds, one an
+ * earlier restore of this cancel had put back included, without looking at any hold. Only one
+ * that ended before the soft deletion began (an admin reactivated the user after it) cannot have.
+ */
+function mayHaveLockedSince(other: DeletionRequest, soft: DeletionRequest): boolean {
+  if (other.id === soft.id || intentOf(other) !== 'default' || other.state === 'failed') return false
+  const since = soft.createdAt.getTime()
+  return other.createdAt.getTime() > since || !isFinished(other.state) || other.updatedAt.getTime() > since
+}
+
+/**
+ * Whether the cancel still holds the user (the `stillHolds` of UserStore.restoreStatus): its hold
+ * is still `restoring`, and no request without a mode on the user may have locked the row since
+ * the soft deletion began (mayHaveLockedSince).
+ */
+async function stillHoldsUser(deps: RunDeps, request: DeletionRequest): Promise<boolean> {
+  if (!holdsRestoring(await deps.states.get(request.userId), request)) return false
+  const others = await deps.requests.findByUser(request.userId, OTHER_REQUESTS_READ)
+  return !others.some((other) => mayHaveLockedSince(other, request))
+}
+
 /**
  * Undoes what a soft deletion did, step by step in reverse order, through each step's `restore`
  * (the search document's flags, the Keycloak account enabled again, then the row's status and
@@ -54,7 +83,8 @@ const holdsRestoring = (held: UserDeletionState | undefined, request: DeletionRe
  * `deletion.cancelled` is stored, and the cancel ends superseded (endSuperseded). The row's own
  * restore is conditioned on the soft deletion's lock (UserStore.restoreStatus), so an erasure that
  * took the hold between that read and the write is not undone either: a row gone or rewritten since
- * the lock is left as it is, and the cancel ends superseded the same way.
+ * the lock is left as it is, and the cancel ends superseded the same way. A row another writer only
+ * stamped since is put back while the cancel still holds the user: see UserStore.restoreStatus.
  *
  * The `deletion.cancelled` record is stored before the hold is dropped and before the request is
  * `cancelled`: a record that cannot be stored (the audit's writes exhausted) or a run that dies
@@ -77,7 +107,7 @@ export async function finishCancel(deps: RunDeps, request: DeletionRequest, canc
     if (!step.restore || !outcome?.restore) continue
     const before = await deps.states.get(request.userId)
     if (!holdsRestoring(before, request)) return endSuperseded(deps, request, before)
-    const restored = await step.restore({ deps, request, outcome, cancelledBy: cancelledBy ?? request.requestedBy })
+    const restored = await step.restore({ deps, request, outcome, cancelledBy: cancelledBy ?? request.requestedBy, stillHolds: () => stillHoldsUser(deps, request) })
     // The row is gone, or another deletion erased it since the lock: left as it is, and nothing recorded as restored.
     if (restored.action === ROW_CHANGED_SINCE_LOCK) return endSuperseded(deps, request, await deps.states.get(request.userId))
     request.steps[step.name] = restored
@@ -109,11 +139,12 @@ export async function finishCancel(deps: RunDeps, request: DeletionRequest, canc
  *   that deletion's erasure, or a replica applied the erasure's write under it), it is locked
  *   again at once (status 2 + isdeleted, the lock's compare-and-set), so the user never stands
  *   active under a deletion that erases them; that deletion's own row write follows as it would.
- * - The hold is still this cancel's: the row was refused its restore because it is gone or was
- *   rewritten since the lock by a writer outside this service (no deletion of this service erases
- *   without taking the hold first). The hold is dropped, so the row alone says where the user
- *   stands (a deleted row with no hold: Sunbird's deletion, final), and the request ends
- *   `superseded`, or `not-found` when the row is gone.
+ * - The hold is still this cancel's: the row was refused its restore because it is gone, was
+ *   erased since the lock by a writer outside this service (no deletion of this service erases
+ *   without taking the hold first), or was locked by a request without a mode (which takes no
+ *   hold) while an earlier restore of this cancel had put it back. The hold is dropped, so the
+ *   row alone says where the user stands (a deleted row with no hold: Sunbird's deletion, final),
+ *   and the request ends `superseded`, or `not-found` when the row is gone.
  * - No hold: an earlier run did the above and could not end the request.
  * The caller (cancelOnce) then answers as a cancel of the user as they now stand is answered.
  */
@@ -259,7 +290,9 @@ async function cancelOnce(deps: DeleteUserDeps, input: CancelDeletionInput, comm
       accepting?.(request.id)
       // The point of no return: the restore begins (or an interrupted one is finished).
       commit?.enter()
-      if (held.mode === 'soft' && !(await deps.states.swap(input.userId, held, { mode: 'restoring', requestId: held.requestId }))) return undefined
+      if (held.mode === 'soft' && !(await deps.states.swap(input.userId, held, { mode: 'restoring', requestId: held.requestId }))) {
+        return (await endTakenOver(deps, request)) ? SUPERSEDED : undefined
+      }
       await recordCancel(deps, request)
       // Recorded: from here the sweeper finishes the cancel, whatever this run meets next.
       commit?.decided()
@@ -269,7 +302,25 @@ async function cancelOnce(deps: DeleteUserDeps, input: CancelDeletionInput, comm
     if (cancelled === SUPERSEDED) throw await answerAfterSupersession(deps, input.userId)
     if (cancelled) return cancelled
   }
-  throw new Error('the deletion state of the user kept changing')
+  throw keptChanging('the deletion state of the user kept changing')
+}
+
+/**
+ * The cancel lost the hold's swap: read it again, and when a hard deletion (not the soft request's
+ * own hold) has taken it, end the soft request `superseded` here, under the lease the cancel holds,
+ * if it still has something of its own to do (a grace period waiting for its erasure, a step
+ * owed), as the hard deletion's lock does with that lease free (lockForPlan's supersede): that lock
+ * was refused the lease this cancel holds, so without this a grace period would read `scheduled`
+ * until its erasure came due. Ended as endSuperseded ends a cancel taken over (failRequest: finished,
+ * audited, unlisted, then the lease given back by holdingLease). Any other hold (moved to another
+ * soft request, dropped, or taken by Sunbird's route for a managed user) is read again by the
+ * caller's next attempt, as before.
+ */
+async function endTakenOver(deps: RunDeps, request: DeletionRequest): Promise<boolean> {
+  const now = await deps.states.get(request.userId)
+  if (now?.mode !== 'hard' || now.requestId === request.id || !isSupersedable(request.state)) return false
+  await endSuperseded(deps, request, now)
+  return true
 }
 
 /**

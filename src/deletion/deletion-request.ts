@@ -116,6 +116,13 @@ export interface ReceiptEntry {
 /** Completed, failed or cancelled: nothing is left to do, and the request is no longer open. The one place this is decided. */
 export const isFinished = (state: RequestState) => state === 'completed' || state === 'failed' || state === 'cancelled'
 
+/**
+ * The states an earlier soft deletion is in while it still has something of its own to do, in
+ * which a hard deletion that took its hold ends it `superseded` (a cancel under way is the cancel's
+ * to end; a completed one keeps its hold).
+ */
+export const isSupersedable = (state: RequestState) => state === 'accepted' || state === 'in_progress' || state === 'partial' || state === 'scheduled'
+
 /** A step's outcome still counts for the plan running now (a soft phase's outcome is redone by the erasure that follows it). */
 export function outcomeHolds(outcome: StepOutcome | undefined, plan: PlanName): outcome is StepOutcome {
   return outcome !== undefined && outcome.status !== 'pending' && (outcome.plan === undefined || outcome.plan === plan)

@@ -109,6 +109,23 @@ export class RequestAlreadyOpenedError extends Error {
 }
 
 /**
+ * A user_deletion_state row this service cannot read: a mode it does not know (written by a newer
+ * version of the service, or by hand), or no mode or request id. Reads take such a row for no hold,
+ * but no compare-and-set can move it, so no deletion of the user can take its hold: the store says
+ * so at once rather than let the lock retry it as contention on every sweeper pass. Not a refusal
+ * a caller can act on (a 500, the request left open): an operator repairs or removes the row
+ * (docs/operating.md, "A stuck deletion request"), and the sweeper then carries the request on.
+ * The message names the mode only when it reads as one (a short word), never other row values.
+ */
+export class UnreadableDeletionStateError extends Error {
+  override name = 'UnreadableDeletionStateError'
+  constructor(mode: string | null) {
+    const named = mode !== null && /^[A-Za-z_-]{1,32}$/.test(mode) ? `mode '${mode}'` : mode === null ? 'no mode' : 'a mode that is no word'
+    super(`user_deletion_state holds ${named} or no request id: this service cannot take or move the hold`)
+  }
+}
+
+/**
  * A submit whose job id follows from its Idempotency-Key found a job under that id that is not
  * this submit's: another creator, mode or list of ids (the key used again, past the 24 h its first
  * answer is kept, for another request). Nothing was written; the operation answers as for a key
@@ -127,3 +144,12 @@ export class BatchJobIdTakenError extends Error {
  * unlike a driver's or an engine's own message.
  */
 export class WordedCause extends Error {}
+
+/**
+ * Cassandra compare-and-sets lost every time a caller allows: transient, as a store out of reach
+ * is (DependencyUnavailableError), so the request stays open for the sweeper; the log says why
+ * (WordedCause), naming no user value.
+ */
+export function keptChanging(what: string): DependencyUnavailableError {
+  return new DependencyUnavailableError('cassandra', { cause: new WordedCause(what) })
+}

@@ -1,8 +1,8 @@
 import { finishCancelOf } from './cancel-deletion.js'
-import type { DeletionRequest } from './deletion-request.js'
-import { type DeletionError, DependencyUnavailableError, UserNotFoundError } from './errors.js'
+import { type DeletionRequest, isFinished, isSupersedable } from './deletion-request.js'
+import { type DeletionError, DependencyUnavailableError, keptChanging, UserNotFoundError } from './errors.js'
 import { isDeleted } from './is-deleted.js'
-import { checkpointSteps, LeaseLostError } from './lease.js'
+import { checkpointSteps, giveBack, LeaseLostError, leaseUntil } from './lease.js'
 import type { UserDeletionState, UserRecord } from './ports.js'
 import { intentOf, refusalFor } from './repeat-rules.js'
 import type { RunDeps } from './run-deletion.js'
@@ -16,11 +16,41 @@ const MAX_ATTEMPTS = 4
 
 export type LockResult = { kind: 'locked' } | { kind: 'refused'; error: DeletionError }
 
-/** The earlier soft deletion a hard one takes over: if it still waits for its erasure, that erasure is no longer its to run. */
+/**
+ * Ends the earlier soft deletion a hard one took the hold from, `superseded`, if it still has
+ * something to do. Only the holder of its lease ends it, so it ends once: with the lease free it
+ * is taken here and ended under it; a run or the sweeper holding it ends it itself (lockForPlan's
+ * refusal, or beginErasure finding the hold gone), and a cancel holding it ends it once its swap of
+ * the hold is refused (cancelOnce, endTakenOver). Any error is reported (onStepError) and let
+ * pass: the hard deletion already holds the user, and the sweeper ends it.
+ */
 async function supersede(deps: RunDeps, requestId: string): Promise<void> {
-  const earlier = await deps.requests.get(requestId)
-  if (earlier && (earlier.state === 'scheduled' || earlier.state === 'partial' || earlier.state === 'in_progress' || earlier.state === 'accepted')) {
-    await failRequest(deps, earlier, 'superseded', deps.clock.now())
+  let until: Date | undefined
+  let earlier: DeletionRequest | undefined
+  try {
+    const seen = await deps.requests.get(requestId)
+    // A completed soft deletion keeps its hold: most hard deletions over a soft one end here, with one read.
+    if (!seen || !isSupersedable(seen.state)) return
+    const now = deps.clock.now()
+    const leased = leaseUntil(deps, now)
+    if (!(await deps.requests.acquireLease(requestId, now, leased))) return
+    until = leased
+    earlier = await deps.requests.get(requestId)
+    if (!earlier) return
+    earlier.heldUntil = until
+    if (isSupersedable(earlier.state)) {
+      await failRequest(deps, earlier, 'superseded', deps.clock.now())
+    } else if (isFinished(earlier.state) && (await deps.requests.isListed(requestId))) {
+      // Ended meanwhile by a run that died before it closed it: the lease is left to run out (a
+      // lease given back says the request is closed), and the sweeper stores its record then.
+      earlier.closeOwed = true
+    }
+  } catch (err) {
+    if (err instanceof LeaseLostError) return void deps.onLeaseLost?.(requestId)
+    deps.onStepError?.('lock', err, requestId)
+  } finally {
+    // Only a lease taken here is given back (unless its end is owed a record: see giveBack); a request that vanished, by that lease.
+    if (until) await (earlier ? giveBack(deps, earlier) : deps.requests.releaseLease(requestId, until)).catch(() => undefined)
   }
 }
 
@@ -67,7 +97,7 @@ export async function lockForPlan(deps: RunDeps, request: DeletionRequest): Prom
     // The row was deleted by a request without a mode (or is gone): give the hold back and read the rules again.
     await deps.states.swap(request.userId, hold, undefined)
   }
-  throw new Error('the deletion state of the user kept changing')
+  throw keptChanging('the deletion state of the user kept changing')
 }
 
 /**
@@ -93,7 +123,7 @@ async function lockRow(deps: RunDeps, request: DeletionRequest, read: UserRecord
     if (outcome.kind === 'already-deleted' || !outcome.current || isDeleted(outcome.current)) return 'lost'
     user = outcome.current
   }
-  throw new Error('user row kept changing during deletion')
+  throw keptChanging('the user row kept changing during the lock')
 }
 
 /** The refusal stands even if the request cannot be ended now, or another runner took it over: that runner (or the sweeper) reads the same and ends it. */

@@ -88,12 +88,20 @@ export interface UserStore {
    * one: a repeat is harmless); 'changed': it is gone, or deleted by another write since the lock,
    * and was left as it is. A lock recorded before its time was kept is matched on status,
    * isdeleted and `updatedby` only.
+   *
+   * A row only stamped since by a writer outside this service (`updateddate`, `updatedby`), not
+   * erased (some first or last name, email or phone left), is put back over that stamp, conditioned
+   * on the row exactly as read again, and only while `stillHolds` answers true (the caller's hold,
+   * and no deletion that takes none on the user); a row stamped again each time ends in
+   * DependencyUnavailableError after 3 tries. Without `stillHolds`, or when it answers false,
+   * 'changed'. The statements and their order: docs/operating.md ("cancel, the row's restore").
    */
   restoreStatus(
     userId: string,
     prior: { status: number | null; isDeleted: boolean | null },
     lock: { requestedBy: string; at?: Date },
     change: { requestedBy: string; at: Date },
+    stillHolds?: () => Promise<boolean>,
   ): Promise<'restored' | 'changed'>
 }
 

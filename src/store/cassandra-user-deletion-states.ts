@@ -1,4 +1,5 @@
 import { type Client, types } from 'cassandra-driver'
+import { UnreadableDeletionStateError } from '../deletion/errors.js'
 import type { UserDeletionState, UserDeletionStates } from '../deletion/ports.js'
 import { isCasOutcomeUnknown, runCassandra } from './cassandra-call.js'
 
@@ -13,6 +14,21 @@ function statements(keyspace: string) {
     update: `UPDATE ${t} SET mode = ?, requestid = ?, updatedat = ? WHERE userid = ? IF mode = ? AND requestid = ?`,
     remove: `DELETE FROM ${t} WHERE userid = ? IF mode = ? AND requestid = ?`,
   }
+}
+
+/**
+ * What a compare-and-set that did not apply found (Cassandra answers the row's values with it:
+ * every column for INSERT … IF NOT EXISTS, the conditioned ones for UPDATE / DELETE … IF), when it
+ * is a row no read of this adapter can tell: a mode it does not know, or (for the insert, which a
+ * row exists to refuse) no mode or no request id. get() takes such a row for no hold, so a caller
+ * would try the insert again and again: UnreadableDeletionStateError instead, at once.
+ */
+function refuseUnreadable(row: types.Row | null, rowExists: boolean): void {
+  const mode = row?.get('mode') as string | null | undefined
+  const requestId = row?.get('requestid') as string | null | undefined
+  const known = typeof mode === 'string' && MODES.has(mode as UserDeletionState['mode'])
+  if (typeof mode === 'string' && !known) throw new UnreadableDeletionStateError(mode)
+  if (rowExists && !(known && requestId)) throw new UnreadableDeletionStateError(mode ?? null)
 }
 
 /**
@@ -41,10 +57,15 @@ export class CassandraUserDeletionStates implements UserDeletionStates {
     // Lightweight transactions are not idempotent: the driver must not replay them on its own.
     const run = (cql: string, params: unknown[]) => runCassandra(this.client, (client) => client.execute(cql, params, { prepare: true }))
     if (!expected && !next) return (await this.get(userId)) === undefined
-    if (!next) return expected ? (await run(this.cql.remove, [userId, expected.mode, expected.requestId])).wasApplied() : false
+    const applied = (result: types.ResultSet, rowExists: boolean): boolean => {
+      if (result.wasApplied()) return true
+      refuseUnreadable(result.first(), rowExists)
+      return false
+    }
+    if (!next) return expected ? applied(await run(this.cql.remove, [userId, expected.mode, expected.requestId]), false) : false
     try {
-      if (!expected) return (await run(this.cql.insert, [userId, next.mode, next.requestId, new Date()])).wasApplied()
-      return (await run(this.cql.update, [next.mode, next.requestId, new Date(), userId, expected.mode, expected.requestId])).wasApplied()
+      if (!expected) return applied(await run(this.cql.insert, [userId, next.mode, next.requestId, new Date()]), true)
+      return applied(await run(this.cql.update, [next.mode, next.requestId, new Date(), userId, expected.mode, expected.requestId]), false)
     } catch (err) {
       if (!isCasOutcomeUnknown(err)) throw err
       // Racing transactions on one row can time out in contention. Request ids are unique, so the

@@ -1,6 +1,6 @@
 import { type Client, types } from 'cassandra-driver'
 import { LRUCache } from 'lru-cache'
-import { DependencyUnavailableError } from '../deletion/errors.js'
+import { DependencyUnavailableError, keptChanging } from '../deletion/errors.js'
 import { isDeleted } from '../deletion/is-deleted.js'
 import type { JsonRow, MarkDeletedOutcome, UserRecord, UserStore } from '../deletion/ports.js'
 import { formatSunbirdTimestamp } from '../shared/sunbird-timestamp.js'
@@ -54,6 +54,16 @@ const SETTLE_BACKOFF_MS = [200, 400, 800, 1000]
  */
 const ORG_ADMINS_FRESH_MS = 60_000
 
+/**
+ * Columns every erasure empties (this service's scrub and Sunbird's own blank them, a tombstone
+ * nulls them) and a live Sunbird user holds (the first name is required): a deleted row holding
+ * none of them counts as erased, and a cancel never puts it back over another writer's mark.
+ */
+export const ERASURE_WITNESS_COLUMNS: readonly string[] = ['firstname', 'lastname', 'email', 'phone']
+
+/** Restores over another writer's stamp tried before the row counts as contended (see UserStore.restoreStatus). */
+const RESTORE_OVER_STAMP_ATTEMPTS = 3
+
 const scrubColumns = Object.keys(SCRUBBED_USER_COLUMNS)
 const scrubValues = Object.values(SCRUBBED_USER_COLUMNS)
 
@@ -87,6 +97,9 @@ function userStoreStatements(ks: string) {
     // A cancel's restore: only over the soft deletion's own lock, never over a row gone or erased since (see restoreStatus).
     restoreStatus: `UPDATE ${ks}.user SET status = ?, isdeleted = ?, updatedby = ?, updateddate = ? WHERE id = ? IF status = 2 AND isdeleted = true AND updatedby = ? AND updateddate = ?`,
     restoreStatusOfUntimedLock: `UPDATE ${ks}.user SET status = ?, isdeleted = ?, updatedby = ?, updateddate = ? WHERE id = ? IF status = 2 AND isdeleted = true AND updatedby = ?`,
+    // A restore over a row another writer stamped (see restoreStatus): the row read serially, then put back only as read.
+    restoreStatusAsRead: `UPDATE ${ks}.user SET status = ?, isdeleted = ?, updatedby = ?, updateddate = ? WHERE id = ? IF status = 2 AND isdeleted = true AND updatedby = ? AND updateddate = ? AND ${ERASURE_WITNESS_COLUMNS.map((column) => `${column} = ?`).join(' AND ')}`,
+    readRestorable: `SELECT status, isdeleted, updatedby, updateddate, ${ERASURE_WITNESS_COLUMNS.join(', ')} FROM ${ks}.user WHERE id = ?`,
     readRow: `SELECT * FROM ${ks}.user WHERE id = ?`,
     readExternalIdentities: `SELECT * FROM ${ks}.usr_external_identity WHERE userid = ?`,
     readOrganisations: `SELECT * FROM ${ks}.user_organisation WHERE userid = ?`,
@@ -289,22 +302,41 @@ export class CassandraUserStore implements UserStore {
    * Refused, the transaction answers the row as it is: not deleted means it was put back already
    * (a repeat after a lost answer or a crash); anything else is the row gone or erased, left alone.
    * Not replayed by the driver (not idempotent); a lost answer fails as unavailable, and the repeat
-   * then finds which it was.
+   * then finds which it was. A row another writer stamped since: see UserStore.restoreStatus.
    */
   async restoreStatus(
     userId: string,
     prior: { status: number | null; isDeleted: boolean | null },
     lock: { requestedBy: string; at?: Date },
     change: { requestedBy: string; at: Date },
+    stillHolds?: () => Promise<boolean>,
   ): Promise<'restored' | 'changed'> {
     const set = [prior.status, prior.isDeleted, change.requestedBy, formatSunbirdTimestamp(change.at), userId]
     const [cql, params] = lock.at ? [this.cql.restoreStatus, [...set, lock.requestedBy, formatSunbirdTimestamp(lock.at)]] : [this.cql.restoreStatusOfUntimedLock, [...set, lock.requestedBy]]
+    const refused = await this.restoreOrWhy(cql, params)
+    if (refused !== 'deleted') return refused
+    if (!stillHolds) return 'changed'
+    for (let attempt = 1; attempt <= RESTORE_OVER_STAMP_ATTEMPTS; attempt++) {
+      const row = (await runCassandra(this.client, (client) => client.execute(this.cql.readRestorable, [userId], { prepare: true, consistency: types.consistencies.localSerial }))).first()
+      if (!row) return 'changed'
+      if (!isDeleted({ status: (row.get('status') as number | null) ?? null, isDeleted: (row.get('isdeleted') as boolean | null) ?? null })) return 'restored'
+      if (!ERASURE_WITNESS_COLUMNS.some((column) => holdsValue(row.get(column)))) return 'changed'
+      if (!(await stillHolds())) return 'changed'
+      const asRead = ['updatedby', 'updateddate', ...ERASURE_WITNESS_COLUMNS].map((column) => (row.get(column) as string | null) ?? null)
+      const again = await this.restoreOrWhy(this.cql.restoreStatusAsRead, [...set, ...asRead])
+      if (again !== 'deleted') return again
+    }
+    throw keptChanging('the user row kept changing during the restore')
+  }
+
+  /** One conditioned restore: 'restored' when applied or the row reads put back already, 'changed' when it is gone, 'deleted' when it still reads deleted. */
+  private async restoreOrWhy(cql: string, params: unknown[]): Promise<'restored' | 'changed' | 'deleted'> {
     const result = await runCassandra(this.client, (client) => client.execute(cql, params, { prepare: true }))
     if (result.wasApplied()) return 'restored'
     const row = result.first()
     // Not applied and no current values: the row is gone.
     if (!row || row.get('status') === undefined) return 'changed'
-    return isDeleted({ status: row.get('status') ?? null, isDeleted: row.get('isdeleted') ?? null }) ? 'changed' : 'restored'
+    return isDeleted({ status: row.get('status') ?? null, isDeleted: row.get('isdeleted') ?? null }) ? 'deleted' : 'restored'
   }
 
   async findOrgAdminIds(organisationId: string, limit: number): Promise<string[]> {
@@ -328,6 +360,11 @@ function notLocked(current: UserRecord | undefined): MarkDeletedOutcome {
   if (!current) return { kind: 'changed', current: undefined }
   if (isDeleted(current)) return { kind: 'already-deleted' }
   return { kind: 'changed', current }
+}
+
+/** A column value an erasure would have emptied: a non-blank text. */
+function holdsValue(value: unknown): boolean {
+  return typeof value === 'string' && value.trim() !== ''
 }
 
 /** user_roles.scope is JSON text: [{"organisationId": "..."}]. */

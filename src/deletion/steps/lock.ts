@@ -6,7 +6,7 @@ import { type DeletionStep, stepOutcome } from './step.js'
 
 const STORE = 'cassandra.user (status)'
 
-/** The action of a lock restore refused because the row no longer stands as the lock left it (gone, or erased since). */
+/** The action of a lock restore refused because the row no longer stands as the lock left it (gone, erased, or written by a deletion since). */
 export const ROW_CHANGED_SINCE_LOCK = 'changed-since-lock'
 
 /**
@@ -15,7 +15,8 @@ export const ROW_CHANGED_SINCE_LOCK = 'changed-since-lock'
  * deletion; it is recorded through recordLock(). Its restore puts status and isdeleted back, only
  * over the row as the lock left it (UserStore.restoreStatus): a row gone or erased since (another
  * deletion's tombstone or scrub) is left alone and the outcome says ROW_CHANGED_SINCE_LOCK, with
- * the restore facts kept (the cancel then ends superseded: see finishCancel).
+ * the restore facts kept (the cancel then ends superseded: see finishCancel). A row another writer
+ * only stamped since: see UserStore.restoreStatus.
  */
 export const lock = {
   name: 'lock',
@@ -25,14 +26,14 @@ export const lock = {
   async preview({ user }) {
     return [{ store: STORE, action: isDeleted(user) ? 'already-locked' : 'lock', count: 1 }]
   },
-  async restore({ deps, request, outcome, cancelledBy }) {
+  async restore({ deps, request, outcome, cancelledBy, stillHolds }) {
     const prior = outcome.restore ?? {}
     const status = typeof prior.status === 'number' ? prior.status : 1
     const wasDeleted = typeof prior.isDeleted === 'boolean' ? prior.isDeleted : false
     // The lock's mark on the row: its requester, and its time when it was kept (locks recorded before it was are matched without).
     const lockedAt = typeof prior.lockedAt === 'string' ? new Date(prior.lockedAt) : undefined
     const lockMark = { requestedBy: request.requestedBy, ...(lockedAt && !Number.isNaN(lockedAt.getTime()) && { at: lockedAt }) }
-    const restored = await deps.users.restoreStatus(request.userId, { status, isDeleted: wasDeleted }, lockMark, { requestedBy: cancelledBy, at: deps.clock.now() })
+    const restored = await deps.users.restoreStatus(request.userId, { status, isDeleted: wasDeleted }, lockMark, { requestedBy: cancelledBy, at: deps.clock.now() }, stillHolds)
     if (restored === 'changed') return stepOutcome('skipped', ROW_CHANGED_SINCE_LOCK, deps.clock.now(), undefined, { plan: 'soft', restore: prior })
     return stepOutcome('done', 'restored', deps.clock.now(), undefined, { plan: 'soft' })
   },

@@ -1,4 +1,5 @@
 import type { DeletionRequest, StepOutcome } from '../deletion-request.js'
+import { keptChanging } from '../errors.js'
 import { keyId } from '../keyed-hash.js'
 import { type DeletionStep, type PlanEntry, type PlanName, type StepContext, type StepDeps, actionFor, contactsOnce, managedStore, recordedIds, stepOutcome } from './step.js'
 import { userRow } from './user-row.js'
@@ -52,7 +53,8 @@ const MAX_HOLD_ATTEMPTS = 3
  *
  * The hold is a compare-and-set: lost to a cancel taking a soft hold (or dropping a `restoring`
  * one) at the same moment, it is read and tried again, so the erasure never goes on while a
- * cancel still holds the user.
+ * cancel still holds the user. Lost every time, the step is not done now
+ * (DependencyUnavailableError, as for a store out of reach): the sweeper runs it again.
  */
 async function hold(deps: StepDeps, childId: string, requestId: string, plan: PlanName): Promise<void> {
   for (let attempt = 1; attempt <= MAX_HOLD_ATTEMPTS; attempt++) {
@@ -61,7 +63,8 @@ async function hold(deps: StepDeps, childId: string, requestId: string, plan: Pl
     if (!takes) return
     if (await deps.states.swap(childId, held, { mode: plan === 'hard' ? 'hard' : 'sunbird', requestId })) return
   }
-  throw new Error('the deletion state of a managed user kept changing')
+  // Transient: the step stops the run, the request stays open, and the sweeper runs the step again (a caller is answered as for a store out of reach).
+  throw keptChanging('the deletion state of a managed user kept changing')
 }
 
 /**

@@ -93,6 +93,8 @@ export interface RestoreContext {
   outcome: StepOutcome
   /** Who asked for the cancel. */
   cancelledBy: string
+  /** Whether the cancel still holds the user: the `stillHolds` of UserStore.restoreStatus. */
+  stillHolds?: () => Promise<boolean>
 }
 
 /**

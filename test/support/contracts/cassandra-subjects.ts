@@ -10,6 +10,7 @@ import { CassandraPersonalTables } from '../../../src/store/cassandra-personal-t
 import { CassandraRequesterDeletionCounts } from '../../../src/store/cassandra-requester-deletion-counts.js'
 import { CassandraUserDeletionStates } from '../../../src/store/cassandra-user-deletion-states.js'
 import { CassandraUserStore } from '../../../src/store/cassandra-user-store.js'
+import { formatSunbirdTimestamp } from '../../../src/shared/sunbird-timestamp.js'
 import { waitUntil } from '../wait-until.js'
 import { undoTampering } from '../audit-tampering.js'
 import { TEST_KEYSPACE } from '../test-env.js'
@@ -78,6 +79,16 @@ export function cassandraUserStore(db: Client): UserStoreSubject {
     },
     async removeRow(userId) {
       await execute(`DELETE FROM ${ks}.user WHERE id = ?`, [userId])
+    },
+    // Conditioned IF EXISTS, as the fake refuses a row that is gone: a plain UPDATE would create one.
+    async restamp(userId, change) {
+      const result = await execute(`UPDATE ${ks}.user SET updatedby = ?, updateddate = ? WHERE id = ? IF EXISTS`, [change.updatedBy, change.at && formatSunbirdTimestamp(change.at), userId])
+      if (!result.wasApplied()) throw new Error(`no user ${userId}`)
+    },
+    async editProfile(userId, values) {
+      const set = Object.entries(values)
+      const result = await execute(`UPDATE ${ks}.user SET ${set.map(([column]) => `${column} = ?`).join(', ')} WHERE id = ? IF EXISTS`, [...set.map(([, value]) => value), userId])
+      if (!result.wasApplied()) throw new Error(`no user ${userId}`)
     },
     async lookupCount(userId) {
       return (await execute(`SELECT type FROM ${ks}.user_lookup WHERE userid = ?`, [userId])).rowLength
@@ -202,6 +213,10 @@ export function cassandraUserDeletionStates(db: Client): UserDeletionStatesSubje
   return {
     states: new CassandraUserDeletionStates(db, ks),
     uses: (userId) => void used.add(userId),
+    async seedUnreadable(userId, row) {
+      used.add(userId)
+      await db.execute(`INSERT INTO ${ks}.user_deletion_state (userid, mode, requestid, updatedat) VALUES (?, ?, ?, ?)`, [userId, row.mode, row.requestId, new Date()], PREPARED)
+    },
     async dispose() {
       for (const userId of used) await db.execute(`DELETE FROM ${ks}.user_deletion_state WHERE userid = ?`, [userId], PREPARED)
     },

@@ -56,6 +56,8 @@ export function fakeUserStore(): UserStoreSubject {
     seed: async (user) => void store.add(toSeed(user)),
     update: async (userId, change) => void store.update(userId, change),
     removeRow: async (userId) => void store.removeRow(userId),
+    restamp: async (userId, change) => void store.restamp(userId, change),
+    editProfile: async (userId, values) => void store.editProfile(userId, values),
     lookupCount: async (userId) => store.remainingLookups(userId),
     externalIdentityCount: async (userId) => store.remainingExternalIdentities(userId),
     personalValues: async (userId) => Object.values(store.profileOf(userId)).filter((value) => value !== ''),
@@ -129,7 +131,9 @@ export function fakeIdentityProvider(): IdentityProviderSubject<FakeSession> {
 }
 
 export function fakeUserDeletionStates(): UserDeletionStatesSubject {
-  return { states: new InMemoryUserDeletionStates() }
+  const states = new InMemoryUserDeletionStates()
+  // Only the mode tells the fake's unreadable rows apart: a known mode stands for one without a request id.
+  return { states, seedUnreadable: async (userId, row) => void states.setUnreadable(userId, row.mode) }
 }
 
 export function fakeIdempotencyKeys(): IdempotencyKeysSubject {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { describe, expect } from 'vitest'
+import { UnreadableDeletionStateError } from '../../../src/deletion/errors.js'
 import type { UserDeletionStates } from '../../../src/deletion/ports.js'
 import { contractCase, type ContractSubject, type SubjectFactory } from './contract-case.js'
 
@@ -7,6 +8,8 @@ export interface UserDeletionStatesSubject extends ContractSubject {
   states: UserDeletionStates
   /** Told which users a case uses, so a shared server can be tidied after it. */
   uses?(userId: string): void
+  /** Writes a row this service cannot read (a mode it does not know, no mode, or no request id) behind the port's back, as a newer version or a hand-written row would. */
+  seedUnreadable(userId: string, row: { mode: string | null; requestId: string | null }): Promise<void>
 }
 
 /**
@@ -70,6 +73,70 @@ export function describeUserDeletionStatesContract(implementation: string, facto
       const moved = await Promise.all((['hard', 'restoring', 'sunbird'] as const).map((mode, i) => s.states.swap(userId, { mode: 'soft', requestId: 'r0' }, { mode, requestId: `r${i + 1}` })))
 
       expect(moved.filter(Boolean)).toHaveLength(1)
+    })
+
+    describe('a row this service cannot read', () => {
+      const HOLD = { mode: 'hard', requestId: 'r2' } as const
+
+      test('when a swap from none meets a row with a mode this service does not know, then UnreadableDeletionStateError naming the mode (not false, which a caller would retry for ever), while get takes the row for no hold', async (s) => {
+        const userId = newUser(s)
+        await s.seedUnreadable(userId, { mode: 'erasing', requestId: 'r1' })
+
+        const err = await s.states.swap(userId, undefined, HOLD).catch((e: unknown) => e)
+
+        expect(err).toBeInstanceOf(UnreadableDeletionStateError)
+        expect((err as Error).message).toContain("mode 'erasing'")
+        expect(await s.states.get(userId)).toBeUndefined()
+      })
+
+      test('when a swap from none meets a row without a mode or without a request id, then UnreadableDeletionStateError too', async (s) => {
+        for (const row of [
+          { mode: null, requestId: 'r1' },
+          { mode: 'soft', requestId: null },
+        ]) {
+          const userId = newUser(s)
+          await s.seedUnreadable(userId, row)
+
+          expect(await s.states.swap(userId, undefined, HOLD).catch((e: unknown) => e)).toBeInstanceOf(UnreadableDeletionStateError)
+        }
+      })
+
+      test('when a move or a removal meets a row with a mode this service does not know, then UnreadableDeletionStateError, and a mode that is no word is not quoted', async (s) => {
+        const userId = newUser(s)
+        await s.seedUnreadable(userId, { mode: 'x y@z.org', requestId: 'r1' })
+
+        const moved = await s.states.swap(userId, { mode: 'soft', requestId: 'r1' }, HOLD).catch((e: unknown) => e)
+        const removed = await s.states.swap(userId, { mode: 'soft', requestId: 'r1' }, undefined).catch((e: unknown) => e)
+
+        expect(moved).toBeInstanceOf(UnreadableDeletionStateError)
+        expect(removed).toBeInstanceOf(UnreadableDeletionStateError)
+        expect((moved as Error).message).not.toContain('z.org')
+      })
+
+      test('when a move or a removal meets a row of a known mode without a request id, or without a mode, then it is refused (false) as contention, and the row is left as it is', async (s) => {
+        for (const row of [
+          { mode: 'soft', requestId: null },
+          { mode: null, requestId: 'r1' },
+        ]) {
+          const userId = newUser(s)
+          await s.seedUnreadable(userId, row)
+
+          expect(await s.states.swap(userId, { mode: 'soft', requestId: 'r1' }, HOLD)).toBe(false)
+          expect(await s.states.swap(userId, { mode: 'soft', requestId: 'r1' }, undefined)).toBe(false)
+
+          // Still there: a swap from none is refused by it.
+          expect(await s.states.get(userId)).toBeUndefined()
+          expect(await s.states.swap(userId, undefined, HOLD).catch((e: unknown) => e)).toBeInstanceOf(UnreadableDeletionStateError)
+        }
+      })
+
+      test('when a move meets no row at all, then it is refused (false), not taken for an unreadable row', async (s) => {
+        const userId = newUser(s)
+
+        expect(await s.states.swap(userId, { mode: 'soft', requestId: 'r1' }, HOLD)).toBe(false)
+        expect(await s.states.swap(userId, { mode: 'soft', requestId: 'r1' }, undefined)).toBe(false)
+        expect(await s.states.get(userId)).toBeUndefined()
+      })
     })
   })
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { describe, expect } from 'vitest'
+import { DependencyUnavailableError, WordedCause } from '../../../src/deletion/errors.js'
 import type { UserRecord, UserStore } from '../../../src/deletion/ports.js'
 import { contractCase, type ContractSubject, type SubjectFactory } from './contract-case.js'
 
@@ -30,6 +31,10 @@ export interface UserStoreSubject extends ContractSubject {
   update(userId: string, change: Partial<Omit<UserRecord, 'id'>>): Promise<void>
   /** Someone removes the user row outright (and nothing else). */
   removeRow(userId: string): Promise<void>
+  /** Another writer that erases nothing (Sunbird's services, an admin script) sets `updatedby` and `updateddate` on the row, and nothing else; throws when the row is gone (never creates it). */
+  restamp(userId: string, change: { updatedBy: string | null; at: Date | null }): Promise<void>
+  /** Another writer sets profile columns (null: none) and nothing else, its stamp left as it was; throws when the row is gone. */
+  editProfile(userId: string, values: Partial<Record<'firstname' | 'lastname' | 'email' | 'phone', string | null>>): Promise<void>
   /** user_lookup rows still pointing at the user. */
   lookupCount(userId: string): Promise<number>
   /** usr_external_identity rows still pointing at the user. */
@@ -45,6 +50,8 @@ const LOCK = { requestedBy: CHANGE.requestedBy, at: CHANGE.at }
 const CANCEL = { requestedBy: 'contract-user', at: new Date('2024-05-20T10:09:30.000Z') }
 /** Another deletion's erasure of the locked row (a manager's), later still. */
 const ERASURE = { requestedBy: 'contract-manager', at: new Date('2024-05-20T10:09:10.000Z') }
+/** Sunbird's own services writing the soft-deleted row (its `updateddate`, or who updated it), later than the lock. */
+const OUTSIDE_WRITE = { updatedBy: 'sunbird-sync', at: new Date('2024-05-20T10:09:05.000Z') }
 const sorted = (ids: string[]) => [...ids].sort()
 const newId = () => randomUUID()
 const newOrg = () => `org-${randomUUID()}`
@@ -444,6 +451,189 @@ export function describeUserStoreContract(implementation: string, factory: Subje
 
         expect(await s.store.findUser(locked.id)).toMatchObject({ status: 1, isDeleted: false })
         expect(await s.store.findUser(erased.id)).toMatchObject({ status: 2, isDeleted: true })
+      })
+    })
+
+    describe('a restore over a row another writer stamped since the lock', () => {
+      /** A `stillHolds` answer (one per ask, the last one repeated), counting how often it was asked; `meanwhile` runs on each ask (its number, from 1). */
+      function holds(answer: boolean | boolean[], meanwhile?: (ask: number) => Promise<void>) {
+        const answers = Array.isArray(answer) ? answer : [answer]
+        const asked = { count: 0 }
+        const stillHolds = async () => {
+          asked.count++
+          await meanwhile?.(asked.count)
+          return answers[Math.min(asked.count, answers.length) - 1] ?? false
+        }
+        return { asked, stillHolds }
+      }
+
+      test('when another writer set updateddate and the caller still holds the user, then the row is restored (restored), other facts untouched', async (s) => {
+        const root = newOrg()
+        const user = await seeded(s, { rootOrgId: root, status: 0 })
+        await s.store.markDeleted(user, CHANGE)
+        await s.restamp(user.id, { updatedBy: LOCK.requestedBy, at: OUTSIDE_WRITE.at })
+        const { asked, stillHolds } = holds(true)
+
+        expect(await s.store.restoreStatus(user.id, { status: 0, isDeleted: false }, LOCK, CANCEL, stillHolds)).toBe('restored')
+
+        expect(asked.count).toBe(1)
+        expect(await s.store.findUser(user.id)).toEqual({ id: user.id, status: 0, isDeleted: false, rootOrgId: root, managedBy: null })
+        // A repeat finds the row put back, and asks nothing.
+        expect(await s.store.restoreStatus(user.id, { status: 0, isDeleted: false }, LOCK, CANCEL, stillHolds)).toBe('restored')
+        expect(asked.count).toBe(1)
+      })
+
+      test('when another writer set updatedby and updateddate (or cleared them), then the restore applies over that mark, for a timed and an untimed lock alike', async (s) => {
+        const timed = await seeded(s)
+        const untimed = await seeded(s)
+        const cleared = await seeded(s)
+        for (const user of [timed, untimed, cleared]) await s.store.markDeleted(user, CHANGE)
+        await s.restamp(timed.id, OUTSIDE_WRITE)
+        await s.restamp(untimed.id, OUTSIDE_WRITE)
+        await s.restamp(cleared.id, { updatedBy: null, at: null })
+
+        expect(await s.store.restoreStatus(timed.id, { status: 1, isDeleted: false }, LOCK, CANCEL, holds(true).stillHolds)).toBe('restored')
+        expect(await s.store.restoreStatus(untimed.id, { status: 1, isDeleted: false }, { requestedBy: LOCK.requestedBy }, CANCEL, holds(true).stillHolds)).toBe('restored')
+        expect(await s.store.restoreStatus(cleared.id, { status: 1, isDeleted: false }, LOCK, CANCEL, holds(true).stillHolds)).toBe('restored')
+
+        for (const user of [timed, untimed, cleared]) expect(await s.store.findUser(user.id)).toMatchObject({ status: 1, isDeleted: false })
+      })
+
+      test('when another writer stamped the row but the caller no longer holds the user (or is not asked), then the restore is refused (changed) and the row stays deleted', async (s) => {
+        const user = await seeded(s)
+        await s.store.markDeleted(user, CHANGE)
+        await s.restamp(user.id, OUTSIDE_WRITE)
+        const { asked, stillHolds } = holds(false)
+
+        expect(await s.store.restoreStatus(user.id, { status: 1, isDeleted: false }, LOCK, CANCEL)).toBe('changed')
+        expect(await s.store.restoreStatus(user.id, { status: 1, isDeleted: false }, LOCK, CANCEL, stillHolds)).toBe('changed')
+        expect(await s.store.restoreStatus(user.id, { status: 1, isDeleted: false }, { requestedBy: LOCK.requestedBy }, CANCEL, stillHolds)).toBe('changed')
+
+        expect(asked.count).toBe(2)
+        expect(await s.store.findUser(user.id)).toMatchObject({ status: 2, isDeleted: true })
+      })
+
+      test('when the row was erased since (a tombstone, a scrub), then it is never put back, whatever the caller holds: changed, and the caller is not asked', async (s) => {
+        const tombstoned = await seeded(s, { managedBy: newId() })
+        const scrubbed = await seeded(s)
+        for (const user of [tombstoned, scrubbed]) await s.store.markDeleted(user, CHANGE)
+        await s.store.reduceToTombstone(tombstoned.id, ERASURE)
+        await s.store.scrubProfile(scrubbed.id, ERASURE)
+        const { asked, stillHolds } = holds(true)
+
+        expect(await s.store.restoreStatus(tombstoned.id, { status: 1, isDeleted: false }, LOCK, CANCEL, stillHolds)).toBe('changed')
+        expect(await s.store.restoreStatus(scrubbed.id, { status: 1, isDeleted: false }, LOCK, CANCEL, stillHolds)).toBe('changed')
+        expect(await s.store.restoreStatus(scrubbed.id, { status: 1, isDeleted: false }, { requestedBy: LOCK.requestedBy }, CANCEL, stillHolds)).toBe('changed')
+
+        expect(asked.count).toBe(0)
+        expect(await s.store.findUser(tombstoned.id)).toEqual({ id: tombstoned.id, status: 2, isDeleted: true, rootOrgId: null, managedBy: null })
+        expect(await s.store.findUser(scrubbed.id)).toMatchObject({ status: 2, isDeleted: true })
+        expect(await s.personalValues(scrubbed.id)).toEqual([])
+      })
+
+      test('when the row is gone, then the caller is not asked and no row is written', async (s) => {
+        const user = await seeded(s)
+        await s.store.markDeleted(user, CHANGE)
+        await s.removeRow(user.id)
+        const { asked, stillHolds } = holds(true)
+
+        expect(await s.store.restoreStatus(user.id, { status: 1, isDeleted: false }, LOCK, CANCEL, stillHolds)).toBe('changed')
+
+        expect(asked.count).toBe(0)
+        expect(await s.store.readUserRow(user.id)).toBeUndefined()
+      })
+
+      test('when a deletion writes the row while the caller is asked (after the row was read), then that write is not undone: changed, and the row stays as that deletion left it', async (s) => {
+        const tombstoned = await seeded(s, { managedBy: newId() })
+        const relocked = await seeded(s)
+        for (const user of [tombstoned, relocked]) await s.store.markDeleted(user, CHANGE)
+        for (const user of [tombstoned, relocked]) await s.restamp(user.id, OUTSIDE_WRITE)
+
+        const tombstone = holds(true, () => s.store.reduceToTombstone(tombstoned.id, ERASURE))
+        // The deletion took the user right after the first answer: the next ask says so.
+        const restamp = holds([true, false], async (ask) => {
+          if (ask === 1) await s.restamp(relocked.id, { updatedBy: ERASURE.requestedBy, at: ERASURE.at })
+        })
+        expect(await s.store.restoreStatus(tombstoned.id, { status: 1, isDeleted: false }, LOCK, CANCEL, tombstone.stillHolds)).toBe('changed')
+        expect(await s.store.restoreStatus(relocked.id, { status: 1, isDeleted: false }, LOCK, CANCEL, restamp.stillHolds)).toBe('changed')
+
+        expect(tombstone.asked.count).toBe(1)
+        expect(restamp.asked.count).toBe(2)
+        expect(await s.store.findUser(tombstoned.id)).toEqual({ id: tombstoned.id, status: 2, isDeleted: true, rootOrgId: null, managedBy: null })
+        expect(await s.store.findUser(relocked.id)).toMatchObject({ status: 2, isDeleted: true })
+      })
+
+      test('when another writer stamps the row again while the caller is asked, once, then the restore reads it again, asks again and applies over the new stamp', async (s) => {
+        const user = await seeded(s)
+        await s.store.markDeleted(user, CHANGE)
+        await s.restamp(user.id, OUTSIDE_WRITE)
+        const { asked, stillHolds } = holds(true, async (ask) => {
+          if (ask === 1) await s.restamp(user.id, { ...OUTSIDE_WRITE, at: new Date(OUTSIDE_WRITE.at.getTime() + 1_000) })
+        })
+
+        expect(await s.store.restoreStatus(user.id, { status: 1, isDeleted: false }, LOCK, CANCEL, stillHolds)).toBe('restored')
+
+        expect(asked.count).toBe(2)
+        expect(await s.store.findUser(user.id)).toMatchObject({ status: 1, isDeleted: false })
+      })
+
+      test('when another writer stamps the row again on every ask, then after 3 tries the restore fails as contention (DependencyUnavailableError, worded), the row left deleted, for a later retry', async (s) => {
+        const user = await seeded(s)
+        await s.store.markDeleted(user, CHANGE)
+        await s.restamp(user.id, OUTSIDE_WRITE)
+        const { asked, stillHolds } = holds(true, (ask) => s.restamp(user.id, { ...OUTSIDE_WRITE, at: new Date(OUTSIDE_WRITE.at.getTime() + ask * 1_000) }))
+
+        const err = await s.store.restoreStatus(user.id, { status: 1, isDeleted: false }, LOCK, CANCEL, stillHolds).catch((e: unknown) => e)
+
+        expect(err).toBeInstanceOf(DependencyUnavailableError)
+        expect((err as DependencyUnavailableError).cause).toBeInstanceOf(WordedCause)
+        expect(((err as DependencyUnavailableError).cause as Error).message).toBe('the user row kept changing during the restore')
+        expect(asked.count).toBe(3)
+        expect(await s.store.findUser(user.id)).toMatchObject({ status: 2, isDeleted: true })
+        // Once the stamping stops, the same restore applies.
+        expect(await s.store.restoreStatus(user.id, { status: 1, isDeleted: false }, LOCK, CANCEL, holds(true).stillHolds)).toBe('restored')
+      })
+
+      test('when another writer erases the profile without stamping the row while the caller is asked, then the restore is refused (changed): the row is put back only as it was read', async (s) => {
+        const blanked = await seeded(s)
+        const nulled = await seeded(s)
+        for (const user of [blanked, nulled]) await s.store.markDeleted(user, CHANGE)
+        for (const user of [blanked, nulled]) await s.restamp(user.id, OUTSIDE_WRITE)
+        const blank = holds(true, () => s.editProfile(blanked.id, { firstname: '', lastname: '', email: '', phone: '' }))
+        const nulls = holds(true, () => s.editProfile(nulled.id, { firstname: null, lastname: null, email: null, phone: null }))
+
+        expect(await s.store.restoreStatus(blanked.id, { status: 1, isDeleted: false }, LOCK, CANCEL, blank.stillHolds)).toBe('changed')
+        expect(await s.store.restoreStatus(nulled.id, { status: 1, isDeleted: false }, LOCK, CANCEL, nulls.stillHolds)).toBe('changed')
+
+        expect(blank.asked.count).toBe(1)
+        expect(nulls.asked.count).toBe(1)
+        for (const user of [blanked, nulled]) expect(await s.store.findUser(user.id)).toMatchObject({ status: 2, isDeleted: true })
+      })
+
+      test('when the row holds nulls among the name, email and phone (a user with no email or phone), then the restore over the row as read matches them and applies', async (s) => {
+        const user = await seeded(s)
+        await s.editProfile(user.id, { email: null, phone: null })
+        await s.store.markDeleted(user, CHANGE)
+        await s.restamp(user.id, OUTSIDE_WRITE)
+        // The first try is refused by a last name another writer clears meanwhile; the second is conditioned on three nulls.
+        const { asked, stillHolds } = holds(true, async (ask) => {
+          if (ask === 1) await s.editProfile(user.id, { lastname: null })
+        })
+
+        expect(await s.store.restoreStatus(user.id, { status: 1, isDeleted: false }, LOCK, CANCEL, stillHolds)).toBe('restored')
+
+        expect(asked.count).toBe(2)
+        expect(await s.store.findUser(user.id)).toMatchObject({ status: 1, isDeleted: false })
+      })
+
+      test('when another writer stamps a row that is gone, then it throws and creates no row (restamp never writes a row anew)', async (s) => {
+        const user = await seeded(s)
+        await s.removeRow(user.id)
+
+        await expect(s.restamp(user.id, OUTSIDE_WRITE)).rejects.toThrow()
+        await expect(s.editProfile(user.id, { email: null })).rejects.toThrow()
+
+        expect(await s.store.readUserRow(user.id)).toBeUndefined()
       })
     })
   })

@@ -1,3 +1,4 @@
+import { keptChanging } from '../../../src/deletion/errors.js'
 import { isDeleted } from '../../../src/deletion/is-deleted.js'
 import type { JsonRow, MarkDeletedOutcome, UserRecord, UserStore } from '../../../src/deletion/ports.js'
 import { formatSunbirdTimestamp } from '../../../src/shared/sunbird-timestamp.js'
@@ -40,6 +41,11 @@ interface Membership {
   leftAt?: Date
 }
 
+/** The profile columns every erasure empties (the adapter's ERASURE_WITNESS_COLUMNS): a deleted row holding none of them is erased. */
+const ERASURE_WITNESS = ['firstname', 'lastname', 'email', 'phone']
+/** The adapter's bound on restores over another writer's stamp. */
+const RESTORE_OVER_STAMP_ATTEMPTS = 3
+
 /** The lookup types Sunbird writes, in the order the fake hands them out. */
 const LOOKUP_TYPES = ['email', 'phone', 'username', 'externalid']
 
@@ -59,7 +65,10 @@ const LOOKUP_TYPES = ['email', 'phone', 'username', 'externalid']
  *   keeps `updatedby` and `updateddate` (Sunbird's text form, to the millisecond), and
  *   restoreStatus is the adapter's lightweight transaction on them: applied only over the
  *   soft deletion's own lock, never writing a row that is gone or one an erasure rewrote since;
- *   `update` and `removeRow` (another writer) leave the stamp as it was, or drop it with the row.
+ *   `update` and `removeRow` (another writer) leave the stamp as it was, or drop it with the row,
+ *   and `restamp` / `editProfile` are another writer setting `updatedby` / `updateddate`, or
+ *   profile columns, only; a restore over a row someone else stamped is the adapter's (see
+ *   UserStore.restoreStatus).
  *
  * Every call is recorded (`calls`) and written to the shared timeline as `users.<method>`.
  * `scriptMarkDeleted` queues outcomes returned instead of the compare-and-set, `beforeNextMarkDeleted`
@@ -76,7 +85,7 @@ export class InMemoryUserStore implements UserStore {
   private readonly lookups = new Map<string, { type: string; value: string }[]>()
   private readonly externalIdentities = new Map<string, number>()
   /** `updatedby` and `updateddate` as the adapter's stamped writes leave them. */
-  private readonly stamps = new Map<string, { by: string; at: string }>()
+  private readonly stamps = new Map<string, { by: string | null; at: string | null }>()
   private readonly scripted: MarkDeletedOutcome[] = []
   private readonly interleaved: (() => void)[] = []
   private readonly failures = new FailureQueue<Method>()
@@ -145,6 +154,25 @@ export class InMemoryUserStore implements UserStore {
     const user = this.users.get(userId)
     if (!user) throw new Error(`no user ${userId}`)
     this.users.set(userId, { ...user, ...change })
+    return this
+  }
+
+  /** Another writer sets `updatedby` and `updateddate` on the row and nothing else (Sunbird's services, an admin script). */
+  restamp(userId: string, change: { updatedBy: string | null; at: Date | null }): this {
+    if (!this.users.has(userId)) throw new Error(`no user ${userId}`)
+    this.stamps.set(userId, { by: change.updatedBy, at: change.at && formatSunbirdTimestamp(change.at) })
+    return this
+  }
+
+  /** Another writer sets profile columns (null: none) and nothing else, its stamp left as it was (a sync job, an admin script). */
+  editProfile(userId: string, values: Record<string, string | null>): this {
+    if (!this.users.has(userId)) throw new Error(`no user ${userId}`)
+    const profile = { ...(this.profiles.get(userId) ?? {}) }
+    for (const [column, value] of Object.entries(values)) {
+      if (value === null) delete profile[column]
+      else profile[column] = value
+    }
+    this.profiles.set(userId, profile)
     return this
   }
 
@@ -345,6 +373,7 @@ export class InMemoryUserStore implements UserStore {
     prior: { status: number | null; isDeleted: boolean | null },
     lock: { requestedBy: string; at?: Date },
     change: { requestedBy: string; at: Date },
+    stillHolds?: () => Promise<boolean>,
   ): Promise<'restored' | 'changed'> {
     this.enter({ method: 'restoreStatus', userId, prior, lock, requestedBy: change.requestedBy })
     const user = this.users.get(userId)
@@ -353,9 +382,41 @@ export class InMemoryUserStore implements UserStore {
     // Same condition as the adapter's: IF status = 2 AND isdeleted = true AND updatedby = ? [AND updateddate = ?]
     const stamp = this.stamps.get(userId)
     const locked = isDeleted(user) && stamp?.by === lock.requestedBy && (lock.at === undefined || stamp.at === formatSunbirdTimestamp(lock.at))
-    if (!locked) return isDeleted(user) ? 'changed' : 'restored'
+    if (locked) return this.restore(userId, user, prior, change)
+    if (!isDeleted(user)) return 'restored'
+    // Stamped by someone else (see UserStore.restoreStatus): read, ask, then write only over the row exactly as read.
+    if (!stillHolds) return 'changed'
+    for (let attempt = 1; attempt <= RESTORE_OVER_STAMP_ATTEMPTS; attempt++) {
+      const read = this.users.get(userId)
+      if (!read) return 'changed'
+      if (!isDeleted(read)) return 'restored'
+      if (this.erased(userId)) return 'changed'
+      const asRead = this.restoreCondition(userId)
+      if (!(await stillHolds())) return 'changed'
+      const now = this.users.get(userId)
+      if (!now) return 'changed'
+      if (!isDeleted(now)) return 'restored'
+      if (this.restoreCondition(userId) === asRead) return this.restore(userId, now, prior, change)
+    }
+    throw keptChanging('the user row kept changing during the restore')
+  }
+
+  /** What the adapter's retry is conditioned on besides status and isdeleted: the stamp and the erasure witnesses, nulls included. */
+  private restoreCondition(userId: string): string {
+    const stamp = this.stamps.get(userId)
+    const profile = this.profiles.get(userId) ?? {}
+    return JSON.stringify([stamp?.by ?? null, stamp?.at ?? null, ...ERASURE_WITNESS.map((column) => profile[column] ?? null)])
+  }
+
+  private restore(userId: string, user: UserRecord, prior: { status: number | null; isDeleted: boolean | null }, change: { requestedBy: string; at: Date }): 'restored' {
     this.users.set(userId, { ...user, status: prior.status, isDeleted: prior.isDeleted })
     this.stamp(userId, change)
     return 'restored'
+  }
+
+  /** No profile value left that every erasure empties (a scrub blanks them, a tombstone drops them). */
+  private erased(userId: string): boolean {
+    const profile = this.profiles.get(userId) ?? {}
+    return !ERASURE_WITNESS.some((column) => (profile[column] ?? '').trim() !== '')
   }
 }
