@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest'
 import { deletionWorld, type DeletionWorld, WORLD_GRACE_DAY_MS, WORLD_LEASE_MS } from '../../test/support/fakes/deletion-world.js'
 import { cancelDeletion } from './cancel-deletion.js'
 import type { Caller } from './caller.js'
-import { acceptedRequest } from './deletion-request.js'
+import { acceptedRequest, type DeletionRequest } from './deletion-request.js'
 import { deleteAccount } from './delete-account.js'
 import { DependencyUnavailableError, UserErasedError, UserNotDeletedError, UserNotFoundError, WordedCause } from './errors.js'
 import { resumeOpenDeletions } from './run-deletion.js'
@@ -761,6 +761,44 @@ describe('a cancel of a soft-deleted row another writer stamped since the lock',
     w.clock.advance(1_000)
   }
 
+  /** A request of Sunbird's route (no mode) on the user, by their org admin. */
+  function sunbirdRequest(id: string, now: Date): DeletionRequest {
+    return acceptedRequest({ id, userId: TARGET, requestedBy: 'org-admin-1', plan: 'sunbird', target: { rootOrgId: 'org-1', managedBy: null, organisationIds: ['org-1'] }, now })
+  }
+
+  /** The cancel's first row restore applies but its answer is lost: the cancel fails, the row reads active. */
+  async function cancelWithLostRestoreAnswer(w: DeletionWorld) {
+    const restoreStatus = w.users.restoreStatus.bind(w.users)
+    let lost = false
+    w.users.restoreStatus = async (...args) => {
+      const restored = await restoreStatus(...args)
+      if (!lost) {
+        lost = true
+        throw new DependencyUnavailableError('cassandra')
+      }
+      return restored
+    }
+    await expect(cancelDeletion(w.deps, { userId: TARGET, caller: self() })).rejects.toBeInstanceOf(DependencyUnavailableError)
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 1, isDeleted: false })
+  }
+
+  /** A request without a mode locks the active row (it takes no hold) and has not scrubbed it yet. */
+  async function lockedWithoutHold(w: DeletionWorld) {
+    const current = w.users.snapshot(TARGET)
+    if (!current) throw new Error('no user')
+    expect(await w.users.markDeleted(current, { requestedBy: 'org-admin-1', at: w.clock.now() })).toEqual({ kind: 'deleted' })
+    w.clock.advance(1_000)
+  }
+
+  /** The cancel rerun over a row a request without a mode locked: that lock stands, the cancel ends superseded, the hold dropped. */
+  function expectLeftToThatDeletion(w: DeletionWorld, error: unknown) {
+    expect(error).toBeInstanceOf(UserErasedError)
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 2, isDeleted: true })
+    expect(w.requests.peek('soft-1')).toMatchObject({ state: 'failed', reason: 'superseded' })
+    expect(w.audit.eventsOf('soft-1')).not.toContain('deletion.cancelled')
+    expect(w.states.peek(TARGET)).toBeUndefined()
+  }
+
   it('when Sunbird’s services wrote updateddate on the row between the lock and the cancel, then the cancel restores the row, stores deletion.cancelled and ends cancelled', async () => {
     // Arrange
     const w = await softDeletedWithProfile()
@@ -857,105 +895,45 @@ describe('a cancel of a soft-deleted row another writer stamped since the lock',
   it('when a deletion without a mode (which takes no hold) locked the row while an earlier restore of this cancel had put it back, then the cancel’s rerun leaves that deletion’s row deleted and ends superseded', async () => {
     // Arrange: the first restore applies but its answer is lost; the row reads active meanwhile.
     const w = await softDeletedWithProfile()
-    const restoreStatus = w.users.restoreStatus.bind(w.users)
-    let lost = false
-    w.users.restoreStatus = async (...args) => {
-      const restored = await restoreStatus(...args)
-      if (!lost) {
-        lost = true
-        throw new DependencyUnavailableError('cassandra')
-      }
-      return restored
-    }
-    await expect(cancelDeletion(w.deps, { userId: TARGET, caller: self() })).rejects.toBeInstanceOf(DependencyUnavailableError)
-    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 1, isDeleted: false })
-    // A request without a mode, accepted while the row read active, locks it (no hold) and has not scrubbed it yet.
+    await cancelWithLostRestoreAnswer(w)
+    // A request without a mode, accepted while the row read active, locks it.
     w.clock.advance(1_000)
-    const sunbird = acceptedRequest({
-      id: 'sunbird-1',
-      userId: TARGET,
-      requestedBy: 'org-admin-1',
-      plan: 'sunbird',
-      target: { rootOrgId: 'org-1', managedBy: null, organisationIds: ['org-1'] },
-      now: w.clock.now(),
-    })
-    w.requests.seed(sunbird)
-    const current = w.users.snapshot(TARGET)
-    if (!current) throw new Error('no user')
-    expect(await w.users.markDeleted(current, { requestedBy: 'org-admin-1', at: w.clock.now() })).toEqual({ kind: 'deleted' })
-    w.clock.advance(1_000)
+    w.requests.seed(sunbirdRequest('sunbird-1', w.clock.now()))
+    await lockedWithoutHold(w)
 
     // Act: the cancel again.
     const error = await cancelDeletion(w.deps, { userId: TARGET, caller: self() }).catch((err: unknown) => err)
 
     // Assert: that deletion's lock stands; the cancel lets the row alone say where the user is.
-    expect(error).toBeInstanceOf(UserErasedError)
-    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 2, isDeleted: true })
-    expect(w.requests.peek('soft-1')).toMatchObject({ state: 'failed', reason: 'superseded' })
-    expect(w.audit.eventsOf('soft-1')).not.toContain('deletion.cancelled')
-    expect(w.states.peek(TARGET)).toBeUndefined()
+    expectLeftToThatDeletion(w, error)
   })
 
   it('when a request without a mode accepted before the soft deletion crashed before its lock and, resumed, locked the row an earlier restore of this cancel had put back, then the cancel’s rerun leaves that deletion’s row deleted and ends superseded', async () => {
     // Arrange: Sunbird's route accepted a deletion of the user, and its runner died before its lock.
     const w = deletionWorld({ seed: [{ id: TARGET, rootOrgId: 'org-1', organisationIds: ['org-1'], profile }] })
-    w.requests.seed(
-      acceptedRequest({
-        id: 'sunbird-old',
-        userId: TARGET,
-        requestedBy: 'org-admin-1',
-        plan: 'sunbird',
-        target: { rootOrgId: 'org-1', managedBy: null, organisationIds: ['org-1'] },
-        now: w.clock.now(),
-      }),
-    )
+    w.requests.seed(sunbirdRequest('sunbird-old', w.clock.now()))
     w.clock.advance(1_000)
     await deleteAccount(w.deps, { requestId: 'soft-1', userId: TARGET, caller: self(), mode: 'soft' })
     w.clock.advance(1_000)
     // The cancel's restore applies, but its answer is lost: the request stays cancelling.
-    const restoreStatus = w.users.restoreStatus.bind(w.users)
-    let lost = false
-    w.users.restoreStatus = async (...args) => {
-      const restored = await restoreStatus(...args)
-      if (!lost) {
-        lost = true
-        throw new DependencyUnavailableError('cassandra')
-      }
-      return restored
-    }
-    await expect(cancelDeletion(w.deps, { userId: TARGET, caller: self() })).rejects.toBeInstanceOf(DependencyUnavailableError)
+    await cancelWithLostRestoreAnswer(w)
     expect(w.requests.peek('soft-1')?.state).toBe('cancelling')
-    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 1, isDeleted: false })
-    // The old request, resumed once its lease ran out, locks the now active row (it takes no hold) and has not scrubbed it yet.
+    // The old request, resumed once its lease ran out, locks the now active row.
     w.clock.advance(1_000)
-    const current = w.users.snapshot(TARGET)
-    if (!current) throw new Error('no user')
-    expect(await w.users.markDeleted(current, { requestedBy: 'org-admin-1', at: w.clock.now() })).toEqual({ kind: 'deleted' })
-    w.clock.advance(1_000)
+    await lockedWithoutHold(w)
 
     // Act: the cancel again.
     const error = await cancelDeletion(w.deps, { userId: TARGET, caller: self() }).catch((err: unknown) => err)
 
     // Assert: that deletion's lock stands; the cancel ends superseded as it did before restores over a stamp.
-    expect(error).toBeInstanceOf(UserErasedError)
-    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 2, isDeleted: true })
-    expect(w.requests.peek('soft-1')).toMatchObject({ state: 'failed', reason: 'superseded' })
-    expect(w.audit.eventsOf('soft-1')).not.toContain('deletion.cancelled')
-    expect(w.states.peek(TARGET)).toBeUndefined()
+    expectLeftToThatDeletion(w, error)
     expect(w.listener.restored).toEqual([])
   })
 
   it('when a request without a mode created after the soft deletion has failed, then it does not keep the cancel from restoring a stamped row', async () => {
     // Arrange: Sunbird's route refused a deletion of the soft-deleted user (failed, superseded), then an outside stamp.
     const w = await softDeletedWithProfile()
-    const refused = acceptedRequest({
-      id: 'sunbird-refused',
-      userId: TARGET,
-      requestedBy: 'org-admin-1',
-      plan: 'sunbird',
-      target: { rootOrgId: 'org-1', managedBy: null, organisationIds: ['org-1'] },
-      now: w.clock.now(),
-    })
+    const refused = sunbirdRequest('sunbird-refused', w.clock.now())
     w.requests.seed({ ...refused, state: 'failed', reason: 'superseded' })
     w.clock.advance(1_000)
     outsideWrite(w)
@@ -1003,14 +981,7 @@ describe('a cancel of a soft-deleted row another writer stamped since the lock',
     // Arrange: Sunbird's deletion of the user long ago, then the soft deletion, then an outside stamp.
     const w = deletionWorld({ seed: [{ id: TARGET, rootOrgId: 'org-1', organisationIds: ['org-1'], profile }] })
     const longAgo = new Date(w.clock.now().getTime() - 30 * WORLD_GRACE_DAY_MS)
-    const old = acceptedRequest({
-      id: 'sunbird-old',
-      userId: TARGET,
-      requestedBy: 'org-admin-1',
-      plan: 'sunbird',
-      target: { rootOrgId: 'org-1', managedBy: null, organisationIds: ['org-1'] },
-      now: longAgo,
-    })
+    const old = sunbirdRequest('sunbird-old', longAgo)
     w.requests.seed({ ...old, state: 'completed' })
     await deleteAccount(w.deps, { requestId: 'soft-1', userId: TARGET, caller: self(), mode: 'soft' })
     w.clock.advance(1_000)
