@@ -1,4 +1,4 @@
-import { InvalidCredentialsError } from './auth-errors.js'
+import { type Credential, InvalidCredentialsError } from './auth-errors.js'
 import { hasDuplicateMemberName } from './duplicate-member-names.js'
 
 export interface CompactJwt {
@@ -8,8 +8,6 @@ export interface CompactJwt {
   signingInput: string
   signature: Buffer
 }
-
-type Credential = InvalidCredentialsError['credential']
 
 // Far above any real Keycloak token, far below anything that costs us to parse.
 const MAX_TOKEN_LENGTH = 16384

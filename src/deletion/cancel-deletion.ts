@@ -314,7 +314,7 @@ async function cancelOnce(deps: DeleteUserDeps, input: CancelDeletionInput, comm
  * until its erasure came due. Ended as endSuperseded ends a cancel taken over (failRequest: finished,
  * audited, unlisted, then the lease given back by holdingLease). Any other hold (moved to another
  * soft request, dropped, or taken by Sunbird's route for a managed user) is read again by the
- * caller's next attempt, as before.
+ * caller's next attempt.
  */
 async function endTakenOver(deps: RunDeps, request: DeletionRequest): Promise<boolean> {
   const now = await deps.states.get(request.userId)

@@ -7,7 +7,7 @@ export type ChildLogger = Pick<Logger, 'info' | 'warn' | 'error' | 'isLevelEnabl
 /**
  * `logger.child(bindings)`, made on its first line: most requests write none (below LOG_LEVEL=info,
  * only errors), and pino's child() serializes its bindings when it is made. The lines written are
- * the child's own, so they read exactly as before.
+ * the child's own, so they read as `logger.child(bindings)`'s would.
  */
 export function lazyChildLogger(logger: Logger, bindings: Bindings): ChildLogger {
   let child: Logger | undefined

@@ -6,8 +6,6 @@ import type { DeletionErrorKind } from '../deletion/errors.js'
 export type DeletionOutcome = 'success' | DeletionErrorKind | 'error'
 export type KeycloakCallOutcome = 'deleted' | 'disabled' | 'enabled' | 'absent' | 'found' | 'unavailable' | 'error'
 
-export type { RequestLabels }
-
 const PREFIX = 'sunbird_user_delete_'
 
 /**
@@ -19,7 +17,7 @@ export class ServiceMetrics implements CassandraCallRecorder {
   readonly registry = new Registry()
   readonly contentType = this.registry.contentType
 
-  /** Every answer counts once in both: kept apart from prom-client's label hashing, which every request paid for (request-series.ts). */
+  /** Every answer counts once in both: kept apart from prom-client's label hashing, which costs every request (request-series.ts). */
   private readonly requests = new RequestSeries(
     this.registry,
     { name: `${PREFIX}http_requests_total`, help: 'HTTP requests answered, by route, status and Sunbird err code' },

@@ -59,7 +59,7 @@ const ORG_ADMINS_FRESH_MS = 60_000
  * nulls them) and a live Sunbird user holds (the first name is required): a deleted row holding
  * none of them counts as erased, and a cancel never puts it back over another writer's mark.
  */
-export const ERASURE_WITNESS_COLUMNS: readonly string[] = ['firstname', 'lastname', 'email', 'phone']
+const ERASURE_WITNESS_COLUMNS: readonly string[] = ['firstname', 'lastname', 'email', 'phone']
 
 /** Restores over another writer's stamp tried before the row counts as contended (see UserStore.restoreStatus). */
 const RESTORE_OVER_STAMP_ATTEMPTS = 3

@@ -63,7 +63,6 @@ async function hold(deps: StepDeps, childId: string, requestId: string, plan: Pl
     if (!takes) return
     if (await deps.states.swap(childId, held, { mode: plan === 'hard' ? 'hard' : 'sunbird', requestId })) return
   }
-  // Transient: the step stops the run, the request stays open, and the sweeper runs the step again (a caller is answered as for a store out of reach).
   throw keptChanging('the deletion state of a managed user kept changing')
 }
 

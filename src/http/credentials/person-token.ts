@@ -74,7 +74,7 @@ const MAX_KEPT_REFUSALS = 64
 
 /**
  * unauthorized() for a refusal decided without waiting (no API bearer or a forged one, no user token), made once
- * per reason and frozen: it carries nothing of the request, and making an Error was a sizeable share of a refusal.
+ * per reason and frozen: it carries nothing of the request, and making an Error is a sizeable share of a refusal.
  */
 export function refusedCredential(credential: Credential, reason: string): ApiError {
   const text = refusalText(credential, reason)
