@@ -16,7 +16,7 @@ import { readDeletionStatus } from './deletion/deletion-status.js'
 import { exportUser } from './deletion/export-user.js'
 import type { BatchJobStore, IdentityProvider, UserStore } from './deletion/ports.js'
 import { lockOutStanding } from './deletion/user-condition.js'
-import { resumeDeletion, resumeOpenDeletions, type SweepReport } from './deletion/run-deletion.js'
+import { resumeDeletion, resumeDeletionReport, resumeOpenDeletions, type SweepReport } from './deletion/run-deletion.js'
 import { batchJobId, readBatchStatus, submitBatch } from './deletion/batch-job.js'
 import { BatchRunner } from './deletion/batch-runner.js'
 import { DependencyUnavailableError, UnreadableDeletionStateError, WordedCause } from './deletion/errors.js'
@@ -70,8 +70,8 @@ export interface Service {
   metrics: ServiceMetrics
   /** One sweeper pass: resumes open deletion requests whose runner is gone or that owe a step; `stopping` ends it between two requests (shutdown). */
   resumeOpen(stopping?: AbortSignal): Promise<SweepReport>
-  /** Resumes one deletion request (`npm run deletion:resume -- <requestId>`): the state reached, or undefined when another runner holds it or its erasure is not due. */
-  resumeRequest(requestId: string): ReturnType<typeof resumeDeletion>
+  /** Resumes one deletion request (`npm run deletion:resume -- <requestId>`): the state reached, or undefined when another runner holds it or its erasure is not due; `closed` when it was closed already and left as it was. */
+  resumeRequest(requestId: string): ReturnType<typeof resumeDeletionReport>
   /** One relay pass: publishes queued delete-user events to Kafka. */
   publishEvents(): Promise<number>
   /** The audit trail: this instance's hash chain, and verification of every chain. */
@@ -164,6 +164,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     eventIncludesUserName: config.events.includeUserName,
     onStepError: (step, err, requestId) => logger.warn({ requestId, step, ...stepErrorFields(err) }, 'deletion step not done; the sweeper will retry'),
     onLeaseLost: (requestId) => logger.warn({ requestId }, 'deletion run stalled past DELETION_LEASE_MS; another runner took the request over and this run stopped'),
+    onAccountsLeftDisabled: (requestId, count) => logger.warn({ requestId, accounts: count }, 'cancel left Keycloak accounts disabled that the deletion did not disable'),
     onNeverCreated: (requestId) => logger.warn({ requestId }, 'deletion request never created; dropped from the open list'),
     ...(config.faults.crashAfterStep && {
       // Crash tests: die as abruptly as a killed pod, right after the named step is recorded.
@@ -255,7 +256,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     keys,
     metrics,
     resumeOpen: (stopping) => resumeOpenDeletions(workflow, undefined, stopping),
-    resumeRequest: (requestId) => resumeDeletion(workflow, requestId),
+    resumeRequest: (requestId) => resumeDeletionReport(workflow, requestId),
     publishEvents: () => relay.publishPending(),
     audit,
     requests,

@@ -8,7 +8,7 @@ import { withinMs } from '../../src/shared/within-ms.js'
 /**
  * deletion:resume's exit codes. 0: the whole open list was gone round once (every request due was
  * resumed, unless another runner held it), or the one request asked for is finished (completed,
- * failed, cancelled); 1: the one request asked for is still open (partial while a dependency is
+ * failed, cancelled), closed already included; 1: the one request asked for is still open (partial while a dependency is
  * owed, its erasure not due yet, or another runner holds it: run it again later); 2: nothing could
  * be said (a bad argument, the configuration refused, no such request, Cassandra unreachable).
  */
@@ -28,8 +28,11 @@ export interface ResumeConnection {
   requests: Pick<DeletionRequestStore, 'startRound' | 'roundEnded' | 'get'>
   /** One sweeper pass (resumeOpenDeletions over `requests`). */
   resumeOpen(): Promise<SweepReport>
-  /** resumeDeletion of one request: the state reached, or undefined when another runner holds it or its erasure is not due. */
-  resumeRequest(requestId: string): Promise<RequestState | undefined>
+  /**
+   * resumeDeletionReport of one request: the state reached, or undefined when another runner holds
+   * it or its erasure is not due; `closed` when it was closed already and left as it was.
+   */
+  resumeRequest(requestId: string): Promise<{ state: RequestState | undefined; closed: boolean }>
   /** One relay pass: queued delete-user events to Kafka. */
   publishEvents(): Promise<number>
   close(): Promise<void>
@@ -75,7 +78,9 @@ function whyStillOpen(state: RequestState, resumed: boolean): string {
  * `npm run deletion:resume [-- <requestId>]`. Without an id: goes round every open deletion request
  * once (resumeEveryOpenRequest), then publishes queued events, and prints
  * `{"resumed","completed","partial","unlisted","eventsPublished"}`. With an id: resumes that request
- * alone, publishes queued events, and prints `{"requestId","state","resumed","eventsPublished"}`.
+ * alone, publishes queued events, and prints `{"requestId","state","resumed","eventsPublished"}`;
+ * one closed already (finished, its end audited, its lease given back) is not touched: `"closed": true`
+ * is added, and a line on `err` says so.
  * Counts, ids and states only: never a user's value. Anything that stops it is one line on `err`
  * (no stack trace, and no driver's own message, which may quote what it was sent); an id that names
  * no request is not repeated back (it may be something else pasted by mistake). Answers RESUME_EXIT.
@@ -108,7 +113,12 @@ export async function deletionResumeCommand(args: readonly string[], connect: ()
       output.err('deletion:resume: no deletion request has that id')
       return RESUME_EXIT.couldNotResume
     }
-    const reached = await connection.resumeRequest(requestId)
+    const { state: reached, closed } = await connection.resumeRequest(requestId)
+    if (closed) {
+      output.out(JSON.stringify({ requestId, state: reached, resumed: false, closed: true, eventsPublished: await connection.publishEvents() }))
+      output.err(`deletion:resume: deletion request ${requestId} is already closed (${reached}, its end audited): nothing to resume`)
+      return RESUME_EXIT.ok
+    }
     const state = (await connection.requests.get(requestId))?.state ?? reached
     const eventsPublished = await connection.publishEvents()
     output.out(JSON.stringify({ requestId, state, resumed: reached !== undefined, eventsPublished }))

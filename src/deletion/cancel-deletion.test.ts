@@ -5,7 +5,7 @@ import type { Caller } from './caller.js'
 import { acceptedRequest, type DeletionRequest } from './deletion-request.js'
 import { deleteAccount } from './delete-account.js'
 import { DependencyUnavailableError, UserErasedError, UserNotDeletedError, UserNotFoundError, WordedCause } from './errors.js'
-import { resumeOpenDeletions } from './run-deletion.js'
+import { resumeDeletionReport, resumeOpenDeletions } from './run-deletion.js'
 import { lockOutStanding } from './user-condition.js'
 
 const TARGET = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
@@ -232,13 +232,14 @@ describe('cancelDeletion and the Keycloak accounts the soft deletion disabled', 
     expect(w.users.snapshot(TARGET)).toMatchObject({ status: 1, isDeleted: false })
   })
 
-  it('when Keycloak fails after the deletion disabled one of two accounts, then the owed step keeps that one, and a cancel meanwhile enables it and leaves the other as it was', async () => {
+  it('when Keycloak fails after the deletion disabled one of two accounts, then the owed step keeps both it meant to disable, and a cancel meanwhile enables the one and leaves the other enabled', async () => {
     // Arrange: disabling the federated account (the second) fails; the native one is disabled already.
     const w = personWithTwoAccounts({ enabled: true })
     w.identity.failWritesTo(FEDERATED)
     await deleteAccount(w.deps, { requestId: 'soft-1', userId: TARGET, caller: self(), mode: 'soft' })
-    expect(keycloakOutcome(w)).toMatchObject({ status: 'pending', restore: { disabledAccounts: [TARGET] } })
+    expect(keycloakOutcome(w)).toMatchObject({ status: 'pending', restore: { disabledAccounts: [TARGET, FEDERATED] } })
     expect(w.identity.isDisabled(TARGET)).toBe(true)
+    expect(w.identity.isDisabled(FEDERATED)).toBe(false)
 
     // Act
     await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
@@ -265,40 +266,258 @@ describe('cancelDeletion and the Keycloak accounts the soft deletion disabled', 
     expect(w.identity.isDisabled(FEDERATED)).toBe(false)
   })
 
-  it('when the step disabled accounts, then its outcome is recorded at once, before the next step runs', async () => {
+  it('when the step is about to disable accounts, then it records them (the enabled ones only) before Keycloak is asked', async () => {
     const w = personWithTwoAccounts({ enabled: false })
+    const recorded: unknown[] = []
+    const recordSteps = w.requests.recordSteps.bind(w.requests)
+    w.requests.recordSteps = async (id, outcomes, ...rest) => {
+      if (outcomes.keycloak) recorded.push(outcomes.keycloak)
+      return recordSteps(id, outcomes, ...rest)
+    }
 
     await deleteAccount(w.deps, { requestId: 'soft-1', userId: TARGET, caller: self(), mode: 'soft' })
 
     const writes = w.timeline.writes()
-    expect(writes.indexOf('requests.recordSteps(keycloak)')).toBe(writes.indexOf('identity.disableAccount') + 1)
+    expect(writes.indexOf('requests.recordSteps(keycloak)')).toBe(writes.indexOf('identity.disableAccount') - 1)
+    expect(recorded[0]).toMatchObject({ status: 'pending', action: 'disabling', restore: { disabledAccounts: [TARGET] } })
   })
 
-  it('when the run died after Keycloak took the change and before the outcome was written, then the run again does not claim the disabled account, and the cancel leaves it disabled (the safe side)', async () => {
-    // Arrange: writing the Keycloak step's outcome fails (the process dies there); the sweeper runs the request again.
-    const w = deletionWorld({ seed })
+  it('when a deletion without a mode or a hard one runs, then the Keycloak step lists no accounts and records no intent', async () => {
+    for (const mode of [undefined, 'hard'] as const) {
+      const w = deletionWorld({ seed })
+      await deleteAccount(w.deps, { requestId: 'del-1', userId: TARGET, caller: self(), ...(mode && { mode }) })
+      expect(
+        w.timeline.entries.filter((entry) => entry.startsWith('identity.')),
+        mode,
+      ).toEqual(['identity.eraseAccount'])
+      expect(
+        w.timeline.entries.filter((entry) => /^requests\.recordSteps\(keycloak\)/.test(entry)),
+        mode,
+      ).toEqual([])
+    }
+  })
+
+  /** The Keycloak step's outcomes as written by recordSteps, in order. */
+  function recordedKeycloakOutcomes(w: DeletionWorld): unknown[] {
+    const recorded: unknown[] = []
     const recordSteps = w.requests.recordSteps.bind(w.requests)
-    let failed = false
     w.requests.recordSteps = async (id, outcomes, ...rest) => {
-      if (!failed && outcomes.keycloak) {
-        failed = true
-        throw new DependencyUnavailableError('cassandra')
-      }
+      if (outcomes.keycloak) recorded.push(outcomes.keycloak)
       return recordSteps(id, outcomes, ...rest)
     }
+    return recorded
+  }
+
+  /** The cancel's log of accounts left disabled; `settled` waits for its report, which the cancel does not await. */
+  function logLeftDisabled(w: DeletionWorld) {
+    const calls: [string, number][] = []
+    w.deps.onAccountsLeftDisabled = (requestId, count) => calls.push([requestId, count])
+    const lists: Promise<unknown>[] = []
+    const listAccounts = w.identity.listAccounts.bind(w.identity)
+    w.identity.listAccounts = (userId) => {
+      const listed = listAccounts(userId)
+      lists.push(listed)
+      return listed
+    }
+    const settled = async () => {
+      await Promise.allSettled(lists)
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    return { calls, settled }
+  }
+
+  /** Fails, once, the write of the Keycloak step's outcome after its disable (the process dies there). */
+  function dieBeforeTheOutcomeIsWritten(w: DeletionWorld) {
+    const recordSteps = w.requests.recordSteps.bind(w.requests)
+    const finish = w.requests.finish.bind(w.requests)
+    let failed = false
+    const failOnce = (keycloak: { action: string } | undefined) => {
+      if (failed || !keycloak || keycloak.action === 'disabling') return
+      failed = true
+      throw new DependencyUnavailableError('cassandra')
+    }
+    w.requests.recordSteps = async (id, outcomes, ...rest) => {
+      failOnce(outcomes.keycloak)
+      return recordSteps(id, outcomes, ...rest)
+    }
+    w.requests.finish = async (id, state, fields, ...rest) => {
+      failOnce(fields.steps?.keycloak)
+      return finish(id, state, fields, ...rest)
+    }
+  }
+
+  it('when the run died after Keycloak took the change and before the outcome was written, then the run again keeps the account it had recorded, and the cancel enables it', async () => {
+    // Arrange: the sweeper runs the request again.
+    const w = deletionWorld({ seed })
+    dieBeforeTheOutcomeIsWritten(w)
     await deleteAccount(w.deps, { requestId: 'soft-1', userId: TARGET, caller: self(), mode: 'soft' }).catch(() => undefined)
     expect(w.identity.isDisabled(TARGET)).toBe(true)
+    expect(keycloakOutcome(w)).toMatchObject({ status: 'pending', action: 'disabling', restore: { disabledAccounts: [TARGET] } })
     w.clock.advance(WORLD_LEASE_MS + 1)
     await resumeOpenDeletions(w.deps)
-    expect(keycloakOutcome(w)).toMatchObject({ status: 'done', action: 'disabled', restore: { disabledAccounts: [] } })
+    expect(keycloakOutcome(w)).toMatchObject({ status: 'done', action: 'disabled', restore: { disabledAccounts: [TARGET] } })
 
     // Act
     await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
 
-    // Assert: the user is back in Cassandra; the account waits for an administrator (docs/operating.md).
+    // Assert
     expect(w.requests.peek('soft-1')?.state).toBe('cancelled')
     expect(w.users.snapshot(TARGET)).toMatchObject({ status: 1, isDeleted: false })
+    expect(w.identity.isDisabled(TARGET)).toBe(false)
+  })
+
+  it('when the run died in that window and the cancel comes before any sweeper run (the outcome still the intent), then the cancel enables the account', async () => {
+    // Arrange
+    const w = deletionWorld({ seed })
+    dieBeforeTheOutcomeIsWritten(w)
+    await deleteAccount(w.deps, { requestId: 'soft-1', userId: TARGET, caller: self(), mode: 'soft' }).catch(() => undefined)
     expect(w.identity.isDisabled(TARGET)).toBe(true)
+    expect(keycloakOutcome(w)).toMatchObject({ status: 'pending', action: 'disabling', restore: { disabledAccounts: [TARGET] } })
+    w.clock.advance(WORLD_LEASE_MS + 1)
+
+    // Act
+    await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
+
+    // Assert
+    expect(w.requests.peek('soft-1')?.state).toBe('cancelled')
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 1, isDeleted: false })
+    expect(w.identity.isDisabled(TARGET)).toBe(false)
+  })
+
+  it('when an account is created between the listing and the disable, then the outcome naming it is written right after the disable (one more write), and the cancel enables both', async () => {
+    // Arrange: the federated account appears once the step has listed the accounts.
+    const w = deletionWorld({ seed })
+    const listAccounts = w.identity.listAccounts.bind(w.identity)
+    w.identity.listAccounts = async (userId) => {
+      const listed = await listAccounts(userId)
+      if (!w.identity.hasAccount(FEDERATED)) w.identity.addAccount(TARGET, {}, { keycloakId: FEDERATED })
+      return listed
+    }
+    const recorded = recordedKeycloakOutcomes(w)
+
+    // Act
+    await deleteAccount(w.deps, { requestId: 'soft-1', userId: TARGET, caller: self(), mode: 'soft' })
+
+    // Assert: the intent (the one listed), then the outcome with the new one, written next.
+    expect(recorded.slice(0, 2)).toMatchObject([
+      { status: 'pending', action: 'disabling', restore: { disabledAccounts: [TARGET] } },
+      { status: 'done', action: 'disabled', restore: { disabledAccounts: [TARGET, FEDERATED] } },
+    ])
+    const writes = w.timeline.writes()
+    const disable = writes.indexOf('identity.disableAccount')
+    expect(writes[disable + 1]).toMatch(/^requests\.recordSteps\(.*keycloak.*\)$/)
+    expect(keycloakOutcome(w)).toMatchObject({ status: 'done', restore: { disabledAccounts: [TARGET, FEDERATED] } })
+    await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
+    expect(w.identity.isDisabled(TARGET)).toBe(false)
+    expect(w.identity.isDisabled(FEDERATED)).toBe(false)
+  })
+
+  it('when no account appears during the disable, then the step writes only its intent (no write after the disable)', async () => {
+    const w = personWithTwoAccounts({ enabled: true })
+    const recorded = recordedKeycloakOutcomes(w)
+
+    await deleteAccount(w.deps, { requestId: 'soft-1', userId: TARGET, caller: self(), mode: 'soft' })
+
+    expect(recorded).toMatchObject([{ status: 'pending', action: 'disabling' }])
+    const writes = w.timeline.writes()
+    expect(writes[writes.indexOf('identity.disableAccount') + 1]).not.toMatch(/keycloak/)
+  })
+
+  it('when an administrator disables an account between the listing and the disable, then the done outcome drops it (the intent named it), and the cancel leaves it disabled', async () => {
+    // Arrange
+    const w = personWithTwoAccounts({ enabled: true })
+    const listAccounts = w.identity.listAccounts.bind(w.identity)
+    w.identity.listAccounts = async (userId) => {
+      const listed = await listAccounts(userId)
+      if (!w.identity.isDisabled(FEDERATED)) w.identity.disableByAdministrator(FEDERATED)
+      return listed
+    }
+    const recorded = recordedKeycloakOutcomes(w)
+
+    // Act
+    await deleteAccount(w.deps, { requestId: 'soft-1', userId: TARGET, caller: self(), mode: 'soft' })
+
+    // Assert
+    expect(recorded[0]).toMatchObject({ action: 'disabling', restore: { disabledAccounts: [TARGET, FEDERATED] } })
+    expect(keycloakOutcome(w)).toMatchObject({ status: 'done', action: 'disabled', restore: { disabledAccounts: [TARGET] } })
+    w.identity.listAccounts = listAccounts
+    await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
+    expect(w.identity.isDisabled(TARGET)).toBe(false)
+    expect(w.identity.isDisabled(FEDERATED)).toBe(true)
+  })
+
+  it('when the run died in that window, an administrator having disabled the other account before the deletion, then the cancel enables only the deletion’s, and logs the one it leaves (request id, count)', async () => {
+    // Arrange
+    const w = personWithTwoAccounts({ enabled: false })
+    const log = logLeftDisabled(w)
+    dieBeforeTheOutcomeIsWritten(w)
+    await deleteAccount(w.deps, { requestId: 'soft-1', userId: TARGET, caller: self(), mode: 'soft' }).catch(() => undefined)
+    w.clock.advance(WORLD_LEASE_MS + 1)
+    await resumeOpenDeletions(w.deps)
+
+    // Act
+    await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
+
+    // Assert
+    expect(w.requests.peek('soft-1')?.state).toBe('cancelled')
+    expect(w.identity.isDisabled(TARGET)).toBe(false)
+    expect(w.identity.isDisabled(FEDERATED)).toBe(true)
+    await log.settled()
+    expect(log.calls).toEqual([['soft-1', 1]])
+  })
+
+  it('when the run died after recording its intent and before Keycloak was asked, then a cancel enables the account (enabled already: harmless), and the run again disables it', async () => {
+    // Arrange: the intent is written, then its answer is lost (the run stops there).
+    const w = deletionWorld({ seed })
+    const recordSteps = w.requests.recordSteps.bind(w.requests)
+    let lost = false
+    w.requests.recordSteps = async (id, outcomes, ...rest) => {
+      await recordSteps(id, outcomes, ...rest)
+      if (!lost && outcomes.keycloak?.action === 'disabling') {
+        lost = true
+        throw new DependencyUnavailableError('cassandra')
+      }
+    }
+    await deleteAccount(w.deps, { requestId: 'soft-1', userId: TARGET, caller: self(), mode: 'soft' }).catch(() => undefined)
+    expect(w.identity.timeline.entries).not.toContain('identity.disableAccount')
+    w.clock.advance(WORLD_LEASE_MS + 1)
+    await resumeOpenDeletions(w.deps)
+    expect(w.identity.isDisabled(TARGET)).toBe(true)
+
+    // Act
+    await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
+
+    // Assert
+    expect(w.requests.peek('soft-1')?.state).toBe('cancelled')
+    expect(w.identity.isDisabled(TARGET)).toBe(false)
+  })
+
+  it('when the cancel leaves no account disabled, then nothing is logged; when it leaves one an administrator disabled, it is', async () => {
+    for (const [federatedEnabled, logged] of [
+      [true, []],
+      [false, [['soft-1', 1]]],
+    ] as const) {
+      const w = personWithTwoAccounts({ enabled: federatedEnabled })
+      const log = logLeftDisabled(w)
+      await deleteAccount(w.deps, { requestId: 'soft-1', userId: TARGET, caller: self(), mode: 'soft' })
+
+      await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
+
+      await log.settled()
+      expect(log.calls, `federated enabled: ${federatedEnabled}`).toEqual(logged)
+    }
+  })
+
+  it('when the listing for the log does not answer, then the cancel does not wait for it', async () => {
+    const w = personWithTwoAccounts({ enabled: false })
+    w.deps.onAccountsLeftDisabled = () => undefined
+    await deleteAccount(w.deps, { requestId: 'soft-1', userId: TARGET, caller: self(), mode: 'soft' })
+    w.identity.listAccounts = () => new Promise(() => undefined)
+
+    await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
+
+    expect(w.requests.peek('soft-1')?.state).toBe('cancelled')
+    expect(w.identity.isDisabled(TARGET)).toBe(false)
   })
 
   it('when a request recorded before the accounts were named is cancelled, then every account is enabled, as before', async () => {
@@ -731,6 +950,75 @@ describe('a cancel of a soft deletion whose deletion.completed is not stored yet
     await resumeOpenDeletions(w.deps)
     expect(w.audit.eventsOf('soft-1')).toEqual(['deletion.accepted', 'deletion.completed'])
     expect(w.requests.isOpen('soft-1')).toBe(false)
+  })
+
+  it('when the cancel cannot tell whether the record is owed (the list unreadable), then the lease is kept, not given back as if closed, and the sweeper stores the record once', async () => {
+    const w = deletionWorld({ seed })
+    w.audit.failNextOf('deletion.completed', new DependencyUnavailableError('cassandra'))
+    await deleteAccount(w.deps, { requestId: 'soft-1', userId: TARGET, caller: self(), mode: 'soft' }).catch(() => undefined)
+    w.clock.advance(WORLD_LEASE_MS + 1)
+    w.requests.failNext('isListed', new DependencyUnavailableError('cassandra'))
+
+    expect(await cancelDeletion(w.deps, { userId: TARGET, caller: self() }).catch((err: unknown) => err)).toBeInstanceOf(DependencyUnavailableError)
+
+    expect(w.requests.leaseOf('soft-1')?.getTime()).toBeGreaterThan(0)
+    w.clock.advance(WORLD_LEASE_MS + 1)
+    await resumeOpenDeletions(w.deps)
+    expect(w.audit.eventsOf('soft-1')).toEqual(['deletion.accepted', 'deletion.completed'])
+    expect(w.requests.isOpen('soft-1')).toBe(false)
+  })
+})
+
+describe('a cancel of a closed soft deletion (completed, audited, unlisted, its lease given back)', () => {
+  it('when its list entry has come back (a replica down past the tombstone window), then the cancel stores no second deletion.completed and does not read the list', async () => {
+    const w = deletionWorld({ seed })
+    await deleteAccount(w.deps, { requestId: 'soft-1', userId: TARGET, caller: self(), mode: 'soft' })
+    const closed = w.requests.peek('soft-1')
+    if (!closed) throw new Error('no request')
+    w.requests.seed(closed, { open: true })
+    w.timeline.clear()
+
+    expect(await cancelDeletion(w.deps, { userId: TARGET, caller: self() })).toEqual({ requestId: 'soft-1' })
+
+    expect(w.audit.eventsOf('soft-1')).toEqual(['deletion.accepted', 'deletion.completed', 'deletion.cancelled'])
+    expect(w.timeline.count('requests.isListed')).toBe(0)
+  })
+
+  it('when the cancel stops after taking the hold and before reopening the request, then resuming the request by id finishes the cancel', async () => {
+    const w = deletionWorld({ seed })
+    await deleteAccount(w.deps, { requestId: 'soft-1', userId: TARGET, caller: self(), mode: 'soft' })
+    w.requests.failNext('reopen', new DependencyUnavailableError('cassandra'))
+    expect(await cancelDeletion(w.deps, { userId: TARGET, caller: self() }).catch((err: unknown) => err)).toBeInstanceOf(DependencyUnavailableError)
+    expect(w.states.peek(TARGET)).toMatchObject({ mode: 'restoring', requestId: 'soft-1' })
+    expect(await w.requests.isClosed('soft-1')).toBe(true)
+
+    expect(await resumeDeletionReport(w.deps, 'soft-1')).toEqual({ state: 'cancelled', closed: false })
+
+    expect(w.requests.peek('soft-1')?.state).toBe('cancelled')
+    expect(w.audit.eventsOf('soft-1')).toEqual(['deletion.accepted', 'deletion.completed', 'deletion.cancelled'])
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 1, isDeleted: false })
+    expect(w.states.peek(TARGET)).toBeUndefined()
+  })
+
+  it('when the request cannot be read once the cancel holds its lease, then the lease is kept, not given back (it may owe its end’s record): 503', async () => {
+    const w = deletionWorld({ seed })
+    await deleteAccount(w.deps, { requestId: 'soft-1', userId: TARGET, caller: self(), mode: 'soft' })
+    const get = w.requests.get.bind(w.requests)
+    let leased = false
+    const acquireLease = w.requests.acquireLease.bind(w.requests)
+    w.requests.acquireLease = async (...args) => {
+      leased = await acquireLease(...args)
+      return leased
+    }
+    w.requests.get = async (id) => {
+      if (leased) throw new DependencyUnavailableError('cassandra')
+      return get(id)
+    }
+
+    expect(await cancelDeletion(w.deps, { userId: TARGET, caller: self() }).catch((err: unknown) => err)).toBeInstanceOf(DependencyUnavailableError)
+
+    expect(leased).toBe(true)
+    expect(w.requests.leaseOf('soft-1')?.getTime()).toBeGreaterThan(w.clock.now().getTime())
   })
 })
 

@@ -5,7 +5,7 @@ import { deletionBasis } from './deletion-policy.js'
 import { type DeletionRequest, isFinished, isSupersedable } from './deletion-request.js'
 import { DependencyUnavailableError, keptChanging, NotPermittedError, UserErasedError, UserNotDeletedError, UserNotFoundError } from './errors.js'
 import { isDeleted } from './is-deleted.js'
-import { checkpointSteps, closeFinished, finishUnderLease, giveBack, LeaseLostError, leaseUntil } from './lease.js'
+import { checkpointSteps, closedReadStillFresh, closeFinished, finishUnderLease, giveBack, LeaseLostError, leaseUntil } from './lease.js'
 import type { UserDeletionState } from './ports.js'
 import { intentOf } from './repeat-rules.js'
 import type { RunDeps } from './run-deletion.js'
@@ -166,15 +166,20 @@ async function endSuperseded(deps: RunDeps, request: DeletionRequest, held: User
  * When someone else holds it, or takes it over while `work` stalls, 503 is answered: the caller
  * may retry once that runner is through.
  */
-async function holdingLease<T>(deps: RunDeps, requestId: string, work: (request: DeletionRequest | undefined) => Promise<T>): Promise<T> {
+async function holdingLease<T>(deps: RunDeps, requestId: string, work: (request: DeletionRequest | undefined, closed: boolean) => Promise<T>): Promise<T> {
+  // Read before the lease is taken, which overwrites what says it (see resumeDeletion).
+  const readAt = deps.clock.now()
+  const closed = await deps.requests.isClosed(requestId)
   const now = deps.clock.now()
   const until = leaseUntil(deps, now)
   if (!(await deps.requests.acquireLease(requestId, now, until))) throw new DependencyUnavailableError('cassandra')
   let request: DeletionRequest | undefined
+  let read = false
   try {
     request = await deps.requests.get(requestId)
+    read = true
     if (request) request.heldUntil = until
-    return await work(request)
+    return await work(request, closed && closedReadStillFresh(deps, readAt))
   } catch (err) {
     if (err instanceof LeaseLostError) {
       deps.onLeaseLost?.(requestId)
@@ -182,8 +187,9 @@ async function holdingLease<T>(deps: RunDeps, requestId: string, work: (request:
     }
     throw err
   } finally {
-    // A request that vanished is still given back by the lease taken for it.
-    await (request ? giveBack(deps, request) : deps.requests.releaseLease(requestId, until)).catch(() => undefined)
+    // A request that vanished is still given back by the lease taken for it; one that could not be
+    // read is not (it may owe its end's record: a lease given back says closed), and its lease runs out.
+    if (read) await (request ? giveBack(deps, request) : deps.requests.releaseLease(requestId, until)).catch(() => undefined)
   }
 }
 
@@ -217,13 +223,15 @@ export async function finishInterruptedCancel(deps: RunDeps, request: DeletionRe
 /**
  * A completed soft deletion still listed: its run died (or its append failed) before its
  * `deletion.completed` was stored. Stored by the cancel before it changes anything (at worst a
- * second time), since once the request is `cancelling` the record is owed no more.
+ * second time), since once the request is `cancelling` the record is owed no more. One `closed`
+ * (isClosed, read before the lease) was audited: its listing may have come back, and is not read.
  */
-export async function storeOwedEnd(deps: Pick<RunDeps, 'requests' | 'audit'>, request: DeletionRequest): Promise<void> {
+export async function storeOwedEnd(deps: Pick<RunDeps, 'requests' | 'audit'>, request: DeletionRequest, closed: boolean): Promise<void> {
   const owed = owedEndRecord(request)
-  if (!owed || !(await deps.requests.isListed(request.id))) return
+  if (!owed || closed) return
+  // Kept until the record is known not owed: a lease given back says the request is closed.
   request.closeOwed = true
-  await deps.audit.append(owed)
+  if (await deps.requests.isListed(request.id)) await deps.audit.append(owed)
   delete request.closeOwed
 }
 
@@ -282,11 +290,11 @@ async function cancelOnce(deps: DeleteUserDeps, input: CancelDeletionInput, comm
     const held = condition.held
     // The soft deletion's lease first: while its own run (or the sweeper retrying one of its steps)
     // holds it, the cancel waits its turn (503), having changed nothing.
-    const cancelled = await holdingLease(deps, held.requestId, async (request) => {
+    const cancelled = await holdingLease(deps, held.requestId, async (request, closed) => {
       // Its owner is still taking the lock (or lost it to a deletion without a mode): nothing of it to undo yet.
       if (request?.steps.lock?.status !== 'done') throw new UserNotDeletedError()
       // Before anything changes: a record that cannot be stored answers "retry" with the user as they were.
-      await storeOwedEnd(deps, request)
+      await storeOwedEnd(deps, request, closed)
       accepting?.(request.id)
       // The point of no return: the restore begins (or an interrupted one is finished).
       commit?.enter()

@@ -17,6 +17,12 @@ export const leaseUntil = (deps: { clock: Clock; leaseMs: number }, from: Date =
 export const leaseHoldsAt = (heldUntil: Date, at: Date): boolean => at.getTime() < heldUntil.getTime()
 
 /**
+ * Whether an isClosed read taken at `readAt` may still be trusted once the lease is held: no more
+ * than half the lease has passed since (a run that stalled longer may have read a state changed since).
+ */
+export const closedReadStillFresh = (deps: { clock: Clock; leaseMs: number }, readAt: Date): boolean => deps.clock.now().getTime() - readAt.getTime() <= deps.leaseMs / 2
+
+/**
  * Whether the run's lease on `request` has run out by the run's clock: another runner may have
  * taken the request over, and the run's next fenced write may be refused (LeaseLostError). False
  * while it holds, and for a request the run holds no lease on (its writes are plain, never refused).

@@ -202,6 +202,45 @@ describe('lockForPlan, a hard deletion taking over a soft one (supersede)', () =
     expect(endsOf(w, SOFT_ID)).toEqual(['deletion.failed'])
   })
 
+  it('when the soft deletion cannot be read once its lease is taken, then that lease is kept, not given back (it may owe its end’s record), and the hard deletion goes on', async () => {
+    const w = softlyHeld('scheduled', undefined, { schedule: { plan: 'sunbird', eraseAt: new Date(WORLD_NOW.getTime() + 5 * WORLD_GRACE_DAY_MS) } })
+    const get = w.requests.get.bind(w.requests)
+    let reads = 0
+    w.requests.get = async (id) => {
+      if (id === SOFT_ID && ++reads === 2) throw new DependencyUnavailableError('cassandra')
+      return get(id)
+    }
+
+    const outcome = await deleteAccount(w.deps, ask({ mode: 'hard' }))
+
+    expect(outcome).toMatchObject({ kind: 'deleted', mode: 'hard' })
+    expect(reads).toBe(2)
+    expect(w.requests.leaseOf(SOFT_ID)?.getTime()).toBeGreaterThan(w.clock.now().getTime())
+  })
+
+  it('when the soft deletion read as still to do is found finished and whether it is listed cannot be read, then the lease taken is kept, and the sweeper stores the record once', async () => {
+    const w = softlyHeld('failed')
+    w.requests.seed({ ...softRequest('failed'), reason: 'superseded' }, { leaseUntil: new Date(WORLD_NOW.getTime() - 1), open: true })
+    const get = w.requests.get.bind(w.requests)
+    let stale = true
+    w.requests.get = async (id) => {
+      const request = await get(id)
+      if (id !== SOFT_ID || !stale || !request) return request
+      stale = false
+      return { ...request, state: 'in_progress' }
+    }
+    w.requests.failNext('isListed', new DependencyUnavailableError('cassandra'))
+
+    const outcome = await deleteAccount(w.deps, ask({ mode: 'hard' }))
+
+    expect(outcome).toMatchObject({ kind: 'deleted', mode: 'hard' })
+    expect(w.timeline.count('requests.isListed')).toBe(1)
+    expect(w.requests.leaseOf(SOFT_ID)?.getTime()).toBeGreaterThan(w.clock.now().getTime())
+    w.clock.advance(WORLD_LEASE_MS + 1)
+    expect(await resumeOpenDeletions(w.deps)).toMatchObject({ unlisted: 1 })
+    expect(endsOf(w, SOFT_ID)).toEqual(['deletion.failed'])
+  })
+
   it('when the soft deletion has completed, then it is left as it is, with one read and no write', async () => {
     const w = softlyHeld('completed')
     w.requests.unlist(SOFT_ID)

@@ -27,6 +27,7 @@ export type LockResult = { kind: 'locked' } | { kind: 'refused'; error: Deletion
 async function supersede(deps: RunDeps, requestId: string): Promise<void> {
   let until: Date | undefined
   let earlier: DeletionRequest | undefined
+  let read = false
   try {
     const seen = await deps.requests.get(requestId)
     // A completed soft deletion keeps its hold: most hard deletions over a soft one end here, with one read.
@@ -36,21 +37,23 @@ async function supersede(deps: RunDeps, requestId: string): Promise<void> {
     if (!(await deps.requests.acquireLease(requestId, now, leased))) return
     until = leased
     earlier = await deps.requests.get(requestId)
+    read = true
     if (!earlier) return
     earlier.heldUntil = until
     if (isSupersedable(earlier.state)) {
       await failRequest(deps, earlier, 'superseded', deps.clock.now())
-    } else if (isFinished(earlier.state) && (await deps.requests.isListed(requestId))) {
-      // Ended meanwhile by a run that died before it closed it: the lease is left to run out (a
-      // lease given back says the request is closed), and the sweeper stores its record then.
+    } else if (isFinished(earlier.state)) {
+      // Ended meanwhile by a run that died before it closed it (still listed): the lease is left to
+      // run out (a lease given back says the request is closed), and the sweeper stores its record then.
       earlier.closeOwed = true
+      if (!(await deps.requests.isListed(requestId))) delete earlier.closeOwed
     }
   } catch (err) {
     if (err instanceof LeaseLostError) return void deps.onLeaseLost?.(requestId)
     deps.onStepError?.('lock', err, requestId)
   } finally {
-    // Only a lease taken here is given back (unless its end is owed a record: see giveBack); a request that vanished, by that lease.
-    if (until) await (earlier ? giveBack(deps, earlier) : deps.requests.releaseLease(requestId, until)).catch(() => undefined)
+    // Only a lease taken here is given back (unless its end is owed a record: see giveBack); a request that vanished, by that lease; one unread, not at all.
+    if (until && read) await (earlier ? giveBack(deps, earlier) : deps.requests.releaseLease(requestId, until)).catch(() => undefined)
   }
 }
 

@@ -130,6 +130,12 @@ export interface AccountDisabling {
   disabled: string[]
 }
 
+/** One account of a user at the identity provider: its provider id, and whether it can sign in. */
+export interface AccountState {
+  accountId: string
+  enabled: boolean
+}
+
 /** The identity provider (Keycloak) side of a user. */
 export interface IdentityProvider {
   /**
@@ -156,6 +162,11 @@ export interface IdentityProvider {
   enableAccount(userId: string, accountIds?: readonly string[]): Promise<'enabled' | 'absent'>
   /** The account as the provider holds it, or undefined when there is none. */
   readAccount(userId: string): Promise<AccountRecord | undefined>
+  /**
+   * Every account the provider holds for the user (the ids disableAccount and enableAccount act on),
+   * with whether it is enabled; none when it holds none. Reads only.
+   */
+  listAccounts(userId: string): Promise<AccountState[]>
 }
 
 /**
@@ -240,7 +251,8 @@ export interface DeletionRequestStore {
    * the end's audit record, unlists the request, and only then releases it, so nobody (a cancel
    * reopening it, the sweeper) acts on the request between its finish and its record. A finished
    * request stays listed until `unlist`: for a run that died before that, the sweeper takes it up
-   * once the lease runs out and stores the record. `heldUntil`: as for recordSteps.
+   * once the lease runs out and stores the record. `heldUntil`: as for recordSteps; required for a
+   * finished state (one written without it would read closed, isClosed, with its record owed).
    */
   finish(id: string, state: RequestState, fields: { receipt?: DeletionReceipt; reason?: string; dueAt?: Date; steps?: Partial<Record<StepName, StepOutcome>> }, heldUntil?: Date): Promise<void>
   /**
@@ -264,6 +276,12 @@ export interface DeletionRequestStore {
   unlist(id: string): Promise<void>
   /** Whether the request is on the sweeper's list (a finished one: its end's record may be owed). */
   isListed(id: string): Promise<boolean>
+  /**
+   * Whether the request is closed: finished and its lease given back (the epoch), as the run that
+   * audited its end and unlisted it leaves it. One whose end's record is owed keeps its run's lease,
+   * run out or not. Read before acquireLease, which overwrites the lease.
+   */
+  isClosed(id: string): Promise<boolean>
   /** A grace period ends: the request follows its erasure plan from here. */
   updatePlan(id: string, plan: PlanName, state: RequestState, heldUntil?: Date): Promise<void>
   /**

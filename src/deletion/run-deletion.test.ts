@@ -7,6 +7,7 @@ import { deleteUser } from './delete-user.js'
 import { STEPS, type DeletionRequest, type StepName, type StepOutcome } from './deletion-request.js'
 import { DependencyUnavailableError } from './errors.js'
 import { CREATE_SETTLED_WITHIN_MS } from './ports.js'
+import { owedEndRecord } from './settle-request.js'
 import { resumeDeletion, resumeOpenDeletions, type RunDeps } from './run-deletion.js'
 import { stepsOf } from './steps/index.js'
 
@@ -103,7 +104,7 @@ describe('resumeDeletion, the lease', () => {
 
     // Assert
     expect(state).toBeUndefined()
-    expect(w.timeline.entries).toEqual(['requests.acquireLease'])
+    expect(w.timeline.entries).toEqual(['requests.isClosed', 'requests.acquireLease'])
     expect(w.requests.peek('req-1')?.state).toBe('in_progress')
   })
 
@@ -261,6 +262,30 @@ describe('resumeDeletion, the lease', () => {
     expect(state).toBe('completed')
     expect(w.users.calls).toEqual([])
     expect(w.identity.calls).toEqual([])
+  })
+
+  it('when a closed request (completed, audited, unlisted, its lease given back) is resumed by id, then its state is answered, nothing is written and its end is not audited again', async () => {
+    const w = world([activeUser()])
+    await deleteUser(w.deps, { requestId: 'req-1', userId: USER_A, caller: { consumer: 'portal', userId: USER_A, roles: [] } })
+    w.timeline.clear()
+
+    expect(await resumeDeletion(w.deps, 'req-1')).toBe('completed')
+
+    expect(w.audit.eventsOf('req-1')).toEqual(['deletion.accepted', 'deletion.completed'])
+    expect(w.timeline.writes()).toEqual([])
+  })
+
+  it('when a finished request was unlisted after its record but its lease was not given back, then resuming it by id stores no second record and gives the lease back', async () => {
+    const w = world([activeUser()])
+    w.requests.failNext('releaseLease', new DependencyUnavailableError('cassandra'))
+    await deleteUser(w.deps, { requestId: 'req-1', userId: USER_A, caller: { consumer: 'portal', userId: USER_A, roles: [] } })
+    expect(w.requests.isOpen('req-1')).toBe(false)
+    w.clock.advance(WORLD_LEASE_MS + 1)
+
+    expect(await resumeDeletion(w.deps, 'req-1')).toBe('completed')
+
+    expect(w.audit.eventsOf('req-1')).toEqual(['deletion.accepted', 'deletion.completed'])
+    expect(w.requests.leaseOf('req-1')?.getTime()).toBe(0)
   })
 })
 
@@ -567,9 +592,9 @@ describe('resumeOpenDeletions', () => {
     expect(w.users.calls.filter((call) => 'userId' in call && call.userId === USER_C)).toEqual([])
   })
 
-  it('when a finished request is still listed with its lease free (its runner died before its record, or its entry came back), then the sweep stores its end’s record (at worst again) and closes it, and changes nothing else', async () => {
+  it('when a finished request is still listed with its lease run out (its runner died before its record), then the sweep stores its end’s record and closes it, and changes nothing else', async () => {
     const w = world([lockedUser()])
-    w.requests.seed(requestThrough('event', { state: 'completed' }), { open: true })
+    w.requests.seed(requestThrough('event', { state: 'completed' }), { open: true, leaseUntil: new Date(WORLD_NOW.getTime() - 1) })
     const before = w.requests.peek('req-1')
 
     const report = await resumeOpenDeletions(w.deps)
@@ -579,6 +604,108 @@ describe('resumeOpenDeletions', () => {
     expect(await w.requests.listOpen(10)).toEqual([])
     expect(w.requests.peek('req-1')).toEqual(before)
     expect(w.timeline.writes()).toEqual(['requests.acquireLease', 'audit.append(deletion.completed)', 'requests.unlist', 'requests.releaseLease'])
+  })
+
+  it('when a closed request’s entry comes back (a replica down past the tombstone window), then the sweep only unlists it again: no second record', async () => {
+    const w = world([activeUser()])
+    await deleteUser(w.deps, { requestId: 'req-1', userId: USER_A, caller: { consumer: 'portal', userId: USER_A, roles: [] } })
+    const closed = w.requests.peek('req-1')
+    if (!closed) throw new Error('no request')
+    w.requests.seed(closed, { open: true })
+    w.timeline.clear()
+
+    const report = await resumeOpenDeletions(w.deps)
+
+    expect(report).toEqual({ resumed: 0, completed: 0, partial: 0, unlisted: 1 })
+    expect(w.requests.isOpen('req-1')).toBe(false)
+    expect(w.requests.leaseOf('req-1')?.getTime()).toBe(0)
+    expect(w.audit.eventsOf('req-1')).toEqual(['deletion.accepted', 'deletion.completed'])
+    expect(w.timeline.writes()).toEqual(['requests.acquireLease', 'requests.unlist', 'requests.releaseLease'])
+  })
+
+  it('when a run dies after its finish before its record, then the sweeper stores the owed record exactly once, and not again when its entry later comes back', async () => {
+    const w = world([activeUser()])
+    w.audit.failNextOf('deletion.completed', new DependencyUnavailableError('cassandra'))
+    await deleteUser(w.deps, { requestId: 'req-1', userId: USER_A, caller: { consumer: 'portal', userId: USER_A, roles: [] } })
+    expect(w.requests.peek('req-1')?.state).toBe('completed')
+    expect(w.audit.eventsOf('req-1')).toEqual(['deletion.accepted'])
+
+    // Held until the dead run's lease runs out; then stored once, and the request closed.
+    expect(await resumeOpenDeletions(w.deps)).toMatchObject({ unlisted: 0 })
+    w.clock.advance(WORLD_LEASE_MS + 1)
+    expect(await resumeOpenDeletions(w.deps)).toMatchObject({ unlisted: 1 })
+    expect(await resumeOpenDeletions(w.deps)).toMatchObject({ unlisted: 0 })
+    const closed = w.requests.peek('req-1')
+    if (!closed) throw new Error('no request')
+    w.requests.seed(closed, { open: true })
+    expect(await resumeOpenDeletions(w.deps)).toMatchObject({ unlisted: 1 })
+    expect(await resumeDeletion(w.deps, 'req-1')).toBe('completed')
+
+    expect(w.audit.eventsOf('req-1')).toEqual(['deletion.accepted', 'deletion.completed'])
+    expect(w.requests.isOpen('req-1')).toBe(false)
+  })
+
+  it('when the live run of a listed request audits, unlists and gives back its lease between the sweeper’s isClosed read and its lease, then the sweeper stores no second record', async () => {
+    // Arrange: finished, listed, its run's lease held (its record not stored yet).
+    const w = world([lockedUser()])
+    const heldUntil = new Date(WORLD_NOW.getTime() + WORLD_LEASE_MS)
+    w.requests.seed(requestThrough('event', { state: 'completed' }), { open: true, leaseUntil: heldUntil })
+    const isClosed = w.requests.isClosed.bind(w.requests)
+    w.requests.isClosed = async (id) => {
+      const closed = await isClosed(id)
+      const request = w.requests.peek(id)
+      const owed = request && owedEndRecord(request)
+      if (owed) await w.audit.append(owed)
+      await w.requests.unlist(id)
+      await w.requests.releaseLease(id, heldUntil)
+      return closed
+    }
+
+    // Act
+    const report = await resumeOpenDeletions(w.deps)
+
+    // Assert
+    expect(report).toMatchObject({ unlisted: 1 })
+    expect(w.audit.eventsOf('req-1')).toEqual(['deletion.completed'])
+    expect(w.requests.leaseOf('req-1')?.getTime()).toBe(0)
+  })
+
+  it('when the sweeper stalls longer than half the lease between its isClosed read and its lease, then it does not trust that read: a request ended again meanwhile (its record owed) gets its record', async () => {
+    // Arrange: closed, its entry back; while the sweeper stalls, a cancel reopens it and a run ends it failed, dying before its record.
+    const w = world([lockedUser()])
+    w.requests.seed(requestThrough('event', { state: 'completed' }), { open: true })
+    const isClosed = w.requests.isClosed.bind(w.requests)
+    let stalled = false
+    w.requests.isClosed = async (id) => {
+      const closed = await isClosed(id)
+      if (stalled) return closed
+      stalled = true
+      const died = new Date(w.clock.now().getTime() + WORLD_LEASE_MS / 4)
+      w.requests.seed(requestThrough('event', { state: 'failed', reason: 'superseded' }), { open: true, leaseUntil: died })
+      w.clock.advance(WORLD_LEASE_MS / 2 + 1)
+      return closed
+    }
+
+    // Act
+    await resumeOpenDeletions(w.deps)
+
+    // Assert
+    expect(stalled).toBe(true)
+    expect(w.audit.eventsOf('req-1')).toEqual(['deletion.failed'])
+    expect(w.requests.isOpen('req-1')).toBe(false)
+  })
+
+  it('when the sweeper cannot read the user’s hold of an owed request, then the lease is kept (not given back as if closed) and the next pass stores the record', async () => {
+    const w = world([lockedUser()])
+    w.requests.seed(requestThrough('event', { state: 'completed' }), { open: true, leaseUntil: new Date(WORLD_NOW.getTime() - 1) })
+    w.states.failNext('get', new DependencyUnavailableError('cassandra'))
+
+    expect(await resumeOpenDeletions(w.deps)).toMatchObject({ unlisted: 0 })
+    expect(w.requests.leaseOf('req-1')?.getTime()).toBeGreaterThan(0)
+    w.clock.advance(WORLD_LEASE_MS + 1)
+    expect(await resumeOpenDeletions(w.deps)).toMatchObject({ unlisted: 1 })
+
+    expect(w.audit.eventsOf('req-1')).toEqual(['deletion.completed'])
   })
 
   it('when an entry names a request that never came to exist, then it is unlisted once older than twice the time a create is settled in, and kept before; each one dropped is told by its request id, for the log', async () => {

@@ -1,7 +1,7 @@
 import { finishCancel, finishInterruptedCancel } from './cancel-deletion.js'
 import { type DeletionRequest, isFinished, outcomeHolds, type RequestState, type StepName, type StepOutcome } from './deletion-request.js'
 import { isDeleted } from './is-deleted.js'
-import { checkpointSteps, closeFinished, giveBack, LeaseLostError, leaseUntil } from './lease.js'
+import { checkpointSteps, closedReadStillFresh, closeFinished, giveBack, LeaseLostError, leaseUntil } from './lease.js'
 import { lockForPlan } from './lock-for-plan.js'
 import { type AuditTrail, CREATE_SETTLED_WITHIN_MS, type DeletionRequestStore, type OpenEntry, type PhysicalErasure } from './ports.js'
 import { failRequest, owedEndRecord, settleRequest } from './settle-request.js'
@@ -52,9 +52,16 @@ export async function runRemainingSteps(deps: RunDeps, request: DeletionRequest,
     if (!step.run) continue
     if (outcomeHolds(request.steps[step.name], plan)) continue
     if (step.checkpointBefore) await checkpoint()
+    const name: StepName = step.name
+    // A step that records before it acts (the Keycloak step's intent) writes through the checkpoint.
+    const recordNow = async (outcome: StepOutcome) => {
+      request.steps[name] = outcome
+      unrecorded[name] = outcome
+      await checkpoint()
+    }
     let result: StepOutcome
     try {
-      result = await step.run({ deps, request, plan, userName, contacts: readContactsOnce })
+      result = await step.run({ deps, request, plan, userName, contacts: readContactsOnce, recordNow })
     } catch (err) {
       // The run stops here (Cassandra went away): keep what is done if it can still be written, so the retry starts at this step.
       if (!(err instanceof LeaseLostError)) await checkpoint().catch(() => undefined)
@@ -109,29 +116,50 @@ const isDue = (request: Pick<DeletionRequest, 'schedule'>, now: Date) => !reques
  * Picks up an open request (crashed runner, a step still owed, a grace period run out, a cancel
  * half done) if nobody else holds it, and finishes it. Returns the state reached, or undefined
  * when another runner holds the lease (or took it over while this run stalled) or a scheduled
- * erasure is not due yet. A run that fails gives the lease back, so the next pass (or a retry)
- * takes the request up at once.
+ * erasure is not due yet. A closed request (finished, its end audited, its lease given back) is
+ * only read: its state is answered, nothing written (unless a cancel of it took the hold and
+ * stopped before it reopened it: that cancel is finished). A run that fails gives the lease back, so the
+ * next pass (or a retry) takes the request up at once.
  */
 export async function resumeDeletion(deps: RunDeps, requestId: string): Promise<RequestState | undefined> {
   return (await resumeWithOutcome(deps, requestId)).state
+}
+
+/** resumeDeletion, and whether the request was found closed and left as it was (nothing written). */
+export async function resumeDeletionReport(deps: RunDeps, requestId: string): Promise<{ state: RequestState | undefined; closed: boolean }> {
+  const { state, closed } = await resumeWithOutcome(deps, requestId)
+  return { state, closed: closed === true }
 }
 
 /** What a resume did: the state reached, and whether the request had already finished (only its list entry was left). */
 interface ResumeOutcome {
   state: RequestState | undefined
   alreadyFinished: boolean
+  /** Closed, and only read. */
+  closed?: true
 }
 
-async function resumeWithOutcome(deps: RunDeps, requestId: string): Promise<ResumeOutcome> {
+/** `listed`: the sweeper found it on the open list, so a closed request's entry came back and is taken off again. */
+async function resumeWithOutcome(deps: RunDeps, requestId: string, listed = false): Promise<ResumeOutcome> {
+  // Read before the lease is taken, which overwrites what says it: a closed request's end is never audited again.
+  const readAt = deps.clock.now()
+  let closed = await deps.requests.isClosed(requestId)
+  if (closed && !listed) {
+    const found = await deps.requests.get(requestId)
+    // Unless a cancel of it took its hold and stopped before it reopened it: that cancel is finished here.
+    if (!found || !(await holdsRestoring(deps, found))) return { state: found?.state, alreadyFinished: true, closed: true }
+  }
   const now = deps.clock.now()
   const until = leaseUntil(deps, now)
   if (!(await deps.requests.acquireLease(requestId, now, until))) return { state: undefined, alreadyFinished: false }
+  // A run that stalled between the read and the lease may have read a state changed since.
+  if (closed && !closedReadStillFresh(deps, readAt)) closed = false
   const request = await deps.requests.get(requestId)
   if (!request) return { state: undefined, alreadyFinished: false }
   request.heldUntil = until
   const finished = isFinished(request.state)
   try {
-    const state = await resumeHeld(deps, request, now)
+    const state = await resumeHeld(deps, request, now, { closed })
     // Finished before this run, and only its list entry was left to take off (with its record if owed).
     return { state, alreadyFinished: finished && state !== undefined }
   } catch (err) {
@@ -144,20 +172,35 @@ async function resumeWithOutcome(deps: RunDeps, requestId: string): Promise<Resu
   }
 }
 
-/** resumeDeletion once the lease is held: what the request's state says is left to do. */
-async function resumeHeld(deps: RunDeps, request: DeletionRequest, now: Date): Promise<RequestState | undefined> {
+/** Whether the user's hold is this completed request's `restoring` one (a cancel of it that stopped before it reopened it). */
+async function holdsRestoring(deps: RunDeps, request: DeletionRequest): Promise<boolean> {
+  if (request.state !== 'completed') return false
+  const held = await deps.states.get(request.userId)
+  return held?.mode === 'restoring' && held.requestId === request.id
+}
+
+/**
+ * resumeDeletion once the lease is held: what the request's state says is left to do. `closed`:
+ * it was closed (isClosed) just before the lease was taken.
+ */
+async function resumeHeld(deps: RunDeps, request: DeletionRequest, now: Date, { closed }: { closed: boolean }): Promise<RequestState | undefined> {
   if (isFinished(request.state)) {
-    // Still listed though finished, its lease free: its runner died (or its append failed) before
-    // its end's record, or its unlist was lost, or a replica brought the entry back. The record is
-    // stored here (at worst a second time), then the request closed, so it costs the sweeper
-    // nothing from the next pass on. A cancel that took the hold and died before it reopened the
-    // request is finished instead (it stored the record first).
-    const held = request.state === 'completed' ? await deps.states.get(request.userId) : undefined
-    if (held?.mode === 'restoring' && held.requestId === request.id) {
+    // Its lease run out (not given back): its runner died (or its append failed) before its end's
+    // record, or its unlist was lost; the record is stored here (at worst again), then the request
+    // closed, so it costs the sweeper nothing from the next pass on. Closed (its lease given back):
+    // a replica brought its entry back (down past the tombstone window), and it is only unlisted
+    // again; so is one that is unlisted (unlisted after its record, its lease not given back since:
+    // nothing unlists before the record). A cancel that took the hold and died before it reopened the request is finished
+    // instead (it stored the record first). While the record may be owed, the lease is kept if this
+    // run stops (a lease given back says closed).
+    if (!closed) request.closeOwed = true
+    const audited = closed || !(await deps.requests.isListed(request.id))
+    if (audited) delete request.closeOwed
+    if (await holdsRestoring(deps, request)) {
+      delete request.closeOwed
       return (await finishInterruptedCancel(deps, request)) === 'cancelled' ? 'cancelled' : 'failed'
     }
-    const owed = owedEndRecord(request)
-    request.closeOwed = true
+    const owed = audited ? undefined : owedEndRecord(request)
     if (owed) await deps.audit.append(owed)
     await closeFinished(deps, request)
     return request.state
@@ -260,7 +303,7 @@ export async function resumeOpenDeletions(deps: RunDeps, limit = 200, stopping?:
     if (stopping?.aborted) break
     let state: RequestState | undefined
     try {
-      const outcome = await resumeWithOutcome(deps, open.id)
+      const outcome = await resumeWithOutcome(deps, open.id, true)
       if (outcome.alreadyFinished) {
         report.unlisted++
         continue

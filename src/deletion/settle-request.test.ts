@@ -176,17 +176,20 @@ describe('settleRequest, a final end is decided before it is audited, and audite
     expect(w.users.snapshot(USER)).toMatchObject({ status: 1, isDeleted: false })
   })
 
-  it('when a request is failed by a run holding no lease on it (a later deletion superseding it), then it is failed first: a record that cannot be stored leaves it listed for the sweeper', async () => {
+  it('when a request is failed by a later deletion superseding it (under the lease it took), then it is failed first: a record that cannot be stored leaves it listed, its lease kept, for the sweeper', async () => {
     const w = deletionWorld({ seed: [lockedUser()] })
-    w.requests.seed(request({ state: 'scheduled' }))
+    const heldUntil = new Date(WORLD_NOW.getTime() + WORLD_LEASE_MS)
+    w.requests.seed(request({ state: 'scheduled' }), { leaseUntil: heldUntil })
     w.audit.failNextOf('deletion.failed', new DependencyUnavailableError('cassandra'))
 
     const read = w.requests.peek('req-1')
     if (!read) throw new Error('no request')
+    read.heldUntil = heldUntil
     await expect(failRequest(w.deps, read, 'superseded', w.clock.now())).rejects.toBeInstanceOf(DependencyUnavailableError)
 
     expect(w.requests.peek('req-1')?.state).toBe('failed')
     expect(w.requests.isOpen('req-1')).toBe(true)
+    expect(w.requests.leaseOf('req-1')).toEqual(heldUntil)
     expect(w.timeline.count('requests.renewLease')).toBe(0)
   })
 })

@@ -41,5 +41,11 @@ export function instrumentIdentity(identity: IdentityProvider, metrics: Pick<Ser
         () => identity.readAccount(userId),
         (account) => (account ? 'found' : 'absent'),
       ),
+    listAccounts: (userId) =>
+      measured(
+        'list_accounts',
+        () => identity.listAccounts(userId),
+        (accounts) => (accounts.length > 0 ? 'found' : 'absent'),
+      ),
   }
 }

@@ -177,9 +177,13 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
    * that run, or for the sweeper, which stores the end's record.
    */
   private async unlistIfFinished(id: string): Promise<void> {
+    if (await this.isClosed(id)) await this.unlist(id)
+  }
+
+  async isClosed(id: string): Promise<boolean> {
     const row = (await runCassandra(this.client, (client) => client.execute(this.cql.closed, [id], IDEMPOTENT))).first()
     const leaseUntil = row?.get('leaseuntil') as Date | null | undefined
-    if (row && isFinished(row.get('state') as RequestState) && (!leaseUntil || leaseUntil.getTime() <= 0)) await this.unlist(id)
+    return row !== null && row !== undefined && isFinished(row.get('state') as RequestState) && (!leaseUntil || leaseUntil.getTime() <= 0)
   }
 
   async isListed(id: string): Promise<boolean> {

@@ -666,6 +666,18 @@ describe('KeycloakIdentity when the person has both a federated and a native acc
     expect(keycloak.routes().filter((route) => route === 'logout')).toHaveLength(2)
   })
 
+  it('when the accounts are listed, then both are read (nothing else) and named by their Keycloak ids with whether each is enabled', async () => {
+    const keycloak = await startKeycloak({ accounts: [FEDERATED, NATIVE], disabled: [FEDERATED] })
+
+    const accounts = await federated(keycloak).listAccounts('user-1')
+
+    expect(accounts).toEqual([
+      { accountId: FEDERATED, enabled: false },
+      { accountId: NATIVE, enabled: true },
+    ])
+    expect(adminCalls(keycloak)).toEqual([`GET ${FEDERATED_PATH}`, `GET ${PLAIN_PATH}`])
+  })
+
   it('when reading the native one is refused, then disable fails before anything is signed out or written', async () => {
     // Arrange
     const keycloak = await startKeycloak({ accounts: [FEDERATED, NATIVE] })

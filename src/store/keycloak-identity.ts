@@ -1,5 +1,5 @@
 import { DependencyUnavailableError } from '../deletion/errors.js'
-import type { AccountDisabling, AccountErasure, AccountRecord, IdentityProvider } from '../deletion/ports.js'
+import type { AccountDisabling, AccountErasure, AccountRecord, AccountState, IdentityProvider } from '../deletion/ports.js'
 import { type HttpAnswer, httpCall } from '../shared/http-call.js'
 import { keycloakIdsToTry } from './keycloak-user-ids.js'
 
@@ -162,6 +162,16 @@ export class KeycloakIdentity implements IdentityProvider {
         attributes: user.attributes ?? {},
         federatedIdentities: federated.map((link) => ({ identityProvider: link.identityProvider ?? '', userId: link.userId ?? '', userName: link.userName ?? '' })),
       }
+    } catch (err) {
+      throw asDomainError(err)
+    }
+  }
+
+  /** Every account Keycloak holds under the user's possible ids, with whether it is enabled (as disableAccount reads it: enabled unless `enabled` is false). */
+  async listAccounts(userId: string): Promise<AccountState[]> {
+    try {
+      const accounts = await this.everyFound(this.keycloakIds(userId), (userUrl) => this.readUser(userUrl))
+      return accounts.map(({ keycloakId, found }) => ({ accountId: keycloakId, enabled: found.enabled !== false }))
     } catch (err) {
       throw asDomainError(err)
     }

@@ -56,7 +56,7 @@ describe('POST /api/user/v1/delete/cancel when its audit record cannot be stored
     expect(await deletionStateOf(h.db, person.id)).toEqual({ mode: 'restoring', requestid: requestId })
     expect(await auditEventsOf(h, requestId)).not.toContain('deletion.cancelled')
 
-    expect(await h.service.resumeRequest(requestId)).toBe('cancelled')
+    expect(await h.service.resumeRequest(requestId)).toEqual({ state: 'cancelled', closed: false })
 
     expect((await requestsOf(h.db, person.id))[0]?.state).toBe('cancelled')
     expect((await auditEventsOf(h, requestId)).filter((event) => event === 'deletion.cancelled')).toHaveLength(1)

@@ -6,7 +6,9 @@ import { ConfigError } from '../../src/config/load-config.js'
 import type { DeletionRequest } from '../../src/deletion/deletion-request.js'
 import { RESUME_EXIT, type ResumeConnection, deletionResumeCommand } from '../../scripts/lib/deletion-resume-command.js'
 import { DependencyUnavailableError } from '../../src/deletion/errors.js'
-import { resumeDeletion, resumeOpenDeletions } from '../../src/deletion/run-deletion.js'
+import { resumeDeletionReport, resumeOpenDeletions } from '../../src/deletion/run-deletion.js'
+import { cancelDeletion } from '../../src/deletion/cancel-deletion.js'
+import { deleteAccount } from '../../src/deletion/delete-account.js'
 
 // `npm run deletion:resume`'s command over the deletion fakes: the sweeper's real passes
 // (resumeOpenDeletions) and the in-memory store's round of the open list. On the real Cassandra,
@@ -62,7 +64,7 @@ async function run(w: ReturnType<typeof deletionWorld>, args: string[] = [], opt
         calls.passes++
         return resumeOpenDeletions(w.deps, options.limit ?? SERVICE_LIMIT)
       },
-      resumeRequest: (id) => resumeDeletion(w.deps, id),
+      resumeRequest: (id) => resumeDeletionReport(w.deps, id),
       publishEvents: async () => {
         calls.published++
         return 0
@@ -162,7 +164,7 @@ describe('npm run deletion:resume: the whole open list', () => {
         if (passes === 2) w.requests.failNext('listOpen', new DependencyUnavailableError('cassandra', { cause: new cassandraErrors.NoHostAvailableError({}, `All host(s) tried (${EMAIL_OF(1)})`) }))
         return resumeOpenDeletions(w.deps, 3)
       },
-      resumeRequest: (id) => resumeDeletion(w.deps, id),
+      resumeRequest: (id) => resumeDeletionReport(w.deps, id),
       publishEvents: async () => 0,
       close: async () => {
         closed = true
@@ -215,14 +217,34 @@ describe('npm run deletion:resume -- <requestId>', () => {
     expect(err[0]).toMatch(/is still open: a step is still owed/)
   })
 
-  it('when the request is already finished, then it is said as it is, exit 0', async () => {
+  it('when the request is already closed (completed, audited, unlisted), then it is said so and left as it is: no second deletion.completed, exit 0', async () => {
     const { w } = worldWith(1)
     await run(w, [requestId(0)])
+    w.timeline.clear()
+
+    const { code, result, err } = await run(w, [requestId(0)])
+
+    expect(code).toBe(RESUME_EXIT.ok)
+    expect(result).toEqual({ requestId: requestId(0), state: 'completed', resumed: false, closed: true, eventsPublished: 0 })
+    expect(err).toEqual([`deletion:resume: deletion request ${requestId(0)} is already closed (completed, its end audited): nothing to resume`])
+    expect(w.audit.eventsOf(requestId(0))).toEqual(['deletion.completed'])
+    expect(w.timeline.writes()).toEqual([])
+  })
+
+  it('when a closed request’s cancel stopped after taking the hold and before reopening it, then resuming it by id finishes the cancel, exit 0', async () => {
+    const user = userId(0)
+    const w = deletionWorld({ seed: [{ id: user, rootOrgId: 'org-1', organisationIds: ['org-1'] }] })
+    const caller = { consumer: 'portal', userId: user, roles: [] }
+    await deleteAccount(w.deps, { requestId: requestId(0), userId: user, caller, mode: 'soft' })
+    w.requests.failNext('reopen', new DependencyUnavailableError('cassandra'))
+    await cancelDeletion(w.deps, { userId: user, caller }).catch(() => undefined)
+    expect(w.states.peek(user)).toMatchObject({ mode: 'restoring' })
 
     const { code, result } = await run(w, [requestId(0)])
 
     expect(code).toBe(RESUME_EXIT.ok)
-    expect(result).toMatchObject({ requestId: requestId(0), state: 'completed' })
+    expect(result).toEqual({ requestId: requestId(0), state: 'cancelled', resumed: true, eventsPublished: 0 })
+    expect(w.states.peek(user)).toBeUndefined()
   })
 
   it('when the id names no request, then exit 2 with one line that does not repeat what was given (it may be an email pasted by mistake)', async () => {

@@ -46,6 +46,8 @@ export interface StepDeps {
   eventIncludesUserName: boolean
   /** Told when a step could not be done now (for the log), with the deletion request it was done for when there is one; ids only, never the error's payload. */
   onStepError?(step: string, err: unknown, requestId?: string): void
+  /** Told when a cancel leaves accounts disabled that its deletion did not disable (for the log): the request's id and how many; ids only. */
+  onAccountsLeftDisabled?(requestId: string, count: number): void
 }
 
 export interface StepContext {
@@ -66,6 +68,11 @@ export interface StepContext {
    * the deleted user's request.
    */
   recorded?: RecordedOutcomes
+  /**
+   * Writes this step's outcome now, with the outcomes not written yet (the run's checkpoint, under its
+   * lease), for a step that records before it acts. Absent for a managed user's steps.
+   */
+  recordNow?(outcome: StepOutcome): Promise<void>
 }
 
 /** A deletion's recorded outcomes by step name (DeletionRequest.steps, typed loosely: the step names follow from the steps). */

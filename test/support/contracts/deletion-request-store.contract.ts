@@ -326,7 +326,7 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
         const at = new Date('2024-05-20T10:09:00.000Z')
         await s.store.recordSteps(request.id, { lock: done('locked', at) }, 'in_progress', held())
 
-        await s.store.finish(request.id, 'completed', { receipt: receiptFor(request, 'completed'), steps: { searchUser: done('deleted', at, 1), event: done('queued', at) } })
+        await s.store.finish(request.id, 'completed', { receipt: receiptFor(request, 'completed'), steps: { searchUser: done('deleted', at, 1), event: done('queued', at) } }, held())
 
         const stored = await s.store.get(request.id)
         expect(stored?.state).toBe('completed')
@@ -349,7 +349,7 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
         const at = new Date('2024-05-20T10:09:00.000Z')
         await s.store.recordSteps(request.id, { userRow: done('scrubbed', at) }, 'in_progress', held())
         await s.store.recordSteps(request.id, { event: done('queued', at) }, 'in_progress', held())
-        await s.store.finish(request.id, 'completed', { receipt: receiptFor(request, 'completed') })
+        await s.store.finish(request.id, 'completed', { receipt: receiptFor(request, 'completed') }, held())
         const publishedAt = new Date('2024-05-20T10:09:02.345Z')
 
         await s.store.markEventPublished(request.id, publishedAt)
@@ -366,7 +366,7 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
         const publishedAt = new Date('2024-05-20T10:09:00.100Z')
         await s.store.markEventPublished(request.id, publishedAt)
 
-        await s.store.finish(request.id, 'completed', { receipt: receiptFor(request, 'completed'), steps: { event: done('queued', at) } })
+        await s.store.finish(request.id, 'completed', { receipt: receiptFor(request, 'completed'), steps: { event: done('queued', at) } }, held())
 
         expect((await s.store.get(request.id))?.steps.event).toEqual(done('published', publishedAt))
       })
@@ -442,10 +442,12 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
         expect(s.store.roundEnded()).toBe(true)
       })
 
-      test('when a request completes, then its receipt reads back, its lease is free, and it stays listed until it is unlisted (its end audited between the two)', async (s) => {
-        const request = await created(s, {}, new Date(Date.now() + 30 * SECOND))
+      test('when a request completes, then its receipt reads back, its lease is free once given back, and it stays listed until it is unlisted (its end audited between the two)', async (s) => {
+        const heldUntil = new Date(Date.now() + 30 * SECOND)
+        const request = await created(s, {}, heldUntil)
 
-        await s.store.finish(request.id, 'completed', { receipt: receiptFor(request, 'completed') })
+        await s.store.finish(request.id, 'completed', { receipt: receiptFor(request, 'completed') }, heldUntil)
+        await s.store.releaseLease(request.id, heldUntil)
 
         const stored = await s.store.get(request.id)
         expect(stored?.state).toBe('completed')
@@ -490,10 +492,25 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
         expect(await s.store.isListed(request.id)).toBe(false)
       })
 
+      test('when asked whether a request is closed, then only a finished one whose lease was given back is', async (s) => {
+        const heldUntil = new Date(Date.now() + 30 * SECOND)
+        const request = await created(s, {}, heldUntil)
+        expect(await s.store.isClosed(request.id)).toBe(false)
+
+        await s.store.finish(request.id, 'completed', { receipt: receiptFor(request, 'completed') }, heldUntil)
+        // Its end's record owed: the run's lease is kept.
+        expect(await s.store.isClosed(request.id)).toBe(false)
+        await s.store.unlist(request.id)
+        await s.store.releaseLease(request.id, heldUntil)
+
+        expect(await s.store.isClosed(request.id)).toBe(true)
+        expect(await s.store.isClosed(`contract-${randomUUID()}`)).toBe(false)
+      })
+
       test('when a request fails, then its reason reads back, and it stays listed until it is unlisted', async (s) => {
         const request = await created(s)
 
-        await s.store.finish(request.id, 'failed', { reason: 'superseded' })
+        await s.store.finish(request.id, 'failed', { reason: 'superseded' }, held())
 
         expect(await s.store.get(request.id)).toMatchObject({ state: 'failed', reason: 'superseded' })
         expect((await s.store.get(request.id))?.receipt).toBeUndefined()
@@ -512,10 +529,11 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
 
       test('when a partial request is finished later, then the new receipt replaces the old one and fields not given are cleared', async (s) => {
         const request = await created(s)
-        await s.store.finish(request.id, 'failed', { reason: 'superseded' })
-        await s.store.finish(request.id, 'partial', { receipt: receiptFor(request, 'partial') })
+        const heldUntil = held()
+        await s.store.finish(request.id, 'failed', { reason: 'superseded' }, heldUntil)
+        await s.store.finish(request.id, 'partial', { receipt: receiptFor(request, 'partial') }, heldUntil)
 
-        await s.store.finish(request.id, 'completed', { receipt: receiptFor(request, 'completed') })
+        await s.store.finish(request.id, 'completed', { receipt: receiptFor(request, 'completed') }, held())
 
         const stored = await s.store.get(request.id)
         expect(stored).toMatchObject({ state: 'completed', receipt: receiptFor(request, 'completed') })
@@ -558,7 +576,7 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
         const scheduled = await created(s, { plan: 'soft', schedule: { plan: 'sunbird', eraseAt: dueAt } })
         await s.store.finish(scheduled.id, 'scheduled', { dueAt })
         const completed = await created(s, { plan: 'soft' })
-        await s.store.finish(completed.id, 'completed', {})
+        await s.store.finish(completed.id, 'completed', {}, held())
 
         await s.store.reopen(scheduled, 'cancelling')
         await s.store.reopen(completed, 'cancelling')

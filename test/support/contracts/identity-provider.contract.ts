@@ -193,9 +193,25 @@ export function describeIdentityProviderContract<Session>(implementation: string
         expect(await s.isSignedIn(await s.signIn(userId))).toBe(true)
       })
 
-      test('when there is no such account, then disable and enable answer absent and read answers undefined', async (s) => {
+      test('when the accounts are listed, then each is named (as disable names it) with whether it is enabled, and listing changes nothing', async (s) => {
+        const enabled = await s.createAccount()
+        const administrators = await s.createAccount()
+        await s.disableByAdministrator(administrators)
+        const session = await s.signIn(enabled)
+
+        expect(await s.identity.listAccounts(enabled)).toEqual([{ accountId: enabled, enabled: true }])
+        expect(await s.identity.listAccounts(administrators)).toEqual([{ accountId: administrators, enabled: false }])
+
+        expect(await s.isSignedIn(session)).toBe(true)
+        const { disabled } = await s.identity.disableAccount(enabled)
+        expect(disabled).toEqual([enabled])
+        expect(await s.identity.listAccounts(enabled)).toEqual([{ accountId: enabled, enabled: false }])
+      })
+
+      test('when there is no such account, then disable and enable answer absent, read answers undefined and list answers none', async (s) => {
         const userId = randomUUID()
 
+        expect(await s.identity.listAccounts(userId)).toEqual([])
         expect(await s.identity.disableAccount(userId)).toEqual({ outcome: 'absent', disabled: [] })
         expect(await s.identity.enableAccount(userId)).toBe('absent')
         expect(await s.identity.enableAccount(userId, [userId])).toBe('absent')
@@ -212,11 +228,11 @@ export function describeIdentityProviderContract<Session>(implementation: string
         expect(account?.created).toMatch(/^\d{4}-\d{2}-\d{2}T/)
       })
 
-      test('when the provider cannot be reached, then disable, enable and read throw DependencyUnavailableError(keycloak)', async (s) => {
+      test('when the provider cannot be reached, then disable, enable, read and list throw DependencyUnavailableError(keycloak)', async (s) => {
         const userId = await s.createAccount()
         s.goDown()
 
-        for (const call of [() => s.identity.disableAccount(userId), () => s.identity.enableAccount(userId), () => s.identity.readAccount(userId)]) {
+        for (const call of [() => s.identity.disableAccount(userId), () => s.identity.enableAccount(userId), () => s.identity.readAccount(userId), () => s.identity.listAccounts(userId)]) {
           expect(await call().catch((err: unknown) => err)).toBeInstanceOf(DependencyUnavailableError)
         }
         s.comeBack()

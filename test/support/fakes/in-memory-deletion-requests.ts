@@ -40,7 +40,7 @@ const EPOCH = new Date(0)
  *   breaks the port's promise, so it throws instead of overwriting as Cassandra would;
  * - acquireLease applies only when the row exists and its lease ran out (leaseUntil < now);
  * - releaseLease and finish set the lease to the epoch, so anyone may take the request at once,
- *   except a finish to a finished state under a lease (`heldUntil`), which keeps that lease;
+ *   except a finish to a finished state, which keeps the lease it is written under (`heldUntil`);
  * - finish overwrites reason and receipt (absent fields become absent) and leaves the list alone:
  *   a finished request (completed, failed, cancelled) stays listed until unlist; a scheduled one is
  *   due at `dueAt`; listOpen answers only what is due, each entry with its request's creation time (an entry
@@ -48,6 +48,8 @@ const EPOCH = new Date(0)
  *   answer that reached the limit stopped; after startRound, listOpen goes from the list's start and
  *   stops at its end, and the first answer short of the limit ends the round (roundEnded); unlist
  *   takes an entry off the list and nothing else; reopen lists a request again, due at once;
+ * - isClosed: the request is finished and its lease at the epoch (given back); a finish to a
+ *   finished state without `heldUntil` breaks the port's promise and throws;
  * - get / findByUser answer copies, steps in the order the workflow runs them; findByUser newest first.
  *
  * - recordSteps adds the outcomes it is given (several steps in one write) and sets the lease; renewLease
@@ -196,6 +198,7 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
 
   async finish(id: string, state: RequestState, fields: { receipt?: DeletionReceipt; reason?: string; dueAt?: Date; steps?: Partial<Record<StepName, StepOutcome>> }, heldUntil?: Date): Promise<void> {
     this.enter('finish', state)
+    if (isFinished(state) && !heldUntil) throw new Error(`finish(${state}) without a lease: a finished state is written under the run's lease (see the port)`)
     const row = this.heldRow(id, heldUntil)
     const { reason: _reason, receipt: _receipt, ...rest } = row.request
     row.request = {
@@ -250,6 +253,12 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
   async isListed(id: string): Promise<boolean> {
     this.enter('isListed')
     return this.rows.get(id)?.open === true || this.entriesWithoutRequest.has(id)
+  }
+
+  async isClosed(id: string): Promise<boolean> {
+    this.enter('isClosed')
+    const row = this.rows.get(id)
+    return row !== undefined && isFinished(row.request.state) && row.leaseUntil.getTime() === EPOCH.getTime()
   }
 
   async unlist(id: string): Promise<void> {

@@ -1,5 +1,5 @@
 import { DependencyUnavailableError } from '../../../src/deletion/errors.js'
-import type { AccountDisabling, AccountErasure, AccountRecord, DeletionListener, IdentityProvider } from '../../../src/deletion/ports.js'
+import type { AccountDisabling, AccountErasure, AccountRecord, AccountState, DeletionListener, IdentityProvider } from '../../../src/deletion/ports.js'
 import { Timeline } from './timeline.js'
 
 /** What the identity provider holds about an account that identifies the person. */
@@ -30,7 +30,7 @@ export interface FakeSession {
  * is counted and written to the timeline as `identity.eraseAccount` (the others as
  * `identity.<method>`). disableAccount ends the sessions and disables, keeping the account, and
  * names the accounts it disabled; enableAccount enables them again (those named, or every one);
- * readAccount answers it as the export shows it.
+ * readAccount answers it as the export shows it; listAccounts names each account with its state.
  *
  * Accounts are held by their Keycloak id, which is the user id unless `addAccount` is given another
  * (e.g. Sunbird's federated `f:<provider>:<id>`): a person may hold several, as in Keycloak, and
@@ -215,6 +215,12 @@ export class InMemoryIdentityProvider implements IdentityProvider {
       attributes: {},
       federatedIdentities: [],
     }
+  }
+
+  async listAccounts(userId: string): Promise<AccountState[]> {
+    this.timeline.record('identity', 'listAccounts')
+    await this.reachable()
+    return this.accountsOf(userId).map(({ keycloakId, account }) => ({ accountId: keycloakId, enabled: account.enabled }))
   }
 
   async eraseAccount(userId: string): Promise<AccountErasure> {

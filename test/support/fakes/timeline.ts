@@ -12,9 +12,11 @@ export class Timeline {
     this.entries.push(detail === undefined ? `${port}.${method}` : `${port}.${method}(${detail})`)
   }
 
-  /** The entries without the reads (`users.find*`, `users.read*`, `requests.get`, `requests.findByUser`, `outbox.state`, `states.get`, `identity.readAccount`). */
+  /** The entries without the reads (`users.find*`, `users.read*`, `requests.get`, `requests.findByUser`, `requests.isListed`, `requests.isClosed`, `outbox.state`, `states.get`, `identity.readAccount`, `identity.listAccounts`). */
   writes(): string[] {
-    return this.entries.filter((entry) => !/^users\.(find|read)|^requests\.(get|findByUser|listOpen|isListed)\b|^outbox\.state\b|^states\.get\b|^identity\.readAccount\b/.test(entry))
+    return this.entries.filter(
+      (entry) => !/^users\.(find|read)|^requests\.(get|findByUser|listOpen|isListed|isClosed)\b|^outbox\.state\b|^states\.get\b|^identity\.(readAccount|listAccounts)\b/.test(entry),
+    )
   }
 
   count(entry: string): number {
