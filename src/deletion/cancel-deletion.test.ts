@@ -346,13 +346,19 @@ describe('cancelDeletion and the Keycloak accounts the soft deletion disabled', 
     }
   }
 
-  it('when the run died after Keycloak took the change and before the outcome was written, then the run again keeps the account it had recorded, and the cancel enables it', async () => {
-    // Arrange: the sweeper runs the request again.
+  /** A soft deletion whose run died after Keycloak disabled the account, its outcome still the intent. */
+  async function diedAfterTheDisable(): Promise<DeletionWorld> {
     const w = deletionWorld({ seed })
     dieBeforeTheOutcomeIsWritten(w)
     await deleteAccount(w.deps, { requestId: 'soft-1', userId: TARGET, caller: self(), mode: 'soft' }).catch(() => undefined)
     expect(w.identity.isDisabled(TARGET)).toBe(true)
     expect(keycloakOutcome(w)).toMatchObject({ status: 'pending', action: 'disabling', restore: { disabledAccounts: [TARGET] } })
+    return w
+  }
+
+  it('when the run died after Keycloak took the change and before the outcome was written, then the run again keeps the account it had recorded, and the cancel enables it', async () => {
+    // Arrange: the sweeper runs the request again.
+    const w = await diedAfterTheDisable()
     w.clock.advance(WORLD_LEASE_MS + 1)
     await resumeOpenDeletions(w.deps)
     expect(keycloakOutcome(w)).toMatchObject({ status: 'done', action: 'disabled', restore: { disabledAccounts: [TARGET] } })
@@ -368,11 +374,7 @@ describe('cancelDeletion and the Keycloak accounts the soft deletion disabled', 
 
   it('when the run died in that window and the cancel comes before any sweeper run (the outcome still the intent), then the cancel enables the account', async () => {
     // Arrange
-    const w = deletionWorld({ seed })
-    dieBeforeTheOutcomeIsWritten(w)
-    await deleteAccount(w.deps, { requestId: 'soft-1', userId: TARGET, caller: self(), mode: 'soft' }).catch(() => undefined)
-    expect(w.identity.isDisabled(TARGET)).toBe(true)
-    expect(keycloakOutcome(w)).toMatchObject({ status: 'pending', action: 'disabling', restore: { disabledAccounts: [TARGET] } })
+    const w = await diedAfterTheDisable()
     w.clock.advance(WORLD_LEASE_MS + 1)
 
     // Act
@@ -1078,6 +1080,14 @@ describe('a cancel of a soft-deleted row another writer stamped since the lock',
     w.clock.advance(1_000)
   }
 
+  /** The cancel answers, ends cancelled and puts the row back active. */
+  async function expectCancelRestores(w: DeletionWorld) {
+    const answer = await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
+    expect(answer).toEqual({ requestId: 'soft-1' })
+    expect(w.requests.peek('soft-1')?.state).toBe('cancelled')
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 1, isDeleted: false })
+  }
+
   /** The cancel rerun over a row a request without a mode locked: that lock stands, the cancel ends superseded, the hold dropped. */
   function expectLeftToThatDeletion(w: DeletionWorld, error: unknown) {
     expect(error).toBeInstanceOf(UserErasedError)
@@ -1226,13 +1236,8 @@ describe('a cancel of a soft-deleted row another writer stamped since the lock',
     w.clock.advance(1_000)
     outsideWrite(w)
 
-    // Act
-    const answer = await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
-
-    // Assert
-    expect(answer).toEqual({ requestId: 'soft-1' })
-    expect(w.requests.peek('soft-1')?.state).toBe('cancelled')
-    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 1, isDeleted: false })
+    // Act, Assert
+    await expectCancelRestores(w)
   })
 
   it('when Sunbird’s services stamp the row again between each read and retry of the restore, then the cancel fails as contention (503) and stays cancelling, and the sweeper finishes it once the stamping stops', async () => {
@@ -1275,13 +1280,8 @@ describe('a cancel of a soft-deleted row another writer stamped since the lock',
     w.clock.advance(1_000)
     outsideWrite(w)
 
-    // Act
-    const answer = await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
-
-    // Assert
-    expect(answer).toEqual({ requestId: 'soft-1' })
-    expect(w.requests.peek('soft-1')?.state).toBe('cancelled')
-    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 1, isDeleted: false })
+    // Act, Assert
+    await expectCancelRestores(w)
   })
 })
 

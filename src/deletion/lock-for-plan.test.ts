@@ -170,8 +170,8 @@ describe('lockForPlan, a hard deletion taking over a soft one (supersede)', () =
     }
   })
 
-  it('when the soft deletion read as still to do has meanwhile been ended by a run that died before its record (failed, listed, its lease run out), then the lease taken is kept, not given back, and the sweeper stores the record once', async () => {
-    // Arrange: stored failed and still listed, its lease run out; the first read still answers in_progress (read just before that run's finish).
+  /** The soft deletion stored failed and still listed, its lease run out; the first read of it still answers in_progress (read just before that run's finish). */
+  function endedMeanwhileReadStale() {
     const w = softlyHeld('failed')
     w.requests.seed({ ...softRequest('failed'), reason: 'superseded' }, { leaseUntil: new Date(WORLD_NOW.getTime() - 1), open: true })
     const get = w.requests.get.bind(w.requests)
@@ -182,13 +182,19 @@ describe('lockForPlan, a hard deletion taking over a soft one (supersede)', () =
       stale = false
       return { ...request, state: 'in_progress' }
     }
+    return { w, readStale: () => !stale }
+  }
+
+  it('when the soft deletion read as still to do has meanwhile been ended by a run that died before its record (failed, listed, its lease run out), then the lease taken is kept, not given back, and the sweeper stores the record once', async () => {
+    // Arrange: stored failed and still listed, its lease run out; the first read still answers in_progress (read just before that run's finish).
+    const { w, readStale } = endedMeanwhileReadStale()
 
     // Act
     const outcome = await deleteAccount(w.deps, ask({ mode: 'hard' }))
 
     // Assert: not ended again; its lease kept (a lease given back says closed) until it runs out.
     expect(outcome).toMatchObject({ kind: 'deleted', mode: 'hard' })
-    expect(stale).toBe(false)
+    expect(readStale()).toBe(true)
     expect(w.requests.peek(SOFT_ID)).toMatchObject({ state: 'failed', reason: 'superseded' })
     expect(endsOf(w, SOFT_ID)).toEqual([])
     expect(w.requests.isOpen(SOFT_ID)).toBe(true)
@@ -219,21 +225,13 @@ describe('lockForPlan, a hard deletion taking over a soft one (supersede)', () =
   })
 
   it('when the soft deletion read as still to do is found finished and whether it is listed cannot be read, then the lease taken is kept, and the sweeper stores the record once', async () => {
-    const w = softlyHeld('failed')
-    w.requests.seed({ ...softRequest('failed'), reason: 'superseded' }, { leaseUntil: new Date(WORLD_NOW.getTime() - 1), open: true })
-    const get = w.requests.get.bind(w.requests)
-    let stale = true
-    w.requests.get = async (id) => {
-      const request = await get(id)
-      if (id !== SOFT_ID || !stale || !request) return request
-      stale = false
-      return { ...request, state: 'in_progress' }
-    }
+    const { w, readStale } = endedMeanwhileReadStale()
     w.requests.failNext('isListed', new DependencyUnavailableError('cassandra'))
 
     const outcome = await deleteAccount(w.deps, ask({ mode: 'hard' }))
 
     expect(outcome).toMatchObject({ kind: 'deleted', mode: 'hard' })
+    expect(readStale()).toBe(true)
     expect(w.timeline.count('requests.isListed')).toBe(1)
     expect(w.requests.leaseOf(SOFT_ID)?.getTime()).toBeGreaterThan(w.clock.now().getTime())
     w.clock.advance(WORLD_LEASE_MS + 1)
