@@ -4,6 +4,7 @@ import { Hono, type MiddlewareHandler } from 'hono'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { signApiBearer } from '../../scripts/lib/sign-jwt.js'
 import { InMemoryIdempotencyKeys } from '../../test/support/fakes/in-memory-idempotency-keys.js'
+import { unusedServices } from '../../test/support/unused-services.js'
 import { ApiConsumerVerifier } from '../auth/api-consumer-verifier.js'
 import { createLogger } from '../logging/logger.js'
 import { createSchemaRegistry } from '../schemas/schema-registry.js'
@@ -12,7 +13,6 @@ import type { AppEnv } from './app-env.js'
 import type { Verifiers } from './credentials/credential-scheme.js'
 import { sunbirdEnvelope } from './dialects/sunbird-envelope.js'
 import { isFinalJsonAnswer } from './final-json-answer.js'
-import type { OperationServices } from './operation.js'
 import { operations } from './operations/index.js'
 import { userDelete } from './operations/user-delete.js'
 import { registerOperations } from './register-operations.js'
@@ -23,7 +23,6 @@ import { requestDeadline } from './request-deadline.js'
 const CONSUMER = { key: 'portal-consumer', secret: 'a-gateway-secret-of-enough-length' }
 const DELETE_PATH = userDelete.paths[0] as string
 const BODY = JSON.stringify({ request: { userId: '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41' } })
-const unused = () => Promise.reject(new Error('not used by this test'))
 
 /**
  * The app as createApp composes its middleware and error road, with `setEarlier` (a middleware
@@ -43,15 +42,7 @@ function sunbirdApp(setEarlier: 'before' | 'after' | 'nowhere', { final = true }
   if (setEarlier === 'after') app.use('*', setHeader)
   app.use('*', requestDeadline(5000))
   registerOperations(app, operations, {
-    services: {
-      deleteAccount: unused,
-      cancelDeletion: unused,
-      exportUser: unused,
-      readDeletionStatus: unused,
-      submitBatch: unused,
-      readBatchStatus: unused,
-      checkReadiness: async () => [],
-    } as OperationServices,
+    services: unusedServices,
     verifiers: {
       apiConsumers: new ApiConsumerVerifier([{ key: CONSUMER.key, algorithm: 'HS256', secret: CONSUMER.secret }]),
       sessionCookie: { name: 'neptun-session', allowedOrigins: ['https://app.example'], secure: false },

@@ -13,20 +13,12 @@ import type { Dialect } from './dialect.js'
 import { sunbirdEnvelope } from './dialects/sunbird-envelope.js'
 import { errorEntry } from './error-codes.js'
 import { buildOpenApiDocument } from './openapi.js'
-import { defineOperation, type Operation, type OperationServices } from './operation.js'
+import { defineOperation, type Operation } from './operation.js'
 import { operations } from './operations/index.js'
 import { InMemoryIdempotencyKeys } from '../../test/support/fakes/in-memory-idempotency-keys.js'
+import { unusedServices } from '../../test/support/unused-services.js'
 
-const unused = () => Promise.reject(new Error('not used by this test'))
-const services: OperationServices = {
-  deleteAccount: unused,
-  cancelDeletion: unused,
-  exportUser: unused,
-  readDeletionStatus: unused,
-  submitBatch: unused,
-  readBatchStatus: unused,
-  checkReadiness: async () => [],
-}
+const services = unusedServices
 
 /** The real app factory, over services and verifiers the tests below never reach. */
 function appServing(served: readonly Operation[] = operations, schemas: SchemaRegistry = createSchemaRegistry()) {
