@@ -10,6 +10,7 @@ import type { Caller } from './caller.js'
 import type { DeletionInput } from './delete-account.js'
 import type { DeletionRequest, RequestState } from './deletion-request.js'
 import { CallerLockedOutError, DependencyUnavailableError, RequestAlreadyOpenedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
+import { FencePassedError } from './lease.js'
 import type { BatchItem, Clock } from './ports.js'
 import { lockOutStanding } from './user-condition.js'
 
@@ -106,6 +107,8 @@ class FakeEngine {
     this.hooks.delete(input.userId)
     await hook?.()
     if (this.down) throw new DependencyUnavailableError('keycloak')
+    // A create fenced by the slice lease is a plain write: it must never meet an earlier request.
+    if (input.fencedBy && this.requests.has(input.requestId)) throw new Error(`a fenced create meets request ${input.requestId}, opened before it`)
     if (input.requestIdChosenBy === 'derived' && this.requests.has(input.requestId)) throw new RequestAlreadyOpenedError(input.requestId)
     const refusal = this.refusals.get(input.userId)
     if (refusal) throw refusal
@@ -195,7 +198,7 @@ describe('BatchRunner: working a job', () => {
 
     expect([...w.engine.users()].sort()).toEqual([U1, U2, U3, U4, U5])
     for (const userId of [U1, U2, U3, U4, U5]) {
-      expect(w.engine.calls).toContainEqual({ requestId: batchRequestId(JOB_ID, userId), requestIdChosenBy: 'derived', userId, caller: CALLER, mode: 'hard' })
+      expect(w.engine.calls).toContainEqual({ requestId: batchRequestId(JOB_ID, userId), requestIdChosenBy: 'derived', fencedBy: expect.any(Date), userId, caller: CALLER, mode: 'hard' })
     }
     expect(await w.jobs.itemsPage(JOB_ID, 0, 10)).toEqual([deleted(U1, 0, START), deleted(U2, 0, START), deleted(U3, 1, START), deleted(U4, 1, START), deleted(U5, 2, START)])
   })
@@ -322,6 +325,9 @@ describe('BatchRunner: a dependency in trouble', () => {
     w.engine.seedRequest(requestOf(held, U3, 'in_progress', START)).holdLease(held)
     w.engine.down = true
     await w.submit([U1, U2, U3, U4])
+    // That try was instance-b's, which took the slice before and died.
+    expect(await w.jobs.acquireSlice(JOB_ID, 0, 'instance-b', START, START)).toBe(true)
+    w.clock.advance(1)
     await w.runner.pass()
     await eventually(async () => expect(await w.state()).toBe('paused'))
     w.engine.down = false
@@ -542,14 +548,17 @@ describe('BatchRunner: outcomes, leases and stopping', () => {
   it('when another runner of the same user opened their request first, then this one settles the user from that request and opens none', async () => {
     const w = batchWorld()
     await w.submit([U1])
-    // A runner that lost the slice but still works U1 opens U1's request as this one starts.
-    w.engine.seedRequest(requestOf(batchRequestId(JOB_ID, U1), U1, 'in_progress', START))
+    // instance-b held the slice and lost it, but still works U1: it opens U1's request as this one creates it.
+    expect(await w.jobs.acquireSlice(JOB_ID, 0, 'instance-b', START, START)).toBe(true)
+    w.clock.advance(1)
+    w.engine.during(U1, () => w.engine.seedRequest(requestOf(batchRequestId(JOB_ID, U1), U1, 'in_progress', START)))
 
     await w.runner.pass()
     await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
 
+    expect(w.engine.calls.map((call) => call.fencedBy)).toEqual([undefined])
     expect(w.engine.resumed).toEqual([batchRequestId(JOB_ID, U1)])
-    expect(await w.item(U1)).toEqual(deleted(U1, 0, START))
+    expect(await w.item(U1)).toEqual(deleted(U1, 0, w.clock.now()))
   })
 
   it('when the instance stops while it waits for the pace budget, then no deletion starts after the stop, and the slice is given back', async () => {
@@ -595,6 +604,76 @@ describe('BatchRunner: outcomes, leases and stopping', () => {
 
     expect(w.timeline.count('jobs.listOpen')).toBe(0)
     expect(w.engine.users()).toEqual([])
+  })
+})
+
+describe('BatchRunner: the create of a deletion no earlier try can have opened', () => {
+  it('when a user of a slice never taken is tried for the first time, then their deletion is created fenced by the slice lease, with no read of an earlier request first', async () => {
+    const w = batchWorld()
+    await w.submit([U1])
+    const reads = vi.spyOn(w.engine, 'get')
+
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+
+    expect(w.engine.calls).toEqual([{ requestId: batchRequestId(JOB_ID, U1), requestIdChosenBy: 'derived', fencedBy: new Date(START.getTime() + LEASE_MS), userId: U1, caller: CALLER, mode: 'hard' }])
+    expect(reads).not.toHaveBeenCalled()
+    expect(await w.item(U1)).toEqual(deleted(U1, 0, START))
+  })
+
+  it('when a user was tried before, or their slice was taken before, then their earlier request is looked for first and their deletion is created by compare-and-set, not fenced', async () => {
+    const w = batchWorld()
+    await w.submit([U1, U2, U3], 2)
+    // U1 was tried once (a dependency in trouble): the try count alone says an earlier try may exist.
+    expect(await w.jobs.recordItem(JOB_ID, pending(U1, 0, 1), new Date(START.getTime() + 1))).toBe(true)
+    // Slice 1 was taken by instance-b, which died.
+    expect(await w.jobs.acquireSlice(JOB_ID, 1, 'instance-b', START, START)).toBe(true)
+    w.clock.advance(1)
+
+    await w.runner.pass()
+    await eventually(async () => expect((await w.jobs.slices(JOB_ID)).every((slice) => slice.done)).toBe(true))
+
+    const fencedBy = Object.fromEntries(w.engine.calls.map((call) => [call.userId, call.fencedBy]))
+    expect(fencedBy).toEqual({ [U1]: undefined, [U2]: new Date(START.getTime() + 1 + LEASE_MS), [U3]: undefined })
+  })
+
+  it("when a user's create is answered only after the slice lease ended, then the slice's work ends as with a lease lost: the user stays pending, no try counted, nobody after them tried, the slice neither finished nor given back", async () => {
+    const w = batchWorld()
+    await w.submit([U1, U2])
+    w.engine.refuse(U1, new FencePassedError(batchRequestId(JOB_ID, U1)))
+
+    await w.runner.pass()
+    await eventually(() => expect(w.engine.calls).toHaveLength(1))
+    await w.runner.stop()
+
+    expect(w.engine.users()).toEqual([U1])
+    expect(await w.jobs.items(JOB_ID, 0)).toEqual([pending(U1, 0), pending(U2, 0)])
+    expect(w.timeline.entries.filter((entry) => /^jobs\.(recordItem|finishSlice|releaseSlice|renewSlice)/.test(entry))).toEqual([])
+    expect(w.breakerChanges).toEqual([])
+    expect(w.errors).toEqual([])
+  })
+
+  it('when another instance takes a slice this pass read never taken, before this pass takes it, then this pass leaves it even once that lease has run out; the next takes it as taken before and finishes the request opened meanwhile', async () => {
+    const w = batchWorld()
+    await w.submit([U1])
+    const read = w.jobs.slices.bind(w.jobs)
+    vi.spyOn(w.jobs, 'slices').mockImplementationOnce(async (jobId) => {
+      const slices = await read(jobId)
+      // Right after this read: instance-b takes the slice, opens U1's request and dies; its lease runs out.
+      expect(await w.jobs.acquireSlice(JOB_ID, 0, 'instance-b', START, new Date(START.getTime() + LEASE_MS))).toBe(true)
+      w.engine.seedRequest(requestOf(batchRequestId(JOB_ID, U1), U1, 'in_progress', START))
+      w.clock.advance(LEASE_MS + 1)
+      return slices
+    })
+
+    await w.runner.pass()
+    expect(await w.slice(0)).toMatchObject({ leaseUntil: new Date(START.getTime() + LEASE_MS), taken: true })
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+
+    expect(w.engine.calls).toEqual([])
+    expect(w.engine.resumed).toEqual([batchRequestId(JOB_ID, U1)])
+    expect(await w.item(U1)).toEqual(deleted(U1, 0, w.clock.now()))
   })
 })
 

@@ -4,6 +4,7 @@ import { type BreakerSettings, CircuitBreaker } from './circuit-breaker.js'
 import type { DeletionInput } from './delete-account.js'
 import { isFinished } from './deletion-request.js'
 import { CallerLockedOutError, RequestAlreadyOpenedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
+import { FencePassedError } from './lease.js'
 import type { BatchItem, BatchJob, BatchJobStore, Clock, DeletionRequestStore } from './ports.js'
 import { leaseEnd, SliceLease } from './slice-lease.js'
 
@@ -61,7 +62,8 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * takes free slices (a lease, the one lightweight transaction per slice) up to `concurrency`; a
  * slice's users are deleted one after another, each through the deletion engine with the job's
  * caller and a request id derived from job and user (so a slice taken over after a crash finishes
- * that user's request instead of opening a second one). Every deletion first takes a token of the
+ * that user's request instead of opening a second one), its create fenced by the slice lease
+ * while no earlier try can have opened it. Every deletion first takes a token of the
  * job's per-second budget shared in Cassandra. A breaker per job pauses the work when too many
  * attempts meet a dependency in trouble. A person's job runs on their authority only while the
  * lock-out would let them in: once it would refuse them, the users not begun are failed as a
@@ -116,7 +118,9 @@ export class BatchRunner {
           const key = `${jobId}/${slice.slice}`
           if (slice.done || this.working.has(key) || slice.leaseUntil > now) continue
           const until = leaseEnd(this.deps.clock, this.deps.settings.leaseMs)
-          if (!(await this.deps.jobs.acquireSlice(jobId, slice.slice, this.deps.instanceId, now, until))) continue
+          // A slice read never taken is taken as such only if it still is: its users' creates then
+          // need no compare-and-set (attempt), as no try of theirs can exist, however stale the read.
+          if (!(await this.deps.jobs.acquireSlice(jobId, slice.slice, this.deps.instanceId, now, until, !slice.taken))) continue
           const job = await this.job(jobId)
           if (!job) continue
           const work = this.workSlice(job, slice.slice, slice.taken, until)
@@ -268,7 +272,8 @@ export class BatchRunner {
   /**
    * One user: their request finished if an earlier try opened it, else deleted as a single delete
    * would be. Only a user of a slice worked before, or tried before, can have an earlier try: the
-   * others are spared the read (one per deletion of a bulk job). A try that locked the user is
+   * others are spared the read (one per deletion of a bulk job), and their request's create is
+   * fenced by the slice lease instead of a compare-and-set. A try that locked the user is
    * found all the same, by the "already deleted" below. The lease is checked once the pace token
    * is taken, right before the deletion: the wait for a token may outlast it.
    *
@@ -298,11 +303,16 @@ export class BatchRunner {
       if (earlier) return await this.settleEarlier(requestId)
       if (creatorLockedOut || (await this.creatorLockedOut(job))) return this.failure(new CallerLockedOutError())
       // The id follows from job and user, so two runners of one item (a slice taken over while its
-      // holder still works it) name the same id: its create is the compare-and-set, and the one
-      // that finds it taken settles the user from that request instead of opening a second.
-      await this.deps.deleteAccount({ requestId, requestIdChosenBy: 'derived', userId: item.userId, caller: job.caller as Caller, ...(job.mode && { mode: job.mode }) })
+      // holder still works it) name the same id. Where an earlier try may exist, its create is the
+      // compare-and-set, and the one that finds it taken settles the user from that request instead
+      // of opening a second. Where none can, only the slice's next holder, past this lease, can name
+      // it: the create is fenced by the lease instead (one lightweight transaction fewer per user).
+      const fencedBy = mayHaveEarlierTry ? undefined : lease.heldUntil
+      await this.deps.deleteAccount({ requestId, requestIdChosenBy: 'derived', ...(fencedBy && { fencedBy }), userId: item.userId, caller: job.caller as Caller, ...(job.mode && { mode: job.mode }) })
       return { status: 'deleted' }
     } catch (err) {
+      // The create was not known in place before the slice lease ended: the slice may be another's.
+      if (err instanceof FencePassedError) return { status: 'lease lost' }
       // Another runner of this item opened its request first; or an earlier try whose create was
       // settled late (Cassandra paused, then back) locked the user meanwhile, its request resumed by
       // the sweeper: either way the user is ours, settled from that request.

@@ -1,11 +1,12 @@
 import { describe, expect, it, vi } from 'vitest'
-import { WORLD_GRACE_DAY_MS, WORLD_LEASE_MS, deletionWorld } from '../../test/support/fakes/deletion-world.js'
+import { WORLD_GRACE_DAY_MS, WORLD_LEASE_MS, WORLD_NOW, deletionWorld } from '../../test/support/fakes/deletion-world.js'
 import type { SeedUser } from '../../test/support/fakes/in-memory-user-store.js'
 import { cancelDeletion } from './cancel-deletion.js'
 import type { Caller } from './caller.js'
 import { type DeletionInput, deleteAccount } from './delete-account.js'
 import { DependencyUnavailableError, NotPermittedError, RequestAlreadyOpenedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
-import { resumeOpenDeletions } from './run-deletion.js'
+import { FencePassedError } from './lease.js'
+import { resumeDeletion, resumeOpenDeletions } from './run-deletion.js'
 
 const TARGET = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
 const ADMIN = 'a0a0a0a0-1111-4222-8333-444455556666'
@@ -122,6 +123,92 @@ describe('deleteAccount, a request id derived from a batch job and its user', ()
     expect(outcomes.filter((outcome) => outcome instanceof RequestAlreadyOpenedError)).toEqual([expect.objectContaining({ requestId: 'batch-job-1-user' })])
     expect(w.requests.all().map((request) => [request.id, request.state])).toEqual([['batch-job-1-user', 'completed']])
     expect(w.audit.records.filter((record) => record.event === 'deletion.accepted')).toHaveLength(1)
+  })
+
+  describe('fenced by the slice lease (an item no earlier try can have opened)', () => {
+    const ITEM_ID = 'batch-job-1-user'
+    // A slice lease that ends before a request's own lease would.
+    const FENCE = new Date(WORLD_NOW.getTime() + WORLD_LEASE_MS / 3)
+    const fencedItem = (fields: Partial<DeletionInput> = {}) => ask({ requestId: ITEM_ID, requestIdChosenBy: 'derived', fencedBy: FENCE, ...fields }, orgAdmin())
+    const events = (w: ReturnType<typeof deletionWorld>) => w.audit.records.map((record) => record.event)
+
+    it.each([{}, { mode: 'hard' as const }])(
+      'when it is deleted (%o), then its request is created by the fenced create, not the compare-and-set, its lease ending by the fence, and the deletion goes on as any',
+      async (mode) => {
+        const w = deletionWorld({ seed: [activeUser()] })
+
+        await deleteAccount(w.deps, fencedItem(mode))
+
+        expect(w.timeline.count('requests.create')).toBe(0)
+        expect(w.requests.created).toEqual([expect.objectContaining({ leaseUntil: FENCE, fence: FENCE, applied: true })])
+        expect(w.requests.peek(ITEM_ID)).toMatchObject({ state: 'completed' })
+        expect(events(w)).toEqual(['deletion.accepted', 'deletion.completed'])
+      },
+    )
+
+    it('when its run outlasts that lease and nobody took the request meanwhile, then its writes still land and it completes', async () => {
+      const w = deletionWorld({
+        seed: [activeUser()],
+        afterStep: (step) => {
+          if (step === 'accept') w.clock.advance(WORLD_LEASE_MS)
+        },
+      })
+
+      await deleteAccount(w.deps, fencedItem())
+
+      expect(w.requests.peek(ITEM_ID)).toMatchObject({ state: 'completed' })
+      expect(events(w)).toEqual(['deletion.accepted', 'deletion.completed'])
+    })
+
+    it('when its run stalls past that lease and another runner takes the request over, then the stalled run records nothing more, and the request is finished once, by the taker', async () => {
+      const takerUntil = new Date(FENCE.getTime() + 1 + WORLD_LEASE_MS)
+      const w = deletionWorld({
+        seed: [activeUser()],
+        afterStep: (step) => {
+          if (step !== 'accept') return
+          w.clock.set(new Date(FENCE.getTime() + 1))
+          // The taker's compare-and-set on the lease (the fake's lands at once).
+          void w.requests.acquireLease(ITEM_ID, w.clock.now(), takerUntil)
+        },
+      })
+
+      await deleteAccount(w.deps, fencedItem())
+      expect(w.requests.peek(ITEM_ID)).toMatchObject({ state: 'accepted', steps: {} })
+      w.clock.set(new Date(takerUntil.getTime() + 1))
+      expect(await resumeDeletion(w.deps, ITEM_ID)).toBe('completed')
+
+      expect(events(w)).toEqual(['deletion.accepted', 'deletion.completed'])
+    })
+
+    it("when the create's answer comes only after the fence, then FencePassedError: nothing audited, the user not locked; the request, its lease ended with the fence, is finished by whoever resumes it", async () => {
+      const w = deletionWorld({ seed: [activeUser()] })
+      const held = w.requests.holdFencedCreates()
+      const stalled = failureOf(deleteAccount(w.deps, fencedItem()))
+      await held.reached
+      w.clock.set(FENCE)
+      held.land()
+
+      expect(await stalled).toBeInstanceOf(FencePassedError)
+
+      expect(events(w)).toEqual([])
+      expect(w.users.callCount('markDeleted')).toBe(0)
+      expect(w.requests.leaseOf(ITEM_ID)).toEqual(FENCE)
+      w.clock.advance(1)
+      expect(await resumeDeletion(w.deps, ITEM_ID)).toBe('completed')
+      expect(events(w)).toEqual(['deletion.completed'])
+    })
+
+    it('when the fence has passed before the create, then FencePassedError, and nothing is written', async () => {
+      const w = deletionWorld({ seed: [activeUser()] })
+      w.clock.set(FENCE)
+
+      expect(await failureOf(deleteAccount(w.deps, fencedItem()))).toBeInstanceOf(FencePassedError)
+
+      expect(w.requests.all()).toEqual([])
+      expect(w.requests.isOpen(ITEM_ID)).toBe(false)
+      expect(events(w)).toEqual([])
+      expect(w.users.callCount('markDeleted')).toBe(0)
+    })
   })
 
   it("when a caller's own id clashes, then the request gets an id of the service's, as Sunbird's callers have always had it", async () => {

@@ -26,6 +26,13 @@ export interface DeletionInput {
    * RequestIdChosenBy). Absent: the caller's, which is always safe (the create is then the compare-and-set).
    */
   requestIdChosenBy?: RequestIdChosenBy
+  /**
+   * The end of the lease the caller holds on this deletion's work (a batch slice's), for a derived id
+   * no earlier try can have created: the create is then a plain write fenced by it instead of the
+   * compare-and-set (DeletionRequestStore.createFenced), and the request's lease ends by it. A create
+   * not known in place before it ends throws FencePassedError, nothing audited or locked.
+   */
+  fencedBy?: Date
   /** The target, already reduced from f:<provider>:<id> to <id>. */
   userId: string
   caller: Caller
@@ -159,7 +166,7 @@ async function carryOut(deps: DeleteAccountDeps, input: DeletionInput, ask: Aske
   const outcome = (): DeletionOutcome =>
     request.schedule ? { kind: 'scheduled', mode: ask.mode, requestId: request.id, eraseAt: request.schedule.eraseAt } : { kind: 'deleted', mode: ask.mode, requestId: request.id }
   accepting(outcome())
-  if ((await openRequest(deps, request, input.requestIdChosenBy ?? 'caller', commit)) === 'unknown') return outcome()
+  if ((await openRequest(deps, request, input.requestIdChosenBy ?? 'caller', commit, input.fencedBy)) === 'unknown') return outcome()
   try {
     const userName = deps.eventIncludesUserName ? await deps.users.findUserName(input.userId) : null
     const locked = await lockForPlan(deps, request)

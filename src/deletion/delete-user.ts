@@ -5,7 +5,7 @@ import { deletionBasis, type OrgAdminScope, orgAdminCovers, rolesAllowDeletion }
 import { acceptedRequest, type DeletionRequest, isFinished, type RequestIdChosenBy } from './deletion-request.js'
 import { DependencyUnavailableError, NotPermittedError, RequestAlreadyOpenedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
 import { isDeleted } from './is-deleted.js'
-import { giveBack, LeaseLostError, leaseUntil } from './lease.js'
+import { FencePassedError, fencedLease, giveBack, LeaseLostError, leaseHoldsAt, leaseUntil } from './lease.js'
 import type { UserRecord } from './ports.js'
 import { type RunDeps, resumeDeletion, runRemainingSteps } from './run-deletion.js'
 import { auditRecord, failRequest } from './settle-request.js'
@@ -20,6 +20,8 @@ export interface DeleteUserInput {
   requestId: string
   /** Whose the id is (see RequestIdChosenBy); absent: the caller's, which is always safe, as the create is then the compare-and-set. */
   requestIdChosenBy?: RequestIdChosenBy
+  /** See DeletionInput.fencedBy. */
+  fencedBy?: Date
   /** The target, already reduced from f:<provider>:<id> to <id>. */
   userId: string
   caller: Caller
@@ -71,22 +73,19 @@ export async function authorize(
  * Records the request (accepted) and audits it, before anything changes. Its id is the call's
  * msgid, which a client may reuse: on a clash the request gets an id of its own (a fresh UUID, so
  * created with a plain write, as is a msgid the service generated). A derived id that clashes is
- * refused instead (RequestAlreadyOpenedError): its deletion is open already. Creating it is the
+ * refused instead (RequestAlreadyOpenedError): its deletion is open already; one no earlier try can
+ * have created comes `fencedBy` the caller's own lease instead (see createFenced), which also bounds
+ * the request's lease. Creating it is the
  * point of no return (see CommitGate): 'unknown' when the store could not tell whether it did (it
  * settles that itself, and the request is then left to the sweeper). The acceptance is audited
  * without waiting: one that could not be audited does not stop the request: it exists, so it is
  * carried out, and its runner goes on to the lock, whose outcome is the caller's answer (the
  * acceptance record is the one thing missing).
  */
-export async function openRequest(deps: RunDeps, request: DeletionRequest, idChosenBy: RequestIdChosenBy, commit?: CommitGate): Promise<'open' | 'unknown'> {
-  const heldUntil = leaseUntil(deps, request.createdAt)
+export async function openRequest(deps: RunDeps, request: DeletionRequest, idChosenBy: RequestIdChosenBy, commit?: CommitGate, fencedBy?: Date): Promise<'open' | 'unknown'> {
+  const heldUntil = fencedLease(leaseUntil(deps, request.createdAt), fencedBy)
   commit?.enter()
-  let created = await deps.requests.create(request, heldUntil, idChosenBy)
-  if (created === false && idChosenBy === 'derived') throw new RequestAlreadyOpenedError(request.id)
-  if (created === false) {
-    request.id = randomUUID()
-    created = await deps.requests.create(request, heldUntil, 'service')
-  }
+  const created = fencedBy ? await createFenced(deps, request, idChosenBy, heldUntil, fencedBy) : await create(deps, request, idChosenBy, heldUntil)
   if (created === 'unknown') return 'unknown'
   request.heldUntil = heldUntil
   // Not awaited: an audit write in trouble is written again on a fresh chain, which may take
@@ -95,6 +94,28 @@ export async function openRequest(deps: RunDeps, request: DeletionRequest, idCho
   deps.audit.append(auditRecord(request, 'deletion.accepted', request.createdAt)).catch((err: unknown) => deps.onStepError?.('lock', err, request.id))
   deps.afterStep?.('accept')
   return 'open'
+}
+
+/** The create under a compare-and-set (or a plain write, for an id of the service's); a caller's id that clashes gives way to one of the service's. */
+async function create(deps: RunDeps, request: DeletionRequest, idChosenBy: RequestIdChosenBy, heldUntil: Date): Promise<true | 'unknown'> {
+  const created = await deps.requests.create(request, heldUntil, idChosenBy)
+  if (created === false && idChosenBy === 'derived') throw new RequestAlreadyOpenedError(request.id)
+  if (created !== false) return created
+  request.id = randomUUID()
+  return (await deps.requests.create(request, heldUntil, 'service')) === 'unknown' ? 'unknown' : true
+}
+
+/**
+ * The create fenced by the caller's own lease (see DeletionInput.fencedBy). Known in place only once
+ * that lease had ended (its answer stalled in flight, or never written), it is not the caller's to go
+ * on with: the lease's next holder settles the request from what it finds (FencePassedError).
+ */
+async function createFenced(deps: RunDeps, request: DeletionRequest, idChosenBy: RequestIdChosenBy, heldUntil: Date, fence: Date): Promise<true | 'unknown'> {
+  // Only an id named by one deletion, which no earlier try can have created, may skip the compare-and-set.
+  if (idChosenBy !== 'derived') throw new Error(`a fenced create is for a derived id, not a ${idChosenBy} one`)
+  const created = await deps.requests.createFenced(request, heldUntil, fence)
+  if (created === 'fence passed' || !leaseHoldsAt(fence, deps.clock.now())) throw new FencePassedError(request.id)
+  return created
 }
 
 /**
@@ -160,7 +181,7 @@ export async function deleteUser(deps: DeleteUserDeps, input: DeleteUserInput): 
     },
     now,
   })
-  if ((await openRequest(deps, request, input.requestIdChosenBy ?? 'caller', input.commit)) === 'unknown') return { response: 'SUCCESS' }
+  if ((await openRequest(deps, request, input.requestIdChosenBy ?? 'caller', input.commit, input.fencedBy)) === 'unknown') return { response: 'SUCCESS' }
   try {
     return await lockAndRun(deps, request, user, input.caller.userId, input.commit)
   } catch (err) {

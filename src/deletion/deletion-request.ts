@@ -52,7 +52,9 @@ export interface ErasureSchedule {
  * names one deletion only (a batch job and its user), so a clash means that deletion is open
  * already and never a reason for a second request; or this service, a fresh random UUID that no
  * other call can hold. The store creates the first two with a compare-and-set, the service's with
- * a plain write.
+ * a plain write; and a derived id no earlier try can have created (a batch item never tried, of a
+ * slice never taken before) with a plain write fenced by the caller's slice lease
+ * (DeletionRequestStore.createFenced), as only the slice's next holder, past that lease, can name it.
  */
 export type RequestIdChosenBy = 'caller' | 'derived' | 'service'
 

@@ -42,6 +42,22 @@ export class LeaseLostError extends Error {
 }
 
 /**
+ * The create of a request fenced by a lease its caller holds (a batch slice's: DeletionInput.fencedBy)
+ * was not known to be in place before that lease ended: the work may be another runner's now. The
+ * caller stops there and writes nothing more of it (nothing audited, no lock); the lease's next holder
+ * settles the request from what it finds, this create landed or not.
+ */
+export class FencePassedError extends Error {
+  override name = 'FencePassedError'
+  constructor(readonly requestId: string) {
+    super("the lease fencing the deletion request's create ended before the create was known in place")
+  }
+}
+
+/** A lease bounded by the fence of the caller's own lease, when it has one: it never outlasts that. */
+export const fencedLease = (leaseUntil: Date, fence: Date | undefined): Date => (fence && fence.getTime() < leaseUntil.getTime() ? new Date(fence) : leaseUntil)
+
+/**
  * A checkpoint: records outcomes and the state under the lease the run holds, and renews that
  * lease. The one place a run's lease moves forward while it makes progress (reclaimLease is the
  * other, for a run whose lease ran out before its end).

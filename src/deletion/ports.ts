@@ -212,6 +212,20 @@ export interface DeletionRequestStore {
    * safe to send again, and answers true once written.
    */
   create(request: DeletionRequest, leaseUntil: Date, idChosenBy: RequestIdChosenBy): Promise<boolean | 'unknown'>
+  /**
+   * Lists and creates a request under a derived id that no earlier try can have created (a batch
+   * item never tried, of a slice never taken before), fenced by the lease its caller holds on that
+   * work (`fence`, the slice lease's end) instead of a compare-and-set: a plain write stamped at a
+   * time within the fence, so any create or write of the lease's next holder (made only past the
+   * fence) wins over it cell by cell, however late this one lands, and it then changes nothing. The
+   * request's lease ends by the fence (the earlier of `leaseUntil` and `fence`), so a caller that
+   * stalls past the fence finds it run out and its next fenced write refused (LeaseLostError) once
+   * another runner took the request. 'fence passed': the fence had passed before the create could
+   * be stamped (nothing written), or the id proved another request's (only the lease's next holder
+   * creates it, past the fence). A lost answer is settled as create's is (a serial read, then the
+   * compare-and-set create if the row is absent: never a plain write sent again): 'unknown' as there.
+   */
+  createFenced(request: DeletionRequest, leaseUntil: Date, fence: Date): Promise<true | 'unknown' | 'fence passed'>
   get(id: string): Promise<DeletionRequest | undefined>
   /** Newest first. */
   findByUser(userId: string, limit: number): Promise<DeletionRequest[]>
@@ -506,8 +520,14 @@ export interface BatchJobStore {
   /** Marks the job completed and unlists it. Idempotent. */
   complete(jobId: string): Promise<void>
   slices(jobId: string): Promise<BatchSliceState[]>
-  /** Takes the slice for `owner` until `until` if its lease has run out: one instance at a time. */
-  acquireSlice(jobId: string, slice: number, owner: string, now: Date, until: Date): Promise<boolean>
+  /**
+   * Takes the slice for `owner` until `until` if its lease has run out: one instance at a time.
+   * `neverTaken`: the slice was read never taken, and is taken as such only if no instance has
+   * taken it since (one compare-and-set all the same), so its holder knows that none of its users
+   * was tried before, however stale its read: a holder that took it since may have opened their
+   * requests, and then given it back or seen its lease run out.
+   */
+  acquireSlice(jobId: string, slice: number, owner: string, now: Date, until: Date, neverTaken?: boolean): Promise<boolean>
   /** Extends the lease while `owner` still holds it; false when it was lost. */
   renewSlice(jobId: string, slice: number, owner: string, until: Date): Promise<boolean>
   /**

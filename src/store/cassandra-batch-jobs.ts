@@ -30,6 +30,8 @@ function statements(keyspace: string) {
     // Not done until its new holder says so: a former holder's finish that lands late, stamped
     // within its lease and so before this, is older and does not count.
     acquire: `UPDATE ${slice} SET owner = ?, leaseuntil = ?, done = false WHERE jobid = ? AND slice = ? IF leaseuntil < ?`,
+    // The same, for a slice read never taken: refused if an instance took it since the read (see the port).
+    acquireNeverTaken: `UPDATE ${slice} SET owner = ?, leaseuntil = ?, done = false WHERE jobid = ? AND slice = ? IF leaseuntil < ? AND owner = null`,
     renew: `UPDATE ${slice} SET leaseuntil = ? WHERE jobid = ? AND slice = ? IF owner = ?`,
     release: `UPDATE ${slice} SET leaseuntil = ? WHERE jobid = ? AND slice = ? IF owner = ?`,
     finishSlice: `UPDATE ${slice} SET done = true, leaseuntil = ?, succeeded = ?, failed = ?, firstsettledat = ?, lastsettledat = ? WHERE jobid = ? AND slice = ?`,
@@ -203,9 +205,10 @@ export class CassandraBatchJobs implements BatchJobStore {
     })
   }
 
-  async acquireSlice(jobId: string, slice: number, owner: string, now: Date, until: Date): Promise<boolean> {
+  async acquireSlice(jobId: string, slice: number, owner: string, now: Date, until: Date, neverTaken = false): Promise<boolean> {
+    const query = neverTaken ? this.cql.acquireNeverTaken : this.cql.acquire
     // A lightweight transaction is not idempotent: the driver must not replay it on its own.
-    return (await runCassandra(this.client, (client) => client.execute(this.cql.acquire, [owner, until, jobId, slice, now], { prepare: true }))).wasApplied()
+    return (await runCassandra(this.client, (client) => client.execute(query, [owner, until, jobId, slice, now], { prepare: true }))).wasApplied()
   }
 
   async renewSlice(jobId: string, slice: number, owner: string, until: Date): Promise<boolean> {

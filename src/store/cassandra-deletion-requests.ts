@@ -12,7 +12,7 @@ import {
 } from '../deletion/deletion-request.js'
 import { CREATE_SETTLED_WITHIN_MS, type DeletionRequestStore, type OpenEntry } from '../deletion/ports.js'
 import { DependencyUnavailableError } from '../deletion/errors.js'
-import { LeaseLostError } from '../deletion/lease.js'
+import { fencedLease, LeaseLostError } from '../deletion/lease.js'
 import { IDEMPOTENT, runCassandra } from './cassandra-call.js'
 import { stampedWithin, WriteStamps } from './write-stamps.js'
 
@@ -75,7 +75,8 @@ function deletionRequestStatements(keyspace: string) {
   return {
     // A caller's id may be named by another create at the same time: only one of them may apply.
     create: `${insert} IF NOT EXISTS`,
-    // An id this service generated is named by no other create: the same row, written plainly.
+    // An id this service generated is named by no other create: the same row, written plainly. So is
+    // a derived id no earlier try can have created, stamped within its caller's lease (createFenced).
     createServiceId: insert,
     open: `INSERT INTO ${open} (id, userid, createdat) VALUES (?, ?, ?)`,
     get: `SELECT ${columns} FROM ${t} WHERE id = ?`,
@@ -145,6 +146,29 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
       const settled = await this.settleCreateNow(request, leaseUntil, Date.now() + SETTLE_NOW_MS)
       if (settled === 'unknown') this.settleInBackground(request, leaseUntil)
       return settled
+    }
+  }
+
+  async createFenced(request: DeletionRequest, leaseUntil: Date, fence: Date): Promise<true | 'unknown' | 'fence passed'> {
+    // One stamp within the fence for the entry and the row, whenever they land: the lease's next
+    // holder writes only past the fence, so a copy of either that lands after its writes loses
+    // cell by cell (the row's empty steps too: their tombstone is older) and changes nothing.
+    const stamp = this.stamps.next()
+    if (!stampedWithin(stamp, fence)) return 'fence passed'
+    const heldUntil = fencedLease(leaseUntil, fence)
+    const stamped = { ...IDEMPOTENT, timestamp: stamp }
+    // Listed open first, as create does.
+    await runCassandra(this.client, (client) => client.execute(this.cql.open, [request.id, request.userId, request.createdAt], stamped))
+    try {
+      await runCassandra(this.client, (client) => client.execute(this.cql.createServiceId, this.createValues(request, heldUntil), stamped))
+      return true
+    } catch (err) {
+      if (!(err instanceof DependencyUnavailableError)) throw err
+      // Settled as any create (a serial read, then the compare-and-set if absent), never by the plain
+      // write again. Another request under the id: only the lease's next holder, past the fence, creates one.
+      const settled = await this.settleCreateNow(request, heldUntil, Date.now() + SETTLE_NOW_MS)
+      if (settled === 'unknown') this.settleInBackground(request, heldUntil)
+      return settled === false ? 'fence passed' : settled
     }
   }
 

@@ -421,6 +421,20 @@ export function describeBatchJobStoreContract(implementation: string, factory: S
         expect((await sliceOf(s, job.id, 0))?.leaseUntil).toEqual(later)
       })
 
+      test('when a slice read never taken was taken since, then taking it as never taken is refused, even once that lease was given back or ran out; taken as it is, it is not', async (s) => {
+        const { job } = await created(s, [1])
+        expect((await sliceOf(s, job.id, 0))?.taken).toBe(false)
+        const until = new Date(Date.now() + 30 * SECOND)
+        expect(await s.store.acquireSlice(job.id, 0, 'instance-a', new Date(), until, true)).toBe(true)
+        await s.store.releaseSlice(job.id, 0, 'instance-a')
+        const past = new Date(until.getTime() + 1)
+
+        expect(await s.store.acquireSlice(job.id, 0, 'instance-b', past, new Date(past.getTime() + 30 * SECOND), true)).toBe(false)
+
+        expect(await sliceOf(s, job.id, 0)).toMatchObject({ leaseUntil: EPOCH, taken: true })
+        expect(await s.store.acquireSlice(job.id, 0, 'instance-b', past, new Date(past.getTime() + 30 * SECOND))).toBe(true)
+      })
+
       test('when instances race for a free slice, then exactly one gets it', async (s) => {
         const { job } = await created(s, [1])
         const now = new Date()

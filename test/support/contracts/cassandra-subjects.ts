@@ -1,4 +1,4 @@
-import { type Client, types } from 'cassandra-driver'
+import { type Client, type QueryOptions, types } from 'cassandra-driver'
 import { seedUser } from '../../../scripts/lib/seed-users.js'
 import type { AuditRecord, PersonalTable } from '../../../src/deletion/ports.js'
 import { CassandraAuditTrail } from '../../../src/store/cassandra-audit-trail.js'
@@ -126,11 +126,46 @@ export function cassandraUserStore(db: Client): UserStoreSubject {
   }
 }
 
+/**
+ * The client, with each fenced create's row (the request insert sent with a write time of its own)
+ * held back after the adapter stamped and sent it, until `land()`: a stalled connection.
+ */
+function holdingFencedCreates(db: Client): { client: Client; reached: Promise<void>; land: () => void } {
+  let reached!: () => void
+  let land!: () => void
+  const reachedOnce = new Promise<void>((resolve) => {
+    reached = resolve
+  })
+  const landed = new Promise<void>((resolve) => {
+    land = resolve
+  })
+  const client = new Proxy(db, {
+    get(target, property) {
+      if (property === 'execute') {
+        return async (query: string, params: unknown[], options?: QueryOptions) => {
+          if (query.startsWith(`INSERT INTO ${ks}.user_deletion_request (`) && options?.timestamp !== undefined) {
+            reached()
+            await landed
+          }
+          return target.execute(query, params, options)
+        }
+      }
+      const value = Reflect.get(target, property, target)
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
+  return { client, reached: reachedOnce, land }
+}
+
 /** The Cassandra adapter; the case's requests are removed afterwards, so no sweeper meets them. */
 export function cassandraDeletionRequests(db: Client): DeletionRequestStoreSubject {
   const used = new Set<string>()
   return {
     store: new CassandraDeletionRequests(db, ks),
+    withFencedCreatesHeld() {
+      const { client, reached, land } = holdingFencedCreates(db)
+      return { store: new CassandraDeletionRequests(client, ks), reached, land }
+    },
     uses: (requestId) => void used.add(requestId),
     async dispose() {
       for (const id of used) {

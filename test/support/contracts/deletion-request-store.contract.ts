@@ -8,6 +8,11 @@ import { contractCase, type ContractSubject, type SubjectFactory } from './contr
 /** A DeletionRequestStore, told which request ids a case uses so a shared server can be tidied after it. */
 export interface DeletionRequestStoreSubject extends ContractSubject {
   store: DeletionRequestStore
+  /**
+   * A store over the same requests whose fenced creates are held back once stamped and sent (a
+   * stalled connection): `reached` once one is held; they land at `land()`.
+   */
+  withFencedCreatesHeld(): { store: DeletionRequestStore; reached: Promise<void>; land(): void }
   uses?(requestId: string): void
 }
 
@@ -130,6 +135,50 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
 
       test('when there is no such request, then get answers undefined', async (s) => {
         expect(await s.store.get(`contract-${randomUUID()}`)).toBeUndefined()
+      })
+    })
+
+    describe("a create fenced by its caller's lease (a batch item never tried)", () => {
+      test('when a fenced create is made within its fence, then the request reads back as created and is listed open, its lease ending by the fence', async (s) => {
+        const request = newRequest(s)
+        const fence = new Date(Date.now() + 30 * SECOND)
+
+        expect(await s.store.createFenced(request, new Date(fence.getTime() + 60 * SECOND), fence)).toBe(true)
+
+        expect(await s.store.get(request.id)).toEqual({ ...request, steps: {} })
+        expect(await s.store.isListed(request.id)).toBe(true)
+        expect(await s.store.acquireLease(request.id, fence, new Date(fence.getTime() + 30 * SECOND))).toBe(false)
+        expect(await s.store.acquireLease(request.id, new Date(fence.getTime() + 1), new Date(fence.getTime() + 30 * SECOND))).toBe(true)
+      })
+
+      test("when a fenced create lands after a create of the same id stamped later (the lease's next holder), then it changes nothing of that one: not its creation, lease or outcomes", async (s) => {
+        const first = newRequest(s)
+        const fence = new Date(Date.now() + 30 * SECOND)
+        const held = s.withFencedCreatesHeld()
+        const stalled = held.store.createFenced(first, new Date(Date.now() + 30 * SECOND), fence)
+        await held.reached
+        const later = { ...newRequest(s, { userId: first.userId }), id: first.id, createdAt: new Date(first.createdAt.getTime() + 1), updatedAt: new Date(first.createdAt.getTime() + 1) }
+        const laterLease = new Date(Date.now() + 90 * SECOND)
+        expect(await s.store.create(later, laterLease, 'derived')).toBe(true)
+        await s.store.recordSteps(later.id, { lock: done('locked', new Date('2024-05-20T10:09:00.000Z')) }, 'in_progress', laterLease, laterLease)
+        const standing = await s.store.get(later.id)
+
+        held.land()
+        await stalled
+
+        expect(standing).toMatchObject({ createdAt: later.createdAt, state: 'in_progress', steps: { lock: { action: 'locked' } } })
+        expect(await s.store.get(later.id)).toEqual(standing)
+        expect(await s.store.acquireLease(later.id, new Date(laterLease.getTime() - 1), new Date(laterLease.getTime() + 30 * SECOND))).toBe(false)
+      })
+
+      test('when a fenced create is made past its fence, then it answers so and writes nothing: no request, not listed', async (s) => {
+        const request = newRequest(s)
+        const fence = new Date(Date.now() - SECOND)
+
+        expect(await s.store.createFenced(request, new Date(Date.now() + 30 * SECOND), fence)).toBe('fence passed')
+
+        expect(await s.store.get(request.id)).toBeUndefined()
+        expect(await s.store.isListed(request.id)).toBe(false)
       })
     })
 

@@ -65,7 +65,8 @@ export function fakeUserStore(): UserStoreSubject {
 }
 
 export function fakeDeletionRequests(): DeletionRequestStoreSubject {
-  return { store: new InMemoryDeletionRequests(new Timeline(), { now: () => new Date() }) }
+  const store = new InMemoryDeletionRequests(new Timeline(), { now: () => new Date() })
+  return { store, withFencedCreatesHeld: () => ({ store, ...store.holdFencedCreates() }) }
 }
 
 export function fakeEventOutbox(): EventOutboxSubject {

@@ -39,7 +39,7 @@ const inSliceOrder = (a: BatchItem, b: BatchItem) => a.slice - b.slice || (a.use
  *   (a code or time it does not carry is gone);
  * - setState stamps updatedAt with the clock; complete sets 'completed' and unlists the job;
  * - acquireSlice applies only when the slice exists and its lease ran out (leaseUntil < now), done or
- *   not, and leaves it not done (its counts unread) until the new holder finishes it; renewSlice and releaseSlice only while `owner` is the last one that took it (whatever its
+ *   not (and, `neverTaken`, only when no instance ever took it), and leaves it not done (its counts unread) until the new holder finishes it; renewSlice and releaseSlice only while `owner` is the last one that took it (whatever its
  *   lease); releaseSlice and finishSlice set the lease to the epoch and keep the owner (the slice
  *   reads taken);
  * - recordItem and finishSlice are fenced by the slice lease they are given: once the clock is past
@@ -186,11 +186,13 @@ export class InMemoryBatchJobs implements BatchJobStore {
     }))
   }
 
-  async acquireSlice(jobId: string, slice: number, owner: string, now: Date, until: Date): Promise<boolean> {
+  async acquireSlice(jobId: string, slice: number, owner: string, now: Date, until: Date, neverTaken = false): Promise<boolean> {
     this.enter('acquireSlice')
     const state = this.rows.get(jobId)?.slices.get(slice)
     // UPDATE ... IF leaseuntil < now: not applied for a missing slice or a lease still running.
     if (!state || !(state.leaseUntil.getTime() < now.getTime())) return false
+    // ... AND owner = null, for a slice read never taken.
+    if (neverTaken && state.owner !== undefined) return false
     state.owner = owner
     state.leaseUntil = new Date(until)
     state.done = false

@@ -9,7 +9,7 @@ import {
   type StepName,
   type StepOutcome,
 } from '../../../src/deletion/deletion-request.js'
-import { LeaseLostError, leaseHoldsAt } from '../../../src/deletion/lease.js'
+import { fencedLease, LeaseLostError, leaseHoldsAt } from '../../../src/deletion/lease.js'
 import type { DeletionRequestStore, OpenEntry } from '../../../src/deletion/ports.js'
 import { FailureQueue, Timeline } from './timeline.js'
 
@@ -23,6 +23,8 @@ interface Row {
   dueAt?: Date
   /** The relay's confirmation (markEventPublished). */
   eventPublishedAt?: Date
+  /** When the create that wrote the row was stamped (see WriteStamps): a fenced create stamped before it changes nothing. */
+  createdStamp: number
 }
 
 /** The steps of a write, for the timeline: `lookups,userRow`. */
@@ -38,6 +40,11 @@ const EPOCH = new Date(0)
  * - create of an id the service chose is a plain INSERT of the same row: true, and sent again (a
  *   driver's replay) it changes nothing; an id the service chose that is already another request's
  *   breaks the port's promise, so it throws instead of overwriting as Cassandra would;
+ * - createFenced is that plain INSERT stamped when called (by the clock, strictly increasing over
+ *   every create): 'fence passed', nothing written, once the clock is at or past the fence; the
+ *   lease is the earlier of `leaseUntil` and the fence. Held back (holdFencedCreates) and landing
+ *   after a create stamped later, it changes nothing, as Cassandra's cells keep the newer write; a
+ *   row of another request stamped earlier breaks the port's promise, so it throws;
  * - acquireLease applies only when the row exists and its lease ran out (leaseUntil < now);
  * - releaseLease and finish set the lease to the epoch, so anyone may take the request at once,
  *   except a finish to a finished state, which keeps the lease it is written under (`heldUntil`);
@@ -66,7 +73,11 @@ const EPOCH = new Date(0)
  */
 export class InMemoryDeletionRequests implements DeletionRequestStore {
   /** What create was called with, copied at the time of the call (including refused ones). */
-  readonly created: { request: DeletionRequest; leaseUntil: Date; idChosenBy: RequestIdChosenBy; applied: boolean }[] = []
+  readonly created: { request: DeletionRequest; leaseUntil: Date; idChosenBy: RequestIdChosenBy; applied: boolean; fence?: Date }[] = []
+  /** The last create's stamp (µs by the clock, strictly increasing). */
+  private lastStamp = 0
+  /** While set, fenced creates wait for it once stamped (holdFencedCreates). */
+  private fencedCreatesHeld: { reached: () => void; landed: Promise<void> } | undefined
   private readonly rows = new Map<string, Row>()
   private readonly entriesWithoutRequest = new Map<string, Omit<OpenEntry, 'dueAt'>>()
   /** Where the last listOpen that stopped at its limit stopped (an id: the fake's ring is in id order). */
@@ -96,6 +107,7 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
       request: structuredClone(request),
       leaseUntil: options.leaseUntil ?? EPOCH,
       open: options.open ?? !isFinished(request.state),
+      createdStamp: this.stamp(),
     })
     return this
   }
@@ -144,13 +156,69 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
       return true
     }
     if (!applied) return false
+    this.store(request, leaseUntil, this.stamp())
+    return true
+  }
+
+  async createFenced(request: DeletionRequest, leaseUntil: Date, fence: Date): Promise<true | 'fence passed'> {
+    this.enter('createFenced')
+    const stamp = this.stamp()
+    if (!leaseHoldsAt(fence, this.clock.now())) return 'fence passed'
+    const bounded = fencedLease(leaseUntil, fence)
+    const held = this.fencedCreatesHeld
+    if (held) {
+      held.reached()
+      await held.landed
+    }
+    const existing = this.rows.get(request.id)
+    this.created.push({ request: structuredClone(request), leaseUntil: new Date(bounded), idChosenBy: 'derived', applied: existing === undefined, fence: new Date(fence) })
+    if (existing) {
+      const replay = existing.request.userId === request.userId && existing.request.createdAt.getTime() === request.createdAt.getTime()
+      // A later create wrote every cell this one writes, later: it stands. A replay writes the same.
+      if (existing.createdStamp > stamp || replay) return true
+      throw new Error(`deletion request ${request.id}: a fenced create meets another request created before it`)
+    }
+    this.store(request, bounded, stamp)
+    return true
+  }
+
+  /**
+   * Holds back every fenced create from now on, once stamped, as a stalled connection would: `reached`
+   * once one is held, and they all land at `land()`.
+   */
+  holdFencedCreates(): { reached: Promise<void>; land: () => void } {
+    let reached!: () => void
+    let land!: () => void
+    const reachedOnce = new Promise<void>((resolve) => {
+      reached = resolve
+    })
+    const landed = new Promise<void>((resolve) => {
+      land = resolve
+    })
+    this.fencedCreatesHeld = { reached, landed }
+    return {
+      reached: reachedOnce,
+      land: () => {
+        this.fencedCreatesHeld = undefined
+        land()
+      },
+    }
+  }
+
+  /** A write time for a create: µs by the clock, strictly increasing. */
+  private stamp(): number {
+    const now = this.clock.now().getTime() * 1000
+    this.lastStamp = now > this.lastStamp ? now : this.lastStamp + 1
+    return this.lastStamp
+  }
+
+  private store(request: DeletionRequest, leaseUntil: Date, createdStamp: number): void {
     const { reason: _reason, receipt: _receipt, ...stored } = structuredClone(request)
     // organisationids is a set<text> column: each id once, in sorted order.
     const target = { ...stored.target, organisationIds: [...new Set(stored.target.organisationIds)].sort() }
-    this.rows.set(request.id, { request: { ...stored, target, steps: {} }, leaseUntil: new Date(leaseUntil), open: true })
+    this.rows.set(request.id, { request: { ...stored, target, steps: {} }, leaseUntil: new Date(leaseUntil), open: true, createdStamp })
     // The entry Cassandra lists is keyed by the id: a create arriving late lists its request once.
     this.entriesWithoutRequest.delete(request.id)
-    return true
   }
 
   async get(id: string): Promise<DeletionRequest | undefined> {
