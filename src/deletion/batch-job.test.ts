@@ -22,6 +22,12 @@ describe('usersPerSlice', () => {
   it('when a job has fewer users than that, then each user is a slice of their own', () => {
     expect(usersPerSlice(3, 25, 8)).toBe(1)
   })
+
+  it('when settings that differ give a job as many slices, then they give it one size, the smallest that does: two submits of one job cut its users alike', () => {
+    // 1,000 users in slices of 52, 51 or 50: 20 slices each time.
+    expect([usersPerSlice(1000, 52, 1), usersPerSlice(1000, 51, 1), usersPerSlice(1000, 50, 1)]).toEqual([50, 50, 50])
+    expect(usersPerSlice(1000, 300, 1)).toBe(250)
+  })
 })
 
 describe('submitBatch', () => {

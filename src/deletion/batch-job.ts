@@ -46,13 +46,23 @@ export function batchRequestId(jobId: string, userId: string): string {
   return `batch-${createHash('sha256').update(`${jobId}\n${userId}`).digest('hex').slice(0, 32)}`
 }
 
+const BATCH_REQUEST_ID = /^batch-[0-9a-f]{32}$/
+
+/** Whether an id has the shape batchRequestId gives: such ids are the batch runner's to name (see openRequest). */
+export const isBatchRequestId = (id: string): boolean => BATCH_REQUEST_ID.test(id)
+
 /**
  * Users per slice: at most `sliceSize`, and few enough that a job of at least `minSlices` users has
  * `minSlices` slices. A slice's users are deleted one after another, so a small job cut into slices
  * of the full size would be worked by one or two runners while the others idle.
  */
 export function usersPerSlice(total: number, sliceSize: number, minSlices: number): number {
-  return Math.max(1, Math.min(sliceSize, Math.ceil(total / minSlices)))
+  const size = Math.max(1, Math.min(sliceSize, Math.ceil(total / minSlices)))
+  // The smallest size that gives as many slices: it follows from total and slice count alone, so two
+  // submits of one job on instances of different settings (a retried Idempotency-Key) that agree on
+  // the count cut the users alike, and no user is written into two slices (see slicedAs).
+  const slices = Math.ceil(total / size)
+  return Math.max(1, Math.ceil(total / Math.max(1, slices)))
 }
 
 type SlicedUser = Pick<BatchItem, 'userId' | 'slice'>

@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest'
 import { WORLD_GRACE_DAY_MS, WORLD_LEASE_MS, WORLD_NOW, deletionWorld } from '../../test/support/fakes/deletion-world.js'
 import type { SeedUser } from '../../test/support/fakes/in-memory-user-store.js'
+import { batchRequestId } from './batch-job.js'
 import { cancelDeletion } from './cancel-deletion.js'
 import type { Caller } from './caller.js'
 import { type DeletionInput, deleteAccount } from './delete-account.js'
@@ -219,6 +220,17 @@ describe('deleteAccount, a request id derived from a batch job and its user', ()
 
     expect(w.requests.all().filter((request) => request.userId === TARGET && request.state === 'completed')).toHaveLength(1)
     expect(w.requests.all().find((request) => request.userId === TARGET)?.id).not.toBe('reused-msgid')
+  })
+
+  it("when a caller's own id has the shape of a batch item's, then the request gets an id of the service's before any write, since the batch creates such ids without a compare-and-set", async () => {
+    const batchShaped = batchRequestId('job-of-someone', TARGET)
+    const w = deletionWorld({ seed: [activeUser()] })
+
+    await deleteAccount(w.deps, ask({ requestId: batchShaped }, orgAdmin()))
+
+    expect(w.requests.created.map((call) => call.idChosenBy)).toEqual(['service'])
+    expect(w.requests.peek(batchShaped)).toBeUndefined()
+    expect(w.requests.all()).toEqual([expect.objectContaining({ userId: TARGET, state: 'completed' })])
   })
 })
 

@@ -9,6 +9,7 @@ import { FencePassedError, fencedLease, giveBack, LeaseLostError, leaseHoldsAt, 
 import type { UserRecord } from './ports.js'
 import { type RunDeps, resumeDeletion, runRemainingSteps } from './run-deletion.js'
 import { auditRecord, failRequest } from './settle-request.js'
+import { isBatchRequestId } from './batch-job.js'
 import { recordLock } from './steps/lock.js'
 
 export interface DeleteUserDeps extends RunDeps {
@@ -96,8 +97,17 @@ export async function openRequest(deps: RunDeps, request: DeletionRequest, idCho
   return 'open'
 }
 
-/** The create under a compare-and-set (or a plain write, for an id of the service's); a caller's id that clashes gives way to one of the service's. */
+/**
+ * The create under a compare-and-set (or a plain write, for an id of the service's); a caller's id
+ * that clashes gives way to one of the service's. So does a caller's id of a batch item's shape,
+ * before any write: the batch runner creates such ids without a compare-and-set (createFenced), so
+ * a request a caller opened under one would be written over.
+ */
 async function create(deps: RunDeps, request: DeletionRequest, idChosenBy: RequestIdChosenBy, heldUntil: Date): Promise<true | 'unknown'> {
+  if (idChosenBy === 'caller' && isBatchRequestId(request.id)) {
+    request.id = randomUUID()
+    return create(deps, request, 'service', heldUntil)
+  }
   const created = await deps.requests.create(request, heldUntil, idChosenBy)
   if (created === false && idChosenBy === 'derived') throw new RequestAlreadyOpenedError(request.id)
   if (created !== false) return created
@@ -106,16 +116,17 @@ async function create(deps: RunDeps, request: DeletionRequest, idChosenBy: Reque
 }
 
 /**
- * The create fenced by the caller's own lease (see DeletionInput.fencedBy). Known in place only once
- * that lease had ended (its answer stalled in flight, or never written), it is not the caller's to go
- * on with: the lease's next holder settles the request from what it finds (FencePassedError).
+ * The create fenced by the caller's own lease (see DeletionInput.fencedBy). Not known in place while
+ * that lease held (its answer came after it or was lost, or the lease had ended before), it is not
+ * the caller's to go on with: the lease's next holder settles the request from what it finds,
+ * landed or not (FencePassedError).
  */
-async function createFenced(deps: RunDeps, request: DeletionRequest, idChosenBy: RequestIdChosenBy, heldUntil: Date, fence: Date): Promise<true | 'unknown'> {
+async function createFenced(deps: RunDeps, request: DeletionRequest, idChosenBy: RequestIdChosenBy, heldUntil: Date, fence: Date): Promise<true> {
   // Only an id named by one deletion, which no earlier try can have created, may skip the compare-and-set.
   if (idChosenBy !== 'derived') throw new Error(`a fenced create is for a derived id, not a ${idChosenBy} one`)
   const created = await deps.requests.createFenced(request, heldUntil, fence)
   if (created === 'fence passed' || !leaseHoldsAt(fence, deps.clock.now())) throw new FencePassedError(request.id)
-  return created
+  return true
 }
 
 /**

@@ -220,12 +220,12 @@ export interface DeletionRequestStore {
    * fence) wins over it cell by cell, however late this one lands, and it then changes nothing. The
    * request's lease ends by the fence (the earlier of `leaseUntil` and `fence`), so a caller that
    * stalls past the fence finds it run out and its next fenced write refused (LeaseLostError) once
-   * another runner took the request. 'fence passed': the fence had passed before the create could
-   * be stamped (nothing written), or the id proved another request's (only the lease's next holder
-   * creates it, past the fence). A lost answer is settled as create's is (a serial read, then the
-   * compare-and-set create if the row is absent: never a plain write sent again): 'unknown' as there.
+   * another runner took the request. 'fence passed': not known in place while the fence holds, so
+   * the caller goes no further: the fence had passed before the create could be stamped (nothing
+   * written), or its answer was lost (it may land, stamped within the fence). Never settled later,
+   * unlike create: the lease's next holder finds the request if it landed.
    */
-  createFenced(request: DeletionRequest, leaseUntil: Date, fence: Date): Promise<true | 'unknown' | 'fence passed'>
+  createFenced(request: DeletionRequest, leaseUntil: Date, fence: Date): Promise<true | 'fence passed'>
   get(id: string): Promise<DeletionRequest | undefined>
   /** Newest first. */
   findByUser(userId: string, limit: number): Promise<DeletionRequest[]>

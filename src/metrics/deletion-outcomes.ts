@@ -1,4 +1,5 @@
 import { DeletionError, RequestAlreadyOpenedError } from '../deletion/errors.js'
+import { FencePassedError } from '../deletion/lease.js'
 import type { DeletionOutcome, ServiceMetrics } from './service-metrics.js'
 
 /** The outcome label of a failed deletion: the domain error's own kind, or 'error' for anything else. */
@@ -14,8 +15,9 @@ export function countDeletionOutcomes<I, R>(metrics: Pick<ServiceMetrics, 'count
       metrics.countDeletion('success')
       return result
     } catch (err) {
-      // A second runner of a batch item meeting the first's request: not an attempt of its own (the first is counted).
-      if (!(err instanceof RequestAlreadyOpenedError)) metrics.countDeletion(deletionOutcomeOf(err))
+      // A second runner of a batch item meeting the first's request, or a batch item whose create was
+      // not known in place while the slice lease held: not an attempt of its own (the slice's next holder's is counted).
+      if (!(err instanceof RequestAlreadyOpenedError || err instanceof FencePassedError)) metrics.countDeletion(deletionOutcomeOf(err))
       throw err
     }
   }

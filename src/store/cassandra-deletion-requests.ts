@@ -149,26 +149,23 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
     }
   }
 
-  async createFenced(request: DeletionRequest, leaseUntil: Date, fence: Date): Promise<true | 'unknown' | 'fence passed'> {
+  async createFenced(request: DeletionRequest, leaseUntil: Date, fence: Date): Promise<true | 'fence passed'> {
     // One stamp within the fence for the entry and the row, whenever they land: the lease's next
     // holder writes only past the fence, so a copy of either that lands after its writes loses
     // cell by cell (the row's empty steps too: their tombstone is older) and changes nothing.
     const stamp = this.stamps.next()
     if (!stampedWithin(stamp, fence)) return 'fence passed'
-    const heldUntil = fencedLease(leaseUntil, fence)
     const stamped = { ...IDEMPOTENT, timestamp: stamp }
-    // Listed open first, as create does.
-    await runCassandra(this.client, (client) => client.execute(this.cql.open, [request.id, request.userId, request.createdAt], stamped))
     try {
-      await runCassandra(this.client, (client) => client.execute(this.cql.createServiceId, this.createValues(request, heldUntil), stamped))
+      // Listed open first, as create does.
+      await runCassandra(this.client, (client) => client.execute(this.cql.open, [request.id, request.userId, request.createdAt], stamped))
+      await runCassandra(this.client, (client) => client.execute(this.cql.createServiceId, this.createValues(request, fencedLease(leaseUntil, fence)), stamped))
       return true
     } catch (err) {
       if (!(err instanceof DependencyUnavailableError)) throw err
-      // Settled as any create (a serial read, then the compare-and-set if absent), never by the plain
-      // write again. Another request under the id: only the lease's next holder, past the fence, creates one.
-      const settled = await this.settleCreateNow(request, heldUntil, Date.now() + SETTLE_NOW_MS)
-      if (settled === 'unknown') this.settleInBackground(request, heldUntil)
-      return settled === false ? 'fence passed' : settled
+      // Not settled, unlike create: a settle may outlast the fence and then create the request behind
+      // the lease's next holder. The work stops here; that holder finds the request if it landed.
+      return 'fence passed'
     }
   }
 

@@ -1,4 +1,4 @@
-import { type Client, type QueryOptions, types } from 'cassandra-driver'
+import { type Client, errors, type QueryOptions, types } from 'cassandra-driver'
 import { seedUser } from '../../../scripts/lib/seed-users.js'
 import type { AuditRecord, PersonalTable } from '../../../src/deletion/ports.js'
 import { CassandraAuditTrail } from '../../../src/store/cassandra-audit-trail.js'
@@ -157,6 +157,23 @@ function holdingFencedCreates(db: Client): { client: Client; reached: Promise<vo
   return { client, reached: reachedOnce, land }
 }
 
+/** The client, with each fenced create's row insert applied and its answer then lost (a driver timeout). */
+function losingFencedCreateAnswers(db: Client): Client {
+  return new Proxy(db, {
+    get(target, property) {
+      if (property === 'execute') {
+        return async (query: string, params: unknown[], options?: QueryOptions) => {
+          const result = await target.execute(query, params, options)
+          if (query.startsWith(`INSERT INTO ${ks}.user_deletion_request (`) && options?.timestamp !== undefined) throw new errors.OperationTimedOutError('answer lost (test)')
+          return result
+        }
+      }
+      const value = Reflect.get(target, property, target)
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
+}
+
 /** The Cassandra adapter; the case's requests are removed afterwards, so no sweeper meets them. */
 export function cassandraDeletionRequests(db: Client): DeletionRequestStoreSubject {
   const used = new Set<string>()
@@ -166,6 +183,7 @@ export function cassandraDeletionRequests(db: Client): DeletionRequestStoreSubje
       const { client, reached, land } = holdingFencedCreates(db)
       return { store: new CassandraDeletionRequests(client, ks), reached, land }
     },
+    withFencedCreateAnswersLost: () => new CassandraDeletionRequests(losingFencedCreateAnswers(db), ks),
     uses: (requestId) => void used.add(requestId),
     async dispose() {
       for (const id of used) {

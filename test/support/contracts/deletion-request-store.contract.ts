@@ -13,6 +13,8 @@ export interface DeletionRequestStoreSubject extends ContractSubject {
    * stalled connection): `reached` once one is held; they land at `land()`.
    */
   withFencedCreatesHeld(): { store: DeletionRequestStore; reached: Promise<void>; land(): void }
+  /** A store over the same requests whose next fenced create's answer is lost (a timeout). */
+  withFencedCreateAnswersLost(): DeletionRequestStore
   uses?(requestId: string): void
 }
 
@@ -164,11 +166,22 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
         const standing = await s.store.get(later.id)
 
         held.land()
-        await stalled
+        // Its caller cannot tell (a plain write): it goes on only while its fence holds, and the
+        // next holder writes only past that fence.
+        expect(await stalled).toBe(true)
 
         expect(standing).toMatchObject({ createdAt: later.createdAt, state: 'in_progress', steps: { lock: { action: 'locked' } } })
         expect(await s.store.get(later.id)).toEqual(standing)
         expect(await s.store.acquireLease(later.id, new Date(laterLease.getTime() - 1), new Date(laterLease.getTime() + 30 * SECOND))).toBe(false)
+      })
+
+      test("when a fenced create's answer is lost, then it answers 'fence passed' at once (never settled later), the request there as created or not at all", async (s) => {
+        const request = newRequest(s)
+        const fence = new Date(Date.now() + 30 * SECOND)
+
+        expect(await s.withFencedCreateAnswersLost().createFenced(request, new Date(fence.getTime() + 60 * SECOND), fence)).toBe('fence passed')
+
+        expect([undefined, { ...request, steps: {} }]).toContainEqual(await s.store.get(request.id))
       })
 
       test('when a fenced create is made past its fence, then it answers so and writes nothing: no request, not listed', async (s) => {

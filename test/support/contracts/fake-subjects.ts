@@ -1,3 +1,4 @@
+import { DependencyUnavailableError } from '../../../src/deletion/errors.js'
 import { InMemoryAuditTrail } from '../fakes/in-memory-audit-trail.js'
 import { InMemoryBatchJobs } from '../fakes/in-memory-batch-jobs.js'
 import { InMemoryDeletionRequests } from '../fakes/in-memory-deletion-requests.js'
@@ -66,7 +67,11 @@ export function fakeUserStore(): UserStoreSubject {
 
 export function fakeDeletionRequests(): DeletionRequestStoreSubject {
   const store = new InMemoryDeletionRequests(new Timeline(), { now: () => new Date() })
-  return { store, withFencedCreatesHeld: () => ({ store, ...store.holdFencedCreates() }) }
+  return {
+    store,
+    withFencedCreatesHeld: () => ({ store, ...store.holdFencedCreates() }),
+    withFencedCreateAnswersLost: () => store.failNext('createFenced', new DependencyUnavailableError('cassandra')),
+  }
 }
 
 export function fakeEventOutbox(): EventOutboxSubject {

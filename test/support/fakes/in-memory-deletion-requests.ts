@@ -9,6 +9,7 @@ import {
   type StepName,
   type StepOutcome,
 } from '../../../src/deletion/deletion-request.js'
+import { DependencyUnavailableError } from '../../../src/deletion/errors.js'
 import { fencedLease, LeaseLostError, leaseHoldsAt } from '../../../src/deletion/lease.js'
 import type { DeletionRequestStore, OpenEntry } from '../../../src/deletion/ports.js'
 import { FailureQueue, Timeline } from './timeline.js'
@@ -44,7 +45,8 @@ const EPOCH = new Date(0)
  *   every create): 'fence passed', nothing written, once the clock is at or past the fence; the
  *   lease is the earlier of `leaseUntil` and the fence. Held back (holdFencedCreates) and landing
  *   after a create stamped later, it changes nothing, as Cassandra's cells keep the newer write; a
- *   row of another request stamped earlier breaks the port's promise, so it throws;
+ *   row of another request stamped earlier breaks the port's promise, so it throws; a failure
+ *   (failNext) is a lost answer: 'fence passed', nothing written;
  * - acquireLease applies only when the row exists and its lease ran out (leaseUntil < now);
  * - releaseLease and finish set the lease to the epoch, so anyone may take the request at once,
  *   except a finish to a finished state, which keeps the lease it is written under (`heldUntil`);
@@ -161,7 +163,13 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
   }
 
   async createFenced(request: DeletionRequest, leaseUntil: Date, fence: Date): Promise<true | 'fence passed'> {
-    this.enter('createFenced')
+    try {
+      this.enter('createFenced')
+    } catch (err) {
+      // A lost answer is not settled (as the adapter): the caller goes no further.
+      if (err instanceof DependencyUnavailableError) return 'fence passed'
+      throw err
+    }
     const stamp = this.stamp()
     if (!leaseHoldsAt(fence, this.clock.now())) return 'fence passed'
     const bounded = fencedLease(leaseUntil, fence)
