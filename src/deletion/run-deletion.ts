@@ -24,7 +24,8 @@ export interface RunDeps extends StepDeps {
   onLeaseLost?(requestId: string): void
   /**
    * Told when the sweeper drops an open entry whose request never came to exist (for the log): a
-   * create that never applied, perhaps one whose caller was answered 200 while its outcome was unknown.
+   * create that never applied, perhaps one whose caller was answered 200 while its outcome was unknown,
+   * or a batch item's (`batch-…`) whose answer was lost, which its job settled on its own.
    */
   onNeverCreated?(requestId: string): void
   /** Fault injection for crash tests: called once the request is accepted and after each step has run (recorded or not yet). */

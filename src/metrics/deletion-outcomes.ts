@@ -16,7 +16,8 @@ export function countDeletionOutcomes<I, R>(metrics: Pick<ServiceMetrics, 'count
       return result
     } catch (err) {
       // A second runner of a batch item meeting the first's request, or a batch item whose create was
-      // not known in place while the slice lease held: not an attempt of its own (the slice's next holder's is counted).
+      // not known in place while the slice lease held: not an attempt of its own. (The request either
+      // is finished by the slice's next holder or the sweeper, which count no attempt, or never was.)
       if (!(err instanceof RequestAlreadyOpenedError || err instanceof FencePassedError)) metrics.countDeletion(deletionOutcomeOf(err))
       throw err
     }
