@@ -23,6 +23,7 @@ import type { PersonalDataTablesSubject } from './personal-data-tables.contract.
 import type { RequesterDeletionCountsSubject } from './requester-deletion-counts.contract.js'
 import type { UserDeletionStatesSubject } from './user-deletion-states.contract.js'
 import type { UserStoreSubject } from './user-store.contract.js'
+import { deferred } from '../wait-until.js'
 
 const ks = TEST_KEYSPACE
 const PREPARED = { prepare: true } as const
@@ -131,21 +132,15 @@ export function cassandraUserStore(db: Client): UserStoreSubject {
  * held back after the adapter stamped and sent it, until `land()`: a stalled connection.
  */
 function holdingFencedCreates(db: Client): { client: Client; reached: Promise<void>; land: () => void } {
-  let reached!: () => void
-  let land!: () => void
-  const reachedOnce = new Promise<void>((resolve) => {
-    reached = resolve
-  })
-  const landed = new Promise<void>((resolve) => {
-    land = resolve
-  })
+  const reached = deferred()
+  const landed = deferred()
   const client = new Proxy(db, {
     get(target, property) {
       if (property === 'execute') {
         return async (query: string, params: unknown[], options?: QueryOptions) => {
           if (query.startsWith(`INSERT INTO ${ks}.user_deletion_request (`) && options?.timestamp !== undefined) {
-            reached()
-            await landed
+            reached.resolve()
+            await landed.promise
           }
           return target.execute(query, params, options)
         }
@@ -154,7 +149,7 @@ function holdingFencedCreates(db: Client): { client: Client; reached: Promise<vo
       return typeof value === 'function' ? value.bind(target) : value
     },
   })
-  return { client, reached: reachedOnce, land }
+  return { client, reached: reached.promise, land: () => landed.resolve() }
 }
 
 /** The client, with each fenced create's row insert applied and its answer then lost (a driver timeout). */

@@ -13,6 +13,7 @@ import { DependencyUnavailableError } from '../../../src/deletion/errors.js'
 import { fencedLease, LeaseLostError, leaseHoldsAt } from '../../../src/deletion/lease.js'
 import type { DeletionRequestStore, OpenEntry } from '../../../src/deletion/ports.js'
 import { FailureQueue, Timeline } from './timeline.js'
+import { deferred } from '../wait-until.js'
 
 type Method = keyof DeletionRequestStore
 
@@ -195,20 +196,14 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
    * once one is held, and they all land at `land()`.
    */
   holdFencedCreates(): { reached: Promise<void>; land: () => void } {
-    let reached!: () => void
-    let land!: () => void
-    const reachedOnce = new Promise<void>((resolve) => {
-      reached = resolve
-    })
-    const landed = new Promise<void>((resolve) => {
-      land = resolve
-    })
-    this.fencedCreatesHeld = { reached, landed }
+    const reached = deferred()
+    const landed = deferred()
+    this.fencedCreatesHeld = { reached: reached.resolve, landed: landed.promise }
     return {
-      reached: reachedOnce,
+      reached: reached.promise,
       land: () => {
         this.fencedCreatesHeld = undefined
-        land()
+        landed.resolve()
       },
     }
   }
