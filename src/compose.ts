@@ -166,6 +166,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     onLeaseLost: (requestId) => logger.warn({ requestId }, 'deletion run stalled past DELETION_LEASE_MS; another runner took the request over and this run stopped'),
     onAccountsLeftDisabled: (requestId, count) => logger.warn({ requestId, accounts: count }, 'cancel left Keycloak accounts disabled that the deletion did not disable'),
     onNeverCreated: (requestId) => logger.warn({ requestId }, 'deletion request never created; dropped from the open list'),
+    onCreatedFromEntry: (requestId) => logger.warn({ requestId }, 'deletion request created from its open entry; its create never applied'),
     ...(config.faults.crashAfterStep && {
       // Crash tests: die as abruptly as a killed pod, right after the named step is recorded.
       afterStep: (step) => {

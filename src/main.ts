@@ -54,7 +54,7 @@ const shutdown = shutdownOnSignal({
   logger,
   jobs,
   batches: service.batches,
-  settles: { finish: () => service.requests.finishSettling(), unsettled: () => service.requests.unsettled() },
+  settles: { finish: () => service.requests.finishSettling(), unsettled: () => service.requests.unsettled(), unwithdrawn: () => service.requests.unwithdrawn() },
   closeServer,
   closeService: () => service.close(),
   exit: (code) => process.exit(code),

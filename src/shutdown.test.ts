@@ -33,11 +33,13 @@ function processUnderTest(options: { drainTakesMs?: number; duringDrain?: (start
     capturedLogger().logger,
   )
   const batchesStopped = deferred()
-  /** Background settles of creates whose answer was lost, by request id; a case starts and ends them. */
+  /** Background settles of creates whose answer was lost (and withdrawals of entries whose write failed), by request id; a case starts and ends them. */
   const settling = new Map<string, ReturnType<typeof deferred<void>>>()
-  const startSettle = (requestId: string) => {
+  const withdrawals = new Set<string>()
+  const startSettle = (requestId: string, kind: 'create' | 'withdrawal' = 'create') => {
     const settle = deferred()
     settling.set(requestId, settle)
+    if (kind === 'withdrawal') withdrawals.add(requestId)
     void settle.promise.then(() => {
       settling.delete(requestId)
       events.push(`settle ${requestId} ended`)
@@ -68,7 +70,8 @@ function processUnderTest(options: { drainTakesMs?: number; duringDrain?: (start
         // Let the settles' own bookkeeping run first, as it does in the store.
         await Promise.resolve()
       },
-      unsettled: () => [...settling.keys()],
+      unsettled: () => [...settling.keys()].filter((id) => !withdrawals.has(id)),
+      unwithdrawn: () => [...settling.keys()].filter((id) => withdrawals.has(id)),
     },
     closeServer: async (graceMs) => {
       events.push('drain started')
@@ -229,7 +232,23 @@ describe('shutdownOnSignal', () => {
     expect(p.exits).toEqual([1])
     const errors = p.lines.filter((line) => line.level === 50)
     expect(errors).toHaveLength(1)
-    expect(errors[0]).toMatchObject({ requestIds: ['req-stuck'], msg: 'deletion request creates not settled in time; those never created are dropped from the open list later, with a warning' })
+    expect(errors[0]).toMatchObject({ requestIds: ['req-stuck'], msg: 'deletion request creates not settled in time; the sweeper creates those never created from their open entries' })
+  })
+
+  it('when a withdrawal of an entry whose caller was answered 503 outlasts the drain deadline, then its own error line names it, and no line about creates is written', async () => {
+    const p = processUnderTest()
+    p.startSettle('req-retry', 'withdrawal')
+    p.batchesStopped.resolve()
+    p.closing.resolve()
+
+    p.shutdown('SIGTERM')
+    await vi.advanceTimersByTimeAsync(DRAIN_MS)
+
+    expect(p.exits).toEqual([1])
+    const errors = p.lines.filter((line) => line.level === 50)
+    expect(errors).toEqual([
+      expect.objectContaining({ requestIds: ['req-retry'], msg: 'open entries of deletions answered 503 not withdrawn in time; the sweeper carries out those whose entry landed' }),
+    ])
   })
 
   it('when closing the service hangs, then the process exits 1 once the close deadline has passed', async () => {

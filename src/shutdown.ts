@@ -9,10 +9,11 @@ export interface ShutdownDeps {
   batches: { stop(): Promise<void> }
   /**
    * The deletion request creates whose answer was lost, settled in the background after their caller
-   * was answered 200 (CassandraDeletionRequests): finish() makes each try again at once and resolves
-   * once all have ended; unsettled() names those still going (request ids).
+   * was answered 200, and the open entries whose write failed, what they kept being withdrawn after
+   * their caller was answered 503 (CassandraDeletionRequests): finish() makes each try again at once
+   * and resolves once all have ended; unsettled() and unwithdrawn() name those still going (request ids).
    */
-  settles: { finish(): Promise<void>; unsettled(): string[] }
+  settles: { finish(): Promise<void>; unsettled(): string[]; unwithdrawn(): string[] }
   /** The HTTP drain (gracefulClose): true once every connection has finished within `graceMs`, false when some had to be cut. */
   closeServer(graceMs: number): Promise<boolean>
   /** Closes the Kafka producer, the audit chain (anchoring its head), the Cassandra pool and the search and Redis clients. */
@@ -84,7 +85,10 @@ export function shutdownOnSignal(deps: ShutdownDeps): (signal: string) => void {
       if (!backgroundDone) logger.error('background work did not finish in time; the deletion requests it held are resumed by another instance once their lease runs out')
       const settled = await settlesFinished
       if (!settled) {
-        logger.error({ requestIds: deps.settles.unsettled() }, 'deletion request creates not settled in time; those never created are dropped from the open list later, with a warning')
+        const [creates, withdrawals] = [deps.settles.unsettled(), deps.settles.unwithdrawn()]
+        if (creates.length > 0 || withdrawals.length === 0)
+          logger.error({ requestIds: creates }, 'deletion request creates not settled in time; the sweeper creates those never created from their open entries')
+        if (withdrawals.length > 0) logger.error({ requestIds: withdrawals }, 'open entries of deletions answered 503 not withdrawn in time; the sweeper carries out those whose entry landed')
       }
       await deps.closeService().catch((err: unknown) => logger.error({ err }, 'closing Cassandra failed'))
       logger.info('stopped')

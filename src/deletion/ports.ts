@@ -207,7 +207,10 @@ export interface DeletionRequestStore {
    * Creating it is the point of no return: from there the request is carried out (by the sweeper
    * if not by its runner). DependencyUnavailableError only when it is known not to exist; 'unknown'
    * when the answer was lost and the row could not be read back (the store keeps settling it in the
-   * background, so it exists once the store is reachable again). `idChosenBy` 'service' promises
+   * background, so it exists once the store is reachable again; the open entry keeps the request, so
+   * the sweeper creates it from there should that settle be cut short: createFromEntry). An entry
+   * whose own write failed (DependencyUnavailableError: its caller hears "retry") has what it kept
+   * withdrawn in the background, so it keeps nothing should it land all the same. `idChosenBy` 'service' promises
    * that no other create can name the id (see RequestIdChosenBy): the create is then a plain write,
    * safe to send again, and answers true once written.
    */
@@ -226,6 +229,18 @@ export interface DeletionRequestStore {
    * unlike create: the lease's next holder finds the request if it landed.
    */
   createFenced(request: DeletionRequest, leaseUntil: Date, fence: Date): Promise<true | 'fence passed'>
+  /**
+   * Creates the request an open entry names when no create ever made it (the sweeper asks once the
+   * entry is twice CREATE_SETTLED_WITHIN_MS old and still has no request): a create whose row never
+   * applied, whose caller may have been answered "accepted". `create` keeps in the entry what the
+   * request was created with (ids, plan, schedule, target), and the request is created again from
+   * that, as it was: accepted, no steps, its creation time; its lease free, for the sweeper to take.
+   * Under a compare-and-set, so a copy of the first create that lands late changes nothing.
+   * 'exists': a request has that id now. 'not kept': the entry keeps no request, or is gone: a
+   * fenced create's (its batch job settles that item), one listed by reopen, one whose write failed
+   * (its caller heard "retry"), or one written before entries kept their request.
+   */
+  createFromEntry(id: string): Promise<DeletionRequest | 'exists' | 'not kept'>
   get(id: string): Promise<DeletionRequest | undefined>
   /** Newest first. */
   findByUser(userId: string, limit: number): Promise<DeletionRequest[]>

@@ -708,7 +708,66 @@ describe('resumeOpenDeletions', () => {
     expect(w.audit.eventsOf('req-1')).toEqual(['deletion.completed'])
   })
 
-  it('when an entry names a request that never came to exist, then it is unlisted once older than twice the time a create is settled in, and kept before; each one dropped is told by its request id, for the log', async () => {
+  it('when an entry whose create never applied kept its request (its caller may have been answered accepted), then once older than twice the time a create is settled in the request is created from it and carried out: the user deleted, accepted and completed audited, told for the log', async () => {
+    // Arrange
+    const w = world([activeUser(USER_A), activeUser(USER_B)])
+    const created: string[] = []
+    const dropped: string[] = []
+    w.deps.onCreatedFromEntry = (requestId) => created.push(requestId)
+    w.deps.onNeverCreated = (requestId) => dropped.push(requestId)
+    const settled = CREATE_SETTLED_WITHIN_MS * 2
+    const lost = requestThrough(undefined, { id: 'never-created', createdAt: new Date(WORLD_NOW.getTime() - settled), updatedAt: new Date(WORLD_NOW.getTime() - settled) })
+    const young = requestThrough(undefined, { id: 'still-settling', userId: USER_B, createdAt: new Date(WORLD_NOW.getTime() - settled + 1), updatedAt: new Date(WORLD_NOW.getTime() - settled + 1) })
+    w.requests.listWithoutRequest({ id: lost.id, userId: USER_A, createdAt: lost.createdAt }, lost)
+    w.requests.listWithoutRequest({ id: young.id, userId: USER_B, createdAt: young.createdAt }, young)
+
+    // Act
+    const report = await resumeOpenDeletions(w.deps)
+
+    // Assert
+    expect(report).toEqual({ resumed: 1, completed: 1, partial: 0, unlisted: 0 })
+    expect(w.requests.peek('never-created')).toMatchObject({ state: 'completed', requestedBy: USER_A, createdAt: lost.createdAt })
+    expect(w.users.snapshot(USER_A)).toMatchObject({ status: 2, isDeleted: true })
+    expect(w.audit.eventsOf('never-created')).toEqual(['deletion.accepted', 'deletion.completed'])
+    expect(created).toEqual(['never-created'])
+    expect(dropped).toEqual([])
+    expect(w.requests.peek('still-settling')).toBeUndefined()
+    expect(w.users.snapshot(USER_B)).toMatchObject({ isDeleted: false })
+  })
+
+  it('when the request is created from its entry but taking it fails (Cassandra unreachable), then it stays open for the next pass, which carries it out without creating it again', async () => {
+    const w = world([activeUser(USER_A)])
+    const lost = requestThrough(undefined, { id: 'never-created', createdAt: new Date(WORLD_NOW.getTime() - CREATE_SETTLED_WITHIN_MS * 2) })
+    w.requests.listWithoutRequest({ id: lost.id, userId: USER_A, createdAt: lost.createdAt }, lost)
+    // The entry's own resume reads it first; the read of the request just created fails.
+    const isClosed = w.requests.isClosed.bind(w.requests)
+    let reads = 0
+    w.requests.isClosed = async (id) => {
+      if (++reads === 2) throw new DependencyUnavailableError('cassandra')
+      return isClosed(id)
+    }
+
+    expect(await resumeOpenDeletions(w.deps)).toMatchObject({ resumed: 0 })
+    expect(w.requests.peek('never-created')?.state).toBe('accepted')
+    expect(await resumeOpenDeletions(w.deps)).toMatchObject({ resumed: 1, completed: 1 })
+
+    expect(w.audit.eventsOf('never-created')).toEqual(['deletion.accepted', 'deletion.completed'])
+    expect(w.timeline.entries.filter((entry) => entry === 'requests.createFromEntry')).toHaveLength(1)
+  })
+
+  it('when another deletion took the user before the request is created from its entry, then that request ends superseded and the user is not touched again', async () => {
+    const w = world([lockedUser(USER_A)])
+    const lost = requestThrough(undefined, { id: 'never-created', createdAt: new Date(WORLD_NOW.getTime() - CREATE_SETTLED_WITHIN_MS * 2) })
+    w.requests.listWithoutRequest({ id: lost.id, userId: USER_A, createdAt: lost.createdAt }, lost)
+    w.requests.seed(requestThrough('event', { id: 'the-winner', state: 'completed' }), { open: false })
+
+    await resumeOpenDeletions(w.deps)
+
+    expect(w.requests.peek('never-created')).toMatchObject({ state: 'failed', reason: 'superseded' })
+    expect(w.audit.eventsOf('never-created')).toEqual(['deletion.accepted', 'deletion.failed'])
+  })
+
+  it('when an entry names a request that never came to exist and kept nothing of it (a batch item’s, or an earlier version’s), then it is unlisted once older than twice the time a create is settled in, and kept before; each one dropped is told by its request id, for the log', async () => {
     const w = world([])
     const dropped: string[] = []
     w.deps.onNeverCreated = (requestId) => dropped.push(requestId)

@@ -4,7 +4,7 @@ import { isDeleted } from './is-deleted.js'
 import { checkpointSteps, closedReadStillFresh, closeFinished, giveBack, LeaseLostError, leaseUntil } from './lease.js'
 import { lockForPlan } from './lock-for-plan.js'
 import { type AuditTrail, CREATE_SETTLED_WITHIN_MS, type DeletionRequestStore, type OpenEntry, type PhysicalErasure } from './ports.js'
-import { failRequest, owedEndRecord, settleRequest } from './settle-request.js'
+import { auditRecord, failRequest, owedEndRecord, settleRequest } from './settle-request.js'
 import { stepsOf } from './steps/index.js'
 import { recordLock } from './steps/lock.js'
 import { contactsOnce, type StepDeps } from './steps/step.js'
@@ -23,11 +23,13 @@ export interface RunDeps extends StepDeps {
   /** Told when a run stalled past its lease and another runner took its request over (for the log: a lease too short for the slowest step shows here). */
   onLeaseLost?(requestId: string): void
   /**
-   * Told when the sweeper drops an open entry whose request never came to exist (for the log): a
-   * create that never applied, perhaps one whose caller was answered 200 while its outcome was unknown,
-   * or a batch item's (`batch-…`) whose answer was lost, which its job settled on its own.
+   * Told when the sweeper drops an open entry whose request never came to exist and that kept
+   * nothing to create it from (for the log): a batch item's (`batch-…`) whose answer was lost, which
+   * its job settled on its own, or one written by an earlier version.
    */
   onNeverCreated?(requestId: string): void
+  /** Told when the sweeper creates a request from its open entry, its create having never applied (for the log). */
+  onCreatedFromEntry?(requestId: string): void
   /** Fault injection for crash tests: called once the request is accepted and after each step has run (recorded or not yet). */
   afterStep?(step: StepName | 'accept' | 'schedule' | 'erasure'): void
 }
@@ -276,15 +278,27 @@ async function whoseLock(deps: RunDeps, request: DeletionRequest): Promise<'this
 
 /**
  * An entry is written before its request, and a create whose answer was lost is settled for
- * CREATE_SETTLED_WITHIN_MS: an entry twice that old with no request names one that will never
- * exist. Left listed, it would cost a lightweight transaction on every pass and, in numbers, crowd
- * the requests that do exist out of the pass's limit.
+ * CREATE_SETTLED_WITHIN_MS: an entry twice that old with no request names one no create will make.
+ * Its caller may have been answered "accepted" (the answer of a create not known in place), so the
+ * request is created from what the entry kept and carried out like any other (its acceptance
+ * audited first, as its runner would have). An entry that kept nothing (a batch item's, settled by
+ * its job; one written by an earlier version) is unlisted: left listed, it would cost a lightweight
+ * transaction on every pass and, in numbers, crowd the requests that do exist out of the pass's limit.
  */
-async function unlistIfNeverCreated(deps: RunDeps, entry: OpenEntry, now: Date): Promise<void> {
-  if (now.getTime() - entry.createdAt.getTime() < 2 * CREATE_SETTLED_WITHIN_MS) return
-  if (await deps.requests.get(entry.id)) return
-  await deps.requests.unlist(entry.id)
-  deps.onNeverCreated?.(entry.id)
+async function settleNeverCreated(deps: RunDeps, entry: OpenEntry, now: Date): Promise<RequestState | undefined> {
+  if (now.getTime() - entry.createdAt.getTime() < 2 * CREATE_SETTLED_WITHIN_MS) return undefined
+  if (await deps.requests.get(entry.id)) return undefined
+  const created = await deps.requests.createFromEntry(entry.id)
+  if (created === 'exists') return undefined
+  if (created === 'not kept') {
+    await deps.requests.unlist(entry.id)
+    deps.onNeverCreated?.(entry.id)
+    return undefined
+  }
+  deps.onCreatedFromEntry?.(entry.id)
+  // As openRequest: a record that cannot be stored does not stop a request that exists.
+  await deps.audit.append(auditRecord(created, 'deletion.accepted', created.createdAt)).catch((err: unknown) => deps.onStepError?.('lock', err, entry.id))
+  return (await resumeWithOutcome(deps, entry.id)).state
 }
 
 /** What one sweeper pass did: requests it carried on (and how they ended), and entries of finished requests it only unlisted. */
@@ -316,8 +330,12 @@ export async function resumeOpenDeletions(deps: RunDeps, limit = 200, stopping?:
       continue
     }
     if (state === undefined) {
-      await unlistIfNeverCreated(deps, open, now).catch((err: unknown) => deps.onStepError?.('lock', err, open.id))
-      continue
+      try {
+        state = await settleNeverCreated(deps, open, now)
+      } catch (err) {
+        deps.onStepError?.('lock', err, open.id)
+      }
+      if (state === undefined) continue
     }
     report.resumed++
     if (state === 'completed') report.completed++

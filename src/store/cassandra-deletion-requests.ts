@@ -1,5 +1,6 @@
 import { type Client, types } from 'cassandra-driver'
 import {
+  acceptedRequest,
   type DeletionReceipt,
   type DeletionRequest,
   isFinished,
@@ -21,6 +22,8 @@ const SETTLE_EVERY_MS = 2_000
 /** How long a create whose answer was lost is settled while its caller waits, and the pauses between tries. */
 const SETTLE_NOW_MS = 6_000
 const SETTLE_BACKOFF_MS = [200, 400, 800, 1000]
+/** A lease nobody holds: the epoch. */
+const NO_LEASE = new Date(0)
 /** An open entry written by a lone UPDATE (its due time) has no creation time: as old as can be. */
 const NO_CREATION_TIME = new Date(0)
 
@@ -66,6 +69,60 @@ function toRequest(row: types.Row): DeletionRequest {
 /** Step outcomes as the steps map stores them: JSON per step. */
 const encodeSteps = (outcomes: Partial<Record<StepName, StepOutcome>>): Record<string, string> => Object.fromEntries(Object.entries(outcomes).map(([step, outcome]) => [step, JSON.stringify(outcome)]))
 
+/** What an open entry keeps of its request (ids, plan, schedule and target: no personal data), as one JSON value. */
+interface KeptRequest {
+  userId: string
+  createdAt: string
+  requestedBy: string
+  plan: PlanName
+  schedule?: { plan: Exclude<PlanName, 'soft'>; eraseAt: string }
+  target: DeletionRequest['target']
+}
+
+const keptValue = (request: DeletionRequest): string =>
+  JSON.stringify({
+    userId: request.userId,
+    createdAt: request.createdAt.toISOString(),
+    requestedBy: request.requestedBy,
+    plan: request.plan,
+    ...(request.schedule && { schedule: { plan: request.schedule.plan, eraseAt: request.schedule.eraseAt.toISOString() } }),
+    target: request.target,
+  } satisfies KeptRequest)
+
+/** A kept value of the shape keptValue writes; undefined for anything else (none, or written by hand), so one odd entry is dropped rather than failing every sweep. */
+function parseKept(value: string | null): KeptRequest | undefined {
+  if (!value) return undefined
+  try {
+    const kept = JSON.parse(value) as Partial<KeptRequest> | null
+    const target = kept?.target
+    const shaped =
+      typeof kept?.userId === 'string' &&
+      typeof kept.createdAt === 'string' &&
+      typeof kept.requestedBy === 'string' &&
+      typeof kept.plan === 'string' &&
+      Array.isArray(target?.organisationIds) &&
+      (kept.schedule === undefined || (typeof kept.schedule.plan === 'string' && typeof kept.schedule.eraseAt === 'string'))
+    return shaped ? (kept as KeptRequest) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The request an entry kept, as it was created; undefined when it kept none, or kept one of another
+ * create of its id (a create that only listed it since, without keeping: a fenced one), which the
+ * entry's own user and creation time tell.
+ */
+function keptRequest(id: string, row: types.Row): DeletionRequest | undefined {
+  const kept = parseKept(row.get('request') as string | null)
+  if (!kept) return undefined
+  const createdAt = new Date(kept.createdAt)
+  if (kept.userId !== row.get('userid') || createdAt.getTime() !== (row.get('createdat') as Date | null)?.getTime()) return undefined
+  const target = { ...kept.target, organisationIds: [...new Set(kept.target.organisationIds)].sort() }
+  const schedule = kept.schedule && { plan: kept.schedule.plan, eraseAt: new Date(kept.schedule.eraseAt) }
+  return acceptedRequest({ id, userId: kept.userId, requestedBy: kept.requestedBy, plan: kept.plan, schedule, target, now: createdAt })
+}
+
 /** Every statement of this adapter, for one keyspace. */
 function deletionRequestStatements(keyspace: string) {
   const t = `${keyspace}.user_deletion_request`
@@ -78,7 +135,16 @@ function deletionRequestStatements(keyspace: string) {
     // An id this service generated is named by no other create: the same row, written plainly. So is
     // a derived id no earlier try can have created, stamped within its caller's lease (createFenced).
     createServiceId: insert,
-    open: `INSERT INTO ${open} (id, userid, createdat) VALUES (?, ?, ?)`,
+    // The entry keeps what its request is created with, whole in one cell (a later write of the same
+    // id replaces it, never merges with it), so the sweeper can create a request whose create never
+    // applied (createFromEntry).
+    open: `INSERT INTO ${open} (id, userid, createdat, request) VALUES (?, ?, ?, ?)`,
+    // An entry that keeps no request: a fenced create's (its batch job settles the item, and a create
+    // from the entry could meet the job's own fenced create) and a reopened request's (its row exists).
+    list: `INSERT INTO ${open} (id, userid, createdat) VALUES (?, ?, ?)`,
+    kept: `SELECT userid, createdat, request FROM ${open} WHERE id = ?`,
+    // The caller of a create whose entry's write failed hears "retry": what a landed entry kept goes.
+    withdraw: `DELETE request FROM ${open} WHERE id = ?`,
     get: `SELECT ${columns} FROM ${t} WHERE id = ?`,
     closed: `SELECT state, leaseuntil FROM ${t} WHERE id = ?`,
     listed: `SELECT id FROM ${open} WHERE id = ?`,
@@ -115,10 +181,12 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
   private round: 'none' | 'going' | 'ended' = 'none'
   /**
    * Creates whose answer was lost, settling in the background (keepSettling): their callers were
-   * answered "accepted". One entry per settle, not per id: two creates of one caller-chosen id may
-   * both be settling, and the first to end must not take the other off the list.
+   * answered "accepted"; and entries whose write failed, what they kept being withdrawn
+   * (keepWithdrawing): their callers were answered "retry". One entry per settle, not per id: two
+   * creates of one caller-chosen id may both be settling, and the first to end must not take the
+   * other off the list.
    */
-  private readonly settling = new Set<{ requestId: string; done: Promise<void> }>()
+  private readonly settling = new Set<{ requestId: string; kind: 'create' | 'withdrawal'; done: Promise<void> }>()
   /** Ends the pauses of the background settles at once (finishSettling). */
   private readonly wakers = new Set<() => void>()
 
@@ -132,7 +200,7 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
   async create(request: DeletionRequest, leaseUntil: Date, idChosenBy: RequestIdChosenBy): Promise<boolean | 'unknown'> {
     // Listed open first: a request that exists is always open, so the sweeper finishes it whatever
     // happens to its runner. An entry whose request was never created is only skipped by the sweeper.
-    await runCassandra(this.client, (client) => client.execute(this.cql.open, [request.id, request.userId, request.createdAt], IDEMPOTENT))
+    await this.listKeeping(request)
     try {
       if (idChosenBy === 'service') return await this.write(request, leaseUntil)
       const created = await this.insert(request, leaseUntil)
@@ -158,7 +226,7 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
     const stamped = { ...IDEMPOTENT, timestamp: stamp }
     try {
       // Listed open first, as create does.
-      await runCassandra(this.client, (client) => client.execute(this.cql.open, [request.id, request.userId, request.createdAt], stamped))
+      await runCassandra(this.client, (client) => client.execute(this.cql.list, [request.id, request.userId, request.createdAt], stamped))
       await runCassandra(this.client, (client) => client.execute(this.cql.createServiceId, this.createValues(request, fencedLease(leaseUntil, fence)), stamped))
       return true
     } catch (err) {
@@ -209,6 +277,39 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
 
   async isListed(id: string): Promise<boolean> {
     return (await runCassandra(this.client, (client) => client.execute(this.cql.listed, [id], IDEMPOTENT))).rows.length > 0
+  }
+
+  async createFromEntry(id: string): Promise<DeletionRequest | 'exists' | 'not kept'> {
+    const row = (await runCassandra(this.client, (client) => client.execute(this.cql.kept, [id], IDEMPOTENT))).first()
+    const request = row ? keptRequest(id, row) : undefined
+    if (!request) return 'not kept'
+    try {
+      // Its lease free: the sweeper takes it as it takes any open request.
+      return (await this.insert(request, NO_LEASE)) ? request : 'exists'
+    } catch (err) {
+      if (!(err instanceof DependencyUnavailableError)) throw err
+      // Its answer lost: ours if it landed (the same user and creation time), so its acceptance is still audited.
+      if ((await this.settleCreate(request)) === true) return request
+      throw err
+    }
+  }
+
+  /**
+   * Lists the request open, keeping what it is created with (keptValue). An entry whose write fails
+   * may land all the same while its caller hears "retry": what it kept is withdrawn (keepWithdrawing),
+   * stamped just after it, so it goes whenever either lands and a later create of the id (stamped
+   * later) keeps its own.
+   */
+  private async listKeeping(request: DeletionRequest): Promise<void> {
+    const stamp = this.stamps.next()
+    // Taken now, so no later create of the id on this instance is stamped at or before it (a tombstone wins a tie).
+    const withdrawAt = this.stamps.next()
+    try {
+      await runCassandra(this.client, (client) => client.execute(this.cql.open, [request.id, request.userId, request.createdAt, keptValue(request)], { ...IDEMPOTENT, timestamp: stamp }))
+    } catch (err) {
+      if (err instanceof DependencyUnavailableError) this.inBackground(request.id, 'withdrawal', () => this.keepWithdrawing(request.id, withdrawAt))
+      throw err
+    }
   }
 
   /** The created row's values, in the order of both create statements. */
@@ -271,11 +372,34 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
 
   /** keepSettling, kept track of until it ends, so that shutdown can wait for it (finishSettling). */
   private settleInBackground(request: DeletionRequest, leaseUntil: Date): void {
-    const entry = { requestId: request.id, done: Promise.resolve() }
-    entry.done = this.keepSettling(request, leaseUntil)
+    this.inBackground(request.id, 'create', () => this.keepSettling(request, leaseUntil))
+  }
+
+  /** Work on a create's outcome left to the background, kept track of until it ends (finishSettling, unsettled, unwithdrawn). */
+  private inBackground(requestId: string, kind: 'create' | 'withdrawal', work: () => Promise<void>): void {
+    const entry = { requestId, kind, done: Promise.resolve() }
+    entry.done = work()
       .catch(() => undefined)
       .finally(() => this.settling.delete(entry))
     this.settling.add(entry)
+  }
+
+  /**
+   * What an entry whose write failed kept is withdrawn once Cassandra answers again (see
+   * listKeeping), stamped `stamp`: tried until the sweeper could create a request from the entry
+   * (twice CREATE_SETTLED_WITHIN_MS), which it can only do with Cassandra answering too.
+   */
+  private async keepWithdrawing(id: string, stamp: number): Promise<void> {
+    const until = Date.now() + 2 * CREATE_SETTLED_WITHIN_MS
+    for (;;) {
+      try {
+        await runCassandra(this.client, (client) => client.execute(this.cql.withdraw, [id], { ...IDEMPOTENT, timestamp: stamp }))
+        return
+      } catch (err) {
+        if (!(err instanceof DependencyUnavailableError) || Date.now() >= until) throw err
+        await this.pauseBetweenSettles()
+      }
+    }
   }
 
   /**
@@ -288,9 +412,18 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
     while (this.settling.size > 0) await Promise.all([...this.settling].map(({ done }) => done))
   }
 
-  /** The ids of the requests whose create is still being settled in the background. */
+  /** The ids of the requests whose create is still being settled in the background (their callers were answered "accepted"). */
   unsettled(): string[] {
-    return [...new Set([...this.settling].map(({ requestId }) => requestId))]
+    return this.idsSettling('create')
+  }
+
+  /** The ids of the requests whose entry's write failed and whose withdrawal is still going (their callers were answered "retry"). */
+  unwithdrawn(): string[] {
+    return this.idsSettling('withdrawal')
+  }
+
+  private idsSettling(kind: 'create' | 'withdrawal'): string[] {
+    return [...new Set([...this.settling].filter((entry) => entry.kind === kind).map(({ requestId }) => requestId))]
   }
 
   /** The pause between two tries of a background settle; ended early by finishSettling. */
@@ -343,7 +476,7 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
 
   async releaseLease(id: string, heldUntil?: Date): Promise<void> {
     // Refused only when someone else holds it now: theirs is not ours to give up.
-    await this.writeUnderLease(this.cql.release, [new Date(0), id], heldUntil)
+    await this.writeUnderLease(this.cql.release, [NO_LEASE, id], heldUntil)
   }
 
   async recordSteps(id: string, outcomes: Partial<Record<StepName, StepOutcome>>, state: RequestState, leaseUntil: Date, heldUntil?: Date): Promise<void> {
@@ -358,7 +491,7 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
     const now = new Date()
     // A partial request's lease is released so a retry or the sweeper can take it up at once; a
     // finished one's is kept by its run until it is audited and unlisted (see the port).
-    const lease = isFinished(state) && heldUntil ? heldUntil : new Date(0)
+    const lease = isFinished(state) && heldUntil ? heldUntil : NO_LEASE
     const row = [encodeSteps(fields.steps ?? {}), state, fields.reason ?? null, fields.receipt ? JSON.stringify(fields.receipt) : null, lease, now, id]
     if (!(await this.writeUnderLease(this.cql.finish, row, heldUntil))) throw new LeaseLostError(id)
     if (fields.dueAt) await runCassandra(this.client, (client) => client.execute(this.cql.due, [fields.dueAt, id], IDEMPOTENT))
@@ -391,7 +524,7 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
 
   async reopen({ id, userId, createdAt }: Pick<DeletionRequest, 'id' | 'userId' | 'createdAt'>, state: RequestState, heldUntil?: Date): Promise<void> {
     if (!(await this.writeUnderLease(this.cql.reopen, [state, new Date(), id], heldUntil))) throw new LeaseLostError(id)
-    await runCassandra(this.client, (client) => client.execute(this.cql.open, [id, userId, createdAt], IDEMPOTENT))
+    await runCassandra(this.client, (client) => client.execute(this.cql.list, [id, userId, createdAt], IDEMPOTENT))
     // Due at once, even if it was waiting for a grace period to end.
     await runCassandra(this.client, (client) => client.execute(this.cql.due, [null, id], IDEMPOTENT))
   }

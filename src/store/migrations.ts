@@ -207,6 +207,15 @@ export const migrations: readonly Migration[] = [
     description: 'The mass-deletion guard counts per requester and minute, so its hour slides instead of starting again on the clock hour',
     statements: (ks) => [`CREATE TABLE IF NOT EXISTS ${ks}.user_deletion_requester_minutes (requester text, hour bigint, minute bigint, deleted counter, PRIMARY KEY ((requester, hour), minute))`],
   },
+  {
+    // A create whose row never applied (its answer lost, its settle cut short by a crash) left an
+    // entry naming no request while its caller had been answered "accepted": the sweeper dropped it
+    // and the user was never deleted. The entry now keeps what the request is created with (one JSON
+    // value: a later write of the same id replaces it whole), so the sweeper creates it.
+    version: 13,
+    description: 'Each open deletion entry keeps what its request is created with, so the sweeper can create a request whose create never applied',
+    statements: (ks) => [`ALTER TABLE ${ks}.user_deletion_request_open ADD IF NOT EXISTS request text`],
+  },
 ]
 
 export const currentSchemaVersion = Math.max(...migrations.map((m) => m.version))

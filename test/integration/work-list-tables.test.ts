@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import type { Client } from 'cassandra-driver'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { acceptedRequest } from '../../src/deletion/deletion-request.js'
 import { CREATE_SETTLED_WITHIN_MS } from '../../src/deletion/ports.js'
 import { createCassandraClient } from '../../src/store/cassandra-client.js'
-import { requestsOf } from '../support/deletion-requests.js'
+import { CassandraDeletionRequests } from '../../src/store/cassandra-deletion-requests.js'
+import { auditEventsOf, requestsOf } from '../support/deletion-requests.js'
 import { type Harness, startHarness, testConfig } from '../support/harness.js'
 
 /** The tables the sweeper, the event relay and the batch runner scan whole. */
@@ -66,6 +68,29 @@ describe('db:migrate and the work-list tables the sweeper, the relay and the bat
       expect(await isListed(finished!.id)).toBe(false)
       expect(await isListed(neverCreated)).toBe(false)
       expect(await requestsOf(h.db, user.id)).toEqual([finished])
+    })
+
+    it('when a deletion whose caller was answered accepted never got its request row (its create never applied), then the sweeper creates the request from its entry and carries it out: the user deleted, acceptance and completion audited, the entry unlisted', async () => {
+      const user = await h.seed()
+      const createdLongAgo = new Date(Date.now() - 2 * CREATE_SETTLED_WITHIN_MS - 60_000)
+      const request = acceptedRequest({
+        id: randomUUID(),
+        userId: user.id,
+        requestedBy: user.id,
+        plan: 'sunbird',
+        target: { rootOrgId: null, managedBy: null, organisationIds: [] },
+        now: createdLongAgo,
+      })
+      expect(await new CassandraDeletionRequests(h.db, keyspace).create(request, new Date(0), 'service')).toBe(true)
+      await h.db.execute(`DELETE FROM ${keyspace}.user_deletion_request WHERE id = ?`, [request.id], { prepare: true })
+
+      await h.service.resumeOpen()
+
+      expect(await requestsOf(h.db, user.id)).toEqual([expect.objectContaining({ id: request.id, state: 'completed', requestedBy: user.id })])
+      expect(await auditEventsOf(h, request.id)).toEqual(['deletion.accepted', 'deletion.completed'])
+      const row = (await h.db.execute(`SELECT status, isdeleted FROM ${keyspace}.user WHERE id = ?`, [user.id], { prepare: true })).first()
+      expect({ status: row?.get('status'), isDeleted: row?.get('isdeleted') }).toEqual({ status: 2, isDeleted: true })
+      expect(await isListed(request.id)).toBe(false)
     })
   })
 })

@@ -152,6 +152,27 @@ function holdingFencedCreates(db: Client): { client: Client; reached: Promise<vo
   return { client, reached: reached.promise, land: () => landed.resolve() }
 }
 
+/** The client, with the next create's open entry written and its answer then lost (a driver timeout). */
+function losingNextEntryAnswer(db: Client): Client {
+  let lost = false
+  return new Proxy(db, {
+    get(target, property) {
+      if (property === 'execute') {
+        return async (query: string, params: unknown[], options?: QueryOptions) => {
+          const result = await target.execute(query, params, options)
+          if (!lost && query.startsWith(`INSERT INTO ${ks}.user_deletion_request_open (id, userid, createdat, request)`)) {
+            lost = true
+            throw new errors.OperationTimedOutError('answer lost (test)')
+          }
+          return result
+        }
+      }
+      const value = Reflect.get(target, property, target)
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
+}
+
 /** The client, with each fenced create's row insert applied and its answer then lost (a driver timeout). */
 function losingFencedCreateAnswers(db: Client): Client {
   return new Proxy(db, {
@@ -179,6 +200,11 @@ export function cassandraDeletionRequests(db: Client): DeletionRequestStoreSubje
       return { store: new CassandraDeletionRequests(client, ks), reached, land }
     },
     withFencedCreateAnswersLost: () => new CassandraDeletionRequests(losingFencedCreateAnswers(db), ks),
+    loseRow: async (id) => void (await db.execute(`DELETE FROM ${ks}.user_deletion_request WHERE id = ?`, [id], PREPARED)),
+    withEntryAnswerLost() {
+      const store = new CassandraDeletionRequests(losingNextEntryAnswer(db), ks)
+      return { store, settled: () => store.finishSettling() }
+    },
     uses: (requestId) => void used.add(requestId),
     async dispose() {
       for (const id of used) {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { describe, expect } from 'vitest'
 import type { DeletionReceipt, DeletionRequest, StepOutcome } from '../../../src/deletion/deletion-request.js'
+import { DependencyUnavailableError } from '../../../src/deletion/errors.js'
 import { LeaseLostError } from '../../../src/deletion/lease.js'
 import type { DeletionRequestStore } from '../../../src/deletion/ports.js'
 import { contractCase, type ContractSubject, type SubjectFactory } from './contract-case.js'
@@ -15,6 +16,13 @@ export interface DeletionRequestStoreSubject extends ContractSubject {
   withFencedCreatesHeld(): { store: DeletionRequestStore; reached: Promise<void>; land(): void }
   /** A store over the same requests whose next fenced create's answer is lost (a timeout). */
   withFencedCreateAnswersLost(): DeletionRequestStore
+  /** Takes away the row of a request, leaving its open entry: a create whose row never applied. */
+  loseRow(id: string): Promise<void>
+  /**
+   * A store over the same requests whose next create's open entry lands but whose answer is lost (a
+   * timeout); `settled` once what that store does about it in the background has ended.
+   */
+  withEntryAnswerLost(): { store: DeletionRequestStore; settled(): Promise<void> }
   uses?(requestId: string): void
 }
 
@@ -192,6 +200,88 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
 
         expect(await s.store.get(request.id)).toBeUndefined()
         expect(await s.store.isListed(request.id)).toBe(false)
+      })
+    })
+
+    describe('a create whose row never applied: created from its open entry', () => {
+      test('when only the entry of a request is there, then createFromEntry creates the request as it was created (accepted, no steps, its target and creation time), listed open and free to take', async (s) => {
+        const [a, b] = [`org-b-${randomUUID()}`, `org-a-${randomUUID()}`]
+        const request = await created(s, { target: { rootOrgId: a, managedBy: randomUUID(), organisationIds: [a, b] } })
+        await s.store.recordSteps(request.id, { lock: done('locked', new Date('2024-05-20T10:09:00.000Z')) }, 'in_progress', held())
+        await s.loseRow(request.id)
+        expect(await s.store.get(request.id)).toBeUndefined()
+
+        const recreated = await s.store.createFromEntry(request.id)
+
+        const asCreated = { ...request, target: { ...request.target, organisationIds: [a, b].sort() } }
+        expect(recreated).toEqual(asCreated)
+        expect(await s.store.get(request.id)).toEqual(asCreated)
+        expect(await s.store.isListed(request.id)).toBe(true)
+        expect(await s.store.acquireLease(request.id, new Date(), held())).toBe(true)
+      })
+
+      test('when the request was created with a plan and an erasure schedule, or by a service-chosen id, then it is created again with them', async (s) => {
+        const eraseAt = new Date(Date.now() + 3 * 24 * 3600 * SECOND)
+        const scheduled = await created(s, { plan: 'soft', schedule: { plan: 'hard', eraseAt }, target: { rootOrgId: null, managedBy: null, organisationIds: [] } })
+        const serviceChosen = newRequest(s, { id: randomUUID(), plan: 'hard' })
+        expect(await s.store.create(serviceChosen, held(), 'service')).toBe(true)
+        await s.loseRow(scheduled.id)
+        await s.loseRow(serviceChosen.id)
+
+        expect(await s.store.createFromEntry(scheduled.id)).toEqual(scheduled)
+        expect(await s.store.createFromEntry(serviceChosen.id)).toEqual(serviceChosen)
+      })
+
+      test("when a request has the entry's id, then createFromEntry answers 'exists' and changes nothing of it", async (s) => {
+        const request = await created(s)
+        await s.store.recordSteps(request.id, { lock: done('locked', new Date('2024-05-20T10:09:00.000Z')) }, 'in_progress', held())
+        const standing = await s.store.get(request.id)
+
+        expect(await s.store.createFromEntry(request.id)).toBe('exists')
+
+        expect(await s.store.get(request.id)).toEqual(standing)
+      })
+
+      test('when the write of a create\'s entry answers too late (its caller hears "retry") though it landed, then the create fails and what the entry kept is withdrawn: no request is created from it later', async (s) => {
+        const request = newRequest(s)
+        const lost = s.withEntryAnswerLost()
+
+        await expect(lost.store.create(request, held(), 'caller')).rejects.toBeInstanceOf(DependencyUnavailableError)
+        await lost.settled()
+
+        expect(await s.store.get(request.id)).toBeUndefined()
+        expect(await s.store.createFromEntry(request.id)).toBe('not kept')
+        expect(await s.store.get(request.id)).toBeUndefined()
+
+        // The caller's retry under the same id keeps its own: the withdrawal was of the earlier write only.
+        const retry = { ...request, createdAt: new Date(request.createdAt.getTime() + 1), updatedAt: new Date(request.createdAt.getTime() + 1) }
+        expect(await s.store.create(retry, held(), 'caller')).toBe(true)
+        await s.loseRow(retry.id)
+        expect(await s.store.createFromEntry(retry.id)).toEqual(retry)
+      })
+
+      test('when an entry is written again by a later create of its id whose row never applied either, then the request created from it is the later one, none of the earlier one kept', async (s) => {
+        const earlier = await created(s, { plan: 'soft', schedule: { plan: 'hard', eraseAt: new Date(Date.now() + 3600 * SECOND) } })
+        await s.loseRow(earlier.id)
+        const later = { ...newRequest(s), id: earlier.id, createdAt: new Date(earlier.createdAt.getTime() + 1), updatedAt: new Date(earlier.createdAt.getTime() + 1) }
+        expect(await s.store.create(later, held(), 'caller')).toBe(true)
+        await s.loseRow(later.id)
+
+        expect(await s.store.createFromEntry(later.id)).toEqual(later)
+      })
+
+      test("when the entry kept nothing (a fenced create's: its batch job settles the item) or there is none, then createFromEntry answers 'not kept' and creates nothing", async (s) => {
+        const fenced = newRequest(s)
+        const fence = new Date(Date.now() + 30 * SECOND)
+        expect(await s.store.createFenced(fenced, new Date(fence.getTime() + 60 * SECOND), fence)).toBe(true)
+        await s.loseRow(fenced.id)
+        const unknown = newRequest(s)
+
+        expect(await s.store.createFromEntry(fenced.id)).toBe('not kept')
+        expect(await s.store.createFromEntry(unknown.id)).toBe('not kept')
+
+        expect(await s.store.get(fenced.id)).toBeUndefined()
+        expect(await s.store.get(unknown.id)).toBeUndefined()
       })
     })
 

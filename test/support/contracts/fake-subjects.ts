@@ -71,6 +71,9 @@ export function fakeDeletionRequests(): DeletionRequestStoreSubject {
     store,
     withFencedCreatesHeld: () => ({ store, ...store.holdFencedCreates() }),
     withFencedCreateAnswersLost: () => store.failNext('createFenced', new DependencyUnavailableError('cassandra')),
+    loseRow: async (id) => store.loseRow(id),
+    // The fake's failed create lists nothing (its entry never lands), which keeps nothing to create from, as the adapter's withdrawal leaves it.
+    withEntryAnswerLost: () => ({ store: store.failNext('create', new DependencyUnavailableError('cassandra')), settled: async () => undefined }),
   }
 }
 

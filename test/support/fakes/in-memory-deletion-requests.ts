@@ -27,6 +27,14 @@ interface Row {
   eventPublishedAt?: Date
   /** When the create that wrote the row was stamped (see WriteStamps): a fenced create stamped before it changes nothing. */
   createdStamp: number
+  /** What its open entry kept (a create's, not a fenced create's or a seeded row's): the request as created. */
+  kept?: DeletionRequest
+}
+
+/** An open entry with no request (a create that never applied), and what it kept of the request. */
+interface EntryWithoutRequest {
+  entry: Omit<OpenEntry, 'dueAt'>
+  kept?: DeletionRequest
 }
 
 /** The steps of a write, for the timeline: `lookups,userRow`. */
@@ -48,6 +56,10 @@ const EPOCH = new Date(0)
  *   after a create stamped later, it changes nothing, as Cassandra's cells keep the newer write; a
  *   row of another request stamped earlier breaks the port's promise, so it throws; a failure
  *   (failNext) is a lost answer: 'fence passed', nothing written;
+ * - a create's entry keeps the request as created (a fenced create's and a seeded row's keep
+ *   nothing); createFromEntry creates it again from that, its lease free, once its row is gone
+ *   (loseRow: a create that never applied): 'exists' while a row has the id, 'not kept' when the
+ *   entry kept nothing or is gone;
  * - acquireLease applies only when the row exists and its lease ran out (leaseUntil < now);
  * - releaseLease and finish set the lease to the epoch, so anyone may take the request at once,
  *   except a finish to a finished state, which keeps the lease it is written under (`heldUntil`);
@@ -82,7 +94,7 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
   /** While set, fenced creates wait for it once stamped (holdFencedCreates). */
   private fencedCreatesHeld: { reached: () => void; landed: Promise<void> } | undefined
   private readonly rows = new Map<string, Row>()
-  private readonly entriesWithoutRequest = new Map<string, Omit<OpenEntry, 'dueAt'>>()
+  private readonly entriesWithoutRequest = new Map<string, EntryWithoutRequest>()
   /** Where the last listOpen that stopped at its limit stopped (an id: the fake's ring is in id order). */
   private sweptUpTo: string | undefined
   /** A round of the open list (startRound): `going` until a listOpen reaches the list's end. */
@@ -160,7 +172,30 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
     }
     if (!applied) return false
     this.store(request, leaseUntil, this.stamp())
+    this.row(request.id).kept = structuredClone(request)
     return true
+  }
+
+  async createFromEntry(id: string): Promise<DeletionRequest | 'exists' | 'not kept'> {
+    this.enter('createFromEntry')
+    if (this.rows.has(id)) return 'exists'
+    const kept = this.entriesWithoutRequest.get(id)?.kept
+    if (!kept) return 'not kept'
+    // Its lease free, for the sweeper to take; the entry keeps what it kept.
+    this.store(kept, EPOCH, this.stamp())
+    this.row(id).kept = structuredClone(kept)
+    return this.peek(id) as DeletionRequest
+  }
+
+  /**
+   * The row of a request never applied, as a create whose answer was lost and whose settle never
+   * came can leave it: only its open entry is there, with what the entry kept (if anything).
+   */
+  loseRow(id: string): void {
+    const row = this.row(id)
+    this.rows.delete(id)
+    const entry = { id, userId: row.request.userId, createdAt: new Date(row.request.createdAt) }
+    this.entriesWithoutRequest.set(id, { entry, ...(row.kept && { kept: row.kept }) })
   }
 
   async createFenced(request: DeletionRequest, leaseUntil: Date, fence: Date): Promise<true | 'fence passed'> {
@@ -290,7 +325,7 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
     const listed = [...this.rows.values()]
       .filter((row) => row.open && (!row.dueAt || row.dueAt.getTime() <= dueBy.getTime()))
       .map((row) => ({ id: row.request.id, userId: row.request.userId, createdAt: new Date(row.request.createdAt), ...(row.dueAt && { dueAt: new Date(row.dueAt) }) }))
-    const withoutRequest = [...this.entriesWithoutRequest.values()].map((entry) => ({ ...entry, createdAt: new Date(entry.createdAt) }))
+    const withoutRequest = [...this.entriesWithoutRequest.values()].map(({ entry }) => ({ ...entry, createdAt: new Date(entry.createdAt) }))
     // Round the list in id order (Cassandra's: token order), from where the last full answer stopped.
     const ring = [...listed, ...withoutRequest].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
     const from = this.sweptUpTo
@@ -339,9 +374,12 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
     if (row) row.open = false
   }
 
-  /** An open entry whose request was never created (a create that never applied), as Cassandra can hold one. */
-  listWithoutRequest(entry: Omit<OpenEntry, 'dueAt'>): this {
-    this.entriesWithoutRequest.set(entry.id, { ...entry })
+  /**
+   * An open entry whose request was never created (a create that never applied), as Cassandra can
+   * hold one; `kept`: what the entry kept of the request (absent: a fenced create's, or an earlier version's).
+   */
+  listWithoutRequest(entry: Omit<OpenEntry, 'dueAt'>, kept?: DeletionRequest): this {
+    this.entriesWithoutRequest.set(entry.id, { entry: { ...entry }, ...(kept && { kept: structuredClone(kept) }) })
     return this
   }
 
