@@ -645,6 +645,21 @@ describe('cancelDeletion and its deletion.cancelled audit record', () => {
     expect(cancelledRecords(w, 'soft-1')).toHaveLength(1)
   })
 
+  it('when Keycloak interrupts a managing parent’s cancel and the sweeper finishes it, then the record names the parent who cancelled, not the user who asked for the deletion', async () => {
+    const PARENT = '0a0a0a0a-2222-4333-8444-555566667777'
+    const w = deletionWorld({ seed: [{ id: PARENT }, { id: TARGET, managedBy: PARENT }] })
+    await deleteAccount(w.deps, { requestId: 'soft-1', userId: TARGET, caller: self(), mode: 'soft' })
+    w.identity.goDown()
+    const parent: Caller = { consumer: 'portal', userId: PARENT, roles: [], managedUser: { userId: TARGET, parentId: PARENT } }
+    expect(await cancelDeletion(w.deps, { userId: TARGET, caller: parent }).catch((err: unknown) => err)).toBeInstanceOf(DependencyUnavailableError)
+
+    w.identity.comeBack()
+    await resumeOpenDeletions(w.deps)
+
+    expect(w.requests.peek('soft-1')).toMatchObject({ state: 'cancelled', requestedBy: TARGET, cancelledBy: PARENT })
+    expect(cancelledRecords(w, 'soft-1')).toEqual([expect.objectContaining({ detail: { cancelledBy: PARENT } })])
+  })
+
   it('when a cancel stalls past its lease after taking the hold and the sweeper takes over meanwhile, then no record is stored for the stalled run’s refused reopen', async () => {
     // The stalled run's reopen is refused (another runner has the request): it stores nothing.
     const w = await softDeleted()

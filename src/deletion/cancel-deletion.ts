@@ -97,10 +97,13 @@ async function stillHoldsUser(deps: RunDeps, request: DeletionRequest): Promise<
  * twice (unless a later deletion has taken a hold of its own since: then it may be there twice,
  * recognisable by requestId and event). A hold taken over between the last read and the append
  * (the narrowest window) leaves the record of a cancel that did put the user back, before the
- * deletion that took the hold erases them. `cancelledBy`: the caller whose cancel this run is,
- * absent when nobody asked (the sweeper, another request meeting the hold).
+ * deletion that took the hold erases them. `caller`: the caller whose cancel this run is; absent
+ * when nobody asked (the sweeper, another request meeting the hold), the record and the restored
+ * row name the caller the request recorded when the cancel reopened it (nobody when its run died
+ * before that).
  */
-export async function finishCancel(deps: RunDeps, request: DeletionRequest, cancelledBy?: string): Promise<CancelEnd> {
+export async function finishCancel(deps: RunDeps, request: DeletionRequest, caller?: string): Promise<CancelEnd> {
+  const cancelledBy = caller ?? request.cancelledBy
   for (const step of [...stepsOf('soft')].reverse()) {
     const outcome = request.steps[step.name]
     // Restored steps keep no restore facts: a rerun passes them by.
@@ -204,7 +207,7 @@ export async function finishCancelOf(deps: RunDeps, requestId: string): Promise<
 /**
  * Finishes, under the lease the caller holds on `request`, a cancel that took the request's hold
  * (`restoring`) and stopped before it was through: records it if its run died before that, then
- * undoes the steps and audits it (no `cancelledBy`: no caller asked), or ends it superseded when
+ * undoes the steps and audits it (`cancelledBy` as the request recorded it), or ends it superseded when
  * another deletion took the user meanwhile. What a deletion meeting the hold does, and the grace
  * period's erasure when it finds its own hold `restoring`.
  */
@@ -235,9 +238,10 @@ export async function storeOwedEnd(deps: Pick<RunDeps, 'requests' | 'audit'>, re
   delete request.closeOwed
 }
 
-async function recordCancel(deps: RunDeps, request: DeletionRequest): Promise<void> {
+async function recordCancel(deps: RunDeps, request: DeletionRequest, cancelledBy?: string): Promise<void> {
   if (request.state === 'cancelling' || request.state === 'cancelled') return
-  await deps.requests.reopen(request, 'cancelling', request.heldUntil)
+  await deps.requests.reopen({ ...request, ...(cancelledBy !== undefined && { cancelledBy }) }, 'cancelling', request.heldUntil)
+  if (cancelledBy !== undefined) request.cancelledBy = cancelledBy
   request.state = 'cancelling'
 }
 
@@ -301,7 +305,7 @@ async function cancelOnce(deps: DeleteUserDeps, input: CancelDeletionInput, comm
       if (held.mode === 'soft' && !(await deps.states.swap(input.userId, held, { mode: 'restoring', requestId: held.requestId }))) {
         return (await endTakenOver(deps, request)) ? SUPERSEDED : undefined
       }
-      await recordCancel(deps, request)
+      await recordCancel(deps, request, input.caller.userId)
       // Recorded: from here the sweeper finishes the cancel, whatever this run meets next.
       commit?.decided()
       if ((await finishCancel(deps, request, input.caller.userId)) === 'superseded') return SUPERSEDED

@@ -80,6 +80,8 @@ export interface DeletionRequest {
   updatedAt: Date
   /** Why a request failed (e.g. 'superseded': another request locked the user first). */
   reason?: string
+  /** Whose cancel reopened it (a caller's user id): the cancel's record names them whichever run stores it. */
+  cancelledBy?: string
   receipt?: DeletionReceipt
   /**
    * Until when this process's run holds the request: the lease its create, acquire or last

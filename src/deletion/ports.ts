@@ -315,11 +315,11 @@ export interface DeletionRequestStore {
   updatePlan(id: string, plan: PlanName, state: RequestState, heldUntil?: Date): Promise<void>
   /**
    * A finished request, as its runner read it, is taken up again (a cancel undoing it): the state,
-   * and listed open (under the user and creation time it was listed with) so the sweeper finishes
-   * it. Fenced by `heldUntil` as recordSteps is: LeaseLostError, and nothing written, when another
-   * runner took the request over.
+   * whose cancel it is (`cancelledBy`, when a caller asked), and listed open (under the user and
+   * creation time it was listed with) so the sweeper finishes it. Fenced by `heldUntil` as
+   * recordSteps is: LeaseLostError, and nothing written, when another runner took the request over.
    */
-  reopen(request: Pick<DeletionRequest, 'id' | 'userId' | 'createdAt'>, state: RequestState, heldUntil?: Date): Promise<void>
+  reopen(request: Pick<DeletionRequest, 'id' | 'userId' | 'createdAt' | 'cancelledBy'>, state: RequestState, heldUntil?: Date): Promise<void>
   /**
    * The relay's confirmation that the request's event reached the topic: the event step reads
    * 'published' from then on, whatever outcome the run records for it after (kept apart from the

@@ -43,6 +43,7 @@ export function recordedSteps(row: types.Row): DeletionRequest['steps'] {
 function toRequest(row: types.Row): DeletionRequest {
   const receipt = row.get('receipt') as string | null
   const reason = row.get('reason') as string | null
+  const cancelledBy = row.get('cancelledby') as string | null
   const erasePlan = row.get('eraseplan') as Exclude<PlanName, 'soft'> | null
   const eraseAt = row.get('eraseat') as Date | null
   return {
@@ -63,6 +64,7 @@ function toRequest(row: types.Row): DeletionRequest {
     updatedAt: row.get('updatedat') as Date,
     ...(reason ? { reason } : {}),
     ...(receipt ? { receipt: JSON.parse(receipt) as DeletionReceipt } : {}),
+    ...(cancelledBy ? { cancelledBy } : {}),
   }
 }
 
@@ -127,7 +129,7 @@ function keptRequest(id: string, row: types.Row): DeletionRequest | undefined {
 function deletionRequestStatements(keyspace: string) {
   const t = `${keyspace}.user_deletion_request`
   const open = `${keyspace}.user_deletion_request_open`
-  const columns = 'id, userid, requestedby, state, plan, eraseplan, eraseat, steps, eventpublishedat, rootorgid, managedby, organisationids, createdat, updatedat, reason, receipt'
+  const columns = 'id, userid, requestedby, state, plan, eraseplan, eraseat, steps, eventpublishedat, rootorgid, managedby, organisationids, createdat, updatedat, reason, receipt, cancelledby'
   const insert = `INSERT INTO ${t} (id, userid, requestedby, state, plan, eraseplan, eraseat, steps, rootorgid, managedby, organisationids, leaseuntil, createdat, updatedat) VALUES (?, ?, ?, ?, ?, ?, ?, {}, ?, ?, ?, ?, ?, ?)`
   return {
     // A caller's id may be named by another create at the same time: only one of them may apply.
@@ -157,7 +159,7 @@ function deletionRequestStatements(keyspace: string) {
     steps: `UPDATE ${t} SET steps = steps + ?, state = ?, leaseuntil = ?, updatedat = ? WHERE id = ?`,
     finish: `UPDATE ${t} SET steps = steps + ?, state = ?, reason = ?, receipt = ?, leaseuntil = ?, updatedat = ? WHERE id = ?`,
     plan: `UPDATE ${t} SET plan = ?, state = ?, updatedat = ? WHERE id = ?`,
-    reopen: `UPDATE ${t} SET state = ?, updatedat = ? WHERE id = ?`,
+    reopen: `UPDATE ${t} SET state = ?, updatedat = ?, cancelledby = ? WHERE id = ?`,
     due: `UPDATE ${open} SET dueat = ? WHERE id = ?`,
     close: `DELETE FROM ${open} WHERE id = ?`,
     // The sweeper goes round the list: from where its last pass stopped to the end, then from the start.
@@ -522,8 +524,9 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
     return result.wasApplied()
   }
 
-  async reopen({ id, userId, createdAt }: Pick<DeletionRequest, 'id' | 'userId' | 'createdAt'>, state: RequestState, heldUntil?: Date): Promise<void> {
-    if (!(await this.writeUnderLease(this.cql.reopen, [state, new Date(), id], heldUntil))) throw new LeaseLostError(id)
+  async reopen({ id, userId, createdAt, cancelledBy }: Pick<DeletionRequest, 'id' | 'userId' | 'createdAt' | 'cancelledBy'>, state: RequestState, heldUntil?: Date): Promise<void> {
+    // Without a caller, whose cancel it was stays as recorded (unset, not null).
+    if (!(await this.writeUnderLease(this.cql.reopen, [state, new Date(), cancelledBy ?? types.unset, id], heldUntil))) throw new LeaseLostError(id)
     await runCassandra(this.client, (client) => client.execute(this.cql.list, [id, userId, createdAt], IDEMPOTENT))
     // Due at once, even if it was waiting for a grace period to end.
     await runCassandra(this.client, (client) => client.execute(this.cql.due, [null, id], IDEMPOTENT))

@@ -216,6 +216,14 @@ export const migrations: readonly Migration[] = [
     description: 'Each open deletion entry keeps what its request is created with, so the sweeper can create a request whose create never applied',
     statements: (ks) => [`ALTER TABLE ${ks}.user_deletion_request_open ADD IF NOT EXISTS request text`],
   },
+  {
+    // A cancel that Keycloak (or a crash) interrupted is finished by the sweeper, which knew no
+    // caller: its `deletion.cancelled` record lacked `cancelledBy`, and the restored row named the
+    // deleter as its updater. The cancel's caller is now recorded when it reopens the request.
+    version: 14,
+    description: 'A deletion request records whose cancel reopened it, so whichever run finishes the cancel audits that caller',
+    statements: (ks) => [`ALTER TABLE ${ks}.user_deletion_request ADD IF NOT EXISTS cancelledby text`],
+  },
 ]
 
 export const currentSchemaVersion = Math.max(...migrations.map((m) => m.version))

@@ -740,6 +740,20 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
         }
       })
 
+      test('when a cancel reopens a request naming its caller, then the caller reads back as cancelledBy, and a reopen naming none keeps it; a request never reopened has none', async (s) => {
+        const request = await created(s, { plan: 'soft' })
+        await s.store.finish(request.id, 'completed', {}, held())
+        const canceller = randomUUID()
+
+        await s.store.reopen({ ...request, cancelledBy: canceller }, 'cancelling')
+        expect(await s.store.get(request.id)).toMatchObject({ state: 'cancelling', cancelledBy: canceller })
+        await s.store.reopen(request, 'cancelling')
+
+        expect((await s.store.get(request.id))?.cancelledBy).toBe(canceller)
+        expect((await s.store.get((await created(s)).id))?.cancelledBy).toBeUndefined()
+        expect(await s.store.findByUser(request.userId, 10)).toEqual([expect.objectContaining({ id: request.id, cancelledBy: canceller })])
+      })
+
       test('when a step keeps restore facts, ids and its plan, then they read back as recorded', async (s) => {
         const request = await created(s, { plan: 'soft' })
         const outcome: StepOutcome = { ...done('locked', new Date('2024-05-20T10:09:00.000Z')), plan: 'soft', restore: { status: 0, isDeleted: false }, ids: ['a', 'b'] }

@@ -69,7 +69,7 @@ const EPOCH = new Date(0)
  *   seeded by listWithoutRequest has no request), going round the list (in id order) from where its last
  *   answer that reached the limit stopped; after startRound, listOpen goes from the list's start and
  *   stops at its end, and the first answer short of the limit ends the round (roundEnded); unlist
- *   takes an entry off the list and nothing else; reopen lists a request again, due at once;
+ *   takes an entry off the list and nothing else; reopen lists a request again, due at once, recording its `cancelledBy` when given;
  * - isClosed: the request is finished and its lease at the epoch (given back); a finish to a
  *   finished state without `heldUntil` breaks the port's promise and throws;
  * - get / findByUser answer copies, steps in the order the workflow runs them; findByUser newest first.
@@ -403,13 +403,14 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
     row.request.updatedAt = this.clock.now()
   }
 
-  async reopen({ id }: Pick<DeletionRequest, 'id' | 'userId' | 'createdAt'>, state: RequestState, heldUntil?: Date): Promise<void> {
+  async reopen({ id, cancelledBy }: Pick<DeletionRequest, 'id' | 'userId' | 'createdAt' | 'cancelledBy'>, state: RequestState, heldUntil?: Date): Promise<void> {
     this.enter('reopen', state)
     const row = this.rows.get(id)
     if (!row) throw new Error(`no deletion request ${id} to reopen`)
     if (!this.holds(row, heldUntil)) throw new LeaseLostError(id)
     row.request.state = state
     row.request.updatedAt = this.clock.now()
+    if (cancelledBy !== undefined) row.request.cancelledBy = cancelledBy
     row.open = true
     delete row.dueAt
   }
