@@ -97,8 +97,9 @@ export async function rawDeleteSequence(client: Client, keyspace: string, userId
   const organisationIds = (await run(findOrganisations, [userId])).rows.filter((r) => r.get('isdeleted') !== true).map((r) => r.get('organisationid') as string)
   const now = new Date()
   if (bookkeeping) {
-    // openRequest: listed open first, then created (plan, eraseplan, eraseat unset for Sunbird's deletion), then audited.
-    await run(`INSERT INTO ${ks}.user_deletion_request_open (id, userid, createdat) VALUES (?, ?, ?)`, [requestId, userId, now])
+    // openRequest: listed open first, keeping what the request is created with (one JSON value), then created (plan, eraseplan, eraseat unset for Sunbird's deletion), then audited.
+    const kept = JSON.stringify({ userId, createdAt: now.toISOString(), requestedBy, plan: 'sunbird', target: { rootOrgId, managedBy, organisationIds } })
+    await run(`INSERT INTO ${ks}.user_deletion_request_open (id, userid, createdat, request) VALUES (?, ?, ?, ?)`, [requestId, userId, now, kept])
     await run(
       `INSERT INTO ${ks}.user_deletion_request (id, userid, requestedby, state, plan, eraseplan, eraseat, steps, rootorgid, managedby, organisationids, leaseuntil, createdat, updatedat) VALUES (?, ?, ?, ?, ?, ?, ?, {}, ?, ?, ?, ?, ?, ?)`,
       [requestId, userId, requestedBy, 'accepted', types.unset, types.unset, types.unset, rootOrgId, managedBy, organisationIds, new Date(now.getTime() + LEASE_MS), now, now],

@@ -186,7 +186,12 @@ async function main(): Promise<void> {
 
     // 02: the request listed open, then created (a plain insert: an id the service generated); the ids are kept for 05 and 08.
     const requestIds = Array.from({ length: N + 20 }, () => randomUUID())
-    await measure('02a-request_open insert', rep, N, (i) => run(`INSERT INTO ${ks}.user_deletion_request_open (id, userid, createdat) VALUES (?, ?, ?)`, [requestIds[i], u(i), new Date()]))
+    await measure('02a-request_open insert', rep, N, (i) => {
+      const now = new Date()
+      // The entry keeps what the request is created with, as one JSON value.
+      const kept = JSON.stringify({ userId: u(i), createdAt: now.toISOString(), requestedBy: u(i), plan: 'sunbird', target: { rootOrgId: null, managedBy: null, organisationIds: [] } })
+      return run(`INSERT INTO ${ks}.user_deletion_request_open (id, userid, createdat, request) VALUES (?, ?, ?, ?)`, [requestIds[i], u(i), now, kept])
+    })
     await measure('02-request create (plain insert)', rep, N, (i) => {
       const now = new Date()
       return run(
