@@ -201,7 +201,8 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
 
   async create(request: DeletionRequest, leaseUntil: Date, idChosenBy: RequestIdChosenBy): Promise<boolean | 'unknown'> {
     // Listed open first: a request that exists is always open, so the sweeper finishes it whatever
-    // happens to its runner. An entry whose request was never created is only skipped by the sweeper.
+    // happens to its runner. An entry whose request was never created is created from what it kept
+    // by the sweeper (createFromEntry).
     await this.listKeeping(request)
     try {
       if (idChosenBy === 'service') return await this.write(request, leaseUntil)
