@@ -175,3 +175,52 @@ describe('startPeriodicJobs: stopping a pass in flight', () => {
     expect(signals).toHaveLength(1)
   })
 })
+
+describe('startPeriodicJobs: held until ready', () => {
+  it('when ready answers false, then no pass runs; once it answers true, the passes start', async () => {
+    // Arrange
+    const { job, passes } = manualJob('sweeper', 100)
+    let migrated = false
+    const jobs = startPeriodicJobs([job], recordingLogger().logger, async () => migrated)
+
+    // Act + Assert
+    await vi.advanceTimersByTimeAsync(500)
+    expect(passes).toHaveLength(0)
+    migrated = true
+    await vi.advanceTimersByTimeAsync(100)
+    expect(passes).toHaveLength(1)
+    itemAt(passes, 0, 'pass').resolve()
+    await jobs.stop()
+  })
+
+  it('when ready rejects, then the tick is logged as a failed pass and the next tick asks again', async () => {
+    // Arrange
+    const { job, passes } = manualJob('relay', 100)
+    const { logger, lines } = recordingLogger()
+    const answers = [Promise.reject(new Error('cassandra unavailable')), Promise.resolve(true)]
+    answers[0]?.catch(() => {})
+    const jobs = startPeriodicJobs([job], logger, () => answers.shift() ?? Promise.resolve(true))
+
+    // Act
+    await vi.advanceTimersByTimeAsync(200)
+
+    // Assert
+    expect(lines[0]).toMatchObject({ level: 'warn', fields: { job: 'relay' } })
+    expect(passes).toHaveLength(1)
+    itemAt(passes, 0, 'pass').resolve()
+    await jobs.stop()
+  })
+
+  it('when stop() is called while ready is being asked, then the pass does not start', async () => {
+    const { job, passes } = manualJob('sweeper', 100)
+    const answer = deferred<boolean>()
+    const jobs = startPeriodicJobs([job], recordingLogger().logger, () => answer.promise)
+    await vi.advanceTimersByTimeAsync(100)
+
+    const stopped = jobs.stop()
+    answer.resolve(true)
+    await stopped
+
+    expect(passes).toHaveLength(0)
+  })
+})

@@ -11,11 +11,13 @@ export interface PeriodicJob {
 }
 
 /**
- * Runs each job every interval, one pass at a time (a slow pass is never overlapped by the next).
+ * Runs each job every interval, one pass at a time (a slow pass is never overlapped by the next),
+ * once `ready` says so: a tick while it answers false starts no pass (a schema not yet migrated),
+ * and one that rejects is logged as a failed pass.
  * `stop()` cancels the timers at once (no pass starts after it is called), tells the passes in
  * flight to stop (their signal), and resolves once they have ended, so shutdown never cuts one in half.
  */
-export function startPeriodicJobs(jobs: PeriodicJob[], logger: Logger): { stop(): Promise<void> } {
+export function startPeriodicJobs(jobs: PeriodicJob[], logger: Logger, ready: () => Promise<boolean> = async () => true): { stop(): Promise<void> } {
   const inFlight = new Map<string, Promise<void>>()
   const stopping = new AbortController()
   const timers = jobs
@@ -25,7 +27,8 @@ export function startPeriodicJobs(jobs: PeriodicJob[], logger: Logger): { stop()
         if (stopping.signal.aborted || inFlight.has(job.name)) return
         // Through a promise even if run() throws synchronously, so no failure escapes the timer.
         const pass = Promise.resolve()
-          .then(() => job.run(stopping.signal))
+          .then(ready)
+          .then((go) => (go && !stopping.signal.aborted ? job.run(stopping.signal) : 'not started'))
           .then((result) => logger.debug({ job: job.name, result }, 'background pass'))
           .catch((err: unknown) => logger.warn({ job: job.name, err }, 'background pass failed'))
           .finally(() => inFlight.delete(job.name))

@@ -34,6 +34,7 @@ import { instrumentIdentity } from './metrics/instrumented-identity.js'
 import { createServiceMetrics, type ServiceMetrics } from './metrics/service-metrics.js'
 import { createSchemaRegistry } from './schemas/schema-registry.js'
 import { connectSearchAndCache, type SearchAndCache } from './search-and-cache.js'
+import { type SchemaGate, schemaGate } from './schema-gate.js'
 import { withinMs } from './shared/within-ms.js'
 import { createCassandraClient } from './store/cassandra-client.js'
 import { recordCassandraCalls } from './metrics/cassandra-call-recorder.js'
@@ -81,6 +82,8 @@ export interface Service {
   states: CassandraUserDeletionStates
   /** Sunbird's search engine and user cache, when configured. */
   searchAndCache: SearchAndCache
+  /** Whether the keyspace has this build's schema: main's background passes wait for it. */
+  schema: SchemaGate
   /** This instance's worker of batch deletion jobs (started by main, stopped at shutdown). */
   batches: BatchRunner
   /** Closes the Kafka producer, the Cassandra pool and the search and Redis clients. */
@@ -181,6 +184,11 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     { counts: new CassandraRequesterDeletionCounts(cassandra, config.cassandra.keyspace), clock: workflow.clock, maxPerHour: config.deletion.maxPerRequesterPerHour },
     (input) => (input.dryRun ? deleteAccount(workflow, input) : countDeletion(input)),
   )
+  const schema = schemaGate({
+    appliedVersion: () => appliedSchemaVersion(cassandra, config.cassandra.keyspace),
+    required: currentSchemaVersion,
+    onBehind: (applied, required) => logger.warn({ applied, required }, 'background work waits for the schema; run npm run db:migrate'),
+  })
   const batchJobStore = new CassandraBatchJobs(cassandra, config.cassandra.keyspace)
   const batchJobs = overrides.batchJobs ? overrides.batchJobs(batchJobStore) : batchJobStore
   const { breaker } = config.batch
@@ -206,6 +214,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
       maxAttempts: config.batch.maxAttempts,
       breaker: { windowMs: breaker.windowSeconds * 1000, minAttempts: breaker.minAttempts, failureRate: breaker.failureRate, coolOffMs: breaker.coolOffSeconds * 1000 },
     },
+    schemaReady: () => schema.ready(),
     onBreaker: (jobId, change) => {
       metrics.countBatchBreaker(change)
       logger.warn({ jobId, breaker: change }, change === 'opened' ? 'batch job paused: too many deletions met a dependency in trouble' : 'batch job resumed')
@@ -259,6 +268,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     resumeOpen: (stopping) => resumeOpenDeletions(workflow, undefined, stopping),
     resumeRequest: (requestId) => resumeDeletionReport(workflow, requestId),
     publishEvents: () => relay.publishPending(),
+    schema,
     audit,
     requests,
     states,

@@ -41,6 +41,7 @@ const jobs = startPeriodicJobs(
     { name: 'event-relay', intervalMs: config.events.relayIntervalMs, run: () => service.publishEvents() },
   ],
   logger,
+  () => service.schema.ready(),
 )
 
 // Batch jobs: this instance takes its share of every open job's slices.

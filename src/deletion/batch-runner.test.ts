@@ -142,7 +142,7 @@ afterEach(async () => {
   await Promise.all(runners.splice(0).map((runner) => runner.stop()))
 })
 
-function batchWorld(settings: Partial<BatchRunnerSettings> = {}) {
+function batchWorld(settings: Partial<BatchRunnerSettings> = {}, schemaReady?: () => Promise<boolean>) {
   const timeline = new Timeline()
   const clock = new ManualClock(START)
   const jobs = new InMemoryBatchJobs(timeline, clock)
@@ -167,6 +167,7 @@ function batchWorld(settings: Partial<BatchRunnerSettings> = {}) {
       settings: { ...SETTINGS, ...settings, breaker: { ...SETTINGS.breaker, ...settings.breaker } },
       onBreaker: (_jobId, change) => breakerChanges.push(change),
       onError: (err) => errors.push(err),
+      ...(schemaReady && { schemaReady }),
     })
     runners.push(runner)
     return runner
@@ -201,6 +202,21 @@ describe('BatchRunner: working a job', () => {
       expect(w.engine.calls).toContainEqual({ requestId: batchRequestId(JOB_ID, userId), requestIdChosenBy: 'derived', fencedBy: expect.any(Date), userId, caller: CALLER, mode: 'hard' })
     }
     expect(await w.jobs.itemsPage(JOB_ID, 0, 10)).toEqual([deleted(U1, 0, START), deleted(U2, 0, START), deleted(U3, 1, START), deleted(U4, 1, START), deleted(U5, 2, START)])
+  })
+
+  it("when the keyspace is behind this build's schema, then a pass takes no slice and deletes no one; once migrated, the next pass works the job", async () => {
+    let migrated = false
+    const w = batchWorld({}, async () => migrated)
+    await w.submit([U1, U2])
+
+    await w.runner.pass()
+    expect((await w.slice(0))?.taken).toBe(false)
+    expect([...w.engine.users()]).toEqual([])
+
+    migrated = true
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+    expect([...w.engine.users()].sort()).toEqual([U1, U2])
   })
 
   it('when every slice of a job is done, then the next pass completes the job and unlists it, deleting no one again', async () => {

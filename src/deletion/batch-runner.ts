@@ -43,6 +43,8 @@ export interface BatchRunnerDeps {
   /** This instance's name in the slice leases. */
   instanceId: string
   settings: BatchRunnerSettings
+  /** Whether the keyspace has this build's schema: no slice is taken before it has (schemaGate). */
+  schemaReady?(): Promise<boolean>
   /** Told when a job's breaker opens or closes. */
   onBreaker?(jobId: string, change: 'opened' | 'closed'): void
   onError?(err: unknown): void
@@ -104,6 +106,7 @@ export class BatchRunner {
     try {
       // A full instance reads nothing: the scans cost the shared cluster on every pass.
       if (this.full()) return
+      if (this.deps.schemaReady && !(await this.deps.schemaReady())) return
       for (const jobId of await this.deps.jobs.listOpen()) {
         if (this.stopping || this.full()) return
         const slices = await this.deps.jobs.slices(jobId)
