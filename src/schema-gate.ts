@@ -18,7 +18,8 @@ export interface SchemaGate {
 /**
  * Holds an instance's background work (sweeper, relay, batch slices) until `npm run db:migrate`
  * has run: an instance started before it would meet missing columns half way through a pass, and a
- * batch user could be reported failed for it. HTTP is held back by the readiness probe instead.
+ * batch user could be reported failed for it. HTTP meanwhile: /ready answers 503, which holds callers
+ * back only where a router honours it.
  */
 export function schemaGate(deps: SchemaGateDeps): SchemaGate {
   let reached = false

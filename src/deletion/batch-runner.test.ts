@@ -3,6 +3,7 @@ import { InMemoryBatchJobs } from '../../test/support/fakes/in-memory-batch-jobs
 import { InMemoryUserDeletionStates } from '../../test/support/fakes/in-memory-user-deletion-states.js'
 import { InMemoryUserStore } from '../../test/support/fakes/in-memory-user-store.js'
 import { ManualClock, Timeline } from '../../test/support/fakes/timeline.js'
+import { deferred } from '../../test/support/wait-until.js'
 import { DeletedUserGate } from '../auth/deleted-user-gate.js'
 import { batchRequestId, readBatchStatus, submitBatch } from './batch-job.js'
 import { BatchRunner, type BatchRunnerSettings, type ErrorClassifier } from './batch-runner.js'
@@ -217,6 +218,25 @@ describe('BatchRunner: working a job', () => {
     await w.runner.pass()
     await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
     expect([...w.engine.users()].sort()).toEqual([U1, U2])
+  })
+
+  it('when the instance stops while a pass waits for the schema read, then stop waits for that pass, which takes no slice and deletes no one', async () => {
+    const answer = deferred<boolean>()
+    const w = batchWorld({}, () => answer.promise)
+    await w.submit([U1, U2])
+    const passing = w.runner.pass()
+
+    let stopped = false
+    const stopping = w.runner.stop().then(() => {
+      stopped = true
+    })
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(stopped).toBe(false)
+    answer.resolve(true)
+    await Promise.all([passing, stopping])
+
+    expect((await w.slice(0))?.taken).toBe(false)
+    expect([...w.engine.users()]).toEqual([])
   })
 
   it('when every slice of a job is done, then the next pass completes the job and unlists it, deleting no one again', async () => {

@@ -75,7 +75,8 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export class BatchRunner {
   private timer: NodeJS.Timeout | undefined
   private stopping = false
-  private passing = false
+  /** The pass under way, if any: stop() waits for it, so none reads or takes a slice after the stores close. */
+  private passInFlight: Promise<void> | undefined
   private readonly working = new Map<string, Promise<void>>()
   private readonly breakers = new Map<string, CircuitBreaker>()
   private readonly jobCache = new Map<string, BatchJob>()
@@ -96,17 +97,26 @@ export class BatchRunner {
   async stop(): Promise<void> {
     this.stopping = true
     if (this.timer) clearInterval(this.timer)
+    // A slice the pass takes meanwhile is seen stopping by its work, which gives it back at once.
+    await this.passInFlight
     await Promise.all(this.working.values())
   }
 
   /** One look for work: takes free slices of open jobs up to the concurrency. Never throws. */
   async pass(): Promise<void> {
-    if (this.stopping || this.passing) return
-    this.passing = true
+    if (this.stopping || this.passInFlight) return
+    this.passInFlight = this.lookForWork().finally(() => {
+      this.passInFlight = undefined
+    })
+    await this.passInFlight
+  }
+
+  private async lookForWork(): Promise<void> {
     try {
       // A full instance reads nothing: the scans cost the shared cluster on every pass.
       if (this.full()) return
       if (this.deps.schemaReady && !(await this.deps.schemaReady())) return
+      if (this.stopping) return
       for (const jobId of await this.deps.jobs.listOpen()) {
         if (this.stopping || this.full()) return
         const slices = await this.deps.jobs.slices(jobId)
@@ -134,8 +144,6 @@ export class BatchRunner {
       }
     } catch (err) {
       this.deps.onError?.(err)
-    } finally {
-      this.passing = false
     }
   }
 

@@ -1,4 +1,4 @@
-import type { Client } from 'cassandra-driver'
+import { type Client, errors, types } from 'cassandra-driver'
 import type { Config } from '../config/config.js'
 import { isCassandraUnavailable } from './cassandra-call.js'
 import { createCassandraClient } from './cassandra-client.js'
@@ -323,8 +323,14 @@ export async function migrate(config: Config['cassandra'], log: (line: string) =
   }
 }
 
-/** The highest applied version, for readiness: the service refuses to call itself ready on an old schema. */
+/** The highest applied version, 0 before the first migration, for readiness: the service refuses to call itself ready on an old schema. */
 export async function appliedSchemaVersion(client: Client, keyspace: string): Promise<number> {
-  const rows = (await client.execute(`SELECT version FROM ${keyspace}.schema_version`)).rows
-  return rows.reduce((max, row) => Math.max(max, row.get('version') as number), 0)
+  try {
+    const rows = (await client.execute(`SELECT version FROM ${keyspace}.schema_version`)).rows
+    return rows.reduce((max, row) => Math.max(max, row.get('version') as number), 0)
+  } catch (err) {
+    // Cassandra answered that the keyspace or schema_version does not exist: no migration ran yet.
+    if (err instanceof errors.ResponseError && err.code === types.responseErrorCodes.invalid) return 0
+    throw err
+  }
 }

@@ -154,7 +154,7 @@ describe('when Cassandra is unreachable (the configured port is closed)', () => 
 })
 
 describe('when the schema is behind the code', () => {
-  it('then /ready answers 503 on a fresh, empty keyspace', async () => {
+  it('then /ready answers 503 on a fresh, empty keyspace, Cassandra itself answering, and the background work waits for the migration', async () => {
     const empty = await withKeyspace(async () => {})
     const h = await startHarness({ cassandra: { keyspace: empty.keyspace } })
     try {
@@ -162,7 +162,9 @@ describe('when the schema is behind the code', () => {
 
       expect(response.status).toBe(503)
       expect(body.params.err).toBe(errorCodes.SERVICE_UNAVAILABLE.err)
+      expect(check(body, 'cassandra')).toBe(true)
       expect(check(body, 'cassandra schema')).toBe(false)
+      expect(await h.service.schema.ready()).toBe(false)
     } finally {
       await h.close()
       await empty.drop()
