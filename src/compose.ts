@@ -16,7 +16,7 @@ import { readDeletionStatus } from './deletion/deletion-status.js'
 import { exportUser } from './deletion/export-user.js'
 import type { BatchJobStore, IdentityProvider, UserStore } from './deletion/ports.js'
 import { lockOutStanding } from './deletion/user-condition.js'
-import { resumeDeletion, resumeDeletionReport, resumeOpenDeletions, type SweepReport } from './deletion/run-deletion.js'
+import { resumeDeletion, resumeDeletionReport, resumeFromEntry, resumeOpenDeletions, type SweepReport } from './deletion/run-deletion.js'
 import { batchJobId, readBatchStatus, submitBatch } from './deletion/batch-job.js'
 import { BatchRunner } from './deletion/batch-runner.js'
 import { DependencyUnavailableError, UnreadableDeletionStateError, WordedCause } from './deletion/errors.js'
@@ -73,6 +73,8 @@ export interface Service {
   resumeOpen(stopping?: AbortSignal): Promise<SweepReport>
   /** Resumes one deletion request (`npm run deletion:resume -- <requestId>`): the state reached, or undefined when another runner holds it or its erasure is not due; `closed` when it was closed already and left as it was. */
   resumeRequest(requestId: string): ReturnType<typeof resumeDeletionReport>
+  /** resumeFromEntry: a request whose create never applied, created from its open entry (`npm run deletion:resume -- <requestId>`). */
+  resumeFromEntry(requestId: string): ReturnType<typeof resumeFromEntry>
   /** One relay pass: publishes queued delete-user events to Kafka. */
   publishEvents(): Promise<number>
   /** The audit trail: this instance's hash chain, and verification of every chain. */
@@ -267,6 +269,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     metrics,
     resumeOpen: (stopping) => resumeOpenDeletions(workflow, undefined, stopping),
     resumeRequest: (requestId) => resumeDeletionReport(workflow, requestId),
+    resumeFromEntry: (requestId) => resumeFromEntry(workflow, requestId),
     publishEvents: () => relay.publishPending(),
     schema,
     audit,

@@ -2,15 +2,17 @@ import { parseArgs } from 'node:util'
 import { whyNotVerified } from '../../src/verification/deletion-verify-command.js'
 import { isFinished, type RequestState } from '../../src/deletion/deletion-request.js'
 import type { DeletionRequestStore } from '../../src/deletion/ports.js'
-import type { SweepReport } from '../../src/deletion/run-deletion.js'
+import type { NeverCreated, SweepReport } from '../../src/deletion/run-deletion.js'
+import type { SchemaGate } from '../../src/schema-gate.js'
 import { withinMs } from '../../src/shared/within-ms.js'
 
 /**
  * deletion:resume's exit codes. 0: the whole open list was gone round once (every request due was
  * resumed, unless another runner held it), or the one request asked for is finished (completed,
  * failed, cancelled), closed already included; 1: the one request asked for is still open (partial while a dependency is
- * owed, its erasure not due yet, or another runner holds it: run it again later); 2: nothing could
- * be said (a bad argument, the configuration refused, no such request, Cassandra unreachable).
+ * owed, its erasure not due yet, another runner holds it, or not created yet from its open entry: run it
+ * again later); 2: nothing could be said (a bad argument, the configuration refused, no such request,
+ * the keyspace behind this build's schema, Cassandra unreachable).
  */
 export const RESUME_EXIT = { ok: 0, stillOpen: 1, couldNotResume: 2 } as const
 
@@ -33,8 +35,15 @@ export interface ResumeConnection {
    * it or its erasure is not due; `closed` when it was closed already and left as it was.
    */
   resumeRequest(requestId: string): Promise<{ state: RequestState | undefined; closed: boolean }>
+  /**
+   * resumeFromEntry of an id with no request: created from its open entry and resumed, as the
+   * sweeper does once the entry is old enough; undefined when the id has no entry either.
+   */
+  resumeFromEntry(requestId: string): Promise<NeverCreated | undefined>
   /** One relay pass: queued delete-user events to Kafka. */
   publishEvents(): Promise<number>
+  /** Whether the keyspace has this build's schema: nothing is resumed before it has. */
+  schema: Pick<SchemaGate, 'ready'>
   close(): Promise<void>
 }
 
@@ -75,6 +84,40 @@ function whyStillOpen(state: RequestState, resumed: boolean): string {
 }
 
 /**
+ * An id with no request: one whose create never applied is created from its open entry (what the
+ * sweeper would do at its next pass), or the operator is told when that can happen. An id with no
+ * entry either is not repeated back.
+ */
+async function resumeFromEntry(connection: ResumeConnection, requestId: string, output: ResumeOutput): Promise<number> {
+  const settled = await connection.resumeFromEntry(requestId)
+  if (settled === undefined) {
+    output.err('deletion:resume: no deletion request has that id')
+    return RESUME_EXIT.couldNotResume
+  }
+  if (settled.outcome === 'not kept') {
+    output.err(
+      `deletion:resume: deletion request ${requestId} was never created, and its open entry kept nothing to create it from: it was taken off the open list (see "deletion request never created" in docs/operating.md)`,
+    )
+    return RESUME_EXIT.couldNotResume
+  }
+  if (settled.outcome === 'settling') {
+    output.out(JSON.stringify({ requestId, resumed: false, created: false, eventsPublished: await connection.publishEvents() }))
+    output.err(
+      `deletion:resume: deletion request ${requestId} is not created yet: its create may still be settling; it can be created from its open entry from ${settled.createdFrom.toISOString()} (by the sweeper, or by running this again)`,
+    )
+    return RESUME_EXIT.stillOpen
+  }
+  // Created from the entry (or found created meanwhile): reported as any request resumed by hand.
+  const reached = settled.outcome === 'created' ? settled.state : (await connection.resumeRequest(requestId)).state
+  const state = (await connection.requests.get(requestId))?.state ?? reached
+  const eventsPublished = await connection.publishEvents()
+  output.out(JSON.stringify({ requestId, state, resumed: reached !== undefined, ...(settled.outcome === 'created' && { createdFromEntry: true }), eventsPublished }))
+  if (state !== undefined && isFinished(state)) return RESUME_EXIT.ok
+  if (state !== undefined) output.err(`deletion:resume: deletion request ${requestId} is still open: ${whyStillOpen(state, reached !== undefined)}`)
+  return RESUME_EXIT.stillOpen
+}
+
+/**
  * `npm run deletion:resume [-- <requestId>]`. Without an id: goes round every open deletion request
  * once (resumeEveryOpenRequest), then publishes queued events, and prints
  * `{"resumed","completed","partial","unlisted","eventsPublished"}`. With an id: resumes that request
@@ -104,15 +147,16 @@ export async function deletionResumeCommand(args: readonly string[], connect: ()
   }
   const done = { report: zero() }
   try {
+    if (!(await connection.schema.ready())) {
+      output.err('deletion:resume: the keyspace lacks a migration this build needs: run npm run db:migrate first')
+      return RESUME_EXIT.couldNotResume
+    }
     if (requestId === undefined) {
       const report = await resumeEveryOpenRequest(connection, done)
       output.out(JSON.stringify({ ...report, eventsPublished: await connection.publishEvents() }))
       return RESUME_EXIT.ok
     }
-    if (!(await connection.requests.get(requestId))) {
-      output.err('deletion:resume: no deletion request has that id')
-      return RESUME_EXIT.couldNotResume
-    }
+    if (!(await connection.requests.get(requestId))) return await resumeFromEntry(connection, requestId, output)
     const { state: reached, closed } = await connection.resumeRequest(requestId)
     if (closed) {
       output.out(JSON.stringify({ requestId, state: reached, resumed: false, closed: true, eventsPublished: await connection.publishEvents() }))

@@ -305,6 +305,8 @@ export interface DeletionRequestStore {
   unlist(id: string): Promise<void>
   /** Whether the request is on the sweeper's list (a finished one: its end's record may be owed). */
   isListed(id: string): Promise<boolean>
+  /** The sweeper's list entry of `id`, due or not, whether or not its request exists (deletion:resume of one id). */
+  openEntry(id: string): Promise<OpenEntry | undefined>
   /**
    * Whether the request is closed: finished and its lease given back (the epoch), as the run that
    * audited its end and unlisted it leaves it. One whose end's record is owed keeps its run's lease,

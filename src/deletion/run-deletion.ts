@@ -285,20 +285,38 @@ async function whoseLock(deps: RunDeps, request: DeletionRequest): Promise<'this
  * its job; one written by an earlier version) is unlisted: left listed, it would cost a lightweight
  * transaction on every pass and, in numbers, crowd the requests that do exist out of the pass's limit.
  */
-async function settleNeverCreated(deps: RunDeps, entry: OpenEntry, now: Date): Promise<RequestState | undefined> {
-  if (now.getTime() - entry.createdAt.getTime() < 2 * CREATE_SETTLED_WITHIN_MS) return undefined
-  if (await deps.requests.get(entry.id)) return undefined
+async function settleNeverCreated(deps: RunDeps, entry: OpenEntry, now: Date): Promise<NeverCreated> {
+  const createdFrom = new Date(entry.createdAt.getTime() + 2 * CREATE_SETTLED_WITHIN_MS)
+  if (now.getTime() < createdFrom.getTime()) return { outcome: 'settling', createdFrom }
+  if (await deps.requests.get(entry.id)) return { outcome: 'exists' }
   const created = await deps.requests.createFromEntry(entry.id)
-  if (created === 'exists') return undefined
+  if (created === 'exists') return { outcome: 'exists' }
   if (created === 'not kept') {
     await deps.requests.unlist(entry.id)
     deps.onNeverCreated?.(entry.id)
-    return undefined
+    return { outcome: 'not kept' }
   }
   deps.onCreatedFromEntry?.(entry.id)
   // As openRequest: a record that cannot be stored does not stop a request that exists.
   await deps.audit.append(auditRecord(created, 'deletion.accepted', created.createdAt)).catch((err: unknown) => deps.onStepError?.('lock', err, entry.id))
-  return (await resumeWithOutcome(deps, entry.id)).state
+  return { outcome: 'created', state: (await resumeWithOutcome(deps, entry.id)).state }
+}
+
+/**
+ * What became of an open entry with no request: created from it and resumed (`state` undefined when
+ * another runner took it first); too young, its create perhaps still settling (`createdFrom`: when
+ * it may be created from the entry); a request found after all; or an entry that kept nothing (unlisted).
+ */
+export type NeverCreated = { outcome: 'created'; state: RequestState | undefined } | { outcome: 'settling'; createdFrom: Date } | { outcome: 'exists' } | { outcome: 'not kept' }
+
+/**
+ * `npm run deletion:resume -- <id>` of an id that has no request: its open entry settled as the
+ * sweeper settles it (settleNeverCreated), at once rather than at the sweeper's next pass.
+ * Undefined when the id has no entry either.
+ */
+export async function resumeFromEntry(deps: RunDeps, requestId: string): Promise<NeverCreated | undefined> {
+  const entry = await deps.requests.openEntry(requestId)
+  return entry && settleNeverCreated(deps, entry, deps.clock.now())
 }
 
 /** What one sweeper pass did: requests it carried on (and how they ended), and entries of finished requests it only unlisted. */
@@ -331,7 +349,8 @@ export async function resumeOpenDeletions(deps: RunDeps, limit = 200, stopping?:
     }
     if (state === undefined) {
       try {
-        state = await settleNeverCreated(deps, open, now)
+        const settled = await settleNeverCreated(deps, open, now)
+        if (settled.outcome === 'created') state = settled.state
       } catch (err) {
         deps.onStepError?.('lock', err, open.id)
       }

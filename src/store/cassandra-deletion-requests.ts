@@ -145,6 +145,7 @@ function deletionRequestStatements(keyspace: string) {
     // from the entry could meet the job's own fenced create) and a reopened request's (its row exists).
     list: `INSERT INTO ${open} (id, userid, createdat) VALUES (?, ?, ?)`,
     kept: `SELECT userid, createdat, request FROM ${open} WHERE id = ?`,
+    entry: `SELECT userid, createdat, dueat FROM ${open} WHERE id = ?`,
     // The caller of a create whose entry's write failed hears "retry": what a landed entry kept goes.
     withdraw: `DELETE request FROM ${open} WHERE id = ?`,
     get: `SELECT ${columns} FROM ${t} WHERE id = ?`,
@@ -574,6 +575,13 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
 
   roundEnded(): boolean {
     return this.round === 'ended'
+  }
+
+  async openEntry(id: string): Promise<OpenEntry | undefined> {
+    const row = (await runCassandra(this.client, (client) => client.execute(this.cql.entry, [id], IDEMPOTENT))).first()
+    if (!row) return undefined
+    const dueAt = row.get('dueat') as Date | null
+    return { id, userId: row.get('userid') as string, createdAt: (row.get('createdat') as Date | null) ?? NO_CREATION_TIME, ...(dueAt && { dueAt }) }
   }
 
   async unlist(id: string): Promise<void> {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { seedUser } from '../../scripts/lib/seed-users.js'
 import { projectRoot } from '../../src/config/project-root.js'
 import type { DeletionRequest } from '../../src/deletion/deletion-request.js'
+import { CREATE_SETTLED_WITHIN_MS } from '../../src/deletion/ports.js'
 import { RESUME_EXIT } from '../../scripts/lib/deletion-resume-command.js'
 import { createCassandraClient } from '../../src/store/cassandra-client.js'
 import { CassandraDeletionRequests } from '../../src/store/cassandra-deletion-requests.js'
@@ -156,6 +157,24 @@ describe('npm run deletion:resume with more than one pass of open requests', () 
     expect(run.code).toBe(RESUME_EXIT.stillOpen)
     expect(lastJsonLine(run.stdout)).toEqual({ requestId: heldId, state: 'accepted', resumed: false, eventsPublished: expect.any(Number) })
     expect(run.stderr).toContain('another runner holds it')
+  }, 120_000)
+
+  it('when the id names a request whose create never applied (only its open entry, 20 minutes old), then it is created from the entry and carried out: exit 0, the user erased', async () => {
+    const userId = randomUUID()
+    await seedUser(db, TEST_KEYSPACE, { id: userId })
+    const at = new Date(Date.now() - 2 * CREATE_SETTLED_WITHIN_MS - 60_000)
+    const request = { ...crashedRequest(userId, `resume-entry-${randomUUID()}`), createdAt: at, updatedAt: at }
+    made.push(request.id)
+    await requests.create(request, new Date(Date.now() - 1000), 'service')
+    // The row never applied: only the entry, which keeps what the request was created with.
+    await db.execute(`DELETE FROM ${TEST_KEYSPACE}.user_deletion_request WHERE id = ?`, [request.id], PREPARED)
+
+    const run = await deletionResume([request.id])
+
+    expect(run.code, run.stderr).toBe(RESUME_EXIT.ok)
+    expect(lastJsonLine(run.stdout)).toEqual({ requestId: request.id, state: 'completed', resumed: true, createdFromEntry: true, eventsPublished: expect.any(Number) })
+    expect((await requestsOf(db, userId)).map((stored) => stored.state)).toEqual(['completed'])
+    expect((await readUserState(db, userId)).user?.get('status')).toBe(2)
   }, 120_000)
 
   it('when the id names no request, then exit 2 and one line that does not repeat it', async () => {

@@ -6,7 +6,8 @@ import { ConfigError } from '../../src/config/load-config.js'
 import type { DeletionRequest } from '../../src/deletion/deletion-request.js'
 import { RESUME_EXIT, type ResumeConnection, deletionResumeCommand } from '../../scripts/lib/deletion-resume-command.js'
 import { DependencyUnavailableError } from '../../src/deletion/errors.js'
-import { resumeDeletionReport, resumeOpenDeletions } from '../../src/deletion/run-deletion.js'
+import { resumeDeletionReport, resumeFromEntry, resumeOpenDeletions } from '../../src/deletion/run-deletion.js'
+import { CREATE_SETTLED_WITHIN_MS } from '../../src/deletion/ports.js'
 import { cancelDeletion } from '../../src/deletion/cancel-deletion.js'
 import { deleteAccount } from '../../src/deletion/delete-account.js'
 
@@ -52,7 +53,7 @@ function worldWith(count: number, held = 0) {
 }
 
 /** The command over the world's fakes, each pass the sweeper's (at most `limit` requests); what it printed and its exit code. */
-async function run(w: ReturnType<typeof deletionWorld>, args: string[] = [], options: { limit?: number; connect?: () => ResumeConnection } = {}) {
+async function run(w: ReturnType<typeof deletionWorld>, args: string[] = [], options: { limit?: number; connect?: () => ResumeConnection; schemaBehind?: boolean } = {}) {
   const out: string[] = []
   const err: string[] = []
   const calls = { passes: 0, published: 0, closed: false }
@@ -65,10 +66,12 @@ async function run(w: ReturnType<typeof deletionWorld>, args: string[] = [], opt
         return resumeOpenDeletions(w.deps, options.limit ?? SERVICE_LIMIT)
       },
       resumeRequest: (id) => resumeDeletionReport(w.deps, id),
+      resumeFromEntry: (id) => resumeFromEntry(w.deps, id),
       publishEvents: async () => {
         calls.published++
         return 0
       },
+      schema: { ready: async () => options.schemaBehind !== true },
       close: async () => {
         calls.closed = true
       },
@@ -165,7 +168,9 @@ describe('npm run deletion:resume: the whole open list', () => {
         return resumeOpenDeletions(w.deps, 3)
       },
       resumeRequest: (id) => resumeDeletionReport(w.deps, id),
+      resumeFromEntry: (id) => resumeFromEntry(w.deps, id),
       publishEvents: async () => 0,
+      schema: { ready: async () => true },
       close: async () => {
         closed = true
       },
@@ -256,6 +261,71 @@ describe('npm run deletion:resume -- <requestId>', () => {
     expect(out).toEqual([])
     expect(err).toEqual(['deletion:resume: no deletion request has that id'])
     expect(calls.closed).toBe(true)
+    expect(w.requests.peek(requestId(0))?.state).toBe('in_progress')
+  })
+})
+
+describe('npm run deletion:resume -- <requestId> of a request whose create never applied (only its open entry)', () => {
+  /** Request n's open entry alone, written `ageMs` before now; `kept`: whether it kept the request (else a fenced create's). */
+  function entryOnly(n: number, ageMs: number, kept = true) {
+    const w = deletionWorld({ seed: [{ id: userId(n), organisationIds: ['org-1'], profile: { firstname: `Learner ${n}`, email: EMAIL_OF(n) } }] })
+    const createdAt = new Date(WORLD_NOW.getTime() - ageMs)
+    const request: DeletionRequest = { ...crashedRequest(n), state: 'accepted', steps: {}, createdAt, updatedAt: createdAt }
+    w.requests.listWithoutRequest({ id: request.id, userId: request.userId, createdAt }, kept ? request : undefined)
+    return w
+  }
+
+  it('when the entry is old enough that no create can still be settling, then the request is created from it and carried out at once: exit 0, accepted and completed audited', async () => {
+    const w = entryOnly(0, 2 * CREATE_SETTLED_WITHIN_MS)
+
+    const { code, result, err } = await run(w, [requestId(0)])
+
+    expect(code).toBe(RESUME_EXIT.ok)
+    expect(result).toEqual({ requestId: requestId(0), state: 'completed', resumed: true, createdFromEntry: true, eventsPublished: 0 })
+    expect(err).toEqual([])
+    expect(w.audit.eventsOf(requestId(0))).toEqual(['deletion.accepted', 'deletion.completed'])
+    expect(w.users.snapshot(userId(0))).toMatchObject({ status: 2, isDeleted: true })
+  })
+
+  it('when the entry is younger (its create may still be settling), then nothing is created: exit 1, and a line saying from when it can be', async () => {
+    const w = entryOnly(0, 2 * CREATE_SETTLED_WITHIN_MS - 60_000)
+
+    const { code, result, err } = await run(w, [requestId(0)])
+
+    expect(code).toBe(RESUME_EXIT.stillOpen)
+    expect(result).toEqual({ requestId: requestId(0), resumed: false, created: false, eventsPublished: 0 })
+    expect(err).toEqual([
+      `deletion:resume: deletion request ${requestId(0)} is not created yet: its create may still be settling; it can be created from its open entry from ${new Date(WORLD_NOW.getTime() + 60_000).toISOString()} (by the sweeper, or by running this again)`,
+    ])
+    expect(w.requests.peek(requestId(0))).toBeUndefined()
+    expect(await w.requests.isListed(requestId(0))).toBe(true)
+  })
+
+  it('when the entry kept nothing to create the request from, then it is taken off the open list as the sweeper would: exit 2, a line saying so, no personal data', async () => {
+    const w = entryOnly(0, 2 * CREATE_SETTLED_WITHIN_MS, false)
+
+    const { code, out, err } = await run(w, [requestId(0)])
+
+    expect(code).toBe(RESUME_EXIT.couldNotResume)
+    expect(out).toEqual([])
+    expect(err).toEqual([
+      `deletion:resume: deletion request ${requestId(0)} was never created, and its open entry kept nothing to create it from: it was taken off the open list (see "deletion request never created" in docs/operating.md)`,
+    ])
+    expect(await w.requests.isListed(requestId(0))).toBe(false)
+    expect(w.requests.peek(requestId(0))).toBeUndefined()
+  })
+})
+
+describe('npm run deletion:resume: a keyspace behind this build', () => {
+  it.each([[[]], [['req-0000']]])('when the keyspace lacks a migration (arguments %j), then nothing is resumed: exit 2 and a line saying to run db:migrate', async (args) => {
+    const { w } = worldWith(1)
+
+    const { code, out, err, calls } = await run(w, args, { schemaBehind: true })
+
+    expect(code).toBe(RESUME_EXIT.couldNotResume)
+    expect(out).toEqual([])
+    expect(err).toEqual(['deletion:resume: the keyspace lacks a migration this build needs: run npm run db:migrate first'])
+    expect(calls).toMatchObject({ passes: 0, closed: true })
     expect(w.requests.peek(requestId(0))?.state).toBe('in_progress')
   })
 })

@@ -270,6 +270,23 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
         expect(await s.store.createFromEntry(later.id)).toEqual(later)
       })
 
+      test('when a request is listed, then openEntry reads its entry (user, creation time, due time once scheduled), with or without its row; none once unlisted or never listed', async (s) => {
+        const dueAt = new Date(Date.now() + 3600 * SECOND)
+        const request = await created(s)
+        const scheduled = await created(s, { plan: 'soft', schedule: { plan: 'sunbird', eraseAt: dueAt } })
+        await s.store.finish(scheduled.id, 'scheduled', { dueAt })
+        const rowLost = await created(s)
+        await s.loseRow(rowLost.id)
+        const unlisted = await created(s)
+        await s.store.unlist(unlisted.id)
+
+        expect(await s.store.openEntry(request.id)).toEqual({ id: request.id, userId: request.userId, createdAt: request.createdAt })
+        expect(await s.store.openEntry(scheduled.id)).toEqual({ id: scheduled.id, userId: scheduled.userId, createdAt: scheduled.createdAt, dueAt })
+        expect(await s.store.openEntry(rowLost.id)).toEqual({ id: rowLost.id, userId: rowLost.userId, createdAt: rowLost.createdAt })
+        expect(await s.store.openEntry(unlisted.id)).toBeUndefined()
+        expect(await s.store.openEntry(newRequest(s).id)).toBeUndefined()
+      })
+
       test("when the entry kept nothing (a fenced create's: its batch job settles the item) or there is none, then createFromEntry answers 'not kept' and creates nothing", async (s) => {
         const fenced = newRequest(s)
         const fence = new Date(Date.now() + 30 * SECOND)

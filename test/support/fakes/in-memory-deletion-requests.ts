@@ -361,6 +361,14 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
     return this.rows.get(id)?.open === true || this.entriesWithoutRequest.has(id)
   }
 
+  async openEntry(id: string): Promise<OpenEntry | undefined> {
+    this.enter('openEntry')
+    const row = this.rows.get(id)
+    if (row?.open) return { id, userId: row.request.userId, createdAt: new Date(row.request.createdAt), ...(row.dueAt && { dueAt: new Date(row.dueAt) }) }
+    const entry = this.entriesWithoutRequest.get(id)?.entry
+    return entry && { ...entry, createdAt: new Date(entry.createdAt) }
+  }
+
   async isClosed(id: string): Promise<boolean> {
     this.enter('isClosed')
     const row = this.rows.get(id)
