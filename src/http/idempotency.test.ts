@@ -65,4 +65,22 @@ describe('beginIdempotent', () => {
     expect(await retry.text()).toBe(await first.text())
     expect(op.runs()).toBe(1)
   })
+
+  it('when the body is nested thousands of levels deep (within the body limit), then the key is taken and kept as for any body, never a stack overflow', async () => {
+    const app = new Hono<AppEnv>()
+    const settings = { keys: new InMemoryIdempotencyKeys(), inFlightSeconds: 30 }
+    const depth = 5000
+    app.post('/op', async (c) => {
+      c.set('body', JSON.parse(`{"request":{"x":${'['.repeat(depth)}${']'.repeat(depth)}}}`))
+      const key = await beginIdempotent(c, settings, 'api.test.op', 'consumer:portal')
+      if (key.kind === 'replay') return key.response
+      return key.kind === 'claimed' ? key.complete(json(200)()) : json(200)()
+    })
+    const send = () => Promise.resolve(app.request('/op', { method: 'POST', headers: { [IDEMPOTENCY_KEY_HEADER]: 'deep' } }))
+
+    expect((await send()).status).toBe(200)
+    const replay = await send()
+    expect(replay.status).toBe(200)
+    expect(replay.headers.get(REPLAYED_HEADER)).toBe('true')
+  })
 })

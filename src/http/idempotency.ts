@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { Context } from 'hono'
 import type { IdempotencyKeyId, IdempotencyKeys, StoredAnswer } from '../shared/idempotency-keys.js'
+import { canonicalJson } from './canonical-json.js'
 import { ApiError } from './api-error.js'
 import type { AppEnv } from './app-env.js'
 
@@ -29,21 +30,9 @@ export interface IdempotencyClaim {
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 
-/** JSON with object keys in order, so the same body sent with its keys reordered is the same request. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`
-  if (typeof value === 'object' && value !== null) {
-    return `{${Object.keys(value)
-      .sort()
-      .map((key) => `${JSON.stringify(key)}:${canonical((value as Record<string, unknown>)[key])}`)
-      .join(',')}}`
-  }
-  return JSON.stringify(value) ?? 'null'
-}
-
 /** What makes two requests "the same": the operation, its path and query parameters, and its body. */
 function fingerprintOf(c: Context<AppEnv>, operationId: string): string {
-  return sha256(canonical({ operation: operationId, params: c.req.param(), query: c.req.query(), body: c.get('body') ?? null }))
+  return sha256(canonicalJson({ operation: operationId, params: c.req.param(), query: c.req.query(), body: c.get('body') ?? null }))
 }
 
 /**
