@@ -131,6 +131,16 @@ describe('apiIdForPath', () => {
     expect(apiIdForPath(path)).toBe(expected)
   })
 
+  it.each([
+    ['/api/user/v1/search/Jane Doe/9876543210', 'api.user.search'],
+    ['/api/user/v1/read/john.doe@example.com', 'api.user.read'],
+    ['/api/user/v1/read/5a5e3b4e-0d41-4c1e-9d3a-7c2b1f0e3d41', 'api.user.read'],
+    ['/api/user/v2/delete', 'api.user.v2.delete'],
+    ['/api/user/v1/unknown', 'api.user.unknown'],
+  ])('when the unknown path %s holds what a caller typed, then the id keeps only its plain words: %s', (path, expected) => {
+    expect(apiIdForPath(path)).toBe(expected)
+  })
+
   it.each(['/some/<script>/thing', '/foo', '/', '//double//slash/', '/api/user/v2/delete', '/apifoo', `/${'segment/'.repeat(30)}`])(
     'when the path is the unknown %s, then the id still matches the envelope schema id pattern',
     (path) => {

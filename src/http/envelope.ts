@@ -47,15 +47,20 @@ export function apiIdForPath(path: string): string {
   return id
 }
 
+/**
+ * A path segment that names an API: a plain word. The id is echoed back, so anything else a caller
+ * put in a path (a name with a space, an email, a phone number, an id) is left out of it.
+ */
+const API_WORD = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/
+
 function deriveApiId(path: string): string {
   const servicePath = path.replace(/^\/api\/([^/]+)\/v1\//, '/v1/$1/')
-  // Empty segments (stripped characters, `//`, a leading `/`) must not leave `..` or an edge dot: envelope.json's id pattern forbids them.
+  // Only words are joined, so no empty segment (`//`, a leading `/`) leaves `..` or an edge dot: envelope.json's id pattern forbids them.
   const id = servicePath
     .replace(/^\/v\d+/, 'api')
-    .replace(/\//g, '.')
-    .replace(/[^A-Za-z0-9._-]/g, '')
-    .replace(/\.{2,}/g, '.')
-    .replace(/^\.+|\.+$/g, '')
+    .split('/')
+    .filter((segment) => API_WORD.test(segment))
+    .join('.')
   const full = id === 'api' || id.startsWith('api.') ? id : id ? `api.${id}` : 'api'
   return full.slice(0, 100).replace(/\.+$/, '')
 }
