@@ -88,6 +88,37 @@ describe('readDeletionStatus by user id', () => {
   })
 })
 
+describe('readDeletionStatus by user id: superseded requests', () => {
+  const requestOf = (id: string, at: number, fields: Partial<DeletionRequest> = {}): DeletionRequest => ({
+    ...acceptedRequest({ id, userId: TARGET, requestedBy: TARGET, plan: 'sunbird', target: { rootOrgId: ORG, managedBy: null, organisationIds: [ORG] }, now: new Date(at) }),
+    ...fields,
+  })
+  const over = (newestFirst: DeletionRequest[]) => ({ requests: { get: async () => undefined, findByUser: async () => newestFirst }, orgAdminScope: 'organisation' as const })
+
+  it('when the newest request lost a race for the user (failed, superseded), then the status shows the request that deleted them', async () => {
+    const winner = requestOf('winner', 1000, { state: 'completed' })
+    const loser = requestOf('loser', 1001, { state: 'failed', reason: 'superseded' })
+
+    const shown = await readDeletionStatus(over([loser, winner]), { caller: caller(TARGET), userId: TARGET })
+
+    expect(shown.id).toBe('winner')
+  })
+
+  it('when every request of the user was superseded, then the newest is shown', async () => {
+    const older = requestOf('older', 1000, { state: 'failed', reason: 'superseded' })
+    const newer = requestOf('newer', 2000, { state: 'failed', reason: 'superseded' })
+
+    expect((await readDeletionStatus(over([newer, older]), { caller: caller(TARGET), userId: TARGET })).id).toBe('newer')
+  })
+
+  it('when the newest request failed for another reason, then it is shown: it tells the latest that happened', async () => {
+    const completed = requestOf('completed', 1000, { state: 'completed' })
+    const failed = requestOf('failed', 2000, { state: 'failed', reason: 'not-found' })
+
+    expect((await readDeletionStatus(over([failed, completed]), { caller: caller(TARGET), userId: TARGET })).id).toBe('failed')
+  })
+})
+
 describe('readDeletionStatus by request id', () => {
   it('when a stranger asks, then the right depends on the request, so it is read: 403 for one that exists, 404 for none', async () => {
     const s = store()

@@ -22,8 +22,21 @@ function mayRead(caller: Caller, request: DeletionRequest, scope: OrgAdminScope)
   return orgAdminCovers(caller, organisations, scope)
 }
 
+/** How many of a user's newest requests are looked through for one not superseded. */
+const RECENT_REQUESTS = 20
+
 /**
- * The deletion request by id, or the newest one for a user, if the caller may see it.
+ * A user's newest request, passing over those ended superseded: another request took the user (a
+ * delete that lost a race for the lock, a cancel overtaken by a deletion), and that one tells what
+ * became of them. The newest of all when every one was superseded.
+ */
+async function requestTellingDeletionOf(deps: DeletionStatusDeps, userId: string): Promise<DeletionRequest | undefined> {
+  const recent = await deps.requests.findByUser(userId, RECENT_REQUESTS)
+  return recent.find((request) => request.reason !== 'superseded') ?? recent[0]
+}
+
+/**
+ * The deletion request by id, or for a user their newest one not superseded, if the caller may see it.
  *
  * By user id, whether the caller may look at all is decided before anything is read, where it does
  * not depend on the request: a caller who is not the user, not acting for that managed user, not an
@@ -36,7 +49,7 @@ function mayRead(caller: Caller, request: DeletionRequest, scope: OrgAdminScope)
  */
 export async function readDeletionStatus(deps: DeletionStatusDeps, input: { caller: Caller } & ({ requestId: string } | { userId: string })): Promise<DeletionRequest> {
   if ('userId' in input && deletionBasis(input.caller, input.userId) === 'none') throw new NotPermittedError('may not follow deletions of this user')
-  const request = 'requestId' in input ? await deps.requests.get(input.requestId) : (await deps.requests.findByUser(input.userId, 1))[0]
+  const request = 'requestId' in input ? await deps.requests.get(input.requestId) : await requestTellingDeletionOf(deps, input.userId)
   if (!request) throw new DeletionRequestNotFoundError()
   if (!mayRead(input.caller, request, deps.orgAdminScope)) throw new NotPermittedError('may not read this deletion request')
   return request

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { UserStore } from '../../src/deletion/ports.js'
 import { expectDeleted, expectError } from '../support/assertions.js'
 import { requestsOf } from '../support/deletion-requests.js'
+import { envelopeOf } from '../support/lifecycle.js'
 import { signalLocalServer, withFaults } from '../support/faults.js'
 import { type Harness, startHarness } from '../support/harness.js'
 import { readUserState } from '../support/user-state.js'
@@ -97,5 +98,8 @@ describe('when Cassandra pauses while the lock is on its way', () => {
       },
       { timeoutMs: 30_000, intervalMs: 500 },
     )
+    // Followed by user id, the user's deletion is the completed one, not the loser's superseded request.
+    const status = await envelopeOf(await h.deleteRequest({ request: { userId: user.id } }, admin, '/api/user/v1/delete/status'))
+    expect(status.result.request).toMatchObject({ state: 'completed' })
   })
 })
