@@ -44,4 +44,17 @@ describe('readJsonBody', () => {
     const res = await appReading(10).request('/', { method: 'POST', body: big, duplex: 'half' } as RequestInit)
     expect(await res.json()).toEqual({ refused: 'PAYLOAD_TOO_LARGE' })
   })
+
+  it.each(['65', '999999999999999', '9999999999999999', '9'.repeat(400)])(
+    'when the Content-Length announced is %s, over the limit however many digits it has, then it is refused as too large before a byte is read',
+    async (length) => {
+      const res = await appReading(64).request('/', { method: 'POST', body: '{}', headers: { 'content-length': length } })
+      expect(await res.json()).toEqual({ refused: 'PAYLOAD_TOO_LARGE' })
+    },
+  )
+
+  it.each(['-1', '1e3', '0x10'])('when the Content-Length is %j, not a number of bytes, then it is refused as bad request data', async (length) => {
+    const res = await appReading(64).request('/', { method: 'POST', body: '{}', headers: { 'content-length': length } })
+    expect(await res.json()).toEqual({ refused: 'INVALID_REQUEST_DATA' })
+  })
 })
