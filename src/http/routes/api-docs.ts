@@ -7,6 +7,7 @@ import type { AppEnv } from '../app-env.js'
 import { sunbirdEnvelope } from '../dialects/sunbird-envelope.js'
 import { buildOpenApiDocument } from '../openapi.js'
 import { operations } from '../operations/index.js'
+import { getOnly } from './get-only.js'
 import { lazyAsset, serveAsset, staticAsset } from './static-asset.js'
 
 // Resolved at start: a missing swagger-ui-dist stops the service here, not on a reader's first visit.
@@ -101,11 +102,11 @@ export function registerApiDocs(app: Hono<AppEnv>, deps: ApiDocsDeps): void {
   const document = JSON.stringify(
     buildOpenApiDocument({ operations, schemas: deps.schemas.schemas, maxBodyBytes: deps.maxBodyBytes, retryAfterSeconds: deps.retryAfterSeconds, defaultDialect: sunbirdEnvelope }),
   )
-  app.get(apiDocsPaths.document, (c) => c.body(document, 200, { 'content-type': 'application/json; charset=UTF-8' }))
-  app.get(apiDocsPaths.reference, (c) => serveAsset(c, pageAsset(), REVALIDATE, { 'Content-Security-Policy': contentSecurityPolicy }))
-  app.get(apiDocsPaths.initializer, (c) => serveAsset(c, initializerAsset(), REVALIDATE, { 'X-Content-Type-Options': 'nosniff' }))
+  getOnly(app, apiDocsPaths.document, (c) => c.body(document, 200, { 'content-type': 'application/json; charset=UTF-8' }))
+  getOnly(app, apiDocsPaths.reference, (c) => serveAsset(c, pageAsset(), REVALIDATE, { 'Content-Security-Policy': contentSecurityPolicy }))
+  getOnly(app, apiDocsPaths.initializer, (c) => serveAsset(c, initializerAsset(), REVALIDATE, { 'X-Content-Type-Options': 'nosniff' }))
   for (const [file, contentType] of Object.entries(swaggerUiFiles)) {
     const asset = lazyAsset(() => staticAsset(readFileSync(join(swaggerUiDir, file)), contentType))
-    app.get(`${apiDocsPaths.assets}/${file}`, (c) => serveAsset(c, asset(), IMMUTABLE, { 'X-Content-Type-Options': 'nosniff' }))
+    getOnly(app, `${apiDocsPaths.assets}/${file}`, (c) => serveAsset(c, asset(), IMMUTABLE, { 'X-Content-Type-Options': 'nosniff' }))
   }
 }
