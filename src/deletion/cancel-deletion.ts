@@ -175,7 +175,7 @@ async function holdingLease<T>(deps: RunDeps, requestId: string, work: (request:
   const closed = await deps.requests.isClosed(requestId)
   const now = deps.clock.now()
   const until = leaseUntil(deps, now)
-  if (!(await deps.requests.acquireLease(requestId, now, until))) throw new DependencyUnavailableError('cassandra')
+  if (!(await deps.requests.acquireLease(requestId, now, until))) throw keptChanging('the deletion request is held by another runner (a cancel or the deletion of the same user under way)')
   let request: DeletionRequest | undefined
   let read = false
   try {

@@ -1,8 +1,9 @@
 import { Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import { describe, expect, it } from 'vitest'
-import { CallerLockedOutError, DependencyUnavailableError, NotPermittedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from '../deletion/errors.js'
+import { CallerLockedOutError, DependencyUnavailableError, keptChanging, NotPermittedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from '../deletion/errors.js'
 import { createLogger } from '../logging/logger.js'
+import { capturedLogger } from '../../test/support/captured-logger.js'
 import { ApiError } from './api-error.js'
 import type { AppEnv } from './app-env.js'
 import { errorCodes, type ErrorCode } from './error-codes.js'
@@ -25,9 +26,9 @@ type ErrorBody = {
 }
 
 /** requestContext, a route that throws what it is given, and the one error road, as app.ts wires them. */
-function appThrowing(makeError: () => unknown) {
+function appThrowing(makeError: () => unknown, logger = createLogger('silent')) {
   const app = new Hono<AppEnv>()
-  app.use('*', requestContext(createLogger('silent')))
+  app.use('*', requestContext(logger))
   app.post('/api/user/v1/delete', () => {
     throw makeError()
   })
@@ -163,6 +164,19 @@ describe('renderError for errors that are not ApiErrors', () => {
     const response = await call(() => new DependencyUnavailableError('cassandra'))
 
     expect(response.headers.get('retry-after')).toBe(String(RETRY_AFTER_SECONDS))
+  })
+
+  it('when the dependency answered but the request could not go on (worded by the service), then the refusal is logged with that why; a plain outage without one', async () => {
+    const { logger, lines } = capturedLogger()
+    await appThrowing(() => keptChanging('the deletion request is held by another runner'), logger).request('/api/user/v1/delete', { method: 'POST' })
+    await appThrowing(() => new DependencyUnavailableError('keycloak'), logger).request('/api/user/v1/delete', { method: 'POST' })
+
+    const refusals = lines.filter((line) => line.msg === 'request refused')
+    expect(refusals).toEqual([
+      expect.objectContaining({ code: 'UOS_USRDLT0064', dependency: 'cassandra', why: 'the deletion request is held by another runner' }),
+      expect.objectContaining({ code: 'UOS_USRDLT0064', dependency: 'keycloak' }),
+    ])
+    expect(refusals[1]).not.toHaveProperty('why')
   })
 
   it('when NotPermittedError is thrown, then the answer is the 403 plain text', async () => {

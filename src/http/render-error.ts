@@ -1,6 +1,6 @@
 import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
-import { DeletionError, type DeletionErrorKind, DeletionLimitReachedError, DependencyUnavailableError } from '../deletion/errors.js'
+import { DeletionError, type DeletionErrorKind, DeletionLimitReachedError, DependencyUnavailableError, WordedCause } from '../deletion/errors.js'
 import { ApiError } from './api-error.js'
 import type { AppEnv } from './app-env.js'
 import type { AnyDialect } from './dialect.js'
@@ -51,7 +51,10 @@ export function renderError(c: Context<AppEnv>, err: unknown, options: RenderOpt
   if (entry.status === 500) {
     log?.error({ err, code: entry.err }, 'unexpected error')
   } else if (log?.isLevelEnabled('info')) {
-    log.info({ code: entry.err, reason: err instanceof Error ? err.message : undefined, dependency: err instanceof DependencyUnavailableError ? err.dependency : undefined }, 'request refused')
+    const dependency = err instanceof DependencyUnavailableError ? err.dependency : undefined
+    // Worded by this service (contention, a request another runner holds): the operator's truth when the dependency itself answered.
+    const why = err instanceof DependencyUnavailableError && err.cause instanceof WordedCause ? err.cause.message : undefined
+    log.info({ code: entry.err, reason: err instanceof Error ? err.message : undefined, dependency, ...(why && { why }) }, 'request refused')
   }
   if (err instanceof ApiError) for (const [name, value] of Object.entries(err.headers)) c.header(name, value)
   // The guard knows when its hour ends: that, not the configured default, is when to come back.
