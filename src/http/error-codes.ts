@@ -73,6 +73,27 @@ export const errorCodes = {
     errmsg: 'Invalid format for given userId.',
     description: '`request.userId` is not an id this system issues (UUID, optionally f:<provider>:<uuid>).',
   },
+  REQUEST_ID_EMPTY: {
+    status: 400,
+    responseCode: 'CLIENT_ERROR',
+    err: 'UOS_USRDLT0031',
+    errmsg: 'Mandatory parameter requestId is empty.',
+    description: '`request.requestId` of the status route is an empty string (the code of an empty `userId`).',
+  },
+  REQUEST_ID_DATA_TYPE_ERROR: {
+    status: 400,
+    responseCode: 'CLIENT_ERROR',
+    err: 'UOS_USRDLT0003',
+    errmsg: 'Data type of requestId should be String.',
+    description: '`request.requestId` of the status route is a number, boolean, null, array or object (the code of such a `userId`).',
+  },
+  INVALID_REQUEST_ID: {
+    status: 400,
+    responseCode: 'CLIENT_ERROR',
+    err: 'UOS_USRDLT0009',
+    errmsg: 'Invalid format for given requestId.',
+    description: '`request.requestId` of the status route is longer than 255 characters or holds a character outside visible ASCII (the code of such a `userId`).',
+  },
   PAYLOAD_TOO_LARGE: {
     status: 413,
     responseCode: 'CLIENT_ERROR',

@@ -35,3 +35,29 @@ describe('POST /api/user/v1/delete/status by user id', () => {
     expect((JSON.parse(own.text) as { params: { err: string } }).params.err).toBe('UOS_USRDLT0013')
   })
 })
+
+describe('POST /api/user/v1/delete/status: a malformed id is named in the message', () => {
+  const fakes = appOverFakes({ seed: [{ id: TARGET }] })
+  const ask = async (request: Record<string, unknown>) => {
+    const response = await fakes.app.request(userDeleteStatus.paths[0], {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${fakes.apiBearer}`, 'x-authenticated-user-token': fakes.userToken({ sub: TARGET }) },
+      body: JSON.stringify({ request }),
+    })
+    const { params } = (await response.json()) as { params: { err: string; errmsg: string } }
+    return { status: response.status, err: params.err, errmsg: params.errmsg }
+  }
+
+  it.each([
+    [{ requestId: '' }, 'UOS_USRDLT0031', 'Mandatory parameter requestId is empty.'],
+    [{ requestId: 5 }, 'UOS_USRDLT0003', 'Data type of requestId should be String.'],
+    [{ requestId: null }, 'UOS_USRDLT0003', 'Data type of requestId should be String.'],
+    [{ requestId: 'has a space' }, 'UOS_USRDLT0009', 'Invalid format for given requestId.'],
+    [{ requestId: 'x'.repeat(256) }, 'UOS_USRDLT0009', 'Invalid format for given requestId.'],
+    [{ userId: '' }, 'UOS_USRDLT0031', 'Mandatory parameter userId is empty.'],
+    [{ userId: 5 }, 'UOS_USRDLT0003', 'Data type of userId should be String.'],
+    [{ userId: 'not-a-user-id' }, 'UOS_USRDLT0009', 'Invalid format for given userId.'],
+  ])('when the request is %j, then 400 %s with the message naming that field', async (request, err, errmsg) => {
+    expect(await ask(request)).toEqual({ status: 400, err, errmsg })
+  })
+})
