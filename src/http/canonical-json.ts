@@ -23,13 +23,16 @@ export function canonicalJson(root: unknown): string {
     const parts: Pending[] = []
     if (Array.isArray(value)) {
       parts.push({ text: '[' })
-      value.forEach((item: unknown, index) => parts.push(...(index > 0 ? [{ text: ',' }] : []), { value: item }))
+      for (const [index, item] of (value as unknown[]).entries()) {
+        if (index > 0) parts.push({ text: ',' })
+        parts.push({ value: item })
+      }
       parts.push({ text: ']' })
     } else {
       parts.push({ text: '{' })
-      Object.keys(value)
-        .sort()
-        .forEach((key, index) => parts.push({ text: `${index > 0 ? ',' : ''}${JSON.stringify(key)}:` }, { value: (value as Record<string, unknown>)[key] }))
+      for (const [index, key] of Object.keys(value).sort().entries()) {
+        parts.push({ text: `${index > 0 ? ',' : ''}${JSON.stringify(key)}:` }, { value: (value as Record<string, unknown>)[key] })
+      }
       parts.push({ text: '}' })
     }
     // Last pushed, first written: the parts go on in reverse.
