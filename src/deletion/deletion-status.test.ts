@@ -96,7 +96,7 @@ describe('readDeletionStatus by user id: superseded requests', () => {
   const over = (newestFirst: DeletionRequest[]) => ({ requests: { get: async () => undefined, findByUser: async () => newestFirst }, orgAdminScope: 'organisation' as const })
 
   it('when the newest request lost a race for the user (failed, superseded), then the status shows the request that deleted them', async () => {
-    const winner = requestOf('winner', 1000, { state: 'completed' })
+    const winner = requestOf('winner', 1000, { state: 'completed', steps: { lock: { status: 'done', action: 'locked', at: '1970-01-01T00:00:01.000Z' } } })
     const loser = requestOf('loser', 1001, { state: 'failed', reason: 'superseded' })
 
     const shown = await readDeletionStatus(over([loser, winner]), { caller: caller(TARGET), userId: TARGET })
@@ -109,6 +109,21 @@ describe('readDeletionStatus by user id: superseded requests', () => {
     const newer = requestOf('newer', 2000, { state: 'failed', reason: 'superseded' })
 
     expect((await readDeletionStatus(over([newer, older]), { caller: caller(TARGET), userId: TARGET })).id).toBe('newer')
+  })
+
+  it("when the user was taken by a request that is not theirs (a managing parent's deletion), then the superseded one is shown, never an older request that no longer holds", async () => {
+    const cancelled = requestOf('cancelled', 1000, { state: 'cancelled', steps: { lock: { status: 'done', action: 'locked', at: '1970-01-01T00:00:01.000Z' } } })
+    const superseded = requestOf('superseded', 2000, { state: 'failed', reason: 'superseded' })
+
+    expect((await readDeletionStatus(over([superseded, cancelled]), { caller: caller(TARGET), userId: TARGET })).id).toBe('superseded')
+  })
+
+  it('when the request that took the user is one the caller may not read, then the superseded one the caller asked for is shown, not a refusal', async () => {
+    const consumer = caller('consumer:notifier', { consumer: 'notifier', deleteAnyUser: true })
+    const othersWinner = requestOf('winner', 1000, { state: 'completed', steps: { lock: { status: 'done', action: 'locked', at: '1970-01-01T00:00:01.000Z' } } })
+    const consumersOwn = requestOf('own', 1001, { state: 'failed', reason: 'superseded', requestedBy: consumer.userId as string })
+
+    expect((await readDeletionStatus(over([consumersOwn, othersWinner]), { caller: consumer, userId: TARGET })).id).toBe('own')
   })
 
   it('when the newest request failed for another reason, then it is shown: it tells the latest that happened', async () => {

@@ -22,21 +22,28 @@ function mayRead(caller: Caller, request: DeletionRequest, scope: OrgAdminScope)
   return orgAdminCovers(caller, organisations, scope)
 }
 
-/** How many of a user's newest requests are looked through for one not superseded. */
+/** How many of a user's newest requests are looked through for the one that took the user. */
 const RECENT_REQUESTS = 20
 
+/** A request that took the user's deletion lock and has not given it up (not failed, not cancelled). */
+const tookTheUser = (request: DeletionRequest) => request.steps.lock !== undefined && request.state !== 'failed' && request.state !== 'cancelled'
+
 /**
- * A user's newest request, passing over those ended superseded: another request took the user (a
- * delete that lost a race for the lock, a cancel overtaken by a deletion), and that one tells what
- * became of them. The newest of all when every one was superseded.
+ * A user's newest request; when it ended superseded (a delete that lost a race for the lock, a
+ * cancel overtaken by a deletion), the request of theirs that took them instead, which tells what
+ * became of them, if the caller may read it. A user taken by a request that is not theirs (a
+ * managing parent's deletion holds its managed users under its own id) has none: the superseded
+ * one is answered, never an older request that no longer holds.
  */
-async function requestTellingDeletionOf(deps: DeletionStatusDeps, userId: string): Promise<DeletionRequest | undefined> {
+async function requestTellingDeletionOf(deps: DeletionStatusDeps, caller: Caller, userId: string): Promise<DeletionRequest | undefined> {
   const recent = await deps.requests.findByUser(userId, RECENT_REQUESTS)
-  return recent.find((request) => request.reason !== 'superseded') ?? recent[0]
+  const newest = recent[0]
+  if (newest?.reason !== 'superseded') return newest
+  return recent.find((request) => tookTheUser(request) && mayRead(caller, request, deps.orgAdminScope)) ?? newest
 }
 
 /**
- * The deletion request by id, or for a user their newest one not superseded, if the caller may see it.
+ * The deletion request by id, or for a user their newest one (requestTellingDeletionOf), if the caller may see it.
  *
  * By user id, whether the caller may look at all is decided before anything is read, where it does
  * not depend on the request: a caller who is not the user, not acting for that managed user, not an
@@ -49,7 +56,7 @@ async function requestTellingDeletionOf(deps: DeletionStatusDeps, userId: string
  */
 export async function readDeletionStatus(deps: DeletionStatusDeps, input: { caller: Caller } & ({ requestId: string } | { userId: string })): Promise<DeletionRequest> {
   if ('userId' in input && deletionBasis(input.caller, input.userId) === 'none') throw new NotPermittedError('may not follow deletions of this user')
-  const request = 'requestId' in input ? await deps.requests.get(input.requestId) : await requestTellingDeletionOf(deps, input.userId)
+  const request = 'requestId' in input ? await deps.requests.get(input.requestId) : await requestTellingDeletionOf(deps, input.caller, input.userId)
   if (!request) throw new DeletionRequestNotFoundError()
   if (!mayRead(input.caller, request, deps.orgAdminScope)) throw new NotPermittedError('may not read this deletion request')
   return request

@@ -476,7 +476,7 @@ export interface CancelADeletion {
   }
 }
 /**
- * Body of POST /api/user/v1/delete/status: the deletion request id (the msgid of the delete call) or the user id; with a user id the newest request for that user is answered, passing over requests ended superseded (another request took the user: a delete that lost a race, a cancel overtaken), since that other request tells what became of the user.
+ * Body of POST /api/user/v1/delete/status: the deletion request id (the msgid of the delete call) or the user id; with a user id the newest request for that user is answered; when it ended superseded (a delete that lost a race for the user, a cancel overtaken), the user's request that took them instead, if the caller may read it, since that one tells what became of the user.
  */
 export interface DeletionStatusRequest {
   request: (
