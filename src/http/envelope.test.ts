@@ -135,6 +135,10 @@ describe('apiIdForPath', () => {
     ['/api/user/v1/search/Jane Doe/9876543210', 'api.user.search'],
     ['/api/user/v1/read/john.doe@example.com', 'api.user.read'],
     ['/api/user/v1/read/5a5e3b4e-0d41-4c1e-9d3a-7c2b1f0e3d41', 'api.user.read'],
+    ['/api/user/v1/read/a5e3b4e0-0d41-4c1e-9d3a-7c2b1f0e3d41', 'api.user.read'],
+    ['/api/user/v1/read/user42', 'api.user.read'],
+    ['/openapi.json', 'api.openapi.json'],
+    ['/docs/swagger-initializer.js', 'api.docs.swagger-initializer.js'],
     ['/api/user/v2/delete', 'api.user.v2.delete'],
     ['/api/user/v1/unknown', 'api.user.unknown'],
   ])('when the unknown path %s holds what a caller typed, then the id keeps only its plain words: %s', (path, expected) => {

@@ -48,19 +48,22 @@ export function apiIdForPath(path: string): string {
 }
 
 /**
- * A path segment that names an API: a plain word. The id is echoed back, so anything else a caller
- * put in a path (a name with a space, an email, a phone number, an id) is left out of it.
+ * A path segment that names an API: a version (`v2`) or a word of letters, with `.`, `_` or `-`
+ * (`openapi.json`, `swagger-ui`). The id is echoed back, so what a caller may have typed into a path
+ * (an id, a phone number, an email, a name with a space: a digit, `@` or space in it) is left out.
  */
-const API_WORD = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/
+const API_WORD = /^(?:v\d{1,3}|[A-Za-z][A-Za-z._-]{0,63})$/
 
 function deriveApiId(path: string): string {
   const servicePath = path.replace(/^\/api\/([^/]+)\/v1\//, '/v1/$1/')
-  // Only words are joined, so no empty segment (`//`, a leading `/`) leaves `..` or an edge dot: envelope.json's id pattern forbids them.
+  // Only words are joined, so no empty segment (`//`, a leading `/`) leaves `..`; no edge dot either (envelope.json's id pattern forbids both).
   const id = servicePath
     .replace(/^\/v\d+/, 'api')
     .split('/')
     .filter((segment) => API_WORD.test(segment))
     .join('.')
+    .replace(/\.{2,}/g, '.')
+    .replace(/^\.+|\.+$/g, '')
   const full = id === 'api' || id.startsWith('api.') ? id : id ? `api.${id}` : 'api'
   return full.slice(0, 100).replace(/\.+$/, '')
 }
