@@ -103,7 +103,7 @@ async function resumeFromEntry(connection: ResumeConnection, requestId: string, 
   if (settled.outcome === 'settling') {
     output.out(JSON.stringify({ requestId, resumed: false, created: false, eventsPublished: await connection.publishEvents() }))
     output.err(
-      `deletion:resume: deletion request ${requestId} is not created yet: its create may still be settling; it can be created from its open entry from ${settled.createdFrom.toISOString()} (by the sweeper, or by running this again)`,
+      `deletion:resume: deletion request ${requestId} is not created yet: its create may still be settling; from ${settled.createdFrom.toISOString()} the sweeper (or this command run again) creates it from its open entry, or drops the entry if it kept nothing`,
     )
     return RESUME_EXIT.stillOpen
   }

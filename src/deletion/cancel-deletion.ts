@@ -186,7 +186,7 @@ async function holdingLease<T>(deps: RunDeps, requestId: string, work: (request:
   } catch (err) {
     if (err instanceof LeaseLostError) {
       deps.onLeaseLost?.(requestId)
-      throw new DependencyUnavailableError('cassandra', { cause: err })
+      throw keptChanging('the deletion request was taken over by another runner while the cancel worked on it')
     }
     throw err
   } finally {

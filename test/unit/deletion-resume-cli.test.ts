@@ -295,7 +295,7 @@ describe('npm run deletion:resume -- <requestId> of a request whose create never
     expect(code).toBe(RESUME_EXIT.stillOpen)
     expect(result).toEqual({ requestId: requestId(0), resumed: false, created: false, eventsPublished: 0 })
     expect(err).toEqual([
-      `deletion:resume: deletion request ${requestId(0)} is not created yet: its create may still be settling; it can be created from its open entry from ${new Date(WORLD_NOW.getTime() + 60_000).toISOString()} (by the sweeper, or by running this again)`,
+      `deletion:resume: deletion request ${requestId(0)} is not created yet: its create may still be settling; from ${new Date(WORLD_NOW.getTime() + 60_000).toISOString()} the sweeper (or this command run again) creates it from its open entry, or drops the entry if it kept nothing`,
     ])
     expect(w.requests.peek(requestId(0))).toBeUndefined()
     expect(await w.requests.isListed(requestId(0))).toBe(true)
