@@ -1,4 +1,5 @@
 import type { Client } from '@opensearch-project/opensearch'
+import { DependencyUnavailableError, WordedCause } from '../deletion/errors.js'
 import { notesIndexDefinition, userIndexDefinition, type IndexDefinition } from './sunbird-indexes.js'
 
 export interface SearchMigrationResult {
@@ -18,6 +19,7 @@ export async function migrateSearch(
   log: (line: string) => void = () => {},
   definitions: IndexDefinition[] = [userIndexDefinition(), notesIndexDefinition()],
 ): Promise<SearchMigrationResult[]> {
+  await expectSearchEngine(client)
   const results: SearchMigrationResult[] = []
   for (const definition of definitions) {
     const exists = (await client.indices.exists({ index: definition.index })).body === true
@@ -41,4 +43,19 @@ export async function migrateSearch(
 function isAlreadyExists(err: unknown): boolean {
   const body = (err as { meta?: { body?: { error?: { type?: string } } } }).meta?.body
   return body?.error?.type === 'resource_already_exists_exception'
+}
+
+/**
+ * Whatever answers 2xx to the index calls would pass for a search engine (a proxy's HTML page
+ * answers HEAD /userv3 with 200): its root must tell an engine's version, else nothing is migrated.
+ */
+async function expectSearchEngine(client: Client): Promise<void> {
+  const notAnEngine = () => new DependencyUnavailableError('search', { cause: new WordedCause('sunbird_es_host does not answer as a search engine (its root tells no version)') })
+  const root = await client.info().catch((err: unknown) => {
+    // Reached, but not JSON (an HTML page): not an engine. Unreachable: the driver's error, worded by the caller.
+    if ((err as Error).name === 'DeserializationError') throw notAnEngine()
+    throw err
+  })
+  const version = (root.body as { version?: { number?: unknown } } | string | undefined) ?? undefined
+  if (typeof version !== 'object' || typeof version.version?.number !== 'string') throw notAnEngine()
 }

@@ -1,0 +1,40 @@
+import { parseArgs } from 'node:util'
+import { whyNotVerified } from '../../src/verification/deletion-verify-command.js'
+
+/** Exit codes of the commands that take no arguments: done; stopped (one line on stderr says why); an argument given. */
+export const OPERATOR_EXIT = { ok: 0, failed: 1, badArguments: 2 } as const
+
+/** The search engine client's own errors, by name: its messages may quote what it was sent. */
+const SEARCH_UNREACHABLE = new Set(['ConnectionError', 'TimeoutError', 'NoLivingConnectionsError'])
+
+/** Why the work stopped: settings and kinds of error, never a driver's or an engine's own message. */
+function whyStopped(err: unknown): string {
+  if (err instanceof Error && SEARCH_UNREACHABLE.has(err.name)) return `search unavailable: sunbird_es_host unreachable (${err.name})`
+  if (err instanceof Error && err.name === 'ResponseError') {
+    const status = (err as { meta?: { statusCode?: unknown } }).meta?.statusCode
+    return `search refused a request${typeof status === 'number' ? ` (HTTP ${status})` : ''}`
+  }
+  return whyNotVerified(err)
+}
+
+/**
+ * Runs an operator command that takes no arguments (`db:migrate`, `db:seed`, `search:migrate`):
+ * any argument is refused with the usage before anything is done (exit 2), so a mistyped flag is
+ * never silently ignored; anything that stops the work is one line on stderr (exit 1), never a
+ * stack trace.
+ */
+export async function runWithoutArguments(name: string, args: readonly string[], work: () => Promise<void>, err: (line: string) => void = (line) => console.error(line)): Promise<number> {
+  try {
+    parseArgs({ args: [...args], options: {}, strict: true, allowPositionals: false })
+  } catch {
+    err(`${name}: takes no arguments\nusage: npm run ${name}`)
+    return OPERATOR_EXIT.badArguments
+  }
+  try {
+    await work()
+    return OPERATOR_EXIT.ok
+  } catch (failure) {
+    err(`${name}: ${whyStopped(failure)}`)
+    return OPERATOR_EXIT.failed
+  }
+}

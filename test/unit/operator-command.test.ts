@@ -1,0 +1,71 @@
+import { errors as cassandraErrors } from 'cassandra-driver'
+import { describe, expect, it } from 'vitest'
+import { OPERATOR_EXIT, runWithoutArguments } from '../../scripts/lib/operator-command.js'
+import { ConfigError } from '../../src/config/load-config.js'
+import { DependencyUnavailableError, WordedCause } from '../../src/deletion/errors.js'
+
+/** An error as the search engine client names its own (its message quotes what it was sent). */
+function searchClientError(name: string, message: string, meta?: Record<string, unknown>): Error {
+  const err = new Error(message) as Error & { meta?: Record<string, unknown> }
+  err.name = name
+  if (meta) err.meta = meta
+  return err
+}
+
+async function run(args: string[], work: () => Promise<void>) {
+  const lines: string[] = []
+  let worked = false
+  const code = await runWithoutArguments(
+    'db:migrate',
+    args,
+    async () => {
+      worked = true
+      await work()
+    },
+    (line) => lines.push(line),
+  )
+  return { code, lines, worked }
+}
+
+describe('runWithoutArguments (db:migrate, db:seed, search:migrate)', () => {
+  it('when the work is done, then exit 0 and nothing on stderr', async () => {
+    expect(await run([], async () => {})).toEqual({ code: OPERATOR_EXIT.ok, lines: [], worked: true })
+  })
+
+  it.each([[['--bogus']], [['--keyspace', 'x']], [['extra']]])('when it is given %j, then exit 2 with the usage, and nothing is done', async (args) => {
+    const { code, lines, worked } = await run(args, async () => {})
+
+    expect(code).toBe(OPERATOR_EXIT.badArguments)
+    expect(lines).toEqual(['db:migrate: takes no arguments\nusage: npm run db:migrate'])
+    expect(worked).toBe(false)
+  })
+
+  it.each([
+    [
+      'Cassandra unreachable',
+      new cassandraErrors.NoHostAvailableError({ '127.0.0.1:9599': new Error('connect ECONNREFUSED learner@example.org') }),
+      'db:migrate: cassandra unreachable (no host answered)',
+    ],
+    ['a setting refused', new ConfigError('invalid configuration:\n  /cassandra/keyspace must match pattern'), 'db:migrate: invalid configuration: /cassandra/keyspace must match pattern'],
+    [
+      'the search engine unreachable',
+      searchClientError('ConnectionError', 'connect ECONNREFUSED 127.0.0.1:9599 learner@example.org'),
+      'db:migrate: search unavailable: sunbird_es_host unreachable (ConnectionError)',
+    ],
+    ['the search engine refusing', searchClientError('ResponseError', 'mapper_parsing_exception learner@example.org', { statusCode: 400 }), 'db:migrate: search refused a request (HTTP 400)'],
+    [
+      'not a search engine',
+      new DependencyUnavailableError('search', { cause: new WordedCause('sunbird_es_host does not answer as a search engine (its root tells no version)') }),
+      'db:migrate: search unavailable: sunbird_es_host does not answer as a search engine (its root tells no version)',
+    ],
+    ['anything else', new TypeError('fetch failed learner@example.org'), 'db:migrate: unexpected TypeError'],
+  ])('when the work stops with %s, then exit 1 and one line saying why, no stack trace and no message of the driver', async (_what, failure, line) => {
+    const { code, lines } = await run([], async () => {
+      throw failure
+    })
+
+    expect(code).toBe(OPERATOR_EXIT.failed)
+    expect(lines).toEqual([line])
+    expect(lines.join('\n')).not.toContain('learner@example.org')
+  })
+})
