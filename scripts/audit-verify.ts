@@ -5,13 +5,15 @@ import { DependencyUnavailableError } from '../src/deletion/errors.js'
 import { CassandraAuditReader } from '../src/store/cassandra-audit-trail.js'
 import { isCassandraUnavailable } from '../src/store/cassandra-call.js'
 import { createCassandraClient } from '../src/store/cassandra-client.js'
+import { whyNotVerified } from '../src/verification/deletion-verify-command.js'
 
 // `npm run audit:verify`: walks every deletion audit chain (one per service instance, and the
 // single chain of earlier versions), recomputes every hash and checks each chain's anchors. Exit
 // code 0 when intact, 1 naming the chain and the first broken sequence number when a record was
 // altered or removed, or a chain was cut short below an anchored head. `--chain <id>` (repeatable)
 // walks only those chains, e.g. the ones an investigation is about. Exit code 2: no verdict (bad
-// arguments, an invalid setting, Cassandra not reachable), said in one line on stderr.
+// arguments, a chain named that has neither a record nor an anchor, an invalid setting, Cassandra
+// not reachable), said in one line on stderr.
 // It builds only the Cassandra client and the chains' reader: it needs the Cassandra settings, and
 // neither the receipt key nor the API consumers file (so a scheduled check holds no secret of the service).
 const usage = 'usage: npm run audit:verify [-- --chain <id> ...]'
@@ -30,12 +32,14 @@ function noVerdict(err: unknown): string {
     const detail = cause instanceof Error ? (cause.message.split('\n')[0] ?? '') : ''
     return `Cassandra did not answer${detail ? ` (${detail})` : ''}`
   }
-  return err instanceof Error ? `${err.name}: ${err.message.split('\n')[0] ?? ''}` : 'an unexpected failure'
+  // Anything else by its kind only: a driver's own message may quote what it was sent.
+  return whyNotVerified(err)
 }
 
 let chains: string[] | undefined
 try {
   chains = parseArgs({ options: { chain: { type: 'string', multiple: true } } }).values.chain
+  if (chains?.some((chain) => chain.trim() === '')) throw new Error('--chain needs a chain id')
 } catch (err) {
   console.error(`audit:verify: ${(err as Error).message}\n${usage}`)
   process.exit(2)
@@ -47,8 +51,16 @@ try {
   const config = loadConfig({}, { usesSecrets: false })
   cassandra = createCassandraClient(config.cassandra)
   const verdict = await new CassandraAuditReader(cassandra, config.cassandra.keyspace).verify(chains ? { chains } : {})
-  console.log(JSON.stringify(verdict))
-  code = verdict.ok ? 0 : 1
+  if (verdict.unknown) {
+    // A mistyped id would otherwise read as an intact (empty) chain. Not repeated back: it may be anything pasted.
+    console.error(
+      `audit:verify: ${verdict.unknown} of the chains named ${verdict.unknown === 1 ? 'has' : 'have'} neither a record nor an anchor: check the ids (without --chain, every chain is walked)`,
+    )
+    code = 2
+  } else {
+    console.log(JSON.stringify(verdict))
+    code = verdict.ok ? 0 : 1
+  }
 } catch (err) {
   console.error(`audit:verify: could not verify: ${noVerdict(err)}`)
   code = 2

@@ -37,6 +37,8 @@ export interface ChainVerdict {
   chain?: string
   /** The first sequence number whose hash does not follow from its predecessor, or that an anchor names but is missing or differs. */
   brokenAt?: number
+  /** Of the chains named, how many have neither a record nor an anchor (a mistyped id, most likely); absent when none. */
+  unknown?: number
 }
 
 /** One link of a chain as stored. */
@@ -127,7 +129,7 @@ export class CassandraAuditReader {
   /**
    * Walks every chain (the per-instance ones and the legacy single chain) in order, recomputes
    * every hash and checks each chain against its anchors; or only the chains named, to look at one
-   * instance's records (a chain never named by a record or an anchor is an empty chain). A chain's
+   * instance's records (a chain named that no record or anchor names is counted `unknown`). A chain's
    * newest anchor is read before its records, and only the anchors up to it are checked: one written
    * while the walk goes on is past it (a chain's head only grows) and may name a record the walk did not see.
    */
@@ -139,13 +141,15 @@ export class CassandraAuditReader {
       }
     }
     let records = 0
+    let unknown = 0
     for (const chain of [...chainNames].sort()) {
       const newest = (await runCassandra(this.client, (client) => client.execute(this.cql.newestAnchor, [chain], IDEMPOTENT))).rows?.[0]
       const verdict = await verifyChain(this.linksOf(chain), newest ? this.anchorsOf(chain, newest.get('seq')) : [])
       records += verdict.records
       if (!verdict.ok) return { ok: false, records, chains: chainNames.size, chain, ...(verdict.brokenAt !== undefined && { brokenAt: verdict.brokenAt }) }
+      if (verdict.records === 0 && !newest) unknown++
     }
-    return { ok: true, records, chains: chainNames.size }
+    return { ok: true, records, chains: chainNames.size, ...(unknown > 0 && { unknown }) }
   }
 
   private async *linksOf(chain: string): AsyncGenerator<ChainLink> {

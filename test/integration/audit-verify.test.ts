@@ -136,6 +136,25 @@ describe('npm run audit:verify on the real Cassandra', () => {
     expect(JSON.parse(run.stdout)).toEqual({ ok: false, records: 1, chains: 1, chain, brokenAt: 2 })
   }, 60_000)
 
+  it('when a chain named has neither a record nor an anchor (a mistyped id), then there is no verdict: exit 2 with one line that does not repeat the id, even beside an intact chain', async () => {
+    const { chain } = await anchoredChain(2)
+
+    const run = await runAuditVerify(['--chain', chain, '--chain', 'someone@example.org'], cronEnv)
+
+    expect(run.code).toBe(2)
+    expect(run.stdout).toBe('')
+    expect(run.stderr.trim().split('\n')).toEqual(['audit:verify: 1 of the chains named has neither a record nor an anchor: check the ids (without --chain, every chain is walked)'])
+  }, 60_000)
+
+  it('when --chain is given an empty id, then it exits 2 with the usage, before Cassandra is asked', async () => {
+    const run = await runAuditVerify(['--chain', ''], cronEnv)
+
+    expect(run.code).toBe(2)
+    expect(run.stdout).toBe('')
+    expect(run.stderr).toContain('usage: npm run audit:verify')
+    expect(run.stderr).not.toMatch(/ResponseError|Key may not be empty/)
+  }, 60_000)
+
   it('when the keyspace does not exist, then there is no verdict: exit 2 with one line, no stack trace', async () => {
     const run = await runAuditVerify([], { ...cronEnv, CASSANDRA_KEYSPACE: 'no_such_keyspace_audit' })
 
