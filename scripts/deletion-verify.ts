@@ -37,5 +37,5 @@ function connect(): VerifyConnection {
   }
 }
 
-const code = await deletionVerifyCommand(process.argv[2], connect, { out: (text) => console.log(text), err: (text) => console.error(text) })
+const code = await deletionVerifyCommand(process.argv.slice(2), connect, { out: (text) => console.log(text), err: (text) => console.error(text) })
 process.exit(code)

@@ -43,7 +43,7 @@ async function deleted() {
 }
 
 /** Runs the command over `deps`; what it printed, its exit code, and whether it let go of the stores. */
-async function run(deps: VerifyDeps | (() => never), requestId: string | null = REQUEST) {
+async function run(deps: VerifyDeps | (() => never), requestId: string | null | string[] = REQUEST) {
   const out: string[] = []
   const err: string[] = []
   let closed = false
@@ -56,7 +56,7 @@ async function run(deps: VerifyDeps | (() => never), requestId: string | null = 
       },
     }
   }
-  const code = await deletionVerifyCommand(requestId ?? undefined, connect, { out: (text) => out.push(text), err: (text) => err.push(text) })
+  const code = await deletionVerifyCommand(requestId === null ? [] : Array.isArray(requestId) ? requestId : [requestId], connect, { out: (text) => out.push(text), err: (text) => err.push(text) })
   return { code, out: out.join('\n'), err, closed }
 }
 
@@ -166,7 +166,30 @@ describe('npm run deletion:verify when it cannot verify', () => {
     const unknown = await run(deps, 'req-unknown')
 
     expect(noId).toMatchObject({ code: 2, err: ['usage: npm run deletion:verify -- <requestId>'] })
-    expect(unknown).toMatchObject({ code: 2, err: ['no deletion request req-unknown'] })
+    expect(unknown).toMatchObject({ code: 2, err: ['deletion:verify: no deletion request has that id'] })
+  })
+
+  it.each([[['--bogus']], [['req-1', 'req-2']], [['']], [['req-1', '--chain', 'x']]])(
+    'when the arguments are %j (not exactly one id), then exit 2 with the usage, and nothing is connected to',
+    async (args) => {
+      const result = await run(() => {
+        throw new Error('not expected')
+      }, args)
+
+      expect(result).toMatchObject({ code: 2, err: ['usage: npm run deletion:verify -- <requestId>'], closed: false })
+    },
+  )
+
+  it.each(['someone@example.org', 'x\u001b[31mRED\nsecond line'])('when the id given is %j, which this service never issues, then it is not repeated back, even when a store fails', async (id) => {
+    const { deps } = await deleted()
+
+    const unknown = await run(deps, id)
+    const failing = await run(() => {
+      throw new DependencyUnavailableError('cassandra')
+    }, id)
+
+    expect(unknown.err).toEqual(['deletion:verify: no deletion request has that id'])
+    expect(failing.err).toEqual(['deletion:verify: could not verify the deletion request: cassandra unavailable'])
   })
 
   it('when it can verify, then the proof goes to stdout: exit 0 when nothing is left, 3 when the contacts’ hashes were made with another key than the configured one', async () => {

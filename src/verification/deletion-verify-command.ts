@@ -1,3 +1,4 @@
+import { parseArgs } from 'node:util'
 import { errors as cassandraErrors, types } from 'cassandra-driver'
 import { ConfigError } from '../config/load-config.js'
 import { DependencyUnavailableError, WordedCause } from '../deletion/errors.js'
@@ -58,19 +59,37 @@ export function whyNotVerified(err: unknown): string {
   return `unexpected ${err instanceof Error ? err.name : typeof err}`
 }
 
+/** An id as this service issues them (UUIDs, `batch-…`, a caller's plain request id), so safe to print back; anything else (an email pasted by mistake, control characters) is not repeated. */
+const PRINTABLE_ID = /^[A-Za-z0-9._:-]{1,255}$/
+
+export const VERIFY_USAGE = 'usage: npm run deletion:verify -- <requestId>'
+
+/** The one request id of the arguments, or undefined when they are not exactly one id (no flag is known). */
+function requestIdOf(args: readonly string[]): string | undefined {
+  try {
+    const { positionals } = parseArgs({ args: [...args], options: {}, allowPositionals: true, strict: true })
+    return positionals.length === 1 && positionals[0]?.trim() ? positionals[0] : undefined
+  } catch {
+    return undefined
+  }
+}
+
 /**
  * `npm run deletion:verify -- <requestId>`: verifies one deletion request, prints the proof (ids
  * only, never a value) and answers the exit code (VERIFY_EXIT). Anything that stops it from
  * verifying, from connecting to a store timing out mid-scan, is one line on `err` naming the
- * request and why, and exit 2: never a stack trace, and never the exit code of residue.
+ * request and why, and exit 2: never a stack trace, and never the exit code of residue. Arguments
+ * other than one id (none, two, a flag) are refused with the usage.
  */
-export async function deletionVerifyCommand(requestId: string | undefined, connect: () => VerifyConnection, output: CommandOutput): Promise<number> {
-  if (!requestId) {
-    output.err('usage: npm run deletion:verify -- <requestId>')
+export async function deletionVerifyCommand(args: readonly string[], connect: () => VerifyConnection, output: CommandOutput): Promise<number> {
+  const requestId = requestIdOf(args)
+  if (requestId === undefined) {
+    output.err(VERIFY_USAGE)
     return VERIFY_EXIT.couldNotVerify
   }
+  const named = PRINTABLE_ID.test(requestId) ? `deletion request ${requestId}` : 'the deletion request'
   const failed = (err: unknown) => {
-    output.err(`deletion:verify: could not verify deletion request ${requestId}: ${whyNotVerified(err)}`)
+    output.err(`deletion:verify: could not verify ${named}: ${whyNotVerified(err)}`)
     return VERIFY_EXIT.couldNotVerify
   }
   let connection: VerifyConnection
@@ -82,7 +101,7 @@ export async function deletionVerifyCommand(requestId: string | undefined, conne
   try {
     const verified = await verifyDeletion(connection.deps, requestId)
     if (!verified) {
-      output.err(`no deletion request ${requestId}`)
+      output.err('deletion:verify: no deletion request has that id')
       return VERIFY_EXIT.couldNotVerify
     }
     output.out(formatDeletionVerification(verified))

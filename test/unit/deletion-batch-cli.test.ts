@@ -285,6 +285,27 @@ describe('flag combinations', () => {
     expect(service.requests).toHaveLength(0)
   }, 15_000)
 
+  it('when --job names something that is not a job id (an email pasted by mistake), then it is refused with exit 2, not repeated back, and nothing is sent', async () => {
+    const service = await stub((_request, res) => res.writeHead(500).end())
+    const { code, out } = await runCli(['--job', `${randomUUID()},someone@example.org`, '--url', service.url], CREDENTIALS, { limitMs: 10_000 })
+    expect(out).toContain('--job takes the job ids this CLI printed (UUIDs): 1 of those given is not one')
+    expect(out).not.toContain('someone@example.org')
+    expect(code).toBe(2)
+    expect(service.requests).toHaveLength(0)
+  }, 15_000)
+
+  it.each(['?q=1', '#x'])(
+    'when --url carries %s (it would swallow the API path), then it is refused with exit 2 and nothing is sent',
+    async (tail) => {
+      const service = await stub((_request, res) => res.writeHead(500).end())
+      const { code, out } = await runCli(['--job', randomUUID(), '--url', `${service.url}/${tail}`], CREDENTIALS, { limitMs: 10_000 })
+      expect(out).toContain('--url is the service')
+      expect(code).toBe(2)
+      expect(service.requests).toHaveLength(0)
+    },
+    15_000,
+  )
+
   it('when --dry-run is asked without API_BEARER, then it is refused with exit 2', async () => {
     const { code, out } = await runCli(['--file', idsFile(1).path, '--dry-run'], { API_BEARER: '', USER_TOKEN: '' }, { limitMs: 10_000 })
     expect(out).toContain('API_BEARER')

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import { schemas } from './batch-api.js'
 import { fail } from './terminal.js'
 
 // Flags are all checked before anything is read or sent.
@@ -44,6 +45,10 @@ export function readOptions(): Options {
   if (values.mode !== undefined && values.mode !== 'soft' && values.mode !== 'hard') fail(`--mode is soft or hard\n${USAGE}`)
   const jobIds = values.job === undefined ? undefined : [...new Set(values.job.split(',').map((id) => id.trim()))].filter((id) => id !== '')
   if (jobIds?.length === 0) fail(`--job needs a job id\n${USAGE}`)
+  // Checked as the status route checks them, and not repeated back: a wrong one may be anything pasted.
+  const validStatusRequest = schemas.validator('user-delete-batch-status.request')
+  const wrong = jobIds?.filter((jobId) => !validStatusRequest({ request: { jobId } })).length ?? 0
+  if (wrong > 0) fail(`--job takes the job ids this CLI printed (UUIDs): ${wrong} of those given ${wrong === 1 ? 'is' : 'are'} not one\n${USAGE}`)
   return {
     ...(values.file && { file: values.file }),
     ...(jobIds && { jobIds }),
@@ -59,6 +64,8 @@ function baseUrl(text: string): string {
   const url = URL.canParse(text.trim()) ? new URL(text.trim()) : undefined
   if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) return fail(`--url is an http:// or https:// address, as http://127.0.0.1:9000\n${USAGE}`)
   if (url.username || url.password) fail('--url carries no user or password: the credentials come from API_BEARER and USER_TOKEN')
+  // The API's paths are added to it: a query or fragment would swallow them.
+  if (url.search || url.hash) fail(`--url is the service's base address, without ? or #, as http://127.0.0.1:9000\n${USAGE}`)
   return url.href.replace(/\/+$/, '')
 }
 
