@@ -14,7 +14,8 @@ import { type VerifyConnection, deletionVerifyCommand } from '../src/verificatio
 // one line per store and user, ids only, never a value. Exit 0: nothing left that the request's
 // plan erases; 1: residue, of the person or of any managed user; 2: could not verify (no request
 // id, no such request, a store unreachable: one line, no stack trace); 3: no residue found, but a
-// by-value check was not possible (hashes made with another DELETION_RECEIPT_HASH_KEY).
+// check was not possible (hashes made with another DELETION_RECEIPT_HASH_KEY; the search engine or
+// Redis reached by the deletion but not configured here).
 function connect(): VerifyConnection {
   const config = loadConfig()
   const cassandra = createCassandraClient(config.cassandra)

@@ -10,8 +10,9 @@ import { type VerifyDeps, verificationExitCode, verifyDeletion } from './verify-
  * deletion:verify's exit codes. 0: nothing left that the request's plan erases; 1: residue (of the
  * person or of a managed user), whatever else; 2: could not verify (no request id, no such
  * request, the configuration refused, a store unreachable or a query timing out); 3: no residue
- * found, but a by-value check could not be made (the request's hashes were made with another key
- * than the configured DELETION_RECEIPT_HASH_KEY, or with one it did not record).
+ * found, but a check could not be made: by value (the request's hashes were made with another key
+ * than the configured DELETION_RECEIPT_HASH_KEY, or with one it did not record), or in a store the
+ * deletion reached that this process is not configured with (the search engine, Redis).
  */
 export const VERIFY_EXIT = { ok: 0, residue: 1, couldNotVerify: 2, cannotCheck: 3 } as const
 

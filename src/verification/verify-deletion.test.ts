@@ -109,6 +109,39 @@ describe('deletion:verify checks the managed users the deletion erased', () => {
     expect(hasResidue(verification)).toBe(false)
   })
 
+  it('when the deletion reached the search engine and the cache but this process is not configured with them, then those lines say so and cannot pass: INCOMPLETE, exit 3, never ok', async () => {
+    const w = family()
+    const { requestId } = await deleteParentAndVerify(w, 'hard')
+
+    const verification = await verifyDeletion({ ...verifyDeps(w), search: undefined, cache: undefined }, requestId)
+    if (!verification) throw new Error('no request')
+
+    const unchecked = verification.rows.filter((row) => row.unchecked).map((row) => row.store)
+    expect(unchecked).toEqual(['search.user_alias', 'search.usernotes', 'redis.user'])
+    expect(
+      managedUser(verification, CHILD)
+        ?.rows.filter((row) => row.unchecked)
+        .map((row) => row.store),
+    ).toEqual(['search.user_alias', 'search.usernotes', 'redis.user'])
+    expect(verificationExitCode(verification)).toBe(3)
+    expect(formatDeletionVerification(verification)).toContain(`person ${PARENT}: INCOMPLETE`)
+  })
+
+  it('when the deletion ran without the search engine and the cache, and this process has neither, then those lines are "not configured" and pass', async () => {
+    const w = deletionWorld({ seed: [person(PARENT)], withoutSearch: true, withoutCache: true })
+    const { requestId } = await deleteParentAndVerify(w as World, 'hard')
+
+    const verification = await verifyDeletion({ ...verifyDeps(w as World), search: undefined, cache: undefined }, requestId)
+    if (!verification) throw new Error('no request')
+
+    expect(verification.rows.filter((row) => row.store.startsWith('search.') || row.store.startsWith('redis.'))).toEqual([
+      { store: 'search.user_alias', expected: 'not configured', found: 'not configured', residue: false },
+      { store: 'search.usernotes', expected: 'not configured', found: 'not configured', residue: false },
+      { store: 'redis.user', expected: 'not configured', found: 'not configured', residue: false },
+    ])
+    expect(verificationExitCode(verification)).toBe(0)
+  })
+
   it('when a managed user’s cache key, search note and user_notes row come back after the deletion, then exactly those stores are residue for that managed user, the person stays clean, and the verification has residue', async () => {
     const w = family()
     const { verify } = await deleteParentAndVerify(w, 'hard')

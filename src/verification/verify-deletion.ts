@@ -1,6 +1,7 @@
 import type { DeletionRequest } from '../deletion/deletion-request.js'
 import { keyId } from '../deletion/keyed-hash.js'
 import type { DeletionRequestStore, UserStore } from '../deletion/ports.js'
+import { CACHE, ranWith, SEARCH } from '../deletion/steps/step.js'
 import { managedUsersToVerify } from './managed-users-to-verify.js'
 import { type ByValueDeps, keptHashesOf, verifyByValue } from './verify-by-value.js'
 import { type UserStoresDeps, type VerificationRow, erasing, verifyUserStores } from './verify-user-stores.js'
@@ -76,12 +77,13 @@ export async function verifyDeletion(deps: VerifyDeps, requestId: string): Promi
   const plan = request.plan
   const receiptKeyId = keyId(deps.receiptKey)
   const personHashes = [keptHashesOf(request, request.steps.otp, deps.receiptKey), keptHashesOf(request, request.steps.rateLimit, deps.receiptKey)]
-  const rows = [...(await verifyUserStores(deps, request.userId, plan)), ...(await verifyByValue(deps, plan, personHashes))]
+  const reached = { search: ranWith(request.steps, SEARCH), cache: ranWith(request.steps, CACHE) }
+  const rows = [...(await verifyUserStores(deps, request.userId, plan, reached)), ...(await verifyByValue(deps, plan, personHashes))]
   if (!erasing(plan)) return { request, receiptKeyId, rows, managedUsers: undefined }
 
   const managed = await managedUsersToVerify(request, deps.users)
   const users: ManagedUserVerification[] = []
-  for (const userId of managed.ids) users.push({ userId, rows: await verifyUserStores(deps, userId, plan) })
+  for (const userId of managed.ids) users.push({ userId, rows: await verifyUserStores(deps, userId, plan, reached) })
   const managedHashes = [keptHashesOf(request, request.steps.managedUsers, deps.receiptKey)]
   const byValue = managed.ids.length > 0 ? await verifyByValue(deps, plan, managedHashes) : []
   return { request, receiptKeyId, rows, managedUsers: { recorded: managed.recorded, linkedOnly: managed.linkedOnly, users, byValue } }

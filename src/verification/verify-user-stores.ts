@@ -10,7 +10,7 @@ export interface VerificationRow {
   expected: string
   found: string
   residue: boolean
-  /** Set when the store could not be checked (by value: the hashes were made with another key); `found` says why. */
+  /** Set when the store could not be checked (by value: the hashes were made with another key; a store the deletion reached that this process is not configured with); `found` says why. */
   unchecked?: true
 }
 
@@ -23,6 +23,12 @@ export interface UserStoresDeps {
   extraTargets: readonly ExtraTarget[]
 }
 
+/** The optional stores the deletion was run with (its steps recorded an outcome there), so that one this process is not configured with cannot pass unchecked. */
+export interface StoresReached {
+  search: boolean
+  cache: boolean
+}
+
 export const erasing = (plan: PlanName) => plan !== 'soft'
 export const rows = (n: number) => `${n} row${n === 1 ? '' : 's'}`
 
@@ -31,9 +37,14 @@ export const rows = (n: number) => `${n} row${n === 1 ? '' : 's'}`
  * person, or one of their managed users (erased by the same steps under the same plan, so judged
  * the same way). What the plan erases must be gone; what it keeps is reported, not judged.
  */
-export async function verifyUserStores(deps: UserStoresDeps, userId: string, plan: PlanName): Promise<VerificationRow[]> {
+export async function verifyUserStores(deps: UserStoresDeps, userId: string, plan: PlanName, reached: StoresReached): Promise<VerificationRow[]> {
   const result: VerificationRow[] = []
   const check = (store: string, expected: string, found: string, residue: boolean) => result.push({ store, expected, found, residue })
+  /** A store not configured here: fine when the deletion did not reach it either; else it cannot be checked from this process. */
+  const notConfigured = (store: string, wasReached: boolean) =>
+    wasReached
+      ? result.push({ store, expected: 'checked', found: 'not configured here, though the deletion reached it', residue: false, unchecked: true })
+      : check(store, 'not configured', 'not configured', false)
 
   const row = await deps.users.readUserRow(userId)
   const personal = Object.keys(SCRUBBED_USER_COLUMNS).filter((column) => {
@@ -64,8 +75,8 @@ export async function verifyUserStores(deps: UserStoresDeps, userId: string, pla
   else check('cassandra.shadow_user', plan === 'sunbird' ? 'name, email, phone blank' : 'kept', `${rows(named)} with name, email or phone`, plan === 'sunbird' && named > 0)
 
   if (!deps.search) {
-    check('search.user_alias', 'not configured', 'not configured', false)
-    check('search.usernotes', 'not configured', 'not configured', false)
+    notConfigured('search.user_alias', reached.search)
+    notConfigured('search.usernotes', reached.search)
   } else {
     const document = await deps.search.readUser(userId)
     if (plan === 'hard') check('search.user_alias', 'no document', document ? 'document' : 'no document', document !== undefined)
@@ -80,7 +91,7 @@ export async function verifyUserStores(deps: UserStoresDeps, userId: string, pla
     const notes = (await deps.search.readNotes(userId)).length
     check('search.usernotes', erasing(plan) ? '0 documents' : 'kept', `${notes} document(s)`, erasing(plan) && notes > 0)
   }
-  if (!deps.cache) check('redis.user', 'not configured', 'not configured', false)
+  if (!deps.cache) notConfigured('redis.user', reached.cache)
   else {
     const cached = (await deps.cache.readUser(userId)) !== undefined
     check('redis.user', 'no key', cached ? 'key' : 'no key', cached)

@@ -190,7 +190,7 @@ export const managedStore = (store: string) => `${store} (managed users)`
  * other than 'not configured' (done, owed after an outage, a grace period's soft phase), for the
  * person or, in the managed users' outcome, for the users they manage.
  */
-function ranWith(recorded: RecordedOutcomes, store: OptionalStore): boolean {
+export function ranWith(recorded: RecordedOutcomes, store: OptionalStore): boolean {
   const managed = recorded.managedUsers?.entries ?? []
   return Object.entries(store.steps).some(([step, receiptStore]) => {
     const outcome = recorded[step]
