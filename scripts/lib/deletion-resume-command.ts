@@ -132,7 +132,8 @@ export async function deletionResumeCommand(args: readonly string[], connect: ()
   let requestId: string | undefined
   try {
     const { positionals } = parseArgs({ args: [...args], options: {}, allowPositionals: true, strict: true })
-    if (positionals.length > 1 || positionals[0] === '') throw new Error('at most one request id')
+    if (positionals.length > 1) throw new Error('at most one request id')
+    if (positionals[0]?.trim() === '') throw new Error('the request id is empty')
     requestId = positionals[0]
   } catch (err) {
     output.err(`deletion:resume: ${err instanceof Error ? err.message : String(err)}\n${RESUME_USAGE}`)

@@ -346,6 +346,19 @@ describe('npm run deletion:resume: arguments and start-up', () => {
     expect(connected).toBe(false)
   })
 
+  it.each([
+    [['req-1', 'req-2'], 'at most one request id'],
+    [[' '], 'the request id is empty'],
+  ])('when the arguments are %j, then the line says why: %s', async (args, why) => {
+    const { err } = await run(deletionWorld(), args, {
+      connect: () => {
+        throw new Error('not expected')
+      },
+    })
+
+    expect(err[0]).toBe(`deletion:resume: ${why}\nusage: npm run deletion:resume [-- <requestId>]`)
+  })
+
   it('when the configuration is refused, then one line naming the setting, exit 2', async () => {
     const { code, err } = await run(deletionWorld(), [], {
       connect: () => {
