@@ -1,19 +1,16 @@
 import { parseArgs } from 'node:util'
+import { errors as searchErrors } from '@opensearch-project/opensearch'
 import { whyNotVerified } from '../../src/verification/deletion-verify-command.js'
 
 /** Exit codes of the commands that take no arguments: done; stopped (one line on stderr says why); an argument given. */
 export const OPERATOR_EXIT = { ok: 0, failed: 1, badArguments: 2 } as const
 
-/** The search engine client's own errors, by name: its messages may quote what it was sent. */
-const SEARCH_UNREACHABLE = new Set(['ConnectionError', 'TimeoutError', 'NoLivingConnectionsError'])
-
-/** Why the work stopped: settings and kinds of error, never a driver's or an engine's own message. */
+/** Why the work stopped: settings and kinds of error, never a driver's or an engine's own message (it may quote what it was sent). */
 function whyStopped(err: unknown): string {
-  if (err instanceof Error && SEARCH_UNREACHABLE.has(err.name)) return `search unavailable: sunbird_es_host unreachable (${err.name})`
-  if (err instanceof Error && err.name === 'ResponseError') {
-    const status = (err as { meta?: { statusCode?: unknown } }).meta?.statusCode
-    return `search refused a request${typeof status === 'number' ? ` (HTTP ${status})` : ''}`
+  if (err instanceof searchErrors.ConnectionError || err instanceof searchErrors.TimeoutError || err instanceof searchErrors.NoLivingConnectionsError) {
+    return `search unavailable: sunbird_es_host unreachable (${err.name})`
   }
+  if (err instanceof searchErrors.ResponseError) return `search refused a request (HTTP ${err.statusCode ?? 'no status'})`
   return whyNotVerified(err)
 }
 

@@ -127,6 +127,19 @@ describe('deletion:verify checks the managed users the deletion erased', () => {
     expect(formatDeletionVerification(verification)).toContain(`person ${PARENT}: INCOMPLETE`)
   })
 
+  it('when a soft deletion reached the search engine but this process is not configured with it, then the notes it keeps are shown kept, and only the flagged document cannot be checked', async () => {
+    const w = family()
+    const { requestId } = await deleteParentAndVerify(w, 'soft')
+
+    const verification = await verifyDeletion({ ...verifyDeps(w), search: undefined }, requestId)
+    if (!verification) throw new Error('no request')
+
+    expect(verification.rows.filter((row) => row.store.startsWith('search.'))).toEqual([
+      { store: 'search.user_alias', expected: 'checked', found: 'not configured here, though the deletion reached it', residue: false, unchecked: true },
+      { store: 'search.usernotes', expected: 'kept', found: 'not configured here', residue: false },
+    ])
+  })
+
   it('when the deletion ran without the search engine and the cache, and this process has neither, then those lines are "not configured" and pass', async () => {
     const w = deletionWorld({ seed: [person(PARENT)], withoutSearch: true, withoutCache: true })
     const { requestId } = await deleteParentAndVerify(w as World, 'hard')

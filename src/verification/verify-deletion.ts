@@ -1,4 +1,4 @@
-import type { DeletionRequest } from '../deletion/deletion-request.js'
+import { type DeletionRequest, isFinished } from '../deletion/deletion-request.js'
 import { keyId } from '../deletion/keyed-hash.js'
 import type { DeletionRequestStore, UserStore } from '../deletion/ports.js'
 import { CACHE, ranWith, SEARCH } from '../deletion/steps/step.js'
@@ -77,7 +77,9 @@ export async function verifyDeletion(deps: VerifyDeps, requestId: string): Promi
   const plan = request.plan
   const receiptKeyId = keyId(deps.receiptKey)
   const personHashes = [keptHashesOf(request, request.steps.otp, deps.receiptKey), keptHashesOf(request, request.steps.rateLimit, deps.receiptKey)]
-  const reached = { search: ranWith(request.steps, SEARCH), cache: ranWith(request.steps, CACHE) }
+  // A deletion not finished may still reach a store it has recorded nothing for yet.
+  const unfinished = !isFinished(request.state)
+  const reached = { search: unfinished || ranWith(request.steps, SEARCH), cache: unfinished || ranWith(request.steps, CACHE) }
   const rows = [...(await verifyUserStores(deps, request.userId, plan, reached)), ...(await verifyByValue(deps, plan, personHashes))]
   if (!erasing(plan)) return { request, receiptKeyId, rows, managedUsers: undefined }
 

@@ -40,11 +40,12 @@ export const rows = (n: number) => `${n} row${n === 1 ? '' : 's'}`
 export async function verifyUserStores(deps: UserStoresDeps, userId: string, plan: PlanName, reached: StoresReached): Promise<VerificationRow[]> {
   const result: VerificationRow[] = []
   const check = (store: string, expected: string, found: string, residue: boolean) => result.push({ store, expected, found, residue })
-  /** A store not configured here: fine when the deletion did not reach it either; else it cannot be checked from this process. */
-  const notConfigured = (store: string, wasReached: boolean) =>
-    wasReached
-      ? result.push({ store, expected: 'checked', found: 'not configured here, though the deletion reached it', residue: false, unchecked: true })
-      : check(store, 'not configured', 'not configured', false)
+  /** A store not configured here: fine when the deletion did not reach it either, or when the plan keeps it (shown, not judged); else it cannot be checked from this process. */
+  const notConfigured = (store: string, wasReached: boolean, kept: boolean) => {
+    if (!wasReached) check(store, 'not configured', 'not configured', false)
+    else if (kept) check(store, 'kept', 'not configured here', false)
+    else result.push({ store, expected: 'checked', found: 'not configured here, though the deletion reached it', residue: false, unchecked: true })
+  }
 
   const row = await deps.users.readUserRow(userId)
   const personal = Object.keys(SCRUBBED_USER_COLUMNS).filter((column) => {
@@ -75,8 +76,8 @@ export async function verifyUserStores(deps: UserStoresDeps, userId: string, pla
   else check('cassandra.shadow_user', plan === 'sunbird' ? 'name, email, phone blank' : 'kept', `${rows(named)} with name, email or phone`, plan === 'sunbird' && named > 0)
 
   if (!deps.search) {
-    notConfigured('search.user_alias', reached.search)
-    notConfigured('search.usernotes', reached.search)
+    notConfigured('search.user_alias', reached.search, false)
+    notConfigured('search.usernotes', reached.search, !erasing(plan))
   } else {
     const document = await deps.search.readUser(userId)
     if (plan === 'hard') check('search.user_alias', 'no document', document ? 'document' : 'no document', document !== undefined)
@@ -91,7 +92,7 @@ export async function verifyUserStores(deps: UserStoresDeps, userId: string, pla
     const notes = (await deps.search.readNotes(userId)).length
     check('search.usernotes', erasing(plan) ? '0 documents' : 'kept', `${notes} document(s)`, erasing(plan) && notes > 0)
   }
-  if (!deps.cache) notConfigured('redis.user', reached.cache)
+  if (!deps.cache) notConfigured('redis.user', reached.cache, false)
   else {
     const cached = (await deps.cache.readUser(userId)) !== undefined
     check('redis.user', 'no key', cached ? 'key' : 'no key', cached)

@@ -253,7 +253,9 @@ function auditVerifies(chains: string[]): { ok: boolean; output: string } {
     const output = execFileSync(join('node_modules', '.bin', 'tsx'), args, { env: { ...process.env, CASSANDRA_KEYSPACE: TEST_KEYSPACE }, encoding: 'utf8' })
     return { ok: true, output }
   } catch (err) {
-    return { ok: false, output: String((err as { stdout?: string }).stdout ?? err) }
+    // stdout holds a verdict; stderr the one line of a run that reached none (exit 2).
+    const { stdout, stderr } = err as { stdout?: string; stderr?: string }
+    return { ok: false, output: `${stdout ?? ''}${stderr ?? ''}` || String(err) }
   }
 }
 

@@ -294,7 +294,7 @@ describe('flag combinations', () => {
     expect(service.requests).toHaveLength(0)
   }, 15_000)
 
-  it.each(['?q=1', '#x'])(
+  it.each(['?q=1', '#x', '?', '#'])(
     'when --url carries %s (it would swallow the API path), then it is refused with exit 2 and nothing is sent',
     async (tail) => {
       const service = await stub((_request, res) => res.writeHead(500).end())

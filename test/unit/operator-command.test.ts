@@ -1,16 +1,9 @@
+import { errors as searchErrors } from '@opensearch-project/opensearch'
 import { errors as cassandraErrors } from 'cassandra-driver'
 import { describe, expect, it } from 'vitest'
 import { OPERATOR_EXIT, runWithoutArguments } from '../../scripts/lib/operator-command.js'
 import { ConfigError } from '../../src/config/load-config.js'
 import { DependencyUnavailableError, WordedCause } from '../../src/deletion/errors.js'
-
-/** An error as the search engine client names its own (its message quotes what it was sent). */
-function searchClientError(name: string, message: string, meta?: Record<string, unknown>): Error {
-  const err = new Error(message) as Error & { meta?: Record<string, unknown> }
-  err.name = name
-  if (meta) err.meta = meta
-  return err
-}
 
 async function run(args: string[], work: () => Promise<void>) {
   const lines: string[] = []
@@ -49,10 +42,20 @@ describe('runWithoutArguments (db:migrate, db:seed, search:migrate)', () => {
     ['a setting refused', new ConfigError('invalid configuration:\n  /cassandra/keyspace must match pattern'), 'db:migrate: invalid configuration: /cassandra/keyspace must match pattern'],
     [
       'the search engine unreachable',
-      searchClientError('ConnectionError', 'connect ECONNREFUSED 127.0.0.1:9599 learner@example.org'),
+      new searchErrors.ConnectionError('connect ECONNREFUSED 127.0.0.1:9599 learner@example.org'),
       'db:migrate: search unavailable: sunbird_es_host unreachable (ConnectionError)',
     ],
-    ['the search engine refusing', searchClientError('ResponseError', 'mapper_parsing_exception learner@example.org', { statusCode: 400 }), 'db:migrate: search refused a request (HTTP 400)'],
+    [
+      'the search engine refusing',
+      new searchErrors.ResponseError({ body: { error: 'learner@example.org' }, statusCode: 400, headers: {}, meta: {} as never, warnings: null } as never),
+      'db:migrate: search refused a request (HTTP 400)',
+    ],
+    ['a timeout of another client (Keycloak)', new DOMException('The operation was aborted due to timeout learner@example.org', 'TimeoutError'), 'db:migrate: unexpected TimeoutError'],
+    [
+      'the local Keycloak not answering',
+      new DependencyUnavailableError('keycloak', { cause: new WordedCause('the local Keycloak did not answer (sunbird_sso_url)') }),
+      'db:migrate: keycloak unavailable: the local Keycloak did not answer (sunbird_sso_url)',
+    ],
     [
       'not a search engine',
       new DependencyUnavailableError('search', { cause: new WordedCause('sunbird_es_host does not answer as a search engine (its root tells no version)') }),

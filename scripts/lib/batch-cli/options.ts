@@ -64,8 +64,8 @@ function baseUrl(text: string): string {
   const url = URL.canParse(text.trim()) ? new URL(text.trim()) : undefined
   if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) return fail(`--url is an http:// or https:// address, as http://127.0.0.1:9000\n${USAGE}`)
   if (url.username || url.password) fail('--url carries no user or password: the credentials come from API_BEARER and USER_TOKEN')
-  // The API's paths are added to it: a query or fragment would swallow them.
-  if (url.search || url.hash) fail(`--url is the service's base address, without ? or #, as http://127.0.0.1:9000\n${USAGE}`)
+  // The API's paths are added to it: a query or fragment, even an empty one (`…/?`), would swallow them.
+  if (/[?#]/.test(url.href)) fail(`--url is the service's base address, without ? or #, as http://127.0.0.1:9000\n${USAGE}`)
   return url.href.replace(/\/+$/, '')
 }
 
