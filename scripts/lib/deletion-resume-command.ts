@@ -84,11 +84,25 @@ function whyStillOpen(state: RequestState, resumed: boolean): string {
 }
 
 /**
- * An id with no request: one whose create never applied is created from its open entry (what the
- * sweeper would do at its next pass), or the operator is told when that can happen. An id with no
- * entry either is not repeated back.
+ * What a resume by hand reached, printed as one JSON line (the state read back, whether this run
+ * took it up, `extra` fields, the events published), and its exit code.
  */
-async function resumeFromEntry(connection: ResumeConnection, requestId: string, output: ResumeOutput): Promise<number> {
+async function reportResumed(connection: ResumeConnection, requestId: string, reached: RequestState | undefined, output: ResumeOutput, extra: Record<string, unknown> = {}): Promise<number> {
+  const state = (await connection.requests.get(requestId))?.state ?? reached
+  const eventsPublished = await connection.publishEvents()
+  output.out(JSON.stringify({ requestId, state, resumed: reached !== undefined, ...extra, eventsPublished }))
+  if (state !== undefined && isFinished(state)) return RESUME_EXIT.ok
+  if (state !== undefined) output.err(`deletion:resume: deletion request ${requestId} is still open: ${whyStillOpen(state, reached !== undefined)}`)
+  return RESUME_EXIT.stillOpen
+}
+
+/**
+ * An id with no request: one whose create never applied is created from its open entry (what the
+ * sweeper would do at its next pass), or the operator is told when that can happen; 'exists' when
+ * the request turned up meanwhile, to be resumed as any other. An id with no entry either is not
+ * repeated back.
+ */
+async function resumeFromEntry(connection: ResumeConnection, requestId: string, output: ResumeOutput): Promise<number | 'exists'> {
   const settled = await connection.resumeFromEntry(requestId)
   if (settled === undefined) {
     output.err('deletion:resume: no deletion request has that id')
@@ -107,14 +121,8 @@ async function resumeFromEntry(connection: ResumeConnection, requestId: string, 
     )
     return RESUME_EXIT.stillOpen
   }
-  // Created from the entry (or found created meanwhile): reported as any request resumed by hand.
-  const reached = settled.outcome === 'created' ? settled.state : (await connection.resumeRequest(requestId)).state
-  const state = (await connection.requests.get(requestId))?.state ?? reached
-  const eventsPublished = await connection.publishEvents()
-  output.out(JSON.stringify({ requestId, state, resumed: reached !== undefined, ...(settled.outcome === 'created' && { createdFromEntry: true }), eventsPublished }))
-  if (state !== undefined && isFinished(state)) return RESUME_EXIT.ok
-  if (state !== undefined) output.err(`deletion:resume: deletion request ${requestId} is still open: ${whyStillOpen(state, reached !== undefined)}`)
-  return RESUME_EXIT.stillOpen
+  if (settled.outcome === 'exists') return 'exists'
+  return reportResumed(connection, requestId, settled.state, output, { createdFromEntry: true })
 }
 
 /**
@@ -157,19 +165,17 @@ export async function deletionResumeCommand(args: readonly string[], connect: ()
       output.out(JSON.stringify({ ...report, eventsPublished: await connection.publishEvents() }))
       return RESUME_EXIT.ok
     }
-    if (!(await connection.requests.get(requestId))) return await resumeFromEntry(connection, requestId, output)
+    if (!(await connection.requests.get(requestId))) {
+      const answered = await resumeFromEntry(connection, requestId, output)
+      if (answered !== 'exists') return answered
+    }
     const { state: reached, closed } = await connection.resumeRequest(requestId)
     if (closed) {
       output.out(JSON.stringify({ requestId, state: reached, resumed: false, closed: true, eventsPublished: await connection.publishEvents() }))
       output.err(`deletion:resume: deletion request ${requestId} is already closed (${reached}, its end audited): nothing to resume`)
       return RESUME_EXIT.ok
     }
-    const state = (await connection.requests.get(requestId))?.state ?? reached
-    const eventsPublished = await connection.publishEvents()
-    output.out(JSON.stringify({ requestId, state, resumed: reached !== undefined, eventsPublished }))
-    if (state !== undefined && isFinished(state)) return RESUME_EXIT.ok
-    if (state !== undefined) output.err(`deletion:resume: deletion request ${requestId} is still open: ${whyStillOpen(state, reached !== undefined)}`)
-    return RESUME_EXIT.stillOpen
+    return await reportResumed(connection, requestId, reached, output)
   } catch (err) {
     const sofar = requestId === undefined ? ` (before it stopped: ${JSON.stringify(done.report)})` : ''
     output.err(`deletion:resume: could not resume ${requestId === undefined ? 'the open deletion requests' : `deletion request ${requestId}`}: ${whyNotVerified(err)}${sofar}`)

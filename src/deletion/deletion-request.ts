@@ -120,6 +120,9 @@ export interface ReceiptEntry {
 /** Completed, failed or cancelled: nothing is left to do, and the request is no longer open. The one place this is decided. */
 export const isFinished = (state: RequestState) => state === 'completed' || state === 'failed' || state === 'cancelled'
 
+/** A request that took its user's deletion lock and has not given it up (not failed, not cancelled): the one that holds the user. */
+export const tookTheUser = (request: DeletionRequest) => request.steps.lock !== undefined && request.state !== 'failed' && request.state !== 'cancelled'
+
 /**
  * The states an earlier soft deletion is in while it still has something of its own to do, in
  * which a hard deletion that took its hold ends it `superseded` (a cancel under way is the cancel's

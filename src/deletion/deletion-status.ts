@@ -1,6 +1,6 @@
 import type { Caller } from './caller.js'
 import { deletionBasis, ORG_ADMIN, orgAdminCovers, type OrgAdminScope } from './deletion-policy.js'
-import type { DeletionRequest } from './deletion-request.js'
+import { type DeletionRequest, tookTheUser } from './deletion-request.js'
 import { DeletionRequestNotFoundError, NotPermittedError } from './errors.js'
 import type { DeletionRequestStore } from './ports.js'
 
@@ -24,9 +24,6 @@ function mayRead(caller: Caller, request: DeletionRequest, scope: OrgAdminScope)
 
 /** How many of a user's newest requests are looked through for the one that took the user. */
 const RECENT_REQUESTS = 20
-
-/** A request that took the user's deletion lock and has not given it up (not failed, not cancelled). */
-const tookTheUser = (request: DeletionRequest) => request.steps.lock !== undefined && request.state !== 'failed' && request.state !== 'cancelled'
 
 /**
  * A user's newest request; when it ended superseded (a delete that lost a race for the lock, a

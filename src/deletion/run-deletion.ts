@@ -1,5 +1,5 @@
 import { finishCancel, finishInterruptedCancel } from './cancel-deletion.js'
-import { type DeletionRequest, isFinished, outcomeHolds, type RequestState, type StepName, type StepOutcome } from './deletion-request.js'
+import { type DeletionRequest, isFinished, outcomeHolds, type RequestState, type StepName, type StepOutcome, tookTheUser } from './deletion-request.js'
 import { isDeleted } from './is-deleted.js'
 import { checkpointSteps, closedReadStillFresh, closeFinished, giveBack, LeaseLostError, leaseUntil } from './lease.js'
 import { lockForPlan } from './lock-for-plan.js'
@@ -271,7 +271,7 @@ async function whoseLock(deps: RunDeps, request: DeletionRequest): Promise<'this
   const held = await deps.states.get(request.userId)
   if (held && held.requestId !== request.id) return 'another'
   const others = await deps.requests.findByUser(request.userId, 20)
-  if (others.some((other) => other.id !== request.id && other.steps.lock !== undefined && other.state !== 'failed' && other.state !== 'cancelled')) return 'another'
+  if (others.some((other) => other.id !== request.id && tookTheUser(other))) return 'another'
   const again = await deps.users.findUser(request.userId)
   return again && isDeleted(again) ? 'this' : 'undecided'
 }

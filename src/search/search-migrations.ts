@@ -56,6 +56,6 @@ async function expectSearchEngine(client: Client): Promise<void> {
     if ((err as Error).name === 'DeserializationError') throw notAnEngine()
     throw err
   })
-  const version = (root.body as { version?: { number?: unknown } } | string | undefined) ?? undefined
-  if (typeof version !== 'object' || typeof version.version?.number !== 'string') throw notAnEngine()
+  const body = root.body as { version?: { number?: unknown } } | string | null | undefined
+  if (typeof body !== 'object' || typeof body?.version?.number !== 'string') throw notAnEngine()
 }
