@@ -81,6 +81,24 @@ describe('buildOpenApiDocument', () => {
     }
   })
 
+  it('when an operation answers success with its own status (202 for a batch job), then the document gives that status and not 200', () => {
+    const document = build()
+
+    const sunbirdOperations = operations.filter((operation) => operation.dialect === sunbirdEnvelope)
+
+    expect(sunbirdOperations.some((operation) => operation.successStatus === 202)).toBe(true)
+    for (const operation of sunbirdOperations) {
+      const status = String(operation.successStatus ?? 200)
+      for (const path of operation.paths) {
+        const responses = document.paths[path.replace(/:([A-Za-z0-9_]+)/g, '{$1}')][operation.method.toLowerCase()].responses
+        expect(
+          Object.keys(responses).filter((key) => key.startsWith('2')),
+          `${operation.method} ${path}`,
+        ).toEqual([status])
+      }
+    }
+  })
+
   it('when built, then the headers callers act on are documented: x-response-length on 200, Retry-After on 503, Allow on 405', () => {
     const document = build()
 

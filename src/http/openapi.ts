@@ -100,7 +100,12 @@ function inputParameters(where: 'path' | 'query', id: string | undefined, schema
 
 function operationObject(operation: OperationMeta, pathIndex: number, options: OpenApiOptions): JsonObject {
   const context: DocsContext = {
-    operation: { id: operation.id, ...(operation.responseSchema && { responseSchema: operation.responseSchema }), ...(operation.errorSchemas && { errorSchemas: operation.errorSchemas }) },
+    operation: {
+      id: operation.id,
+      ...(operation.successStatus && { successStatus: operation.successStatus }),
+      ...(operation.responseSchema && { responseSchema: operation.responseSchema }),
+      ...(operation.errorSchemas && { errorSchemas: operation.errorSchemas }),
+    },
     schemas: options.schemas,
     placeholders: { ...options, maxBodyBytes: bodyLimitOf(operation, options.maxBodyBytes) },
   }
