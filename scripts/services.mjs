@@ -19,7 +19,7 @@
 //   CASSANDRA_NODES (1), CASSANDRA_PORT (9042; else sunbird_cassandra_port), CASSANDRA_STORAGE_PORT (7000),
 //   CASSANDRA_JMX_PORT (7199; cluster node i: +10000·(i−1); `up` refuses a layout where two ports clash)
 //   KEYCLOAK_PORT (18080), KEYCLOAK_MANAGEMENT_PORT (19000), KEYCLOAK_JAVA_HOME (unset: `java` on PATH)
-//   KAFKA_BROKERS (1), KAFKA_PORT (19092), KAFKA_CONTROLLER_PORT (19093), user-deletion-broadcast-topic (local.delete.user)
+//   KAFKA_BROKERS (1), KAFKA_PORT (19092), KAFKA_CONTROLLER_PORT (19093), user-deletion-broadcast-topic (<ENV_NAME>.delete.user, local.delete.user by default)
 //   OPENSEARCH_PORT (9200), OPENSEARCH_TRANSPORT_PORT (9300), REDIS_PORT (6379)
 //   SERVICES_DIR (<repo>/.cache/services), SERVICES_RUN_DIR (<repo>/.cache/run, or $SERVICES_DIR/run when
 //   SERVICES_DIR is set), SERVICES_JAVA (java)

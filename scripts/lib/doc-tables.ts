@@ -83,24 +83,32 @@ function showValue(value: unknown): string {
   return code(String(value))
 }
 
-function accepts(schema: Json): string {
+/** Whether the env variable is read as JSON (`__format: json`) rather than as text. */
+function readAsJson(mapping: unknown): boolean {
+  return isObject(mapping) && mapping.__format === 'json'
+}
+
+function accepts(schema: Json, asJson: boolean): string {
   if (Array.isArray(schema.enum)) {
     const options = schema.enum.map((option) => code(String(option)))
     return options.length === 2 ? options.join(' or ') : `one of ${options.join(', ')}`
   }
   const range = (unit: string) => {
-    const { minimum: min, maximum: max } = schema as { minimum?: number; maximum?: number }
+    const { minimum: min, maximum: max, exclusiveMinimum: above, exclusiveMaximum: below } = schema as Record<string, number | undefined>
     if (min !== undefined && max !== undefined) return `${unit} ${min}–${max}`
-    if (min !== undefined) return `${unit} ≥ ${min}`
-    return unit
+    const bounds = [min !== undefined && `≥ ${min}`, above !== undefined && `above ${above}`, max !== undefined && `≤ ${max}`, below !== undefined && `below ${below}`].filter(Boolean)
+    return [unit, bounds.join(', ')].filter(Boolean).join(' ')
   }
   switch (schema.type) {
     case 'integer':
       return range('integer')
+    case 'number':
+      return range('number')
     case 'boolean':
       return '`true` or `false`'
     case 'array':
-      return 'comma-separated list'
+      // A list the loader splits at commas, unless the env variable is read as JSON.
+      return asJson ? 'JSON array' : 'comma-separated list'
     case 'object':
       return 'JSON object'
     case 'string':
@@ -133,7 +141,7 @@ export function renderConfigTable(): string {
     const fallback = showValue(at(defaults, path) ?? leaf.default)
     const inProduction = at(production, path)
     const defaultCell = inProduction === undefined ? fallback : `${fallback}; with \`NODE_ENV=production\`: ${showValue(inProduction)}`
-    return [env ? code(env) : '—', code(key), cell(defaultCell), cell(accepts(leaf)), cell(leaf.description)]
+    return [env ? code(env) : '—', code(key), cell(defaultCell), cell(accepts(leaf, readAsJson(at(envMap, path)))), cell(leaf.description)]
   })
   return table(['Env variable', 'Key in config/', 'Default', 'Accepts', 'What'], rows)
 }

@@ -61,7 +61,8 @@ export function getConfig(env = process.env, options = {}) {
       brokers: memberCount('KAFKA_BROKERS', options.kafkaBrokers ?? env.KAFKA_BROKERS),
       port: intEnv(env.KAFKA_PORT, 19092),
       controllerPort: intEnv(env.KAFKA_CONTROLLER_PORT, 19093),
-      topic: env['user-deletion-broadcast-topic'] || 'local.delete.user',
+      // The service's own rule (src/config/load-config.ts): else ENV_NAME's topic, which must exist (no auto-create).
+      topic: env['user-deletion-broadcast-topic'] || `${env.ENV_NAME || 'local'}.delete.user`,
       budgetMs: intEnv(env.SERVICES_START_BUDGET_MS, 90_000),
     },
     opensearch: {

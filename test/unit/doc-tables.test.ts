@@ -28,6 +28,15 @@ describe('the generated tables of docs/', () => {
     expect(table).toContain('| `AUTHORIZATION_ORG_ADMIN_SCOPE` | `authorization.orgAdminScope` | `organisation` | `organisation` or `any` |')
   })
 
+  it('when a setting is read as JSON or is a bounded number, then its Accepts cell says so', () => {
+    const table = renderConfigTable()
+
+    // A JSON array must not be documented as a comma-separated list: such a value fails to load.
+    expect(table).toContain('| `ERASURE_EXTRA_TARGETS` | `deletion.extraTargets` | (empty) | JSON array |')
+    expect(table).toContain('| `kafka_urls` | `events.brokers` | `127.0.0.1:19092` | comma-separated list |')
+    expect(table).toContain('| `BATCH_BREAKER_FAILURE_RATE` | `batch.breaker.failureRate` | `0.5` | number above 0, ≤ 1 |')
+  })
+
   it('when the error table is rendered, then every entry of the error table has a row with its status, code and exact message', () => {
     const table = renderErrorTable()
     const rows = table.split('\n').filter((line) => /^\| \d{3} \|/.test(line))

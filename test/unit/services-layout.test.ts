@@ -35,6 +35,15 @@ describe('local cluster layout (scripts/services)', () => {
     expect(() => getConfig({ ...env, KAFKA_BROKERS: '0' })).toThrow(/KAFKA_BROKERS/)
   })
 
+  it('when ENV_NAME names the deployment, then the local Kafka creates the topic the service publishes to', async () => {
+    const { loadConfig } = await import('../../src/config/load-config.js')
+    const topicOfService = (envName: string) => loadConfig({ env: envName }).events.topic
+
+    expect(getConfig(env).kafka.topic).toBe('local.delete.user')
+    expect(getConfig({ ...env, ENV_NAME: 'staging' }).kafka.topic).toBe(topicOfService('staging'))
+    expect(getConfig({ ...env, ENV_NAME: 'staging', 'user-deletion-broadcast-topic': 'own.topic' }).kafka.topic).toBe('own.topic')
+  })
+
   it('when tokens are spread over 3 nodes, then they split the Murmur3 ring in equal thirds', () => {
     const tokens = [1, 2, 3].map((i) => BigInt(initialToken(i, 3)))
 
