@@ -296,6 +296,39 @@ describe('managed users, erased in every store the deletion erases for the user 
     expect(w.outbox.eventOf(request?.id ?? '')?.edata).toMatchObject({ managed_users: [CHILD] })
   })
 
+  it('when a hard deletion dies at its second managed user, then the first, already cut loose by its tombstone, is still named: resuming reports both and the event names both', async () => {
+    // Arrange: two children; the run dies at the search document of whichever it erases second.
+    const SECOND_CHILD = '8b5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d44'
+    const w = family({ seed: [person(PARENT), person(CHILD, { managedBy: PARENT }), person(SECOND_CHILD, { managedBy: PARENT }), person(BYSTANDER)] })
+    const deleteDocument = w.search.deleteUser.bind(w.search)
+    const erased: string[] = []
+    let died = false
+    w.search.deleteUser = async (userId) => {
+      if (userId !== PARENT && !erased.includes(userId)) erased.push(userId)
+      if (erased.length === 2 && !died) {
+        died = true
+        throw new Error('killed')
+      }
+      return deleteDocument(userId)
+    }
+    await deleteAccount(w.deps, ask({ mode: 'hard' })).catch(() => undefined)
+    const request = w.requests.all()[0]
+    const [first] = erased
+    expect(died).toBe(true)
+    expect(w.users.snapshot(first ?? '')).not.toMatchObject({ managedBy: PARENT })
+
+    // Act
+    w.clock.advance(WORLD_LEASE_MS + 1)
+    await resumeOpenDeletions(w.deps)
+
+    // Assert
+    const resumed = w.requests.all()[0]
+    expect(resumed?.state).toBe('completed')
+    expect(resumed?.steps.managedUsers?.ids?.sort()).toEqual([CHILD, SECOND_CHILD].sort())
+    expect((w.outbox.eventOf(request?.id ?? '')?.edata as { managed_users?: string[] }).managed_users?.sort()).toEqual([CHILD, SECOND_CHILD].sort())
+    expect(await footprint(w, SECOND_CHILD)).toEqual(AFTER_HARD)
+  })
+
   it('when the managed user is soft-deleted of their own and Sunbird’s deletion of the user who manages them erases them, then that soft deletion can no longer be cancelled', async () => {
     const w = family()
     await deleteAccount(w.deps, { requestId: 'child-soft', userId: CHILD, caller: selfOf(CHILD), mode: 'soft' })

@@ -121,6 +121,20 @@ function keptHashes(earlier: StepOutcome | undefined, now: ReadonlySet<string>, 
   return all.size > 0 ? { hashes: [...all], hashKeyId: nowKeyId } : {}
 }
 
+/**
+ * The outcome written before the managed users are erased: pending, naming them all, and keeping
+ * what an earlier run of the same plan reported (its lines and contact hashes), which a run again merges with.
+ */
+function namedBeforeErasure(earlier: StepOutcome | undefined, plan: PlanName, verb: string, managed: string[], now: Date): StepOutcome {
+  const samePlan = earlier !== undefined && (earlier.plan ?? 'sunbird') === plan
+  return stepOutcome('pending', verb, now, undefined, {
+    plan,
+    ids: managed,
+    ...(samePlan && earlier.entries && { entries: earlier.entries }),
+    ...(earlier?.hashes && { hashes: earlier.hashes, ...(earlier.hashKeyId !== undefined && { hashKeyId: earlier.hashKeyId }) }),
+  })
+}
+
 /** Declared, not inferred: the request's step outcomes are typed by the step names, this one's among them. */
 type ManagedUsersStep = DeletionStep<'managedUsers'> & Required<Pick<DeletionStep, 'checkpointAfter' | 'kept' | 'run' | 'preview' | 'exportData'>>
 
@@ -142,13 +156,17 @@ export function managedUsersStep(personalStoreSteps: readonly DeletionStep[]): M
     // A hard deletion cuts the children loose from this user: only this outcome still names them, for the event.
     checkpointAfter: (outcome: StepOutcome) => (outcome.ids?.length ?? 0) > 0,
     kept: { action: 'kept', why: 'managed users untouched while the deletion can be cancelled' },
-    async run({ deps, request, plan }: StepContext): Promise<StepOutcome> {
+    async run({ deps, request, plan, recordNow }: StepContext): Promise<StepOutcome> {
       const { users, clock } = deps
       const verb = plan === 'hard' ? 'hard-deleted' : 'scrubbed'
       // A rerun (a store was out of reach) finds the children it already cut loose in its own earlier outcome.
-      const managed = [...new Set([...(await users.findManagedUserIds(request.userId)), ...recordedIds(request, 'managedUsers')])]
+      const recorded = recordedIds(request, 'managedUsers')
+      const managed = [...new Set([...(await users.findManagedUserIds(request.userId)), ...recorded])]
       if (managed.length === 0) return stepOutcome('skipped', verb, clock.now(), 0, { plan, ids: managed })
       const earlier: StepOutcome | undefined = request.steps.managedUsers
+      // Their ids are written before any of them is erased: a tombstone cuts a child loose, so after a
+      // crash part way only this record still finds the ones already erased (for the event, the receipt, verify).
+      if (recordNow && managed.some((id) => !recorded.includes(id))) await recordNow(namedBeforeErasure(earlier, plan, verb, managed, clock.now()))
       const steps = stepsForManaged(personalStoreSteps, plan)
       const tally = new StoreTally()
       const hashes = new Set<string>()
