@@ -1,4 +1,4 @@
-import type { Client } from 'cassandra-driver'
+import type { Client, types } from 'cassandra-driver'
 import type { CodeTable, ExtraTarget, JsonRow, PersonalDataTables, PersonalTable } from '../deletion/ports.js'
 import { IDEMPOTENT, runCassandra } from './cassandra-call.js'
 import { toJsonRow } from './json-row.js'
@@ -34,13 +34,40 @@ function quoted(name: string): string {
  * secondary index are erased row by row by their primary key.
  */
 export class CassandraPersonalTables implements PersonalDataTables {
+  /**
+   * `pageRows`: rows per page of a read (the driver's fetchSize); unset, the driver's own 5,000.
+   * Tests set a small one to read many pages from a few rows.
+   */
   constructor(
     private readonly client: Client,
     private readonly keyspace: string,
+    private readonly options: { pageRows?: number } = {},
   ) {}
 
   private execute(cql: string, params: unknown[]) {
     return runCassandra(this.client, (client) => client.execute(cql, params, IDEMPOTENT))
+  }
+
+  /**
+   * Every row a read finds, page after page (the driver's execute returns one page, 5,000 rows): a
+   * person with more rows in a table than a page holds is erased whole, never up to the page's end.
+   * Each page is handed over before the next is read, so rows deleted meanwhile cost nothing to memory.
+   */
+  private async *pages(cql: string, params: unknown[]): AsyncGenerator<types.Row[]> {
+    let pageState: string | undefined
+    do {
+      const options = { ...IDEMPOTENT, ...(this.options.pageRows !== undefined && { fetchSize: this.options.pageRows }), ...(pageState !== undefined && { pageState }) }
+      const result = await runCassandra(this.client, (client) => client.execute(cql, params, options))
+      yield result.rows
+      pageState = result.pageState ?? undefined
+    } while (pageState !== undefined)
+  }
+
+  /** How many rows a read finds, over every page. */
+  private async countAll(cql: string, params: unknown[]): Promise<number> {
+    let count = 0
+    for await (const rows of this.pages(cql, params)) count += rows.length
+    return count
   }
 
   async readContacts(userId: string): Promise<string[]> {
@@ -77,35 +104,40 @@ export class CassandraPersonalTables implements PersonalDataTables {
 
   async readRows(table: PersonalTable, userId: string): Promise<JsonRow[]> {
     const { userColumn } = TABLES[table]
-    return (await this.execute(`SELECT * FROM ${this.keyspace}.${table} WHERE ${userColumn} = ?`, [userId])).rows.map(toJsonRow)
+    const found: JsonRow[] = []
+    for await (const rows of this.pages(`SELECT * FROM ${this.keyspace}.${table} WHERE ${userColumn} = ?`, [userId])) found.push(...rows.map(toJsonRow))
+    return found
   }
 
-  private async rowKeys(table: PersonalTable, userId: string): Promise<unknown[][]> {
+  /** Writes `cql` once per row of the user in `table`, by the row's primary key, a page at a time; returns how many. */
+  private async eachRowKey(table: PersonalTable, userId: string, cql: string): Promise<number> {
     const { userColumn, key } = TABLES[table]
-    const rows = (await this.execute(`SELECT ${key.join(', ')} FROM ${this.keyspace}.${table} WHERE ${userColumn} = ?`, [userId])).rows
-    return rows.map((row) => key.map((column) => row.get(column)))
+    let count = 0
+    for await (const rows of this.pages(`SELECT ${key.join(', ')} FROM ${this.keyspace}.${table} WHERE ${userColumn} = ?`, [userId])) {
+      for (const row of rows)
+        await this.execute(
+          cql,
+          key.map((column) => row.get(column)),
+        )
+      count += rows.length
+    }
+    return count
   }
 
   async deleteRows(table: PersonalTable, userId: string): Promise<number> {
     const { userColumn, key } = TABLES[table]
     if (key.length === 1 && key[0] === userColumn) {
       // Keyed by the user: one partition delete, after counting what it held.
-      const count = (await this.execute(`SELECT ${userColumn} FROM ${this.keyspace}.${table} WHERE ${userColumn} = ?`, [userId])).rowLength
+      const count = await this.countAll(`SELECT ${userColumn} FROM ${this.keyspace}.${table} WHERE ${userColumn} = ?`, [userId])
       if (count > 0) await this.execute(`DELETE FROM ${this.keyspace}.${table} WHERE ${userColumn} = ?`, [userId])
       return count
     }
-    const keys = await this.rowKeys(table, userId)
     const where = key.map((column) => `${column} = ?`).join(' AND ')
-    for (const values of keys) await this.execute(`DELETE FROM ${this.keyspace}.${table} WHERE ${where}`, values)
-    return keys.length
+    return this.eachRowKey(table, userId, `DELETE FROM ${this.keyspace}.${table} WHERE ${where}`)
   }
 
   async blankShadowUsers(userId: string): Promise<number> {
-    const keys = await this.rowKeys('shadow_user', userId)
-    for (const [channel, userextid] of keys) {
-      await this.execute(`UPDATE ${this.keyspace}.shadow_user SET name = null, email = null, phone = null WHERE channel = ? AND userextid = ?`, [channel, userextid])
-    }
-    return keys.length
+    return this.eachRowKey('shadow_user', userId, `UPDATE ${this.keyspace}.shadow_user SET name = null, email = null, phone = null WHERE channel = ? AND userextid = ?`)
   }
 
   /** The primary key columns of an extra target's table, or undefined when the table does not exist. */
@@ -119,29 +151,37 @@ export class CassandraPersonalTables implements PersonalDataTables {
       .map((row) => row.get('column_name') as string)
   }
 
-  private async extraKeys(target: ExtraTarget, userId: string): Promise<{ key: string[]; rows: unknown[][] } | undefined> {
+  /** The read of an extra target's rows of the user, by their primary key, or undefined when the table does not exist. */
+  private async extraRead(target: ExtraTarget): Promise<{ key: string[]; cql: string } | undefined> {
     const key = await this.primaryKeyOf(target)
     if (!key) return undefined
     const table = `${quoted(target.keyspace)}.${quoted(target.table)}`
     // ALLOW FILTERING: the user column may be any column; an index on it (or it being the partition key) keeps this cheap.
-    const cql = `SELECT ${key.map(quoted).join(', ')} FROM ${table} WHERE ${quoted(target.userColumn)} = ? ALLOW FILTERING`
-    const rows = (await this.execute(cql, [userId])).rows.map((row) => key.map((column) => row.get(column)))
-    return { key, rows }
+    return { key, cql: `SELECT ${key.map(quoted).join(', ')} FROM ${table} WHERE ${quoted(target.userColumn)} = ? ALLOW FILTERING` }
   }
 
   async countExtra(target: ExtraTarget, userId: string): Promise<number | undefined> {
-    return (await this.extraKeys(target, userId))?.rows.length
+    const read = await this.extraRead(target)
+    return read && this.countAll(read.cql, [userId])
   }
 
   async eraseExtra(target: ExtraTarget, userId: string): Promise<number | undefined> {
-    const found = await this.extraKeys(target, userId)
-    if (!found) return undefined
+    const read = await this.extraRead(target)
+    if (!read) return undefined
+    if (target.action === 'blank' && (target.columns ?? []).length === 0) return this.countAll(read.cql, [userId])
     const table = `${quoted(target.keyspace)}.${quoted(target.table)}`
-    const where = found.key.map((column) => `${quoted(column)} = ?`).join(' AND ')
+    const where = read.key.map((column) => `${quoted(column)} = ?`).join(' AND ')
     const cql =
       target.action === 'delete' ? `DELETE FROM ${table} WHERE ${where}` : `UPDATE ${table} SET ${(target.columns ?? []).map((column) => `${quoted(column)} = null`).join(', ')} WHERE ${where}`
-    if (target.action === 'blank' && (target.columns ?? []).length === 0) return found.rows.length
-    for (const values of found.rows) await this.execute(cql, values)
-    return found.rows.length
+    let count = 0
+    for await (const rows of this.pages(read.cql, [userId])) {
+      for (const row of rows)
+        await this.execute(
+          cql,
+          read.key.map((column) => row.get(column)),
+        )
+      count += rows.length
+    }
+    return count
   }
 }

@@ -333,7 +333,9 @@ export function cassandraPersonalDataTables(db: Client): PersonalDataTablesSubje
   const execute = (cql: string, params: unknown[]) => db.execute(cql, params, PREPARED)
   const cleanups: (() => Promise<unknown>)[] = []
   return {
-    tables: new CassandraPersonalTables(db, ks),
+    // Small pages, so a few rows take several (the driver's own page is 5,000 rows).
+    tables: new CassandraPersonalTables(db, ks, { pageRows: 20 }),
+    pageRows: 20,
     async seedContacts(userId, contacts) {
       cleanups.push(() => execute(`DELETE FROM ${ks}.user WHERE id = ?`, [userId]))
       await execute(`INSERT INTO ${ks}.user JSON ?`, [JSON.stringify({ id: userId, userid: userId, ...contacts })])

@@ -17,6 +17,8 @@ export interface PersonalDataTablesSubject extends ContractSubject {
   seedExtra(target: { keyspace: string; table: string }, row: { id: string; user_id: string; note: string }): Promise<void>
   /** Every row of the extra table whose user_id is `userId`. */
   extraRows(target: { keyspace: string; table: string }, userId: string): Promise<JsonRow[]>
+  /** The most rows one read of the adapter answers at once (a page); the fake reads everything at once. */
+  pageRows: number
 }
 
 /** Two rows of the user in each side table (distinct primary keys), as Sunbird's writers lay them out. */
@@ -46,6 +48,13 @@ const TABLES = Object.keys(USER_COLUMN) as PersonalTable[]
 function contacts() {
   const tag = randomUUID().slice(0, 8)
   return { email: `${tag}@example.org`, phone: `9${String(Number.parseInt(tag, 16) % 1e9).padStart(9, '0')}` }
+}
+
+/** Runs `write` for 0…count−1, 100 at a time: thousands of rows seeded in seconds, not one round trip each in turn. */
+async function inBatches(count: number, write: (n: number) => Promise<void>): Promise<void> {
+  for (let from = 0; from < count; from += 100) {
+    await Promise.all(Array.from({ length: Math.min(100, count - from) }, (_, i) => write(from + i)))
+  }
 }
 
 /**
@@ -183,6 +192,22 @@ export function describePersonalDataTablesContract(implementation: string, facto
       expect(await s.tables.countExtra(target, userId)).toBe(2)
       expect(await s.tables.eraseExtra(target, userId)).toBe(2)
       expect(await s.extraRows(table, other)).toEqual([expect.objectContaining({ note: 'theirs' })])
+    })
+
+    test('when a user has more rows than one page of reads holds, then every one is deleted and counted, in a side table and in an extra target', async (s) => {
+      // The driver's execute answers one page: an erasure that stopped there would say done and leave the rest.
+      const rows = 2 * s.pageRows + 1
+      const userId = randomUUID()
+      const table = await s.extraTable()
+      const target: ExtraTarget = { ...table, userColumn: 'user_id', action: 'delete' }
+      await inBatches(rows, (n) => s.seedRow('user_feed', { id: `${userId}-${n}`, userid: userId, category: 'orgmigrationaction' }))
+      await inBatches(rows, (n) => s.seedExtra(table, { id: `${userId}-${n}`, user_id: userId, note: 'welcome' }))
+
+      expect(await s.tables.countExtra(target, userId)).toBe(rows)
+      expect(await s.tables.deleteRows('user_feed', userId)).toBe(rows)
+      expect(await s.tables.eraseExtra(target, userId)).toBe(rows)
+      expect(await s.tables.readRows('user_feed', userId)).toEqual([])
+      expect(await s.tables.countExtra(target, userId)).toBe(0)
     })
 
     test('when an extra target’s table does not exist, then counting and erasing answer undefined', async (s) => {
