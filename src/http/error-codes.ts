@@ -254,6 +254,14 @@ export const errorCodes = {
     description:
       'The requester (the person of the user token, or the trusted consumer on a route without one) has deleted (or is deleting, at the same time) `DELETION_MAX_PER_REQUESTER_PER_HOUR` users in the last hour (sliding by the minute), on any route and instance; nothing was done. `Retry-After` says when enough of them have left the hour for one more. Deleting oneself is never limited; batch jobs have their own pace.',
   },
+  BATCH_OPTION_NOT_SUPPORTED: {
+    status: 400,
+    responseCode: 'CLIENT_ERROR',
+    err: 'UOS_USRDLT0105',
+    errmsg: 'dryRun and gracePeriodDays are not supported in a batch job.',
+    description:
+      '`request.dryRun` (other than `false`) or `request.gracePeriodDays` in a batch: a job deletes at once, so a preview or a grace period asked of it is refused rather than ignored; nothing was done. A single delete takes both.',
+  },
   CROSS_SITE_REQUEST: {
     status: 403,
     responseCode: 'FORBIDDEN',

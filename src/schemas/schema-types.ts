@@ -452,7 +452,7 @@ export interface BatchDeletionStatusRequest {
   }
 }
 /**
- * Body of POST /api/user/v1/delete/batch: 1 to 1000 user ids (each by the rules of a single delete's `userId`; the same id twice counts once) and optionally the mode every deletion of the job takes. Unknown keys are ignored.
+ * Body of POST /api/user/v1/delete/batch: 1 to 1000 user ids (each by the rules of a single delete's `userId`; the same id twice counts once) and optionally the mode every deletion of the job takes. Unknown keys are ignored; `dryRun` (unless `false`) and `gracePeriodDays`, which a single delete takes, are refused.
  */
 export interface BatchDeletionRequest {
   request: {
@@ -465,6 +465,16 @@ export interface BatchDeletionRequest {
      * `soft` or `hard` for every deletion of the job, as a single delete's `mode`; absent: Sunbird's deletion.
      */
     mode?: 'soft' | 'hard'
+    /**
+     * Not in a batch: a job deletes. Refused unless `false`, so a client that means a preview never erases; preview each user with the single delete's `dryRun`.
+     */
+    dryRun?: false
+    /**
+     * Not in a batch: refused whatever its value, so a client that means a grace period never has its users erased at once.
+     */
+    gracePeriodDays?: {
+      [k: string]: unknown
+    }
   }
 }
 /**

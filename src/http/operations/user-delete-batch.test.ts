@@ -305,6 +305,32 @@ describe('POST /api/user/v1/delete/batch with Idempotency-Key', () => {
   })
 })
 
+describe('POST /api/user/v1/delete/batch refuses what a single delete takes and a job cannot do', () => {
+  it.each([
+    ['a dry run', { dryRun: true }],
+    ['a grace period', { gracePeriodDays: 14 }],
+    ['a grace period with a hard mode', { mode: 'hard', gracePeriodDays: 7 }],
+    ['a dry run that is not a boolean', { dryRun: 'yes' }],
+  ])('when a submit asks for %s, then 400 UOS_USRDLT0105 and no job is recorded: nobody is erased by a job meant as a preview or a delay', async (_what, fields) => {
+    const { post, jobsCreated } = batchApp()
+
+    const response = await post(SUBMIT, { userIds: [randomUUID()], ...fields })
+
+    expect(response.status).toBe(400)
+    expect(await errOf(response)).toBe(errorEntry('BATCH_OPTION_NOT_SUPPORTED').err)
+    expect(jobsCreated()).toBe(0)
+  })
+
+  it('when a submit says dryRun false, then it is the job it always was: 202', async () => {
+    const { post, jobsCreated } = batchApp()
+
+    const response = await post(SUBMIT, { userIds: [randomUUID()], dryRun: false })
+
+    expect(response.status).toBe(202)
+    expect(jobsCreated()).toBe(1)
+  })
+})
+
 describe('POST /api/user/v1/delete/batch/status is not keyed', () => {
   it('when a status read carries an Idempotency-Key, then every read is answered afresh, and the key stays free for a submit', async () => {
     const { post, jobsCreated } = batchApp()

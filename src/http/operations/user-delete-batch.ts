@@ -35,6 +35,7 @@ export const userDeleteBatch = defineOperation({
     'DATA_TYPE_ERROR',
     'INVALID_USER_ID',
     'INVALID_DELETION_MODE',
+    'BATCH_OPTION_NOT_SUPPORTED',
     'IDEMPOTENCY_KEY_INVALID',
     'PAYLOAD_TOO_LARGE',
     'UNAUTHORIZED',
