@@ -435,6 +435,24 @@ describe('BatchRunner: outcomes, leases and stopping', () => {
     expect(await w.item(U1)).toEqual(deleted(U1, 0, w.clock.now()))
   })
 
+  it.each(['cancelled', 'cancelling'] as const)(
+    'when the request an instance that died opened for a user was soft and is now %s by its person, then the user reads deleted and the slice finishes, never tried again for ever',
+    async (state) => {
+      const w = batchWorld()
+      await w.submit([U1, U2])
+      expect(await w.jobs.acquireSlice(JOB_ID, 0, 'instance-b', START, new Date(START.getTime() + LEASE_MS))).toBe(true)
+      w.engine.seedRequest(requestOf(batchRequestId(JOB_ID, U1), U1, state, START))
+
+      w.clock.advance(LEASE_MS + 1)
+      await w.runner.pass()
+      await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+
+      expect(w.engine.resumed).toEqual([])
+      expect(w.engine.users()).toEqual([U2])
+      expect(await w.item(U1)).toEqual(deleted(U1, 0, w.clock.now()))
+    },
+  )
+
   it("when the slice's lease is lost to another instance (its renewal refused), then this instance tries no further user of it, and neither finishes nor gives back the slice", async () => {
     const w = batchWorld()
     const takenOverUntil = new Date(START.getTime() + 2 * LEASE_MS)

@@ -2,7 +2,7 @@ import { batchRequestId, tally } from './batch-job.js'
 import type { Caller } from './caller.js'
 import { type BreakerSettings, CircuitBreaker } from './circuit-breaker.js'
 import type { DeletionInput } from './delete-account.js'
-import { isFinished } from './deletion-request.js'
+import { type RequestState, isFinished } from './deletion-request.js'
 import { CallerLockedOutError, RequestAlreadyOpenedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
 import { FencePassedError } from './lease.js'
 import type { BatchItem, BatchJob, BatchJobStore, Clock, DeletionRequestStore } from './ports.js'
@@ -58,6 +58,9 @@ export interface BatchRunnerDeps {
 type Outcome = { status: 'deleted' } | { status: 'failed'; err: string } | { status: 'fault'; err: string } | { status: 'busy' } | { status: 'stopped' } | { status: 'lease lost' }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/** A soft deletion (or a grace period) the person took back, or is taking back: it was carried out first. */
+const cancelledSince = (state: RequestState) => state === 'cancelling' || state === 'cancelled'
 
 /**
  * Works batch jobs on this instance, beside every other instance: each pass lists the open jobs and
@@ -117,7 +120,9 @@ export class BatchRunner {
       if (this.full()) return
       if (this.deps.schemaReady && !(await this.deps.schemaReady())) return
       if (this.stopping) return
-      for (const jobId of await this.deps.jobs.listOpen()) {
+      const open = await this.deps.jobs.listOpen()
+      this.forgetClosed(open)
+      for (const jobId of open) {
         if (this.stopping || this.full()) return
         const slices = await this.deps.jobs.slices(jobId)
         if (slices.every((slice) => slice.done)) {
@@ -162,6 +167,19 @@ export class BatchRunner {
   private forget(jobId: string): void {
     this.jobCache.delete(jobId)
     this.breakers.delete(jobId)
+  }
+
+  /**
+   * Forgets the jobs no longer listed open that this instance holds no slice of: a job is completed
+   * by whichever instance finds its last slice done, and every other that worked it would keep its
+   * job and breaker for as long as it runs.
+   */
+  private forgetClosed(open: readonly string[]): void {
+    const listed = new Set(open)
+    const worked = new Set([...this.working.keys()].map((key) => key.slice(0, key.lastIndexOf('/'))))
+    for (const jobId of new Set([...this.jobCache.keys(), ...this.breakers.keys()])) {
+      if (!listed.has(jobId) && !worked.has(jobId)) this.forget(jobId)
+    }
   }
 
   private breaker(jobId: string): CircuitBreaker {
@@ -354,11 +372,13 @@ export class BatchRunner {
   /** An earlier try of this user opened its request (then the instance died): finish that one, never a second. */
   private async settleEarlier(requestId: string): Promise<Outcome> {
     let request = await this.deps.requests.get(requestId)
-    if (request && !isFinished(request.state)) {
+    if (request && !isFinished(request.state) && !cancelledSince(request.state)) {
       await this.deps.resumeDeletion(requestId)
       request = await this.deps.requests.get(requestId)
     }
-    if (!request || request.state === 'completed' || request.state === 'partial' || request.state === 'scheduled') return { status: 'deleted' }
+    // A soft deletion cancelled since was done by this job, as the item would read had its outcome
+    // been written before the cancel (a cancel never changes an item): never tried again for ever.
+    if (!request || request.state === 'completed' || request.state === 'partial' || request.state === 'scheduled' || cancelledSince(request.state)) return { status: 'deleted' }
     if (request.state === 'failed') return { status: 'failed', err: this.deps.classify(request.reason === 'not-found' ? new UserNotFoundError() : new UserAlreadyDeletedError()).code }
     // Still another runner's (the sweeper, or an instance that died and whose lease has not run out
     // yet): not a failure of the user nor of a dependency; tried again when the slice is taken again.
