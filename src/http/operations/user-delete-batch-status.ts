@@ -22,7 +22,8 @@ export const userDeleteBatchStatus = defineOperation({
   dialect: sunbirdEnvelope,
   cors: portalCors,
   async handle({ body: { request }, caller }, services) {
-    const status = await services.readBatchStatus({ caller, jobId: request.jobId, offset: request.offset ?? 0, limit: request.limit ?? DEFAULT_PAGE })
+    // Job ids are issued lower-case, and a UUID names the same job in either case.
+    const status = await services.readBatchStatus({ caller, jobId: request.jobId.toLowerCase(), offset: request.offset ?? 0, limit: request.limit ?? DEFAULT_PAGE })
     return { ...status }
   },
 })

@@ -351,4 +351,14 @@ describe('POST /api/user/v1/delete/batch/status is not keyed', () => {
     expect(submit.headers.get('idempotent-replayed')).toBeNull()
     expect(jobsCreated()).toBe(2)
   })
+
+  it('when the job id is sent upper-case, then it is the same job: its status, under the id as issued', async () => {
+    const { post } = batchApp()
+    const { jobId } = ((await (await post(SUBMIT, { userIds: [randomUUID()] })).json()) as { result: { jobId: string } }).result
+
+    const response = await post(STATUS, { jobId: jobId.toUpperCase() })
+
+    expect(response.status).toBe(200)
+    expect(((await response.json()) as { result: { jobId: string } }).result.jobId).toBe(jobId)
+  })
 })
