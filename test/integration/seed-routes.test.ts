@@ -144,6 +144,24 @@ describe('the seed clients’ REST deletion routes', () => {
       await expectRestError('nest-error', await call(`/api/v1/users/${person.id}`, notifier()), 'USER_NOT_FOUND')
     })
 
+    it('when the consumer follows its deletion on /delete/status with its JWT alone, then it reads it by X-Request-Id and by user id; another consumer without a user token gets 401', async () => {
+      const person = await personInBoth(h, { rootOrgId: ORG })
+      const deleted = await call(`/api/v1/users/${person.id}`, notifier())
+      const requestId = deleted.headers.get('x-request-id') ?? ''
+      const follow = (headers: Record<string, string>, request: Record<string, string>) =>
+        h.service.app.request('/api/user/v1/delete/status', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ request }) })
+
+      const byId = await envelopeOf(await follow(notifier(), { requestId }))
+      const byUser = await envelopeOf(await follow(notifier(), { userId: person.id }))
+      const untrusted = await follow(bearer(signApiBearer(LOCAL_CONSUMER.key, LOCAL_CONSUMER.secret)), { requestId })
+
+      expect(deleted.status).toBe(204)
+      expect(byId.status).toBe(200)
+      expect(byId.result).toMatchObject({ request: { requestId, userId: person.id, state: 'completed' } })
+      expect(byUser.result).toMatchObject({ request: { requestId } })
+      expect(untrusted.status).toBe(401)
+    })
+
     it('when the user was soft-deleted, then the consumer’s call hard-deletes it (204)', async () => {
       const person = await personInBoth(h, { rootOrgId: ORG })
       expect((await call(`/api/v2/user/${person.id}/`, bearer(admin))).status).toBe(204)

@@ -1,7 +1,7 @@
 import { userIdFromSubject } from '../../auth/user-token-verifier.js'
 import { ApiError } from '../api-error.js'
 import { portalCors } from '../cors.js'
-import { gatewayAndUserToken } from '../credentials/gateway-and-user-token.js'
+import { gatewayAndUserTokenOrTrustedConsumer } from '../credentials/gateway-and-user-token-or-trusted-consumer.js'
 import { sunbirdEnvelope } from '../dialects/sunbird-envelope.js'
 import { defineOperation } from '../operation.js'
 import { deletionRequestView as view } from './deletion-request-view.js'
@@ -13,7 +13,8 @@ export const userDeleteStatus = defineOperation({
   aliasNote: "the service path behind Sunbird's gateway",
   summary: 'Follow a deletion request: state, per-step outcomes, and the PII-free receipt',
   tag: 'users',
-  credentials: gatewayAndUserToken,
+  // A consumer trusted with deleteAnyUser follows the deletions it asked for with its JWT alone, as it asks for them.
+  credentials: gatewayAndUserTokenOrTrustedConsumer,
   request: { body: 'user-delete-status.request' },
   responseSchema: 'user-delete-status.response',
   errors: [
