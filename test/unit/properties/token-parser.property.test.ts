@@ -5,6 +5,7 @@ import { ApiConsumerVerifier } from '../../../src/auth/api-consumer-verifier.js'
 import { InvalidCredentialsError } from '../../../src/auth/auth-errors.js'
 import { PemKeySource } from '../../../src/auth/pem-key-source.js'
 import { UserTokenVerifier } from '../../../src/auth/user-token-verifier.js'
+import { gatewayAndUserTokenOrTrustedConsumer } from '../../../src/http/credentials/gateway-and-user-token-or-trusted-consumer.js'
 import { gatewayAndUserToken } from '../../../src/http/credentials/gateway-and-user-token.js'
 import type { Operation } from '../../../src/http/operation.js'
 import { operations } from '../../../src/http/operations/index.js'
@@ -111,8 +112,9 @@ describe('the verifiers on any string', () => {
 })
 
 /** Every operation that needs credentials, each with a body its schema accepts, so only the credentials can refuse. */
-// The properties below send this scheme's headers (the gateway JWT, X-Authenticated-User-token, X-Authenticated-For).
-const authenticated = operations.filter((operation) => operation.credentials === gatewayAndUserToken)
+// The properties below send this scheme's headers (the gateway JWT, X-Authenticated-User-token, X-Authenticated-For);
+// with a user token sent, the scheme that also admits a trusted consumer alone is this one.
+const authenticated = operations.filter((operation) => operation.credentials === gatewayAndUserToken || operation.credentials === gatewayAndUserTokenOrTrustedConsumer)
 
 describe('any token through the app', () => {
   const fakes = appOverFakes({ seed: [{ id: ME }, { id: OTHER }] })
