@@ -30,9 +30,22 @@ export interface IdempotencyClaim {
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 
-/** What makes two requests "the same": the operation, its path and query parameters, and its body. */
+/**
+ * What makes two requests "the same": the operation, its path and query parameters, and its body. A
+ * parameter sent more than once counts by every value (an operation may read the last one, as seed
+ * 003's `hard`); only then, so a key kept before this was added still matches its retry.
+ */
 function fingerprintOf(c: Context<AppEnv>, operationId: string): string {
-  return sha256(canonicalJson({ operation: operationId, params: c.req.param(), query: c.req.query(), body: c.get('body') ?? null }))
+  const repeated = Object.entries(c.req.queries()).filter(([, values]) => values.length > 1)
+  return sha256(
+    canonicalJson({
+      operation: operationId,
+      params: c.req.param(),
+      query: c.req.query(),
+      ...(repeated.length > 0 && { repeatedQuery: Object.fromEntries(repeated) }),
+      body: c.get('body') ?? null,
+    }),
+  )
 }
 
 /**

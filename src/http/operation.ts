@@ -131,6 +131,12 @@ export interface OperationMeta {
   readonly stepUpDocumented?: boolean
   /** A success ends the caller's session, as the credential scheme keeps it (e.g. the session cookie expired): the account is gone. */
   readonly endsSession?: boolean
+  /**
+   * Which value of a repeated query parameter (`?hard=0&hard=1`) the query schema and the handler
+   * see: the first (the default, as hono reads it), or the last, as Django's `QueryDict.get` (Django
+   * REST framework's `request.query_params.get`) reads it for the clients of such an API.
+   */
+  readonly repeatedQueryValue?: 'first' | 'last'
 }
 
 /** The largest body an operation reads: HTTP_MAX_BODY_BYTES, or what the operation needs when that is more. */
@@ -186,6 +192,15 @@ function validator<Id extends SchemaId | undefined>(schemas: SchemaRegistry, id:
   }
 }
 
+/** The query parameters, each by its last value when repeated (Django's `QueryDict.get`). */
+function lastQueryValues(c: Context<AppEnv>): Record<string, string> {
+  // fromEntries defines own properties: a parameter named __proto__ stays a parameter.
+  return Object.fromEntries(Object.entries(c.req.queries()).map(([name, values]) => [name, values[values.length - 1] as string]))
+}
+
+/** The query parameters, each by its first value when repeated (hono's reading). */
+const firstQueryValues = (c: Context<AppEnv>): Record<string, string> => c.req.query()
+
 /**
  * Declares an operation. The returned handler runs, in the contract's order: the credentials (the
  * body was read and parsed before, by readJsonBody), the Idempotency-Key lookup (when the operation
@@ -202,13 +217,14 @@ export function defineOperation<const Req extends RequestSchemas, Principal, Res
       const body = validator<Req['body']>(schemas, spec.request.body)
       const params = validator<Req['params']>(schemas, spec.request.params)
       const query = validator<Req['query']>(schemas, spec.request.query)
+      const queryValues = spec.repeatedQueryValue === 'last' ? lastQueryValues : firstQueryValues
       const { credentials } = spec
 
       async function run(c: Context<AppEnv>, principal: Principal, idempotencyKey?: IdempotencyKeyId): Promise<Response> {
         const caller = await credentials.lockOut(principal, verifiers, { admitSoftDeleted: spec.admitSoftDeleted === true })
         const input: OperationInput<Req, Principal> = {
           params: params(() => c.req.param()),
-          query: query(() => c.req.query()),
+          query: query(() => queryValues(c)),
           body: body(() => c.get('body')),
           caller,
           msgid: c.get('msgid'),

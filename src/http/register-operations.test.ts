@@ -97,6 +97,36 @@ describe('routes derived from the operation list', () => {
     expect(response.headers.get('access-control-allow-headers')?.split(', ')).toContain('Idempotency-Key')
   })
 
+  const restPreflights = operations
+    .filter((operation) => operation.dialect.name !== 'sunbird-envelope' && operation.cors.preflight)
+    .flatMap((operation) => operation.paths.map((path) => [path.replace(/:[a-z_]+/, '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41')]))
+
+  it.each(restPreflights)('when the REST path %s gets a preflight, then it carries X-Request-Id like every answer there: the caller’s own when sent, else a fresh one', async (path) => {
+    const own = await app.request(path, { method: 'OPTIONS', headers: { 'x-request-id': 'caller-chosen-id', 'access-control-request-method': 'DELETE' } })
+    const fresh = await app.request(path, { method: 'OPTIONS', headers: { 'access-control-request-method': 'DELETE' } })
+
+    expect([own.status, own.headers.get('x-request-id')]).toEqual([204, 'caller-chosen-id'])
+    expect([fresh.status, fresh.headers.get('x-request-id')]).toEqual([204, expect.stringMatching(/^[0-9a-f-]{36}$/)])
+  })
+
+  it('when the session path gets a preflight from an allowed origin, then X-Request-Id rides along with its credentialed CORS', async () => {
+    const response = await app.request('/api/users/5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41', { method: 'OPTIONS', headers: { origin: 'https://app.example', 'x-request-id': 'caller-chosen-id' } })
+
+    expect(response.headers.get('x-request-id')).toBe('caller-chosen-id')
+    expect(response.headers.get('access-control-allow-origin')).toBe('https://app.example')
+    expect(response.headers.get('access-control-allow-credentials')).toBe('true')
+  })
+
+  it.each(inDialect('sunbird-envelope').filter(([, operation]) => operation.cors.preflight))(
+    'when the Sunbird path %s gets a preflight, then its answer is as its callers always got it: no X-Request-Id',
+    async (path) => {
+      const response = await app.request(path, { method: 'OPTIONS', headers: { 'x-request-id': 'caller-chosen-id' } })
+
+      expect(response.status).toBe(204)
+      expect(response.headers.get('x-request-id')).toBeNull()
+    },
+  )
+
   it('when a probe path gets OPTIONS, then it is a method it does not serve (no preflight)', async () => {
     const response = await app.request('/health', { method: 'OPTIONS' })
 

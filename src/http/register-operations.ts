@@ -2,6 +2,7 @@ import type { Context, Handler, Hono } from 'hono'
 import { ApiError } from './api-error.js'
 import type { AppEnv } from './app-env.js'
 import { setCredentialedCors } from './cors.js'
+import { REQUEST_ID_HEADER } from './dialects/rest-dialect.js'
 import { IDEMPOTENCY_KEY_HEADER } from './idempotency.js'
 import { bodyLimitOf, type HandlerContext, type Operation } from './operation.js'
 import { readJsonBody } from './read-json-body.js'
@@ -100,7 +101,11 @@ export function registerOperations(app: Hono<AppEnv>, operations: readonly Opera
       const isIdempotent = preflights.some((operation) => operation.idempotent)
       const credentialed = preflights.some((operation) => operation.cors.credentialed)
       const maxAge = String(Math.min(...preflights.map((operation) => operation.cors.preflight?.maxAgeSeconds ?? 0)))
+      // A REST dialect's answers all carry X-Request-Id (and expose it to scripts): so does its
+      // preflight. The Sunbird routes' preflights keep the headers their callers always got.
+      const carriesRequestId = served.some((operation) => operation.cors.exposeHeaders?.includes(REQUEST_ID_HEADER))
       app.options(path, (c) => {
+        if (carriesRequestId) c.header(REQUEST_ID_HEADER, c.get('msgid'))
         c.header('Access-Control-Allow-Methods', allow)
         // Idempotency-Key is allowed when the browser asks for it: a preflight that does not name it
         // gets the same header list Sunbird's callers always got.

@@ -2,7 +2,7 @@ import { bearerCors } from '../cors.js'
 import { keycloakBearer } from '../credentials/keycloak-bearer.js'
 import { drfDetail } from '../dialects/drf-detail.js'
 import { deadlineOf, defineOperation, requestIdOf } from '../operation.js'
-import { answerOf, ownAccountOnlyWhenSoftDeleted, PERSON_DELETION_ERRORS } from './rest-deletion.js'
+import { answerOf, ownAccountOnlyWhenSoftDeleted, PERSON_DELETION_ERRORS, storedUserId } from './rest-deletion.js'
 
 /** Seed 000: a Django view that deletes with every cascade, with the authorization check the seed says it lacks. */
 export const bearerUserDelete = defineOperation({
@@ -27,7 +27,8 @@ export const bearerUserDelete = defineOperation({
   stepUp: () => true,
   async handle(input, services) {
     const { params, caller, msgid } = input
-    ownAccountOnlyWhenSoftDeleted(caller, params.user_id)
-    return answerOf(await services.deleteAccount({ ...requestIdOf(input), userId: params.user_id, caller, mode: 'hard', ...deadlineOf(input) }), msgid)
+    const userId = storedUserId(params.user_id)
+    ownAccountOnlyWhenSoftDeleted(caller, userId)
+    return answerOf(await services.deleteAccount({ ...requestIdOf(input), userId, caller, mode: 'hard', ...deadlineOf(input) }), msgid)
   },
 })

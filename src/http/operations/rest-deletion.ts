@@ -19,6 +19,22 @@ export const PERSON_DELETION_ERRORS = [
   'SERVER_ERROR',
 ] as const satisfies readonly ErrorCode[]
 
+/** The `f:<provider>:` prefix of a federated id (Keycloak's subject form), kept as sent. */
+const FEDERATED_PREFIX = /^f:[^:]+:/
+
+/**
+ * The user id a REST route's path names, as the stores hold it: the UUID's hex digits in lower case,
+ * as Sunbird and Keycloak write them. The params schemas accept upper-case hex digits too, and the
+ * stores compare ids exactly, where the seeds' own stores (a Postgres uuid column) read either case
+ * as the same user. Anything else (dashes, the prefix of a federated id) is kept as sent. Taken
+ * before anything reads the id: authorization, the self check, the deletion and the request that
+ * X-Request-Id names all see the same user.
+ */
+export function storedUserId(pathId: string): string {
+  const prefix = FEDERATED_PREFIX.exec(pathId)?.[0] ?? ''
+  return prefix + pathId.slice(prefix.length).replace(/[A-F]/g, (digit) => digit.toLowerCase())
+}
+
 /**
  * A soft-deleted person is let through the lock-out on a REST deletion route for one thing only:
  * finishing their own deletion (the repeat rules decide what that does).

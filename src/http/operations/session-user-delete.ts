@@ -3,7 +3,7 @@ import { credentialedCors } from '../cors.js'
 import { sessionCookie } from '../credentials/session-cookie.js'
 import { nuxtError } from '../dialects/nuxt-error.js'
 import { deadlineOf, defineOperation, requestIdOf } from '../operation.js'
-import { answerOf, PERSON_DELETION_ERRORS } from './rest-deletion.js'
+import { answerOf, ownAccountOnlyWhenSoftDeleted, PERSON_DELETION_ERRORS, storedUserId } from './rest-deletion.js'
 
 /** Seed 002: a Nuxt server route behind a session cookie; deletes the session's own account for good and clears the session. */
 export const sessionUserDelete = defineOperation({
@@ -32,7 +32,10 @@ export const sessionUserDelete = defineOperation({
   stepUp: () => true,
   async handle(input, services) {
     const { params, caller, msgid } = input
-    if (params.user_id !== caller.userId) throw new ApiError('FORBIDDEN', { reason: 'not the session’s own account' })
-    return answerOf(await services.deleteAccount({ ...requestIdOf(input), userId: params.user_id, caller, mode: 'hard', ...deadlineOf(input) }), msgid)
+    const userId = storedUserId(params.user_id)
+    // A soft-deleted person's session is refused (401) for any account but their own, as on the other person routes.
+    ownAccountOnlyWhenSoftDeleted(caller, userId)
+    if (userId !== caller.userId) throw new ApiError('FORBIDDEN', { reason: 'not the session’s own account' })
+    return answerOf(await services.deleteAccount({ ...requestIdOf(input), userId, caller, mode: 'hard', ...deadlineOf(input) }), msgid)
   },
 })

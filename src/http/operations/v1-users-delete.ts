@@ -2,7 +2,7 @@ import { noPreflight } from '../cors.js'
 import { gatewayConsumer } from '../credentials/gateway-consumer.js'
 import { nestError } from '../dialects/nest-error.js'
 import { deadlineOf, defineOperation, requestIdOf } from '../operation.js'
-import { answerOf } from './rest-deletion.js'
+import { answerOf, storedUserId } from './rest-deletion.js'
 
 /** Seed 001: a service-to-service NestJS route that deletes for good. */
 export const v1UsersDelete = defineOperation({
@@ -22,6 +22,6 @@ export const v1UsersDelete = defineOperation({
   cors: noPreflight,
   async handle(input, services) {
     const { params, caller, msgid } = input
-    return answerOf(await services.deleteAccount({ ...requestIdOf(input), userId: params.id, caller, mode: 'hard', ...deadlineOf(input) }), msgid)
+    return answerOf(await services.deleteAccount({ ...requestIdOf(input), userId: storedUserId(params.id), caller, mode: 'hard', ...deadlineOf(input) }), msgid)
   },
 })

@@ -2,7 +2,7 @@ import { bearerCors } from '../cors.js'
 import { keycloakBearer } from '../credentials/keycloak-bearer.js'
 import { drfDetail } from '../dialects/drf-detail.js'
 import { deadlineOf, defineOperation, requestIdOf } from '../operation.js'
-import { answerOf, ownAccountOnlyWhenSoftDeleted, PERSON_DELETION_ERRORS } from './rest-deletion.js'
+import { answerOf, ownAccountOnlyWhenSoftDeleted, PERSON_DELETION_ERRORS, storedUserId } from './rest-deletion.js'
 
 const HARD = new Set(['1', 'true'])
 
@@ -22,6 +22,8 @@ export const v2UserDelete = defineOperation({
   tag: 'users',
   credentials: keycloakBearer,
   request: { params: 'v2-user-delete.params', query: 'v2-user-delete.query' },
+  // request.query_params.get('hard'): a repeated `hard` counts by its last value.
+  repeatedQueryValue: 'last',
   errors: [...PERSON_DELETION_ERRORS, 'ALREADY_DELETED', 'METHOD_NOT_ALLOWED'],
   dialect: drfDetail,
   cors: bearerCors,
@@ -30,8 +32,9 @@ export const v2UserDelete = defineOperation({
   stepUp: () => true,
   async handle(input, services) {
     const { params, query, caller, msgid } = input
-    ownAccountOnlyWhenSoftDeleted(caller, params.id)
+    const userId = storedUserId(params.id)
+    ownAccountOnlyWhenSoftDeleted(caller, userId)
     const mode = query.hard !== undefined && HARD.has(query.hard) ? 'hard' : 'soft'
-    return answerOf(await services.deleteAccount({ ...requestIdOf(input), userId: params.id, caller, mode, ...deadlineOf(input) }), msgid)
+    return answerOf(await services.deleteAccount({ ...requestIdOf(input), userId, caller, mode, ...deadlineOf(input) }), msgid)
   },
 })
