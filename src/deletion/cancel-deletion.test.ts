@@ -1376,3 +1376,43 @@ describe('a cancel whose hold keeps moving', () => {
     expect(w.users.snapshot(TARGET)).toMatchObject({ status: 2, isDeleted: true })
   })
 })
+
+describe('cancel after a soft deletion whose search flag update landed but was not answered', () => {
+  const FLAGS_BEFORE = { status: 1, isDeleted: false, isBlocked: false }
+
+  /** TARGET soft-deleted while the search engine flags the document and then fails to answer (once). */
+  async function flaggedUnanswered(): Promise<DeletionWorld> {
+    const w = deletionWorld({ seed: [{ id: TARGET, rootOrgId: 'org-1', organisationIds: ['org-1'] }] })
+    w.search.users.set(TARGET, { id: TARGET, userId: TARGET, ...FLAGS_BEFORE })
+    const flag = w.search.flagUserDeleted.bind(w.search)
+    let answered = false
+    w.search.flagUserDeleted = async (userId) => {
+      await flag(userId)
+      if (answered) return flag(userId)
+      answered = true
+      throw new DependencyUnavailableError('search')
+    }
+    await deleteAccount(w.deps, { requestId: 'soft-1', userId: TARGET, caller: self(), mode: 'soft' })
+    expect(w.search.users.get(TARGET)).toMatchObject({ status: 2, isDeleted: true, isBlocked: true })
+    return w
+  }
+
+  it('when the person cancels at once, then the document gets the flags it had before the deletion back', async () => {
+    const w = await flaggedUnanswered()
+
+    await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
+
+    expect(w.search.users.get(TARGET)).toMatchObject(FLAGS_BEFORE)
+  })
+
+  it('when the sweeper ran the step again first (reading the flagged document), then the cancel still puts back the flags from before the deletion', async () => {
+    const w = await flaggedUnanswered()
+    w.clock.advance(WORLD_LEASE_MS + 1)
+    await resumeOpenDeletions(w.deps)
+    expect(w.requests.peek('soft-1')?.steps.searchUser).toMatchObject({ status: 'done', action: 'flagged' })
+
+    await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
+
+    expect(w.search.users.get(TARGET)).toMatchObject(FLAGS_BEFORE)
+  })
+})

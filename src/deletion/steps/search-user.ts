@@ -1,5 +1,6 @@
-import type { JsonRow, JsonValue, SearchUserFlags } from '../ports.js'
-import { type DeletionStep, NOT_CONFIGURED, SEARCH, actionFor, owedNotConfiguredHere, owedWhenUnavailable, stepOutcome, withoutStore } from './step.js'
+import type { RestoreFacts, StepOutcome } from '../deletion-request.js'
+import type { JsonRow, JsonValue, SearchUserFlags, UserSearchIndex } from '../ports.js'
+import { type DeletionStep, NOT_CONFIGURED, type StepContext, SEARCH, actionFor, owedNotConfiguredHere, owedWhenUnavailable, stepOutcome, withoutStore } from './step.js'
 
 const STORE = SEARCH.steps.searchUser
 
@@ -33,6 +34,40 @@ const flagsOf = (facts: Record<string, unknown>): SearchUserFlags => ({
 })
 
 /**
+ * A soft deletion flags the document, keeping its flags as they were for a cancel. Those are written
+ * before the flags change (recordNow), as the Keycloak step keeps its intent: an update that lands
+ * but whose answer is lost, or a crash right after it, would otherwise leave a run again reading the
+ * flagged document as "before", or a cancel finding nothing to put back (the user hidden from search
+ * for good). A run again uses the flags an earlier run kept.
+ */
+async function flagDeleted(context: StepContext, search: UserSearchIndex): Promise<StepOutcome> {
+  const { deps, request, plan, recordNow } = context
+  const earlier = request.steps.searchUser
+  let prior: RestoreFacts | undefined = earlier?.plan === 'soft' ? earlier.restore : undefined
+  if (!prior) {
+    let document: JsonRow | undefined
+    try {
+      document = await search.readUser(request.userId)
+    } catch (err) {
+      return owedWhenUnavailable(deps, 'searchUser', err, plan, request.id)
+    }
+    if (!document) return stepOutcome('done', 'absent', deps.clock.now(), 0, { plan })
+    prior = { ...flagsOf(document) }
+    // Cassandra failing here stops the run, as at any checkpoint: nothing was flagged yet.
+    await recordNow?.(stepOutcome('pending', 'flagging', deps.clock.now(), undefined, { plan, restore: prior }))
+  }
+  try {
+    const flagged = await search.flagUserDeleted(request.userId)
+    // Gone since it was read: nothing to flag, nothing to put back.
+    if (!flagged) return stepOutcome('done', 'absent', deps.clock.now(), 0, { plan })
+    return stepOutcome('done', 'flagged', deps.clock.now(), 1, { plan, restore: prior })
+  } catch (err) {
+    // Keep what a cancel needs: the update may have landed.
+    return { ...owedWhenUnavailable(deps, 'searchUser', err, plan, request.id), restore: prior }
+  }
+}
+
+/**
  * The user document Sunbird's user search serves (alias user_alias, _id = user id): Sunbird's
  * deletion replaces it by a tombstone, a soft one sets its status flags (a cancel puts them back),
  * a hard one deletes it.
@@ -47,12 +82,8 @@ export const searchUser = {
     const search = deps.search
     if (!search) return withoutStore(context, 'searchUser', SEARCH)
     const userId = request.userId
+    if (plan === 'soft') return flagDeleted(context, search)
     try {
-      if (plan === 'soft') {
-        const prior = await search.flagUserDeleted(userId)
-        if (!prior) return stepOutcome('done', 'absent', deps.clock.now(), 0, { plan })
-        return stepOutcome('done', 'flagged', deps.clock.now(), 1, { plan, restore: { ...prior } })
-      }
       if (plan === 'hard') return stepOutcome('done', 'deleted', deps.clock.now(), await search.deleteUser(userId), { plan })
       const document = await search.readUser(userId)
       if (!document) return stepOutcome('done', 'absent', deps.clock.now(), 0, { plan })
