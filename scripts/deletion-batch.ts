@@ -15,8 +15,9 @@ import { fail } from './lib/batch-cli/terminal.js'
 // already submitted (comma-separated) instead. Each job is submitted with an Idempotency-Key of its
 // own, the same on every try, so a try whose answer was lost can be repeated without a second job.
 // Submitting or following, a service that does not answer is asked again until it has been silent
-// for `--give-up-after` seconds (120). Exit code: 0 when every id was deleted, 1 when any failed,
-// 2 when nothing could be submitted or followed.
+// for `--give-up-after` seconds (120); one no try can get through to (a port fetch blocks, a TLS
+// handshake or certificate that fails) stops it at once. Exit code: 0 when every id was deleted,
+// 1 when any failed, 2 when nothing could be submitted or followed.
 
 // Flags and credentials: all checked before anything is read or sent.
 const options = readOptions()

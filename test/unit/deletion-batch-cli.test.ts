@@ -8,6 +8,8 @@ import { pathToFileURL } from 'node:url'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { projectRoot } from '../../src/config/project-root.js'
 import { errorEntry } from '../../src/http/error-codes.js'
+import { readIds } from '../../scripts/lib/batch-cli/ids-file.js'
+import { noAnswer } from '../../scripts/lib/batch-cli/service-call.js'
 import { freePort } from '../support/spawned-server.js'
 import { type StubRequest, type StubServer, startStubServer } from '../support/stub-http-server.js'
 
@@ -539,5 +541,153 @@ describe('on a terminal, the progress bar is stopped (the cursor shown again) on
     expect(out.lastIndexOf(SHOW_CURSOR)).toBeGreaterThan(out.lastIndexOf(HIDE_CURSOR))
     expect(out).toContain(`follow again with --job ${jobId}`)
     expect(code).toBe(130)
+  }, 30_000)
+})
+
+describe('when no try can get through (fetch blocks the port, the TLS handshake or certificate fails), then it stops at once with exit 2, without the may-have-recorded hint', () => {
+  /** A port the Fetch standard blocks: fetch refuses it before connecting, whatever listens there. */
+  const BAD_PORT_URL = 'http://127.0.0.1:6000'
+
+  it('when --url names a port fetch blocks, then the submit is not tried again and the line names the port and --url', async () => {
+    const { code, out } = await runCli(['--file', idsFile(2).path, '--url', BAD_PORT_URL, '--give-up-after', '30'], CREDENTIALS, { limitMs: 15_000 })
+    expect(out).toContain(`cannot reach ${BAD_PORT_URL} (bad port): Node's fetch never connects to port 6000`)
+    expect(out).toContain('--url')
+    expect(out).not.toContain('may still have recorded')
+    expect(out).not.toContain('trying again')
+    expect(out).toContain('nothing was submitted')
+    expect(out).not.toMatch(STACK)
+    expect(code).toBe(2)
+  }, 20_000)
+
+  it('when --url is https but the service speaks plain http, then the submit is not tried again, nothing reached the service, and it says to give http://', async () => {
+    const service = await stub((_request, res) => res.writeHead(500).end())
+    const url = service.url.replace(/^http:/, 'https:')
+    const { code, out } = await runCli(['--file', idsFile(2).path, '--url', url, '--give-up-after', '30'], CREDENTIALS, { limitMs: 15_000 })
+    expect(out).toContain(`cannot reach ${url} (ERR_SSL_WRONG_VERSION_NUMBER): the TLS handshake failed`)
+    expect(out).toContain('http://')
+    expect(out).not.toContain('may still have recorded')
+    expect(out).not.toContain('trying again')
+    expect(code).toBe(2)
+    expect(service.requests).toHaveLength(0)
+  }, 20_000)
+
+  it.each([
+    ['a port fetch blocks', () => Promise.resolve(BAD_PORT_URL), 'bad port'],
+    ['https to a plain http service', async () => (await stub((_request, res) => res.writeHead(500).end())).url.replace(/^http:/, 'https:'), 'ERR_SSL_WRONG_VERSION_NUMBER'],
+  ])(
+    'when following, %s is said once, at once, with the --job to follow again',
+    async (_name, urlOf, why) => {
+      const jobId = randomUUID()
+      const url = await urlOf()
+      const { code, out } = await runCli(['--job', jobId, '--url', url, '--give-up-after', '30'], CREDENTIALS, { limitMs: 15_000 })
+      expect(count(out, `cannot reach ${url} (${why})`)).toBe(1)
+      expect(out).toContain(`follow again with --job ${jobId}`)
+      expect(out).not.toContain('is not answering')
+      expect(code).toBe(2)
+    },
+    20_000,
+  )
+})
+
+describe('how a call that got no answer is read: whether it left, and whether another try could help', () => {
+  const BASE = 'https://deletion.example.org:9443'
+  /** An error as fetch throws it: TypeError('fetch failed') over the socket's error. */
+  const fetchFailed = (code: string, message = 'handshake') => new TypeError('fetch failed', { cause: Object.assign(new Error(message), { code }) })
+
+  it('when fetch refuses the port (its own TypeError, cause "bad port"), then nothing was sent and no retry helps', async () => {
+    const err = await fetch('http://127.0.0.1:6000/').then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    const answer = noAnswer(err, 15_000, 'http://127.0.0.1:6000')
+    expect(answer).toMatchObject({ kind: 'none', why: 'bad port', notSent: true })
+    expect(answer.kind === 'none' && answer.misconfigured).toContain('port 6000')
+  })
+
+  it.each([
+    'ERR_SSL_WRONG_VERSION_NUMBER',
+    'EPROTO',
+    'DEPTH_ZERO_SELF_SIGNED_CERT',
+    'SELF_SIGNED_CERT_IN_CHAIN',
+    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+    'CERT_HAS_EXPIRED',
+    'ERR_TLS_CERT_ALTNAME_INVALID',
+  ])('when the TLS handshake fails with %s, then nothing was sent and it names what to change', (code) => {
+    const answer = noAnswer(fetchFailed(code), 15_000, BASE)
+    expect(answer).toMatchObject({ kind: 'none', why: code, notSent: true })
+    expect(answer.kind === 'none' && answer.misconfigured).toMatch(/TLS/)
+  })
+
+  it.each([
+    ['ECONNREFUSED', true],
+    ['ENOTFOUND', true],
+    ['ECONNRESET', false],
+    ['UND_ERR_SOCKET', false],
+  ])('when the connection fails with %s, then it is tried again (notSent %s), as before', (code, notSent) => {
+    const answer = noAnswer(fetchFailed(code, 'socket'), 15_000, BASE)
+    expect(answer).toEqual({ kind: 'none', why: code, notSent })
+  })
+
+  it('when the cause is another message (a refused header value, say), then it is not read as a bad port, nor shown', () => {
+    const answer = noAnswer(new TypeError('fetch failed', { cause: new Error('eyJsecret is not a legal HTTP header value') }), 15_000, BASE)
+    expect(answer).toEqual({ kind: 'none', why: 'no connection', notSent: false })
+  })
+})
+
+describe('when the command line holds something it does not take, then it is refused with exit 2 without repeating it', () => {
+  const SECRET = 'eyJhbGciOiJIUzI1NiJ9.secret.sig'
+  const cases: [string, (path: string) => string[], string][] = [
+    ['a stray argument (a token pasted after --file)', (path) => ['--file', path, SECRET], 'unexpected argument (not shown): every value follows its flag, e.g. --file ids.txt'],
+    ['a value after --', (path) => ['--file', path, '--', SECRET], 'unexpected argument (not shown)'],
+    ['an unknown option with a value in it', (path) => ['--file', path, `--token=${SECRET}`], "unknown option '--token'"],
+    ['a token pasted as an option', (path) => ['--file', path, `--${SECRET}`], 'unknown option (not shown)'],
+    ['a value given to --dry-run', (path) => ['--file', path, `--dry-run=${SECRET}`], '--dry-run takes no value'],
+  ]
+  it.each(cases)(
+    '%s',
+    async (_name, args, said) => {
+      const service = await stub((_request, res) => res.writeHead(500).end())
+      const { code, out } = await runCli([...args(idsFile(1).path), '--url', service.url], CREDENTIALS, { limitMs: 10_000 })
+      expect(out).toContain(said)
+      expect(out).toContain('usage: npm run deletion:batch')
+      expect(out).not.toContain('secret')
+      expect(out).not.toContain('eyJ')
+      expect(code).toBe(2)
+      expect(service.requests).toHaveLength(0)
+    },
+    15_000,
+  )
+})
+
+describe('a user listed both as <id> and as f:<provider>:<id> is one user, as the service reads it: sent once, in the form first listed', () => {
+  function fileOf(lines: string[]): string {
+    const path = join(dir, `${randomUUID()}.txt`)
+    writeFileSync(path, `${lines.join('\n')}\n`)
+    return path
+  }
+
+  it('when a file lists a user in both forms, then readIds keeps the first form and its line', () => {
+    const [a, b] = [randomUUID(), randomUUID()]
+    const path = fileOf([`f:sunbird-fed:${a}`, b, a, `f:sunbird-fed:${b}`, `f:other:${a}`])
+    expect(readIds(path)).toEqual({ path, ids: [`f:sunbird-fed:${a}`, b], lines: [1, 2] })
+  })
+
+  it('when --dry-run reads such a file, then it counts users, not lines', async () => {
+    const id = randomUUID()
+    const { code, out } = await runCli(['--file', fileOf([id, `f:sunbird-fed:${id}`]), '--dry-run'], CREDENTIALS, { limitMs: 10_000 })
+    expect(out).toContain('dry run: 1 distinct ids in 1 job(s)')
+    expect(code).toBe(0)
+  }, 15_000)
+
+  it('when the federated form of the first of 1000 users comes on line 1001, then one job of 1000 is submitted, not a second of one that would fail', async () => {
+    const ids = Array.from({ length: 1000 }, () => randomUUID())
+    const jobId = randomUUID()
+    const service = await stub((request, res) => (request.path === SUBMIT ? accept(res, jobId, 1000) : status(res, statusResult(jobId, 1000))))
+    const { code, out } = await runCli(['--file', fileOf([...ids, `f:sunbird-fed:${ids[0]}`]), '--url', service.url], CREDENTIALS)
+    const submits = service.requests.filter((r) => r.path === SUBMIT).map((r) => requestOf(r).userIds)
+    expect(submits).toEqual([ids])
+    expect(out).toContain('done: 1000 deleted, none failed, of 1000')
+    expect(code).toBe(0)
   }, 30_000)
 })

@@ -2,18 +2,21 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { isStatus, MAX_IDS_PER_JOB, STATUS_PATH, type Status } from './batch-api.js'
 import { exitOnInterrupt } from './interrupt.js'
 import { type ProgressView, progressView } from './progress-view.js'
-import { CALL_TIMEOUT_MS, refusal, type ServiceClient } from './service-call.js'
+import { CALL_TIMEOUT_MS, refusal, type ServiceClient, unreached } from './service-call.js'
 import { failuresText, summarise } from './summary.js'
 import { fail, stopBar } from './terminal.js'
 
 const POLL_MS = 1000
 
-type StatusRead = { kind: 'status'; status: Status } | { kind: 'unanswered'; why: string }
+type StatusRead = { kind: 'status'; status: Status } | { kind: 'unanswered'; why: string } | { kind: 'unreachable'; problem: string }
 
-/** One job's status; a refusal or an answer that is not a batch status ends the CLI (asking again would not help). */
+/**
+ * One job's status; a refusal or an answer that is not a batch status ends the CLI (asking again
+ * would not help), as does an address no try can get through (read as `unreachable`, to name every job).
+ */
 async function readStatus(service: ServiceClient, jobId: string, timeoutMs: number): Promise<StatusRead> {
   const answer = await service.call(STATUS_PATH, { jobId, limit: MAX_IDS_PER_JOB }, timeoutMs)
-  if (answer.kind === 'none') return { kind: 'unanswered', why: answer.why }
+  if (answer.kind === 'none') return answer.misconfigured ? { kind: 'unreachable', problem: unreached(service, answer) } : { kind: 'unanswered', why: answer.why }
   // Restarting, overloaded or in trouble: ask again.
   if (answer.status >= 500 || answer.status === 429) return { kind: 'unanswered', why: `HTTP ${answer.status}` }
   if (answer.status !== 200) fail(`status of job ${jobId} refused: ${refusal(answer.status, answer.body)}`)
@@ -29,6 +32,9 @@ async function pollUntilCompleted(service: ServiceClient, jobIds: string[], give
     const askedAt = Date.now()
     // A hung service is asked at least twice before the CLI gives up on it.
     const reads = await Promise.all(jobIds.map((jobId) => readStatus(service, jobId, Math.min(CALL_TIMEOUT_MS, giveUpMs / 2))))
+    // A port fetch blocks, a TLS handshake or certificate that fails: no retry mends it, so it is said at once.
+    const unreachable = reads.find((read) => read.kind === 'unreachable')
+    if (unreachable) fail(`${unreachable.problem}; the jobs go on without this CLI: follow again with --job ${jobIds.join(',')}`)
     const unanswered = reads.find((read) => read.kind === 'unanswered')
     if (unanswered) {
       if (silentSince === undefined) view.notAnswering(unanswered.why, giveUpMs)

@@ -1,16 +1,23 @@
 import { readFileSync } from 'node:fs'
+import { userIdFromSubject } from '../../../src/auth/user-token-verifier.js'
 import { schemas } from './batch-api.js'
 import { fail } from './terminal.js'
 
 export interface IdsFile {
   path: string
-  /** Distinct, in the order of the file. */
+  /**
+   * One per user, in the order of the file, as first written: a user listed again, even in the other
+   * form (`<id>` and `f:<provider>:<id>`, which the service reads as the same user), is left out.
+   */
   ids: string[]
   /** lines[i]: the line ids[i] is first listed on. */
   lines: number[]
 }
 
-/** The ids of the file (one per line; blank lines and # comments skipped), each checked by the same schema as the API's userId. */
+/**
+ * The ids of the file (one per line; blank lines and # comments skipped), each checked by the same
+ * schema as the API's userId, and told apart as the service tells users apart (its userIdFromSubject).
+ */
 export function readIds(path: string): IdsFile {
   let text: string
   try {
@@ -19,15 +26,21 @@ export function readIds(path: string): IdsFile {
     return fail(`cannot read ${path}`)
   }
   const validUserId = schemas.validator('user-id')
-  const firstLine = new Map<string, number>()
+  // By the user the service will delete: the id as first written, and its line.
+  const first = new Map<string, { id: string; line: number }>()
   const bad: number[] = []
   text.split(/\r?\n/).forEach((line, index) => {
     const id = line.trim()
     if (id === '' || id.startsWith('#')) return
     if (!validUserId(id)) bad.push(index + 1)
-    else if (!firstLine.has(id)) firstLine.set(id, index + 1)
+    else {
+      // A user twice in one file would be deleted by one job and fail in the next (UOS_USRDLT0008).
+      const user = userIdFromSubject(id)
+      if (!first.has(user)) first.set(user, { id, line: index + 1 })
+    }
   })
   if (bad.length > 0) fail(`${path}: not a user id on line ${bad.slice(0, 20).join(', ')}${bad.length > 20 ? ` and ${bad.length - 20} more` : ''}`)
-  if (firstLine.size === 0) fail(`${path}: no user ids`)
-  return { path, ids: [...firstLine.keys()], lines: [...firstLine.values()] }
+  if (first.size === 0) fail(`${path}: no user ids`)
+  const kept = [...first.values()]
+  return { path, ids: kept.map((entry) => entry.id), lines: kept.map((entry) => entry.line) }
 }

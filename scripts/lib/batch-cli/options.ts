@@ -30,8 +30,31 @@ function parseFlags() {
       strict: true,
     }).values
   } catch (err) {
-    return fail(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`)
+    return fail(`${flagsProblem(err)}\n${USAGE}`)
   }
+}
+
+/** A flag's name as an operator types one: shown back when unknown (a typo); anything else may be a pasted value. */
+const FLAG_NAME = /^-{1,2}[a-z][a-z-]{0,23}$/
+
+/**
+ * Why parseArgs refused the command line, never repeating what it refused (parseArgs quotes a stray
+ * argument whole: a token pasted in the wrong place would land in the terminal's log). A stray
+ * argument is most often a value whose flag npm took for its own (`npm run deletion:batch --file x`, without `--`).
+ */
+function flagsProblem(err: unknown): string {
+  const code = (err as { code?: unknown } | undefined)?.code
+  const message = err instanceof Error ? err.message : ''
+  if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') return 'unexpected argument (not shown): every value follows its flag, e.g. --file ids.txt, and the flags follow npm run deletion:batch --'
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    const name = /^Unknown option '([^']*)'/.exec(message)?.[1]
+    return `unknown option ${name !== undefined && FLAG_NAME.test(name) ? `'${name}'` : '(not shown)'}: the flags are --file, --mode, --dry-run, --job, --url and --give-up-after`
+  }
+  // A flag of ours without its value, or a value given to --dry-run: named, its value (if any) not.
+  const flag = /^Option '(--[a-z-]+)/.exec(message)?.[1]
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && flag !== undefined && FLAG_NAME.test(flag))
+    return message.includes('does not take an argument') ? `${flag} takes no value` : `${flag} needs a value right after it (one starting with - as ${flag}=-…)`
+  return 'the command line could not be read (not shown)'
 }
 
 /** The command line's options; a flag that is wrong or missing ends the CLI with the usage. */

@@ -10,6 +10,38 @@ const MAX_RETRY_AFTER_MS = 30_000
  * so it gets that job back rather than a second one).
  */
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT'])
+/**
+ * TLS handshakes that fail on the protocol (before any byte of the request): most often https
+ * asked of a service that speaks plain http (OpenSSL reads its answer as a record of a wrong version).
+ */
+const TLS_HANDSHAKE_CODES = new Set([
+  'ERR_SSL_WRONG_VERSION_NUMBER',
+  'ERR_SSL_PACKET_LENGTH_TOO_LONG',
+  'ERR_SSL_UNSUPPORTED_PROTOCOL',
+  'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION',
+  'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE',
+  'EPROTO',
+])
+/** Certificates refused by the handshake, before any byte of the request (Node's X509 codes): by what the operator can change. */
+const CERT_NAME_CODES = new Set(['ERR_TLS_CERT_ALTNAME_INVALID', 'HOSTNAME_MISMATCH'])
+const CERT_TIME_CODES = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'ERROR_IN_CERT_NOT_BEFORE_FIELD', 'ERROR_IN_CERT_NOT_AFTER_FIELD'])
+const CERT_TRUST_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_CHAIN_TOO_LONG',
+  'CERT_REVOKED',
+  'INVALID_CA',
+  'PATH_LENGTH_EXCEEDED',
+  'INVALID_PURPOSE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+])
 
 export type Body = { params?: { err?: string | null; errmsg?: string | null }; result?: unknown }
 export type Answer =
@@ -21,7 +53,16 @@ export type Answer =
       replayed: boolean
       body: Body
     }
-  | { kind: 'none'; why: string; notSent: boolean }
+  | {
+      kind: 'none'
+      why: string
+      notSent: boolean
+      /**
+       * Set when no later try can get through (fetch refuses the port, the TLS handshake or the
+       * certificate fails; nothing was sent): what the operator has to change. Then the CLI stops at once.
+       */
+      misconfigured?: string
+    }
 
 /** The deletion service at one address, called with the operator's credentials. */
 export interface ServiceClient {
@@ -46,7 +87,7 @@ export function createServiceClient(base: string, headers: Record<string, string
           body: parseBody(text),
         }
       } catch (err) {
-        return noAnswer(err, timeoutMs)
+        return noAnswer(err, timeoutMs, base)
       }
     },
   }
@@ -56,12 +97,38 @@ export function createServiceClient(base: string, headers: Record<string, string
  * Why a call got no answer: the timeout, the cause's code (ECONNREFUSED…), else a plain phrase.
  * Never the error's message: undici puts a refused header's whole value, a token, in it.
  */
-function noAnswer(err: unknown, timeoutMs: number): Answer {
+export function noAnswer(err: unknown, timeoutMs: number, base: string): Answer {
   if (err instanceof Error && err.name === 'TimeoutError') return { kind: 'none', why: `no answer within ${timeoutMs / 1000}s`, notSent: false }
-  const code = (err as { cause?: { code?: unknown } } | undefined)?.cause?.code
-  if (typeof code === 'string' && /^[A-Z0-9_]+$/.test(code)) return { kind: 'none', why: code, notSent: NOT_SENT_CODES.has(code) }
+  const cause = (err as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause
+  // fetch's own refusal (the Fetch standard's port blocking), decided before any connection: `TypeError('fetch failed')` whose cause says only this.
+  if (err instanceof TypeError && cause instanceof Error && cause.message === 'bad port') {
+    const port = new URL(base).port
+    return {
+      kind: 'none',
+      why: 'bad port',
+      notSent: true,
+      misconfigured: `Node's fetch never connects to port ${port} (one it blocks as unsafe): run the service on another port and give that in --url`,
+    }
+  }
+  const code = cause?.code
+  if (typeof code === 'string' && /^[A-Z0-9_]+$/.test(code)) {
+    const misconfigured = tlsProblem(code)
+    return { kind: 'none', why: code, notSent: NOT_SENT_CODES.has(code) || misconfigured !== undefined, ...(misconfigured && { misconfigured }) }
+  }
   return { kind: 'none', why: 'no connection', notSent: false }
 }
+
+/** A TLS handshake that failed, as what to change; undefined for any other code. */
+function tlsProblem(code: string): string | undefined {
+  if (TLS_HANDSHAKE_CODES.has(code)) return 'the TLS handshake failed: if the service is served over plain http, give --url as http://'
+  if (CERT_NAME_CODES.has(code)) return "the service's TLS certificate does not name this host: give --url with a name the certificate was issued for"
+  if (CERT_TIME_CODES.has(code)) return "the service's TLS certificate is expired or not yet valid (or this machine's clock is off)"
+  if (CERT_TRUST_CODES.has(code)) return "the service's TLS certificate is not signed by a CA this machine trusts: NODE_EXTRA_CA_CERTS=<the CA's .pem> adds it"
+  return undefined
+}
+
+/** A call that got no answer, as the operator reads it: the address, why, and what to change when no retry can help. */
+export const unreached = (service: ServiceClient, answer: Extract<Answer, { kind: 'none' }>) => `cannot reach ${service.base} (${answer.why})${answer.misconfigured ? `: ${answer.misconfigured}` : ''}`
 
 /** The JSON answer; anything else (a proxy's HTML page) as a one-line errmsg to show. */
 function parseBody(text: string): Body {

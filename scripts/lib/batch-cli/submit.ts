@@ -5,7 +5,7 @@ import { IDEMPOTENCY_KEY_HEADER } from '../../../src/http/idempotency.js'
 import { type Accepted, isAccepted, MAX_IDS_PER_JOB, SUBMIT_PATH } from './batch-api.js'
 import type { IdsFile } from './ids-file.js'
 import type { Options } from './options.js'
-import { type Answer, CALL_TIMEOUT_MS, refusal, retryAfterMs, type ServiceClient } from './service-call.js'
+import { type Answer, CALL_TIMEOUT_MS, refusal, retryAfterMs, type ServiceClient, unreached } from './service-call.js'
 import { fail } from './terminal.js'
 
 /** Between tries of one submit: 1 s, doubling up to 8 s (or as Retry-After says). */
@@ -22,9 +22,13 @@ const IN_FLIGHT = errorEntry('IDEMPOTENCY_KEY_IN_FLIGHT')
 
 const isInFlight = (answer: Answer) => answer.kind === 'answer' && answer.status === IN_FLIGHT.status && answer.body.params?.err === IN_FLIGHT.err
 
-/** Whether another try could succeed: no answer (whether or not the request left), a transient status, or the first try still running. */
+/**
+ * Whether another try could succeed: no answer (whether or not the request left), a transient status,
+ * or the first try still running; not an address no try can get through (a port fetch blocks, a TLS
+ * handshake or certificate that fails): that is said at once.
+ */
 function isWorthRetrying(answer: Answer): boolean {
-  return answer.kind === 'none' || RETRIED_STATUSES.has(answer.status) || isInFlight(answer)
+  return answer.kind === 'none' ? answer.misconfigured === undefined : RETRIED_STATUSES.has(answer.status) || isInFlight(answer)
 }
 
 /** Whether the service may have recorded the job although this try got no 202: said when the CLI gives up. */
@@ -61,7 +65,7 @@ async function submitJob(service: ServiceClient, request: { userIds: string[]; m
         : { problem: `not a batch answer from ${service.base}${SUBMIT_PATH} (is --url the deletion service?)` }
     }
     recordedMaybe ||= mayHaveRecorded(answer)
-    const problem = answer.kind === 'none' ? `cannot reach ${service.base} (${answer.why})` : `batch refused: ${refusal(answer.status, answer.body)}`
+    const problem = answer.kind === 'none' ? unreached(service, answer) : `batch refused: ${refusal(answer.status, answer.body)}`
     failingSince ??= triedAt
     const leftMs = giveUpMs - (Date.now() - failingSince)
     if (!isWorthRetrying(answer) || leftMs <= 0) return { problem: recordedMaybe ? `${problem}; the service may still have recorded that job` : problem }
