@@ -325,7 +325,8 @@ describe('managed users, erased in every store the deletion erases for the user 
     const resumed = w.requests.all()[0]
     expect(resumed?.state).toBe('completed')
     expect(resumed?.steps.managedUsers?.ids?.sort()).toEqual([CHILD, SECOND_CHILD].sort())
-    expect((w.outbox.eventOf(request?.id ?? '')?.edata as { managed_users?: string[] }).managed_users?.sort()).toEqual([CHILD, SECOND_CHILD].sort())
+    const edata = w.outbox.eventOf(request?.id ?? '')?.edata as { managed_users?: string[] } | undefined
+    expect(edata?.managed_users?.sort()).toEqual([CHILD, SECOND_CHILD].sort())
     expect(await footprint(w, SECOND_CHILD)).toEqual(AFTER_HARD)
   })
 
