@@ -296,6 +296,16 @@ describe('managed users, erased in every store the deletion erases for the user 
     expect(w.outbox.eventOf(request?.id ?? '')?.edata).toMatchObject({ managed_users: [CHILD] })
   })
 
+  it('when Sunbird’s deletion (no mode) erases a managed user, then their ids cost no write of their own before it: the scrub keeps managedby, so a run again finds them', async () => {
+    const w = family()
+
+    await deleteAccount(w.deps, ask())
+
+    const writes = w.timeline.entries.filter((entry) => entry.startsWith('requests.') && entry.includes('managedUsers'))
+    expect(writes).toHaveLength(1)
+    expect(w.requests.all()[0]?.steps.managedUsers).toMatchObject({ status: 'done', ids: [CHILD] })
+  })
+
   it('when a hard deletion dies at its second managed user, then the first, already cut loose by its tombstone, is still named: resuming reports both and the event names both', async () => {
     // Arrange: two children; the run dies at the search document of whichever it erases second.
     const SECOND_CHILD = '8b5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d44'

@@ -164,9 +164,10 @@ export function managedUsersStep(personalStoreSteps: readonly DeletionStep[]): M
       const managed = [...new Set([...(await users.findManagedUserIds(request.userId)), ...recorded])]
       if (managed.length === 0) return stepOutcome('skipped', verb, clock.now(), 0, { plan, ids: managed })
       const earlier: StepOutcome | undefined = request.steps.managedUsers
-      // Their ids are written before any of them is erased: a tombstone cuts a child loose, so after a
-      // crash part way only this record still finds the ones already erased (for the event, the receipt, verify).
-      if (recordNow && managed.some((id) => !recorded.includes(id))) await recordNow(namedBeforeErasure(earlier, plan, verb, managed, clock.now()))
+      // A hard deletion writes their ids before it erases any of them: its tombstone cuts a child loose,
+      // so after a crash part way only this record still finds the ones already erased (for the event,
+      // the receipt, verify). Sunbird's scrub keeps managedby: a run again finds them by it, no write needed.
+      if (plan === 'hard' && recordNow && managed.some((id) => !recorded.includes(id))) await recordNow(namedBeforeErasure(earlier, plan, verb, managed, clock.now()))
       const steps = stepsForManaged(personalStoreSteps, plan)
       const tally = new StoreTally()
       const hashes = new Set<string>()
