@@ -193,7 +193,7 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
       description: [
         "Every JSON answer of the Sunbird routes is Sunbird's envelope `id, ver, ts, params{resmsgid,msgid,err,status,errmsg}, responseCode, result`, with `Access-Control-Allow-Origin: *`. " +
           '`msgid` = `resmsgid` = the `x-request-id` header, else `X-msgId`, else a new UUID v4; the service log carries it on every line of the request.',
-        'Checks run in this order and the first failing one answers: size, JSON, API bearer, user token, body schema, authorization, role restriction, existence, already deleted.',
+        'Checks run in this order and the first failing one answers: size, JSON, API bearer, user token, body schema, mass-deletion guard (a requester deleting someone else), authorization, role restriction, existence, already deleted.',
         'A method a path does not serve answers 405 with `Allow` (see `MethodNotAllowed`); an unknown path answers 404 `UOS_APINOTFOUND` (see `ApiNotFound`). ' +
           '`OPTIONS` on the delete paths answers the CORS preflight (204).',
         'The REST routes of other deletion APIs (`DELETE /api/v2/user/{id}/`, `/api/v1/users/{id}`, `/api/users/{user_id}` and `/api/users/{user_id}/`) answer in the dialect of the API their clients know, with the status of the same error-table entry, and `X-Request-Id` on every answer.',
