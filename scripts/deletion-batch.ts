@@ -34,7 +34,8 @@ async function main(): Promise<number> {
     )
     return 0
   }
-  return follow(service, await submitAll(service, file, options.mode, options.giveUpMs), options.giveUpMs)
+  // The submit was answered: a TLS or port failure while following is waited out, not final.
+  return follow(service, await submitAll(service, file, options.mode, options.giveUpMs), options.giveUpMs, { answeredBefore: true })
 }
 
 // Never a stack trace: an error nobody foresaw is named, not dumped (its message may hold a token).

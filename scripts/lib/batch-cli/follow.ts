@@ -24,26 +24,34 @@ async function readStatus(service: ServiceClient, jobId: string, timeoutMs: numb
   return { kind: 'status', status: answer.body.result }
 }
 
-/** Polls every job until all are completed; the last statuses. Gives up (exit 2) after giveUpMs without an answer. */
-async function pollUntilCompleted(service: ServiceClient, jobIds: string[], giveUpMs: number, view: ProgressView): Promise<Status[]> {
+/**
+ * Polls every job until all are completed; the last statuses. Gives up (exit 2) after giveUpMs
+ * without an answer. `answered`: the service at this address has answered already (the submit).
+ */
+async function pollUntilCompleted(service: ServiceClient, jobIds: string[], giveUpMs: number, view: ProgressView, answered: boolean): Promise<Status[]> {
   // When the current run of unanswered polls began; undefined while the service answers.
   let silentSince: number | undefined
+  let answeredHere = answered
   for (;;) {
     const askedAt = Date.now()
     // A hung service is asked at least twice before the CLI gives up on it.
     const reads = await Promise.all(jobIds.map((jobId) => readStatus(service, jobId, Math.min(CALL_TIMEOUT_MS, giveUpMs / 2))))
-    // A port fetch blocks, a TLS handshake or certificate that fails: no retry mends it, so it is said at once.
+    // A port fetch blocks, a TLS handshake or certificate that fails: before any answer, no retry mends
+    // it, so it is said at once; once the address has answered, it is a passing fault (an ingress
+    // reloading its certificate), waited out like any silence.
     const unreachable = reads.find((read) => read.kind === 'unreachable')
-    if (unreachable) fail(`${unreachable.problem}; the jobs go on without this CLI: follow again with --job ${jobIds.join(',')}`)
-    const unanswered = reads.find((read) => read.kind === 'unanswered')
+    if (unreachable && !answeredHere) fail(`${unreachable.problem}; the jobs go on without this CLI: follow again with --job ${jobIds.join(',')}`)
+    const unanswered = reads.find((read): read is Extract<StatusRead, { kind: 'unanswered' | 'unreachable' }> => read.kind === 'unanswered' || read.kind === 'unreachable')
     if (unanswered) {
-      if (silentSince === undefined) view.notAnswering(unanswered.why, giveUpMs)
+      const why = unanswered.kind === 'unanswered' ? unanswered.why : unanswered.problem
+      if (silentSince === undefined) view.notAnswering(why, giveUpMs)
       silentSince ??= askedAt
       if (Date.now() - silentSince >= giveUpMs)
-        fail(`the service at ${service.base} has not answered for ${giveUpMs / 1000}s (${unanswered.why}); the jobs go on without this CLI: follow again with --job ${jobIds.join(',')}`)
+        fail(`the service at ${service.base} has not answered for ${giveUpMs / 1000}s (${why}); the jobs go on without this CLI: follow again with --job ${jobIds.join(',')}`)
     } else {
       if (silentSince !== undefined) view.answersAgain()
       silentSince = undefined
+      answeredHere = true
       const statuses = reads.flatMap((read) => (read.kind === 'status' ? [read.status] : []))
       const sum = summarise(statuses)
       view.show(sum)
@@ -54,9 +62,9 @@ async function pollUntilCompleted(service: ServiceClient, jobIds: string[], give
 }
 
 /** Follows the jobs to the end, then names every id that failed; the exit code: 1 when any failed, else 0. */
-export async function follow(service: ServiceClient, jobIds: string[], giveUpMs: number): Promise<number> {
+export async function follow(service: ServiceClient, jobIds: string[], giveUpMs: number, options: { answeredBefore?: boolean } = {}): Promise<number> {
   exitOnInterrupt(jobIds)
-  const latest = await pollUntilCompleted(service, jobIds, giveUpMs, progressView(service.base))
+  const latest = await pollUntilCompleted(service, jobIds, giveUpMs, progressView(service.base), options.answeredBefore === true)
   stopBar()
   const sum = summarise(latest)
   const failedIds = latest.flatMap((s) => s.outcomes.filter((o) => o.status === 'failed'))
