@@ -37,10 +37,22 @@ describe('local cluster layout (scripts/services)', () => {
 
   it('when ENV_NAME names the deployment, then the local Kafka creates the topic the service publishes to', async () => {
     const { loadConfig } = await import('../../src/config/load-config.js')
-    const topicOfService = (envName: string) => loadConfig({ env: envName }).events.topic
+    // The service's topic as its configuration loads it from the environment (ENV_NAME through config/).
+    const saved = { envName: process.env.ENV_NAME, topic: process.env['user-deletion-broadcast-topic'] }
+    process.env.ENV_NAME = 'staging'
+    delete process.env['user-deletion-broadcast-topic']
+    let serviceTopic: string
+    try {
+      serviceTopic = loadConfig().events.topic
+    } finally {
+      if (saved.envName === undefined) delete process.env.ENV_NAME
+      else process.env.ENV_NAME = saved.envName
+      if (saved.topic !== undefined) process.env['user-deletion-broadcast-topic'] = saved.topic
+    }
 
+    expect(serviceTopic).toBe('staging.delete.user')
+    expect(getConfig({ ...env, ENV_NAME: 'staging' }).kafka.topic).toBe(serviceTopic)
     expect(getConfig(env).kafka.topic).toBe('local.delete.user')
-    expect(getConfig({ ...env, ENV_NAME: 'staging' }).kafka.topic).toBe(topicOfService('staging'))
     expect(getConfig({ ...env, ENV_NAME: 'staging', 'user-deletion-broadcast-topic': 'own.topic' }).kafka.topic).toBe('own.topic')
   })
 

@@ -210,6 +210,23 @@ export function describePersonalDataTablesContract(implementation: string, facto
       expect(await s.tables.countExtra(target, userId)).toBe(0)
     })
 
+    test('when a user has more rows than one page holds, then every one is blanked (shadow users, an extra target that blanks) and counted, and a table keyed by the user counts them all', async (s) => {
+      const rows = 2 * s.pageRows + 1
+      const userId = randomUUID()
+      const table = await s.extraTable()
+      const target: ExtraTarget = { ...table, userColumn: 'user_id', action: 'blank', columns: ['note'] }
+      await inBatches(rows, (n) => s.seedRow('shadow_user', { channel: 'demo', userextid: `${userId}-${n}`, userid: userId, name: 'Ashwini', email: 'ashwini@example.org', phone: '9876543210' }))
+      await inBatches(rows, (n) => s.seedExtra(table, { id: `${userId}-${n}`, user_id: userId, note: 'welcome' }))
+      await inBatches(rows, (n) => s.seedRow('user_declarations', { userid: userId, orgid: `org-${n}`, persona: 'teacher', status: 'SUBMITTED' }))
+
+      expect(await s.tables.blankShadowUsers(userId)).toBe(rows)
+      expect((await s.tables.readRows('shadow_user', userId)).filter((row) => row.name !== null || row.email !== null || row.phone !== null)).toEqual([])
+      expect(await s.tables.eraseExtra(target, userId)).toBe(rows)
+      expect((await s.extraRows(table, userId)).filter((row) => row.note !== null)).toEqual([])
+      expect(await s.tables.deleteRows('user_declarations', userId)).toBe(rows)
+      expect(await s.tables.readRows('user_declarations', userId)).toEqual([])
+    })
+
     test('when an extra target’s table does not exist, then counting and erasing answer undefined', async (s) => {
       const { keyspace } = await s.extraTable()
       for (const action of ['delete', 'blank'] as const) {
