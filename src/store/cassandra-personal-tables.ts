@@ -109,11 +109,10 @@ export class CassandraPersonalTables implements PersonalDataTables {
     return found
   }
 
-  /** Writes `cql` once per row of the user in `table`, by the row's primary key, a page at a time; returns how many. */
-  private async eachRowKey(table: PersonalTable, userId: string, cql: string): Promise<number> {
-    const { userColumn, key } = TABLES[table]
+  /** Writes `cql` once per row `read` finds, by the row's primary key (`key`), a page at a time; returns how many. */
+  private async writeEachRow(read: string, userId: string, key: readonly string[], cql: string): Promise<number> {
     let count = 0
-    for await (const rows of this.pages(`SELECT ${key.join(', ')} FROM ${this.keyspace}.${table} WHERE ${userColumn} = ?`, [userId])) {
+    for await (const rows of this.pages(read, [userId])) {
       for (const row of rows)
         await this.execute(
           cql,
@@ -122,6 +121,12 @@ export class CassandraPersonalTables implements PersonalDataTables {
       count += rows.length
     }
     return count
+  }
+
+  /** writeEachRow over the user's rows of one of the sunbird keyspace's side tables. */
+  private eachRowKey(table: PersonalTable, userId: string, cql: string): Promise<number> {
+    const { userColumn, key } = TABLES[table]
+    return this.writeEachRow(`SELECT ${key.join(', ')} FROM ${this.keyspace}.${table} WHERE ${userColumn} = ?`, userId, key, cql)
   }
 
   async deleteRows(table: PersonalTable, userId: string): Promise<number> {
@@ -173,15 +178,6 @@ export class CassandraPersonalTables implements PersonalDataTables {
     const where = read.key.map((column) => `${quoted(column)} = ?`).join(' AND ')
     const cql =
       target.action === 'delete' ? `DELETE FROM ${table} WHERE ${where}` : `UPDATE ${table} SET ${(target.columns ?? []).map((column) => `${quoted(column)} = null`).join(', ')} WHERE ${where}`
-    let count = 0
-    for await (const rows of this.pages(read.cql, [userId])) {
-      for (const row of rows)
-        await this.execute(
-          cql,
-          read.key.map((column) => row.get(column)),
-        )
-      count += rows.length
-    }
-    return count
+    return this.writeEachRow(read.cql, userId, read.key, cql)
   }
 }
