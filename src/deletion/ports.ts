@@ -372,8 +372,8 @@ export interface UserSearchIndex {
   readUser(userId: string): Promise<JsonRow | undefined>
   /** Replaces the whole document with `document` (nothing else survives); 'absent' (nothing written) when there was none. */
   replaceUser(userId: string, document: JsonRow): Promise<'replaced' | 'absent'>
-  /** Sets status 2, isDeleted and isBlocked; the prior flags, or undefined when there is no document. */
-  flagUserDeleted(userId: string): Promise<SearchUserFlags | undefined>
+  /** Sets status 2, isDeleted and isBlocked in one update (the caller reads the flags before, for a cancel); false when there is no document. */
+  flagUserDeleted(userId: string): Promise<boolean>
   /** Puts the flags back; false when there is no document. */
   restoreUserFlags(userId: string, prior: SearchUserFlags): Promise<boolean>
   /** Removes the user document; 1 when there was one, else 0. */

@@ -62,6 +62,8 @@ const healthy: Required<Script> = {
   bulk: (res) => json(res, 200, deletedItems([])),
 }
 
+const bodyOf = (request: StubRequest | undefined) => JSON.parse(request?.body ?? '{}') as Record<string, unknown>
+
 const servers: { stub: StubServer; client: Client }[] = []
 afterEach(async () => {
   for (const { stub, client } of servers.splice(0)) {
@@ -152,10 +154,20 @@ describe('OpenSearchUserIndex when the engine answers with an error status', () 
     })
   }
 
-  it('when the document went between the read and the soft flag (update answers 404), then flagging fails as unavailable, not as a bug', async () => {
+  it('when the document is flagged deleted, then that is one update (no read first) setting only the three flags, refreshed at once', async () => {
+    const { index, stub, routes } = await indexOver({})
+
+    expect(await index.flagUserDeleted(USER)).toBe(true)
+
+    expect(routes()).toEqual(['update'])
+    expect(bodyOf(stub.requests[0])).toEqual({ doc: { status: 2, isDeleted: true, isBlocked: true } })
+    expect(stub.requests[0]?.path).toContain('refresh=true')
+  })
+
+  it('when the document went before the soft flag (update answers 404 document_missing_exception), then flagging answers false, not a failure', async () => {
     const { index } = await indexOver({ update: (res) => refuse(res, 404, 'document_missing_exception') })
 
-    expectSearchUnavailable(await failureOf(index.flagUserDeleted(USER)), 404)
+    expect(await index.flagUserDeleted(USER)).toBe(false)
   })
 
   it('when the engine answers 404 where it means "nothing there", then that is still no document, nothing deleted, no notes', async () => {
@@ -169,7 +181,7 @@ describe('OpenSearchUserIndex when the engine answers with an error status', () 
 
     expect(await index.readUser(USER)).toBeUndefined()
     expect(await index.replaceUser(USER, { id: USER })).toBe('absent')
-    expect(await index.flagUserDeleted(USER)).toBeUndefined()
+    expect(await index.flagUserDeleted(USER)).toBe(false)
     expect(await index.restoreUserFlags(USER, { status: 1, isDeleted: false, isBlocked: null })).toBe(false)
     expect(await index.deleteUser(USER)).toBe(0)
     expect(await index.readNotes(USER)).toEqual([])
@@ -282,8 +294,6 @@ function inTurn(answers: unknown[]): (res: ServerResponse) => void {
   let next = 0
   return (res) => json(res, 200, answers[Math.min(next++, answers.length - 1)])
 }
-
-const bodyOf = (request: StubRequest | undefined) => JSON.parse(request?.body ?? '{}') as Record<string, unknown>
 
 describe('OpenSearchUserIndex.readNotes', () => {
   it('when the notes fill several pages, then every page is read through one scroll, in order, and the scroll is cleared', async () => {

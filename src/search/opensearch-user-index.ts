@@ -162,17 +162,16 @@ export class OpenSearchUserIndex implements UserSearchIndex {
     return 'replaced'
   }
 
-  async flagUserDeleted(userId: string): Promise<SearchUserFlags | undefined> {
-    const document = await this.readUser(userId)
-    if (!document) return undefined
-    const prior: SearchUserFlags = {
-      status: typeof document.status === 'number' ? document.status : null,
-      isDeleted: typeof document.isDeleted === 'boolean' ? document.isDeleted : null,
-      isBlocked: typeof document.isBlocked === 'boolean' ? document.isBlocked : null,
-    }
-    // A 404 here (the document went between the read and the update) is owed too: the next run reads again.
-    await runSearch('flag user document deleted', () => this.client.update({ index: this.userAlias, id: userId, body: { doc: { status: 2, isDeleted: true, isBlocked: true } }, refresh: true }))
-    return prior
+  async flagUserDeleted(userId: string): Promise<boolean> {
+    return runSearch('flag user document deleted', async () => {
+      try {
+        await this.client.update({ index: this.userAlias, id: userId, body: { doc: { status: 2, isDeleted: true, isBlocked: true } }, refresh: true })
+        return true
+      } catch (err) {
+        if (isNotFound(err)) return false
+        throw err
+      }
+    })
   }
 
   async restoreUserFlags(userId: string, prior: SearchUserFlags): Promise<boolean> {

@@ -38,7 +38,7 @@ const flagsOf = (facts: Record<string, unknown>): SearchUserFlags => ({
  * before the flags change (recordNow), as the Keycloak step keeps its intent: an update that lands
  * but whose answer is lost, or a crash right after it, would otherwise leave a run again reading the
  * flagged document as "before", or a cancel finding nothing to put back (the user hidden from search
- * for good). A run again uses the flags an earlier run kept.
+ * for good). A run again uses the flags an earlier run kept, and reads nothing: the flag is one update.
  */
 async function flagDeleted(context: StepContext, search: UserSearchIndex): Promise<StepOutcome> {
   const { deps, request, plan, recordNow } = context
@@ -57,9 +57,8 @@ async function flagDeleted(context: StepContext, search: UserSearchIndex): Promi
     await recordNow?.(stepOutcome('pending', 'flagging', deps.clock.now(), undefined, { plan, restore: prior }))
   }
   try {
-    const flagged = await search.flagUserDeleted(request.userId)
     // Gone since it was read: nothing to flag, nothing to put back.
-    if (!flagged) return stepOutcome('done', 'absent', deps.clock.now(), 0, { plan })
+    if (!(await search.flagUserDeleted(request.userId))) return stepOutcome('done', 'absent', deps.clock.now(), 0, { plan })
     return stepOutcome('done', 'flagged', deps.clock.now(), 1, { plan, restore: prior })
   } catch (err) {
     // Keep what a cancel needs: the update may have landed.

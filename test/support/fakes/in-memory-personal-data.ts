@@ -131,18 +131,13 @@ export class InMemoryUserSearchIndex extends Switchable implements UserSearchInd
     return 'replaced'
   }
 
-  async flagUserDeleted(userId: string): Promise<SearchUserFlags | undefined> {
+  async flagUserDeleted(userId: string): Promise<boolean> {
     this.check()
-    const document = this.users.get(userId)
-    if (!document) return undefined
     this.checkWrite()
-    const prior: SearchUserFlags = {
-      status: typeof document.status === 'number' ? document.status : null,
-      isDeleted: typeof document.isDeleted === 'boolean' ? document.isDeleted : null,
-      isBlocked: typeof document.isBlocked === 'boolean' ? document.isBlocked : null,
-    }
+    const document = this.users.get(userId)
+    if (!document) return false
     Object.assign(document, { status: 2, isDeleted: true, isBlocked: true })
-    return prior
+    return true
   }
 
   async restoreUserFlags(userId: string, prior: SearchUserFlags): Promise<boolean> {
