@@ -81,7 +81,7 @@ export function describeUserSearchIndexContract(implementation: string, factory:
       expect(await s.index.flagUserDeleted(userId)).toBe(true)
     })
 
-    test('when the flags read before a soft flag are restored, then the document is as before but for an explicit null isBlocked', async (s) => {
+    test('when the flags a document had are restored after a soft flag, then it is as before but for an explicit null isBlocked', async (s) => {
       const userId = randomUUID()
       await s.seedUser(userId, { ...userDocument(userId), isBlocked: false })
       await s.index.flagUserDeleted(userId)
