@@ -645,6 +645,26 @@ describe('resumeOpenDeletions', () => {
     expect(w.requests.isOpen('req-1')).toBe(false)
   })
 
+  it('when a run’s finish lands but its answer is lost, then the run keeps its lease (it does not say closed) and the sweeper stores the record once it runs out', async () => {
+    const w = world([activeUser()])
+    const finish = w.requests.finish.bind(w.requests)
+    w.requests.finish = async (...args) => {
+      await finish(...args)
+      if (args[1] === 'completed') throw new DependencyUnavailableError('cassandra')
+    }
+    // The erasure is done: the caller is answered, and the end's record is owed.
+    expect(await deleteUser(w.deps, { requestId: 'req-1', userId: USER_A, caller: { consumer: 'portal', userId: USER_A, roles: [] } })).toEqual({ response: 'SUCCESS' })
+    expect(w.requests.peek('req-1')?.state).toBe('completed')
+    expect(w.requests.leaseOf('req-1')?.getTime()).toBeGreaterThan(0)
+    w.requests.finish = finish
+
+    w.clock.advance(WORLD_LEASE_MS + 1)
+    expect(await resumeOpenDeletions(w.deps)).toMatchObject({ unlisted: 1 })
+
+    expect(w.audit.eventsOf('req-1')).toEqual(['deletion.accepted', 'deletion.completed'])
+    expect(w.requests.isOpen('req-1')).toBe(false)
+  })
+
   it('when the live run of a listed request audits, unlists and gives back its lease between the sweeper’s isClosed read and its lease, then the sweeper stores no second record', async () => {
     // Arrange: finished, listed, its run's lease held (its record not stored yet).
     const w = world([lockedUser()])

@@ -47,6 +47,9 @@ export function owedEndRecord(request: DeletionRequest): AuditRecord | undefined
 async function endAudited(deps: SettleDeps, request: DeletionRequest, state: 'completed' | 'failed', fields: Parameters<typeof finishUnderLease>[3], record: AuditRecord): Promise<void> {
   // A run past its lease takes it back before the finish, so nobody takes the request between the finish and the close.
   await reclaimLease(deps, request)
+  // Owed before the finish is sent: one that lands but whose answer is lost must keep the lease too,
+  // since a lease given back says the end is audited and the sweeper would never store the record.
+  request.closeOwed = true
   await finishUnderLease(deps, request, state, fields)
   await deps.audit.append(record)
   await closeFinished(deps, request)
