@@ -330,6 +330,43 @@ describe('deleteAccount, grace period', () => {
     expect(w.requests.isOpen(w.requests.all()[0]?.id ?? '')).toBe(false)
   })
 
+  it('when the sweeper’s change of the hold settles as not applied though nobody else holds the user (a compare-and-set that timed out in contention), then the erasure still happens', async () => {
+    const w = deletionWorld({ seed: [activeUser()] })
+    await deleteAccount(w.deps, ask({ gracePeriodDays: 1 }))
+    const swap = w.states.swap.bind(w.states)
+    let unapplied = 0
+    w.states.swap = async (userId, expected, next) => {
+      if (expected?.mode === 'soft' && next?.mode === 'sunbird' && unapplied < 2) {
+        unapplied++
+        return false
+      }
+      return swap(userId, expected, next)
+    }
+
+    w.clock.advance(WORLD_GRACE_DAY_MS)
+    await resumeOpenDeletions(w.deps)
+
+    expect(w.requests.all()[0]).toMatchObject({ state: 'completed', plan: 'sunbird' })
+    expect(w.users.remainingLookups(TARGET)).toBe(0)
+    expect(w.states.peek(TARGET)).toMatchObject({ mode: 'sunbird' })
+  })
+
+  it('when the hold keeps settling as not applied, then the request stays scheduled for the next pass rather than ending superseded', async () => {
+    const w = deletionWorld({ seed: [activeUser()] })
+    await deleteAccount(w.deps, ask({ gracePeriodDays: 1 }))
+    const swap = w.states.swap.bind(w.states)
+    w.states.swap = async (userId, expected, next) => (expected?.mode === 'soft' && next?.mode === 'sunbird' ? false : swap(userId, expected, next))
+
+    w.clock.advance(WORLD_GRACE_DAY_MS)
+    await resumeOpenDeletions(w.deps)
+
+    expect(w.requests.all()[0]).toMatchObject({ state: 'scheduled' })
+    expect(w.requests.isOpen(w.requests.all()[0]?.id ?? '')).toBe(true)
+    w.states.swap = swap
+    await resumeOpenDeletions(w.deps)
+    expect(w.requests.all()[0]).toMatchObject({ state: 'completed', plan: 'sunbird' })
+  })
+
   it('when a grace period ends in a hard deletion, then the sweeper leaves a tombstone', async () => {
     const w = deletionWorld({ seed: [activeUser()] })
     await deleteAccount(w.deps, ask({ mode: 'hard', gracePeriodDays: 1 }))

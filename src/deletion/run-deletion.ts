@@ -1,5 +1,6 @@
 import { finishCancel, finishInterruptedCancel } from './cancel-deletion.js'
 import { type DeletionRequest, isFinished, outcomeHolds, type RequestState, type StepName, type StepOutcome, tookTheUser } from './deletion-request.js'
+import { DependencyUnavailableError } from './errors.js'
 import { isDeleted } from './is-deleted.js'
 import { checkpointSteps, closedReadStillFresh, closeFinished, giveBack, LeaseLostError, leaseUntil } from './lease.js'
 import { lockForPlan } from './lock-for-plan.js'
@@ -80,28 +81,38 @@ export async function runRemainingSteps(deps: RunDeps, request: DeletionRequest,
   return state
 }
 
+/** How often the sweeper reads the hold again after its change settled as not applied, in one pass. */
+const HOLD_CHANGE_TRIES = 3
+
 /**
  * A grace period has run out: the soft deletion turns into its erasure plan. The user's deletion
  * state moves from this request's soft hold to the erasure's, by compare-and-set, so a cancel (or a
  * hard deletion) at the same moment either wins entirely or loses entirely. A cancel that won (the
  * hold is `restoring`) but stopped before it reopened the request (stalled past its lease, or died)
  * is finished here, as a deletion meeting the hold finishes it: the user is let in again.
+ * A compare-and-set that settles as not applied is read again before anything is concluded: one
+ * that timed out in contention (the gate's and a cancel's serial reads of the row) settles so while
+ * the hold is still ours. Only a hold that is no longer ours makes the erasure not ours to run.
  */
 async function beginErasure(deps: RunDeps, request: DeletionRequest): Promise<RequestState | undefined> {
   const schedule = request.schedule
   if (!schedule) return undefined
   const erasing = { mode: schedule.plan === 'hard' ? 'hard' : 'sunbird', requestId: request.id } as const
-  const held = await deps.states.get(request.userId)
-  const ours = held?.requestId === request.id
-  if (ours && held.mode === 'restoring') {
-    return (await finishInterruptedCancel(deps, request)) === 'cancelled' ? 'cancelled' : 'failed'
-  }
-  if (!(ours && held.mode === erasing.mode)) {
-    if (!ours || held.mode !== 'soft' || !(await deps.states.swap(request.userId, held, erasing))) {
+  for (let tries = 1; ; tries++) {
+    const held = await deps.states.get(request.userId)
+    const ours = held?.requestId === request.id
+    if (ours && held.mode === 'restoring') {
+      return (await finishInterruptedCancel(deps, request)) === 'cancelled' ? 'cancelled' : 'failed'
+    }
+    if (ours && held.mode === erasing.mode) break
+    if (!ours || held.mode !== 'soft') {
       // Cancelled, or taken over by a hard deletion, in the meantime: this request's erasure is not ours to run.
       await failRequest(deps, request, 'superseded', deps.clock.now())
       return 'failed'
     }
+    if (await deps.states.swap(request.userId, held, erasing)) break
+    // Still ours after a few tries: the row is too contended now; the next pass tries again.
+    if (tries >= HOLD_CHANGE_TRIES) throw new DependencyUnavailableError('cassandra')
   }
   await deps.requests.updatePlan(request.id, schedule.plan, 'in_progress', request.heldUntil)
   request.plan = schedule.plan
