@@ -92,6 +92,23 @@ describe('buildReceipt', () => {
     expect(receipt.stores.find((entry) => entry.store === 'search.usernotes')?.action).toBe('kept')
   })
 
+  it('when a soft deletion disabled the account and removed the codes, then the receipt says the account was disabled and kept, not removed, and no profile was blanked', () => {
+    const soft = {
+      ...request({ lock: done('locked'), keycloak: { ...done('disabled'), plan: 'soft' }, otp: { ...done('deleted', 1), plan: 'soft' }, rateLimit: { ...done('deleted', 0), plan: 'soft' } }),
+      plan: 'soft' as const,
+    }
+
+    const receipt = buildReceipt(soft, 'completed', KEY, COMPLETED_AT)
+
+    const keycloak = receipt.stores.find((entry) => entry.store === 'keycloak')
+    expect(keycloak).toMatchObject({ action: 'disabled' })
+    expect(keycloak?.why).toContain('disabled')
+    expect(keycloak?.why).not.toContain('removed')
+    for (const store of ['cassandra.otp', 'cassandra.rate_limit']) expect(receipt.stores.find((entry) => entry.store === store)?.why).not.toContain('blanked')
+    // The same steps under an erasing plan keep their own words.
+    expect(buildReceipt(request(ALL_STEPS), 'completed', KEY, COMPLETED_AT).stores.find((entry) => entry.store === 'keycloak')?.why).toContain('removed')
+  })
+
   it('when the physical erasure of a store is known, then its entry says by when and how; others say nothing', () => {
     const horizons = { 'cassandra.user_lookup': { by: '2024-05-30T10:09:00.000Z', how: 'after gc_grace_seconds 864000 at the next compaction' } }
 

@@ -36,10 +36,11 @@ export function receiptStores(request: DeletionRequest): ReceiptEntry[] {
   const stores: ReceiptEntry[] = []
   for (const step of deletionSteps) {
     const outcome = request.steps[step.name]
+    const why = (outcome?.plan === 'soft' && 'softWhy' in step && step.softWhy) || step.why
     if (outcome?.entries) {
-      for (const entry of outcome.entries) stores.push({ ...entry, why: step.why })
+      for (const entry of outcome.entries) stores.push({ ...entry, why })
     } else if (outcome) {
-      stores.push({ store: step.store, action: outcome.status === 'pending' ? 'pending' : outcome.action, ...(outcome.count !== undefined && { count: outcome.count }), why: step.why })
+      stores.push({ store: step.store, action: outcome.status === 'pending' ? 'pending' : outcome.action, ...(outcome.count !== undefined && { count: outcome.count }), why })
     } else if ('kept' in step && step !== roles && !(step.plans as readonly string[]).includes(request.plan)) {
       stores.push({ store: step.store, action: step.kept.action, why: step.kept.why })
     }

@@ -66,6 +66,7 @@ export const keycloakAccount = {
   name: 'keycloak',
   store: STORE,
   why: 'every session ended, then the account removed (disabled and blanked if removal was refused)',
+  softWhy: 'every session ended and the account disabled, kept whole so a cancel can enable it again',
   plans: ['sunbird', 'soft', 'hard'],
   async run({ deps, request, plan, recordNow }): Promise<StepOutcome> {
     if (plan !== 'soft') {

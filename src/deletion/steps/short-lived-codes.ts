@@ -9,12 +9,13 @@ import { type DeletionStep, type PlanName, type StepContext, stepOutcome } from 
  * contacts, never the contacts, and which key made them, so deletion:verify can look for them
  * again (under that key only).
  */
-function codesStep<Name extends string>(name: Name, table: CodeTable, why: string) {
+function codesStep<Name extends string>(name: Name, table: CodeTable, what: string) {
   const store = `cassandra.${table}`
   return {
     name,
     store,
-    why,
+    why: `${what} removed before the profile is blanked`,
+    softWhy: `${what} removed: short-lived, never brought back by a cancel`,
     plans: ['sunbird', 'soft', 'hard'] as const satisfies readonly PlanName[],
     async run({ deps, plan, contacts: readContacts }: StepContext) {
       const contacts = await readContacts()
@@ -29,5 +30,5 @@ function codesStep<Name extends string>(name: Name, table: CodeTable, why: strin
   } satisfies DeletionStep<Name>
 }
 
-export const otpCodes = codesStep('otp', 'otp', 'one-time codes sent to the email or phone (keyed by the plain value) removed before the profile is blanked')
-export const rateLimits = codesStep('rateLimit', 'rate_limit', 'code-request counters keyed by the plain email or phone removed before the profile is blanked')
+export const otpCodes = codesStep('otp', 'otp', 'one-time codes sent to the email or phone (keyed by the plain value)')
+export const rateLimits = codesStep('rateLimit', 'rate_limit', 'code-request counters keyed by the plain email or phone')

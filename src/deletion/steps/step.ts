@@ -124,6 +124,8 @@ export interface DeletionStep<Name extends string = string> {
   readonly store: string
   /** Why, in a sentence a data-protection officer can read. */
   readonly why: string
+  /** Why, for a soft deletion, when the step does something else then (disables what it would remove): the receipt must not say more was erased than was. */
+  readonly softWhy?: string
   readonly plans: readonly PlanName[]
   /**
    * The outcomes of the steps before it are recorded before it runs: it destroys what they read
