@@ -78,10 +78,14 @@ describe('cancelDeletion against the request deadline (answerBy)', () => {
     slowRead.open()
 
     // Assert: the abandoned run stopped before the hold's compare-and-set; the user is still soft-deleted.
+    // (Only the open entry was written, which makes the sweeper look: it finds the request closed and unlists it.)
     expect(onCommit).not.toHaveBeenCalled()
-    await vi.waitFor(() => expect(w.timeline.writes()).toEqual(['requests.acquireLease', 'requests.releaseLease']))
+    await vi.waitFor(() => expect(w.timeline.writes()).toEqual(['requests.acquireLease', 'requests.relist', 'requests.releaseLease']))
     await sleep(20)
-    expect(w.timeline.writes()).toEqual(['requests.acquireLease', 'requests.releaseLease'])
+    expect(w.timeline.writes()).toEqual(['requests.acquireLease', 'requests.relist', 'requests.releaseLease'])
+    expect(w.states.peek(TARGET)).toMatchObject({ mode: 'soft' })
+    expect(w.requests.all()[0]?.state).toBe('completed')
+    expect(await resumeOpenDeletions(w.deps)).toMatchObject({ resumed: 0, unlisted: 1 })
     expect(w.states.peek(TARGET)).toMatchObject({ mode: 'soft' })
     expect(w.requests.all()[0]?.state).toBe('completed')
     await expect(cancelDeletion(w.deps, { userId: TARGET, caller: self() })).resolves.toEqual({ requestId: 'soft-1' })
@@ -162,6 +166,53 @@ describe('a cancel interrupted before it reopened its request, met by the end of
     expect(w.identity.isDisabled(TARGET)).toBe(false)
     expect(await lockOutStanding(w, TARGET)).toBe('active')
     expect(await w.requests.listOpen(10, w.clock.now())).toEqual([])
+  })
+})
+
+describe('a cancel whose hold moved to restoring but whose reopen never landed', () => {
+  it('when the soft deletion had completed and closed, then the sweeper still finds the cancel and lets the user in', async () => {
+    const w = await softDeleted()
+    expect(w.requests.isOpen('soft-1')).toBe(false)
+    w.requests.failNext('reopen', new DependencyUnavailableError('cassandra'))
+
+    expect(await cancelDeletion(w.deps, { userId: TARGET, caller: self() }).catch((err: unknown) => err)).toBeInstanceOf(DependencyUnavailableError)
+    expect(w.states.peek(TARGET)).toMatchObject({ mode: 'restoring' })
+
+    await resumeOpenDeletions(w.deps)
+
+    expect(w.requests.all()[0]?.state).toBe('cancelled')
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 1, isDeleted: false })
+    expect(await lockOutStanding(w, TARGET)).toBe('active')
+  })
+
+  it('when it was a grace period, then the sweeper finishes the cancel at once, not when the period ends', async () => {
+    const w = deletionWorld({ seed })
+    await deleteAccount(w.deps, { requestId: 'grace-1', userId: TARGET, caller: self(), gracePeriodDays: 30 })
+    w.requests.failNext('reopen', new DependencyUnavailableError('cassandra'))
+
+    expect(await cancelDeletion(w.deps, { userId: TARGET, caller: self() }).catch((err: unknown) => err)).toBeInstanceOf(DependencyUnavailableError)
+    await resumeOpenDeletions(w.deps)
+
+    expect(w.requests.all()[0]?.state).toBe('cancelled')
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 1, isDeleted: false })
+    expect(await w.requests.listOpen(10, w.clock.now())).toEqual([])
+  })
+
+  it('when a grace period is found listed due before its end and no cancel holds the user, then its due time is put back and the next passes leave it alone', async () => {
+    const w = deletionWorld({ seed })
+    await deleteAccount(w.deps, { requestId: 'grace-1', userId: TARGET, caller: self(), gracePeriodDays: 30 })
+    const request = w.requests.peek('grace-1')
+    if (!request?.schedule) throw new Error('no grace period')
+    await w.requests.relist(request)
+
+    expect(await resumeOpenDeletions(w.deps)).toMatchObject({ resumed: 0 })
+    w.timeline.clear()
+    await resumeOpenDeletions(w.deps)
+
+    expect(w.timeline.writes()).toEqual([])
+    expect(await w.requests.openEntry('grace-1')).toMatchObject({ dueAt: request.schedule.eraseAt })
+    expect(w.requests.peek('grace-1')?.state).toBe('scheduled')
+    expect(w.states.peek(TARGET)).toMatchObject({ mode: 'soft' })
   })
 })
 

@@ -299,10 +299,16 @@ async function cancelOnce(deps: DeleteUserDeps, input: CancelDeletionInput, comm
       if (request?.steps.lock?.status !== 'done') throw new UserNotDeletedError()
       // Before anything changes: a record that cannot be stored answers "retry" with the user as they were.
       await storeOwedEnd(deps, request, closed)
+      // Listed and due before anything changes: whatever of the cancel lands from here (the hold's
+      // swap alone, a reopen cut short), the sweeper finds it and finishes it, though the caller
+      // may be answered before the cancel is recorded (its decision wait run out).
+      if (held.mode === 'soft') await deps.requests.relist(request)
       accepting?.(request.id)
       // The point of no return: the restore begins (or an interrupted one is finished).
       commit?.enter()
       if (held.mode === 'soft' && !(await deps.states.swap(input.userId, held, { mode: 'restoring', requestId: held.requestId }))) {
+        // Listed above for nothing: a finished request's end is recorded (storeOwedEnd), so it leaves the list again.
+        if (isFinished(request.state)) await deps.requests.unlist(request.id)
         return (await endTakenOver(deps, request)) ? SUPERSEDED : undefined
       }
       await recordCancel(deps, request, input.caller.userId)

@@ -323,6 +323,14 @@ export interface DeletionRequestStore {
    */
   reopen(request: Pick<DeletionRequest, 'id' | 'userId' | 'createdAt' | 'cancelledBy'>, state: RequestState, heldUntil?: Date): Promise<void>
   /**
+   * Lists the request open (again), under the user and creation time it was listed with, due at
+   * `dueAt` or at once: plain idempotent writes, unfenced, since an entry only makes the sweeper look
+   * (it reads the request and the user's hold, under its own lease, before it acts). A cancel lists
+   * before its point of no return, so the sweeper finishes whatever of it lands; the sweeper puts a
+   * grace period's due time back when it finds one listed due too early.
+   */
+  relist(request: Pick<DeletionRequest, 'id' | 'userId' | 'createdAt'>, dueAt?: Date): Promise<void>
+  /**
    * The relay's confirmation that the request's event reached the topic: the event step reads
    * 'published' from then on, whatever outcome the run records for it after (kept apart from the
    * step outcomes, so a run's later write of 'queued' cannot hide it).

@@ -186,6 +186,22 @@ async function resumeWithOutcome(deps: RunDeps, requestId: string, listed = fals
   }
 }
 
+/**
+ * A grace period listed as due before its end: a cancel listed it and stopped before it reopened
+ * the request (its swap of the hold landed or not), or its due time was never saved. A cancel that
+ * took the hold is finished here (the user waits for no grace period to be let in again); else the
+ * entry's due time is put back, so the sweeper stops picking it up pass after pass.
+ */
+async function scheduledNotDue(deps: RunDeps, request: DeletionRequest): Promise<RequestState | undefined> {
+  const held = await deps.states.get(request.userId)
+  if (held?.mode === 'restoring' && held.requestId === request.id) {
+    return (await finishInterruptedCancel(deps, request)) === 'cancelled' ? 'cancelled' : 'failed'
+  }
+  if (request.schedule) await deps.requests.relist(request, request.schedule.eraseAt)
+  await giveBack(deps, request)
+  return undefined
+}
+
 /** Whether the user's hold is this completed request's `restoring` one (a cancel of it that stopped before it reopened it). */
 async function holdsRestoring(deps: RunDeps, request: DeletionRequest): Promise<boolean> {
   if (request.state !== 'completed') return false
@@ -224,10 +240,7 @@ async function resumeHeld(deps: RunDeps, request: DeletionRequest, now: Date, { 
     return (await finishCancel(deps, request)) === 'cancelled' ? 'cancelled' : 'failed'
   }
   if (request.state === 'scheduled') {
-    if (!isDue(request, now)) {
-      await giveBack(deps, request)
-      return undefined
-    }
+    if (!isDue(request, now)) return scheduledNotDue(deps, request)
     return beginErasure(deps, request)
   }
   if (request.steps.lock?.status !== 'done') {

@@ -529,9 +529,13 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
   async reopen({ id, userId, createdAt, cancelledBy }: Pick<DeletionRequest, 'id' | 'userId' | 'createdAt' | 'cancelledBy'>, state: RequestState, heldUntil?: Date): Promise<void> {
     // Without a caller, whose cancel it was stays as recorded (unset, not null).
     if (!(await this.writeUnderLease(this.cql.reopen, [state, new Date(), cancelledBy ?? types.unset, id], heldUntil))) throw new LeaseLostError(id)
-    await runCassandra(this.client, (client) => client.execute(this.cql.list, [id, userId, createdAt], IDEMPOTENT))
     // Due at once, even if it was waiting for a grace period to end.
-    await runCassandra(this.client, (client) => client.execute(this.cql.due, [null, id], IDEMPOTENT))
+    await this.relist({ id, userId, createdAt })
+  }
+
+  async relist({ id, userId, createdAt }: Pick<DeletionRequest, 'id' | 'userId' | 'createdAt'>, dueAt?: Date): Promise<void> {
+    await runCassandra(this.client, (client) => client.execute(this.cql.list, [id, userId, createdAt], IDEMPOTENT))
+    await runCassandra(this.client, (client) => client.execute(this.cql.due, [dueAt ?? null, id], IDEMPOTENT))
   }
 
   /**

@@ -757,6 +757,29 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
         }
       })
 
+      test('when a request is relisted, then it is listed due at the time given (or at once) and nothing else of it changes', async (s) => {
+        const eraseAt = new Date(Date.now() + 3600 * SECOND)
+        const scheduled = await created(s, { plan: 'soft', schedule: { plan: 'sunbird', eraseAt } })
+        await s.store.finish(scheduled.id, 'scheduled', { dueAt: eraseAt })
+        const completed = await created(s, { plan: 'soft' })
+        await s.store.finish(completed.id, 'completed', {}, held())
+        await s.store.unlist(completed.id)
+        const before = [await s.store.get(scheduled.id), await s.store.get(completed.id)]
+
+        await s.store.relist(scheduled)
+        await s.store.relist(completed)
+        let due = (await s.store.listOpen(ALL_OPEN, new Date())).map((open) => open.id)
+        expect(due).toContain(scheduled.id)
+        expect(due).toContain(completed.id)
+        expect(await s.store.isListed(completed.id)).toBe(true)
+
+        await s.store.relist(scheduled, eraseAt)
+        due = (await s.store.listOpen(ALL_OPEN, new Date())).map((open) => open.id)
+        expect(due).not.toContain(scheduled.id)
+        expect(await s.store.openEntry(scheduled.id)).toMatchObject({ id: scheduled.id, userId: scheduled.userId, dueAt: eraseAt })
+        expect([await s.store.get(scheduled.id), await s.store.get(completed.id)]).toEqual(before)
+      })
+
       test('when a cancel reopens a request naming its caller, then the caller reads back as cancelledBy, and a reopen naming none keeps it; a request never reopened has none', async (s) => {
         const request = await created(s, { plan: 'soft' })
         await s.store.finish(request.id, 'completed', {}, held())

@@ -70,6 +70,7 @@ const EPOCH = new Date(0)
  *   answer that reached the limit stopped; after startRound, listOpen goes from the list's start and
  *   stops at its end, and the first answer short of the limit ends the round (roundEnded); unlist
  *   takes an entry off the list and nothing else; reopen lists a request again, due at once, recording its `cancelledBy` when given;
+ *   relist lists a request's entry again, due at `dueAt` or at once, and changes nothing else;
  * - isClosed: the request is finished and its lease at the epoch (given back); a finish to a
  *   finished state without `heldUntil` breaks the port's promise and throws;
  * - get / findByUser answer copies, steps in the order the workflow runs them; findByUser newest first.
@@ -421,6 +422,14 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
     if (cancelledBy !== undefined) row.request.cancelledBy = cancelledBy
     row.open = true
     delete row.dueAt
+  }
+
+  async relist({ id }: Pick<DeletionRequest, 'id' | 'userId' | 'createdAt'>, dueAt?: Date): Promise<void> {
+    this.enter('relist')
+    const row = this.row(id)
+    row.open = true
+    if (dueAt) row.dueAt = new Date(dueAt)
+    else delete row.dueAt
   }
 
   async markEventPublished(id: string, at: Date): Promise<void> {
