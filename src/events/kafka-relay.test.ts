@@ -2,7 +2,8 @@ import { createRequire } from 'node:module'
 import { KafkaJSConnectionError, KafkaJSNonRetriableError, type Message, type ProducerRecord } from 'kafkajs'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createLogger } from '../logging/logger.js'
-import type { OutboxEntry, OutboxPage } from '../store/cassandra-event-outbox.js'
+import type { OutboxEntry } from '../store/cassandra-event-outbox.js'
+import { InMemoryRelayOutbox } from '../../test/support/fakes/in-memory-relay-outbox.js'
 import { outboxDriver } from '../../test/support/fakes/outbox-driver.js'
 import { CassandraEventOutbox } from '../store/cassandra-event-outbox.js'
 import { HELD_BACK_RETRIES_PER_PASS, isTooLarge, KafkaRelay, type RelayDeps, type RelayProducer, recordBatchBytes, sendsOf, TOO_LARGE_BACKOFF } from './kafka-relay.js'
@@ -18,51 +19,6 @@ function entry(payloadBytes: number): OutboxEntry {
   const requestId = `req-${n}`
   const head = JSON.stringify({ mid: `LP.1.${n}`, pad: '' })
   return { requestId, mid: `LP.1.${n}`, userId: `user-${n}`, payload: head.replace('""', `"${'x'.repeat(Math.max(0, payloadBytes - head.length))}"`), attempts: 0 }
-}
-
-/** The outbox's relay side in memory: listing order is insertion order. */
-class FakeOutbox {
-  readonly listed: OutboxEntry[] = []
-  readonly attempts = new Map<string, number>()
-  readonly published = new Set<string>()
-  readonly reads: string[][] = []
-
-  add(...entries: OutboxEntry[]): void {
-    this.listed.push(...entries)
-  }
-
-  /** As the store's: the listing read a page at a time until `limit` ids not in `skip` are found or it ends; every id read is said. */
-  async pending(limit: number, skip: ReadonlySet<string> = new Set()): Promise<OutboxPage> {
-    const pageSize = Math.max(1, limit + skip.size)
-    const listing: OutboxEntry[] = []
-    let unskipped = 0
-    do {
-      const page = this.listed.slice(listing.length, listing.length + pageSize)
-      listing.push(...page)
-      unskipped += page.filter((e) => !skip.has(e.requestId)).length
-    } while (listing.length < this.listed.length && unskipped < limit)
-    const entries = listing.filter((e) => !skip.has(e.requestId)).slice(0, limit)
-    this.reads.push(entries.map((e) => e.requestId))
-    const complete = listing.length === this.listed.length
-    return {
-      entries: entries.map((e) => ({ ...e, attempts: this.attempts.get(e.requestId) ?? 0 })),
-      complete,
-      more: !complete || unskipped > limit,
-      listed: listing.map((e) => e.requestId),
-    }
-  }
-
-  async markPublished(requestId: string): Promise<void> {
-    this.published.add(requestId)
-    this.listed.splice(
-      this.listed.findIndex((e) => e.requestId === requestId),
-      1,
-    )
-  }
-
-  async attemptFailed(e: OutboxEntry): Promise<void> {
-    this.attempts.set(e.requestId, e.attempts + 1)
-  }
 }
 
 /**
@@ -169,7 +125,7 @@ describe('KafkaRelay', () => {
   })
 
   it('when a page of events is larger than the send cap, then it goes in several sends, each within the cap, in listing order, all recorded', async () => {
-    const outbox = new FakeOutbox()
+    const outbox = new InMemoryRelayOutbox()
     const broker = new FakeBroker()
     const entries = Array.from({ length: 100 }, () => entry(20_000))
     outbox.add(...entries)
@@ -181,11 +137,11 @@ describe('KafkaRelay', () => {
     for (const send of broker.sends) expect(send.bytes).toBeLessThanOrEqual(256 * 1024)
     expect(midsOn(broker)).toEqual(entries.map((e) => e.mid))
     expect(recorded).toEqual(entries.map((e) => e.requestId))
-    expect(outbox.listed).toEqual([])
+    expect(outbox.listed()).toEqual([])
   })
 
   it('when one event is larger than the topic takes, then the others are published, it stays in the outbox, and it is reported once by its request id and size', async () => {
-    const outbox = new FakeOutbox()
+    const outbox = new InMemoryRelayOutbox()
     const broker = new FakeBroker()
     broker.maxMessageBytes = 50_000
     const before = [entry(2000), entry(2000)]
@@ -198,9 +154,9 @@ describe('KafkaRelay', () => {
 
     expect(midsOn(broker)).toEqual([...before, ...after].map((e) => e.mid))
     expect(recorded).toEqual([...before, ...after].map((e) => e.requestId))
-    expect(outbox.listed).toEqual([big])
-    expect(outbox.published.has(big.requestId)).toBe(false)
-    expect(outbox.attempts.get(big.requestId)).toBe(1)
+    expect(outbox.listed()).toEqual([big.requestId])
+    expect(outbox.publishedAt(big.requestId)).toBeUndefined()
+    expect(outbox.attemptsOf(big.requestId)).toBe(1)
     const reports = lines.filter((l) => l.msg === 'event too large for the topic; held back in the outbox')
     expect(reports).toHaveLength(1)
     const { level, time, service, msg, ...fields } = reports[0] as Record<string, unknown>
@@ -211,7 +167,7 @@ describe('KafkaRelay', () => {
   })
 
   it('when an event was refused as too large, then later passes neither read nor send it until its wait is over; it is then sent again, reported no more, and published once the topic takes it', async () => {
-    const outbox = new FakeOutbox()
+    const outbox = new InMemoryRelayOutbox()
     const broker = new FakeBroker()
     broker.maxMessageBytes = 50_000
     const big = entry(80_000)
@@ -231,7 +187,7 @@ describe('KafkaRelay', () => {
     vi.setSystemTime(Date.now() + 1000)
     expect(await relay.publishPending()).toBe(0)
     expect(broker.sends.filter((s) => s.refused)).toHaveLength(2)
-    expect(outbox.attempts.get(big.requestId)).toBe(2)
+    expect(outbox.attemptsOf(big.requestId)).toBe(2)
     // The wait doubles: not tried again a first wait later.
     vi.setSystemTime(Date.now() + TOO_LARGE_BACKOFF.firstMs)
     await relay.publishPending()
@@ -248,7 +204,7 @@ describe('KafkaRelay', () => {
   })
 
   it('when more events are held back than a page holds, then the events listed after them are still published', async () => {
-    const outbox = new FakeOutbox()
+    const outbox = new InMemoryRelayOutbox()
     const broker = new FakeBroker()
     broker.maxMessageBytes = 5000
     const bigs = Array.from({ length: 5 }, () => entry(8000))
@@ -258,12 +214,12 @@ describe('KafkaRelay', () => {
 
     expect(await relay.publishPending(4)).toBe(3)
     expect(midsOn(broker)).toEqual(small.map((e) => e.mid))
-    expect(outbox.listed).toEqual(bigs)
+    expect(outbox.listed()).toEqual(bigs.map((e) => e.requestId))
     expect(metrics).toMatchObject({ tooLarge: 5, heldBack: 5 })
   })
 
   it('when the topic takes less than the send cap, then a refused send is split until every event that fits is published, and later sends are cut smaller', async () => {
-    const outbox = new FakeOutbox()
+    const outbox = new InMemoryRelayOutbox()
     const broker = new FakeBroker()
     broker.maxMessageBytes = 10_000
     const entries = Array.from({ length: 20 }, () => entry(1000))
@@ -284,7 +240,7 @@ describe('KafkaRelay', () => {
   })
 
   it('when Kafka is down, then nothing is held back as too large: every entry waits, counted and warned of, and the relay backs off as before', async () => {
-    const outbox = new FakeOutbox()
+    const outbox = new InMemoryRelayOutbox()
     const broker = new FakeBroker()
     broker.down = true
     const entries = [entry(1000), entry(1000)]
@@ -292,7 +248,7 @@ describe('KafkaRelay', () => {
     const { relay, lines, metrics } = relayOver(outbox, broker, 100_000)
 
     expect(await relay.publishPending()).toBe(0)
-    expect(entries.map((e) => outbox.attempts.get(e.requestId))).toEqual([1, 1])
+    expect(entries.map((e) => outbox.attemptsOf(e.requestId))).toEqual([1, 1])
     expect(lines.filter((l) => l.msg === 'event not published yet')).toHaveLength(2)
     expect(metrics.tooLarge).toBe(0)
     broker.down = false
@@ -302,7 +258,7 @@ describe('KafkaRelay', () => {
   })
 
   it('when a held-back event leaves the listing (published elsewhere), then it is no longer counted as held back, before its wait is over', async () => {
-    const outbox = new FakeOutbox()
+    const outbox = new InMemoryRelayOutbox()
     const broker = new FakeBroker()
     broker.maxMessageBytes = 5000
     const big = entry(8000)
@@ -360,7 +316,7 @@ describe('KafkaRelay', () => {
   }, 30_000)
 
   it('when a held-back event whose wait is over is listed past the page, then it is not forgotten: it is reported once however many passes', async () => {
-    const outbox = new FakeOutbox()
+    const outbox = new InMemoryRelayOutbox()
     const broker = new FakeBroker()
     broker.maxMessageBytes = 5000
     const [x, y, z] = [entry(8000), entry(8000), entry(8000)]
@@ -376,17 +332,19 @@ describe('KafkaRelay', () => {
 
     // Z's wait is over, X's and Y's are not, and they leave the listing (published elsewhere); A and B are listed before Z.
     vi.setSystemTime(t0 + TOO_LARGE_BACKOFF.firstMs)
-    outbox.listed.splice(0, outbox.listed.length, a, b, z)
+    await outbox.markPublished(x.requestId)
+    await outbox.markPublished(y.requestId)
+    outbox.addFirst(a, b)
     expect(await relay.publishPending(2)).toBe(2)
 
     // A and B on the first pass, Z (past that page) on the next pass of the same tick.
     expect(outbox.reads.slice(-2)).toEqual([[a.requestId, b.requestId], [z.requestId]])
     expect(lines.filter((l) => l.msg === TOO_LARGE_LINE && l.requestId === z.requestId)).toHaveLength(1)
-    expect(outbox.attempts.get(z.requestId)).toBe(2)
+    expect(outbox.attemptsOf(z.requestId)).toBe(2)
   })
 
   it('when Kafka refuses a send of one event as too large, then the producer is kept; a refused send of several events starts it afresh', async () => {
-    const outbox = new FakeOutbox()
+    const outbox = new InMemoryRelayOutbox()
     const broker = new FakeBroker()
     broker.maxMessageBytes = 5000
     const bigs = [entry(8000), entry(8000), entry(8000)]
@@ -401,7 +359,7 @@ describe('KafkaRelay', () => {
   })
 
   it('when events are held back together, then their waits are spread: they come back over several passes, not all at once', async () => {
-    const outbox = new FakeOutbox()
+    const outbox = new InMemoryRelayOutbox()
     const broker = new FakeBroker()
     broker.maxMessageBytes = 5000
     const bigs = Array.from({ length: 4 }, () => entry(8000))
@@ -429,7 +387,7 @@ describe('KafkaRelay', () => {
   })
 
   it('when many held-back events are ready at once, then a pass sends only a few of them again, the ones ready longest, and the ordinary events go first; the others follow in later passes', async () => {
-    const outbox = new FakeOutbox()
+    const outbox = new InMemoryRelayOutbox()
     const broker = new FakeBroker()
     broker.maxMessageBytes = 5000
     const bigs = Array.from({ length: 10 }, () => entry(8000))

@@ -116,7 +116,9 @@ describe('batch jobs on the built server', () => {
     await expectOneCompletedRequestEach(userIds)
   }, 150_000)
 
-  it('when Cassandra is paused (SIGSTOP) under a running job, then the breaker pauses the job, and when Cassandra resumes the job resumes and completes with nothing lost', async () => {
+  // The job's stored 'paused' state is not checked: the runner writes it to the very Cassandra that is
+  // stopped (best effort), and by the time a status read gets through the job may be running again.
+  it('when Cassandra is paused (SIGSTOP) under a running job, then the breaker opens (logged "batch job paused", counted), and when Cassandra resumes it closes and the job resumes and completes with nothing lost', async () => {
     const env = {
       CASSANDRA_KEYSPACE: KEYSPACE,
       BATCH_MAX_DELETIONS_PER_SECOND: '4',
@@ -144,8 +146,6 @@ describe('batch jobs on the built server', () => {
         await signalLocalServer('cassandra', 'SIGCONT')
         resumed = true
       }
-      const paused = await jobStatus(post, token(), jobId).catch(() => undefined)
-      if (paused) expect(['paused', 'running', 'completed']).toContain(paused.state)
       await server.logged((line) => line.includes('batch job resumed'), 60_000)
       const status = await waitForJob(post, token(), jobId, (s) => s.state === 'completed', 120_000)
       expect(status).toMatchObject({ total: 30, done: 30, succeeded: 30, failed: {} })

@@ -1,9 +1,28 @@
 import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { generatedSections, markers, renderConfigTable, renderDocFile, renderErrorTable, replaceSection } from '../../scripts/lib/doc-tables.js'
+import { projectRoot } from '../../src/config/project-root.js'
 import { errorCodes } from '../../src/http/error-codes.js'
 
-const configKeys = (text: string) => [...text.matchAll(/^\| `[^`]+` \| `([^`]+)` \|/gm)].map((match) => match[1])
+type Json = { [key: string]: unknown }
+const readJson = (...path: string[]) => JSON.parse(readFileSync(join(projectRoot, ...path), 'utf8')) as Json
+const isJson = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value)
+
+/** Each row's key and env variable (— when it has none), in the table's order. */
+const configRows = (table: string) => [...table.matchAll(/^\| (?:`([^`]+)`|—) \| `([^`]+)` \|/gm)].map(([, env, key]) => ({ key, env }))
+const configKeys = (table: string) => configRows(table).map((row) => row.key)
+
+/**
+ * The settings, read from schemas/config.json and config/custom-environment-variables.json here, not
+ * through the table's code: every property down to a value, but an object one variable sets whole
+ * (CASSANDRA_REPLICATION, as JSON) is one setting; with the variable that sets it, if any.
+ */
+function settingsOf(schema: Json, envMap: unknown, path: string[] = []): { key: string; env: string | undefined }[] {
+  const env = typeof envMap === 'string' ? envMap : isJson(envMap) && typeof envMap.__name === 'string' ? envMap.__name : undefined
+  if (!isJson(schema.properties) || env !== undefined) return [{ key: path.join('.'), env }]
+  return Object.entries(schema.properties).flatMap(([name, inner]) => settingsOf(inner as Json, isJson(envMap) ? envMap[name] : undefined, [...path, name]))
+}
 
 describe('the generated tables of docs/', () => {
   it.each(generatedSections.map((section) => [section.name, section]))('when its sources change, then the %s table has been regenerated with them (npm run docs)', (_name, section) => {
@@ -18,8 +37,12 @@ describe('the generated tables of docs/', () => {
   })
 
   it('when the configuration table is rendered, then every setting of schemas/config.json has a row, with its env variable and default', () => {
+    const settings = settingsOf(readJson('schemas', 'config.json'), readJson('config', 'custom-environment-variables.json'))
+
     const table = renderConfigTable()
 
+    // One row per setting, in the schema's order, none missing or extra; each names its variable.
+    expect(configRows(table)).toEqual(settings)
     expect(configKeys(table)).toContain('http.maxBodyBytes')
     expect(configKeys(table)).toContain('cassandra.replication')
     expect(configKeys(table)).not.toContain('cassandra.replication.class')
