@@ -78,14 +78,10 @@ describe('cancelDeletion against the request deadline (answerBy)', () => {
     slowRead.open()
 
     // Assert: the abandoned run stopped before the hold's compare-and-set; the user is still soft-deleted.
-    // (Only the open entry was written, which makes the sweeper look: it finds the request closed and unlists it.)
     expect(onCommit).not.toHaveBeenCalled()
-    await vi.waitFor(() => expect(w.timeline.writes()).toEqual(['requests.acquireLease', 'requests.relist', 'requests.releaseLease']))
+    await vi.waitFor(() => expect(w.timeline.writes()).toEqual(['requests.acquireLease', 'requests.releaseLease']))
     await sleep(20)
-    expect(w.timeline.writes()).toEqual(['requests.acquireLease', 'requests.relist', 'requests.releaseLease'])
-    expect(w.states.peek(TARGET)).toMatchObject({ mode: 'soft' })
-    expect(w.requests.all()[0]?.state).toBe('completed')
-    expect(await resumeOpenDeletions(w.deps)).toMatchObject({ resumed: 0, unlisted: 1 })
+    expect(w.timeline.writes()).toEqual(['requests.acquireLease', 'requests.releaseLease'])
     expect(w.states.peek(TARGET)).toMatchObject({ mode: 'soft' })
     expect(w.requests.all()[0]?.state).toBe('completed')
     await expect(cancelDeletion(w.deps, { userId: TARGET, caller: self() })).resolves.toEqual({ requestId: 'soft-1' })
@@ -213,6 +209,66 @@ describe('a cancel whose hold moved to restoring but whose reopen never landed',
     expect(await w.requests.openEntry('grace-1')).toMatchObject({ dueAt: request.schedule.eraseAt })
     expect(w.requests.peek('grace-1')?.state).toBe('scheduled')
     expect(w.states.peek(TARGET)).toMatchObject({ mode: 'soft' })
+  })
+})
+
+describe('a cancel that stops before its move of the hold, and a grace period listed early', () => {
+  it('when a cancel of a completed soft deletion dies at the move of the hold, then the sweeper stores no second deletion.completed', async () => {
+    const w = await softDeleted()
+    const swap = w.states.swap.bind(w.states)
+    w.states.swap = async (userId, expected, next) => {
+      if (next?.mode === 'restoring') throw new Error('the process died here')
+      return swap(userId, expected, next)
+    }
+    // Dead: its lease is not given back either.
+    w.requests.failNext('releaseLease', new Error('the process died here'))
+    await cancelDeletion(w.deps, { userId: TARGET, caller: self() }).catch(() => undefined)
+    w.states.swap = swap
+
+    w.clock.advance(WORLD_LEASE_MS + 1)
+    await resumeOpenDeletions(w.deps)
+
+    expect(w.audit.eventsOf('soft-1').filter((event) => event === 'deletion.completed')).toHaveLength(1)
+    expect(w.requests.peek('soft-1')?.state).toBe('completed')
+    expect(w.states.peek(TARGET)).toMatchObject({ mode: 'soft' })
+  })
+
+  it('when a grace period listed early finds its hold taken by another deletion, then the sweeper ends it superseded, not scheduled until its end', async () => {
+    const w = deletionWorld({ seed })
+    await deleteAccount(w.deps, { requestId: 'grace-1', userId: TARGET, caller: self(), gracePeriodDays: 30 })
+    const request = w.requests.peek('grace-1')
+    if (!request) throw new Error('no grace period')
+    await w.requests.relist(request)
+    w.states.set(TARGET, { mode: 'hard', requestId: 'hard-1' })
+
+    await resumeOpenDeletions(w.deps)
+
+    expect(w.requests.peek('grace-1')).toMatchObject({ state: 'failed', reason: 'superseded' })
+    expect(w.audit.eventsOf('grace-1')).toContain('deletion.failed')
+  })
+
+  it('when the sweeper stalls past its lease before putting a due time back and a cancel takes the request meanwhile, then it writes no due time over the cancel’s', async () => {
+    const w = deletionWorld({ seed })
+    await deleteAccount(w.deps, { requestId: 'grace-1', userId: TARGET, caller: self(), gracePeriodDays: 30 })
+    const request = w.requests.peek('grace-1')
+    if (!request) throw new Error('no grace period')
+    await w.requests.relist(request)
+    const get = w.states.get.bind(w.states)
+    let stalled = false
+    w.states.get = async (userId) => {
+      const held = await get(userId)
+      if (!stalled) {
+        stalled = true
+        // The sweeper stalls here; another runner takes the request once its lease has run out.
+        w.clock.advance(WORLD_LEASE_MS + 1)
+        expect(await w.requests.acquireLease('grace-1', w.clock.now(), new Date(w.clock.now().getTime() + WORLD_LEASE_MS))).toBe(true)
+      }
+      return held
+    }
+
+    await resumeOpenDeletions(w.deps)
+
+    expect(await w.requests.openEntry('grace-1')).not.toHaveProperty('dueAt')
   })
 })
 

@@ -5,7 +5,7 @@ import { deletionBasis } from './deletion-policy.js'
 import { type DeletionRequest, isFinished, isSupersedable } from './deletion-request.js'
 import { DependencyUnavailableError, keptChanging, NotPermittedError, UserErasedError, UserNotDeletedError, UserNotFoundError } from './errors.js'
 import { isDeleted } from './is-deleted.js'
-import { checkpointSteps, closedReadStillFresh, closeFinished, finishUnderLease, giveBack, LeaseLostError, leaseUntil } from './lease.js'
+import { checkpointSteps, closedReadStillFresh, closeFinished, finishUnderLease, giveBack, LeaseLostError, leaseUntil, reclaimLease } from './lease.js'
 import type { UserDeletionState } from './ports.js'
 import { intentOf } from './repeat-rules.js'
 import type { RunDeps } from './run-deletion.js'
@@ -238,6 +238,30 @@ export async function storeOwedEnd(deps: Pick<RunDeps, 'requests' | 'audit'>, re
   delete request.closeOwed
 }
 
+/**
+ * recordCancel, a finished request listed first. Only once the hold is the cancel's: the sweeper,
+ * finding it listed under that hold, finishes the cancel; listed before, with the hold still soft,
+ * it would read as a run that died before its end's record, and store that record again. A run past
+ * its lease takes it back first (so a stalled cancel lists nothing another runner has closed since).
+ * When another runner took the request meanwhile (this cancel stalled past its lease, its swap
+ * landing after that runner closed the request) and the hold is still the cancel's, the request is
+ * listed again: the sweeper then finds the hold `restoring` and finishes the cancel.
+ */
+async function recordCancelListed(deps: RunDeps, request: DeletionRequest, cancelledBy: string | undefined): Promise<void> {
+  try {
+    if (isFinished(request.state)) {
+      await reclaimLease(deps, request)
+      await deps.requests.relist(request)
+    }
+    await recordCancel(deps, request, cancelledBy)
+  } catch (err) {
+    if (err instanceof LeaseLostError && holdsRestoring(await deps.states.get(request.userId).catch(() => undefined), request)) {
+      await deps.requests.relist(request).catch(() => undefined)
+    }
+    throw err
+  }
+}
+
 async function recordCancel(deps: RunDeps, request: DeletionRequest, cancelledBy?: string): Promise<void> {
   if (request.state === 'cancelling' || request.state === 'cancelled') return
   await deps.requests.reopen({ ...request, ...(cancelledBy !== undefined && { cancelledBy }) }, 'cancelling', request.heldUntil)
@@ -299,19 +323,17 @@ async function cancelOnce(deps: DeleteUserDeps, input: CancelDeletionInput, comm
       if (request?.steps.lock?.status !== 'done') throw new UserNotDeletedError()
       // Before anything changes: a record that cannot be stored answers "retry" with the user as they were.
       await storeOwedEnd(deps, request, closed)
-      // Listed and due before anything changes: whatever of the cancel lands from here (the hold's
-      // swap alone, a reopen cut short), the sweeper finds it and finishes it, though the caller
-      // may be answered before the cancel is recorded (its decision wait run out).
-      if (held.mode === 'soft') await deps.requests.relist(request)
+      // A grace period is listed due before anything changes, so the sweeper meets whatever of the
+      // cancel lands (the hold's swap alone, a reopen cut short) now rather than at its end, though
+      // the caller may be answered before the cancel is recorded (its decision wait run out).
+      if (!isFinished(request.state)) await deps.requests.relist(request)
       accepting?.(request.id)
       // The point of no return: the restore begins (or an interrupted one is finished).
       commit?.enter()
       if (held.mode === 'soft' && !(await deps.states.swap(input.userId, held, { mode: 'restoring', requestId: held.requestId }))) {
-        // Listed above for nothing: a finished request's end is recorded (storeOwedEnd), so it leaves the list again.
-        if (isFinished(request.state)) await deps.requests.unlist(request.id)
         return (await endTakenOver(deps, request)) ? SUPERSEDED : undefined
       }
-      await recordCancel(deps, request, input.caller.userId)
+      await recordCancelListed(deps, request, input.caller.userId)
       // Recorded: from here the sweeper finishes the cancel, whatever this run meets next.
       commit?.decided()
       if ((await finishCancel(deps, request, input.caller.userId)) === 'superseded') return SUPERSEDED

@@ -131,8 +131,8 @@ async function createFenced(deps: RunDeps, request: DeletionRequest, idChosenBy:
 
 /**
  * Past the point of no return a dependency failing does not undo the request: it stays open, its
- * lease is given back so the sweeper (or a retry) takes it over at once, and the caller is told it
- * is accepted. So is the caller whose run stalled past its lease: the runner that took the request
+ * lease is given back so the sweeper (or a retry) takes it over at once (after the lease runs out
+ * when its finish may have landed: see giveBack), and the caller is told it is accepted. So is the caller whose run stalled past its lease: the runner that took the request
  * over carries it on. Any other error is passed on.
  */
 export async function handOver(deps: RunDeps, request: DeletionRequest, err: unknown): Promise<void> {

@@ -2,7 +2,7 @@ import { finishCancel, finishInterruptedCancel } from './cancel-deletion.js'
 import { type DeletionRequest, isFinished, outcomeHolds, type RequestState, type StepName, type StepOutcome, tookTheUser } from './deletion-request.js'
 import { DependencyUnavailableError } from './errors.js'
 import { isDeleted } from './is-deleted.js'
-import { checkpointSteps, closedReadStillFresh, closeFinished, giveBack, LeaseLostError, leaseUntil } from './lease.js'
+import { checkpointSteps, closedReadStillFresh, closeFinished, giveBack, LeaseLostError, leaseUntil, reclaimLease } from './lease.js'
 import { lockForPlan } from './lock-for-plan.js'
 import { type AuditTrail, CREATE_SETTLED_WITHIN_MS, type DeletionRequestStore, type OpenEntry, type PhysicalErasure } from './ports.js'
 import { auditRecord, failRequest, owedEndRecord, settleRequest } from './settle-request.js'
@@ -133,7 +133,8 @@ const isDue = (request: Pick<DeletionRequest, 'schedule'>, now: Date) => !reques
  * erasure is not due yet. A closed request (finished, its end audited, its lease given back) is
  * only read: its state is answered, nothing written (unless a cancel of it took the hold and
  * stopped before it reopened it: that cancel is finished). A run that fails gives the lease back, so the
- * next pass (or a retry) takes the request up at once.
+ * next pass (or a retry) takes the request up at once; unless its finish may have landed (its end's
+ * record then owed: see giveBack), when the lease runs out first.
  */
 export async function resumeDeletion(deps: RunDeps, requestId: string): Promise<RequestState | undefined> {
   return (await resumeWithOutcome(deps, requestId)).state
@@ -189,15 +190,23 @@ async function resumeWithOutcome(deps: RunDeps, requestId: string, listed = fals
 /**
  * A grace period listed as due before its end: a cancel listed it and stopped before it reopened
  * the request (its swap of the hold landed or not), or its due time was never saved. A cancel that
- * took the hold is finished here (the user waits for no grace period to be let in again); else the
- * entry's due time is put back, so the sweeper stops picking it up pass after pass.
+ * took the hold is finished here (the user waits for no grace period to be let in again); a hold
+ * another deletion took ends the request superseded, as its erasure would; else the entry's due
+ * time is put back, so the sweeper stops picking it up pass after pass. That write is plain: a run
+ * past its lease takes it back first (reclaimLease), so it never pushes back the due time of a
+ * cancel that took the request meanwhile.
  */
 async function scheduledNotDue(deps: RunDeps, request: DeletionRequest): Promise<RequestState | undefined> {
   const held = await deps.states.get(request.userId)
-  if (held?.mode === 'restoring' && held.requestId === request.id) {
-    return (await finishInterruptedCancel(deps, request)) === 'cancelled' ? 'cancelled' : 'failed'
+  if (held?.requestId !== request.id) {
+    await failRequest(deps, request, 'superseded', deps.clock.now())
+    return 'failed'
   }
-  if (request.schedule) await deps.requests.relist(request, request.schedule.eraseAt)
+  if (held.mode === 'restoring') return (await finishInterruptedCancel(deps, request)) === 'cancelled' ? 'cancelled' : 'failed'
+  if (request.schedule) {
+    await reclaimLease(deps, request)
+    await deps.requests.relist(request, request.schedule.eraseAt)
+  }
   await giveBack(deps, request)
   return undefined
 }
