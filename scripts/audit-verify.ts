@@ -6,6 +6,7 @@ import { CassandraAuditReader } from '../src/store/cassandra-audit-trail.js'
 import { isCassandraUnavailable } from '../src/store/cassandra-call.js'
 import { createCassandraClient } from '../src/store/cassandra-client.js'
 import { whyNotVerified } from '../src/verification/deletion-verify-command.js'
+import { whyArgumentsRefused } from './lib/refused-arguments.js'
 
 // `npm run audit:verify`: walks every deletion audit chain (one per service instance, and the
 // single chain of earlier versions), recomputes every hash and checks each chain's anchors. Exit
@@ -36,14 +37,24 @@ function noVerdict(err: unknown): string {
   return whyNotVerified(err)
 }
 
+/** Refused arguments are not repeated back (whyArgumentsRefused): a chain id is pasted, and so may be anything else. */
+function refuse(why: string): never {
+  console.error(`audit:verify: ${why}\n${usage}`)
+  process.exit(2)
+}
+
 let chains: string[] | undefined
 try {
   chains = parseArgs({ options: { chain: { type: 'string', multiple: true } } }).values.chain
-  if (chains?.some((chain) => chain.trim() === '')) throw new Error('--chain needs a chain id')
 } catch (err) {
-  console.error(`audit:verify: ${(err as Error).message}\n${usage}`)
-  process.exit(2)
+  refuse(
+    whyArgumentsRefused(err, {
+      positional: 'a chain id follows --chain (npm run audit:verify -- --chain <id>); without --chain, every chain is walked',
+      flags: 'the one flag is --chain',
+    }),
+  )
 }
+if (chains?.some((chain) => chain.trim() === '')) refuse('--chain needs a chain id')
 
 let code = 2
 let cassandra: Client | undefined

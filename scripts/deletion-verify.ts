@@ -15,7 +15,8 @@ import { type VerifyConnection, deletionVerifyCommand } from '../src/verificatio
 // plan erases; 1: residue, of the person or of any managed user; 2: could not verify (no request
 // id, no such request, a store unreachable: one line, no stack trace); 3: no residue found, but a
 // check was not possible (hashes made with another DELETION_RECEIPT_HASH_KEY; the search engine or
-// Redis reached by the deletion but not configured here).
+// Redis reached by the deletion but not configured here; an ERASURE_EXTRA_TARGETS table or column
+// that does not exist), with one closing line per reason saying what to do.
 function connect(): VerifyConnection {
   const config = loadConfig()
   const cassandra = createCassandraClient(config.cassandra)

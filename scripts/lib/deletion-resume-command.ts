@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
 import { whyNotVerified } from '../../src/verification/deletion-verify-command.js'
+import { whyArgumentsRefused } from './refused-arguments.js'
 import { isFinished, type RequestState } from '../../src/deletion/deletion-request.js'
 import type { DeletionRequestStore } from '../../src/deletion/ports.js'
 import type { NeverCreated, SweepReport } from '../../src/deletion/run-deletion.js'
@@ -17,6 +18,12 @@ import { withinMs } from '../../src/shared/within-ms.js'
 export const RESUME_EXIT = { ok: 0, stillOpen: 1, couldNotResume: 2 } as const
 
 export const RESUME_USAGE = 'usage: npm run deletion:resume [-- <requestId>]'
+
+/** It takes no flag: an id that starts with - is a positional after a second --. */
+const RESUME_HINTS = {
+  positional: 'at most one request id',
+  flags: 'deletion:resume takes no flags, only a request id (one that starts with - goes after a second --: npm run deletion:resume -- -- -abc)',
+}
 
 /** Where the command writes: the result (one JSON line) to `out`, anything else to `err`. */
 export interface ResumeOutput {
@@ -137,16 +144,19 @@ async function resumeFromEntry(connection: ResumeConnection, requestId: string, 
  * no request is not repeated back (it may be something else pasted by mistake). Answers RESUME_EXIT.
  */
 export async function deletionResumeCommand(args: readonly string[], connect: () => ResumeConnection, output: ResumeOutput): Promise<number> {
-  let requestId: string | undefined
-  try {
-    const { positionals } = parseArgs({ args: [...args], options: {}, allowPositionals: true, strict: true })
-    if (positionals.length > 1) throw new Error('at most one request id')
-    if (positionals[0]?.trim() === '') throw new Error('the request id is empty')
-    requestId = positionals[0]
-  } catch (err) {
-    output.err(`deletion:resume: ${err instanceof Error ? err.message : String(err)}\n${RESUME_USAGE}`)
+  const refused = (why: string) => {
+    output.err(`deletion:resume: ${why}\n${RESUME_USAGE}`)
     return RESUME_EXIT.couldNotResume
   }
+  let positionals: string[]
+  try {
+    positionals = parseArgs({ args: [...args], options: {}, allowPositionals: true, strict: true }).positionals
+  } catch (err) {
+    return refused(whyArgumentsRefused(err, RESUME_HINTS))
+  }
+  if (positionals.length > 1) return refused('at most one request id')
+  if (positionals[0]?.trim() === '') return refused('the request id is empty')
+  const requestId = positionals[0]
   let connection: ResumeConnection
   try {
     connection = connect()

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { signApiBearer, signJwt } from '../../scripts/lib/sign-jwt.js'
+import { ConfigError } from '../config/load-config.js'
 import { ApiConsumerVerifier, type ApiConsumer } from './api-consumer-verifier.js'
 import { bearerToken } from './compact-jwt.js'
 
@@ -258,6 +259,57 @@ describe('ApiConsumerVerifier construction', () => {
 
   it('when a consumer has no key, then the constructor throws', () => {
     expect(() => new ApiConsumerVerifier([{ key: '', algorithm: 'HS256', secret: HS_SECRET }])).toThrow(/without a key/)
+  })
+})
+
+describe('ApiConsumerVerifier.fromFile with a consumers file it cannot use', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'consumers-'))
+  const fileWith = (name: string, text: string) => {
+    const file = join(dir, name)
+    writeFileSync(file, text)
+    return file
+  }
+  /** The configuration error thrown for `file`: its one problem line (after "invalid configuration:"). */
+  function problemOf(file: string): string {
+    try {
+      ApiConsumerVerifier.fromFile(file)
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError)
+      const [heading, problem, ...rest] = (err as Error).message.split('\n')
+      expect(heading).toBe('invalid configuration:')
+      expect(rest).toEqual([])
+      return problem?.trim() ?? ''
+    }
+    throw new Error('fromFile accepted the file')
+  }
+
+  it.each([
+    ['missing', () => join(dir, 'no-such.json'), 'does not exist'],
+    ['a directory', () => dir, 'is a directory, not a file'],
+    ['not JSON', () => fileWith('broken.json', `[{"key": "portal", "secret": "${HS_SECRET}"`), 'is not valid JSON'],
+    ['not an array', () => fileWith('object.json', JSON.stringify({ key: 'portal', algorithm: 'HS256', secret: HS_SECRET })), 'must hold a JSON array of consumers'],
+  ])('when the file is %s, then a ConfigError names API_BEARER_CONSUMERS_FILE, the path and the problem, and quotes nothing of the file', (_case, fileOf, problem) => {
+    const file = fileOf()
+
+    const line = problemOf(file)
+
+    expect(line).toBe(`API_BEARER_CONSUMERS_FILE: ${file} ${problem}`)
+    expect(line).not.toContain(HS_SECRET)
+  })
+
+  it('when an entry cannot be used, then a ConfigError names the setting and the entry by its key, never its secret', () => {
+    const file = fileWith('weak.json', JSON.stringify([{ key: 'weak', algorithm: 'HS256', secret: 'short-secret' }]))
+
+    expect(problemOf(file)).toBe(`API_BEARER_CONSUMERS_FILE: ${file} holds an invalid entry: API consumer weak: HS256 needs a secret of 16+ characters`)
+  })
+
+  it.each([
+    ['an entry that is not an object', [null], 'API consumer entry that is not an object'],
+    ['an RS256 key that is not a PEM public key', [{ key: 'rs', algorithm: 'RS256', rsa_public_key: 'MIIB-not-a-key' }], 'API consumer rs: rsa_public_key is not a public key in PEM'],
+  ])('when the file holds %s, then a ConfigError says so, not a TypeError or OpenSSL’s words', (_case, entries, problem) => {
+    const file = fileWith(`entry-${entries.length}-${problem.length}.json`, JSON.stringify(entries))
+
+    expect(problemOf(file)).toBe(`API_BEARER_CONSUMERS_FILE: ${file} holds an invalid entry: ${problem}`)
   })
 })
 

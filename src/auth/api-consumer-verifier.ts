@@ -1,5 +1,6 @@
 import { createHmac, createPublicKey, timingSafeEqual, verify, type KeyObject } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { ConfigError } from '../config/load-config.js'
 import { InvalidCredentialsError } from './auth-errors.js'
 import { checkTimeClaims, parseCompactJwt } from './compact-jwt.js'
 import { VerifiedTokenCache } from './verified-token-cache.js'
@@ -28,14 +29,49 @@ export type ApiConsumerCheck = { consumer: string; deleteAnyUser: boolean } | { 
 /** A gateway sends the same few consumer tokens again and again: a few hundred of them are plenty. */
 const CACHED_TOKEN_CHARS = 256 * 1024
 
+/** An entry of the consumers that cannot be used, in words that name it by its key (a consumer's name, never its secret). */
+class ConsumerEntryError extends Error {
+  override name = 'ConsumerEntryError'
+}
+
+/** An RS256 consumer's key; the crypto error is not passed on (its words are OpenSSL's, about the PEM given). */
+function publicKeyOf(key: string, pem: string): KeyObject {
+  try {
+    return createPublicKey(pem)
+  } catch {
+    throw new ConsumerEntryError(`API consumer ${key}: rsa_public_key is not a public key in PEM`)
+  }
+}
+
+/** Why the consumers file could not be read, from the error's code only: the path is the operator's to check, and nothing of the file is quoted. */
+function unreadable(err: unknown): string {
+  const code = (err as { code?: unknown } | undefined)?.code
+  if (code === 'ENOENT') return 'does not exist'
+  if (code === 'EACCES' || code === 'EPERM') return 'is not readable by this process (permission denied)'
+  if (code === 'EISDIR') return 'is a directory, not a file'
+  return `could not be read${typeof code === 'string' ? ` (${code})` : ''}`
+}
+
+/** A problem of the consumers file as the configuration error it is: one line naming the setting and the path, never the file's contents. */
+const consumersFileError = (file: string, problem: string, cause?: unknown) =>
+  new ConfigError(`invalid configuration:\n  API_BEARER_CONSUMERS_FILE: ${file} ${problem}`, cause === undefined ? undefined : { cause })
+
+/** The consumers of API_BEARER_CONSUMERS_FILE; a file missing, unreadable or not a JSON array is a ConfigError. */
 export function readApiConsumers(file: string): ApiConsumer[] {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw consumersFileError(file, unreadable(err), err)
+  }
   let parsed: unknown
   try {
-    parsed = JSON.parse(readFileSync(file, 'utf8'))
-  } catch (err) {
-    throw new Error(`API bearer consumers file ${file} is not readable JSON`, { cause: err })
+    parsed = JSON.parse(text)
+  } catch {
+    // Not the parser's message: it quotes the text around the fault, which may be a secret.
+    throw consumersFileError(file, 'is not valid JSON')
   }
-  if (!Array.isArray(parsed)) throw new Error(`API bearer consumers file ${file} must hold a JSON array`)
+  if (!Array.isArray(parsed)) throw consumersFileError(file, 'must hold a JSON array of consumers')
   return parsed as ApiConsumer[]
 }
 
@@ -59,23 +95,31 @@ export class ApiConsumerVerifier {
   constructor(consumers: readonly ApiConsumer[], options: ApiConsumerVerifierOptions = {}) {
     this.clockSkewSeconds = options.clockSkewSeconds ?? 60
     for (const consumer of consumers) {
-      if (typeof consumer.key !== 'string' || consumer.key === '') throw new Error('API consumer without a key')
-      if (consumer.deleteAnyUser !== undefined && typeof consumer.deleteAnyUser !== 'boolean') throw new Error(`API consumer ${consumer.key}: deleteAnyUser must be true or false`)
+      if (typeof consumer !== 'object' || consumer === null) throw new ConsumerEntryError('API consumer entry that is not an object')
+      if (typeof consumer.key !== 'string' || consumer.key === '') throw new ConsumerEntryError('API consumer without a key')
+      if (consumer.deleteAnyUser !== undefined && typeof consumer.deleteAnyUser !== 'boolean') throw new ConsumerEntryError(`API consumer ${consumer.key}: deleteAnyUser must be true or false`)
       const deleteAnyUser = consumer.deleteAnyUser === true
       if (consumer.algorithm === 'HS256') {
-        if (!consumer.secret || consumer.secret.length < 16) throw new Error(`API consumer ${consumer.key}: HS256 needs a secret of 16+ characters`)
+        if (!consumer.secret || consumer.secret.length < 16) throw new ConsumerEntryError(`API consumer ${consumer.key}: HS256 needs a secret of 16+ characters`)
         this.keys.set(consumer.key, { algorithm: 'HS256', secret: Buffer.from(consumer.secret, 'utf8'), deleteAnyUser })
       } else if (consumer.algorithm === 'RS256') {
-        if (!consumer.rsa_public_key) throw new Error(`API consumer ${consumer.key}: RS256 needs rsa_public_key`)
-        this.keys.set(consumer.key, { algorithm: 'RS256', publicKey: createPublicKey(consumer.rsa_public_key), deleteAnyUser })
+        if (!consumer.rsa_public_key) throw new ConsumerEntryError(`API consumer ${consumer.key}: RS256 needs rsa_public_key`)
+        this.keys.set(consumer.key, { algorithm: 'RS256', publicKey: publicKeyOf(consumer.key, consumer.rsa_public_key), deleteAnyUser })
       } else {
-        throw new Error(`API consumer ${consumer.key}: algorithm must be HS256 or RS256`)
+        throw new ConsumerEntryError(`API consumer ${consumer.key}: algorithm must be HS256 or RS256`)
       }
     }
   }
 
+  /** The verifier of API_BEARER_CONSUMERS_FILE's consumers; any problem of the file or of an entry is a ConfigError naming the setting. */
   static fromFile(file: string, options: ApiConsumerVerifierOptions = {}): ApiConsumerVerifier {
-    return new ApiConsumerVerifier(readApiConsumers(file), options)
+    const consumers = readApiConsumers(file)
+    try {
+      return new ApiConsumerVerifier(consumers, options)
+    } catch (err) {
+      if (err instanceof ConsumerEntryError) throw consumersFileError(file, `holds an invalid entry: ${err.message}`)
+      throw err
+    }
   }
 
   /**

@@ -206,4 +206,18 @@ describe('npm run deletion:verify when it cannot verify', () => {
     expect(rotated.out).toMatch(/cassandra\.otp \(by value\)\s+0 rows\s+cannot check: made with another key/)
     for (const value of [EMAIL, PHONE]) expect(rotated.out).not.toContain(value)
   })
+
+  it('when the search engine and Redis the deletion reached are not configured here, then exit 3 and the closing advice names sunbird_es_host and sunbird_redis_host, not the receipt key', async () => {
+    const { deps } = await deleted()
+    const scanFindingNothing: ByValueDeps['cassandra'] = { execute: (async () => []) as unknown as ByValueDeps['cassandra']['execute'] }
+
+    const result = await run({ ...deps, cassandra: scanFindingNothing, search: undefined, cache: undefined })
+
+    expect(result).toMatchObject({ code: VERIFY_EXIT.cannotCheck, err: [] })
+    expect(result.out).toMatch(/search\.user_alias\s+checked\s+not configured here, though the deletion reached it\s+CANNOT CHECK/)
+    expect(result.out).toContain('Run again with sunbird_es_host')
+    expect(result.out).toContain('Run again with sunbird_redis_host')
+    expect(result.out).not.toContain('DELETION_RECEIPT_HASH_KEY')
+    for (const value of [EMAIL, PHONE]) expect(result.out).not.toContain(value)
+  })
 })

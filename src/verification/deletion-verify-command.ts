@@ -11,8 +11,9 @@ import { type VerifyDeps, verificationExitCode, verifyDeletion } from './verify-
  * person or of a managed user), whatever else; 2: could not verify (no request id, no such
  * request, the configuration refused, a store unreachable or a query timing out); 3: no residue
  * found, but a check could not be made: by value (the request's hashes were made with another key
- * than the configured DELETION_RECEIPT_HASH_KEY, or with one it did not record), or in a store the
- * deletion reached that this process is not configured with (the search engine, Redis).
+ * than the configured DELETION_RECEIPT_HASH_KEY, or with one it did not record), in a store the
+ * deletion reached that this process is not configured with (the search engine, Redis), or in an
+ * ERASURE_EXTRA_TARGETS table (or column) that does not exist.
  */
 export const VERIFY_EXIT = { ok: 0, residue: 1, couldNotVerify: 2, cannotCheck: 3 } as const
 

@@ -57,13 +57,18 @@ export async function verifyByValue(deps: ByValueDeps, plan: PlanName, kept: rea
   const scanned = new Set(withHashes.filter((set) => set.keyId === configured || set.keyId === undefined).flatMap((set) => set.hashes))
   const otherKeys = [...new Set(withHashes.flatMap((set) => (set.keyId !== undefined && set.keyId !== configured ? [set.keyId] : [])))]
   const unknownKey = withHashes.some((set) => set.keyId === undefined)
-  const why = otherKeys.length > 0 ? `cannot check: made with another key (key id ${otherKeys.join(', ')})` : unknownKey ? 'cannot check: key not recorded' : undefined
+  const why: Pick<VerificationRow, 'found' | 'unchecked'> | undefined =
+    otherKeys.length > 0
+      ? { found: `cannot check: made with another key (key id ${otherKeys.join(', ')})`, unchecked: 'other key' }
+      : unknownKey
+        ? { found: 'cannot check: key not recorded', unchecked: 'key not recorded' }
+        : undefined
 
   const check = async (table: 'otp' | 'rate_limit' | 'user_lookup', column: 'key' | 'value'): Promise<VerificationRow> => {
     const count = scanned.size > 0 ? await rowsMatching(deps, table, column, scanned) : 0
     const store = `cassandra.${table} (by value)`
     if (count > 0) return { store, expected: '0 rows', found: rows(count), residue: true }
-    if (why) return { store, expected: '0 rows', found: why, residue: false, unchecked: true }
+    if (why) return { store, expected: '0 rows', ...why, residue: false }
     return { store, expected: '0 rows', found: withHashes.length > 0 ? rows(0) : 'no hashes kept', residue: false }
   }
   const result = [await check('otp', 'key'), await check('rate_limit', 'key')]

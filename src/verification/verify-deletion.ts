@@ -1,14 +1,15 @@
-import { type DeletionRequest, isFinished } from '../deletion/deletion-request.js'
+import { type DeletionRequest, isFinished, type PlanName } from '../deletion/deletion-request.js'
 import { keyId } from '../deletion/keyed-hash.js'
 import type { DeletionRequestStore, UserStore } from '../deletion/ports.js'
 import { CACHE, ranWith, SEARCH } from '../deletion/steps/step.js'
 import { managedUsersToVerify } from './managed-users-to-verify.js'
 import { type ByValueDeps, keptHashesOf, verifyByValue } from './verify-by-value.js'
-import { type UserStoresDeps, type VerificationRow, erasing, verifyUserStores } from './verify-user-stores.js'
+import { type ExtraTargetsDeps, verifyExtraTargets } from './verify-extra-targets.js'
+import { type StoresReached, type UserStoresDeps, type VerificationRow, erasing, verifyUserStores } from './verify-user-stores.js'
 
 export type { VerificationRow }
 
-export interface VerifyDeps extends UserStoresDeps, ByValueDeps {
+export interface VerifyDeps extends UserStoresDeps, ExtraTargetsDeps, ByValueDeps {
   requests: Pick<DeletionRequestStore, 'get'>
   users: UserStoresDeps['users'] & Pick<UserStore, 'findManagedUserIds'>
 }
@@ -41,7 +42,7 @@ export interface DeletionVerification {
 }
 
 /** Every line of the proof: the person's, each managed user's, and the managed users' by value. */
-function allRows(verification: DeletionVerification): VerificationRow[] {
+export function allRows(verification: DeletionVerification): VerificationRow[] {
   const managed = verification.managedUsers
   return [...verification.rows, ...(managed?.users.flatMap((user) => user.rows) ?? []), ...(managed?.byValue ?? [])]
 }
@@ -51,7 +52,7 @@ export function hasResidue(verification: DeletionVerification): boolean {
   return allRows(verification).some((row) => row.residue)
 }
 
-/** Some store could not be checked (by value: the hashes were made with another key than the configured one). */
+/** Some store could not be checked (row.unchecked says why). */
 export function hasUnchecked(verification: DeletionVerification): boolean {
   return allRows(verification).some((row) => row.unchecked)
 }
@@ -63,6 +64,11 @@ export function hasUnchecked(verification: DeletionVerification): boolean {
 export function verificationExitCode(verification: DeletionVerification): 0 | 1 | 3 {
   if (hasResidue(verification)) return 1
   return hasUnchecked(verification) ? 3 : 0
+}
+
+/** One user's stores by id: the service's own, then the ERASURE_EXTRA_TARGETS tables. */
+async function byId(deps: VerifyDeps, userId: string, plan: PlanName, reached: StoresReached): Promise<VerificationRow[]> {
+  return [...(await verifyUserStores(deps, userId, plan, reached)), ...(await verifyExtraTargets(deps, userId, plan))]
 }
 
 /**
@@ -80,12 +86,12 @@ export async function verifyDeletion(deps: VerifyDeps, requestId: string): Promi
   // A deletion not finished may still reach a store it has recorded nothing for yet.
   const unfinished = !isFinished(request.state)
   const reached = { search: unfinished || ranWith(request.steps, SEARCH), cache: unfinished || ranWith(request.steps, CACHE) }
-  const rows = [...(await verifyUserStores(deps, request.userId, plan, reached)), ...(await verifyByValue(deps, plan, personHashes))]
+  const rows = [...(await byId(deps, request.userId, plan, reached)), ...(await verifyByValue(deps, plan, personHashes))]
   if (!erasing(plan)) return { request, receiptKeyId, rows, managedUsers: undefined }
 
   const managed = await managedUsersToVerify(request, deps.users)
   const users: ManagedUserVerification[] = []
-  for (const userId of managed.ids) users.push({ userId, rows: await verifyUserStores(deps, userId, plan, reached) })
+  for (const userId of managed.ids) users.push({ userId, rows: await byId(deps, userId, plan, reached) })
   const managedHashes = [keptHashesOf(request, request.steps.managedUsers, deps.receiptKey)]
   const byValue = managed.ids.length > 0 ? await verifyByValue(deps, plan, managedHashes) : []
   return { request, receiptKeyId, rows, managedUsers: { recorded: managed.recorded, linkedOnly: managed.linkedOnly, users, byValue } }

@@ -1,8 +1,15 @@
 import type { PlanName } from '../deletion/deletion-request.js'
-import type { ExtraTarget, PersonalDataTables, PersonalTable, UserCache, UserSearchIndex, UserStore } from '../deletion/ports.js'
-import { extraTargetStore } from '../deletion/steps/extra-targets.js'
+import type { PersonalDataTables, PersonalTable, UserCache, UserSearchIndex, UserStore } from '../deletion/ports.js'
 import { searchTombstone } from '../deletion/steps/search-user.js'
 import { SCRUBBED_USER_COLUMNS } from '../store/cassandra-user-store.js'
+
+/**
+ * Why a store could not be checked, each with its own advice (format-verification.ts): by value,
+ * hashes made with another key, or with a key the request did not record; a store the deletion
+ * reached that this process is not configured with; an ERASURE_EXTRA_TARGETS table (or a column
+ * it names) that is not there.
+ */
+export type UncheckedReason = 'other key' | 'key not recorded' | 'search not configured' | 'cache not configured' | 'table not found' | 'column not found'
 
 /** One line of the proof: a store, what the request's plan leaves there, what is found now, and whether that is residue. Never a value. */
 export interface VerificationRow {
@@ -10,8 +17,8 @@ export interface VerificationRow {
   expected: string
   found: string
   residue: boolean
-  /** Set when the store could not be checked (by value: the hashes were made with another key; a store the deletion reached that this process is not configured with); `found` says why. */
-  unchecked?: true
+  /** Set when the store could not be checked, to why (UncheckedReason); `found` says it in the table. */
+  unchecked?: UncheckedReason
 }
 
 /** The ports that find a user's data by their id. */
@@ -20,7 +27,6 @@ export interface UserStoresDeps {
   tables: PersonalDataTables
   search?: UserSearchIndex | undefined
   cache?: UserCache | undefined
-  extraTargets: readonly ExtraTarget[]
 }
 
 /** The optional stores the deletion was run with (its steps recorded an outcome there), so that one this process is not configured with cannot pass unchecked. */
@@ -35,16 +41,17 @@ export const rows = (n: number) => `${n} row${n === 1 ? '' : 's'}`
 /**
  * Re-checks, by id, every configured store of one user a deletion of `plan` reached: the deleted
  * person, or one of their managed users (erased by the same steps under the same plan, so judged
- * the same way). What the plan erases must be gone; what it keeps is reported, not judged.
+ * the same way). What the plan erases must be gone; what it keeps is reported, not judged. The
+ * ERASURE_EXTRA_TARGETS tables are checked on their own (verify-extra-targets.ts).
  */
 export async function verifyUserStores(deps: UserStoresDeps, userId: string, plan: PlanName, reached: StoresReached): Promise<VerificationRow[]> {
   const result: VerificationRow[] = []
   const check = (store: string, expected: string, found: string, residue: boolean) => result.push({ store, expected, found, residue })
   /** A store not configured here: fine when the deletion did not reach it either, or when the plan keeps it (shown, not judged); else it cannot be checked from this process. */
-  const notConfigured = (store: string, wasReached: boolean, kept: boolean) => {
+  const notConfigured = (store: string, wasReached: boolean, kept: boolean, unchecked: 'search not configured' | 'cache not configured') => {
     if (!wasReached) check(store, 'not configured', 'not configured', false)
     else if (kept) check(store, 'kept', 'not configured here', false)
-    else result.push({ store, expected: 'checked', found: 'not configured here, though the deletion reached it', residue: false, unchecked: true })
+    else result.push({ store, expected: 'checked', found: 'not configured here, though the deletion reached it', residue: false, unchecked })
   }
 
   const row = await deps.users.readUserRow(userId)
@@ -76,8 +83,8 @@ export async function verifyUserStores(deps: UserStoresDeps, userId: string, pla
   else check('cassandra.shadow_user', plan === 'sunbird' ? 'name, email, phone blank' : 'kept', `${rows(named)} with name, email or phone`, plan === 'sunbird' && named > 0)
 
   if (!deps.search) {
-    notConfigured('search.user_alias', reached.search, false)
-    notConfigured('search.usernotes', reached.search, !erasing(plan))
+    notConfigured('search.user_alias', reached.search, false, 'search not configured')
+    notConfigured('search.usernotes', reached.search, !erasing(plan), 'search not configured')
   } else {
     const document = await deps.search.readUser(userId)
     if (plan === 'hard') check('search.user_alias', 'no document', document ? 'document' : 'no document', document !== undefined)
@@ -92,18 +99,10 @@ export async function verifyUserStores(deps: UserStoresDeps, userId: string, pla
     const notes = (await deps.search.readNotes(userId)).length
     check('search.usernotes', erasing(plan) ? '0 documents' : 'kept', `${notes} document(s)`, erasing(plan) && notes > 0)
   }
-  if (!deps.cache) notConfigured('redis.user', reached.cache, false)
+  if (!deps.cache) notConfigured('redis.user', reached.cache, false, 'cache not configured')
   else {
     const cached = (await deps.cache.readUser(userId)) !== undefined
     check('redis.user', 'no key', cached ? 'key' : 'no key', cached)
-  }
-  for (const target of deps.extraTargets) {
-    const count = await deps.tables.countExtra(target, userId)
-    // A soft deletion keeps them (a cancel may still bring the person back); they go when it is erased.
-    if (!erasing(plan)) check(extraTargetStore(target), 'kept', count === undefined ? 'table not found' : rows(count), false)
-    else if (count === undefined) check(extraTargetStore(target), target.action === 'delete' ? '0 rows' : 'blanked', 'table not found', false)
-    else if (target.action === 'delete') check(extraTargetStore(target), '0 rows', rows(count), count > 0)
-    else check(extraTargetStore(target), 'blanked', `${rows(count)} (columns not re-read)`, false)
   }
   return result
 }

@@ -48,6 +48,18 @@ describe('npm run audit:verify without a verdict', () => {
     expect(line).not.toMatch(/DELETION_RECEIPT_HASH_KEY|api-consumers/)
   }, 60_000)
 
+  it('when an email is pasted as an argument, then it exits 2 with a reason and the usage, and the email is not repeated', async () => {
+    const run = await runAuditVerify(['demo.user@example.org'], { NODE_ENV: 'development' })
+
+    expect(run.code).toBe(2)
+    expect(run.stdout).toBe('')
+    expect(run.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^audit:verify: unexpected argument \(not shown\): a chain id follows --chain/),
+      'usage: npm run audit:verify [-- --chain <id> ...]',
+    ])
+    expect(run.stderr).not.toContain('demo.user')
+  }, 60_000)
+
   it('when an argument is unknown, then it exits 2 with the usage', async () => {
     const run = await runAuditVerify(['--chains', 'x'], { NODE_ENV: 'development' })
 

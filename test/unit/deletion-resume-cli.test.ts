@@ -1,7 +1,10 @@
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { errors as cassandraErrors } from 'cassandra-driver'
 import { describe, expect, it } from 'vitest'
 import { WORLD_NOW, deletionWorld } from '../support/fakes/deletion-world.js'
 import type { SeedUser } from '../support/fakes/in-memory-user-store.js'
+import { ApiConsumerVerifier } from '../../src/auth/api-consumer-verifier.js'
 import { ConfigError } from '../../src/config/load-config.js'
 import type { DeletionRequest } from '../../src/deletion/deletion-request.js'
 import { RESUME_EXIT, type ResumeConnection, deletionResumeCommand } from '../../scripts/lib/deletion-resume-command.js'
@@ -357,6 +360,40 @@ describe('npm run deletion:resume: arguments and start-up', () => {
     })
 
     expect(err[0]).toBe(`deletion:resume: ${why}\nusage: npm run deletion:resume [-- <requestId>]`)
+  })
+
+  it.each([
+    [['--anything'], "deletion:resume: unknown option '--anything': deletion:resume takes no flags, only a request id"],
+    [[`--${EMAIL_OF(1)}`], 'deletion:resume: unknown option (not shown): deletion:resume takes no flags, only a request id'],
+    [['req-1', `--token=${EMAIL_OF(1)}`], "deletion:resume: unknown option '--token': deletion:resume takes no flags"],
+  ])('when the arguments are %j, then exit 2 and one reason that repeats no value and names a flag-shaped typo once, with the usage', async (args, said) => {
+    const { code, err } = await run(deletionWorld(), args, {
+      connect: () => {
+        throw new Error('not expected')
+      },
+    })
+
+    expect(code).toBe(RESUME_EXIT.couldNotResume)
+    expect(err).toHaveLength(1)
+    const [reason, usage] = (err[0] ?? '').split('\n')
+    expect(reason?.startsWith(said)).toBe(true)
+    expect(usage).toBe('usage: npm run deletion:resume [-- <requestId>]')
+    expect(err[0]).not.toContain(EMAIL_OF(1))
+    expect((err[0] ?? '').split('--anything').length - 1).toBeLessThanOrEqual(1)
+  })
+
+  it('when the API consumers file is missing, then one line naming API_BEARER_CONSUMERS_FILE and the path, not "unexpected Error", exit 2', async () => {
+    const missing = join(tmpdir(), `no-such-dir-${process.pid}`, 'api-consumers.json')
+
+    const { code, err } = await run(deletionWorld(), [], {
+      connect: () => {
+        ApiConsumerVerifier.fromFile(missing)
+        throw new Error('not expected: the file is missing')
+      },
+    })
+
+    expect(code).toBe(RESUME_EXIT.couldNotResume)
+    expect(err).toEqual([`deletion:resume: could not start: invalid configuration: API_BEARER_CONSUMERS_FILE: ${missing} does not exist`])
   })
 
   it('when the configuration is refused, then one line naming the setting, exit 2', async () => {

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import { whyArgumentsRefused } from '../refused-arguments.js'
 import { schemas } from './batch-api.js'
 import { fail } from './terminal.js'
 
@@ -6,6 +7,10 @@ import { fail } from './terminal.js'
 
 const USAGE = 'usage: npm run deletion:batch -- (--file ids.txt [--mode soft|hard] [--dry-run] | --job <jobId>[,<jobId>…]) [--url http://127.0.0.1:9000] [--give-up-after <seconds, 120>]'
 const DEFAULT_GIVE_UP_SECONDS = 120
+const BATCH_HINTS = {
+  positional: 'every value follows its flag, e.g. --file ids.txt, and the flags follow npm run deletion:batch --',
+  flags: 'the flags are --file, --mode, --dry-run, --job, --url and --give-up-after',
+}
 
 export interface Options {
   file?: string
@@ -30,31 +35,9 @@ function parseFlags() {
       strict: true,
     }).values
   } catch (err) {
-    return fail(`${flagsProblem(err)}\n${USAGE}`)
+    // A stray argument is most often a value whose flag npm took for its own (`npm run deletion:batch --file x`, without `--`).
+    return fail(`${whyArgumentsRefused(err, BATCH_HINTS)}\n${USAGE}`)
   }
-}
-
-/** A flag's name as an operator types one: shown back when unknown (a typo); anything else may be a pasted value. */
-const FLAG_NAME = /^-{1,2}[a-z][a-z-]{0,23}$/
-
-/**
- * Why parseArgs refused the command line, never repeating what it refused (parseArgs quotes a stray
- * argument whole: a token pasted in the wrong place would land in the terminal's log). A stray
- * argument is most often a value whose flag npm took for its own (`npm run deletion:batch --file x`, without `--`).
- */
-function flagsProblem(err: unknown): string {
-  const code = (err as { code?: unknown } | undefined)?.code
-  const message = err instanceof Error ? err.message : ''
-  if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') return 'unexpected argument (not shown): every value follows its flag, e.g. --file ids.txt, and the flags follow npm run deletion:batch --'
-  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-    const name = /^Unknown option '([^']*)'/.exec(message)?.[1]
-    return `unknown option ${name !== undefined && FLAG_NAME.test(name) ? `'${name}'` : '(not shown)'}: the flags are --file, --mode, --dry-run, --job, --url and --give-up-after`
-  }
-  // A flag of ours without its value, or a value given to --dry-run: named, its value (if any) not.
-  const flag = /^Option '(--[a-z-]+)/.exec(message)?.[1]
-  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && flag !== undefined && FLAG_NAME.test(flag))
-    return message.includes('does not take an argument') ? `${flag} takes no value` : `${flag} needs a value right after it (one starting with - as ${flag}=-…)`
-  return 'the command line could not be read (not shown)'
 }
 
 /** The command line's options; a flag that is wrong or missing ends the CLI with the usage. */
