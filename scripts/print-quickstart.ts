@@ -1,4 +1,4 @@
-import { loadConfig } from '../src/config/load-config.js'
+import { loadConfig, orExitOnConfigError } from '../src/config/load-config.js'
 import { readApiConsumers } from '../src/auth/api-consumer-verifier.js'
 import { relative } from 'node:path'
 import { projectRoot } from '../src/config/project-root.js'
@@ -7,10 +7,10 @@ import { signApiBearer } from './lib/sign-jwt.js'
 
 // Prints curl commands that work against the service `npm start` is about to run: a gateway
 // bearer for the first HS256 consumer, and user tokens fetched from the configured Keycloak.
-const config = loadConfig()
+const config = orExitOnConfigError(loadConfig)
 const realmUrl = `${config.auth.userToken.ssoUrl}/realms/${config.auth.userToken.realm}`
 const base = `http://127.0.0.1:${config.http.port}`
-const consumer = readApiConsumers(config.auth.apiBearer.consumersFile).find((c) => c.algorithm === 'HS256' && c.secret)
+const consumer = orExitOnConfigError(() => readApiConsumers(config.auth.apiBearer.consumersFile)).find((c) => c.algorithm === 'HS256' && c.secret)
 const apiBearer = consumer ? signApiBearer(consumer.key, consumer.secret as string) : '<gateway consumer JWT>'
 const demos = demoUsers()
 

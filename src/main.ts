@@ -2,7 +2,7 @@ import type { Server as HttpServer } from 'node:http'
 import { serve } from '@hono/node-server'
 import { startPeriodicJobs } from './background-jobs.js'
 import { composeService } from './compose.js'
-import { ConfigError, loadConfig } from './config/load-config.js'
+import { loadConfig, orExitOnConfigError } from './config/load-config.js'
 import { LOCK_DECISION_WAIT_MS } from './deletion/commit-gate.js'
 import { gracefulClose } from './http/graceful-close.js'
 import { leaseAdvice } from './lease-advice.js'
@@ -10,21 +10,10 @@ import { applyConnectionLimits, httpServerOptions } from './http/server-limits.j
 import { createLogger } from './logging/logger.js'
 import { shutdownOnSignal } from './shutdown.js'
 
-function loadConfigOrExit(): ReturnType<typeof loadConfig> {
-  try {
-    return loadConfig()
-  } catch (err) {
-    // A configuration problem is the operator's to fix: one readable message, no stack trace.
-    if (!(err instanceof ConfigError)) throw err
-    console.error(err.message)
-    process.exit(78) // EX_CONFIG
-  }
-}
-
-const config = loadConfigOrExit()
+const config = orExitOnConfigError(loadConfig)
 const logger = createLogger(config.logging.level)
 for (const { msg, ...values } of leaseAdvice(config)) logger.warn(values, msg)
-const service = composeService(config, logger)
+const service = orExitOnConfigError(() => composeService(config, logger))
 // Said at start, "not configured" included: an operator sees which of Sunbird's stores this instance reaches.
 logger.info(service.searchAndCache.describe(), 'search engine and user cache')
 

@@ -9,6 +9,17 @@ export class ConfigError extends Error {
   override name = 'ConfigError'
 }
 
+/** Runs `make`; a configuration problem (the settings, or a file they name) exits 78 (EX_CONFIG) with one readable message, no stack trace. */
+export function orExitOnConfigError<T>(make: () => T): T {
+  try {
+    return make()
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    console.error(err.message)
+    process.exit(78)
+  }
+}
+
 type Plain = Record<string, unknown>
 
 function isPlainObject(value: unknown): value is Plain {

@@ -44,4 +44,13 @@ describe('NODE_ENV=production with a secret left at its shipped value', () => {
       await server.stop()
     }
   })
+
+  it('when API_BEARER_CONSUMERS_FILE names a file that does not exist, then the service refuses to start with one line naming the setting and the path', () => {
+    const result = start({ DELETION_RECEIPT_HASH_KEY: 'a-key-only-this-deployment-knows', API_BEARER_CONSUMERS_FILE: '/nonexistent/api-consumers.json' })
+
+    expect(result.status).toBe(78)
+    expect(result.stderr).toContain('API_BEARER_CONSUMERS_FILE: /nonexistent/api-consumers.json does not exist')
+    expect(result.stderr).not.toMatch(/\n\s+at /)
+    expect(result.stdout).not.toContain('"listening"')
+  })
 })
