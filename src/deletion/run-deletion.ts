@@ -1,6 +1,6 @@
 import { finishCancel, finishInterruptedCancel } from './cancel-deletion.js'
 import { type DeletionRequest, isFinished, outcomeHolds, type RequestState, type StepName, type StepOutcome, tookTheUser } from './deletion-request.js'
-import { DependencyUnavailableError } from './errors.js'
+import { keptChanging } from './errors.js'
 import { isDeleted } from './is-deleted.js'
 import { checkpointSteps, closedReadStillFresh, closeFinished, giveBack, LeaseLostError, leaseUntil, reclaimLease } from './lease.js'
 import { lockForPlan } from './lock-for-plan.js'
@@ -112,7 +112,7 @@ async function beginErasure(deps: RunDeps, request: DeletionRequest): Promise<Re
     }
     if (await deps.states.swap(request.userId, held, erasing)) break
     // Still ours after a few tries: the row is too contended now; the next pass tries again.
-    if (tries >= HOLD_CHANGE_TRIES) throw new DependencyUnavailableError('cassandra')
+    if (tries >= HOLD_CHANGE_TRIES) throw keptChanging("the user's deletion state kept changing as the grace period's erasure began")
   }
   await deps.requests.updatePlan(request.id, schedule.plan, 'in_progress', request.heldUntil)
   request.plan = schedule.plan
