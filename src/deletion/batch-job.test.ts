@@ -207,4 +207,16 @@ describe('readBatchStatus', () => {
       expect(status.etaSeconds).toBe(0)
     }
   })
+
+  it('when every user is settled, then the job reads completed, though its stored state is still running or a late breaker write set it paused', async () => {
+    const start = new Date('2026-12-04T10:00:00Z')
+    const jobs = await jobSettledOver(10, start)
+    expect((await statusAt(jobs, start)).state).toBe('completed')
+
+    await jobs.setState('job-r', 'paused')
+    expect((await statusAt(jobs, start)).state).toBe('completed')
+
+    await jobs.recordItem('job-r', { userId: ids(10)[9] as string, slice: 0, status: 'pending', attempts: 0 }, new Date(start.getTime() + 3_600_000))
+    expect((await statusAt(jobs, start)).state).toBe('paused')
+  })
 })

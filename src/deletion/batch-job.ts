@@ -248,7 +248,9 @@ export async function readBatchStatus(deps: { jobs: BatchJobStore; clock: Clock 
   const ratePerSecond = remaining === 0 ? perSecond(done, lastSettledAt - job.createdAt.getTime()) : perSecond(recent, windowMs)
   return {
     jobId: job.id,
-    state: job.state,
+    // Nobody left to settle is completed, whatever the stored state says: the runner's own write of
+    // it may be still to come, and a breaker's change (paused, running) written late may overwrite it.
+    state: remaining === 0 ? 'completed' : job.state,
     total: job.total,
     done,
     succeeded,
