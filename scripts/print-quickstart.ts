@@ -1,5 +1,5 @@
 import { loadConfig, orExitOnConfigError } from '../src/config/load-config.js'
-import { readApiConsumers } from '../src/auth/api-consumer-verifier.js'
+import { ApiConsumerVerifier, readApiConsumers } from '../src/auth/api-consumer-verifier.js'
 import { relative } from 'node:path'
 import { projectRoot } from '../src/config/project-root.js'
 import { demoLearners, demoLearnersFile, demoUsers } from './lib/demo-users.js'
@@ -10,7 +10,12 @@ import { signApiBearer } from './lib/sign-jwt.js'
 const config = orExitOnConfigError(loadConfig)
 const realmUrl = `${config.auth.userToken.ssoUrl}/realms/${config.auth.userToken.realm}`
 const base = `http://127.0.0.1:${config.http.port}`
-const consumer = orExitOnConfigError(() => readApiConsumers(config.auth.apiBearer.consumersFile)).find((c) => c.algorithm === 'HS256' && c.secret)
+// Checked as the server checks them (one line and exit 78 on a bad file or entry), then the first HS256 one signs.
+const consumers = orExitOnConfigError(() => {
+  ApiConsumerVerifier.fromFile(config.auth.apiBearer.consumersFile)
+  return readApiConsumers(config.auth.apiBearer.consumersFile)
+})
+const consumer = consumers.find((c) => c.algorithm === 'HS256' && c.secret)
 const apiBearer = consumer ? signApiBearer(consumer.key, consumer.secret as string) : '<gateway consumer JWT>'
 const demos = demoUsers()
 

@@ -306,10 +306,15 @@ describe('ApiConsumerVerifier.fromFile with a consumers file it cannot use', () 
   it.each([
     ['an entry that is not an object', [null], 'API consumer entry that is not an object'],
     ['an RS256 key that is not a PEM public key', [{ key: 'rs', algorithm: 'RS256', rsa_public_key: 'MIIB-not-a-key' }], 'API consumer rs: rsa_public_key is not a public key in PEM'],
+    ['an RS256 key that is not a string', [{ key: 'rs', algorithm: 'RS256', rsa_public_key: 42 }], 'API consumer rs: RS256 needs rsa_public_key (a PEM string)'],
+    ['a secret that is a number (it would be quoted by Buffer.from)', [{ key: 'num', algorithm: 'HS256', secret: 98765432109876 }], 'API consumer num: HS256 needs a secret of 16+ characters'],
+    ['a secret that is an array (it would become zero bytes)', [{ key: 'arr', algorithm: 'HS256', secret: Array(16).fill('s3cr3t') }], 'API consumer arr: HS256 needs a secret of 16+ characters'],
   ])('when the file holds %s, then a ConfigError says so, not a TypeError or OpenSSL’s words', (_case, entries, problem) => {
-    const file = fileWith(`entry-${entries.length}-${problem.length}.json`, JSON.stringify(entries))
+    const file = fileWith(`entry-${_case.length}-${problem.length}.json`, JSON.stringify(entries))
 
-    expect(problemOf(file)).toBe(`API_BEARER_CONSUMERS_FILE: ${file} holds an invalid entry: ${problem}`)
+    const line = problemOf(file)
+    expect(line).toBe(`API_BEARER_CONSUMERS_FILE: ${file} holds an invalid entry: ${problem}`)
+    expect(line).not.toContain('98765432109876')
   })
 })
 

@@ -100,10 +100,11 @@ export class ApiConsumerVerifier {
       if (consumer.deleteAnyUser !== undefined && typeof consumer.deleteAnyUser !== 'boolean') throw new ConsumerEntryError(`API consumer ${consumer.key}: deleteAnyUser must be true or false`)
       const deleteAnyUser = consumer.deleteAnyUser === true
       if (consumer.algorithm === 'HS256') {
-        if (!consumer.secret || consumer.secret.length < 16) throw new ConsumerEntryError(`API consumer ${consumer.key}: HS256 needs a secret of 16+ characters`)
+        // A string: a number or an array would reach Buffer.from (an error quoting the value, or an array's zero bytes as the key).
+        if (typeof consumer.secret !== 'string' || consumer.secret.length < 16) throw new ConsumerEntryError(`API consumer ${consumer.key}: HS256 needs a secret of 16+ characters`)
         this.keys.set(consumer.key, { algorithm: 'HS256', secret: Buffer.from(consumer.secret, 'utf8'), deleteAnyUser })
       } else if (consumer.algorithm === 'RS256') {
-        if (!consumer.rsa_public_key) throw new ConsumerEntryError(`API consumer ${consumer.key}: RS256 needs rsa_public_key`)
+        if (typeof consumer.rsa_public_key !== 'string' || consumer.rsa_public_key === '') throw new ConsumerEntryError(`API consumer ${consumer.key}: RS256 needs rsa_public_key (a PEM string)`)
         this.keys.set(consumer.key, { algorithm: 'RS256', publicKey: publicKeyOf(consumer.key, consumer.rsa_public_key), deleteAnyUser })
       } else {
         throw new ConsumerEntryError(`API consumer ${consumer.key}: algorithm must be HS256 or RS256`)

@@ -22,6 +22,9 @@ function quoted(name: string): string {
 
 const holdsValue = (value: unknown) => value !== null && value !== undefined && value !== ''
 
+/** Cassandra refused a read as invalid: a column the target names (its userColumn, or one it blanks) is not in the table. */
+const isInvalidQuery = (err: unknown) => err instanceof cassandraErrors.ResponseError && err.code === types.responseErrorCodes.invalid
+
 /**
  * How many of the user's rows still hold a value in a column the target blanks (never the value
  * itself), page after page; undefined when Cassandra refuses the read as invalid: a column the
@@ -34,10 +37,11 @@ async function rowsNotBlank(cassandra: ExtraTargetsDeps['cassandra'], target: Ex
   let left = 0
   try {
     for await (const row of await cassandra.execute(cql, [userId], { prepare: true, fetchSize: 1000 })) {
-      if (columns.some((column) => holdsValue(row.get(column)))) left++
+      // row[column], not row.get(column): the driver sets each column on the row, a column named `get` too.
+      if (columns.some((column) => holdsValue((row as unknown as Record<string, unknown>)[column]))) left++
     }
   } catch (err) {
-    if (err instanceof cassandraErrors.ResponseError && err.code === types.responseErrorCodes.invalid) return undefined
+    if (isInvalidQuery(err)) return undefined
     throw err
   }
   return left
@@ -53,9 +57,17 @@ export async function verifyExtraTargets(deps: ExtraTargetsDeps, userId: string,
   const result: VerificationRow[] = []
   for (const target of deps.extraTargets) {
     const store = extraTargetStore(target)
-    const count = await deps.tables.countExtra(target, userId)
     const columns = target.columns ?? []
     const expected = target.action === 'delete' ? '0 rows' : columns.length > 0 ? `${columns.join(', ')} blank` : 'blanked'
+    let count: number | undefined
+    try {
+      count = await deps.tables.countExtra(target, userId)
+    } catch (err) {
+      if (!isInvalidQuery(err)) throw err
+      const found = 'its userColumn is not in the table'
+      result.push(erasing(plan) ? { store, expected, found, residue: false, unchecked: 'column not found' } : { store, expected: 'kept', found, residue: false })
+      continue
+    }
     // A soft deletion keeps them (a cancel may still bring the person back); they go when it is erased.
     if (!erasing(plan)) result.push({ store, expected: 'kept', found: count === undefined ? 'table not found' : rows(count), residue: false })
     else if (count === undefined) result.push({ store, expected, found: 'table not found', residue: false, unchecked: 'table not found' })

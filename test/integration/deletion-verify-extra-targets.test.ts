@@ -70,16 +70,18 @@ describe('npm run deletion:verify on an ERASURE_EXTRA_TARGETS table that blanks 
     expect(dirty.stdout + dirty.stderr).not.toContain(NOTE)
   }, 90_000)
 
-  it('when ERASURE_EXTRA_TARGETS names a table or a column that does not exist, then its line cannot be checked (never ok), the closing advice names ERASURE_EXTRA_TARGETS, and the exit code is 3', async () => {
+  it('when ERASURE_EXTRA_TARGETS names a table, a column or a user column that does not exist, then its line cannot be checked (never ok), the closing advice names ERASURE_EXTRA_TARGETS, and the exit code is 3', async () => {
     const { requestId } = await deletedWithFeedback()
     const missingTable: ExtraTarget = { keyspace: TEST_KEYSPACE, table: 'no_such_feedback', userColumn: 'userid', action: 'delete' }
     const missingColumn: ExtraTarget = { ...FEEDBACK, columns: ['nickname'] }
+    const missingUserColumn: ExtraTarget = { ...FEEDBACK, userColumn: 'owner' }
 
-    const cli = verifyCommand(requestId, [missingTable, missingColumn])
+    const cli = verifyCommand(requestId, [missingTable, missingColumn, missingUserColumn])
 
     expect(cli.status, cli.stderr + cli.stdout).toBe(3)
     expect(cli.stdout).toMatch(new RegExp(`cassandra\\.${TEST_KEYSPACE}\\.no_such_feedback\\s+0 rows\\s+table not found\\s+CANNOT CHECK`))
     expect(cli.stdout).toMatch(new RegExp(`cassandra\\.${TEST_KEYSPACE}\\.${TABLE}\\s+nickname blank\\s+a column named is not in the table\\s+CANNOT CHECK`))
+    expect(cli.stdout).toMatch(new RegExp(`cassandra\\.${TEST_KEYSPACE}\\.${TABLE}\\s+note blank\\s+its userColumn is not in the table\\s+CANNOT CHECK`))
     expect(cli.stdout).toContain(`CANNOT CHECK cassandra.${TEST_KEYSPACE}.no_such_feedback: ERASURE_EXTRA_TARGETS names a table that does not exist`)
     expect(cli.stdout).toMatch(/CANNOT CHECK .*: a column ERASURE_EXTRA_TARGETS names for it/)
     expect(cli.stdout).not.toContain('DELETION_RECEIPT_HASH_KEY')
