@@ -20,7 +20,8 @@ function depsWith(rows: Record<string, unknown>[], extraTargets: readonly ExtraT
   const statements: string[] = []
   const execute = (async (cql: string) => {
     statements.push(cql)
-    return rows.map((row) => ({ get: (column: string) => row[column] ?? null }))
+    // As the driver's rows: each column a property of the row (shadowing get() for a column named so).
+    return rows.map((row) => ({ get: (column: string) => row[column] ?? null, ...row }))
   }) as unknown as ExtraTargetsDeps['cassandra']['execute']
   return { tables, extraTargets, cassandra: { execute }, statements }
 }
@@ -48,6 +49,13 @@ describe('deletion:verify re-reads the columns an ERASURE_EXTRA_TARGETS target b
 
     expect(rows).toEqual([{ store: 'cassandra.sunbird_courses.course_feedback', expected: 'note, rating blank', found: '1 row of 2 with a value', residue: true }])
     expect(JSON.stringify(rows)).not.toContain('Asha')
+  })
+
+  it('when a blanked column is named get (the driver sets it over the row’s get()), then it is still read', async () => {
+    const target: ExtraTarget = { ...FEEDBACK, columns: ['get'] }
+    const deps = depsWith([{ get: NOTE }, { get: null }], [target])
+
+    expect(await verifyExtraTargets(deps, USER, 'hard')).toEqual([{ store: 'cassandra.sunbird_courses.course_feedback', expected: 'get blank', found: '1 row of 2 with a value', residue: true }])
   })
 
   it('when the deletion is soft, then the table is kept: counted, not re-read, not judged', async () => {
