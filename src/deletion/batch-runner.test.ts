@@ -120,6 +120,7 @@ class FakeEngine {
 
   async resumeDeletion(requestId: string): Promise<void> {
     this.resumed.push(requestId)
+    if (this.down) throw new DependencyUnavailableError('cassandra')
     const request = this.requests.get(requestId)
     if (!request || this.heldElsewhere.has(requestId)) return
     request.state = 'completed'
@@ -435,6 +436,28 @@ describe('BatchRunner: outcomes, leases and stopping', () => {
     expect(await w.item(U1)).toEqual(deleted(U1, 0, w.clock.now()))
   })
 
+  it('when finishing the request an instance that died opened for a user meets a dependency in trouble, then the user stays pending with no try counted, never failed; once it recovers, they read deleted', async () => {
+    // A breaker that never opens and a try limit of 2: counted tries would fail the user on the second pass.
+    const w = batchWorld({ maxAttempts: 2, breaker: { ...SETTINGS.breaker, minAttempts: 100 } })
+    await w.submit([U1])
+    expect(await w.jobs.acquireSlice(JOB_ID, 0, 'instance-b', START, new Date(START.getTime() + LEASE_MS))).toBe(true)
+    w.engine.seedRequest(requestOf(batchRequestId(JOB_ID, U1), U1, 'in_progress', START))
+    w.engine.down = true
+    w.clock.advance(LEASE_MS + 1)
+
+    for (let pass = 0; pass < 3; pass++) {
+      await w.runner.pass()
+      await eventually(async () => expect((await w.slice(0))?.leaseUntil).toEqual(new Date(0)))
+    }
+    expect(await w.item(U1)).toEqual(pending(U1, 0, 0))
+
+    w.engine.down = false
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+    expect(await w.item(U1)).toEqual(deleted(U1, 0, w.clock.now()))
+    expect(w.engine.users()).toEqual([])
+  })
+
   it.each(['cancelled', 'cancelling'] as const)(
     'when the request an instance that died opened for a user was soft and is now %s by its person, then the user reads deleted and the slice finishes, never tried again for ever',
     async (state) => {
@@ -633,6 +656,25 @@ describe('BatchRunner: outcomes, leases and stopping', () => {
     expect((await w.slice(0))?.leaseUntil).toEqual(new Date(0))
   })
 
+  it('when the holder waits for the pace budget longer than a third of its lease, then it renews the lease meanwhile, so no other instance takes the slice', async () => {
+    const w = batchWorld({ maxDeletionsPerSecond: 1 })
+    w.clock.set(new Date(START.getTime() + 900))
+    const later = new Date(START.getTime() + 900 + LEASE_MS / 3)
+    await w.submit([U1])
+    // Other instances spend the budget of this second and of the second the wait reaches.
+    for (const at of [START, later]) expect(await w.jobs.takePaceToken(JOB_ID, Math.floor(at.getTime() / 1000))).toBe(1)
+    await w.runner.pass()
+    await eventually(() => expect(w.timeline.count('jobs.takePaceToken')).toBeGreaterThanOrEqual(2))
+    const renewals = w.timeline.count('jobs.renewSlice')
+
+    w.clock.set(later)
+
+    await eventually(() => expect(w.timeline.count('jobs.renewSlice')).toBe(renewals + 1))
+    expect((await w.slice(0))?.leaseUntil).toEqual(new Date(later.getTime() + LEASE_MS))
+    expect(await w.jobs.acquireSlice(JOB_ID, 0, 'instance-b', later, new Date(later.getTime() + LEASE_MS))).toBe(false)
+    expect(w.engine.users()).toEqual([])
+  })
+
   it('when the holder waits out an open breaker for longer than a third of its lease, then it renews the lease meanwhile, so no other instance takes the slice', async () => {
     // A cool-off longer than the lease: the breaker stays open throughout.
     const w = batchWorld({ breaker: { ...SETTINGS.breaker, coolOffMs: 2 * LEASE_MS } })
@@ -647,6 +689,22 @@ describe('BatchRunner: outcomes, leases and stopping', () => {
     await eventually(() => expect(w.timeline.count('jobs.renewSlice')).toBe(renewals + 1))
     expect((await w.slice(0))?.leaseUntil).toEqual(new Date(w.clock.now().getTime() + LEASE_MS))
     expect(await w.jobs.acquireSlice(JOB_ID, 0, 'instance-b', w.clock.now(), new Date(w.clock.now().getTime() + LEASE_MS))).toBe(false)
+  })
+
+  it('when one job cannot be read in a pass, then the jobs after it are still worked in that pass, and it is worked in the next', async () => {
+    const w = batchWorld()
+    await w.submit([U1])
+    await submitBatch({ jobs: w.jobs, clock: w.clock, sliceSize: 1 }, { jobId: 'job-2', caller: CALLER, userIds: [U2], mode: 'hard' })
+    w.jobs.failNext('slices', new DependencyUnavailableError('cassandra'))
+
+    await w.runner.pass()
+    await eventually(async () => expect((await w.jobs.slices('job-2'))[0]?.done).toBe(true))
+    expect(w.errors).toHaveLength(1)
+    expect(w.engine.users()).toEqual([U2])
+
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+    expect(w.engine.users()).toEqual([U2, U1])
   })
 
   it('when the instance has stopped, then a pass takes no more work', async () => {

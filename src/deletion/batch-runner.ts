@@ -124,31 +124,44 @@ export class BatchRunner {
       this.forgetClosed(open)
       for (const jobId of open) {
         if (this.stopping || this.full()) return
-        const slices = await this.deps.jobs.slices(jobId)
-        if (slices.every((slice) => slice.done)) {
-          await this.deps.jobs.complete(jobId)
-          this.forget(jobId)
-          continue
-        }
-        const now = this.deps.clock.now()
-        for (const slice of slices) {
-          if (this.full() || this.stopping) return
-          const key = `${jobId}/${slice.slice}`
-          if (slice.done || this.working.has(key) || slice.leaseUntil > now) continue
-          const until = leaseEnd(this.deps.clock, this.deps.settings.leaseMs)
-          // A slice read never taken is taken as such only if it still is: its users' creates then
-          // need no compare-and-set (attempt), as no try of theirs can exist, however stale the read.
-          if (!(await this.deps.jobs.acquireSlice(jobId, slice.slice, this.deps.instanceId, now, until, !slice.taken))) continue
-          const job = await this.job(jobId)
-          if (!job) continue
-          const work = this.workSlice(job, slice.slice, slice.taken, until)
-            .catch((err: unknown) => this.sliceFailed(jobId, err))
-            .finally(() => this.working.delete(key))
-          this.working.set(key, work)
-        }
+        // One job's trouble (a row that cannot be read, a compare-and-set timing out) does not keep the pass from the jobs after it.
+        await this.lookAtJob(jobId).catch((err: unknown) => this.deps.onError?.(err))
       }
     } catch (err) {
       this.deps.onError?.(err)
+    }
+  }
+
+  /** Completes the job when every slice is done, else takes its free slices up to this instance's concurrency. */
+  private async lookAtJob(jobId: string): Promise<void> {
+    const slices = await this.deps.jobs.slices(jobId)
+    if (slices.every((slice) => slice.done)) {
+      await this.deps.jobs.complete(jobId)
+      this.forget(jobId)
+      return
+    }
+    const now = this.deps.clock.now()
+    for (const slice of slices) {
+      if (this.full() || this.stopping) return
+      const key = `${jobId}/${slice.slice}`
+      if (slice.done || this.working.has(key) || slice.leaseUntil > now) continue
+      const until = leaseEnd(this.deps.clock, this.deps.settings.leaseMs)
+      // A slice read never taken is taken as such only if it still is: its users' creates then
+      // need no compare-and-set (attempt), as no try of theirs can exist, however stale the read.
+      if (!(await this.deps.jobs.acquireSlice(jobId, slice.slice, this.deps.instanceId, now, until, !slice.taken))) continue
+      // Taken but not worked (the job's row unreadable): given back at once, not held until the lease runs out.
+      const job = await this.job(jobId).catch(async (err: unknown) => {
+        await this.deps.jobs.releaseSlice(jobId, slice.slice, this.deps.instanceId).catch(() => undefined)
+        throw err
+      })
+      if (!job) {
+        await this.deps.jobs.releaseSlice(jobId, slice.slice, this.deps.instanceId).catch(() => undefined)
+        continue
+      }
+      const work = this.workSlice(job, slice.slice, slice.taken, until)
+        .catch((err: unknown) => this.sliceFailed(jobId, err))
+        .finally(() => this.working.delete(key))
+      this.working.set(key, work)
     }
   }
 
@@ -315,7 +328,8 @@ export class BatchRunner {
     let creatorLockedOut: boolean
     try {
       creatorLockedOut = await this.creatorLockedOut(job)
-      if (!creatorLockedOut && !(await this.takePaceToken(job.id))) return { status: 'stopped' }
+      const paced = creatorLockedOut ? 'go' : await this.takePaceToken(job.id, lease)
+      if (paced !== 'go') return { status: paced }
     } catch (err) {
       return this.failure(err)
     }
@@ -369,8 +383,21 @@ export class BatchRunner {
     return fault ? { status: 'fault', err: code } : { status: 'failed', err: code }
   }
 
-  /** An earlier try of this user opened its request (then the instance died): finish that one, never a second. */
+  /**
+   * An earlier try of this user opened its request (then the instance died): finish that one, never
+   * a second. A dependency failing meanwhile is not a try of the user's: their deletion is under way
+   * (the sweeper finishes it), so they stay pending with no try counted, never failed for it.
+   */
   private async settleEarlier(requestId: string): Promise<Outcome> {
+    try {
+      return await this.settleFrom(requestId)
+    } catch (err) {
+      if (this.deps.classify(err).fault) return { status: 'busy' }
+      throw err
+    }
+  }
+
+  private async settleFrom(requestId: string): Promise<Outcome> {
     let request = await this.deps.requests.get(requestId)
     if (request && !isFinished(request.state) && !cancelledSince(request.state)) {
       await this.deps.resumeDeletion(requestId)
@@ -387,17 +414,19 @@ export class BatchRunner {
 
   /**
    * One token of the job's per-second budget, shared by every instance; waits for the next second
-   * when it is spent. False when the instance stops meanwhile: no deletion starts after a stop.
+   * when it is spent, keeping the slice's lease meanwhile (the wait may outlast it when many runners
+   * share a low budget). 'stopped' when the instance stops meanwhile: no deletion starts after a stop.
    */
-  private async takePaceToken(jobId: string): Promise<boolean> {
+  private async takePaceToken(jobId: string, lease: SliceLease): Promise<'go' | 'stopped' | 'lease lost'> {
     const limit = this.deps.settings.maxDeletionsPerSecond
-    if (limit <= 0) return true
+    if (limit <= 0) return 'go'
     while (!this.stopping) {
       const nowMs = this.deps.clock.now().getTime()
       const second = Math.floor(nowMs / 1000)
-      if ((await this.deps.jobs.takePaceToken(jobId, second)) <= limit) return true
+      if ((await this.deps.jobs.takePaceToken(jobId, second)) <= limit) return 'go'
       await sleep(1000 - (nowMs % 1000) + Math.floor(Math.random() * 20))
+      if (!(await lease.keep())) return 'lease lost'
     }
-    return false
+    return 'stopped'
   }
 }

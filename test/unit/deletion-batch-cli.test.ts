@@ -468,6 +468,16 @@ describe('each job is submitted under an Idempotency-Key of its own, the same on
     expect(code).toBe(0)
   }, 30_000)
 
+  it('when every submit is answered 503 (the service’s own deadline, the submit still running), then the CLI gives up saying the job may have been recorded', async () => {
+    const service = await stub((_request, res) => answer(res, 503, { ...envelope('api.user.delete.batch', 503, {}), params: { err: 'UOS_USRDLT0099', errmsg: 'unavailable', status: 'FAILED' } }))
+
+    const { code, out } = await runCli(['--file', idsFile(2).path, '--url', service.url, '--give-up-after', '2'], CREDENTIALS)
+
+    expect(new Set(submitsTo(service).map(keyOf)).size).toBe(1)
+    expect(out).toContain('the service may still have recorded that job')
+    expect(code).toBe(2)
+  }, 30_000)
+
   it('when the service never answers a submit, then it is asked again with the same key for --give-up-after seconds, then the CLI exits 2 saying the job may have been recorded', async () => {
     const service = await stub((_request, res) => res.socket?.destroy())
     const started = Date.now()

@@ -13,8 +13,10 @@ const FIRST_BACKOFF_MS = 1000
 const MAX_BACKOFF_MS = 8000
 /**
  * Statuses after which a submit is tried again. Every try of a job carries its one Idempotency-Key,
- * so the job is recorded once whatever an earlier try did: after a 429, 500, 502 or 503 the service
- * (or a gateway) did not record it; after a 504 it may have, and the retry gets that 202 replayed.
+ * and its job id follows from that key, so the job is recorded once whatever an earlier try did:
+ * after a 429 the service recorded nothing; after a 5xx it may have (its request deadline answers
+ * 503 while the submit goes on; a gateway's 502 or 504 may come after the service recorded it), and
+ * the retry carries on that same job.
  */
 const RETRIED_STATUSES = new Set([429, 500, 502, 503, 504])
 /** The first try with this key still runs: asked again, its 202 is replayed once it has answered. */
@@ -33,7 +35,7 @@ function isWorthRetrying(answer: Answer): boolean {
 
 /** Whether the service may have recorded the job although this try got no 202: said when the CLI gives up. */
 function mayHaveRecorded(answer: Answer): boolean {
-  return answer.kind === 'none' ? !answer.notSent : answer.status === 504 || isInFlight(answer)
+  return answer.kind === 'none' ? !answer.notSent : answer.status >= 500 || isInFlight(answer)
 }
 
 function retryDelay(answer: Answer, attempt: number): number {
