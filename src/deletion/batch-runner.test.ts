@@ -675,6 +675,24 @@ describe('BatchRunner: outcomes, leases and stopping', () => {
     expect(w.engine.users()).toEqual([])
   })
 
+  it('when renewing the lease fails while the holder waits for the pace budget (Cassandra in trouble), then the user is left pending with no try counted', async () => {
+    const w = batchWorld({ maxDeletionsPerSecond: 1 })
+    w.clock.set(new Date(START.getTime() + 900))
+    const later = new Date(START.getTime() + 900 + LEASE_MS / 3)
+    await w.submit([U1])
+    for (const at of [START, later]) expect(await w.jobs.takePaceToken(JOB_ID, Math.floor(at.getTime() / 1000))).toBe(1)
+    await w.runner.pass()
+    await eventually(() => expect(w.timeline.count('jobs.takePaceToken')).toBeGreaterThanOrEqual(2))
+    w.jobs.failNext('renewSlice', new DependencyUnavailableError('cassandra'))
+
+    w.clock.set(later)
+
+    await eventually(() => expect(w.errors).toHaveLength(1))
+    await eventually(async () => expect(w.timeline.count('jobs.renewSlice')).toBe(1))
+    expect(await w.item(U1)).toEqual(pending(U1, 0, 0))
+    expect(w.engine.users()).toEqual([])
+  })
+
   it('when the holder waits out an open breaker for longer than a third of its lease, then it renews the lease meanwhile, so no other instance takes the slice', async () => {
     // A cool-off longer than the lease: the breaker stays open throughout.
     const w = batchWorld({ breaker: { ...SETTINGS.breaker, coolOffMs: 2 * LEASE_MS } })

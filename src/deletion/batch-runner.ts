@@ -155,8 +155,9 @@ export class BatchRunner {
         throw err
       })
       if (!job) {
+        // No job row (yet): its other slices are left alone this pass, not taken and given back each.
         await this.deps.jobs.releaseSlice(jobId, slice.slice, this.deps.instanceId).catch(() => undefined)
-        continue
+        return
       }
       const work = this.workSlice(job, slice.slice, slice.taken, until)
         .catch((err: unknown) => this.sliceFailed(jobId, err))
@@ -292,6 +293,18 @@ export class BatchRunner {
   }
 
   /**
+   * The slice's lease kept (renewed when due). The slice's own bookkeeping: a renewal that fails is
+   * not the user's try. Nothing more of the slice is written then (its lease may be lost): false, as
+   * for a lease lost, and another pass takes the slice once the lease runs out.
+   */
+  private async keepLease(jobId: string, lease: SliceLease): Promise<boolean> {
+    return lease.keep().catch(async (err: unknown) => {
+      await this.sliceFailed(jobId, err)
+      return false
+    })
+  }
+
+  /**
    * Waits while the job's breaker is open, keeping the slice's lease meanwhile (so no other
    * instance takes a slice this one still holds); 'go' once an attempt may start.
    */
@@ -300,7 +313,7 @@ export class BatchRunner {
     while (!this.stopping) {
       if (breaker.tryStart(this.deps.clock.now().getTime())) return 'go'
       await sleep(Math.min(250, this.deps.settings.breaker.coolOffMs))
-      if (!(await lease.keep())) return 'lease lost'
+      if (!(await this.keepLease(jobId, lease))) return 'lease lost'
     }
     return 'stopped'
   }
@@ -333,13 +346,7 @@ export class BatchRunner {
     } catch (err) {
       return this.failure(err)
     }
-    // The slice's own bookkeeping: a renewal that fails is not the user's try. Nothing more of the
-    // slice is written then (its lease may be lost); another pass takes it once the lease runs out.
-    const held = await lease.keep().catch(async (err: unknown) => {
-      await this.sliceFailed(job.id, err)
-      return false
-    })
-    if (!held) return { status: 'lease lost' }
+    if (!(await this.keepLease(job.id, lease))) return { status: 'lease lost' }
     try {
       const earlier = mayHaveEarlierTry ? await this.deps.requests.get(requestId) : undefined
       // A deletion already under way is finished, locked-out creator or not: the sweeper would finish it anyway.
@@ -425,7 +432,7 @@ export class BatchRunner {
       const second = Math.floor(nowMs / 1000)
       if ((await this.deps.jobs.takePaceToken(jobId, second)) <= limit) return 'go'
       await sleep(1000 - (nowMs % 1000) + Math.floor(Math.random() * 20))
-      if (!(await lease.keep())) return 'lease lost'
+      if (!(await this.keepLease(jobId, lease))) return 'lease lost'
     }
     return 'stopped'
   }

@@ -247,7 +247,7 @@ describe('a cancel that stops before its move of the hold, and a grace period li
     expect(w.audit.eventsOf('grace-1')).toContain('deletion.failed')
   })
 
-  it('when the sweeper stalls past its lease before putting a due time back and a cancel takes the request meanwhile, then it writes no due time over the cancel’s', async () => {
+  it('when the sweeper stalls past its lease before putting a due time back and another runner takes the request meanwhile, then it writes no due time over that runner’s entry', async () => {
     const w = deletionWorld({ seed })
     await deleteAccount(w.deps, { requestId: 'grace-1', userId: TARGET, caller: self(), gracePeriodDays: 30 })
     const request = w.requests.peek('grace-1')

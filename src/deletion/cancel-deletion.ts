@@ -217,13 +217,6 @@ export async function finishInterruptedCancel(deps: RunDeps, request: DeletionRe
 }
 
 /**
- * The cancel recorded, once: the request reopened as `cancelling` (fenced by the lease, so a run
- * that stalled past it writes nothing), which the sweeper finishes from then on. Done by the run
- * that took the hold, or, when that run died before this, by whichever run finds the hold
- * `restoring` and the request not reopened yet. Its `deletion.cancelled` audit record is stored by
- * finishCancel once the user is back, before the request can end `cancelled`.
- */
-/**
  * A completed soft deletion still listed: its run died (or its append failed) before its
  * `deletion.completed` was stored. Stored by the cancel before it changes anything (at worst a
  * second time), since once the request is `cancelling` the record is owed no more. One `closed`
@@ -262,6 +255,13 @@ async function recordCancelListed(deps: RunDeps, request: DeletionRequest, cance
   }
 }
 
+/**
+ * The cancel recorded, once: the request reopened as `cancelling` (fenced by the lease, so a run
+ * that stalled past it writes nothing), which the sweeper finishes from then on. Done by the run
+ * that took the hold, or, when that run died before this, by whichever run finds the hold
+ * `restoring` and the request not reopened yet. Its `deletion.cancelled` audit record is stored by
+ * finishCancel once the user is back, before the request can end `cancelled`.
+ */
 async function recordCancel(deps: RunDeps, request: DeletionRequest, cancelledBy?: string): Promise<void> {
   if (request.state === 'cancelling' || request.state === 'cancelled') return
   await deps.requests.reopen({ ...request, ...(cancelledBy !== undefined && { cancelledBy }) }, 'cancelling', request.heldUntil)
