@@ -434,6 +434,13 @@ export interface PersonalDataTables {
   countExtra(target: ExtraTarget, userId: string): Promise<number | undefined>
   /** Deletes the user's rows of an extra target, or blanks its columns; how many rows; undefined when its table does not exist. */
   eraseExtra(target: ExtraTarget, userId: string): Promise<number | undefined>
+  /**
+   * What deletion:verify reads again of an extra target, in one read: the user's rows, and how many
+   * of them still hold a value in a column the target blanks (never the values). 'table not found'
+   * when its table does not exist; 'column not found' when a column it names (its userColumn, or one
+   * it blanks) is not in the table.
+   */
+  inspectExtra(target: ExtraTarget, userId: string): Promise<{ rows: number; holdingValues: number } | 'table not found' | 'column not found'>
 }
 
 /** When a store will have physically dropped the values a deletion overwrote or removed, from its live settings. */

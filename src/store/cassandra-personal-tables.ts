@@ -1,4 +1,4 @@
-import type { Client, types } from 'cassandra-driver'
+import { type Client, errors, types } from 'cassandra-driver'
 import type { CodeTable, ExtraTarget, JsonRow, PersonalDataTables, PersonalTable } from '../deletion/ports.js'
 import { IDEMPOTENT, runCassandra } from './cassandra-call.js'
 import { toJsonRow } from './json-row.js'
@@ -21,6 +21,9 @@ const CONTACT_COLUMNS = ['email', 'phone', 'prevusedemail', 'prevusedphone', 're
 const OTP_TYPES = ['email', 'phone'] as const
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/
+
+/** A blanked column read back: null (what the erasure writes) and an empty string hold nothing. */
+const holdsValue = (value: unknown) => value !== null && value !== undefined && value !== ''
 
 /** Quotes a configured identifier for CQL (validated by the config schema; checked again here). */
 function quoted(name: string): string {
@@ -168,6 +171,30 @@ export class CassandraPersonalTables implements PersonalDataTables {
   async countExtra(target: ExtraTarget, userId: string): Promise<number | undefined> {
     const read = await this.extraRead(target)
     return read && this.countAll(read.cql, [userId])
+  }
+
+  async inspectExtra(target: ExtraTarget, userId: string): Promise<{ rows: number; holdingValues: number } | 'table not found' | 'column not found'> {
+    const key = await this.primaryKeyOf(target)
+    if (!key) return 'table not found'
+    const blanked = target.action === 'blank' ? (target.columns ?? []) : []
+    const table = `${quoted(target.keyspace)}.${quoted(target.table)}`
+    const cql = `SELECT ${[...new Set([...key, ...blanked])].map(quoted).join(', ')} FROM ${table} WHERE ${quoted(target.userColumn)} = ? ALLOW FILTERING`
+    let rows = 0
+    let holdingValues = 0
+    try {
+      for await (const page of this.pages(cql, [userId])) {
+        for (const row of page) {
+          rows++
+          // row[column], not row.get(column): the driver sets each column on the row, one named `get` too.
+          if (blanked.some((column) => holdsValue((row as unknown as Record<string, unknown>)[column]))) holdingValues++
+        }
+      }
+    } catch (err) {
+      // Refused as invalid: a column the target names is not in the table (the table itself is).
+      if (err instanceof errors.ResponseError && err.code === types.responseErrorCodes.invalid) return 'column not found'
+      throw err
+    }
+    return { rows, holdingValues }
   }
 
   async eraseExtra(target: ExtraTarget, userId: string): Promise<number | undefined> {

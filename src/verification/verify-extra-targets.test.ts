@@ -1,29 +1,24 @@
-import { errors as cassandraErrors, types } from 'cassandra-driver'
 import { describe, expect, it } from 'vitest'
 import { InMemoryPersonalTables } from '../../test/support/fakes/in-memory-personal-data.js'
 import type { ExtraTarget } from '../deletion/ports.js'
 import { type ExtraTargetsDeps, verifyExtraTargets } from './verify-extra-targets.js'
 
-// The ERASURE_EXTRA_TARGETS lines of `npm run deletion:verify`, over the in-memory tables and a
-// stub of the driver's execute (the one read the port has no method for: the blanked columns).
+// The ERASURE_EXTRA_TARGETS lines of `npm run deletion:verify`, over the in-memory tables (which
+// pass the PersonalDataTables contract, inspectExtra included).
 // On the real Cassandra: test/integration/deletion-verify-extra-targets.test.ts.
 
 const USER = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
 const NOTE = 'call Asha on 9876543210'
 const FEEDBACK: ExtraTarget = { keyspace: 'sunbird_courses', table: 'course_feedback', userColumn: 'userid', action: 'blank', columns: ['note', 'rating'] }
 const ENROLMENTS: ExtraTarget = { keyspace: 'sunbird_courses', table: 'user_enrolments', userColumn: 'userid', action: 'delete' }
+const STORE = 'cassandra.sunbird_courses.course_feedback'
 
-/** The in-memory tables with `rows` of the feedback table, and an execute that answers the blanked columns of those rows (whatever is asked, as a fake). */
-function depsWith(rows: Record<string, unknown>[], extraTargets: readonly ExtraTarget[] = [FEEDBACK]): ExtraTargetsDeps & { statements: string[] } {
+/** The in-memory tables holding the feedback table (columns id, userid, note, rating) with `rows` of the user. */
+function depsWith(rows: Record<string, unknown>[], extraTargets: readonly ExtraTarget[] = [FEEDBACK]): ExtraTargetsDeps {
   const tables = new InMemoryPersonalTables(() => ({}))
-  for (const row of rows) tables.addRow('sunbird_courses.course_feedback', { userid: USER, ...row })
-  const statements: string[] = []
-  const execute = (async (cql: string) => {
-    statements.push(cql)
-    // As the driver's rows: each column a property of the row (shadowing get() for a column named so).
-    return rows.map((row) => ({ get: (column: string) => row[column] ?? null, ...row }))
-  }) as unknown as ExtraTargetsDeps['cassandra']['execute']
-  return { tables, extraTargets, cassandra: { execute }, statements }
+  tables.declareTable('sunbird_courses.course_feedback', ['id', 'userid', 'note', 'rating'])
+  for (const [n, row] of rows.entries()) tables.addRow('sunbird_courses.course_feedback', { id: `f-${n}`, userid: USER, ...row })
+  return { tables, extraTargets }
 }
 
 describe('deletion:verify re-reads the columns an ERASURE_EXTRA_TARGETS target blanks', () => {
@@ -33,10 +28,7 @@ describe('deletion:verify re-reads the columns an ERASURE_EXTRA_TARGETS target b
       { note: '', rating: null },
     ])
 
-    const rows = await verifyExtraTargets(deps, USER, 'hard')
-
-    expect(rows).toEqual([{ store: 'cassandra.sunbird_courses.course_feedback', expected: 'note, rating blank', found: '0 rows of 2 with a value', residue: false }])
-    expect(deps.statements).toEqual(['SELECT "note", "rating" FROM "sunbird_courses"."course_feedback" WHERE "userid" = ? ALLOW FILTERING'])
+    expect(await verifyExtraTargets(deps, USER, 'hard')).toEqual([{ store: STORE, expected: 'note, rating blank', found: '0 rows of 2 with a value', residue: false }])
   })
 
   it('when a blanked column still holds a value, then the line is residue, counting the rows, and never shows the value', async () => {
@@ -47,46 +39,35 @@ describe('deletion:verify re-reads the columns an ERASURE_EXTRA_TARGETS target b
 
     const rows = await verifyExtraTargets(deps, USER, 'sunbird')
 
-    expect(rows).toEqual([{ store: 'cassandra.sunbird_courses.course_feedback', expected: 'note, rating blank', found: '1 row of 2 with a value', residue: true }])
+    expect(rows).toEqual([{ store: STORE, expected: 'note, rating blank', found: '1 row of 2 with a value', residue: true }])
     expect(JSON.stringify(rows)).not.toContain('Asha')
   })
 
-  it('when a blanked column is named get (the driver sets it over the row’s get()), then it is still read', async () => {
-    const target: ExtraTarget = { ...FEEDBACK, columns: ['get'] }
-    const deps = depsWith([{ get: NOTE }, { get: null }], [target])
+  it('when the target deletes, then a row left is residue', async () => {
+    const deps = depsWith([{ note: null }], [{ ...FEEDBACK, action: 'delete', columns: [] }])
 
-    expect(await verifyExtraTargets(deps, USER, 'hard')).toEqual([{ store: 'cassandra.sunbird_courses.course_feedback', expected: 'get blank', found: '1 row of 2 with a value', residue: true }])
+    expect(await verifyExtraTargets(deps, USER, 'hard')).toEqual([{ store: STORE, expected: '0 rows', found: '1 row', residue: true }])
   })
 
-  it('when the deletion is soft, then the table is kept: counted, not re-read, not judged', async () => {
-    const deps = depsWith([{ note: NOTE }])
-
-    expect(await verifyExtraTargets(deps, USER, 'soft')).toEqual([{ store: 'cassandra.sunbird_courses.course_feedback', expected: 'kept', found: '1 row', residue: false }])
-    expect(deps.statements).toEqual([])
+  it('when the deletion is soft, then the table is kept: counted, not judged', async () => {
+    expect(await verifyExtraTargets(depsWith([{ note: NOTE }]), USER, 'soft')).toEqual([{ store: STORE, expected: 'kept', found: '1 row', residue: false }])
   })
 
-  it('when a column the target names is not in the table (Cassandra refuses the read as invalid), then the line cannot be checked, never ok', async () => {
-    const deps = depsWith([{ note: NOTE }])
-    deps.cassandra = {
-      execute: (async () => {
-        throw new cassandraErrors.ResponseError(types.responseErrorCodes.invalid, 'Undefined column name rating')
-      }) as unknown as ExtraTargetsDeps['cassandra']['execute'],
-    }
-
-    expect(await verifyExtraTargets(deps, USER, 'hard')).toEqual([
-      { store: 'cassandra.sunbird_courses.course_feedback', expected: 'note, rating blank', found: 'a column named is not in the table', residue: false, unchecked: 'column not found' },
+  it.each([
+    ['a column it blanks', { ...FEEDBACK, columns: ['nickname'] }, 'nickname blank'],
+    ['its userColumn', { ...FEEDBACK, userColumn: 'owner' }, 'note, rating blank'],
+  ])('when %s is not in the table, then the line cannot be checked, never ok', async (_case, target, expected) => {
+    expect(await verifyExtraTargets(depsWith([{ note: NOTE }], [target]), USER, 'hard')).toEqual([
+      { store: STORE, expected, found: 'a column named is not in the table', residue: false, unchecked: 'column not found' },
     ])
   })
 })
 
 describe('deletion:verify with an ERASURE_EXTRA_TARGETS table that does not exist', () => {
-  it.each([FEEDBACK, ENROLMENTS])('when the deletion erases (%o), then the line is "table not found" and cannot be checked, never ok', async (target) => {
-    const deps = depsWith([], [target])
-
-    const [row] = await verifyExtraTargets(deps, USER, 'hard')
+  it.each([{ ...FEEDBACK, table: 'no_such_feedback' }, ENROLMENTS])('when the deletion erases (%o), then the line is "table not found" and cannot be checked, never ok', async (target) => {
+    const [row] = await verifyExtraTargets(depsWith([], [target]), USER, 'hard')
 
     expect(row).toMatchObject({ found: 'table not found', residue: false, unchecked: 'table not found' })
-    expect(deps.statements).toEqual([])
   })
 
   it('when the deletion is soft, then the plan keeps the table: shown as not found, not judged', async () => {

@@ -218,7 +218,7 @@ export function fakePersonalDataTables(): PersonalDataTablesSubject {
     seedCode: async (table, value, kind) => void (table === 'otp' ? tables.addCode('otp', kind, value) : tables.addCode('rate_limit', value, kind)),
     seedRow: async (table, row) => void tables.addRow(table, { ...row }),
     async extraTable() {
-      if (!tables.rows.has(extraName)) tables.rows.set(extraName, [])
+      if (!tables.rows.has(extraName)) tables.declareTable(extraName, ['id', 'user_id', 'note'])
       return extra
     },
     seedExtra: async (target, row) => void tables.addRow(`${target.keyspace}.${target.table}`, { ...row }),

@@ -194,6 +194,24 @@ export function describePersonalDataTablesContract(implementation: string, facto
       expect(await s.extraRows(table, other)).toEqual([expect.objectContaining({ note: 'theirs' })])
     })
 
+    test('when an extra target is inspected, then its user rows are counted with those still holding a blanked column (none once blanked); a missing table or column is said, not thrown', async (s) => {
+      const table = await s.extraTable()
+      const blank: ExtraTarget = { ...table, userColumn: 'user_id', action: 'blank', columns: ['note'] }
+      const userId = randomUUID()
+      await s.seedExtra(table, { id: randomUUID(), user_id: userId, note: 'first' })
+      await s.seedExtra(table, { id: randomUUID(), user_id: userId, note: 'second' })
+      await s.seedExtra(table, { id: randomUUID(), user_id: randomUUID(), note: 'theirs' })
+
+      expect(await s.tables.inspectExtra(blank, userId)).toEqual({ rows: 2, holdingValues: 2 })
+      expect(await s.tables.inspectExtra({ ...blank, action: 'delete', columns: [] }, userId)).toEqual({ rows: 2, holdingValues: 0 })
+      await s.tables.eraseExtra(blank, userId)
+      expect(await s.tables.inspectExtra(blank, userId)).toEqual({ rows: 2, holdingValues: 0 })
+
+      expect(await s.tables.inspectExtra({ ...blank, table: 'no_such_extra_table' }, userId)).toBe('table not found')
+      expect(await s.tables.inspectExtra({ ...blank, columns: ['nickname'] }, userId)).toBe('column not found')
+      expect(await s.tables.inspectExtra({ ...blank, userColumn: 'owner' }, userId)).toBe('column not found')
+    })
+
     test('when a user has more rows than one page of reads holds, then every one is deleted and counted, in a side table and in an extra target', async (s) => {
       // The driver's execute answers one page: an erasure that stopped there would say done and leave the rest.
       const rows = 2 * s.pageRows + 1

@@ -16,6 +16,15 @@ export class InMemoryPersonalTables implements PersonalDataTables {
 
   constructor(private readonly profileOf: (userId: string) => Record<string, string>) {}
 
+  /** The columns of extra tables declared with declareTable (a table seeded by addRow alone has no declared columns: any name is taken). */
+  private readonly declared = new Map<string, Set<string>>()
+
+  /** An extra table and its columns, as CREATE TABLE makes it (a column named that it lacks is refused by inspectExtra, as Cassandra refuses the read). */
+  declareTable(table: string, columns: readonly string[]): void {
+    this.declared.set(table, new Set(columns))
+    if (!this.rows.has(table)) this.rows.set(table, [])
+  }
+
   addRow(table: string, row: JsonRow): void {
     this.rows.set(table, [...(this.rows.get(table) ?? []), row])
   }
@@ -70,6 +79,16 @@ export class InMemoryPersonalTables implements PersonalDataTables {
 
   async countExtra(target: ExtraTarget, userId: string): Promise<number | undefined> {
     return this.extraRows(target, userId)?.length
+  }
+
+  async inspectExtra(target: ExtraTarget, userId: string): Promise<{ rows: number; holdingValues: number } | 'table not found' | 'column not found'> {
+    const blanked = target.action === 'blank' ? (target.columns ?? []) : []
+    const columns = this.declared.get(`${target.keyspace}.${target.table}`)
+    const found = this.extraRows(target, userId)
+    if (!found) return 'table not found'
+    if (columns && ![target.userColumn, ...blanked].every((column) => columns.has(column))) return 'column not found'
+    const holdsValue = (value: unknown) => value !== null && value !== undefined && value !== ''
+    return { rows: found.length, holdingValues: found.filter((row) => blanked.some((column) => holdsValue(row[column]))).length }
   }
 
   async eraseExtra(target: ExtraTarget, userId: string): Promise<number | undefined> {
