@@ -656,15 +656,23 @@ describe('BatchRunner: outcomes, leases and stopping', () => {
     expect((await w.slice(0))?.leaseUntil).toEqual(new Date(0))
   })
 
-  it('when the holder waits for the pace budget longer than a third of its lease, then it renews the lease meanwhile, so no other instance takes the slice', async () => {
+  /**
+   * A runner waiting for U1's pace token, the budget of one a second spent by other instances for
+   * this second and for `later`, a third of the lease on, where the wait's renewal falls due.
+   */
+  async function waitingForPace() {
     const w = batchWorld({ maxDeletionsPerSecond: 1 })
     w.clock.set(new Date(START.getTime() + 900))
     const later = new Date(START.getTime() + 900 + LEASE_MS / 3)
     await w.submit([U1])
-    // Other instances spend the budget of this second and of the second the wait reaches.
     for (const at of [START, later]) expect(await w.jobs.takePaceToken(JOB_ID, Math.floor(at.getTime() / 1000))).toBe(1)
     await w.runner.pass()
     await eventually(() => expect(w.timeline.count('jobs.takePaceToken')).toBeGreaterThanOrEqual(2))
+    return { w, later }
+  }
+
+  it('when the holder waits for the pace budget longer than a third of its lease, then it renews the lease meanwhile, so no other instance takes the slice', async () => {
+    const { w, later } = await waitingForPace()
     const renewals = w.timeline.count('jobs.renewSlice')
 
     w.clock.set(later)
@@ -676,13 +684,7 @@ describe('BatchRunner: outcomes, leases and stopping', () => {
   })
 
   it('when renewing the lease fails while the holder waits for the pace budget (Cassandra in trouble), then the user is left pending with no try counted', async () => {
-    const w = batchWorld({ maxDeletionsPerSecond: 1 })
-    w.clock.set(new Date(START.getTime() + 900))
-    const later = new Date(START.getTime() + 900 + LEASE_MS / 3)
-    await w.submit([U1])
-    for (const at of [START, later]) expect(await w.jobs.takePaceToken(JOB_ID, Math.floor(at.getTime() / 1000))).toBe(1)
-    await w.runner.pass()
-    await eventually(() => expect(w.timeline.count('jobs.takePaceToken')).toBeGreaterThanOrEqual(2))
+    const { w, later } = await waitingForPace()
     w.jobs.failNext('renewSlice', new DependencyUnavailableError('cassandra'))
 
     w.clock.set(later)

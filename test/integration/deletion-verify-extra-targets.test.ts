@@ -1,13 +1,11 @@
-import { spawnSync } from 'node:child_process'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { projectRoot } from '../../src/config/project-root.js'
 import type { ExtraTarget } from '../../src/deletion/ports.js'
 import { expectDeleted } from '../support/assertions.js'
 import { requestsOf } from '../support/deletion-requests.js'
 import { type Harness, startHarness } from '../support/harness.js'
 import { lifecycle } from '../support/lifecycle.js'
-import { LOCAL_REDIS, LOCAL_SEARCH, TEST_KEYSPACE } from '../support/test-env.js'
+import { TEST_KEYSPACE } from '../support/test-env.js'
+import { runDeletionVerify } from '../support/deletion-verify-cli.js'
 
 // `npm run deletion:verify` on an ERASURE_EXTRA_TARGETS table of the real Cassandra: a column the
 // target blanks is re-read (a value back is residue, never printed), and a target whose table or
@@ -28,20 +26,7 @@ describe('npm run deletion:verify on an ERASURE_EXTRA_TARGETS table that blanks 
   })
 
   /** `npm run deletion:verify -- <requestId>` as an operator runs it, with `targets` as its ERASURE_EXTRA_TARGETS. */
-  const verifyCommand = (requestId: string, targets: readonly ExtraTarget[]) =>
-    spawnSync(join(projectRoot, 'node_modules', '.bin', 'tsx'), ['scripts/deletion-verify.ts', requestId], {
-      cwd: projectRoot,
-      encoding: 'utf8',
-      env: {
-        ...process.env,
-        CASSANDRA_KEYSPACE: TEST_KEYSPACE,
-        sunbird_es_host: '127.0.0.1',
-        sunbird_es_port: String(LOCAL_SEARCH.port),
-        sunbird_redis_host: LOCAL_REDIS.host,
-        sunbird_redis_port: String(LOCAL_REDIS.port),
-        ERASURE_EXTRA_TARGETS: JSON.stringify(targets),
-      },
-    })
+  const verifyCommand = (requestId: string, targets: readonly ExtraTarget[]) => runDeletionVerify(requestId, { ERASURE_EXTRA_TARGETS: JSON.stringify(targets) })
 
   /** A user with two feedback rows holding a note, deleted (Sunbird's deletion, which blanks the note); the request's id. */
   async function deletedWithFeedback(): Promise<{ userId: string; requestId: string }> {

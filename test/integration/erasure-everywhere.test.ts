@@ -1,9 +1,6 @@
-import { spawnSync } from 'node:child_process'
-import { join } from 'node:path'
 import type { Client as SearchClient } from '@opensearch-project/opensearch'
 import { createClient } from '@redis/client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { projectRoot } from '../../src/config/project-root.js'
 import { RedisConnection } from '../../src/redis/redis-client.js'
 import { RedisUserCache } from '../../src/redis/redis-user-cache.js'
 import { OpenSearchUserIndex } from '../../src/search/opensearch-user-index.js'
@@ -21,6 +18,7 @@ import { envelopeOf, lifecycle } from '../support/lifecycle.js'
 import { findValues, newPerson, personalValues, seedEverywhere } from '../support/personal-data.js'
 import { freePort } from '../support/spawned-server.js'
 import { LOCAL_REDIS, LOCAL_SEARCH, TEST_KEYSPACE } from '../support/test-env.js'
+import { runDeletionVerify } from '../support/deletion-verify-cli.js'
 
 const ORG = '0137000000000000000012'
 
@@ -205,21 +203,7 @@ describe('a person erased from every store, on the real Cassandra, OpenSearch an
   })
 
   describe('npm run deletion:verify', () => {
-    /** `npm run deletion:verify -- <requestId>` as an operator runs it, on the test keyspace, the search engine and Redis; `env` on top. */
-    const verifyCommand = (requestId: string, env: Record<string, string> = {}) =>
-      spawnSync(join(projectRoot, 'node_modules', '.bin', 'tsx'), ['scripts/deletion-verify.ts', requestId], {
-        cwd: projectRoot,
-        encoding: 'utf8',
-        env: {
-          ...process.env,
-          CASSANDRA_KEYSPACE: TEST_KEYSPACE,
-          sunbird_es_host: '127.0.0.1',
-          sunbird_es_port: String(LOCAL_SEARCH.port),
-          sunbird_redis_host: LOCAL_REDIS.host,
-          sunbird_redis_port: String(LOCAL_REDIS.port),
-          ...env,
-        },
-      })
+    const verifyCommand = runDeletionVerify
 
     const verify = async (requestId: string) => {
       const redis = new RedisConnection({ ...LOCAL_REDIS, db: 12, timeoutMs: 2000 })
