@@ -160,12 +160,14 @@ export class CassandraPersonalTables implements PersonalDataTables {
   }
 
   /** The read of an extra target's rows of the user, by their primary key, or undefined when the table does not exist. */
-  private async extraRead(target: ExtraTarget): Promise<{ key: string[]; cql: string } | undefined> {
+  /** The read of the user's rows of an extra target: their primary key, and `also` (columns read back); undefined when the table does not exist. */
+  private async extraRead(target: ExtraTarget, also: readonly string[] = []): Promise<{ key: string[]; cql: string } | undefined> {
     const key = await this.primaryKeyOf(target)
     if (!key) return undefined
     const table = `${quoted(target.keyspace)}.${quoted(target.table)}`
+    const columns = [...new Set([...key, ...also])]
     // ALLOW FILTERING: the user column may be any column; an index on it (or it being the partition key) keeps this cheap.
-    return { key, cql: `SELECT ${key.map(quoted).join(', ')} FROM ${table} WHERE ${quoted(target.userColumn)} = ? ALLOW FILTERING` }
+    return { key, cql: `SELECT ${columns.map(quoted).join(', ')} FROM ${table} WHERE ${quoted(target.userColumn)} = ? ALLOW FILTERING` }
   }
 
   async countExtra(target: ExtraTarget, userId: string): Promise<number | undefined> {
@@ -174,15 +176,13 @@ export class CassandraPersonalTables implements PersonalDataTables {
   }
 
   async inspectExtra(target: ExtraTarget, userId: string): Promise<{ rows: number; holdingValues: number } | 'table not found' | 'column not found'> {
-    const key = await this.primaryKeyOf(target)
-    if (!key) return 'table not found'
     const blanked = target.action === 'blank' ? (target.columns ?? []) : []
-    const table = `${quoted(target.keyspace)}.${quoted(target.table)}`
-    const cql = `SELECT ${[...new Set([...key, ...blanked])].map(quoted).join(', ')} FROM ${table} WHERE ${quoted(target.userColumn)} = ? ALLOW FILTERING`
+    const read = await this.extraRead(target, blanked)
+    if (!read) return 'table not found'
     let rows = 0
     let holdingValues = 0
     try {
-      for await (const page of this.pages(cql, [userId])) {
+      for await (const page of this.pages(read.cql, [userId])) {
         for (const row of page) {
           rows++
           // row[column], not row.get(column): the driver sets each column on the row, one named `get` too.
