@@ -81,6 +81,11 @@ export async function runRemainingSteps(deps: RunDeps, request: DeletionRequest,
   return state
 }
 
+/** A cancel that took the hold and stopped before it reopened its request, finished: the state the request ends in. */
+async function finishInterruptedCancelAs(deps: RunDeps, request: DeletionRequest): Promise<RequestState> {
+  return (await finishInterruptedCancel(deps, request)) === 'cancelled' ? 'cancelled' : 'failed'
+}
+
 /** How often the sweeper reads the hold again after its change settled as not applied, in one pass. */
 const HOLD_CHANGE_TRIES = 3
 
@@ -102,7 +107,7 @@ async function beginErasure(deps: RunDeps, request: DeletionRequest): Promise<Re
     const held = await deps.states.get(request.userId)
     const ours = held?.requestId === request.id
     if (ours && held.mode === 'restoring') {
-      return (await finishInterruptedCancel(deps, request)) === 'cancelled' ? 'cancelled' : 'failed'
+      return finishInterruptedCancelAs(deps, request)
     }
     if (ours && held.mode === erasing.mode) break
     if (!ours || held.mode !== 'soft') {
@@ -202,7 +207,7 @@ async function scheduledNotDue(deps: RunDeps, request: DeletionRequest): Promise
     await failRequest(deps, request, 'superseded', deps.clock.now())
     return 'failed'
   }
-  if (held.mode === 'restoring') return (await finishInterruptedCancel(deps, request)) === 'cancelled' ? 'cancelled' : 'failed'
+  if (held.mode === 'restoring') return finishInterruptedCancelAs(deps, request)
   if (request.schedule) {
     await reclaimLease(deps, request)
     await deps.requests.relist(request, request.schedule.eraseAt)
@@ -237,7 +242,7 @@ async function resumeHeld(deps: RunDeps, request: DeletionRequest, now: Date, { 
     if (audited) delete request.closeOwed
     if (await holdsRestoring(deps, request)) {
       delete request.closeOwed
-      return (await finishInterruptedCancel(deps, request)) === 'cancelled' ? 'cancelled' : 'failed'
+      return finishInterruptedCancelAs(deps, request)
     }
     const owed = audited ? undefined : owedEndRecord(request)
     if (owed) await deps.audit.append(owed)
