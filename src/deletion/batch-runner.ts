@@ -150,15 +150,14 @@ export class BatchRunner {
       // need no compare-and-set (attempt), as no try of theirs can exist, however stale the read.
       if (!(await this.deps.jobs.acquireSlice(jobId, slice.slice, this.deps.instanceId, now, until, !slice.taken))) continue
       // Taken but not worked (the job's row unreadable): given back at once, not held until the lease runs out.
-      const job = await this.job(jobId).catch(async (err: unknown) => {
-        await this.deps.jobs.releaseSlice(jobId, slice.slice, this.deps.instanceId).catch(() => undefined)
-        throw err
-      })
-      if (!job) {
-        // No job row (yet): its other slices are left alone this pass, not taken and given back each.
-        await this.deps.jobs.releaseSlice(jobId, slice.slice, this.deps.instanceId).catch(() => undefined)
-        return
+      let job: BatchJob | undefined
+      try {
+        job = await this.job(jobId)
+      } finally {
+        if (!job) await this.deps.jobs.releaseSlice(jobId, slice.slice, this.deps.instanceId).catch(() => undefined)
       }
+      // No job row (yet): its other slices are left alone this pass, not taken and given back each.
+      if (!job) return
       const work = this.workSlice(job, slice.slice, slice.taken, until)
         .catch((err: unknown) => this.sliceFailed(jobId, err))
         .finally(() => this.working.delete(key))
