@@ -1,4 +1,5 @@
 import { MAX_IDS_PER_JOB } from './lib/batch-cli/batch-api.js'
+import { cancelAll } from './lib/batch-cli/cancel.js'
 import { credentials } from './lib/batch-cli/credentials.js'
 import { follow } from './lib/batch-cli/follow.js'
 import { readIds } from './lib/batch-cli/ids-file.js'
@@ -7,17 +8,18 @@ import { createServiceClient } from './lib/batch-cli/service-call.js'
 import { submitAll } from './lib/batch-cli/submit.js'
 import { fail } from './lib/batch-cli/terminal.js'
 
-// `npm run deletion:batch -- --file ids.txt [--mode hard] [--dry-run] [--url <base>]` or `-- --job <id>[,<id>…]`:
+// `npm run deletion:batch -- --file ids.txt [--mode hard] [--dry-run] [--url <base>]` or `-- --job <id>[,<id>…] [--cancel]`:
 // submits the ids of a file (one per line; blank lines and # comments skipped) as batch deletion
 // jobs of at most 1000 ids and follows them to the end with a progress bar (plain lines when the
 // output is not a terminal). Credentials come from API_BEARER and USER_TOKEN, as the quick start
 // prints them (API_BEARER alone: a consumer trusted with deleteAnyUser). `--job` follows jobs
-// already submitted (comma-separated) instead. Each job is submitted with an Idempotency-Key of its
+// already submitted (comma-separated) instead; with `--cancel`, it cancels them first (no deletion of
+// their users begins any more) and follows them until their last users are settled. Each job is submitted with an Idempotency-Key of its
 // own, the same on every try, so a try whose answer was lost can be repeated without a second job.
 // Submitting or following, a service that does not answer is asked again until it has been silent
 // for `--give-up-after` seconds (120); one no try can get through to (a port fetch blocks, a TLS
 // handshake or certificate that fails) stops it at once. Exit code: 0 when every id was deleted,
-// 1 when any failed, 2 when nothing could be submitted or followed.
+// 1 when any failed or was spared by a cancel, 2 when nothing could be submitted, cancelled or followed.
 
 // Flags and credentials: all checked before anything is read or sent.
 const options = readOptions()
@@ -25,6 +27,10 @@ const headers = credentials()
 const service = createServiceClient(options.base, headers)
 
 async function main(): Promise<number> {
+  if (options.jobIds && options.cancel) {
+    await cancelAll(service, options.jobIds, options.giveUpMs)
+    return follow(service, options.jobIds, options.giveUpMs, { answeredBefore: true })
+  }
   if (options.jobIds) return follow(service, options.jobIds, options.giveUpMs)
   const file = readIds(options.file ?? '')
   if (options.dryRun) {

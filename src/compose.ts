@@ -17,7 +17,7 @@ import { exportUser } from './deletion/export-user.js'
 import type { BatchJobStore, IdentityProvider, UserStore } from './deletion/ports.js'
 import { lockOutStanding } from './deletion/user-condition.js'
 import { resumeDeletion, resumeDeletionReport, resumeFromEntry, resumeOpenDeletions, type SweepReport } from './deletion/run-deletion.js'
-import { batchJobId, readBatchStatus, submitBatch } from './deletion/batch-job.js'
+import { batchJobId, cancelBatch, readBatchStatus, submitBatch } from './deletion/batch-job.js'
 import { BatchRunner } from './deletion/batch-runner.js'
 import { DependencyUnavailableError, UnreadableDeletionStateError, WordedCause } from './deletion/errors.js'
 import { guardMassDeletion } from './deletion/mass-deletion-guard.js'
@@ -259,6 +259,12 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
       return job
     },
     readBatchStatus: (input) => readBatchStatus({ jobs: batchJobs, clock: workflow.clock }, input),
+    cancelBatch: async (input) => {
+      const cancelled = await cancelBatch({ jobs: batchJobs, clock: workflow.clock }, input)
+      // The slices no instance holds are settled at once, not at the next pass.
+      batches.kick()
+      return cancelled
+    },
     cancelDeletion: (input) => cancelDeletion(workflow, input),
     exportUser: (input) => exportUser(workflow, input),
     readDeletionStatus: (input) => readDeletionStatus({ requests, orgAdminScope: config.authorization.orgAdminScope }, input),

@@ -1,9 +1,9 @@
 import { v5 as uuidv5 } from 'uuid'
 import { describe, expect, it } from 'vitest'
 import { InMemoryBatchJobs } from '../../test/support/fakes/in-memory-batch-jobs.js'
-import { batchJobId, readBatchStatus, submitBatch, usersPerSlice } from './batch-job.js'
+import { batchJobId, cancelBatch, readBatchStatus, submitBatch, usersPerSlice } from './batch-job.js'
 import type { Caller } from './caller.js'
-import { BatchJobIdTakenError, BatchJobNotFoundError, DependencyUnavailableError } from './errors.js'
+import { BatchJobIdTakenError, BatchJobNotFoundError, DependencyUnavailableError, NotPermittedError } from './errors.js'
 
 const CALLER: Caller = { consumer: 'portal', userId: 'admin-1', roles: [{ role: 'ORG_ADMIN', organisationIds: ['org-1'] }] }
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`)
@@ -218,5 +218,67 @@ describe('readBatchStatus', () => {
 
     await jobs.recordItem('job-r', { userId: ids(10)[9] as string, slice: 0, status: 'pending', attempts: 0 }, new Date(start.getTime() + 3_600_000))
     expect((await statusAt(jobs, start)).state).toBe('paused')
+  })
+
+  it('when a job was never cancelled, then its status has no cancelled count: the answer is the one it always was', async () => {
+    const start = new Date('2026-12-04T10:00:00Z')
+    const jobs = await jobSettledOver(3, start)
+
+    expect('cancelled' in (await statusAt(jobs, start))).toBe(false)
+  })
+})
+
+describe('cancelBatch', () => {
+  const start = new Date('2026-12-04T10:00:00Z')
+  const heldUntil = new Date(start.getTime() + 3_600_000)
+  const clock = { now: () => start }
+  /** A job of three users in one slice: the first deleted, the others pending. */
+  async function jobUnderWay() {
+    const jobs = new InMemoryBatchJobs(undefined, clock)
+    await submitBatch({ jobs, clock, sliceSize: 25 }, { jobId: 'job-c', caller: CALLER, userIds: ids(3) })
+    await jobs.acquireSlice('job-c', 0, 'instance-1', start, heldUntil)
+    await jobs.recordItem('job-c', { userId: ids(3)[0] as string, slice: 0, status: 'deleted', attempts: 0, at: start }, heldUntil)
+    return jobs
+  }
+  const status = (jobs: InMemoryBatchJobs) => readBatchStatus({ jobs, clock }, { caller: CALLER, jobId: 'job-c', offset: 0, limit: 10 })
+
+  it('when a job under way is cancelled, then it reads cancelled from then on, its users not yet settled pending, with no time left foretold', async () => {
+    const jobs = await jobUnderWay()
+
+    expect(await cancelBatch({ jobs, clock }, { caller: CALLER, jobId: 'job-c' })).toEqual({ jobId: 'job-c', state: 'cancelled' })
+
+    expect((await jobs.get('job-c'))?.cancelled).toEqual({ at: start, by: CALLER.userId })
+    expect(await status(jobs)).toMatchObject({ state: 'cancelled', done: 1, succeeded: 1, cancelled: 0, etaSeconds: null })
+  })
+
+  it('when the runners have settled its last users as cancelled, then it still reads cancelled, every user counted', async () => {
+    const jobs = await jobUnderWay()
+    await cancelBatch({ jobs, clock }, { caller: CALLER, jobId: 'job-c' })
+
+    for (const userId of ids(3).slice(1)) await jobs.recordItem('job-c', { userId, slice: 0, status: 'cancelled', attempts: 0, at: start }, heldUntil)
+
+    expect(await status(jobs)).toMatchObject({ state: 'cancelled', done: 3, succeeded: 1, failed: {}, cancelled: 2, progress: 100, etaSeconds: 0 })
+  })
+
+  it('when its cancel spared nobody (every user was settled before the runners saw it), then it reads completed', async () => {
+    const jobs = await jobUnderWay()
+    await jobs.cancel('job-c', { at: start, by: CALLER.userId })
+
+    for (const userId of ids(3).slice(1)) await jobs.recordItem('job-c', { userId, slice: 0, status: 'deleted', attempts: 0, at: start }, heldUntil)
+
+    expect((await status(jobs)).state).toBe('completed')
+  })
+
+  it('when someone who may not follow the job cancels it, then NotPermittedError, and nothing is recorded', async () => {
+    const jobs = await jobUnderWay()
+    const stranger: Caller = { consumer: 'portal', userId: 'admin-2', roles: [{ role: 'ORG_ADMIN', organisationIds: ['org-2'] }] }
+
+    await expect(cancelBatch({ jobs, clock }, { caller: stranger, jobId: 'job-c' })).rejects.toThrow(NotPermittedError)
+
+    expect((await jobs.get('job-c'))?.cancelled).toBeUndefined()
+  })
+
+  it('when no job has the id, then BatchJobNotFoundError', async () => {
+    await expect(cancelBatch({ jobs: new InMemoryBatchJobs(), clock }, { caller: CALLER, jobId: 'job-none' })).rejects.toThrow(BatchJobNotFoundError)
   })
 })

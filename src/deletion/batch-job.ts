@@ -5,6 +5,9 @@ import { BatchJobIdTakenError, BatchJobNotFoundError, NotPermittedError } from '
 import { nameBasedUuid } from './name-based-uuid.js'
 import type { BatchItem, BatchItemStatus, BatchJob, BatchJobState, BatchJobStore, Clock, SliceTally } from './ports.js'
 
+/** A job as the status route names it: its stored state, or `cancelled` once a cancel spared some of its users. */
+export type BatchJobView = BatchJobState | 'cancelled'
+
 /** At most this many ids per job (the schema says so first). */
 export const MAX_BATCH_IDS = 1000
 
@@ -159,11 +162,13 @@ function slicedAs(userIds: readonly string[], slices: number, written: readonly 
 
 export interface BatchStatus {
   jobId: string
-  state: BatchJobState
+  state: BatchJobView
   total: number
   done: number
   succeeded: number
   failed: Record<string, number>
+  /** Only for a cancelled job: its users the cancel spared so far. */
+  cancelled?: number
   progress: number
   ratePerSecond: number
   etaSeconds: number | null
@@ -183,12 +188,13 @@ function mayFollow(caller: Caller, job: BatchJob): boolean {
   return caller.roles.some((role) => role.role === ORG_ADMIN && role.organisationIds.some((id) => jobOrgs.has(id)))
 }
 
-/** The one count of settled users: deleted ones succeeded, failed ones by code; pending ones are not counted. */
+/** The one count of settled users: deleted ones succeeded, failed ones by code, those a cancel spared apart; pending ones are not counted. */
 export function tally(items: readonly BatchItem[]): SliceTally {
   const counted: SliceTally = { succeeded: 0, failed: {} }
   for (const item of items) {
     if (item.status === 'pending') continue
     if (item.status === 'deleted') counted.succeeded++
+    else if (item.status === 'cancelled') counted.cancelled = (counted.cancelled ?? 0) + 1
     else counted.failed[item.err ?? 'UNKNOWN'] = (counted.failed[item.err ?? 'UNKNOWN'] ?? 0) + 1
     if (!item.at) continue
     if (!counted.firstSettledAt || item.at < counted.firstSettledAt) counted.firstSettledAt = item.at
@@ -197,7 +203,7 @@ export function tally(items: readonly BatchItem[]): SliceTally {
   return counted
 }
 
-const settledCount = (counted: SliceTally) => counted.succeeded + Object.values(counted.failed).reduce((sum, n) => sum + n, 0)
+const settledCount = (counted: SliceTally) => counted.succeeded + (counted.cancelled ?? 0) + Object.values(counted.failed).reduce((sum, n) => sum + n, 0)
 
 /**
  * How many of a tally's users were settled since `from`: the users of a slice are settled one after
@@ -230,11 +236,13 @@ export async function readBatchStatus(deps: { jobs: BatchJobStore; clock: Clock 
   const from = now - windowMs
   const failed: Record<string, number> = {}
   let succeeded = 0
+  let cancelled = 0
   let done = 0
   let recent = 0
   let lastSettledAt = job.createdAt.getTime()
   const add = (counted: SliceTally, settledInWindow: number) => {
     succeeded += counted.succeeded
+    cancelled += counted.cancelled ?? 0
     for (const [code, n] of Object.entries(counted.failed)) failed[code] = (failed[code] ?? 0) + n
     done += settledCount(counted)
     recent += settledInWindow
@@ -248,18 +256,46 @@ export async function readBatchStatus(deps: { jobs: BatchJobStore; clock: Clock 
   const ratePerSecond = remaining === 0 ? perSecond(done, lastSettledAt - job.createdAt.getTime()) : perSecond(recent, windowMs)
   return {
     jobId: job.id,
-    // Nobody left to settle is completed, whatever the stored state says: the runner's own write of
-    // it may be still to come, and a breaker's change (paused, running) written late may overwrite it.
-    state: remaining === 0 ? 'completed' : job.state,
+    state: viewOf(job, remaining, cancelled),
     total: job.total,
     done,
     succeeded,
     failed,
+    ...(job.cancelled && { cancelled }),
     progress: job.total === 0 ? 100 : Math.floor((done / job.total) * 100),
     ratePerSecond,
-    etaSeconds: remaining === 0 ? 0 : ratePerSecond > 0 ? Math.ceil(remaining / ratePerSecond) : null,
+    // A cancelled job's last users are settled as fast as the runners reach them: no rate foretells it.
+    etaSeconds: remaining === 0 ? 0 : ratePerSecond > 0 && !job.cancelled ? Math.ceil(remaining / ratePerSecond) : null,
     outcomes: (page ?? []).map(outcomeOf),
   }
+}
+
+/**
+ * The job's state as the status route names it. Nobody left to settle is completed, whatever the
+ * stored state says: the runner's own write of it may be still to come, and a breaker's change
+ * (paused, running) written late may overwrite it. A cancelled job reads cancelled from the cancel
+ * on, unless it spared nobody (every user was settled before the runners saw it).
+ */
+function viewOf(job: BatchJob, remaining: number, cancelled: number): BatchJobView {
+  if (job.cancelled && (remaining > 0 || cancelled > 0)) return 'cancelled'
+  return remaining === 0 ? 'completed' : job.state
+}
+
+/**
+ * Cancels a job for its creator or an ORG_ADMIN of its organisation (as readBatchStatus admits
+ * them): no deletion of its users begins once the runners see it (within about a second). A
+ * deletion already under way is finished, as the sweeper would finish it; every other user still
+ * pending is recorded `cancelled`, and keeps their account. A job with nobody left to settle is
+ * completed, and stays so; a job cancelled already keeps its first cancel. Answers the job's state
+ * as the status route then reads it.
+ */
+export async function cancelBatch(deps: { jobs: BatchJobStore; clock: Clock }, input: { caller: Caller; jobId: string }): Promise<{ jobId: string; state: BatchJobView }> {
+  // No page of outcomes: limit 0 reads none.
+  const before = await readBatchStatus(deps, { ...input, offset: 0, limit: 0 })
+  if (before.state === 'completed') return { jobId: before.jobId, state: 'completed' }
+  // Only a cancelled job's status counts the users its cancel spared.
+  if (before.cancelled === undefined) await deps.jobs.cancel(before.jobId, { at: deps.clock.now(), by: input.caller.userId })
+  return { jobId: before.jobId, state: 'cancelled' }
 }
 
 function outcomeOf(item: BatchItem): BatchStatus['outcomes'][number] {

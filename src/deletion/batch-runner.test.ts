@@ -183,6 +183,21 @@ function batchWorld(settings: Partial<BatchRunnerSettings> = {}, schemaReady?: (
   return { timeline, clock, jobs, engine, users, states, runner, instance, breakerChanges, errors, submit, slice, item, state }
 }
 
+/**
+ * A runner waiting for U1's pace token, the budget of one a second spent by other instances for
+ * this second and for `later`, a third of the lease on, where the wait's renewal falls due.
+ */
+async function waitingForPace() {
+  const w = batchWorld({ maxDeletionsPerSecond: 1 })
+  w.clock.set(new Date(START.getTime() + 900))
+  const later = new Date(START.getTime() + 900 + LEASE_MS / 3)
+  await w.submit([U1])
+  for (const at of [START, later]) expect(await w.jobs.takePaceToken(JOB_ID, Math.floor(at.getTime() / 1000))).toBe(1)
+  await w.runner.pass()
+  await eventually(() => expect(w.timeline.count('jobs.takePaceToken')).toBeGreaterThanOrEqual(2))
+  return { w, later }
+}
+
 /** Waits for work the runner does in the background (a pass starts a slice's work and does not await it). */
 const eventually = (assertion: () => unknown, timeout = 3000) => vi.waitFor(assertion, { timeout, interval: 5 })
 
@@ -656,21 +671,6 @@ describe('BatchRunner: outcomes, leases and stopping', () => {
     expect((await w.slice(0))?.leaseUntil).toEqual(new Date(0))
   })
 
-  /**
-   * A runner waiting for U1's pace token, the budget of one a second spent by other instances for
-   * this second and for `later`, a third of the lease on, where the wait's renewal falls due.
-   */
-  async function waitingForPace() {
-    const w = batchWorld({ maxDeletionsPerSecond: 1 })
-    w.clock.set(new Date(START.getTime() + 900))
-    const later = new Date(START.getTime() + 900 + LEASE_MS / 3)
-    await w.submit([U1])
-    for (const at of [START, later]) expect(await w.jobs.takePaceToken(JOB_ID, Math.floor(at.getTime() / 1000))).toBe(1)
-    await w.runner.pass()
-    await eventually(() => expect(w.timeline.count('jobs.takePaceToken')).toBeGreaterThanOrEqual(2))
-    return { w, later }
-  }
-
   it('when the holder waits for the pace budget longer than a third of its lease, then it renews the lease meanwhile, so no other instance takes the slice', async () => {
     const { w, later } = await waitingForPace()
     const renewals = w.timeline.count('jobs.renewSlice')
@@ -952,6 +952,115 @@ describe('BatchRunner: a creator locked out mid-job', () => {
     await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
 
     expect(w.users.calls).toEqual([])
+    expect(w.engine.users()).toEqual([U1, U2])
+  })
+})
+
+describe('BatchRunner: a cancelled job', () => {
+  type World = ReturnType<typeof batchWorld>
+  /** The job's creator cancels it (the route's write), and the runner's last look at it grows old. */
+  async function cancel(w: World): Promise<void> {
+    await w.jobs.cancel(JOB_ID, { at: w.clock.now(), by: CREATOR })
+    w.clock.advance(1000)
+  }
+  /** Passes until the job is completed, each waiting for the slices it took to be done or given back. */
+  async function workToTheEnd(w: World): Promise<void> {
+    for (let pass = 0; pass < 10 && (await w.state()) !== 'completed'; pass++) {
+      await w.runner.pass()
+      await eventually(async () => expect((await w.jobs.slices(JOB_ID)).every((slice) => slice.done || slice.leaseUntil.getTime() === 0)).toBe(true))
+    }
+  }
+  const cancelled = (userId: string, slice: number, at: Date, attempts = 0): BatchItem => ({ userId, slice, status: 'cancelled', attempts, at })
+  const status = (w: World) => readBatchStatus({ jobs: w.jobs, clock: w.clock }, { caller: CALLER, jobId: JOB_ID, offset: 0, limit: 10 })
+
+  it('when the job is cancelled during a deletion, then that deletion is recorded, no later user of any slice is deleted or waits on the pace, each is recorded cancelled, and the job completes reading cancelled', async () => {
+    const w = batchWorld({ concurrency: 1, maxDeletionsPerSecond: 100 })
+    w.engine.during(U1, () => cancel(w))
+    await w.submit([U1, U2, U3, U4, U5], 2)
+
+    await workToTheEnd(w)
+
+    const at = w.clock.now()
+    expect(w.engine.users()).toEqual([U1])
+    expect(await w.jobs.itemsPage(JOB_ID, 0, 10)).toEqual([deleted(U1, 0, at), cancelled(U2, 0, at), cancelled(U3, 1, at), cancelled(U4, 1, at), cancelled(U5, 2, at)])
+    expect(w.timeline.count('jobs.takePaceToken')).toBe(1)
+    expect(w.breakerChanges).toEqual([])
+    expect((await w.slice(1))?.tally).toMatchObject({ succeeded: 0, failed: {}, cancelled: 2 })
+    expect(await status(w)).toMatchObject({ state: 'cancelled', total: 5, done: 5, succeeded: 1, failed: {}, cancelled: 4, progress: 100, etaSeconds: 0 })
+  })
+
+  it('when the job is not cancelled, then a slice of users worked in the same second reads the job once for its cancel, not once per user', async () => {
+    const w = batchWorld()
+    await w.submit([U1, U2, U3, U4, U5])
+
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+
+    expect(w.engine.users()).toEqual([U1, U2, U3, U4, U5])
+    // One read for the job the slice is taken for, one look at its cancel.
+    expect(w.timeline.count('jobs.get')).toBe(2)
+  })
+
+  it("when a user's deletion was opened by an earlier try before the cancel, then it is finished and the user recorded deleted; the others are recorded cancelled", async () => {
+    const w = batchWorld()
+    await w.submit([U1, U2])
+    // instance-b took the slice, opened U1's request and died; then the job was cancelled.
+    expect(await w.jobs.acquireSlice(JOB_ID, 0, 'instance-b', START, new Date(START.getTime() + LEASE_MS))).toBe(true)
+    w.engine.seedRequest(requestOf(batchRequestId(JOB_ID, U1), U1, 'in_progress', START))
+    await cancel(w)
+    w.clock.advance(LEASE_MS)
+
+    await workToTheEnd(w)
+
+    expect(w.engine.resumed).toEqual([batchRequestId(JOB_ID, U1)])
+    expect(w.engine.users()).toEqual([])
+    expect(await w.jobs.items(JOB_ID, 0)).toEqual([deleted(U1, 0, w.clock.now()), cancelled(U2, 0, w.clock.now())])
+  })
+
+  it('when the job is cancelled while a user waits for a pace token, then that user is not deleted and takes no further token', async () => {
+    const { w } = await waitingForPace()
+    const second = Math.floor(START.getTime() / 1000)
+
+    await cancel(w)
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+
+    expect(w.engine.users()).toEqual([])
+    expect(await w.jobs.items(JOB_ID, 0)).toEqual([cancelled(U1, 0, w.clock.now())])
+    // Only the other instance's token was ever taken in the next second.
+    expect(await w.jobs.takePaceToken(JOB_ID, second + 1)).toBe(1)
+  })
+
+  it('when the job is cancelled while its breaker is open, then its users are recorded cancelled without waiting out the cool-off, their tries kept', async () => {
+    const w = batchWorld()
+    w.engine.down = true
+    await w.submit([U1, U2, U3, U4])
+    await w.runner.pass()
+    await eventually(async () => expect(await w.state()).toBe('paused'))
+
+    await cancel(w)
+    // U1 and U2, left pending by their faults, are settled when the slice is taken again.
+    await workToTheEnd(w)
+
+    const at = w.clock.now()
+    expect(w.engine.users()).toEqual([U1, U2])
+    expect(await w.jobs.items(JOB_ID, 0)).toEqual([cancelled(U1, 0, at, 1), cancelled(U2, 0, at, 1), cancelled(U3, 0, at), cancelled(U4, 0, at)])
+    expect(await status(w)).toMatchObject({ state: 'cancelled', done: 4, succeeded: 0, cancelled: 4 })
+  })
+
+  it('when the look at the cancel cannot be read (Cassandra in trouble), then it is reported and the work goes on as before the look', async () => {
+    const w = batchWorld()
+    await w.submit([U1, U2])
+    const get = w.jobs.get.bind(w.jobs)
+    let looks = 0
+    // The first read is the job's, for the slice; the second the look at its cancel.
+    w.jobs.get = async (jobId) => {
+      if (++looks === 2) throw new DependencyUnavailableError('cassandra')
+      return get(jobId)
+    }
+
+    await workToTheEnd(w)
+
+    expect(w.errors).toEqual([expect.any(DependencyUnavailableError)])
     expect(w.engine.users()).toEqual([U1, U2])
   })
 })

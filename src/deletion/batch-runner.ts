@@ -55,7 +55,17 @@ export interface BatchRunnerDeps {
  * in trouble: tried again, counted by the breaker); or not tried to the end, the user left pending
  * as they were: their request still another runner's (busy), the instance stopping, the slice lost.
  */
-type Outcome = { status: 'deleted' } | { status: 'failed'; err: string } | { status: 'fault'; err: string } | { status: 'busy' } | { status: 'stopped' } | { status: 'lease lost' }
+type Outcome =
+  | { status: 'deleted' }
+  | { status: 'failed'; err: string }
+  | { status: 'fault'; err: string }
+  | { status: 'cancelled' }
+  | { status: 'busy' }
+  | { status: 'stopped' }
+  | { status: 'lease lost' }
+
+/** How long a runner trusts its last look at whether a job was cancelled: a cancel is seen within about this, at one read per job and instance, not one per user. */
+const CANCEL_LOOK_MS = 1000
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
@@ -72,8 +82,10 @@ const cancelledSince = (state: RequestState) => state === 'cancelling' || state 
  * job's per-second budget shared in Cassandra. A breaker per job pauses the work when too many
  * attempts meet a dependency in trouble. A person's job runs on their authority only while the
  * lock-out would let them in: once it would refuse them, the users not begun are failed as a
- * single delete of theirs would be. `stop()` ends the work after the deletions in flight and
- * gives the slices back, so another instance carries on at once.
+ * single delete of theirs would be. Once the job is cancelled, no deletion begins: a user whose
+ * deletion an earlier try began is finished from its request, every other is recorded cancelled.
+ * `stop()` ends the work after the deletions in flight and gives the slices back, so another
+ * instance carries on at once.
  */
 export class BatchRunner {
   private timer: NodeJS.Timeout | undefined
@@ -83,6 +95,8 @@ export class BatchRunner {
   private readonly working = new Map<string, Promise<void>>()
   private readonly breakers = new Map<string, CircuitBreaker>()
   private readonly jobCache = new Map<string, BatchJob>()
+  /** The last look at each job's cancel: when, and what it found. */
+  private readonly cancelLooks = new Map<string, { at: number; cancelled: boolean }>()
 
   constructor(private readonly deps: BatchRunnerDeps) {}
 
@@ -180,6 +194,7 @@ export class BatchRunner {
   private forget(jobId: string): void {
     this.jobCache.delete(jobId)
     this.breakers.delete(jobId)
+    this.cancelLooks.delete(jobId)
   }
 
   /**
@@ -190,7 +205,7 @@ export class BatchRunner {
   private forgetClosed(open: readonly string[]): void {
     const listed = new Set(open)
     const worked = new Set([...this.working.keys()].map((key) => key.slice(0, key.lastIndexOf('/'))))
-    for (const jobId of new Set([...this.jobCache.keys(), ...this.breakers.keys()])) {
+    for (const jobId of new Set([...this.jobCache.keys(), ...this.breakers.keys(), ...this.cancelLooks.keys()])) {
       if (!listed.has(jobId) && !worked.has(jobId)) this.forget(jobId)
     }
   }
@@ -225,7 +240,7 @@ export class BatchRunner {
           outcomes.push(item)
           continue
         }
-        const go = await this.waitForBreaker(job.id, lease)
+        const go = await this.waitForBreaker(job, lease)
         if (go !== 'go') {
           if (go === 'lease lost')
             leaseLost = true // another instance has it now
@@ -244,12 +259,14 @@ export class BatchRunner {
           if (outcome.status === 'stopped') return
           continue // busy: the others of the slice go on; this one is tried again when the slice is taken again
         }
-        await this.recordForBreaker(job.id, outcome.status === 'fault')
+        // A user the cancel spared was not tried: nothing to tell the breaker.
+        if (outcome.status === 'cancelled') this.breaker(job.id).abandon()
+        else await this.recordForBreaker(job.id, outcome.status === 'fault')
         const attempts = item.attempts + (outcome.status === 'fault' ? 1 : 0)
         const gaveUp = outcome.status === 'fault' && attempts >= settings.maxAttempts
         const recorded: BatchItem =
-          outcome.status === 'deleted'
-            ? { ...item, status: 'deleted', attempts, at: clock.now() }
+          outcome.status === 'deleted' || outcome.status === 'cancelled'
+            ? { ...item, status: outcome.status, attempts, at: clock.now() }
             : outcome.status === 'failed' || gaveUp
               ? { ...item, status: 'failed', err: outcome.err, attempts, at: clock.now() }
               : { ...item, attempts }
@@ -305,14 +322,15 @@ export class BatchRunner {
 
   /**
    * Waits while the job's breaker is open, keeping the slice's lease meanwhile (so no other
-   * instance takes a slice this one still holds); 'go' once an attempt may start.
+   * instance takes a slice this one still holds); 'go' once an attempt may start, or the job is cancelled.
    */
-  private async waitForBreaker(jobId: string, lease: SliceLease): Promise<'go' | 'stopped' | 'lease lost'> {
-    const breaker = this.breaker(jobId)
+  private async waitForBreaker(job: BatchJob, lease: SliceLease): Promise<'go' | 'stopped' | 'lease lost'> {
+    const breaker = this.breaker(job.id)
     while (!this.stopping) {
-      if (breaker.tryStart(this.deps.clock.now().getTime())) return 'go'
+      // A cancelled job's users are settled without a deletion: nothing the breaker guards.
+      if (breaker.tryStart(this.deps.clock.now().getTime()) || (await this.cancelled(job))) return 'go'
       await sleep(Math.min(250, this.deps.settings.breaker.coolOffMs))
-      if (!(await this.keepLease(jobId, lease))) return 'lease lost'
+      if (!(await this.keepLease(job.id, lease))) return 'lease lost'
     }
     return 'stopped'
   }
@@ -333,14 +351,16 @@ export class BatchRunner {
    *
    * The creator is checked before the pace token, so the users of a locked-out creator are settled
    * without waiting on the pace, and again right before the deletion, as that wait may outlast the
-   * gate's trust in "active". A standing that cannot be read is a fault, never a lock-out.
+   * gate's trust in "active". A standing that cannot be read is a fault, never a lock-out. The job's
+   * cancel is looked at likewise, first: a cancelled job's users wait on neither.
    */
   private async attempt(job: BatchJob, item: BatchItem, mayHaveEarlierTry: boolean, lease: SliceLease): Promise<Outcome> {
     const requestId = batchRequestId(job.id, item.userId)
     let creatorLockedOut: boolean
     try {
-      creatorLockedOut = await this.creatorLockedOut(job)
-      const paced = creatorLockedOut ? 'go' : await this.takePaceToken(job.id, lease)
+      const withdrawn = await this.cancelled(job)
+      creatorLockedOut = !withdrawn && (await this.creatorLockedOut(job))
+      const paced = withdrawn || creatorLockedOut ? 'go' : await this.takePaceToken(job, lease)
       if (paced !== 'go') return { status: paced }
     } catch (err) {
       return this.failure(err)
@@ -348,8 +368,10 @@ export class BatchRunner {
     if (!(await this.keepLease(job.id, lease))) return { status: 'lease lost' }
     try {
       const earlier = mayHaveEarlierTry ? await this.deps.requests.get(requestId) : undefined
-      // A deletion already under way is finished, locked-out creator or not: the sweeper would finish it anyway.
+      // A deletion already under way is finished, cancelled job or locked-out creator: the sweeper would finish it anyway.
       if (earlier) return await this.settleEarlier(requestId)
+      // Looked at again: the wait for a pace token may have outlasted the last look.
+      if (await this.cancelled(job)) return { status: 'cancelled' }
       if (creatorLockedOut || (await this.creatorLockedOut(job))) return this.failure(new CallerLockedOutError())
       // The id follows from job and user, so two runners of one item (a slice taken over while its
       // holder still works it) name the same id. Where an earlier try may exist, its create is the
@@ -369,6 +391,26 @@ export class BatchRunner {
       if (ours) return this.settleEarlier(requestId).catch((settleErr: unknown) => this.failure(settleErr))
       return this.failure(err)
     }
+  }
+
+  /**
+   * Whether the job was cancelled, as last looked at: looked at again at most once per
+   * CANCEL_LOOK_MS per job (a cancel stands for good). A look that fails keeps the last answer and is
+   * reported: the deletion that follows meets the same trouble, and the next look comes soon.
+   */
+  private async cancelled(job: BatchJob): Promise<boolean> {
+    const now = this.deps.clock.now().getTime()
+    const last = this.cancelLooks.get(job.id)
+    if (job.cancelled || last?.cancelled) return true
+    if (last && now - last.at < CANCEL_LOOK_MS) return false
+    let cancelled = false
+    try {
+      cancelled = (await this.deps.jobs.get(job.id))?.cancelled !== undefined
+    } catch (err) {
+      this.deps.onError?.(err)
+    }
+    this.cancelLooks.set(job.id, { at: now, cancelled })
+    return cancelled
   }
 
   /**
@@ -421,17 +463,20 @@ export class BatchRunner {
   /**
    * One token of the job's per-second budget, shared by every instance; waits for the next second
    * when it is spent, keeping the slice's lease meanwhile (the wait may outlast it when many runners
-   * share a low budget). 'stopped' when the instance stops meanwhile: no deletion starts after a stop.
+   * share a low budget). 'stopped' when the instance stops meanwhile: no deletion starts after a stop;
+   * 'go' without a token once the job is cancelled.
    */
-  private async takePaceToken(jobId: string, lease: SliceLease): Promise<'go' | 'stopped' | 'lease lost'> {
+  private async takePaceToken(job: BatchJob, lease: SliceLease): Promise<'go' | 'stopped' | 'lease lost'> {
     const limit = this.deps.settings.maxDeletionsPerSecond
     if (limit <= 0) return 'go'
     while (!this.stopping) {
+      // Cancelled (meanwhile): the attempt settles the user without a deletion, so without a token.
+      if (await this.cancelled(job)) return 'go'
       const nowMs = this.deps.clock.now().getTime()
       const second = Math.floor(nowMs / 1000)
-      if ((await this.deps.jobs.takePaceToken(jobId, second)) <= limit) return 'go'
+      if ((await this.deps.jobs.takePaceToken(job.id, second)) <= limit) return 'go'
       await sleep(1000 - (nowMs % 1000) + Math.floor(Math.random() * 20))
-      if (!(await this.keepLease(jobId, lease))) return 'lease lost'
+      if (!(await this.keepLease(job.id, lease))) return 'lease lost'
     }
     return 'stopped'
   }

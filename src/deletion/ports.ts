@@ -456,8 +456,14 @@ export interface DeletionListener {
   userRestored(userId: string): void
 }
 
-/** A batch job's state: `paused` while its circuit breaker is open. */
+/** A batch job's stored state: `paused` while its circuit breaker is open. A cancel is kept apart (BatchJob.cancelled), so no breaker write overwrites it. */
 export type BatchJobState = 'running' | 'paused' | 'completed'
+
+/** Who cancelled a job, and when: ids only. */
+export interface BatchCancellation {
+  at: Date
+  by: string
+}
 
 /** A batch of deletions, asked for in one call and worked through by every instance. Ids only. */
 export interface BatchJob {
@@ -474,9 +480,12 @@ export interface BatchJob {
   state: BatchJobState
   createdAt: Date
   updatedAt: Date
+  /** Present once the job was cancelled: no deletion begins after the runners see it. */
+  cancelled?: BatchCancellation
 }
 
-export type BatchItemStatus = 'deleted' | 'failed' | 'pending'
+/** `cancelled`: the job was cancelled before this user's deletion began; they were not deleted. */
+export type BatchItemStatus = 'deleted' | 'failed' | 'pending' | 'cancelled'
 
 /** One user of a batch: the outcome of its deletion (`err`: the code it failed with). */
 export interface BatchItem {
@@ -494,6 +503,8 @@ export interface SliceTally {
   succeeded: number
   /** Failed users by code. */
   failed: Record<string, number>
+  /** Users not deleted because the job was cancelled first (absent: none). */
+  cancelled?: number
   /** When the first and the last of the counted users were settled (absent: none had a time). */
   firstSettledAt?: Date
   lastSettledAt?: Date
@@ -547,6 +558,12 @@ export interface BatchJobStore {
    */
   recordItem(jobId: string, item: BatchItem, heldUntil: Date): Promise<boolean>
   setState(jobId: string, state: BatchJobState): Promise<void>
+  /**
+   * Records that the job was cancelled, apart from its state (a breaker's late state write never
+   * undoes it). A plain write: of two cancels, either one's who and when stands. Only for a job
+   * recorded (get answers it): a cancel of an id no job has would leave a partial row.
+   */
+  cancel(jobId: string, cancellation: BatchCancellation): Promise<void>
   /** Ids of the jobs not completed. */
   listOpen(): Promise<string[]>
   /** Marks the job completed and unlists it. Idempotent. */

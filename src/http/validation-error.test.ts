@@ -51,7 +51,16 @@ function createValidatingApp() {
   const unused = () => Promise.reject(new Error('not used'))
   app.use('*', requestContext(createLogger('silent')))
   registerOperations(app, [echo], {
-    services: { deleteAccount: unused, cancelDeletion: unused, exportUser: unused, readDeletionStatus: unused, submitBatch: unused, readBatchStatus: unused, checkReadiness: unused },
+    services: {
+      deleteAccount: unused,
+      cancelDeletion: unused,
+      exportUser: unused,
+      readDeletionStatus: unused,
+      submitBatch: unused,
+      readBatchStatus: unused,
+      cancelBatch: unused,
+      checkReadiness: unused,
+    },
     verifiers: {} as Verifiers,
     schemas: registry,
     maxBodyBytes: 65536,

@@ -33,7 +33,28 @@ export type HealthAndReadiness = SunbirdResponseEnvelope & {
  */
 export type DeletedSessionRoute = true
 /**
- * Where the job stands: `running`, `paused` (its circuit breaker is open: a dependency is in trouble; it resumes on its own) or `completed`; counts, failures by code (`FORBIDDEN` for an authorization refusal, else the Sunbird code a single delete answers), the rate of the last minute and the time left at that rate (null when unknown), and one page of per-user outcomes.
+ * The job is cancelled (`cancelled`): no deletion of its users begins once the runners see it, within about a second; a deletion already under way is finished, every other user is kept and reads `cancelled` in the job's status. A job with nobody left to settle is `completed` and stays so. Cancelling a cancelled job again changes nothing.
+ */
+export type BatchDeletionCancelled = SunbirdResponseEnvelope & {
+  id?: 'api.user.delete.batch.cancel'
+  ver?: 'v1'
+  params?: {
+    err?: null
+    errmsg?: null
+    status?: 'SUCCESS'
+  }
+  responseCode?: 'OK'
+  result?: {
+    response: 'SUCCESS'
+    jobId: string
+    /**
+     * `completed`: every user was settled before the cancel, which changed nothing.
+     */
+    state: 'cancelled' | 'completed'
+  }
+}
+/**
+ * Where the job stands: `running`, `paused` (its circuit breaker is open: a dependency is in trouble; it resumes on its own), `completed`, or `cancelled` (POST /delete/batch/cancel: no deletion begins any more; the users it spared read `cancelled`); counts, failures by code (`FORBIDDEN` for an authorization refusal, else the Sunbird code a single delete answers), the rate of the last minute and the time left at that rate (null when unknown), and one page of per-user outcomes.
  */
 export type BatchDeletionStatus = SunbirdResponseEnvelope & {
   id?: 'api.user.delete.batch.status'
@@ -46,10 +67,10 @@ export type BatchDeletionStatus = SunbirdResponseEnvelope & {
   responseCode?: 'OK'
   result?: {
     jobId: string
-    state: 'running' | 'paused' | 'completed'
+    state: 'running' | 'paused' | 'completed' | 'cancelled'
     total: number
     /**
-     * Users settled, deleted or failed.
+     * Users settled: deleted, failed, or spared by a cancel.
      */
     done: number
     succeeded: number
@@ -59,6 +80,10 @@ export type BatchDeletionStatus = SunbirdResponseEnvelope & {
     failed: {
       [k: string]: number
     }
+    /**
+     * Only for a cancelled job: users its cancel spared (not deleted).
+     */
+    cancelled?: number
     progress: number
     /**
      * Users settled per second: over the last minute while users remain, over the job's whole run once every user is settled.
@@ -70,7 +95,7 @@ export type BatchDeletionStatus = SunbirdResponseEnvelope & {
     etaSeconds: number | null
     outcomes: {
       userId: string
-      status: 'deleted' | 'failed' | 'pending'
+      status: 'deleted' | 'failed' | 'pending' | 'cancelled'
       err?: string
     }[]
   }
@@ -298,6 +323,8 @@ export interface SchemaTypes {
   'nuxt.error': ErrorNuxtH3
   'session-user-delete.params': PathOfDELETEApiUsersUserId1
   'session-user-delete.response': DeletedSessionRoute
+  'user-delete-batch-cancel.request': BatchDeletionCancelRequest
+  'user-delete-batch-cancel.response': BatchDeletionCancelled
   'user-delete-batch-status.request': BatchDeletionStatusRequest
   'user-delete-batch-status.response': BatchDeletionStatus
   'user-delete-batch.request': BatchDeletionRequest
@@ -437,6 +464,14 @@ export interface PathOfDELETEApiUsersUserId1 {
    * The user id, a UUID; any other value is the 400 `Invalid user ID format`, before any authorization check.
    */
   user_id: string
+}
+/**
+ * Body of POST /api/user/v1/delete/batch/cancel: the id of the job to cancel.
+ */
+export interface BatchDeletionCancelRequest {
+  request: {
+    jobId: string
+  }
 }
 /**
  * Body of POST /api/user/v1/delete/batch/status: the job id, and which page of its per-user outcomes (`offset` 0–1000, `limit` 1–1000, 100 by default).

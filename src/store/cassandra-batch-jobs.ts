@@ -1,6 +1,6 @@
 import { type Client, types } from 'cassandra-driver'
 import type { Caller } from '../deletion/caller.js'
-import type { BatchItem, BatchItemStatus, BatchJob, BatchJobState, BatchJobStore, BatchSliceState, SliceTally } from '../deletion/ports.js'
+import type { BatchCancellation, BatchItem, BatchItemStatus, BatchJob, BatchJobState, BatchJobStore, BatchSliceState, SliceTally } from '../deletion/ports.js'
 import { IDEMPOTENT, runCassandra, writeTogether } from './cassandra-call.js'
 import { stampedWithin, WriteStamps } from './write-stamps.js'
 
@@ -22,10 +22,11 @@ function statements(keyspace: string) {
     open: `INSERT INTO ${open} (id, createdat) VALUES (?, ?)`,
     unlist: `DELETE FROM ${open} WHERE id = ?`,
     listOpen: `SELECT id FROM ${open}`,
-    getJob: `SELECT id, createdby, caller, organisationids, mode, total, slices, state, createdat, updatedat FROM ${job} WHERE id = ?`,
+    getJob: `SELECT id, createdby, caller, organisationids, mode, total, slices, state, createdat, updatedat, cancelledat, cancelledby FROM ${job} WHERE id = ?`,
     setState: `UPDATE ${job} SET state = ?, updatedat = ? WHERE id = ?`,
+    cancel: `UPDATE ${job} SET cancelledat = ?, cancelledby = ? WHERE id = ?`,
     createSlice: `INSERT INTO ${slice} (jobid, slice, leaseuntil, done) VALUES (?, ?, ?, false)`,
-    slices: `SELECT slice, done, leaseuntil, owner, succeeded, failed, firstsettledat, lastsettledat FROM ${slice} WHERE jobid = ?`,
+    slices: `SELECT slice, done, leaseuntil, owner, succeeded, failed, cancelled, firstsettledat, lastsettledat FROM ${slice} WHERE jobid = ?`,
     // The one lightweight transaction per slice: of instances racing for it exactly one works it.
     // Not done until its new holder says so: a former holder's finish that lands late, stamped
     // within its lease and so before this, is older and does not count.
@@ -34,7 +35,7 @@ function statements(keyspace: string) {
     acquireNeverTaken: `UPDATE ${slice} SET owner = ?, leaseuntil = ?, done = false WHERE jobid = ? AND slice = ? IF leaseuntil < ? AND owner = null`,
     renew: `UPDATE ${slice} SET leaseuntil = ? WHERE jobid = ? AND slice = ? IF owner = ?`,
     release: `UPDATE ${slice} SET leaseuntil = ? WHERE jobid = ? AND slice = ? IF owner = ?`,
-    finishSlice: `UPDATE ${slice} SET done = true, leaseuntil = ?, succeeded = ?, failed = ?, firstsettledat = ?, lastsettledat = ? WHERE jobid = ? AND slice = ?`,
+    finishSlice: `UPDATE ${slice} SET done = true, leaseuntil = ?, succeeded = ?, failed = ?, cancelled = ?, firstsettledat = ?, lastsettledat = ? WHERE jobid = ? AND slice = ?`,
     createItem: `INSERT INTO ${item} (jobid, slice, userid, status, attempts) VALUES (?, ?, ?, 'pending', 0)`,
     sliceItems: `SELECT slice, userid, status, err, attempts, at FROM ${item} WHERE jobid = ? AND slice = ?`,
     itemsPage: `SELECT slice, userid, status, err, attempts, at FROM ${item} WHERE jobid = ? LIMIT ?`,
@@ -59,6 +60,7 @@ function toItem(row: types.Row): BatchItem {
 
 function toJob(row: types.Row): BatchJob {
   const mode = row.get('mode') as 'soft' | 'hard' | null
+  const cancelledAt = row.get('cancelledat') as Date | null
   return {
     id: row.get('id') as string,
     createdBy: row.get('createdby') as string,
@@ -70,6 +72,7 @@ function toJob(row: types.Row): BatchJob {
     state: row.get('state') as BatchJobState,
     createdAt: row.get('createdat') as Date,
     updatedAt: row.get('updatedat') as Date,
+    ...(cancelledAt && { cancelled: { at: cancelledAt, by: (row.get('cancelledby') as string | null) ?? '' } }),
   }
 }
 
@@ -81,7 +84,8 @@ function toTally(row: types.Row): SliceTally | undefined {
   const last = row.get('lastsettledat') as Date | null
   // An empty map reads back as null.
   const failed = (row.get('failed') as Record<string, number> | null) ?? {}
-  return { succeeded, failed, ...(first && { firstSettledAt: first }), ...(last && { lastSettledAt: last }) }
+  const cancelled = row.get('cancelled') as number | null
+  return { succeeded, failed, ...(cancelled && { cancelled }), ...(first && { firstSettledAt: first }), ...(last && { lastSettledAt: last }) }
 }
 
 /**
@@ -182,6 +186,10 @@ export class CassandraBatchJobs implements BatchJobStore {
     await runCassandra(this.client, (client) => client.execute(this.cql.setState, [state, new Date(), jobId], IDEMPOTENT))
   }
 
+  async cancel(jobId: string, cancellation: BatchCancellation): Promise<void> {
+    await runCassandra(this.client, (client) => client.execute(this.cql.cancel, [cancellation.at, cancellation.by, jobId], IDEMPOTENT))
+  }
+
   async listOpen(): Promise<string[]> {
     return (await runCassandra(this.client, (client) => client.execute(this.cql.listOpen, [], IDEMPOTENT))).rows.map((row) => row.get('id') as string)
   }
@@ -221,7 +229,7 @@ export class CassandraBatchJobs implements BatchJobStore {
   }
 
   async finishSlice(jobId: string, slice: number, tally: SliceTally, heldUntil: Date): Promise<boolean> {
-    return this.writeUnderLease(this.cql.finishSlice, [NEVER, tally.succeeded, tally.failed, tally.firstSettledAt ?? null, tally.lastSettledAt ?? null, jobId, slice], heldUntil)
+    return this.writeUnderLease(this.cql.finishSlice, [NEVER, tally.succeeded, tally.failed, tally.cancelled ?? 0, tally.firstSettledAt ?? null, tally.lastSettledAt ?? null, jobId, slice], heldUntil)
   }
 
   /** A holder's write, stamped while its slice lease holds (see WriteStamps); none once it has run out. */

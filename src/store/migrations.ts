@@ -224,6 +224,18 @@ export const migrations: readonly Migration[] = [
     description: 'A deletion request records whose cancel reopened it, so whichever run finishes the cancel audits that caller',
     statements: (ks) => [`ALTER TABLE ${ks}.user_deletion_request ADD IF NOT EXISTS cancelledby text`],
   },
+  {
+    // A job submitted by mistake (the wrong file, the wrong organisation) could not be stopped: its
+    // users went on being deleted at the job's pace. Its cancel is kept apart from its state, which the
+    // breaker rewrites, and a done slice counts the users the cancel spared.
+    version: 15,
+    description: 'A batch job records who cancelled it and when, and a done slice counts the users its cancel spared',
+    statements: (ks) => [
+      `ALTER TABLE ${ks}.user_deletion_batch ADD IF NOT EXISTS cancelledat timestamp`,
+      `ALTER TABLE ${ks}.user_deletion_batch ADD IF NOT EXISTS cancelledby text`,
+      `ALTER TABLE ${ks}.user_deletion_batch_slice ADD IF NOT EXISTS cancelled int`,
+    ],
+  },
 ]
 
 export const currentSchemaVersion = Math.max(...migrations.map((m) => m.version))

@@ -8,6 +8,7 @@ import { requestsOf } from '../support/deletion-requests.js'
 import { withFaults } from '../support/faults.js'
 import { LOCAL_DELETE_ANY_USER_CONSUMER, startHarness, type Harness, trustedConsumerApiBearer } from '../support/harness.js'
 import { readUserState } from '../support/user-state.js'
+import { waitUntil } from '../support/wait-until.js'
 
 const ORG = `batch-org-${randomUUID()}`
 const OTHER_ORG = `batch-other-${randomUUID()}`
@@ -292,6 +293,52 @@ describe('a batch job paced across two instances', () => {
     // loaded machine only ends later, so this holds however long deletions take.
     const firstSecond = Math.floor(started / 1000) * 1000
     for (const [index, end] of ends.entries()) expect(end, `deletion ${index + 1}`).toBeGreaterThanOrEqual(firstSecond + (Math.ceil((index + 1) / 2) - 1) * 1000)
+  })
+
+  it('when the job is cancelled on one instance while both work it, then no deletion begins on either once they see it: each user is either deleted by their one request or untouched, and the job reads cancelled', async () => {
+    const users = await Promise.all(Array.from({ length: 12 }, () => a.seed({ rootOrgId: ORG, organisations: [ORG] })))
+    const token = () => a.userToken({ sub: adminId, roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] })
+    // Instance b, where the cancel is asked, verifies tokens of its own realm keys.
+    const onB = (sub: string, org: string) => b.userToken({ sub, roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: org }] }] })
+    const postA = postTo(a.service.app, a.apiBearer)
+    const postB = postTo(b.service.app, b.apiBearer)
+    const { jobId } = await submitJob(
+      postA,
+      token(),
+      users.map((u) => u.id),
+    )
+    await waitForJob(postA, token(), jobId, (s) => s.succeeded >= 2)
+
+    const refused = await postB('/api/user/v1/delete/batch/cancel', { request: { jobId } }, { 'x-authenticated-user-token': onB(randomUUID(), OTHER_ORG) })
+    const response = await postB('/api/user/v1/delete/batch/cancel', { request: { jobId } }, { 'x-authenticated-user-token': onB(adminId, ORG) })
+
+    expect(refused.status).toBe(403)
+    expect(response.status).toBe(200)
+    expect(((await response.json()) as { id: string; result: unknown }).result).toEqual({ response: 'SUCCESS', jobId, state: 'cancelled' })
+    const status = await waitForJob(postA, token(), jobId, (s) => s.done === s.total)
+    expect(status.state).toBe('cancelled')
+    expect(status.failed).toEqual({})
+    expect(status.succeeded + (status.cancelled ?? 0)).toBe(12)
+    // At 2 a second, the 10 users left would take 5 s: a cancel seen within about one spares some.
+    expect(status.cancelled).toBeGreaterThanOrEqual(1)
+    for (const outcome of status.outcomes) {
+      const requests = await requestsOf(a.db, outcome.userId, a.config.cassandra.keyspace)
+      const row = (await readUserState(a.db, outcome.userId)).user
+      if (outcome.status === 'deleted') {
+        expect(requests.map((r) => [r.id, r.state])).toEqual([[batchRequestId(jobId, outcome.userId), 'completed']])
+        expect(row?.get('isdeleted')).toBe(true)
+      } else {
+        expect(outcome.status).toBe('cancelled')
+        expect(requests).toEqual([])
+        expect(row?.get('isdeleted')).not.toBe(true)
+      }
+    }
+    // Settled for good: the runners complete it and nothing changes after.
+    const completed = await waitUntil('job unlisted', async () =>
+      (await a.db.execute(`SELECT id FROM ${a.config.cassandra.keyspace}.user_deletion_batch_open WHERE id = ?`, [jobId], { prepare: true })).rows.length === 0 ? true : undefined,
+    )
+    expect(completed).toBe(true)
+    expect(await jobStatus(postA, token(), jobId, { limit: 1000 })).toEqual(status)
   })
 })
 

@@ -10,5 +10,6 @@ export const unusedServices: OperationServices = {
   readDeletionStatus: unused,
   submitBatch: unused,
   readBatchStatus: unused,
+  cancelBatch: unused,
   checkReadiness: async () => [],
 }

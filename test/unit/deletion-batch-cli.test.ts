@@ -701,3 +701,87 @@ describe('a user listed both as <id> and as f:<provider>:<id> is one user, as th
     expect(code).toBe(0)
   }, 30_000)
 })
+
+describe('npm run deletion:batch -- --job <id> --cancel', () => {
+  const CANCEL = '/api/user/v1/delete/batch/cancel'
+  const cancelAnswer = (res: ServerResponse, jobId: string, state: 'cancelled' | 'completed') => answer(res, 200, envelope('api.user.delete.batch.cancel', 200, { response: 'SUCCESS', jobId, state }))
+  /** A cancelled job of 3 users: 1 deleted before the cancel, 2 spared, all settled. */
+  const cancelledStatus = (jobId: string) => ({
+    ...statusResult(jobId, 3),
+    state: 'cancelled',
+    succeeded: 1,
+    cancelled: 2,
+    outcomes: [
+      { userId: randomUUID(), status: 'deleted' },
+      { userId: randomUUID(), status: 'cancelled' },
+      { userId: randomUUID(), status: 'cancelled' },
+    ],
+  })
+
+  it('when the job is cancelled, then it says so, follows the job until its last users are settled, counts those spared apart, and exits 1', async () => {
+    const jobId = randomUUID()
+    const service = await stub((request, res) => (request.path === CANCEL ? cancelAnswer(res, jobId, 'cancelled') : status(res, cancelledStatus(jobId))))
+
+    const { code, out } = await runCli(['--job', jobId, '--cancel', '--url', service.url], CREDENTIALS)
+
+    expect(service.requests[0]?.path).toBe(CANCEL)
+    expect(requestOf(service.requests[0] as StubRequest)).toEqual({ jobId })
+    expect(out).toContain(`cancelled job ${jobId}: no deletion of its users begins any more`)
+    expect(out).toMatch(/^progress 100% 3\/3 .* cancelled 2$/m)
+    expect(out).toContain('done: 1 deleted, none failed, 2 cancelled (not deleted), of 3')
+    expect(code).toBe(1)
+  }, 30_000)
+
+  it('when every user of the job was settled already, then it says nothing was cancelled, and the exit code is the job’s own', async () => {
+    const jobId = randomUUID()
+    const service = await stub((request, res) => (request.path === CANCEL ? cancelAnswer(res, jobId, 'completed') : status(res, statusResult(jobId, 2))))
+
+    const { code, out } = await runCli(['--job', jobId, '--cancel', '--url', service.url], CREDENTIALS)
+
+    expect(out).toContain(`job ${jobId} had settled every user already: nothing was cancelled`)
+    expect(out).toContain('done: 2 deleted, none failed, of 2')
+    expect(code).toBe(0)
+  }, 30_000)
+
+  it('when the cancel is refused (403), then it says so with the code, follows nothing and exits 2', async () => {
+    const jobId = randomUUID()
+    const service = await stub((_request, res) => res.writeHead(403, { 'content-type': 'text/plain' }).end(errorEntry('FORBIDDEN').errmsg))
+
+    const { code, out } = await runCli(['--job', jobId, '--cancel', '--url', service.url], CREDENTIALS)
+
+    expect(out).toContain(`cancel of job ${jobId} refused: 403`)
+    expect(out).toContain('no job was cancelled')
+    expect(service.requests.map((request) => request.path)).toEqual([CANCEL])
+    expect(code).toBe(2)
+  }, 30_000)
+
+  it('when the service answers a 503 first, then the cancel is asked again, and goes through', async () => {
+    const jobId = randomUUID()
+    let cancels = 0
+    const service = await stub((request, res) => {
+      if (request.path !== CANCEL) return status(res, cancelledStatus(jobId))
+      cancels += 1
+      if (cancels === 1) return answer(res, 503, envelope('api.user.delete.batch.cancel', 503, {}), { 'retry-after': '1' })
+      cancelAnswer(res, jobId, 'cancelled')
+    })
+
+    const { code, out } = await runCli(['--job', jobId, '--cancel', '--url', service.url], CREDENTIALS)
+
+    expect(cancels).toBe(2)
+    expect(out).toContain('trying again in 1s')
+    expect(out).toContain(`cancelled job ${jobId}`)
+    expect(code).toBe(1)
+  }, 30_000)
+
+  it('when --cancel comes without --job (with a --file, or alone), then nothing is sent and it says what --cancel takes', async () => {
+    const service = await stub((_request, res) => res.writeHead(500).end())
+    const { path } = idsFile(1)
+
+    for (const args of [['--file', path, '--cancel'], ['--cancel']]) {
+      const { code, out } = await runCli([...args, '--url', service.url], CREDENTIALS)
+      expect(out).toContain('--cancel stops the jobs named with --job')
+      expect(code).toBe(2)
+    }
+    expect(service.requests).toEqual([])
+  }, 30_000)
+})

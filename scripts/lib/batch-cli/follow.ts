@@ -25,7 +25,7 @@ async function readStatus(service: ServiceClient, jobId: string, timeoutMs: numb
 }
 
 /**
- * Polls every job until all are completed; the last statuses. Gives up (exit 2) after giveUpMs
+ * Polls every job until all are completed (or cancelled, their last users settled); the last statuses. Gives up (exit 2) after giveUpMs
  * without an answer. `answered`: the service at this address has answered already (the submit).
  */
 async function pollUntilCompleted(service: ServiceClient, jobIds: string[], giveUpMs: number, view: ProgressView, answered: boolean): Promise<Status[]> {
@@ -61,7 +61,7 @@ async function pollUntilCompleted(service: ServiceClient, jobIds: string[], give
   }
 }
 
-/** Follows the jobs to the end, then names every id that failed; the exit code: 1 when any failed, else 0. */
+/** Follows the jobs to the end, then names every id that failed; the exit code: 1 when any failed or a cancel spared any, else 0. */
 export async function follow(service: ServiceClient, jobIds: string[], giveUpMs: number, options: { answeredBefore?: boolean } = {}): Promise<number> {
   exitOnInterrupt(jobIds)
   const latest = await pollUntilCompleted(service, jobIds, giveUpMs, progressView(service.base), options.answeredBefore === true)
@@ -69,6 +69,8 @@ export async function follow(service: ServiceClient, jobIds: string[], giveUpMs:
   const sum = summarise(latest)
   const failedIds = latest.flatMap((s) => s.outcomes.filter((o) => o.status === 'failed'))
   for (const outcome of failedIds) console.log(`failed ${outcome.userId} ${outcome.err ?? ''}`.trim())
-  console.log(`done: ${sum.total - Object.values(sum.failed).reduce((a, b) => a + b, 0)} deleted, ${failuresText(sum.failed)} failed, of ${sum.total}`)
-  return failedIds.length > 0 ? 1 : 0
+  // Only a cancel's spared users are named apart: a job never cancelled reads as it always did.
+  const spared = sum.cancelled > 0 ? `, ${sum.cancelled} cancelled (not deleted)` : ''
+  console.log(`done: ${sum.succeeded} deleted, ${failuresText(sum.failed)} failed${spared}, of ${sum.total}`)
+  return failedIds.length > 0 || sum.cancelled > 0 ? 1 : 0
 }

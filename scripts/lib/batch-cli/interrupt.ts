@@ -8,7 +8,7 @@ export function exitOnInterrupt(jobIds: string[]) {
   ] as const) {
     process.once(signal, () => {
       stopBar()
-      console.error(`interrupted; the jobs go on: follow again with --job ${jobIds.join(',')}`)
+      console.error(`interrupted; the jobs go on: follow again with --job ${jobIds.join(',')} (add --cancel to stop them)`)
       process.exit(code)
     })
   }

@@ -5,11 +5,11 @@ import { fail } from './terminal.js'
 
 // Flags are all checked before anything is read or sent.
 
-const USAGE = 'usage: npm run deletion:batch -- (--file ids.txt [--mode soft|hard] [--dry-run] | --job <jobId>[,<jobId>…]) [--url http://127.0.0.1:9000] [--give-up-after <seconds, 120>]'
+const USAGE = 'usage: npm run deletion:batch -- (--file ids.txt [--mode soft|hard] [--dry-run] | --job <jobId>[,<jobId>…] [--cancel]) [--url http://127.0.0.1:9000] [--give-up-after <seconds, 120>]'
 const DEFAULT_GIVE_UP_SECONDS = 120
 const BATCH_HINTS = {
   positional: 'every value follows its flag, e.g. --file ids.txt, and the flags follow npm run deletion:batch --',
-  flags: 'the flags are --file, --mode, --dry-run, --job, --url and --give-up-after',
+  flags: 'the flags are --file, --mode, --dry-run, --job, --cancel, --url and --give-up-after',
 }
 
 export interface Options {
@@ -17,6 +17,8 @@ export interface Options {
   jobIds?: string[]
   mode?: 'soft' | 'hard'
   dryRun: boolean
+  /** Cancel the --job jobs before following them. */
+  cancel: boolean
   base: string
   giveUpMs: number
 }
@@ -28,6 +30,7 @@ function parseFlags() {
         file: { type: 'string' },
         mode: { type: 'string' },
         'dry-run': { type: 'boolean', default: false },
+        cancel: { type: 'boolean', default: false },
         url: { type: 'string', default: 'http://127.0.0.1:9000' },
         job: { type: 'string' },
         'give-up-after': { type: 'string', default: String(DEFAULT_GIVE_UP_SECONDS) },
@@ -47,6 +50,8 @@ export function readOptions(): Options {
   if (values['dry-run'] && values.job !== undefined) fail(`--dry-run checks a --file before anything is submitted; it does not go with --job\n${USAGE}`)
   // A job's mode was set when it was submitted: following it cannot change it.
   if (values.mode !== undefined && values.job !== undefined) fail(`--mode goes with the --file it submits; a job followed with --job keeps the mode it was submitted with\n${USAGE}`)
+  // Only jobs already submitted, named one by one, are cancelled: never a file's, by a slip of the flags.
+  if (values.cancel && values.job === undefined) fail(`--cancel stops the jobs named with --job <jobId>[,<jobId>…]\n${USAGE}`)
   if (!values.file && values.job === undefined) fail(USAGE)
   if (values.mode !== undefined && values.mode !== 'soft' && values.mode !== 'hard') fail(`--mode is soft or hard\n${USAGE}`)
   const jobIds = values.job === undefined ? undefined : [...new Set(values.job.split(',').map((id) => id.trim()))].filter((id) => id !== '')
@@ -60,6 +65,7 @@ export function readOptions(): Options {
     ...(jobIds && { jobIds }),
     ...(values.mode && { mode: values.mode }),
     dryRun: values['dry-run'],
+    cancel: values.cancel,
     base: baseUrl(values.url),
     giveUpMs: giveUpAfter(values['give-up-after']),
   }

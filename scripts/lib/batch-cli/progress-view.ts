@@ -18,7 +18,7 @@ export function progressView(base: string): ProgressView {
 function barView(base: string): ProgressView {
   const drawn = new cliProgress.SingleBar(
     {
-      format: '{bar} {percentage}% | {value}/{total} | {rate}/s | ETA {etaText} | failed: {failures}{paused}{note}',
+      format: '{bar} {percentage}% | {value}/{total} | {rate}/s | ETA {etaText} | failed: {failures}{spared}{paused}{note}',
       hideCursor: true,
       // The bar's own SIGINT/SIGTERM handler gives the cursor back; exitOnInterrupt then exits.
       gracefulExit: true,
@@ -56,7 +56,7 @@ function plainView(base: string): ProgressView {
   return {
     show(sum) {
       const { etaText, failures } = barPayload(sum)
-      const line = `progress ${sum.total === 0 ? 100 : Math.floor((sum.done / sum.total) * 100)}% ${sum.done}/${sum.total} rate ${sum.rate}/s eta ${etaText} failed ${failures}${sum.paused ? ' paused' : ''}`
+      const line = `progress ${sum.total === 0 ? 100 : Math.floor((sum.done / sum.total) * 100)}% ${sum.done}/${sum.total} rate ${sum.rate}/s eta ${etaText} failed ${failures}${sum.cancelled > 0 ? ` cancelled ${sum.cancelled}` : ''}${sum.paused ? ' paused' : ''}`
       if (line !== lastLine) console.log(line)
       lastLine = line
     },
@@ -69,6 +69,7 @@ const barPayload = (sum: Summary) => ({
   rate: sum.rate,
   etaText: sum.eta === null ? '?' : `${sum.eta}s`,
   failures: failuresText(sum.failed),
+  spared: sum.cancelled > 0 ? ` | cancelled: ${sum.cancelled}` : '',
   paused: sum.paused ? ' | PAUSED (a dependency is in trouble)' : '',
 })
 

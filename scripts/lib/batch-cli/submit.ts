@@ -1,47 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { errorEntry } from '../../../src/http/error-codes.js'
 import { IDEMPOTENCY_KEY_HEADER } from '../../../src/http/idempotency.js'
 import { type Accepted, isAccepted, MAX_IDS_PER_JOB, SUBMIT_PATH } from './batch-api.js'
 import type { IdsFile } from './ids-file.js'
 import type { Options } from './options.js'
-import { type Answer, CALL_TIMEOUT_MS, refusal, retryAfterMs, type ServiceClient, unreached } from './service-call.js'
+import { isWorthRetrying, mayHaveRecorded, retryDelay } from './retry-rules.js'
+import { CALL_TIMEOUT_MS, refusal, type ServiceClient, unreached } from './service-call.js'
 import { fail } from './terminal.js'
-
-/** Between tries of one submit: 1 s, doubling up to 8 s (or as Retry-After says). */
-const FIRST_BACKOFF_MS = 1000
-const MAX_BACKOFF_MS = 8000
-/**
- * Statuses after which a submit is tried again. Every try of a job carries its one Idempotency-Key,
- * and its job id follows from that key, so the job is recorded once whatever an earlier try did:
- * after a 429 the service recorded nothing; after a 5xx it may have (its request deadline answers
- * 503 while the submit goes on; a gateway's 502 or 504 may come after the service recorded it), and
- * the retry carries on that same job.
- */
-const RETRIED_STATUSES = new Set([429, 500, 502, 503, 504])
-/** The first try with this key still runs: asked again, its 202 is replayed once it has answered. */
-const IN_FLIGHT = errorEntry('IDEMPOTENCY_KEY_IN_FLIGHT')
-
-const isInFlight = (answer: Answer) => answer.kind === 'answer' && answer.status === IN_FLIGHT.status && answer.body.params?.err === IN_FLIGHT.err
-
-/**
- * Whether another try could succeed: no answer (whether or not the request left), a transient status,
- * or the first try still running; not an address no try can get through (a port fetch blocks, a TLS
- * handshake or certificate that fails): that is said at once.
- */
-function isWorthRetrying(answer: Answer): boolean {
-  return answer.kind === 'none' ? answer.misconfigured === undefined : RETRIED_STATUSES.has(answer.status) || isInFlight(answer)
-}
-
-/** Whether the service may have recorded the job although this try got no 202: said when the CLI gives up. */
-function mayHaveRecorded(answer: Answer): boolean {
-  return answer.kind === 'none' ? !answer.notSent : answer.status >= 500 || isInFlight(answer)
-}
-
-function retryDelay(answer: Answer, attempt: number): number {
-  const asked = answer.kind === 'answer' ? retryAfterMs(answer.retryAfter) : undefined
-  return asked ?? Math.min(FIRST_BACKOFF_MS * 2 ** (attempt - 1), MAX_BACKOFF_MS)
-}
 
 type Submitted = Accepted & { replayed: boolean }
 

@@ -4,6 +4,7 @@ import { health, ready } from './health.js'
 import { sessionUserDelete } from './session-user-delete.js'
 import { userDelete } from './user-delete.js'
 import { userDeleteBatch } from './user-delete-batch.js'
+import { userDeleteBatchCancel } from './user-delete-batch-cancel.js'
 import { userDeleteBatchStatus } from './user-delete-batch-status.js'
 import { userDeleteCancel } from './user-delete-cancel.js'
 import { userDeleteStatus } from './user-delete-status.js'
@@ -22,6 +23,7 @@ export const operations: readonly Operation[] = [
   userDeleteCancel,
   userDeleteBatch,
   userDeleteBatchStatus,
+  userDeleteBatchCancel,
   userExport,
   // Clients of other deletion APIs, each in its own dialect (README: "Clients of other deletion APIs").
   v2UserDelete,

@@ -3,10 +3,11 @@ import { describe, expect, it } from 'vitest'
 import { appOverFakes } from '../../../test/support/fakes/app-over-fakes.js'
 import { InMemoryBatchJobs } from '../../../test/support/fakes/in-memory-batch-jobs.js'
 import { InMemoryIdempotencyKeys } from '../../../test/support/fakes/in-memory-idempotency-keys.js'
-import { batchJobId, readBatchStatus, submitBatch } from '../../deletion/batch-job.js'
+import { batchJobId, cancelBatch, readBatchStatus, submitBatch } from '../../deletion/batch-job.js'
 import { DependencyUnavailableError } from '../../deletion/errors.js'
 import { errorEntry } from '../error-codes.js'
 import { userDeleteBatch } from './user-delete-batch.js'
+import { userDeleteBatchCancel } from './user-delete-batch-cancel.js'
 import { userDeleteBatchStatus } from './user-delete-batch-status.js'
 
 const ORG = 'org-batch'
@@ -34,6 +35,7 @@ function batchApp(beforeCreate: () => Promise<void> = async () => {}, options: {
       batches: {
         submitBatch: ({ caller, userIds, mode, idempotencyKey }) => submitBatch({ jobs, clock, sliceSize: 100 }, { jobId: batchJobId(idempotencyKey), caller, userIds, ...(mode && { mode }) }),
         readBatchStatus: (input) => readBatchStatus({ jobs, clock }, input),
+        cancelBatch: (input) => cancelBatch({ jobs, clock }, input),
       },
       ...(options.idempotencyNow && { idempotencyKeys: new InMemoryIdempotencyKeys(options.idempotencyNow) }),
     },
@@ -70,6 +72,7 @@ const SUBMIT = userDeleteBatch.paths[0]
 // The service path behind Sunbird's gateway.
 const GATEWAY_SUBMIT = '/v1/user/delete/batch'
 const STATUS = userDeleteBatchStatus.paths[0]
+const CANCEL = userDeleteBatchCancel.paths[0]
 const errOf = async (response: Response) => ((await response.json()) as { params: { err: string } }).params.err
 
 describe('POST /api/user/v1/delete/batch with Idempotency-Key', () => {
@@ -360,5 +363,78 @@ describe('POST /api/user/v1/delete/batch/status is not keyed', () => {
 
     expect(response.status).toBe(200)
     expect(((await response.json()) as { result: { jobId: string } }).result.jobId).toBe(jobId)
+  })
+})
+
+describe('POST /api/user/v1/delete/batch/cancel', () => {
+  type Cancelled = { id: string; responseCode: string; result: { response: string; jobId: string; state: string } }
+  const submitted = async (post: ReturnType<typeof batchApp>['post']) => ((await (await post(SUBMIT, { userIds: [randomUUID(), randomUUID()] })).json()) as { result: { jobId: string } }).result.jobId
+
+  it("when the job's creator cancels it, then 200 cancelled in the route's own envelope, and the job records who and when; its status reads cancelled", async () => {
+    const { post, jobs } = batchApp()
+    const jobId = await submitted(post)
+
+    const response = await post(CANCEL, { jobId })
+
+    expect(response.status).toBe(200)
+    const body = (await response.json()) as Cancelled
+    expect(body).toMatchObject({ id: 'api.user.delete.batch.cancel', responseCode: 'OK', result: { response: 'SUCCESS', jobId, state: 'cancelled' } })
+    expect((await jobs.get(jobId))?.cancelled).toEqual({ at: expect.any(Date), by: ADMIN })
+    const status = (await (await post(STATUS, { jobId })).json()) as { result: { state: string; cancelled: number } }
+    expect(status.result).toMatchObject({ state: 'cancelled', cancelled: 0 })
+  })
+
+  it('when a cancelled job is cancelled again, then 200 cancelled, and the first cancel stands', async () => {
+    const { post, jobs } = batchApp()
+    const jobId = await submitted(post)
+    await post(CANCEL, { jobId })
+    const first = (await jobs.get(jobId))?.cancelled
+
+    const again = await post(CANCEL, { jobId })
+
+    expect(again.status).toBe(200)
+    expect(((await again.json()) as Cancelled).result.state).toBe('cancelled')
+    expect((await jobs.get(jobId))?.cancelled).toEqual(first)
+  })
+
+  it('when another person who is no ORG_ADMIN of the job’s organisation asks, then 403 and the job is not cancelled', async () => {
+    const { post, jobs } = batchApp()
+    const jobId = await submitted(post)
+    // The test app's fakes verify any token its realm signs: a person of another organisation.
+    const outsider = appOverFakes().userToken({ sub: randomUUID(), roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: 'org-other' }] }] })
+
+    const response = await post(CANCEL, { jobId }, { 'x-authenticated-user-token': outsider })
+
+    expect(response.status).toBe(403)
+    // Sunbird's 403 is plain text, on every route of its dialect.
+    expect(await response.text()).toBe(errorEntry('FORBIDDEN').errmsg)
+    expect((await jobs.get(jobId))?.cancelled).toBeUndefined()
+  })
+
+  it('when no job has the id, then 404 with the batch job code; a job id that is no UUID is refused before anything is read', async () => {
+    const { post, jobs } = batchApp()
+
+    const unknown = await post(CANCEL, { jobId: randomUUID() })
+    const reads = jobs.timeline.count('jobs.get')
+    const malformed = await post(CANCEL, { jobId: 'not-a-job' })
+
+    expect(unknown.status).toBe(404)
+    expect(await errOf(unknown)).toBe(errorEntry('BATCH_JOB_NOT_FOUND').err)
+    expect(malformed.status).toBe(400)
+    expect(await errOf(malformed)).toBe(errorEntry('INVALID_JOB_ID').err)
+    expect(jobs.timeline.count('jobs.get')).toBe(reads)
+  })
+
+  it('when every user of the job was settled before the cancel, then 200 completed, and nothing is recorded', async () => {
+    const { post, jobs } = batchApp()
+    const jobId = await submitted(post)
+    const held = new Date(Date.now() + 30_000)
+    await jobs.acquireSlice(jobId, 0, 'instance-a', new Date(), held)
+    for (const item of await jobs.items(jobId, 0)) await jobs.recordItem(jobId, { ...item, status: 'deleted', at: new Date() }, held)
+
+    const response = await post(CANCEL, { jobId })
+
+    expect(((await response.json()) as Cancelled).result.state).toBe('completed')
+    expect((await jobs.get(jobId))?.cancelled).toBeUndefined()
   })
 })

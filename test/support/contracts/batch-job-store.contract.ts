@@ -293,6 +293,16 @@ export function describeBatchJobStoreContract(implementation: string, factory: S
         expect(byUser(await s.store.itemsPage(job.id, 0, 10))).toEqual(byUser(expected))
       })
 
+      test('when a user is recorded cancelled, then they read back so, with the time', async (s) => {
+        const { job, users } = await created(s, [1])
+        const userId = users[0]?.[0] as string
+        const at = new Date('2024-05-20T10:09:00.000Z')
+
+        await s.store.recordItem(job.id, { userId, slice: 0, status: 'cancelled', attempts: 0, at }, HELD())
+
+        expect(await s.store.items(job.id, 0)).toEqual([{ userId, slice: 0, status: 'cancelled', attempts: 0, at }])
+      })
+
       test('when an outcome is recorded over an earlier one, then only the later reads back: a code or time it does not carry is gone', async (s) => {
         const { job, users } = await created(s, [1])
         const userId = users[0]?.[0] as string
@@ -344,6 +354,20 @@ export function describeBatchJobStoreContract(implementation: string, factory: S
 
         expect(await s.store.listOpen()).not.toContain(job.id)
         expect((await s.store.get(job.id))?.state).toBe('completed')
+      })
+
+      test('when a job is cancelled, then it reads cancelled by whom and when, its state, times and listing as they were; a breaker write since keeps the cancel', async (s) => {
+        const { job } = await created(s, [1])
+        const cancellation = { at: new Date('2024-05-20T10:09:00.123Z'), by: 'admin-b' }
+
+        await s.store.cancel(job.id, cancellation)
+
+        expect(await s.store.get(job.id)).toEqual({ ...job, cancelled: cancellation })
+        expect(await s.store.listOpen()).toContain(job.id)
+        await s.store.setState(job.id, 'paused')
+        expect(await s.store.get(job.id)).toMatchObject({ state: 'paused', cancelled: cancellation })
+        await s.store.complete(job.id)
+        expect(await s.store.get(job.id)).toMatchObject({ state: 'completed', cancelled: cancellation })
       })
 
       test('when a completed job is completed again, then it stays completed and unlisted', async (s) => {
@@ -402,6 +426,15 @@ export function describeBatchJobStoreContract(implementation: string, factory: S
         await s.store.finishSlice(job.id, 0, { succeeded: 2, failed: {} }, HELD())
 
         expect(await sliceOf(s, job.id, 0)).toEqual({ slice: 0, done: true, leaseUntil: EPOCH, taken: true, tally: { succeeded: 2, failed: {} } })
+      })
+
+      test('when a slice is finished with users its job’s cancel spared, then its counts read them back', async (s) => {
+        const { job } = await created(s, [3])
+        await s.store.acquireSlice(job.id, 0, 'instance-a', new Date(), new Date(Date.now() + 30 * SECOND))
+
+        await s.store.finishSlice(job.id, 0, { succeeded: 1, failed: {}, cancelled: 2 }, HELD())
+
+        expect((await sliceOf(s, job.id, 0))?.tally).toEqual({ succeeded: 1, failed: {}, cancelled: 2 })
       })
     })
 

@@ -51,7 +51,11 @@ export interface AppOverFakes {
  */
 export function appOverFakes(
   options: WorldOptions = {},
-  settings: { requestTimeoutMs?: number; batches?: Pick<OperationServices, 'submitBatch' | 'readBatchStatus'>; idempotencyKeys?: IdempotencyKeys } = {},
+  settings: {
+    requestTimeoutMs?: number
+    batches?: Pick<OperationServices, 'submitBatch' | 'readBatchStatus'> & Partial<Pick<OperationServices, 'cancelBatch'>>
+    idempotencyKeys?: IdempotencyKeys
+  } = {},
 ): AppOverFakes {
   sharedRealm ??= createRealmKeys('property-kid')
   const realm = sharedRealm
@@ -82,6 +86,7 @@ export function appOverFakes(
     // Batch jobs run on the real servers (test/integration/batch-deletion.test.ts); a test of the batch routes' HTTP side passes stand-ins.
     submitBatch: settings.batches?.submitBatch ?? (() => Promise.reject(new Error('batch jobs are not served over fakes'))),
     readBatchStatus: settings.batches?.readBatchStatus ?? (() => Promise.reject(new Error('batch jobs are not served over fakes'))),
+    cancelBatch: settings.batches?.cancelBatch ?? (() => Promise.reject(new Error('batch jobs are not served over fakes'))),
   })
   return {
     app,

@@ -1,4 +1,4 @@
-import type { BatchItem, BatchJob, BatchJobState, BatchJobStore, BatchSliceState, SliceTally } from '../../../src/deletion/ports.js'
+import type { BatchCancellation, BatchItem, BatchJob, BatchJobState, BatchJobStore, BatchSliceState, SliceTally } from '../../../src/deletion/ports.js'
 import { FailureQueue, Timeline } from './timeline.js'
 
 type Method = keyof BatchJobStore
@@ -37,7 +37,8 @@ const inSliceOrder = (a: BatchItem, b: BatchItem) => a.slice - b.slice || (a.use
  *   anything written since wins);
  * - items and itemsPage answer in slice order, then user id; recordItem replaces the whole outcome
  *   (a code or time it does not carry is gone);
- * - setState stamps updatedAt with the clock; complete sets 'completed' and unlists the job;
+ * - setState stamps updatedAt with the clock; complete sets 'completed' and unlists the job; cancel
+ *   records who and when (the last cancel's) and changes neither state nor updatedAt;
  * - acquireSlice applies only when the slice exists and its lease ran out (leaseUntil < now), done or
  *   not (and, `neverTaken`, only when no instance ever took it), and leaves it not done (its counts unread) until the new holder finishes it; renewSlice and releaseSlice only while `owner` is the last one that took it (whatever its
  *   lease); releaseSlice and finishSlice set the lease to the epoch and keep the owner (the slice
@@ -163,6 +164,11 @@ export class InMemoryBatchJobs implements BatchJobStore {
     job.updatedAt = this.clock.now()
   }
 
+  async cancel(jobId: string, cancellation: BatchCancellation): Promise<void> {
+    this.enter('cancel')
+    this.row(jobId).job.cancelled = { at: new Date(cancellation.at), by: cancellation.by }
+  }
+
   async listOpen(): Promise<string[]> {
     this.enter('listOpen')
     return [...this.rows.values()].filter((row) => row.open).map((row) => row.job.id)
@@ -225,6 +231,8 @@ export class InMemoryBatchJobs implements BatchJobStore {
     state.tally = {
       succeeded: tally.succeeded,
       failed: { ...tally.failed },
+      // Cassandra's int column reads 0 back as written: none spared reads as absent.
+      ...(tally.cancelled && { cancelled: tally.cancelled }),
       ...(firstSettledAt && { firstSettledAt: new Date(firstSettledAt) }),
       ...(lastSettledAt && { lastSettledAt: new Date(lastSettledAt) }),
     }

@@ -1,0 +1,29 @@
+import { portalCors } from '../cors.js'
+import { gatewayAndUserTokenOrTrustedConsumer } from '../credentials/gateway-and-user-token-or-trusted-consumer.js'
+import { sunbirdEnvelope } from '../dialects/sunbird-envelope.js'
+import { defineOperation } from '../operation.js'
+
+export const userDeleteBatchCancel = defineOperation({
+  id: 'api.user.delete.batch.cancel',
+  method: 'POST',
+  paths: ['/api/user/v1/delete/batch/cancel', '/v1/user/delete/batch/cancel'],
+  aliasNote: "the service path behind Sunbird's gateway",
+  summary: 'Cancel a batch deletion job: no deletion of its users begins any more',
+  description: [
+    "Stops a job submitted by mistake (the wrong file, the wrong organisation): once every instance sees the cancel, within about a second, no deletion of the job's users begins. " +
+      "A deletion already under way is finished (the user is locked out and half-erased otherwise); every other user still pending keeps their account and reads `cancelled` in the job's status. Users deleted before the cancel stay deleted: a soft deletion among them is undone with `/api/user/v1/delete/cancel`, user by user.",
+    "Only the job's creator, or an ORG_ADMIN of one of the creator's organisations, may cancel it (403 otherwise), as for its status. Answers `cancelled`, or `completed` when every user was settled before the cancel (nothing is changed). Cancelling again is harmless: the first cancel stands.",
+  ].join('\n\n'),
+  tag: 'users',
+  credentials: gatewayAndUserTokenOrTrustedConsumer,
+  request: { body: 'user-delete-batch-cancel.request' },
+  responseSchema: 'user-delete-batch-cancel.response',
+  errors: ['INVALID_REQUEST_DATA', 'INVALID_JOB_ID', 'PAYLOAD_TOO_LARGE', 'UNAUTHORIZED', 'FORBIDDEN', 'BATCH_JOB_NOT_FOUND', 'SERVICE_UNAVAILABLE', 'SERVER_ERROR'],
+  dialect: sunbirdEnvelope,
+  cors: portalCors,
+  async handle({ body: { request }, caller }, services) {
+    // Job ids are issued lower-case, and a UUID names the same job in either case.
+    const cancelled = await services.cancelBatch({ caller, jobId: request.jobId.toLowerCase() })
+    return { response: 'SUCCESS', ...cancelled }
+  },
+})
