@@ -119,6 +119,24 @@ describe('buildReceipt', () => {
     expect(receipt.stores.find((entry) => entry.store === 'keycloak')).not.toHaveProperty('physicalErasure')
   })
 
+  it('when a store kept its values, or nothing was sent or erased there, then its entry names no physical erasure, though the store has a horizon', () => {
+    const horizon = { by: '2024-05-30T10:09:00.000Z', how: 'after gc_grace_seconds 864000 at the next compaction' }
+    const soft = { ...request({ lock: done('locked'), event: { ...done('not-sent'), plan: 'soft' } }), plan: 'soft' as const }
+    const stores = ['cassandra.user (status)', 'cassandra.user (profile)', 'cassandra.user_organisation', 'kafka (delete.user topic)', 'cassandra.user_roles', 'cassandra.user_deletion_audit']
+    const horizons = Object.fromEntries(stores.map((store) => [store, horizon]))
+
+    const kept = buildReceipt(soft, 'completed', KEY, COMPLETED_AT, horizons)
+    const erased = buildReceipt(request(ALL_STEPS), 'completed', KEY, COMPLETED_AT, horizons)
+
+    const entry = (receipt: typeof kept, store: string) => receipt.stores.find((found) => found.store === store)
+    // Locked, kept, not sent, appended: the person's values stay.
+    for (const store of stores) expect(entry(kept, store), store).not.toHaveProperty('physicallyErasedBy')
+    for (const store of ['cassandra.user (status)', 'cassandra.user_organisation', 'cassandra.user_roles', 'cassandra.user_deletion_audit'])
+      expect(entry(erased, store), store).not.toHaveProperty('physicalErasure')
+    // Scrubbed, and the event sent: the old values go at the store's horizon.
+    for (const store of ['cassandra.user (profile)', 'kafka (delete.user topic)']) expect(entry(erased, store), store).toMatchObject({ physicallyErasedBy: horizon.by, physicalErasure: horizon.how })
+  })
+
   it('when a store is listed, then it says why in words', () => {
     const receipt = buildReceipt(request(ALL_STEPS), 'completed', KEY, COMPLETED_AT)
 

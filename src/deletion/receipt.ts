@@ -11,6 +11,17 @@ export function pseudonymise(key: string, id: string): string {
 /** When each store drops the old values physically, by receipt store name (see PhysicalErasure). */
 export type PhysicalHorizons = Readonly<Record<string, { by?: string; how: string }>>
 
+/**
+ * The actions that removed or overwrote a person's values (or, `queued`, wrote the event a topic
+ * drops at its retention): only their entries say when the store drops the old values physically.
+ * Kept, not sent, appended, pending, absent, a flag set over data kept: nothing personal is going,
+ * and a date there would tell an authority that data kept will be gone.
+ */
+const ERASING_ACTIONS: ReadonlySet<string> = new Set(['deleted', 'scrubbed', 'blanked', 'tombstoned', 'hard-deleted', 'queued'])
+
+/** Whether a receipt entry erased something, so that its store's physical horizon applies to it. */
+export const erases = (entry: Pick<ReceiptEntry, 'action'>): boolean => ERASING_ACTIONS.has(entry.action)
+
 /** Stores this service does not erase itself, and who does. */
 function storesLeftToOthers(request: DeletionRequest): ReceiptEntry[] {
   const eventSent = request.plan !== 'soft'
@@ -53,8 +64,8 @@ export function receiptStores(request: DeletionRequest): ReceiptEntry[] {
 }
 
 /**
- * The receipt: receiptStores, each entry saying when its store will have dropped the old values
- * physically when `horizons` knows. No personal data: the subject appears only as a keyed hash,
+ * The receipt: receiptStores, each entry that erased something (see erases) saying when its store
+ * will have dropped the old values physically when `horizons` knows. No personal data: the subject appears only as a keyed hash,
  * with the id of the key that made it (an operator matching it to a user needs that key).
  * `stores` is receiptStores(request), passed by a caller that needed it first (for the horizons).
  */
@@ -68,7 +79,7 @@ export function buildReceipt(
 ): DeletionReceipt {
   const withHorizons = stores.map((entry): ReceiptEntry => {
     const horizon = horizons[entry.store]
-    if (!horizon) return entry
+    if (!horizon || !erases(entry)) return entry
     return { ...entry, ...(horizon.by !== undefined && { physicallyErasedBy: horizon.by }), physicalErasure: horizon.how }
   })
   return { requestId: request.id, subject: pseudonymise(key, request.userId), subjectKeyId: keyId(key), state, completedAt: completedAt.toISOString(), stores: withHorizons }

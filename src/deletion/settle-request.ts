@@ -1,7 +1,7 @@
 import type { DeletionReceipt, DeletionRequest, ReceiptEntry, RequestState, StepName, StepOutcome } from './deletion-request.js'
 import type { AuditRecord, AuditTrail, Clock, DeletionRequestStore, PhysicalErasure } from './ports.js'
 import { closeFinished, finishUnderLease, reclaimLease } from './lease.js'
-import { buildReceipt, receiptStores } from './receipt.js'
+import { buildReceipt, erases, receiptStores } from './receipt.js'
 import { STEPS } from './steps/index.js'
 
 interface SettleDeps {
@@ -101,7 +101,8 @@ export async function settleRequest(deps: SettleDeps, request: DeletionRequest, 
     await finishUnderLease(deps, request, 'partial', { receipt: request.receipt, steps: unrecorded })
     return 'partial'
   }
-  const storeNames = stores.map((entry) => entry.store)
+  // Only what was erased has a physical horizon: the others' settings are not even read.
+  const storeNames = stores.filter(erases).map((entry) => entry.store)
   const horizons = deps.physicalErasure ? await deps.physicalErasure.horizons(storeNames, now) : {}
   const receipt = buildReceipt(request, state, deps.receiptKey, now, horizons, stores)
   // A partial one is audited before its receipt is written: a later retry owing the same stores

@@ -107,6 +107,14 @@ describe('a person erased from every store, on the real Cassandra, OpenSearch an
     expect(entries.find((entry) => entry.store === 'cassandra.user (profile)')?.physicalErasure).toContain(`nodetool compact ${TEST_KEYSPACE} user`)
     expect(entries.find((entry) => entry.store === 'search.user_alias')?.physicalErasure).toContain('_forcemerge?only_expunge_deletes=true')
     expect(entries.find((entry) => entry.store === 'redis.user')?.physicallyErasedBy).toBe(request?.receipt?.completedAt)
+    // What was kept (consent, roles) or only appended (the audit trail) is not going: no date, no how.
+    for (const store of ['cassandra.user_consent', 'cassandra.user_roles', 'cassandra.user_deletion_audit']) {
+      expect(entries.find((entry) => entry.store === store)?.action, store).toMatch(/^(kept|appended)$/)
+      expect(
+        entries.find((entry) => entry.store === store),
+        store,
+      ).not.toHaveProperty('physicallyErasedBy')
+    }
   })
 
   it('when a hard deletion runs, then no personal value is left anywhere and the search document and consent rows are gone', async () => {
