@@ -45,4 +45,18 @@ describe('requestContext', () => {
     expect(msgid).toMatch(/^[0-9a-f-]{36}$/)
     expect(lines.find((line) => line.msg === 'request')?.msgid).toBe(msgid)
   })
+
+  it("when the answer names another request id than the caller's (theirs named a deletion already), then the access line names that one too; otherwise it adds nothing", async () => {
+    const { logger, lines } = capturedLogger()
+    const app = new Hono<AppEnv>().use(requestContext(logger))
+    app.delete('/users/:id', (c) => c.body(null, 204, { 'x-request-id': c.req.param('id') === 'taken' ? 'fresh-id' : c.get('msgid') }))
+
+    await app.request('/users/taken', { method: 'DELETE', headers: { 'x-request-id': 'reused-id' } })
+    await app.request('/users/other', { method: 'DELETE', headers: { 'x-request-id': 'own-id' } })
+
+    const access = lines.filter((line) => line.msg === 'request')
+    expect(access[0]).toMatchObject({ msgid: 'reused-id', requestId: 'fresh-id' })
+    expect(access[1]).toMatchObject({ msgid: 'own-id' })
+    expect(access[1]).not.toHaveProperty('requestId')
+  })
 })

@@ -26,6 +26,9 @@ export function requestContext(logger: Logger, observers: readonly AnswerObserve
     for (const observe of observers) observe(c, elapsedMs / 1000)
     // Built only when it is written: below LOG_LEVEL=info the line costs nothing.
     if (!log.isLevelEnabled('info')) return
+    // A caller's X-Request-Id that named a deletion already gives way to an id of the service's, which
+    // the answer names: the line names it too, or an operator given that id finds nothing.
+    const answeredId = c.res.headers.get('x-request-id')
     log.info(
       {
         method: c.req.method,
@@ -33,6 +36,7 @@ export function requestContext(logger: Logger, observers: readonly AnswerObserve
         status: c.res.status,
         err: c.res.status >= 400 ? (c.get('errCode') ?? 'unknown') : 'none',
         latencyMs: Math.round(elapsedMs * 100) / 100,
+        ...(answeredId !== null && answeredId !== c.get('msgid') && { requestId: answeredId }),
       },
       'request',
     )
