@@ -114,7 +114,7 @@ export const errorCodes = {
     err: 'FORBIDDEN',
     errmsg: 'You do not have permission to perform this operation',
     description:
-      "Valid credentials, but the caller is neither the user, the managing parent (X-Authenticated-For) nor an ORG_ADMIN of the user's organisation. Plain-text body, header `x-request-allowed: no`.",
+      "Valid credentials, but the caller is neither the user, the managing parent (X-Authenticated-For) nor an ORG_ADMIN of the user's organisation. Header `x-request-allowed: no`; on the Sunbird routes the body is plain text, on the others it is their dialect's error body.",
     body: 'plain-text',
     headers: { 'x-request-allowed': 'no' },
   },
@@ -253,6 +253,8 @@ export const errorCodes = {
     errmsg: 'Too many deletions by this requester in this hour.',
     description:
       'The requester (the person of the user token, or the trusted consumer on a route without one) has deleted (or is deleting, at the same time) `DELETION_MAX_PER_REQUESTER_PER_HOUR` users in the last hour (sliding by the minute), on any route and instance; nothing was done. `Retry-After` says when enough of them have left the hour for one more. Deleting oneself is never limited; batch jobs have their own pace.',
+    // Documented here; the guard's own value, when its hour frees a slot, replaces the default (render-error.ts).
+    headers: { 'Retry-After': '{retryAfter}' },
   },
   BATCH_OPTION_NOT_SUPPORTED: {
     status: 400,

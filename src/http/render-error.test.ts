@@ -1,7 +1,16 @@
 import { Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import { describe, expect, it } from 'vitest'
-import { CallerLockedOutError, DependencyUnavailableError, keptChanging, NotPermittedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from '../deletion/errors.js'
+import {
+  CallerLockedOutError,
+  DeletionLimitReachedError,
+  DependencyUnavailableError,
+  keptChanging,
+  NotPermittedError,
+  RoleRestrictedError,
+  UserAlreadyDeletedError,
+  UserNotFoundError,
+} from '../deletion/errors.js'
 import { createLogger } from '../logging/logger.js'
 import { capturedLogger } from '../../test/support/captured-logger.js'
 import { ApiError } from './api-error.js'
@@ -92,7 +101,14 @@ describe('renderError for every entry of the error table', () => {
     expect(response.headers.get('retry-after')).toBe(String(RETRY_AFTER_SECONDS))
   })
 
-  it('when the error is not a 503, then no Retry-After is sent', async () => {
+  it("when the mass-deletion guard refuses, then Retry-After is the guard's own seconds until its hour frees a deletion, not the configured default", async () => {
+    const response = await call(() => new DeletionLimitReachedError(1234))
+
+    expect(response.status).toBe(429)
+    expect(response.headers.get('retry-after')).toBe('1234')
+  })
+
+  it('when the error is neither a 503 nor a 429, then no Retry-After is sent', async () => {
     const response = await call(() => new ApiError('USER_NOT_FOUND'))
 
     expect(response.status).toBe(404)

@@ -57,10 +57,10 @@ export function renderError(c: Context<AppEnv>, err: unknown, options: RenderOpt
     log.info({ code: entry.err, reason: err instanceof Error ? err.message : undefined, dependency, ...(why && { why }) }, 'request refused')
   }
   if (err instanceof ApiError) for (const [name, value] of Object.entries(err.headers)) c.header(name, value)
-  // The guard knows when its hour ends: that, not the configured default, is when to come back.
-  if (err instanceof DeletionLimitReachedError) c.header('Retry-After', String(err.retryAfterSeconds))
   const values = err instanceof ApiError && err.placeholders ? { ...options, ...err.placeholders } : options
   for (const [name, value] of Object.entries(entry.headers ?? {})) c.header(name, fillPlaceholders(value, values))
+  // The guard knows when its hour ends: that, not the configured default, is when to come back.
+  if (err instanceof DeletionLimitReachedError) c.header('Retry-After', String(err.retryAfterSeconds))
   const dialect = c.get('dialect') ?? options.defaultDialect
   const final = options.final === true
   return dialect.error(c, { code, entry, errmsg: fillPlaceholders(entry.errmsg, values), ...(err instanceof ApiError && err.result && { result: err.result }), final })
