@@ -191,6 +191,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     required: currentSchemaVersion,
     onBehind: (applied, required) => logger.warn({ applied, required }, 'background work waits for the schema; run npm run db:migrate'),
   })
+  const apiConsumers = ApiConsumerVerifier.fromFile(config.auth.apiBearer.consumersFile, { clockSkewSeconds })
   const batchJobStore = new CassandraBatchJobs(cassandra, config.cassandra.keyspace)
   const batchJobs = overrides.batchJobs ? overrides.batchJobs(batchJobStore) : batchJobStore
   const { breaker } = config.batch
@@ -206,6 +207,8 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     },
     // The lock-out gate of the HTTP routes: a job's creator stands exactly as their token would.
     isLockedOut: (userId) => deletedUsers.isDeleted(userId),
+    // The consumers file as the HTTP routes read it: a job runs only while its consumer's bearer would be admitted.
+    consumerAdmitted: (caller) => apiConsumers.admits(caller.consumer, caller.deleteAnyUser === true),
     clock: workflow.clock,
     instanceId: randomUUID(),
     settings: {
@@ -237,7 +240,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     maxBodyBytes: config.http.maxBodyBytes,
     requestTimeoutMs: config.http.requestTimeoutMs,
     retryAfterSeconds: config.http.retryAfterSeconds,
-    apiConsumers: ApiConsumerVerifier.fromFile(config.auth.apiBearer.consumersFile, { clockSkewSeconds }),
+    apiConsumers,
     userTokens: new UserTokenVerifier({ ssoUrl, realm, keys, clockSkewSeconds, federationProviderId }),
     deletedUsers,
     sessions: { startedAt: (userId, sessionId) => keycloak.sessionStartedAt(userId, sessionId) },

@@ -342,3 +342,19 @@ describe('bearerToken', () => {
     expect(bearerToken(header)).toBeUndefined()
   })
 })
+
+describe('ApiConsumerVerifier.admits: what a batch job is checked against while it runs', () => {
+  const trusting = new ApiConsumerVerifier([...consumers, { key: 'admin-consumer', algorithm: 'HS256', secret: HS_SECRET, deleteAnyUser: true }])
+
+  it('when the consumer is in the file, then it is admitted; for a job resting on deleteAnyUser, only while it is trusted with it', () => {
+    expect(trusting.admits(HS_KEY, false)).toBe(true)
+    expect(trusting.admits('admin-consumer', true)).toBe(true)
+    expect(trusting.admits('admin-consumer', false)).toBe(true)
+    expect(trusting.admits(HS_KEY, true)).toBe(false)
+  })
+
+  it('when the consumer is no longer in the file, then it is not admitted', () => {
+    expect(trusting.admits('removed-consumer', false)).toBe(false)
+    expect(trusting.admits('removed-consumer', true)).toBe(false)
+  })
+})

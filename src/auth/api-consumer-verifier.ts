@@ -124,6 +124,17 @@ export class ApiConsumerVerifier {
   }
 
   /**
+   * Whether a token of this consumer would be admitted now: it is in the consumers file, and trusted
+   * with deleteAnyUser when `deleteAnyUser` asks for it. What a batch job submitted with its bearer
+   * is checked against while it runs: a consumer taken out of the file, or whose trust was withdrawn
+   * (a leaked key), stops deleting through the jobs it submitted before.
+   */
+  admits(consumer: string, deleteAnyUser: boolean): boolean {
+    const key = this.keys.get(consumer)
+    return key !== undefined && (!deleteAnyUser || key.deleteAnyUser)
+  }
+
+  /**
    * The consumer key and whether it may delete any user, or why the token is refused, as a value (the
    * scheme throws its one 401). A refused signature is kept per token, so the same forged bearer again
    * creates no error; the time claims are checked on every call, an expired or not yet valid token's error caught here.

@@ -144,7 +144,7 @@ afterEach(async () => {
   await Promise.all(runners.splice(0).map((runner) => runner.stop()))
 })
 
-function batchWorld(settings: Partial<BatchRunnerSettings> = {}, schemaReady?: () => Promise<boolean>) {
+function batchWorld(settings: Partial<BatchRunnerSettings> = {}, schemaReady?: () => Promise<boolean>, consumerAdmitted?: (caller: Caller) => boolean) {
   const timeline = new Timeline()
   const clock = new ManualClock(START)
   const jobs = new InMemoryBatchJobs(timeline, clock)
@@ -170,6 +170,7 @@ function batchWorld(settings: Partial<BatchRunnerSettings> = {}, schemaReady?: (
       onBreaker: (_jobId, change) => breakerChanges.push(change),
       onError: (err) => errors.push(err),
       ...(schemaReady && { schemaReady }),
+      ...(consumerAdmitted && { consumerAdmitted }),
     })
     runners.push(runner)
     return runner
@@ -941,6 +942,28 @@ describe('BatchRunner: a creator locked out mid-job', () => {
 
     expect((await w.slice(0))?.tally).toMatchObject({ succeeded: 4, failed: {} })
     expect([...w.engine.users()].sort()).toEqual([U1, U2, U3, U4])
+  })
+
+  it('when the API consumer the job was submitted through is no longer admitted (taken out of the consumers file, or its deleteAnyUser trust withdrawn), then no user is deleted: each is failed with the 401 code a single delete of it would get', async () => {
+    let admitted = true
+    const asked: Caller[] = []
+    const w = batchWorld({ maxDeletionsPerSecond: 100 }, undefined, (caller) => {
+      asked.push(caller)
+      return admitted
+    })
+    w.engine.during(U1, () => {
+      admitted = false
+    })
+    await w.submit([U1, U2, U3])
+
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+
+    // U1's deletion had begun: it is finished.
+    expect(w.engine.users()).toEqual([U1])
+    expect(await w.jobs.items(JOB_ID, 0)).toEqual([deleted(U1, 0, START), lockedOut(U2, 0, START), lockedOut(U3, 0, START)])
+    expect(w.timeline.count('jobs.takePaceToken')).toBe(1)
+    expect(asked[0]).toMatchObject({ consumer: CALLER.consumer, userId: CREATOR })
   })
 
   it("when the job is a trusted consumer's, then no standing is read: no person stands behind it", async () => {

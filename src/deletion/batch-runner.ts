@@ -39,6 +39,11 @@ export interface BatchRunnerDeps {
    * Cassandra read per person per cache lifetime. A read that fails throws.
    */
   isLockedOut(userId: string): Promise<boolean>
+  /**
+   * Whether the job's API consumer would be admitted now (still in the consumers file; trusted with
+   * deleteAnyUser when its job rests on that). Absent: always.
+   */
+  consumerAdmitted?(caller: Caller): boolean
   clock: Clock
   /** This instance's name in the slice leases. */
   instanceId: string
@@ -349,18 +354,18 @@ export class BatchRunner {
    * found all the same, by the "already deleted" below. The lease is checked once the pace token
    * is taken, right before the deletion: the wait for a token may outlast it.
    *
-   * The creator is checked before the pace token, so the users of a locked-out creator are settled
-   * without waiting on the pace, and again right before the deletion, as that wait may outlast the
+   * The caller (its consumer, its creator's standing: callerRefused) is checked before the pace
+   * token, so the users of a refused caller are settled without waiting on the pace, and again right before the deletion, as that wait may outlast the
    * gate's trust in "active". A standing that cannot be read is a fault, never a lock-out. The job's
    * cancel is looked at likewise, first: a cancelled job's users wait on neither.
    */
   private async attempt(job: BatchJob, item: BatchItem, mayHaveEarlierTry: boolean, lease: SliceLease): Promise<Outcome> {
     const requestId = batchRequestId(job.id, item.userId)
-    let creatorLockedOut: boolean
+    let callerRefused: boolean
     try {
       const withdrawn = await this.cancelled(job)
-      creatorLockedOut = !withdrawn && (await this.creatorLockedOut(job))
-      const paced = withdrawn || creatorLockedOut ? 'go' : await this.takePaceToken(job, lease)
+      callerRefused = !withdrawn && (await this.callerRefused(job))
+      const paced = withdrawn || callerRefused ? 'go' : await this.takePaceToken(job, lease)
       if (paced !== 'go') return { status: paced }
     } catch (err) {
       return this.failure(err)
@@ -372,7 +377,7 @@ export class BatchRunner {
       if (earlier) return await this.settleEarlier(requestId)
       // Looked at again: the wait for a pace token may have outlasted the last look.
       if (await this.cancelled(job)) return { status: 'cancelled' }
-      if (creatorLockedOut || (await this.creatorLockedOut(job))) return this.failure(new CallerLockedOutError())
+      if (callerRefused || (await this.callerRefused(job))) return this.failure(new CallerLockedOutError())
       // The id follows from job and user, so two runners of one item (a slice taken over while its
       // holder still works it) name the same id. Where an earlier try may exist, its create is the
       // compare-and-set, and the one that finds it taken settles the user from that request instead
@@ -411,6 +416,16 @@ export class BatchRunner {
     }
     this.cancelLooks.set(job.id, { at: now, cancelled })
     return cancelled
+  }
+
+  /**
+   * Whether a single delete by the job's caller would now be refused (401), as it was verified when
+   * submitting: its API consumer taken out of the consumers file or no longer trusted with
+   * deleteAnyUser when the job rests on that, or its creator locked out (see creatorLockedOut).
+   */
+  private async callerRefused(job: BatchJob): Promise<boolean> {
+    if (this.deps.consumerAdmitted && !this.deps.consumerAdmitted(job.caller as Caller)) return true
+    return this.creatorLockedOut(job)
   }
 
   /**
