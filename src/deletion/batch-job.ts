@@ -286,7 +286,7 @@ function viewOf(job: BatchJob, remaining: number, cancelled: number): BatchJobVi
  * them): no deletion of its users begins once the runners see it (within about a second). A
  * deletion already under way is finished, as the sweeper would finish it; every other user still
  * pending is recorded `cancelled`, and keeps their account. A job with nobody left to settle is
- * completed, and stays so; a job cancelled already keeps its first cancel. Answers the job's state
+ * completed, and stays so; a job read cancelled already is not written again. Answers the job's state
  * as the status route then reads it.
  */
 export async function cancelBatch(deps: { jobs: BatchJobStore; clock: Clock }, input: { caller: Caller; jobId: string }): Promise<{ jobId: string; state: BatchJobView }> {

@@ -101,7 +101,7 @@ export class BatchRunner {
   private readonly breakers = new Map<string, CircuitBreaker>()
   private readonly jobCache = new Map<string, BatchJob>()
   /** The last look at each job's cancel: when, and what it found. */
-  private readonly cancelLooks = new Map<string, { at: number; cancelled: boolean }>()
+  private readonly cancelLooks = new Map<string, { at: number; cancelled: boolean; look: Promise<boolean> }>()
 
   constructor(private readonly deps: BatchRunnerDeps) {}
 
@@ -246,16 +246,18 @@ export class BatchRunner {
           continue
         }
         const go = await this.waitForBreaker(job, lease)
-        if (go !== 'go') {
+        if (go === 'lease lost' || go === 'stopped') {
           if (go === 'lease lost')
             leaseLost = true // another instance has it now
           else settled = false
           return
         }
+        // Only an attempt the breaker let through holds its probe, if any: a cancelled job's passes it by.
+        const giveBackProbe = () => go === 'go' && this.breaker(job.id).abandon()
         const outcome = await this.attempt(job, item, takenBefore || item.attempts > 0, lease)
         if (outcome.status === 'lease lost' || outcome.status === 'stopped' || outcome.status === 'busy') {
           // Not tried to the end: nothing to tell the breaker, and the user stays pending as they are.
-          this.breaker(job.id).abandon()
+          giveBackProbe()
           if (outcome.status === 'lease lost') {
             leaseLost = true
             return
@@ -265,7 +267,7 @@ export class BatchRunner {
           continue // busy: the others of the slice go on; this one is tried again when the slice is taken again
         }
         // A user the cancel spared was not tried: nothing to tell the breaker.
-        if (outcome.status === 'cancelled') this.breaker(job.id).abandon()
+        if (outcome.status === 'cancelled') giveBackProbe()
         else await this.recordForBreaker(job.id, outcome.status === 'fault')
         const attempts = item.attempts + (outcome.status === 'fault' ? 1 : 0)
         const gaveUp = outcome.status === 'fault' && attempts >= settings.maxAttempts
@@ -327,13 +329,15 @@ export class BatchRunner {
 
   /**
    * Waits while the job's breaker is open, keeping the slice's lease meanwhile (so no other
-   * instance takes a slice this one still holds); 'go' once an attempt may start, or the job is cancelled.
+   * instance takes a slice this one still holds); 'go' once an attempt may start, 'cancelled' once the
+   * job is (its users are then settled without the breaker).
    */
-  private async waitForBreaker(job: BatchJob, lease: SliceLease): Promise<'go' | 'stopped' | 'lease lost'> {
+  private async waitForBreaker(job: BatchJob, lease: SliceLease): Promise<'go' | 'cancelled' | 'stopped' | 'lease lost'> {
     const breaker = this.breaker(job.id)
     while (!this.stopping) {
+      if (breaker.tryStart(this.deps.clock.now().getTime())) return 'go'
       // A cancelled job's users are settled without a deletion: nothing the breaker guards.
-      if (breaker.tryStart(this.deps.clock.now().getTime()) || (await this.cancelled(job))) return 'go'
+      if (await this.cancelledOrNotKnown(job)) return 'cancelled'
       await sleep(Math.min(250, this.deps.settings.breaker.coolOffMs))
       if (!(await this.keepLease(job.id, lease))) return 'lease lost'
     }
@@ -362,8 +366,10 @@ export class BatchRunner {
   private async attempt(job: BatchJob, item: BatchItem, mayHaveEarlierTry: boolean, lease: SliceLease): Promise<Outcome> {
     const requestId = batchRequestId(job.id, item.userId)
     let callerRefused: boolean
+    // The job is cancelled: no deletion begins, and a dependency in trouble is not a try of the user.
+    let withdrawn = false
     try {
-      const withdrawn = await this.cancelled(job)
+      withdrawn = await this.cancelled(job)
       callerRefused = !withdrawn && (await this.callerRefused(job))
       const paced = withdrawn || callerRefused ? 'go' : await this.takePaceToken(job, lease)
       if (paced !== 'go') return { status: paced }
@@ -376,15 +382,18 @@ export class BatchRunner {
       // A deletion already under way is finished, cancelled job or locked-out creator: the sweeper would finish it anyway.
       if (earlier) return await this.settleEarlier(requestId)
       // Looked at again: the wait for a pace token may have outlasted the last look.
-      if (await this.cancelled(job)) return { status: 'cancelled' }
+      withdrawn = await this.cancelled(job)
+      if (withdrawn) return { status: 'cancelled' }
       if (callerRefused || (await this.callerRefused(job))) return this.failure(new CallerLockedOutError())
       // The id follows from job and user, so two runners of one item (a slice taken over while its
       // holder still works it) name the same id. Where an earlier try may exist, its create is the
       // compare-and-set, and the one that finds it taken settles the user from that request instead
       // of opening a second. Where none can, only the slice's next holder, past this lease, can name
       // it: the create is fenced by the lease instead (one lightweight transaction fewer per user).
-      const fencedBy = mayHaveEarlierTry ? undefined : lease.heldUntil
-      await this.deps.deleteAccount({ requestId, requestIdChosenBy: 'derived', ...(fencedBy && { fencedBy }), userId: item.userId, caller: job.caller as Caller, ...(job.mode && { mode: job.mode }) })
+      // Either way, a create not begun within the lease is not sent: past it, the slice's next holder
+      // may have settled this user without a request (recorded cancelled) that this one would then open.
+      const fence = mayHaveEarlierTry ? { sentWithin: lease.heldUntil } : { fencedBy: lease.heldUntil }
+      await this.deps.deleteAccount({ requestId, requestIdChosenBy: 'derived', ...fence, userId: item.userId, caller: job.caller as Caller, ...(job.mode && { mode: job.mode }) })
       return { status: 'deleted' }
     } catch (err) {
       // The create was not known in place before the slice lease ended: the slice may be another's.
@@ -394,28 +403,41 @@ export class BatchRunner {
       // the sweeper: either way the user is ours, settled from that request.
       const ours = err instanceof RequestAlreadyOpenedError || (err instanceof UserAlreadyDeletedError && (await this.deps.requests.get(requestId).catch(() => undefined)) !== undefined)
       if (ours) return this.settleEarlier(requestId).catch((settleErr: unknown) => this.failure(settleErr))
-      return this.failure(err)
+      const failed = this.failure(err)
+      // A cancelled job's user whose earlier request cannot be looked for: left pending, no try counted (never failed for an outage).
+      return withdrawn && failed.status === 'fault' ? { status: 'busy' } : failed
     }
   }
 
   /**
    * Whether the job was cancelled, as last looked at: looked at again at most once per
-   * CANCEL_LOOK_MS per job (a cancel stands for good). A look that fails keeps the last answer and is
-   * reported: the deletion that follows meets the same trouble, and the next look comes soon.
+   * CANCEL_LOOK_MS per job, one look shared by every slice of it that asks meanwhile (a cancel
+   * stands for good). A look that fails throws: no deletion is begun on a guess (the attempt counts
+   * it as a dependency in trouble), and the next ask looks again.
    */
   private async cancelled(job: BatchJob): Promise<boolean> {
+    if (job.cancelled) return true
     const now = this.deps.clock.now().getTime()
     const last = this.cancelLooks.get(job.id)
-    if (job.cancelled || last?.cancelled) return true
-    if (last && now - last.at < CANCEL_LOOK_MS) return false
-    let cancelled = false
+    if (last && (now - last.at < CANCEL_LOOK_MS || last.cancelled)) return last.look
+    const look = this.deps.jobs.get(job.id).then((stored) => stored?.cancelled !== undefined)
+    const entry = { at: now, cancelled: false, look }
+    this.cancelLooks.set(job.id, entry)
     try {
-      cancelled = (await this.deps.jobs.get(job.id))?.cancelled !== undefined
+      entry.cancelled = await look
+      return entry.cancelled
     } catch (err) {
-      this.deps.onError?.(err)
+      if (this.cancelLooks.get(job.id) === entry) this.cancelLooks.delete(job.id)
+      throw err
     }
-    this.cancelLooks.set(job.id, { at: now, cancelled })
-    return cancelled
+  }
+
+  /** The same, for a wait (breaker, pace): a look that fails is reported and the wait goes on; the look right before a deletion is strict. */
+  private cancelledOrNotKnown(job: BatchJob): Promise<boolean> {
+    return this.cancelled(job).catch((err: unknown) => {
+      this.deps.onError?.(err)
+      return false
+    })
   }
 
   /**
@@ -486,7 +508,7 @@ export class BatchRunner {
     if (limit <= 0) return 'go'
     while (!this.stopping) {
       // Cancelled (meanwhile): the attempt settles the user without a deletion, so without a token.
-      if (await this.cancelled(job)) return 'go'
+      if (await this.cancelledOrNotKnown(job)) return 'go'
       const nowMs = this.deps.clock.now().getTime()
       const second = Math.floor(nowMs / 1000)
       if ((await this.deps.jobs.takePaceToken(job.id, second)) <= limit) return 'go'

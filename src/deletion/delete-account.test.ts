@@ -210,6 +210,25 @@ describe('deleteAccount, a request id derived from a batch job and its user', ()
       expect(events(w)).toEqual([])
       expect(w.users.callCount('markDeleted')).toBe(0)
     })
+
+    it.each([{}, { mode: 'hard' as const }])(
+      'when a create by compare-and-set (an id an earlier try may have opened) is begun only after the lease it is sent within, then FencePassedError, and nothing is written (%o)',
+      async (fields) => {
+        const w = deletionWorld({ seed: [activeUser()] })
+        const { fencedBy: _fence, ...item } = fencedItem({ sentWithin: FENCE, ...fields })
+        w.clock.set(FENCE)
+
+        expect(await failureOf(deleteAccount(w.deps, item))).toBeInstanceOf(FencePassedError)
+
+        expect(w.requests.all()).toEqual([])
+        expect(events(w)).toEqual([])
+        expect(w.users.callCount('markDeleted')).toBe(0)
+        // Within it, the create goes on as always.
+        w.clock.set(WORLD_NOW)
+        await deleteAccount(w.deps, item)
+        expect(w.requests.peek(ITEM_ID)).toMatchObject({ state: 'completed' })
+      },
+    )
   })
 
   it("when a caller's own id clashes, then the request gets an id of the service's, as Sunbird's callers have always had it", async () => {

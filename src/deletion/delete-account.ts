@@ -33,6 +33,13 @@ export interface DeletionInput {
    * not known in place before it ends throws FencePassedError, nothing audited or locked.
    */
   fencedBy?: Date
+  /**
+   * The end of the lease the caller holds, for a create by compare-and-set (a derived id an earlier
+   * try may have created): a create not begun before it ends is not sent (FencePassedError). A
+   * caller that stalled past its lease thus never opens a deletion its lease's next holder has
+   * already settled the user without (a cancelled batch job's user, recorded cancelled).
+   */
+  sentWithin?: Date
   /** The target, already reduced from f:<provider>:<id> to <id>. */
   userId: string
   caller: Caller
@@ -166,7 +173,7 @@ async function carryOut(deps: DeleteAccountDeps, input: DeletionInput, ask: Aske
   const outcome = (): DeletionOutcome =>
     request.schedule ? { kind: 'scheduled', mode: ask.mode, requestId: request.id, eraseAt: request.schedule.eraseAt } : { kind: 'deleted', mode: ask.mode, requestId: request.id }
   accepting(outcome())
-  if ((await openRequest(deps, request, input.requestIdChosenBy ?? 'caller', commit, input.fencedBy)) === 'unknown') return outcome()
+  if ((await openRequest(deps, request, input.requestIdChosenBy ?? 'caller', commit, input.fencedBy, input.sentWithin)) === 'unknown') return outcome()
   try {
     const userName = deps.eventIncludesUserName ? await deps.users.findUserName(input.userId) : null
     const locked = await lockForPlan(deps, request)

@@ -23,6 +23,8 @@ export interface DeleteUserInput {
   requestIdChosenBy?: RequestIdChosenBy
   /** See DeletionInput.fencedBy. */
   fencedBy?: Date
+  /** See DeletionInput.sentWithin. */
+  sentWithin?: Date
   /** The target, already reduced from f:<provider>:<id> to <id>. */
   userId: string
   caller: Caller
@@ -76,14 +78,17 @@ export async function authorize(
  * created with a plain write, as is a msgid the service generated). A derived id that clashes is
  * refused instead (RequestAlreadyOpenedError): its deletion is open already; one no earlier try can
  * have created comes `fencedBy` the caller's own lease instead (see createFenced), which also bounds
- * the request's lease. Creating it is the
+ * the request's lease; one that an earlier try may have created, `sentWithin` it (not sent once it
+ * has ended). Creating it is the
  * point of no return (see CommitGate): 'unknown' when the store could not tell whether it did (it
  * settles that itself, and the request is then left to the sweeper). The acceptance is audited
  * without waiting: one that could not be audited does not stop the request: it exists, so it is
  * carried out, and its runner goes on to the lock, whose outcome is the caller's answer (the
  * acceptance record is the one thing missing).
  */
-export async function openRequest(deps: RunDeps, request: DeletionRequest, idChosenBy: RequestIdChosenBy, commit?: CommitGate, fencedBy?: Date): Promise<'open' | 'unknown'> {
+export async function openRequest(deps: RunDeps, request: DeletionRequest, idChosenBy: RequestIdChosenBy, commit?: CommitGate, fencedBy?: Date, sentWithin?: Date): Promise<'open' | 'unknown'> {
+  // Checked last before the create: the reads before it are where a stalled caller spends its lease.
+  if (sentWithin && !leaseHoldsAt(sentWithin, deps.clock.now())) throw new FencePassedError(request.id)
   const heldUntil = fencedLease(leaseUntil(deps, request.createdAt), fencedBy)
   commit?.enter()
   const created = fencedBy ? await createFenced(deps, request, idChosenBy, heldUntil, fencedBy) : await create(deps, request, idChosenBy, heldUntil)
@@ -192,7 +197,7 @@ export async function deleteUser(deps: DeleteUserDeps, input: DeleteUserInput): 
     },
     now,
   })
-  if ((await openRequest(deps, request, input.requestIdChosenBy ?? 'caller', input.commit, input.fencedBy)) === 'unknown') return { response: 'SUCCESS' }
+  if ((await openRequest(deps, request, input.requestIdChosenBy ?? 'caller', input.commit, input.fencedBy, input.sentWithin)) === 'unknown') return { response: 'SUCCESS' }
   try {
     return await lockAndRun(deps, request, user, input.caller.userId, input.commit)
   } catch (err) {

@@ -11,7 +11,9 @@ export function summarise(statuses: Status[]) {
   // The jobs still running make the rate an ETA rests on; once all are completed, the last minute's.
   const running = statuses.filter((s) => !finished(s))
   const rate = Math.round((running.length > 0 ? running : statuses).reduce((sum, s) => sum + s.ratePerSecond, 0) * 10) / 10
-  const eta = done === total ? 0 : rate > 0 ? Math.ceil((total - done) / rate) : null
+  // A cancelled job's last users are settled as fast as the runners reach them: no rate foretells it (the service answers null too).
+  const settling = statuses.some((s) => s.state === 'cancelled' && !finished(s))
+  const eta = done === total ? 0 : rate > 0 && !settling ? Math.ceil((total - done) / rate) : null
   const paused = statuses.some((s) => s.state === 'paused')
   return { total, done, succeeded, failed, cancelled, rate, eta, paused, completed: statuses.every(finished) }
 }

@@ -384,7 +384,7 @@ describe('POST /api/user/v1/delete/batch/cancel', () => {
     expect(status.result).toMatchObject({ state: 'cancelled', cancelled: 0 })
   })
 
-  it('when a cancelled job is cancelled again, then 200 cancelled, and the first cancel stands', async () => {
+  it('when a cancelled job is cancelled again, then 200 cancelled, and the first cancel’s who and when stay', async () => {
     const { post, jobs } = batchApp()
     const jobId = await submitted(post)
     await post(CANCEL, { jobId })
