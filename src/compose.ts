@@ -198,6 +198,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
   const batches = new BatchRunner({
     jobs: batchJobs,
     requests,
+    managerOf: async (userId) => (await users.findUser(userId))?.managedBy,
     deleteAccount: countDeletion,
     resumeDeletion: (requestId) => resumeDeletion(workflow, requestId),
     // The code a single delete would answer with; a dependency in trouble (or a bug) is retried and counted by the breaker.

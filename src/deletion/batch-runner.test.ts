@@ -132,6 +132,11 @@ class FakeEngine {
     return request && structuredClone(request)
   }
 
+  /** The user was erased by another's deletion (a managed user by their manager's): a deletion of their own finds them already deleted. */
+  markDeleted(userId: string): void {
+    this.deleted.add(userId)
+  }
+
   /** The users deletion was asked for, in order, one entry per call. */
   users(): string[] {
     return this.calls.map((input) => input.userId)
@@ -153,6 +158,8 @@ function batchWorld(settings: Partial<BatchRunnerSettings> = {}, schemaReady?: (
   const users = new InMemoryUserStore([{ id: CREATOR, adminOf: ['org-1'] }], timeline)
   const states = new InMemoryUserDeletionStates(timeline)
   const gate = new DeletedUserGate({ standingInStore: (userId) => lockOutStanding({ users, states, requests: { get: async () => undefined } }, userId), ttlMs: 0, maxEntries: 100 })
+  /** Who manages whom (a user row's managedBy). */
+  const managers = new Map<string, string>()
   const breakerChanges: ('opened' | 'closed')[] = []
   const errors: unknown[] = []
   /** A runner of this world's jobs, users and clock, as the instance `instanceId`. */
@@ -160,6 +167,7 @@ function batchWorld(settings: Partial<BatchRunnerSettings> = {}, schemaReady?: (
     const runner = new BatchRunner({
       jobs,
       requests: engine,
+      managerOf: async (userId) => managers.get(userId),
       deleteAccount: (input) => engine.deleteAccount(input),
       resumeDeletion: (requestId) => engine.resumeDeletion(requestId),
       classify,
@@ -181,7 +189,7 @@ function batchWorld(settings: Partial<BatchRunnerSettings> = {}, schemaReady?: (
   const slice = async (index: number) => (await jobs.slices(JOB_ID)).find((state) => state.slice === index)
   const item = async (userId: string) => (await jobs.itemsPage(JOB_ID, 0, 1000)).find((found) => found.userId === userId)
   const state = async () => (await jobs.get(JOB_ID))?.state
-  return { timeline, clock, jobs, engine, users, states, runner, instance, breakerChanges, errors, submit, slice, item, state }
+  return { timeline, clock, jobs, engine, users, states, managers, runner, instance, breakerChanges, errors, submit, slice, item, state }
 }
 
 /**
@@ -979,6 +987,57 @@ describe('BatchRunner: a creator locked out mid-job', () => {
 
     expect(w.users.calls).toEqual([])
     expect(w.engine.users()).toEqual([U1, U2])
+  })
+})
+
+describe('BatchRunner: a managed user whose manager is in the same job', () => {
+  /** U1 manages U2: U1's deletion erases U2 too. */
+  function managerFirst(w: ReturnType<typeof batchWorld>): void {
+    w.managers.set(U2, U1)
+    w.engine.during(U1, () => w.engine.markDeleted(U2))
+  }
+
+  it("when the manager's deletion erased them before their own turn, then they read deleted, not failed as already deleted", async () => {
+    const w = batchWorld()
+    managerFirst(w)
+    await w.submit([U1, U2, U3])
+
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+
+    expect(await w.jobs.items(JOB_ID, 0)).toEqual([deleted(U1, 0, START), deleted(U2, 0, START), deleted(U3, 0, START)])
+  })
+
+  it("when the manager's deletion is still under way, then they stay pending with no try counted, and read deleted once it is finished", async () => {
+    const w = batchWorld()
+    managerFirst(w)
+    // The manager's run is not finished when U2 is tried: its request reads in progress.
+    w.engine.during(U2, () => w.engine.seedRequest(requestOf(batchRequestId(JOB_ID, U1), U1, 'in_progress', START)))
+    await w.submit([U1, U2])
+
+    await w.runner.pass()
+    await eventually(async () => expect(w.engine.calls).toHaveLength(2))
+    await eventually(async () => expect((await w.slice(0))?.leaseUntil).toEqual(new Date(0)))
+
+    expect(await w.item(U2)).toEqual(pending(U2, 0))
+    w.engine.finishElsewhere(batchRequestId(JOB_ID, U1))
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+    expect(await w.item(U2)).toEqual(deleted(U2, 0, START))
+  })
+
+  it('when a user was deleted before the job, by a deletion of their own or of another job, then they are failed as already deleted', async () => {
+    const w = batchWorld()
+    w.managers.set(U2, U1)
+    w.engine.markDeleted(U2)
+    // Erased with their manager, by another job.
+    w.engine.seedRequest(requestOf(batchRequestId('another-job', U1), U1, 'completed', START))
+    await w.submit([U2])
+
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+
+    expect(await w.item(U2)).toEqual({ userId: U2, slice: 0, status: 'failed', err: ALREADY_DELETED, attempts: 0, at: START })
   })
 })
 

@@ -28,6 +28,8 @@ export type ErrorClassifier = (err: unknown) => { code: string; fault: boolean }
 export interface BatchRunnerDeps {
   jobs: BatchJobStore
   requests: Pick<DeletionRequestStore, 'get'>
+  /** Who manages a user (their row's managedBy), if anyone: a managed user is erased by their manager's deletion. Absent: not looked at. */
+  managerOf?(userId: string): Promise<string | null | undefined>
   /** The deletion engine, as a single delete runs it. */
   deleteAccount(input: DeletionInput): Promise<unknown>
   /** Finishes an open deletion request (resumeDeletion). */
@@ -380,7 +382,7 @@ export class BatchRunner {
     try {
       const earlier = mayHaveEarlierTry ? await this.deps.requests.get(requestId) : undefined
       // A deletion already under way is finished, cancelled job or locked-out creator: the sweeper would finish it anyway.
-      if (earlier) return await this.settleEarlier(requestId)
+      if (earlier) return await this.settleEarlier(job, requestId)
       // Looked at again: the wait for a pace token may have outlasted the last look.
       withdrawn = await this.cancelled(job)
       if (withdrawn) return { status: 'cancelled' }
@@ -402,11 +404,29 @@ export class BatchRunner {
       // settled late (Cassandra paused, then back) locked the user meanwhile, its request resumed by
       // the sweeper: either way the user is ours, settled from that request.
       const ours = err instanceof RequestAlreadyOpenedError || (err instanceof UserAlreadyDeletedError && (await this.deps.requests.get(requestId).catch(() => undefined)) !== undefined)
-      if (ours) return this.settleEarlier(requestId).catch((settleErr: unknown) => this.failure(settleErr))
+      if (ours) return this.settleEarlier(job, requestId).catch((settleErr: unknown) => this.failure(settleErr))
+      const byThisJob = err instanceof UserAlreadyDeletedError ? await this.deletedByThisJob(job, item.userId) : undefined
+      if (byThisJob) return byThisJob
       const failed = this.failure(err)
       // A cancelled job's user whose earlier request cannot be looked for: left pending, no try counted (never failed for an outage).
       return withdrawn && failed.status === 'fault' ? { status: 'busy' } : failed
     }
+  }
+
+  /**
+   * A user found already deleted whom this job deleted after all: a managed user whose manager is in
+   * the job too, erased with the manager (their deletion's managed-users step) before their own turn.
+   * Deleted once the manager's request in this job has erased, busy while it is under way; undefined
+   * for a user deleted otherwise (their own code, already deleted, stands), or when it cannot be told.
+   */
+  private async deletedByThisJob(job: BatchJob, userId: string): Promise<Outcome | undefined> {
+    const manager = await this.deps.managerOf?.(userId).catch(() => undefined)
+    if (!manager) return undefined
+    const managers = await this.deps.requests.get(batchRequestId(job.id, manager)).catch(() => undefined)
+    // A soft deletion (or a grace period's soft phase) keeps the managed users: not that.
+    if (!managers || managers.plan === 'soft') return undefined
+    if (managers.state === 'completed' || managers.state === 'partial') return { status: 'deleted' }
+    return isFinished(managers.state) || cancelledSince(managers.state) ? undefined : { status: 'busy' }
   }
 
   /**
@@ -473,16 +493,16 @@ export class BatchRunner {
    * a second. A dependency failing meanwhile is not a try of the user's: their deletion is under way
    * (the sweeper finishes it), so they stay pending with no try counted, never failed for it.
    */
-  private async settleEarlier(requestId: string): Promise<Outcome> {
+  private async settleEarlier(job: BatchJob, requestId: string): Promise<Outcome> {
     try {
-      return await this.settleFrom(requestId)
+      return await this.settleFrom(job, requestId)
     } catch (err) {
       if (this.deps.classify(err).fault) return { status: 'busy' }
       throw err
     }
   }
 
-  private async settleFrom(requestId: string): Promise<Outcome> {
+  private async settleFrom(job: BatchJob, requestId: string): Promise<Outcome> {
     let request = await this.deps.requests.get(requestId)
     if (request && !isFinished(request.state) && !cancelledSince(request.state)) {
       await this.deps.resumeDeletion(requestId)
@@ -491,7 +511,11 @@ export class BatchRunner {
     // A soft deletion cancelled since was done by this job, as the item would read had its outcome
     // been written before the cancel (a cancel never changes an item): never tried again for ever.
     if (!request || request.state === 'completed' || request.state === 'partial' || request.state === 'scheduled' || cancelledSince(request.state)) return { status: 'deleted' }
-    if (request.state === 'failed') return { status: 'failed', err: this.deps.classify(request.reason === 'not-found' ? new UserNotFoundError() : new UserAlreadyDeletedError()).code }
+    if (request.state === 'failed') {
+      // Found deleted by another deletion: perhaps their manager's, in this job (see deletedByThisJob).
+      const byThisJob = request.reason === 'not-found' ? undefined : await this.deletedByThisJob(job, request.userId)
+      return byThisJob ?? { status: 'failed', err: this.deps.classify(request.reason === 'not-found' ? new UserNotFoundError() : new UserAlreadyDeletedError()).code }
+    }
     // Still another runner's (the sweeper, or an instance that died and whose lease has not run out
     // yet): not a failure of the user nor of a dependency; tried again when the slice is taken again.
     return { status: 'busy' }
