@@ -65,6 +65,11 @@ export function createApp(deps: AppDeps, served: readonly Operation[] = operatio
   })
 
   app.notFound((c) => renderError(c, new ApiError('API_NOT_FOUND'), finalRenderOptions))
-  app.onError((err, c) => renderError(c, err, finalRenderOptions))
+  app.onError((err, c) => {
+    const response = renderError(c, err, finalRenderOptions)
+    // The request deadline's 503 comes here, not through the operation: its own headers still apply.
+    const withOperationHeaders = c.get('answerHeaders')
+    return withOperationHeaders ? withOperationHeaders(response) : response
+  })
   return app
 }

@@ -3,6 +3,7 @@ import type { Client } from 'cassandra-driver'
 import type { Hono } from 'hono'
 import { createApp } from './app.js'
 import { ApiConsumerVerifier } from './auth/api-consumer-verifier.js'
+import { LOCK_DECISION_WAIT_MS } from './deletion/commit-gate.js'
 import { DeletedUserGate } from './auth/deleted-user-gate.js'
 import { JwksKeySource } from './auth/jwks-key-source.js'
 import type { KeySource } from './auth/key-source.js'
@@ -249,15 +250,16 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     metrics,
     idempotency: {
       keys: new CassandraIdempotencyKeys(cassandra, config.cassandra.keyspace),
-      // A claimed key blocks a retry (409) for as long as its first request may still be running.
-      inFlightSeconds: Math.ceil(Math.max(config.http.requestTimeoutMs, config.deletion.leaseMs) / 1000),
+      // A claimed key blocks a retry (409) for as long as its first request may still be running:
+      // past its deadline, an answer waits up to LOCK_DECISION_WAIT_MS for a lock (or a job's write).
+      inFlightSeconds: Math.ceil(Math.max(config.http.requestTimeoutMs + LOCK_DECISION_WAIT_MS, config.deletion.leaseMs) / 1000),
     },
     ...(config.deletion.maxAuthAgeSeconds !== undefined && { maxAuthAgeSeconds: config.deletion.maxAuthAgeSeconds }),
     deleteAccount: guardedDeletion,
-    submitBatch: async ({ caller, userIds, mode, idempotencyKey }) => {
+    submitBatch: async ({ caller, userIds, mode, idempotencyKey, answerBy, onCommit }) => {
       const job = await submitBatch(
         { jobs: batchJobs, clock: workflow.clock, sliceSize: config.batch.sliceSize, minSlices: config.batch.concurrency },
-        { jobId: batchJobId(idempotencyKey), keyed: idempotencyKey !== undefined, caller, userIds, ...(mode && { mode }) },
+        { jobId: batchJobId(idempotencyKey), keyed: idempotencyKey !== undefined, caller, userIds, ...(mode && { mode }), ...(answerBy && { answerBy }), ...(onCommit && { onCommit }) },
       )
       batches.kick()
       return job

@@ -1,5 +1,5 @@
 import { v5 as uuidv5 } from 'uuid'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { InMemoryBatchJobs } from '../../test/support/fakes/in-memory-batch-jobs.js'
 import { batchJobId, cancelBatch, readBatchStatus, submitBatch, usersPerSlice } from './batch-job.js'
 import type { Caller } from './caller.js'
@@ -58,6 +58,35 @@ describe('submitBatch', () => {
     const jobs = new InMemoryBatchJobs()
     const { jobId } = await submitBatch({ jobs, clock: { now: () => new Date() }, sliceSize: 25 }, { jobId: 'job-2', caller: CALLER, userIds: ids(30) })
     expect((await jobs.get(jobId))?.slices).toBe(2)
+  })
+})
+
+describe('submitBatch against the caller’s deadline', () => {
+  it.each([true, false])('when the deadline has passed before the job is recorded (keyed: %s), then "retry" (unavailable), and no job is recorded', async (keyed) => {
+    const jobs = new InMemoryBatchJobs()
+
+    await expect(
+      submitBatch({ jobs, clock: { now: () => new Date() }, sliceSize: 25 }, { jobId: 'job-d', keyed, caller: CALLER, userIds: ids(2), answerBy: new Date(Date.now() - 1) }),
+    ).rejects.toThrow(DependencyUnavailableError)
+
+    expect(await jobs.get('job-d')).toBeUndefined()
+    expect(await jobs.listOpen()).toEqual([])
+  })
+
+  it('when the deadline passes while the job is being recorded, then the answer is the recorded job', async () => {
+    const jobs = new InMemoryBatchJobs()
+    const open = jobs.open.bind(jobs)
+    jobs.open = async (job, items) => {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      return open(job, items)
+    }
+    const onCommit = vi.fn()
+
+    const answer = await submitBatch({ jobs, clock: { now: () => new Date() }, sliceSize: 25 }, { jobId: 'job-e', caller: CALLER, userIds: ids(2), answerBy: new Date(Date.now() + 20), onCommit })
+
+    expect(answer).toEqual({ jobId: 'job-e', total: 2 })
+    expect(await jobs.listOpen()).toEqual(['job-e'])
+    expect(onCommit).toHaveBeenCalledOnce()
   })
 })
 
@@ -274,6 +303,14 @@ describe('cancelBatch', () => {
     const stranger: Caller = { consumer: 'portal', userId: 'admin-2', roles: [{ role: 'ORG_ADMIN', organisationIds: ['org-2'] }] }
 
     await expect(cancelBatch({ jobs, clock }, { caller: stranger, jobId: 'job-c' })).rejects.toThrow(NotPermittedError)
+
+    expect((await jobs.get('job-c'))?.cancelled).toBeUndefined()
+  })
+
+  it('when the caller’s deadline has passed before the cancel is written, then "retry" (unavailable), and the job is not cancelled', async () => {
+    const jobs = await jobUnderWay()
+
+    await expect(cancelBatch({ jobs, clock }, { caller: CALLER, jobId: 'job-c', answerBy: new Date(Date.now() - 1) })).rejects.toThrow(DependencyUnavailableError)
 
     expect((await jobs.get('job-c'))?.cancelled).toBeUndefined()
   })

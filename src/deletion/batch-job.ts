@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto'
 import type { Caller } from './caller.js'
+import { answerByDeadline, type CommitGate, type DeadlineOptions } from './commit-gate.js'
 import { ORG_ADMIN } from './deletion-policy.js'
 import { BatchJobIdTakenError, BatchJobNotFoundError, NotPermittedError } from './errors.js'
 import { nameBasedUuid } from './name-based-uuid.js'
@@ -24,6 +25,22 @@ export interface SubmitBatchInput {
   /** Already reduced from f:<provider>:<id> to <id>. */
   userIds: readonly string[]
   mode?: 'soft' | 'hard'
+}
+
+/** The caller's deadline (see answerByDeadline): before the job's first visible write, a passed one answers "retry" and nothing is recorded. */
+export interface BatchDeadline {
+  answerBy?: Date
+  onCommit?: DeadlineOptions['onCommit']
+}
+
+/**
+ * Runs a job's write against the caller's deadline: `gate.enter()` just before the write that makes
+ * the job (or its cancel) exist, `gate.decided()` once it is done. A deadline passing before the
+ * write is "retry" (503) and the write never happens; after it, the answer waits for the write (up
+ * to LOCK_DECISION_WAIT_MS), so a 503 always means nothing was recorded.
+ */
+function withDeadline<T>(deadline: BatchDeadline, accepted: () => T, run: (gate?: CommitGate) => Promise<T>): Promise<T> {
+  return deadline.answerBy ? answerByDeadline(deadline.answerBy, accepted, run, { onCommit: deadline.onCommit }) : run()
 }
 
 /** An Idempotency-Key as its owner sent it: the caller it belongs to, and the key's hash. */
@@ -88,7 +105,16 @@ const sliced = (userIds: readonly string[], perSlice: number): SlicedUser[] => u
  * job that the status route shows or a runner works, none that could pass for one still running.
  * This costs the unkeyed submit nothing: no compare-and-set, and one write after the rows instead of two.
  */
-export async function submitBatch(deps: { jobs: BatchJobStore; clock: Clock; sliceSize: number; minSlices?: number }, input: SubmitBatchInput): Promise<{ jobId: string; total: number }> {
+export function submitBatch(deps: { jobs: BatchJobStore; clock: Clock; sliceSize: number; minSlices?: number }, input: SubmitBatchInput & BatchDeadline): Promise<{ jobId: string; total: number }> {
+  const accepted = { jobId: input.jobId, total: new Set(input.userIds).size }
+  return withDeadline(
+    input,
+    () => accepted,
+    (gate) => submitOnce(deps, input, gate),
+  )
+}
+
+async function submitOnce(deps: { jobs: BatchJobStore; clock: Clock; sliceSize: number; minSlices?: number }, input: SubmitBatchInput, gate?: CommitGate): Promise<{ jobId: string; total: number }> {
   const userIds = [...new Set(input.userIds)]
   const now = deps.clock.now()
   const perSlice = usersPerSlice(userIds.length, deps.sliceSize, deps.minSlices ?? 1)
@@ -112,13 +138,19 @@ export async function submitBatch(deps: { jobs: BatchJobStore; clock: Clock; sli
     createdAt: now,
     updatedAt: now,
   }
+  gate?.enter()
   if (input.keyed === false) {
     await deps.jobs.createWhole(job, sliced(userIds, perSlice))
-    return { jobId: job.id, total: job.total }
+  } else {
+    const earlier = await deps.jobs.create(job)
+    if (earlier) {
+      const resumed = await resume(deps.jobs, earlier, job, userIds, perSlice)
+      gate?.decided()
+      return resumed
+    }
+    await deps.jobs.open(job, sliced(userIds, perSlice))
   }
-  const earlier = await deps.jobs.create(job)
-  if (earlier) return resume(deps.jobs, earlier, job, userIds, perSlice)
-  await deps.jobs.open(job, sliced(userIds, perSlice))
+  gate?.decided()
   return { jobId: job.id, total: job.total }
 }
 
@@ -289,12 +321,24 @@ function viewOf(job: BatchJob, remaining: number, cancelled: number): BatchJobVi
  * completed, and stays so; a job read cancelled already is not written again. Answers the job's state
  * as the status route then reads it.
  */
-export async function cancelBatch(deps: { jobs: BatchJobStore; clock: Clock }, input: { caller: Caller; jobId: string }): Promise<{ jobId: string; state: BatchJobView }> {
+export function cancelBatch(deps: { jobs: BatchJobStore; clock: Clock }, input: { caller: Caller; jobId: string } & BatchDeadline): Promise<{ jobId: string; state: BatchJobView }> {
+  return withDeadline(
+    input,
+    () => ({ jobId: input.jobId, state: 'cancelled' }),
+    (gate) => cancelOnce(deps, input, gate),
+  )
+}
+
+async function cancelOnce(deps: { jobs: BatchJobStore; clock: Clock }, input: { caller: Caller; jobId: string }, gate?: CommitGate): Promise<{ jobId: string; state: BatchJobView }> {
   // No page of outcomes: limit 0 reads none.
-  const before = await readBatchStatus(deps, { ...input, offset: 0, limit: 0 })
+  const before = await readBatchStatus(deps, { caller: input.caller, jobId: input.jobId, offset: 0, limit: 0 })
   if (before.state === 'completed') return { jobId: before.jobId, state: 'completed' }
   // Only a cancelled job's status counts the users its cancel spared.
-  if (before.cancelled === undefined) await deps.jobs.cancel(before.jobId, { at: deps.clock.now(), by: input.caller.userId })
+  if (before.cancelled === undefined) {
+    gate?.enter()
+    await deps.jobs.cancel(before.jobId, { at: deps.clock.now(), by: input.caller.userId })
+    gate?.decided()
+  }
   return { jobId: before.jobId, state: 'cancelled' }
 }
 

@@ -21,5 +21,11 @@ export type AppEnv = {
     errCode: string
     /** The operation answers credentialed CORS itself: no `Access-Control-Allow-Origin: *` is added. */
     credentialedCors: boolean
+    /**
+     * The matched operation's own answer headers (its CORS, exposed headers), for an answer given
+     * outside its handler: the request deadline's 503, which app.onError renders. Unset for an
+     * operation with none.
+     */
+    answerHeaders: (response: Response) => Response
   }
 }

@@ -2,7 +2,7 @@ import type { Context } from 'hono'
 import type { CancelDeletionInput } from '../deletion/cancel-deletion.js'
 import type { DeletionInput, DeletionOutcome } from '../deletion/delete-account.js'
 import type { DeletionRequest, RequestIdChosenBy } from '../deletion/deletion-request.js'
-import type { BatchJobView, BatchStatus } from '../deletion/batch-job.js'
+import type { BatchDeadline, BatchJobView, BatchStatus } from '../deletion/batch-job.js'
 import type { Caller } from '../deletion/caller.js'
 import type { ExportUserInput, UserExport } from '../deletion/export-user.js'
 import type { SchemaRegistry } from '../schemas/schema-registry.js'
@@ -34,10 +34,10 @@ export interface OperationServices {
   /** Everything the service holds about a person (src/deletion/export-user.ts). */
   exportUser(input: ExportUserInput): Promise<UserExport>
   /** Records a batch deletion job (src/deletion/batch-job.ts); the runners of every instance work it. */
-  submitBatch(input: { caller: Caller; userIds: string[]; mode?: 'soft' | 'hard'; idempotencyKey?: IdempotencyKeyId }): Promise<{ jobId: string; total: number }>
+  submitBatch(input: { caller: Caller; userIds: string[]; mode?: 'soft' | 'hard'; idempotencyKey?: IdempotencyKeyId } & BatchDeadline): Promise<{ jobId: string; total: number }>
   readBatchStatus(input: { caller: Caller; jobId: string; offset: number; limit: number }): Promise<BatchStatus>
   /** Cancels a batch job: no deletion of its users begins once the runners see it. */
-  cancelBatch(input: { caller: Caller; jobId: string }): Promise<{ jobId: string; state: BatchJobView }>
+  cancelBatch(input: { caller: Caller; jobId: string } & BatchDeadline): Promise<{ jobId: string; state: BatchJobView }>
   readDeletionStatus(input: { caller: Caller } & ({ requestId: string } | { userId: string })): Promise<DeletionRequest>
   /** Dependency checks for /ready, each bounded in time by its implementation. */
   checkReadiness(): Promise<ReadinessCheck[]>

@@ -6,7 +6,7 @@ import { createServiceMetrics } from '../metrics/service-metrics.js'
 import { createSchemaRegistry, type JsonSchema, readSchemas, type SchemaRegistry } from '../schemas/schema-registry.js'
 import type { SchemaId } from '../schemas/schema-types.js'
 import { ApiError } from './api-error.js'
-import { noPreflight, portalCors } from './cors.js'
+import { credentialedCors, noPreflight, portalCors } from './cors.js'
 import type { CredentialScheme, Verifiers } from './credentials/credential-scheme.js'
 import { noCredentials } from './credentials/no-credentials.js'
 import type { Dialect } from './dialect.js'
@@ -21,7 +21,7 @@ import { unusedServices } from '../../test/support/unused-services.js'
 const services = unusedServices
 
 /** The real app factory, over services and verifiers the tests below never reach. */
-function appServing(served: readonly Operation[] = operations, schemas: SchemaRegistry = createSchemaRegistry()) {
+function appServing(served: readonly Operation[] = operations, schemas: SchemaRegistry = createSchemaRegistry(), requestTimeoutMs = 5000) {
   return createApp(
     {
       ...services,
@@ -29,7 +29,7 @@ function appServing(served: readonly Operation[] = operations, schemas: SchemaRe
       logger: createLogger('silent'),
       schemas,
       maxBodyBytes: 1024,
-      requestTimeoutMs: 5000,
+      requestTimeoutMs,
       retryAfterSeconds: 7,
       metrics: createServiceMetrics(),
       idempotency: { keys: new InMemoryIdempotencyKeys(), inFlightSeconds: 30 },
@@ -313,5 +313,38 @@ describe('an operation in another dialect, with its own credential scheme and a 
     expect(document.components.securitySchemes).toHaveProperty('testBearer')
     expect(document.components.schemas).toHaveProperty(PARAMS_ID)
     expect(document.paths['/api/v2/user/{id}']).toBeDefined()
+  })
+})
+
+describe("the request deadline's 503 on an operation with headers of its own", () => {
+  const ORIGIN = 'https://app.example'
+  /** A route of the cookie kind (credentialed CORS, exposed headers) whose work outlasts the deadline. */
+  const slowSessionRoute = defineOperation({
+    id: 'api.slow.session',
+    method: 'DELETE',
+    paths: ['/slow/:id'],
+    summary: 'Slower than the request deadline',
+    tag: 'users',
+    credentials: noCredentials,
+    request: {},
+    errors: ['SERVICE_UNAVAILABLE'],
+    dialect: detailDialect,
+    cors: credentialedCors,
+    async handle() {
+      await new Promise((resolve) => setTimeout(resolve, 400))
+      return { deleted: 'late' }
+    },
+  })
+
+  it("when the deadline answers for it, then the 503 carries the route's own CORS (the caller's allowed origin, credentials, exposed headers), never *", async () => {
+    const app = appServing([slowSessionRoute], createSchemaRegistry(), 100)
+
+    const response = await app.request('/slow/1', { method: 'DELETE', headers: { origin: ORIGIN } })
+
+    expect(response.status).toBe(503)
+    expect(response.headers.get('access-control-allow-origin')).toBe(ORIGIN)
+    expect(response.headers.get('access-control-allow-credentials')).toBe('true')
+    expect(response.headers.get('access-control-expose-headers')).toContain('Retry-After')
+    expect(response.headers.get('retry-after')).toBe('7')
   })
 })

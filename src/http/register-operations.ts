@@ -50,6 +50,7 @@ function operationRoad(
     return withHeaders(c, renderError(c, err))
   }
   return function answerWithHeaders(c) {
+    c.set('answerHeaders', (response) => withHeaders(c, response))
     let answered: Response | Promise<Response>
     try {
       answered = answer(c)

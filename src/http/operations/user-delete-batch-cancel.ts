@@ -1,7 +1,7 @@
 import { portalCors } from '../cors.js'
 import { gatewayAndUserTokenOrTrustedConsumer } from '../credentials/gateway-and-user-token-or-trusted-consumer.js'
 import { sunbirdEnvelope } from '../dialects/sunbird-envelope.js'
-import { defineOperation } from '../operation.js'
+import { deadlineOf, defineOperation } from '../operation.js'
 
 export const userDeleteBatchCancel = defineOperation({
   id: 'api.user.delete.batch.cancel',
@@ -22,9 +22,14 @@ export const userDeleteBatchCancel = defineOperation({
   errors: ['INVALID_REQUEST_DATA', 'INVALID_JOB_ID', 'PAYLOAD_TOO_LARGE', 'UNAUTHORIZED', 'FORBIDDEN', 'BATCH_JOB_NOT_FOUND', 'SERVICE_UNAVAILABLE', 'SERVER_ERROR'],
   dialect: sunbirdEnvelope,
   cors: portalCors,
-  async handle({ body: { request }, caller }, services) {
-    // Job ids are issued lower-case, and a UUID names the same job in either case.
-    const cancelled = await services.cancelBatch({ caller, jobId: request.jobId.toLowerCase() })
+  async handle(input, services) {
+    const {
+      body: { request },
+      caller,
+    } = input
+    // Job ids are issued lower-case, and a UUID names the same job in either case. A deadline passing
+    // before the cancel is written answers 503 and writes none; after, the answer waits for it.
+    const cancelled = await services.cancelBatch({ caller, jobId: request.jobId.toLowerCase(), ...deadlineOf(input) })
     return { response: 'SUCCESS', ...cancelled }
   },
 })

@@ -18,7 +18,7 @@ const ADMIN = '0b6f3a52-7c1e-4d0a-9e2b-5f8c1d3a7e64'
  * chosen as the service chooses it (from the Idempotency-Key when one is sent); `beforeCreate` may
  * hold a submit at its write; `idempotencyNow`: the clock of the Idempotency-Key store (ms).
  */
-function batchApp(beforeCreate: () => Promise<void> = async () => {}, options: { idempotencyNow?: () => number } = {}) {
+function batchApp(beforeCreate: () => Promise<void> = async () => {}, options: { idempotencyNow?: () => number; requestTimeoutMs?: number } = {}) {
   const jobs = new InMemoryBatchJobs()
   const create = jobs.create.bind(jobs)
   /** The id of every job a submit went to record, recorded or not. */
@@ -33,11 +33,13 @@ function batchApp(beforeCreate: () => Promise<void> = async () => {}, options: {
     {},
     {
       batches: {
-        submitBatch: ({ caller, userIds, mode, idempotencyKey }) => submitBatch({ jobs, clock, sliceSize: 100 }, { jobId: batchJobId(idempotencyKey), caller, userIds, ...(mode && { mode }) }),
+        submitBatch: ({ caller, userIds, mode, idempotencyKey, ...deadline }) =>
+          submitBatch({ jobs, clock, sliceSize: 100 }, { jobId: batchJobId(idempotencyKey), caller, userIds, ...(mode && { mode }), ...deadline }),
         readBatchStatus: (input) => readBatchStatus({ jobs, clock }, input),
         cancelBatch: (input) => cancelBatch({ jobs, clock }, input),
       },
       ...(options.idempotencyNow && { idempotencyKeys: new InMemoryIdempotencyKeys(options.idempotencyNow) }),
+      ...(options.requestTimeoutMs && { requestTimeoutMs: options.requestTimeoutMs }),
     },
   )
   const token = fakes.userToken({ sub: ADMIN, roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] })
@@ -363,6 +365,18 @@ describe('POST /api/user/v1/delete/batch/status is not keyed', () => {
 
     expect(response.status).toBe(200)
     expect(((await response.json()) as { result: { jobId: string } }).result.jobId).toBe(jobId)
+  })
+})
+
+describe('POST /api/user/v1/delete/batch against the request deadline', () => {
+  it('when recording the job outlasts the deadline, then the answer waits for it and is its 202, never a 503 over a job recorded after all', async () => {
+    const { post, jobsRecorded } = batchApp(() => new Promise((resolve) => setTimeout(resolve, 600)), { requestTimeoutMs: 300 })
+
+    const response = await post(SUBMIT, { userIds: [randomUUID(), randomUUID()] })
+
+    expect(response.status).toBe(202)
+    const { jobId } = ((await response.json()) as { result: { jobId: string } }).result
+    expect((await jobsRecorded()).map((job) => job.id)).toEqual([jobId])
   })
 })
 

@@ -4,7 +4,7 @@ import { ApiError } from '../api-error.js'
 import { portalCors } from '../cors.js'
 import { gatewayAndUserTokenOrTrustedConsumer } from '../credentials/gateway-and-user-token-or-trusted-consumer.js'
 import { sunbirdEnvelope } from '../dialects/sunbird-envelope.js'
-import { defineOperation } from '../operation.js'
+import { deadlineOf, defineOperation } from '../operation.js'
 
 export const userDeleteBatch = defineOperation({
   id: 'api.user.delete.batch',
@@ -51,7 +51,12 @@ export const userDeleteBatch = defineOperation({
   idempotent: true,
   // A trusted consumer acts for no person: there is no login to judge.
   stepUp: ({ caller }) => !caller.deleteAnyUser,
-  async handle({ body: { request }, caller, idempotencyKey }, services) {
+  async handle(input, services) {
+    const {
+      body: { request },
+      caller,
+      idempotencyKey,
+    } = input
     try {
       const job = await services.submitBatch({
         caller,
@@ -60,6 +65,8 @@ export const userDeleteBatch = defineOperation({
         ...(request.mode !== undefined && { mode: request.mode }),
         // The job's id follows from the key: a retry after a submit that failed part way completes that job.
         ...(idempotencyKey && { idempotencyKey }),
+        // A deadline passing before the job is recorded answers 503 and records none; after, the answer waits for it.
+        ...deadlineOf(input),
       })
       return { response: 'SUCCESS', jobId: job.jobId, total: job.total }
     } catch (err) {
