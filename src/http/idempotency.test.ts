@@ -1,8 +1,10 @@
 import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
+import { capturedLogger } from '../../test/support/captured-logger.js'
 import { InMemoryIdempotencyKeys } from '../../test/support/fakes/in-memory-idempotency-keys.js'
 import type { AppEnv } from './app-env.js'
 import { beginIdempotent, IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER } from './idempotency.js'
+import { requestContext } from './request-context.js'
 
 /** An operation behind beginIdempotent that answers each run with the next of `answers`, and counts its runs. */
 function operationAnswering(answers: (() => Response)[]) {
@@ -41,6 +43,30 @@ describe('beginIdempotent', () => {
     expect(replay.status).toBe(200)
     expect(replay.headers.get(REPLAYED_HEADER)).toBe('true')
     expect(op.runs()).toBe(2)
+  })
+
+  it('when the claim has run out before the answer (a request slower than its claim), then the answer stands, a warning says it was not kept, and a retry runs anew', async () => {
+    const { logger, lines } = capturedLogger()
+    const app = new Hono<AppEnv>().use(requestContext(logger))
+    let now = 0
+    const settings = { keys: new InMemoryIdempotencyKeys(() => now), inFlightSeconds: 30 }
+    let runs = 0
+    app.post('/op', async (c) => {
+      const key = await beginIdempotent(c, settings, 'api.test.op', 'consumer:portal')
+      if (key.kind === 'replay') return key.response
+      runs++
+      // The run outlasts its claim.
+      now += 31_000
+      return key.kind === 'claimed' ? key.complete(json(200)()) : json(200)()
+    })
+    const send = () => Promise.resolve(app.request('/op', { method: 'POST', headers: { [IDEMPOTENCY_KEY_HEADER]: 'key-1' } }))
+
+    expect((await send()).status).toBe(200)
+    expect(lines.find((line) => line.msg === 'idempotency answer not stored')).toMatchObject({ level: 40, reason: 'claim gone' })
+    const retry = await send()
+
+    expect(retry.headers.get(REPLAYED_HEADER)).toBeNull()
+    expect(runs).toBe(2)
   })
 
   it.each([401, 500, 503])('when the first answer was a %i, then a retry with the same key runs anew', async (status) => {

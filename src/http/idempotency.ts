@@ -105,7 +105,9 @@ export async function beginIdempotent(
         const body = new Uint8Array(await response.clone().arrayBuffer())
         const headers = [...response.headers].filter(([name]) => !NOT_REPLAYED.has(name.toLowerCase()))
         const errCode = response.status >= 400 ? c.get('errCode') : undefined
-        await settings.keys.complete(id, fingerprint, { status: response.status, headers, body, ...(errCode && { errCode }) }, REPLAY_TTL_SECONDS)
+        const kept = await settings.keys.complete(id, fingerprint, { status: response.status, headers, body, ...(errCode && { errCode }) }, REPLAY_TTL_SECONDS)
+        // The claim ran out before the answer (or another request holds the key now): a retry runs anew.
+        if (!kept) c.get('log')?.warn({ reason: 'claim gone' }, 'idempotency answer not stored')
       } catch (err) {
         // The answer stands; only its replay is lost (the claim runs out after inFlightSeconds).
         c.get('log')?.warn({ err: err instanceof Error ? err.name : 'error' }, 'idempotency answer not stored')

@@ -23,8 +23,11 @@ export interface IdempotencyKeyId {
 export interface IdempotencyKeys {
   /** Claims the key for this request for `inFlightSeconds`; when it is taken already, answers what it holds. */
   claim(id: IdempotencyKeyId, fingerprint: string, inFlightSeconds: number): Promise<{ claimed: true } | { claimed: false; record: IdempotencyRecord }>
-  /** Keeps the answer of the request that claimed the key, for `ttlSeconds`. */
-  complete(id: IdempotencyKeyId, fingerprint: string, answer: StoredAnswer, ttlSeconds: number): Promise<void>
+  /**
+   * Keeps the answer of the request that claimed the key, for `ttlSeconds`; false, and nothing kept,
+   * when the key no longer holds this request's claim (it ran out, or another request claimed it since).
+   */
+  complete(id: IdempotencyKeyId, fingerprint: string, answer: StoredAnswer, ttlSeconds: number): Promise<boolean>
   /** Gives the key up without an answer (the answer is not one to replay: a 5xx, a refused credential), so a retry runs anew. */
   release(id: IdempotencyKeyId, fingerprint: string): Promise<void>
 }

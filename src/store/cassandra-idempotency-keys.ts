@@ -48,9 +48,9 @@ export class CassandraIdempotencyKeys implements IdempotencyKeys {
     return { claimed: false, record: row ? toRecord(row) : { fingerprint, state: 'in-flight' } }
   }
 
-  async complete(id: IdempotencyKeyId, fingerprint: string, answer: StoredAnswer, ttlSeconds: number): Promise<void> {
+  async complete(id: IdempotencyKeyId, fingerprint: string, answer: StoredAnswer, ttlSeconds: number): Promise<boolean> {
     const params = [ttlSeconds, fingerprint, answer.status, JSON.stringify(answer.headers), Buffer.from(answer.body), answer.errCode ?? null, new Date(), id.owner, id.keyHash, fingerprint]
-    await runCassandra(this.client, (client) => client.execute(this.cql.complete, params, { prepare: true }))
+    return (await runCassandra(this.client, (client) => client.execute(this.cql.complete, params, { prepare: true }))).wasApplied()
   }
 
   async release(id: IdempotencyKeyId, fingerprint: string): Promise<void> {

@@ -38,7 +38,7 @@ export function describeIdempotencyKeysContract(implementation: string, factory:
       const id = newKey()
       await s.keys.claim(id, 'fp-1', 30)
 
-      await s.keys.complete(id, 'fp-1', { ...answer(400), errCode: 'UOS_USRDLT0008' }, 3600)
+      expect(await s.keys.complete(id, 'fp-1', { ...answer(400), errCode: 'UOS_USRDLT0008' }, 3600)).toBe(true)
 
       expect(await s.keys.claim(id, 'fp-1', 30)).toEqual({ claimed: false, record: { fingerprint: 'fp-1', state: 'done', answer: { ...answer(400), errCode: 'UOS_USRDLT0008' } } })
     })
@@ -80,7 +80,7 @@ export function describeIdempotencyKeysContract(implementation: string, factory:
       const id = newKey()
       await s.keys.claim(id, 'fp-1', 30)
 
-      await s.keys.complete(id, 'fp-stale', answer(), 3600)
+      expect(await s.keys.complete(id, 'fp-stale', answer(), 3600)).toBe(false)
       await s.keys.release(id, 'fp-stale')
 
       expect(await s.keys.claim(id, 'fp-1', 30)).toEqual({ claimed: false, record: { fingerprint: 'fp-1', state: 'in-flight' } })

@@ -29,10 +29,11 @@ export class InMemoryIdempotencyKeys implements IdempotencyKeys {
     return { claimed: true }
   }
 
-  async complete(id: IdempotencyKeyId, fingerprint: string, answer: StoredAnswer, ttlSeconds: number): Promise<void> {
+  async complete(id: IdempotencyKeyId, fingerprint: string, answer: StoredAnswer, ttlSeconds: number): Promise<boolean> {
     const row = this.live(id)
-    if (row?.record.fingerprint !== fingerprint) return
+    if (row?.record.fingerprint !== fingerprint) return false
     this.rows.set(`${id.owner}\n${id.keyHash}`, { record: { fingerprint, state: 'done', answer: structuredClone(answer) }, expiresAt: this.now() + ttlSeconds * 1000 })
+    return true
   }
 
   async release(id: IdempotencyKeyId, fingerprint: string): Promise<void> {
