@@ -14,6 +14,7 @@ import { defineOperation } from './operation.js'
 import { registerOperations } from './register-operations.js'
 import { errorCodeFor } from './validation-error.js'
 import { InMemoryIdempotencyKeys } from '../../test/support/fakes/in-memory-idempotency-keys.js'
+import { unusedServices } from '../../test/support/unused-services.js'
 
 const USER_ID = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
 const registry = createSchemaRegistry()
@@ -48,19 +49,9 @@ const renderOptions = { maxBodyBytes: 65536, retryAfterSeconds: 5, defaultDialec
 
 function createValidatingApp() {
   const app = new Hono<AppEnv>()
-  const unused = () => Promise.reject(new Error('not used'))
   app.use('*', requestContext(createLogger('silent')))
   registerOperations(app, [echo], {
-    services: {
-      deleteAccount: unused,
-      cancelDeletion: unused,
-      exportUser: unused,
-      readDeletionStatus: unused,
-      submitBatch: unused,
-      readBatchStatus: unused,
-      cancelBatch: unused,
-      checkReadiness: unused,
-    },
+    services: unusedServices,
     verifiers: {} as Verifiers,
     schemas: registry,
     maxBodyBytes: 65536,
