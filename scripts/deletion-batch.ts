@@ -29,7 +29,7 @@ const service = createServiceClient(options.base, headers)
 async function main(): Promise<number> {
   if (options.jobIds && options.cancel) {
     await cancelAll(service, options.jobIds, options.giveUpMs)
-    return follow(service, options.jobIds, options.giveUpMs, { answeredBefore: true })
+    return follow(service, options.jobIds, options.giveUpMs, { answeredBefore: true, cancelled: true })
   }
   if (options.jobIds) return follow(service, options.jobIds, options.giveUpMs)
   const file = readIds(options.file ?? '')

@@ -199,7 +199,10 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
   const batches = new BatchRunner({
     jobs: batchJobs,
     requests,
-    managerOf: async (userId) => (await users.findUser(userId))?.managedBy,
+    erasedBy: async (userId) => {
+      const [held, user] = await Promise.all([states.get(userId), users.findUser(userId)])
+      return { heldBy: held?.requestId, managedBy: user?.managedBy }
+    },
     deleteAccount: countDeletion,
     resumeDeletion: (requestId) => resumeDeletion(workflow, requestId),
     // The code a single delete would answer with; a dependency in trouble (or a bug) is retried and counted by the breaker.

@@ -36,11 +36,13 @@ export interface BatchDeadline {
 /**
  * Runs a job's write against the caller's deadline: `gate.enter()` just before the write that makes
  * the job (or its cancel) exist, `gate.decided()` once it is done. A deadline passing before the
- * write is "retry" (503) and the write never happens; after it, the answer waits for the write (up
- * to LOCK_DECISION_WAIT_MS), so a 503 always means nothing was recorded.
+ * write is "retry" (503) and the write never happens; after it, the answer is the write's own
+ * outcome, however late (untilOutcome): nothing carries a batch write on after its caller, so no
+ * success is answered before it is done. A write that fails answers its 503 as any other (one whose
+ * answer was lost may have landed).
  */
 function withDeadline<T>(deadline: BatchDeadline, accepted: () => T, run: (gate?: CommitGate) => Promise<T>): Promise<T> {
-  return deadline.answerBy ? answerByDeadline(deadline.answerBy, accepted, run, { onCommit: deadline.onCommit }) : run()
+  return deadline.answerBy ? answerByDeadline(deadline.answerBy, accepted, run, { onCommit: deadline.onCommit, untilOutcome: true }) : run()
 }
 
 /** An Idempotency-Key as its owner sent it: the caller it belongs to, and the key's hash. */

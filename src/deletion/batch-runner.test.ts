@@ -167,7 +167,7 @@ function batchWorld(settings: Partial<BatchRunnerSettings> = {}, schemaReady?: (
     const runner = new BatchRunner({
       jobs,
       requests: engine,
-      managerOf: async (userId) => managers.get(userId),
+      erasedBy: async (userId) => ({ heldBy: states.peek(userId)?.requestId, managedBy: managers.get(userId) }),
       deleteAccount: (input) => engine.deleteAccount(input),
       resumeDeletion: (requestId) => engine.resumeDeletion(requestId),
       classify,
@@ -1023,6 +1023,40 @@ describe('BatchRunner: a managed user whose manager is in the same job', () => {
     w.engine.finishElsewhere(batchRequestId(JOB_ID, U1))
     await w.runner.pass()
     await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+    expect(await w.item(U2)).toEqual(deleted(U2, 0, START))
+  })
+
+  it("when the manager's hard deletion erased them (its tombstone names no manager; it holds their deletion state), then they read deleted too", async () => {
+    const w = batchWorld()
+    // A hard deletion's tombstone: their own deletion finds no user.
+    w.engine.refuse(U2, new UserNotFoundError())
+    w.engine.during(U1, () => w.states.set(U2, { mode: 'hard', requestId: batchRequestId(JOB_ID, U1) }))
+    await w.submit([U1, U2])
+
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+
+    expect(await w.jobs.items(JOB_ID, 0)).toEqual([deleted(U1, 0, START), deleted(U2, 0, START)])
+  })
+
+  it('when whose deletion erased them cannot be read (Cassandra in trouble), then they stay pending with no try counted, never failed for it', async () => {
+    const w = batchWorld()
+    managerFirst(w)
+    await w.submit([U1, U2])
+    const get = w.engine.get.bind(w.engine)
+    // U2's own request, then their manager's: the second read fails once.
+    let reads = 0
+    w.engine.get = async (requestId) => {
+      if (requestId === batchRequestId(JOB_ID, U1) && ++reads === 1) throw new DependencyUnavailableError('cassandra')
+      return get(requestId)
+    }
+
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.leaseUntil).toEqual(new Date(0)))
+    expect(await w.item(U2)).toEqual(pending(U2, 0))
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+
     expect(await w.item(U2)).toEqual(deleted(U2, 0, START))
   })
 

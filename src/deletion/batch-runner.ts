@@ -2,7 +2,7 @@ import { batchRequestId, tally } from './batch-job.js'
 import type { Caller } from './caller.js'
 import { type BreakerSettings, CircuitBreaker } from './circuit-breaker.js'
 import type { DeletionInput } from './delete-account.js'
-import { type RequestState, isFinished } from './deletion-request.js'
+import { type DeletionRequest, type RequestState, isFinished } from './deletion-request.js'
 import { CallerLockedOutError, RequestAlreadyOpenedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
 import { FencePassedError } from './lease.js'
 import type { BatchItem, BatchJob, BatchJobStore, Clock, DeletionRequestStore } from './ports.js'
@@ -28,8 +28,12 @@ export type ErrorClassifier = (err: unknown) => { code: string; fault: boolean }
 export interface BatchRunnerDeps {
   jobs: BatchJobStore
   requests: Pick<DeletionRequestStore, 'get'>
-  /** Who manages a user (their row's managedBy), if anyone: a managed user is erased by their manager's deletion. Absent: not looked at. */
-  managerOf?(userId: string): Promise<string | null | undefined>
+  /**
+   * What tells whose deletion erased a user found already deleted: the request holding their
+   * deletion state (a hard deletion holds its managed users), and whom their row names as manager
+   * (Sunbird's deletion holds none; a hard deletion's tombstone names none). Absent: not looked at.
+   */
+  erasedBy?(userId: string): Promise<{ heldBy?: string | undefined; managedBy?: string | null | undefined }>
   /** The deletion engine, as a single delete runs it. */
   deleteAccount(input: DeletionInput): Promise<unknown>
   /** Finishes an open deletion request (resumeDeletion). */
@@ -268,9 +272,10 @@ export class BatchRunner {
           if (outcome.status === 'stopped') return
           continue // busy: the others of the slice go on; this one is tried again when the slice is taken again
         }
-        // A user the cancel spared was not tried: nothing to tell the breaker.
-        if (outcome.status === 'cancelled') giveBackProbe()
-        else await this.recordForBreaker(job.id, outcome.status === 'fault')
+        // Only an attempt the breaker let through tells it its outcome: not a user the cancel spared,
+        // nor one settled past the breaker for a cancelled job.
+        if (go === 'go' && outcome.status !== 'cancelled') await this.recordForBreaker(job.id, outcome.status === 'fault')
+        else giveBackProbe()
         const attempts = item.attempts + (outcome.status === 'fault' ? 1 : 0)
         const gaveUp = outcome.status === 'fault' && attempts >= settings.maxAttempts
         const recorded: BatchItem =
@@ -405,7 +410,8 @@ export class BatchRunner {
       // the sweeper: either way the user is ours, settled from that request.
       const ours = err instanceof RequestAlreadyOpenedError || (err instanceof UserAlreadyDeletedError && (await this.deps.requests.get(requestId).catch(() => undefined)) !== undefined)
       if (ours) return this.settleEarlier(job, requestId).catch((settleErr: unknown) => this.failure(settleErr))
-      const byThisJob = err instanceof UserAlreadyDeletedError ? await this.deletedByThisJob(job, item.userId) : undefined
+      // Already deleted, or not found at all (a hard deletion's tombstone): perhaps by their manager's deletion in this job.
+      const byThisJob = err instanceof UserAlreadyDeletedError || err instanceof UserNotFoundError ? await this.deletedByThisJob(job, item.userId) : undefined
       if (byThisJob) return byThisJob
       const failed = this.failure(err)
       // A cancelled job's user whose earlier request cannot be looked for: left pending, no try counted (never failed for an outage).
@@ -420,13 +426,28 @@ export class BatchRunner {
    * for a user deleted otherwise (their own code, already deleted, stands), or when it cannot be told.
    */
   private async deletedByThisJob(job: BatchJob, userId: string): Promise<Outcome | undefined> {
-    const manager = await this.deps.managerOf?.(userId).catch(() => undefined)
-    if (!manager) return undefined
-    const managers = await this.deps.requests.get(batchRequestId(job.id, manager)).catch(() => undefined)
-    // A soft deletion (or a grace period's soft phase) keeps the managed users: not that.
-    if (!managers || managers.plan === 'soft') return undefined
-    if (managers.state === 'completed' || managers.state === 'partial') return { status: 'deleted' }
-    return isFinished(managers.state) || cancelledSince(managers.state) ? undefined : { status: 'busy' }
+    if (!this.deps.erasedBy) return undefined
+    // A read in trouble is no answer: the user stays pending, tried again, never failed for it.
+    try {
+      const managers = await this.managersRequest(job, userId)
+      // A soft deletion (or a grace period's soft phase) keeps the managed users: not that.
+      if (!managers || managers.plan === 'soft') return undefined
+      if (managers.state === 'completed' || managers.state === 'partial') return { status: 'deleted' }
+      return isFinished(managers.state) || cancelledSince(managers.state) ? undefined : { status: 'busy' }
+    } catch (err) {
+      this.deps.onError?.(err)
+      return { status: 'busy' }
+    }
+  }
+
+  /** The request of this job that deleted the user's manager with them: the one holding the user, else their manager's. */
+  private async managersRequest(job: BatchJob, userId: string): Promise<DeletionRequest | undefined> {
+    const { heldBy, managedBy } = (await this.deps.erasedBy?.(userId)) ?? {}
+    if (heldBy && heldBy !== batchRequestId(job.id, userId)) {
+      const holder = await this.deps.requests.get(heldBy)
+      if (holder && holder.userId !== userId && batchRequestId(job.id, holder.userId) === holder.id) return holder
+    }
+    return managedBy ? this.deps.requests.get(batchRequestId(job.id, managedBy)) : undefined
   }
 
   /**
@@ -512,8 +533,8 @@ export class BatchRunner {
     // been written before the cancel (a cancel never changes an item): never tried again for ever.
     if (!request || request.state === 'completed' || request.state === 'partial' || request.state === 'scheduled' || cancelledSince(request.state)) return { status: 'deleted' }
     if (request.state === 'failed') {
-      // Found deleted by another deletion: perhaps their manager's, in this job (see deletedByThisJob).
-      const byThisJob = request.reason === 'not-found' ? undefined : await this.deletedByThisJob(job, request.userId)
+      // Found deleted (or tombstoned: not found) by another deletion: perhaps their manager's, in this job (see deletedByThisJob).
+      const byThisJob = await this.deletedByThisJob(job, request.userId)
       return byThisJob ?? { status: 'failed', err: this.deps.classify(request.reason === 'not-found' ? new UserNotFoundError() : new UserAlreadyDeletedError()).code }
     }
     // Still another runner's (the sweeper, or an instance that died and whose lease has not run out

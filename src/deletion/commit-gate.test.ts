@@ -91,6 +91,20 @@ describe('answerByDeadline', () => {
     expect(await answer).toBe('accepted')
   })
 
+  it('when the work asks for its own outcome only (a batch write) and is undecided past the wait, then no accepted answer is given: its own failure, however late, is the answer', async () => {
+    const answer = answerByDeadline(
+      soon(20),
+      () => 'accepted',
+      async (gate) => {
+        gate.enter()
+        await new Promise((resolve) => setTimeout(resolve, 150))
+        throw new DependencyUnavailableError('cassandra')
+      },
+      { decisionWaitMs: 50, untilOutcome: true },
+    )
+    await expect(answer).rejects.toBeInstanceOf(DependencyUnavailableError)
+  })
+
   it('when the work passes its point of no return, then onCommit hears it then, once, and not before', async () => {
     const heard: string[] = []
     const answer = answerByDeadline(

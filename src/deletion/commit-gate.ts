@@ -28,6 +28,12 @@ export interface DeadlineOptions {
   onCommit?: (() => void) | undefined
   /** See LOCK_DECISION_WAIT_MS. */
   decisionWaitMs?: number
+  /**
+   * Past the point of no return, answer with the run's own outcome only, however late: for work that
+   * nothing carries on after its caller (a batch job's write), where "accepted" without it could be a
+   * lie. The run's own calls bound the wait (the driver's timeouts).
+   */
+  untilOutcome?: boolean
 }
 
 /**
@@ -69,6 +75,7 @@ export function answerByDeadline<T>(answerBy: Date, accepted: () => T, run: (gat
         return answer(() => reject(new DependencyUnavailableError('cassandra')))
       }
       if (decided) return answer(() => resolve(accepted()))
+      if (options.untilOutcome) return
       overdue = true
       timers.push(setTimeout(() => answer(() => resolve(accepted())), options.decisionWaitMs ?? LOCK_DECISION_WAIT_MS))
     }

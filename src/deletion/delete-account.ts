@@ -36,8 +36,9 @@ export interface DeletionInput {
   /**
    * The end of the lease the caller holds, for a create by compare-and-set (a derived id an earlier
    * try may have created): a create not begun before it ends is not sent (FencePassedError). A
-   * caller that stalled past its lease thus never opens a deletion its lease's next holder has
-   * already settled the user without (a cancelled batch job's user, recorded cancelled).
+   * caller that stalled past its lease (in its reads) thus does not open a deletion its lease's next
+   * holder may have settled the user without (a cancelled batch job's user, recorded cancelled);
+   * only a create already in flight as the lease ends may still land after that.
    */
   sentWithin?: Date
   /** The target, already reduced from f:<provider>:<id> to <id>. */

@@ -5,7 +5,7 @@ import { deleteUser } from './delete-user.js'
 import type { DeletionRequest, StepOutcome } from './deletion-request.js'
 import { createSchemaRegistry } from '../schemas/schema-registry.js'
 import { keyId } from './keyed-hash.js'
-import { buildReceipt, pseudonymise } from './receipt.js'
+import { buildReceipt, erases, pseudonymise } from './receipt.js'
 
 const USER = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
 const ADMIN = 'a0a0a0a0-1111-4222-8333-444455556666'
@@ -133,6 +133,9 @@ describe('buildReceipt', () => {
     for (const store of stores) expect(entry(kept, store), store).not.toHaveProperty('physicallyErasedBy')
     for (const store of ['cassandra.user (status)', 'cassandra.user_organisation', 'cassandra.user_roles', 'cassandra.user_deletion_audit'])
       expect(entry(erased, store), store).not.toHaveProperty('physicalErasure')
+    // A managed users' entry joining its users' actions erased if any did.
+    expect(erases({ action: 'deleted, absent' })).toBe(true)
+    expect(erases({ action: 'kept, absent' })).toBe(false)
     // Scrubbed, and the event sent: the old values go at the store's horizon.
     for (const store of ['cassandra.user (profile)', 'kafka (delete.user topic)']) expect(entry(erased, store), store).toMatchObject({ physicallyErasedBy: horizon.by, physicalErasure: horizon.how })
   })

@@ -19,8 +19,11 @@ export type PhysicalHorizons = Readonly<Record<string, { by?: string; how: strin
  */
 const ERASING_ACTIONS: ReadonlySet<string> = new Set(['deleted', 'scrubbed', 'blanked', 'tombstoned', 'hard-deleted', 'queued'])
 
-/** Whether a receipt entry erased something, so that its store's physical horizon applies to it. */
-export const erases = (entry: Pick<ReceiptEntry, 'action'>): boolean => ERASING_ACTIONS.has(entry.action)
+/**
+ * Whether a receipt entry erased something, so that its store's physical horizon applies to it. A
+ * managed users' entry joins its users' actions ("deleted, absent"): it erased if any of them did.
+ */
+export const erases = (entry: Pick<ReceiptEntry, 'action'>): boolean => entry.action.split(', ').some((action) => ERASING_ACTIONS.has(action))
 
 /** Stores this service does not erase itself, and who does. */
 function storesLeftToOthers(request: DeletionRequest): ReceiptEntry[] {

@@ -369,7 +369,7 @@ export interface DeletionReceipt {
     count?: number
     why: string
     /**
-     * When the store will have physically dropped the old values (overwritten or removed), computed from its live settings: a table's gc_grace_seconds, a topic's retention.ms. Only on an entry that erased something (deleted, scrubbed, blanked, tombstoned, or the event queued); absent where the values were kept, and when the store cannot tell (segment merges).
+     * When the store will have physically dropped the old values (overwritten or removed), computed from its live settings: a table's gc_grace_seconds, a topic's retention.ms. Only on an entry that erased something (deleted, scrubbed, blanked, tombstoned, hard-deleted, or the event queued); absent where the values were kept, and when the store cannot tell (segment merges).
      */
     physicallyErasedBy?: string
     /**

@@ -373,20 +373,26 @@ describe('a batch job holding a manager and the user they manage', () => {
     await h.close()
   })
 
-  it("when the manager's deletion erases the managed user before their own turn, then both read deleted, none failed as already deleted, and the managed user is erased once, by the manager's request", async () => {
-    const manager = await h.seed({ id: `0${randomUUID().slice(1)}`, rootOrgId: ORG, organisations: [ORG] })
-    const managed = await h.seed({ id: `f${randomUUID().slice(1)}`, managedBy: manager.id, rootOrgId: ORG, organisations: [ORG] })
-    const token = () => h.userToken({ sub: BATCH_ADMIN, roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] })
-    const post = postTo(h.service.app, h.apiBearer)
+  it.each([
+    ["Sunbird's deletion", {}],
+    ['a hard deletion', { mode: 'hard' }],
+  ])(
+    "when the manager's deletion (%s) erases the managed user before their own turn, then both read deleted, none failed as already deleted, and the managed user is erased once, by the manager's request",
+    async (_plan, extra) => {
+      const manager = await h.seed({ id: `0${randomUUID().slice(1)}`, rootOrgId: ORG, organisations: [ORG] })
+      const managed = await h.seed({ id: `f${randomUUID().slice(1)}`, managedBy: manager.id, rootOrgId: ORG, organisations: [ORG] })
+      const token = () => h.userToken({ sub: BATCH_ADMIN, roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] })
+      const post = postTo(h.service.app, h.apiBearer)
 
-    const { jobId } = await submitJob(post, token(), [manager.id, managed.id])
-    const status = await waitForJob(post, token(), jobId, (s) => s.state === 'completed')
+      const { jobId } = await submitJob(post, token(), [manager.id, managed.id], extra)
+      const status = await waitForJob(post, token(), jobId, (s) => s.state === 'completed')
 
-    expect(status).toMatchObject({ total: 2, done: 2, succeeded: 2, failed: {} })
-    expect((await readUserState(h.db, managed.id)).user?.get('isdeleted')).toBe(true)
-    // Erased by the manager's request: the managed user's own turn, if it opened a request, found them deleted and ended it.
-    for (const request of await requestsOf(h.db, managed.id, h.config.cassandra.keyspace)) expect(request.state).toBe('failed')
-  })
+      expect(status).toMatchObject({ total: 2, done: 2, succeeded: 2, failed: {} })
+      expect((await readUserState(h.db, managed.id)).user?.get('isdeleted')).toBe(true)
+      // Erased by the manager's request: the managed user's own turn, if it opened a request, found them deleted and ended it.
+      for (const request of await requestsOf(h.db, managed.id, h.config.cassandra.keyspace)) expect(request.state).toBe('failed')
+    },
+  )
 })
 
 describe('a batch job whose outcome could not be recorded', () => {

@@ -62,8 +62,8 @@ async function pollUntilCompleted(service: ServiceClient, jobIds: string[], give
 }
 
 /** Follows the jobs to the end, then names every id that failed; the exit code: 1 when any failed or a cancel spared any, else 0. */
-export async function follow(service: ServiceClient, jobIds: string[], giveUpMs: number, options: { answeredBefore?: boolean } = {}): Promise<number> {
-  exitOnInterrupt(jobIds)
+export async function follow(service: ServiceClient, jobIds: string[], giveUpMs: number, options: { answeredBefore?: boolean; cancelled?: boolean } = {}): Promise<number> {
+  exitOnInterrupt(jobIds, options.cancelled === true)
   const latest = await pollUntilCompleted(service, jobIds, giveUpMs, progressView(service.base), options.answeredBefore === true)
   stopBar()
   const sum = summarise(latest)
