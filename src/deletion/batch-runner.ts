@@ -366,9 +366,10 @@ export class BatchRunner {
    * is taken, right before the deletion: the wait for a token may outlast it.
    *
    * The caller (its consumer, its creator's standing: callerRefused) is checked before the pace
-   * token, so the users of a refused caller are settled without waiting on the pace, and again right before the deletion, as that wait may outlast the
-   * gate's trust in "active". A standing that cannot be read is a fault, never a lock-out. The job's
-   * cancel is looked at likewise, first: a cancelled job's users wait on neither.
+   * token, so the users of a refused caller are settled without waiting on the pace, and again
+   * right before the deletion, as that wait may outlast the gate's trust in "active". A standing
+   * that cannot be read is a fault, never a lock-out. The job's cancel is looked at likewise, first:
+   * a cancelled job's users wait on neither.
    */
   private async attempt(job: BatchJob, item: BatchItem, mayHaveEarlierTry: boolean, lease: SliceLease): Promise<Outcome> {
     const requestId = batchRequestId(job.id, item.userId)
