@@ -1,5 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { errorEntry } from '../../../src/http/error-codes.js'
-import { type Answer, retryAfterMs } from './service-call.js'
+import { type Answer, CALL_TIMEOUT_MS, refusal, retryAfterMs, type ServiceClient, unreached } from './service-call.js'
 
 // When a call of the CLI is tried again, and after how long: the same rules for a submit and a cancel.
 
@@ -24,7 +25,7 @@ const isInFlight = (answer: Answer) => answer.kind === 'answer' && answer.status
  * or the first try still running; not an address no try can get through (a port fetch blocks, a TLS
  * handshake or certificate that fails): that is said at once.
  */
-export function isWorthRetrying(answer: Answer): boolean {
+function isWorthRetrying(answer: Answer): boolean {
   return answer.kind === 'none' ? answer.misconfigured === undefined : RETRIED_STATUSES.has(answer.status) || isInFlight(answer)
 }
 
@@ -33,7 +34,42 @@ export function mayHaveRecorded(answer: Answer): boolean {
   return answer.kind === 'none' ? !answer.notSent : answer.status >= 500 || isInFlight(answer)
 }
 
-export function retryDelay(answer: Answer, attempt: number): number {
+function retryDelay(answer: Answer, attempt: number): number {
   const asked = answer.kind === 'answer' ? retryAfterMs(answer.retryAfter) : undefined
   return asked ?? Math.min(FIRST_BACKOFF_MS * 2 ** (attempt - 1), MAX_BACKOFF_MS)
+}
+
+type Answered = Extract<Answer, { kind: 'answer' }>
+
+/**
+ * One call of `path`, asked again while another try could succeed, as long apart as retryDelay
+ * says, until it has failed for `giveUpMs`: its first 2xx answer; or, given up, the last failure
+ * worded (a refusal as `<refusedAs>: <status err errmsg>`) with every answer that failed, so the
+ * caller can tell what those tries may have done.
+ */
+export async function callRetrying(
+  service: ServiceClient,
+  path: string,
+  request: Record<string, unknown>,
+  giveUpMs: number,
+  refusedAs: string,
+  headers: Record<string, string> = {},
+): Promise<{ answered: Answered } | { problem: string; failures: Answer[] }> {
+  // A hung service is asked at least twice before the CLI gives up on it, as when following.
+  const timeoutMs = Math.min(CALL_TIMEOUT_MS, giveUpMs / 2)
+  const failures: Answer[] = []
+  let failingSince: number | undefined
+  for (let attempt = 1; ; attempt++) {
+    const triedAt = Date.now()
+    const answer = await service.call(path, request, timeoutMs, headers)
+    if (answer.kind === 'answer' && answer.status >= 200 && answer.status < 300) return { answered: answer }
+    failures.push(answer)
+    const problem = answer.kind === 'none' ? unreached(service, answer) : `${refusedAs}: ${refusal(answer.status, answer.body)}`
+    failingSince ??= triedAt
+    const leftMs = giveUpMs - (Date.now() - failingSince)
+    if (!isWorthRetrying(answer) || leftMs <= 0) return { problem, failures }
+    const wait = Math.min(retryDelay(answer, attempt), leftMs)
+    console.error(`${problem}; trying again in ${Math.ceil(wait / 1000)}s`)
+    await sleep(wait)
+  }
 }

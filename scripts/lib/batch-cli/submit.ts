@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { IDEMPOTENCY_KEY_HEADER } from '../../../src/http/idempotency.js'
 import { type Accepted, isAccepted, MAX_IDS_PER_JOB, SUBMIT_PATH } from './batch-api.js'
 import type { IdsFile } from './ids-file.js'
 import type { Options } from './options.js'
-import { isWorthRetrying, mayHaveRecorded, retryDelay } from './retry-rules.js'
-import { CALL_TIMEOUT_MS, refusal, type ServiceClient, unreached } from './service-call.js'
+import { callRetrying, mayHaveRecorded } from './retry-rules.js'
+import type { ServiceClient } from './service-call.js'
 import { fail } from './terminal.js'
 
 type Submitted = Accepted & { replayed: boolean }
@@ -18,28 +17,13 @@ type Submitted = Accepted & { replayed: boolean }
 async function submitJob(service: ServiceClient, request: { userIds: string[]; mode?: Options['mode'] }, giveUpMs: number): Promise<Submitted | { problem: string }> {
   // One key per job, the same on every try: a try whose 202 was lost is answered again, not recorded twice.
   const key = { [IDEMPOTENCY_KEY_HEADER]: randomUUID() }
-  // A hung service is asked at least twice before the CLI gives up on it, as when following.
-  const timeoutMs = Math.min(CALL_TIMEOUT_MS, giveUpMs / 2)
-  let failingSince: number | undefined
-  let recordedMaybe = false
-  for (let attempt = 1; ; attempt++) {
-    const triedAt = Date.now()
-    const answer = await service.call(SUBMIT_PATH, request, timeoutMs, key)
-    if (answer.kind === 'answer' && answer.status >= 200 && answer.status < 300) {
-      // Anything but a 202 with a job id (a web page, a proxy): a job may be recorded that this CLI cannot name, so it is not tried again.
-      return answer.status === 202 && isAccepted(answer.body.result)
-        ? { ...answer.body.result, replayed: answer.replayed }
-        : { problem: `not a batch answer from ${service.base}${SUBMIT_PATH} (is --url the deletion service?)` }
-    }
-    recordedMaybe ||= mayHaveRecorded(answer)
-    const problem = answer.kind === 'none' ? unreached(service, answer) : `batch refused: ${refusal(answer.status, answer.body)}`
-    failingSince ??= triedAt
-    const leftMs = giveUpMs - (Date.now() - failingSince)
-    if (!isWorthRetrying(answer) || leftMs <= 0) return { problem: recordedMaybe ? `${problem}; the service may still have recorded that job` : problem }
-    const wait = Math.min(retryDelay(answer, attempt), leftMs)
-    console.error(`${problem}; trying again in ${Math.ceil(wait / 1000)}s`)
-    await sleep(wait)
-  }
+  const call = await callRetrying(service, SUBMIT_PATH, request, giveUpMs, 'batch refused', key)
+  if ('problem' in call) return { problem: call.failures.some(mayHaveRecorded) ? `${call.problem}; the service may still have recorded that job` : call.problem }
+  const { answered } = call
+  // Anything but a 202 with a job id (a web page, a proxy): a job may be recorded that this CLI cannot name, so it is not tried again.
+  return answered.status === 202 && isAccepted(answered.body.result)
+    ? { ...answered.body.result, replayed: answered.replayed }
+    : { problem: `not a batch answer from ${service.base}${SUBMIT_PATH} (is --url the deletion service?)` }
 }
 
 /** Submits the file as jobs of at most MAX_IDS_PER_JOB, one after another; their ids. */
