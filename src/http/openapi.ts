@@ -141,6 +141,8 @@ function operationObject(operation: OperationMeta, pathIndex: number, options: O
   op.responses = { ...success, ...docs.errors(operation.errors, context) }
   // The operation's own headers are on every answer it gives.
   for (const response of Object.values(op.responses as Record<string, JsonObject>)) addHeaders(response, Object.keys(operation.responseHeaders ?? {}))
+  const unauthorized = (op.responses as Record<string, JsonObject>)['401']
+  if (unauthorized && operation.credentials.challenge) addHeaders(unauthorized, ['WWW-Authenticate'])
   return op
 }
 
@@ -250,7 +252,8 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
         [REPLAYED_HEADER]: { description: 'The stored answer to an earlier request with the same `Idempotency-Key`, replayed.', schema: { const: 'true' } },
         'Cache-Control': { description: 'Personal data: no cache may keep it.', schema: { const: 'no-store' } },
         'WWW-Authenticate': {
-          description: 'RFC 9470 step-up: log in again, at most `max_age` seconds before the retry.',
+          description:
+            'On the REST routes that take `Authorization: Bearer` (not the Sunbird routes, whose answers are Sunbird\'s), every 401 challenges (RFC 6750): `Bearer` when no token was sent, `Bearer error="invalid_token"` when the one sent was refused. RFC 9470 step-up: `Bearer error="insufficient_user_authentication", max_age=…`: log in again, at most `max_age` seconds before the retry.',
           schema: { type: 'string' },
           example: 'Bearer error="insufficient_user_authentication", max_age=300',
         },

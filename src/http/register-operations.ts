@@ -13,7 +13,8 @@ const REQUEST_ID_HEADERS = ['X-Request-ID', 'X-msgId']
 
 /**
  * An operation's whole road as one handler (hono gives each middleware an async dispatch): its id and
- * dialect, its body (size, then JSON, before the credentials, as Sunbird checks), its handler, its headers.
+ * dialect, its body (size, then JSON, before the credentials, as Sunbird checks), its handler, its headers
+ * (the operation's own, its CORS, its credentials' challenge on a 401).
  */
 function operationRoad(
   operation: Operation,
@@ -36,11 +37,13 @@ function operationRoad(
       return handle(c)
     })
   }
+  const { challenge } = operation.credentials
   // Nothing to add to the answer (Sunbird's routes): errors go to the app's error road as thrown.
-  if (headers.length === 0 && !operation.cors.credentialed) return answer
+  if (headers.length === 0 && !operation.cors.credentialed && !challenge) return answer
 
   const withHeaders = (c: Context<AppEnv>, response: Response): Response => {
     for (const [name, value] of headers) response.headers.set(name, value)
+    if (challenge && response.status === 401 && !response.headers.has('WWW-Authenticate')) response.headers.set('WWW-Authenticate', challenge(c))
     if (operation.cors.credentialed) setCredentialedCors(c, allowedOrigins(), response.headers)
     return response
   }

@@ -55,9 +55,13 @@ describe('the shared security suite, for every authenticated operation', () => {
     const cases = credentialCases[operation.credentials.name]
 
     it.each((cases?.refused ?? []).map((refusal) => [refusal.name, refusal] as const))('when %s, then UNAUTHORIZED in the operation’s dialect', async (_name, refusal) => {
-      const response = await send(operation, refusal.headers(world))
+      const headers = refusal.headers(world)
+      const response = await send(operation, headers)
 
       await expectErrorInDialect(operation.dialect.name, response, 'UNAUTHORIZED')
+      // RFC 6750 §3: a bare challenge when no bearer token came, invalid_token when the one sent was refused.
+      const sentBearer = /^Bearer \S/i.test(headers.authorization ?? '')
+      expect(response.headers.get('www-authenticate')).toBe(cases?.bearerChallenge ? (sentBearer ? 'Bearer error="invalid_token"' : 'Bearer') : null)
     })
 
     it('when the credentials are valid, then the same request is not refused as unauthorized (the cases above are not vacuous)', async () => {

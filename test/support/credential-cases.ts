@@ -23,6 +23,11 @@ export interface SchemeCases {
   valid(world: CredentialWorld): Record<string, string>
   /** Missing, forged, expired and deleted-user credentials: every one must answer UNAUTHORIZED. */
   refused: CredentialCase[]
+  /**
+   * Whether those 401s challenge for a bearer token (RFC 6750 `WWW-Authenticate`): the REST routes
+   * that take `Authorization: Bearer`. Not the Sunbird routes (frozen) nor the session cookie.
+   */
+  bearerChallenge: boolean
 }
 
 const now = () => Math.floor(Date.now() / 1000)
@@ -49,6 +54,7 @@ const rawBearer = (payloadMembers: string, headerMembers = '') =>
 
 /** Sunbird's two credentials: the gateway consumer JWT and the person's user token. */
 const gatewayAndUserTokenCases: SchemeCases = {
+  bearerChallenge: false,
   valid: (world) => ({ authorization: validBearer(), 'x-authenticated-user-token': userToken(world, world.activeUserId) }),
   refused: [
     { name: 'no credentials at all', headers: () => ({}) },
@@ -140,6 +146,7 @@ const trustedConsumerBearer = (claims: Record<string, unknown> = {}, secret = LO
 export const credentialCases: Record<string, SchemeCases> = {
   'gateway-and-user-token': gatewayAndUserTokenCases,
   'gateway-and-user-token-or-trusted-consumer': {
+    bearerChallenge: false,
     valid: gatewayAndUserTokenCases.valid,
     refused: [
       ...gatewayAndUserTokenCases.refused,
@@ -148,6 +155,7 @@ export const credentialCases: Record<string, SchemeCases> = {
     ],
   },
   'keycloak-bearer': {
+    bearerChallenge: true,
     valid: (world) => ({ authorization: bearer(userToken(world, world.activeUserId)) }),
     refused: [
       { name: 'no credentials at all', headers: () => ({}) },
@@ -168,6 +176,7 @@ export const credentialCases: Record<string, SchemeCases> = {
     ],
   },
   'gateway-consumer': {
+    bearerChallenge: true,
     valid: () => ({ authorization: trustedConsumerBearer() }),
     refused: [
       { name: 'no credentials at all', headers: () => ({}) },
@@ -193,6 +202,7 @@ export const credentialCases: Record<string, SchemeCases> = {
     ],
   },
   'session-cookie': {
+    bearerChallenge: false,
     valid: (world) => ({ cookie: `neptun-session=${userToken(world, world.activeUserId)}` }),
     refused: [
       { name: 'no credentials at all', headers: () => ({}) },

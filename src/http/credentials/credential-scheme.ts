@@ -65,4 +65,10 @@ export interface CredentialScheme<Principal> {
    * the session cookie expired once its account is deleted. Absent: the scheme keeps no session.
    */
   endSession?(c: Context<AppEnv>, verifiers: Verifiers): void
+  /**
+   * The `WWW-Authenticate` challenge of the operation's 401s (unless the answer has its own, as
+   * step-up's): e.g. bearerChallenge. Absent on the Sunbird routes, whose answers are frozen, and
+   * where no HTTP authentication scheme fits (a session cookie).
+   */
+  challenge?(c: Context<AppEnv>): string
 }

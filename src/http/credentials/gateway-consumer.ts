@@ -1,5 +1,6 @@
 import type { Caller } from '../../deletion/caller.js'
 import { ApiError } from '../api-error.js'
+import { bearerChallenge } from './bearer-challenge.js'
 import type { CredentialScheme } from './credential-scheme.js'
 import { API_BEARER_SECURITY_SCHEME, checkedApiConsumer } from './gateway-and-user-token.js'
 import { refusedCredential } from './person-token.js'
@@ -36,6 +37,7 @@ export const gatewayConsumer: CredentialScheme<Caller> = {
   async lockOut(caller) {
     return caller
   },
+  challenge: bearerChallenge,
   idempotencyOwner: (caller) => `consumer:${caller.consumer}`,
   person: () => undefined,
 }

@@ -1,6 +1,7 @@
 import { InvalidCredentialsError } from '../../auth/auth-errors.js'
 import { bearerToken } from '../../auth/compact-jwt.js'
 import type { Caller } from '../../deletion/caller.js'
+import { bearerChallenge } from './bearer-challenge.js'
 import type { CredentialScheme } from './credential-scheme.js'
 import { MANAGED_USER_PARAMETER } from './gateway-and-user-token.js'
 import { lockOutPerson, loginOf, personCaller, refusedAsUnauthorized, withManagedUser } from './person-token.js'
@@ -40,6 +41,7 @@ export const keycloakBearer: CredentialScheme<Caller> = {
   },
 
   lockOut: lockOutPerson,
+  challenge: bearerChallenge,
   idempotencyOwner: (caller) => `user:${caller.userId}`,
   person: loginOf,
 }
