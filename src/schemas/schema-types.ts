@@ -94,6 +94,9 @@ export type BatchDeletionStatus = SunbirdResponseEnvelope & {
      */
     etaSeconds: number | null
     outcomes: {
+      /**
+       * The user's id as stored: the <id> of an f:<provider>:<id> sent, as Sunbird reduces a federated subject.
+       */
       userId: string
       status: 'deleted' | 'failed' | 'pending' | 'cancelled'
       err?: string
