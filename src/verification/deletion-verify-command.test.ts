@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { WORLD_RECEIPT_KEY, deletionWorld } from '../../test/support/fakes/deletion-world.js'
 import type { SeedUser } from '../../test/support/fakes/in-memory-user-store.js'
 import { ConfigError } from '../config/load-config.js'
+import { cancelDeletion } from '../deletion/cancel-deletion.js'
 import { deleteAccount } from '../deletion/delete-account.js'
 import { DependencyUnavailableError } from '../deletion/errors.js'
 import { RedisTimeoutError } from '../redis/redis-client.js'
@@ -24,22 +25,24 @@ const NO_SCAN: ByValueDeps['cassandra'] = {
   },
 }
 
+/** The verification's stores over the world's fakes, with its receipt key. */
+const verifyDepsOf = (w: ReturnType<typeof deletionWorld>): VerifyDeps => ({
+  requests: w.requests,
+  users: w.users,
+  tables: w.tables,
+  search: w.deps.search,
+  cache: w.deps.cache,
+  extraTargets: [],
+  cassandra: NO_SCAN,
+  keyspace: 'sunbird',
+  receiptKey: WORLD_RECEIPT_KEY,
+})
+
 /** The person deleted (Sunbird's deletion) with the world's receipt key; the verification's stores over the same fakes. */
 async function deleted() {
   const w = deletionWorld({ seed: [person] })
   await deleteAccount(w.deps, { requestId: REQUEST, userId: USER, caller: { consumer: 'portal', userId: USER, roles: [] } })
-  const deps: VerifyDeps = {
-    requests: w.requests,
-    users: w.users,
-    tables: w.tables,
-    search: w.deps.search,
-    cache: w.deps.cache,
-    extraTargets: [],
-    cassandra: NO_SCAN,
-    keyspace: 'sunbird',
-    receiptKey: WORLD_RECEIPT_KEY,
-  }
-  return { w, deps }
+  return { w, deps: verifyDepsOf(w) }
 }
 
 /** Runs the command over `deps`; what it printed, its exit code, and whether it let go of the stores. */
@@ -219,5 +222,32 @@ describe('npm run deletion:verify when it cannot verify', () => {
     expect(result.out).toContain('Run again with sunbird_redis_host')
     expect(result.out).not.toContain('DELETION_RECEIPT_HASH_KEY')
     for (const value of [EMAIL, PHONE]) expect(result.out).not.toContain(value)
+  })
+
+  it('when the request was cancelled (the person restored), then there is no verdict: one line says why, exit 2, never the residue a restore would read as', async () => {
+    const w = deletionWorld({ seed: [person] })
+    const self = { consumer: 'portal', userId: USER, roles: [] }
+    await deleteAccount(w.deps, { requestId: REQUEST, userId: USER, caller: self, mode: 'soft' })
+    await cancelDeletion(w.deps, { userId: USER, caller: self })
+    expect((await w.requests.get(REQUEST))?.state).toBe('cancelled')
+
+    const result = await run({ ...verifyDepsOf(w), cassandra: NO_SCAN })
+
+    expect(result).toMatchObject({ code: VERIFY_EXIT.couldNotVerify, out: '' })
+    expect(result.err).toEqual([`deletion:verify: deletion request ${REQUEST} (plan soft, state cancelled): it was cancelled and the person restored: there is no erasure to verify`])
+  })
+
+  it('when the request failed because a later deletion took the user over, then there is no verdict on it: the line points to that deletion, exit 2', async () => {
+    const w = deletionWorld({ seed: [person] })
+    const self = { consumer: 'portal', userId: USER, roles: [] }
+    await deleteAccount(w.deps, { requestId: REQUEST, userId: USER, caller: self, gracePeriodDays: 7 })
+    await deleteAccount(w.deps, { requestId: 'req-verify-hard', userId: USER, caller: self, mode: 'hard' })
+    expect(await w.requests.get(REQUEST)).toMatchObject({ state: 'failed', reason: 'superseded' })
+
+    const result = await run({ ...verifyDepsOf(w), cassandra: NO_SCAN })
+
+    expect(result).toMatchObject({ code: VERIFY_EXIT.couldNotVerify, out: '' })
+    expect(result.err).toHaveLength(1)
+    expect(result.err[0]).toContain(`deletion request ${REQUEST} (plan soft, state failed): it failed (another deletion of the user holds them)`)
   })
 })

@@ -4,12 +4,13 @@ import { ConfigError } from '../config/load-config.js'
 import { DependencyUnavailableError, WordedCause } from '../deletion/errors.js'
 import { withinMs } from '../shared/within-ms.js'
 import { formatDeletionVerification } from './format-verification.js'
-import { type VerifyDeps, verificationExitCode, verifyDeletion } from './verify-deletion.js'
+import { nothingToVerify, type VerifyDeps, verificationExitCode, verifyRequest } from './verify-deletion.js'
 
 /**
  * deletion:verify's exit codes. 0: nothing left that the request's plan erases; 1: residue (of the
  * person or of a managed user), whatever else; 2: could not verify (no request id, no such
- * request, the configuration refused, a store unreachable or a query timing out); 3: no residue
+ * request, one with no erasure of its own: cancelled or failed, the configuration refused, a store
+ * unreachable or a query timing out); 3: no residue
  * found, but a check could not be made: by value (the request's hashes were made with another key
  * than the configured DELETION_RECEIPT_HASH_KEY, or with one it did not record), in a store the
  * deletion reached that this process is not configured with (the search engine, Redis), or in an
@@ -101,11 +102,18 @@ export async function deletionVerifyCommand(args: readonly string[], connect: ()
     return failed(err)
   }
   try {
-    const verified = await verifyDeletion(connection.deps, requestId)
-    if (!verified) {
+    const request = await connection.deps.requests.get(requestId)
+    if (!request) {
       output.err('deletion:verify: no deletion request has that id')
       return VERIFY_EXIT.couldNotVerify
     }
+    // Judged by its plan, a restore would read as residue: no verdict, and why.
+    const nothing = nothingToVerify(request)
+    if (nothing) {
+      output.err(`deletion:verify: ${named} (plan ${request.plan}, state ${request.state}): ${nothing}`)
+      return VERIFY_EXIT.couldNotVerify
+    }
+    const verified = await verifyRequest(connection.deps, request)
     output.out(formatDeletionVerification(verified))
     return verificationExitCode(verified)
   } catch (err) {

@@ -250,6 +250,48 @@ describe('deletion:verify checks the managed users the deletion erased', () => {
   })
 })
 
+describe('deletion:verify checks memberships and roles as the plan leaves them', () => {
+  const line = (verification: DeletionVerification, store: string) => verification.rows.find((row) => row.store === store)
+
+  it('when a hard deletion removed them, then both read 0 rows; a membership or a role written again after it is residue', async () => {
+    const w = family()
+    const { verify } = await deleteParentAndVerify(w, 'hard')
+    const clean = await verify()
+    expect(line(clean, 'cassandra.user_organisation')).toEqual({ store: 'cassandra.user_organisation', expected: '0 rows', found: '0 rows', residue: false })
+    expect(line(clean, 'cassandra.user_roles')).toEqual({ store: 'cassandra.user_roles', expected: '0 rows', found: '0 rows', residue: false })
+
+    w.users.addMembership(PARENT, ORG).setRoles(PARENT, ['PUBLIC'])
+    const verification = await verify()
+
+    expect(residueOf(verification.rows)).toEqual(['cassandra.user_organisation', 'cassandra.user_roles'])
+    expect(verificationExitCode(verification)).toBe(1)
+  })
+
+  it('when Sunbird’s deletion marked the memberships left, then that passes and the roles it keeps are shown, not judged; a membership not marked left is residue', async () => {
+    const w = family()
+    const { verify } = await deleteParentAndVerify(w)
+    const clean = await verify()
+    expect(line(clean, 'cassandra.user_organisation')).toEqual({ store: 'cassandra.user_organisation', expected: 'every row marked left', found: '0 of 1 row not marked left', residue: false })
+    expect(line(clean, 'cassandra.user_roles')).toEqual({ store: 'cassandra.user_roles', expected: 'kept', found: '1 row', residue: false })
+
+    w.users.addMembership(PARENT, 'org-2')
+    const verification = await verify()
+
+    expect(residueOf(verification.rows)).toEqual(['cassandra.user_organisation'])
+    expect(line(verification, 'cassandra.user_organisation')?.found).toBe('1 of 2 rows not marked left')
+  })
+
+  it('when a soft deletion kept them, then both are shown kept and not judged', async () => {
+    const w = family()
+    const { verify } = await deleteParentAndVerify(w, 'soft')
+
+    const verification = await verify()
+
+    expect(line(verification, 'cassandra.user_organisation')).toEqual({ store: 'cassandra.user_organisation', expected: 'kept', found: '1 of 1 row not marked left', residue: false })
+    expect(line(verification, 'cassandra.user_roles')).toEqual({ store: 'cassandra.user_roles', expected: 'kept', found: '1 row', residue: false })
+  })
+})
+
 describe('deletion:verify compares the contact hashes only under the key that made them', () => {
   const ROTATED_KEY = 'rotated-receipt-key-after-a-leak'
   const PARENT_EMAIL = 'asha.verma@example.org'

@@ -66,6 +66,20 @@ export function verificationExitCode(verification: DeletionVerification): 0 | 1 
   return hasUnchecked(verification) ? 3 : 0
 }
 
+/**
+ * Why a request has no erasure of its own to verify, or undefined when it has one. A cancelled
+ * request restored the person (what its plan flagged reads as it did before it, rightly); one being
+ * cancelled is restoring them; a failed one erased nothing of its own (another deletion holds the
+ * user, or there was no such user). Judging the stores by its plan would call a restore residue.
+ */
+export function nothingToVerify(request: Pick<DeletionRequest, 'state' | 'reason'>): string | undefined {
+  if (request.state === 'cancelled') return 'it was cancelled and the person restored: there is no erasure to verify'
+  if (request.state === 'cancelling') return 'it is being cancelled (the person restored): there is no erasure to verify'
+  if (request.state !== 'failed') return undefined
+  if (request.reason === 'not-found') return 'it failed: the user was not found, so it erased nothing'
+  return "it failed (another deletion of the user holds them) and erased nothing of its own: verify that deletion (`/delete/status` by the user's id names it)"
+}
+
 /** One user's stores by id: the service's own, then the ERASURE_EXTRA_TARGETS tables. */
 async function byId(deps: VerifyDeps, userId: string, plan: PlanName, reached: StoresReached): Promise<VerificationRow[]> {
   return [...(await verifyUserStores(deps, userId, plan, reached)), ...(await verifyExtraTargets(deps, userId, plan))]
@@ -79,7 +93,11 @@ async function byId(deps: VerifyDeps, userId: string, plan: PlanName, reached: S
  */
 export async function verifyDeletion(deps: VerifyDeps, requestId: string): Promise<DeletionVerification | undefined> {
   const request = await deps.requests.get(requestId)
-  if (!request) return undefined
+  return request && verifyRequest(deps, request)
+}
+
+/** verifyDeletion of a request already read. */
+export async function verifyRequest(deps: VerifyDeps, request: DeletionRequest): Promise<DeletionVerification> {
   const plan = request.plan
   const receiptKeyId = keyId(deps.receiptKey)
   const personHashes = [keptHashesOf(request, request.steps.otp, deps.receiptKey), keptHashesOf(request, request.steps.rateLimit, deps.receiptKey)]

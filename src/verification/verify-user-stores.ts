@@ -23,7 +23,7 @@ export interface VerificationRow {
 
 /** The ports that find a user's data by their id. */
 export interface UserStoresDeps {
-  users: Pick<UserStore, 'readUserRow' | 'readLookups' | 'readExternalIdentities'>
+  users: Pick<UserStore, 'readUserRow' | 'readLookups' | 'readExternalIdentities' | 'readOrganisations' | 'readRoles'>
   tables: PersonalDataTables
   search?: UserSearchIndex | undefined
   cache?: UserCache | undefined
@@ -64,6 +64,16 @@ export async function verifyUserStores(deps: UserStoresDeps, userId: string, pla
   check('cassandra.user_lookup', erasing(plan) ? '0 rows' : 'kept', rows(lookups), erasing(plan) && lookups > 0)
   const identities = (await deps.users.readExternalIdentities(userId)).length
   check('cassandra.usr_external_identity', erasing(plan) ? '0 rows' : 'kept', rows(identities), erasing(plan) && identities > 0)
+
+  // Sunbird's deletion marks the memberships left (the organisation history keeps ids); a hard one removes them, and the roles.
+  const memberships = await deps.users.readOrganisations(userId)
+  if (plan === 'hard') check('cassandra.user_organisation', '0 rows', rows(memberships.length), memberships.length > 0)
+  else {
+    const staying = memberships.filter((membership) => membership.isdeleted !== true || !membership.orgleftdate).length
+    check('cassandra.user_organisation', plan === 'sunbird' ? 'every row marked left' : 'kept', `${staying} of ${rows(memberships.length)} not marked left`, plan === 'sunbird' && staying > 0)
+  }
+  const roleRows = (await deps.users.readRoles(userId)).length
+  check('cassandra.user_roles', plan === 'hard' ? '0 rows' : 'kept', rows(roleRows), plan === 'hard' && roleRows > 0)
 
   const erasedRows: [PersonalTable, boolean][] = [
     ['user_declarations', erasing(plan)],

@@ -244,12 +244,20 @@ describe('a person erased from every store, on the real Cassandra, OpenSearch an
       const clean = await verify(request?.id ?? '')
       expect(clean?.rows.filter((row) => row.residue)).toEqual([])
       expect(clean?.rows.map((row) => row.store)).toEqual(expect.arrayContaining(['search.user_alias', 'search.usernotes', 'redis.user', 'cassandra.otp (by value)', 'cassandra.user_notes']))
+      // Sunbird's deletion marked the real membership row left (isdeleted, orgleftdate), as read back.
+      expect(clean?.rows.find((row) => row.store === 'cassandra.user_organisation')).toEqual({
+        store: 'cassandra.user_organisation',
+        expected: 'every row marked left',
+        found: '0 of 1 row not marked left',
+        residue: false,
+      })
 
       await h.db.execute(`INSERT INTO ${TEST_KEYSPACE}.otp (type, key, otp) VALUES ('email', ?, '123456') USING TTL 600`, [p.email], { prepare: true })
       await h.db.execute(`INSERT INTO ${TEST_KEYSPACE}.user_notes (id, userid, note) VALUES (?, ?, 'again')`, [`note2-${p.id}`, p.id], { prepare: true })
+      await h.db.execute(`INSERT INTO ${TEST_KEYSPACE}.user_organisation (userid, organisationid, isdeleted) VALUES (?, 'another-org', false)`, [p.id], { prepare: true })
 
       const dirty = await verify(request?.id ?? '')
-      expect(dirty?.rows.filter((row) => row.residue).map((row) => row.store)).toEqual(['cassandra.user_notes', 'cassandra.otp (by value)'])
+      expect(dirty?.rows.filter((row) => row.residue).map((row) => row.store)).toEqual(['cassandra.user_organisation', 'cassandra.user_notes', 'cassandra.otp (by value)'])
 
       const cli = verifyCommand(request?.id ?? '')
       expect(cli.status, cli.stderr).toBe(1)

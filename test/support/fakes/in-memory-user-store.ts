@@ -131,6 +131,12 @@ export class InMemoryUserStore implements UserStore {
     return this
   }
 
+  /** A membership written after the fact (an organisation adding the user again), not marked left. */
+  addMembership(userId: string, organisationId: string): this {
+    this.memberships.set(userId, [...(this.memberships.get(userId) ?? []), { organisationId, left: false }])
+    return this
+  }
+
   /** The next markDeleted calls answer these outcomes, in order, without touching the row. */
   scriptMarkDeleted(...outcomes: MarkDeletedOutcome[]): this {
     this.scripted.push(...outcomes)
