@@ -20,6 +20,10 @@ export interface LivePhysicalErasureDeps {
 }
 
 type TableSettings = { gcGrace: number; compaction: string }
+type TopicSettings = { retentionMs: number; segmentMs: number; cleanupPolicy: string }
+
+/** The broker's log.retention.check.interval.ms by default: how often it looks for segments past retention. */
+const RETENTION_CHECK_MS = 300_000
 
 /** How long a table's or topic's settings are trusted: they change by an operator's hand, rarely. */
 const SETTINGS_FRESH_MS = 300_000
@@ -37,13 +41,14 @@ function cassandraTable(store: string, keyspace: string): { keyspace: string; ta
  * When each store will have dropped the old values physically, from the live settings: a
  * Cassandra table keeps overwritten and deleted cells in its SSTables until a compaction after
  * gc_grace_seconds; a search index keeps a deleted or replaced document in its segments until they
- * merge (no date can be promised, only how to force it); a Kafka topic keeps an event until
- * retention.ms; Redis drops a key from memory at once. A store whose settings cannot be read is
+ * merge (no date can be promised, only how to force it); a Kafka topic keeps an event until its
+ * segment's newest record is past retention.ms (a compacted topic, with no date); Redis drops a key
+ * from memory at once. A store whose settings cannot be read is
  * left out: the receipt then says nothing rather than a guess.
  */
 export class LivePhysicalErasure implements PhysicalErasure {
-  /** The topic's retention, read at most every few minutes: a deletion must not wait on a Kafka admin round trip each time. */
-  private retention: { ms: number | undefined; readAt: number } | undefined
+  /** The topic's settings, read at most every few minutes: a deletion must not wait on a Kafka admin round trip each time. */
+  private topicSettings: { settings: TopicSettings | undefined; readAt: number } | undefined
   /**
    * Each table's settings, read at most every few minutes and shared by the stores naming the same
    * table: a receipt names about twenty, and reading system_schema for each on every deletion cost
@@ -133,18 +138,29 @@ export class LivePhysicalErasure implements PhysicalErasure {
   }
 
   private async topicHorizon(at: Date): Promise<Horizon | undefined> {
-    const fresh = this.retention && Date.now() - this.retention.readAt < (this.retention.ms === undefined ? 30_000 : SETTINGS_FRESH_MS)
-    if (!fresh) this.retention = { ms: await this.readRetentionMs().catch(() => undefined), readAt: Date.now() }
-    const retentionMs = this.retention?.ms
-    if (retentionMs === undefined) return undefined
+    const fresh = this.topicSettings && Date.now() - this.topicSettings.readAt < (this.topicSettings.settings === undefined ? 30_000 : SETTINGS_FRESH_MS)
+    if (!fresh) this.topicSettings = { settings: await this.readTopicSettings().catch(() => undefined), readAt: Date.now() }
+    const settings = this.topicSettings?.settings
+    if (!settings) return undefined
     const { topic } = this.deps.events
+    const { retentionMs, segmentMs, cleanupPolicy } = settings
+    // A compacted topic drops a record only for a later one of the same key: no date can be promised.
+    if (!cleanupPolicy.split(',').includes('delete')) {
+      return { how: `topic ${topic} is compacted (cleanup.policy ${cleanupPolicy}): the event stays until compaction keeps a later record of the same key (the user id) instead, which has no date` }
+    }
+    if (retentionMs === -1) return { how: `topic ${topic} keeps its events for ever (retention.ms -1): set a retention.ms on it, or remove the records with kafka-delete-records` }
     return {
-      by: later(at, retentionMs),
-      how: `the event stays in topic ${topic} until retention.ms (${retentionMs} ms) has passed and its log segment is deleted; a lower retention.ms on the topic shortens it`,
+      // Kafka deletes whole segments once their newest record is past retention.ms, and the event's
+      // segment takes records for up to segment.ms after it opened: the later of the two bounds it.
+      by: later(at, segmentMs + retentionMs + RETENTION_CHECK_MS),
+      how:
+        `the event stays in topic ${topic} until its log segment's newest record is older than retention.ms (${retentionMs} ms): ` +
+        `the segment takes records for up to segment.ms (${segmentMs} ms), and the broker looks every log.retention.check.interval.ms (5 min by default); ` +
+        'counted from the end of the deletion, later by as long as the event waited for Kafka; a lower retention.ms or segment.ms on the topic shortens it',
     }
   }
 
-  private async readRetentionMs(): Promise<number | undefined> {
+  private async readTopicSettings(): Promise<TopicSettings | undefined> {
     const { brokers, topic, timeoutMs } = this.deps.events
     const admin = new Kafka({
       clientId: 'sunbird-user-delete-settings',
@@ -156,10 +172,16 @@ export class LivePhysicalErasure implements PhysicalErasure {
     }).admin()
     try {
       await admin.connect()
-      const { resources } = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: topic, configNames: ['retention.ms'] }] })
-      const value = resources[0]?.configEntries.find((entry) => entry.configName === 'retention.ms')?.configValue
-      const retentionMs = Number(value)
-      return value && Number.isFinite(retentionMs) && retentionMs >= 0 ? retentionMs : undefined
+      const { resources } = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: topic, configNames: ['retention.ms', 'segment.ms', 'cleanup.policy'] }],
+      })
+      const value = (name: string) => resources[0]?.configEntries.find((entry) => entry.configName === name)?.configValue
+      const retentionMs = Number(value('retention.ms'))
+      const segmentMs = Number(value('segment.ms'))
+      const cleanupPolicy = value('cleanup.policy')
+      if (!cleanupPolicy || !(retentionMs >= -1) || !(segmentMs >= 0)) return undefined
+      return { retentionMs, segmentMs, cleanupPolicy }
     } finally {
       await admin.disconnect().catch(() => undefined)
     }

@@ -1,5 +1,6 @@
 import type { Client as SearchClient } from '@opensearch-project/opensearch'
 import { createClient } from '@redis/client'
+import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RedisConnection } from '../../src/redis/redis-client.js'
 import { RedisUserCache } from '../../src/redis/redis-user-cache.js'
@@ -21,6 +22,19 @@ import { LOCAL_REDIS, LOCAL_SEARCH, TEST_KEYSPACE } from '../support/test-env.js
 import { runDeletionVerify } from '../support/deletion-verify-cli.js'
 
 const ORG = '0137000000000000000012'
+
+/** The topic's retention.ms and segment.ms, as its broker answers them. */
+async function topicSettings(brokers: readonly string[], topic: string): Promise<{ retentionMs: number; segmentMs: number }> {
+  const admin = new Kafka({ clientId: 'erasure-everywhere-test', brokers: [...brokers], logLevel: logLevel.NOTHING }).admin()
+  await admin.connect()
+  try {
+    const { resources } = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['retention.ms', 'segment.ms'] }] })
+    const value = (name: string) => Number(resources[0]?.configEntries.find((entry) => entry.configName === name)?.configValue)
+    return { retentionMs: value('retention.ms'), segmentMs: value('segment.ms') }
+  } finally {
+    await admin.disconnect()
+  }
+}
 
 type ReceiptEntry = { store: string; action: string; count?: number; physicallyErasedBy?: string; physicalErasure?: string }
 const entriesOf = (receipt: Record<string, unknown> | null | undefined) => (receipt?.stores ?? []) as ReceiptEntry[]
@@ -107,6 +121,12 @@ describe('a person erased from every store, on the real Cassandra, OpenSearch an
     expect(entries.find((entry) => entry.store === 'cassandra.user (profile)')?.physicalErasure).toContain(`nodetool compact ${TEST_KEYSPACE} user`)
     expect(entries.find((entry) => entry.store === 'search.user_alias')?.physicalErasure).toContain('_forcemerge?only_expunge_deletes=true')
     expect(entries.find((entry) => entry.store === 'redis.user')?.physicallyErasedBy).toBe(request?.receipt?.completedAt)
+    // Kafka drops whole segments once their newest record is past retention.ms: the event's may take records for segment.ms more.
+    const topic = await topicSettings(h.config.events.brokers, h.config.events.topic)
+    const event = entries.find((entry) => entry.store === 'kafka (delete.user topic)')
+    expect(event?.action).toBe('queued')
+    expect(Date.parse(event?.physicallyErasedBy ?? '')).toBe(completedAt + topic.segmentMs + topic.retentionMs + 300_000)
+    expect(event?.physicalErasure).toContain(`segment.ms (${topic.segmentMs} ms)`)
     // What was kept (consent, roles) or only appended (the audit trail) is not going: no date, no how.
     for (const store of ['cassandra.user_consent', 'cassandra.user_roles', 'cassandra.user_deletion_audit']) {
       expect(entries.find((entry) => entry.store === store)?.action, store).toMatch(/^(kept|appended)$/)
