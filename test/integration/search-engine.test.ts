@@ -61,6 +61,39 @@ describe("Sunbird's search indexes on the real OpenSearch", () => {
     expect(Object.keys(aliases)).toEqual([scratchUser.index])
   })
 
+  it('when the alias already names a deployment’s own index (after a reindex), then nothing is created or changed: the alias keeps naming that one index', async () => {
+    const own = `user_reindexed_t${suffix}`
+    const aliased = userIndexDefinition(`userv3_r${suffix}`, `user_alias_r${suffix}`)
+    await client.indices.create({ index: own, body: { aliases: { [aliased.aliases[0]!]: {} } } })
+    try {
+      const lines: string[] = []
+      const [result] = await migrateSearch(client, (line) => lines.push(line), [aliased])
+
+      expect(result).toMatchObject({ outcome: 'aliased elsewhere', aliasedTo: [own] })
+      expect((await client.indices.exists({ index: aliased.index })).body).toBe(false)
+      expect(Object.keys((await client.indices.getAlias({ name: aliased.aliases[0]! })).body as Json)).toEqual([own])
+      expect(lines).toEqual([`search index ${aliased.index}: not created, alias ${aliased.aliases[0]} names ${own} already (left as it is)`])
+    } finally {
+      await client.indices.delete({ index: [own, aliased.index], ignore_unavailable: true }).catch(() => undefined)
+    }
+  })
+
+  it('when the index exists with a mapping of the deployment’s own (dynamic fields on), then the run adds the fields it lacks and leaves dynamic as it was', async () => {
+    const existing = userIndexDefinition(`userv3_d${suffix}`, `user_alias_d${suffix}`)
+    // Sunbird's settings (its analyzers), a mapping of its own.
+    await client.indices.create({ index: existing.index, body: { settings: existing.create.settings as Json, mappings: { dynamic: true, properties: { id: { type: 'keyword' } } } } })
+    try {
+      const [result] = await migrateSearch(client, () => {}, [existing])
+
+      expect(result?.outcome).toBe('updated')
+      const mapping = ((await client.indices.getMapping({ index: existing.index })).body as Json)[existing.index].mappings
+      expect(String(mapping.dynamic)).toBe('true')
+      expect(mapping.properties.firstName).toBeDefined()
+    } finally {
+      await client.indices.delete({ index: existing.index, ignore_unavailable: true }).catch(() => undefined)
+    }
+  })
+
   it("when created, then the user index has Sunbird's settings and analyzers with the two 7.x fixes", async () => {
     const settings = ((await client.indices.getSettings({ index: USER_INDEX })).body as Json)[USER_INDEX].settings.index
 
