@@ -250,7 +250,7 @@ describe('deletion:verify checks the managed users the deletion erased', () => {
   })
 })
 
-describe('deletion:verify checks memberships and roles as the plan leaves them', () => {
+describe('deletion:verify judges memberships, roles and the cache key as the plan leaves them', () => {
   const line = (verification: DeletionVerification, store: string) => verification.rows.find((row) => row.store === store)
 
   it('when a hard deletion removed them, then both read 0 rows; a membership or a role written again after it is residue', async () => {
@@ -279,6 +279,18 @@ describe('deletion:verify checks memberships and roles as the plan leaves them',
 
     expect(residueOf(verification.rows)).toEqual(['cassandra.user_organisation'])
     expect(line(verification, 'cassandra.user_organisation')?.found).toBe('1 of 2 rows not marked left')
+  })
+
+  it('when the cache key of a soft deletion’s person is filled again from the profile it keeps, then that is shown, not residue', async () => {
+    const w = family()
+    const { verify } = await deleteParentAndVerify(w, 'soft')
+    expect(w.cache.hashes.has(PARENT)).toBe(false)
+
+    w.cache.hashes.set(PARENT, { firstname: 'Asha' })
+    const verification = await verify()
+
+    expect(line(verification, 'redis.user')).toEqual({ store: 'redis.user', expected: 'removed (refills from the kept profile)', found: 'key', residue: false })
+    expect(hasResidue(verification)).toBe(false)
   })
 
   it('when a soft deletion kept them, then both are shown kept and not judged', async () => {

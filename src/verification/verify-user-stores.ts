@@ -112,7 +112,8 @@ export async function verifyUserStores(deps: UserStoresDeps, userId: string, pla
   if (!deps.cache) notConfigured('redis.user', reached.cache, false, 'cache not configured')
   else {
     const cached = (await deps.cache.readUser(userId)) !== undefined
-    check('redis.user', 'no key', cached ? 'key' : 'no key', cached)
+    // A soft deletion removes the key but keeps the profile, from which Sunbird's cache fills again: shown, not judged.
+    check('redis.user', erasing(plan) ? 'no key' : 'removed (refills from the kept profile)', cached ? 'key' : 'no key', erasing(plan) && cached)
   }
   return result
 }
