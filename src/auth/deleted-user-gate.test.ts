@@ -249,6 +249,36 @@ describe('DeletedUserGate', () => {
     expect(reads).toBe(1)
   })
 
+  it('when a store read is still in flight after the TTL, then a later request does not wait on its stale answer: it reads again and sees the deletion', async () => {
+    // Arrange: the first read hangs (Cassandra slow) and would answer active; the user is deleted meanwhile.
+    const clock = manualClock()
+    const answers: ((standing: LockOutStanding) => void)[] = []
+    const gate = new DeletedUserGate({
+      standingInStore: () => new Promise<LockOutStanding>((resolve) => answers.push(resolve)),
+      ttlMs: TTL_MS,
+      maxEntries: 100,
+      now: clock.now,
+    })
+    const first = gate.standing('user-1')
+    clock.advance(TTL_MS / 2)
+    const joined = gate.standing('user-1')
+    expect(answers).toHaveLength(1)
+
+    // Act
+    clock.advance(TTL_MS)
+    const later = gate.standing('user-1')
+    answers[1]?.('deleted')
+    answers[0]?.('active')
+
+    // Assert: within the TTL a request joins the read; past it, a fresh read answers.
+    expect(answers).toHaveLength(2)
+    expect(await later).toBe('deleted')
+    expect([await first, await joined]).toEqual(['active', 'active'])
+    // The stale read, answering last, changes nothing of the fresher answer kept.
+    expect(await gate.standing('user-1')).toBe('deleted')
+    expect(answers).toHaveLength(2)
+  })
+
   it('when a store read fails, then every request waiting on it gets the error and the next one reads again', async () => {
     // Arrange
     let fail = true
@@ -330,6 +360,20 @@ describe('DeletedUserGate, for a managed user', () => {
     // Assert
     expect(await gate.standing('child')).toBe('deleted')
     expect(store.reads.filter((id) => id === 'child')).toHaveLength(2)
+  })
+
+  it('when a managed user reads deleted through their manager’s deletion, then that is trusted for the TTL only: once an operator frees them (managedby cleared), they are let in', async () => {
+    const clock = manualClock()
+    const store = managedStore('parent', 'child')
+    store.set('parent', 'deleted')
+    const gate = new DeletedUserGate({ standingInStore: store.standingInStore, ttlMs: TTL_MS, maxEntries: 100, now: clock.now })
+    expect(await gate.standing('child')).toBe('deleted')
+
+    // The operator's fix, done in the store: nothing tells this instance.
+    store.set('parent', 'active')
+    clock.advance(TTL_MS + 1)
+
+    expect(await gate.standing('child')).toBe('active')
   })
 
   it('when this instance restores the user who manages a user it had cached as restorable, then the managed user is let in at once', async () => {

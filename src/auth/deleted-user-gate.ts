@@ -38,8 +38,11 @@ export class DeletedUserGate implements DeletionListener {
   /** Bumped by every deletion or restore told to this instance, so a read that started before it is not cached over it. */
   private readonly changes = new Map<string, number>()
   private changeCount = 0
-  /** The store read in flight per user: requests that miss the cache together wait on one read (single flight). */
-  private readonly inFlight = new Map<string, Promise<LockOutStanding>>()
+  /**
+   * The store read in flight per user, and when it started: requests that miss the cache together
+   * wait on one read (single flight), while it is younger than the TTL.
+   */
+  private readonly inFlight = new Map<string, { read: Promise<LockOutStanding>; startedAt: number }>()
   /** Per user, the users whose answers depend on theirs (a manager's managed users): a change of that user forgets those answers. */
   private readonly dependents = new Map<string, Set<string>>()
 
@@ -54,24 +57,29 @@ export class DeletedUserGate implements DeletionListener {
   async standing(userId: string): Promise<LockOutStanding> {
     const cached = this.cache.get(userId)
     if (cached !== undefined) return cached
-    const shared = this.inFlight.get(userId)
-    if (shared) return shared
-    const before = this.changes.get(userId)
     // The answer is as old as the read's start (a deletion may commit while the read is in flight),
-    // so its trust is counted from there: a slow read never stretches the lag past the TTL.
+    // so a read older than the TTL is not joined: a slow store never stretches the lag past the TTL.
+    const shared = this.inFlight.get(userId)
+    if (shared && this.now() - shared.startedAt < this.options.ttlMs) return shared.read
+    const before = this.changes.get(userId)
     const readStartedAt = this.now()
+    // Whether the answer rests on another user's deletion (a managed user's on their manager's).
+    let derived = false
     const read: Promise<LockOutStanding> = this.options
-      .standingInStore(userId, (otherUserId) => this.follow(userId, otherUserId))
+      .standingInStore(userId, (otherUserId) => {
+        derived = true
+        this.follow(userId, otherUserId)
+      })
       .then((standing) => {
         // userDeleted() / userRestored() may have run while we read: their answer wins over a stale read.
         if (this.changes.get(userId) !== before) return this.cache.get(userId) ?? standing
-        this.remember(userId, standing, readStartedAt)
+        this.remember(userId, standing, readStartedAt, derived)
         return standing
       })
       .finally(() => {
-        if (this.inFlight.get(userId) === read) this.inFlight.delete(userId)
+        if (this.inFlight.get(userId)?.read === read) this.inFlight.delete(userId)
       })
-    this.inFlight.set(userId, read)
+    this.inFlight.set(userId, { read, startedAt: readStartedAt })
     return read
   }
 
@@ -120,18 +128,21 @@ export class DeletedUserGate implements DeletionListener {
     if (this.changes.size > 10_000) this.changes.clear()
   }
 
-  /** Caches an answer; one read from the store at `readStartedAt` is trusted for the TTL from then, and not at all once that has passed. */
-  private remember(userId: string, standing: LockOutStanding, readStartedAt?: number): void {
-    if (standing === 'deleted') {
+  /**
+   * Caches an answer; one read from the store at `readStartedAt` is trusted for the TTL from then,
+   * and not at all once that has passed. A user's own final deletion is kept for a day; one that
+   * rests on another user's (`derived`: a managed user of a deleted manager) only for the TTL, as
+   * an operator may undo it (clearing `managedby`) without this instance being told.
+   */
+  private remember(userId: string, standing: LockOutStanding, readStartedAt?: number, derived = false): void {
+    if (standing === 'deleted' && !derived) {
       this.cache.set(userId, standing, { ttl: this.deletedTtlMs })
       return
     }
     const ttl = readStartedAt === undefined ? this.options.ttlMs : this.options.ttlMs - (this.now() - readStartedAt)
-    // lru-cache reads a ttl of 0 as "for ever": an answer already past its trust is not cached.
-    if (ttl < 1) {
-      this.cache.delete(userId)
-      return
-    }
+    // lru-cache reads a ttl of 0 as "for ever": an answer already past its trust is not cached, nor
+    // does it remove one a later read may have cached meanwhile.
+    if (ttl < 1) return
     this.cache.set(userId, standing, { ttl })
   }
 }
