@@ -250,6 +250,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     deletedUsers,
     sessions: { startedAt: (userId, sessionId) => keycloak.sessionStartedAt(userId, sessionId) },
     sessionCookie: { name: config.auth.session.cookieName, allowedOrigins: config.auth.session.allowedOrigins, secure: config.auth.session.cookieSecure },
+    directTokenClients: config.auth.userToken.directClients,
     metrics,
     idempotency: {
       keys: new CassandraIdempotencyKeys(cassandra, config.cassandra.keyspace),

@@ -46,7 +46,8 @@ describe('UserTokenVerifier with offline PEM keys, valid tokens', () => {
     const verified = await verifier.verify(token)
 
     // Assert
-    expect(verified).toEqual({ userId: USER_ID, roles: [] })
+    // azp names the client the token was issued to (the routes taking the token alone check it).
+    expect(verified).toEqual({ userId: USER_ID, roles: [], clientId: 'portal' })
   })
 
   it('when sub is f:<provider>:<id>, then the user id is the part after the last colon', async () => {
@@ -263,7 +264,7 @@ describe('UserTokenVerifier, the same token again', () => {
 
     const again = await verifier.verify(token)
 
-    expect(again).toEqual({ userId: USER_ID, roles: [{ role: 'ORG_ADMIN', organisationIds: ['org-1'] }] })
+    expect(again).toEqual({ userId: USER_ID, roles: [{ role: 'ORG_ADMIN', organisationIds: ['org-1'] }], clientId: 'portal' })
   })
 
   it('when a token failed verification, then the same token fails again (refusals are not kept)', async () => {

@@ -16,6 +16,8 @@ export interface VerifiedUserToken {
   authTime?: number
   /** `sid`: the Keycloak session the token was issued in. */
   sessionId?: string
+  /** `azp`: the Keycloak client the token was issued to. */
+  clientId?: string
 }
 
 export interface UserTokenVerifierOptions {
@@ -130,7 +132,7 @@ export class UserTokenVerifier {
     if (typeof jwt.header.kid !== 'string' || jwt.header.kid === '') throw new InvalidCredentialsError(credential, 'no kid')
     checkTimeClaims(jwt.payload, credential, { nowSeconds, clockSkewSeconds: this.clockSkewSeconds })
     await this.validateWithAdapter(raw, credential)
-    const { sub, roles, parentId, auth_time: authTime, sid } = jwt.payload
+    const { sub, roles, parentId, auth_time: authTime, sid, azp } = jwt.payload
     if (typeof sub !== 'string' || sub === '') throw new InvalidCredentialsError(credential, 'no sub')
     const userId = userIdOfSubject(sub, this.subjectRules)
     if (userId === undefined) throw new InvalidCredentialsError(credential, 'sub is neither an id nor f:<provider>:<id>')
@@ -138,6 +140,7 @@ export class UserTokenVerifier {
     const login = {
       ...(typeof authTime === 'number' && Number.isFinite(authTime) && { authTime }),
       ...(typeof sid === 'string' && sid !== '' && { sessionId: sid }),
+      ...(typeof azp === 'string' && azp !== '' && { clientId: azp }),
     }
     // A parentId that is no string is no parent, as before; a string must have a subject's shape.
     if (typeof parentId !== 'string' || parentId === '') return { userId, roles: readRoles(roles), ...login }

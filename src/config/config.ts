@@ -36,6 +36,8 @@ export interface Config {
       readonly federationProviderId: string
       readonly jwksMinRefreshIntervalMs: number
       readonly jwksMaxAgeMs: number
+      /** USER_TOKEN_DIRECT_CLIENTS: the clients (`azp`) whose tokens the routes taking the person's token alone accept; empty: any. */
+      readonly directClients: readonly string[]
     }
     readonly keycloakAdmin: {
       readonly baseUrl: string

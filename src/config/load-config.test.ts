@@ -87,6 +87,7 @@ describe('loadConfig defaults', () => {
       federationProviderId: '',
       jwksMinRefreshIntervalMs: 60000,
       jwksMaxAgeMs: 300000,
+      directClients: [],
     })
     expect(config.auth.clockSkewSeconds).toBe(60)
     expect(config.auth.apiBearer.consumersFile).toBe(join(projectRoot, 'config/local/api-consumers.json'))
@@ -125,6 +126,14 @@ describe('loadConfig env overrides with Sunbird names', () => {
     const config = loadConfig()
 
     expect(config.cassandra.hosts).toEqual(['cass-1', 'cass-2', 'cass-3'])
+  })
+
+  it('when USER_TOKEN_DIRECT_CLIENTS is a comma list, then the direct clients are its trimmed names', () => {
+    cleanEnv({ USER_TOKEN_DIRECT_CLIENTS: 'portal, mobile-app ,' })
+
+    const config = loadConfig()
+
+    expect(config.auth.userToken.directClients).toEqual(['portal', 'mobile-app'])
   })
 
   it('when sunbird_cassandra_port is set, then the port is that number', () => {

@@ -80,6 +80,7 @@ function normalise(raw: Plain, production: boolean, replicationDefault: unknown)
     auth: {
       userToken: {
         ssoUrl,
+        directClients: splitList(userToken.directClients),
         publicKeyDir: keyDir && !isAbsolute(keyDir) ? resolve(projectRoot, keyDir) : keyDir,
       },
       keycloakAdmin: { baseUrl: String(keycloakAdmin.baseUrl || ssoUrl).replace(/\/+$/, '') },

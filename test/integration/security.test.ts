@@ -5,8 +5,11 @@ import type { Operation } from '../../src/http/operation.js'
 import { operations } from '../../src/http/operations/index.js'
 import { readSchemas } from '../../src/schemas/schema-registry.js'
 import { expectErrorInDialect } from '../support/assertions.js'
-import { type CredentialWorld, credentialCases } from '../support/credential-cases.js'
-import { type Harness, startHarness } from '../support/harness.js'
+import { type CredentialWorld, credentialCases, DIRECT_TOKEN_CLIENTS } from '../support/credential-cases.js'
+import { signApiBearer } from '../../scripts/lib/sign-jwt.js'
+import { type Harness, LOCAL_CONSUMER, startHarness } from '../support/harness.js'
+import { ISSUER } from '../support/test-env.js'
+import { mintUserToken } from '../support/user-tokens.js'
 import { readUserState } from '../support/user-state.js'
 
 /**
@@ -29,7 +32,7 @@ describe('the shared security suite, for every authenticated operation', () => {
   let h: Harness
   let world: CredentialWorld
   beforeAll(async () => {
-    h = await startHarness()
+    h = await startHarness({ auth: { userToken: { directClients: DIRECT_TOKEN_CLIENTS } } })
     const active = await h.seed()
     const deleted = await h.seed({ status: 2, isDeleted: true })
     world = { keys: h.keys, activeUserId: active.id, deletedUserId: deleted.id }
@@ -49,6 +52,16 @@ describe('the shared security suite, for every authenticated operation', () => {
     expect(authenticated.map((operation) => operation.id)).toEqual(expect.arrayContaining(['api.user.delete', 'api.user.delete.status']))
     for (const operation of authenticated)
       expect(credentialCases[operation.credentials.name], `add the cases of scheme ${operation.credentials.name} to test/support/credential-cases.ts`).toBeDefined()
+  })
+
+  it('when USER_TOKEN_DIRECT_CLIENTS is set, then the Sunbird route still takes a person’s token of another client: its gateway JWT is the second credential', async () => {
+    const operation = authenticated.find((candidate) => candidate.id === 'api.user.delete.status')
+    if (!operation) throw new Error('no status operation')
+    const token = mintUserToken(world.keys, ISSUER, { sub: world.activeUserId, azp: 'another-app-of-the-realm' })
+
+    const response = await send(operation, { authorization: `Bearer ${signApiBearer(LOCAL_CONSUMER.key, LOCAL_CONSUMER.secret)}`, 'x-authenticated-user-token': token })
+
+    expect(response.status, await response.text()).not.toBe(401)
   })
 
   describe.each(authenticated.map((operation) => [`${operation.method} ${operation.paths[0]}`, operation] as const))('%s', (_label, operation) => {

@@ -3,6 +3,10 @@ import { LOCAL_CONSUMER, LOCAL_DELETE_ANY_USER_CONSUMER } from './harness.js'
 import { ISSUER } from './test-env.js'
 import { createRealmKeys, mintUserToken, type RealmKeys } from './user-tokens.js'
 
+/** The client the security suite's service lists in USER_TOKEN_DIRECT_CLIENTS is the test tokens' own (`portal`); this one is not listed. */
+export const DIRECT_TOKEN_CLIENTS = ['portal']
+const OTHER_CLIENT = 'another-app-of-the-realm'
+
 /** What a case builds its credentials from: the realm keys the service trusts, and users in the store. */
 export interface CredentialWorld {
   keys: RealmKeys
@@ -164,6 +168,8 @@ export const credentialCases: Record<string, SchemeCases> = {
       { name: 'token forged (another key under the realm kid)', headers: (world) => ({ authorization: bearer(forgedUserToken(world, world.activeUserId)) }) },
       { name: 'token expired', headers: (world) => ({ authorization: bearer(userToken(world, world.activeUserId, { exp: now() - 5 })) }) },
       { name: 'token of a deleted user', headers: (world) => ({ authorization: bearer(userToken(world, world.deletedUserId)) }) },
+      { name: 'token issued to a client not in USER_TOKEN_DIRECT_CLIENTS', headers: (world) => ({ authorization: bearer(userToken(world, world.activeUserId, { azp: OTHER_CLIENT })) }) },
+      { name: 'token with no azp', headers: (world) => ({ authorization: bearer(userToken(world, world.activeUserId, { azp: undefined })) }) },
       { name: 'token naming sub twice', headers: (world) => ({ authorization: bearer(rawUserToken(world, `,"sub":"someone-else","sub":${JSON.stringify(world.activeUserId)}`)) }) },
       { name: 'token with a crit header', headers: (world) => ({ authorization: bearer(rawUserToken(world, `,"sub":${JSON.stringify(world.activeUserId)}`, ',"crit":["exp"]')) }) },
       {
@@ -211,6 +217,7 @@ export const credentialCases: Record<string, SchemeCases> = {
       { name: 'cookie token forged (another key under the realm kid)', headers: (world) => ({ cookie: `neptun-session=${forgedUserToken(world, world.activeUserId)}` }) },
       { name: 'cookie token expired', headers: (world) => ({ cookie: `neptun-session=${userToken(world, world.activeUserId, { exp: now() - 5 })}` }) },
       { name: 'cookie token of a deleted user', headers: (world) => ({ cookie: `neptun-session=${userToken(world, world.deletedUserId)}` }) },
+      { name: 'cookie token issued to a client not in USER_TOKEN_DIRECT_CLIENTS', headers: (world) => ({ cookie: `neptun-session=${userToken(world, world.activeUserId, { azp: OTHER_CLIENT })}` }) },
       { name: 'cookie token naming sub twice', headers: (world) => ({ cookie: `neptun-session=${rawUserToken(world, `,"sub":"someone-else","sub":${JSON.stringify(world.activeUserId)}`)}` }) },
     ],
   },

@@ -47,7 +47,7 @@ export interface Harness {
  */
 export async function startHarness(overrides: DeepPartial<Config> = {}, serviceOverrides: ServiceOverrides = {}): Promise<Harness> {
   const keys = createRealmKeys()
-  const config = testConfig({ ...overrides, auth: { userToken: { publicKeyDir: keys.dir }, ...overrides.auth } })
+  const config = testConfig({ ...overrides, auth: { ...overrides.auth, userToken: { ...overrides.auth?.userToken, publicKeyDir: keys.dir } } })
   const service = composeService(config, createLogger(config.logging.level), serviceOverrides)
   const db = createCassandraClient(testConfig().cassandra)
   await db.connect()

@@ -15,6 +15,11 @@ export interface Verifiers {
   sessions: SessionClock
   /** The session-cookie scheme's settings (SESSION_COOKIE_NAME, SESSION_ALLOWED_ORIGINS, SESSION_COOKIE_SECURE). */
   sessionCookie: SessionCookieSettings
+  /**
+   * USER_TOKEN_DIRECT_CLIENTS: the Keycloak clients (`azp`) whose tokens the schemes taking the
+   * person's token alone accept (no gateway JWT beside it); empty: any client of the realm.
+   */
+  directTokenClients: readonly string[]
 }
 
 export interface SessionCookieSettings {

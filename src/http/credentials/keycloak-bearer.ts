@@ -26,7 +26,7 @@ export const keycloakBearer: CredentialScheme<Caller> = {
         scheme: 'bearer',
         bearerFormat: 'JWT',
         description:
-          "The person's Keycloak access token itself (`Authorization: Bearer …`), no gateway token: verified and parsed as strictly as Sunbird's `X-Authenticated-User-token` (RS256, the realm's issuer, `sub` a plain id or `f:<provider>:<id>`); a deleted person's token is refused.",
+          "The person's Keycloak access token itself (`Authorization: Bearer …`), no gateway token: verified and parsed as strictly as Sunbird's `X-Authenticated-User-token` (RS256, the realm's issuer, `sub` a plain id or `f:<provider>:<id>`); a deleted person's token is refused; with `USER_TOKEN_DIRECT_CLIENTS` set, so is one issued to another client (`azp`) of the realm.",
       },
     },
     parameters: { 'X-Authenticated-For': MANAGED_USER_PARAMETER },
@@ -36,7 +36,7 @@ export const keycloakBearer: CredentialScheme<Caller> = {
     return refusedAsUnauthorized(async () => {
       const token = bearerToken(c.req.header('authorization'))
       if (!token) throw new InvalidCredentialsError('user-token', 'missing')
-      return withManagedUser(await personCaller(token, DIRECT, verifiers), c.req.header('x-authenticated-for'), verifiers)
+      return withManagedUser(await personCaller(token, DIRECT, verifiers, { direct: true }), c.req.header('x-authenticated-for'), verifiers)
     })
   },
 

@@ -10,9 +10,17 @@ import type { Verifiers } from './credential-scheme.js'
  * the managed user of X-Authenticated-For, the lock-out, and the login step-up judges.
  */
 
-/** The person of a verified user token, acting through `consumer` (the gateway consumer, or the scheme's own name when there is none). */
-export async function personCaller(token: string, consumer: string, verifiers: Verifiers): Promise<Caller> {
+/**
+ * The person of a verified user token, acting through `consumer` (the gateway consumer, or the
+ * scheme's own name when there is none). A scheme that takes the person's token alone (`direct`)
+ * accepts only a token issued to one of USER_TOKEN_DIRECT_CLIENTS, when that is set: with no
+ * gateway JWT beside it, a token the realm issued to another of its clients is not this service's.
+ */
+export async function personCaller(token: string, consumer: string, verifiers: Verifiers, { direct = false }: { direct?: boolean } = {}): Promise<Caller> {
   const user = await verifiers.userTokens.verify(token, 'user-token')
+  const clients = verifiers.directTokenClients
+  if (direct && clients.length > 0 && (user.clientId === undefined || !clients.includes(user.clientId)))
+    throw new InvalidCredentialsError('user-token', 'client (azp) not in USER_TOKEN_DIRECT_CLIENTS')
   return {
     consumer,
     userId: user.userId,

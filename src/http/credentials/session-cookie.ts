@@ -37,7 +37,7 @@ export const sessionCookie: CredentialScheme<Caller> = {
         in: 'cookie',
         name: 'neptun-session',
         description:
-          "The person's Keycloak access token in the session cookie (name: `SESSION_COOKIE_NAME`, `neptun-session` by default), verified as strictly as Sunbird's user token. A call whose `Origin` is not in `SESSION_ALLOWED_ORIGINS`, or with `Sec-Fetch-Site: cross-site`, is refused 403 `UOS_USRDLT0140` before the cookie is read.",
+          "The person's Keycloak access token in the session cookie (name: `SESSION_COOKIE_NAME`, `neptun-session` by default), verified as strictly as Sunbird's user token; with `USER_TOKEN_DIRECT_CLIENTS` set, only a token issued to one of those clients (`azp`). A call whose `Origin` is not in `SESSION_ALLOWED_ORIGINS`, or with `Sec-Fetch-Site: cross-site`, is refused 403 `UOS_USRDLT0140` before the cookie is read.",
       },
     },
     parameters: {},
@@ -48,7 +48,7 @@ export const sessionCookie: CredentialScheme<Caller> = {
     return refusedAsUnauthorized(async () => {
       const token = getCookie(c, verifiers.sessionCookie.name)?.trim()
       if (!token) throw new InvalidCredentialsError('user-token', 'missing')
-      return personCaller(token, DIRECT, verifiers)
+      return personCaller(token, DIRECT, verifiers, { direct: true })
     })
   },
 

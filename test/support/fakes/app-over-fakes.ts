@@ -77,6 +77,7 @@ export function appOverFakes(
     deletedUsers,
     sessions: { startedAt: async () => undefined },
     sessionCookie: { name: 'neptun-session', allowedOrigins: [], secure: false },
+    directTokenClients: [],
     metrics: createServiceMetrics(),
     idempotency: { keys: settings.idempotencyKeys ?? new InMemoryIdempotencyKeys(), inFlightSeconds: 30 },
     deleteAccount: (input) => deleteAccount(world.deps, input),
