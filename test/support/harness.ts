@@ -47,7 +47,8 @@ export interface Harness {
  */
 export async function startHarness(overrides: DeepPartial<Config> = {}, serviceOverrides: ServiceOverrides = {}): Promise<Harness> {
   const keys = createRealmKeys()
-  const config = testConfig({ ...overrides, auth: { ...overrides.auth, userToken: { ...overrides.auth?.userToken, publicKeyDir: keys.dir } } })
+  // The test's own PEM keys, unless the test asks for other keys (publicKeyDir '' for the realm's JWKS).
+  const config = testConfig({ ...overrides, auth: { ...overrides.auth, userToken: { publicKeyDir: keys.dir, ...overrides.auth?.userToken } } })
   const service = composeService(config, createLogger(config.logging.level), serviceOverrides)
   const db = createCassandraClient(testConfig().cassandra)
   await db.connect()
