@@ -8,14 +8,16 @@ import { createServiceClient } from './lib/batch-cli/service-call.js'
 import { submitAll } from './lib/batch-cli/submit.js'
 import { fail } from './lib/batch-cli/terminal.js'
 
-// `npm run deletion:batch -- --file ids.txt [--mode hard] [--dry-run] [--url <base>]` or `-- --job <id>[,<id>…] [--cancel]`:
+// `npm run deletion:batch -- --file ids.txt [--mode hard] [--dry-run] [--idempotency-key <key>] [--url <base>]` or `-- --job <id>[,<id>…] [--cancel]`:
 // submits the ids of a file (one per line; blank lines and # comments skipped) as batch deletion
 // jobs of at most 1000 ids and follows them to the end with a progress bar (plain lines when the
 // output is not a terminal). Credentials come from API_BEARER and USER_TOKEN, as the quick start
 // prints them (API_BEARER alone: a consumer trusted with deleteAnyUser). `--job` follows jobs
 // already submitted (comma-separated) instead; with `--cancel`, it cancels them first (no deletion of
 // their users begins any more) and follows them until their last users are settled. Each job is submitted with an Idempotency-Key of its
-// own, the same on every try, so a try whose answer was lost can be repeated without a second job.
+// own, the same on every try, so a try whose answer was lost can be repeated without a second job; a run that
+// stops part way through its submits (given up, interrupted) prints its key, and the same command
+// with `--idempotency-key <key>` sends each job under its key again, recording none twice.
 // Submitting or following, a service that does not answer is asked again until it has been silent
 // for `--give-up-after` seconds (120); one no try can get through to (a port fetch blocks, a TLS
 // handshake or certificate that fails) stops it at once. Exit code: 0 when every id was deleted,
@@ -41,7 +43,7 @@ async function main(): Promise<number> {
     return 0
   }
   // The submit was answered: a TLS or port failure while following is waited out, not final.
-  return follow(service, await submitAll(service, file, options.mode, options.giveUpMs), options.giveUpMs, { answeredBefore: true })
+  return follow(service, await submitAll(service, file, options), options.giveUpMs, { answeredBefore: true })
 }
 
 // Never a stack trace: an error nobody foresaw is named, not dumped (its message may hold a token).

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { mkdtempSync, writeFileSync } from 'node:fs'
+import type { ServerResponse } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -42,18 +43,28 @@ const HOP_BY_HOP = new Set(['host', 'connection', 'content-length', 'transfer-en
  * answer to the first submit: the server has recorded the job, then the proxy cuts the connection
  * (a 202 lost on the way back).
  */
-async function proxyLosingFirstSubmitAnswer(target: string): Promise<StubServer> {
+function proxyLosingFirstSubmitAnswer(target: string): Promise<StubServer> {
   let lost = false
+  return proxySpoilingSubmitAnswers(target, (res) => {
+    if (lost) return false
+    lost = true
+    res.socket?.destroy()
+    return true
+  })
+}
+
+/**
+ * A proxy in front of the server that passes every request on and every answer back, except the
+ * answers to submits that `spoil` gives in their place (it returns whether it did): the server has
+ * recorded the job, its client hears otherwise.
+ */
+async function proxySpoilingSubmitAnswers(target: string, spoil: (res: ServerResponse) => boolean): Promise<StubServer> {
   return startStubServer((request, res) => {
     const headers = Object.fromEntries(Object.entries(request.headers).filter(([name, value]) => !HOP_BY_HOP.has(name) && typeof value === 'string')) as Record<string, string>
     fetch(`${target}${request.path}`, { method: request.method, headers, ...(request.body && { body: request.body }) })
       .then(async (answer) => {
         const body = await answer.text()
-        if (request.path === SUBMIT && !lost) {
-          lost = true
-          res.socket?.destroy()
-          return
-        }
+        if (request.path === SUBMIT && spoil(res)) return
         const passed = ['content-type', 'retry-after', 'idempotent-replayed'].flatMap((name) => {
           const value = answer.headers.get(name)
           return value === null ? [] : [[name, value] as const]
@@ -108,7 +119,8 @@ describe('npm run deletion:batch against the built server', () => {
     expect(first.out).toContain('FORBIDDEN=1')
     expect(first.code).toBe(1)
     const jobId = /submitted job ([0-9a-f-]{36})/.exec(first.out)?.[1]
-    const again = await runCli(['--job', jobId!, '--url', server.url], env)
+    // The service reads a job id in either case: named so twice, it is one job, counted once.
+    const again = await runCli(['--job', `${jobId},${jobId?.toUpperCase()}`, '--url', server.url], env)
     expect(again.out).toContain('done: 2 deleted, FORBIDDEN=1 failed, of 3')
     expect(again.code).toBe(1)
   })
@@ -121,7 +133,8 @@ describe('npm run deletion:batch against the built server', () => {
 
       const submits = proxy.requests.filter((request) => request.path === SUBMIT)
       expect(submits, out).toHaveLength(2)
-      expect(submits[0]?.headers['idempotency-key']).toMatch(/^[0-9a-f-]{36}$/)
+      // The run's key, then the job's number in the file.
+      expect(submits[0]?.headers['idempotency-key']).toMatch(/^[0-9a-f-]{36}\/1$/)
       expect(submits[1]?.headers['idempotency-key']).toBe(submits[0]?.headers['idempotency-key'])
       const jobId = /submitted job ([0-9a-f-]{36}) \(3 ids, recorded by an earlier try whose answer was lost\)/.exec(out)?.[1]
       expect(jobId, out).toBeDefined()
@@ -131,6 +144,36 @@ describe('npm run deletion:batch against the built server', () => {
     } finally {
       await proxy.close()
     }
+  })
+
+  it('when every answer to its submit is a 503 though the server recorded the job, then it gives up saying the ids may or may not have been submitted; the same command with the printed --idempotency-key gets that job back, and each user is deleted once by it', async () => {
+    const ids = await seeded(3)
+    const file = await idsFile(ids)
+    const proxy = await proxySpoilingSubmitAnswers(server.url, (res) => {
+      const params = { err: 'UOS_USRDLT0064', errmsg: 'SERVICE UNAVAILABLE', status: 'FAILED' }
+      res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 'api.user.delete.batch', ver: 'v1', params, responseCode: 'SERVER_ERROR', result: {} }))
+      return true
+    })
+    let first: { code: number | null; out: string }
+    try {
+      first = await runCli(['--file', file, '--url', proxy.url, '--give-up-after', '2'], env)
+    } finally {
+      await proxy.close()
+    }
+    expect(first.out).toContain('the service may still have recorded that job')
+    expect(first.out).not.toContain('nothing was submitted')
+    expect(first.out).toContain(`3 of 3 ids may or may not have been submitted: the ones from line 2 of ${file} on`)
+    expect(first.code).toBe(2)
+    const key = /--idempotency-key ([0-9a-f-]{36})/.exec(first.out)?.[1]
+    expect(key, first.out).toBeDefined()
+
+    const again = await runCli(['--file', file, '--url', server.url, '--idempotency-key', key ?? ''], env)
+
+    const jobId = /submitted job ([0-9a-f-]{36}) \(3 ids, recorded already under this --idempotency-key\)/.exec(again.out)?.[1]
+    expect(jobId, again.out).toBeDefined()
+    expect(again.out).toContain('done: 3 deleted, none failed, of 3')
+    expect(again.code).toBe(0)
+    for (const id of ids) expect((await requestsOf(db, id)).map((request) => [request.id, request.state])).toEqual([[batchRequestId(jobId ?? '', id), 'completed']])
   })
 
   it('when API_BEARER is a consumer trusted with deleteAnyUser and USER_TOKEN is not set, then it deletes users of any organisation and exits 0', async () => {

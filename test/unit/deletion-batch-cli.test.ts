@@ -40,6 +40,8 @@ interface RunOptions {
   limitMs?: number
   /** Called on every chunk of output with all output so far. */
   onOutput?: (out: string, signal: (name: NodeJS.Signals) => void) => void
+  /** Called once the CLI is started, with a way to signal it (to interrupt it when a request arrives). */
+  onStart?: (signal: (name: NodeJS.Signals) => void) => void
 }
 
 /** Runs `npm run deletion:batch -- …` as the contract test does, with only the credentials given in `env`. */
@@ -53,6 +55,7 @@ function runCli(args: string[], env: Record<string, string>, options: RunOptions
     detached: true,
   })
   const signal = (name: NodeJS.Signals) => child.pid !== undefined && process.kill(child.pid, name)
+  options.onStart?.(signal)
   let out = ''
   const collect = (chunk: Buffer) => {
     out += chunk.toString('utf8')
@@ -368,7 +371,8 @@ describe('a file of more than 1000 ids: sequential jobs, each submit retried on 
     const { path } = idsFile(2500)
     const { code, out } = await runCli(['--file', path, '--url', service.url, '--give-up-after', '3'], CREDENTIALS, { limitMs: 40_000 })
     expect(out).toContain(`--job ${jobIds.join(',')}`)
-    expect(out).toContain(`500 of 2500 ids were not submitted: the ones from line 2001 of ${path} on`)
+    expect(out).toContain(`500 of 2500 ids may or may not have been submitted: the ones from line 2001 of ${path} on`)
+    expect(out).toContain('run the same command again with --idempotency-key ')
     expect(out).not.toMatch(STACK)
     expect(code).toBe(2)
     // Two jobs, then the third tried a few times; no status asked: the CLI does not follow a partial submission.
@@ -393,8 +397,10 @@ describe('a file of more than 1000 ids: sequential jobs, each submit retried on 
 })
 
 describe('each job is submitted under an Idempotency-Key of its own, the same on every try, so a lost answer costs no second job', () => {
-  const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
+  /** A job's key: the run's key (a random UUID), then the job's number in the file. */
+  const KEY = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\/\d+$/
   const keyOf = (request: StubRequest) => request.headers['idempotency-key']
+  const runKeyOf = (request: StubRequest) => String(keyOf(request)).split('/')[0]
   const submitsTo = (service: StubServer) => service.requests.filter((r) => r.path === SUBMIT)
 
   /**
@@ -440,7 +446,7 @@ describe('each job is submitted under an Idempotency-Key of its own, the same on
 
       const submits = submitsTo(service)
       expect(submits, out).toHaveLength(2)
-      expect(keyOf(submits[0] as StubRequest)).toMatch(UUID)
+      expect(keyOf(submits[0] as StubRequest)).toMatch(KEY)
       expect(keyOf(submits[1] as StubRequest)).toBe(keyOf(submits[0] as StubRequest))
       expect(submits[1]?.body).toBe(submits[0]?.body)
       expect(out).toContain(`submitted job ${jobId} (2 ids, recorded by an earlier try whose answer was lost); follow again with --job ${jobId}`)
@@ -463,20 +469,75 @@ describe('each job is submitted under an Idempotency-Key of its own, the same on
 
     const keys = submitsTo(service).map(keyOf)
     expect(keys).toHaveLength(2)
-    for (const key of keys) expect(key).toMatch(UUID)
-    expect(keys[1]).not.toBe(keys[0])
+    for (const key of keys) expect(key).toMatch(KEY)
+    const runKey = runKeyOf(submitsTo(service)[0] as StubRequest)
+    expect(keys).toEqual([`${runKey}/1`, `${runKey}/2`])
     expect(code).toBe(0)
   }, 30_000)
 
-  it('when every submit is answered 503 (the service’s own deadline, the submit still running), then the CLI gives up saying the job may have been recorded', async () => {
-    const service = await stub((_request, res) => answer(res, 503, { ...envelope('api.user.delete.batch', 503, {}), params: { err: 'UOS_USRDLT0099', errmsg: 'unavailable', status: 'FAILED' } }))
+  it('when every submit is answered 503 (the service’s own deadline, the submit still running), then the CLI gives up saying the ids may or may not have been submitted, never that nothing was, and prints the key to submit them again safely', async () => {
+    const service = await stub((_request, res) => answer(res, 503, { ...envelope('api.user.delete.batch', 503, {}), params: { err: 'UOS_USRDLT0064', errmsg: 'unavailable', status: 'FAILED' } }))
+    const { path } = idsFile(2)
 
-    const { code, out } = await runCli(['--file', idsFile(2).path, '--url', service.url, '--give-up-after', '2'], CREDENTIALS)
+    const { code, out } = await runCli(['--file', path, '--url', service.url, '--give-up-after', '2'], CREDENTIALS)
 
     expect(new Set(submitsTo(service).map(keyOf)).size).toBe(1)
     expect(out).toContain('the service may still have recorded that job')
+    expect(out).not.toContain('nothing was submitted')
+    expect(out).not.toContain('were not submitted')
+    expect(out).toContain(`2 of 2 ids may or may not have been submitted: the ones from line 1 of ${path} on`)
+    expect(out).toContain(`run the same command again with --idempotency-key ${runKeyOf(submitsTo(service)[0] as StubRequest)}: a job recorded already under that key is answered again`)
     expect(code).toBe(2)
   }, 30_000)
+
+  it('when the CLI gave up on a submit the service had recorded, then the same command with the printed --idempotency-key gets that job back, records no second, and follows it', async () => {
+    // Records the job under the first key it sees, answers 503 while `down`, then replays that job's 202 for that key; any other key would be a second job.
+    const jobId = randomUUID()
+    let down = true
+    let recordedKey: string | string[] | undefined
+    const service = await stub((request, res) => {
+      if (request.path === STATUS) return status(res, statusResult(requestOf(request).jobId ?? '', 2))
+      recordedKey ??= keyOf(request)
+      if (down) return answer(res, 503, { ...envelope('api.user.delete.batch', 503, {}), params: { err: 'UOS_USRDLT0064', errmsg: 'unavailable', status: 'FAILED' } })
+      if (keyOf(request) === recordedKey) return answer(res, 202, envelope('api.user.delete.batch', 202, { response: 'SUCCESS', jobId, total: 2 }), { 'idempotent-replayed': 'true' })
+      accept(res, randomUUID(), 2)
+    })
+    const { path } = idsFile(2)
+
+    const first = await runCli(['--file', path, '--url', service.url, '--give-up-after', '2'], CREDENTIALS)
+    const printedKey = /--idempotency-key ([0-9a-f-]{36})/.exec(first.out)?.[1]
+    expect(printedKey, first.out).toBeDefined()
+    expect(first.code).toBe(2)
+
+    down = false
+    const again = await runCli(['--file', path, '--url', service.url, '--idempotency-key', printedKey ?? ''], CREDENTIALS)
+
+    expect(new Set(submitsTo(service).map(keyOf))).toEqual(new Set([recordedKey]))
+    expect(again.out).toContain(`submitted job ${jobId} (2 ids, recorded already under this --idempotency-key); follow again with --job ${jobId}`)
+    expect(service.requests.filter((r) => r.path === STATUS).every((r) => requestOf(r).jobId === jobId)).toBe(true)
+    expect(again.out).toContain('done: 2 deleted, none failed, of 2')
+    expect(again.code).toBe(0)
+  }, 45_000)
+
+  it('when --idempotency-key is given in capitals, then it is sent as printed (lower-case); with --job or not a UUID, it is refused up front without repeating it', async () => {
+    const jobId = randomUUID()
+    const service = await stub((request, res) => (request.path === SUBMIT ? accept(res, jobId, 1) : status(res, statusResult(jobId, 1))))
+    const key = randomUUID()
+
+    const upper = await runCli(['--file', idsFile(1).path, '--url', service.url, '--idempotency-key', key.toUpperCase()], CREDENTIALS)
+    expect(submitsTo(service).map(keyOf)).toEqual([`${key}/1`])
+    expect(upper.code).toBe(0)
+    const sent = service.requests.length
+
+    const withJob = await runCli(['--job', jobId, '--url', service.url, '--idempotency-key', key], CREDENTIALS, { limitMs: 10_000 })
+    expect(withJob.out).toContain('--idempotency-key goes with the --file')
+    expect(withJob.code).toBe(2)
+    const notKey = await runCli(['--file', idsFile(1).path, '--url', service.url, '--idempotency-key', 'eyJsecret'], CREDENTIALS, { limitMs: 10_000 })
+    expect(notKey.out).toContain('--idempotency-key takes the key this CLI printed (a UUID)')
+    expect(notKey.out).not.toContain('eyJsecret')
+    expect(notKey.code).toBe(2)
+    expect(service.requests).toHaveLength(sent)
+  }, 45_000)
 
   it('when the service never answers a submit, then it is asked again with the same key for --give-up-after seconds, then the CLI exits 2 saying the job may have been recorded', async () => {
     const service = await stub((_request, res) => res.socket?.destroy())
@@ -489,7 +550,9 @@ describe('each job is submitted under an Idempotency-Key of its own, the same on
     expect(new Set(keys).size).toBe(1)
     expect(out).toContain('trying again in')
     expect(out).toContain('the service may still have recorded that job')
-    expect(out).toContain('nothing was submitted')
+    expect(out).not.toContain('nothing was submitted')
+    expect(out).toContain('2 of 2 ids may or may not have been submitted')
+    expect(out).toContain(`--idempotency-key ${runKeyOf(submitsTo(service)[0] as StubRequest)}`)
     expect(out).not.toMatch(STACK)
     expect(code).toBe(2)
     // Bounded by --give-up-after, not by a count of tries (tsx's start-up included).
@@ -497,7 +560,7 @@ describe('each job is submitted under an Idempotency-Key of its own, the same on
   }, 30_000)
 })
 
-describe('when the submit is answered with something other than an accepted job, then it is not tried again and it exits 2', () => {
+describe('when the submit is answered with something other than an accepted job, then it is not tried again, the job it may stand for is said, and it exits 2', () => {
   const answers: [string, (res: ServerResponse) => void][] = [
     ['a 200 HTML page (--url names a web site)', (res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html><body>Portal</body></html>')],
     ['a 202 without a job id', (res) => answer(res, 202, envelope('api.user.delete.batch', 202, { response: 'SUCCESS' }))],
@@ -508,7 +571,8 @@ describe('when the submit is answered with something other than an accepted job,
       const service = await stub((_request, res) => misanswer(res))
       const { code, out } = await runCli(['--file', idsFile(2).path, '--url', service.url], CREDENTIALS, { limitMs: 10_000 })
       expect(out).toContain(`not a batch answer from ${service.url}${SUBMIT}`)
-      expect(out).toContain('nothing was submitted')
+      expect(out).toContain('2 of 2 ids may or may not have been submitted')
+      expect(out).toContain('--idempotency-key ')
       expect(out).not.toMatch(STACK)
       expect(code).toBe(2)
       expect(service.requests).toHaveLength(1)
@@ -531,6 +595,21 @@ describe('on a terminal, the progress bar is stopped (the cursor shown again) on
     expect(out).toContain(HIDE_CURSOR)
     expect(out.lastIndexOf(SHOW_CURSOR)).toBeGreaterThan(out.lastIndexOf(HIDE_CURSOR))
     expect(out).toContain(`status of job ${jobId} refused: 401 UOS_0070 unauthorized`)
+    expect(out).toContain(`the jobs go on without this CLI: follow again with --job ${jobId}`)
+    expect(code).toBe(2)
+  }, 30_000)
+
+  it('when the status of one of two jobs followed is refused (403), then it says why and names both jobs to follow again', async () => {
+    const [running, refused] = [randomUUID(), randomUUID()]
+    const service = await stub((request, res) =>
+      requestOf(request).jobId === refused
+        ? answer(res, 403, { ...envelope('api.user.delete.batch.status', 403, {}), params: { err: 'FORBIDDEN', errmsg: 'forbidden', status: 'FAILED' } })
+        : status(res, statusResult(running, 4, 1)),
+    )
+    const { code, out } = await runCli(['--job', `${running},${refused}`, '--url', service.url], CREDENTIALS, { tty: true })
+    expect(out.lastIndexOf(SHOW_CURSOR)).toBeGreaterThanOrEqual(out.lastIndexOf(HIDE_CURSOR))
+    expect(out).toContain(`status of job ${refused} refused: 403 FORBIDDEN forbidden`)
+    expect(out).toContain(`the jobs go on without this CLI: follow again with --job ${running},${refused}`)
     expect(code).toBe(2)
   }, 30_000)
 
@@ -551,6 +630,78 @@ describe('on a terminal, the progress bar is stopped (the cursor shown again) on
     expect(out.lastIndexOf(SHOW_CURSOR)).toBeGreaterThan(out.lastIndexOf(HIDE_CURSOR))
     expect(out).toContain(`follow again with --job ${jobId}`)
     expect(code).toBe(130)
+  }, 30_000)
+})
+
+describe('when the operator presses Ctrl-C before following, then it says where things stand and exits 130', () => {
+  const keyOf = (request: StubRequest) => String(request.headers['idempotency-key'])
+
+  it('when a submit is being retried against a service that is down (nothing could be recorded), then it says nothing was submitted', async () => {
+    let interrupted = false
+    const { code, out } = await runCli(['--file', idsFile(2).path, '--url', await deadUrl()], CREDENTIALS, {
+      onOutput: (sofar, signal) => {
+        if (!interrupted && sofar.includes('trying again in')) {
+          interrupted = true
+          signal('SIGINT')
+        }
+      },
+    })
+    expect(interrupted).toBe(true)
+    expect(out).toContain('interrupted; nothing was submitted')
+    expect(out).not.toContain('--idempotency-key')
+    expect(code).toBe(130)
+  }, 30_000)
+
+  it('when a submit is in flight after a job was submitted, then it names that job to follow, says the ids in flight may have been recorded, and prints the key to submit them again safely', async () => {
+    const jobId = randomUUID()
+    // The first job is accepted; the second submit is never answered.
+    let submits = 0
+    const service = await stub((_request, res) => {
+      submits += 1
+      if (submits === 1) accept(res, jobId, 1000)
+    })
+    const { path } = idsFile(1001)
+    let signal: ((name: NodeJS.Signals) => void) | undefined
+    const run = runCli(['--file', path, '--url', service.url], CREDENTIALS, { onStart: (send) => (signal = send) })
+    await service.arrived(2)
+    signal?.('SIGINT')
+    const { code, out } = await run
+
+    const runKey = keyOf(service.requests[1] as StubRequest).split('/')[0]
+    expect(out).toContain(`interrupted; 1 job(s) were submitted and go on: follow them with --job ${jobId}`)
+    expect(out).toContain(`1 of 1001 ids may or may not have been submitted: the ones from line 1001 of ${path} on`)
+    expect(out).toContain(`run the same command again with --idempotency-key ${runKey}:`)
+    expect(out).not.toMatch(STACK)
+    expect(code).toBe(130)
+  }, 30_000)
+
+  it('when a cancel is being retried, then it says to cancel again with the --job, and that a cancel done twice changes nothing', async () => {
+    const jobId = randomUUID()
+    const service = await stub((_request, res) => answer(res, 503, envelope('api.user.delete.batch.cancel', 503, {}), { 'retry-after': '5' }))
+    let interrupted = false
+    const { code, out } = await runCli(['--job', jobId, '--cancel', '--url', service.url], CREDENTIALS, {
+      onOutput: (sofar, signal) => {
+        if (!interrupted && sofar.includes('trying again in')) {
+          interrupted = true
+          signal('SIGINT')
+        }
+      },
+    })
+    expect(interrupted).toBe(true)
+    expect(out).toContain(`interrupted; a cancel may not have gone through: cancel again with --job ${jobId} --cancel (a cancel done twice changes nothing)`)
+    expect(code).toBe(130)
+  }, 30_000)
+})
+
+describe('a job named twice in --job, in either letter case (the service reads job ids so), is one job: sent lower-case, followed and counted once', () => {
+  it('when --job gives an id and the same id in capitals, then each poll asks for it once, lower-case, and the counts are its own', async () => {
+    const jobId = randomUUID()
+    const service = await stub((request, res) => status(res, statusResult(requestOf(request).jobId ?? '', 12)))
+    const { code, out } = await runCli(['--job', `${jobId},${jobId.toUpperCase()}`, '--url', service.url], CREDENTIALS)
+    expect(service.requests.map((request) => requestOf(request).jobId)).toEqual([jobId])
+    expect(out).toMatch(/^progress 100% 12\/12 /m)
+    expect(out).toContain('done: 12 deleted, none failed, of 12')
+    expect(code).toBe(0)
   }, 30_000)
 })
 
@@ -728,6 +879,18 @@ describe('npm run deletion:batch -- --job <id> --cancel', () => {
     expect(requestOf(service.requests[0] as StubRequest)).toEqual({ jobId })
     expect(out).toContain(`cancelled job ${jobId}: no deletion of its users begins any more`)
     expect(out).toMatch(/^progress 100% 3\/3 .* cancelled 2$/m)
+    expect(out).toContain('done: 1 deleted, none failed, 2 cancelled (not deleted), of 3')
+    expect(code).toBe(1)
+  }, 30_000)
+
+  it('when --job gives an id and the same id in capitals, then the job is cancelled once, lower-case, said once and counted once', async () => {
+    const jobId = randomUUID()
+    const service = await stub((request, res) => (request.path === CANCEL ? cancelAnswer(res, jobId, 'cancelled') : status(res, cancelledStatus(jobId))))
+
+    const { code, out } = await runCli(['--job', `${jobId.toUpperCase()},${jobId}`, '--cancel', '--url', service.url], CREDENTIALS)
+
+    expect(service.requests.filter((request) => request.path === CANCEL).map((request) => requestOf(request).jobId)).toEqual([jobId])
+    expect(count(out, `cancelled job ${jobId}`)).toBe(1)
     expect(out).toContain('done: 1 deleted, none failed, 2 cancelled (not deleted), of 3')
     expect(code).toBe(1)
   }, 30_000)

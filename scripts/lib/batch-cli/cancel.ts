@@ -1,4 +1,5 @@
 import { CANCEL_PATH, type Cancelled, isCancelled } from './batch-api.js'
+import { exitOnInterrupt } from './interrupt.js'
 import { callRetrying } from './retry-rules.js'
 import type { ServiceClient } from './service-call.js'
 import { fail } from './terminal.js'
@@ -19,6 +20,7 @@ async function cancelJob(service: ServiceClient, jobId: string, giveUpMs: number
 /** Cancels the jobs one after another, saying what became of each; one that cannot be cancelled ends the CLI, naming those that were. */
 export async function cancelAll(service: ServiceClient, jobIds: string[], giveUpMs: number): Promise<void> {
   const cancelled: string[] = []
+  exitOnInterrupt(() => `a cancel may not have gone through: cancel again with --job ${jobIds.join(',')} --cancel (a cancel done twice changes nothing)`)
   for (const jobId of jobIds) {
     const answer = await cancelJob(service, jobId, giveUpMs)
     if ('problem' in answer) fail(`${answer.problem}\n${cancelled.length === 0 ? 'no job was cancelled' : `cancelled before that: ${cancelled.join(',')}`}`)

@@ -8,19 +8,27 @@ import { fail, stopBar } from './terminal.js'
 
 const POLL_MS = 1000
 
-type StatusRead = { kind: 'status'; status: Status } | { kind: 'unanswered'; why: string } | { kind: 'unreachable'; problem: string }
+type StatusRead =
+  | { kind: 'status'; status: Status }
+  | { kind: 'unanswered'; why: string }
+  | { kind: 'unreachable'; problem: string }
+  /** A refusal (an expired token, say) or an answer that is not a batch status: asking again would not help. */
+  | { kind: 'refused'; problem: string }
+
+/** Every way a follow is given up ends with this: the jobs are the service's, not the CLI's. */
+const goOnWithout = (jobIds: string[]) => `the jobs go on without this CLI: follow again with --job ${jobIds.join(',')}`
 
 /**
- * One job's status; a refusal or an answer that is not a batch status ends the CLI (asking again
- * would not help), as does an address no try can get through (read as `unreachable`, to name every job).
+ * One job's status; a refusal or an answer that is not a batch status (`refused`) ends the CLI, as
+ * does an address no try can get through (`unreachable`): read, not said here, so the end names every job.
  */
 async function readStatus(service: ServiceClient, jobId: string, timeoutMs: number): Promise<StatusRead> {
   const answer = await service.call(STATUS_PATH, { jobId, limit: MAX_IDS_PER_JOB }, timeoutMs)
   if (answer.kind === 'none') return answer.misconfigured ? { kind: 'unreachable', problem: unreached(service, answer) } : { kind: 'unanswered', why: answer.why }
   // Restarting, overloaded or in trouble: ask again.
   if (answer.status >= 500 || answer.status === 429) return { kind: 'unanswered', why: `HTTP ${answer.status}` }
-  if (answer.status !== 200) fail(`status of job ${jobId} refused: ${refusal(answer.status, answer.body)}`)
-  if (!isStatus(answer.body.result)) fail(`not a batch status answer from ${service.base}${STATUS_PATH} (is --url the deletion service?)`)
+  if (answer.status !== 200) return { kind: 'refused', problem: `status of job ${jobId} refused: ${refusal(answer.status, answer.body)}` }
+  if (!isStatus(answer.body.result)) return { kind: 'refused', problem: `not a batch status answer from ${service.base}${STATUS_PATH} (is --url the deletion service?)` }
   return { kind: 'status', status: answer.body.result }
 }
 
@@ -40,14 +48,16 @@ async function pollUntilCompleted(service: ServiceClient, jobIds: string[], give
     // it, so it is said at once; once the address has answered, it is a passing fault (an ingress
     // reloading its certificate), waited out like any silence.
     const unreachable = reads.find((read) => read.kind === 'unreachable')
-    if (unreachable && !answeredHere) fail(`${unreachable.problem}; the jobs go on without this CLI: follow again with --job ${jobIds.join(',')}`)
+    if (unreachable && !answeredHere) fail(`${unreachable.problem}; ${goOnWithout(jobIds)}`)
+    // Most often a user token that expired during a long follow: the jobs go on all the same.
+    const refused = reads.find((read) => read.kind === 'refused')
+    if (refused) fail(`${refused.problem}\n${goOnWithout(jobIds)}`)
     const unanswered = reads.find((read): read is Extract<StatusRead, { kind: 'unanswered' | 'unreachable' }> => read.kind === 'unanswered' || read.kind === 'unreachable')
     if (unanswered) {
       const why = unanswered.kind === 'unanswered' ? unanswered.why : unanswered.problem
       if (silentSince === undefined) view.notAnswering(why, giveUpMs)
       silentSince ??= askedAt
-      if (Date.now() - silentSince >= giveUpMs)
-        fail(`the service at ${service.base} has not answered for ${giveUpMs / 1000}s (${why}); the jobs go on without this CLI: follow again with --job ${jobIds.join(',')}`)
+      if (Date.now() - silentSince >= giveUpMs) fail(`the service at ${service.base} has not answered for ${giveUpMs / 1000}s (${why}); ${goOnWithout(jobIds)}`)
     } else {
       if (silentSince !== undefined) view.answersAgain()
       silentSince = undefined
@@ -63,7 +73,9 @@ async function pollUntilCompleted(service: ServiceClient, jobIds: string[], give
 
 /** Follows the jobs to the end, then names every id that failed; the exit code: 1 when any failed or a cancel spared any, else 0. */
 export async function follow(service: ServiceClient, jobIds: string[], giveUpMs: number, options: { answeredBefore?: boolean; cancelled?: boolean } = {}): Promise<number> {
-  exitOnInterrupt(jobIds, options.cancelled === true)
+  // `cancelled`: the jobs were cancelled by this CLI.
+  const stop = options.cancelled === true ? 'they are cancelled and settle their last users' : 'add --cancel to stop them'
+  exitOnInterrupt(() => `the jobs go on: follow again with --job ${jobIds.join(',')} (${stop})`)
   const latest = await pollUntilCompleted(service, jobIds, giveUpMs, progressView(service.base), options.answeredBefore === true)
   stopBar()
   const sum = summarise(latest)

@@ -1,16 +1,24 @@
 import { stopBar } from './terminal.js'
 
-/** Ctrl-C or a kill while following: the jobs go on in the service, so the bar is stopped and the way back is said. `cancelled`: the jobs were cancelled by this CLI. */
-export function exitOnInterrupt(jobIds: string[], cancelled = false) {
-  for (const [signal, code] of [
-    ['SIGINT', 130],
-    ['SIGTERM', 143],
-  ] as const) {
-    process.once(signal, () => {
-      stopBar()
-      const stop = cancelled ? 'they are cancelled and settle their last users' : 'add --cancel to stop them'
-      console.error(`interrupted; the jobs go on: follow again with --job ${jobIds.join(',')} (${stop})`)
-      process.exit(code)
-    })
-  }
+/** What an interrupt says: set by the phase under way (submitting, cancelling, following). */
+let whatNow: (() => string) | undefined
+
+/**
+ * Ctrl-C or a kill: what was sent goes on in the service, so the bar is stopped and `say` tells
+ * what goes on and how to pick it up. Each phase calls it with its own words; the handlers are
+ * installed once.
+ */
+export function exitOnInterrupt(say: () => string) {
+  if (whatNow === undefined)
+    for (const [signal, code] of [
+      ['SIGINT', 130],
+      ['SIGTERM', 143],
+    ] as const) {
+      process.once(signal, () => {
+        stopBar()
+        console.error(`interrupted; ${whatNow?.()}`)
+        process.exit(code)
+      })
+    }
+  whatNow = say
 }

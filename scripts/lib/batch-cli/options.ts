@@ -5,17 +5,22 @@ import { fail } from './terminal.js'
 
 // Flags are all checked before anything is read or sent.
 
-const USAGE = 'usage: npm run deletion:batch -- (--file ids.txt [--mode soft|hard] [--dry-run] | --job <jobId>[,<jobId>…] [--cancel]) [--url http://127.0.0.1:9000] [--give-up-after <seconds, 120>]'
+const USAGE =
+  'usage: npm run deletion:batch -- (--file ids.txt [--mode soft|hard] [--dry-run] [--idempotency-key <key>] | --job <jobId>[,<jobId>…] [--cancel]) [--url http://127.0.0.1:9000] [--give-up-after <seconds, 120>]'
 const DEFAULT_GIVE_UP_SECONDS = 120
 const BATCH_HINTS = {
   positional: 'every value follows its flag, e.g. --file ids.txt, and the flags follow npm run deletion:batch --',
-  flags: 'the flags are --file, --mode, --dry-run, --job, --cancel, --url and --give-up-after',
+  flags: 'the flags are --file, --mode, --dry-run, --idempotency-key, --job, --cancel, --url and --give-up-after',
 }
+/** The keys this CLI makes and prints (randomUUID): lower-case, as they are sent. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 export interface Options {
   file?: string
   jobIds?: string[]
   mode?: 'soft' | 'hard'
+  /** The key a run printed when it could not tell whether its submit was recorded: submitting under it again records no job twice. */
+  idempotencyKey?: string
   dryRun: boolean
   /** Cancel the --job jobs before following them. */
   cancel: boolean
@@ -33,6 +38,7 @@ function parseFlags() {
         cancel: { type: 'boolean', default: false },
         url: { type: 'string', default: 'http://127.0.0.1:9000' },
         job: { type: 'string' },
+        'idempotency-key': { type: 'string' },
         'give-up-after': { type: 'string', default: String(DEFAULT_GIVE_UP_SECONDS) },
       },
       strict: true,
@@ -54,21 +60,47 @@ export function readOptions(): Options {
   if (values.cancel && values.job === undefined) fail(`--cancel stops the jobs named with --job <jobId>[,<jobId>…]\n${USAGE}`)
   if (!values.file && values.job === undefined) fail(USAGE)
   if (values.mode !== undefined && values.mode !== 'soft' && values.mode !== 'hard') fail(`--mode is soft or hard\n${USAGE}`)
-  const jobIds = values.job === undefined ? undefined : [...new Set(values.job.split(',').map((id) => id.trim()))].filter((id) => id !== '')
-  if (jobIds?.length === 0) fail(`--job needs a job id\n${USAGE}`)
-  // Checked as the status route checks them, and not repeated back: a wrong one may be anything pasted.
-  const validStatusRequest = schemas.validator('user-delete-batch-status.request')
-  const wrong = jobIds?.filter((jobId) => !validStatusRequest({ request: { jobId } })).length ?? 0
-  if (wrong > 0) fail(`--job takes the job ids this CLI printed (UUIDs): ${wrong} of those given ${wrong === 1 ? 'is' : 'are'} not one\n${USAGE}`)
+  const jobIds = values.job === undefined ? undefined : jobIdsOf(values.job)
+  const idempotencyKey = values['idempotency-key'] === undefined ? undefined : idempotencyKeyOf(values['idempotency-key'], values.job !== undefined)
   return {
     ...(values.file && { file: values.file }),
     ...(jobIds && { jobIds }),
     ...(values.mode && { mode: values.mode }),
+    ...(idempotencyKey && { idempotencyKey }),
     dryRun: values['dry-run'],
     cancel: values.cancel,
     base: baseUrl(values.url),
     giveUpMs: giveUpAfter(values['give-up-after']),
   }
+}
+
+/**
+ * The --job ids, checked as the status route checks them, each once: the service reads a job id in
+ * either case, so `<id>,<ID>` is one job (followed, cancelled and counted once), sent and named in
+ * the lower case it was issued in.
+ */
+function jobIdsOf(text: string): string[] {
+  const given = text
+    .split(',')
+    .map((id) => id.trim())
+    .filter((id) => id !== '')
+  if (given.length === 0) fail(`--job needs a job id\n${USAGE}`)
+  // Not repeated back: a wrong one may be anything pasted.
+  const validStatusRequest = schemas.validator('user-delete-batch-status.request')
+  const wrong = given.filter((jobId) => !validStatusRequest({ request: { jobId } })).length
+  if (wrong > 0) fail(`--job takes the job ids this CLI printed (UUIDs): ${wrong} of those given ${wrong === 1 ? 'is' : 'are'} not one\n${USAGE}`)
+  return [...new Set(given.map((jobId) => jobId.toLowerCase()))]
+}
+
+/**
+ * The key of an earlier run that could not tell whether its submit was recorded. The service reads
+ * a key as written, so it is taken back lower-case, as the CLI printed it; not repeated back when wrong.
+ */
+function idempotencyKeyOf(text: string, withJob: boolean): string {
+  if (withJob) fail(`--idempotency-key goes with the --file it submits again; --job submits nothing\n${USAGE}`)
+  const key = text.trim().toLowerCase()
+  if (!UUID.test(key)) fail(`--idempotency-key takes the key this CLI printed (a UUID); the one given is not one\n${USAGE}`)
+  return key
 }
 
 /** The service's address: http or https only (fetch reads `127.0.0.1:9000` as a scheme, and fails on every call), no user or password in it. */

@@ -29,9 +29,12 @@ function isWorthRetrying(answer: Answer): boolean {
   return answer.kind === 'none' ? answer.misconfigured === undefined : RETRIED_STATUSES.has(answer.status) || isInFlight(answer)
 }
 
-/** Whether the service may have recorded the job although this try got no 202: said when the CLI gives up. */
+/**
+ * Whether the service may have recorded the job of this try, unless it named it: no answer after the
+ * request left, a 5xx, the first try still running, or a 2xx (one the CLI cannot read may still stand for a job).
+ */
 export function mayHaveRecorded(answer: Answer): boolean {
-  return answer.kind === 'none' ? !answer.notSent : answer.status >= 500 || isInFlight(answer)
+  return answer.kind === 'none' ? !answer.notSent : answer.status < 300 || answer.status >= 500 || isInFlight(answer)
 }
 
 function retryDelay(answer: Answer, attempt: number): number {
