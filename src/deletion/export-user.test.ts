@@ -67,16 +67,4 @@ describe('exportUser', () => {
     await expect(exportUser(w.deps, { requestId: 'exp-1', userId: TARGET, caller: { consumer: 'portal', userId: STRANGER, roles: [] } })).rejects.toBeInstanceOf(NotPermittedError)
     expect(w.audit.records).toEqual([])
   })
-
-  it('when a stranger asks about a hard-deleted user, then NotPermitted as for anyone: never the 404 that would tell them the person had themselves erased', async () => {
-    const w = seed()
-    await deleteAccount(w.deps, { requestId: 'del-1', userId: TARGET, caller: self(), mode: 'hard' })
-    const stranger: Caller = { consumer: 'portal', userId: STRANGER, roles: [] }
-
-    const erased = await exportUser(w.deps, { requestId: 'exp-1', userId: TARGET, caller: stranger }).catch((err: unknown) => err)
-    const unknown = await exportUser(w.deps, { requestId: 'exp-2', userId: 'd0d0d0d0-1111-4222-8333-444455556666', caller: stranger }).catch((err: unknown) => err)
-
-    expect(erased).toBeInstanceOf(NotPermittedError)
-    expect(unknown).toBeInstanceOf(NotPermittedError)
-  })
 })

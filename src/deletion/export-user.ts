@@ -28,11 +28,9 @@ export interface UserExport {
  * (Sunbird's deletion, or hard) is a user that does not exist. The export itself is audited (ids only).
  */
 export async function exportUser(deps: DeleteUserDeps, input: ExportUserInput): Promise<UserExport> {
-  // Decided before anything is read, as the status route does: else 404 against 403 would tell any
-  // caller which ids were erased by a hard deletion (that a person asked to be forgotten).
-  if (deletionBasis(input.caller, input.userId) === 'none') throw new NotPermittedError('not self, managing parent or org admin')
   const condition = await readCondition(deps, input.userId)
   if (condition.kind === 'hard') throw new UserNotFoundError()
+  if (deletionBasis(input.caller, input.userId) === 'none') throw new NotPermittedError('not self, managing parent or org admin')
   await authorize(deps, input, { user: condition.kind === 'missing' ? undefined : condition.user })
   if (condition.kind !== 'active' && condition.kind !== 'soft') throw new UserNotFoundError()
 
