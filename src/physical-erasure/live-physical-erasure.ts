@@ -145,7 +145,7 @@ export class LivePhysicalErasure implements PhysicalErasure {
     const { topic } = this.deps.events
     const { retentionMs, segmentMs, cleanupPolicy } = settings
     // A compacted topic drops a record only for a later one of the same key: no date can be promised.
-    if (!cleanupPolicy.split(',').includes('delete')) {
+    if (!cleanupPolicy.split(',').some((policy) => policy.trim() === 'delete')) {
       return { how: `topic ${topic} is compacted (cleanup.policy ${cleanupPolicy}): the event stays until compaction keeps a later record of the same key (the user id) instead, which has no date` }
     }
     if (retentionMs === -1) return { how: `topic ${topic} keeps its events for ever (retention.ms -1): set a retention.ms on it, or remove the records with kafka-delete-records` }
@@ -176,9 +176,10 @@ export class LivePhysicalErasure implements PhysicalErasure {
         includeSynonyms: false,
         resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: topic, configNames: ['retention.ms', 'segment.ms', 'cleanup.policy'] }],
       })
-      const value = (name: string) => resources[0]?.configEntries.find((entry) => entry.configName === name)?.configValue
-      const retentionMs = Number(value('retention.ms'))
-      const segmentMs = Number(value('segment.ms'))
+      const value = (name: string) => resources[0]?.configEntries.find((entry) => entry.configName === name)?.configValue?.trim() || undefined
+      // A setting with no value is no 0: the receipt says nothing rather than a date too early.
+      const retentionMs = Number(value('retention.ms') ?? Number.NaN)
+      const segmentMs = Number(value('segment.ms') ?? Number.NaN)
       const cleanupPolicy = value('cleanup.policy')
       if (!cleanupPolicy || !(retentionMs >= -1) || !(segmentMs >= 0)) return undefined
       return { retentionMs, segmentMs, cleanupPolicy }

@@ -248,6 +248,6 @@ describe('npm run deletion:verify when it cannot verify', () => {
 
     expect(result).toMatchObject({ code: VERIFY_EXIT.couldNotVerify, out: '' })
     expect(result.err).toHaveLength(1)
-    expect(result.err[0]).toContain(`deletion request ${REQUEST} (plan soft, state failed): it failed (another deletion of the user holds them)`)
+    expect(result.err[0]).toContain(`deletion request ${REQUEST} (plan soft, state failed): it failed: a later deletion of the user took them over`)
   })
 })

@@ -140,6 +140,17 @@ describe('deletion:verify checks the managed users the deletion erased', () => {
     ])
   })
 
+  it('when a soft deletion reached the cache but this process is not configured with it, then the key it does not judge is shown kept, not a check that could not be made', async () => {
+    const w = family()
+    const { requestId } = await deleteParentAndVerify(w, 'soft')
+
+    const verification = await verifyDeletion({ ...verifyDeps(w), cache: undefined }, requestId)
+    if (!verification) throw new Error('no request')
+
+    expect(verification.rows.find((row) => row.store === 'redis.user')).toEqual({ store: 'redis.user', expected: 'kept', found: 'not configured here', residue: false })
+    expect(hasUnchecked(verification)).toBe(false)
+  })
+
   it('when the deletion ran without the search engine and the cache, and this process has neither, then those lines are "not configured" and pass', async () => {
     const w = deletionWorld({ seed: [person(PARENT)], withoutSearch: true, withoutCache: true })
     const { requestId } = await deleteParentAndVerify(w as World, 'hard')

@@ -69,15 +69,16 @@ export function verificationExitCode(verification: DeletionVerification): 0 | 1 
 /**
  * Why a request has no erasure of its own to verify, or undefined when it has one. A cancelled
  * request restored the person (what its plan flagged reads as it did before it, rightly); one being
- * cancelled is restoring them; a failed one erased nothing of its own (another deletion holds the
- * user, or there was no such user). Judging the stores by its plan would call a restore residue.
+ * cancelled is restoring them; a failed one was taken over by another deletion of the user (whose
+ * proof it is to give) or found no such user. Judging the stores by its plan would call a restore
+ * residue.
  */
 export function nothingToVerify(request: Pick<DeletionRequest, 'state' | 'reason'>): string | undefined {
   if (request.state === 'cancelled') return 'it was cancelled and the person restored: there is no erasure to verify'
   if (request.state === 'cancelling') return 'it is being cancelled (the person restored): there is no erasure to verify'
   if (request.state !== 'failed') return undefined
   if (request.reason === 'not-found') return 'it failed: the user was not found, so it erased nothing'
-  return "it failed (another deletion of the user holds them) and erased nothing of its own: verify that deletion (`/delete/status` by the user's id names it)"
+  return "it failed: a later deletion of the user took them over (it may have done part of its work first); verify that deletion (`/delete/status` by the user's id names it)"
 }
 
 /** One user's stores by id: the service's own, then the ERASURE_EXTRA_TARGETS tables. */

@@ -109,7 +109,7 @@ export async function verifyUserStores(deps: UserStoresDeps, userId: string, pla
     const notes = (await deps.search.readNotes(userId)).length
     check('search.usernotes', erasing(plan) ? '0 documents' : 'kept', `${notes} document(s)`, erasing(plan) && notes > 0)
   }
-  if (!deps.cache) notConfigured('redis.user', reached.cache, false, 'cache not configured')
+  if (!deps.cache) notConfigured('redis.user', reached.cache, !erasing(plan), 'cache not configured')
   else {
     const cached = (await deps.cache.readUser(userId)) !== undefined
     // A soft deletion removes the key but keeps the profile, from which Sunbird's cache fills again: shown, not judged.

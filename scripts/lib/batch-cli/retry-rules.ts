@@ -47,8 +47,7 @@ type Answered = Extract<Answer, { kind: 'answer' }>
 /**
  * One call of `path`, asked again while another try could succeed, as long apart as retryDelay
  * says, until it has failed for `giveUpMs`: its first 2xx answer; or, given up, the last failure
- * worded (a refusal as `<refusedAs>: <status err errmsg>`) with every answer that failed, so the
- * caller can tell what those tries may have done.
+ * worded (a refusal as `<refusedAs>: <status err errmsg>`).
  */
 export async function callRetrying(
   service: ServiceClient,
@@ -57,20 +56,18 @@ export async function callRetrying(
   giveUpMs: number,
   refusedAs: string,
   headers: Record<string, string> = {},
-): Promise<{ answered: Answered } | { problem: string; failures: Answer[] }> {
+): Promise<{ answered: Answered } | { problem: string }> {
   // A hung service is asked at least twice before the CLI gives up on it, as when following.
   const timeoutMs = Math.min(CALL_TIMEOUT_MS, giveUpMs / 2)
-  const failures: Answer[] = []
   let failingSince: number | undefined
   for (let attempt = 1; ; attempt++) {
     const triedAt = Date.now()
     const answer = await service.call(path, request, timeoutMs, headers)
     if (answer.kind === 'answer' && answer.status >= 200 && answer.status < 300) return { answered: answer }
-    failures.push(answer)
     const problem = answer.kind === 'none' ? unreached(service, answer) : `${refusedAs}: ${refusal(answer.status, answer.body)}`
     failingSince ??= triedAt
     const leftMs = giveUpMs - (Date.now() - failingSince)
-    if (!isWorthRetrying(answer) || leftMs <= 0) return { problem, failures }
+    if (!isWorthRetrying(answer) || leftMs <= 0) return { problem }
     const wait = Math.min(retryDelay(answer, attempt), leftMs)
     console.error(`${problem}; trying again in ${Math.ceil(wait / 1000)}s`)
     await sleep(wait)
