@@ -218,6 +218,7 @@ export const credentialCases: Record<string, SchemeCases> = {
       { name: 'cookie token expired', headers: (world) => ({ cookie: `neptun-session=${userToken(world, world.activeUserId, { exp: now() - 5 })}` }) },
       { name: 'cookie token of a deleted user', headers: (world) => ({ cookie: `neptun-session=${userToken(world, world.deletedUserId)}` }) },
       { name: 'cookie token issued to a client not in USER_TOKEN_DIRECT_CLIENTS', headers: (world) => ({ cookie: `neptun-session=${userToken(world, world.activeUserId, { azp: OTHER_CLIENT })}` }) },
+      { name: 'cookie token with no azp', headers: (world) => ({ cookie: `neptun-session=${userToken(world, world.activeUserId, { azp: undefined })}` }) },
       { name: 'cookie token naming sub twice', headers: (world) => ({ cookie: `neptun-session=${rawUserToken(world, `,"sub":"someone-else","sub":${JSON.stringify(world.activeUserId)}`)}` }) },
     ],
   },
