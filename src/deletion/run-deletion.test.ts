@@ -991,6 +991,34 @@ describe('failures the sweeper must survive', () => {
     expect(w.audit.records.map((r) => r.event)).toEqual(['deletion.failed'])
   })
 
+  it('when two requests without a mode both lost their lock’s answer and are resumed, then only the older one takes the deleted row as its lock and the newer is superseded', async () => {
+    const w = world([lockedUser()])
+    w.requests.seed(requestThrough(undefined, { id: 'req-older', createdAt: new Date(WORLD_NOW.getTime() - 120_000) }))
+    w.requests.seed(requestThrough(undefined, { id: 'req-newer', createdAt: new Date(WORLD_NOW.getTime() - 60_000) }))
+
+    // The newer one is resumed first (another instance's sweep): it waits for the older one.
+    expect(await resumeDeletion(w.deps, 'req-newer')).toBeUndefined()
+    expect(w.requests.peek('req-newer')).toMatchObject({ state: 'accepted', steps: {} })
+
+    expect(await resumeDeletion(w.deps, 'req-older')).toBe('completed')
+    // Its lease, kept while it waited, runs out before a later sweep takes it up again.
+    w.clock.advance(w.deps.leaseMs + 1)
+    expect(await resumeDeletion(w.deps, 'req-newer')).toBe('failed')
+
+    expect(w.requests.peek('req-newer')).toMatchObject({ state: 'failed', reason: 'superseded', steps: {} })
+    expect(w.audit.records.filter((r) => r.event === 'deletion.completed').map((r) => r.requestId)).toEqual(['req-older'])
+    expect(w.outbox.appends).toHaveLength(1)
+  })
+
+  it('when two requests without a mode created in the same millisecond both lost their lock’s answer, then the id decides which one the lock is', async () => {
+    const w = world([lockedUser()])
+    w.requests.seed(requestThrough(undefined, { id: 'req-b' }))
+    w.requests.seed(requestThrough(undefined, { id: 'req-a' }))
+
+    expect(await resumeDeletion(w.deps, 'req-b')).toBeUndefined()
+    expect(await resumeDeletion(w.deps, 'req-a')).toBe('completed')
+  })
+
   it('when one open request throws during a sweep, then the others are still resumed and the failing one is given back', async () => {
     const w = world([activeUser(USER_A), activeUser(USER_B)])
     w.requests.seed(requestThrough(undefined, { id: 'req-a', userId: USER_A, requestedBy: USER_A }))

@@ -301,15 +301,30 @@ async function resumeHeld(deps: RunDeps, request: DeletionRequest, now: Date, { 
  *   it `pending` before its compare-and-set, and it stays so while recording the lock fails), and
  *   has not ended failed or cancelled: a failed request lost the row or was taken over, and a
  *   cancelled one put it back.
+ * Another such request without a mode, older and still open, is waited for (contendsEarlier).
  * Else this request's own earlier attempt locked it, provided the row, read again after those,
  * still says deleted: a cancel puts the row back before it clears its hold, so one that finished
  * since the first read is seen here, and the next pass locks the row anew ('undecided').
  */
+/**
+ * Another request without a mode, still open with no lock outcome recorded, created before this
+ * one (the id breaks a tie): its lock the deleted row is taken to be, as it is the one a resume
+ * settles first. This request waits for it ('undecided'): once it records its lock this one is
+ * superseded; if it ends without one, this one reads the row again.
+ */
+function contendsEarlier(other: DeletionRequest, request: DeletionRequest): boolean {
+  if (other.plan !== 'sunbird' || other.steps.lock !== undefined || isFinished(other.state)) return false
+  const [a, b] = [other.createdAt.getTime(), request.createdAt.getTime()]
+  return a < b || (a === b && other.id < request.id)
+}
+
 async function whoseLock(deps: RunDeps, request: DeletionRequest): Promise<'this' | 'another' | 'undecided'> {
   const held = await deps.states.get(request.userId)
   if (held && held.requestId !== request.id) return 'another'
   const others = await deps.requests.findByUser(request.userId, 20)
   if (others.some((other) => other.id !== request.id && tookTheUser(other))) return 'another'
+  // Two such requests, resumed at once on two instances, would each read the row as its own lock.
+  if (others.some((other) => other.id !== request.id && contendsEarlier(other, request))) return 'undecided'
   const again = await deps.users.findUser(request.userId)
   return again && isDeleted(again) ? 'this' : 'undecided'
 }
