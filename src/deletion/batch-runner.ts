@@ -1,6 +1,6 @@
 import { batchRequestId, tally } from './batch-job.js'
 import type { Caller } from './caller.js'
-import { type BreakerSettings, CircuitBreaker } from './circuit-breaker.js'
+import { type Admission, type BreakerSettings, CircuitBreaker } from './circuit-breaker.js'
 import type { DeletionInput } from './delete-account.js'
 import { type DeletionRequest, type RequestState, isFinished } from './deletion-request.js'
 import { CallerLockedOutError, RequestAlreadyOpenedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
@@ -258,8 +258,9 @@ export class BatchRunner {
           else settled = false
           return
         }
-        // Only an attempt the breaker let through holds its probe, if any: a cancelled job's passes it by.
-        const giveBackProbe = () => go === 'go' && this.breaker(job.id).abandon()
+        // Only an attempt the breaker let through may hold its probe: a cancelled job's passes it by.
+        const admission = go === 'cancelled' ? undefined : go
+        const giveBackProbe = () => admission && this.breaker(job.id).abandon(admission)
         const outcome = await this.attempt(job, item, takenBefore || item.attempts > 0, lease)
         if (outcome.status === 'lease lost' || outcome.status === 'stopped' || outcome.status === 'busy') {
           // Not tried to the end: nothing to tell the breaker, and the user stays pending as they are.
@@ -274,7 +275,7 @@ export class BatchRunner {
         }
         // Only an attempt the breaker let through tells it its outcome: not a user the cancel spared,
         // nor one settled past the breaker for a cancelled job.
-        if (go === 'go' && outcome.status !== 'cancelled') await this.recordForBreaker(job.id, outcome.status === 'fault')
+        if (admission && outcome.status !== 'cancelled') await this.recordForBreaker(job.id, outcome.status === 'fault', admission)
         else giveBackProbe()
         const attempts = item.attempts + (outcome.status === 'fault' ? 1 : 0)
         const gaveUp = outcome.status === 'fault' && attempts >= settings.maxAttempts
@@ -301,6 +302,11 @@ export class BatchRunner {
         else outcomes.push(recorded)
       }
       if (settled && !this.stopping && !(await jobs.finishSlice(job.id, slice, tally(outcomes), lease.heldUntil))) leaseLost = true
+    } catch (err) {
+      // Its users could not be listed, or its finish failed: given back at once for another pass,
+      // not held idle until the lease runs out.
+      settled = false
+      throw err
     } finally {
       if (!leaseLost && (!settled || this.stopping)) await jobs.releaseSlice(job.id, slice, this.deps.instanceId).catch(() => undefined)
     }
@@ -316,9 +322,9 @@ export class BatchRunner {
     if (this.deps.classify(err).fault) await this.recordForBreaker(jobId, true)
   }
 
-  /** One outcome into the job's breaker; a change (opened, closed) is reported and shown. */
-  private async recordForBreaker(jobId: string, fault: boolean): Promise<void> {
-    const change = this.breaker(jobId).record(fault, this.deps.clock.now().getTime())
+  /** One outcome into the job's breaker (an attempt's, or the bookkeeping's: no admission); a change (opened, closed) is reported and shown. */
+  private async recordForBreaker(jobId: string, fault: boolean, admission?: Admission): Promise<void> {
+    const change = this.breaker(jobId).record(fault, this.deps.clock.now().getTime(), admission)
     if (change) await this.breakerChanged(jobId, change)
   }
 
@@ -336,13 +342,14 @@ export class BatchRunner {
 
   /**
    * Waits while the job's breaker is open, keeping the slice's lease meanwhile (so no other
-   * instance takes a slice this one still holds); 'go' once an attempt may start, 'cancelled' once the
-   * job is (its users are then settled without the breaker).
+   * instance takes a slice this one still holds); the admission once an attempt may start (the probe,
+   * when the breaker is half-open), 'cancelled' once the job is (its users are then settled without the breaker).
    */
-  private async waitForBreaker(job: BatchJob, lease: SliceLease): Promise<'go' | 'cancelled' | 'stopped' | 'lease lost'> {
+  private async waitForBreaker(job: BatchJob, lease: SliceLease): Promise<Admission | 'cancelled' | 'stopped' | 'lease lost'> {
     const breaker = this.breaker(job.id)
     while (!this.stopping) {
-      if (breaker.tryStart(this.deps.clock.now().getTime())) return 'go'
+      const admission = breaker.tryStart(this.deps.clock.now().getTime())
+      if (admission) return admission
       // A cancelled job's users are settled without a deletion: nothing the breaker guards.
       if (await this.cancelledOrNotKnown(job)) return 'cancelled'
       await sleep(Math.min(250, this.deps.settings.breaker.coolOffMs))
@@ -382,7 +389,7 @@ export class BatchRunner {
       const paced = withdrawn || callerRefused ? 'go' : await this.takePaceToken(job, lease)
       if (paced !== 'go') return { status: paced }
     } catch (err) {
-      return this.failure(err)
+      return this.jobReadFailed(job.id, err)
     }
     if (!(await this.keepLease(job.id, lease))) return { status: 'lease lost' }
     try {
@@ -390,9 +397,15 @@ export class BatchRunner {
       // A deletion already under way is finished, cancelled job or locked-out creator: the sweeper would finish it anyway.
       if (earlier) return await this.settleEarlier(job, requestId)
       // Looked at again: the wait for a pace token may have outlasted the last look.
-      withdrawn = await this.cancelled(job)
+      let refusedNow: boolean
+      try {
+        withdrawn = await this.cancelled(job)
+        refusedNow = !withdrawn && (callerRefused || (await this.callerRefused(job)))
+      } catch (err) {
+        return this.jobReadFailed(job.id, err)
+      }
       if (withdrawn) return { status: 'cancelled' }
-      if (callerRefused || (await this.callerRefused(job))) return this.failure(new CallerLockedOutError())
+      if (refusedNow) return this.failure(new CallerLockedOutError())
       // The id follows from job and user, so two runners of one item (a slice taken over while its
       // holder still works it) name the same id. Where an earlier try may exist, its create is the
       // compare-and-set, and the one that finds it taken settles the user from that request instead
@@ -505,6 +518,18 @@ export class BatchRunner {
   }
 
   /** A try that threw: a fault (a dependency in trouble) is tried again, anything else is the item's answer. */
+  /**
+   * A read of the job's own (its cancel, its creator's standing, the pace budget) failed before the
+   * user's deletion began: not a try of the user's, who stays pending with no try counted (a
+   * cancelled job's user is never failed for an outage), but a dependency in trouble still counts
+   * against the job's breaker, as the slice's own bookkeeping does.
+   */
+  private async jobReadFailed(jobId: string, err: unknown): Promise<Outcome> {
+    if (!this.deps.classify(err).fault) return this.failure(err)
+    await this.sliceFailed(jobId, err)
+    return { status: 'busy' }
+  }
+
   private failure(err: unknown): Outcome {
     const { code, fault } = this.deps.classify(err)
     return fault ? { status: 'fault', err: code } : { status: 'failed', err: code }
