@@ -5,7 +5,11 @@ import type { DeletionListener } from '../deletion/ports.js'
  * Where a user stands for the lock-out: `active`; `restorable` (soft-deleted: locked out, but a
  * cancel may let them in again); `deleted` (final).
  */
-export type LockOutStanding = 'active' | 'restorable' | 'deleted'
+/**
+ * `restorable`: the user's own soft deletion (the operations that admit it let them finish or cancel
+ * it); `restorable by manager`: locked out by their manager's grace period only.
+ */
+export type LockOutStanding = 'active' | 'restorable' | 'restorable by manager' | 'deleted'
 
 export interface DeletedUserGateOptions {
   /**

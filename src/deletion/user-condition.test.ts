@@ -126,13 +126,21 @@ describe('lockOutStanding, for a managed user', () => {
     expect(follows).not.toHaveBeenCalled()
   })
 
-  it('when the manager is soft-deleted without a grace period, then the managed user is active; with one, restorable', async () => {
+  it('when the manager is soft-deleted without a grace period, then the managed user is active; with one, restorable by their manager', async () => {
     const soft = managed()
     await deleteAccount(soft.deps, { requestId: 'soft-1', userId: MANAGER, caller: { consumer: 'portal', userId: MANAGER, roles: [] }, mode: 'soft' })
     const grace = managed()
     await deleteAccount(grace.deps, { requestId: 'grace-1', userId: MANAGER, caller: { consumer: 'portal', userId: MANAGER, roles: [] }, gracePeriodDays: 1 })
 
-    expect([await lockOutStanding(soft, TARGET), await lockOutStanding(grace, TARGET)]).toEqual(['active', 'restorable'])
+    expect([await lockOutStanding(soft, TARGET), await lockOutStanding(grace, TARGET)]).toEqual(['active', 'restorable by manager'])
+  })
+
+  it('when the managed user soft-deleted themself and their manager is in a grace period, then their own soft deletion counts: they may still act on it', async () => {
+    const w = managed()
+    await deleteAccount(w.deps, { requestId: 'grace-1', userId: MANAGER, caller: { consumer: 'portal', userId: MANAGER, roles: [] }, gracePeriodDays: 1 })
+    await deleteAccount(w.deps, { requestId: 'soft-own', userId: TARGET, caller: { consumer: 'portal', userId: TARGET, roles: [] }, mode: 'soft' })
+
+    expect(await lockOutStanding(w, TARGET)).toBe('restorable')
   })
 
   it("when the user's own row already says deleted for good, then the manager is not read", async () => {

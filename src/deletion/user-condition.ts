@@ -47,9 +47,15 @@ export async function readCondition(deps: ConditionReads, userId: string): Promi
 
 type StandingReads = ConditionReads & { requests: Pick<DeletionRequestStore, 'get'> }
 
-type Standing = 'active' | 'restorable' | 'deleted'
+/**
+ * `restorable`: the user's own soft deletion, which they may finish or cancel themself;
+ * `restorable by manager`: locked out by their manager's grace period, whose cancel lets them in
+ * again, but no deletion of their own to finish.
+ */
+type Standing = 'active' | 'restorable' | 'restorable by manager' | 'deleted'
 
-const STRICTNESS: Record<Standing, number> = { active: 0, restorable: 1, deleted: 2 }
+// Their own soft deletion outranks their manager's grace period: it is what they may still act on.
+const STRICTNESS: Record<Standing, number> = { active: 0, 'restorable by manager': 1, restorable: 2, deleted: 3 }
 
 /**
  * Where a user stands for the lock-out: `active` while the row is not deleted (a request may hold
@@ -67,7 +73,7 @@ const STRICTNESS: Record<Standing, number> = { active: 0, restorable: 1, deleted
  * (Sunbird's, a hard one, a grace period that ends in either) locks them out at the same moment as
  * the manager, on every instance, with no write of its own and so no window a crash could leave
  * open. A final deletion of the manager makes them `deleted`; a grace period of the manager makes
- * them `restorable` (its cancel lets them in again); a soft deletion without a grace period leaves
+ * them `restorable by manager` (its cancel lets them in again; they have no deletion of their own to finish); a soft deletion without a grace period leaves
  * them alone. The stricter of their own standing and that one counts. `follows` is told the
  * manager whose deletion the answer depends on (the lock-out gate forgets the answer when this
  * instance deletes or restores that manager).
@@ -96,11 +102,11 @@ async function standingOfRow(deps: ConditionReads, userId: string, user: UserRec
  * Where a manager's deletion puts the users they manage: each final deletion erases them
  * (managedUsers step), so a manager locked by one makes them `deleted`; a soft hold erases them
  * only when it is a grace period's (its request has a schedule), and until then a cancel may put
- * the manager back, so `restorable`; a soft deletion without a grace period never touches them.
+ * the manager back, so `restorable by manager`; a soft deletion without a grace period never touches them.
  */
 async function standingByManager(deps: StandingReads, managerId: string): Promise<Standing> {
   const manager = await standingOfRow(deps, managerId, await deps.users.findUser(managerId))
   if (manager.standing !== 'restorable' || !manager.held) return manager.standing
   const request = await deps.requests.get(manager.held.requestId)
-  return request?.schedule ? 'restorable' : 'active'
+  return request?.schedule ? 'restorable by manager' : 'active'
 }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { expectDeleted, expectError } from '../support/assertions.js'
 import { requestsOf } from '../support/deletion-requests.js'
+import { expectRestError } from '../support/rest-answers.js'
 import { stallUntilReleased, withFaults } from '../support/faults.js'
 import { type Harness, startHarness } from '../support/harness.js'
 import { envelopeOf, lifecycle } from '../support/lifecycle.js'
@@ -64,7 +65,7 @@ describe('managed users, locked out on every instance from the lock of the perso
     }
   })
 
-  it('when the person is deleted with a grace period, then the managed user is refused on another instance until the cancel, and let in again after it; their row is never touched', async () => {
+  it('when the person is deleted with a grace period, then the managed user is refused on another instance until the cancel (also on the routes where a soft-deleted person may delete themself), and let in again after it; their row is never touched', async () => {
     const parent = await b.seed()
     const child = await b.seed({ managedBy: parent.id })
     const a = await startHarness()
@@ -74,6 +75,13 @@ describe('managed users, locked out on every instance from the lock of the perso
       expect([scheduled.status, scheduled.result.state]).toEqual([200, 'scheduled'])
 
       await waitUntil('the managed user refused on instance B', async () => (await exportStatusOnB(child.id)) === 401)
+      // Nor may they delete themselves on the routes that let a soft-deleted person finish their own
+      // deletion: they are locked out by their manager's, and have none of their own.
+      for (const path of [`/api/users/${child.id}/`, `/api/v2/user/${child.id}/`]) {
+        const response = await b.service.app.request(path, { method: 'DELETE', headers: { authorization: `Bearer ${b.userToken({ sub: child.id })}` } })
+        await expectRestError('drf-detail', response, 'UNAUTHORIZED')
+      }
+      expect(await requestsOf(b.db, child.id)).toEqual([])
 
       expect((await envelopeOf(await onA.cancel(parent.id, onA.asUser(parent.id)))).status).toBe(200)
       await waitUntil('the managed user let in again on instance B', async () => (await exportStatusOnB(child.id)) === 200)

@@ -493,7 +493,7 @@ describe('managed users, locked out from the lock of the user who manages them',
     expect([await standingElsewhere(w, PARENT), whileSoft, await standingElsewhere(w, CHILD)]).toEqual(['active', 'active', 'active'])
   })
 
-  it('when a grace period locks the user who manages them, then the managed user is locked out as restorable (their data kept), and the cancel lets them in again', async () => {
+  it('when a grace period locks the user who manages them, then the managed user is locked out as restorable by their manager (their data kept), and the cancel lets them in again', async () => {
     const w = family()
     const before = await footprint(w, CHILD)
 
@@ -501,7 +501,7 @@ describe('managed users, locked out from the lock of the user who manages them',
     const duringGrace = await standingElsewhere(w, CHILD)
     await cancelDeletion(w.deps, { userId: PARENT, caller: selfOf(PARENT) })
 
-    expect(duringGrace).toBe('restorable')
+    expect(duringGrace).toBe('restorable by manager')
     expect(await footprint(w, CHILD)).toEqual(before)
     expect(w.users.snapshot(CHILD)).toMatchObject({ status: 1 })
     expect(await standingElsewhere(w, CHILD)).toBe('active')
