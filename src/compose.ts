@@ -270,7 +270,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     },
     readBatchStatus: (input) => readBatchStatus({ jobs: batchJobs, clock: workflow.clock }, input),
     cancelBatch: async (input) => {
-      const cancelled = await cancelBatch({ jobs: batchJobs, clock: workflow.clock }, input)
+      const cancelled = await cancelBatch({ jobs: batchJobs, clock: workflow.clock, cancelRecorded: (jobId) => batches.cancelSeen(jobId) }, input)
       // The slices no instance holds are settled at once, not at the next pass.
       batches.kick()
       return cancelled

@@ -274,9 +274,13 @@ describe('cancelBatch', () => {
   it('when a job under way is cancelled, then it reads cancelled from then on, its users not yet settled pending, with no time left foretold', async () => {
     const jobs = await jobUnderWay()
 
-    expect(await cancelBatch({ jobs, clock }, { caller: CALLER, jobId: 'job-c' })).toEqual({ jobId: 'job-c', state: 'cancelled' })
+    const recorded: string[] = []
+
+    expect(await cancelBatch({ jobs, clock, cancelRecorded: (jobId) => recorded.push(jobId) }, { caller: CALLER, jobId: 'job-c' })).toEqual({ jobId: 'job-c', state: 'cancelled' })
 
     expect((await jobs.get('job-c'))?.cancelled).toEqual({ at: start, by: CALLER.userId })
+    // This instance's runner is told once the cancel is stored.
+    expect(recorded).toEqual(['job-c'])
     expect(await status(jobs)).toMatchObject({ state: 'cancelled', done: 1, succeeded: 1, cancelled: 0, etaSeconds: null })
   })
 

@@ -323,7 +323,7 @@ function viewOf(job: BatchJob, remaining: number, cancelled: number): BatchJobVi
  * completed, and stays so; a job read cancelled already is not written again. Answers the job's state
  * as the status route then reads it.
  */
-export function cancelBatch(deps: { jobs: BatchJobStore; clock: Clock }, input: { caller: Caller; jobId: string } & BatchDeadline): Promise<{ jobId: string; state: BatchJobView }> {
+export function cancelBatch(deps: CancelDeps, input: { caller: Caller; jobId: string } & BatchDeadline): Promise<{ jobId: string; state: BatchJobView }> {
   return withDeadline(
     input,
     () => ({ jobId: input.jobId, state: 'cancelled' }),
@@ -331,7 +331,14 @@ export function cancelBatch(deps: { jobs: BatchJobStore; clock: Clock }, input: 
   )
 }
 
-async function cancelOnce(deps: { jobs: BatchJobStore; clock: Clock }, input: { caller: Caller; jobId: string }, gate?: CommitGate): Promise<{ jobId: string; state: BatchJobView }> {
+interface CancelDeps {
+  jobs: BatchJobStore
+  clock: Clock
+  /** Told once the job's cancel is known recorded (by this call or an earlier one), so this instance's runner stops at once. */
+  cancelRecorded?: (jobId: string) => void
+}
+
+async function cancelOnce(deps: CancelDeps, input: { caller: Caller; jobId: string }, gate?: CommitGate): Promise<{ jobId: string; state: BatchJobView }> {
   // No page of outcomes: limit 0 reads none.
   const before = await readBatchStatus(deps, { caller: input.caller, jobId: input.jobId, offset: 0, limit: 0 })
   if (before.state === 'completed') return { jobId: before.jobId, state: 'completed' }
@@ -341,6 +348,7 @@ async function cancelOnce(deps: { jobs: BatchJobStore; clock: Clock }, input: { 
     await deps.jobs.cancel(before.jobId, { at: deps.clock.now(), by: input.caller.userId })
     gate?.decided()
   }
+  deps.cancelRecorded?.(before.jobId)
   return { jobId: before.jobId, state: 'cancelled' }
 }
 

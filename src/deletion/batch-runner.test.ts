@@ -1130,6 +1130,22 @@ describe('BatchRunner: a cancelled job', () => {
     expect(await status(w)).toMatchObject({ state: 'cancelled', total: 5, done: 5, succeeded: 1, failed: {}, cancelled: 4, progress: 100, etaSeconds: 0 })
   })
 
+  it('when this instance recorded the cancel (its cancel route), then its runner begins no further deletion at once, without waiting for its next look', async () => {
+    const w = batchWorld({ concurrency: 1 })
+    // No time passes: the runner's last look (no cancel) is still fresh.
+    w.engine.during(U1, async () => {
+      await w.jobs.cancel(JOB_ID, { at: w.clock.now(), by: CREATOR })
+      w.runner.cancelSeen(JOB_ID)
+    })
+    await w.submit([U1, U2, U3])
+
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+
+    expect(w.engine.users()).toEqual([U1])
+    expect(await w.jobs.items(JOB_ID, 0)).toEqual([deleted(U1, 0, START), cancelled(U2, 0, START), cancelled(U3, 0, START)])
+  })
+
   it('when the job is not cancelled, then a slice of users worked in the same second reads the job once for its cancel, not once per user', async () => {
     const w = batchWorld()
     await w.submit([U1, U2, U3, U4, U5])

@@ -468,8 +468,16 @@ export class BatchRunner {
    * Whether the job was cancelled, as last looked at: looked at again at most once per
    * CANCEL_LOOK_MS per job, one look shared by every slice of it that asks meanwhile (a cancel
    * stands for good). A look that fails throws: no deletion is begun on a guess (the attempt counts
-   * it as a dependency in trouble), and the next ask looks again.
+   * it against the breaker, not as a try of the user's), and the next ask looks again.
    */
+  /**
+   * This instance recorded the job's cancel (its cancel route): its own slices stop beginning
+   * deletions at once, without waiting CANCEL_LOOK_MS for their next look. Other instances see it at that look.
+   */
+  cancelSeen(jobId: string): void {
+    this.cancelLooks.set(jobId, { at: this.deps.clock.now().getTime(), cancelled: true, look: Promise.resolve(true) })
+  }
+
   private async cancelled(job: BatchJob): Promise<boolean> {
     if (job.cancelled) return true
     const now = this.deps.clock.now().getTime()
