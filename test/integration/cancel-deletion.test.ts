@@ -86,6 +86,24 @@ describe('POST /api/user/v1/delete/cancel, who and when', () => {
     expect((await readUserState(h.db, child.id)).user?.get('status')).toBe(1)
   })
 
+  it('when the managed user is soft-deleted, then their managing parent (X-Authenticated-For) may still export them and follow the deletion; once erased, their token no longer serves', async () => {
+    const parent = await h.seed()
+    const child = await personInBoth(h, { managedBy: parent.id })
+    const asParent = api.asUser(parent.id, { 'x-authenticated-for': h.userToken({ sub: child.id, parentId: parent.id }) })
+    await expectDeleted(await api.remove(child.id, { mode: 'soft' }, asParent))
+
+    const exported = await envelopeOf(await api.exportOf(child.id, asParent))
+    const followed = await envelopeOf(await api.status(child.id, asParent))
+
+    expect([exported.status, (exported.result.user as { row: { id: string } }).row.id]).toEqual([200, child.id])
+    expect([followed.status, (followed.result.request as { state: string }).state]).toEqual([200, 'completed'])
+    // The child themself stays locked out.
+    await expectError(await api.exportOf(child.id, api.asUser(child.id)), 'UNAUTHORIZED')
+
+    await expectDeleted(await api.remove(child.id, { mode: 'hard' }, asParent))
+    await expectError(await api.status(child.id, asParent), 'UNAUTHORIZED')
+  })
+
   it('when a grace period is cancelled, then the scheduled erasure is dropped: past eraseAt the sweeper leaves the user whole', async () => {
     const person = await personInBoth(h, { rootOrgId: ORG })
     const asked = await envelopeOf(await api.remove(person.id, { gracePeriodDays: 1 }, admin()))

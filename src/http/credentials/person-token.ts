@@ -42,7 +42,11 @@ export async function withManagedUser(caller: Caller, forToken: string | undefin
 /**
  * A deleted person's still-valid token is refused like a forged one: deletion locks the person
  * out at once, not when their token expires. A soft-deleted person is let in where the operation
- * admits them (marked `softDeleted`).
+ * admits them (marked `softDeleted`). A managed user's token sent by their managing parent
+ * (X-Authenticated-For) is the parent's means to act for them, not the managed user's login: it is
+ * let in while the managed user's own deletion is restorable (soft), so the parent may export them,
+ * follow, cancel or finish that deletion as an ORG_ADMIN may; refused once they are deleted for good
+ * or locked out by their manager's grace period.
  */
 export async function lockOutPerson(caller: Caller, verifiers: Verifiers, { admitSoftDeleted }: { admitSoftDeleted: boolean }): Promise<Caller> {
   // Refused as refusedAsUnauthorized would refuse, without wrapping the check in a second async function.
@@ -51,7 +55,7 @@ export async function lockOutPerson(caller: Caller, verifiers: Verifiers, { admi
   if (standing !== 'active' && !admitted) throw unauthorized(refusalText('user-token', 'user is deleted'))
   if (caller.managedUser) {
     const child = await verifiers.deletedUsers.standing(caller.managedUser.userId)
-    if (child !== 'active' && !(child === 'restorable' && admitSoftDeleted)) throw unauthorized(refusalText('for-token', 'user is deleted'))
+    if (child !== 'active' && child !== 'restorable') throw unauthorized(refusalText('for-token', 'user is deleted'))
   }
   return admitted ? { ...caller, softDeleted: true } : caller
 }
