@@ -464,7 +464,7 @@ export interface ErrorNuxtH3 {
  */
 export interface PathOfDELETEApiUsersUserId1 {
   /**
-   * The user id, a UUID; any other value is the 400 `Invalid user ID format`, before any authorization check.
+   * The user id, a UUID; any other value is the 400 `Invalid user ID format`, once the session is verified (a call without a valid session is 401 first) and before any authorization check.
    */
   user_id: string
 }
