@@ -211,7 +211,7 @@ describe('guardMassDeletion', () => {
     expect(deleteAccount).toHaveBeenCalledTimes(1)
   })
 
-  it('when a deletion is refused, then Retry-After is the seconds until enough counted minutes have left the last hour, at least 1', async () => {
+  it('when a deletion is refused, then Retry-After is the seconds until enough counted minutes have left the last hour (the rest of this minute while the refusal rests on its count), at least 1', async () => {
     /** Deletions at `deletedAt` (ms) with the given limit, then one more at `refusedAt`: its refusal. */
     const refusal = async (maxPerHour: number, deletedAt: number[], refusedAt: number) => {
       const counts = new InMemoryRequesterDeletionCounts()
@@ -225,11 +225,22 @@ describe('guardMassDeletion', () => {
       return guarded(deletionOf()).catch((err: unknown) => err)
     }
 
-    // The one counted deletion leaves 60 minutes after the start of its minute.
-    expect(await refusal(1, [M * MINUTE_MS + 10_000], M * MINUTE_MS + 10_000)).toMatchObject({ retryAfterSeconds: 3590 })
+    // A deletion of this very minute may still be in flight (and given back): the rest of the minute.
+    expect(await refusal(1, [M * MINUTE_MS + 10_000], M * MINUTE_MS + 10_000)).toMatchObject({ retryAfterSeconds: 50 })
+    // Once it is of an earlier minute, it leaves 60 minutes after the start of its minute.
+    expect(await refusal(1, [M * MINUTE_MS + 10_000], (M + 1) * MINUTE_MS + 10_000)).toMatchObject({ retryAfterSeconds: 3530 })
     // Of two, the older one leaving is enough.
     expect(await refusal(2, [M * MINUTE_MS, (M + 30) * MINUTE_MS], (M + 45) * MINUTE_MS)).toMatchObject({ retryAfterSeconds: 900 })
     expect(await refusal(1, [M * MINUTE_MS], (M + 60) * MINUTE_MS - 200)).toMatchObject({ retryAfterSeconds: 1 })
+  })
+
+  it('when a burst of deletions at once is refused on reservations of this minute alone, then Retry-After is the rest of the minute, not an hour: the places come back as the refused give them back', async () => {
+    const counts = new InMemoryRequesterDeletionCounts()
+    const guarded = guardMassDeletion({ counts, clock: clockAt(M * MINUTE_MS + 30_000), maxPerHour: 2 }, async (input) => deleted(input))
+    // Three others of the burst have reserved and not yet given back.
+    await counts.add(REQUESTER, M, 3)
+
+    expect(await guarded(deletionOf()).catch((err: unknown) => err)).toMatchObject({ retryAfterSeconds: 30 })
   })
 
   it('when a requester over the limit deletes their own account, then it is neither limited nor counted', async () => {
@@ -259,12 +270,12 @@ describe('guardMassDeletion', () => {
     const dryRun = await guarded({ ...deletionOf(), dryRun: true }).catch((err: unknown) => err)
 
     expect(dryRun).toBeInstanceOf(DeletionLimitReachedError)
-    expect(dryRun).toMatchObject({ retryAfterSeconds: 3600 })
+    expect(dryRun).toMatchObject({ retryAfterSeconds: 60 })
     expect(deleteAccount).not.toHaveBeenCalled()
     expect(add).not.toHaveBeenCalled()
     expect(count.mock.calls).toEqual([[REQUESTER, M + 30 - 59, M + 31]])
     // The real call it previews answers the same.
-    expect(await guarded(deletionOf()).catch((err: unknown) => err)).toMatchObject({ retryAfterSeconds: 3600 })
+    expect(await guarded(deletionOf()).catch((err: unknown) => err)).toMatchObject({ retryAfterSeconds: 60 })
   })
 
   it('when a requester under the limit asks for dry runs, then they run and take no place: the real calls still get every place of the limit', async () => {

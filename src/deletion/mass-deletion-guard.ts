@@ -18,17 +18,23 @@ const totalOf = (counts: readonly MinuteCount[]) => counts.reduce((sum, entry) =
 
 /**
  * The seconds until `places` places of the window are free again: the counted minutes leave it
- * oldest first. At least 1; when the counts do not free that many (deletions of this very minute
- * still in flight), the end of the window of this minute.
+ * oldest first. At least 1. When the minutes before this one do not fill the limit on their own,
+ * the refusal rests on this minute's count, which may hold deletions still in flight (given back
+ * in a moment if they fail, or reservations of a burst all refused together): the rest of this
+ * minute, so a retry learns whether they stayed, not an hour for places perhaps free already.
  */
-function secondsUntilFree(counts: readonly MinuteCount[], places: number, now: number): number {
-  let freed = 0
-  let freeAt = (Math.floor(now / MINUTE_MS) + GUARD_WINDOW_MINUTES) * MINUTE_MS
-  for (const entry of [...counts].sort((a, b) => a.minute - b.minute)) {
-    freed += Math.max(0, entry.count)
-    if (freed >= places) {
-      freeAt = (entry.minute + GUARD_WINDOW_MINUTES) * MINUTE_MS
-      break
+function secondsUntilFree(counts: readonly MinuteCount[], places: number, now: number, max: number): number {
+  const minute = Math.floor(now / MINUTE_MS)
+  const before = totalOf(counts.filter((entry) => entry.minute < minute))
+  let freeAt = (minute + 1) * MINUTE_MS
+  if (before >= max) {
+    let freed = 0
+    for (const entry of [...counts].sort((a, b) => a.minute - b.minute)) {
+      freed += Math.max(0, entry.count)
+      if (freed >= places) {
+        freeAt = (entry.minute + GUARD_WINDOW_MINUTES) * MINUTE_MS
+        break
+      }
     }
   }
   return Math.max(1, Math.ceil((freeAt - now) / 1000))
@@ -72,7 +78,7 @@ export function guardMassDeletion(
       // The real call's increment would make it count + 1, refused over the limit: at the limit already, so is the dry run.
       const counted = await readWindow()
       const total = totalOf(counted)
-      if (total >= max) throw new DeletionLimitReachedError(secondsUntilFree(counted, total + 1 - max, now))
+      if (total >= max) throw new DeletionLimitReachedError(secondsUntilFree(counted, total + 1 - max, now, max))
       return deleteAccount(input)
     }
     // Given back to the minute it was taken from; a give-back lost to an outage is a place lost for the hour.
@@ -89,7 +95,7 @@ export function guardMassDeletion(
     if (reserved > max) {
       await giveBack()
       // Given back, the count is reserved - 1; the retry's own reservation fits once reserved - max places are free.
-      throw new DeletionLimitReachedError(secondsUntilFree(counted, reserved - max, now))
+      throw new DeletionLimitReachedError(secondsUntilFree(counted, reserved - max, now, max))
     }
     try {
       return await deleteAccount(input)

@@ -252,7 +252,7 @@ export const errorCodes = {
     err: 'UOS_USRDLT0104',
     errmsg: 'Too many deletions by this requester in this hour.',
     description:
-      'The requester (the person of the user token, or the trusted consumer on a route without one) has deleted (or is deleting, at the same time) `DELETION_MAX_PER_REQUESTER_PER_HOUR` users in the last hour (sliding by the minute), on any route and instance; nothing was done. `Retry-After` says when enough of them have left the hour for one more. Deleting oneself is never limited; batch jobs have their own pace.',
+      'The requester (the person of the user token, or the trusted consumer on a route without one) has deleted (or is deleting, at the same time) `DELETION_MAX_PER_REQUESTER_PER_HOUR` users in the last hour (sliding by the minute), on any route and instance; nothing was done. `Retry-After` says when enough of them have left the hour for one more (the rest of the current minute while the refusal rests on the deletions of that minute, some of which may still be in flight). Deleting oneself is never limited; batch jobs have their own pace.',
     // Documented here; the guard's own value, when its hour frees a slot, replaces the default (render-error.ts).
     headers: { 'Retry-After': '{retryAfter}' },
   },
