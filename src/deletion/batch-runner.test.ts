@@ -424,6 +424,18 @@ describe('BatchRunner: a dependency in trouble', () => {
     expect(w.engine.users()).toEqual([U1, U2])
   })
 
+  it("when another instance's breaker left the job reading paused (that instance stopped before its breaker closed), then this instance, deleting with its own breaker closed, shows the job running again: once per slice, not per user", async () => {
+    const w = batchWorld()
+    await w.submit([U1, U2, U3])
+    await w.jobs.setState(JOB_ID, 'paused')
+
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+
+    expect(await w.state()).toBe('running')
+    expect(w.timeline.count('jobs.setState(running)')).toBe(1)
+  })
+
   it('when a user meets a dependency in trouble on every try up to the limit, then they are recorded failed with the unavailable code and the slice is finished', async () => {
     // A breaker that never opens: the try limit alone ends the user.
     const w = batchWorld({ maxAttempts: 2, breaker: { ...SETTINGS.breaker, minAttempts: 100 } })

@@ -243,6 +243,7 @@ export class BatchRunner {
     const lease = new SliceLease({ jobs, clock, instanceId: this.deps.instanceId, leaseMs: settings.leaseMs }, job.id, slice, heldUntil)
     let settled = true
     let leaseLost = false
+    let shownRunning = false
     // Every user's outcome, settled before or now: counted once the slice is done.
     const outcomes: BatchItem[] = []
     try {
@@ -277,6 +278,12 @@ export class BatchRunner {
         // nor one settled past the breaker for a cancelled job.
         if (admission && outcome.status !== 'cancelled') await this.recordForBreaker(job.id, outcome.status === 'fault', admission)
         else giveBackProbe()
+        // Another instance's breaker may have left the job reading paused (it stopped, or lost its
+        // slices, before its breaker closed): this one deletes with its own closed, so the job runs.
+        if (!shownRunning && admission === 'attempt' && outcome.status === 'deleted') {
+          shownRunning = true
+          await jobs.setState(job.id, 'running').catch(() => undefined)
+        }
         const attempts = item.attempts + (outcome.status === 'fault' ? 1 : 0)
         const gaveUp = outcome.status === 'fault' && attempts >= settings.maxAttempts
         const recorded: BatchItem =
