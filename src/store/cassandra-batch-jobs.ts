@@ -101,11 +101,16 @@ export class CassandraBatchJobs implements BatchJobStore {
   private readonly cql: ReturnType<typeof statements>
   private readonly stamps = new WriteStamps()
 
+  /** Rows per page of the open jobs' listing (the driver's default, 5,000, unless told). */
+  private readonly listPageSize: number | undefined
+
   constructor(
     private readonly client: Client,
     keyspace: string,
+    options: { listPageSize?: number } = {},
   ) {
     this.cql = statements(keyspace)
+    this.listPageSize = options.listPageSize
   }
 
   /** The job row's values, in the order of both job inserts. */
@@ -191,7 +196,16 @@ export class CassandraBatchJobs implements BatchJobStore {
   }
 
   async listOpen(): Promise<string[]> {
-    return (await runCassandra(this.client, (client) => client.execute(this.cql.listOpen, [], IDEMPOTENT))).rows.map((row) => row.get('id') as string)
+    // Every page: a listing cut at the driver's first (5,000 rows) would leave the jobs past it unworked for good.
+    const ids: string[] = []
+    let pageState: string | undefined
+    do {
+      const options = { ...IDEMPOTENT, ...(this.listPageSize !== undefined && { fetchSize: this.listPageSize }), ...(pageState !== undefined && { pageState }) }
+      const page = await runCassandra(this.client, (client) => client.execute(this.cql.listOpen, [], options))
+      for (const row of page.rows) ids.push(row.get('id') as string)
+      pageState = page.pageState ?? undefined
+    } while (pageState)
+    return ids
   }
 
   async complete(jobId: string): Promise<void> {

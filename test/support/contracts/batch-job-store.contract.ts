@@ -138,6 +138,19 @@ export function describeBatchJobStoreContract(implementation: string, factory: S
         for (const answer of answers) if (answer) expect(answer).toEqual(recorded)
       })
 
+      test('when several jobs are open, then the listing names every one of them, however many pages it takes', async (s) => {
+        const jobs = [newJob(s), newJob(s), newJob(s), newJob(s), newJob(s)]
+        for (const job of jobs) {
+          await s.store.create(job)
+          await s.store.open(job, [{ userId: randomUUID(), slice: 0 }])
+        }
+
+        const listed = await s.store.listOpen()
+
+        for (const job of jobs) expect(listed).toContain(job.id)
+        expect(new Set(listed).size).toBe(listed.length)
+      })
+
       test('when a job is recorded and not opened (its submit stopped there), then it is not listed and has no slices or users; opened, it has them all and is listed', async (s) => {
         const job = newJob(s, { total: 3, slices: 2 })
         const items = [randomUUID(), randomUUID(), randomUUID()].map((userId, index) => ({ userId, slice: index < 2 ? 0 : 1 }))

@@ -383,7 +383,8 @@ class TidiedBatchJobs extends CassandraBatchJobs {
     client: Client,
     private readonly paced: Set<string>,
   ) {
-    super(client, ks)
+    // Pages of two: the listing of open jobs must read past its first page.
+    super(client, ks, { listPageSize: 2 })
   }
 
   override takePaceToken(jobId: string, second: number): Promise<number> {
