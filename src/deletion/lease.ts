@@ -63,13 +63,19 @@ export const fencedLease = (leaseUntil: Date, fence: Date | undefined): Date => 
  * other, for a run whose lease ran out before its end).
  */
 export async function checkpointSteps(
-  deps: { requests: Pick<DeletionRequestStore, 'recordSteps'>; clock: Clock; leaseMs: number },
+  deps: { requests: Pick<DeletionRequestStore, 'recordSteps' | 'confirmLease'>; clock: Clock; leaseMs: number },
   request: DeletionRequest,
   outcomes: Partial<Record<StepName, StepOutcome>>,
   state: RequestState,
 ): Promise<void> {
+  const held = request.heldUntil
+  const sentWithin = held !== undefined && leaseHoldsAt(held, deps.clock.now())
   const until = leaseUntil(deps)
-  await deps.requests.recordSteps(request.id, outcomes, state, until, request.heldUntil)
+  await deps.requests.recordSteps(request.id, outcomes, state, until, held)
+  // Sent as a plain write while the lease held, answered after it ran out: another runner may have
+  // taken the request meanwhile, its lease winning over this late write. Held only if the lease
+  // still reads as this write set it (one compare-and-set, paid only by a write that stalled so).
+  if (sentWithin && !leaseHoldsAt(held, deps.clock.now())) await deps.requests.confirmLease(request.id, until)
   request.heldUntil = until
 }
 

@@ -274,6 +274,13 @@ export interface DeletionRequestStore {
    */
   renewLease(id: string, leaseUntil: Date, heldUntil: Date): Promise<void>
   /**
+   * Whether the request's lease is still exactly `heldUntil`, as the run's last write set it: a
+   * compare-and-set that writes the same value (one lightweight transaction), else LeaseLostError.
+   * For a write sent while the lease held but answered only after it ran out: it may have landed
+   * after another runner took the request over, and lost to that runner's lease by its timestamp.
+   */
+  confirmLease(id: string, heldUntil: Date): Promise<void>
+  /**
    * Sets the final (or partial, or scheduled) state and the receipt; a scheduled one is listed as
    * due at `dueAt`. `steps`: outcomes not recorded yet, written with it. Releases the lease, but a
    * finished request's (completed, failed, cancelled) finished under one: its run keeps it, stores

@@ -157,6 +157,7 @@ function deletionRequestStatements(keyspace: string) {
     release: `UPDATE ${t} SET leaseuntil = ? WHERE id = ?`,
     // The same write as release: the lease alone, set to the renewed end (past the lease, `IF leaseuntil = ?` is added).
     renew: `UPDATE ${t} SET leaseuntil = ? WHERE id = ?`,
+    confirm: `UPDATE ${t} SET leaseuntil = ? WHERE id = ? IF leaseuntil = ?`,
     steps: `UPDATE ${t} SET steps = steps + ?, state = ?, leaseuntil = ?, updatedat = ? WHERE id = ?`,
     finish: `UPDATE ${t} SET steps = steps + ?, state = ?, reason = ?, receipt = ?, leaseuntil = ?, updatedat = ? WHERE id = ?`,
     plan: `UPDATE ${t} SET plan = ?, state = ?, updatedat = ? WHERE id = ?`,
@@ -489,6 +490,11 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
 
   async renewLease(id: string, leaseUntil: Date, heldUntil: Date): Promise<void> {
     if (!(await this.writeUnderLease(this.cql.renew, [leaseUntil, id], heldUntil))) throw new LeaseLostError(id)
+  }
+
+  async confirmLease(id: string, heldUntil: Date): Promise<void> {
+    const result = await runCassandra(this.client, (client) => client.execute(this.cql.confirm, [heldUntil, id, heldUntil], { prepare: true }))
+    if (!result.wasApplied()) throw new LeaseLostError(id)
   }
 
   async finish(id: string, state: RequestState, fields: { receipt?: DeletionReceipt; reason?: string; dueAt?: Date; steps?: Partial<Record<StepName, StepOutcome>> }, heldUntil?: Date): Promise<void> {

@@ -44,7 +44,7 @@ export const lock = {
  * stop right after). `restore` keeps what the row said before, for a cancel to put back.
  */
 export async function recordLock(
-  deps: { listener: DeletionListener; requests: Pick<DeletionRequestStore, 'recordSteps'>; clock: Clock; leaseMs: number; afterStep?(step: string): void },
+  deps: { listener: DeletionListener; requests: Pick<DeletionRequestStore, 'recordSteps' | 'confirmLease'>; clock: Clock; leaseMs: number; afterStep?(step: string): void },
   request: DeletionRequest,
   at: Date,
   restore?: RestoreFacts,

@@ -437,6 +437,21 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
         expect(await s.store.get(request.id)).toEqual({ ...request, steps: {} })
       })
 
+      test('when a run confirms the lease its last write set, then it holds while the lease is exactly that; once another runner has taken the request, LeaseLostError and the taker keeps it', async (s) => {
+        const lapsed = new Date(Date.now() - SECOND)
+        const request = await created(s, {}, lapsed)
+
+        await s.store.confirmLease(request.id, lapsed)
+
+        const now = new Date()
+        const takerUntil = new Date(now.getTime() + 30 * SECOND)
+        expect(await s.store.acquireLease(request.id, now, takerUntil)).toBe(true)
+        await expect(s.store.confirmLease(request.id, lapsed)).rejects.toBeInstanceOf(LeaseLostError)
+        expect(await s.store.acquireLease(request.id, new Date(takerUntil.getTime() - 1), new Date(takerUntil.getTime() + 30 * SECOND))).toBe(false)
+        await s.store.confirmLease(request.id, takerUntil)
+        expect(await s.store.get(request.id)).toEqual({ ...request, steps: {} })
+      })
+
       test('when another runner holds the request, then a release under a lease that ran out leaves that runner holding it', async (s) => {
         const lapsed = new Date(Date.now() - SECOND)
         const request = await created(s, {}, lapsed)

@@ -76,7 +76,8 @@ const EPOCH = new Date(0)
  * - get / findByUser answer copies, steps in the order the workflow runs them; findByUser newest first.
  *
  * - recordSteps adds the outcomes it is given (several steps in one write) and sets the lease; renewLease
- *   sets the lease and nothing else; finish adds the `steps` it carries; markEventPublished is kept
+ *   sets the lease and nothing else; confirmLease throws LeaseLostError unless the lease is exactly the
+ *   one given; finish adds the `steps` it carries; markEventPublished is kept
  *   apart and reads as the event's outcome;
  * - a write fenced by `heldUntil` lands while the clock is before it, or after it while the lease is
  *   still that value; else recordSteps, renewLease, finish, updatePlan and reopen throw LeaseLostError and releaseLease
@@ -301,6 +302,13 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
   async renewLease(id: string, leaseUntil: Date, heldUntil: Date): Promise<void> {
     this.enter('renewLease')
     this.heldRow(id, heldUntil).leaseUntil = new Date(leaseUntil)
+  }
+
+  async confirmLease(id: string, heldUntil: Date): Promise<void> {
+    this.enter('confirmLease')
+    // UPDATE ... IF leaseuntil = ?: not applied for a missing row or another lease.
+    const row = this.rows.get(id)
+    if (!row || row.leaseUntil.getTime() !== heldUntil.getTime()) throw new LeaseLostError(id)
   }
 
   async finish(id: string, state: RequestState, fields: { receipt?: DeletionReceipt; reason?: string; dueAt?: Date; steps?: Partial<Record<StepName, StepOutcome>> }, heldUntil?: Date): Promise<void> {

@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest'
+import { InMemoryDeletionRequests } from '../../test/support/fakes/in-memory-deletion-requests.js'
+import { ManualClock, Timeline } from '../../test/support/fakes/timeline.js'
+import type { DeletionRequest } from './deletion-request.js'
+import { checkpointSteps, LeaseLostError } from './lease.js'
+
+const START = new Date(Date.UTC(2024, 4, 20, 10, 0, 0))
+const LEASE_MS = 30_000
+const DONE = { status: 'done', action: 'deleted', count: 1, at: START.toISOString() } as const
+
+function heldRequest(): { request: DeletionRequest; requests: InMemoryDeletionRequests; clock: ManualClock; timeline: Timeline } {
+  const clock = new ManualClock(START)
+  const timeline = new Timeline()
+  const requests = new InMemoryDeletionRequests(timeline, clock)
+  const request: DeletionRequest = {
+    id: 'req-1',
+    userId: 'user-1',
+    requestedBy: 'user-1',
+    state: 'in_progress',
+    plan: 'sunbird',
+    steps: {},
+    target: { rootOrgId: null, managedBy: null, organisationIds: [] },
+    createdAt: START,
+    updatedAt: START,
+  }
+  const heldUntil = new Date(START.getTime() + LEASE_MS)
+  requests.seed(request, { open: true, leaseUntil: heldUntil })
+  return { request: { ...request, heldUntil }, requests, clock, timeline }
+}
+
+describe('a checkpoint of a run that holds its request', () => {
+  it('when the write is answered while the lease holds, then the lease moves on with no further statement', async () => {
+    const { request, requests, clock, timeline } = heldRequest()
+    clock.advance(10_000)
+
+    await checkpointSteps({ requests, clock, leaseMs: LEASE_MS }, request, { lookups: DONE }, 'in_progress')
+
+    expect(request.heldUntil).toEqual(new Date(START.getTime() + 10_000 + LEASE_MS))
+    expect(timeline.count('requests.confirmLease')).toBe(0)
+  })
+
+  it('when the write, sent within the lease, is answered after it ran out and another runner took the request meanwhile, then the run stops: LeaseLostError, its lease not taken as renewed', async () => {
+    const { request, requests, clock } = heldRequest()
+    const held = request.heldUntil
+    clock.advance(25_000)
+    // Cassandra stalls the plain write past the lease; another instance's sweeper takes the request,
+    // and its lease wins over the late write by its later timestamp.
+    requests.recordSteps = async (id) => {
+      clock.advance(10_000)
+      expect(await requests.acquireLease(id, clock.now(), new Date(clock.now().getTime() + LEASE_MS))).toBe(true)
+    }
+
+    await expect(checkpointSteps({ requests, clock, leaseMs: LEASE_MS }, request, { lookups: DONE }, 'in_progress')).rejects.toBeInstanceOf(LeaseLostError)
+
+    expect(request.heldUntil).toEqual(held)
+  })
+
+  it('when the write is answered after the lease ran out but nobody took the request, then the lease it set is confirmed and held', async () => {
+    const { request, requests, clock, timeline } = heldRequest()
+    clock.advance(25_000)
+    const record = requests.recordSteps.bind(requests)
+    requests.recordSteps = async (...args) => {
+      await record(...args)
+      clock.advance(10_000)
+    }
+
+    await checkpointSteps({ requests, clock, leaseMs: LEASE_MS }, request, { lookups: DONE }, 'in_progress')
+
+    expect(request.heldUntil).toEqual(new Date(START.getTime() + 25_000 + LEASE_MS))
+    expect(timeline.count('requests.confirmLease')).toBe(1)
+    expect(await requests.acquireLease(request.id, clock.now(), new Date(clock.now().getTime() + LEASE_MS))).toBe(false)
+  })
+})
