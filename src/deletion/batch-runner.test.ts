@@ -402,6 +402,31 @@ describe('BatchRunner: a dependency in trouble', () => {
     expect(await w.item(U3)).toEqual(pending(U3, 0))
   })
 
+  it("when the probe after the cool-off cannot read the job's own state (the creator's standing), then that is the probe's fault: the breaker opens again for another cool-off, and the next user waits instead of probing at once", async () => {
+    const w = batchWorld()
+    const findUser = w.users.findUser.bind(w.users)
+    let reads = 0
+    w.users.findUser = async () => {
+      reads++
+      throw new DependencyUnavailableError('cassandra')
+    }
+    await w.submit([U1, U2, U3, U4])
+    await w.runner.pass()
+    await eventually(async () => expect(await w.state()).toBe('paused'))
+    const readsWhileOpen = reads
+
+    w.clock.advance(COOL_OFF_MS)
+    await eventually(() => expect(reads).toBe(readsWhileOpen + 1))
+    // The runner looks at the breaker again every 250 ms: wait past a few looks.
+    await new Promise((resolve) => setTimeout(resolve, 600))
+
+    expect(reads).toBe(readsWhileOpen + 1)
+    expect(w.breakerChanges).toEqual(['opened'])
+    expect(w.engine.users()).toEqual([])
+    expect(await w.jobs.items(JOB_ID, 0)).toEqual([pending(U1, 0), pending(U2, 0), pending(U3, 0), pending(U4, 0)])
+    w.users.findUser = findUser
+  })
+
   it("when the slice's users cannot be listed (Cassandra in trouble), then the slice is given back at once, not held until its lease runs out, and the next pass works it", async () => {
     const w = batchWorld()
     await w.submit([U1, U2])
@@ -434,6 +459,44 @@ describe('BatchRunner: a dependency in trouble', () => {
 
     expect(await w.state()).toBe('running')
     expect(w.timeline.count('jobs.setState(running)')).toBe(1)
+  })
+
+  it('when a deletion begun before the breaker opened succeeds while it is open, then the job keeps reading paused', async () => {
+    const w = batchWorld({ concurrency: 2 })
+    const u1Held = deferred<void>()
+    w.engine.during(U1, () => u1Held.promise)
+    w.engine.refuse(U3, new DependencyUnavailableError('keycloak')).refuse(U4, new DependencyUnavailableError('keycloak'))
+    await w.submit([U1, U2, U3, U4], 2)
+
+    await w.runner.pass()
+    await eventually(async () => expect(await w.state()).toBe('paused'))
+    u1Held.resolve()
+    await eventually(async () => expect((await w.item(U1))?.status).toBe('deleted'))
+
+    expect(await w.state()).toBe('paused')
+    expect(w.timeline.count('jobs.setState(running)')).toBe(0)
+  })
+
+  it("when the slice's users keep failing to be listed, then the faults open the breaker, and while it is open no pass takes the slice again; after the cool-off one does", async () => {
+    const w = batchWorld()
+    await w.submit([U1, U2])
+    w.jobs.items = async () => {
+      throw new DependencyUnavailableError('cassandra')
+    }
+    // Passes until the faults (two: the breaker's minimum) have opened it.
+    await eventually(async () => {
+      await w.runner.pass()
+      expect(w.breakerChanges).toEqual(['opened'])
+    })
+    await eventually(async () => expect((await w.slice(0))?.leaseUntil).toEqual(new Date(0)))
+    const taken = w.timeline.count('jobs.acquireSlice')
+
+    for (let pass = 0; pass < 3; pass++) await w.runner.pass()
+
+    expect(w.timeline.count('jobs.acquireSlice')).toBe(taken)
+    w.clock.advance(COOL_OFF_MS)
+    await w.runner.pass()
+    expect(w.timeline.count('jobs.acquireSlice')).toBe(taken + 1)
   })
 
   it('when a user meets a dependency in trouble on every try up to the limit, then they are recorded failed with the unavailable code and the slice is finished', async () => {

@@ -72,6 +72,8 @@ type Outcome =
   | { status: 'fault'; err: string }
   | { status: 'cancelled' }
   | { status: 'busy' }
+  /** The job's own read (its cancel, its creator's standing, the pace budget) met a dependency in trouble before the deletion: no try of the user's, a fault for the breaker. */
+  | { status: 'unread' }
   | { status: 'stopped' }
   | { status: 'lease lost' }
 
@@ -166,6 +168,10 @@ export class BatchRunner {
       return
     }
     const now = this.deps.clock.now()
+    // While the job's breaker is open no slice is taken (its cool-off ends with one that probes): a
+    // dependency in trouble is not asked to lease, list and give back slices every pass. A job known
+    // cancelled is not held back: its users are settled without deletions.
+    if (this.breakers.get(jobId)?.state(now.getTime()) === 'open' && !this.knownCancelled(jobId)) return
     for (const slice of slices) {
       if (this.full() || this.stopping) return
       const key = `${jobId}/${slice.slice}`
@@ -263,6 +269,13 @@ export class BatchRunner {
         const admission = go === 'cancelled' ? undefined : go
         const giveBackProbe = () => admission && this.breaker(job.id).abandon(admission)
         const outcome = await this.attempt(job, item, takenBefore || item.attempts > 0, lease)
+        if (outcome.status === 'unread') {
+          // The user stays pending with no try counted; the breaker hears the fault, as the attempt's
+          // own (a probe's reopens it for another cool-off, not given back to be taken at once again).
+          await this.recordForBreaker(job.id, true, admission)
+          settled = false
+          continue
+        }
         if (outcome.status === 'lease lost' || outcome.status === 'stopped' || outcome.status === 'busy') {
           // Not tried to the end: nothing to tell the breaker, and the user stays pending as they are.
           giveBackProbe()
@@ -280,7 +293,7 @@ export class BatchRunner {
         else giveBackProbe()
         // Another instance's breaker may have left the job reading paused (it stopped, or lost its
         // slices, before its breaker closed): this one deletes with its own closed, so the job runs.
-        if (!shownRunning && admission === 'attempt' && outcome.status === 'deleted') {
+        if (!shownRunning && admission === 'attempt' && outcome.status === 'deleted' && this.breaker(job.id).state(clock.now().getTime()) === 'closed') {
           shownRunning = true
           await jobs.setState(job.id, 'running').catch(() => undefined)
         }
@@ -396,7 +409,7 @@ export class BatchRunner {
       const paced = withdrawn || callerRefused ? 'go' : await this.takePaceToken(job, lease)
       if (paced !== 'go') return { status: paced }
     } catch (err) {
-      return this.jobReadFailed(job.id, err)
+      return this.jobReadFailed(err)
     }
     if (!(await this.keepLease(job.id, lease))) return { status: 'lease lost' }
     try {
@@ -409,7 +422,7 @@ export class BatchRunner {
         withdrawn = await this.cancelled(job)
         refusedNow = !withdrawn && (callerRefused || (await this.callerRefused(job)))
       } catch (err) {
-        return this.jobReadFailed(job.id, err)
+        return this.jobReadFailed(err)
       }
       if (withdrawn) return { status: 'cancelled' }
       if (refusedNow) return this.failure(new CallerLockedOutError())
@@ -477,6 +490,11 @@ export class BatchRunner {
    * stands for good). A look that fails throws: no deletion is begun on a guess (the attempt counts
    * it against the breaker, not as a try of the user's), and the next ask looks again.
    */
+  /** Whether this instance already knows the job cancelled (its row as read, or a look at its cancel). */
+  private knownCancelled(jobId: string): boolean {
+    return this.jobCache.get(jobId)?.cancelled !== undefined || this.cancelLooks.get(jobId)?.cancelled === true
+  }
+
   /**
    * This instance recorded the job's cancel (its cancel route): its own slices stop beginning
    * deletions at once, without waiting CANCEL_LOOK_MS for their next look. Other instances see it at that look.
@@ -532,19 +550,19 @@ export class BatchRunner {
     return this.deps.isLockedOut(job.caller.userId)
   }
 
-  /** A try that threw: a fault (a dependency in trouble) is tried again, anything else is the item's answer. */
   /**
    * A read of the job's own (its cancel, its creator's standing, the pace budget) failed before the
    * user's deletion began: not a try of the user's, who stays pending with no try counted (a
-   * cancelled job's user is never failed for an outage), but a dependency in trouble still counts
-   * against the job's breaker, as the slice's own bookkeeping does.
+   * cancelled job's user is never failed for an outage), but a dependency in trouble is still the
+   * attempt's fault for the breaker ('unread': a probe's reopens it).
    */
-  private async jobReadFailed(jobId: string, err: unknown): Promise<Outcome> {
+  private jobReadFailed(err: unknown): Outcome {
     if (!this.deps.classify(err).fault) return this.failure(err)
-    await this.sliceFailed(jobId, err)
-    return { status: 'busy' }
+    this.deps.onError?.(err)
+    return { status: 'unread' }
   }
 
+  /** A try that threw: a fault (a dependency in trouble) is tried again, anything else is the item's answer. */
   private failure(err: unknown): Outcome {
     const { code, fault } = this.deps.classify(err)
     return fault ? { status: 'fault', err: code } : { status: 'failed', err: code }
