@@ -127,6 +127,8 @@ export interface OperationMeta {
   readonly idempotent?: boolean
   /** The lock-out lets a soft-deleted person's own token through: the one way back in (cancel). */
   readonly admitSoftDeleted?: boolean
+  /** The lock-out lets a soft-deleted managed user's token through when their managing parent sends it (X-Authenticated-For): a parent may read what an ORG_ADMIN may. */
+  readonly admitSoftDeletedManagedUser?: boolean
   /** Headers every answer of the operation carries, success or error (e.g. `Cache-Control: no-store` on personal data). */
   readonly responseHeaders?: Readonly<Record<string, string>>
   /** Whether the operation may ask for step-up (DELETION_MAX_AUTH_AGE_SECONDS): documented on it. */
@@ -223,7 +225,7 @@ export function defineOperation<const Req extends RequestSchemas, Principal, Res
       const { credentials } = spec
 
       async function run(c: Context<AppEnv>, principal: Principal, idempotencyKey?: IdempotencyKeyId): Promise<Response> {
-        const caller = await credentials.lockOut(principal, verifiers, { admitSoftDeleted: spec.admitSoftDeleted === true })
+        const caller = await credentials.lockOut(principal, verifiers, { admitSoftDeleted: spec.admitSoftDeleted === true, admitSoftDeletedManagedUser: spec.admitSoftDeletedManagedUser === true })
         const input: OperationInput<Req, Principal> = {
           params: params(() => c.req.param()),
           query: query(() => queryValues(c)),

@@ -86,7 +86,7 @@ describe('POST /api/user/v1/delete/cancel, who and when', () => {
     expect((await readUserState(h.db, child.id)).user?.get('status')).toBe(1)
   })
 
-  it('when the managed user is soft-deleted, then their managing parent (X-Authenticated-For) may still export them and follow the deletion; once erased, their token no longer serves', async () => {
+  it('when the managed user is soft-deleted, then their managing parent (X-Authenticated-For) may still export them, follow and finish the deletion (not on Sunbird’s own route, whose answer stays); once erased, their token no longer serves', async () => {
     const parent = await h.seed()
     const child = await personInBoth(h, { managedBy: parent.id })
     const asParent = api.asUser(parent.id, { 'x-authenticated-for': h.userToken({ sub: child.id, parentId: parent.id }) })
@@ -97,10 +97,19 @@ describe('POST /api/user/v1/delete/cancel, who and when', () => {
 
     expect([exported.status, (exported.result.user as { row: { id: string } }).row.id]).toEqual([200, child.id])
     expect([followed.status, (followed.result.request as { state: string }).state]).toEqual([200, 'completed'])
-    // The child themself stays locked out.
+    // The child themself stays locked out; so is their token in anyone else's hands, and on
+    // Sunbird's own delete route it is refused as it always was.
     await expectError(await api.exportOf(child.id, api.asUser(child.id)), 'UNAUTHORIZED')
+    const stranger = api.asUser(randomUUID(), { 'x-authenticated-for': h.userToken({ sub: child.id, parentId: parent.id }) })
+    await expectError(await api.exportOf(child.id, stranger), 'UNAUTHORIZED')
+    await expectError(await api.remove(child.id, {}, asParent), 'UNAUTHORIZED')
 
-    await expectDeleted(await api.remove(child.id, { mode: 'hard' }, asParent))
+    // The parent finishes it on a route that lets a soft deletion be finished (seed 003's, hard).
+    const finished = await h.service.app.request(`/api/v2/user/${child.id}/?hard=1`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${h.userToken({ sub: parent.id })}`, 'x-authenticated-for': h.userToken({ sub: child.id, parentId: parent.id }) },
+    })
+    expect(finished.status).toBe(204)
     await expectError(await api.status(child.id, asParent), 'UNAUTHORIZED')
   })
 

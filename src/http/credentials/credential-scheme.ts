@@ -31,6 +31,12 @@ export interface SessionCookieSettings {
 
 type JsonObject = Record<string, unknown>
 
+/** Whom the operation's lock-out lets through besides active persons (see the operation spec's flags of the same names). */
+export interface LockOutOptions {
+  admitSoftDeleted: boolean
+  admitSoftDeletedManagedUser?: boolean
+}
+
 /**
  * How an operation's caller proves who they are: which credentials, where, verified how, and how
  * OpenAPI documents it. The operation mechanism (operation.ts) calls, in order:
@@ -60,7 +66,7 @@ export interface CredentialScheme<Principal> {
    * synchronously: a request refused that way (no API bearer, a forged one) then costs no promise.
    */
   authenticate(c: Context<AppEnv>, verifiers: Verifiers): Principal | Promise<Principal>
-  lockOut(principal: Principal, verifiers: Verifiers, options: { admitSoftDeleted: boolean }): Promise<Principal>
+  lockOut(principal: Principal, verifiers: Verifiers, options: LockOutOptions): Promise<Principal>
   /** Whose an Idempotency-Key is: the API consumer where the scheme has one, else the person. */
   idempotencyOwner(principal: Principal): string
   /** The person whose login step-up judges, or undefined for a scheme without one. */

@@ -2,7 +2,7 @@ import { type Credential, InvalidCredentialsError, refusalText } from '../../aut
 import type { Caller } from '../../deletion/caller.js'
 import { ApiError } from '../api-error.js'
 import type { LoginFacts } from '../step-up.js'
-import type { Verifiers } from './credential-scheme.js'
+import type { LockOutOptions, Verifiers } from './credential-scheme.js'
 
 /**
  * What every scheme that carries a person's Keycloak token shares, wherever the token travels
@@ -43,19 +43,22 @@ export async function withManagedUser(caller: Caller, forToken: string | undefin
  * A deleted person's still-valid token is refused like a forged one: deletion locks the person
  * out at once, not when their token expires. A soft-deleted person is let in where the operation
  * admits them (marked `softDeleted`). A managed user's token sent by their managing parent
- * (X-Authenticated-For) is the parent's means to act for them, not the managed user's login: it is
- * let in while the managed user's own deletion is restorable (soft), so the parent may export them,
- * follow, cancel or finish that deletion as an ORG_ADMIN may; refused once they are deleted for good
- * or locked out by their manager's grace period.
+ * (X-Authenticated-For) is the parent's means to act for them, not the managed user's login: while
+ * the managed user's own deletion is restorable (soft) it is let in where a soft-deleted person is
+ * (cancel, finishing the deletion), and by the parent it names where the operation admits that
+ * (export, status); refused once they are deleted for good or locked out by their manager's grace
+ * period, and on Sunbird's own delete route (its answer stays as it was).
  */
-export async function lockOutPerson(caller: Caller, verifiers: Verifiers, { admitSoftDeleted }: { admitSoftDeleted: boolean }): Promise<Caller> {
+export async function lockOutPerson(caller: Caller, verifiers: Verifiers, { admitSoftDeleted, admitSoftDeletedManagedUser = false }: LockOutOptions): Promise<Caller> {
   // Refused as refusedAsUnauthorized would refuse, without wrapping the check in a second async function.
   const standing = await verifiers.deletedUsers.standing(caller.userId)
   const admitted = standing === 'restorable' && admitSoftDeleted
   if (standing !== 'active' && !admitted) throw unauthorized(refusalText('user-token', 'user is deleted'))
   if (caller.managedUser) {
     const child = await verifiers.deletedUsers.standing(caller.managedUser.userId)
-    if (child !== 'active' && child !== 'restorable') throw unauthorized(refusalText('for-token', 'user is deleted'))
+    const parentActs = caller.managedUser.parentId === caller.userId
+    const admitted = child === 'restorable' && (admitSoftDeleted || (admitSoftDeletedManagedUser && parentActs))
+    if (child !== 'active' && !admitted) throw unauthorized(refusalText('for-token', 'user is deleted'))
   }
   return admitted ? { ...caller, softDeleted: true } : caller
 }

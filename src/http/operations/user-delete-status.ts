@@ -30,6 +30,8 @@ export const userDeleteStatus = defineOperation({
     'SERVICE_UNAVAILABLE',
     'SERVER_ERROR',
   ],
+  // A parent follows their soft-deleted managed user's deletion, as an ORG_ADMIN may.
+  admitSoftDeletedManagedUser: true,
   dialect: sunbirdEnvelope,
   cors: portalCors,
   async handle({ body: { request }, caller }, services) {

@@ -30,6 +30,8 @@ export const userExport = defineOperation({
     'SERVICE_UNAVAILABLE',
     'SERVER_ERROR',
   ],
+  // A parent exports their soft-deleted managed user, as an ORG_ADMIN may.
+  admitSoftDeletedManagedUser: true,
   dialect: sunbirdEnvelope,
   cors: portalCors,
   // Personal data: no cache on the way may keep it.
