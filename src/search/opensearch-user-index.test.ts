@@ -188,6 +188,27 @@ describe('OpenSearchUserIndex when the engine answers with an error status', () 
     expect(await index.deleteNotes(USER)).toBe(0)
   })
 
+  it('when a 404 comes from something that is not the engine saying "not there" (a gateway, a wrong port, an engine without user_alias), then every call fails as unavailable: no erasure is recorded on it', async () => {
+    const gateway = (res: ServerResponse) => {
+      res.writeHead(404, { 'content-type': 'text/html' })
+      res.end('<html><body>Not Found</body></html>')
+    }
+    const otherJson = (res: ServerResponse) => json(res, 404, { message: 'no route' })
+    for (const answer of [gateway, otherJson]) {
+      const { index } = await indexOver({ get: answer, update: answer, delete: answer, search: answer })
+
+      expectSearchUnavailable(await failureOf(index.readUser(USER)), 404)
+      expectSearchUnavailable(await failureOf(index.flagUserDeleted(USER)), 404)
+      expectSearchUnavailable(await failureOf(index.deleteUser(USER)), 404)
+      expectSearchUnavailable(await failureOf(index.readNotes(USER)), 404)
+      expectSearchUnavailable(await failureOf(index.deleteNotes(USER)), 404)
+    }
+    // The user document's index missing is no proof either; only the notes index may be absent.
+    const { index } = await indexOver({ get: (res) => refuse(res, 404, 'index_not_found_exception'), delete: (res) => refuse(res, 404, 'index_not_found_exception') })
+    expectSearchUnavailable(await failureOf(index.readUser(USER)), 404)
+    expectSearchUnavailable(await failureOf(index.deleteUser(USER)), 404)
+  })
+
   it('when the engine does not answer within SEARCH_TIMEOUT_MS, then the call fails as unavailable instead of hanging', async () => {
     const { index } = await indexOver({ get: () => undefined, search: () => undefined })
 

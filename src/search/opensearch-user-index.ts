@@ -87,7 +87,22 @@ async function runSearch<T>(operation: string, call: () => Promise<T>): Promise<
   }
 }
 
-const isNotFound = (err: unknown) => statusOf(err) === 404
+/**
+ * A 404 the engine gave to say the document is not there: its own answer says so (`found: false`,
+ * `result: not_found`, `document_missing_exception`), and, where `indexMayBeMissing` (the notes
+ * index, which not every deployment has), that the index is not there. Any other 404 (a proxy, a
+ * gateway, a wrong port's server, an engine without `user_alias`) proves nothing is there no more
+ * than an outage does: it fails the call as unavailable, so no erasure is recorded on it.
+ */
+function isNotFound(err: unknown, { indexMayBeMissing = false }: { indexMayBeMissing?: boolean } = {}): boolean {
+  if (statusOf(err) !== 404) return false
+  const body = (err as { meta?: { body?: unknown } }).meta?.body
+  if (typeof body !== 'object' || body === null) return false
+  const { found, result, error } = body as { found?: unknown; result?: unknown; error?: { type?: unknown } }
+  if (found === false || result === 'not_found') return true
+  const type = typeof error === 'object' && error !== null ? error.type : undefined
+  return type === 'document_missing_exception' || (indexMayBeMissing && type === 'index_not_found_exception')
+}
 
 /** The search answer's hits, refusing an answer that may have left some out (a shard failed or the search timed out). */
 function completeHits(operation: string, body: { timed_out?: unknown; _shards?: { failed?: unknown }; hits: { hits: { _id?: unknown; _source?: unknown }[] } }) {
@@ -247,7 +262,7 @@ export class OpenSearchUserIndex implements UserSearchIndex {
           throw err
         }
       } catch (err) {
-        if (isNotFound(err)) return undefined
+        if (isNotFound(err, { indexMayBeMissing: true })) return undefined
         throw err
       }
     })
@@ -299,7 +314,7 @@ export class OpenSearchUserIndex implements UserSearchIndex {
           .filter((hit) => (hit._source as JsonRow | undefined)?.userId === userId)
           .map((hit) => hit._id as string)
       } catch (err) {
-        if (isNotFound(err)) return []
+        if (isNotFound(err, { indexMayBeMissing: true })) return []
         throw err
       }
     })
