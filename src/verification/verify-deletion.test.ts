@@ -167,6 +167,39 @@ describe('deletion:verify checks the managed users the deletion erased', () => {
     expect(verificationExitCode(verification)).toBe(0)
   })
 
+  it('when a deletion still partial (a step owed elsewhere) ran without the search engine and the cache, then a later run cannot reach them either: "not configured", not a check this process lacks', async () => {
+    const w = deletionWorld({ seed: [person(PARENT)], withoutSearch: true, withoutCache: true })
+    const { requestId } = await deleteParentAndVerify(w as World, 'hard')
+    const stored = w.requests.peek(requestId)
+    if (!stored) throw new Error('no request')
+    // Keycloak still owed: the request stays partial, its other steps settled.
+    w.requests.seed({ ...stored, state: 'partial', steps: { ...stored.steps, keycloak: { status: 'pending', action: 'owed', at: stored.updatedAt.toISOString() } } }, { open: true })
+
+    const verification = await verifyDeletion({ ...verifyDeps(w as World), extraTargets: [], search: undefined, cache: undefined }, requestId)
+    if (!verification) throw new Error('no request')
+
+    expect(verification.rows.filter((row) => row.store.startsWith('search.') || row.store.startsWith('redis.')).map((row) => [row.store, row.found, row.unchecked])).toEqual([
+      ['search.user_alias', 'not configured', undefined],
+      ['search.usernotes', 'not configured', undefined],
+      ['redis.user', 'not configured', undefined],
+    ])
+    expect(hasUnchecked(verification)).toBe(false)
+  })
+
+  it('when a deletion still partial has not reached its search steps yet, then this process without the search engine cannot say they are clean', async () => {
+    const w = deletionWorld({ seed: [person(PARENT)], withoutSearch: true, withoutCache: true })
+    const { requestId } = await deleteParentAndVerify(w as World, 'hard')
+    const stored = w.requests.peek(requestId)
+    if (!stored) throw new Error('no request')
+    const { searchUser: _user, searchNotes: _notes, ...before } = stored.steps
+    w.requests.seed({ ...stored, state: 'in_progress', steps: before }, { open: true })
+
+    const verification = await verifyDeletion({ ...verifyDeps(w as World), extraTargets: [], search: undefined, cache: undefined }, requestId)
+    if (!verification) throw new Error('no request')
+
+    expect(verification.rows.filter((row) => row.unchecked).map((row) => row.store)).toEqual(['search.user_alias', 'search.usernotes'])
+  })
+
   it('when a managed user’s cache key, search note and user_notes row come back after the deletion, then exactly those stores are residue for that managed user, the person stays clean, and the verification has residue', async () => {
     const w = family()
     const { verify } = await deleteParentAndVerify(w, 'hard')

@@ -1,7 +1,7 @@
 import { type DeletionRequest, isFinished, type PlanName } from '../deletion/deletion-request.js'
 import { keyId } from '../deletion/keyed-hash.js'
 import type { DeletionRequestStore, UserStore } from '../deletion/ports.js'
-import { CACHE, ranWith, SEARCH } from '../deletion/steps/step.js'
+import { CACHE, type OptionalStore, ranWith, SEARCH } from '../deletion/steps/step.js'
 import { managedUsersToVerify } from './managed-users-to-verify.js'
 import { type ByValueDeps, keptHashesOf, verifyByValue } from './verify-by-value.js'
 import { type ExtraTargetsDeps, verifyExtraTargets } from './verify-extra-targets.js'
@@ -97,14 +97,26 @@ export async function verifyDeletion(deps: VerifyDeps, requestId: string): Promi
   return request && verifyRequest(deps, request)
 }
 
+/**
+ * Whether the deletion ran with the store configured, or, not finished, may still reach it: a
+ * later run goes back to a step that recorded no outcome (or one owed), for the person or, through
+ * the managed users' step, for the users they manage; not to one settled without the store.
+ */
+function mayHaveReached(request: DeletionRequest, store: OptionalStore): boolean {
+  if (ranWith(request.steps, store)) return true
+  if (isFinished(request.state)) return false
+  return [...Object.keys(store.steps), 'managedUsers'].some((step) => {
+    const outcome = request.steps[step as keyof DeletionRequest['steps']]
+    return outcome === undefined || outcome.status === 'pending'
+  })
+}
+
 /** verifyDeletion of a request already read. */
 export async function verifyRequest(deps: VerifyDeps, request: DeletionRequest): Promise<DeletionVerification> {
   const plan = request.plan
   const receiptKeyId = keyId(deps.receiptKey)
   const personHashes = [keptHashesOf(request, request.steps.otp, deps.receiptKey), keptHashesOf(request, request.steps.rateLimit, deps.receiptKey)]
-  // A deletion not finished may still reach a store it has recorded nothing for yet.
-  const unfinished = !isFinished(request.state)
-  const reached = { search: unfinished || ranWith(request.steps, SEARCH), cache: unfinished || ranWith(request.steps, CACHE) }
+  const reached = { search: mayHaveReached(request, SEARCH), cache: mayHaveReached(request, CACHE) }
   const rows = [...(await byId(deps, request.userId, plan, reached)), ...(await verifyByValue(deps, plan, personHashes))]
   if (!erasing(plan)) return { request, receiptKeyId, rows, managedUsers: undefined }
 
