@@ -6,11 +6,26 @@
 //   3. builds, migrates the schema and the search indexes, seeds the demo users, prints working curl commands;
 //   4. serves on PORT (default 9000) until Ctrl-C.
 import { spawn } from 'node:child_process'
+import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { ensureDependencies, root, run } from './ensure-deps.mjs'
 import { connectionInfo, getConfig, up } from './services.mjs'
 
 ensureDependencies()
+
+// Before anything is started or re-seeded: a second `npm start` would otherwise reset the demo
+// users and print tokens for a server it never runs.
+const port = Number(process.env.PORT ?? 9000)
+const host = process.env.HOST ?? '0.0.0.0'
+const portFree = await new Promise((resolve) => {
+  const probe = createServer()
+  probe.once('error', (err) => resolve(err.code !== 'EADDRINUSE'))
+  probe.listen(port, host, () => probe.close(() => resolve(true)))
+})
+if (!portFree) {
+  console.error(`npm start: port ${port} is already in use (is the service running already?): stop that process, or set PORT to another port`)
+  process.exit(1)
+}
 
 const local = []
 if (!process.env.sunbird_cassandra_host) local.push('cassandra')

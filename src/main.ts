@@ -20,6 +20,11 @@ logger.info(service.searchAndCache.describe(), 'search engine and user cache')
 const server = serve({ fetch: service.app.fetch, port: config.http.port, hostname: config.http.host, serverOptions: httpServerOptions(config.http) }, (info) => {
   logger.info({ port: info.port, host: config.http.host, env: config.env }, 'listening')
 })
+// A port another process holds (a second `npm start`): one line and exit 1, not an unhandled 'error' event's stack trace.
+server.on('error', (err: NodeJS.ErrnoException) => {
+  logger.fatal({ code: err.code, port: config.http.port, host: config.http.host }, err.code === 'EADDRINUSE' ? 'port already in use: stop the process holding it, or set PORT' : 'cannot listen')
+  process.exit(1)
+})
 applyConnectionLimits(server as HttpServer, config.http)
 const closeServer = gracefulClose(server)
 
