@@ -477,7 +477,7 @@ describe('BatchRunner: a dependency in trouble', () => {
     expect(w.timeline.count('jobs.setState(running)')).toBe(0)
   })
 
-  it("when the slice's users keep failing to be listed, then the faults open the breaker, and while it is open no pass takes the slice again; after the cool-off one does", async () => {
+  it("when the slice's users keep failing to be listed, then the faults open the breaker, and while it is open no pass takes the slice again; after each cool-off one does, and its failure opens the breaker again", async () => {
     const w = batchWorld()
     await w.submit([U1, U2])
     w.jobs.items = async () => {
@@ -497,6 +497,37 @@ describe('BatchRunner: a dependency in trouble', () => {
     w.clock.advance(COOL_OFF_MS)
     await w.runner.pass()
     expect(w.timeline.count('jobs.acquireSlice')).toBe(taken + 1)
+    // That take was the probe, and its listing failed: open again, for another cool-off.
+    await eventually(async () => expect((await w.slice(0))?.leaseUntil).toEqual(new Date(0)))
+    for (let pass = 0; pass < 3; pass++) await w.runner.pass()
+    expect(w.timeline.count('jobs.acquireSlice')).toBe(taken + 1)
+    w.clock.advance(COOL_OFF_MS)
+    await w.runner.pass()
+    expect(w.timeline.count('jobs.acquireSlice')).toBe(taken + 2)
+  })
+
+  it("when the job is cancelled through another instance while this one's breaker is open, then a pass still takes its free slices and settles their users cancelled, without waiting out the cool-off", async () => {
+    const w = batchWorld({ concurrency: 1 })
+    w.engine.down = true
+    await w.submit([U1, U2, U3, U4], 2)
+    await w.runner.pass()
+    await eventually(async () => expect(await w.state()).toBe('paused'))
+    await eventually(async () => expect((await w.slice(0))?.leaseUntil).toEqual(new Date(0)))
+    await w.jobs.cancel(JOB_ID, { at: w.clock.now(), by: CREATOR })
+    w.clock.advance(1000)
+
+    await eventually(async () => {
+      await w.runner.pass()
+      expect((await w.jobs.slices(JOB_ID)).every((slice) => slice.done)).toBe(true)
+    })
+
+    expect(w.engine.users()).toEqual([U1, U2])
+    expect((await w.jobs.itemsPage(JOB_ID, 0, 10)).map((item) => [item.userId, item.status])).toEqual([
+      [U1, 'cancelled'],
+      [U2, 'cancelled'],
+      [U3, 'cancelled'],
+      [U4, 'cancelled'],
+    ])
   })
 
   it('when a user meets a dependency in trouble on every try up to the limit, then they are recorded failed with the unavailable code and the slice is finished', async () => {

@@ -169,9 +169,13 @@ export class BatchRunner {
     }
     const now = this.deps.clock.now()
     // While the job's breaker is open no slice is taken (its cool-off ends with one that probes): a
-    // dependency in trouble is not asked to lease, list and give back slices every pass. A job known
-    // cancelled is not held back: its users are settled without deletions.
-    if (this.breakers.get(jobId)?.state(now.getTime()) === 'open' && !this.knownCancelled(jobId)) return
+    // dependency in trouble is not asked to lease, list and give back slices every pass. A cancelled
+    // job is not held back (its users are settled without deletions): its cancel is looked at, at
+    // most once per CANCEL_LOOK_MS (the job's row is cached once it has a breaker).
+    if (this.breakers.get(jobId)?.state(now.getTime()) === 'open') {
+      const cached = this.jobCache.get(jobId)
+      if (!cached || !(await this.cancelledOrNotKnown(cached))) return
+    }
     for (const slice of slices) {
       if (this.full() || this.stopping) return
       const key = `${jobId}/${slice.slice}`
@@ -339,7 +343,11 @@ export class BatchRunner {
    */
   private async sliceFailed(jobId: string, err: unknown): Promise<void> {
     this.deps.onError?.(err)
-    if (this.deps.classify(err).fault) await this.recordForBreaker(jobId, true)
+    if (!this.deps.classify(err).fault) return
+    // Closed, it counts in the window; half-open, the slice's work after the cool-off was the probe,
+    // and it failed: the breaker opens again (else it stayed half-open, the slice taken every pass).
+    const admission = this.breaker(jobId).tryStart(this.deps.clock.now().getTime())
+    if (admission) await this.recordForBreaker(jobId, true, admission)
   }
 
   /** One outcome into the job's breaker (an attempt's, or the bookkeeping's: no admission); a change (opened, closed) is reported and shown. */
@@ -485,17 +493,6 @@ export class BatchRunner {
   }
 
   /**
-   * Whether the job was cancelled, as last looked at: looked at again at most once per
-   * CANCEL_LOOK_MS per job, one look shared by every slice of it that asks meanwhile (a cancel
-   * stands for good). A look that fails throws: no deletion is begun on a guess (the attempt counts
-   * it against the breaker, not as a try of the user's), and the next ask looks again.
-   */
-  /** Whether this instance already knows the job cancelled (its row as read, or a look at its cancel). */
-  private knownCancelled(jobId: string): boolean {
-    return this.jobCache.get(jobId)?.cancelled !== undefined || this.cancelLooks.get(jobId)?.cancelled === true
-  }
-
-  /**
    * This instance recorded the job's cancel (its cancel route): its own slices stop beginning
    * deletions at once, without waiting CANCEL_LOOK_MS for their next look. Other instances see it at that look.
    */
@@ -503,6 +500,12 @@ export class BatchRunner {
     this.cancelLooks.set(jobId, { at: this.deps.clock.now().getTime(), cancelled: true, look: Promise.resolve(true) })
   }
 
+  /**
+   * Whether the job was cancelled, as last looked at: looked at again at most once per
+   * CANCEL_LOOK_MS per job, one look shared by every slice of it that asks meanwhile (a cancel
+   * stands for good). A look that fails throws: no deletion is begun on a guess (the attempt counts
+   * it against the breaker, not as a try of the user's), and the next ask looks again.
+   */
   private async cancelled(job: BatchJob): Promise<boolean> {
     if (job.cancelled) return true
     const now = this.deps.clock.now().getTime()
