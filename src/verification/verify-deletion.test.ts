@@ -186,6 +186,19 @@ describe('deletion:verify checks the managed users the deletion erased', () => {
     expect(hasUnchecked(verification)).toBe(false)
   })
 
+  it('when a soft deletion still partial ran without the search engine and the cache, then those are not said to be reached either (its plan has no notes or managed users step to come back to)', async () => {
+    const w = deletionWorld({ seed: [person(PARENT)], withoutSearch: true, withoutCache: true })
+    const { requestId } = await deleteParentAndVerify(w as World, 'soft')
+    const stored = w.requests.peek(requestId)
+    if (!stored) throw new Error('no request')
+    w.requests.seed({ ...stored, state: 'partial', steps: { ...stored.steps, keycloak: { status: 'pending', action: 'owed', at: stored.updatedAt.toISOString() } } }, { open: true })
+
+    const verification = await verifyDeletion({ ...verifyDeps(w as World), extraTargets: [], search: undefined, cache: undefined }, requestId)
+    if (!verification) throw new Error('no request')
+
+    expect(hasUnchecked(verification)).toBe(false)
+  })
+
   it('when a deletion still partial has not reached its search steps yet, then this process without the search engine cannot say they are clean', async () => {
     const w = deletionWorld({ seed: [person(PARENT)], withoutSearch: true, withoutCache: true })
     const { requestId } = await deleteParentAndVerify(w as World, 'hard')

@@ -1,7 +1,8 @@
-import { type DeletionRequest, isFinished, type PlanName } from '../deletion/deletion-request.js'
+import { type DeletionRequest, isFinished, outcomeHolds, type PlanName } from '../deletion/deletion-request.js'
 import { keyId } from '../deletion/keyed-hash.js'
 import type { DeletionRequestStore, UserStore } from '../deletion/ports.js'
 import { CACHE, type OptionalStore, ranWith, SEARCH } from '../deletion/steps/step.js'
+import { stepsOf } from '../deletion/steps/index.js'
 import { managedUsersToVerify } from './managed-users-to-verify.js'
 import { type ByValueDeps, keptHashesOf, verifyByValue } from './verify-by-value.js'
 import { type ExtraTargetsDeps, verifyExtraTargets } from './verify-extra-targets.js'
@@ -105,10 +106,10 @@ export async function verifyDeletion(deps: VerifyDeps, requestId: string): Promi
 function mayHaveReached(request: DeletionRequest, store: OptionalStore): boolean {
   if (ranWith(request.steps, store)) return true
   if (isFinished(request.state)) return false
-  return [...Object.keys(store.steps), 'managedUsers'].some((step) => {
-    const outcome = request.steps[step as keyof DeletionRequest['steps']]
-    return outcome === undefined || outcome.status === 'pending'
-  })
+  // A grace period's erasure is still to run, with steps of its own plan.
+  if (request.state === 'scheduled') return true
+  const stepsAhead = stepsOf(request.plan).filter((step) => step.name in store.steps || step.name === 'managedUsers')
+  return stepsAhead.some((step) => !outcomeHolds(request.steps[step.name], request.plan))
 }
 
 /** verifyDeletion of a request already read. */
