@@ -8,24 +8,11 @@
 import { spawn } from 'node:child_process'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { ensureDependencies, root, run } from './ensure-deps.mjs'
 import { connectionInfo, getConfig, up } from './services.mjs'
 
 ensureDependencies()
-
-// Before anything is started or re-seeded: a second `npm start` would otherwise reset the demo
-// users and print tokens for a server it never runs.
-const port = Number(process.env.PORT ?? 9000)
-const host = process.env.HOST ?? '0.0.0.0'
-const portFree = await new Promise((resolve) => {
-  const probe = createServer()
-  probe.once('error', (err) => resolve(err.code !== 'EADDRINUSE'))
-  probe.listen(port, host, () => probe.close(() => resolve(true)))
-})
-if (!portFree) {
-  console.error(`npm start: port ${port} is already in use (is the service running already?): stop that process, or set PORT to another port`)
-  process.exit(1)
-}
 
 const local = []
 if (!process.env.sunbird_cassandra_host) local.push('cassandra')
@@ -34,7 +21,11 @@ if (!process.env.kafka_urls) local.push('kafka')
 if (!process.env.sunbird_es_host) local.push('opensearch')
 if (!process.env.sunbird_redis_host) local.push('redis')
 if (local.length) {
-  await up(local)
+  // A setting the local servers cannot start with (a port clash, PORT not a port) is one message, not a stack trace.
+  await up(local).catch((err) => {
+    console.error(`npm start: ${err instanceof Error ? err.message : String(err)}`)
+    process.exit(1)
+  })
   console.log(connectionInfo(local).join('\n'))
 }
 // The service (and db:migrate) read Sunbird's variables: point those not set at the local servers.
@@ -57,6 +48,16 @@ if (local.includes('cassandra') && services.cassandra.nodes > 1 && !process.env.
 }
 
 run('tsc', ['-p', 'tsconfig.build.json'])
+
+// Before the demo users are re-seeded: a second `npm start` would reset them and print tokens for a
+// server it never runs. The port and host the service will listen on, as its configuration says (a
+// configuration it refuses is refused here the same way, in one line).
+const { loadConfig, orExitOnConfigError } = await import(pathToFileURL(join(root, 'dist', 'src', 'config', 'load-config.js')).href)
+const { http } = orExitOnConfigError(() => loadConfig())
+if (!(await portFree(http.port, http.host))) {
+  console.error(`npm start: port ${http.port} is already in use (is the service running already?): stop that process, or set PORT to another port`)
+  process.exit(1)
+}
 run('tsx', ['scripts/db-migrate.ts'])
 run('tsx', ['scripts/db-seed.ts'])
 run('tsx', ['scripts/print-quickstart.ts'])
@@ -64,3 +65,16 @@ run('tsx', ['scripts/print-quickstart.ts'])
 const server = spawn(process.execPath, [join(root, 'dist', 'src', 'main.js')], { cwd: root, stdio: 'inherit' })
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => server.kill(signal))
 server.on('exit', (code) => process.exit(code ?? 0))
+
+/** Whether nothing listens on the port yet (bound and released at once); any other refusal is the service's to report. */
+function portFree(port, host) {
+  return new Promise((resolve) => {
+    const probe = createServer()
+    probe.once('error', (err) => resolve(err.code !== 'EADDRINUSE'))
+    try {
+      probe.listen(port, host, () => probe.close(() => resolve(true)))
+    } catch {
+      resolve(true)
+    }
+  })
+}
