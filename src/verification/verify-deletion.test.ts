@@ -167,16 +167,29 @@ describe('deletion:verify checks the managed users the deletion erased', () => {
     expect(verificationExitCode(verification)).toBe(0)
   })
 
-  it('when a deletion still partial (a step owed elsewhere) ran without the search engine and the cache, then a later run cannot reach them either: "not configured", not a check this process lacks', async () => {
+  /**
+   * A deletion run without the search engine and the cache, its request then rewritten as `reshape`
+   * says (still open), verified by a process that has neither either.
+   */
+  async function verifyUnfinishedWithoutStores(mode: 'hard' | 'soft', reshape: (stored: DeletionRequest) => DeletionRequest) {
     const w = deletionWorld({ seed: [person(PARENT)], withoutSearch: true, withoutCache: true })
-    const { requestId } = await deleteParentAndVerify(w as World, 'hard')
+    const { requestId } = await deleteParentAndVerify(w as World, mode)
     const stored = w.requests.peek(requestId)
     if (!stored) throw new Error('no request')
-    // Keycloak still owed: the request stays partial, its other steps settled.
-    w.requests.seed({ ...stored, state: 'partial', steps: { ...stored.steps, keycloak: { status: 'pending', action: 'owed', at: stored.updatedAt.toISOString() } } }, { open: true })
-
+    w.requests.seed(reshape(stored), { open: true })
     const verification = await verifyDeletion({ ...verifyDeps(w as World), extraTargets: [], search: undefined, cache: undefined }, requestId)
     if (!verification) throw new Error('no request')
+    return verification
+  }
+  /** Keycloak still owed: the request stays partial, its other steps settled. */
+  const keycloakOwed = (stored: DeletionRequest): DeletionRequest => ({
+    ...stored,
+    state: 'partial',
+    steps: { ...stored.steps, keycloak: { status: 'pending', action: 'owed', at: stored.updatedAt.toISOString() } },
+  })
+
+  it('when a deletion still partial (a step owed elsewhere) ran without the search engine and the cache, then a later run cannot reach them either: "not configured", not a check this process lacks', async () => {
+    const verification = await verifyUnfinishedWithoutStores('hard', keycloakOwed)
 
     expect(verification.rows.filter((row) => row.store.startsWith('search.') || row.store.startsWith('redis.')).map((row) => [row.store, row.found, row.unchecked])).toEqual([
       ['search.user_alias', 'not configured', undefined],
@@ -187,28 +200,14 @@ describe('deletion:verify checks the managed users the deletion erased', () => {
   })
 
   it('when a soft deletion still partial ran without the search engine and the cache, then those are not said to be reached either (its plan has no notes or managed users step to come back to)', async () => {
-    const w = deletionWorld({ seed: [person(PARENT)], withoutSearch: true, withoutCache: true })
-    const { requestId } = await deleteParentAndVerify(w as World, 'soft')
-    const stored = w.requests.peek(requestId)
-    if (!stored) throw new Error('no request')
-    w.requests.seed({ ...stored, state: 'partial', steps: { ...stored.steps, keycloak: { status: 'pending', action: 'owed', at: stored.updatedAt.toISOString() } } }, { open: true })
-
-    const verification = await verifyDeletion({ ...verifyDeps(w as World), extraTargets: [], search: undefined, cache: undefined }, requestId)
-    if (!verification) throw new Error('no request')
-
-    expect(hasUnchecked(verification)).toBe(false)
+    expect(hasUnchecked(await verifyUnfinishedWithoutStores('soft', keycloakOwed))).toBe(false)
   })
 
   it('when a deletion still partial has not reached its search steps yet, then this process without the search engine cannot say they are clean', async () => {
-    const w = deletionWorld({ seed: [person(PARENT)], withoutSearch: true, withoutCache: true })
-    const { requestId } = await deleteParentAndVerify(w as World, 'hard')
-    const stored = w.requests.peek(requestId)
-    if (!stored) throw new Error('no request')
-    const { searchUser: _user, searchNotes: _notes, ...before } = stored.steps
-    w.requests.seed({ ...stored, state: 'in_progress', steps: before }, { open: true })
-
-    const verification = await verifyDeletion({ ...verifyDeps(w as World), extraTargets: [], search: undefined, cache: undefined }, requestId)
-    if (!verification) throw new Error('no request')
+    const verification = await verifyUnfinishedWithoutStores('hard', (stored) => {
+      const { searchUser: _user, searchNotes: _notes, ...before } = stored.steps
+      return { ...stored, state: 'in_progress', steps: before }
+    })
 
     expect(verification.rows.filter((row) => row.unchecked).map((row) => row.store)).toEqual(['search.user_alias', 'search.usernotes'])
   })
