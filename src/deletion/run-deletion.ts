@@ -292,6 +292,18 @@ async function resumeHeld(deps: RunDeps, request: DeletionRequest, now: Date, { 
 }
 
 /**
+ * Another request without a mode, still open with no lock outcome recorded, created before this
+ * one (the id breaks a tie): its lock the deleted row is taken to be, as it is the one a resume
+ * settles first. This request waits for it ('undecided'): once it records its lock this one is
+ * superseded; if it ends without one, this one reads the row again.
+ */
+function contendsEarlier(other: DeletionRequest, request: DeletionRequest): boolean {
+  if (other.plan !== 'sunbird' || other.steps.lock !== undefined || isFinished(other.state)) return false
+  const [a, b] = [other.createdAt.getTime(), request.createdAt.getTime()]
+  return a < b || (a === b && other.id < request.id)
+}
+
+/**
  * Whose lock the deleted row of a request's user is, for a request without a mode that died before
  * its lock (or lost the lock's answer) and finds the row deleted. Another request's when:
  * - the user's deletion state names another request: a soft or hard deletion takes that hold
@@ -306,18 +318,6 @@ async function resumeHeld(deps: RunDeps, request: DeletionRequest, now: Date, { 
  * still says deleted: a cancel puts the row back before it clears its hold, so one that finished
  * since the first read is seen here, and the next pass locks the row anew ('undecided').
  */
-/**
- * Another request without a mode, still open with no lock outcome recorded, created before this
- * one (the id breaks a tie): its lock the deleted row is taken to be, as it is the one a resume
- * settles first. This request waits for it ('undecided'): once it records its lock this one is
- * superseded; if it ends without one, this one reads the row again.
- */
-function contendsEarlier(other: DeletionRequest, request: DeletionRequest): boolean {
-  if (other.plan !== 'sunbird' || other.steps.lock !== undefined || isFinished(other.state)) return false
-  const [a, b] = [other.createdAt.getTime(), request.createdAt.getTime()]
-  return a < b || (a === b && other.id < request.id)
-}
-
 async function whoseLock(deps: RunDeps, request: DeletionRequest): Promise<'this' | 'another' | 'undecided'> {
   const held = await deps.states.get(request.userId)
   if (held && held.requestId !== request.id) return 'another'

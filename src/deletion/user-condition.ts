@@ -73,8 +73,8 @@ const STRICTNESS: Record<Standing, number> = { active: 0, 'restorable by manager
  * (Sunbird's, a hard one, a grace period that ends in either) locks them out at the same moment as
  * the manager, on every instance, with no write of its own and so no window a crash could leave
  * open. A final deletion of the manager makes them `deleted`; a grace period of the manager makes
- * them `restorable by manager` (its cancel lets them in again; they have no deletion of their own to finish); a soft deletion without a grace period leaves
- * them alone. The stricter of their own standing and that one counts. `follows` is told the
+ * them `restorable by manager` (its cancel lets them in again; they have no deletion of their own
+ * to finish); a soft deletion without a grace period leaves them alone. The stricter of their own standing and that one counts. `follows` is told the
  * manager whose deletion the answer depends on (the lock-out gate forgets the answer when this
  * instance deletes or restores that manager).
  */
@@ -102,7 +102,8 @@ async function standingOfRow(deps: ConditionReads, userId: string, user: UserRec
  * Where a manager's deletion puts the users they manage: each final deletion erases them
  * (managedUsers step), so a manager locked by one makes them `deleted`; a soft hold erases them
  * only when it is a grace period's (its request has a schedule), and until then a cancel may put
- * the manager back, so `restorable by manager`; a soft deletion without a grace period never touches them.
+ * the manager back, so `restorable by manager`; a soft deletion without a grace period never
+ * touches them.
  */
 async function standingByManager(deps: StandingReads, managerId: string): Promise<Standing> {
   const manager = await standingOfRow(deps, managerId, await deps.users.findUser(managerId))

@@ -57,8 +57,8 @@ export async function lockOutPerson(caller: Caller, verifiers: Verifiers, { admi
   if (caller.managedUser) {
     const child = await verifiers.deletedUsers.standing(caller.managedUser.userId)
     const parentActs = caller.managedUser.parentId === caller.userId
-    const admitted = child === 'restorable' && (admitSoftDeleted || (admitSoftDeletedManagedUser && parentActs))
-    if (child !== 'active' && !admitted) throw unauthorized(refusalText('for-token', 'user is deleted'))
+    const childAdmitted = child === 'restorable' && (admitSoftDeleted || (admitSoftDeletedManagedUser && parentActs))
+    if (child !== 'active' && !childAdmitted) throw unauthorized(refusalText('for-token', 'user is deleted'))
   }
   return admitted ? { ...caller, softDeleted: true } : caller
 }
