@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { readSchemas } from '../schemas/schema-registry.js'
 import { errorCodes } from './error-codes.js'
+import { operations } from './operations/index.js'
 
 interface Annotation {
   where: string
@@ -30,6 +31,24 @@ function annotations(): Annotation[] {
   return found
 }
 
+/** Every code the `x-error-codes` annotations of a schema, and of the schemas it refers to, can answer with. */
+function codesReachableFrom(id: string, schemas = readSchemas(), seen = new Set<string>()): Set<string> {
+  const codes = new Set<string>()
+  if (seen.has(id)) return codes
+  seen.add(id)
+  const visit = (node: unknown) => {
+    if (Array.isArray(node)) return node.forEach(visit)
+    if (typeof node !== 'object' || node === null) return
+    const object = node as Record<string, unknown>
+    const annotated = object['x-error-codes']
+    if (typeof annotated === 'object' && annotated !== null) for (const code of Object.values(annotated)) codes.add(String(code))
+    if (typeof object.$ref === 'string') for (const code of codesReachableFrom(object.$ref, schemas, seen)) codes.add(code)
+    for (const [key, inner] of Object.entries(object)) if (key !== 'x-error-codes') visit(inner)
+  }
+  visit(schemas.get(id))
+  return codes
+}
+
 describe('x-error-codes in schemas/', () => {
   const all = annotations()
 
@@ -47,5 +66,16 @@ describe('x-error-codes in schemas/', () => {
     const dangling = all.filter((annotation) => !annotation.keywordPresent)
 
     expect(dangling).toEqual([])
+  })
+
+  it("when an operation validates its request, then each code its schemas can answer with is in the operation's errors (the OpenAPI documents only those)", () => {
+    const undeclared = operations.flatMap((operation) =>
+      Object.values(operation.request)
+        .flatMap((schemaId) => [...codesReachableFrom(schemaId)])
+        .filter((code) => !operation.errors.includes(code as (typeof operation.errors)[number]))
+        .map((code) => `${operation.id}: ${code}`),
+    )
+
+    expect(undeclared).toEqual([])
   })
 })

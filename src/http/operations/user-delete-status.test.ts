@@ -34,6 +34,23 @@ describe('POST /api/user/v1/delete/status by user id', () => {
     expect(own.status).toBe(404)
     expect((JSON.parse(own.text) as { params: { err: string } }).params.err).toBe('UOS_USRDLT0013')
   })
+  it('when an ORG_ADMIN of the user asks with the id in upper case, then they follow the deletion (ids are stored in lower case)', async () => {
+    const own = appOverFakes({ seed: [{ id: TARGET, rootOrgId: 'org-1', organisationIds: ['org-1'] }, { id: STRANGER }] })
+    await deleteAccount(own.world.deps, { requestId: 'soft-upper', userId: TARGET, caller: { consumer: 'portal', userId: TARGET, roles: [] }, mode: 'soft' })
+
+    const response = await own.app.request(userDeleteStatus.paths[0], {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${own.apiBearer}`,
+        'x-authenticated-user-token': own.userToken({ sub: STRANGER, roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: 'org-1' }] }] }),
+      },
+      body: JSON.stringify({ request: { userId: TARGET.toUpperCase() } }),
+    })
+
+    expect(response.status).toBe(200)
+    expect(((await response.json()) as { result: { request: { requestId: string } } }).result.request.requestId).toBe('soft-upper')
+  })
 })
 
 describe('POST /api/user/v1/delete/status: a malformed id is named in the message', () => {

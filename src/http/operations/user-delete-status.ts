@@ -23,6 +23,9 @@ export const userDeleteStatus = defineOperation({
     'DATA_TYPE_ERROR',
     'MANDATORY_PARAM_EMPTY',
     'INVALID_USER_ID',
+    'REQUEST_ID_EMPTY',
+    'REQUEST_ID_DATA_TYPE_ERROR',
+    'INVALID_REQUEST_ID',
     'PAYLOAD_TOO_LARGE',
     'UNAUTHORIZED',
     'FORBIDDEN',
@@ -36,7 +39,8 @@ export const userDeleteStatus = defineOperation({
   cors: portalCors,
   async handle({ body: { request }, caller }, services) {
     if (request.requestId !== undefined) return { request: view(await services.readDeletionStatus({ caller, requestId: request.requestId })) }
-    if (request.userId !== undefined) return { request: view(await services.readDeletionStatus({ caller, userId: userIdFromSubject(request.userId) })) }
+    // Ids are stored in lower case; the schema takes a UUID in either case, as the REST and batch routes do.
+    if (request.userId !== undefined) return { request: view(await services.readDeletionStatus({ caller, userId: userIdFromSubject(request.userId).toLowerCase() })) }
     // The schema's oneOf lets no body through without one of them.
     throw new ApiError('INVALID_REQUEST_DATA', { reason: 'neither requestId nor userId' })
   },
