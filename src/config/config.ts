@@ -20,7 +20,11 @@ export interface Config {
     readonly port: number
     readonly localDataCenter: string
     readonly keyspace: string
-    readonly replication: Readonly<Record<string, string | number>>
+    /**
+     * CASSANDRA_REPLICATION, when set (env or a config file). Absent: a new keyspace gets the
+     * schema's default, and an existing one (Sunbird's own, in production) is never altered.
+     */
+    readonly replication?: Readonly<Record<string, string | number>>
     readonly username?: string
     readonly password?: string
     readonly connectTimeoutMs: number

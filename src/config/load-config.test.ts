@@ -283,10 +283,10 @@ describe('loadConfig: Sunbird search engine and user cache', () => {
 })
 
 describe('loadConfig: keyspace replication', () => {
-  it('when CASSANDRA_REPLICATION is not set, then the keyspace is SimpleStrategy with one replica', () => {
+  it('when CASSANDRA_REPLICATION is not set, then no replication is configured (db:migrate gives a new keyspace the default and leaves an existing one alone)', () => {
     cleanEnv()
 
-    expect(loadConfig().cassandra.replication).toEqual({ class: 'SimpleStrategy', replication_factor: 1 })
+    expect(loadConfig().cassandra.replication).toBeUndefined()
   })
 
   it('when CASSANDRA_REPLICATION names NetworkTopologyStrategy, then it is taken whole, with no replication_factor left over from the default', () => {

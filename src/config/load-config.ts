@@ -1,6 +1,6 @@
 import { isAbsolute, resolve } from 'node:path'
 import { Load } from 'config/lib/util.js'
-import { createSchemaRegistry, type SchemaRegistry } from '../schemas/schema-registry.js'
+import { createSchemaRegistry } from '../schemas/schema-registry.js'
 import type { Config, DeepPartial } from './config.js'
 import { configDir, projectRoot } from './project-root.js'
 import { secretsLeftAtShippedDefault } from './shipped-secrets.js'
@@ -36,16 +36,6 @@ function mergeDeep(base: Plain, override: Plain): Plain {
   return out
 }
 
-/**
- * The keyspace replication when CASSANDRA_REPLICATION (or a config file) gives none: the `default`
- * of schemas/config.json. It is not in config/default.json because files and env are merged key by
- * key: a default there would leak its replication_factor into a NetworkTopologyStrategy given by env.
- */
-function defaultReplication(registry: SchemaRegistry): unknown {
-  const cassandra = (registry.schemas.get('config')?.properties as Plain | undefined)?.cassandra as Plain | undefined
-  return ((cassandra?.properties as Plain | undefined)?.replication as Plain | undefined)?.default
-}
-
 /** Sunbird passes lists as comma-separated env values ("host1,host2", "public,teacher"). */
 function splitList(value: unknown): unknown {
   return typeof value === 'string'
@@ -57,7 +47,7 @@ function splitList(value: unknown): unknown {
 }
 
 /** One form for what Sunbird writes several ways (comma lists, SSO URL with trailing slash), resolved paths, the default topic. */
-function normalise(raw: Plain, production: boolean, replicationDefault: unknown): Plain {
+function normalise(raw: Plain, production: boolean): Plain {
   const cassandra = raw.cassandra as Plain
   const deletion = raw.deletion as Plain
   const userToken = (raw.auth as Plain).userToken as Plain
@@ -75,7 +65,7 @@ function normalise(raw: Plain, production: boolean, replicationDefault: unknown)
     events: { brokers: splitList(events.brokers), topic: events.topic || `${String(raw.env)}.delete.user` },
     search: { hosts: splitList(search.hosts) },
     redis: { host: String(redis.host ?? '').trim() },
-    cassandra: { hosts: splitList(cassandra.hosts), replication: cassandra.replication ?? replicationDefault },
+    cassandra: { hosts: splitList(cassandra.hosts) },
     deletion: { allowedRoles: Array.isArray(roles) ? roles.map((role) => String(role).toLowerCase()) : roles },
     auth: {
       userToken: {
@@ -126,7 +116,7 @@ export function loadConfig(overrides: DeepPartial<Config> = {}, options: LoadCon
   }
   const production = nodeEnv.includes('production')
   const registry = createSchemaRegistry({ allErrors: true })
-  const merged = normalise(mergeDeep(structuredClone(loaded), overrides as Plain), production, defaultReplication(registry))
+  const merged = normalise(mergeDeep(structuredClone(loaded), overrides as Plain), production)
   const validate = registry.validator<Config>('config')
   if (!validate(merged)) {
     const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`.trim())

@@ -1,5 +1,6 @@
 import { type Client, errors, types } from 'cassandra-driver'
 import type { Config } from '../config/config.js'
+import { readSchemas } from '../schemas/schema-registry.js'
 import { isCassandraUnavailable } from './cassandra-call.js'
 import { createCassandraClient } from './cassandra-client.js'
 
@@ -240,7 +241,13 @@ export const migrations: readonly Migration[] = [
 
 export const currentSchemaVersion = Math.max(...migrations.map((m) => m.version))
 
-type Replication = Config['cassandra']['replication']
+type Replication = NonNullable<Config['cassandra']['replication']>
+
+/** What a new keyspace gets when CASSANDRA_REPLICATION is not set: the `default` schemas/config.json documents. */
+function defaultReplication(): Replication {
+  const config = readSchemas().get('config') as unknown as { properties: { cassandra: { properties: { replication: { default: Replication } } } } }
+  return config.properties.cassandra.properties.replication.default
+}
 
 function replicationCql(replication: Replication): string {
   const entries = Object.entries(replication).map(([key, value]) => `'${key.replace(/'/g, "''")}': '${String(value).replace(/'/g, "''")}'`)
@@ -272,22 +279,24 @@ export function sameReplication(current: Readonly<Record<string, string | number
 }
 
 /**
- * Creates the keyspace, or brings an existing keyspace's replication to the configured one (e.g.
- * CASSANDRA_REPLICATION={"class":"NetworkTopologyStrategy","datacenter1":3} on a keyspace made with
- * RF 1: existing rows reach their new replicas only through a repair, which the log line says).
+ * Creates the keyspace (with the configured replication, else the default), or brings an existing
+ * keyspace's replication to the configured one, but only when one is configured: the default never
+ * alters a keyspace that exists, which in production is Sunbird's own (a migrate run without
+ * CASSANDRA_REPLICATION would otherwise take it to one replica). The log says what is due after an
+ * alter: a repair so existing rows reach new replicas, then a cleanup where replicas were removed.
  */
-export async function ensureKeyspace(client: Client, ks: string, replication: Replication, log: (line: string) => void): Promise<void> {
+export async function ensureKeyspace(client: Client, ks: string, configured: Replication | undefined, log: (line: string) => void): Promise<void> {
   const found = await client.execute('SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = ?', [ks])
   const current = found.rows[0]?.get('replication') as Record<string, string> | undefined
   if (!current) {
-    await client.execute(`CREATE KEYSPACE IF NOT EXISTS ${ks} WITH replication = ${replicationCql(replication)}`)
+    await client.execute(`CREATE KEYSPACE IF NOT EXISTS ${ks} WITH replication = ${replicationCql(configured ?? defaultReplication())}`)
     return
   }
-  if (sameReplication(current, replication)) return
-  await client.execute(`ALTER KEYSPACE ${ks} WITH replication = ${replicationCql(replication)}`)
+  if (!configured || sameReplication(current, configured)) return
+  await client.execute(`ALTER KEYSPACE ${ks} WITH replication = ${replicationCql(configured)}`)
   log(
-    `replication of keyspace ${ks} changed from ${JSON.stringify(normaliseReplication(current))} to ${JSON.stringify(normaliseReplication(replication))}: ` +
-      `a repair is due — run "nodetool repair -full ${ks}" on every node so the rows written before reach their new replicas`,
+    `replication of keyspace ${ks} changed from ${JSON.stringify(normaliseReplication(current))} to ${JSON.stringify(normaliseReplication(configured))}: ` +
+      `a repair is due — run "nodetool repair -full ${ks}" on every node so the rows written before reach their new replicas; where replicas were removed, "nodetool cleanup ${ks}" then drops the copies no node owns any more`,
   )
 }
 

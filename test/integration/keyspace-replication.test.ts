@@ -19,10 +19,10 @@ describe('db:migrate and the keyspace replication (CASSANDRA_REPLICATION)', () =
 
   const replicationOf = async () => (await admin.execute('SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = ?', [keyspace])).rows[0]?.get('replication') as Record<string, string>
 
-  it('when the keyspace is new, then it is created with the configured replication and nothing is said', async () => {
+  it('when the keyspace is new and no replication is configured, then it is created with the default (SimpleStrategy, one replica) and nothing is said', async () => {
     const said: string[] = []
 
-    await ensureKeyspace(admin, keyspace, { class: 'SimpleStrategy', replication_factor: 1 }, (line) => said.push(line))
+    await ensureKeyspace(admin, keyspace, undefined, (line) => said.push(line))
 
     expect(await replicationOf()).toEqual({ class: 'org.apache.cassandra.locator.SimpleStrategy', replication_factor: '1' })
     expect(said).toEqual([])
@@ -46,5 +46,14 @@ describe('db:migrate and the keyspace replication (CASSANDRA_REPLICATION)', () =
     expect(said[0]).toContain(`replication of keyspace ${keyspace} changed`)
     expect(said[0]).toContain(`a repair is due`)
     expect(said[0]).toContain(`nodetool repair -full ${keyspace}`)
+  })
+
+  it("when an existing keyspace's replication differs but none is configured, then it is left as it is and nothing is said (Sunbird's keyspace is never taken to the default)", async () => {
+    const said: string[] = []
+
+    await ensureKeyspace(admin, keyspace, undefined, (line) => said.push(line))
+
+    expect(await replicationOf()).toEqual({ class: 'org.apache.cassandra.locator.NetworkTopologyStrategy', datacenter1: '1' })
+    expect(said).toEqual([])
   })
 })
