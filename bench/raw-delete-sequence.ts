@@ -101,7 +101,7 @@ export async function rawDeleteSequence(client: Client, keyspace: string, userId
     const kept = JSON.stringify({ userId, createdAt: now.toISOString(), requestedBy, plan: 'sunbird', target: { rootOrgId, managedBy, organisationIds } })
     await run(`INSERT INTO ${ks}.user_deletion_request_open (id, userid, createdat, request) VALUES (?, ?, ?, ?)`, [requestId, userId, now, kept])
     await run(
-      `INSERT INTO ${ks}.user_deletion_request (id, userid, requestedby, state, plan, eraseplan, eraseat, steps, rootorgid, managedby, organisationids, leaseuntil, createdat, updatedat) VALUES (?, ?, ?, ?, ?, ?, ?, {}, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO ${ks}.user_deletion_request (id, userid, requestedby, state, plan, eraseplan, eraseat, rootorgid, managedby, organisationids, leaseuntil, createdat, updatedat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       [requestId, userId, requestedBy, 'accepted', types.unset, types.unset, types.unset, rootOrgId, managedBy, organisationIds, new Date(now.getTime() + LEASE_MS), now, now],
     )
     await audit.append({ event: 'deletion.accepted', requestId, userId, requestedBy, at: now.toISOString() })

@@ -195,7 +195,7 @@ async function main(): Promise<void> {
     await measure('02-request create (plain insert)', rep, N, (i) => {
       const now = new Date()
       return run(
-        `INSERT INTO ${ks}.user_deletion_request (id, userid, requestedby, state, plan, eraseplan, eraseat, steps, rootorgid, managedby, organisationids, leaseuntil, createdat, updatedat) VALUES (?, ?, ?, ?, ?, ?, ?, {}, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO ${ks}.user_deletion_request (id, userid, requestedby, state, plan, eraseplan, eraseat, rootorgid, managedby, organisationids, leaseuntil, createdat, updatedat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [requestIds[i], u(i), u(i), 'accepted', types.unset, types.unset, types.unset, null, null, [], new Date(now.getTime() + 30_000), now, now],
       )
     })

@@ -130,7 +130,10 @@ function deletionRequestStatements(keyspace: string) {
   const t = `${keyspace}.user_deletion_request`
   const open = `${keyspace}.user_deletion_request_open`
   const columns = 'id, userid, requestedby, state, plan, eraseplan, eraseat, steps, eventpublishedat, rootorgid, managedby, organisationids, createdat, updatedat, reason, receipt, cancelledby'
-  const insert = `INSERT INTO ${t} (id, userid, requestedby, state, plan, eraseplan, eraseat, steps, rootorgid, managedby, organisationids, leaseuntil, createdat, updatedat) VALUES (?, ?, ?, ?, ?, ?, ?, {}, ?, ?, ?, ?, ?, ?)`
+  // No `steps` (a null map reads as none): a collection written by an insert is a tombstone of the
+  // whole map, which a compare-and-set stamps with the coordinator's clock, and it would shadow the
+  // run's first step outcomes, stamped by this process a few milliseconds later, on a clock behind.
+  const insert = `INSERT INTO ${t} (id, userid, requestedby, state, plan, eraseplan, eraseat, rootorgid, managedby, organisationids, leaseuntil, createdat, updatedat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
   return {
     // A caller's id may be named by another create at the same time: only one of them may apply.
     create: `${insert} IF NOT EXISTS`,

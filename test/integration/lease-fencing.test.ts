@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Client } from 'cassandra-driver'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { DeletionRequest, StepOutcome } from '../../src/deletion/deletion-request.js'
 import { createCassandraClient } from '../../src/store/cassandra-client.js'
 import { CassandraDeletionRequests } from '../../src/store/cassandra-deletion-requests.js'
@@ -112,5 +112,25 @@ describe('a run’s write that lands after another runner took its request over'
 
     expect(after?.state).toBe('in_progress')
     expect(after?.steps.keycloak?.action).toBe('stale')
+  })
+})
+
+describe('a request created by a compare-and-set (an id its caller chose), then checkpointed by a service clock a little behind Cassandra’s', () => {
+  it('when the first step outcome is stamped before the create’s own write time, then it is kept: the create writes no steps of its own to shadow it', async () => {
+    const store = new CassandraDeletionRequests(db, TEST_KEYSPACE)
+    const request = newRequest()
+    const leaseEnd = new Date(Date.now() + 30_000)
+    expect(await store.create(request, leaseEnd, 'caller')).toBe(true)
+
+    // The compare-and-set's write time is the coordinator's clock; the checkpoint's is this process's, 200 ms behind.
+    const realNow = Date.now.bind(Date)
+    const behind = vi.spyOn(Date, 'now').mockImplementation(() => realNow() - 200)
+    try {
+      await store.recordSteps(request.id, { lock: done('locked') }, 'in_progress', leaseEnd, leaseEnd)
+    } finally {
+      behind.mockRestore()
+    }
+
+    expect((await store.get(request.id))?.steps.lock?.action).toBe('locked')
   })
 })
