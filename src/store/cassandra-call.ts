@@ -23,12 +23,15 @@ export function isCassandraUnavailable(err: unknown): boolean {
 }
 
 /**
- * True when a lightweight transaction timed out (write type CAS): whether it was applied is unknown
- * until a SERIAL read settles it, which also completes any round still in flight.
+ * True when a lightweight transaction was sent and its answer lost: Cassandra's write timeout (in any
+ * of its rounds: CAS, or SIMPLE for the commit), or the driver's own (no answer within
+ * readTimeoutMs, often first under contention). Whether it applied is unknown until a SERIAL read
+ * settles it, which also completes any round still in flight.
  */
 export function isCasOutcomeUnknown(err: unknown): boolean {
   const cause = err instanceof DependencyUnavailableError ? err.cause : err
-  return cause instanceof errors.ResponseError && cause.code === types.responseErrorCodes.writeTimeout && (cause as { writeType?: unknown }).writeType === 'CAS'
+  if (cause instanceof errors.OperationTimedOutError) return true
+  return cause instanceof errors.ResponseError && cause.code === types.responseErrorCodes.writeTimeout
 }
 
 /** Options for statements safe to replay (reads, plain writes of constant values): the driver may retry them. */

@@ -15,13 +15,11 @@ import { CREATE_SETTLED_WITHIN_MS, type DeletionRequestStore, type OpenEntry } f
 import { DependencyUnavailableError } from '../deletion/errors.js'
 import { fencedLease, LeaseLostError } from '../deletion/lease.js'
 import { IDEMPOTENT, runCassandra } from './cassandra-call.js'
+import { pauseBeforeSettleRound, SETTLE_BUDGET_MS } from './settle-rounds.js'
 import { stampedWithin, WriteStamps } from './write-stamps.js'
 
 /** How often a create whose answer was lost is settled in the background (for CREATE_SETTLED_WITHIN_MS). */
 const SETTLE_EVERY_MS = 2_000
-/** How long a create whose answer was lost is settled while its caller waits, and the pauses between tries. */
-const SETTLE_NOW_MS = 6_000
-const SETTLE_BACKOFF_MS = [200, 400, 800, 1000]
 /** A lease nobody holds: the epoch. */
 const NO_LEASE = new Date(0)
 /** An open entry written by a lone UPDATE (its due time) has no creation time: as old as can be. */
@@ -219,7 +217,7 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
       // A lost answer is settled the same way for either kind of create: the serial read finds a
       // plain write that landed as ours. Not by sending the plain write again: arriving after the
       // sweeper has taken the request on, it would set it back to accepted with no steps.
-      const settled = await this.settleCreateNow(request, leaseUntil, Date.now() + SETTLE_NOW_MS)
+      const settled = await this.settleCreateNow(request, leaseUntil, Date.now() + SETTLE_BUDGET_MS)
       if (settled === 'unknown') this.settleInBackground(request, leaseUntil)
       return settled
     }
@@ -228,7 +226,7 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
   async createFenced(request: DeletionRequest, leaseUntil: Date, fence: Date): Promise<true | 'fence passed'> {
     // One stamp within the fence for the entry and the row, whenever they land: the lease's next
     // holder writes only past the fence, so a copy of either that lands after its writes loses
-    // cell by cell (the row's empty steps too: their tombstone is older) and changes nothing.
+    // cell by cell and changes nothing.
     const stamp = this.stamps.next()
     if (!stampedWithin(stamp, fence)) return 'fence passed'
     const stamped = { ...IDEMPOTENT, timestamp: stamp }
@@ -263,7 +261,7 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
         if (!(err instanceof DependencyUnavailableError)) throw err
       }
     }
-    await new Promise((resolve) => setTimeout(resolve, SETTLE_BACKOFF_MS[Math.min(round, SETTLE_BACKOFF_MS.length - 1)]))
+    await pauseBeforeSettleRound(round)
     return this.settleCreateNow(request, leaseUntil, settleBy, round + 1)
   }
 

@@ -1,7 +1,8 @@
 import { type Client, types } from 'cassandra-driver'
-import { UnreadableDeletionStateError } from '../deletion/errors.js'
+import { DependencyUnavailableError, UnreadableDeletionStateError } from '../deletion/errors.js'
 import type { UserDeletionState, UserDeletionStates } from '../deletion/ports.js'
 import { isCasOutcomeUnknown, runCassandra } from './cassandra-call.js'
+import { pauseBeforeSettleRound, SETTLE_BUDGET_MS } from './settle-rounds.js'
 
 const MODES = new Set<UserDeletionState['mode']>(['soft', 'hard', 'sunbird', 'restoring'])
 
@@ -54,24 +55,63 @@ export class CassandraUserDeletionStates implements UserDeletionStates {
   }
 
   async swap(userId: string, expected: UserDeletionState | undefined, next: UserDeletionState | undefined): Promise<boolean> {
-    // Lightweight transactions are not idempotent: the driver must not replay them on its own.
-    const run = (cql: string, params: unknown[]) => runCassandra(this.client, (client) => client.execute(cql, params, { prepare: true }))
     if (!expected && !next) return (await this.get(userId)) === undefined
-    const applied = (result: types.ResultSet, rowExists: boolean): boolean => {
-      if (result.wasApplied()) return true
-      refuseUnreadable(result.first(), rowExists)
-      return false
-    }
-    if (!next) return expected ? applied(await run(this.cql.remove, [userId, expected.mode, expected.requestId]), false) : false
+    const cas = this.compareAndSet(userId, expected, next)
     try {
-      if (!expected) return applied(await run(this.cql.insert, [userId, next.mode, next.requestId, new Date()]), true)
-      return applied(await run(this.cql.update, [next.mode, next.requestId, new Date(), userId, expected.mode, expected.requestId]), false)
+      return applied(await this.send(cas), cas.rowExists)
     } catch (err) {
       if (!isCasOutcomeUnknown(err)) throw err
-      // Racing transactions on one row can time out in contention. Request ids are unique, so the
-      // row read at SERIAL says whether this one moved the state.
-      const now = await this.get(userId)
-      return now?.requestId === next.requestId && now.mode === next.mode
+      return this.settleSwap(userId, expected, next, cas, Date.now() + SETTLE_BUDGET_MS)
     }
   }
+
+  /** The lightweight transaction that moves the hold from `expected` to `next` (at least one of them set). */
+  private compareAndSet(userId: string, expected: UserDeletionState | undefined, next: UserDeletionState | undefined): CompareAndSet {
+    if (!next) return { cql: this.cql.remove, params: [userId, expected?.mode, expected?.requestId], rowExists: false }
+    if (!expected) return { cql: this.cql.insert, params: [userId, next.mode, next.requestId, new Date()], rowExists: true }
+    return { cql: this.cql.update, params: [next.mode, next.requestId, new Date(), userId, expected.mode, expected.requestId], rowExists: false }
+  }
+
+  private send({ cql, params }: CompareAndSet): Promise<types.ResultSet> {
+    // Lightweight transactions are not idempotent: the driver must not replay them on its own.
+    return runCassandra(this.client, (client) => client.execute(cql, params, { prepare: true }))
+  }
+
+  /**
+   * The swap's answer was lost (timed out in contention, or the driver gave up waiting): it may have
+   * applied, or may still apply. A serial read finishes any round already accepted: the hold at
+   * `next` is ours (request ids are unique); another hold means another request moved it first. A
+   * hold still at `expected` is not final (the lost copy may yet run), so the same swap is sent
+   * again: whichever copy applies leaves the same hold, and the others find it moved. Unsettled
+   * within SETTLE_BUDGET_MS, Cassandra is unavailable to the caller (503), never a guess.
+   */
+  private async settleSwap(userId: string, expected: UserDeletionState | undefined, next: UserDeletionState | undefined, cas: CompareAndSet, settleBy: number, round = 0): Promise<boolean> {
+    if (Date.now() >= settleBy) throw new DependencyUnavailableError('cassandra', { cause: new Error('the hold changed or not: its compare-and-set was not settled in time') })
+    try {
+      const now = await this.get(userId)
+      if (sameHold(now, next)) return true
+      if (!sameHold(now, expected)) return false
+      if ((await this.send(cas)).wasApplied()) return true
+    } catch (err) {
+      if (!(err instanceof DependencyUnavailableError)) throw err
+    }
+    await pauseBeforeSettleRound(round)
+    return this.settleSwap(userId, expected, next, cas, settleBy, round + 1)
+  }
 }
+
+interface CompareAndSet {
+  cql: string
+  params: unknown[]
+  /** Whether a refusal means a row exists (the insert's), for refuseUnreadable. */
+  rowExists: boolean
+}
+
+/** Whether the transaction applied; a refusal that found a row no read can tell is an error at once (refuseUnreadable). */
+function applied(result: types.ResultSet, rowExists: boolean): boolean {
+  if (result.wasApplied()) return true
+  refuseUnreadable(result.first(), rowExists)
+  return false
+}
+
+const sameHold = (a: UserDeletionState | undefined, b: UserDeletionState | undefined): boolean => a?.mode === b?.mode && a?.requestId === b?.requestId

@@ -6,6 +6,7 @@ import type { JsonRow, MarkDeletedOutcome, UserRecord, UserStore } from '../dele
 import { formatSunbirdTimestamp } from '../shared/sunbird-timestamp.js'
 import { IDEMPOTENT, runCassandra, writeTogether } from './cassandra-call.js'
 import { toJsonRow } from './json-row.js'
+import { pauseBeforeSettleRound, SETTLE_BUDGET_MS } from './settle-rounds.js'
 
 /**
  * Every profile column of sunbird.user that can hold personal data, and what deletion leaves in it.
@@ -38,14 +39,6 @@ export const SCRUBBED_USER_COLUMNS: Readonly<Record<string, string | boolean | n
 /** What a hard deletion leaves of the user row: a tombstone other Sunbird data can still point at. Every other column goes to null. */
 export const TOMBSTONE_COLUMNS: ReadonlySet<string> = new Set(['id', 'userid', 'status', 'isdeleted', 'createddate', 'updateddate', 'updatedby'])
 
-/**
- * How long rounds (a serial read, and the lock sent again) try to settle a lock whose answer was
- * lost before it is left to the sweeper as unknown. Bounded by time, not by a count: a Cassandra
- * that was paused answers a burst of queued transactions first, and a racer told "unknown" is
- * answered as if it had won (the commit gate's 200) where a few more rounds would have shown it lost.
- */
-const SETTLE_BUDGET_MS = 6000
-const SETTLE_BACKOFF_MS = [200, 400, 800, 1000]
 /**
  * How long an organisation's ORG_ADMIN list is reused. Finding them reads every ORG_ADMIN row of
  * the deployment (the role index has one value), and it only fills the event's suggested users:
@@ -203,7 +196,7 @@ export class CassandraUserStore implements UserStore {
       row = (await runCassandra(this.client, (client) => client.execute(this.cql.readLock, [user.id], { prepare: true, consistency: types.consistencies.localSerial }))).first()
     } catch (err) {
       if (!(err instanceof DependencyUnavailableError)) throw err
-      await new Promise((resolve) => setTimeout(resolve, SETTLE_BACKOFF_MS[Math.min(round, SETTLE_BACKOFF_MS.length - 1)]))
+      await pauseBeforeSettleRound(round)
       return this.settleLock(user, params, settleBy, round + 1)
     }
     if (!row) return notLocked(undefined)
