@@ -1,8 +1,9 @@
+import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import type { Client } from 'cassandra-driver'
 import { ConfigError, loadConfig } from '../src/config/load-config.js'
 import { DependencyUnavailableError } from '../src/deletion/errors.js'
-import { CassandraAuditReader } from '../src/store/cassandra-audit-trail.js'
+import { CassandraAuditReader, type ChainAnchor } from '../src/store/cassandra-audit-trail.js'
 import { isCassandraUnavailable } from '../src/store/cassandra-call.js'
 import { createCassandraClient } from '../src/store/cassandra-client.js'
 import { whyNotVerified } from '../src/verification/deletion-verify-command.js'
@@ -14,10 +15,13 @@ import { whyArgumentsRefused } from './lib/refused-arguments.js'
 // altered or removed, or a chain was cut short below an anchored head. `--chain <id>` (repeatable)
 // walks only those chains, e.g. the ones an investigation is about. Exit code 2: no verdict (bad
 // arguments, a chain named that has neither a record nor an anchor, an invalid setting, Cassandra
-// not reachable), said in one line on stderr.
+// not reachable), said in one line on stderr. The verdict names each chain's head (`heads`); kept
+// outside the cluster and given back with `--against <file>`, every head in it must still be in its
+// chain with the same hash: that catches a chain rewritten with its hashes and anchors recomputed, or
+// removed whole, by someone who can write to the keyspace (anchors in the keyspace cannot).
 // It builds only the Cassandra client and the chains' reader: it needs the Cassandra settings, and
 // neither the receipt key nor the API consumers file (so a scheduled check holds no secret of the service).
-const usage = 'usage: npm run audit:verify [-- --chain <id> ...]'
+const usage = 'usage: npm run audit:verify [-- --chain <id> ...] [--against <earlier verdict.json>]'
 
 /** Why there is no verdict, in one line: a setting or Cassandra, never a stack trace or a stored row. */
 function noVerdict(err: unknown): string {
@@ -43,14 +47,34 @@ function refuse(why: string): never {
   process.exit(2)
 }
 
+/** The heads of an earlier verdict (its `heads`), or why the file cannot be used: never its content. */
+function headsIn(file: string): Record<string, ChainAnchor> {
+  let verdict: unknown
+  try {
+    verdict = JSON.parse(readFileSync(file, 'utf8'))
+  } catch (err) {
+    refuse(`--against: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : 'not a verdict of audit:verify (JSON)'}`)
+  }
+  const heads = (verdict as { heads?: unknown } | null)?.heads
+  if (typeof heads !== 'object' || heads === null || Array.isArray(heads)) refuse('--against: the file has no heads (a verdict of audit:verify that passed has them)')
+  for (const head of Object.values(heads)) {
+    const { seq, hash } = (head ?? {}) as { seq?: unknown; hash?: unknown }
+    if (!Number.isSafeInteger(seq) || (seq as number) < 1 || typeof hash !== 'string' || !/^[0-9a-f]{64}$/.test(hash)) refuse('--against: a head in the file is not a sequence number and a hash')
+  }
+  return heads as Record<string, ChainAnchor>
+}
+
 let chains: string[] | undefined
+let pinned: Record<string, ChainAnchor> | undefined
 try {
-  chains = parseArgs({ options: { chain: { type: 'string', multiple: true } } }).values.chain
+  const { values } = parseArgs({ options: { chain: { type: 'string', multiple: true }, against: { type: 'string' } } })
+  chains = values.chain
+  if (values.against !== undefined) pinned = values.against.trim() === '' ? refuse('--against needs a file') : headsIn(values.against)
 } catch (err) {
   refuse(
     whyArgumentsRefused(err, {
       positional: 'a chain id follows --chain (npm run audit:verify -- --chain <id>); without --chain, every chain is walked',
-      flags: 'the one flag is --chain',
+      flags: 'the flags are --chain and --against',
     }),
   )
 }
@@ -61,7 +85,7 @@ let cassandra: Client | undefined
 try {
   const config = loadConfig({}, { usesSecrets: false })
   cassandra = createCassandraClient(config.cassandra)
-  const verdict = await new CassandraAuditReader(cassandra, config.cassandra.keyspace).verify(chains ? { chains } : {})
+  const verdict = await new CassandraAuditReader(cassandra, config.cassandra.keyspace).verify({ ...(chains && { chains }), ...(pinned && { pinned }) })
   if (verdict.unknown) {
     // A mistyped id would otherwise read as an intact (empty) chain. Not repeated back: it may be anything pasted.
     console.error(

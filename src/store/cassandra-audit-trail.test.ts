@@ -92,7 +92,7 @@ describe('CassandraAuditTrail appends', () => {
     expect(statements.some((s) => /IF NOT EXISTS|SELECT/i.test(s.cql))).toBe(false)
     const links: ChainLink[] = statements.map((s) => ({ seq: s.params[1] as number, text: s.params[3] as string, prevHash: s.params[4] as string, hash: s.params[5] as string }))
     expect(new Set(statements.map((s) => s.params[0]))).toEqual(new Set([trail.currentChain]))
-    expect(await verifyChain(links, [])).toEqual({ ok: true, records: 3 })
+    expect(await verifyChain(links, [])).toEqual({ ok: true, records: 3, head: { seq: 3, hash: linkAt(links, 2).hash } })
   })
 
   it('when appends arrive while a write is in flight, then they go together in the next single-partition batch, in order', async () => {
@@ -145,7 +145,7 @@ describe('CassandraAuditTrail appends', () => {
     expect(statements.filter((s) => s.params[0] === first).map((s) => JSON.parse(s.params[3] as string).requestId)).toEqual(['req-0'])
     expect(onNew.map((s) => JSON.parse(s.params[3] as string).requestId)).toEqual(Array.from({ length: 10 }, (_, i) => `req-${i}`))
     const links: ChainLink[] = onNew.map((s) => ({ seq: s.params[1] as number, text: s.params[3] as string, prevHash: s.params[4] as string, hash: s.params[5] as string }))
-    expect(await verifyChain(links, [])).toEqual({ ok: true, records: 10 })
+    expect(await verifyChain(links, [])).toEqual({ ok: true, records: 10, head: { seq: 10, hash: linkAt(links, 9).hash } })
   })
 
   it(`when writes keep timing out, then the append fails after ${WRITE_ATTEMPTS} writes, each to a chain of its own, and nothing stays queued`, async () => {
@@ -184,7 +184,7 @@ describe('CassandraAuditTrail verification', () => {
     const verdict = await trail.verify({ chains: ['chain-a'] })
 
     // The recording client answers no rows: a chain named that no record or anchor names is counted unknown.
-    expect(verdict).toEqual({ ok: true, records: 0, chains: 1, unknown: 1 })
+    expect(verdict).toEqual({ ok: true, records: 0, chains: 1, unknown: 1, heads: {} })
     expect(statements.some((s) => /DISTINCT/i.test(s.cql))).toBe(false)
     expect(statements.map((s) => s.params[0])).toEqual(['chain-a', 'chain-a'])
   })
@@ -225,7 +225,7 @@ describe('verifyChain', () => {
         { seq: 3, hash: linkAt(links, 2).hash },
         { seq: 5, hash: linkAt(links, 4).hash },
       ]),
-    ).toEqual({ ok: true, records: 5 })
+    ).toEqual({ ok: true, records: 5, head: { seq: 5, hash: linkAt(links, 4).hash } })
   })
 
   it('when a record is altered, then it fails at that record', async () => {
@@ -266,6 +266,39 @@ describe('verifyChain', () => {
     ]
     expect(await verifyChain(rewritten, [])).toMatchObject({ ok: true })
     expect(await verifyChain(rewritten, anchors)).toMatchObject({ ok: false, brokenAt: 4 })
+  })
+
+  it('when a chain is rewritten with its hashes and its anchors recomputed, then only a head kept outside the cluster (pinned) catches it', async () => {
+    const links = chainOf(4)
+    const kept = { seq: 3, hash: linkAt(links, 2).hash }
+    let prev = GENESIS
+    const rewritten = links.map((link) => {
+      const text = link.seq === 2 ? 'deletion.completed' : link.text
+      const next = { seq: link.seq, text, prevHash: prev, hash: chainHash(prev, link.seq, text) }
+      prev = next.hash
+      return next
+    })
+    const recomputedAnchors = [{ seq: 3, hash: linkAt(rewritten, 2).hash }]
+
+    expect(await verifyChain(rewritten, recomputedAnchors)).toMatchObject({ ok: true })
+    expect(await verifyChain(rewritten, recomputedAnchors, kept)).toMatchObject({ ok: false, brokenAt: 3 })
+    expect(
+      await verifyChain(
+        links,
+        [
+          { seq: 2, hash: linkAt(links, 1).hash },
+          { seq: 4, hash: linkAt(links, 3).hash },
+        ],
+        kept,
+      ),
+    ).toMatchObject({ ok: true })
+  })
+
+  it('when a pinned head lies past the chain (its records and anchors removed), then it fails at the first missing record', async () => {
+    const links = chainOf(4)
+
+    expect(await verifyChain(links.slice(0, 2), [], { seq: 4, hash: linkAt(links, 3).hash })).toMatchObject({ ok: false, brokenAt: 3 })
+    expect(await verifyChain([], [], { seq: 4, hash: linkAt(links, 3).hash })).toMatchObject({ ok: false, brokenAt: 1 })
   })
 
   it('when links and anchors come as they are read (async), then each is looked at as it comes: a break stops the reading, nothing is read ahead', async () => {
@@ -385,7 +418,7 @@ describe('CassandraAuditReader paging', () => {
     const db = pagingClient()
     db.storeChain('chain-a', 5010, { anchorEvery: 1 })
     const reader = new CassandraAuditReader(db.client, 'ks')
-    expect(await reader.verify({ chains: ['chain-a'] })).toEqual({ ok: true, records: 5010, chains: 1 })
+    expect(await reader.verify({ chains: ['chain-a'] })).toMatchObject({ ok: true, records: 5010, chains: 1, heads: { 'chain-a': { seq: 5010 } } })
 
     // Act
     db.links.splice(
@@ -402,7 +435,7 @@ describe('CassandraAuditReader paging', () => {
     const db = pagingClient()
     db.storeChain('chain-a', 10, { anchorEvery: 1 })
     const reader = new CassandraAuditReader(db.client, 'ks', { fetchSize: 3 })
-    expect(await reader.verify({ chains: ['chain-a'] })).toEqual({ ok: true, records: 10, chains: 1 })
+    expect(await reader.verify({ chains: ['chain-a'] })).toMatchObject({ ok: true, records: 10, chains: 1, heads: { 'chain-a': { seq: 10 } } })
     const linkPages = db.executed.filter((e) => /user_deletion_audit WHERE/.test(e.cql))
     expect(linkPages.map((e) => e.pageState)).toEqual([undefined, '3', '6', '9'])
 
@@ -444,13 +477,26 @@ describe('CassandraAuditReader paging', () => {
 
     // Assert
     expect(appended).toBe(true)
-    expect(verdict).toEqual({ ok: true, records: 6, chains: 1 })
+    expect(verdict).toMatchObject({ ok: true, records: 6, chains: 1 })
+  })
+
+  it('when an earlier walk’s heads are pinned and a chain they name is gone whole (records and anchors), then the walk fails on that chain', async () => {
+    const db = pagingClient()
+    db.storeChain('chain-a', 3, { anchorEvery: 1 })
+    const earlier = await new CassandraAuditReader(db.client, 'ks').verify()
+    const heads = earlier.heads ?? {}
+
+    const pinned = { ...heads, 'chain-gone': { seq: 2, hash: 'f'.repeat(64) } }
+
+    expect(Object.keys(heads)).toEqual(['chain-a'])
+    expect(await new CassandraAuditReader(db.client, 'ks').verify({ pinned: heads })).toMatchObject({ ok: true, heads })
+    expect(await new CassandraAuditReader(db.client, 'ks').verify({ pinned })).toMatchObject({ ok: false, chain: 'chain-gone', brokenAt: 1 })
   })
 
   it('when no chain is named, then the chains are listed page by page too', async () => {
     const db = pagingClient()
     for (let i = 0; i < 7; i++) db.storeChain(`chain-${i}`, 2, { anchorEvery: 2 })
 
-    expect(await new CassandraAuditReader(db.client, 'ks', { fetchSize: 3 }).verify()).toEqual({ ok: true, records: 14, chains: 7 })
+    expect(await new CassandraAuditReader(db.client, 'ks', { fetchSize: 3 }).verify()).toMatchObject({ ok: true, records: 14, chains: 7 })
   })
 })

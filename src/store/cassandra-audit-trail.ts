@@ -39,6 +39,13 @@ export interface ChainVerdict {
   brokenAt?: number
   /** Of the chains named, how many have neither a record nor an anchor (a mistyped id, most likely); absent when none. */
   unknown?: number
+  /**
+   * Each chain's head as walked (its last record's sequence number and hash), when every chain is
+   * intact: kept outside the cluster and given to a later walk as `pinned`, they catch a chain
+   * rewritten with its hashes and anchors recomputed, or removed whole, which anchors kept in the
+   * same keyspace cannot.
+   */
+  heads?: Record<string, ChainAnchor>
 }
 
 /** One link of a chain as stored. */
@@ -66,8 +73,10 @@ export interface ChainAnchor {
 export async function verifyChain(
   links: Iterable<ChainLink> | AsyncIterable<ChainLink>,
   anchors: Iterable<ChainAnchor> | AsyncIterable<ChainAnchor>,
-): Promise<{ ok: boolean; records: number; brokenAt?: number }> {
-  const anchorsIn: Iterator<ChainAnchor> | AsyncIterator<ChainAnchor> = Symbol.asyncIterator in anchors ? anchors[Symbol.asyncIterator]() : anchors[Symbol.iterator]()
+  pinned?: ChainAnchor,
+): Promise<{ ok: boolean; records: number; brokenAt?: number; head?: ChainAnchor }> {
+  const stored = pinned ? withPinned(anchors, pinned) : anchors
+  const anchorsIn: Iterator<ChainAnchor> | AsyncIterator<ChainAnchor> = Symbol.asyncIterator in stored ? stored[Symbol.asyncIterator]() : stored[Symbol.iterator]()
   const nextAnchor = async (): Promise<ChainAnchor | undefined> => {
     for (;;) {
       const step = await anchorsIn.next()
@@ -80,6 +89,7 @@ export async function verifyChain(
     let prev = GENESIS
     let expectedSeq = 1
     let records = 0
+    let head: ChainAnchor | undefined
     for await (const link of links) {
       if (link.seq !== expectedSeq || link.prevHash !== prev || link.hash !== chainHash(prev, link.seq, link.text)) return { ok: false, records, brokenAt: link.seq }
       for (; anchor && anchor.seq <= link.seq; anchor = await nextAnchor()) {
@@ -90,13 +100,27 @@ export async function verifyChain(
       prev = link.hash
       expectedSeq++
       records++
+      head = { seq: link.seq, hash: link.hash }
     }
     // An anchor past the last record: the chain's end was cut off.
     if (anchor) return { ok: false, records, brokenAt: expectedSeq }
-    return { ok: true, records }
+    return { ok: true, records, ...(head && { head }) }
   } finally {
     await anchorsIn.return?.()
   }
+}
+
+/** The stored anchors in their order, with a head kept outside the cluster (`pinned`) in its place among them. */
+async function* withPinned(anchors: Iterable<ChainAnchor> | AsyncIterable<ChainAnchor>, pinned: ChainAnchor): AsyncGenerator<ChainAnchor> {
+  let placed = false
+  for await (const anchor of anchors) {
+    if (!placed && pinned.seq <= anchor.seq) {
+      placed = true
+      yield pinned
+    }
+    yield anchor
+  }
+  if (!placed) yield pinned
 }
 
 /**
@@ -132,24 +156,31 @@ export class CassandraAuditReader {
    * instance's records (a chain named that no record or anchor names is counted `unknown`). A chain's
    * newest anchor is read before its records, and only the anchors up to it are checked: one written
    * while the walk goes on is past it (a chain's head only grows) and may name a record the walk did not see.
+   * `pinned`: the heads an earlier walk answered (ChainVerdict.heads), kept outside the cluster: each
+   * must still be in its chain with the same hash, and a chain they name is walked even when nothing
+   * in the keyspace names it any more (removed whole).
    */
-  async verify(scope: { chains?: readonly string[] } = {}): Promise<ChainVerdict> {
+  async verify(scope: { chains?: readonly string[]; pinned?: Readonly<Record<string, ChainAnchor>> } = {}): Promise<ChainVerdict> {
     const chainNames = new Set<string>(scope.chains)
     if (!scope.chains) {
       for (const query of [this.cql.anchoredChains, this.cql.chains]) {
         for await (const row of this.rows(query, [])) chainNames.add(row.get('chain') as string)
       }
+      for (const chain of Object.keys(scope.pinned ?? {})) chainNames.add(chain)
     }
     let records = 0
     let unknown = 0
+    const heads: Record<string, ChainAnchor> = {}
     for (const chain of [...chainNames].sort()) {
       const newest = (await runCassandra(this.client, (client) => client.execute(this.cql.newestAnchor, [chain], IDEMPOTENT))).rows?.[0]
-      const verdict = await verifyChain(this.linksOf(chain), newest ? this.anchorsOf(chain, newest.get('seq')) : [])
+      const pinned = scope.pinned && Object.hasOwn(scope.pinned, chain) ? scope.pinned[chain] : undefined
+      const verdict = await verifyChain(this.linksOf(chain), newest ? this.anchorsOf(chain, newest.get('seq')) : [], pinned)
       records += verdict.records
       if (!verdict.ok) return { ok: false, records, chains: chainNames.size, chain, ...(verdict.brokenAt !== undefined && { brokenAt: verdict.brokenAt }) }
       if (verdict.records === 0 && !newest) unknown++
+      if (verdict.head) heads[chain] = verdict.head
     }
-    return { ok: true, records, chains: chainNames.size, ...(unknown > 0 && { unknown }) }
+    return { ok: true, records, chains: chainNames.size, ...(unknown > 0 && { unknown }), heads }
   }
 
   private async *linksOf(chain: string): AsyncGenerator<ChainLink> {

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Client } from 'cassandra-driver'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { projectRoot } from '../../src/config/project-root.js'
 import type { AuditRecord } from '../../src/deletion/ports.js'
-import { CassandraAuditReader, CassandraAuditTrail } from '../../src/store/cassandra-audit-trail.js'
+import { CassandraAuditReader, CassandraAuditTrail, chainHash, GENESIS } from '../../src/store/cassandra-audit-trail.js'
 import { createCassandraClient } from '../../src/store/cassandra-client.js'
 import { undoTampering } from '../support/audit-tampering.js'
 import { runAuditVerify } from '../support/audit-verify-cli.js'
@@ -17,6 +19,7 @@ import { TEST_KEYSPACE } from '../support/test-env.js'
 // tamper with theirs in the same keyspace. Tampering here is undone (undoTampering).
 
 const TABLE = `${TEST_KEYSPACE}.user_deletion_audit`
+const ANCHORS = `${TEST_KEYSPACE}.user_deletion_audit_anchor`
 const PREPARED = { prepare: true }
 
 let db: Client
@@ -58,12 +61,38 @@ async function cutFrom(chain: string, fromSeq: number): Promise<() => Promise<vo
   }
 }
 
+/**
+ * Rewrites `chain` as someone who can write to the keyspace would: record `seq` gets another text,
+ * and every hash from it on, and every anchor, is recomputed so the chain reads intact. Answers the way back.
+ */
+async function rewriteWithHashesAndAnchors(chain: string, seq: number, text: string): Promise<() => Promise<void>> {
+  const records = (await db.execute(`SELECT seq, at, record, prevhash, hash FROM ${TABLE} WHERE chain = ?`, [chain], PREPARED)).rows
+  const anchors = (await db.execute(`SELECT seq, hash, at FROM ${ANCHORS} WHERE chain = ?`, [chain], PREPARED)).rows
+  const rewritten = new Map<number, string>()
+  let prev = GENESIS
+  for (const row of records) {
+    const at = Number(row.get('seq'))
+    const recordText = at === seq ? text : (row.get('record') as string)
+    const hash = chainHash(prev, at, recordText)
+    await db.execute(`UPDATE ${TABLE} SET record = ?, prevhash = ?, hash = ? WHERE chain = ? AND seq = ?`, [recordText, prev, hash, chain, row.get('seq')], PREPARED)
+    rewritten.set(at, hash)
+    prev = hash
+  }
+  for (const row of anchors) await db.execute(`UPDATE ${ANCHORS} SET hash = ? WHERE chain = ? AND seq = ?`, [rewritten.get(Number(row.get('seq'))), chain, row.get('seq')], PREPARED)
+  return async () => {
+    for (const row of records) {
+      await undoTampering(db, `UPDATE ${TABLE} SET record = ?, prevhash = ?, hash = ? WHERE chain = ? AND seq = ?`, [row.get('record'), row.get('prevhash'), row.get('hash'), chain, row.get('seq')])
+    }
+    for (const row of anchors) await undoTampering(db, `UPDATE ${ANCHORS} SET hash = ? WHERE chain = ? AND seq = ?`, [row.get('hash'), chain, row.get('seq')])
+  }
+}
+
 describe("CassandraAuditReader through the driver's paging", () => {
   it('when a chain spans several pages of records and of anchors, then every page is read: it verifies whole, and a cut below its newest anchor fails at the first missing record', async () => {
     // Arrange: 25 records anchored one by one, read 4 rows a page (7 pages of each).
     const { chain } = await anchoredChain(25)
     const reader = new CassandraAuditReader(db, TEST_KEYSPACE, { fetchSize: 4 })
-    expect(await reader.verify({ chains: [chain] })).toEqual({ ok: true, records: 25, chains: 1 })
+    expect(await reader.verify({ chains: [chain] })).toMatchObject({ ok: true, records: 25, chains: 1, heads: { [chain]: { seq: 25 } } })
 
     // Act
     const undo = await cutFrom(chain, 23)
@@ -97,7 +126,7 @@ describe("CassandraAuditReader through the driver's paging", () => {
     expect(trail.currentChain).toBe(chain)
     expect(verdict).toMatchObject({ ok: true, chains: 1 })
     expect(verdict.records).toBeGreaterThanOrEqual(10)
-    expect(await reader.verify({ chains: [chain] })).toEqual({ ok: true, records: 20, chains: 1 })
+    expect(await reader.verify({ chains: [chain] })).toMatchObject({ ok: true, records: 20, chains: 1 })
   })
 })
 
@@ -118,7 +147,41 @@ describe('npm run audit:verify on the real Cassandra', () => {
 
     expect(run.stderr).toBe('')
     expect(run.code).toBe(0)
-    expect(JSON.parse(run.stdout)).toEqual({ ok: true, records: 3, chains: 1 })
+    expect(JSON.parse(run.stdout)).toEqual({ ok: true, records: 3, chains: 1, heads: { [chain]: { seq: 3, hash: expect.stringMatching(/^[0-9a-f]{64}$/) } } })
+  }, 60_000)
+
+  it('when a chain is rewritten with its hashes and anchors recomputed, then a run against an earlier verdict (kept outside the cluster) exits 1 naming the chain, where a run without it passes', async () => {
+    const { chain } = await anchoredChain(3)
+    const earlier = await runAuditVerify(['--chain', chain], cronEnv)
+    const kept = join(mkdtempSync(join(tmpdir(), 'audit-verdict-')), 'verdict.json')
+    writeFileSync(kept, earlier.stdout)
+
+    const undo = await rewriteWithHashesAndAnchors(chain, 2, JSON.stringify({ event: 'deletion.completed' }))
+    let alone: Awaited<ReturnType<typeof runAuditVerify>>
+    let against: Awaited<ReturnType<typeof runAuditVerify>>
+    try {
+      alone = await runAuditVerify(['--chain', chain], cronEnv)
+      against = await runAuditVerify(['--chain', chain, '--against', kept], cronEnv)
+    } finally {
+      await undo()
+    }
+
+    expect(earlier.code).toBe(0)
+    expect(alone.code).toBe(0)
+    expect(against.code).toBe(1)
+    expect(JSON.parse(against.stdout)).toEqual({ ok: false, records: 2, chains: 1, chain, brokenAt: 3 })
+  }, 60_000)
+
+  it('when --against names a file that is not a verdict, then it exits 2 with one line that shows none of the file, before Cassandra is asked', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'audit-verdict-')), 'notes.txt')
+    writeFileSync(file, 'someone@example.org')
+
+    const run = await runAuditVerify(['--against', file], cronEnv)
+
+    expect(run.code).toBe(2)
+    expect(run.stdout).toBe('')
+    expect(run.stderr).toContain('audit:verify: --against: not a verdict of audit:verify (JSON)')
+    expect(run.stderr).not.toContain('someone@example.org')
   }, 60_000)
 
   it('when the chain named was cut below its anchor, then it exits 1 naming the chain and the first missing record', async () => {
