@@ -1,5 +1,8 @@
+import type { Client } from 'cassandra-driver'
 import { describe, expect, it } from 'vitest'
-import { sameReplication } from './migrations.js'
+import { DependencyUnavailableError } from '../deletion/errors.js'
+import { whyNotVerified } from '../verification/deletion-verify-command.js'
+import { awaitSchemaAgreement, sameReplication } from './migrations.js'
 
 describe('sameReplication: the keyspace as stored against the replication asked', () => {
   it('when only the spelling differs (full class name, numbers as strings), then it is the same', () => {
@@ -16,5 +19,37 @@ describe('sameReplication: the keyspace as stored against the replication asked'
 
     expect(sameReplication(stored, { class: 'NetworkTopologyStrategy', replication_factor: 3 })).toBe(true)
     expect(sameReplication(stored, { class: 'NetworkTopologyStrategy', replication_factor: 2 })).toBe(false)
+  })
+})
+
+describe('awaitSchemaAgreement: every node holds a schema change before the next statement', () => {
+  /** A client whose nodes agree from the `agreeFrom`-th check on (never, with Infinity). */
+  const nodesAgreeingFrom = (agreeFrom: number) => {
+    let checks = 0
+    const client = { metadata: { checkSchemaAgreement: async () => ++checks >= agreeFrom } } as unknown as Client
+    return { client, checks: () => checks }
+  }
+
+  it('when the nodes agree at once, then it answers after one check', async () => {
+    const nodes = nodesAgreeingFrom(1)
+
+    await awaitSchemaAgreement(nodes.client)
+
+    expect(nodes.checks()).toBe(1)
+  })
+
+  it('when a node takes a moment to hold the change, then it waits for it', async () => {
+    const nodes = nodesAgreeingFrom(2)
+
+    await awaitSchemaAgreement(nodes.client, 5000)
+
+    expect(nodes.checks()).toBe(2)
+  })
+
+  it('when the nodes do not agree in time, then Cassandra is unavailable, with the reason in words an operator can act on', async () => {
+    const failure = await awaitSchemaAgreement(nodesAgreeingFrom(Number.POSITIVE_INFINITY).client, 0).catch((err: unknown) => err)
+
+    expect(failure).toBeInstanceOf(DependencyUnavailableError)
+    expect(whyNotVerified(failure)).toBe('cassandra unavailable: the nodes did not agree on the schema within 0 s (see nodetool describecluster); run db:migrate again once they do')
   })
 })

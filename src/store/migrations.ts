@@ -1,5 +1,6 @@
 import { type Client, errors, types } from 'cassandra-driver'
 import type { Config } from '../config/config.js'
+import { DependencyUnavailableError, WordedCause } from '../deletion/errors.js'
 import { readSchemas } from '../schemas/schema-registry.js'
 import { isCassandraUnavailable } from './cassandra-call.js'
 import { createCassandraClient } from './cassandra-client.js'
@@ -303,21 +304,51 @@ export async function ensureKeyspace(client: Client, ks: string, configured: Rep
 /** How often a migration statement that Cassandra did not answer in time is sent before migrate gives up, and the pause before each repeat. */
 const MIGRATION_ATTEMPTS = 3
 const MIGRATION_RETRY_PAUSE_MS = 2000
+/** How long migrate waits for every node to hold a schema change (beyond the driver's own 10 s) before it stops. */
+const SCHEMA_AGREEMENT_WAIT_MS = 60_000
+const SCHEMA_AGREEMENT_POLL_MS = 1000
+
+/** A schema change (CREATE, ALTER, DROP), as against the version record. */
+const isSchemaChange = (cql: string): boolean => /^\s*(CREATE|ALTER|DROP)\s/i.test(cql)
+
+/**
+ * Waits until every node holds the same schema. The next statement may go to any node: a table
+ * created on one and created again (IF NOT EXISTS) on another that has not seen it yet gets two
+ * table ids, a disagreement that lasts and loses writes.
+ */
+export async function awaitSchemaAgreement(client: Client, waitMs = SCHEMA_AGREEMENT_WAIT_MS): Promise<void> {
+  // In the driver, untyped: compares system.local's and system.peers' schema versions on the control connection.
+  const metadata = client.metadata as unknown as { checkSchemaAgreement(): Promise<boolean> }
+  const giveUpAt = Date.now() + waitMs
+  while (!(await metadata.checkSchemaAgreement())) {
+    if (Date.now() >= giveUpAt) {
+      throw new DependencyUnavailableError('cassandra', {
+        cause: new WordedCause(`the nodes did not agree on the schema within ${waitMs / 1000} s (see nodetool describecluster); run db:migrate again once they do`),
+      })
+    }
+    await new Promise((resolve) => setTimeout(resolve, SCHEMA_AGREEMENT_POLL_MS))
+  }
+}
 
 /**
  * Runs one statement of a migration, again when Cassandra did not answer in time: every one is
  * idempotent (IF NOT EXISTS, the version's own row), and on a cluster that has just started a node
  * still warming up may miss a write's deadline (seen: the version record timing out at LOCAL_QUORUM
- * with one of two replicas acknowledged).
+ * with one of two replicas acknowledged). A schema change is held by every node before the next
+ * statement, and before it is sent again (the first copy may have applied on one node).
  */
 async function executeMigrationStatement(client: Client, cql: string, params?: unknown[]): Promise<void> {
+  const schemaChange = isSchemaChange(cql)
   for (let attempt = 1; ; attempt++) {
     try {
-      await client.execute(cql, params)
+      const result = await client.execute(cql, params)
+      // The driver has waited up to maxSchemaAgreementWaitSeconds already and says whether they agree.
+      if (schemaChange && (result.info as { isSchemaInAgreement?: boolean }).isSchemaInAgreement === false) await awaitSchemaAgreement(client)
       return
     } catch (err) {
       if (attempt >= MIGRATION_ATTEMPTS || !isCassandraUnavailable(err)) throw err
       await new Promise((resolve) => setTimeout(resolve, MIGRATION_RETRY_PAUSE_MS))
+      if (schemaChange) await awaitSchemaAgreement(client)
     }
   }
 }
@@ -329,7 +360,8 @@ export async function migrate(config: Config['cassandra'], log: (line: string) =
   const ran: number[] = []
   try {
     await ensureKeyspace(client, ks, config.replication, log)
-    await client.execute(`CREATE TABLE IF NOT EXISTS ${ks}.schema_version (version int PRIMARY KEY, description text, applied_at timestamp)`)
+    await awaitSchemaAgreement(client)
+    await executeMigrationStatement(client, `CREATE TABLE IF NOT EXISTS ${ks}.schema_version (version int PRIMARY KEY, description text, applied_at timestamp)`)
     const done = new Set((await client.execute(`SELECT version FROM ${ks}.schema_version`)).rows.map((row) => row.get('version') as number))
     for (const migration of migrations) {
       if (done.has(migration.version)) continue
