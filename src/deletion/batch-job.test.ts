@@ -311,6 +311,23 @@ describe('cancelBatch', () => {
     expect((await jobs.get('job-c'))?.cancelled).toBeUndefined()
   })
 
+  it('when the creator also holds another role in a second organisation, then an ORG_ADMIN of that organisation may neither follow nor cancel the job; one of the organisation the creator administers may', async () => {
+    const jobs = new InMemoryBatchJobs(undefined, clock)
+    const creator: Caller = {
+      ...CALLER,
+      roles: [
+        { role: 'ORG_ADMIN', organisationIds: ['org-1'] },
+        { role: 'CONTENT_CREATOR', organisationIds: ['org-2'] },
+      ],
+    }
+    await submitBatch({ jobs, clock, sliceSize: 25 }, { jobId: 'job-x', caller: creator, userIds: ids(2) })
+    const adminOf = (org: string): Caller => ({ consumer: 'portal', userId: `admin-of-${org}`, roles: [{ role: 'ORG_ADMIN', organisationIds: [org] }] })
+
+    await expect(readBatchStatus({ jobs, clock }, { caller: adminOf('org-2'), jobId: 'job-x', offset: 0, limit: 10 })).rejects.toThrow(NotPermittedError)
+    await expect(cancelBatch({ jobs, clock }, { caller: adminOf('org-2'), jobId: 'job-x' })).rejects.toThrow(NotPermittedError)
+    expect((await readBatchStatus({ jobs, clock }, { caller: adminOf('org-1'), jobId: 'job-x', offset: 0, limit: 10 })).total).toBe(2)
+  })
+
   it('when the caller’s deadline has passed before the cancel is written, then "retry" (unavailable), and the job is not cancelled', async () => {
     const jobs = await jobUnderWay()
 

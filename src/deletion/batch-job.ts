@@ -123,7 +123,10 @@ async function submitOnce(deps: { jobs: BatchJobStore; clock: Clock; sliceSize: 
   const job: BatchJob = {
     id: input.jobId,
     createdBy: input.caller.userId,
-    organisationIds: [...new Set(input.caller.roles.flatMap((role) => role.organisationIds))],
+    // The organisations the creator administers, not every one a role of theirs is scoped to: an
+    // ORG_ADMIN of an organisation where the creator is only, say, a content creator must not follow
+    // or cancel a job deleting another organisation's users.
+    organisationIds: [...new Set(input.caller.roles.filter((role) => role.role === ORG_ADMIN).flatMap((role) => role.organisationIds))],
     // Ids and roles only: the verified caller each deletion runs as (a trusted consumer keeps its trust).
     caller: {
       consumer: input.caller.consumer,

@@ -12,7 +12,7 @@ export const userDeleteBatchCancel = defineOperation({
   description: [
     "Stops a job submitted by mistake (the wrong file, the wrong organisation): from the answer on, the instance that answered begins no deletion of the job's users, and once every other instance sees the cancel, within about a second, none begins anywhere. " +
       "A deletion already under way is finished (the user is locked out and half-erased otherwise); every other user still pending keeps their account and reads `cancelled` in the job's status. Users deleted before the cancel stay deleted: a soft deletion among them is undone with `/api/user/v1/delete/cancel`, user by user.",
-    "Only the job's creator, or an ORG_ADMIN of one of the creator's organisations, may cancel it (403 otherwise), as for its status; a job submitted by a trusted consumer with the API bearer alone is cancelled the same way, by that consumer. Answers `cancelled`, or `completed` when every user was settled before the cancel (nothing is changed). Cancelling again is harmless: the job stays cancelled.",
+    "Only the job's creator, or an ORG_ADMIN of an organisation the creator is ORG_ADMIN of, may cancel it (403 otherwise), as for its status; a job submitted by a trusted consumer with the API bearer alone is cancelled the same way, by that consumer. Answers `cancelled`, or `completed` when every user was settled before the cancel (nothing is changed). Cancelling again is harmless: the job stays cancelled.",
     'Every instance must run a build that knows the cancel (schema 15): an instance of an earlier build goes on deleting the users of the slices it takes.',
   ].join('\n\n'),
   tag: 'users',

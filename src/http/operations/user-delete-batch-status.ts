@@ -13,7 +13,7 @@ export const userDeleteBatchStatus = defineOperation({
   aliasNote: "the service path behind Sunbird's gateway",
   summary: 'Follow a batch deletion job: state, counts, failures by code, rate, ETA, per-user outcomes',
   description:
-    "Only the job's creator, or an ORG_ADMIN of one of the creator's organisations, may follow it (403 otherwise). A job submitted by a trusted consumer with the API bearer alone is followed the same way, by that consumer.",
+    "Only the job's creator, or an ORG_ADMIN of an organisation the creator is ORG_ADMIN of, may follow it (403 otherwise). A job submitted by a trusted consumer with the API bearer alone is followed the same way, by that consumer.",
   tag: 'users',
   credentials: gatewayAndUserTokenOrTrustedConsumer,
   request: { body: 'user-delete-batch-status.request' },
