@@ -107,7 +107,8 @@ function userStoreStatements(ks: string) {
 /** sunbird.user and its side tables, behind the workflow's UserStore port. */
 export class CassandraUserStore implements UserStore {
   private readonly cql: ReturnType<typeof userStoreStatements>
-  private tombstone: Promise<string> | undefined
+  /** The last tombstone statement built, and the driver's table metadata it was built from. */
+  private tombstone: { table: object; cql: string } | undefined
 
   /** Keyed by limit and organisation; concurrent misses share one read. */
   private readonly orgAdmins: LRUCache<string, string[], { organisationId: string; limit: number }>
@@ -124,18 +125,20 @@ export class CassandraUserStore implements UserStore {
     })
   }
 
-  /** The tombstone's UPDATE, from the table as it stands: a column Sunbird adds later is nulled too. */
-  private tombstoneCql(): Promise<string> {
-    this.tombstone ??= runCassandra(this.client, async (client) => {
-      const table = await client.metadata.getTable(this.keyspace, 'user')
-      if (!table) throw new Error('no user table')
+  /**
+   * The tombstone's UPDATE, from the table as it stands: a column Sunbird adds later is nulled too,
+   * also by a process started before (the driver drops its cached table on the schema change, so the
+   * table read here is a new object, and the statement is built again from it).
+   */
+  private async tombstoneCql(): Promise<string> {
+    const table = await runCassandra(this.client, (client) => client.metadata.getTable(this.keyspace, 'user'))
+    if (!table) throw new Error('no user table')
+    if (this.tombstone?.table !== table) {
       const cleared = table.columns.map((column) => column.name).filter((name) => !TOMBSTONE_COLUMNS.has(name))
-      return `UPDATE ${this.keyspace}.user SET status = 2, isdeleted = true, userid = ?, updatedby = ?, updateddate = ?, ${cleared.map((name) => `"${name}" = null`).join(', ')} WHERE id = ?`
-    }).catch((err: unknown) => {
-      this.tombstone = undefined
-      throw err
-    })
-    return this.tombstone
+      const cql = `UPDATE ${this.keyspace}.user SET status = 2, isdeleted = true, userid = ?, updatedby = ?, updateddate = ?, ${cleared.map((name) => `"${name}" = null`).join(', ')} WHERE id = ?`
+      this.tombstone = { table, cql }
+    }
+    return this.tombstone.cql
   }
 
   private execute(cql: string, params: unknown[]) {
