@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { itemAt } from '../test/support/item-at.js'
 import { deferred } from '../test/support/wait-until.js'
-import { startPeriodicJobs, type PeriodicJob } from './background-jobs.js'
+import { MAX_INTERVAL_MS, startPeriodicJobs, type PeriodicJob } from './background-jobs.js'
 import type { Logger } from './logging/logger.js'
 
 /** A job whose every pass waits until the test finishes it. */
@@ -82,6 +82,20 @@ describe('startPeriodicJobs', () => {
     await vi.advanceTimersByTimeAsync(1_000)
 
     expect(passes).toHaveLength(0)
+  })
+
+  it('when a job has an interval longer than a timer can wait (2^31-1 ms), then starting is refused and no job runs: Node would run it every millisecond', async () => {
+    const { logger } = recordingLogger()
+    const often = manualJob('often', 1000)
+    const tooLong = manualJob('event-relay', 3_000_000_000)
+
+    expect(() => startPeriodicJobs([often.job, tooLong.job], logger)).toThrow(RangeError)
+
+    await vi.advanceTimersByTimeAsync(5000)
+    expect(often.passes).toHaveLength(0)
+    expect(tooLong.passes).toHaveLength(0)
+    // The longest a timer keeps is still taken.
+    await startPeriodicJobs([manualJob('longest', MAX_INTERVAL_MS).job], logger).stop()
   })
 
   it('when a job has intervalMs 0, then it never runs while the other jobs do', async () => {

@@ -10,14 +10,21 @@ export interface PeriodicJob {
   run(stopping: AbortSignal): Promise<unknown>
 }
 
+/** The longest wait a Node timer keeps (2^31-1 ms, about 24.8 days): a longer interval fires after 1 ms instead. */
+export const MAX_INTERVAL_MS = 2 ** 31 - 1
+
 /**
  * Runs each job every interval, one pass at a time (a slow pass is never overlapped by the next),
  * once `ready` says so: a tick while it answers false starts no pass (a schema not yet migrated),
  * and one that rejects is logged as a failed pass.
+ * An interval longer than MAX_INTERVAL_MS is refused (RangeError) before any job starts.
  * `stop()` cancels the timers at once (no pass starts after it is called), tells the passes in
  * flight to stop (their signal), and resolves once they have ended, so shutdown never cuts one in half.
  */
 export function startPeriodicJobs(jobs: PeriodicJob[], logger: Logger, ready: () => Promise<boolean> = async () => true): { stop(): Promise<void> } {
+  // Refused before any timer starts: Node would run such a job every millisecond, not rarely.
+  const untimeable = jobs.find((job) => !(job.intervalMs <= MAX_INTERVAL_MS))
+  if (untimeable) throw new RangeError(`${untimeable.name}: an interval of ${untimeable.intervalMs} ms is longer than a timer can wait (${MAX_INTERVAL_MS} ms)`)
   const inFlight = new Map<string, Promise<void>>()
   const stopping = new AbortController()
   const timers = jobs

@@ -26,7 +26,7 @@ import { errorEntry } from './http/error-codes.js'
 import { codeFor } from './http/render-error.js'
 import { CassandraBatchJobs } from './store/cassandra-batch-jobs.js'
 import { CassandraRequesterDeletionCounts } from './store/cassandra-requester-deletion-counts.js'
-import { KafkaRelay } from './events/kafka-relay.js'
+import { type BacklogReport, KafkaRelay } from './events/kafka-relay.js'
 import type { AppEnv } from './http/app-env.js'
 import type { ReadinessCheck } from './http/operation.js'
 import type { Logger } from './logging/logger.js'
@@ -78,6 +78,8 @@ export interface Service {
   resumeFromEntry(requestId: string): ReturnType<typeof resumeFromEntry>
   /** One relay pass: publishes queued delete-user events to Kafka. */
   publishEvents(): Promise<number>
+  /** Relay passes until one publishes nothing (`npm run deletion:resume`): how many were published, how many are left and why. */
+  publishBacklog(): Promise<BacklogReport>
   /** The audit trail: this instance's hash chain, and verification of every chain. */
   audit: CassandraAuditTrail
   requests: CassandraDeletionRequests
@@ -287,6 +289,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     resumeRequest: (requestId) => resumeDeletionReport(workflow, requestId),
     resumeFromEntry: (requestId) => resumeFromEntry(workflow, requestId),
     publishEvents: () => relay.publishPending(),
+    publishBacklog: () => relay.publishBacklog(),
     schema,
     audit,
     requests,

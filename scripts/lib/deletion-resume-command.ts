@@ -3,6 +3,7 @@ import { whyNotVerified } from '../../src/verification/deletion-verify-command.j
 import { whyArgumentsRefused } from './refused-arguments.js'
 import { isFinished, type RequestState } from '../../src/deletion/deletion-request.js'
 import type { DeletionRequestStore } from '../../src/deletion/ports.js'
+import type { BacklogReport } from '../../src/events/kafka-relay.js'
 import type { NeverCreated, SweepReport } from '../../src/deletion/run-deletion.js'
 import type { SchemaGate } from '../../src/schema-gate.js'
 import { withinMs } from '../../src/shared/within-ms.js'
@@ -13,9 +14,11 @@ import { withinMs } from '../../src/shared/within-ms.js'
  * failed, cancelled), closed already included; 1: the one request asked for is still open (partial while a dependency is
  * owed, its erasure not due yet, another runner holds it, or not created yet from its open entry: run it
  * again later); 2: nothing could be said (a bad argument, the configuration refused, no such request,
- * the keyspace behind this build's schema, Cassandra unreachable).
+ * the keyspace behind this build's schema, Cassandra unreachable); 3: what 0 says, but delete-user
+ * events are left in the outbox because Kafka refused them (unreachable, their partition failing,
+ * too large for the topic) or Cassandra did not record their publication.
  */
-export const RESUME_EXIT = { ok: 0, stillOpen: 1, couldNotResume: 2 } as const
+export const RESUME_EXIT = { ok: 0, stillOpen: 1, couldNotResume: 2, eventsLeft: 3 } as const
 
 export const RESUME_USAGE = 'usage: npm run deletion:resume [-- <requestId>]'
 
@@ -47,8 +50,8 @@ export interface ResumeConnection {
    * sweeper does once the entry is old enough; undefined when the id has no entry either.
    */
   resumeFromEntry(requestId: string): Promise<NeverCreated | undefined>
-  /** One relay pass: queued delete-user events to Kafka. */
-  publishEvents(): Promise<number>
+  /** Relay passes until one publishes nothing: queued delete-user events to Kafka, and what is left. */
+  publishBacklog(): Promise<BacklogReport>
   /** Whether the keyspace has this build's schema: nothing is resumed before it has. */
   schema: Pick<SchemaGate, 'ready'>
   close(): Promise<void>
@@ -90,15 +93,44 @@ function whyStillOpen(state: RequestState, resumed: boolean): string {
   return `it is ${state}: run this again later`
 }
 
+/** Queued events published, and what the printed line says of them. */
+interface EventsPublished {
+  fields: { eventsPublished: number; eventsRemaining: number }
+  /** Events are left because Kafka refused them or Cassandra did not record them: exit RESUME_EXIT.eventsLeft rather than ok. */
+  refused: boolean
+}
+
+/**
+ * Publishes queued events until none is left to send or Kafka refuses what is left; a line on `err`
+ * says why any are left (counts only). Events listed without their entry yet, or appended meanwhile,
+ * are counted as left without a line: the service's relay takes them.
+ */
+async function publishQueuedEvents(connection: ResumeConnection, output: ResumeOutput): Promise<EventsPublished> {
+  const { published, remaining, heldBack, stoppedBy } = await connection.publishBacklog()
+  const fields = { eventsPublished: published, eventsRemaining: remaining }
+  if (stoppedBy === 'kafka') {
+    output.err(
+      `deletion:resume: delete-user events left unpublished: Kafka refused them (unreachable, or their partition failing; see "Kafka down" in docs/operating.md); the service's relay publishes them once Kafka takes them, or run this again`,
+    )
+  }
+  if (stoppedBy === 'cassandra') {
+    output.err('deletion:resume: delete-user events are on the topic but Cassandra did not record it: they stay queued, and the relay publishes them again, with the same mid, once Cassandra answers')
+  }
+  if (heldBack > 0) {
+    output.err(`deletion:resume: ${heldBack} delete-user event(s) larger than the topic takes left in the outbox (see "an event too large for the topic" in docs/operating.md)`)
+  }
+  return { fields, refused: remaining > 0 && (stoppedBy !== undefined || heldBack > 0) }
+}
+
 /**
  * What a resume by hand reached, printed as one JSON line (the state read back, whether this run
  * took it up, `extra` fields, the events published), and its exit code.
  */
 async function reportResumed(connection: ResumeConnection, requestId: string, reached: RequestState | undefined, output: ResumeOutput, extra: Record<string, unknown> = {}): Promise<number> {
   const state = (await connection.requests.get(requestId))?.state ?? reached
-  const eventsPublished = await connection.publishEvents()
-  output.out(JSON.stringify({ requestId, state, resumed: reached !== undefined, ...extra, eventsPublished }))
-  if (state !== undefined && isFinished(state)) return RESUME_EXIT.ok
+  const events = await publishQueuedEvents(connection, output)
+  output.out(JSON.stringify({ requestId, state, resumed: reached !== undefined, ...extra, ...events.fields }))
+  if (state !== undefined && isFinished(state)) return events.refused ? RESUME_EXIT.eventsLeft : RESUME_EXIT.ok
   if (state !== undefined) output.err(`deletion:resume: deletion request ${requestId} is still open: ${whyStillOpen(state, reached !== undefined)}`)
   return RESUME_EXIT.stillOpen
 }
@@ -122,7 +154,7 @@ async function resumeFromEntry(connection: ResumeConnection, requestId: string, 
     return RESUME_EXIT.couldNotResume
   }
   if (settled.outcome === 'settling') {
-    output.out(JSON.stringify({ requestId, resumed: false, created: false, eventsPublished: await connection.publishEvents() }))
+    output.out(JSON.stringify({ requestId, resumed: false, created: false, ...(await publishQueuedEvents(connection, output)).fields }))
     output.err(
       `deletion:resume: deletion request ${requestId} is not created yet: its create may still be settling; from ${settled.createdFrom.toISOString()} the sweeper (or this command run again) creates it from its open entry, or drops the entry if it kept nothing`,
     )
@@ -134,9 +166,11 @@ async function resumeFromEntry(connection: ResumeConnection, requestId: string, 
 
 /**
  * `npm run deletion:resume [-- <requestId>]`. Without an id: goes round every open deletion request
- * once (resumeEveryOpenRequest), then publishes queued events, and prints
- * `{"resumed","completed","partial","unlisted","eventsPublished"}`. With an id: resumes that request
- * alone, publishes queued events, and prints `{"requestId","state","resumed","eventsPublished"}`;
+ * once (resumeEveryOpenRequest), then publishes queued events until none is left to send or Kafka
+ * refuses what is left (publishQueuedEvents), and prints
+ * `{"resumed","completed","partial","unlisted","eventsPublished","eventsRemaining"}`. With an id:
+ * resumes that request alone, publishes queued events the same way, and prints
+ * `{"requestId","state","resumed","eventsPublished","eventsRemaining"}`;
  * one closed already (finished, its end audited, its lease given back) is not touched: `"closed": true`
  * is added, and a line on `err` says so.
  * Counts, ids and states only: never a user's value. Anything that stops it is one line on `err`
@@ -172,8 +206,9 @@ export async function deletionResumeCommand(args: readonly string[], connect: ()
     }
     if (requestId === undefined) {
       const report = await resumeEveryOpenRequest(connection, done)
-      output.out(JSON.stringify({ ...report, eventsPublished: await connection.publishEvents() }))
-      return RESUME_EXIT.ok
+      const events = await publishQueuedEvents(connection, output)
+      output.out(JSON.stringify({ ...report, ...events.fields }))
+      return events.refused ? RESUME_EXIT.eventsLeft : RESUME_EXIT.ok
     }
     if (!(await connection.requests.get(requestId))) {
       const answered = await resumeFromEntry(connection, requestId, output)
@@ -181,9 +216,10 @@ export async function deletionResumeCommand(args: readonly string[], connect: ()
     }
     const { state: reached, closed } = await connection.resumeRequest(requestId)
     if (closed) {
-      output.out(JSON.stringify({ requestId, state: reached, resumed: false, closed: true, eventsPublished: await connection.publishEvents() }))
+      const events = await publishQueuedEvents(connection, output)
+      output.out(JSON.stringify({ requestId, state: reached, resumed: false, closed: true, ...events.fields }))
       output.err(`deletion:resume: deletion request ${requestId} is already closed (${reached}, its end audited): nothing to resume`)
-      return RESUME_EXIT.ok
+      return events.refused ? RESUME_EXIT.eventsLeft : RESUME_EXIT.ok
     }
     return await reportResumed(connection, requestId, reached, output)
   } catch (err) {

@@ -215,6 +215,17 @@ describe('loadConfig invalid values', () => {
     expect(error.message).toContain('/lockout/cacheTtlMs')
   })
 
+  it('when EVENT_RELAY_INTERVAL_MS or DELETION_SWEEP_INTERVAL_MS is over an hour (Node runs an interval over 2^31-1 ms every millisecond), then a ConfigError names both; an hour loads', () => {
+    cleanEnv({ EVENT_RELAY_INTERVAL_MS: '3000000000', DELETION_SWEEP_INTERVAL_MS: '3600001' })
+
+    const error = configErrorOf(() => loadConfig())
+
+    expect(error.message).toContain('/events/relayIntervalMs')
+    expect(error.message).toContain('/deletion/sweepIntervalMs')
+    cleanEnv({ EVENT_RELAY_INTERVAL_MS: '3600000', DELETION_SWEEP_INTERVAL_MS: '3600000' })
+    expect(loadConfig()).toMatchObject({ events: { relayIntervalMs: 3_600_000 }, deletion: { sweepIntervalMs: 3_600_000 } })
+  })
+
   it('when orgAdminScope is not organisation or any, then a ConfigError names the key', () => {
     cleanEnv()
 

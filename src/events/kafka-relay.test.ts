@@ -1,17 +1,31 @@
 import { createRequire } from 'node:module'
-import { KafkaJSConnectionError, KafkaJSNonRetriableError, type Message, type ProducerRecord } from 'kafkajs'
+import { KafkaJSConnectionError, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, type Message, type PartitionMetadata, Partitioners, type ProducerRecord } from 'kafkajs'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { DependencyUnavailableError } from '../deletion/errors.js'
 import { createLogger } from '../logging/logger.js'
 import type { OutboxEntry } from '../store/cassandra-event-outbox.js'
 import { InMemoryRelayOutbox } from '../../test/support/fakes/in-memory-relay-outbox.js'
 import { outboxDriver } from '../../test/support/fakes/outbox-driver.js'
 import { CassandraEventOutbox } from '../store/cassandra-event-outbox.js'
-import { HELD_BACK_RETRIES_PER_PASS, isTooLarge, KafkaRelay, type RelayDeps, type RelayProducer, recordBatchBytes, sendsOf, TOO_LARGE_BACKOFF } from './kafka-relay.js'
+import {
+  BACKOFF,
+  HELD_BACK_RETRIES_PER_PASS,
+  isTooLarge,
+  KafkaRelay,
+  MAX_PARTITION_FAILURES_PER_PASS,
+  type RelayDeps,
+  type RelayProducer,
+  recordBatchBytes,
+  sendsOf,
+  TOO_LARGE_BACKOFF,
+} from './kafka-relay.js'
 
 // The error kafkajs builds from a produce response's error code: what producer.send rejects with.
 const { createErrorFromCode } = createRequire(import.meta.url)('kafkajs/src/protocol/error') as { createErrorFromCode(code: number): Error & { type: string; code: number } }
 const MESSAGE_TOO_LARGE = 10
 const RECORD_LIST_TOO_LARGE = 18
+const NOT_ENOUGH_REPLICAS = 19
+const TOPIC = 'local.delete.user'
 
 let serial = 0
 function entry(payloadBytes: number): OutboxEntry {
@@ -22,16 +36,39 @@ function entry(payloadBytes: number): OutboxEntry {
 }
 
 /**
- * A broker in memory: refuses a send whose record batch is over `maxMessageBytes` as Kafka does
- * (MESSAGE_TOO_LARGE), or every send while `down`.
+ * A broker in memory, as kafkajs 2.2.4's producer meets it (producer/sendMessages.js): a send's
+ * messages go to their partitions (the one a message names, else kafkajs's default partitioner's
+ * for its key); each partition's record batch is appended or refused on its own, and the send
+ * rejects whole when any was refused, the others' records appended all the same. A batch over
+ * `maxMessageBytes` is refused as Kafka does (MESSAGE_TOO_LARGE); a partition in `failing` takes
+ * nothing (its leader short of in-sync replicas, after kafkajs's retries); while `down`, nothing connects.
  */
 class FakeBroker {
   maxMessageBytes = Number.POSITIVE_INFINITY
   down = false
-  readonly topic: { key: string; value: string }[] = []
-  readonly sends: { messages: number; bytes: number; refused: boolean }[] = []
+  partitionCount = 1
+  readonly failing = new Set<number>()
+  readonly topic: { key: string; value: string; partition: number }[] = []
+  readonly sends: { messages: number; bytes: number; refused: boolean; failed: boolean; partitions: number[] }[] = []
   connects = 0
   disconnects = 0
+  metadataReads = 0
+  private readonly partitioner = Partitioners.DefaultPartitioner()
+
+  metadata(): PartitionMetadata[] {
+    return Array.from({ length: this.partitionCount }, (_, partitionId) => ({ partitionErrorCode: 0, partitionId, leader: 0, replicas: [0], isr: [0] }))
+  }
+
+  /** Where kafkajs's producer puts a message with this key and no partition named. */
+  partitionOf(key: string): number {
+    return this.partitioner({ topic: TOPIC, partitionMetadata: this.metadata(), message: { key, value: null } })
+  }
+
+  async topicPartitions(): Promise<PartitionMetadata[]> {
+    if (this.down) throw new KafkaJSConnectionError('Connection error: connect ECONNREFUSED 127.0.0.1:19092')
+    this.metadataReads++
+    return this.metadata()
+  }
 
   producer(): RelayProducer {
     return {
@@ -44,37 +81,76 @@ class FakeBroker {
       },
       send: async (record: ProducerRecord) => {
         const messages = record.messages as (Message & { key: string; value: string })[]
+        const batches = new Map<number, typeof messages>()
+        for (const m of messages) {
+          const partition = m.partition ?? this.partitionOf(m.key)
+          batches.set(partition, [...(batches.get(partition) ?? []), m])
+        }
+        let error: Error | undefined
+        let refused = false
+        let failed = false
+        for (const [partition, batch] of batches) {
+          if (recordBatchBytes(batch.map((m) => ({ userId: m.key, payload: m.value }))) > this.maxMessageBytes) {
+            refused = true
+            error ??= createErrorFromCode(MESSAGE_TOO_LARGE)
+          } else if (this.failing.has(partition)) {
+            failed = true
+            error ??= new KafkaJSNumberOfRetriesExceeded(createErrorFromCode(NOT_ENOUGH_REPLICAS), { retryCount: 2, retryTime: 1000 })
+          } else this.topic.push(...batch.map((m) => ({ key: m.key, value: m.value, partition })))
+        }
         const bytes = recordBatchBytes(messages.map((m) => ({ userId: m.key, payload: m.value })))
-        const refused = bytes > this.maxMessageBytes
-        this.sends.push({ messages: messages.length, bytes, refused })
-        if (refused) throw createErrorFromCode(MESSAGE_TOO_LARGE)
-        this.topic.push(...messages.map((m) => ({ key: m.key, value: m.value })))
+        this.sends.push({ messages: messages.length, bytes, refused, failed, partitions: [...batches.keys()] })
+        if (error) throw error
         return []
       },
     }
   }
 }
 
-/** The relay over the outbox and broker; `random` spreads held-back waits (none by default: each wait is the whole of TOO_LARGE_BACKOFF's). */
+/**
+ * The relay over the outbox and broker; `random` spreads held-back waits (none by default: each
+ * wait is the whole of TOO_LARGE_BACKOFF's). While `cassandra.down`, the request's record of a
+ * publication fails, as the store's would.
+ */
 function relayOver(outbox: RelayDeps['outbox'], broker: FakeBroker, maxSendBytes: number, random: () => number = () => 0) {
   const lines: Record<string, unknown>[] = []
   const log = createLogger('info', { write: (line: string) => void lines.push(JSON.parse(line)) })
   const metrics = {
     tooLarge: 0,
     heldBack: 0,
+    failures: { kafka: 0, record: 0 },
+    waiting: { count: 0, oldest: undefined as Date | undefined },
     countEventTooLarge() {
       metrics.tooLarge++
     },
     setEventsHeldBack(count: number) {
       metrics.heldBack = count
     },
+    countEventPublishFailures(reason: 'kafka' | 'record', events: number) {
+      metrics.failures[reason] += events
+    },
+    setEventsWaiting(count: number, oldest: Date | undefined) {
+      metrics.waiting = { count, oldest }
+    },
   }
   const recorded: string[] = []
+  const cassandra = { down: false }
   const relay = new KafkaRelay(
-    { brokers: ['unused:9092'], topic: 'local.delete.user', clientId: 'test', timeoutMs: 1000, maxSendBytes },
-    { outbox, published: async (requestId) => void recorded.push(requestId), log, metrics, createProducer: () => broker.producer(), random },
+    { brokers: ['unused:9092'], topic: TOPIC, clientId: 'test', timeoutMs: 1000, maxSendBytes },
+    {
+      outbox,
+      published: async (requestId) => {
+        if (cassandra.down) throw new DependencyUnavailableError('cassandra')
+        recorded.push(requestId)
+      },
+      log,
+      metrics,
+      createProducer: () => broker.producer(),
+      topicPartitions: () => broker.topicPartitions(),
+      random,
+    },
   )
-  return { relay, lines, metrics, recorded }
+  return { relay, lines, metrics, recorded, cassandra }
 }
 
 const midsOn = (broker: FakeBroker) => broker.topic.map((m) => (JSON.parse(m.value) as { mid: string }).mid)
@@ -343,7 +419,7 @@ describe('KafkaRelay', () => {
     expect(outbox.attemptsOf(z.requestId)).toBe(2)
   })
 
-  it('when Kafka refuses a send of one event as too large, then the producer is kept; a refused send of several events starts it afresh', async () => {
+  it("when Kafka refuses a send as too large, of one event or of several, then the producer is kept: each send is one partition's batch, of which the broker appended nothing", async () => {
     const outbox = new InMemoryRelayOutbox()
     const broker = new FakeBroker()
     broker.maxMessageBytes = 5000
@@ -351,11 +427,11 @@ describe('KafkaRelay', () => {
     outbox.add(...bigs)
     const { relay } = relayOver(outbox, broker, 100_000)
 
-    // One send of the three, refused: a fresh producer; then each alone, refused: the same one.
+    // One send of the three, refused, split; then each alone, refused: the same producer throughout.
     await relay.publishPending()
     expect(broker.sends.map((s) => s.messages)).toEqual([3, 2, 1, 1, 1])
-    expect(broker.disconnects).toBe(2)
-    expect(broker.connects).toBe(3)
+    expect(broker.disconnects).toBe(0)
+    expect(broker.connects).toBe(1)
   })
 
   it('when events are held back together, then their waits are spread: they come back over several passes, not all at once', async () => {
@@ -414,5 +490,291 @@ describe('KafkaRelay', () => {
     expect(lines.filter((l) => l.msg === TOO_LARGE_LINE)).toHaveLength(10)
     expect(metrics).toMatchObject({ tooLarge: 10, heldBack: 10 })
     expect(broker.disconnects).toBe(0)
+  })
+})
+
+describe('KafkaRelay: a partition whose sends fail', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(new Date('2026-12-01T10:00:00Z'))
+  })
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  /** `count` events on a topic of `partitions` partitions, the first event's partition failing: its events and the others'. */
+  function withOnePartitionFailing(broker: FakeBroker, partitions: number, count: number) {
+    broker.partitionCount = partitions
+    const entries = Array.from({ length: count }, () => entry(200))
+    const failing = broker.partitionOf((entries[0] as OutboxEntry).userId)
+    broker.failing.add(failing)
+    const stuck = entries.filter((e) => broker.partitionOf(e.userId) === failing)
+    const healthy = entries.filter((e) => !stuck.includes(e))
+    expect(stuck.length).toBeGreaterThan(0)
+    expect(healthy.length).toBeGreaterThan(0)
+    return { entries, failing, stuck, healthy }
+  }
+
+  const ids = (entries: readonly OutboxEntry[]) => entries.map((e) => e.requestId)
+  const sorted = (values: readonly string[]) => [...values].sort()
+
+  it('when one partition takes nothing for ten minutes, then the events of the others are published and recorded once each, and only its events wait, their attempts counted', async () => {
+    const outbox = new InMemoryRelayOutbox()
+    const broker = new FakeBroker()
+    const { entries, stuck, healthy } = withOnePartitionFailing(broker, 3, 12)
+    outbox.add(...entries)
+    const { relay, recorded, lines, metrics } = relayOver(outbox, broker, 100_000)
+
+    for (let minute = 0; minute < 10; minute++) {
+      await relay.publishPending()
+      vi.setSystemTime(Date.now() + 60_000)
+    }
+
+    // Before, the page went in one send across partitions, which kafkajs rejected whole: none was
+    // recorded, and the healthy partitions' events reached the topic again at every try.
+    expect(sorted(midsOn(broker))).toEqual(sorted(healthy.map((e) => e.mid)))
+    expect(sorted(recorded)).toEqual(sorted(ids(healthy)))
+    expect(sorted(outbox.listed())).toEqual(sorted(ids(stuck)))
+    // Tried again once its wait (at most 30 s) was over: once a minute.
+    expect(stuck.map((e) => outbox.attemptsOf(e.requestId))).toEqual(stuck.map(() => 10))
+    for (const send of broker.sends) expect(send.partitions).toHaveLength(1)
+    expect(sorted([...new Set(lines.filter((l) => l.msg === 'event not published yet').map((l) => String(l.requestId)))])).toEqual(sorted(ids(stuck)))
+    expect(metrics.failures.kafka).toBe(10 * stuck.length)
+  })
+
+  it("when a partition's send failed, then its events are passed by until its wait is over while the other partitions' new events go at once; then they are sent again, in listing order, and published once it takes them", async () => {
+    const outbox = new InMemoryRelayOutbox()
+    const broker = new FakeBroker()
+    const { entries, failing, stuck } = withOnePartitionFailing(broker, 3, 9)
+    outbox.add(...entries)
+    const { relay, recorded } = relayOver(outbox, broker, 100_000)
+    await relay.publishPending()
+    const triesOfFailing = () => broker.sends.filter((s) => s.partitions.includes(failing)).length
+    expect(triesOfFailing()).toBe(1)
+
+    // Within its wait: not read, not sent; the others' new events are published at the next tick.
+    const later = Array.from({ length: 6 }, () => entry(200))
+    const laterHealthy = later.filter((e) => broker.partitionOf(e.userId) !== failing)
+    outbox.add(...later)
+    vi.setSystemTime(Date.now() + BACKOFF.firstMs - 1)
+    expect(await relay.publishPending()).toBe(laterHealthy.length)
+    expect(outbox.reads.at(-1)).not.toContain(stuck[0]?.requestId)
+    expect(triesOfFailing()).toBe(1)
+
+    // Its wait over: sent again (and failing again, its wait doubled).
+    vi.setSystemTime(Date.now() + 1)
+    await relay.publishPending()
+    expect(triesOfFailing()).toBe(2)
+    vi.setSystemTime(Date.now() + BACKOFF.firstMs)
+    await relay.publishPending()
+    expect(triesOfFailing()).toBe(2)
+
+    broker.failing.clear()
+    vi.setSystemTime(Date.now() + BACKOFF.firstMs)
+    await relay.publishPending()
+    expect(outbox.listed()).toEqual([])
+    const onFailing = [...entries, ...later].filter((e) => broker.partitionOf(e.userId) === failing)
+    expect(broker.topic.filter((m) => m.partition === failing).map((m) => (JSON.parse(m.value) as { mid: string }).mid)).toEqual(onFailing.map((e) => e.mid))
+    expect(sorted(recorded)).toEqual(sorted(ids([...entries, ...later])))
+  })
+
+  it("when events go to a topic of several partitions, then each send holds one partition's events, each message naming the partition kafkajs's producer would pick for its key, and the topic's partitions are asked once per connect", async () => {
+    const outbox = new InMemoryRelayOutbox()
+    const broker = new FakeBroker()
+    broker.partitionCount = 5
+    const entries = Array.from({ length: 40 }, () => entry(200))
+    outbox.add(...entries)
+    const { relay } = relayOver(outbox, broker, 100_000)
+
+    expect(await relay.publishPending()).toBe(40)
+
+    expect(broker.sends.length).toBeGreaterThan(1)
+    for (const send of broker.sends) expect(send.partitions).toHaveLength(1)
+    for (const m of broker.topic) expect(m.partition).toBe(broker.partitionOf(m.key))
+    expect(broker.metadataReads).toBe(broker.connects)
+  })
+
+  it('when several partitions fail, then a pass gives up after MAX_PARTITION_FAILURES_PER_PASS failed sends, and the healthy partition is published by the next tick', async () => {
+    const outbox = new InMemoryRelayOutbox()
+    const broker = new FakeBroker()
+    broker.partitionCount = 4
+    const entries = Array.from({ length: 40 }, () => entry(200))
+    outbox.add(...entries)
+    const healthyPartition = broker.partitionOf((entries[0] as OutboxEntry).userId)
+    for (let p = 0; p < 4; p++) if (p !== healthyPartition) broker.failing.add(p)
+    const healthy = entries.filter((e) => broker.partitionOf(e.userId) === healthyPartition)
+    const { relay, recorded } = relayOver(outbox, broker, 100_000)
+    const failedSends = () => broker.sends.filter((s) => s.failed).length
+
+    await relay.publishPending()
+    expect(failedSends()).toBeLessThanOrEqual(MAX_PARTITION_FAILURES_PER_PASS)
+    await relay.publishPending()
+
+    expect(sorted(recorded)).toEqual(sorted(ids(healthy)))
+    expect(failedSends()).toBe(3)
+  })
+
+  it('when Kafka cannot be reached after a partition failed (the producer started afresh), then the rest of the page waits, counted, and the relay backs off as a whole', async () => {
+    const outbox = new InMemoryRelayOutbox()
+    const broker = new FakeBroker()
+    const { entries, failing } = withOnePartitionFailing(broker, 3, 12)
+    outbox.add(...entries)
+    const { relay } = relayOver(outbox, broker, 100_000)
+    // The broker goes away with the failing partition's send: the reconnect that follows fails.
+    const producer = broker.producer.bind(broker)
+    broker.producer = () => {
+      const inner = producer()
+      return {
+        ...inner,
+        send: async (record: ProducerRecord) => {
+          if ((record.messages[0] as Message).partition === failing) broker.down = true
+          return inner.send(record)
+        },
+      }
+    }
+
+    await relay.publishPending()
+    const sendsBefore = broker.sends.length
+    expect(entries.filter((e) => outbox.attemptsOf(e.requestId) === 1).length).toBe(outbox.listed().length)
+
+    // No read, no connect, no send until the wait is over.
+    broker.down = false
+    const reads = outbox.reads.length
+    await relay.publishPending()
+    expect(outbox.reads.length).toBe(reads)
+    vi.setSystemTime(Date.now() + BACKOFF.firstMs)
+    await relay.publishPending()
+    expect(broker.sends.length).toBeGreaterThan(sendsBefore)
+  })
+})
+
+describe('KafkaRelay: Cassandra not recording what Kafka acknowledged', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(new Date('2026-12-01T10:00:00Z'))
+  })
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('when the record of the publications keeps failing, then the events are not sent again: the relay waits, longer each time, and tries only their record, before anything new is sent', async () => {
+    const outbox = new InMemoryRelayOutbox()
+    const broker = new FakeBroker()
+    const entries = Array.from({ length: 50 }, () => entry(200))
+    outbox.add(...entries)
+    const { relay, recorded, metrics, cassandra, lines } = relayOver(outbox, broker, 524_288)
+    cassandra.down = true
+
+    // A minute of 2 s ticks (a pass that fails as a whole is a failed background pass: the next tick goes on).
+    for (let tick = 0; tick < 30; tick++) {
+      await relay.publishPending().catch(() => undefined)
+      vi.setSystemTime(Date.now() + 2000)
+    }
+
+    // Before, every tick sent the same 50 again: 1,500 messages.
+    expect(broker.topic).toHaveLength(50)
+    expect(recorded).toEqual([])
+    // Tried at 0, 2, 4, 8, 16 and 32 s (waits of 1, 2, 4, 8, 16 and 30 s): all 50 counted at each.
+    expect(metrics.failures).toEqual({ kafka: 0, record: 6 * 50 })
+    const warned = lines.filter((l) => l.msg === 'event on the topic; its publication not recorded yet')
+    expect(warned[0]).toMatchObject({ requestId: entries[0]?.requestId, mid: entries[0]?.mid, err: 'DependencyUnavailableError' })
+
+    // Cassandra back, and a new event waiting: the 50 are recorded first, without a send, then the new one goes.
+    cassandra.down = false
+    const later = entry(200)
+    outbox.add(later)
+    vi.setSystemTime(Date.now() + BACKOFF.maxMs)
+    expect(await relay.publishPending()).toBe(51)
+    expect(midsOn(broker)).toEqual([...entries, later].map((e) => e.mid))
+    expect(recorded).toEqual([...entries, later].map((e) => e.requestId))
+    expect(outbox.listed()).toEqual([])
+  })
+})
+
+describe('KafkaRelay: what is waiting, for the metrics', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(new Date('2026-12-01T10:00:00Z'))
+  })
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('when events wait in the outbox, then how many and since when the oldest are reported from the listing, and each event Kafka did not take is counted; once published, none', async () => {
+    const outbox = new InMemoryRelayOutbox()
+    const broker = new FakeBroker()
+    const first = entry(200)
+    const appendedAt = new Date()
+    outbox.add(first)
+    vi.setSystemTime(Date.now() + 5000)
+    outbox.add(entry(200))
+    broker.down = true
+    const { relay, metrics } = relayOver(outbox, broker, 100_000)
+
+    await relay.publishPending()
+    expect(metrics.waiting).toEqual({ count: 2, oldest: appendedAt })
+    expect(metrics.failures).toEqual({ kafka: 2, record: 0 })
+
+    broker.down = false
+    vi.setSystemTime(Date.now() + BACKOFF.firstMs)
+    expect(await relay.publishPending()).toBe(2)
+    expect(metrics.waiting).toEqual({ count: 0, oldest: undefined })
+  })
+})
+
+describe('KafkaRelay.publishBacklog (npm run deletion:resume)', () => {
+  it('when the outbox holds more than a tick publishes (ten pages), then every event is published and none is left', async () => {
+    const outbox = new InMemoryRelayOutbox()
+    const broker = new FakeBroker()
+    outbox.add(...Array.from({ length: 1250 }, () => entry(100)))
+    const { relay } = relayOver(outbox, broker, 524_288)
+
+    expect(await relay.publishBacklog()).toEqual({ published: 1250, remaining: 0, heldBack: 0 })
+    expect(broker.topic).toHaveLength(1250)
+  })
+
+  it('when Kafka cannot be reached, then it stops after one try: nothing published, every event left, stopped by Kafka', async () => {
+    const outbox = new InMemoryRelayOutbox()
+    const broker = new FakeBroker()
+    broker.down = true
+    outbox.add(...Array.from({ length: 150 }, () => entry(100)))
+    const { relay } = relayOver(outbox, broker, 524_288)
+
+    expect(await relay.publishBacklog()).toEqual({ published: 0, remaining: 150, heldBack: 0, stoppedBy: 'kafka' })
+  })
+
+  it("when a partition takes nothing, then the others' events are published and its events are left, stopped by Kafka", async () => {
+    const outbox = new InMemoryRelayOutbox()
+    const broker = new FakeBroker()
+    broker.partitionCount = 3
+    const entries = Array.from({ length: 30 }, () => entry(100))
+    const failing = broker.partitionOf((entries[0] as OutboxEntry).userId)
+    broker.failing.add(failing)
+    outbox.add(...entries)
+    const stuck = entries.filter((e) => broker.partitionOf(e.userId) === failing)
+    const { relay } = relayOver(outbox, broker, 524_288)
+
+    expect(await relay.publishBacklog()).toEqual({ published: entries.length - stuck.length, remaining: stuck.length, heldBack: 0, stoppedBy: 'kafka' })
+  })
+
+  it('when an event is larger than the topic takes, then the others are published and it is left, held back', async () => {
+    const outbox = new InMemoryRelayOutbox()
+    const broker = new FakeBroker()
+    broker.maxMessageBytes = 5000
+    outbox.add(entry(100), entry(8000), entry(100))
+    const { relay } = relayOver(outbox, broker, 4000)
+
+    expect(await relay.publishBacklog()).toEqual({ published: 2, remaining: 1, heldBack: 1 })
+  })
+
+  it('when Cassandra does not record the publications, then it stops: the events are left, stopped by Cassandra', async () => {
+    const outbox = new InMemoryRelayOutbox()
+    const broker = new FakeBroker()
+    outbox.add(entry(100), entry(100))
+    const { relay, cassandra } = relayOver(outbox, broker, 524_288)
+    cassandra.down = true
+
+    expect(await relay.publishBacklog()).toEqual({ published: 0, remaining: 2, heldBack: 0, stoppedBy: 'cassandra' })
+    expect(broker.topic).toHaveLength(2)
   })
 })

@@ -1,8 +1,9 @@
-import { Kafka, logLevel, type Producer } from 'kafkajs'
+import { Kafka, logLevel, type PartitionMetadata, type Producer } from 'kafkajs'
 import type { Logger } from '../logging/logger.js'
 import type { ServiceMetrics } from '../metrics/service-metrics.js'
-import type { CassandraEventOutbox, OutboxEntry } from '../store/cassandra-event-outbox.js'
+import type { CassandraEventOutbox, OutboxEntry, OutboxPage } from '../store/cassandra-event-outbox.js'
 import { RetryBackoff } from './retry-backoff.js'
+import { byPartition, type PartitionOf, partitionerFor } from './topic-partitions.js'
 
 /** Wait for every in-sync replica (Kafka's acks=all). */
 const ACKS_ALL = -1
@@ -13,8 +14,19 @@ const MAX_PASSES = 10
 /** How many published events are recorded in Cassandra at a time. */
 const RECORD_AT_ONCE = 16
 
-/** The waits between sends while Kafka keeps failing them: 1 s, 2 s, 4 s … at most 30 s. */
-const BACKOFF = { firstMs: 1000, maxMs: 30_000 }
+/**
+ * The waits while a dependency keeps failing: 1 s, 2 s, 4 s … at most 30 s. Kept apart for Kafka
+ * unreachable (no send at all), for each partition whose sends fail, and for Cassandra not recording
+ * publications.
+ */
+export const BACKOFF = { firstMs: 1000, maxMs: 30_000 }
+
+/**
+ * How many partitions' sends may fail in one pass: the rest of the page waits for the next pass,
+ * untried, so a pass never spends more than a few sends' retries (each up to the client's retries
+ * of KAFKA_TIMEOUT_MS) while Kafka answers connects but takes nothing.
+ */
+export const MAX_PARTITION_FAILURES_PER_PASS = 2
 
 /**
  * The waits before an event Kafka refused as too large for the topic is sent again: 1 min, 2 min …
@@ -52,17 +64,55 @@ export interface KafkaRelayOptions {
 export type RelayProducer = Pick<Producer, 'connect' | 'send' | 'disconnect'>
 
 export interface RelayDeps {
-  outbox: Pick<CassandraEventOutbox, 'pending' | 'markPublished' | 'attemptFailed'>
+  outbox: Pick<CassandraEventOutbox, 'pending' | 'markPublished' | 'attemptFailed' | 'listedCount'>
   /** Told when an event reached the topic (the deletion request records it). */
   published(requestId: string, at: Date): Promise<void>
   log: Logger
-  /** Events refused as too large for the topic: counted once each, and how many are held back now. */
-  metrics?: Pick<ServiceMetrics, 'countEventTooLarge' | 'setEventsHeldBack'>
-  /** The producer to connect; kafkajs's idempotent producer by default. */
+  /**
+   * Events refused as too large for the topic (counted once each, and how many are held back now),
+   * events not published in a pass (by reason), and what the last read of the listing found waiting.
+   */
+  metrics?: Pick<ServiceMetrics, 'countEventTooLarge' | 'setEventsHeldBack' | 'countEventPublishFailures' | 'setEventsWaiting'>
+  /** The producer to connect; kafkajs's idempotent producer by default. A test gives topicPartitions with it. */
   createProducer?: () => RelayProducer
+  /** The topic's partitions, asked at each connect; kafkajs's admin (fetchTopicMetadata) on the default producer's client by default. */
+  topicPartitions?: () => Promise<PartitionMetadata[]>
   /** Uniform in [0, 1): spreads the waits of held-back events (TOO_LARGE_BACKOFF.jitter); Math.random by default. */
   random?: () => number
 }
+
+/** What `publishBacklog` left: for `npm run deletion:resume`'s last line and exit code. */
+export interface BacklogReport {
+  /** Events on the topic and recorded so. */
+  published: number
+  /** Events still listed in the outbox, read to the listing's end (held-back ones, and any appended meanwhile, included). */
+  remaining: number
+  /** Of `remaining`, those Kafka refused as too large for the topic. */
+  heldBack: number
+  /** Why events are still waiting to be sent: Kafka refused them (unreachable, or their partition failing), or Cassandra did not record their publication. */
+  stoppedBy?: 'kafka' | 'cassandra'
+}
+
+/** The producer connected, and where it puts each event. */
+interface Connection {
+  producer: RelayProducer
+  partitionOf: PartitionOf
+}
+
+/** A partition whose send failed: when it may be tried again, and the events read for it meanwhile (passed by in the listing until then). */
+interface PartitionWait {
+  backoff: RetryBackoff
+  waiting: Set<string>
+}
+
+/** An event Kafka acknowledged, and when. */
+interface Acknowledged {
+  entry: OutboxEntry
+  at: Date
+}
+
+/** How a partition's sends of a pass ended; `unsent`: the entries not sent because Kafka could not be reached. */
+type PartitionOutcome = { kind: 'sent' | 'failed' | 'unrecorded'; recorded: string[] } | { kind: 'unreachable'; recorded: string[]; unsent: OutboxEntry[]; err: unknown }
 
 /** The bytes of a record batch of these entries, as Kafka measures it against `max.message.bytes` (at most). */
 export function recordBatchBytes(entries: readonly Pick<OutboxEntry, 'userId' | 'payload'>[]): number {
@@ -113,8 +163,8 @@ export function isTooLarge(err: unknown): boolean {
   return false
 }
 
-/** kafkajs's idempotent producer, on one client for the relay's life. */
-function kafkaProducer(options: KafkaRelayOptions): () => RelayProducer {
+/** kafkajs's idempotent producer and the topic's partitions, on one client for the relay's life. */
+function kafkaClient(options: KafkaRelayOptions): { createProducer: () => RelayProducer; topicPartitions: () => Promise<PartitionMetadata[]> } {
   const kafka = new Kafka({
     clientId: options.clientId,
     brokers: options.brokers,
@@ -123,30 +173,57 @@ function kafkaProducer(options: KafkaRelayOptions): () => RelayProducer {
     retry: { retries: 2, initialRetryTime: 200, maxRetryTime: 1000 },
     logLevel: logLevel.NOTHING,
   })
-  return () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false })
+  return {
+    createProducer: () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false }),
+    topicPartitions: async () => {
+      const admin = kafka.admin()
+      await admin.connect()
+      try {
+        const { topics } = await admin.fetchTopicMetadata({ topics: [options.topic] })
+        return topics.find((topic) => topic.name === options.topic)?.partitions ?? []
+      } finally {
+        await admin.disconnect().catch(() => undefined)
+      }
+    },
+  }
 }
 
 /**
- * Publishes what the outbox holds, a page at a time in listing order, in sends of at most
- * `maxSendBytes`, and marks each entry (its request, then the entry) only after Kafka acknowledged
- * its send. A crash in between republishes the same payload, with the same mid, so consumers can
- * drop the duplicate; so does a send of several events refused as too large, of which some
- * partitions may have taken theirs before the split sends them again. The producer is idempotent,
- * so its own retries add none.
- * Kafka being down only means the entries wait: for a pass after a wait that grows while it stays
- * down (RetryBackoff), so the outbox is not read and marked every tick meanwhile.
+ * Publishes what the outbox holds, a page at a time in listing order, and marks each entry (its
+ * request, then the entry) only after Kafka acknowledged its send (acks=all). A crash in between
+ * republishes the same payload, with the same mid, so consumers can drop the duplicate. The
+ * producer is idempotent, so its own retries add none.
+ * Each send holds the events of one partition (the one kafkajs's default partitioner picks for
+ * the key, named in every message), in listing order, at most `maxSendBytes`: kafkajs rejects a
+ * send whole when one partition's broker fails it, though the others' records were appended, so a
+ * send across partitions made one unavailable partition hold back, and re-send, every event. A
+ * partition whose send fails waits (its entries' attempts counted, a wait that grows while it keeps
+ * failing: RetryBackoff), its events passed by in the listing meanwhile, while the other partitions'
+ * sends go on and are recorded. Kafka unreachable (no connect) means every entry waits: for a pass
+ * after a wait that grows while it stays down, so the outbox is not read and marked every tick.
+ * An event Kafka acknowledged whose publication Cassandra did not record is kept (a page at most)
+ * and only its record is tried again, after a wait, before anything new is sent: never sent again
+ * by this process (a restart does send it again, with the same mid).
  * A send Kafka refuses as too large is split in two, down to single events; an event refused alone
  * (larger than the topic's `max.message.bytes`) stays in the outbox, is reported once, and is held
  * back: passed by without being read, and sent again after TOO_LARGE_BACKOFF, while the others go on;
  * a pass sends at most HELD_BACK_RETRIES_PER_PASS of them again, so they never hold up the others long.
  */
 export class KafkaRelay {
-  private producer: RelayProducer | undefined
-  private connecting: Promise<RelayProducer> | undefined
+  private connection: Connection | undefined
+  private connecting: Promise<Connection> | undefined
   private running: Promise<number> | undefined
   private readonly createProducer: () => RelayProducer
+  private readonly topicPartitions: () => Promise<PartitionMetadata[]>
   private readonly random: () => number
+  /** Kafka unreachable: nothing is read or sent until the wait is over. */
   private readonly backoff = new RetryBackoff(BACKOFF)
+  /** Cassandra did not record a publication: nothing is read or sent until the wait is over. */
+  private readonly recordBackoff = new RetryBackoff(BACKOFF)
+  /** Partitions whose last send failed, by partition. */
+  private readonly partitionWaits = new Map<number, PartitionWait>()
+  /** Events Kafka acknowledged whose publication is not recorded yet: at most the send of a page in which the record failed. */
+  private unrecorded: Acknowledged[] = []
   /** Events Kafka refused as too large, by request id: when each may be sent again. */
   private readonly heldBack = new Map<string, RetryBackoff>()
   /** options.maxSendBytes, lowered when the topic refused a send of several events as too large. */
@@ -156,7 +233,9 @@ export class KafkaRelay {
     private readonly options: KafkaRelayOptions,
     private readonly deps: RelayDeps,
   ) {
-    this.createProducer = deps.createProducer ?? kafkaProducer(options)
+    const kafka = kafkaClient(options)
+    this.createProducer = deps.createProducer ?? kafka.createProducer
+    this.topicPartitions = deps.topicPartitions ?? kafka.topicPartitions
     this.random = deps.random ?? Math.random
     this.maxSendBytes = options.maxSendBytes
   }
@@ -173,10 +252,29 @@ export class KafkaRelay {
     return this.running
   }
 
+  /**
+   * `npm run deletion:resume`'s publication: publishPending again and again until one publishes
+   * nothing, because nothing is left to send (held-back events aside) or because what is left waits
+   * for Kafka (unreachable, a partition failing) or for Cassandra to record it; then how many are
+   * still listed, and why. It never waits out a backoff: a run ends as soon as Kafka refuses.
+   */
+  async publishBacklog(limit = 100): Promise<BacklogReport> {
+    let published = 0
+    for (;;) {
+      const count = await this.publishPending(limit)
+      published += count
+      if (count === 0) break
+    }
+    const remaining = await this.deps.outbox.listedCount()
+    const now = Date.now()
+    const kafkaRefused = !this.backoff.ready(now) || [...this.partitionWaits.values()].some((wait) => !wait.backoff.ready(now))
+    const stoppedBy = this.unrecorded.length > 0 ? 'cassandra' : kafkaRefused ? 'kafka' : undefined
+    return { published, remaining, heldBack: this.heldBack.size, ...(stoppedBy && { stoppedBy }) }
+  }
+
   async close(): Promise<void> {
     await this.running?.catch(() => undefined)
-    await this.producer?.disconnect().catch(() => undefined)
-    this.producer = undefined
+    await this.reset()
   }
 
   private async drain(limit: number): Promise<number> {
@@ -191,36 +289,91 @@ export class KafkaRelay {
 
   private async pass(limit: number): Promise<{ count: number; more: boolean }> {
     const now = Date.now()
-    if (!this.backoff.ready(now)) return { count: 0, more: false }
-    const { entries, complete, more, listed } = await this.deps.outbox.pending(limit, this.passedBy(now))
+    if (!this.backoff.ready(now) || !this.recordBackoff.ready(now)) return { count: 0, more: false }
+    // Kafka has these already: only their record is owed, and it goes before anything new is sent,
+    // so a Cassandra in trouble never makes the relay send the same events every tick.
+    let count = 0
+    if (this.unrecorded.length > 0) {
+      count = (await this.recordAll(this.unrecorded.splice(0))).length
+      if (this.unrecorded.length > 0) return { count, more: false }
+    }
+    const page = await this.deps.outbox.pending(limit, this.passedBy(now))
     // Every id the listing gave, read or not (passed by, or past the page), so that a held-back event
     // cut off by the page is not taken for one gone from the listing, and reported again.
-    if (complete) this.forgetUnlisted(listed)
-    if (entries.length === 0) return { count: 0, more: false }
-    // Sends of at most maxSendBytes, one after another in listing order: one acknowledgement per
-    // send instead of one per event (the relay fell behind a batch deletion at one send each), and
-    // none larger than a broker takes (a record batch over the topic's max.message.bytes is refused
-    // whole, every time). acks=all: acknowledged once every in-sync replica has them
-    // (min.insync.replicas 2 of 3 on a cluster), so a broker lost right after cannot take them along.
+    if (page.complete) this.forgetUnlisted(page.listed)
+    if (page.entries.length === 0) {
+      this.reportWaiting(page, [])
+      return { count, more: false }
+    }
+    const { recorded, goOn } = await this.sendPage(page.entries, now)
+    this.reportWaiting(page, recorded)
+    return { count: count + recorded.length, more: page.more && goOn }
+  }
+
+  /**
+   * The page's events, a partition at a time: those of a partition still waiting after a failed send
+   * are kept for a later pass (passed by in the listing meanwhile); the others go in sends of at
+   * most maxSendBytes, one after another: one acknowledgement per send instead of one per event (the
+   * relay fell behind a batch deletion at one send each), and none larger than a broker takes (a
+   * record batch over the topic's max.message.bytes is refused whole, every time). acks=all:
+   * acknowledged once every in-sync replica has them (min.insync.replicas 2 of 3 on a cluster), so a
+   * broker lost right after cannot take them along. `goOn`: whether a further pass may follow.
+   */
+  private async sendPage(entries: OutboxEntry[], now: number): Promise<{ recorded: string[]; goOn: boolean }> {
+    let connection: Connection
+    try {
+      connection = await this.connect()
+    } catch (err) {
+      await this.unreachable(entries, err)
+      return { recorded: [], goOn: false }
+    }
+    this.backoff.succeeded()
+    const toSend: [number, OutboxEntry[]][] = []
+    for (const [partition, group] of byPartition(entries, (entry) => connection.partitionOf(entry.userId))) {
+      const wait = this.partitionWaits.get(partition)
+      if (wait && !wait.backoff.ready(now)) for (const entry of group) wait.waiting.add(entry.requestId)
+      else toSend.push([partition, group])
+    }
+    // Partitions with no failed send behind them first, those tried again after their wait last:
+    // a partition that keeps failing never holds up the others' events.
+    toSend.sort(([a], [b]) => Number(this.partitionWaits.has(a)) - Number(this.partitionWaits.has(b)))
+    const recorded: string[] = []
+    let failures = 0
+    for (const [index, [partition, group]] of toSend.entries()) {
+      if (failures === MAX_PARTITION_FAILURES_PER_PASS) return { recorded, goOn: false }
+      const outcome = await this.sendPartition(partition, group)
+      recorded.push(...outcome.recorded)
+      if (outcome.kind === 'unreachable') {
+        await this.unreachable([...outcome.unsent, ...toSend.slice(index + 1).flatMap(([, rest]) => rest)], outcome.err)
+        return { recorded, goOn: false }
+      }
+      if (outcome.kind === 'unrecorded') return { recorded, goOn: false }
+      if (outcome.kind === 'failed') failures++
+    }
+    return { recorded, goOn: true }
+  }
+
+  /** One partition's events of the page, in sends of at most maxSendBytes, each recorded once acknowledged. */
+  private async sendPartition(partition: number, entries: OutboxEntry[]): Promise<PartitionOutcome> {
     const sends = sendsOf(entries, this.maxSendBytes)
-    let count = 0
+    const recorded: string[] = []
     for (let send = sends.shift(); send; send = sends.shift()) {
+      let producer: RelayProducer
       try {
-        const producer = await this.connect()
-        await producer.send({ topic: this.options.topic, acks: ACKS_ALL, timeout: this.options.timeoutMs, messages: send.map((entry) => ({ key: entry.userId, value: entry.payload })) })
+        // Connected again after an earlier partition's failure started the producer afresh.
+        producer = (await this.connect()).producer
       } catch (err) {
-        const tooLarge = isTooLarge(err)
-        // A send of several events may span partitions (leaders): some may have reached the topic
-        // (another partition's records) and are sent again, with the same mid, by a producer started
-        // afresh, whose sequence numbers the broker cannot take for those of the refused send (kafkajs
-        // steps each partition's sequence back when a produce request fails, appended or not).
-        // One event refused as too large is one partition's batch the broker appended nothing of, and
-        // kafkajs stepped its sequence back to where the broker expects it: the producer is kept, so a
-        // held-back event's refusal costs no reconnect.
-        if (!(tooLarge && send.length === 1)) await this.reset()
-        if (tooLarge) {
+        return { kind: 'unreachable', recorded, unsent: [send, ...sends].flat(), err }
+      }
+      try {
+        const messages = send.map((entry) => ({ key: entry.userId, value: entry.payload, partition }))
+        await producer.send({ topic: this.options.topic, acks: ACKS_ALL, timeout: this.options.timeoutMs, messages })
+      } catch (err) {
+        if (isTooLarge(err)) {
+          // One partition's batch, of which the broker appended nothing, and kafkajs stepped that
+          // partition's sequence back to where the broker expects it: the producer is kept.
           const [only] = send
-          if (send.length === 1 && only) await this.holdBack(only, now)
+          if (send.length === 1 && only) await this.holdBack(only, Date.now())
           else {
             this.lowerSendBytes(recordBatchBytes(send))
             const half = Math.ceil(send.length / 2)
@@ -228,21 +381,83 @@ export class KafkaRelay {
           }
           continue
         }
-        this.backoff.failed(Date.now())
-        for (const entry of [send, ...sends].flat()) {
-          await this.deps.outbox.attemptFailed(entry)
-          this.deps.log.warn({ requestId: entry.requestId, mid: entry.mid, err: err instanceof Error ? err.message : String(err) }, 'event not published yet')
-        }
-        return { count, more: false }
+        // The broker may have appended some of it (a timeout after the append) while kafkajs stepped
+        // the partition's sequence back: a producer started afresh (a new producer id) sends it again,
+        // with the same mid, rather than one whose next records the broker could take for duplicates.
+        await this.reset()
+        await this.partitionFailed(partition, [send, ...sends].flat(), err)
+        return { kind: 'failed', recorded }
       }
       const at = new Date()
-      for (let from = 0; from < send.length; from += RECORD_AT_ONCE) {
-        await Promise.all(send.slice(from, from + RECORD_AT_ONCE).map((entry) => this.record(entry, at)))
-      }
-      count += send.length
+      recorded.push(...(await this.recordAll(send.map((entry) => ({ entry, at })))))
+      if (this.unrecorded.length > 0) return { kind: 'unrecorded', recorded }
     }
-    this.backoff.succeeded()
-    return { count, more }
+    this.partitionWaits.delete(partition)
+    return { kind: 'sent', recorded }
+  }
+
+  /** Kafka could not be reached: every entry not sent waits for the next pass after a wait (BACKOFF) that grows while it stays so. */
+  private async unreachable(entries: readonly OutboxEntry[], err: unknown): Promise<void> {
+    this.backoff.failed(Date.now())
+    await this.notPublished(entries, err)
+  }
+
+  /** A send of a partition's events failed: that partition waits (BACKOFF), its events passed by until then. */
+  private async partitionFailed(partition: number, entries: readonly OutboxEntry[], err: unknown): Promise<void> {
+    const wait = this.partitionWaits.get(partition) ?? { backoff: new RetryBackoff(BACKOFF), waiting: new Set<string>() }
+    wait.backoff.failed(Date.now())
+    for (const entry of entries) wait.waiting.add(entry.requestId)
+    this.partitionWaits.set(partition, wait)
+    await this.notPublished(entries, err)
+  }
+
+  private async notPublished(entries: readonly OutboxEntry[], err: unknown): Promise<void> {
+    this.deps.metrics?.countEventPublishFailures('kafka', entries.length)
+    for (const entry of entries) {
+      await this.deps.outbox.attemptFailed(entry)
+      this.deps.log.warn({ requestId: entry.requestId, mid: entry.mid, err: err instanceof Error ? err.message : String(err) }, 'event not published yet')
+    }
+  }
+
+  /**
+   * Records each publication, RECORD_AT_ONCE at a time. Those Cassandra did not record, and those
+   * after them, are kept in `unrecorded` and the relay waits (recordBackoff) before it tries them
+   * again. Returns the request ids recorded.
+   */
+  private async recordAll(acknowledged: Acknowledged[]): Promise<string[]> {
+    const recorded: string[] = []
+    for (let from = 0; from < acknowledged.length; from += RECORD_AT_ONCE) {
+      const chunk = acknowledged.slice(from, from + RECORD_AT_ONCE)
+      const results = await Promise.allSettled(chunk.map(({ entry, at }) => this.record(entry, at)))
+      recorded.push(...chunk.filter((_, i) => results[i]?.status === 'fulfilled').map(({ entry }) => entry.requestId))
+      const refused = results.find((result): result is PromiseRejectedResult => result.status === 'rejected')
+      if (refused) {
+        this.unrecorded = [...chunk.filter((_, i) => results[i]?.status === 'rejected'), ...acknowledged.slice(from + RECORD_AT_ONCE)]
+        this.recordBackoff.failed(Date.now())
+        this.deps.metrics?.countEventPublishFailures('record', this.unrecorded.length)
+        // The error's name only: a driver's message may quote the values it was sent.
+        const err = refused.reason instanceof Error ? refused.reason.name : 'error'
+        for (const { entry } of this.unrecorded) this.deps.log.warn({ requestId: entry.requestId, mid: entry.mid, err }, 'event on the topic; its publication not recorded yet')
+        return recorded
+      }
+    }
+    this.recordBackoff.succeeded()
+    return recorded
+  }
+
+  /** What the listing held at this pass's read, less what the pass published: how many wait, and since when the oldest. */
+  private reportWaiting(page: OutboxPage, recorded: readonly string[]): void {
+    if (!this.deps.metrics) return
+    const published = new Set(recorded)
+    let count = 0
+    let oldest: Date | undefined
+    for (const requestId of page.listed) {
+      if (published.has(requestId)) continue
+      count++
+      const at = page.listedAt.get(requestId)
+      if (at && (!oldest || at < oldest)) oldest = at
+    }
+    this.deps.metrics.setEventsWaiting(count, oldest)
   }
 
   /**
@@ -258,11 +473,13 @@ export class KafkaRelay {
   }
 
   /**
-   * The held-back events this pass passes by unread: those still waiting, and those whose wait is
-   * over beyond the HELD_BACK_RETRIES_PER_PASS ready longest, which wait for a later pass.
+   * The events this pass passes by unread: those of a partition still waiting after a failed send,
+   * the held-back events still waiting, and those whose wait is over beyond the
+   * HELD_BACK_RETRIES_PER_PASS ready longest, which wait for a later pass.
    */
   private passedBy(now: number): Set<string> {
     const skip = new Set<string>()
+    for (const wait of this.partitionWaits.values()) if (!wait.backoff.ready(now)) for (const requestId of wait.waiting) skip.add(requestId)
     const ready: [string, number][] = []
     for (const [requestId, backoff] of this.heldBack) {
       if (backoff.ready(now)) ready.push([requestId, backoff.readyAt()])
@@ -294,35 +511,45 @@ export class KafkaRelay {
 
   /**
    * After a page read to the end of the listing (`listed`: every id it gave, read, passed by or past
-   * the page): a held-back event not in it is no longer listed
-   * (published by another instance, or by `npm run deletion:resume`), and no longer held back.
+   * the page): a held-back event, or one waiting for its partition, not in it is no longer listed
+   * (published by another instance, or by `npm run deletion:resume`), and no longer kept.
    */
   private forgetUnlisted(listed: readonly string[]): void {
-    if (this.heldBack.size === 0) return
     const still = new Set(listed)
+    for (const wait of this.partitionWaits.values()) for (const requestId of wait.waiting) if (!still.has(requestId)) wait.waiting.delete(requestId)
+    if (this.heldBack.size === 0) return
     for (const requestId of this.heldBack.keys()) if (!still.has(requestId)) this.heldBack.delete(requestId)
     this.deps.metrics?.setEventsHeldBack(this.heldBack.size)
   }
 
   /**
    * The request first, the outbox entry after: an entry stays listed until its request says
-   * published, so a failure between the two (Cassandra gone for a moment) only republishes it,
-   * with the same mid, and never leaves a request whose event is on the topic saying "queued".
+   * published, so a failure between the two (Cassandra gone for a moment) only records it again,
+   * and never leaves a request whose event is on the topic saying "queued".
    */
   private async record(entry: OutboxEntry, at: Date): Promise<void> {
     await this.deps.published(entry.requestId, at)
     await this.deps.outbox.markPublished(entry.requestId, at)
+    for (const wait of this.partitionWaits.values()) wait.waiting.delete(entry.requestId)
     if (this.heldBack.delete(entry.requestId)) this.deps.metrics?.setEventsHeldBack(this.heldBack.size)
     this.deps.log.info({ requestId: entry.requestId, mid: entry.mid, topic: this.options.topic }, 'event published')
   }
 
-  private async connect(): Promise<RelayProducer> {
-    if (this.producer) return this.producer
+  /** The producer, connected, and the topic's partitions, asked once per connect. */
+  private async connect(): Promise<Connection> {
+    if (this.connection) return this.connection
     this.connecting ??= (async () => {
       const producer = this.createProducer()
       await producer.connect()
-      this.producer = producer
-      return producer
+      let partitionOf: PartitionOf
+      try {
+        partitionOf = partitionerFor(this.options.topic, await this.topicPartitions())
+      } catch (err) {
+        await producer.disconnect().catch(() => undefined)
+        throw err
+      }
+      this.connection = { producer, partitionOf }
+      return this.connection
     })().finally(() => {
       this.connecting = undefined
     })
@@ -330,8 +557,8 @@ export class KafkaRelay {
   }
 
   private async reset(): Promise<void> {
-    const producer = this.producer
-    this.producer = undefined
-    await producer?.disconnect().catch(() => undefined)
+    const connection = this.connection
+    this.connection = undefined
+    await connection?.producer.disconnect().catch(() => undefined)
   }
 }

@@ -4,6 +4,8 @@ import { type RequestLabels, RequestSeries } from './request-series.js'
 import type { DeletionErrorKind } from '../deletion/errors.js'
 
 export type DeletionOutcome = 'success' | DeletionErrorKind | 'error'
+/** Why the relay could not publish an event in a pass: Kafka did not take it (unreachable, or its partition failing), or Kafka took it and Cassandra did not record that. */
+export type EventPublishFailure = 'kafka' | 'record'
 export type KeycloakCallOutcome = 'deleted' | 'disabled' | 'enabled' | 'absent' | 'found' | 'unavailable' | 'error'
 
 const PREFIX = 'sunbird_user_delete_'
@@ -77,6 +79,32 @@ export class ServiceMetrics implements CassandraCallRecorder {
     registers: [this.registry],
   })
 
+  private readonly eventPublishFailures = new Counter({
+    name: `${PREFIX}events_publish_failures_total`,
+    help: "Delete-user events the relay could not publish in a pass, by reason (kafka: Kafka unreachable or the event's partition failing; record: on the topic, its publication not recorded in Cassandra); each stays in the outbox",
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  })
+
+  private readonly eventsWaiting = new Gauge({
+    name: `${PREFIX}events_waiting`,
+    help: "Delete-user events waiting in the outbox (held-back ones included) at this instance's relay's last read of the listing; at least that many when a backlog is longer than a read (a page of 100 and the events it passes by)",
+    registers: [this.registry],
+  })
+
+  /** When the oldest event the relay's last read found waiting was appended (ms since the epoch). */
+  private oldestWaitingSince: number | undefined
+
+  /** Worked out at each scrape, so it keeps growing while the relay waits between tries and reads nothing. */
+  private readonly oldestWaiting = new Gauge({
+    name: `${PREFIX}events_oldest_waiting_seconds`,
+    help: "Age of the oldest delete-user event waiting in the outbox at this instance's relay's last read of the listing (0 when none)",
+    registers: [this.registry],
+    collect: () => {
+      this.oldestWaiting.set(this.oldestWaitingSince === undefined ? 0 : Math.max(0, (Date.now() - this.oldestWaitingSince) / 1000))
+    },
+  })
+
   private readonly deletions = new Counter({
     name: `${PREFIX}deletions_total`,
     help: 'Deletion attempts that passed authentication and validation, by outcome',
@@ -114,6 +142,17 @@ export class ServiceMetrics implements CassandraCallRecorder {
   /** How many events the relay holds back now, refused as too large. */
   setEventsHeldBack(count: number): void {
     this.eventsHeld.set(count)
+  }
+
+  /** The relay could not publish `events` in a pass, for `reason`. */
+  countEventPublishFailures(reason: EventPublishFailure, events: number): void {
+    if (events > 0) this.eventPublishFailures.inc({ reason }, events)
+  }
+
+  /** What the relay's last read of the outbox listing found waiting: how many, and when the oldest was appended (undefined when none). */
+  setEventsWaiting(count: number, oldestSince: Date | undefined): void {
+    this.eventsWaiting.set(count)
+    this.oldestWaitingSince = oldestSince?.getTime()
   }
 
   /** The text exposition format: this service's series, then the process's. */

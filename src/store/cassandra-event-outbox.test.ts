@@ -16,7 +16,7 @@ describe('CassandraEventOutbox.pending', () => {
     expect(page.entries.map((e) => e.requestId)).toEqual(ids('a', 3))
     expect(page.complete).toBe(true)
     expect(page.listed).toEqual(ids('a', 3))
-    expect(db.listingReads).toEqual([{ cql: 'SELECT requestid FROM ks.user_deletion_event_outbox_pending', fetchSize: 100 }])
+    expect(db.listingReads).toEqual([{ cql: 'SELECT requestid, createdat FROM ks.user_deletion_event_outbox_pending', fetchSize: 100 }])
 
     db.add(...ids('b', 200).map(entryOf))
     db.listingReads.length = 0
@@ -114,5 +114,36 @@ describe('CassandraEventOutbox.pending', () => {
     expect(page.entries.map((e) => e.requestId)).toEqual(['open'])
     expect(db.listed()).toEqual(['open'])
     expect(db.entry('done')?.publishedat).toEqual(new Date('2026-12-01T10:00:00Z'))
+  })
+
+  it("when events are listed, then the page says when each was appended (its listing's createdat), those passed by and past the page too", async () => {
+    const db = outboxDriver()
+    const outbox = new CassandraEventOutbox(db.client, 'ks')
+    const first = new Date('2026-12-01T10:00:00Z')
+    const second = new Date('2026-12-01T10:05:00Z')
+    await outbox.append('held', { mid: 'LP.1.held', object: { id: 'user-held' } })
+    await db.client.execute('INSERT INTO ks.user_deletion_event_outbox_pending (requestid, createdat) VALUES (?, ?)', ['held', first])
+    await outbox.append('a', { mid: 'LP.1.a', object: { id: 'user-a' } })
+    await db.client.execute('INSERT INTO ks.user_deletion_event_outbox_pending (requestid, createdat) VALUES (?, ?)', ['a', second])
+    await outbox.append('b', { mid: 'LP.1.b', object: { id: 'user-b' } })
+
+    const page = await outbox.pending(1, new Set(['held']))
+
+    expect(page.entries.map((e) => e.requestId)).toEqual(['a'])
+    expect(page.listedAt.get('held')).toEqual(first)
+    expect(page.listedAt.get('a')).toEqual(second)
+    expect([...page.listedAt.keys()]).toEqual(page.listed)
+  })
+})
+
+describe('CassandraEventOutbox.listedCount', () => {
+  it("when the listing holds more than one read of the driver gives, then every listed event is counted, read page after page to the listing's end", async () => {
+    const db = outboxDriver()
+    db.add(...ids('a', LISTING_FETCH_MAX + 20).map(entryOf))
+    db.publishElsewhere('a-3')
+    const outbox = new CassandraEventOutbox(db.client, 'ks')
+
+    expect(await outbox.listedCount()).toBe(LISTING_FETCH_MAX + 19)
+    expect(db.listingReads.map((r) => r.fetchSize)).toEqual([LISTING_FETCH_MAX, LISTING_FETCH_MAX])
   })
 })

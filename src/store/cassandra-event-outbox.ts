@@ -22,6 +22,8 @@ export interface OutboxPage {
    * published already), those passed by as asked (`skip`), and those past the page's `limit`.
    */
   listed: string[]
+  /** When each listed id was appended (its listing's createdat), for those that have one: how long the oldest has waited. */
+  listedAt: ReadonlyMap<string, Date>
 }
 
 /** Most rows of the listing one request reads: a page of the relay and the events it passes by, up to this. */
@@ -35,7 +37,7 @@ function outboxStatements(keyspace: string) {
     append: `INSERT INTO ${t} (requestid, mid, userid, payload, createdat) VALUES (?, ?, ?, ?, ?)`,
     get: `SELECT requestid, mid, userid, payload, publishedat, attempts FROM ${t} WHERE requestid = ?`,
     markPending: `INSERT INTO ${pending} (requestid, createdat) VALUES (?, ?)`,
-    listPending: `SELECT requestid FROM ${pending}`,
+    listPending: `SELECT requestid, createdat FROM ${pending}`,
     published: `UPDATE ${t} SET publishedat = ?, payload = null WHERE requestid = ?`,
     unlist: `DELETE FROM ${pending} WHERE requestid = ?`,
     attempt: `UPDATE ${t} SET attempts = ? WHERE requestid = ?`,
@@ -91,6 +93,7 @@ export class CassandraEventOutbox implements EventOutbox {
   async pending(limit: number, skip: ReadonlySet<string> = new Set()): Promise<OutboxPage> {
     const fetchSize = Math.max(1, Math.min(limit + skip.size, LISTING_FETCH_MAX))
     const listed: string[] = []
+    const listedAt = new Map<string, Date>()
     let unskipped = 0
     let pageState: string | undefined
     do {
@@ -99,6 +102,8 @@ export class CassandraEventOutbox implements EventOutbox {
       for (const row of page.rows ?? []) {
         const requestId = row.get('requestid') as string
         listed.push(requestId)
+        const createdAt = row.get('createdat') as Date | null
+        if (createdAt) listedAt.set(requestId, createdAt)
         if (!skip.has(requestId)) unskipped++
       }
       pageState = page.pageState ?? undefined
@@ -123,7 +128,24 @@ export class CassandraEventOutbox implements EventOutbox {
       }
       entries.push({ requestId, mid: row.get('mid') as string, userId: row.get('userid') as string, payload: row.get('payload') as string, attempts: (row.get('attempts') as number | null) ?? 0 })
     }
-    return { entries, complete, more, listed }
+    return { entries, complete, more, listed, listedAt }
+  }
+
+  /**
+   * How many events the listing holds, read to its end (LISTING_FETCH_MAX rows a request): what
+   * `npm run deletion:resume` says is left once it has published what it could. The relay's
+   * passes never ask it: they read no further than a page.
+   */
+  async listedCount(): Promise<number> {
+    let count = 0
+    let pageState: string | undefined
+    do {
+      const options = { ...IDEMPOTENT, fetchSize: LISTING_FETCH_MAX, ...(pageState !== undefined && { pageState }) }
+      const page = await runCassandra(this.client, (client) => client.execute(this.cql.listPending, [], options))
+      count += page.rows?.length ?? 0
+      pageState = page.pageState ?? undefined
+    } while (pageState !== undefined)
+    return count
   }
 
   /**

@@ -26,13 +26,13 @@ interface Run {
   stderr: string
 }
 
-/** `npm run deletion:resume` as an operator runs it: its own process, the service's settings (the tests' keyspace). */
-function deletionResume(args: string[] = []): Promise<Run> {
+/** `npm run deletion:resume` as an operator runs it: its own process, the service's settings (the tests' keyspace), and `env` on top. */
+function deletionResume(args: string[] = [], env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
       'npx',
       ['tsx', 'scripts/deletion-resume.ts', ...args],
-      { cwd: projectRoot, env: { ...process.env, CASSANDRA_KEYSPACE: TEST_KEYSPACE, LOG_LEVEL: 'silent' }, timeout: 180_000 },
+      { cwd: projectRoot, env: { ...process.env, CASSANDRA_KEYSPACE: TEST_KEYSPACE, LOG_LEVEL: 'silent', ...env }, timeout: 180_000 },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0
         resolve({ code, stdout, stderr })
@@ -122,7 +122,7 @@ describe('npm run deletion:resume with more than one pass of open requests', () 
     const run = await deletionResume()
 
     expect(run.code, run.stderr).toBe(RESUME_EXIT.ok)
-    expect(lastJsonLine(run.stdout)).toMatchObject({ resumed: expect.any(Number), completed: expect.any(Number), eventsPublished: expect.any(Number) })
+    expect(lastJsonLine(run.stdout)).toMatchObject({ resumed: expect.any(Number), completed: expect.any(Number), eventsPublished: expect.any(Number), eventsRemaining: expect.any(Number) })
     for (const { requestId, userId } of behind) {
       expect((await requestsOf(db, userId)).find((request) => request.id === requestId)?.state, requestId).toBe('completed')
       const after = await readUserState(db, userId)
@@ -145,8 +145,26 @@ describe('npm run deletion:resume with more than one pass of open requests', () 
     const run = await deletionResume([request.id])
 
     expect(run.code, run.stderr).toBe(RESUME_EXIT.ok)
-    expect(lastJsonLine(run.stdout)).toEqual({ requestId: request.id, state: 'completed', resumed: true, eventsPublished: expect.any(Number) })
+    expect(lastJsonLine(run.stdout)).toEqual({ requestId: request.id, state: 'completed', resumed: true, eventsPublished: expect.any(Number), eventsRemaining: expect.any(Number) })
     expect((await readUserState(db, userId)).user?.get('status')).toBe(2)
+  }, 120_000)
+
+  it('when Kafka cannot be reached, then the request is still completed, its event is left queued and counted, a line says Kafka refused it, and exit 3', async () => {
+    const userId = randomUUID()
+    await seedUser(db, TEST_KEYSPACE, { id: userId })
+    const request = crashedRequest(userId)
+    made.push(request.id)
+    await requests.create(request, new Date(Date.now() - 1000), 'service')
+
+    // Nothing listens on port 1: every connect is refused at once.
+    const run = await deletionResume([request.id], { kafka_urls: '127.0.0.1:1', KAFKA_TIMEOUT_MS: '500' })
+
+    expect(run.code, run.stderr).toBe(RESUME_EXIT.eventsLeft)
+    expect(lastJsonLine(run.stdout)).toEqual({ requestId: request.id, state: 'completed', resumed: true, eventsPublished: 0, eventsRemaining: expect.any(Number) })
+    expect(Number(lastJsonLine(run.stdout).eventsRemaining)).toBeGreaterThanOrEqual(1)
+    expect(run.stderr).toContain('Kafka refused them')
+    const listed = await db.execute(`SELECT requestid FROM ${TEST_KEYSPACE}.user_deletion_event_outbox_pending WHERE requestid = ?`, [request.id], PREPARED)
+    expect(listed.rowLength).toBe(1)
   }, 120_000)
 
   it('when the id names a request another runner holds, then it is left alone: exit 1, resumed false', async () => {
@@ -155,7 +173,7 @@ describe('npm run deletion:resume with more than one pass of open requests', () 
     const run = await deletionResume([heldId])
 
     expect(run.code).toBe(RESUME_EXIT.stillOpen)
-    expect(lastJsonLine(run.stdout)).toEqual({ requestId: heldId, state: 'accepted', resumed: false, eventsPublished: expect.any(Number) })
+    expect(lastJsonLine(run.stdout)).toEqual({ requestId: heldId, state: 'accepted', resumed: false, eventsPublished: expect.any(Number), eventsRemaining: expect.any(Number) })
     expect(run.stderr).toContain('another runner holds it')
   }, 120_000)
 
@@ -172,7 +190,14 @@ describe('npm run deletion:resume with more than one pass of open requests', () 
     const run = await deletionResume([request.id])
 
     expect(run.code, run.stderr).toBe(RESUME_EXIT.ok)
-    expect(lastJsonLine(run.stdout)).toEqual({ requestId: request.id, state: 'completed', resumed: true, createdFromEntry: true, eventsPublished: expect.any(Number) })
+    expect(lastJsonLine(run.stdout)).toEqual({
+      requestId: request.id,
+      state: 'completed',
+      resumed: true,
+      createdFromEntry: true,
+      eventsPublished: expect.any(Number),
+      eventsRemaining: expect.any(Number),
+    })
     expect((await requestsOf(db, userId)).map((stored) => stored.state)).toEqual(['completed'])
     expect((await readUserState(db, userId)).user?.get('status')).toBe(2)
   }, 120_000)

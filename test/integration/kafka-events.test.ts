@@ -76,7 +76,7 @@ describe('the delete-user event on the real Kafka', () => {
     expect(ours).toHaveLength(1)
     expect((await requestsOf(h.db, user.id))[0]?.steps.event).toMatchObject({ action: 'published' })
   })
-  it('when the request cannot record the publication after Kafka acknowledged, then the event stays listed and a later pass publishes it again with the same mid and records it', async () => {
+  it('when the request cannot record the publication after Kafka acknowledged, then the event stays listed and a later pass, after a wait, records it without sending it again', async () => {
     const user = await h.seed({ rootOrgId: ORG })
     const requestId = `evt-unrecorded-${randomUUID()}`
     const requests = h.service.requests
@@ -111,9 +111,9 @@ describe('the delete-user event on the real Kafka', () => {
     } finally {
       delete (requests as Partial<Pick<typeof requests, 'markEventPublished'>>).markEventPublished
     }
+    // The relay kept the acknowledged event and retried only its record: once on the topic.
     const ours = (await readTopic(h.config.events.topic)).filter((m) => m.value.includes(requestId))
-    expect(ours.length).toBeGreaterThanOrEqual(2)
-    expect(new Set(ours.map((m) => JSON.parse(m.value).mid)).size).toBe(1)
+    expect(ours).toHaveLength(1)
   })
 })
 

@@ -8,6 +8,7 @@ import { ApiConsumerVerifier } from '../../src/auth/api-consumer-verifier.js'
 import { ConfigError } from '../../src/config/load-config.js'
 import type { DeletionRequest } from '../../src/deletion/deletion-request.js'
 import { RESUME_EXIT, type ResumeConnection, deletionResumeCommand } from '../../scripts/lib/deletion-resume-command.js'
+import type { BacklogReport } from '../../src/events/kafka-relay.js'
 import { DependencyUnavailableError } from '../../src/deletion/errors.js'
 import { resumeDeletionReport, resumeFromEntry, resumeOpenDeletions } from '../../src/deletion/run-deletion.js'
 import { CREATE_SETTLED_WITHIN_MS } from '../../src/deletion/ports.js'
@@ -55,8 +56,14 @@ function worldWith(count: number, held = 0) {
   return { w, numbers }
 }
 
-/** The command over the world's fakes, each pass the sweeper's (at most `limit` requests); what it printed and its exit code. */
-async function run(w: ReturnType<typeof deletionWorld>, args: string[] = [], options: { limit?: number; connect?: () => ResumeConnection; schemaBehind?: boolean } = {}) {
+/** Nothing queued: what the relay's publication of the backlog reports on an empty outbox. */
+const NO_EVENTS: BacklogReport = { published: 0, remaining: 0, heldBack: 0 }
+
+/**
+ * The command over the world's fakes, each pass the sweeper's (at most `limit` requests), the relay's
+ * publication of queued events reporting `events`; what it printed and its exit code.
+ */
+async function run(w: ReturnType<typeof deletionWorld>, args: string[] = [], options: { limit?: number; connect?: () => ResumeConnection; schemaBehind?: boolean; events?: BacklogReport } = {}) {
   const out: string[] = []
   const err: string[] = []
   const calls = { passes: 0, published: 0, closed: false }
@@ -70,9 +77,9 @@ async function run(w: ReturnType<typeof deletionWorld>, args: string[] = [], opt
       },
       resumeRequest: (id) => resumeDeletionReport(w.deps, id),
       resumeFromEntry: (id) => resumeFromEntry(w.deps, id),
-      publishEvents: async () => {
+      publishBacklog: async () => {
         calls.published++
-        return 0
+        return options.events ?? NO_EVENTS
       },
       schema: { ready: async () => options.schemaBehind !== true },
       close: async () => {
@@ -95,7 +102,7 @@ describe('npm run deletion:resume: the whole open list', () => {
 
     // Assert
     expect(code).toBe(RESUME_EXIT.ok)
-    expect(result).toEqual({ resumed: 5, completed: 5, partial: 0, unlisted: 0, eventsPublished: 0 })
+    expect(result).toEqual({ resumed: 5, completed: 5, partial: 0, unlisted: 0, eventsPublished: 0, eventsRemaining: 0 })
     for (const n of numbers) expect(w.requests.peek(requestId(n))?.state, requestId(n)).toBe(n < SERVICE_LIMIT ? 'in_progress' : 'completed')
     expect(calls).toMatchObject({ passes: 2, published: 1, closed: true })
   })
@@ -119,7 +126,7 @@ describe('npm run deletion:resume: the whole open list', () => {
     const { code, result, calls } = await run(w, [], { limit: 3 })
 
     expect(code).toBe(RESUME_EXIT.ok)
-    expect(result).toEqual({ resumed: 8, completed: 0, partial: 8, unlisted: 0, eventsPublished: 0 })
+    expect(result).toEqual({ resumed: 8, completed: 0, partial: 8, unlisted: 0, eventsPublished: 0, eventsRemaining: 0 })
     expect(leasesTaken(w)).toBe(8)
     // 3 + 3 + 2: the third pass reached the end of the list.
     expect(calls.passes).toBe(3)
@@ -142,7 +149,7 @@ describe('npm run deletion:resume: the whole open list', () => {
     const { code, result, calls } = await run(w)
 
     expect(code).toBe(RESUME_EXIT.ok)
-    expect(result).toEqual({ resumed: 0, completed: 0, partial: 0, unlisted: 0, eventsPublished: 0 })
+    expect(result).toEqual({ resumed: 0, completed: 0, partial: 0, unlisted: 0, eventsPublished: 0, eventsRemaining: 0 })
     expect(calls.passes).toBe(1)
   })
 
@@ -172,7 +179,7 @@ describe('npm run deletion:resume: the whole open list', () => {
       },
       resumeRequest: (id) => resumeDeletionReport(w.deps, id),
       resumeFromEntry: (id) => resumeFromEntry(w.deps, id),
-      publishEvents: async () => 0,
+      publishBacklog: async () => NO_EVENTS,
       schema: { ready: async () => true },
       close: async () => {
         closed = true
@@ -197,7 +204,7 @@ describe('npm run deletion:resume -- <requestId>', () => {
     const { code, result, calls } = await run(w, [requestId(1)])
 
     expect(code).toBe(RESUME_EXIT.ok)
-    expect(result).toEqual({ requestId: requestId(1), state: 'completed', resumed: true, eventsPublished: 0 })
+    expect(result).toEqual({ requestId: requestId(1), state: 'completed', resumed: true, eventsPublished: 0, eventsRemaining: 0 })
     expect(w.requests.peek(requestId(0))?.state).toBe('in_progress')
     expect(w.requests.peek(requestId(1))?.state).toBe('completed')
     expect(w.requests.peek(requestId(2))?.state).toBe('in_progress')
@@ -210,7 +217,7 @@ describe('npm run deletion:resume -- <requestId>', () => {
     const { code, result, err } = await run(w, [requestId(0)])
 
     expect(code).toBe(RESUME_EXIT.stillOpen)
-    expect(result).toEqual({ requestId: requestId(0), state: 'in_progress', resumed: false, eventsPublished: 0 })
+    expect(result).toEqual({ requestId: requestId(0), state: 'in_progress', resumed: false, eventsPublished: 0, eventsRemaining: 0 })
     expect(err).toEqual([`deletion:resume: deletion request ${requestId(0)} is still open: another runner holds it (its lease has not run out): run this again after DELETION_LEASE_MS`])
   })
 
@@ -233,7 +240,7 @@ describe('npm run deletion:resume -- <requestId>', () => {
     const { code, result, err } = await run(w, [requestId(0)])
 
     expect(code).toBe(RESUME_EXIT.ok)
-    expect(result).toEqual({ requestId: requestId(0), state: 'completed', resumed: false, closed: true, eventsPublished: 0 })
+    expect(result).toEqual({ requestId: requestId(0), state: 'completed', resumed: false, closed: true, eventsPublished: 0, eventsRemaining: 0 })
     expect(err).toEqual([`deletion:resume: deletion request ${requestId(0)} is already closed (completed, its end audited): nothing to resume`])
     expect(w.audit.eventsOf(requestId(0))).toEqual(['deletion.completed'])
     expect(w.timeline.writes()).toEqual([])
@@ -251,7 +258,7 @@ describe('npm run deletion:resume -- <requestId>', () => {
     const { code, result } = await run(w, [requestId(0)])
 
     expect(code).toBe(RESUME_EXIT.ok)
-    expect(result).toEqual({ requestId: requestId(0), state: 'cancelled', resumed: true, eventsPublished: 0 })
+    expect(result).toEqual({ requestId: requestId(0), state: 'cancelled', resumed: true, eventsPublished: 0, eventsRemaining: 0 })
     expect(w.states.peek(user)).toBeUndefined()
   })
 
@@ -284,7 +291,7 @@ describe('npm run deletion:resume -- <requestId> of a request whose create never
     const { code, result, err } = await run(w, [requestId(0)])
 
     expect(code).toBe(RESUME_EXIT.ok)
-    expect(result).toEqual({ requestId: requestId(0), state: 'completed', resumed: true, createdFromEntry: true, eventsPublished: 0 })
+    expect(result).toEqual({ requestId: requestId(0), state: 'completed', resumed: true, createdFromEntry: true, eventsPublished: 0, eventsRemaining: 0 })
     expect(err).toEqual([])
     expect(w.audit.eventsOf(requestId(0))).toEqual(['deletion.accepted', 'deletion.completed'])
     expect(w.users.snapshot(userId(0))).toMatchObject({ status: 2, isDeleted: true })
@@ -296,7 +303,7 @@ describe('npm run deletion:resume -- <requestId> of a request whose create never
     const { code, result, err } = await run(w, [requestId(0)])
 
     expect(code).toBe(RESUME_EXIT.stillOpen)
-    expect(result).toEqual({ requestId: requestId(0), resumed: false, created: false, eventsPublished: 0 })
+    expect(result).toEqual({ requestId: requestId(0), resumed: false, created: false, eventsPublished: 0, eventsRemaining: 0 })
     expect(err).toEqual([
       `deletion:resume: deletion request ${requestId(0)} is not created yet: its create may still be settling; from ${new Date(WORLD_NOW.getTime() + 60_000).toISOString()} the sweeper (or this command run again) creates it from its open entry, or drops the entry if it kept nothing`,
     ])
@@ -405,5 +412,60 @@ describe('npm run deletion:resume: arguments and start-up', () => {
 
     expect(code).toBe(RESUME_EXIT.couldNotResume)
     expect(err).toEqual(['deletion:resume: could not start: invalid configuration: /deletion/leaseMs must be >= 1000'])
+  })
+})
+
+describe('npm run deletion:resume: the queued delete-user events', () => {
+  it('when Kafka refuses the events left, then the line says how many were published and how many are left, a line says why, and exit 3', async () => {
+    const { w } = worldWith(2)
+
+    const { code, result, err } = await run(w, [], { events: { published: 40, remaining: 7, heldBack: 0, stoppedBy: 'kafka' } })
+
+    expect(code).toBe(RESUME_EXIT.eventsLeft)
+    expect(result).toEqual({ resumed: 2, completed: 2, partial: 0, unlisted: 0, eventsPublished: 40, eventsRemaining: 7 })
+    expect(err).toEqual([
+      'deletion:resume: delete-user events left unpublished: Kafka refused them (unreachable, or their partition failing; see "Kafka down" in docs/operating.md); the service\'s relay publishes them once Kafka takes them, or run this again',
+    ])
+  })
+
+  it('when events are left held back as too large for the topic, then a line counts them, and exit 3', async () => {
+    const { w } = worldWith(0)
+
+    const { code, result, err } = await run(w, [], { events: { published: 3, remaining: 1, heldBack: 1 } })
+
+    expect(code).toBe(RESUME_EXIT.eventsLeft)
+    expect(result).toMatchObject({ eventsPublished: 3, eventsRemaining: 1 })
+    expect(err).toEqual(['deletion:resume: 1 delete-user event(s) larger than the topic takes left in the outbox (see "an event too large for the topic" in docs/operating.md)'])
+  })
+
+  it('when Cassandra did not record the publication of the events left, then a line says so, and exit 3', async () => {
+    const { w } = worldWith(0)
+
+    const { code, err } = await run(w, [], { events: { published: 0, remaining: 2, heldBack: 0, stoppedBy: 'cassandra' } })
+
+    expect(code).toBe(RESUME_EXIT.eventsLeft)
+    expect(err[0]).toMatch(/Cassandra did not record it/)
+  })
+
+  it('when events are still listed but nothing refused them (appended meanwhile, or listed before their entry), then they are counted and the exit is 0', async () => {
+    const { w } = worldWith(0)
+
+    const { code, result, err } = await run(w, [], { events: { published: 5, remaining: 2, heldBack: 0 } })
+
+    expect(code).toBe(RESUME_EXIT.ok)
+    expect(result).toMatchObject({ eventsPublished: 5, eventsRemaining: 2 })
+    expect(err).toEqual([])
+  })
+
+  it('when one request is resumed to completion while Kafka refuses the events, then exit 3; while it stays open, exit 1 all the same', async () => {
+    const refused: BacklogReport = { published: 0, remaining: 1, heldBack: 0, stoppedBy: 'kafka' }
+    const { w } = worldWith(1)
+
+    const completed = await run(w, [requestId(0)], { events: refused })
+    expect(completed.code).toBe(RESUME_EXIT.eventsLeft)
+    expect(completed.result).toEqual({ requestId: requestId(0), state: 'completed', resumed: true, eventsPublished: 0, eventsRemaining: 1 })
+
+    const held = worldWith(1, 1).w
+    expect((await run(held, [requestId(0)], { events: refused })).code).toBe(RESUME_EXIT.stillOpen)
   })
 })

@@ -141,6 +141,22 @@ export function describeRelayOutboxContract(implementation: string, factory: Sub
       expect((await s.outbox.pending(10, others)).listed).not.toContain(requestId)
     })
 
+    test('when entries are appended, then the page says when each was listed (at its append), and listedCount counts them with every other listed entry', async (s) => {
+      const others = await s.listedByOthers()
+      const before = await s.outbox.listedCount()
+      const from = Date.now()
+      const appendedIds = await appended(s, 2)
+
+      const page = await s.outbox.pending(10, others)
+
+      for (const id of appendedIds) {
+        const at = page.listedAt.get(id)?.getTime()
+        expect(at).toBeGreaterThanOrEqual(from - 1000)
+        expect(at).toBeLessThanOrEqual(Date.now() + 1000)
+      }
+      expect(await s.outbox.listedCount()).toBe(before + 2)
+    })
+
     test('when a request is listed before its entry is written, then pages pass it by and keep it listed, and give it once its entry is there', async (s) => {
       const others = await s.listedByOthers()
       const requestId = newRequestId(s)

@@ -23,18 +23,24 @@ export class InMemoryRelayOutbox implements RelayOutbox {
   readonly reads: string[][] = []
   private readonly rows = new Map<string, Row>()
   private listing: string[] = []
+  /** When each listed id was listed (the clock's now at its append), as the listing's createdat. */
+  private readonly listedTimes = new Map<string, Date>()
 
   /** Writes each entry (a row written again keeps its publication and attempts) and lists it, as append does. */
   add(...entries: OutboxEntry[]): void {
     for (const entry of entries) {
       this.write(entry)
+      this.listedTimes.set(entry.requestId, new Date())
       if (!this.listing.includes(entry.requestId)) this.listing.push(entry.requestId)
     }
   }
 
   /** As `add`, listed ahead of what is listed already (in Cassandra, a later append may come first). */
   addFirst(...entries: OutboxEntry[]): void {
-    for (const entry of entries) this.write(entry)
+    for (const entry of entries) {
+      this.write(entry)
+      this.listedTimes.set(entry.requestId, new Date())
+    }
     const ids = entries.map((entry) => entry.requestId)
     this.listing = [...ids, ...this.listing.filter((id) => !ids.includes(id))]
   }
@@ -47,6 +53,7 @@ export class InMemoryRelayOutbox implements RelayOutbox {
 
   /** Lists a request without its row: an append whose listing landed before its entry. */
   listWithoutEntry(requestId: string): void {
+    this.listedTimes.set(requestId, new Date())
     if (!this.listing.includes(requestId)) this.listing.push(requestId)
   }
 
@@ -89,13 +96,23 @@ export class InMemoryRelayOutbox implements RelayOutbox {
       entries.push({ ...row.entry, attempts: row.attempts })
     }
     this.reads.push(entries.map((entry) => entry.requestId))
-    return { entries, complete, more: !complete || unskipped > limit, listed }
+    const listedAt = new Map<string, Date>()
+    for (const requestId of listed) {
+      const at = this.listedTimes.get(requestId)
+      if (at) listedAt.set(requestId, at)
+    }
+    return { entries, complete, more: !complete || unskipped > limit, listed, listedAt }
+  }
+
+  async listedCount(): Promise<number> {
+    return this.listing.length
   }
 
   async markPublished(requestId: string, at: Date = new Date()): Promise<void> {
     // A write of its own, as the store's UPDATE: the publication is kept even without the entry.
     this.rows.set(requestId, { attempts: 0, ...this.rows.get(requestId), publishedAt: at })
     this.listing = this.listing.filter((id) => id !== requestId)
+    this.listedTimes.delete(requestId)
   }
 
   async attemptFailed(entry: OutboxEntry): Promise<void> {

@@ -29,12 +29,15 @@ export function outboxDriver() {
   const entries = new Map<string, StoredEntry>()
   /** The listing: each request id at its place (listing order is by place). */
   const places = new Map<string, number>()
+  /** Each listing's createdat. */
+  const listedAt = new Map<string, Date>()
   let nextPlace = 0
   const listingReads: ListingRead[] = []
   const rowOf = (values: Record<string, unknown>) => ({ get: (name: string) => values[name] })
 
-  function list(requestId: string): void {
+  function list(requestId: string, at: Date): void {
     if (!places.has(requestId)) places.set(requestId, nextPlace++)
+    listedAt.set(requestId, at)
   }
 
   function write(cql: string, params: unknown[]): void {
@@ -45,7 +48,7 @@ export function outboxDriver() {
       return
     }
     if (/^INSERT INTO \S+\.user_deletion_event_outbox_pending /.test(cql)) {
-      list(params[0] as string)
+      list(params[0] as string, params[1] as Date)
       return
     }
     if (/^UPDATE \S+\.user_deletion_event_outbox SET publishedat = \?, payload = null WHERE requestid = \?$/.test(cql)) {
@@ -56,6 +59,7 @@ export function outboxDriver() {
     }
     if (/^DELETE FROM \S+\.user_deletion_event_outbox_pending WHERE requestid = \?$/.test(cql)) {
       places.delete(params[0] as string)
+      listedAt.delete(params[0] as string)
       return
     }
     if (/^UPDATE \S+\.user_deletion_event_outbox SET attempts = \? WHERE requestid = \?$/.test(cql)) {
@@ -72,7 +76,7 @@ export function outboxDriver() {
   const client = {
     async execute(cql: string, params: unknown[] = [], opts: { fetchSize?: number; pageState?: string } = {}) {
       await new Promise((resolve) => setImmediate(resolve))
-      if (/^SELECT requestid FROM \S+\.user_deletion_event_outbox_pending( LIMIT \?)?$/.test(cql)) {
+      if (/^SELECT requestid, createdat FROM \S+\.user_deletion_event_outbox_pending( LIMIT \?)?$/.test(cql)) {
         listingReads.push({ cql, ...(opts.fetchSize !== undefined && { fetchSize: opts.fetchSize }), ...(opts.pageState !== undefined && { pageState: opts.pageState }) })
         const limit = cql.endsWith('LIMIT ?') ? Number(params[0]) : Number.POSITIVE_INFINITY
         const all = [...places].sort(([, a], [, b]) => a - b).slice(0, limit)
@@ -83,7 +87,7 @@ export function outboxDriver() {
         const last = page.at(-1)
         // As Cassandra: a full page carries a page state even when nothing follows (the next read is then empty).
         return result(
-          page.map(([requestid]) => rowOf({ requestid })),
+          page.map(([requestid]) => rowOf({ requestid, createdat: listedAt.get(requestid) ?? null })),
           last && page.length === fetchSize ? String(last[1]) : null,
         )
       }
@@ -111,13 +115,14 @@ export function outboxDriver() {
     add(...added: OutboxEntry[]): void {
       for (const e of added) {
         entries.set(e.requestId, { mid: e.mid, userid: e.userId, payload: e.payload, publishedat: null, attempts: e.attempts || null })
-        list(e.requestId)
+        list(e.requestId, new Date())
       }
     },
     /** Unlists the entry (published by another instance): it stays, marked published. */
     publishElsewhere(requestId: string): void {
       write('UPDATE ks.user_deletion_event_outbox SET publishedat = ?, payload = null WHERE requestid = ?', [new Date(), requestId])
       places.delete(requestId)
+      listedAt.delete(requestId)
     },
   }
 }

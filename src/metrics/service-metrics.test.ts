@@ -1,0 +1,51 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { parsePrometheusText, sampleValue } from '../../test/support/prometheus-text.js'
+import { createServiceMetrics } from './service-metrics.js'
+
+const scrape = async (metrics: ReturnType<typeof createServiceMetrics>) => parsePrometheusText(await metrics.render())
+
+describe('ServiceMetrics: the delete-user event relay', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(new Date('2026-12-01T10:00:00Z'))
+  })
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('when events could not be published, then they are counted by reason, kafka and record apart', async () => {
+    const metrics = createServiceMetrics()
+
+    metrics.countEventPublishFailures('kafka', 3)
+    metrics.countEventPublishFailures('record', 2)
+    metrics.countEventPublishFailures('kafka', 1)
+
+    const samples = await scrape(metrics)
+    expect(sampleValue(samples, 'sunbird_user_delete_events_publish_failures_total', { reason: 'kafka' })).toBe(4)
+    expect(sampleValue(samples, 'sunbird_user_delete_events_publish_failures_total', { reason: 'record' })).toBe(2)
+  })
+
+  it('when events wait in the outbox, then how many, and the age of the oldest at each scrape: it keeps growing between two reads of the relay', async () => {
+    const metrics = createServiceMetrics()
+
+    metrics.setEventsWaiting(2, new Date(Date.now() - 90_000))
+
+    let samples = await scrape(metrics)
+    expect(sampleValue(samples, 'sunbird_user_delete_events_waiting')).toBe(2)
+    expect(sampleValue(samples, 'sunbird_user_delete_events_oldest_waiting_seconds')).toBe(90)
+    vi.setSystemTime(Date.now() + 30_000)
+    samples = await scrape(metrics)
+    expect(sampleValue(samples, 'sunbird_user_delete_events_oldest_waiting_seconds')).toBe(120)
+  })
+
+  it('when nothing waits, then both are 0', async () => {
+    const metrics = createServiceMetrics()
+    metrics.setEventsWaiting(5, new Date(Date.now() - 1000))
+
+    metrics.setEventsWaiting(0, undefined)
+
+    const samples = await scrape(metrics)
+    expect(sampleValue(samples, 'sunbird_user_delete_events_waiting')).toBe(0)
+    expect(sampleValue(samples, 'sunbird_user_delete_events_oldest_waiting_seconds')).toBe(0)
+  })
+})
