@@ -1122,6 +1122,33 @@ describe('resumeDeletion, a request without a mode that died before its lock, wh
     expect(w.outbox.appends).toHaveLength(1)
   })
 
+  it('when the user was deleted long before, put back since (a restore), and this request’s lock answer was lost, then the old deletion is not taken for the owner: this request completes', async () => {
+    // req-old hard-deleted the user two days ago and still holds it; the row was restored since, so
+    // req-new was accepted, locked the row, and lost the lock's answer.
+    const w = world([lockedUser()])
+    const twoDaysAgo = new Date(WORLD_NOW.getTime() - 2 * 86_400_000)
+    w.requests.seed(requestThrough('event', { id: 'req-old', plan: 'hard', state: 'completed', createdAt: twoDaysAgo, updatedAt: twoDaysAgo }))
+    w.states.set(USER_A, { mode: 'hard', requestId: 'req-old' })
+    w.requests.seed(requestThrough(undefined, { id: 'req-new' }))
+
+    expect(await resumeDeletion(w.deps, 'req-new')).toBe('completed')
+
+    expect(w.requests.peek('req-new')?.steps.lock).toEqual({ status: 'done', action: 'locked', at: AT })
+    expect(w.audit.records.filter((r) => r.event === 'deletion.completed').map((r) => r.requestId)).toEqual(['req-new'])
+    expect(w.outbox.appends).toHaveLength(1)
+  })
+
+  it('when another deletion ended only moments before this request was accepted, then it is still taken for the owner (the margin covers the instances’ clocks)', async () => {
+    const w = world([lockedUser()])
+    const justBefore = new Date(WORLD_NOW.getTime() - 60_000 - 5_000)
+    w.requests.seed(requestThrough('event', { id: 'req-old', state: 'completed', createdAt: justBefore, updatedAt: justBefore }))
+    w.requests.seed(requestThrough(undefined, { id: 'req-new' }))
+
+    expect(await resumeDeletion(w.deps, 'req-new')).toBe('failed')
+
+    expect(w.requests.peek('req-new')).toMatchObject({ state: 'failed', reason: 'superseded' })
+  })
+
   it('when a cancel puts the row back between the read that found it deleted and the check of who locked it, then nothing is decided and the next pass locks the user', async () => {
     // C, a soft deletion, is being cancelled: its row is back and its hold cleared once the claims are read.
     const w = world([lockedUser()])
