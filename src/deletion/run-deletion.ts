@@ -303,6 +303,19 @@ function contendsEarlier(other: DeletionRequest, request: DeletionRequest): bool
   return a < b || (a === b && other.id < request.id)
 }
 
+/** How much earlier than a request's acceptance another deletion must have ended to be told apart from it: the instances' clocks, and the moment between the read of the row and the create. */
+const ENDED_BEFORE_MARGIN_MS = 60_000
+
+/**
+ * Whether a deletion ended before this request (without a mode) was accepted. Such a request is
+ * only created once the row read not deleted (deleteUser refuses a deleted user first), so the user
+ * was put back since that deletion (a backup restored, the user re-created): neither its hold nor
+ * its recorded lock is what stands on the row now.
+ */
+function endedBeforeAccepted(other: DeletionRequest, request: DeletionRequest): boolean {
+  return isFinished(other.state) && other.updatedAt.getTime() < request.createdAt.getTime() - ENDED_BEFORE_MARGIN_MS
+}
+
 /**
  * Whose lock the deleted row of a request's user is, for a request without a mode that died before
  * its lock (or lost the lock's answer) and finds the row deleted. Another request's when:
@@ -313,16 +326,21 @@ function contendsEarlier(other: DeletionRequest, request: DeletionRequest): bool
  *   it `pending` before its compare-and-set, and it stays so while recording the lock fails), and
  *   has not ended failed or cancelled: a failed request lost the row or was taken over, and a
  *   cancelled one put it back.
- * Another such request without a mode, older and still open, is waited for (contendsEarlier).
+ * A deletion that ended before this request was accepted is neither (endedBeforeAccepted): the
+ * user was put back since. Another such request without a mode, older and still open, is waited for
+ * (contendsEarlier).
  * Else this request's own earlier attempt locked it, provided the row, read again after those,
  * still says deleted: a cancel puts the row back before it clears its hold, so one that finished
  * since the first read is seen here, and the next pass locks the row anew ('undecided').
  */
 async function whoseLock(deps: RunDeps, request: DeletionRequest): Promise<'this' | 'another' | 'undecided'> {
   const held = await deps.states.get(request.userId)
-  if (held && held.requestId !== request.id) return 'another'
+  if (held && held.requestId !== request.id) {
+    const holder = await deps.requests.get(held.requestId)
+    if (!holder || !endedBeforeAccepted(holder, request)) return 'another'
+  }
   const others = await deps.requests.findByUser(request.userId, 20)
-  if (others.some((other) => other.id !== request.id && tookTheUser(other))) return 'another'
+  if (others.some((other) => other.id !== request.id && tookTheUser(other) && !endedBeforeAccepted(other, request))) return 'another'
   // Two such requests, resumed at once on two instances, would each read the row as its own lock.
   if (others.some((other) => other.id !== request.id && contendsEarlier(other, request))) return 'undecided'
   const again = await deps.users.findUser(request.userId)
