@@ -1,5 +1,5 @@
 import { createPublicKey, type JsonWebKey } from 'node:crypto'
-import { UnknownKeyError, type KeySource } from './key-source.js'
+import { KeysUnavailableError, type KeySource, UnknownKeyError } from './key-source.js'
 import { httpCall } from '../shared/http-call.js'
 
 export interface JwksKeySourceOptions {
@@ -48,8 +48,9 @@ export class JwksKeySource implements KeySource {
     if (cached) return cached
     if (this.inflight || this.mayFetch()) await this.refresh()
     const pem = this.keys.get(kid)
-    if (!pem) throw new UnknownKeyError()
-    return pem
+    if (pem) return pem
+    // Never loaded: an unknown kid says nothing of the token, only that the realm was not reached.
+    throw this.loadedAt === Number.NEGATIVE_INFINITY ? new KeysUnavailableError() : new UnknownKeyError()
   }
 
   loadedKey(kid: string): string | undefined {

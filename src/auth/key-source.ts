@@ -22,3 +22,15 @@ export class UnknownKeyError extends Error {
     super(reason)
   }
 }
+
+/**
+ * The realm's keys have never been loaded (Keycloak unreachable since this process started): no
+ * token can be judged, good or bad, so the caller hears the dependency is unavailable (503), not
+ * that its token is invalid.
+ */
+export class KeysUnavailableError extends Error {
+  override name = 'KeysUnavailableError'
+  constructor() {
+    super('realm keys not loaded yet')
+  }
+}

@@ -4,8 +4,9 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { signJwt } from '../../scripts/lib/sign-jwt.js'
 import { createRealmKeys, mintUserToken } from '../../test/support/user-tokens.js'
+import { DependencyUnavailableError } from '../deletion/errors.js'
 import { InvalidCredentialsError } from './auth-errors.js'
-import { UnknownKeyError, type KeySource } from './key-source.js'
+import { type KeySource, KeysUnavailableError, UnknownKeyError } from './key-source.js'
 import { PemKeySource } from './pem-key-source.js'
 import { UserTokenVerifier, userIdFromSubject } from './user-token-verifier.js'
 
@@ -196,6 +197,19 @@ describe('UserTokenVerifier with offline PEM keys, forged or unusable tokens', (
     const error = await expectRejected(token, /expired/, 'for-token')
 
     expect(error.message).toMatch(/^for-token:/)
+  })
+
+  it('when the realm’s keys were never loaded (Keycloak unreachable since start), then a good token is not called invalid: Keycloak is unavailable (503)', async () => {
+    const neverLoaded: KeySource = { getJWK: () => Promise.reject(new KeysUnavailableError()), loadedKey: () => undefined, size: () => 0 }
+    const verifier = new UserTokenVerifier({ ssoUrl: SSO_URL, realm: REALM, keys: neverLoaded })
+
+    const error = await verifier.verify(mintUserToken(realm, ISSUER, { sub: USER_ID })).then(
+      () => undefined,
+      (err: unknown) => err,
+    )
+
+    expect(error).toBeInstanceOf(DependencyUnavailableError)
+    expect((error as DependencyUnavailableError).dependency).toBe('keycloak')
   })
 
   it('when the key source never answers, then verification fails within the time bound', async () => {

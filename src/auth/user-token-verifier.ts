@@ -2,8 +2,9 @@ import { createPublicKey, type KeyObject } from 'node:crypto'
 import Keycloak from 'keycloak-connect'
 import { InvalidCredentialsError } from './auth-errors.js'
 import type { ScopedRole } from '../deletion/caller.js'
+import { DependencyUnavailableError } from '../deletion/errors.js'
 import { type CompactJwt, checkTimeClaims, parseCompactJwt } from './compact-jwt.js'
-import type { KeySource } from './key-source.js'
+import { type KeySource, KeysUnavailableError } from './key-source.js'
 import { userIdOfSubject } from './token-subject.js'
 import { VerifiedTokenCache } from './verified-token-cache.js'
 
@@ -131,7 +132,7 @@ export class UserTokenVerifier {
     if (jwt.header.alg !== 'RS256') throw new InvalidCredentialsError(credential, 'algorithm not allowed')
     if (typeof jwt.header.kid !== 'string' || jwt.header.kid === '') throw new InvalidCredentialsError(credential, 'no kid')
     checkTimeClaims(jwt.payload, credential, { nowSeconds, clockSkewSeconds: this.clockSkewSeconds })
-    await this.validateWithAdapter(raw, credential)
+    await this.validateWithAdapter(raw, jwt.header.kid, credential)
     const { sub, roles, parentId, auth_time: authTime, sid, azp } = jwt.payload
     if (typeof sub !== 'string' || sub === '') throw new InvalidCredentialsError(credential, 'no sub')
     const userId = userIdOfSubject(sub, this.subjectRules)
@@ -160,15 +161,28 @@ export class UserTokenVerifier {
     if (pem !== undefined) this.verified.set(raw, { token: copyOf(token), payload: jwt.payload, kid, pem })
   }
 
-  private async validateWithAdapter(raw: string, credential: 'user-token' | 'for-token'): Promise<void> {
+  /**
+   * The realm's keys must have been loaded for any verdict: the adapter wraps every failure to get a
+   * key as an invalid token, so a realm never reached since start would answer good tokens 401. Any
+   * other failure is left for the adapter to give its own reason (the key then served from cache).
+   */
+  private async keyLoadable(kid: string): Promise<void> {
+    try {
+      await this.keys.getJWK(kid)
+    } catch (err) {
+      if (err instanceof KeysUnavailableError) throw new DependencyUnavailableError('keycloak', { cause: err })
+    }
+  }
+
+  private async validateWithAdapter(raw: string, kid: string, credential: 'user-token' | 'for-token'): Promise<void> {
     let timer: NodeJS.Timeout | undefined
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new InvalidCredentialsError(credential, 'verification timed out')), this.timeoutMs)
     })
     try {
-      await Promise.race([this.grantManager.createGrant({ access_token: raw as unknown as Keycloak.Token }), deadline])
+      await Promise.race([this.keyLoadable(kid).then(() => this.grantManager.createGrant({ access_token: raw as unknown as Keycloak.Token })), deadline])
     } catch (err) {
-      if (err instanceof InvalidCredentialsError) throw err
+      if (err instanceof InvalidCredentialsError || err instanceof DependencyUnavailableError) throw err
       // The adapter's reasons ("invalid token (wrong ISS)") are safe to log: they carry no token content.
       throw new InvalidCredentialsError(credential, err instanceof Error ? err.message : 'rejected')
     } finally {
