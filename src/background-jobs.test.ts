@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { itemAt } from '../test/support/item-at.js'
 import { deferred } from '../test/support/wait-until.js'
 import { MAX_INTERVAL_MS, startPeriodicJobs, type PeriodicJob } from './background-jobs.js'
+import { DependencyUnavailableError } from './deletion/errors.js'
 import type { Logger } from './logging/logger.js'
 
 /** A job whose every pass waits until the test finishes it. */
@@ -146,6 +147,28 @@ describe('startPeriodicJobs', () => {
     expect(lines[0]).toMatchObject({ level: 'warn', fields: { job: 'sweeper' } })
     expect(passes).toHaveLength(2)
     itemAt(passes, 1, 'pass').resolve()
+    await jobs.stop()
+  })
+
+  it('when a pass fails because a dependency is down, then the line names the dependency and its error’s kind, with no stack (every pass meets it during an outage); another failure is logged whole', async () => {
+    const { job, passes } = manualJob('event-relay', 100)
+    const { logger, lines } = recordingLogger()
+    const jobs = startPeriodicJobs([job], logger)
+    await vi.advanceTimersByTimeAsync(100)
+
+    const driverError = new Error('All host(s) tried for query failed')
+    driverError.name = 'NoHostAvailableError'
+    itemAt(passes, 0, 'pass').reject(new DependencyUnavailableError('cassandra', { cause: driverError }))
+    await vi.advanceTimersByTimeAsync(100)
+    const bug = new TypeError('x is undefined')
+    itemAt(passes, 1, 'pass').reject(bug)
+    await vi.advanceTimersByTimeAsync(100)
+
+    expect(lines.map((line) => line.fields)).toEqual([
+      { job: 'event-relay', dependency: 'cassandra', cause: 'NoHostAvailableError' },
+      { job: 'event-relay', err: bug },
+    ])
+    itemAt(passes, 2, 'pass').resolve()
     await jobs.stop()
   })
 

@@ -1,3 +1,4 @@
+import { DependencyUnavailableError } from './deletion/errors.js'
 import type { Logger } from './logging/logger.js'
 
 export interface PeriodicJob {
@@ -37,7 +38,7 @@ export function startPeriodicJobs(jobs: PeriodicJob[], logger: Logger, ready: ()
           .then(ready)
           .then((go) => (go && !stopping.signal.aborted ? job.run(stopping.signal) : 'not started'))
           .then((result) => logger.debug({ job: job.name, result }, 'background pass'))
-          .catch((err: unknown) => logger.warn({ job: job.name, err }, 'background pass failed'))
+          .catch((err: unknown) => logger.warn({ job: job.name, ...whyPassFailed(err) }, 'background pass failed'))
           .finally(() => inFlight.delete(job.name))
         inFlight.set(job.name, pass)
       }, job.intervalMs)
@@ -51,4 +52,14 @@ export function startPeriodicJobs(jobs: PeriodicJob[], logger: Logger, ready: ()
       await Promise.all(inFlight.values())
     },
   }
+}
+
+/**
+ * What a failed pass logs: a dependency that is down by name and the kind of its error (every pass
+ * meets it while the outage lasts, and a stack each time says nothing more); anything else whole,
+ * with its stack, as the bug it is.
+ */
+function whyPassFailed(err: unknown): Record<string, unknown> {
+  if (!(err instanceof DependencyUnavailableError)) return { err }
+  return { dependency: err.dependency, ...(err.cause instanceof Error && { cause: err.cause.name }) }
 }
