@@ -6,7 +6,9 @@ import { loadConfig, orExitOnConfigError } from './config/load-config.js'
 import { LOCK_DECISION_WAIT_MS } from './deletion/commit-gate.js'
 import { gracefulClose } from './http/graceful-close.js'
 import { leaseAdvice } from './lease-advice.js'
-import { applyConnectionLimits, httpServerOptions } from './http/server-limits.js'
+import { bodyLimitOf } from './http/operation.js'
+import { operations } from './http/operations/index.js'
+import { applyConnectionLimits, continueWithinBodyLimit, httpServerOptions } from './http/server-limits.js'
 import { createLogger } from './logging/logger.js'
 import { shutdownOnSignal } from './shutdown.js'
 
@@ -26,6 +28,7 @@ server.on('error', (err: NodeJS.ErrnoException) => {
   process.exit(1)
 })
 applyConnectionLimits(server as HttpServer, config.http)
+continueWithinBodyLimit(server as HttpServer, Math.max(...operations.map((operation) => bodyLimitOf(operation, config.http.maxBodyBytes))))
 const closeServer = gracefulClose(server)
 
 // The sweeper resumes deletion requests a crash or an outage left open; the relay publishes events.

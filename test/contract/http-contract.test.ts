@@ -107,6 +107,34 @@ describe('the built server over HTTP', () => {
     expect(status).toBe(413)
   })
 
+  it('when a client sends Expect: 100-continue for a body over every limit, then the 413 comes first and no 100 Continue: it need not upload the body', async () => {
+    const { headers } = await seeded()
+    const url = new URL(server.url)
+    const heard = await new Promise<{ continued: boolean; status: number }>((resolve, reject) => {
+      let continued = false
+      const req = httpRequest(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: '/api/user/v1/delete',
+          method: 'POST',
+          headers: { ...headers, 'content-type': 'application/json', 'content-length': String(50_000_000), expect: '100-continue' },
+        },
+        (res) => {
+          res.resume()
+          resolve({ continued, status: res.statusCode ?? 0 })
+        },
+      )
+      req.on('continue', () => {
+        continued = true
+      })
+      req.on('error', reject)
+      req.flushHeaders()
+    })
+
+    expect(heard).toEqual({ continued: false, status: 413 })
+  })
+
   it('when the server runs, then its log lines are JSON with a msgid and carry no token', async () => {
     const { id, headers } = await seeded()
     await post(JSON.stringify({ request: { userId: id } }), { ...headers, 'x-request-id': 'contract-trace-1' })
