@@ -1,5 +1,6 @@
 import type { DeletionReceipt, DeletionRequest, ReceiptEntry, RequestState } from './deletion-request.js'
 import { keyId, keyedHash } from './keyed-hash.js'
+import { ABSENT_ON_RESUME, ABSENT_ON_RESUME_WHY } from './steps/absent-on-resume.js'
 import { deletionSteps } from './steps/index.js'
 import { roles } from './steps/roles.js'
 
@@ -15,9 +16,10 @@ export type PhysicalHorizons = Readonly<Record<string, { by?: string; how: strin
  * The actions that removed or overwrote a person's values (or, `queued`, wrote the event a topic
  * drops at its retention): only their entries say when the store drops the old values physically.
  * Kept, not sent, appended, pending, absent, a flag set over data kept: nothing personal is going,
- * and a date there would tell an authority that data kept will be gone.
+ * and a date there would tell an authority that data kept will be gone. Absent on resume: the run
+ * that was cut short may have erased it, and the store's old values go by the same horizon.
  */
-const ERASING_ACTIONS: ReadonlySet<string> = new Set(['deleted', 'scrubbed', 'blanked', 'tombstoned', 'hard-deleted', 'queued'])
+const ERASING_ACTIONS: ReadonlySet<string> = new Set(['deleted', 'scrubbed', 'blanked', 'tombstoned', 'hard-deleted', 'queued', ABSENT_ON_RESUME])
 
 /**
  * Whether a receipt entry erased something, so that its store's physical horizon applies to it. A
@@ -41,6 +43,9 @@ function storesLeftToOthers(request: DeletionRequest): ReceiptEntry[] {
   ]
 }
 
+/** The why of a line: the step's, and on a line a resumed run found nothing of, what that means. */
+const whyOf = (action: string, why: string): string => (action.split(', ').includes(ABSENT_ON_RESUME) ? `${why}; ${ABSENT_ON_RESUME_WHY}` : why)
+
 /**
  * What was done per store and why, from each step's own declaration. A store the request's plan
  * keeps (a soft deletion keeps nearly everything, to be restorable) is listed as kept, with the
@@ -52,9 +57,10 @@ export function receiptStores(request: DeletionRequest): ReceiptEntry[] {
     const outcome = request.steps[step.name]
     const why = (outcome?.plan === 'soft' && 'softWhy' in step && step.softWhy) || step.why
     if (outcome?.entries) {
-      for (const entry of outcome.entries) stores.push({ ...entry, why })
+      for (const entry of outcome.entries) stores.push({ ...entry, why: whyOf(entry.action, why) })
     } else if (outcome) {
-      stores.push({ store: step.store, action: outcome.status === 'pending' ? 'pending' : outcome.action, ...(outcome.count !== undefined && { count: outcome.count }), why })
+      const action = outcome.status === 'pending' ? 'pending' : outcome.action
+      stores.push({ store: step.store, action, ...(outcome.count !== undefined && { count: outcome.count }), why: whyOf(action, why) })
     } else if ('kept' in step && step !== roles && !(step.plans as readonly string[]).includes(request.plan)) {
       stores.push({ store: step.store, action: step.kept.action, why: step.kept.why })
     }

@@ -8,6 +8,7 @@ import { type AuditTrail, CREATE_SETTLED_WITHIN_MS, type DeletionRequestStore, t
 import { auditRecord, failRequest, owedEndRecord, settleRequest } from './settle-request.js'
 import { stepsOf } from './steps/index.js'
 import { recordLock } from './steps/lock.js'
+import { runStep } from './steps/absent-on-resume.js'
 import { contactsOnce, type StepDeps } from './steps/step.js'
 
 export interface RunDeps extends StepDeps {
@@ -39,9 +40,11 @@ export interface RunDeps extends StepDeps {
  * Runs every step of the request's plan it has not finished, in order, recording the outcomes at the
  * checkpoints the steps declare and with the finish, then settles the state: completed, partial while a dependency (Keycloak) still owes a step,
  * or scheduled when a grace period's soft phase is done. Cassandra being unreachable stops the run
- * (the request stays in progress for the sweeper).
+ * (the request stays in progress for the sweeper). `resumed`: an earlier run of this plan locked the
+ * request and stopped (see StepContext.resumed); its steps then record what they find missing as
+ * such, at no cost (no write more).
  */
-export async function runRemainingSteps(deps: RunDeps, request: DeletionRequest, userName: string | null = null): Promise<RequestState> {
+export async function runRemainingSteps(deps: RunDeps, request: DeletionRequest, userName: string | null = null, { resumed = false } = {}): Promise<RequestState> {
   const plan = request.plan
   // Outcomes not written yet: one write at each checkpoint, the rest with the finish (a step record
   // each was two thirds of a deletion's writes in sequence, and as much of Cassandra's CPU).
@@ -65,7 +68,7 @@ export async function runRemainingSteps(deps: RunDeps, request: DeletionRequest,
     }
     let result: StepOutcome
     try {
-      result = await step.run({ deps, request, plan, userName, contacts: readContactsOnce, recordNow })
+      result = await runStep(step.run, { deps, request, plan, userName, contacts: readContactsOnce, recordNow, resumed })
     } catch (err) {
       // The run stops here (Cassandra went away): keep what is done if it can still be written, so the retry starts at this step.
       if (!(err instanceof LeaseLostError)) await checkpoint().catch(() => undefined)
@@ -125,6 +128,7 @@ async function beginErasure(deps: RunDeps, request: DeletionRequest): Promise<Re
   deps.listener.userDeleted(request.userId)
   deps.afterStep?.('erasure')
   // The profile is still whole (the soft phase kept it): the event may name the user if configured to.
+  // Not a resumed run: no run of the erasure has erased anything yet (one cut short is resumed as in_progress).
   return runRemainingSteps(deps, request, deps.eventIncludesUserName ? await deps.users.findUserName(request.userId) : null)
 }
 
@@ -257,7 +261,9 @@ async function resumeHeld(deps: RunDeps, request: DeletionRequest, now: Date, { 
     if (!isDue(request, now)) return scheduledNotDue(deps, request)
     return beginErasure(deps, request)
   }
-  if (request.steps.lock?.status !== 'done') {
+  // Locked by an earlier run, which may have erased more than the outcomes it recorded say.
+  const lockedBefore = request.steps.lock?.status === 'done'
+  if (!lockedBefore) {
     if (request.plan !== 'sunbird') {
       // A mode request that died before (or while) taking its lock: take it now, by the same rules.
       const locked = await lockForPlan(deps, request)
@@ -288,7 +294,7 @@ async function resumeHeld(deps: RunDeps, request: DeletionRequest, now: Date, { 
     }
     await recordLock(deps, request, now)
   }
-  return runRemainingSteps(deps, request)
+  return runRemainingSteps(deps, request, null, { resumed: lockedBefore })
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { ExtraTarget } from '../ports.js'
+import { lineOnResume } from './absent-on-resume.js'
 import { type DeletionStep, actionFor, owedNotConfiguredHere, type RecordedOutcomes, stepOutcome } from './step.js'
 
 /** How the receipt names a table of another keyspace. */
@@ -31,7 +32,7 @@ export const extraTargets = {
   store: 'cassandra (ERASURE_EXTRA_TARGETS)',
   why: 'tables of other keyspaces keyed by user id, as configured: rows deleted or columns blanked once the deletion erases; kept while it can be cancelled',
   plans: ['sunbird', 'soft', 'hard'],
-  async run({ deps, request, plan, recorded }) {
+  async run({ deps, request, plan, recorded, resumed }) {
     const entries: { store: string; action: string; count?: number }[] = []
     if (plan === 'soft') {
       for (const target of deps.extraTargets) entries.push({ store: extraTargetStore(target), action: 'kept' })
@@ -39,9 +40,9 @@ export const extraTargets = {
     }
     for (const target of deps.extraTargets) {
       const count = await deps.tables.eraseExtra(target, request.userId)
-      entries.push(
-        count === undefined ? { store: extraTargetStore(target), action: 'table not found' } : { store: extraTargetStore(target), action: target.action === 'delete' ? 'deleted' : 'blanked', count },
-      )
+      const entry =
+        count === undefined ? { store: extraTargetStore(target), action: 'table not found' } : { store: extraTargetStore(target), action: target.action === 'delete' ? 'deleted' : 'blanked', count }
+      entries.push(resumed ? lineOnResume(entry) : entry)
     }
     const owed = owedElsewhere(recorded ?? request.steps, deps.extraTargets.map(extraTargetStore))
     if (owed.length > 0) {

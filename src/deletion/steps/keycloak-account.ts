@@ -1,5 +1,6 @@
 import { DependencyUnavailableError } from '../errors.js'
 import type { StepOutcome } from '../deletion-request.js'
+import { ABSENT_ON_RESUME } from './absent-on-resume.js'
 import { type DeletionStep, type RecordedOutcomes, type RestoreContext, type StepDeps, stepOutcome } from './step.js'
 
 /** Keycloak out of reach, or refusing us (e.g. a revoked service client): the step is owed, the sweeper comes back for it. */
@@ -68,10 +69,12 @@ export const keycloakAccount = {
   why: 'every session ended, then the account removed (disabled and blanked if removal was refused)',
   softWhy: 'every session ended and the account disabled, kept whole so a cancel can enable it again',
   plans: ['sunbird', 'soft', 'hard'],
-  async run({ deps, request, plan, recordNow }): Promise<StepOutcome> {
+  async run({ deps, request, plan, recordNow, resumed }): Promise<StepOutcome> {
     if (plan !== 'soft') {
       try {
-        return stepOutcome('done', await deps.identity.eraseAccount(request.userId), deps.clock.now(), undefined, { plan })
+        const erased = await deps.identity.eraseAccount(request.userId)
+        // Nothing is recorded before the removal: a resumed run cannot tell "never had one" from "removed by the run it resumes".
+        return stepOutcome('done', erased === 'absent' && resumed ? ABSENT_ON_RESUME : erased, deps.clock.now(), undefined, { plan })
       } catch (err) {
         // The Cassandra side still completes, the request stays partial, and the sweeper retries.
         return owed(deps, err, plan, request.id)

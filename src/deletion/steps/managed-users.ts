@@ -1,6 +1,7 @@
-import type { DeletionRequest, StepOutcome } from '../deletion-request.js'
+import type { StepOutcome } from '../deletion-request.js'
 import { keptChanging } from '../errors.js'
 import { keyId } from '../keyed-hash.js'
+import { runStep } from './absent-on-resume.js'
 import { type DeletionStep, type PlanEntry, type PlanName, type StepContext, type StepDeps, actionFor, contactsOnce, managedStore, recordedIds, stepOutcome } from './step.js'
 import { userRow } from './user-row.js'
 
@@ -69,9 +70,16 @@ async function hold(deps: StepDeps, childId: string, requestId: string, plan: Pl
 /**
  * One managed user erased by the deleted user's own steps, as if it were their deletion: the same
  * stores, the same plan. Each step is idempotent, so a run again (after a crash, or for a store that
- * was out of reach) does all of it again harmlessly. A failure is logged as this step's.
+ * was out of reach) does all of it again harmlessly, and, resumed, says where it found nothing that
+ * the run it resumes may have erased (see absent-on-resume.ts). A failure is logged as this step's.
  */
-async function eraseManaged(deps: StepDeps, request: DeletionRequest, plan: PlanName, childId: string, steps: readonly DeletionStep[], tally: StoreTally, hashes: Set<string>): Promise<void> {
+async function eraseManaged(
+  { deps, request, plan, resumed }: Pick<StepContext, 'deps' | 'request' | 'plan' | 'resumed'>,
+  childId: string,
+  steps: readonly DeletionStep[],
+  tally: StoreTally,
+  hashes: Set<string>,
+): Promise<void> {
   await hold(deps, childId, request.id, plan)
   deps.listener.userDeleted(childId)
   const context: StepContext = {
@@ -83,10 +91,11 @@ async function eraseManaged(deps: StepDeps, request: DeletionRequest, plan: Plan
     plan,
     userName: null,
     contacts: contactsOnce(deps, childId),
+    ...(resumed && { resumed }),
   }
   for (const step of steps) {
     if (!step.run) continue
-    const outcome = await step.run(context)
+    const outcome = await runStep(step.run, context)
     for (const hash of outcome.hashes ?? []) hashes.add(hash)
     // The row is this step's own line (scrubbed / hard-deleted, one per managed user).
     if (step === userRow) continue
@@ -156,7 +165,7 @@ export function managedUsersStep(personalStoreSteps: readonly DeletionStep[]): M
     // A hard deletion cuts the children loose from this user: only this outcome still names them, for the event.
     checkpointAfter: (outcome: StepOutcome) => (outcome.ids?.length ?? 0) > 0,
     kept: { action: 'kept', why: 'managed users untouched while the deletion can be cancelled' },
-    async run({ deps, request, plan, recordNow }: StepContext): Promise<StepOutcome> {
+    async run({ deps, request, plan, recordNow, resumed }: StepContext): Promise<StepOutcome> {
       const { users, clock } = deps
       const verb = plan === 'hard' ? 'hard-deleted' : 'scrubbed'
       // A rerun (a store was out of reach) finds the children it already cut loose in its own earlier outcome.
@@ -171,7 +180,7 @@ export function managedUsersStep(personalStoreSteps: readonly DeletionStep[]): M
       const steps = stepsForManaged(personalStoreSteps, plan)
       const tally = new StoreTally()
       const hashes = new Set<string>()
-      for (const childId of managed) await eraseManaged(deps, request, plan, childId, steps, tally, hashes)
+      for (const childId of managed) await eraseManaged({ deps, request, plan, resumed }, childId, steps, tally, hashes)
       const entries = [{ store: STORE, action: verb, count: managed.length }, ...mergeWithEarlier(earlier, plan, tally.entries())]
       return stepOutcome(tally.pending ? 'pending' : 'done', verb, clock.now(), managed.length, { plan, ids: managed, entries, ...keptHashes(earlier, hashes, keyId(deps.receiptKey)) })
     },

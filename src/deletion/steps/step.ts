@@ -73,6 +73,12 @@ export interface StepContext {
    * lease), for a step that records before it acts. Absent for a managed user's steps.
    */
   recordNow?(outcome: StepOutcome): Promise<void>
+  /**
+   * This run resumes a request an earlier run had locked (its lock was recorded before this run
+   * began): a step it runs has no outcome that holds, so that run may have erased what this one
+   * finds missing, and says so (see absent-on-resume.ts). For a managed user, the deleted user's run's.
+   */
+  resumed?: boolean
 }
 
 /** A deletion's recorded outcomes by step name (DeletionRequest.steps, typed loosely: the step names follow from the steps). */
