@@ -47,6 +47,8 @@ class FakeBroker {
   maxMessageBytes = Number.POSITIVE_INFINITY
   down = false
   partitionCount = 1
+  /** The partitions the producer's own metadata knows, when it lags the admin's (partitions being added): kafkajs's producer places messages by these. */
+  producerPartitionCount: number | undefined
   readonly failing = new Set<number>()
   readonly topic: { key: string; value: string; partition: number }[] = []
   readonly sends: { messages: number; bytes: number; refused: boolean; failed: boolean; partitions: number[] }[] = []
@@ -82,8 +84,12 @@ class FakeBroker {
       send: async (record: ProducerRecord) => {
         const messages = record.messages as (Message & { key: string; value: string })[]
         const batches = new Map<number, typeof messages>()
+        const known = this.producerPartitionCount ?? this.partitionCount
+        const producerMetadata = this.metadata().slice(0, known)
         for (const m of messages) {
-          const partition = m.partition ?? this.partitionOf(m.key)
+          // kafkajs drops a message naming a partition its metadata does not hold, with no request, and the send resolves.
+          if (m.partition !== undefined && m.partition >= known) continue
+          const partition = m.partition ?? this.partitioner({ topic: TOPIC, partitionMetadata: producerMetadata, message: { key: m.key, value: null } })
           batches.set(partition, [...(batches.get(partition) ?? []), m])
         }
         let error: Error | undefined
@@ -112,7 +118,7 @@ class FakeBroker {
  * wait is the whole of TOO_LARGE_BACKOFF's). While `cassandra.down`, the request's record of a
  * publication fails, as the store's would.
  */
-function relayOver(outbox: RelayDeps['outbox'], broker: FakeBroker, maxSendBytes: number, random: () => number = () => 0) {
+function relayOver(outbox: RelayDeps['outbox'], broker: FakeBroker, maxSendBytes: number, random: () => number = () => 0, extra: Pick<RelayDeps, 'maxWaitingEvents'> = {}) {
   const lines: Record<string, unknown>[] = []
   const log = createLogger('info', { write: (line: string) => void lines.push(JSON.parse(line)) })
   const metrics = {
@@ -148,6 +154,7 @@ function relayOver(outbox: RelayDeps['outbox'], broker: FakeBroker, maxSendBytes
       createProducer: () => broker.producer(),
       topicPartitions: () => broker.topicPartitions(),
       random,
+      ...extra,
     },
   )
   return { relay, lines, metrics, recorded, cassandra }
@@ -542,6 +549,39 @@ describe('KafkaRelay: a partition whose sends fail', () => {
     expect(metrics.failures.kafka).toBe(10 * stuck.length)
   })
 
+  it('when one failing partition has more events waiting than the relay remembers (maxWaitingEvents), then the listing is never read past more than that, the relay backs off as a whole, and once the partition takes events again every event is published', async () => {
+    const outbox = new InMemoryRelayOutbox()
+    const broker = new FakeBroker()
+    const { entries, stuck } = withOnePartitionFailing(broker, 2, 600)
+    const maxWaitingEvents = 50
+    expect(stuck.length).toBeGreaterThan(maxWaitingEvents)
+    outbox.add(...entries)
+    const { relay, recorded } = relayOver(outbox, broker, 100_000, () => 0, { maxWaitingEvents })
+    const skipped: number[] = []
+    const pending = outbox.pending.bind(outbox)
+    outbox.pending = (limit, skip) => {
+      skipped.push(skip?.size ?? 0)
+      return pending(limit, skip)
+    }
+
+    for (let tick = 0; tick < 60; tick++) {
+      await relay.publishPending()
+      vi.setSystemTime(Date.now() + 2_000)
+    }
+    expect(Math.max(...skipped)).toBe(maxWaitingEvents)
+    await relay.publishPending()
+    const readsWhileFull = outbox.reads.length
+    await relay.publishPending()
+    expect(outbox.reads.length).toBe(readsWhileFull)
+
+    broker.failing.clear()
+    for (let tick = 0; tick < 60 && outbox.listed().length > 0; tick++) {
+      vi.setSystemTime(Date.now() + 30_000)
+      await relay.publishPending()
+    }
+    expect(sorted(recorded)).toEqual(sorted(ids(entries)))
+  })
+
   it("when a partition's send failed, then its events are passed by until its wait is over while the other partitions' new events go at once; then they are sent again, in listing order, and published once it takes them", async () => {
     const outbox = new InMemoryRelayOutbox()
     const broker = new FakeBroker()
@@ -578,7 +618,21 @@ describe('KafkaRelay: a partition whose sends fail', () => {
     expect(sorted(recorded)).toEqual(sorted(ids([...entries, ...later])))
   })
 
-  it("when events go to a topic of several partitions, then each send holds one partition's events, each message naming the partition kafkajs's producer would pick for its key, and the topic's partitions are asked once per connect", async () => {
+  it("when the topic's partitions were read as more than the producer's metadata holds yet (partitions being added), then every event still reaches the topic: none is taken for sent while kafkajs dropped it", async () => {
+    const outbox = new InMemoryRelayOutbox()
+    const broker = new FakeBroker()
+    broker.partitionCount = 5
+    broker.producerPartitionCount = 3
+    const entries = Array.from({ length: 40 }, () => entry(200))
+    outbox.add(...entries)
+    const { relay } = relayOver(outbox, broker, 100_000)
+
+    expect(await relay.publishPending()).toBe(40)
+
+    expect(broker.topic.map((m) => m.key).sort()).toEqual(entries.map((e) => e.userId).sort())
+  })
+
+  it("when events go to a topic of several partitions, then each send holds one partition's events, each where kafkajs's producer puts its key, and the topic's partitions are asked once per connect", async () => {
     const outbox = new InMemoryRelayOutbox()
     const broker = new FakeBroker()
     broker.partitionCount = 5
@@ -627,7 +681,7 @@ describe('KafkaRelay: a partition whose sends fail', () => {
       return {
         ...inner,
         send: async (record: ProducerRecord) => {
-          if ((record.messages[0] as Message).partition === failing) broker.down = true
+          if (broker.partitionOf(String((record.messages[0] as Message).key)) === failing) broker.down = true
           return inner.send(record)
         },
       }

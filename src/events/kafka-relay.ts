@@ -11,6 +11,9 @@ const ACKS_ALL = -1
 /** How many pages one relay tick publishes at most when the outbox holds a backlog. */
 const MAX_PASSES = 10
 
+/** Most events remembered as waiting for a failing partition (see keepWaiting): about a megabyte of ids, and as many listing rows read past per pass. */
+export const MAX_WAITING_EVENTS = 10_000
+
 /** How many published events are recorded in Cassandra at a time. */
 const RECORD_AT_ONCE = 16
 
@@ -79,6 +82,8 @@ export interface RelayDeps {
   topicPartitions?: () => Promise<PartitionMetadata[]>
   /** Uniform in [0, 1): spreads the waits of held-back events (TOO_LARGE_BACKOFF.jitter); Math.random by default. */
   random?: () => number
+  /** Most events remembered as waiting for a failing partition; MAX_WAITING_EVENTS by default. */
+  maxWaitingEvents?: number
 }
 
 /** What `publishBacklog` left: for `npm run deletion:resume`'s last line and exit code. */
@@ -177,8 +182,8 @@ function kafkaClient(options: KafkaRelayOptions): { createProducer: () => RelayP
     createProducer: () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false }),
     topicPartitions: async () => {
       const admin = kafka.admin()
-      await admin.connect()
       try {
+        await admin.connect()
         const { topics } = await admin.fetchTopicMetadata({ topics: [options.topic] })
         return topics.find((topic) => topic.name === options.topic)?.partitions ?? []
       } finally {
@@ -194,9 +199,11 @@ function kafkaClient(options: KafkaRelayOptions): { createProducer: () => RelayP
  * republishes the same payload, with the same mid, so consumers can drop the duplicate. The
  * producer is idempotent, so its own retries add none.
  * Each send holds the events of one partition (the one kafkajs's default partitioner picks for
- * the key, named in every message), in listing order, at most `maxSendBytes`: kafkajs rejects a
- * send whole when one partition's broker fails it, though the others' records were appended, so a
- * send across partitions made one unavailable partition hold back, and re-send, every event. A
+ * the key, over the partition count read at connect; kafkajs places them by the same rule over its
+ * own metadata, so a send spans two partitions only while the two counts differ), in listing order,
+ * at most `maxSendBytes`: kafkajs rejects a send whole when one partition's broker fails it, though
+ * the others' records were appended, so a send across partitions made one unavailable partition
+ * hold back, and re-send, every event. A
  * partition whose send fails waits (its entries' attempts counted, a wait that grows while it keeps
  * failing: RetryBackoff), its events passed by in the listing meanwhile, while the other partitions'
  * sends go on and are recorded. Kafka unreachable (no connect) means every entry waits: for a pass
@@ -220,6 +227,9 @@ export class KafkaRelay {
   private readonly backoff = new RetryBackoff(BACKOFF)
   /** Cassandra did not record a publication: nothing is read or sent until the wait is over. */
   private readonly recordBackoff = new RetryBackoff(BACKOFF)
+  private readonly maxWaitingEvents: number
+  /** A pass met more events of failing partitions than maxWaitingEvents: the relay backs off as a whole after it. */
+  private waitingFull = false
   /** Partitions whose last send failed, by partition. */
   private readonly partitionWaits = new Map<number, PartitionWait>()
   /** Events Kafka acknowledged whose publication is not recorded yet: at most the send of a page in which the record failed. */
@@ -237,6 +247,7 @@ export class KafkaRelay {
     this.createProducer = deps.createProducer ?? kafka.createProducer
     this.topicPartitions = deps.topicPartitions ?? kafka.topicPartitions
     this.random = deps.random ?? Math.random
+    this.maxWaitingEvents = deps.maxWaitingEvents ?? MAX_WAITING_EVENTS
     this.maxSendBytes = options.maxSendBytes
   }
 
@@ -307,6 +318,11 @@ export class KafkaRelay {
     }
     const { recorded, goOn } = await this.sendPage(page.entries, now)
     this.reportWaiting(page, recorded)
+    if (this.waitingFull) {
+      this.waitingFull = false
+      this.backoff.failed(Date.now())
+      return { count: count + recorded.length, more: false }
+    }
     return { count: count + recorded.length, more: page.more && goOn }
   }
 
@@ -331,7 +347,7 @@ export class KafkaRelay {
     const toSend: [number, OutboxEntry[]][] = []
     for (const [partition, group] of byPartition(entries, (entry) => connection.partitionOf(entry.userId))) {
       const wait = this.partitionWaits.get(partition)
-      if (wait && !wait.backoff.ready(now)) for (const entry of group) wait.waiting.add(entry.requestId)
+      if (wait && !wait.backoff.ready(now)) this.keepWaiting(wait, group)
       else toSend.push([partition, group])
     }
     // Partitions with no failed send behind them first, those tried again after their wait last:
@@ -366,7 +382,10 @@ export class KafkaRelay {
         return { kind: 'unreachable', recorded, unsent: [send, ...sends].flat(), err }
       }
       try {
-        const messages = send.map((entry) => ({ key: entry.userId, value: entry.payload, partition }))
+        // The partition is not named: kafkajs places each message by the same partitioner over its own
+        // metadata. Named, one its metadata does not hold yet (partitions being added, a topic made
+        // again) is dropped by kafkajs without a request, and the send resolves as if it were sent.
+        const messages = send.map((entry) => ({ key: entry.userId, value: entry.payload }))
         await producer.send({ topic: this.options.topic, acks: ACKS_ALL, timeout: this.options.timeoutMs, messages })
       } catch (err) {
         if (isTooLarge(err)) {
@@ -406,9 +425,30 @@ export class KafkaRelay {
   private async partitionFailed(partition: number, entries: readonly OutboxEntry[], err: unknown): Promise<void> {
     const wait = this.partitionWaits.get(partition) ?? { backoff: new RetryBackoff(BACKOFF), waiting: new Set<string>() }
     wait.backoff.failed(Date.now())
-    for (const entry of entries) wait.waiting.add(entry.requestId)
+    this.keepWaiting(wait, entries)
     this.partitionWaits.set(partition, wait)
     await this.notPublished(entries, err)
+  }
+
+  /**
+   * Remembers a failing partition's events, so that the listing passes them by until its wait is
+   * over, while the other partitions' events behind them go on: at most maxWaitingEvents in all.
+   * Past that (one partition down for long, a backlog behind it) the relay backs off as a whole
+   * after the pass, as it does when Kafka is unreachable, so the memory held and the listing rows
+   * each pass reads past stay bounded: events listed behind those not remembered then wait for
+   * the partition too.
+   */
+  private keepWaiting(wait: PartitionWait, entries: readonly OutboxEntry[]): void {
+    let room = this.maxWaitingEvents - [...this.partitionWaits.values()].reduce((sum, each) => sum + each.waiting.size, 0)
+    for (const entry of entries) {
+      if (wait.waiting.has(entry.requestId)) continue
+      if (room <= 0) {
+        this.waitingFull = true
+        return
+      }
+      wait.waiting.add(entry.requestId)
+      room--
+    }
   }
 
   private async notPublished(entries: readonly OutboxEntry[], err: unknown): Promise<void> {

@@ -6,8 +6,8 @@ export type PartitionOf = (key: string | null) => number
 /**
  * Where kafkajs's producer would put each event on a topic of these partitions: its own default
  * partitioner (Java's murmur2 of the key modulo the partition count; round-robin over the partitions
- * that have a leader for an event without a key), so the relay can cut its sends one partition each
- * and name the partition in every message, and the events land where they always have.
+ * that have a leader for an event without a key), so the relay can cut its sends one partition
+ * each. The messages do not name it: kafkajs places them by the same rule over its own metadata.
  */
 export function partitionerFor(topic: string, partitions: readonly PartitionMetadata[]): PartitionOf {
   if (partitions.length === 0) throw new Error(`no partitions known for topic ${topic}`)
