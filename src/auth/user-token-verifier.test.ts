@@ -212,8 +212,21 @@ describe('UserTokenVerifier with offline PEM keys, forged or unusable tokens', (
     expect((error as DependencyUnavailableError).dependency).toBe('keycloak')
   })
 
-  it('when the key source never answers, then verification fails within the time bound', async () => {
+  it('when the realm’s key fetch hangs since start (no key ever loaded), then at the deadline Keycloak is unavailable (503), not the token invalid', async () => {
     const hanging: KeySource = { getJWK: () => new Promise<string>(() => undefined), loadedKey: () => undefined, size: () => 0 }
+    const verifier = new UserTokenVerifier({ ssoUrl: SSO_URL, realm: REALM, keys: hanging, timeoutMs: 100 })
+
+    const error = await verifier.verify(mintUserToken(realm, ISSUER, { sub: USER_ID })).then(
+      () => undefined,
+      (err: unknown) => err,
+    )
+
+    expect(error).toBeInstanceOf(DependencyUnavailableError)
+  })
+
+  it('when the key source never answers, then verification fails within the time bound', async () => {
+    // Keys loaded (one), but the one this token names never comes.
+    const hanging: KeySource = { getJWK: () => new Promise<string>(() => undefined), loadedKey: () => undefined, size: () => 1 }
     const slow = new UserTokenVerifier({ ssoUrl: SSO_URL, realm: REALM, keys: hanging, timeoutMs: 100 })
     const token = mintUserToken(realm, ISSUER, { sub: USER_ID })
     const started = Date.now()

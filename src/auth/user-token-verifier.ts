@@ -177,7 +177,8 @@ export class UserTokenVerifier {
   private async validateWithAdapter(raw: string, kid: string, credential: 'user-token' | 'for-token'): Promise<void> {
     let timer: NodeJS.Timeout | undefined
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new InvalidCredentialsError(credential, 'verification timed out')), this.timeoutMs)
+      // Still no key at the deadline (the realm's key fetch hanging since start): Keycloak is unavailable, the token is not judged.
+      timer = setTimeout(() => reject(this.keys.size() === 0 ? new DependencyUnavailableError('keycloak') : new InvalidCredentialsError(credential, 'verification timed out')), this.timeoutMs)
     })
     try {
       await Promise.race([this.keyLoadable(kid).then(() => this.grantManager.createGrant({ access_token: raw as unknown as Keycloak.Token })), deadline])
