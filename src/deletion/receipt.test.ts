@@ -176,6 +176,22 @@ describe('buildReceipt', () => {
     expect(receipt.state).toBe('partial')
   })
 
+  it('when a hard deletion removed the memberships, then their line says removed, not marked left and kept for history', () => {
+    const hard = { ...request({ ...ALL_STEPS, organisations: { ...done('deleted', 1), plan: 'hard' } }), plan: 'hard' as const }
+
+    const line = buildReceipt(hard, 'completed', KEY, COMPLETED_AT).stores.find((entry) => entry.store === 'cassandra.user_organisation')
+
+    expect(line).toMatchObject({ action: 'deleted', count: 1, why: 'memberships removed: a hard deletion keeps no organisation history of the person' })
+  })
+
+  it('when a step is owed (pending), then its why says it is owed, not that it was done', () => {
+    const partial = request({ ...ALL_STEPS, keycloak: { status: 'pending', action: 'unreachable', at } })
+
+    const line = buildReceipt(partial, 'partial', KEY, COMPLETED_AT).stores.find((entry) => entry.store === 'keycloak')
+
+    expect(line?.why).toMatch(/^owed, retried until done: every session ended, then the account removed/)
+  })
+
   it('when a receipt is built, then it names the request, the state and the completion time', () => {
     const receipt = buildReceipt(request(ALL_STEPS), 'completed', KEY, COMPLETED_AT)
 

@@ -55,7 +55,9 @@ export function receiptStores(request: DeletionRequest): ReceiptEntry[] {
   const stores: ReceiptEntry[] = []
   for (const step of deletionSteps) {
     const outcome = request.steps[step.name]
-    const why = (outcome?.plan === 'soft' && 'softWhy' in step && step.softWhy) || step.why
+    const planWhy = (outcome?.plan === 'soft' && 'softWhy' in step && step.softWhy) || (outcome?.plan === 'hard' && 'hardWhy' in step && step.hardWhy) || step.why
+    // An owed step has not done what its why says yet.
+    const why = outcome?.status === 'pending' ? `owed, retried until done: ${planWhy}` : planWhy
     if (outcome?.entries) {
       for (const entry of outcome.entries) stores.push({ ...entry, why: whyOf(entry.action, why) })
     } else if (outcome) {

@@ -7,6 +7,7 @@ export const organisations = {
   name: 'organisations',
   store: STORE,
   why: 'memberships marked left (isdeleted, orgleftdate); ids only, kept for the organisation history Sunbird jobs read',
+  hardWhy: 'memberships removed: a hard deletion keeps no organisation history of the person',
   plans: ['sunbird', 'hard'],
   kept: { action: 'kept', why: 'memberships kept while the deletion can be cancelled' },
   async run({ deps, request, plan }) {

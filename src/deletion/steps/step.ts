@@ -132,6 +132,8 @@ export interface DeletionStep<Name extends string = string> {
   readonly why: string
   /** Why, for a soft deletion, when the step does something else then (disables what it would remove): the receipt must not say more was erased than was. */
   readonly softWhy?: string
+  /** Why, for a hard deletion, when the step does something else then (removes what it would keep). */
+  readonly hardWhy?: string
   readonly plans: readonly PlanName[]
   /**
    * The outcomes of the steps before it are recorded before it runs: it destroys what they read
