@@ -77,7 +77,7 @@ export interface Service {
   /** resumeFromEntry: a request whose create never applied, created from its open entry (`npm run deletion:resume -- <requestId>`). */
   resumeFromEntry(requestId: string): ReturnType<typeof resumeFromEntry>
   /** One relay pass: publishes queued delete-user events to Kafka. */
-  publishEvents(): Promise<number>
+  publishEvents(stopping?: AbortSignal): Promise<number>
   /** Relay passes until one publishes nothing (`npm run deletion:resume`): how many were published, how many are left and why. */
   publishBacklog(): Promise<BacklogReport>
   /** The audit trail: this instance's hash chain, and verification of every chain. */
@@ -288,7 +288,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     resumeOpen: (stopping) => resumeOpenDeletions(workflow, undefined, stopping),
     resumeRequest: (requestId) => resumeDeletionReport(workflow, requestId),
     resumeFromEntry: (requestId) => resumeFromEntry(workflow, requestId),
-    publishEvents: () => relay.publishPending(),
+    publishEvents: (stopping) => relay.publishPending(100, stopping),
     publishBacklog: () => relay.publishBacklog(),
     schema,
     audit,

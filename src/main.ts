@@ -35,7 +35,7 @@ const closeServer = gracefulClose(server)
 const jobs = startPeriodicJobs(
   [
     { name: 'deletion-sweeper', intervalMs: config.deletion.sweepIntervalMs, run: (stopping) => service.resumeOpen(stopping) },
-    { name: 'event-relay', intervalMs: config.events.relayIntervalMs, run: () => service.publishEvents() },
+    { name: 'event-relay', intervalMs: config.events.relayIntervalMs, run: (stopping) => service.publishEvents(stopping) },
   ],
   logger,
   () => service.schema.ready(),

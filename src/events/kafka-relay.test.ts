@@ -632,6 +632,34 @@ describe('KafkaRelay: a partition whose sends fail', () => {
     expect(broker.topic.map((m) => m.key).sort()).toEqual(entries.map((e) => e.userId).sort())
   })
 
+  it('when the process is stopping during a pass, then no further partition is sent and no further pass starts; what was sent is recorded', async () => {
+    const outbox = new InMemoryRelayOutbox()
+    const broker = new FakeBroker()
+    broker.partitionCount = 3
+    const entries = Array.from({ length: 30 }, () => entry(200))
+    outbox.add(...entries)
+    const { relay, recorded } = relayOver(outbox, broker, 100_000)
+    const stopping = new AbortController()
+    const producer = broker.producer.bind(broker)
+    broker.producer = () => {
+      const inner = producer()
+      return {
+        ...inner,
+        send: async (record: ProducerRecord) => {
+          stopping.abort()
+          return inner.send(record)
+        },
+      }
+    }
+
+    await relay.publishPending(10, stopping.signal)
+
+    expect(broker.sends).toHaveLength(1)
+    expect(recorded.length).toBeGreaterThan(0)
+    expect(recorded.length).toBe(broker.topic.length)
+    expect(outbox.listed()).toHaveLength(30 - recorded.length)
+  })
+
   it("when events go to a topic of several partitions, then each send holds one partition's events, each where kafkajs's producer puts its key, and the topic's partitions are asked once per connect", async () => {
     const outbox = new InMemoryRelayOutbox()
     const broker = new FakeBroker()

@@ -256,8 +256,8 @@ export class KafkaRelay {
    * faster than one page per interval; concurrent calls share the work in flight. Returns how
    * many were published.
    */
-  publishPending(limit = 100): Promise<number> {
-    this.running ??= this.drain(limit).finally(() => {
+  publishPending(limit = 100, stopping?: AbortSignal): Promise<number> {
+    this.running ??= this.drain(limit, stopping).finally(() => {
       this.running = undefined
     })
     return this.running
@@ -288,17 +288,18 @@ export class KafkaRelay {
     await this.reset()
   }
 
-  private async drain(limit: number): Promise<number> {
+  /** `stopping` (the process shutting down): no further pass, and no further partition's send within one; what is sent is recorded first. */
+  private async drain(limit: number, stopping?: AbortSignal): Promise<number> {
     let published = 0
-    for (let pass = 0; pass < MAX_PASSES; pass++) {
-      const { count, more } = await this.pass(limit)
+    for (let pass = 0; pass < MAX_PASSES && !stopping?.aborted; pass++) {
+      const { count, more } = await this.pass(limit, stopping)
       published += count
       if (!more) break
     }
     return published
   }
 
-  private async pass(limit: number): Promise<{ count: number; more: boolean }> {
+  private async pass(limit: number, stopping?: AbortSignal): Promise<{ count: number; more: boolean }> {
     const now = Date.now()
     if (!this.backoff.ready(now) || !this.recordBackoff.ready(now)) return { count: 0, more: false }
     // Kafka has these already: only their record is owed, and it goes before anything new is sent,
@@ -316,7 +317,7 @@ export class KafkaRelay {
       this.reportWaiting(page, [])
       return { count, more: false }
     }
-    const { recorded, goOn } = await this.sendPage(page.entries, now)
+    const { recorded, goOn } = await this.sendPage(page.entries, now, stopping)
     this.reportWaiting(page, recorded)
     if (this.waitingFull) {
       this.waitingFull = false
@@ -335,7 +336,7 @@ export class KafkaRelay {
    * acknowledged once every in-sync replica has them (min.insync.replicas 2 of 3 on a cluster), so a
    * broker lost right after cannot take them along. `goOn`: whether a further pass may follow.
    */
-  private async sendPage(entries: OutboxEntry[], now: number): Promise<{ recorded: string[]; goOn: boolean }> {
+  private async sendPage(entries: OutboxEntry[], now: number, stopping?: AbortSignal): Promise<{ recorded: string[]; goOn: boolean }> {
     let connection: Connection
     try {
       connection = await this.connect()
@@ -356,7 +357,7 @@ export class KafkaRelay {
     const recorded: string[] = []
     let failures = 0
     for (const [index, [partition, group]] of toSend.entries()) {
-      if (failures === MAX_PARTITION_FAILURES_PER_PASS) return { recorded, goOn: false }
+      if (failures === MAX_PARTITION_FAILURES_PER_PASS || stopping?.aborted) return { recorded, goOn: false }
       const outcome = await this.sendPartition(partition, group)
       recorded.push(...outcome.recorded)
       if (outcome.kind === 'unreachable') {
