@@ -279,7 +279,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     },
     cancelDeletion: (input) => cancelDeletion(workflow, input),
     exportUser: (input) => exportUser(workflow, input),
-    readDeletionStatus: (input) => readDeletionStatus({ requests, orgAdminScope: config.authorization.orgAdminScope }, input),
+    readDeletionStatus: (input) => readDeletionStatus({ requests, states, orgAdminScope: config.authorization.orgAdminScope }, input),
   })
   return {
     app,

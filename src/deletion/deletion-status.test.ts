@@ -3,6 +3,7 @@ import type { Caller } from './caller.js'
 import { acceptedRequest, type DeletionRequest } from './deletion-request.js'
 import { readDeletionStatus } from './deletion-status.js'
 import { DeletionRequestNotFoundError, NotPermittedError } from './errors.js'
+import type { UserDeletionState } from './ports.js'
 
 const TARGET = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
 const UNDELETED = 'b0b0b0b0-1111-4222-8333-444455556666'
@@ -28,7 +29,7 @@ function store() {
     get: vi.fn(async (id: string) => (id === request.id ? request : undefined)),
     findByUser: vi.fn(async (userId: string) => (userId === TARGET ? [request] : [])),
   }
-  return { requests, reads: () => requests.get.mock.calls.length + requests.findByUser.mock.calls.length }
+  return { requests, states: { get: async () => undefined }, reads: () => requests.get.mock.calls.length + requests.findByUser.mock.calls.length }
 }
 
 const outcomeOf = (promise: Promise<DeletionRequest>) =>
@@ -46,7 +47,7 @@ describe('readDeletionStatus by user id', () => {
     async (_has, userId) => {
       const s = store()
 
-      const error = await readDeletionStatus({ requests: s.requests, orgAdminScope: 'organisation' }, { caller: stranger(), userId }).catch((err: unknown) => err)
+      const error = await readDeletionStatus({ requests: s.requests, states: s.states, orgAdminScope: 'organisation' }, { caller: stranger(), userId }).catch((err: unknown) => err)
 
       expect(error).toBeInstanceOf(NotPermittedError)
       expect(s.reads()).toBe(0)
@@ -55,7 +56,7 @@ describe('readDeletionStatus by user id', () => {
 
   it('when the user asks about themselves, then they are told there is none (404) or shown theirs', async () => {
     const s = store()
-    const deps = { requests: s.requests, orgAdminScope: 'organisation' as const }
+    const deps = { requests: s.requests, states: s.states, orgAdminScope: 'organisation' as const }
 
     expect(await outcomeOf(readDeletionStatus(deps, { caller: caller(UNDELETED), userId: UNDELETED }))).toBe('DeletionRequestNotFoundError')
     expect(await outcomeOf(readDeletionStatus(deps, { caller: caller(TARGET), userId: TARGET }))).toBe('req-1')
@@ -65,12 +66,12 @@ describe('readDeletionStatus by user id', () => {
     const s = store()
     const parent = caller(PARENT, { managedUser: { userId: TARGET, parentId: PARENT } })
 
-    expect(await outcomeOf(readDeletionStatus({ requests: s.requests, orgAdminScope: 'organisation' }, { caller: parent, userId: TARGET }))).toBe('req-1')
+    expect(await outcomeOf(readDeletionStatus({ requests: s.requests, states: s.states, orgAdminScope: 'organisation' }, { caller: parent, userId: TARGET }))).toBe('req-1')
   })
 
   it('when an ORG_ADMIN asks, then the request is read: shown in their organisation; outside it, 403 where one exists and 404 where none does (what is left to tell)', async () => {
     const s = store()
-    const deps = { requests: s.requests, orgAdminScope: 'organisation' as const }
+    const deps = { requests: s.requests, states: s.states, orgAdminScope: 'organisation' as const }
 
     expect(await outcomeOf(readDeletionStatus(deps, { caller: orgAdminOf(ORG), userId: TARGET }))).toBe('req-1')
     expect(await outcomeOf(readDeletionStatus(deps, { caller: orgAdminOf('org-2'), userId: TARGET }))).toBe('NotPermittedError')
@@ -80,7 +81,7 @@ describe('readDeletionStatus by user id', () => {
   it('when a consumer trusted with any user asks, then the request is read (shown only when it asked for it)', async () => {
     const s = store()
     const consumer = caller('consumer:notifier', { consumer: 'notifier', deleteAnyUser: true })
-    const deps = { requests: s.requests, orgAdminScope: 'organisation' as const }
+    const deps = { requests: s.requests, states: s.states, orgAdminScope: 'organisation' as const }
 
     expect(await outcomeOf(readDeletionStatus(deps, { caller: consumer, userId: UNDELETED }))).toBe('DeletionRequestNotFoundError')
     expect(await outcomeOf(readDeletionStatus(deps, { caller: consumer, userId: TARGET }))).toBe('NotPermittedError')
@@ -93,7 +94,11 @@ describe('readDeletionStatus by user id: superseded requests', () => {
     ...acceptedRequest({ id, userId: TARGET, requestedBy: TARGET, plan: 'sunbird', target: { rootOrgId: ORG, managedBy: null, organisationIds: [ORG] }, now: new Date(at) }),
     ...fields,
   })
-  const over = (newestFirst: DeletionRequest[]) => ({ requests: { get: async () => undefined, findByUser: async () => newestFirst }, orgAdminScope: 'organisation' as const })
+  const over = (newestFirst: DeletionRequest[], held?: UserDeletionState) => ({
+    requests: { get: async () => undefined, findByUser: async () => newestFirst },
+    states: { get: async () => held },
+    orgAdminScope: 'organisation' as const,
+  })
 
   it('when the newest request lost a race for the user (failed, superseded), then the status shows the request that deleted them', async () => {
     const winner = requestOf('winner', 1000, { state: 'completed', steps: { lock: { status: 'done', action: 'locked', at: '1970-01-01T00:00:01.000Z' } } })
@@ -118,6 +123,23 @@ describe('readDeletionStatus by user id: superseded requests', () => {
     expect((await readDeletionStatus(over([superseded, cancelled]), { caller: caller(TARGET), userId: TARGET })).id).toBe('superseded')
   })
 
+  it("when the user's own soft deletion was overtaken by a deletion that erased them (a managing parent's, which holds them under its own id), then their request is shown with erasedBy naming it", async () => {
+    const soft = requestOf('own-soft', 1000, { plan: 'soft', state: 'completed', steps: { lock: { status: 'done', action: 'locked', at: '1970-01-01T00:00:01.000Z' } } })
+
+    const shown = await readDeletionStatus(over([soft], { mode: 'sunbird', requestId: 'parents-deletion' }), { caller: caller(TARGET), userId: TARGET })
+
+    expect(shown).toMatchObject({ id: 'own-soft', erasedBy: 'parents-deletion' })
+  })
+
+  it('when the hold is the request’s own, or a soft or restoring one, then no erasedBy is told', async () => {
+    const soft = requestOf('own-soft', 1000, { plan: 'soft', state: 'completed', steps: { lock: { status: 'done', action: 'locked', at: '1970-01-01T00:00:01.000Z' } } })
+    const statusWith = (held: UserDeletionState) => readDeletionStatus(over([soft], held), { caller: caller(TARGET), userId: TARGET })
+
+    expect('erasedBy' in (await statusWith({ mode: 'soft', requestId: 'own-soft' }))).toBe(false)
+    expect('erasedBy' in (await statusWith({ mode: 'restoring', requestId: 'a-cancel' }))).toBe(false)
+    expect('erasedBy' in (await statusWith({ mode: 'hard', requestId: 'own-soft' }))).toBe(false)
+  })
+
   it('when the request that took the user is one the caller may not read, then the superseded one the caller asked for is shown, not a refusal', async () => {
     const consumer = caller('consumer:notifier', { consumer: 'notifier', deleteAnyUser: true })
     const othersWinner = requestOf('winner', 1000, { state: 'completed', steps: { lock: { status: 'done', action: 'locked', at: '1970-01-01T00:00:01.000Z' } } })
@@ -137,7 +159,7 @@ describe('readDeletionStatus by user id: superseded requests', () => {
 describe('readDeletionStatus by request id', () => {
   it('when a stranger asks, then the right depends on the request, so it is read: 403 for one that exists, 404 for none', async () => {
     const s = store()
-    const deps = { requests: s.requests, orgAdminScope: 'organisation' as const }
+    const deps = { requests: s.requests, states: s.states, orgAdminScope: 'organisation' as const }
 
     await expect(readDeletionStatus(deps, { caller: stranger(), requestId: 'req-1' })).rejects.toBeInstanceOf(NotPermittedError)
     await expect(readDeletionStatus(deps, { caller: stranger(), requestId: 'req-2' })).rejects.toBeInstanceOf(DeletionRequestNotFoundError)
@@ -146,6 +168,6 @@ describe('readDeletionStatus by request id', () => {
   it('when the requester asks, then the request is shown', async () => {
     const s = store()
 
-    expect(await outcomeOf(readDeletionStatus({ requests: s.requests, orgAdminScope: 'organisation' }, { caller: caller(TARGET), requestId: 'req-1' }))).toBe('req-1')
+    expect(await outcomeOf(readDeletionStatus({ requests: s.requests, states: s.states, orgAdminScope: 'organisation' }, { caller: caller(TARGET), requestId: 'req-1' }))).toBe('req-1')
   })
 })

@@ -2,11 +2,26 @@ import type { Caller } from './caller.js'
 import { deletionBasis, ORG_ADMIN, orgAdminCovers, type OrgAdminScope } from './deletion-policy.js'
 import { type DeletionRequest, tookTheUser } from './deletion-request.js'
 import { DeletionRequestNotFoundError, NotPermittedError } from './errors.js'
-import type { DeletionRequestStore } from './ports.js'
+import type { DeletionRequestStore, UserDeletionStates } from './ports.js'
 
 export interface DeletionStatusDeps {
   requests: Pick<DeletionRequestStore, 'get' | 'findByUser'>
+  states: Pick<UserDeletionStates, 'get'>
   orgAdminScope: OrgAdminScope
+}
+
+/**
+ * A deletion request as its status tells it: `erasedBy`, the deletion that erased the user after it
+ * and holds them now (a managing parent's deletion, which erases its managed users under its own
+ * id, or a later hard deletion of the user's own), when it is another: the request's own outcome (a
+ * soft deletion kept, an erasure scheduled) no longer says what became of the user.
+ */
+export type DeletionStatus = DeletionRequest & { erasedBy?: string }
+
+/** The hold of a deletion that erases (hard, or Sunbird's over a soft deletion), when another request than this one has it. */
+async function erasedByAnother(deps: DeletionStatusDeps, request: DeletionRequest): Promise<string | undefined> {
+  const held = await deps.states.get(request.userId)
+  return held && held.requestId !== request.id && (held.mode === 'hard' || held.mode === 'sunbird') ? held.requestId : undefined
 }
 
 /**
@@ -40,7 +55,8 @@ async function requestTellingDeletionOf(deps: DeletionStatusDeps, caller: Caller
 }
 
 /**
- * The deletion request by id, or for a user their newest one (requestTellingDeletionOf), if the caller may see it.
+ * The deletion request by id, or for a user their newest one (requestTellingDeletionOf), if the
+ * caller may see it, with the deletion that erased the user since when it is another (erasedBy).
  *
  * By user id, whether the caller may look at all is decided before anything is read, where it does
  * not depend on the request: a caller who is not the user, not acting for that managed user, not an
@@ -51,10 +67,11 @@ async function requestTellingDeletionOf(deps: DeletionStatusDeps, caller: Caller
  * consumer. By request id the right depends on the request (who asked for it), so it is read first:
  * 403 against 404 tells whether a request of that id exists, and nothing of whom it concerns.
  */
-export async function readDeletionStatus(deps: DeletionStatusDeps, input: { caller: Caller } & ({ requestId: string } | { userId: string })): Promise<DeletionRequest> {
+export async function readDeletionStatus(deps: DeletionStatusDeps, input: { caller: Caller } & ({ requestId: string } | { userId: string })): Promise<DeletionStatus> {
   if ('userId' in input && deletionBasis(input.caller, input.userId) === 'none') throw new NotPermittedError('may not follow deletions of this user')
   const request = 'requestId' in input ? await deps.requests.get(input.requestId) : await requestTellingDeletionOf(deps, input.caller, input.userId)
   if (!request) throw new DeletionRequestNotFoundError()
   if (!mayRead(input.caller, request, deps.orgAdminScope)) throw new NotPermittedError('may not read this deletion request')
-  return request
+  const erasedBy = await erasedByAnother(deps, request)
+  return erasedBy ? { ...request, erasedBy } : request
 }

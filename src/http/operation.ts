@@ -1,7 +1,8 @@
 import type { Context } from 'hono'
 import type { CancelDeletionInput } from '../deletion/cancel-deletion.js'
 import type { DeletionInput, DeletionOutcome } from '../deletion/delete-account.js'
-import type { DeletionRequest, RequestIdChosenBy } from '../deletion/deletion-request.js'
+import type { RequestIdChosenBy } from '../deletion/deletion-request.js'
+import type { DeletionStatus } from '../deletion/deletion-status.js'
 import type { BatchDeadline, BatchJobView, BatchStatus } from '../deletion/batch-job.js'
 import type { Caller } from '../deletion/caller.js'
 import type { ExportUserInput, UserExport } from '../deletion/export-user.js'
@@ -38,7 +39,7 @@ export interface OperationServices {
   readBatchStatus(input: { caller: Caller; jobId: string; offset: number; limit: number }): Promise<BatchStatus>
   /** Cancels a batch job: no deletion of its users begins once the runners see it. */
   cancelBatch(input: { caller: Caller; jobId: string } & BatchDeadline): Promise<{ jobId: string; state: BatchJobView }>
-  readDeletionStatus(input: { caller: Caller } & ({ requestId: string } | { userId: string })): Promise<DeletionRequest>
+  readDeletionStatus(input: { caller: Caller } & ({ requestId: string } | { userId: string })): Promise<DeletionStatus>
   /** Dependency checks for /ready, each bounded in time by its implementation. */
   checkReadiness(): Promise<ReadinessCheck[]>
 }

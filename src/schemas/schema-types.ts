@@ -414,6 +414,10 @@ export interface DeletionRequest {
   createdAt: string
   updatedAt: string
   receipt?: DeletionReceipt
+  /**
+   * The deletion request that erased the user after this one and holds them now, when it is another: a managing parent's deletion (it erases its managed users under its own id) or a later hard deletion of the user's own. This request's own outcome (a soft deletion kept, an erasure scheduled) then no longer tells what became of the user; follow that request by its id (who may read it is decided by its own rules). Absent otherwise.
+   */
+  erasedBy?: string
 }
 /**
  * Every error of DELETE /api/v2/user/{id}/ and DELETE /api/users/{user_id}/: the message alone.

@@ -1,4 +1,5 @@
 import type { DeletionRequest } from '../../deletion/deletion-request.js'
+import type { DeletionStatus } from '../../deletion/deletion-status.js'
 import type { DeletionRequest as DeletionRequestView } from '../../schemas/schema-types.js'
 
 /** The mode a request was asked with, as clients name it (absent: Sunbird's deletion). */
@@ -12,7 +13,7 @@ function modeOf(request: DeletionRequest): 'soft' | 'hard' | undefined {
  * outcomes without what only the service uses (restore facts, ids, the plan of a phase). A request
  * without a mode or grace period looks exactly as before modes existed.
  */
-export function deletionRequestView(request: DeletionRequest): DeletionRequestView {
+export function deletionRequestView(request: DeletionRequest | DeletionStatus): DeletionRequestView {
   const mode = modeOf(request)
   return {
     requestId: request.id,
@@ -27,5 +28,6 @@ export function deletionRequestView(request: DeletionRequest): DeletionRequestVi
     createdAt: request.createdAt.toISOString(),
     updatedAt: request.updatedAt.toISOString(),
     ...(request.receipt ? { receipt: request.receipt as DeletionRequestView['receipt'] & object } : {}),
+    ...('erasedBy' in request && request.erasedBy !== undefined && { erasedBy: request.erasedBy }),
   }
 }

@@ -53,6 +53,29 @@ describe('POST /api/user/v1/delete/status by user id', () => {
   })
 })
 
+describe("POST /api/user/v1/delete/status of a managed user erased by their parent's deletion", () => {
+  it('when the managed user had soft-deleted themself and their parent is then deleted, then the managed user’s status names the deletion that erased them (erasedBy)', async () => {
+    const fakes = appOverFakes({
+      seed: [{ id: OTHER, rootOrgId: 'org-1', organisationIds: ['org-1'] }, { id: TARGET, rootOrgId: 'org-1', organisationIds: ['org-1'], managedBy: OTHER }, { id: STRANGER }],
+    })
+    await deleteAccount(fakes.world.deps, { requestId: 'child-soft', userId: TARGET, caller: { consumer: 'portal', userId: TARGET, roles: [] }, mode: 'soft' })
+    await deleteAccount(fakes.world.deps, { requestId: 'parent-deletion', userId: OTHER, caller: { consumer: 'portal', userId: OTHER, roles: [] } })
+
+    const response = await fakes.app.request(userDeleteStatus.paths[0], {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${fakes.apiBearer}`,
+        'x-authenticated-user-token': fakes.userToken({ sub: STRANGER, roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: 'org-1' }] }] }),
+      },
+      body: JSON.stringify({ request: { userId: TARGET } }),
+    })
+
+    expect(response.status).toBe(200)
+    expect(((await response.json()) as { result: { request: Record<string, unknown> } }).result.request).toMatchObject({ requestId: 'child-soft', mode: 'soft', erasedBy: 'parent-deletion' })
+  })
+})
+
 describe('POST /api/user/v1/delete/status: a malformed id is named in the message', () => {
   const fakes = appOverFakes({ seed: [{ id: TARGET }] })
   const ask = async (request: Record<string, unknown>) => {

@@ -83,7 +83,7 @@ export function appOverFakes(
     deleteAccount: (input) => deleteAccount(world.deps, input),
     cancelDeletion: (input) => cancelDeletion(world.deps, input),
     exportUser: (input) => exportUser(world.deps, input),
-    readDeletionStatus: (input) => readDeletionStatus({ requests: world.requests, orgAdminScope: 'organisation' }, input),
+    readDeletionStatus: (input) => readDeletionStatus({ requests: world.requests, states: world.states, orgAdminScope: 'organisation' }, input),
     // Batch jobs run on the real servers (test/integration/batch-deletion.test.ts); a test of the batch routes' HTTP side passes stand-ins.
     submitBatch: settings.batches?.submitBatch ?? (() => Promise.reject(new Error('batch jobs are not served over fakes'))),
     readBatchStatus: settings.batches?.readBatchStatus ?? (() => Promise.reject(new Error('batch jobs are not served over fakes'))),
