@@ -164,6 +164,17 @@ const midsOn = (broker: FakeBroker) => broker.topic.map((m) => (JSON.parse(m.val
 const TOO_LARGE_LINE = 'event too large for the topic; held back in the outbox'
 const refusals = (broker: FakeBroker) => broker.sends.filter((s) => s.refused).length
 
+/** The describe block's tests run on a fake date (Date only: timers stay real), from the same moment each. */
+function onAFakeDate(): void {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(new Date('2026-12-01T10:00:00Z'))
+  })
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+}
+
 describe('sendsOf', () => {
   it('when entries exceed the cap together, then they are cut into sends in their order, each within the cap', () => {
     const entries = Array.from({ length: 10 }, () => entry(1000))
@@ -199,13 +210,7 @@ describe('isTooLarge', () => {
 })
 
 describe('KafkaRelay', () => {
-  beforeEach(() => {
-    vi.useFakeTimers({ toFake: ['Date'] })
-    vi.setSystemTime(new Date('2026-12-01T10:00:00Z'))
-  })
-  afterEach(() => {
-    vi.useRealTimers()
-  })
+  onAFakeDate()
 
   it('when a page of events is larger than the send cap, then it goes in several sends, each within the cap, in listing order, all recorded', async () => {
     const outbox = new InMemoryRelayOutbox()
@@ -501,13 +506,7 @@ describe('KafkaRelay', () => {
 })
 
 describe('KafkaRelay: a partition whose sends fail', () => {
-  beforeEach(() => {
-    vi.useFakeTimers({ toFake: ['Date'] })
-    vi.setSystemTime(new Date('2026-12-01T10:00:00Z'))
-  })
-  afterEach(() => {
-    vi.useRealTimers()
-  })
+  onAFakeDate()
 
   /** `count` events on a topic of `partitions` partitions, the first event's partition failing: its events and the others'. */
   function withOnePartitionFailing(broker: FakeBroker, partitions: number, count: number) {
@@ -731,13 +730,7 @@ describe('KafkaRelay: a partition whose sends fail', () => {
 })
 
 describe('KafkaRelay: Cassandra not recording what Kafka acknowledged', () => {
-  beforeEach(() => {
-    vi.useFakeTimers({ toFake: ['Date'] })
-    vi.setSystemTime(new Date('2026-12-01T10:00:00Z'))
-  })
-  afterEach(() => {
-    vi.useRealTimers()
-  })
+  onAFakeDate()
 
   it('when the record of the publications keeps failing, then the events are not sent again: the relay waits, longer each time, and tries only their record, before anything new is sent', async () => {
     const outbox = new InMemoryRelayOutbox()
@@ -774,13 +767,7 @@ describe('KafkaRelay: Cassandra not recording what Kafka acknowledged', () => {
 })
 
 describe('KafkaRelay: what is waiting, for the metrics', () => {
-  beforeEach(() => {
-    vi.useFakeTimers({ toFake: ['Date'] })
-    vi.setSystemTime(new Date('2026-12-01T10:00:00Z'))
-  })
-  afterEach(() => {
-    vi.useRealTimers()
-  })
+  onAFakeDate()
 
   it('when events wait in the outbox, then how many and since when the oldest are reported from the listing, and each event Kafka did not take is counted; once published, none', async () => {
     const outbox = new InMemoryRelayOutbox()
