@@ -8,7 +8,7 @@ import { type AuditTrail, CREATE_SETTLED_WITHIN_MS, type DeletionRequestStore, t
 import { auditRecord, failRequest, owedEndRecord, settleRequest } from './settle-request.js'
 import { stepsOf } from './steps/index.js'
 import { recordLock } from './steps/lock.js'
-import { runStep } from './steps/absent-on-resume.js'
+import { mayHaveActedUnrecorded, runStep } from './steps/absent-on-resume.js'
 import { contactsOnce, type StepDeps } from './steps/step.js'
 
 export interface RunDeps extends StepDeps {
@@ -60,6 +60,7 @@ export async function runRemainingSteps(deps: RunDeps, request: DeletionRequest,
     if (outcomeHolds(request.steps[step.name], plan)) continue
     if (step.checkpointBefore) await checkpoint()
     const name: StepName = step.name
+    const recordedBefore = request.steps[name]
     // A step that records before it acts (the Keycloak step's intent) writes through the checkpoint.
     const recordNow = async (outcome: StepOutcome) => {
       request.steps[name] = outcome
@@ -68,7 +69,7 @@ export async function runRemainingSteps(deps: RunDeps, request: DeletionRequest,
     }
     let result: StepOutcome
     try {
-      result = await runStep(step.run, { deps, request, plan, userName, contacts: readContactsOnce, recordNow, resumed })
+      result = await runStep(step.run, { deps, request, plan, userName, contacts: readContactsOnce, recordNow, resumed: resumed && mayHaveActedUnrecorded(recordedBefore) })
     } catch (err) {
       // The run stops here (Cassandra went away): keep what is done if it can still be written, so the retry starts at this step.
       if (!(err instanceof LeaseLostError)) await checkpoint().catch(() => undefined)

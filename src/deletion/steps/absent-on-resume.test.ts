@@ -131,6 +131,18 @@ describe('a resumed run finds nothing where the run it resumes may have erased',
     expect(actionsOf(stores)).toMatchObject({ 'cassandra.user_lookup': 'deleted 3', 'cassandra.otp': 'deleted 1' })
   })
 
+  it('when a partial deletion owed its Keycloak step because Keycloak refused the call (no attempt made) and the person has no account, then the retry says absent, not absent on resume', async () => {
+    const w = world([person()], { accounts: [] })
+    w.identity.refuseCredentials()
+    await deleteUser(w.deps, { requestId: 'r1', userId: USER, caller: self })
+    expect((await w.requests.get('r1'))?.steps.keycloak).toMatchObject({ status: 'pending', action: 'refused' })
+
+    w.identity.acceptCredentials()
+    expect(await resumeDeletion(w.deps, 'r1')).toBe('completed')
+
+    expect(line(await receiptOf(w, 'r1'), 'keycloak')).toMatchObject({ action: 'absent' })
+  })
+
   it('when a soft deletion is killed after its codes went and resumed, then the codes say absent on resume, the account stays disabled (a soft deletion never removes it), and a cancel enables it', async () => {
     const w = world([person()], { afterStep: killOnceAfter('rateLimit') })
     await expect(deleteAccount(w.deps, { requestId: 'r1', userId: USER, caller: self, mode: 'soft' })).rejects.toThrow('killed')

@@ -1,5 +1,5 @@
 import type { StepOutcome } from '../deletion-request.js'
-import type { DeletionStep, StepContext } from './step.js'
+import { type DeletionStep, NOT_CONFIGURED_HERE, type StepContext } from './step.js'
 
 /**
  * What a resumed run records where it found nothing to erase: an account found absent, or a
@@ -32,4 +32,17 @@ export function lineOnResume<Line extends { action: string; count?: number }>(li
 export async function runStep(run: NonNullable<DeletionStep['run']>, context: StepContext): Promise<StepOutcome> {
   const outcome = await run(context)
   return context.resumed && outcome.status === 'done' && removedNothing(outcome) ? { ...outcome, action: ABSENT_ON_RESUME } : outcome
+}
+
+/** Owed outcomes that record no attempt at the store: it refused the call, or the instance had none configured. */
+const NO_ATTEMPT: ReadonlySet<string> = new Set(['refused', NOT_CONFIGURED_HERE])
+
+/**
+ * Whether the run a resumed run follows may have erased part of this step's store without its
+ * outcome saying so: it recorded none (cut short first), an intent, or an unreachable store (a call
+ * that timed out may have acted). Not when its owed outcome records that no call was made: a store
+ * found empty then was empty.
+ */
+export function mayHaveActedUnrecorded(recorded: StepOutcome | undefined): boolean {
+  return recorded === undefined || !(recorded.status === 'pending' && NO_ATTEMPT.has(recorded.action))
 }

@@ -103,6 +103,12 @@ export class InMemoryIdentityProvider implements IdentityProvider {
     return this
   }
 
+  /** The service client's credentials are taken again (the secret put right). */
+  acceptCredentials(): this {
+    this.credentialsRefused = false
+    return this
+  }
+
   /** Removal of this account is refused (Keycloak 403): it gets disabled and blanked instead. */
   refuseRemovalOf(userId: string): this {
     this.refusing.add(userId)
