@@ -192,6 +192,22 @@ describe('buildReceipt', () => {
     expect(line?.why).toMatch(/^owed, retried until done: every session ended, then the account removed/)
   })
 
+  it('when a step with a line per store owes one store and did the others, then only the owed line says owed', () => {
+    const outcome: StepOutcome = {
+      ...done('erased'),
+      status: 'pending',
+      entries: [
+        { store: 'cassandra.ks.enrolments', action: 'deleted', count: 3 },
+        { store: 'cassandra.ks.notes', action: 'pending' },
+      ],
+    }
+
+    const stores = buildReceipt(request({ ...ALL_STEPS, extraTargets: outcome }), 'partial', KEY, COMPLETED_AT).stores
+
+    expect(stores.find((entry) => entry.store === 'cassandra.ks.enrolments')?.why).not.toMatch(/^owed/)
+    expect(stores.find((entry) => entry.store === 'cassandra.ks.notes')?.why).toMatch(/^owed, retried until done: /)
+  })
+
   it('when a receipt is built, then it names the request, the state and the completion time', () => {
     const receipt = buildReceipt(request(ALL_STEPS), 'completed', KEY, COMPLETED_AT)
 

@@ -43,8 +43,14 @@ function storesLeftToOthers(request: DeletionRequest): ReceiptEntry[] {
   ]
 }
 
-/** The why of a line: the step's, and on a line a resumed run found nothing of, what that means. */
-const whyOf = (action: string, why: string): string => (action.split(', ').includes(ABSENT_ON_RESUME) ? `${why}; ${ABSENT_ON_RESUME_WHY}` : why)
+/**
+ * The why of a line: the step's; on an owed line (pending), that it has not been done yet; on a line
+ * a resumed run found nothing of, what that means.
+ */
+function whyOf(action: string, why: string): string {
+  if (action === 'pending') return `owed, retried until done: ${why}`
+  return action.split(', ').includes(ABSENT_ON_RESUME) ? `${why}; ${ABSENT_ON_RESUME_WHY}` : why
+}
 
 /**
  * What was done per store and why, from each step's own declaration. A store the request's plan
@@ -55,10 +61,9 @@ export function receiptStores(request: DeletionRequest): ReceiptEntry[] {
   const stores: ReceiptEntry[] = []
   for (const step of deletionSteps) {
     const outcome = request.steps[step.name]
-    const planWhy = (outcome?.plan === 'soft' && 'softWhy' in step && step.softWhy) || (outcome?.plan === 'hard' && 'hardWhy' in step && step.hardWhy) || step.why
-    // An owed step has not done what its why says yet.
-    const why = outcome?.status === 'pending' ? `owed, retried until done: ${planWhy}` : planWhy
+    const why = (outcome?.plan === 'soft' && 'softWhy' in step && step.softWhy) || (outcome?.plan === 'hard' && 'hardWhy' in step && step.hardWhy) || step.why
     if (outcome?.entries) {
+      // A step with a line per store may owe one store and have done the others: only the owed lines say so.
       for (const entry of outcome.entries) stores.push({ ...entry, why: whyOf(entry.action, why) })
     } else if (outcome) {
       const action = outcome.status === 'pending' ? 'pending' : outcome.action
