@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest'
 import type { Caller } from './caller.js'
 import { acceptedRequest, type DeletionRequest } from './deletion-request.js'
 import { readDeletionStatus } from './deletion-status.js'
-import { DeletionRequestNotFoundError, NotPermittedError } from './errors.js'
+import { DeletionRequestNotFoundError, DependencyUnavailableError, NotPermittedError } from './errors.js'
 import type { UserDeletionState } from './ports.js'
 
 const TARGET = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
@@ -94,8 +94,9 @@ describe('readDeletionStatus by user id: superseded requests', () => {
     ...acceptedRequest({ id, userId: TARGET, requestedBy: TARGET, plan: 'sunbird', target: { rootOrgId: ORG, managedBy: null, organisationIds: [ORG] }, now: new Date(at) }),
     ...fields,
   })
-  const over = (newestFirst: DeletionRequest[], held?: UserDeletionState) => ({
-    requests: { get: async () => undefined, findByUser: async () => newestFirst },
+  /** The user's requests newest first; `held`: the user's hold; `others`: requests of other users, by id. */
+  const over = (newestFirst: DeletionRequest[], held?: UserDeletionState, others: DeletionRequest[] = []) => ({
+    requests: { get: async (id: string) => others.find((other) => other.id === id), findByUser: async () => newestFirst },
     states: { get: async () => held },
     orgAdminScope: 'organisation' as const,
   })
@@ -126,9 +127,24 @@ describe('readDeletionStatus by user id: superseded requests', () => {
   it("when the user's own soft deletion was overtaken by a deletion that erased them (a managing parent's, which holds them under its own id), then their request is shown with erasedBy naming it", async () => {
     const soft = requestOf('own-soft', 1000, { plan: 'soft', state: 'completed', steps: { lock: { status: 'done', action: 'locked', at: '1970-01-01T00:00:01.000Z' } } })
 
-    const shown = await readDeletionStatus(over([soft], { mode: 'sunbird', requestId: 'parents-deletion' }), { caller: caller(TARGET), userId: TARGET })
+    const parents = { ...requestOf('parents-deletion', 2000, { state: 'completed' }), userId: PARENT, requestedBy: PARENT }
+
+    const shown = await readDeletionStatus(over([soft], { mode: 'sunbird', requestId: 'parents-deletion' }, [parents]), { caller: orgAdminOf(ORG), userId: TARGET })
 
     expect(shown).toMatchObject({ id: 'own-soft', erasedBy: 'parents-deletion' })
+  })
+
+  it('when the deletion holding the user is older than the request (the user put back since), or the caller may not follow it, or the hold cannot be read now, then no erasedBy is told', async () => {
+    const soft = requestOf('own-soft', 1000, { plan: 'soft', state: 'completed', steps: { lock: { status: 'done', action: 'locked', at: '1970-01-01T00:00:01.000Z' } } })
+    const parents = { ...requestOf('parents-deletion', 2000, { state: 'completed' }), userId: PARENT, requestedBy: PARENT, target: { rootOrgId: 'org-9', managedBy: null, organisationIds: ['org-9'] } }
+    const older = { ...requestOf('older-hard', 500, { plan: 'hard', state: 'completed' }) }
+    const hold = (requestId: string): UserDeletionState => ({ mode: 'hard', requestId })
+
+    const ofOlder = await readDeletionStatus(over([soft, older], hold('older-hard'), [older]), { caller: caller(TARGET), userId: TARGET })
+    const notFollowable = await readDeletionStatus(over([soft], hold('parents-deletion'), [parents]), { caller: caller(TARGET), userId: TARGET })
+    const unreadable = await readDeletionStatus({ ...over([soft]), states: { get: () => Promise.reject(new DependencyUnavailableError('cassandra')) } }, { caller: caller(TARGET), userId: TARGET })
+
+    expect(['erasedBy' in ofOlder, 'erasedBy' in notFollowable, 'erasedBy' in unreadable]).toEqual([false, false, false])
   })
 
   it('when the hold is the request’s own, or a soft or restoring one, then no erasedBy is told', async () => {

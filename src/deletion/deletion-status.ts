@@ -1,7 +1,7 @@
 import type { Caller } from './caller.js'
 import { deletionBasis, ORG_ADMIN, orgAdminCovers, type OrgAdminScope } from './deletion-policy.js'
 import { type DeletionRequest, tookTheUser } from './deletion-request.js'
-import { DeletionRequestNotFoundError, NotPermittedError } from './errors.js'
+import { DeletionRequestNotFoundError, DependencyUnavailableError, NotPermittedError } from './errors.js'
 import type { DeletionRequestStore, UserDeletionStates } from './ports.js'
 
 export interface DeletionStatusDeps {
@@ -18,10 +18,25 @@ export interface DeletionStatusDeps {
  */
 export type DeletionStatus = DeletionRequest & { erasedBy?: string }
 
-/** The hold of a deletion that erases (hard, or Sunbird's over a soft deletion), when another request than this one has it. */
-async function erasedByAnother(deps: DeletionStatusDeps, request: DeletionRequest): Promise<string | undefined> {
-  const held = await deps.states.get(request.userId)
-  return held && held.requestId !== request.id && (held.mode === 'hard' || held.mode === 'sunbird') ? held.requestId : undefined
+/**
+ * The deletion that erased the user after this request and holds them now (a hard one, or Sunbird's
+ * over a soft deletion), for a request that took the user once (its lock recorded). Only one made
+ * after this request (an older hold outlived a restore of the user) and one the caller may follow
+ * (its id tells that the other person was deleted). Advisory: a hold that cannot be read now (its
+ * serial read timing out beside a compare-and-set in flight) leaves it out rather than fail the status.
+ */
+async function erasedByAnother(deps: DeletionStatusDeps, caller: Caller, request: DeletionRequest): Promise<string | undefined> {
+  if (request.steps.lock === undefined) return undefined
+  try {
+    const held = await deps.states.get(request.userId)
+    if (!held || held.requestId === request.id || (held.mode !== 'hard' && held.mode !== 'sunbird')) return undefined
+    const holder = await deps.requests.get(held.requestId)
+    if (!holder || holder.createdAt.getTime() <= request.createdAt.getTime() || !mayRead(caller, holder, deps.orgAdminScope)) return undefined
+    return holder.id
+  } catch (err) {
+    if (err instanceof DependencyUnavailableError) return undefined
+    throw err
+  }
 }
 
 /**
@@ -72,6 +87,6 @@ export async function readDeletionStatus(deps: DeletionStatusDeps, input: { call
   const request = 'requestId' in input ? await deps.requests.get(input.requestId) : await requestTellingDeletionOf(deps, input.caller, input.userId)
   if (!request) throw new DeletionRequestNotFoundError()
   if (!mayRead(input.caller, request, deps.orgAdminScope)) throw new NotPermittedError('may not read this deletion request')
-  const erasedBy = await erasedByAnother(deps, request)
+  const erasedBy = await erasedByAnother(deps, input.caller, request)
   return erasedBy ? { ...request, erasedBy } : request
 }

@@ -415,7 +415,7 @@ export interface DeletionRequest {
   updatedAt: string
   receipt?: DeletionReceipt
   /**
-   * The deletion request that erased the user after this one and holds them now, when it is another: a managing parent's deletion (it erases its managed users under its own id) or a later hard deletion of the user's own. This request's own outcome (a soft deletion kept, an erasure scheduled) then no longer tells what became of the user; follow that request by its id (who may read it is decided by its own rules). Absent otherwise.
+   * The deletion request that erased the user after this one and holds them now, when it is another: a managing parent's deletion (it erases its managed users under its own id) or a later hard deletion of the user's own. This request's own outcome (a soft deletion kept, an erasure scheduled) then no longer tells what became of the user; follow that request by its id. Named only to a caller who may follow that request, only when it was made after this one; absent otherwise, and when the hold cannot be read in time.
    */
   erasedBy?: string
 }

@@ -59,6 +59,7 @@ describe("POST /api/user/v1/delete/status of a managed user erased by their pare
       seed: [{ id: OTHER, rootOrgId: 'org-1', organisationIds: ['org-1'] }, { id: TARGET, rootOrgId: 'org-1', organisationIds: ['org-1'], managedBy: OTHER }, { id: STRANGER }],
     })
     await deleteAccount(fakes.world.deps, { requestId: 'child-soft', userId: TARGET, caller: { consumer: 'portal', userId: TARGET, roles: [] }, mode: 'soft' })
+    fakes.world.clock.advance(60_000)
     await deleteAccount(fakes.world.deps, { requestId: 'parent-deletion', userId: OTHER, caller: { consumer: 'portal', userId: OTHER, roles: [] } })
 
     const response = await fakes.app.request(userDeleteStatus.paths[0], {
