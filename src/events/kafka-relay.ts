@@ -230,6 +230,8 @@ export class KafkaRelay {
   private readonly maxWaitingEvents: number
   /** A pass met more events of failing partitions than maxWaitingEvents: the relay backs off as a whole after it. */
   private waitingFull = false
+  /** More events of failing partitions than the relay remembers: nothing is read or sent until the wait is over, longer while it lasts. */
+  private readonly overflowBackoff = new RetryBackoff(BACKOFF)
   /** Partitions whose last send failed, by partition. */
   private readonly partitionWaits = new Map<number, PartitionWait>()
   /** Events Kafka acknowledged whose publication is not recorded yet: at most the send of a page in which the record failed. */
@@ -301,7 +303,7 @@ export class KafkaRelay {
 
   private async pass(limit: number, stopping?: AbortSignal): Promise<{ count: number; more: boolean }> {
     const now = Date.now()
-    if (!this.backoff.ready(now) || !this.recordBackoff.ready(now)) return { count: 0, more: false }
+    if (!this.backoff.ready(now) || !this.recordBackoff.ready(now) || !this.overflowBackoff.ready(now)) return { count: 0, more: false }
     // Kafka has these already: only their record is owed, and it goes before anything new is sent,
     // so a Cassandra in trouble never makes the relay send the same events every tick.
     let count = 0
@@ -321,9 +323,13 @@ export class KafkaRelay {
     this.reportWaiting(page, recorded)
     if (this.waitingFull) {
       this.waitingFull = false
-      this.backoff.failed(Date.now())
+      if (this.overflowBackoff.readyAt() === 0) {
+        this.deps.log.warn({ remembered: this.maxWaitingEvents }, 'more events wait for failing partitions than the relay remembers: it waits as a whole until they go')
+      }
+      this.overflowBackoff.failed(Date.now())
       return { count: count + recorded.length, more: false }
     }
+    this.overflowBackoff.succeeded()
     return { count: count + recorded.length, more: page.more && goOn }
   }
 
