@@ -2,6 +2,7 @@ import { Kafka, logLevel, type PartitionMetadata, type Producer } from 'kafkajs'
 import type { Logger } from '../logging/logger.js'
 import type { ServiceMetrics } from '../metrics/service-metrics.js'
 import type { CassandraEventOutbox, OutboxEntry, OutboxPage } from '../store/cassandra-event-outbox.js'
+import { MAX_WAITING_EVENTS, PartitionWaits } from './partition-waits.js'
 import { RetryBackoff } from './retry-backoff.js'
 import { byPartition, type PartitionOf, partitionerFor } from './topic-partitions.js'
 
@@ -10,9 +11,6 @@ const ACKS_ALL = -1
 
 /** How many pages one relay tick publishes at most when the outbox holds a backlog. */
 const MAX_PASSES = 10
-
-/** Most events remembered as waiting for a failing partition (see keepWaiting): about a megabyte of ids, and as many listing rows read past per pass. */
-export const MAX_WAITING_EVENTS = 10_000
 
 /** How many published events are recorded in Cassandra at a time. */
 const RECORD_AT_ONCE = 16
@@ -102,12 +100,6 @@ export interface BacklogReport {
 interface Connection {
   producer: RelayProducer
   partitionOf: PartitionOf
-}
-
-/** A partition whose send failed: when it may be tried again, and the events read for it meanwhile (passed by in the listing until then). */
-interface PartitionWait {
-  backoff: RetryBackoff
-  waiting: Set<string>
 }
 
 /** An event Kafka acknowledged, and when. */
@@ -205,8 +197,8 @@ function kafkaClient(options: KafkaRelayOptions): { createProducer: () => RelayP
  * the others' records were appended, so a send across partitions made one unavailable partition
  * hold back, and re-send, every event. A
  * partition whose send fails waits (its entries' attempts counted, a wait that grows while it keeps
- * failing: RetryBackoff), its events passed by in the listing meanwhile, while the other partitions'
- * sends go on and are recorded. Kafka unreachable (no connect) means every entry waits: for a pass
+ * failing), its events passed by in the listing meanwhile, while the other partitions' sends go on
+ * and are recorded: PartitionWaits keeps that, and past its cap the relay waits as a whole. Kafka unreachable (no connect) means every entry waits: for a pass
  * after a wait that grows while it stays down, so the outbox is not read and marked every tick.
  * An event Kafka acknowledged whose publication Cassandra did not record is kept (a page at most)
  * and only its record is tried again, after a wait, before anything new is sent: never sent again
@@ -227,13 +219,8 @@ export class KafkaRelay {
   private readonly backoff = new RetryBackoff(BACKOFF)
   /** Cassandra did not record a publication: nothing is read or sent until the wait is over. */
   private readonly recordBackoff = new RetryBackoff(BACKOFF)
-  private readonly maxWaitingEvents: number
-  /** A pass met more events of failing partitions than maxWaitingEvents: the relay backs off as a whole after it. */
-  private waitingFull = false
-  /** More events of failing partitions than the relay remembers: nothing is read or sent until the wait is over, longer while it lasts. */
-  private readonly overflowBackoff = new RetryBackoff(BACKOFF)
-  /** Partitions whose last send failed, by partition. */
-  private readonly partitionWaits = new Map<number, PartitionWait>()
+  /** Partitions whose last send failed, the events waiting for them, and the relay's wait as a whole when more wait than it remembers. */
+  private readonly partitionWaits: PartitionWaits
   /** Events Kafka acknowledged whose publication is not recorded yet: at most the send of a page in which the record failed. */
   private unrecorded: Acknowledged[] = []
   /** Events Kafka refused as too large, by request id: when each may be sent again. */
@@ -249,7 +236,7 @@ export class KafkaRelay {
     this.createProducer = deps.createProducer ?? kafka.createProducer
     this.topicPartitions = deps.topicPartitions ?? kafka.topicPartitions
     this.random = deps.random ?? Math.random
-    this.maxWaitingEvents = deps.maxWaitingEvents ?? MAX_WAITING_EVENTS
+    this.partitionWaits = new PartitionWaits(deps.maxWaitingEvents ?? MAX_WAITING_EVENTS, BACKOFF)
     this.maxSendBytes = options.maxSendBytes
   }
 
@@ -280,7 +267,7 @@ export class KafkaRelay {
     }
     const remaining = await this.deps.outbox.listedCount()
     const now = Date.now()
-    const kafkaRefused = !this.backoff.ready(now) || [...this.partitionWaits.values()].some((wait) => !wait.backoff.ready(now))
+    const kafkaRefused = !this.backoff.ready(now) || this.partitionWaits.anyWaiting(now)
     const stoppedBy = this.unrecorded.length > 0 ? 'cassandra' : kafkaRefused ? 'kafka' : undefined
     return { published, remaining, heldBack: this.heldBack.size, ...(stoppedBy && { stoppedBy }) }
   }
@@ -303,7 +290,7 @@ export class KafkaRelay {
 
   private async pass(limit: number, stopping?: AbortSignal): Promise<{ count: number; more: boolean }> {
     const now = Date.now()
-    if (!this.backoff.ready(now) || !this.recordBackoff.ready(now) || !this.overflowBackoff.ready(now)) return { count: 0, more: false }
+    if (!this.backoff.ready(now) || !this.recordBackoff.ready(now) || !this.partitionWaits.overflowWaitOver(now)) return { count: 0, more: false }
     // Kafka has these already: only their record is owed, and it goes before anything new is sent,
     // so a Cassandra in trouble never makes the relay send the same events every tick.
     let count = 0
@@ -321,15 +308,11 @@ export class KafkaRelay {
     }
     const { recorded, goOn } = await this.sendPage(page.entries, now, stopping)
     this.reportWaiting(page, recorded)
-    if (this.waitingFull) {
-      this.waitingFull = false
-      if (this.overflowBackoff.readyAt() === 0) {
-        this.deps.log.warn({ remembered: this.maxWaitingEvents }, 'more events wait for failing partitions than the relay remembers: it waits as a whole until they go')
-      }
-      this.overflowBackoff.failed(Date.now())
-      return { count: count + recorded.length, more: false }
+    const { overflowed, first } = this.partitionWaits.endPass(Date.now())
+    if (first) {
+      this.deps.log.warn({ remembered: this.partitionWaits.maxEvents }, 'more events wait for failing partitions than the relay remembers: it waits as a whole until they go')
     }
-    this.overflowBackoff.succeeded()
+    if (overflowed) return { count: count + recorded.length, more: false }
     return { count: count + recorded.length, more: page.more && goOn }
   }
 
@@ -353,13 +336,12 @@ export class KafkaRelay {
     this.backoff.succeeded()
     const toSend: [number, OutboxEntry[]][] = []
     for (const [partition, group] of byPartition(entries, (entry) => connection.partitionOf(entry.userId))) {
-      const wait = this.partitionWaits.get(partition)
-      if (wait && !wait.backoff.ready(now)) this.keepWaiting(wait, group)
+      if (this.partitionWaits.isWaiting(partition, now)) this.partitionWaits.remember(partition, group)
       else toSend.push([partition, group])
     }
     // Partitions with no failed send behind them first, those tried again after their wait last:
     // a partition that keeps failing never holds up the others' events.
-    toSend.sort(([a], [b]) => Number(this.partitionWaits.has(a)) - Number(this.partitionWaits.has(b)))
+    toSend.sort(([a], [b]) => Number(this.partitionWaits.hasFailed(a)) - Number(this.partitionWaits.hasFailed(b)))
     const recorded: string[] = []
     let failures = 0
     for (const [index, [partition, group]] of toSend.entries()) {
@@ -418,7 +400,7 @@ export class KafkaRelay {
       recorded.push(...(await this.recordAll(send.map((entry) => ({ entry, at })))))
       if (this.unrecorded.length > 0) return { kind: 'unrecorded', recorded }
     }
-    this.partitionWaits.delete(partition)
+    this.partitionWaits.sent(partition)
     return { kind: 'sent', recorded }
   }
 
@@ -428,34 +410,10 @@ export class KafkaRelay {
     await this.notPublished(entries, err)
   }
 
-  /** A send of a partition's events failed: that partition waits (BACKOFF), its events passed by until then. */
+  /** A send of a partition's events failed: that partition waits (BACKOFF), its events passed by until then (PartitionWaits). */
   private async partitionFailed(partition: number, entries: readonly OutboxEntry[], err: unknown): Promise<void> {
-    const wait = this.partitionWaits.get(partition) ?? { backoff: new RetryBackoff(BACKOFF), waiting: new Set<string>() }
-    wait.backoff.failed(Date.now())
-    this.keepWaiting(wait, entries)
-    this.partitionWaits.set(partition, wait)
+    this.partitionWaits.failed(partition, entries, Date.now())
     await this.notPublished(entries, err)
-  }
-
-  /**
-   * Remembers a failing partition's events, so that the listing passes them by until its wait is
-   * over, while the other partitions' events behind them go on: at most maxWaitingEvents in all.
-   * Past that (one partition down for long, a backlog behind it) the relay backs off as a whole
-   * after the pass, as it does when Kafka is unreachable, so the memory held and the listing rows
-   * each pass reads past stay bounded: events listed behind those not remembered then wait for
-   * the partition too.
-   */
-  private keepWaiting(wait: PartitionWait, entries: readonly OutboxEntry[]): void {
-    let room = this.maxWaitingEvents - [...this.partitionWaits.values()].reduce((sum, each) => sum + each.waiting.size, 0)
-    for (const entry of entries) {
-      if (wait.waiting.has(entry.requestId)) continue
-      if (room <= 0) {
-        this.waitingFull = true
-        return
-      }
-      wait.waiting.add(entry.requestId)
-      room--
-    }
   }
 
   private async notPublished(entries: readonly OutboxEntry[], err: unknown): Promise<void> {
@@ -525,8 +483,7 @@ export class KafkaRelay {
    * HELD_BACK_RETRIES_PER_PASS ready longest, which wait for a later pass.
    */
   private passedBy(now: number): Set<string> {
-    const skip = new Set<string>()
-    for (const wait of this.partitionWaits.values()) if (!wait.backoff.ready(now)) for (const requestId of wait.waiting) skip.add(requestId)
+    const skip = new Set(this.partitionWaits.passedBy(now))
     const ready: [string, number][] = []
     for (const [requestId, backoff] of this.heldBack) {
       if (backoff.ready(now)) ready.push([requestId, backoff.readyAt()])
@@ -563,7 +520,7 @@ export class KafkaRelay {
    */
   private forgetUnlisted(listed: readonly string[]): void {
     const still = new Set(listed)
-    for (const wait of this.partitionWaits.values()) for (const requestId of wait.waiting) if (!still.has(requestId)) wait.waiting.delete(requestId)
+    this.partitionWaits.forgetUnlisted(still)
     if (this.heldBack.size === 0) return
     for (const requestId of this.heldBack.keys()) if (!still.has(requestId)) this.heldBack.delete(requestId)
     this.deps.metrics?.setEventsHeldBack(this.heldBack.size)
@@ -577,7 +534,7 @@ export class KafkaRelay {
   private async record(entry: OutboxEntry, at: Date): Promise<void> {
     await this.deps.published(entry.requestId, at)
     await this.deps.outbox.markPublished(entry.requestId, at)
-    for (const wait of this.partitionWaits.values()) wait.waiting.delete(entry.requestId)
+    this.partitionWaits.forget(entry.requestId)
     if (this.heldBack.delete(entry.requestId)) this.deps.metrics?.setEventsHeldBack(this.heldBack.size)
     this.deps.log.info({ requestId: entry.requestId, mid: entry.mid, topic: this.options.topic }, 'event published')
   }
