@@ -8,11 +8,18 @@ const TRANSIENT_SERVER_CODES = new Set<number>([
   types.responseErrorCodes.isBootstrapping,
   types.responseErrorCodes.writeTimeout,
   types.responseErrorCodes.readTimeout,
+  // Replicas that answered with a failure rather than not at all: a read over more tombstones than
+  // tombstone_failure_threshold, an index still building or not yet available on a replica, a
+  // replica's disk or commit log failing. The cluster's state, not the query: the same statement
+  // succeeds once it clears, as after a timeout.
+  types.responseErrorCodes.readFailure,
+  types.responseErrorCodes.writeFailure,
 ])
 
 /**
- * True when Cassandra could not be reached or did not answer in time: the caller gets a 503 and may
- * retry. Everything else (syntax, schema, invalid query) is a bug and stays a 500.
+ * True when Cassandra could not be reached, did not answer in time, or its replicas failed the
+ * request (read or write failure): the caller gets a 503 and may retry. Everything else (syntax,
+ * schema, invalid query) is a bug and stays a 500.
  */
 export function isCassandraUnavailable(err: unknown): boolean {
   if (err instanceof errors.NoHostAvailableError || err instanceof errors.OperationTimedOutError || err instanceof errors.BusyConnectionError) return true
