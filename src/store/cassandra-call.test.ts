@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { DependencyUnavailableError } from '../deletion/errors.js'
 import { codeFor } from '../http/render-error.js'
 import { recordCassandraCalls } from '../metrics/cassandra-call-recorder.js'
-import { isCassandraUnavailable, runCassandra } from './cassandra-call.js'
+import { isCasOutcomeUnknown, isCassandraUnavailable, runCassandra } from './cassandra-call.js'
 
 const { responseErrorCodes: codes } = types
 
@@ -66,5 +66,31 @@ describe('isCassandraUnavailable: which of Cassandra’s answers are a dependenc
     expect(err).toBe(failure)
     expect(cassandra.outcomes).toEqual(['error'])
     expect(codeFor(err)).toBe('SERVER_ERROR')
+  })
+})
+
+describe('isCasOutcomeUnknown: a lightweight transaction whose outcome a serial read must settle', () => {
+  it.each([
+    ['a write timeout', answered(codes.writeTimeout)],
+    ['a write failure (replicas failed the round; another may have accepted the proposal)', answered(codes.writeFailure)],
+    ['no answer within the driver timeout', new errors.OperationTimedOutError('no answer')],
+  ])('when the transaction met %s, then its outcome is unknown, as runCassandra raises it', async (_, failure) => {
+    const err = await clientFailingWith(failure)
+      .call()
+      .catch((e: unknown) => e)
+
+    expect(isCasOutcomeUnknown(err)).toBe(true)
+  })
+
+  it.each([
+    ['unavailable (too few replicas alive: nothing was proposed)', answered(codes.unavailableException)],
+    ['a read failure (of its serial read)', answered(codes.readFailure)],
+    ['an invalid query', answered(codes.invalid)],
+  ])('when the transaction met %s, then its outcome is known: it did not apply', async (_, failure) => {
+    const err = await clientFailingWith(failure)
+      .call()
+      .catch((e: unknown) => e)
+
+    expect(isCasOutcomeUnknown(err)).toBe(false)
   })
 })

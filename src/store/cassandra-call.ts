@@ -31,14 +31,16 @@ export function isCassandraUnavailable(err: unknown): boolean {
 
 /**
  * True when a lightweight transaction was sent and its answer lost: Cassandra's write timeout (in any
- * of its rounds: CAS, or SIMPLE for the commit), or the driver's own (no answer within
- * readTimeoutMs, often first under contention). Whether it applied is unknown until a SERIAL read
- * settles it, which also completes any round still in flight.
+ * of its rounds: CAS, or SIMPLE for the commit), its write failure (replicas that failed the round
+ * rather than timing out: those that did not may have accepted the proposal, which a later round
+ * completes), or the driver's own timeout (no answer within readTimeoutMs, often first under
+ * contention). Whether it applied is unknown until a SERIAL read settles it, which also completes
+ * any round still in flight.
  */
 export function isCasOutcomeUnknown(err: unknown): boolean {
   const cause = err instanceof DependencyUnavailableError ? err.cause : err
   if (cause instanceof errors.OperationTimedOutError) return true
-  return cause instanceof errors.ResponseError && cause.code === types.responseErrorCodes.writeTimeout
+  return cause instanceof errors.ResponseError && (cause.code === types.responseErrorCodes.writeTimeout || cause.code === types.responseErrorCodes.writeFailure)
 }
 
 /** Options for statements safe to replay (reads, plain writes of constant values): the driver may retry them. */
