@@ -3,6 +3,7 @@ import type { Logger } from '../logging/logger.js'
 import type { ServiceMetrics } from '../metrics/service-metrics.js'
 import type { CassandraEventOutbox, OutboxEntry, OutboxPage } from '../store/cassandra-event-outbox.js'
 import { MAX_WAITING_EVENTS, PartitionWaits } from './partition-waits.js'
+import { PublicationRecords } from './publication-records.js'
 import { RetryBackoff } from './retry-backoff.js'
 import { byPartition, type PartitionOf, partitionerFor } from './topic-partitions.js'
 
@@ -11,9 +12,6 @@ const ACKS_ALL = -1
 
 /** How many pages one relay tick publishes at most when the outbox holds a backlog. */
 const MAX_PASSES = 10
-
-/** How many published events are recorded in Cassandra at a time. */
-const RECORD_AT_ONCE = 16
 
 /**
  * The waits while a dependency keeps failing: 1 s, 2 s, 4 s … at most 30 s. Kept apart for Kafka
@@ -100,12 +98,6 @@ export interface BacklogReport {
 interface Connection {
   producer: RelayProducer
   partitionOf: PartitionOf
-}
-
-/** An event Kafka acknowledged, and when. */
-interface Acknowledged {
-  entry: OutboxEntry
-  at: Date
 }
 
 /** How a partition's sends of a pass ended; `unsent`: the entries not sent because Kafka could not be reached. */
@@ -202,7 +194,7 @@ function kafkaClient(options: KafkaRelayOptions): { createProducer: () => RelayP
  * after a wait that grows while it stays down, so the outbox is not read and marked every tick.
  * An event Kafka acknowledged whose publication Cassandra did not record is kept (a page at most)
  * and only its record is tried again, after a wait, before anything new is sent: never sent again
- * by this process (a restart does send it again, with the same mid).
+ * by this process (a restart does send it again, with the same mid); PublicationRecords keeps that.
  * A send Kafka refuses as too large is split in two, down to single events; an event refused alone
  * (larger than the topic's `max.message.bytes`) stays in the outbox, is reported once, and is held
  * back: passed by without being read, and sent again after TOO_LARGE_BACKOFF, while the others go on;
@@ -217,12 +209,10 @@ export class KafkaRelay {
   private readonly random: () => number
   /** Kafka unreachable: nothing is read or sent until the wait is over. */
   private readonly backoff = new RetryBackoff(BACKOFF)
-  /** Cassandra did not record a publication: nothing is read or sent until the wait is over. */
-  private readonly recordBackoff = new RetryBackoff(BACKOFF)
+  /** Records of what Kafka acknowledged; when Cassandra did not make some, they are owed: nothing is read or sent until they are made, after a wait. */
+  private readonly records: PublicationRecords
   /** Partitions whose last send failed, the events waiting for them, and the relay's wait as a whole when more wait than it remembers. */
   private readonly partitionWaits: PartitionWaits
-  /** Events Kafka acknowledged whose publication is not recorded yet: at most the send of a page in which the record failed. */
-  private unrecorded: Acknowledged[] = []
   /** Events Kafka refused as too large, by request id: when each may be sent again. */
   private readonly heldBack = new Map<string, RetryBackoff>()
   /** options.maxSendBytes, lowered when the topic refused a send of several events as too large. */
@@ -237,6 +227,7 @@ export class KafkaRelay {
     this.topicPartitions = deps.topicPartitions ?? kafka.topicPartitions
     this.random = deps.random ?? Math.random
     this.partitionWaits = new PartitionWaits(deps.maxWaitingEvents ?? MAX_WAITING_EVENTS, BACKOFF)
+    this.records = new PublicationRecords((entry, at) => this.record(entry, at), deps, BACKOFF)
     this.maxSendBytes = options.maxSendBytes
   }
 
@@ -268,7 +259,7 @@ export class KafkaRelay {
     const remaining = await this.deps.outbox.listedCount()
     const now = Date.now()
     const kafkaRefused = !this.backoff.ready(now) || this.partitionWaits.anyWaiting(now)
-    const stoppedBy = this.unrecorded.length > 0 ? 'cassandra' : kafkaRefused ? 'kafka' : undefined
+    const stoppedBy = this.records.owes() ? 'cassandra' : kafkaRefused ? 'kafka' : undefined
     return { published, remaining, heldBack: this.heldBack.size, ...(stoppedBy && { stoppedBy }) }
   }
 
@@ -290,13 +281,13 @@ export class KafkaRelay {
 
   private async pass(limit: number, stopping?: AbortSignal): Promise<{ count: number; more: boolean }> {
     const now = Date.now()
-    if (!this.backoff.ready(now) || !this.recordBackoff.ready(now) || !this.partitionWaits.overflowWaitOver(now)) return { count: 0, more: false }
+    if (!this.backoff.ready(now) || !this.records.ready(now) || !this.partitionWaits.overflowWaitOver(now)) return { count: 0, more: false }
     // Kafka has these already: only their record is owed, and it goes before anything new is sent,
     // so a Cassandra in trouble never makes the relay send the same events every tick.
     let count = 0
-    if (this.unrecorded.length > 0) {
-      count = (await this.recordAll(this.unrecorded.splice(0))).length
-      if (this.unrecorded.length > 0) return { count, more: false }
+    if (this.records.owes()) {
+      count = (await this.records.recordOwed()).length
+      if (this.records.owes()) return { count, more: false }
     }
     const page = await this.deps.outbox.pending(limit, this.passedBy(now))
     // Every id the listing gave, read or not (passed by, or past the page), so that a held-back event
@@ -397,8 +388,8 @@ export class KafkaRelay {
         return { kind: 'failed', recorded }
       }
       const at = new Date()
-      recorded.push(...(await this.recordAll(send.map((entry) => ({ entry, at })))))
-      if (this.unrecorded.length > 0) return { kind: 'unrecorded', recorded }
+      recorded.push(...(await this.records.recordAll(send.map((entry) => ({ entry, at })))))
+      if (this.records.owes()) return { kind: 'unrecorded', recorded }
     }
     this.partitionWaits.sent(partition)
     return { kind: 'sent', recorded }
@@ -422,32 +413,6 @@ export class KafkaRelay {
       await this.deps.outbox.attemptFailed(entry)
       this.deps.log.warn({ requestId: entry.requestId, mid: entry.mid, err: err instanceof Error ? err.message : String(err) }, 'event not published yet')
     }
-  }
-
-  /**
-   * Records each publication, RECORD_AT_ONCE at a time. Those Cassandra did not record, and those
-   * after them, are kept in `unrecorded` and the relay waits (recordBackoff) before it tries them
-   * again. Returns the request ids recorded.
-   */
-  private async recordAll(acknowledged: Acknowledged[]): Promise<string[]> {
-    const recorded: string[] = []
-    for (let from = 0; from < acknowledged.length; from += RECORD_AT_ONCE) {
-      const chunk = acknowledged.slice(from, from + RECORD_AT_ONCE)
-      const results = await Promise.allSettled(chunk.map(({ entry, at }) => this.record(entry, at)))
-      recorded.push(...chunk.filter((_, i) => results[i]?.status === 'fulfilled').map(({ entry }) => entry.requestId))
-      const refused = results.find((result): result is PromiseRejectedResult => result.status === 'rejected')
-      if (refused) {
-        this.unrecorded = [...chunk.filter((_, i) => results[i]?.status === 'rejected'), ...acknowledged.slice(from + RECORD_AT_ONCE)]
-        this.recordBackoff.failed(Date.now())
-        this.deps.metrics?.countEventPublishFailures('record', this.unrecorded.length)
-        // The error's name only: a driver's message may quote the values it was sent.
-        const err = refused.reason instanceof Error ? refused.reason.name : 'error'
-        for (const { entry } of this.unrecorded) this.deps.log.warn({ requestId: entry.requestId, mid: entry.mid, err }, 'event on the topic; its publication not recorded yet')
-        return recorded
-      }
-    }
-    this.recordBackoff.succeeded()
-    return recorded
   }
 
   /** What the listing held at this pass's read, less what the pass published: how many wait, and since when the oldest. */
