@@ -2,6 +2,7 @@ import { Kafka, logLevel, type PartitionMetadata, type Producer } from 'kafkajs'
 import type { Logger } from '../logging/logger.js'
 import type { ServiceMetrics } from '../metrics/service-metrics.js'
 import type { CassandraEventOutbox, OutboxEntry, OutboxPage } from '../store/cassandra-event-outbox.js'
+import { HeldBackEvents } from './held-back-events.js'
 import { MAX_WAITING_EVENTS, PartitionWaits } from './partition-waits.js'
 import { PublicationRecords } from './publication-records.js'
 import { RetryBackoff } from './retry-backoff.js'
@@ -190,15 +191,17 @@ function kafkaClient(options: KafkaRelayOptions): { createProducer: () => RelayP
  * hold back, and re-send, every event. A
  * partition whose send fails waits (its entries' attempts counted, a wait that grows while it keeps
  * failing), its events passed by in the listing meanwhile, while the other partitions' sends go on
- * and are recorded: PartitionWaits keeps that, and past its cap the relay waits as a whole. Kafka unreachable (no connect) means every entry waits: for a pass
- * after a wait that grows while it stays down, so the outbox is not read and marked every tick.
+ * and are recorded: PartitionWaits keeps that, and past its cap the relay waits as a whole.
+ * Kafka unreachable (no connect) means every entry waits: for a pass after a wait that grows while
+ * it stays down, so the outbox is not read and marked every tick.
  * An event Kafka acknowledged whose publication Cassandra did not record is kept (a page at most)
  * and only its record is tried again, after a wait, before anything new is sent: never sent again
  * by this process (a restart does send it again, with the same mid); PublicationRecords keeps that.
  * A send Kafka refuses as too large is split in two, down to single events; an event refused alone
  * (larger than the topic's `max.message.bytes`) stays in the outbox, is reported once, and is held
  * back: passed by without being read, and sent again after TOO_LARGE_BACKOFF, while the others go on;
- * a pass sends at most HELD_BACK_RETRIES_PER_PASS of them again, so they never hold up the others long.
+ * a pass sends at most HELD_BACK_RETRIES_PER_PASS of them again, so they never hold up the others long
+ * (HeldBackEvents keeps their waits).
  */
 export class KafkaRelay {
   private connection: Connection | undefined
@@ -206,15 +209,14 @@ export class KafkaRelay {
   private running: Promise<number> | undefined
   private readonly createProducer: () => RelayProducer
   private readonly topicPartitions: () => Promise<PartitionMetadata[]>
-  private readonly random: () => number
   /** Kafka unreachable: nothing is read or sent until the wait is over. */
   private readonly backoff = new RetryBackoff(BACKOFF)
   /** Records of what Kafka acknowledged; when Cassandra did not make some, they are owed: nothing is read or sent until they are made, after a wait. */
   private readonly records: PublicationRecords
   /** Partitions whose last send failed, the events waiting for them, and the relay's wait as a whole when more wait than it remembers. */
   private readonly partitionWaits: PartitionWaits
-  /** Events Kafka refused as too large, by request id: when each may be sent again. */
-  private readonly heldBack = new Map<string, RetryBackoff>()
+  /** Events Kafka refused as too large: when each may be sent again. */
+  private readonly heldBack: HeldBackEvents
   /** options.maxSendBytes, lowered when the topic refused a send of several events as too large. */
   private maxSendBytes: number
 
@@ -225,7 +227,7 @@ export class KafkaRelay {
     const kafka = kafkaClient(options)
     this.createProducer = deps.createProducer ?? kafka.createProducer
     this.topicPartitions = deps.topicPartitions ?? kafka.topicPartitions
-    this.random = deps.random ?? Math.random
+    this.heldBack = new HeldBackEvents(TOO_LARGE_BACKOFF, HELD_BACK_RETRIES_PER_PASS, deps.random ?? Math.random)
     this.partitionWaits = new PartitionWaits(deps.maxWaitingEvents ?? MAX_WAITING_EVENTS, BACKOFF)
     this.records = new PublicationRecords((entry, at) => this.record(entry, at), deps, BACKOFF)
     this.maxSendBytes = options.maxSendBytes
@@ -448,15 +450,7 @@ export class KafkaRelay {
    * HELD_BACK_RETRIES_PER_PASS ready longest, which wait for a later pass.
    */
   private passedBy(now: number): Set<string> {
-    const skip = new Set(this.partitionWaits.passedBy(now))
-    const ready: [string, number][] = []
-    for (const [requestId, backoff] of this.heldBack) {
-      if (backoff.ready(now)) ready.push([requestId, backoff.readyAt()])
-      else skip.add(requestId)
-    }
-    ready.sort(([, a], [, b]) => a - b)
-    for (const [requestId] of ready.slice(HELD_BACK_RETRIES_PER_PASS)) skip.add(requestId)
-    return skip
+    return new Set([...this.partitionWaits.passedBy(now), ...this.heldBack.passedBy(now)])
   }
 
   /**
@@ -465,12 +459,7 @@ export class KafkaRelay {
    * (spread at random) before it is sent again, e.g. once the topic's max.message.bytes is raised.
    */
   private async holdBack(entry: OutboxEntry, now: number): Promise<void> {
-    const backoff = this.heldBack.get(entry.requestId)
-    if (backoff) backoff.failed(now)
-    else {
-      const first = new RetryBackoff(TOO_LARGE_BACKOFF, this.random)
-      first.failed(now)
-      this.heldBack.set(entry.requestId, first)
+    if (this.heldBack.hold(entry.requestId, now)) {
       this.deps.log.error({ requestId: entry.requestId, bytes: recordBatchBytes([entry]) }, 'event too large for the topic; held back in the outbox')
       this.deps.metrics?.countEventTooLarge()
       this.deps.metrics?.setEventsHeldBack(this.heldBack.size)
@@ -487,7 +476,7 @@ export class KafkaRelay {
     const still = new Set(listed)
     this.partitionWaits.forgetUnlisted(still)
     if (this.heldBack.size === 0) return
-    for (const requestId of this.heldBack.keys()) if (!still.has(requestId)) this.heldBack.delete(requestId)
+    this.heldBack.forgetUnlisted(still)
     this.deps.metrics?.setEventsHeldBack(this.heldBack.size)
   }
 
@@ -500,7 +489,7 @@ export class KafkaRelay {
     await this.deps.published(entry.requestId, at)
     await this.deps.outbox.markPublished(entry.requestId, at)
     this.partitionWaits.forget(entry.requestId)
-    if (this.heldBack.delete(entry.requestId)) this.deps.metrics?.setEventsHeldBack(this.heldBack.size)
+    if (this.heldBack.forget(entry.requestId)) this.deps.metrics?.setEventsHeldBack(this.heldBack.size)
     this.deps.log.info({ requestId: entry.requestId, mid: entry.mid, topic: this.options.topic }, 'event published')
   }
 
