@@ -47,6 +47,8 @@ class FakeBroker {
   maxMessageBytes = Number.POSITIVE_INFINITY
   down = false
   partitionCount = 1
+  /** Replicas of each partition, as the metadata lists them. */
+  replicationFactor = 1
   /** The partitions the producer's own metadata knows, when it lags the admin's (partitions being added): kafkajs's producer places messages by these. */
   producerPartitionCount: number | undefined
   readonly failing = new Set<number>()
@@ -58,7 +60,13 @@ class FakeBroker {
   private readonly partitioner = Partitioners.DefaultPartitioner()
 
   metadata(): PartitionMetadata[] {
-    return Array.from({ length: this.partitionCount }, (_, partitionId) => ({ partitionErrorCode: 0, partitionId, leader: 0, replicas: [0], isr: [0] }))
+    return Array.from({ length: this.partitionCount }, (_, partitionId) => ({
+      partitionErrorCode: 0,
+      partitionId,
+      leader: 0,
+      replicas: Array.from({ length: this.replicationFactor }, (_, replica) => replica),
+      isr: [0],
+    }))
   }
 
   /** Where kafkajs's producer puts a message with this key and no partition named. */
@@ -118,7 +126,7 @@ class FakeBroker {
  * wait is the whole of TOO_LARGE_BACKOFF's). While `cassandra.down`, the request's record of a
  * publication fails, as the store's would.
  */
-function relayOver(outbox: RelayDeps['outbox'], broker: FakeBroker, maxSendBytes: number, random: () => number = () => 0, extra: Pick<RelayDeps, 'maxWaitingEvents'> = {}) {
+function relayOver(outbox: RelayDeps['outbox'], broker: FakeBroker, maxSendBytes: number, random: () => number = () => 0, extra: Pick<RelayDeps, 'maxWaitingEvents' | 'topicSettings'> = {}) {
   const lines: Record<string, unknown>[] = []
   const log = createLogger('info', { write: (line: string) => void lines.push(JSON.parse(line)) })
   const metrics = {
@@ -126,6 +134,7 @@ function relayOver(outbox: RelayDeps['outbox'], broker: FakeBroker, maxSendBytes
     heldBack: 0,
     failures: { kafka: 0, record: 0 },
     waiting: { count: 0, oldest: undefined as Date | undefined },
+    topicAtRisk: undefined as boolean | undefined,
     countEventTooLarge() {
       metrics.tooLarge++
     },
@@ -137,6 +146,9 @@ function relayOver(outbox: RelayDeps['outbox'], broker: FakeBroker, maxSendBytes
     },
     setEventsWaiting(count: number, oldest: Date | undefined) {
       metrics.waiting = { count, oldest }
+    },
+    setEventsTopicAtRisk(atRisk: boolean) {
+      metrics.topicAtRisk = atRisk
     },
   }
   const recorded: string[] = []
@@ -732,6 +744,115 @@ describe('KafkaRelay: a partition whose sends fail', () => {
     vi.setSystemTime(Date.now() + BACKOFF.firstMs)
     await relay.publishPending()
     expect(broker.sends.length).toBeGreaterThan(sendsBefore)
+  })
+})
+
+describe("KafkaRelay: the topic's durability, judged at each connect", () => {
+  const LOSES = 'event topic can lose an event Kafka acknowledged'
+  const STOPS = 'event topic refuses events while any one of its brokers is down'
+  const LOCAL = 'event topic has a single replica on a single broker: fine for a local setup, not for production'
+  const NOT_CHECKED = "event topic's replication not checked: could not read it"
+  const topicLines = (lines: Record<string, unknown>[]) => lines.filter((l) => [LOSES, STOPS, LOCAL, NOT_CHECKED].includes(String(l.msg)))
+  const fieldsOf = (line: Record<string, unknown> | undefined) => {
+    const { time, service, ...fields } = line ?? {}
+    return fields
+  }
+
+  /** The relay over a broker whose topic has `replicationFactor` replicas, asked `settings` at connect; a few events to publish. */
+  function relayOnTopic(replicationFactor: number, settings: () => Promise<{ minInsyncReplicas: number; brokers: number }>) {
+    const outbox = new InMemoryRelayOutbox()
+    const broker = new FakeBroker()
+    broker.replicationFactor = replicationFactor
+    broker.partitionCount = 3
+    outbox.add(entry(200), entry(200), entry(200))
+    let asked = 0
+    const over = relayOver(outbox, broker, 100_000, () => 0, {
+      topicSettings: () => {
+        asked++
+        return settings()
+      },
+    })
+    return { ...over, outbox, broker, asked: () => asked }
+  }
+
+  it('when the topic has 3 replicas and min.insync.replicas 1 on 3 brokers, then one warn line per connect names the topic, the numbers and the fix, the gauge says at risk, and the events are published all the same', async () => {
+    const { relay, lines, metrics, outbox, broker, asked } = relayOnTopic(3, async () => ({ minInsyncReplicas: 1, brokers: 3 }))
+
+    expect(await relay.publishPending()).toBe(3)
+    outbox.add(entry(200))
+    expect(await relay.publishPending()).toBe(1)
+
+    // One connect, one line.
+    expect(broker.connects).toBe(1)
+    expect(asked()).toBe(1)
+    expect(topicLines(lines).map(fieldsOf)).toEqual([
+      { level: 40, msg: LOSES, topic: TOPIC, replicationFactor: 3, minInsyncReplicas: 1, brokers: 3, why: 'one in-sync replica', fix: expect.stringContaining('min.insync.replicas=2') },
+    ])
+    expect(metrics.topicAtRisk).toBe(true)
+
+    // A partition's failure starts the producer afresh: the next connect judges the topic again.
+    broker.failing.add(broker.partitionOf('x'))
+    outbox.add({ ...entry(200), userId: 'x' })
+    await relay.publishPending()
+    broker.failing.clear()
+    vi.setSystemTime(Date.now() + BACKOFF.firstMs)
+    expect(await relay.publishPending()).toBe(1)
+    expect(broker.connects).toBe(2)
+    expect(topicLines(lines).map((l) => l.msg)).toEqual([LOSES, LOSES])
+  })
+
+  it('when the topic has one replica on a cluster of 3 brokers, then it is said to lose events with its broker: raise its replication factor', async () => {
+    const { relay, lines, metrics } = relayOnTopic(1, async () => ({ minInsyncReplicas: 2, brokers: 3 }))
+
+    await relay.publishPending()
+
+    expect(topicLines(lines).map(fieldsOf)).toEqual([
+      { level: 40, msg: LOSES, topic: TOPIC, replicationFactor: 1, minInsyncReplicas: 2, brokers: 3, why: 'one replica', fix: expect.stringContaining('replication factor to 3') },
+    ])
+    expect(metrics.topicAtRisk).toBe(true)
+  })
+
+  it('when min.insync.replicas equals the replication factor, then the topic is said to refuse events while any one broker is down, with the value to set', async () => {
+    const { relay, lines, metrics } = relayOnTopic(3, async () => ({ minInsyncReplicas: 3, brokers: 3 }))
+
+    await relay.publishPending()
+
+    expect(topicLines(lines).map(fieldsOf)).toEqual([
+      { level: 40, msg: STOPS, topic: TOPIC, replicationFactor: 3, minInsyncReplicas: 3, brokers: 3, fix: expect.stringContaining('min.insync.replicas=2') },
+    ])
+    expect(metrics.topicAtRisk).toBe(true)
+  })
+
+  it('when the topic has 3 replicas and min.insync.replicas 2, then nothing is said and the gauge says not at risk', async () => {
+    const { relay, lines, metrics } = relayOnTopic(3, async () => ({ minInsyncReplicas: 2, brokers: 3 }))
+
+    expect(await relay.publishPending()).toBe(3)
+
+    expect(topicLines(lines)).toEqual([])
+    expect(lines.filter((l) => Number(l.level) >= 40)).toEqual([])
+    expect(metrics.topicAtRisk).toBe(false)
+  })
+
+  it('when the topic has one replica on a single broker (the local setup), then only an info line says so, and the gauge says not at risk', async () => {
+    const { relay, lines, metrics } = relayOnTopic(1, async () => ({ minInsyncReplicas: 1, brokers: 1 }))
+
+    expect(await relay.publishPending()).toBe(3)
+
+    expect(topicLines(lines).map(fieldsOf)).toEqual([{ level: 30, msg: LOCAL, topic: TOPIC, replicationFactor: 1, minInsyncReplicas: 1, brokers: 1 }])
+    expect(lines.filter((l) => Number(l.level) >= 40)).toEqual([])
+    expect(metrics.topicAtRisk).toBe(false)
+  })
+
+  it('when the settings cannot be read, then a warn line says so with the error message and no stack, the gauge is left as it was, and the events are published', async () => {
+    const { relay, lines, metrics } = relayOnTopic(3, async () => {
+      throw Object.assign(new Error('Not authorized to access topics: [Topic authorization failed]'), { name: 'KafkaJSProtocolError' })
+    })
+
+    expect(await relay.publishPending()).toBe(3)
+
+    expect(topicLines(lines).map(fieldsOf)).toEqual([{ level: 40, msg: NOT_CHECKED, topic: TOPIC, err: 'Not authorized to access topics: [Topic authorization failed]' }])
+    expect(JSON.stringify(lines)).not.toContain('stack')
+    expect(metrics.topicAtRisk).toBeUndefined()
   })
 })
 

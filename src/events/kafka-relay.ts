@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type PartitionMetadata, type Producer } from 'kafkajs'
+import { ConfigResourceTypes, Kafka, logLevel, type PartitionMetadata, type Producer } from 'kafkajs'
 import type { Logger } from '../logging/logger.js'
 import type { ServiceMetrics } from '../metrics/service-metrics.js'
 import type { CassandraEventOutbox, OutboxEntry, OutboxPage } from '../store/cassandra-event-outbox.js'
@@ -6,6 +6,7 @@ import { HeldBackEvents } from './held-back-events.js'
 import { MAX_WAITING_EVENTS, PartitionWaits } from './partition-waits.js'
 import { PublicationRecords } from './publication-records.js'
 import { RetryBackoff } from './retry-backoff.js'
+import { judgeTopicDurability, minInsyncReplicasOf, replicationFactorOf, type TopicReplication } from './topic-durability.js'
 import { byPartition, type PartitionOf, partitionerFor } from './topic-partitions.js'
 
 /** Wait for every in-sync replica (Kafka's acks=all). */
@@ -72,16 +73,25 @@ export interface RelayDeps {
    * Events refused as too large for the topic (counted once each, and how many are held back now),
    * events not published in a pass (by reason), and what the last read of the listing found waiting.
    */
-  metrics?: Pick<ServiceMetrics, 'countEventTooLarge' | 'setEventsHeldBack' | 'countEventPublishFailures' | 'setEventsWaiting'>
+  metrics?: Pick<ServiceMetrics, 'countEventTooLarge' | 'setEventsHeldBack' | 'countEventPublishFailures' | 'setEventsWaiting' | 'setEventsTopicAtRisk'>
   /** The producer to connect; kafkajs's idempotent producer by default. A test gives topicPartitions with it. */
   createProducer?: () => RelayProducer
   /** The topic's partitions, asked at each connect; kafkajs's admin (fetchTopicMetadata) on the default producer's client by default. */
   topicPartitions?: () => Promise<PartitionMetadata[]>
+  /**
+   * The topic's effective min.insync.replicas and the cluster's brokers, asked at each connect once the
+   * partitions are read, to judge the topic's durability: kafkajs's admin (describeConfigs,
+   * describeCluster) by default, but not asked at all when a test gives topicPartitions without it.
+   */
+  topicSettings?: () => Promise<TopicSettings>
   /** Uniform in [0, 1): spreads the waits of held-back events (TOO_LARGE_BACKOFF.jitter); Math.random by default. */
   random?: () => number
   /** Most events remembered as waiting for a failing partition; MAX_WAITING_EVENTS by default. */
   maxWaitingEvents?: number
 }
+
+/** What the relay reads at connect, besides the partitions, to judge the topic's durability (topic-durability.ts). */
+export type TopicSettings = Omit<TopicReplication, 'replicationFactor'>
 
 /** What `publishBacklog` left: for `npm run deletion:resume`'s last line and exit code. */
 export interface BacklogReport {
@@ -154,7 +164,7 @@ export function isTooLarge(err: unknown): boolean {
 }
 
 /** kafkajs's idempotent producer and the topic's partitions, on one client for the relay's life. */
-function kafkaClient(options: KafkaRelayOptions): { createProducer: () => RelayProducer; topicPartitions: () => Promise<PartitionMetadata[]> } {
+function kafkaClient(options: KafkaRelayOptions): { createProducer: () => RelayProducer; topicPartitions: () => Promise<PartitionMetadata[]>; topicSettings: () => Promise<TopicSettings> } {
   const kafka = new Kafka({
     clientId: options.clientId,
     brokers: options.brokers,
@@ -171,6 +181,21 @@ function kafkaClient(options: KafkaRelayOptions): { createProducer: () => RelayP
         await admin.connect()
         const { topics } = await admin.fetchTopicMetadata({ topics: [options.topic] })
         return topics.find((topic) => topic.name === options.topic)?.partitions ?? []
+      } finally {
+        await admin.disconnect().catch(() => undefined)
+      }
+    },
+    topicSettings: async () => {
+      const admin = kafka.admin()
+      try {
+        await admin.connect()
+        // The topic's entry is its effective value: its own setting, else the broker's default.
+        const described = await admin.describeConfigs({
+          includeSynonyms: false,
+          resources: [{ type: ConfigResourceTypes.TOPIC, name: options.topic, configNames: ['min.insync.replicas'] }],
+        })
+        const { brokers } = await admin.describeCluster()
+        return { minInsyncReplicas: minInsyncReplicasOf(described), brokers: brokers.length }
       } finally {
         await admin.disconnect().catch(() => undefined)
       }
@@ -202,6 +227,9 @@ function kafkaClient(options: KafkaRelayOptions): { createProducer: () => RelayP
  * back: passed by without being read, and sent again after TOO_LARGE_BACKOFF, while the others go on;
  * a pass sends at most HELD_BACK_RETRIES_PER_PASS of them again, so they never hold up the others long
  * (HeldBackEvents keeps their waits).
+ * acks=all is only as safe as the topic's replication: at each connect the relay reads its replication
+ * factor, min.insync.replicas and the brokers, and says when an acknowledged event can be lost, or
+ * when one broker down would stop every event (topic-durability.ts); it publishes all the same.
  */
 export class KafkaRelay {
   private connection: Connection | undefined
@@ -209,6 +237,7 @@ export class KafkaRelay {
   private running: Promise<number> | undefined
   private readonly createProducer: () => RelayProducer
   private readonly topicPartitions: () => Promise<PartitionMetadata[]>
+  private readonly topicSettings: (() => Promise<TopicSettings>) | undefined
   /** Kafka unreachable: nothing is read or sent until the wait is over. */
   private readonly backoff = new RetryBackoff(BACKOFF)
   /** Records of what Kafka acknowledged; when Cassandra did not make some, they are owed: nothing is read or sent until they are made, after a wait. */
@@ -227,6 +256,7 @@ export class KafkaRelay {
     const kafka = kafkaClient(options)
     this.createProducer = deps.createProducer ?? kafka.createProducer
     this.topicPartitions = deps.topicPartitions ?? kafka.topicPartitions
+    this.topicSettings = deps.topicSettings ?? (deps.topicPartitions ? undefined : kafka.topicSettings)
     this.heldBack = new HeldBackEvents(TOO_LARGE_BACKOFF, HELD_BACK_RETRIES_PER_PASS, deps.random ?? Math.random)
     this.partitionWaits = new PartitionWaits(deps.maxWaitingEvents ?? MAX_WAITING_EVENTS, BACKOFF)
     this.records = new PublicationRecords((entry, at) => this.record(entry, at), deps, BACKOFF)
@@ -493,7 +523,31 @@ export class KafkaRelay {
     this.deps.log.info({ requestId: entry.requestId, mid: entry.mid, topic: this.options.topic }, 'event published')
   }
 
-  /** The producer, connected, and the topic's partitions, asked once per connect. */
+  /**
+   * Whether an event Kafka acknowledges on this topic is safe, and whether the topic takes events with
+   * one broker down (topic-durability.ts), said at each connect: a warn line naming what to change when
+   * it is not, an info line on a single broker (the local setup), the at-risk gauge either way. A read
+   * that fails is said (its error's message, no stack) and the relay goes on; the gauge keeps what it was.
+   */
+  private async checkDurability(partitions: readonly PartitionMetadata[]): Promise<void> {
+    if (!this.topicSettings) return
+    const { topic } = this.options
+    let replication: TopicReplication
+    try {
+      replication = { replicationFactor: replicationFactorOf(partitions), ...(await this.topicSettings()) }
+    } catch (err) {
+      this.deps.log.warn({ topic, err: err instanceof Error ? err.message : String(err) }, "event topic's replication not checked: could not read it")
+      return
+    }
+    const judged = judgeTopicDurability(replication)
+    const said = { topic, ...replication }
+    this.deps.metrics?.setEventsTopicAtRisk(judged.verdict === 'can-lose-events' || judged.verdict === 'stops-with-one-broker-down')
+    if (judged.verdict === 'can-lose-events') this.deps.log.warn({ ...said, why: judged.why, fix: judged.fix }, 'event topic can lose an event Kafka acknowledged')
+    else if (judged.verdict === 'stops-with-one-broker-down') this.deps.log.warn({ ...said, fix: judged.fix }, 'event topic refuses events while any one of its brokers is down')
+    else if (judged.verdict === 'local') this.deps.log.info(said, 'event topic has a single replica on a single broker: fine for a local setup, not for production')
+  }
+
+  /** The producer, connected, and the topic's partitions, asked once per connect, with its durability judged. */
   private async connect(): Promise<Connection> {
     if (this.connection) return this.connection
     this.connecting ??= (async () => {
@@ -501,7 +555,9 @@ export class KafkaRelay {
       await producer.connect()
       let partitionOf: PartitionOf
       try {
-        partitionOf = partitionerFor(this.options.topic, await this.topicPartitions())
+        const partitions = await this.topicPartitions()
+        partitionOf = partitionerFor(this.options.topic, partitions)
+        await this.checkDurability(partitions)
       } catch (err) {
         await producer.disconnect().catch(() => undefined)
         throw err

@@ -48,4 +48,15 @@ describe('ServiceMetrics: the delete-user event relay', () => {
     expect(sampleValue(samples, 'sunbird_user_delete_events_waiting')).toBe(0)
     expect(sampleValue(samples, 'sunbird_user_delete_events_oldest_waiting_seconds')).toBe(0)
   })
+
+  it('when the relay judged the event topic at connect, then the at-risk gauge says 1 for a topic at risk and 0 otherwise; 0 before any check', async () => {
+    const metrics = createServiceMetrics()
+    expect(sampleValue(await scrape(metrics), 'sunbird_user_delete_events_topic_at_risk')).toBe(0)
+
+    metrics.setEventsTopicAtRisk(true)
+    expect(sampleValue(await scrape(metrics), 'sunbird_user_delete_events_topic_at_risk')).toBe(1)
+
+    metrics.setEventsTopicAtRisk(false)
+    expect(sampleValue(await scrape(metrics), 'sunbird_user_delete_events_topic_at_risk')).toBe(0)
+  })
 })

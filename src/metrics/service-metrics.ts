@@ -92,6 +92,12 @@ export class ServiceMetrics implements CassandraCallRecorder {
     registers: [this.registry],
   })
 
+  private readonly eventsTopicAtRisk = new Gauge({
+    name: `${PREFIX}events_topic_at_risk`,
+    help: "1 when the event topic, as this instance's relay last read it at connect, can lose an event Kafka acknowledged (one replica on a cluster of several brokers, or min.insync.replicas 1) or refuses events while one broker is down (min.insync.replicas not below its replication factor); else 0",
+    registers: [this.registry],
+  })
+
   /** When the oldest event the relay's last read found waiting was appended (ms since the epoch). */
   private oldestWaitingSince: number | undefined
 
@@ -153,6 +159,11 @@ export class ServiceMetrics implements CassandraCallRecorder {
   setEventsWaiting(count: number, oldestSince: Date | undefined): void {
     this.eventsWaiting.set(count)
     this.oldestWaitingSince = oldestSince?.getTime()
+  }
+
+  /** What the relay's check at connect found of the event topic: whether it can lose acknowledged events or stop with one broker down. */
+  setEventsTopicAtRisk(atRisk: boolean): void {
+    this.eventsTopicAtRisk.set(atRisk ? 1 : 0)
   }
 
   /** The text exposition format: this service's series, then the process's. */
