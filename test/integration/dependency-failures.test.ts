@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto'
-import { types } from 'cassandra-driver'
+import { type Client, types } from 'cassandra-driver'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type SeedUser, seedUser } from '../../scripts/lib/seed-users.js'
 import { DependencyUnavailableError } from '../../src/deletion/errors.js'
 import type { UserStore } from '../../src/deletion/ports.js'
+import { migrate } from '../../src/store/migrations.js'
 import { expectDeleted, expectError } from '../support/assertions.js'
 import { freePort } from '../support/spawned-server.js'
-import { startHarness, testConfig, type Harness } from '../support/harness.js'
+import { type Harness, startHarness, testConfig } from '../support/harness.js'
 import { failOnce, startTcpProxy, type TcpProxy, withFaults } from '../support/faults.js'
 import { requestsOf } from '../support/deletion-requests.js'
 import { readUserState } from '../support/user-state.js'
@@ -66,33 +68,42 @@ describe('when Cassandra stops answering mid-flight', () => {
 /**
  * Row tombstones in the user's user_roles partition, past Cassandra's tombstone_failure_threshold
  * (100,000 by default): the replica fails the read (ReadFailure, 0x1300) rather than scan them all.
+ * A full scan of the table fails the same way, so they are written to a keyspace of the test's own,
+ * dropped after it, never to the shared test keyspace other tests scan whole.
  */
-async function overflowRolesWithTombstones(h: Harness, userId: string): Promise<void> {
-  const deleteRole = `DELETE FROM ${h.config.cassandra.keyspace}.user_roles WHERE userid = ? AND role = ?`
+async function overflowRolesWithTombstones(db: Client, keyspace: string, userId: string): Promise<void> {
+  const deleteRole = `DELETE FROM ${keyspace}.user_roles WHERE userid = ? AND role = ?`
   const perBatch = 500
   const batches = Array.from({ length: Math.ceil(100_500 / perBatch) }, (_, b) => Array.from({ length: perBatch }, (_, i) => ({ query: deleteRole, params: [userId, `gone-${b * perBatch + i}`] })))
-  for (let i = 0; i < batches.length; i += 8) await Promise.all(batches.slice(i, i + 8).map((batch) => h.db.batch(batch, { prepare: true, logged: false })))
+  for (let i = 0; i < batches.length; i += 8) await Promise.all(batches.slice(i, i + 8).map((batch) => db.batch(batch, { prepare: true, logged: false })))
 }
 
 describe('when a replica fails a read (tombstone overflow: Cassandra answers ReadFailure)', () => {
+  const keyspace = `readfail_${randomUUID().replace(/-/g, '').slice(0, 16)}`
+  let h: Harness
+  beforeAll(async () => {
+    await migrate(testConfig({ cassandra: { keyspace } }).cassandra)
+    h = await startHarness({ cassandra: { keyspace } })
+  }, 180_000)
+  afterAll(async () => {
+    await h?.db.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`, [], { readTimeout: 120_000 })
+    await h?.close()
+  }, 180_000)
+
   it('then the delete answers 503 UOS_USRDLT0064 with Retry-After, as for an outage, with nothing written; not a 500', async () => {
-    const h = await startHarness()
-    try {
-      const user = await h.seed()
-      await overflowRolesWithTombstones(h, user.id)
-      const failing = await h.db.execute(`SELECT role FROM ${h.config.cassandra.keyspace}.user_roles WHERE userid = ?`, [user.id], { prepare: true }).catch((err: unknown) => err)
-      expect((failing as { code?: number }).code, 'the roles read fails on the replica').toBe(types.responseErrorCodes.readFailure)
+    const user: SeedUser = { id: randomUUID() }
+    await seedUser(h.db, keyspace, user)
+    await overflowRolesWithTombstones(h.db, keyspace, user.id)
+    const failing = await h.db.execute(`SELECT role FROM ${keyspace}.user_roles WHERE userid = ?`, [user.id], { prepare: true }).catch((err: unknown) => err)
+    expect((failing as { code?: number }).code, 'the roles read fails on the replica').toBe(types.responseErrorCodes.readFailure)
 
-      const response = await h.deleteRequest({ request: { userId: user.id } }, { 'x-authenticated-user-token': h.userToken({ sub: user.id }) })
+    const response = await h.deleteRequest({ request: { userId: user.id } }, { 'x-authenticated-user-token': h.userToken({ sub: user.id }) })
 
-      expect(response.headers.get('retry-after')).toBe(String(h.config.http.retryAfterSeconds))
-      await expectError(response, 'SERVICE_UNAVAILABLE')
-      expect(await requestsOf(h.db, user.id)).toHaveLength(0)
-      const row = (await h.db.execute(`SELECT status, isdeleted FROM ${h.config.cassandra.keyspace}.user WHERE id = ?`, [user.id], { prepare: true })).first()
-      expect({ status: row?.get('status'), isdeleted: row?.get('isdeleted') }).toEqual({ status: 1, isdeleted: false })
-    } finally {
-      await h.close()
-    }
+    expect(response.headers.get('retry-after')).toBe(String(h.config.http.retryAfterSeconds))
+    await expectError(response, 'SERVICE_UNAVAILABLE')
+    expect(await requestsOf(h.db, user.id, keyspace)).toHaveLength(0)
+    const row = (await h.db.execute(`SELECT status, isdeleted FROM ${keyspace}.user WHERE id = ?`, [user.id], { prepare: true })).first()
+    expect({ status: row?.get('status'), isdeleted: row?.get('isdeleted') }).toEqual({ status: 1, isdeleted: false })
   })
 })
 
