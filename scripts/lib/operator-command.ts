@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
 import { errors as searchErrors } from '@opensearch-project/opensearch'
+import { MigrationLockError } from '../../src/store/migration-lock.js'
 import { whyNotVerified } from '../../src/verification/deletion-verify-command.js'
 
 /** Exit codes of the commands that take no arguments: done; stopped (one line on stderr says why); an argument given. */
@@ -11,6 +12,8 @@ function whyStopped(err: unknown): string {
     return `search unavailable: sunbird_es_host unreachable (${err.name})`
   }
   if (err instanceof searchErrors.ResponseError) return `search refused a request (HTTP ${err.statusCode ?? 'no status'})`
+  // Worded by this service, one line: the lock's holder (a host, a process id) and times, no data.
+  if (err instanceof MigrationLockError) return err.message
   return whyNotVerified(err)
 }
 

@@ -1,8 +1,8 @@
-import type { Client } from 'cassandra-driver'
+import type { Client, Host } from 'cassandra-driver'
 import { describe, expect, it } from 'vitest'
 import { DependencyUnavailableError } from '../deletion/errors.js'
 import { whyNotVerified } from '../verification/deletion-verify-command.js'
-import { awaitSchemaAgreement, sameReplication } from './migrations.js'
+import { awaitSchemaAgreement, sameReplication, schemaCoordinator } from './migrations.js'
 
 describe('sameReplication: the keyspace as stored against the replication asked', () => {
   it('when only the spelling differs (full class name, numbers as strings), then it is the same', () => {
@@ -51,5 +51,25 @@ describe('awaitSchemaAgreement: every node holds a schema change before the next
 
     expect(failure).toBeInstanceOf(DependencyUnavailableError)
     expect(whyNotVerified(failure)).toBe('cassandra unavailable: the nodes did not agree on the schema within 0 s (see nodetool describecluster); run db:migrate again once they do')
+  })
+})
+
+describe('schemaCoordinator: the one node every db:migrate run sends the lock table to', () => {
+  const host = (address: string, datacenter: string, up = true) => ({ address, datacenter, isUp: () => up }) as unknown as Host
+  const clientSeeing = (...hosts: Host[]) => ({ hosts: { values: () => hosts } }) as unknown as Client
+
+  it('when several nodes of the local datacenter are up, then it is the lowest address among them, whatever order the driver lists them in', () => {
+    const hosts = [host('10.0.0.3:9042', 'dc1'), host('10.0.0.1:9042', 'dc1'), host('10.0.0.2:9042', 'dc1')]
+
+    expect(schemaCoordinator(clientSeeing(...hosts), 'dc1')?.address).toBe('10.0.0.1:9042')
+    expect(schemaCoordinator(clientSeeing(...hosts.reverse()), 'dc1')?.address).toBe('10.0.0.1:9042')
+  })
+
+  it('when the lowest node is down or in another datacenter (the driver does not talk to it), then it is the lowest of the others', () => {
+    expect(schemaCoordinator(clientSeeing(host('10.0.0.1:9042', 'dc1', false), host('10.0.0.0:9042', 'dc2'), host('10.0.0.2:9042', 'dc1')), 'dc1')?.address).toBe('10.0.0.2:9042')
+  })
+
+  it('when no node of the local datacenter is known up, then none: the driver chooses', () => {
+    expect(schemaCoordinator(clientSeeing(host('10.0.0.1:9042', 'dc1', false)), 'dc1')).toBeUndefined()
   })
 })

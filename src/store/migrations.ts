@@ -1,9 +1,10 @@
-import { type Client, errors, types } from 'cassandra-driver'
+import { type Client, errors, type Host, types } from 'cassandra-driver'
 import type { Config } from '../config/config.js'
 import { DependencyUnavailableError, WordedCause } from '../deletion/errors.js'
 import { readSchemas } from '../schemas/schema-registry.js'
 import { isCassandraUnavailable } from './cassandra-call.js'
 import { createCassandraClient } from './cassandra-client.js'
+import { acquireMigrationLock, type MigrationLockOptions, migrationLockTableCql } from './migration-lock.js'
 
 export interface Migration {
   version: number
@@ -337,11 +338,11 @@ export async function awaitSchemaAgreement(client: Client, waitMs = SCHEMA_AGREE
  * with one of two replicas acknowledged). A schema change is held by every node before the next
  * statement, and before it is sent again (the first copy may have applied on one node).
  */
-async function executeMigrationStatement(client: Client, cql: string, params?: unknown[]): Promise<void> {
+async function executeMigrationStatement(client: Client, cql: string, params?: unknown[], options: { host?: Host } = {}): Promise<void> {
   const schemaChange = isSchemaChange(cql)
   for (let attempt = 1; ; attempt++) {
     try {
-      const result = await client.execute(cql, params)
+      const result = await client.execute(cql, params, options.host ? { host: options.host } : undefined)
       // The driver has waited up to maxSchemaAgreementWaitSeconds already and says whether they agree.
       if (schemaChange && (result.info as { isSchemaInAgreement?: boolean }).isSchemaInAgreement === false) await awaitSchemaAgreement(client)
       return
@@ -353,24 +354,55 @@ async function executeMigrationStatement(client: Client, cql: string, params?: u
   }
 }
 
-/** Creates or adjusts the keyspace, then runs each migration not yet recorded in schema_version. Idempotent. */
-export async function migrate(config: Config['cassandra'], log: (line: string) => void = () => {}): Promise<number[]> {
+/**
+ * The node every run sends the lock table's creation to: the lowest address among the hosts of the
+ * local datacenter that are up (the driver talks to no other). The one statement two runs may send
+ * at the same time, before either holds the lock: two nodes creating the table at once would give
+ * it two ids, while one node applies schema changes one at a time, so the second finds the table.
+ * Undefined (the driver chooses) when no such host is known up.
+ */
+export function schemaCoordinator(client: Client, localDataCenter: string): Host | undefined {
+  const up = client.hosts.values().filter((host) => host.isUp() && host.datacenter === localDataCenter)
+  return up.sort((a, b) => a.address.localeCompare(b.address))[0]
+}
+
+export interface MigrateOptions {
+  /** The migration lock's wait, TTL and polling (tests shorten them); MIGRATION_LOCK_DEFAULTS otherwise. */
+  lock?: MigrationLockOptions
+}
+
+/**
+ * Creates or adjusts the keyspace, then, under the migration lock (schema_migration_lock: one run
+ * at a time, others wait), runs each migration not yet recorded in schema_version. Idempotent.
+ */
+export async function migrate(config: Config['cassandra'], log: (line: string) => void = () => {}, options: MigrateOptions = {}): Promise<number[]> {
   const ks = config.keyspace
   const client: Client = createCassandraClient(config, { keyspace: false })
   const ran: number[] = []
   try {
     await ensureKeyspace(client, ks, config.replication, log)
     await awaitSchemaAgreement(client)
-    await executeMigrationStatement(client, `CREATE TABLE IF NOT EXISTS ${ks}.schema_version (version int PRIMARY KEY, description text, applied_at timestamp)`)
-    const done = new Set((await client.execute(`SELECT version FROM ${ks}.schema_version`)).rows.map((row) => row.get('version') as number))
-    for (const migration of migrations) {
-      if (done.has(migration.version)) continue
-      for (const statement of migration.statements(ks)) await executeMigrationStatement(client, statement)
-      await executeMigrationStatement(client, `INSERT INTO ${ks}.schema_version (version, description, applied_at) VALUES (?, ?, ?)`, [migration.version, migration.description, new Date()])
-      ran.push(migration.version)
-      log(`applied migration ${migration.version}: ${migration.description}`)
+    await executeMigrationStatement(client, migrationLockTableCql(ks), undefined, { host: schemaCoordinator(client, config.localDataCenter) })
+    await awaitSchemaAgreement(client)
+    const lock = await acquireMigrationLock(client, ks, log, options.lock)
+    try {
+      await executeMigrationStatement(client, `CREATE TABLE IF NOT EXISTS ${ks}.schema_version (version int PRIMARY KEY, description text, applied_at timestamp)`)
+      const done = new Set((await client.execute(`SELECT version FROM ${ks}.schema_version`)).rows.map((row) => row.get('version') as number))
+      for (const migration of migrations) {
+        if (done.has(migration.version)) continue
+        for (const statement of migration.statements(ks)) {
+          lock.assertHeld()
+          await executeMigrationStatement(client, statement)
+        }
+        lock.assertHeld()
+        await executeMigrationStatement(client, `INSERT INTO ${ks}.schema_version (version, description, applied_at) VALUES (?, ?, ?)`, [migration.version, migration.description, new Date()])
+        ran.push(migration.version)
+        log(`applied migration ${migration.version}: ${migration.description}`)
+      }
+      return ran
+    } finally {
+      await lock.release()
     }
-    return ran
   } finally {
     await client.shutdown()
   }

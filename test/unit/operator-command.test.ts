@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { OPERATOR_EXIT, runWithoutArguments } from '../../scripts/lib/operator-command.js'
 import { ConfigError } from '../../src/config/load-config.js'
 import { DependencyUnavailableError, WordedCause } from '../../src/deletion/errors.js'
+import { MigrationLockError } from '../../src/store/migration-lock.js'
 
 async function run(args: string[], work: () => Promise<void>) {
   const lines: string[] = []
@@ -60,6 +61,11 @@ describe('runWithoutArguments (db:migrate, db:seed, search:migrate)', () => {
       'not a search engine',
       new DependencyUnavailableError('search', { cause: new WordedCause('sunbird_es_host does not answer as a search engine (its root tells no version)') }),
       'db:migrate: search unavailable: sunbird_es_host does not answer as a search engine (its root tells no version)',
+    ],
+    [
+      'the migration lock held by another run past the wait',
+      new MigrationLockError('the migration lock (sunbird.schema_migration_lock) is still held by deploy-a/pid 41/0c1d2e3f since 2026-12-06T16:00:00.000Z after waiting 600 s'),
+      'db:migrate: the migration lock (sunbird.schema_migration_lock) is still held by deploy-a/pid 41/0c1d2e3f since 2026-12-06T16:00:00.000Z after waiting 600 s',
     ],
     ['anything else', new TypeError('fetch failed learner@example.org'), 'db:migrate: unexpected TypeError'],
   ])('when the work stops with %s, then exit 1 and one line saying why, no stack trace and no message of the driver', async (_what, failure, line) => {
