@@ -164,6 +164,18 @@ describe('OpenSearchUserIndex when the engine answers with an error status', () 
     expect(stub.requests[0]?.path).toContain('refresh=true')
   })
 
+  it('when the flags are restored, then those the document had are set, and one it did not have (null) is removed, never set to null', async () => {
+    const { index, stub, routes } = await indexOver({})
+
+    expect(await index.restoreUserFlags(USER, { status: 1, isDeleted: false, isBlocked: true })).toBe(true)
+    expect(await index.restoreUserFlags(USER, { status: 1, isDeleted: false, isBlocked: null })).toBe(true)
+
+    expect(routes()).toEqual(['update', 'update'])
+    expect(bodyOf(stub.requests[0])).toEqual({ doc: { status: 1, isDeleted: false, isBlocked: true } })
+    expect(bodyOf(stub.requests[1])).toMatchObject({ script: { lang: 'painless', params: { set: { status: 1, isDeleted: false }, remove: ['isBlocked'] } } })
+    expect(stub.requests[1]?.path).toContain('refresh=true')
+  })
+
   it('when the document went before the soft flag (update answers 404 document_missing_exception), then flagging answers false, not a failure', async () => {
     const { index } = await indexOver({ update: (res) => refuse(res, 404, 'document_missing_exception') })
 

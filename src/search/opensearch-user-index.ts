@@ -144,6 +144,9 @@ function checkBulk(body: { errors?: unknown; items: BulkItem[] }): void {
   throw new SearchEngineRefusal(`search engine refused ${failed.length} of ${body.items.length} note deletes${status !== undefined ? ` (${status}${type ? ` ${type}` : ''})` : ''}`, status, type)
 }
 
+/** Sets `params.set`'s fields and removes those named in `params.remove`, in one update of the document. */
+const RESTORE_FLAGS_SCRIPT = 'for (def entry : params.set.entrySet()) { ctx._source[entry.getKey()] = entry.getValue() } for (def name : params.remove) { ctx._source.remove(name) }'
+
 // Sunbird's usernotes maps userId as analysed text; its `raw` field is the whole value lowercased (analyzer keylower).
 const notesOf = (userId: string) => ({ term: { 'userId.raw': userId.toLowerCase() } })
 
@@ -189,10 +192,21 @@ export class OpenSearchUserIndex implements UserSearchIndex {
     })
   }
 
+  /**
+   * Puts the flags back as they were before the soft deletion. A flag the document did not have then
+   * (null: absent, or not of its type) is removed rather than set to null: Sunbird writes no
+   * `isBlocked` into a live user's document (its user row has no such column; only its own deletion
+   * patch adds one), so a cancel leaves the document with the fields it had. Removing a field needs a
+   * script (a partial `doc` can only set it); Painless ships with every Elasticsearch 6 / 7 and
+   * OpenSearch distribution as a module. Every flag known: the plain partial update, as before.
+   */
   async restoreUserFlags(userId: string, prior: SearchUserFlags): Promise<boolean> {
+    const set = Object.fromEntries(Object.entries(prior).filter(([, value]) => value !== null))
+    const remove = Object.keys(prior).filter((name) => prior[name as keyof SearchUserFlags] === null)
+    const body = remove.length === 0 ? { doc: set } : { script: { lang: 'painless', source: RESTORE_FLAGS_SCRIPT, params: { set, remove } } }
     return runSearch('restore user document flags', async () => {
       try {
-        await this.client.update({ index: this.userAlias, id: userId, body: { doc: prior }, refresh: true })
+        await this.client.update({ index: this.userAlias, id: userId, body, refresh: true })
         return true
       } catch (err) {
         if (isNotFound(err)) return false
