@@ -1,4 +1,5 @@
-import { ConfigResourceTypes, Kafka, logLevel, type PartitionMetadata, type Producer } from 'kafkajs'
+// ConfigResourceTypes through the default export: Node's ESM loader finds no such named export in kafkajs's CommonJS.
+import kafkajs, { Kafka, logLevel, type PartitionMetadata, type Producer } from 'kafkajs'
 import type { Logger } from '../logging/logger.js'
 import type { ServiceMetrics } from '../metrics/service-metrics.js'
 import type { CassandraEventOutbox, OutboxEntry, OutboxPage } from '../store/cassandra-event-outbox.js'
@@ -192,7 +193,7 @@ function kafkaClient(options: KafkaRelayOptions): { createProducer: () => RelayP
         // The topic's entry is its effective value: its own setting, else the broker's default.
         const described = await admin.describeConfigs({
           includeSynonyms: false,
-          resources: [{ type: ConfigResourceTypes.TOPIC, name: options.topic, configNames: ['min.insync.replicas'] }],
+          resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: options.topic, configNames: ['min.insync.replicas'] }],
         })
         const { brokers } = await admin.describeCluster()
         return { minInsyncReplicas: minInsyncReplicasOf(described), brokers: brokers.length }
