@@ -8,7 +8,7 @@ import { readJsonBody } from './read-json-body.js'
 function appReading(maxBytes = 64) {
   const app = new Hono<AppEnv>()
   const read = readJsonBody({ maxBytes })
-  app.post('/', async (c) => c.json({ body: await read(c) }))
+  app.post('/', async (c) => c.json({ body: await read(c, (body) => body) }))
   app.onError((err, c) => c.json({ refused: err instanceof ApiError ? err.code : 'unexpected' }, 400))
   return app
 }

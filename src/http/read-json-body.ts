@@ -41,6 +41,9 @@ function startReading(read: () => Promise<string>): Promise<string> {
   }
 }
 
+/** Reads a request's JSON body and hands it to `use`, in one promise; resolves to what `use` returns. */
+export type JsonBodyReader = <T>(c: Context<AppEnv>, use: (body: unknown) => T | PromiseLike<T>) => Promise<T>
+
 /** JSON.parse, anything that is not JSON refused as UOS_USRDLT0028. */
 function parseJson(text: string): unknown {
   try {
@@ -54,10 +57,10 @@ function parseJson(text: string): unknown {
  * Size, then JSON: refuses on Content-Length before reading a byte, caps bodies sent without one,
  * and turns anything that is not JSON into UOS_USRDLT0028. The Content-Length path uses
  * c.req.text(), which stays on @hono/node-server's fast path (touching the raw stream does not).
- * The reader resolves to the body parsed, not yet validated; its refusals are ApiErrors, thrown
- * (before a byte is read) or rejected.
+ * The reader hands the body parsed, not yet validated, to `use` and resolves to what `use` returns;
+ * its refusals are ApiErrors, thrown (before a byte is read) or rejected.
  */
-export function readJsonBody(options: { maxBytes: number }): (c: Context<AppEnv>) => Promise<unknown> {
+export function readJsonBody(options: { maxBytes: number }): JsonBodyReader {
   const { maxBytes } = options
   if (!Number.isInteger(maxBytes) || maxBytes <= 0) throw new Error('readJsonBody: maxBytes must be a positive integer')
   /** The body as text, within the limit; a read that fails later is mapped by readJson. */
@@ -73,8 +76,9 @@ export function readJsonBody(options: { maxBytes: number }): (c: Context<AppEnv>
     return stream ? startReading(() => readCapped(stream, maxBytes)) : Promise.resolve('')
   }
 
-  // One promise on the text rather than an async function awaiting a caught one: every request reads a body (see request-context.ts).
-  return function readJson(c) {
-    return readText(c).then(parseJson, notReceivedWhole)
+  // One promise on the text, parsed and used in the same step, rather than an async function awaiting
+  // a caught one or a promise per step: every request reads a body (see request-context.ts).
+  return function readJson(c, use) {
+    return readText(c).then((text) => use(parseJson(text)), notReceivedWhole)
   }
 }

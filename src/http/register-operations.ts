@@ -5,7 +5,7 @@ import { setCredentialedCors } from './cors.js'
 import { REQUEST_ID_HEADER } from './dialects/rest-dialect.js'
 import { IDEMPOTENCY_KEY_HEADER } from './idempotency.js'
 import { bodyLimitOf, type HandlerContext, type Operation } from './operation.js'
-import { readJsonBody } from './read-json-body.js'
+import { type JsonBodyReader, readJsonBody } from './read-json-body.js'
 
 /** Headers every preflight allows besides the credential scheme's and the operation's own. */
 const BODY_HEADERS = ['Content-Type']
@@ -19,7 +19,7 @@ const REQUEST_ID_HEADERS = ['X-Request-ID', 'X-msgId']
 function operationRoad(
   operation: Operation,
   handle: (c: Context<AppEnv>) => Response | Promise<Response>,
-  readBody: ((c: Context<AppEnv>) => Promise<unknown>) | undefined,
+  readBody: JsonBodyReader | undefined,
   renderError: HandlerContext['renderError'],
   allowedOrigins: () => readonly string[],
 ): Handler<AppEnv> {
@@ -32,7 +32,7 @@ function operationRoad(
     c.set('apiId', operation.id)
     c.set('dialect', operation.dialect)
     if (!readBody) return handle(c)
-    return readBody(c).then((body) => {
+    return readBody(c, (body) => {
       c.set('body', body)
       return handle(c)
     })
