@@ -170,7 +170,7 @@ async function carryOut(deps: DeleteAccountDeps, input: DeletionInput, ask: Aske
     target: { rootOrgId: user.rootOrgId, managedBy: user.managedBy, organisationIds: organisationIds ?? (await deps.users.findOrganisationIds(input.userId)) },
     now,
   })
-  // A soft phase still owing a step (Keycloak down) is finished by the sweeper, which then schedules the erasure all the same.
+  // Scheduled whatever the soft phase still owes (Keycloak, the search engine or Redis down): the sweeper retries that during the grace period, and the erasure runs at eraseAt regardless.
   const outcome = (): DeletionOutcome =>
     request.schedule ? { kind: 'scheduled', mode: ask.mode, requestId: request.id, eraseAt: request.schedule.eraseAt } : { kind: 'deleted', mode: ask.mode, requestId: request.id }
   accepting(outcome())

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { WORLD_RECEIPT_KEY, type WorldOptions, deletionWorld } from '../../test/support/fakes/deletion-world.js'
+import { WORLD_GRACE_DAY_MS, WORLD_RECEIPT_KEY, type WorldOptions, deletionWorld } from '../../test/support/fakes/deletion-world.js'
 import type { SeedUser } from '../../test/support/fakes/in-memory-user-store.js'
 import { cancelDeletion } from './cancel-deletion.js'
 import type { Caller } from './caller.js'
@@ -340,5 +340,74 @@ describe('the stores beyond the five, per mode', () => {
     expect(request()?.state).toBe('cancelled')
     expect(w.search.users.get(TARGET)).toMatchObject({ status: 1, isDeleted: false, firstName: 'Asha' })
     expect(w.users.snapshot(TARGET)).toMatchObject({ status: 1, isDeleted: false })
+  })
+})
+
+describe('a grace period while the search engine or the cache is down', () => {
+  const DAY = WORLD_GRACE_DAY_MS
+  const request = (w: ReturnType<typeof worldWithPerson>) => w.requests.all()[0]
+
+  it('when both are down at the request, then it is scheduled at once with its eraseAt, their steps owed and retried each pass without another audit record, and once they are back the document is flagged, the cache cleared, and the request due at eraseAt', async () => {
+    const w = worldWithPerson()
+    w.search.down = true
+    w.cache.down = true
+
+    expect(await deleteAccount(w.deps, ask({ gracePeriodDays: 1 }))).toMatchObject({ kind: 'scheduled' })
+
+    const eraseAt = request(w)?.schedule?.eraseAt
+    expect(request(w)).toMatchObject({ state: 'scheduled', plan: 'soft' })
+    expect(request(w)?.receipt).toBeUndefined()
+    expect(request(w)?.steps.searchUser).toMatchObject({ status: 'pending', action: 'unreachable' })
+    expect(request(w)?.steps.cacheUser).toMatchObject({ status: 'pending', action: 'unreachable' })
+    expect(await w.requests.openEntry(request(w)?.id ?? '')).not.toHaveProperty('dueAt')
+    expect(w.audit.eventsOf(request(w)?.id ?? '')).toEqual(['deletion.accepted', 'deletion.scheduled'])
+
+    // Still down: retried, still scheduled, nothing audited again.
+    w.clock.advance(60_000)
+    await resumeOpenDeletions(w.deps)
+    expect(request(w)).toMatchObject({ state: 'scheduled', plan: 'soft' })
+    expect(w.audit.eventsOf(request(w)?.id ?? '')).toEqual(['deletion.accepted', 'deletion.scheduled'])
+
+    // Back before eraseAt: the soft phase is finished, the erasure still waits.
+    w.search.down = false
+    w.cache.down = false
+    w.clock.advance(60_000)
+    await resumeOpenDeletions(w.deps)
+    expect(request(w)).toMatchObject({ state: 'scheduled', plan: 'soft' })
+    expect(request(w)?.steps.searchUser).toMatchObject({ status: 'done', action: 'flagged', restore: { status: 1, isDeleted: false } })
+    expect(request(w)?.steps.cacheUser).toMatchObject({ status: 'done' })
+    expect(w.search.users.get(TARGET)).toMatchObject({ isDeleted: true, firstName: 'Asha' })
+    expect(w.cache.hashes.has(TARGET)).toBe(false)
+    expect(await w.requests.openEntry(request(w)?.id ?? '')).toMatchObject({ dueAt: eraseAt })
+    expect(w.audit.eventsOf(request(w)?.id ?? '')).toEqual(['deletion.accepted', 'deletion.scheduled'])
+    expect(w.users.remainingLookups(TARGET)).toBe(3)
+  })
+
+  it('when they are still down at eraseAt, then the erasure runs all the same (Cassandra and Keycloak erased at once) and owes only their steps, finished once they are back', async () => {
+    const w = worldWithPerson()
+    w.search.down = true
+    w.cache.down = true
+    await deleteAccount(w.deps, ask({ mode: 'hard', gracePeriodDays: 1 }))
+
+    w.clock.advance(DAY + 1000)
+    await resumeOpenDeletions(w.deps)
+
+    expect(request(w)).toMatchObject({ state: 'partial', plan: 'hard' })
+    expect(w.users.remainingLookups(TARGET)).toBe(0)
+    expect(w.identity.hasAccount(TARGET)).toBe(false)
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 2, isDeleted: true, rootOrgId: null })
+    const owed = Object.entries(request(w)?.steps ?? {}).filter(([, outcome]) => outcome?.status === 'pending')
+    expect(owed.map(([step]) => step).sort()).toEqual(['cacheUser', 'searchNotes', 'searchUser'])
+    expect(request(w)?.steps.searchUser).toMatchObject({ plan: 'hard' })
+    expect(receiptActions(w)).toMatchObject({ 'cassandra.user_lookup': 'deleted', 'search.user_alias': 'pending', 'redis.user': 'pending' })
+    expect(w.outbox.appends).toHaveLength(1)
+
+    w.search.down = false
+    w.cache.down = false
+    w.clock.advance(60_000)
+    await resumeOpenDeletions(w.deps)
+    expect(request(w)?.state).toBe('completed')
+    expect(w.search.users.has(TARGET)).toBe(false)
+    expect(w.cache.hashes.has(TARGET)).toBe(false)
   })
 })

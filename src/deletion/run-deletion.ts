@@ -6,7 +6,7 @@ import { checkpointSteps, closedReadStillFresh, closeFinished, giveBack, LeaseLo
 import { lockForPlan } from './lock-for-plan.js'
 import { type AuditTrail, CREATE_SETTLED_WITHIN_MS, type DeletionRequestStore, type OpenEntry, type PhysicalErasure } from './ports.js'
 import { auditRecord, failRequest, owedEndRecord, settleRequest } from './settle-request.js'
-import { stepsOf } from './steps/index.js'
+import { STEPS, stepsOf } from './steps/index.js'
 import { recordLock } from './steps/lock.js'
 import { mayHaveActedUnrecorded, runStep } from './steps/absent-on-resume.js'
 import { contactsOnce, type StepDeps } from './steps/step.js'
@@ -39,7 +39,7 @@ export interface RunDeps extends StepDeps {
 /**
  * Runs every step of the request's plan it has not finished, in order, recording the outcomes at the
  * checkpoints the steps declare and with the finish, then settles the state: completed, partial while a dependency (Keycloak) still owes a step,
- * or scheduled when a grace period's soft phase is done. Cassandra being unreachable stops the run
+ * or scheduled when a grace period's soft phase has run (a step it still owes is retried meanwhile: settleRequest). Cassandra being unreachable stops the run
  * (the request stays in progress for the sweeper). `resumed`: an earlier run of this plan locked the
  * request and stopped (see StepContext.resumed); its steps then record what they find missing as
  * such, at no cost (no write more).
@@ -49,9 +49,11 @@ export async function runRemainingSteps(deps: RunDeps, request: DeletionRequest,
   // Outcomes not written yet: one write at each checkpoint, the rest with the finish (a step record
   // each was two thirds of a deletion's writes in sequence, and as much of Cassandra's CPU).
   let unrecorded: Partial<Record<StepName, StepOutcome>> = {}
+  // A grace period's soft phase retrying what it owes reads scheduled throughout: its erasure is still to come at eraseAt.
+  const running: RequestState = request.state === 'scheduled' ? 'scheduled' : 'in_progress'
   const checkpoint = async () => {
     if (Object.keys(unrecorded).length === 0) return
-    await checkpointSteps(deps, request, unrecorded, 'in_progress')
+    await checkpointSteps(deps, request, unrecorded, running)
     unrecorded = {}
   }
   const readContactsOnce = contactsOnce(deps, request.userId)
@@ -197,14 +199,19 @@ async function resumeWithOutcome(deps: RunDeps, requestId: string, listed = fals
   }
 }
 
+/** A step of the request is still owed (a grace period's soft phase: its search engine, Redis or Keycloak was down). */
+const owesAStep = (request: DeletionRequest) => STEPS.some((step) => request.steps[step]?.status === 'pending')
+
 /**
- * A grace period listed as due before its end: a cancel listed it and stopped before it reopened
- * the request (its swap of the hold landed or not), or its due time was never saved. A cancel that
- * took the hold is finished here (the user waits for no grace period to be let in again); a hold
- * another deletion took ends the request superseded, as its erasure would; else the entry's due
- * time is put back, so the sweeper stops picking it up pass after pass. That write is plain: a run
- * past its lease takes it back first (reclaimLease), so it never pushes back the due time of a
- * cancel that took the request meanwhile.
+ * A grace period listed as due before its end: its soft phase still owes a step (settled due at
+ * once for that), a cancel listed it and stopped before it reopened the request (its swap of the
+ * hold landed or not), or its due time was never saved. A cancel that took the hold is finished
+ * here (the user waits for no grace period to be let in again); a hold another deletion took ends
+ * the request superseded, as its erasure would; a step still owed is tried again (the request
+ * stays scheduled, due at once while it owes one, at eraseAt once it owes none: settleRequest);
+ * else the entry's due time is put back, so the sweeper stops picking it up pass after pass. That
+ * write is plain: a run past its lease takes it back first (reclaimLease), so it never pushes back
+ * the due time of a cancel that took the request meanwhile.
  */
 async function scheduledNotDue(deps: RunDeps, request: DeletionRequest): Promise<RequestState | undefined> {
   const held = await deps.states.get(request.userId)
@@ -213,6 +220,8 @@ async function scheduledNotDue(deps: RunDeps, request: DeletionRequest): Promise
     return 'failed'
   }
   if (held.mode === 'restoring') return finishInterruptedCancelAs(deps, request)
+  // Its lock was recorded before: what a retry finds missing may be what an earlier attempt erased.
+  if (held.mode === 'soft' && request.plan === 'soft' && owesAStep(request)) return runRemainingSteps(deps, request, null, { resumed: true })
   if (request.schedule) {
     await reclaimLease(deps, request)
     await deps.requests.relist(request, request.schedule.eraseAt)

@@ -1,4 +1,4 @@
-import type { DeletionReceipt, DeletionRequest, ReceiptEntry, RequestState, StepName, StepOutcome } from './deletion-request.js'
+import type { DeletionReceipt, DeletionRequest, ErasureSchedule, ReceiptEntry, RequestState, StepName, StepOutcome } from './deletion-request.js'
 import type { AuditRecord, AuditTrail, Clock, DeletionRequestStore, PhysicalErasure } from './ports.js'
 import { closeFinished, finishUnderLease, reclaimLease } from './lease.js'
 import { buildReceipt, erases, receiptStores } from './receipt.js'
@@ -86,11 +86,7 @@ async function settleAudited(deps: SettleDeps, request: DeletionRequest, state: 
 export async function settleRequest(deps: SettleDeps, request: DeletionRequest, unrecorded: Partial<Record<StepName, StepOutcome>> = {}): Promise<RequestState> {
   const pending = STEPS.filter((step) => request.steps[step]?.status === 'pending')
   const now = deps.clock.now()
-  if (pending.length === 0 && request.schedule && request.plan === 'soft') {
-    const record = auditRecord(request, 'deletion.scheduled', now, { eraseAt: request.schedule.eraseAt.toISOString(), plan: request.schedule.plan })
-    await settleAudited(deps, request, 'scheduled', { dueAt: request.schedule.eraseAt, steps: unrecorded }, record)
-    return 'scheduled'
-  }
+  if (request.schedule && request.plan === 'soft') return settleScheduled(deps, request, request.schedule, pending, unrecorded, now)
   const state: RequestState = pending.length > 0 ? 'partial' : 'completed'
   const stores = receiptStores(request)
   if (state === 'partial' && request.receipt && owesTheSame(request.receipt, stores)) {
@@ -112,6 +108,34 @@ export async function settleRequest(deps: SettleDeps, request: DeletionRequest, 
   else await endAudited(deps, request, state, { receipt, steps: unrecorded }, auditRecord(request, 'deletion.completed', now))
   request.receipt = receipt
   return state
+}
+
+/**
+ * A grace period's soft phase is through as far as its dependencies let it: scheduled, its erasure
+ * at eraseAt whatever the soft phase still owes (a search engine, Redis or Keycloak down). A step
+ * still owed keeps the request due at once, so the sweeper retries it pass after pass during the
+ * grace period (resumeHeld); once nothing is owed it is due at eraseAt. The erasure that follows
+ * runs every step again under its own plan, so it needs none of them done first. The first settle
+ * is audited (`deletion.scheduled`, before the request reads so); a retry of a request that reads
+ * scheduled already was audited by that settle and stores nothing more.
+ */
+async function settleScheduled(
+  deps: SettleDeps,
+  request: DeletionRequest,
+  schedule: ErasureSchedule,
+  pending: readonly StepName[],
+  unrecorded: Partial<Record<StepName, StepOutcome>>,
+  now: Date,
+): Promise<'scheduled'> {
+  const fields = { ...(pending.length === 0 && { dueAt: schedule.eraseAt }), steps: unrecorded }
+  if (request.state === 'scheduled') {
+    await reclaimLease(deps, request)
+    await finishUnderLease(deps, request, 'scheduled', fields)
+    return 'scheduled'
+  }
+  const detail = { eraseAt: schedule.eraseAt.toISOString(), plan: schedule.plan, ...(pending.length > 0 && { pending: pending.join(',') }) }
+  await settleAudited(deps, request, 'scheduled', fields, auditRecord(request, 'deletion.scheduled', now, detail))
+  return 'scheduled'
 }
 
 /** The receipt lines a deletion still owes (pending), by store, in a stable order. */

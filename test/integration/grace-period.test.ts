@@ -9,6 +9,7 @@ import { type Harness, startHarness } from '../support/harness.js'
 import { keycloakAccountOf } from '../support/keycloak.js'
 import { readTopic } from '../support/kafka.js'
 import { deletionStateOf, envelopeOf, hasOutboxEvent, lifecycle, personInBoth } from '../support/lifecycle.js'
+import { freePort } from '../support/spawned-server.js'
 import { LOCAL_REDIS, LOCAL_SEARCH, TEST_KEYSPACE } from '../support/test-env.js'
 import { readUserState } from '../support/user-state.js'
 import { waitUntil } from '../support/wait-until.js'
@@ -131,5 +132,63 @@ describe('request.gracePeriodDays', () => {
 
     expect((await statusOf(String(asked.result.requestId))).result.request).toMatchObject({ state: 'failed', reason: 'superseded' })
     expect((await deletionStateOf(h.db, person.id))?.mode).toBe('hard')
+  })
+})
+
+/**
+ * A grace period asked for while the search engine and Redis do not answer: the soft phase owes
+ * their steps, yet the request is scheduled with its eraseAt, and the erasure happens when it ends
+ * (Cassandra and Keycloak at once), owing only the stores still down, as an immediate hard
+ * deletion during the same outage does.
+ */
+describe('request.gracePeriodDays while the search engine and Redis are unreachable', () => {
+  let h: Harness
+  let down: Harness
+  const admin = (of: Harness) => ({ 'x-authenticated-user-token': of.userToken({ sub: randomUUID(), roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] }) })
+  beforeAll(async () => {
+    h = await startHarness({ deletion: { graceDaySeconds: DAY_SECONDS } })
+    down = await startHarness({
+      search: { hosts: ['127.0.0.1'], port: await freePort(), timeoutMs: 500 },
+      redis: { port: await freePort(), timeoutMs: 500 },
+      deletion: { graceDaySeconds: DAY_SECONDS },
+    })
+  })
+  afterAll(async () => {
+    await Promise.all([h.close(), down.close()])
+  })
+
+  it('when a hard deletion with a grace period is asked, then the status reads scheduled with its eraseAt (search and cache owed), and at eraseAt the sweeper erases Cassandra and Keycloak though they are still down, leaving only their steps pending for an instance that reaches them', async () => {
+    const person = await personInBoth(h, { rootOrgId: ORG })
+    const requestId = `grace-down-${randomUUID()}`
+    const api = lifecycle(down)
+
+    const asked = await envelopeOf(await api.remove(person.id, { mode: 'hard', gracePeriodDays: 1 }, api.asUser(person.id, { 'x-request-id': requestId })))
+
+    expect(asked.status).toBe(200)
+    expect(asked.result).toMatchObject({ requestId, state: 'scheduled', eraseAt: expect.any(String) })
+    const status = await envelopeOf(await down.deleteRequest({ request: { requestId } }, admin(down), '/api/user/v1/delete/status'))
+    expect(status.result.request).toMatchObject({
+      state: 'scheduled',
+      eraseAt: asked.result.eraseAt,
+      steps: { keycloak: { action: 'disabled' }, searchUser: { status: 'pending', action: 'unreachable' }, cacheUser: { status: 'pending', action: 'unreachable' } },
+    })
+    expect(await keycloakAccountOf(person.id)).toMatchObject({ enabled: false })
+
+    await waitUntil('the erasure to be due', () => Date.now() > Date.parse(String(asked.result.eraseAt)))
+    expect(await down.service.resumeRequest(requestId)).toMatchObject({ state: 'partial' })
+
+    const after = await readUserState(h.db, person.id)
+    expect([after.user?.get('firstname'), after.user?.get('email'), after.user?.get('rootorgid')]).toEqual([null, null, null])
+    expect(after.lookups).toHaveLength(0)
+    expect(await keycloakAccountOf(person.id)).toBeUndefined()
+    const [partial] = await requestsOf(h.db, person.id)
+    const owed = Object.entries(partial?.steps ?? {}).filter(([, outcome]) => outcome.status === 'pending')
+    expect(owed.map(([step]) => step).sort()).toEqual(['cacheUser', 'searchNotes', 'searchUser'])
+    const receipt = Object.fromEntries(((partial?.receipt?.stores ?? []) as { store: string; action: string }[]).map((entry) => [entry.store, entry.action]))
+    expect(receipt).toMatchObject({ 'cassandra.user_lookup': 'deleted', 'cassandra.user (profile)': 'tombstoned', 'search.user_alias': 'pending', 'redis.user': 'pending' })
+    expect(await hasOutboxEvent(h.db, requestId)).toBe(true)
+
+    // An instance that reaches them finishes the erasure.
+    expect(await h.service.resumeRequest(requestId)).toMatchObject({ state: 'completed' })
   })
 })
