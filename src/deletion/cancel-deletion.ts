@@ -2,8 +2,8 @@ import type { Caller } from './caller.js'
 import { answerByDeadline, type CommitGate } from './commit-gate.js'
 import { authorize, type DeleteUserDeps } from './delete-user.js'
 import { deletionBasis } from './deletion-policy.js'
-import { type DeletionRequest, isFinished, isSupersedable } from './deletion-request.js'
-import { DependencyUnavailableError, keptChanging, NotPermittedError, UserErasedError, UserNotDeletedError, UserNotFoundError } from './errors.js'
+import { type DeletionRequest, isFinished, isSupersedable, type StepName, type StepOutcome } from './deletion-request.js'
+import { DependencyUnavailableError, keptChanging, NotPermittedError, UserErasedError, UserNotDeletedError, UserNotFoundError, WordedCause } from './errors.js'
 import { isDeleted } from './is-deleted.js'
 import { checkpointSteps, closedReadStillFresh, closeFinished, finishUnderLease, giveBack, LeaseLostError, leaseUntil, reclaimLease } from './lease.js'
 import type { UserDeletionState } from './ports.js'
@@ -12,6 +12,7 @@ import type { RunDeps } from './run-deletion.js'
 import { auditRecord, failRequest, owedEndRecord } from './settle-request.js'
 import { stepsOf } from './steps/index.js'
 import { ROW_CHANGED_SINCE_LOCK } from './steps/lock.js'
+import { type DeletionStep, LEFT_AS_IT_WAS, stepOutcome } from './steps/step.js'
 import { readCondition } from './user-condition.js'
 
 export interface CancelDeletionInput {
@@ -71,8 +72,10 @@ async function stillHoldsUser(deps: RunDeps, request: DeletionRequest): Promise<
  * Undoes what a soft deletion did, step by step in reverse order, through each step's `restore`
  * (the search document's flags, the Keycloak account enabled again, then the row's status and
  * isdeleted put back), from the facts each step kept. A step that cannot be restored now (Keycloak
- * down) stops the undoing there: the user stays locked out, the request stays `cancelling`, and
- * the sweeper (or a repeated cancel) finishes it. Only when every step is back is the cancel
+ * or the search engine down) stops the undoing there, DependencyUnavailableError naming that
+ * dependency: the user stays locked out, the request stays `cancelling`, and the sweeper (or a
+ * repeated cancel) finishes it. A step the soft deletion still owed with nothing to undo (a search
+ * engine or cache down when it ran) is recorded skipped, `left-as-it-was`: nothing is owed any more. Only when every step is back is the cancel
  * audited, then the hold dropped (the user let in again by every reader of the state) and the
  * request recorded `cancelled`.
  *
@@ -104,18 +107,31 @@ async function stillHoldsUser(deps: RunDeps, request: DeletionRequest): Promise<
  */
 export async function finishCancel(deps: RunDeps, request: DeletionRequest, caller?: string): Promise<CancelEnd> {
   const cancelledBy = caller ?? request.cancelledBy
+  // Steps the soft deletion still owed with nothing of theirs to undo, written with the next write.
+  let notNeeded: Partial<Record<StepName, StepOutcome>> = {}
   for (const step of [...stepsOf('soft')].reverse()) {
     const outcome = request.steps[step.name]
     // Restored steps keep no restore facts: a rerun passes them by.
-    if (!step.restore || !outcome?.restore) continue
+    if (!step.restore || !outcome?.restore) {
+      // Owed when the cancel came with no restore facts (a flag never set, a cache key not deleted):
+      // nothing of it to undo, and owed no more now that the user is kept (the sweeper never retries
+      // a cancelled request's steps). Skipped, in the words a restore uses when it finds nothing to put back.
+      if (outcome?.status === 'pending') {
+        const dropped = stepOutcome('skipped', LEFT_AS_IT_WAS, deps.clock.now(), undefined, { plan: 'soft' })
+        request.steps[step.name] = dropped
+        notNeeded[step.name] = dropped
+      }
+      continue
+    }
     const before = await deps.states.get(request.userId)
     if (!holdsRestoring(before, request)) return endSuperseded(deps, request, before)
     const restored = await step.restore({ deps, request, outcome, cancelledBy: cancelledBy ?? request.requestedBy, stillHolds: () => stillHoldsUser(deps, request) })
     // The row is gone, or another deletion erased it since the lock: left as it is, and nothing recorded as restored.
     if (restored.action === ROW_CHANGED_SINCE_LOCK) return endSuperseded(deps, request, await deps.states.get(request.userId))
     request.steps[step.name] = restored
-    await checkpointSteps(deps, request, { [step.name]: restored }, 'cancelling')
-    if (restored.status === 'pending') throw new DependencyUnavailableError('keycloak')
+    await checkpointSteps(deps, request, { ...notNeeded, [step.name]: restored }, 'cancelling')
+    notNeeded = {}
+    if (restored.status === 'pending') throw stillToRestore(step)
   }
   const restoring = { mode: 'restoring', requestId: request.id } as const
   const held = await deps.states.get(request.userId)
@@ -127,9 +143,18 @@ export async function finishCancel(deps: RunDeps, request: DeletionRequest, call
   // under another deletion's hold the user may be locked out again, and a `restorable` answer
   // cached here runs out within the gate's short trust anyway.
   if (held && (await deps.states.swap(request.userId, restoring, undefined))) deps.listener.userRestored(request.userId)
-  await finishUnderLease(deps, request, 'cancelled', {})
+  await finishUnderLease(deps, request, 'cancelled', { steps: notNeeded })
   await closeFinished(deps, request)
   return 'cancelled'
+}
+
+/**
+ * A restore the cancel cannot make now: the dependency that holds the step's store (Keycloak, the
+ * search engine) is named, with the store, in the log and the 503's reason; the user stays locked out
+ * and the request `cancelling` until a retry (the sweeper, the same cancel again) makes it.
+ */
+function stillToRestore(step: DeletionStep): DependencyUnavailableError {
+  return new DependencyUnavailableError(step.dependency ?? 'cassandra', { cause: new WordedCause(`the cancel still owes the restore of ${step.store}: the user stays locked out until it is made`) })
 }
 
 /**

@@ -410,4 +410,57 @@ describe('a grace period while the search engine or the cache is down', () => {
     expect(w.search.users.has(TARGET)).toBe(false)
     expect(w.cache.hashes.has(TARGET)).toBe(false)
   })
+
+  it('when the flag landed but its answer was lost and the engine is down (or not configured in the process that retries), then a cancel still owes the flags back: 503 naming the search engine, the user locked out, and a configured instance restores them', async () => {
+    const w = worldWithPerson()
+    w.cache.down = true
+    const flag = w.search.flagUserDeleted.bind(w.search)
+    w.search.flagUserDeleted = async (userId) => {
+      await flag(userId)
+      w.search.down = true
+      throw new DependencyUnavailableError('search')
+    }
+    await deleteAccount(w.deps, ask({ gracePeriodDays: 1 }))
+    expect(request(w)).toMatchObject({ state: 'scheduled' })
+    expect(w.search.users.get(TARGET)).toMatchObject({ isDeleted: true })
+    // A retry by a process without sunbird_es_host keeps the facts of the flag that may have landed.
+    w.clock.advance(60_000)
+    await resumeOpenDeletions(withoutSearchAndCache(w).deps)
+    expect(request(w)?.steps.searchUser).toMatchObject({ status: 'pending', action: 'not configured here', restore: { status: 1, isDeleted: false } })
+
+    const refused = await cancelDeletion(w.deps, { userId: TARGET, caller: self() }).catch((err: unknown) => err)
+
+    expect(refused).toBeInstanceOf(DependencyUnavailableError)
+    expect(refused).toMatchObject({ dependency: 'search' })
+    expect(request(w)?.state).toBe('cancelling')
+    expect(request(w)?.steps.cacheUser).toMatchObject({ status: 'skipped', action: 'left-as-it-was' })
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 2, isDeleted: true })
+
+    w.search.down = false
+    w.clock.advance(60_000)
+    await resumeOpenDeletions(w.deps)
+    expect(request(w)?.state).toBe('cancelled')
+    expect(w.search.users.get(TARGET)).toMatchObject({ status: 1, isDeleted: false, firstName: 'Asha' })
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 1, isDeleted: false })
+  })
+
+  it('when a soft deletion that could reach neither is cancelled, then nothing is owed any more: their steps read skipped, left as they were, and the sweeper does not take the request up again', async () => {
+    const w = worldWithPerson()
+    w.search.down = true
+    w.cache.down = true
+    await deleteAccount(w.deps, ask({ mode: 'soft' }))
+    expect(request(w)?.state).toBe('partial')
+
+    await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
+
+    expect(request(w)?.state).toBe('cancelled')
+    for (const step of ['searchUser', 'cacheUser'] as const) expect(request(w)?.steps[step]).toMatchObject({ status: 'skipped', action: 'left-as-it-was', plan: 'soft' })
+    expect(Object.values(request(w)?.steps ?? {}).filter((outcome) => outcome?.status === 'pending')).toEqual([])
+    w.search.down = false
+    w.cache.down = false
+    w.clock.advance(60_000)
+    expect(await resumeOpenDeletions(w.deps)).toMatchObject({ resumed: 0 })
+    expect(w.search.users.get(TARGET)).toMatchObject({ status: 1, isDeleted: false })
+    expect(w.cache.hashes.has(TARGET)).toBe(true)
+  })
 })

@@ -1,10 +1,18 @@
 import { randomUUID } from 'node:crypto'
+import type { Client as SearchClient } from '@opensearch-project/opensearch'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { composeService } from '../../src/compose.js'
+import { createSearchClient } from '../../src/search/search-client.js'
+import { USER_ALIAS } from '../../src/search/sunbird-indexes.js'
 import { expectDeleted, expectError } from '../support/assertions.js'
 import { auditEventsOf, requestsOf } from '../support/deletion-requests.js'
 import { type Harness, startHarness } from '../support/harness.js'
 import { keycloakAccountOf, login, refresh } from '../support/keycloak.js'
 import { deletionStateOf, envelopeOf, lifecycle, personInBoth } from '../support/lifecycle.js'
+import { capturedLogger } from '../support/captured-logger.js'
+import { newPerson, seedEverywhere } from '../support/personal-data.js'
+import { freePort } from '../support/spawned-server.js'
+import { LOCAL_SEARCH } from '../support/test-env.js'
 import { readUserState } from '../support/user-state.js'
 import { waitUntil } from '../support/wait-until.js'
 
@@ -152,5 +160,104 @@ describe('POST /api/user/v1/delete/cancel, who and when', () => {
     const after = await readUserState(h.db, person.id)
     expect(after.user?.get('status')).toBe(before.user?.get('status'))
     expect(after.lookups).toHaveLength(before.lookups.length)
+  })
+})
+
+/**
+ * Cancels where the search engine or Redis did not answer: while the search document's flags cannot
+ * be put back the cancel waits (503 naming the search engine, the user locked out); steps the soft
+ * deletion still owed with nothing to undo are owed no more once it is cancelled.
+ */
+describe('POST /api/user/v1/delete/cancel while the search engine or Redis is unreachable', () => {
+  let h: Harness
+  /** An instance that reaches neither the search engine nor Redis. */
+  let down: Harness
+  /** An instance that reaches the search engine but not Redis, with a grace day of one second. */
+  let noRedis: Harness
+  let search: SearchClient
+  const unreachable = async () => ({ hosts: ['127.0.0.1'], port: await freePort(), timeoutMs: 500 })
+  const admin = (of: Harness) => ({ 'x-authenticated-user-token': of.userToken({ sub: randomUUID(), roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] }) })
+  const flagsOf = async (userId: string) => {
+    const document = (await search.get({ index: USER_ALIAS, id: userId })).body._source as Record<string, unknown>
+    return { status: document.status, isDeleted: document.isDeleted, firstName: document.firstName }
+  }
+  beforeAll(async () => {
+    h = await startHarness()
+    down = await startHarness({ search: await unreachable(), redis: { port: await freePort(), timeoutMs: 500 } })
+    noRedis = await startHarness({ redis: { port: await freePort(), timeoutMs: 500 }, deletion: { graceDaySeconds: 1 } })
+    search = createSearchClient({ ...LOCAL_SEARCH, timeoutMs: 10_000 })
+  })
+  afterAll(async () => {
+    await Promise.all([h.close(), down.close(), noRedis.close(), search.close()])
+  })
+
+  it('when the search document’s flags cannot be put back, then 503 and the user stays locked out, the log naming the search engine and the store (not Keycloak); a cancel that reaches it restores them', async () => {
+    const p = newPerson()
+    await seedEverywhere(h, search, p, ORG)
+    await expectDeleted(await lifecycle(h).remove(p.id, { mode: 'soft' }, lifecycle(h).asUser(p.id)))
+    expect(await flagsOf(p.id)).toMatchObject({ status: 2, isDeleted: true })
+    const { logger, lines } = capturedLogger()
+    const service = composeService(down.config, logger)
+
+    try {
+      const answer = await service.app.request('/api/user/v1/delete/cancel', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${down.apiBearer}`, 'x-authenticated-user-token': down.userToken({ sub: p.id }) },
+        body: JSON.stringify({ request: { userId: p.id } }),
+      })
+      expect(answer.status).toBe(503)
+    } finally {
+      await service.close()
+    }
+
+    expect(lines.find((line) => line.msg === 'request refused')).toMatchObject({ dependency: 'search', reason: 'search unavailable', why: expect.stringContaining('search.user_alias') })
+    expect(lines.filter((line) => line.dependency === 'keycloak')).toEqual([])
+    const [cancelling] = await requestsOf(h.db, p.id)
+    expect(cancelling).toMatchObject({ state: 'cancelling', steps: { searchUser: { status: 'pending' } } })
+    expect((await readUserState(h.db, p.id)).user?.get('status')).toBe(2)
+    await expectError(await lifecycle(h).exportOf(p.id, lifecycle(h).asUser(p.id)), 'UNAUTHORIZED')
+
+    expect((await envelopeOf(await lifecycle(h).cancel(p.id, lifecycle(h).asUser(p.id)))).status).toBe(200)
+    expect(await flagsOf(p.id)).toMatchObject({ status: 1, isDeleted: false, firstName: p.firstName })
+    expect((await requestsOf(h.db, p.id))[0]?.state).toBe('cancelled')
+  })
+
+  it('when a soft deletion that could reach neither is cancelled, then their steps are owed no more (skipped, left as they were), the status shows nothing pending, and the sweeper leaves the request alone', async () => {
+    const p = newPerson()
+    await seedEverywhere(h, search, p, ORG)
+    await expectDeleted(await lifecycle(down).remove(p.id, { mode: 'soft' }, lifecycle(down).asUser(p.id)))
+    const [partial] = await requestsOf(h.db, p.id)
+    expect(partial).toMatchObject({ state: 'partial', steps: { searchUser: { status: 'pending', action: 'unreachable' }, cacheUser: { status: 'pending', action: 'unreachable' } } })
+
+    expect((await envelopeOf(await lifecycle(h).cancel(p.id, lifecycle(h).asUser(p.id)))).status).toBe(200)
+
+    const status = await envelopeOf(await lifecycle(h).status(p.id, admin(h)))
+    const request = status.result.request as { state: string; steps: Record<string, { status: string; action: string }> }
+    expect(request.state).toBe('cancelled')
+    expect(request.steps).toMatchObject({ searchUser: { status: 'skipped', action: 'left-as-it-was' }, cacheUser: { status: 'skipped', action: 'left-as-it-was' } })
+    expect(Object.entries(request.steps).filter(([, outcome]) => outcome.status === 'pending')).toEqual([])
+    const recorded = (await requestsOf(h.db, p.id))[0]?.steps
+    expect(await h.service.resumeRequest(partial?.id ?? '')).toMatchObject({ state: 'cancelled' })
+    expect((await requestsOf(h.db, p.id))[0]?.steps).toEqual(recorded)
+    expect(await flagsOf(p.id)).toMatchObject({ status: 1, isDeleted: false })
+  })
+
+  it('when a grace period whose cache step is owed (Redis down) is cancelled, then it reads scheduled until then, the search flags come back and the cache step is owed no more', async () => {
+    const p = newPerson()
+    await seedEverywhere(h, search, p, ORG)
+    const asked = await envelopeOf(await lifecycle(noRedis).remove(p.id, { gracePeriodDays: 1 }, lifecycle(noRedis).asUser(p.id)))
+    expect(asked.result).toMatchObject({ state: 'scheduled' })
+    const [scheduled] = await requestsOf(h.db, p.id)
+    expect(scheduled).toMatchObject({ state: 'scheduled', steps: { searchUser: { status: 'done', action: 'flagged' }, cacheUser: { status: 'pending', action: 'unreachable' } } })
+    expect(await flagsOf(p.id)).toMatchObject({ status: 2, isDeleted: true })
+
+    expect((await envelopeOf(await lifecycle(noRedis).cancel(p.id, lifecycle(noRedis).asUser(p.id)))).status).toBe(200)
+
+    const [cancelled] = await requestsOf(h.db, p.id)
+    expect(cancelled).toMatchObject({ state: 'cancelled', steps: { searchUser: { status: 'done', action: 'restored' }, cacheUser: { status: 'skipped', action: 'left-as-it-was' } } })
+    expect(await flagsOf(p.id)).toMatchObject({ status: 1, isDeleted: false, firstName: p.firstName })
+    await waitUntil('the erasure time to pass', () => Date.now() > Date.parse(String(asked.result.eraseAt)))
+    expect(await noRedis.service.resumeRequest(cancelled?.id ?? '')).toMatchObject({ state: 'cancelled' })
+    expect((await readUserState(h.db, p.id)).user?.get('status')).toBe(1)
   })
 })

@@ -1,7 +1,7 @@
 import { DependencyUnavailableError } from '../errors.js'
 import type { StepOutcome } from '../deletion-request.js'
 import { ABSENT_ON_RESUME } from './absent-on-resume.js'
-import { type DeletionStep, type RecordedOutcomes, type RestoreContext, type StepDeps, stepOutcome } from './step.js'
+import { type DeletionStep, LEFT_AS_IT_WAS, type RecordedOutcomes, type RestoreContext, type StepDeps, stepOutcome } from './step.js'
 
 /** Keycloak out of reach, or refusing us (e.g. a revoked service client): the step is owed, the sweeper comes back for it. */
 function owed(deps: StepDeps, err: unknown, plan: StepOutcome['plan'], requestId: string): StepOutcome {
@@ -69,6 +69,7 @@ export const keycloakAccount = {
   why: 'every session ended, then the account removed (disabled and blanked if removal was refused)',
   softWhy: 'every session ended and the account disabled, kept whole so a cancel can enable it again',
   plans: ['sunbird', 'soft', 'hard'],
+  dependency: 'keycloak',
   async run({ deps, request, plan, recordNow, resumed }): Promise<StepOutcome> {
     if (plan !== 'soft') {
       try {
@@ -129,7 +130,7 @@ export const keycloakAccount = {
     // An account that was disabled before the deletion stays disabled.
     if (nothingToEnable) {
       reportLeftDisabled(deps, request, [])
-      return stepOutcome('done', 'left-as-it-was', deps.clock.now(), undefined, { plan: 'soft' })
+      return stepOutcome('done', LEFT_AS_IT_WAS, deps.clock.now(), undefined, { plan: 'soft' })
     }
     try {
       // Only the accounts this deletion disabled; one removed since is 'absent' (nothing to put back).

@@ -8,6 +8,7 @@ export const searchNotes = {
   store: STORE,
   why: 'the free-text notes mirrored to the search engine removed',
   plans: ['sunbird', 'hard'],
+  dependency: SEARCH.dependency,
   kept: { action: 'kept', why: 'notes kept while the deletion can be cancelled' },
   async run(context) {
     const { deps, request, plan } = context

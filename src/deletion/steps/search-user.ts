@@ -1,6 +1,18 @@
 import type { RestoreFacts, StepOutcome } from '../deletion-request.js'
 import type { JsonRow, JsonValue, SearchUserFlags, UserSearchIndex } from '../ports.js'
-import { type DeletionStep, NOT_CONFIGURED, type StepContext, SEARCH, actionFor, owedNotConfiguredHere, owedWhenUnavailable, stepOutcome, withoutStore } from './step.js'
+import {
+  type DeletionStep,
+  LEFT_AS_IT_WAS,
+  NOT_CONFIGURED,
+  type RecordedOutcomes,
+  type StepContext,
+  SEARCH,
+  actionFor,
+  owedNotConfiguredHere,
+  owedWhenUnavailable,
+  stepOutcome,
+  withoutStore,
+} from './step.js'
 
 const STORE = SEARCH.steps.searchUser
 
@@ -76,10 +88,16 @@ export const searchUser = {
   store: STORE,
   why: 'the user search document: replaced by ids and flags only (soft: flagged deleted; hard: removed), so no search returns the person',
   plans: ['sunbird', 'soft', 'hard'],
-  async run(context) {
+  dependency: SEARCH.dependency,
+  async run(context): Promise<StepOutcome> {
     const { deps, request, plan } = context
     const search = deps.search
-    if (!search) return withoutStore(context, 'searchUser', SEARCH)
+    if (!search) {
+      const owed = withoutStore(context, 'searchUser', SEARCH)
+      // A flag an earlier attempt may have set (its facts kept before it: flagDeleted) is still owed back by a cancel: its facts stay.
+      const earlier: StepOutcome | undefined = (request.steps as RecordedOutcomes).searchUser
+      return plan === 'soft' && earlier?.plan === 'soft' && earlier.restore ? { ...owed, restore: earlier.restore } : owed
+    }
     const userId = request.userId
     if (plan === 'soft') return flagDeleted(context, search)
     try {
@@ -94,7 +112,7 @@ export const searchUser = {
   },
   async restore({ deps, request, outcome }) {
     const search = deps.search
-    if (!outcome.restore) return stepOutcome('done', 'left-as-it-was', deps.clock.now(), undefined, { plan: 'soft' })
+    if (!outcome.restore) return stepOutcome('done', LEFT_AS_IT_WAS, deps.clock.now(), undefined, { plan: 'soft' })
     if (!search) {
       // Flagged by an instance that had the engine: the flags are owed back, by one that has it (the cancel waits, as for Keycloak).
       const why = `${SEARCH.setting} is not set in this process and the document's flags are still to be restored: left pending for an instance that has it`

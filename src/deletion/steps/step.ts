@@ -136,6 +136,11 @@ export interface DeletionStep<Name extends string = string> {
   readonly hardWhy?: string
   readonly plans: readonly PlanName[]
   /**
+   * The dependency that holds its store, when it is not Cassandra: what a step still owed there (a
+   * restore a cancel cannot make now) names as unavailable, in the log and in the answer's reason.
+   */
+  readonly dependency?: 'keycloak' | 'search' | 'redis'
+  /**
    * The outcomes of the steps before it are recorded before it runs: it destroys what they read
    * (the profile, whose contacts find the lookups and codes), so they could not be found again
    * after a crash. Other outcomes are recorded together at the next checkpoint or with the finish.
@@ -172,6 +177,9 @@ export function stepOutcome(
     ...(extra.entries !== undefined && { entries: extra.entries }),
   }
 }
+
+/** What a cancel records for a step of the soft deletion with nothing of its own to put back (nothing disabled or flagged, nothing owed any more). */
+export const LEFT_AS_IT_WAS = 'left-as-it-was'
 
 /** The action for a store this deployment has not configured (search, cache): said, never silently skipped. */
 export const NOT_CONFIGURED = 'not configured'

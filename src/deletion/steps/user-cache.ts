@@ -8,6 +8,7 @@ export const cacheUser = {
   store: STORE,
   why: 'the cached copy of the profile (names, contacts, location, organisation) removed; a cache, not restored on cancel',
   plans: ['sunbird', 'soft', 'hard'],
+  dependency: CACHE.dependency,
   async run(context) {
     const { deps, request, plan } = context
     if (!deps.cache) return withoutStore(context, 'cacheUser', CACHE)
