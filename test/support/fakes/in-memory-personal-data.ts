@@ -164,7 +164,11 @@ export class InMemoryUserSearchIndex extends Switchable implements UserSearchInd
     this.checkWrite()
     const document = this.users.get(userId)
     if (!document) return false
-    Object.assign(document, prior)
+    // As the adapter: a flag the document did not have (null) is removed, not set to null.
+    for (const [name, value] of Object.entries(prior)) {
+      if (value === null) delete document[name]
+      else document[name] = value
+    }
     return true
   }
 
