@@ -6,7 +6,7 @@ import { connectSearchAndCache } from './search-and-cache.js'
 const PASSWORD = 'Es-s3cret-Pa55'
 
 /** The settings under test; nothing is contacted (the clients connect on first use). */
-async function describedWith(search: { hosts: string[] }, redis: { host: string }) {
+async function describedWith(search: { hosts: string[] }, redis: { host: string; username?: string; password?: string; tls?: boolean }) {
   const searchAndCache = connectSearchAndCache(loadConfig({ search: { ...search, port: 9200 }, redis: { ...redis, port: 6379 }, logging: { level: 'silent' } }))
   try {
     return searchAndCache.describe()
@@ -36,12 +36,22 @@ describe('connectSearchAndCache: describe(), the start-up line', () => {
   it('when sunbird_redis_host is given as a URL with a password, then the line shows the host without it', async () => {
     const described = await describedWith({ hosts: [] }, { host: `redis://:${PASSWORD}@redis.internal` })
 
-    expect(described).toEqual({ search: 'not configured', redis: 'redis://***@redis.internal:6379 db 12' })
+    expect(described).toEqual({ search: 'not configured', redis: 'redis://***@redis.internal:6379 db 12, no password' })
   })
 
   it('when hosts carry no credentials, then they are named as given', async () => {
     const described = await describedWith({ hosts: ['es-1', 'https://es-2.internal:9243'] }, { host: 'redis.internal' })
 
-    expect(described).toEqual({ search: 'es-1,https://es-2.internal:9243 port 9200', redis: 'redis.internal:6379 db 12' })
+    expect(described).toEqual({ search: 'es-1,https://es-2.internal:9243 port 9200', redis: 'redis.internal:6379 db 12, no password' })
+  })
+
+  it('when sunbird_redis_password, REDIS_USERNAME and REDIS_TLS are set, then the line says TLS, the user and "password set", never the password', async () => {
+    const { logger, lines } = capturedLogger()
+
+    const described = await describedWith({ hosts: [] }, { host: 'redis.internal', username: 'user-delete', password: PASSWORD, tls: true })
+    logger.info(described, 'search engine and user cache')
+
+    expect(described.redis).toBe('redis.internal:6379 db 12, tls, user user-delete, password set')
+    expect(JSON.stringify(lines)).not.toContain(PASSWORD)
   })
 })

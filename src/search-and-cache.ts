@@ -42,10 +42,19 @@ export function connectSearchAndCache(config: Config): SearchAndCache {
     },
     describe: () => ({
       search: search ? `${config.search.hosts.map(withoutCredentials).join(',')} port ${config.search.port}` : 'not configured',
-      redis: redis ? `${withoutCredentials(config.redis.host)}:${config.redis.port} db ${config.redis.db}` : 'not configured',
+      redis: redis ? describeRedis(config.redis) : 'not configured',
     }),
     async close() {
       await Promise.all([search?.close(), redis?.close()])
     },
   }
+}
+
+/**
+ * The Redis endpoint for the start-up line: host, port and db, then TLS, the ACL user and whether a
+ * password is set (`password set`), never the password itself.
+ */
+function describeRedis(redis: Config['redis']): string {
+  const extras = [...(redis.tls ? ['tls'] : []), ...(redis.username ? [`user ${redis.username}`] : []), redis.password ? 'password set' : 'no password']
+  return `${withoutCredentials(redis.host)}:${redis.port} db ${redis.db}, ${extras.join(', ')}`
 }

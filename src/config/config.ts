@@ -92,7 +92,18 @@ export interface Config {
   /** Sunbird's user search (sunbird_es_host / sunbird_es_port); no hosts = not configured. */
   readonly search: { readonly hosts: readonly string[]; readonly port: number; readonly timeoutMs: number }
   /** Sunbird's user cache (sunbird_redis_host / sunbird_redis_port); empty host = not configured. */
-  readonly redis: { readonly host: string; readonly port: number; readonly db: number; readonly timeoutMs: number }
+  readonly redis: {
+    readonly host: string
+    readonly port: number
+    readonly db: number
+    readonly timeoutMs: number
+    /** REDIS_USERNAME: an ACL user; absent: the `default` user. */
+    readonly username?: string
+    /** sunbird_redis_password: a secret, never logged; absent or empty: none. */
+    readonly password?: string
+    /** REDIS_TLS; absent (a connection built by hand, in tests): off. */
+    readonly tls?: boolean
+  }
   readonly faults: { readonly crashAfterStep?: string }
   /** The audit trail's anchors (AUDIT_ANCHOR_INTERVAL_MS). */
   readonly audit: { readonly anchorIntervalMs: number }

@@ -268,7 +268,7 @@ describe('loadConfig: Sunbird search engine and user cache', () => {
     const config = loadConfig()
 
     expect(config.search).toEqual({ hosts: [], port: 9200, timeoutMs: 3000 })
-    expect(config.redis).toEqual({ host: '', port: 6379, db: 12, timeoutMs: 2000 })
+    expect(config.redis).toEqual({ host: '', port: 6379, db: 12, timeoutMs: 2000, tls: false })
   })
 
   it('when sunbird_es_host is a comma list and sunbird_es_port is set, then every host is used on that HTTP port', () => {
@@ -284,6 +284,18 @@ describe('loadConfig: Sunbird search engine and user cache', () => {
     cleanEnv({ sunbird_redis_host: ' redis.internal ', sunbird_redis_port: '6380' })
 
     expect(loadConfig().redis).toMatchObject({ host: 'redis.internal', port: 6380, db: 12 })
+  })
+
+  it('when sunbird_redis_password, REDIS_USERNAME and REDIS_TLS are set, then Redis is reached with them', () => {
+    cleanEnv({ sunbird_redis_host: 'redis.internal', sunbird_redis_password: 'r3dis-Pa55', REDIS_USERNAME: 'user-delete', REDIS_TLS: 'true' })
+
+    expect(loadConfig().redis).toMatchObject({ host: 'redis.internal', password: 'r3dis-Pa55', username: 'user-delete', tls: true })
+  })
+
+  it('when REDIS_TLS is not true or false, then loading fails naming /redis/tls', () => {
+    cleanEnv({ REDIS_TLS: '"yes"' })
+
+    expect(configErrorOf(() => loadConfig()).message).toContain('/redis/tls')
   })
 
   it('when sunbird_es_port is not a number, then loading fails naming the variable', () => {
@@ -387,6 +399,13 @@ describe('secrets by declaration (x-secret in schemas/config.json)', () => {
     const schema = createSchemaRegistry().schemas.get('config') as Record<string, unknown>
 
     expect(secretPaths(schema)).toContainEqual(['deletion', 'receiptHashKey'])
+    expect(secretPaths(schema)).toContainEqual(['redis', 'password'])
+  })
+
+  it('when sunbird_redis_password is unset in production (a Redis without one), then that is no shipped secret: it has no shipped value', () => {
+    cleanEnv({ NODE_ENV: 'production', DELETION_RECEIPT_HASH_KEY: 'a-production-receipt-key' })
+
+    expect(loadConfig().redis.password).toBeUndefined()
   })
 
   it('when a later secret is flagged in a schema, then it joins the check under the variable its env mapping names', () => {

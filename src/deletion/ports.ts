@@ -399,10 +399,21 @@ export interface UserSearchIndex {
   deleteNotes(userId: string): Promise<number>
 }
 
-/** Sunbird's user cache: Redis DB 12, hash `user:<id>`. Throws DependencyUnavailableError('redis') when Redis does not answer, a command included (REDIS_TIMEOUT_MS). */
+/**
+ * What `user:<id>` holds: Sunbird's hash (its fields), or a key of another type that something else
+ * wrote there, with its value as held (a string; a list's or a set's members; a sorted set's members
+ * and scores; null for a type that is not read: a stream, a module's).
+ */
+export type CachedUser = { readonly kind: 'hash'; readonly fields: Record<string, string> } | { readonly kind: 'other'; readonly type: string; readonly value: JsonValue }
+
+/**
+ * Sunbird's user cache: Redis DB 12, hash `user:<id>`. Throws DependencyUnavailableError('redis') when
+ * Redis does not answer, a command included (REDIS_TIMEOUT_MS), is loading or busy, or refuses the
+ * credentials; never for what the key holds.
+ */
 export interface UserCache {
-  /** The cached hash, or undefined when there is no key. */
-  readUser(userId: string): Promise<Record<string, string> | undefined>
+  /** What the key holds, or undefined when there is no key. */
+  readUser(userId: string): Promise<CachedUser | undefined>
   /** Removes the key; 1 when there was one, else 0. */
   deleteUser(userId: string): Promise<number>
 }

@@ -1,4 +1,4 @@
-import { createClient } from '@redis/client'
+import { createClient, ErrorReply } from '@redis/client'
 import type { Config } from '../config/config.js'
 import { WordedCause } from '../deletion/errors.js'
 
@@ -17,7 +17,56 @@ export class RedisTimeoutError extends WordedCause {
 }
 
 /**
- * The connection to Sunbird's user cache (sunbird_redis_host / sunbird_redis_port, DB 12).
+ * Redis refused this service's connection for a reason a retry alone will not mend: the credentials
+ * (NOAUTH: it wants a password and none was sent; WRONGPASS: the user name or password is not
+ * accepted; NOPERM: the ACL user may not run a command the handshake needs) or the server's TLS
+ * certificate. Worded here, naming the setting to look at and the reply's code, never the password
+ * or Redis's own text. The step stays owed; the next call connects afresh.
+ */
+export class RedisRefusedError extends WordedCause {
+  override name = 'RedisRefusedError'
+  constructor(
+    message: string,
+    /** The reply's code (NOAUTH, WRONGPASS, NOPERM) or the TLS error's code. */
+    readonly code: string,
+  ) {
+    super(message)
+  }
+}
+
+/** The code of an error reply: its first word when that is one in capitals (WRONGTYPE, NOAUTH, LOADING…). */
+export function replyCode(err: unknown): string | undefined {
+  if (!(err instanceof ErrorReply)) return undefined
+  return /^([A-Z][A-Z_]{1,31})\b/.exec(err.message)?.[1]
+}
+
+/** Node's codes for a certificate it does not trust, or one for another host. */
+const UNTRUSTED_CERTIFICATE = /^(CERT_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|UNABLE_TO_|ERR_TLS_CERT_ALTNAME_INVALID$|ERR_SSL_)/
+
+/**
+ * Whether `err`, met while connecting, is a refusal (RedisRefusedError), worded for the log: the
+ * credentials or the certificate. Anything else (refused, reset, slow) is an outage the reconnects
+ * and the timeout deal with, and is not named here.
+ */
+export function refusalOf(err: unknown): RedisRefusedError | undefined {
+  const code = replyCode(err)
+  if (code === 'NOAUTH') return new RedisRefusedError('redis refused the connection: it requires a password (NOAUTH) and none is set: set sunbird_redis_password', code)
+  if (code === 'WRONGPASS')
+    return new RedisRefusedError('redis refused the credentials (WRONGPASS): the password in sunbird_redis_password (and the user in REDIS_USERNAME, when set) is not accepted', code)
+  if (code === 'NOPERM')
+    return new RedisRefusedError('redis refused the user a command the connection needs (NOPERM): grant the ACL user of REDIS_USERNAME SELECT, HGETALL, TYPE and DEL on user:*', code)
+  const tlsCode = (err as { code?: unknown } | null)?.code
+  if (typeof tlsCode === 'string' && UNTRUSTED_CERTIFICATE.test(tlsCode))
+    return new RedisRefusedError(
+      `redis's TLS certificate was not accepted (${tlsCode}): add its authority with NODE_EXTRA_CA_CERTS, or check sunbird_redis_host names the host the certificate is for`,
+      tlsCode,
+    )
+  return undefined
+}
+
+/**
+ * The connection to Sunbird's user cache (sunbird_redis_host / sunbird_redis_port, DB 12), with
+ * the password (sunbird_redis_password), ACL user (REDIS_USERNAME) and TLS (REDIS_TLS) when set.
  * Client: @redis/client, the core of node-redis (maintained by Redis and recommended by it over
  * ioredis; the `redis` package adds only modules this service does not use).
  * Connects on first use, reconnects in the background, and never queues a command while down:
@@ -37,29 +86,48 @@ export class RedisConnection {
 
   constructor(private readonly config: Config['redis']) {
     if (!isRedisConfigured(config)) throw new Error('redis is not configured (sunbird_redis_host is empty)')
+    const socket = { host: config.host, port: config.port, connectTimeout: config.timeoutMs, reconnectStrategy: (retries: number) => Math.min(200 * 2 ** retries, 5000) }
     this.client = createClient({
-      socket: {
-        host: config.host,
-        port: config.port,
-        connectTimeout: config.timeoutMs,
-        reconnectStrategy: (retries) => Math.min(200 * 2 ** retries, 5000),
-      },
+      // TLS checks the certificate against Node's authorities (NODE_EXTRA_CA_CERTS adds one) and the host's name.
+      socket: config.tls ? { ...socket, tls: true as const } : socket,
+      // An empty value is no credential: node-redis sends AUTH only for a user name or a password given.
+      ...(config.username ? { username: config.username } : {}),
+      ...(config.password ? { password: config.password } : {}),
       database: config.db,
       disableOfflineQueue: true,
     })
     // Without a listener node-redis rethrows connection errors as uncaught; callers see failures on their own calls.
-    this.client.on('error', () => undefined)
+    // A refusal met while connecting fails that connect at once (node-redis would only reconnect and be refused again).
+    this.client.on('error', (err: unknown) => {
+      const refusal = this.refuseConnect && refusalOf(err)
+      if (refusal) this.refuseConnect?.(refusal)
+    })
   }
 
-  /** The connected client (connecting first if needed), within the configured timeout. */
+  /** Rejects the connect under way, when one is. */
+  private refuseConnect: ((refusal: RedisRefusedError) => void) | undefined
+
+  /**
+   * The connected client (connecting first if needed), within the configured timeout. A connect that
+   * Redis refuses (RedisRefusedError: the credentials, the certificate) fails at once and the
+   * connection is dropped, rather than reconnecting until the timeout and failing as not answered.
+   */
   async connected(): Promise<RedisClient> {
     if (this.client.isReady) return this.client
     if (!this.connecting) {
-      const attempt: Promise<RedisClient> = this.client
-        .connect()
-        .then(() => this.client)
+      const refused = new Promise<never>((_, reject) => {
+        this.refuseConnect = reject
+      })
+      const attempt: Promise<RedisClient> = Promise.race([this.client.connect().then(() => this.client), refused])
+        .catch((err: unknown) => {
+          if (err instanceof RedisRefusedError) this.drop()
+          throw err
+        })
         .finally(() => {
-          if (this.connecting === attempt) this.connecting = undefined
+          if (this.connecting === attempt) {
+            this.connecting = undefined
+            this.refuseConnect = undefined
+          }
         })
       this.connecting = attempt
     }
@@ -107,6 +175,7 @@ export class RedisConnection {
   /** Tears the connection down (idempotent); a connect under way fails, and the next call starts a new one. */
   private drop(): void {
     this.connecting = undefined
-    this.client.destroy()
+    this.refuseConnect = undefined
+    if (this.client.isOpen) this.client.destroy()
   }
 }

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { handshakeOnly, nothing, type RedisAnswer, startStubRedis, type StubRedis } from '../../test/support/stub-redis-server.js'
 import { DependencyUnavailableError } from '../deletion/errors.js'
-import { RedisConnection, RedisTimeoutError } from './redis-client.js'
+import { RedisConnection, RedisRefusedError, RedisTimeoutError } from './redis-client.js'
 import { RedisUserCache } from './redis-user-cache.js'
 
 const TIMEOUT_MS = 300
@@ -128,4 +128,71 @@ describe('RedisConnection.ping', () => {
 
     expect(await connection.ping()).toBe(true)
   })
+})
+
+/** Answers the handshake, and `replies` by command name (a RESP reply each). */
+const replying =
+  (replies: Record<string, string>): RedisAnswer =>
+  (command) =>
+    (command[0] !== undefined ? replies[command[0]] : undefined) ?? handshakeOnly(command)
+
+describe('RedisUserCache: what an error reply means', () => {
+  it('when user:<id> holds a string (HGETALL answers WRONGTYPE), then reading says its type and value, not "redis unavailable"', async () => {
+    const { cache, stub } = await cacheOver(replying({ HGETALL: '-WRONGTYPE Operation against a key holding the wrong kind of value\r\n', TYPE: '+string\r\n', GET: '$1\r\nx\r\n' }))
+
+    expect(await cache.readUser(USER)).toEqual({ kind: 'other', type: 'string', value: 'x' })
+    expect(stub.commands.map(([name]) => name).filter((name) => !['HELLO', 'SELECT', 'CLIENT'].includes(name ?? ''))).toEqual(['HGETALL', 'TYPE', 'GET'])
+  })
+
+  it('when user:<id> holds a list, then reading gives its members', async () => {
+    const { cache } = await cacheOver(replying({ HGETALL: '-WRONGTYPE Operation against a key holding the wrong kind of value\r\n', TYPE: '+list\r\n', LRANGE: '*2\r\n$1\r\na\r\n$1\r\nb\r\n' }))
+
+    expect(await cache.readUser(USER)).toEqual({ kind: 'other', type: 'list', value: ['a', 'b'] })
+  })
+
+  for (const code of ['LOADING', 'BUSY', 'MASTERDOWN', 'READONLY', 'TRYAGAIN', 'CLUSTERDOWN']) {
+    it(`when Redis answers ${code}, then the call fails as redis unavailable, the cause worded with the code only`, async () => {
+      const { cache } = await cacheOver(replying({ DEL: `-${code} Redis is not serving (some text of its own)\r\n` }))
+
+      const result = await settle(cache.deleteUser(USER))
+
+      expectRedisUnavailable(result)
+      expect(String((result.error as DependencyUnavailableError).cause)).toBe(`Error: redis answered ${code} to DEL`)
+    })
+  }
+
+  it('when Redis answers another error reply (ERR), then it is not an outage: the error goes up as it is', async () => {
+    const { cache } = await cacheOver(replying({ DEL: '-ERR unknown command\r\n' }))
+
+    const result = await settle(cache.deleteUser(USER))
+
+    expect(result.outcome).toBe('rejected')
+    expect(result.error).not.toBeInstanceOf(DependencyUnavailableError)
+  })
+})
+
+describe('RedisConnection: a Redis that refuses the credentials', () => {
+  const PASSWORD = 'r3dis-Pa55-never-logged'
+
+  for (const [reply, code] of [
+    ['-WRONGPASS invalid username-password pair or user is disabled.\r\n', 'WRONGPASS'],
+    ['-NOAUTH HELLO must be called with the client already authenticated\r\n', 'NOAUTH'],
+  ] as const) {
+    it(`when the handshake is answered ${code}, then the call fails at once as redis unavailable, the cause naming ${code} and the setting, never the password`, async () => {
+      const stub = await startStubRedis((command) => (command[0] === 'HELLO' ? reply : handshakeOnly(command)))
+      const connection = new RedisConnection({ host: stub.host, port: stub.port, db: 12, timeoutMs: 2000, password: PASSWORD })
+      open.push({ stub, connection })
+
+      const result = await settle(new RedisUserCache(connection).deleteUser(USER))
+
+      expectRedisUnavailable(result)
+      const cause = (result.error as DependencyUnavailableError).cause
+      expect(cause).toBeInstanceOf(RedisRefusedError)
+      expect(cause).toMatchObject({ code })
+      expect(String(cause)).toContain('sunbird_redis_password')
+      expect(String(cause)).not.toContain(PASSWORD)
+      // Refused at once, not after reconnecting until REDIS_TIMEOUT_MS ran out.
+      expect(result.ms).toBeLessThan(1500)
+    })
+  }
 })

@@ -288,6 +288,19 @@ export type UserExport = SunbirdResponseEnvelope & {
         [k: string]: string
       } | null
       /**
+       * Only when user:<id> holds another type than a hash (written there by something else than Sunbird's jobs): what it holds, as held; `cache` is then null. A deletion removes the key whatever its type.
+       */
+      cacheValue?: {
+        /**
+         * The key's Redis type (string, list, set, zset, stream, …).
+         */
+        type: string
+        /**
+         * Its value as held: a string; a list's or a set's members; a sorted set's `{member, score}`; null for a type not read (a stream, a module's).
+         */
+        value: string | unknown[] | null
+      }
+      /**
        * Every deletion request recorded for the user, newest first.
        */
       deletionRequests: DeletionRequest[]

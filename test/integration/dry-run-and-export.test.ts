@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto'
+import { createClient } from '@redis/client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { userCacheKey } from '../../src/redis/redis-user-cache.js'
 import { expectDeleted, expectError } from '../support/assertions.js'
 import { type Harness, startHarness } from '../support/harness.js'
 import { keycloakAccountOf } from '../support/keycloak.js'
 import { envelopeOf, lifecycle, personInBoth } from '../support/lifecycle.js'
-import { TEST_KEYSPACE } from '../support/test-env.js'
+import { LOCAL_REDIS, TEST_KEYSPACE } from '../support/test-env.js'
 
 const ORG = '0137000000000000000014'
 
@@ -158,6 +160,26 @@ describe('POST /api/user/v1/export', () => {
     const gone = await api.exportOf(person.id, admin)
     expect(gone.headers.get('cache-control')).toBe('no-store')
     await expectError(gone, 'USER_NOT_FOUND')
+  })
+
+  it('when user:<id> in the cache is not a hash (a string someone else wrote), then an ORG_ADMIN still exports them: 200 with the key as held, not 503; a deletion removes it', async () => {
+    const person = await h.seed({ rootOrgId: ORG })
+    const admin = { 'x-authenticated-user-token': h.userToken({ sub: randomUUID(), roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] }) }
+    const redis = createClient({ socket: LOCAL_REDIS, database: 12 })
+    await redis.connect()
+    try {
+      await redis.set(userCacheKey(person.id), 'x')
+
+      const answer = await envelopeOf(await api.exportOf(person.id, admin))
+
+      expect(answer.status).toBe(200)
+      expect(answer.result.user).toMatchObject({ cache: null, cacheValue: { type: 'string', value: 'x' } })
+      await expectDeleted(await api.remove(person.id, { mode: 'hard' }, admin))
+      expect(await redis.exists(userCacheKey(person.id))).toBe(0)
+    } finally {
+      await redis.del(userCacheKey(person.id))
+      await redis.close()
+    }
   })
 
   it("when a stranger asks for someone else's export, then 403 and nothing is answered", async () => {

@@ -1,3 +1,4 @@
+import type { JsonValue } from '../ports.js'
 import { CACHE, type DeletionStep, NOT_CONFIGURED, owedWhenUnavailable, stepOutcome, withoutStore } from './step.js'
 
 const STORE = CACHE.steps.cacheUser
@@ -26,7 +27,10 @@ export const cacheUser = {
       return [{ store: STORE, action: owedWhenUnavailable(deps, 'cacheUser', err, 'soft').action, count: 0 }]
     }
   },
-  async exportData({ deps, userId }) {
-    return { cache: deps.cache ? ((await deps.cache.readUser(userId)) ?? null) : null }
+  async exportData({ deps, userId }): Promise<Record<string, JsonValue>> {
+    const held = deps.cache ? await deps.cache.readUser(userId) : undefined
+    // A key of another type than Sunbird's hash is shown as it is held: the person sees everything kept about them.
+    if (held?.kind === 'other') return { cache: null, cacheValue: { type: held.type, value: held.value } }
+    return { cache: held?.fields ?? null }
   },
 } as const satisfies DeletionStep

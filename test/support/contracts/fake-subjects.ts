@@ -201,6 +201,7 @@ export function fakeUserCache(): UserCacheSubject {
   return {
     cache,
     seed: async (userId, hash) => void cache.hashes.set(userId, { ...hash }),
+    seedString: async (userId, value) => void cache.others.set(userId, { type: 'string', value }),
     unreachable: down,
     // The adapter bounds every command (REDIS_TIMEOUT_MS) and meets an unanswered one as no Redis at all.
     unanswering: down,

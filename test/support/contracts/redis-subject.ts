@@ -23,6 +23,10 @@ export function redisUserCache(): UserCacheSubject {
       seeded.push(userId)
       await (await connection.connected()).hSet(userCacheKey(userId), hash)
     },
+    async seedString(userId, value) {
+      seeded.push(userId)
+      await (await connection.connected()).set(userCacheKey(userId), value)
+    },
     async unreachable() {
       const down = new RedisConnection({ host: '127.0.0.1', port: await freePort(), db: 12, timeoutMs: 500 })
       ownConnections.push(down)

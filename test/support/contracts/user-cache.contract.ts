@@ -9,6 +9,8 @@ export interface UserCacheSubject extends ContractSubject {
   cache: UserCache
   /** Writes the user's hash as Sunbird's cache updater does. */
   seed(userId: string, hash: Record<string, string>): Promise<void>
+  /** Writes a plain string at the user's key, as something else than Sunbird's jobs might. */
+  seedString(userId: string, value: string): Promise<void>
   /** The same port over a cache that does not answer. */
   unreachable(): Promise<UserCache>
   /** The same port over a Redis that accepts the connection and the handshake, then never answers a command. */
@@ -36,7 +38,7 @@ export function describeUserCacheContract(implementation: string, factory: Subje
 
       await s.seed(userId, hashOf(userId))
 
-      expect(await s.cache.readUser(userId)).toEqual(hashOf(userId))
+      expect(await s.cache.readUser(userId)).toEqual({ kind: 'hash', fields: hashOf(userId) })
     })
 
     test('when the user is deleted, then it answers 1 and the hash is gone; a repeat answers 0; another user stays cached', async (s) => {
@@ -48,7 +50,16 @@ export function describeUserCacheContract(implementation: string, factory: Subje
       expect(await s.cache.deleteUser(userId)).toBe(1)
       expect(await s.cache.readUser(userId)).toBeUndefined()
       expect(await s.cache.deleteUser(userId)).toBe(0)
-      expect(await s.cache.readUser(other)).toEqual(hashOf(other))
+      expect(await s.cache.readUser(other)).toEqual({ kind: 'hash', fields: hashOf(other) })
+    })
+
+    test('when the key holds another type than a hash (a string), then reading says its type and value as held, not a failure; deleting removes it', async (s) => {
+      const userId = randomUUID()
+      await s.seedString(userId, 'x')
+
+      expect(await s.cache.readUser(userId)).toEqual({ kind: 'other', type: 'string', value: 'x' })
+      expect(await s.cache.deleteUser(userId)).toBe(1)
+      expect(await s.cache.readUser(userId)).toBeUndefined()
     })
 
     test('when the user was never cached, then deleting answers 0', async (s) => {

@@ -1,5 +1,5 @@
 import { DependencyUnavailableError } from '../../../src/deletion/errors.js'
-import type { CodeTable, ExtraTarget, JsonRow, PersonalDataTables, PersonalTable, SearchUserFlags, UserCache, UserSearchIndex } from '../../../src/deletion/ports.js'
+import type { CachedUser, CodeTable, ExtraTarget, JsonRow, JsonValue, PersonalDataTables, PersonalTable, SearchUserFlags, UserCache, UserSearchIndex } from '../../../src/deletion/ports.js'
 import { NOTES_READ_PAGING } from '../../../src/search/opensearch-user-index.js'
 import { PERSONAL_TABLE_USER_COLUMN as USER_COLUMN } from '../personal-table-columns.js'
 
@@ -202,14 +202,19 @@ export class InMemoryUserCache extends Switchable implements UserCache {
     super('redis')
   }
 
-  async readUser(userId: string): Promise<Record<string, string> | undefined> {
+  /** Keys of another type than a hash (written there by something else), with their value as held. */
+  readonly others = new Map<string, { type: string; value: JsonValue }>()
+
+  async readUser(userId: string): Promise<CachedUser | undefined> {
     this.check()
     const hash = this.hashes.get(userId)
-    return hash && { ...hash }
+    if (hash) return { kind: 'hash', fields: { ...hash } }
+    const other = this.others.get(userId)
+    return other && { kind: 'other', ...other }
   }
 
   async deleteUser(userId: string): Promise<number> {
     this.check()
-    return this.hashes.delete(userId) ? 1 : 0
+    return this.hashes.delete(userId) || this.others.delete(userId) ? 1 : 0
   }
 }
