@@ -206,10 +206,13 @@ export interface BatchStatus {
   failed: Record<string, number>
   /** Only for a cancelled job: its users the cancel spared so far. */
   cancelled?: number
+  /** Only when some: users deleted (counted in `succeeded`) whose deletion still owed steps when the job settled them. */
+  owed?: number
   progress: number
   ratePerSecond: number
   etaSeconds: number | null
-  outcomes: { userId: string; status: BatchItemStatus; err?: string }[]
+  /** `owed` and `requestId` only for a deleted user whose deletion still owed steps when settled: the request to follow. */
+  outcomes: { userId: string; status: BatchItemStatus; err?: string; owed?: true; requestId?: string }[]
 }
 
 /** Deletions settled in this window give a running job's rate; a shorter job's whole life does. */
@@ -230,8 +233,10 @@ export function tally(items: readonly BatchItem[]): SliceTally {
   const counted: SliceTally = { succeeded: 0, failed: {} }
   for (const item of items) {
     if (item.status === 'pending') continue
-    if (item.status === 'deleted') counted.succeeded++
-    else if (item.status === 'cancelled') counted.cancelled = (counted.cancelled ?? 0) + 1
+    if (item.status === 'deleted') {
+      counted.succeeded++
+      if (item.owed) counted.owed = (counted.owed ?? 0) + 1
+    } else if (item.status === 'cancelled') counted.cancelled = (counted.cancelled ?? 0) + 1
     else counted.failed[item.err ?? 'UNKNOWN'] = (counted.failed[item.err ?? 'UNKNOWN'] ?? 0) + 1
     if (!item.at) continue
     if (!counted.firstSettledAt || item.at < counted.firstSettledAt) counted.firstSettledAt = item.at
@@ -274,12 +279,14 @@ export async function readBatchStatus(deps: { jobs: BatchJobStore; clock: Clock 
   const failed: Record<string, number> = {}
   let succeeded = 0
   let cancelled = 0
+  let owed = 0
   let done = 0
   let recent = 0
   let lastSettledAt = job.createdAt.getTime()
   const add = (counted: SliceTally, settledInWindow: number) => {
     succeeded += counted.succeeded
     cancelled += counted.cancelled ?? 0
+    owed += counted.owed ?? 0
     for (const [code, n] of Object.entries(counted.failed)) failed[code] = (failed[code] ?? 0) + n
     done += settledCount(counted)
     recent += settledInWindow
@@ -299,11 +306,13 @@ export async function readBatchStatus(deps: { jobs: BatchJobStore; clock: Clock 
     succeeded,
     failed,
     ...(job.cancelled && { cancelled }),
+    // Only when some: a job whose deletions all completed answers as it always did.
+    ...(owed > 0 && { owed }),
     progress: job.total === 0 ? 100 : Math.floor((done / job.total) * 100),
     ratePerSecond,
     // A cancelled job's last users are settled as fast as the runners reach them: no rate foretells it.
     etaSeconds: remaining === 0 ? 0 : ratePerSecond > 0 && !job.cancelled ? Math.ceil(remaining / ratePerSecond) : null,
-    outcomes: (page ?? []).map(outcomeOf),
+    outcomes: (page ?? []).map((item) => outcomeOf(job.id, item)),
   }
 }
 
@@ -355,6 +364,13 @@ async function cancelOnce(deps: CancelDeps, input: { caller: Caller; jobId: stri
   return { jobId: before.jobId, state: 'cancelled' }
 }
 
-function outcomeOf(item: BatchItem): BatchStatus['outcomes'][number] {
-  return { userId: item.userId, status: item.status, ...(item.status === 'failed' && item.err && { err: item.err }) }
+function outcomeOf(jobId: string, item: BatchItem): BatchStatus['outcomes'][number] {
+  const owed = item.status === 'deleted' && item.owed === true
+  return {
+    userId: item.userId,
+    status: item.status,
+    ...(item.status === 'failed' && item.err && { err: item.err }),
+    // The deletion request to follow (/delete/status) until its owed steps are done: named from job and user, nothing more is stored.
+    ...(owed && { owed: true as const, requestId: batchRequestId(jobId, item.userId) }),
+  }
 }

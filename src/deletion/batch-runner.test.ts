@@ -8,7 +8,7 @@ import { DeletedUserGate } from '../auth/deleted-user-gate.js'
 import { batchRequestId, readBatchStatus, submitBatch } from './batch-job.js'
 import { BatchRunner, type BatchRunnerSettings, type ErrorClassifier } from './batch-runner.js'
 import type { Caller } from './caller.js'
-import type { DeletionInput } from './delete-account.js'
+import type { DeletionInput, DeletionOutcome } from './delete-account.js'
 import type { DeletionRequest, RequestState } from './deletion-request.js'
 import { CallerLockedOutError, DependencyUnavailableError, RequestAlreadyOpenedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
 import { FencePassedError } from './lease.js'
@@ -71,8 +71,16 @@ class FakeEngine {
   private readonly hooks = new Map<string, () => unknown>()
   private readonly deleted = new Set<string>()
   private readonly heldElsewhere = new Set<string>()
+  /** Users whose deletion settles in another state than completed (partial: a store down), or none (handed to the sweeper). */
+  private readonly settles = new Map<string, RequestState | undefined>()
 
   constructor(private readonly clock: Clock) {}
+
+  /** The user's deletion run leaves their request `state` (partial: a store was down), or unsettled (undefined: handed to the sweeper). */
+  settleAs(userId: string, state: RequestState | undefined): this {
+    this.settles.set(userId, state)
+    return this
+  }
 
   refuse(userId: string, err: Error): this {
     this.refusals.set(userId, err)
@@ -102,7 +110,7 @@ class FakeEngine {
     return this
   }
 
-  async deleteAccount(input: DeletionInput): Promise<void> {
+  async deleteAccount(input: DeletionInput): Promise<DeletionOutcome> {
     this.calls.push(input)
     const hook = this.hooks.get(input.userId)
     this.hooks.delete(input.userId)
@@ -115,7 +123,9 @@ class FakeEngine {
     if (refusal) throw refusal
     if (this.deleted.has(input.userId)) throw new UserAlreadyDeletedError()
     this.deleted.add(input.userId)
-    this.requests.set(input.requestId, requestOf(input.requestId, input.userId, 'completed', this.clock.now()))
+    const state = this.settles.has(input.userId) ? this.settles.get(input.userId) : 'completed'
+    this.requests.set(input.requestId, requestOf(input.requestId, input.userId, state ?? 'in_progress', this.clock.now()))
+    return { kind: 'deleted', mode: 'hard', requestId: input.requestId, ...(state && { state }) }
   }
 
   async resumeDeletion(requestId: string): Promise<void> {
@@ -123,7 +133,7 @@ class FakeEngine {
     if (this.down) throw new DependencyUnavailableError('cassandra')
     const request = this.requests.get(requestId)
     if (!request || this.heldElsewhere.has(requestId)) return
-    request.state = 'completed'
+    request.state = this.settles.has(request.userId) ? (this.settles.get(request.userId) ?? request.state) : 'completed'
     this.deleted.add(request.userId)
   }
 
@@ -294,6 +304,38 @@ describe('BatchRunner: working a job', () => {
       taken: true,
       tally: { succeeded: 2, failed: { [NOT_FOUND]: 1, [ROLE_RESTRICTED]: 1 }, firstSettledAt: new Date(START.getTime() + 1000), lastSettledAt: new Date(START.getTime() + 4000) },
     })
+  })
+
+  it("when a user's deletion still owes steps (its request partial: a store was down; or handed to the sweeper unsettled), then they are recorded deleted and owed, counted in the slice's tally and the status, which names the request to follow", async () => {
+    const w = batchWorld()
+    w.engine.settleAs(U2, 'partial').settleAs(U3, undefined)
+    await w.submit([U1, U2, U3])
+
+    await w.runner.pass()
+
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+    expect(await w.jobs.itemsPage(JOB_ID, 0, 10)).toEqual([deleted(U1, 0, START), { ...deleted(U2, 0, START), owed: true }, { ...deleted(U3, 0, START), owed: true }])
+    expect((await w.slice(0))?.tally).toMatchObject({ succeeded: 3, owed: 2, failed: {} })
+    const status = await readBatchStatus({ jobs: w.jobs, clock: w.clock }, { caller: CALLER, jobId: JOB_ID, offset: 0, limit: 10 })
+    expect(status).toMatchObject({ state: 'completed', done: 3, succeeded: 3, owed: 2, failed: {} })
+    expect(status.outcomes).toEqual([
+      { userId: U1, status: 'deleted' },
+      { userId: U2, status: 'deleted', owed: true, requestId: batchRequestId(JOB_ID, U2) },
+      { userId: U3, status: 'deleted', owed: true, requestId: batchRequestId(JOB_ID, U3) },
+    ])
+  })
+
+  it('when a slice is taken over from an instance that died mid-user and the request it opened finishes partial, then the user is recorded deleted and owed', async () => {
+    const w = batchWorld()
+    await w.submit([U1])
+    expect(await w.jobs.acquireSlice(JOB_ID, 0, 'instance-b', START, new Date(START.getTime() + LEASE_MS))).toBe(true)
+    w.engine.seedRequest(requestOf(batchRequestId(JOB_ID, U1), U1, 'partial', START)).settleAs(U1, 'partial')
+    w.clock.advance(LEASE_MS + 1)
+
+    await w.runner.pass()
+
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+    expect(await w.item(U1)).toEqual({ ...deleted(U1, 0, w.clock.now()), owed: true })
   })
 
   it('when a user is refused for a reason of their own, then they are recorded failed with its Sunbird code, never tried again, and the users after them are still deleted', async () => {

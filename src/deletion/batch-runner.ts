@@ -1,7 +1,7 @@
 import { batchRequestId, tally } from './batch-job.js'
 import type { Caller } from './caller.js'
 import { type Admission, type BreakerSettings, CircuitBreaker } from './circuit-breaker.js'
-import type { DeletionInput } from './delete-account.js'
+import type { DeletionInput, DeletionOutcome } from './delete-account.js'
 import { type DeletionRequest, type RequestState, isFinished } from './deletion-request.js'
 import { CallerLockedOutError, RequestAlreadyOpenedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
 import { FencePassedError } from './lease.js'
@@ -34,8 +34,12 @@ export interface BatchRunnerDeps {
    * (Sunbird's deletion holds none; a hard deletion's tombstone names none). Absent: not looked at.
    */
   erasedBy?(userId: string): Promise<{ heldBy?: string | undefined; managedBy?: string | null | undefined }>
-  /** The deletion engine, as a single delete runs it. */
-  deleteAccount(input: DeletionInput): Promise<unknown>
+  /**
+   * The deletion engine, as a single delete runs it: `state`, what its run settled the request in
+   * (absent when it did not settle it: handed over to the sweeper). Anything but completed leaves
+   * steps owed.
+   */
+  deleteAccount(input: DeletionInput): Promise<DeletionOutcome | undefined>
   /** Finishes an open deletion request (resumeDeletion). */
   resumeDeletion(requestId: string): Promise<unknown>
   classify: ErrorClassifier
@@ -67,7 +71,8 @@ export interface BatchRunnerDeps {
  * as they were: their request still another runner's (busy), the instance stopping, the slice lost.
  */
 type Outcome =
-  | { status: 'deleted' }
+  /** `owed`: their deletion still owes steps (its request partial, or handed to the sweeper unfinished). */
+  | { status: 'deleted'; owed?: true }
   | { status: 'failed'; err: string }
   | { status: 'fault'; err: string }
   | { status: 'cancelled' }
@@ -81,6 +86,13 @@ type Outcome =
 const CANCEL_LOOK_MS = 1000
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/**
+ * A user deleted by a request in this state: owing steps unless it is completed (partial: a step owed
+ * to a store that was down; unknown: the run handed it to the sweeper unfinished), retried until
+ * done. A cancelled soft deletion (or one being cancelled) owes nothing of the job's.
+ */
+const deletedAs = (state: RequestState | undefined): Outcome => (state === 'completed' || (state !== undefined && cancelledSince(state)) ? { status: 'deleted' } : { status: 'deleted', owed: true })
 
 /** A soft deletion (or a grace period) the person took back, or is taking back: it was carried out first. */
 const cancelledSince = (state: RequestState) => state === 'cancelling' || state === 'cancelled'
@@ -305,7 +317,7 @@ export class BatchRunner {
         const gaveUp = outcome.status === 'fault' && attempts >= settings.maxAttempts
         const recorded: BatchItem =
           outcome.status === 'deleted' || outcome.status === 'cancelled'
-            ? { ...item, status: outcome.status, attempts, at: clock.now() }
+            ? { ...item, status: outcome.status, attempts, at: clock.now(), ...(outcome.status === 'deleted' && outcome.owed && { owed: true }) }
             : outcome.status === 'failed' || gaveUp
               ? { ...item, status: 'failed', err: outcome.err, attempts, at: clock.now() }
               : { ...item, attempts }
@@ -442,8 +454,8 @@ export class BatchRunner {
       // Either way, a create not begun within the lease is not sent: past it, the slice's next holder
       // may have settled this user without a request (recorded cancelled) that this one would then open.
       const fence = mayHaveEarlierTry ? { sentWithin: lease.heldUntil } : { fencedBy: lease.heldUntil }
-      await this.deps.deleteAccount({ requestId, requestIdChosenBy: 'derived', ...fence, userId: item.userId, caller: job.caller as Caller, ...(job.mode && { mode: job.mode }) })
-      return { status: 'deleted' }
+      const done = await this.deps.deleteAccount({ requestId, requestIdChosenBy: 'derived', ...fence, userId: item.userId, caller: job.caller as Caller, ...(job.mode && { mode: job.mode }) })
+      return deletedAs(done?.kind === 'deleted' ? done.state : undefined)
     } catch (err) {
       // The create was not known in place before the slice lease ended: the slice may be another's.
       if (err instanceof FencePassedError) return { status: 'lease lost' }
@@ -474,7 +486,7 @@ export class BatchRunner {
       const managers = await this.managersRequest(job, userId)
       // A soft deletion (or a grace period's soft phase) keeps the managed users: not that.
       if (!managers || managers.plan === 'soft') return undefined
-      if (managers.state === 'completed' || managers.state === 'partial') return { status: 'deleted' }
+      if (managers.state === 'completed' || managers.state === 'partial') return deletedAs(managers.state)
       return isFinished(managers.state) || cancelledSince(managers.state) ? undefined : { status: 'busy' }
     } catch (err) {
       this.deps.onError?.(err)
@@ -593,7 +605,7 @@ export class BatchRunner {
     }
     // A soft deletion cancelled since was done by this job, as the item would read had its outcome
     // been written before the cancel (a cancel never changes an item): never tried again for ever.
-    if (!request || request.state === 'completed' || request.state === 'partial' || request.state === 'scheduled' || cancelledSince(request.state)) return { status: 'deleted' }
+    if (!request || request.state === 'completed' || request.state === 'partial' || request.state === 'scheduled' || cancelledSince(request.state)) return deletedAs(request?.state)
     if (request.state === 'failed') {
       // Found deleted (or tombstoned: not found) by another deletion: perhaps their manager's, in this job (see deletedByThisJob).
       const byThisJob = await this.deletedByThisJob(job, request.userId)

@@ -2,7 +2,7 @@ import type { Caller } from './caller.js'
 import { answerByDeadline, type CommitGate } from './commit-gate.js'
 import { type DeleteUserDeps, authorize, deleteUser, handOver, openRequest } from './delete-user.js'
 import { rolesAllowDeletion } from './deletion-policy.js'
-import { acceptedRequest, type ErasureSchedule, type PlanName, type RequestIdChosenBy } from './deletion-request.js'
+import { acceptedRequest, type ErasureSchedule, type PlanName, type RequestIdChosenBy, type RequestState } from './deletion-request.js'
 import { NotPermittedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
 import { isDeleted } from './is-deleted.js'
 import { lockForPlan } from './lock-for-plan.js'
@@ -60,7 +60,12 @@ export interface DeletionInput {
 }
 
 export type DeletionOutcome =
-  | { kind: 'deleted'; mode: ModeName; requestId: string }
+  /**
+   * `state`: what this call's run settled the request in, completed or partial (a step owed to a
+   * dependency in trouble); absent when it did not settle it (handed over to the sweeper). Read by
+   * the batch runner, never answered on the wire.
+   */
+  | { kind: 'deleted'; mode: ModeName; requestId: string; state?: RequestState }
   | { kind: 'scheduled'; mode: ModeName; requestId: string; eraseAt: Date }
   | { kind: 'dry-run'; mode: ModeName; plan: PlanEntry[] }
 
@@ -155,8 +160,8 @@ export async function deleteAccount(deps: DeleteAccountDeps, input: DeletionInpu
 
 async function carryOut(deps: DeleteAccountDeps, input: DeletionInput, ask: Asked, commit: CommitGate | undefined, accepting: (outcome: DeletionOutcome) => void): Promise<DeletionOutcome> {
   if (ask.intent === 'default') {
-    await deleteUser(deps, { ...input, ...(commit && { commit }) })
-    return { kind: 'deleted', mode: 'default', requestId: input.requestId }
+    const { state } = await deleteUser(deps, { ...input, ...(commit && { commit }) })
+    return { kind: 'deleted', mode: 'default', requestId: input.requestId, ...(state && { state }) }
   }
 
   const { user, organisationIds } = await check(deps, input, ask.intent)
@@ -180,7 +185,9 @@ async function carryOut(deps: DeleteAccountDeps, input: DeletionInput, ask: Aske
     const locked = await lockForPlan(deps, request)
     if (locked.kind === 'refused') throw locked.error
     commit?.decided()
-    await runRemainingSteps(deps, request, userName)
+    const state = await runRemainingSteps(deps, request, userName)
+    const settled = outcome()
+    return settled.kind === 'deleted' ? { ...settled, state } : settled
   } catch (err) {
     // Past the point of no return: a dependency failing leaves the request to the sweeper, and the answer is the accepted one.
     await handOver(deps, request, err)

@@ -141,7 +141,7 @@ describe('deleteUser, order of checks', () => {
 
     const result = await deleteUser(w.deps, input(self()))
 
-    expect(result).toEqual({ response: 'SUCCESS' })
+    expect(result).toEqual({ response: 'SUCCESS', state: 'completed' })
     expect(w.users.snapshot(TARGET)).toMatchObject({ status: 2, isDeleted: true })
   })
 
@@ -150,7 +150,7 @@ describe('deleteUser, order of checks', () => {
 
     const result = await deleteUser(w.deps, input(self()))
 
-    expect(result).toEqual({ response: 'SUCCESS' })
+    expect(result).toEqual({ response: 'SUCCESS', state: 'completed' })
   })
 
   it('when the same user is deleted twice, then the second call answers UserAlreadyDeleted and creates no request', async () => {
@@ -170,7 +170,7 @@ describe('deleteUser by an ORG_ADMIN', () => {
 
     const result = await deleteUser(w.deps, input(orgAdminOf('org-1')))
 
-    expect(result).toEqual({ response: 'SUCCESS' })
+    expect(result).toEqual({ response: 'SUCCESS', state: 'completed' })
     expect(w.users.snapshot(TARGET)).toMatchObject({ status: 2, isDeleted: true })
   })
 
@@ -179,7 +179,7 @@ describe('deleteUser by an ORG_ADMIN', () => {
 
     const result = await deleteUser(w.deps, input(orgAdminOf('org-7')))
 
-    expect(result).toEqual({ response: 'SUCCESS' })
+    expect(result).toEqual({ response: 'SUCCESS', state: 'completed' })
   })
 
   it('when the user is outside every organisation of the admin, then NotPermitted is raised and nothing is written', async () => {
@@ -205,7 +205,7 @@ describe('deleteUser by an ORG_ADMIN', () => {
 
     const result = await deleteUser(w.deps, input(orgAdminOf('org-1')))
 
-    expect(result).toEqual({ response: 'SUCCESS' })
+    expect(result).toEqual({ response: 'SUCCESS', state: 'completed' })
     expect(onlyRequestOf(w).target.organisationIds).toEqual(['org-3'])
   })
 
@@ -224,7 +224,7 @@ describe('deleteUser by a managing parent', () => {
 
     const result = await deleteUser(w.deps, input(parentOf(TARGET)))
 
-    expect(result).toEqual({ response: 'SUCCESS' })
+    expect(result).toEqual({ response: 'SUCCESS', state: 'completed' })
     expect(w.users.snapshot(TARGET)).toMatchObject({ status: 2, isDeleted: true })
     expect(onlyRequestOf(w)).toMatchObject({ requestedBy: PARENT, target: { managedBy: PARENT } })
   })
@@ -234,7 +234,7 @@ describe('deleteUser by a managing parent', () => {
 
     const result = await deleteUser(w.deps, input(parentOf(TARGET)))
 
-    expect(result).toEqual({ response: 'SUCCESS' })
+    expect(result).toEqual({ response: 'SUCCESS', state: 'completed' })
   })
 
   it('when the row names another manager, then NotPermitted is raised and nothing is written', async () => {
@@ -279,7 +279,7 @@ describe('deleteUser, a successful deletion', () => {
     const result = await deleteUser(w.deps, input(self()))
 
     // Assert
-    expect(result).toEqual({ response: 'SUCCESS' })
+    expect(result).toEqual({ response: 'SUCCESS', state: 'completed' })
     expect(w.users.snapshot(TARGET)).toMatchObject({ status: 2, isDeleted: true })
     expect(w.users.remainingLookups(TARGET)).toBe(0)
     expect(w.users.remainingExternalIdentities(TARGET)).toBe(0)
@@ -536,7 +536,7 @@ describe('deleteUser, the msgid is reused', () => {
     const result = await deleteUser(w.deps, input(self()))
 
     // Assert
-    expect(result).toEqual({ response: 'SUCCESS' })
+    expect(result).toEqual({ response: 'SUCCESS', state: 'completed' })
     expect(w.requests.created.map(({ applied, idChosenBy }) => ({ applied, idChosenBy }))).toEqual([
       { applied: false, idChosenBy: 'caller' },
       { applied: true, idChosenBy: 'service' },
@@ -594,7 +594,7 @@ describe('deleteUser, losing the lock', () => {
     const result = await deleteUser(w.deps, input(self()))
 
     // Assert
-    expect(result).toEqual({ response: 'SUCCESS' })
+    expect(result).toEqual({ response: 'SUCCESS', state: 'completed' })
     const locks = w.users.calls.flatMap((call) => (call.method === 'markDeleted' ? [call.user.status] : []))
     expect(locks).toEqual([1, 0])
     expect(w.requests.peek(MSGID)?.state).toBe('completed')
@@ -670,7 +670,7 @@ describe('deleteUser, losing the lock', () => {
 
     const result = await deleteUser(w.deps, input(self()))
 
-    expect(result).toEqual({ response: 'SUCCESS' })
+    expect(result).toEqual({ response: 'SUCCESS', state: 'completed' })
     expect(w.users.callCount('markDeleted')).toBe(1)
     expect(w.requests.peek(MSGID)?.state).toBe('completed')
     expect(w.audit.eventsOf(MSGID)).toEqual(['deletion.completed'])
@@ -708,7 +708,7 @@ describe('deleteUser, Keycloak unreachable', () => {
     const result = await deleteUser(w.deps, input(self()))
 
     // Assert
-    expect(result).toEqual({ response: 'SUCCESS' })
+    expect(result).toEqual({ response: 'SUCCESS', state: 'partial' })
     const request = w.requests.peek(MSGID)
     expect(request?.state).toBe('partial')
     expect(request?.steps.keycloak).toEqual({ status: 'pending', action: 'unreachable', at: AT })

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { Caller } from './caller.js'
 import type { CommitGate } from './commit-gate.js'
 import { deletionBasis, type OrgAdminScope, orgAdminCovers, rolesAllowDeletion } from './deletion-policy.js'
-import { acceptedRequest, type DeletionRequest, isFinished, type RequestIdChosenBy } from './deletion-request.js'
+import { acceptedRequest, type DeletionRequest, isFinished, type RequestIdChosenBy, type RequestState } from './deletion-request.js'
 import { DependencyUnavailableError, NotPermittedError, RequestAlreadyOpenedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
 import { isDeleted } from './is-deleted.js'
 import { FencePassedError, fencedLease, giveBack, LeaseLostError, leaseHoldsAt, leaseUntil } from './lease.js'
@@ -34,6 +34,12 @@ export interface DeleteUserInput {
 
 export interface DeleteUserResult {
   response: 'SUCCESS'
+  /**
+   * The state this call's run settled the request in: completed, or partial (a step owed to a
+   * dependency in trouble, retried until done). Absent when the run did not settle it (handed over
+   * to the sweeper, or its create not known to have landed). Never part of an answer on the wire.
+   */
+  state?: RequestState
 }
 
 // A row changing under us twice in a row is already unusual; a third time is a fight we should not win by looping.
@@ -220,8 +226,7 @@ async function lockAndRun(deps: DeleteUserDeps, request: DeletionRequest, read: 
     if (lock.kind === 'deleted') {
       commit?.decided()
       await recordLock(deps, request, deps.clock.now())
-      await runRemainingSteps(deps, request, userName)
-      return { response: 'SUCCESS' }
+      return { response: 'SUCCESS', state: await runRemainingSteps(deps, request, userName) }
     }
     const current = lock.kind === 'changed' ? lock.current : undefined
     if (lock.kind === 'already-deleted' || (current && isDeleted(current)) || !current) {

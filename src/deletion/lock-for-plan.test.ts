@@ -349,7 +349,7 @@ describe('lockForPlan, a deletion state this service cannot read', () => {
 
     const plain = deletionWorld({ seed: [person(TARGET), person(CHILD, { managedBy: TARGET })] })
     plain.states.setUnreadable(CHILD, 'erasing')
-    expect(await deleteUser(plain.deps, { requestId: 'req-plain', userId: TARGET, caller: self() })).toEqual({ response: 'SUCCESS' })
+    expect(await deleteUser(plain.deps, { requestId: 'req-plain', userId: TARGET, caller: self() })).toEqual({ response: 'SUCCESS', state: 'completed' })
     expect(plain.requests.peek('req-plain')?.state).toBe('completed')
   })
 })

@@ -514,6 +514,12 @@ export interface BatchItem {
   /** Tries that met an unavailable dependency (retried until the limit). */
   attempts: number
   at?: Date
+  /**
+   * Only for a deleted user: their deletion still owed steps when the job settled them (its request
+   * `partial`, a store unreachable, or handed over unfinished to the sweeper), which are retried
+   * until done. As it stood then: not changed when those steps are done later.
+   */
+  owed?: boolean
 }
 
 /** What became of a slice's users, counted once when the slice is done, so a job's status reads slices instead of every user. */
@@ -523,6 +529,8 @@ export interface SliceTally {
   failed: Record<string, number>
   /** Users not deleted because the job was cancelled first (absent: none). */
   cancelled?: number
+  /** Deleted users whose deletion still owed steps when settled (BatchItem.owed; absent: none). */
+  owed?: number
   /** When the first and the last of the counted users were settled (absent: none had a time). */
   firstSettledAt?: Date
   lastSettledAt?: Date

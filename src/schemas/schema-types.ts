@@ -84,6 +84,10 @@ export type BatchDeletionStatus = SunbirdResponseEnvelope & {
      * Only for a cancelled job: users its cancel spared (not deleted).
      */
     cancelled?: number
+    /**
+     * Only when some: users deleted (counted in `succeeded`) whose deletion still owed steps when the job settled them: its request `partial` (a store it erases in was unreachable, e.g. the search engine or Redis: those steps read `pending` in /delete/status) or handed to the sweeper unfinished. They are deleted and locked out, and the owed steps are retried until done. The count is as the job settled each user: it is not lowered as those steps are done later; each one's outcome names the request to follow.
+     */
+    owed?: number
     progress: number
     /**
      * Users settled per second: over the last minute while users remain, over the job's whole run once every user is settled.
@@ -100,6 +104,14 @@ export type BatchDeletionStatus = SunbirdResponseEnvelope & {
       userId: string
       status: 'deleted' | 'failed' | 'pending' | 'cancelled'
       err?: string
+      /**
+       * Only for a user `deleted` whose deletion still owed steps when the job settled them (see `owed` above), as it stood then.
+       */
+      owed?: true
+      /**
+       * With `owed`: the user's deletion request (`batch-<hash>`, named from job and user), to follow with POST /api/user/v1/delete/status (or `npm run deletion:verify -- <requestId>`) until it reads `completed`.
+       */
+      requestId?: string
     }[]
   }
 }

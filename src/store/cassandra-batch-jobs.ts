@@ -26,7 +26,7 @@ function statements(keyspace: string) {
     setState: `UPDATE ${job} SET state = ?, updatedat = ? WHERE id = ?`,
     cancel: `UPDATE ${job} SET cancelledat = ?, cancelledby = ? WHERE id = ?`,
     createSlice: `INSERT INTO ${slice} (jobid, slice, leaseuntil, done) VALUES (?, ?, ?, false)`,
-    slices: `SELECT slice, done, leaseuntil, owner, succeeded, failed, cancelled, firstsettledat, lastsettledat FROM ${slice} WHERE jobid = ?`,
+    slices: `SELECT slice, done, leaseuntil, owner, succeeded, failed, cancelled, owed, firstsettledat, lastsettledat FROM ${slice} WHERE jobid = ?`,
     // The one lightweight transaction per slice: of instances racing for it exactly one works it.
     // Not done until its new holder says so: a former holder's finish that lands late, stamped
     // within its lease and so before this, is older and does not count.
@@ -35,11 +35,11 @@ function statements(keyspace: string) {
     acquireNeverTaken: `UPDATE ${slice} SET owner = ?, leaseuntil = ?, done = false WHERE jobid = ? AND slice = ? IF leaseuntil < ? AND owner = null`,
     renew: `UPDATE ${slice} SET leaseuntil = ? WHERE jobid = ? AND slice = ? IF owner = ?`,
     release: `UPDATE ${slice} SET leaseuntil = ? WHERE jobid = ? AND slice = ? IF owner = ?`,
-    finishSlice: `UPDATE ${slice} SET done = true, leaseuntil = ?, succeeded = ?, failed = ?, cancelled = ?, firstsettledat = ?, lastsettledat = ? WHERE jobid = ? AND slice = ?`,
+    finishSlice: `UPDATE ${slice} SET done = true, leaseuntil = ?, succeeded = ?, failed = ?, cancelled = ?, owed = ?, firstsettledat = ?, lastsettledat = ? WHERE jobid = ? AND slice = ?`,
     createItem: `INSERT INTO ${item} (jobid, slice, userid, status, attempts) VALUES (?, ?, ?, 'pending', 0)`,
-    sliceItems: `SELECT slice, userid, status, err, attempts, at FROM ${item} WHERE jobid = ? AND slice = ?`,
-    itemsPage: `SELECT slice, userid, status, err, attempts, at FROM ${item} WHERE jobid = ? LIMIT ?`,
-    recordItem: `UPDATE ${item} SET status = ?, err = ?, attempts = ?, at = ? WHERE jobid = ? AND slice = ? AND userid = ?`,
+    sliceItems: `SELECT slice, userid, status, err, attempts, at, owed FROM ${item} WHERE jobid = ? AND slice = ?`,
+    itemsPage: `SELECT slice, userid, status, err, attempts, at, owed FROM ${item} WHERE jobid = ? LIMIT ?`,
+    recordItem: `UPDATE ${item} SET status = ?, err = ?, attempts = ?, at = ?, owed = ? WHERE jobid = ? AND slice = ? AND userid = ?`,
     takeToken: `UPDATE ${pace} SET taken = taken + 1 WHERE jobid = ? AND second = ?`,
     readTokens: `SELECT taken FROM ${pace} WHERE jobid = ? AND second = ?`,
   }
@@ -55,6 +55,8 @@ function toItem(row: types.Row): BatchItem {
     attempts: (row.get('attempts') as number | null) ?? 0,
     ...(err && { err }),
     ...(at && { at }),
+    // Null for an outcome recorded before migration 16, or owing nothing.
+    ...(row.get('owed') === true && { owed: true }),
   }
 }
 
@@ -85,7 +87,8 @@ function toTally(row: types.Row): SliceTally | undefined {
   // An empty map reads back as null.
   const failed = (row.get('failed') as Record<string, number> | null) ?? {}
   const cancelled = row.get('cancelled') as number | null
-  return { succeeded, failed, ...(cancelled && { cancelled }), ...(first && { firstSettledAt: first }), ...(last && { lastSettledAt: last }) }
+  const owed = row.get('owed') as number | null
+  return { succeeded, failed, ...(cancelled && { cancelled }), ...(owed && { owed }), ...(first && { firstSettledAt: first }), ...(last && { lastSettledAt: last }) }
 }
 
 /**
@@ -184,7 +187,8 @@ export class CassandraBatchJobs implements BatchJobStore {
   }
 
   async recordItem(jobId: string, item: BatchItem, heldUntil: Date): Promise<boolean> {
-    return this.writeUnderLease(this.cql.recordItem, [item.status, item.err ?? null, item.attempts, item.at ?? null, jobId, item.slice, item.userId], heldUntil)
+    // Written whole (false, not left as it was): a later try's outcome replaces an earlier one's.
+    return this.writeUnderLease(this.cql.recordItem, [item.status, item.err ?? null, item.attempts, item.at ?? null, item.owed === true, jobId, item.slice, item.userId], heldUntil)
   }
 
   async setState(jobId: string, state: BatchJobState): Promise<void> {
@@ -243,7 +247,11 @@ export class CassandraBatchJobs implements BatchJobStore {
   }
 
   async finishSlice(jobId: string, slice: number, tally: SliceTally, heldUntil: Date): Promise<boolean> {
-    return this.writeUnderLease(this.cql.finishSlice, [NEVER, tally.succeeded, tally.failed, tally.cancelled ?? 0, tally.firstSettledAt ?? null, tally.lastSettledAt ?? null, jobId, slice], heldUntil)
+    return this.writeUnderLease(
+      this.cql.finishSlice,
+      [NEVER, tally.succeeded, tally.failed, tally.cancelled ?? 0, tally.owed ?? 0, tally.firstSettledAt ?? null, tally.lastSettledAt ?? null, jobId, slice],
+      heldUntil,
+    )
   }
 
   /** A holder's write, stamped while its slice lease holds (see WriteStamps); none once it has run out. */

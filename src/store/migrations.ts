@@ -239,6 +239,13 @@ export const migrations: readonly Migration[] = [
       `ALTER TABLE ${ks}.user_deletion_batch_slice ADD IF NOT EXISTS cancelled int`,
     ],
   },
+  {
+    // A batch read "deleted" for a user whose deletion still owed steps (the search engine or Redis
+    // down: the request partial, retried until done), so a job reported to an authority hid them.
+    version: 16,
+    description: 'A batch user deleted with steps still owed is marked so, and a done slice counts them',
+    statements: (ks) => [`ALTER TABLE ${ks}.user_deletion_batch_item ADD IF NOT EXISTS owed boolean`, `ALTER TABLE ${ks}.user_deletion_batch_slice ADD IF NOT EXISTS owed int`],
+  },
 ]
 
 export const currentSchemaVersion = Math.max(...migrations.map((m) => m.version))

@@ -7,6 +7,7 @@ import { type BatchStatusResult, jobStatus, type Post, postTo, submitJob, waitFo
 import { requestsOf } from '../support/deletion-requests.js'
 import { withFaults } from '../support/faults.js'
 import { LOCAL_DELETE_ANY_USER_CONSUMER, startHarness, type Harness, trustedConsumerApiBearer } from '../support/harness.js'
+import { freePort } from '../support/spawned-server.js'
 import { readUserState } from '../support/user-state.js'
 import { waitUntil } from '../support/wait-until.js'
 
@@ -359,6 +360,60 @@ async function completedJob(h: Harness, count: number): Promise<{ users: { id: s
   )
   return { users, jobId, status: await waitForJob(post, token(), jobId, (s) => s.state === 'completed') }
 }
+
+describe('a batch job while the search engine and Redis are unreachable', () => {
+  let h: Harness
+
+  beforeAll(async () => {
+    // Stores a deletion erases in after Cassandra and Keycloak: unreachable, they leave its request partial.
+    const [searchPort, redisPort] = [await freePort(), await freePort()]
+    h = await startHarness({ batch: FAST, search: { hosts: ['127.0.0.1'], port: searchPort, timeoutMs: 500 }, redis: { port: redisPort, timeoutMs: 500 }, deletion: { leaseMs: 1000 } })
+    h.service.batches.start()
+  })
+  afterAll(async () => {
+    await h.service.batches.stop()
+    await h.close()
+  })
+
+  it('when its deletions leave their requests partial, then the job completes with its users deleted and counted owed, each naming the request to follow; the count stays as settled once a sweep finishes them', async () => {
+    const users = await Promise.all([h.seed({ rootOrgId: ORG, organisations: [ORG] }), h.seed({ rootOrgId: ORG, organisations: [ORG] })])
+    const token = () => h.userToken({ sub: BATCH_ADMIN, roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] })
+    const post = postTo(h.service.app, h.apiBearer)
+    const { jobId } = await submitJob(
+      post,
+      token(),
+      users.map((u) => u.id),
+      { mode: 'hard' },
+    )
+
+    const status = await waitForJob(post, token(), jobId, (s) => s.state === 'completed')
+
+    // Deleted and locked out, so succeeded; but not finished, and said so.
+    expect(status).toMatchObject({ total: 2, done: 2, succeeded: 2, owed: 2, failed: {}, progress: 100 })
+    expect([...status.outcomes].sort((a, b) => a.userId.localeCompare(b.userId))).toEqual(
+      users.map((u) => ({ userId: u.id, status: 'deleted', owed: true, requestId: batchRequestId(jobId, u.id) })).sort((a, b) => a.userId.localeCompare(b.userId)),
+    )
+    for (const user of users) {
+      const [request] = await requestsOf(h.db, user.id)
+      expect(request?.id).toBe(batchRequestId(jobId, user.id))
+      expect(request?.state).toBe('partial')
+      expect(request?.steps.searchUser).toMatchObject({ status: 'pending' })
+      expect(request?.steps.cacheUser).toMatchObject({ status: 'pending' })
+      expect((await readUserState(h.db, user.id)).user?.get('isdeleted')).toBe(true)
+    }
+
+    // The stores back, a sweep finishes the requests: the job's count is what it was when it settled them (docs/integrating.md).
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    const sweeper = await startHarness({ deletion: { leaseMs: 1000 } })
+    try {
+      await sweeper.service.resumeOpen()
+    } finally {
+      await sweeper.close()
+    }
+    for (const user of users) expect((await requestsOf(h.db, user.id)).map((r) => r.state)).toEqual(['completed'])
+    expect(await jobStatus(post, token(), jobId)).toMatchObject({ state: 'completed', succeeded: 2, owed: 2 })
+  })
+})
 
 describe('a batch job holding a manager and the user they manage', () => {
   let h: Harness

@@ -233,6 +233,7 @@ export class InMemoryBatchJobs implements BatchJobStore {
       failed: { ...tally.failed },
       // Cassandra's int column reads 0 back as written: none spared reads as absent.
       ...(tally.cancelled && { cancelled: tally.cancelled }),
+      ...(tally.owed && { owed: tally.owed }),
       ...(firstSettledAt && { firstSettledAt: new Date(firstSettledAt) }),
       ...(lastSettledAt && { lastSettledAt: new Date(lastSettledAt) }),
     }
