@@ -11,6 +11,7 @@ import { batchRequestId } from '../../src/deletion/batch-job.js'
 import { createCassandraClient } from '../../src/store/cassandra-client.js'
 import { type ContractServer, startContractServer } from '../support/contract-server.js'
 import { requestsOf } from '../support/deletion-requests.js'
+import { freePort } from '../support/spawned-server.js'
 import { testConfig, trustedConsumerApiBearer } from '../support/harness.js'
 import { type StubServer, startStubServer } from '../support/stub-http-server.js'
 import { TEST_KEYSPACE } from '../support/test-env.js'
@@ -196,5 +197,49 @@ describe('npm run deletion:batch against the built server', () => {
     expect(anonymous.code).toBe(2)
     expect(anonymous.out).toContain('API_BEARER')
     expect((await db.execute(`SELECT isdeleted FROM ${TEST_KEYSPACE}.user WHERE id = ?`, [ids[0]], { prepare: true })).first()?.get('isdeleted')).not.toBe(true)
+  })
+})
+
+describe('npm run deletion:batch against the built server while the search engine and Redis are down', () => {
+  const db = createCassandraClient(testConfig().cassandra)
+  // The only server of this block: another's runner (its stores up) would take slices of the job and complete them.
+  let down: ContractServer
+  const dir = mkdtempSync(join(tmpdir(), 'deletion-batch-down-'))
+
+  beforeAll(async () => {
+    // Ports nothing listens on, for the stores a deletion erases in after Cassandra and Keycloak.
+    const [searchPort, redisPort] = [await freePort(), await freePort()]
+    down = await startContractServer({
+      env: {
+        BATCH_POLL_INTERVAL_MS: '200',
+        BATCH_MAX_DELETIONS_PER_SECOND: '0',
+        sunbird_es_port: String(searchPort),
+        sunbird_redis_port: String(redisPort),
+        SEARCH_TIMEOUT_MS: '500',
+        REDIS_TIMEOUT_MS: '500',
+      },
+    })
+  })
+  afterAll(async () => {
+    await down.stop()
+    await db.shutdown()
+  })
+
+  it('when every id is deleted with steps still owed (its request partial), then each is listed with its request, the last line says so, and the exit code is 0', async () => {
+    const ids = [randomUUID(), randomUUID()]
+    for (const id of ids) await seedUser(db, TEST_KEYSPACE, { id, rootOrgId: ORG, organisations: [ORG] })
+    const file = join(dir, 'learners.txt')
+    writeFileSync(file, `${ids.join('\n')}\n`)
+    const env = { API_BEARER: down.apiBearer, USER_TOKEN: down.userToken({ sub: randomUUID(), roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] }) }
+
+    const { code, out } = await runCli(['--file', file, '--url', down.url, '--mode', 'hard'], env)
+
+    const jobId = /submitted job ([0-9a-f-]{36})/.exec(out)?.[1] ?? ''
+    for (const id of ids) {
+      expect(out).toContain(`owed ${id} ${batchRequestId(jobId, id)}`)
+      expect((await requestsOf(db, id)).map((request) => [request.id, request.state])).toEqual([[batchRequestId(jobId, id), 'partial']])
+    }
+    expect(out).toMatch(/^done: 2 deleted, none failed, of 2; 2 of them with steps still owed \(retried until done; follow each request listed above with POST \/api\/user\/v1\/delete\/status/m)
+    expect(code).toBe(0)
   })
 })

@@ -151,6 +151,30 @@ describe('npm run deletion:batch against a fake service', () => {
   }, 30_000)
 })
 
+describe('a job whose deletions still owe steps (a store was down: their requests partial)', () => {
+  it('when the job completes with users deleted owing steps, then each is listed with the request to follow, the last line counts them apart, and the exit code is still 0', async () => {
+    const jobId = randomUUID()
+    const [done, owing] = [randomUUID(), randomUUID()]
+    const requestId = `batch-${'0'.repeat(32)}`
+    const result = {
+      ...statusResult(jobId, 2),
+      owed: 1,
+      outcomes: [
+        { userId: done, status: 'deleted' },
+        { userId: owing, status: 'deleted', owed: true, requestId },
+      ],
+    }
+    const service = await stub((request, res) => (request.path === SUBMIT ? accept(res, jobId, 2) : status(res, result)))
+    const { code, out } = await runCli(['--file', idsFile(2).path, '--url', service.url], CREDENTIALS)
+    expect(out).toContain(`owed ${owing} ${requestId}`)
+    expect(out).not.toContain(`owed ${done}`)
+    expect(out).toMatch(
+      /^done: 2 deleted, none failed, of 2; 1 of them with steps still owed \(retried until done; follow each request listed above with POST \/api\/user\/v1\/delete\/status .*npm run deletion:verify -- <id>\)$/m,
+    )
+    expect(code).toBe(0)
+  }, 30_000)
+})
+
 describe('when status polling gets no answer, it says so once, keeps trying for --give-up-after seconds, then exits 2 with the --job hint', () => {
   const unanswered: [string, (res: ServerResponse) => void][] = [
     ['a 503 with an HTML page', (res) => res.writeHead(503, { 'content-type': 'text/html' }).end('<html><body>Service Unavailable</body></html>')],
@@ -289,6 +313,30 @@ describe('flag combinations', () => {
     expect(code).toBe(2)
     expect(service.requests).toHaveLength(0)
   }, 15_000)
+
+  it.each([
+    ['--file', (a: string, b: string) => ['--file', a, '--file', b], 'one file per run'],
+    ['--file', (a: string, b: string) => [`--file=${a}`, '--mode', 'hard', '--file', b], 'one file per run'],
+    ['--mode', (a: string) => ['--file', a, '--mode', 'soft', '--mode', 'hard'], 'it takes one value'],
+    ['--url', (a: string) => ['--file', a, '--url', 'http://127.0.0.1:9', '--url', 'http://127.0.0.1:9'], 'it takes one value'],
+    ['--job', () => ['--job', randomUUID(), '--job', randomUUID()], 'comma-separated'],
+    ['--idempotency-key', (a: string) => ['--file', a, '--idempotency-key', randomUUID(), '--idempotency-key', randomUUID()], 'it takes one value'],
+    ['--give-up-after', (a: string) => ['--file', a, '--give-up-after', '5', '--give-up-after', '6'], 'it takes one value'],
+  ])(
+    'when %s is given twice, then it is refused with exit 2 (neither value is silently dropped), the values are not repeated back, and nothing is sent',
+    async (flag, args, instead) => {
+      const service = await stub((_request, res) => res.writeHead(500).end())
+      const [a, b] = [idsFile(1).path, idsFile(1).path]
+      const given = args(a, b)
+      const { code, out } = await runCli([...given, ...(given.includes('--url') ? [] : ['--url', service.url])], CREDENTIALS, { limitMs: 10_000 })
+      expect(out).toContain(`${flag} is given more than once`)
+      expect(out).toContain(instead)
+      expect(out).not.toContain(b)
+      expect(code).toBe(2)
+      expect(service.requests).toHaveLength(0)
+    },
+    15_000,
+  )
 
   it('when --job names something that is not a job id (an email pasted by mistake), then it is refused with exit 2, not repeated back, and nothing is sent', async () => {
     const service = await stub((_request, res) => res.writeHead(500).end())
@@ -611,6 +659,26 @@ describe('on a terminal, the progress bar is stopped (the cursor shown again) on
     expect(out).toContain(`status of job ${refused} refused: 403 FORBIDDEN forbidden`)
     expect(out).toContain(`the jobs go on without this CLI: follow again with --job ${running},${refused}`)
     expect(code).toBe(2)
+  }, 30_000)
+
+  it('when a job followed is not known to the service (404 UOS_USRDLT0101), then it says the job was not found, gives no advice to follow it again, names the other jobs to follow, and exits 2', async () => {
+    const [running, unknown] = [randomUUID(), randomUUID()]
+    const service = await stub((request, res) =>
+      requestOf(request).jobId === unknown
+        ? answer(res, 404, { ...envelope('api.user.delete.batch.status', 404, {}), responseCode: 'RESOURCE_NOT_FOUND', params: { err: 'UOS_USRDLT0101', errmsg: 'batch job', status: 'FAILED' } })
+        : status(res, statusResult(running, 4, 1)),
+    )
+    const alone = await runCli(['--job', unknown, '--url', service.url], CREDENTIALS)
+    expect(alone.out).toContain(`job ${unknown} not found at ${service.url}: 404 UOS_USRDLT0101 batch job`)
+    expect(alone.out).not.toContain('follow again')
+    expect(alone.out).not.toContain('go on')
+    expect(alone.code).toBe(2)
+    const withAnother = await runCli(['--job', `${running},${unknown}`, '--url', service.url], CREDENTIALS, { tty: true })
+    expect(withAnother.out.lastIndexOf(SHOW_CURSOR)).toBeGreaterThanOrEqual(withAnother.out.lastIndexOf(HIDE_CURSOR))
+    expect(withAnother.out).toContain(`job ${unknown} not found`)
+    expect(withAnother.out).toContain(`the other jobs go on without this CLI: follow them again with --job ${running}\n`)
+    expect(withAnother.out).not.toContain(`--job ${running},${unknown}`)
+    expect(withAnother.code).toBe(2)
   }, 30_000)
 
   it('when the operator presses Ctrl-C, then it stops the bar, says how to follow again, and exits 130', async () => {

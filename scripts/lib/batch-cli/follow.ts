@@ -14,9 +14,17 @@ type StatusRead =
   | { kind: 'unreachable'; problem: string }
   /** A refusal (an expired token, say) or an answer that is not a batch status: asking again would not help. */
   | { kind: 'refused'; problem: string }
+  /** The service has no job of that id (404 UOS_USRDLT0101): none to follow again either. */
+  | { kind: 'not found'; jobId: string; problem: string }
 
 /** Every way a follow is given up ends with this: the jobs are the service's, not the CLI's. */
 const goOnWithout = (jobIds: string[]) => `the jobs go on without this CLI: follow again with --job ${jobIds.join(',')}`
+
+/** The service's code for a job id it has no job of. */
+const JOB_NOT_FOUND = 'UOS_USRDLT0101'
+
+/** How a run that followed the last users of its jobs closes: the ids listed above it, the count of those still owing steps, and how to follow them. */
+const OWED_HINT = 'retried until done; follow each request listed above with POST /api/user/v1/delete/status {"request":{"requestId":"<id>"}}, or check it with npm run deletion:verify -- <id>'
 
 /**
  * One job's status; a refusal or an answer that is not a batch status (`refused`) ends the CLI, as
@@ -27,6 +35,8 @@ async function readStatus(service: ServiceClient, jobId: string, timeoutMs: numb
   if (answer.kind === 'none') return answer.misconfigured ? { kind: 'unreachable', problem: unreached(service, answer) } : { kind: 'unanswered', why: answer.why }
   // Restarting, overloaded or in trouble: ask again.
   if (answer.status >= 500 || answer.status === 429) return { kind: 'unanswered', why: `HTTP ${answer.status}` }
+  if (answer.status === 404 && answer.body.params?.err === JOB_NOT_FOUND)
+    return { kind: 'not found', jobId, problem: `job ${jobId} not found at ${service.base}: ${refusal(answer.status, answer.body)}` }
   if (answer.status !== 200) return { kind: 'refused', problem: `status of job ${jobId} refused: ${refusal(answer.status, answer.body)}` }
   if (!isStatus(answer.body.result)) return { kind: 'refused', problem: `not a batch status answer from ${service.base}${STATUS_PATH} (is --url the deletion service?)` }
   return { kind: 'status', status: answer.body.result }
@@ -49,6 +59,14 @@ async function pollUntilCompleted(service: ServiceClient, jobIds: string[], give
     // reloading its certificate), waited out like any silence.
     const unreachable = reads.find((read) => read.kind === 'unreachable')
     if (unreachable && !answeredHere) fail(`${unreachable.problem}; ${goOnWithout(jobIds)}`)
+    // A job id the service does not know (mistyped, or of another deployment behind --url): nothing of it goes on, nothing to follow again.
+    const notFound = reads.filter((read): read is Extract<StatusRead, { kind: 'not found' }> => read.kind === 'not found')
+    if (notFound.length > 0) {
+      const missing = new Set(notFound.map((read) => read.jobId))
+      const others = jobIds.filter((jobId) => !missing.has(jobId))
+      const rest = others.length > 0 ? `\nthe other jobs go on without this CLI: follow them again with --job ${others.join(',')}` : ''
+      fail(`${notFound.map((read) => read.problem).join('\n')}\ncheck the job id and --url (the service that answered has no such job)${rest}`)
+    }
     // Most often a user token that expired during a long follow: the jobs go on all the same.
     const refused = reads.find((read) => read.kind === 'refused')
     if (refused) fail(`${refused.problem}\n${goOnWithout(jobIds)}`)
@@ -81,8 +99,12 @@ export async function follow(service: ServiceClient, jobIds: string[], giveUpMs:
   const sum = summarise(latest)
   const failedIds = latest.flatMap((s) => s.outcomes.filter((o) => o.status === 'failed'))
   for (const outcome of failedIds) console.log(`failed ${outcome.userId} ${outcome.err ?? ''}`.trim())
+  // Deleted, but owing steps to a store that was down: the request to follow, so the operator can show when each is done.
+  for (const s of latest) for (const outcome of s.outcomes) if (outcome.owed) console.log(`owed ${outcome.userId} ${outcome.requestId ?? ''}`.trim())
   // Only a cancel's spared users are named apart: a job never cancelled reads as it always did.
   const spared = sum.cancelled > 0 ? `, ${sum.cancelled} cancelled (not deleted)` : ''
-  console.log(`done: ${sum.succeeded} deleted, ${failuresText(sum.failed)} failed${spared}, of ${sum.total}`)
+  // Likewise deletions still owing steps: counted as deleted (exit 0), named so that they are not taken for finished.
+  const owed = sum.owed > 0 ? `; ${sum.owed} of them with steps still owed (${OWED_HINT})` : ''
+  console.log(`done: ${sum.succeeded} deleted, ${failuresText(sum.failed)} failed${spared}, of ${sum.total}${owed}`)
   return failedIds.length > 0 || sum.cancelled > 0 ? 1 : 0
 }

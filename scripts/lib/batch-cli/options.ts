@@ -28,25 +28,46 @@ export interface Options {
   giveUpMs: number
 }
 
+/** The flags that take one value: given twice, one would be dropped without a word (parseArgs keeps the last). */
+const SINGLE_VALUED = ['file', 'mode', 'url', 'job', 'idempotency-key', 'give-up-after'] as const
+
+/** What to do instead of repeating a flag. */
+const INSTEAD: Partial<Record<(typeof SINGLE_VALUED)[number], string>> = {
+  file: 'one file per run: put the ids in one file, or run once per file',
+  job: 'name several jobs in one --job, comma-separated: --job <jobId>,<jobId>',
+}
+
 function parseFlags() {
+  let parsed: ReturnType<typeof parseAll>
   try {
-    return parseArgs({
-      options: {
-        file: { type: 'string' },
-        mode: { type: 'string' },
-        'dry-run': { type: 'boolean', default: false },
-        cancel: { type: 'boolean', default: false },
-        url: { type: 'string', default: 'http://127.0.0.1:9000' },
-        job: { type: 'string' },
-        'idempotency-key': { type: 'string' },
-        'give-up-after': { type: 'string', default: String(DEFAULT_GIVE_UP_SECONDS) },
-      },
-      strict: true,
-    }).values
+    parsed = parseAll()
   } catch (err) {
     // A stray argument is most often a value whose flag npm took for its own (`npm run deletion:batch --file x`, without `--`).
     return fail(`${whyArgumentsRefused(err, BATCH_HINTS)}\n${USAGE}`)
   }
+  // Refused rather than one of them used: `--file a --file b` deleting only b's users, or `--mode soft --mode hard` deleting hard, would be a surprise found too late. Values not repeated back.
+  for (const name of SINGLE_VALUED) {
+    if (parsed.tokens.filter((token) => token.kind === 'option' && token.name === name).length > 1)
+      fail(`--${name} is given more than once; it takes one value${INSTEAD[name] ? `: ${INSTEAD[name]}` : ''}\n${USAGE}`)
+  }
+  return parsed.values
+}
+
+function parseAll() {
+  return parseArgs({
+    options: {
+      file: { type: 'string' },
+      mode: { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
+      cancel: { type: 'boolean', default: false },
+      url: { type: 'string', default: 'http://127.0.0.1:9000' },
+      job: { type: 'string' },
+      'idempotency-key': { type: 'string' },
+      'give-up-after': { type: 'string', default: String(DEFAULT_GIVE_UP_SECONDS) },
+    },
+    strict: true,
+    tokens: true,
+  })
 }
 
 /** The command line's options; a flag that is wrong or missing ends the CLI with the usage. */

@@ -6,6 +6,8 @@ export function summarise(statuses: Status[]) {
   const done = statuses.reduce((sum, s) => sum + s.done, 0)
   const succeeded = statuses.reduce((sum, s) => sum + s.succeeded, 0)
   const cancelled = statuses.reduce((sum, s) => sum + (s.cancelled ?? 0), 0)
+  // Deleted (counted in succeeded) with steps still owed when the job settled them; absent: none.
+  const owed = statuses.reduce((sum, s) => sum + (s.owed ?? 0), 0)
   const failed: Record<string, number> = {}
   for (const s of statuses) for (const [code, n] of Object.entries(s.failed)) failed[code] = (failed[code] ?? 0) + n
   // The jobs still running make the rate an ETA rests on; once all are completed, the last minute's.
@@ -15,7 +17,7 @@ export function summarise(statuses: Status[]) {
   const settling = statuses.some((s) => s.state === 'cancelled' && !finished(s))
   const eta = done === total ? 0 : rate > 0 && !settling ? Math.ceil((total - done) / rate) : null
   const paused = statuses.some((s) => s.state === 'paused')
-  return { total, done, succeeded, failed, cancelled, rate, eta, paused, completed: statuses.every(finished) }
+  return { total, done, succeeded, failed, cancelled, owed, rate, eta, paused, completed: statuses.every(finished) }
 }
 
 /** Nothing of the job is left to change: completed, or cancelled with its last users settled. */
