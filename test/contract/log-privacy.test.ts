@@ -13,7 +13,21 @@ type LogLine = Record<string, unknown> & { msg?: string; msgid?: string; request
 
 // Lines that belong to the process, not to a request. A new background job that logs on its own
 // (not on behalf of a request) adds its message here.
-const PROCESS_MESSAGES = new Set(['listening', 'search engine and user cache', 'shutting down', 'stopped', 'background pass', 'background pass failed', 'event published', 'event not published yet'])
+const PROCESS_MESSAGES = new Set([
+  'listening',
+  'search engine and user cache',
+  'shutting down',
+  'stopped',
+  'background pass',
+  'background pass failed',
+  'event published',
+  'event not published yet',
+  // The relay's check of the event topic at each connect: the topic's numbers, no request.
+  'event topic has a single replica on a single broker: fine for a local setup, not for production',
+  'event topic can lose an event Kafka acknowledged',
+  'event topic refuses events while any one of its brokers is down',
+  "event topic's replication not checked: could not read it",
+])
 
 /**
  * Realistic traffic through the built server at LOG_LEVEL=debug, then every line it wrote is
