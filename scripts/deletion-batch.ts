@@ -20,8 +20,11 @@ import { fail } from './lib/batch-cli/terminal.js'
 // with `--idempotency-key <key>` sends each job under its key again, recording none twice.
 // Submitting or following, a service that does not answer is asked again until it has been silent
 // for `--give-up-after` seconds (120); one no try can get through to (a port fetch blocks, a TLS
-// handshake or certificate that fails) stops it at once. Exit code: 0 when every id was deleted,
-// 1 when any failed or was spared by a cancel, 2 when nothing could be submitted, cancelled or followed.
+// handshake or certificate that fails) stops it at once. Exit code: 0 when every id was deleted
+// (also when some deletions still owe steps to a store that was down: listed `owed <userId> <requestId>`
+// and counted on the last line, retried until done), 1 when any failed or was spared by a cancel, 2 when
+// nothing could be submitted, cancelled or followed (a job id the service does not know included). A flag
+// that takes a value given twice is refused.
 
 // Flags and credentials: all checked before anything is read or sent.
 const options = readOptions()
