@@ -94,6 +94,10 @@ export class RedisConnection {
       ...(config.username ? { username: config.username } : {}),
       ...(config.password ? { password: config.password } : {}),
       database: config.db,
+      // RESP2: node-redis's default, RESP3, opens with HELLO, which a Redis before 6 (still behind
+      // older Sunbird installations) refuses, so every cache step would stay owed. This service's
+      // few commands (SELECT, TYPE, HGETALL, DEL and the reads of other types) answer alike in both.
+      RESP: 2,
       disableOfflineQueue: true,
     })
     // Without a listener node-redis rethrows connection errors as uncaught; callers see failures on their own calls.

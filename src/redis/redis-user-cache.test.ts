@@ -174,13 +174,15 @@ describe('RedisUserCache: what an error reply means', () => {
 describe('RedisConnection: a Redis that refuses the credentials', () => {
   const PASSWORD = 'r3dis-Pa55-never-logged'
 
-  for (const [reply, code] of [
-    ['-WRONGPASS invalid username-password pair or user is disabled.\r\n', 'WRONGPASS'],
-    ['-NOAUTH HELLO must be called with the client already authenticated\r\n', 'NOAUTH'],
+  // The handshake speaks RESP2 (AUTH, then SELECT): a password refused answers AUTH, a password
+  // missing answers the first command after it.
+  for (const [refused, reply, code, password] of [
+    ['AUTH', '-WRONGPASS invalid username-password pair or user is disabled.\r\n', 'WRONGPASS', PASSWORD],
+    ['SELECT', '-NOAUTH Authentication required.\r\n', 'NOAUTH', ''],
   ] as const) {
-    it(`when the handshake is answered ${code}, then the call fails at once as redis unavailable, the cause naming ${code} and the setting, never the password`, async () => {
-      const stub = await startStubRedis((command) => (command[0] === 'HELLO' ? reply : handshakeOnly(command)))
-      const connection = new RedisConnection({ host: stub.host, port: stub.port, db: 12, timeoutMs: 2000, password: PASSWORD })
+    it(`when the handshake's ${refused} is answered ${code}, then the call fails at once as redis unavailable, the cause naming ${code} and the setting, never the password`, async () => {
+      const stub = await startStubRedis((command) => (command[0] === refused ? reply : handshakeOnly(command)))
+      const connection = new RedisConnection({ host: stub.host, port: stub.port, db: 12, timeoutMs: 2000, password })
       open.push({ stub, connection })
 
       const result = await settle(new RedisUserCache(connection).deleteUser(USER))
@@ -195,4 +197,18 @@ describe('RedisConnection: a Redis that refuses the credentials', () => {
       expect(result.ms).toBeLessThan(1500)
     })
   }
+})
+
+describe('RedisConnection: the protocol it speaks', () => {
+  it('when it connects, then it speaks RESP2 (AUTH and SELECT, no HELLO), which a Redis before 6 still in older Sunbird installations answers', async () => {
+    const stub = await startStubRedis(answering())
+    const connection = new RedisConnection({ host: stub.host, port: stub.port, db: 12, timeoutMs: 2000, password: 'pw' })
+    open.push({ stub, connection })
+
+    expect(await new RedisUserCache(connection).deleteUser(USER)).toBe(1)
+
+    const names = stub.commands.map(([name]) => name)
+    expect(names).not.toContain('HELLO')
+    expect(names.slice(0, 2)).toEqual(['AUTH', 'SELECT'])
+  })
 })
