@@ -6,23 +6,23 @@ import { type RedisClient, type RedisConnection, replyCode } from './redis-clien
 export const userCacheKey = (userId: string) => `user:${userId}`
 
 /**
- * Error replies that say Redis cannot serve the call now, or not to this service: still loading its
- * data, busy with a script, a replica without its master or read-only after a failover, a cluster
- * resharding, and the refusals of the credentials (NOAUTH, WRONGPASS) or of the ACL user (NOPERM).
- * The step is owed, and done once Redis (or its settings) is right. Any other error reply is about
- * the call itself (WRONGTYPE: the key holds another type), never an outage.
+ * The one error reply about the call itself: the key holds another type than the command reads
+ * (readUser then reads it by its type). Every other error reply leaves the step owed, as an outage
+ * does: Redis still loading, busy, read-only after a failover, refusing writes (MISCONF, OOM), the
+ * credentials or the ACL user refused, or a proxy in front of it (twemproxy, Codis) answering
+ * `ERR` for a backend that is down. A deletion must never stop half-way on the cache, a copy.
  */
-const UNAVAILABLE_REPLIES = new Set(['LOADING', 'BUSY', 'MASTERDOWN', 'READONLY', 'TRYAGAIN', 'CLUSTERDOWN', 'NOAUTH', 'WRONGPASS', 'NOPERM'])
+const CALL_ERRORS = new Set(['WRONGTYPE'])
 
-/** An error reply that is not an outage: the call was wrong for the key, and says so as it is. */
+/** An error reply that is about the call, not Redis's state: it goes up as it is. */
 function isCallError(err: unknown): boolean {
   const code = replyCode(err)
-  return code !== undefined && !UNAVAILABLE_REPLIES.has(code)
+  return code !== undefined && CALL_ERRORS.has(code)
 }
 
 /**
- * The user hash in Sunbird's cache DB (12). Redis out of reach, or not serving (see
- * UNAVAILABLE_REPLIES), is a dependency down: the step is owed. That includes a Redis that takes
+ * The user hash in Sunbird's cache DB (12). Redis out of reach, or answering an error reply other
+ * than WRONGTYPE (see CALL_ERRORS), is a dependency down: the step is owed. That includes a Redis that takes
  * the command and never answers: each command is bounded by REDIS_TIMEOUT_MS
  * (RedisConnection.command). The cause kept for the log is worded by this service (the timeout,
  * the refusal of the credentials, the reply's code), never Redis's own text.
