@@ -176,6 +176,30 @@ describe('OpenSearchUserIndex when the engine answers with an error status', () 
     expect(stub.requests[1]?.path).toContain('refresh=true')
   })
 
+  it('when the engine runs no inline script (400 on the restore script), then the flags are restored all the same, one the document lacked set to null, so the cancel ends', async () => {
+    let updates = 0
+    const { index, stub, routes } = await indexOver({
+      update: (res) => {
+        updates++
+        if (updates === 1) json(res, 400, { error: { type: 'illegal_argument_exception', reason: 'cannot execute [inline] scripts' }, status: 400 })
+        else json(res, 200, { result: 'updated' })
+      },
+    })
+
+    expect(await index.restoreUserFlags(USER, { status: 1, isDeleted: false, isBlocked: null })).toBe(true)
+
+    expect(routes()).toEqual(['update', 'update'])
+    expect(bodyOf(stub.requests[0])).toHaveProperty('script')
+    expect(bodyOf(stub.requests[1])).toEqual({ doc: { status: 1, isDeleted: false, isBlocked: null } })
+  })
+
+  it('when the restore script is refused for another reason (400 index_closed_exception), then it fails as search unavailable, with no second update', async () => {
+    const { index, routes } = await indexOver({ update: (res) => refuse(res, 400, 'index_closed_exception') })
+
+    expectSearchUnavailable(await failureOf(index.restoreUserFlags(USER, { status: 1, isDeleted: false, isBlocked: null })), 400)
+    expect(routes()).toEqual(['update'])
+  })
+
   it('when the document went before the soft flag (update answers 404 document_missing_exception), then flagging answers false, not a failure', async () => {
     const { index } = await indexOver({ update: (res) => refuse(res, 404, 'document_missing_exception') })
 

@@ -144,6 +144,18 @@ function checkBulk(body: { errors?: unknown; items: BulkItem[] }): void {
   throw new SearchEngineRefusal(`search engine refused ${failed.length} of ${body.items.length} note deletes${status !== undefined ? ` (${status}${type ? ` ${type}` : ''})` : ''}`, status, type)
 }
 
+/**
+ * The engine refused to run the update's script (400): inline scripts turned off, or Painless not
+ * allowed in the update context. A setting of the cluster, not a fault that passes.
+ */
+function isScriptRefused(err: unknown): boolean {
+  if (statusOf(err) !== 400) return false
+  const error = (err as { meta?: { body?: { error?: { type?: unknown; reason?: unknown } } } }).meta?.body?.error
+  const type = typeof error?.type === 'string' ? error.type : ''
+  const reason = typeof error?.reason === 'string' ? error.reason : ''
+  return type.includes('script') || (type === 'illegal_argument_exception' && /script/i.test(reason))
+}
+
 /** Sets `params.set`'s fields and removes those named in `params.remove`, in one update of the document. */
 const RESTORE_FLAGS_SCRIPT = 'for (def entry : params.set.entrySet()) { ctx._source[entry.getKey()] = entry.getValue() } for (def name : params.remove) { ctx._source.remove(name) }'
 
@@ -207,6 +219,15 @@ export class OpenSearchUserIndex implements UserSearchIndex {
     return runSearch('restore user document flags', async () => {
       try {
         await this.client.update({ index: this.userAlias, id: userId, body, refresh: true })
+        return true
+      } catch (err) {
+        if (isNotFound(err)) return false
+        if (!(remove.length > 0 && isScriptRefused(err))) throw err
+      }
+      // An engine that runs no inline script (script.allowed_types: none): the flags it lacked are
+      // set to null instead, so the cancel still ends and lets the person back into search.
+      try {
+        await this.client.update({ index: this.userAlias, id: userId, body: { doc: prior }, refresh: true })
         return true
       } catch (err) {
         if (isNotFound(err)) return false
