@@ -338,6 +338,17 @@ describe('BatchRunner: working a job', () => {
     expect(await w.item(U1)).toEqual({ ...deleted(U1, 0, w.clock.now()), owed: true })
   })
 
+  it('when the request found opened for a user cannot be read back (gone since), then the user is recorded deleted and not owed: there is no request for the status to name', async () => {
+    const w = batchWorld()
+    w.engine.refuse(U1, new RequestAlreadyOpenedError(batchRequestId(JOB_ID, U1)))
+    await w.submit([U1])
+
+    await w.runner.pass()
+
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+    expect(await w.item(U1)).toEqual(deleted(U1, 0, w.clock.now()))
+  })
+
   it('when a user is refused for a reason of their own, then they are recorded failed with its Sunbird code, never tried again, and the users after them are still deleted', async () => {
     const w = batchWorld()
     w.engine.refuse(U1, new UserNotFoundError())

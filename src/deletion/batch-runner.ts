@@ -605,7 +605,9 @@ export class BatchRunner {
     }
     // A soft deletion cancelled since was done by this job, as the item would read had its outcome
     // been written before the cancel (a cancel never changes an item): never tried again for ever.
-    if (!request || request.state === 'completed' || request.state === 'partial' || request.state === 'scheduled' || cancelledSince(request.state)) return deletedAs(request?.state)
+    // No request to read (gone since it was opened): deleted, with nothing owed it could point to.
+    if (!request) return { status: 'deleted' }
+    if (request.state === 'completed' || request.state === 'partial' || request.state === 'scheduled' || cancelledSince(request.state)) return deletedAs(request.state)
     if (request.state === 'failed') {
       // Found deleted (or tombstoned: not found) by another deletion: perhaps their manager's, in this job (see deletedByThisJob).
       const byThisJob = await this.deletedByThisJob(job, request.userId)
