@@ -23,6 +23,7 @@ import { pathToFileURL } from 'node:url'
 import { signApiBearer } from '../scripts/lib/sign-jwt.js'
 import { projectRoot } from '../src/config/project-root.js'
 import { InMemoryIdempotencyKeys } from '../test/support/fakes/in-memory-idempotency-keys.js'
+import { unusedServices } from '../test/support/unused-services.js'
 import { createRealmKeys, mintUserToken } from '../test/support/user-tokens.js'
 
 const batches = Number(process.env.CPU_BATCHES ?? 15)
@@ -60,10 +61,8 @@ async function serviceApp(root: string, realmDir: string) {
   const { createLogger } = await built<typeof import('../src/logging/logger.js')>(root, 'logging/logger.js')
   const { createServiceMetrics } = await built<typeof import('../src/metrics/service-metrics.js')>(root, 'metrics/service-metrics.js')
   const { createSchemaRegistry } = await built<typeof import('../src/schemas/schema-registry.js')>(root, 'schemas/schema-registry.js')
-  const unused = () => Promise.reject(new Error('not reached by a rejection'))
   return createApp({
     logger: createLogger('warn'),
-    checkReadiness: async () => [],
     schemas: createSchemaRegistry(),
     maxBodyBytes: 1024 * 1024,
     requestTimeoutMs: 10_000,
@@ -76,13 +75,8 @@ async function serviceApp(root: string, realmDir: string) {
     directTokenClients: [],
     metrics: createServiceMetrics(),
     idempotency: { keys: new InMemoryIdempotencyKeys(), inFlightSeconds: 30 },
-    deleteAccount: unused,
-    cancelDeletion: unused,
-    exportUser: unused,
-    readDeletionStatus: unused,
-    submitBatch: unused,
-    readBatchStatus: unused,
-    cancelBatch: unused,
+    // No rejection reaches a deletion service; the service reads ready.
+    ...unusedServices,
   })
 }
 
