@@ -282,10 +282,16 @@ export interface DeletionRequestStore {
   confirmLease(id: string, heldUntil: Date): Promise<void>
   /**
    * Sets the final (or partial, or scheduled) state and the receipt; a scheduled one is listed as
-   * due at `dueAt`. `steps`: outcomes not recorded yet, written with it. Releases the lease, but a
-   * finished request's (completed, failed, cancelled) finished under one: its run keeps it, stores
-   * the end's audit record, unlists the request, and only then releases it, so nobody (a cancel
-   * reopening it, the sweeper) acts on the request between its finish and its record. A finished
+   * due at `dueAt`, in the same write as the state, whole or not at all: never after the lease is
+   * given back, where it could push back the "due at once" of a cancel that took the request
+   * meanwhile, and, like the state, losing to every write of a later taker however late it lands.
+   * Past `heldUntil` (the finish then a compare-and-set on the lease) the due time is not written:
+   * the entry keeps the one it had (due at once, for a first settle), and the sweeper, finding the
+   * request listed due before its erasure, puts it back (relist). `steps`: outcomes not recorded
+   * yet, written with it. Releases the lease, but a finished request's (completed, failed,
+   * cancelled) finished under one: its run keeps it, stores the end's audit record, unlists the
+   * request, and only then releases it, so nobody (a cancel reopening it, the sweeper) acts on the
+   * request between its finish and its record. A finished
    * request stays listed until `unlist`: for a run that died before that, the sweeper takes it up
    * once the lease runs out and stores the record. `heldUntil`: as for recordSteps; required for a
    * finished state (one written without it would read closed, isClosed, with its record owed).
@@ -331,12 +337,16 @@ export interface DeletionRequestStore {
   reopen(request: Pick<DeletionRequest, 'id' | 'userId' | 'createdAt' | 'cancelledBy'>, state: RequestState, heldUntil?: Date): Promise<void>
   /**
    * Lists the request open (again), under the user and creation time it was listed with, due at
-   * `dueAt` or at once: plain idempotent writes, unfenced, since an entry only makes the sweeper look
-   * (it reads the request and the user's hold, under its own lease, before it acts). A cancel lists
-   * before its point of no return, so the sweeper finishes whatever of it lands; the sweeper puts a
-   * grace period's due time back when it finds one listed due too early.
+   * `dueAt` or at once. Without `heldUntil`: plain idempotent writes, unfenced, since an entry due at
+   * once only makes the sweeper look (it reads the request and the user's hold, under its own lease,
+   * before it acts). A cancel lists before its point of no return, so the sweeper finishes whatever
+   * of it lands. With `heldUntil` (the sweeper putting back the due time of a grace period it found
+   * listed due too early, under the lease it holds): fenced by that lease as recordSteps is while it
+   * holds, so a cancel that takes the request later, and lists it due at once, is never pushed back
+   * to `dueAt` by this write landing after it; past `heldUntil` nothing is written (the entry stays
+   * due, and the sweeper looks again).
    */
-  relist(request: Pick<DeletionRequest, 'id' | 'userId' | 'createdAt'>, dueAt?: Date): Promise<void>
+  relist(request: Pick<DeletionRequest, 'id' | 'userId' | 'createdAt'>, dueAt?: Date, heldUntil?: Date): Promise<void>
   /**
    * The relay's confirmation that the request's event reached the topic: the event step reads
    * 'published' from then on, whatever outcome the run records for it after (kept apart from the

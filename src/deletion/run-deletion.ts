@@ -210,8 +210,8 @@ const owesAStep = (request: DeletionRequest) => STEPS.some((step) => request.ste
  * the request superseded, as its erasure would; a step still owed is tried again (the request
  * stays scheduled, due at once while it owes one, at eraseAt once it owes none: settleRequest);
  * else the entry's due time is put back, so the sweeper stops picking it up pass after pass. That
- * write is plain: a run past its lease takes it back first (reclaimLease), so it never pushes back
- * the due time of a cancel that took the request meanwhile.
+ * write is fenced by the lease (a run past it takes it back first: reclaimLease), so it never
+ * pushes back the due time of a cancel that takes the request after it, however late it lands.
  */
 async function scheduledNotDue(deps: RunDeps, request: DeletionRequest): Promise<RequestState | undefined> {
   const held = await deps.states.get(request.userId)
@@ -224,7 +224,7 @@ async function scheduledNotDue(deps: RunDeps, request: DeletionRequest): Promise
   if (held.mode === 'soft' && request.plan === 'soft' && owesAStep(request)) return runRemainingSteps(deps, request, null, { resumed: true })
   if (request.schedule) {
     await reclaimLease(deps, request)
-    await deps.requests.relist(request, request.schedule.eraseAt)
+    await deps.requests.relist(request, request.schedule.eraseAt, request.heldUntil)
   }
   await giveBack(deps, request)
   return undefined

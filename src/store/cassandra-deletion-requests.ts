@@ -14,7 +14,7 @@ import {
 import { CREATE_SETTLED_WITHIN_MS, type DeletionRequestStore, type OpenEntry } from '../deletion/ports.js'
 import { DependencyUnavailableError } from '../deletion/errors.js'
 import { fencedLease, LeaseLostError } from '../deletion/lease.js'
-import { IDEMPOTENT, runCassandra } from './cassandra-call.js'
+import { IDEMPOTENT, runCassandra, writeTogether } from './cassandra-call.js'
 import { pauseBeforeSettleRound, SETTLE_BUDGET_MS } from './settle-rounds.js'
 import { stampedWithin, WriteStamps } from './write-stamps.js'
 
@@ -504,8 +504,11 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
     // finished one's is kept by its run until it is audited and unlisted (see the port).
     const lease = isFinished(state) && heldUntil ? heldUntil : NO_LEASE
     const row = [encodeSteps(fields.steps ?? {}), state, fields.reason ?? null, fields.receipt ? JSON.stringify(fields.receipt) : null, lease, now, id]
-    if (!(await this.writeUnderLease(this.cql.finish, row, heldUntil))) throw new LeaseLostError(id)
-    if (fields.dueAt) await runCassandra(this.client, (client) => client.execute(this.cql.due, [fields.dueAt, id], IDEMPOTENT))
+    // A scheduled one's due time goes with the write that gives the lease back, never after it: sent
+    // after, it could land once a cancel had taken the lease and listed the request due at once, and
+    // push that back to eraseAt (see the port).
+    const dueAt = fields.dueAt ? [{ query: this.cql.due, params: [fields.dueAt, id] }] : []
+    if (!(await this.writeUnderLease(this.cql.finish, row, heldUntil, dueAt))) throw new LeaseLostError(id)
   }
 
   async updatePlan(id: string, plan: PlanName, state: RequestState, heldUntil?: Date): Promise<void> {
@@ -518,19 +521,32 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
    * is checked (see WriteStamps): while the lease holds, every write of a later taker wins over it,
    * however late this one lands. Past the lease, the write is made only if the lease is still the
    * one held (a lightweight transaction, paid only by a run that stalled past its lease).
+   *
+   * `alongside`: writes to other tables that must land with it or not at all (the open entry's due
+   * time), sent with it as one logged batch at the same timestamp: applied whole once Cassandra has
+   * taken it, even when its answer is lost, and losing to a later taker's writes as it does. Past
+   * the lease they are left out: a compare-and-set cannot take another table's row along.
    */
-  private async writeUnderLease(query: string, params: unknown[], heldUntil: Date | undefined): Promise<boolean> {
+  private async writeUnderLease(query: string, params: unknown[], heldUntil: Date | undefined, alongside: readonly { query: string; params: unknown[] }[] = []): Promise<boolean> {
     if (!heldUntil) {
-      await runCassandra(this.client, (client) => client.execute(query, params, IDEMPOTENT))
+      await this.writeWhole([{ query, params }, ...alongside], IDEMPOTENT)
       return true
     }
     const stamp = this.stamps.next()
     if (stampedWithin(stamp, heldUntil)) {
-      await runCassandra(this.client, (client) => client.execute(query, params, { ...IDEMPOTENT, timestamp: stamp }))
+      await this.writeWhole([{ query, params }, ...alongside], { ...IDEMPOTENT, timestamp: stamp })
       return true
     }
     const result = await runCassandra(this.client, (client) => client.execute(`${query} IF leaseuntil = ?`, [...params, heldUntil], { prepare: true }))
     return result.wasApplied()
+  }
+
+  /** Plain writes that land whole or not at all: one statement, or a logged batch of them. */
+  private async writeWhole(writes: readonly { query: string; params: unknown[] }[], options: typeof IDEMPOTENT & { timestamp?: number }): Promise<void> {
+    const [only] = writes
+    if (!only) return
+    if (writes.length === 1) await runCassandra(this.client, (client) => client.execute(only.query, only.params, options))
+    else await runCassandra(this.client, (client) => client.batch([...writes], { ...options, logged: true }))
   }
 
   async reopen({ id, userId, createdAt, cancelledBy }: Pick<DeletionRequest, 'id' | 'userId' | 'createdAt' | 'cancelledBy'>, state: RequestState, heldUntil?: Date): Promise<void> {
@@ -540,9 +556,20 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
     await this.relist({ id, userId, createdAt })
   }
 
-  async relist({ id, userId, createdAt }: Pick<DeletionRequest, 'id' | 'userId' | 'createdAt'>, dueAt?: Date): Promise<void> {
-    await runCassandra(this.client, (client) => client.execute(this.cql.list, [id, userId, createdAt], IDEMPOTENT))
-    await runCassandra(this.client, (client) => client.execute(this.cql.due, [dueAt ?? null, id], IDEMPOTENT))
+  async relist({ id, userId, createdAt }: Pick<DeletionRequest, 'id' | 'userId' | 'createdAt'>, dueAt?: Date, heldUntil?: Date): Promise<void> {
+    const writes = [
+      { query: this.cql.list, params: [id, userId, createdAt] },
+      { query: this.cql.due, params: [dueAt ?? null, id] },
+    ]
+    if (!heldUntil) {
+      for (const { query, params } of writes) await runCassandra(this.client, (client) => client.execute(query, params, IDEMPOTENT))
+      return
+    }
+    // A due time put back under the run's lease: stamped within it, so whatever a later taker of the
+    // request writes (a cancel's "due at once", an unlist) wins, however late this lands. Past the
+    // lease nothing is written: the entry stays due, and the sweeper looks at it again.
+    const stamp = this.stamps.next()
+    if (stampedWithin(stamp, heldUntil)) await writeTogether(this.client, writes, { timestamp: stamp })
   }
 
   /**

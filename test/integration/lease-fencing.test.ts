@@ -7,7 +7,7 @@ import { createCassandraClient } from '../../src/store/cassandra-client.js'
 import { CassandraDeletionRequests } from '../../src/store/cassandra-deletion-requests.js'
 import { testConfig } from '../support/harness.js'
 import { TEST_KEYSPACE } from '../support/test-env.js'
-import { waitUntil } from '../support/wait-until.js'
+import { deferred, waitUntil } from '../support/wait-until.js'
 
 // A run's checkpoint is sent while its lease holds but reaches Cassandra only after another runner
 // has taken the request over and finished it: a stalled connection, the driver's retry, a replica's
@@ -132,5 +132,96 @@ describe('a request created by a compare-and-set (an id its caller chose), then 
     }
 
     expect((await store.get(request.id))?.steps.lock?.action).toBe('locked')
+  })
+})
+
+const DUE_WRITE = 'SET dueat = ?'
+
+/** The client, with each write of an open entry's due time (alone, or in a batch) held back until `land()`: a stalled connection. */
+function holdingDueWrites(client: Client) {
+  const landed = deferred()
+  let held = 0
+  const hold = async () => {
+    held++
+    await landed.promise
+  }
+  const holding = new Proxy(client, {
+    get(target, property) {
+      if (property === 'execute') {
+        return async (query: string, params: unknown[], options: object) => {
+          if (query.includes(DUE_WRITE)) await hold()
+          return target.execute(query, params, options)
+        }
+      }
+      if (property === 'batch') {
+        return async (queries: { query: string }[], options: object) => {
+          if (queries.some(({ query }) => query.includes(DUE_WRITE))) await hold()
+          return target.batch(queries, options)
+        }
+      }
+      const value = Reflect.get(target, property, target)
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
+  return { client: holding, land: () => landed.resolve(), held: () => held }
+}
+
+/** A grace period's request, erased in an hour, created under a lease ending at `leaseEnd`. */
+async function gracePeriod(store: CassandraDeletionRequests, leaseEnd: Date): Promise<{ request: DeletionRequest; eraseAt: Date }> {
+  const eraseAt = new Date(Date.now() + 3_600_000)
+  const request: DeletionRequest = { ...newRequest(), plan: 'soft', schedule: { plan: 'sunbird', eraseAt } }
+  expect(await store.create(request, leaseEnd, 'service')).toBe(true)
+  return { request, eraseAt }
+}
+
+describe('a grace period’s due time written by a run while a cancel takes its request over', () => {
+  it('when the settle’s due time reaches Cassandra only after a cancel took the request and listed it due at once, then the cancel’s “due at once” stands: the sweeper finishes the cancel now, not at eraseAt', async () => {
+    const stalled = holdingDueWrites(db)
+    const settling = new CassandraDeletionRequests(stalled.client, TEST_KEYSPACE)
+    const cancel = new CassandraDeletionRequests(db, TEST_KEYSPACE)
+    const leaseEnd = new Date(Date.now() + LEASE_MS)
+    const { request, eraseAt } = await gracePeriod(cancel, leaseEnd)
+
+    // The soft phase is through: scheduled, due at eraseAt, the lease given back. Its due time is held on the way.
+    const settle = settling.finish(request.id, 'scheduled', { dueAt: eraseAt }, leaseEnd)
+    await waitUntil('the due time held back', () => stalled.held() === 1)
+    // The cancel takes the request as soon as it can (given back, or run out), and lists it due at once.
+    await sleep(leaseEnd.getTime() - Date.now() + 10)
+    const now = new Date()
+    const cancelUntil = new Date(now.getTime() + 30_000)
+    expect(await cancel.acquireLease(request.id, now, cancelUntil)).toBe(true)
+    await cancel.relist(request)
+
+    stalled.land()
+    await settle
+
+    expect((await cancel.openEntry(request.id))?.dueAt).toBeUndefined()
+    expect((await cancel.listOpen(10_000)).map((open) => open.id)).toContain(request.id)
+    // Nor did the settle give back the lease the cancel holds now.
+    expect(await cancel.acquireLease(request.id, new Date(), new Date(Date.now() + 30_000))).toBe(false)
+  })
+
+  it('when the sweeper puts a due time back and it reaches Cassandra only after a cancel took the request and listed it due at once, then the cancel’s “due at once” stands', async () => {
+    const stalled = holdingDueWrites(db)
+    const sweeper = new CassandraDeletionRequests(stalled.client, TEST_KEYSPACE)
+    const cancel = new CassandraDeletionRequests(db, TEST_KEYSPACE)
+    const leaseEnd = new Date(Date.now() + LEASE_MS)
+    const { request, eraseAt } = await gracePeriod(cancel, leaseEnd)
+    await cancel.finish(request.id, 'scheduled', {}, leaseEnd)
+    const sweeperNow = new Date()
+    const sweeperUntil = new Date(sweeperNow.getTime() + LEASE_MS)
+    expect(await sweeper.acquireLease(request.id, sweeperNow, sweeperUntil)).toBe(true)
+
+    const putBack = sweeper.relist(request, eraseAt, sweeperUntil)
+    await waitUntil('the due time held back', () => stalled.held() === 1)
+    await sleep(sweeperUntil.getTime() - Date.now() + 10)
+    const now = new Date()
+    expect(await cancel.acquireLease(request.id, now, new Date(now.getTime() + 30_000))).toBe(true)
+    await cancel.relist(request)
+
+    stalled.land()
+    await putBack
+
+    expect((await cancel.openEntry(request.id))?.dueAt).toBeUndefined()
   })
 })

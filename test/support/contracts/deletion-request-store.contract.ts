@@ -795,6 +795,41 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
         expect([await s.store.get(scheduled.id), await s.store.get(completed.id)]).toEqual(before)
       })
 
+      test('when a scheduled settle is written under the lease its run holds, then it is due at its time and the lease is free; written past that lease (nobody took it since), then the state lands but the due time is not written: it stays due at once', async (s) => {
+        const eraseAt = new Date(Date.now() + 3600 * SECOND)
+        const heldUntil = new Date(Date.now() + 30 * SECOND)
+        const within = await created(s, { plan: 'soft', schedule: { plan: 'sunbird', eraseAt } }, heldUntil)
+        const lapsed = new Date(Date.now() - SECOND)
+        const past = await created(s, { plan: 'soft', schedule: { plan: 'sunbird', eraseAt } }, lapsed)
+
+        await s.store.finish(within.id, 'scheduled', { dueAt: eraseAt }, heldUntil)
+        await s.store.finish(past.id, 'scheduled', { dueAt: eraseAt }, lapsed)
+
+        expect(await s.store.openEntry(within.id)).toMatchObject({ id: within.id, dueAt: eraseAt })
+        expect(await s.store.acquireLease(within.id, new Date(), new Date(Date.now() + 30 * SECOND))).toBe(true)
+        expect(await s.store.get(past.id)).toMatchObject({ state: 'scheduled' })
+        expect((await s.store.openEntry(past.id))?.dueAt).toBeUndefined()
+        expect(await isListedOpen(s, past.id)).toBe(true)
+      })
+
+      test('when a run relists its request due later under the lease it holds, then it is due then; past that lease, once a cancel took the request and listed it due at once, the relist writes nothing', async (s) => {
+        const eraseAt = new Date(Date.now() + 3600 * SECOND)
+        const heldUntil = new Date(Date.now() + 30 * SECOND)
+        const within = await created(s, { plan: 'soft', schedule: { plan: 'sunbird', eraseAt } }, heldUntil)
+        const lapsed = new Date(Date.now() - SECOND)
+        const past = await created(s, { plan: 'soft', schedule: { plan: 'sunbird', eraseAt } }, lapsed)
+        const now = new Date()
+        expect(await s.store.acquireLease(past.id, now, new Date(now.getTime() + 30 * SECOND))).toBe(true)
+        await s.store.relist(past)
+
+        await s.store.relist(within, eraseAt, heldUntil)
+        await s.store.relist(past, eraseAt, lapsed)
+
+        expect(await s.store.openEntry(within.id)).toMatchObject({ id: within.id, dueAt: eraseAt })
+        expect((await s.store.openEntry(past.id))?.dueAt).toBeUndefined()
+        expect(await isListedOpen(s, past.id)).toBe(true)
+      })
+
       test('when a cancel reopens a request naming its caller, then the caller reads back as cancelledBy, and a reopen naming none keeps it; a request never reopened has none', async (s) => {
         const request = await created(s, { plan: 'soft' })
         await s.store.finish(request.id, 'completed', {}, held())

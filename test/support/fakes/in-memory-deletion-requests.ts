@@ -71,6 +71,7 @@ const EPOCH = new Date(0)
  *   stops at its end, and the first answer short of the limit ends the round (roundEnded); unlist
  *   takes an entry off the list and nothing else; reopen lists a request again, due at once, recording its `cancelledBy` when given;
  *   relist lists a request's entry again, due at `dueAt` or at once, and changes nothing else;
+ *   under a `heldUntil` the clock is past, it writes nothing, and finish writes its state but not its `dueAt`;
  * - isClosed: the request is finished and its lease at the epoch (given back); a finish to a
  *   finished state without `heldUntil` breaks the port's promise and throws;
  * - get / findByUser answer copies, steps in the order the workflow runs them; findByUser newest first.
@@ -326,7 +327,8 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
     }
     // A finished request's lease is kept by its run until it is audited and unlisted.
     row.leaseUntil = isFinished(state) && heldUntil ? new Date(heldUntil) : EPOCH
-    if (fields.dueAt) row.dueAt = new Date(fields.dueAt)
+    // Written with the state while the lease holds; past it (the adapter's compare-and-set) left as it was.
+    if (fields.dueAt && (!heldUntil || leaseHoldsAt(heldUntil, this.clock.now()))) row.dueAt = new Date(fields.dueAt)
   }
 
   async listOpen(limit: number, dueBy: Date = this.clock.now()): Promise<OpenEntry[]> {
@@ -432,9 +434,11 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
     delete row.dueAt
   }
 
-  async relist({ id }: Pick<DeletionRequest, 'id' | 'userId' | 'createdAt'>, dueAt?: Date): Promise<void> {
+  async relist({ id }: Pick<DeletionRequest, 'id' | 'userId' | 'createdAt'>, dueAt?: Date, heldUntil?: Date): Promise<void> {
     this.enter('relist')
     const row = this.row(id)
+    // Fenced by the lease: past it, nothing written (the adapter's stamp would not be within it).
+    if (heldUntil && !leaseHoldsAt(heldUntil, this.clock.now())) return
     row.open = true
     if (dueAt) row.dueAt = new Date(dueAt)
     else delete row.dueAt
