@@ -432,6 +432,37 @@ describe('BatchRunner: a dependency in trouble', () => {
     expect(w.engine.users()).toEqual([U1, U2, U3, U4, U1, U2])
   })
 
+  it('when a restarted job finds an earlier request for each user and finishing them meets a dependency in trouble, then the faults open the breaker: the job reads paused, no further request is resumed while it is open, and the users stay pending with no try counted; once it recovers they read deleted', async () => {
+    const w = batchWorld()
+    const users = [U1, U2, U3, U4]
+    for (const userId of users) w.engine.seedRequest(requestOf(batchRequestId(JOB_ID, userId), userId, 'in_progress', START))
+    w.engine.down = true
+    await w.submit(users)
+    // Every one of them was tried by instance-b, which took the slice before and died.
+    expect(await w.jobs.acquireSlice(JOB_ID, 0, 'instance-b', START, START)).toBe(true)
+    w.clock.advance(1)
+
+    await w.runner.pass()
+    await eventually(async () => expect(await w.state()).toBe('paused'))
+
+    expect(w.breakerChanges).toEqual(['opened'])
+    // The runner looks at the breaker again every 250 ms: wait past one look.
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(w.engine.resumed).toEqual([batchRequestId(JOB_ID, U1), batchRequestId(JOB_ID, U2)])
+    expect(await w.jobs.items(JOB_ID, 0)).toEqual(users.map((userId) => pending(userId, 0)))
+
+    w.engine.down = false
+    w.clock.advance(COOL_OFF_MS)
+    await eventually(async () => expect(await w.state()).toBe('running'))
+    expect(w.breakerChanges).toEqual(['opened', 'closed'])
+    await eventually(async () => expect((await w.slice(0))?.leaseUntil).toEqual(new Date(0)))
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+
+    expect(await w.jobs.items(JOB_ID, 0)).toEqual(users.map((userId) => deleted(userId, 0, w.clock.now())))
+    expect(w.engine.users()).toEqual([])
+  })
+
   it("when the probe after the cool-off meets a user whose request is still another runner's, then the next user probes instead: the breaker closes and the job runs again", async () => {
     const w = batchWorld()
     // U3 comes first after the outage; an earlier try of theirs opened a request another runner still holds.

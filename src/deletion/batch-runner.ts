@@ -79,6 +79,8 @@ type Outcome =
   | { status: 'busy' }
   /** The job's own read (its cancel, its creator's standing, the pace budget) met a dependency in trouble before the deletion: no try of the user's, a fault for the breaker. */
   | { status: 'unread' }
+  /** Finishing (or reading) the request an earlier try opened met a dependency in trouble: no try of the user's (their deletion is under way), a fault for the breaker. */
+  | { status: 'unsettled' }
   | { status: 'stopped' }
   | { status: 'lease lost' }
 
@@ -285,9 +287,11 @@ export class BatchRunner {
         const admission = go === 'cancelled' ? undefined : go
         const giveBackProbe = () => admission && this.breaker(job.id).abandon(admission)
         const outcome = await this.attempt(job, item, takenBefore || item.attempts > 0, lease)
-        if (outcome.status === 'unread') {
+        if (outcome.status === 'unread' || outcome.status === 'unsettled') {
           // The user stays pending with no try counted; the breaker hears the fault, as the attempt's
           // own (a probe's reopens it for another cool-off, not given back to be taken at once again).
+          // A restarted job whose users all have an earlier try meets an outage only here: counted,
+          // it pauses the job instead of asking the dependency again for every user.
           await this.recordForBreaker(job.id, true, admission)
           settled = false
           continue
@@ -586,14 +590,17 @@ export class BatchRunner {
   /**
    * An earlier try of this user opened its request (then the instance died): finish that one, never
    * a second. A dependency failing meanwhile is not a try of the user's: their deletion is under way
-   * (the sweeper finishes it), so they stay pending with no try counted, never failed for it.
+   * (the sweeper finishes it), so they stay pending with no try counted, never failed for it. It is
+   * the dependency's failure all the same ('unsettled'): the breaker counts it, as it counts a
+   * deletion meeting the outage, so a restarted job (every user with an earlier try) pauses too.
    */
   private async settleEarlier(job: BatchJob, requestId: string): Promise<Outcome> {
     try {
       return await this.settleFrom(job, requestId)
     } catch (err) {
-      if (this.deps.classify(err).fault) return { status: 'busy' }
-      throw err
+      if (!this.deps.classify(err).fault) throw err
+      this.deps.onError?.(err)
+      return { status: 'unsettled' }
     }
   }
 
