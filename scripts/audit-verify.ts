@@ -6,7 +6,9 @@ import { DependencyUnavailableError } from '../src/deletion/errors.js'
 import { CassandraAuditReader, type ChainAnchor } from '../src/store/cassandra-audit-trail.js'
 import { isCassandraUnavailable } from '../src/store/cassandra-call.js'
 import { createCassandraClient } from '../src/store/cassandra-client.js'
+import { CassandraDeletionRequests } from '../src/store/cassandra-deletion-requests.js'
 import { whyNotVerified } from '../src/verification/deletion-verify-command.js'
+import { checkReceipt, type NoReceiptVerdict, type ReceiptCheck, ReceiptDigestsInTrail, storedReceiptOf, verdictWithReceipts, whyNoReceiptVerdict } from '../src/verification/receipt-against-trail.js'
 import { whyArgumentsRefused } from './lib/refused-arguments.js'
 
 // `npm run audit:verify`: walks every deletion audit chain (one per service instance, and the
@@ -19,9 +21,14 @@ import { whyArgumentsRefused } from './lib/refused-arguments.js'
 // outside the cluster and given back with `--against <file>`, every head in it must still be in its
 // chain with the same hash: that catches a chain rewritten with its hashes and anchors recomputed, or
 // removed whole, by someone who can write to the keyspace (anchors in the keyspace cannot).
+// `--receipt <request id>` (repeatable) also holds that request's stored receipt against the digest
+// (`receiptSha256`) its last `deletion.completed` / `deletion.partial` record commits to, found in the
+// same walk: the verdict lists each (`receipts`), and one that differs is exit 1 (`ok` false). A
+// request named that does not exist, has no receipt, or has no such record in the chains walked is
+// exit 2. No receipt is printed, only digests.
 // It builds only the Cassandra client and the chains' reader: it needs the Cassandra settings, and
 // neither the receipt key nor the API consumers file (so a scheduled check holds no secret of the service).
-const usage = 'usage: npm run audit:verify [-- --chain <id> ...] [--against <earlier verdict.json>]'
+const usage = 'usage: npm run audit:verify [-- --chain <id> ...] [--against <earlier verdict.json>] [--receipt <request id> ...]'
 
 /** Why there is no verdict, in one line: a setting or Cassandra, never a stack trace or a stored row. */
 function noVerdict(err: unknown): string {
@@ -66,39 +73,70 @@ function headsIn(file: string): Record<string, ChainAnchor> {
 
 let chains: string[] | undefined
 let pinned: Record<string, ChainAnchor> | undefined
+let receiptsOf: string[] = []
 try {
-  const { values } = parseArgs({ options: { chain: { type: 'string', multiple: true }, against: { type: 'string' } } })
+  const { values } = parseArgs({ options: { chain: { type: 'string', multiple: true }, against: { type: 'string' }, receipt: { type: 'string', multiple: true } } })
   chains = values.chain
+  receiptsOf = [...new Set(values.receipt)]
   if (values.against !== undefined) pinned = values.against.trim() === '' ? refuse('--against needs a file') : headsIn(values.against)
 } catch (err) {
   refuse(
     whyArgumentsRefused(err, {
       positional: 'a chain id follows --chain (npm run audit:verify -- --chain <id>); without --chain, every chain is walked',
-      flags: 'the flags are --chain and --against',
+      flags: 'the flags are --chain, --against and --receipt',
     }),
   )
 }
 if (chains?.some((chain) => chain.trim() === '')) refuse('--chain needs a chain id')
+if (receiptsOf.some((id) => id.trim() === '')) refuse('--receipt needs a request id')
+
+/** Why a run has no verdict, on stderr in one line: exit 2. */
+function withoutVerdict(why: string): number {
+  console.error(`audit:verify: ${why}`)
+  return 2
+}
+
+/** Walks the chains (holding the named receipts against them), prints the verdict, answers the exit code. */
+async function verify(cassandra: Client, keyspace: string): Promise<number> {
+  // The stored receipts first: a request without one ends the run before a walk of every chain.
+  const requests = new CassandraDeletionRequests(cassandra, keyspace)
+  const stored = await Promise.all(receiptsOf.map(async (id) => storedReceiptOf(await requests.get(id))))
+  const unreadable = stored.flatMap((receipt): NoReceiptVerdict[] => (receipt === undefined ? ['no such request'] : receipt === null ? ['no receipt'] : []))
+  if (unreadable.length > 0) return withoutVerdict(whyNoReceiptVerdict(unreadable))
+  const digests = new ReceiptDigestsInTrail(receiptsOf)
+  const verdict = await new CassandraAuditReader(cassandra, keyspace).verify({
+    ...(chains && { chains }),
+    ...(pinned && { pinned }),
+    ...(receiptsOf.length > 0 && { observe: (chain: string, link: { seq: number; text: string }) => digests.observe(chain, link) }),
+  })
+  if (verdict.unknown) {
+    // A mistyped id would otherwise read as an intact (empty) chain. Not repeated back: it may be anything pasted.
+    return withoutVerdict(`${verdict.unknown} of the chains named ${verdict.unknown === 1 ? 'has' : 'have'} neither a record nor an anchor: check the ids (without --chain, every chain is walked)`)
+  }
+  if (verdict.ok && receiptsOf.length > 0) {
+    // Only a chain that verifies makes its digests evidence: a broken one is reported alone, as ever.
+    const checks = receiptsOf.map((id, i) => checkReceipt(id, stored[i], digests.lastOf(id)))
+    const unchecked = checks.filter((check): check is NoReceiptVerdict => typeof check === 'string')
+    if (unchecked.length > 0) return withoutVerdict(whyNoReceiptVerdict(unchecked))
+    const withReceipts = verdictWithReceipts(
+      verdict,
+      checks.filter((check): check is ReceiptCheck => typeof check !== 'string'),
+    )
+    console.log(JSON.stringify(withReceipts))
+    return withReceipts.ok ? 0 : 1
+  }
+  console.log(JSON.stringify(verdict))
+  return verdict.ok ? 0 : 1
+}
 
 let code = 2
 let cassandra: Client | undefined
 try {
   const config = loadConfig({}, { usesSecrets: false })
   cassandra = createCassandraClient(config.cassandra)
-  const verdict = await new CassandraAuditReader(cassandra, config.cassandra.keyspace).verify({ ...(chains && { chains }), ...(pinned && { pinned }) })
-  if (verdict.unknown) {
-    // A mistyped id would otherwise read as an intact (empty) chain. Not repeated back: it may be anything pasted.
-    console.error(
-      `audit:verify: ${verdict.unknown} of the chains named ${verdict.unknown === 1 ? 'has' : 'have'} neither a record nor an anchor: check the ids (without --chain, every chain is walked)`,
-    )
-    code = 2
-  } else {
-    console.log(JSON.stringify(verdict))
-    code = verdict.ok ? 0 : 1
-  }
+  code = await verify(cassandra, config.cassandra.keyspace)
 } catch (err) {
-  console.error(`audit:verify: could not verify: ${noVerdict(err)}`)
-  code = 2
+  code = withoutVerdict(`could not verify: ${noVerdict(err)}`)
 } finally {
   await cassandra?.shutdown().catch(() => undefined)
 }

@@ -437,7 +437,9 @@ describe('resumeDeletion, a runner that died half-way', () => {
 
     expect(state).toBe('partial')
     expect(w.requests.isOpen('req-1')).toBe(true)
-    expect(w.audit.records).toEqual([{ event: 'deletion.partial', requestId: 'req-1', userId: USER_A, requestedBy: USER_A, at: AT, detail: { pending: 'keycloak' } }])
+    expect(w.audit.records).toEqual([
+      { event: 'deletion.partial', requestId: 'req-1', userId: USER_A, requestedBy: USER_A, at: AT, detail: { pending: 'keycloak', receiptSha256: expect.stringMatching(/^[0-9a-f]{64}$/) } },
+    ])
   })
 
   it('when a partial request is retried and the same step is owed again, then the audit trail and the receipt stay as the first settle left them', async () => {
@@ -514,8 +516,8 @@ describe('resumeDeletion, a runner that died half-way', () => {
     // Assert
     const later = new Date(WORLD_NOW.getTime() + 30_000).toISOString()
     expect(w.audit.records.map((record) => [record.event, record.detail, record.at])).toEqual([
-      ['deletion.partial', { pending: 'keycloak,searchUser' }, AT],
-      ['deletion.partial', { pending: 'keycloak' }, later],
+      ['deletion.partial', { pending: 'keycloak,searchUser', receiptSha256: expect.stringMatching(/^[0-9a-f]{64}$/) }, AT],
+      ['deletion.partial', { pending: 'keycloak', receiptSha256: expect.stringMatching(/^[0-9a-f]{64}$/) }, later],
     ])
     expect(w.requests.peek('req-1')?.receipt).toMatchObject({ state: 'partial', completedAt: later })
   })

@@ -2,6 +2,7 @@ import type { DeletionReceipt, DeletionRequest, ErasureSchedule, ReceiptEntry, R
 import type { AuditRecord, AuditTrail, Clock, DeletionRequestStore, PhysicalErasure } from './ports.js'
 import { closeFinished, finishUnderLease, reclaimLease } from './lease.js'
 import { buildReceipt, erases, receiptStores } from './receipt.js'
+import { receiptSha256 } from './receipt-digest.js'
 import { STEPS } from './steps/index.js'
 
 interface SettleDeps {
@@ -21,12 +22,20 @@ export function auditRecord(request: DeletionRequest, event: AuditRecord['event'
 }
 
 /**
+ * What a record that settles a receipt adds to its detail: the digest of that exact receipt
+ * (receiptSha256), so a receipt read later from the request row, or shown to an authority, can be
+ * checked against the hash-chained trail (`npm run audit:verify -- --receipt <request id>`).
+ */
+const committingTo = (receipt: DeletionReceipt) => ({ receiptSha256: receiptSha256(receipt) })
+
+/**
  * The audit record a finished request's end owes, as its runner stored it (endAudited): for a run
- * that died (or whose append failed) between its finish and its unlist. Undefined for a cancelled
- * one: a cancel's record is stored before its finish (finishCancel).
+ * that died (or whose append failed) between its finish and its unlist; a completed one commits to
+ * the receipt its finish stored. Undefined for a cancelled one: a cancel's record is stored before
+ * its finish (finishCancel).
  */
 export function owedEndRecord(request: DeletionRequest): AuditRecord | undefined {
-  if (request.state === 'completed') return auditRecord(request, 'deletion.completed', request.updatedAt)
+  if (request.state === 'completed') return auditRecord(request, 'deletion.completed', request.updatedAt, request.receipt && committingTo(request.receipt))
   if (request.state === 'failed') return auditRecord(request, 'deletion.failed', request.updatedAt, request.reason === undefined ? undefined : { reason: request.reason })
   return undefined
 }
@@ -104,8 +113,10 @@ export async function settleRequest(deps: SettleDeps, request: DeletionRequest, 
   // A partial one is audited before its receipt is written: a later retry owing the same stores
   // takes that receipt as audited already (above), so a record that could not be written leaves the
   // old receipt and the next pass audits again.
-  if (state === 'partial') await settleAudited(deps, request, state, { receipt, steps: unrecorded }, auditRecord(request, 'deletion.partial', now, { pending: pending.join(',') }))
-  else await endAudited(deps, request, state, { receipt, steps: unrecorded }, auditRecord(request, 'deletion.completed', now))
+  // Either record commits to this exact receipt (its digest rides in the record written anyway).
+  if (state === 'partial')
+    await settleAudited(deps, request, state, { receipt, steps: unrecorded }, auditRecord(request, 'deletion.partial', now, { pending: pending.join(','), ...committingTo(receipt) }))
+  else await endAudited(deps, request, state, { receipt, steps: unrecorded }, auditRecord(request, 'deletion.completed', now, committingTo(receipt)))
   request.receipt = receipt
   return state
 }

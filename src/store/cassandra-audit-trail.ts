@@ -159,8 +159,10 @@ export class CassandraAuditReader {
    * `pinned`: the heads an earlier walk answered (ChainVerdict.heads), kept outside the cluster: each
    * must still be in its chain with the same hash, and a chain they name is walked even when nothing
    * in the keyspace names it any more (removed whole).
+   * `observe`: shown every link as it is read (its chain's own order), so a caller that looks for
+   * some records (a receipt's digest) needs no walk of its own.
    */
-  async verify(scope: { chains?: readonly string[]; pinned?: Readonly<Record<string, ChainAnchor>> } = {}): Promise<ChainVerdict> {
+  async verify(scope: { chains?: readonly string[]; pinned?: Readonly<Record<string, ChainAnchor>>; observe?: (chain: string, link: ChainLink) => void } = {}): Promise<ChainVerdict> {
     const chainNames = new Set<string>(scope.chains)
     if (!scope.chains) {
       for (const query of [this.cql.anchoredChains, this.cql.chains]) {
@@ -174,7 +176,7 @@ export class CassandraAuditReader {
     for (const chain of [...chainNames].sort()) {
       const newest = (await runCassandra(this.client, (client) => client.execute(this.cql.newestAnchor, [chain], IDEMPOTENT))).rows?.[0]
       const pinned = scope.pinned && Object.hasOwn(scope.pinned, chain) ? scope.pinned[chain] : undefined
-      const verdict = await verifyChain(this.linksOf(chain), newest ? this.anchorsOf(chain, newest.get('seq')) : [], pinned)
+      const verdict = await verifyChain(this.linksOf(chain, scope.observe), newest ? this.anchorsOf(chain, newest.get('seq')) : [], pinned)
       records += verdict.records
       if (!verdict.ok) return { ok: false, records, chains: chainNames.size, chain, ...(verdict.brokenAt !== undefined && { brokenAt: verdict.brokenAt }) }
       if (verdict.records === 0 && !newest) unknown++
@@ -183,9 +185,11 @@ export class CassandraAuditReader {
     return { ok: true, records, chains: chainNames.size, ...(unknown > 0 && { unknown }), heads }
   }
 
-  private async *linksOf(chain: string): AsyncGenerator<ChainLink> {
+  private async *linksOf(chain: string, observe?: (chain: string, link: ChainLink) => void): AsyncGenerator<ChainLink> {
     for await (const row of this.rows(this.cql.links, [chain])) {
-      yield { seq: Number(row.get('seq')), text: row.get('record') as string, prevHash: row.get('prevhash') as string, hash: row.get('hash') as string }
+      const link = { seq: Number(row.get('seq')), text: row.get('record') as string, prevHash: row.get('prevhash') as string, hash: row.get('hash') as string }
+      observe?.(chain, link)
+      yield link
     }
   }
 

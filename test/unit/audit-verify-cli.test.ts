@@ -55,7 +55,7 @@ describe('npm run audit:verify without a verdict', () => {
     expect(run.stdout).toBe('')
     expect(run.stderr.trim().split('\n')).toEqual([
       expect.stringMatching(/^audit:verify: unexpected argument \(not shown\): a chain id follows --chain/),
-      'usage: npm run audit:verify [-- --chain <id> ...] [--against <earlier verdict.json>]',
+      'usage: npm run audit:verify [-- --chain <id> ...] [--against <earlier verdict.json>] [--receipt <request id> ...]',
     ])
     expect(run.stderr).not.toContain('demo.user')
   }, 60_000)
