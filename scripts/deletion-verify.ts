@@ -27,7 +27,7 @@ function connect(): VerifyConnection {
       users: new CassandraUserStore(cassandra, config.cassandra.keyspace),
       tables: new CassandraPersonalTables(cassandra, config.cassandra.keyspace),
       search: searchAndCache.search && new OpenSearchUserIndex(searchAndCache.search),
-      cache: searchAndCache.redis && new RedisUserCache(searchAndCache.redis),
+      cache: searchAndCache.redis && new RedisUserCache(searchAndCache.redis, config.redis.maxValueBytes),
       extraTargets: config.deletion.extraTargets,
       cassandra,
       keyspace: config.cassandra.keyspace,

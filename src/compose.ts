@@ -156,7 +156,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     clock: { now: () => new Date() },
     tables: new CassandraPersonalTables(cassandra, config.cassandra.keyspace),
     search: searchAndCache.search && new OpenSearchUserIndex(searchAndCache.search),
-    cache: searchAndCache.redis && new RedisUserCache(searchAndCache.redis),
+    cache: searchAndCache.redis && new RedisUserCache(searchAndCache.redis, config.redis.maxValueBytes),
     extraTargets: config.deletion.extraTargets,
     physicalErasure: new LivePhysicalErasure({
       cassandra,

@@ -103,6 +103,8 @@ export interface Config {
     readonly password?: string
     /** REDIS_TLS; absent (a connection built by hand, in tests): off. */
     readonly tls?: boolean
+    /** REDIS_MAX_VALUE_BYTES: the largest user:<id> read; absent (a connection built by hand, in tests): the adapter's default. */
+    readonly maxValueBytes?: number
   }
   readonly faults: { readonly crashAfterStep?: string }
   /** The audit trail's anchors (AUDIT_ANCHOR_INTERVAL_MS). */

@@ -268,7 +268,7 @@ describe('loadConfig: Sunbird search engine and user cache', () => {
     const config = loadConfig()
 
     expect(config.search).toEqual({ hosts: [], port: 9200, timeoutMs: 3000 })
-    expect(config.redis).toEqual({ host: '', port: 6379, db: 12, timeoutMs: 2000, tls: false })
+    expect(config.redis).toEqual({ host: '', port: 6379, db: 12, timeoutMs: 2000, tls: false, maxValueBytes: 1_048_576 })
   })
 
   it('when sunbird_es_host is a comma list and sunbird_es_port is set, then every host is used on that HTTP port', () => {
@@ -290,6 +290,14 @@ describe('loadConfig: Sunbird search engine and user cache', () => {
     cleanEnv({ sunbird_redis_host: 'redis.internal', sunbird_redis_password: 'r3dis-Pa55', REDIS_USERNAME: 'user-delete', REDIS_TLS: 'true' })
 
     expect(loadConfig().redis).toMatchObject({ host: 'redis.internal', password: 'r3dis-Pa55', username: 'user-delete', tls: true })
+  })
+
+  it('when REDIS_MAX_VALUE_BYTES is set, then it bounds the read of user:<id>; below 1024 it is refused naming /redis/maxValueBytes', () => {
+    cleanEnv({ REDIS_MAX_VALUE_BYTES: '65536' })
+    expect(loadConfig().redis.maxValueBytes).toBe(65_536)
+
+    cleanEnv({ REDIS_MAX_VALUE_BYTES: '10' })
+    expect(configErrorOf(() => loadConfig()).message).toContain('/redis/maxValueBytes')
   })
 
   it('when REDIS_TLS is not true or false, then loading fails naming /redis/tls', () => {

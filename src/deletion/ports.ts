@@ -412,9 +412,19 @@ export interface UserSearchIndex {
 /**
  * What `user:<id>` holds: Sunbird's hash (its fields), or a key of another type that something else
  * wrote there, with its value as held (a string; a list's or a set's members; a sorted set's members
- * and scores; null for a type that is not read: a stream, a module's).
+ * and scores; null for a type that is not read: a stream, a module's), or, for a key of any type
+ * larger than the adapter's bound (REDIS_MAX_VALUE_BYTES), its type and size without its value.
  */
-export type CachedUser = { readonly kind: 'hash'; readonly fields: Record<string, string> } | { readonly kind: 'other'; readonly type: string; readonly value: JsonValue }
+export type CachedUser =
+  | { readonly kind: 'hash'; readonly fields: Record<string, string> }
+  | { readonly kind: 'other'; readonly type: string; readonly value: JsonValue }
+  | { readonly kind: 'tooLarge'; readonly type: string; readonly size: CachedValueSize; readonly maxBytes: number }
+
+/** How large a cached key is, as far as it was measured before reading it: bytes (a string's length, else Redis's memory for it), members (of a hash, list, set or sorted set). */
+export interface CachedValueSize {
+  readonly bytes?: number
+  readonly members?: number
+}
 
 /**
  * Sunbird's user cache: Redis DB 12, hash `user:<id>`. Throws DependencyUnavailableError('redis') when
@@ -422,7 +432,7 @@ export type CachedUser = { readonly kind: 'hash'; readonly fields: Record<string
  * credentials; never for what the key holds.
  */
 export interface UserCache {
-  /** What the key holds, or undefined when there is no key. */
+  /** What the key holds, or undefined when there is no key; never more than the adapter's bound (then its size, not its value). */
   readUser(userId: string): Promise<CachedUser | undefined>
   /** Removes the key; 1 when there was one, else 0. */
   deleteUser(userId: string): Promise<number>

@@ -54,7 +54,7 @@ export function refusalOf(err: unknown): RedisRefusedError | undefined {
   if (code === 'WRONGPASS')
     return new RedisRefusedError('redis refused the credentials (WRONGPASS): the password in sunbird_redis_password (and the user in REDIS_USERNAME, when set) is not accepted', code)
   if (code === 'NOPERM')
-    return new RedisRefusedError('redis refused the user a command the connection needs (NOPERM): grant the ACL user of REDIS_USERNAME SELECT, HGETALL, TYPE and DEL on user:*', code)
+    return new RedisRefusedError('redis refused the user a command the connection needs (NOPERM): grant the ACL user of REDIS_USERNAME SELECT, and the reads (+@read) and DEL on user:*', code)
   const tlsCode = (err as { code?: unknown } | null)?.code
   if (typeof tlsCode === 'string' && UNTRUSTED_CERTIFICATE.test(tlsCode))
     return new RedisRefusedError(
@@ -96,7 +96,7 @@ export class RedisConnection {
       database: config.db,
       // RESP2: node-redis's default, RESP3, opens with HELLO, which a Redis before 6 (still behind
       // older Sunbird installations) refuses, so every cache step would stay owed. This service's
-      // few commands (SELECT, TYPE, HGETALL, DEL and the reads of other types) answer alike in both.
+      // few commands (SELECT, TYPE, the size checks, HGETALL, DEL and the reads of other types) answer alike in both.
       RESP: 2,
       disableOfflineQueue: true,
     })

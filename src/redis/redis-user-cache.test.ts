@@ -47,7 +47,7 @@ function expectRedisUnavailable(result: Awaited<ReturnType<typeof settle>>): voi
   expect((result.error as DependencyUnavailableError).dependency).toBe('redis')
 }
 
-/** Answers the handshake and DEL (one key removed); `stalled` commands are never answered. */
+/** Answers the handshake, DEL (one key removed) and the sizing of a small hash before its read; `stalled` commands are never answered. */
 const answering =
   (...stalled: string[]): RedisAnswer =>
   (command) => {
@@ -55,6 +55,9 @@ const answering =
     if (name !== undefined && stalled.includes(name)) return undefined
     if (name === 'DEL') return ':1\r\n'
     if (name === 'PING') return '+PONG\r\n'
+    if (name === 'TYPE') return '+hash\r\n'
+    if (name === 'HLEN') return ':1\r\n'
+    if (name === 'MEMORY') return ':64\r\n'
     return handshakeOnly(command)
   }
 
@@ -136,18 +139,35 @@ const replying =
   (command) =>
     (command[0] !== undefined ? replies[command[0]] : undefined) ?? handshakeOnly(command)
 
+/** The commands after the handshake, by name. */
+const afterHandshake = (stub: StubRedis) => stub.commands.map(([name]) => name).filter((name) => !['HELLO', 'SELECT', 'CLIENT', 'AUTH'].includes(name ?? ''))
+
 describe('RedisUserCache: what an error reply means', () => {
-  it('when user:<id> holds a string (HGETALL answers WRONGTYPE), then reading says its type and value, not "redis unavailable"', async () => {
-    const { cache, stub } = await cacheOver(replying({ HGETALL: '-WRONGTYPE Operation against a key holding the wrong kind of value\r\n', TYPE: '+string\r\n', GET: '$1\r\nx\r\n' }))
+  it('when user:<id> holds a string, then reading says its type and value, sized before it is read', async () => {
+    const { cache, stub } = await cacheOver(replying({ TYPE: '+string\r\n', STRLEN: ':1\r\n', GET: '$1\r\nx\r\n' }))
 
     expect(await cache.readUser(USER)).toEqual({ kind: 'other', type: 'string', value: 'x' })
-    expect(stub.commands.map(([name]) => name).filter((name) => !['HELLO', 'SELECT', 'CLIENT'].includes(name ?? ''))).toEqual(['HGETALL', 'TYPE', 'GET'])
+    expect(afterHandshake(stub)).toEqual(['TYPE', 'STRLEN', 'GET'])
   })
 
   it('when user:<id> holds a list, then reading gives its members', async () => {
-    const { cache } = await cacheOver(replying({ HGETALL: '-WRONGTYPE Operation against a key holding the wrong kind of value\r\n', TYPE: '+list\r\n', LRANGE: '*2\r\n$1\r\na\r\n$1\r\nb\r\n' }))
+    const { cache } = await cacheOver(replying({ TYPE: '+list\r\n', LLEN: ':2\r\n', MEMORY: ':80\r\n', LRANGE: '*2\r\n$1\r\na\r\n$1\r\nb\r\n' }))
 
     expect(await cache.readUser(USER)).toEqual({ kind: 'other', type: 'list', value: ['a', 'b'] })
+  })
+
+  it('when the key is rewritten with another type between TYPE and its read (WRONGTYPE), then it is read afresh by its new type', async () => {
+    let types = ['+hash\r\n', '+string\r\n']
+    const { cache } = await cacheOver((command) => {
+      if (command[0] === 'TYPE') {
+        const [type, ...rest] = types
+        types = rest
+        return type
+      }
+      return replying({ HLEN: ':1\r\n', MEMORY: ':64\r\n', HGETALL: '-WRONGTYPE Operation against a key holding the wrong kind of value\r\n', STRLEN: ':1\r\n', GET: '$1\r\nx\r\n' })(command)
+    })
+
+    expect(await cache.readUser(USER)).toEqual({ kind: 'other', type: 'string', value: 'x' })
   })
 
   for (const code of ['LOADING', 'BUSY', 'MASTERDOWN', 'READONLY', 'TRYAGAIN', 'CLUSTERDOWN', 'MISCONF', 'OOM', 'ERR']) {
@@ -201,5 +221,51 @@ describe('RedisConnection: the protocol it speaks', () => {
     const names = stub.commands.map(([name]) => name)
     expect(names).not.toContain('HELLO')
     expect(names.slice(0, 2)).toEqual(['AUTH', 'SELECT'])
+  })
+})
+
+describe('RedisUserCache: a key larger than the bound (REDIS_MAX_VALUE_BYTES) is sized, never read', () => {
+  const MAX = 1024
+
+  async function boundedCacheOver(answer: RedisAnswer) {
+    const { stub, connection } = await cacheOver(answer)
+    return { stub, cache: new RedisUserCache(connection, MAX) }
+  }
+
+  it('when a string is longer than the bound, then its type and length, and GET is never sent', async () => {
+    const { cache, stub } = await boundedCacheOver(replying({ TYPE: '+string\r\n', STRLEN: ':314572800\r\n' }))
+
+    expect(await cache.readUser(USER)).toEqual({ kind: 'tooLarge', type: 'string', size: { bytes: 314_572_800 }, maxBytes: MAX })
+    expect(afterHandshake(stub)).toEqual(['TYPE', 'STRLEN'])
+  })
+
+  it('when a list has more members than can fit (three bytes each at least), then its count alone: neither MEMORY USAGE (a walk of every member) nor LRANGE', async () => {
+    const { cache, stub } = await boundedCacheOver(replying({ TYPE: '+list\r\n', LLEN: `:${Math.floor(MAX / 3) + 1}\r\n` }))
+
+    expect(await cache.readUser(USER)).toEqual({ kind: 'tooLarge', type: 'list', size: { members: Math.floor(MAX / 3) + 1 }, maxBytes: MAX })
+    expect(afterHandshake(stub)).toEqual(['TYPE', 'LLEN'])
+  })
+
+  it('when a hash has few fields but more bytes than the bound, then its fields and bytes (MEMORY USAGE with every member counted), and HGETALL is never sent', async () => {
+    const { cache, stub } = await boundedCacheOver(replying({ TYPE: '+hash\r\n', HLEN: ':3\r\n', MEMORY: ':5000000\r\n' }))
+
+    expect(await cache.readUser(USER)).toEqual({ kind: 'tooLarge', type: 'hash', size: { members: 3, bytes: 5_000_000 }, maxBytes: MAX })
+    expect(afterHandshake(stub)).toEqual(['TYPE', 'HLEN', 'MEMORY'])
+    expect(stub.commands.find(([name]) => name === 'MEMORY')).toEqual(['MEMORY', 'USAGE', `user:${USER}`, 'SAMPLES', '0'])
+  })
+
+  it('when Redis does not know MEMORY USAGE (before 4.0), then the count alone bounds the read, and a set within it is read', async () => {
+    const { cache } = await boundedCacheOver(replying({ TYPE: '+set\r\n', SCARD: ':1\r\n', MEMORY: "-ERR unknown command 'MEMORY'\r\n", SMEMBERS: '*1\r\n$1\r\nb\r\n' }))
+
+    expect(await cache.readUser(USER)).toEqual({ kind: 'other', type: 'set', value: ['b'] })
+  })
+
+  it('when STRLEN is never answered, then reading fails as redis unavailable within REDIS_TIMEOUT_MS, never a hang', async () => {
+    const { cache } = await boundedCacheOver(replying({ TYPE: '+string\r\n' }))
+
+    const result = await settle(cache.readUser(USER))
+
+    expectRedisUnavailable(result)
+    expect(result.ms).toBeLessThan(TIMEOUT_MS * 8)
   })
 })

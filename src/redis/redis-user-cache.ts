@@ -1,5 +1,6 @@
+import { ErrorReply } from '@redis/client'
 import { DependencyUnavailableError, WordedCause } from '../deletion/errors.js'
-import type { CachedUser, JsonValue, UserCache } from '../deletion/ports.js'
+import type { CachedUser, CachedValueSize, JsonValue, UserCache } from '../deletion/ports.js'
 import { type RedisClient, type RedisConnection, replyCode } from './redis-client.js'
 
 /** Sunbird's user cache key (Lern's user-cache-updater and user-deletion-cleanup use the same prefix). */
@@ -7,10 +8,11 @@ export const userCacheKey = (userId: string) => `user:${userId}`
 
 /**
  * The one error reply about the call itself: the key holds another type than the command reads
- * (readUser then reads it by its type). Every other error reply leaves the step owed, as an outage
- * does: Redis still loading, busy, read-only after a failover, refusing writes (MISCONF, OOM), the
- * credentials or the ACL user refused, or a proxy in front of it (twemproxy, Codis) answering
- * `ERR` for a backend that is down. A deletion must never stop half-way on the cache, a copy.
+ * (rewritten between TYPE and its read: readUser reads it afresh). Every other error reply leaves
+ * the step owed, as an outage does: Redis still loading, busy, read-only after a failover, refusing
+ * writes (MISCONF, OOM), the credentials or the ACL user refused, or a proxy in front of it
+ * (twemproxy, Codis) answering `ERR` for a backend that is down. A deletion must never stop half-way
+ * on the cache, a copy.
  */
 const CALL_ERRORS = new Set(['WRONGTYPE'])
 
@@ -20,15 +22,36 @@ function isCallError(err: unknown): boolean {
   return code !== undefined && CALL_ERRORS.has(code)
 }
 
+/** REDIS_MAX_VALUE_BYTES's default (config/default.json), for a cache built without configuration (tests, tools). */
+export const DEFAULT_MAX_VALUE_BYTES = 1_048_576
+
+/** Every member takes at least three bytes of an export (its quotes and a comma): more than a third of the bound in members cannot fit. */
+const MIN_BYTES_PER_MEMBER = 3
+
+/** The constant-time count of each aggregate type this adapter reads; a stream or a module's type is not read, so not measured. */
+const MEMBER_COUNTS: Record<string, { name: string; count: (client: RedisClient, key: string) => Promise<number> }> = {
+  hash: { name: 'HLEN', count: (client, key) => client.hLen(key) },
+  list: { name: 'LLEN', count: (client, key) => client.lLen(key) },
+  set: { name: 'SCARD', count: (client, key) => client.sCard(key) },
+  zset: { name: 'ZCARD', count: (client, key) => client.zCard(key) },
+}
+
 /**
  * The user hash in Sunbird's cache DB (12). Redis out of reach, or answering an error reply other
  * than WRONGTYPE (see CALL_ERRORS), is a dependency down: the step is owed. That includes a Redis that takes
  * the command and never answers: each command is bounded by REDIS_TIMEOUT_MS
  * (RedisConnection.command). The cause kept for the log is worded by this service (the timeout,
  * the refusal of the credentials, the reply's code), never Redis's own text.
+ *
+ * A read is bounded by `maxValueBytes` (REDIS_MAX_VALUE_BYTES): the key's size is asked first (see
+ * sizeOf: no command whose cost grows past the bound), and a key over the bound is answered by its
+ * type and size, never pulled into this process (nor into an export). DEL removes it all the same.
  */
 export class RedisUserCache implements UserCache {
-  constructor(private readonly connection: RedisConnection) {}
+  constructor(
+    private readonly connection: RedisConnection,
+    private readonly maxValueBytes: number = DEFAULT_MAX_VALUE_BYTES,
+  ) {}
 
   private async run<T>(name: string, call: (client: RedisClient) => Promise<T>): Promise<T> {
     try {
@@ -42,26 +65,32 @@ export class RedisUserCache implements UserCache {
   }
 
   /**
-   * The hash, or, when the key holds another type (WRONGTYPE to HGETALL: written by something else
-   * than Sunbird's jobs), what it holds, read by its type: an export shows everything held about the
-   * person, and a deletion removes that key too (DEL removes any type).
+   * The hash, or, when the key holds another type (written by something else than Sunbird's jobs),
+   * what it holds, read by its type: an export shows everything held about the person, and a
+   * deletion removes that key too (DEL removes any type). Either only within the bound (see the class).
    */
   async readUser(userId: string): Promise<CachedUser | undefined> {
     const key = userCacheKey(userId)
     try {
-      const hash = await this.run('HGETALL', (client) => client.hGetAll(key))
-      return Object.keys(hash).length > 0 ? { kind: 'hash', fields: { ...hash } } : undefined
+      return await this.readWithinBound(key)
     } catch (err) {
+      // The key was written again with another type between TYPE and its read: read it afresh, once.
       if (replyCode(err) !== 'WRONGTYPE') throw err
-      return this.readOther(key)
+      return this.readWithinBound(key)
     }
   }
 
-  /** A key that is not a hash, read by its type (TYPE, then the one read that returns it whole); undefined when it went meanwhile. */
-  private async readOther(key: string): Promise<CachedUser | undefined> {
+  /** TYPE, the size, then the one read that returns the value whole; undefined when the key is not there (or went meanwhile). */
+  private async readWithinBound(key: string): Promise<CachedUser | undefined> {
     const type = await this.run('TYPE', (client) => client.type(key))
+    if (type === 'none') return undefined
+    const size = await this.sizeOf(key, type)
+    if (size && this.isOverBound(size)) return { kind: 'tooLarge', type, size, maxBytes: this.maxValueBytes }
+    if (type === 'hash') {
+      const hash = await this.run('HGETALL', (client) => client.hGetAll(key))
+      return Object.keys(hash).length > 0 ? { kind: 'hash', fields: { ...hash } } : undefined
+    }
     const value: JsonValue | undefined = await this.run(`read of a ${type}`, async (client): Promise<JsonValue | undefined> => {
-      if (type === 'none') return undefined
       if (type === 'string') return (await client.get(key)) ?? undefined
       if (type === 'list') return client.lRange(key, 0, -1)
       if (type === 'set') return client.sMembers(key)
@@ -69,6 +98,39 @@ export class RedisUserCache implements UserCache {
       return null
     })
     return value === undefined ? undefined : { kind: 'other', type, value }
+  }
+
+  /**
+   * The key's size before it is read: a string's length (STRLEN); an aggregate's members (its
+   * count command), then, when they could fit, its bytes (MEMORY USAGE, every member counted, so
+   * one huge member is not missed; only once the count is within the bound, so its walk is too).
+   * Undefined for a type that is not read.
+   */
+  private async sizeOf(key: string, type: string): Promise<CachedValueSize | undefined> {
+    if (type === 'string') return { bytes: await this.run('STRLEN', (client) => client.strLen(key)) }
+    const counter = MEMBER_COUNTS[type]
+    if (!counter) return undefined
+    const members = await this.run(counter.name, (client) => counter.count(client, key))
+    if (members * MIN_BYTES_PER_MEMBER > this.maxValueBytes) return { members }
+    const bytes = await this.memoryUsage(key)
+    return bytes === undefined ? { members } : { members, bytes }
+  }
+
+  /** MEMORY USAGE with every member sampled; undefined when Redis will not say (then the count alone bounds the read). */
+  private memoryUsage(key: string): Promise<number | undefined> {
+    return this.run('MEMORY USAGE', async (client) => {
+      try {
+        return (await client.memoryUsage(key, { SAMPLES: 0 })) ?? undefined
+      } catch (err) {
+        // Redis before 4.0 has no MEMORY, a proxy may not pass it on, an ACL user may not be granted it.
+        if (err instanceof ErrorReply) return undefined
+        throw err
+      }
+    })
+  }
+
+  private isOverBound(size: CachedValueSize): boolean {
+    return (size.bytes ?? 0) > this.maxValueBytes || (size.members ?? 0) * MIN_BYTES_PER_MEMBER > this.maxValueBytes
   }
 
   async deleteUser(userId: string): Promise<number> {

@@ -300,17 +300,34 @@ export type UserExport = SunbirdResponseEnvelope & {
         [k: string]: string
       } | null
       /**
-       * Only when user:<id> holds another type than a hash (written there by something else than Sunbird's jobs): what it holds, as held; `cache` is then null. A deletion removes the key whatever its type.
+       * Only when user:<id> holds another type than a hash (written there by something else than Sunbird's jobs), or a key of any type too large to include (`tooLarge`): what it holds, as held, or its size; `cache` is then null. A deletion removes the key whatever its type and size.
        */
       cacheValue?: {
         /**
-         * The key's Redis type (string, list, set, zset, stream, …).
+         * The key's Redis type (string, list, set, zset, hash, stream, …).
          */
         type: string
         /**
-         * Its value as held: a string; a list's or a set's members; a sorted set's `{member, score}`; null for a type not read (a stream, a module's).
+         * Its value as held: a string; a list's or a set's members; a sorted set's `{member, score}`; null for a type not read (a stream, a module's) and for a key too large to include (`tooLarge`).
          */
         value: string | unknown[] | null
+        /**
+         * Only when the key is larger than the service reads (`REDIS_MAX_VALUE_BYTES`), of any type, a hash included: its size, measured without reading it; `value` is then null. To see the value, an operator reads the key by hand or raises `REDIS_MAX_VALUE_BYTES`; a deletion removes it all the same.
+         */
+        tooLarge?: {
+          /**
+           * Its size in bytes as Redis gives it: a string's length, else the memory Redis holds for the key (`MEMORY USAGE`); absent when not asked (the members were already too many, or the Redis does not answer `MEMORY USAGE`).
+           */
+          bytes?: number
+          /**
+           * How many fields, members or elements it holds (a hash, list, set or sorted set).
+           */
+          members?: number
+          /**
+           * The bound it passed, in bytes (`REDIS_MAX_VALUE_BYTES`); more members than a third of it count as over it.
+           */
+          maxBytes: number
+        }
       }
       /**
        * Every deletion request recorded for the user, newest first.

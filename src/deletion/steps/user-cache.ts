@@ -31,6 +31,8 @@ export const cacheUser = {
     const held = deps.cache ? await deps.cache.readUser(userId) : undefined
     // A key of another type than Sunbird's hash is shown as it is held: the person sees everything kept about them.
     if (held?.kind === 'other') return { cache: null, cacheValue: { type: held.type, value: held.value } }
+    // One too large to answer is named with its type and size, so the person (or an operator) knows it is there and how large.
+    if (held?.kind === 'tooLarge') return { cache: null, cacheValue: { type: held.type, value: null, tooLarge: { ...held.size, maxBytes: held.maxBytes } } }
     return { cache: held?.fields ?? null }
   },
 } as const satisfies DeletionStep
