@@ -291,7 +291,8 @@ export const errorCodes = {
     responseCode: 'SERVICE_UNAVAILABLE',
     err: 'UOS_USRDLT0064',
     errmsg: 'SERVICE UNAVAILABLE',
-    description: 'A dependency (Cassandra) is unreachable or timed out, or the request deadline passed. Nothing was half-written; retry after `Retry-After` seconds.',
+    description:
+      'A dependency (Cassandra) is unreachable, timed out or overloaded, or its replicas failed the read or write (ReadFailure, WriteFailure: e.g. a read over more tombstones than `tombstone_failure_threshold`, a failing disk on a replica), or the request deadline passed. Nothing was half-written; retry after `Retry-After` seconds.',
     headers: { 'Retry-After': '{retryAfter}' },
   },
   SERVER_ERROR: {

@@ -60,3 +60,13 @@ describe('ServiceMetrics: the delete-user event relay', () => {
     expect(sampleValue(await scrape(metrics), 'sunbird_user_delete_events_topic_at_risk')).toBe(0)
   })
 })
+
+describe('ServiceMetrics: what the Cassandra call metrics say unavailable means', () => {
+  it('when scraped, then the help of both Cassandra call metrics names replica failures beside an outage (ReadFailure and WriteFailure count as unavailable, answered 503)', async () => {
+    const text = await createServiceMetrics().render()
+
+    const help = (name: string) => text.split('\n').find((line) => line.startsWith(`# HELP sunbird_user_delete_${name} `)) ?? ''
+    expect(help('cassandra_call_duration_seconds')).toContain('unavailable: unreachable, timed out, overloaded, or a replica failed the read or write, ReadFailure or WriteFailure')
+    expect(help('cassandra_call_failures_total')).toContain('unavailable: unreachable, timed out, overloaded, or a replica failed the read or write')
+  })
+})

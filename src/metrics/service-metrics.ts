@@ -32,7 +32,7 @@ export class ServiceMetrics implements CassandraCallRecorder {
 
   private readonly cassandraSeconds = new Histogram({
     name: `${PREFIX}cassandra_call_duration_seconds`,
-    help: 'Cassandra calls by outcome (ok, unavailable: unreachable or timed out, error: anything else)',
+    help: 'Cassandra calls by outcome (ok; unavailable: unreachable, timed out, overloaded, or a replica failed the read or write, ReadFailure or WriteFailure; error: anything else)',
     labelNames: ['outcome'] as const,
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [this.registry],
@@ -40,7 +40,7 @@ export class ServiceMetrics implements CassandraCallRecorder {
 
   private readonly cassandraFailures = new Counter({
     name: `${PREFIX}cassandra_call_failures_total`,
-    help: 'Cassandra calls that failed, by reason (unavailable, error)',
+    help: 'Cassandra calls that failed, by reason (unavailable: unreachable, timed out, overloaded, or a replica failed the read or write; error: anything else)',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   })
