@@ -153,12 +153,12 @@ export async function deleteAccount(deps: DeleteAccountDeps, input: DeletionInpu
     return { kind: 'dry-run', mode: ask.mode, plan: await preview(deps, input.userId, ask.schedule?.plan ?? ask.plan, user) }
   }
   // What the caller is told if its deadline passes after the point of no return: the request as it is being created.
-  let accepted: DeletionOutcome = { kind: 'deleted', mode: ask.mode, requestId: input.requestId }
+  let accepted = (): DeletionOutcome => ({ kind: 'deleted', mode: ask.mode, requestId: input.requestId })
   const run = (commit?: CommitGate) => carryOut(deps, input, ask, commit, (outcome) => (accepted = outcome))
-  return input.answerBy ? answerByDeadline(input.answerBy, () => accepted, run, { onCommit: input.onCommit }) : run()
+  return input.answerBy ? answerByDeadline(input.answerBy, () => accepted(), run, { onCommit: input.onCommit }) : run()
 }
 
-async function carryOut(deps: DeleteAccountDeps, input: DeletionInput, ask: Asked, commit: CommitGate | undefined, accepting: (outcome: DeletionOutcome) => void): Promise<DeletionOutcome> {
+async function carryOut(deps: DeleteAccountDeps, input: DeletionInput, ask: Asked, commit: CommitGate | undefined, accepting: (outcome: () => DeletionOutcome) => void): Promise<DeletionOutcome> {
   if (ask.intent === 'default') {
     const { state } = await deleteUser(deps, { ...input, ...(commit && { commit }) })
     return { kind: 'deleted', mode: 'default', requestId: input.requestId, ...(state && { state }) }
@@ -178,7 +178,8 @@ async function carryOut(deps: DeleteAccountDeps, input: DeletionInput, ask: Aske
   // Scheduled whatever the soft phase still owes (Keycloak, the search engine or Redis down): the sweeper retries that during the grace period, and the erasure runs at eraseAt regardless.
   const outcome = (): DeletionOutcome =>
     request.schedule ? { kind: 'scheduled', mode: ask.mode, requestId: request.id, eraseAt: request.schedule.eraseAt } : { kind: 'deleted', mode: ask.mode, requestId: request.id }
-  accepting(outcome())
+  // Read when the answer is given: a caller's id that names another request gives way to one of the service's as the request is created.
+  accepting(outcome)
   if ((await openRequest(deps, request, input.requestIdChosenBy ?? 'caller', commit, input.fencedBy, input.sentWithin)) === 'unknown') return outcome()
   try {
     const userName = deps.eventIncludesUserName ? await deps.users.findUserName(input.userId) : null
