@@ -21,11 +21,13 @@ import { whyArgumentsRefused } from './lib/refused-arguments.js'
 // outside the cluster and given back with `--against <file>`, every head in it must still be in its
 // chain with the same hash: that catches a chain rewritten with its hashes and anchors recomputed, or
 // removed whole, by someone who can write to the keyspace (anchors in the keyspace cannot).
-// `--receipt <request id>` (repeatable) also holds that request's stored receipt against the digest
-// (`receiptSha256`) its last `deletion.completed` / `deletion.partial` record commits to, found in the
-// same walk: the verdict lists each (`receipts`), and one that differs is exit 1 (`ok` false). A
-// request named that does not exist, has no receipt, or has no such record in the chains walked is
-// exit 2. No receipt is printed, only digests.
+// `--receipt <request id>` (repeatable) also holds that request's stored receipt against the digests
+// (`receiptSha256`) its `deletion.completed` / `deletion.partial` records commit to, found in the same
+// walk: it matches when a record of the event that settles its state carries its digest. The verdict
+// lists each (`receipts`); one that a record of that event contradicts is exit 1 (`ok` false). A
+// request named that does not exist, has no receipt, or has no record with its receipt's digest and
+// none contradicting it in the chains walked (its record may be owed) is exit 2. No receipt is
+// printed, only digests.
 // It builds only the Cassandra client and the chains' reader: it needs the Cassandra settings, and
 // neither the receipt key nor the API consumers file (so a scheduled check holds no secret of the service).
 const usage = 'usage: npm run audit:verify [-- --chain <id> ...] [--against <earlier verdict.json>] [--receipt <request id> ...]'
@@ -98,7 +100,9 @@ function withoutVerdict(why: string): number {
 
 /** Walks the chains (holding the named receipts against them), prints the verdict, answers the exit code. */
 async function verify(cassandra: Client, keyspace: string): Promise<number> {
-  // The stored receipts first: a request without one ends the run before a walk of every chain.
+  // The stored receipts first: a request without one ends the run before a walk of every chain. A
+  // receipt read first is safe against a request settling during the walk: a partial receipt's record
+  // is appended before it is stored, so the walk finds it, and any record of it matches.
   const requests = new CassandraDeletionRequests(cassandra, keyspace)
   const stored = await Promise.all(receiptsOf.map(async (id) => storedReceiptOf(await requests.get(id))))
   const unreadable = stored.flatMap((receipt): NoReceiptVerdict[] => (receipt === undefined ? ['no such request'] : receipt === null ? ['no receipt'] : []))
@@ -115,7 +119,7 @@ async function verify(cassandra: Client, keyspace: string): Promise<number> {
   }
   if (verdict.ok && receiptsOf.length > 0) {
     // Only a chain that verifies makes its digests evidence: a broken one is reported alone, as ever.
-    const checks = receiptsOf.map((id, i) => checkReceipt(id, stored[i], digests.lastOf(id)))
+    const checks = receiptsOf.map((id, i) => checkReceipt(id, stored[i], digests.recordsOf(id)))
     const unchecked = checks.filter((check): check is NoReceiptVerdict => typeof check === 'string')
     if (unchecked.length > 0) return withoutVerdict(whyNoReceiptVerdict(unchecked))
     const withReceipts = verdictWithReceipts(

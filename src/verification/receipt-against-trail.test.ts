@@ -33,17 +33,30 @@ const receipt = (overrides: Partial<DeletionReceipt> = {}): DeletionReceipt => (
   ...overrides,
 })
 
-describe('ReceiptDigestsInTrail, the last record of a request that commits to a receipt', () => {
-  it('when a request has a partial then a completed record (on other chains, walked in any order), then the latest by its time is kept', () => {
+const partialReceipt = receipt({ state: 'partial', stores: [{ store: 'keycloak', action: 'pending', why: 'account' }] })
+
+/** What audit:verify decides for a stored receipt against the trail walked (one chain). */
+function checkAgainst(stored: DeletionReceipt, texts: readonly string[]): ReturnType<typeof checkReceipt> {
+  const digests = new ReceiptDigestsInTrail(['req-1'])
+  walk(digests, 'chain-a', texts)
+  return checkReceipt('req-1', stored, digests.recordsOf('req-1'))
+}
+
+describe('ReceiptDigestsInTrail, the receipts the records of a request commit to', () => {
+  it('when a request has a partial then a completed record (on other chains), and one is stored twice (a retried append), then each digest is kept once, with its event and latest record', () => {
     const digests = new ReceiptDigestsInTrail(['req-1'])
 
     walk(digests, 'chain-b', [record('req-1', 'deletion.completed', '2024-05-20T10:10:00.000Z', { receiptSha256: DIGEST_B })])
     walk(digests, 'chain-a', [
       record('req-1', 'deletion.accepted', '2024-05-20T10:00:00.000Z'),
       record('req-1', 'deletion.partial', '2024-05-20T10:05:00.000Z', { pending: 'keycloak', receiptSha256: DIGEST_A }),
+      record('req-1', 'deletion.completed', '2024-05-20T10:10:00.000Z', { receiptSha256: DIGEST_B }),
     ])
 
-    expect(digests.lastOf('req-1')).toEqual({ sha256: DIGEST_B, event: 'deletion.completed', at: '2024-05-20T10:10:00.000Z', chain: 'chain-b', seq: 1 })
+    expect(digests.recordsOf('req-1')).toEqual([
+      { sha256: DIGEST_B, event: 'deletion.completed', at: '2024-05-20T10:10:00.000Z', chain: 'chain-a', seq: 3 },
+      { sha256: DIGEST_A, event: 'deletion.partial', at: '2024-05-20T10:05:00.000Z', chain: 'chain-a', seq: 2 },
+    ])
   })
 
   it('when records are of other requests (one whose id contains the named one), carry no digest, or are no JSON, then nothing is kept of them', () => {
@@ -52,49 +65,76 @@ describe('ReceiptDigestsInTrail, the last record of a request that commits to a 
     walk(digests, 'chain-a', [
       record('req-10', 'deletion.completed', '2024-05-20T10:10:00.000Z', { receiptSha256: DIGEST_A }),
       record('req-1', 'deletion.completed', '2024-05-20T10:10:00.000Z'),
+      record('req-1', 'deletion.cancelled', '2024-05-20T11:00:00.000Z'),
       'not json "req-1"',
     ])
 
-    expect(digests.lastOf('req-1')).toBeUndefined()
-    expect(digests.lastOf('req-10')).toBeUndefined()
-  })
-
-  it('when a record that committed to a receipt is followed by a record without a digest (a cancel), then the committing one is still the last', () => {
-    const digests = new ReceiptDigestsInTrail(['req-1'])
-
-    walk(digests, 'chain-a', [record('req-1', 'deletion.completed', '2024-05-20T10:10:00.000Z', { receiptSha256: DIGEST_A }), record('req-1', 'deletion.cancelled', '2024-05-20T11:00:00.000Z')])
-
-    expect(digests.lastOf('req-1')).toMatchObject({ sha256: DIGEST_A, seq: 1 })
+    expect(digests.recordsOf('req-1')).toEqual([])
+    expect(digests.recordsOf('req-10')).toEqual([])
   })
 })
 
 describe('checkReceipt and the verdict it adds to', () => {
-  const audited = { sha256: receiptSha256(receipt()), event: 'deletion.completed', at: '2024-05-20T10:09:00.000Z', chain: 'chain-a', seq: 7 }
+  const completedRecord = record('req-1', 'deletion.completed', '2024-05-20T10:09:00.000Z', { receiptSha256: receiptSha256(receipt()) })
 
   it('when the stored receipt is the one the trail committed to, then it matches and the verdict stays ok', () => {
-    const check = checkReceipt('req-1', receipt(), audited)
+    const check = checkAgainst(receipt(), [completedRecord])
 
-    expect(check).toEqual({ requestId: 'req-1', matches: true, storedSha256: audited.sha256, auditedSha256: audited.sha256, event: 'deletion.completed', chain: 'chain-a', seq: 7 })
+    expect(check).toEqual({ requestId: 'req-1', matches: true, storedSha256: receiptSha256(receipt()), auditedSha256: receiptSha256(receipt()), event: 'deletion.completed', chain: 'chain-a', seq: 1 })
     expect(verdictWithReceipts({ ok: true, records: 9 }, [reached(check)])).toMatchObject({ ok: true, records: 9, receipts: [{ matches: true }] })
   })
 
   it('when one entry of the stored receipt was edited afterwards, then it does not match, both digests are reported, and the verdict is not ok', () => {
     const edited = receipt({ stores: [{ store: 'keycloak', action: 'kept', why: 'account' }] })
 
-    const check = checkReceipt('req-1', edited, audited)
+    const check = checkAgainst(edited, [completedRecord])
 
-    expect(check).toMatchObject({ requestId: 'req-1', matches: false, storedSha256: receiptSha256(edited), auditedSha256: audited.sha256, chain: 'chain-a', seq: 7 })
+    expect(check).toMatchObject({ requestId: 'req-1', matches: false, storedSha256: receiptSha256(edited), auditedSha256: receiptSha256(receipt()), event: 'deletion.completed', seq: 1 })
     expect(verdictWithReceipts({ ok: true, records: 9 }, [reached(check)]).ok).toBe(false)
   })
 
+  it('when a partial request completed and its deletion.completed is still in flight or owed (only the partial record is in the trail), then there is no verdict, not a mismatch', () => {
+    const partialRecord = record('req-1', 'deletion.partial', '2024-05-20T10:05:00.000Z', { pending: 'keycloak', receiptSha256: receiptSha256(partialReceipt) })
+
+    expect(checkAgainst(receipt(), [partialRecord])).toBe('no record with its digest')
+    // Once the sweeper stores the owed record, the same receipt matches it.
+    expect(checkAgainst(receipt(), [partialRecord, completedRecord])).toMatchObject({ matches: true, event: 'deletion.completed', seq: 2 })
+  })
+
+  it('when a later partial record commits to a receipt whose finish failed, and the request kept its earlier partial receipt (owing the same stores), then the kept receipt matches its own record', () => {
+    const failedFinish = { ...partialReceipt, completedAt: '2024-05-20T10:20:00.000Z', stores: [...partialReceipt.stores, { store: 'search', action: 'pending', why: 'document' }] }
+
+    const check = checkAgainst(partialReceipt, [
+      record('req-1', 'deletion.partial', '2024-05-20T10:05:00.000Z', { pending: 'keycloak', receiptSha256: receiptSha256(partialReceipt) }),
+      record('req-1', 'deletion.partial', '2024-05-20T10:20:00.000Z', { pending: 'keycloak,search', receiptSha256: receiptSha256(failedFinish) }),
+    ])
+
+    expect(check).toMatchObject({ matches: true, storedSha256: receiptSha256(partialReceipt), auditedSha256: receiptSha256(partialReceipt), event: 'deletion.partial', seq: 1 })
+  })
+
+  it('when a partial receipt was edited, or a receipt edited to a state no record settles, then a record of that request with another digest makes it a mismatch', () => {
+    const partialRecord = record('req-1', 'deletion.partial', '2024-05-20T10:05:00.000Z', { pending: 'keycloak', receiptSha256: receiptSha256(partialReceipt) })
+
+    expect(checkAgainst({ ...partialReceipt, stores: [] }, [partialRecord])).toMatchObject({ matches: false, auditedSha256: receiptSha256(partialReceipt), event: 'deletion.partial' })
+    expect(checkAgainst({ ...partialReceipt, state: 'failed' }, [partialRecord])).toMatchObject({ matches: false, event: 'deletion.partial' })
+  })
+
+  it('when a completed receipt matches only a record of another event (the partial one), then it does not match it', () => {
+    const asPartial = record('req-1', 'deletion.partial', '2024-05-20T10:05:00.000Z', { receiptSha256: receiptSha256(receipt()) })
+
+    expect(checkAgainst(receipt(), [asPartial])).toBe('no record with its digest')
+  })
+
   it('when there is no request, no receipt, or no committing record, then there is no verdict, said by count without the ids', () => {
-    expect(checkReceipt('req-1', storedReceiptOf(undefined), audited)).toBe('no such request')
-    expect(checkReceipt('req-1', null, audited)).toBe('no receipt')
-    expect(checkReceipt('req-1', receipt(), undefined)).toBe('no digest in the trail')
+    expect(checkReceipt('req-1', storedReceiptOf(undefined), [])).toBe('no such request')
+    expect(checkReceipt('req-1', null, [])).toBe('no receipt')
+    expect(checkAgainst(receipt(), [])).toBe('no record with its digest')
 
-    const line = whyNoReceiptVerdict(['no such request', 'no digest in the trail', 'no such request'])
+    const line = whyNoReceiptVerdict(['no such request', 'no record with its digest', 'no such request'])
 
-    expect(line).toMatch(/^of the requests named with --receipt, 2 have no deletion request \(check the ids\); 1 has no audit record committing to a receipt/)
+    expect(line).toMatch(
+      /^of the requests named with --receipt, 2 have no deletion request \(check the ids\); 1 has no record with its receipt's digest in the chains walked \(its deletion.completed may still be owed/,
+    )
     expect(line).not.toContain('req-')
   })
 })
@@ -113,9 +153,9 @@ describe('a receipt held against the trail a deletion wrote (in-memory ports)', 
     const stored = storedReceiptOf(w.requests.peek('req-1'))
 
     // Act
-    const intact = checkReceipt('req-1', stored, digests.lastOf('req-1'))
+    const intact = checkReceipt('req-1', stored, digests.recordsOf('req-1'))
     const stores = stored?.stores.map((entry) => (entry.store === 'keycloak' ? { ...entry, action: 'kept' } : entry)) ?? []
-    const edited = checkReceipt('req-1', stored && { ...stored, stores }, digests.lastOf('req-1'))
+    const edited = checkReceipt('req-1', stored && { ...stored, stores }, digests.recordsOf('req-1'))
 
     // Assert
     expect(intact).toMatchObject({ matches: true, event: 'deletion.completed' })

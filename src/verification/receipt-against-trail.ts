@@ -1,7 +1,7 @@
-import type { DeletionReceipt, DeletionRequest } from '../deletion/deletion-request.js'
+import type { DeletionReceipt, DeletionRequest, RequestState } from '../deletion/deletion-request.js'
 import { receiptSha256 } from '../deletion/receipt-digest.js'
 
-/** The record of a request that commits to its receipt last: its digest and where it is in the trail. */
+/** A record of a request that commits to a receipt: its digest, its event and where it is in the trail. */
 export interface AuditedReceipt {
   sha256: string
   event: string
@@ -11,13 +11,14 @@ export interface AuditedReceipt {
 }
 
 /**
- * Collects, while the chains are walked, the last record (the latest `at`; on a tie, the one walked
- * last) of each named request whose detail carries `receiptSha256`. A record stored twice (a retried
- * append) commits to the same receipt both times. Holds one entry per named request, whatever the
- * trail's length: a record is parsed only when its text names one of them.
+ * Collects, while the chains are walked, every distinct receipt digest each named request's records
+ * commit to (`detail.receiptSha256`), with the event that carried it and the latest such record (the
+ * latest `at`; on a tie, the one walked last). A record stored twice (a retried append) commits to
+ * the same receipt both times, so it adds nothing. Holds, per named request, one entry per receipt
+ * it was settled with, whatever the trail's length: a record is parsed only when its text names one.
  */
 export class ReceiptDigestsInTrail {
-  private readonly last = new Map<string, AuditedReceipt>()
+  private readonly seen = new Map<string, Map<string, AuditedReceipt>>()
   /** Each id as it appears in a record's text (JSON.stringify of the record), quotes and escapes included. */
   private readonly needles: readonly string[]
 
@@ -37,24 +38,29 @@ export class ReceiptDigestsInTrail {
     }
     const sha256 = record?.detail?.receiptSha256
     if (typeof record?.requestId !== 'string' || !this.requestIds.includes(record.requestId) || typeof sha256 !== 'string' || typeof record.at !== 'string') return
-    const before = this.last.get(record.requestId)
+    const event = String(record.event)
+    const ofRequest = this.seen.get(record.requestId) ?? new Map<string, AuditedReceipt>()
+    this.seen.set(record.requestId, ofRequest)
+    const key = `${event} ${sha256}`
+    const before = ofRequest.get(key)
     if (before && Date.parse(before.at) > Date.parse(record.at)) return
-    this.last.set(record.requestId, { sha256, event: String(record.event), at: record.at, chain, seq })
+    ofRequest.set(key, { sha256, event, at: record.at, chain, seq })
   }
 
-  lastOf(requestId: string): AuditedReceipt | undefined {
-    return this.last.get(requestId)
+  /** The receipts the trail walked committed to for this request, each with its latest record. */
+  recordsOf(requestId: string): readonly AuditedReceipt[] {
+    return [...(this.seen.get(requestId)?.values() ?? [])]
   }
 }
 
-/** A named request's stored receipt held against the digest its last receipt record commits to. */
+/** A named request's stored receipt held against the records of it that commit to a receipt. */
 export interface ReceiptCheck {
   requestId: string
-  /** The stored receipt is the one the trail committed to last. */
+  /** A record of the event that settles a receipt of this state commits to the stored receipt. */
   matches: boolean
   /** receiptSha256 of the receipt on the request row now. */
   storedSha256: string
-  /** The digest in that record, its event and where it is (chain, seq). */
+  /** The digest in that record (when it does not match: in the latest record the stored receipt contradicts), its event and where it is (chain, seq). */
   auditedSha256: string
   event: string
   chain: string
@@ -62,29 +68,52 @@ export interface ReceiptCheck {
 }
 
 /** Why a named request's receipt gets no verdict: one side has nothing to compare. */
-export type NoReceiptVerdict = 'no such request' | 'no receipt' | 'no digest in the trail'
+export type NoReceiptVerdict = 'no such request' | 'no receipt' | 'no record with its digest'
 
 /** A request's stored receipt as checkReceipt takes it: undefined, no such request; null, it has none (not completed or partial). */
 export const storedReceiptOf = (request: DeletionRequest | undefined): DeletionReceipt | null | undefined => (request ? (request.receipt ?? null) : undefined)
 
+/** The record that settles a receipt of each state a stored receipt can have (buildReceipt makes only these two). */
+const SETTLED_BY: Partial<Record<RequestState, string>> = { completed: 'deletion.completed', partial: 'deletion.partial' }
+
 /**
- * The stored receipt (undefined: no such request; null: the request has none) against the last
- * receipt record the walk found of it.
+ * Whether a record the stored receipt does not match shows it was changed: the record of the event
+ * that settles the receipt's state commits to what that settle stored (a partial one is appended
+ * before its receipt is stored, a completed one after it is), and a receipt of a state no record
+ * settles was not made by a settle. A `deletion.partial` alone says nothing of a completed receipt:
+ * its `deletion.completed` may be in flight, or owed until the sweeper stores it.
  */
-export function checkReceipt(requestId: string, stored: DeletionReceipt | null | undefined, audited: AuditedReceipt | undefined): ReceiptCheck | NoReceiptVerdict {
+const contradicts = (settledBy: string | undefined, record: AuditedReceipt): boolean => settledBy === undefined || record.event === settledBy
+
+/** The latest of some records (by `at`; on a tie, the one listed last). */
+const latest = (records: readonly AuditedReceipt[]): AuditedReceipt | undefined =>
+  records.reduce<AuditedReceipt | undefined>((last, record) => (last && Date.parse(last.at) > Date.parse(record.at) ? last : record), undefined)
+
+/**
+ * The stored receipt (undefined: no such request; null: the request has none) against every record
+ * of it the walk found that commits to a receipt. It matches when any record of the event that
+ * settles its state carries its digest: a later record of another receipt (a partial one whose
+ * finish failed, so the request kept the receipt it had) does not make it a mismatch. Without one,
+ * it is a mismatch only when a record contradicts it (see contradicts); otherwise there is no
+ * verdict: its record may still be owed, or on a chain not walked.
+ */
+export function checkReceipt(requestId: string, stored: DeletionReceipt | null | undefined, audited: readonly AuditedReceipt[]): ReceiptCheck | NoReceiptVerdict {
   if (stored === undefined) return 'no such request'
   if (stored === null) return 'no receipt'
-  if (!audited) return 'no digest in the trail'
   const storedSha256 = receiptSha256(stored)
-  return { requestId, matches: storedSha256 === audited.sha256, storedSha256, auditedSha256: audited.sha256, event: audited.event, chain: audited.chain, seq: audited.seq }
+  const settledBy = SETTLED_BY[stored.state]
+  const matching = latest(audited.filter((record) => record.event === settledBy && record.sha256 === storedSha256))
+  const verdict = matching ?? latest(audited.filter((record) => contradicts(settledBy, record)))
+  if (!verdict) return 'no record with its digest'
+  return { requestId, matches: verdict === matching, storedSha256, auditedSha256: verdict.sha256, event: verdict.event, chain: verdict.chain, seq: verdict.seq }
 }
 
 const REASONS: Readonly<Record<NoReceiptVerdict, [one: string, many: string]>> = {
   'no such request': ['has no deletion request (check the id)', 'have no deletion request (check the ids)'],
   'no receipt': ['has no receipt (only a completed or partial deletion has one)', 'have no receipt (only a completed or partial deletion has one)'],
-  'no digest in the trail': [
-    'has no audit record committing to a receipt in the chains walked (made before receipts were digested, its record still owed, or on a chain --chain left out)',
-    'have no audit record committing to a receipt in the chains walked (made before receipts were digested, their records still owed, or on a chain --chain left out)',
+  'no record with its digest': [
+    "has no record with its receipt's digest in the chains walked (its deletion.completed may still be owed: it is stored after the receipt, by the sweeper when its append failed; or the receipt was made before receipts were digested, or its record is on a chain --chain left out)",
+    "have no record with their receipt's digest in the chains walked (a deletion.completed may still be owed: it is stored after the receipt, by the sweeper when its append failed; or the receipt was made before receipts were digested, or its record is on a chain --chain left out)",
   ],
 }
 
@@ -99,8 +128,8 @@ export function whyNoReceiptVerdict(reasons: readonly NoReceiptVerdict[]): strin
 
 /**
  * An intact walk's verdict with the named receipts' checks: `ok` only when every stored receipt is
- * the one its request's trail committed to last, so a scheduled run that reads `ok` (and the exit
- * code, 1) notices a receipt edited after it was audited.
+ * one its request's trail committed to, so a scheduled run that reads `ok` (and the exit code, 1)
+ * notices a receipt edited after it was audited.
  */
 export function verdictWithReceipts<V extends { ok: boolean }>(verdict: V, checks: readonly ReceiptCheck[]): V & { receipts: readonly ReceiptCheck[] } {
   return { ...verdict, ok: verdict.ok && checks.every((check) => check.matches), receipts: checks }

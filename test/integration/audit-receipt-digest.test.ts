@@ -3,10 +3,12 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { projectRoot } from '../../src/config/project-root.js'
 import type { DeletionReceipt } from '../../src/deletion/deletion-request.js'
-import type { AuditRecord } from '../../src/deletion/ports.js'
+import { DependencyUnavailableError } from '../../src/deletion/errors.js'
+import type { AuditRecord, IdentityProvider } from '../../src/deletion/ports.js'
 import { receiptSha256 } from '../../src/deletion/receipt-digest.js'
 import { expectDeleted } from '../support/assertions.js'
 import { runAuditVerify } from '../support/audit-verify-cli.js'
+import { failWhen, withFaults } from '../support/faults.js'
 import { type Harness, startHarness } from '../support/harness.js'
 import { TEST_KEYSPACE } from '../support/test-env.js'
 
@@ -26,9 +28,20 @@ const cronEnv = {
   API_BEARER_CONSUMERS_FILE: join(projectRoot, 'no-such-dir', 'api-consumers.json'),
 }
 
+/** Users whose Keycloak calls fail as when it is down: their deletion ends partial, the keycloak step owed. */
+const keycloakDownFor = new Set<string>()
+const failingIdentityFor = (identity: IdentityProvider): IdentityProvider =>
+  withFaults(
+    identity,
+    failWhen(
+      (_method, args) => keycloakDownFor.has(args[0] as string),
+      () => new DependencyUnavailableError('keycloak'),
+    ),
+  )
+
 let h: Harness
 beforeAll(async () => {
-  h = await startHarness()
+  h = await startHarness({}, { identity: failingIdentityFor })
 })
 afterAll(async () => {
   await h?.close()
@@ -40,6 +53,31 @@ async function completedDeletion(): Promise<{ requestId: string }> {
   const requestId = `receipt-digest-${randomUUID()}`
   await expectDeleted(await h.deleteRequest({ request: { userId: user.id } }, { 'x-authenticated-user-token': h.userToken({ sub: user.id }), 'x-request-id': requestId }))
   return { requestId }
+}
+
+/**
+ * A user's own deletion left partial by Keycloak being down: its deletion.partial record and its
+ * partial receipt stored. Taken off the open list, so no sweep (of this or another test file's
+ * service) settles it further while the test shapes what a later pass left.
+ */
+async function partialDeletion(): Promise<{ requestId: string; userId: string; partial: DeletionReceipt }> {
+  const user = await h.seed()
+  const requestId = `receipt-digest-${randomUUID()}`
+  keycloakDownFor.add(user.id)
+  try {
+    await expectDeleted(await h.deleteRequest({ request: { userId: user.id } }, { 'x-authenticated-user-token': h.userToken({ sub: user.id }), 'x-request-id': requestId }))
+  } finally {
+    keycloakDownFor.delete(user.id)
+  }
+  await h.db.execute(`DELETE FROM ${TEST_KEYSPACE}.user_deletion_request_open WHERE id = ?`, [requestId], { prepare: true })
+  const partial = JSON.parse(await storedReceiptText(requestId)) as DeletionReceipt
+  expect(partial.state).toBe('partial')
+  return { requestId, userId: user.id, partial }
+}
+
+/** A record of the request as the service writes it, on this harness's chain. */
+function appendRecord(requestId: string, userId: string, event: AuditRecord['event'], receipt: DeletionReceipt): Promise<void> {
+  return h.service.audit.append({ event, requestId, userId, requestedBy: userId, at: new Date().toISOString(), detail: { receiptSha256: receiptSha256(receipt) } })
 }
 
 /** The receipt column of a request, as stored. */
@@ -105,4 +143,58 @@ describe('an audit record commits to the receipt it settled, on the real Cassand
     expect(run.stdout).toBe('')
     expect(run.stderr.trim().split('\n')).toEqual(['audit:verify: of the requests named with --receipt, 1 has no deletion request (check the id)'])
   }, 60_000)
+
+  it('when a partial request completed and its deletion.completed is not yet stored (in flight, or owed to the sweeper), then exit 2 saying it may be owed, and exit 0 once it is stored', async () => {
+    // Arrange: the finish of the completing pass stored its receipt (and state) before its record.
+    const { requestId, userId, partial } = await partialDeletion()
+    const chain = h.service.audit.currentChain
+    const completed: DeletionReceipt = { ...partial, state: 'completed', stores: partial.stores.map((entry) => (entry.store === 'keycloak' ? { ...entry, action: 'deleted' } : entry)) }
+    await h.db.execute(`UPDATE ${REQUESTS} SET state = 'completed', receipt = ? WHERE id = ?`, [JSON.stringify(completed), requestId], { prepare: true })
+
+    // Act
+    const owed = await runAuditVerify(['--chain', chain, '--receipt', requestId], cronEnv)
+    await appendRecord(requestId, userId, 'deletion.completed', completed)
+    const stored = await runAuditVerify(['--chain', chain, '--receipt', requestId], cronEnv)
+
+    // Assert: not a mismatch against the partial record (no tampering is reported) ...
+    expect(owed.code).toBe(2)
+    expect(owed.stdout).toBe('')
+    expect(owed.stderr).toMatch(/^audit:verify: of the requests named with --receipt, 1 has no record with its receipt's digest in the chains walked \(its deletion.completed may still be owed/)
+    // ... and the owed record, once stored, is the one it matches.
+    expect(stored.stderr).toBe('')
+    expect(stored.code).toBe(0)
+    expect(JSON.parse(stored.stdout)).toMatchObject({ ok: true, receipts: [{ requestId, matches: true, storedSha256: receiptSha256(completed), event: 'deletion.completed', chain }] })
+  }, 120_000)
+
+  it('when a later pass appended a partial record whose finish failed and the request kept its earlier receipt, then the kept receipt matches its own record; edited, it does not', async () => {
+    // Arrange: a later pass owing more stores audited a receipt that was never stored (its finish failed);
+    // the next pass owed the same stores as the stored receipt, and kept it.
+    const { requestId, userId, partial } = await partialDeletion()
+    const chain = h.service.audit.currentChain
+    const neverStored: DeletionReceipt = {
+      ...partial,
+      completedAt: new Date().toISOString(),
+      stores: partial.stores.map((entry) => (entry.store === 'cassandra.user_lookup' ? { ...entry, action: 'pending' } : entry)),
+    }
+    await appendRecord(requestId, userId, 'deletion.partial', neverStored)
+    const kept = await runAuditVerify(['--chain', chain, '--receipt', requestId], cronEnv)
+
+    // Act: the kept receipt edited (its owed Keycloak line said deleted).
+    const edited: DeletionReceipt = { ...partial, stores: partial.stores.map((entry) => (entry.store === 'keycloak' ? { ...entry, action: 'deleted' } : entry)) }
+    await h.db.execute(`UPDATE ${REQUESTS} SET receipt = ? WHERE id = ?`, [JSON.stringify(edited), requestId], { prepare: true })
+    const tampered = await runAuditVerify(['--chain', chain, '--receipt', requestId], cronEnv)
+
+    // Assert
+    expect(kept.stderr).toBe('')
+    expect(kept.code).toBe(0)
+    expect(JSON.parse(kept.stdout)).toMatchObject({
+      ok: true,
+      receipts: [{ requestId, matches: true, storedSha256: receiptSha256(partial), auditedSha256: receiptSha256(partial), event: 'deletion.partial', chain }],
+    })
+    expect(tampered.code).toBe(1)
+    expect(JSON.parse(tampered.stdout)).toMatchObject({
+      ok: false,
+      receipts: [{ requestId, matches: false, storedSha256: receiptSha256(edited), auditedSha256: receiptSha256(neverStored), event: 'deletion.partial' }],
+    })
+  }, 120_000)
 })
