@@ -463,6 +463,41 @@ describe('BatchRunner: a dependency in trouble', () => {
     expect(w.engine.users()).toEqual([])
   })
 
+  it('when a restarted job cannot look for the requests earlier tries opened (Cassandra read timeouts while writes land), then no try is counted: the faults open the breaker, each reported once, the users stay pending and are never failed, while the sweeper may be finishing their deletions; once reads answer they read deleted', async () => {
+    // One try allowed: a try counted for the failed read would fail the user at once.
+    const w = batchWorld({ maxAttempts: 1 })
+    const users = [U1, U2, U3, U4]
+    for (const userId of users) w.engine.seedRequest(requestOf(batchRequestId(JOB_ID, userId), userId, 'in_progress', START))
+    await w.submit(users)
+    // Every one of them was tried by instance-b, which took the slice before and died.
+    expect(await w.jobs.acquireSlice(JOB_ID, 0, 'instance-b', START, START)).toBe(true)
+    w.clock.advance(1)
+    let readsFail = true
+    const get = w.engine.get.bind(w.engine)
+    w.engine.get = async (requestId) => {
+      if (readsFail) throw new DependencyUnavailableError('cassandra')
+      return get(requestId)
+    }
+
+    await w.runner.pass()
+    await eventually(async () => expect(await w.state()).toBe('paused'))
+
+    expect(await w.jobs.items(JOB_ID, 0)).toEqual(users.map((userId) => pending(userId, 0)))
+    expect(w.breakerChanges).toEqual(['opened'])
+    expect(w.errors).toEqual([expect.any(DependencyUnavailableError), expect.any(DependencyUnavailableError)])
+    expect(w.engine.resumed).toEqual([])
+
+    readsFail = false
+    w.clock.advance(COOL_OFF_MS)
+    await eventually(async () => expect(await w.state()).toBe('running'))
+    await eventually(async () => expect((await w.slice(0))?.leaseUntil).toEqual(new Date(0)))
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+
+    expect(await w.jobs.items(JOB_ID, 0)).toEqual(users.map((userId) => deleted(userId, 0, w.clock.now())))
+    expect(w.engine.users()).toEqual([])
+  })
+
   it("when the probe after the cool-off meets a user whose request is still another runner's, then the next user probes instead: the breaker closes and the job runs again", async () => {
     const w = batchWorld()
     // U3 comes first after the outage; an earlier try of theirs opened a request another runner still holds.
@@ -1433,6 +1468,37 @@ describe('BatchRunner: a cancelled job', () => {
     expect(w.engine.users().sort()).toEqual([U1, U2, U3, U4])
     // One read of the job for the slices taken, one look at its cancel for both.
     expect(w.timeline.count('jobs.get')).toBe(2)
+  })
+
+  it('when finishing the requests earlier tries opened for a cancelled job’s users meets a dependency in trouble, pass after pass, then its breaker never opens (its users spared by the cancel give every probe back: it might never close again), and each user is reported once, not once per pass; once it recovers they read deleted and the job completes', async () => {
+    const w = batchWorld()
+    const users = [U1, U2, U3, U4]
+    for (const userId of users) w.engine.seedRequest(requestOf(batchRequestId(JOB_ID, userId), userId, 'in_progress', START))
+    await w.submit(users)
+    // instance-b took the slice, opened every user's request and died; then the job was cancelled.
+    expect(await w.jobs.acquireSlice(JOB_ID, 0, 'instance-b', START, new Date(START.getTime() + LEASE_MS))).toBe(true)
+    const before = await w.state()
+    await cancel(w)
+    w.clock.advance(LEASE_MS)
+    w.engine.down = true
+
+    for (let pass = 0; pass < 3; pass++) {
+      await w.runner.pass()
+      await eventually(async () => expect((await w.slice(0))?.leaseUntil).toEqual(new Date(0)))
+    }
+
+    expect(w.engine.resumed).toHaveLength(3 * users.length)
+    expect(w.breakerChanges).toEqual([])
+    expect(await w.state()).toBe(before)
+    expect(w.errors).toEqual(users.map(() => expect.any(DependencyUnavailableError)))
+    expect(await w.jobs.items(JOB_ID, 0)).toEqual(users.map((userId) => pending(userId, 0)))
+
+    w.engine.down = false
+    await workToTheEnd(w)
+
+    expect(await w.state()).toBe('completed')
+    expect(await w.jobs.items(JOB_ID, 0)).toEqual(users.map((userId) => deleted(userId, 0, w.clock.now())))
+    expect(w.engine.users()).toEqual([])
   })
 
   it('when a cancelled job’s user may have an earlier request and it cannot be looked for (Cassandra in trouble), then they stay pending with no try counted, never failed, and are recorded cancelled once it can', async () => {

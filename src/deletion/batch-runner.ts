@@ -79,8 +79,12 @@ type Outcome =
   | { status: 'busy' }
   /** The job's own read (its cancel, its creator's standing, the pace budget) met a dependency in trouble before the deletion: no try of the user's, a fault for the breaker. */
   | { status: 'unread' }
-  /** Finishing (or reading) the request an earlier try opened met a dependency in trouble: no try of the user's (their deletion is under way), a fault for the breaker. */
-  | { status: 'unsettled' }
+  /**
+   * Looking for the request an earlier try may have opened, or finishing it, met a dependency in
+   * trouble (`cause`): no try of the user's (their deletion may be under way), a fault for the
+   * breaker unless `ofCancelledJob`.
+   */
+  | { status: 'unsettled'; cause: unknown; ofCancelledJob: boolean }
   | { status: 'stopped' }
   | { status: 'lease lost' }
 
@@ -124,6 +128,8 @@ export class BatchRunner {
   private readonly jobCache = new Map<string, BatchJob>()
   /** The last look at each job's cancel: when, and what it found. */
   private readonly cancelLooks = new Map<string, { at: number; cancelled: boolean; look: Promise<boolean> }>()
+  /** Per cancelled job, its users whose unsettled outcome was reported, until they settle otherwise (reportUnsettled). */
+  private readonly unsettledReported = new Map<string, Set<string>>()
 
   constructor(private readonly deps: BatchRunnerDeps) {}
 
@@ -230,6 +236,7 @@ export class BatchRunner {
     this.jobCache.delete(jobId)
     this.breakers.delete(jobId)
     this.cancelLooks.delete(jobId)
+    this.unsettledReported.delete(jobId)
   }
 
   /**
@@ -240,7 +247,7 @@ export class BatchRunner {
   private forgetClosed(open: readonly string[]): void {
     const listed = new Set(open)
     const worked = new Set([...this.working.keys()].map((key) => key.slice(0, key.lastIndexOf('/'))))
-    for (const jobId of new Set([...this.jobCache.keys(), ...this.breakers.keys(), ...this.cancelLooks.keys()])) {
+    for (const jobId of new Set([...this.jobCache.keys(), ...this.breakers.keys(), ...this.cancelLooks.keys(), ...this.unsettledReported.keys()])) {
       if (!listed.has(jobId) && !worked.has(jobId)) this.forget(jobId)
     }
   }
@@ -290,12 +297,19 @@ export class BatchRunner {
         if (outcome.status === 'unread' || outcome.status === 'unsettled') {
           // The user stays pending with no try counted; the breaker hears the fault, as the attempt's
           // own (a probe's reopens it for another cool-off, not given back to be taken at once again).
-          // A restarted job whose users all have an earlier try meets an outage only here: counted,
-          // it pauses the job instead of asking the dependency again for every user.
-          await this.recordForBreaker(job.id, true, admission)
+          // A restarted job whose users all may have an earlier try meets an outage here: counted, it
+          // pauses the job instead of asking the dependency again for every user. Not a cancelled
+          // job's user, admitted or not: such a job begins no deletion, and its users spared by the
+          // cancel give every probe back, so a breaker it opened might never close (the job paused,
+          // its breaker reported open, for good); nor an outcome without admission, never the breaker's.
+          if (admission && !(outcome.status === 'unsettled' && outcome.ofCancelledJob)) await this.recordForBreaker(job.id, true, admission)
+          else giveBackProbe()
+          if (outcome.status === 'unsettled') this.reportUnsettled(job.id, item.userId, outcome)
           settled = false
           continue
         }
+        // Any other outcome: the outage, as this user met it, is over (reportUnsettled).
+        this.unsettledReported.get(job.id)?.delete(item.userId)
         if (outcome.status === 'lease lost' || outcome.status === 'stopped' || outcome.status === 'busy') {
           // Not tried to the end: nothing to tell the breaker, and the user stays pending as they are.
           giveBackProbe()
@@ -402,6 +416,23 @@ export class BatchRunner {
     return 'stopped'
   }
 
+  /**
+   * Reports the dependency fault that left a user unsettled. A running job reports each: its breaker
+   * bounds them. A cancelled job's has no breaker pacing the passes that take its slices again, so
+   * each user is reported once until they settle otherwise (the outage, as they met it, over): a
+   * line per user per pass for as long as an outage lasts would flood the log, while none at all
+   * would hide why a cancelled job does not complete.
+   */
+  private reportUnsettled(jobId: string, userId: string, outcome: { cause: unknown; ofCancelledJob: boolean }): void {
+    if (outcome.ofCancelledJob) {
+      const reported = this.unsettledReported.get(jobId) ?? new Set<string>()
+      this.unsettledReported.set(jobId, reported)
+      if (reported.has(userId)) return
+      reported.add(userId)
+    }
+    this.deps.onError?.(outcome.cause)
+  }
+
   private async breakerChanged(jobId: string, change: 'opened' | 'closed'): Promise<void> {
     this.deps.onBreaker?.(jobId, change)
     // Shown by the status route; best effort, as the store may be what is in trouble.
@@ -425,7 +456,7 @@ export class BatchRunner {
   private async attempt(job: BatchJob, item: BatchItem, mayHaveEarlierTry: boolean, lease: SliceLease): Promise<Outcome> {
     const requestId = batchRequestId(job.id, item.userId)
     let callerRefused: boolean
-    // The job is cancelled: no deletion begins, and a dependency in trouble is not a try of the user.
+    // The job is cancelled: no deletion begins.
     let withdrawn = false
     try {
       withdrawn = await this.cancelled(job)
@@ -437,9 +468,9 @@ export class BatchRunner {
     }
     if (!(await this.keepLease(job.id, lease))) return { status: 'lease lost' }
     try {
-      const earlier = mayHaveEarlierTry ? await this.deps.requests.get(requestId) : undefined
       // A deletion already under way is finished, cancelled job or locked-out creator: the sweeper would finish it anyway.
-      if (earlier) return await this.settleEarlier(job, requestId)
+      const earlier = mayHaveEarlierTry ? await this.settleEarlierIfOpened(job, requestId) : undefined
+      if (earlier) return earlier.status === 'unsettled' ? { ...earlier, ofCancelledJob: withdrawn } : earlier
       // Looked at again: the wait for a pace token may have outlasted the last look.
       let refusedNow: boolean
       try {
@@ -471,9 +502,8 @@ export class BatchRunner {
       // Already deleted, or not found at all (a hard deletion's tombstone): perhaps by their manager's deletion in this job.
       const byThisJob = err instanceof UserAlreadyDeletedError || err instanceof UserNotFoundError ? await this.deletedByThisJob(job, item.userId) : undefined
       if (byThisJob) return byThisJob
-      const failed = this.failure(err)
-      // A cancelled job's user whose earlier request cannot be looked for: left pending, no try counted (never failed for an outage).
-      return withdrawn && failed.status === 'fault' ? { status: 'busy' } : failed
+      // Never a cancelled job's: its users reach no deletion, and a fault looking for or finishing an earlier request is 'unsettled'.
+      return this.failure(err)
     }
   }
 
@@ -592,16 +622,37 @@ export class BatchRunner {
    * a second. A dependency failing meanwhile is not a try of the user's: their deletion is under way
    * (the sweeper finishes it), so they stay pending with no try counted, never failed for it. It is
    * the dependency's failure all the same ('unsettled'): the breaker counts it, as it counts a
-   * deletion meeting the outage, so a restarted job (every user with an earlier try) pauses too.
+   * deletion meeting the outage, so a restarted job (every user with an earlier try) pauses too
+   * (not a cancelled job's: see workSlice).
    */
   private async settleEarlier(job: BatchJob, requestId: string): Promise<Outcome> {
     try {
       return await this.settleFrom(job, requestId)
     } catch (err) {
-      if (!this.deps.classify(err).fault) throw err
-      this.deps.onError?.(err)
-      return { status: 'unsettled' }
+      return this.unsettled(err)
     }
+  }
+
+  /**
+   * The same for a user an earlier try may have opened a request for: undefined when none did. A
+   * fault looking for it is met as one finishing it: that try may have opened it (a Cassandra read
+   * timing out while writes land), the sweeper then finishes their deletion, and a try counted
+   * for it would fail a user the sweeper deletes.
+   */
+  private async settleEarlierIfOpened(job: BatchJob, requestId: string): Promise<Outcome | undefined> {
+    let opened: boolean
+    try {
+      opened = (await this.deps.requests.get(requestId)) !== undefined
+    } catch (err) {
+      return this.unsettled(err)
+    }
+    return opened ? this.settleEarlier(job, requestId) : undefined
+  }
+
+  /** A dependency fault about an earlier try's request: 'unsettled'; anything else is thrown, the item's answer. */
+  private unsettled(err: unknown): Outcome {
+    if (!this.deps.classify(err).fault) throw err
+    return { status: 'unsettled', cause: err, ofCancelledJob: false }
   }
 
   private async settleFrom(job: BatchJob, requestId: string): Promise<Outcome> {
