@@ -66,15 +66,22 @@ export async function runCassandra<T>(client: Client, call: (client: Client) => 
 }
 
 /**
- * Idempotent writes that need no order among them, sent as one unlogged batch: one request instead
- * of one per write (a deletion's lookups, identities, memberships, outbox rows; audit records queued
- * together; a batch job's rows). As for the same writes sent in parallel, a failure says nothing of
- * which landed: nothing is atomic about it, and the caller treats them all as not written.
+ * Idempotent writes that need no order among them, sent as one batch, unlogged unless `logged`: one
+ * request instead of one per write (a deletion's lookups, identities, memberships, outbox rows; audit
+ * records queued together; a batch job's rows). Unlogged, as for the same writes sent in parallel, a
+ * failure says nothing of which landed: nothing is atomic about it, and the caller treats them all
+ * as not written.
  * `timestamp` (µs since the epoch): the write time of every one of them, instead of the driver's.
+ * `logged`: writes that must land whole or not at all, as a logged batch (applied whole once
+ * Cassandra has taken it, even when its answer is lost), at the cost of the batch log.
  */
-export async function writeTogether(client: Client, writes: readonly { query: string; params: unknown[] }[], options: { timestamp?: number } = {}): Promise<void> {
+export async function writeTogether(
+  client: Client,
+  writes: readonly { query: string; params: unknown[] }[],
+  { logged = false, ...options }: { timestamp?: number; logged?: boolean } = {},
+): Promise<void> {
   const [only] = writes
   if (!only) return
   if (writes.length === 1) await runCassandra(client, (c) => c.execute(only.query, only.params, { ...IDEMPOTENT, ...options }))
-  else await runCassandra(client, (c) => c.batch([...writes], { ...IDEMPOTENT, logged: false, ...options }))
+  else await runCassandra(client, (c) => c.batch([...writes], { ...IDEMPOTENT, logged, ...options }))
 }

@@ -529,24 +529,16 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
    */
   private async writeUnderLease(query: string, params: unknown[], heldUntil: Date | undefined, alongside: readonly { query: string; params: unknown[] }[] = []): Promise<boolean> {
     if (!heldUntil) {
-      await this.writeWhole([{ query, params }, ...alongside], IDEMPOTENT)
+      await writeTogether(this.client, [{ query, params }, ...alongside], { logged: true })
       return true
     }
     const stamp = this.stamps.next()
     if (stampedWithin(stamp, heldUntil)) {
-      await this.writeWhole([{ query, params }, ...alongside], { ...IDEMPOTENT, timestamp: stamp })
+      await writeTogether(this.client, [{ query, params }, ...alongside], { logged: true, timestamp: stamp })
       return true
     }
     const result = await runCassandra(this.client, (client) => client.execute(`${query} IF leaseuntil = ?`, [...params, heldUntil], { prepare: true }))
     return result.wasApplied()
-  }
-
-  /** Plain writes that land whole or not at all: one statement, or a logged batch of them. */
-  private async writeWhole(writes: readonly { query: string; params: unknown[] }[], options: typeof IDEMPOTENT & { timestamp?: number }): Promise<void> {
-    const [only] = writes
-    if (!only) return
-    if (writes.length === 1) await runCassandra(this.client, (client) => client.execute(only.query, only.params, options))
-    else await runCassandra(this.client, (client) => client.batch([...writes], { ...options, logged: true }))
   }
 
   async reopen({ id, userId, createdAt, cancelledBy }: Pick<DeletionRequest, 'id' | 'userId' | 'createdAt' | 'cancelledBy'>, state: RequestState, heldUntil?: Date): Promise<void> {
