@@ -170,6 +170,17 @@ describe('RedisUserCache: what an error reply means', () => {
     expect(await cache.readUser(USER)).toEqual({ kind: 'other', type: 'string', value: 'x' })
   })
 
+  it('when the key is rewritten with another type under the read again (a second WRONGTYPE), then the read fails as redis unavailable (503), not as a bug', async () => {
+    const { cache, stub } = await cacheOver(replying({ TYPE: '+hash\r\n', HLEN: ':1\r\n', MEMORY: ':64\r\n', HGETALL: '-WRONGTYPE Operation against a key holding the wrong kind of value\r\n' }))
+
+    const result = await settle(cache.readUser(USER))
+
+    expectRedisUnavailable(result)
+    expect(String((result.error as DependencyUnavailableError).cause)).toBe('Error: redis answered WRONGTYPE to the read of user:<id> twice')
+    // Read afresh once, then given up: not a third time.
+    expect(afterHandshake(stub).filter((name) => name === 'HGETALL')).toHaveLength(2)
+  })
+
   for (const code of ['LOADING', 'BUSY', 'MASTERDOWN', 'READONLY', 'TRYAGAIN', 'CLUSTERDOWN', 'MISCONF', 'OOM', 'ERR']) {
     it(`when Redis answers ${code}, then the call fails as redis unavailable (the step owed, the deletion goes on), the cause worded with the code only`, async () => {
       const { cache } = await cacheOver(replying({ DEL: `-${code} Redis is not serving (some text of its own)\r\n` }))

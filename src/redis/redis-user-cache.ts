@@ -76,7 +76,13 @@ export class RedisUserCache implements UserCache {
     } catch (err) {
       // The key was written again with another type between TYPE and its read: read it afresh, once.
       if (replyCode(err) !== 'WRONGTYPE') throw err
-      return this.readWithinBound(key)
+    }
+    try {
+      return await this.readWithinBound(key)
+    } catch (err) {
+      // Rewritten under the read again: the key is still being written, so the read is owed (503), as on an outage.
+      if (replyCode(err) !== 'WRONGTYPE') throw err
+      throw new DependencyUnavailableError('redis', { cause: new WordedCause('redis answered WRONGTYPE to the read of user:<id> twice') })
     }
   }
 
