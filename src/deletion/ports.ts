@@ -434,6 +434,8 @@ export interface CachedValueSize {
 export interface UserCache {
   /** What the key holds, or undefined when there is no key; never more than the adapter's bound (then its size, not its value). */
   readUser(userId: string): Promise<CachedUser | undefined>
+  /** Whether there is a key (of any type, any size), without reading or sizing it: what a dry run and a verification need. */
+  hasUser(userId: string): Promise<boolean>
   /** Removes the key; 1 when there was one, else 0. */
   deleteUser(userId: string): Promise<number>
 }

@@ -280,3 +280,27 @@ describe('RedisUserCache: a key larger than the bound (REDIS_MAX_VALUE_BYTES) is
     expect(result.ms).toBeLessThan(TIMEOUT_MS * 8)
   })
 })
+
+describe('RedisUserCache.hasUser: whether the key is there, without sizing or reading it', () => {
+  for (const [reply, exists] of [
+    [':1\r\n', true],
+    [':0\r\n', false],
+  ] as const) {
+    it(`when EXISTS answers ${reply.trim()}, then ${exists}, and EXISTS is the only command sent`, async () => {
+      const { cache, stub } = await cacheOver(replying({ EXISTS: reply }))
+
+      expect(await cache.hasUser(USER)).toBe(exists)
+      expect(stub.commands.filter(([name]) => name === 'EXISTS')).toEqual([['EXISTS', `user:${USER}`]])
+      expect(afterHandshake(stub)).toEqual(['EXISTS'])
+    })
+  }
+
+  it('when EXISTS is never answered, then it fails as redis unavailable within REDIS_TIMEOUT_MS', async () => {
+    const { cache } = await cacheOver(handshakeOnly)
+
+    const result = await settle(cache.hasUser(USER))
+
+    expectRedisUnavailable(result)
+    expect(result.ms).toBeLessThan(TIMEOUT_MS * 8)
+  })
+})

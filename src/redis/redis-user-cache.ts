@@ -86,6 +86,11 @@ export class RedisUserCache implements UserCache {
     }
   }
 
+  /** Whether `user:<id>` is there (EXISTS): what a dry run and a verification ask, without sizing or reading the value. */
+  async hasUser(userId: string): Promise<boolean> {
+    return (await this.run('EXISTS', (client) => client.exists(userCacheKey(userId)))) > 0
+  }
+
   /** TYPE, the size, then the one read that returns the value whole; undefined when the key is not there (or went meanwhile). */
   private async readWithinBound(key: string): Promise<CachedUser | undefined> {
     const type = await this.run('TYPE', (client) => client.type(key))

@@ -117,12 +117,15 @@ describe('npm run deletion:verify when it cannot verify', () => {
         readUser: async () => {
           throw new DependencyUnavailableError('redis', { cause: new RedisTimeoutError('HGETALL', 2000) })
         },
+        hasUser: async () => {
+          throw new DependencyUnavailableError('redis', { cause: new RedisTimeoutError('EXISTS', 2000) })
+        },
         deleteUser: async () => 0,
       },
     })
 
     expect(result.code).toBe(2)
-    expectOneCleanLine(result.err, 'redis unavailable: redis HGETALL not answered within 2000 ms')
+    expectOneCleanLine(result.err, 'redis unavailable: redis EXISTS not answered within 2000 ms')
   })
 
   it('when the search engine is down (the fake’s own failure), then one line, exit 2', async () => {

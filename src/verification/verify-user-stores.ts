@@ -111,7 +111,7 @@ export async function verifyUserStores(deps: UserStoresDeps, userId: string, pla
   }
   if (!deps.cache) notConfigured('redis.user', reached.cache, !erasing(plan), 'cache not configured')
   else {
-    const cached = (await deps.cache.readUser(userId)) !== undefined
+    const cached = await deps.cache.hasUser(userId)
     // A soft deletion removes the key but keeps the profile, from which Sunbird's cache fills again: shown, not judged.
     check('redis.user', erasing(plan) ? 'no key' : 'removed (refills from the kept profile)', cached ? 'key' : 'no key', erasing(plan) && cached)
   }

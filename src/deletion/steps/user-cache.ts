@@ -22,7 +22,7 @@ export const cacheUser = {
   async preview({ deps, userId }) {
     if (!deps.cache) return [{ store: STORE, action: NOT_CONFIGURED, count: 0 }]
     try {
-      return [{ store: STORE, action: 'delete', count: (await deps.cache.readUser(userId)) ? 1 : 0 }]
+      return [{ store: STORE, action: 'delete', count: (await deps.cache.hasUser(userId)) ? 1 : 0 }]
     } catch (err) {
       return [{ store: STORE, action: owedWhenUnavailable(deps, 'cacheUser', err, 'soft').action, count: 0 }]
     }

@@ -62,18 +62,32 @@ export function describeUserCacheContract(implementation: string, factory: Subje
       expect(await s.cache.readUser(userId)).toBeUndefined()
     })
 
+    test('when the key is there, of any type, then it exists; when never written or deleted, it does not', async (s) => {
+      const hashUser = randomUUID()
+      const stringUser = randomUUID()
+      expect(await s.cache.hasUser(hashUser)).toBe(false)
+
+      await s.seed(hashUser, hashOf(hashUser))
+      await s.seedString(stringUser, 'x')
+
+      expect(await s.cache.hasUser(hashUser)).toBe(true)
+      expect(await s.cache.hasUser(stringUser)).toBe(true)
+      await s.cache.deleteUser(hashUser)
+      expect(await s.cache.hasUser(hashUser)).toBe(false)
+    })
+
     test('when the user was never cached, then deleting answers 0', async (s) => {
       expect(await s.cache.deleteUser(randomUUID())).toBe(0)
     })
 
-    test('when the cache does not answer, then reading and deleting fail as the redis dependency unavailable (so the step stays owed)', async (s) => {
+    test('when the cache does not answer, then reading, asking whether the key exists and deleting fail as the redis dependency unavailable (so the step stays owed)', async (s) => {
       const down = await s.unreachable()
-      for (const call of [() => down.readUser(randomUUID()), () => down.deleteUser(randomUUID())]) expectRedisUnavailable(await failureOf(call))
+      for (const call of [() => down.readUser(randomUUID()), () => down.hasUser(randomUUID()), () => down.deleteUser(randomUUID())]) expectRedisUnavailable(await failureOf(call))
     })
 
-    test('when Redis takes the commands and never answers them, then reading and deleting fail as the redis dependency unavailable instead of hanging', async (s) => {
+    test('when Redis takes the commands and never answers them, then reading, asking whether the key exists and deleting fail as the redis dependency unavailable instead of hanging', async (s) => {
       const stuck = await s.unanswering()
-      for (const call of [() => stuck.readUser(randomUUID()), () => stuck.deleteUser(randomUUID())]) expectRedisUnavailable(await failureOf(call))
+      for (const call of [() => stuck.readUser(randomUUID()), () => stuck.hasUser(randomUUID()), () => stuck.deleteUser(randomUUID())]) expectRedisUnavailable(await failureOf(call))
     })
   })
 }

@@ -213,6 +213,11 @@ export class InMemoryUserCache extends Switchable implements UserCache {
     return other && { kind: 'other', ...other }
   }
 
+  async hasUser(userId: string): Promise<boolean> {
+    this.check()
+    return this.hashes.has(userId) || this.others.has(userId)
+  }
+
   async deleteUser(userId: string): Promise<number> {
     this.check()
     return this.hashes.delete(userId) || this.others.delete(userId) ? 1 : 0
