@@ -289,6 +289,7 @@ describe('deleteAccount, soft', () => {
       'cassandra.address: kept',
       'cassandra.user (profile): kept',
       'search.user_alias: absent',
+      'search.user_alias (addedByName): kept',
       'redis.user: deleted',
       'cassandra.user (managed users): kept',
       'kafka (delete.user topic): not-sent',

@@ -359,6 +359,16 @@ describe('deleteUser, a successful deletion', () => {
       extraTargets: { status: 'skipped', action: 'none configured', at: AT, entries: [] },
       userRow: { status: 'done', action: 'scrubbed', at: AT },
       searchUser: { status: 'done', action: 'absent', count: 0, at: AT },
+      searchAddedByName: {
+        status: 'done',
+        action: 'blanked',
+        count: 0,
+        at: AT,
+        entries: [
+          { store: 'search.user_alias (addedByName)', action: 'blanked', count: 0 },
+          { store: 'cassandra.user_organisation (addedbyname)', action: 'blanked', count: 0 },
+        ],
+      },
       cacheUser: { status: 'done', action: 'deleted', count: 0, at: AT },
       managedUsers: { status: 'skipped', action: 'scrubbed', count: 0, at: AT, ids: [] },
       event: { status: 'done', action: 'queued', at: AT },

@@ -260,6 +260,7 @@ describe('the stores beyond the five, per mode', () => {
     expect(shell.warnings.map((warning) => [warning.step, warning.requestId, (warning.err as DependencyUnavailableError).dependency])).toEqual([
       ['searchNotes', request()?.id, 'search'],
       ['searchUser', request()?.id, 'search'],
+      ['searchAddedByName', request()?.id, 'search'],
       ['cacheUser', request()?.id, 'redis'],
     ])
     for (const { err } of shell.warnings) {
@@ -398,7 +399,7 @@ describe('a grace period while the search engine or the cache is down', () => {
     expect(w.identity.hasAccount(TARGET)).toBe(false)
     expect(w.users.snapshot(TARGET)).toMatchObject({ status: 2, isDeleted: true, rootOrgId: null })
     const owed = Object.entries(request(w)?.steps ?? {}).filter(([, outcome]) => outcome?.status === 'pending')
-    expect(owed.map(([step]) => step).sort()).toEqual(['cacheUser', 'searchNotes', 'searchUser'])
+    expect(owed.map(([step]) => step).sort()).toEqual(['cacheUser', 'searchAddedByName', 'searchNotes', 'searchUser'])
     expect(request(w)?.steps.searchUser).toMatchObject({ plan: 'hard' })
     expect(receiptActions(w)).toMatchObject({ 'cassandra.user_lookup': 'deleted', 'search.user_alias': 'pending', 'redis.user': 'pending' })
     expect(w.outbox.appends).toHaveLength(1)

@@ -74,6 +74,13 @@ export interface UserStore {
   removeOrganisations(userId: string): Promise<number>
   /** Removes every user_roles row of the user. Idempotent. */
   eraseRoles(userId: string): Promise<number>
+
+  // Other users' memberships that name the person as who added them (see search-added-by-name.ts).
+  /**
+   * Sets `addedbyname` to null on the user_organisation row (userId, organisationId), only when the
+   * row's `addedby` is `adderId` and its `addedbyname` is set: true when it wrote. Never creates a row. Idempotent.
+   */
+  blankAdderName(userId: string, organisationId: string, adderId: string): Promise<boolean>
   /** Leaves only id, userid, status 2, isdeleted, createddate, updateddate and updatedby on the row; every other column null. Idempotent. */
   reduceToTombstone(userId: string, change: { requestedBy: string; at: Date }): Promise<void>
 
@@ -407,6 +414,21 @@ export interface UserSearchIndex {
   readNotes(userId: string): Promise<JsonRow[]>
   /** Removes every `usernotes` document of the user; how many. */
   deleteNotes(userId: string): Promise<number>
+  /**
+   * A page of the other users' documents whose memberships added by `adderId` (organisations.addedBy)
+   * still carry the adder's name (addedByName), in a stable order: `after`, the page's `next`, asks
+   * for the page after it; `next` is absent on the last page. A page may hold fewer than `pageSize`
+   * documents and still have a next (documents that match only through another adder's name).
+   */
+  findAdderNamed(adderId: string, pageSize: number, after?: string): Promise<AdderNamedPage>
+  /** Removes addedByName from the memberships of `userId`'s document that `adderId` added; true when the document changed. Idempotent. */
+  eraseAdderName(userId: string, adderId: string): Promise<boolean>
+}
+
+/** Documents that name an adder in their memberships: each document's id (the user id) and the organisation ids of those memberships. Never the name. */
+export interface AdderNamedPage {
+  documents: { userId: string; organisationIds: string[] }[]
+  next?: string
 }
 
 /**

@@ -46,6 +46,7 @@ const RECORDED: Record<StepName, StepOutcome> = {
   extraTargets: { status: 'skipped', action: 'none configured', at: EARLIER },
   userRow: done('scrubbed'),
   searchUser: done('tombstoned', 1),
+  searchAddedByName: done('blanked', 0),
   cacheUser: done('deleted', 1),
   managedUsers: { status: 'skipped', action: 'scrubbed', count: 0, at: EARLIER },
   event: done('queued'),

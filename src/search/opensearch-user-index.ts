@@ -1,6 +1,6 @@
 import type { Client } from '@opensearch-project/opensearch'
 import { DependencyUnavailableError, WordedCause } from '../deletion/errors.js'
-import type { JsonRow, SearchUserFlags, UserSearchIndex } from '../deletion/ports.js'
+import type { AdderNamedPage, JsonRow, SearchUserFlags, UserSearchIndex } from '../deletion/ports.js'
 import { NOTES_INDEX, USER_ALIAS } from './sunbird-indexes.js'
 
 /** Notes removed per round of deleteNotes (one search, one bulk request). */
@@ -159,6 +159,21 @@ function isScriptRefused(err: unknown): boolean {
 /** Sets `params.set`'s fields and removes those named in `params.remove`, in one update of the document. */
 const RESTORE_FLAGS_SCRIPT = 'for (def entry : params.set.entrySet()) { ctx._source[entry.getKey()] = entry.getValue() } for (def name : params.remove) { ctx._source.remove(name) }'
 
+/** Removes addedByName from the memberships `params.id` added; a document with none to remove is left as it is (noop), so a run again writes nothing. */
+const ERASE_ADDER_NAME_SCRIPT =
+  "boolean changed = false; if (ctx._source.organisations instanceof List) { for (def o : ctx._source.organisations) { if (o instanceof Map && o.addedBy == params.id && o.containsKey('addedByName')) { o.remove('addedByName'); changed = true } } } if (!changed) { ctx.op = 'noop' }"
+
+/** Conflicting writes the fallback of eraseAdderName tries again over before it fails as unavailable (another writer keeps changing the document). */
+export const ADDER_NAME_WRITE_ATTEMPTS = 3
+
+const isMembership = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
+const membershipsOf = (document: unknown): unknown[] => {
+  const organisations = isMembership(document) ? document.organisations : undefined
+  return Array.isArray(organisations) ? organisations : []
+}
+/** A membership `adderId` added that still carries their name. */
+const namesAdder = (membership: unknown, adderId: string): membership is Record<string, unknown> => isMembership(membership) && membership.addedBy === adderId && membership.addedByName !== undefined
+
 // Sunbird's usernotes maps userId as analysed text; its `raw` field is the whole value lowercased (analyzer keylower).
 const notesOf = (userId: string) => ({ term: { 'userId.raw': userId.toLowerCase() } })
 
@@ -246,6 +261,97 @@ export class OpenSearchUserIndex implements UserSearchIndex {
         throw err
       }
     })
+  }
+
+  /**
+   * Documents found by the term on `organisations.addedBy` (a keyword) and the existence of
+   * `organisations.addedByName`, paged with search_after on `userId` (a keyword, one per document):
+   * a stable order that needs no snapshot, so documents rewritten between pages are neither missed
+   * nor read twice. The memberships are an object array (not nested), so a document matches when
+   * any membership has the name; only those whose adder is `adderId` are returned.
+   */
+  async findAdderNamed(adderId: string, pageSize: number, after?: string): Promise<AdderNamedPage> {
+    return runSearch('search documents naming an adder', async () => {
+      const { body } = await this.client.search({
+        index: this.userAlias,
+        body: {
+          query: { bool: { filter: [{ term: { 'organisations.addedBy': adderId } }, { exists: { field: 'organisations.addedByName' } }] } },
+          _source: ['organisations.organisationId', 'organisations.addedBy', 'organisations.addedByName'],
+          size: pageSize,
+          sort: [{ userId: 'asc' }],
+          ...(after !== undefined && { search_after: JSON.parse(after) as (string | number)[] }),
+        },
+      })
+      const hits = completeHits('search documents naming an adder', body) as { _id?: unknown; _source?: unknown; sort?: unknown }[]
+      const documents = hits
+        .map((hit) => ({
+          userId: String(hit._id),
+          organisationIds: membershipsOf(hit._source)
+            .filter((membership) => namesAdder(membership, adderId))
+            .map((membership) => membership.organisationId)
+            .filter((id): id is string => typeof id === 'string'),
+        }))
+        .filter((document) => document.organisationIds.length > 0)
+      const last = hits.at(-1)
+      return hits.length < pageSize || !Array.isArray(last?.sort) ? { documents } : { documents, next: JSON.stringify(last.sort) }
+    })
+  }
+
+  /**
+   * One scripted update (idempotent: a noop when no membership carries the name). An engine that
+   * runs no inline script (script.allowed_types: none) gets the same change without one: the
+   * document read with its sequence number, its memberships written back without those names only
+   * if nobody wrote it since (if_seq_no / if_primary_term), read and written again on a conflict.
+   */
+  async eraseAdderName(userId: string, adderId: string): Promise<boolean> {
+    return runSearch('erase adder name', async () => {
+      try {
+        const { body } = await this.client.update({
+          index: this.userAlias,
+          id: userId,
+          body: { script: { lang: 'painless', source: ERASE_ADDER_NAME_SCRIPT, params: { id: adderId } } },
+          refresh: true,
+        })
+        return body.result === 'updated'
+      } catch (err) {
+        if (isNotFound(err)) return false
+        if (!isScriptRefused(err)) throw err
+      }
+      return this.eraseAdderNameWithoutScript(userId, adderId)
+    })
+  }
+
+  private async eraseAdderNameWithoutScript(userId: string, adderId: string): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      let read: { _source?: unknown; _seq_no?: unknown; _primary_term?: unknown; found?: unknown }
+      try {
+        read = (await this.client.get({ index: this.userAlias, id: userId, _source_includes: ['organisations'] })).body
+      } catch (err) {
+        if (isNotFound(err)) return false
+        throw err
+      }
+      const organisations = membershipsOf(read._source)
+      if (!read.found || !organisations.some((membership) => namesAdder(membership, adderId))) return false
+      const without = organisations.map((membership) => {
+        if (!namesAdder(membership, adderId)) return membership
+        const { addedByName: _name, ...rest } = membership
+        return rest
+      })
+      try {
+        await this.client.update({
+          index: this.userAlias,
+          id: userId,
+          if_seq_no: Number(read._seq_no),
+          if_primary_term: Number(read._primary_term),
+          body: { doc: { organisations: without } },
+          refresh: true,
+        })
+        return true
+      } catch (err) {
+        if (isNotFound(err)) return false
+        if (statusOf(err) !== 409 || attempt >= ADDER_NAME_WRITE_ATTEMPTS) throw err
+      }
+    }
   }
 
   /**

@@ -101,6 +101,9 @@ function userStoreStatements(ks: string) {
     eraseRoles: `DELETE FROM ${ks}.user_roles WHERE userid = ?`,
     countOrganisations: `SELECT organisationid FROM ${ks}.user_organisation WHERE userid = ?`,
     countRoles: `SELECT role FROM ${ks}.user_roles WHERE userid = ?`,
+    readAdderName: `SELECT addedby, addedbyname FROM ${ks}.user_organisation WHERE userid = ? AND organisationid = ?`,
+    // A plain UPDATE of one column: only after the read found the row (an UPDATE of a row that is gone would recreate it).
+    blankAdderName: `UPDATE ${ks}.user_organisation SET addedbyname = null WHERE userid = ? AND organisationid = ?`,
   }
 }
 
@@ -333,6 +336,13 @@ export class CassandraUserStore implements UserStore {
     // Not applied and no current values: the row is gone.
     if (!row || row.get('status') === undefined) return 'changed'
     return isDeleted({ status: row.get('status') ?? null, isDeleted: row.get('isdeleted') ?? null }) ? 'deleted' : 'restored'
+  }
+
+  async blankAdderName(userId: string, organisationId: string, adderId: string): Promise<boolean> {
+    const row = (await this.execute(this.cql.readAdderName, [userId, organisationId])).first()
+    if (!row || row.get('addedby') !== adderId || !row.get('addedbyname')) return false
+    await this.execute(this.cql.blankAdderName, [userId, organisationId])
+    return true
   }
 
   async findOrgAdminIds(organisationId: string, limit: number): Promise<string[]> {

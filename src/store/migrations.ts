@@ -246,6 +246,12 @@ export const migrations: readonly Migration[] = [
     description: 'A batch user deleted with steps still owed is marked so, and a done slice counts them',
     statements: (ks) => [`ALTER TABLE ${ks}.user_deletion_batch_item ADD IF NOT EXISTS owed boolean`, `ALTER TABLE ${ks}.user_deletion_batch_slice ADD IF NOT EXISTS owed int`],
   },
+  {
+    // Sunbird's table has the column (its V1.106; 8.0 no longer writes it): a deletion blanks it in the rows that name the person as adder.
+    version: 17,
+    description: "user_organisation.addedbyname, the legacy copy of who added the user, as Sunbird's table has it",
+    statements: (ks) => [`ALTER TABLE ${ks}.user_organisation ADD IF NOT EXISTS addedbyname text`],
+  },
 ]
 
 export const currentSchemaVersion = Math.max(...migrations.map((m) => m.version))

@@ -117,12 +117,12 @@ describe('deletion:verify checks the managed users the deletion erased', () => {
     if (!verification) throw new Error('no request')
 
     const unchecked = verification.rows.filter((row) => row.unchecked).map((row) => row.store)
-    expect(unchecked).toEqual(['search.user_alias', 'search.usernotes', 'redis.user'])
+    expect(unchecked).toEqual(['search.user_alias', 'search.usernotes', 'search.user_alias (addedByName)', 'redis.user'])
     expect(
       managedUser(verification, CHILD)
         ?.rows.filter((row) => row.unchecked)
         .map((row) => row.store),
-    ).toEqual(['search.user_alias', 'search.usernotes', 'redis.user'])
+    ).toEqual(['search.user_alias', 'search.usernotes', 'search.user_alias (addedByName)', 'redis.user'])
     expect(verificationExitCode(verification)).toBe(3)
     expect(formatDeletionVerification(verification)).toContain(`person ${PARENT}: INCOMPLETE`)
   })
@@ -137,6 +137,7 @@ describe('deletion:verify checks the managed users the deletion erased', () => {
     expect(verification.rows.filter((row) => row.store.startsWith('search.'))).toEqual([
       { store: 'search.user_alias', expected: 'checked', found: 'not configured here, though the deletion reached it', residue: false, unchecked: 'search not configured' },
       { store: 'search.usernotes', expected: 'kept', found: 'not configured here', residue: false },
+      { store: 'search.user_alias (addedByName)', expected: 'kept', found: 'not configured here', residue: false },
     ])
   })
 
@@ -162,6 +163,7 @@ describe('deletion:verify checks the managed users the deletion erased', () => {
     expect(verification.rows.filter((row) => row.store.startsWith('search.') || row.store.startsWith('redis.'))).toEqual([
       { store: 'search.user_alias', expected: 'not configured', found: 'not configured', residue: false },
       { store: 'search.usernotes', expected: 'not configured', found: 'not configured', residue: false },
+      { store: 'search.user_alias (addedByName)', expected: 'not configured', found: 'not configured', residue: false },
       { store: 'redis.user', expected: 'not configured', found: 'not configured', residue: false },
     ])
     expect(verificationExitCode(verification)).toBe(0)
@@ -194,6 +196,7 @@ describe('deletion:verify checks the managed users the deletion erased', () => {
     expect(verification.rows.filter((row) => row.store.startsWith('search.') || row.store.startsWith('redis.')).map((row) => [row.store, row.found, row.unchecked])).toEqual([
       ['search.user_alias', 'not configured', undefined],
       ['search.usernotes', 'not configured', undefined],
+      ['search.user_alias (addedByName)', 'not configured', undefined],
       ['redis.user', 'not configured', undefined],
     ])
     expect(hasUnchecked(verification)).toBe(false)
@@ -205,11 +208,11 @@ describe('deletion:verify checks the managed users the deletion erased', () => {
 
   it('when a deletion still partial has not reached its search steps yet, then this process without the search engine cannot say they are clean', async () => {
     const verification = await verifyUnfinishedWithoutStores('hard', (stored) => {
-      const { searchUser: _user, searchNotes: _notes, ...before } = stored.steps
+      const { searchUser: _user, searchNotes: _notes, searchAddedByName: _named, ...before } = stored.steps
       return { ...stored, state: 'in_progress', steps: before }
     })
 
-    expect(verification.rows.filter((row) => row.unchecked).map((row) => row.store)).toEqual(['search.user_alias', 'search.usernotes'])
+    expect(verification.rows.filter((row) => row.unchecked).map((row) => row.store)).toEqual(['search.user_alias', 'search.usernotes', 'search.user_alias (addedByName)'])
   })
 
   it('when a managed user’s cache key, search note and user_notes row come back after the deletion, then exactly those stores are residue for that managed user, the person stays clean, and the verification has residue', async () => {
@@ -225,6 +228,18 @@ describe('deletion:verify checks the managed users the deletion erased', () => {
     expect(residueOf(verification.rows)).toEqual([])
     expect(residueOf(managedUser(verification, CHILD)?.rows ?? [])).toEqual(['cassandra.user_notes', 'search.usernotes', 'redis.user'])
     expect(hasResidue(verification)).toBe(true)
+  })
+
+  it("when another user's membership the person added them to carries the person's name again after the deletion, then that line is residue for the person", async () => {
+    const w = family()
+    const { verify } = await deleteParentAndVerify(w, 'hard')
+    expect(hasResidue(await verify())).toBe(false)
+
+    w.search.users.set('added-1', { id: 'added-1', userId: 'added-1', organisations: [{ organisationId: ORG, addedBy: PARENT, addedByName: 'Asha' }] })
+    const verification = await verify()
+
+    expect(residueOf(verification.rows)).toEqual(['search.user_alias (addedByName)'])
+    expect(verification.rows.find((row) => row.store === 'search.user_alias (addedByName)')).toMatchObject({ expected: '0 documents', found: '1 document(s)' })
   })
 
   it('when Sunbird’s deletion kept the managedby link, then the managed user is checked once (recorded, and linked), against the tombstone of Sunbird’s deletion: its whole search document back is residue', async () => {

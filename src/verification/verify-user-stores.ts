@@ -1,5 +1,6 @@
 import type { PlanName } from '../deletion/deletion-request.js'
 import type { PersonalDataTables, PersonalTable, UserCache, UserSearchIndex, UserStore } from '../deletion/ports.js'
+import { countAdderNamed } from '../deletion/steps/search-added-by-name.js'
 import { searchTombstone } from '../deletion/steps/search-user.js'
 import { SCRUBBED_USER_COLUMNS } from '../store/cassandra-user-store.js'
 
@@ -95,6 +96,7 @@ export async function verifyUserStores(deps: UserStoresDeps, userId: string, pla
   if (!deps.search) {
     notConfigured('search.user_alias', reached.search, false, 'search not configured')
     notConfigured('search.usernotes', reached.search, !erasing(plan), 'search not configured')
+    notConfigured('search.user_alias (addedByName)', reached.search, !erasing(plan), 'search not configured')
   } else {
     const document = await deps.search.readUser(userId)
     if (plan === 'hard') check('search.user_alias', 'no document', document ? 'document' : 'no document', document !== undefined)
@@ -108,6 +110,9 @@ export async function verifyUserStores(deps: UserStoresDeps, userId: string, pla
     }
     const notes = (await deps.search.readNotes(userId)).length
     check('search.usernotes', erasing(plan) ? '0 documents' : 'kept', `${notes} document(s)`, erasing(plan) && notes > 0)
+    // Other users' memberships the person added them to, still carrying the person's name.
+    const adderNamed = await countAdderNamed(deps.search, userId)
+    check('search.user_alias (addedByName)', erasing(plan) ? '0 documents' : 'kept', `${adderNamed} document(s)`, erasing(plan) && adderNamed > 0)
   }
   if (!deps.cache) notConfigured('redis.user', reached.cache, !erasing(plan), 'cache not configured')
   else {

@@ -143,6 +143,7 @@ describe('a deletion as a durable request', () => {
         'extraTargets',
         'userRow',
         'searchUser',
+        'searchAddedByName',
         'cacheUser',
         'managedUsers',
         'event',

@@ -71,6 +71,7 @@ describe('request.dryRun', () => {
       'cassandra.address',
       'cassandra.user (profile)',
       'search.user_alias',
+      'search.user_alias (addedByName)',
       'redis.user',
       'cassandra.user (managed users)',
       'kafka (delete.user topic)',

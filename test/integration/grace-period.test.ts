@@ -183,7 +183,7 @@ describe('request.gracePeriodDays while the search engine and Redis are unreacha
     expect(await keycloakAccountOf(person.id)).toBeUndefined()
     const [partial] = await requestsOf(h.db, person.id)
     const owed = Object.entries(partial?.steps ?? {}).filter(([, outcome]) => outcome.status === 'pending')
-    expect(owed.map(([step]) => step).sort()).toEqual(['cacheUser', 'searchNotes', 'searchUser'])
+    expect(owed.map(([step]) => step).sort()).toEqual(['cacheUser', 'searchAddedByName', 'searchNotes', 'searchUser'])
     const receipt = Object.fromEntries(((partial?.receipt?.stores ?? []) as { store: string; action: string }[]).map((entry) => [entry.store, entry.action]))
     expect(receipt).toMatchObject({ 'cassandra.user_lookup': 'deleted', 'cassandra.user (profile)': 'tombstoned', 'search.user_alias': 'pending', 'redis.user': 'pending' })
     expect(await hasOutboxEvent(h.db, requestId)).toBe(true)

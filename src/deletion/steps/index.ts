@@ -7,6 +7,7 @@ import { lookups } from './lookups.js'
 import { managedUsersStep } from './managed-users.js'
 import { organisations } from './organisations.js'
 import { roles } from './roles.js'
+import { searchAddedByName } from './search-added-by-name.js'
 import { searchNotes } from './search-notes.js'
 import { searchUser } from './search-user.js'
 import { shadowUser } from './shadow-user.js'
@@ -42,6 +43,8 @@ const personalStoreSteps = [
   userRow,
   // After the row, as Sunbird updates its search document after the database.
   searchUser,
+  // After the person's own document: then other users' documents that name them as who added them.
+  searchAddedByName,
   cacheUser,
 ] as const satisfies readonly DeletionStep[]
 

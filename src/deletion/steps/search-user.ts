@@ -86,7 +86,7 @@ async function flagDeleted(context: StepContext, search: UserSearchIndex): Promi
 export const searchUser = {
   name: 'searchUser',
   store: STORE,
-  why: "the user search document: replaced by ids and flags only (soft: flagged deleted; hard: removed), so no search returns it; other users' documents that name the person as who added them to an organisation (organisations[].addedByName, a legacy field Sunbird 8.0 no longer writes) are not rewritten",
+  why: "the user search document: replaced by ids and flags only (soft: flagged deleted; hard: removed), so no search returns it; other users' documents that name the person as who added them to an organisation (organisations[].addedByName) have their own line (search.user_alias (addedByName))",
   plans: ['sunbird', 'soft', 'hard'],
   dependency: SEARCH.dependency,
   async run(context): Promise<StepOutcome> {

@@ -194,8 +194,12 @@ export interface OptionalStore {
   readonly steps: Readonly<Record<string, string>>
 }
 
-/** Sunbird's search engine: the user document and the notes. */
-export const SEARCH = { dependency: 'search', setting: 'sunbird_es_host', steps: { searchUser: 'search.user_alias', searchNotes: 'search.usernotes' } } as const satisfies OptionalStore
+/** Sunbird's search engine: the user document, the notes, and other users' documents that name the person as who added them. */
+export const SEARCH = {
+  dependency: 'search',
+  setting: 'sunbird_es_host',
+  steps: { searchUser: 'search.user_alias', searchNotes: 'search.usernotes', searchAddedByName: 'search.user_alias (addedByName)' },
+} as const satisfies OptionalStore
 
 /** Sunbird's user cache. */
 export const CACHE = { dependency: 'redis', setting: 'sunbird_redis_host', steps: { cacheUser: 'redis.user' } } as const satisfies OptionalStore

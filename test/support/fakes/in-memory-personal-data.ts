@@ -1,5 +1,17 @@
 import { DependencyUnavailableError } from '../../../src/deletion/errors.js'
-import type { CachedUser, CodeTable, ExtraTarget, JsonRow, JsonValue, PersonalDataTables, PersonalTable, SearchUserFlags, UserCache, UserSearchIndex } from '../../../src/deletion/ports.js'
+import type {
+  AdderNamedPage,
+  CachedUser,
+  CodeTable,
+  ExtraTarget,
+  JsonRow,
+  JsonValue,
+  PersonalDataTables,
+  PersonalTable,
+  SearchUserFlags,
+  UserCache,
+  UserSearchIndex,
+} from '../../../src/deletion/ports.js'
 import { NOTES_READ_PAGING } from '../../../src/search/opensearch-user-index.js'
 import { PERSONAL_TABLE_USER_COLUMN as USER_COLUMN } from '../personal-table-columns.js'
 
@@ -192,6 +204,43 @@ export class InMemoryUserSearchIndex extends Switchable implements UserSearchInd
     for (const id of ids) this.notes.delete(id)
     return ids.length
   }
+
+  /** As the adapter: documents in id order, matched when any membership has a name and one was added by `adderId`; `next` after a full page. */
+  async findAdderNamed(adderId: string, pageSize: number, after?: string): Promise<AdderNamedPage> {
+    this.check()
+    const matching = [...this.users.keys()]
+      .sort()
+      .filter((id) => after === undefined || id > after)
+      .filter((id) => {
+        const memberships = membershipsIn(this.users.get(id))
+        return memberships.some((m) => m.addedBy === adderId) && memberships.some((m) => m.addedByName !== undefined)
+      })
+      .slice(0, pageSize)
+    const documents = matching
+      .map((userId) => ({
+        userId,
+        organisationIds: membershipsIn(this.users.get(userId))
+          .filter((m) => m.addedBy === adderId && m.addedByName !== undefined)
+          .map((m) => String(m.organisationId)),
+      }))
+      .filter((document) => document.organisationIds.length > 0)
+    return matching.length < pageSize ? { documents } : { documents, next: matching.at(-1) as string }
+  }
+
+  async eraseAdderName(userId: string, adderId: string): Promise<boolean> {
+    this.check()
+    const named = membershipsIn(this.users.get(userId)).filter((m) => m.addedBy === adderId && m.addedByName !== undefined)
+    if (named.length === 0) return false
+    this.checkWrite()
+    for (const membership of named) delete membership.addedByName
+    return true
+  }
+}
+
+/** A document's memberships (organisations), as objects. */
+function membershipsIn(document: JsonRow | undefined): Record<string, JsonValue>[] {
+  const organisations = document?.organisations
+  return (Array.isArray(organisations) ? organisations : []).filter((m): m is Record<string, JsonValue> => typeof m === 'object' && m !== null && !Array.isArray(m))
 }
 
 /** The user cache in memory: hashes by user id. */

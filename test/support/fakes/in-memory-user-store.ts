@@ -39,6 +39,9 @@ interface Membership {
   organisationId: string
   left: boolean
   leftAt?: Date
+  /** Who added the user (addedby), and the legacy copy of their name (addedbyname). */
+  addedBy?: string
+  addedByName?: string | null
 }
 
 /** The profile columns every erasure empties (the adapter's ERASURE_WITNESS_COLUMNS): a deleted row holding none of them is erased. */
@@ -129,6 +132,21 @@ export class InMemoryUserStore implements UserStore {
   setRoles(userId: string, roles: string[]): this {
     this.roles.set(userId, [...roles])
     return this
+  }
+
+  /** Who added the user to an organisation, with the legacy copy of their name (user_organisation.addedby, addedbyname); adds the membership when there is none. */
+  setAdder(userId: string, organisationId: string, addedBy: string, addedByName: string | null): this {
+    const memberships = this.memberships.get(userId) ?? []
+    const membership = memberships.find((m) => m.organisationId === organisationId)
+    if (membership) Object.assign(membership, { addedBy, addedByName })
+    else this.memberships.set(userId, [...memberships, { organisationId, left: false, addedBy, addedByName }])
+    return this
+  }
+
+  /** The addedbyname of a membership, as stored (undefined: no such row). */
+  adderNameOf(userId: string, organisationId: string): string | null | undefined {
+    const membership = this.memberships.get(userId)?.find((m) => m.organisationId === organisationId)
+    return membership && (membership.addedByName ?? null)
   }
 
   /** A membership written after the fact (an organisation adding the user again), not marked left. */
@@ -356,6 +374,14 @@ export class InMemoryUserStore implements UserStore {
     const count = this.memberships.get(userId)?.length ?? 0
     this.memberships.set(userId, [])
     return count
+  }
+
+  async blankAdderName(userId: string, organisationId: string, adderId: string): Promise<boolean> {
+    this.enter({ method: 'blankAdderName', userId })
+    const membership = this.memberships.get(userId)?.find((m) => m.organisationId === organisationId)
+    if (!membership || membership.addedBy !== adderId || !membership.addedByName) return false
+    membership.addedByName = null
+    return true
   }
 
   async eraseRoles(userId: string): Promise<number> {

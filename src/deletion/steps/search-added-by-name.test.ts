@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest'
+import { type WorldOptions, deletionWorld } from '../../../test/support/fakes/deletion-world.js'
+import type { Caller } from '../caller.js'
+import { type DeletionInput, deleteAccount } from '../delete-account.js'
+import { resumeOpenDeletions } from '../run-deletion.js'
+import { ADDED_BY_NAME_MAX_PAGES, ADDED_BY_NAME_PAGE_SIZE } from './search-added-by-name.js'
+
+const ADDER = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
+const THIRD = '7c7e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d43'
+const ORG = 'org-1'
+const OTHER_ORG = 'org-2'
+const ADDER_NAME = 'Asha Verma'
+const THIRD_NAME = 'Ravi Kumar'
+
+const self = (): Caller => ({ consumer: 'portal', userId: ADDER, roles: [] })
+let counter = 0
+const ask = (fields: Partial<DeletionInput> = {}): DeletionInput => ({ requestId: `req-${++counter}`, userId: ADDER, caller: self(), ...fields })
+
+/** The adder, and `added` users they added to ORG (the first one also added to OTHER_ORG by a third adder), in the index and in user_organisation. */
+function worldWithAdded(added: string[], options: WorldOptions = {}) {
+  const w = deletionWorld({ seed: [{ id: ADDER, rootOrgId: ORG, organisationIds: [ORG] }, ...added.map((id) => ({ id, rootOrgId: ORG }))], ...options })
+  added.forEach((userId, i) => {
+    const memberships = [{ organisationId: ORG, addedBy: ADDER, addedByName: ADDER_NAME }]
+    w.users.setAdder(userId, ORG, ADDER, ADDER_NAME)
+    if (i === 0) {
+      memberships.push({ organisationId: OTHER_ORG, addedBy: THIRD, addedByName: THIRD_NAME })
+      w.users.setAdder(userId, OTHER_ORG, THIRD, THIRD_NAME)
+    }
+    w.search.users.set(userId, { id: userId, userId, firstName: 'Someone', status: 1, organisations: memberships })
+  })
+  return w
+}
+
+const namesIn = (document: unknown) => ((document as { organisations?: { addedByName?: string }[] })?.organisations ?? []).map((m) => m.addedByName ?? null)
+const linesOf = (w: ReturnType<typeof deletionWorld>) => Object.fromEntries((w.requests.all()[0]?.receipt?.stores ?? []).map((entry) => [entry.store, entry]))
+
+describe('searchAddedByName: the name of the person in the memberships they added other users to', () => {
+  it.each([undefined, 'hard'] as const)(
+    "when the person is deleted (mode %s), then their name leaves the other users' documents and user_organisation rows, a third adder's stays, and the receipt counts both",
+    async (mode) => {
+      const w = worldWithAdded(['u-1', 'u-2'])
+
+      await deleteAccount(w.deps, ask(mode ? { mode } : {}))
+
+      expect(w.requests.all()[0]?.state).toBe('completed')
+      expect(namesIn(w.search.users.get('u-1'))).toEqual([null, THIRD_NAME])
+      expect(namesIn(w.search.users.get('u-2'))).toEqual([null])
+      expect(w.search.users.get('u-1')?.organisations).toEqual([
+        { organisationId: ORG, addedBy: ADDER },
+        { organisationId: OTHER_ORG, addedBy: THIRD, addedByName: THIRD_NAME },
+      ])
+      expect([w.users.adderNameOf('u-1', ORG), w.users.adderNameOf('u-2', ORG), w.users.adderNameOf('u-1', OTHER_ORG)]).toEqual([null, null, THIRD_NAME])
+      const lines = linesOf(w)
+      expect(lines['search.user_alias (addedByName)']).toMatchObject({ action: 'blanked', count: 2 })
+      expect(lines['cassandra.user_organisation (addedbyname)']).toMatchObject({ action: 'blanked', count: 2 })
+      expect(JSON.stringify(w.requests.all()[0])).not.toContain(ADDER_NAME)
+    },
+  )
+
+  it('when the deletion is soft, then nothing of theirs is touched and the receipt says kept', async () => {
+    const w = worldWithAdded(['u-1'])
+
+    await deleteAccount(w.deps, ask({ mode: 'soft' }))
+
+    expect(namesIn(w.search.users.get('u-1'))).toEqual([ADDER_NAME, THIRD_NAME])
+    expect(w.users.adderNameOf('u-1', ORG)).toBe(ADDER_NAME)
+    expect(w.requests.all()[0]?.steps.searchAddedByName).toBeUndefined()
+    expect(linesOf(w)['search.user_alias (addedByName)']).toMatchObject({ action: 'kept' })
+  })
+
+  it('when the search engine is not configured, then the step says so and no user_organisation row is read', async () => {
+    const w = worldWithAdded(['u-1'], { withoutSearch: true })
+
+    await deleteAccount(w.deps, ask())
+
+    expect(w.requests.all()[0]?.steps.searchAddedByName).toMatchObject({ status: 'skipped', action: 'not configured' })
+    expect(w.users.calls.filter((call) => call.method === 'blankAdderName')).toEqual([])
+    expect(w.users.adderNameOf('u-1', ORG)).toBe(ADDER_NAME)
+  })
+
+  it('when the search engine is down, then the step is owed, and the sweeper finishes it once it is back', async () => {
+    const w = worldWithAdded(['u-1'])
+    w.search.down = true
+
+    await deleteAccount(w.deps, ask())
+    expect(w.requests.all()[0]?.steps.searchAddedByName).toMatchObject({ status: 'pending', action: 'unreachable' })
+    expect(w.users.adderNameOf('u-1', ORG)).toBe(ADDER_NAME)
+
+    w.search.down = false
+    w.clock.advance(60_000)
+    await resumeOpenDeletions(w.deps)
+
+    expect(w.requests.all()[0]?.state).toBe('completed')
+    expect(namesIn(w.search.users.get('u-1'))).toEqual([null, THIRD_NAME])
+    expect(w.users.adderNameOf('u-1', ORG)).toBeNull()
+  })
+
+  it('when the person added more users than a run may rewrite, then the step stays owed, the next run continues, and the receipt counts every one', async () => {
+    const total = ADDED_BY_NAME_PAGE_SIZE * ADDED_BY_NAME_MAX_PAGES + 3
+    const w = worldWithAdded(Array.from({ length: total }, (_, i) => `u-${String(i).padStart(5, '0')}`))
+
+    await deleteAccount(w.deps, ask())
+    expect(w.requests.all()[0]?.steps.searchAddedByName).toMatchObject({ status: 'pending', action: 'unfinished' })
+
+    w.clock.advance(60_000)
+    await resumeOpenDeletions(w.deps)
+
+    expect(w.requests.all()[0]?.state).toBe('completed')
+    expect([...w.search.users.values()].flatMap(namesIn).filter((name) => name === ADDER_NAME)).toEqual([])
+    expect(linesOf(w)['search.user_alias (addedByName)']).toMatchObject({ action: 'blanked', count: total })
+    expect(linesOf(w)['cassandra.user_organisation (addedbyname)']).toMatchObject({ action: 'blanked', count: total })
+  })
+})

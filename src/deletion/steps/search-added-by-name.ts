@@ -1,0 +1,113 @@
+import type { StepOutcome } from '../deletion-request.js'
+import type { UserSearchIndex, UserStore } from '../ports.js'
+import { type DeletionStep, NOT_CONFIGURED, type PlanName, type RecordedOutcomes, SEARCH, type StepDeps, owedWhenUnavailable, stepOutcome, withoutStore } from './step.js'
+
+const STORE = SEARCH.steps.searchAddedByName
+const ROWS_STORE = 'cassandra.user_organisation (addedbyname)'
+
+/** Documents asked for per search. */
+export const ADDED_BY_NAME_PAGE_SIZE = 100
+
+/**
+ * Pages read per run: at most 1,000 documents, a few seconds of updates. A person who added more
+ * users than that leaves the step owed (the request partial) and the sweeper's next run continues:
+ * the documents already rewritten no longer match (but for those that also carry another adder's
+ * name, read again without a write), so each run goes on where the last one ended.
+ */
+export const ADDED_BY_NAME_MAX_PAGES = 10
+
+interface Counts {
+  documents: number
+  rows: number
+}
+
+const entriesOf = (action: string, counts: Counts) => [
+  { store: STORE, action, count: counts.documents },
+  { store: ROWS_STORE, action, count: counts.rows },
+]
+
+/** What an earlier run that was cut short (owed) already changed: this run's counts add to them, so the receipt counts every change. */
+function earlierCounts(recorded: RecordedOutcomes, plan: PlanName): Counts {
+  const earlier = recorded.searchAddedByName
+  if (earlier?.status !== 'pending' || (earlier.plan ?? 'sunbird') !== plan) return { documents: 0, rows: 0 }
+  const count = (store: string) => earlier.entries?.find((entry) => entry.store === store)?.count ?? 0
+  return { documents: count(STORE), rows: count(ROWS_STORE) }
+}
+
+/**
+ * One document the search named: its user_organisation rows first (the search finds them; once the
+ * document no longer carries the name, nothing would find them again), then the document.
+ */
+async function eraseFrom(users: UserStore, search: UserSearchIndex, document: { userId: string; organisationIds: string[] }, adderId: string, counts: Counts): Promise<void> {
+  for (const organisationId of document.organisationIds) if (await users.blankAdderName(document.userId, organisationId, adderId)) counts.rows++
+  if (await search.eraseAdderName(document.userId, adderId)) counts.documents++
+}
+
+/** Pages through the documents naming the person as adder, within the per-run bound: true when none is left. */
+async function eraseAdderNames(deps: StepDeps, search: UserSearchIndex, adderId: string, counts: Counts): Promise<boolean> {
+  let after: string | undefined
+  for (let page = 0; page < ADDED_BY_NAME_MAX_PAGES; page++) {
+    const found = await search.findAdderNamed(adderId, ADDED_BY_NAME_PAGE_SIZE, after)
+    for (const document of found.documents) await eraseFrom(deps.users, search, document, adderId, counts)
+    if (found.next === undefined) return true
+    after = found.next
+  }
+  return false
+}
+
+/** How many documents still name `adderId` as adder in the memberships they added (a verification's count), paged as a run pages. */
+export async function countAdderNamed(search: UserSearchIndex, adderId: string): Promise<number> {
+  let count = 0
+  let after: string | undefined
+  do {
+    const found = await search.findAdderNamed(adderId, ADDED_BY_NAME_PAGE_SIZE, after)
+    count += found.documents.length
+    after = found.next
+  } while (after !== undefined)
+  return count
+}
+
+/**
+ * Other users' memberships that name the person as who added them: older Sunbird versions copied
+ * the adder's name into `organisations[].addedByName` of the added user's search document and into
+ * `user_organisation.addedbyname`. Found through the search engine (Cassandra has no index on
+ * `addedby`, and a table scan per deletion is not acceptable): a row whose document the index does
+ * not name is not found. Only the name goes; `addedBy` (the id) and every other field stay.
+ */
+export const searchAddedByName = {
+  name: 'searchAddedByName',
+  store: STORE,
+  why: "other users' memberships that name the person as who added them (organisations[].addedByName in their search documents, addedbyname in the user_organisation rows those documents point to) have the name removed; the adder's id stays; rows the search index does not point to are not found",
+  plans: ['sunbird', 'hard'],
+  dependency: SEARCH.dependency,
+  kept: { action: 'kept', why: "other users' memberships naming the person as who added them kept while the deletion can be cancelled" },
+  async run(context): Promise<StepOutcome> {
+    const { deps, request, plan } = context
+    // No search engine, no statement: without its documents there are no rows to look at.
+    const counts = earlierCounts(context.recorded ?? request.steps, plan)
+    if (!deps.search) {
+      const outcome = withoutStore(context, 'searchAddedByName', SEARCH)
+      // Owed as before (both lines), so the request owes the same stores.
+      return outcome.status === 'pending' ? { ...outcome, entries: entriesOf('pending', counts) } : outcome
+    }
+    try {
+      if (await eraseAdderNames(deps, deps.search, request.userId, counts)) {
+        return stepOutcome('done', 'blanked', deps.clock.now(), counts.documents, { plan, entries: entriesOf('blanked', counts) })
+      }
+      // Past the per-run bound: owed, so the sweeper runs it again.
+      return stepOutcome('pending', 'unfinished', deps.clock.now(), counts.documents, { plan, entries: entriesOf('pending', counts) })
+    } catch (err) {
+      return { ...owedWhenUnavailable(deps, 'searchAddedByName', err, plan, request.id), entries: entriesOf('pending', counts) }
+    }
+  },
+  async preview({ deps, userId, plan }) {
+    if (!deps.search) return [{ store: STORE, action: NOT_CONFIGURED, count: 0 }]
+    if (plan === 'soft') return [{ store: STORE, action: 'keep', count: 0 }]
+    try {
+      const found = await deps.search.findAdderNamed(userId, ADDED_BY_NAME_PAGE_SIZE)
+      return [{ store: STORE, action: found.next === undefined ? 'blank' : `blank (first ${ADDED_BY_NAME_PAGE_SIZE} counted)`, count: found.documents.length }]
+    } catch (err) {
+      return [{ store: STORE, action: owedWhenUnavailable(deps, 'searchAddedByName', err, plan).action, count: 0 }]
+    }
+  },
+} as const satisfies DeletionStep
