@@ -84,7 +84,7 @@ export const searchAddedByName = {
   async run(context): Promise<StepOutcome> {
     const { deps, request, plan } = context
     // No search engine, no statement: without its documents there are no rows to look at.
-    const counts = earlierCounts(context.recorded ?? request.steps, plan)
+    const counts = earlierCounts(request.steps, plan)
     if (!deps.search) {
       const outcome = withoutStore(context, 'searchAddedByName', SEARCH)
       // Owed as before (both lines), so the request owes the same stores.

@@ -192,6 +192,17 @@ export function describeUserSearchIndexContract(implementation: string, factory:
       }
     })
 
+    test("when the engine does not answer, or answers with an error status, then finding and erasing an adder's name in other users' documents fail as the search dependency unavailable", async (s) => {
+      const adderCalls = (index: UserSearchIndex): [string, () => Promise<unknown>][] => [
+        ['findAdderNamed', () => index.findAdderNamed(randomUUID(), 10)],
+        ['eraseAdderName', () => index.eraseAdderName(randomUUID(), randomUUID())],
+      ]
+      for (const [name, call] of adderCalls(await s.unreachable())) expectSearchUnavailable(name, await failureOf(call))
+      for (const status of [400, 403, 409, 500]) {
+        for (const [name, call] of adderCalls(await s.refusing(status))) expectSearchUnavailable(`${name} answered ${status}`, await failureOf(call))
+      }
+    })
+
     test('when the engine answers reads but refuses writes, then every call that would change the document or notes fails as the search dependency unavailable', async (s) => {
       for (const status of [403, 409, 500]) {
         const userId = randomUUID()
