@@ -3,7 +3,7 @@ import { type WorldOptions, deletionWorld } from '../../../test/support/fakes/de
 import type { Caller } from '../caller.js'
 import { type DeletionInput, deleteAccount } from '../delete-account.js'
 import { resumeOpenDeletions } from '../run-deletion.js'
-import { ADDED_BY_NAME_MAX_PAGES, ADDED_BY_NAME_PAGE_SIZE } from './search-added-by-name.js'
+import { ADDED_BY_NAME_MAX_DOCUMENTS, ADDED_BY_NAME_PAGE_SIZE } from './search-added-by-name.js'
 
 const ADDER = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
 const THIRD = '7c7e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d43'
@@ -96,7 +96,7 @@ describe('searchAddedByName: the name of the person in the memberships they adde
   })
 
   it('when the person added more users than a run may rewrite, then the step stays owed, the next run continues, and the receipt counts every one', async () => {
-    const total = ADDED_BY_NAME_PAGE_SIZE * ADDED_BY_NAME_MAX_PAGES + 3
+    const total = ADDED_BY_NAME_MAX_DOCUMENTS + 3
     const w = worldWithAdded(Array.from({ length: total }, (_, i) => `u-${String(i).padStart(5, '0')}`))
 
     await deleteAccount(w.deps, ask())
@@ -109,5 +109,27 @@ describe('searchAddedByName: the name of the person in the memberships they adde
     expect([...w.search.users.values()].flatMap(namesIn).filter((name) => name === ADDER_NAME)).toEqual([])
     expect(linesOf(w)['search.user_alias (addedByName)']).toMatchObject({ action: 'blanked', count: total })
     expect(linesOf(w)['cassandra.user_organisation (addedbyname)']).toMatchObject({ action: 'blanked', count: total })
+  })
+
+  it("when more documents than a run rewrites are rewritten already but still match (another adder's name in them), then a run reaches the ones past them and the step is done", async () => {
+    const rewrittenBefore = Array.from({ length: ADDED_BY_NAME_MAX_DOCUMENTS + 2 * ADDED_BY_NAME_PAGE_SIZE }, (_, i) => `a-${String(i).padStart(5, '0')}`)
+    const w = worldWithAdded(['z-1', 'z-2'])
+    for (const userId of rewrittenBefore) {
+      w.search.users.set(userId, {
+        id: userId,
+        userId,
+        status: 1,
+        organisations: [
+          { organisationId: ORG, addedBy: ADDER },
+          { organisationId: OTHER_ORG, addedBy: THIRD, addedByName: THIRD_NAME },
+        ],
+      })
+    }
+
+    await deleteAccount(w.deps, ask())
+
+    expect(w.requests.all()[0]?.state).toBe('completed')
+    expect([namesIn(w.search.users.get('z-1')), namesIn(w.search.users.get('z-2'))]).toEqual([[null, THIRD_NAME], [null]])
+    expect(linesOf(w)['search.user_alias (addedByName)']).toMatchObject({ action: 'blanked', count: 2 })
   })
 })

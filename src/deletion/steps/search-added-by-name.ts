@@ -9,12 +9,19 @@ const ROWS_STORE = 'cassandra.user_organisation (addedbyname)'
 export const ADDED_BY_NAME_PAGE_SIZE = 100
 
 /**
- * Pages read per run: at most 1,000 documents, a few seconds of updates. A person who added more
+ * Documents rewritten per run: at most 1,000, a few seconds of updates. A person who added more
  * users than that leaves the step owed (the request partial) and the sweeper's next run continues:
- * the documents already rewritten no longer match (but for those that also carry another adder's
- * name, read again without a write), so each run goes on where the last one ended.
+ * the documents already rewritten no longer come back to be rewritten.
  */
-export const ADDED_BY_NAME_MAX_PAGES = 10
+export const ADDED_BY_NAME_MAX_DOCUMENTS = 1000
+
+/**
+ * Pages read per run (10,000 documents). A document rewritten already can still match the search
+ * (the index does not keep a membership's adder and name together, so another adder's name in it
+ * matches too); such pages cost a read and no write, and count only here, so a run reaches the
+ * documents past them instead of stopping at them as the rewrite bound would.
+ */
+export const ADDED_BY_NAME_MAX_PAGES = 100
 
 interface Counts {
   documents: number
@@ -43,12 +50,17 @@ async function eraseFrom(users: UserStore, search: UserSearchIndex, document: { 
   if (await search.eraseAdderName(document.userId, adderId)) counts.documents++
 }
 
-/** Pages through the documents naming the person as adder, within the per-run bound: true when none is left. */
+/** Pages through the documents naming the person as adder, within the per-run bounds: true when none is left. */
 async function eraseAdderNames(deps: StepDeps, search: UserSearchIndex, adderId: string, counts: Counts): Promise<boolean> {
   let after: string | undefined
+  let rewritten = 0
   for (let page = 0; page < ADDED_BY_NAME_MAX_PAGES; page++) {
     const found = await search.findAdderNamed(adderId, ADDED_BY_NAME_PAGE_SIZE, after)
-    for (const document of found.documents) await eraseFrom(deps.users, search, document, adderId, counts)
+    for (const document of found.documents) {
+      if (rewritten === ADDED_BY_NAME_MAX_DOCUMENTS) return false
+      await eraseFrom(deps.users, search, document, adderId, counts)
+      rewritten++
+    }
     if (found.next === undefined) return true
     after = found.next
   }
