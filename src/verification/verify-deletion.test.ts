@@ -242,6 +242,26 @@ describe('deletion:verify checks the managed users the deletion erased', () => {
     expect(verification.rows.find((row) => row.store === 'search.user_alias (addedByName)')).toMatchObject({ expected: '0 documents', found: '1 document(s)' })
   })
 
+  it("when a deletion completed before the step existed (no searchAddedByName outcome recorded) and another user's membership still carries the person's name, then that line is counted and shown, not judged: no residue, exit 0", async () => {
+    const w = family()
+    const { requestId, verify } = await deleteParentAndVerify(w, 'hard')
+    const stored = w.requests.peek(requestId)
+    if (!stored) throw new Error('no request')
+    const { searchAddedByName: _named, ...before } = stored.steps
+    w.requests.seed({ ...stored, steps: before })
+    w.search.users.set('added-1', { id: 'added-1', userId: 'added-1', organisations: [{ organisationId: ORG, addedBy: PARENT, addedByName: 'Asha' }] })
+    const verification = await verify()
+
+    expect(verification.request.state).toBe('completed')
+    expect(verification.rows.find((row) => row.store === 'search.user_alias (addedByName)')).toEqual({
+      store: 'search.user_alias (addedByName)',
+      expected: 'not checked (deletion did not run this step)',
+      found: '1 document(s)',
+      residue: false,
+    })
+    expect(verificationExitCode(verification)).toBe(0)
+  })
+
   it('when Sunbird’s deletion kept the managedby link, then the managed user is checked once (recorded, and linked), against the tombstone of Sunbird’s deletion: its whole search document back is residue', async () => {
     const w = family()
     const { verify } = await deleteParentAndVerify(w)

@@ -83,8 +83,8 @@ export function nothingToVerify(request: Pick<DeletionRequest, 'state' | 'reason
 }
 
 /** One user's stores by id: the service's own, then the ERASURE_EXTRA_TARGETS tables. */
-async function byId(deps: VerifyDeps, userId: string, plan: PlanName, reached: StoresReached): Promise<VerificationRow[]> {
-  return [...(await verifyUserStores(deps, userId, plan, reached)), ...(await verifyExtraTargets(deps, userId, plan))]
+async function byId(deps: VerifyDeps, userId: string, plan: PlanName, reached: StoresReached, adderNamesJudged: boolean): Promise<VerificationRow[]> {
+  return [...(await verifyUserStores(deps, userId, plan, reached, adderNamesJudged)), ...(await verifyExtraTargets(deps, userId, plan))]
 }
 
 /**
@@ -118,12 +118,14 @@ export async function verifyRequest(deps: VerifyDeps, request: DeletionRequest):
   const receiptKeyId = keyId(deps.receiptKey)
   const personHashes = [keptHashesOf(request, request.steps.otp, deps.receiptKey), keptHashesOf(request, request.steps.rateLimit, deps.receiptKey)]
   const reached = { search: mayHaveReached(request, SEARCH), cache: mayHaveReached(request, CACHE) }
-  const rows = [...(await byId(deps, request.userId, plan, reached)), ...(await verifyByValue(deps, plan, personHashes))]
+  // A deletion finished before searchAddedByName existed never rewrote other users' memberships: shown, not judged. One not finished runs it still.
+  const adderNamesJudged = request.steps.searchAddedByName !== undefined || !isFinished(request.state)
+  const rows = [...(await byId(deps, request.userId, plan, reached, adderNamesJudged)), ...(await verifyByValue(deps, plan, personHashes))]
   if (!erasing(plan)) return { request, receiptKeyId, rows, managedUsers: undefined }
 
   const managed = await managedUsersToVerify(request, deps.users)
   const users: ManagedUserVerification[] = []
-  for (const userId of managed.ids) users.push({ userId, rows: await byId(deps, userId, plan, reached) })
+  for (const userId of managed.ids) users.push({ userId, rows: await byId(deps, userId, plan, reached, adderNamesJudged) })
   const managedHashes = [keptHashesOf(request, request.steps.managedUsers, deps.receiptKey)]
   const byValue = managed.ids.length > 0 ? await verifyByValue(deps, plan, managedHashes) : []
   return { request, receiptKeyId, rows, managedUsers: { recorded: managed.recorded, linkedOnly: managed.linkedOnly, users, byValue } }
