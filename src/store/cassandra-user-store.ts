@@ -102,7 +102,13 @@ function userStoreStatements(ks: string) {
     countOrganisations: `SELECT organisationid FROM ${ks}.user_organisation WHERE userid = ?`,
     countRoles: `SELECT role FROM ${ks}.user_roles WHERE userid = ?`,
     readAdderName: `SELECT addedby, addedbyname FROM ${ks}.user_organisation WHERE userid = ? AND organisationid = ?`,
-    // A plain UPDATE of one column: only after the read found the row (an UPDATE of a row that is gone would recreate it).
+    // Only after readAdderName found `addedby` to be the person: the read is for that check, not to
+    // spare a row (setting a column to null writes a cell tombstone, which never makes a row live).
+    // Window: should Sunbird re-add the user to the organisation with another adder between the read
+    // and this write, that adder's name is nulled. `IF addedby = ?` would close it at the cost of a
+    // Paxos round (four round trips at serial consistency) per row of a deletion, for a race only a
+    // Sunbird that still writes this legacy column can lose (8.0 does not); what is lost is a display
+    // name, and the adder's id stays.
     blankAdderName: `UPDATE ${ks}.user_organisation SET addedbyname = null WHERE userid = ? AND organisationid = ?`,
   }
 }
