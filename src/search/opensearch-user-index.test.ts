@@ -164,6 +164,16 @@ describe('OpenSearchUserIndex when the engine answers with an error status', () 
     expect(stub.requests[0]?.path).toContain('refresh=true')
   })
 
+  it("when an adder's name is erased from a document, then that is one scripted update, not refreshed (a stale search finds a noop; a refresh per document outlasted the run's lease)", async () => {
+    const { index, stub, routes } = await indexOver({})
+
+    expect(await index.eraseAdderName(USER, 'adder-1')).toBe(true)
+
+    expect(routes()).toEqual(['update'])
+    expect(bodyOf(stub.requests[0])).toMatchObject({ script: { lang: 'painless', params: { id: 'adder-1' } } })
+    expect(stub.requests[0]?.path).not.toContain('refresh')
+  })
+
   it('when the flags are restored, then those the document had are set, and one it did not have (null) is removed, never set to null', async () => {
     const { index, stub, routes } = await indexOver({})
 

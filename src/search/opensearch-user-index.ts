@@ -302,6 +302,8 @@ export class OpenSearchUserIndex implements UserSearchIndex {
    * runs no inline script (script.allowed_types: none) gets the same change without one: the
    * document read with its sequence number, its memberships written back without those names only
    * if nobody wrote it since (if_seq_no / if_primary_term), read and written again on a conflict.
+   * No refresh (unlike the person's own document): a search that still sees the old document gets a
+   * noop here, and a refresh per document made a run's 1,000 updates outlast its lease.
    */
   async eraseAdderName(userId: string, adderId: string): Promise<boolean> {
     return runSearch('erase adder name', async () => {
@@ -310,7 +312,6 @@ export class OpenSearchUserIndex implements UserSearchIndex {
           index: this.userAlias,
           id: userId,
           body: { script: { lang: 'painless', source: ERASE_ADDER_NAME_SCRIPT, params: { id: adderId } } },
-          refresh: true,
         })
         return body.result === 'updated'
       } catch (err) {
@@ -344,7 +345,6 @@ export class OpenSearchUserIndex implements UserSearchIndex {
           if_seq_no: Number(read._seq_no),
           if_primary_term: Number(read._primary_term),
           body: { doc: { organisations: without } },
-          refresh: true,
         })
         return true
       } catch (err) {

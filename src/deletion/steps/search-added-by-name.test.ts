@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { type WorldOptions, deletionWorld } from '../../../test/support/fakes/deletion-world.js'
+import { WORLD_LEASE_MS, type WorldOptions, deletionWorld } from '../../../test/support/fakes/deletion-world.js'
 import type { Caller } from '../caller.js'
 import { type DeletionInput, deleteAccount } from '../delete-account.js'
 import { resumeOpenDeletions } from '../run-deletion.js'
-import { ADDED_BY_NAME_MAX_DOCUMENTS, ADDED_BY_NAME_PAGE_SIZE } from './search-added-by-name.js'
+import { ADDED_BY_NAME_MAX_DOCUMENTS, ADDED_BY_NAME_PAGE_SIZE, addedByNameBudgetMs } from './search-added-by-name.js'
 
 const ADDER = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
 const THIRD = '7c7e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d43'
@@ -109,6 +109,34 @@ describe('searchAddedByName: the name of the person in the memberships they adde
     expect([...w.search.users.values()].flatMap(namesIn).filter((name) => name === ADDER_NAME)).toEqual([])
     expect(linesOf(w)['search.user_alias (addedByName)']).toMatchObject({ action: 'blanked', count: total })
     expect(linesOf(w)['cassandra.user_organisation (addedbyname)']).toMatchObject({ action: 'blanked', count: total })
+  })
+
+  it('when the search engine answers slowly, then a run stops once its share of the lease is spent, the step stays owed, and the next run finishes it', async () => {
+    const w = worldWithAdded(Array.from({ length: 40 }, (_, i) => `u-${String(i).padStart(5, '0')}`))
+    const eraseQuickly = w.search.eraseAdderName.bind(w.search)
+    const started: number[] = []
+    w.search.eraseAdderName = async (userId, adderId) => {
+      started.push(w.clock.now().getTime())
+      w.clock.advance(1_000)
+      return eraseQuickly(userId, adderId)
+    }
+    const budget = addedByNameBudgetMs({ leaseMs: WORLD_LEASE_MS })
+
+    await deleteAccount(w.deps, ask())
+    const first = w.requests.all()[0]?.steps.searchAddedByName
+    expect(first).toMatchObject({ status: 'pending', action: 'unfinished' })
+    expect(started.length).toBeGreaterThan(0)
+    expect(started.length).toBeLessThan(40)
+    expect((started.at(-1) ?? 0) - (started[0] ?? 0)).toBeLessThan(budget)
+
+    while (w.requests.all()[0]?.state !== 'completed' && started.length < 200) {
+      w.clock.advance(60_000)
+      await resumeOpenDeletions(w.deps)
+    }
+
+    expect(w.requests.all()[0]?.state).toBe('completed')
+    expect([...w.search.users.values()].flatMap(namesIn).filter((name) => name === ADDER_NAME)).toEqual([])
+    expect(linesOf(w)['search.user_alias (addedByName)']).toMatchObject({ action: 'blanked', count: 40 })
   })
 
   it("when more documents than a run rewrites are rewritten already but still match (another adder's name in them), then a run reaches the ones past them and the step is done", async () => {

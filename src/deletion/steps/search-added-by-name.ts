@@ -23,6 +23,16 @@ export const ADDED_BY_NAME_MAX_DOCUMENTS = 1000
  */
 export const ADDED_BY_NAME_MAX_PAGES = 100
 
+/** The lease a run holds when its deps do not say (DELETION_LEASE_MS's default). */
+const DEFAULT_LEASE_MS = 30_000
+
+/**
+ * Time a run spends rewriting: a third of the lease, as nothing inside the step renews it. The
+ * count bounds above hold when calls are quick; this one when they are slow (timeouts, a loaded
+ * cluster). Past it the step stays owed and the sweeper's next run continues.
+ */
+export const addedByNameBudgetMs = (deps: Pick<StepDeps, 'leaseMs'>) => Math.floor((deps.leaseMs ?? DEFAULT_LEASE_MS) / 3)
+
 interface Counts {
   documents: number
   rows: number
@@ -50,14 +60,17 @@ async function eraseFrom(users: UserStore, search: UserSearchIndex, document: { 
   if (await search.eraseAdderName(document.userId, adderId)) counts.documents++
 }
 
-/** Pages through the documents naming the person as adder, within the per-run bounds: true when none is left. */
+/** Pages through the documents naming the person as adder, within the per-run bounds (count and time): true when none is left. */
 async function eraseAdderNames(deps: StepDeps, search: UserSearchIndex, adderId: string, counts: Counts): Promise<boolean> {
+  const stopAt = deps.clock.now().getTime() + addedByNameBudgetMs(deps)
+  const spent = () => deps.clock.now().getTime() >= stopAt
   let after: string | undefined
   let rewritten = 0
   for (let page = 0; page < ADDED_BY_NAME_MAX_PAGES; page++) {
+    if (page > 0 && spent()) return false
     const found = await search.findAdderNamed(adderId, ADDED_BY_NAME_PAGE_SIZE, after)
     for (const document of found.documents) {
-      if (rewritten === ADDED_BY_NAME_MAX_DOCUMENTS) return false
+      if (rewritten === ADDED_BY_NAME_MAX_DOCUMENTS || spent()) return false
       await eraseFrom(deps.users, search, document, adderId, counts)
       rewritten++
     }
@@ -106,7 +119,7 @@ export const searchAddedByName = {
       if (await eraseAdderNames(deps, deps.search, request.userId, counts)) {
         return stepOutcome('done', 'blanked', deps.clock.now(), counts.documents, { plan, entries: entriesOf('blanked', counts) })
       }
-      // Past the per-run bound: owed, so the sweeper runs it again.
+      // Past a per-run bound (count or time): owed, so the sweeper runs it again.
       return stepOutcome('pending', 'unfinished', deps.clock.now(), counts.documents, { plan, entries: entriesOf('pending', counts) })
     } catch (err) {
       return { ...owedWhenUnavailable(deps, 'searchAddedByName', err, plan, request.id), entries: entriesOf('pending', counts) }

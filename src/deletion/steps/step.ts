@@ -32,6 +32,8 @@ export interface StepDeps {
   /** Which deletion holds each user (a hard deletion marks the managed users it erases). */
   states: UserDeletionStates
   clock: Clock
+  /** How long a run holds its request between checkpoints (DELETION_LEASE_MS); a step whose work is unbounded in time stops well within it. Absent: the default, 30 s. */
+  leaseMs?: number
   /** The user-keyed tables beyond Sunbird's five (declarations, consent, notes, codes, legacy tables, extra targets). */
   tables: PersonalDataTables
   /** Sunbird's search engine; undefined when not configured (sunbird_es_host empty). */
