@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { WORLD_LEASE_MS, type WorldOptions, deletionWorld } from '../../../test/support/fakes/deletion-world.js'
 import type { Caller } from '../caller.js'
 import { type DeletionInput, deleteAccount } from '../delete-account.js'
+import { DependencyUnavailableError } from '../errors.js'
 import { resumeOpenDeletions } from '../run-deletion.js'
 import { ADDED_BY_NAME_MAX_DOCUMENTS, ADDED_BY_NAME_PAGE_SIZE, addedByNameBudgetMs } from './search-added-by-name.js'
 
@@ -93,6 +94,23 @@ describe('searchAddedByName: the name of the person in the memberships they adde
     expect(w.requests.all()[0]?.state).toBe('completed')
     expect(namesIn(w.search.users.get('u-1'))).toEqual([null, THIRD_NAME])
     expect(w.users.adderNameOf('u-1', ORG)).toBeNull()
+  })
+
+  it("when Cassandra is unreachable as a user_organisation row's name is blanked, then the run stops there (the step is not recorded owed), and the sweeper's run finishes it", async () => {
+    const w = worldWithAdded(['u-1'])
+    w.users.failNext('blankAdderName', new DependencyUnavailableError('cassandra'))
+
+    await deleteAccount(w.deps, ask())
+    expect(w.requests.all()[0]?.state).toBe('in_progress')
+    expect(w.requests.all()[0]?.steps.searchAddedByName).toBeUndefined()
+    expect(namesIn(w.search.users.get('u-1'))).toEqual([ADDER_NAME, THIRD_NAME])
+
+    w.clock.advance(60_000)
+    await resumeOpenDeletions(w.deps)
+
+    expect(w.requests.all()[0]?.state).toBe('completed')
+    expect(w.users.adderNameOf('u-1', ORG)).toBeNull()
+    expect(namesIn(w.search.users.get('u-1'))).toEqual([null, THIRD_NAME])
   })
 
   it('when the person added more users than a run may rewrite, then the step stays owed, the next run continues, and the receipt counts every one', async () => {

@@ -1,4 +1,5 @@
 import type { StepOutcome } from '../deletion-request.js'
+import { DependencyUnavailableError } from '../errors.js'
 import type { UserSearchIndex, UserStore } from '../ports.js'
 import { type DeletionStep, NOT_CONFIGURED, type PlanName, type RecordedOutcomes, SEARCH, type StepDeps, owedWhenUnavailable, stepOutcome, withoutStore } from './step.js'
 
@@ -122,6 +123,8 @@ export const searchAddedByName = {
       // Past a per-run bound (count or time): owed, so the sweeper runs it again.
       return stepOutcome('pending', 'unfinished', deps.clock.now(), counts.documents, { plan, entries: entriesOf('pending', counts) })
     } catch (err) {
+      // Cassandra unreachable (a user_organisation row) stops the run, as in every other step; only the search engine's absence leaves this step owed.
+      if (err instanceof DependencyUnavailableError && err.dependency === 'cassandra') throw err
       return { ...owedWhenUnavailable(deps, 'searchAddedByName', err, plan, request.id), entries: entriesOf('pending', counts) }
     }
   },
