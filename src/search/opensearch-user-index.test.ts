@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { type StubRequest, type StubServer, startStubServer } from '../../test/support/stub-http-server.js'
 import { DependencyUnavailableError } from '../deletion/errors.js'
 import type { UserSearchIndex } from '../deletion/ports.js'
-import { MAX_NOTES_ROUNDS, NOTES_READ_PAGING, type NotesPaging, OpenSearchUserIndex, SearchEngineRefusal } from './opensearch-user-index.js'
+import { ADDER_NAME_WRITE_ATTEMPTS, MAX_NOTES_ROUNDS, NOTES_READ_PAGING, type NotesPaging, OpenSearchUserIndex, SearchEngineRefusal } from './opensearch-user-index.js'
 import { createSearchClient } from './search-client.js'
 
 const USER = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
@@ -172,6 +172,14 @@ describe('OpenSearchUserIndex when the engine answers with an error status', () 
     expect(routes()).toEqual(['update'])
     expect(bodyOf(stub.requests[0])).toMatchObject({ script: { lang: 'painless', params: { id: 'adder-1' } } })
     expect(stub.requests[0]?.path).not.toContain('refresh')
+  })
+
+  it("when an adder's name is erased, then a concurrent write to the document (409) is tried again by the engine: the update asks retry_on_conflict", async () => {
+    const { index, stub } = await indexOver({})
+
+    await index.eraseAdderName(USER, 'adder-1')
+
+    expect(stub.requests[0]?.path).toContain(`retry_on_conflict=${ADDER_NAME_WRITE_ATTEMPTS}`)
   })
 
   it('when the flags are restored, then those the document had are set, and one it did not have (null) is removed, never set to null', async () => {

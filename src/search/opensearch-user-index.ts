@@ -163,7 +163,7 @@ const RESTORE_FLAGS_SCRIPT = 'for (def entry : params.set.entrySet()) { ctx._sou
 const ERASE_ADDER_NAME_SCRIPT =
   "boolean changed = false; if (ctx._source.organisations instanceof List) { for (def o : ctx._source.organisations) { if (o instanceof Map && o.addedBy == params.id && o.containsKey('addedByName')) { o.remove('addedByName'); changed = true } } } if (!changed) { ctx.op = 'noop' }"
 
-/** Conflicting writes the fallback of eraseAdderName tries again over before it fails as unavailable (another writer keeps changing the document). */
+/** Conflicting writes eraseAdderName tries again over (the script's retry_on_conflict, the fallback's reads) before it fails as unavailable (another writer keeps changing the document). */
 export const ADDER_NAME_WRITE_ATTEMPTS = 3
 
 const isMembership = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
@@ -312,6 +312,8 @@ export class OpenSearchUserIndex implements UserSearchIndex {
           index: this.userAlias,
           id: userId,
           body: { script: { lang: 'painless', source: ERASE_ADDER_NAME_SCRIPT, params: { id: adderId } } },
+          // Sunbird writing the document meanwhile (409): the engine reads it again and reruns the script.
+          retry_on_conflict: ADDER_NAME_WRITE_ATTEMPTS,
         })
         return body.result === 'updated'
       } catch (err) {
