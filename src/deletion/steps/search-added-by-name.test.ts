@@ -4,6 +4,7 @@ import type { Caller } from '../caller.js'
 import { type DeletionInput, deleteAccount } from '../delete-account.js'
 import { DependencyUnavailableError } from '../errors.js'
 import { resumeOpenDeletions } from '../run-deletion.js'
+import { ABSENT_ON_RESUME } from './absent-on-resume.js'
 import { ADDED_BY_NAME_MAX_DOCUMENTS, ADDED_BY_NAME_PAGE_SIZE, addedByNameBudgetMs } from './search-added-by-name.js'
 
 const ADDER = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
@@ -111,6 +112,28 @@ describe('searchAddedByName: the name of the person in the memberships they adde
     expect(w.requests.all()[0]?.state).toBe('completed')
     expect(w.users.adderNameOf('u-1', ORG)).toBeNull()
     expect(namesIn(w.search.users.get('u-1'))).toEqual([null, THIRD_NAME])
+  })
+
+  it('when a run is killed after it rewrote the documents, before its outcome was written, then the resumed run says absent on resume, not blanked 0', async () => {
+    let killed = false
+    const w = worldWithAdded(['u-1', 'u-2'], {
+      afterStep: (step) => {
+        if (step === 'searchAddedByName' && !killed) {
+          killed = true
+          throw new Error('killed')
+        }
+      },
+    })
+
+    await deleteAccount(w.deps, ask()).catch(() => undefined)
+    expect(killed).toBe(true)
+    expect(w.requests.all()[0]?.steps.searchAddedByName).toBeUndefined()
+    w.clock.advance(60_000)
+    await resumeOpenDeletions(w.deps)
+
+    expect(w.requests.all()[0]?.state).toBe('completed')
+    expect(linesOf(w)['search.user_alias (addedByName)']).toMatchObject({ action: ABSENT_ON_RESUME, count: 0 })
+    expect(linesOf(w)['cassandra.user_organisation (addedbyname)']).toMatchObject({ action: ABSENT_ON_RESUME, count: 0 })
   })
 
   it('when the person added more users than a run may rewrite, then the step stays owed, the next run continues, and the receipt counts every one', async () => {

@@ -1,5 +1,6 @@
 import type { StepOutcome } from '../deletion-request.js'
 import { DependencyUnavailableError } from '../errors.js'
+import { ABSENT_ON_RESUME } from './absent-on-resume.js'
 import type { UserSearchIndex, UserStore } from '../ports.js'
 import { type DeletionStep, NOT_CONFIGURED, type PlanName, type RecordedOutcomes, SEARCH, type StepDeps, owedWhenUnavailable, stepOutcome, withoutStore } from './step.js'
 
@@ -44,7 +45,18 @@ const entriesOf = (action: string, counts: Counts) => [
   { store: ROWS_STORE, action, count: counts.rows },
 ]
 
-/** What an earlier run that was cut short (owed) already changed: this run's counts add to them, so the receipt counts every change. */
+/**
+ * A finished run's lines. Resumed (StepContext.resumed: the run it follows may have acted without
+ * recording it), a line that found nothing says ABSENT_ON_RESUME, not blanked 0: a rewritten
+ * document no longer matches the search, so that run's rewrites are not found again.
+ */
+const finishedEntries = (counts: Counts, resumed: boolean) => entriesOf('blanked', counts).map((line) => (resumed && line.count === 0 ? { ...line, action: ABSENT_ON_RESUME } : line))
+
+/**
+ * What earlier runs recorded as changed before this step was left owed (past a per-run bound, or a
+ * search outage): this run's counts add to them. A run cut short before its outcome was written
+ * leaves no count, and its rewrites are not found again (see finishedEntries).
+ */
 function earlierCounts(recorded: RecordedOutcomes, plan: PlanName): Counts {
   const earlier = recorded.searchAddedByName
   if (earlier?.status !== 'pending' || (earlier.plan ?? 'sunbird') !== plan) return { documents: 0, rows: 0 }
@@ -108,7 +120,7 @@ export const searchAddedByName = {
   dependency: SEARCH.dependency,
   kept: { action: 'kept', why: "other users' memberships naming the person as who added them kept while the deletion can be cancelled" },
   async run(context): Promise<StepOutcome> {
-    const { deps, request, plan } = context
+    const { deps, request, plan, resumed = false } = context
     // No search engine, no statement: without its documents there are no rows to look at.
     const counts = earlierCounts(request.steps, plan)
     if (!deps.search) {
@@ -118,7 +130,8 @@ export const searchAddedByName = {
     }
     try {
       if (await eraseAdderNames(deps, deps.search, request.userId, counts)) {
-        return stepOutcome('done', 'blanked', deps.clock.now(), counts.documents, { plan, entries: entriesOf('blanked', counts) })
+        const entries = finishedEntries(counts, resumed)
+        return stepOutcome('done', entries[0]?.action ?? 'blanked', deps.clock.now(), counts.documents, { plan, entries })
       }
       // Past a per-run bound (count or time): owed, so the sweeper runs it again.
       return stepOutcome('pending', 'unfinished', deps.clock.now(), counts.documents, { plan, entries: entriesOf('pending', counts) })
