@@ -290,6 +290,7 @@ describe('deleteAccount, soft', () => {
       'cassandra.user (profile): kept',
       'search.user_alias: absent',
       'search.user_alias (addedByName): kept',
+      'cassandra.user_organisation (addedbyname): kept',
       'redis.user: deleted',
       'cassandra.user (managed users): kept',
       'kafka (delete.user topic): not-sent',

@@ -69,7 +69,8 @@ export function receiptStores(request: DeletionRequest): ReceiptEntry[] {
       const action = outcome.status === 'pending' ? 'pending' : outcome.action
       stores.push({ store: step.store, action, ...(outcome.count !== undefined && { count: outcome.count }), why: whyOf(action, why) })
     } else if ('kept' in step && step !== roles && !(step.plans as readonly string[]).includes(request.plan)) {
-      stores.push({ store: step.store, action: step.kept.action, why: step.kept.why })
+      const keptStores = ('stores' in step.kept && step.kept.stores) || [step.store]
+      for (const store of keptStores) stores.push({ store, action: step.kept.action, why: step.kept.why })
     }
   }
   // Sunbird's deletion (and a soft one) leaves user_roles as Sunbird does; a hard deletion has its own step for them.

@@ -72,6 +72,7 @@ describe('request.dryRun', () => {
       'cassandra.user (profile)',
       'search.user_alias',
       'search.user_alias (addedByName)',
+      'cassandra.user_organisation (addedbyname)',
       'redis.user',
       'cassandra.user (managed users)',
       'kafka (delete.user topic)',

@@ -5,7 +5,7 @@ import { type DeletionInput, deleteAccount } from '../delete-account.js'
 import { DependencyUnavailableError } from '../errors.js'
 import { resumeOpenDeletions } from '../run-deletion.js'
 import { ABSENT_ON_RESUME } from './absent-on-resume.js'
-import { ADDED_BY_NAME_MAX_DOCUMENTS, ADDED_BY_NAME_PAGE_SIZE, addedByNameBudgetMs } from './search-added-by-name.js'
+import { ADDED_BY_NAME_MAX_DOCUMENTS, ADDED_BY_NAME_PAGE_SIZE, addedByNameBudgetMs, searchAddedByName } from './search-added-by-name.js'
 
 const ADDER = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
 const THIRD = '7c7e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d43'
@@ -68,6 +68,31 @@ describe('searchAddedByName: the name of the person in the memberships they adde
     expect(w.users.adderNameOf('u-1', ORG)).toBe(ADDER_NAME)
     expect(w.requests.all()[0]?.steps.searchAddedByName).toBeUndefined()
     expect(linesOf(w)['search.user_alias (addedByName)']).toMatchObject({ action: 'kept' })
+    expect(linesOf(w)['cassandra.user_organisation (addedbyname)']).toMatchObject({ action: 'kept' })
+  })
+
+  it.each([
+    ['sunbird', 'blank', 2, 3],
+    ['soft', 'keep', 0, 0],
+  ] as const)('when the plan is previewed (%s), then it lists the documents and the user_organisation rows, as the receipt does', async (plan, action, documents, rows) => {
+    const w = worldWithAdded(['u-1', 'u-2'])
+    w.users.setAdder('u-1', OTHER_ORG, ADDER, ADDER_NAME)
+    w.search.users.set('u-1', {
+      id: 'u-1',
+      userId: 'u-1',
+      status: 1,
+      organisations: [
+        { organisationId: ORG, addedBy: ADDER, addedByName: ADDER_NAME },
+        { organisationId: OTHER_ORG, addedBy: ADDER, addedByName: ADDER_NAME },
+      ],
+    })
+
+    const lines = await searchAddedByName.preview({ deps: w.deps, userId: ADDER, plan } as unknown as Parameters<typeof searchAddedByName.preview>[0])
+
+    expect(lines).toEqual([
+      { store: 'search.user_alias (addedByName)', action, count: documents },
+      { store: 'cassandra.user_organisation (addedbyname)', action, count: rows },
+    ])
   })
 
   it('when the search engine is not configured, then the step says so and no user_organisation row is read', async () => {

@@ -118,7 +118,7 @@ export const searchAddedByName = {
   why: "other users' memberships that name the person as who added them (organisations[].addedByName in their search documents, addedbyname in the user_organisation rows those documents point to) have the name removed; the adder's id stays; rows the search index does not point to are not found",
   plans: ['sunbird', 'hard'],
   dependency: SEARCH.dependency,
-  kept: { action: 'kept', why: "other users' memberships naming the person as who added them kept while the deletion can be cancelled" },
+  kept: { action: 'kept', why: "other users' memberships naming the person as who added them kept while the deletion can be cancelled", stores: [STORE, ROWS_STORE] },
   async run(context): Promise<StepOutcome> {
     const { deps, request, plan, resumed = false } = context
     // No search engine, no statement: without its documents there are no rows to look at.
@@ -141,14 +141,20 @@ export const searchAddedByName = {
       return { ...owedWhenUnavailable(deps, 'searchAddedByName', err, plan, request.id), entries: entriesOf('pending', counts) }
     }
   },
+  // Both lines, as the receipt has them: the rows are those the documents found name (their memberships).
   async preview({ deps, userId, plan }) {
-    if (!deps.search) return [{ store: STORE, action: NOT_CONFIGURED, count: 0 }]
-    if (plan === 'soft') return [{ store: STORE, action: 'keep', count: 0 }]
+    const lines = (action: string, documents = 0, rows = 0) => [
+      { store: STORE, action, count: documents },
+      { store: ROWS_STORE, action, count: rows },
+    ]
+    if (!deps.search) return lines(NOT_CONFIGURED)
+    if (plan === 'soft') return lines('keep')
     try {
       const found = await deps.search.findAdderNamed(userId, ADDED_BY_NAME_PAGE_SIZE)
-      return [{ store: STORE, action: found.next === undefined ? 'blank' : `blank (first ${ADDED_BY_NAME_PAGE_SIZE} counted)`, count: found.documents.length }]
+      const rows = found.documents.reduce((sum, document) => sum + document.organisationIds.length, 0)
+      return lines(found.next === undefined ? 'blank' : `blank (first ${ADDED_BY_NAME_PAGE_SIZE} counted)`, found.documents.length, rows)
     } catch (err) {
-      return [{ store: STORE, action: owedWhenUnavailable(deps, 'searchAddedByName', err, plan).action, count: 0 }]
+      return lines(owedWhenUnavailable(deps, 'searchAddedByName', err, plan).action)
     }
   },
 } as const satisfies DeletionStep

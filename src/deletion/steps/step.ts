@@ -155,7 +155,8 @@ export interface DeletionStep<Name extends string = string> {
   readonly preview?: (context: PreviewContext) => Promise<PlanEntry[]>
   readonly restore?: (context: RestoreContext) => Promise<StepOutcome>
   readonly exportData?: (context: { deps: StepDeps; userId: string }) => Promise<Record<string, JsonValue>>
-  readonly kept?: { action: string; why: string }
+  /** `stores`: the lines a kept step lists when it has one per store (absent: its own store). */
+  readonly kept?: { action: string; why: string; stores?: readonly string[] }
 }
 
 /** A step's outcome, stamped with the time it was recorded; `plan` is kept when it is not Sunbird's (see StepOutcome.plan). */
