@@ -226,4 +226,47 @@ describe('searchAddedByName: the name of the person in the memberships they adde
     expect([namesIn(w.search.users.get('z-1')), namesIn(w.search.users.get('z-2'))]).toEqual([[null, THIRD_NAME], [null]])
     expect(linesOf(w)['search.user_alias (addedByName)']).toMatchObject({ action: 'blanked', count: 2 })
   })
+
+  it('when a run left the step owed past its bound and the next (an ordinary sweeper run) finds no row with a name, then the rows line says blanked 0, never absent on resume', async () => {
+    const total = ADDED_BY_NAME_MAX_DOCUMENTS + 3
+    const added = Array.from({ length: total }, (_, i) => `u-${String(i).padStart(5, '0')}`)
+    const w = worldWithAdded(added)
+    // Sunbird 8.0 rows: the adder's id, no name.
+    for (const userId of added) w.users.setAdder(userId, ORG, ADDER, null)
+    w.users.setAdder('u-00000', OTHER_ORG, THIRD, null)
+
+    await deleteAccount(w.deps, ask())
+    expect(w.requests.all()[0]?.steps.searchAddedByName).toMatchObject({ status: 'pending', action: 'unfinished' })
+    w.clock.advance(60_000)
+    await resumeOpenDeletions(w.deps)
+
+    expect(w.requests.all()[0]?.state).toBe('completed')
+    expect(linesOf(w)['search.user_alias (addedByName)']).toMatchObject({ action: 'blanked', count: total })
+    expect(linesOf(w)['cassandra.user_organisation (addedbyname)']).toMatchObject({ action: 'blanked', count: 0 })
+  })
+
+  it("when the first search alone outlasts the run's share of the lease, then the run still rewrites a document, so every run makes progress", async () => {
+    const w = worldWithAdded(['u-1', 'u-2'])
+    const findQuickly = w.search.findAdderNamed.bind(w.search)
+    w.search.findAdderNamed = async (adderId, pageSize, after) => {
+      w.clock.advance(addedByNameBudgetMs({ leaseMs: WORLD_LEASE_MS }) + 1)
+      return findQuickly(adderId, pageSize, after)
+    }
+
+    await deleteAccount(w.deps, ask())
+
+    expect(w.requests.all()[0]?.steps.searchAddedByName).toMatchObject({ status: 'pending', action: 'unfinished', count: 1 })
+  })
+
+  it("when the search engine is not configured, then the dry run lists the one line a run's receipt has", async () => {
+    const w = worldWithAdded(['u-1'], { withoutSearch: true })
+
+    const lines = await searchAddedByName.preview({ deps: w.deps, userId: ADDER, plan: 'sunbird' } as unknown as Parameters<typeof searchAddedByName.preview>[0])
+    await deleteAccount(w.deps, ask())
+
+    expect(lines).toEqual([{ store: 'search.user_alias (addedByName)', action: 'not configured', count: 0 }])
+    expect((w.requests.all()[0]?.receipt?.stores ?? []).filter((entry) => entry.store.includes('addedby') || entry.store.includes('addedByName')).map((entry) => entry.store)).toEqual([
+      'search.user_alias (addedByName)',
+    ])
+  })
 })

@@ -47,10 +47,20 @@ const entriesOf = (action: string, counts: Counts) => [
 
 /**
  * A finished run's lines. Resumed (StepContext.resumed: the run it follows may have acted without
- * recording it), a line that found nothing says ABSENT_ON_RESUME, not blanked 0: a rewritten
- * document no longer matches the search, so that run's rewrites are not found again.
+ * recording it) with no earlier run of this step recorded, a line that found nothing says
+ * ABSENT_ON_RESUME, not blanked 0: a rewritten document no longer matches the search, so that
+ * run's rewrites are not found again. After a recorded run (left owed past a bound or an outage)
+ * the lines are that run's counts plus this one's: a 0 there is a 0 (Sunbird 8.0 rows carry no
+ * name), never a claim that something may have been erased.
  */
-const finishedEntries = (counts: Counts, resumed: boolean) => entriesOf('blanked', counts).map((line) => (resumed && line.count === 0 ? { ...line, action: ABSENT_ON_RESUME } : line))
+const finishedEntries = (counts: Counts, resumed: boolean, earlierRecorded: boolean) =>
+  entriesOf('blanked', counts).map((line) => (resumed && !earlierRecorded && line.count === 0 ? { ...line, action: ABSENT_ON_RESUME } : line))
+
+/** An earlier run of this step under the same plan recorded its outcome (owed): its counts carry over. */
+const recordedEarlier = (recorded: RecordedOutcomes, plan: PlanName) => {
+  const earlier = recorded.searchAddedByName
+  return earlier?.status === 'pending' && (earlier.plan ?? 'sunbird') === plan
+}
 
 /**
  * What earlier runs recorded as changed before this step was left owed (past a per-run bound, or a
@@ -59,7 +69,7 @@ const finishedEntries = (counts: Counts, resumed: boolean) => entriesOf('blanked
  */
 function earlierCounts(recorded: RecordedOutcomes, plan: PlanName): Counts {
   const earlier = recorded.searchAddedByName
-  if (earlier?.status !== 'pending' || (earlier.plan ?? 'sunbird') !== plan) return { documents: 0, rows: 0 }
+  if (!earlier || !recordedEarlier(recorded, plan)) return { documents: 0, rows: 0 }
   const count = (store: string) => earlier.entries?.find((entry) => entry.store === store)?.count ?? 0
   return { documents: count(STORE), rows: count(ROWS_STORE) }
 }
@@ -83,7 +93,8 @@ async function eraseAdderNames(deps: StepDeps, search: UserSearchIndex, adderId:
     if (page > 0 && spent()) return false
     const found = await search.findAdderNamed(adderId, ADDED_BY_NAME_PAGE_SIZE, after)
     for (const document of found.documents) {
-      if (rewritten === ADDED_BY_NAME_MAX_DOCUMENTS || spent()) return false
+      // The time bound only once something is rewritten: a run whose first search outlasts the budget still makes progress.
+      if (rewritten === ADDED_BY_NAME_MAX_DOCUMENTS || (rewritten > 0 && spent())) return false
       await eraseFrom(deps.users, search, document, adderId, counts)
       rewritten++
     }
@@ -130,7 +141,7 @@ export const searchAddedByName = {
     }
     try {
       if (await eraseAdderNames(deps, deps.search, request.userId, counts)) {
-        const entries = finishedEntries(counts, resumed)
+        const entries = finishedEntries(counts, resumed, recordedEarlier(request.steps, plan))
         return stepOutcome('done', entries[0]?.action ?? 'blanked', deps.clock.now(), counts.documents, { plan, entries })
       }
       // Past a per-run bound (count or time): owed, so the sweeper runs it again.
@@ -141,13 +152,14 @@ export const searchAddedByName = {
       return { ...owedWhenUnavailable(deps, 'searchAddedByName', err, plan, request.id), entries: entriesOf('pending', counts) }
     }
   },
-  // Both lines, as the receipt has them: the rows are those the documents found name (their memberships).
+  // Both lines where a run's receipt has both: the rows are those the documents found name (their memberships).
   async preview({ deps, userId, plan }) {
     const lines = (action: string, documents = 0, rows = 0) => [
       { store: STORE, action, count: documents },
       { store: ROWS_STORE, action, count: rows },
     ]
-    if (!deps.search) return lines(NOT_CONFIGURED)
+    // Not configured: one line, as a run's receipt says it (the step's own store, no count of rows).
+    if (!deps.search) return [{ store: STORE, action: NOT_CONFIGURED, count: 0 }]
     if (plan === 'soft') return lines('keep')
     try {
       const found = await deps.search.findAdderNamed(userId, ADDED_BY_NAME_PAGE_SIZE)
