@@ -1,6 +1,7 @@
 import type { PlanName } from '../deletion/deletion-request.js'
 import type { PersonalDataTables, PersonalTable, UserCache, UserSearchIndex, UserStore } from '../deletion/ports.js'
 import { countAdderNamed } from '../deletion/steps/search-added-by-name.js'
+import { SEARCH } from '../deletion/steps/step.js'
 import { searchTombstone } from '../deletion/steps/search-user.js'
 import { SCRUBBED_USER_COLUMNS } from '../store/cassandra-user-store.js'
 
@@ -36,7 +37,7 @@ export interface StoresReached {
   cache: boolean
 }
 
-const ADDER_NAMED = 'search.user_alias (addedByName)'
+const ADDER_NAMED = SEARCH.steps.searchAddedByName
 /** The expected column of that line for a deletion that did not run its step: not judged (clean it by hand, docs/integrating.md). */
 const NOT_RUN = 'not checked (deletion did not run this step)'
 
