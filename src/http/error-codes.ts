@@ -25,6 +25,8 @@ export interface PlaceholderValues {
   retryAfterSeconds: number
   /** {maxAuthAge}: DELETION_MAX_AUTH_AGE_SECONDS, when step-up is on. */
   maxAuthAgeSeconds?: number
+  /** {allow}: the methods the path serves, a 405's own (methodNotAllowed). */
+  allow?: string
 }
 
 /** An entry's message or header value with its placeholders filled in. */
@@ -35,6 +37,7 @@ export function fillPlaceholders(text: string, values: PlaceholderValues): strin
     .replace('{limit}', String(values.maxBodyBytes))
     .replace('{retryAfter}', String(values.retryAfterSeconds))
     .replace('{maxAuthAge}', values.maxAuthAgeSeconds === undefined ? '<DELETION_MAX_AUTH_AGE_SECONDS>' : String(values.maxAuthAgeSeconds))
+    .replace('{allow}', values.allow ?? '')
 }
 
 export const errorCodes = {
@@ -285,6 +288,8 @@ export const errorCodes = {
     err: 'UOS_METHODNOTALLOWED',
     errmsg: 'Method not allowed.',
     description: 'The path exists but not for this method; see the `Allow` header.',
+    // Every 405 says which methods the path serves (RFC 9110); the value is the path's own (methodNotAllowed).
+    headers: { Allow: '{allow}' },
   },
   SERVICE_UNAVAILABLE: {
     status: 503,

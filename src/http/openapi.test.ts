@@ -111,6 +111,19 @@ describe('buildOpenApiDocument', () => {
     expect(document.paths['/ready'].get.responses['503'].headers['Retry-After']).toBeDefined()
   })
 
+  it('when built, then every 405 an operation lists names Allow, as the one 405 the service sends carries it', () => {
+    const document = build()
+
+    const listed = Object.values(document.paths as Record<string, Node>).flatMap((item) =>
+      Object.values(item)
+        .map((operation: Node) => operation.responses['405'])
+        .filter(Boolean),
+    )
+
+    expect(listed.length).toBeGreaterThan(0)
+    for (const response of listed) expect(response.headers.Allow).toEqual({ $ref: '#/components/headers/Allow' })
+  })
+
   it('when an operation needs both credentials, then it requires the bearer and the user-token schemes together', () => {
     const document = build()
 

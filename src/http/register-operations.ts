@@ -1,9 +1,9 @@
 import type { Context, Handler, Hono } from 'hono'
-import { ApiError } from './api-error.js'
 import type { AppEnv } from './app-env.js'
 import { setCredentialedCors } from './cors.js'
 import { REQUEST_ID_HEADER } from './dialects/rest-dialect.js'
 import { IDEMPOTENCY_KEY_HEADER } from './idempotency.js'
+import { methodNotAllowed } from './method-not-allowed.js'
 import { bodyLimitOf, type HandlerContext, type Operation } from './operation.js'
 import { type JsonBodyReader, readJsonBody } from './read-json-body.js'
 
@@ -97,7 +97,8 @@ export function registerOperations(app: Hono<AppEnv>, operations: readonly Opera
   for (const [path, served] of byPath) {
     const first = served[0] as Operation
     const preflights = served.filter((operation) => operation.cors.preflight)
-    const allow = [...unique(served.map((operation) => operation.method)), ...(preflights.length > 0 ? ['OPTIONS'] : [])].join(', ')
+    const methods = [...unique(served.map((operation) => operation.method)), ...(preflights.length > 0 ? ['OPTIONS'] : [])]
+    const allow = methods.join(', ')
     if (preflights.length > 0) {
       const allowHeaders = unique(preflights.flatMap((operation) => [...BODY_HEADERS, ...operation.credentials.headers, ...REQUEST_ID_HEADERS, ...(operation.cors.preflight?.headers ?? [])])).join(
         ', ',
@@ -122,9 +123,9 @@ export function registerOperations(app: Hono<AppEnv>, operations: readonly Opera
       })
     }
     // Every other method: 405, answered as the path's first operation answers (its dialect, its headers).
-    const methodNotAllowed = () => {
-      throw new ApiError('METHOD_NOT_ALLOWED', { headers: { Allow: allow } })
+    const refuseMethod = () => {
+      throw methodNotAllowed(methods)
     }
-    app.all(path, operationRoad(first, methodNotAllowed, undefined, context.renderError, allowedOrigins))
+    app.all(path, operationRoad(first, refuseMethod, undefined, context.renderError, allowedOrigins))
   }
 }

@@ -17,6 +17,7 @@ import { ApiError } from './api-error.js'
 import type { AppEnv } from './app-env.js'
 import { errorCodes, type ErrorCode } from './error-codes.js'
 import { sunbirdEnvelope } from './dialects/sunbird-envelope.js'
+import { methodNotAllowed } from './method-not-allowed.js'
 import { renderError } from './render-error.js'
 import { requestContext } from './request-context.js'
 
@@ -125,7 +126,14 @@ describe('renderError for every entry of the error table', () => {
   })
 
   it('when an ApiError carries headers, then they are sent with the answer', async () => {
-    const response = await call(() => new ApiError('METHOD_NOT_ALLOWED', { headers: { Allow: 'POST, OPTIONS' } }))
+    const response = await call(() => new ApiError('INVALID_REQUEST_DATA', { headers: { 'Content-Language': 'en' } }))
+
+    expect(response.status).toBe(400)
+    expect(response.headers.get('content-language')).toBe('en')
+  })
+
+  it('when a 405 is refused by methodNotAllowed, then its Allow (the error table header) names the methods given', async () => {
+    const response = await call(() => methodNotAllowed(['POST', 'OPTIONS']))
 
     expect(response.status).toBe(405)
     expect(response.headers.get('allow')).toBe('POST, OPTIONS')

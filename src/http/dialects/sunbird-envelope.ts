@@ -14,6 +14,11 @@ export function sunbirdErrorExample(apiId: string, code: ErrorCode, context: Pic
   return { ...errorEnvelope(apiId, EXAMPLE_MSGID, entry, fillPlaceholders(entry.errmsg, context.placeholders)), ts: EXAMPLE_TS }
 }
 
+/** The headers an entry of the error table is always sent with, as references to components.headers. */
+function entryHeaders(code: ErrorCode): JsonObject {
+  return Object.fromEntries(Object.keys(errorEntry(code).headers ?? {}).map((name) => [name, headerRef(name)]))
+}
+
 function describeCodes(codes: readonly ErrorCode[], context: DocsContext): string {
   return codes
     .map((code) => {
@@ -63,7 +68,7 @@ export const sunbirdEnvelope: Dialect<SunbirdResult> = {
       const responses: Record<string, JsonObject> = {}
       for (const [status, group] of [...byStatus].sort(([a], [b]) => a - b)) {
         const headers: JsonObject = { 'Access-Control-Allow-Origin': headerRef('Access-Control-Allow-Origin') }
-        for (const code of group) for (const name of Object.keys(errorEntry(code).headers ?? {})) headers[name] = headerRef(name)
+        for (const code of group) Object.assign(headers, entryHeaders(code))
         const content: JsonObject = {}
         const json = group.filter((code) => errorEntry(code).body !== 'plain-text')
         const text = group.filter((code) => errorEntry(code).body === 'plain-text')
@@ -95,7 +100,8 @@ export const sunbirdEnvelope: Dialect<SunbirdResult> = {
         responses: {
           MethodNotAllowed: {
             description: described('METHOD_NOT_ALLOWED'),
-            headers: { Allow: headerRef('Allow'), 'Access-Control-Allow-Origin': headerRef('Access-Control-Allow-Origin') },
+            // The entry's own headers (Allow), as every 405 is sent with them (methodNotAllowed).
+            headers: { ...entryHeaders('METHOD_NOT_ALLOWED'), 'Access-Control-Allow-Origin': headerRef('Access-Control-Allow-Origin') },
             content: { 'application/json': { schema: schemaRef('error.response'), example: sunbirdErrorExample('api.user.delete', 'METHOD_NOT_ALLOWED', context) } },
           },
           ApiNotFound: {

@@ -1,6 +1,6 @@
 import type { Handler, Hono } from 'hono'
-import { ApiError } from '../api-error.js'
 import type { AppEnv } from '../app-env.js'
+import { methodNotAllowed } from '../method-not-allowed.js'
 
 /**
  * Serves `path` to GET (HEAD too: Hono answers it from the GET handler) and any other method 405
@@ -10,6 +10,6 @@ import type { AppEnv } from '../app-env.js'
 export function getOnly(app: Hono<AppEnv>, path: string, handler: Handler<AppEnv>): void {
   app.get(path, handler)
   app.all(path, () => {
-    throw new ApiError('METHOD_NOT_ALLOWED', { headers: { Allow: 'GET' } })
+    throw methodNotAllowed(['GET'])
   })
 }
