@@ -138,6 +138,8 @@ function operationObject(operation: OperationMeta, pathIndex: number, options: O
   const success = docs.success(context)
   // A replayed answer is the first one again, marked.
   if (operation.idempotent) for (const response of Object.values(success)) addHeaders(response, [REPLAYED_HEADER])
+  // A success that ends the session says how (the expired session cookie).
+  if (operation.endsSession) for (const response of Object.values(success)) addHeaders(response, Object.keys(operation.credentials.openApi.endSessionHeaders ?? {}))
   op.responses = { ...success, ...docs.errors(operation.errors, context) }
   // The operation's own headers are on every answer it gives.
   for (const response of Object.values(op.responses as Record<string, JsonObject>)) addHeaders(response, Object.keys(operation.responseHeaders ?? {}))
@@ -257,6 +259,7 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
           schema: { type: 'string' },
           example: 'Bearer error="insufficient_user_authentication", max_age=300',
         },
+        ...Object.assign({}, ...schemes.map((scheme) => scheme.openApi.endSessionHeaders)),
       },
       responses: sharedResponses,
     },

@@ -1,5 +1,10 @@
+import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { seedUser } from '../../scripts/lib/seed-users.js'
+import { createCassandraClient } from '../../src/store/cassandra-client.js'
 import { type ContractServer, startContractServer } from '../support/contract-server.js'
+import { testConfig } from '../support/harness.js'
+import { TEST_KEYSPACE } from '../support/test-env.js'
 
 // biome-ignore lint/suspicious/noExplicitAny: a JSON document walked by path; each assertion checks the shape it reads
 type Node = Record<string, any>
@@ -8,6 +13,7 @@ const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch'
 /** A method no path of the API serves. */
 const UNSERVED_METHOD = 'PATCH'
 const SAMPLE_ID = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
+const ORG = '0137000000000000000013'
 
 function resolve(document: Node, node: Node): Node {
   if (typeof node.$ref !== 'string') return node
@@ -23,15 +29,18 @@ function resolve(document: Node, node: Node): Node {
  * server sends with it, so a client generated from the document reads what is there.
  */
 describe('the headers the OpenAPI document lists, against the built server', () => {
+  const db = createCassandraClient(testConfig().cassandra)
   let server: ContractServer
   let document: Node
 
   beforeAll(async () => {
-    server = await startContractServer()
+    // Secure on: every attribute the cookie can carry is sent.
+    server = await startContractServer({ env: { SESSION_COOKIE_SECURE: 'true' } })
     document = (await (await fetch(`${server.url}/openapi.json`)).json()) as Node
   })
   afterAll(async () => {
     await server?.stop()
+    await db.shutdown()
   })
 
   it('when a documented path is asked with a method it does not serve, then the 405 carries every header the document lists for it, Allow among them, naming the documented methods', async () => {
@@ -59,5 +68,19 @@ describe('the headers the OpenAPI document lists, against the built server', () 
       }
       expect(response.headers.get('allow')?.split(', '), path).toEqual(expect.arrayContaining(methods.map((method) => method.toUpperCase())))
     }
+  })
+
+  it('when the session route deletes the session’s own account, then the Set-Cookie it answers 200 with is documented on that answer, its value spelled out (name, Max-Age, Path, HttpOnly, Secure, SameSite)', async () => {
+    const id = randomUUID()
+    await seedUser(db, TEST_KEYSPACE, { id, rootOrgId: ORG })
+
+    const response = await fetch(`${server.url}/api/users/${id}`, { method: 'DELETE', headers: { Cookie: `neptun-session=${server.userToken({ sub: id })}` } })
+
+    expect(response.status).toBe(200)
+    const sent = response.headers.get('set-cookie')
+    expect(sent?.split('; ')).toEqual(expect.arrayContaining(['neptun-session=', 'Max-Age=0', 'Path=/', 'HttpOnly', 'Secure', 'SameSite=Lax']))
+    const documented = document.paths['/api/users/{user_id}'].delete.responses['200'].headers as Node
+    expect(Object.keys(documented)).toContain('Set-Cookie')
+    expect(resolve(document, documented['Set-Cookie'] as Node).description).toContain(`\`${sent}\``)
   })
 })

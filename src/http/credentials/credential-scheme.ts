@@ -60,6 +60,8 @@ export interface CredentialScheme<Principal> {
     readonly securitySchemes: Readonly<Record<string, JsonObject>>
     /** Header parameters beside the credentials (components.parameters), by name. */
     readonly parameters: Readonly<Record<string, JsonObject>>
+    /** Headers (components.headers) of the answer that ends the session (endSession), by name. */
+    readonly endSessionHeaders?: Readonly<Record<string, JsonObject>>
   }
   /**
    * A scheme that decides without waiting may answer synchronously, and refuse by throwing

@@ -1,4 +1,4 @@
-import { getCookie, setCookie } from 'hono/cookie'
+import { generateCookie, getCookie } from 'hono/cookie'
 import type { Context } from 'hono'
 import { InvalidCredentialsError } from '../../auth/auth-errors.js'
 import type { Caller } from '../../deletion/caller.js'
@@ -8,6 +8,17 @@ import type { CredentialScheme, SessionCookieSettings } from './credential-schem
 import { lockOutPerson, loginOf, personCaller, refusedAsUnauthorized } from './person-token.js'
 
 const DIRECT = 'session-cookie'
+
+/** SESSION_COOKIE_NAME's default (config/default.json): the name the OpenAPI document shows. */
+const DEFAULT_COOKIE_NAME = 'neptun-session'
+
+/**
+ * The Set-Cookie value that ends the session: the cookie emptied and expired at once, out of
+ * scripts' reach, for the whole site. The answer sends it and the OpenAPI document shows it.
+ */
+export function expiredSessionCookie(name: string, secure: boolean): string {
+  return generateCookie(name, '', { maxAge: 0, path: '/', httpOnly: true, sameSite: 'Lax', secure })
+}
 
 /**
  * A cookie rides along with any request the browser makes, whoever asked for it: a
@@ -35,12 +46,19 @@ export const sessionCookie: CredentialScheme<Caller> = {
       sessionCookie: {
         type: 'apiKey',
         in: 'cookie',
-        name: 'neptun-session',
+        name: DEFAULT_COOKIE_NAME,
         description:
           "The person's Keycloak access token in the session cookie (name: `SESSION_COOKIE_NAME`, `neptun-session` by default), verified as strictly as Sunbird's user token; with `USER_TOKEN_DIRECT_CLIENTS` set, only a token issued to one of those clients (`azp`). A call whose `Origin` is not in `SESSION_ALLOWED_ORIGINS`, or with `Sec-Fetch-Site: cross-site`, is refused 403 `UOS_USRDLT0140` before the cookie is read.",
       },
     },
     parameters: {},
+    endSessionHeaders: {
+      'Set-Cookie': {
+        description: `Ends the session (the account is gone): the session cookie (name: \`SESSION_COOKIE_NAME\`, \`${DEFAULT_COOKIE_NAME}\` by default) emptied and expired at once, \`${expiredSessionCookie(DEFAULT_COOKIE_NAME, false)}\`; with \`SESSION_COOKIE_SECURE=true\` also \`Secure\`: \`${expiredSessionCookie(DEFAULT_COOKIE_NAME, true)}\`.`,
+        schema: { type: 'string' },
+        example: expiredSessionCookie(DEFAULT_COOKIE_NAME, false),
+      },
+    },
   },
 
   async authenticate(c, verifiers) {
@@ -58,6 +76,6 @@ export const sessionCookie: CredentialScheme<Caller> = {
 
   endSession(c, verifiers) {
     const { name, secure } = verifiers.sessionCookie
-    setCookie(c, name, '', { maxAge: 0, path: '/', httpOnly: true, sameSite: 'Lax', secure })
+    c.header('Set-Cookie', expiredSessionCookie(name, secure), { append: true })
   },
 }
