@@ -13,6 +13,7 @@ import { requestDeadline } from './http/request-deadline.js'
 import { requestMetrics } from './http/request-metrics.js'
 import { registerApiDocs } from './http/routes/api-docs.js'
 import { registerMetrics } from './http/routes/metrics.js'
+import { restPrefixApiIds } from './http/unknown-path-api-id.js'
 import type { Logger } from './logging/logger.js'
 import type { ServiceMetrics } from './metrics/service-metrics.js'
 import type { SchemaRegistry } from './schemas/schema-registry.js'
@@ -64,7 +65,13 @@ export function createApp(deps: AppDeps, served: readonly Operation[] = operatio
     renderError: (c, err) => renderError(c, err, renderOptions),
   })
 
-  app.notFound((c) => renderError(c, new ApiError('API_NOT_FOUND'), finalRenderOptions))
+  const restPrefixApiId = restPrefixApiIds(served, renderOptions.defaultDialect)
+  app.notFound((c) => {
+    // Under a REST route's prefix the id is the prefix's own: no word the caller typed after it is echoed.
+    const fixedId = restPrefixApiId(c.req.path)
+    if (fixedId !== undefined) c.set('apiId', fixedId)
+    return renderError(c, new ApiError('API_NOT_FOUND'), finalRenderOptions)
+  })
   app.onError((err, c) => {
     const response = renderError(c, err, finalRenderOptions)
     // The request deadline's 503 comes here, not through the operation: its own headers still apply.
