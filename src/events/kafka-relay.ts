@@ -1,10 +1,11 @@
 // ConfigResourceTypes through the default export: Node's ESM loader finds no such named export in kafkajs's CommonJS.
-import kafkajs, { Kafka, logLevel, type PartitionMetadata, type Producer } from 'kafkajs'
+import kafkajs, { Kafka, type KafkaConfig, logLevel, type PartitionMetadata, type Producer } from 'kafkajs'
 import type { Logger } from '../logging/logger.js'
 import type { ServiceMetrics } from '../metrics/service-metrics.js'
 import type { CassandraEventOutbox, OutboxEntry, OutboxPage } from '../store/cassandra-event-outbox.js'
 import { HeldBackEvents } from './held-back-events.js'
 import { MAX_WAITING_EVENTS, PartitionWaits } from './partition-waits.js'
+import { produceTimeouts } from './produce-timeouts.js'
 import { PublicationRecords } from './publication-records.js'
 import { RetryBackoff } from './retry-backoff.js'
 import { judgeTopicDurability, minInsyncReplicasOf, replicationFactorOf, type TopicReplication } from './topic-durability.js'
@@ -164,16 +165,21 @@ export function isTooLarge(err: unknown): boolean {
   return false
 }
 
-/** kafkajs's idempotent producer and the topic's partitions, on one client for the relay's life. */
-function kafkaClient(options: KafkaRelayOptions): { createProducer: () => RelayProducer; topicPartitions: () => Promise<PartitionMetadata[]>; topicSettings: () => Promise<TopicSettings> } {
-  const kafka = new Kafka({
+/** The relay's kafkajs client: its request timeout is produceTimeouts' (longer than the ack timeout its sends ask for). */
+export function relayKafkaConfig(options: KafkaRelayOptions): KafkaConfig {
+  return {
     clientId: options.clientId,
     brokers: options.brokers,
     connectionTimeout: options.timeoutMs,
-    requestTimeout: options.timeoutMs,
+    requestTimeout: produceTimeouts(options.timeoutMs).requestTimeoutMs,
     retry: { retries: 2, initialRetryTime: 200, maxRetryTime: 1000 },
     logLevel: logLevel.NOTHING,
-  })
+  }
+}
+
+/** kafkajs's idempotent producer and the topic's partitions, on one client for the relay's life. */
+function kafkaClient(options: KafkaRelayOptions): { createProducer: () => RelayProducer; topicPartitions: () => Promise<PartitionMetadata[]>; topicSettings: () => Promise<TopicSettings> } {
+  const kafka = new Kafka(relayKafkaConfig(options))
   return {
     createProducer: () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false }),
     topicPartitions: async () => {
@@ -399,7 +405,8 @@ export class KafkaRelay {
         // metadata. Named, one its metadata does not hold yet (partitions being added, a topic made
         // again) is dropped by kafkajs without a request, and the send resolves as if it were sent.
         const messages = send.map((entry) => ({ key: entry.userId, value: entry.payload }))
-        await producer.send({ topic: this.options.topic, acks: ACKS_ALL, timeout: this.options.timeoutMs, messages })
+        // The broker's ack timeout, shorter than the client's request timeout (produce-timeouts.ts).
+        await producer.send({ topic: this.options.topic, acks: ACKS_ALL, timeout: produceTimeouts(this.options.timeoutMs).ackTimeoutMs, messages })
       } catch (err) {
         if (isTooLarge(err)) {
           // One partition's batch, of which the broker appended nothing, and kafkajs stepped that
