@@ -14,6 +14,15 @@ import { byPartition, type PartitionOf, partitionerFor } from './topic-partition
 /** Wait for every in-sync replica (Kafka's acks=all). */
 const ACKS_ALL = -1
 
+/**
+ * How often, at most, a connected relay reads the topic again (its partitions, replication and
+ * min.insync.replicas) before a send: a topic re-created, re-configured or given more partitions
+ * while the relay stays connected is seen within this, not only at the next connect. Below
+ * kafkajs's own metadata refresh (metadataMaxAge, 5 min), so that the relay normally sees added
+ * partitions first and starts a producer that places events over the same count it groups them by.
+ */
+export const TOPIC_RECHECK_MS = 60_000
+
 /** How many pages one relay tick publishes at most when the outbox holds a backlog. */
 const MAX_PASSES = 10
 
@@ -61,6 +70,8 @@ export interface KafkaRelayOptions {
   timeoutMs: number
   /** Most bytes of events in one send (recordBatchBytes of its entries); an event larger than this goes alone. */
   maxSendBytes: number
+  /** How often a connected relay reads the topic again; TOPIC_RECHECK_MS by default. */
+  topicRecheckMs?: number
 }
 
 /** What the relay needs of a Kafka producer: kafkajs's, or a test's. */
@@ -78,10 +89,10 @@ export interface RelayDeps {
   metrics?: Pick<ServiceMetrics, 'countEventTooLarge' | 'setEventsHeldBack' | 'countEventPublishFailures' | 'setEventsWaiting' | 'setEventsTopicAtRisk'>
   /** The producer to connect; kafkajs's idempotent producer by default. A test gives topicPartitions with it. */
   createProducer?: () => RelayProducer
-  /** The topic's partitions, asked at each connect; kafkajs's admin (fetchTopicMetadata) on the default producer's client by default. */
+  /** The topic's partitions, asked at each connect and at each recheck (topicRecheckMs); kafkajs's admin (fetchTopicMetadata) on the default producer's client by default. */
   topicPartitions?: () => Promise<PartitionMetadata[]>
   /**
-   * The topic's effective min.insync.replicas and the cluster's brokers, asked at each connect once the
+   * The topic's effective min.insync.replicas and the cluster's brokers, asked at each connect (and recheck) once the
    * partitions are read, to judge the topic's durability: kafkajs's admin (describeConfigs,
    * describeCluster) by default, but not asked at all when a test gives topicPartitions without it.
    */
@@ -107,10 +118,12 @@ export interface BacklogReport {
   stoppedBy?: 'kafka' | 'cassandra'
 }
 
-/** The producer connected, and where it puts each event. */
+/** The producer connected, where it puts each event, over how many partitions, and when the topic was last read (ms since the epoch). */
 interface Connection {
   producer: RelayProducer
   partitionOf: PartitionOf
+  partitionCount: number
+  checkedAt: number
 }
 
 /** How a partition's sends of a pass ended; `unsent`: the entries not sent because Kafka could not be reached. */
@@ -237,6 +250,9 @@ function kafkaClient(options: KafkaRelayOptions): { createProducer: () => RelayP
  * acks=all is only as safe as the topic's replication: at each connect the relay reads its replication
  * factor, min.insync.replicas and the brokers, and says when an acknowledged event can be lost, or
  * when one broker down would stop every event (topic-durability.ts); it publishes all the same.
+ * A connection older than TOPIC_RECHECK_MS reads the topic again before its next send (recheckTopic):
+ * a topic gone, or of another partition count, is connected to afresh (a topic gone then holds every
+ * event back, as at connect), and a change of its replication is said.
  */
 export class KafkaRelay {
   private connection: Connection | undefined
@@ -255,6 +271,11 @@ export class KafkaRelay {
   private readonly heldBack: HeldBackEvents
   /** options.maxSendBytes, lowered when the topic refused a send of several events as too large. */
   private maxSendBytes: number
+  /** The partition count the partition waits are numbered by: that of the connection they were met on. */
+  private partitionCount: number | undefined
+  /** What the last check of the topic's durability read (or that it could not), so that a recheck says only what changed. */
+  private lastDurabilityRead: string | undefined
+  private readonly topicRecheckMs: number
 
   constructor(
     private readonly options: KafkaRelayOptions,
@@ -268,6 +289,7 @@ export class KafkaRelay {
     this.partitionWaits = new PartitionWaits(deps.maxWaitingEvents ?? MAX_WAITING_EVENTS, BACKOFF)
     this.records = new PublicationRecords((entry, at) => this.record(entry, at), deps, BACKOFF)
     this.maxSendBytes = options.maxSendBytes
+    this.topicRecheckMs = options.topicRecheckMs ?? TOPIC_RECHECK_MS
   }
 
   /**
@@ -336,8 +358,9 @@ export class KafkaRelay {
       this.reportWaiting(page, [])
       return { count, more: false }
     }
-    const { recorded, goOn } = await this.sendPage(page.entries, now, stopping)
+    const { recorded, goOn, readAgain } = await this.sendPage(page.entries, now, stopping)
     this.reportWaiting(page, recorded)
+    if (readAgain) return { count, more: true }
     const { overflowed, first } = this.partitionWaits.endPass(Date.now())
     if (first) {
       this.deps.log.warn({ remembered: this.partitionWaits.maxEvents }, 'more events wait for failing partitions than the relay remembers: it waits as a whole until they go')
@@ -353,17 +376,21 @@ export class KafkaRelay {
    * relay fell behind a batch deletion at one send each), and none larger than a broker takes (a
    * record batch over the topic's max.message.bytes is refused whole, every time). acks=all:
    * acknowledged once every in-sync replica has them (min.insync.replicas 2 of 3 on a cluster), so a
-   * broker lost right after cannot take them along. `goOn`: whether a further pass may follow.
+   * broker lost right after cannot take them along. `goOn`: whether a further pass may follow;
+   * `readAgain`: nothing sent, the partitions numbered anew (renumbered): the listing is read again at once.
    */
-  private async sendPage(entries: OutboxEntry[], now: number, stopping?: AbortSignal): Promise<{ recorded: string[]; goOn: boolean }> {
+  private async sendPage(entries: OutboxEntry[], now: number, stopping?: AbortSignal): Promise<{ recorded: string[]; goOn: boolean; readAgain?: boolean }> {
     let connection: Connection
     try {
       connection = await this.connect()
+      // A connection that has lasted topicRecheckMs: the topic read again, and connected afresh when it changed.
+      if (now - connection.checkedAt >= this.topicRecheckMs && !(await this.recheckTopic(connection, now))) connection = await this.connect()
     } catch (err) {
       await this.unreachable(entries, err)
       return { recorded: [], goOn: false }
     }
     this.backoff.succeeded()
+    if (this.renumbered(connection.partitionCount)) return { recorded: [], goOn: true, readAgain: true }
     const toSend: [number, OutboxEntry[]][] = []
     for (const [partition, group] of byPartition(entries, (entry) => connection.partitionOf(entry.userId))) {
       if (this.partitionWaits.isWaiting(partition, now)) this.partitionWaits.remember(partition, group)
@@ -533,49 +560,107 @@ export class KafkaRelay {
 
   /**
    * Whether an event Kafka acknowledges on this topic is safe, and whether the topic takes events with
-   * one broker down (topic-durability.ts), said at each connect: a warn line naming what to change when
-   * it is not, an info line on a single broker (the local setup), the at-risk gauge either way. A read
-   * that fails is said (its error's message, no stack) and the relay goes on; the gauge keeps what it was.
+   * one broker down (topic-durability.ts), said at each connect (`always`), and at a recheck only when
+   * what was read differs from the last check (`when-changed`), so a connected relay does not repeat it
+   * every TOPIC_RECHECK_MS: a warn line naming what to change when it is not, an info line on a single
+   * broker (the local setup), the at-risk gauge either way. A read that fails is said (its error's
+   * message, no stack) and the relay goes on; the gauge keeps what it was. The relay publishes whatever
+   * the verdict: stopping would only leave more events in the outbox (docs/operating.md).
    */
-  private async checkDurability(partitions: readonly PartitionMetadata[]): Promise<void> {
+  private async checkDurability(partitions: readonly PartitionMetadata[], say: 'always' | 'when-changed'): Promise<void> {
     if (!this.topicSettings) return
     const { topic } = this.options
     let replication: TopicReplication
     try {
       replication = { replicationFactor: replicationFactorOf(partitions), ...(await this.topicSettings()) }
     } catch (err) {
-      this.deps.log.warn({ topic, err: err instanceof Error ? err.message : String(err) }, "event topic's replication not checked: could not read it")
+      const message = err instanceof Error ? err.message : String(err)
+      if (this.durabilityReadChanged(`unread ${message}`, say)) this.deps.log.warn({ topic, err: message }, "event topic's replication not checked: could not read it")
       return
     }
     const judged = judgeTopicDurability(replication)
     const said = { topic, ...replication }
     this.deps.metrics?.setEventsTopicAtRisk(judged.verdict === 'can-lose-events' || judged.verdict === 'stops-with-one-broker-down')
+    if (!this.durabilityReadChanged(JSON.stringify(said), say)) return
     if (judged.verdict === 'can-lose-events') this.deps.log.warn({ ...said, why: judged.why, fix: judged.fix }, 'event topic can lose an event Kafka acknowledged')
     else if (judged.verdict === 'stops-with-one-broker-down') this.deps.log.warn({ ...said, fix: judged.fix }, 'event topic refuses events while any one of its brokers is down')
     else if (judged.verdict === 'local') this.deps.log.info(said, 'event topic has a single replica on a single broker: fine for a local setup, not for production')
   }
 
-  /** The producer, connected, and the topic's partitions, asked once per connect, with its durability judged. */
+  /**
+   * The topic read again on a connection older than topicRecheckMs, when a pass has events to send
+   * (an idle relay asks Kafka nothing; a send that failed, e.g. UNKNOWN_TOPIC_OR_PARTITION or
+   * NOT_ENOUGH_REPLICAS, already drops the connection, and the next connect reads the topic afresh).
+   * Gone, unreadable, or with another partition count: the connection is dropped (returns false), so
+   * that the connect that follows reads and judges it as at start-up: a topic gone fails it and every
+   * event waits, as when Kafka is down; a new count gets a new producer, whose own metadata then holds
+   * it too. Otherwise its durability is judged again, said only when what was read changed.
+   */
+  private async recheckTopic(connection: Connection, now: number): Promise<boolean> {
+    let partitions: PartitionMetadata[]
+    try {
+      partitions = await this.topicPartitions()
+    } catch {
+      await this.reset()
+      return false
+    }
+    if (partitions.length !== connection.partitionCount) {
+      await this.reset()
+      return false
+    }
+    connection.checkedAt = now
+    await this.checkDurability(partitions, 'when-changed')
+    return true
+  }
+
+  /**
+   * Whether the topic's partition count differs from the one the partition waits were numbered by,
+   * while some waited: those waits are dropped and the page is not sent, so that the next pass reads
+   * the listing with nothing passed by.
+   * What that keeps of a user key's order (its events are few: one per deletion request, the same
+   * mid when sent again): the relay sends one request at a time (maxInFlightRequests 1) and a key's
+   * events in listing order, so every event of the key sent to its old partition was acknowledged
+   * before the first goes to its new one; and an event waiting for its failing old partition is not
+   * overtaken by a later one of the key that the new count places elsewhere: both are read again,
+   * in listing order, and go to the new partition together. Kafka orders a partition only: a
+   * consumer reading both partitions may still read the new one's event first, as with any producer
+   * when partitions are added (and the listing is not deletion order: events were never promised in it).
+   */
+  private renumbered(count: number): boolean {
+    const before = this.partitionCount
+    this.partitionCount = count
+    return before !== undefined && before !== count && this.partitionWaits.clear()
+  }
+
+  /** The producer, connected, and the topic's partitions, asked once per connect (and again every topicRecheckMs: recheckTopic), with its durability judged. */
   private async connect(): Promise<Connection> {
     if (this.connection) return this.connection
     this.connecting ??= (async () => {
       const producer = this.createProducer()
       await producer.connect()
+      let partitions: PartitionMetadata[]
       let partitionOf: PartitionOf
       try {
-        const partitions = await this.topicPartitions()
+        partitions = await this.topicPartitions()
         partitionOf = partitionerFor(this.options.topic, partitions)
-        await this.checkDurability(partitions)
+        await this.checkDurability(partitions, 'always')
       } catch (err) {
         await producer.disconnect().catch(() => undefined)
         throw err
       }
-      this.connection = { producer, partitionOf }
+      this.connection = { producer, partitionOf, partitionCount: partitions.length, checkedAt: Date.now() }
       return this.connection
     })().finally(() => {
       this.connecting = undefined
     })
     return this.connecting
+  }
+
+  /** Whether a durability check that read `read` is to be said: always at a connect, at a recheck only when it differs from the last check's. */
+  private durabilityReadChanged(read: string, say: 'always' | 'when-changed'): boolean {
+    const changed = read !== this.lastDurabilityRead
+    this.lastDurabilityRead = read
+    return say === 'always' || changed
   }
 
   private async reset(): Promise<void> {

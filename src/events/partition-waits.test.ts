@@ -112,4 +112,16 @@ describe('PartitionWaits', () => {
     expect(waits.endPass(0)).toEqual({ overflowed: false, first: false })
     expect([...waits.passedBy(0)]).toEqual(['c', 'd'])
   })
+
+  it('when the partitions are numbered anew (another count), then every wait is dropped, its events no longer passed by, and it says whether any partition waited', () => {
+    const waits = new PartitionWaits(10, BACKOFF)
+    expect(waits.clear()).toBe(false)
+    waits.failed(1, events('a', 'b'), 0)
+
+    expect(waits.clear()).toBe(true)
+    expect(waits.isWaiting(1, 0)).toBe(false)
+    expect(waits.hasFailed(1)).toBe(false)
+    expect([...waits.passedBy(0)]).toEqual([])
+    expect(waits.clear()).toBe(false)
+  })
 })

@@ -77,6 +77,13 @@ export class PartitionWaits {
     for (const wait of this.waits.values()) if (!wait.backoff.ready(nowMs)) yield* wait.waiting
   }
 
+  /** The topic's partitions were numbered anew (another count): every wait is dropped, and its events read again. Returns whether any partition waited. */
+  clear(): boolean {
+    const any = this.waits.size > 0
+    this.waits.clear()
+    return any
+  }
+
   /** An event published (by this relay, whichever partition it went to): no longer remembered. */
   forget(requestId: string): void {
     for (const wait of this.waits.values()) wait.waiting.delete(requestId)
