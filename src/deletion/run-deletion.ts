@@ -9,6 +9,7 @@ import { auditRecord, failRequest, owedEndRecord, settleRequest } from './settle
 import { STEPS, stepsOf } from './steps/index.js'
 import { recordLock } from './steps/lock.js'
 import { mayHaveActedUnrecorded, runStep } from './steps/absent-on-resume.js'
+import { RunBudgets } from './steps/run-budget.js'
 import { contactsOnce, type StepDeps } from './steps/step.js'
 
 export interface RunDeps extends StepDeps {
@@ -57,6 +58,8 @@ export async function runRemainingSteps(deps: RunDeps, request: DeletionRequest,
     unrecorded = {}
   }
   const readContactsOnce = contactsOnce(deps, request.userId)
+  // One lease for the whole run: a step's time bound holds over its runs for the managed users too.
+  const budgets = new RunBudgets(deps.clock)
   for (const step of stepsOf(plan)) {
     if (!step.run) continue
     if (outcomeHolds(request.steps[step.name], plan)) continue
@@ -71,7 +74,7 @@ export async function runRemainingSteps(deps: RunDeps, request: DeletionRequest,
     }
     let result: StepOutcome
     try {
-      result = await runStep(step.run, { deps, request, plan, userName, contacts: readContactsOnce, recordNow, resumed: resumed && mayHaveActedUnrecorded(recordedBefore) })
+      result = await runStep(step.run, { deps, request, plan, userName, contacts: readContactsOnce, recordNow, budgets, resumed: resumed && mayHaveActedUnrecorded(recordedBefore) })
     } catch (err) {
       // The run stops here (Cassandra went away): keep what is done if it can still be written, so the retry starts at this step.
       if (!(err instanceof LeaseLostError)) await checkpoint().catch(() => undefined)

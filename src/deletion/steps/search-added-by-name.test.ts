@@ -205,6 +205,49 @@ describe('searchAddedByName: the name of the person in the memberships they adde
     expect(linesOf(w)['search.user_alias (addedByName)']).toMatchObject({ action: 'blanked', count: 40 })
   })
 
+  it("when the person's managed users added users too, then the person's run and the managed users' runs share one share of the lease, not one each, and the sweeper's runs finish them", async () => {
+    const children = ['c-1', 'c-2']
+    const addedBy = (adder: string) => Array.from({ length: 6 }, (_, i) => `${adder}-added-${i}`)
+    const w = deletionWorld({
+      seed: [
+        { id: ADDER, rootOrgId: ORG, organisationIds: [ORG] },
+        ...children.map((id) => ({ id, rootOrgId: ORG, organisationIds: [ORG], managedBy: ADDER })),
+        ...[ADDER, ...children].flatMap(addedBy).map((id) => ({ id, rootOrgId: ORG })),
+      ],
+    })
+    for (const adder of [ADDER, ...children]) {
+      for (const userId of addedBy(adder)) {
+        w.users.setAdder(userId, ORG, adder, `name of ${adder}`)
+        w.search.users.set(userId, { id: userId, userId, status: 1, organisations: [{ organisationId: ORG, addedBy: adder, addedByName: `name of ${adder}` }] })
+      }
+    }
+    const eraseQuickly = w.search.eraseAdderName.bind(w.search)
+    const started: number[] = []
+    w.search.eraseAdderName = async (userId, adderId) => {
+      started.push(w.clock.now().getTime())
+      w.clock.advance(1_000)
+      return eraseQuickly(userId, adderId)
+    }
+    const budget = addedByNameBudgetMs({ leaseMs: WORLD_LEASE_MS })
+
+    await deleteAccount(w.deps, ask())
+
+    // 18 documents at a second each: one budget per run of the step would have rewritten them all in one deletion run.
+    expect(started.length).toBeLessThan(18)
+    expect((started.at(-1) ?? 0) - (started[0] ?? 0)).toBeLessThan(budget)
+    expect(w.requests.all()[0]?.steps.managedUsers).toMatchObject({ status: 'pending' })
+    expect(linesOf(w)['search.user_alias (addedByName) (managed users)']).toMatchObject({ action: 'pending' })
+
+    for (let pass = 0; w.requests.all()[0]?.state !== 'completed' && pass < 10; pass++) {
+      w.clock.advance(60_000)
+      await resumeOpenDeletions(w.deps)
+    }
+
+    expect(w.requests.all()[0]?.state).toBe('completed')
+    expect([...w.search.users.values()].flatMap(namesIn).filter((name) => name !== null)).toEqual([])
+    expect(linesOf(w)['search.user_alias (addedByName)']).toMatchObject({ action: 'blanked', count: 6 })
+  })
+
   it("when more documents than a run rewrites are rewritten already but still match (another adder's name in them), then a run reaches the ones past them and the step is done", async () => {
     const rewrittenBefore = Array.from({ length: ADDED_BY_NAME_MAX_DOCUMENTS + 2 * ADDED_BY_NAME_PAGE_SIZE }, (_, i) => `a-${String(i).padStart(5, '0')}`)
     const w = worldWithAdded(['z-1', 'z-2'])

@@ -2,6 +2,7 @@ import type { StepOutcome } from '../deletion-request.js'
 import { DependencyUnavailableError } from '../errors.js'
 import { ABSENT_ON_RESUME } from './absent-on-resume.js'
 import type { UserSearchIndex, UserStore } from '../ports.js'
+import { type RunBudget, RunBudgets } from './run-budget.js'
 import { type DeletionStep, NOT_CONFIGURED, type PlanName, type RecordedOutcomes, SEARCH, type StepDeps, owedWhenUnavailable, stepOutcome, withoutStore } from './step.js'
 
 const STORE = SEARCH.steps.searchAddedByName
@@ -29,9 +30,11 @@ export const ADDED_BY_NAME_MAX_PAGES = 100
 const DEFAULT_LEASE_MS = 30_000
 
 /**
- * Time a run spends rewriting: a third of the lease, as nothing inside the step renews it. The
- * count bounds above hold when calls are quick; this one when they are slow (timeouts, a loaded
- * cluster). Past it the step stays owed and the sweeper's next run continues.
+ * Time a deletion run spends rewriting: a third of the lease, as nothing inside the step renews it.
+ * One budget for the whole run, shared by the person's run of the step and each managed user's
+ * (StepContext.budgets): they all run under the same lease. The count bounds above hold when calls
+ * are quick; this one when they are slow (timeouts, a loaded cluster). Past it the step stays owed
+ * and the sweeper's next run continues.
  */
 export const addedByNameBudgetMs = (deps: Pick<StepDeps, 'leaseMs'>) => Math.floor((deps.leaseMs ?? DEFAULT_LEASE_MS) / 3)
 
@@ -83,20 +86,20 @@ async function eraseFrom(users: UserStore, search: UserSearchIndex, document: { 
   if (await search.eraseAdderName(document.userId, adderId)) counts.documents++
 }
 
-/** Pages through the documents naming the person as adder, within the per-run bounds (count and time): true when none is left. */
-async function eraseAdderNames(deps: StepDeps, search: UserSearchIndex, adderId: string, counts: Counts): Promise<boolean> {
-  const stopAt = deps.clock.now().getTime() + addedByNameBudgetMs(deps)
-  const spent = () => deps.clock.now().getTime() >= stopAt
+/** Pages through the documents naming the person as adder, within the bounds (count per run of the step, time per deletion run): true when none is left. */
+async function eraseAdderNames(deps: StepDeps, budget: RunBudget, search: UserSearchIndex, adderId: string, counts: Counts): Promise<boolean> {
   let after: string | undefined
   let rewritten = 0
   for (let page = 0; page < ADDED_BY_NAME_MAX_PAGES; page++) {
-    if (page > 0 && spent()) return false
+    // Once an earlier run of the step in this deletion run rewrote something, a later one (a managed user's) past the budget does not even search.
+    if ((page > 0 || budget.hasProgressed) && budget.spent()) return false
     const found = await search.findAdderNamed(adderId, ADDED_BY_NAME_PAGE_SIZE, after)
     for (const document of found.documents) {
-      // The time bound only once something is rewritten: a run whose first search outlasts the budget still makes progress.
-      if (rewritten === ADDED_BY_NAME_MAX_DOCUMENTS || (rewritten > 0 && spent())) return false
+      // The time bound only once something is rewritten: a deletion run whose first search outlasts the budget still makes progress.
+      if (rewritten === ADDED_BY_NAME_MAX_DOCUMENTS || (budget.hasProgressed && budget.spent())) return false
       await eraseFrom(deps.users, search, document, adderId, counts)
       rewritten++
+      budget.madeProgress()
     }
     if (found.next === undefined) return true
     after = found.next
@@ -132,6 +135,7 @@ export const searchAddedByName = {
   kept: { action: 'kept', why: "other users' memberships naming the person as who added them kept while the deletion can be cancelled", stores: [STORE, ROWS_STORE] },
   async run(context): Promise<StepOutcome> {
     const { deps, request, plan, resumed = false } = context
+    const budget = (context.budgets ?? new RunBudgets(deps.clock)).of('searchAddedByName', addedByNameBudgetMs(deps))
     // No search engine, no statement: without its documents there are no rows to look at.
     const counts = earlierCounts(request.steps, plan)
     if (!deps.search) {
@@ -140,7 +144,7 @@ export const searchAddedByName = {
       return outcome.status === 'pending' ? { ...outcome, entries: entriesOf('pending', counts) } : outcome
     }
     try {
-      if (await eraseAdderNames(deps, deps.search, request.userId, counts)) {
+      if (await eraseAdderNames(deps, budget, deps.search, request.userId, counts)) {
         const entries = finishedEntries(counts, resumed, recordedEarlier(request.steps, plan))
         return stepOutcome('done', entries[0]?.action ?? 'blanked', deps.clock.now(), counts.documents, { plan, entries })
       }

@@ -14,6 +14,7 @@ import type {
   UserSearchIndex,
   UserStore,
 } from '../ports.js'
+import type { RunBudgets } from './run-budget.js'
 
 /**
  * A plan is the list of steps one kind of deletion runs: `sunbird` is Sunbird's deletion (a request
@@ -81,6 +82,12 @@ export interface StepContext {
    * finds missing, and says so (see absent-on-resume.ts). For a managed user, the deleted user's run's.
    */
   resumed?: boolean
+  /**
+   * The time budgets of this deletion run, shared by the person's steps and the managed users'
+   * (see RunBudget): a step bounded in time takes its own from here. Absent (a step run on its own):
+   * the step's run has a budget of its own.
+   */
+  budgets?: RunBudgets
 }
 
 /** A deletion's recorded outcomes by step name (DeletionRequest.steps, typed loosely: the step names follow from the steps). */
