@@ -172,6 +172,8 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     eventIncludesUserName: config.events.includeUserName,
     onStepError: (step, err, requestId) => logger.warn({ requestId, step, ...stepErrorFields(err) }, 'deletion step not done; the sweeper will retry'),
     onLeaseLost: (requestId) => logger.warn({ requestId }, 'deletion run stalled past DELETION_LEASE_MS; another runner took the request over and this run stopped'),
+    onSearchNotRefreshed: (requestId, err) =>
+      logger.warn({ requestId, ...stepErrorFields(err) }, "search index not refreshed after other users' documents were rewritten; searches show them at the engine's next refresh"),
     onAccountsLeftDisabled: (requestId, count) => logger.warn({ requestId, accounts: count }, 'cancel left Keycloak accounts disabled that the deletion did not disable'),
     onNeverCreated: (requestId) => logger.warn({ requestId }, 'deletion request never created; dropped from the open list'),
     onCreatedFromEntry: (requestId) => logger.warn({ requestId }, 'deletion request created from its open entry; its create never applied'),

@@ -421,8 +421,10 @@ export interface UserSearchIndex {
    * documents and still have a next (documents that match only through another adder's name).
    */
   findAdderNamed(adderId: string, pageSize: number, after?: string): Promise<AdderNamedPage>
-  /** Removes addedByName from the memberships of `userId`'s document that `adderId` added; true when the document changed. Idempotent. */
+  /** Removes addedByName from the memberships of `userId`'s document that `adderId` added; true when the document changed. Idempotent. Not visible to searches before the next refresh (see refreshUsers). */
   eraseAdderName(userId: string, adderId: string): Promise<boolean>
+  /** Makes every write to the user documents so far visible to searches (those of eraseAdderName, which do not refresh one by one). */
+  refreshUsers(): Promise<void>
 }
 
 /** Documents that name an adder in their memberships: each document's id (the user id) and the organisation ids of those memberships. Never the name. */

@@ -303,7 +303,8 @@ export class OpenSearchUserIndex implements UserSearchIndex {
    * document read with its sequence number, its memberships written back without those names only
    * if nobody wrote it since (if_seq_no / if_primary_term), read and written again on a conflict.
    * No refresh (unlike the person's own document): a search that still sees the old document gets a
-   * noop here, and a refresh per document made a run's 1,000 updates outlast its lease.
+   * noop here, and a refresh per document made a run's 1,000 updates outlast its lease. The step
+   * refreshes once at the end of a run that rewrote any (refreshUsers).
    */
   async eraseAdderName(userId: string, adderId: string): Promise<boolean> {
     return runSearch('erase adder name', async () => {
@@ -322,6 +323,11 @@ export class OpenSearchUserIndex implements UserSearchIndex {
       }
       return this.eraseAdderNameWithoutScript(userId, adderId)
     })
+  }
+
+  /** One refresh of the indexes behind the alias, after a run's eraseAdderName updates: a search (deletion:verify's) right after finds none of the names they removed. */
+  async refreshUsers(): Promise<void> {
+    await runSearch('refresh user documents', () => this.client.indices.refresh({ index: this.userAlias }))
   }
 
   private async eraseAdderNameWithoutScript(userId: string, adderId: string): Promise<boolean> {

@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto'
 import type { Client as SearchClient } from '@opensearch-project/opensearch'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { StepContext } from '../../src/deletion/steps/step.js'
-import { searchAddedByName } from '../../src/deletion/steps/search-added-by-name.js'
+import { countAdderNamed, searchAddedByName } from '../../src/deletion/steps/search-added-by-name.js'
 import { OpenSearchUserIndex } from '../../src/search/opensearch-user-index.js'
 import { createSearchClient } from '../../src/search/search-client.js'
-import { USER_ALIAS } from '../../src/search/sunbird-indexes.js'
+import { migrateSearch } from '../../src/search/search-migrations.js'
+import { USER_ALIAS, userIndexDefinition } from '../../src/search/sunbird-indexes.js'
 import { CassandraUserStore } from '../../src/store/cassandra-user-store.js'
 import { expectDeleted } from '../support/assertions.js'
 import { requestsOf } from '../support/deletion-requests.js'
@@ -47,6 +48,11 @@ describe("the deleted person's name in other users' memberships (addedByName), o
         },
       )
     }
+  }
+  /** Refreshes the engine has run on the index (its external refresh stats: each one a run or a client asked for). */
+  const refreshCount = async (index: string) => {
+    const { body } = await search.indices.stats({ index, metric: 'refresh' })
+    return Number((body.indices as Record<string, { primaries: { refresh: { external_total: number } } }>)[index]?.primaries.refresh.external_total)
   }
   const documentOf = async (userId: string) => (await search.get({ index: USER_ALIAS, id: userId })).body
   const rowsOf = async (userId: string) =>
@@ -97,8 +103,7 @@ describe("the deleted person's name in other users' memberships (addedByName), o
       { organisationId: OTHER_ORG, addedBy: third, addedByName: 'Ravi Kumar', isDeleted: false },
     ])
     expect(await rowsOf(b)).toEqual([{ organisationId: ORG, addedBy: p.id, addedByName: null, isDeleted: false }])
-    // The step's updates do not refresh (a refresh per document outlasted the run's lease): what the engine holds shows after one.
-    await search.indices.refresh({ index: USER_ALIAS })
+    // No refresh of our own: the step refreshes once after its rewrites, so a search right after sees them.
     const gone = await search.search({ index: USER_ALIAS, body: { query: { match: { 'organisations.addedByName': adderName } } } })
     expect(gone.body.hits.hits.map((hit) => hit._id).filter((id) => id === a || id === b)).toEqual([])
     const [request] = await requestsOf(h.db, p.id)
@@ -114,6 +119,46 @@ describe("the deleted person's name in other users' memberships (addedByName), o
     const again = await runStepAgain(p.id)
     expect(again).toMatchObject({ status: 'done', action: 'blanked', count: 0, entries: [{ count: 0 }, { count: 0 }] })
     expect([(await documentOf(a))._seq_no, (await documentOf(b))._seq_no]).toEqual(versions)
+  })
+
+  it("when a deletion run rewrote documents, then a search right after (deletion:verify's count) finds none naming the person, even on an index that never refreshes by itself; a run with nothing to rewrite refreshes nothing", async () => {
+    // A user index of the case's own, with Sunbird's settings and mapping but no scheduled refresh: only a refresh the step asks for shows its rewrites.
+    const suffix = randomUUID().replaceAll('-', '')
+    const definition = userIndexDefinition(`userv3_norefresh_${suffix}`, `user_alias_norefresh_${suffix}`)
+    const settings = definition.create.settings as { index: Record<string, unknown> }
+    definition.create = { ...definition.create, settings: { index: { ...settings.index, number_of_shards: '1', number_of_replicas: '0', refresh_interval: '-1' } } }
+    await migrateSearch(search, undefined, [definition])
+    try {
+      const index = new OpenSearchUserIndex(search, definition.aliases[0])
+      const refreshes = () => refreshCount(definition.index)
+      const adder = randomUUID()
+      const added = [randomUUID(), randomUUID()]
+      for (const userId of added) {
+        await search.index({
+          index: definition.index,
+          id: userId,
+          refresh: true,
+          body: { id: userId, userId, status: 1, organisations: [{ organisationId: ORG, addedBy: adder, addedByName: 'Asha Verma' }] },
+        })
+      }
+      expect(await countAdderNamed(index, adder)).toBe(2)
+      const before = await refreshes()
+
+      const outcome = await runStepAgain(adder, index)
+
+      expect(outcome).toMatchObject({ status: 'done', action: 'blanked', count: 2 })
+      expect(await countAdderNamed(index, adder)).toBe(0)
+      const named = await search.search({ index: definition.index, body: { query: { match: { 'organisations.addedByName': 'Asha Verma' } } } })
+      expect(named.body.hits.hits).toEqual([])
+      // One refresh for the run, not one per document.
+      expect((await refreshes()) - before).toBe(1)
+
+      const afterRun = await refreshes()
+      expect(await runStepAgain(adder, index)).toMatchObject({ status: 'done', count: 0 })
+      expect(await refreshes()).toBe(afterRun)
+    } finally {
+      await search.indices.delete({ index: definition.index })
+    }
   })
 
   it('when the engine refuses inline scripts (400), then the memberships are written back without the name under the read sequence number, and a write in between is read again, not overwritten', async () => {

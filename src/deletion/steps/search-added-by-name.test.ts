@@ -5,6 +5,7 @@ import { type DeletionInput, deleteAccount } from '../delete-account.js'
 import { DependencyUnavailableError } from '../errors.js'
 import { resumeOpenDeletions } from '../run-deletion.js'
 import { ABSENT_ON_RESUME } from './absent-on-resume.js'
+import type { StepContext } from './step.js'
 import { ADDED_BY_NAME_MAX_DOCUMENTS, ADDED_BY_NAME_PAGE_SIZE, addedByNameBudgetMs, searchAddedByName } from './search-added-by-name.js'
 
 const ADDER = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
@@ -299,6 +300,35 @@ describe('searchAddedByName: the name of the person in the memberships they adde
     await deleteAccount(w.deps, ask())
 
     expect(w.requests.all()[0]?.steps.searchAddedByName).toMatchObject({ status: 'pending', action: 'unfinished', count: 1 })
+  })
+
+  it('when a run rewrote documents, then it asks for one refresh of the index, not one per document; a run with nothing to rewrite asks for none', async () => {
+    const w = worldWithAdded(['u-1', 'u-2', 'u-3'])
+
+    await deleteAccount(w.deps, ask())
+    expect(w.requests.all()[0]?.steps.searchAddedByName).toMatchObject({ status: 'done', count: 3 })
+    expect(w.search.refreshes).toBe(1)
+
+    const nothingLeft = await searchAddedByName.run({ deps: w.deps, request: { id: 'req-again', userId: ADDER, steps: {} }, plan: 'sunbird' } as unknown as StepContext)
+    expect(nothingLeft).toMatchObject({ status: 'done', count: 0 })
+    expect(w.search.refreshes).toBe(1)
+  })
+
+  it('when the refresh after the rewrites fails, then the step is done all the same (the documents are written) and the failure is told with the request id only', async () => {
+    const w = worldWithAdded(['u-1', 'u-2'])
+    w.search.refreshUsers = async () => {
+      throw new DependencyUnavailableError('search')
+    }
+    const told: unknown[][] = []
+    w.deps.onSearchNotRefreshed = (...args) => told.push(args)
+
+    await deleteAccount(w.deps, ask())
+
+    const request = w.requests.all()[0]
+    expect(request?.state).toBe('completed')
+    expect(request?.steps.searchAddedByName).toMatchObject({ status: 'done', action: 'blanked', count: 2 })
+    expect(told).toEqual([[request?.id, expect.any(DependencyUnavailableError)]])
+    expect(JSON.stringify(told)).not.toContain(ADDER_NAME)
   })
 
   it("when the search engine is not configured, then the dry run lists the one line a run's receipt has", async () => {

@@ -107,6 +107,21 @@ async function eraseAdderNames(deps: StepDeps, budget: RunBudget, search: UserSe
   return false
 }
 
+/**
+ * One refresh after a run's rewrites (never one per document: see eraseAdderName), so that a search
+ * right after, deletion:verify's among them, no longer finds the name. Best effort: the rewrites are
+ * written already and the engine shows them at its next scheduled refresh anyway (index.refresh_interval),
+ * so a refresh that fails leaves the outcome as it is, and is only logged (the request's id, no name).
+ */
+async function refreshAfterRewrites(deps: StepDeps, search: UserSearchIndex, requestId: string): Promise<void> {
+  try {
+    await search.refreshUsers()
+  } catch (err) {
+    if (!(err instanceof DependencyUnavailableError)) throw err
+    deps.onSearchNotRefreshed?.(requestId, err)
+  }
+}
+
 /** How many documents still name `adderId` as adder in the memberships they added (a verification's count), paged as a run pages. */
 export async function countAdderNamed(search: UserSearchIndex, adderId: string): Promise<number> {
   let count = 0
@@ -143,8 +158,11 @@ export const searchAddedByName = {
       // Owed as before (both lines), so the request owes the same stores.
       return outcome.status === 'pending' ? { ...outcome, entries: entriesOf('pending', counts) } : outcome
     }
+    const documentsBefore = counts.documents
     try {
-      if (await eraseAdderNames(deps, budget, deps.search, request.userId, counts)) {
+      const finished = await eraseAdderNames(deps, budget, deps.search, request.userId, counts)
+      if (counts.documents > documentsBefore) await refreshAfterRewrites(deps, deps.search, request.id)
+      if (finished) {
         const entries = finishedEntries(counts, resumed, recordedEarlier(request.steps, plan))
         return stepOutcome('done', entries[0]?.action ?? 'blanked', deps.clock.now(), counts.documents, { plan, entries })
       }

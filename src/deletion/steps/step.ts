@@ -49,6 +49,8 @@ export interface StepDeps {
   eventIncludesUserName: boolean
   /** Told when a step could not be done now (for the log), with the deletion request it was done for when there is one; ids only, never the error's payload. */
   onStepError?(step: string, err: unknown, requestId?: string): void
+  /** Told when the search engine did not refresh after other users' documents were rewritten (a search may see them unchanged until its next scheduled refresh; for the log): the request's id; ids only. */
+  onSearchNotRefreshed?(requestId: string, err: unknown): void
   /** Told when a cancel leaves accounts disabled that its deletion did not disable (for the log): the request's id and how many; ids only. */
   onAccountsLeftDisabled?(requestId: string, count: number): void
 }

@@ -196,6 +196,7 @@ export function describeUserSearchIndexContract(implementation: string, factory:
       const adderCalls = (index: UserSearchIndex): [string, () => Promise<unknown>][] => [
         ['findAdderNamed', () => index.findAdderNamed(randomUUID(), 10)],
         ['eraseAdderName', () => index.eraseAdderName(randomUUID(), randomUUID())],
+        ['refreshUsers', () => index.refreshUsers()],
       ]
       for (const [name, call] of adderCalls(await s.unreachable())) expectSearchUnavailable(name, await failureOf(call))
       for (const status of [400, 403, 409, 500]) {

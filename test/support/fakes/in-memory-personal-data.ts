@@ -235,6 +235,14 @@ export class InMemoryUserSearchIndex extends Switchable implements UserSearchInd
     for (const membership of named) delete membership.addedByName
     return true
   }
+
+  /** How often refreshUsers was called: a fake's writes are visible at once, so only the call shows. */
+  refreshes = 0
+
+  async refreshUsers(): Promise<void> {
+    this.check()
+    this.refreshes++
+  }
 }
 
 /** A document's memberships (organisations), as objects. */
