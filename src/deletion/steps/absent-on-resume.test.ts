@@ -225,6 +225,36 @@ describe('a resumed run finds nothing where the run it resumes may have erased',
     })
   })
 
+  it.each(['sunbird', 'hard'] as const)(
+    'when a deletion (%s) finds no search document and no cached copy, then the receipt says absent for the document, as Sunbird’s deletion says it, with no physical horizon; one that is there is counted',
+    async (plan) => {
+      const w = world([person(), person({ id: CHILD, profile: {} })])
+      w.search.users.set(CHILD, { id: CHILD, userId: CHILD, status: 1 })
+      const mode = plan === 'hard' ? { mode: 'hard' as const } : {}
+
+      await deleteAccount(w.deps, { requestId: 'r1', userId: USER, caller: self, ...mode })
+      await deleteAccount(w.deps, { requestId: 'r2', userId: CHILD, caller: { ...self, userId: CHILD }, ...mode })
+
+      const nothing = await receiptOf(w, 'r1')
+      // The cache's line is Sunbird's own for a key that was not there (deleted 0), in both plans.
+      expect(actionsOf(nothing)).toMatchObject({ 'search.user_alias': 'absent 0', 'redis.user': 'deleted 0' })
+      expect(line(nothing, 'search.user_alias')).not.toHaveProperty('physicallyErasedBy')
+      expect(actionsOf(await receiptOf(w, 'r2'))).toMatchObject({ 'search.user_alias': plan === 'hard' ? 'deleted 1' : 'tombstoned 1' })
+    },
+  )
+
+  it('when a hard deletion is killed after it deleted the search document and resumed, then the document’s line says absent on resume, not absent', async () => {
+    const w = world([person()], { afterStep: killOnceAfter('searchUser') })
+    w.search.users.set(USER, { id: USER, userId: USER, status: 1 })
+    await expect(deleteAccount(w.deps, { requestId: 'r1', userId: USER, caller: self, mode: 'hard' })).rejects.toThrow('killed')
+    expect(w.search.users.has(USER)).toBe(false)
+    w.clock.advance(WORLD_LEASE_MS + 1)
+
+    expect(await resumeDeletion(w.deps, 'r1')).toBe('completed')
+
+    expect(actionsOf(await receiptOf(w, 'r1'))).toMatchObject({ 'search.user_alias': `${ABSENT_ON_RESUME} 0` })
+  })
+
   it('when a hard deletion is killed while erasing a managed user and resumed, then the managed users’ lines say absent on resume for what the killed run erased of theirs, and the person’s own lines stand', async () => {
     const w = world([person(), { id: CHILD, managedBy: USER, lookups: 2, externalIdentities: 1 }])
     const eraseIdentities = w.users.eraseExternalIdentities.bind(w.users)

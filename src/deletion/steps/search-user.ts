@@ -1,5 +1,6 @@
 import type { RestoreFacts, StepOutcome } from '../deletion-request.js'
 import type { JsonRow, JsonValue, SearchUserFlags, UserSearchIndex } from '../ports.js'
+import { ABSENT_ON_RESUME } from './absent-on-resume.js'
 import {
   type DeletionStep,
   LEFT_AS_IT_WAS,
@@ -90,7 +91,7 @@ export const searchUser = {
   plans: ['sunbird', 'soft', 'hard'],
   dependency: SEARCH.dependency,
   async run(context): Promise<StepOutcome> {
-    const { deps, request, plan } = context
+    const { deps, request, plan, resumed = false } = context
     const search = deps.search
     if (!search) {
       const owed = withoutStore(context, 'searchUser', SEARCH)
@@ -101,7 +102,11 @@ export const searchUser = {
     const userId = request.userId
     if (plan === 'soft') return flagDeleted(context, search)
     try {
-      if (plan === 'hard') return stepOutcome('done', 'deleted', deps.clock.now(), await search.deleteUser(userId), { plan })
+      if (plan === 'hard') {
+        // No document: `absent`, as Sunbird's deletion says it; resumed, the run cut short may have deleted it (absent-on-resume.ts).
+        const deleted = await search.deleteUser(userId)
+        return stepOutcome('done', deleted > 0 ? 'deleted' : resumed ? ABSENT_ON_RESUME : 'absent', deps.clock.now(), deleted, { plan })
+      }
       const document = await search.readUser(userId)
       if (!document) return stepOutcome('done', 'absent', deps.clock.now(), 0, { plan })
       const replaced = await search.replaceUser(userId, searchTombstone(userId, document))
