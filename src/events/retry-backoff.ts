@@ -29,13 +29,22 @@ export class RetryBackoff {
 
   failed(nowMs: number): void {
     this.failures++
-    const wait = Math.min(this.settings.maxMs, this.settings.firstMs * 2 ** (this.failures - 1))
-    const jitter = this.settings.jitter ? wait * this.settings.jitter * this.random() : 0
-    this.notBefore = nowMs + Math.round(wait - jitter)
+    this.notBefore = nowMs + backoffWaitMs(this.settings, this.failures, this.random)
   }
 
   succeeded(): void {
     this.failures = 0
     this.notBefore = 0
   }
+}
+
+/**
+ * The wait after `failures` failures in a row (1 or more), as RetryBackoff counts it: `firstMs`
+ * doubled per failure after the first, at most `maxMs`, shortened by up to `jitter` of it at random.
+ * For a caller that keeps its count of failures elsewhere (a deletion request's owed steps: see compose.ts).
+ */
+export function backoffWaitMs(settings: { firstMs: number; maxMs: number; jitter?: number }, failures: number, random: () => number = Math.random): number {
+  const wait = Math.min(settings.maxMs, settings.firstMs * 2 ** (Math.max(1, failures) - 1))
+  const jitter = settings.jitter ? wait * settings.jitter * random() : 0
+  return Math.round(wait - jitter)
 }
