@@ -6,7 +6,7 @@ import { createLogger } from '../src/logging/logger.js'
 // `npm run deletion:resume [-- <requestId>]`: the operator's sweeper. Without an id it goes round
 // every open deletion request once, as many sweeper passes of 200 as that takes (those held by a
 // running instance are left to it), resuming each whose runner is gone (crash), that still owes a
-// step (Keycloak was down) or whose grace period has ended; with an id, that request alone (created
+// step (Keycloak was down; without waiting out the sweeper's retry delay) or whose grace period has ended; with an id, that request alone (created
 // first from its open entry when its create never applied, as the sweeper would). Then
 // it publishes queued events until none is left to send or Kafka refuses what is left. Safe to run
 // while the service runs: a lease keeps one runner per request. One JSON line on stdout (counts, or

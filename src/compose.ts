@@ -18,6 +18,7 @@ import { exportUser } from './deletion/export-user.js'
 import type { BatchJobStore, IdentityProvider, UserStore } from './deletion/ports.js'
 import { lockOutStanding } from './deletion/user-condition.js'
 import { resumeDeletion, resumeDeletionReport, resumeFromEntry, resumeOpenDeletions, type SweepReport } from './deletion/run-deletion.js'
+import type { OwedRetry } from './deletion/owed-retry.js'
 import { batchJobId, cancelBatch, readBatchStatus, submitBatch } from './deletion/batch-job.js'
 import { BatchRunner } from './deletion/batch-runner.js'
 import { DependencyUnavailableError, UnreadableDeletionStateError, WordedCause } from './deletion/errors.js'
@@ -27,6 +28,7 @@ import { codeFor } from './http/render-error.js'
 import { CassandraBatchJobs } from './store/cassandra-batch-jobs.js'
 import { CassandraRequesterDeletionCounts } from './store/cassandra-requester-deletion-counts.js'
 import { type BacklogReport, KafkaRelay } from './events/kafka-relay.js'
+import { backoffWaitMs } from './events/retry-backoff.js'
 import type { AppEnv } from './http/app-env.js'
 import type { ReadinessCheck } from './http/operation.js'
 import type { Logger } from './logging/logger.js'
@@ -70,8 +72,11 @@ export interface Service {
   keys: KeySource
   /** This service's Prometheus series (served at /metrics). */
   metrics: ServiceMetrics
-  /** One sweeper pass: resumes open deletion requests whose runner is gone or that owe a step; `stopping` ends it between two requests (shutdown). */
-  resumeOpen(stopping?: AbortSignal): Promise<SweepReport>
+  /**
+   * One sweeper pass: resumes open deletion requests whose runner is gone or that owe a step; `stopping` ends it between two requests (shutdown).
+   * `withoutOwedWaits`: owed requests still waiting out their retry delay too (`npm run deletion:resume`).
+   */
+  resumeOpen(stopping?: AbortSignal, options?: { withoutOwedWaits?: boolean }): Promise<SweepReport>
   /** Resumes one deletion request (`npm run deletion:resume -- <requestId>`): the state reached, or undefined when another runner holds it or its erasure is not due; `closed` when it was closed already and left as it was. */
   resumeRequest(requestId: string): ReturnType<typeof resumeDeletionReport>
   /** resumeFromEntry: a request whose create never applied, created from its open entry (`npm run deletion:resume -- <requestId>`). */
@@ -122,6 +127,19 @@ async function checkReadiness(cassandra: Client, keyspace: string, keys: KeySour
   ]
 }
 
+/** Each wait of an owed deletion request is shortened by up to this part of it, so requests owed since one outage do not all come back together. */
+const OWED_RETRY_JITTER = 0.2
+
+/**
+ * The retry delay of deletion requests owed for want of a dependency (DELETION_OWED_RETRY_FIRST_MS,
+ * DELETION_OWED_RETRY_MAX_MS; the rule: src/deletion/owed-retry.ts): RetryBackoff's doubling, keyed
+ * on the runs in a row the request was owed, with jitter. Undefined for a `maxMs` of 0: due at once.
+ */
+function owedRetryOf(settings: { firstMs: number; maxMs: number }): OwedRetry | undefined {
+  if (settings.maxMs <= 0) return undefined
+  return { maxMs: settings.maxMs, waitMs: (runs) => backoffWaitMs({ ...settings, jitter: OWED_RETRY_JITTER }, runs) }
+}
+
 /** Builds every adapter once and the app over them: the composition root shared by main and the tests. */
 export function composeService(config: Config, logger: Logger, overrides: ServiceOverrides = {}): Service {
   const cassandra = createCassandraClient(config.cassandra)
@@ -168,6 +186,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     policy: { orgAdminScope: config.authorization.orgAdminScope, allowedRoles: config.deletion.allowedRoles },
     leaseMs: config.deletion.leaseMs,
     receiptKey: config.deletion.receiptHashKey,
+    owedRetry: owedRetryOf(config.deletion.owedRetry),
     graceDayMs: config.deletion.graceDaySeconds * 1000,
     eventIncludesUserName: config.events.includeUserName,
     onStepError: (step, err, requestId) => logger.warn({ requestId, step, ...stepErrorFields(err) }, 'deletion step not done; the sweeper will retry'),
@@ -287,7 +306,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     app,
     keys,
     metrics,
-    resumeOpen: (stopping) => resumeOpenDeletions(workflow, undefined, stopping),
+    resumeOpen: (stopping, options) => resumeOpenDeletions(workflow, undefined, stopping, options),
     resumeRequest: (requestId) => resumeDeletionReport(workflow, requestId),
     resumeFromEntry: (requestId) => resumeFromEntry(workflow, requestId),
     publishEvents: (stopping) => relay.publishPending(100, stopping),

@@ -38,8 +38,8 @@ export interface ResumeOutput {
 export interface ResumeConnection {
   /** The same store the sweeper passes list from: its round of the open list, and one request read back. */
   requests: Pick<DeletionRequestStore, 'startRound' | 'roundEnded' | 'get'>
-  /** One sweeper pass (resumeOpenDeletions over `requests`). */
-  resumeOpen(): Promise<SweepReport>
+  /** One sweeper pass (resumeOpenDeletions over `requests`); `withoutOwedWaits`: owed requests still waiting out their retry delay too. */
+  resumeOpen(stopping?: AbortSignal, options?: { withoutOwedWaits?: boolean }): Promise<SweepReport>
   /**
    * resumeDeletionReport of one request: the state reached, or undefined when another runner holds
    * it or its erasure is not due; `closed` when it was closed already and left as it was.
@@ -80,7 +80,8 @@ const add = (total: SweepReport, pass: SweepReport): SweepReport => ({
 export async function resumeEveryOpenRequest(connection: Pick<ResumeConnection, 'requests' | 'resumeOpen'>, done: { report: SweepReport } = { report: zero() }): Promise<SweepReport> {
   connection.requests.startRound()
   do {
-    done.report = add(done.report, await connection.resumeOpen())
+    // The operator asks now: an owed request is tried without waiting out its retry delay.
+    done.report = add(done.report, await connection.resumeOpen(undefined, { withoutOwedWaits: true }))
   } while (!connection.requests.roundEnded())
   return done.report
 }

@@ -59,6 +59,8 @@ export interface Config {
     readonly allowedRoles: readonly string[]
     readonly sweepIntervalMs: number
     readonly leaseMs: number
+    /** When a request owed for want of a dependency is tried again (DELETION_OWED_RETRY_FIRST_MS, DELETION_OWED_RETRY_MAX_MS; maxMs 0: at every pass). */
+    readonly owedRetry: { readonly firstMs: number; readonly maxMs: number }
     readonly receiptHashKey: string
     /** Length of a grace day (DELETION_GRACE_DAY_SECONDS). */
     readonly graceDaySeconds: number

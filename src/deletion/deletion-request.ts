@@ -30,6 +30,8 @@ export interface StepOutcome {
   hashKeyId?: string
   /** One receipt line per store when a step acts on several (extra targets). */
   entries?: { store: string; action: string; count?: number }[]
+  /** Runs in a row that left the step owed for want of its dependency (see owed-retry.ts). Internal: never shown to clients. */
+  owedRuns?: number
 }
 
 /**

@@ -288,8 +288,8 @@ export interface DeletionRequestStore {
    */
   confirmLease(id: string, heldUntil: Date): Promise<void>
   /**
-   * Sets the final (or partial, or scheduled) state and the receipt; a scheduled one is listed as
-   * due at `dueAt`, in the same write as the state, whole or not at all: never after the lease is
+   * Sets the final (or partial, or scheduled) state and the receipt; a scheduled or partial one is
+   * listed as due at `dueAt` (null: at once; absent: as it was listed), in the same write as the state, whole or not at all: never after the lease is
    * given back, where it could push back the "due at once" of a cancel that took the request
    * meanwhile, and, like the state, losing to every write of a later taker however late it lands.
    * Past `heldUntil` (the finish then a compare-and-set on the lease) the due time is not written:
@@ -303,7 +303,7 @@ export interface DeletionRequestStore {
    * once the lease runs out and stores the record. `heldUntil`: as for recordSteps; required for a
    * finished state (one written without it would read closed, isClosed, with its record owed).
    */
-  finish(id: string, state: RequestState, fields: { receipt?: DeletionReceipt; reason?: string; dueAt?: Date; steps?: Partial<Record<StepName, StepOutcome>> }, heldUntil?: Date): Promise<void>
+  finish(id: string, state: RequestState, fields: { receipt?: DeletionReceipt; reason?: string; dueAt?: Date | null; steps?: Partial<Record<StepName, StepOutcome>> }, heldUntil?: Date): Promise<void>
   /**
    * Listed requests due by `dueBy` (a scheduled one is due at its erasure time; others always), for
    * the sweeper, each with its creation time. An entry may outlive its request's finish (a run that

@@ -4,6 +4,7 @@ import { keptChanging } from './errors.js'
 import { isDeleted } from './is-deleted.js'
 import { checkpointSteps, closedReadStillFresh, closeFinished, giveBack, LeaseLostError, leaseUntil, reclaimLease } from './lease.js'
 import { lockForPlan } from './lock-for-plan.js'
+import { countOwedRun, type OwedRetry } from './owed-retry.js'
 import { type AuditTrail, CREATE_SETTLED_WITHIN_MS, type DeletionRequestStore, type OpenEntry, type PhysicalErasure } from './ports.js'
 import { auditRecord, failRequest, owedEndRecord, settleRequest } from './settle-request.js'
 import { STEPS, stepsOf } from './steps/index.js'
@@ -21,6 +22,8 @@ export interface RunDeps extends StepDeps {
   receiptKey: string
   /** When each store drops old values physically, for the receipt (absent: the receipt does not say). */
   physicalErasure?: PhysicalErasure | undefined
+  /** How long a request owed for want of a dependency waits before the sweeper tries it again (absent: due at once, pass after pass). */
+  owedRetry?: OwedRetry | undefined
   /** Told when a step could not be done now (for the log), with the deletion request it was done for when there is one; ids only, never the error's payload. */
   onStepError?(step: StepName, err: unknown, requestId?: string): void
   /** Told when a run stalled past its lease and another runner took its request over (for the log: a lease too short for the slowest step shows here). */
@@ -60,6 +63,15 @@ export async function runRemainingSteps(deps: RunDeps, request: DeletionRequest,
   const readContactsOnce = contactsOnce(deps, request.userId)
   // One lease for the whole run: a step's time bound holds over its runs for the managed users too.
   const budgets = new RunBudgets(deps.clock)
+  // Whether the step in hand told of a dependency it could not reach: its owed outcome then counts toward the retry delay (owed-retry.ts).
+  let toldOfADependency = false
+  const stepDeps: RunDeps = {
+    ...deps,
+    onStepError: (step, err, requestId) => {
+      toldOfADependency = true
+      deps.onStepError?.(step, err, requestId)
+    },
+  }
   for (const step of stepsOf(plan)) {
     if (!step.run) continue
     if (outcomeHolds(request.steps[step.name], plan)) continue
@@ -73,13 +85,15 @@ export async function runRemainingSteps(deps: RunDeps, request: DeletionRequest,
       await checkpoint()
     }
     let result: StepOutcome
+    toldOfADependency = false
     try {
-      result = await runStep(step.run, { deps, request, plan, userName, contacts: readContactsOnce, recordNow, budgets, resumed: resumed && mayHaveActedUnrecorded(recordedBefore) })
+      result = await runStep(step.run, { deps: stepDeps, request, plan, userName, contacts: readContactsOnce, recordNow, budgets, resumed: resumed && mayHaveActedUnrecorded(recordedBefore) })
     } catch (err) {
       // The run stops here (Cassandra went away): keep what is done if it can still be written, so the retry starts at this step.
       if (!(err instanceof LeaseLostError)) await checkpoint().catch(() => undefined)
       throw err
     }
+    if (result.status === 'pending' && toldOfADependency) result = countOwedRun(result, recordedBefore)
     request.steps[step.name] = result
     unrecorded[step.name] = result
     if (step.checkpointAfter?.(result)) await checkpoint()
@@ -211,7 +225,7 @@ const owesAStep = (request: DeletionRequest) => STEPS.some((step) => request.ste
  * hold landed or not), or its due time was never saved. A cancel that took the hold is finished
  * here (the user waits for no grace period to be let in again); a hold another deletion took ends
  * the request superseded, as its erasure would; a step still owed is tried again (the request
- * stays scheduled, due at once while it owes one, at eraseAt once it owes none: settleRequest);
+ * stays scheduled, due again when owed-retry.ts says while it owes one, at eraseAt once it owes none: settleRequest);
  * else the entry's due time is put back, so the sweeper stops picking it up pass after pass. That
  * write is fenced by the lease (a run past it takes it back first: reclaimLease), so it never
  * pushes back the due time of a cancel that takes the request after it, however late it lands.
@@ -417,11 +431,18 @@ export interface SweepReport {
   unlisted: number
 }
 
-/** The sweeper's pass: every open request whose lease has run out (and, when scheduled, whose erasure is due) is resumed. */
-export async function resumeOpenDeletions(deps: RunDeps, limit = 200, stopping?: AbortSignal): Promise<SweepReport> {
+/**
+ * The sweeper's pass: every open request whose lease has run out (and, when scheduled, whose
+ * erasure is due; when owed for want of a dependency, whose retry delay has passed) is resumed.
+ * `withoutOwedWaits` (`npm run deletion:resume`): owed requests still waiting out their retry delay
+ * are taken up too, by listing what is due within the longest delay (a grace period ending within
+ * it is only found not due, and listed at its end again).
+ */
+export async function resumeOpenDeletions(deps: RunDeps, limit = 200, stopping?: AbortSignal, { withoutOwedWaits = false } = {}): Promise<SweepReport> {
   const report = { resumed: 0, completed: 0, partial: 0, unlisted: 0 }
   const now = deps.clock.now()
-  for (const open of await deps.requests.listOpen(limit, now)) {
+  const dueBy = withoutOwedWaits && deps.owedRetry ? new Date(now.getTime() + deps.owedRetry.maxMs) : now
+  for (const open of await deps.requests.listOpen(limit, dueBy)) {
     // At shutdown the request in hand finishes (and gives its lease back); the rest wait for another instance.
     if (stopping?.aborted) break
     let state: RequestState | undefined

@@ -1,6 +1,7 @@
 import type { DeletionReceipt, DeletionRequest, ErasureSchedule, ReceiptEntry, RequestState, StepName, StepOutcome } from './deletion-request.js'
 import type { AuditRecord, AuditTrail, Clock, DeletionRequestStore, PhysicalErasure } from './ports.js'
 import { closeFinished, finishUnderLease, reclaimLease } from './lease.js'
+import { type OwedRetry, owedDueAt } from './owed-retry.js'
 import { buildReceipt, erases, receiptStores } from './receipt.js'
 import { receiptSha256 } from './receipt-digest.js'
 import { STEPS } from './steps/index.js'
@@ -14,6 +15,8 @@ interface SettleDeps {
   receiptKey: string
   /** When each store drops old values physically (absent: the receipt does not say). */
   physicalErasure?: PhysicalErasure | undefined
+  /** How long a request owed for want of a dependency waits before it is tried again (owed-retry.ts; absent: due at once). */
+  owedRetry?: OwedRetry | undefined
 }
 
 /** The audit record of a request at one point of its life: ids and outcome only. */
@@ -87,7 +90,8 @@ async function settleAudited(deps: SettleDeps, request: DeletionRequest, state: 
  * Every step has run: the request is completed, or partial while a dependency still owes a step;
  * it gets its receipt (in the same write as the outcomes no checkpoint recorded), and the audit
  * trail its outcome: a completed one once it is completed, before it is unlisted (endAudited); a
- * partial one before its receipt (settleAudited: see below). A partial request retried with
+ * partial one before its receipt (settleAudited: see below), and with it when it is due again
+ * (owed-retry.ts: at once, or after a delay while every owed step waits on a dependency). A partial request retried with
  * nothing more done (the same stores still owed) keeps the receipt and the audit record it has. A
  * grace period's soft phase instead waits for its erasure: scheduled (audited first, as a partial
  * one), still open for the sweeper.
@@ -98,12 +102,15 @@ export async function settleRequest(deps: SettleDeps, request: DeletionRequest, 
   if (request.schedule && request.plan === 'soft') return settleScheduled(deps, request, request.schedule, pending, unrecorded, now)
   const state: RequestState = pending.length > 0 ? 'partial' : 'completed'
   const stores = receiptStores(request)
+  // When the sweeper tries a partial one again, with its settle (owed-retry.ts).
+  const dueAt = state === 'partial' ? owedDueAt(request.steps, deps.owedRetry, now) : undefined
+  const due = dueAt === undefined ? {} : { dueAt }
   if (state === 'partial' && request.receipt && owesTheSame(request.receipt, stores)) {
     // A retry that failed what the last settle left owed (Keycloak still down, or still refusing):
     // the receipt and the audit record of that settle still say all there is. Keeping them makes a
     // request stuck for days cost the trail one record, not one per sweep pass; the outcomes the
     // retry recorded (and the lease given back) go as always.
-    await finishUnderLease(deps, request, 'partial', { receipt: request.receipt, steps: unrecorded })
+    await finishUnderLease(deps, request, 'partial', { receipt: request.receipt, steps: unrecorded, ...due })
     return 'partial'
   }
   // Only what was erased has a physical horizon: the others' settings are not even read.
@@ -115,7 +122,7 @@ export async function settleRequest(deps: SettleDeps, request: DeletionRequest, 
   // old receipt and the next pass audits again.
   // Either record commits to this exact receipt (its digest rides in the record written anyway).
   if (state === 'partial')
-    await settleAudited(deps, request, state, { receipt, steps: unrecorded }, auditRecord(request, 'deletion.partial', now, { pending: pending.join(','), ...committingTo(receipt) }))
+    await settleAudited(deps, request, state, { receipt, steps: unrecorded, ...due }, auditRecord(request, 'deletion.partial', now, { pending: pending.join(','), ...committingTo(receipt) }))
   else await endAudited(deps, request, state, { receipt, steps: unrecorded }, auditRecord(request, 'deletion.completed', now, committingTo(receipt)))
   request.receipt = receipt
   return state
@@ -124,8 +131,9 @@ export async function settleRequest(deps: SettleDeps, request: DeletionRequest, 
 /**
  * A grace period's soft phase is through as far as its dependencies let it: scheduled, its erasure
  * at eraseAt whatever the soft phase still owes (a search engine, Redis or Keycloak down). A step
- * still owed keeps the request due at once, so the sweeper retries it pass after pass during the
- * grace period (resumeHeld); once nothing is owed it is due at eraseAt. The erasure that follows
+ * still owed keeps the request due before eraseAt, when owed-retry.ts says (at once, or after a
+ * delay while every owed step waits on a dependency), so the sweeper retries it during the grace
+ * period (scheduledNotDue); once nothing is owed it is due at eraseAt. The erasure that follows
  * runs every step again under its own plan, so it needs none of them done first. The first settle
  * is audited (`deletion.scheduled`, before the request reads so); a retry of a request that reads
  * scheduled already was audited by that settle and stores nothing more.
@@ -138,7 +146,7 @@ async function settleScheduled(
   unrecorded: Partial<Record<StepName, StepOutcome>>,
   now: Date,
 ): Promise<'scheduled'> {
-  const fields = { ...(pending.length === 0 && { dueAt: schedule.eraseAt }), steps: unrecorded }
+  const fields = { ...scheduledDue(request, deps.owedRetry, schedule, pending, now), steps: unrecorded }
   if (request.state === 'scheduled') {
     await reclaimLease(deps, request)
     await finishUnderLease(deps, request, 'scheduled', fields)
@@ -147,6 +155,18 @@ async function settleScheduled(
   const detail = { eraseAt: schedule.eraseAt.toISOString(), plan: schedule.plan, ...(pending.length > 0 && { pending: pending.join(',') }) }
   await settleAudited(deps, request, 'scheduled', fields, auditRecord(request, 'deletion.scheduled', now, detail))
   return 'scheduled'
+}
+
+/**
+ * When a grace period's soft phase is due again: at eraseAt once it owes nothing; while it owes a
+ * step, when owed-retry.ts says, never later than eraseAt (nothing written without a retry delay:
+ * the entry stays due as it was, at once for a first settle).
+ */
+function scheduledDue(request: DeletionRequest, retry: OwedRetry | undefined, schedule: ErasureSchedule, pending: readonly StepName[], now: Date): { dueAt?: Date | null } {
+  if (pending.length === 0) return { dueAt: schedule.eraseAt }
+  const dueAt = owedDueAt(request.steps, retry, now)
+  if (dueAt === undefined) return {}
+  return { dueAt: dueAt && dueAt.getTime() > schedule.eraseAt.getTime() ? schedule.eraseAt : dueAt }
 }
 
 /** The receipt lines a deletion still owes (pending), by store, in a stable order. */

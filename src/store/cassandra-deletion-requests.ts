@@ -498,16 +498,21 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
     if (!result.wasApplied()) throw new LeaseLostError(id)
   }
 
-  async finish(id: string, state: RequestState, fields: { receipt?: DeletionReceipt; reason?: string; dueAt?: Date; steps?: Partial<Record<StepName, StepOutcome>> }, heldUntil?: Date): Promise<void> {
+  async finish(
+    id: string,
+    state: RequestState,
+    fields: { receipt?: DeletionReceipt; reason?: string; dueAt?: Date | null; steps?: Partial<Record<StepName, StepOutcome>> },
+    heldUntil?: Date,
+  ): Promise<void> {
     const now = new Date()
     // A partial request's lease is released so a retry or the sweeper can take it up at once; a
     // finished one's is kept by its run until it is audited and unlisted (see the port).
     const lease = isFinished(state) && heldUntil ? heldUntil : NO_LEASE
     const row = [encodeSteps(fields.steps ?? {}), state, fields.reason ?? null, fields.receipt ? JSON.stringify(fields.receipt) : null, lease, now, id]
-    // A scheduled one's due time goes with the write that gives the lease back, never after it: sent
+    // A scheduled (or partial) one's due time goes with the write that gives the lease back, never after it: sent
     // after, it could land once a cancel had taken the lease and listed the request due at once, and
-    // push that back to eraseAt (see the port).
-    const dueAt = fields.dueAt ? [{ query: this.cql.due, params: [fields.dueAt, id] }] : []
+    // push that back to eraseAt, or to a retry delay (see the port). Null: due at once.
+    const dueAt = fields.dueAt !== undefined ? [{ query: this.cql.due, params: [fields.dueAt, id] }] : []
     if (!(await this.writeUnderLease(this.cql.finish, row, heldUntil, dueAt))) throw new LeaseLostError(id)
   }
 

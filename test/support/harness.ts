@@ -16,11 +16,17 @@ export const LOCAL_DELETE_ANY_USER_CONSUMER = { key: 'local-notifications', secr
 /** A fresh API bearer of LOCAL_DELETE_ANY_USER_CONSUMER: the JWT such a service sends alone. */
 export const trustedConsumerApiBearer = (): string => signApiBearer(LOCAL_DELETE_ANY_USER_CONSUMER.key, LOCAL_DELETE_ANY_USER_CONSUMER.secret)
 
-/** Test configuration: the real local Cassandra, search engine and Redis, the tests' keyspace, and the given overrides. */
+/**
+ * Test configuration: the real local Cassandra, search engine and Redis, the tests' keyspace, and the
+ * given overrides. Owed requests are due again at every sweeper pass unless a test sets
+ * `deletion.owedRetry` (test/integration/owed-retry.test.ts): the others sweep right after the
+ * dependency they stopped comes back.
+ */
 export function testConfig(overrides: DeepPartial<Config> = {}): Config {
   return loadConfig({
     ...overrides,
     cassandra: { keyspace: TEST_KEYSPACE, ...overrides.cassandra },
+    deletion: { ...overrides.deletion, owedRetry: { maxMs: 0, ...overrides.deletion?.owedRetry } },
     search: { ...LOCAL_SEARCH, ...overrides.search },
     redis: { ...LOCAL_REDIS, ...overrides.redis },
     logging: { level: 'silent', ...overrides.logging },

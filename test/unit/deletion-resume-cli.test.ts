@@ -71,9 +71,9 @@ async function run(w: ReturnType<typeof deletionWorld>, args: string[] = [], opt
     options.connect ??
     ((): ResumeConnection => ({
       requests: w.requests,
-      resumeOpen: () => {
+      resumeOpen: (stopping, sweep) => {
         calls.passes++
-        return resumeOpenDeletions(w.deps, options.limit ?? SERVICE_LIMIT)
+        return resumeOpenDeletions(w.deps, options.limit ?? SERVICE_LIMIT, stopping, sweep)
       },
       resumeRequest: (id) => resumeDeletionReport(w.deps, id),
       resumeFromEntry: (id) => resumeFromEntry(w.deps, id),
@@ -105,6 +105,22 @@ describe('npm run deletion:resume: the whole open list', () => {
     expect(result).toEqual({ resumed: 5, completed: 5, partial: 0, unlisted: 0, eventsPublished: 0, eventsRemaining: 0 })
     for (const n of numbers) expect(w.requests.peek(requestId(n))?.state, requestId(n)).toBe(n < SERVICE_LIMIT ? 'in_progress' : 'completed')
     expect(calls).toMatchObject({ passes: 2, published: 1, closed: true })
+  })
+
+  it('when a partial request waits out the retry delay of a step owed for want of Keycloak, then the round takes it up without waiting', async () => {
+    const w = deletionWorld({ seed: [{ id: userId(0), organisationIds: ['org-1'], lookups: 1 }] })
+    w.deps.owedRetry = { maxMs: 300_000, waitMs: () => 300_000 }
+    w.identity.goDown()
+    await deleteAccount(w.deps, { requestId: requestId(0), userId: userId(0), caller: { consumer: 'portal', userId: userId(0), roles: [] } })
+    w.identity.comeBack()
+    // The service's sweeper leaves it for five minutes.
+    expect(await resumeOpenDeletions(w.deps)).toMatchObject({ resumed: 0 })
+
+    const { code, result } = await run(w)
+
+    expect(code).toBe(RESUME_EXIT.ok)
+    expect(result).toMatchObject({ resumed: 1, completed: 1 })
+    expect(w.requests.peek(requestId(0))?.state).toBe('completed')
   })
 
   it('when run again while the same requests are still held, then it reaches the others again rather than the same first 200', async () => {

@@ -65,7 +65,7 @@ const EPOCH = new Date(0)
  *   except a finish to a finished state, which keeps the lease it is written under (`heldUntil`);
  * - finish overwrites reason and receipt (absent fields become absent) and leaves the list alone:
  *   a finished request (completed, failed, cancelled) stays listed until unlist; a scheduled one is
- *   due at `dueAt`; listOpen answers only what is due, each entry with its request's creation time (an entry
+ *   due at `dueAt` (as is a partial one given one; null: at once); listOpen answers only what is due, each entry with its request's creation time (an entry
  *   seeded by listWithoutRequest has no request), going round the list (in id order) from where its last
  *   answer that reached the limit stopped; after startRound, listOpen goes from the list's start and
  *   stops at its end, and the first answer short of the limit ends the round (roundEnded); unlist
@@ -312,7 +312,12 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
     if (!row || row.leaseUntil.getTime() !== heldUntil.getTime()) throw new LeaseLostError(id)
   }
 
-  async finish(id: string, state: RequestState, fields: { receipt?: DeletionReceipt; reason?: string; dueAt?: Date; steps?: Partial<Record<StepName, StepOutcome>> }, heldUntil?: Date): Promise<void> {
+  async finish(
+    id: string,
+    state: RequestState,
+    fields: { receipt?: DeletionReceipt; reason?: string; dueAt?: Date | null; steps?: Partial<Record<StepName, StepOutcome>> },
+    heldUntil?: Date,
+  ): Promise<void> {
     this.enter('finish', state)
     if (isFinished(state) && !heldUntil) throw new Error(`finish(${state}) without a lease: a finished state is written under the run's lease (see the port)`)
     const row = this.heldRow(id, heldUntil)
@@ -328,7 +333,11 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
     // A finished request's lease is kept by its run until it is audited and unlisted.
     row.leaseUntil = isFinished(state) && heldUntil ? new Date(heldUntil) : EPOCH
     // Written with the state while the lease holds; past it (the adapter's compare-and-set) left as it was.
-    if (fields.dueAt && (!heldUntil || leaseHoldsAt(heldUntil, this.clock.now()))) row.dueAt = new Date(fields.dueAt)
+    // Null: due at once.
+    if (fields.dueAt !== undefined && (!heldUntil || leaseHoldsAt(heldUntil, this.clock.now()))) {
+      if (fields.dueAt) row.dueAt = new Date(fields.dueAt)
+      else delete row.dueAt
+    }
   }
 
   async listOpen(limit: number, dueBy: Date = this.clock.now()): Promise<OpenEntry[]> {
