@@ -29,6 +29,8 @@ const SERVER_ENV = {
   // A short lease and a busy sweeper: requests handed over to the sweeper converge in seconds.
   DELETION_LEASE_MS: '8000',
   DELETION_SWEEP_INTERVAL_MS: '1000',
+  // Owed requests (Keycloak paused) retried after a few seconds at most, not the default 5 min: convergence is measured once every server is back.
+  DELETION_OWED_RETRY_MAX_MS: '4000',
   EVENT_RELAY_INTERVAL_MS: '500',
   CASSANDRA_READ_TIMEOUT_MS: '2000',
   KAFKA_TIMEOUT_MS: '2000',
