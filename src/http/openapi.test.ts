@@ -5,6 +5,7 @@ import { buildOpenApiDocument } from './openapi.js'
 import { sunbirdEnvelope } from './dialects/sunbird-envelope.js'
 import type { OperationMeta } from './operation.js'
 import { operations } from './operations/index.js'
+import { sessionUserDelete } from './operations/session-user-delete.js'
 import { userDelete } from './operations/user-delete.js'
 
 // biome-ignore lint/suspicious/noExplicitAny: a JSON document walked by path; each assertion checks the shape it reads
@@ -79,6 +80,18 @@ describe('buildOpenApiDocument', () => {
       expect(example.value.params).toMatchObject({ err: entry.err, errmsg: entry.errmsg.replace('{limit}', '1234'), status: 'FAILED' })
       expect(example.value.responseCode).toBe(entry.responseCode)
     }
+  })
+
+  it('when a route deletes only the caller’s own account (the session route), then it documents no 429, which the guard never answers to self-deletion; a route that may delete others does', () => {
+    const document = build()
+
+    const session = document.paths['/api/users/{user_id}'].delete.responses
+    const bearer = document.paths['/api/users/{user_id}/'].delete.responses
+
+    expect(session['200']).toBeDefined()
+    expect(Object.keys(session)).not.toContain('429')
+    expect(sessionUserDelete.errors).not.toContain('DELETION_LIMIT_REACHED')
+    expect(bearer['429'].headers['Retry-After']).toBeDefined()
   })
 
   it('when an operation answers success with its own status (202 for a batch job), then the document gives that status and not 200', () => {

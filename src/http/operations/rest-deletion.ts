@@ -19,6 +19,12 @@ export const PERSON_DELETION_ERRORS = [
   'SERVER_ERROR',
 ] as const satisfies readonly ErrorCode[]
 
+/**
+ * What a REST route that deletes only the caller's own account may answer: the person routes' list
+ * but the mass-deletion guard's 429, which self-deletion never meets (mass-deletion-guard.ts).
+ */
+export const OWN_ACCOUNT_DELETION_ERRORS: readonly ErrorCode[] = PERSON_DELETION_ERRORS.filter((code) => code !== 'DELETION_LIMIT_REACHED')
+
 /** The `f:<provider>:` prefix of a federated id (Keycloak's subject form), kept as sent. */
 const FEDERATED_PREFIX = /^f:[^:]+:/
 

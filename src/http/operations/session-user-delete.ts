@@ -3,7 +3,7 @@ import { credentialedCors } from '../cors.js'
 import { sessionCookie } from '../credentials/session-cookie.js'
 import { nuxtError } from '../dialects/nuxt-error.js'
 import { deadlineOf, defineOperation, requestIdOf } from '../operation.js'
-import { answerOf, ownAccountOnlyWhenSoftDeleted, PERSON_DELETION_ERRORS, storedUserId } from './rest-deletion.js'
+import { answerOf, OWN_ACCOUNT_DELETION_ERRORS, ownAccountOnlyWhenSoftDeleted, storedUserId } from './rest-deletion.js'
 
 /** Seed 002: a Nuxt server route behind a session cookie; deletes the session's own account for good and clears the session. */
 export const sessionUserDelete = defineOperation({
@@ -23,7 +23,7 @@ export const sessionUserDelete = defineOperation({
   credentials: sessionCookie,
   request: { params: 'session-user-delete.params' },
   responseSchema: 'session-user-delete.response',
-  errors: ['INVALID_USER_ID', ...PERSON_DELETION_ERRORS, 'CROSS_SITE_REQUEST', 'METHOD_NOT_ALLOWED'],
+  errors: ['INVALID_USER_ID', ...OWN_ACCOUNT_DELETION_ERRORS, 'CROSS_SITE_REQUEST', 'METHOD_NOT_ALLOWED'],
   dialect: nuxtError,
   cors: credentialedCors,
   idempotent: true,
