@@ -48,7 +48,7 @@ function secondsUntilFree(counts: readonly MinuteCount[], places: number, now: n
  * increment, then one read of the window's minutes. Over `maxPerHour`, the reservation is given
  * back (one decrement) and the deletion refused before anything is read or written
  * (DeletionLimitReachedError, with the seconds until enough counted minutes have left the window,
- * at least 1). A deletion that is refused or fails (throws) gives its reservation back too; one
+ * or the rest of this minute while the refusal rests on this minute's count: see secondsUntilFree). A deletion that is refused or fails (throws) gives its reservation back too; one
  * that succeeded keeps it. So deletions in flight at once, on any instance, never pass the limit
  * together: each one's read sees its own increment and every increment acknowledged before it. A
  * burst right at the limit may refuse a few more than strictly needed (their reservations were

@@ -89,3 +89,16 @@ describe('the generated tables of docs/', () => {
     expect(replaced).toBe(`before\n${begin}\nnew table\n${end}\nafter\n`)
   })
 })
+
+describe('the prose of README.md that restates the error table', () => {
+  it('when README describes the mass-deletion guard’s Retry-After, then it says what the error table (and so the API reference) says, word for word', () => {
+    // The one sentence of the entry that says how Retry-After is chosen (mass-deletion-guard.ts).
+    const rule = /`Retry-After` says [^.]*\./.exec(errorCodes.DELETION_LIMIT_REACHED.description)?.[0]
+    const readme = readFileSync(join(projectRoot, 'README.md'), 'utf8').replace(/\s+/g, ' ')
+
+    expect(rule).toMatch(/rest of the current minute/)
+    const quoted = rule?.replace(/\.$/, '') ?? ''
+    // A boolean, not toContain: a failure names the sentence instead of printing the whole README.
+    expect(readme.includes(quoted), `README.md should say, about the mass-deletion guard: ${quoted}`).toBe(true)
+  })
+})
