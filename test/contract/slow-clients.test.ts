@@ -128,6 +128,25 @@ describe('slow clients against the built server with the default limits', () => 
     expect(healthWhileHeld).toBe(200)
   })
 
+  it('when a client sends more than 16 KiB of request line and headers, then Node answers 431 with no body, no envelope and no X-Request-Id, and closes the connection', async () => {
+    const oversized = `GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: ${'a'.repeat(16 * 1024)}\r\n\r\n`
+
+    const cut = await slowClient(server.url, oversized, '', 10_000)
+
+    expect(cut.answer).toBe('HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n')
+  })
+
+  it.each([
+    ['a Content-Length that is not a number', 'Content-Length: abc\r\n'],
+    ['two Content-Length headers', 'Content-Length: 2\r\nContent-Length: 3\r\n'],
+  ])('when a request is malformed (%s), then Node answers a bare 400 with Connection: close before the service sees it', async (_case, lengths) => {
+    const malformed = `POST ${PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n${lengths}\r\n{}`
+
+    const cut = await slowClient(server.url, malformed, '', 10_000)
+
+    expect(cut.answer).toBe('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n')
+  })
+
   it('when a slow body is cut, then the service logs no unexpected error for it', () => {
     const errors = server.logs.filter((line) => /"level":(50|60)/.test(line))
 
