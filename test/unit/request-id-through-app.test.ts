@@ -41,3 +41,26 @@ describe('the request id a deletion is created under', () => {
     expect(created).toEqual([{ id, idChosenBy: 'caller' }])
   })
 })
+
+describe('the request id a REST route answers in X-Request-Id', () => {
+  const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
+
+  async function deleteMyselfOnSeed000(headers: Record<string, string>) {
+    fakes.reset()
+    const response = await fakes.app.request(`/api/users/${ME}/`, { method: 'DELETE', headers: { authorization: `Bearer ${fakes.userToken({ sub: ME })}`, ...headers } })
+    return { status: response.status, requestId: response.headers.get('x-request-id') }
+  }
+
+  it('when X-Request-Id holds a space, then it is passed over for the caller’s X-msgId, as on the Sunbird route', async () => {
+    const answer = await deleteMyselfOnSeed000({ 'x-request-id': 'caller request', 'x-msgid': 'caller-msg-2' })
+
+    expect(answer).toEqual({ status: 204, requestId: 'caller-msg-2' })
+  })
+
+  it('when X-Request-Id is 256 characters long and no X-msgId is sent, then a fresh UUID is answered, never the value sent', async () => {
+    const answer = await deleteMyselfOnSeed000({ 'x-request-id': 'a'.repeat(256) })
+
+    expect(answer.status).toBe(204)
+    expect(answer.requestId).toMatch(UUID_V4)
+  })
+})
