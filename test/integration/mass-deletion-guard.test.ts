@@ -139,4 +139,18 @@ describe('the mass-deletion guard (DELETION_MAX_PER_REQUESTER_PER_HOUR) across t
     const self = await b.deleteRequest({ request: { userId: admin.id } }, adminToken(b, admin.id))
     expect(self.status).toBe(200)
   })
+
+  it('when a requester over the limit deletes their own account on the session-cookie route (seed 002), then it is not limited, as its API reference (no 429) says', async () => {
+    const admin = await a.seed({ rootOrgId: ORG, organisations: [ORG] })
+    const users = await Promise.all(Array.from({ length: 3 }, () => a.seed({ rootOrgId: ORG, organisations: [ORG] })))
+    for (const user of users) expect((await a.deleteRequest({ request: { userId: user.id } }, adminToken(a, admin.id))).status).toBe(200)
+    const other = await a.seed({ rootOrgId: ORG, organisations: [ORG] })
+    expect((await b.deleteRequest({ request: { userId: other.id } }, adminToken(b, admin.id))).status).toBe(429)
+
+    const session = `neptun-session=${adminToken(b, admin.id)['x-authenticated-user-token']}`
+    const self = await b.service.app.request(`/api/users/${admin.id}`, { method: 'DELETE', headers: { cookie: session } })
+
+    expect(self.status, await self.clone().text()).toBe(200)
+    expect(await self.text()).toBe('true')
+  })
 })
