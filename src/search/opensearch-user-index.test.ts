@@ -14,12 +14,13 @@ const TIMEOUT_MS = 300
 const HANG_MS = 5_000
 
 /** What the stub engine is asked, by the adapter's calls. */
-type Route = 'get' | 'index' | 'update' | 'delete' | 'search' | 'scroll' | 'clearScroll' | 'bulk'
+type Route = 'get' | 'index' | 'update' | 'delete' | 'search' | 'scroll' | 'clearScroll' | 'bulk' | 'refresh'
 const WRITES: Route[] = ['index', 'update', 'delete', 'bulk']
 
 function routeOf({ method, path }: StubRequest): Route | undefined {
   const bare = path.split('?')[0] ?? ''
   if (bare.endsWith('/_bulk')) return 'bulk'
+  if (bare.endsWith('/_refresh')) return 'refresh'
   if (bare === '/_search/scroll') return method === 'DELETE' ? 'clearScroll' : 'scroll'
   if (bare.endsWith('/_search')) return 'search'
   if (bare.includes('/_update/')) return 'update'
@@ -60,6 +61,7 @@ const healthy: Required<Script> = {
   scroll: (res) => json(res, 200, hitsOf([])),
   clearScroll: (res) => json(res, 200, { succeeded: true, num_freed: 1 }),
   bulk: (res) => json(res, 200, deletedItems([])),
+  refresh: (res) => json(res, 200, { _shards: { total: 2, successful: 2, failed: 0 } }),
 }
 
 const bodyOf = (request: StubRequest | undefined) => JSON.parse(request?.body ?? '{}') as Record<string, unknown>
@@ -465,5 +467,28 @@ describe('OpenSearchUserIndex.readNotes', () => {
 
     expect((await index.readNotes(USER)).map((note) => note.id)).toEqual(['n1'])
     expect(routes()).toEqual(['search', 'clearScroll'])
+  })
+})
+
+describe('OpenSearchUserIndex.refreshUsers', () => {
+  it('when every shard refreshed, then the refresh is one request on the alias and succeeds', async () => {
+    const { index, stub, routes } = await indexOver({})
+
+    await index.refreshUsers()
+
+    expect(routes()).toEqual(['refresh'])
+    expect(stub.requests[0]?.path.split('?')[0]).toBe('/user_alias/_refresh')
+  })
+
+  it('when some shards failed to refresh (a 200 all the same), then it fails as search unavailable: a search may still find the names the rewrites removed', async () => {
+    const { index } = await indexOver({
+      refresh: (res) =>
+        json(res, 200, {
+          _shards: { total: 2, successful: 1, failed: 1, failures: [{ shard: 0, index: 'userv3', status: 'INTERNAL_SERVER_ERROR', reason: { type: 'exception', reason: `[${USER}] ${EMAIL}` } }] },
+        }),
+    })
+
+    const refusal = expectSearchUnavailable(await failureOf(index.refreshUsers()))
+    expect(refusal.message).toContain('1 failed shard(s)')
   })
 })

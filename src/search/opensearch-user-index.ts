@@ -104,10 +104,18 @@ function isNotFound(err: unknown, { indexMayBeMissing = false }: { indexMayBeMis
   return type === 'document_missing_exception' || (indexMayBeMissing && type === 'index_not_found_exception')
 }
 
+/**
+ * Refuses an answer in which some shards failed: the engine answers 200 all the same (a search that
+ * may have left hits out, a refresh that left some shards unrefreshed), so only `_shards.failed` tells.
+ */
+function refuseFailedShards(operation: string, body: { _shards?: { failed?: unknown } } | undefined): void {
+  const failedShards = typeof body?._shards?.failed === 'number' ? body._shards.failed : 0
+  if (failedShards > 0) throw new SearchEngineRefusal(`search engine answered ${operation} with ${failedShards} failed shard(s)`)
+}
+
 /** The search answer's hits, refusing an answer that may have left some out (a shard failed or the search timed out). */
 function completeHits(operation: string, body: { timed_out?: unknown; _shards?: { failed?: unknown }; hits: { hits: { _id?: unknown; _source?: unknown }[] } }) {
-  const failedShards = typeof body._shards?.failed === 'number' ? body._shards.failed : 0
-  if (failedShards > 0) throw new SearchEngineRefusal(`search engine answered ${operation} with ${failedShards} failed shard(s)`)
+  refuseFailedShards(operation, body)
   if (body.timed_out === true) throw new SearchEngineRefusal(`search engine timed out on ${operation}`)
   return body.hits.hits
 }
@@ -325,9 +333,17 @@ export class OpenSearchUserIndex implements UserSearchIndex {
     })
   }
 
-  /** One refresh of the indexes behind the alias, after a run's eraseAdderName updates: a search (deletion:verify's) right after finds none of the names they removed. */
+  /**
+   * One refresh of the indexes behind the alias, after a run's eraseAdderName updates: a search
+   * (deletion:verify's) right after finds none of the names they removed. Refused, as unavailable,
+   * when some shards failed to refresh (a 200 all the same): a search may still find the names there.
+   */
   async refreshUsers(): Promise<void> {
-    await runSearch('refresh user documents', () => this.client.indices.refresh({ index: this.userAlias }))
+    const operation = 'refresh user documents'
+    await runSearch(operation, async () => {
+      const { body } = await this.client.indices.refresh({ index: this.userAlias })
+      refuseFailedShards(operation, body)
+    })
   }
 
   private async eraseAdderNameWithoutScript(userId: string, adderId: string): Promise<boolean> {
