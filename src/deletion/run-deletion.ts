@@ -10,7 +10,6 @@ import { auditRecord, failRequest, owedEndRecord, settleRequest } from './settle
 import { STEPS, stepsOf } from './steps/index.js'
 import { recordLock } from './steps/lock.js'
 import { mayHaveActedUnrecorded, runStep } from './steps/absent-on-resume.js'
-import { RunBudgets } from './steps/run-budget.js'
 import { contactsOnce, type StepDeps } from './steps/step.js'
 
 export interface RunDeps extends StepDeps {
@@ -61,8 +60,8 @@ export async function runRemainingSteps(deps: RunDeps, request: DeletionRequest,
     unrecorded = {}
   }
   const readContactsOnce = contactsOnce(deps, request.userId)
-  // One lease for the whole run: a step's time bound holds over its runs for the managed users too.
-  const budgets = new RunBudgets(deps.clock)
+  // The steps that changed something in this run, the managed users' runs of them too (see StepContext.progressed).
+  const progressed = new Set<string>()
   // Whether the step in hand told of a dependency it could not reach: its owed outcome then counts toward the retry delay (owed-retry.ts).
   let toldOfADependency = false
   const stepDeps: RunDeps = {
@@ -87,7 +86,7 @@ export async function runRemainingSteps(deps: RunDeps, request: DeletionRequest,
     let result: StepOutcome
     toldOfADependency = false
     try {
-      result = await runStep(step.run, { deps: stepDeps, request, plan, userName, contacts: readContactsOnce, recordNow, budgets, resumed: resumed && mayHaveActedUnrecorded(recordedBefore) })
+      result = await runStep(step.run, { deps: stepDeps, request, plan, userName, contacts: readContactsOnce, recordNow, progressed, resumed: resumed && mayHaveActedUnrecorded(recordedBefore) })
     } catch (err) {
       // The run stops here (Cassandra went away): keep what is done if it can still be written, so the retry starts at this step.
       if (!(err instanceof LeaseLostError)) await checkpoint().catch(() => undefined)

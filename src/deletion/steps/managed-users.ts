@@ -74,7 +74,7 @@ async function hold(deps: StepDeps, childId: string, requestId: string, plan: Pl
  * the run it resumes may have erased (see absent-on-resume.ts). A failure is logged as this step's.
  */
 async function eraseManaged(
-  { deps, request, plan, resumed, budgets }: Pick<StepContext, 'deps' | 'request' | 'plan' | 'resumed' | 'budgets'>,
+  { deps, request, plan, resumed, progressed }: Pick<StepContext, 'deps' | 'request' | 'plan' | 'resumed' | 'progressed'>,
   childId: string,
   steps: readonly DeletionStep[],
   tally: StoreTally,
@@ -84,7 +84,8 @@ async function eraseManaged(
   deps.listener.userDeleted(childId)
   const context: StepContext = {
     deps: { ...deps, onStepError: (_step, err, requestId) => deps.onStepError?.('managedUsers', err, requestId) },
-    // The deleted user's request, for the managed user: its id for the log, its requester on the row.
+    // The deleted user's request, for the managed user: its id for the log, its requester on the row,
+    // its lease as it stands now (a step bounded by the lease reads it; nothing renews it while the managed users run).
     request: { ...request, userId: childId, steps: {} },
     // Whose outcomes say which optional stores the deletion was run with (a store still owed is owed for them too).
     recorded: request.steps,
@@ -92,8 +93,8 @@ async function eraseManaged(
     userName: null,
     contacts: contactsOnce(deps, childId),
     ...(resumed && { resumed }),
-    // The deleted user's run's budgets: the managed users' runs of a step share its time bound, under the one lease.
-    ...(budgets && { budgets }),
+    // What the deleted user's run changed so far: once a run of a step bounded in time (the person's, an earlier managed user's) changed something, this one stops at the bound.
+    ...(progressed && { progressed }),
   }
   for (const step of steps) {
     if (!step.run) continue
@@ -167,7 +168,7 @@ export function managedUsersStep(personalStoreSteps: readonly DeletionStep[]): M
     // A hard deletion cuts the children loose from this user: only this outcome still names them, for the event.
     checkpointAfter: (outcome: StepOutcome) => (outcome.ids?.length ?? 0) > 0,
     kept: { action: 'kept', why: 'managed users untouched while the deletion can be cancelled' },
-    async run({ deps, request, plan, recordNow, resumed, budgets }: StepContext): Promise<StepOutcome> {
+    async run({ deps, request, plan, recordNow, resumed, progressed }: StepContext): Promise<StepOutcome> {
       const { users, clock } = deps
       const verb = plan === 'hard' ? 'hard-deleted' : 'scrubbed'
       // A rerun (a store was out of reach) finds the children it already cut loose in its own earlier outcome.
@@ -182,7 +183,7 @@ export function managedUsersStep(personalStoreSteps: readonly DeletionStep[]): M
       const steps = stepsForManaged(personalStoreSteps, plan)
       const tally = new StoreTally()
       const hashes = new Set<string>()
-      for (const childId of managed) await eraseManaged({ deps, request, plan, resumed, budgets }, childId, steps, tally, hashes)
+      for (const childId of managed) await eraseManaged({ deps, request, plan, resumed, progressed }, childId, steps, tally, hashes)
       const entries = [{ store: STORE, action: verb, count: managed.length }, ...mergeWithEarlier(earlier, plan, tally.entries())]
       return stepOutcome(tally.pending ? 'pending' : 'done', verb, clock.now(), managed.length, { plan, ids: managed, entries, ...keptHashes(earlier, hashes, keyId(deps.receiptKey)) })
     },

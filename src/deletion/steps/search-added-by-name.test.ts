@@ -249,6 +249,59 @@ describe('searchAddedByName: the name of the person in the memberships they adde
     expect(linesOf(w)['search.user_alias (addedByName)']).toMatchObject({ action: 'blanked', count: 6 })
   })
 
+  it("when a hard deletion records its managed users (a checkpoint: the lease renewed) after the person's run spent most of its third, then the managed users' runs have a third of the renewed lease and the deletion run finishes them", async () => {
+    const children = ['c-1', 'c-2', 'c-3']
+    const addedBy = (adder: string, count: number) => Array.from({ length: count }, (_, i) => `${adder}-added-${i}`)
+    const added = new Map([[ADDER, addedBy(ADDER, 9)], ...children.map((child) => [child, addedBy(child, 1)] as const)])
+    const w = deletionWorld({
+      seed: [
+        { id: ADDER, rootOrgId: ORG, organisationIds: [ORG] },
+        ...children.map((id) => ({ id, rootOrgId: ORG, organisationIds: [ORG], managedBy: ADDER })),
+        ...[...added.values()].flat().map((id) => ({ id, rootOrgId: ORG })),
+      ],
+    })
+    for (const [adder, userIds] of added) {
+      for (const userId of userIds) {
+        w.users.setAdder(userId, ORG, adder, `name of ${adder}`)
+        w.search.users.set(userId, { id: userId, userId, status: 1, organisations: [{ organisationId: ORG, addedBy: adder, addedByName: `name of ${adder}` }] })
+      }
+    }
+    // A second per document rewritten, a second and a half per managed user's Keycloak account.
+    const eraseQuickly = w.search.eraseAdderName.bind(w.search)
+    w.search.eraseAdderName = async (userId, adderId) => {
+      w.clock.advance(1_000)
+      return eraseQuickly(userId, adderId)
+    }
+    const eraseAccountQuickly = w.identity.eraseAccount.bind(w.identity)
+    w.identity.eraseAccount = async (userId) => {
+      if (children.includes(userId)) w.clock.advance(1_500)
+      return eraseAccountQuickly(userId)
+    }
+
+    await deleteAccount(w.deps, ask({ mode: 'hard' }))
+
+    // The person's 9 s were spent under the lease the managed users' checkpoint renewed: their 3 × 2.5 s fit in a third of the new one.
+    expect(w.requests.all()[0]?.state).toBe('completed')
+    expect([...w.search.users.values()].flatMap(namesIn).filter((name) => name !== null)).toEqual([])
+    expect(linesOf(w)['search.user_alias (addedByName) (managed users)']).toMatchObject({ action: 'blanked', count: 3 })
+  })
+
+  it("when the search still names documents rewritten already (before the index's refresh) and the first search outlasts the run's third of the lease, then those count as no progress: the run goes on to rewrite one that still has the name", async () => {
+    const w = worldWithAdded(['u-1', 'u-2'])
+    const findQuickly = w.search.findAdderNamed.bind(w.search)
+    w.search.findAdderNamed = async (adderId, pageSize, after) => {
+      w.clock.advance(addedByNameBudgetMs({ leaseMs: WORLD_LEASE_MS }) + 1)
+      const page = await findQuickly(adderId, pageSize, after)
+      // A stale search: two documents whose names a run before removed come first.
+      return after === undefined ? { ...page, documents: [{ userId: 'a-stale-1', organisationIds: [ORG] }, { userId: 'a-stale-2', organisationIds: [ORG] }, ...page.documents] } : page
+    }
+
+    await deleteAccount(w.deps, ask())
+
+    expect(w.requests.all()[0]?.steps.searchAddedByName).toMatchObject({ status: 'pending', action: 'unfinished', count: 1 })
+    expect(namesIn(w.search.users.get('u-1'))).toEqual([null, THIRD_NAME])
+  })
+
   it("when more documents than a run rewrites are rewritten already but still match (another adder's name in them), then a run reaches the ones past them and the step is done", async () => {
     const rewrittenBefore = Array.from({ length: ADDED_BY_NAME_MAX_DOCUMENTS + 2 * ADDED_BY_NAME_PAGE_SIZE }, (_, i) => `a-${String(i).padStart(5, '0')}`)
     const w = worldWithAdded(['z-1', 'z-2'])

@@ -1,10 +1,10 @@
-import type { StepOutcome } from '../deletion-request.js'
+import type { DeletionRequest, StepOutcome } from '../deletion-request.js'
 import { DependencyUnavailableError } from '../errors.js'
 import { ABSENT_ON_RESUME } from './absent-on-resume.js'
 import type { UserSearchIndex, UserStore } from '../ports.js'
-import { type RunBudget, RunBudgets } from './run-budget.js'
 import { type DeletionStep, NOT_CONFIGURED, type PlanName, type RecordedOutcomes, SEARCH, type StepDeps, owedWhenUnavailable, stepOutcome, withoutStore } from './step.js'
 
+const STEP_NAME = 'searchAddedByName'
 const STORE = SEARCH.steps.searchAddedByName
 const ROWS_STORE = 'cassandra.user_organisation (addedbyname)'
 
@@ -30,13 +30,29 @@ export const ADDED_BY_NAME_MAX_PAGES = 100
 const DEFAULT_LEASE_MS = 30_000
 
 /**
- * Time a deletion run spends rewriting: a third of the lease, as nothing inside the step renews it.
- * One budget for the whole run, shared by the person's run of the step and each managed user's
- * (StepContext.budgets): they all run under the same lease. The count bounds above hold when calls
- * are quick; this one when they are slow (timeouts, a loaded cluster). Past it the step stays owed
- * and the sweeper's next run continues.
+ * Time a run of the step rewrites for, counted from when the lease the deletion run holds was last
+ * taken or renewed (a checkpoint: nothing inside the step renews it): a third of the lease, so that
+ * rewriting stops once less than two thirds of it are left, for the steps after it to reach the
+ * next checkpoint. Read from the lease itself, the bound counts whatever ran under it, and holds for
+ * every run of the step under it (the person's and each managed user's) with nothing to share;
+ * managed users erased after a checkpoint (a hard deletion records them first) have a fresh lease,
+ * so a fresh third. The count bounds above hold when calls are quick; this one when they are slow
+ * (timeouts, a loaded cluster). Past it the step stays owed and the sweeper's next run continues.
  */
 export const addedByNameBudgetMs = (deps: Pick<StepDeps, 'leaseMs'>) => Math.floor((deps.leaseMs ?? DEFAULT_LEASE_MS) / 3)
+
+/**
+ * Whether the run is past the time bound (see addedByNameBudgetMs): the request's lease as it
+ * stands now (request.heldUntil, which checkpoints move); a request held under no lease (a step run
+ * on its own) as if its lease were taken when the step started.
+ */
+function pastTimeBound(deps: Pick<StepDeps, 'clock' | 'leaseMs'>, request: Pick<DeletionRequest, 'heldUntil'>, startedAt: number): () => boolean {
+  const leaseMs = deps.leaseMs ?? DEFAULT_LEASE_MS
+  return () => {
+    const leaseTaken = (request.heldUntil?.getTime() ?? startedAt + leaseMs) - leaseMs
+    return deps.clock.now().getTime() >= leaseTaken + addedByNameBudgetMs(deps)
+  }
+}
 
 interface Counts {
   documents: number
@@ -79,27 +95,36 @@ function earlierCounts(recorded: RecordedOutcomes, plan: PlanName): Counts {
 
 /**
  * One document the search named: its user_organisation rows first (the search finds them; once the
- * document no longer carries the name, nothing would find them again), then the document.
+ * document no longer carries the name, nothing would find them again), then the document. True
+ * when anything changed: a search that still sees a document rewritten already (before the index's
+ * refresh) names it again, and its update is a noop.
  */
-async function eraseFrom(users: UserStore, search: UserSearchIndex, document: { userId: string; organisationIds: string[] }, adderId: string, counts: Counts): Promise<void> {
+async function eraseFrom(users: UserStore, search: UserSearchIndex, document: { userId: string; organisationIds: string[] }, adderId: string, counts: Counts): Promise<boolean> {
+  const before = counts.documents + counts.rows
   for (const organisationId of document.organisationIds) if (await users.blankAdderName(document.userId, organisationId, adderId)) counts.rows++
   if (await search.eraseAdderName(document.userId, adderId)) counts.documents++
+  return counts.documents + counts.rows > before
 }
 
-/** Pages through the documents naming the person as adder, within the bounds (count per run of the step, time per deletion run): true when none is left. */
-async function eraseAdderNames(deps: StepDeps, budget: RunBudget, search: UserSearchIndex, adderId: string, counts: Counts): Promise<boolean> {
+/**
+ * Pages through the documents naming the person as adder, within the bounds (count per run of the
+ * step, time per lease): true when none is left. `progressed`: the steps that changed something in
+ * this deletion run (StepContext.progressed), this one's runs for the managed users among them.
+ */
+async function eraseAdderNames(deps: StepDeps, pastBound: () => boolean, progressed: Set<string>, search: UserSearchIndex, adderId: string, counts: Counts): Promise<boolean> {
+  const hasProgressed = () => progressed.has(STEP_NAME)
   let after: string | undefined
   let rewritten = 0
   for (let page = 0; page < ADDED_BY_NAME_MAX_PAGES; page++) {
-    // Once an earlier run of the step in this deletion run rewrote something, a later one (a managed user's) past the budget does not even search.
-    if ((page > 0 || budget.hasProgressed) && budget.spent()) return false
+    // Once a run of the step in this deletion run changed something, a later one (a managed user's) past the bound does not even search.
+    if ((page > 0 || hasProgressed()) && pastBound()) return false
     const found = await search.findAdderNamed(adderId, ADDED_BY_NAME_PAGE_SIZE, after)
     for (const document of found.documents) {
-      // The time bound only once something is rewritten: a deletion run whose first search outlasts the budget still makes progress.
-      if (rewritten === ADDED_BY_NAME_MAX_DOCUMENTS || (budget.hasProgressed && budget.spent())) return false
-      await eraseFrom(deps.users, search, document, adderId, counts)
+      // The time bound only once something changed: a deletion run whose first search outlasts it, or
+      // finds documents rewritten already first, still makes progress.
+      if (rewritten === ADDED_BY_NAME_MAX_DOCUMENTS || (hasProgressed() && pastBound())) return false
+      if (await eraseFrom(deps.users, search, document, adderId, counts)) progressed.add(STEP_NAME)
       rewritten++
-      budget.madeProgress()
     }
     if (found.next === undefined) return true
     after = found.next
@@ -150,7 +175,7 @@ export const searchAddedByName = {
   kept: { action: 'kept', why: "other users' memberships naming the person as who added them kept while the deletion can be cancelled", stores: [STORE, ROWS_STORE] },
   async run(context): Promise<StepOutcome> {
     const { deps, request, plan, resumed = false } = context
-    const budget = (context.budgets ?? new RunBudgets(deps.clock)).of('searchAddedByName', addedByNameBudgetMs(deps))
+    const pastBound = pastTimeBound(deps, request, deps.clock.now().getTime())
     // No search engine, no statement: without its documents there are no rows to look at.
     const counts = earlierCounts(request.steps, plan)
     if (!deps.search) {
@@ -160,7 +185,7 @@ export const searchAddedByName = {
     }
     const documentsBefore = counts.documents
     try {
-      const finished = await eraseAdderNames(deps, budget, deps.search, request.userId, counts)
+      const finished = await eraseAdderNames(deps, pastBound, context.progressed ?? new Set(), deps.search, request.userId, counts)
       if (counts.documents > documentsBefore) await refreshAfterRewrites(deps, deps.search, request.id)
       if (finished) {
         const entries = finishedEntries(counts, resumed, recordedEarlier(request.steps, plan))

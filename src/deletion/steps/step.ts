@@ -14,7 +14,6 @@ import type {
   UserSearchIndex,
   UserStore,
 } from '../ports.js'
-import type { RunBudgets } from './run-budget.js'
 
 /**
  * A plan is the list of steps one kind of deletion runs: `sunbird` is Sunbird's deletion (a request
@@ -85,11 +84,12 @@ export interface StepContext {
    */
   resumed?: boolean
   /**
-   * The time budgets of this deletion run, shared by the person's steps and the managed users'
-   * (see RunBudget): a step bounded in time takes its own from here. Absent (a step run on its own):
-   * the step's run has a budget of its own.
+   * The names of the steps that changed something in this deletion run, shared by the person's
+   * steps and the managed users': a step bounded in time lets the first of its runs to find work do
+   * some past its bound, so that no deletion run ends without progress, and the later ones stop at
+   * it. Absent (a step run on its own): the step's run is the first.
    */
-  budgets?: RunBudgets
+  progressed?: Set<string>
 }
 
 /** A deletion's recorded outcomes by step name (DeletionRequest.steps, typed loosely: the step names follow from the steps). */
