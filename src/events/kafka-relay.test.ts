@@ -12,6 +12,7 @@ import {
   HELD_BACK_RETRIES_PER_PASS,
   isTooLarge,
   KafkaRelay,
+  type KafkaRelayOptions,
   MAX_PARTITION_FAILURES_PER_PASS,
   type RelayDeps,
   type RelayProducer,
@@ -59,8 +60,8 @@ class FakeBroker {
   metadataReads = 0
   private readonly partitioner = Partitioners.DefaultPartitioner()
 
-  metadata(): PartitionMetadata[] {
-    return Array.from({ length: this.partitionCount }, (_, partitionId) => ({
+  metadata(count = this.partitionCount): PartitionMetadata[] {
+    return Array.from({ length: count }, (_, partitionId) => ({
       partitionErrorCode: 0,
       partitionId,
       leader: 0,
@@ -69,9 +70,9 @@ class FakeBroker {
     }))
   }
 
-  /** Where kafkajs's producer puts a message with this key and no partition named. */
-  partitionOf(key: string): number {
-    return this.partitioner({ topic: TOPIC, partitionMetadata: this.metadata(), message: { key, value: null } })
+  /** Where kafkajs's producer puts a message with this key and no partition named (over `count` partitions: the topic's now by default). */
+  partitionOf(key: string, count = this.partitionCount): number {
+    return this.partitioner({ topic: TOPIC, partitionMetadata: this.metadata(count), message: { key, value: null } })
   }
 
   async topicPartitions(): Promise<PartitionMetadata[]> {
@@ -126,7 +127,13 @@ class FakeBroker {
  * wait is the whole of TOO_LARGE_BACKOFF's). While `cassandra.down`, the request's record of a
  * publication fails, as the store's would.
  */
-function relayOver(outbox: RelayDeps['outbox'], broker: FakeBroker, maxSendBytes: number, random: () => number = () => 0, extra: Pick<RelayDeps, 'maxWaitingEvents' | 'topicSettings'> = {}) {
+function relayOver(
+  outbox: RelayDeps['outbox'],
+  broker: FakeBroker,
+  maxSendBytes: number,
+  random: () => number = () => 0,
+  { topicRecheckMs, ...extra }: Pick<RelayDeps, 'maxWaitingEvents' | 'topicSettings'> & Pick<KafkaRelayOptions, 'topicRecheckMs'> = {},
+) {
   const lines: Record<string, unknown>[] = []
   const log = createLogger('info', { write: (line: string) => void lines.push(JSON.parse(line)) })
   const metrics = {
@@ -154,7 +161,7 @@ function relayOver(outbox: RelayDeps['outbox'], broker: FakeBroker, maxSendBytes
   const recorded: string[] = []
   const cassandra = { down: false }
   const relay = new KafkaRelay(
-    { brokers: ['unused:9092'], topic: TOPIC, clientId: 'test', timeoutMs: 1000, maxSendBytes },
+    { brokers: ['unused:9092'], topic: TOPIC, clientId: 'test', timeoutMs: 1000, maxSendBytes, ...(topicRecheckMs !== undefined && { topicRecheckMs }) },
     {
       outbox,
       published: async (requestId) => {
@@ -631,6 +638,69 @@ describe('KafkaRelay: a partition whose sends fail', () => {
     const onFailing = [...entries, ...later].filter((e) => broker.partitionOf(e.userId) === failing)
     expect(broker.topic.filter((m) => m.partition === failing).map((m) => (JSON.parse(m.value) as { mid: string }).mid)).toEqual(onFailing.map((e) => e.mid))
     expect(sorted(recorded)).toEqual(sorted(ids([...entries, ...later])))
+  })
+
+  it("when the topic's partition count changes while a key's event waits for its failing partition, then the pass that sees the change sends nothing and reads the listing again, so the key's later event does not overtake it: both go, in order, to the key's partition under the new count", async () => {
+    const outbox = new InMemoryRelayOutbox()
+    const broker = new FakeBroker()
+    broker.partitionCount = 3
+    // A key the new count (6) places on another partition than the old one's (3), which fails.
+    const key = Array.from({ length: 50 }, (_, n) => `user-k-${n}`).find((k) => broker.partitionOf(k, 6) !== broker.partitionOf(k, 3)) as string
+    const failing = broker.partitionOf(key, 3)
+    broker.failing.add(failing)
+    const onHealthy = () => {
+      for (;;) {
+        const other = entry(200)
+        if (broker.partitionOf(other.userId) !== failing) return other
+      }
+    }
+    const older = { ...entry(200), userId: key }
+    const newer = { ...entry(200), userId: key }
+    const { relay } = relayOver(outbox, broker, 100_000, () => 0, { topicRecheckMs: 0 })
+    // What the relay did, in order: each page it read (request ids) and each send (mids).
+    const timeline: string[] = []
+    const pending = outbox.pending.bind(outbox)
+    outbox.pending = async (limit, skip) => {
+      const page = await pending(limit, skip)
+      timeline.push(`read ${page.entries.map((e) => e.requestId).join(' ')}`)
+      return page
+    }
+    const producer = broker.producer.bind(broker)
+    broker.producer = () => {
+      const inner = producer()
+      return {
+        ...inner,
+        send: (record: ProducerRecord) => {
+          timeline.push(`send ${record.messages.map((m) => (JSON.parse(String(m.value)) as { mid: string }).mid).join(' ')}`)
+          return inner.send(record)
+        },
+      }
+    }
+
+    // The older event fails on its partition and waits; another key's event goes meanwhile, on a connection over 3 partitions.
+    outbox.add(older, onHealthy())
+    expect(await relay.publishPending()).toBe(1)
+    vi.setSystemTime(Date.now() + 10)
+    outbox.add(onHealthy())
+    expect(await relay.publishPending()).toBe(1)
+    expect(outbox.listed()).toEqual([older.requestId])
+
+    // Within the older event's wait: the topic now has 6 partitions, and the key's newer event is queued.
+    broker.partitionCount = 6
+    outbox.add(newer)
+    vi.setSystemTime(Date.now() + 10)
+    timeline.length = 0
+    await relay.publishPending()
+    const afterChange = [...timeline]
+    vi.setSystemTime(Date.now() + BACKOFF.maxMs)
+    await relay.publishPending()
+
+    const ofKey = broker.topic.filter((m) => m.key === key)
+    expect(ofKey.map((m) => (JSON.parse(m.value) as { mid: string }).mid)).toEqual([older.mid, newer.mid])
+    expect(ofKey.map((m) => m.partition)).toEqual([broker.partitionOf(key), broker.partitionOf(key)])
+    expect(outbox.listed()).toEqual([])
+    // The pass that saw the change read the newer event alone (the older passed by) and sent nothing; the listing was read again at once.
+    expect(afterChange).toEqual([`read ${newer.requestId}`, `read ${older.requestId} ${newer.requestId}`, `send ${older.mid} ${newer.mid}`])
   })
 
   it("when the topic's partitions were read as more than the producer's metadata holds yet (partitions being added), then every event still reaches the topic: none is taken for sent while kafkajs dropped it", async () => {
