@@ -87,6 +87,8 @@ export interface RelayDeps {
    * events not published in a pass (by reason), and what the last read of the listing found waiting.
    */
   metrics?: Pick<ServiceMetrics, 'countEventTooLarge' | 'setEventsHeldBack' | 'countEventPublishFailures' | 'setEventsWaiting' | 'setEventsTopicAtRisk'>
+  /** Makes the relay's kafkajs client (its producers and admins) from relayKafkaConfig; kafkajs's Kafka by default. A test gives one to see the settings the client is made with. */
+  createKafka?: (config: KafkaConfig) => Kafka
   /** The producer to connect; kafkajs's idempotent producer by default. A test gives topicPartitions with it. */
   createProducer?: () => RelayProducer
   /** The topic's partitions, asked at each connect and at each recheck (topicRecheckMs); kafkajs's admin (fetchTopicMetadata) on the default producer's client by default. */
@@ -191,8 +193,11 @@ export function relayKafkaConfig(options: KafkaRelayOptions): KafkaConfig {
 }
 
 /** kafkajs's idempotent producer and the topic's partitions, on one client for the relay's life. */
-function kafkaClient(options: KafkaRelayOptions): { createProducer: () => RelayProducer; topicPartitions: () => Promise<PartitionMetadata[]>; topicSettings: () => Promise<TopicSettings> } {
-  const kafka = new Kafka(relayKafkaConfig(options))
+function kafkaClient(
+  options: KafkaRelayOptions,
+  createKafka: (config: KafkaConfig) => Kafka,
+): { createProducer: () => RelayProducer; topicPartitions: () => Promise<PartitionMetadata[]>; topicSettings: () => Promise<TopicSettings> } {
+  const kafka = createKafka(relayKafkaConfig(options))
   return {
     createProducer: () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false }),
     topicPartitions: async () => {
@@ -281,7 +286,7 @@ export class KafkaRelay {
     private readonly options: KafkaRelayOptions,
     private readonly deps: RelayDeps,
   ) {
-    const kafka = kafkaClient(options)
+    const kafka = kafkaClient(options, deps.createKafka ?? ((config) => new Kafka(config)))
     this.createProducer = deps.createProducer ?? kafka.createProducer
     this.topicPartitions = deps.topicPartitions ?? kafka.topicPartitions
     this.topicSettings = deps.topicSettings ?? (deps.topicPartitions ? undefined : kafka.topicSettings)

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { ConfigResourceTypes, Kafka, logLevel, type ProducerRecord } from 'kafkajs'
+import { ConfigResourceTypes, Kafka, type KafkaConfig, logLevel, type ProducerRecord } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { up } from '../../scripts/services.mjs'
 import { KafkaRelay, relayKafkaConfig } from '../../src/events/kafka-relay.js'
@@ -28,26 +28,31 @@ describe('a connected relay reads the event topic again, on the real broker', ()
   const admin = kafka.admin()
   const topics: string[] = []
 
-  /** A relay on `topic` with kafkajs's producer as the relay makes it, wrapped to keep what each send asked and where the broker put it. */
+  /**
+   * A relay on `topic` with its own kafkajs client, producer and admin, as the service has them; seen
+   * only: the settings its client is made with (`made`), and what each send asked and where the broker put it.
+   */
   function relayOn(topic: string) {
     const { logger, lines } = capturedLogger()
     const outbox = new InMemoryRelayOutbox()
+    const made: KafkaConfig[] = []
     const sends: { record: ProducerRecord; partitions: number[] }[] = []
     let producers = 0
     let attempts = 0
-    const relay = new KafkaRelay(
-      { brokers: KAFKA_BROKERS, topic, clientId: 'test-relay-recheck', timeoutMs: TIMEOUT_MS, maxSendBytes: 524_288, topicRecheckMs: 0 },
-      {
-        outbox,
-        published: async () => undefined,
-        log: logger,
-        // The topic's partitions and settings are read by the relay's own admin, as in the service.
-        createProducer: () => {
+    const options = { brokers: KAFKA_BROKERS, topic, clientId: 'test-relay-recheck', timeoutMs: TIMEOUT_MS, maxSendBytes: 524_288, topicRecheckMs: 0 }
+    const relay = new KafkaRelay(options, {
+      outbox,
+      published: async () => undefined,
+      log: logger,
+      createKafka: (config) => {
+        made.push(config)
+        const client = new Kafka(config)
+        const producer = client.producer.bind(client)
+        client.producer = (producerConfig) => {
           producers++
-          const real = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false })
+          const real = producer(producerConfig)
           return {
-            connect: () => real.connect(),
-            disconnect: () => real.disconnect(),
+            ...real,
             send: async (record) => {
               attempts++
               const answer = await real.send(record)
@@ -55,10 +60,11 @@ describe('a connected relay reads the event topic again, on the real broker', ()
               return answer
             },
           }
-        },
+        }
+        return client
       },
-    )
-    return { relay, outbox, lines, sends, producers: () => producers, attempts: () => attempts }
+    })
+    return { relay, options, outbox, lines, made, sends, producers: () => producers, attempts: () => attempts }
   }
 
   async function createTopic(topic: string, numPartitions: number, configEntries: { name: string; value: string }[] = []) {
@@ -167,20 +173,20 @@ describe('a connected relay reads the event topic again, on the real broker', ()
     }
   })
 
-  it("when the relay sends, then it asks the broker to acknowledge within less time than its client waits for the answer (the client's request timeout)", async () => {
+  it("when the relay sends, then its own client waits for the answer (its request timeout, KAFKA_TIMEOUT_MS, not kafkajs's 30 s) longer than the broker is asked to acknowledge within", async () => {
     const topic = `relay-recheck-timeouts-${randomUUID()}`
     await createTopic(topic, 1)
-    const { relay, outbox, sends } = relayOn(topic)
+    const { relay, options, outbox, made, sends } = relayOn(topic)
     try {
       outbox.add(event())
       expect(await relay.publishPending()).toBe(1)
     } finally {
       await relay.close()
     }
-    // The client the relay makes for its producer and admin.
-    const { requestTimeout } = relayKafkaConfig({ brokers: KAFKA_BROKERS, topic, clientId: 'test-relay-recheck', timeoutMs: TIMEOUT_MS, maxSendBytes: 524_288 })
-    expect(requestTimeout).toBe(TIMEOUT_MS)
+    // The one client the relay made, for its producers and admins.
+    expect(made).toEqual([relayKafkaConfig(options)])
+    expect(made[0]?.requestTimeout).toBe(TIMEOUT_MS)
     expect(sends.map((send) => send.record.timeout)).toEqual([produceTimeouts(TIMEOUT_MS).ackTimeoutMs])
-    expect(sends[0]?.record.timeout).toBeLessThan(requestTimeout ?? 0)
+    expect(sends[0]?.record.timeout).toBeLessThan(made[0]?.requestTimeout ?? 0)
   })
 })
