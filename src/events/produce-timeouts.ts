@@ -8,8 +8,9 @@ export const MIN_ANSWER_MARGIN_MS = 50
  * two equal, the client could give up at the moment the broker answers (the records appended on the
  * leader, their replication late): the relay would count the send failed, start a new producer and
  * send the events again, duplicates on the topic. With the client waiting longer, the broker's own
- * REQUEST_TIMED_OUT arrives first, and kafkajs retries on the same producer id and sequence, which
- * the broker drops as duplicates.
+ * REQUEST_TIMED_OUT normally arrives first, and kafkajs retries on the same producer id and sequence,
+ * which the broker drops as duplicates. Normally only: the broker starts its ack timer after queueing
+ * the request and appending it locally, so a broker slow to do that can still answer too late.
  */
 export function produceTimeouts(timeoutMs: number): { requestTimeoutMs: number; ackTimeoutMs: number } {
   const margin = Math.max(MIN_ANSWER_MARGIN_MS, Math.ceil(timeoutMs / 5))
