@@ -1,4 +1,5 @@
 import type { JsonSchema } from '../schemas/schema-registry.js'
+import { type ErrorCode, errorEntry } from './error-codes.js'
 
 /** Shared pieces of the OpenAPI document: the builder (openapi.ts) and each dialect's docs use them. */
 
@@ -18,6 +19,14 @@ export const schemaRef = (id: string) => ({ $ref: `${SCHEMA_PREFIX}${componentNa
 
 /** A header of components.headers (see the list in openapi.ts). */
 export const headerRef = (name: string) => ({ $ref: `#/components/headers/${name}` })
+
+/**
+ * The headers an entry of the error table is always sent with (Allow on a 405, Retry-After on a
+ * 503 …), as references to components.headers: every dialect documents its error answers with them.
+ */
+export function errorEntryHeaders(code: ErrorCode): JsonObject {
+  return Object.fromEntries(Object.keys(errorEntry(code).headers ?? {}).map((name) => [name, headerRef(name)]))
+}
 
 /** The `examples` of a schema file that belong to this operation and answer (by envelope id and err). */
 export function schemaExamples(schema: JsonSchema | undefined, apiId: string, err: string | null): JsonObject {

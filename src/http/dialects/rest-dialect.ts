@@ -1,6 +1,6 @@
 import type { Dialect, ErrorAnswer } from '../dialect.js'
 import { type ErrorCode, errorEntry, fillPlaceholders } from '../error-codes.js'
-import { headerRef, type JsonObject, schemaRef } from '../openapi-parts.js'
+import { errorEntryHeaders, headerRef, type JsonObject, schemaRef } from '../openapi-parts.js'
 
 /** The header every REST dialect answers with: the durable request's id (the caller's own X-Request-Id when sent), which the Sunbird status route follows. */
 export const REQUEST_ID_HEADER = 'X-Request-Id'
@@ -58,7 +58,7 @@ export function restDialect(spec: RestDialectSpec): Dialect<DeletionAnswer> {
         const responses: Record<string, JsonObject> = {}
         for (const [status, group] of [...byStatus].sort(([a], [b]) => a - b)) {
           const headers: JsonObject = { [REQUEST_ID_HEADER]: headerRef(REQUEST_ID_HEADER) }
-          for (const code of group) for (const name of Object.keys(errorEntry(code).headers ?? {})) headers[name] = headerRef(name)
+          for (const code of group) Object.assign(headers, errorEntryHeaders(code))
           const examples: JsonObject = {}
           for (const code of group) {
             const entry = errorEntry(code)

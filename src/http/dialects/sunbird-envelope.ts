@@ -2,7 +2,7 @@ import type { Dialect, DocsContext } from '../dialect.js'
 import { apiIdForPath, errorEnvelope, errorEnvelopeJson, successEnvelope } from '../envelope.js'
 import { type ErrorCode, errorEntry, fillPlaceholders } from '../error-codes.js'
 import { jsonAnswer } from '../final-json-answer.js'
-import { EXAMPLE_MSGID, EXAMPLE_TS, headerRef, type JsonObject, schemaExamples, schemaRef } from '../openapi-parts.js'
+import { EXAMPLE_MSGID, EXAMPLE_TS, errorEntryHeaders, headerRef, type JsonObject, schemaExamples, schemaRef } from '../openapi-parts.js'
 
 /** The `result` object of a Sunbird envelope. */
 export type SunbirdResult = Record<string, unknown>
@@ -12,11 +12,6 @@ export function sunbirdErrorExample(apiId: string, code: ErrorCode, context: Pic
   const entry = errorEntry(code)
   // Spread then override keeps the envelope's key order (ts stays third).
   return { ...errorEnvelope(apiId, EXAMPLE_MSGID, entry, fillPlaceholders(entry.errmsg, context.placeholders)), ts: EXAMPLE_TS }
-}
-
-/** The headers an entry of the error table is always sent with, as references to components.headers. */
-function entryHeaders(code: ErrorCode): JsonObject {
-  return Object.fromEntries(Object.keys(errorEntry(code).headers ?? {}).map((name) => [name, headerRef(name)]))
 }
 
 function describeCodes(codes: readonly ErrorCode[], context: DocsContext): string {
@@ -68,7 +63,7 @@ export const sunbirdEnvelope: Dialect<SunbirdResult> = {
       const responses: Record<string, JsonObject> = {}
       for (const [status, group] of [...byStatus].sort(([a], [b]) => a - b)) {
         const headers: JsonObject = { 'Access-Control-Allow-Origin': headerRef('Access-Control-Allow-Origin') }
-        for (const code of group) Object.assign(headers, entryHeaders(code))
+        for (const code of group) Object.assign(headers, errorEntryHeaders(code))
         const content: JsonObject = {}
         const json = group.filter((code) => errorEntry(code).body !== 'plain-text')
         const text = group.filter((code) => errorEntry(code).body === 'plain-text')
@@ -101,7 +96,7 @@ export const sunbirdEnvelope: Dialect<SunbirdResult> = {
           MethodNotAllowed: {
             description: described('METHOD_NOT_ALLOWED'),
             // The entry's own headers (Allow), as every 405 is sent with them (methodNotAllowed).
-            headers: { ...entryHeaders('METHOD_NOT_ALLOWED'), 'Access-Control-Allow-Origin': headerRef('Access-Control-Allow-Origin') },
+            headers: { ...errorEntryHeaders('METHOD_NOT_ALLOWED'), 'Access-Control-Allow-Origin': headerRef('Access-Control-Allow-Origin') },
             content: { 'application/json': { schema: schemaRef('error.response'), example: sunbirdErrorExample('api.user.delete', 'METHOD_NOT_ALLOWED', context) } },
           },
           ApiNotFound: {
