@@ -155,6 +155,8 @@ describe('two service instances on one 3-node Cassandra and one 3-broker Kafka',
         // The sweepers resume what a dead node left open soon after the lease (above the 10 s request deadline) ends.
         DELETION_SWEEP_INTERVAL_MS: '2000',
         DELETION_LEASE_MS: '15000',
+        // A request owed for a search, Redis or Keycloak timeout on this loaded machine is retried within seconds, not the default 5 min, so the wait for every deletion to complete measures the sweepers.
+        DELETION_OWED_RETRY_MAX_MS: '4000',
         EVENT_RELAY_INTERVAL_MS: '500',
       },
     })
