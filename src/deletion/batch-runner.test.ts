@@ -389,6 +389,57 @@ describe('BatchRunner: working a job', () => {
   })
 })
 
+describe("BatchRunner: the creator's own account", () => {
+  it("when a job lists its creator's own account first, then it is deleted last, once every other slice is done; an instance of concurrency 1 that found it waiting works the other slices instead of taking that one again every pass", async () => {
+    const w = batchWorld({ concurrency: 1 })
+    await w.submit([CREATOR, U1, U2, U3], 2)
+
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.leaseUntil.getTime()).toBeLessThanOrEqual(START.getTime()))
+    expect(w.engine.users()).toEqual([U1])
+    expect(await w.item(CREATOR)).toEqual(pending(CREATOR, 0))
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(1))?.done).toBe(true))
+    expect(w.engine.users()).toEqual([U1, U2, U3])
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+
+    expect(w.engine.users()).toEqual([U1, U2, U3, CREATOR])
+    expect(await w.item(CREATOR)).toEqual(deleted(CREATOR, 0, START))
+  })
+
+  it("when an instance that knows nothing of the wait (restarted, or another) takes the creator's slice while another slice is still pending, then it too leaves the creator's own account pending; it is deleted once, after the others", async () => {
+    const w = batchWorld({ concurrency: 1 })
+    await w.submit([CREATOR, U1, U2, U3], 2)
+    const givenBack = async () => expect((await w.slice(0))?.leaseUntil.getTime()).toBeLessThanOrEqual(START.getTime())
+    await w.runner.pass()
+    await eventually(givenBack)
+    await w.runner.stop()
+
+    const restarted = w.instance('instance-b')
+    await restarted.pass()
+    await eventually(givenBack)
+    expect(w.engine.users()).toEqual([U1])
+    expect(await w.item(CREATOR)).toEqual(pending(CREATOR, 0))
+    await restarted.pass()
+    await eventually(async () => expect((await w.slice(1))?.done).toBe(true))
+    await restarted.pass()
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+
+    expect(w.engine.users()).toEqual([U1, U2, U3, CREATOR])
+  })
+
+  it("when a trusted consumer's job lists the id its caller names, then that id is deleted in its turn: no person is behind such a job", async () => {
+    const w = batchWorld({ concurrency: 1 })
+    await submitBatch({ jobs: w.jobs, clock: w.clock, sliceSize: 2 }, { jobId: JOB_ID, caller: { ...CALLER, deleteAnyUser: true }, userIds: [CREATOR, U1, U2, U3], mode: 'hard' })
+
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+
+    expect(w.engine.users()).toEqual([CREATOR, U1])
+  })
+})
+
 describe('BatchRunner: a dependency in trouble', () => {
   /** Two deletions meeting Keycloak down open the breaker (two attempts, every one a fault). */
   async function pausedJob() {

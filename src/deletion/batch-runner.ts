@@ -91,6 +91,18 @@ type Outcome =
 /** How long a runner trusts its last look at whether a job was cancelled: a cancel is seen within about this, at one read per job and instance, not one per user. */
 const CANCEL_LOOK_MS = 1000
 
+/**
+ * The job's creator's own account (a person's job listing its creator): deleted last, once every
+ * other user of the job is settled. Deleted earlier, it would lock the creator out at once (the
+ * users after it failed as a single delete of theirs would be) and leave nobody able to read how
+ * the job ended: a creator who administers no organisation has nobody else who may follow it.
+ * A trusted consumer's job has no person behind it (its caller names the consumer).
+ */
+const isOwnAccount = (job: BatchJob, item: Pick<BatchItem, 'userId'>) => !job.caller.deleteAnyUser && item.userId === job.caller.userId
+
+/** The slice's users in their order, the creator's own account moved last (see isOwnAccount). */
+const ownAccountLast = (job: BatchJob, items: BatchItem[]) => [...items.filter((item) => !isOwnAccount(job, item)), ...items.filter((item) => isOwnAccount(job, item))]
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 /**
@@ -113,7 +125,8 @@ const cancelledSince = (state: RequestState) => state === 'cancelling' || state 
  * job's per-second budget shared in Cassandra. A breaker per job pauses the work when too many
  * attempts meet a dependency in trouble. A person's job runs on their authority only while the
  * lock-out would let them in: once it would refuse them, the users not begun are failed as a
- * single delete of theirs would be. Once the job is cancelled, no deletion begins: a user whose
+ * single delete of theirs would be; so the creator's own account, when the job lists it, is
+ * deleted last, once every other slice is done (isOwnAccount). Once the job is cancelled, no deletion begins: a user whose
  * deletion an earlier try began is finished from its request, every other is recorded cancelled.
  * `stop()` ends the work after the deletions in flight and gives the slices back, so another
  * instance carries on at once.
@@ -130,6 +143,8 @@ export class BatchRunner {
   private readonly cancelLooks = new Map<string, { at: number; cancelled: boolean; look: Promise<boolean> }>()
   /** Per cancelled job, its users whose unsettled outcome was reported, until they settle otherwise (reportUnsettled). */
   private readonly unsettledReported = new Map<string, Set<string>>()
+  /** Per job, the slice holding its creator's own account once this instance found it waiting on the others (see isOwnAccount). */
+  private readonly ownAccountSlice = new Map<string, number>()
 
   constructor(private readonly deps: BatchRunnerDeps) {}
 
@@ -200,6 +215,9 @@ export class BatchRunner {
       if (this.full() || this.stopping) return
       const key = `${jobId}/${slice.slice}`
       if (slice.done || this.working.has(key) || slice.leaseUntil > now) continue
+      // The slice left with only the creator's own account pending is not taken (and given back) every
+      // pass while the job's other slices are worked: its turn comes once they are all done.
+      if (this.ownAccountSlice.get(jobId) === slice.slice && slices.some((other) => other.slice !== slice.slice && !other.done)) continue
       const until = leaseEnd(this.deps.clock, this.deps.settings.leaseMs)
       // A slice read never taken is taken as such only if it still is: its users' creates then
       // need no compare-and-set (attempt), as no try of theirs can exist, however stale the read.
@@ -237,6 +255,7 @@ export class BatchRunner {
     this.breakers.delete(jobId)
     this.cancelLooks.delete(jobId)
     this.unsettledReported.delete(jobId)
+    this.ownAccountSlice.delete(jobId)
   }
 
   /**
@@ -247,7 +266,7 @@ export class BatchRunner {
   private forgetClosed(open: readonly string[]): void {
     const listed = new Set(open)
     const worked = new Set([...this.working.keys()].map((key) => key.slice(0, key.lastIndexOf('/'))))
-    for (const jobId of new Set([...this.jobCache.keys(), ...this.breakers.keys(), ...this.cancelLooks.keys(), ...this.unsettledReported.keys()])) {
+    for (const jobId of new Set([...this.jobCache.keys(), ...this.breakers.keys(), ...this.cancelLooks.keys(), ...this.unsettledReported.keys(), ...this.ownAccountSlice.keys()])) {
       if (!listed.has(jobId) && !worked.has(jobId)) this.forget(jobId)
     }
   }
@@ -278,9 +297,16 @@ export class BatchRunner {
     // Every user's outcome, settled before or now: counted once the slice is done.
     const outcomes: BatchItem[] = []
     try {
-      for (const item of await jobs.items(job.id, slice)) {
+      for (const item of ownAccountLast(job, await jobs.items(job.id, slice))) {
         if (item.status !== 'pending') {
           outcomes.push(item)
+          continue
+        }
+        // The creator's own account waits for every other user of the job to settle: the slice is
+        // given back, its other users settled, and taken again once the job's other slices are done.
+        if (isOwnAccount(job, item) && !(settled && (await this.othersDone(job.id, slice)))) {
+          this.ownAccountSlice.set(job.id, slice)
+          settled = false
           continue
         }
         const go = await this.waitForBreaker(job, lease)
@@ -364,6 +390,15 @@ export class BatchRunner {
     } finally {
       if (!leaseLost && (!settled || this.stopping)) await jobs.releaseSlice(job.id, slice, this.deps.instanceId).catch(() => undefined)
     }
+  }
+
+  /**
+   * Whether every slice of the job but this one is done, read from the store: what every instance
+   * sees alike, before and after a restart, so the creator's own account is deleted after all the
+   * others, whichever instance works which slice.
+   */
+  private async othersDone(jobId: string, slice: number): Promise<boolean> {
+    return (await this.deps.jobs.slices(jobId)).every((other) => other.slice === slice || other.done)
   }
 
   /**
