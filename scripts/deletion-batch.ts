@@ -4,6 +4,7 @@ import { credentials } from './lib/batch-cli/credentials.js'
 import { follow } from './lib/batch-cli/follow.js'
 import { readIds } from './lib/batch-cli/ids-file.js'
 import { readOptions } from './lib/batch-cli/options.js'
+import { ownUserId } from './lib/batch-cli/own-account.js'
 import { createServiceClient } from './lib/batch-cli/service-call.js'
 import { submitAll } from './lib/batch-cli/submit.js'
 import { fail } from './lib/batch-cli/terminal.js'
@@ -23,20 +24,24 @@ import { fail } from './lib/batch-cli/terminal.js'
 // handshake or certificate that fails) stops it at once. Exit code: 0 when every id was deleted
 // (also when some deletions still owe steps to a store that was down: listed `owed <userId> <requestId>`
 // and counted on the last line, retried until done), 1 when any failed or was spared by a cancel, 2 when
-// nothing could be submitted, cancelled or followed (a job id the service does not know included). A flag
+// nothing could be submitted, cancelled or followed (a job id the service does not know included). A job
+// listing the caller's own account deletes it last, locking them out: a 401 once every other id read
+// settled is that deletion, said on the last line, and the exit code is the rule's above. A flag
 // that takes a value given twice is refused.
 
 // Flags and credentials: all checked before anything is read or sent.
 const options = readOptions()
 const headers = credentials()
 const service = createServiceClient(options.base, headers)
+// A job's last act may delete the caller's own account: the CLI then tells that 401 from any other.
+const ownId = ownUserId(headers['x-authenticated-user-token'])
 
 async function main(): Promise<number> {
   if (options.jobIds && options.cancel) {
     await cancelAll(service, options.jobIds, options.giveUpMs)
-    return follow(service, options.jobIds, options.giveUpMs, { answeredBefore: true, cancelled: true })
+    return follow(service, options.jobIds, options.giveUpMs, { answeredBefore: true, cancelled: true, ownId })
   }
-  if (options.jobIds) return follow(service, options.jobIds, options.giveUpMs)
+  if (options.jobIds) return follow(service, options.jobIds, options.giveUpMs, { ownId })
   const file = readIds(options.file ?? '')
   if (options.dryRun) {
     const who = headers['x-authenticated-user-token'] ? 'API_BEARER and USER_TOKEN' : 'API_BEARER alone (a trusted consumer)'
@@ -46,7 +51,7 @@ async function main(): Promise<number> {
     return 0
   }
   // The submit was answered: a TLS or port failure while following is waited out, not final.
-  return follow(service, await submitAll(service, file, options), options.giveUpMs, { answeredBefore: true })
+  return follow(service, await submitAll(service, file, options), options.giveUpMs, { answeredBefore: true, ownId })
 }
 
 // Never a stack trace: an error nobody foresaw is named, not dumped (its message may hold a token).

@@ -1016,3 +1016,59 @@ describe('npm run deletion:batch -- --job <id> --cancel', () => {
     expect(service.requests).toEqual([])
   }, 30_000)
 })
+
+describe("a job listing the caller's own account, which the service deletes last, once every other id is settled (that deletion locks the caller out: 401)", () => {
+  const own = randomUUID()
+  const [first, second] = [randomUUID(), randomUUID()]
+  // A user token naming `own` as Sunbird's do (f:<provider>:<id>); the CLI reads its subject, never verifies it.
+  const segment = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
+  const ownCredentials = { API_BEARER: 'test-api-bearer', USER_TOKEN: `${segment({ alg: 'RS256' })}.${segment({ sub: `f:provider-1:${own}` })}.signature` }
+  const refused = (res: ServerResponse) => answer(res, 401, { ...envelope('api.user.delete.batch.status', 401, {}), params: { err: 'UOS_0070', errmsg: 'You are not authorized.', status: 'FAILED' } })
+  const forbidden = (userId: string) => ({ userId, status: 'failed', err: 'FORBIDDEN' })
+  const pendingOne = (userId: string) => ({ userId, status: 'pending' })
+  const running = (jobId: string, outcomes: unknown[], done: number) => ({ ...statusResult(jobId, 3, done), succeeded: 0, failed: done > 0 ? { FORBIDDEN: done } : {}, outcomes })
+
+  it('when a poll read every other id settled and the own account pending, then the 401 after it is the job’s end: the failures are listed, the last lines count the own account deleted and say the job deleted it, and the exit code is the usual one (1: ids failed), with no advice to follow again', async () => {
+    const jobId = randomUUID()
+    let polls = 0
+    const service = await stub((_request, res) => {
+      polls += 1
+      return polls === 1 ? status(res, running(jobId, [pendingOne(own), forbidden(first), forbidden(second)], 2)) : refused(res)
+    })
+    const { code, out } = await runCli(['--job', jobId, '--url', service.url], ownCredentials)
+    expect(out).toContain(`failed ${first} FORBIDDEN`)
+    expect(out).toContain(`failed ${second} FORBIDDEN`)
+    expect(out).toContain('done: 1 deleted, FORBIDDEN=2 failed, of 3')
+    expect(out).toContain(`the last act of job ${jobId} deleted your own account (${own}), after every other id was settled`)
+    expect(out).not.toContain('follow again')
+    expect(out).not.toContain('refused')
+    expect(code).toBe(1)
+  }, 30_000)
+
+  it('when the 401 comes while other ids were still pending at the last poll, then it says the job deletes the own account last and that an ORG_ADMIN can follow the job, not to follow again with this token, and exits 2', async () => {
+    const jobId = randomUUID()
+    let polls = 0
+    const service = await stub((_request, res) => {
+      polls += 1
+      return polls === 1 ? status(res, running(jobId, [pendingOne(own), forbidden(first), pendingOne(second)], 1)) : refused(res)
+    })
+    const { code, out } = await runCli(['--job', jobId, '--url', service.url], ownCredentials)
+    expect(out).toContain(`status of job ${jobId} refused: 401 UOS_0070 You are not authorized.`)
+    expect(out).toContain(`job ${jobId} lists your own account (${own}), which it deletes last, once every other id is settled`)
+    expect(out).toContain(`an ORG_ADMIN of your organisation can follow the jobs with --job ${jobId}`)
+    expect(out).not.toContain('follow again')
+    expect(code).toBe(2)
+  }, 30_000)
+
+  it('when the token is refused (401) for a job that does not list the own account, then it is a refusal as before: follow again with --job, exit 2', async () => {
+    const jobId = randomUUID()
+    let polls = 0
+    const service = await stub((_request, res) => {
+      polls += 1
+      return polls === 1 ? status(res, running(jobId, [pendingOne(randomUUID()), forbidden(first), forbidden(second)], 2)) : refused(res)
+    })
+    const { code, out } = await runCli(['--job', jobId, '--url', service.url], ownCredentials)
+    expect(out).toContain(`the jobs go on without this CLI: follow again with --job ${jobId}`)
+    expect(code).toBe(2)
+  }, 30_000)
+})

@@ -3,6 +3,7 @@ import { isStatus, MAX_IDS_PER_JOB, STATUS_PATH, type Status } from './batch-api
 import { exitOnInterrupt } from './interrupt.js'
 import { type ProgressView, progressView } from './progress-view.js'
 import { CALL_TIMEOUT_MS, refusal, type ServiceClient, unreached } from './service-call.js'
+import { deletedOwnAccountLast, ownAccountPendingIn } from './own-account.js'
 import { failuresText, summarise } from './summary.js'
 import { fail, stopBar } from './terminal.js'
 
@@ -12,8 +13,8 @@ type StatusRead =
   | { kind: 'status'; status: Status }
   | { kind: 'unanswered'; why: string }
   | { kind: 'unreachable'; problem: string }
-  /** A refusal (an expired token, say) or an answer that is not a batch status: asking again would not help. */
-  | { kind: 'refused'; problem: string }
+  /** A refusal (an expired token, say; `status` its HTTP status) or an answer that is not a batch status: asking again would not help. */
+  | { kind: 'refused'; problem: string; status?: number }
   /** The service has no job of that id (404 UOS_USRDLT0101): none to follow again either. */
   | { kind: 'not found'; jobId: string; problem: string }
 
@@ -37,19 +38,28 @@ async function readStatus(service: ServiceClient, jobId: string, timeoutMs: numb
   if (answer.status >= 500 || answer.status === 429) return { kind: 'unanswered', why: `HTTP ${answer.status}` }
   if (answer.status === 404 && answer.body.params?.err === JOB_NOT_FOUND)
     return { kind: 'not found', jobId, problem: `job ${jobId} not found at ${service.base}: ${refusal(answer.status, answer.body)}` }
-  if (answer.status !== 200) return { kind: 'refused', problem: `status of job ${jobId} refused: ${refusal(answer.status, answer.body)}` }
+  if (answer.status !== 200) return { kind: 'refused', problem: `status of job ${jobId} refused: ${refusal(answer.status, answer.body)}`, status: answer.status }
   if (!isStatus(answer.body.result)) return { kind: 'refused', problem: `not a batch status answer from ${service.base}${STATUS_PATH} (is --url the deletion service?)` }
   return { kind: 'status', status: answer.body.result }
 }
 
+/** How a follow ended: every job's last status, and the job whose last act deleted the caller's own account, if that ended it. */
+interface Followed {
+  statuses: Status[]
+  ownAccountDeletedBy?: string
+}
+
 /**
  * Polls every job until all are completed (or cancelled, their last users settled); the last statuses. Gives up (exit 2) after giveUpMs
- * without an answer. `answered`: the service at this address has answered already (the submit).
+ * without an answer. `answered`: the service at this address has answered already (the submit). `ownId`: the caller's own user id,
+ * whose deletion, the last act of its job, refuses every read after it (see deletedOwnAccountLast).
  */
-async function pollUntilCompleted(service: ServiceClient, jobIds: string[], giveUpMs: number, view: ProgressView, answered: boolean): Promise<Status[]> {
+async function pollUntilCompleted(service: ServiceClient, jobIds: string[], giveUpMs: number, view: ProgressView, answered: boolean, ownId: string | undefined): Promise<Followed> {
   // When the current run of unanswered polls began; undefined while the service answers.
   let silentSince: number | undefined
   let answeredHere = answered
+  // Every job's status as last read together: what a 401 after the caller's own deletion is judged by.
+  let latest: Status[] = []
   for (;;) {
     const askedAt = Date.now()
     // A hung service is asked at least twice before the CLI gives up on it.
@@ -68,8 +78,19 @@ async function pollUntilCompleted(service: ServiceClient, jobIds: string[], give
       fail(`${notFound.map((read) => read.problem).join('\n')}\ncheck the job id and --url (the service that answered has no such job)${rest}`)
     }
     // Most often a user token that expired during a long follow: the jobs go on all the same.
-    const refused = reads.find((read) => read.kind === 'refused')
-    if (refused) fail(`${refused.problem}\n${goOnWithout(jobIds)}`)
+    const refused = reads.find((read): read is Extract<StatusRead, { kind: 'refused' }> => read.kind === 'refused')
+    if (refused) {
+      // The job deleted the caller's own account, its last user: nothing is left to follow, and no follow again could read it.
+      const ended = refused.status === 401 ? deletedOwnAccountLast(latest, ownId) : undefined
+      if (ended) return { statuses: ended.statuses, ownAccountDeletedBy: ended.jobId }
+      // Its other users were still being settled at the last read: their outcomes are an ORG_ADMIN's to read now, not this person's.
+      const deletingOwn = refused.status === 401 ? ownAccountPendingIn(latest, ownId) : undefined
+      if (deletingOwn)
+        fail(
+          `${refused.problem}\njob ${deletingOwn} lists your own account (${ownId}), which it deletes last, once every other id is settled: this refusal is most likely that deletion, which locks you out; an ORG_ADMIN of your organisation can follow the jobs with --job ${jobIds.join(',')}`,
+        )
+      fail(`${refused.problem}\n${goOnWithout(jobIds)}`)
+    }
     const unanswered = reads.find((read): read is Extract<StatusRead, { kind: 'unanswered' | 'unreachable' }> => read.kind === 'unanswered' || read.kind === 'unreachable')
     if (unanswered) {
       const why = unanswered.kind === 'unanswered' ? unanswered.why : unanswered.problem
@@ -81,20 +102,21 @@ async function pollUntilCompleted(service: ServiceClient, jobIds: string[], give
       silentSince = undefined
       answeredHere = true
       const statuses = reads.flatMap((read) => (read.kind === 'status' ? [read.status] : []))
+      latest = statuses
       const sum = summarise(statuses)
       view.show(sum)
-      if (sum.completed) return statuses
+      if (sum.completed) return { statuses }
     }
     await sleep(POLL_MS)
   }
 }
 
 /** Follows the jobs to the end, then names every id that failed; the exit code: 1 when any failed or a cancel spared any, else 0. */
-export async function follow(service: ServiceClient, jobIds: string[], giveUpMs: number, options: { answeredBefore?: boolean; cancelled?: boolean } = {}): Promise<number> {
+export async function follow(service: ServiceClient, jobIds: string[], giveUpMs: number, options: { answeredBefore?: boolean; cancelled?: boolean; ownId?: string | undefined } = {}): Promise<number> {
   // `cancelled`: the jobs were cancelled by this CLI.
   const stop = options.cancelled === true ? 'they are cancelled and settle their last users' : 'add --cancel to stop them'
   exitOnInterrupt(() => `the jobs go on: follow again with --job ${jobIds.join(',')} (${stop})`)
-  const latest = await pollUntilCompleted(service, jobIds, giveUpMs, progressView(service.base), options.answeredBefore === true)
+  const { statuses: latest, ownAccountDeletedBy } = await pollUntilCompleted(service, jobIds, giveUpMs, progressView(service.base), options.answeredBefore === true, options.ownId)
   stopBar()
   const sum = summarise(latest)
   const failedIds = latest.flatMap((s) => s.outcomes.filter((o) => o.status === 'failed'))
@@ -106,5 +128,9 @@ export async function follow(service: ServiceClient, jobIds: string[], giveUpMs:
   // Likewise deletions still owing steps: counted as deleted (exit 0), named so that they are not taken for finished.
   const owed = sum.owed > 0 ? `; ${sum.owed} of them with steps still owed (${OWED_HINT})` : ''
   console.log(`done: ${sum.succeeded} deleted, ${failuresText(sum.failed)} failed${spared}, of ${sum.total}${owed}`)
+  if (ownAccountDeletedBy)
+    console.log(
+      `the last act of job ${ownAccountDeletedBy} deleted your own account (${options.ownId}), after every other id was settled: you are locked out, so this token reads no status any more (an ORG_ADMIN of your organisation can read the job)`,
+    )
   return failedIds.length > 0 || sum.cancelled > 0 ? 1 : 0
 }
