@@ -243,3 +243,37 @@ describe('npm run deletion:batch against the built server while the search engin
     expect(code).toBe(0)
   })
 })
+
+describe('npm run deletion:batch run by a learner listing their own id, against the built server', () => {
+  const db = createCassandraClient(testConfig().cassandra)
+  // Passes 3 s apart: the own account, deferred by the pass that settles the others, waits for the
+  // next, so the CLI (a poll a second) reads every other id settled before the deletion locks it out.
+  let server: ContractServer
+  const dir = mkdtempSync(join(tmpdir(), 'deletion-batch-own-'))
+
+  beforeAll(async () => {
+    server = await startContractServer({ env: { BATCH_POLL_INTERVAL_MS: '3000', BATCH_MAX_DELETIONS_PER_SECOND: '0' } })
+  })
+  afterAll(async () => {
+    await server.stop()
+    await db.shutdown()
+  })
+
+  it('when a learner submits [self, other, other], then the others are FORBIDDEN, their own account is deleted last, and the CLI says the job deleted it and exits 1 (ids failed), not 2 with a follow-again it could never do', async () => {
+    const [self, ...others] = [randomUUID(), randomUUID(), randomUUID()]
+    for (const id of [self, ...others]) await seedUser(db, TEST_KEYSPACE, { id, rootOrgId: ORG, organisations: [ORG] })
+    const file = join(dir, 'mine.txt')
+    writeFileSync(file, `${[self, ...others].join('\n')}\n`)
+    const env = { API_BEARER: server.apiBearer, USER_TOKEN: server.userToken({ sub: `f:provider-1:${self}` }) }
+
+    const { code, out } = await runCli(['--file', file, '--url', server.url], env)
+
+    for (const id of others) expect(out).toContain(`failed ${id} FORBIDDEN`)
+    expect(out).toContain('done: 1 deleted, FORBIDDEN=2 failed, of 3')
+    expect(out).toMatch(/the last act of job [0-9a-f-]{36} deleted your own account/)
+    expect(out).not.toContain('the jobs go on without this CLI')
+    expect(code).toBe(1)
+    expect((await db.execute(`SELECT isdeleted FROM ${TEST_KEYSPACE}.user WHERE id = ?`, [self], { prepare: true })).first()?.get('isdeleted')).toBe(true)
+    for (const id of others) expect((await db.execute(`SELECT isdeleted FROM ${TEST_KEYSPACE}.user WHERE id = ?`, [id], { prepare: true })).first()?.get('isdeleted')).not.toBe(true)
+  }, 60_000)
+})
