@@ -429,6 +429,24 @@ describe("BatchRunner: the creator's own account", () => {
     expect(w.engine.users()).toEqual([U1, U2, U3, CREATOR])
   })
 
+  it("when the job is cancelled while the creator's own account waits for the others, then the others not begun and their own account are recorded cancelled: it is never deleted", async () => {
+    const w = batchWorld({ concurrency: 1 })
+    await w.submit([CREATOR, U1, U2, U3], 2)
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.leaseUntil.getTime()).toBeLessThanOrEqual(START.getTime()))
+
+    await w.jobs.cancel(JOB_ID, { at: w.clock.now(), by: CREATOR })
+    w.clock.set(new Date(START.getTime() + 2000))
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(1))?.done).toBe(true))
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+
+    expect(w.engine.users()).toEqual([U1])
+    expect((await w.item(CREATOR))?.status).toBe('cancelled')
+    expect((await w.item(U2))?.status).toBe('cancelled')
+  })
+
   it("when a trusted consumer's job lists the id its caller names, then that id is deleted in its turn: no person is behind such a job", async () => {
     const w = batchWorld({ concurrency: 1 })
     await submitBatch({ jobs: w.jobs, clock: w.clock, sliceSize: 2 }, { jobId: JOB_ID, caller: { ...CALLER, deleteAnyUser: true }, userIds: [CREATOR, U1, U2, U3], mode: 'hard' })
