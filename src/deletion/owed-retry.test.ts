@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { WORLD_GRACE_DAY_MS, WORLD_NOW, deletionWorld } from '../../test/support/fakes/deletion-world.js'
+import { WORLD_GRACE_DAY_MS, WORLD_LEASE_MS, WORLD_NOW, deletionWorld } from '../../test/support/fakes/deletion-world.js'
 import type { Caller } from './caller.js'
 import { deleteAccount } from './delete-account.js'
 import type { StepOutcome } from './deletion-request.js'
@@ -72,6 +72,29 @@ describe('the sweeper and a request owed because Keycloak is down, with a retry 
     w.identity.comeBack()
     expect(await resumeOpenDeletions(w.deps, 200, undefined, { withoutOwedWaits: true })).toMatchObject({ resumed: 1, completed: 1 })
     expect(w.requests.peek('req-1')?.state).toBe('completed')
+  })
+
+  it('when Keycloak hangs so that each retry outlasts its lease, then every retry still writes the due time, and the wait doubles run by run', async () => {
+    const w = world()
+    w.identity.goDown()
+    await deleteAccount(w.deps, { requestId: 'req-1', userId: USER, caller: self() })
+    // Each call to Keycloak now answers only after the run's lease has run out.
+    const eraseAccount = w.identity.eraseAccount.bind(w.identity)
+    w.identity.eraseAccount = async (id: string) => {
+      w.clock.advance(WORLD_LEASE_MS + 1000)
+      return eraseAccount(id)
+    }
+    for (const [runs, waitMs] of [
+      [2, 2000],
+      [3, 4000],
+    ] as const) {
+      const dueAt = (await listedBy(w, later(10 * 60_000)))?.dueAt
+      w.clock.advance(Number(dueAt?.getTime()) - w.clock.now().getTime())
+      expect(await resumeOpenDeletions(w.deps)).toMatchObject({ resumed: 1, partial: 1 })
+      expect(w.requests.peek('req-1')?.steps.keycloak?.owedRuns).toBe(runs)
+      expect(await listedBy(w, w.clock.now())).toBeUndefined()
+      expect(await listedBy(w, new Date(w.clock.now().getTime() + waitMs))).toEqual(expect.objectContaining({ dueAt: new Date(w.clock.now().getTime() + waitMs) }))
+    }
   })
 
   it('when a grace period’s soft phase leaves Keycloak owed, then it is due after the wait, never after its erasure time', async () => {

@@ -109,7 +109,10 @@ export async function settleRequest(deps: SettleDeps, request: DeletionRequest, 
     // A retry that failed what the last settle left owed (Keycloak still down, or still refusing):
     // the receipt and the audit record of that settle still say all there is. Keeping them makes a
     // request stuck for days cost the trail one record, not one per sweep pass; the outcomes the
-    // retry recorded (and the lease given back) go as always.
+    // retry recorded (and the lease given back) go as always. A run past its lease takes it back
+    // first, as every settle does: past the lease the finish is a compare-and-set, which leaves the
+    // due time out, and the request would stay due at its old time, retried every pass.
+    await reclaimLease(deps, request)
     await finishUnderLease(deps, request, 'partial', { receipt: request.receipt, steps: unrecorded, ...due })
     return 'partial'
   }
