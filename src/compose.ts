@@ -74,9 +74,9 @@ export interface Service {
   metrics: ServiceMetrics
   /**
    * One sweeper pass: resumes open deletion requests whose runner is gone or that owe a step; `stopping` ends it between two requests (shutdown).
-   * `withoutOwedWaits`: owed requests still waiting out their retry delay too (`npm run deletion:resume`).
+   * `owedWaitsWithinMs`: owed requests still waiting out a retry delay up to that long too (`npm run deletion:resume`).
    */
-  resumeOpen(stopping?: AbortSignal, options?: { withoutOwedWaits?: boolean }): Promise<SweepReport>
+  resumeOpen(stopping?: AbortSignal, options?: { owedWaitsWithinMs?: number }): Promise<SweepReport>
   /** Resumes one deletion request (`npm run deletion:resume -- <requestId>`): the state reached, or undefined when another runner holds it or its erasure is not due; `closed` when it was closed already and left as it was. */
   resumeRequest(requestId: string): ReturnType<typeof resumeDeletionReport>
   /** resumeFromEntry: a request whose create never applied, created from its open entry (`npm run deletion:resume -- <requestId>`). */

@@ -7,6 +7,7 @@ import type { BacklogReport } from '../../src/events/kafka-relay.js'
 import type { NeverCreated, SweepReport } from '../../src/deletion/run-deletion.js'
 import type { SchemaGate } from '../../src/schema-gate.js'
 import { withinMs } from '../../src/shared/within-ms.js'
+import { LONGEST_OWED_RETRY_MS } from '../../src/config/longest-owed-retry.js'
 
 /**
  * deletion:resume's exit codes. 0: the whole open list was gone round once (every request due was
@@ -38,8 +39,8 @@ export interface ResumeOutput {
 export interface ResumeConnection {
   /** The same store the sweeper passes list from: its round of the open list, and one request read back. */
   requests: Pick<DeletionRequestStore, 'startRound' | 'roundEnded' | 'get'>
-  /** One sweeper pass (resumeOpenDeletions over `requests`); `withoutOwedWaits`: owed requests still waiting out their retry delay too. */
-  resumeOpen(stopping?: AbortSignal, options?: { withoutOwedWaits?: boolean }): Promise<SweepReport>
+  /** One sweeper pass (resumeOpenDeletions over `requests`); `owedWaitsWithinMs`: owed requests still waiting out a retry delay up to that long too. */
+  resumeOpen(stopping?: AbortSignal, options?: { owedWaitsWithinMs?: number }): Promise<SweepReport>
   /**
    * resumeDeletionReport of one request: the state reached, or undefined when another runner holds
    * it or its erasure is not due; `closed` when it was closed already and left as it was.
@@ -80,8 +81,9 @@ const add = (total: SweepReport, pass: SweepReport): SweepReport => ({
 export async function resumeEveryOpenRequest(connection: Pick<ResumeConnection, 'requests' | 'resumeOpen'>, done: { report: SweepReport } = { report: zero() }): Promise<SweepReport> {
   connection.requests.startRound()
   do {
-    // The operator asks now: an owed request is tried without waiting out its retry delay.
-    done.report = add(done.report, await connection.resumeOpen(undefined, { withoutOwedWaits: true }))
+    // The operator asks now: an owed request is tried without waiting out its retry delay, however
+    // long the running service's configuration makes it (not only as long as this command's says).
+    done.report = add(done.report, await connection.resumeOpen(undefined, { owedWaitsWithinMs: LONGEST_OWED_RETRY_MS }))
   } while (!connection.requests.roundEnded())
   return done.report
 }

@@ -8,7 +8,7 @@ import { type DeletionRequest, STEPS, type StepOutcome } from './deletion-reques
 export interface OwedRetry {
   /** The wait after `runs` such runs in a row (1 or more). */
   waitMs(runs: number): number
-  /** The longest wait: `npm run deletion:resume` takes up every request due within it. */
+  /** The longest wait (0: none, due at once). */
   maxMs: number
 }
 

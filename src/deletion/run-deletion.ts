@@ -433,14 +433,15 @@ export interface SweepReport {
 /**
  * The sweeper's pass: every open request whose lease has run out (and, when scheduled, whose
  * erasure is due; when owed for want of a dependency, whose retry delay has passed) is resumed.
- * `withoutOwedWaits` (`npm run deletion:resume`): owed requests still waiting out their retry delay
- * are taken up too, by listing what is due within the longest delay (a grace period ending within
- * it is only found not due, and listed at its end again).
+ * `owedWaitsWithinMs` (`npm run deletion:resume`: the longest delay any instance may be configured
+ * with, not this one's, which may be shorter or none): owed requests still waiting out a retry
+ * delay are taken up too, by listing what is due within it (a grace period ending within it is only
+ * found not due, and listed at its end again).
  */
-export async function resumeOpenDeletions(deps: RunDeps, limit = 200, stopping?: AbortSignal, { withoutOwedWaits = false } = {}): Promise<SweepReport> {
+export async function resumeOpenDeletions(deps: RunDeps, limit = 200, stopping?: AbortSignal, { owedWaitsWithinMs = 0 } = {}): Promise<SweepReport> {
   const report = { resumed: 0, completed: 0, partial: 0, unlisted: 0 }
   const now = deps.clock.now()
-  const dueBy = withoutOwedWaits && deps.owedRetry ? new Date(now.getTime() + deps.owedRetry.maxMs) : now
+  const dueBy = new Date(now.getTime() + owedWaitsWithinMs)
   for (const open of await deps.requests.listOpen(limit, dueBy)) {
     // At shutdown the request in hand finishes (and gives its lease back); the rest wait for another instance.
     if (stopping?.aborted) break

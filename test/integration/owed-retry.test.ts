@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Client as SearchClient } from '@opensearch-project/opensearch'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { LONGEST_OWED_RETRY_MS } from '../../src/config/longest-owed-retry.js'
 import { createSearchClient } from '../../src/search/search-client.js'
 import { USER_ALIAS } from '../../src/search/sunbird-indexes.js'
 import { CassandraDeletionRequests } from '../../src/store/cassandra-deletion-requests.js'
@@ -90,7 +91,7 @@ describe('when the sweeper tries an owed deletion request again', () => {
     await waitUntil(
       'the operator round to complete the owed request',
       async () => {
-        await h.service.resumeOpen(undefined, { withoutOwedWaits: true })
+        await h.service.resumeOpen(undefined, { owedWaitsWithinMs: LONGEST_OWED_RETRY_MS })
         return (await requestsOf(h.db, p.id))[0]?.state === 'completed'
       },
       { timeoutMs: 30_000, intervalMs: 200 },

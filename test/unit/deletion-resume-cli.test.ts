@@ -6,6 +6,7 @@ import { WORLD_NOW, deletionWorld } from '../support/fakes/deletion-world.js'
 import type { SeedUser } from '../support/fakes/in-memory-user-store.js'
 import { ApiConsumerVerifier } from '../../src/auth/api-consumer-verifier.js'
 import { ConfigError } from '../../src/config/load-config.js'
+import { LONGEST_OWED_RETRY_MS } from '../../src/config/longest-owed-retry.js'
 import type { DeletionRequest } from '../../src/deletion/deletion-request.js'
 import { RESUME_EXIT, type ResumeConnection, deletionResumeCommand } from '../../scripts/lib/deletion-resume-command.js'
 import type { BacklogReport } from '../../src/events/kafka-relay.js'
@@ -121,6 +122,39 @@ describe('npm run deletion:resume: the whole open list', () => {
     expect(code).toBe(RESUME_EXIT.ok)
     expect(result).toMatchObject({ resumed: 1, completed: 1 })
     expect(w.requests.peek(requestId(0))?.state).toBe('completed')
+  })
+
+  it('when the service waits longer before retrying an owed request than the command’s own configuration says (or the command says no wait), then the round still takes it up without waiting', async () => {
+    // The service, configured with the longest delay allowed, leaves the request for an hour.
+    const w = deletionWorld({ seed: [{ id: userId(0), organisationIds: ['org-1'], lookups: 1 }] })
+    w.deps.owedRetry = { maxMs: LONGEST_OWED_RETRY_MS, waitMs: () => 3_600_000 }
+    w.identity.goDown()
+    await deleteAccount(w.deps, { requestId: requestId(0), userId: userId(0), caller: { consumer: 'portal', userId: userId(0), roles: [] } })
+    w.identity.comeBack()
+
+    // The command runs with DELETION_OWED_RETRY_MAX_MS 0 (or a minute: the same).
+    for (const owedRetry of [undefined, { maxMs: 60_000, waitMs: () => 60_000 }]) {
+      w.deps.owedRetry = owedRetry
+      expect(await resumeOpenDeletions(w.deps)).toMatchObject({ resumed: 0 })
+    }
+    const { code, result } = await run(w)
+
+    expect(code).toBe(RESUME_EXIT.ok)
+    expect(result).toMatchObject({ resumed: 1, completed: 1 })
+    expect(w.requests.peek(requestId(0))?.state).toBe('completed')
+  })
+
+  it('when a grace period ends within the longest retry delay, then the round lists it but does not erase it early: it stays scheduled, due at its erasure time', async () => {
+    const w = deletionWorld({ seed: [{ id: userId(0), organisationIds: ['org-1'], lookups: 1 }] })
+    await deleteAccount(w.deps, { requestId: requestId(0), userId: userId(0), caller: { consumer: 'portal', userId: userId(0), roles: [] }, gracePeriodDays: 2 })
+    const eraseAt = w.requests.peek(requestId(0))?.schedule?.eraseAt as Date
+    expect(eraseAt.getTime() - WORLD_NOW.getTime()).toBeLessThan(LONGEST_OWED_RETRY_MS)
+
+    const { code } = await run(w)
+
+    expect(code).toBe(RESUME_EXIT.ok)
+    expect(w.requests.peek(requestId(0))).toMatchObject({ state: 'scheduled', plan: 'soft' })
+    expect((await w.requests.listOpen(100, eraseAt)).map((entry) => entry.dueAt)).toEqual([eraseAt])
   })
 
   it('when run again while the same requests are still held, then it reaches the others again rather than the same first 200', async () => {
