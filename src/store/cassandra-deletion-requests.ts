@@ -476,6 +476,14 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
   }
 
   async acquireLease(id: string, now: Date, until: Date): Promise<boolean> {
+    // Applies over a closed request's epoch too, overwriting what says it is closed (isClosed). Safe:
+    // whoever takes a finished request read isClosed before its take (resume, cancel) or goes by
+    // isListed (supersede: nothing unlists before the end's record), and gives the epoch back as it
+    // leaves (giveBack, closeFinished) unless it found the record owed; a reader meanwhile fails its
+    // own take, or leaves its entry listed (a create of the taken id) for the sweeper, which finds the
+    // request closed again. A taker that dies holding it leaves a lease run out, as a run that dies
+    // between unlist and give-back does: the record reads owed, is not stored again while the request
+    // is unlisted, and is (same requestId and event) only if the id is listed again meanwhile.
     const result = await runCassandra(this.client, (client) => client.execute(this.cql.lease, [until, id, now], { prepare: true }))
     return result.wasApplied()
   }

@@ -691,6 +691,23 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
         expect(await s.store.isClosed(`contract-${randomUUID()}`)).toBe(false)
       })
 
+      test('when a closed request’s lease is taken (a cancel, the sweeper), then nobody else takes it meanwhile, and it reads closed again once given back', async (s) => {
+        const heldUntil = new Date(Date.now() + 30 * SECOND)
+        const request = await created(s, {}, heldUntil)
+        await s.store.finish(request.id, 'completed', { receipt: receiptFor(request, 'completed') }, heldUntil)
+        await s.store.unlist(request.id)
+        await s.store.releaseLease(request.id, heldUntil)
+
+        const taken = new Date(Date.now() + 30 * SECOND)
+        expect(await s.store.acquireLease(request.id, new Date(), taken)).toBe(true)
+        // The take overwrites the epoch: a reader now finds it not closed, and its own take refused.
+        expect(await s.store.isClosed(request.id)).toBe(false)
+        expect(await s.store.acquireLease(request.id, new Date(), new Date(Date.now() + 30 * SECOND))).toBe(false)
+        await s.store.releaseLease(request.id, taken)
+
+        expect(await s.store.isClosed(request.id)).toBe(true)
+      })
+
       test('when a request fails, then its reason reads back, and it stays listed until it is unlisted', async (s) => {
         const request = await created(s)
 
