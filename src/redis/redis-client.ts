@@ -96,7 +96,7 @@ export class RedisConnection {
       database: config.db,
       // RESP2: node-redis's default, RESP3, opens with HELLO, which a Redis before 6 (still behind
       // older Sunbird installations) refuses, so every cache step would stay owed. This service's
-      // few commands (SELECT, TYPE, the size checks, HGETALL, DEL and the reads of other types) answer alike in both.
+      // few commands (SELECT, TYPE, the size checks, HGETALL, UNLINK or DEL and the reads of other types) answer alike in both.
       RESP: 2,
       disableOfflineQueue: true,
     })

@@ -47,13 +47,13 @@ function expectRedisUnavailable(result: Awaited<ReturnType<typeof settle>>): voi
   expect((result.error as DependencyUnavailableError).dependency).toBe('redis')
 }
 
-/** Answers the handshake, DEL (one key removed) and the sizing of a small hash before its read; `stalled` commands are never answered. */
+/** Answers the handshake, UNLINK and DEL (one key removed) and the sizing of a small hash before its read; `stalled` commands are never answered. */
 const answering =
   (...stalled: string[]): RedisAnswer =>
   (command) => {
     const [name] = command
     if (name !== undefined && stalled.includes(name)) return undefined
-    if (name === 'DEL') return ':1\r\n'
+    if (name === 'UNLINK' || name === 'DEL') return ':1\r\n'
     if (name === 'PING') return '+PONG\r\n'
     if (name === 'TYPE') return '+hash\r\n'
     if (name === 'HLEN') return ':1\r\n'
@@ -62,16 +62,18 @@ const answering =
   }
 
 describe('RedisUserCache over a Redis that takes commands and never answers', () => {
-  it('when DEL is never answered, then deleting fails as redis unavailable within REDIS_TIMEOUT_MS, with the timeout as cause', async () => {
-    const { stub, cache } = await cacheOver(answering('DEL'))
+  it('when UNLINK is never answered, then deleting fails as redis unavailable within REDIS_TIMEOUT_MS, with the timeout as cause', async () => {
+    const { stub, cache } = await cacheOver(answering('UNLINK'))
 
     const result = await settle(cache.deleteUser(USER))
 
     expectRedisUnavailable(result)
     expect((result.error as DependencyUnavailableError).cause).toBeInstanceOf(RedisTimeoutError)
-    expect(String((result.error as DependencyUnavailableError).cause)).toBe(`RedisTimeoutError: redis DEL not answered within ${TIMEOUT_MS} ms`)
+    expect(String((result.error as DependencyUnavailableError).cause)).toBe(`RedisTimeoutError: redis UNLINK not answered within ${TIMEOUT_MS} ms`)
     // The command was written: the bound covers the wait for its answer, not only the wait to send it.
-    expect(stub.commands.map(([name]) => name)).toContain('DEL')
+    expect(stub.commands.map(([name]) => name)).toContain('UNLINK')
+    // Never answered is an outage, not a refusal: no DEL in its place.
+    expect(stub.commands.map(([name]) => name)).not.toContain('DEL')
     expect(result.ms).toBeLessThan(TIMEOUT_MS * 8)
   })
 
@@ -95,7 +97,7 @@ describe('RedisUserCache over a Redis that takes commands and never answers', ()
   })
 
   it('when Redis answers again after a command timed out, then the next command succeeds on a new connection', async () => {
-    const { stub, cache } = await cacheOver(answering('DEL'))
+    const { stub, cache } = await cacheOver(answering('UNLINK'))
     expectRedisUnavailable(await settle(cache.deleteUser(USER)))
 
     stub.answer = answering()
@@ -183,12 +185,57 @@ describe('RedisUserCache: what an error reply means', () => {
 
   for (const code of ['LOADING', 'BUSY', 'MASTERDOWN', 'READONLY', 'TRYAGAIN', 'CLUSTERDOWN', 'MISCONF', 'OOM', 'ERR']) {
     it(`when Redis answers ${code}, then the call fails as redis unavailable (the step owed, the deletion goes on), the cause worded with the code only`, async () => {
-      const { cache } = await cacheOver(replying({ DEL: `-${code} Redis is not serving (some text of its own)\r\n` }))
+      const { cache } = await cacheOver(replying({ UNLINK: `-${code} Redis is not serving (some text of its own)\r\n` }))
 
       const result = await settle(cache.deleteUser(USER))
 
       expectRedisUnavailable(result)
-      expect(String((result.error as DependencyUnavailableError).cause)).toBe(`Error: redis answered ${code} to DEL`)
+      expect(String((result.error as DependencyUnavailableError).cause)).toBe(`Error: redis answered ${code} to UNLINK`)
+    })
+  }
+})
+
+describe('RedisUserCache.deleteUser: UNLINK, DEL where the server refuses UNLINK', () => {
+  it('when Redis answers UNLINK, then it is the only command sent and its count is the answer (no DEL)', async () => {
+    const { cache, stub } = await cacheOver(replying({ UNLINK: ':1\r\n' }))
+
+    expect(await cache.deleteUser(USER)).toBe(1)
+    expect(stub.commands.filter(([name]) => name === 'UNLINK')).toEqual([['UNLINK', `user:${USER}`]])
+    expect(afterHandshake(stub)).toEqual(['UNLINK'])
+  })
+
+  for (const [server, refusal] of [
+    ['a Redis before 4.0', "-ERR unknown command 'unlink'\r\n"],
+    ['a Redis 6.2 or later without it', "-ERR unknown command 'UNLINK', with args beginning with: 'user:x' \r\n"],
+    ['a proxy', '-ERR unsupported command UNLINK\r\n'],
+    ['an ACL user granted DEL only', "-NOPERM this user has no permissions to run the 'unlink' command\r\n"],
+  ] as const) {
+    it(`when ${server} refuses UNLINK, then DEL removes the key with the same count, and later deletions on the connection send DEL without asking UNLINK again`, async () => {
+      const { cache, stub } = await cacheOver(replying({ UNLINK: refusal, DEL: ':1\r\n' }))
+
+      expect(await cache.deleteUser(USER)).toBe(1)
+      expect(await cache.deleteUser(USER)).toBe(1)
+
+      expect(afterHandshake(stub)).toEqual(['UNLINK', 'DEL', 'DEL'])
+      expect(stub.commands.filter(([name]) => name === 'DEL')).toEqual([
+        ['DEL', `user:${USER}`],
+        ['DEL', `user:${USER}`],
+      ])
+    })
+  }
+
+  for (const [what, reply] of [
+    ["a proxy's ERR for a backend down", '-ERR connection to backend refused\r\n'],
+    ['NOPERM on the key (not the command)', '-NOPERM this user has no permissions to access one of the keys used as arguments\r\n'],
+    ['LOADING', '-LOADING Redis is loading the dataset in memory\r\n'],
+  ] as const) {
+    it(`when UNLINK is answered ${what}, then deleting fails as redis unavailable (owed), DEL is not tried, and the next deletion asks UNLINK again`, async () => {
+      const { cache, stub } = await cacheOver(replying({ UNLINK: reply, DEL: ':1\r\n' }))
+
+      expectRedisUnavailable(await settle(cache.deleteUser(USER)))
+      expectRedisUnavailable(await settle(cache.deleteUser(USER)))
+
+      expect(afterHandshake(stub)).toEqual(['UNLINK', 'UNLINK'])
     })
   }
 })

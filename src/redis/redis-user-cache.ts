@@ -22,6 +22,20 @@ function isCallError(err: unknown): boolean {
   return code !== undefined && CALL_ERRORS.has(code)
 }
 
+/**
+ * Whether an error reply to UNLINK says this server will never run it, so DEL must: a Redis before
+ * 4.0 or a proxy that does not know it (`unknown command 'unlink'`, `unsupported command`…), or an
+ * ACL user granted DEL but not UNLINK (NOPERM naming the command, not a key). Only these: an outage
+ * (LOADING, a proxy's ERR for a backend down…) leaves the step owed, as for any command.
+ */
+export function refusesUnlink(err: unknown): boolean {
+  if (!(err instanceof ErrorReply)) return false
+  const text = err.message.toLowerCase()
+  if (!text.includes('unlink')) return false
+  if (replyCode(err) === 'NOPERM') return text.includes("'unlink' command")
+  return /unknown command|unsupported command|not supported/.test(text)
+}
+
 /** REDIS_MAX_VALUE_BYTES's default (config/default.json), for a cache built without configuration (tests, tools). */
 export const DEFAULT_MAX_VALUE_BYTES = 1_048_576
 
@@ -45,9 +59,13 @@ const MEMBER_COUNTS: Record<string, { name: string; count: (client: RedisClient,
  *
  * A read is bounded by `maxValueBytes` (REDIS_MAX_VALUE_BYTES): the key's size is asked first (see
  * sizeOf: no command whose cost grows past the bound), and a key over the bound is answered by its
- * type and size, never pulled into this process (nor into an export). DEL removes it all the same.
+ * type and size, never pulled into this process (nor into an export). A deletion removes it all the same,
+ * with UNLINK (see deleteUser).
  */
 export class RedisUserCache implements UserCache {
+  /** Set once the server refused UNLINK (refusesUnlink): this connection's deletions use DEL from then on, without asking again. */
+  private unlinkRefused = false
+
   constructor(
     private readonly connection: RedisConnection,
     private readonly maxValueBytes: number = DEFAULT_MAX_VALUE_BYTES,
@@ -67,7 +85,7 @@ export class RedisUserCache implements UserCache {
   /**
    * The hash, or, when the key holds another type (written by something else than Sunbird's jobs),
    * what it holds, read by its type: an export shows everything held about the person, and a
-   * deletion removes that key too (DEL removes any type). Either only within the bound (see the class).
+   * deletion removes that key too (UNLINK, as DEL, removes any type). Either only within the bound (see the class).
    */
   async readUser(userId: string): Promise<CachedUser | undefined> {
     const key = userCacheKey(userId)
@@ -144,7 +162,26 @@ export class RedisUserCache implements UserCache {
     return (size.bytes ?? 0) > this.maxValueBytes || (size.members ?? 0) * MIN_BYTES_PER_MEMBER > this.maxValueBytes
   }
 
+  /**
+   * Removes the key with UNLINK: Redis takes it out of the keyspace at once and frees its memory in
+   * the background, where DEL frees it before answering, blocking the Redis every Sunbird service
+   * shares for as long as a huge key takes. Both answer the number of keys removed. A server that
+   * refuses UNLINK (refusesUnlink) gets DEL, then and for every later deletion on this connection.
+   */
   async deleteUser(userId: string): Promise<number> {
-    return this.run('DEL', (client) => client.del(userCacheKey(userId)))
+    const key = userCacheKey(userId)
+    if (!this.unlinkRefused) {
+      const removed = await this.run('UNLINK', async (client) => {
+        try {
+          return await client.unlink(key)
+        } catch (err) {
+          if (refusesUnlink(err)) return undefined
+          throw err
+        }
+      })
+      if (removed !== undefined) return removed
+      this.unlinkRefused = true
+    }
+    return this.run('DEL', (client) => client.del(key))
   }
 }

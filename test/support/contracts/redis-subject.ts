@@ -6,14 +6,14 @@ import { LOCAL_REDIS } from '../test-env.js'
 import type { UserCacheSubject } from './user-cache.contract.js'
 
 /**
- * The Redis adapter over the real Redis, DB 12 (Sunbird's user cache), through its own connection.
+ * The Redis adapter over the real Redis (the machine's, or `server`), DB 12 (Sunbird's user cache), through its own connection.
  * Hashes are written as Sunbird's cache updater writes them under unique user ids and removed after
  * each case (the DB is shared: never flushed); the unreachable cache is a port nothing listens on,
  * and the one that never answers a stub that speaks just enough RESP to take the commands (no real
  * Redis can be made to hang on demand without stopping it for everyone).
  */
-export function redisUserCache(): UserCacheSubject {
-  const connection = new RedisConnection({ ...LOCAL_REDIS, db: 12, timeoutMs: 2000 })
+export function redisUserCache(server: { host: string; port: number } = LOCAL_REDIS): UserCacheSubject {
+  const connection = new RedisConnection({ ...server, db: 12, timeoutMs: 2000 })
   const ownConnections: RedisConnection[] = []
   const stubs: StubRedis[] = []
   const seeded: string[] = []

@@ -62,6 +62,15 @@ export function describeUserCacheContract(implementation: string, factory: Subje
       expect(await s.cache.readUser(userId)).toBeUndefined()
     })
 
+    test('when the hash is large (thousands of fields, one Redis frees in the background), then deleting answers 1 and it is gone at once', async (s) => {
+      const userId = randomUUID()
+      await s.seed(userId, Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`field${i}`, `value-${i}`])))
+
+      expect(await s.cache.deleteUser(userId)).toBe(1)
+      expect(await s.cache.hasUser(userId)).toBe(false)
+      expect(await s.cache.readUser(userId)).toBeUndefined()
+    })
+
     test('when the key is there, of any type, then it exists; when never written or deleted, it does not', async (s) => {
       const hashUser = randomUUID()
       const stringUser = randomUUID()
