@@ -444,7 +444,7 @@ export type CachedUser =
   | { readonly kind: 'other'; readonly type: string; readonly value: JsonValue }
   | { readonly kind: 'tooLarge'; readonly type: string; readonly size: CachedValueSize; readonly maxBytes: number }
 
-/** How large a cached key is, as far as it was measured before reading it: bytes (a string's length, else Redis's memory for it), members (of a hash, list, set or sorted set). */
+/** How large a cached key is, as far as it was measured before reading it: bytes (a string's length, else Redis's memory for it), members (of a hash, list, set or sorted set; a stream's entries). */
 export interface CachedValueSize {
   readonly bytes?: number
   readonly members?: number

@@ -158,6 +158,21 @@ describe('RedisUserCache: what an error reply means', () => {
     expect(await cache.readUser(USER)).toEqual({ kind: 'other', type: 'list', value: ['a', 'b'] })
   })
 
+  it('when user:<id> holds a stream, then reading gives its entries (id and fields), sized by XLEN and MEMORY USAGE before XRANGE', async () => {
+    const { cache, stub } = await cacheOver(replying({ TYPE: '+stream\r\n', XLEN: ':1\r\n', MEMORY: ':600\r\n', XRANGE: '*1\r\n*2\r\n$3\r\n1-0\r\n*2\r\n$1\r\na\r\n$1\r\nb\r\n' }))
+
+    expect(await cache.readUser(USER)).toEqual({ kind: 'other', type: 'stream', value: [{ id: '1-0', fields: { a: 'b' } }] })
+    expect(afterHandshake(stub)).toEqual(['TYPE', 'XLEN', 'MEMORY', 'XRANGE'])
+    expect(stub.commands.find(([name]) => name === 'XRANGE')).toEqual(['XRANGE', `user:${USER}`, '-', '+'])
+  })
+
+  it("when user:<id> holds a module's type, then reading names its type with a null value, without sizing or reading it", async () => {
+    const { cache, stub } = await cacheOver(replying({ TYPE: '+ReJSON-RL\r\n' }))
+
+    expect(await cache.readUser(USER)).toEqual({ kind: 'other', type: 'ReJSON-RL', value: null })
+    expect(afterHandshake(stub)).toEqual(['TYPE'])
+  })
+
   it('when the key is rewritten with another type between TYPE and its read (WRONGTYPE), then it is read afresh by its new type', async () => {
     let types = ['+hash\r\n', '+string\r\n']
     const { cache } = await cacheOver((command) => {
@@ -302,6 +317,13 @@ describe('RedisUserCache: a key larger than the bound (REDIS_MAX_VALUE_BYTES) is
 
     expect(await cache.readUser(USER)).toEqual({ kind: 'tooLarge', type: 'list', size: { members: Math.floor(MAX / 3) + 1 }, maxBytes: MAX })
     expect(afterHandshake(stub)).toEqual(['TYPE', 'LLEN'])
+  })
+
+  it('when a stream has more entries than can fit, then its entry count alone (XLEN): neither MEMORY USAGE nor XRANGE', async () => {
+    const { cache, stub } = await boundedCacheOver(replying({ TYPE: '+stream\r\n', XLEN: `:${Math.floor(MAX / 3) + 1}\r\n` }))
+
+    expect(await cache.readUser(USER)).toEqual({ kind: 'tooLarge', type: 'stream', size: { members: Math.floor(MAX / 3) + 1 }, maxBytes: MAX })
+    expect(afterHandshake(stub)).toEqual(['TYPE', 'XLEN'])
   })
 
   it('when a hash has few fields but more bytes than the bound, then its fields and bytes (MEMORY USAGE with every member counted), and HGETALL is never sent', async () => {

@@ -42,12 +42,21 @@ export const DEFAULT_MAX_VALUE_BYTES = 1_048_576
 /** Every member takes at least three bytes of an export (its quotes and a comma): more than a third of the bound in members cannot fit. */
 const MIN_BYTES_PER_MEMBER = 3
 
-/** The constant-time count of each aggregate type this adapter reads; a stream or a module's type is not read, so not measured. */
+/** The constant-time count of each aggregate type this adapter reads (a stream's entries: XLEN); a module's type is not read, so not measured. */
 const MEMBER_COUNTS: Record<string, { name: string; count: (client: RedisClient, key: string) => Promise<number> }> = {
   hash: { name: 'HLEN', count: (client, key) => client.hLen(key) },
   list: { name: 'LLEN', count: (client, key) => client.lLen(key) },
   set: { name: 'SCARD', count: (client, key) => client.sCard(key) },
   zset: { name: 'ZCARD', count: (client, key) => client.zCard(key) },
+  stream: { name: 'XLEN', count: (client, key) => client.xLen(key) },
+}
+
+/** A stream's entries in order (XRANGE - +), each its id and its fields as held. */
+async function streamEntries(client: RedisClient, key: string): Promise<JsonValue> {
+  const entries: JsonValue[] = []
+  // node-redis types the reply and each entry as possibly null (its shared stream transform); XRANGE answers neither.
+  for (const entry of (await client.xRange(key, '-', '+')) ?? []) if (entry) entries.push({ id: entry.id, fields: { ...entry.message } })
+  return entries
 }
 
 /**
@@ -124,6 +133,8 @@ export class RedisUserCache implements UserCache {
       if (type === 'list') return client.lRange(key, 0, -1)
       if (type === 'set') return client.sMembers(key)
       if (type === 'zset') return (await client.zRangeWithScores(key, 0, -1)).map(({ value, score }) => ({ member: value, score }))
+      if (type === 'stream') return streamEntries(client, key)
+      // A module's type (ReJSON-RL, a Bloom filter…): its reads are the module's own, so it is named by its type, its value not read.
       return null
     })
     return value === undefined ? undefined : { kind: 'other', type, value }

@@ -308,7 +308,7 @@ export type UserExport = SunbirdResponseEnvelope & {
          */
         type: string
         /**
-         * Its value as held: a string; a list's or a set's members; a sorted set's `{member, score}`; null for a type not read (a stream, a module's) and for a key too large to include (`tooLarge`).
+         * Its value as held: a string; a list's or a set's members; a sorted set's `{member, score}`; a stream's entries in order, each `{id, fields}` (the entry's id and its fields as held); null for a type not read (a module's, such as ReJSON-RL: its reads are the module's own) and for a key too large to include (`tooLarge`).
          */
         value: string | unknown[] | null
         /**
@@ -320,7 +320,7 @@ export type UserExport = SunbirdResponseEnvelope & {
            */
           bytes?: number
           /**
-           * How many fields, members or elements it holds (a hash, list, set or sorted set).
+           * How many fields, members or elements it holds (a hash, list, set or sorted set), or entries (a stream).
            */
           members?: number
           /**

@@ -27,6 +27,11 @@ export function redisUserCache(server: { host: string; port: number } = LOCAL_RE
       seeded.push(userId)
       await (await connection.connected()).set(userCacheKey(userId), value)
     },
+    async seedStream(userId, entries) {
+      seeded.push(userId)
+      const client = await connection.connected()
+      for (const { id, fields } of entries) await client.xAdd(userCacheKey(userId), id, fields)
+    },
     async unreachable() {
       const down = new RedisConnection({ host: '127.0.0.1', port: await freePort(), db: 12, timeoutMs: 500 })
       ownConnections.push(down)

@@ -11,10 +11,17 @@ export interface UserCacheSubject extends ContractSubject {
   seed(userId: string, hash: Record<string, string>): Promise<void>
   /** Writes a plain string at the user's key, as something else than Sunbird's jobs might. */
   seedString(userId: string, value: string): Promise<void>
+  /** Writes a stream at the user's key, entry by entry with the ids given (XADD), as something else than Sunbird's jobs might. */
+  seedStream(userId: string, entries: StreamEntry[]): Promise<void>
   /** The same port over a cache that does not answer. */
   unreachable(): Promise<UserCache>
   /** The same port over a Redis that accepts the connection and the handshake, then never answers a command. */
   unanswering(): Promise<UserCache>
+}
+
+export interface StreamEntry {
+  id: string
+  fields: Record<string, string>
 }
 
 function expectRedisUnavailable(failure: unknown): void {
@@ -60,6 +67,21 @@ export function describeUserCacheContract(implementation: string, factory: Subje
       expect(await s.cache.readUser(userId)).toEqual({ kind: 'other', type: 'string', value: 'x' })
       expect(await s.cache.deleteUser(userId)).toBe(1)
       expect(await s.cache.readUser(userId)).toBeUndefined()
+    })
+
+    test('when the key holds a stream, then reading gives its entries in order, each its id and fields as held; deleting removes it (1), and a repeat answers 0', async (s) => {
+      const userId = randomUUID()
+      const entries: StreamEntry[] = [
+        { id: '1-0', fields: { event: 'login', email: 'ashwini@example.org' } },
+        { id: '2-0', fields: { event: 'logout' } },
+      ]
+      await s.seedStream(userId, entries)
+
+      expect(await s.cache.readUser(userId)).toEqual({ kind: 'other', type: 'stream', value: entries })
+      expect(await s.cache.hasUser(userId)).toBe(true)
+      expect(await s.cache.deleteUser(userId)).toBe(1)
+      expect(await s.cache.readUser(userId)).toBeUndefined()
+      expect(await s.cache.deleteUser(userId)).toBe(0)
     })
 
     test('when the hash is large (thousands of fields, one Redis frees in the background), then deleting answers 1 and it is gone at once', async (s) => {

@@ -1,0 +1,143 @@
+import { randomUUID } from 'node:crypto'
+import { createClient } from '@redis/client'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { RedisConnection } from '../../src/redis/redis-client.js'
+import { RedisUserCache, userCacheKey } from '../../src/redis/redis-user-cache.js'
+import { createSchemaRegistry } from '../../src/schemas/schema-registry.js'
+import { expectDeleted } from '../support/assertions.js'
+import { requestsOf } from '../support/deletion-requests.js'
+import { type Harness, startHarness } from '../support/harness.js'
+import { envelopeOf, lifecycle } from '../support/lifecycle.js'
+import { LOCAL_REDIS } from '../support/test-env.js'
+
+/**
+ * A small bound, so that streams over it stay cheap to write; the default (1 MiB) works the same way.
+ * Above a few KB: Redis holds even a one-entry stream in a block of about 4 KB (stream-node-max-bytes).
+ */
+const MAX_VALUE_BYTES = 16_384
+/** More entries than can fit (three bytes each at least). */
+const TOO_MANY_ENTRIES = Math.floor(MAX_VALUE_BYTES / 3) + 1
+
+/** Appends `count` entries in one round trip. */
+async function appendEntries(redis: Awaited<ReturnType<typeof db12>>, key: string, count: number): Promise<void> {
+  const batch = redis.multi()
+  for (let i = 0; i < count; i++) batch.xAdd(key, '*', { entry: `entry-${i}` })
+  await batch.exec()
+}
+const ORG = '0137000000000000000016'
+
+/** A client of the test's own on DB 12 (Sunbird's user cache), writing streams as something else than Sunbird's jobs might. */
+async function db12() {
+  const redis = createClient({ socket: LOCAL_REDIS, database: 12 })
+  await redis.connect()
+  return redis
+}
+
+describe('RedisUserCache on the real Redis (DB 12): a user:<id> that holds a stream is sized (XLEN, MEMORY USAGE), then read whole or named by its size', () => {
+  const connection = new RedisConnection({ ...LOCAL_REDIS, db: 12, timeoutMs: 2000 })
+  const cache = new RedisUserCache(connection, MAX_VALUE_BYTES)
+  let redis: Awaited<ReturnType<typeof db12>>
+  const written: string[] = []
+  const keyOf = (userId: string) => {
+    written.push(userCacheKey(userId))
+    return userCacheKey(userId)
+  }
+  beforeAll(async () => {
+    redis = await db12()
+  })
+  afterAll(async () => {
+    if (written.length > 0) await redis.del(written)
+    await Promise.all([redis.close(), connection.close()])
+  })
+
+  it('when the stream is within the bound, then reading gives its entries in order, each its id and fields; deleting removes it (1)', async () => {
+    const userId = randomUUID()
+    const first = await redis.xAdd(keyOf(userId), '*', { event: 'login', phone: '9999999999' })
+    const second = await redis.xAdd(keyOf(userId), '*', { event: 'logout' })
+
+    expect(await cache.readUser(userId)).toEqual({
+      kind: 'other',
+      type: 'stream',
+      value: [
+        { id: first, fields: { event: 'login', phone: '9999999999' } },
+        { id: second, fields: { event: 'logout' } },
+      ],
+    })
+    expect(await cache.deleteUser(userId)).toBe(1)
+    expect(await redis.exists(userCacheKey(userId))).toBe(0)
+  })
+
+  it('when the stream has more entries than can fit, then reading gives its entry count alone (XLEN; no entry read)', async () => {
+    const userId = randomUUID()
+    await appendEntries(redis, keyOf(userId), TOO_MANY_ENTRIES)
+
+    expect(await cache.readUser(userId)).toEqual({ kind: 'tooLarge', type: 'stream', size: { members: TOO_MANY_ENTRIES }, maxBytes: MAX_VALUE_BYTES })
+  })
+
+  it('when the stream has few entries, one large, then the bytes Redis holds for it decide (MEMORY USAGE), every entry counted', async () => {
+    const userId = randomUUID()
+    await redis.xAdd(keyOf(userId), '*', { event: 'small' })
+    await redis.xAdd(keyOf(userId), '*', { note: 'y'.repeat(4 * MAX_VALUE_BYTES) })
+
+    const read = await cache.readUser(userId)
+
+    expect(read).toMatchObject({ kind: 'tooLarge', type: 'stream', size: { members: 2 }, maxBytes: MAX_VALUE_BYTES })
+    expect((read as { size: { bytes: number } }).size.bytes).toBeGreaterThan(4 * MAX_VALUE_BYTES)
+  })
+})
+
+describe('export and deletion of a user whose user:<id> holds a stream', () => {
+  let h: Harness
+  let api: ReturnType<typeof lifecycle>
+  let redis: Awaited<ReturnType<typeof db12>>
+  beforeAll(async () => {
+    h = await startHarness({ redis: { maxValueBytes: MAX_VALUE_BYTES } })
+    api = lifecycle(h)
+    redis = await db12()
+  })
+  afterAll(async () => {
+    await Promise.all([h.close(), redis.close()])
+  })
+
+  it('when an ORG_ADMIN exports them, then 200 with the stream entries as held (valid against the export schema); a deletion removes the key, its step counting 1', async () => {
+    const person = await h.seed({ rootOrgId: ORG })
+    const admin = { 'x-authenticated-user-token': h.userToken({ sub: randomUUID(), roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] }) }
+    const key = userCacheKey(person.id)
+    try {
+      const id = await redis.xAdd(key, '*', { event: 'login', email: 'someone@example.org' })
+
+      const { status, ...answer } = await envelopeOf(await api.exportOf(person.id, admin))
+
+      expect(status, JSON.stringify(answer).slice(0, 500)).toBe(200)
+      expect(answer.result.user).toMatchObject({ cache: null, cacheValue: { type: 'stream', value: [{ id, fields: { event: 'login', email: 'someone@example.org' } }] } })
+      const validate = createSchemaRegistry().validator('user-export.response')
+      expect(validate(answer), JSON.stringify(validate.errors)).toBe(true)
+
+      await expectDeleted(await api.remove(person.id, { mode: 'hard' }, admin))
+      expect(await redis.exists(key)).toBe(0)
+      const [request] = await requestsOf(h.db, person.id)
+      expect(request?.steps.cacheUser).toMatchObject({ status: 'done', action: 'deleted', count: 1 })
+    } finally {
+      await redis.del(key)
+    }
+  })
+
+  it('when the stream has more entries than the bound, then the export names it by its type and entry count, no entry in the answer', async () => {
+    const person = await h.seed({ rootOrgId: ORG })
+    const admin = { 'x-authenticated-user-token': h.userToken({ sub: randomUUID(), roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] }) }
+    const key = userCacheKey(person.id)
+    try {
+      await appendEntries(redis, key, TOO_MANY_ENTRIES)
+
+      const { status, ...answer } = await envelopeOf(await api.exportOf(person.id, admin))
+
+      expect(status).toBe(200)
+      expect(answer.result.user).toMatchObject({ cache: null, cacheValue: { type: 'stream', value: null, tooLarge: { members: TOO_MANY_ENTRIES, maxBytes: MAX_VALUE_BYTES } } })
+      expect(JSON.stringify(answer.result)).not.toContain('entry-0')
+      const validate = createSchemaRegistry().validator('user-export.response')
+      expect(validate(answer), JSON.stringify(validate.errors)).toBe(true)
+    } finally {
+      await redis.del(key)
+    }
+  })
+})
