@@ -3,8 +3,10 @@ import { WORLD_GRACE_DAY_MS, WORLD_LEASE_MS, WORLD_NOW, deletionWorld } from '..
 import type { Caller } from './caller.js'
 import { deleteAccount } from './delete-account.js'
 import type { StepOutcome } from './deletion-request.js'
+import { DependencyUnavailableError } from './errors.js'
 import { countOwedRun, type OwedRetry, owedDueAt } from './owed-retry.js'
 import { resumeOpenDeletions } from './run-deletion.js'
+import { addedByNameBudgetMs } from './steps/search-added-by-name.js'
 
 const USER = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
 const AT = WORLD_NOW.toISOString()
@@ -16,6 +18,8 @@ const later = (ms: number) => new Date(WORLD_NOW.getTime() + ms)
 const unreachable = (owedRuns?: number): StepOutcome => ({ status: 'pending', action: 'unreachable', at: AT, ...(owedRuns !== undefined && { owedRuns }) })
 const unfinished: StepOutcome = { status: 'pending', action: 'unfinished', at: AT }
 const done: StepOutcome = { status: 'done', action: 'deleted', at: AT }
+/** A run of a step that told of a dependency it could not reach, and nothing else. */
+const toldOnly = { toldOfADependency: true, owesPastABound: false, changedSomething: false }
 
 function world() {
   const w = deletionWorld({ seed: [{ id: USER, rootOrgId: 'org-1', organisationIds: ['org-1'], lookups: 1 }] })
@@ -43,10 +47,23 @@ describe('owedDueAt: when a request left owing steps is due again', () => {
   })
 
   it('countOwedRun: one more than the owed outcome it replaces; the first after a done (or no) outcome counts one', () => {
-    expect(countOwedRun(unreachable(), unreachable(2))).toMatchObject({ owedRuns: 3 })
-    expect(countOwedRun(unreachable(), unreachable())).toMatchObject({ owedRuns: 1 })
-    expect(countOwedRun(unreachable(), done)).toMatchObject({ owedRuns: 1 })
-    expect(countOwedRun(unreachable(), undefined)).toMatchObject({ owedRuns: 1 })
+    expect(countOwedRun(unreachable(), unreachable(2), toldOnly)).toMatchObject({ owedRuns: 3 })
+    expect(countOwedRun(unreachable(), unreachable(), toldOnly)).toMatchObject({ owedRuns: 1 })
+    expect(countOwedRun(unreachable(), done, toldOnly)).toMatchObject({ owedRuns: 1 })
+    expect(countOwedRun(unreachable(), undefined, toldOnly)).toMatchObject({ owedRuns: 1 })
+  })
+
+  it('countOwedRun: none when no dependency was told of, or when part of the work is owed past a per-run bound only', () => {
+    expect(countOwedRun(unfinished, unreachable(2), { ...toldOnly, toldOfADependency: false })).not.toHaveProperty('owedRuns')
+    expect(countOwedRun(unreachable(), unreachable(2), { ...toldOnly, owesPastABound: true })).not.toHaveProperty('owedRuns')
+    expect(countOwedRun(done, unreachable(2), toldOnly)).toEqual(done)
+  })
+
+  it('countOwedRun: after a run that made progress on the step (changed something, or owes fewer stores than before), the count starts again at one', () => {
+    expect(countOwedRun(unreachable(), unreachable(4), { ...toldOnly, changedSomething: true })).toMatchObject({ owedRuns: 1 })
+    const lines = (...owed: string[]) => ['a', 'b'].map((store) => ({ store, action: owed.includes(store) ? 'pending' : 'deleted', count: 1 }))
+    expect(countOwedRun({ ...unreachable(), entries: lines('b') }, { ...unreachable(4), entries: lines('a', 'b') }, toldOnly)).toMatchObject({ owedRuns: 1 })
+    expect(countOwedRun({ ...unreachable(), entries: lines('a', 'b') }, { ...unreachable(4), entries: lines('a', 'b') }, toldOnly)).toMatchObject({ owedRuns: 5 })
   })
 })
 
@@ -112,5 +129,115 @@ describe('the sweeper and a request owed because Keycloak is down, with a retry 
     expect(w.requests.peek('req-1')).toMatchObject({ state: 'scheduled', steps: { keycloak: { owedRuns: 2 } } })
     const eraseAt = w.requests.peek('req-1')?.schedule?.eraseAt
     expect((await w.requests.listOpen(100, new Date(Number(eraseAt?.getTime())))).map((entry) => entry.dueAt)).toEqual([eraseAt])
+  })
+})
+
+/** A deletion world where `adders` (the user and the users they manage) each added `count` users to ORG, their name kept in those users' memberships. */
+function worldWithAdders(adders: { id: string; managedBy?: string; added: number }[]) {
+  const addedBy = (adder: string, count: number) => Array.from({ length: count }, (_, i) => `${adder.slice(0, 8)}-added-${String(i).padStart(3, '0')}`)
+  const w = deletionWorld({
+    seed: [
+      ...adders.map(({ id, managedBy }) => ({ id, rootOrgId: 'org-1', organisationIds: ['org-1'], ...(managedBy && { managedBy }) })),
+      ...adders.flatMap(({ id, added }) => addedBy(id, added)).map((id) => ({ id, rootOrgId: 'org-1' })),
+    ],
+  })
+  for (const { id: adder, added } of adders) {
+    for (const userId of addedBy(adder, added)) {
+      w.users.setAdder(userId, 'org-1', adder, 'a name')
+      w.search.users.set(userId, { id: userId, userId, status: 1, organisations: [{ organisationId: 'org-1', addedBy: adder, addedByName: 'a name' }] })
+    }
+  }
+  w.deps.owedRetry = RETRY
+  return w
+}
+
+describe('the retry delay of a request owed part by part, or owed after a run that made progress', () => {
+  it('when one managed user’s Keycloak account is out of reach while another managed user’s search work stops at its per-run bound, then the managed users’ step counts no owed run: the request is due at once', async () => {
+    const [reachable, unreachableChild] = ['6a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d42', '7b5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d43']
+    const w = worldWithAdders([
+      { id: USER, added: 0 },
+      { id: reachable, managedBy: USER, added: 40 },
+      { id: unreachableChild, managedBy: USER, added: 0 },
+    ])
+    const eraseAccount = w.identity.eraseAccount.bind(w.identity)
+    w.identity.eraseAccount = async (id: string) => {
+      if (id === unreachableChild) throw new DependencyUnavailableError('keycloak')
+      return eraseAccount(id)
+    }
+    // A slow search engine: the search work of the managed user who added 40 users stops at the run's share of the lease.
+    const eraseAdderName = w.search.eraseAdderName.bind(w.search)
+    w.search.eraseAdderName = async (userId, adderId) => {
+      w.clock.advance(1_000)
+      return eraseAdderName(userId, adderId)
+    }
+    expect(addedByNameBudgetMs({ leaseMs: WORLD_LEASE_MS })).toBeLessThan(40_000)
+
+    await deleteAccount(w.deps, { requestId: 'req-1', userId: USER, caller: self() })
+
+    const managedUsers = w.requests.peek('req-1')?.steps.managedUsers
+    expect(managedUsers).toMatchObject({ status: 'pending' })
+    expect(managedUsers).not.toHaveProperty('owedRuns')
+    expect(managedUsers?.entries).toEqual(
+      expect.arrayContaining([{ store: 'keycloak (managed users)', action: 'pending' }, expect.objectContaining({ store: 'search.user_alias (addedByName) (managed users)', action: 'pending' })]),
+    )
+    expect(await listedBy(w, w.clock.now())).toBeDefined()
+  })
+
+  it('when a run rewrote some of the documents naming the user before the search engine failed, then the count of owed runs starts again at one; a run that changed nothing counts one more', async () => {
+    const w = worldWithAdders([{ id: USER, added: 30 }])
+    // The search engine fails every fourth rewrite: each run rewrites three documents, then finds it out of reach.
+    const eraseAdderName = w.search.eraseAdderName.bind(w.search)
+    let calls = 0
+    w.search.eraseAdderName = async (userId, adderId) => {
+      if (++calls % 4 === 0) throw new DependencyUnavailableError('search')
+      return eraseAdderName(userId, adderId)
+    }
+    const owedRuns = () => w.requests.peek('req-1')?.steps.searchAddedByName?.owedRuns
+    const rewritten = () => w.requests.peek('req-1')?.steps.searchAddedByName?.entries?.find((entry) => entry.store === 'search.user_alias (addedByName)')?.count
+    const runWhenDue = async () => {
+      const dueAt = (await listedBy(w, later(10 * 60_000)))?.dueAt
+      w.clock.advance(Number(dueAt?.getTime()) - w.clock.now().getTime())
+      expect(await resumeOpenDeletions(w.deps)).toMatchObject({ resumed: 1, partial: 1 })
+    }
+
+    await deleteAccount(w.deps, { requestId: 'req-1', userId: USER, caller: self() })
+    expect(w.requests.peek('req-1')?.steps.searchAddedByName).toMatchObject({ status: 'pending', action: 'unreachable', owedRuns: 1 })
+    expect(rewritten()).toBe(3)
+
+    await runWhenDue()
+    expect(rewritten()).toBe(6)
+    expect(owedRuns()).toBe(1)
+    expect(await listedBy(w, new Date(w.clock.now().getTime() + 1000))).toBeDefined()
+
+    // Down altogether: nothing changes, and the wait grows again.
+    w.search.down = true
+    await runWhenDue()
+    expect(owedRuns()).toBe(2)
+    await runWhenDue()
+    expect(owedRuns()).toBe(3)
+  })
+
+  it('when the managed users’ runs rewrote documents naming a managed user before the search engine failed, then their step’s count starts again at one too, though the user’s own run of the search step changed something first', async () => {
+    const child = '6a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d42'
+    const w = worldWithAdders([
+      { id: USER, added: 12 },
+      { id: child, managedBy: USER, added: 12 },
+    ])
+    // The search engine fails every fourth rewrite: in each run, the user's and the managed user's work each rewrite three documents first.
+    const eraseAdderName = w.search.eraseAdderName.bind(w.search)
+    let calls = 0
+    w.search.eraseAdderName = async (userId, adderId) => {
+      if (++calls % 4 === 0) throw new DependencyUnavailableError('search')
+      return eraseAdderName(userId, adderId)
+    }
+
+    await deleteAccount(w.deps, { requestId: 'req-1', userId: USER, caller: self() })
+    expect(w.requests.peek('req-1')?.steps.managedUsers).toMatchObject({ status: 'pending', owedRuns: 1 })
+
+    const dueAt = (await listedBy(w, later(10 * 60_000)))?.dueAt
+    w.clock.advance(Number(dueAt?.getTime()) - w.clock.now().getTime())
+    expect(await resumeOpenDeletions(w.deps)).toMatchObject({ resumed: 1, partial: 1 })
+    expect(calls).toBe(16)
+    expect(w.requests.peek('req-1')?.steps).toMatchObject({ searchAddedByName: { owedRuns: 1 }, managedUsers: { status: 'pending', owedRuns: 1 } })
   })
 })

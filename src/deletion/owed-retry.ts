@@ -12,15 +12,42 @@ export interface OwedRetry {
   maxMs: number
 }
 
+/** What a run saw of one step, which countOwedRun decides by. */
+export interface StepRunFacts {
+  /** It told of a dependency it could not reach (onStepError: the search engine, Redis, Keycloak down or refusing, a store this instance lacks). */
+  toldOfADependency: boolean
+  /** Part of its work is owed past a per-run bound only, more of it left to do at once (StepContext.owesPastABound: a managed user's). */
+  owesPastABound: boolean
+  /** It changed something (StepContext.progressed: it, or its runs for the managed users, added to it). */
+  changedSomething: boolean
+}
+
 /**
- * A step the run left owed after telling of a dependency it could not reach (onStepError: the
- * search engine, Redis, Keycloak down or refusing, a store this instance lacks): its outcome counts
- * the runs in a row it has been owed so (`owedRuns`, one more than the outcome it replaces when that
- * was owed too). A step owed without that (past a per-run bound, more work left) counts none.
+ * The owed outcome as recorded, counting the runs in a row it has been owed for want of a
+ * dependency (`owedRuns`, which owedDueAt waits by):
+ * - none when no dependency was told of (owed past a per-run bound: `unfinished`), or when part of
+ *   the work is owed so (a managed user's search past its bound while another's Keycloak failed):
+ *   that part can go on at once, and waiting would hold it back for nothing;
+ * - 1 (the shortest wait) after a run that made progress on the step (changed something, or owes
+ *   fewer stores than before: a search that rewrote hundreds of documents, a store the managed
+ *   users owed done now, before a dependency timed out): the dependency answers, only not for all
+ *   of it, and a wait climbing to its longest between productive runs would slow the work for nothing;
+ * - else one more than the outcome it replaces when that was owed too: a long outage costs the
+ *   dependency fewer and fewer tries.
  */
-export function countOwedRun(outcome: StepOutcome, before: StepOutcome | undefined): StepOutcome {
-  const runsBefore = before?.status === 'pending' ? (before.owedRuns ?? 0) : 0
+export function countOwedRun(outcome: StepOutcome, before: StepOutcome | undefined, run: StepRunFacts): StepOutcome {
+  if (outcome.status !== 'pending' || !run.toldOfADependency || run.owesPastABound) return outcome
+  const progressed = run.changedSomething || owesFewerStores(outcome, before)
+  const runsBefore = !progressed && before?.status === 'pending' ? (before.owedRuns ?? 0) : 0
   return { ...outcome, owedRuns: runsBefore + 1 }
+}
+
+/** Whether a store line owed by the outcome before is no longer owed (done now), for a step with a line per store. */
+function owesFewerStores(outcome: StepOutcome, before: StepOutcome | undefined): boolean {
+  if (before?.status !== 'pending') return false
+  const owedNow = new Set((outcome.entries ?? []).filter((entry) => entry.action === 'pending').map((entry) => entry.store))
+  const nowStores = new Set((outcome.entries ?? []).map((entry) => entry.store))
+  return (before.entries ?? []).some((entry) => entry.action === 'pending' && nowStores.has(entry.store) && !owedNow.has(entry.store))
 }
 
 /**

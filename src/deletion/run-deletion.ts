@@ -10,7 +10,7 @@ import { auditRecord, failRequest, owedEndRecord, settleRequest } from './settle
 import { STEPS, stepsOf } from './steps/index.js'
 import { recordLock } from './steps/lock.js'
 import { mayHaveActedUnrecorded, runStep } from './steps/absent-on-resume.js'
-import { contactsOnce, type StepDeps } from './steps/step.js'
+import { contactsOnce, type StepDeps, type StepsProgressed } from './steps/step.js'
 
 export interface RunDeps extends StepDeps {
   requests: DeletionRequestStore
@@ -62,12 +62,23 @@ export async function runRemainingSteps(deps: RunDeps, request: DeletionRequest,
   const readContactsOnce = contactsOnce(deps, request.userId)
   // The steps that changed something in this run, the managed users' runs of them too (see StepContext.progressed).
   const progressed = new Set<string>()
-  // Whether the step in hand told of a dependency it could not reach: its owed outcome then counts toward the retry delay (owed-retry.ts).
-  let toldOfADependency = false
+  // What the run sees of the step in hand, by which its owed outcome counts toward the retry delay or not (owed-retry.ts).
+  let stepRun = { toldOfADependency: false, owesPastABound: false, changedSomething: false }
+  // The run's `progressed` as each step sees it: what a step adds (its own runs for the managed users' too) says it changed something.
+  const stepProgressed: StepsProgressed = {
+    has: (step) => progressed.has(step),
+    add: (step) => {
+      progressed.add(step)
+      stepRun.changedSomething = true
+    },
+  }
+  const owesPastABound = () => {
+    stepRun.owesPastABound = true
+  }
   const stepDeps: RunDeps = {
     ...deps,
     onStepError: (step, err, requestId) => {
-      toldOfADependency = true
+      stepRun.toldOfADependency = true
       deps.onStepError?.(step, err, requestId)
     },
   }
@@ -84,15 +95,25 @@ export async function runRemainingSteps(deps: RunDeps, request: DeletionRequest,
       await checkpoint()
     }
     let result: StepOutcome
-    toldOfADependency = false
+    stepRun = { toldOfADependency: false, owesPastABound: false, changedSomething: false }
     try {
-      result = await runStep(step.run, { deps: stepDeps, request, plan, userName, contacts: readContactsOnce, recordNow, progressed, resumed: resumed && mayHaveActedUnrecorded(recordedBefore) })
+      result = await runStep(step.run, {
+        deps: stepDeps,
+        request,
+        plan,
+        userName,
+        contacts: readContactsOnce,
+        recordNow,
+        progressed: stepProgressed,
+        owesPastABound,
+        resumed: resumed && mayHaveActedUnrecorded(recordedBefore),
+      })
     } catch (err) {
       // The run stops here (Cassandra went away): keep what is done if it can still be written, so the retry starts at this step.
       if (!(err instanceof LeaseLostError)) await checkpoint().catch(() => undefined)
       throw err
     }
-    if (result.status === 'pending' && toldOfADependency) result = countOwedRun(result, recordedBefore)
+    result = countOwedRun(result, recordedBefore, stepRun)
     request.steps[step.name] = result
     unrecorded[step.name] = result
     if (step.checkpointAfter?.(result)) await checkpoint()

@@ -34,6 +34,9 @@ class StoreTally {
     return [...this.stores.values()].some((line) => line.pending)
   }
 
+  /** Whether some managed user's step is owed past a per-run bound only (it told of no dependency): that part can go on at once. */
+  owesPastABound = false
+
   /** 'pending' where a store still owes something for some managed user; else what was done, each verb once (e.g. "deleted, absent"). */
   entries(): { store: string; action: string; count?: number }[] {
     return [...this.stores].map(([store, line]) => ({ store, action: line.pending ? 'pending' : line.actions.join(', '), ...(line.count !== undefined && { count: line.count }) }))
@@ -82,8 +85,16 @@ async function eraseManaged(
 ): Promise<void> {
   await hold(deps, childId, request.id, plan)
   deps.listener.userDeleted(childId)
+  // Whether the managed user's step in hand told of a dependency: owed without that, it is owed past a per-run bound.
+  let toldOfADependency = false
   const context: StepContext = {
-    deps: { ...deps, onStepError: (_step, err, requestId) => deps.onStepError?.('managedUsers', err, requestId) },
+    deps: {
+      ...deps,
+      onStepError: (_step, err, requestId) => {
+        toldOfADependency = true
+        deps.onStepError?.('managedUsers', err, requestId)
+      },
+    },
     // The deleted user's request, for the managed user: its id for the log, its requester on the row,
     // its lease as it stands now (a step bounded by the lease reads it; nothing renews it while the managed users run).
     request: { ...request, userId: childId, steps: {} },
@@ -98,7 +109,9 @@ async function eraseManaged(
   }
   for (const step of steps) {
     if (!step.run) continue
+    toldOfADependency = false
     const outcome = await runStep(step.run, context)
+    if (outcome.status === 'pending' && !toldOfADependency) tally.owesPastABound = true
     for (const hash of outcome.hashes ?? []) hashes.add(hash)
     // The row is this step's own line (scrubbed / hard-deleted, one per managed user).
     if (step === userRow) continue
@@ -168,7 +181,7 @@ export function managedUsersStep(personalStoreSteps: readonly DeletionStep[]): M
     // A hard deletion cuts the children loose from this user: only this outcome still names them, for the event.
     checkpointAfter: (outcome: StepOutcome) => (outcome.ids?.length ?? 0) > 0,
     kept: { action: 'kept', why: 'managed users untouched while the deletion can be cancelled' },
-    async run({ deps, request, plan, recordNow, resumed, progressed }: StepContext): Promise<StepOutcome> {
+    async run({ deps, request, plan, recordNow, resumed, progressed, owesPastABound }: StepContext): Promise<StepOutcome> {
       const { users, clock } = deps
       const verb = plan === 'hard' ? 'hard-deleted' : 'scrubbed'
       // A rerun (a store was out of reach) finds the children it already cut loose in its own earlier outcome.
@@ -184,6 +197,8 @@ export function managedUsersStep(personalStoreSteps: readonly DeletionStep[]): M
       const tally = new StoreTally()
       const hashes = new Set<string>()
       for (const childId of managed) await eraseManaged({ deps, request, plan, resumed, progressed }, childId, steps, tally, hashes)
+      // One outcome owes for every managed user: a part owed past a bound makes it due at once, whatever another part waits on (owed-retry.ts).
+      if (tally.owesPastABound) owesPastABound?.()
       const entries = [{ store: STORE, action: verb, count: managed.length }, ...mergeWithEarlier(earlier, plan, tally.entries())]
       return stepOutcome(tally.pending ? 'pending' : 'done', verb, clock.now(), managed.length, { plan, ids: managed, entries, ...keptHashes(earlier, hashes, keyId(deps.receiptKey)) })
     },

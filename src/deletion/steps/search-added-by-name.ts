@@ -2,7 +2,7 @@ import type { DeletionRequest, StepOutcome } from '../deletion-request.js'
 import { DependencyUnavailableError } from '../errors.js'
 import { ABSENT_ON_RESUME } from './absent-on-resume.js'
 import type { UserSearchIndex, UserStore } from '../ports.js'
-import { type DeletionStep, NOT_CONFIGURED, type PlanName, type RecordedOutcomes, SEARCH, type StepDeps, owedWhenUnavailable, stepOutcome, withoutStore } from './step.js'
+import { type DeletionStep, NOT_CONFIGURED, type PlanName, type RecordedOutcomes, SEARCH, type StepDeps, type StepsProgressed, owedWhenUnavailable, stepOutcome, withoutStore } from './step.js'
 
 const STEP_NAME = 'searchAddedByName'
 const STORE = SEARCH.steps.searchAddedByName
@@ -111,7 +111,7 @@ async function eraseFrom(users: UserStore, search: UserSearchIndex, document: { 
  * step, time per lease): true when none is left. `progressed`: the steps that changed something in
  * this deletion run (StepContext.progressed), this one's runs for the managed users among them.
  */
-async function eraseAdderNames(deps: StepDeps, pastBound: () => boolean, progressed: Set<string>, search: UserSearchIndex, adderId: string, counts: Counts): Promise<boolean> {
+async function eraseAdderNames(deps: StepDeps, pastBound: () => boolean, progressed: StepsProgressed, search: UserSearchIndex, adderId: string, counts: Counts): Promise<boolean> {
   const hasProgressed = () => progressed.has(STEP_NAME)
   let after: string | undefined
   let rewritten = 0

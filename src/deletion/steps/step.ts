@@ -87,9 +87,22 @@ export interface StepContext {
    * The names of the steps that changed something in this deletion run, shared by the person's
    * steps and the managed users': a step bounded in time lets the first of its runs to find work do
    * some past its bound, so that no deletion run ends without progress, and the later ones stop at
-   * it. Absent (a step run on its own): the step's run is the first.
+   * it. Absent (a step run on its own): the step's run is the first. The run sees what each step
+   * adds, so that a step which changed something counts as having made progress (owed-retry.ts).
    */
-  progressed?: Set<string>
+  progressed?: StepsProgressed
+  /**
+   * Tells the run that part of this step's work is owed past a per-run bound only (more of it left,
+   * nothing in its way), whatever dependency another part told of: the owed outcome is then due at
+   * once (owed-retry.ts). For a step owed part by part (the managed users'). Absent: nobody is told.
+   */
+  owesPastABound?(): void
+}
+
+/** The names of the steps that changed something in a deletion run (StepContext.progressed): a Set, or a view of one that notes what a step adds. */
+export interface StepsProgressed {
+  has(step: string): boolean
+  add(step: string): void
 }
 
 /** A deletion's recorded outcomes by step name (DeletionRequest.steps, typed loosely: the step names follow from the steps). */
