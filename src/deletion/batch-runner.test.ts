@@ -12,6 +12,7 @@ import type { DeletionInput, DeletionOutcome } from './delete-account.js'
 import type { DeletionRequest, RequestState } from './deletion-request.js'
 import { CallerLockedOutError, DependencyUnavailableError, RequestAlreadyOpenedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
 import { FencePassedError } from './lease.js'
+import { OWN_ACCOUNT_DWELL_MS } from './own-account-dwell.js'
 import type { BatchItem, Clock } from './ports.js'
 import { lockOutStanding } from './user-condition.js'
 
@@ -401,11 +402,66 @@ describe("BatchRunner: the creator's own account", () => {
     await w.runner.pass()
     await eventually(async () => expect((await w.slice(1))?.done).toBe(true))
     expect(w.engine.users()).toEqual([U1, U2, U3])
+    w.clock.advance(OWN_ACCOUNT_DWELL_MS)
     await w.runner.pass()
     await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
 
     expect(w.engine.users()).toEqual([U1, U2, U3, CREATOR])
-    expect(await w.item(CREATOR)).toEqual(deleted(CREATOR, 0, START))
+    expect(await w.item(CREATOR)).toEqual(deleted(CREATOR, 0, w.clock.now()))
+  })
+
+  it("when every other user of the job is settled, then the creator's own account waits OWN_ACCOUNT_DWELL_MS after the last of them before it is deleted (its slice given back meanwhile), so a creator polling the status reads it pending once the others are settled", async () => {
+    const w = batchWorld({ concurrency: 1 })
+    await w.submit([CREATOR, U1, U2, U3], 2)
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.leaseUntil.getTime()).toBeLessThanOrEqual(START.getTime()))
+    w.clock.advance(500)
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(1))?.done).toBe(true))
+
+    // The last other user (U3, of slice 1) was settled at START + 500: the dwell runs from then.
+    w.clock.set(new Date(START.getTime() + 500 + OWN_ACCOUNT_DWELL_MS - 1))
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.leaseUntil.getTime()).toBeLessThanOrEqual(w.clock.now().getTime()))
+    expect(w.engine.users()).toEqual([U1, U2, U3])
+    expect(await w.item(CREATOR)).toEqual(pending(CREATOR, 0))
+    const status = await readBatchStatus({ jobs: w.jobs, clock: w.clock }, { caller: CALLER, jobId: JOB_ID, offset: 0, limit: 10 })
+    expect(status.outcomes.find((outcome) => outcome.userId === CREATOR)).toEqual({ userId: CREATOR, status: 'pending' })
+
+    w.clock.advance(1)
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+    expect(w.engine.users()).toEqual([U1, U2, U3, CREATOR])
+  })
+
+  it("when the creator's own slice settles the job's last other user, then that pass leaves the own account pending: it is deleted at a pass OWN_ACCOUNT_DWELL_MS later", async () => {
+    const w = batchWorld({ concurrency: 1 })
+    await w.submit([CREATOR, U1])
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.leaseUntil.getTime()).toBeLessThanOrEqual(START.getTime()))
+    expect(w.engine.users()).toEqual([U1])
+    expect(await w.item(CREATOR)).toEqual(pending(CREATOR, 0))
+
+    w.clock.advance(OWN_ACCOUNT_DWELL_MS)
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+    expect(w.engine.users()).toEqual([U1, CREATOR])
+  })
+
+  it("when another user of the creator's slice is left pending by a fault, then that slice is taken again at the next pass (that user retried at once), not held back until every other slice is done", async () => {
+    const w = batchWorld({ concurrency: 1 })
+    await w.submit([CREATOR, U1, U2, U3], 2)
+    w.engine.during(U1, () => {
+      throw new DependencyUnavailableError('keycloak')
+    })
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.leaseUntil.getTime()).toBeLessThanOrEqual(START.getTime()))
+    expect(await w.item(U1)).toEqual(pending(U1, 0, 1))
+
+    await w.runner.pass()
+    await eventually(async () => expect(await w.item(U1)).toEqual(deleted(U1, 0, START, 1)))
+    expect(w.engine.users()).toEqual([U1, U1])
+    expect((await w.slice(1))?.taken).toBe(false)
   })
 
   it("when an instance that knows nothing of the wait (restarted, or another) takes the creator's slice while another slice is still pending, then it too leaves the creator's own account pending; it is deleted once, after the others", async () => {
@@ -423,6 +479,7 @@ describe("BatchRunner: the creator's own account", () => {
     expect(await w.item(CREATOR)).toEqual(pending(CREATOR, 0))
     await restarted.pass()
     await eventually(async () => expect((await w.slice(1))?.done).toBe(true))
+    w.clock.advance(OWN_ACCOUNT_DWELL_MS)
     await restarted.pass()
     await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
 

@@ -5,6 +5,7 @@ import type { DeletionInput, DeletionOutcome } from './delete-account.js'
 import { type DeletionRequest, type RequestState, isFinished } from './deletion-request.js'
 import { CallerLockedOutError, RequestAlreadyOpenedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
 import { FencePassedError } from './lease.js'
+import { OWN_ACCOUNT_DWELL_MS } from './own-account-dwell.js'
 import type { BatchItem, BatchJob, BatchJobStore, Clock, DeletionRequestStore } from './ports.js'
 import { leaseEnd, SliceLease } from './slice-lease.js'
 
@@ -93,7 +94,8 @@ const CANCEL_LOOK_MS = 1000
 
 /**
  * The job's creator's own account (a person's job listing its creator): deleted last, once every
- * other user of the job is settled. Deleted earlier, it would lock the creator out at once (the
+ * other user of the job is settled and OWN_ACCOUNT_DWELL_MS more have passed (so the creator's CLI
+ * reads that before it is locked out). Deleted earlier, it would lock the creator out at once (the
  * users after it failed as a single delete of theirs would be) and leave nobody able to read how
  * the job ended: a creator who administers no organisation has nobody else who may follow it.
  * A trusted consumer's job has no person behind it (its caller names the consumer).
@@ -126,7 +128,7 @@ const cancelledSince = (state: RequestState) => state === 'cancelling' || state 
  * attempts meet a dependency in trouble. A person's job runs on their authority only while the
  * lock-out would let them in: once it would refuse them, the users not begun are failed as a
  * single delete of theirs would be; so the creator's own account, when the job lists it, is
- * deleted last, once every other slice is done (isOwnAccount). Once the job is cancelled, no deletion begins: a user whose
+ * deleted last, OWN_ACCOUNT_DWELL_MS after every other user is settled (isOwnAccount). Once the job is cancelled, no deletion begins: a user whose
  * deletion an earlier try began is finished from its request, every other is recorded cancelled.
  * `stop()` ends the work after the deletions in flight and gives the slices back, so another
  * instance carries on at once.
@@ -302,12 +304,17 @@ export class BatchRunner {
           outcomes.push(item)
           continue
         }
-        // The creator's own account waits for every other user of the job to settle: the slice is
-        // given back, its other users settled, and taken again once the job's other slices are done.
-        if (isOwnAccount(job, item) && !(settled && (await this.othersDone(job.id, slice)))) {
-          this.ownAccountSlice.set(job.id, slice)
-          settled = false
-          continue
+        // The creator's own account waits for every other user of the job to settle, then for
+        // OWN_ACCOUNT_DWELL_MS: the slice is given back and taken again meanwhile. Only a slice whose
+        // other users are all settled is skipped while the job's other slices are worked: one with a
+        // user left pending (a fault) is taken again at the next pass, so that user is not kept waiting.
+        if (isOwnAccount(job, item)) {
+          const turn = settled ? await this.ownAccountTurn(job, slice, outcomes) : 'others pending'
+          if (turn !== 'now') {
+            if (settled && turn === 'others pending') this.ownAccountSlice.set(job.id, slice)
+            settled = false
+            continue
+          }
         }
         const go = await this.waitForBreaker(job, lease)
         if (go === 'lease lost' || go === 'stopped') {
@@ -393,12 +400,20 @@ export class BatchRunner {
   }
 
   /**
-   * Whether every slice of the job but this one is done, read from the store: what every instance
-   * sees alike, before and after a restart, so the creator's own account is deleted after all the
-   * others, whichever instance works which slice.
+   * Whether the creator's own account, in `slice`, may be deleted now: every other slice of the job
+   * done, read from the store (what every instance sees alike, before and after a restart, so it is
+   * deleted after all the others whichever instance works which slice), and the last of the other
+   * users settled at least OWN_ACCOUNT_DWELL_MS ago. That time comes from the done slices' tallies
+   * and `settledHere`, this slice's other users: no read more. A slice done before the tallies
+   * kept it counts as settled long ago. A cancelled job's own account reaches no deletion (it is
+   * recorded cancelled): it does not wait out the dwell.
    */
-  private async othersDone(jobId: string, slice: number): Promise<boolean> {
-    return (await this.deps.jobs.slices(jobId)).every((other) => other.slice === slice || other.done)
+  private async ownAccountTurn(job: BatchJob, slice: number, settledHere: readonly BatchItem[]): Promise<'now' | 'others pending' | 'dwelling'> {
+    const others = (await this.deps.jobs.slices(job.id)).filter((other) => other.slice !== slice)
+    if (!others.every((other) => other.done)) return 'others pending'
+    const lastSettled = Math.max(0, ...others.map((other) => other.tally?.lastSettledAt?.getTime() ?? 0), ...settledHere.map((item) => item.at?.getTime() ?? 0))
+    if (this.deps.clock.now().getTime() - lastSettled >= OWN_ACCOUNT_DWELL_MS) return 'now'
+    return (await this.cancelledOrNotKnown(job)) ? 'now' : 'dwelling'
   }
 
   /**

@@ -246,13 +246,13 @@ describe('npm run deletion:batch against the built server while the search engin
 
 describe('npm run deletion:batch run by a learner listing their own id, against the built server', () => {
   const db = createCassandraClient(testConfig().cassandra)
-  // Passes 3 s apart: the own account, deferred by the pass that settles the others, waits for the
-  // next, so the CLI (a poll a second) reads every other id settled before the deletion locks it out.
+  // The service's default pass interval: the own account waits OWN_ACCOUNT_DWELL_MS once the others
+  // are settled, so the CLI (a poll a second) reads that before the deletion locks it out.
   let server: ContractServer
   const dir = mkdtempSync(join(tmpdir(), 'deletion-batch-own-'))
 
   beforeAll(async () => {
-    server = await startContractServer({ env: { BATCH_POLL_INTERVAL_MS: '3000', BATCH_MAX_DELETIONS_PER_SECOND: '0' } })
+    server = await startContractServer({ env: { BATCH_MAX_DELETIONS_PER_SECOND: '0' } })
   })
   afterAll(async () => {
     await server.stop()
