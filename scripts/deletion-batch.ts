@@ -4,7 +4,7 @@ import { credentials } from './lib/batch-cli/credentials.js'
 import { follow } from './lib/batch-cli/follow.js'
 import { readIds } from './lib/batch-cli/ids-file.js'
 import { readOptions } from './lib/batch-cli/options.js'
-import { ownUserId } from './lib/batch-cli/own-account.js'
+import { ownUserId, tokenExpiresAt } from './lib/batch-cli/own-account.js'
 import { createServiceClient } from './lib/batch-cli/service-call.js'
 import { submitAll } from './lib/batch-cli/submit.js'
 import { fail } from './lib/batch-cli/terminal.js'
@@ -25,8 +25,9 @@ import { fail } from './lib/batch-cli/terminal.js'
 // (also when some deletions still owe steps to a store that was down: listed `owed <userId> <requestId>`
 // and counted on the last line, retried until done), 1 when any failed or was spared by a cancel, 2 when
 // nothing could be submitted, cancelled or followed (a job id the service does not know included). A job
-// listing the caller's own account deletes it last, locking them out: a 401 once every other id read
-// settled is that deletion, said on the last line, and the exit code is the rule's above. A flag
+// listing the caller's own account deletes it last, locking them out: a 401 (the token not expired)
+// once every other id read settled, the job neither paused nor cancelled, is that deletion, said on
+// the last line, and the exit code is the rule's above. A flag
 // that takes a value given twice is refused.
 
 // Flags and credentials: all checked before anything is read or sent.
@@ -35,13 +36,15 @@ const headers = credentials()
 const service = createServiceClient(options.base, headers)
 // A job's last act may delete the caller's own account: the CLI then tells that 401 from any other.
 const ownId = ownUserId(headers['x-authenticated-user-token'])
+// A 401 past the token's expiry is that expiry, whatever the jobs did.
+const caller = { ownId, tokenExpiresAt: tokenExpiresAt(headers['x-authenticated-user-token']) }
 
 async function main(): Promise<number> {
   if (options.jobIds && options.cancel) {
     await cancelAll(service, options.jobIds, options.giveUpMs)
-    return follow(service, options.jobIds, options.giveUpMs, { answeredBefore: true, cancelled: true, ownId })
+    return follow(service, options.jobIds, options.giveUpMs, { answeredBefore: true, cancelled: true, ...caller })
   }
-  if (options.jobIds) return follow(service, options.jobIds, options.giveUpMs, { ownId })
+  if (options.jobIds) return follow(service, options.jobIds, options.giveUpMs, caller)
   const file = readIds(options.file ?? '')
   if (options.dryRun) {
     const who = headers['x-authenticated-user-token'] ? 'API_BEARER and USER_TOKEN' : 'API_BEARER alone (a trusted consumer)'
@@ -51,7 +54,7 @@ async function main(): Promise<number> {
     return 0
   }
   // The submit was answered: a TLS or port failure while following is waited out, not final.
-  return follow(service, await submitAll(service, file, options), options.giveUpMs, { answeredBefore: true, ownId })
+  return follow(service, await submitAll(service, file, options), options.giveUpMs, { answeredBefore: true, ...caller })
 }
 
 // Never a stack trace: an error nobody foresaw is named, not dumped (its message may hold a token).

@@ -270,7 +270,9 @@ describe('npm run deletion:batch run by a learner listing their own id, against 
 
     for (const id of others) expect(out).toContain(`failed ${id} FORBIDDEN`)
     expect(out).toContain('done: 1 deleted, FORBIDDEN=2 failed, of 3')
-    expect(out).toMatch(/the last act of job [0-9a-f-]{36} deleted your own account/)
+    expect(out).toMatch(
+      /the last act of job [0-9a-f-]{36} is deleting your own account \([0-9a-f-]{36}\), once every other id is settled: the 401 right after the status read showing that says your account is deleted/,
+    )
     expect(out).not.toContain('the jobs go on without this CLI')
     expect(code).toBe(1)
     expect((await db.execute(`SELECT isdeleted FROM ${TEST_KEYSPACE}.user WHERE id = ?`, [self], { prepare: true })).first()?.get('isdeleted')).toBe(true)

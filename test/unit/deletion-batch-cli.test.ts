@@ -1039,13 +1039,15 @@ describe("a job listing the caller's own account, which the service deletes last
     expect(out).toContain(`failed ${first} FORBIDDEN`)
     expect(out).toContain(`failed ${second} FORBIDDEN`)
     expect(out).toContain('done: 1 deleted, FORBIDDEN=2 failed, of 3')
-    expect(out).toContain(`the last act of job ${jobId} deleted your own account (${own}), after every other id was settled`)
+    expect(out).toContain(
+      `the last act of job ${jobId} is deleting your own account (${own}), once every other id is settled: the 401 right after the status read showing that says your account is deleted`,
+    )
     expect(out).not.toContain('follow again')
     expect(out).not.toContain('refused')
     expect(code).toBe(1)
   }, 30_000)
 
-  it('when the 401 comes while other ids were still pending at the last poll, then it says the job deletes the own account last and that an ORG_ADMIN can follow the job, not to follow again with this token, and exits 2', async () => {
+  it('when the 401 comes while other ids were still pending at the last poll, then it is not taken for the own deletion (the service deletes it only after them): it says a credential is likely no longer accepted, to follow again with --job, and exits 2', async () => {
     const jobId = randomUUID()
     let polls = 0
     const service = await stub((_request, res) => {
@@ -1054,11 +1056,44 @@ describe("a job listing the caller's own account, which the service deletes last
     })
     const { code, out } = await runCli(['--job', jobId, '--url', service.url], ownCredentials)
     expect(out).toContain(`status of job ${jobId} refused: 401 UOS_0070 You are not authorized.`)
-    expect(out).toContain(`job ${jobId} lists your own account (${own}), which it deletes last, once every other id is settled`)
-    expect(out).toContain(`an ORG_ADMIN of your organisation can follow the jobs with --job ${jobId}`)
-    expect(out).not.toContain('follow again')
+    expect(out).toContain(
+      `job ${jobId} lists your own account (${own}), deleted only once every other id is settled, and some were still pending at the last read: this refusal is most likely not that deletion`,
+    )
+    expect(out).toContain(`the jobs go on without this CLI: follow again with --job ${jobId}`)
+    expect(out).not.toContain('deleting your own account')
     expect(code).toBe(2)
   }, 30_000)
+
+  it('when the 401 comes after a poll read every other id settled but the USER_TOKEN has expired, then it says the token expired and to follow again with a fresh one and --job, exit 2, not that the job deleted the account', async () => {
+    const jobId = randomUUID()
+    let polls = 0
+    const service = await stub((_request, res) => {
+      polls += 1
+      return polls === 1 ? status(res, running(jobId, [pendingOne(own), forbidden(first), forbidden(second)], 2)) : refused(res)
+    })
+    const expired = { ...ownCredentials, USER_TOKEN: `${segment({ alg: 'RS256' })}.${segment({ sub: `f:provider-1:${own}`, exp: Math.floor(Date.now() / 1000) - 60 })}.signature` }
+    const { code, out } = await runCli(['--job', jobId, '--url', service.url], expired)
+    expect(out).toMatch(/your USER_TOKEN expired at \S+: the jobs go on without this CLI: follow again with a fresh USER_TOKEN and --job /)
+    expect(out).toContain(`--job ${jobId}`)
+    expect(out).not.toContain('your own account')
+    expect(out).not.toContain('done:')
+    expect(code).toBe(2)
+  }, 30_000)
+
+  for (const state of ['paused', 'cancelled'] as const)
+    it(`when the 401 comes after a poll read every other id settled but the job ${state}, then it is not taken for the own deletion (a ${state} job deletes nothing): a refusal as any other, follow again with --job, exit 2`, async () => {
+      const jobId = randomUUID()
+      let polls = 0
+      const service = await stub((_request, res) => {
+        polls += 1
+        return polls === 1 ? status(res, { ...running(jobId, [pendingOne(own), forbidden(first), forbidden(second)], 2), state }) : refused(res)
+      })
+      const { code, out } = await runCli(['--job', jobId, '--url', service.url], ownCredentials)
+      expect(out).toContain(`the jobs go on without this CLI: follow again with --job ${jobId}`)
+      expect(out).not.toContain('deleting your own account')
+      expect(out).not.toContain('done:')
+      expect(code).toBe(2)
+    }, 30_000)
 
   it('when the token is refused (401) for a job that does not list the own account, then it is a refusal as before: follow again with --job, exit 2', async () => {
     const jobId = randomUUID()

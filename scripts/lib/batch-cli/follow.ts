@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import { BATCH_CLI_POLL_MS } from '../../../src/deletion/own-account-dwell.js'
 import { isStatus, MAX_IDS_PER_JOB, STATUS_PATH, type Status } from './batch-api.js'
 import { exitOnInterrupt } from './interrupt.js'
 import { type ProgressView, progressView } from './progress-view.js'
@@ -7,7 +8,8 @@ import { deletedOwnAccountLast, ownAccountPendingIn } from './own-account.js'
 import { failuresText, summarise } from './summary.js'
 import { fail, stopBar } from './terminal.js'
 
-const POLL_MS = 1000
+// The service lets a job's creator's own account wait a few of these polls once the others are settled (OWN_ACCOUNT_DWELL_MS).
+const POLL_MS = BATCH_CLI_POLL_MS
 
 type StatusRead =
   | { kind: 'status'; status: Status }
@@ -43,7 +45,7 @@ async function readStatus(service: ServiceClient, jobId: string, timeoutMs: numb
   return { kind: 'status', status: answer.body.result }
 }
 
-/** How a follow ended: every job's last status, and the job whose last act deleted the caller's own account, if that ended it. */
+/** How a follow ended: every job's last status, and the job whose last act, deleting the caller's own account, ended the follow (a 401), if one did. */
 interface Followed {
   statuses: Status[]
   ownAccountDeletedBy?: string
@@ -52,9 +54,18 @@ interface Followed {
 /**
  * Polls every job until all are completed (or cancelled, their last users settled); the last statuses. Gives up (exit 2) after giveUpMs
  * without an answer. `answered`: the service at this address has answered already (the submit). `ownId`: the caller's own user id,
- * whose deletion, the last act of its job, refuses every read after it (see deletedOwnAccountLast).
+ * whose deletion, the last act of its job, refuses every read after it (see deletedOwnAccountLast); `tokenExpiresAt`: when the user
+ * token expires, a 401 past it being that.
  */
-async function pollUntilCompleted(service: ServiceClient, jobIds: string[], giveUpMs: number, view: ProgressView, answered: boolean, ownId: string | undefined): Promise<Followed> {
+async function pollUntilCompleted(
+  service: ServiceClient,
+  jobIds: string[],
+  giveUpMs: number,
+  view: ProgressView,
+  answered: boolean,
+  ownId: string | undefined,
+  tokenExpiresAt: number | undefined,
+): Promise<Followed> {
   // When the current run of unanswered polls began; undefined while the service answers.
   let silentSince: number | undefined
   let answeredHere = answered
@@ -80,14 +91,19 @@ async function pollUntilCompleted(service: ServiceClient, jobIds: string[], give
     // Most often a user token that expired during a long follow: the jobs go on all the same.
     const refused = reads.find((read): read is Extract<StatusRead, { kind: 'refused' }> => read.kind === 'refused')
     if (refused) {
-      // The job deleted the caller's own account, its last user: nothing is left to follow, and no follow again could read it.
+      // A token past its expiry is refused whatever the jobs did: a fresh one follows them again.
+      if (refused.status === 401 && tokenExpiresAt !== undefined && Date.now() >= tokenExpiresAt)
+        fail(
+          `${refused.problem}\nyour USER_TOKEN expired at ${new Date(tokenExpiresAt).toISOString()}: the jobs go on without this CLI: follow again with a fresh USER_TOKEN and --job ${jobIds.join(',')}`,
+        )
+      // The job's last act is deleting the caller's own account: nothing is left to follow, and no follow again could read it.
       const ended = refused.status === 401 ? deletedOwnAccountLast(latest, ownId) : undefined
       if (ended) return { statuses: ended.statuses, ownAccountDeletedBy: ended.jobId }
-      // Its other users were still being settled at the last read: their outcomes are an ORG_ADMIN's to read now, not this person's.
-      const deletingOwn = refused.status === 401 ? ownAccountPendingIn(latest, ownId) : undefined
-      if (deletingOwn)
+      // Its other users were still pending at the last read: the service deletes the own account only after them.
+      const ownWaits = refused.status === 401 ? ownAccountPendingIn(latest, ownId) : undefined
+      if (ownWaits)
         fail(
-          `${refused.problem}\njob ${deletingOwn} lists your own account (${ownId}), which it deletes last, once every other id is settled: this refusal is most likely that deletion, which locks you out; an ORG_ADMIN of your organisation can follow the jobs with --job ${jobIds.join(',')}`,
+          `${refused.problem}\njob ${ownWaits} lists your own account (${ownId}), deleted only once every other id is settled, and some were still pending at the last read: this refusal is most likely not that deletion but a credential (USER_TOKEN, API_BEARER) no longer accepted\n${goOnWithout(jobIds)}`,
         )
       fail(`${refused.problem}\n${goOnWithout(jobIds)}`)
     }
@@ -112,11 +128,24 @@ async function pollUntilCompleted(service: ServiceClient, jobIds: string[], give
 }
 
 /** Follows the jobs to the end, then names every id that failed; the exit code: 1 when any failed or a cancel spared any, else 0. */
-export async function follow(service: ServiceClient, jobIds: string[], giveUpMs: number, options: { answeredBefore?: boolean; cancelled?: boolean; ownId?: string | undefined } = {}): Promise<number> {
+export async function follow(
+  service: ServiceClient,
+  jobIds: string[],
+  giveUpMs: number,
+  options: { answeredBefore?: boolean; cancelled?: boolean; ownId?: string | undefined; tokenExpiresAt?: number | undefined } = {},
+): Promise<number> {
   // `cancelled`: the jobs were cancelled by this CLI.
   const stop = options.cancelled === true ? 'they are cancelled and settle their last users' : 'add --cancel to stop them'
   exitOnInterrupt(() => `the jobs go on: follow again with --job ${jobIds.join(',')} (${stop})`)
-  const { statuses: latest, ownAccountDeletedBy } = await pollUntilCompleted(service, jobIds, giveUpMs, progressView(service.base), options.answeredBefore === true, options.ownId)
+  const { statuses: latest, ownAccountDeletedBy } = await pollUntilCompleted(
+    service,
+    jobIds,
+    giveUpMs,
+    progressView(service.base),
+    options.answeredBefore === true,
+    options.ownId,
+    options.tokenExpiresAt,
+  )
   stopBar()
   const sum = summarise(latest)
   const failedIds = latest.flatMap((s) => s.outcomes.filter((o) => o.status === 'failed'))
@@ -130,7 +159,7 @@ export async function follow(service: ServiceClient, jobIds: string[], giveUpMs:
   console.log(`done: ${sum.succeeded} deleted, ${failuresText(sum.failed)} failed${spared}, of ${sum.total}${owed}`)
   if (ownAccountDeletedBy)
     console.log(
-      `the last act of job ${ownAccountDeletedBy} deleted your own account (${options.ownId}), after every other id was settled: you are locked out, so this token reads no status any more (an ORG_ADMIN of your organisation can read the job)`,
+      `the last act of job ${ownAccountDeletedBy} is deleting your own account (${options.ownId}), once every other id is settled: the 401 right after the status read showing that says your account is deleted and you are locked out, so this token reads no status any more (an ORG_ADMIN of your organisation can read how the job ended)`,
     )
   return failedIds.length > 0 || sum.cancelled > 0 ? 1 : 0
 }
