@@ -198,7 +198,7 @@ describe('RedisUserCache: what an error reply means', () => {
     expect(afterHandshake(stub).filter((name) => name === 'HGETALL')).toHaveLength(2)
   })
 
-  for (const code of ['LOADING', 'BUSY', 'MASTERDOWN', 'READONLY', 'TRYAGAIN', 'CLUSTERDOWN', 'MISCONF', 'OOM', 'ERR']) {
+  for (const code of ['LOADING', 'BUSY', 'MASTERDOWN', 'READONLY', 'TRYAGAIN', 'CLUSTERDOWN', 'MISCONF', 'OOM']) {
     it(`when Redis answers ${code}, then the call fails as redis unavailable (the step owed, the deletion goes on), the cause worded with the code only`, async () => {
       const { cache } = await cacheOver(replying({ UNLINK: `-${code} Redis is not serving (some text of its own)\r\n` }))
 
@@ -239,20 +239,39 @@ describe('RedisUserCache.deleteUser: UNLINK, DEL where the server refuses UNLINK
     })
   }
 
+  it("when a proxy refuses UNLINK in words not recognised (ERR ... command 'UNLINK' is not allowed), then DEL removes the key for that call, and the next deletion asks UNLINK again", async () => {
+    const { cache, stub } = await cacheOver(replying({ UNLINK: "-ERR proxy policy: command 'UNLINK' is not allowed\r\n", DEL: ':1\r\n' }))
+
+    expect(await cache.deleteUser(USER)).toBe(1)
+    expect(await cache.deleteUser(USER)).toBe(1)
+
+    expect(afterHandshake(stub)).toEqual(['UNLINK', 'DEL', 'UNLINK', 'DEL'])
+  })
+
   for (const [what, reply] of [
     ["a proxy's ERR for a backend down", '-ERR connection to backend refused\r\n'],
     ['NOPERM on the key (not the command)', '-NOPERM this user has no permissions to access one of the keys used as arguments\r\n'],
-    ['LOADING', '-LOADING Redis is loading the dataset in memory\r\n'],
   ] as const) {
-    it(`when UNLINK is answered ${what}, then deleting fails as redis unavailable (owed), DEL is not tried, and the next deletion asks UNLINK again`, async () => {
-      const { cache, stub } = await cacheOver(replying({ UNLINK: reply, DEL: ':1\r\n' }))
+    it(`when UNLINK and DEL are both answered ${what}, then deleting fails as redis unavailable (owed) after one DEL, and the next deletion asks UNLINK again`, async () => {
+      const { cache, stub } = await cacheOver(replying({ UNLINK: reply, DEL: reply }))
 
-      expectRedisUnavailable(await settle(cache.deleteUser(USER)))
+      const result = await settle(cache.deleteUser(USER))
+      expectRedisUnavailable(result)
+      expect(String((result.error as DependencyUnavailableError).cause)).toBe(`Error: redis answered ${reply.slice(1, reply.indexOf(' '))} to DEL`)
       expectRedisUnavailable(await settle(cache.deleteUser(USER)))
 
-      expect(afterHandshake(stub)).toEqual(['UNLINK', 'UNLINK'])
+      expect(afterHandshake(stub)).toEqual(['UNLINK', 'DEL', 'UNLINK', 'DEL'])
     })
   }
+
+  it('when UNLINK is answered LOADING, then deleting fails as redis unavailable (owed), DEL is not tried, and the next deletion asks UNLINK again', async () => {
+    const { cache, stub } = await cacheOver(replying({ UNLINK: '-LOADING Redis is loading the dataset in memory\r\n', DEL: ':1\r\n' }))
+
+    expectRedisUnavailable(await settle(cache.deleteUser(USER)))
+    expectRedisUnavailable(await settle(cache.deleteUser(USER)))
+
+    expect(afterHandshake(stub)).toEqual(['UNLINK', 'UNLINK'])
+  })
 })
 
 describe('RedisConnection: a Redis that refuses the credentials', () => {

@@ -25,8 +25,9 @@ function isCallError(err: unknown): boolean {
 /**
  * Whether an error reply to UNLINK says this server will never run it, so DEL must: a Redis before
  * 4.0 or a proxy that does not know it (`unknown command 'unlink'`, `unsupported command`…), or an
- * ACL user granted DEL but not UNLINK (NOPERM naming the command, not a key). Only these: an outage
- * (LOADING, a proxy's ERR for a backend down…) leaves the step owed, as for any command.
+ * ACL user granted DEL but not UNLINK (NOPERM naming the command, not a key). Only these are
+ * remembered: another ERR or NOPERM gets DEL for that call only (see deleteUser), and an outage
+ * (LOADING, a timeout…) leaves the step owed, as for any command.
  */
 export function refusesUnlink(err: unknown): boolean {
   if (!(err instanceof ErrorReply)) return false
@@ -178,21 +179,32 @@ export class RedisUserCache implements UserCache {
    * the background, where DEL frees it before answering, blocking the Redis every Sunbird service
    * shares for as long as a huge key takes. Both answer the number of keys removed. A server that
    * refuses UNLINK (refusesUnlink) gets DEL, then and for every later deletion on this connection.
+   * Any other ERR or NOPERM reply to UNLINK may be a refusal worded otherwise (a proxy's
+   * `command 'UNLINK' is not allowed`): DEL is tried for that call only, so a backend truly down
+   * (or a key the ACL user may not touch) fails DEL too and leaves the step owed, as an outage.
    */
   async deleteUser(userId: string): Promise<number> {
     const key = userCacheKey(userId)
     if (!this.unlinkRefused) {
-      const removed = await this.run('UNLINK', async (client) => {
+      const unlinked = await this.run('UNLINK', async (client): Promise<number | 'refused' | 'mayBeRefused'> => {
         try {
           return await client.unlink(key)
         } catch (err) {
-          if (refusesUnlink(err)) return undefined
+          if (refusesUnlink(err)) return 'refused'
+          if (mayRefuseUnlink(err)) return 'mayBeRefused'
           throw err
         }
       })
-      if (removed !== undefined) return removed
-      this.unlinkRefused = true
+      if (typeof unlinked === 'number') return unlinked
+      if (unlinked === 'refused') this.unlinkRefused = true
     }
     return this.run('DEL', (client) => client.del(key))
   }
+}
+
+/** An ERR or NOPERM reply to UNLINK that refusesUnlink does not recognise: maybe a refusal worded otherwise, maybe an outage; DEL tells which. */
+function mayRefuseUnlink(err: unknown): boolean {
+  if (!(err instanceof ErrorReply)) return false
+  const code = replyCode(err)
+  return code === 'ERR' || code === 'NOPERM'
 }
