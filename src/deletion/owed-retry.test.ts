@@ -240,4 +240,67 @@ describe('the retry delay of a request owed part by part, or owed after a run th
     expect(calls).toBe(16)
     expect(w.requests.peek('req-1')?.steps).toMatchObject({ searchAddedByName: { owedRuns: 1 }, managedUsers: { status: 'pending', owedRuns: 1 } })
   })
+
+  it('when Keycloak removes some managed users’ accounts in each run and times out for the others, then the managed users’ count of owed runs starts again at one after each such run; a run that removes none counts one more', async () => {
+    const children = ['6a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d42', '7b5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d43', '8c5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d44']
+    const w = worldWithAdders([{ id: USER, added: 0 }, ...children.map((id) => ({ id, managedBy: USER, added: 0 }))])
+    // Keycloak removes one managed user's account per run, then times out for the rest (an account gone already answers absent).
+    const eraseAccount = w.identity.eraseAccount.bind(w.identity)
+    const removed = new Set<string>()
+    let removalsLeftThisRun = 1
+    w.identity.eraseAccount = async (id: string) => {
+      if (id === USER || removed.has(id)) return eraseAccount(id)
+      if (removalsLeftThisRun === 0) throw new DependencyUnavailableError('keycloak')
+      removalsLeftThisRun--
+      removed.add(id)
+      return eraseAccount(id)
+    }
+    const managedUsers = () => w.requests.peek('req-1')?.steps.managedUsers
+    const runWhenDue = async (removals: number) => {
+      removalsLeftThisRun = removals
+      const dueAt = (await listedBy(w, later(10 * 60_000)))?.dueAt
+      w.clock.advance(Number(dueAt?.getTime()) - w.clock.now().getTime())
+      return resumeOpenDeletions(w.deps)
+    }
+
+    await deleteAccount(w.deps, { requestId: 'req-1', userId: USER, caller: self() })
+    expect(managedUsers()).toMatchObject({ status: 'pending', owedRuns: 1 })
+
+    expect(await runWhenDue(1)).toMatchObject({ resumed: 1, partial: 1 })
+    expect(removed.size).toBe(2)
+    expect(managedUsers()?.entries).toContainEqual({ store: 'keycloak (managed users)', action: 'pending' })
+    expect(managedUsers()?.owedRuns).toBe(1)
+
+    // Nothing removed: the wait grows.
+    expect(await runWhenDue(0)).toMatchObject({ resumed: 1, partial: 1 })
+    expect(managedUsers()?.owedRuns).toBe(2)
+
+    expect(await runWhenDue(1)).toMatchObject({ resumed: 1, completed: 1 })
+    expect(removed.size).toBe(3)
+  })
+
+  it('when Redis removes one managed user’s cached copy in a run and times out for the others, then the managed users’ count of owed runs starts again at one', async () => {
+    const children = ['6a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d42', '7b5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d43', '8c5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d44']
+    const w = worldWithAdders([{ id: USER, added: 0 }, ...children.map((id) => ({ id, managedBy: USER, added: 0 }))])
+    for (const id of [USER, ...children]) w.cache.hashes.set(id, { firstName: 'a name' })
+    // Redis removes one managed user's key per run, then times out for the rest (a key gone already counts 0).
+    const deleteUser = w.cache.deleteUser.bind(w.cache)
+    let removalsLeftThisRun = 1
+    w.cache.deleteUser = async (id: string) => {
+      if (id === USER || !w.cache.hashes.has(id)) return deleteUser(id)
+      if (removalsLeftThisRun === 0) throw new DependencyUnavailableError('redis')
+      removalsLeftThisRun--
+      return deleteUser(id)
+    }
+
+    await deleteAccount(w.deps, { requestId: 'req-1', userId: USER, caller: self() })
+    expect(w.requests.peek('req-1')?.steps.managedUsers).toMatchObject({ status: 'pending', owedRuns: 1 })
+
+    removalsLeftThisRun = 1
+    const dueAt = (await listedBy(w, later(10 * 60_000)))?.dueAt
+    w.clock.advance(Number(dueAt?.getTime()) - w.clock.now().getTime())
+    expect(await resumeOpenDeletions(w.deps)).toMatchObject({ resumed: 1, partial: 1 })
+    expect(w.cache.hashes.size).toBe(1)
+    expect(w.requests.peek('req-1')?.steps.managedUsers).toMatchObject({ status: 'pending', owedRuns: 1 })
+  })
 })

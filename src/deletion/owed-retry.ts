@@ -29,8 +29,9 @@ export interface StepRunFacts {
  *   the work is owed so (a managed user's search past its bound while another's Keycloak failed):
  *   that part can go on at once, and waiting would hold it back for nothing;
  * - 1 (the shortest wait) after a run that made progress on the step (changed something, or owes
- *   fewer stores than before: a search that rewrote hundreds of documents, a store the managed
- *   users owed done now, before a dependency timed out): the dependency answers, only not for all
+ *   fewer stores than before: a search that rewrote hundreds of documents, a managed user's Keycloak
+ *   account or cached copy removed while another's is still owed, a store the managed users owed
+ *   done now, before a dependency timed out): the dependency answers, only not for all
  *   of it, and a wait climbing to its longest between productive runs would slow the work for nothing;
  * - else one more than the outcome it replaces when that was owed too: a long outage costs the
  *   dependency fewer and fewer tries.

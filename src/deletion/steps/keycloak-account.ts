@@ -70,10 +70,12 @@ export const keycloakAccount = {
   softWhy: 'every session ended and the account disabled, kept whole so a cancel can enable it again',
   plans: ['sunbird', 'soft', 'hard'],
   dependency: 'keycloak',
-  async run({ deps, request, plan, recordNow, resumed }): Promise<StepOutcome> {
+  async run({ deps, request, plan, recordNow, resumed, progressed }): Promise<StepOutcome> {
     if (plan !== 'soft') {
       try {
         const erased = await deps.identity.eraseAccount(request.userId)
+        // A fact for the owed-run count (owed-retry.ts): an account removed in this run, a managed user's among others still owed, is progress.
+        if (erased !== 'absent') progressed?.add('keycloak')
         // Nothing is recorded before the removal: a resumed run cannot tell "never had one" from "removed by the run it resumes".
         return stepOutcome('done', erased === 'absent' && resumed ? ABSENT_ON_RESUME : erased, deps.clock.now(), undefined, { plan })
       } catch (err) {
@@ -105,8 +107,10 @@ export const keycloakAccount = {
       for (const accountId of disabling.disabled) reported.add(accountId)
       outcome = disabling.outcome
     } catch (err) {
+      if (reported.size > 0) progressed?.add('keycloak')
       return owedKeeping(deps, err, request.id, new Set([...recorded, ...reported]))
     }
+    if (reported.size > 0) progressed?.add('keycloak')
     // Earlier ids and those this call disabled: an intended one found disabled (an administrator's since the listing) is not claimed.
     const done = stepOutcome('done', outcome, deps.clock.now(), undefined, { plan, restore: restoreFacts(new Set([...named, ...reported])) })
     // One enabled or created since the listing: written at once, as the intent would have been.

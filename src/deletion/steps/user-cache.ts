@@ -14,7 +14,10 @@ export const cacheUser = {
     const { deps, request, plan } = context
     if (!deps.cache) return withoutStore(context, 'cacheUser', CACHE)
     try {
-      return stepOutcome('done', 'deleted', deps.clock.now(), await deps.cache.deleteUser(request.userId), { plan })
+      const removed = await deps.cache.deleteUser(request.userId)
+      // A fact for the owed-run count (owed-retry.ts): a managed user's key removed in this run, while another's is owed, is progress.
+      if (removed > 0) context.progressed?.add('cacheUser')
+      return stepOutcome('done', 'deleted', deps.clock.now(), removed, { plan })
     } catch (err) {
       return owedWhenUnavailable(deps, 'cacheUser', err, plan, request.id)
     }
