@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { handshakeOnly, nothing, type RedisAnswer, startStubRedis, type StubRedis } from '../../test/support/stub-redis-server.js'
 import { DependencyUnavailableError } from '../deletion/errors.js'
 import { RedisConnection, RedisRefusedError, RedisTimeoutError } from './redis-client.js'
-import { RedisUserCache } from './redis-user-cache.js'
+import { nextStreamId, RedisUserCache } from './redis-user-cache.js'
 
 const TIMEOUT_MS = 300
 /** Far past the bound plus a connect: a call still pending then is a hang. */
@@ -161,9 +161,9 @@ describe('RedisUserCache: what an error reply means', () => {
   it('when user:<id> holds a stream, then reading gives its entries (id and fields), sized by XLEN and MEMORY USAGE before XRANGE', async () => {
     const { cache, stub } = await cacheOver(replying({ TYPE: '+stream\r\n', XLEN: ':1\r\n', MEMORY: ':600\r\n', XRANGE: '*1\r\n*2\r\n$3\r\n1-0\r\n*2\r\n$1\r\na\r\n$1\r\nb\r\n' }))
 
-    expect(await cache.readUser(USER)).toEqual({ kind: 'other', type: 'stream', value: [{ id: '1-0', fields: { a: 'b' } }] })
+    expect(await cache.readUser(USER)).toEqual({ kind: 'other', type: 'stream', value: [{ id: '1-0', fields: [['a', 'b']] }] })
     expect(afterHandshake(stub)).toEqual(['TYPE', 'XLEN', 'MEMORY', 'XRANGE'])
-    expect(stub.commands.find(([name]) => name === 'XRANGE')).toEqual(['XRANGE', `user:${USER}`, '-', '+'])
+    expect(stub.commands.find(([name]) => name === 'XRANGE')).toEqual(['XRANGE', `user:${USER}`, '-', '+', 'COUNT', '10'])
   })
 
   it("when user:<id> holds a module's type, then reading names its type with a null value, without sizing or reading it", async () => {
@@ -390,5 +390,12 @@ describe('RedisUserCache.hasUser: whether the key is there, without sizing or re
 
     expectRedisUnavailable(result)
     expect(result.ms).toBeLessThan(TIMEOUT_MS * 8)
+  })
+})
+
+describe('nextStreamId: the exclusive start of the next XRANGE page, on a Redis before 6.2 too', () => {
+  it('is the same millisecond with the next sequence, or the next millisecond once the sequence is at its largest', () => {
+    expect(nextStreamId('1700000000000-0')).toBe('1700000000000-1')
+    expect(nextStreamId('5-18446744073709551615')).toBe('6-0')
   })
 })

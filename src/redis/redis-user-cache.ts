@@ -52,12 +52,59 @@ const MEMBER_COUNTS: Record<string, { name: string; count: (client: RedisClient,
   stream: { name: 'XLEN', count: (client, key) => client.xLen(key) },
 }
 
-/** A stream's entries in order (XRANGE - +), each its id and its fields as held. */
-async function streamEntries(client: RedisClient, key: string): Promise<JsonValue> {
+/** How many entries the first page of a stream asks for; later pages are sized from the bytes still allowed (nextPageCount). */
+const FIRST_STREAM_PAGE = 10
+/** The most entries one page asks for, however small they have been. */
+const MAX_STREAM_PAGE = 1000
+
+/** The id just after `id` (its sequence plus one): an exclusive start every Redis with streams takes, where `(id` needs 6.2. */
+export function nextStreamId(id: string): string {
+  const [ms = '0', seq = '0'] = id.split('-')
+  const next = BigInt(seq) + 1n
+  return next > 0xffff_ffff_ffff_ffffn ? `${BigInt(ms) + 1n}-0` : `${ms}-${next}`
+}
+
+/** Entries that fit in what is left of the bound, judging by the largest entry so far; at least one, at most MAX_STREAM_PAGE. */
+function nextPageCount(bytesLeft: number, largestEntry: number): number {
+  return Math.min(MAX_STREAM_PAGE, Math.max(1, Math.ceil(bytesLeft / Math.max(1, largestEntry))))
+}
+
+type RawStreamEntry = [id: string, fieldsAndValues: string[]]
+
+/**
+ * A stream's entries in order, each its id and its fields as the ordered [name, value] pairs held:
+ * a name may repeat in one entry (or be `__proto__`), so they are read raw (sendCommand), not as
+ * node-redis's object, which would keep only the last. Read page by page (XRANGE from just after
+ * the last id, COUNT), their bytes (ids, names, values) summed as they come: MEMORY USAGE counts a
+ * field name once per block where every entry repeats it, and the stream may grow after it was
+ * sized. Past the bound, the entries read so far are dropped and their count (or XLEN's, if larger) answered.
+ */
+async function streamEntries(readPage: (start: string, count: number) => Promise<RawStreamEntry[]>, maxBytes: number, members: number): Promise<{ entries: JsonValue[] } | { tooLarge: number }> {
   const entries: JsonValue[] = []
-  // node-redis types the reply and each entry as possibly null (its shared stream transform); XRANGE answers neither.
-  for (const entry of (await client.xRange(key, '-', '+')) ?? []) if (entry) entries.push({ id: entry.id, fields: { ...entry.message } })
-  return entries
+  let bytes = 0
+  let largestEntry = 0
+  let start = '-'
+  let count = FIRST_STREAM_PAGE
+  for (;;) {
+    const page = await readPage(start, count)
+    for (const [id, fieldsAndValues] of page) {
+      const fields: [string, string][] = []
+      let entryBytes = Buffer.byteLength(id)
+      for (let i = 0; i + 1 < fieldsAndValues.length; i += 2) {
+        const [name = '', value = ''] = [fieldsAndValues[i], fieldsAndValues[i + 1]]
+        fields.push([name, value])
+        entryBytes += Buffer.byteLength(name) + Buffer.byteLength(value)
+      }
+      bytes += entryBytes
+      if (bytes > maxBytes) return { tooLarge: Math.max(members, entries.length + 1) }
+      largestEntry = Math.max(largestEntry, entryBytes)
+      entries.push({ id, fields })
+    }
+    const last = page.at(-1)
+    if (!last || page.length < count) return { entries }
+    start = nextStreamId(last[0])
+    count = nextPageCount(maxBytes - bytes, largestEntry)
+  }
 }
 
 /**
@@ -119,7 +166,7 @@ export class RedisUserCache implements UserCache {
     return (await this.run('EXISTS', (client) => client.exists(userCacheKey(userId)))) > 0
   }
 
-  /** TYPE, the size, then the one read that returns the value whole; undefined when the key is not there (or went meanwhile). */
+  /** TYPE, the size, then the read that returns the value whole (a stream's page by page, see streamEntries); undefined when the key is not there (or went meanwhile). */
   private async readWithinBound(key: string): Promise<CachedUser | undefined> {
     const type = await this.run('TYPE', (client) => client.type(key))
     if (type === 'none') return undefined
@@ -129,12 +176,21 @@ export class RedisUserCache implements UserCache {
       const hash = await this.run('HGETALL', (client) => client.hGetAll(key))
       return Object.keys(hash).length > 0 ? { kind: 'hash', fields: { ...hash } } : undefined
     }
+    if (type === 'stream') {
+      const read = await streamEntries(
+        // Each page its own command, so each is bounded by REDIS_TIMEOUT_MS; raw (node-redis's RESP2 array), not mapped to objects.
+        (start, count) => this.run('XRANGE', async (client) => (await client.sendCommand(['XRANGE', key, start, '+', 'COUNT', String(count)])) as unknown as RawStreamEntry[]),
+        this.maxValueBytes,
+        size?.members ?? 0,
+      )
+      if ('tooLarge' in read) return { kind: 'tooLarge', type, size: { members: read.tooLarge }, maxBytes: this.maxValueBytes }
+      return { kind: 'other', type, value: read.entries }
+    }
     const value: JsonValue | undefined = await this.run(`read of a ${type}`, async (client): Promise<JsonValue | undefined> => {
       if (type === 'string') return (await client.get(key)) ?? undefined
       if (type === 'list') return client.lRange(key, 0, -1)
       if (type === 'set') return client.sMembers(key)
       if (type === 'zset') return (await client.zRangeWithScores(key, 0, -1)).map(({ value, score }) => ({ member: value, score }))
-      if (type === 'stream') return streamEntries(client, key)
       // A module's type (ReJSON-RL, a Bloom filter…): its reads are the module's own, so it is named by its type, its value not read.
       return null
     })
@@ -145,7 +201,8 @@ export class RedisUserCache implements UserCache {
    * The key's size before it is read: a string's length (STRLEN); an aggregate's members (its
    * count command), then, when they could fit, its bytes (MEMORY USAGE, every member counted, so
    * one huge member is not missed; only once the count is within the bound, so its walk is too).
-   * Undefined for a type that is not read.
+   * Undefined for a type that is not read. For a stream both only refuse early: MEMORY USAGE counts a
+   * field name once where its export repeats it, so its read is bounded as it goes (streamEntries).
    */
   private async sizeOf(key: string, type: string): Promise<CachedValueSize | undefined> {
     if (type === 'string') return { bytes: await this.run('STRLEN', (client) => client.strLen(key)) }

@@ -308,7 +308,7 @@ export type UserExport = SunbirdResponseEnvelope & {
          */
         type: string
         /**
-         * Its value as held: a string; a list's or a set's members; a sorted set's `{member, score}`; a stream's entries in order, each `{id, fields}` (the entry's id and its fields as held); null for a type not read (a module's, such as ReJSON-RL: its reads are the module's own) and for a key too large to include (`tooLarge`).
+         * Its value as held: a string; a list's or a set's members; a sorted set's `{member, score}`; a stream's entries in order, each `{id, fields}`: the entry's id and its fields as the ordered `[name, value]` pairs held (a name may repeat within an entry); null for a type not read (a module's, such as ReJSON-RL: its reads are the module's own) and for a key too large to include (`tooLarge`).
          */
         value: string | unknown[] | null
         /**
@@ -316,7 +316,7 @@ export type UserExport = SunbirdResponseEnvelope & {
          */
         tooLarge?: {
           /**
-           * Its size in bytes as Redis gives it: a string's length, else the memory Redis holds for the key (`MEMORY USAGE`); absent when not asked (the members were already too many, or the Redis does not answer `MEMORY USAGE`).
+           * Its size in bytes as Redis gives it: a string's length, else the memory Redis holds for the key (`MEMORY USAGE`); absent when not asked (the members were already too many, or the Redis does not answer `MEMORY USAGE`), and for a stream whose entries, read page by page, passed the bound (Redis stores a field name once where an export repeats it in every entry).
            */
           bytes?: number
           /**

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { createClient } from '@redis/client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { RedisConnection } from '../../src/redis/redis-client.js'
+import { type RedisClient, RedisConnection } from '../../src/redis/redis-client.js'
 import { RedisUserCache, userCacheKey } from '../../src/redis/redis-user-cache.js'
 import { createSchemaRegistry } from '../../src/schemas/schema-registry.js'
 import { expectDeleted } from '../support/assertions.js'
@@ -23,6 +23,15 @@ async function appendEntries(redis: Awaited<ReturnType<typeof db12>>, key: strin
   const batch = redis.multi()
   for (let i = 0; i < count; i++) batch.xAdd(key, '*', { entry: `entry-${i}` })
   await batch.exec()
+}
+/** The real connection, counting the stream entries its XRANGE pages bring into this process. */
+class EntryCountingConnection extends RedisConnection {
+  entriesRead = 0
+  override async command<T>(name: string, call: (client: RedisClient) => Promise<T>): Promise<T> {
+    const reply = await super.command(name, call)
+    if (name === 'XRANGE' && Array.isArray(reply)) this.entriesRead += reply.length
+    return reply
+  }
 }
 const ORG = '0137000000000000000016'
 
@@ -59,8 +68,14 @@ describe('RedisUserCache on the real Redis (DB 12): a user:<id> that holds a str
       kind: 'other',
       type: 'stream',
       value: [
-        { id: first, fields: { event: 'login', phone: '9999999999' } },
-        { id: second, fields: { event: 'logout' } },
+        {
+          id: first,
+          fields: [
+            ['event', 'login'],
+            ['phone', '9999999999'],
+          ],
+        },
+        { id: second, fields: [['event', 'logout']] },
       ],
     })
     expect(await cache.deleteUser(userId)).toBe(1)
@@ -72,6 +87,43 @@ describe('RedisUserCache on the real Redis (DB 12): a user:<id> that holds a str
     await appendEntries(redis, keyOf(userId), TOO_MANY_ENTRIES)
 
     expect(await cache.readUser(userId)).toEqual({ kind: 'tooLarge', type: 'stream', size: { members: TOO_MANY_ENTRIES }, maxBytes: MAX_VALUE_BYTES })
+  })
+
+  it('when every entry repeats a field name Redis stores once per block (MEMORY USAGE under the bound, the export far over it), then tooLarge, the stream not read whole', async () => {
+    const userId = randomUUID()
+    const longName = 'n'.repeat(1500)
+    const batch = redis.multi()
+    for (let i = 0; i < 200; i++) batch.xAdd(keyOf(userId), '*', { [longName]: `value-${i}` })
+    await batch.exec()
+    expect(await redis.memoryUsage(userCacheKey(userId), { SAMPLES: 0 })).toBeLessThan(MAX_VALUE_BYTES)
+    const counting = new EntryCountingConnection({ ...LOCAL_REDIS, db: 12, timeoutMs: 2000 })
+    try {
+      expect(await new RedisUserCache(counting, MAX_VALUE_BYTES).readUser(userId)).toEqual({ kind: 'tooLarge', type: 'stream', size: { members: 200 }, maxBytes: MAX_VALUE_BYTES })
+      // 200 entries of 1.5 KB would be 300 KB; the read stops a page after passing 16 KB.
+      expect(counting.entriesRead).toBeLessThan(50)
+    } finally {
+      await counting.close()
+    }
+  })
+
+  it('when an entry repeats a field name or names one __proto__, then every pair is read, in order', async () => {
+    const userId = randomUUID()
+    await redis.sendCommand(['XADD', keyOf(userId), '1-0', 'email', 'a@example.org', 'email', 'b@example.org', '__proto__', 'p'])
+
+    expect(await cache.readUser(userId)).toEqual({
+      kind: 'other',
+      type: 'stream',
+      value: [
+        {
+          id: '1-0',
+          fields: [
+            ['email', 'a@example.org'],
+            ['email', 'b@example.org'],
+            ['__proto__', 'p'],
+          ],
+        },
+      ],
+    })
   })
 
   it('when the stream has few entries, one large, then the bytes Redis holds for it decide (MEMORY USAGE), every entry counted', async () => {
@@ -109,7 +161,21 @@ describe('export and deletion of a user whose user:<id> holds a stream', () => {
       const { status, ...answer } = await envelopeOf(await api.exportOf(person.id, admin))
 
       expect(status, JSON.stringify(answer).slice(0, 500)).toBe(200)
-      expect(answer.result.user).toMatchObject({ cache: null, cacheValue: { type: 'stream', value: [{ id, fields: { event: 'login', email: 'someone@example.org' } }] } })
+      expect(answer.result.user).toMatchObject({
+        cache: null,
+        cacheValue: {
+          type: 'stream',
+          value: [
+            {
+              id,
+              fields: [
+                ['event', 'login'],
+                ['email', 'someone@example.org'],
+              ],
+            },
+          ],
+        },
+      })
       const validate = createSchemaRegistry().validator('user-export.response')
       expect(validate(answer), JSON.stringify(validate.errors)).toBe(true)
 

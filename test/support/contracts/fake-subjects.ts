@@ -202,7 +202,7 @@ export function fakeUserCache(): UserCacheSubject {
     cache,
     seed: async (userId, hash) => void cache.hashes.set(userId, { ...hash }),
     seedString: async (userId, value) => void cache.others.set(userId, { type: 'string', value }),
-    seedStream: async (userId, entries) => void cache.others.set(userId, { type: 'stream', value: entries.map(({ id, fields }) => ({ id, fields: { ...fields } })) }),
+    seedStream: async (userId, entries) => void cache.others.set(userId, { type: 'stream', value: entries.map(({ id, fields }) => ({ id, fields: fields.map(([name, value]) => [name, value]) })) }),
     unreachable: down,
     // The adapter bounds every command (REDIS_TIMEOUT_MS) and meets an unanswered one as no Redis at all.
     unanswering: down,

@@ -30,7 +30,8 @@ export function redisUserCache(server: { host: string; port: number } = LOCAL_RE
     async seedStream(userId, entries) {
       seeded.push(userId)
       const client = await connection.connected()
-      for (const { id, fields } of entries) await client.xAdd(userCacheKey(userId), id, fields)
+      // Raw XADD: node-redis's xAdd takes an object, which cannot repeat a name.
+      for (const { id, fields } of entries) await client.sendCommand(['XADD', userCacheKey(userId), id, ...fields.flat()])
     },
     async unreachable() {
       const down = new RedisConnection({ host: '127.0.0.1', port: await freePort(), db: 12, timeoutMs: 500 })

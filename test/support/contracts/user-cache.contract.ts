@@ -21,7 +21,8 @@ export interface UserCacheSubject extends ContractSubject {
 
 export interface StreamEntry {
   id: string
-  fields: Record<string, string>
+  /** In order; a name may repeat (streams allow it). */
+  fields: [name: string, value: string][]
 }
 
 function expectRedisUnavailable(failure: unknown): void {
@@ -69,11 +70,19 @@ export function describeUserCacheContract(implementation: string, factory: Subje
       expect(await s.cache.readUser(userId)).toBeUndefined()
     })
 
-    test('when the key holds a stream, then reading gives its entries in order, each its id and fields as held; deleting removes it (1), and a repeat answers 0', async (s) => {
+    test('when the key holds a stream, then reading gives its entries in order, each its id and every field as held (a name repeated, `__proto__`), in order; deleting removes it (1), and a repeat answers 0', async (s) => {
       const userId = randomUUID()
       const entries: StreamEntry[] = [
-        { id: '1-0', fields: { event: 'login', email: 'ashwini@example.org' } },
-        { id: '2-0', fields: { event: 'logout' } },
+        {
+          id: '1-0',
+          fields: [
+            ['event', 'login'],
+            ['email', 'ashwini@example.org'],
+            ['email', 'ashwini@example.net'],
+            ['__proto__', 'p'],
+          ],
+        },
+        { id: '2-0', fields: [['event', 'logout']] },
       ]
       await s.seedStream(userId, entries)
 
