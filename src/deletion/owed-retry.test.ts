@@ -279,6 +279,34 @@ describe('the retry delay of a request owed part by part, or owed after a run th
     expect(removed.size).toBe(3)
   })
 
+  it('when Keycloak can only disable a managed user’s account (it refuses the removal every run) while another’s is out of reach, then those runs are no progress: the managed users’ count of owed runs grows', async () => {
+    const [keptChild, unreachableChild] = ['6a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d42', '7b5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d43']
+    const w = worldWithAdders([
+      { id: USER, added: 0 },
+      { id: keptChild, managedBy: USER, added: 0 },
+      { id: unreachableChild, managedBy: USER, added: 0 },
+    ])
+    // Sunbird's fallback, run after run: the account stays, disabled and blanked again, which changes nothing the second time.
+    const eraseAccount = w.identity.eraseAccount.bind(w.identity)
+    w.identity.eraseAccount = async (id: string) => {
+      if (id === keptChild) return 'disabled'
+      if (id === unreachableChild) throw new DependencyUnavailableError('keycloak')
+      return eraseAccount(id)
+    }
+    const runWhenDue = async () => {
+      const dueAt = (await listedBy(w, later(10 * 60_000)))?.dueAt
+      w.clock.advance(Number(dueAt?.getTime()) - w.clock.now().getTime())
+      expect(await resumeOpenDeletions(w.deps)).toMatchObject({ resumed: 1, partial: 1 })
+    }
+
+    await deleteAccount(w.deps, { requestId: 'req-1', userId: USER, caller: self() })
+    expect(w.requests.peek('req-1')?.steps.managedUsers).toMatchObject({ status: 'pending', owedRuns: 1 })
+    await runWhenDue()
+    expect(w.requests.peek('req-1')?.steps.managedUsers?.owedRuns).toBe(2)
+    await runWhenDue()
+    expect(w.requests.peek('req-1')?.steps.managedUsers?.owedRuns).toBe(3)
+  })
+
   it('when Redis removes one managed user’s cached copy in a run and times out for the others, then the managed users’ count of owed runs starts again at one', async () => {
     const children = ['6a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d42', '7b5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d43', '8c5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d44']
     const w = worldWithAdders([{ id: USER, added: 0 }, ...children.map((id) => ({ id, managedBy: USER, added: 0 }))])

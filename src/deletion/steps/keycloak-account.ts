@@ -75,7 +75,9 @@ export const keycloakAccount = {
       try {
         const erased = await deps.identity.eraseAccount(request.userId)
         // A fact for the owed-run count (owed-retry.ts): an account removed in this run, a managed user's among others still owed, is progress.
-        if (erased !== 'absent') progressed?.add('keycloak')
+        // 'disabled' is not: Keycloak refusing the removal answers it again every run (the account kept, disabled and blanked once more),
+        // and counting it would keep the wait at its shortest for a whole outage of another managed user's store.
+        if (erased === 'deleted') progressed?.add('keycloak')
         // Nothing is recorded before the removal: a resumed run cannot tell "never had one" from "removed by the run it resumes".
         return stepOutcome('done', erased === 'absent' && resumed ? ABSENT_ON_RESUME : erased, deps.clock.now(), undefined, { plan })
       } catch (err) {
