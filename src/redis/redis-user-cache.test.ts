@@ -398,4 +398,76 @@ describe('nextStreamId: the exclusive start of the next XRANGE page, on a Redis 
     expect(nextStreamId('1700000000000-0')).toBe('1700000000000-1')
     expect(nextStreamId('5-18446744073709551615')).toBe('6-0')
   })
+
+  it('is none after the largest id there can be (no entry can follow it)', () => {
+    expect(nextStreamId('18446744073709551615-18446744073709551615')).toBeUndefined()
+    expect(nextStreamId('18446744073709551615-5')).toBe('18446744073709551615-6')
+  })
+})
+
+/** The largest part of a stream id (milliseconds or sequence). */
+const MAX_ID_PART = 18446744073709551615n
+type StubEntry = { id: [bigint, bigint]; fields: string[] }
+const bulk = (text: string) => `$${Buffer.byteLength(text)}\r\n${text}\r\n`
+
+/**
+ * A Redis holding `entries` (in id order) as user:<id>, a stream: TYPE, XLEN and MEMORY USAGE (`memory`)
+ * answered, XRANGE paged as Redis does (start inclusive, COUNT), an id past the largest refused as
+ * Redis refuses it. `served` counts the entries its XRANGE replies carried.
+ */
+function streamHolding(entries: StubEntry[], memory = 600): { answer: RedisAnswer; served: () => number } {
+  let served = 0
+  const answer: RedisAnswer = (command) => {
+    const [name, , start = '-', , , count = '10'] = command
+    if (name === 'TYPE') return '+stream\r\n'
+    if (name === 'XLEN') return `:${entries.length}\r\n`
+    if (name === 'MEMORY') return `:${memory}\r\n`
+    if (name !== 'XRANGE') return handshakeOnly(command)
+    let from: [bigint, bigint] = [0n, 0n]
+    if (start !== '-') {
+      const [ms = '0', seq = '0'] = start.split('-')
+      from = [BigInt(ms), BigInt(seq)]
+      if (from[0] > MAX_ID_PART || from[1] > MAX_ID_PART) return '-ERR Invalid stream ID specified as stream command argument\r\n'
+    }
+    const page = entries.filter(({ id }) => id[0] > from[0] || (id[0] === from[0] && id[1] >= from[1])).slice(0, Number(count))
+    served += page.length
+    return `*${page.length}\r\n${page.map(({ id, fields }) => `*2\r\n${bulk(`${id[0]}-${id[1]}`)}*${fields.length}\r\n${fields.map(bulk).join('')}`).join('')}`
+  }
+  return { answer, served: () => served }
+}
+
+describe('RedisUserCache: a stream read page by page (XRANGE), bounded as it goes', () => {
+  const MAX = 1024
+
+  it('when the last entry of a full page has the largest id there can be, then the read is complete: its entries, no further XRANGE (Redis would refuse the id after it)', async () => {
+    const entries: StubEntry[] = Array.from({ length: 10 }, (_, i) => ({ id: [MAX_ID_PART, MAX_ID_PART - 9n + BigInt(i)], fields: ['a', String(i)] }))
+    const { answer } = streamHolding(entries)
+    const { cache, stub } = await cacheOver(answer)
+
+    const read = await cache.readUser(USER)
+
+    expect(read).toMatchObject({ kind: 'other', type: 'stream' })
+    expect(read?.kind === 'other' && read.value).toEqual(entries.map(({ id, fields }) => ({ id: `${id[0]}-${id[1]}`, fields: [fields] })))
+    expect(afterHandshake(stub).filter((name) => name === 'XRANGE')).toHaveLength(1)
+  })
+
+  it('when the entries hold only empty names and values (their ids short), then each still counts what an export adds to it: more than the bound is tooLarge, not read whole', async () => {
+    const emptyPairs = Array.from({ length: 20 }, () => '')
+    const entries: StubEntry[] = Array.from({ length: 200 }, (_, i) => ({ id: [BigInt(i + 1), 0n], fields: emptyPairs }))
+    const exported = JSON.stringify(entries.map(({ id }) => ({ id: `${id[0]}-${id[1]}`, fields: Array.from({ length: 10 }, () => ['', '']) })))
+    expect(Buffer.byteLength(exported)).toBeGreaterThan(MAX * 10)
+    const { answer } = streamHolding(entries)
+    const { connection } = await cacheOver(answer)
+
+    expect(await new RedisUserCache(connection, MAX).readUser(USER)).toEqual({ kind: 'tooLarge', type: 'stream', size: { members: 200 }, maxBytes: MAX })
+  })
+
+  it('when a stream of small entries is over the bound, then its pages never bring in more entries than could fit at their least size (20 bytes past id, names and values), plus one', async () => {
+    const entries: StubEntry[] = Array.from({ length: 300 }, (_, i) => ({ id: [BigInt(i + 1), 0n], fields: ['a', ''] }))
+    const { answer, served } = streamHolding(entries)
+    const { connection } = await cacheOver(answer)
+
+    expect(await new RedisUserCache(connection, MAX).readUser(USER)).toEqual({ kind: 'tooLarge', type: 'stream', size: { members: 300 }, maxBytes: MAX })
+    expect(served()).toBeLessThanOrEqual(Math.ceil(MAX / 20) + 1)
+  })
 })

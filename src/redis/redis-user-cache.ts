@@ -42,6 +42,11 @@ export const DEFAULT_MAX_VALUE_BYTES = 1_048_576
 
 /** Every member takes at least three bytes of an export (its quotes and a comma): more than a third of the bound in members cannot fit. */
 const MIN_BYTES_PER_MEMBER = 3
+/**
+ * Past its id, names and values (each a member), a stream entry takes at least 20 bytes of an export
+ * (`{"id":"","fields":[]},` less its id's quotes): an entry of empty names and values is not free.
+ */
+const MIN_BYTES_PER_STREAM_ENTRY = 20
 
 /** The constant-time count of each aggregate type this adapter reads (a stream's entries: XLEN); a module's type is not read, so not measured. */
 const MEMBER_COUNTS: Record<string, { name: string; count: (client: RedisClient, key: string) => Promise<number> }> = {
@@ -57,16 +62,38 @@ const FIRST_STREAM_PAGE = 10
 /** The most entries one page asks for, however small they have been. */
 const MAX_STREAM_PAGE = 1000
 
-/** The id just after `id` (its sequence plus one): an exclusive start every Redis with streams takes, where `(id` needs 6.2. */
-export function nextStreamId(id: string): string {
+/** The largest part of a stream id (milliseconds, or sequence): an unsigned 64-bit number. */
+const MAX_STREAM_ID_PART = 0xffff_ffff_ffff_ffffn
+
+/**
+ * The id just after `id` (its sequence plus one): an exclusive start every Redis with streams takes,
+ * where `(id` needs 6.2. Undefined after the largest id there can be: no entry can follow it (and
+ * Redis refuses a larger id as invalid).
+ */
+export function nextStreamId(id: string): string | undefined {
   const [ms = '0', seq = '0'] = id.split('-')
   const next = BigInt(seq) + 1n
-  return next > 0xffff_ffff_ffff_ffffn ? `${BigInt(ms) + 1n}-0` : `${ms}-${next}`
+  if (next <= MAX_STREAM_ID_PART) return `${ms}-${next}`
+  const nextMs = BigInt(ms) + 1n
+  return nextMs > MAX_STREAM_ID_PART ? undefined : `${nextMs}-0`
 }
 
-/** Entries that fit in what is left of the bound, judging by the largest entry so far; at least one, at most MAX_STREAM_PAGE. */
+/**
+ * How many entries the next page asks for: as many as could still fit at the size of the largest
+ * entry read so far (never below an entry's least size), at least one, at most MAX_STREAM_PAGE. So
+ * entries like those read cross the bound by one entry at most, and no page asks for more entries
+ * than could fit even at their least size. Only entries larger than any read (the stream grown since
+ * it was sized) take the read further past the bound: one page at most, since it stops there.
+ */
 function nextPageCount(bytesLeft: number, largestEntry: number): number {
-  return Math.min(MAX_STREAM_PAGE, Math.max(1, Math.ceil(bytesLeft / Math.max(1, largestEntry))))
+  return Math.min(MAX_STREAM_PAGE, Math.max(1, Math.ceil(bytesLeft / Math.max(MIN_BYTES_PER_STREAM_ENTRY, largestEntry))))
+}
+
+/** The bytes an entry counts toward the bound: its id, names and values, and the least an export adds to each. */
+function streamEntryBytes(id: string, fields: readonly [string, string][]): number {
+  let bytes = MIN_BYTES_PER_STREAM_ENTRY + Buffer.byteLength(id)
+  for (const [name, value] of fields) bytes += 2 * MIN_BYTES_PER_MEMBER + Buffer.byteLength(name) + Buffer.byteLength(value)
+  return bytes
 }
 
 type RawStreamEntry = [id: string, fieldsAndValues: string[]]
@@ -75,9 +102,11 @@ type RawStreamEntry = [id: string, fieldsAndValues: string[]]
  * A stream's entries in order, each its id and its fields as the ordered [name, value] pairs held:
  * a name may repeat in one entry (or be `__proto__`), so they are read raw (sendCommand), not as
  * node-redis's object, which would keep only the last. Read page by page (XRANGE from just after
- * the last id, COUNT), their bytes (ids, names, values) summed as they come: MEMORY USAGE counts a
- * field name once per block where every entry repeats it, and the stream may grow after it was
- * sized. Past the bound, the entries read so far are dropped and their count (or XLEN's, if larger) answered.
+ * the last id, COUNT), their bytes (ids, names, values, and the least an export adds to each:
+ * streamEntryBytes) summed as they come: MEMORY USAGE counts a field name once per block where every
+ * entry repeats it, and the stream may grow after it was sized. Pages are read until the bound is
+ * crossed (see nextPageCount for how far one page can go past it); then the entries read so far are
+ * dropped and their count (or XLEN's, if larger) answered.
  */
 async function streamEntries(readPage: (start: string, count: number) => Promise<RawStreamEntry[]>, maxBytes: number, members: number): Promise<{ entries: JsonValue[] } | { tooLarge: number }> {
   const entries: JsonValue[] = []
@@ -89,20 +118,17 @@ async function streamEntries(readPage: (start: string, count: number) => Promise
     const page = await readPage(start, count)
     for (const [id, fieldsAndValues] of page) {
       const fields: [string, string][] = []
-      let entryBytes = Buffer.byteLength(id)
-      for (let i = 0; i + 1 < fieldsAndValues.length; i += 2) {
-        const [name = '', value = ''] = [fieldsAndValues[i], fieldsAndValues[i + 1]]
-        fields.push([name, value])
-        entryBytes += Buffer.byteLength(name) + Buffer.byteLength(value)
-      }
+      for (let i = 0; i + 1 < fieldsAndValues.length; i += 2) fields.push([fieldsAndValues[i] ?? '', fieldsAndValues[i + 1] ?? ''])
+      const entryBytes = streamEntryBytes(id, fields)
       bytes += entryBytes
       if (bytes > maxBytes) return { tooLarge: Math.max(members, entries.length + 1) }
       largestEntry = Math.max(largestEntry, entryBytes)
       entries.push({ id, fields })
     }
     const last = page.at(-1)
-    if (!last || page.length < count) return { entries }
-    start = nextStreamId(last[0])
+    const after = last && page.length >= count ? nextStreamId(last[0]) : undefined
+    if (after === undefined) return { entries }
+    start = after
     count = nextPageCount(maxBytes - bytes, largestEntry)
   }
 }
@@ -116,7 +142,9 @@ async function streamEntries(readPage: (start: string, count: number) => Promise
  *
  * A read is bounded by `maxValueBytes` (REDIS_MAX_VALUE_BYTES): the key's size is asked first (see
  * sizeOf: no command whose cost grows past the bound), and a key over the bound is answered by its
- * type and size, never pulled into this process (nor into an export). A deletion removes it all the same,
+ * type and size, never pulled into this process (nor into an export); a stream, whose export the
+ * sizes only estimate, is read until the bound is crossed, a page past it at most (streamEntries),
+ * and what was read dropped. A deletion removes it all the same,
  * with UNLINK (see deleteUser).
  */
 export class RedisUserCache implements UserCache {
