@@ -173,8 +173,8 @@ function batchWorld(settings: Partial<BatchRunnerSettings> = {}, schemaReady?: (
   const managers = new Map<string, string>()
   const breakerChanges: ('opened' | 'closed')[] = []
   const errors: unknown[] = []
-  /** A runner of this world's jobs, users and clock, as the instance `instanceId`. */
-  const instance = (instanceId: string) => {
+  /** A runner of this world's jobs and users, as the instance `instanceId`, on this world's clock or its own (`ownClock`: a clock set apart). */
+  const instance = (instanceId: string, ownClock: Clock = clock) => {
     const runner = new BatchRunner({
       jobs,
       requests: engine,
@@ -183,7 +183,7 @@ function batchWorld(settings: Partial<BatchRunnerSettings> = {}, schemaReady?: (
       resumeDeletion: (requestId) => engine.resumeDeletion(requestId),
       classify,
       isLockedOut: (userId) => gate.isDeleted(userId),
-      clock,
+      clock: ownClock,
       instanceId,
       settings: { ...SETTINGS, ...settings, breaker: { ...SETTINGS.breaker, ...settings.breaker } },
       onBreaker: (_jobId, change) => breakerChanges.push(change),
@@ -216,6 +216,15 @@ async function waitingForPace() {
   await w.runner.pass()
   await eventually(() => expect(w.timeline.count('jobs.takePaceToken')).toBeGreaterThanOrEqual(2))
   return { w, later }
+}
+
+/** A pass that takes the creator's slice (0), finds every other user settled and gives it back: the own account's dwell begins, by that instance's clock. */
+async function dwellBegins(w: ReturnType<typeof batchWorld>, runner = w.runner): Promise<void> {
+  const taken = w.timeline.count('jobs.acquireSlice')
+  await runner.pass()
+  expect(w.timeline.count('jobs.acquireSlice')).toBe(taken + 1)
+  await eventually(async () => expect((await w.slice(0))?.leaseUntil.getTime()).toBeLessThanOrEqual(w.clock.now().getTime()))
+  expect(await w.item(CREATOR)).toEqual(pending(CREATOR, 0))
 }
 
 /** Waits for work the runner does in the background (a pass starts a slice's work and does not await it). */
@@ -402,6 +411,7 @@ describe("BatchRunner: the creator's own account", () => {
     await w.runner.pass()
     await eventually(async () => expect((await w.slice(1))?.done).toBe(true))
     expect(w.engine.users()).toEqual([U1, U2, U3])
+    await dwellBegins(w)
     w.clock.advance(OWN_ACCOUNT_DWELL_MS)
     await w.runner.pass()
     await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
@@ -410,7 +420,7 @@ describe("BatchRunner: the creator's own account", () => {
     expect(await w.item(CREATOR)).toEqual(deleted(CREATOR, 0, w.clock.now()))
   })
 
-  it("when every other user of the job is settled, then the creator's own account waits OWN_ACCOUNT_DWELL_MS after the last of them before it is deleted (its slice given back meanwhile), so a creator polling the status reads it pending once the others are settled", async () => {
+  it("when every other user of the job is settled, then the creator's own account waits OWN_ACCOUNT_DWELL_MS from when the instance first found them so, by its own clock, its slice not even taken meanwhile, so a creator polling the status reads it pending once the others are settled", async () => {
     const w = batchWorld({ concurrency: 1 })
     await w.submit([CREATOR, U1, U2, U3], 2)
     await w.runner.pass()
@@ -419,10 +429,14 @@ describe("BatchRunner: the creator's own account", () => {
     await w.runner.pass()
     await eventually(async () => expect((await w.slice(1))?.done).toBe(true))
 
-    // The last other user (U3, of slice 1) was settled at START + 500: the dwell runs from then.
-    w.clock.set(new Date(START.getTime() + 500 + OWN_ACCOUNT_DWELL_MS - 1))
+    // The last other user (U3, of slice 1) was settled at START + 500; the instance finds that at START + 700: the dwell runs from then.
+    w.clock.advance(200)
+    await dwellBegins(w)
+    const taken = w.timeline.count('jobs.acquireSlice')
+    w.clock.set(new Date(START.getTime() + 700 + OWN_ACCOUNT_DWELL_MS - 1))
     await w.runner.pass()
-    await eventually(async () => expect((await w.slice(0))?.leaseUntil.getTime()).toBeLessThanOrEqual(w.clock.now().getTime()))
+    await w.runner.pass()
+    expect(w.timeline.count('jobs.acquireSlice')).toBe(taken)
     expect(w.engine.users()).toEqual([U1, U2, U3])
     expect(await w.item(CREATOR)).toEqual(pending(CREATOR, 0))
     const status = await readBatchStatus({ jobs: w.jobs, clock: w.clock }, { caller: CALLER, jobId: JOB_ID, offset: 0, limit: 10 })
@@ -432,6 +446,49 @@ describe("BatchRunner: the creator's own account", () => {
     await w.runner.pass()
     await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
     expect(w.engine.users()).toEqual([U1, U2, U3, CREATOR])
+  })
+
+  for (const [skew, what] of [
+    [3_600_000, 'an hour ahead of this one (its settled times stamped in the future)'],
+    [-10_000, '10 s behind this one (its settled times 10 s in the past)'],
+  ] as const)
+    it(`when the other users were settled by an instance whose clock is ${what}, then the creator's own account still waits exactly OWN_ACCOUNT_DWELL_MS from when this instance found them settled, by this instance's clock`, async () => {
+      const w = batchWorld({ concurrency: 1 })
+      await w.submit([U1, U2, CREATOR], 2)
+      const skewed = new ManualClock(new Date(START.getTime() + skew))
+      await w.instance('instance-b', skewed).pass()
+      await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+      expect((await w.item(U2))?.at).toEqual(skewed.now())
+
+      // This instance takes the creator's slice and finds every other user settled: the dwell begins.
+      const taken = w.timeline.count('jobs.acquireSlice')
+      await w.runner.pass()
+      expect(w.timeline.count('jobs.acquireSlice')).toBe(taken + 1)
+      await eventually(async () => expect((await w.slice(1))?.leaseUntil.getTime()).toBeLessThanOrEqual(START.getTime()))
+      expect(await w.item(CREATOR)).toEqual(pending(CREATOR, 1))
+
+      w.clock.advance(OWN_ACCOUNT_DWELL_MS - 1)
+      await w.runner.pass()
+      expect(await w.item(CREATOR)).toEqual(pending(CREATOR, 1))
+      w.clock.advance(1)
+      await w.runner.pass()
+      await eventually(async () => expect((await w.slice(1))?.done).toBe(true))
+      expect(await w.item(CREATOR)).toEqual(deleted(CREATOR, 1, w.clock.now()))
+    })
+
+  it("when the job is cancelled during the creator's own account's dwell, then the own account is recorded cancelled at the next pass, without waiting out the dwell", async () => {
+    const w = batchWorld({ concurrency: 1 })
+    await w.submit([CREATOR, U1])
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.leaseUntil.getTime()).toBeLessThanOrEqual(START.getTime()))
+    expect(await w.item(CREATOR)).toEqual(pending(CREATOR, 0))
+
+    await w.jobs.cancel(JOB_ID, { at: w.clock.now(), by: CREATOR })
+    w.clock.advance(1000)
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+    expect(w.engine.users()).toEqual([U1])
+    expect((await w.item(CREATOR))?.status).toBe('cancelled')
   })
 
   it("when the creator's own slice settles the job's last other user, then that pass leaves the own account pending: it is deleted at a pass OWN_ACCOUNT_DWELL_MS later", async () => {
@@ -479,6 +536,7 @@ describe("BatchRunner: the creator's own account", () => {
     expect(await w.item(CREATOR)).toEqual(pending(CREATOR, 0))
     await restarted.pass()
     await eventually(async () => expect((await w.slice(1))?.done).toBe(true))
+    await dwellBegins(w, restarted)
     w.clock.advance(OWN_ACCOUNT_DWELL_MS)
     await restarted.pass()
     await eventually(async () => expect((await w.slice(0))?.done).toBe(true))

@@ -6,7 +6,7 @@ import { type DeletionRequest, type RequestState, isFinished } from './deletion-
 import { CallerLockedOutError, RequestAlreadyOpenedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
 import { FencePassedError } from './lease.js'
 import { OWN_ACCOUNT_DWELL_MS } from './own-account-dwell.js'
-import type { BatchItem, BatchJob, BatchJobStore, Clock, DeletionRequestStore } from './ports.js'
+import type { BatchItem, BatchJob, BatchJobStore, BatchSliceState, Clock, DeletionRequestStore } from './ports.js'
 import { leaseEnd, SliceLease } from './slice-lease.js'
 
 export interface BatchRunnerSettings {
@@ -145,8 +145,12 @@ export class BatchRunner {
   private readonly cancelLooks = new Map<string, { at: number; cancelled: boolean; look: Promise<boolean> }>()
   /** Per cancelled job, its users whose unsettled outcome was reported, until they settle otherwise (reportUnsettled). */
   private readonly unsettledReported = new Map<string, Set<string>>()
-  /** Per job, the slice holding its creator's own account once this instance found it waiting on the others (see isOwnAccount). */
-  private readonly ownAccountSlice = new Map<string, number>()
+  /**
+   * Per job, the slice holding its creator's own account once this instance found it waiting, and
+   * when (by this instance's clock) it first found every other user settled: the dwell is measured
+   * from then on this clock alone, never against a time another instance's clock stamped (see ownAccountTurn).
+   */
+  private readonly ownAccountSlice = new Map<string, { slice: number; othersSettledSeenAt?: number }>()
 
   constructor(private readonly deps: BatchRunnerDeps) {}
 
@@ -218,8 +222,10 @@ export class BatchRunner {
       const key = `${jobId}/${slice.slice}`
       if (slice.done || this.working.has(key) || slice.leaseUntil > now) continue
       // The slice left with only the creator's own account pending is not taken (and given back) every
-      // pass while the job's other slices are worked: its turn comes once they are all done.
-      if (this.ownAccountSlice.get(jobId) === slice.slice && slices.some((other) => other.slice !== slice.slice && !other.done)) continue
+      // pass while the job's other slices are worked, nor during its dwell: its turn comes once they
+      // are all done and the dwell is over. A cancel is looked at (at most once per CANCEL_LOOK_MS), so
+      // a cancel during the dwell settles the own account at once.
+      if (await this.ownAccountWaits(jobId, slice.slice, slices, now.getTime())) continue
       const until = leaseEnd(this.deps.clock, this.deps.settings.leaseMs)
       // A slice read never taken is taken as such only if it still is: its users' creates then
       // need no compare-and-set (attempt), as no try of theirs can exist, however stale the read.
@@ -305,13 +311,13 @@ export class BatchRunner {
           continue
         }
         // The creator's own account waits for every other user of the job to settle, then for
-        // OWN_ACCOUNT_DWELL_MS: the slice is given back and taken again meanwhile. Only a slice whose
-        // other users are all settled is skipped while the job's other slices are worked: one with a
-        // user left pending (a fault) is taken again at the next pass, so that user is not kept waiting.
+        // OWN_ACCOUNT_DWELL_MS: the slice is given back meanwhile. Only a slice whose other users are
+        // all settled is skipped while the job's other slices are worked (and during the dwell): one
+        // with a user left pending (a fault) is taken again at the next pass, so that user is not kept waiting.
         if (isOwnAccount(job, item)) {
-          const turn = settled ? await this.ownAccountTurn(job, slice, outcomes) : 'others pending'
+          const turn = settled ? await this.ownAccountTurn(job, slice) : 'others pending'
           if (turn !== 'now') {
-            if (settled && turn === 'others pending') this.ownAccountSlice.set(job.id, slice)
+            if (settled && turn === 'others pending') this.ownAccountSlice.set(job.id, { slice })
             settled = false
             continue
           }
@@ -402,18 +408,40 @@ export class BatchRunner {
   /**
    * Whether the creator's own account, in `slice`, may be deleted now: every other slice of the job
    * done, read from the store (what every instance sees alike, before and after a restart, so it is
-   * deleted after all the others whichever instance works which slice), and the last of the other
-   * users settled at least OWN_ACCOUNT_DWELL_MS ago. That time comes from the done slices' tallies
-   * and `settledHere`, this slice's other users: no read more. A slice done before the tallies
-   * kept it counts as settled long ago. A cancelled job's own account reaches no deletion (it is
-   * recorded cancelled): it does not wait out the dwell.
+   * deleted after all the others whichever instance works which slice), and OWN_ACCOUNT_DWELL_MS
+   * passed on this instance's clock since this instance first found them so. Measured on one clock,
+   * the real time since the last of them settled is at least the dwell whatever the instances'
+   * clocks (the times other instances stamped are never compared with this clock: one ahead would
+   * hold the own account back by its lead, one behind would spare it the dwell); an instance that
+   * restarts, or another, waits a whole dwell from its own first look. A cancelled job's own account
+   * reaches no deletion (it is recorded cancelled): it does not wait out the dwell.
    */
-  private async ownAccountTurn(job: BatchJob, slice: number, settledHere: readonly BatchItem[]): Promise<'now' | 'others pending' | 'dwelling'> {
-    const others = (await this.deps.jobs.slices(job.id)).filter((other) => other.slice !== slice)
-    if (!others.every((other) => other.done)) return 'others pending'
-    const lastSettled = Math.max(0, ...others.map((other) => other.tally?.lastSettledAt?.getTime() ?? 0), ...settledHere.map((item) => item.at?.getTime() ?? 0))
-    if (this.deps.clock.now().getTime() - lastSettled >= OWN_ACCOUNT_DWELL_MS) return 'now'
+  private async ownAccountTurn(job: BatchJob, slice: number): Promise<'now' | 'others pending' | 'dwelling'> {
+    const now = this.deps.clock.now().getTime()
+    let seenAt = this.ownAccountSlice.get(job.id)?.othersSettledSeenAt
+    if (seenAt === undefined) {
+      // A slice once done stays done: read until this instance has found them all so, not after.
+      const others = (await this.deps.jobs.slices(job.id)).filter((other) => other.slice !== slice)
+      if (!others.every((other) => other.done)) return 'others pending'
+      seenAt = now
+      this.ownAccountSlice.set(job.id, { slice, othersSettledSeenAt: seenAt })
+    }
+    if (now - seenAt >= OWN_ACCOUNT_DWELL_MS) return 'now'
     return (await this.cancelledOrNotKnown(job)) ? 'now' : 'dwelling'
+  }
+
+  /**
+   * Whether a pass leaves the creator's own slice alone (see ownAccountTurn): its other users
+   * settled and another slice of the job still pending, or during the dwell unless the job is
+   * cancelled. Jobs whose own account this instance never found waiting are not looked at.
+   */
+  private async ownAccountWaits(jobId: string, slice: number, slices: readonly BatchSliceState[], now: number): Promise<boolean> {
+    const own = this.ownAccountSlice.get(jobId)
+    if (own?.slice !== slice) return false
+    if (own.othersSettledSeenAt === undefined) return slices.some((other) => other.slice !== slice && !other.done)
+    if (now - own.othersSettledSeenAt >= OWN_ACCOUNT_DWELL_MS) return false
+    const job = this.jobCache.get(jobId)
+    return job !== undefined && !(await this.cancelledOrNotKnown(job))
   }
 
   /**
