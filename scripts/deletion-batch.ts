@@ -26,7 +26,7 @@ import { fail } from './lib/batch-cli/terminal.js'
 // and counted on the last line, retried until done), 1 when any failed or was spared by a cancel, 2 when
 // nothing could be submitted, cancelled or followed (a job id the service does not know included). A job
 // listing the caller's own account deletes it last, locking them out: a 401 (the token not expired)
-// once every other id read settled, the job neither paused nor cancelled, is that deletion, said on
+// once every other id read settled, the job not cancelled (a paused one too), is that deletion, said on
 // the last line, and the exit code is the rule's above. A flag
 // that takes a value given twice is refused.
 

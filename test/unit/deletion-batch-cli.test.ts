@@ -1080,20 +1080,33 @@ describe("a job listing the caller's own account, which the service deletes last
     expect(code).toBe(2)
   }, 30_000)
 
-  for (const state of ['paused', 'cancelled'] as const)
-    it(`when the 401 comes after a poll read every other id settled but the job ${state}, then it is not taken for the own deletion (a ${state} job deletes nothing): a refusal as any other, follow again with --job, exit 2`, async () => {
-      const jobId = randomUUID()
-      let polls = 0
-      const service = await stub((_request, res) => {
-        polls += 1
-        return polls === 1 ? status(res, { ...running(jobId, [pendingOne(own), forbidden(first), forbidden(second)], 2), state }) : refused(res)
-      })
-      const { code, out } = await runCli(['--job', jobId, '--url', service.url], ownCredentials)
-      expect(out).toContain(`the jobs go on without this CLI: follow again with --job ${jobId}`)
-      expect(out).not.toContain('deleting your own account')
-      expect(out).not.toContain('done:')
-      expect(code).toBe(2)
-    }, 30_000)
+  it('when the 401 comes after a poll read every other id settled and the job paused (the last other id’s fault opened its breaker), then it is still the own deletion: the own account waits for the breaker, its deletion is the probe that ends the cool-off, and the job reads running only after it has locked the caller out', async () => {
+    const jobId = randomUUID()
+    let polls = 0
+    const service = await stub((_request, res) => {
+      polls += 1
+      return polls === 1 ? status(res, { ...running(jobId, [pendingOne(own), forbidden(first), forbidden(second)], 2), state: 'paused' }) : refused(res)
+    })
+    const { code, out } = await runCli(['--job', jobId, '--url', service.url], ownCredentials)
+    expect(out).toContain('done: 1 deleted, FORBIDDEN=2 failed, of 3')
+    expect(out).toContain(`the last act of job ${jobId} is deleting your own account (${own})`)
+    expect(out).not.toContain('follow again')
+    expect(code).toBe(1)
+  }, 30_000)
+
+  it('when the 401 comes after a poll read every other id settled but the job cancelled, then it is not taken for the own deletion (a cancelled job deletes nothing): a refusal as any other, follow again with --job, exit 2', async () => {
+    const jobId = randomUUID()
+    let polls = 0
+    const service = await stub((_request, res) => {
+      polls += 1
+      return polls === 1 ? status(res, { ...running(jobId, [pendingOne(own), forbidden(first), forbidden(second)], 2), state: 'cancelled' }) : refused(res)
+    })
+    const { code, out } = await runCli(['--job', jobId, '--url', service.url], ownCredentials)
+    expect(out).toContain(`the jobs go on without this CLI: follow again with --job ${jobId}`)
+    expect(out).not.toContain('deleting your own account')
+    expect(out).not.toContain('done:')
+    expect(code).toBe(2)
+  }, 30_000)
 
   it('when the token is refused (401) for a job that does not list the own account, then it is a refusal as before: follow again with --job, exit 2', async () => {
     const jobId = randomUUID()

@@ -33,17 +33,19 @@ export function tokenExpiresAt(userToken: string | undefined): number | undefine
  * A person's own account is the last user their job deletes, a few seconds after every other is
  * settled (the service's OWN_ACCOUNT_DWELL_MS, longer than the CLI's poll), and that deletion locks
  * them out at once: their next status read is refused 401. When the last statuses read had every
- * other user of that job settled, its own account pending or deleted, the job neither paused nor
- * cancelled (its own account then waits, or is spared), and every other job finished, that refusal
- * says their account is gone: the statuses as read, the own account counted deleted (nothing more
- * is made up: the job's state stays as read). Else undefined: the 401 is a refusal as any other.
+ * other user of that job settled, its own account pending or deleted, the job not cancelled (its own
+ * account then spared; a paused one still deletes it: it waits for the breaker, and its deletion
+ * is the probe ending the cool-off, the job reading running only once it has locked them out),
+ * and every other job finished, that refusal says their account is gone: the statuses as read, the
+ * own account counted deleted (nothing more is made up: the job's state stays as read). Else
+ * undefined: the 401 is a refusal as any other.
  */
 export function deletedOwnAccountLast(latest: readonly Status[], ownId: string | undefined): { statuses: Status[]; jobId: string } | undefined {
   if (ownId === undefined) return undefined
   const own = latest.filter((status) => status.outcomes.some((outcome) => outcome.userId === ownId))
   const job = own[0]
   // Each status holds its job's every outcome (the CLI reads a whole job a page): none listed, nothing to tell.
-  if (own.length !== 1 || !job || job.outcomes.length !== job.total || job.state === 'cancelled' || job.state === 'paused') return undefined
+  if (own.length !== 1 || !job || job.outcomes.length !== job.total || job.state === 'cancelled') return undefined
   const othersSettled = job.outcomes.every((outcome) => (outcome.userId === ownId ? outcome.status === 'pending' || outcome.status === 'deleted' : outcome.status !== 'pending'))
   const othersFinished = latest.every((status) => status === job || status.state === 'completed' || (status.state === 'cancelled' && status.done === status.total))
   if (!othersSettled || !othersFinished) return undefined
