@@ -137,7 +137,7 @@ const OWED_RETRY_JITTER = 0.2
  */
 function owedRetryOf(settings: { firstMs: number; maxMs: number }): OwedRetry | undefined {
   if (settings.maxMs <= 0) return undefined
-  return { maxMs: settings.maxMs, waitMs: (runs) => backoffWaitMs({ ...settings, jitter: OWED_RETRY_JITTER }, runs) }
+  return { waitMs: (runs) => backoffWaitMs({ ...settings, jitter: OWED_RETRY_JITTER }, runs) }
 }
 
 /** Builds every adapter once and the app over them: the composition root shared by main and the tests. */

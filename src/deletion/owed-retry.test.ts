@@ -11,8 +11,10 @@ import { addedByNameBudgetMs } from './steps/search-added-by-name.js'
 const USER = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
 const AT = WORLD_NOW.toISOString()
 const self = (): Caller => ({ consumer: 'portal', userId: USER, roles: [] })
+/** The longest wait of RETRY: a minute. */
+const RETRY_MAX_MS = 60_000
 /** One second, doubled per run in a row, at most a minute (no jitter: the waits are exact). */
-const RETRY: OwedRetry = { maxMs: 60_000, waitMs: (runs) => Math.min(60_000, 1000 * 2 ** (runs - 1)) }
+const RETRY: OwedRetry = { waitMs: (runs) => Math.min(RETRY_MAX_MS, 1000 * 2 ** (runs - 1)) }
 const later = (ms: number) => new Date(WORLD_NOW.getTime() + ms)
 
 const unreachable = (owedRuns?: number): StepOutcome => ({ status: 'pending', action: 'unreachable', at: AT, ...(owedRuns !== undefined && { owedRuns }) })
@@ -87,7 +89,7 @@ describe('the sweeper and a request owed because Keycloak is down, with a retry 
 
     // npm run deletion:resume: no wait, and Keycloak back, the request completes.
     w.identity.comeBack()
-    expect(await resumeOpenDeletions(w.deps, 200, undefined, { owedWaitsWithinMs: RETRY.maxMs })).toMatchObject({ resumed: 1, completed: 1 })
+    expect(await resumeOpenDeletions(w.deps, 200, undefined, { owedWaitsWithinMs: RETRY_MAX_MS })).toMatchObject({ resumed: 1, completed: 1 })
     expect(w.requests.peek('req-1')?.state).toBe('completed')
   })
 
@@ -123,7 +125,7 @@ describe('the sweeper and a request owed because Keycloak is down, with a retry 
     expect(await listedBy(w, later(1000))).toBeDefined()
 
     // A wait longer than the grace period: due at eraseAt.
-    w.deps.owedRetry = { maxMs: 10 * WORLD_GRACE_DAY_MS, waitMs: () => 10 * WORLD_GRACE_DAY_MS }
+    w.deps.owedRetry = { waitMs: () => 10 * WORLD_GRACE_DAY_MS }
     w.clock.advance(1000)
     await resumeOpenDeletions(w.deps)
     expect(w.requests.peek('req-1')).toMatchObject({ state: 'scheduled', steps: { keycloak: { owedRuns: 2 } } })

@@ -8,8 +8,6 @@ import { type DeletionRequest, STEPS, type StepOutcome } from './deletion-reques
 export interface OwedRetry {
   /** The wait after `runs` such runs in a row (1 or more). */
   waitMs(runs: number): number
-  /** The longest wait (0: none, due at once). */
-  maxMs: number
 }
 
 /** What a run saw of one step, which countOwedRun decides by. */
@@ -58,11 +56,11 @@ function owesFewerStores(outcome: StepOutcome, before: StepOutcome | undefined):
  * - null (due at once): some owed step can go on now (owed past a per-run bound, or for anything
  *   not known to be a dependency's outage), or nothing is owed;
  * - else, every owed step waits on a dependency: after a delay that doubles with the runs in a row
- *   it has been owed (the most any owed step counts), up to `maxMs` (retry.waitMs).
+ *   it has been owed (the most any owed step counts), up to DELETION_OWED_RETRY_MAX_MS (retry.waitMs).
  * The request stays listed either way; `npm run deletion:resume` takes it up without waiting.
  */
 export function owedDueAt(steps: DeletionRequest['steps'], retry: OwedRetry | undefined, now: Date): Date | null | undefined {
-  if (!retry || retry.maxMs <= 0) return undefined
+  if (!retry) return undefined
   const owed = STEPS.map((step) => steps[step]).filter((outcome) => outcome?.status === 'pending')
   if (owed.length === 0 || owed.some((outcome) => outcome?.owedRuns === undefined)) return null
   const runs = Math.max(...owed.map((outcome) => outcome?.owedRuns ?? 1))

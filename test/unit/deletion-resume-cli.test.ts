@@ -110,7 +110,7 @@ describe('npm run deletion:resume: the whole open list', () => {
 
   it('when a partial request waits out the retry delay of a step owed for want of Keycloak, then the round takes it up without waiting', async () => {
     const w = deletionWorld({ seed: [{ id: userId(0), organisationIds: ['org-1'], lookups: 1 }] })
-    w.deps.owedRetry = { maxMs: 300_000, waitMs: () => 300_000 }
+    w.deps.owedRetry = { waitMs: () => 300_000 }
     w.identity.goDown()
     await deleteAccount(w.deps, { requestId: requestId(0), userId: userId(0), caller: { consumer: 'portal', userId: userId(0), roles: [] } })
     w.identity.comeBack()
@@ -127,13 +127,13 @@ describe('npm run deletion:resume: the whole open list', () => {
   it('when the service waits longer before retrying an owed request than the command’s own configuration says (or the command says no wait), then the round still takes it up without waiting', async () => {
     // The service, configured with the longest delay allowed, leaves the request for an hour.
     const w = deletionWorld({ seed: [{ id: userId(0), organisationIds: ['org-1'], lookups: 1 }] })
-    w.deps.owedRetry = { maxMs: LONGEST_OWED_RETRY_MS, waitMs: () => 3_600_000 }
+    w.deps.owedRetry = { waitMs: () => 3_600_000 }
     w.identity.goDown()
     await deleteAccount(w.deps, { requestId: requestId(0), userId: userId(0), caller: { consumer: 'portal', userId: userId(0), roles: [] } })
     w.identity.comeBack()
 
     // The command runs with DELETION_OWED_RETRY_MAX_MS 0 (or a minute: the same).
-    for (const owedRetry of [undefined, { maxMs: 60_000, waitMs: () => 60_000 }]) {
+    for (const owedRetry of [undefined, { waitMs: () => 60_000 }]) {
       w.deps.owedRetry = owedRetry
       expect(await resumeOpenDeletions(w.deps)).toMatchObject({ resumed: 0 })
     }
