@@ -4,7 +4,7 @@ import { credentials } from './lib/batch-cli/credentials.js'
 import { follow } from './lib/batch-cli/follow.js'
 import { readIds } from './lib/batch-cli/ids-file.js'
 import { readOptions } from './lib/batch-cli/options.js'
-import { ownUserId, tokenExpiresAt } from './lib/batch-cli/own-account.js'
+import { userTokenFacts } from './lib/batch-cli/own-account.js'
 import { createServiceClient } from './lib/batch-cli/service-call.js'
 import { submitAll } from './lib/batch-cli/submit.js'
 import { fail } from './lib/batch-cli/terminal.js'
@@ -35,9 +35,8 @@ const options = readOptions()
 const headers = credentials()
 const service = createServiceClient(options.base, headers)
 // A job's last act may delete the caller's own account: the CLI then tells that 401 from any other.
-const ownId = ownUserId(headers['x-authenticated-user-token'])
 // A 401 past the token's expiry is that expiry, whatever the jobs did.
-const caller = { ownId, tokenExpiresAt: tokenExpiresAt(headers['x-authenticated-user-token']) }
+const caller = userTokenFacts(headers['x-authenticated-user-token'])
 
 async function main(): Promise<number> {
   if (options.jobIds && options.cancel) {

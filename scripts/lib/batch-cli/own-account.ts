@@ -14,19 +14,21 @@ function payloadOf(userToken: string | undefined): { sub?: unknown; exp?: unknow
 }
 
 /**
- * The id of the person whose user token the CLI sends, read from its `sub` as the service reads it
- * (the id, or <id> of f:<provider>:<id>); undefined without a token or one of another shape. Not
- * verified: it only tells the caller's own account among a job's outcomes (see deletedOwnAccountLast).
+ * What the CLI reads of the user token it sends, its payload decoded once:
+ * - `ownId`: the id of the person it names, read from its `sub` as the service reads it (the id, or
+ *   <id> of f:<provider>:<id>); it only tells the caller's own account among a job's outcomes (see
+ *   deletedOwnAccountLast);
+ * - `tokenExpiresAt`: when it expires (its `exp`, in ms): a 401 past it is that expiry, whatever the job did.
+ * Each undefined without a token, or one without that claim in that shape. Not verified.
  */
-export function ownUserId(userToken: string | undefined): string | undefined {
-  const sub = payloadOf(userToken)?.sub
-  return typeof sub === 'string' ? userIdOfSubject(sub) : undefined
-}
-
-/** When the user token expires (its `exp`, in ms), undefined without one: a 401 past it is that expiry, whatever the job did. */
-export function tokenExpiresAt(userToken: string | undefined): number | undefined {
-  const exp = payloadOf(userToken)?.exp
-  return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined
+export function userTokenFacts(userToken: string | undefined): { ownId: string | undefined; tokenExpiresAt: number | undefined } {
+  const payload = payloadOf(userToken)
+  const sub = payload?.sub
+  const exp = payload?.exp
+  return {
+    ownId: typeof sub === 'string' ? userIdOfSubject(sub) : undefined,
+    tokenExpiresAt: typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined,
+  }
 }
 
 /**
