@@ -11,7 +11,7 @@ export interface OwedRetry {
 }
 
 /** What a run saw of one step, which countOwedRun decides by. */
-export interface StepRunFacts {
+interface StepRunFacts {
   /** It told of a dependency it could not reach (onStepError: the search engine, Redis, Keycloak down or refusing, a store this instance lacks). */
   toldOfADependency: boolean
   /** Part of its work is owed past a per-run bound only, more of it left to do at once (StepContext.owesPastABound: a managed user's). */

@@ -29,7 +29,7 @@ function isCallError(err: unknown): boolean {
  * remembered: another ERR or NOPERM gets DEL for that call only (see deleteUser), and an outage
  * (LOADING, a timeout…) leaves the step owed, as for any command.
  */
-export function refusesUnlink(err: unknown): boolean {
+function refusesUnlink(err: unknown): boolean {
   if (!(err instanceof ErrorReply)) return false
   const text = err.message.toLowerCase()
   if (!text.includes('unlink')) return false

@@ -16,7 +16,7 @@ const DEFAULT_COOKIE_NAME = 'neptun-session'
  * The Set-Cookie value that ends the session: the cookie emptied and expired at once, out of
  * scripts' reach, for the whole site. The answer sends it and the OpenAPI document shows it.
  */
-export function expiredSessionCookie(name: string, secure: boolean): string {
+function expiredSessionCookie(name: string, secure: boolean): string {
   return generateCookie(name, '', { maxAge: 0, path: '/', httpOnly: true, sameSite: 'Lax', secure })
 }
 
