@@ -426,8 +426,16 @@ export class BatchRunner {
       seenAt = now
       this.ownAccountSlice.set(job.id, { slice, othersSettledSeenAt: seenAt })
     }
-    if (now - seenAt >= OWN_ACCOUNT_DWELL_MS) return 'now'
-    return (await this.cancelledOrNotKnown(job)) ? 'now' : 'dwelling'
+    return (await this.ownAccountMayGo(job, seenAt, now)) ? 'now' : 'dwelling'
+  }
+
+  /**
+   * Whether the creator's own account, its other users found settled at `seenAt` on this instance's
+   * clock, may go now (see ownAccountTurn): the dwell over by this clock, or the job cancelled or no
+   * longer known (no deletion to hold back).
+   */
+  private async ownAccountMayGo(job: BatchJob, seenAt: number, now: number): Promise<boolean> {
+    return now - seenAt >= OWN_ACCOUNT_DWELL_MS || (await this.cancelledOrNotKnown(job))
   }
 
   /**
@@ -439,9 +447,8 @@ export class BatchRunner {
     const own = this.ownAccountSlice.get(jobId)
     if (own?.slice !== slice) return false
     if (own.othersSettledSeenAt === undefined) return slices.some((other) => other.slice !== slice && !other.done)
-    if (now - own.othersSettledSeenAt >= OWN_ACCOUNT_DWELL_MS) return false
     const job = this.jobCache.get(jobId)
-    return job !== undefined && !(await this.cancelledOrNotKnown(job))
+    return job !== undefined && !(await this.ownAccountMayGo(job, own.othersSettledSeenAt, now))
   }
 
   /**
