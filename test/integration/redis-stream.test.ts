@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto'
-import { createClient } from '@redis/client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RedisClient, RedisConnection } from '../../src/redis/redis-client.js'
 import { RedisUserCache, userCacheKey } from '../../src/redis/redis-user-cache.js'
@@ -8,6 +7,7 @@ import { expectDeleted } from '../support/assertions.js'
 import { requestsOf } from '../support/deletion-requests.js'
 import { type Harness, startHarness } from '../support/harness.js'
 import { envelopeOf, lifecycle } from '../support/lifecycle.js'
+import { connectDb12, type Db12Client, redisCacheOnDb12 } from '../support/redis-cache-db.js'
 import { LOCAL_REDIS } from '../support/test-env.js'
 
 /**
@@ -19,7 +19,7 @@ const MAX_VALUE_BYTES = 16_384
 const TOO_MANY_ENTRIES = Math.floor(MAX_VALUE_BYTES / 3) + 1
 
 /** Appends `count` entries in one round trip. */
-async function appendEntries(redis: Awaited<ReturnType<typeof db12>>, key: string, count: number): Promise<void> {
+async function appendEntries(redis: Db12Client, key: string, count: number): Promise<void> {
   const batch = redis.multi()
   for (let i = 0; i < count; i++) batch.xAdd(key, '*', { entry: `entry-${i}` })
   await batch.exec()
@@ -35,29 +35,8 @@ class EntryCountingConnection extends RedisConnection {
 }
 const ORG = '0137000000000000000016'
 
-/** A client of the test's own on DB 12 (Sunbird's user cache), writing streams as something else than Sunbird's jobs might. */
-async function db12() {
-  const redis = createClient({ socket: LOCAL_REDIS, database: 12 })
-  await redis.connect()
-  return redis
-}
-
 describe('RedisUserCache on the real Redis (DB 12): a user:<id> that holds a stream is sized (XLEN, MEMORY USAGE), then read whole or named by its size', () => {
-  const connection = new RedisConnection({ ...LOCAL_REDIS, db: 12, timeoutMs: 2000 })
-  const cache = new RedisUserCache(connection, MAX_VALUE_BYTES)
-  let redis: Awaited<ReturnType<typeof db12>>
-  const written: string[] = []
-  const keyOf = (userId: string) => {
-    written.push(userCacheKey(userId))
-    return userCacheKey(userId)
-  }
-  beforeAll(async () => {
-    redis = await db12()
-  })
-  afterAll(async () => {
-    if (written.length > 0) await redis.del(written)
-    await Promise.all([redis.close(), connection.close()])
-  })
+  const { cache, redis, keyOf } = redisCacheOnDb12(MAX_VALUE_BYTES)
 
   it('when the stream is within the bound, then reading gives its entries in order, each its id and fields; deleting removes it (1)', async () => {
     const userId = randomUUID()
@@ -141,11 +120,11 @@ describe('RedisUserCache on the real Redis (DB 12): a user:<id> that holds a str
 describe('export and deletion of a user whose user:<id> holds a stream', () => {
   let h: Harness
   let api: ReturnType<typeof lifecycle>
-  let redis: Awaited<ReturnType<typeof db12>>
+  let redis: Db12Client
   beforeAll(async () => {
     h = await startHarness({ redis: { maxValueBytes: MAX_VALUE_BYTES } })
     api = lifecycle(h)
-    redis = await db12()
+    redis = await connectDb12()
   })
   afterAll(async () => {
     await Promise.all([h.close(), redis.close()])

@@ -1,41 +1,18 @@
 import { randomUUID } from 'node:crypto'
-import { createClient } from '@redis/client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { RedisConnection } from '../../src/redis/redis-client.js'
-import { RedisUserCache, userCacheKey } from '../../src/redis/redis-user-cache.js'
+import { userCacheKey } from '../../src/redis/redis-user-cache.js'
 import { createSchemaRegistry } from '../../src/schemas/schema-registry.js'
 import { expectDeleted } from '../support/assertions.js'
 import { type Harness, startHarness } from '../support/harness.js'
 import { envelopeOf, lifecycle } from '../support/lifecycle.js'
-import { LOCAL_REDIS } from '../support/test-env.js'
+import { connectDb12, type Db12Client, redisCacheOnDb12 } from '../support/redis-cache-db.js'
 
 /** A small bound, so that keys over it stay cheap to write; the default (1 MiB) works the same way. */
 const MAX_VALUE_BYTES = 1024
 const ORG = '0137000000000000000015'
 
-/** A client of the test's own on DB 12 (Sunbird's user cache), for writing keys as something else than Sunbird's jobs would, and reading them back. */
-async function db12() {
-  const redis = createClient({ socket: LOCAL_REDIS, database: 12 })
-  await redis.connect()
-  return redis
-}
-
 describe('RedisUserCache on the real Redis (DB 12): a user:<id> larger than REDIS_MAX_VALUE_BYTES is sized, never read', () => {
-  const connection = new RedisConnection({ ...LOCAL_REDIS, db: 12, timeoutMs: 2000 })
-  const cache = new RedisUserCache(connection, MAX_VALUE_BYTES)
-  let redis: Awaited<ReturnType<typeof db12>>
-  const written: string[] = []
-  const keyOf = (userId: string) => {
-    written.push(userCacheKey(userId))
-    return userCacheKey(userId)
-  }
-  beforeAll(async () => {
-    redis = await db12()
-  })
-  afterAll(async () => {
-    if (written.length > 0) await redis.del(written)
-    await Promise.all([redis.close(), connection.close()])
-  })
+  const { cache, redis, keyOf } = redisCacheOnDb12(MAX_VALUE_BYTES)
 
   it('when the key is a string longer than the bound, then reading gives its type and length, not its value; deleting removes it', async () => {
     const userId = randomUUID()
@@ -93,11 +70,11 @@ describe('RedisUserCache on the real Redis (DB 12): a user:<id> larger than REDI
 describe('export of a user whose user:<id> is larger than REDIS_MAX_VALUE_BYTES', () => {
   let h: Harness
   let api: ReturnType<typeof lifecycle>
-  let redis: Awaited<ReturnType<typeof db12>>
+  let redis: Db12Client
   beforeAll(async () => {
     h = await startHarness({ redis: { maxValueBytes: MAX_VALUE_BYTES } })
     api = lifecycle(h)
-    redis = await db12()
+    redis = await connectDb12()
   })
   afterAll(async () => {
     await Promise.all([h.close(), redis.close()])
