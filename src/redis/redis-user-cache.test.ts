@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { handshakeOnly, nothing, type RedisAnswer, startStubRedis, type StubRedis } from '../../test/support/stub-redis-server.js'
 import { DependencyUnavailableError } from '../deletion/errors.js'
 import { RedisConnection, RedisRefusedError, RedisTimeoutError } from './redis-client.js'
-import { nextStreamId, RedisUserCache } from './redis-user-cache.js'
+import { nextStreamId, RedisUserCache, streamMemoryCeiling } from './redis-user-cache.js'
 
 const TIMEOUT_MS = 300
 /** Far past the bound plus a connect: a call still pending then is a hang. */
@@ -438,6 +438,29 @@ function streamHolding(entries: StubEntry[], memory = 600): { answer: RedisAnswe
 
 describe('RedisUserCache: a stream read page by page (XRANGE), bounded as it goes', () => {
   const MAX = 1024
+
+  it("when a small stream is held in Redis's 4 KiB block (MEMORY USAGE 4752, over the bound), then its entries are read, not named too large", async () => {
+    const { answer } = streamHolding([{ id: [1n, 0n], fields: ['event', 'login'] }], 4752)
+    const { connection } = await cacheOver(answer)
+
+    expect(await new RedisUserCache(connection, MAX).readUser(USER)).toEqual({ kind: 'other', type: 'stream', value: [{ id: '1-0', fields: [['event', 'login']] }] })
+  })
+
+  it('when MEMORY USAGE is over the bound, under twice it and 8 KiB, and the entries are over it, then tooLarge with the entry count the read reached, no bytes', async () => {
+    const { answer } = streamHolding([{ id: [1n, 0n], fields: ['note', 'y'.repeat(MAX)] }], streamMemoryCeiling(MAX))
+    const { connection } = await cacheOver(answer)
+
+    expect(await new RedisUserCache(connection, MAX).readUser(USER)).toEqual({ kind: 'tooLarge', type: 'stream', size: { members: 1 }, maxBytes: MAX })
+  })
+
+  it('when Redis holds more than twice the bound and 8 KiB for the stream (its entries few and huge), then tooLarge with its entries and bytes, no XRANGE sent', async () => {
+    const memory = streamMemoryCeiling(MAX) + 1
+    const { answer } = streamHolding([{ id: [1n, 0n], fields: ['note', 'y'.repeat(memory)] }], memory)
+    const { connection, stub } = await cacheOver(answer)
+
+    expect(await new RedisUserCache(connection, MAX).readUser(USER)).toEqual({ kind: 'tooLarge', type: 'stream', size: { members: 1, bytes: memory }, maxBytes: MAX })
+    expect(afterHandshake(stub)).toEqual(['TYPE', 'XLEN', 'MEMORY'])
+  })
 
   it('when the last entry of a full page has the largest id there can be, then the read is complete: its entries, no further XRANGE (Redis would refuse the id after it)', async () => {
     const entries: StubEntry[] = Array.from({ length: 10 }, (_, i) => ({ id: [MAX_ID_PART, MAX_ID_PART - 9n + BigInt(i)], fields: ['a', String(i)] }))

@@ -57,6 +57,18 @@ const MEMBER_COUNTS: Record<string, { name: string; count: (client: RedisClient,
   stream: { name: 'XLEN', count: (client, key) => client.xLen(key) },
 }
 
+/**
+ * The most memory Redis holds for a stream whose export is within `maxBytes` (twice it and 8 KiB):
+ * about a quarter more than its entries (the allocator rounds a block up), plus the 4 KiB block a
+ * new stream is given (a one-entry stream's MEMORY USAGE is about 4.7 KB). Only MEMORY USAGE past it
+ * names a stream too large unread: its entries are few and huge, and one XRANGE page would bring
+ * them whole. Under it the paged read decides (streamEntries), as MEMORY USAGE says little of a
+ * stream's export. (Entries deleted but left in their block, and consumer groups, add to it too.)
+ */
+export function streamMemoryCeiling(maxBytes: number): number {
+  return 2 * maxBytes + 8192
+}
+
 /** How many entries the first page of a stream asks for; later pages are sized from the bytes still allowed (nextPageCount). */
 const FIRST_STREAM_PAGE = 10
 /** The most entries one page asks for, however small they have been. */
@@ -82,8 +94,9 @@ export function nextStreamId(id: string): string | undefined {
  * How many entries the next page asks for: as many as could still fit at the size of the largest
  * entry read so far (never below an entry's least size), at least one, at most MAX_STREAM_PAGE. So
  * entries like those read cross the bound by one entry at most, and no page asks for more entries
- * than could fit even at their least size. Only entries larger than any read (the stream grown since
- * it was sized) take the read further past the bound: one page at most, since it stops there.
+ * than could fit even at their least size. Only entries larger than any read take the read further
+ * past the bound (as far as streamMemoryCeiling lets a stream be read): one page at most, since it
+ * stops there.
  */
 function nextPageCount(bytesLeft: number, largestEntry: number): number {
   return Math.min(MAX_STREAM_PAGE, Math.max(1, Math.ceil(bytesLeft / Math.max(MIN_BYTES_PER_STREAM_ENTRY, largestEntry))))
@@ -104,9 +117,10 @@ type RawStreamEntry = [id: string, fieldsAndValues: string[]]
  * node-redis's object, which would keep only the last. Read page by page (XRANGE from just after
  * the last id, COUNT), their bytes (ids, names, values, and the least an export adds to each:
  * streamEntryBytes) summed as they come: MEMORY USAGE counts a field name once per block where every
- * entry repeats it, and the stream may grow after it was sized. Pages are read until the bound is
- * crossed (see nextPageCount for how far one page can go past it); then the entries read so far are
- * dropped and their count (or XLEN's, if larger) answered.
+ * entry repeats it and a small stream's 4 KiB block whole, and the stream may grow after it was
+ * sized. Pages are read until the bound is crossed (see nextPageCount for how far one page can go
+ * past it); then the entries read so far are dropped and their count (or XLEN's, if larger)
+ * answered: a stream's size, its bytes not given.
  */
 async function streamEntries(readPage: (start: string, count: number) => Promise<RawStreamEntry[]>, maxBytes: number, members: number): Promise<{ entries: JsonValue[] } | { tooLarge: number }> {
   const entries: JsonValue[] = []
@@ -142,10 +156,10 @@ async function streamEntries(readPage: (start: string, count: number) => Promise
  *
  * A read is bounded by `maxValueBytes` (REDIS_MAX_VALUE_BYTES): the key's size is asked first (see
  * sizeOf: no command whose cost grows past the bound), and a key over the bound is answered by its
- * type and size, never pulled into this process (nor into an export); a stream, whose export the
- * sizes only estimate, is read until the bound is crossed, a page past it at most (streamEntries),
- * and what was read dropped. A deletion removes it all the same,
- * with UNLINK (see deleteUser).
+ * type and size, never pulled into this process (nor into an export); a stream, whose export
+ * MEMORY USAGE only estimates, is refused by it only far past the bound (streamMemoryCeiling), else
+ * read until the bound is crossed, a page past it at most (streamEntries), what was read dropped
+ * and its entries named. A deletion removes it all the same, with UNLINK (see deleteUser).
  */
 export class RedisUserCache implements UserCache {
   /** Set once the server refused UNLINK (refusesUnlink): this connection's deletions use DEL from then on, without asking again. */
@@ -199,7 +213,7 @@ export class RedisUserCache implements UserCache {
     const type = await this.run('TYPE', (client) => client.type(key))
     if (type === 'none') return undefined
     const size = await this.sizeOf(key, type)
-    if (size && this.isOverBound(size)) return { kind: 'tooLarge', type, size, maxBytes: this.maxValueBytes }
+    if (size && this.isOverBound(size, type)) return { kind: 'tooLarge', type, size, maxBytes: this.maxValueBytes }
     if (type === 'hash') {
       const hash = await this.run('HGETALL', (client) => client.hGetAll(key))
       return Object.keys(hash).length > 0 ? { kind: 'hash', fields: { ...hash } } : undefined
@@ -229,8 +243,8 @@ export class RedisUserCache implements UserCache {
    * The key's size before it is read: a string's length (STRLEN); an aggregate's members (its
    * count command), then, when they could fit, its bytes (MEMORY USAGE, every member counted, so
    * one huge member is not missed; only once the count is within the bound, so its walk is too).
-   * Undefined for a type that is not read. For a stream both only refuse early: MEMORY USAGE counts a
-   * field name once where its export repeats it, so its read is bounded as it goes (streamEntries).
+   * Undefined for a type that is not read. For a stream both only refuse early (its MEMORY USAGE only
+   * past streamMemoryCeiling): its read is bounded as it goes (streamEntries).
    */
   private async sizeOf(key: string, type: string): Promise<CachedValueSize | undefined> {
     if (type === 'string') return { bytes: await this.run('STRLEN', (client) => client.strLen(key)) }
@@ -255,8 +269,9 @@ export class RedisUserCache implements UserCache {
     })
   }
 
-  private isOverBound(size: CachedValueSize): boolean {
-    return (size.bytes ?? 0) > this.maxValueBytes || (size.members ?? 0) * MIN_BYTES_PER_MEMBER > this.maxValueBytes
+  private isOverBound(size: CachedValueSize, type: string): boolean {
+    const maxBytes = type === 'stream' ? streamMemoryCeiling(this.maxValueBytes) : this.maxValueBytes
+    return (size.bytes ?? 0) > maxBytes || (size.members ?? 0) * MIN_BYTES_PER_MEMBER > this.maxValueBytes
   }
 
   /**

@@ -316,7 +316,7 @@ export type UserExport = SunbirdResponseEnvelope & {
          */
         tooLarge?: {
           /**
-           * Its size in bytes as Redis gives it: a string's length, else the memory Redis holds for the key (`MEMORY USAGE`); absent when not asked (the members were already too many, or the Redis does not answer `MEMORY USAGE`), and for a stream whose entries, read page by page, passed the bound (Redis stores a field name once where an export repeats it in every entry).
+           * Its size in bytes as Redis gives it: a string's length, else the memory Redis holds for the key (`MEMORY USAGE`); absent when not asked (the members were already too many, or the Redis does not answer `MEMORY USAGE`), and for a stream whose entries, read page by page, passed the bound: its `members` are then its entries, and Redis's memory for it (a 4 KiB block for a small one; a field name stored once where an export repeats it in every entry) is given only when over twice the bound and 8 KiB, its entries then not read.
            */
           bytes?: number
           /**

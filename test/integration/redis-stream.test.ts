@@ -10,10 +10,7 @@ import { envelopeOf, lifecycle } from '../support/lifecycle.js'
 import { connectDb12, type Db12Client, redisCacheOnDb12 } from '../support/redis-cache-db.js'
 import { LOCAL_REDIS } from '../support/test-env.js'
 
-/**
- * A small bound, so that streams over it stay cheap to write; the default (1 MiB) works the same way.
- * Above a few KB: Redis holds even a one-entry stream in a block of about 4 KB (stream-node-max-bytes).
- */
+/** A small bound, so that streams over it stay cheap to write; the default (1 MiB) works the same way. */
 const MAX_VALUE_BYTES = 16_384
 /** More entries than can fit (three bytes each at least). */
 const TOO_MANY_ENTRIES = Math.floor(MAX_VALUE_BYTES / 3) + 1
@@ -105,15 +102,29 @@ describe('RedisUserCache on the real Redis (DB 12): a user:<id> that holds a str
     })
   })
 
-  it('when the stream has few entries, one large, then the bytes Redis holds for it decide (MEMORY USAGE), every entry counted', async () => {
+  it('when the stream has few entries, one a little over the bound, then tooLarge with its entries as the paged read counted them, no bytes (its MEMORY USAGE is not its export)', async () => {
+    const userId = randomUUID()
+    await redis.xAdd(keyOf(userId), '*', { event: 'small' })
+    await redis.xAdd(keyOf(userId), '*', { note: 'y'.repeat(MAX_VALUE_BYTES) })
+    expect(await redis.memoryUsage(userCacheKey(userId), { SAMPLES: 0 })).toBeGreaterThan(MAX_VALUE_BYTES)
+
+    expect(await cache.readUser(userId)).toEqual({ kind: 'tooLarge', type: 'stream', size: { members: 2 }, maxBytes: MAX_VALUE_BYTES })
+  })
+
+  it('when the stream has few entries, one huge (Redis holds more than twice the bound and 8 KiB for it), then tooLarge with its entries and MEMORY USAGE, no entry read', async () => {
     const userId = randomUUID()
     await redis.xAdd(keyOf(userId), '*', { event: 'small' })
     await redis.xAdd(keyOf(userId), '*', { note: 'y'.repeat(4 * MAX_VALUE_BYTES) })
+    const counting = new EntryCountingConnection({ ...LOCAL_REDIS, db: 12, timeoutMs: 2000 })
+    try {
+      const read = await new RedisUserCache(counting, MAX_VALUE_BYTES).readUser(userId)
 
-    const read = await cache.readUser(userId)
-
-    expect(read).toMatchObject({ kind: 'tooLarge', type: 'stream', size: { members: 2 }, maxBytes: MAX_VALUE_BYTES })
-    expect((read as { size: { bytes: number } }).size.bytes).toBeGreaterThan(4 * MAX_VALUE_BYTES)
+      expect(read).toMatchObject({ kind: 'tooLarge', type: 'stream', size: { members: 2 }, maxBytes: MAX_VALUE_BYTES })
+      expect((read as { size: { bytes: number } }).size.bytes).toBeGreaterThan(4 * MAX_VALUE_BYTES)
+      expect(counting.entriesRead).toBe(0)
+    } finally {
+      await counting.close()
+    }
   })
 })
 

@@ -108,4 +108,22 @@ describe('export of a user whose user:<id> is larger than REDIS_MAX_VALUE_BYTES'
       await redis.del(key)
     }
   })
+
+  it("when user:<id> holds a small stream (Redis's 4 KiB block for it over the bound, its entries within it), then the export holds its entries", async () => {
+    const person = await h.seed({ rootOrgId: ORG })
+    const admin = { 'x-authenticated-user-token': h.userToken({ sub: randomUUID(), roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] }) }
+    const key = userCacheKey(person.id)
+    try {
+      const id = await redis.xAdd(key, '*', { event: 'login' })
+      expect(await redis.memoryUsage(key, { SAMPLES: 0 })).toBeGreaterThan(MAX_VALUE_BYTES)
+
+      const { status, ...answer } = await envelopeOf(await api.exportOf(person.id, admin))
+
+      expect(status, JSON.stringify(answer).slice(0, 500)).toBe(200)
+      expect(answer.result.user).toMatchObject({ cache: null, cacheValue: { type: 'stream', value: [{ id, fields: [['event', 'login']] }] } })
+      expect((answer.result.user as { cacheValue: object }).cacheValue).not.toHaveProperty('tooLarge')
+    } finally {
+      await redis.del(key)
+    }
+  })
 })
