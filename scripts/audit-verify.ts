@@ -8,7 +8,15 @@ import { isCassandraUnavailable } from '../src/store/cassandra-call.js'
 import { createCassandraClient } from '../src/store/cassandra-client.js'
 import { CassandraDeletionRequests } from '../src/store/cassandra-deletion-requests.js'
 import { whyNotVerified } from '../src/verification/deletion-verify-command.js'
-import { checkReceipt, type NoReceiptVerdict, type ReceiptCheck, ReceiptDigestsInTrail, storedReceiptOf, verdictWithReceipts, whyNoReceiptVerdict } from '../src/verification/receipt-against-trail.js'
+import {
+  checkReceipt,
+  type NoReceiptVerdict,
+  type ReceiptCheck,
+  ReceiptDigestsInTrail,
+  readStoredReceipt,
+  verdictWithReceipts,
+  whyNoReceiptVerdict,
+} from '../src/verification/receipt-against-trail.js'
 import { whyArgumentsRefused } from './lib/refused-arguments.js'
 
 // `npm run audit:verify`: walks every deletion audit chain (one per service instance, and the
@@ -24,7 +32,8 @@ import { whyArgumentsRefused } from './lib/refused-arguments.js'
 // `--receipt <request id>` (repeatable) also holds that request's stored receipt against the digests
 // (`receiptSha256`) its `deletion.completed` / `deletion.partial` records commit to, found in the same
 // walk: it matches when a record of the event that settles its state carries its digest. The verdict
-// lists each (`receipts`); one that a record of that event contradicts is exit 1 (`ok` false). A
+// lists each (`receipts`); one that a record of that event contradicts is exit 1 (`ok` false), as is
+// one stored as text that is not JSON (the service never stores one: the row was changed). A
 // request named that does not exist, has no receipt, or has no record with its receipt's digest and
 // none contradicting it in the chains walked (its record may be owed) is exit 2. No receipt is
 // printed, only digests.
@@ -103,10 +112,11 @@ async function verify(cassandra: Client, keyspace: string): Promise<number> {
   // The stored receipts first: a request without one ends the run before a walk of every chain. A
   // receipt read first is safe against a request settling during the walk: a partial receipt's record
   // is appended before it is stored, so the walk finds it, and any record of it matches.
+  // Read as stored: one that is not JSON is held against the trail too (a mismatch), not a failure to run.
   const requests = new CassandraDeletionRequests(cassandra, keyspace)
-  const stored = await Promise.all(receiptsOf.map(async (id) => storedReceiptOf(await requests.get(id))))
-  const unreadable = stored.flatMap((receipt): NoReceiptVerdict[] => (receipt === undefined ? ['no such request'] : receipt === null ? ['no receipt'] : []))
-  if (unreadable.length > 0) return withoutVerdict(whyNoReceiptVerdict(unreadable))
+  const stored = await Promise.all(receiptsOf.map(async (id) => readStoredReceipt(await requests.receiptText(id))))
+  const absent = stored.flatMap((receipt): NoReceiptVerdict[] => (receipt === undefined ? ['no such request'] : receipt === null ? ['no receipt'] : []))
+  if (absent.length > 0) return withoutVerdict(whyNoReceiptVerdict(absent))
   const digests = new ReceiptDigestsInTrail(receiptsOf)
   const verdict = await new CassandraAuditReader(cassandra, keyspace).verify({
     ...(chains && { chains }),

@@ -1,10 +1,11 @@
+import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { deletionWorld } from '../../test/support/fakes/deletion-world.js'
 import { deleteUser } from '../deletion/delete-user.js'
 import type { DeletionReceipt } from '../deletion/deletion-request.js'
 import type { AuditRecord } from '../deletion/ports.js'
 import { receiptSha256 } from '../deletion/receipt-digest.js'
-import { checkReceipt, type ReceiptCheck, ReceiptDigestsInTrail, storedReceiptOf, verdictWithReceipts, whyNoReceiptVerdict } from './receipt-against-trail.js'
+import { checkReceipt, type ReceiptCheck, ReceiptDigestsInTrail, readStoredReceipt, verdictWithReceipts, whyNoReceiptVerdict } from './receipt-against-trail.js'
 
 const USER = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
 const DIGEST_A = 'a'.repeat(64)
@@ -125,8 +126,26 @@ describe('checkReceipt and the verdict it adds to', () => {
     expect(checkAgainst(receipt(), [asPartial])).toBe('no record with its digest')
   })
 
+  it('when the stored receipt is text that is not JSON, then it is a mismatch by the digest of that text: naming the latest record with a digest, or none when there is none', () => {
+    const text = JSON.stringify(receipt()).slice(0, -1)
+    const stored = readStoredReceipt(text)
+    const digests = new ReceiptDigestsInTrail(['req-1'])
+    walk(digests, 'chain-a', [completedRecord])
+
+    const contradicted = checkReceipt('req-1', stored, digests.recordsOf('req-1'))
+    const alone = checkReceipt('req-1', stored, [])
+
+    const textSha256 = createHash('sha256').update(text, 'utf8').digest('hex')
+    expect(contradicted).toEqual({ requestId: 'req-1', matches: false, storedSha256: textSha256, auditedSha256: receiptSha256(receipt()), event: 'deletion.completed', chain: 'chain-a', seq: 1 })
+    expect(alone).toEqual({ requestId: 'req-1', matches: false, storedSha256: textSha256 })
+    expect(verdictWithReceipts({ ok: true, records: 9 }, [reached(alone)]).ok).toBe(false)
+    // Stored as none (empty, or a JSON null), it reads as no receipt, as the status route reads it.
+    expect([readStoredReceipt(''), readStoredReceipt('null'), readStoredReceipt(null)]).toEqual([null, null, null])
+    expect(readStoredReceipt(JSON.stringify(receipt()))).toEqual(receipt())
+  })
+
   it('when there is no request, no receipt, or no committing record, then there is no verdict, said by count without the ids', () => {
-    expect(checkReceipt('req-1', storedReceiptOf(undefined), [])).toBe('no such request')
+    expect(checkReceipt('req-1', readStoredReceipt(undefined), [])).toBe('no such request')
     expect(checkReceipt('req-1', null, [])).toBe('no receipt')
     expect(checkAgainst(receipt(), [])).toBe('no record with its digest')
 
@@ -150,7 +169,7 @@ describe('a receipt held against the trail a deletion wrote (in-memory ports)', 
       'chain-a',
       w.audit.records.map((r) => JSON.stringify(r)),
     )
-    const stored = storedReceiptOf(w.requests.peek('req-1'))
+    const stored = w.requests.peek('req-1')?.receipt
 
     // Act
     const intact = checkReceipt('req-1', stored, digests.recordsOf('req-1'))

@@ -1,4 +1,5 @@
-import type { DeletionReceipt, DeletionRequest, RequestState } from '../deletion/deletion-request.js'
+import { createHash } from 'node:crypto'
+import type { DeletionReceipt, RequestState } from '../deletion/deletion-request.js'
 import { receiptSha256 } from '../deletion/receipt-digest.js'
 
 /** A record of a request that commits to a receipt: its digest, its event and where it is in the trail. */
@@ -58,20 +59,48 @@ export interface ReceiptCheck {
   requestId: string
   /** A record of the event that settles a receipt of this state commits to the stored receipt. */
   matches: boolean
-  /** receiptSha256 of the receipt on the request row now. */
+  /** receiptSha256 of the receipt on the request row now (of its text as stored, when that is not JSON). */
   storedSha256: string
-  /** The digest in that record (when it does not match: in the latest record the stored receipt contradicts), its event and where it is (chain, seq). */
-  auditedSha256: string
-  event: string
-  chain: string
-  seq: number
+  /**
+   * The digest in that record (when it does not match: in the latest record the stored receipt
+   * contradicts), its event and where it is (chain, seq). Absent only for a stored receipt that is
+   * not JSON when no record of its request carries a digest: it matches nothing all the same.
+   */
+  auditedSha256?: string
+  event?: string
+  chain?: string
+  seq?: number
 }
 
 /** Why a named request's receipt gets no verdict: one side has nothing to compare. */
 export type NoReceiptVerdict = 'no such request' | 'no receipt' | 'no record with its digest'
 
-/** A request's stored receipt as checkReceipt takes it: undefined, no such request; null, it has none (not completed or partial). */
-export const storedReceiptOf = (request: DeletionRequest | undefined): DeletionReceipt | null | undefined => (request ? (request.receipt ?? null) : undefined)
+/**
+ * Stored receipt text that is not JSON: the service stores JSON.stringify of a receipt, so the row
+ * was changed (or damaged). It is kept by its digest alone (SHA-256 of the text as stored, UTF-8),
+ * never its text, which may be anything.
+ */
+export class UnreadableReceipt {
+  constructor(readonly sha256: string) {}
+}
+
+/** What checkReceipt holds against the trail: the stored receipt, parsed, or UnreadableReceipt. */
+export type StoredReceipt = DeletionReceipt | UnreadableReceipt
+
+/**
+ * A request's receipt text as stored (user_deletion_request.receipt) as checkReceipt takes it:
+ * undefined, no such request; null, it has none (not completed or partial; an empty or JSON null
+ * one reads as none, as the status route reads it); UnreadableReceipt when it is not JSON.
+ */
+export function readStoredReceipt(text: string | null | undefined): StoredReceipt | null | undefined {
+  if (text === undefined) return undefined
+  if (!text) return null
+  try {
+    return (JSON.parse(text) as DeletionReceipt | null) ?? null
+  } catch {
+    return new UnreadableReceipt(createHash('sha256').update(text, 'utf8').digest('hex'))
+  }
+}
 
 /** The record that settles a receipt of each state a stored receipt can have (buildReceipt makes only these two). */
 const SETTLED_BY: Partial<Record<RequestState, string>> = { completed: 'deletion.completed', partial: 'deletion.partial' }
@@ -95,16 +124,19 @@ const latest = (records: readonly AuditedReceipt[]): AuditedReceipt | undefined 
  * settles its state carries its digest: a later record of another receipt (a partial one whose
  * finish failed, so the request kept the receipt it had) does not make it a mismatch. Without one,
  * it is a mismatch only when a record contradicts it (see contradicts); otherwise there is no
- * verdict: its record may still be owed, or on a chain not walked.
+ * verdict: its record may still be owed, or on a chain not walked. A receipt that is not JSON is no
+ * receipt a settle stored: it never matches, and any record with a digest contradicts it (none
+ * there, the mismatch names no record).
  */
-export function checkReceipt(requestId: string, stored: DeletionReceipt | null | undefined, audited: readonly AuditedReceipt[]): ReceiptCheck | NoReceiptVerdict {
+export function checkReceipt(requestId: string, stored: StoredReceipt | null | undefined, audited: readonly AuditedReceipt[]): ReceiptCheck | NoReceiptVerdict {
   if (stored === undefined) return 'no such request'
   if (stored === null) return 'no receipt'
-  const storedSha256 = receiptSha256(stored)
-  const settledBy = SETTLED_BY[stored.state]
+  const unreadable = stored instanceof UnreadableReceipt
+  const storedSha256 = unreadable ? stored.sha256 : receiptSha256(stored)
+  const settledBy = unreadable ? undefined : SETTLED_BY[stored.state]
   const matching = latest(audited.filter((record) => record.event === settledBy && record.sha256 === storedSha256))
   const verdict = matching ?? latest(audited.filter((record) => contradicts(settledBy, record)))
-  if (!verdict) return 'no record with its digest'
+  if (!verdict) return unreadable ? { requestId, matches: false, storedSha256 } : 'no record with its digest'
   return { requestId, matches: verdict === matching, storedSha256, auditedSha256: verdict.sha256, event: verdict.event, chain: verdict.chain, seq: verdict.seq }
 }
 

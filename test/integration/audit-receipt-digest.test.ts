@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { projectRoot } from '../../src/config/project-root.js'
@@ -134,6 +134,41 @@ describe('an audit record commits to the receipt it settled, on the real Cassand
     })
     // Digests only: no receipt is printed.
     expect(tampered.stdout).not.toContain('cassandra.user_lookup')
+  }, 120_000)
+
+  it('when the stored receipt is edited into text that is not JSON, then audit:verify --receipt exits 1 (a mismatch naming its record), not 2 (no verdict)', async () => {
+    // Arrange: a completed deletion, its stored receipt cut short (no longer JSON).
+    const { requestId } = await completedDeletion()
+    const chain = h.service.audit.currentChain
+    const original = await storedReceiptText(requestId)
+    const broken = original.slice(0, original.length - 1)
+    const update = `UPDATE ${REQUESTS} SET receipt = ? WHERE id = ?`
+    await h.db.execute(update, [broken, requestId], { prepare: true })
+    let run: Awaited<ReturnType<typeof runAuditVerify>>
+    try {
+      // Act
+      run = await runAuditVerify(['--chain', chain, '--receipt', requestId], cronEnv)
+    } finally {
+      await h.db.execute(update, [original, requestId], { prepare: true })
+    }
+
+    // Assert: the receipt's digest is that of its stored text; the record it contradicts is named.
+    expect(run.stderr).toBe('')
+    expect(run.code).toBe(1)
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      ok: false,
+      receipts: [
+        {
+          requestId,
+          matches: false,
+          storedSha256: createHash('sha256').update(broken, 'utf8').digest('hex'),
+          auditedSha256: receiptSha256(JSON.parse(original)),
+          event: 'deletion.completed',
+          chain,
+        },
+      ],
+    })
+    expect(run.stdout).not.toContain('cassandra.user_lookup')
   }, 120_000)
 
   it('when --receipt names a request that does not exist, then there is no verdict: exit 2 with one line that does not repeat the id', async () => {
