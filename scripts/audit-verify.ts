@@ -33,7 +33,8 @@ import { whyArgumentsRefused } from './lib/refused-arguments.js'
 // (`receiptSha256`) its `deletion.completed` / `deletion.partial` records commit to, found in the same
 // walk: it matches when a record of the event that settles its state carries its digest. The verdict
 // lists each (`receipts`); one that a record of that event contradicts is exit 1 (`ok` false), as is
-// one stored as text that is not JSON (the service never stores one: the row was changed). A
+// a partial one beside its request's `deletion.completed` (an earlier receipt put back), and one no
+// settle of that request can have stored (another request's, or text that is not JSON). A
 // request named that does not exist, has no receipt, or has no record with its receipt's digest and
 // none contradicting it in the chains walked (its record may be owed) is exit 2. No receipt is
 // printed, only digests.

@@ -126,6 +126,29 @@ describe('checkReceipt and the verdict it adds to', () => {
     expect(checkAgainst(receipt(), [asPartial])).toBe('no record with its digest')
   })
 
+  it('when a completed request has its earlier partial receipt put back, then it does not match, though its partial record carries that digest: its deletion.completed is named', () => {
+    const partialRecord = record('req-1', 'deletion.partial', '2024-05-20T10:05:00.000Z', { pending: 'keycloak', receiptSha256: receiptSha256(partialReceipt) })
+
+    const check = checkAgainst(partialReceipt, [partialRecord, completedRecord])
+
+    expect(check).toEqual({
+      requestId: 'req-1',
+      matches: false,
+      storedSha256: receiptSha256(partialReceipt),
+      auditedSha256: receiptSha256(receipt()),
+      event: 'deletion.completed',
+      chain: 'chain-a',
+      seq: 2,
+    })
+  })
+
+  it("when the stored receipt names another request, then it does not match: against that request's records, or, with none, naming no record", () => {
+    const others = receipt({ requestId: 'req-2' })
+
+    expect(checkAgainst(others, [completedRecord])).toMatchObject({ matches: false, storedSha256: receiptSha256(others), auditedSha256: receiptSha256(receipt()), event: 'deletion.completed' })
+    expect(checkAgainst(others, [])).toEqual({ requestId: 'req-1', matches: false, storedSha256: receiptSha256(others) })
+  })
+
   it('when the stored receipt is text that is not JSON, then it is a mismatch by the digest of that text: naming the latest record with a digest, or none when there is none', () => {
     const text = JSON.stringify(receipt()).slice(0, -1)
     const stored = readStoredReceipt(text)

@@ -63,8 +63,9 @@ export interface ReceiptCheck {
   storedSha256: string
   /**
    * The digest in that record (when it does not match: in the latest record the stored receipt
-   * contradicts), its event and where it is (chain, seq). Absent only for a stored receipt that is
-   * not JSON when no record of its request carries a digest: it matches nothing all the same.
+   * contradicts), its event and where it is (chain, seq). Absent only for a stored receipt no settle
+   * of this request stored (not JSON, another request's) when no record of its request carries a
+   * digest: it matches nothing all the same.
    */
   auditedSha256?: string
   event?: string
@@ -106,11 +107,26 @@ export function readStoredReceipt(text: string | null | undefined): StoredReceip
 const SETTLED_BY: Partial<Record<RequestState, string>> = { completed: 'deletion.completed', partial: 'deletion.partial' }
 
 /**
+ * The event of the record that settled the stored receipt; undefined for one no settle of this
+ * request stored: not JSON, naming another request (a receipt names the request it settled), or of
+ * a state no record settles.
+ */
+const settlingEvent = (requestId: string, stored: StoredReceipt): string | undefined => (stored instanceof UnreadableReceipt || stored.requestId !== requestId ? undefined : SETTLED_BY[stored.state])
+
+/**
+ * Records that show a receipt of this state was replaced since: a request's receipt is its completed
+ * one once its `deletion.completed` is stored (the receipt is stored before it, and nothing settles
+ * the request after), so a partial receipt beside one is an earlier receipt put back, though its own
+ * `deletion.partial` carries its digest.
+ */
+const REPLACED_BY: Readonly<Record<string, string>> = { 'deletion.partial': 'deletion.completed' }
+
+/**
  * Whether a record the stored receipt does not match shows it was changed: the record of the event
  * that settles the receipt's state commits to what that settle stored (a partial one is appended
- * before its receipt is stored, a completed one after it is), and a receipt of a state no record
- * settles was not made by a settle. A `deletion.partial` alone says nothing of a completed receipt:
- * its `deletion.completed` may be in flight, or owed until the sweeper stores it.
+ * before its receipt is stored, a completed one after it is), and a receipt no settle of this
+ * request stored (settlingEvent) was not made by a settle. A `deletion.partial` alone says nothing of
+ * a completed receipt: its `deletion.completed` may be in flight, or owed until the sweeper stores it.
  */
 const contradicts = (settledBy: string | undefined, record: AuditedReceipt): boolean => settledBy === undefined || record.event === settledBy
 
@@ -122,21 +138,23 @@ const latest = (records: readonly AuditedReceipt[]): AuditedReceipt | undefined 
  * The stored receipt (undefined: no such request; null: the request has none) against every record
  * of it the walk found that commits to a receipt. It matches when any record of the event that
  * settles its state carries its digest: a later record of another receipt (a partial one whose
- * finish failed, so the request kept the receipt it had) does not make it a mismatch. Without one,
- * it is a mismatch only when a record contradicts it (see contradicts); otherwise there is no
- * verdict: its record may still be owed, or on a chain not walked. A receipt that is not JSON is no
- * receipt a settle stored: it never matches, and any record with a digest contradicts it (none
- * there, the mismatch names no record).
+ * finish failed, so the request kept the receipt it had) does not make it a mismatch; a record that
+ * replaced a receipt of its state (REPLACED_BY) does, naming that record. Without one, it is a
+ * mismatch only when a record contradicts it (see contradicts); otherwise there is no verdict: its
+ * record may still be owed, or on a chain not walked. A receipt no settle of this request stored
+ * (settlingEvent) never matches, and any record with a digest contradicts it (none there, the
+ * mismatch names no record).
  */
 export function checkReceipt(requestId: string, stored: StoredReceipt | null | undefined, audited: readonly AuditedReceipt[]): ReceiptCheck | NoReceiptVerdict {
   if (stored === undefined) return 'no such request'
   if (stored === null) return 'no receipt'
-  const unreadable = stored instanceof UnreadableReceipt
-  const storedSha256 = unreadable ? stored.sha256 : receiptSha256(stored)
-  const settledBy = unreadable ? undefined : SETTLED_BY[stored.state]
-  const matching = latest(audited.filter((record) => record.event === settledBy && record.sha256 === storedSha256))
-  const verdict = matching ?? latest(audited.filter((record) => contradicts(settledBy, record)))
-  if (!verdict) return unreadable ? { requestId, matches: false, storedSha256 } : 'no record with its digest'
+  const storedSha256 = stored instanceof UnreadableReceipt ? stored.sha256 : receiptSha256(stored)
+  const settledBy = settlingEvent(requestId, stored)
+  const replacedBy = settledBy && REPLACED_BY[settledBy]
+  const replaced = replacedBy ? latest(audited.filter((record) => record.event === replacedBy)) : undefined
+  const matching = replaced ? undefined : latest(audited.filter((record) => record.event === settledBy && record.sha256 === storedSha256))
+  const verdict = replaced ?? matching ?? latest(audited.filter((record) => contradicts(settledBy, record)))
+  if (!verdict) return settledBy === undefined ? { requestId, matches: false, storedSha256 } : 'no record with its digest'
   return { requestId, matches: verdict === matching, storedSha256, auditedSha256: verdict.sha256, event: verdict.event, chain: verdict.chain, seq: verdict.seq }
 }
 

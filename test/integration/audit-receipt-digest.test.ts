@@ -171,6 +171,71 @@ describe('an audit record commits to the receipt it settled, on the real Cassand
     expect(run.stdout).not.toContain('cassandra.user_lookup')
   }, 120_000)
 
+  it('when a request that was partial, then completed, has its earlier partial receipt put back, then audit:verify --receipt exits 1 naming its deletion.completed, though the partial record carries that digest', async () => {
+    // Arrange: a deletion left partial (Keycloak down), then completed by a resume once Keycloak answers.
+    const user = await h.seed()
+    const requestId = `receipt-digest-${randomUUID()}`
+    keycloakDownFor.add(user.id)
+    try {
+      await expectDeleted(await h.deleteRequest({ request: { userId: user.id } }, { 'x-authenticated-user-token': h.userToken({ sub: user.id }), 'x-request-id': requestId }))
+    } finally {
+      keycloakDownFor.delete(user.id)
+    }
+    const partial = await storedReceiptText(requestId)
+    expect(JSON.parse(partial)).toMatchObject({ state: 'partial' })
+    await h.service.resumeRequest(requestId)
+    const completed = await storedReceiptText(requestId)
+    expect(JSON.parse(completed)).toMatchObject({ state: 'completed' })
+    const chain = h.service.audit.currentChain
+    const update = `UPDATE ${REQUESTS} SET receipt = ? WHERE id = ?`
+
+    // Act: the earlier, audited, partial receipt stored in place of the completed one.
+    await h.db.execute(update, [partial, requestId], { prepare: true })
+    let swapped: Awaited<ReturnType<typeof runAuditVerify>>
+    try {
+      swapped = await runAuditVerify(['--chain', chain, '--receipt', requestId], cronEnv)
+    } finally {
+      await h.db.execute(update, [completed, requestId], { prepare: true })
+    }
+    const restored = await runAuditVerify(['--chain', chain, '--receipt', requestId], cronEnv)
+
+    // Assert
+    expect(swapped.code).toBe(1)
+    expect(JSON.parse(swapped.stdout)).toMatchObject({
+      ok: false,
+      receipts: [{ requestId, matches: false, storedSha256: receiptSha256(JSON.parse(partial)), auditedSha256: receiptSha256(JSON.parse(completed)), event: 'deletion.completed', chain }],
+    })
+    expect(restored.code).toBe(0)
+    expect(JSON.parse(restored.stdout)).toMatchObject({ ok: true, receipts: [{ requestId, matches: true, event: 'deletion.completed' }] })
+  }, 120_000)
+
+  it("when another deletion's audited receipt is stored on a request, then audit:verify --receipt exits 1: a digest counts only in the records of its own request", async () => {
+    // Arrange: two completed deletions, each with its audited receipt (an earlier deletion of the same
+    // user is such another request: its receipt names its own request id).
+    const { requestId: first } = await completedDeletion()
+    const { requestId: second } = await completedDeletion()
+    const chain = h.service.audit.currentChain
+    const own = await storedReceiptText(second)
+    const other = await storedReceiptText(first)
+    const update = `UPDATE ${REQUESTS} SET receipt = ? WHERE id = ?`
+
+    // Act
+    await h.db.execute(update, [other, second], { prepare: true })
+    let swapped: Awaited<ReturnType<typeof runAuditVerify>>
+    try {
+      swapped = await runAuditVerify(['--chain', chain, '--receipt', second], cronEnv)
+    } finally {
+      await h.db.execute(update, [own, second], { prepare: true })
+    }
+
+    // Assert
+    expect(swapped.code).toBe(1)
+    expect(JSON.parse(swapped.stdout)).toMatchObject({
+      ok: false,
+      receipts: [{ requestId: second, matches: false, storedSha256: receiptSha256(JSON.parse(other)), auditedSha256: receiptSha256(JSON.parse(own)), event: 'deletion.completed' }],
+    })
+  }, 120_000)
+
   it('when --receipt names a request that does not exist, then there is no verdict: exit 2 with one line that does not repeat the id', async () => {
     const run = await runAuditVerify(['--chain', h.service.audit.currentChain, '--receipt', 'someone@example.org'], cronEnv)
 
