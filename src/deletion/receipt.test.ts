@@ -140,6 +140,16 @@ describe('buildReceipt', () => {
     for (const store of ['cassandra.user (profile)', 'kafka (delete.user topic)']) expect(entry(erased, store), store).toMatchObject({ physicallyErasedBy: horizon.by, physicalErasure: horizon.how })
   })
 
+  it("when the relay published the event before the receipt was made (a partial deletion completed by a later pass), then its entry says published and keeps the topic's physical horizon", () => {
+    const horizon = { by: '2024-05-30T10:09:00.000Z', how: 'after retention.ms 172800000 and segment.ms 604800000' }
+    // How a request reads once the relay recorded the publication (recordedSteps: eventpublishedat).
+    const published = request({ ...ALL_STEPS, event: done('published') })
+
+    const receipt = buildReceipt(published, 'completed', KEY, COMPLETED_AT, { 'kafka (delete.user topic)': horizon })
+
+    expect(receipt.stores.find((entry) => entry.store === 'kafka (delete.user topic)')).toMatchObject({ action: 'published', physicallyErasedBy: horizon.by, physicalErasure: horizon.how })
+  })
+
   it('when a store is listed, then it says why in words', () => {
     const receipt = buildReceipt(request(ALL_STEPS), 'completed', KEY, COMPLETED_AT)
 

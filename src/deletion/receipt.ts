@@ -14,12 +14,14 @@ export type PhysicalHorizons = Readonly<Record<string, { by?: string; how: strin
 
 /**
  * The actions that removed or overwrote a person's values (or, `queued`, wrote the event a topic
- * drops at its retention): only their entries say when the store drops the old values physically.
+ * drops at its retention; `published` once the relay has put it there before the receipt was made,
+ * as a partial deletion's later pass finds it): only their entries say when the store drops the old
+ * values physically.
  * Kept, not sent, appended, pending, absent, a flag set over data kept: nothing personal is going,
  * and a date there would tell an authority that data kept will be gone. Absent on resume: the run
  * that was cut short may have erased it, and the store's old values go by the same horizon.
  */
-const ERASING_ACTIONS: ReadonlySet<string> = new Set(['deleted', 'scrubbed', 'blanked', 'tombstoned', 'hard-deleted', 'queued', ABSENT_ON_RESUME])
+const ERASING_ACTIONS: ReadonlySet<string> = new Set(['deleted', 'scrubbed', 'blanked', 'tombstoned', 'hard-deleted', 'queued', 'published', ABSENT_ON_RESUME])
 
 /**
  * Whether a receipt entry erased something, so that its store's physical horizon applies to it. A

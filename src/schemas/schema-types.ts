@@ -417,7 +417,7 @@ export interface DeletionReceipt {
     count?: number
     why: string
     /**
-     * The earliest time the store can have physically dropped the old values (overwritten or removed), computed from its live settings: a table's gc_grace_seconds (the values go at the first compaction after it), a topic's retention.ms and segment.ms (counted from the deletion's end, later by as long as the event waited for Kafka). `physicalErasure` says what drops them, and how to make it happen at that time. Only on an entry that erased something (deleted, scrubbed, blanked, tombstoned, hard-deleted, absent on resume, or the event queued); absent where the values were kept, and when the store cannot tell (segment merges).
+     * The earliest time the store can have physically dropped the old values (overwritten or removed), computed from its live settings: a table's gc_grace_seconds (the values go at the first compaction after it), a topic's retention.ms and segment.ms (counted from the deletion's end, later by as long as the event waited for Kafka). `physicalErasure` says what drops them, and how to make it happen at that time. Only on an entry that erased something (deleted, scrubbed, blanked, tombstoned, hard-deleted, absent on resume, or the event queued or published); absent where the values were kept, and when the store cannot tell (segment merges).
      */
     physicallyErasedBy?: string
     /**
