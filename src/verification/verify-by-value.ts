@@ -1,6 +1,7 @@
 import type { Client } from 'cassandra-driver'
 import type { DeletionRequest, PlanName, StepOutcome } from '../deletion/deletion-request.js'
 import { keyId, keyedHash } from '../deletion/keyed-hash.js'
+import type { UserStore } from '../deletion/ports.js'
 import { pseudonymise } from '../deletion/receipt.js'
 import { type VerificationRow, erasing, rows } from './verify-user-stores.js'
 
@@ -10,6 +11,8 @@ export interface ByValueDeps {
   cassandra: Pick<Client, 'execute'>
   keyspace: string
   receiptKey: string
+  /** Whether the user a user_lookup row names is there: a value another user holds now is theirs. */
+  users: Pick<UserStore, 'readUserRow'>
 }
 
 /** Keyed hashes a step kept, and the id (keyId) of the key that made them; undefined: not known. */
@@ -31,14 +34,43 @@ export function keptHashesOf(request: DeletionRequest, outcome: StepOutcome | un
   return { keyId: legacyReceiptOfThisKey ? keyId(receiptKey) : undefined, hashes }
 }
 
+type ByValueTable = 'otp' | 'rate_limit' | 'user_lookup'
+
+/** One row of a lookup-style table whose value hashed to a kept hash: that hash, and the user the row names (user_lookup's userid; null elsewhere). */
+interface MatchingRow {
+  hash: string
+  userId: string | null
+}
+
 /** Rows of a lookup-style table (keyed by a plain or stored value) whose value hashes to one of `hashes` under the configured key. */
-async function rowsMatching(deps: ByValueDeps, table: 'otp' | 'rate_limit' | 'user_lookup', column: 'key' | 'value', hashes: ReadonlySet<string>): Promise<number> {
-  let matches = 0
-  for await (const row of await deps.cassandra.execute(`SELECT ${column} FROM ${deps.keyspace}.${table}`, [], { prepare: true, fetchSize: 1000 })) {
+async function rowsMatching(deps: ByValueDeps, table: ByValueTable, hashes: ReadonlySet<string>): Promise<MatchingRow[]> {
+  const column = table === 'user_lookup' ? 'value' : 'key'
+  const columns = table === 'user_lookup' ? 'value, userid' : column
+  const matches: MatchingRow[] = []
+  for await (const row of await deps.cassandra.execute(`SELECT ${columns} FROM ${deps.keyspace}.${table}`, [], { prepare: true, fetchSize: 1000 })) {
     const value = row.get(column) as string | null
-    if (value && hashes.has(keyedHash(deps.receiptKey, value))) matches++
+    const hash = value ? keyedHash(deps.receiptKey, value) : undefined
+    if (hash && hashes.has(hash)) matches.push({ hash, userId: table === 'user_lookup' ? ((row.get('userid') as string | null) ?? null) : null })
   }
   return matches
+}
+
+/**
+ * The user_lookup rows that give a kept value to another user: one the deletion did not erase,
+ * whose user row is there. Such a value was taken again after the deletion freed it (a new
+ * account, or the person signing up again), so its rows are that user's, judged by that user's own
+ * deletion if any, not residue of this one. A row naming no user, or one whose row is gone, leaves
+ * the value held by nobody: still residue.
+ */
+async function heldByAnotherUser(deps: ByValueDeps, lookups: readonly MatchingRow[], erasedIds: ReadonlySet<string>): Promise<MatchingRow[]> {
+  const there = new Map<string, boolean>()
+  const held: MatchingRow[] = []
+  for (const row of lookups) {
+    if (!row.userId || erasedIds.has(row.userId)) continue
+    if (!there.has(row.userId)) there.set(row.userId, (await deps.users.readUserRow(row.userId)) !== undefined)
+    if (there.get(row.userId)) held.push(row)
+  }
+  return held
 }
 
 /**
@@ -50,8 +82,13 @@ async function rowsMatching(deps: ByValueDeps, table: 'otp' | 'rate_limit' | 'us
  * hashes of another key (DELETION_RECEIPT_HASH_KEY changed since) could match nothing, so a store
  * they alone would speak for is "cannot check", never "0 rows". Hashes whose key is not known are
  * scanned for under the configured key: a match is residue; no match proves nothing, "cannot check".
+ *
+ * A value freed by the deletion may be taken again. `erasedIds` are the users the deletion erased
+ * (the person, and the managed users it covered): a user_lookup row naming anyone else who is
+ * there, and an otp or rate_limit row (which names no user) of a value such a row gives them, are
+ * that user's: counted apart, never residue (heldByAnotherUser).
  */
-export async function verifyByValue(deps: ByValueDeps, plan: PlanName, kept: readonly KeptHashes[]): Promise<VerificationRow[]> {
+export async function verifyByValue(deps: ByValueDeps, plan: PlanName, kept: readonly KeptHashes[], erasedIds: ReadonlySet<string>): Promise<VerificationRow[]> {
   const configured = keyId(deps.receiptKey)
   const withHashes = kept.filter((set) => set.hashes.length > 0)
   const scanned = new Set(withHashes.filter((set) => set.keyId === configured || set.keyId === undefined).flatMap((set) => set.hashes))
@@ -64,14 +101,32 @@ export async function verifyByValue(deps: ByValueDeps, plan: PlanName, kept: rea
         ? { found: 'cannot check: key not recorded', unchecked: 'key not recorded' }
         : undefined
 
-  const check = async (table: 'otp' | 'rate_limit' | 'user_lookup', column: 'key' | 'value'): Promise<VerificationRow> => {
-    const count = scanned.size > 0 ? await rowsMatching(deps, table, column, scanned) : 0
-    const store = `cassandra.${table} (by value)`
-    if (count > 0) return { store, expected: '0 rows', found: rows(count), residue: true }
-    if (why) return { store, expected: '0 rows', ...why, residue: false }
-    return { store, expected: '0 rows', found: withHashes.length > 0 ? rows(0) : 'no hashes kept', residue: false }
+  const matching = async (table: ByValueTable) => (scanned.size > 0 ? await rowsMatching(deps, table, scanned) : [])
+  // user_lookup is scanned once, and only when its line is due or a code row needs its holder.
+  let lookups: Promise<{ found: MatchingRow[]; held: MatchingRow[] }> | undefined
+  const lookupRows = () => {
+    lookups ??= matching('user_lookup').then(async (found) => ({ found, held: await heldByAnotherUser(deps, found, erasedIds) }))
+    return lookups
   }
-  const result = [await check('otp', 'key'), await check('rate_limit', 'key')]
-  if (erasing(plan) && withHashes.length > 0) result.push(await check('user_lookup', 'value'))
+
+  const line = (table: ByValueTable, residue: number, others: number): VerificationRow => {
+    const store = `cassandra.${table} (by value)`
+    const theirs = others > 0 ? ` (${rows(others)} of another user)` : ''
+    if (residue > 0) return { store, expected: '0 rows', found: `${rows(residue)}${theirs}`, residue: true }
+    if (why) return { store, expected: '0 rows', ...why, residue: false }
+    return { store, expected: '0 rows', found: withHashes.length > 0 ? `${rows(0)}${theirs}` : 'no hashes kept', residue: false }
+  }
+  const codes = async (table: 'otp' | 'rate_limit'): Promise<VerificationRow> => {
+    const found = await matching(table)
+    const theirs = new Set(found.length > 0 ? (await lookupRows()).held.map((row) => row.hash) : [])
+    const others = found.filter((row) => theirs.has(row.hash)).length
+    return line(table, found.length - others, others)
+  }
+  const lookupLine = async (): Promise<VerificationRow> => {
+    const { found, held } = await lookupRows()
+    return line('user_lookup', found.length - held.length, held.length)
+  }
+  const result = [await codes('otp'), await codes('rate_limit')]
+  if (erasing(plan) && withHashes.length > 0) result.push(await lookupLine())
   return result
 }

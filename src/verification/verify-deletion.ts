@@ -120,13 +120,16 @@ export async function verifyRequest(deps: VerifyDeps, request: DeletionRequest):
   const reached = { search: mayHaveReached(request, SEARCH), cache: mayHaveReached(request, CACHE) }
   // A deletion finished before searchAddedByName existed never rewrote other users' memberships: shown, not judged. One not finished runs it still.
   const adderNamesJudged = request.steps.searchAddedByName !== undefined || !isFinished(request.state)
-  const rows = [...(await byId(deps, request.userId, plan, reached, adderNamesJudged)), ...(await verifyByValue(deps, plan, personHashes))]
-  if (!erasing(plan)) return { request, receiptKeyId, rows, managedUsers: undefined }
+  // A soft deletion leaves the managed users alone: only the person is erased.
+  const managed = erasing(plan) ? await managedUsersToVerify(request, deps.users) : undefined
+  // A value one of them holds again is still this deletion's to answer for; one anybody else holds now is theirs.
+  const erasedIds = new Set([request.userId, ...(managed?.ids ?? [])])
+  const rows = [...(await byId(deps, request.userId, plan, reached, adderNamesJudged)), ...(await verifyByValue(deps, plan, personHashes, erasedIds))]
+  if (!managed) return { request, receiptKeyId, rows, managedUsers: undefined }
 
-  const managed = await managedUsersToVerify(request, deps.users)
   const users: ManagedUserVerification[] = []
   for (const userId of managed.ids) users.push({ userId, rows: await byId(deps, userId, plan, reached, adderNamesJudged) })
   const managedHashes = [keptHashesOf(request, request.steps.managedUsers, deps.receiptKey)]
-  const byValue = managed.ids.length > 0 ? await verifyByValue(deps, plan, managedHashes) : []
+  const byValue = managed.ids.length > 0 ? await verifyByValue(deps, plan, managedHashes, erasedIds) : []
   return { request, receiptKeyId, rows, managedUsers: { recorded: managed.recorded, linkedOnly: managed.linkedOnly, users, byValue } }
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import type { Client as SearchClient } from '@opensearch-project/opensearch'
 import { createClient } from '@redis/client'
 import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs'
@@ -326,6 +327,61 @@ describe('a person erased from every store, on the real Cassandra, OpenSearch an
       expect(cli.stdout).toMatch(/redis\.user\s+no key\s+key\s+RESIDUE/)
       expect(cli.stdout).toMatch(/managed users by value \(their contacts together\): RESIDUE\n.*\ncassandra\.otp \(by value\)\s+0 rows\s+1 row\s+RESIDUE/)
       for (const value of [...personalValues(parent), ...personalValues(child)]) expect(cli.stdout).not.toContain(value)
+    })
+
+    it("when another user now holds the email of the deleted person and the phone of their managed user (a new account, or the person signing up again), then those lookup rows and the codes sent to them are that user's, not residue: ok, exit 0; a lookup naming a user the deletion erased or no user that is there, and a code of a value nobody else holds, are still residue, exit 1", async () => {
+      const parent = newPerson()
+      const child = newPerson()
+      await seedEverywhere(h, search, parent, ORG)
+      await seedEverywhere(h, search, child, ORG)
+      await h.db.execute(`UPDATE ${TEST_KEYSPACE}.user SET managedby = ? WHERE id = ?`, [parent.id, child.id], { prepare: true })
+      await expectDeleted(await api.remove(parent.id, { mode: 'hard' }, api.asUser(parent.id)))
+      const [request] = await requestsOf(h.db, parent.id)
+      expect(request?.state).toBe('completed')
+
+      // The freed values taken again: user_lookup (email, parent's email) -> newcomer, (phone, child's phone) -> another; each asks for a code.
+      const newcomer = await h.seed({ email: parent.email })
+      const another = await h.seed({ phone: child.phone })
+      await h.db.execute(`INSERT INTO ${TEST_KEYSPACE}.otp (type, key, otp) VALUES ('email', ?, '123456') USING TTL 600`, [parent.email], { prepare: true })
+      await h.db.execute(`INSERT INTO ${TEST_KEYSPACE}.rate_limit (key, unit, rate, ttl) VALUES (?, 'HOUR', 1, 3600) USING TTL 600`, [child.phone], { prepare: true })
+
+      const taken = await verify(request?.id ?? '')
+      const byValue = (rows: readonly { store: string; found: string; residue: boolean }[] | undefined) =>
+        (rows ?? []).filter((row) => row.store.endsWith('(by value)')).map((row) => [row.store, row.found, row.residue])
+      expect(byValue(taken?.rows)).toEqual([
+        ['cassandra.otp (by value)', '0 rows (1 row of another user)', false],
+        ['cassandra.rate_limit (by value)', '0 rows', false],
+        ['cassandra.user_lookup (by value)', '0 rows (1 row of another user)', false],
+      ])
+      expect(byValue(taken?.managedUsers?.byValue)).toEqual([
+        ['cassandra.otp (by value)', '0 rows', false],
+        ['cassandra.rate_limit (by value)', '0 rows (1 row of another user)', false],
+        ['cassandra.user_lookup (by value)', '0 rows (1 row of another user)', false],
+      ])
+      const ok = verifyCommand(request?.id ?? '')
+      expect(ok.status, ok.stdout + ok.stderr).toBe(0)
+      expect(ok.stdout).toContain(`person ${parent.id}: ok`)
+
+      // Still residue, no other user's: the parent's phone given to the managed user this deletion erased (their tombstone row is
+      // there), with a code sent to it; the managed user's email given to a user id with no user row.
+      await h.db.execute(`INSERT INTO ${TEST_KEYSPACE}.user_lookup (type, value, userid) VALUES ('phone', ?, ?)`, [parent.phone, child.id], { prepare: true })
+      await h.db.execute(`INSERT INTO ${TEST_KEYSPACE}.otp (type, key, otp) VALUES ('phone', ?, '654321') USING TTL 600`, [parent.phone], { prepare: true })
+      await h.db.execute(`INSERT INTO ${TEST_KEYSPACE}.user_lookup (type, value, userid) VALUES ('email', ?, ?)`, [child.email, randomUUID()], { prepare: true })
+      const dirty = await verify(request?.id ?? '')
+      expect(byValue(dirty?.rows)).toEqual([
+        ['cassandra.otp (by value)', '1 row (1 row of another user)', true],
+        ['cassandra.rate_limit (by value)', '0 rows', false],
+        ['cassandra.user_lookup (by value)', '1 row (1 row of another user)', true],
+      ])
+      expect(byValue(dirty?.managedUsers?.byValue)).toEqual([
+        ['cassandra.otp (by value)', '0 rows', false],
+        ['cassandra.rate_limit (by value)', '0 rows (1 row of another user)', false],
+        ['cassandra.user_lookup (by value)', '1 row (1 row of another user)', true],
+      ])
+      const cli = verifyCommand(request?.id ?? '')
+      expect(cli.status, cli.stderr).toBe(1)
+      for (const value of [...personalValues(parent), ...personalValues(child)]) expect(cli.stdout).not.toContain(value)
+      expect([newcomer.id, another.id].some((id) => cli.stdout.includes(id))).toBe(false)
     })
 
     it('when DELETION_RECEIPT_HASH_KEY changed since the deletion, then the command cannot check by value, says so naming the key id the hashes were made with, and exits 3 (never 0) although a code came back; run with the old key, it finds that code (exit 1)', async () => {
