@@ -210,7 +210,8 @@ export const CREATE_SETTLED_WITHIN_MS = 10 * 60_000
 /** Durable deletion requests. */
 export interface DeletionRequestStore {
   /**
-   * Lists the request as open and creates it (state accepted); false when the id is taken already.
+   * Lists the request as open and creates it (state accepted); false when the id is taken already
+   * (its request may be left listed by it, closed or not: the sweeper unlists one that owes nothing).
    * Creating it is the point of no return: from there the request is carried out (by the sweeper
    * if not by its runner). DependencyUnavailableError only when it is known not to exist; 'unknown'
    * when the answer was lost and the row could not be read back (the store keeps settling it in the

@@ -210,9 +210,10 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
     await this.listKeeping(request)
     try {
       if (idChosenBy === 'service') return await this.write(request, leaseUntil)
-      const created = await this.insert(request, leaseUntil)
-      if (!created) await this.unlistIfFinished(request.id)
-      return created
+      // A taken id is left listed, even when its request reads closed: one closed may still owe a
+      // cancel (one that took its user's hold, listed it, and gave its lease back before it could
+      // reopen it), which only the sweeper can tell, from the hold; it unlists one that owes nothing.
+      return await this.insert(request, leaseUntil)
     } catch (err) {
       if (!(err instanceof DependencyUnavailableError)) throw err
       // A lost answer is settled the same way for either kind of create: the serial read finds a
@@ -264,16 +265,6 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
     }
     await pauseBeforeSettleRound(round)
     return this.settleCreateNow(request, leaseUntil, settleBy, round + 1)
-  }
-
-  /**
-   * The id was taken by an earlier request: the entry just written must not list it again once it
-   * is closed (finished, its lease given back by the run that audited and unlisted it). One still
-   * held after its finish is being closed by its run, or its run died before: its entry stays for
-   * that run, or for the sweeper, which stores the end's record.
-   */
-  private async unlistIfFinished(id: string): Promise<void> {
-    if (await this.isClosed(id)) await this.unlist(id)
   }
 
   async isClosed(id: string): Promise<boolean> {

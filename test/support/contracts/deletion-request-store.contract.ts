@@ -708,6 +708,24 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
         expect(await s.store.isClosed(request.id)).toBe(true)
       })
 
+      test('when a closed request is listed again (a cancel took its user’s hold, listed it, and gave its lease back before it could reopen it) and a caller’s create names its id, then it stays listed: what it still owes is the sweeper’s to find', async (s) => {
+        const heldUntil = held()
+        const request = await created(s, { plan: 'soft' }, heldUntil)
+        await s.store.finish(request.id, 'completed', {}, heldUntil)
+        await s.store.unlist(request.id)
+        await s.store.releaseLease(request.id, heldUntil)
+        const taken = held()
+        expect(await s.store.acquireLease(request.id, new Date(), taken)).toBe(true)
+        await s.store.relist(request)
+        await s.store.releaseLease(request.id, taken)
+        expect(await s.store.isClosed(request.id)).toBe(true)
+
+        expect(await s.store.create({ ...newRequest(s), id: request.id }, held(), 'caller')).toBe(false)
+
+        expect(await s.store.isListed(request.id)).toBe(true)
+        expect(await s.store.get(request.id)).toMatchObject({ state: 'completed' })
+      })
+
       test('when a request fails, then its reason reads back, and it stays listed until it is unlisted', async (s) => {
         const request = await created(s)
 
