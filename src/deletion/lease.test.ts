@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { InMemoryDeletionRequests } from '../../test/support/fakes/in-memory-deletion-requests.js'
 import { ManualClock, Timeline } from '../../test/support/fakes/timeline.js'
 import type { DeletionRequest } from './deletion-request.js'
-import { checkpointSteps, LeaseLostError } from './lease.js'
+import { checkpointSteps, closeFinished, LeaseLostError } from './lease.js'
 
 const START = new Date(Date.UTC(2024, 4, 20, 10, 0, 0))
 const LEASE_MS = 30_000
@@ -69,5 +69,29 @@ describe('a checkpoint of a run that holds its request', () => {
     expect(request.heldUntil).toEqual(new Date(START.getTime() + 25_000 + LEASE_MS))
     expect(timeline.count('requests.confirmLease')).toBe(1)
     expect(await requests.acquireLease(request.id, clock.now(), new Date(clock.now().getTime() + LEASE_MS))).toBe(false)
+  })
+})
+
+describe('the close of a finished request by the run that holds it', () => {
+  it('when the run stalls past its lease on its way to unlist, and a cancel takes the request and lists it meanwhile, then the run unlists nothing: the request stays listed and the cancel keeps its lease', async () => {
+    const { request, requests, clock } = heldRequest()
+    await requests.finish(request.id, 'completed', {}, request.heldUntil)
+    request.state = 'completed'
+    clock.advance(LEASE_MS - 1)
+    const cancelHolds = { until: new Date(0) }
+    const unlist = requests.unlist.bind(requests)
+    // The lease still holds as the close begins (no reclaim); the run stalls before its unlist is sent.
+    requests.unlist = async (...args) => {
+      clock.advance(10_000)
+      cancelHolds.until = new Date(clock.now().getTime() + LEASE_MS)
+      expect(await requests.acquireLease(request.id, clock.now(), cancelHolds.until)).toBe(true)
+      await requests.relist(request)
+      await unlist(...args)
+    }
+
+    await closeFinished({ requests, clock, leaseMs: LEASE_MS }, request)
+
+    expect(requests.isOpen(request.id)).toBe(true)
+    expect(requests.leaseOf(request.id)).toEqual(cancelHolds.until)
   })
 })

@@ -117,7 +117,9 @@ export async function finishUnderLease(
  * A finished request whose end is audited leaves the sweeper's list, and then the run gives its
  * lease up: in that order, so no cancel can reopen it (which needs the lease) before the unlist.
  * A run whose lease ran out meanwhile takes it back first (reclaimLease); when another runner took
- * the request, the finish stands and that runner closes it.
+ * the request, the finish stands and that runner closes it. The unlist is fenced by the lease too:
+ * a run that stalls past it right after the reclaim unlists nothing (a cancel may have taken the
+ * request and listed it since), and the sweeper finds the request listed and closes it.
  */
 export async function closeFinished(deps: { requests: Pick<DeletionRequestStore, 'renewLease' | 'unlist' | 'releaseLease'>; clock: Clock; leaseMs: number }, request: DeletionRequest): Promise<void> {
   try {
@@ -128,7 +130,7 @@ export async function closeFinished(deps: { requests: Pick<DeletionRequestStore,
     delete request.closeOwed
     return
   }
-  await deps.requests.unlist(request.id)
+  await deps.requests.unlist(request.id, request.heldUntil)
   if (request.heldUntil) await deps.requests.releaseLease(request.id, request.heldUntil)
   delete request.heldUntil
   delete request.closeOwed

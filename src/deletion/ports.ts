@@ -322,8 +322,12 @@ export interface DeletionRequestStore {
   startRound(): void
   /** Whether a listOpen call since startRound() has reached the end of the open list (false before any startRound()). */
   roundEnded(): boolean
-  /** Takes the request off the sweeper's list, and nothing else. */
-  unlist(id: string): Promise<void>
+  /**
+   * Takes the request off the sweeper's list, and nothing else. `heldUntil`: the lease a run holds,
+   * fencing it as relist: past it nothing is written (the request stays listed), so a run that
+   * stalled past its lease never unlists a request another runner has taken and listed since.
+   */
+  unlist(id: string, heldUntil?: Date): Promise<void>
   /** Whether the request is on the sweeper's list (a finished one: its end's record may be owed). */
   isListed(id: string): Promise<boolean>
   /** The sweeper's list entry of `id`, due or not, whether or not its request exists (deletion:resume of one id). */

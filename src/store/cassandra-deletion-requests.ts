@@ -629,8 +629,16 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
     return { id, userId: row.get('userid') as string, createdAt: (row.get('createdat') as Date | null) ?? NO_CREATION_TIME, ...(dueAt && { dueAt }) }
   }
 
-  async unlist(id: string): Promise<void> {
-    await runCassandra(this.client, (client) => client.execute(this.cql.close, [id], IDEMPOTENT))
+  async unlist(id: string, heldUntil?: Date): Promise<void> {
+    if (!heldUntil) {
+      await runCassandra(this.client, (client) => client.execute(this.cql.close, [id], IDEMPOTENT))
+      return
+    }
+    // Under the run's lease, stamped within it as relist is: a later taker's listing (a cancel
+    // reopening the request) wins however late this lands. Past the lease nothing is written: the
+    // request stays listed, for its taker or the sweeper.
+    const stamp = this.stamps.next()
+    if (stampedWithin(stamp, heldUntil)) await runCassandra(this.client, (client) => client.execute(this.cql.close, [id], { ...IDEMPOTENT, timestamp: stamp }))
   }
 
   /** The relay's confirmation that the event reached the topic. */

@@ -865,6 +865,24 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
         expect(await isListedOpen(s, past.id)).toBe(true)
       })
 
+      test('when a run unlists its finished request under the lease it holds, then it is unlisted; past that lease, once a cancel took the request and listed it, the unlist writes nothing', async (s) => {
+        const heldUntil = held()
+        const within = await created(s, { plan: 'soft' }, heldUntil)
+        await s.store.finish(within.id, 'completed', {}, heldUntil)
+        const lapsed = new Date(Date.now() - SECOND)
+        const past = await created(s, { plan: 'soft' }, lapsed)
+        await s.store.finish(past.id, 'completed', {}, lapsed)
+        const now = new Date()
+        expect(await s.store.acquireLease(past.id, now, new Date(now.getTime() + 30 * SECOND))).toBe(true)
+        await s.store.relist(past)
+
+        await s.store.unlist(within.id, heldUntil)
+        await s.store.unlist(past.id, lapsed)
+
+        expect(await s.store.isListed(within.id)).toBe(false)
+        expect(await s.store.isListed(past.id)).toBe(true)
+      })
+
       test('when a cancel reopens a request naming its caller, then the caller reads back as cancelledBy, and a reopen naming none keeps it; a request never reopened has none', async (s) => {
         const request = await created(s, { plan: 'soft' })
         await s.store.finish(request.id, 'completed', {}, held())

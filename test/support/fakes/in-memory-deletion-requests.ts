@@ -69,7 +69,7 @@ const EPOCH = new Date(0)
  *   seeded by listWithoutRequest has no request), going round the list (in id order) from where its last
  *   answer that reached the limit stopped; after startRound, listOpen goes from the list's start and
  *   stops at its end, and the first answer short of the limit ends the round (roundEnded); unlist
- *   takes an entry off the list and nothing else; reopen lists a request again, due at once, recording its `cancelledBy` when given;
+ *   takes an entry off the list and nothing else (under a `heldUntil` the clock is past, nothing); reopen lists a request again, due at once, recording its `cancelledBy` when given;
  *   relist lists a request's entry again, due at `dueAt` or at once, and changes nothing else;
  *   under a `heldUntil` the clock is past, it writes nothing, and finish writes its state but not its `dueAt`;
  * - isClosed: the request is finished and its lease at the epoch (given back); a finish to a
@@ -395,8 +395,10 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
     return row !== undefined && isFinished(row.request.state) && row.leaseUntil.getTime() === EPOCH.getTime()
   }
 
-  async unlist(id: string): Promise<void> {
+  async unlist(id: string, heldUntil?: Date): Promise<void> {
     this.enter('unlist')
+    // Fenced by the lease as relist is: past it, nothing written.
+    if (heldUntil && !leaseHoldsAt(heldUntil, this.clock.now())) return
     this.entriesWithoutRequest.delete(id)
     const row = this.rows.get(id)
     if (row) row.open = false
