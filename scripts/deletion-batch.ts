@@ -57,4 +57,7 @@ async function main(): Promise<number> {
 }
 
 // Never a stack trace: an error nobody foresaw is named, not dumped (its message may hold a token).
-process.exit(await main().catch((err: unknown) => fail(`unexpected error (${err instanceof Error ? err.name : typeof err}); nothing more was done`)))
+const code = await main().catch((err: unknown) => fail(`unexpected error (${err instanceof Error ? err.name : typeof err}); nothing more was done`))
+// On a pipe (a log, `| tee`) Node writes stdout behind the CLI: exiting at once would cut off the
+// lines still queued (a long list of failures, the last line). Their write done, it exits.
+process.stdout.write('', () => process.exit(code))

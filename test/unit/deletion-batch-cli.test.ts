@@ -151,6 +151,21 @@ describe('npm run deletion:batch against a fake service', () => {
   }, 30_000)
 })
 
+describe('when its output is a pipe (a log, | tee), every line is written before the CLI exits', () => {
+  it('when three jobs end with 1000 failures each, then every failure is listed and the last line comes after them', async () => {
+    const jobIds = [randomUUID(), randomUUID(), randomUUID()]
+    const service = await stub((request, res) => {
+      const jobId = requestOf(request).jobId ?? ''
+      const outcomes = Array.from({ length: 1000 }, () => ({ userId: randomUUID(), status: 'failed', err: 'FORBIDDEN' }))
+      status(res, { ...statusResult(jobId, 1000), succeeded: 0, failed: { FORBIDDEN: 1000 }, outcomes })
+    })
+    const { code, out } = await runCli(['--job', jobIds.join(','), '--url', service.url], CREDENTIALS)
+    expect(count(out, '\nfailed ')).toBe(3000)
+    expect(out.endsWith('done: 0 deleted, FORBIDDEN=3000 failed, of 3000\n')).toBe(true)
+    expect(code).toBe(1)
+  }, 30_000)
+})
+
 describe('a job whose deletions still owe steps (a store was down: their requests partial)', () => {
   it('when the job completes with users deleted owing steps, then each is listed with the request to follow, the last line counts them apart, and the exit code is still 0', async () => {
     const jobId = randomUUID()
