@@ -1,10 +1,11 @@
 import { MAX_IDS_PER_JOB } from './lib/batch-cli/batch-api.js'
 import { cancelAll } from './lib/batch-cli/cancel.js'
 import { credentials } from './lib/batch-cli/credentials.js'
-import { follow } from './lib/batch-cli/follow.js'
+import { follow, settle } from './lib/batch-cli/follow.js'
 import { readIds } from './lib/batch-cli/ids-file.js'
 import { readOptions } from './lib/batch-cli/options.js'
 import { userTokenFacts } from './lib/batch-cli/own-account.js'
+import { ownIdLast } from './lib/batch-cli/own-id-last.js'
 import { createServiceClient } from './lib/batch-cli/service-call.js'
 import { submitAll } from './lib/batch-cli/submit.js'
 import { fail } from './lib/batch-cli/terminal.js'
@@ -27,7 +28,8 @@ import { fail } from './lib/batch-cli/terminal.js'
 // nothing could be submitted, cancelled or followed (a job id the service does not know included). A job
 // listing the caller's own account deletes it last, locking them out: a 401 (the token not expired)
 // once every other id read settled, the job not cancelled (a paused one too), is that deletion, said on
-// the last line, and the exit code is the rule's above. A flag
+// the last line, and the exit code is the rule's above. A file of several jobs listing it has it moved
+// to the last job, submitted only once every other job is settled, so they are all followed to their end. A flag
 // that takes a value given twice is refused.
 
 // Flags and credentials: all checked before anything is read or sent.
@@ -44,16 +46,19 @@ async function main(): Promise<number> {
     return follow(service, options.jobIds, options.giveUpMs, { answeredBefore: true, cancelled: true, ...caller })
   }
   if (options.jobIds) return follow(service, options.jobIds, options.giveUpMs, caller)
-  const file = readIds(options.file ?? '')
+  // Across several jobs, the caller's own id goes in the last, submitted once the others are settled.
+  const order = ownIdLast(readIds(options.file ?? ''), caller.ownId)
   if (options.dryRun) {
     const who = headers['x-authenticated-user-token'] ? 'API_BEARER and USER_TOKEN' : 'API_BEARER alone (a trusted consumer)'
+    const ownLast = order.ownLine === undefined ? '' : `, your own id (line ${order.ownLine}) in the last, submitted once the others are settled`
     console.log(
-      `dry run: ${file.ids.length} distinct ids in ${Math.ceil(file.ids.length / MAX_IDS_PER_JOB)} job(s) of at most ${MAX_IDS_PER_JOB}, mode ${options.mode ?? "Sunbird's deletion"}, to ${options.base}, as ${who}; nothing submitted, contacted nothing`,
+      `dry run: ${order.ids.length} distinct ids in ${Math.ceil(order.ids.length / MAX_IDS_PER_JOB)} job(s) of at most ${MAX_IDS_PER_JOB}${ownLast}, mode ${options.mode ?? "Sunbird's deletion"}, to ${options.base}, as ${who}; nothing submitted, contacted nothing`,
     )
     return 0
   }
+  const settleFirst = (jobIds: string[], heldBack: string) => settle(service, jobIds, options.giveUpMs, heldBack, caller)
   // The submit was answered: a TLS or port failure while following is waited out, not final.
-  return follow(service, await submitAll(service, file, options), options.giveUpMs, { answeredBefore: true, ...caller })
+  return follow(service, await submitAll(service, order, options, settleFirst), options.giveUpMs, { answeredBefore: true, ...caller })
 }
 
 // Never a stack trace: an error nobody foresaw is named, not dumped (its message may hold a token).

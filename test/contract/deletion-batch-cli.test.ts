@@ -278,4 +278,29 @@ describe('npm run deletion:batch run by a learner listing their own id, against 
     expect((await db.execute(`SELECT isdeleted FROM ${TEST_KEYSPACE}.user WHERE id = ?`, [self], { prepare: true })).first()?.get('isdeleted')).toBe(true)
     for (const id of others) expect((await db.execute(`SELECT isdeleted FROM ${TEST_KEYSPACE}.user WHERE id = ?`, [id], { prepare: true })).first()?.get('isdeleted')).not.toBe(true)
   }, 60_000)
+
+  it('when a learner submits a file of 1001 ids, their own first, then the first job takes the 1000 others and is followed until settled, and only then a last job with their own id is submitted: the CLI follows both, says the last deleted their account and exits 1 (ids failed), not 2 locked out of a job still running', async () => {
+    const self = randomUUID()
+    await seedUser(db, TEST_KEYSPACE, { id: self, rootOrgId: ORG, organisations: [ORG] })
+    // Users of nobody the learner may delete: each fails, none is deleted.
+    const others = Array.from({ length: 1000 }, () => randomUUID())
+    const file = join(dir, 'mine-and-1000.txt')
+    writeFileSync(file, `${[self, ...others].join('\n')}\n`)
+    const env = { API_BEARER: server.apiBearer, USER_TOKEN: server.userToken({ sub: `f:provider-1:${self}` }) }
+
+    const { code, out } = await runCli(['--file', file, '--url', server.url], env)
+
+    const [first, last] = [...out.matchAll(/submitted job ([0-9a-f-]{36}) \((\d+) ids\)/g)].map((match) => ({ jobId: match[1], total: match[2], at: match.index }))
+    expect(first?.total, out).toBe('1000')
+    expect(last?.total, out).toBe('1')
+    // Every user of the first job settled before the last was submitted, and the last one deleted the learner.
+    expect(out.indexOf('progress 100% 1000/1000')).toBeGreaterThan(-1)
+    expect(out.indexOf('progress 100% 1000/1000')).toBeLessThan(last?.at ?? -1)
+    expect(out).toContain(`the last act of job ${last?.jobId} is deleting your own account (${self}), once every other id is settled`)
+    expect(out).toMatch(/^done: 1 deleted, \S+=1000 failed, of 1001$/m)
+    expect(out).toContain(`your own id (line 1 of ${file}) goes in the last job, submitted once job(s) ${first?.jobId} are settled`)
+    expect(out).not.toContain('the jobs go on without this CLI')
+    expect(code).toBe(1)
+    expect((await db.execute(`SELECT isdeleted FROM ${TEST_KEYSPACE}.user WHERE id = ?`, [self], { prepare: true })).first()?.get('isdeleted')).toBe(true)
+  }, 120_000)
 })

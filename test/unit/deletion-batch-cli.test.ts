@@ -1135,3 +1135,119 @@ describe("a job listing the caller's own account, which the service deletes last
     expect(code).toBe(2)
   }, 30_000)
 })
+
+describe("a file of several jobs listing the caller's own id: it goes in the last job, submitted only once every other job is settled (deleting it locks the caller out of any job still running)", () => {
+  const own = randomUUID()
+  const segment = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
+  const ownCredentials = { API_BEARER: 'test-api-bearer', USER_TOKEN: `${segment({ alg: 'RS256' })}.${segment({ sub: `f:provider-1:${own}` })}.signature` }
+  const keyOf = (request: StubRequest) => String(request.headers['idempotency-key'])
+
+  /** A file of `count` ids, the caller's own on line `ownLine` (one id a line). */
+  function fileWithOwn(count: number, ownLine: number): { path: string; ids: string[] } {
+    const ids = Array.from({ length: count }, (_, index) => (index === ownLine - 1 ? own : randomUUID()))
+    const path = join(dir, `${randomUUID()}.txt`)
+    writeFileSync(path, `${ids.join('\n')}\n`)
+    return { path, ids }
+  }
+
+  /**
+   * A service keeping the jobs submitted to it (a key seen again replays its job): a job without the
+   * own account settles (every user deleted) once `settles()` says so at a status read; the job listing
+   * it reads every other user deleted and it pending, then the deletion of the caller's account refuses every read (401).
+   * `events`: each submit (`submit <key>`) and each first read of a job settled (`settled <jobId>`), in order.
+   */
+  async function jobsService(settles: () => boolean) {
+    const jobs = new Map<string, { userIds: string[]; settled: boolean; ownRead: boolean }>()
+    const byKey = new Map<string, string>()
+    const events: string[] = []
+    const service = await stub((request, res) => {
+      if (request.path === SUBMIT) {
+        const key = keyOf(request)
+        events.push(`submit ${key}`)
+        const known = byKey.get(key)
+        const userIds = requestOf(request).userIds ?? []
+        if (known) return answer(res, 202, envelope('api.user.delete.batch', 202, { response: 'SUCCESS', jobId: known, total: userIds.length }), { 'idempotent-replayed': 'true' })
+        const jobId = randomUUID()
+        byKey.set(key, jobId)
+        jobs.set(jobId, { userIds, settled: false, ownRead: false })
+        return accept(res, jobId, userIds.length)
+      }
+      const jobId = requestOf(request).jobId ?? ''
+      const job = jobs.get(jobId)
+      if (!job) return answer(res, 404, { ...envelope('api.user.delete.batch.status', 404, {}), params: { err: 'UOS_USRDLT0101', errmsg: 'batch job', status: 'FAILED' } })
+      const total = job.userIds.length
+      if (job.userIds.includes(own)) {
+        if (job.ownRead) return answer(res, 401, { ...envelope('api.user.delete.batch.status', 401, {}), params: { err: 'UOS_0070', errmsg: 'You are not authorized.', status: 'FAILED' } })
+        job.ownRead = true
+        const outcomes = job.userIds.map((userId) => ({ userId, status: userId === own ? 'pending' : 'deleted' }))
+        return status(res, { ...statusResult(jobId, total, total - 1), outcomes })
+      }
+      if (!job.settled && settles()) {
+        job.settled = true
+        events.push(`settled ${jobId}`)
+      }
+      status(res, statusResult(jobId, total, job.settled ? total : 0))
+    })
+    return { service, events, bodyOf: (key: string) => requestOf(service.requests.find((r) => r.path === SUBMIT && keyOf(r) === key) as StubRequest).userIds }
+  }
+
+  it('when a file of 1500 ids lists the own id on line 3, then the first job takes 1000 others, the last the other 499 and the own id, submitted only after a read showed the first settled; the CLI follows both to the own deletion and exits 0', async () => {
+    let reads = 0
+    const { service, events, bodyOf } = await jobsService(() => ++reads >= 2)
+    const { path, ids } = fileWithOwn(1500, 3)
+
+    const { code, out } = await runCli(['--file', path, '--url', service.url], ownCredentials)
+
+    const others = ids.filter((id) => id !== own)
+    const [first, last] = events.filter((event) => event.startsWith('submit ')).map((event) => event.slice('submit '.length))
+    expect(bodyOf(first ?? '')).toEqual(others.slice(0, 1000))
+    expect(bodyOf(last ?? '')).toEqual([...others.slice(1000), own])
+    const firstJob = /submitted job ([0-9a-f-]{36}) \(1000 ids\)/.exec(out)?.[1]
+    expect(events).toEqual([`submit ${first}`, `settled ${firstJob}`, `submit ${last}`])
+    expect(out).toContain(`your own id (line 3 of ${path}) goes in the last job, submitted once job(s) ${firstJob} are settled`)
+    expect(out).toContain('done: 1500 deleted, none failed, of 1500')
+    expect(out).toMatch(new RegExp(`the last act of job [0-9a-f-]{36} is deleting your own account \\(${own}\\)`))
+    expect(out).not.toContain('the jobs go on without this CLI')
+    expect(code).toBe(0)
+  }, 30_000)
+
+  it('when --dry-run reads such a file, then it says the own id goes in the last job', async () => {
+    const { path } = fileWithOwn(1001, 1)
+    const { code, out } = await runCli(['--file', path, '--dry-run', '--url', await deadUrl()], ownCredentials)
+    expect(out).toContain('dry run: 1001 distinct ids in 2 job(s) of at most 1000, your own id (line 1) in the last, submitted once the others are settled, mode')
+    expect(code).toBe(0)
+  })
+
+  it('when Ctrl-C comes while the first jobs are followed, then it names them, says the own id was not submitted and prints the key; the same command with that key sends each job under the same key and ids, and submits the last once the others are settled', async () => {
+    let settling = false
+    const { service, events, bodyOf } = await jobsService(() => settling)
+    const { path, ids } = fileWithOwn(1001, 1)
+    let interrupted = false
+    const first = await runCli(['--file', path, '--url', service.url], ownCredentials, {
+      onOutput: (sofar, signal) => {
+        if (!interrupted && sofar.includes('progress 0% 0/1000')) {
+          interrupted = true
+          signal('SIGINT')
+        }
+      },
+    })
+    const jobId = /submitted job ([0-9a-f-]{36}) \(1000 ids\)/.exec(first.out)?.[1]
+    const runKey = /--idempotency-key ([0-9a-f-]{36})/.exec(first.out)?.[1]
+    expect(first.out).toContain(`interrupted; the jobs go on: follow again with --job ${jobId} (add --cancel to stop them)`)
+    expect(first.out).toContain(`1 of 1001 ids were not submitted: your own id, on line 1 of ${path}`)
+    expect(first.out).toContain(`run the same command again with --idempotency-key ${runKey}:`)
+    expect(first.code).toBe(130)
+    expect(events).toEqual([`submit ${runKey}/1`])
+    expect(bodyOf(`${runKey}/1`)).toEqual(ids.slice(1))
+
+    settling = true
+    const again = await runCli(['--file', path, '--url', service.url, '--idempotency-key', runKey ?? ''], ownCredentials)
+
+    expect(again.out).toContain(`submitted job ${jobId} (1000 ids, recorded already under this --idempotency-key)`)
+    expect(service.requests.filter((r) => r.path === SUBMIT && keyOf(r) === `${runKey}/1`).map((r) => requestOf(r).userIds)).toEqual([ids.slice(1), ids.slice(1)])
+    expect(events.slice(1)).toEqual([`submit ${runKey}/1`, `settled ${jobId}`, `submit ${runKey}/2`])
+    expect(bodyOf(`${runKey}/2`)).toEqual([own])
+    expect(again.out).toContain('done: 1001 deleted, none failed, of 1001')
+    expect(again.code).toBe(0)
+  }, 45_000)
+})

@@ -51,11 +51,17 @@ interface Followed {
   ownAccountDeletedBy?: string
 }
 
+/** What the CLI reads of its user token (userTokenFacts): it tells a 401 after the caller's own deletion from others. */
+interface CallerFacts {
+  ownId?: string | undefined
+  tokenExpiresAt?: number | undefined
+}
+
 /**
  * Polls every job until all are completed (or cancelled, their last users settled); the last statuses. Gives up (exit 2) after giveUpMs
  * without an answer. `answered`: the service at this address has answered already (the submit). `ownId`: the caller's own user id,
  * whose deletion, the last act of its job, refuses every read after it (see deletedOwnAccountLast); `tokenExpiresAt`: when the user
- * token expires, a 401 past it being that.
+ * token expires, a 401 past it being that. `heldBack`: what the run has not submitted yet and how to, said last by every way this ends early.
  */
 async function pollUntilCompleted(
   service: ServiceClient,
@@ -63,9 +69,11 @@ async function pollUntilCompleted(
   giveUpMs: number,
   view: ProgressView,
   answered: boolean,
-  ownId: string | undefined,
-  tokenExpiresAt: number | undefined,
+  { ownId, tokenExpiresAt }: CallerFacts,
+  heldBack?: string,
 ): Promise<Followed> {
+  // Every way the follow ends early: the CLI ends, naming what it never submitted.
+  const stop = (message: string): never => fail(heldBack === undefined ? message : `${message}\n${heldBack}`)
   // When the current run of unanswered polls began; undefined while the service answers.
   let silentSince: number | undefined
   let answeredHere = answered
@@ -79,21 +87,21 @@ async function pollUntilCompleted(
     // it, so it is said at once; once the address has answered, it is a passing fault (an ingress
     // reloading its certificate), waited out like any silence.
     const unreachable = reads.find((read) => read.kind === 'unreachable')
-    if (unreachable && !answeredHere) fail(`${unreachable.problem}; ${goOnWithout(jobIds)}`)
+    if (unreachable && !answeredHere) stop(`${unreachable.problem}; ${goOnWithout(jobIds)}`)
     // A job id the service does not know (mistyped, or of another deployment behind --url): nothing of it goes on, nothing to follow again.
     const notFound = reads.filter((read): read is Extract<StatusRead, { kind: 'not found' }> => read.kind === 'not found')
     if (notFound.length > 0) {
       const missing = new Set(notFound.map((read) => read.jobId))
       const others = jobIds.filter((jobId) => !missing.has(jobId))
       const rest = others.length > 0 ? `\nthe other jobs go on without this CLI: follow them again with --job ${others.join(',')}` : ''
-      fail(`${notFound.map((read) => read.problem).join('\n')}\ncheck the job id and --url (the service that answered has no such job)${rest}`)
+      stop(`${notFound.map((read) => read.problem).join('\n')}\ncheck the job id and --url (the service that answered has no such job)${rest}`)
     }
     // Most often a user token that expired during a long follow: the jobs go on all the same.
     const refused = reads.find((read): read is Extract<StatusRead, { kind: 'refused' }> => read.kind === 'refused')
     if (refused) {
       // A token past its expiry is refused whatever the jobs did: a fresh one follows them again.
       if (refused.status === 401 && tokenExpiresAt !== undefined && Date.now() >= tokenExpiresAt)
-        fail(
+        stop(
           `${refused.problem}\nyour USER_TOKEN expired at ${new Date(tokenExpiresAt).toISOString()}: the jobs go on without this CLI: follow again with a fresh USER_TOKEN and --job ${jobIds.join(',')}`,
         )
       // The job's last act is deleting the caller's own account: nothing is left to follow, and no follow again could read it.
@@ -102,17 +110,17 @@ async function pollUntilCompleted(
       // Its other users were still pending at the last read: the service deletes the own account only after them.
       const ownWaits = refused.status === 401 ? ownAccountPendingIn(latest, ownId) : undefined
       if (ownWaits)
-        fail(
+        stop(
           `${refused.problem}\njob ${ownWaits} lists your own account (${ownId}), deleted only once every other id is settled, and some were still pending at the last read: this refusal is most likely not that deletion but a credential (USER_TOKEN, API_BEARER) no longer accepted\n${goOnWithout(jobIds)}`,
         )
-      fail(`${refused.problem}\n${goOnWithout(jobIds)}`)
+      stop(`${refused.problem}\n${goOnWithout(jobIds)}`)
     }
     const unanswered = reads.find((read): read is Extract<StatusRead, { kind: 'unanswered' | 'unreachable' }> => read.kind === 'unanswered' || read.kind === 'unreachable')
     if (unanswered) {
       const why = unanswered.kind === 'unanswered' ? unanswered.why : unanswered.problem
       if (silentSince === undefined) view.notAnswering(why, giveUpMs)
       silentSince ??= askedAt
-      if (Date.now() - silentSince >= giveUpMs) fail(`the service at ${service.base} has not answered for ${giveUpMs / 1000}s (${why}); ${goOnWithout(jobIds)}`)
+      if (Date.now() - silentSince >= giveUpMs) stop(`the service at ${service.base} has not answered for ${giveUpMs / 1000}s (${why}); ${goOnWithout(jobIds)}`)
     } else {
       if (silentSince !== undefined) view.answersAgain()
       silentSince = undefined
@@ -127,6 +135,17 @@ async function pollUntilCompleted(
   }
 }
 
+/**
+ * Follows the jobs a run submitted (their submits answered) until every one is settled, saying no
+ * more: the run goes on with the job it held back (see submitAll), which `heldBack` names with every
+ * way this ends early (an interrupt, a refusal, a silence), with how to submit it.
+ */
+export async function settle(service: ServiceClient, jobIds: string[], giveUpMs: number, heldBack: string, caller: CallerFacts): Promise<void> {
+  exitOnInterrupt(() => `the jobs go on: follow again with --job ${jobIds.join(',')} (add --cancel to stop them)\n${heldBack}`)
+  await pollUntilCompleted(service, jobIds, giveUpMs, progressView(service.base), true, caller, heldBack)
+  stopBar()
+}
+
 /** Follows the jobs to the end, then names every id that failed; the exit code: 1 when any failed or a cancel spared any, else 0. */
 export async function follow(
   service: ServiceClient,
@@ -137,15 +156,7 @@ export async function follow(
   // `cancelled`: the jobs were cancelled by this CLI.
   const stop = options.cancelled === true ? 'they are cancelled and settle their last users' : 'add --cancel to stop them'
   exitOnInterrupt(() => `the jobs go on: follow again with --job ${jobIds.join(',')} (${stop})`)
-  const { statuses: latest, ownAccountDeletedBy } = await pollUntilCompleted(
-    service,
-    jobIds,
-    giveUpMs,
-    progressView(service.base),
-    options.answeredBefore === true,
-    options.ownId,
-    options.tokenExpiresAt,
-  )
+  const { statuses: latest, ownAccountDeletedBy } = await pollUntilCompleted(service, jobIds, giveUpMs, progressView(service.base), options.answeredBefore === true, options)
   stopBar()
   const sum = summarise(latest)
   const failedIds = latest.flatMap((s) => s.outcomes.filter((o) => o.status === 'failed'))

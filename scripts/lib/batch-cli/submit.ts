@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import { IDEMPOTENCY_KEY_HEADER } from '../../../src/http/idempotency.js'
 import { type Accepted, isAccepted, MAX_IDS_PER_JOB, SUBMIT_PATH } from './batch-api.js'
-import type { IdsFile } from './ids-file.js'
 import { exitOnInterrupt } from './interrupt.js'
 import type { Options } from './options.js'
+import type { SubmitOrder } from './own-id-last.js'
 import { callRetrying, mayHaveRecorded } from './retry-rules.js'
 import type { ServiceClient } from './service-call.js'
 import { fail } from './terminal.js'
@@ -63,23 +63,39 @@ function watching(service: ServiceClient, progress: SubmitProgress): ServiceClie
 }
 
 /**
- * Submits the file as jobs of at most MAX_IDS_PER_JOB, one after another; their ids. Each job's
- * Idempotency-Key follows from `idempotencyKey` (the key a run stopped part way printed), else
- * from a key made for this run.
+ * Follows the jobs submitted until every one is settled (completed, or cancelled with its last users
+ * settled); `heldBack` says what is not submitted yet and how to submit it, for every way the follow ends early.
  */
-export async function submitAll(service: ServiceClient, file: IdsFile, options: Pick<Options, 'mode' | 'giveUpMs' | 'idempotencyKey'>): Promise<string[]> {
+export type SettleFirst = (jobIds: string[], heldBack: string) => Promise<void>
+
+/**
+ * Submits the file as jobs of at most MAX_IDS_PER_JOB, one after another, in `order`; their ids.
+ * Each job's Idempotency-Key follows from `idempotencyKey` (the key a run stopped part way printed),
+ * else from a key made for this run. The last job of an order holding the caller's own id back
+ * (ownIdLast) is sent only once `settleFirst` has seen every other job settled: the deletion of that
+ * account, its last act, locks the caller out, and jobs still running could no longer be followed.
+ */
+export async function submitAll(service: ServiceClient, order: SubmitOrder, options: Pick<Options, 'mode' | 'giveUpMs' | 'idempotencyKey'>, settleFirst: SettleFirst): Promise<string[]> {
   const runKey = options.idempotencyKey ?? randomUUID()
   const progress: SubmitProgress = { jobIds: [], start: 0, trying: false, reached: false }
-  exitOnInterrupt(() => standing(progress, file, runKey))
+  exitOnInterrupt(() => standing(progress, order, runKey))
   const watched = watching(service, progress)
-  for (let start = 0; start < file.ids.length; start += MAX_IDS_PER_JOB) {
+  for (let start = 0; start < order.ids.length; start += MAX_IDS_PER_JOB) {
     progress.start = start
     progress.reached = false
-    const request = { userIds: file.ids.slice(start, start + MAX_IDS_PER_JOB), ...(options.mode && { mode: options.mode }) }
+    const last = start + MAX_IDS_PER_JOB >= order.ids.length
+    if (last && order.ownLine !== undefined) {
+      console.log(
+        `your own id (line ${order.ownLine} of ${order.path}) goes in the last job, submitted once job(s) ${progress.jobIds.join(',')} are settled: deleting your account locks you out of following any job still running`,
+      )
+      await settleFirst(progress.jobIds, unsent(progress, order, runKey).join('\n'))
+      exitOnInterrupt(() => standing(progress, order, runKey))
+    }
+    const request = { userIds: order.ids.slice(start, start + MAX_IDS_PER_JOB), ...(options.mode && { mode: options.mode }) }
     const job = await submitJob(watched, request, options.giveUpMs, jobKey(runKey, progress.jobIds.length + 1))
     if ('problem' in job) {
       const recorded = progress.reached ? '; the service may still have recorded that job' : ''
-      fail(`${job.problem}${recorded}\n${standing(progress, file, runKey)}`)
+      fail(`${job.problem}${recorded}\n${standing(progress, order, runKey)}`)
     }
     progress.jobIds.push(job.jobId)
     // Said at once, so a follow cut short can be resumed with --job.
@@ -91,24 +107,45 @@ export async function submitAll(service: ServiceClient, file: IdsFile, options: 
 
 /**
  * Where the submits stand, as a give-up or an interrupt says it: the jobs submitted (they go on),
- * the ids whose job may be recorded, those never sent, and how to send the rest without recording
- * any job twice (a plain run again would record the jobs already submitted, or the one that may be, a second time).
+ * then what unsent says.
  */
-function standing(progress: SubmitProgress, file: IdsFile, runKey: string): string {
-  const { jobIds, start } = progress
-  const total = file.ids.length
-  const mayBeRecorded = progress.trying || progress.reached
-  // The ids of the job that may be recorded end here; the rest were never sent.
-  const unsentFrom = mayBeRecorded ? Math.min(start + MAX_IDS_PER_JOB, total) : start
+function standing(progress: SubmitProgress, order: SubmitOrder, runKey: string): string {
+  const { jobIds } = progress
   const lines: string[] = []
   if (jobIds.length > 0) lines.push(`${jobIds.length} job(s) were submitted and go on: follow them with --job ${jobIds.join(',')}`)
-  else if (!mayBeRecorded) lines.push('nothing was submitted')
-  if (mayBeRecorded) {
-    const which = unsentFrom < total ? `from line ${file.lines[start]} to line ${file.lines[unsentFrom - 1]} of ${file.path}` : `from line ${file.lines[start]} of ${file.path} on`
-    lines.push(`${unsentFrom - start} of ${total} ids may or may not have been submitted: the ones ${which}`)
-  }
-  if (unsentFrom < total) lines.push(`${total - unsentFrom} of ${total} ids were not submitted: the ones from line ${file.lines[unsentFrom]} of ${file.path} on`)
-  if (jobIds.length > 0 || mayBeRecorded)
+  else if (!mayBeRecorded(progress)) lines.push('nothing was submitted')
+  return [...lines, ...unsent(progress, order, runKey)].join('\n')
+}
+
+const mayBeRecorded = (progress: SubmitProgress) => progress.trying || progress.reached
+
+/**
+ * The ids whose job may be recorded, those never sent, and how to send the rest without recording
+ * any job twice (a plain run again would record the jobs already submitted, or the one that may be, a second time).
+ */
+function unsent(progress: SubmitProgress, order: SubmitOrder, runKey: string): string[] {
+  const { jobIds, start } = progress
+  const total = order.ids.length
+  // The ids of the job that may be recorded end here; the rest were never sent.
+  const unsentFrom = mayBeRecorded(progress) ? Math.min(start + MAX_IDS_PER_JOB, total) : start
+  const lines: string[] = []
+  if (mayBeRecorded(progress)) lines.push(`${unsentFrom - start} of ${total} ids may or may not have been submitted: ${whichIds(order, start, unsentFrom)}`)
+  if (unsentFrom < total) lines.push(`${total - unsentFrom} of ${total} ids were not submitted: ${whichIds(order, unsentFrom, total)}`)
+  if (jobIds.length > 0 || mayBeRecorded(progress))
     lines.push(`to submit them safely, run the same command again with --idempotency-key ${runKey}: a job recorded already under that key is answered again, not recorded twice`)
-  return lines.join('\n')
+  return lines
+}
+
+/**
+ * The lines of the file the ids from `from` to `to` (in `order`) are on: a run of lines, to its end
+ * when `to` is the order's; the caller's own id, held back from its place (ownIdLast), named apart.
+ */
+function whichIds(order: SubmitOrder, from: number, to: number): string {
+  const { lines, path, ownLine } = order
+  const ownHere = ownLine !== undefined && to === order.ids.length
+  const othersTo = ownHere ? to - 1 : to
+  const others =
+    othersTo === from ? undefined : to < order.ids.length ? `the ones from line ${lines[from]} to line ${lines[othersTo - 1]} of ${path}` : `the ones from line ${lines[from]} of ${path} on`
+  if (!ownHere) return others ?? ''
+  return others ? `${others}, and your own id, on line ${ownLine}` : `your own id, on line ${ownLine} of ${path}`
 }
