@@ -243,7 +243,10 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
       headers: {
         'x-response-length': { description: 'UTF-8 bytes of the JSON `result` (Sunbird).', schema: { type: 'integer', minimum: 0 }, example: 22 },
         [REQUEST_ID_HEADER]: {
-          description: 'The deletion request this call made (the caller’s own `X-Request-Id` when sent, else the request id): follow it with `POST /api/user/v1/delete/status`.',
+          description:
+            'The request’s id, picked as the Sunbird routes pick `msgid`: the caller’s `X-Request-Id`, else its `X-msgId`, each only when 1–255 visible ASCII characters (0x21–0x7E), else a new UUID. ' +
+            'On a success, the deletion request this call made: that id, or one of the service’s when the caller’s already names another request or has a batch item’s shape (`batch-` and 32 hex digits). ' +
+            'Follow it with `POST /api/user/v1/delete/status`.',
           schema: { type: 'string' },
           example: 'e413d019f31bcb2d3736b7054f1fd6e2',
         },

@@ -2,7 +2,7 @@ import type { Dialect, ErrorAnswer } from '../dialect.js'
 import { type ErrorCode, errorEntry, fillPlaceholders } from '../error-codes.js'
 import { errorEntryHeaders, headerRef, type JsonObject, schemaRef } from '../openapi-parts.js'
 
-/** The header every REST dialect answers with: the durable request's id (the caller's own X-Request-Id when sent), which the Sunbird status route follows. */
+/** The header every REST dialect answers with: the request's id, on a success the durable request's (see its OpenAPI description), which the Sunbird status route follows. */
 export const REQUEST_ID_HEADER = 'X-Request-Id'
 
 /** What a REST deletion route's handler returns: the id of the durable request it ran. */
