@@ -258,7 +258,9 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
         'Cache-Control': { description: 'Personal data: no cache may keep it.', schema: { const: 'no-store' } },
         'WWW-Authenticate': {
           description:
-            'On the REST routes that take `Authorization: Bearer` (not the Sunbird routes, whose answers are Sunbird\'s), every 401 challenges (RFC 6750): `Bearer` when no token was sent, `Bearer error="invalid_token"` when the one sent was refused. RFC 9470 step-up: `Bearer error="insufficient_user_authentication", max_age=…`: log in again, at most `max_age` seconds before the retry.',
+            'Step-up’s 401 (RFC 9470), on every route that has step-up: `Bearer error="insufficient_user_authentication", max_age=…`: log in again, at most `max_age` seconds before the retry. ' +
+            'On the REST routes that take `Authorization: Bearer` every other 401 challenges too (RFC 6750): `Bearer` when no token was sent, `Bearer error="invalid_token"` when the one sent was refused. ' +
+            "The other 401s of the Sunbird routes (whose answers are Sunbird's) and of the session-cookie route (no HTTP authentication scheme fits a cookie) carry none.",
           schema: { type: 'string' },
           example: 'Bearer error="insufficient_user_authentication", max_age=300',
         },
