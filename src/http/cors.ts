@@ -26,7 +26,7 @@ export interface CorsPolicy {
  * quote, when to retry (503, 429), what login a step-up asks for, and whether an answer is a replay.
  * The Sunbird routes send none: their callers see the headers Sunbird's gateway sends.
  */
-const REST_EXPOSED = ['X-Request-Id', 'Retry-After', 'WWW-Authenticate', 'Idempotent-Replayed']
+export const REST_EXPOSED = ['X-Request-Id', 'Retry-After', 'WWW-Authenticate', 'Idempotent-Replayed']
 
 /** No preflight: the probes are not called from browsers. */
 export const noPreflight: CorsPolicy = {}

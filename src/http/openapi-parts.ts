@@ -1,4 +1,5 @@
 import type { JsonSchema } from '../schemas/schema-registry.js'
+import type { CorsPolicy } from './cors.js'
 import { type ErrorCode, errorEntry } from './error-codes.js'
 
 /** Shared pieces of the OpenAPI document: the builder (openapi.ts) and each dialect's docs use them. */
@@ -19,6 +20,23 @@ export const schemaRef = (id: string) => ({ $ref: `${SCHEMA_PREFIX}${componentNa
 
 /** A header of components.headers (see the list in openapi.ts). */
 export const headerRef = (name: string) => ({ $ref: `#/components/headers/${name}` })
+
+/** The components.headers entry of a credentialed answer's `Access-Control-Allow-Origin`: the allowed origin itself, never `*`. */
+export const CREDENTIALED_ALLOW_ORIGIN = 'Access-Control-Allow-Origin.credentialed'
+
+/**
+ * The CORS headers a policy puts on every answer of its operation, as references to
+ * components.headers: `*` (gateway-cors.ts) or, credentialed, the allowed origin and `Vary: Origin`
+ * (setCredentialedCors); and the headers it exposes to scripts (register-operations.ts).
+ */
+export function corsAnswerHeaders(policy: CorsPolicy): JsonObject {
+  return {
+    ...(policy.credentialed
+      ? { 'Access-Control-Allow-Origin': headerRef(CREDENTIALED_ALLOW_ORIGIN), 'Access-Control-Allow-Credentials': headerRef('Access-Control-Allow-Credentials'), Vary: headerRef('Vary') }
+      : { 'Access-Control-Allow-Origin': headerRef('Access-Control-Allow-Origin') }),
+    ...(policy.exposeHeaders && { 'Access-Control-Expose-Headers': headerRef('Access-Control-Expose-Headers') }),
+  }
+}
 
 /**
  * The headers an entry of the error table is always sent with (Allow on a 405, Retry-After on a

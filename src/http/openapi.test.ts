@@ -94,6 +94,21 @@ describe('buildOpenApiDocument', () => {
     expect(bearer['429'].headers['Retry-After']).toBeDefined()
   })
 
+  it('when a REST route answers, then every answer documents the CORS headers it carries: `*` and the exposed headers on the bearer routes, the allowed origin, Allow-Credentials and Vary on the session-cookie route', () => {
+    const document = build()
+    const headersOf = (path: string) => Object.values(document.paths[path].delete.responses as Record<string, Node>).map((response) => response.headers as Node)
+
+    for (const headers of [...headersOf('/api/v2/user/{id}/'), ...headersOf('/api/users/{user_id}/')]) {
+      expect(headers['Access-Control-Allow-Origin']).toEqual({ $ref: '#/components/headers/Access-Control-Allow-Origin' })
+      expect(headers['Access-Control-Expose-Headers']).toEqual({ $ref: '#/components/headers/Access-Control-Expose-Headers' })
+    }
+    for (const headers of headersOf('/api/users/{user_id}')) {
+      expect(headers['Access-Control-Allow-Origin']).toEqual({ $ref: '#/components/headers/Access-Control-Allow-Origin.credentialed' })
+      expect(Object.keys(headers)).toEqual(expect.arrayContaining(['Access-Control-Allow-Credentials', 'Vary', 'Access-Control-Expose-Headers']))
+    }
+    expect(document.components.headers['Access-Control-Expose-Headers'].schema.const).toBe('X-Request-Id, Retry-After, WWW-Authenticate, Idempotent-Replayed')
+  })
+
   it('when an operation answers success with its own status (202 for a batch job), then the document gives that status and not 200', () => {
     const document = build()
 

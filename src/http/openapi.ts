@@ -2,12 +2,13 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { projectRoot } from '../config/project-root.js'
 import type { JsonSchema } from '../schemas/schema-registry.js'
+import { REST_EXPOSED } from './cors.js'
 import type { AnyDialect, DocsContext } from './dialect.js'
 import { errorCodes, type ErrorCodeEntry, fillPlaceholders, type PlaceholderValues } from './error-codes.js'
 import { bodyLimitOf, type OperationMeta } from './operation.js'
 import { REQUEST_ID_HEADER } from './dialects/rest-dialect.js'
 import { IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER } from './idempotency.js'
-import { componentName, headerRef, type JsonObject, SCHEMA_PREFIX, schemaExamples, schemaRef } from './openapi-parts.js'
+import { componentName, CREDENTIALED_ALLOW_ORIGIN, corsAnswerHeaders, headerRef, type JsonObject, SCHEMA_PREFIX, schemaExamples, schemaRef } from './openapi-parts.js'
 
 export interface OpenApiOptions extends PlaceholderValues {
   /** The documented operations (src/http/operations/index.ts). */
@@ -143,6 +144,8 @@ function operationObject(operation: OperationMeta, pathIndex: number, options: O
   op.responses = { ...success, ...docs.errors(operation.errors, context) }
   // The operation's own headers are on every answer it gives.
   for (const response of Object.values(op.responses as Record<string, JsonObject>)) addHeaders(response, Object.keys(operation.responseHeaders ?? {}))
+  // The CORS headers of the operation's policy are on every answer it gives too.
+  for (const response of Object.values(op.responses as Record<string, JsonObject>)) response.headers = { ...(response.headers as JsonObject | undefined), ...corsAnswerHeaders(operation.cors) }
   const unauthorized = (op.responses as Record<string, JsonObject>)['401']
   if (unauthorized && operation.credentials.challenge) addHeaders(unauthorized, ['WWW-Authenticate'])
   return op
@@ -253,7 +256,22 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
         'Retry-After': { description: 'Seconds to wait before retrying; nothing was half-written.', schema: { type: 'integer', minimum: 1 }, example: 5 },
         Allow: { description: 'The methods the path serves.', schema: { type: 'string' }, example: 'POST, OPTIONS' },
         'x-request-allowed': { description: 'Sunbird marks a refused authorization with `no`.', schema: { const: 'no' } },
-        'Access-Control-Allow-Origin': { description: 'Sent on every answer.', schema: { const: '*' } },
+        'Access-Control-Allow-Origin': {
+          description: 'As Sunbird’s gateway sends it, on every answer but the session-cookie route’s (which answers an allowed origin with itself).',
+          schema: { const: '*' },
+        },
+        [CREDENTIALED_ALLOW_ORIGIN]: {
+          description:
+            'The session-cookie route’s credentialed CORS: the request’s `Origin` when it is one of `SESSION_ALLOWED_ORIGINS`, never `*`; absent for any other origin (the browser then keeps the answer from the script).',
+          schema: { type: 'string' },
+          example: 'https://portal.example.org',
+        },
+        'Access-Control-Allow-Credentials': {
+          description: 'With an allowed origin’s `Access-Control-Allow-Origin`: the browser may send the cookie and show the answer to the script.',
+          schema: { const: 'true' },
+        },
+        Vary: { description: 'The CORS headers depend on the request’s `Origin`: a cache keeps one answer per origin.', schema: { const: 'Origin' } },
+        'Access-Control-Expose-Headers': { description: 'The answer headers a browser script may read beyond the CORS-safelisted ones.', schema: { const: REST_EXPOSED.join(', ') } },
         [REPLAYED_HEADER]: { description: 'The stored answer to an earlier request with the same `Idempotency-Key`, replayed.', schema: { const: 'true' } },
         'Cache-Control': { description: 'Personal data: no cache may keep it.', schema: { const: 'no-store' } },
         'WWW-Authenticate': {

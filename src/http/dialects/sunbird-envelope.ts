@@ -50,7 +50,7 @@ export const sunbirdEnvelope: Dialect<SunbirdResult> = {
       return {
         [operation.successStatus ?? 200]: {
           description: operation.successStatus === 202 ? 'Accepted: the success envelope; the work goes on.' : 'Done: the success envelope.',
-          headers: { 'x-response-length': headerRef('x-response-length'), 'Access-Control-Allow-Origin': headerRef('Access-Control-Allow-Origin') },
+          headers: { 'x-response-length': headerRef('x-response-length') },
           ...(content && { content }),
         },
       }
@@ -62,7 +62,7 @@ export const sunbirdEnvelope: Dialect<SunbirdResult> = {
       for (const code of codes) byStatus.set(errorEntry(code).status, [...(byStatus.get(errorEntry(code).status) ?? []), code])
       const responses: Record<string, JsonObject> = {}
       for (const [status, group] of [...byStatus].sort(([a], [b]) => a - b)) {
-        const headers: JsonObject = { 'Access-Control-Allow-Origin': headerRef('Access-Control-Allow-Origin') }
+        const headers: JsonObject = {}
         for (const code of group) Object.assign(headers, errorEntryHeaders(code))
         const content: JsonObject = {}
         const json = group.filter((code) => errorEntry(code).body !== 'plain-text')

@@ -29,6 +29,8 @@ export const userExport = defineOperation({
     'USER_NOT_FOUND',
     'SERVICE_UNAVAILABLE',
     'SERVER_ERROR',
+    // Its own 405, not the shared one: it carries Cache-Control too, as every answer of the paths does.
+    'METHOD_NOT_ALLOWED',
   ],
   // A parent exports their soft-deleted managed user, as an ORG_ADMIN may.
   admitSoftDeletedManagedUser: true,
