@@ -17,6 +17,7 @@ import {
   verdictWithReceipts,
   whyNoReceiptVerdict,
 } from '../src/verification/receipt-against-trail.js'
+import { asksForHelp } from '../src/shared/asks-for-help.js'
 import { whyArgumentsRefused } from './lib/refused-arguments.js'
 
 // `npm run audit:verify`: walks every deletion audit chain (one per service instance, and the
@@ -81,6 +82,11 @@ function headsIn(file: string): Record<string, ChainAnchor> {
     if (!Number.isSafeInteger(seq) || (seq as number) < 1 || typeof hash !== 'string' || !/^[0-9a-f]{64}$/.test(hash)) refuse('--against: a head in the file is not a sequence number and a hash')
   }
   return heads as Record<string, ChainAnchor>
+}
+
+if (asksForHelp(process.argv.slice(2))) {
+  console.log(usage)
+  process.exit(0)
 }
 
 let chains: string[] | undefined

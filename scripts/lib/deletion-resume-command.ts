@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util'
 import { whyNotVerified } from '../../src/verification/deletion-verify-command.js'
 import { whyArgumentsRefused } from './refused-arguments.js'
+import { asksForHelp } from '../../src/shared/asks-for-help.js'
 import { isFinished, type RequestState } from '../../src/deletion/deletion-request.js'
 import type { DeletionRequestStore } from '../../src/deletion/ports.js'
 import type { BacklogReport } from '../../src/events/kafka-relay.js'
@@ -181,6 +182,10 @@ async function resumeFromEntry(connection: ResumeConnection, requestId: string, 
  * no request is not repeated back (it may be something else pasted by mistake). Answers RESUME_EXIT.
  */
 export async function deletionResumeCommand(args: readonly string[], connect: () => ResumeConnection, output: ResumeOutput): Promise<number> {
+  if (asksForHelp(args)) {
+    output.out(RESUME_USAGE)
+    return RESUME_EXIT.ok
+  }
   const refused = (why: string) => {
     output.err(`deletion:resume: ${why}\n${RESUME_USAGE}`)
     return RESUME_EXIT.couldNotResume

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
 import { errors as searchErrors } from '@opensearch-project/opensearch'
+import { asksForHelp } from '../../src/shared/asks-for-help.js'
 import { MigrationLockError } from '../../src/store/migration-lock.js'
 import { whyNotVerified } from '../../src/verification/deletion-verify-command.js'
 
@@ -20,10 +21,20 @@ function whyStopped(err: unknown): string {
 /**
  * Runs an operator command that takes no arguments (`db:migrate`, `db:seed`, `search:migrate`):
  * any argument is refused with the usage before anything is done (exit 2), so a mistyped flag is
- * never silently ignored; anything that stops the work is one line on stderr (exit 1), never a
- * stack trace.
+ * never silently ignored, but `--help` or `-h`, which prints it on stdout (exit 0); anything that
+ * stops the work is one line on stderr (exit 1), never a stack trace.
  */
-export async function runWithoutArguments(name: string, args: readonly string[], work: () => Promise<void>, err: (line: string) => void = (line) => console.error(line)): Promise<number> {
+export async function runWithoutArguments(
+  name: string,
+  args: readonly string[],
+  work: () => Promise<void>,
+  err: (line: string) => void = (line) => console.error(line),
+  out: (line: string) => void = (line) => console.log(line),
+): Promise<number> {
+  if (asksForHelp(args)) {
+    out(`usage: npm run ${name}`)
+    return OPERATOR_EXIT.ok
+  }
   try {
     parseArgs({ args: [...args], options: {}, strict: true, allowPositionals: false })
   } catch {

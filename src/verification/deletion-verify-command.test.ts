@@ -175,6 +175,14 @@ describe('npm run deletion:verify when it cannot verify', () => {
     expect(unknown).toMatchObject({ code: 2, err: ['deletion:verify: no deletion request has that id'] })
   })
 
+  it.each([[['--help']], [['-h']], [['req-1', '-h']]])('when the arguments are %j, then the usage is printed on stdout, exit 0, and nothing is connected to', async (args) => {
+    const result = await run(() => {
+      throw new Error('not expected')
+    }, args)
+
+    expect(result).toMatchObject({ code: VERIFY_EXIT.ok, out: 'usage: npm run deletion:verify -- <requestId>', err: [], closed: false })
+  })
+
   it.each([[['--bogus']], [['req-1', 'req-2']], [['']], [['req-1', '--chain', 'x']]])(
     'when the arguments are %j (not exactly one id), then exit 2 with the usage, and nothing is connected to',
     async (args) => {

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util'
 import { errors as cassandraErrors, types } from 'cassandra-driver'
 import { ConfigError } from '../config/load-config.js'
 import { DependencyUnavailableError, WordedCause } from '../deletion/errors.js'
+import { asksForHelp } from '../shared/asks-for-help.js'
 import { withinMs } from '../shared/within-ms.js'
 import { formatDeletionVerification } from './format-verification.js'
 import { nothingToVerify, type VerifyDeps, verificationExitCode, verifyRequest } from './verify-deletion.js'
@@ -82,9 +83,13 @@ function requestIdOf(args: readonly string[]): string | undefined {
  * only, never a value) and answers the exit code (VERIFY_EXIT). Anything that stops it from
  * verifying, from connecting to a store timing out mid-scan, is one line on `err` naming the
  * request and why, and exit 2: never a stack trace, and never the exit code of residue. Arguments
- * other than one id (none, two, a flag) are refused with the usage.
+ * other than one id (none, two, a flag) are refused with the usage; `--help` or `-h` prints it on `out` (exit 0).
  */
 export async function deletionVerifyCommand(args: readonly string[], connect: () => VerifyConnection, output: CommandOutput): Promise<number> {
+  if (asksForHelp(args)) {
+    output.out(VERIFY_USAGE)
+    return VERIFY_EXIT.ok
+  }
   const requestId = requestIdOf(args)
   if (requestId === undefined) {
     output.err(VERIFY_USAGE)

@@ -60,6 +60,21 @@ describe('npm run audit:verify without a verdict', () => {
     expect(run.stderr).not.toContain('demo.user')
   }, 60_000)
 
+  it.each([[['--help']], [['-h']], [['--chain', 'x', '--help']]])(
+    'when asked for help with %j, then it prints the usage on stdout and exits 0, contacting nothing',
+    async (args) => {
+      // Cassandra on a port nobody listens on: a run that tried to reach it would exit 2.
+      const run = await runAuditVerify(args, { NODE_ENV: 'development', sunbird_cassandra_host: '127.0.0.1', sunbird_cassandra_port: String(await freePort()) })
+
+      expect(run).toEqual({
+        code: 0,
+        stdout: 'usage: npm run audit:verify [-- --chain <id> ...] [--against <earlier verdict.json>] [--receipt <request id> ...]\n',
+        stderr: '',
+      })
+    },
+    60_000,
+  )
+
   it('when an argument is unknown, then it exits 2 with the usage', async () => {
     const run = await runAuditVerify(['--chains', 'x'], { NODE_ENV: 'development' })
 

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -305,6 +305,27 @@ describe('when a credential holds a character a header cannot carry, then it is 
 })
 
 describe('flag combinations', () => {
+  it.each([[['--help']], [['-h']], [['--file', 'no-such-file.txt', '--help']]])(
+    'when asked for help with %j, then it prints the usage on stdout and exits 0, without credentials and sending nothing',
+    async (args) => {
+      const service = await stub((_request, res) => res.writeHead(500).end())
+      const { API_BEARER: _bearer, USER_TOKEN: _token, NODE_OPTIONS: _options, ...inherited } = process.env
+
+      const run = spawnSync(join(projectRoot, 'node_modules', '.bin', 'tsx'), [join(projectRoot, 'scripts', 'deletion-batch.ts'), ...args, '--url', service.url], {
+        cwd: projectRoot,
+        env: inherited,
+        encoding: 'utf8',
+        timeout: 20_000,
+      })
+
+      expect(run.status).toBe(0)
+      expect(run.stdout).toMatch(/^usage: npm run deletion:batch -- \(--file ids\.txt .*\n$/)
+      expect(run.stderr).toBe('')
+      expect(service.requests).toHaveLength(0)
+    },
+    25_000,
+  )
+
   it('when --file and --job are both given, then it is refused with exit 2 and nothing is sent', async () => {
     const service = await stub((_request, res) => res.writeHead(500).end())
     const { code, out } = await runCli(['--file', idsFile(1).path, '--job', randomUUID(), '--url', service.url], CREDENTIALS, { limitMs: 10_000 })

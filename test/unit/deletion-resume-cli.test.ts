@@ -391,6 +391,30 @@ describe('npm run deletion:resume: a keyspace behind this build', () => {
 })
 
 describe('npm run deletion:resume: arguments and start-up', () => {
+  it.each([[['--help']], [['-h']], [['req-1', '--help']]])('when the arguments are %j, then the usage is printed on stdout, exit 0, and nothing is connected to', async (args) => {
+    const out: string[] = []
+    const err: string[] = []
+    let connected = false
+
+    const code = await deletionResumeCommand(
+      args,
+      () => {
+        connected = true
+        throw new Error('not expected')
+      },
+      { out: (text) => out.push(text), err: (text) => err.push(text) },
+    )
+
+    expect({ code, out, err, connected }).toEqual({ code: RESUME_EXIT.ok, out: ['usage: npm run deletion:resume [-- <requestId>]'], err: [], connected: false })
+  })
+
+  it('when -h comes after a second --, then it is the request id, not a request for the usage', async () => {
+    const { code, err } = await run(deletionWorld(), ['--', '-h'])
+
+    expect(code).not.toBe(RESUME_EXIT.ok)
+    expect(err.join('\n')).not.toContain('usage:')
+  })
+
   it.each([[['req-1', 'req-2']], [['--all']], [['']]])('when the arguments are %j, then exit 2 with the usage, and nothing is connected to', async (args) => {
     let connected = false
 

@@ -8,6 +8,7 @@ import { MigrationLockError } from '../../src/store/migration-lock.js'
 
 async function run(args: string[], work: () => Promise<void>) {
   const lines: string[] = []
+  const printed: string[] = []
   let worked = false
   const code = await runWithoutArguments(
     'db:migrate',
@@ -17,13 +18,18 @@ async function run(args: string[], work: () => Promise<void>) {
       await work()
     },
     (line) => lines.push(line),
+    (line) => printed.push(line),
   )
-  return { code, lines, worked }
+  return { code, lines, worked, printed }
 }
 
 describe('runWithoutArguments (db:migrate, db:seed, search:migrate)', () => {
   it('when the work is done, then exit 0 and nothing on stderr', async () => {
-    expect(await run([], async () => {})).toEqual({ code: OPERATOR_EXIT.ok, lines: [], worked: true })
+    expect(await run([], async () => {})).toEqual({ code: OPERATOR_EXIT.ok, lines: [], worked: true, printed: [] })
+  })
+
+  it.each([[['--help']], [['-h']]])('when it is given %j, then the usage is printed on stdout, exit 0, and nothing is done', async (args) => {
+    expect(await run(args, async () => {})).toEqual({ code: OPERATOR_EXIT.ok, lines: [], worked: false, printed: ['usage: npm run db:migrate'] })
   })
 
   it.each([[['--bogus']], [['--keyspace', 'x']], [['extra']]])('when it is given %j, then exit 2 with the usage, and nothing is done', async (args) => {

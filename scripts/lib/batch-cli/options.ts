@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import { asksForHelp } from '../../../src/shared/asks-for-help.js'
 import { whyArgumentsRefused } from '../refused-arguments.js'
 import { schemas } from './batch-api.js'
 import { fail } from './terminal.js'
@@ -70,8 +71,12 @@ function parseAll() {
   })
 }
 
-/** The command line's options; a flag that is wrong or missing ends the CLI with the usage. */
+/** The command line's options; a flag that is wrong or missing ends the CLI with the usage (`--help` or `-h`: on stdout, exit 0). */
 export function readOptions(): Options {
+  if (asksForHelp(process.argv.slice(2))) {
+    console.log(USAGE)
+    process.exit(0)
+  }
   const values = parseFlags()
   if (values.file !== undefined && values.job !== undefined) fail(`--file submits a file and --job follows jobs already submitted: use one\n${USAGE}`)
   if (values['dry-run'] && values.job !== undefined) fail(`--dry-run checks a --file before anything is submitted; it does not go with --job\n${USAGE}`)
