@@ -262,8 +262,7 @@ describe('cancelBatch', () => {
   const heldUntil = new Date(start.getTime() + 3_600_000)
   const clock = { now: () => start }
   /** A job of three users in one slice: the first deleted, the others pending. */
-  async function jobUnderWay() {
-    const jobs = new InMemoryBatchJobs(undefined, clock)
+  async function jobUnderWay(jobs = new InMemoryBatchJobs(undefined, clock)) {
     await submitBatch({ jobs, clock, sliceSize: 25 }, { jobId: 'job-c', caller: CALLER, userIds: ids(3) })
     await jobs.acquireSlice('job-c', 0, 'instance-1', start, heldUntil)
     await jobs.recordItem('job-c', { userId: ids(3)[0] as string, slice: 0, status: 'deleted', attempts: 0, at: start }, heldUntil)
@@ -276,12 +275,52 @@ describe('cancelBatch', () => {
 
     const recorded: string[] = []
 
-    expect(await cancelBatch({ jobs, clock, cancelRecorded: (jobId) => recorded.push(jobId) }, { caller: CALLER, jobId: 'job-c' })).toEqual({ jobId: 'job-c', state: 'cancelled' })
+    expect(await cancelBatch({ jobs, clock, cancelRecorded: (jobId) => recorded.push(jobId) }, { caller: CALLER, jobId: 'job-c' })).toEqual({
+      jobId: 'job-c',
+      state: 'cancelled',
+      alreadyCancelled: false,
+      cancelledAt: start,
+    })
 
     expect((await jobs.get('job-c'))?.cancelled).toEqual({ at: start, by: CALLER.userId })
     // This instance's runner is told once the cancel is stored.
     expect(recorded).toEqual(['job-c'])
     expect(await status(jobs)).toMatchObject({ state: 'cancelled', done: 1, succeeded: 1, cancelled: 0, etaSeconds: null })
+  })
+
+  it('when a cancelled job is cancelled again, then the answer says a cancel was recorded already, and when: the first cancel stands', async () => {
+    const jobs = await jobUnderWay()
+    await cancelBatch({ jobs, clock }, { caller: CALLER, jobId: 'job-c' })
+    const later = { now: () => new Date(start.getTime() + 5000) }
+    const recorded: string[] = []
+
+    expect(await cancelBatch({ jobs, clock: later, cancelRecorded: (jobId) => recorded.push(jobId) }, { caller: CALLER, jobId: 'job-c' })).toEqual({
+      jobId: 'job-c',
+      state: 'cancelled',
+      alreadyCancelled: true,
+      cancelledAt: start,
+    })
+
+    expect((await jobs.get('job-c'))?.cancelled).toEqual({ at: start, by: CALLER.userId })
+    // Known recorded all the same: this instance's runner stops at once.
+    expect(recorded).toEqual(['job-c'])
+  })
+
+  it('when another cancel is recorded between this one’s read and its write, then this one is told it was recorded already, and when: the store decides who cancelled', async () => {
+    const earlier = new Date(start.getTime() - 200)
+    /** The other operator's cancel lands right after this call has read the job not cancelled (its status read reads the slices last). */
+    class CancelledMeanwhile extends InMemoryBatchJobs {
+      override async slices(jobId: string) {
+        const slices = await super.slices(jobId)
+        if (!(await this.get(jobId))?.cancelled) await this.cancel(jobId, { at: earlier, by: 'admin-2' })
+        return slices
+      }
+    }
+    const jobs = await jobUnderWay(new CancelledMeanwhile(undefined, clock))
+
+    expect(await cancelBatch({ jobs, clock }, { caller: CALLER, jobId: 'job-c' })).toEqual({ jobId: 'job-c', state: 'cancelled', alreadyCancelled: true, cancelledAt: earlier })
+
+    expect((await jobs.get('job-c'))?.cancelled).toEqual({ at: earlier, by: 'admin-2' })
   })
 
   it('when the runners have settled its last users as cancelled, then it still reads cancelled, every user counted', async () => {

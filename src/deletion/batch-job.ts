@@ -266,9 +266,18 @@ function settledSince(counted: SliceTally, from: number): number {
  * cluster the job's slices, not its users.
  */
 export async function readBatchStatus(deps: { jobs: BatchJobStore; clock: Clock }, input: { caller: Caller; jobId: string; offset: number; limit: number }): Promise<BatchStatus> {
-  const job = await deps.jobs.get(input.jobId)
+  return statusOf(deps, await followedJob(deps.jobs, input), input)
+}
+
+/** The job, for a caller who may follow it. */
+async function followedJob(jobs: BatchJobStore, input: { caller: Caller; jobId: string }): Promise<BatchJob> {
+  const job = await jobs.get(input.jobId)
   if (!job) throw new BatchJobNotFoundError()
   if (!mayFollow(input.caller, job)) throw new NotPermittedError('not the creator of the job or an ORG_ADMIN of its organisation')
+  return job
+}
+
+async function statusOf(deps: { jobs: BatchJobStore; clock: Clock }, job: BatchJob, input: { offset: number; limit: number }): Promise<BatchStatus> {
   const now = deps.clock.now().getTime()
   const windowMs = Math.max(1000, Math.min(RATE_WINDOW_MS, now - job.createdAt.getTime()))
   const slices = await deps.jobs.slices(job.id)
@@ -328,18 +337,30 @@ function viewOf(job: BatchJob, remaining: number, cancelled: number): BatchJobVi
 }
 
 /**
+ * What a cancel answers: the job's state as the status route then reads it and, for a cancelled
+ * job, whether this call recorded its cancel (`alreadyCancelled` false) or an earlier one had, and
+ * when the one that stands was recorded.
+ */
+export type BatchCancelAnswer = { jobId: string; state: 'completed' } | { jobId: string; state: 'cancelled'; alreadyCancelled: boolean; cancelledAt: Date }
+
+/**
  * Cancels a job for its creator or an ORG_ADMIN of its organisation (as readBatchStatus admits
  * them): no deletion of its users begins once the runners see it (within about a second). A
  * deletion already under way is finished, as the sweeper would finish it; every other user still
  * pending is recorded `cancelled`, and keeps their account. A job with nobody left to settle is
- * completed, and stays so; a job read cancelled already is not written again. Answers the job's state
- * as the status route then reads it.
+ * completed, and stays so; a job read cancelled already is not written again. Of cancels at once,
+ * the store's compare-and-set records exactly one: only its caller is answered `alreadyCancelled` false.
  */
-export function cancelBatch(deps: CancelDeps, input: { caller: Caller; jobId: string } & BatchDeadline): Promise<{ jobId: string; state: BatchJobView }> {
+export function cancelBatch(deps: CancelDeps, input: { caller: Caller; jobId: string } & BatchDeadline): Promise<BatchCancelAnswer> {
+  // Set as the cancel is decided: a deadline passing after that answers what was decided.
+  let decided: BatchCancelAnswer | undefined
   return withDeadline(
     input,
-    () => ({ jobId: input.jobId, state: 'cancelled' }),
-    (gate) => cancelOnce(deps, input, gate),
+    () => decided as BatchCancelAnswer,
+    (gate) =>
+      cancelOnce(deps, input, gate, (answer) => {
+        decided = answer
+      }),
   )
 }
 
@@ -350,18 +371,23 @@ interface CancelDeps {
   cancelRecorded?: (jobId: string) => void
 }
 
-async function cancelOnce(deps: CancelDeps, input: { caller: Caller; jobId: string }, gate?: CommitGate): Promise<{ jobId: string; state: BatchJobView }> {
+async function cancelOnce(deps: CancelDeps, input: { caller: Caller; jobId: string }, gate: CommitGate | undefined, decide: (answer: BatchCancelAnswer) => void): Promise<BatchCancelAnswer> {
+  const job = await followedJob(deps.jobs, input)
   // No page of outcomes: limit 0 reads none.
-  const before = await readBatchStatus(deps, { caller: input.caller, jobId: input.jobId, offset: 0, limit: 0 })
-  if (before.state === 'completed') return { jobId: before.jobId, state: 'completed' }
-  // Only a cancelled job's status counts the users its cancel spared.
-  if (before.cancelled === undefined) {
+  const before = await statusOf(deps, job, { offset: 0, limit: 0 })
+  if (before.state === 'completed') return { jobId: job.id, state: 'completed' }
+  let answer: BatchCancelAnswer
+  if (job.cancelled) {
+    answer = { jobId: job.id, state: 'cancelled', alreadyCancelled: true, cancelledAt: job.cancelled.at }
+  } else {
     gate?.enter()
-    await deps.jobs.cancel(before.jobId, { at: deps.clock.now(), by: input.caller.userId })
+    const outcome = await deps.jobs.cancel(job.id, { at: deps.clock.now(), by: input.caller.userId })
+    answer = { jobId: job.id, state: 'cancelled', alreadyCancelled: !outcome.recorded, cancelledAt: outcome.at }
+    decide(answer)
     gate?.decided()
   }
-  deps.cancelRecorded?.(before.jobId)
-  return { jobId: before.jobId, state: 'cancelled' }
+  deps.cancelRecorded?.(job.id)
+  return answer
 }
 
 function outcomeOf(jobId: string, item: BatchItem): BatchStatus['outcomes'][number] {

@@ -534,6 +534,12 @@ export interface BatchCancellation {
   by: string
 }
 
+/** What became of a job's cancel: `recorded` when this call's stands, else an earlier one's does, recorded `at`. */
+export interface BatchCancelOutcome {
+  recorded: boolean
+  at: Date
+}
+
 /** A batch of deletions, asked for in one call and worked through by every instance. Ids only. */
 export interface BatchJob {
   id: string
@@ -637,10 +643,12 @@ export interface BatchJobStore {
   setState(jobId: string, state: BatchJobState): Promise<void>
   /**
    * Records that the job was cancelled, apart from its state (a breaker's late state write never
-   * undoes it). A plain write: of two cancels, either one's who and when stands. Only for a job
-   * recorded (get answers it): a cancel of an id no job has would leave a partial row.
+   * undoes it), unless a cancel is recorded already: a compare-and-set, so of cancels at once or one
+   * after another exactly one is recorded, and its who and when stand. Answers whether this one was,
+   * and when the one that stands was recorded. Only for a job recorded (get answers it): a cancel of
+   * an id no job has would leave a partial row.
    */
-  cancel(jobId: string, cancellation: BatchCancellation): Promise<void>
+  cancel(jobId: string, cancellation: BatchCancellation): Promise<BatchCancelOutcome>
   /** Ids of the jobs not completed. */
   listOpen(): Promise<string[]>
   /** Marks the job completed and unlists it. Idempotent. */

@@ -3,7 +3,7 @@ import type { CancelDeletionInput } from '../deletion/cancel-deletion.js'
 import type { DeletionInput, DeletionOutcome } from '../deletion/delete-account.js'
 import type { RequestIdChosenBy } from '../deletion/deletion-request.js'
 import type { DeletionStatus } from '../deletion/deletion-status.js'
-import type { BatchDeadline, BatchJobView, BatchStatus } from '../deletion/batch-job.js'
+import type { BatchCancelAnswer, BatchDeadline, BatchStatus } from '../deletion/batch-job.js'
 import type { Caller } from '../deletion/caller.js'
 import type { ExportUserInput, UserExport } from '../deletion/export-user.js'
 import type { SchemaRegistry } from '../schemas/schema-registry.js'
@@ -38,7 +38,7 @@ export interface OperationServices {
   submitBatch(input: { caller: Caller; userIds: string[]; mode?: 'soft' | 'hard'; idempotencyKey?: IdempotencyKeyId } & BatchDeadline): Promise<{ jobId: string; total: number }>
   readBatchStatus(input: { caller: Caller; jobId: string; offset: number; limit: number }): Promise<BatchStatus>
   /** Cancels a batch job: no deletion of its users begins once the runners see it. */
-  cancelBatch(input: { caller: Caller; jobId: string } & BatchDeadline): Promise<{ jobId: string; state: BatchJobView }>
+  cancelBatch(input: { caller: Caller; jobId: string } & BatchDeadline): Promise<BatchCancelAnswer>
   readDeletionStatus(input: { caller: Caller } & ({ requestId: string } | { userId: string })): Promise<DeletionStatus>
   /** Dependency checks for /ready, each bounded in time by its implementation. */
   checkReadiness(): Promise<ReadinessCheck[]>

@@ -33,7 +33,7 @@ export type HealthAndReadiness = SunbirdResponseEnvelope & {
  */
 export type DeletedSessionRoute = true
 /**
- * The job is cancelled (`cancelled`): no deletion of its users begins once the runners see it, within about a second; a deletion already under way is finished, every other user is kept and reads `cancelled` in the job's status. A job with nobody left to settle is `completed` and stays so. Cancelling a cancelled job again changes nothing.
+ * The job is cancelled (`cancelled`): no deletion of its users begins once the runners see it, within about a second; a deletion already under way is finished, every other user is kept and reads `cancelled` in the job's status. A job with nobody left to settle is `completed` and stays so. Cancelling a cancelled job again changes nothing, and reads `alreadyCancelled`: true, with the first cancel's `cancelledAt`.
  */
 export type BatchDeletionCancelled = SunbirdResponseEnvelope & {
   id?: 'api.user.delete.batch.cancel'
@@ -51,6 +51,14 @@ export type BatchDeletionCancelled = SunbirdResponseEnvelope & {
      * `completed`: every user was settled before the cancel, which changed nothing.
      */
     state: 'cancelled' | 'completed'
+    /**
+     * Only with `cancelled`: `false` when this call recorded the job's cancel, `true` when an earlier cancel had (another operator's, or this caller's own: a retry after a 503 whose cancel landed reads `true`). Of cancels sent at once exactly one reads `false`: a compare-and-set on the job decides it.
+     */
+    alreadyCancelled?: boolean
+    /**
+     * Only with `cancelled`: when the job's cancel was recorded (the one that stands: this call's, or the earlier one), by the clock of the instance that recorded it.
+     */
+    cancelledAt?: string
   }
 }
 /**

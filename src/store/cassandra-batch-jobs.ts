@@ -1,6 +1,6 @@
 import { type Client, types } from 'cassandra-driver'
 import type { Caller } from '../deletion/caller.js'
-import type { BatchCancellation, BatchItem, BatchItemStatus, BatchJob, BatchJobState, BatchJobStore, BatchSliceState, SliceTally } from '../deletion/ports.js'
+import type { BatchCancellation, BatchCancelOutcome, BatchItem, BatchItemStatus, BatchJob, BatchJobState, BatchJobStore, BatchSliceState, SliceTally } from '../deletion/ports.js'
 import { IDEMPOTENT, runCassandra, writeTogether } from './cassandra-call.js'
 import { stampedWithin, WriteStamps } from './write-stamps.js'
 
@@ -24,7 +24,8 @@ function statements(keyspace: string) {
     listOpen: `SELECT id FROM ${open}`,
     getJob: `SELECT id, createdby, caller, organisationids, mode, total, slices, state, createdat, updatedat, cancelledat, cancelledby FROM ${job} WHERE id = ?`,
     setState: `UPDATE ${job} SET state = ?, updatedat = ? WHERE id = ?`,
-    cancel: `UPDATE ${job} SET cancelledat = ?, cancelledby = ? WHERE id = ?`,
+    // A lightweight transaction: of two cancels exactly one is recorded, and the other is told whose stands.
+    cancel: `UPDATE ${job} SET cancelledat = ?, cancelledby = ? WHERE id = ? IF cancelledat = null`,
     createSlice: `INSERT INTO ${slice} (jobid, slice, leaseuntil, done) VALUES (?, ?, ?, false)`,
     slices: `SELECT slice, done, leaseuntil, owner, succeeded, failed, cancelled, owed, firstsettledat, lastsettledat FROM ${slice} WHERE jobid = ?`,
     // The one lightweight transaction per slice: of instances racing for it exactly one works it.
@@ -195,8 +196,15 @@ export class CassandraBatchJobs implements BatchJobStore {
     await runCassandra(this.client, (client) => client.execute(this.cql.setState, [state, new Date(), jobId], IDEMPOTENT))
   }
 
-  async cancel(jobId: string, cancellation: BatchCancellation): Promise<void> {
-    await runCassandra(this.client, (client) => client.execute(this.cql.cancel, [cancellation.at, cancellation.by, jobId], IDEMPOTENT))
+  async cancel(jobId: string, cancellation: BatchCancellation): Promise<BatchCancelOutcome> {
+    // A lightweight transaction is not idempotent: the driver must not replay it on its own. An
+    // answer lost (a timeout) is a 503; a cancel retried then finds this one if it landed.
+    const result = await runCassandra(this.client, (client) => client.execute(this.cql.cancel, [cancellation.at, cancellation.by, jobId], { prepare: true }))
+    if (result.wasApplied()) return { recorded: true, at: cancellation.at }
+    // Not applied: the answer holds the time of the cancel recorded first.
+    const at = result.first()?.get('cancelledat') as Date | null | undefined
+    if (!at) throw new Error(`batch job ${jobId}: cancel not recorded, and no cancel found recorded`)
+    return { recorded: false, at }
   }
 
   async listOpen(): Promise<string[]> {

@@ -316,7 +316,7 @@ describe('a batch job paced across two instances', () => {
 
     expect(refused.status).toBe(403)
     expect(response.status).toBe(200)
-    expect(((await response.json()) as { id: string; result: unknown }).result).toEqual({ response: 'SUCCESS', jobId, state: 'cancelled' })
+    expect(((await response.json()) as { id: string; result: unknown }).result).toEqual({ response: 'SUCCESS', jobId, state: 'cancelled', alreadyCancelled: false, cancelledAt: expect.any(String) })
     const status = await waitForJob(postA, token(), jobId, (s) => s.done === s.total)
     expect(status.state).toBe('cancelled')
     expect(status.failed).toEqual({})
@@ -345,6 +345,34 @@ describe('a batch job paced across two instances', () => {
     )
     expect(completed).toBe(true)
     expect(await jobStatus(postA, token(), jobId, { limit: 1000 })).toEqual(status)
+  })
+
+  it('when two operators cancel a job at once on two instances, then exactly one answer says it recorded the cancel, and both name when the cancel that stands was recorded; a cancel after reads it recorded already', async () => {
+    const users = await Promise.all(Array.from({ length: 6 }, () => a.seed({ rootOrgId: ORG, organisations: [ORG] })))
+    const onA = () => a.userToken({ sub: adminId, roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] })
+    const colleagueOnB = () => b.userToken({ sub: randomUUID(), roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] })
+    const postA = postTo(a.service.app, a.apiBearer)
+    const postB = postTo(b.service.app, b.apiBearer)
+    const { jobId } = await submitJob(
+      postA,
+      onA(),
+      users.map((u) => u.id),
+    )
+    type Cancelled = { result: { state: string; alreadyCancelled: boolean; cancelledAt: string } }
+    const cancel = async (post: Post, token: string) => {
+      const response = await post('/api/user/v1/delete/batch/cancel', { request: { jobId } }, { 'x-authenticated-user-token': token })
+      expect(response.status).toBe(200)
+      return ((await response.json()) as Cancelled).result
+    }
+
+    const answers = await Promise.all([cancel(postA, onA()), cancel(postB, colleagueOnB())])
+
+    expect(answers.map((answer) => answer.state)).toEqual(['cancelled', 'cancelled'])
+    expect(answers.filter((answer) => !answer.alreadyCancelled)).toHaveLength(1)
+    const recorded = await a.db.execute(`SELECT cancelledat FROM ${a.config.cassandra.keyspace}.user_deletion_batch WHERE id = ?`, [jobId], { prepare: true })
+    const cancelledAt = (recorded.first().get('cancelledat') as Date).toISOString()
+    expect(answers.map((answer) => answer.cancelledAt)).toEqual([cancelledAt, cancelledAt])
+    expect(await cancel(postB, colleagueOnB())).toMatchObject({ state: 'cancelled', alreadyCancelled: true, cancelledAt })
   })
 })
 

@@ -381,7 +381,7 @@ describe('POST /api/user/v1/delete/batch against the request deadline', () => {
 })
 
 describe('POST /api/user/v1/delete/batch/cancel', () => {
-  type Cancelled = { id: string; responseCode: string; result: { response: string; jobId: string; state: string } }
+  type Cancelled = { id: string; responseCode: string; result: { response: string; jobId: string; state: string; alreadyCancelled?: boolean; cancelledAt?: string } }
   const submitted = async (post: ReturnType<typeof batchApp>['post']) => ((await (await post(SUBMIT, { userIds: [randomUUID(), randomUUID()] })).json()) as { result: { jobId: string } }).result.jobId
 
   it("when the job's creator cancels it, then 200 cancelled in the route's own envelope, and the job records who and when; its status reads cancelled", async () => {
@@ -392,13 +392,16 @@ describe('POST /api/user/v1/delete/batch/cancel', () => {
 
     expect(response.status).toBe(200)
     const body = (await response.json()) as Cancelled
-    expect(body).toMatchObject({ id: 'api.user.delete.batch.cancel', responseCode: 'OK', result: { response: 'SUCCESS', jobId, state: 'cancelled' } })
-    expect((await jobs.get(jobId))?.cancelled).toEqual({ at: expect.any(Date), by: ADMIN })
+    expect(body).toMatchObject({ id: 'api.user.delete.batch.cancel', responseCode: 'OK' })
+    const recorded = (await jobs.get(jobId))?.cancelled
+    expect(recorded).toEqual({ at: expect.any(Date), by: ADMIN })
+    // This call recorded the cancel, at the time the job holds.
+    expect(body.result).toEqual({ response: 'SUCCESS', jobId, state: 'cancelled', alreadyCancelled: false, cancelledAt: recorded?.at.toISOString() })
     const status = (await (await post(STATUS, { jobId })).json()) as { result: { state: string; cancelled: number } }
     expect(status.result).toMatchObject({ state: 'cancelled', cancelled: 0 })
   })
 
-  it('when a cancelled job is cancelled again, then 200 cancelled, and the first cancel’s who and when stay', async () => {
+  it('when a cancelled job is cancelled again, then 200 cancelled, saying a cancel was recorded already and when; the first cancel’s who and when stay', async () => {
     const { post, jobs } = batchApp()
     const jobId = await submitted(post)
     await post(CANCEL, { jobId })
@@ -407,7 +410,7 @@ describe('POST /api/user/v1/delete/batch/cancel', () => {
     const again = await post(CANCEL, { jobId })
 
     expect(again.status).toBe(200)
-    expect(((await again.json()) as Cancelled).result.state).toBe('cancelled')
+    expect(((await again.json()) as Cancelled).result).toEqual({ response: 'SUCCESS', jobId, state: 'cancelled', alreadyCancelled: true, cancelledAt: first?.at.toISOString() })
     expect((await jobs.get(jobId))?.cancelled).toEqual(first)
   })
 
@@ -448,7 +451,8 @@ describe('POST /api/user/v1/delete/batch/cancel', () => {
 
     const response = await post(CANCEL, { jobId })
 
-    expect(((await response.json()) as Cancelled).result.state).toBe('completed')
+    // The answer it always was: no word of a cancel that changed nothing.
+    expect(((await response.json()) as Cancelled).result).toEqual({ response: 'SUCCESS', jobId, state: 'completed' })
     expect((await jobs.get(jobId))?.cancelled).toBeUndefined()
   })
 })

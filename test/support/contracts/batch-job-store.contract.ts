@@ -383,6 +383,29 @@ export function describeBatchJobStoreContract(implementation: string, factory: S
         expect(await s.store.get(job.id)).toMatchObject({ state: 'completed', cancelled: cancellation })
       })
 
+      test('when a cancelled job is cancelled again, then the first cancel stands, who and when: the second is told it was not recorded, and when the first was', async (s) => {
+        const { job } = await created(s, [1])
+        const first = { at: new Date('2024-05-20T10:09:00.123Z'), by: 'admin-a' }
+
+        expect(await s.store.cancel(job.id, first)).toEqual({ recorded: true, at: first.at })
+        expect(await s.store.cancel(job.id, { at: new Date('2024-05-20T10:09:05.456Z'), by: 'admin-b' })).toEqual({ recorded: false, at: first.at })
+
+        expect((await s.store.get(job.id))?.cancelled).toEqual(first)
+      })
+
+      test('when cancels race (two operators, two instances), then exactly one is recorded, and every one is told when the one that stands was', async (s) => {
+        const { job } = await created(s, [1])
+        const cancels = [1, 2, 3, 4].map((n) => ({ at: new Date(Date.UTC(2024, 4, 20, 10, 9, 0, n)), by: `admin-${n}` }))
+        const stores = [s.store, s.otherInstance(), s.store, s.otherInstance()]
+
+        const outcomes = await Promise.all(cancels.map((cancel, index) => stores[index]?.cancel(job.id, cancel)))
+
+        expect(outcomes.filter((outcome) => outcome?.recorded)).toHaveLength(1)
+        const standing = cancels[outcomes.findIndex((outcome) => outcome?.recorded)]
+        expect((await s.store.get(job.id))?.cancelled).toEqual(standing)
+        for (const outcome of outcomes) expect(outcome?.at).toEqual(standing?.at)
+      })
+
       test('when a completed job is completed again, then it stays completed and unlisted', async (s) => {
         const { job } = await created(s, [1])
         await s.store.complete(job.id)

@@ -1,4 +1,4 @@
-import type { BatchCancellation, BatchItem, BatchJob, BatchJobState, BatchJobStore, BatchSliceState, SliceTally } from '../../../src/deletion/ports.js'
+import type { BatchCancellation, BatchCancelOutcome, BatchItem, BatchJob, BatchJobState, BatchJobStore, BatchSliceState, SliceTally } from '../../../src/deletion/ports.js'
 import { FailureQueue, Timeline } from './timeline.js'
 
 type Method = keyof BatchJobStore
@@ -38,7 +38,8 @@ const inSliceOrder = (a: BatchItem, b: BatchItem) => a.slice - b.slice || (a.use
  * - items and itemsPage answer in slice order, then user id; recordItem replaces the whole outcome
  *   (a code or time it does not carry is gone);
  * - setState stamps updatedAt with the clock; complete sets 'completed' and unlists the job; cancel
- *   records who and when (the last cancel's) and changes neither state nor updatedAt;
+ *   records who and when unless a cancel is recorded already (the first cancel's stands; it answers
+ *   whether it was recorded, and the standing one's time) and changes neither state nor updatedAt;
  * - acquireSlice applies only when the slice exists and its lease ran out (leaseUntil < now), done or
  *   not (and, `neverTaken`, only when no instance ever took it), and leaves it not done (its counts unread) until the new holder finishes it; renewSlice and releaseSlice only while `owner` is the last one that took it (whatever its
  *   lease); releaseSlice and finishSlice set the lease to the epoch and keep the owner (the slice
@@ -164,9 +165,12 @@ export class InMemoryBatchJobs implements BatchJobStore {
     job.updatedAt = this.clock.now()
   }
 
-  async cancel(jobId: string, cancellation: BatchCancellation): Promise<void> {
+  async cancel(jobId: string, cancellation: BatchCancellation): Promise<BatchCancelOutcome> {
     this.enter('cancel')
-    this.row(jobId).job.cancelled = { at: new Date(cancellation.at), by: cancellation.by }
+    const { job } = this.row(jobId)
+    if (job.cancelled) return { recorded: false, at: new Date(job.cancelled.at) }
+    job.cancelled = { at: new Date(cancellation.at), by: cancellation.by }
+    return { recorded: true, at: new Date(cancellation.at) }
   }
 
   async listOpen(): Promise<string[]> {
