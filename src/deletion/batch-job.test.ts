@@ -1,9 +1,10 @@
 import { v5 as uuidv5 } from 'uuid'
 import { describe, expect, it, vi } from 'vitest'
 import { InMemoryBatchJobs } from '../../test/support/fakes/in-memory-batch-jobs.js'
-import { batchJobId, cancelBatch, readBatchStatus, submitBatch, usersPerSlice } from './batch-job.js'
+import { batchJobId, cancelBatch, readBatchStatus, submitBatch, tally, usersPerSlice } from './batch-job.js'
 import type { Caller } from './caller.js'
 import { BatchJobIdTakenError, BatchJobNotFoundError, DependencyUnavailableError, NotPermittedError } from './errors.js'
+import type { BatchItem } from './ports.js'
 
 const CALLER: Caller = { consumer: 'portal', userId: 'admin-1', roles: [{ role: 'ORG_ADMIN', organisationIds: ['org-1'] }] }
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`)
@@ -247,6 +248,37 @@ describe('readBatchStatus', () => {
 
     await jobs.recordItem('job-r', { userId: ids(10)[9] as string, slice: 0, status: 'pending', attempts: 0 }, new Date(start.getTime() + 3_600_000))
     expect((await statusAt(jobs, start)).state).toBe('paused')
+  })
+
+  it('when a job is cancelled, then its rate counts only the users deletion work settled (deleted or failed), not those the cancel spared: the rate does not jump, and stays so once every user is settled', async () => {
+    const start = new Date('2026-12-04T10:00:00Z')
+    const at = (seconds: number) => new Date(start.getTime() + seconds * 1000)
+    const heldUntil = at(3600)
+    const jobs = new InMemoryBatchJobs(undefined, { now: () => start })
+    const users = ids(20)
+    // Two slices of ten: the first worked (three deleted, one failed, one a second), then cancelled, its other six spared at once and the slice finished with its counts.
+    await submitBatch({ jobs, clock: { now: () => start }, sliceSize: 10 }, { jobId: 'job-r', caller: CALLER, userIds: users })
+    await jobs.acquireSlice('job-r', 0, 'instance-1', start, heldUntil)
+    const first = users
+      .slice(0, 10)
+      .map(
+        (userId, i): BatchItem =>
+          i < 4
+            ? { userId, slice: 0, status: i === 3 ? 'failed' : 'deleted', ...(i === 3 && { err: 'UOS_USRDLT0008' }), attempts: 0, at: at(i + 1) }
+            : { userId, slice: 0, status: 'cancelled', attempts: 0, at: at(5) },
+      )
+    for (const item of first) await jobs.recordItem('job-r', item, heldUntil)
+    await jobs.cancel('job-r', { at: at(4.5), by: CALLER.userId })
+    await jobs.finishSlice('job-r', 0, tally(first), heldUntil)
+
+    // Four worked in the last ten seconds: 0.4 a second, not the ten settled.
+    expect(await statusAt(jobs, at(10))).toMatchObject({ state: 'cancelled', done: 10, cancelled: 6, ratePerSecond: 0.4, etaSeconds: null })
+
+    await jobs.acquireSlice('job-r', 1, 'instance-2', start, heldUntil)
+    for (const userId of users.slice(10)) await jobs.recordItem('job-r', { userId, slice: 1, status: 'cancelled', attempts: 0, at: at(8) }, heldUntil)
+
+    // Every user settled: four worked over the job's eight seconds, not twenty.
+    expect(await statusAt(jobs, at(10))).toMatchObject({ state: 'cancelled', done: 20, cancelled: 16, ratePerSecond: 0.5, etaSeconds: 0 })
   })
 
   it('when a job was never cancelled, then its status has no cancelled count: the answer is the one it always was', async () => {

@@ -245,14 +245,20 @@ export function tally(items: readonly BatchItem[]): SliceTally {
   return counted
 }
 
-const settledCount = (counted: SliceTally) => counted.succeeded + (counted.cancelled ?? 0) + Object.values(counted.failed).reduce((sum, n) => sum + n, 0)
+/** Users settled by deletion work: deleted or failed. Those a cancel spared are settled by none, so no rate counts them. */
+const workedCount = (counted: SliceTally) => counted.succeeded + Object.values(counted.failed).reduce((sum, n) => sum + n, 0)
+
+const settledCount = (counted: SliceTally) => workedCount(counted) + (counted.cancelled ?? 0)
+
+/** Whether deletion work settled the user (see workedCount). */
+const worked = (item: BatchItem) => item.status === 'deleted' || item.status === 'failed'
 
 /**
- * How many of a tally's users were settled since `from`: the users of a slice are settled one after
- * another, so evenly over its first to last settlement is close enough for a rate.
+ * How many of a tally's users deletion work settled since `from`: the users of a slice are settled
+ * one after another, so evenly over its first to last settlement is close enough for a rate.
  */
-function settledSince(counted: SliceTally, from: number): number {
-  const count = settledCount(counted)
+function workedSince(counted: SliceTally, from: number): number {
+  const count = workedCount(counted)
   const first = counted.firstSettledAt?.getTime()
   const last = counted.lastSettledAt?.getTime()
   if (first === undefined || last === undefined || last < from) return 0
@@ -290,23 +296,26 @@ async function statusOf(deps: { jobs: BatchJobStore; clock: Clock }, job: BatchJ
   let cancelled = 0
   let owed = 0
   let done = 0
+  let workedDone = 0
   let recent = 0
   let lastSettledAt = job.createdAt.getTime()
-  const add = (counted: SliceTally, settledInWindow: number) => {
+  const add = (counted: SliceTally, workedInWindow: number) => {
     succeeded += counted.succeeded
     cancelled += counted.cancelled ?? 0
     owed += counted.owed ?? 0
     for (const [code, n] of Object.entries(counted.failed)) failed[code] = (failed[code] ?? 0) + n
     done += settledCount(counted)
-    recent += settledInWindow
+    workedDone += workedCount(counted)
+    recent += workedInWindow
     lastSettledAt = Math.max(lastSettledAt, counted.lastSettledAt?.getTime() ?? 0)
   }
-  for (const slice of slices) if (slice.tally) add(slice.tally, settledSince(slice.tally, from))
-  for (const items of read) add(tally(items), items.filter((item) => item.status !== 'pending' && item.at && item.at.getTime() >= from).length)
+  for (const slice of slices) if (slice.tally) add(slice.tally, workedSince(slice.tally, from))
+  for (const items of read) add(tally(items), items.filter((item) => worked(item) && item.at && item.at.getTime() >= from).length)
   const remaining = job.total - done
+  // The rate is of deletion work: users a cancel spared, settled at once by none, would make it jump.
   // A job with nobody left to settle is measured over its whole run, so its rate stays what it achieved
   // instead of falling to 0 once its last window has passed.
-  const ratePerSecond = remaining === 0 ? perSecond(done, lastSettledAt - job.createdAt.getTime()) : perSecond(recent, windowMs)
+  const ratePerSecond = remaining === 0 ? perSecond(workedDone, lastSettledAt - job.createdAt.getTime()) : perSecond(recent, windowMs)
   return {
     jobId: job.id,
     state: viewOf(job, remaining, cancelled),

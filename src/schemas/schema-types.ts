@@ -98,7 +98,7 @@ export type BatchDeletionStatus = SunbirdResponseEnvelope & {
     owed?: number
     progress: number
     /**
-     * Users settled per second: over the last minute while users remain, over the job's whole run once every user is settled.
+     * Users settled by deletion work (deleted or failed) per second: over the last minute while users remain, over the job's whole run once every user is settled. Users a cancel spared are not counted: they are settled at once, by no deletion, and would make the rate jump.
      */
     ratePerSecond: number
     /**
