@@ -10,7 +10,7 @@ import { BatchRunner, type BatchRunnerSettings, type ErrorClassifier } from './b
 import type { Caller } from './caller.js'
 import type { DeletionInput, DeletionOutcome } from './delete-account.js'
 import type { DeletionRequest, RequestState } from './deletion-request.js'
-import { CallerLockedOutError, DependencyUnavailableError, RequestAlreadyOpenedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
+import { CallerLockedOutError, DeletionWithdrawnError, DependencyUnavailableError, RequestAlreadyOpenedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
 import { FencePassedError } from './lease.js'
 import { OWN_ACCOUNT_DWELL_MS } from './own-account-dwell.js'
 import type { BatchItem, Clock } from './ports.js'
@@ -59,17 +59,22 @@ function requestOf(id: string, userId: string, state: RequestState, at: Date): D
  * The deletion engine as the runner calls it: each deletion opens one request under its id and
  * deletes the user once (a second deletion of the user is refused as already deleted; a second
  * request under a derived id that is taken, as opened already); refusals and a dependency in
- * trouble are thrown. `during` runs inside a user's next deletion, before it is done. A request
+ * trouble are thrown; the caller's `mayBegin` is asked right before the request is created, and
+ * false withdraws the deletion (DeletionWithdrawnError). `during` runs inside a user's next
+ * deletion, before its request is created (its reads); `begun` once it is created. A request
  * whose lease `holdLease` gave another runner is not resumed (resumeDeletion leaves it as it is).
  */
 class FakeEngine {
   readonly calls: DeletionInput[] = []
+  /** The users whose deletion began: their request created. */
+  readonly begunFor: string[] = []
   readonly resumed: string[] = []
   /** Every deletion meets a dependency in trouble while set. */
   down = false
   private readonly requests = new Map<string, DeletionRequest>()
   private readonly refusals = new Map<string, Error>()
   private readonly hooks = new Map<string, () => unknown>()
+  private readonly begunHooks = new Map<string, () => unknown>()
   private readonly deleted = new Set<string>()
   private readonly heldElsewhere = new Set<string>()
   /** Users whose deletion settles in another state than completed (partial: a store down), or none (handed to the sweeper). */
@@ -90,6 +95,11 @@ class FakeEngine {
 
   during(userId: string, hook: () => unknown): this {
     this.hooks.set(userId, hook)
+    return this
+  }
+
+  begun(userId: string, hook: () => unknown): this {
+    this.begunHooks.set(userId, hook)
     return this
   }
 
@@ -123,6 +133,11 @@ class FakeEngine {
     const refusal = this.refusals.get(input.userId)
     if (refusal) throw refusal
     if (this.deleted.has(input.userId)) throw new UserAlreadyDeletedError()
+    if (input.mayBegin && !(await input.mayBegin())) throw new DeletionWithdrawnError(input.requestId)
+    const begun = this.begunHooks.get(input.userId)
+    this.begunHooks.delete(input.userId)
+    this.begunFor.push(input.userId)
+    await begun?.()
     this.deleted.add(input.userId)
     const state = this.settles.has(input.userId) ? this.settles.get(input.userId) : 'completed'
     this.requests.set(input.requestId, requestOf(input.requestId, input.userId, state ?? 'in_progress', this.clock.now()))
@@ -245,7 +260,15 @@ describe('BatchRunner: working a job', () => {
 
     expect([...w.engine.users()].sort()).toEqual([U1, U2, U3, U4, U5])
     for (const userId of [U1, U2, U3, U4, U5]) {
-      expect(w.engine.calls).toContainEqual({ requestId: batchRequestId(JOB_ID, userId), requestIdChosenBy: 'derived', fencedBy: expect.any(Date), userId, caller: CALLER, mode: 'hard' })
+      expect(w.engine.calls).toContainEqual({
+        requestId: batchRequestId(JOB_ID, userId),
+        requestIdChosenBy: 'derived',
+        fencedBy: expect.any(Date),
+        mayBegin: expect.any(Function),
+        userId,
+        caller: CALLER,
+        mode: 'hard',
+      })
     }
     expect(await w.jobs.itemsPage(JOB_ID, 0, 10)).toEqual([deleted(U1, 0, START), deleted(U2, 0, START), deleted(U3, 1, START), deleted(U4, 1, START), deleted(U5, 2, START)])
   })
@@ -1188,7 +1211,9 @@ describe('BatchRunner: the create of a deletion no earlier try can have opened',
     await w.runner.pass()
     await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
 
-    expect(w.engine.calls).toEqual([{ requestId: batchRequestId(JOB_ID, U1), requestIdChosenBy: 'derived', fencedBy: new Date(START.getTime() + LEASE_MS), userId: U1, caller: CALLER, mode: 'hard' }])
+    expect(w.engine.calls).toEqual([
+      { requestId: batchRequestId(JOB_ID, U1), requestIdChosenBy: 'derived', fencedBy: new Date(START.getTime() + LEASE_MS), mayBegin: expect.any(Function), userId: U1, caller: CALLER, mode: 'hard' },
+    ])
     expect(reads).not.toHaveBeenCalled()
     expect(await w.item(U1)).toEqual(deleted(U1, 0, START))
   })
@@ -1525,7 +1550,7 @@ describe('BatchRunner: a cancelled job', () => {
 
   it('when the job is cancelled during a deletion, then that deletion is recorded, no later user of any slice is deleted or waits on the pace, each is recorded cancelled, and the job completes reading cancelled', async () => {
     const w = batchWorld({ concurrency: 1, maxDeletionsPerSecond: 100 })
-    w.engine.during(U1, () => cancel(w))
+    w.engine.begun(U1, () => cancel(w))
     await w.submit([U1, U2, U3, U4, U5], 2)
 
     await workToTheEnd(w)
@@ -1542,7 +1567,7 @@ describe('BatchRunner: a cancelled job', () => {
   it('when this instance recorded the cancel (its cancel route), then its runner begins no further deletion at once, without waiting for its next look', async () => {
     const w = batchWorld({ concurrency: 1 })
     // No time passes: the runner's last look (no cancel) is still fresh.
-    w.engine.during(U1, async () => {
+    w.engine.begun(U1, async () => {
       await w.jobs.cancel(JOB_ID, { at: w.clock.now(), by: CREATOR })
       w.runner.cancelSeen(JOB_ID)
     })
@@ -1553,6 +1578,99 @@ describe('BatchRunner: a cancelled job', () => {
 
     expect(w.engine.users()).toEqual([U1])
     expect(await w.jobs.items(JOB_ID, 0)).toEqual([deleted(U1, 0, START), cancelled(U2, 0, START), cancelled(U3, 0, START)])
+  })
+
+  it('when this instance records the cancel while a deletion is still in its reads, before its request is created, then that deletion is withdrawn: the user is recorded cancelled, no request opened, however long the reads took', async () => {
+    const w = batchWorld({ concurrency: 1 })
+    // No time passes: the runner's look before the deletion (no cancel) is still fresh when its create comes.
+    w.engine.during(U1, async () => {
+      await w.jobs.cancel(JOB_ID, { at: w.clock.now(), by: CREATOR })
+      w.runner.cancelSeen(JOB_ID)
+    })
+    await w.submit([U1, U2])
+
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+
+    expect(w.engine.begunFor).toEqual([])
+    expect(w.engine.users()).toEqual([U1])
+    expect(await w.jobs.items(JOB_ID, 0)).toEqual([cancelled(U1, 0, START), cancelled(U2, 0, START)])
+    expect(w.breakerChanges).toEqual([])
+  })
+
+  it('when this instance records the cancel while the look right before a create is under way, having read the job before the cancel, then that deletion is withdrawn all the same', async () => {
+    const w = batchWorld({ concurrency: 1 })
+    const get = w.jobs.get.bind(w.jobs)
+    let holdNextRead = false
+    const readDone = deferred()
+    const answer = deferred()
+    // The look reads the job (not cancelled yet), and its answer is slow to come back.
+    w.jobs.get = async (jobId) => {
+      if (!holdNextRead) return get(jobId)
+      holdNextRead = false
+      const read = await get(jobId)
+      readDone.resolve()
+      await answer.promise
+      return read
+    }
+    // The deletion's reads outlast the runner's last look: the look before its create reads the job again.
+    w.engine.during(U1, () => {
+      w.clock.advance(1000)
+      holdNextRead = true
+    })
+    await w.submit([U1])
+
+    await w.runner.pass()
+    await readDone.promise
+    await w.jobs.cancel(JOB_ID, { at: w.clock.now(), by: CREATOR })
+    w.runner.cancelSeen(JOB_ID)
+    answer.resolve()
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+
+    expect(w.engine.begunFor).toEqual([])
+    expect(await w.jobs.items(JOB_ID, 0)).toEqual([cancelled(U1, 0, w.clock.now())])
+  })
+
+  it('when another instance records the cancel while a deletion here is in its reads, then the deletion is withdrawn once this runner looks again (a second after its last look), not begun whatever the reads took', async () => {
+    const w = batchWorld({ concurrency: 1 })
+    // The reads outlast the runner's last look: the cancel, recorded elsewhere, is read before the create.
+    w.engine.during(U1, () => cancel(w))
+    await w.submit([U1])
+
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+
+    expect(w.engine.begunFor).toEqual([])
+    expect(await w.jobs.items(JOB_ID, 0)).toEqual([cancelled(U1, 0, w.clock.now())])
+  })
+
+  it('when the look right before the create cannot be read (Cassandra in trouble), then the deletion is withdrawn, not begun on a guess: no try of the user counted, and they are deleted once a look goes through', async () => {
+    const w = batchWorld({ breaker: { ...SETTINGS.breaker, minAttempts: 10 } })
+    const get = w.jobs.get.bind(w.jobs)
+    let failLook = false
+    w.jobs.get = async (jobId) => {
+      if (failLook) {
+        failLook = false
+        throw new DependencyUnavailableError('cassandra')
+      }
+      return get(jobId)
+    }
+    // The reads outlast the runner's last look, and the next one fails.
+    w.engine.during(U1, () => {
+      w.clock.advance(1000)
+      failLook = true
+    })
+    await w.submit([U1])
+
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.leaseUntil).toEqual(new Date(0)))
+    expect(await w.item(U1)).toMatchObject({ status: 'pending', attempts: 0 })
+    expect(w.engine.begunFor).toEqual([])
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+
+    expect(w.engine.begunFor).toEqual([U1])
+    expect(await w.item(U1)).toEqual(deleted(U1, 0, w.clock.now()))
   })
 
   it('when the job is not cancelled, then a slice of users worked in the same second reads the job once for its cancel, not once per user', async () => {

@@ -3,7 +3,7 @@ import type { Caller } from './caller.js'
 import { type Admission, type BreakerSettings, CircuitBreaker } from './circuit-breaker.js'
 import type { DeletionInput, DeletionOutcome } from './delete-account.js'
 import { type DeletionRequest, type RequestState, isFinished } from './deletion-request.js'
-import { CallerLockedOutError, RequestAlreadyOpenedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
+import { CallerLockedOutError, DeletionWithdrawnError, RequestAlreadyOpenedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
 import { FencePassedError } from './lease.js'
 import { OWN_ACCOUNT_DWELL_MS } from './own-account-dwell.js'
 import type { BatchItem, BatchJob, BatchJobStore, BatchSliceState, Clock, DeletionRequestStore } from './ports.js'
@@ -536,7 +536,8 @@ export class BatchRunner {
    * token, so the users of a refused caller are settled without waiting on the pace, and again
    * right before the deletion, as that wait may outlast the gate's trust in "active". A standing
    * that cannot be read is a fault, never a lock-out. The job's cancel is looked at likewise, first:
-   * a cancelled job's users wait on neither.
+   * a cancelled job's users wait on neither; and once more right before the request is created
+   * (mayBegin), so the engine's reads, however long, open no window for a cancel to be missed.
    */
   private async attempt(job: BatchJob, item: BatchItem, mayHaveEarlierTry: boolean, lease: SliceLease): Promise<Outcome> {
     const requestId = batchRequestId(job.id, item.userId)
@@ -552,6 +553,18 @@ export class BatchRunner {
       return this.jobReadFailed(err)
     }
     if (!(await this.keepLease(job.id, lease))) return { status: 'lease lost' }
+    // The cancel is looked at once more right before the request is created, past the engine's reads
+    // (which may take a while): a cancel this instance answered meanwhile withdraws the deletion. A
+    // look that fails withdraws it too: no deletion is begun on a guess.
+    let lookFailed: { err: unknown } | undefined
+    const mayBegin = () =>
+      this.cancelled(job).then(
+        (cancelled) => !cancelled,
+        (err: unknown) => {
+          lookFailed = { err }
+          return false
+        },
+      )
     try {
       // A deletion already under way is finished, cancelled job or locked-out creator: the sweeper would finish it anyway.
       const earlier = mayHaveEarlierTry ? await this.settleEarlierIfOpened(job, requestId) : undefined
@@ -574,9 +587,19 @@ export class BatchRunner {
       // Either way, a create not begun within the lease is not sent: past it, the slice's next holder
       // may have settled this user without a request (recorded cancelled) that this one would then open.
       const fence = mayHaveEarlierTry ? { sentWithin: lease.heldUntil } : { fencedBy: lease.heldUntil }
-      const done = await this.deps.deleteAccount({ requestId, requestIdChosenBy: 'derived', ...fence, userId: item.userId, caller: job.caller as Caller, ...(job.mode && { mode: job.mode }) })
+      const done = await this.deps.deleteAccount({
+        requestId,
+        requestIdChosenBy: 'derived',
+        ...fence,
+        mayBegin,
+        userId: item.userId,
+        caller: job.caller as Caller,
+        ...(job.mode && { mode: job.mode }),
+      })
       return deletedAs(done?.kind === 'deleted' ? done.state : undefined)
     } catch (err) {
+      // Withdrawn right before its create: the job was cancelled meanwhile, or that look failed.
+      if (err instanceof DeletionWithdrawnError) return lookFailed ? this.jobReadFailed(lookFailed.err) : { status: 'cancelled' }
       // The create was not known in place before the slice lease ended: the slice may be another's.
       if (err instanceof FencePassedError) return { status: 'lease lost' }
       // Another runner of this item opened its request first; or an earlier try whose create was
@@ -635,10 +658,23 @@ export class BatchRunner {
    * Whether the job was cancelled, as last looked at: looked at again at most once per
    * CANCEL_LOOK_MS per job, one look shared by every slice of it that asks meanwhile (a cancel
    * stands for good). A look that fails throws: no deletion is begun on a guess (the attempt counts
-   * it against the breaker, not as a try of the user's), and the next ask looks again.
+   * it against the breaker, not as a try of the user's), and the next ask looks again. A cancel
+   * this instance recorded (cancelSeen) while a look was under way stands, whatever that look read
+   * before it: no deletion begins here once the cancel route has answered.
    */
   private async cancelled(job: BatchJob): Promise<boolean> {
     if (job.cancelled) return true
+    const seenCancelled = () => this.cancelLooks.get(job.id)?.cancelled === true
+    try {
+      return (await this.look(job)) || seenCancelled()
+    } catch (err) {
+      if (seenCancelled()) return true
+      throw err
+    }
+  }
+
+  /** The look itself (see cancelled): the last one while it is fresh, else a read of the job. */
+  private async look(job: BatchJob): Promise<boolean> {
     const now = this.deps.clock.now().getTime()
     const last = this.cancelLooks.get(job.id)
     if (last && (now - last.at < CANCEL_LOOK_MS || last.cancelled)) return last.look

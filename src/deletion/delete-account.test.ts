@@ -5,7 +5,7 @@ import { batchRequestId } from './batch-job.js'
 import { cancelDeletion } from './cancel-deletion.js'
 import type { Caller } from './caller.js'
 import { type DeletionInput, deleteAccount } from './delete-account.js'
-import { DependencyUnavailableError, NotPermittedError, RequestAlreadyOpenedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
+import { DeletionWithdrawnError, DependencyUnavailableError, NotPermittedError, RequestAlreadyOpenedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
 import { FencePassedError } from './lease.js'
 import { resumeDeletion, resumeOpenDeletions } from './run-deletion.js'
 
@@ -229,6 +229,41 @@ describe('deleteAccount, a request id derived from a batch job and its user', ()
         expect(w.requests.peek(ITEM_ID)).toMatchObject({ state: 'completed' })
       },
     )
+  })
+
+  describe('withdrawn by its caller right before the create (a batch job cancelled while its deletion was reading)', () => {
+    const ITEM_ID = 'batch-job-1-user'
+    const FENCE = new Date(WORLD_NOW.getTime() + WORLD_LEASE_MS / 3)
+
+    it.each([
+      ['fenced, Sunbird’s deletion', { fencedBy: FENCE }],
+      ['fenced, a hard deletion', { fencedBy: FENCE, mode: 'hard' as const }],
+      ['by compare-and-set, Sunbird’s deletion', { sentWithin: FENCE }],
+      ['by compare-and-set, a hard deletion', { sentWithin: FENCE, mode: 'hard' as const }],
+    ])('when mayBegin answers false (%s), then DeletionWithdrawnError and nothing is written; it is asked once the deletion’s reads are done', async (_case, fields) => {
+      const w = deletionWorld({ seed: [activeUser()] })
+      const readsBefore: number[] = []
+      const mayBegin = async () => {
+        readsBefore.push(w.users.callCount('findRoles'))
+        return false
+      }
+
+      expect(await failureOf(deleteAccount(w.deps, ask({ requestId: ITEM_ID, requestIdChosenBy: 'derived', mayBegin, ...fields }, orgAdmin())))).toBeInstanceOf(DeletionWithdrawnError)
+
+      expect(readsBefore).toEqual([1])
+      expect(w.requests.all()).toEqual([])
+      expect(w.requests.isOpen(ITEM_ID)).toBe(false)
+      expect(w.audit.records).toEqual([])
+      expect(w.users.callCount('markDeleted')).toBe(0)
+    })
+
+    it('when mayBegin answers true, then the deletion goes on as any', async () => {
+      const w = deletionWorld({ seed: [activeUser()] })
+
+      await deleteAccount(w.deps, ask({ requestId: ITEM_ID, requestIdChosenBy: 'derived', fencedBy: FENCE, mayBegin: async () => true }, orgAdmin()))
+
+      expect(w.requests.peek(ITEM_ID)).toMatchObject({ state: 'completed' })
+    })
   })
 
   it("when a caller's own id clashes, then the request gets an id of the service's, as Sunbird's callers have always had it", async () => {

@@ -41,6 +41,13 @@ export interface DeletionInput {
    * only a create already in flight as the lease ends may still land after that.
    */
   sentWithin?: Date
+  /**
+   * Asked right before the request is created (the point of no return), once every read and check
+   * of the deletion is done: false withdraws it, nothing written (DeletionWithdrawnError). A batch
+   * runner's look at its job's cancel, so a cancel recorded while the deletion was still reading is
+   * seen before anything begins, however long those reads took.
+   */
+  mayBegin?: () => Promise<boolean>
   /** The target, already reduced from f:<provider>:<id> to <id>. */
   userId: string
   caller: Caller
@@ -180,7 +187,7 @@ async function carryOut(deps: DeleteAccountDeps, input: DeletionInput, ask: Aske
     request.schedule ? { kind: 'scheduled', mode: ask.mode, requestId: request.id, eraseAt: request.schedule.eraseAt } : { kind: 'deleted', mode: ask.mode, requestId: request.id }
   // Read when the answer is given: a caller's id that names another request gives way to one of the service's as the request is created.
   accepting(outcome)
-  if ((await openRequest(deps, request, input.requestIdChosenBy ?? 'caller', commit, input.fencedBy, input.sentWithin)) === 'unknown') return outcome()
+  if ((await openRequest(deps, request, input.requestIdChosenBy ?? 'caller', commit, input)) === 'unknown') return outcome()
   try {
     const userName = deps.eventIncludesUserName ? await deps.users.findUserName(input.userId) : null
     const locked = await lockForPlan(deps, request)

@@ -3,7 +3,7 @@ import type { Caller } from './caller.js'
 import type { CommitGate } from './commit-gate.js'
 import { deletionBasis, type OrgAdminScope, orgAdminCovers, rolesAllowDeletion } from './deletion-policy.js'
 import { acceptedRequest, type DeletionRequest, isFinished, type RequestIdChosenBy, type RequestState } from './deletion-request.js'
-import { DependencyUnavailableError, NotPermittedError, RequestAlreadyOpenedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
+import { DeletionWithdrawnError, DependencyUnavailableError, NotPermittedError, RequestAlreadyOpenedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
 import { isDeleted } from './is-deleted.js'
 import { FencePassedError, fencedLease, giveBack, LeaseLostError, leaseHoldsAt, leaseUntil } from './lease.js'
 import type { UserRecord } from './ports.js'
@@ -25,6 +25,8 @@ export interface DeleteUserInput {
   fencedBy?: Date
   /** See DeletionInput.sentWithin. */
   sentWithin?: Date
+  /** See DeletionInput.mayBegin. */
+  mayBegin?: () => Promise<boolean>
   /** The target, already reduced from f:<provider>:<id> to <id>. */
   userId: string
   caller: Caller
@@ -85,14 +87,21 @@ export async function authorize(
  * refused instead (RequestAlreadyOpenedError): its deletion is open already; one no earlier try can
  * have created comes `fencedBy` the caller's own lease instead (see createFenced), which also bounds
  * the request's lease; one that an earlier try may have created, `sentWithin` it (not sent once it
- * has ended). Creating it is the
+ * has ended). A caller's `mayBegin` is asked first, and may withdraw it. Creating it is the
  * point of no return (see CommitGate): 'unknown' when the store could not tell whether it did (it
  * settles that itself, and the request is then left to the sweeper). The acceptance is audited
  * without waiting: one that could not be audited does not stop the request: it exists, so it is
  * carried out, and its runner goes on to the lock, whose outcome is the caller's answer (the
  * acceptance record is the one thing missing).
  */
-export async function openRequest(deps: RunDeps, request: DeletionRequest, idChosenBy: RequestIdChosenBy, commit?: CommitGate, fencedBy?: Date, sentWithin?: Date): Promise<'open' | 'unknown'> {
+export async function openRequest(
+  deps: RunDeps,
+  request: DeletionRequest,
+  idChosenBy: RequestIdChosenBy,
+  commit: CommitGate | undefined,
+  { fencedBy, sentWithin, mayBegin }: Pick<DeleteUserInput, 'fencedBy' | 'sentWithin' | 'mayBegin'>,
+): Promise<'open' | 'unknown'> {
+  if (mayBegin && !(await mayBegin())) throw new DeletionWithdrawnError(request.id)
   // Checked last before the create: the reads before it are where a stalled caller spends its lease.
   if (sentWithin && !leaseHoldsAt(sentWithin, deps.clock.now())) throw new FencePassedError(request.id)
   const heldUntil = fencedLease(leaseUntil(deps, request.createdAt), fencedBy)
@@ -203,7 +212,7 @@ export async function deleteUser(deps: DeleteUserDeps, input: DeleteUserInput): 
     },
     now,
   })
-  if ((await openRequest(deps, request, input.requestIdChosenBy ?? 'caller', input.commit, input.fencedBy, input.sentWithin)) === 'unknown') return { response: 'SUCCESS' }
+  if ((await openRequest(deps, request, input.requestIdChosenBy ?? 'caller', input.commit, input)) === 'unknown') return { response: 'SUCCESS' }
   try {
     return await lockAndRun(deps, request, user, input.caller.userId, input.commit)
   } catch (err) {

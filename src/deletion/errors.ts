@@ -109,6 +109,18 @@ export class RequestAlreadyOpenedError extends Error {
 }
 
 /**
+ * A deletion its caller withdrew right before its request would have been created
+ * (DeletionInput.mayBegin answered false): nothing was written. Not an answer to anyone: the batch
+ * runner records the user of a job cancelled meanwhile `cancelled`.
+ */
+export class DeletionWithdrawnError extends Error {
+  override name = 'DeletionWithdrawnError'
+  constructor(readonly requestId: string) {
+    super('deletion withdrawn before its request was created')
+  }
+}
+
+/**
  * A user_deletion_state row this service cannot read: a mode it does not know (written by a newer
  * version of the service, or by hand), or no mode or request id. Reads take such a row for no hold,
  * but no compare-and-set can move it, so no deletion of the user can take its hold: the store says

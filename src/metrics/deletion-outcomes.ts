@@ -1,4 +1,4 @@
-import { DeletionError, RequestAlreadyOpenedError } from '../deletion/errors.js'
+import { DeletionError, DeletionWithdrawnError, RequestAlreadyOpenedError } from '../deletion/errors.js'
 import { FencePassedError } from '../deletion/lease.js'
 import type { DeletionOutcome, ServiceMetrics } from './service-metrics.js'
 
@@ -18,7 +18,8 @@ export function countDeletionOutcomes<I, R>(metrics: Pick<ServiceMetrics, 'count
       // A second runner of a batch item meeting the first's request, or a batch item whose create was
       // not known in place while the slice lease held: not an attempt of its own. (The request either
       // is finished by the slice's next holder or the sweeper, which count no attempt, or never was.)
-      if (!(err instanceof RequestAlreadyOpenedError || err instanceof FencePassedError)) metrics.countDeletion(deletionOutcomeOf(err))
+      // Nor a batch item withdrawn before its create (its job cancelled): nothing was begun.
+      if (!(err instanceof RequestAlreadyOpenedError || err instanceof FencePassedError || err instanceof DeletionWithdrawnError)) metrics.countDeletion(deletionOutcomeOf(err))
       throw err
     }
   }

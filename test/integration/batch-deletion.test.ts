@@ -9,7 +9,7 @@ import { withFaults } from '../support/faults.js'
 import { LOCAL_DELETE_ANY_USER_CONSUMER, startHarness, type Harness, trustedConsumerApiBearer } from '../support/harness.js'
 import { freePort } from '../support/spawned-server.js'
 import { readUserState } from '../support/user-state.js'
-import { waitUntil } from '../support/wait-until.js'
+import { deferred, waitUntil } from '../support/wait-until.js'
 
 const ORG = `batch-org-${randomUUID()}`
 const OTHER_ORG = `batch-other-${randomUUID()}`
@@ -393,6 +393,52 @@ async function completedJob(h: Harness, count: number): Promise<{ users: { id: s
   )
   return { users, jobId, status: await waitForJob(post, token(), jobId, (s) => s.state === 'completed') }
 }
+
+describe('a batch job cancelled while a deletion of it is still reading, before its request is created', () => {
+  let h: Harness
+  const stalledUser = randomUUID()
+  // The deletion's read of the user's roles waits until the test lets it go: a Cassandra slow to answer.
+  const reached = deferred()
+  const released = deferred()
+
+  beforeAll(async () => {
+    h = await startHarness(
+      { batch: FAST },
+      {
+        users: (store) =>
+          withFaults(store, (method, args) => {
+            if (method !== 'findRoles' || args[0] !== stalledUser) return undefined
+            reached.resolve()
+            return { waitFor: released.promise }
+          }),
+      },
+    )
+    h.service.batches.start()
+  })
+  afterAll(async () => {
+    released.resolve()
+    await h.service.batches.stop()
+    await h.close()
+  })
+
+  it('when the cancel is answered while the deletion reads, then that deletion never begins: the user keeps their account, no request is opened, and they read cancelled', async () => {
+    await h.seed({ id: stalledUser, rootOrgId: ORG, organisations: [ORG] })
+    const token = () => h.userToken({ sub: BATCH_ADMIN, roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] })
+    const post = postTo(h.service.app, h.apiBearer)
+    const { jobId } = await submitJob(post, token(), [stalledUser])
+    await reached.promise
+
+    const response = await post('/api/user/v1/delete/batch/cancel', { request: { jobId } }, { 'x-authenticated-user-token': token() })
+    expect(response.status).toBe(200)
+    released.resolve()
+
+    const status = await waitForJob(post, token(), jobId, (s) => s.done === s.total)
+    expect(status).toMatchObject({ state: 'cancelled', total: 1, done: 1, succeeded: 0, cancelled: 1, failed: {} })
+    expect(status.outcomes).toEqual([{ userId: stalledUser, status: 'cancelled' }])
+    expect(await requestsOf(h.db, stalledUser, h.config.cassandra.keyspace)).toEqual([])
+    expect((await readUserState(h.db, stalledUser)).user?.get('isdeleted')).not.toBe(true)
+  })
+})
 
 describe('a batch job while the search engine and Redis are unreachable', () => {
   let h: Harness
