@@ -348,11 +348,18 @@ export interface DeletionRequestStore {
    */
   reopen(request: Pick<DeletionRequest, 'id' | 'userId' | 'createdAt' | 'cancelledBy'>, state: RequestState, heldUntil?: Date): Promise<void>
   /**
+   * A cancel that has taken a completed request (its lease held) names its caller on it before it
+   * lists it and moves the user's hold: `cancelledBy` alone is written, the state and all else stay
+   * as they are. A completed request so named owes no end's record (owedEndRecord): the cancel
+   * stored any owed before. Fenced by `heldUntil` as reopen is.
+   */
+  nameCanceller(id: string, cancelledBy: string, heldUntil?: Date): Promise<void>
+  /**
    * Lists the request open (again), under the user and creation time it was listed with, due at
    * `dueAt` or at once. Without `heldUntil`: plain idempotent writes, unfenced, since an entry due at
    * once only makes the sweeper look (it reads the request and the user's hold, under its own lease,
-   * before it acts). A cancel lists before its point of no return, so the sweeper finishes whatever
-   * of it lands. With `heldUntil` (the sweeper putting back the due time of a grace period it found
+   * before it acts). A cancel lists right before it moves the user's hold, so the sweeper finishes
+   * whatever of it lands. With `heldUntil` (the sweeper putting back the due time of a grace period it found
    * listed due too early, under the lease it holds): fenced by that lease as recordSteps is while it
    * holds, so a cancel that takes the request later, and lists it due at once, is never pushed back
    * to `dueAt` by this write landing after it; past `heldUntil` nothing is written (the entry stays

@@ -164,6 +164,7 @@ function deletionRequestStatements(keyspace: string) {
     finish: `UPDATE ${t} SET steps = steps + ?, state = ?, reason = ?, receipt = ?, leaseuntil = ?, updatedat = ? WHERE id = ?`,
     plan: `UPDATE ${t} SET plan = ?, state = ?, updatedat = ? WHERE id = ?`,
     reopen: `UPDATE ${t} SET state = ?, updatedat = ?, cancelledby = ? WHERE id = ?`,
+    canceller: `UPDATE ${t} SET cancelledby = ? WHERE id = ?`,
     due: `UPDATE ${open} SET dueat = ? WHERE id = ?`,
     close: `DELETE FROM ${open} WHERE id = ?`,
     // The sweeper goes round the list: from where its last pass stopped to the end, then from the start.
@@ -561,6 +562,10 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
     if (!(await this.writeUnderLease(this.cql.reopen, [state, new Date(), cancelledBy ?? types.unset, id], heldUntil))) throw new LeaseLostError(id)
     // Due at once, even if it was waiting for a grace period to end.
     await this.relist({ id, userId, createdAt })
+  }
+
+  async nameCanceller(id: string, cancelledBy: string, heldUntil?: Date): Promise<void> {
+    if (!(await this.writeUnderLease(this.cql.canceller, [cancelledBy, id], heldUntil))) throw new LeaseLostError(id)
   }
 
   async relist({ id, userId, createdAt }: Pick<DeletionRequest, 'id' | 'userId' | 'createdAt'>, dueAt?: Date, heldUntil?: Date): Promise<void> {

@@ -395,6 +395,7 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
         await expect(s.store.finish(request.id, 'partial', { reason: 'stale' }, lapsed)).rejects.toBeInstanceOf(LeaseLostError)
         await expect(s.store.updatePlan(request.id, 'hard', 'in_progress', lapsed)).rejects.toBeInstanceOf(LeaseLostError)
         await expect(s.store.reopen(request, 'cancelling', lapsed)).rejects.toBeInstanceOf(LeaseLostError)
+        await expect(s.store.nameCanceller(request.id, randomUUID(), lapsed)).rejects.toBeInstanceOf(LeaseLostError)
 
         expect(await s.store.get(request.id)).toEqual(finished)
         expect(await isListedOpen(s, request.id)).toBe(false)
@@ -895,6 +896,20 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
         expect((await s.store.get(request.id))?.cancelledBy).toBe(canceller)
         expect((await s.store.get((await created(s)).id))?.cancelledBy).toBeUndefined()
         expect(await s.store.findByUser(request.userId, 10)).toEqual([expect.objectContaining({ id: request.id, cancelledBy: canceller })])
+      })
+
+      test('when a cancel names its caller on a completed request, then the caller reads back as cancelledBy and nothing else of it changes: its state, its time, its listing', async (s) => {
+        const request = await created(s, { plan: 'soft' })
+        const until = held()
+        await s.store.finish(request.id, 'completed', {}, until)
+        await s.store.unlist(request.id)
+        const finished = await s.store.get(request.id)
+        const canceller = randomUUID()
+
+        await s.store.nameCanceller(request.id, canceller, until)
+
+        expect(await s.store.get(request.id)).toEqual({ ...finished, cancelledBy: canceller })
+        expect(await s.store.isListed(request.id)).toBe(false)
       })
 
       test('when a step keeps restore facts, ids and its plan, then they read back as recorded', async (s) => {

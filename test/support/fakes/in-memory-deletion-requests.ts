@@ -70,6 +70,7 @@ const EPOCH = new Date(0)
  *   answer that reached the limit stopped; after startRound, listOpen goes from the list's start and
  *   stops at its end, and the first answer short of the limit ends the round (roundEnded); unlist
  *   takes an entry off the list and nothing else (under a `heldUntil` the clock is past, nothing); reopen lists a request again, due at once, recording its `cancelledBy` when given;
+ *   nameCanceller records `cancelledBy` and changes nothing else;
  *   relist lists a request's entry again, due at `dueAt` or at once, and changes nothing else;
  *   under a `heldUntil` the clock is past, it writes nothing, and finish writes its state but not its `dueAt`;
  * - isClosed: the request is finished and its lease at the epoch (given back); a finish to a
@@ -81,7 +82,7 @@ const EPOCH = new Date(0)
  *   one given; finish adds the `steps` it carries; markEventPublished is kept
  *   apart and reads as the event's outcome;
  * - a write fenced by `heldUntil` lands while the clock is before it, or after it while the lease is
- *   still that value; else recordSteps, renewLease, finish, updatePlan and reopen throw LeaseLostError and releaseLease
+ *   still that value; else recordSteps, renewLease, finish, updatePlan, reopen and nameCanceller throw LeaseLostError and releaseLease
  *   does nothing (Cassandra's late-landing writes, which lose by their timestamp, have no
  *   counterpart here: a fake's write lands at once);
  *
@@ -443,6 +444,11 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
     if (cancelledBy !== undefined) row.request.cancelledBy = cancelledBy
     row.open = true
     delete row.dueAt
+  }
+
+  async nameCanceller(id: string, cancelledBy: string, heldUntil?: Date): Promise<void> {
+    this.enter('nameCanceller')
+    this.heldRow(id, heldUntil).request.cancelledBy = cancelledBy
   }
 
   async relist({ id }: Pick<DeletionRequest, 'id' | 'userId' | 'createdAt'>, dueAt?: Date, heldUntil?: Date): Promise<void> {
