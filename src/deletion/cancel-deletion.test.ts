@@ -233,6 +233,29 @@ describe('a cancel that stops before its move of the hold, and a grace period li
     expect(w.states.peek(TARGET)).toMatchObject({ mode: 'soft' })
   })
 
+  it('when a cancel of a completed soft deletion dies right after its move of the hold landed, then the sweeper finishes the cancel: the user is let in, no second deletion.completed', async () => {
+    const w = await softDeleted()
+    const swap = w.states.swap.bind(w.states)
+    w.states.swap = async (userId, expected, next) => {
+      const moved = await swap(userId, expected, next)
+      if (next?.mode === 'restoring') throw new Error('the process died here')
+      return moved
+    }
+    // Dead: its lease is not given back either.
+    w.requests.failNext('releaseLease', new Error('the process died here'))
+    await cancelDeletion(w.deps, { userId: TARGET, caller: self() }).catch(() => undefined)
+    w.states.swap = swap
+    expect(w.states.peek(TARGET)).toMatchObject({ mode: 'restoring' })
+
+    w.clock.advance(WORLD_LEASE_MS + 1)
+    await resumeOpenDeletions(w.deps)
+
+    expect(w.requests.peek('soft-1')).toMatchObject({ state: 'cancelled', cancelledBy: self().userId })
+    expect(w.audit.eventsOf('soft-1')).toEqual(['deletion.accepted', 'deletion.completed', 'deletion.cancelled'])
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 1, isDeleted: false })
+    expect(await lockOutStanding(w, TARGET)).toBe('active')
+  })
+
   it('when a grace period listed early finds its hold taken by another deletion, then the sweeper ends it superseded, not scheduled until its end', async () => {
     const w = deletionWorld({ seed })
     await deleteAccount(w.deps, { requestId: 'grace-1', userId: TARGET, caller: self(), gracePeriodDays: 30 })

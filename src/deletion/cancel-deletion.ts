@@ -102,8 +102,8 @@ async function stillHoldsUser(deps: RunDeps, request: DeletionRequest): Promise<
  * (the narrowest window) leaves the record of a cancel that did put the user back, before the
  * deletion that took the hold erases them. `caller`: the caller whose cancel this run is; absent
  * when nobody asked (the sweeper, another request meeting the hold), the record and the restored
- * row name the caller the request recorded when the cancel reopened it (nobody when its run died
- * before that).
+ * row name the caller the request recorded (a completed one's before its hold moved, a grace
+ * period's when it was reopened; nobody when its run died before that).
  */
 export async function finishCancel(deps: RunDeps, request: DeletionRequest, caller?: string): Promise<CancelEnd> {
   const cancelledBy = caller ?? request.cancelledBy
@@ -257,20 +257,34 @@ export async function storeOwedEnd(deps: Pick<RunDeps, 'requests' | 'audit'>, re
 }
 
 /**
- * recordCancel, a finished request listed first. Only once the hold is the cancel's: the sweeper,
- * finding it listed under that hold, finishes the cancel; listed before, with the hold still soft,
- * it would read as a run that died before its end's record, and store that record again. A run past
- * its lease takes it back first (so a stalled cancel lists nothing another runner has closed since).
- * When another runner took the request meanwhile (this cancel stalled past its lease, its swap
- * landing after that runner closed the request) and the hold is still the cancel's, the request is
- * listed again: the sweeper then finds the hold `restoring` and finishes the cancel.
+ * Lists the request due at once before the cancel moves the user's hold, so the sweeper meets
+ * whatever of the cancel lands (the hold's swap alone, its answer lost, a reopen cut short, a caller
+ * answered at the end of its decision wait): a grace period now rather than at its end, a completed
+ * deletion (closed, unlisted) at all. A completed one is named the cancel's caller first
+ * (nameCanceller): found listed with the hold still soft (the cancel stopped before its swap
+ * landed), it would otherwise read as a run that died before its end's record, and the sweeper
+ * would store that record again; so named, it owes none (owedEndRecord: storeOwedEnd stored it
+ * before), and the sweeper only takes it off the list.
+ */
+async function listForCancel(deps: RunDeps, request: DeletionRequest, cancelledBy: string): Promise<void> {
+  if (request.state === 'completed') {
+    await deps.requests.nameCanceller(request.id, cancelledBy, request.heldUntil)
+    request.cancelledBy = cancelledBy
+  }
+  await deps.requests.relist(request)
+}
+
+/**
+ * recordCancel, once the hold is the cancel's (the request was listed before it moved:
+ * listForCancel). A run past its lease takes it back first, so it goes on holding the request it
+ * reopens. When another runner took the request meanwhile (this cancel stalled past its lease, and
+ * the sweeper, finding it listed with the hold still soft, closed it before the swap landed) and
+ * the hold is the cancel's, the request is listed again: the sweeper then finds the hold
+ * `restoring` and finishes the cancel.
  */
 async function recordCancelListed(deps: RunDeps, request: DeletionRequest, cancelledBy: string | undefined): Promise<void> {
   try {
-    if (isFinished(request.state)) {
-      await reclaimLease(deps, request)
-      await deps.requests.relist(request)
-    }
+    if (isFinished(request.state)) await reclaimLease(deps, request)
     await recordCancel(deps, request, cancelledBy)
   } catch (err) {
     if (err instanceof LeaseLostError && holdsRestoring(await deps.states.get(request.userId).catch(() => undefined), request)) {
@@ -300,9 +314,9 @@ async function recordCancel(deps: RunDeps, request: DeletionRequest, cancelledBy
  * the soft deletion to `restoring` by compare-and-set, so a cancel racing the grace period's
  * erasure (or a hard deletion) either wins or finds the user erased. Then the steps are undone.
  *
- * With `answerBy` (the request deadline), the cancel's point of no return is sending that
- * compare-and-set (CommitGate `enter`): before it the deadline answers "retry" and the cancel then
- * writes nothing; from it, the answer waits for the cancel to be recorded (the request reopened as
+ * With `answerBy` (the request deadline), the cancel's point of no return is listing its request
+ * for the sweeper right before that compare-and-set (CommitGate `enter`): before it the deadline
+ * answers "retry" and the cancel then writes nothing; from it, the answer waits for the cancel to be recorded (the request reopened as
  * `cancelling`, which the sweeper finishes whatever happens next: `decided`) and is then the
  * cancel's success, while the undoing goes on: the deadline never answers "retry" for a cancel
  * that then completes. (Keycloak failing the undoing before the deadline is answered 503 as
@@ -348,14 +362,13 @@ async function cancelOnce(deps: DeleteUserDeps, input: CancelDeletionInput, comm
       if (request?.steps.lock?.status !== 'done') throw new UserNotDeletedError()
       // Before anything changes: a record that cannot be stored answers "retry" with the user as they were.
       await storeOwedEnd(deps, request, closed)
-      // A grace period is listed due before anything changes, so the sweeper meets whatever of the
-      // cancel lands (the hold's swap alone, a reopen cut short) now rather than at its end, though
-      // the caller may be answered before the cancel is recorded (its decision wait run out).
-      if (!isFinished(request.state)) await deps.requests.relist(request)
       accepting?.(request.id)
       // The point of no return: the restore begins (or an interrupted one is finished).
       commit?.enter()
+      await listForCancel(deps, request, input.caller.userId)
       if (held.mode === 'soft' && !(await deps.states.swap(input.userId, held, { mode: 'restoring', requestId: held.requestId }))) {
+        // Listed above for nothing: a finished request owes nothing more (its end's record stored), and no cancel of it is under way.
+        if (isFinished(request.state)) await deps.requests.unlist(request.id, request.heldUntil)
         return (await endTakenOver(deps, request)) ? SUPERSEDED : undefined
       }
       await recordCancelListed(deps, request, input.caller.userId)

@@ -35,9 +35,12 @@ const committingTo = (receipt: DeletionReceipt) => ({ receiptSha256: receiptSha2
  * The audit record a finished request's end owes, as its runner stored it (endAudited): for a run
  * that died (or whose append failed) between its finish and its unlist; a completed one commits to
  * the receipt its finish stored. Undefined for a cancelled one: a cancel's record is stored before
- * its finish (finishCancel).
+ * its finish (finishCancel); and for a completed one a cancel named its caller on (nameCanceller):
+ * that cancel stored the record first, when owed (storeOwedEnd), and listed the request after, so
+ * found listed with the hold still soft it is a cancel that stopped before its hold moved.
  */
 export function owedEndRecord(request: DeletionRequest): AuditRecord | undefined {
+  if (request.state === 'completed' && request.cancelledBy !== undefined) return undefined
   if (request.state === 'completed') return auditRecord(request, 'deletion.completed', request.updatedAt, request.receipt && committingTo(request.receipt))
   if (request.state === 'failed') return auditRecord(request, 'deletion.failed', request.updatedAt, request.reason === undefined ? undefined : { reason: request.reason })
   return undefined
