@@ -128,17 +128,17 @@ export function cassandraUserStore(db: Client): UserStoreSubject {
 }
 
 /**
- * The client, with each fenced create's row (the request insert sent with a write time of its own)
- * held back after the adapter stamped and sent it, until `land()`: a stalled connection.
+ * The client, with each write `held` picks held back after the adapter stamped and sent it, until
+ * `land()`: a stalled connection.
  */
-function holdingFencedCreates(db: Client): { client: Client; reached: Promise<void>; land: () => void } {
+function holdingWrites(db: Client, held: (query: string, options?: QueryOptions) => boolean): { client: Client; reached: Promise<void>; land: () => void } {
   const reached = deferred()
   const landed = deferred()
   const client = new Proxy(db, {
     get(target, property) {
       if (property === 'execute') {
         return async (query: string, params: unknown[], options?: QueryOptions) => {
-          if (query.startsWith(`INSERT INTO ${ks}.user_deletion_request (`) && options?.timestamp !== undefined) {
+          if (held(query, options)) {
             reached.resolve()
             await landed.promise
           }
@@ -151,6 +151,11 @@ function holdingFencedCreates(db: Client): { client: Client; reached: Promise<vo
   })
   return { client, reached: reached.promise, land: () => landed.resolve() }
 }
+
+/** A fenced create's row: the request insert sent with a write time of its own. */
+const isFencedCreate = (query: string, options?: QueryOptions) => query.startsWith(`INSERT INTO ${ks}.user_deletion_request (`) && options?.timestamp !== undefined
+/** An unlist: the open entry's delete (the held store is asked only for unlists under a lease). */
+const isUnlist = (query: string) => query.startsWith(`DELETE FROM ${ks}.user_deletion_request_open `)
 
 /** The client, with the next create's open entry written and its answer then lost (a driver timeout). */
 function losingNextEntryAnswer(db: Client): Client {
@@ -180,7 +185,7 @@ function losingFencedCreateAnswers(db: Client): Client {
       if (property === 'execute') {
         return async (query: string, params: unknown[], options?: QueryOptions) => {
           const result = await target.execute(query, params, options)
-          if (query.startsWith(`INSERT INTO ${ks}.user_deletion_request (`) && options?.timestamp !== undefined) throw new errors.OperationTimedOutError('answer lost (test)')
+          if (isFencedCreate(query, options)) throw new errors.OperationTimedOutError('answer lost (test)')
           return result
         }
       }
@@ -196,7 +201,11 @@ export function cassandraDeletionRequests(db: Client): DeletionRequestStoreSubje
   return {
     store: new CassandraDeletionRequests(db, ks),
     withFencedCreatesHeld() {
-      const { client, reached, land } = holdingFencedCreates(db)
+      const { client, reached, land } = holdingWrites(db, isFencedCreate)
+      return { store: new CassandraDeletionRequests(client, ks), reached, land }
+    },
+    withFencedUnlistsHeld() {
+      const { client, reached, land } = holdingWrites(db, isUnlist)
       return { store: new CassandraDeletionRequests(client, ks), reached, land }
     },
     withFencedCreateAnswersLost: () => new CassandraDeletionRequests(losingFencedCreateAnswers(db), ks),

@@ -4,6 +4,7 @@ import type { DeletionReceipt, DeletionRequest, StepOutcome } from '../../../src
 import { DependencyUnavailableError } from '../../../src/deletion/errors.js'
 import { LeaseLostError } from '../../../src/deletion/lease.js'
 import type { DeletionRequestStore } from '../../../src/deletion/ports.js'
+import { waitUntil } from '../wait-until.js'
 import { contractCase, type ContractSubject, type SubjectFactory } from './contract-case.js'
 
 /** A DeletionRequestStore, told which request ids a case uses so a shared server can be tidied after it. */
@@ -14,6 +15,11 @@ export interface DeletionRequestStoreSubject extends ContractSubject {
    * stalled connection): `reached` once one is held; they land at `land()`.
    */
   withFencedCreatesHeld(): { store: DeletionRequestStore; reached: Promise<void>; land(): void }
+  /**
+   * A store over the same requests whose unlists under a lease are held back once stamped and sent
+   * (a stalled connection): `reached` once one is held; they land at `land()`.
+   */
+  withFencedUnlistsHeld(): { store: DeletionRequestStore; reached: Promise<void>; land(): void }
   /** A store over the same requests whose next fenced create's answer is lost (a timeout). */
   withFencedCreateAnswersLost(): DeletionRequestStore
   /** Takes away the row of a request, leaving its open entry: a create whose row never applied. */
@@ -882,6 +888,25 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
 
         expect(await s.store.isListed(within.id)).toBe(false)
         expect(await s.store.isListed(past.id)).toBe(true)
+      })
+
+      test("when a run's unlist, sent while its lease held, lands after a cancel took the request past that lease and listed it, then the request stays listed", async (s) => {
+        // Long enough for the create, the finish and the unlist's send; the case waits it out.
+        const heldUntil = new Date(Date.now() + SECOND)
+        const request = await created(s, { plan: 'soft' }, heldUntil)
+        await s.store.finish(request.id, 'completed', {}, heldUntil)
+        const held = s.withFencedUnlistsHeld()
+        const stalled = held.store.unlist(request.id, heldUntil)
+        await held.reached
+        await waitUntil("the run's lease to run out", () => Date.now() > heldUntil.getTime(), { intervalMs: 20 })
+        const now = new Date()
+        expect(await s.store.acquireLease(request.id, now, new Date(now.getTime() + 30 * SECOND))).toBe(true)
+        await s.store.relist(request)
+
+        held.land()
+        await stalled
+
+        expect(await s.store.isListed(request.id)).toBe(true)
       })
 
       test('when a cancel reopens a request naming its caller, then the caller reads back as cancelledBy, and a reopen naming none keeps it; a request never reopened has none', async (s) => {

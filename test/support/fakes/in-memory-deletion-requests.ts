@@ -27,6 +27,8 @@ interface Row {
   eventPublishedAt?: Date
   /** When the create that wrote the row was stamped (see WriteStamps): a fenced create stamped before it changes nothing. */
   createdStamp: number
+  /** When the last write that listed it (a create, reopen or relist) was stamped: an unlist stamped before it, landing late, changes nothing. */
+  listedStamp: number
   /** What its open entry kept (a create's, not a fenced create's or a seeded row's): the request as created. */
   kept?: DeletionRequest
 }
@@ -69,7 +71,9 @@ const EPOCH = new Date(0)
  *   seeded by listWithoutRequest has no request), going round the list (in id order) from where its last
  *   answer that reached the limit stopped; after startRound, listOpen goes from the list's start and
  *   stops at its end, and the first answer short of the limit ends the round (roundEnded); unlist
- *   takes an entry off the list and nothing else (under a `heldUntil` the clock is past, nothing); reopen lists a request again, due at once, recording its `cancelledBy` when given;
+ *   takes an entry off the list and nothing else (under a `heldUntil` the clock is past, nothing;
+ *   under one it holds, it is stamped when called, and held back (holdFencedUnlists) and landing after a
+ *   listing stamped later, it changes nothing); reopen lists a request again, due at once, recording its `cancelledBy` when given;
  *   nameCanceller records `cancelledBy` and changes nothing else;
  *   relist lists a request's entry again, due at `dueAt` or at once, and changes nothing else;
  *   under a `heldUntil` the clock is past, it writes nothing, and finish writes its state but not its `dueAt`;
@@ -93,10 +97,12 @@ const EPOCH = new Date(0)
 export class InMemoryDeletionRequests implements DeletionRequestStore {
   /** What create was called with, copied at the time of the call (including refused ones). */
   readonly created: { request: DeletionRequest; leaseUntil: Date; idChosenBy: RequestIdChosenBy; applied: boolean; fence?: Date }[] = []
-  /** The last create's stamp (µs by the clock, strictly increasing). */
+  /** The last stamped write's stamp (µs by the clock, strictly increasing). */
   private lastStamp = 0
   /** While set, fenced creates wait for it once stamped (holdFencedCreates). */
   private fencedCreatesHeld: { reached: () => void; landed: Promise<void> } | undefined
+  /** While set, unlists under a lease wait for it once stamped (holdFencedUnlists). */
+  private fencedUnlistsHeld: { reached: () => void; landed: Promise<void> } | undefined
   private readonly rows = new Map<string, Row>()
   private readonly entriesWithoutRequest = new Map<string, EntryWithoutRequest>()
   /** Where the last listOpen that stopped at its limit stopped (an id: the fake's ring is in id order). */
@@ -122,11 +128,13 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
 
   /** Puts a request in place as it would stand after earlier runs (steps, state, lease), bypassing create. */
   seed(request: DeletionRequest, options: { leaseUntil?: Date; open?: boolean } = {}): this {
+    const stamp = this.stamp()
     this.rows.set(request.id, {
       request: structuredClone(request),
       leaseUntil: options.leaseUntil ?? EPOCH,
       open: options.open ?? !isFinished(request.state),
-      createdStamp: this.stamp(),
+      createdStamp: stamp,
+      listedStamp: stamp,
     })
     return this
   }
@@ -247,7 +255,24 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
     }
   }
 
-  /** A write time for a create: µs by the clock, strictly increasing. */
+  /**
+   * Holds back every unlist under a lease from now on, once stamped, as a stalled connection would:
+   * `reached` once one is held, and they all land at `land()`.
+   */
+  holdFencedUnlists(): { reached: Promise<void>; land: () => void } {
+    const reached = deferred()
+    const landed = deferred()
+    this.fencedUnlistsHeld = { reached: reached.resolve, landed: landed.promise }
+    return {
+      reached: reached.promise,
+      land: () => {
+        this.fencedUnlistsHeld = undefined
+        landed.resolve()
+      },
+    }
+  }
+
+  /** A write time for a create, a listing or an unlist under a lease: µs by the clock, strictly increasing. */
   private stamp(): number {
     const now = this.clock.now().getTime() * 1000
     this.lastStamp = now > this.lastStamp ? now : this.lastStamp + 1
@@ -258,7 +283,7 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
     const { reason: _reason, receipt: _receipt, ...stored } = structuredClone(request)
     // organisationids is a set<text> column: each id once, in sorted order.
     const target = { ...stored.target, organisationIds: [...new Set(stored.target.organisationIds)].sort() }
-    this.rows.set(request.id, { request: { ...stored, target, steps: {} }, leaseUntil: new Date(leaseUntil), open: true, createdStamp })
+    this.rows.set(request.id, { request: { ...stored, target, steps: {} }, leaseUntil: new Date(leaseUntil), open: true, createdStamp, listedStamp: createdStamp })
     // The entry Cassandra lists is keyed by the id: a create arriving late lists its request once.
     this.entriesWithoutRequest.delete(request.id)
   }
@@ -398,11 +423,20 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
 
   async unlist(id: string, heldUntil?: Date): Promise<void> {
     this.enter('unlist')
-    // Fenced by the lease as relist is: past it, nothing written.
-    if (heldUntil && !leaseHoldsAt(heldUntil, this.clock.now())) return
+    const stamp = this.stamp()
+    if (heldUntil) {
+      // Fenced by the lease as relist is: stamped within it, and past it nothing written.
+      if (!leaseHoldsAt(heldUntil, this.clock.now())) return
+      const held = this.fencedUnlistsHeld
+      if (held) {
+        held.reached()
+        await held.landed
+      }
+    }
     this.entriesWithoutRequest.delete(id)
     const row = this.rows.get(id)
-    if (row) row.open = false
+    // Landing late, it loses to a listing stamped after it (a later taker's), as Cassandra's cells keep the newer write.
+    if (row && row.listedStamp < stamp) row.open = false
   }
 
   /**
@@ -443,6 +477,7 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
     row.request.updatedAt = this.clock.now()
     if (cancelledBy !== undefined) row.request.cancelledBy = cancelledBy
     row.open = true
+    row.listedStamp = this.stamp()
     delete row.dueAt
   }
 
@@ -457,6 +492,7 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
     // Fenced by the lease: past it, nothing written (the adapter's stamp would not be within it).
     if (heldUntil && !leaseHoldsAt(heldUntil, this.clock.now())) return
     row.open = true
+    row.listedStamp = this.stamp()
     if (dueAt) row.dueAt = new Date(dueAt)
     else delete row.dueAt
   }
