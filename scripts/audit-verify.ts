@@ -8,16 +8,8 @@ import { isCassandraUnavailable } from '../src/store/cassandra-call.js'
 import { createCassandraClient } from '../src/store/cassandra-client.js'
 import { CassandraDeletionRequests } from '../src/store/cassandra-deletion-requests.js'
 import { whyNotVerified } from '../src/verification/deletion-verify-command.js'
-import {
-  checkReceipt,
-  type NoReceiptVerdict,
-  type ReceiptCheck,
-  ReceiptDigestsInTrail,
-  readStoredReceipt,
-  verdictWithReceipts,
-  whyNoReceiptVerdict,
-} from '../src/verification/receipt-against-trail.js'
 import { asksForHelp } from '../src/shared/asks-for-help.js'
+import { verifyTrailWithReceipts } from '../src/verification/trail-with-receipts.js'
 import { whyArgumentsRefused } from './lib/refused-arguments.js'
 
 // `npm run audit:verify`: walks every deletion audit chain (one per service instance, and the
@@ -35,10 +27,13 @@ import { whyArgumentsRefused } from './lib/refused-arguments.js'
 // walk: it matches when a record of the event that settles its state carries its digest. The verdict
 // lists each (`receipts`); one that a record of that event contradicts is exit 1 (`ok` false), as is
 // a partial one beside its request's `deletion.completed` (an earlier receipt put back), and one no
-// settle of that request can have stored (another request's, or text that is not JSON). A
-// request named that does not exist, has no receipt, or has no record with its receipt's digest and
-// none contradicting it in the chains walked (its record may be owed) is exit 2. No receipt is
-// printed, only digests.
+// settle of that request can have stored (another request's, or text that is not JSON). The
+// receipts are read before the walk, so a mismatch is read again after it: a request may settle
+// during the walk (a partial one completed, its deletion.completed then walked), and a receipt that
+// changed is judged anew (verifyTrailWithReceipts). A request named that does not exist, has no
+// receipt, has no record with its receipt's digest and none contradicting it in the chains walked
+// (its record may be owed), or settled during the walk with its new record not walked, is exit 2.
+// No receipt is printed, only digests.
 // It builds only the Cassandra client and the chains' reader: it needs the Cassandra settings, and
 // neither the receipt key nor the API consumers file (so a scheduled check holds no secret of the service).
 const usage = 'usage: npm run audit:verify [-- --chain <id> ...] [--against <earlier verdict.json>] [--receipt <request id> ...]'
@@ -116,38 +111,15 @@ function withoutVerdict(why: string): number {
 
 /** Walks the chains (holding the named receipts against them), prints the verdict, answers the exit code. */
 async function verify(cassandra: Client, keyspace: string): Promise<number> {
-  // The stored receipts first: a request without one ends the run before a walk of every chain. A
-  // receipt read first is safe against a request settling during the walk: a partial receipt's record
-  // is appended before it is stored, so the walk finds it, and any record of it matches.
-  // Read as stored: one that is not JSON is held against the trail too (a mismatch), not a failure to run.
   const requests = new CassandraDeletionRequests(cassandra, keyspace)
-  const stored = await Promise.all(receiptsOf.map(async (id) => readStoredReceipt(await requests.receiptText(id))))
-  const absent = stored.flatMap((receipt): NoReceiptVerdict[] => (receipt === undefined ? ['no such request'] : receipt === null ? ['no receipt'] : []))
-  if (absent.length > 0) return withoutVerdict(whyNoReceiptVerdict(absent))
-  const digests = new ReceiptDigestsInTrail(receiptsOf)
-  const verdict = await new CassandraAuditReader(cassandra, keyspace).verify({
-    ...(chains && { chains }),
-    ...(pinned && { pinned }),
-    ...(receiptsOf.length > 0 && { observe: (chain: string, link: { seq: number; text: string }) => digests.observe(chain, link) }),
+  const reader = new CassandraAuditReader(cassandra, keyspace)
+  const answer = await verifyTrailWithReceipts(receiptsOf, {
+    receiptText: (id) => requests.receiptText(id),
+    walk: (observe) => reader.verify({ ...(chains && { chains }), ...(pinned && { pinned }), ...(observe && { observe }) }),
   })
-  if (verdict.unknown) {
-    // A mistyped id would otherwise read as an intact (empty) chain. Not repeated back: it may be anything pasted.
-    return withoutVerdict(`${verdict.unknown} of the chains named ${verdict.unknown === 1 ? 'has' : 'have'} neither a record nor an anchor: check the ids (without --chain, every chain is walked)`)
-  }
-  if (verdict.ok && receiptsOf.length > 0) {
-    // Only a chain that verifies makes its digests evidence: a broken one is reported alone, as ever.
-    const checks = receiptsOf.map((id, i) => checkReceipt(id, stored[i], digests.recordsOf(id)))
-    const unchecked = checks.filter((check): check is NoReceiptVerdict => typeof check === 'string')
-    if (unchecked.length > 0) return withoutVerdict(whyNoReceiptVerdict(unchecked))
-    const withReceipts = verdictWithReceipts(
-      verdict,
-      checks.filter((check): check is ReceiptCheck => typeof check !== 'string'),
-    )
-    console.log(JSON.stringify(withReceipts))
-    return withReceipts.ok ? 0 : 1
-  }
-  console.log(JSON.stringify(verdict))
-  return verdict.ok ? 0 : 1
+  if ('noVerdict' in answer) return withoutVerdict(answer.noVerdict)
+  console.log(JSON.stringify(answer.verdict))
+  return answer.verdict.ok ? 0 : 1
 }
 
 let code = 2

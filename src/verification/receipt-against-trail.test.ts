@@ -5,7 +5,7 @@ import { deleteUser } from '../deletion/delete-user.js'
 import type { DeletionReceipt } from '../deletion/deletion-request.js'
 import type { AuditRecord } from '../deletion/ports.js'
 import { receiptSha256 } from '../deletion/receipt-digest.js'
-import { checkReceipt, type ReceiptCheck, ReceiptDigestsInTrail, readStoredReceipt, verdictWithReceipts, whyNoReceiptVerdict } from './receipt-against-trail.js'
+import { checkReceipt, checkReceiptAgain, type ReceiptCheck, ReceiptDigestsInTrail, readStoredReceipt, verdictWithReceipts, whyNoReceiptVerdict } from './receipt-against-trail.js'
 
 const USER = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
 const DIGEST_A = 'a'.repeat(64)
@@ -178,6 +178,57 @@ describe('checkReceipt and the verdict it adds to', () => {
       /^of the requests named with --receipt, 2 have no deletion request \(check the ids\); 1 has no record with its receipt's digest in the chains walked \(its deletion.completed may still be owed/,
     )
     expect(line).not.toContain('req-')
+  })
+})
+
+describe('checkReceiptAgain, a mismatch held again against the receipt stored once the walk is done', () => {
+  const partialRecord = record('req-1', 'deletion.partial', '2024-05-20T10:05:00.000Z', { pending: 'keycloak', receiptSha256: receiptSha256(partialReceipt) })
+  const completedRecord = record('req-1', 'deletion.completed', '2024-05-20T10:09:00.000Z', { receiptSha256: receiptSha256(receipt()) })
+  const partialText = JSON.stringify(partialReceipt)
+
+  /** The first check of the receipt read before the walk, then the check once `readNow` is read after it. */
+  function checkBeforeAndAfter(readBefore: string, readNow: string | null | undefined, texts: readonly string[]) {
+    const digests = new ReceiptDigestsInTrail(['req-1'])
+    walk(digests, 'chain-a', texts)
+    const first = reached(checkReceipt('req-1', readStoredReceipt(readBefore), digests.recordsOf('req-1')))
+    return { first, again: checkReceiptAgain('req-1', first, readBefore, readNow, digests.recordsOf('req-1')) }
+  }
+
+  it('when a partial request completed during the walk (its completed receipt stored, then its deletion.completed walked), then the receipt stored now matches that record: not a mismatch', () => {
+    const { first, again } = checkBeforeAndAfter(partialText, JSON.stringify(receipt()), [partialRecord, completedRecord])
+
+    expect(first).toMatchObject({ matches: false, event: 'deletion.completed' })
+    expect(again).toEqual({ requestId: 'req-1', matches: true, storedSha256: receiptSha256(receipt()), auditedSha256: receiptSha256(receipt()), event: 'deletion.completed', chain: 'chain-a', seq: 2 })
+  })
+
+  it('when the receipt is as it was read before the walk, then the mismatch stands (an earlier receipt put back)', () => {
+    const { first, again } = checkBeforeAndAfter(partialText, partialText, [partialRecord, completedRecord])
+
+    expect(again).toBe(first)
+    expect(again).toMatchObject({ matches: false, event: 'deletion.completed' })
+  })
+
+  it('when the receipt changed during the walk and no record walked carries the new one’s digest (its record on a chain already walked), then there is no verdict: it settled during the walk', () => {
+    const edited = JSON.stringify({ ...partialReceipt, stores: [] })
+    const laterPartial = { ...partialReceipt, completedAt: '2024-05-20T10:20:00.000Z' }
+
+    // A completed receipt whose deletion.completed was not walked; a later partial one whose deletion.partial was not.
+    expect(checkBeforeAndAfter(edited, JSON.stringify(receipt()), [partialRecord]).again).toBe('settled during the walk')
+    expect(checkBeforeAndAfter(edited, JSON.stringify(laterPartial), [partialRecord]).again).toBe('settled during the walk')
+    expect(whyNoReceiptVerdict(['settled during the walk'])).toBe(
+      "of the requests named with --receipt, 1 settled during the walk (its stored receipt changed while the chains were walked, and no record walked carries the new one's digest): run it again",
+    )
+  })
+
+  it('when the receipt changed during the walk into one no record still to come can make right, then that is the mismatch: one no settle stored, or a partial one beside a deletion.completed walked', () => {
+    const edited = JSON.stringify({ ...partialReceipt, stores: [] })
+    const notJson = partialText.slice(0, -1)
+
+    expect(checkBeforeAndAfter(edited, notJson, [partialRecord]).again).toMatchObject({ matches: false, storedSha256: createHash('sha256').update(notJson, 'utf8').digest('hex') })
+    expect(checkBeforeAndAfter(edited, partialText, [partialRecord, completedRecord]).again).toMatchObject({ matches: false, storedSha256: receiptSha256(partialReceipt), event: 'deletion.completed' })
+    // Gone from the row, it is said as ever: no receipt, no request.
+    expect(checkBeforeAndAfter(edited, null, [partialRecord]).again).toBe('no receipt')
+    expect(checkBeforeAndAfter(edited, undefined, [partialRecord]).again).toBe('no such request')
   })
 })
 

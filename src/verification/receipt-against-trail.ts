@@ -73,8 +73,11 @@ export interface ReceiptCheck {
   seq?: number
 }
 
-/** Why a named request's receipt gets no verdict: one side has nothing to compare. */
-export type NoReceiptVerdict = 'no such request' | 'no receipt' | 'no record with its digest'
+/**
+ * Why a named request's receipt gets no verdict: one side has nothing to compare, or the receipt
+ * changed while the chains were walked and the records walked cannot judge the new one.
+ */
+export type NoReceiptVerdict = 'no such request' | 'no receipt' | 'no record with its digest' | 'settled during the walk'
 
 /**
  * Stored receipt text that is not JSON: the service stores JSON.stringify of a receipt, so the row
@@ -116,8 +119,9 @@ const settlingEvent = (requestId: string, stored: StoredReceipt): string | undef
 /**
  * Records that show a receipt of this state was replaced since: a request's receipt is its completed
  * one once its `deletion.completed` is stored (the receipt is stored before it, and nothing settles
- * the request after), so a partial receipt beside one is an earlier receipt put back, though its own
- * `deletion.partial` carries its digest.
+ * the request after), so a partial receipt read after one was stored is an earlier receipt put back,
+ * though its own `deletion.partial` carries its digest. One read before (audit:verify reads the
+ * receipts before its walk) may have been replaced by the completed one since: checkReceiptAgain.
  */
 const REPLACED_BY: Readonly<Record<string, string>> = { 'deletion.partial': 'deletion.completed' }
 
@@ -139,7 +143,8 @@ const latest = (records: readonly AuditedReceipt[]): AuditedReceipt | undefined 
  * of it the walk found that commits to a receipt. It matches when any record of the event that
  * settles its state carries its digest: a later record of another receipt (a partial one whose
  * finish failed, so the request kept the receipt it had) does not make it a mismatch; a record that
- * replaced a receipt of its state (REPLACED_BY) does, naming that record. Without one, it is a
+ * replaced a receipt of its state (REPLACED_BY) does, naming that record (if the receipt was read
+ * before that record was stored, hold the mismatch again with checkReceiptAgain). Without one, it is a
  * mismatch only when a record contradicts it (see contradicts); otherwise there is no verdict: its
  * record may still be owed, or on a chain not walked. A receipt no settle of this request stored
  * (settlingEvent) never matches, and any record with a digest contradicts it (none there, the
@@ -158,12 +163,42 @@ export function checkReceipt(requestId: string, stored: StoredReceipt | null | u
   return { requestId, matches: verdict === matching, storedSha256, auditedSha256: verdict.sha256, event: verdict.event, chain: verdict.chain, seq: verdict.seq }
 }
 
+/**
+ * A mismatch held again once the walk is done, against the receipt stored then (`readNow`, the
+ * text as stored, as `readBefore` was read before the walk). A request may settle during the walk:
+ * a partial one the sweeper completes stores its completed receipt, then appends its
+ * `deletion.completed`, which the walk may still read; beside it the partial receipt read before
+ * the walk is a mismatch (REPLACED_BY), though nothing was put back. Unchanged, the mismatch
+ * stands. Changed, the receipt stored now is judged against the records walked: it matches, or is
+ * a mismatch no record still to come can undo (a receipt no settle of this request stored, or a
+ * partial one beside a `deletion.completed` appended before it was read); else the record that
+ * settled it may be on a chain the walk had passed, and there is no verdict: run it again.
+ */
+export function checkReceiptAgain(
+  requestId: string,
+  first: ReceiptCheck,
+  readBefore: string | null | undefined,
+  readNow: string | null | undefined,
+  audited: readonly AuditedReceipt[],
+): ReceiptCheck | NoReceiptVerdict {
+  if (first.matches || readNow === readBefore) return first
+  const stored = readStoredReceipt(readNow)
+  const now = checkReceipt(requestId, stored, audited)
+  if (typeof now === 'string') return now === 'no record with its digest' ? 'settled during the walk' : now
+  const settledBy = stored ? settlingEvent(requestId, stored) : undefined
+  return now.matches || settledBy === undefined || now.event !== settledBy ? now : 'settled during the walk'
+}
+
 const REASONS: Readonly<Record<NoReceiptVerdict, [one: string, many: string]>> = {
   'no such request': ['has no deletion request (check the id)', 'have no deletion request (check the ids)'],
   'no receipt': ['has no receipt (only a completed or partial deletion has one)', 'have no receipt (only a completed or partial deletion has one)'],
   'no record with its digest': [
     "has no record with its receipt's digest in the chains walked (its deletion.completed may still be owed: it is stored after the receipt, by the sweeper when its append failed; or the receipt was made before receipts were digested, or its record is on a chain --chain left out)",
     "have no record with their receipt's digest in the chains walked (a deletion.completed may still be owed: it is stored after the receipt, by the sweeper when its append failed; or the receipt was made before receipts were digested, or its record is on a chain --chain left out)",
+  ],
+  'settled during the walk': [
+    "settled during the walk (its stored receipt changed while the chains were walked, and no record walked carries the new one's digest): run it again",
+    "settled during the walk (their stored receipts changed while the chains were walked, and no record walked carries the new ones' digests): run it again",
   ],
 }
 

@@ -6,6 +6,9 @@ import type { DeletionReceipt } from '../../src/deletion/deletion-request.js'
 import { DependencyUnavailableError } from '../../src/deletion/errors.js'
 import type { AuditRecord, IdentityProvider } from '../../src/deletion/ports.js'
 import { receiptSha256 } from '../../src/deletion/receipt-digest.js'
+import { CassandraAuditReader, type ChainVerdict } from '../../src/store/cassandra-audit-trail.js'
+import { CassandraDeletionRequests } from '../../src/store/cassandra-deletion-requests.js'
+import { type TrailAnswer, verifyTrailWithReceipts } from '../../src/verification/trail-with-receipts.js'
 import { expectDeleted } from '../support/assertions.js'
 import { runAuditVerify } from '../support/audit-verify-cli.js'
 import { failWhen, withFaults } from '../support/faults.js'
@@ -78,6 +81,20 @@ async function partialDeletion(): Promise<{ requestId: string; userId: string; p
 /** A record of the request as the service writes it, on this harness's chain. */
 function appendRecord(requestId: string, userId: string, event: AuditRecord['event'], receipt: DeletionReceipt): Promise<void> {
   return h.service.audit.append({ event, requestId, userId, requestedBy: userId, at: new Date().toISOString(), detail: { receiptSha256: receiptSha256(receipt) } })
+}
+
+/**
+ * audit:verify --chain <this harness's chain> --receipt <id>, in-process (as scripts/audit-verify.ts
+ * runs it), with `during` wrapped around the walk: it runs after the receipts were read, and the
+ * walk it is given is the real one over that chain.
+ */
+function verifyWhile(requestId: string, during: (walk: () => Promise<ChainVerdict>) => Promise<ChainVerdict>): Promise<TrailAnswer> {
+  const requests = new CassandraDeletionRequests(h.db, TEST_KEYSPACE)
+  const reader = new CassandraAuditReader(h.db, TEST_KEYSPACE)
+  return verifyTrailWithReceipts([requestId], {
+    receiptText: (id) => requests.receiptText(id),
+    walk: (observe) => during(() => reader.verify({ chains: [h.service.audit.currentChain], ...(observe && { observe }) })),
+  })
 }
 
 /** The receipt column of a request, as stored. */
@@ -264,6 +281,46 @@ describe('an audit record commits to the receipt it settled, on the real Cassand
     expect(stored.stderr).toBe('')
     expect(stored.code).toBe(0)
     expect(JSON.parse(stored.stdout)).toMatchObject({ ok: true, receipts: [{ requestId, matches: true, storedSha256: receiptSha256(completed), event: 'deletion.completed', chain }] })
+  }, 120_000)
+
+  it('when a partial request completes during the walk, after its partial receipt was read, then the receipt is read again and its deletion.completed, walked, matches it: not a mismatch', async () => {
+    // Arrange: a deletion left partial (Keycloak down); Keycloak answers again.
+    const { requestId } = await partialDeletion()
+
+    // Act: the sweeper's retry completes it once the receipts are read, before the walk reaches its chain.
+    const answer = await verifyWhile(requestId, async (walk) => {
+      await h.service.resumeRequest(requestId)
+      return walk()
+    })
+
+    // Assert
+    const completed = JSON.parse(await storedReceiptText(requestId)) as DeletionReceipt
+    expect(completed.state).toBe('completed')
+    expect(answer).toMatchObject({
+      verdict: { ok: true, receipts: [{ requestId, matches: true, storedSha256: receiptSha256(completed), auditedSha256: receiptSha256(completed), event: 'deletion.completed' }] },
+    })
+  }, 120_000)
+
+  it('when a mismatching receipt is replaced during the walk by a settle whose record lands on a chain already walked, then there is no verdict, saying it settled during the walk: the receipt stored now is judged, not the one read', async () => {
+    // Arrange: a partial deletion whose stored receipt was edited (its owed Keycloak line said deleted).
+    const { requestId, partial } = await partialDeletion()
+    const edited: DeletionReceipt = { ...partial, stores: partial.stores.map((entry) => (entry.store === 'keycloak' ? { ...entry, action: 'deleted' } : entry)) }
+    await h.db.execute(`UPDATE ${REQUESTS} SET receipt = ? WHERE id = ?`, [JSON.stringify(edited), requestId], { prepare: true })
+
+    // Act: the sweeper's retry completes it (storing its completed receipt) once the walk has passed the chain it appends to.
+    const answer = await verifyWhile(requestId, async (walk) => {
+      const walked = await walk()
+      await h.service.resumeRequest(requestId)
+      return walked
+    })
+    const again = await verifyWhile(requestId, (walk) => walk())
+
+    // Assert: run again, not a mismatch of a receipt no longer stored; run again, it matches.
+    expect(answer).toEqual({
+      noVerdict:
+        "of the requests named with --receipt, 1 settled during the walk (its stored receipt changed while the chains were walked, and no record walked carries the new one's digest): run it again",
+    })
+    expect(again).toMatchObject({ verdict: { ok: true, receipts: [{ requestId, matches: true, event: 'deletion.completed' }] } })
   }, 120_000)
 
   it('when a later pass appended a partial record whose finish failed and the request kept its earlier receipt, then the kept receipt matches its own record; edited, it does not', async () => {
