@@ -1,7 +1,7 @@
 import { MAX_IDS_PER_JOB } from './lib/batch-cli/batch-api.js'
 import { cancelAll } from './lib/batch-cli/cancel.js'
 import { credentials } from './lib/batch-cli/credentials.js'
-import { follow, settle } from './lib/batch-cli/follow.js'
+import { follow, report, settle } from './lib/batch-cli/follow.js'
 import { readIds } from './lib/batch-cli/ids-file.js'
 import { readOptions } from './lib/batch-cli/options.js'
 import { userTokenFacts } from './lib/batch-cli/own-account.js'
@@ -29,8 +29,9 @@ import { fail } from './lib/batch-cli/terminal.js'
 // listing the caller's own account deletes it last, locking them out: a 401 (the token not expired)
 // once every other id read settled, the job not cancelled (a paused one too), is that deletion, said on
 // the last line, and the exit code is the rule's above. A file of several jobs listing it has it moved
-// to the last job, submitted only once every other job is settled, so they are all followed to their end. A flag
-// that takes a value given twice is refused.
+// to the last job, submitted only once every other job is settled, so they are all followed to their end;
+// when one of them was cancelled, the last is not submitted (a cancel means stop): said, with the
+// --idempotency-key that submits it all the same, exit 2. A flag that takes a value given twice is refused.
 
 // Flags and credentials: all checked before anything is read or sent.
 const options = readOptions()
@@ -57,8 +58,16 @@ async function main(): Promise<number> {
     return 0
   }
   const settleFirst = (jobIds: string[], heldBack: string) => settle(service, jobIds, options.giveUpMs, heldBack, caller)
+  const run = await submitAll(service, order, options, settleFirst)
+  // A job of the run was cancelled, so the last was not submitted: the others are reported, and the
+  // run, stopped before it submitted every id, exits 2, as one stopped part way through its submits.
+  if (run.keptBack) {
+    report(run.keptBack.followed)
+    console.log(run.keptBack.why)
+    return 2
+  }
   // The submit was answered: a TLS or port failure while following is waited out, not final.
-  return follow(service, await submitAll(service, order, options, settleFirst), options.giveUpMs, { answeredBefore: true, ...caller })
+  return follow(service, run.jobIds, options.giveUpMs, { answeredBefore: true, ...caller })
 }
 
 // Never a stack trace: an error nobody foresaw is named, not dumped (its message may hold a token).

@@ -18,8 +18,8 @@ import { TEST_KEYSPACE } from '../support/test-env.js'
 
 const ORG = `batch-cli-${randomUUID()}`
 
-/** Runs `npm run deletion:batch -- …` as an operator would (output piped: not a terminal). */
-function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string }> {
+/** Runs `npm run deletion:batch -- …` as an operator would (output piped: not a terminal); `onOutput` is called with all output so far on every chunk. */
+function runCli(args: string[], env: Record<string, string>, onOutput?: (out: string) => void): Promise<{ code: number | null; out: string }> {
   const child = spawn(join(projectRoot, 'node_modules', '.bin', 'tsx'), [join(projectRoot, 'scripts', 'deletion-batch.ts'), ...args], {
     cwd: projectRoot,
     env: { ...process.env, ...env },
@@ -28,9 +28,11 @@ function runCli(args: string[], env: Record<string, string>): Promise<{ code: nu
   let out = ''
   child.stdout.on('data', (chunk: Buffer) => {
     out += chunk.toString('utf8')
+    onOutput?.(out)
   })
   child.stderr.on('data', (chunk: Buffer) => {
     out += chunk.toString('utf8')
+    onOutput?.(out)
   })
   return new Promise((resolve) => child.on('exit', (code) => resolve({ code, out })))
 }
@@ -301,6 +303,56 @@ describe('npm run deletion:batch run by a learner listing their own id, against 
     expect(out).toContain(`your own id (line 1 of ${file}) goes in the last job, submitted once job(s) ${first?.jobId} are settled`)
     expect(out).not.toContain('the jobs go on without this CLI')
     expect(code).toBe(1)
+    expect((await db.execute(`SELECT isdeleted FROM ${TEST_KEYSPACE}.user WHERE id = ?`, [self], { prepare: true })).first()?.get('isdeleted')).toBe(true)
+  }, 120_000)
+})
+
+describe('npm run deletion:batch run by a learner listing their own id, whose first job someone cancels, against the built server', () => {
+  const db = createCassandraClient(testConfig().cassandra)
+  // Paced, so the first job of 1000 is still running when the cancel comes (its users, refused, each wait on the pace).
+  let server: ContractServer
+  const dir = mkdtempSync(join(tmpdir(), 'deletion-batch-own-cancelled-'))
+
+  beforeAll(async () => {
+    server = await startContractServer({ env: { BATCH_MAX_DELETIONS_PER_SECOND: '10' } })
+  })
+  afterAll(async () => {
+    await server.stop()
+    await db.shutdown()
+  })
+
+  it('when the learner cancels the first job of a file of 1001 ids from another terminal (--job --cancel), then the last job, with their own id, is not submitted: their account stays, the CLI says so with the --idempotency-key that submits it all the same and exits 2; that command deletes it', async () => {
+    const self = randomUUID()
+    await seedUser(db, TEST_KEYSPACE, { id: self, rootOrgId: ORG, organisations: [ORG] })
+    const others = Array.from({ length: 1000 }, () => randomUUID())
+    const file = join(dir, 'mine-and-1000.txt')
+    writeFileSync(file, `${[self, ...others].join('\n')}\n`)
+    const env = { API_BEARER: server.apiBearer, USER_TOKEN: server.userToken({ sub: `f:provider-1:${self}` }) }
+    let cancelling: Promise<{ code: number | null; out: string }> | undefined
+
+    const { code, out } = await runCli(['--file', file, '--url', server.url], env, (sofar) => {
+      const jobId = /submitted job ([0-9a-f-]{36}) \(1000 ids\)/.exec(sofar)?.[1]
+      if (jobId && !cancelling) cancelling = runCli(['--job', jobId, '--cancel', '--url', server.url], env)
+    })
+
+    const jobId = /submitted job ([0-9a-f-]{36}) \(1000 ids\)/.exec(out)?.[1]
+    const runKey = /--idempotency-key ([0-9a-f-]{36})/.exec(out)?.[1]
+    expect((await cancelling)?.out).toContain(`cancelled job ${jobId}`)
+    expect(out.match(/submitted job/g), out).toHaveLength(1)
+    expect(out).toMatch(/^done: 0 deleted, (none|\S+=\d+) failed, \d+ cancelled \(not deleted\), of 1000$/m)
+    expect(out).toContain(
+      `job ${jobId} was cancelled, and a cancel means stop: the last job, with your own id, was not submitted; to submit it all the same, run the same command again with --idempotency-key ${runKey}`,
+    )
+    expect(out).toContain(`1 of 1001 ids were not submitted: your own id, on line 1 of ${file}`)
+    expect(code).toBe(2)
+    expect((await db.execute(`SELECT isdeleted FROM ${TEST_KEYSPACE}.user WHERE id = ?`, [self], { prepare: true })).first()?.get('isdeleted')).not.toBe(true)
+
+    const again = await runCli(['--file', file, '--url', server.url, '--idempotency-key', runKey ?? ''], env)
+
+    expect(again.out).toContain(`submitted job ${jobId} (1000 ids, recorded already under this --idempotency-key)`)
+    expect(again.out).toContain(`job ${jobId} was cancelled before this run: the last job, with your own id, is submitted all the same`)
+    expect(again.out).toMatch(new RegExp(`the last act of job [0-9a-f-]{36} is deleting your own account \\(${self}\\)`))
+    expect(again.code).toBe(1)
     expect((await db.execute(`SELECT isdeleted FROM ${TEST_KEYSPACE}.user WHERE id = ?`, [self], { prepare: true })).first()?.get('isdeleted')).toBe(true)
   }, 120_000)
 })

@@ -1173,12 +1173,13 @@ describe("a file of several jobs listing the caller's own id: it goes in the las
 
   /**
    * A service keeping the jobs submitted to it (a key seen again replays its job): a job without the
-   * own account settles (every user deleted) once `settles()` says so at a status read; the job listing
+   * own account settles (every user deleted) once `settles()` says so at a status read, or reads
+   * cancelled (every user spared) once `cancels()` does, as when someone cancels it; the job listing
    * it reads every other user deleted and it pending, then the deletion of the caller's account refuses every read (401).
-   * `events`: each submit (`submit <key>`) and each first read of a job settled (`settled <jobId>`), in order.
+   * `events`: each submit (`submit <key>`) and each first read of a job settled (`settled <jobId>`) or cancelled (`cancelled <jobId>`), in order.
    */
-  async function jobsService(settles: () => boolean) {
-    const jobs = new Map<string, { userIds: string[]; settled: boolean; ownRead: boolean }>()
+  async function jobsService(settles: () => boolean, cancels: () => boolean = () => false) {
+    const jobs = new Map<string, { userIds: string[]; settled: boolean; ownRead: boolean; cancelled?: boolean }>()
     const byKey = new Map<string, string>()
     const events: string[] = []
     const service = await stub((request, res) => {
@@ -1203,10 +1204,16 @@ describe("a file of several jobs listing the caller's own id: it goes in the las
         const outcomes = job.userIds.map((userId) => ({ userId, status: userId === own ? 'pending' : 'deleted' }))
         return status(res, { ...statusResult(jobId, total, total - 1), outcomes })
       }
+      if (!job.settled && cancels()) {
+        job.settled = true
+        job.cancelled = true
+        events.push(`cancelled ${jobId}`)
+      }
       if (!job.settled && settles()) {
         job.settled = true
         events.push(`settled ${jobId}`)
       }
+      if (job.cancelled) return status(res, { ...statusResult(jobId, total), state: 'cancelled', succeeded: 0, cancelled: total })
       status(res, statusResult(jobId, total, job.settled ? total : 0))
     })
     return { service, events, bodyOf: (key: string) => requestOf(service.requests.find((r) => r.path === SUBMIT && keyOf(r) === key) as StubRequest).userIds }
@@ -1270,5 +1277,64 @@ describe("a file of several jobs listing the caller's own id: it goes in the las
     expect(bodyOf(`${runKey}/2`)).toEqual([own])
     expect(again.out).toContain('done: 1001 deleted, none failed, of 1001')
     expect(again.code).toBe(0)
+  }, 45_000)
+
+  it('when someone cancels the first job while the run follows it, then the last job, with the own id, is not submitted: it reports the first, says which job was cancelled and the key that submits the last all the same, and exits 2; that command submits it', async () => {
+    let reads = 0
+    const { service, events } = await jobsService(
+      () => false,
+      () => ++reads >= 2,
+    )
+    const { path } = fileWithOwn(1500, 3)
+
+    const { code, out } = await runCli(['--file', path, '--url', service.url], ownCredentials)
+
+    const jobId = /submitted job ([0-9a-f-]{36}) \(1000 ids\)/.exec(out)?.[1]
+    const runKey = /--idempotency-key ([0-9a-f-]{36})/.exec(out)?.[1]
+    expect(events).toEqual([`submit ${runKey}/1`, `cancelled ${jobId}`])
+    expect(out).toContain('done: 0 deleted, none failed, 1000 cancelled (not deleted), of 1000')
+    expect(out).toContain(
+      `job ${jobId} was cancelled, and a cancel means stop: the last job, with your own id, was not submitted; to submit it all the same, run the same command again with --idempotency-key ${runKey}`,
+    )
+    expect(out).toContain(`500 of 1500 ids were not submitted: the ones from line 1002 of ${path} on, and your own id, on line 3`)
+    expect(code).toBe(2)
+
+    const again = await runCli(['--file', path, '--url', service.url, '--idempotency-key', runKey ?? ''], ownCredentials)
+
+    expect(events.slice(2)).toEqual([`submit ${runKey}/1`, `submit ${runKey}/2`])
+    expect(again.out).toContain(`job ${jobId} was cancelled before this run: the last job, with your own id, is submitted all the same`)
+    expect(again.out).toContain('done: 500 deleted, none failed, 1000 cancelled (not deleted), of 1500')
+    expect(again.out).toMatch(new RegExp(`the last act of job [0-9a-f-]{36} is deleting your own account \\(${own}\\)`))
+    expect(again.code).toBe(1)
+  }, 45_000)
+
+  it('when a job an earlier run recorded is cancelled while the run again under its key follows it, then the last job is not submitted either', async () => {
+    let again = false
+    let reads = 0
+    const { service, events } = await jobsService(
+      () => false,
+      () => again && ++reads >= 2,
+    )
+    const { path } = fileWithOwn(1001, 1)
+    let interrupted = false
+    const first = await runCli(['--file', path, '--url', service.url], ownCredentials, {
+      onOutput: (sofar, signal) => {
+        if (!interrupted && sofar.includes('progress 0% 0/1000')) {
+          interrupted = true
+          signal('SIGINT')
+        }
+      },
+    })
+    const jobId = /submitted job ([0-9a-f-]{36}) \(1000 ids\)/.exec(first.out)?.[1]
+    const runKey = /--idempotency-key ([0-9a-f-]{36})/.exec(first.out)?.[1]
+    expect(first.code).toBe(130)
+
+    again = true
+    const { code, out } = await runCli(['--file', path, '--url', service.url, '--idempotency-key', runKey ?? ''], ownCredentials)
+
+    expect(events).toEqual([`submit ${runKey}/1`, `submit ${runKey}/1`, `cancelled ${jobId}`])
+    expect(out).toContain(`job ${jobId} was cancelled, and a cancel means stop: the last job, with your own id, was not submitted`)
+    expect(out).toContain(`1 of 1001 ids were not submitted: your own id, on line 1 of ${path}`)
+    expect(code).toBe(2)
   }, 45_000)
 })

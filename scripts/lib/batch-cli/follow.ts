@@ -45,9 +45,14 @@ async function readStatus(service: ServiceClient, jobId: string, timeoutMs: numb
   return { kind: 'status', status: answer.body.result }
 }
 
-/** How a follow ended: every job's last status, and the job whose last act, deleting the caller's own account, ended the follow (a 401), if one did. */
-interface Followed {
+/**
+ * How a follow ended: every job's last status, and the job whose last act, deleting the caller's own
+ * account, ended the follow (a 401), if one did; `first`: every job's status as first read together
+ * (a cancel read there was made before this follow began).
+ */
+export interface Followed {
   statuses: Status[]
+  first: Status[]
   ownAccountDeletedBy?: string
 }
 
@@ -79,6 +84,7 @@ async function pollUntilCompleted(
   let answeredHere = answered
   // Every job's status as last read together: what a 401 after the caller's own deletion is judged by.
   let latest: Status[] = []
+  let first: Status[] | undefined
   for (;;) {
     const askedAt = Date.now()
     // A hung service is asked at least twice before the CLI gives up on it.
@@ -106,7 +112,7 @@ async function pollUntilCompleted(
         )
       // The job's last act is deleting the caller's own account: nothing is left to follow, and no follow again could read it.
       const ended = refused.status === 401 ? deletedOwnAccountLast(latest, ownId) : undefined
-      if (ended) return { statuses: ended.statuses, ownAccountDeletedBy: ended.jobId }
+      if (ended) return { statuses: ended.statuses, first: first ?? latest, ownAccountDeletedBy: ended.jobId }
       // Its other users were still pending at the last read: the service deletes the own account only after them.
       const ownWaits = refused.status === 401 ? ownAccountPendingIn(latest, ownId) : undefined
       if (ownWaits)
@@ -127,9 +133,10 @@ async function pollUntilCompleted(
       answeredHere = true
       const statuses = reads.flatMap((read) => (read.kind === 'status' ? [read.status] : []))
       latest = statuses
+      first ??= statuses
       const sum = summarise(statuses)
       view.show(sum)
-      if (sum.completed) return { statuses }
+      if (sum.completed) return { statuses, first }
     }
     await sleep(POLL_MS)
   }
@@ -140,10 +147,11 @@ async function pollUntilCompleted(
  * more: the run goes on with the job it held back (see submitAll), which `heldBack` names with every
  * way this ends early (an interrupt, a refusal, a silence), with how to submit it.
  */
-export async function settle(service: ServiceClient, jobIds: string[], giveUpMs: number, heldBack: string, caller: CallerFacts): Promise<void> {
+export async function settle(service: ServiceClient, jobIds: string[], giveUpMs: number, heldBack: string, caller: CallerFacts): Promise<Followed> {
   exitOnInterrupt(() => `the jobs go on: follow again with --job ${jobIds.join(',')} (add --cancel to stop them)\n${heldBack}`)
-  await pollUntilCompleted(service, jobIds, giveUpMs, progressView(service.base), true, caller, heldBack)
+  const followed = await pollUntilCompleted(service, jobIds, giveUpMs, progressView(service.base), true, caller, heldBack)
   stopBar()
+  return followed
 }
 
 /** Follows the jobs to the end, then names every id that failed; the exit code: 1 when any failed or a cancel spared any, else 0. */
@@ -156,8 +164,13 @@ export async function follow(
   // `cancelled`: the jobs were cancelled by this CLI.
   const stop = options.cancelled === true ? 'they are cancelled and settle their last users' : 'add --cancel to stop them'
   exitOnInterrupt(() => `the jobs go on: follow again with --job ${jobIds.join(',')} (${stop})`)
-  const { statuses: latest, ownAccountDeletedBy } = await pollUntilCompleted(service, jobIds, giveUpMs, progressView(service.base), options.answeredBefore === true, options)
+  const followed = await pollUntilCompleted(service, jobIds, giveUpMs, progressView(service.base), options.answeredBefore === true, options)
   stopBar()
+  return report(followed, options.ownId)
+}
+
+/** How the jobs followed to their end ended: every id that failed, those owing steps, the last line; the exit code: 1 when any failed or a cancel spared any, else 0. */
+export function report({ statuses: latest, ownAccountDeletedBy }: Followed, ownId?: string): number {
   const sum = summarise(latest)
   const failedIds = latest.flatMap((s) => s.outcomes.filter((o) => o.status === 'failed'))
   for (const outcome of failedIds) console.log(`failed ${outcome.userId} ${outcome.err ?? ''}`.trim())
@@ -170,7 +183,7 @@ export async function follow(
   console.log(`done: ${sum.succeeded} deleted, ${failuresText(sum.failed)} failed${spared}, of ${sum.total}${owed}`)
   if (ownAccountDeletedBy)
     console.log(
-      `the last act of job ${ownAccountDeletedBy} is deleting your own account (${options.ownId}), once every other id is settled: the 401 right after the status read showing that says your account is deleted and you are locked out, so this token reads no status any more (an ORG_ADMIN of your organisation can read how the job ended)`,
+      `the last act of job ${ownAccountDeletedBy} is deleting your own account (${ownId}), once every other id is settled: the 401 right after the status read showing that says your account is deleted and you are locked out, so this token reads no status any more (an ORG_ADMIN of your organisation can read how the job ended)`,
     )
   return failedIds.length > 0 || sum.cancelled > 0 ? 1 : 0
 }

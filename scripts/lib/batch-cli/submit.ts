@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { IDEMPOTENCY_KEY_HEADER } from '../../../src/http/idempotency.js'
 import { type Accepted, isAccepted, MAX_IDS_PER_JOB, SUBMIT_PATH } from './batch-api.js'
+import { cancelsOfRun } from './cancels-of-run.js'
+import type { Followed } from './follow.js'
 import { exitOnInterrupt } from './interrupt.js'
 import type { Options } from './options.js'
 import type { SubmitOrder } from './own-id-last.js'
@@ -64,20 +66,29 @@ function watching(service: ServiceClient, progress: SubmitProgress): ServiceClie
 
 /**
  * Follows the jobs submitted until every one is settled (completed, or cancelled with its last users
- * settled); `heldBack` says what is not submitted yet and how to submit it, for every way the follow ends early.
+ * settled): how they ended; `heldBack` says what is not submitted yet and how to submit it, for every way the follow ends early.
  */
-export type SettleFirst = (jobIds: string[], heldBack: string) => Promise<void>
+export type SettleFirst = (jobIds: string[], heldBack: string) => Promise<Followed>
+
+/** The jobs submitted, in order; `keptBack`: the last job was not submitted, as a job of the run was cancelled (how the others ended, and the lines saying so). */
+export interface SubmitRun {
+  jobIds: string[]
+  keptBack?: { followed: Followed; why: string }
+}
 
 /**
- * Submits the file as jobs of at most MAX_IDS_PER_JOB, one after another, in `order`; their ids.
+ * Submits the file as jobs of at most MAX_IDS_PER_JOB, one after another, in `order`.
  * Each job's Idempotency-Key follows from `idempotencyKey` (the key a run stopped part way printed),
  * else from a key made for this run. The last job of an order holding the caller's own id back
  * (ownIdLast) is sent only once `settleFirst` has seen every other job settled: the deletion of that
  * account, its last act, locks the caller out, and jobs still running could no longer be followed.
+ * It is not sent at all when a job of the run was cancelled meanwhile (cancelsOfRun): a cancel means stop.
  */
-export async function submitAll(service: ServiceClient, order: SubmitOrder, options: Pick<Options, 'mode' | 'giveUpMs' | 'idempotencyKey'>, settleFirst: SettleFirst): Promise<string[]> {
+export async function submitAll(service: ServiceClient, order: SubmitOrder, options: Pick<Options, 'mode' | 'giveUpMs' | 'idempotencyKey'>, settleFirst: SettleFirst): Promise<SubmitRun> {
   const runKey = options.idempotencyKey ?? randomUUID()
   const progress: SubmitProgress = { jobIds: [], start: 0, trying: false, reached: false }
+  // Jobs an earlier run recorded under the --idempotency-key given: a cancel it was stopped by does not stop this run.
+  const recordedEarlier = new Set<string>()
   exitOnInterrupt(() => standing(progress, order, runKey))
   const watched = watching(service, progress)
   for (let start = 0; start < order.ids.length; start += MAX_IDS_PER_JOB) {
@@ -88,7 +99,11 @@ export async function submitAll(service: ServiceClient, order: SubmitOrder, opti
       console.log(
         `your own id (line ${order.ownLine} of ${order.path}) goes in the last job, submitted once job(s) ${progress.jobIds.join(',')} are settled: deleting your account locks you out of following any job still running`,
       )
-      await settleFirst(progress.jobIds, unsent(progress, order, runKey).join('\n'))
+      const followed = await settleFirst(progress.jobIds, unsent(progress, order, runKey).join('\n'))
+      const cancels = cancelsOfRun(followed, recordedEarlier)
+      if (cancels.stopping.length > 0) return { jobIds: progress.jobIds, keptBack: { followed, why: keptBack(cancels.stopping, order, start, runKey) } }
+      if (cancels.before.length > 0)
+        console.log(`${jobsText(cancels.before)} cancelled before this run: the last job, with your own id, is submitted all the same, as this run again under --idempotency-key asks`)
       exitOnInterrupt(() => standing(progress, order, runKey))
     }
     const request = { userIds: order.ids.slice(start, start + MAX_IDS_PER_JOB), ...(options.mode && { mode: options.mode }) }
@@ -98,11 +113,27 @@ export async function submitAll(service: ServiceClient, order: SubmitOrder, opti
       fail(`${job.problem}${recorded}\n${standing(progress, order, runKey)}`)
     }
     progress.jobIds.push(job.jobId)
+    if (job.replayed && options.idempotencyKey) recordedEarlier.add(job.jobId)
     // Said at once, so a follow cut short can be resumed with --job.
     const earlier = options.idempotencyKey ? 'recorded already under this --idempotency-key' : 'recorded by an earlier try whose answer was lost'
     console.log(`submitted job ${job.jobId} (${job.total} ids${job.replayed ? `, ${earlier}` : ''}); follow again with --job ${job.jobId}`)
   }
-  return progress.jobIds
+  return { jobIds: progress.jobIds }
+}
+
+const jobsText = (jobIds: string[]) => (jobIds.length === 1 ? `job ${jobIds[0]} was` : `jobs ${jobIds.join(',')} were`)
+
+/**
+ * What a run says when a cancel kept its last job (from `start` in `order`, with the caller's own id)
+ * back: which job was cancelled, that the last was not submitted, how to submit it all the same
+ * (a run again under its key: cancelsOfRun lets that one through), and the lines of its ids.
+ */
+function keptBack(cancelled: string[], order: SubmitOrder, start: number, runKey: string): string {
+  const total = order.ids.length
+  return [
+    `${jobsText(cancelled)} cancelled, and a cancel means stop: the last job, with your own id, was not submitted; to submit it all the same, run the same command again with --idempotency-key ${runKey}`,
+    `${total - start} of ${total} ids were not submitted: ${whichIds(order, start, total)}`,
+  ].join('\n')
 }
 
 /**
