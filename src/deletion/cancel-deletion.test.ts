@@ -295,6 +295,37 @@ describe('a cancel that stops before its move of the hold, and a grace period li
   })
 })
 
+describe('a cancel of a completed soft deletion held up between its listing and its move of the hold', () => {
+  it('when the deadline passes while it names its caller on the request, then the answer is "retry", the hold is not moved, the sweeper only takes the request off its list, and the retry cancels', async () => {
+    // Arrange: the naming is held until the deadline has passed.
+    const w = await softDeleted()
+    const slowName = gate()
+    const nameCanceller = w.requests.nameCanceller.bind(w.requests)
+    w.requests.nameCanceller = async (...args) => {
+      await slowName.opened
+      return nameCanceller(...args)
+    }
+    const onCommit = vi.fn()
+
+    // Act
+    const answerBy = inMs(200)
+    const answer = cancelDeletion(w.deps, { userId: TARGET, caller: self(), answerBy, onCommit }).catch((err: unknown) => err)
+    await sleep(answerBy.getTime() - Date.now() + 50)
+    slowName.open()
+
+    // Assert: "retry", and nothing of the user moved after it; the listing is the sweeper's to take off.
+    expect(await answer).toBeInstanceOf(DependencyUnavailableError)
+    expect(onCommit).not.toHaveBeenCalled()
+    expect(w.states.peek(TARGET)).toMatchObject({ mode: 'soft' })
+    await resumeOpenDeletions(w.deps)
+    expect(await w.requests.listOpen(10, w.clock.now())).toEqual([])
+    expect(w.requests.peek('soft-1')?.state).toBe('completed')
+    expect(w.audit.eventsOf('soft-1')).toEqual(['deletion.accepted', 'deletion.completed'])
+    await expect(cancelDeletion(w.deps, { userId: TARGET, caller: self() })).resolves.toEqual({ requestId: 'soft-1' })
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 1, isDeleted: false })
+  })
+})
+
 describe('cancelDeletion and the Keycloak accounts the soft deletion disabled', () => {
   // The person holds two Keycloak accounts: the native one under their id and a federated one.
   const FEDERATED = `f:sunbird-fed:${TARGET}`

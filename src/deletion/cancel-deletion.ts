@@ -314,9 +314,10 @@ async function recordCancel(deps: RunDeps, request: DeletionRequest, cancelledBy
  * the soft deletion to `restoring` by compare-and-set, so a cancel racing the grace period's
  * erasure (or a hard deletion) either wins or finds the user erased. Then the steps are undone.
  *
- * With `answerBy` (the request deadline), the cancel's point of no return is listing its request
- * for the sweeper right before that compare-and-set (CommitGate `enter`): before it the deadline
- * answers "retry" and the cancel then writes nothing; from it, the answer waits for the cancel to be recorded (the request reopened as
+ * With `answerBy` (the request deadline), the cancel's point of no return is sending that
+ * compare-and-set (CommitGate `enter`), its request listed for the sweeper just before: before it
+ * the deadline answers "retry" and the cancel then moves nothing (a listing already sent may land:
+ * the sweeper, finding the hold still soft, takes it off again); from it, the answer waits for the cancel to be recorded (the request reopened as
  * `cancelling`, which the sweeper finishes whatever happens next: `decided`) and is then the
  * cancel's success, while the undoing goes on: the deadline never answers "retry" for a cancel
  * that then completes. (Keycloak failing the undoing before the deadline is answered 503 as
@@ -363,9 +364,12 @@ async function cancelOnce(deps: DeleteUserDeps, input: CancelDeletionInput, comm
       // Before anything changes: a record that cannot be stored answers "retry" with the user as they were.
       await storeOwedEnd(deps, request, closed)
       accepting?.(request.id)
-      // The point of no return: the restore begins (or an interrupted one is finished).
-      commit?.enter()
+      // A caller already told "retry" (its deadline passed while this run waited for the lease) gets no listing either.
+      commit?.throwIfToldRetry()
       await listForCancel(deps, request, input.caller.userId)
+      // The point of no return: the restore begins (or an interrupted one is finished). Only now, so
+      // an answer given at the end of the decision wait always follows a move of the hold under way.
+      commit?.enter()
       if (held.mode === 'soft' && !(await deps.states.swap(input.userId, held, { mode: 'restoring', requestId: held.requestId }))) {
         // Listed above for nothing: a finished request owes nothing more (its end's record stored), and no cancel of it is under way.
         if (isFinished(request.state)) await deps.requests.unlist(request.id, request.heldUntil)

@@ -12,6 +12,8 @@ import { DependencyUnavailableError } from './errors.js'
 export interface CommitGate {
   /** Called just before the request is created. Throws DependencyUnavailableError when the caller has already been told "retry". */
   enter(): void
+  /** Throws as `enter` does, entering nothing: for writes a run sends before its point of no return, none of them sent once the caller has been told "retry". */
+  throwIfToldRetry(): void
   /** Called once the request holds the lock: from here the accepted answer is the true one. */
   decided(): void
 }
@@ -59,8 +61,11 @@ export function answerByDeadline<T>(answerBy: Date, accepted: () => T, run: (gat
       settle()
     }
     const gate: CommitGate = {
-      enter() {
+      throwIfToldRetry() {
         if (toldRetry) throw new DependencyUnavailableError('cassandra')
+      },
+      enter() {
+        gate.throwIfToldRetry()
         committed = true
         options.onCommit?.()
       },
