@@ -324,6 +324,41 @@ describe('a cancel of a completed soft deletion held up between its listing and 
     await expect(cancelDeletion(w.deps, { userId: TARGET, caller: self() })).resolves.toEqual({ requestId: 'soft-1' })
     expect(w.users.snapshot(TARGET)).toMatchObject({ status: 1, isDeleted: false })
   })
+
+  it('when it stalls past its lease after listing, the sweeper takes the request off its list meanwhile, and the process dies after the cancel resumes, then the hold is still soft: never restoring on a request nobody lists', async () => {
+    // Arrange: the cancel's listing lands, then the run stalls past its lease.
+    const w = await softDeleted()
+    const stalled = gate()
+    const relist = w.requests.relist.bind(w.requests)
+    let stalling = true
+    let dead = false
+    w.requests.relist = async (...args) => {
+      if (dead) throw new Error('the process died here')
+      await relist(...args)
+      if (stalling) {
+        stalling = false
+        await stalled.opened
+      }
+    }
+    const cancel = cancelDeletion(w.deps, { userId: TARGET, caller: self() }).catch((err: unknown) => err)
+    await vi.waitFor(() => expect(stalling).toBe(false))
+
+    // Act: the sweeper takes the request over and unlists it; the cancel resumes, and its process dies at its next listing.
+    w.clock.advance(WORLD_LEASE_MS + 1)
+    await resumeOpenDeletions(w.deps)
+    expect(await w.requests.listOpen(10, w.clock.now())).toEqual([])
+    dead = true
+    stalled.open()
+    const answer = await cancel
+    dead = false
+
+    // Assert: the cancel stopped before moving the hold; the user is as the soft deletion left them, and a cancel again lets them in.
+    expect(answer).toBeInstanceOf(DependencyUnavailableError)
+    expect(w.states.peek(TARGET)).toMatchObject({ mode: 'soft' })
+    expect(w.requests.peek('soft-1')?.state).toBe('completed')
+    await expect(cancelDeletion(w.deps, { userId: TARGET, caller: self() })).resolves.toEqual({ requestId: 'soft-1' })
+    expect(await lockOutStanding(w, TARGET)).toBe('active')
+  })
 })
 
 describe('cancelDeletion and the Keycloak accounts the soft deletion disabled', () => {

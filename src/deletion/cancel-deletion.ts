@@ -367,6 +367,10 @@ async function cancelOnce(deps: DeleteUserDeps, input: CancelDeletionInput, comm
       // A caller already told "retry" (its deadline passed while this run waited for the lease) gets no listing either.
       commit?.throwIfToldRetry()
       await listForCancel(deps, request, input.caller.userId)
+      // Stalled past its lease: taken back first (one lightweight transaction, only then), so a cancel
+      // whose request the sweeper took meanwhile (and unlisted, the hold still soft) stops here
+      // rather than moving the hold of a request nobody lists any more.
+      await reclaimLease(deps, request)
       // The point of no return: the restore begins (or an interrupted one is finished). Only now, so
       // an answer given at the end of the decision wait always follows a move of the hold under way.
       commit?.enter()
