@@ -277,8 +277,34 @@ describe('readBatchStatus', () => {
     await jobs.acquireSlice('job-r', 1, 'instance-2', start, heldUntil)
     for (const userId of users.slice(10)) await jobs.recordItem('job-r', { userId, slice: 1, status: 'cancelled', attempts: 0, at: at(8) }, heldUntil)
 
-    // Every user settled: four worked over the job's eight seconds, not twenty.
-    expect(await statusAt(jobs, at(10))).toMatchObject({ state: 'cancelled', done: 20, cancelled: 16, ratePerSecond: 0.5, etaSeconds: 0 })
+    // Every user settled: four worked over the four seconds to the last of them, not twenty, nor over the eight to the cancel's last spare.
+    expect(await statusAt(jobs, at(10))).toMatchObject({ state: 'cancelled', done: 20, cancelled: 16, ratePerSecond: 1, etaSeconds: 0 })
+  })
+
+  it("when a cancel spared a done slice's last users long after its deletions, then the rate spans only the deletions: the minute after the spare reads 0, and once every user is settled the run ends at the last deletion", async () => {
+    const start = new Date('2026-12-04T10:00:00Z')
+    const at = (seconds: number) => new Date(start.getTime() + seconds * 1000)
+    const heldUntil = at(3600)
+    const jobs = new InMemoryBatchJobs(undefined, { now: () => start })
+    const users = ids(20)
+    // The first slice of ten deleted six users, ten seconds apart (0 to 50 s); a cancel at 300 s spared its other four, and it was finished with its counts.
+    await submitBatch({ jobs, clock: { now: () => start }, sliceSize: 10 }, { jobId: 'job-r', caller: CALLER, userIds: users })
+    await jobs.acquireSlice('job-r', 0, 'instance-1', start, heldUntil)
+    const first = users
+      .slice(0, 10)
+      .map((userId, i): BatchItem => (i < 6 ? { userId, slice: 0, status: 'deleted', attempts: 0, at: at(i * 10) } : { userId, slice: 0, status: 'cancelled', attempts: 0, at: at(300) }))
+    for (const item of first) await jobs.recordItem('job-r', item, heldUntil)
+    await jobs.cancel('job-r', { at: at(299), by: CALLER.userId })
+    await jobs.finishSlice('job-r', 0, tally(first), heldUntil)
+
+    // Nothing was deleted in the minute before: no rate, though the slice's last settle is in it.
+    expect(await statusAt(jobs, at(330))).toMatchObject({ state: 'cancelled', done: 10, cancelled: 4, ratePerSecond: 0 })
+
+    await jobs.acquireSlice('job-r', 1, 'instance-2', start, heldUntil)
+    await jobs.finishSlice('job-r', 1, tally(users.slice(10).map((userId): BatchItem => ({ userId, slice: 1, status: 'cancelled', attempts: 0, at: at(300) }))), heldUntil)
+
+    // Every user settled: six deletions over the fifty seconds to the last of them (0.12), not over the three hundred to the spare (0.02).
+    expect(await statusAt(jobs, at(330))).toMatchObject({ state: 'cancelled', done: 20, cancelled: 14, ratePerSecond: 0.12, etaSeconds: 0 })
   })
 
   it('when a job was never cancelled, then its status has no cancelled count: the answer is the one it always was', async () => {

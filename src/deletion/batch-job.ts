@@ -228,7 +228,14 @@ function mayFollow(caller: Caller, job: BatchJob): boolean {
   return caller.roles.some((role) => role.role === ORG_ADMIN && role.organisationIds.some((id) => jobOrgs.has(id)))
 }
 
-/** The one count of settled users: deleted ones succeeded, failed ones by code, those a cancel spared apart; pending ones are not counted. */
+/** Whether deletion work settled the user (deleted or failed): those a cancel spared are settled by none. */
+const worked = (item: BatchItem) => item.status === 'deleted' || item.status === 'failed'
+
+/**
+ * The one count of settled users: deleted ones succeeded, failed ones by code, those a cancel spared
+ * apart; pending ones are not counted. The settle times are of the users deletion work settled only:
+ * they span the rate, which a cancel's spare, settled at once and later, would stretch.
+ */
 export function tally(items: readonly BatchItem[]): SliceTally {
   const counted: SliceTally = { succeeded: 0, failed: {} }
   for (const item of items) {
@@ -238,7 +245,7 @@ export function tally(items: readonly BatchItem[]): SliceTally {
       if (item.owed) counted.owed = (counted.owed ?? 0) + 1
     } else if (item.status === 'cancelled') counted.cancelled = (counted.cancelled ?? 0) + 1
     else counted.failed[item.err ?? 'UNKNOWN'] = (counted.failed[item.err ?? 'UNKNOWN'] ?? 0) + 1
-    if (!item.at) continue
+    if (!worked(item) || !item.at) continue
     if (!counted.firstSettledAt || item.at < counted.firstSettledAt) counted.firstSettledAt = item.at
     if (!counted.lastSettledAt || item.at > counted.lastSettledAt) counted.lastSettledAt = item.at
   }
@@ -249,9 +256,6 @@ export function tally(items: readonly BatchItem[]): SliceTally {
 const workedCount = (counted: SliceTally) => counted.succeeded + Object.values(counted.failed).reduce((sum, n) => sum + n, 0)
 
 const settledCount = (counted: SliceTally) => workedCount(counted) + (counted.cancelled ?? 0)
-
-/** Whether deletion work settled the user (see workedCount). */
-const worked = (item: BatchItem) => item.status === 'deleted' || item.status === 'failed'
 
 /**
  * How many of a tally's users deletion work settled since `from`: the users of a slice are settled
@@ -313,8 +317,8 @@ async function statusOf(deps: { jobs: BatchJobStore; clock: Clock }, job: BatchJ
   for (const items of read) add(tally(items), items.filter((item) => worked(item) && item.at && item.at.getTime() >= from).length)
   const remaining = job.total - done
   // The rate is of deletion work: users a cancel spared, settled at once by none, would make it jump.
-  // A job with nobody left to settle is measured over its whole run, so its rate stays what it achieved
-  // instead of falling to 0 once its last window has passed.
+  // A job with nobody left to settle is measured from its creation to its last deletion work (not to a
+  // cancel's spare), so its rate stays what it achieved instead of falling to 0 once its last window has passed.
   const ratePerSecond = remaining === 0 ? perSecond(workedDone, lastSettledAt - job.createdAt.getTime()) : perSecond(recent, windowMs)
   return {
     jobId: job.id,

@@ -595,7 +595,10 @@ export interface SliceTally {
   cancelled?: number
   /** Deleted users whose deletion still owed steps when settled (BatchItem.owed; absent: none). */
   owed?: number
-  /** When the first and the last of the counted users were settled (absent: none had a time). */
+  /**
+   * When the first and the last of the users deletion work settled (deleted or failed) were settled;
+   * not those a cancel spared, settled at once and by none (absent: none had a time).
+   */
   firstSettledAt?: Date
   lastSettledAt?: Date
 }

@@ -98,7 +98,7 @@ export type BatchDeletionStatus = SunbirdResponseEnvelope & {
     owed?: number
     progress: number
     /**
-     * Users settled by deletion work (deleted or failed) per second: over the last minute while users remain, over the job's whole run once every user is settled. Users a cancel spared are not counted: they are settled at once, by no deletion, and would make the rate jump.
+     * Users settled by deletion work (deleted or failed) per second: over the last minute while users remain, from the job's creation to its last user deleted or failed once every user is settled. Users a cancel spared are not counted, nor does their settle stretch the span: they are settled at once, by no deletion, and would make the rate jump or sink.
      */
     ratePerSecond: number
     /**
