@@ -959,7 +959,9 @@ describe('a user listed both as <id> and as f:<provider>:<id> is one user, as th
 
 describe('npm run deletion:batch -- --job <id> --cancel', () => {
   const CANCEL = '/api/user/v1/delete/batch/cancel'
-  const cancelAnswer = (res: ServerResponse, jobId: string, state: 'cancelled' | 'completed') => answer(res, 200, envelope('api.user.delete.batch.cancel', 200, { response: 'SUCCESS', jobId, state }))
+  /** A cancel's answer; `recorded` adds what a service that records the cancel's standing answers (`alreadyCancelled`, `cancelledAt`), absent from an older one's. */
+  const cancelAnswer = (res: ServerResponse, jobId: string, state: 'cancelled' | 'completed', recorded?: { alreadyCancelled: boolean; cancelledAt: string }) =>
+    answer(res, 200, envelope('api.user.delete.batch.cancel', 200, { response: 'SUCCESS', jobId, state, ...recorded }))
   /** A cancelled job of 3 users: 1 deleted before the cancel, 2 spared, all settled. */
   const cancelledStatus = (jobId: string) => ({
     ...statusResult(jobId, 3),
@@ -973,7 +975,7 @@ describe('npm run deletion:batch -- --job <id> --cancel', () => {
     ],
   })
 
-  it('when the job is cancelled, then it says so, follows the job until its last users are settled, counts those spared apart, and exits 1', async () => {
+  it('when the job is cancelled (by a service older than alreadyCancelled, as during an upgrade: the answer has no such field), then it says so, follows the job until its last users are settled, counts those spared apart, and exits 1', async () => {
     const jobId = randomUUID()
     const service = await stub((request, res) => (request.path === CANCEL ? cancelAnswer(res, jobId, 'cancelled') : status(res, cancelledStatus(jobId))))
 
@@ -983,6 +985,31 @@ describe('npm run deletion:batch -- --job <id> --cancel', () => {
     expect(requestOf(service.requests[0] as StubRequest)).toEqual({ jobId })
     expect(out).toContain(`cancelled job ${jobId}: no deletion of its users begins any more`)
     expect(out).toMatch(/^progress 100% 3\/3 .* cancelled 2$/m)
+    expect(out).toContain('done: 1 deleted, none failed, 2 cancelled (not deleted), of 3')
+    expect(code).toBe(1)
+  }, 30_000)
+
+  it('when the service says this call recorded the cancel (alreadyCancelled false), then it says the job is cancelled, as it always did', async () => {
+    const jobId = randomUUID()
+    const recorded = { alreadyCancelled: false, cancelledAt: '2026-12-07T10:08:56.790Z' }
+    const service = await stub((request, res) => (request.path === CANCEL ? cancelAnswer(res, jobId, 'cancelled', recorded) : status(res, cancelledStatus(jobId))))
+
+    const { code, out } = await runCli(['--job', jobId, '--cancel', '--url', service.url], CREDENTIALS)
+
+    expect(out).toContain(`cancelled job ${jobId}: no deletion of its users begins any more; one under way finishes`)
+    expect(out).not.toContain('already cancelled')
+    expect(code).toBe(1)
+  }, 30_000)
+
+  it('when the service says an earlier cancel had been recorded (alreadyCancelled true), then it says the job was already cancelled and when, not that this run cancelled it; it follows the job as any other', async () => {
+    const jobId = randomUUID()
+    const recorded = { alreadyCancelled: true, cancelledAt: '2026-12-07T10:08:56.790Z' }
+    const service = await stub((request, res) => (request.path === CANCEL ? cancelAnswer(res, jobId, 'cancelled', recorded) : status(res, cancelledStatus(jobId))))
+
+    const { code, out } = await runCli(['--job', jobId, '--cancel', '--url', service.url], CREDENTIALS)
+
+    expect(out).toContain(`job ${jobId} was already cancelled at 2026-12-07T10:08:56.790Z: no deletion of its users begins any more; one under way finishes`)
+    expect(out).not.toContain(`cancelled job ${jobId}`)
     expect(out).toContain('done: 1 deleted, none failed, 2 cancelled (not deleted), of 3')
     expect(code).toBe(1)
   }, 30_000)

@@ -25,8 +25,20 @@ export async function cancelAll(service: ServiceClient, jobIds: string[], giveUp
     const answer = await cancelJob(service, jobId, giveUpMs)
     if ('problem' in answer) fail(`${answer.problem}\n${cancelled.length === 0 ? 'no job was cancelled' : `cancelled before that: ${cancelled.join(',')}`}`)
     cancelled.push(jobId)
-    console.log(
-      answer.state === 'completed' ? `job ${jobId} had settled every user already: nothing was cancelled` : `cancelled job ${jobId}: no deletion of its users begins any more; one under way finishes`,
-    )
+    console.log(whatBecameOf(jobId, answer))
   }
+}
+
+/**
+ * What the cancel did to the job. A cancel recorded before this one (another operator's, or this
+ * run's own try whose answer was lost) is told apart with when it was recorded; a service that
+ * sends no `alreadyCancelled` (an instance older than the field, during an upgrade) reads as a
+ * cancel made now, the line it always printed.
+ */
+function whatBecameOf(jobId: string, answer: Cancelled): string {
+  if (answer.state === 'completed') return `job ${jobId} had settled every user already: nothing was cancelled`
+  if (answer.alreadyCancelled === true) {
+    return `job ${jobId} was already cancelled${answer.cancelledAt ? ` at ${answer.cancelledAt}` : ''}: no deletion of its users begins any more; one under way finishes`
+  }
+  return `cancelled job ${jobId}: no deletion of its users begins any more; one under way finishes`
 }
