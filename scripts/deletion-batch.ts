@@ -8,7 +8,7 @@ import { userTokenFacts } from './lib/batch-cli/own-account.js'
 import { ownIdLast } from './lib/batch-cli/own-id-last.js'
 import { createServiceClient } from './lib/batch-cli/service-call.js'
 import { submitAll } from './lib/batch-cli/submit.js'
-import { fail } from './lib/batch-cli/terminal.js'
+import { CliEnding, endCli } from './lib/batch-cli/terminal.js'
 
 // `npm run deletion:batch -- --file ids.txt [--mode hard] [--dry-run] [--idempotency-key <key>] [--url <base>]` or `-- --job <id>[,<id>…] [--cancel]`:
 // submits the ids of a file (one per line; blank lines and # comments skipped) as batch deletion
@@ -33,15 +33,14 @@ import { fail } from './lib/batch-cli/terminal.js'
 // when one of them was cancelled, the last is not submitted (a cancel means stop): said, with the
 // --idempotency-key that submits it all the same, exit 2. A flag that takes a value given twice is refused.
 
-// Flags and credentials: all checked before anything is read or sent.
-const options = readOptions()
-const headers = credentials()
-const service = createServiceClient(options.base, headers)
-// A job's last act may delete the caller's own account: the CLI then tells that 401 from any other.
-// A 401 past the token's expiry is that expiry, whatever the jobs did.
-const caller = userTokenFacts(headers['x-authenticated-user-token'])
-
 async function main(): Promise<number> {
+  // Flags and credentials: all checked before anything is read or sent.
+  const options = readOptions()
+  const headers = credentials()
+  const service = createServiceClient(options.base, headers)
+  // A job's last act may delete the caller's own account: the CLI then tells that 401 from any other.
+  // A 401 past the token's expiry is that expiry, whatever the jobs did.
+  const caller = userTokenFacts(headers['x-authenticated-user-token'])
   if (options.jobIds && options.cancel) {
     await cancelAll(service, options.jobIds, options.giveUpMs)
     return follow(service, options.jobIds, options.giveUpMs, { answeredBefore: true, cancelled: true, ...caller })
@@ -70,8 +69,12 @@ async function main(): Promise<number> {
   return follow(service, run.jobIds, options.giveUpMs, { answeredBefore: true, ...caller })
 }
 
-// Never a stack trace: an error nobody foresaw is named, not dumped (its message may hold a token).
-const code = await main().catch((err: unknown) => fail(`unexpected error (${err instanceof Error ? err.name : typeof err}); nothing more was done`))
-// On a pipe (a log, `| tee`) Node writes stdout behind the CLI: exiting at once would cut off the
-// lines still queued (a long list of failures, the last line). Their write done, it exits.
-process.stdout.write('', () => process.exit(code))
+// Every way out ends in endCli: it exits once every line is written (on a pipe, a log, `| tee`, Node
+// writes behind the CLI). A fail has ended the CLI already. Never a stack trace: an error nobody
+// foresaw is named, not dumped (its message may hold a token).
+main().then(
+  (code) => endCli(code),
+  (err: unknown) => {
+    if (!(err instanceof CliEnding)) endCli(2, `unexpected error (${err instanceof Error ? err.name : typeof err}); nothing more was done`)
+  },
+)

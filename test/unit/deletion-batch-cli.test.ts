@@ -10,6 +10,7 @@ import { projectRoot } from '../../src/config/project-root.js'
 import { errorEntry } from '../../src/http/error-codes.js'
 import { readIds } from '../../scripts/lib/batch-cli/ids-file.js'
 import { noAnswer } from '../../scripts/lib/batch-cli/service-call.js'
+import { behindSlowReader } from '../support/slow-reader.js'
 import { freePort } from '../support/spawned-server.js'
 import { type StubRequest, type StubServer, startStubServer } from '../support/stub-http-server.js'
 
@@ -42,30 +43,44 @@ interface RunOptions {
   onOutput?: (out: string, signal: (name: NodeJS.Signals) => void) => void
   /** Called once the CLI is started, with a way to signal it (to interrupt it when a request arrives). */
   onStart?: (signal: (name: NodeJS.Signals) => void) => void
+  /**
+   * Stdout goes to a reader slow to take anything, as `| tee log` behind a busy disk (stderr comes as
+   * written): nothing of it is read until half a second after the output shows this, so the CLI has
+   * written more than a pipe holds, and may have ended, before any of it is read.
+   */
+  slowStdoutUntil?: string
 }
 
 /** Runs `npm run deletion:batch -- …` as the contract test does, with only the credentials given in `env`. */
 function runCli(args: string[], env: Record<string, string>, options: RunOptions = {}): Promise<Run> {
   const { API_BEARER: _bearer, USER_TOKEN: _token, NODE_OPTIONS: _options, ...inherited } = process.env
-  const child = spawn(join(projectRoot, 'node_modules', '.bin', 'tsx'), [join(projectRoot, 'scripts', 'deletion-batch.ts'), ...args], {
+  const tsx = join(projectRoot, 'node_modules', '.bin', 'tsx')
+  const cli = [join(projectRoot, 'scripts', 'deletion-batch.ts'), ...args]
+  const slow = options.slowStdoutUntil === undefined ? undefined : behindSlowReader(tsx, cli, dir)
+  const child = spawn(slow?.command ?? tsx, slow?.args ?? cli, {
     cwd: projectRoot,
     env: { ...inherited, ...env, ...(options.tty && { NODE_OPTIONS: `--import ${pathToFileURL(fakeTerminal).href}` }) },
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group, so the limit kills tsx's node child too.
     detached: true,
   })
-  const signal = (name: NodeJS.Signals) => child.pid !== undefined && process.kill(child.pid, name)
+  const signal = (name: NodeJS.Signals) => {
+    const pid = slow ? slow.pid() : child.pid
+    return pid !== undefined && process.kill(pid, name)
+  }
   options.onStart?.(signal)
   let out = ''
   const collect = (chunk: Buffer) => {
     out += chunk.toString('utf8')
+    if (options.slowStdoutUntil !== undefined && out.includes(options.slowStdoutUntil)) slow?.release()
     options.onOutput?.(out, signal)
   }
   child.stdout.on('data', collect)
   child.stderr.on('data', collect)
   const limit = setTimeout(() => child.pid !== undefined && process.kill(-child.pid, 'SIGKILL'), options.limitMs ?? 20_000)
+  // Once its output is read to the end, not merely once it exited: a slow reader passes the last lines on after that.
   return new Promise((resolve) =>
-    child.on('exit', (code) => {
+    child.on('close', (code) => {
       clearTimeout(limit)
       resolve({ code, out })
     }),
@@ -104,6 +119,11 @@ function statusResult(jobId: string, total: number, done = total) {
     outcomes: [],
   }
 }
+
+const CANCEL = '/api/user/v1/delete/batch/cancel'
+/** A cancel's answer; `recorded` adds what a service that records the cancel's standing answers (`alreadyCancelled`, `cancelledAt`), absent from an older one's. */
+const cancelAnswer = (res: ServerResponse, jobId: string, state: 'cancelled' | 'completed', recorded?: { alreadyCancelled: boolean; cancelledAt: string }) =>
+  answer(res, 200, envelope('api.user.delete.batch.cancel', 200, { response: 'SUCCESS', jobId, state, ...recorded }))
 
 const status = (res: ServerResponse, result: unknown) => answer(res, 200, envelope('api.user.delete.batch.status', 200, result))
 
@@ -163,6 +183,45 @@ describe('when its output is a pipe (a log, | tee), every line is written before
     expect(count(out, '\nfailed ')).toBe(3000)
     expect(out.endsWith('done: 0 deleted, FORBIDDEN=3000 failed, of 3000\n')).toBe(true)
     expect(code).toBe(1)
+  }, 30_000)
+
+  // 1500 jobs: their lines, one a job cancelled, are more than a pipe holds.
+  const manyJobs = () => Array.from({ length: 1500 }, () => randomUUID())
+  const cancelledLines = (out: string) => out.match(/^cancelled job [0-9a-f-]{36}: no deletion of its users begins any more/gm)?.length
+
+  it('when the log reads slowly and the last of 1500 cancels is refused, then every job said cancelled still reaches it, with the refusal naming them; exit 2', async () => {
+    const jobIds = manyJobs()
+    const refused = jobIds.at(-1)
+    const service = await stub((request, res) => {
+      const jobId = requestOf(request).jobId ?? ''
+      if (jobId === refused) return res.writeHead(403, { 'content-type': 'text/plain' }).end(errorEntry('FORBIDDEN').errmsg)
+      cancelAnswer(res, jobId, 'cancelled')
+    })
+
+    const { code, out } = await runCli(['--job', jobIds.join(','), '--cancel', '--url', service.url], CREDENTIALS, { slowStdoutUntil: 'cancelled before that: ' })
+
+    expect(cancelledLines(out)).toBe(1499)
+    expect(out).toContain(`cancel of job ${refused} refused: 403`)
+    expect(out).toContain(`cancelled before that: ${jobIds.slice(0, -1).join(',')}\n`)
+    expect(code).toBe(2)
+  }, 30_000)
+
+  it('when the log reads slowly and Ctrl-C comes during the last of 1500 cancels, then every job said cancelled still reaches it, with how to cancel again; exit 130', async () => {
+    const jobIds = manyJobs()
+    // The last cancel is never answered.
+    const service = await stub((request, res) => {
+      const jobId = requestOf(request).jobId ?? ''
+      if (jobId !== jobIds.at(-1)) cancelAnswer(res, jobId, 'cancelled')
+    })
+    let signal: ((name: NodeJS.Signals) => void) | undefined
+    const run = runCli(['--job', jobIds.join(','), '--cancel', '--url', service.url], CREDENTIALS, { slowStdoutUntil: 'interrupted; ', onStart: (send) => (signal = send) })
+    await service.arrived(jobIds.length)
+    signal?.('SIGINT')
+    const { code, out } = await run
+
+    expect(cancelledLines(out)).toBe(1499)
+    expect(out).toContain(`interrupted; a cancel may not have gone through: cancel again with --job ${jobIds.join(',')} --cancel (a cancel done twice changes nothing)\n`)
+    expect(code).toBe(130)
   }, 30_000)
 })
 
@@ -958,10 +1017,6 @@ describe('a user listed both as <id> and as f:<provider>:<id> is one user, as th
 })
 
 describe('npm run deletion:batch -- --job <id> --cancel', () => {
-  const CANCEL = '/api/user/v1/delete/batch/cancel'
-  /** A cancel's answer; `recorded` adds what a service that records the cancel's standing answers (`alreadyCancelled`, `cancelledAt`), absent from an older one's. */
-  const cancelAnswer = (res: ServerResponse, jobId: string, state: 'cancelled' | 'completed', recorded?: { alreadyCancelled: boolean; cancelledAt: string }) =>
-    answer(res, 200, envelope('api.user.delete.batch.cancel', 200, { response: 'SUCCESS', jobId, state, ...recorded }))
   /** A cancelled job of 3 users: 1 deleted before the cancel, 2 spared, all settled. */
   const cancelledStatus = (jobId: string) => ({
     ...statusResult(jobId, 3),

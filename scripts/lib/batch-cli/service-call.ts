@@ -1,4 +1,5 @@
 import { REPLAYED_HEADER } from '../../../src/http/idempotency.js'
+import { stopIfEnding } from './terminal.js'
 
 /** A call not answered within this long counts as no answer (a status read; a submit of 1000 ids). */
 export const CALL_TIMEOUT_MS = 15_000
@@ -76,20 +77,29 @@ export function createServiceClient(base: string, headers: Record<string, string
   return {
     base,
     async call(path, request, timeoutMs, extraHeaders = {}) {
-      try {
-        const response = await fetch(`${base}${path}`, { method: 'POST', headers: { ...headers, ...extraHeaders }, body: JSON.stringify({ request }), signal: AbortSignal.timeout(timeoutMs) })
-        const text = await response.text()
-        return {
-          kind: 'answer',
-          status: response.status,
-          retryAfter: response.headers.get('retry-after'),
-          replayed: response.headers.get(REPLAYED_HEADER) === 'true',
-          body: parseBody(text),
-        }
-      } catch (err) {
-        return noAnswer(err, timeoutMs, base)
-      }
+      // An interrupt ends the CLI while the flow waits (for an answer, a pause): no call starts and no
+      // answer is acted on after it, so what it said of where things stand stays true.
+      stopIfEnding()
+      const answer = await ask(path, request, timeoutMs, extraHeaders)
+      stopIfEnding()
+      return answer
     },
+  }
+
+  async function ask(path: string, request: Record<string, unknown>, timeoutMs: number, extraHeaders: Record<string, string>): Promise<Answer> {
+    try {
+      const response = await fetch(`${base}${path}`, { method: 'POST', headers: { ...headers, ...extraHeaders }, body: JSON.stringify({ request }), signal: AbortSignal.timeout(timeoutMs) })
+      const text = await response.text()
+      return {
+        kind: 'answer',
+        status: response.status,
+        retryAfter: response.headers.get('retry-after'),
+        replayed: response.headers.get(REPLAYED_HEADER) === 'true',
+        body: parseBody(text),
+      }
+    } catch (err) {
+      return noAnswer(err, timeoutMs, base)
+    }
   }
 }
 

@@ -1,0 +1,31 @@
+// On a pipe (a log, `| tee`) Node writes stdout and stderr behind the process: what the reader has
+// not taken yet waits in Node, and process.exit drops it (a long list, the last line, the key to
+// resume with). The operator CLIs end here instead.
+
+/** The code the process ends with, once exitAfterFlush is called. */
+let endingWith: number | undefined
+
+/** Whether the process is ending (exitAfterFlush called): nothing more is started or said. */
+export const ending = () => endingWith !== undefined
+
+/**
+ * Ends the process with `code` once everything written so far to stdout and stderr is written; a
+ * reader gone (EPIPE) counts as written, nothing more can be. The first call decides the code, later ones change nothing.
+ */
+export function exitAfterFlush(code: number): void {
+  if (endingWith !== undefined) return
+  endingWith = code
+  let open = 2
+  for (const stream of [process.stdout, process.stderr]) {
+    let written = false
+    const done = () => {
+      if (written) return
+      written = true
+      open -= 1
+      if (open === 0) process.exit(code)
+    }
+    stream.on('error', done)
+    // Called once every write before it is done: the stream writes in order.
+    stream.write('', done)
+  }
+}
