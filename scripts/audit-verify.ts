@@ -11,6 +11,7 @@ import { whyNotVerified } from '../src/verification/deletion-verify-command.js'
 import { asksForHelp } from '../src/shared/asks-for-help.js'
 import { verifyTrailWithReceipts } from '../src/verification/trail-with-receipts.js'
 import { whyArgumentsRefused } from './lib/refused-arguments.js'
+import { exitAfterFlush } from './lib/exit-after-flush.js'
 
 // `npm run audit:verify`: walks every deletion audit chain (one per service instance, and the
 // single chain of earlier versions), recomputes every hash and checks each chain's anchors. Exit
@@ -133,4 +134,4 @@ try {
 } finally {
   await cassandra?.shutdown().catch(() => undefined)
 }
-process.exit(code)
+exitAfterFlush(code)

@@ -1,6 +1,7 @@
 import { loadConfig } from '../src/config/load-config.js'
 import { migrate } from '../src/store/migrations.js'
 import { runWithoutArguments } from './lib/operator-command.js'
+import { exitAfterFlush } from './lib/exit-after-flush.js'
 import { migrateConfiguredSearch } from './lib/search-migrate.js'
 
 // `npm run db:migrate`: keyspace and tables on the configured Cassandra (sunbird_cassandra_host/port),
@@ -12,4 +13,4 @@ const code = await runWithoutArguments('db:migrate', process.argv.slice(2), asyn
   console.log(ran.length ? `schema of keyspace ${config.cassandra.keyspace} is current (applied ${ran.join(', ')})` : `schema of keyspace ${config.cassandra.keyspace} was already current`)
   await migrateConfiguredSearch(config.search, (line) => console.log(line))
 })
-process.exit(code)
+exitAfterFlush(code)

@@ -7,6 +7,7 @@ import { projectRoot } from '../src/config/project-root.js'
 import { demoLearners, demoLearnersFile, demoUsers, DEMO_ORG } from './lib/demo-users.js'
 import { restoreKeycloakDemoUsers } from './lib/restore-keycloak-demo-users.js'
 import { runWithoutArguments } from './lib/operator-command.js'
+import { exitAfterFlush } from './lib/exit-after-flush.js'
 import { type SeedUser, seedUser } from './lib/seed-users.js'
 
 // `npm run db:seed`: (re)writes the demo users of config/keycloak/realm-sunbird.json into Cassandra,
@@ -42,4 +43,4 @@ const code = await runWithoutArguments('db:seed', process.argv.slice(2), async (
     console.log(added ? `restored ${added} demo user(s) in the local Keycloak` : 'demo users present in the local Keycloak')
   }
 })
-process.exit(code)
+exitAfterFlush(code)

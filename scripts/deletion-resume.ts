@@ -2,6 +2,7 @@ import { composeService } from '../src/compose.js'
 import { loadConfig } from '../src/config/load-config.js'
 import { deletionResumeCommand, type ResumeConnection } from './lib/deletion-resume-command.js'
 import { createLogger } from '../src/logging/logger.js'
+import { exitAfterFlush } from './lib/exit-after-flush.js'
 
 // `npm run deletion:resume [-- <requestId>]`: the operator's sweeper. Without an id it goes round
 // every open deletion request once, as many sweeper passes of 200 as that takes (those held by a
@@ -21,4 +22,4 @@ function connect(): ResumeConnection {
 }
 
 const code = await deletionResumeCommand(process.argv.slice(2), connect, { out: (text) => console.log(text), err: (text) => console.error(text) })
-process.exit(code)
+exitAfterFlush(code)

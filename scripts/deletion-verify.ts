@@ -7,6 +7,7 @@ import { CassandraDeletionRequests } from '../src/store/cassandra-deletion-reque
 import { CassandraPersonalTables } from '../src/store/cassandra-personal-tables.js'
 import { CassandraUserStore } from '../src/store/cassandra-user-store.js'
 import { type VerifyConnection, deletionVerifyCommand } from '../src/verification/deletion-verify-command.js'
+import { exitAfterFlush } from './lib/exit-after-flush.js'
 
 // `npm run deletion:verify -- <requestId>`: re-checks every configured store for the person of a
 // deletion request and for each user they managed (by id; by value for otp, rate_limit and
@@ -40,4 +41,4 @@ function connect(): VerifyConnection {
 }
 
 const code = await deletionVerifyCommand(process.argv.slice(2), connect, { out: (text) => console.log(text), err: (text) => console.error(text) })
-process.exit(code)
+exitAfterFlush(code)
