@@ -1321,6 +1321,24 @@ describe("a file of several jobs listing the caller's own id: it goes in the las
     expect(code).toBe(0)
   }, 30_000)
 
+  it('when the first submit is given up, its answer lost, then the run of lines it may have taken says the own id on a line inside it is not among them, held back for the last job; not said when the own line is outside', async () => {
+    const service = await stub((_request, res) => answer(res, 503, { ...envelope('api.user.delete.batch', 503, {}), params: { err: 'UOS_USRDLT0064', errmsg: 'unavailable', status: 'FAILED' } }))
+    const inside = fileWithOwn(1500, 3)
+    const outside = fileWithOwn(1500, 1200)
+
+    const spanning = await runCli(['--file', inside.path, '--url', service.url, '--give-up-after', '1'], ownCredentials)
+    const beyond = await runCli(['--file', outside.path, '--url', service.url, '--give-up-after', '1'], ownCredentials)
+
+    expect(spanning.out).toContain(
+      `1000 of 1500 ids may or may not have been submitted: the ones from line 1 to line 1001 of ${inside.path}, except your own id, on line 3 (held back for the last job)\n`,
+    )
+    expect(spanning.out).toContain(`500 of 1500 ids were not submitted: the ones from line 1002 of ${inside.path} on, and your own id, on line 3\n`)
+    expect(spanning.code).toBe(2)
+    expect(beyond.out).toContain(`1000 of 1500 ids may or may not have been submitted: the ones from line 1 to line 1000 of ${outside.path}\n`)
+    expect(beyond.out).not.toContain('except your own id')
+    expect(beyond.code).toBe(2)
+  }, 30_000)
+
   it('when --dry-run reads such a file, then it says the own id goes in the last job', async () => {
     const { path } = fileWithOwn(1001, 1)
     const { code, out } = await runCli(['--file', path, '--dry-run', '--url', await deadUrl()], ownCredentials)

@@ -169,7 +169,8 @@ function unsent(progress: SubmitProgress, order: SubmitOrder, runKey: string): s
 
 /**
  * The lines of the file the ids from `from` to `to` (in `order`) are on: a run of lines, to its end
- * when `to` is the order's; the caller's own id, held back from its place (ownIdLast), named apart.
+ * when `to` is the order's; the caller's own id, held back from its place (ownIdLast), named apart,
+ * and named as not among a run of lines of an earlier job that spans its line.
  */
 function whichIds(order: SubmitOrder, from: number, to: number): string {
   const { lines, path, ownLine } = order
@@ -177,6 +178,9 @@ function whichIds(order: SubmitOrder, from: number, to: number): string {
   const othersTo = ownHere ? to - 1 : to
   const others =
     othersTo === from ? undefined : to < order.ids.length ? `the ones from line ${lines[from]} to line ${lines[othersTo - 1]} of ${path}` : `the ones from line ${lines[from]} of ${path} on`
-  if (!ownHere) return others ?? ''
+  if (!ownHere) {
+    const spansOwn = others !== undefined && ownLine !== undefined && ownLine > (lines[from] ?? 0) && ownLine < (lines[othersTo - 1] ?? 0)
+    return spansOwn ? `${others}, except your own id, on line ${ownLine} (held back for the last job)` : (others ?? '')
+  }
   return others ? `${others}, and your own id, on line ${ownLine}` : `your own id, on line ${ownLine} of ${path}`
 }
