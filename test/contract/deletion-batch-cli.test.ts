@@ -341,7 +341,7 @@ describe('npm run deletion:batch run by a learner listing their own id, whose fi
     expect(out.match(/submitted job/g), out).toHaveLength(1)
     expect(out).toMatch(/^done: 0 deleted, (none|\S+=\d+) failed, \d+ cancelled \(not deleted\), of 1000$/m)
     expect(out).toContain(
-      `job ${jobId} was cancelled, and a cancel means stop: the last job, with your own id, was not submitted; to submit it all the same, run the same command again with --idempotency-key ${runKey}`,
+      `job ${jobId} was cancelled, and a cancel means stop: the last job, with your own id, was not submitted; to submit it all the same, run the same command again with --idempotency-key ${runKey} within 24 h (the service answers a job's key again that long; later, it would take the cancelled job as new and delete the users its cancel spared)`,
     )
     expect(out).toContain(`1 of 1001 ids were not submitted: your own id, on line 1 of ${file}`)
     expect(code).toBe(2)

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { IDEMPOTENCY_KEY_HEADER } from '../../../src/http/idempotency.js'
+import { IDEMPOTENCY_KEY_HEADER, REPLAY_TTL_SECONDS } from '../../../src/http/idempotency.js'
 import { type Accepted, isAccepted, MAX_IDS_PER_JOB, SUBMIT_PATH } from './batch-api.js'
 import { cancelsOfRun } from './cancels-of-run.js'
 import type { Followed } from './follow.js'
@@ -121,6 +121,9 @@ export async function submitAll(service: ServiceClient, order: SubmitOrder, opti
   return { jobIds: progress.jobIds }
 }
 
+/** How long the service answers a job's Idempotency-Key again: a rerun under the key past it submits the run's jobs anew. */
+const REPLAY_HOURS = REPLAY_TTL_SECONDS / 3600
+
 const jobsText = (jobIds: string[]) => (jobIds.length === 1 ? `job ${jobIds[0]} was` : `jobs ${jobIds.join(',')} were`)
 
 /**
@@ -131,7 +134,7 @@ const jobsText = (jobIds: string[]) => (jobIds.length === 1 ? `job ${jobIds[0]} 
 function keptBack(cancelled: string[], order: SubmitOrder, start: number, runKey: string): string {
   const total = order.ids.length
   return [
-    `${jobsText(cancelled)} cancelled, and a cancel means stop: the last job, with your own id, was not submitted; to submit it all the same, run the same command again with --idempotency-key ${runKey}`,
+    `${jobsText(cancelled)} cancelled, and a cancel means stop: the last job, with your own id, was not submitted; to submit it all the same, run the same command again with --idempotency-key ${runKey} within ${REPLAY_HOURS} h (the service answers a job's key again that long; later, it would take the cancelled job as new and delete the users its cancel spared)`,
     `${total - start} of ${total} ids were not submitted: ${whichIds(order, start, total)}`,
   ].join('\n')
 }
