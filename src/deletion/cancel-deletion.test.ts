@@ -359,6 +359,74 @@ describe('a cancel of a completed soft deletion held up between its listing and 
     await expect(cancelDeletion(w.deps, { userId: TARGET, caller: self() })).resolves.toEqual({ requestId: 'soft-1' })
     expect(await lockOutStanding(w, TARGET)).toBe('active')
   })
+  it('when it stalls after listing until its lease has a millisecond left and its move of the hold lands after that lease would have ended, then the sweeper does not take the request meanwhile: the hold restoring stays listed, and the sweeper finishes the cancel though the process died', async () => {
+    // Arrange: the listing lands, then the run stalls until 1 ms of its lease is left; the move of the hold is held back.
+    const w = await softDeleted()
+    const stalled = gate()
+    const swapHeld = gate()
+    const relist = w.requests.relist.bind(w.requests)
+    const reopen = w.requests.reopen.bind(w.requests)
+    const swap = w.states.swap.bind(w.states)
+    let stalling = true
+    let swapping = false
+    let dead = false
+    w.requests.relist = async (...args) => {
+      if (dead) throw new Error('the process died here')
+      await relist(...args)
+      if (stalling) {
+        stalling = false
+        await stalled.opened
+      }
+    }
+    w.requests.reopen = async (...args) => {
+      if (dead) throw new Error('the process died here')
+      return reopen(...args)
+    }
+    w.states.swap = async (...args) => {
+      swapping = true
+      await swapHeld.opened
+      return swap(...args)
+    }
+    const cancel = cancelDeletion(w.deps, { userId: TARGET, caller: self() }).catch((err: unknown) => err)
+    await vi.waitFor(() => expect(stalling).toBe(false))
+    w.clock.advance(WORLD_LEASE_MS - 1)
+    stalled.open()
+    await vi.waitFor(() => expect(swapping).toBe(true))
+
+    // Act: the lease the cancel took would have ended; the sweeper passes; the move lands, and the process dies at its next write.
+    w.clock.advance(2)
+    await resumeOpenDeletions(w.deps)
+    dead = true
+    swapHeld.open()
+    await cancel
+    dead = false
+
+    // Assert: the hold is the cancel's, on a request still listed, and the sweeper finishes the cancel once the renewed lease ends.
+    expect(w.states.peek(TARGET)).toMatchObject({ mode: 'restoring' })
+    expect((await w.requests.listOpen(10, w.clock.now())).map((entry) => entry.id)).toEqual(['soft-1'])
+    w.clock.advance(WORLD_LEASE_MS + 1)
+    await resumeOpenDeletions(w.deps)
+    expect(w.requests.peek('soft-1')?.state).toBe('cancelled')
+    expect(await lockOutStanding(w, TARGET)).toBe('active')
+  })
+
+  it('when it reaches its move of the hold with most of its lease left, then it writes nothing more to the request before that move', async () => {
+    // Arrange
+    const w = await softDeleted()
+    w.timeline.clear()
+
+    // Act
+    await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
+
+    // Assert: from taking the lease to the move, the listing's writes alone.
+    const calls = w.timeline.entries
+    const upToSwap = calls.slice(
+      calls.indexOf('requests.acquireLease'),
+      calls.findIndex((call) => call.startsWith('states.swap')),
+    )
+    expect(upToSwap).toContain('requests.relist')
+    expect(upToSwap.filter((call) => call.startsWith('requests.renewLease') || call.startsWith('requests.confirmLease'))).toEqual([])
+  })
 })
 
 describe('cancelDeletion and the Keycloak accounts the soft deletion disabled', () => {

@@ -5,7 +5,7 @@ import { deletionBasis } from './deletion-policy.js'
 import { type DeletionRequest, isFinished, isSupersedable, type StepName, type StepOutcome } from './deletion-request.js'
 import { DependencyUnavailableError, keptChanging, NotPermittedError, UserErasedError, UserNotDeletedError, UserNotFoundError, WordedCause } from './errors.js'
 import { isDeleted } from './is-deleted.js'
-import { checkpointSteps, closedReadStillFresh, closeFinished, finishUnderLease, giveBack, LeaseLostError, leaseUntil, reclaimLease } from './lease.js'
+import { checkpointSteps, closedReadStillFresh, closeFinished, finishUnderLease, giveBack, holdLeaseAhead, LeaseLostError, leaseUntil, reclaimLease } from './lease.js'
 import type { UserDeletionState } from './ports.js'
 import { intentOf } from './repeat-rules.js'
 import type { RunDeps } from './run-deletion.js'
@@ -367,10 +367,11 @@ async function cancelOnce(deps: DeleteUserDeps, input: CancelDeletionInput, comm
       // A caller already told "retry" (its deadline passed while this run waited for the lease) gets no listing either.
       commit?.throwIfToldRetry()
       await listForCancel(deps, request, input.caller.userId)
-      // Stalled past its lease: taken back first (one lightweight transaction, only then), so a cancel
-      // whose request the sweeper took meanwhile (and unlisted, the hold still soft) stops here
-      // rather than moving the hold of a request nobody lists any more.
-      await reclaimLease(deps, request)
+      // Stalled over half its lease: renewed first (nothing written otherwise), so the sweeper cannot
+      // take the request (and, the hold still soft, unlist it) while the move below is on its way,
+      // and a cancel whose request it took already stops here rather than moving the hold of a
+      // request nobody lists any more.
+      await holdLeaseAhead(deps, request)
       // The point of no return: the restore begins (or an interrupted one is finished). Only now, so
       // an answer given at the end of the decision wait always follows a move of the hold under way.
       commit?.enter()

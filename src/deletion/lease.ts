@@ -59,8 +59,9 @@ export const fencedLease = (leaseUntil: Date, fence: Date | undefined): Date => 
 
 /**
  * A checkpoint: records outcomes and the state under the lease the run holds, and renews that
- * lease. The one place a run's lease moves forward while it makes progress (reclaimLease is the
- * other, for a run whose lease ran out before its end).
+ * lease. The one place a run's lease moves forward while it makes progress (reclaimLease is
+ * another, for a run whose lease ran out before its end, and holdLeaseAhead, before a write the
+ * lease does not fence).
  */
 export async function checkpointSteps(
   deps: { requests: Pick<DeletionRequestStore, 'recordSteps' | 'confirmLease'>; clock: Clock; leaseMs: number },
@@ -93,6 +94,27 @@ export async function reclaimLease(deps: { requests: Pick<DeletionRequestStore, 
   if (heldUntil === undefined || !leaseRunOut(deps, request)) return
   const until = leaseUntil(deps)
   await deps.requests.renewLease(request.id, until, heldUntil)
+  request.heldUntil = until
+}
+
+/**
+ * Makes sure the run holds the request for at least half its lease more before a write the lease
+ * does not fence (a cancel's move of the user's hold, a compare-and-set on another table): sent
+ * while the lease held but landing after it ended, such a write could follow another runner's
+ * take-over and undo what that runner concluded from what it read. With less than half the lease
+ * left by the run's clock, it is renewed from now: the store's renewLease, a plain write while it
+ * holds (confirmed by one compare-and-set only when answered after it ran out, as checkpointSteps
+ * does), a compare-and-set once it has run out (as reclaimLease). A run that took its lease just
+ * before writes nothing. LeaseLostError when another runner took the request meanwhile.
+ */
+export async function holdLeaseAhead(deps: { requests: Pick<DeletionRequestStore, 'renewLease' | 'confirmLease'>; clock: Clock; leaseMs: number }, request: DeletionRequest): Promise<void> {
+  const held = request.heldUntil
+  const now = deps.clock.now()
+  if (held === undefined || held.getTime() - now.getTime() >= deps.leaseMs / 2) return
+  const sentWithin = leaseHoldsAt(held, now)
+  const until = leaseUntil(deps, now)
+  await deps.requests.renewLease(request.id, until, held)
+  if (sentWithin && !leaseHoldsAt(held, deps.clock.now())) await deps.requests.confirmLease(request.id, until)
   request.heldUntil = until
 }
 
