@@ -230,6 +230,15 @@ describe('checkReceiptAgain, a mismatch held again against the receipt stored on
     expect(checkBeforeAndAfter(edited, null, [partialRecord]).again).toBe('no receipt')
     expect(checkBeforeAndAfter(edited, undefined, [partialRecord]).again).toBe('no such request')
   })
+  it('when a completed receipt its walked deletion.completed contradicts is rewritten during the walk into another its deletion.completed contradicts, then that is the mismatch: nothing settles a request after its deletion.completed', () => {
+    const tampered = JSON.stringify({ ...receipt(), stores: [] })
+    const tamperedAgain = JSON.stringify({ ...receipt(), stores: [], completedAt: '2024-05-20T10:30:00.000Z' })
+
+    const { first, again } = checkBeforeAndAfter(tampered, tamperedAgain, [partialRecord, completedRecord])
+
+    expect(first).toMatchObject({ matches: false, event: 'deletion.completed' })
+    expect(again).toMatchObject({ matches: false, storedSha256: receiptSha256(JSON.parse(tamperedAgain)), auditedSha256: receiptSha256(receipt()), event: 'deletion.completed' })
+  })
 })
 
 describe('a receipt held against the trail a deletion wrote (in-memory ports)', () => {

@@ -170,9 +170,10 @@ export function checkReceipt(requestId: string, stored: StoredReceipt | null | u
  * `deletion.completed`, which the walk may still read; beside it the partial receipt read before
  * the walk is a mismatch (REPLACED_BY), though nothing was put back. Unchanged, the mismatch
  * stands. Changed, the receipt stored now is judged against the records walked: it matches, or is
- * a mismatch no record still to come can undo (a receipt no settle of this request stored, or a
- * partial one beside a `deletion.completed` appended before it was read); else the record that
- * settled it may be on a chain the walk had passed, and there is no verdict: run it again.
+ * a mismatch no record still to come can undo (a receipt no settle of this request stored, a
+ * completed one its walked `deletion.completed` contradicts, or a partial one beside a
+ * `deletion.completed` appended before it was read); else the record that settled it may be on a
+ * chain the walk had passed, and there is no verdict: run it again.
  */
 export function checkReceiptAgain(
   requestId: string,
@@ -186,7 +187,11 @@ export function checkReceiptAgain(
   const now = checkReceipt(requestId, stored, audited)
   if (typeof now === 'string') return now === 'no record with its digest' ? 'settled during the walk' : now
   const settledBy = stored ? settlingEvent(requestId, stored) : undefined
-  return now.matches || settledBy === undefined || now.event !== settledBy ? now : 'settled during the walk'
+  // Only a settle that a later one may follow (a partial one) can have a newer record on a chain
+  // the walk had passed: nothing settles a request after its deletion.completed, so a completed
+  // receipt one contradicts was changed, whenever it was read.
+  const settlesAgain = settledBy !== undefined && Object.hasOwn(REPLACED_BY, settledBy)
+  return now.matches || !settlesAgain || now.event !== settledBy ? now : 'settled during the walk'
 }
 
 const REASONS: Readonly<Record<NoReceiptVerdict, [one: string, many: string]>> = {
