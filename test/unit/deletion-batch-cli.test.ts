@@ -1098,7 +1098,8 @@ describe('npm run deletion:batch -- --job <id> --cancel', () => {
 
     const { code, out } = await runCli(['--job', jobId, '--cancel', '--url', service.url], CREDENTIALS)
 
-    expect(out).toContain(`cancel of job ${jobId} refused: 403`)
+    // A plain-text refusal has no err: one space between the status and the message, none doubled.
+    expect(out).toContain(`cancel of job ${jobId} refused: 403 ${errorEntry('FORBIDDEN').errmsg}\n`)
     expect(out).toContain('no job was cancelled')
     expect(service.requests.map((request) => request.path)).toEqual([CANCEL])
     expect(code).toBe(2)

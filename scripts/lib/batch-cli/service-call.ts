@@ -152,7 +152,7 @@ function parseBody(text: string): Body {
 }
 
 /** A refusal as the operator reads it: the HTTP status, then the envelope's err and errmsg. */
-export const refusal = (status: number, body: Body) => `${status} ${body.params?.err ?? ''} ${body.params?.errmsg ?? ''}`.trim()
+export const refusal = (status: number, body: Body) => [status, body.params?.err, body.params?.errmsg].filter((part) => part !== undefined && part !== null && part !== '').join(' ')
 
 /** Retry-After in seconds or as an HTTP date, bounded by MAX_RETRY_AFTER_MS. */
 export function retryAfterMs(header: string | null): number | undefined {
