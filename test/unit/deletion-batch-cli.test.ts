@@ -1395,7 +1395,7 @@ describe("a file of several jobs listing the caller's own id: it goes in the las
     expect(events).toEqual([`submit ${runKey}/1`, `cancelled ${jobId}`])
     expect(out).toContain('done: 0 deleted, none failed, 1000 cancelled (not deleted), of 1000')
     expect(out).toContain(
-      `job ${jobId} was cancelled, and a cancel means stop: the last job, with your own id, was not submitted; to submit it all the same, run the same command again with --idempotency-key ${runKey} within 24 h (the service answers a job's key again that long; later, it would take the cancelled job as new and delete the users its cancel spared)`,
+      `job ${jobId} was cancelled, and a cancel means stop: the last job, with your own id, was not submitted; to submit it all the same, run the same command again with --idempotency-key ${runKey} before 2024-05-21T09:08:56.812Z (the service answers the run's jobs' keys again until a day after it recorded the first; later, it would take the cancelled job as new and delete the users its cancel spared)`,
     )
     expect(out).toContain(`500 of 1500 ids were not submitted: the ones from line 1002 of ${path} on, and your own id, on line 3`)
     expect(code).toBe(2)

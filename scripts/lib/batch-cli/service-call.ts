@@ -44,7 +44,7 @@ const CERT_TRUST_CODES = new Set([
   'CERT_REJECTED',
 ])
 
-export type Body = { params?: { err?: string | null; errmsg?: string | null }; result?: unknown }
+export type Body = { ts?: unknown; params?: { err?: string | null; errmsg?: string | null }; result?: unknown }
 export type Answer =
   | {
       kind: 'answer'

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { IDEMPOTENCY_KEY_HEADER, REPLAY_TTL_SECONDS } from '../../../src/http/idempotency.js'
+import { parseSunbirdTimestamp } from '../../../src/shared/sunbird-timestamp.js'
 import { type Accepted, isAccepted, MAX_IDS_PER_JOB, SUBMIT_PATH } from './batch-api.js'
 import { cancelsOfRun } from './cancels-of-run.js'
 import type { Followed } from './follow.js'
@@ -10,7 +11,8 @@ import { callRetrying, mayHaveRecorded } from './retry-rules.js'
 import type { ServiceClient } from './service-call.js'
 import { fail } from './terminal.js'
 
-type Submitted = Accepted & { replayed: boolean }
+/** A job accepted: `acceptedAt` is when the service first recorded it (a replayed answer keeps the first one's time). */
+type Submitted = Accepted & { replayed: boolean; acceptedAt: Date }
 
 /** How far the submits got: what a give-up or an interrupt names. */
 interface SubmitProgress {
@@ -22,6 +24,8 @@ interface SubmitProgress {
   trying: boolean
   /** A try of that job may have reached the service (no answer after it left, a 5xx…): the job may be recorded. */
   reached: boolean
+  /** When the service recorded the earliest job of the run: its key is the first the service stops answering again. */
+  firstAcceptedAt?: Date
 }
 
 /**
@@ -43,7 +47,7 @@ async function submitJob(service: ServiceClient, request: { userIds: string[]; m
   const { answered } = call
   // Anything but a 202 with a job id (a web page, a proxy): a job may be recorded that this CLI cannot name, so it is not tried again.
   return answered.status === 202 && isAccepted(answered.body.result)
-    ? { ...answered.body.result, replayed: answered.replayed }
+    ? { ...answered.body.result, replayed: answered.replayed, acceptedAt: parseSunbirdTimestamp(answered.body.ts) ?? new Date() }
     : { problem: `not a batch answer from ${service.base}${SUBMIT_PATH} (is --url the deletion service?)` }
 }
 
@@ -101,7 +105,7 @@ export async function submitAll(service: ServiceClient, order: SubmitOrder, opti
       )
       const followed = await settleFirst(progress.jobIds, unsent(progress, order, runKey).join('\n'))
       const cancels = cancelsOfRun(followed, recordedEarlier)
-      if (cancels.stopping.length > 0) return { jobIds: progress.jobIds, keptBack: { followed, why: keptBack(cancels.stopping, order, start, runKey) } }
+      if (cancels.stopping.length > 0) return { jobIds: progress.jobIds, keptBack: { followed, why: keptBack(cancels.stopping, order, start, runKey, progress.firstAcceptedAt) } }
       if (cancels.before.length > 0)
         console.log(`${jobsText(cancels.before)} cancelled before this run: the last job, with your own id, is submitted all the same, as this run again under --idempotency-key asks`)
       exitOnInterrupt(() => standing(progress, order, runKey))
@@ -113,6 +117,7 @@ export async function submitAll(service: ServiceClient, order: SubmitOrder, opti
       fail(`${job.problem}${recorded}\n${standing(progress, order, runKey)}`)
     }
     progress.jobIds.push(job.jobId)
+    if (progress.firstAcceptedAt === undefined || job.acceptedAt < progress.firstAcceptedAt) progress.firstAcceptedAt = job.acceptedAt
     if (job.replayed && options.idempotencyKey) recordedEarlier.add(job.jobId)
     // Said at once, so a follow cut short can be resumed with --job.
     const earlier = options.idempotencyKey ? 'recorded already under this --idempotency-key' : 'recorded by an earlier try whose answer was lost'
@@ -121,8 +126,14 @@ export async function submitAll(service: ServiceClient, order: SubmitOrder, opti
   return { jobIds: progress.jobIds }
 }
 
-/** How long the service answers a job's Idempotency-Key again: a rerun under the key past it submits the run's jobs anew. */
-const REPLAY_HOURS = REPLAY_TTL_SECONDS / 3600
+/**
+ * Until when a run again under the key finds the run's jobs recorded: the service answers a job's
+ * Idempotency-Key again for REPLAY_TTL_SECONDS from when it recorded it, so from the earliest job's
+ * time, less an hour for the clocks of the service, Cassandra and this machine to differ. Past it,
+ * the run again would take a cancelled job as new.
+ */
+const RERUN_CLOCK_MARGIN_MS = 60 * 60 * 1000
+const rerunDeadline = (firstAcceptedAt: Date) => new Date(firstAcceptedAt.getTime() + REPLAY_TTL_SECONDS * 1000 - RERUN_CLOCK_MARGIN_MS)
 
 const jobsText = (jobIds: string[]) => (jobIds.length === 1 ? `job ${jobIds[0]} was` : `jobs ${jobIds.join(',')} were`)
 
@@ -131,10 +142,10 @@ const jobsText = (jobIds: string[]) => (jobIds.length === 1 ? `job ${jobIds[0]} 
  * back: which job was cancelled, that the last was not submitted, how to submit it all the same
  * (a run again under its key: cancelsOfRun lets that one through), and the lines of its ids.
  */
-function keptBack(cancelled: string[], order: SubmitOrder, start: number, runKey: string): string {
+function keptBack(cancelled: string[], order: SubmitOrder, start: number, runKey: string, firstAcceptedAt = new Date()): string {
   const total = order.ids.length
   return [
-    `${jobsText(cancelled)} cancelled, and a cancel means stop: the last job, with your own id, was not submitted; to submit it all the same, run the same command again with --idempotency-key ${runKey} within ${REPLAY_HOURS} h (the service answers a job's key again that long; later, it would take the cancelled job as new and delete the users its cancel spared)`,
+    `${jobsText(cancelled)} cancelled, and a cancel means stop: the last job, with your own id, was not submitted; to submit it all the same, run the same command again with --idempotency-key ${runKey} before ${rerunDeadline(firstAcceptedAt).toISOString()} (the service answers the run's jobs' keys again until a day after it recorded the first; later, it would take the cancelled job as new and delete the users its cancel spared)`,
     `${total - start} of ${total} ids were not submitted: ${whichIds(order, start, total)}`,
   ].join('\n')
 }
