@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { InMemoryDeletionRequests } from '../../test/support/fakes/in-memory-deletion-requests.js'
 import { ManualClock, Timeline } from '../../test/support/fakes/timeline.js'
 import type { DeletionRequest } from './deletion-request.js'
-import { checkpointSteps, closeFinished, LeaseLostError } from './lease.js'
+import { checkpointSteps, closeFinished, holdLeaseAhead, LeaseLostError } from './lease.js'
 
 const START = new Date(Date.UTC(2024, 4, 20, 10, 0, 0))
 const LEASE_MS = 30_000
@@ -69,6 +69,81 @@ describe('a checkpoint of a run that holds its request', () => {
     expect(request.heldUntil).toEqual(new Date(START.getTime() + 25_000 + LEASE_MS))
     expect(timeline.count('requests.confirmLease')).toBe(1)
     expect(await requests.acquireLease(request.id, clock.now(), new Date(clock.now().getTime() + LEASE_MS))).toBe(false)
+  })
+})
+
+describe('holding the lease ahead of a write it does not fence', () => {
+  it('when more than half the lease is left, then nothing is written and the lease stays as it was', async () => {
+    const { request, requests, clock, timeline } = heldRequest()
+    const held = request.heldUntil
+    clock.advance(LEASE_MS / 2 - 1)
+
+    await holdLeaseAhead({ requests, clock, leaseMs: LEASE_MS }, request)
+
+    expect(request.heldUntil).toEqual(held)
+    expect(timeline.count('requests.renewLease')).toBe(0)
+    expect(timeline.count('requests.confirmLease')).toBe(0)
+  })
+
+  it('when less than half the lease is left and the renew is answered while it holds, then the lease is renewed from now with no further statement', async () => {
+    const { request, requests, clock, timeline } = heldRequest()
+    clock.advance(LEASE_MS / 2 + 1)
+
+    await holdLeaseAhead({ requests, clock, leaseMs: LEASE_MS }, request)
+
+    const renewed = new Date(START.getTime() + LEASE_MS / 2 + 1 + LEASE_MS)
+    expect(request.heldUntil).toEqual(renewed)
+    expect(requests.leaseOf(request.id)).toEqual(renewed)
+    expect(timeline.count('requests.renewLease')).toBe(1)
+    expect(timeline.count('requests.confirmLease')).toBe(0)
+  })
+
+  it('when the renew, sent within the lease, is answered after it ran out but nobody took the request, then the lease it set is confirmed and held', async () => {
+    const { request, requests, clock, timeline } = heldRequest()
+    clock.advance(25_000)
+    const renew = requests.renewLease.bind(requests)
+    requests.renewLease = async (...args) => {
+      await renew(...args)
+      clock.advance(10_000)
+    }
+
+    await holdLeaseAhead({ requests, clock, leaseMs: LEASE_MS }, request)
+
+    expect(request.heldUntil).toEqual(new Date(START.getTime() + 25_000 + LEASE_MS))
+    expect(timeline.count('requests.confirmLease')).toBe(1)
+    expect(await requests.acquireLease(request.id, clock.now(), new Date(clock.now().getTime() + LEASE_MS))).toBe(false)
+  })
+
+  it('when the renew, sent within the lease, is answered after it ran out and another runner took the request meanwhile, then the run stops: LeaseLostError, its lease not taken as renewed', async () => {
+    const { request, requests, clock } = heldRequest()
+    const held = request.heldUntil
+    clock.advance(25_000)
+    const taker = { until: new Date(0) }
+    // Cassandra stalls the plain renew past the lease; another instance's sweeper takes the request,
+    // and its lease wins over the late renew by its later timestamp.
+    requests.renewLease = async (id) => {
+      clock.advance(10_000)
+      taker.until = new Date(clock.now().getTime() + LEASE_MS)
+      expect(await requests.acquireLease(id, clock.now(), taker.until)).toBe(true)
+    }
+
+    await expect(holdLeaseAhead({ requests, clock, leaseMs: LEASE_MS }, request)).rejects.toBeInstanceOf(LeaseLostError)
+
+    expect(request.heldUntil).toEqual(held)
+    expect(requests.leaseOf(request.id)).toEqual(taker.until)
+  })
+
+  it('when the lease has run out and another runner took the request, then the run stops: LeaseLostError, the taker keeps its lease', async () => {
+    const { request, requests, clock } = heldRequest()
+    const held = request.heldUntil
+    clock.advance(LEASE_MS + 1)
+    const takerUntil = new Date(clock.now().getTime() + LEASE_MS)
+    expect(await requests.acquireLease(request.id, clock.now(), takerUntil)).toBe(true)
+
+    await expect(holdLeaseAhead({ requests, clock, leaseMs: LEASE_MS }, request)).rejects.toBeInstanceOf(LeaseLostError)
+
+    expect(request.heldUntil).toEqual(held)
+    expect(requests.leaseOf(request.id)).toEqual(takerUntil)
   })
 })
 
