@@ -145,6 +145,15 @@ function holdingWrites(db: Client, held: (query: string, options?: QueryOptions)
           return target.execute(query, params, options)
         }
       }
+      if (property === 'batch') {
+        return async (queries: { query: string; params: unknown[] }[], options?: QueryOptions) => {
+          if (queries.some(({ query }) => held(query, options))) {
+            reached.resolve()
+            await landed.promise
+          }
+          return target.batch(queries, options)
+        }
+      }
       const value = Reflect.get(target, property, target)
       return typeof value === 'function' ? value.bind(target) : value
     },
@@ -156,6 +165,9 @@ function holdingWrites(db: Client, held: (query: string, options?: QueryOptions)
 const isFencedCreate = (query: string, options?: QueryOptions) => query.startsWith(`INSERT INTO ${ks}.user_deletion_request (`) && options?.timestamp !== undefined
 /** An unlist: the open entry's delete (the held store is asked only for unlists under a lease). */
 const isUnlist = (query: string) => query.startsWith(`DELETE FROM ${ks}.user_deletion_request_open `)
+
+/** A relist under a lease: the open entry's insert sent with a write time of its own. */
+const isFencedRelist = (query: string, options?: QueryOptions) => query.startsWith(`INSERT INTO ${ks}.user_deletion_request_open `) && options?.timestamp !== undefined
 
 /** The client, with the next create's open entry written and its answer then lost (a driver timeout). */
 function losingNextEntryAnswer(db: Client): Client {
@@ -206,6 +218,10 @@ export function cassandraDeletionRequests(db: Client): DeletionRequestStoreSubje
     },
     withFencedUnlistsHeld() {
       const { client, reached, land } = holdingWrites(db, isUnlist)
+      return { store: new CassandraDeletionRequests(client, ks), reached, land }
+    },
+    withFencedRelistsHeld() {
+      const { client, reached, land } = holdingWrites(db, isFencedRelist)
       return { store: new CassandraDeletionRequests(client, ks), reached, land }
     },
     withFencedCreateAnswersLost: () => new CassandraDeletionRequests(losingFencedCreateAnswers(db), ks),

@@ -20,6 +20,11 @@ export interface DeletionRequestStoreSubject extends ContractSubject {
    * (a stalled connection): `reached` once one is held; they land at `land()`.
    */
   withFencedUnlistsHeld(): { store: DeletionRequestStore; reached: Promise<void>; land(): void }
+  /**
+   * A store over the same requests whose relists under a lease are held back once stamped and sent
+   * (a stalled connection): `reached` once one is held; they land at `land()`.
+   */
+  withFencedRelistsHeld(): { store: DeletionRequestStore; reached: Promise<void>; land(): void }
   /** A store over the same requests whose next fenced create's answer is lost (a timeout). */
   withFencedCreateAnswersLost(): DeletionRequestStore
   /** Takes away the row of a request, leaving its open entry: a create whose row never applied. */
@@ -870,6 +875,50 @@ export function describeDeletionRequestStoreContract(implementation: string, fac
         expect(await s.store.openEntry(within.id)).toMatchObject({ id: within.id, dueAt: eraseAt })
         expect((await s.store.openEntry(past.id))?.dueAt).toBeUndefined()
         expect(await isListedOpen(s, past.id)).toBe(true)
+      })
+
+      test("when a run's relist due later, sent while its lease held, lands after a cancel took the request past that lease and listed it due at once, then it stays due at once", async (s) => {
+        const eraseAt = new Date(Date.now() + 3600 * SECOND)
+        // Long enough for the create and the relist's send; the case waits it out.
+        const heldUntil = new Date(Date.now() + SECOND)
+        const request = await created(s, { plan: 'soft', schedule: { plan: 'sunbird', eraseAt } }, heldUntil)
+        const held = s.withFencedRelistsHeld()
+        const stalled = held.store.relist(request, eraseAt, heldUntil)
+        await held.reached
+        await waitUntil("the run's lease to run out", () => Date.now() > heldUntil.getTime(), { intervalMs: 20 })
+        const now = new Date()
+        expect(await s.store.acquireLease(request.id, now, new Date(now.getTime() + 30 * SECOND))).toBe(true)
+        await s.store.relist(request)
+
+        held.land()
+        await stalled
+
+        expect((await s.store.openEntry(request.id))?.dueAt).toBeUndefined()
+        expect(await isListedOpen(s, request.id)).toBe(true)
+      })
+
+      test("when a run's relist due later, sent while its lease held, lands after another run took the request past that lease, closed it and unlisted it, then it stays unlisted", async (s) => {
+        const eraseAt = new Date(Date.now() + 3600 * SECOND)
+        // Long enough for the create and the relist's send; the case waits it out.
+        const heldUntil = new Date(Date.now() + SECOND)
+        const request = await created(s, { plan: 'soft', schedule: { plan: 'sunbird', eraseAt } }, heldUntil)
+        const held = s.withFencedRelistsHeld()
+        const stalled = held.store.relist(request, eraseAt, heldUntil)
+        await held.reached
+        await waitUntil("the run's lease to run out", () => Date.now() > heldUntil.getTime(), { intervalMs: 20 })
+        const now = new Date()
+        const taken = new Date(now.getTime() + 30 * SECOND)
+        expect(await s.store.acquireLease(request.id, now, taken)).toBe(true)
+        await s.store.finish(request.id, 'cancelled', {}, taken)
+        await s.store.unlist(request.id, taken)
+        await s.store.releaseLease(request.id, taken)
+
+        held.land()
+        await stalled
+
+        expect(await s.store.isClosed(request.id)).toBe(true)
+        expect(await s.store.isListed(request.id)).toBe(false)
+        expect(await s.store.openEntry(request.id)).toBeUndefined()
       })
 
       test('when a run unlists its finished request under the lease it holds, then it is unlisted; past that lease, once a cancel took the request and listed it, the unlist writes nothing', async (s) => {

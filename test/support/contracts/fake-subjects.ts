@@ -71,6 +71,7 @@ export function fakeDeletionRequests(): DeletionRequestStoreSubject {
     store,
     withFencedCreatesHeld: () => ({ store, ...store.holdFencedCreates() }),
     withFencedUnlistsHeld: () => ({ store, ...store.holdFencedUnlists() }),
+    withFencedRelistsHeld: () => ({ store, ...store.holdFencedRelists() }),
     withFencedCreateAnswersLost: () => store.failNext('createFenced', new DependencyUnavailableError('cassandra')),
     loseRow: async (id) => store.loseRow(id),
     // The fake's failed create lists nothing (its entry never lands), which keeps nothing to create from, as the adapter's withdrawal leaves it.

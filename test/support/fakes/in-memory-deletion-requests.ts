@@ -29,6 +29,8 @@ interface Row {
   createdStamp: number
   /** When the last write that listed it (a create, reopen or relist) was stamped: an unlist stamped before it, landing late, changes nothing. */
   listedStamp: number
+  /** When the last unlist that landed was stamped: a listing stamped before it, landing late (a held-back relist), changes nothing. */
+  unlistedStamp: number
   /** What its open entry kept (a create's, not a fenced create's or a seeded row's): the request as created. */
   kept?: DeletionRequest
 }
@@ -75,7 +77,9 @@ const EPOCH = new Date(0)
  *   under one it holds, it is stamped when called, and held back (holdFencedUnlists) and landing after a
  *   listing stamped later, it changes nothing); reopen lists a request again, due at once, recording its `cancelledBy` when given;
  *   nameCanceller records `cancelledBy` and changes nothing else;
- *   relist lists a request's entry again, due at `dueAt` or at once, and changes nothing else;
+ *   relist lists a request's entry again, due at `dueAt` or at once, and changes nothing else (under
+ *   a lease it holds, it is stamped when called, and held back (holdFencedRelists) and landing after
+ *   a listing or an unlist stamped later, it changes nothing);
  *   under a `heldUntil` the clock is past, it writes nothing, and finish writes its state but not its `dueAt`;
  * - isClosed: the request is finished and its lease at the epoch (given back); a finish to a
  *   finished state without `heldUntil` breaks the port's promise and throws;
@@ -103,6 +107,8 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
   private fencedCreatesHeld: { reached: () => void; landed: Promise<void> } | undefined
   /** While set, unlists under a lease wait for it once stamped (holdFencedUnlists). */
   private fencedUnlistsHeld: { reached: () => void; landed: Promise<void> } | undefined
+  /** While set, relists under a lease wait for it once stamped (holdFencedRelists). */
+  private fencedRelistsHeld: { reached: () => void; landed: Promise<void> } | undefined
   private readonly rows = new Map<string, Row>()
   private readonly entriesWithoutRequest = new Map<string, EntryWithoutRequest>()
   /** Where the last listOpen that stopped at its limit stopped (an id: the fake's ring is in id order). */
@@ -135,6 +141,7 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
       open: options.open ?? !isFinished(request.state),
       createdStamp: stamp,
       listedStamp: stamp,
+      unlistedStamp: 0,
     })
     return this
   }
@@ -272,6 +279,23 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
     }
   }
 
+  /**
+   * Holds back every relist under a lease from now on, once stamped, as a stalled connection would:
+   * `reached` once one is held, and they all land at `land()`.
+   */
+  holdFencedRelists(): { reached: Promise<void>; land: () => void } {
+    const reached = deferred()
+    const landed = deferred()
+    this.fencedRelistsHeld = { reached: reached.resolve, landed: landed.promise }
+    return {
+      reached: reached.promise,
+      land: () => {
+        this.fencedRelistsHeld = undefined
+        landed.resolve()
+      },
+    }
+  }
+
   /** A write time for a create, a listing or an unlist under a lease: µs by the clock, strictly increasing. */
   private stamp(): number {
     const now = this.clock.now().getTime() * 1000
@@ -283,7 +307,7 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
     const { reason: _reason, receipt: _receipt, ...stored } = structuredClone(request)
     // organisationids is a set<text> column: each id once, in sorted order.
     const target = { ...stored.target, organisationIds: [...new Set(stored.target.organisationIds)].sort() }
-    this.rows.set(request.id, { request: { ...stored, target, steps: {} }, leaseUntil: new Date(leaseUntil), open: true, createdStamp, listedStamp: createdStamp })
+    this.rows.set(request.id, { request: { ...stored, target, steps: {} }, leaseUntil: new Date(leaseUntil), open: true, createdStamp, listedStamp: createdStamp, unlistedStamp: 0 })
     // The entry Cassandra lists is keyed by the id: a create arriving late lists its request once.
     this.entriesWithoutRequest.delete(request.id)
   }
@@ -436,7 +460,9 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
     this.entriesWithoutRequest.delete(id)
     const row = this.rows.get(id)
     // Landing late, it loses to a listing stamped after it (a later taker's), as Cassandra's cells keep the newer write.
-    if (row && row.listedStamp < stamp) row.open = false
+    if (!row) return
+    if (row.listedStamp < stamp) row.open = false
+    row.unlistedStamp = Math.max(row.unlistedStamp, stamp)
   }
 
   /**
@@ -489,10 +515,20 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
   async relist({ id }: Pick<DeletionRequest, 'id' | 'userId' | 'createdAt'>, dueAt?: Date, heldUntil?: Date): Promise<void> {
     this.enter('relist')
     const row = this.row(id)
-    // Fenced by the lease: past it, nothing written (the adapter's stamp would not be within it).
-    if (heldUntil && !leaseHoldsAt(heldUntil, this.clock.now())) return
+    const stamp = this.stamp()
+    if (heldUntil) {
+      // Fenced by the lease: stamped within it, and past it nothing written (the adapter's stamp would not be within it).
+      if (!leaseHoldsAt(heldUntil, this.clock.now())) return
+      const held = this.fencedRelistsHeld
+      if (held) {
+        held.reached()
+        await held.landed
+      }
+    }
+    // Landing late, it loses to a later taker's listing or unlist, as Cassandra's cells keep the newer write.
+    if (stamp < row.listedStamp || stamp < row.unlistedStamp) return
     row.open = true
-    row.listedStamp = this.stamp()
+    row.listedStamp = stamp
     if (dueAt) row.dueAt = new Date(dueAt)
     else delete row.dueAt
   }
