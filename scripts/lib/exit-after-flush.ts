@@ -29,3 +29,12 @@ export function exitAfterFlush(code: number): void {
     stream.write('', done)
   }
 }
+
+/**
+ * A second way out while the lines are written (the operator's Ctrl-C, a supervisor's kill, when
+ * the reader has stalled): the process ends at once with the code already decided, dropping what is
+ * still unwritten, as a kill asks.
+ */
+export function exitNow(): never {
+  process.exit(endingWith ?? 1)
+}

@@ -1,3 +1,4 @@
+import { ending, exitNow } from '../exit-after-flush.js'
 import { endCli } from './terminal.js'
 
 /** What an interrupt says: set by the phase under way (submitting, cancelling, following). */
@@ -14,7 +15,8 @@ export function exitOnInterrupt(say: () => string) {
       ['SIGINT', 130],
       ['SIGTERM', 143],
     ] as const) {
-      process.once(signal, () => endCli(code, `interrupted; ${whatNow?.()}`))
+      // Already ending (its lines waiting on a stalled reader): the signal ends it now, not on a second one.
+      process.once(signal, () => (ending() ? exitNow() : endCli(code, `interrupted; ${whatNow?.()}`)))
     }
   whatNow = say
 }
