@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util'
 import { errors as searchErrors } from '@opensearch-project/opensearch'
 import { asksForHelp } from '../../src/shared/asks-for-help.js'
 import { MigrationLockError } from '../../src/store/migration-lock.js'
@@ -35,9 +34,8 @@ export async function runWithoutArguments(
     out(`usage: npm run ${name}`)
     return OPERATOR_EXIT.ok
   }
-  try {
-    parseArgs({ args: [...args], options: {}, strict: true, allowPositionals: false })
-  } catch {
+  // Any argument, a lone `--` too (parseArgs takes it as the end of options): none is read, and one given means a mistake.
+  if (args.length > 0) {
     err(`${name}: takes no arguments\nusage: npm run ${name}`)
     return OPERATOR_EXIT.badArguments
   }

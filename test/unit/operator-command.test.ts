@@ -32,7 +32,7 @@ describe('runWithoutArguments (db:migrate, db:seed, search:migrate)', () => {
     expect(await run(args, async () => {})).toEqual({ code: OPERATOR_EXIT.ok, lines: [], worked: false, printed: ['usage: npm run db:migrate'] })
   })
 
-  it.each([[['--bogus']], [['--keyspace', 'x']], [['extra']]])('when it is given %j, then exit 2 with the usage, and nothing is done', async (args) => {
+  it.each([[['--bogus']], [['--keyspace', 'x']], [['extra']], [['--']]])('when it is given %j, then exit 2 with the usage, and nothing is done', async (args) => {
     const { code, lines, worked } = await run(args, async () => {})
 
     expect(code).toBe(OPERATOR_EXIT.badArguments)
