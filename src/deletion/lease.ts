@@ -58,10 +58,31 @@ export class FencePassedError extends Error {
 export const fencedLease = (leaseUntil: Date, fence: Date | undefined): Date => (fence && fence.getTime() < leaseUntil.getTime() ? new Date(fence) : leaseUntil)
 
 /**
+ * Sends a write that lands plainly while the lease ending at `held` holds (a checkpoint, a renew),
+ * renewing it to `until`. Sent while the lease held (at `sentAt`) but answered after it ran out:
+ * another runner may have taken the request meanwhile, its lease winning over this late write. Held
+ * only if the lease still reads as this write set it (one compare-and-set, paid only by a write that
+ * stalled so); else LeaseLostError. A write sent with no lease, or after it ran out, needs no
+ * confirm: it is plain (no lease to lose) or a compare-and-set itself.
+ */
+async function confirmIfAnsweredLate(
+  deps: { requests: Pick<DeletionRequestStore, 'confirmLease'>; clock: Clock },
+  requestId: string,
+  held: Date | undefined,
+  sentAt: Date,
+  until: Date,
+  write: () => Promise<void>,
+): Promise<void> {
+  const sentWithin = held !== undefined && leaseHoldsAt(held, sentAt)
+  await write()
+  if (sentWithin && !leaseHoldsAt(held, deps.clock.now())) await deps.requests.confirmLease(requestId, until)
+}
+
+/**
  * A checkpoint: records outcomes and the state under the lease the run holds, and renews that
- * lease. The one place a run's lease moves forward while it makes progress (reclaimLease is
- * another, for a run whose lease ran out before its end, and holdLeaseAhead, before a write the
- * lease does not fence).
+ * lease. The one place a run's lease moves forward while it makes progress (renewLeaseAhead is
+ * the other: reclaimLease, for a run whose lease ran out before its end, and holdLeaseAhead, before
+ * a write the lease does not fence).
  */
 export async function checkpointSteps(
   deps: { requests: Pick<DeletionRequestStore, 'recordSteps' | 'confirmLease'>; clock: Clock; leaseMs: number },
@@ -70,52 +91,51 @@ export async function checkpointSteps(
   state: RequestState,
 ): Promise<void> {
   const held = request.heldUntil
-  const sentWithin = held !== undefined && leaseHoldsAt(held, deps.clock.now())
+  const sentAt = deps.clock.now()
   const until = leaseUntil(deps)
-  await deps.requests.recordSteps(request.id, outcomes, state, until, held)
-  // Sent as a plain write while the lease held, answered after it ran out: another runner may have
-  // taken the request meanwhile, its lease winning over this late write. Held only if the lease
-  // still reads as this write set it (one compare-and-set, paid only by a write that stalled so).
-  if (sentWithin && !leaseHoldsAt(held, deps.clock.now())) await deps.requests.confirmLease(request.id, until)
+  await confirmIfAnsweredLate(deps, request.id, held, sentAt, until, () => deps.requests.recordSteps(request.id, outcomes, state, until, held))
+  request.heldUntil = until
+}
+
+/**
+ * Makes sure the run holds the request for at least `aheadMs` more, by its clock: with less left,
+ * or once the lease has run out, the lease is renewed from now by the store's renewLease, a plain
+ * write while it holds (confirmed when answered after it ran out: confirmIfAnsweredLate), a
+ * compare-and-set on the lease the run held once it has run out, so it applies only if nobody took
+ * the request since. LeaseLostError when another runner took it meanwhile: nothing written, and
+ * the run stops there, as it does when any of its fenced writes is refused. A run that holds no
+ * lease (its writes are plain) writes nothing. The lease alone is written: the request's state and
+ * outcomes stay as its last write left them, for whoever resumes it.
+ */
+async function renewLeaseAhead(deps: { requests: Pick<DeletionRequestStore, 'renewLease' | 'confirmLease'>; clock: Clock; leaseMs: number }, request: DeletionRequest, aheadMs: number): Promise<void> {
+  const held = request.heldUntil
+  const now = deps.clock.now()
+  if (held === undefined || (leaseHoldsAt(held, now) && held.getTime() - now.getTime() >= aheadMs)) return
+  const until = leaseUntil(deps, now)
+  await confirmIfAnsweredLate(deps, request.id, held, now, until, () => deps.requests.renewLease(request.id, until, held))
   request.heldUntil = until
 }
 
 /**
  * Makes sure the run still holds the request before it acts as its holder (stores the audit record
- * of its end). While its lease holds by its clock, or when it holds none, nothing is written. A run
- * whose lease has run out takes it back, renewed from now, by a compare-and-set on the lease it held
- * (the store's renewLease: one lightweight transaction, paid only by a run that stalled), so it
- * applies only if nobody took the request since; else LeaseLostError, nothing written, and the run
- * stops there, as it does when any of its fenced writes is refused. The lease alone is written: the
- * request's state and outcomes stay as its last write left them, for whoever resumes it.
+ * of its end): renewLeaseAhead with nothing ahead. While its lease holds by its clock, or when it
+ * holds none, nothing is written; a run whose lease has run out takes it back, renewed from now (a
+ * compare-and-set: one lightweight transaction, paid only by a run that stalled; never confirmed,
+ * since it is sent only once the lease ran out).
  */
-export async function reclaimLease(deps: { requests: Pick<DeletionRequestStore, 'renewLease'>; clock: Clock; leaseMs: number }, request: DeletionRequest): Promise<void> {
-  const heldUntil = request.heldUntil
-  if (heldUntil === undefined || !leaseRunOut(deps, request)) return
-  const until = leaseUntil(deps)
-  await deps.requests.renewLease(request.id, until, heldUntil)
-  request.heldUntil = until
+export async function reclaimLease(deps: { requests: Pick<DeletionRequestStore, 'renewLease' | 'confirmLease'>; clock: Clock; leaseMs: number }, request: DeletionRequest): Promise<void> {
+  await renewLeaseAhead(deps, request, 0)
 }
 
 /**
  * Makes sure the run holds the request for at least half its lease more before a write the lease
  * does not fence (a cancel's move of the user's hold, a compare-and-set on another table): sent
  * while the lease held but landing after it ended, such a write could follow another runner's
- * take-over and undo what that runner concluded from what it read. With less than half the lease
- * left by the run's clock, it is renewed from now: the store's renewLease, a plain write while it
- * holds (confirmed by one compare-and-set only when answered after it ran out, as checkpointSteps
- * does), a compare-and-set once it has run out (as reclaimLease). A run that took its lease just
- * before writes nothing. LeaseLostError when another runner took the request meanwhile.
+ * take-over and undo what that runner concluded from what it read. A run that took its lease just
+ * before writes nothing.
  */
 export async function holdLeaseAhead(deps: { requests: Pick<DeletionRequestStore, 'renewLease' | 'confirmLease'>; clock: Clock; leaseMs: number }, request: DeletionRequest): Promise<void> {
-  const held = request.heldUntil
-  const now = deps.clock.now()
-  if (held === undefined || held.getTime() - now.getTime() >= deps.leaseMs / 2) return
-  const sentWithin = leaseHoldsAt(held, now)
-  const until = leaseUntil(deps, now)
-  await deps.requests.renewLease(request.id, until, held)
-  if (sentWithin && !leaseHoldsAt(held, deps.clock.now())) await deps.requests.confirmLease(request.id, until)
-  request.heldUntil = until
+  await renewLeaseAhead(deps, request, deps.leaseMs / 2)
 }
 
 /**
@@ -143,7 +163,10 @@ export async function finishUnderLease(
  * a run that stalls past it right after the reclaim unlists nothing (a cancel may have taken the
  * request and listed it since), and the sweeper finds the request listed and closes it.
  */
-export async function closeFinished(deps: { requests: Pick<DeletionRequestStore, 'renewLease' | 'unlist' | 'releaseLease'>; clock: Clock; leaseMs: number }, request: DeletionRequest): Promise<void> {
+export async function closeFinished(
+  deps: { requests: Pick<DeletionRequestStore, 'renewLease' | 'confirmLease' | 'unlist' | 'releaseLease'>; clock: Clock; leaseMs: number },
+  request: DeletionRequest,
+): Promise<void> {
   try {
     await reclaimLease(deps, request)
   } catch (err) {

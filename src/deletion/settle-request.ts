@@ -7,7 +7,7 @@ import { receiptSha256 } from './receipt-digest.js'
 import { STEPS } from './steps/index.js'
 
 interface SettleDeps {
-  requests: Pick<DeletionRequestStore, 'finish' | 'renewLease' | 'unlist' | 'releaseLease'>
+  requests: Pick<DeletionRequestStore, 'finish' | 'renewLease' | 'confirmLease' | 'unlist' | 'releaseLease'>
   audit: AuditTrail
   clock: Clock
   /** How long a run's lease lasts: a run whose lease ran out takes it back for this long before it audits its end. */
