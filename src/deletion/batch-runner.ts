@@ -555,14 +555,12 @@ export class BatchRunner {
     if (!(await this.keepLease(job.id, lease))) return { status: 'lease lost' }
     // The cancel is looked at once more right before the request is created, past the engine's reads
     // (which may take a while): a cancel this instance answered meanwhile withdraws the deletion. A
-    // look that fails withdraws it too: no deletion is begun on a guess.
-    let lookFailed: { err: unknown } | undefined
+    // look that fails withdraws it too, that failure its cause: no deletion is begun on a guess.
     const mayBegin = () =>
       this.cancelled(job).then(
         (cancelled) => !cancelled,
         (err: unknown) => {
-          lookFailed = { err }
-          return false
+          throw new DeletionWithdrawnError(requestId, { cause: err })
         },
       )
     try {
@@ -599,7 +597,7 @@ export class BatchRunner {
       return deletedAs(done?.kind === 'deleted' ? done.state : undefined)
     } catch (err) {
       // Withdrawn right before its create: the job was cancelled meanwhile, or that look failed.
-      if (err instanceof DeletionWithdrawnError) return lookFailed ? this.jobReadFailed(lookFailed.err) : { status: 'cancelled' }
+      if (err instanceof DeletionWithdrawnError) return 'cause' in err ? this.jobReadFailed(err.cause) : { status: 'cancelled' }
       // The create was not known in place before the slice lease ended: the slice may be another's.
       if (err instanceof FencePassedError) return { status: 'lease lost' }
       // Another runner of this item opened its request first; or an earlier try whose create was

@@ -43,7 +43,8 @@ export interface DeletionInput {
   sentWithin?: Date
   /**
    * Asked right before the request is created (the point of no return), once every read and check
-   * of the deletion is done: false withdraws it, nothing written (DeletionWithdrawnError). A batch
+   * of the deletion is done: false withdraws it, nothing written (DeletionWithdrawnError); what it
+   * throws (a batch runner's DeletionWithdrawnError with its cause) is thrown as is. A batch
    * runner's look at its job's cancel, so a cancel recorded while the deletion was still reading is
    * seen before anything begins, however long those reads took.
    */

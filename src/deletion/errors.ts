@@ -110,13 +110,17 @@ export class RequestAlreadyOpenedError extends Error {
 
 /**
  * A deletion its caller withdrew right before its request would have been created
- * (DeletionInput.mayBegin answered false): nothing was written. Not an answer to anyone: the batch
- * runner records the user of a job cancelled meanwhile `cancelled`.
+ * (DeletionInput.mayBegin answered false, or threw this): nothing was written. Not an answer to
+ * anyone: the batch runner records the user of a job cancelled meanwhile `cancelled`; one withdrawn
+ * because its caller could not tell (the look at the job failed) carries that failure as its cause.
  */
 export class DeletionWithdrawnError extends Error {
   override name = 'DeletionWithdrawnError'
-  constructor(readonly requestId: string) {
-    super('deletion withdrawn before its request was created')
+  constructor(
+    readonly requestId: string,
+    options?: ErrorOptions,
+  ) {
+    super('deletion withdrawn before its request was created', options)
   }
 }
 
