@@ -17,6 +17,15 @@ import { deferred } from '../wait-until.js'
 
 type Method = keyof DeletionRequestStore
 
+/** The fenced writes a test can hold back (holdFenced). */
+type HeldWrite = 'create' | 'unlist' | 'relist'
+
+/** A held-back write's gate: `reached` when one waits at it, and they go on once `landed`. */
+interface Hold {
+  reached: () => void
+  landed: Promise<void>
+}
+
 interface Row {
   request: DeletionRequest
   leaseUntil: Date
@@ -103,12 +112,8 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
   readonly created: { request: DeletionRequest; leaseUntil: Date; idChosenBy: RequestIdChosenBy; applied: boolean; fence?: Date }[] = []
   /** The last stamped write's stamp (µs by the clock, strictly increasing). */
   private lastStamp = 0
-  /** While set, fenced creates wait for it once stamped (holdFencedCreates). */
-  private fencedCreatesHeld: { reached: () => void; landed: Promise<void> } | undefined
-  /** While set, unlists under a lease wait for it once stamped (holdFencedUnlists). */
-  private fencedUnlistsHeld: { reached: () => void; landed: Promise<void> } | undefined
-  /** While set, relists under a lease wait for it once stamped (holdFencedRelists). */
-  private fencedRelistsHeld: { reached: () => void; landed: Promise<void> } | undefined
+  /** While one is set, that kind of fenced write waits for it once stamped (holdFenced). */
+  private readonly heldWrites: Partial<Record<HeldWrite, Hold>> = {}
   private readonly rows = new Map<string, Row>()
   private readonly entriesWithoutRequest = new Map<string, EntryWithoutRequest>()
   /** Where the last listOpen that stopped at its limit stopped (an id: the fake's ring is in id order). */
@@ -228,11 +233,8 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
     const stamp = this.stamp()
     if (!leaseHoldsAt(fence, this.clock.now())) return 'fence passed'
     const bounded = fencedLease(leaseUntil, fence)
-    const held = this.fencedCreatesHeld
-    if (held) {
-      held.reached()
-      await held.landed
-    }
+    const held = this.landingIfHeld('create')
+    if (held) await held
     const existing = this.rows.get(request.id)
     this.created.push({ request: structuredClone(request), leaseUntil: new Date(bounded), idChosenBy: 'derived', applied: existing === undefined, fence: new Date(fence) })
     if (existing) {
@@ -245,55 +247,47 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
     return true
   }
 
-  /**
-   * Holds back every fenced create from now on, once stamped, as a stalled connection would: `reached`
-   * once one is held, and they all land at `land()`.
-   */
+  /** Holds back every fenced create from now on (holdFenced). */
   holdFencedCreates(): { reached: Promise<void>; land: () => void } {
-    const reached = deferred()
-    const landed = deferred()
-    this.fencedCreatesHeld = { reached: reached.resolve, landed: landed.promise }
-    return {
-      reached: reached.promise,
-      land: () => {
-        this.fencedCreatesHeld = undefined
-        landed.resolve()
-      },
-    }
+    return this.holdFenced('create')
   }
 
-  /**
-   * Holds back every unlist under a lease from now on, once stamped, as a stalled connection would:
-   * `reached` once one is held, and they all land at `land()`.
-   */
+  /** Holds back every unlist under a lease from now on (holdFenced). */
   holdFencedUnlists(): { reached: Promise<void>; land: () => void } {
+    return this.holdFenced('unlist')
+  }
+
+  /** Holds back every relist under a lease from now on (holdFenced). */
+  holdFencedRelists(): { reached: Promise<void>; land: () => void } {
+    return this.holdFenced('relist')
+  }
+
+  /**
+   * Holds back every fenced write of that kind from now on, once stamped, as a stalled connection would:
+   * `reached` once one is held, and they all land at `land()`.
+   */
+  holdFenced(kind: HeldWrite): { reached: Promise<void>; land: () => void } {
     const reached = deferred()
     const landed = deferred()
-    this.fencedUnlistsHeld = { reached: reached.resolve, landed: landed.promise }
+    this.heldWrites[kind] = { reached: reached.resolve, landed: landed.promise }
     return {
       reached: reached.promise,
       land: () => {
-        this.fencedUnlistsHeld = undefined
+        delete this.heldWrites[kind]
         landed.resolve()
       },
     }
   }
 
   /**
-   * Holds back every relist under a lease from now on, once stamped, as a stalled connection would:
-   * `reached` once one is held, and they all land at `land()`.
+   * Under a hold of that kind, tells it one is held and gives when they land; else nothing (not a
+   * resolved promise), so an unheld write goes on in the same turn.
    */
-  holdFencedRelists(): { reached: Promise<void>; land: () => void } {
-    const reached = deferred()
-    const landed = deferred()
-    this.fencedRelistsHeld = { reached: reached.resolve, landed: landed.promise }
-    return {
-      reached: reached.promise,
-      land: () => {
-        this.fencedRelistsHeld = undefined
-        landed.resolve()
-      },
-    }
+  private landingIfHeld(kind: HeldWrite): Promise<void> | undefined {
+    const held = this.heldWrites[kind]
+    if (!held) return undefined
+    held.reached()
+    return held.landed
   }
 
   /** A write time for a create, a listing or an unlist under a lease: µs by the clock, strictly increasing. */
@@ -451,11 +445,8 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
     if (heldUntil) {
       // Fenced by the lease as relist is: stamped within it, and past it nothing written.
       if (!leaseHoldsAt(heldUntil, this.clock.now())) return
-      const held = this.fencedUnlistsHeld
-      if (held) {
-        held.reached()
-        await held.landed
-      }
+      const held = this.landingIfHeld('unlist')
+      if (held) await held
     }
     this.entriesWithoutRequest.delete(id)
     const row = this.rows.get(id)
@@ -519,11 +510,8 @@ export class InMemoryDeletionRequests implements DeletionRequestStore {
     if (heldUntil) {
       // Fenced by the lease: stamped within it, and past it nothing written (the adapter's stamp would not be within it).
       if (!leaseHoldsAt(heldUntil, this.clock.now())) return
-      const held = this.fencedRelistsHeld
-      if (held) {
-        held.reached()
-        await held.landed
-      }
+      const held = this.landingIfHeld('relist')
+      if (held) await held
     }
     // Landing late, it loses to a later taker's listing or unlist, as Cassandra's cells keep the newer write.
     if (stamp < row.listedStamp || stamp < row.unlistedStamp) return
