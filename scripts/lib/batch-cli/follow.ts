@@ -148,10 +148,8 @@ async function pollUntilCompleted(
  * way this ends early (an interrupt, a refusal, a silence), with how to submit it.
  */
 export async function settle(service: ServiceClient, jobIds: string[], giveUpMs: number, heldBack: string, caller: CallerFacts): Promise<Followed> {
-  exitOnInterrupt(() => `the jobs go on: follow again with --job ${jobIds.join(',')} (add --cancel to stop them)\n${heldBack}`)
-  const followed = await pollUntilCompleted(service, jobIds, giveUpMs, progressView(service.base), true, caller, heldBack)
-  stopBar()
-  return followed
+  const interrupted = () => `the jobs go on: follow again with --job ${jobIds.join(',')} (add --cancel to stop them)\n${heldBack}`
+  return followOnBar(service, jobIds, giveUpMs, interrupted, true, caller, heldBack)
 }
 
 /** Follows the jobs to the end, then names every id that failed; the exit code: 1 when any failed or a cancel spared any, else 0. */
@@ -163,10 +161,19 @@ export async function follow(
 ): Promise<number> {
   // `cancelled`: the jobs were cancelled by this CLI.
   const stop = options.cancelled === true ? 'they are cancelled and settle their last users' : 'add --cancel to stop them'
-  exitOnInterrupt(() => `the jobs go on: follow again with --job ${jobIds.join(',')} (${stop})`)
-  const followed = await pollUntilCompleted(service, jobIds, giveUpMs, progressView(service.base), options.answeredBefore === true, options)
+  const interrupted = () => `the jobs go on: follow again with --job ${jobIds.join(',')} (${stop})`
+  return report(await followOnBar(service, jobIds, giveUpMs, interrupted, options.answeredBefore === true, options), options.ownId)
+}
+
+/**
+ * Polls the jobs to their end (pollUntilCompleted) on the progress bar, stopped once they are; an
+ * interrupt meanwhile ends the CLI saying `interrupted`.
+ */
+async function followOnBar(service: ServiceClient, jobIds: string[], giveUpMs: number, interrupted: () => string, answered: boolean, caller: CallerFacts, heldBack?: string): Promise<Followed> {
+  exitOnInterrupt(interrupted)
+  const followed = await pollUntilCompleted(service, jobIds, giveUpMs, progressView(service.base), answered, caller, heldBack)
   stopBar()
-  return report(followed, options.ownId)
+  return followed
 }
 
 /** How the jobs followed to their end ended: every id that failed, those owing steps, the last line; the exit code: 1 when any failed or a cancel spared any, else 0. */
