@@ -142,10 +142,9 @@ function operationObject(operation: OperationMeta, pathIndex: number, options: O
   // A success that ends the session says how (the expired session cookie).
   if (operation.endsSession) for (const response of Object.values(success)) addHeaders(response, Object.keys(operation.credentials.openApi.endSessionHeaders ?? {}))
   op.responses = { ...success, ...docs.errors(operation.errors, context) }
-  // The operation's own headers are on every answer it gives.
-  for (const response of Object.values(op.responses as Record<string, JsonObject>)) addHeaders(response, Object.keys(operation.responseHeaders ?? {}))
-  // The CORS headers of the operation's policy are on every answer it gives too.
-  for (const response of Object.values(op.responses as Record<string, JsonObject>)) response.headers = { ...(response.headers as JsonObject | undefined), ...corsAnswerHeaders(operation.cors) }
+  // The operation's own headers, then the CORS headers of its policy, are on every answer it gives.
+  for (const response of Object.values(op.responses as Record<string, JsonObject>))
+    mergeHeaders(response, { ...headerRefs(Object.keys(operation.responseHeaders ?? {})), ...corsAnswerHeaders(operation.cors) })
   const unauthorized = (op.responses as Record<string, JsonObject>)['401']
   if (unauthorized && operation.credentials.challenge) addHeaders(unauthorized, ['WWW-Authenticate'])
   return op
@@ -153,7 +152,17 @@ function operationObject(operation: OperationMeta, pathIndex: number, options: O
 
 function addHeaders(response: JsonObject, names: readonly string[]): void {
   if (names.length === 0) return
-  response.headers = { ...(response.headers as JsonObject | undefined), ...Object.fromEntries(names.map((name) => [name, headerRef(name)])) }
+  mergeHeaders(response, headerRefs(names))
+}
+
+/** Adds `headers` to the answer's, a header it already has taking the new value. */
+function mergeHeaders(response: JsonObject, headers: JsonObject): void {
+  response.headers = { ...(response.headers as JsonObject | undefined), ...headers }
+}
+
+/** Each header named, as a reference to its components.headers entry. */
+function headerRefs(names: readonly string[]): JsonObject {
+  return Object.fromEntries(names.map((name) => [name, headerRef(name)]))
 }
 
 function errorTable(values: PlaceholderValues): string {
