@@ -145,13 +145,19 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
   const cassandra = createCassandraClient(config.cassandra)
   const store = new CassandraUserStore(cassandra, config.cassandra.keyspace)
   const users = overrides.users ? overrides.users(store) : store
-  const requests = new CassandraDeletionRequests(cassandra, config.cassandra.keyspace)
+  const metrics = createServiceMetrics()
+  const requests = new CassandraDeletionRequests(cassandra, config.cassandra.keyspace, {
+    // Request id only: the receipt's text is not logged (it was changed outside the service, and may hold anything).
+    onUnreadableReceipt: (requestId) => {
+      metrics.countUnreadableReceipt()
+      logger.warn({ requestId }, 'deletion request receipt unreadable; the request is answered and resumed without it')
+    },
+  })
   const outbox = new CassandraEventOutbox(cassandra, config.cassandra.keyspace)
   const audit = new CassandraAuditTrail(cassandra, config.cassandra.keyspace, { anchorIntervalMs: config.audit.anchorIntervalMs })
   const states = new CassandraUserDeletionStates(cassandra, config.cassandra.keyspace)
   // The same provider id the token verifier accepts in a `sub`: Keycloak holds those users as `f:<provider>:<id>`.
   const keycloak = new KeycloakIdentity({ ...config.auth.keycloakAdmin, realm: config.auth.userToken.realm, federationProviderId: config.auth.userToken.federationProviderId })
-  const metrics = createServiceMetrics()
   recordCassandraCalls(cassandra, metrics)
   const identity = instrumentIdentity(overrides.identity ? overrides.identity(keycloak) : keycloak, metrics)
   const deletedUsers = new DeletedUserGate({

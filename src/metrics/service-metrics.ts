@@ -111,6 +111,12 @@ export class ServiceMetrics implements CassandraCallRecorder {
     },
   })
 
+  private readonly unreadableReceipts = new Counter({
+    name: `${PREFIX}unreadable_receipts_total`,
+    help: 'Deletion requests whose stored receipt this instance could not read (not JSON, or not shaped as a receipt: the row was changed or damaged), once per request; each is answered and resumed without it',
+    registers: [this.registry],
+  })
+
   private readonly deletions = new Counter({
     name: `${PREFIX}deletions_total`,
     help: 'Deletion attempts that passed authentication and validation, by outcome',
@@ -138,6 +144,11 @@ export class ServiceMetrics implements CassandraCallRecorder {
 
   countDeletion(outcome: DeletionOutcome): void {
     this.deletions.inc({ outcome })
+  }
+
+  /** A deletion request's stored receipt could not be read: once per request. */
+  countUnreadableReceipt(): void {
+    this.unreadableReceipts.inc()
   }
 
   /** The relay met an event Kafka refused as too large for the topic: once per event. */

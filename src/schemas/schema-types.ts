@@ -435,7 +435,7 @@ export interface DeletionReceipt {
   }[]
 }
 /**
- * A deletion request as clients see it: its state, per-step outcomes, and the PII-free receipt once it is completed (or partial).
+ * A deletion request as clients see it: its state, per-step outcomes, and the PII-free receipt once it is completed (or partial). The receipt is left out when the one stored on the request cannot be read (the row was changed or damaged outside the service): the request is answered all the same.
  */
 export interface DeletionRequest {
   requestId: string

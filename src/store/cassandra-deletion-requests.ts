@@ -16,6 +16,7 @@ import { DependencyUnavailableError } from '../deletion/errors.js'
 import { fencedLease, LeaseLostError } from '../deletion/lease.js'
 import { IDEMPOTENT, runCassandra, writeTogether } from './cassandra-call.js'
 import { pauseBeforeSettleRound, SETTLE_BUDGET_MS } from './settle-rounds.js'
+import { readStoredReceipt } from './stored-receipt.js'
 import { stampedWithin, WriteStamps } from './write-stamps.js'
 
 /** How often a create whose answer was lost is settled in the background (for CREATE_SETTLED_WITHIN_MS). */
@@ -38,14 +39,17 @@ export function recordedSteps(row: types.Row): DeletionRequest['steps'] {
   return steps
 }
 
-function toRequest(row: types.Row): DeletionRequest {
-  const receipt = row.get('receipt') as string | null
+/** A request row as the domain reads it; a receipt that is not one (readStoredReceipt) is left out, and `onUnreadableReceipt` told. */
+function toRequest(row: types.Row, onUnreadableReceipt: (requestId: string) => void): DeletionRequest {
+  const id = row.get('id') as string
+  const receipt = readStoredReceipt(row.get('receipt') as string | null)
+  if (receipt === 'unreadable') onUnreadableReceipt(id)
   const reason = row.get('reason') as string | null
   const cancelledBy = row.get('cancelledby') as string | null
   const erasePlan = row.get('eraseplan') as Exclude<PlanName, 'soft'> | null
   const eraseAt = row.get('eraseat') as Date | null
   return {
-    id: row.get('id') as string,
+    id,
     userId: row.get('userid') as string,
     requestedBy: row.get('requestedby') as string,
     state: row.get('state') as RequestState,
@@ -61,7 +65,7 @@ function toRequest(row: types.Row): DeletionRequest {
     createdAt: row.get('createdat') as Date,
     updatedAt: row.get('updatedat') as Date,
     ...(reason ? { reason } : {}),
-    ...(receipt ? { receipt: JSON.parse(receipt) as DeletionReceipt } : {}),
+    ...(receipt && receipt !== 'unreadable' && { receipt }),
     ...(cancelledBy ? { cancelledBy } : {}),
   }
 }
@@ -196,13 +200,27 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
   private readonly settling = new Set<{ requestId: string; kind: 'create' | 'withdrawal'; done: Promise<void> }>()
   /** Ends the pauses of the background settles at once (finishSettling). */
   private readonly wakers = new Set<() => void>()
+  /** The requests whose unreadable receipt was told already: once each, not at every status poll or sweeper pass (only damaged rows get here). */
+  private readonly toldUnreadable = new Set<string>()
 
+  /**
+   * `onUnreadableReceipt`: told once per request (for the log and the metrics) when its receipt
+   * column holds text that is not a receipt; the request is read without it.
+   */
   constructor(
     private readonly client: Client,
     keyspace: string,
+    private readonly events: { onUnreadableReceipt?(requestId: string): void } = {},
   ) {
     this.cql = deletionRequestStatements(keyspace)
   }
+
+  private readonly requestFromRow = (row: types.Row): DeletionRequest =>
+    toRequest(row, (requestId) => {
+      if (this.toldUnreadable.has(requestId)) return
+      this.toldUnreadable.add(requestId)
+      this.events.onUnreadableReceipt?.(requestId)
+    })
 
   async create(request: DeletionRequest, leaseUntil: Date, idChosenBy: RequestIdChosenBy): Promise<boolean | 'unknown'> {
     // Listed open first: a request that exists is always open, so the sweeper finishes it whatever
@@ -457,13 +475,13 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
 
   async get(id: string): Promise<DeletionRequest | undefined> {
     const row = (await runCassandra(this.client, (client) => client.execute(this.cql.get, [id], IDEMPOTENT))).first()
-    return row ? toRequest(row) : undefined
+    return row ? this.requestFromRow(row) : undefined
   }
 
   /**
    * A request's receipt as stored, unparsed (undefined: no such request; null: none), for
    * `npm run audit:verify -- --receipt`: a receipt changed on the row into text that is not JSON is
-   * still held against the audit trail, where get() could not read the request at all.
+   * still held against the audit trail, where get() reads the request without it.
    */
   async receiptText(id: string): Promise<string | null | undefined> {
     const row = (await runCassandra(this.client, (client) => client.execute(this.cql.receipt, [id], IDEMPOTENT))).first()
@@ -473,7 +491,7 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
   async findByUser(userId: string, limit: number): Promise<DeletionRequest[]> {
     const rows = (await runCassandra(this.client, (client) => client.execute(this.cql.byUser, [userId], IDEMPOTENT))).rows
     return rows
-      .map(toRequest)
+      .map(this.requestFromRow)
       .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())
       .slice(0, limit)
   }
