@@ -587,17 +587,29 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
   }
 
   async relist({ id, userId, createdAt }: Pick<DeletionRequest, 'id' | 'userId' | 'createdAt'>, dueAt?: Date, heldUntil?: Date): Promise<void> {
-    const writes = [
-      { query: this.cql.list, params: [id, userId, createdAt] },
-      { query: this.cql.due, params: [dueAt ?? null, id] },
-    ]
+    // A due time put back under the run's lease: whatever a later taker of the request writes (a
+    // cancel's "due at once", an unlist) wins. Past the lease the entry stays due, and the sweeper
+    // looks at it again.
+    await this.writeEntryWithin(
+      [
+        { query: this.cql.list, params: [id, userId, createdAt] },
+        { query: this.cql.due, params: [dueAt ?? null, id] },
+      ],
+      heldUntil,
+    )
+  }
+
+  /**
+   * A write to a request's open entry (relist, unlist). Without a lease, each statement plainly, in
+   * order. Under the run's lease, stamped within it (see WriteStamps), so a later taker's writes to
+   * the entry win however late this lands; one statement alone, several as one unlogged batch.
+   * Past the lease nothing is written: the entry stays as it is, for its taker or the sweeper.
+   */
+  private async writeEntryWithin(writes: readonly { query: string; params: unknown[] }[], heldUntil: Date | undefined): Promise<void> {
     if (!heldUntil) {
       for (const { query, params } of writes) await runCassandra(this.client, (client) => client.execute(query, params, IDEMPOTENT))
       return
     }
-    // A due time put back under the run's lease: stamped within it, so whatever a later taker of the
-    // request writes (a cancel's "due at once", an unlist) wins, however late this lands. Past the
-    // lease nothing is written: the entry stays due, and the sweeper looks at it again.
     const stamp = this.stamps.next()
     if (stampedWithin(stamp, heldUntil)) await writeTogether(this.client, writes, { timestamp: stamp })
   }
@@ -653,15 +665,9 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
   }
 
   async unlist(id: string, heldUntil?: Date): Promise<void> {
-    if (!heldUntil) {
-      await runCassandra(this.client, (client) => client.execute(this.cql.close, [id], IDEMPOTENT))
-      return
-    }
-    // Under the run's lease, stamped within it as relist is: a later taker's listing (a cancel
-    // reopening the request) wins however late this lands. Past the lease nothing is written: the
-    // request stays listed, for its taker or the sweeper.
-    const stamp = this.stamps.next()
-    if (stampedWithin(stamp, heldUntil)) await runCassandra(this.client, (client) => client.execute(this.cql.close, [id], { ...IDEMPOTENT, timestamp: stamp }))
+    // Under the run's lease as relist is: a later taker's listing (a cancel reopening the request)
+    // wins. Past the lease the request stays listed, for its taker or the sweeper.
+    await this.writeEntryWithin([{ query: this.cql.close, params: [id] }], heldUntil)
   }
 
   /** The relay's confirmation that the event reached the topic. */
