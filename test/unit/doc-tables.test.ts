@@ -1,9 +1,18 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
 import { generatedSections, markers, renderConfigTable, renderDocFile, renderErrorTable, replaceSection } from '../../scripts/lib/doc-tables.js'
 import { projectRoot } from '../../src/config/project-root.js'
-import { errorCodes } from '../../src/http/error-codes.js'
+import { ApiError } from '../../src/http/api-error.js'
+import type { AppEnv } from '../../src/http/app-env.js'
+import type { AnyDialect } from '../../src/http/dialect.js'
+import { drfDetail } from '../../src/http/dialects/drf-detail.js'
+import { nestError } from '../../src/http/dialects/nest-error.js'
+import { nuxtError } from '../../src/http/dialects/nuxt-error.js'
+import { type ErrorCode, errorCodes } from '../../src/http/error-codes.js'
+import { operations } from '../../src/http/operations/index.js'
+import { renderError } from '../../src/http/render-error.js'
 
 type Json = { [key: string]: unknown }
 const readJson = (...path: string[]) => JSON.parse(readFileSync(join(projectRoot, ...path), 'utf8')) as Json
@@ -100,5 +109,89 @@ describe('the prose of README.md that restates the error table', () => {
     const quoted = rule?.replace(/\.$/, '') ?? ''
     // A boolean, not toContain: a failure names the sentence instead of printing the whole README.
     expect(readme.includes(quoted), `README.md should say, about the mass-deletion guard: ${quoted}`).toBe(true)
+  })
+})
+
+describe('the per-dialect table of docs/integrating.md (what each error-table entry answers, by route shape)', () => {
+  const HEADER = '| entry | `{"detail"}` (003, 000) | NestJS (001) | Nuxt (002): `data.message` |'
+  // The table's columns after `entry`, in its order: the dialect, and where its error body holds the message.
+  const columns: readonly { dialect: AnyDialect; message: (body: Json) => unknown }[] = [
+    { dialect: drfDetail, message: (body) => body.detail },
+    { dialect: nestError, message: (body) => body.message },
+    { dialect: nuxtError, message: (body) => (body.data as Json).message },
+  ]
+
+  /** The table's rows, each as its cells (a `|` inside a cell is escaped). */
+  function tableRows(): string[][] {
+    const lines = readFileSync(join(projectRoot, 'docs', 'integrating.md'), 'utf8').split('\n')
+    const start = lines.indexOf(HEADER)
+    expect(start, `docs/integrating.md has no table headed ${HEADER}`).toBeGreaterThan(-1)
+    const end = lines.findIndex((line, index) => index > start && !line.startsWith('|'))
+    return lines.slice(start + 2, end).map((line) =>
+      line
+        .split(/(?<!\\)\|/)
+        .slice(1, -1)
+        .map((cell) => cell.trim()),
+    )
+  }
+
+  /** The rows that name an entry by its code (`UOS_…` in the entry cell), keyed by the entry. */
+  function rowsByEntry(): Map<ErrorCode, string[]> {
+    const byEntry = new Map<ErrorCode, string[]>()
+    for (const [entry = '', ...cells] of tableRows()) {
+      const err = /`(UOS_[A-Z0-9]+)`/.exec(entry)?.[1]
+      if (err === undefined) continue
+      const named = Object.entries(errorCodes)
+        .filter(([, candidate]) => candidate.err === err)
+        .map(([code]) => code as ErrorCode)
+      expect(named, `${err} names one entry of the error table`).toHaveLength(1)
+      byEntry.set(named[0] as ErrorCode, cells)
+    }
+    return byEntry
+  }
+
+  /** What the dialect sends for the entry, through the one error road: its status and the message its body carries. */
+  async function answerOf(dialect: AnyDialect, code: ErrorCode): Promise<{ status: number; body: Json }> {
+    const app = new Hono<AppEnv>()
+    app.delete('/', (c) => {
+      c.set('msgid', 'doc-check')
+      return renderError(c, new ApiError(code), { defaultDialect: dialect, maxBodyBytes: 65536, retryAfterSeconds: 5 })
+    })
+    const response = await app.request('/', { method: 'DELETE' })
+    return { status: response.status, body: (await response.json()) as Json }
+  }
+
+  /** Whether a route of the dialect answers the entry at all (a route that takes no Idempotency-Key never answers its errors). */
+  const answers = (dialect: AnyDialect, code: ErrorCode) => operations.some((operation) => operation.dialect === dialect && operation.errors.includes(code))
+
+  it('when an Idempotency-Key is refused on a REST route, then the table has a row for each of its entries (400, 422, 409)', () => {
+    const named = [...rowsByEntry().keys()]
+
+    expect(named).toEqual(expect.arrayContaining(['IDEMPOTENCY_KEY_INVALID', 'IDEMPOTENCY_KEY_REUSED', 'IDEMPOTENCY_KEY_IN_FLIGHT']))
+  })
+
+  it('when a row names an entry by its code, then each route shape’s cell gives the status and message that shape answers, or — where its routes never answer it', async () => {
+    for (const [code, cells] of rowsByEntry()) {
+      let previous: string | undefined
+      for (const [index, { dialect, message }] of columns.entries()) {
+        const cell = cells[index] ?? ''
+        const where = `${code}, ${dialect.name}: ${cell}`
+        if (!answers(dialect, code)) {
+          expect(cell.startsWith('—'), where).toBe(true)
+          continue
+        }
+        const { status, body } = await answerOf(dialect, code)
+        const said = String(message(body))
+        // "same" (or "<status> same message"): the message of the last column before it that answers the entry.
+        const same = /^(?:(\d{3}) )?same\b/.exec(cell)
+        if (same) {
+          expect(said, where).toBe(previous)
+          if (same[1] !== undefined) expect(same[1], where).toBe(String(status))
+        } else {
+          expect(cell.startsWith(`${status} \`${said}\``), `${where} should begin ${status} \`${said}\``).toBe(true)
+        }
+        previous = said
+      }
+    }
   })
 })
