@@ -14,7 +14,7 @@ export interface CorsPolicy {
   }
   /**
    * Credentialed calls (a cookie): never `*`; an origin of SESSION_ALLOWED_ORIGINS gets itself back
-   * with `Access-Control-Allow-Credentials: true`, any other origin no CORS header at all.
+   * with `Access-Control-Allow-Credentials: true`, any other origin (or none) neither; every answer `Vary: Origin`.
    */
   readonly credentialed?: boolean
   /** Answer headers a browser script may read (`Access-Control-Expose-Headers`); none beyond the CORS-safelisted ones when absent. */

@@ -25,9 +25,10 @@ export const headerRef = (name: string) => ({ $ref: `#/components/headers/${name
 export const CREDENTIALED_ALLOW_ORIGIN = 'Access-Control-Allow-Origin.credentialed'
 
 /**
- * The CORS headers a policy puts on every answer of its operation, as references to
- * components.headers: `*` (gateway-cors.ts) or, credentialed, the allowed origin and `Vary: Origin`
- * (setCredentialedCors); and the headers it exposes to scripts (register-operations.ts).
+ * The CORS headers a policy's answers may carry, as references to components.headers: `*`
+ * (gateway-cors.ts) or, credentialed, `Vary: Origin` on every answer and the allowed origin with
+ * Allow-Credentials only for an allowed origin (setCredentialedCors: their descriptions say so);
+ * and the headers it exposes to scripts (register-operations.ts).
  */
 export function corsAnswerHeaders(policy: CorsPolicy): JsonObject {
   return {

@@ -276,10 +276,14 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
           example: 'https://portal.example.org',
         },
         'Access-Control-Allow-Credentials': {
-          description: 'With an allowed origin’s `Access-Control-Allow-Origin`: the browser may send the cookie and show the answer to the script.',
+          description: 'Only with an allowed origin’s `Access-Control-Allow-Origin` (absent for any other origin, as that is): the browser may send the cookie and show the answer to the script.',
           schema: { const: 'true' },
         },
-        Vary: { description: 'The CORS headers depend on the request’s `Origin`: a cache keeps one answer per origin.', schema: { const: 'Origin' } },
+        Vary: {
+          description: 'On every answer of the session-cookie route, whatever the origin: its CORS headers depend on the request’s `Origin`, so a cache keeps one answer per origin.',
+          required: true,
+          schema: { const: 'Origin' },
+        },
         'Access-Control-Expose-Headers': { description: 'The answer headers a browser script may read beyond the CORS-safelisted ones.', schema: { const: REST_EXPOSED.join(', ') } },
         [REPLAYED_HEADER]: { description: 'The stored answer to an earlier request with the same `Idempotency-Key`, replayed.', schema: { const: 'true' } },
         'Cache-Control': { description: 'Personal data: no cache may keep it.', schema: { const: 'no-store' } },

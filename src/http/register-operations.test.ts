@@ -117,6 +117,21 @@ describe('routes derived from the operation list', () => {
     expect(response.headers.get('access-control-allow-credentials')).toBe('true')
   })
 
+  it.each([
+    ['an origin not allowed', { origin: 'https://other.example' }],
+    ['no Origin', {}],
+  ])('when the session path is called with %s, then its answer and its preflight carry Vary: Origin and no CORS grant (docs/integrating.md)', async (_name, headers) => {
+    const path = '/api/users/5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
+
+    for (const method of ['DELETE', 'OPTIONS']) {
+      const response = await app.request(path, { method, headers })
+
+      expect(response.headers.get('vary'), method).toBe('Origin')
+      expect(response.headers.get('access-control-allow-origin'), method).toBeNull()
+      expect(response.headers.get('access-control-allow-credentials'), method).toBeNull()
+    }
+  })
+
   it.each(inDialect('sunbird-envelope').filter(([, operation]) => operation.cors.preflight))(
     'when the Sunbird path %s gets a preflight, then its answer is as its callers always got it: no X-Request-Id',
     async (path) => {

@@ -14,7 +14,7 @@ export const sessionUserDelete = defineOperation({
   description: [
     "The session cookie (`SESSION_COOKIE_NAME`, `neptun-session` by default) holding the person's Keycloak access token. The session's own account only. " +
       'A malformed id is 400 once the session is verified (401 first without one), before any authorization check. A call from an `Origin` not in `SESSION_ALLOWED_ORIGINS`, or with `Sec-Fetch-Site: cross-site`, is refused 403 (cross-site request forgery). ' +
-      'Allowed origins get credentialed CORS (`Access-Control-Allow-Origin: <origin>`, `Access-Control-Allow-Credentials: true`, `Vary: Origin`), never `*`.',
+      'Every answer carries `Vary: Origin`; only an allowed origin also gets credentialed CORS (`Access-Control-Allow-Origin: <origin>`, `Access-Control-Allow-Credentials: true`), never `*`. Any other origin, or none, gets neither.',
     'Hard deletion (down to a tombstone; irreversible; the Keycloak account and its sessions end). The answer expires the cookie (`Max-Age=0; Path=/; HttpOnly; SameSite=Lax`, `Secure` when `SESSION_COOKIE_SECURE=true`). ' +
       'A soft-deleted person may still finish their own deletion (200). `X-Request-Id` names the request for `/api/user/v1/delete/status`.',
     '`Idempotency-Key` and step-up (`DELETION_MAX_AUTH_AGE_SECONDS`: 401 with RFC 9470 `WWW-Authenticate`) as on the Sunbird route.',
