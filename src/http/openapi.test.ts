@@ -152,6 +152,19 @@ describe('buildOpenApiDocument', () => {
     for (const response of listed) expect(response.headers.Allow).toEqual({ $ref: '#/components/headers/Allow' })
   })
 
+  it('when an operation serves GET only (the probes), then the document lists its own 405, with Allow and an envelope of its own id, not only the shared one whose example names a POST route', () => {
+    const document = build()
+
+    const getOnly = operations.filter((operation) => operation.method === 'GET')
+
+    expect(getOnly.map((operation) => operation.paths[0])).toEqual(['/health', '/ready'])
+    for (const operation of getOnly) {
+      const response = document.paths[operation.paths[0] as string].get.responses['405']
+      expect(response?.headers.Allow, operation.id).toEqual({ $ref: '#/components/headers/Allow' })
+      expect(response.content['application/json'].examples.METHOD_NOT_ALLOWED.value).toMatchObject({ id: operation.id, params: { err: errorEntry('METHOD_NOT_ALLOWED').err } })
+    }
+  })
+
   it('when an operation needs both credentials, then it requires the bearer and the user-token schemes together', () => {
     const document = build()
 

@@ -211,6 +211,7 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
           '`msgid` = `resmsgid` = the `x-request-id` header, else `X-msgId`, else a new UUID v4; the service log carries it on every line of the request.',
         'Checks run in this order and the first failing one answers: size, JSON, API bearer, user token, body schema, mass-deletion guard (a requester deleting someone else), authorization, role restriction, existence, already deleted.',
         'A method a path does not serve answers 405 with `Allow` (see `MethodNotAllowed`); an unknown path answers 404 `UOS_APINOTFOUND` (see `ApiNotFound`). ' +
+          'The GET-only paths, `/health`, `/ready` and those this document does not list (`/metrics`, `/openapi.json`, `/docs` and the files that page loads), serve GET and HEAD and answer any other method, `OPTIONS` included, 405 with `Allow: GET` in the same envelope, its `id` made of the path’s words (`api.metrics`). ' +
           '`OPTIONS` on the delete paths answers the CORS preflight (204).',
         'The REST routes of other deletion APIs (`DELETE /api/v2/user/{id}/`, `/api/v1/users/{id}`, `/api/users/{user_id}` and `/api/users/{user_id}/`) answer in the dialect of the API their clients know, with the status of the same error-table entry, and `X-Request-Id` on every answer.',
         `Every error code:\n\n${errorTable(options)}`,
@@ -263,7 +264,12 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
           example: 'e413d019f31bcb2d3736b7054f1fd6e2',
         },
         'Retry-After': { description: 'Seconds to wait before retrying; nothing was half-written.', schema: { type: 'integer', minimum: 1 }, example: 5 },
-        Allow: { description: 'The methods the path serves.', schema: { type: 'string' }, example: 'POST, OPTIONS' },
+        Allow: {
+          description:
+            'The methods the path serves: `POST, OPTIONS` on the Sunbird routes, `DELETE, OPTIONS` on the REST routes with a preflight (`DELETE` on `/api/v1/users/{id}`), `GET` on the GET-only paths (`/health`, `/ready`, `/metrics`, `/openapi.json`, `/docs`).',
+          schema: { type: 'string' },
+          example: 'POST, OPTIONS',
+        },
         'x-request-allowed': { description: 'Sunbird marks a refused authorization with `no`.', schema: { const: 'no' } },
         'Access-Control-Allow-Origin': {
           description: 'As Sunbird’s gateway sends it, on every answer but the session-cookie route’s (which answers an allowed origin with itself).',

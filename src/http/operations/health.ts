@@ -17,7 +17,8 @@ export const health = defineOperation({
   credentials: noCredentials,
   request: {},
   responseSchema: 'health.response',
-  errors: ['SERVER_ERROR'],
+  // Its own 405 in the document (Allow: GET, its own id): the shared MethodNotAllowed shows a POST route's.
+  errors: ['METHOD_NOT_ALLOWED', 'SERVER_ERROR'],
   dialect: sunbirdEnvelope,
   cors: noPreflight,
   async handle() {
@@ -37,7 +38,7 @@ export const ready = defineOperation({
   credentials: noCredentials,
   request: {},
   responseSchema: 'health.response',
-  errors: ['SERVICE_UNAVAILABLE', 'SERVER_ERROR'],
+  errors: ['METHOD_NOT_ALLOWED', 'SERVICE_UNAVAILABLE', 'SERVER_ERROR'],
   errorSchemas: { SERVICE_UNAVAILABLE: 'health.response' },
   dialect: sunbirdEnvelope,
   cors: noPreflight,
