@@ -1598,6 +1598,22 @@ describe('BatchRunner: a cancelled job', () => {
     expect(w.breakerChanges).toEqual([])
   })
 
+  it('when this instance records the cancel while a user’s checks are under way and they fail (no such user), then that user reads failed with its code, not cancelled (the last look comes only before a create, docs/integrating.md), and the users after them read cancelled', async () => {
+    const w = batchWorld({ concurrency: 1 })
+    w.engine.during(U1, async () => {
+      await w.jobs.cancel(JOB_ID, { at: w.clock.now(), by: CREATOR })
+      w.runner.cancelSeen(JOB_ID)
+    })
+    w.engine.refuse(U1, new UserNotFoundError())
+    await w.submit([U1, U2])
+
+    await w.runner.pass()
+    await eventually(async () => expect((await w.slice(0))?.done).toBe(true))
+
+    expect(w.engine.begunFor).toEqual([])
+    expect(await w.jobs.items(JOB_ID, 0)).toEqual([{ userId: U1, slice: 0, status: 'failed', err: NOT_FOUND, attempts: 0, at: START }, cancelled(U2, 0, START)])
+  })
+
   it('when this instance records the cancel while the look right before a create is under way, having read the job before the cancel, then that deletion is withdrawn all the same', async () => {
     const w = batchWorld({ concurrency: 1 })
     const get = w.jobs.get.bind(w.jobs)

@@ -33,7 +33,7 @@ export type HealthAndReadiness = SunbirdResponseEnvelope & {
  */
 export type DeletedSessionRoute = true
 /**
- * The job is cancelled (`cancelled`): no deletion of its users begins once the runners see it, within about a second; a deletion already under way is finished, every other user is kept and reads `cancelled` in the job's status. A job with nobody left to settle is `completed` and stays so. Cancelling a cancelled job again changes nothing, and reads `alreadyCancelled`: true, with the first cancel's `cancelledAt`.
+ * The job is cancelled (`cancelled`): no deletion of its users begins once the runners see it, within about a second; a deletion already under way is finished, every other user is kept and reads `cancelled` in the job's status (but for one whose checks had begun before the runner saw the cancel and fail: it reads `failed` with the check's code, as a single delete would answer). A job with nobody left to settle is `completed` and stays so. Cancelling a cancelled job again changes nothing, and reads `alreadyCancelled`: true, with the first cancel's `cancelledAt`.
  */
 export type BatchDeletionCancelled = SunbirdResponseEnvelope & {
   id?: 'api.user.delete.batch.cancel'
