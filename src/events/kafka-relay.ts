@@ -72,6 +72,8 @@ export interface KafkaRelayOptions {
   maxSendBytes: number
   /** How often a connected relay reads the topic again; TOPIC_RECHECK_MS by default. */
   topicRecheckMs?: number
+  /** The waits while Kafka, a partition or Cassandra keeps failing; BACKOFF by default (a test lengthens them to act within one). */
+  backoff?: { firstMs: number; maxMs: number }
 }
 
 /** What the relay needs of a Kafka producer: kafkajs's, or a test's. */
@@ -267,7 +269,7 @@ export class KafkaRelay {
   private readonly topicPartitions: () => Promise<PartitionMetadata[]>
   private readonly topicSettings: (() => Promise<TopicSettings>) | undefined
   /** Kafka unreachable: nothing is read or sent until the wait is over. */
-  private readonly backoff = new RetryBackoff(BACKOFF)
+  private readonly backoff: RetryBackoff
   /** Records of what Kafka acknowledged; when Cassandra did not make some, they are owed: nothing is read or sent until they are made, after a wait. */
   private readonly records: PublicationRecords
   /** Partitions whose last send failed, the events waiting for them, and the relay's wait as a whole when more wait than it remembers. */
@@ -290,9 +292,11 @@ export class KafkaRelay {
     this.createProducer = deps.createProducer ?? kafka.createProducer
     this.topicPartitions = deps.topicPartitions ?? kafka.topicPartitions
     this.topicSettings = deps.topicSettings ?? (deps.topicPartitions ? undefined : kafka.topicSettings)
+    const backoff = options.backoff ?? BACKOFF
+    this.backoff = new RetryBackoff(backoff)
     this.heldBack = new HeldBackEvents(TOO_LARGE_BACKOFF, HELD_BACK_RETRIES_PER_PASS, deps.random ?? Math.random)
-    this.partitionWaits = new PartitionWaits(deps.maxWaitingEvents ?? MAX_WAITING_EVENTS, BACKOFF)
-    this.records = new PublicationRecords((entry, at) => this.record(entry, at), deps, BACKOFF)
+    this.partitionWaits = new PartitionWaits(deps.maxWaitingEvents ?? MAX_WAITING_EVENTS, backoff)
+    this.records = new PublicationRecords((entry, at) => this.record(entry, at), deps, backoff)
     this.maxSendBytes = options.maxSendBytes
     this.topicRecheckMs = options.topicRecheckMs ?? TOPIC_RECHECK_MS
   }
