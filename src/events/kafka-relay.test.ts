@@ -19,6 +19,7 @@ import {
   recordBatchBytes,
   sendsOf,
   TOO_LARGE_BACKOFF,
+  TOPIC_RECHECK_MS,
 } from './kafka-relay.js'
 
 // The error kafkajs builds from a produce response's error code: what producer.send rejects with.
@@ -923,6 +924,81 @@ describe("KafkaRelay: the topic's durability, judged at each connect", () => {
     expect(topicLines(lines).map(fieldsOf)).toEqual([{ level: 40, msg: NOT_CHECKED, topic: TOPIC, err: 'Not authorized to access topics: [Topic authorization failed]' }])
     expect(JSON.stringify(lines)).not.toContain('stack')
     expect(metrics.topicAtRisk).toBeUndefined()
+  })
+
+  describe('while the relay has nothing to send', () => {
+    onAFakeDate()
+
+    it('when the topic is made safe, then at risk again, then the gauge follows it at the first idle pass a minute after the last check, each change said once, with no producer connected for it', async () => {
+      let settings = { minInsyncReplicas: 1, brokers: 3 }
+      const { relay, lines, metrics, broker, asked } = relayOnTopic(3, async () => settings)
+      expect(await relay.publishPending()).toBe(3)
+      expect(metrics.topicAtRisk).toBe(true)
+
+      // min.insync.replicas raised to 2 while no deletion comes: a minute after the check, not before.
+      settings = { minInsyncReplicas: 2, brokers: 3 }
+      vi.setSystemTime(Date.now() + TOPIC_RECHECK_MS - 1)
+      expect(await relay.publishPending()).toBe(0)
+      expect([asked(), metrics.topicAtRisk]).toEqual([1, true])
+      vi.setSystemTime(Date.now() + 1)
+      expect(await relay.publishPending()).toBe(0)
+      expect([asked(), metrics.topicAtRisk]).toEqual([2, false])
+
+      // Set to 3 on 3 replicas: at risk again, and said.
+      settings = { minInsyncReplicas: 3, brokers: 3 }
+      vi.setSystemTime(Date.now() + TOPIC_RECHECK_MS)
+      await relay.publishPending()
+      expect(metrics.topicAtRisk).toBe(true)
+      // The same reading a minute later: the gauge as it was, nothing said again.
+      vi.setSystemTime(Date.now() + TOPIC_RECHECK_MS)
+      await relay.publishPending()
+      expect([asked(), metrics.topicAtRisk]).toEqual([4, true])
+      expect(topicLines(lines).map((l) => l.msg)).toEqual([LOSES, STOPS])
+      expect(broker.connects).toBe(1)
+    })
+
+    it('when the idle check cannot read the topic, then it is said once, the gauge keeps its reading, and the topic is not asked again before another minute', async () => {
+      const { relay, lines, metrics, broker, asked } = relayOnTopic(3, async () => ({ minInsyncReplicas: 1, brokers: 3 }))
+      let partitionReads = 0
+      const readPartitions = broker.topicPartitions.bind(broker)
+      broker.topicPartitions = () => {
+        partitionReads++
+        return readPartitions()
+      }
+      expect(await relay.publishPending()).toBe(3)
+      expect(partitionReads).toBe(1)
+
+      broker.down = true
+      vi.setSystemTime(Date.now() + TOPIC_RECHECK_MS)
+      await relay.publishPending()
+      vi.setSystemTime(Date.now() + TOPIC_RECHECK_MS - 1)
+      await relay.publishPending()
+
+      expect(partitionReads).toBe(2)
+      expect(asked()).toBe(1)
+      expect(metrics.topicAtRisk).toBe(true)
+      expect(topicLines(lines).map(fieldsOf)).toEqual([
+        expect.objectContaining({ msg: LOSES }),
+        { level: 40, msg: NOT_CHECKED, topic: TOPIC, err: 'Connection error: connect ECONNREFUSED 127.0.0.1:19092' },
+      ])
+    })
+
+    it('when the relay has never had an event to send, then its idle passes ask Kafka nothing and the gauge stays unset', async () => {
+      const broker = new FakeBroker()
+      let asked = 0
+      const topicSettings = async () => {
+        asked++
+        return { minInsyncReplicas: 1, brokers: 3 }
+      }
+      const { relay, metrics } = relayOver(new InMemoryRelayOutbox(), broker, 100_000, () => 0, { topicSettings })
+
+      for (let minute = 0; minute < 3; minute++) {
+        expect(await relay.publishPending()).toBe(0)
+        vi.setSystemTime(Date.now() + TOPIC_RECHECK_MS)
+      }
+
+      expect({ asked, metadataReads: broker.metadataReads, connects: broker.connects, atRisk: metrics.topicAtRisk }).toEqual({ asked: 0, metadataReads: 0, connects: 0, atRisk: undefined })
+    })
   })
 })
 

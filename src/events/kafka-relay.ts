@@ -259,7 +259,8 @@ function kafkaClient(
  * when one broker down would stop every event (topic-durability.ts); it publishes all the same.
  * A connection older than TOPIC_RECHECK_MS reads the topic again before its next send (recheckTopic):
  * a topic gone, or of another partition count, is connected to afresh (a topic gone then holds every
- * event back, as at connect), and a change of its replication is said.
+ * event back, as at connect), and a change of its replication is said. A relay with nothing to send
+ * checks the replication again as often (recheckIdle), once it has checked it a first time.
  */
 export class KafkaRelay {
   private connection: Connection | undefined
@@ -282,6 +283,8 @@ export class KafkaRelay {
   private partitionCount: number | undefined
   /** What the last check of the topic's durability read (or that it could not), so that a recheck says only what changed. */
   private lastDurabilityRead: string | undefined
+  /** When the topic's durability was last checked (ms since the epoch), read or not: an idle relay checks it again once this is topicRecheckMs old. */
+  private durabilityCheckedAt: number | undefined
   private readonly topicRecheckMs: number
 
   constructor(
@@ -365,6 +368,7 @@ export class KafkaRelay {
     if (page.complete) this.forgetUnlisted(page.listed)
     if (page.entries.length === 0) {
       this.reportWaiting(page, [])
+      if (!stopping?.aborted) await this.recheckIdle(now)
       return { count, more: false }
     }
     const { recorded, goOn, readAgain } = await this.sendPage(page.entries, now, stopping)
@@ -569,19 +573,22 @@ export class KafkaRelay {
 
   /**
    * Whether an event Kafka acknowledges on this topic is safe, and whether the topic takes events with
-   * one broker down (topic-durability.ts), said at each connect (`always`), and at a recheck only when
-   * what was read differs from the last check (`when-changed`), so a connected relay does not repeat it
+   * one broker down (topic-durability.ts), said at each connect (`always`), and at a recheck (before a
+   * send, or idle) only when what was read differs from the last check (`when-changed`), so a connected relay does not repeat it
    * every TOPIC_RECHECK_MS: a warn line naming what to change when it is not, an info line on a single
-   * broker (the local setup), the at-risk gauge either way. A read that fails is said (its error's
+   * broker (the local setup), the at-risk gauge either way. `partitions`: those read at connect, or
+   * their reader (an idle recheck's). A read that fails is said (its error's
    * message, no stack) and the relay goes on; the gauge keeps what it was. The relay publishes whatever
    * the verdict: stopping would only leave more events in the outbox (docs/operating.md).
    */
-  private async checkDurability(partitions: readonly PartitionMetadata[], say: 'always' | 'when-changed'): Promise<void> {
+  private async checkDurability(partitions: readonly PartitionMetadata[] | (() => Promise<PartitionMetadata[]>), say: 'always' | 'when-changed'): Promise<void> {
     if (!this.topicSettings) return
+    this.durabilityCheckedAt = Date.now()
     const { topic } = this.options
     let replication: TopicReplication
     try {
-      replication = { replicationFactor: replicationFactorOf(partitions), ...(await this.topicSettings()) }
+      const read = typeof partitions === 'function' ? await partitions() : partitions
+      replication = { replicationFactor: replicationFactorOf(read), ...(await this.topicSettings()) }
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err)
       if (this.durabilityReadChanged(`unread ${message}`, say)) this.deps.log.warn({ topic, err: message }, "event topic's replication not checked: could not read it")
@@ -597,8 +604,21 @@ export class KafkaRelay {
   }
 
   /**
+   * A pass with nothing to send, on a relay that has checked the topic's durability before: checked
+   * again once that check is topicRecheckMs old, so that the at-risk gauge of an instance that has no
+   * deletions follows the topic instead of keeping its last reading for as long as none comes (a relay
+   * with events to send rechecks it before a send: recheckTopic). Said only when what it reads changed;
+   * no producer is connected for it. A relay that never checked it (no event since start-up, or
+   * `npm run deletion:resume` with none) asks Kafka nothing, as before.
+   */
+  private async recheckIdle(now: number): Promise<void> {
+    if (this.durabilityCheckedAt === undefined || now - this.durabilityCheckedAt < this.topicRecheckMs) return
+    await this.checkDurability(() => this.topicPartitions(), 'when-changed')
+  }
+
+  /**
    * The topic read again on a connection older than topicRecheckMs, when a pass has events to send
-   * (an idle relay asks Kafka nothing; a send that failed, e.g. UNKNOWN_TOPIC_OR_PARTITION or
+   * (an idle relay checks only its durability: recheckIdle; a send that failed, e.g. UNKNOWN_TOPIC_OR_PARTITION or
    * NOT_ENOUGH_REPLICAS, already drops the connection, and the next connect reads the topic afresh).
    * Gone, unreadable, or with another partition count: the connection is dropped (returns false), so
    * that the connect that follows reads and judges it as at start-up: a topic gone fails it and every

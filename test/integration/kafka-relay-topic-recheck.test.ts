@@ -13,8 +13,9 @@ import { waitUntil } from '../support/wait-until.js'
 
 // Topics of this file's own on the single local broker, changed by the admin while a relay of the
 // shipped build (kafkajs's producer and admin) stays connected to them. The relay reads the topic
-// again before a send once its connection is older than topicRecheckMs: 0 here, so every pass
-// reads it and the test needs no wait (TOPIC_RECHECK_MS, a minute, in the service).
+// again before a send once its connection is older than topicRecheckMs, and its replication at a
+// pass with nothing to send once its last reading is that old: 0 here, so every pass reads it and
+// the test needs no wait (TOPIC_RECHECK_MS, a minute, in the service).
 const TIMEOUT_MS = 5000
 const LOCAL_LINE = 'event topic has a single replica on a single broker: fine for a local setup, not for production'
 
@@ -135,6 +136,28 @@ describe('a connected relay reads the event topic again, on the real broker', ()
       expect(await relay.publishPending()).toBe(1)
       expect(localLines()).toHaveLength(2)
       expect(producers()).toBe(1)
+    } finally {
+      await relay.close()
+    }
+  })
+
+  it("when the topic's min.insync.replicas is lowered while the relay has nothing to send, then its next idle tick reads it through its admin and says the new reading, with no send and no new producer", async () => {
+    const topic = `relay-recheck-idle-${randomUUID()}`
+    await createTopic(topic, 1, [{ name: 'min.insync.replicas', value: '2' }])
+    const { relay, outbox, lines, producers, attempts } = relayOn(topic)
+    const localLines = () => lines.filter((line) => line.msg === LOCAL_LINE).map((line) => ({ topic: line.topic, minInsyncReplicas: line.minInsyncReplicas }))
+    try {
+      outbox.add(event())
+      expect(await relay.publishPending()).toBe(1)
+      expect(localLines()).toEqual([{ topic, minInsyncReplicas: 2 }])
+
+      await admin.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configEntries: [{ name: 'min.insync.replicas', value: '1' }] }] })
+      expect(await relay.publishPending()).toBe(0)
+      expect(localLines()).toEqual([
+        { topic, minInsyncReplicas: 2 },
+        { topic, minInsyncReplicas: 1 },
+      ])
+      expect({ producers: producers(), attempts: attempts() }).toEqual({ producers: 1, attempts: 1 })
     } finally {
       await relay.close()
     }
