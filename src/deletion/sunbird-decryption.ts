@@ -1,0 +1,64 @@
+import { createDecipheriv } from 'node:crypto'
+
+/*
+ * Sunbird's at-rest encryption of user fields, undone. userorg-service encrypts the user row's
+ * email, phone, username, loginid, prevusedemail, prevusedphone, recoveryemail and recoveryphone
+ * (userencryption.properties) and the user_lookup values; its otp and rate_limit rows are keyed by
+ * the plain email or phone. Read at Sunbird-Lern/userorg-service@ac7a278a2c8ef318d28a1dc3c064e76b92c940a2
+ * (release-8.0.0): core/platform-common/src/main/java/org/sunbird/datasecurity/EncryptionService.java
+ * (the constants), impl/DefaultEncryptionServiceImpl.java, impl/DefaultDecryptionServiceImpl.java and
+ * impl/BASE64Encoder.java with CharacterEncoder.java (a copy of sun.misc.BASE64Encoder, which the
+ * older DefaultEncryptionServivceImpl of sunbird-lms-service / sunbird-utils called: the same output).
+ *
+ * Three rounds of value = Base64(AES(key + value)): Java's "AES" (ECB, PKCS#5 padding) under the
+ * fixed 16 bytes "ThisAsISerceKtey", of the UTF-8 bytes of `sunbird_encryption_key` prefixed to the
+ * value (the configured key is that prefix, not the AES key). Its Base64 (`encode`, not
+ * `encodeBuffer`) ends a line after every 57 bytes (76 characters) with the JVM's line separator,
+ * so a stored value of more than 76 characters holds line breaks, and so does a round's input.
+ * Sunbird's decryption strips the prefix's length without looking at it; this one requires it, so
+ * that a value that is not Sunbird's ciphertext under this key is never taken for one.
+ */
+
+/** EncryptionService.keyValue: the AES-128 key every Sunbird deployment shares. */
+const AES_KEY = Buffer.from('ThisAsISerceKtey', 'latin1')
+/** EncryptionService.ITERATIONS. */
+const ROUNDS = 3
+const AES_BLOCK_BYTES = 16
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/
+/** Java's new String(bytes, UTF_8) keeps a leading BOM; a round that is not UTF-8 is not Sunbird's. */
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
+/** One round undone: the text after the key, or undefined when `text` is not this round's ciphertext under `key`. */
+function decryptRound(text: string, key: string): string | undefined {
+  const base64 = text.replace(/[\r\n]/g, '')
+  if (base64.length % 4 !== 0 || !BASE64.test(base64)) return undefined
+  const bytes = Buffer.from(base64, 'base64')
+  if (bytes.length === 0 || bytes.length % AES_BLOCK_BYTES !== 0) return undefined
+  let plain: string
+  try {
+    const decipher = createDecipheriv('aes-128-ecb', AES_KEY, null)
+    plain = utf8.decode(Buffer.concat([decipher.update(bytes), decipher.final()]))
+  } catch {
+    // Bad padding, or bytes that are not UTF-8: not encrypted by Sunbird under this key.
+    return undefined
+  }
+  return plain.startsWith(key) ? plain.slice(key.length) : undefined
+}
+
+/** The value Sunbird encrypted as `stored` with `sunbird_encryption_key` = `key`; undefined when `stored` is not such a ciphertext. */
+export function decryptSunbirdValue(stored: string, key: string): string | undefined {
+  // Sunbird trims the stored value before decoding it (a Base64 that ends a full line ends with a line break).
+  let value: string | undefined = stored.trim()
+  for (let round = 0; round < ROUNDS && value !== undefined; round++) value = decryptRound(value, key)
+  return value
+}
+
+/**
+ * The value Sunbird was given of one its user row stores: decrypted with `key` (the deployment's
+ * `sunbird_encryption_key`) when it decrypts, else as stored (a value written before encryption was
+ * on, or with it off). Without a key: as stored. The key stays inside the function returned.
+ */
+export function plainValueOf(key: string | undefined): (stored: string) => string {
+  if (!key) return (stored) => stored
+  return (stored) => decryptSunbirdValue(stored, key) ?? stored
+}
