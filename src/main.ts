@@ -18,6 +18,8 @@ for (const { msg, ...values } of leaseAdvice(config)) logger.warn(values, msg)
 const service = orExitOnConfigError(() => composeService(config, logger))
 // Said at start, "not configured" included: an operator sees which of Sunbird's stores this instance reaches.
 logger.info(service.searchAndCache.describe(), 'search engine and user cache')
+// Whether the user row's contacts are decrypted to find the codes keyed by the plain value: whether the key is set, never the key.
+logger.info({ contacts: config.deletion.sunbirdEncryptionKey ? 'decrypted (sunbird_encryption_key set)' : 'used as stored (sunbird_encryption_key not set)' }, 'user row contacts')
 
 const server = serve({ fetch: service.app.fetch, port: config.http.port, hostname: config.http.host, serverOptions: httpServerOptions(config.http) }, (info) => {
   logger.info({ port: info.port, host: config.http.host, env: config.env }, 'listening')

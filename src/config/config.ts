@@ -62,6 +62,8 @@ export interface Config {
     /** When a request owed for want of a dependency is tried again (DELETION_OWED_RETRY_FIRST_MS, DELETION_OWED_RETRY_MAX_MS; maxMs 0: at every pass). */
     readonly owedRetry: { readonly firstMs: number; readonly maxMs: number }
     readonly receiptHashKey: string
+    /** sunbird_encryption_key: Sunbird's key of the user row's encrypted contacts; a secret, never logged; absent or empty: contacts used as stored. */
+    readonly sunbirdEncryptionKey?: string
     /** Length of a grace day (DELETION_GRACE_DAY_SECONDS). */
     readonly graceDaySeconds: number
     /** Step-up (DELETION_MAX_AUTH_AGE_SECONDS); absent: none. */

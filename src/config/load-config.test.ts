@@ -292,6 +292,14 @@ describe('loadConfig: Sunbird search engine and user cache', () => {
     expect(loadConfig().redis).toMatchObject({ host: 'redis.internal', password: 'r3dis-Pa55', username: 'user-delete', tls: true })
   })
 
+  it("when sunbird_encryption_key is set, then it is Sunbird's key of the encrypted contacts; unset, there is none (contacts used as stored)", () => {
+    cleanEnv({ sunbird_encryption_key: 'a-deployment-encryption-key' })
+    expect(loadConfig().deletion.sunbirdEncryptionKey).toBe('a-deployment-encryption-key')
+
+    cleanEnv()
+    expect(loadConfig().deletion.sunbirdEncryptionKey).toBeUndefined()
+  })
+
   it('when REDIS_MAX_VALUE_BYTES is set, then it bounds the read of user:<id>; below 1024 it is refused naming /redis/maxValueBytes', () => {
     cleanEnv({ REDIS_MAX_VALUE_BYTES: '65536' })
     expect(loadConfig().redis.maxValueBytes).toBe(65_536)
@@ -408,12 +416,19 @@ describe('secrets by declaration (x-secret in schemas/config.json)', () => {
 
     expect(secretPaths(schema)).toContainEqual(['deletion', 'receiptHashKey'])
     expect(secretPaths(schema)).toContainEqual(['redis', 'password'])
+    expect(secretPaths(schema)).toContainEqual(['deletion', 'sunbirdEncryptionKey'])
   })
 
   it('when sunbird_redis_password is unset in production (a Redis without one), then that is no shipped secret: it has no shipped value', () => {
     cleanEnv({ NODE_ENV: 'production', DELETION_RECEIPT_HASH_KEY: 'a-production-receipt-key' })
 
     expect(loadConfig().redis.password).toBeUndefined()
+  })
+
+  it('when sunbird_encryption_key is unset in production (contacts stored plain), then that is no shipped secret: it has no shipped value', () => {
+    cleanEnv({ NODE_ENV: 'production', DELETION_RECEIPT_HASH_KEY: 'a-production-receipt-key' })
+
+    expect(loadConfig().deletion.sunbirdEncryptionKey).toBeUndefined()
   })
 
   it('when a later secret is flagged in a schema, then it joins the check under the variable its env mapping names', () => {

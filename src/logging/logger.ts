@@ -21,6 +21,7 @@ export function createLogger(level: string, destination?: pino.DestinationStream
           'headers["x-authenticated-for"]',
           'token',
           'password',
+          'sunbirdEncryptionKey',
           'email',
           'phone',
           'firstName',

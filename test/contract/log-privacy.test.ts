@@ -8,6 +8,7 @@ import { LOCAL_CONSUMER, testConfig } from '../support/harness.js'
 import { createKeycloakUser, type KeycloakTestUser } from '../support/keycloak.js'
 import { ISSUER, TEST_KEYSPACE } from '../support/test-env.js'
 import { createRealmKeys, mintUserToken } from '../support/user-tokens.js'
+import { encryptUserAsSunbird } from '../support/sunbird-encryption.js'
 
 type LogLine = Record<string, unknown> & { msg?: string; msgid?: string; requestId?: string }
 
@@ -16,6 +17,7 @@ type LogLine = Record<string, unknown> & { msg?: string; msgid?: string; request
 const PROCESS_MESSAGES = new Set([
   'listening',
   'search engine and user cache',
+  'user row contacts',
   'shutting down',
   'stopped',
   'background pass',
@@ -38,7 +40,9 @@ describe('what the built server logs', () => {
   const keys = createRealmKeys()
   const db = createCassandraClient(testConfig().cassandra)
   const apiBearer = signApiBearer(LOCAL_CONSUMER.key, LOCAL_CONSUMER.secret)
-  const secrets: string[] = [apiBearer]
+  // Sunbird's key of the encrypted contacts: the server decrypts with it, and logs neither it nor what it decrypts.
+  const encryptionKey = 'a-deployment-encryption-key'
+  const secrets: string[] = [apiBearer, encryptionKey]
   const personalData: string[] = []
   const sent: { msgid: string; status: number }[] = []
   let server: ContractServer
@@ -93,7 +97,7 @@ describe('what the built server logs', () => {
   }
 
   beforeAll(async () => {
-    server = await startContractServer({ keys, env: { LOG_LEVEL: 'debug', DELETION_SWEEP_INTERVAL_MS: '0' } })
+    server = await startContractServer({ keys, env: { LOG_LEVEL: 'debug', DELETION_SWEEP_INTERVAL_MS: '0', sunbird_encryption_key: encryptionKey } })
     const auth = { authorization: `Bearer ${apiBearer}` }
     const org = `0137${randomUUID().replace(/\D/g, '').padEnd(18, '1').slice(0, 18)}`
 
@@ -103,6 +107,8 @@ describe('what the built server logs', () => {
     secrets.push(account.password)
     const withAccount = await person({ id: account.id, rootOrgId: org })
     const plain = await person()
+    // Stored as a deployment with encryption on stores it: its deletion decrypts the contacts.
+    await encryptUserAsSunbird(db, TEST_KEYSPACE, plain.id, encryptionKey)
     const parent = await person()
     const child = await person({ managedBy: parent.id })
     const restricted = await person({ roles: [{ role: 'CONTENT_CREATOR' }] })

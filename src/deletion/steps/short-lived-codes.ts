@@ -1,13 +1,20 @@
 import { keyId, keyedHash } from '../keyed-hash.js'
 import type { CodeTable } from '../ports.js'
-import { type DeletionStep, type PlanName, type StepContext, stepOutcome } from './step.js'
+import { type DeletionStep, type PlanName, type StepContext, type StepDeps, stepOutcome } from './step.js'
+
+/** The keys of the code rows of the stored contacts: their plain values (Sunbird's otp and rate_limit hold the plain email or phone), each once. */
+function codeKeysOf(deps: Pick<StepDeps, 'plainContact'>, contacts: readonly string[]): string[] {
+  const plain = deps.plainContact ?? ((stored: string) => stored)
+  return [...new Set(contacts.map(plain))]
+}
 
 /**
  * otp and rate_limit are keyed by the plain email or phone, not by the user id: the rows are found
- * from the contacts the profile holds, so these steps run before the profile is blanked. Every mode
- * deletes them (short-lived codes, never brought back). The request keeps keyed hashes of the
- * contacts, never the contacts, and which key made them, so deletion:verify can look for them
- * again (under that key only).
+ * from the contacts the profile holds (decrypted when Sunbird stores them encrypted), so these steps
+ * run before the profile is blanked. Every mode deletes them (short-lived codes, never brought back).
+ * The request keeps keyed hashes of the values looked up and of the contacts as stored, never the
+ * values, and which key made them, so deletion:verify can look for them again (under that key only):
+ * the plain ones in otp and rate_limit, the stored ones in user_lookup, which holds them as the row does.
  */
 function codesStep<Name extends string>(name: Name, table: CodeTable, what: string) {
   const store = `cassandra.${table}`
@@ -19,13 +26,14 @@ function codesStep<Name extends string>(name: Name, table: CodeTable, what: stri
     plans: ['sunbird', 'soft', 'hard'] as const satisfies readonly PlanName[],
     async run({ deps, plan, contacts: readContacts }: StepContext) {
       const contacts = await readContacts()
-      const count = contacts.length > 0 ? await deps.tables.deleteCodes(table, contacts) : 0
-      const hashes = contacts.map((value) => keyedHash(deps.receiptKey, value))
+      const keys = codeKeysOf(deps, contacts)
+      const count = keys.length > 0 ? await deps.tables.deleteCodes(table, keys) : 0
+      const hashes = [...new Set([...contacts, ...keys])].map((value) => keyedHash(deps.receiptKey, value))
       return stepOutcome('done', 'deleted', deps.clock.now(), count, { plan, hashes, hashKeyId: keyId(deps.receiptKey) })
     },
     async preview({ deps, userId }: { deps: StepContext['deps']; userId: string }) {
-      const contacts = await deps.tables.readContacts(userId)
-      return [{ store, action: 'delete', count: contacts.length > 0 ? await deps.tables.countCodes(table, contacts) : 0 }]
+      const keys = codeKeysOf(deps, await deps.tables.readContacts(userId))
+      return [{ store, action: 'delete', count: keys.length > 0 ? await deps.tables.countCodes(table, keys) : 0 }]
     },
   } satisfies DeletionStep<Name>
 }

@@ -44,6 +44,11 @@ export interface StepDeps {
   extraTargets: readonly ExtraTarget[]
   /** Key of the keyed hashes kept with a request (the receipt's key). */
   receiptKey: string
+  /**
+   * The value Sunbird was given of a contact its user row stores (decrypted with sunbird_encryption_key
+   * when stored encrypted): what its otp and rate_limit rows are keyed by. Absent: as stored.
+   */
+  plainContact?: (stored: string) => string
   /** Whether the event may carry the username (default no: the consumer does not need it). */
   eventIncludesUserName: boolean
   /** Told when a step could not be done now (for the log), with the deletion request it was done for when there is one; ids only, never the error's payload. */
