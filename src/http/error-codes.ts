@@ -102,7 +102,10 @@ export const errorCodes = {
     responseCode: 'CLIENT_ERROR',
     err: 'UOS_USRDLT0007',
     errmsg: 'Maximum upload data size should be {limit}',
-    description: 'Body larger than the configured limit (bytes).',
+    description: "Body larger than the route's limit (bytes); the connection is closed after this answer.",
+    // The body refused is never read whole, nor after the answer: the connection is closed (as nginx and
+    // Node's own server do), so its unread bytes are never taken for the next request on it.
+    headers: { Connection: 'close' },
   },
   UNAUTHORIZED: {
     status: 401,

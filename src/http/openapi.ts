@@ -270,6 +270,10 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
           schema: { type: 'string' },
           example: 'POST, OPTIONS',
         },
+        Connection: {
+          description: 'The server closes the connection after this answer: the body it refused was not read, and is not read after it. Send the next request on a new connection.',
+          schema: { const: 'close' },
+        },
         'x-request-allowed': { description: 'Sunbird marks a refused authorization with `no`.', schema: { const: 'no' } },
         'Access-Control-Allow-Origin': {
           description: 'As Sunbird’s gateway sends it, on every answer but the session-cookie route’s (which answers an allowed origin with itself).',

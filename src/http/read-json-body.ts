@@ -1,9 +1,7 @@
 import type { Context } from 'hono'
 import { ApiError } from './api-error.js'
 import type { AppEnv } from './app-env.js'
-
-/** The 413 names the limit it met: an operation may read more than HTTP_MAX_BODY_BYTES (bodyLimitOf). */
-const tooLarge = (reason: string, maxBytes: number) => new ApiError('PAYLOAD_TOO_LARGE', { reason, placeholders: { maxBodyBytes: maxBytes } })
+import { declaredLengthWithin, tooLarge } from './body-limit.js'
 
 /** Reads a streamed (chunked) body, giving up as soon as it passes `max` bytes. */
 async function readCapped(stream: ReadableStream<Uint8Array>, max: number): Promise<string> {
@@ -54,8 +52,8 @@ function parseJson(text: string): unknown {
 }
 
 /**
- * Size, then JSON: refuses on Content-Length before reading a byte, caps bodies sent without one,
- * and turns anything that is not JSON into UOS_USRDLT0028. The Content-Length path uses
+ * Size, then JSON: refuses on Content-Length before reading a byte (declaredLengthWithin), caps bodies
+ * sent without one, and turns anything that is not JSON into UOS_USRDLT0028. The Content-Length path uses
  * c.req.text(), which stays on @hono/node-server's fast path (touching the raw stream does not).
  * The reader hands the body parsed, not yet validated, to `use` and resolves to what `use` returns;
  * its refusals are ApiErrors, thrown (before a byte is read) or rejected.
@@ -65,13 +63,8 @@ export function readJsonBody(options: { maxBytes: number }): JsonBodyReader {
   if (!Number.isInteger(maxBytes) || maxBytes <= 0) throw new Error('readJsonBody: maxBytes must be a positive integer')
   /** The body as text, within the limit; a read that fails later is mapped by readJson. */
   function readText(c: Context<AppEnv>): Promise<string> {
-    const length = c.req.header('content-length')
-    if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
-      // Digits of any length: a length too long to be exact is still over the limit (413, not 400).
-      if (!/^\d+$/.test(length)) throw new ApiError('INVALID_REQUEST_DATA', { reason: 'bad content-length' })
-      if (Number(length) > maxBytes) throw tooLarge('content-length over the limit', maxBytes)
-      return startReading(() => c.req.text())
-    }
+    const declared = declaredLengthWithin(c, maxBytes)
+    if (declared !== undefined) return startReading(() => c.req.text())
     const stream = c.req.raw.body
     return stream ? startReading(() => readCapped(stream, maxBytes)) : Promise.resolve('')
   }
