@@ -4,11 +4,10 @@ import { startPeriodicJobs } from './background-jobs.js'
 import { composeService } from './compose.js'
 import { loadConfig, orExitOnConfigError } from './config/load-config.js'
 import { LOCK_DECISION_WAIT_MS } from './deletion/commit-gate.js'
+import { deferContinueToRoutes } from './http/expect-continue.js'
 import { gracefulClose } from './http/graceful-close.js'
 import { leaseAdvice } from './lease-advice.js'
-import { bodyLimitOf } from './http/operation.js'
-import { operations } from './http/operations/index.js'
-import { applyConnectionLimits, continueWithinBodyLimit, httpServerOptions } from './http/server-limits.js'
+import { applyConnectionLimits, httpServerOptions } from './http/server-limits.js'
 import { createLogger } from './logging/logger.js'
 import { shutdownOnSignal } from './shutdown.js'
 
@@ -30,7 +29,7 @@ server.on('error', (err: NodeJS.ErrnoException) => {
   process.exit(1)
 })
 applyConnectionLimits(server as HttpServer, config.http)
-continueWithinBodyLimit(server as HttpServer, Math.max(...operations.map((operation) => bodyLimitOf(operation, config.http.maxBodyBytes))))
+deferContinueToRoutes(server as HttpServer)
 const closeServer = gracefulClose(server)
 
 // The sweeper resumes deletion requests a crash or an outage left open; the relay publishes events.

@@ -2,6 +2,7 @@ import type { Context } from 'hono'
 import { ApiError } from './api-error.js'
 import type { AppEnv } from './app-env.js'
 import { declaredLengthWithin, tooLarge } from './body-limit.js'
+import { continueIfAwaited } from './expect-continue.js'
 
 /** Reads a streamed (chunked) body, giving up as soon as it passes `max` bytes. */
 async function readCapped(stream: ReadableStream<Uint8Array>, max: number): Promise<string> {
@@ -53,7 +54,8 @@ function parseJson(text: string): unknown {
 
 /**
  * Size, then JSON: refuses on Content-Length before reading a byte (declaredLengthWithin), caps bodies
- * sent without one, and turns anything that is not JSON into UOS_USRDLT0028. The Content-Length path uses
+ * sent without one, and turns anything that is not JSON into UOS_USRDLT0028. A client waiting on
+ * `Expect: 100-continue` is told to go on only once its body is to be read. The Content-Length path uses
  * c.req.text(), which stays on @hono/node-server's fast path (touching the raw stream does not).
  * The reader hands the body parsed, not yet validated, to `use` and resolves to what `use` returns;
  * its refusals are ApiErrors, thrown (before a byte is read) or rejected.
@@ -64,6 +66,7 @@ export function readJsonBody(options: { maxBytes: number }): JsonBodyReader {
   /** The body as text, within the limit; a read that fails later is mapped by readJson. */
   function readText(c: Context<AppEnv>): Promise<string> {
     const declared = declaredLengthWithin(c, maxBytes)
+    continueIfAwaited(c)
     if (declared !== undefined) return startReading(() => c.req.text())
     const stream = c.req.raw.body
     return stream ? startReading(() => readCapped(stream, maxBytes)) : Promise.resolve('')

@@ -33,18 +33,3 @@ export function applyConnectionLimits(server: Server, limits: HttpLimits): void 
   server.headersTimeout = limits.headersTimeoutMs
   server.requestTimeout = limits.receiveTimeoutMs
 }
-
-/**
- * `Expect: 100-continue`: Node answers `100 Continue` at once by default, so a client uploads a body
- * far over the limit before it hears 413. The 100 goes only to a request whose declared length is
- * within `largestBodyBytes` (the largest body any route takes) or that declares none; any other goes
- * straight to the app, whose body limit answers 413 from the header, in the route's dialect, and
- * the client never sends the body.
- */
-export function continueWithinBodyLimit(server: Server, largestBodyBytes: number): void {
-  server.on('checkContinue', (req, res) => {
-    const declared = Number(req.headers['content-length'])
-    if (!(Number.isFinite(declared) && declared > largestBodyBytes)) res.writeContinue()
-    server.emit('request', req, res)
-  })
-}

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http'
 import { connect } from 'node:net'
 import { type ServerType, serve } from '@hono/node-server'
+import { deferContinueToRoutes } from '../../src/http/expect-continue.js'
 import { type AppOverFakes, appOverFakes } from './fakes/app-over-fakes.js'
 
 /** One answer as read off the wire: status, headers (names in lower case) and body. */
@@ -74,7 +75,7 @@ export function converse(port: number, first: string, then: readonly string[] = 
   })
 }
 
-/** The app over fakes (body limit FAKE_MAX_BODY_BYTES) served on a real port. */
+/** The app over fakes (body limit FAKE_MAX_BODY_BYTES) served on a real port with the Expect handling main.ts installs. */
 export async function serveOverFakes(): Promise<{ port: number; fakes: AppOverFakes; close(): Promise<void> }> {
   const fakes = appOverFakes()
   let server: ServerType | undefined
@@ -82,6 +83,7 @@ export async function serveOverFakes(): Promise<{ port: number; fakes: AppOverFa
     server = serve({ fetch: fakes.app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => resolve(info.port))
   })
   const http = server as Server
+  deferContinueToRoutes(http)
   return {
     port,
     fakes,
