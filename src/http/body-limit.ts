@@ -21,3 +21,13 @@ export function declaredLengthWithin(c: Context<AppEnv>, maxBytes: number): numb
   if (Number(length) > maxBytes) throw tooLarge('content-length over the limit', maxBytes)
   return Number(length)
 }
+
+/**
+ * A route that takes no body reads none and waits for none (no 100 Continue either): a declared
+ * length over `maxBytes` is refused (413), a smaller body is discarded by the server after the
+ * answer, as it always was. A chunked body's length is not known until it has all come: its answer
+ * closes the connection rather than wait for, and read, the rest.
+ */
+export function ignoreBodyWithin(c: Context<AppEnv>, maxBytes: number): void {
+  if (declaredLengthWithin(c, maxBytes) === undefined && c.req.header('transfer-encoding') !== undefined) c.header('Connection', 'close')
+}

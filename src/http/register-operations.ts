@@ -1,5 +1,6 @@
 import type { Context, Handler, Hono } from 'hono'
 import type { AppEnv } from './app-env.js'
+import { ignoreBodyWithin } from './body-limit.js'
 import { setCredentialedCors } from './cors.js'
 import { REQUEST_ID_HEADER } from './dialects/rest-dialect.js'
 import { IDEMPOTENCY_KEY_HEADER } from './idempotency.js'
@@ -11,15 +12,19 @@ import { type JsonBodyReader, readJsonBody } from './read-json-body.js'
 const BODY_HEADERS = ['Content-Type']
 const REQUEST_ID_HEADERS = ['X-Request-ID', 'X-msgId']
 
+/** How an operation takes the request's body: read within its limit, or, when it takes none, not read at all but its declared length still bounded. */
+type BodyRoad = { read: JsonBodyReader } | { ignoreWithin: number }
+
 /**
  * An operation's whole road as one handler (hono gives each middleware an async dispatch): its id and
- * dialect, its body (size, then JSON, before the credentials, as Sunbird checks), its handler, its headers
- * (the operation's own, its CORS, its credentials' challenge on a 401).
+ * dialect, its body (size, then JSON, before the credentials, as Sunbird checks; for an operation that
+ * takes none, the size alone), its handler, its headers (the operation's own, its CORS, its
+ * credentials' challenge on a 401).
  */
 function operationRoad(
   operation: Operation,
   handle: (c: Context<AppEnv>) => Response | Promise<Response>,
-  readBody: JsonBodyReader | undefined,
+  body: BodyRoad | undefined,
   renderError: HandlerContext['renderError'],
   allowedOrigins: () => readonly string[],
 ): Handler<AppEnv> {
@@ -31,9 +36,13 @@ function operationRoad(
   function answer(c: Context<AppEnv>): Response | Promise<Response> {
     c.set('apiId', operation.id)
     c.set('dialect', operation.dialect)
-    if (!readBody) return handle(c)
-    return readBody(c, (body) => {
-      c.set('body', body)
+    if (!body) return handle(c)
+    if ('ignoreWithin' in body) {
+      ignoreBodyWithin(c, body.ignoreWithin)
+      return handle(c)
+    }
+    return body.read(c, (parsed) => {
+      c.set('body', parsed)
       return handle(c)
     })
   }
@@ -86,8 +95,9 @@ export function registerOperations(app: Hono<AppEnv>, operations: readonly Opera
   // Read only where a credentialed operation answers (SESSION_ALLOWED_ORIGINS).
   const allowedOrigins = () => context.verifiers.sessionCookie.allowedOrigins
   for (const operation of operations) {
-    const readBody = operation.request.body ? readJsonBody({ maxBytes: bodyLimitOf(operation, context.maxBodyBytes) }) : undefined
-    const road = operationRoad(operation, operation.createHandler(context), readBody, context.renderError, allowedOrigins)
+    const maxBytes = bodyLimitOf(operation, context.maxBodyBytes)
+    const body = operation.request.body ? { read: readJsonBody({ maxBytes }) } : { ignoreWithin: maxBytes }
+    const road = operationRoad(operation, operation.createHandler(context), body, context.renderError, allowedOrigins)
     for (const path of operation.paths) {
       app.on(operation.method, [path], road)
       byPath.set(path, [...(byPath.get(path) ?? []), operation])

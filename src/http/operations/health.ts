@@ -18,7 +18,7 @@ export const health = defineOperation({
   request: {},
   responseSchema: 'health.response',
   // Its own 405 in the document (Allow: GET, its own id): the shared MethodNotAllowed shows a POST route's.
-  errors: ['METHOD_NOT_ALLOWED', 'SERVER_ERROR'],
+  errors: ['METHOD_NOT_ALLOWED', 'PAYLOAD_TOO_LARGE', 'SERVER_ERROR'],
   dialect: sunbirdEnvelope,
   cors: noPreflight,
   async handle() {
@@ -38,7 +38,7 @@ export const ready = defineOperation({
   credentials: noCredentials,
   request: {},
   responseSchema: 'health.response',
-  errors: ['METHOD_NOT_ALLOWED', 'SERVICE_UNAVAILABLE', 'SERVER_ERROR'],
+  errors: ['METHOD_NOT_ALLOWED', 'PAYLOAD_TOO_LARGE', 'SERVICE_UNAVAILABLE', 'SERVER_ERROR'],
   errorSchemas: { SERVICE_UNAVAILABLE: 'health.response' },
   dialect: sunbirdEnvelope,
   cors: noPreflight,

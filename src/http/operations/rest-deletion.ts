@@ -4,8 +4,9 @@ import { ApiError } from '../api-error.js'
 import type { DeletionAnswer } from '../dialects/rest-dialect.js'
 import type { ErrorCode } from '../error-codes.js'
 
-/** Every entry a REST deletion route of a person may answer with (the engine's refusals, the credentials', step-up, Idempotency-Key). */
+/** Every entry a REST deletion route of a person may answer with (a body declared over the limit, the engine's refusals, the credentials', step-up, Idempotency-Key). */
 export const PERSON_DELETION_ERRORS = [
+  'PAYLOAD_TOO_LARGE',
   'IDEMPOTENCY_KEY_INVALID',
   'UNAUTHORIZED',
   'STEP_UP_REQUIRED',
