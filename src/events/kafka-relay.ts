@@ -475,13 +475,13 @@ export class KafkaRelay {
     return { kind: 'sent', recorded }
   }
 
-  /** Kafka could not be reached: every entry not sent waits for the next pass after a wait (BACKOFF) that grows while it stays so. */
+  /** Kafka could not be reached: every entry not sent waits for the next pass after a wait (options.backoff, BACKOFF by default) that grows while it stays so. */
   private async unreachable(entries: readonly OutboxEntry[], err: unknown): Promise<void> {
     this.backoff.failed(Date.now())
     await this.notPublished(entries, err)
   }
 
-  /** A send of a partition's events failed: that partition waits (BACKOFF), its events passed by until then (PartitionWaits). */
+  /** A send of a partition's events failed: that partition waits (options.backoff, BACKOFF by default), its events passed by until then (PartitionWaits). */
   private async partitionFailed(partition: number, entries: readonly OutboxEntry[], err: unknown): Promise<void> {
     this.partitionWaits.failed(partition, entries, Date.now())
     await this.notPublished(entries, err)
