@@ -28,6 +28,8 @@ const MESSAGE_TOO_LARGE = 10
 const RECORD_LIST_TOO_LARGE = 18
 const NOT_ENOUGH_REPLICAS = 19
 const TOPIC = 'local.delete.user'
+/** The relay's timeoutMs (KAFKA_TIMEOUT_MS) in these tests. */
+const KAFKA_TIMEOUT_MS = 1000
 
 let serial = 0
 function entry(payloadBytes: number): OutboxEntry {
@@ -162,7 +164,7 @@ function relayOver(
   const recorded: string[] = []
   const cassandra = { down: false }
   const relay = new KafkaRelay(
-    { brokers: ['unused:9092'], topic: TOPIC, clientId: 'test', timeoutMs: 1000, maxSendBytes, ...(topicRecheckMs !== undefined && { topicRecheckMs }) },
+    { brokers: ['unused:9092'], topic: TOPIC, clientId: 'test', timeoutMs: KAFKA_TIMEOUT_MS, maxSendBytes, ...(topicRecheckMs !== undefined && { topicRecheckMs }) },
     {
       outbox,
       published: async (requestId) => {
@@ -981,6 +983,104 @@ describe("KafkaRelay: the topic's durability, judged at each connect", () => {
         expect.objectContaining({ msg: LOSES }),
         { level: 40, msg: NOT_CHECKED, topic: TOPIC, err: 'Connection error: connect ECONNREFUSED 127.0.0.1:19092' },
       ])
+    })
+
+    it('when the idle check finds Kafka unreachable, then the passes that follow wait as after a failed connect: an event appended meanwhile is not read before the wait is over, and the wait grows while Kafka stays down', async () => {
+      const { relay, outbox, broker, metrics } = relayOnTopic(3, async () => ({ minInsyncReplicas: 2, brokers: 3 }))
+      expect(await relay.publishPending()).toBe(3)
+
+      broker.down = true
+      vi.setSystemTime(Date.now() + TOPIC_RECHECK_MS)
+      expect(await relay.publishPending()).toBe(0)
+      const waitFrom = Date.now()
+      const reads = outbox.reads.length
+      const late = entry(200)
+      outbox.add(late)
+
+      // Within the first wait: the outbox is not read, Kafka not asked.
+      vi.setSystemTime(waitFrom + BACKOFF.firstMs - 1)
+      expect(await relay.publishPending()).toBe(0)
+      expect(outbox.reads.length).toBe(reads)
+      // Then it is read and tried: Kafka still down, the second failure in a row waits twice as long.
+      vi.setSystemTime(waitFrom + BACKOFF.firstMs)
+      expect(await relay.publishPending()).toBe(0)
+      expect([outbox.reads.length, metrics.failures.kafka, outbox.attemptsOf(late.requestId)]).toEqual([reads + 1, 1, 1])
+      broker.down = false
+      vi.setSystemTime(waitFrom + BACKOFF.firstMs + 2 * BACKOFF.firstMs - 1)
+      expect(await relay.publishPending()).toBe(0)
+      vi.setSystemTime(waitFrom + BACKOFF.firstMs + 2 * BACKOFF.firstMs)
+      expect(await relay.publishPending()).toBe(1)
+      expect(outbox.listed()).toEqual([])
+    })
+
+    describe('on fake timers too', () => {
+      beforeEach(() => {
+        vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] })
+        vi.setSystemTime(new Date('2026-12-01T10:00:00Z'))
+      })
+
+      /**
+       * The relay after its first send, its idle check due, and Kafka now answering the topic's metadata
+       * only after `answerMs` (kafkajs's retries against brokers that do not answer) until `answersAgain`.
+       */
+      async function idleCheckAnsweredAfter(answerMs: number) {
+        const over = relayOnTopic(3, async () => ({ minInsyncReplicas: 1, brokers: 3 }))
+        expect(await over.relay.publishPending()).toBe(3)
+        const answering = over.broker.topicPartitions.bind(over.broker)
+        over.broker.topicPartitions = () => new Promise((resolve) => setTimeout(() => resolve(over.broker.metadata()), answerMs))
+        vi.setSystemTime(Date.now() + TOPIC_RECHECK_MS)
+        const answersAgain = () => {
+          over.broker.topicPartitions = answering
+        }
+        return { ...over, answersAgain }
+      }
+      const settledFlag = (work: Promise<unknown>) => {
+        const flag = { settled: false }
+        void work.finally(() => {
+          flag.settled = true
+        })
+        return flag
+      }
+
+      it("when Kafka does not answer the idle check, then the pass ends after timeoutMs, not after the client's retries, said once, counted on the backoff, and the late answer is not used", async () => {
+        const { relay, outbox, lines, metrics, asked, answersAgain } = await idleCheckAnsweredAfter(10_000)
+
+        const pass = settledFlag(relay.publishPending())
+        await vi.advanceTimersByTimeAsync(KAFKA_TIMEOUT_MS - 1)
+        expect(pass.settled).toBe(false)
+        await vi.advanceTimersByTimeAsync(1)
+        expect(pass.settled).toBe(true)
+        expect(topicLines(lines).map(fieldsOf).at(-1)).toEqual({ level: 40, msg: NOT_CHECKED, topic: TOPIC, err: `topic not read within ${KAFKA_TIMEOUT_MS} ms` })
+
+        // The late answer: its settings are not asked, the gauge is not moved, nothing more is said.
+        outbox.add(entry(200))
+        const reads = outbox.reads.length
+        await vi.advanceTimersByTimeAsync(BACKOFF.firstMs - 1)
+        expect(await relay.publishPending()).toBe(0)
+        expect(outbox.reads.length).toBe(reads)
+        await vi.advanceTimersByTimeAsync(10_000)
+        expect({ asked: asked(), atRisk: metrics.topicAtRisk, lines: topicLines(lines).length }).toEqual({ asked: 1, atRisk: true, lines: 2 })
+        answersAgain()
+        expect(await relay.publishPending()).toBe(1)
+      })
+
+      it('when the relay is stopped during an idle check, then the pass and close() end at once, with nothing said and no wait counted', async () => {
+        const { relay, outbox, lines, answersAgain } = await idleCheckAnsweredAfter(10_000)
+        const stopping = new AbortController()
+
+        const pass = settledFlag(relay.publishPending(100, stopping.signal))
+        await vi.advanceTimersByTimeAsync(10)
+        stopping.abort()
+        const closed = settledFlag(relay.close())
+        await vi.advanceTimersByTimeAsync(0)
+
+        expect([pass.settled, closed.settled]).toEqual([true, true])
+        expect(topicLines(lines).length).toBe(1)
+        // No wait counted: the next pass sends at once.
+        answersAgain()
+        outbox.add(entry(200))
+        expect(await relay.publishPending()).toBe(1)
+      })
     })
 
     it('when the relay has never had an event to send, then its idle passes ask Kafka nothing and the gauge stays unset', async () => {

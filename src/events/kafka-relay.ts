@@ -110,6 +110,9 @@ export interface RelayDeps {
 /** What the relay reads at connect, besides the partitions, to judge the topic's durability (topic-durability.ts). */
 export type TopicSettings = Omit<TopicReplication, 'replicationFactor'>
 
+/** What a check of the topic's durability read, or why it could not (its error's message). */
+type ReplicationRead = TopicReplication | { unread: string }
+
 /** What `publishBacklog` left: for `npm run deletion:resume`'s last line and exit code. */
 export interface BacklogReport {
   /** Events on the topic and recorded so. */
@@ -180,6 +183,28 @@ export function isTooLarge(err: unknown): boolean {
     current = cause
   }
   return false
+}
+
+const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err))
+
+/**
+ * What `work` gives within `ms`, else 'late'; 'stopped' as soon as `stopping` is aborted. The work
+ * itself goes on (kafkajs's admin cannot be cut short); `work` must not reject.
+ */
+async function settledWithin<T>(work: Promise<T>, ms: number, stopping?: AbortSignal): Promise<T | 'late' | 'stopped'> {
+  let timer: NodeJS.Timeout | undefined
+  let onStop: (() => void) | undefined
+  const cut = new Promise<'late' | 'stopped'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), ms)
+    onStop = () => resolve('stopped')
+    stopping?.addEventListener('abort', onStop, { once: true })
+  })
+  try {
+    return await Promise.race([work, cut])
+  } finally {
+    clearTimeout(timer)
+    if (onStop) stopping?.removeEventListener('abort', onStop)
+  }
 }
 
 /** The relay's kafkajs client: its request timeout is produceTimeouts' (longer than the ack timeout its sends ask for). */
@@ -269,7 +294,7 @@ export class KafkaRelay {
   private readonly createProducer: () => RelayProducer
   private readonly topicPartitions: () => Promise<PartitionMetadata[]>
   private readonly topicSettings: (() => Promise<TopicSettings>) | undefined
-  /** Kafka unreachable: nothing is read or sent until the wait is over. */
+  /** Kafka unreachable (a failed connect, or an idle recheck that could not read the topic): nothing is read or sent until the wait is over. */
   private readonly backoff: RetryBackoff
   /** Records of what Kafka acknowledged; when Cassandra did not make some, they are owed: nothing is read or sent until they are made, after a wait. */
   private readonly records: PublicationRecords
@@ -368,7 +393,7 @@ export class KafkaRelay {
     if (page.complete) this.forgetUnlisted(page.listed)
     if (page.entries.length === 0) {
       this.reportWaiting(page, [])
-      if (!stopping?.aborted) await this.recheckIdle(now)
+      await this.recheckIdle(now, stopping)
       return { count, more: false }
     }
     const { recorded, goOn, readAgain } = await this.sendPage(page.entries, now, stopping)
@@ -573,29 +598,41 @@ export class KafkaRelay {
 
   /**
    * Whether an event Kafka acknowledges on this topic is safe, and whether the topic takes events with
-   * one broker down (topic-durability.ts), said at each connect (`always`), and at a recheck (before a
-   * send, or idle) only when what was read differs from the last check (`when-changed`), so a connected relay does not repeat it
-   * every TOPIC_RECHECK_MS: a warn line naming what to change when it is not, an info line on a single
-   * broker (the local setup), the at-risk gauge either way. `partitions`: those read at connect, or
-   * their reader (an idle recheck's). A read that fails is said (its error's
-   * message, no stack) and the relay goes on; the gauge keeps what it was. The relay publishes whatever
-   * the verdict: stopping would only leave more events in the outbox (docs/operating.md).
+   * one broker down (topic-durability.ts), read from `partitions` (those read at a connect or a
+   * recheck) and the topic's settings, and said (sayDurability).
    */
-  private async checkDurability(partitions: readonly PartitionMetadata[] | (() => Promise<PartitionMetadata[]>), say: 'always' | 'when-changed'): Promise<void> {
+  private async checkDurability(partitions: readonly PartitionMetadata[], say: 'always' | 'when-changed'): Promise<void> {
     if (!this.topicSettings) return
     this.durabilityCheckedAt = Date.now()
-    const { topic } = this.options
-    let replication: TopicReplication
+    this.sayDurability(await this.readReplication(partitions, this.topicSettings), say)
+  }
+
+  /** The topic's replication: its factor from `partitions`, the rest from its settings; or why it could not be read. */
+  private async readReplication(partitions: readonly PartitionMetadata[], settings: () => Promise<TopicSettings>): Promise<ReplicationRead> {
     try {
-      const read = typeof partitions === 'function' ? await partitions() : partitions
-      replication = { replicationFactor: replicationFactorOf(read), ...(await this.topicSettings()) }
+      return { replicationFactor: replicationFactorOf(partitions), ...(await settings()) }
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err)
-      if (this.durabilityReadChanged(`unread ${message}`, say)) this.deps.log.warn({ topic, err: message }, "event topic's replication not checked: could not read it")
+      return { unread: messageOf(err) }
+    }
+  }
+
+  /**
+   * What a check read, said at each connect (`always`), and at a recheck (before a send, or idle)
+   * only when it differs from the last check's (`when-changed`), so a connected relay does not repeat
+   * it every TOPIC_RECHECK_MS: a warn line naming what to change when the topic is at risk, an info
+   * line on a single broker (the local setup), the at-risk gauge either way. A read that failed is
+   * said (its error's message, no stack) and the relay goes on; the gauge keeps what it was. The
+   * relay publishes whatever the verdict: stopping would only leave more events in the outbox
+   * (docs/operating.md).
+   */
+  private sayDurability(read: ReplicationRead, say: 'always' | 'when-changed'): void {
+    const { topic } = this.options
+    if ('unread' in read) {
+      if (this.durabilityReadChanged(`unread ${read.unread}`, say)) this.deps.log.warn({ topic, err: read.unread }, "event topic's replication not checked: could not read it")
       return
     }
-    const judged = judgeTopicDurability(replication)
-    const said = { topic, ...replication }
+    const judged = judgeTopicDurability(read)
+    const said = { topic, ...read }
     this.deps.metrics?.setEventsTopicAtRisk(judged.verdict === 'can-lose-events' || judged.verdict === 'stops-with-one-broker-down')
     if (!this.durabilityReadChanged(JSON.stringify(said), say)) return
     if (judged.verdict === 'can-lose-events') this.deps.log.warn({ ...said, why: judged.why, fix: judged.fix }, 'event topic can lose an event Kafka acknowledged')
@@ -610,10 +647,36 @@ export class KafkaRelay {
    * with events to send rechecks it before a send: recheckTopic). Said only when what it reads changed;
    * no producer is connected for it. A relay that never checked it (no event since start-up, or
    * `npm run deletion:resume` with none) asks Kafka nothing, as before.
+   * As at a connect, the topic's partitions not read (Kafka unreachable, the topic gone) count on the
+   * relay's backoff: the passes that follow wait as after a failed connect; read, the backoff starts
+   * over. The pass waits for the reading at most timeoutMs (one try, not the client's retries, which
+   * against brokers that do not answer take several), so an event appended meanwhile waits no longer
+   * for it, and not at all once `stopping` is aborted (a shutdown): a reading cut short is not used
+   * and asks Kafka nothing further, and one not read within timeoutMs counts as not read.
    */
-  private async recheckIdle(now: number): Promise<void> {
-    if (this.durabilityCheckedAt === undefined || now - this.durabilityCheckedAt < this.topicRecheckMs) return
-    await this.checkDurability(() => this.topicPartitions(), 'when-changed')
+  private async recheckIdle(now: number, stopping?: AbortSignal): Promise<void> {
+    const settings = this.topicSettings
+    if (!settings || this.durabilityCheckedAt === undefined || now - this.durabilityCheckedAt < this.topicRecheckMs || stopping?.aborted) return
+    this.durabilityCheckedAt = now
+    let reached = false
+    let cut = false
+    const reading = (async (): Promise<ReplicationRead> => {
+      let partitions: PartitionMetadata[]
+      try {
+        partitions = await this.topicPartitions()
+      } catch (err) {
+        return { unread: messageOf(err) }
+      }
+      reached = partitions.length > 0
+      return cut ? { unread: 'cut short' } : this.readReplication(partitions, settings)
+    })()
+    const { timeoutMs } = this.options
+    const read = await settledWithin(reading, timeoutMs, stopping)
+    cut = true
+    if (read === 'stopped') return
+    if (reached) this.backoff.succeeded()
+    else this.backoff.failed(Date.now())
+    this.sayDurability(read === 'late' ? { unread: `topic not read within ${timeoutMs} ms` } : read, 'when-changed')
   }
 
   /**
