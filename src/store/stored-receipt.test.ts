@@ -12,6 +12,25 @@ describe('readStoredReceipt, a request’s receipt column as the service reads i
     expect(readStoredReceipt(JSON.stringify(receipt))).toEqual(receipt)
   })
 
+  it('when the column holds a receipt of any shape the service has stored (partial with a step owed, physical erasure dates, or made before the key id was recorded), then it reads back equal', () => {
+    const owing = {
+      ...request,
+      steps: {
+        lock: { status: 'done' as const, action: 'locked', at: at.toISOString() },
+        keycloak: { status: 'pending' as const, action: 'unreachable', at: at.toISOString() },
+        lookups: { status: 'done' as const, action: 'deleted', count: 3, at: at.toISOString() },
+      },
+    }
+    const partial = buildReceipt(owing, 'partial', 'a-receipt-key-of-sixteen', at, {
+      'cassandra.user_lookup': { by: '2026-12-04T10:08:56.790Z', how: 'after gc_grace_seconds 864000 at the next compaction' },
+    })
+    const { subjectKeyId: _recordedSince, ...older } = receipt
+    const stored = [partial, older]
+
+    expect(stored.map((one) => readStoredReceipt(JSON.stringify(one)))).toEqual(stored)
+    expect(partial.stores.some((line) => line.physicallyErasedBy !== undefined)).toBe(true)
+  })
+
   it('when the column holds nothing, then there is no receipt', () => {
     expect([readStoredReceipt(null), readStoredReceipt('')]).toEqual([undefined, undefined])
   })
@@ -25,6 +44,16 @@ describe('readStoredReceipt, a request’s receipt column as the service reads i
     const noStores = { ...receipt, stores: undefined }
     const nullLine = { ...receipt, stores: [null] }
     const texts = ['null', '42', '"completed"', '[]', '{}', JSON.stringify(noStores), JSON.stringify(nullLine), JSON.stringify({ ...receipt, state: 7 })]
+    expect(texts.map(readStoredReceipt)).toEqual(texts.map(() => 'unreadable'))
+  })
+
+  it('when the column holds JSON with a receipt’s field names that schemas/deletion-receipt.json rejects, then it reads unreadable, not as a receipt the status route would serve against its published schema', () => {
+    const [first, ...rest] = receipt.stores
+    const noWhy = { ...receipt, stores: [{ store: first?.store, action: first?.action }, ...rest] }
+    const outOfSchema = { requestId: 'r', subject: 'not-a-hash', state: 'bogus', completedAt: 'yesterday', stores: [{ store: 'x', action: 'y' }], extra: 1 }
+    const oneWrong = [{ subject: 'not-a-hash' }, { state: 'bogus' }, { completedAt: 'yesterday' }, { extra: 1 }].map((wrong) => ({ ...receipt, ...wrong }))
+    const texts = [noWhy, outOfSchema, ...oneWrong].map((json) => JSON.stringify(json))
+
     expect(texts.map(readStoredReceipt)).toEqual(texts.map(() => 'unreadable'))
   })
 })
