@@ -57,10 +57,12 @@ function noVerdict(err: unknown): string {
   return whyNotVerified(err)
 }
 
+/** Why the command line is refused: said with the usage by the CLI's one way out (main), exit 2. */
+class ArgumentsRefused extends Error {}
+
 /** Refused arguments are not repeated back (whyArgumentsRefused): a chain id is pasted, and so may be anything else. */
 function refuse(why: string): never {
-  console.error(`audit:verify: ${why}\n${usage}`)
-  process.exit(2)
+  throw new ArgumentsRefused(why)
 }
 
 /** The heads of an earlier verdict (its `heads`), or why the file cannot be used: never its content. */
@@ -80,29 +82,39 @@ function headsIn(file: string): Record<string, ChainAnchor> {
   return heads as Record<string, ChainAnchor>
 }
 
-if (asksForHelp(process.argv.slice(2))) {
-  console.log(usage)
-  process.exit(0)
+/** What a run walks and holds against the chains, as the command line asks. */
+interface Walk {
+  chains?: string[]
+  pinned?: Record<string, ChainAnchor>
+  receiptsOf: string[]
 }
 
-let chains: string[] | undefined
-let pinned: Record<string, ChainAnchor> | undefined
-let receiptsOf: string[] = []
-try {
-  const { values } = parseArgs({ options: { chain: { type: 'string', multiple: true }, against: { type: 'string' }, receipt: { type: 'string', multiple: true } } })
-  chains = values.chain
-  receiptsOf = [...new Set(values.receipt)]
-  if (values.against !== undefined) pinned = values.against.trim() === '' ? refuse('--against needs a file') : headsIn(values.against)
-} catch (err) {
-  refuse(
-    whyArgumentsRefused(err, {
-      positional: 'a chain id follows --chain (npm run audit:verify -- --chain <id>); without --chain, every chain is walked',
-      flags: 'the flags are --chain, --against and --receipt',
-    }),
-  )
+const OPTIONS = { chain: { type: 'string', multiple: true }, against: { type: 'string' }, receipt: { type: 'string', multiple: true } } as const
+
+/** The flags given; a command line parseArgs cannot read is refused. */
+function flagsOf(args: string[]) {
+  try {
+    return parseArgs({ args, options: OPTIONS }).values
+  } catch (err) {
+    return refuse(
+      whyArgumentsRefused(err, {
+        positional: 'a chain id follows --chain (npm run audit:verify -- --chain <id>); without --chain, every chain is walked',
+        flags: 'the flags are --chain, --against and --receipt',
+      }),
+    )
+  }
 }
-if (chains?.some((chain) => chain.trim() === '')) refuse('--chain needs a chain id')
-if (receiptsOf.some((id) => id.trim() === '')) refuse('--receipt needs a request id')
+
+/** The walk the arguments ask for; refused (ArgumentsRefused) before anything is contacted. */
+function walkOf(args: string[]): Walk {
+  const values = flagsOf(args)
+  const chains = values.chain
+  const receiptsOf = [...new Set(values.receipt)]
+  const pinned = values.against === undefined ? undefined : values.against.trim() === '' ? refuse('--against needs a file') : headsIn(values.against)
+  if (chains?.some((chain) => chain.trim() === '')) refuse('--chain needs a chain id')
+  if (receiptsOf.some((id) => id.trim() === '')) refuse('--receipt needs a request id')
+  return { ...(chains && { chains }), ...(pinned && { pinned }), receiptsOf }
+}
 
 /** Why a run has no verdict, on stderr in one line: exit 2. */
 function withoutVerdict(why: string): number {
@@ -111,7 +123,7 @@ function withoutVerdict(why: string): number {
 }
 
 /** Walks the chains (holding the named receipts against them), prints the verdict, answers the exit code. */
-async function verify(cassandra: Client, keyspace: string): Promise<number> {
+async function verify(cassandra: Client, keyspace: string, { chains, pinned, receiptsOf }: Walk): Promise<number> {
   const requests = new CassandraDeletionRequests(cassandra, keyspace)
   const reader = new CassandraAuditReader(cassandra, keyspace)
   const answer = await verifyTrailWithReceipts(receiptsOf, {
@@ -123,15 +135,31 @@ async function verify(cassandra: Client, keyspace: string): Promise<number> {
   return answer.verdict.ok ? 0 : 1
 }
 
-let code = 2
-let cassandra: Client | undefined
-try {
-  const config = loadConfig({}, { usesSecrets: false })
-  cassandra = createCassandraClient(config.cassandra)
-  code = await verify(cassandra, config.cassandra.keyspace)
-} catch (err) {
-  code = withoutVerdict(`could not verify: ${noVerdict(err)}`)
-} finally {
-  await cassandra?.shutdown().catch(() => undefined)
+/** The run, from its arguments to its exit code: every way out (the usage, a refusal, a verdict or none) returns here. */
+async function main(args: string[]): Promise<number> {
+  if (asksForHelp(args)) {
+    console.log(usage)
+    return 0
+  }
+  let walk: Walk
+  try {
+    walk = walkOf(args)
+  } catch (err) {
+    if (!(err instanceof ArgumentsRefused)) throw err
+    console.error(`audit:verify: ${err.message}\n${usage}`)
+    return 2
+  }
+  let cassandra: Client | undefined
+  try {
+    const config = loadConfig({}, { usesSecrets: false })
+    cassandra = createCassandraClient(config.cassandra)
+    return await verify(cassandra, config.cassandra.keyspace, walk)
+  } catch (err) {
+    return withoutVerdict(`could not verify: ${noVerdict(err)}`)
+  } finally {
+    await cassandra?.shutdown().catch(() => undefined)
+  }
 }
-exitAfterFlush(code)
+
+// Once every line is written: on a pipe (a log, `| tee`), Node writes behind the CLI, and an exit at once drops what waits.
+exitAfterFlush(await main(process.argv.slice(2)))

@@ -2,12 +2,15 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { projectRoot } from '../../src/config/project-root.js'
 import { type AuditVerifyRun, runAuditVerify } from '../support/audit-verify-cli.js'
+import { runBehindFullPipe } from '../support/full-pipe.js'
 import { freePort } from '../support/spawned-server.js'
 
 // `npm run audit:verify` where it cannot reach a verdict: exit 2 (documented as "no verdict"), never
 // 1 (a broken chain, a security incident), one line on stderr and no stack trace. No server is
 // contacted: Cassandra is asked for on a port nobody listens on. Its verdicts on a real chain:
 // test/integration/audit-verify.test.ts.
+
+const USAGE = 'usage: npm run audit:verify [-- --chain <id> ...] [--against <earlier verdict.json>] [--receipt <request id> ...]'
 
 /** One line on stderr, without a stack trace, and nothing on stdout (where a verdict would be). */
 function expectOneLineWithoutVerdict(run: AuditVerifyRun): string {
@@ -82,4 +85,25 @@ describe('npm run audit:verify without a verdict', () => {
     expect(run.stderr).toContain('usage: npm run audit:verify')
     expect(run.stdout).toBe('')
   }, 60_000)
+})
+
+describe('npm run audit:verify into a pipe already full (| tee log behind a busy disk)', () => {
+  // Its output waits in Node until the reader takes it: an exit at once would drop it.
+  const run = (args: string[]) =>
+    runBehindFullPipe(join(projectRoot, 'node_modules', '.bin', 'tsx'), [join(projectRoot, 'scripts', 'audit-verify.ts'), ...args], { ...process.env, NODE_ENV: 'development' })
+
+  it('when asked for help, then the usage still arrives whole once the reader takes it, and the exit code is 0', async () => {
+    expect(await run(['--help'])).toEqual({ code: 0, out: `${USAGE}\n` })
+  }, 60_000)
+
+  it.each([
+    [['--chains', 'x'], "audit:verify: unknown option '--chains': the flags are --chain, --against and --receipt"],
+    [['--against', join(projectRoot, 'no-such-verdict.json')], 'audit:verify: --against: no such file'],
+  ])(
+    'when the arguments %j are refused, then the reason and the usage still arrive whole, and the exit code is 2',
+    async (args, reason) => {
+      expect(await run(args)).toEqual({ code: 2, out: `${reason}\n${USAGE}\n` })
+    },
+    60_000,
+  )
 })
