@@ -10,6 +10,7 @@ import { projectRoot } from '../../src/config/project-root.js'
 import { errorEntry } from '../../src/http/error-codes.js'
 import { readIds } from '../../scripts/lib/batch-cli/ids-file.js'
 import { noAnswer } from '../../scripts/lib/batch-cli/service-call.js'
+import { runBehindFullPipe } from '../support/full-pipe.js'
 import { behindSlowReader } from '../support/slow-reader.js'
 import { freePort } from '../support/spawned-server.js'
 import { type StubRequest, type StubServer, startStubServer } from '../support/stub-http-server.js'
@@ -384,6 +385,13 @@ describe('flag combinations', () => {
     },
     25_000,
   )
+
+  it('when asked for help into a pipe already full (| tee log behind a busy disk), then the usage still arrives whole once the reader takes it, and the exit code is 0', async () => {
+    const { API_BEARER: _bearer, USER_TOKEN: _token, NODE_OPTIONS: _options, ...inherited } = process.env
+    const run = await runBehindFullPipe(join(projectRoot, 'node_modules', '.bin', 'tsx'), [join(projectRoot, 'scripts', 'deletion-batch.ts'), '--help'], inherited)
+    expect(run.out).toMatch(/^usage: npm run deletion:batch -- \(--file ids\.txt .*\[--give-up-after <seconds, 120>\]\n$/)
+    expect(run.code).toBe(0)
+  }, 60_000)
 
   it('when --file and --job are both given, then it is refused with exit 2 and nothing is sent', async () => {
     const service = await stub((_request, res) => res.writeHead(500).end())

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util'
 import { asksForHelp } from '../../../src/shared/asks-for-help.js'
 import { whyArgumentsRefused } from '../refused-arguments.js'
 import { schemas } from './batch-api.js'
-import { fail } from './terminal.js'
+import { CliEnding, endCli, fail } from './terminal.js'
 
 // Flags are all checked before anything is read or sent.
 
@@ -75,7 +75,9 @@ function parseAll() {
 export function readOptions(): Options {
   if (asksForHelp(process.argv.slice(2))) {
     console.log(USAGE)
-    process.exit(0)
+    // The CLI's one way out, as for every other end: on a pipe, the usage is written before the exit.
+    endCli(0)
+    throw new CliEnding()
   }
   const values = parseFlags()
   if (values.file !== undefined && values.job !== undefined) fail(`--file submits a file and --job follows jobs already submitted: use one\n${USAGE}`)
