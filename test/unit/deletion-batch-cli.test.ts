@@ -172,6 +172,18 @@ describe('npm run deletion:batch against a fake service', () => {
   }, 30_000)
 })
 
+describe('--give-up-after in fractions of a second', () => {
+  it('when it is 1.001 (each call may wait half of it, 500.5 ms), then every call is sent and answered, and the job is followed to its end', async () => {
+    const jobId = randomUUID()
+    const service = await stub((request, res) => (request.path === SUBMIT ? accept(res, jobId, 2) : status(res, statusResult(jobId, 2))))
+    const { code, out } = await runCli(['--file', idsFile(2).path, '--url', service.url, '--give-up-after', '1.001'], CREDENTIALS)
+    expect(service.requests.map((request) => request.path)).toEqual([SUBMIT, STATUS])
+    expect(out).not.toContain('cannot reach')
+    expect(out).toContain('done: 2 deleted, none failed, of 2')
+    expect(code).toBe(0)
+  }, 30_000)
+})
+
 describe('when its output is a pipe (a log, | tee), every line is written before the CLI exits', () => {
   it('when three jobs end with 1000 failures each, then every failure is listed and the last line comes after them', async () => {
     const jobIds = [randomUUID(), randomUUID(), randomUUID()]

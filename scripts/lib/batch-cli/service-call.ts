@@ -88,7 +88,9 @@ export function createServiceClient(base: string, headers: Record<string, string
 
   async function ask(path: string, request: Record<string, unknown>, timeoutMs: number, extraHeaders: Record<string, string>): Promise<Answer> {
     try {
-      const response = await fetch(`${base}${path}`, { method: 'POST', headers: { ...headers, ...extraHeaders }, body: JSON.stringify({ request }), signal: AbortSignal.timeout(timeoutMs) })
+      // Whole milliseconds: AbortSignal.timeout throws on a fraction (half of --give-up-after 1.001), and no call would be sent.
+      const signal = AbortSignal.timeout(Math.ceil(timeoutMs))
+      const response = await fetch(`${base}${path}`, { method: 'POST', headers: { ...headers, ...extraHeaders }, body: JSON.stringify({ request }), signal })
       const text = await response.text()
       return {
         kind: 'answer',
