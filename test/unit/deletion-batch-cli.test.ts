@@ -46,10 +46,12 @@ interface RunOptions {
   onStart?: (signal: (name: NodeJS.Signals) => void) => void
   /**
    * Stdout goes to a reader slow to take anything, as `| tee log` behind a busy disk (stderr comes as
-   * written): nothing of it is read until half a second after the output shows this, so the CLI has
+   * written): nothing of it is read until half a second (slowStdoutLagMs) after the output shows this, so the CLI has
    * written more than a pipe holds, and may have ended, before any of it is read.
    */
   slowStdoutUntil?: string
+  /** How long after the output shows slowStdoutUntil the reader starts: 500 ms unless given. */
+  slowStdoutLagMs?: number
 }
 
 /** Runs `npm run deletion:batch -- …` as the contract test does, with only the credentials given in `env`. */
@@ -57,7 +59,7 @@ function runCli(args: string[], env: Record<string, string>, options: RunOptions
   const { API_BEARER: _bearer, USER_TOKEN: _token, NODE_OPTIONS: _options, ...inherited } = process.env
   const tsx = join(projectRoot, 'node_modules', '.bin', 'tsx')
   const cli = [join(projectRoot, 'scripts', 'deletion-batch.ts'), ...args]
-  const slow = options.slowStdoutUntil === undefined ? undefined : behindSlowReader(tsx, cli, dir)
+  const slow = options.slowStdoutUntil === undefined ? undefined : behindSlowReader(tsx, cli, dir, options.slowStdoutLagMs)
   const child = spawn(slow?.command ?? tsx, slow?.args ?? cli, {
     cwd: projectRoot,
     env: { ...inherited, ...env, ...(options.tty && { NODE_OPTIONS: `--import ${pathToFileURL(fakeTerminal).href}` }) },
@@ -236,6 +238,44 @@ describe('when its output is a pipe (a log, | tee), every line is written before
     expect(out).toContain(`interrupted; a cancel may not have gone through: cancel again with --job ${jobIds.join(',')} --cancel (a cancel done twice changes nothing)\n`)
     expect(code).toBe(130)
   }, 30_000)
+})
+
+describe('once interrupted, the CLI says nothing more than the interrupt does', () => {
+  it('when Ctrl-C comes while a cancel waits to be tried again, and the log reads slowly so the CLI is still writing when that wait ends, then no try follows and no retry note comes after the interrupt', async () => {
+    // 1000 cancelled lines: more than a pipe holds, so the interrupt's exit waits on the reader, started 3 s after it.
+    const jobIds = Array.from({ length: 1001 }, () => randomUUID())
+    const last = jobIds.at(-1)
+    const service = await stub((request, res) => {
+      const jobId = requestOf(request).jobId ?? ''
+      if (jobId === last) return answer(res, 503, envelope('api.user.delete.batch.cancel', 503, {}), { 'retry-after': '1' })
+      cancelAnswer(res, jobId, 'cancelled')
+    })
+    let interrupted = false
+    const { code, out } = await runCli(['--job', jobIds.join(','), '--cancel', '--url', service.url], CREDENTIALS, {
+      slowStdoutUntil: 'interrupted; ',
+      slowStdoutLagMs: 3000,
+      limitMs: 40_000,
+      // During the 1 s the last cancel waits before its next try.
+      onOutput: (sofar, signal) => {
+        if (!interrupted && sofar.includes('trying again in')) {
+          interrupted = true
+          signal('SIGINT')
+        }
+      },
+    })
+
+    expect(interrupted).toBe(true)
+    // Stdout's cancelled lines come after it (the reader is slow); besides them, only the interrupt's own line.
+    const [interruptLine, ...saidAfter] = out
+      .slice(out.indexOf('interrupted; '))
+      .split('\n')
+      .filter((line) => line !== '' && !line.startsWith('cancelled job '))
+    expect(interruptLine).toBe(`interrupted; a cancel may not have gone through: cancel again with --job ${jobIds.join(',')} --cancel (a cancel done twice changes nothing)`)
+    expect(saidAfter).toEqual([])
+    expect(count(out, 'trying again in')).toBe(1)
+    expect(service.requests.filter((request) => requestOf(request).jobId === last)).toHaveLength(1)
+    expect(code).toBe(130)
+  }, 50_000)
 })
 
 describe('a job whose deletions still owe steps (a store was down: their requests partial)', () => {
