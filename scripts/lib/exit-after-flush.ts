@@ -2,6 +2,12 @@
 // not taken yet waits in Node, and process.exit drops it (a long list, the last line, the key to
 // resume with). The operator CLIs end here instead.
 
+// A reader gone (`| head` that has read its lines, a log closed) fails the next write with EPIPE,
+// emitted as an 'error' that, unheard, ends the CLI at once with a stack trace and exit 1 (what
+// audit:verify says of a broken chain, deletion:verify of residue). Nothing more can reach that
+// reader: its lines are dropped, and the CLI goes on to its own end and exit code.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined)
+
 /** The code the process ends with, once exitAfterFlush is called. */
 let endingWith: number | undefined
 

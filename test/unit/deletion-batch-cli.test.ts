@@ -52,6 +52,8 @@ interface RunOptions {
   slowStdoutUntil?: string
   /** How long after the output shows slowStdoutUntil the reader starts: 500 ms unless given. */
   slowStdoutLagMs?: number
+  /** Stdout's reader is gone from the start (`| head` that has read its lines): `out` is stderr alone. */
+  stdoutGone?: boolean
 }
 
 /** Runs `npm run deletion:batch -- …` as the contract test does, with only the credentials given in `env`. */
@@ -78,7 +80,8 @@ function runCli(args: string[], env: Record<string, string>, options: RunOptions
     if (options.slowStdoutUntil !== undefined && out.includes(options.slowStdoutUntil)) slow?.release()
     options.onOutput?.(out, signal)
   }
-  child.stdout.on('data', collect)
+  if (options.stdoutGone) child.stdout.destroy()
+  else child.stdout.on('data', collect)
   child.stderr.on('data', collect)
   const limit = setTimeout(() => child.pid !== undefined && process.kill(-child.pid, 'SIGKILL'), options.limitMs ?? 20_000)
   // Once its output is read to the end, not merely once it exited: a slow reader passes the last lines on after that.
@@ -171,6 +174,22 @@ describe('npm run deletion:batch against a fake service', () => {
     expect(code).toBe(0)
     expect(service.requests[0]?.headers.authorization).toBe('Bearer test-api-bearer')
     expect(service.requests[0]?.headers['x-authenticated-user-token']).toBe('test-user-token')
+  }, 30_000)
+})
+
+describe("when stdout's reader is gone (| head that has read its lines)", () => {
+  it('when the CLI still has lines to write, then they are dropped, and it follows the job to its end and exits with its own code, without a stack trace', async () => {
+    const jobId = randomUUID()
+    let polls = 0
+    const service = await stub((request, res) => {
+      if (request.path === SUBMIT) return accept(res, jobId, 2)
+      polls += 1
+      status(res, statusResult(jobId, 2, polls === 1 ? 1 : 2))
+    })
+    const { code, out } = await runCli(['--file', idsFile(2).path, '--url', service.url], CREDENTIALS, { stdoutGone: true })
+    expect(out).toBe('')
+    expect(polls).toBe(2)
+    expect(code).toBe(0)
   }, 30_000)
 })
 
