@@ -252,6 +252,19 @@ export const migrations: readonly Migration[] = [
     description: "user_organisation.addedbyname, the legacy copy of who added the user, as Sunbird's table has it",
     statements: (ks) => [`ALTER TABLE ${ks}.user_organisation ADD IF NOT EXISTS addedbyname text`],
   },
+  {
+    // Sunbird's table has them (its V1.33, V1.36, V1.113, V1.117), with these types; migration 1 did
+    // not create them, so Sunbird's deletion, which blanks them, had no column to write in a keyspace
+    // of this service's own. On Sunbird's keyspace each statement does nothing.
+    version: 18,
+    description: "user.locationids, usertype, usersubtype and profileusertype, as Sunbird's table has them, so that Sunbird's deletion blanks them",
+    statements: (ks) => [
+      `ALTER TABLE ${ks}.user ADD IF NOT EXISTS locationids list<text>`,
+      `ALTER TABLE ${ks}.user ADD IF NOT EXISTS usertype text`,
+      `ALTER TABLE ${ks}.user ADD IF NOT EXISTS usersubtype text`,
+      `ALTER TABLE ${ks}.user ADD IF NOT EXISTS profileusertype text`,
+    ],
+  },
 ]
 
 export const currentSchemaVersion = Math.max(...migrations.map((m) => m.version))
