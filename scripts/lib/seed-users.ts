@@ -30,8 +30,9 @@ export async function seedUser(client: Client, keyspace: string, user: SeedUser)
   await q(
     `INSERT INTO ${ks}.user (id, userid, username, email, phone, maskedemail, maskedphone, prevusedemail, prevusedphone,
       recoveryemail, recoveryphone, firstname, lastname, dob, countrycode, gender, loginid, emailverified, phoneverified,
-      status, isdeleted, flagsvalue, profilelocation, profiledetails, rootorgid, channel, managedby, createddate, createdby)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      status, isdeleted, flagsvalue, profilelocation, profiledetails, profileusertypes, profileusertype, usertype, usersubtype,
+      locationids, framework, tncacceptedversion, tncacceptedon, alltncaccepted, rootorgid, channel, managedby, createddate, createdby)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     [
       user.id,
       user.id,
@@ -57,6 +58,16 @@ export async function seedUser(client: Client, keyspace: string, user: SeedUser)
       4,
       JSON.stringify([{ id: 'district-1', type: 'district' }]),
       JSON.stringify({ school: 'Springfield High', bio: `I am ${user.firstName ?? 'Asha'}` }),
+      // Role, places (state to school) and class, as Sunbird's profile update and onboarding write them.
+      JSON.stringify([{ type: 'administrator', subType: 'hm' }]),
+      JSON.stringify({ type: 'administrator', subType: 'hm' }),
+      'administrator',
+      'hm',
+      ['state-1', 'district-1', `school-${user.id.slice(0, 8)}`],
+      { board: ['CBSE'], medium: ['English'], gradeLevel: ['Class 7'], subject: ['Mathematics'] },
+      'v4',
+      now,
+      { groupsTnc: JSON.stringify({ version: '3.4.0', tncAcceptedOn: now.toISOString() }) },
       user.rootOrgId ?? null,
       'local',
       user.managedBy ?? null,

@@ -10,8 +10,15 @@ import { pauseBeforeSettleRound, SETTLE_BUDGET_MS } from './settle-rounds.js'
 
 /**
  * Every profile column of sunbird.user that can hold personal data, and what deletion leaves in it.
- * Sunbird's own API forgets username and dob (reference §5.2); we do not. Text columns get '' as
- * Sunbird writes them; profilelocation keeps Sunbird's '[]' so readers that parse it still can.
+ * Sunbird's own API forgets username, dob, the person's role (profileusertype(s), usertype,
+ * usersubtype), places (locationids: state to school), class (framework: board, medium, grade) and
+ * the terms they accepted (reference §5.2); we do not. Text columns get '' as Sunbird writes them,
+ * collections and timestamps null; profilelocation keeps Sunbird's '[]' so readers that parse it
+ * still can. Kept: ids, status, dates, rootorgid, channel, and managedby (the guardian's id, no
+ * personal value), which is read after the deletion: a parent acting for a child must be the one the
+ * row names, so a repeat request by another parent is refused as before; a run again after a crash
+ * finds by it the managed users it scrubbed, and so do deletion:verify and a batch looking for the
+ * manager's request that erased a user.
  */
 export const SCRUBBED_USER_COLUMNS: Readonly<Record<string, string | boolean | null>> = {
   username: '',
@@ -34,6 +41,15 @@ export const SCRUBBED_USER_COLUMNS: Readonly<Record<string, string | boolean | n
   phoneverified: false,
   profilelocation: '[]',
   profiledetails: null,
+  profileusertypes: '',
+  profileusertype: '',
+  usertype: '',
+  usersubtype: '',
+  locationids: null,
+  framework: null,
+  tncacceptedversion: '',
+  tncacceptedon: null,
+  alltncaccepted: null,
 }
 
 /** What a hard deletion leaves of the user row: a tombstone other Sunbird data can still point at. Every other column goes to null. */

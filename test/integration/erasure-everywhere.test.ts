@@ -329,6 +329,43 @@ describe('a person erased from every store, on the real Cassandra, OpenSearch an
       for (const value of [...personalValues(parent), ...personalValues(child)]) expect(cli.stdout).not.toContain(value)
     })
 
+    it('when Sunbird’s deletion (no mode) scrubbed the person and their managed user, then both rows are ok; when a column describing them comes back (places, class, terms accepted, role), then exactly that row is residue, its columns counted, and the command exits 1 without printing a value', async () => {
+      const parent = newPerson()
+      const child = newPerson()
+      await seedEverywhere(h, search, parent, ORG)
+      await seedEverywhere(h, search, child, ORG)
+      await h.db.execute(`UPDATE ${TEST_KEYSPACE}.user SET managedby = ? WHERE id = ?`, [parent.id, child.id], { prepare: true })
+      await expectDeleted(await api.remove(parent.id, {}, api.asUser(parent.id)))
+      const [request] = await requestsOf(h.db, parent.id)
+      expect(request?.state).toBe('completed')
+      const profileOf = (rows: readonly { store: string; found: string; residue: boolean }[] | undefined) => rows?.find((row) => row.store === 'cassandra.user (profile)')
+
+      const clean = await verify(request?.id ?? '')
+      expect(profileOf(clean?.rows)).toMatchObject({ found: '0 personal column(s) set', residue: false })
+      expect(profileOf(clean?.managedUsers?.users[0]?.rows)).toMatchObject({ found: '0 personal column(s) set', residue: false })
+
+      // A list, a map, a timestamp and a text column of the person's; a map of the managed user's.
+      const school = `school-${parent.id}`
+      await h.db.execute(
+        `UPDATE ${TEST_KEYSPACE}.user SET locationids = ?, framework = ?, tncacceptedon = ?, usertype = ? WHERE id = ?`,
+        [['state-1', school], { board: ['CBSE'] }, new Date(), 'administrator', parent.id],
+        { prepare: true },
+      )
+      await h.db.execute(`UPDATE ${TEST_KEYSPACE}.user SET alltncaccepted = ? WHERE id = ?`, [{ groupsTnc: '{"version":"3.4.0"}' }, child.id], { prepare: true })
+
+      const dirty = await verify(request?.id ?? '')
+      expect(profileOf(dirty?.rows)).toMatchObject({ found: '4 personal column(s) set', residue: true })
+      expect(profileOf(dirty?.managedUsers?.users[0]?.rows)).toMatchObject({ found: '1 personal column(s) set', residue: true })
+      expect(dirty?.rows.filter((row) => row.residue).map((row) => row.store)).toEqual(['cassandra.user (profile)'])
+
+      const cli = verifyCommand(request?.id ?? '')
+      expect(cli.status, cli.stderr).toBe(1)
+      expect(cli.stdout).toContain(`person ${parent.id}: RESIDUE`)
+      expect(cli.stdout).toContain(`managed user ${child.id}: RESIDUE`)
+      expect(cli.stdout).toMatch(/cassandra\.user \(profile\)\s+no personal column\s+4 personal column\(s\) set\s+RESIDUE/)
+      for (const value of [...personalValues(parent), ...personalValues(child), school, 'CBSE', 'administrator', '3.4.0']) expect(cli.stdout).not.toContain(value)
+    })
+
     it("when another user now holds the email of the deleted person and the phone of their managed user (a new account, or the person signing up again), then those lookup rows and the codes sent to them are that user's, not residue: ok, exit 0; a lookup naming a user the deletion erased or no user that is there, and a code of a value nobody else holds, are still residue, exit 1", async () => {
       const parent = newPerson()
       const child = newPerson()

@@ -4,7 +4,7 @@ import { SCRUBBED_USER_COLUMNS } from '../../src/store/cassandra-user-store.js'
 import { expectDeleted, expectError } from '../support/assertions.js'
 import { requestsOf } from '../support/deletion-requests.js'
 import { startHarness, type Harness } from '../support/harness.js'
-import { personalValues, readUserState } from '../support/user-state.js'
+import { columnsHoldingAValue, personalValues, readUserState } from '../support/user-state.js'
 
 const ORG = '0137000000000000000001'
 
@@ -41,6 +41,36 @@ describe('POST /api/user/v1/delete against the real Cassandra', () => {
       expect(after.identities).toHaveLength(0)
       const rowText = JSON.stringify(after.user)
       for (const value of pii) expect(rowText).not.toContain(value)
+    })
+
+    it('then their row and their managed user’s keep only ids, status, organisation, guardian and dates: role, places, class and terms accepted blank, as Sunbird writes blanks', async () => {
+      const user = await h.seed({ rootOrgId: ORG })
+      const child = await h.seed({ rootOrgId: ORG, managedBy: user.id })
+      const describing = ['profileusertypes', 'profileusertype', 'usertype', 'usersubtype', 'locationids', 'framework', 'tncacceptedversion', 'tncacceptedon', 'alltncaccepted']
+      for (const id of [user.id, child.id]) expect(columnsHoldingAValue((await readUserState(h.db, id)).user)).toEqual(expect.arrayContaining(describing))
+
+      await expectDeleted(await h.deleteRequest({ request: { userId: user.id } }, asUser(user.id)))
+
+      const kept = ['channel', 'createdby', 'createddate', 'flagsvalue', 'id', 'isdeleted', 'rootorgid', 'status', 'updatedby', 'updateddate', 'userid']
+      for (const [id, expected] of [
+        [user.id, kept],
+        [child.id, [...kept, 'managedby'].sort()],
+      ] as const) {
+        const row = (await readUserState(h.db, id)).user
+        expect(columnsHoldingAValue(row), id).toEqual(expected)
+        expect(Object.fromEntries(describing.map((column) => [column, row?.get(column)])), id).toEqual({
+          profileusertypes: '',
+          profileusertype: '',
+          usertype: '',
+          usersubtype: '',
+          locationids: null,
+          framework: null,
+          tncacceptedversion: '',
+          tncacceptedon: null,
+          alltncaccepted: null,
+        })
+      }
+      expect((await readUserState(h.db, child.id)).user?.get('managedby')).toBe(user.id)
     })
 
     it('then a second request (by an ORG_ADMIN of the user) answers UOS_USRDLT0008 "User is already deleted."', async () => {

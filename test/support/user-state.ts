@@ -36,3 +36,15 @@ export function personalValues(user: SeedUser, row: Record<string, unknown>): st
     .filter((v): v is string => typeof v === 'string' && v !== '')
     .concat(user.externalIds?.map((e) => e.externalId) ?? [])
 }
+
+/** The columns of a user row that hold something: not null, not blank, not false, not Sunbird's empty location list. */
+export function columnsHoldingAValue(row: { keys(): string[]; get(column: string): unknown } | undefined | null): string[] {
+  if (!row) return []
+  return row
+    .keys()
+    .filter((column) => {
+      const value = row.get(column)
+      return value !== null && value !== undefined && value !== '' && value !== false && value !== '[]'
+    })
+    .sort()
+}

@@ -39,12 +39,8 @@ const NOT_PERSONAL = new Set([
   'channel',
   'managedby',
   'roles',
-  'framework',
   'emailverified',
   'phoneverified',
-  'tncacceptedon',
-  'tncacceptedversion',
-  'alltncaccepted',
   'createddate',
   'updateddate',
   'createdby',
@@ -105,7 +101,7 @@ export function cassandraUserStore(db: Client): UserStoreSubject {
         .filter((column) => !NOT_PERSONAL.has(column))
         .map((column) => row.get(column))
         .filter((value) => value !== null && !BLANK.has(String(value)))
-        .map(String)
+        .map((value) => (typeof value === 'string' ? value : JSON.stringify(value)))
     },
     async dispose() {
       for (const userId of seeded) {
