@@ -73,9 +73,6 @@ const ERASURE_WITNESS_COLUMNS: readonly string[] = ['firstname', 'lastname', 'em
 /** Restores over another writer's stamp tried before the row counts as contended (see UserStore.restoreStatus). */
 const RESTORE_OVER_STAMP_ATTEMPTS = 3
 
-const scrubColumns = Object.keys(SCRUBBED_USER_COLUMNS)
-const scrubValues = Object.values(SCRUBBED_USER_COLUMNS)
-
 function toRecord(row: types.Row): UserRecord {
   return {
     id: row.get('id') as string,
@@ -102,7 +99,6 @@ function userStoreStatements(ks: string) {
     findRoleHolders: `SELECT userid, scope FROM ${ks}.user_roles WHERE role = ?`,
     lock: `UPDATE ${ks}.user SET status = 2, isdeleted = true, updatedby = ?, updateddate = ? WHERE id = ? IF status = ? AND isdeleted = ?`,
     readLock: `SELECT status, isdeleted, updatedby, updateddate FROM ${ks}.user WHERE id = ?`,
-    scrub: `UPDATE ${ks}.user SET status = 2, isdeleted = true, updatedby = ?, updateddate = ?, ${scrubColumns.map((column) => `${column} = ?`).join(', ')} WHERE id = ?`,
     // A cancel's restore: only over the soft deletion's own lock, never over a row gone or erased since (see restoreStatus).
     restoreStatus: `UPDATE ${ks}.user SET status = ?, isdeleted = ?, updatedby = ?, updateddate = ? WHERE id = ? IF status = 2 AND isdeleted = true AND updatedby = ? AND updateddate = ?`,
     restoreStatusOfUntimedLock: `UPDATE ${ks}.user SET status = ?, isdeleted = ?, updatedby = ?, updateddate = ? WHERE id = ? IF status = 2 AND isdeleted = true AND updatedby = ?`,
@@ -132,8 +128,8 @@ function userStoreStatements(ks: string) {
 /** sunbird.user and its side tables, behind the workflow's UserStore port. */
 export class CassandraUserStore implements UserStore {
   private readonly cql: ReturnType<typeof userStoreStatements>
-  /** The last tombstone statement built, and the driver's table metadata it was built from. */
-  private tombstone: { table: object; cql: string } | undefined
+  /** The last statements built from the user table (the tombstone's, the scrub's), and the driver's table metadata they were built from. */
+  private fromTable: { table: object; tombstone: string; scrub: { cql: string; values: unknown[] } } | undefined
 
   /** Keyed by limit and organisation; concurrent misses share one read. */
   private readonly orgAdmins: LRUCache<string, string[], { organisationId: string; limit: number }>
@@ -151,19 +147,25 @@ export class CassandraUserStore implements UserStore {
   }
 
   /**
-   * The tombstone's UPDATE, from the table as it stands: a column Sunbird adds later is nulled too,
-   * also by a process started before (the driver drops its cached table on the schema change, so the
-   * table read here is a new object, and the statement is built again from it).
+   * The UPDATEs that erase the row, from the table as it stands (the driver drops its cached table on
+   * a schema change, so the table read here is a new object, and they are built again from it, also
+   * in a process started before). The tombstone's: a column Sunbird adds later is nulled too. The
+   * scrub's: the columns of SCRUBBED_USER_COLUMNS the table has, since Sunbird's own table has no
+   * `gender` or `avatar` (its V1.123 dropped them; migration 1 of a keyspace of our own has them),
+   * and a column the table lacks holds nothing to blank.
    */
-  private async tombstoneCql(): Promise<string> {
+  private async statementsFromTable(): Promise<{ tombstone: string; scrub: { cql: string; values: unknown[] } }> {
     const table = await runCassandra(this.client, (client) => client.metadata.getTable(this.keyspace, 'user'))
     if (!table) throw new Error('no user table')
-    if (this.tombstone?.table !== table) {
-      const cleared = table.columns.map((column) => column.name).filter((name) => !TOMBSTONE_COLUMNS.has(name))
-      const cql = `UPDATE ${this.keyspace}.user SET status = 2, isdeleted = true, userid = ?, updatedby = ?, updateddate = ?, ${cleared.map((name) => `"${name}" = null`).join(', ')} WHERE id = ?`
-      this.tombstone = { table, cql }
+    if (this.fromTable?.table !== table) {
+      const names = table.columns.map((column) => column.name)
+      const cleared = names.filter((name) => !TOMBSTONE_COLUMNS.has(name))
+      const tombstone = `UPDATE ${this.keyspace}.user SET status = 2, isdeleted = true, userid = ?, updatedby = ?, updateddate = ?, ${cleared.map((name) => `"${name}" = null`).join(', ')} WHERE id = ?`
+      const blanked = Object.entries(SCRUBBED_USER_COLUMNS).filter(([name]) => names.includes(name))
+      const scrub = `UPDATE ${this.keyspace}.user SET status = 2, isdeleted = true, updatedby = ?, updateddate = ?, ${blanked.map(([name]) => `${name} = ?`).join(', ')} WHERE id = ?`
+      this.fromTable = { table, tombstone, scrub: { cql: scrub, values: blanked.map(([, value]) => value) } }
     }
-    return this.tombstone.cql
+    return this.fromTable
   }
 
   private execute(cql: string, params: unknown[]) {
@@ -269,7 +271,8 @@ export class CassandraUserStore implements UserStore {
   }
 
   async scrubProfile(userId: string, change: { requestedBy: string; at: Date }): Promise<void> {
-    await this.execute(this.cql.scrub, [change.requestedBy, formatSunbirdTimestamp(change.at), ...scrubValues, userId])
+    const { scrub } = await this.statementsFromTable()
+    await this.execute(scrub.cql, [change.requestedBy, formatSunbirdTimestamp(change.at), ...scrub.values, userId])
   }
 
   async findManagedUserIds(userId: string): Promise<string[]> {
@@ -310,8 +313,8 @@ export class CassandraUserStore implements UserStore {
   }
 
   async reduceToTombstone(userId: string, change: { requestedBy: string; at: Date }): Promise<void> {
-    const cql = await this.tombstoneCql()
-    await this.execute(cql, [userId, change.requestedBy, formatSunbirdTimestamp(change.at), userId])
+    const { tombstone } = await this.statementsFromTable()
+    await this.execute(tombstone, [userId, change.requestedBy, formatSunbirdTimestamp(change.at), userId])
   }
 
   /**

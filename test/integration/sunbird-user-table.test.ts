@@ -2,10 +2,14 @@ import { randomUUID } from 'node:crypto'
 import type { Client } from 'cassandra-driver'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createCassandraClient } from '../../src/store/cassandra-client.js'
+import { CassandraUserStore } from '../../src/store/cassandra-user-store.js'
 import { migrate, migrations } from '../../src/store/migrations.js'
 import { testConfig } from '../support/harness.js'
+import { columnsHoldingAValue } from '../support/user-state.js'
 
 const ALL_VERSIONS = migrations.map((m) => m.version)
+/** Schema changes and a truncate may outlast the driver's 5 s on a busy machine. */
+const SLOW = { readTimeout: 120_000 } as const
 
 /**
  * sunbird.user after every Sunbird migration (sunbird-utils, release-7.0.0: V1.0 and its alters up
@@ -62,8 +66,7 @@ describe("db:migrate and Sunbird's user table", () => {
     await admin.connect()
   })
   afterAll(async () => {
-    // A drop may outlast the driver's 5 s on a busy machine.
-    for (const ks of keyspaces) await admin.execute(`DROP KEYSPACE IF EXISTS ${ks}`, [], { readTimeout: 120_000 })
+    for (const ks of keyspaces) await admin.execute(`DROP KEYSPACE IF EXISTS ${ks}`, [], SLOW)
     await admin.shutdown()
   })
 
@@ -91,23 +94,109 @@ describe("db:migrate and Sunbird's user table", () => {
     expect(columns).toMatchObject(SUNBIRD_USER_TABLE)
 
     expect(await migrate(configOf(ks))).toEqual([])
-    await admin.execute(`TRUNCATE ${ks}.schema_version`)
+    await admin.execute(`TRUNCATE ${ks}.schema_version`, [], SLOW)
     expect(await migrate(configOf(ks))).toEqual(ALL_VERSIONS)
     expect(await userColumns(ks)).toEqual(columns)
   }, 300_000)
 
-  it("when run on Sunbird's own keyspace (its user table made before, holding every column), then every migration applies and the table keeps Sunbird's columns and types, none added", async () => {
+  /** A keyspace holding Sunbird's own user table, as a Sunbird deployment has it before this service's first db:migrate. */
+  async function sunbirdKeyspace(): Promise<string> {
     const ks = newKeyspace()
-    await admin.execute(`CREATE KEYSPACE ${ks} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`)
+    await admin.execute(`CREATE KEYSPACE ${ks} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`, [], SLOW)
     const { id: _key, ...others } = SUNBIRD_USER_TABLE
     await admin.execute(
       `CREATE TABLE ${ks}.user (id text PRIMARY KEY, ${Object.entries(others)
         .map(([column, type]) => `${column} ${type}`)
         .join(', ')})`,
+      [],
+      SLOW,
     )
+    return ks
+  }
+
+  it("when run on Sunbird's own keyspace (its user table made before, holding every column), then every migration applies and the table keeps Sunbird's columns and types, none added", async () => {
+    const ks = await sunbirdKeyspace()
 
     expect(await migrate(configOf(ks))).toEqual(ALL_VERSIONS)
 
     expect(await userColumns(ks)).toEqual(SUNBIRD_USER_TABLE)
   }, 300_000)
+
+  it("when Sunbird's deletion scrubs a user of Sunbird's own table (which has no gender or avatar), then the scrub applies and leaves only ids, status, organisation, guardian and dates", async () => {
+    const ks = await sunbirdKeyspace()
+    const id = randomUUID()
+    const guardian = randomUUID()
+    const now = new Date()
+    // Every column of Sunbird's row with a value, as Sunbird's services write them.
+    const row: Record<string, unknown> = {
+      id,
+      userid: id,
+      username: 'enc:asha_k',
+      email: 'enc:asha@example.org',
+      phone: 'enc:9876543210',
+      maskedemail: 'as**@example.org',
+      maskedphone: '******3210',
+      prevusedemail: 'enc:old@example.org',
+      prevusedphone: 'enc:9876500000',
+      recoveryemail: 'enc:recovery@example.org',
+      recoveryphone: 'enc:9876511111',
+      firstname: 'Asha',
+      lastname: 'Kulkarni',
+      dob: '2012-04-12',
+      countrycode: '+91',
+      loginid: 'enc:asha_k@sunbird',
+      emailverified: true,
+      phoneverified: true,
+      status: 1,
+      isdeleted: false,
+      flagsvalue: 4,
+      profilelocation: JSON.stringify([{ id: 'district-1', type: 'district' }]),
+      profiledetails: JSON.stringify({ school: 'Vidya Niketan' }),
+      profileusertypes: JSON.stringify([{ type: 'student', subType: '' }]),
+      profileusertype: JSON.stringify({ type: 'student', subType: '' }),
+      usertype: 'student',
+      usersubtype: 'class-7',
+      locationids: ['state-1', 'district-1', 'school-vidya-niketan'],
+      framework: { board: ['State (Maharashtra)'], medium: ['Marathi'], gradeLevel: ['Class 7'] },
+      tncacceptedversion: 'v4',
+      tncacceptedon: now,
+      alltncaccepted: { groupsTnc: '{"version":"3.4.0"}' },
+      roles: ['PUBLIC'],
+      rootorgid: 'org-1',
+      channel: 'state-1',
+      managedby: guardian,
+      createddate: '2024-01-01 10:00:00:000+0000',
+      createdby: guardian,
+      updateddate: '2024-02-01 10:00:00:000+0000',
+      updatedby: guardian,
+    }
+    expect(Object.keys(row).sort()).toEqual(Object.keys(SUNBIRD_USER_TABLE).sort())
+    await admin.execute(
+      `INSERT INTO ${ks}.user (${Object.keys(row).join(', ')}) VALUES (${Object.keys(row)
+        .map(() => '?')
+        .join(', ')})`,
+      Object.values(row),
+      { prepare: true },
+    )
+
+    await new CassandraUserStore(admin, ks).scrubProfile(id, { requestedBy: guardian, at: now })
+
+    const after = (await admin.execute(`SELECT * FROM ${ks}.user WHERE id = ?`, [id], { prepare: true })).first()
+    expect(columnsHoldingAValue(after)).toEqual([
+      'channel',
+      'createdby',
+      'createddate',
+      'flagsvalue',
+      'id',
+      'isdeleted',
+      'managedby',
+      'roles',
+      'rootorgid',
+      'status',
+      'updatedby',
+      'updateddate',
+      'userid',
+    ])
+    expect({ status: after?.get('status'), isdeleted: after?.get('isdeleted'), updatedby: after?.get('updatedby') }).toEqual({ status: 2, isdeleted: true, updatedby: guardian })
+  })
 })
