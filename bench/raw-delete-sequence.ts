@@ -2,6 +2,7 @@ import { createHash, createHmac, randomUUID } from 'node:crypto'
 import { type Client, types } from 'cassandra-driver'
 import { formatSunbirdTimestamp } from '../src/shared/sunbird-timestamp.js'
 import { chainHash } from '../src/store/cassandra-audit-trail.js'
+import { SCRUBBED_USER_COLUMNS } from '../src/store/cassandra-user-store.js'
 
 /** The service's default DELETION_LEASE_MS: the lease taken with the request and renewed at each checkpoint. */
 const LEASE_MS = 30_000
@@ -381,29 +382,8 @@ export function receiptText(requestId: string, userId: string, done: readonly Re
   })
 }
 
-/** The personal columns blanked by the profile scrub, in the store's order, with the values it writes. */
-export const SCRUBBED_COLUMNS: readonly (readonly [string, string | boolean | null])[] = [
-  ['username', ''],
-  ['email', ''],
-  ['phone', ''],
-  ['maskedemail', ''],
-  ['maskedphone', ''],
-  ['prevusedemail', ''],
-  ['prevusedphone', ''],
-  ['recoveryemail', ''],
-  ['recoveryphone', ''],
-  ['firstname', ''],
-  ['lastname', ''],
-  ['dob', ''],
-  ['countrycode', ''],
-  ['gender', ''],
-  ['avatar', ''],
-  ['loginid', ''],
-  ['emailverified', false],
-  ['phoneverified', false],
-  ['profilelocation', '[]'],
-  ['profiledetails', null],
-]
+/** The personal columns blanked by the profile scrub, with the values it writes: the store's own list, so the bench sends what the service sends. */
+export const SCRUBBED_COLUMNS: readonly (readonly [string, string | boolean | null])[] = Object.entries(SCRUBBED_USER_COLUMNS)
 
 export interface TimedRun {
   /** Milliseconds per completed operation, in completion order. */
