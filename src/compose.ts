@@ -23,7 +23,7 @@ import { batchJobId, cancelBatch, readBatchStatus, submitBatch } from './deletio
 import { BatchRunner } from './deletion/batch-runner.js'
 import { DependencyUnavailableError, UnreadableDeletionStateError, WordedCause } from './deletion/errors.js'
 import { guardMassDeletion } from './deletion/mass-deletion-guard.js'
-import { plainValueOf } from './deletion/sunbird-decryption.js'
+import { decryptionWith } from './deletion/sunbird-decryption.js'
 import { errorEntry } from './http/error-codes.js'
 import { codeFor } from './http/render-error.js'
 import { CassandraBatchJobs } from './store/cassandra-batch-jobs.js'
@@ -193,7 +193,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     policy: { orgAdminScope: config.authorization.orgAdminScope, allowedRoles: config.deletion.allowedRoles },
     leaseMs: config.deletion.leaseMs,
     receiptKey: config.deletion.receiptHashKey,
-    plainContact: plainValueOf(config.deletion.sunbirdEncryptionKey),
+    decryptUserField: decryptionWith(config.deletion.sunbirdEncryptionKey),
     owedRetry: owedRetryOf(config.deletion.owedRetry),
     graceDayMs: config.deletion.graceDaySeconds * 1000,
     eventIncludesUserName: config.events.includeUserName,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { encryptAsSunbird } from '../../test/support/sunbird-encryption.js'
-import { decryptSunbirdValue, plainValueOf } from './sunbird-decryption.js'
+import { decryptionWith, decryptSunbirdValue, plainLookup, plainUserRow, plainValue } from './sunbird-decryption.js'
 
 /**
  * Ciphertexts made by userorg-service's own algorithm: DefaultEncryptionServiceImpl.encrypt with its
@@ -100,13 +100,55 @@ describe("Sunbird's encryption of user fields (sunbird_encryption_key)", () => {
   })
 
   it('when the key is set, then a stored value reads as its plain value, and one that does not decrypt (stored before encryption was on) reads as stored', () => {
-    const plainValue = plainValueOf('SunBird')
+    const decrypt = decryptionWith('SunBird')
 
-    expect(plainValue(VECTORS[0].stored)).toBe('zq.user@example.org')
-    expect(plainValue('legacy.plain@example.org')).toBe('legacy.plain@example.org')
+    expect(plainValue(decrypt, VECTORS[0].stored)).toBe('zq.user@example.org')
+    expect(decrypt?.('legacy.plain@example.org')).toBeUndefined()
+    expect(plainValue(decrypt, 'legacy.plain@example.org')).toBe('legacy.plain@example.org')
   })
 
-  it.each([undefined, ''])('when the key is %j, then every value reads as stored, ciphertext included', (key) => {
-    expect(plainValueOf(key)(VECTORS[0].stored)).toBe(VECTORS[0].stored)
+  it.each([undefined, ''])('when the key is %j, then there is no decryption: every value reads as stored, ciphertext included', (key) => {
+    expect(decryptionWith(key)).toBeUndefined()
+    expect(plainValue(decryptionWith(key), VECTORS[0].stored)).toBe(VECTORS[0].stored)
+  })
+
+  it('when a user row is read with the key, then the eight columns Sunbird encrypts read plain where they decrypt, and every other column as stored', () => {
+    const key = 'SunBird'
+    const plain = {
+      email: 'asha@example.org',
+      phone: '9876543210',
+      username: 'asha.k',
+      loginid: 'asha.k@channel',
+      prevusedemail: 'old.asha@example.org',
+      prevusedphone: '9123456780',
+      recoveryemail: 'parent@example.org',
+      recoveryphone: '9000000001',
+    }
+    const stored = Object.fromEntries(Object.entries(plain).map(([column, value]) => [column, encryptAsSunbird(value, key)]))
+    // A column Sunbird does not encrypt keeps its value even when it happens to be a ciphertext; one stored plain stays so.
+    const row = { id: 'u-1', ...stored, recoveryphone: '9000000001', firstname: encryptAsSunbird('Asha', key), maskedemail: 'as****@example.org', status: 1, dob: null }
+
+    expect(plainUserRow(decryptionWith(key), row)).toEqual({ id: 'u-1', ...plain, firstname: row.firstname, maskedemail: 'as****@example.org', status: 1, dob: null })
+    expect(plainUserRow(decryptionWith(undefined), row)).toEqual(row)
+  })
+
+  it('when lookups are read with the key, then the email, phone and username values read plain where they decrypt; an external id as stored', () => {
+    const key = 'SunBird'
+    const lookups = [
+      { type: 'email', value: encryptAsSunbird('asha@example.org', key) },
+      { type: 'phone', value: encryptAsSunbird('9876543210', key) },
+      { type: 'username', value: encryptAsSunbird('asha.k', key) },
+      { type: 'externalid', value: encryptAsSunbird('ext-1@provider', key) },
+      { type: 'email', value: 'legacy.plain@example.org' },
+    ]
+
+    expect(lookups.map((lookup) => plainLookup(decryptionWith(key), lookup))).toEqual([
+      { type: 'email', value: 'asha@example.org' },
+      { type: 'phone', value: '9876543210' },
+      { type: 'username', value: 'asha.k' },
+      lookups[3],
+      { type: 'email', value: 'legacy.plain@example.org' },
+    ])
+    expect(lookups.map((lookup) => plainLookup(decryptionWith(undefined), lookup))).toEqual(lookups)
   })
 })

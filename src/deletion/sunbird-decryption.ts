@@ -53,12 +53,38 @@ export function decryptSunbirdValue(stored: string, key: string): string | undef
   return value
 }
 
+/** Sunbird's decryption under one deployment's key: the value Sunbird was given, or undefined when `stored` does not decrypt with that key. */
+export type DecryptUserField = (stored: string) => string | undefined
+
 /**
- * The value Sunbird was given of one its user row stores: decrypted with `key` (the deployment's
- * `sunbird_encryption_key`) when it decrypts, else as stored (a value written before encryption was
- * on, or with it off). Without a key: as stored. The key stays inside the function returned.
+ * The decryption of user fields under `key` (the deployment's `sunbird_encryption_key`); none when
+ * the key is unset or empty (every value used as stored). The key stays inside the function returned.
  */
-export function plainValueOf(key: string | undefined): (stored: string) => string {
-  if (!key) return (stored) => stored
-  return (stored) => decryptSunbirdValue(stored, key) ?? stored
+export function decryptionWith(key: string | undefined): DecryptUserField | undefined {
+  if (!key) return undefined
+  return (stored) => decryptSunbirdValue(stored, key)
+}
+
+/**
+ * The value Sunbird was given of one it stores: decrypted when it decrypts, else as stored (a value
+ * written before encryption was on, or with it off, or no key set).
+ */
+export function plainValue(decrypt: DecryptUserField | undefined, stored: string): string {
+  return decrypt?.(stored) ?? stored
+}
+
+/** The user row's columns userorg-service stores encrypted (userencryption.properties `userkey.encryption`). */
+const ENCRYPTED_COLUMNS: ReadonlySet<string> = new Set(['email', 'phone', 'username', 'loginid', 'prevusedemail', 'prevusedphone', 'recoveryemail', 'recoveryphone'])
+/** The user_lookup types whose values userorg-service stores encrypted, as the row's columns (externalid is not one). */
+const ENCRYPTED_LOOKUP_TYPES: ReadonlySet<string> = new Set(['email', 'phone', 'username'])
+
+/** A user row with the columns Sunbird encrypts as their plain values (each that decrypts); the other columns as stored. */
+export function plainUserRow<Row extends Record<string, unknown>>(decrypt: DecryptUserField | undefined, row: Row): Row {
+  if (!decrypt) return row
+  return Object.fromEntries(Object.entries(row).map(([column, value]) => [column, ENCRYPTED_COLUMNS.has(column) && typeof value === 'string' ? plainValue(decrypt, value) : value])) as Row
+}
+
+/** A user_lookup row with its value plain when its type is one Sunbird encrypts and it decrypts; else as stored. */
+export function plainLookup<Lookup extends { type: string; value: string }>(decrypt: DecryptUserField | undefined, lookup: Lookup): Lookup {
+  return ENCRYPTED_LOOKUP_TYPES.has(lookup.type) ? { ...lookup, value: plainValue(decrypt, lookup.value) } : lookup
 }

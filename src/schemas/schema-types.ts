@@ -235,15 +235,15 @@ export type UserExport = SunbirdResponseEnvelope & {
   responseCode?: 'OK'
   result?: {
     /**
-     * Everything this service can reach about the person. Values as stored (timestamps as ISO 8601).
+     * Everything this service can reach about the person. Values as stored (timestamps as ISO 8601), but for what Sunbird stores encrypted: with `sunbird_encryption_key` set, the user row's and the lookups' encrypted values are given decrypted (see `row` and `lookups`).
      */
     user: {
       /**
-       * The sunbird.user row, every column.
+       * The sunbird.user row, every column. With `sunbird_encryption_key` set, the columns Sunbird stores encrypted (`email`, `phone`, `username`, `loginid`, `prevusedemail`, `prevusedphone`, `recoveryemail`, `recoveryphone`) are given decrypted, as the person gave them; one that does not decrypt with the key (stored plain, before encryption was on) as stored. Without the key, every column as stored.
        */
       row: {} | null
       /**
-       * sunbird.user_lookup rows.
+       * sunbird.user_lookup rows. With `sunbird_encryption_key` set, the values of types `email`, `phone` and `username` are given decrypted, as the row's columns are (one that does not decrypt, as stored); `externalid` values as stored.
        */
       lookups: {
         type: string

@@ -105,6 +105,36 @@ describe('a deployment that stores the contacts encrypted (sunbird_encryption_ke
     expect(await findValues(h.db, search, values)).toEqual([])
   })
 
+  describe('POST /api/user/v1/export', () => {
+    /** The user row's columns Sunbird stores encrypted. */
+    const ENCRYPTED = ['email', 'phone', 'username', 'loginid', 'prevusedemail', 'prevusedphone', 'recoveryemail', 'recoveryphone']
+    const byTypeAndValue = (a: { type: string; value: string }, b: { type: string; value: string }) => `${a.type}|${a.value}`.localeCompare(`${b.type}|${b.value}`)
+
+    it("when a person Sunbird stores encrypted exports their data, then the row's encrypted columns and the email, phone and username lookups come back as the person gave them (one stored plain, as stored); every other column as stored", async () => {
+      const p = newPerson()
+      await h.seed({ id: p.id, firstName: p.firstName, lastName: p.lastName, username: p.username, email: p.email, phone: p.phone, dob: p.dob })
+      const given = (await q(h, `SELECT ${ENCRYPTED.join(', ')}, firstname, maskedemail FROM ${TEST_KEYSPACE}.user WHERE id = ?`, [p.id])).first()
+      const givenRow = Object.fromEntries(given?.keys().map((column) => [column, given.get(column)]) ?? [])
+      const givenLookups = (await q(h, `SELECT type, value FROM ${TEST_KEYSPACE}.user_lookup WHERE userid = ?`, [p.id])).rows.map((row) => ({
+        type: row.get('type') as string,
+        value: row.get('value') as string,
+      }))
+      await encryptUserAsSunbird(h.db, TEST_KEYSPACE, p.id, KEY)
+      // Written before encryption was on: it does not decrypt, and is exported as stored (plain).
+      await q(h, `UPDATE ${TEST_KEYSPACE}.user SET recoveryemail = ? WHERE id = ?`, [givenRow.recoveryemail, p.id])
+      const stored = (await q(h, `SELECT email, username FROM ${TEST_KEYSPACE}.user WHERE id = ?`, [p.id])).first()
+      expect([stored?.get('email'), stored?.get('username')]).toEqual([encryptAsSunbird(p.email, KEY), encryptAsSunbird(p.username, KEY)])
+
+      const answer = await envelopeOf(await api.exportOf(p.id, api.asUser(p.id)))
+
+      expect(answer.status).toBe(200)
+      const user = answer.result.user as { row: Record<string, unknown>; lookups: { type: string; value: string }[] }
+      expect(user.row).toMatchObject({ id: p.id, ...givenRow })
+      expect([...user.lookups].sort(byTypeAndValue)).toEqual([...givenLookups].sort(byTypeAndValue))
+      expect(JSON.stringify(user)).not.toContain(encryptAsSunbird(p.email, KEY).slice(0, 40))
+    })
+  })
+
   describe('npm run deletion:verify', () => {
     it('when the deletion left nothing, then the by-value lines are ok; when a code keyed by the plain email and a lookup of the encrypted phone come back, then both are residue by value, and the command exits 1 without printing a value', async () => {
       const p = newPerson()

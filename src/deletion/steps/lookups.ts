@@ -1,3 +1,4 @@
+import { plainLookup } from '../sunbird-decryption.js'
 import { type DeletionStep, type PlanEntry, actionFor, stepOutcome } from './step.js'
 
 const STORE = 'cassandra.user_lookup'
@@ -19,6 +20,7 @@ export const lookups = {
     return [...byType].sort(([a], [b]) => a.localeCompare(b)).map(([type, count]): PlanEntry => ({ store: `${STORE} (${type})`, action, count }))
   },
   async exportData({ deps, userId }) {
-    return { lookups: await deps.users.readLookups(userId) }
+    // The person's copy: the values Sunbird stores encrypted as the person gave them (with the key set).
+    return { lookups: (await deps.users.readLookups(userId)).map((lookup) => plainLookup(deps.decryptUserField, lookup)) }
   },
 } as const satisfies DeletionStep

@@ -1,11 +1,11 @@
 import { keyId, keyedHash } from '../keyed-hash.js'
 import type { CodeTable } from '../ports.js'
+import { plainValue } from '../sunbird-decryption.js'
 import { type DeletionStep, type PlanName, type StepContext, type StepDeps, stepOutcome } from './step.js'
 
 /** The keys of the code rows of the stored contacts: their plain values (Sunbird's otp and rate_limit hold the plain email or phone), each once. */
-function codeKeysOf(deps: Pick<StepDeps, 'plainContact'>, contacts: readonly string[]): string[] {
-  const plain = deps.plainContact ?? ((stored: string) => stored)
-  return [...new Set(contacts.map(plain))]
+function codeKeysOf(deps: Pick<StepDeps, 'decryptUserField'>, contacts: readonly string[]): string[] {
+  return [...new Set(contacts.map((stored) => plainValue(deps.decryptUserField, stored)))]
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { DeletionRequest, StepOutcome } from '../deletion-request.js'
+import type { DecryptUserField } from '../sunbird-decryption.js'
 import { DependencyUnavailableError, WordedCause } from '../errors.js'
 import type {
   Clock,
@@ -45,10 +46,11 @@ export interface StepDeps {
   /** Key of the keyed hashes kept with a request (the receipt's key). */
   receiptKey: string
   /**
-   * The value Sunbird was given of a contact its user row stores (decrypted with sunbird_encryption_key
-   * when stored encrypted): what its otp and rate_limit rows are keyed by. Absent: as stored.
+   * Sunbird's decryption of the user fields it stores encrypted (sunbird_encryption_key): the plain
+   * contacts its otp and rate_limit rows are keyed by, the values of the person's export. Absent
+   * (no key): every value as stored.
    */
-  plainContact?: (stored: string) => string
+  decryptUserField?: DecryptUserField | undefined
   /** Whether the event may carry the username (default no: the consumer does not need it). */
   eventIncludesUserName: boolean
   /** Told when a step could not be done now (for the log), with the deletion request it was done for when there is one; ids only, never the error's payload. */

@@ -1,3 +1,4 @@
+import { plainUserRow } from '../sunbird-decryption.js'
 import { type DeletionStep, actionFor, stepOutcome } from './step.js'
 
 const STORE = 'cassandra.user (profile)'
@@ -24,6 +25,8 @@ export const userRow = {
     return [{ store: STORE, action: actionFor(plan, { sunbird: 'scrub', hard: 'tombstone' }), count: 1 }]
   },
   async exportData({ deps, userId }) {
-    return { row: (await deps.users.readUserRow(userId)) ?? null }
+    // The person's copy: the columns Sunbird stores encrypted as the person gave them (with the key set).
+    const row = await deps.users.readUserRow(userId)
+    return { row: row ? plainUserRow(deps.decryptUserField, row) : null }
   },
 } as const satisfies DeletionStep

@@ -1,5 +1,6 @@
 import type { OrgAdminScope } from '../../../src/deletion/deletion-policy.js'
 import type { DeleteAccountDeps } from '../../../src/deletion/delete-account.js'
+import { decryptionWith } from '../../../src/deletion/sunbird-decryption.js'
 import { InMemoryAuditTrail } from './in-memory-audit-trail.js'
 import { InMemoryDeletionRequests } from './in-memory-deletion-requests.js'
 import { InMemoryEventOutbox } from './in-memory-event-outbox.js'
@@ -23,6 +24,8 @@ export interface WorldOptions {
   orgAdminScope?: OrgAdminScope
   allowedRoles?: string[]
   eventIncludesUserName?: boolean
+  /** Sunbird's sunbird_encryption_key: the user fields it stores encrypted are decrypted with it (default: none, values as stored). */
+  sunbirdEncryptionKey?: string
   afterStep?: DeleteAccountDeps['afterStep']
   /** Tables of other keyspaces erased too (ERASURE_EXTRA_TARGETS). */
   extraTargets?: DeleteAccountDeps['extraTargets']
@@ -63,6 +66,7 @@ export function deletionWorld(options: WorldOptions = {}) {
     receiptKey: WORLD_RECEIPT_KEY,
     graceDayMs: WORLD_GRACE_DAY_MS,
     eventIncludesUserName: options.eventIncludesUserName ?? false,
+    decryptUserField: decryptionWith(options.sunbirdEncryptionKey),
     policy: { orgAdminScope: options.orgAdminScope ?? 'organisation', allowedRoles: options.allowedRoles ?? ['public'] },
     ...(options.afterStep && { afterStep: options.afterStep }),
   }
