@@ -2,6 +2,7 @@ import { describe, expect, it, vi } from 'vitest'
 import { WORLD_LEASE_MS, WORLD_NOW, deletionWorld, type WorldOptions } from '../../test/support/fakes/deletion-world.js'
 import type { SeedUser } from '../../test/support/fakes/in-memory-user-store.js'
 import { itemAt } from '../../test/support/item-at.js'
+import { encryptAsSunbird } from '../../test/support/sunbird-encryption.js'
 import type { Caller } from './caller.js'
 import { deleteUser } from './delete-user.js'
 import { type DeletionRequest, STEPS } from './deletion-request.js'
@@ -18,6 +19,8 @@ const CHILD_2 = 'd2d2d2d2-1111-4222-8333-444455556666'
 const MSGID = 'msg-7f3c2b10-0000-4000-8000-000000000001'
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 const AT = WORLD_NOW.toISOString()
+/** A deployment's sunbird_encryption_key. */
+const KEY = 'a-deployment-encryption-key'
 
 const self = (): Caller => ({ consumer: 'portal', userId: TARGET, roles: [] })
 const stranger = (): Caller => ({ consumer: 'portal', userId: STRANGER, roles: [{ role: 'PUBLIC', organisationIds: ['org-1'] }] })
@@ -522,6 +525,22 @@ describe('deleteUser, the delete-user event', () => {
     const order = w.timeline.entries
     expect(order.indexOf('users.findUserName')).toBeGreaterThan(-1)
     expect(order.indexOf('users.findUserName')).toBeLessThan(order.indexOf('users.markDeleted'))
+  })
+
+  it("when eventIncludesUserName is true and Sunbird stores the username encrypted (sunbird_encryption_key set), then the event carries it decrypted, as Sunbird's own event does", async () => {
+    const w = world([activeUser({ profile: { username: encryptAsSunbird('asha.k', KEY) } })], { eventIncludesUserName: true, sunbirdEncryptionKey: KEY })
+
+    await deleteUser(w.deps, input(self()))
+
+    expect(w.outbox.eventOf(MSGID)?.edata).toMatchObject({ userName: 'asha.k' })
+  })
+
+  it('when eventIncludesUserName is true and the username does not decrypt with the key (stored before encryption was on), then the event carries it as stored', async () => {
+    const w = world([activeUser({ profile: { username: 'asha.k' } })], { eventIncludesUserName: true, sunbirdEncryptionKey: KEY })
+
+    await deleteUser(w.deps, input(self()))
+
+    expect(w.outbox.eventOf(MSGID)?.edata).toMatchObject({ userName: 'asha.k' })
   })
 })
 

@@ -1,5 +1,6 @@
 import { buildDeleteUserEvent } from '../build-event.js'
 import type { DeletionRequest } from '../deletion-request.js'
+import { plainValue } from '../sunbird-decryption.js'
 import { type DeletionStep, actionFor, recordedIds, stepOutcome } from './step.js'
 
 const STORE = 'kafka (delete.user topic)'
@@ -37,7 +38,8 @@ export const deleteUserEvent = {
       requestId: request.id,
       userId,
       organisationId,
-      userName: deps.eventIncludesUserName ? userName : null,
+      // Sunbird's event carries the username decrypted; the row holds it encrypted when Sunbird encrypts.
+      userName: deps.eventIncludesUserName && userName ? plainValue(deps.decryptUserField, userName) : null,
       suggestedUsers: [{ role: 'ORG_ADMIN', users: orgAdmins.filter((id) => id !== userId) }],
       managedUsers,
       now: deletedAt(request),

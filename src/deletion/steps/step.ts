@@ -47,8 +47,8 @@ export interface StepDeps {
   receiptKey: string
   /**
    * Sunbird's decryption of the user fields it stores encrypted (sunbird_encryption_key): the plain
-   * contacts its otp and rate_limit rows are keyed by, the values of the person's export. Absent
-   * (no key): every value as stored.
+   * contacts its otp and rate_limit rows are keyed by, the username its event carries, the values
+   * of the person's export. Absent (no key): every value as stored.
    */
   decryptUserField?: DecryptUserField | undefined
   /** Whether the event may carry the username (default no: the consumer does not need it). */
