@@ -202,6 +202,8 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     onSearchNotRefreshed: (requestId, err) =>
       logger.warn({ requestId, ...stepErrorFields(err) }, "search index not refreshed after other users' documents were rewritten; searches show them at the engine's next refresh"),
     onAccountsLeftDisabled: (requestId, count) => logger.warn({ requestId, accounts: count }, 'cancel left Keycloak accounts disabled that the deletion did not disable'),
+    // Counts only: never a value, never the key.
+    onContactsNotDecrypted: (requestId, notDecrypted, contacts) => logger.warn({ requestId, notDecrypted, contacts }, 'user row contacts not decrypted'),
     onNeverCreated: (requestId) => logger.warn({ requestId }, 'deletion request never created; dropped from the open list'),
     onCreatedFromEntry: (requestId) => logger.warn({ requestId }, 'deletion request created from its open entry; its create never applied'),
     ...(config.faults.crashAfterStep && {

@@ -544,6 +544,55 @@ describe('deleteUser, the delete-user event', () => {
   })
 })
 
+describe('deleteUser, contacts sunbird_encryption_key does not decrypt', () => {
+  /** What the deletion tells the log of contacts it could not decrypt: (requestId, notDecrypted, contacts). */
+  function toldOf(w: ReturnType<typeof world>) {
+    const told: [string, number, number][] = []
+    w.deps.onContactsNotDecrypted = (requestId, notDecrypted, contacts) => told.push([requestId, notDecrypted, contacts])
+    return told
+  }
+
+  it('when contacts of the person and of a user they manage do not decrypt (a wrong key, or stored plain), then the deletion tells it once, with counts only: how many did not decrypt of how many', async () => {
+    const w = world(
+      [
+        activeUser({
+          profile: {
+            email: encryptAsSunbird('asha@example.org', KEY),
+            phone: encryptAsSunbird('9876543210', 'another-deployments-key'),
+            recoveryemail: 'parent@example.org',
+          },
+        }),
+        { id: CHILD_1, managedBy: TARGET, profile: { email: encryptAsSunbird('ravi@example.org', 'another-deployments-key') } },
+      ],
+      { sunbirdEncryptionKey: KEY },
+    )
+    const told = toldOf(w)
+
+    await deleteUser(w.deps, input(self()))
+
+    expect(onlyRequestOf(w).state).toBe('completed')
+    expect(told).toEqual([[MSGID, 3, 4]])
+  })
+
+  it('when every contact decrypts, then nothing is told', async () => {
+    const w = world([activeUser({ profile: { email: encryptAsSunbird('asha@example.org', KEY), phone: encryptAsSunbird('9876543210', KEY) } })], { sunbirdEncryptionKey: KEY })
+    const told = toldOf(w)
+
+    await deleteUser(w.deps, input(self()))
+
+    expect(told).toEqual([])
+  })
+
+  it('when no key is set, then contacts are used as stored and nothing is told, ciphertext included', async () => {
+    const w = world([activeUser({ profile: { email: encryptAsSunbird('asha@example.org', KEY), phone: '9876543210' } })])
+    const told = toldOf(w)
+
+    await deleteUser(w.deps, input(self()))
+
+    expect(told).toEqual([])
+  })
+})
+
 describe('deleteUser, the msgid is reused', () => {
   it('when a request with the msgid exists already, then a fresh request id is used and the old request is untouched', async () => {
     // Arrange: the client reused the msgid of an earlier, finished deletion of someone else.

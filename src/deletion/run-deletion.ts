@@ -48,6 +48,24 @@ export interface RunDeps extends StepDeps {
  * such, at no cost (no write more).
  */
 export async function runRemainingSteps(deps: RunDeps, request: DeletionRequest, userName: string | null = null, { resumed = false } = {}): Promise<RequestState> {
+  // The contacts the key did not decrypt, the managed users' included: told once, when the run ends however it ends.
+  const undecrypted = { notDecrypted: 0, contacts: 0 }
+  const tallying: RunDeps = {
+    ...deps,
+    onContactsNotDecrypted: (_requestId, notDecrypted, contacts) => {
+      undecrypted.notDecrypted += notDecrypted
+      undecrypted.contacts += contacts
+    },
+  }
+  try {
+    return await runPlanSteps(tallying, request, userName, resumed)
+  } finally {
+    if (undecrypted.notDecrypted > 0) deps.onContactsNotDecrypted?.(request.id, undecrypted.notDecrypted, undecrypted.contacts)
+  }
+}
+
+/** runRemainingSteps' work: every step of the plan not finished, then the request settled. */
+async function runPlanSteps(deps: RunDeps, request: DeletionRequest, userName: string | null, resumed: boolean): Promise<RequestState> {
   const plan = request.plan
   // Outcomes not written yet: one write at each checkpoint, the rest with the finish (a step record
   // each was two thirds of a deletion's writes in sequence, and as much of Cassandra's CPU).
@@ -59,7 +77,7 @@ export async function runRemainingSteps(deps: RunDeps, request: DeletionRequest,
     await checkpointSteps(deps, request, unrecorded, running)
     unrecorded = {}
   }
-  const readContactsOnce = contactsOnce(deps, request.userId)
+  const readContactsOnce = contactsOnce(deps, request.userId, request.id)
   // The steps that changed something in this run, the managed users' runs of them too (see StepContext.progressed).
   const progressed = new Set<string>()
   // What the run sees of the step in hand, by which its owed outcome counts toward the retry delay or not (owed-retry.ts).

@@ -8,6 +8,7 @@ import { LOCAL_CONSUMER, testConfig } from '../support/harness.js'
 import { createKeycloakUser, type KeycloakTestUser } from '../support/keycloak.js'
 import { ISSUER, TEST_KEYSPACE } from '../support/test-env.js'
 import { createRealmKeys, mintUserToken } from '../support/user-tokens.js'
+import { requestsOf } from '../support/deletion-requests.js'
 import { encryptUserAsSunbird } from '../support/sunbird-encryption.js'
 
 type LogLine = Record<string, unknown> & { msg?: string; msgid?: string; requestId?: string }
@@ -48,6 +49,14 @@ describe('what the built server logs', () => {
   let server: ContractServer
   let lines: LogLine[]
   let exitCode: number | null
+  const people: string[] = []
+  /**
+   * The deletion requests of each person, read after the traffic: a request's id is its call's msgid,
+   * or a fresh one when an earlier run on the same keyspace had used that msgid.
+   */
+  let deletionRequestIds: Map<string, string[]>
+  let withAccountId: string
+  let encryptedId: string
 
   /** A user with unmistakable personal data in Cassandra, remembered for the search. */
   async function person(overrides: Partial<SeedUser> = {}): Promise<SeedUser> {
@@ -66,6 +75,7 @@ describe('what the built server logs', () => {
       ...overrides,
     }
     await seedUser(db, TEST_KEYSPACE, user)
+    people.push(user.id)
     personalData.push(user.firstName!, user.lastName!, user.email!, user.phone!, user.username!, `SB-${tag}`)
     return user
   }
@@ -109,6 +119,8 @@ describe('what the built server logs', () => {
     const plain = await person()
     // Stored as a deployment with encryption on stores it: its deletion decrypts the contacts.
     await encryptUserAsSunbird(db, TEST_KEYSPACE, plain.id, encryptionKey)
+    withAccountId = withAccount.id
+    encryptedId = plain.id
     const parent = await person()
     const child = await person({ managedBy: parent.id })
     const restricted = await person({ roles: [{ role: 'CONTENT_CREATOR' }] })
@@ -151,6 +163,7 @@ describe('what the built server logs', () => {
     await call('hard', '/api/user/v1/delete', { headers: { ...auth, 'x-authenticated-user-token': adminToken }, body: body(lifecycle.id, { mode: 'hard' }) })
 
     exitCode = await server.stop('SIGTERM')
+    deletionRequestIds = new Map(await Promise.all(people.map(async (id) => [id, (await requestsOf(db, id)).map((request) => request.id)] as const)))
     lines = server.logs.map((line) => {
       try {
         return JSON.parse(line) as LogLine
@@ -190,6 +203,17 @@ describe('what the built server logs', () => {
     expect(leaked).toEqual([])
   })
 
+  it('when a deletion read contacts the encryption key does not decrypt (stored plain), then one warning names its request with counts only; a deletion whose contacts all decrypt has none', () => {
+    const warnings = lines.filter((line) => line.msg === 'user row contacts not decrypted')
+    const ofDeletionOf = (userId: string) => warnings.filter((line) => deletionRequestIds.get(userId)?.includes(String(line.requestId)))
+
+    // The person seeded plain: their six distinct contacts, none of which decrypts.
+    expect(ofDeletionOf(withAccountId)).toEqual([expect.objectContaining({ level: 40, notDecrypted: 6, contacts: 6 })])
+    expect(Object.keys(ofDeletionOf(withAccountId)[0] ?? {}).sort()).toEqual(['contacts', 'level', 'msg', 'notDecrypted', 'requestId', 'service', 'time'])
+    // The person stored encrypted with the key: every contact decrypts.
+    expect(ofDeletionOf(encryptedId)).toEqual([])
+  })
+
   it('when a request was served, then its access line carries its msgid, route, status, outcome code and latency', () => {
     for (const { msgid, status } of sent) {
       const access = lines.filter((line) => line.msg === 'request' && line.msgid === msgid)
@@ -202,9 +226,9 @@ describe('what the built server logs', () => {
   })
 
   it('when a line is not about the process itself, then it names the request it was written for', () => {
-    const known = new Set(sent.map((s) => s.msgid))
+    const known = new Set([...sent.map((s) => s.msgid), ...[...deletionRequestIds.values()].flat()])
 
-    // A deletion's own lines (a step owed) name its deletion request, whose id is the delete call's msgid.
+    // A deletion's own lines (a step owed, contacts not decrypted) name its deletion request, whose id is the delete call's msgid (or a fresh one, that msgid used by an earlier run).
     const orphans = lines.filter((line) => !PROCESS_MESSAGES.has(line.msg ?? '') && !known.has(line.msgid ?? '') && !known.has(String(line.requestId ?? '')))
 
     expect(orphans).toEqual([])

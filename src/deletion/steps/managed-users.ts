@@ -102,7 +102,7 @@ async function eraseManaged(
     recorded: request.steps,
     plan,
     userName: null,
-    contacts: contactsOnce(deps, childId),
+    contacts: contactsOnce(deps, childId, request.id),
     ...(resumed && { resumed }),
     // What the deleted user's run changed so far: once a run of a step bounded in time (the person's, an earlier managed user's) changed something, this one stops at the bound.
     ...(progressed && { progressed }),

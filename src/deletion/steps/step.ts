@@ -59,6 +59,12 @@ export interface StepDeps {
   onSearchNotRefreshed?(requestId: string, err: unknown): void
   /** Told when a cancel leaves accounts disabled that its deletion did not disable (for the log): the request's id and how many; ids only. */
   onAccountsLeftDisabled?(requestId: string, count: number): void
+  /**
+   * Told when a deletion read contacts that sunbird_encryption_key did not decrypt (a wrong key, or
+   * contacts stored plain), for the log: the request's id, how many did not decrypt, and of how many
+   * read; counts only. A run tells it once, its managed users' contacts included.
+   */
+  onContactsNotDecrypted?(requestId: string, notDecrypted: number, contacts: number): void
 }
 
 export interface StepContext {
@@ -302,11 +308,20 @@ export function recordedIds(request: DeletionRequest, step: string): string[] {
   return (request.steps as Partial<Record<string, StepOutcome>>)[step]?.ids ?? []
 }
 
-/** The user's contacts, read at most once however many steps ask (StepContext.contacts). */
-export function contactsOnce(deps: Pick<StepDeps, 'tables'>, userId: string): () => Promise<string[]> {
+/**
+ * The user's contacts, read at most once however many steps ask (StepContext.contacts). With a key
+ * set, how many of them do not decrypt is told for the deletion request `requestId` (counts only).
+ */
+export function contactsOnce(deps: Pick<StepDeps, 'tables' | 'decryptUserField' | 'onContactsNotDecrypted'>, userId: string, requestId: string): () => Promise<string[]> {
   let contacts: Promise<string[]> | undefined
+  const tellNotDecrypted = (values: string[]) => {
+    const decrypt = deps.decryptUserField
+    const notDecrypted = decrypt ? values.filter((value) => decrypt(value) === undefined).length : 0
+    if (notDecrypted > 0) deps.onContactsNotDecrypted?.(requestId, notDecrypted, values.length)
+    return values
+  }
   return () => {
-    contacts ??= deps.tables.readContacts(userId)
+    contacts ??= deps.tables.readContacts(userId).then(tellNotDecrypted)
     return contacts
   }
 }
