@@ -24,4 +24,10 @@ export interface Caller {
   deleteAnyUser?: boolean
   /** The end user's own account is soft-deleted: admitted only where a cancel lets them back in. */
   softDeleted?: boolean
+  /**
+   * This call's lock-out refuses a soft-deleted person's token (the operation does not admit them,
+   * as Sunbird's delete route): a soft deletion of the person, or of the managed user they act
+   * for, that lands while the call runs refuses it as well (lockedOutBy). Absent: admitted.
+   */
+  softDeletedRefused?: boolean
 }

@@ -58,8 +58,8 @@ describe('deleteAccount, the repeat rules (seed 003)', () => {
     // Arrange
     const w = await userAfter(after)
 
-    // Act
-    const outcome = await deleteAccount(w.deps, ask(fields(request))).catch((err: unknown) => err)
+    // Act: the rules are for callers past the lock-out (the user's own token is refused once deleted: see below).
+    const outcome = await deleteAccount(w.deps, ask(fields(request), orgAdmin())).catch((err: unknown) => err)
 
     // Assert
     if (expected === 'deleted') {
@@ -94,7 +94,10 @@ describe('deleteAccount, the repeat rules (seed 003)', () => {
   it('when two hard deletions race on a soft-deleted user, then exactly one wins and the other answers 404', async () => {
     const w = await userAfter('soft')
 
-    const outcomes = await Promise.all([deleteAccount(w.deps, ask({ mode: 'hard' })).catch((err: unknown) => err), deleteAccount(w.deps, ask({ mode: 'hard' })).catch((err: unknown) => err)])
+    const outcomes = await Promise.all([
+      deleteAccount(w.deps, ask({ mode: 'hard' }, orgAdmin())).catch((err: unknown) => err),
+      deleteAccount(w.deps, ask({ mode: 'hard' }, orgAdmin())).catch((err: unknown) => err),
+    ])
 
     expect(outcomes.filter((outcome) => outcome instanceof UserNotFoundError)).toHaveLength(1)
     expect(outcomes.filter((outcome) => (outcome as { kind?: string }).kind === 'deleted')).toHaveLength(1)
@@ -103,7 +106,10 @@ describe('deleteAccount, the repeat rules (seed 003)', () => {
   it('when a soft and a Sunbird deletion race on an active user, then exactly one locks it and the loser answers by the rules', async () => {
     const w = deletionWorld({ seed: [activeUser()] })
 
-    const [soft, plain] = await Promise.all([deleteAccount(w.deps, ask({ mode: 'soft' })).catch((err: unknown) => err), deleteAccount(w.deps, ask()).catch((err: unknown) => err)])
+    const [soft, plain] = await Promise.all([
+      deleteAccount(w.deps, ask({ mode: 'soft' }, orgAdmin())).catch((err: unknown) => err),
+      deleteAccount(w.deps, ask({}, orgAdmin())).catch((err: unknown) => err),
+    ])
 
     const winners = [soft, plain].filter((outcome) => (outcome as { kind?: string }).kind === 'deleted')
     expect(winners).toHaveLength(1)

@@ -6,6 +6,7 @@ import { acceptedRequest, type ErasureSchedule, type PlanName, type RequestIdCho
 import { NotPermittedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
 import { isDeleted } from './is-deleted.js'
 import { lockForPlan } from './lock-for-plan.js'
+import { lockedOutBy, tokenHoldersOf } from './caller-lock-out.js'
 import { type DeletionIntent, hardDeletedIsMissing, refusalFor } from './repeat-rules.js'
 import { runRemainingSteps } from './run-deletion.js'
 import { deletionSteps } from './steps/index.js'
@@ -124,6 +125,9 @@ async function check(deps: DeleteAccountDeps, input: DeletionInput, intent: Dele
     return { user, condition: { kind: 'active', user }, ...(authorized.organisationIds && { organisationIds: authorized.organisationIds }) }
   }
   const condition = await readCondition(deps, input.userId)
+  // The lock-out first, as in the order of checks: judged again, for a deletion of the caller's own account that landed since it ran.
+  const lockedOut = lockedOutBy(tokenHoldersOf(input.caller), input.userId, condition)
+  if (lockedOut) throw lockedOut
   if (condition.kind === 'hard' && hardDeletedIsMissing(intent)) throw new UserNotFoundError()
   if (deletionBasis(input.caller, input.userId) === 'none') throw new NotPermittedError('not self, managing parent or org admin')
   const user = condition.kind === 'missing' ? undefined : condition.user
@@ -191,7 +195,7 @@ async function carryOut(deps: DeleteAccountDeps, input: DeletionInput, ask: Aske
   if ((await openRequest(deps, request, input.requestIdChosenBy ?? 'caller', commit, input)) === 'unknown') return outcome()
   try {
     const userName = deps.eventIncludesUserName ? await deps.users.findUserName(input.userId) : null
-    const locked = await lockForPlan(deps, request)
+    const locked = await lockForPlan(deps, request, tokenHoldersOf(input.caller))
     if (locked.kind === 'refused') throw locked.error
     commit?.decided()
     const state = await runRemainingSteps(deps, request, userName)

@@ -1,3 +1,4 @@
+import { lockedOutBy, type TokenHolders } from './caller-lock-out.js'
 import { finishCancelOf } from './cancel-deletion.js'
 import { type DeletionRequest, isFinished, isSupersedable } from './deletion-request.js'
 import { type DeletionError, DependencyUnavailableError, keptChanging, UserNotFoundError } from './errors.js'
@@ -64,11 +65,14 @@ async function supersede(deps: RunDeps, requestId: string): Promise<void> {
  *    active user, or one Sunbird's deletion erased), or from a soft hold (hard over soft);
  * 2. the user row gets status 2 + isdeleted (UserStore.markDeleted), as Sunbird's deletion does,
  *    which is what a request without a mode competes on. Losing it to such a request gives the
- *    hold back, and the rules are read again (a hard deletion then goes on over Sunbird's).
- * Between attempts the repeat rules are applied to what the user has become. A request already
- * holding the state (a crashed runner's) goes straight to the row.
+ *    hold back, and the rules are read again (a hard deletion then goes on over Sunbird's, unless
+ *    that deletion locked out the person whose token asked for this one).
+ * Before each attempt, what the user has become is judged: first as the lock-out would judge the
+ * request's token holders had it landed before the call (lockedOutBy: a person whose own deletion
+ * locked first is refused, 401), then by the repeat rules. A request already holding the state (a
+ * crashed runner's) goes straight to the row.
  */
-export async function lockForPlan(deps: RunDeps, request: DeletionRequest): Promise<LockResult> {
+export async function lockForPlan(deps: RunDeps, request: DeletionRequest, holders: TokenHolders): Promise<LockResult> {
   const hold: UserDeletionState = { mode: request.plan === 'soft' ? 'soft' : 'hard', requestId: request.id }
   const intent = intentOf(request)
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
@@ -76,7 +80,8 @@ export async function lockForPlan(deps: RunDeps, request: DeletionRequest): Prom
     const held = condition.kind === 'missing' || condition.kind === 'active' ? undefined : condition.held
     const ours = held?.requestId === request.id && held.mode === hold.mode
     if (!ours) {
-      const refusal = refusalFor(intent, condition)
+      // Judged against the lock read, not the lock-out before the call: that may have run before this lock landed.
+      const refusal = lockedOutBy(holders, request.userId, condition) ?? refusalFor(intent, condition)
       if (refusal) return refuse(deps, request, refusal, condition.kind === 'missing' ? 'not-found' : 'superseded')
       if (held?.mode === 'restoring') {
         // A cancel is putting the user back: let it finish first, then read the rules again.

@@ -4,6 +4,7 @@ import { keptChanging } from './errors.js'
 import { isDeleted } from './is-deleted.js'
 import { checkpointSteps, closedReadStillFresh, closeFinished, giveBack, LeaseLostError, leaseUntil, reclaimLease } from './lease.js'
 import { lockForPlan } from './lock-for-plan.js'
+import { tokenHoldersOfRequest } from './caller-lock-out.js'
 import { countOwedRun, type OwedRetry } from './owed-retry.js'
 import { type AuditTrail, CREATE_SETTLED_WITHIN_MS, type DeletionRequestStore, type OpenEntry, type PhysicalErasure } from './ports.js'
 import { auditRecord, failRequest, owedEndRecord, settleRequest } from './settle-request.js'
@@ -331,7 +332,7 @@ async function resumeHeld(deps: RunDeps, request: DeletionRequest, now: Date, { 
   if (!lockedBefore) {
     if (request.plan !== 'sunbird') {
       // A mode request that died before (or while) taking its lock: take it now, by the same rules.
-      const locked = await lockForPlan(deps, request)
+      const locked = await lockForPlan(deps, request, tokenHoldersOfRequest(request))
       if (locked.kind === 'refused') return 'failed'
       return runRemainingSteps(deps, request)
     }

@@ -60,7 +60,8 @@ export async function lockOutPerson(caller: Caller, verifiers: Verifiers, { admi
     const childAdmitted = child === 'restorable' && (admitSoftDeleted || (admitSoftDeletedManagedUser && parentActs))
     if (child !== 'active' && !childAdmitted) throw unauthorized(refusalText('for-token', 'user is deleted'))
   }
-  return admitted ? { ...caller, softDeleted: true } : caller
+  // What this operation admits goes with the caller: a deletion landing while the call runs is judged by it (lockedOutBy).
+  return { ...caller, ...(admitted && { softDeleted: true }), ...(!admitSoftDeleted && { softDeletedRefused: true }) }
 }
 
 /** The login of the caller, for step-up. */

@@ -194,3 +194,48 @@ describe('seed 003: an Idempotency-Key and a repeated `hard`', () => {
     expect(world.requests.all().map((request) => request.plan)).toEqual(['soft'])
   })
 })
+
+describe('a person’s own soft deletion holding them as their hard deletion reads them (the lock-out before it saw them active)', () => {
+  /** ME's soft deletion has taken the hold and not locked the row yet: the lock-out reads the row, active. */
+  function softHoldOnMe(): DeletionWorld {
+    const world = fakes.reset()
+    const createdAt = new Date(world.clock.now().getTime() - 1_000)
+    world.requests.seed({
+      id: 'soft-1',
+      userId: ME,
+      requestedBy: ME,
+      state: 'accepted',
+      plan: 'soft',
+      steps: {},
+      target: { rootOrgId: null, managedBy: null, organisationIds: [] },
+      createdAt,
+      updatedAt: createdAt,
+    })
+    world.states.set(ME, { mode: 'soft', requestId: 'soft-1' })
+    return world
+  }
+
+  it('Sunbird’s route (it refuses a soft-deleted person): when they ask for mode hard, then 401 UOS_0070 as once the soft deletion has landed, and the hold stays the soft one', async () => {
+    const world = softHoldOnMe()
+
+    const response = await fakes.app.request('/api/user/v1/delete', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${fakes.apiBearer}`, 'x-authenticated-user-token': fakes.userToken({ sub: ME }), 'content-type': 'application/json' },
+      body: JSON.stringify({ request: { userId: ME, mode: 'hard' } }),
+    })
+
+    expect(response.status).toBe(401)
+    expect(await response.json()).toMatchObject({ params: { err: 'UOS_0070' } })
+    expect(world.states.peek(ME)).toEqual({ mode: 'soft', requestId: 'soft-1' })
+    expect(world.requests.all().map(({ id }) => id)).toEqual(['soft-1'])
+  })
+
+  it('seed 003 (it admits a soft-deleted person to finish their deletion): when they ask ?hard=1, then it goes on over the soft deletion (204)', async () => {
+    const world = softHoldOnMe()
+
+    const response = await fakes.app.request(`/api/v2/user/${ME}/?hard=1`, { method: 'DELETE', headers: { authorization: `Bearer ${fakes.userToken({ sub: ME })}` } })
+
+    expect(response.status).toBe(204)
+    expect(world.states.peek(ME)).toMatchObject({ mode: 'hard' })
+  })
+})
