@@ -4,7 +4,7 @@ import { cancelDeletion } from './cancel-deletion.js'
 import type { Caller } from './caller.js'
 import { acceptedRequest, type DeletionRequest } from './deletion-request.js'
 import { deleteAccount } from './delete-account.js'
-import { DependencyUnavailableError, UserErasedError, UserNotDeletedError, UserNotFoundError, WordedCause } from './errors.js'
+import { ContentionError, DependencyUnavailableError, UserErasedError, UserNotDeletedError, UserNotFoundError, WordedCause } from './errors.js'
 import { resumeDeletionReport, resumeOpenDeletions } from './run-deletion.js'
 import { lockOutStanding } from './user-condition.js'
 
@@ -1678,5 +1678,24 @@ describe('cancel after a soft deletion whose search flag update landed but was n
     await cancelDeletion(w.deps, { userId: TARGET, caller: self() })
 
     expect(w.search.users.get(TARGET)).toMatchObject(FLAGS_BEFORE)
+  })
+})
+
+describe('cancels of one user sent at once', () => {
+  it('when two race, then one restores the user and the other is refused as a race lost (ContentionError: answered 503, its reason contention, not an outage)', async () => {
+    const w = await softDeleted()
+
+    const outcomes = await Promise.all(
+      [cancelDeletion(w.deps, { userId: TARGET, caller: self() }), cancelDeletion(w.deps, { userId: TARGET, caller: self() })].map((cancel) => cancel.catch((err: unknown) => err)),
+    )
+
+    const lost = outcomes.filter((outcome) => outcome instanceof Error)
+    expect(outcomes.filter((outcome) => !(outcome instanceof Error))).toEqual([{ requestId: 'soft-1' }])
+    expect(lost).toEqual([expect.any(ContentionError)])
+    const error = lost[0] as ContentionError
+    expect(error).toBeInstanceOf(DependencyUnavailableError)
+    expect(error.message).toMatch(/^contended: lost a race/)
+    expect((error.cause as WordedCause).message).toBe('the deletion request is held by another runner (a cancel or the deletion of the same user under way)')
+    expect(w.users.snapshot(TARGET)).toMatchObject({ status: 1, isDeleted: false })
   })
 })

@@ -426,7 +426,7 @@ async function answerAfterSupersession(deps: DeleteUserDeps, userId: string): Pr
     case 'active':
       return new UserNotDeletedError()
     case 'soft':
-      // Held again already (not by this cancel): the caller may ask again.
-      return new DependencyUnavailableError('cassandra')
+      // Held again already (not by this cancel): a race lost, and the caller may ask again.
+      return keptChanging('the user was held again by another deletion as this cancel lost the hold')
   }
 }

@@ -162,10 +162,20 @@ export class BatchJobIdTakenError extends Error {
 export class WordedCause extends Error {}
 
 /**
- * Cassandra compare-and-sets lost every time a caller allows: transient, as a store out of reach
- * is (DependencyUnavailableError), so the request stays open for the sweeper; the log says why
- * (WordedCause), naming no user value.
+ * Cassandra answered, but this call lost a race to another runner (a compare-and-set lost every
+ * time a caller allows, a lease another runner holds): answered as a store out of reach is (503,
+ * retry), so the request stays open for the sweeper; its message, the log's reason, says it was
+ * contention, not an outage, and the cause (WordedCause) what was contended, naming no user value.
  */
-export function keptChanging(what: string): DependencyUnavailableError {
-  return new DependencyUnavailableError('cassandra', { cause: new WordedCause(what) })
+export class ContentionError extends DependencyUnavailableError {
+  override name = 'ContentionError'
+  constructor(what: string) {
+    super('cassandra', { cause: new WordedCause(what) })
+    this.message = 'contended: lost a race to another runner (cassandra answered)'
+  }
+}
+
+/** A race lost as `what` says (see ContentionError). */
+export function keptChanging(what: string): ContentionError {
+  return new ContentionError(what)
 }

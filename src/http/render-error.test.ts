@@ -190,15 +190,20 @@ describe('renderError for errors that are not ApiErrors', () => {
     expect(response.headers.get('retry-after')).toBe(String(RETRY_AFTER_SECONDS))
   })
 
-  it('when the dependency answered but the request could not go on (worded by the service), then the refusal is logged with that why; a plain outage without one', async () => {
+  it('when the dependency answered but the request lost a race (worded by the service), then the refusal is logged as contention with that why; a plain outage as unavailable, without one', async () => {
     const { logger, lines } = capturedLogger()
     await appThrowing(() => keptChanging('the deletion request is held by another runner'), logger).request('/api/user/v1/delete', { method: 'POST' })
     await appThrowing(() => new DependencyUnavailableError('keycloak'), logger).request('/api/user/v1/delete', { method: 'POST' })
 
     const refusals = lines.filter((line) => line.msg === 'request refused')
     expect(refusals).toEqual([
-      expect.objectContaining({ code: 'UOS_USRDLT0064', dependency: 'cassandra', why: 'the deletion request is held by another runner' }),
-      expect.objectContaining({ code: 'UOS_USRDLT0064', dependency: 'keycloak' }),
+      expect.objectContaining({
+        code: 'UOS_USRDLT0064',
+        reason: 'contended: lost a race to another runner (cassandra answered)',
+        dependency: 'cassandra',
+        why: 'the deletion request is held by another runner',
+      }),
+      expect.objectContaining({ code: 'UOS_USRDLT0064', reason: 'keycloak unavailable', dependency: 'keycloak' }),
     ])
     expect(refusals[1]).not.toHaveProperty('why')
   })
