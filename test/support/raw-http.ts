@@ -15,7 +15,7 @@ export interface WireAnswer {
 export interface Conversation {
   /** Every answer, `100 Continue` included, in the order they came. */
   answers: WireAnswer[]
-  /** Whether the server closed the connection (rather than the client, once `quietMs` passed). */
+  /** Whether the server closed the connection (rather than the client, once the answers awaited had come). */
   closedByServer: boolean
 }
 
@@ -38,25 +38,43 @@ export function parseAnswers(raw: string): WireAnswer[] {
   }
 }
 
+/** How long a conversation may last before it fails: far beyond a loaded machine's first answer. */
+export const CONVERSATION_DEADLINE_MS = 10_000
+
 /**
  * One raw TCP connection to 127.0.0.1:`port`: writes `first` at once, then each of `then` `gapMs`
- * after the one before (into whatever the server left of the connection), and reads until the
- * server closes it or `quietMs` passes after the last write.
+ * after the one before (into whatever the server left of the connection). It ends when the server
+ * closes the connection, or, given `finalAnswers`, once that many final (non-1xx) answers have come
+ * and `quietMs` passed with nothing more (an answer or a close that follows them is still seen).
+ * Neither within CONVERSATION_DEADLINE_MS fails, naming what came: no timer decides an answer is missing.
  */
-export function converse(port: number, first: string, then: readonly string[] = [], options: { gapMs?: number; quietMs?: number } = {}): Promise<Conversation> {
-  const { gapMs = 100, quietMs = 400 } = options
-  return new Promise((resolve) => {
+export function converse(port: number, first: string, then: readonly string[] = [], options: { finalAnswers?: number; gapMs?: number; quietMs?: number } = {}): Promise<Conversation> {
+  const { finalAnswers, gapMs = 100, quietMs = 100 } = options
+  return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1')
     let raw = ''
     let closedByClient = false
+    let quiet: NodeJS.Timeout | undefined
     const timers: NodeJS.Timeout[] = []
+    const stop = () => {
+      for (const timer of timers) clearTimeout(timer)
+      clearTimeout(quiet)
+    }
+    const finalCount = () => parseAnswers(raw).filter((answer) => answer.status >= 200).length
     socket.on('data', (chunk) => {
       raw += chunk.toString('latin1')
+      if (finalAnswers === undefined || finalCount() < finalAnswers) return
+      // Anything more restarts the wait: an extra answer, or the close after it, is part of what came.
+      clearTimeout(quiet)
+      quiet = setTimeout(() => {
+        closedByClient = true
+        socket.destroy()
+      }, quietMs)
     })
     // A reset after the answer is a close too; 'close' follows.
     socket.on('error', () => undefined)
     socket.on('close', () => {
-      for (const timer of timers) clearTimeout(timer)
+      stop()
       resolve({ answers: parseAnswers(raw), closedByServer: !closedByClient })
     })
     socket.write(first)
@@ -64,13 +82,14 @@ export function converse(port: number, first: string, then: readonly string[] = 
       timers.push(setTimeout(() => socket.writable && socket.write(request), gapMs * (index + 1)))
     })
     timers.push(
-      setTimeout(
-        () => {
-          closedByClient = true
-          socket.destroy()
-        },
-        gapMs * then.length + quietMs,
-      ),
+      setTimeout(() => {
+        stop()
+        socket.removeAllListeners('close')
+        socket.destroy()
+        const awaited = finalAnswers === undefined ? 'the server to close the connection' : `${finalAnswers} final answer(s)`
+        const statuses = parseAnswers(raw).map((answer) => answer.status)
+        reject(new Error(`waited ${CONVERSATION_DEADLINE_MS} ms for ${awaited}; came: [${statuses.join(', ')}], connection still open`))
+      }, CONVERSATION_DEADLINE_MS),
     )
   })
 }
