@@ -79,6 +79,17 @@ describe('a body over the limit, on a real connection', { timeout: CONVERSATION_
     },
   )
 
+  it('when a keyed DELETE with a chunked body is retried, then the replayed answer closes the connection too, as the first did', async () => {
+    const keyed = `DELETE /api/v2/user/${USER_ID}/ HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${served.fakes.userToken({ sub: USER_ID })}\r\nIdempotency-Key: chunked-retry-1\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n{"a":12}\r\n`
+    const first = await converse(served.port, keyed, ['0\r\n\r\n', NEXT_REQUEST])
+    const retry = await converse(served.port, keyed, ['0\r\n\r\n', NEXT_REQUEST])
+
+    expect(retry.answers.map((answer) => answer.status)).toEqual(first.answers.map((answer) => answer.status))
+    expect(retry.answers[0]?.headers['idempotent-replayed']).toBe('true')
+    expect(retry.answers[0]?.headers.connection).toBe('close')
+    expect(retry.closedByServer).toBe(true)
+  })
+
   it('when a Sunbird delete within the limit is refused, then its connection is kept as always', async () => {
     const body = '{"request":{}}'
     const { answers, closedByServer } = await converse(served.port, head('POST', '/api/user/v1/delete', body.length) + body, [NEXT_REQUEST], { finalAnswers: 2 })

@@ -25,9 +25,9 @@ export function declaredLengthWithin(c: Context<AppEnv>, maxBytes: number): numb
 /**
  * A route that takes no body reads none and waits for none (no 100 Continue either): a declared
  * length over `maxBytes` is refused (413), a smaller body is discarded by the server after the
- * answer, as it always was. A chunked body's length is not known until it has all come: its answer
- * closes the connection rather than wait for, and read, the rest.
+ * answer, as it always was. A chunked body's length is not known until it has all come: true when
+ * its answer must close the connection rather than wait for, and read, the rest.
  */
-export function ignoreBodyWithin(c: Context<AppEnv>, maxBytes: number): void {
-  if (declaredLengthWithin(c, maxBytes) === undefined && c.req.header('transfer-encoding') !== undefined) c.header('Connection', 'close')
+export function ignoreBodyWithin(c: Context<AppEnv>, maxBytes: number): boolean {
+  return declaredLengthWithin(c, maxBytes) === undefined && c.req.header('transfer-encoding') !== undefined
 }

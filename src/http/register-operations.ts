@@ -38,8 +38,12 @@ function operationRoad(
     c.set('dialect', operation.dialect)
     if (!body) return handle(c)
     if ('ignoreWithin' in body) {
-      ignoreBodyWithin(c, body.ignoreWithin)
-      return handle(c)
+      if (!ignoreBodyWithin(c, body.ignoreWithin)) return handle(c)
+      // On the answer itself, and for one rendered from a throw, on c: a Response the handler
+      // returns as it is (an Idempotency-Key replay) never gets the headers set with c.header.
+      c.header('Connection', 'close')
+      const answered = handle(c)
+      return answered instanceof Response ? closingConnection(answered) : answered.then(closingConnection)
     }
     return body.read(c, (parsed) => {
       c.set('body', parsed)
@@ -75,6 +79,11 @@ function operationRoad(
       (err: unknown) => errorWithHeaders(c, err),
     )
   }
+}
+
+function closingConnection(response: Response): Response {
+  response.headers.set('Connection', 'close')
+  return response
 }
 
 const unique = (values: readonly string[]) => [...new Set(values)]
