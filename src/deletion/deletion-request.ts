@@ -28,6 +28,12 @@ export interface StepOutcome {
    * Absent on outcomes recorded before it was kept (see verification/verify-by-value.ts).
    */
   hashKeyId?: string
+  /**
+   * [plain value's hash, stored value's hash] of each contact the step looked up decrypted (stored
+   * encrypted), under hashKeyId: a code row is keyed by the plain value, user_lookup holds the stored
+   * one. Absent: none differed, or recorded before these were kept. Internal: never the values.
+   */
+  hashPairs?: [string, string][]
   /** One receipt line per store when a step acts on several (extra targets). */
   entries?: { store: string; action: string; count?: number }[]
   /** Runs in a row that left the step owed for want of its dependency (see owed-retry.ts). Internal: never shown to clients. */

@@ -19,6 +19,8 @@ export interface ByValueDeps {
 export interface KeptHashes {
   keyId: string | undefined
   hashes: readonly string[]
+  /** [plain hash, stored hash] of the contacts stored encrypted (StepOutcome.hashPairs); none on older outcomes. */
+  pairs: readonly (readonly [string, string])[]
 }
 
 /**
@@ -28,10 +30,10 @@ export interface KeptHashes {
  */
 export function keptHashesOf(request: DeletionRequest, outcome: StepOutcome | undefined, receiptKey: string): KeptHashes {
   const hashes = outcome?.hashes ?? []
-  if (outcome?.hashKeyId !== undefined) return { keyId: outcome.hashKeyId, hashes }
+  if (outcome?.hashKeyId !== undefined) return { keyId: outcome.hashKeyId, hashes, pairs: outcome.hashPairs ?? [] }
   const receipt = request.receipt
   const legacyReceiptOfThisKey = receipt !== undefined && receipt.subjectKeyId === undefined && receipt.subject === pseudonymise(receiptKey, request.userId)
-  return { keyId: legacyReceiptOfThisKey ? keyId(receiptKey) : undefined, hashes }
+  return { keyId: legacyReceiptOfThisKey ? keyId(receiptKey) : undefined, hashes, pairs: [] }
 }
 
 type ByValueTable = 'otp' | 'rate_limit' | 'user_lookup'
@@ -74,6 +76,17 @@ async function heldByAnotherUser(deps: ByValueDeps, lookups: readonly MatchingRo
 }
 
 /**
+ * The hashes of the values other users hold: those of their user_lookup rows, and the plain hash
+ * paired with each (a contact stored encrypted: user_lookup holds the ciphertext, the code rows
+ * are keyed by the plain value).
+ */
+function heldHashes(held: readonly MatchingRow[], pairs: readonly (readonly [string, string])[]): Set<string> {
+  const hashes = new Set(held.map((row) => row.hash))
+  for (const [plain, stored] of pairs) if (hashes.has(stored)) hashes.add(plain)
+  return hashes
+}
+
+/**
  * Re-checks the stores keyed by a plain value (otp, rate_limit, and user_lookup when the plan
  * erases it) through keyed hashes of the contacts a deletion looked them up by: the values
  * themselves were never kept. No hashes, no scan.
@@ -85,13 +98,16 @@ async function heldByAnotherUser(deps: ByValueDeps, lookups: readonly MatchingRo
  *
  * A value freed by the deletion may be taken again. `erasedIds` are the users the deletion erased
  * (the person, and the managed users it covered): a user_lookup row naming anyone else who is
- * there, and an otp or rate_limit row (which names no user) of a value such a row gives them, are
- * that user's: counted apart, never residue (heldByAnotherUser).
+ * there, and an otp or rate_limit row (which names no user) of a value such a row gives them (as
+ * stored, or encrypted there and paired with its plain hash), are that user's: counted apart, never
+ * residue (heldByAnotherUser, heldHashes). No encryption key is needed: the step kept the pairs.
  */
 export async function verifyByValue(deps: ByValueDeps, plan: PlanName, kept: readonly KeptHashes[], erasedIds: ReadonlySet<string>): Promise<VerificationRow[]> {
   const configured = keyId(deps.receiptKey)
   const withHashes = kept.filter((set) => set.hashes.length > 0)
-  const scanned = new Set(withHashes.filter((set) => set.keyId === configured || set.keyId === undefined).flatMap((set) => set.hashes))
+  const scannable = withHashes.filter((set) => set.keyId === configured || set.keyId === undefined)
+  const scanned = new Set(scannable.flatMap((set) => set.hashes))
+  const pairs = scannable.flatMap((set) => set.pairs)
   const otherKeys = [...new Set(withHashes.flatMap((set) => (set.keyId !== undefined && set.keyId !== configured ? [set.keyId] : [])))]
   const unknownKey = withHashes.some((set) => set.keyId === undefined)
   const why: Pick<VerificationRow, 'found' | 'unchecked'> | undefined =
@@ -118,7 +134,7 @@ export async function verifyByValue(deps: ByValueDeps, plan: PlanName, kept: rea
   }
   const codes = async (table: 'otp' | 'rate_limit'): Promise<VerificationRow> => {
     const found = await matching(table)
-    const theirs = new Set(found.length > 0 ? (await lookupRows()).held.map((row) => row.hash) : [])
+    const theirs = found.length > 0 ? heldHashes((await lookupRows()).held, pairs) : new Set<string>()
     const others = found.filter((row) => theirs.has(row.hash)).length
     return line(table, found.length - others, others)
   }

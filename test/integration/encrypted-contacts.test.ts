@@ -168,5 +168,42 @@ describe('a deployment that stores the contacts encrypted (sunbird_encryption_ke
       expect(cli.stdout).toMatch(/cassandra\.rate_limit \(by value\)\s+0 rows\s+1 row\s+RESIDUE/)
       for (const value of [p.email, p.phone, recoveryEmailOf(p), KEY]) expect(`${cli.stdout}${cli.stderr}`).not.toContain(value)
     })
+
+    it("when the person and their managed user are deleted and others sign up again with their email and phone (held encrypted in user_lookup) and ask for codes (keyed by the plain values), then those codes are those users', not residue: ok, exit 0", async () => {
+      const parent = newPerson()
+      const child = newPerson()
+      await seedEncrypted(h, parent)
+      await seedEncrypted(h, child)
+      await q(h, `UPDATE ${TEST_KEYSPACE}.user SET managedby = ? WHERE id = ?`, [parent.id, child.id])
+      await expectDeleted(await api.remove(parent.id, {}, api.asUser(parent.id)))
+      const [request] = await requestsOf(h.db, parent.id)
+      expect(request?.state).toBe('completed')
+
+      // The freed values taken again as Sunbird stores them: the lookups encrypted, the codes keyed by the plain value.
+      const newcomer = await h.seed({ email: parent.email })
+      const another = await h.seed({ phone: child.phone })
+      await encryptUserAsSunbird(h.db, TEST_KEYSPACE, newcomer.id, KEY)
+      await encryptUserAsSunbird(h.db, TEST_KEYSPACE, another.id, KEY)
+      await q(h, `INSERT INTO ${TEST_KEYSPACE}.otp (type, key, otp) VALUES ('email', ?, '123456') USING TTL 600`, [parent.email])
+      await q(h, `INSERT INTO ${TEST_KEYSPACE}.rate_limit (key, unit, rate, ttl) VALUES (?, 'HOUR', 1, 3600) USING TTL 600`, [child.phone])
+
+      const taken = await verify(request?.id ?? '')
+      const byValue = (rows: readonly { store: string; found?: string; residue: boolean }[] | undefined) =>
+        (rows ?? []).filter((row) => row.store.endsWith('(by value)')).map((row) => [row.store, row.found, row.residue])
+      expect(byValue(taken?.rows)).toEqual([
+        ['cassandra.otp (by value)', '0 rows (1 row of another user)', false],
+        ['cassandra.rate_limit (by value)', '0 rows', false],
+        ['cassandra.user_lookup (by value)', '0 rows (1 row of another user)', false],
+      ])
+      expect(byValue(taken?.managedUsers?.byValue)).toEqual([
+        ['cassandra.otp (by value)', '0 rows', false],
+        ['cassandra.rate_limit (by value)', '0 rows (1 row of another user)', false],
+        ['cassandra.user_lookup (by value)', '0 rows (1 row of another user)', false],
+      ])
+      const cli = runDeletionVerify(request?.id ?? '')
+      expect(cli.status, cli.stdout + cli.stderr).toBe(0)
+      expect(cli.stdout).toMatch(/cassandra\.otp \(by value\)\s+0 rows\s+0 rows \(1 row of another user\)/)
+      for (const value of [parent.email, child.phone, KEY]) expect(`${cli.stdout}${cli.stderr}`).not.toContain(value)
+    })
   })
 })

@@ -82,6 +82,7 @@ async function eraseManaged(
   steps: readonly DeletionStep[],
   tally: StoreTally,
   hashes: Set<string>,
+  hashPairs: Map<string, [string, string]>,
 ): Promise<void> {
   await hold(deps, childId, request.id, plan)
   deps.listener.userDeleted(childId)
@@ -113,6 +114,7 @@ async function eraseManaged(
     const outcome = await runStep(step.run, context)
     if (outcome.status === 'pending' && !toldOfADependency) tally.owesPastABound = true
     for (const hash of outcome.hashes ?? []) hashes.add(hash)
+    for (const pair of outcome.hashPairs ?? []) hashPairs.set(pair.join(' '), pair)
     // The row is this step's own line (scrubbed / hard-deleted, one per managed user).
     if (step === userRow) continue
     // A step with a line per store (extra targets) says which of them is owed; another owes its one store when pending.
@@ -132,18 +134,34 @@ function mergeWithEarlier(earlier: StepOutcome | undefined, plan: PlanName, now:
 }
 
 /**
- * The contact hashes the outcome keeps, with the id of the key that made them: one key per
+ * The contact hashes the outcome keeps (and their plain/stored pairs), with the id of the key that made them: one key per
  * outcome, so deletion:verify never compares a hash under a key that did not make it. A run again
  * adds its hashes to the earlier run's when the key is the same. When the key changed in between
  * (or the earlier run did not record it), the earlier run's are kept, with their key: they cover
  * the managed users erased since, whose contacts no run can read again; this run's are of the same
  * contacts for the others, under a key deletion:verify would not match with the earlier ones.
  */
-function keptHashes(earlier: StepOutcome | undefined, now: ReadonlySet<string>, nowKeyId: string): Pick<StepOutcome, 'hashes' | 'hashKeyId'> {
+function keptHashes(
+  earlier: StepOutcome | undefined,
+  now: ReadonlySet<string>,
+  nowPairs: ReadonlyMap<string, [string, string]>,
+  nowKeyId: string,
+): Pick<StepOutcome, 'hashes' | 'hashKeyId' | 'hashPairs'> {
   const before = earlier?.hashes ?? []
-  if (before.length > 0 && earlier?.hashKeyId !== nowKeyId) return { hashes: before, ...(earlier?.hashKeyId !== undefined && { hashKeyId: earlier.hashKeyId }) }
+  if (before.length > 0 && earlier?.hashKeyId !== nowKeyId) return earlierHashes(earlier)
   const all = new Set([...before, ...now])
-  return all.size > 0 ? { hashes: [...all], hashKeyId: nowKeyId } : {}
+  const pairs = new Map([...(earlier?.hashPairs ?? []).map((pair): [string, [string, string]] => [pair.join(' '), pair]), ...nowPairs])
+  return all.size > 0 ? { hashes: [...all], hashKeyId: nowKeyId, ...(pairs.size > 0 && { hashPairs: [...pairs.values()] }) } : {}
+}
+
+/** An earlier outcome's hashes as it kept them: with their key and their plain/stored pairs. */
+function earlierHashes(earlier: StepOutcome | undefined): Pick<StepOutcome, 'hashes' | 'hashKeyId' | 'hashPairs'> {
+  if (!earlier?.hashes) return {}
+  return {
+    hashes: earlier.hashes,
+    ...(earlier.hashKeyId !== undefined && { hashKeyId: earlier.hashKeyId }),
+    ...(earlier.hashPairs !== undefined && { hashPairs: earlier.hashPairs }),
+  }
 }
 
 /**
@@ -156,7 +174,7 @@ function namedBeforeErasure(earlier: StepOutcome | undefined, plan: PlanName, ve
     plan,
     ids: managed,
     ...(samePlan && earlier.entries && { entries: earlier.entries }),
-    ...(earlier?.hashes && { hashes: earlier.hashes, ...(earlier.hashKeyId !== undefined && { hashKeyId: earlier.hashKeyId }) }),
+    ...earlierHashes(earlier),
   })
 }
 
@@ -196,11 +214,12 @@ export function managedUsersStep(personalStoreSteps: readonly DeletionStep[]): M
       const steps = stepsForManaged(personalStoreSteps, plan)
       const tally = new StoreTally()
       const hashes = new Set<string>()
-      for (const childId of managed) await eraseManaged({ deps, request, plan, resumed, progressed }, childId, steps, tally, hashes)
+      const hashPairs = new Map<string, [string, string]>()
+      for (const childId of managed) await eraseManaged({ deps, request, plan, resumed, progressed }, childId, steps, tally, hashes, hashPairs)
       // One outcome owes for every managed user: a part owed past a bound makes it due at once, whatever another part waits on (owed-retry.ts).
       if (tally.owesPastABound) owesPastABound?.()
       const entries = [{ store: STORE, action: verb, count: managed.length }, ...mergeWithEarlier(earlier, plan, tally.entries())]
-      return stepOutcome(tally.pending ? 'pending' : 'done', verb, clock.now(), managed.length, { plan, ids: managed, entries, ...keptHashes(earlier, hashes, keyId(deps.receiptKey)) })
+      return stepOutcome(tally.pending ? 'pending' : 'done', verb, clock.now(), managed.length, { plan, ids: managed, entries, ...keptHashes(earlier, hashes, hashPairs, keyId(deps.receiptKey)) })
     },
     async preview({ deps, userId, plan }): Promise<PlanEntry[]> {
       const managed = await deps.users.findManagedUserIds(userId)

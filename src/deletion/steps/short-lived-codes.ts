@@ -9,12 +9,30 @@ function codeKeysOf(deps: Pick<StepDeps, 'decryptUserField'>, contacts: readonly
 }
 
 /**
+ * [hash of the plain value, hash of the value as stored] of each contact stored otherwise than
+ * plain (encrypted), each once: a code row keyed by the plain value belongs to whoever holds the
+ * stored one in user_lookup, which deletion:verify can tell only through this pair.
+ */
+function hashPairsOf(deps: Pick<StepDeps, 'decryptUserField' | 'receiptKey'>, contacts: readonly string[]): [string, string][] {
+  const pairs = new Map<string, [string, string]>()
+  for (const stored of contacts) {
+    const value = plainValue(deps.decryptUserField, stored)
+    if (value === stored) continue
+    const pair: [string, string] = [keyedHash(deps.receiptKey, value), keyedHash(deps.receiptKey, stored)]
+    pairs.set(pair.join(' '), pair)
+  }
+  return [...pairs.values()]
+}
+
+/**
  * otp and rate_limit are keyed by the plain email or phone, not by the user id: the rows are found
  * from the contacts the profile holds (decrypted when Sunbird stores them encrypted), so these steps
  * run before the profile is blanked. Every mode deletes them (short-lived codes, never brought back).
  * The request keeps keyed hashes of the values looked up and of the contacts as stored, never the
  * values, and which key made them, so deletion:verify can look for them again (under that key only):
- * the plain ones in otp and rate_limit, the stored ones in user_lookup, which holds them as the row does.
+ * the plain ones in otp and rate_limit, the stored ones in user_lookup, which holds them as the row does;
+ * and which plain hash goes with which stored one, when they differ, so that verify knows a code
+ * row of a value another user holds again (hashPairsOf).
  */
 function codesStep<Name extends string>(name: Name, table: CodeTable, what: string) {
   const store = `cassandra.${table}`
@@ -29,7 +47,8 @@ function codesStep<Name extends string>(name: Name, table: CodeTable, what: stri
       const keys = codeKeysOf(deps, contacts)
       const count = keys.length > 0 ? await deps.tables.deleteCodes(table, keys) : 0
       const hashes = [...new Set([...contacts, ...keys])].map((value) => keyedHash(deps.receiptKey, value))
-      return stepOutcome('done', 'deleted', deps.clock.now(), count, { plan, hashes, hashKeyId: keyId(deps.receiptKey) })
+      const hashPairs = hashPairsOf(deps, contacts)
+      return stepOutcome('done', 'deleted', deps.clock.now(), count, { plan, hashes, hashKeyId: keyId(deps.receiptKey), ...(hashPairs.length > 0 && { hashPairs }) })
     },
     async preview({ deps, userId }: { deps: StepContext['deps']; userId: string }) {
       const keys = codeKeysOf(deps, await deps.tables.readContacts(userId))

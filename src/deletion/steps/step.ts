@@ -200,7 +200,7 @@ export function stepOutcome(
   action: string,
   at: Date,
   count?: number,
-  extra: Pick<StepOutcome, 'plan' | 'restore' | 'ids' | 'hashes' | 'hashKeyId' | 'entries'> = {},
+  extra: Pick<StepOutcome, 'plan' | 'restore' | 'ids' | 'hashes' | 'hashKeyId' | 'hashPairs' | 'entries'> = {},
 ): StepOutcome {
   return {
     status,
@@ -212,6 +212,7 @@ export function stepOutcome(
     ...(extra.ids !== undefined && { ids: extra.ids }),
     ...(extra.hashes !== undefined && { hashes: extra.hashes }),
     ...(extra.hashKeyId !== undefined && { hashKeyId: extra.hashKeyId }),
+    ...(extra.hashPairs !== undefined && { hashPairs: extra.hashPairs }),
     ...(extra.entries !== undefined && { entries: extra.entries }),
   }
 }
