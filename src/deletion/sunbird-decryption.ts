@@ -86,5 +86,6 @@ export function plainUserRow<Row extends Record<string, unknown>>(decrypt: Decry
 
 /** A user_lookup row with its value plain when its type is one Sunbird encrypts and it decrypts; else as stored. */
 export function plainLookup<Lookup extends { type: string; value: string }>(decrypt: DecryptUserField | undefined, lookup: Lookup): Lookup {
+  if (!decrypt) return lookup
   return ENCRYPTED_LOOKUP_TYPES.has(lookup.type) ? { ...lookup, value: plainValue(decrypt, lookup.value) } : lookup
 }
