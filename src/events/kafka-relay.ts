@@ -516,7 +516,7 @@ export class KafkaRelay {
     this.deps.metrics?.countEventPublishFailures('kafka', entries.length)
     for (const entry of entries) {
       await this.deps.outbox.attemptFailed(entry)
-      this.deps.log.warn({ requestId: entry.requestId, mid: entry.mid, err: err instanceof Error ? err.message : String(err) }, 'event not published yet')
+      this.deps.log.warn({ requestId: entry.requestId, mid: entry.mid, err: messageOf(err) }, 'event not published yet')
     }
   }
 
