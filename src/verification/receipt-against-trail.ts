@@ -93,8 +93,9 @@ export type StoredReceipt = DeletionReceipt | UnreadableReceipt
 
 /**
  * A request's receipt text as stored (user_deletion_request.receipt) as checkReceipt takes it:
- * undefined, no such request; null, it has none (not completed or partial; an empty or JSON null
- * one reads as none, as the status route reads it); UnreadableReceipt when it is not JSON.
+ * undefined, no such request; null, it has none (not completed or partial; an empty one reads as
+ * none, as the status route reads it, and so does JSON null here, which the status route reads as
+ * unreadable: the service never stores it); UnreadableReceipt when it is not JSON.
  */
 export function readStoredReceipt(text: string | null | undefined): StoredReceipt | null | undefined {
   if (text === undefined) return undefined
