@@ -1,11 +1,25 @@
 import { keyId, keyedHash } from '../keyed-hash.js'
 import type { CodeTable } from '../ports.js'
 import { plainValue } from '../sunbird-decryption.js'
-import { type DeletionStep, type PlanName, type StepContext, type StepDeps, stepOutcome } from './step.js'
+import { type Contact, type DeletionStep, type PlanName, type StepContext, stepOutcome } from './step.js'
 
-/** The keys of the code rows of the stored contacts: their plain values (Sunbird's otp and rate_limit hold the plain email or phone), each once. */
-function codeKeysOf(deps: Pick<StepDeps, 'decryptUserField'>, contacts: readonly string[]): string[] {
-  return [...new Set(contacts.map((stored) => plainValue(deps.decryptUserField, stored)))]
+/** The keys of the code rows of the contacts: their plain values (Sunbird's otp and rate_limit hold the plain email or phone), each once. */
+function codeKeysOf(contacts: readonly Contact[]): string[] {
+  return [...new Set(contacts.map(({ plain }) => plain))]
+}
+
+/** The keyed hash of a value, made once per distinct value however often it is asked for; `made` holds them in the order first asked. */
+function hashingOnce(key: string) {
+  const made = new Map<string, string>()
+  const hashOf = (value: string) => {
+    let hash = made.get(value)
+    if (hash === undefined) {
+      hash = keyedHash(key, value)
+      made.set(value, hash)
+    }
+    return hash
+  }
+  return { hashOf, made }
 }
 
 /**
@@ -13,12 +27,11 @@ function codeKeysOf(deps: Pick<StepDeps, 'decryptUserField'>, contacts: readonly
  * plain (encrypted), each once: a code row keyed by the plain value belongs to whoever holds the
  * stored one in user_lookup, which deletion:verify can tell only through this pair.
  */
-function hashPairsOf(deps: Pick<StepDeps, 'decryptUserField' | 'receiptKey'>, contacts: readonly string[]): [string, string][] {
+function hashPairsOf(contacts: readonly Contact[], hashOf: (value: string) => string): [string, string][] {
   const pairs = new Map<string, [string, string]>()
-  for (const stored of contacts) {
-    const value = plainValue(deps.decryptUserField, stored)
-    if (value === stored) continue
-    const pair: [string, string] = [keyedHash(deps.receiptKey, value), keyedHash(deps.receiptKey, stored)]
+  for (const { stored, plain } of contacts) {
+    if (plain === stored) continue
+    const pair: [string, string] = [hashOf(plain), hashOf(stored)]
     pairs.set(pair.join(' '), pair)
   }
   return [...pairs.values()]
@@ -44,14 +57,18 @@ function codesStep<Name extends string>(name: Name, table: CodeTable, what: stri
     plans: ['sunbird', 'soft', 'hard'] as const satisfies readonly PlanName[],
     async run({ deps, plan, contacts: readContacts }: StepContext) {
       const contacts = await readContacts()
-      const keys = codeKeysOf(deps, contacts)
+      const keys = codeKeysOf(contacts)
       const count = keys.length > 0 ? await deps.tables.deleteCodes(table, keys) : 0
-      const hashes = [...new Set([...contacts, ...keys])].map((value) => keyedHash(deps.receiptKey, value))
-      const hashPairs = hashPairsOf(deps, contacts)
+      // The contacts as stored, then the plain values not among them: each distinct one hashed once, the pairs' too.
+      const { hashOf, made } = hashingOnce(deps.receiptKey)
+      for (const value of [...contacts.map(({ stored }) => stored), ...keys]) hashOf(value)
+      const hashes = [...made.values()]
+      const hashPairs = hashPairsOf(contacts, hashOf)
       return stepOutcome('done', 'deleted', deps.clock.now(), count, { plan, hashes, hashKeyId: keyId(deps.receiptKey), ...(hashPairs.length > 0 && { hashPairs }) })
     },
     async preview({ deps, userId }: { deps: StepContext['deps']; userId: string }) {
-      const keys = codeKeysOf(deps, await deps.tables.readContacts(userId))
+      const stored = await deps.tables.readContacts(userId)
+      const keys = codeKeysOf(stored.map((value) => ({ stored: value, plain: plainValue(deps.decryptUserField, value) })))
       return [{ store, action: 'delete', count: keys.length > 0 ? await deps.tables.countCodes(table, keys) : 0 }]
     },
   } satisfies DeletionStep<Name>

@@ -75,10 +75,10 @@ export interface StepContext {
   /** The username, read before the profile was scrubbed, when the event may carry it; else null. */
   userName: string | null
   /**
-   * The profile's contact values (email, phone), read once per run: both code steps find their rows
-   * by them, before the profile scrub. A run after a crash reads them again.
+   * The profile's contact values (email, phone), as stored and decrypted, read once per run: both code
+   * steps find their rows by them, before the profile scrub. A run after a crash reads them again.
    */
-  contacts(): Promise<string[]>
+  contacts(): Promise<Contact[]>
   /**
    * The outcomes recorded for this deletion, which tell the optional stores it was run with (see
    * withoutStore): absent, the request's own; for a managed user, whose own start empty, those of
@@ -309,20 +309,31 @@ export function recordedIds(request: DeletionRequest, step: string): string[] {
   return (request.steps as Partial<Record<string, StepOutcome>>)[step]?.ids ?? []
 }
 
+/** A contact as the user row stores it, and the value Sunbird was given (decrypted, or as stored when it does not decrypt). */
+export interface Contact {
+  stored: string
+  plain: string
+}
+
 /**
- * The user's contacts, read at most once however many steps ask (StepContext.contacts). With a key
- * set, how many of them do not decrypt is told for the deletion request `requestId` (counts only).
+ * The user's contacts, read and decrypted at most once however many steps ask (StepContext.contacts).
+ * With a key set, how many of them do not decrypt is told for the deletion request `requestId` (counts only).
  */
-export function contactsOnce(deps: Pick<StepDeps, 'tables' | 'decryptUserField' | 'onContactsNotDecrypted'>, userId: string, requestId: string): () => Promise<string[]> {
-  let contacts: Promise<string[]> | undefined
-  const tellNotDecrypted = (values: string[]) => {
+export function contactsOnce(deps: Pick<StepDeps, 'tables' | 'decryptUserField' | 'onContactsNotDecrypted'>, userId: string, requestId: string): () => Promise<Contact[]> {
+  let contacts: Promise<Contact[]> | undefined
+  const decrypted = (values: string[]): Contact[] => {
     const decrypt = deps.decryptUserField
-    const notDecrypted = decrypt ? values.filter((value) => decrypt(value) === undefined).length : 0
+    let notDecrypted = 0
+    const read = values.map((stored) => {
+      const plain = decrypt?.(stored)
+      if (decrypt && plain === undefined) notDecrypted++
+      return { stored, plain: plain ?? stored }
+    })
     if (notDecrypted > 0) deps.onContactsNotDecrypted?.(requestId, notDecrypted, values.length)
-    return values
+    return read
   }
   return () => {
-    contacts ??= deps.tables.readContacts(userId).then(tellNotDecrypted)
+    contacts ??= deps.tables.readContacts(userId).then(decrypted)
     return contacts
   }
 }
