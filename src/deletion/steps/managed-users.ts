@@ -2,7 +2,7 @@ import type { StepOutcome } from '../deletion-request.js'
 import { keptChanging } from '../errors.js'
 import { keyId } from '../keyed-hash.js'
 import { runStep } from './absent-on-resume.js'
-import { type DeletionStep, type PlanEntry, type PlanName, type StepContext, type StepDeps, actionFor, contactsOnce, managedStore, recordedIds, stepOutcome } from './step.js'
+import { addHashPairs, type DeletionStep, type PlanEntry, type PlanName, type StepContext, type StepDeps, actionFor, contactsOnce, managedStore, recordedIds, stepOutcome } from './step.js'
 import { userRow } from './user-row.js'
 
 const STORE = 'cassandra.user (managed users)'
@@ -114,7 +114,7 @@ async function eraseManaged(
     const outcome = await runStep(step.run, context)
     if (outcome.status === 'pending' && !toldOfADependency) tally.owesPastABound = true
     for (const hash of outcome.hashes ?? []) hashes.add(hash)
-    for (const pair of outcome.hashPairs ?? []) hashPairs.set(pair.join(' '), pair)
+    addHashPairs(hashPairs, outcome.hashPairs ?? [])
     // The row is this step's own line (scrubbed / hard-deleted, one per managed user).
     if (step === userRow) continue
     // A step with a line per store (extra targets) says which of them is owed; another owes its one store when pending.
@@ -150,7 +150,7 @@ function keptHashes(
   const before = earlier?.hashes ?? []
   if (before.length > 0 && earlier?.hashKeyId !== nowKeyId) return earlierHashes(earlier)
   const all = new Set([...before, ...now])
-  const pairs = new Map([...(earlier?.hashPairs ?? []).map((pair): [string, [string, string]] => [pair.join(' '), pair]), ...nowPairs])
+  const pairs = addHashPairs(addHashPairs(new Map(), earlier?.hashPairs ?? []), nowPairs.values())
   return all.size > 0 ? { hashes: [...all], hashKeyId: nowKeyId, ...(pairs.size > 0 && { hashPairs: [...pairs.values()] }) } : {}
 }
 

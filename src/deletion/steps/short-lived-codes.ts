@@ -1,7 +1,7 @@
 import { keyId, keyedHash } from '../keyed-hash.js'
 import type { CodeTable } from '../ports.js'
 import { plainValue } from '../sunbird-decryption.js'
-import { type Contact, type DeletionStep, type PlanName, type StepContext, stepOutcome } from './step.js'
+import { addHashPairs, type Contact, type DeletionStep, type PlanName, type StepContext, stepOutcome } from './step.js'
 
 /** The keys of the code rows of the contacts: their plain values (Sunbird's otp and rate_limit hold the plain email or phone), each once. */
 function codeKeysOf(contacts: readonly Contact[]): string[] {
@@ -28,13 +28,8 @@ function hashingOnce(key: string) {
  * stored one in user_lookup, which deletion:verify can tell only through this pair.
  */
 function hashPairsOf(contacts: readonly Contact[], hashOf: (value: string) => string): [string, string][] {
-  const pairs = new Map<string, [string, string]>()
-  for (const { stored, plain } of contacts) {
-    if (plain === stored) continue
-    const pair: [string, string] = [hashOf(plain), hashOf(stored)]
-    pairs.set(pair.join(' '), pair)
-  }
-  return [...pairs.values()]
+  const pairs = contacts.filter(({ stored, plain }) => plain !== stored).map(({ stored, plain }): [string, string] => [hashOf(plain), hashOf(stored)])
+  return [...addHashPairs(new Map(), pairs).values()]
 }
 
 /**

@@ -217,6 +217,12 @@ export function stepOutcome(
   }
 }
 
+/** Adds hash pairs (StepOutcome.hashPairs) to `into`, each distinct pair once, where it first came; `into` returned. */
+export function addHashPairs(into: Map<string, [string, string]>, pairs: Iterable<[string, string]>): Map<string, [string, string]> {
+  for (const pair of pairs) into.set(pair.join(' '), pair)
+  return into
+}
+
 /** What a cancel records for a step of the soft deletion with nothing of its own to put back (nothing disabled or flagged, nothing owed any more). */
 export const LEFT_AS_IT_WAS = 'left-as-it-was'
 
