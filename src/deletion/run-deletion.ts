@@ -49,24 +49,6 @@ export interface RunDeps extends StepDeps {
  * such, at no cost (no write more).
  */
 export async function runRemainingSteps(deps: RunDeps, request: DeletionRequest, userName: string | null = null, { resumed = false } = {}): Promise<RequestState> {
-  // The contacts the key did not decrypt, the managed users' included: told once, when the run ends however it ends.
-  const undecrypted = { notDecrypted: 0, contacts: 0 }
-  const tallying: RunDeps = {
-    ...deps,
-    onContactsNotDecrypted: (_requestId, notDecrypted, contacts) => {
-      undecrypted.notDecrypted += notDecrypted
-      undecrypted.contacts += contacts
-    },
-  }
-  try {
-    return await runPlanSteps(tallying, request, userName, resumed)
-  } finally {
-    if (undecrypted.notDecrypted > 0) deps.onContactsNotDecrypted?.(request.id, undecrypted.notDecrypted, undecrypted.contacts)
-  }
-}
-
-/** runRemainingSteps' work: every step of the plan not finished, then the request settled. */
-async function runPlanSteps(deps: RunDeps, request: DeletionRequest, userName: string | null, resumed: boolean): Promise<RequestState> {
   const plan = request.plan
   // Outcomes not written yet: one write at each checkpoint, the rest with the finish (a step record
   // each was two thirds of a deletion's writes in sequence, and as much of Cassandra's CPU).
@@ -78,7 +60,6 @@ async function runPlanSteps(deps: RunDeps, request: DeletionRequest, userName: s
     await checkpointSteps(deps, request, unrecorded, running)
     unrecorded = {}
   }
-  const readContactsOnce = contactsOnce(deps, request.userId, request.id)
   // The steps that changed something in this run, the managed users' runs of them too (see StepContext.progressed).
   const progressed = new Set<string>()
   // What the run sees of the step in hand, by which its owed outcome counts toward the retry delay or not (owed-retry.ts).
@@ -94,53 +75,64 @@ async function runPlanSteps(deps: RunDeps, request: DeletionRequest, userName: s
   const owesPastABound = () => {
     stepRun.owesPastABound = true
   }
+  // The contacts the key did not decrypt, the managed users' included: told once, when the run ends however it ends.
+  const undecrypted = { notDecrypted: 0, contacts: 0 }
   const stepDeps: RunDeps = {
     ...deps,
     onStepError: (step, err, requestId) => {
       stepRun.toldOfADependency = true
       deps.onStepError?.(step, err, requestId)
     },
+    onContactsNotDecrypted: (_requestId, notDecrypted, contacts) => {
+      undecrypted.notDecrypted += notDecrypted
+      undecrypted.contacts += contacts
+    },
   }
-  for (const step of stepsOf(plan)) {
-    if (!step.run) continue
-    if (outcomeHolds(request.steps[step.name], plan)) continue
-    if (step.checkpointBefore) await checkpoint()
-    const name: StepName = step.name
-    const recordedBefore = request.steps[name]
-    // A step that records before it acts (the Keycloak step's intent) writes through the checkpoint.
-    const recordNow = async (outcome: StepOutcome) => {
-      request.steps[name] = outcome
-      unrecorded[name] = outcome
-      await checkpoint()
+  const readContactsOnce = contactsOnce(stepDeps, request.userId, request.id)
+  try {
+    for (const step of stepsOf(plan)) {
+      if (!step.run) continue
+      if (outcomeHolds(request.steps[step.name], plan)) continue
+      if (step.checkpointBefore) await checkpoint()
+      const name: StepName = step.name
+      const recordedBefore = request.steps[name]
+      // A step that records before it acts (the Keycloak step's intent) writes through the checkpoint.
+      const recordNow = async (outcome: StepOutcome) => {
+        request.steps[name] = outcome
+        unrecorded[name] = outcome
+        await checkpoint()
+      }
+      let result: StepOutcome
+      stepRun = { toldOfADependency: false, owesPastABound: false, changedSomething: false }
+      try {
+        result = await runStep(step.run, {
+          deps: stepDeps,
+          request,
+          plan,
+          userName,
+          contacts: readContactsOnce,
+          recordNow,
+          progressed: stepProgressed,
+          owesPastABound,
+          resumed: resumed && mayHaveActedUnrecorded(recordedBefore),
+        })
+      } catch (err) {
+        // The run stops here (Cassandra went away): keep what is done if it can still be written, so the retry starts at this step.
+        if (!(err instanceof LeaseLostError)) await checkpoint().catch(() => undefined)
+        throw err
+      }
+      result = countOwedRun(result, recordedBefore, stepRun)
+      request.steps[step.name] = result
+      unrecorded[step.name] = result
+      if (step.checkpointAfter?.(result)) await checkpoint()
+      deps.afterStep?.(step.name)
     }
-    let result: StepOutcome
-    stepRun = { toldOfADependency: false, owesPastABound: false, changedSomething: false }
-    try {
-      result = await runStep(step.run, {
-        deps: stepDeps,
-        request,
-        plan,
-        userName,
-        contacts: readContactsOnce,
-        recordNow,
-        progressed: stepProgressed,
-        owesPastABound,
-        resumed: resumed && mayHaveActedUnrecorded(recordedBefore),
-      })
-    } catch (err) {
-      // The run stops here (Cassandra went away): keep what is done if it can still be written, so the retry starts at this step.
-      if (!(err instanceof LeaseLostError)) await checkpoint().catch(() => undefined)
-      throw err
-    }
-    result = countOwedRun(result, recordedBefore, stepRun)
-    request.steps[step.name] = result
-    unrecorded[step.name] = result
-    if (step.checkpointAfter?.(result)) await checkpoint()
-    deps.afterStep?.(step.name)
+    const state = await settleRequest(deps, request, unrecorded)
+    if (state === 'scheduled') deps.afterStep?.('schedule')
+    return state
+  } finally {
+    if (undecrypted.notDecrypted > 0) deps.onContactsNotDecrypted?.(request.id, undecrypted.notDecrypted, undecrypted.contacts)
   }
-  const state = await settleRequest(deps, request, unrecorded)
-  if (state === 'scheduled') deps.afterStep?.('schedule')
-  return state
 }
 
 /** A cancel that took the hold and stopped before it reopened its request, finished: the state the request ends in. */
