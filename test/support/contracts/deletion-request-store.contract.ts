@@ -45,10 +45,11 @@ const held = () => new Date(Date.now() + 30 * SECOND)
 
 const done = (action: string, at: Date, count?: number): StepOutcome => ({ status: 'done', action, at: at.toISOString(), ...(count !== undefined && { count }) })
 
+/** A receipt of the shape the service stores: the Cassandra store reads back only what schemas/deletion-receipt.json accepts (a 64-hex subject). */
 function receiptFor(request: DeletionRequest, state: DeletionReceipt['state']): DeletionReceipt {
   return {
     requestId: request.id,
-    subject: 'a3f1c9e0b7d24c6f8e5a1b2c3d4e5f60',
+    subject: 'a3f1c9e0b7d24c6f8e5a1b2c3d4e5f60a3f1c9e0b7d24c6f8e5a1b2c3d4e5f60',
     state,
     completedAt: '2024-05-20T10:09:01.000Z',
     stores: [
