@@ -4,17 +4,22 @@ import { DependencyUnavailableError, WordedCause } from '../deletion/errors.js'
 import { readSchemas } from '../schemas/schema-registry.js'
 import { isCassandraUnavailable } from './cassandra-call.js'
 import { createCassandraClient } from './cassandra-client.js'
+import { addColumn, addColumnIfMissing, type ColumnAddition, columnAdditionCql } from './column-addition.js'
 import { acquireMigrationLock, type MigrationLockOptions, migrationLockTableCql } from './migration-lock.js'
+
+/** One step of a migration: a CQL statement, or a column added where the table lacks it (see column-addition.ts). */
+export type MigrationStep = string | ColumnAddition
 
 export interface Migration {
   version: number
   description: string
-  statements: (keyspace: string) => string[]
+  statements: (keyspace: string) => MigrationStep[]
 }
 
 /**
  * Sunbird's tables with Sunbird's names, keys and column types (sunbird-utils migrations), plus
- * what this product needs on top. Append only: a released migration is never edited.
+ * what this product needs on top. Append only: what a released migration does never changes (5–18
+ * were respelled, same columns and types, so that they run on Sunbird's Cassandra 3.11: addColumn).
  */
 export const migrations: readonly Migration[] = [
   {
@@ -83,10 +88,10 @@ export const migrations: readonly Migration[] = [
     description: 'Deletion modes and lifecycle: each request records its plan and erasure schedule; which deletion holds each user; Idempotency-Key answers',
     statements: (ks) => [
       // Additive: a request without a plan is Sunbird's deletion, as every request was before.
-      `ALTER TABLE ${ks}.user_deletion_request ADD IF NOT EXISTS plan text`,
-      `ALTER TABLE ${ks}.user_deletion_request ADD IF NOT EXISTS eraseplan text`,
-      `ALTER TABLE ${ks}.user_deletion_request ADD IF NOT EXISTS eraseat timestamp`,
-      `ALTER TABLE ${ks}.user_deletion_request_open ADD IF NOT EXISTS dueat timestamp`,
+      addColumn(ks, 'user_deletion_request', 'plan', 'text'),
+      addColumn(ks, 'user_deletion_request', 'eraseplan', 'text'),
+      addColumn(ks, 'user_deletion_request', 'eraseat', 'timestamp'),
+      addColumn(ks, 'user_deletion_request_open', 'dueat', 'timestamp'),
       `CREATE TABLE IF NOT EXISTS ${ks}.user_deletion_state (userid text PRIMARY KEY, mode text, requestid text, updatedat timestamp)`,
       `CREATE TABLE IF NOT EXISTS ${ks}.api_idempotency_key (
         owner text, keyhash text, fingerprint text, state text, status int, headers text, body blob, errcode text, createdat timestamp,
@@ -167,7 +172,7 @@ export const migrations: readonly Migration[] = [
   {
     version: 9,
     description: "The relay's confirmation that a request's event is on the topic, apart from the step outcomes a run records in batches",
-    statements: (ks) => [`ALTER TABLE ${ks}.user_deletion_request ADD IF NOT EXISTS eventpublishedat timestamp`],
+    statements: (ks) => [addColumn(ks, 'user_deletion_request', 'eventpublishedat', 'timestamp')],
   },
   {
     // The work lists: one partition per entry, deleted when done, scanned whole by the sweeper, the
@@ -195,10 +200,10 @@ export const migrations: readonly Migration[] = [
     version: 11,
     description: "Each done batch slice keeps the counts of its users' outcomes, so a job's status reads its slices instead of every user",
     statements: (ks) => [
-      `ALTER TABLE ${ks}.user_deletion_batch_slice ADD IF NOT EXISTS succeeded int`,
-      `ALTER TABLE ${ks}.user_deletion_batch_slice ADD IF NOT EXISTS failed map<text, int>`,
-      `ALTER TABLE ${ks}.user_deletion_batch_slice ADD IF NOT EXISTS firstsettledat timestamp`,
-      `ALTER TABLE ${ks}.user_deletion_batch_slice ADD IF NOT EXISTS lastsettledat timestamp`,
+      addColumn(ks, 'user_deletion_batch_slice', 'succeeded', 'int'),
+      addColumn(ks, 'user_deletion_batch_slice', 'failed', 'map<text, int>'),
+      addColumn(ks, 'user_deletion_batch_slice', 'firstsettledat', 'timestamp'),
+      addColumn(ks, 'user_deletion_batch_slice', 'lastsettledat', 'timestamp'),
     ],
   },
   {
@@ -217,7 +222,7 @@ export const migrations: readonly Migration[] = [
     // value: a later write of the same id replaces it whole), so the sweeper creates it.
     version: 13,
     description: 'Each open deletion entry keeps what its request is created with, so the sweeper can create a request whose create never applied',
-    statements: (ks) => [`ALTER TABLE ${ks}.user_deletion_request_open ADD IF NOT EXISTS request text`],
+    statements: (ks) => [addColumn(ks, 'user_deletion_request_open', 'request', 'text')],
   },
   {
     // A cancel that Keycloak (or a crash) interrupted is finished by the sweeper, which knew no
@@ -225,7 +230,7 @@ export const migrations: readonly Migration[] = [
     // deleter as its updater. The cancel's caller is now recorded when it reopens the request.
     version: 14,
     description: 'A deletion request records whose cancel reopened it, so whichever run finishes the cancel audits that caller',
-    statements: (ks) => [`ALTER TABLE ${ks}.user_deletion_request ADD IF NOT EXISTS cancelledby text`],
+    statements: (ks) => [addColumn(ks, 'user_deletion_request', 'cancelledby', 'text')],
   },
   {
     // A job submitted by mistake (the wrong file, the wrong organisation) could not be stopped: its
@@ -234,9 +239,9 @@ export const migrations: readonly Migration[] = [
     version: 15,
     description: 'A batch job records who cancelled it and when, and a done slice counts the users its cancel spared',
     statements: (ks) => [
-      `ALTER TABLE ${ks}.user_deletion_batch ADD IF NOT EXISTS cancelledat timestamp`,
-      `ALTER TABLE ${ks}.user_deletion_batch ADD IF NOT EXISTS cancelledby text`,
-      `ALTER TABLE ${ks}.user_deletion_batch_slice ADD IF NOT EXISTS cancelled int`,
+      addColumn(ks, 'user_deletion_batch', 'cancelledat', 'timestamp'),
+      addColumn(ks, 'user_deletion_batch', 'cancelledby', 'text'),
+      addColumn(ks, 'user_deletion_batch_slice', 'cancelled', 'int'),
     ],
   },
   {
@@ -244,25 +249,25 @@ export const migrations: readonly Migration[] = [
     // down: the request partial, retried until done), so a job reported to an authority hid them.
     version: 16,
     description: 'A batch user deleted with steps still owed is marked so, and a done slice counts them',
-    statements: (ks) => [`ALTER TABLE ${ks}.user_deletion_batch_item ADD IF NOT EXISTS owed boolean`, `ALTER TABLE ${ks}.user_deletion_batch_slice ADD IF NOT EXISTS owed int`],
+    statements: (ks) => [addColumn(ks, 'user_deletion_batch_item', 'owed', 'boolean'), addColumn(ks, 'user_deletion_batch_slice', 'owed', 'int')],
   },
   {
     // Sunbird's table has the column (its V1.106; 8.0 no longer writes it): a deletion blanks it in the rows that name the person as adder.
     version: 17,
     description: "user_organisation.addedbyname, the legacy copy of who added the user, as Sunbird's table has it",
-    statements: (ks) => [`ALTER TABLE ${ks}.user_organisation ADD IF NOT EXISTS addedbyname text`],
+    statements: (ks) => [addColumn(ks, 'user_organisation', 'addedbyname', 'text')],
   },
   {
     // Sunbird's table has them (its V1.33, V1.36, V1.113, V1.117), with these types; migration 1 did
     // not create them, so Sunbird's deletion, which blanks them, had no column to write in a keyspace
-    // of this service's own. On Sunbird's keyspace each statement does nothing.
+    // of this service's own. On Sunbird's keyspace each column is found there and nothing is sent.
     version: 18,
     description: "user.locationids, usertype, usersubtype and profileusertype, as Sunbird's table has them, so that Sunbird's deletion blanks them",
     statements: (ks) => [
-      `ALTER TABLE ${ks}.user ADD IF NOT EXISTS locationids list<text>`,
-      `ALTER TABLE ${ks}.user ADD IF NOT EXISTS usertype text`,
-      `ALTER TABLE ${ks}.user ADD IF NOT EXISTS usersubtype text`,
-      `ALTER TABLE ${ks}.user ADD IF NOT EXISTS profileusertype text`,
+      addColumn(ks, 'user', 'locationids', 'list<text>'),
+      addColumn(ks, 'user', 'usertype', 'text'),
+      addColumn(ks, 'user', 'usersubtype', 'text'),
+      addColumn(ks, 'user', 'profileusertype', 'text'),
     ],
   },
 ]
@@ -359,7 +364,7 @@ export async function awaitSchemaAgreement(client: Client, waitMs = SCHEMA_AGREE
 
 /**
  * Runs one statement of a migration, again when Cassandra did not answer in time: every one is
- * idempotent (IF NOT EXISTS, the version's own row), and on a cluster that has just started a node
+ * idempotent (IF NOT EXISTS, the version's own row; a column addition settles a repeat refused), and on a cluster that has just started a node
  * still warming up may miss a write's deadline (seen: the version record timing out at LOCAL_QUORUM
  * with one of two replicas acknowledged). A schema change is held by every node before the next
  * statement, and before it is sent again (the first copy may have applied on one node).
@@ -379,6 +384,15 @@ async function executeMigrationStatement(client: Client, cql: string, params?: u
     }
   }
 }
+
+/** A step as sent: a statement as it is, a column only where the table lacks it. */
+async function executeMigrationStep(client: Client, step: MigrationStep): Promise<void> {
+  if (typeof step === 'string') return executeMigrationStatement(client, step)
+  await addColumnIfMissing(client, step, { send: (cql) => executeMigrationStatement(client, cql), awaitSchemaAgreement: () => awaitSchemaAgreement(client) })
+}
+
+/** The CQL a step sends where it sends any: what must parse on every Cassandra the service supports (3.11 and later). */
+export const migrationStepCql = (step: MigrationStep): string => (typeof step === 'string' ? step : columnAdditionCql(step))
 
 /**
  * The node every run sends the lock table's creation to: the lowest address among the hosts of the
@@ -416,9 +430,9 @@ export async function migrate(config: Config['cassandra'], log: (line: string) =
       const done = new Set((await client.execute(`SELECT version FROM ${ks}.schema_version`)).rows.map((row) => row.get('version') as number))
       for (const migration of migrations) {
         if (done.has(migration.version)) continue
-        for (const statement of migration.statements(ks)) {
+        for (const step of migration.statements(ks)) {
           lock.assertHeld()
-          await executeMigrationStatement(client, statement)
+          await executeMigrationStep(client, step)
         }
         lock.assertHeld()
         await executeMigrationStatement(client, `INSERT INTO ${ks}.schema_version (version, description, applied_at) VALUES (?, ?, ?)`, [migration.version, migration.description, new Date()])

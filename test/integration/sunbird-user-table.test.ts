@@ -99,6 +99,18 @@ describe("db:migrate and Sunbird's user table", () => {
     expect(await userColumns(ks)).toEqual(columns)
   }, 300_000)
 
+  it('when a run stopped within migration 18 (two of its four columns added, its version not recorded), then the next run adds the other two and records 18, and the one after applies nothing', async () => {
+    const ks = newKeyspace()
+    expect(await migrate(configOf(ks))).toEqual(ALL_VERSIONS)
+    await admin.execute(`ALTER TABLE ${ks}.user DROP usersubtype`, [], SLOW)
+    await admin.execute(`ALTER TABLE ${ks}.user DROP profileusertype`, [], SLOW)
+    await admin.execute(`DELETE FROM ${ks}.schema_version WHERE version = 18`, [], SLOW)
+
+    expect(await migrate(configOf(ks))).toEqual([18])
+    expect(await userColumns(ks)).toMatchObject(SUNBIRD_USER_TABLE)
+    expect(await migrate(configOf(ks))).toEqual([])
+  }, 300_000)
+
   /** A keyspace holding Sunbird's own user table, as a Sunbird deployment has it before this service's first db:migrate. */
   async function sunbirdKeyspace(): Promise<string> {
     const ks = newKeyspace()
