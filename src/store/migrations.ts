@@ -319,7 +319,8 @@ export function sameReplication(current: Readonly<Record<string, string | number
  * alter: a repair so existing rows reach new replicas, then a cleanup where replicas were removed.
  */
 export async function ensureKeyspace(client: Client, ks: string, configured: Replication | undefined, log: (line: string) => void): Promise<void> {
-  const found = await client.execute('SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = ?', [ks])
+  // The statements below name the keyspace unquoted, so Cassandra stores it in lower case.
+  const found = await client.execute('SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = ?', [ks.toLowerCase()])
   const current = found.rows[0]?.get('replication') as Record<string, string> | undefined
   if (!current) {
     await client.execute(`CREATE KEYSPACE IF NOT EXISTS ${ks} WITH replication = ${replicationCql(configured ?? defaultReplication())}`)

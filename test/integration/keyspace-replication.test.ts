@@ -56,4 +56,13 @@ describe('db:migrate and the keyspace replication (CASSANDRA_REPLICATION)', () =
     expect(await replicationOf()).toEqual({ class: 'org.apache.cassandra.locator.NetworkTopologyStrategy', datacenter1: '1' })
     expect(said).toEqual([])
   })
+
+  it('when the configured name has capitals (stored in lower case, as CQL folds unquoted names), then the existing keyspace is found and altered, not created again', async () => {
+    const said: string[] = []
+
+    await ensureKeyspace(admin, keyspace.toUpperCase(), { class: 'SimpleStrategy', replication_factor: 1 }, (line) => said.push(line))
+
+    expect(await replicationOf()).toEqual({ class: 'org.apache.cassandra.locator.SimpleStrategy', replication_factor: '1' })
+    expect(said).toHaveLength(1)
+  })
 })
