@@ -106,6 +106,16 @@ describe('UserTokenVerifier with offline PEM keys, valid tokens', () => {
     expect(absent).not.toHaveProperty('parentId')
     expect(empty).not.toHaveProperty('parentId')
   })
+
+  it('when auth_time is within the clock skew, then it is the login time; when later than that, then the login time is unknown', async () => {
+    // A login "in the future" (a realm clock far ahead) would otherwise read as recent to step-up for the token's whole life.
+    const withinSkew = nowSeconds() + 30
+    const skewed = await verifier.verify(mintUserToken(realm, ISSUER, { sub: USER_ID, auth_time: withinSkew }))
+    const ahead = await verifier.verify(mintUserToken(realm, ISSUER, { sub: USER_ID, auth_time: nowSeconds() + 3600 }))
+
+    expect(skewed.authTime).toBe(withinSkew)
+    expect(ahead).not.toHaveProperty('authTime')
+  })
 })
 
 describe('UserTokenVerifier with offline PEM keys, forged or unusable tokens', () => {

@@ -13,7 +13,7 @@ export interface VerifiedUserToken {
   userId: string
   roles: ScopedRole[]
   parentId?: string
-  /** `auth_time`: when the person last logged in (seconds since the epoch), if the token says. */
+  /** `auth_time`: when the person last logged in (seconds since the epoch), if the token says and it is not later than now plus the clock skew. */
   authTime?: number
   /** `sid`: the Keycloak session the token was issued in. */
   sessionId?: string
@@ -137,9 +137,12 @@ export class UserTokenVerifier {
     if (typeof sub !== 'string' || sub === '') throw new InvalidCredentialsError(credential, 'no sub')
     const userId = userIdOfSubject(sub, this.subjectRules)
     if (userId === undefined) throw new InvalidCredentialsError(credential, 'sub is neither an id nor f:<provider>:<id>')
-    // When the person logged in, and in which Keycloak session (step-up reads them).
+    // When the person logged in, and in which Keycloak session (step-up reads them). A login later
+    // than now plus the clock skew (a realm clock ahead, as for iat) is no login time we know: were
+    // it kept, step-up would take it as recent for the token's whole life.
+    const loginTime = typeof authTime === 'number' && Number.isFinite(authTime) && authTime <= nowSeconds + this.clockSkewSeconds ? authTime : undefined
     const login = {
-      ...(typeof authTime === 'number' && Number.isFinite(authTime) && { authTime }),
+      ...(loginTime !== undefined && { authTime: loginTime }),
       ...(typeof sid === 'string' && sid !== '' && { sessionId: sid }),
       ...(typeof azp === 'string' && azp !== '' && { clientId: azp }),
     }

@@ -88,6 +88,23 @@ describe('step-up for a deletion (DELETION_MAX_AUTH_AGE_SECONDS)', () => {
     }
   })
 
+  it('when the token says the login is later than now plus the clock skew, then the login time is unknown: 401 with the challenge, and nothing is deleted', async () => {
+    const offline = await startHarness({ deletion: { maxAuthAgeSeconds: 300 } })
+    try {
+      const user = await offline.seed()
+      // Signed by the realm, but a login an hour ahead (a realm clock far off) is no login known to be recent.
+      const ahead = offline.userToken({ sub: user.id, auth_time: Math.floor(Date.now() / 1000) + 3600 })
+
+      const response = await offline.deleteRequest({ request: { userId: user.id } }, { 'x-authenticated-user-token': ahead })
+
+      expect(response.headers.get('www-authenticate')).toBe(STEP_UP_CHALLENGE(300))
+      await expectError(response, 'STEP_UP_REQUIRED')
+      expect((await readUserState(offline.db, user.id)).user?.get('status')).toBe(1)
+    } finally {
+      await offline.close()
+    }
+  })
+
   it('when the setting is absent, then an old login deletes as Sunbird does', async () => {
     const plain = await startHarness()
     try {
