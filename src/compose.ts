@@ -36,7 +36,7 @@ import type { Logger } from './logging/logger.js'
 import { countDeletionOutcomes } from './metrics/deletion-outcomes.js'
 import { instrumentIdentity } from './metrics/instrumented-identity.js'
 import { createServiceMetrics, type ServiceMetrics } from './metrics/service-metrics.js'
-import { createSchemaRegistry } from './schemas/schema-registry.js'
+import { sharedSchemaRegistry } from './schemas/schema-registry.js'
 import { connectSearchAndCache, type SearchAndCache } from './search-and-cache.js'
 import { type SchemaGate, schemaGate } from './schema-gate.js'
 import { withinMs } from './shared/within-ms.js'
@@ -274,7 +274,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
       const [core, optional] = await Promise.all([checkReadiness(cassandra, config.cassandra.keyspace, keys), searchAndCache.readiness()])
       return [...core, ...optional]
     },
-    schemas: createSchemaRegistry(),
+    schemas: sharedSchemaRegistry(),
     maxBodyBytes: config.http.maxBodyBytes,
     requestTimeoutMs: config.http.requestTimeoutMs,
     retryAfterSeconds: config.http.retryAfterSeconds,

@@ -51,3 +51,15 @@ export function createSchemaRegistry(options: { allErrors?: boolean } = {}): Sch
     },
   }
 }
+
+let shared: SchemaRegistry | undefined
+
+/**
+ * The process's one registry (first error only), built on first use: compiling every schema in
+ * schemas/ takes time and memory, so the service's parts and the CLIs share it. Tests that want
+ * their own (or allErrors) call createSchemaRegistry.
+ */
+export function sharedSchemaRegistry(): SchemaRegistry {
+  shared ??= createSchemaRegistry()
+  return shared
+}

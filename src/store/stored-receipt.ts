@@ -1,13 +1,8 @@
-import type { ValidateFunction } from 'ajv'
 import type { DeletionReceipt } from '../deletion/deletion-request.js'
-import { createSchemaRegistry } from '../schemas/schema-registry.js'
+import { sharedSchemaRegistry } from '../schemas/schema-registry.js'
 
-/** schemas/deletion-receipt.json compiled, on the first receipt read: the one rule of what a receipt is. */
-let isReceipt: ValidateFunction<DeletionReceipt> | undefined
-const receiptSchema = () => {
-  isReceipt ??= createSchemaRegistry().validator<DeletionReceipt>('deletion-receipt')
-  return isReceipt
-}
+/** schemas/deletion-receipt.json, looked up on the first receipt read: the one rule of what a receipt is. */
+const receiptSchema = () => sharedSchemaRegistry().validator<DeletionReceipt>('deletion-receipt')
 
 /**
  * A request's receipt column as the service reads it: undefined when it holds none; `unreadable`

@@ -1,4 +1,4 @@
-import { createSchemaRegistry } from '../../../src/schemas/schema-registry.js'
+import { sharedSchemaRegistry } from '../../../src/schemas/schema-registry.js'
 import type { BatchDeletionAccepted, BatchDeletionCancelled, BatchDeletionStatus } from '../../../src/schemas/schema-types.js'
 
 export const SUBMIT_PATH = '/api/user/v1/delete/batch'
@@ -13,7 +13,7 @@ export type Accepted = NonNullable<BatchDeletionAccepted['result']>
 export type Cancelled = NonNullable<BatchDeletionCancelled['result']>
 
 /** The service's own schemas: the CLI checks ids and answers as the service defines them. */
-export const schemas = createSchemaRegistry()
+export const schemas = sharedSchemaRegistry()
 // The CLI reads only `result`; the envelope around it is the service's to get right (its contract tests check it).
 export const isStatus = schemas.validator<Status>('user-delete-batch-status.response#/properties/result')
 export const isAccepted = schemas.validator<Accepted>('user-delete-batch.response#/properties/result')
