@@ -16,7 +16,7 @@ import { DependencyUnavailableError } from '../deletion/errors.js'
 import { fencedLease, LeaseLostError } from '../deletion/lease.js'
 import { IDEMPOTENT, runCassandra, writeTogether } from './cassandra-call.js'
 import { pauseBeforeSettleRound, SETTLE_BUDGET_MS } from './settle-rounds.js'
-import { readStoredReceipt } from './stored-receipt.js'
+import { readSchemaCheckedReceipt } from './stored-receipt.js'
 import { stampedWithin, WriteStamps } from './write-stamps.js'
 
 /** How often a create whose answer was lost is settled in the background (for CREATE_SETTLED_WITHIN_MS). */
@@ -39,10 +39,10 @@ export function recordedSteps(row: types.Row): DeletionRequest['steps'] {
   return steps
 }
 
-/** A request row as the domain reads it; a receipt that is not one (readStoredReceipt) is left out, and `onUnreadableReceipt` told. */
+/** A request row as the domain reads it; a receipt that is not one (readSchemaCheckedReceipt) is left out, and `onUnreadableReceipt` told. */
 function toRequest(row: types.Row, onUnreadableReceipt: (requestId: string) => void): DeletionRequest {
   const id = row.get('id') as string
-  const receipt = readStoredReceipt(row.get('receipt') as string | null)
+  const receipt = readSchemaCheckedReceipt(row.get('receipt') as string | null)
   if (receipt === 'unreadable') onUnreadableReceipt(id)
   const reason = row.get('reason') as string | null
   const cancelledBy = row.get('cancelledby') as string | null

@@ -9,9 +9,9 @@ const receiptSchema = () => sharedSchemaRegistry().validator<DeletionReceipt>('d
  * when it holds text that is not a receipt (not JSON, or JSON that schemas/deletion-receipt.json
  * rejects). The service never stores such text: the row was changed or damaged outside it. Read as
  * unreadable rather than thrown, so the request is still answered (in the published response
- * schema) and resumed without it.
+ * schema) and resumed without it. audit:verify reads the same column its own way (readReceiptToAudit).
  */
-export function readStoredReceipt(text: string | null): DeletionReceipt | 'unreadable' | undefined {
+export function readSchemaCheckedReceipt(text: string | null): DeletionReceipt | 'unreadable' | undefined {
   if (!text) return undefined
   let parsed: unknown
   try {

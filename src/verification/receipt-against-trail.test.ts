@@ -5,7 +5,7 @@ import { deleteUser } from '../deletion/delete-user.js'
 import type { DeletionReceipt } from '../deletion/deletion-request.js'
 import type { AuditRecord } from '../deletion/ports.js'
 import { receiptSha256 } from '../deletion/receipt-digest.js'
-import { checkReceipt, checkReceiptAgain, type ReceiptCheck, ReceiptDigestsInTrail, readStoredReceipt, verdictWithReceipts, whyNoReceiptVerdict } from './receipt-against-trail.js'
+import { checkReceipt, checkReceiptAgain, type ReceiptCheck, ReceiptDigestsInTrail, readReceiptToAudit, verdictWithReceipts, whyNoReceiptVerdict } from './receipt-against-trail.js'
 
 const USER = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
 const DIGEST_A = 'a'.repeat(64)
@@ -151,7 +151,7 @@ describe('checkReceipt and the verdict it adds to', () => {
 
   it('when the stored receipt is text that is not JSON, then it is a mismatch by the digest of that text: naming the latest record with a digest, or none when there is none', () => {
     const text = JSON.stringify(receipt()).slice(0, -1)
-    const stored = readStoredReceipt(text)
+    const stored = readReceiptToAudit(text)
     const digests = new ReceiptDigestsInTrail(['req-1'])
     walk(digests, 'chain-a', [completedRecord])
 
@@ -163,12 +163,12 @@ describe('checkReceipt and the verdict it adds to', () => {
     expect(alone).toEqual({ requestId: 'req-1', matches: false, storedSha256: textSha256 })
     expect(verdictWithReceipts({ ok: true, records: 9 }, [reached(alone)]).ok).toBe(false)
     // Stored as none (empty, or a JSON null), it reads as no receipt, as the status route reads it.
-    expect([readStoredReceipt(''), readStoredReceipt('null'), readStoredReceipt(null)]).toEqual([null, null, null])
-    expect(readStoredReceipt(JSON.stringify(receipt()))).toEqual(receipt())
+    expect([readReceiptToAudit(''), readReceiptToAudit('null'), readReceiptToAudit(null)]).toEqual([null, null, null])
+    expect(readReceiptToAudit(JSON.stringify(receipt()))).toEqual(receipt())
   })
 
   it('when there is no request, no receipt, or no committing record, then there is no verdict, said by count without the ids', () => {
-    expect(checkReceipt('req-1', readStoredReceipt(undefined), [])).toBe('no such request')
+    expect(checkReceipt('req-1', readReceiptToAudit(undefined), [])).toBe('no such request')
     expect(checkReceipt('req-1', null, [])).toBe('no receipt')
     expect(checkAgainst(receipt(), [])).toBe('no record with its digest')
 
@@ -190,7 +190,7 @@ describe('checkReceiptAgain, a mismatch held again against the receipt stored on
   function checkBeforeAndAfter(readBefore: string, readNow: string | null | undefined, texts: readonly string[]) {
     const digests = new ReceiptDigestsInTrail(['req-1'])
     walk(digests, 'chain-a', texts)
-    const first = reached(checkReceipt('req-1', readStoredReceipt(readBefore), digests.recordsOf('req-1')))
+    const first = reached(checkReceipt('req-1', readReceiptToAudit(readBefore), digests.recordsOf('req-1')))
     return { first, again: checkReceiptAgain('req-1', first, readBefore, readNow, digests.recordsOf('req-1')) }
   }
 

@@ -92,12 +92,13 @@ export class UnreadableReceipt {
 export type StoredReceipt = DeletionReceipt | UnreadableReceipt
 
 /**
- * A request's receipt text as stored (user_deletion_request.receipt) as checkReceipt takes it:
+ * A request's receipt text as stored (user_deletion_request.receipt) as audit:verify holds it against
+ * the trail (checkReceipt), any JSON kept as parsed, unlike the service's schema check (readSchemaCheckedReceipt):
  * undefined, no such request; null, it has none (not completed or partial; an empty one reads as
  * none, as the status route reads it, and so does JSON null here, which the status route reads as
  * unreadable: the service never stores it); UnreadableReceipt when it is not JSON.
  */
-export function readStoredReceipt(text: string | null | undefined): StoredReceipt | null | undefined {
+export function readReceiptToAudit(text: string | null | undefined): StoredReceipt | null | undefined {
   if (text === undefined) return undefined
   if (!text) return null
   try {
@@ -184,7 +185,7 @@ export function checkReceiptAgain(
   audited: readonly AuditedReceipt[],
 ): ReceiptCheck | NoReceiptVerdict {
   if (first.matches || readNow === readBefore) return first
-  const stored = readStoredReceipt(readNow)
+  const stored = readReceiptToAudit(readNow)
   const now = checkReceipt(requestId, stored, audited)
   if (typeof now === 'string') return now === 'no record with its digest' ? 'settled during the walk' : now
   const settledBy = stored ? settlingEvent(requestId, stored) : undefined

@@ -5,7 +5,7 @@ import {
   type NoReceiptVerdict,
   type ReceiptCheck,
   ReceiptDigestsInTrail,
-  readStoredReceipt,
+  readReceiptToAudit,
   verdictWithReceipts,
   whyNoReceiptVerdict,
 } from './receipt-against-trail.js'
@@ -29,7 +29,7 @@ export type TrailAnswer = { verdict: ChainVerdict & { receipts?: readonly Receip
 export async function verifyTrailWithReceipts(requestIds: readonly string[], deps: TrailWithReceiptsDeps): Promise<TrailAnswer> {
   // Read as stored: one that is not JSON is held against the trail too (a mismatch), not a failure to run.
   const readBefore = await Promise.all(requestIds.map((id) => deps.receiptText(id)))
-  const stored = readBefore.map(readStoredReceipt)
+  const stored = readBefore.map(readReceiptToAudit)
   const absent = stored.flatMap((receipt): NoReceiptVerdict[] => (receipt === undefined ? ['no such request'] : receipt === null ? ['no receipt'] : []))
   if (absent.length > 0) return { noVerdict: whyNoReceiptVerdict(absent) }
   const digests = new ReceiptDigestsInTrail(requestIds)
