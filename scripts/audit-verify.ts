@@ -28,7 +28,7 @@ import { exitAfterFlush } from './lib/exit-after-flush.js'
 // walk: it matches when a record of the event that settles its state carries its digest. The verdict
 // lists each (`receipts`); one that a record of that event contradicts is exit 1 (`ok` false), as is
 // a partial one beside its request's `deletion.completed` (an earlier receipt put back), and one no
-// settle of that request can have stored (another request's, or text that is not JSON). The
+// settle of that request can have stored (another request's, text that is not JSON, or JSON null). The
 // receipts are read before the walk, so a mismatch is read again after it: a request may settle
 // during the walk (a partial one completed, its deletion.completed then walked), and a receipt that
 // changed is judged anew (verifyTrailWithReceipts). A request named that does not exist, has no

@@ -5,6 +5,7 @@ import { deleteUser } from '../deletion/delete-user.js'
 import type { DeletionReceipt } from '../deletion/deletion-request.js'
 import type { AuditRecord } from '../deletion/ports.js'
 import { receiptSha256 } from '../deletion/receipt-digest.js'
+import { readSchemaCheckedReceipt } from '../store/stored-receipt.js'
 import { checkReceipt, checkReceiptAgain, type ReceiptCheck, ReceiptDigestsInTrail, readReceiptToAudit, verdictWithReceipts, whyNoReceiptVerdict } from './receipt-against-trail.js'
 
 const USER = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
@@ -162,9 +163,16 @@ describe('checkReceipt and the verdict it adds to', () => {
     expect(contradicted).toEqual({ requestId: 'req-1', matches: false, storedSha256: textSha256, auditedSha256: receiptSha256(receipt()), event: 'deletion.completed', chain: 'chain-a', seq: 1 })
     expect(alone).toEqual({ requestId: 'req-1', matches: false, storedSha256: textSha256 })
     expect(verdictWithReceipts({ ok: true, records: 9 }, [reached(alone)]).ok).toBe(false)
-    // Stored as none (empty, or a JSON null), it reads as no receipt, as the status route reads it.
-    expect([readReceiptToAudit(''), readReceiptToAudit('null'), readReceiptToAudit(null)]).toEqual([null, null, null])
+    // Stored as none (empty), it reads as no receipt, as the status route reads it.
+    expect([readReceiptToAudit(''), readReceiptToAudit(null)]).toEqual([null, null])
     expect(readReceiptToAudit(JSON.stringify(receipt()))).toEqual(receipt())
+  })
+
+  it('when the stored receipt is JSON null, then it is a mismatch by the digest of that text, as the service reads it as unreadable: not "has no receipt"', () => {
+    const stored = readReceiptToAudit('null')
+
+    expect(readSchemaCheckedReceipt('null')).toBe('unreadable')
+    expect(checkReceipt('req-1', stored, [])).toEqual({ requestId: 'req-1', matches: false, storedSha256: createHash('sha256').update('null', 'utf8').digest('hex') })
   })
 
   it('when there is no request, no receipt, or no committing record, then there is no verdict, said by count without the ids', () => {

@@ -80,9 +80,10 @@ export interface ReceiptCheck {
 export type NoReceiptVerdict = 'no such request' | 'no receipt' | 'no record with its digest' | 'settled during the walk'
 
 /**
- * Stored receipt text that is not JSON: the service stores JSON.stringify of a receipt, so the row
- * was changed (or damaged). It is kept by its digest alone (SHA-256 of the text as stored, UTF-8),
- * never its text, which may be anything.
+ * Stored receipt text that no settle stored and that has no fields to hold against the trail: not
+ * JSON, or JSON null. The service stores JSON.stringify of a receipt, so the row was changed (or
+ * damaged), as the service says of it too (readSchemaCheckedReceipt: unreadable). It is kept by its
+ * digest alone (SHA-256 of the text as stored, UTF-8), never its text, which may be anything.
  */
 export class UnreadableReceipt {
   constructor(readonly sha256: string) {}
@@ -94,18 +95,20 @@ export type StoredReceipt = DeletionReceipt | UnreadableReceipt
 /**
  * A request's receipt text as stored (user_deletion_request.receipt) as audit:verify holds it against
  * the trail (checkReceipt), any JSON kept as parsed, unlike the service's schema check (readSchemaCheckedReceipt):
- * undefined, no such request; null, it has none (not completed or partial; an empty one reads as
- * none, as the status route reads it, and so does JSON null here, which the status route reads as
- * unreadable: the service never stores it); UnreadableReceipt when it is not JSON.
+ * undefined, no such request; null, it has none (not completed or partial; empty, as the status
+ * route reads it); UnreadableReceipt when it is not JSON, or is JSON null, which the service never
+ * stores and reads as unreadable, not as none.
  */
 export function readReceiptToAudit(text: string | null | undefined): StoredReceipt | null | undefined {
   if (text === undefined) return undefined
   if (!text) return null
+  let parsed: unknown
   try {
-    return (JSON.parse(text) as DeletionReceipt | null) ?? null
+    parsed = JSON.parse(text)
   } catch {
-    return new UnreadableReceipt(createHash('sha256').update(text, 'utf8').digest('hex'))
+    parsed = null
   }
+  return parsed === null ? new UnreadableReceipt(createHash('sha256').update(text, 'utf8').digest('hex')) : (parsed as DeletionReceipt)
 }
 
 /** The record that settles a receipt of each state a stored receipt can have (buildReceipt makes only these two). */
