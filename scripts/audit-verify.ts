@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import type { Client } from 'cassandra-driver'
 import { ConfigError, loadConfig } from '../src/config/load-config.js'
@@ -10,6 +9,7 @@ import { CassandraDeletionRequests } from '../src/store/cassandra-deletion-reque
 import { whyNotVerified } from '../src/verification/deletion-verify-command.js'
 import { asksForHelp } from '../src/shared/asks-for-help.js'
 import { verifyTrailWithReceipts } from '../src/verification/trail-with-receipts.js'
+import { readBoundedText } from './lib/bounded-text-file.js'
 import { whyArgumentsRefused } from './lib/refused-arguments.js'
 import { exitAfterFlush } from './lib/exit-after-flush.js'
 
@@ -65,13 +65,24 @@ function refuse(why: string): never {
   throw new ArgumentsRefused(why)
 }
 
+/** Far more than a verdict's heads (one line per chain) and receipts: past it the file is refused rather than read to its end, which an endless one (/dev/zero) never has. */
+const MAX_VERDICT_FILE_BYTES = 16 * 1024 * 1024
+
 /** The heads of an earlier verdict (its `heads`), or why the file cannot be used: never its content. */
 function headsIn(file: string): Record<string, ChainAnchor> {
+  const notVerdict = '--against: not a verdict of audit:verify (JSON)'
+  let text: string | 'too large'
+  try {
+    text = readBoundedText(file, MAX_VERDICT_FILE_BYTES)
+  } catch (err) {
+    refuse((err as NodeJS.ErrnoException).code === 'ENOENT' ? '--against: no such file' : notVerdict)
+  }
+  if (text === 'too large') refuse('--against: the file is larger than 16 MiB, too large for a verdict of audit:verify')
   let verdict: unknown
   try {
-    verdict = JSON.parse(readFileSync(file, 'utf8'))
-  } catch (err) {
-    refuse(`--against: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : 'not a verdict of audit:verify (JSON)'}`)
+    verdict = JSON.parse(text)
+  } catch {
+    refuse(notVerdict)
   }
   const heads = (verdict as { heads?: unknown } | null)?.heads
   if (typeof heads !== 'object' || heads === null || Array.isArray(heads)) refuse('--against: the file has no heads (a verdict of audit:verify that passed has them)')

@@ -1,3 +1,5 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { projectRoot } from '../../src/config/project-root.js'
@@ -77,6 +79,14 @@ describe('npm run audit:verify without a verdict', () => {
     },
     60_000,
   )
+
+  it('when --against names a file larger than any verdict (16 MiB), then it is refused with the usage, exit 2, rather than read to its end', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'audit-verify-')), 'verdict.json')
+    writeFileSync(path, ' '.repeat(16 * 1024 * 1024 + 1))
+    const run = await runAuditVerify(['--against', path], { NODE_ENV: 'development' })
+
+    expect(run).toEqual({ code: 2, stdout: '', stderr: `audit:verify: --against: the file is larger than 16 MiB, too large for a verdict of audit:verify\n${USAGE}\n` })
+  }, 60_000)
 
   it('when an argument is unknown, then it exits 2 with the usage', async () => {
     const run = await runAuditVerify(['--chains', 'x'], { NODE_ENV: 'development' })

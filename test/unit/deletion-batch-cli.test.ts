@@ -1533,3 +1533,13 @@ describe("a file of several jobs listing the caller's own id: it goes in the las
     expect(code).toBe(2)
   }, 45_000)
 })
+
+describe('an ids file is read up to a bound, so an endless one (/dev/zero) cannot hang the CLI', () => {
+  it('when the file is larger than 16 MiB, then it is refused, saying to split it, with exit 2 and nothing sent', async () => {
+    const path = join(dir, `${randomUUID()}.txt`)
+    writeFileSync(path, '\n'.repeat(16 * 1024 * 1024 + 1))
+    const { code, out } = await runCli(['--file', path, '--dry-run', '--url', await deadUrl()], CREDENTIALS)
+    expect(out).toBe(`${path} is larger than 16 MiB, more than one run reads (over 400 000 ids): split it into files run one after another\n`)
+    expect(code).toBe(2)
+  }, 30_000)
+})

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs'
 import { userIdFromSubject } from '../../../src/auth/user-token-verifier.js'
+import { readBoundedText } from '../bounded-text-file.js'
 import { schemas } from './batch-api.js'
 import { fail } from './terminal.js'
 
@@ -15,16 +15,24 @@ export interface IdsFile {
 }
 
 /**
+ * The largest ids file read: some 120 000 ids of the longest form user-id allows, over 400 000 plain
+ * UUIDs, each job of 1000 followed to its end in one run. Past it the file is refused rather than
+ * read to its end, which an endless one (/dev/zero) never has.
+ */
+export const MAX_IDS_FILE_BYTES = 16 * 1024 * 1024
+
+/**
  * The ids of the file (one per line; blank lines and # comments skipped), each checked by the same
  * schema as the API's userId, and told apart as the service tells users apart (its userIdFromSubject).
  */
 export function readIds(path: string): IdsFile {
-  let text: string
+  let text: string | 'too large'
   try {
-    text = readFileSync(path, 'utf8')
+    text = readBoundedText(path, MAX_IDS_FILE_BYTES)
   } catch {
     return fail(`cannot read ${path}`)
   }
+  if (text === 'too large') return fail(`${path} is larger than 16 MiB, more than one run reads (over 400 000 ids): split it into files run one after another`)
   const validUserId = schemas.validator('user-id')
   // By the user the service will delete: the id as first written, and its line.
   const first = new Map<string, { id: string; line: number }>()
