@@ -280,6 +280,18 @@ describe('loadConfig: Sunbird search engine and user cache', () => {
     expect(config.search.port).toBe(9201)
   })
 
+  it.each([['es host'], ['es-1,https://user:s3cret@es 2'], ['http://'], ['es-1:abc']])(
+    'when sunbird_es_host is %j, which makes no URL, then a ConfigError names the setting and which host, never the value',
+    (hosts) => {
+      cleanEnv({ sunbird_es_host: hosts })
+
+      const error = configErrorOf(() => loadConfig())
+
+      const position = hosts.includes(',') ? 2 : 1
+      expect(error.message).toBe(`invalid configuration:\n  sunbird_es_host: its host ${position} is not a host name, an address or an http(s) URL (the value is not shown: it may carry a password)`)
+    },
+  )
+
   it('when sunbird_redis_host and sunbird_redis_port are set, then Redis is configured on DB 12', () => {
     cleanEnv({ sunbird_redis_host: ' redis.internal ', sunbird_redis_port: '6380' })
 

@@ -1,6 +1,7 @@
 import { isAbsolute, resolve } from 'node:path'
 import { Load } from 'config/lib/util.js'
 import { createSchemaRegistry } from '../schemas/schema-registry.js'
+import { searchNodeUrls } from '../search/search-client.js'
 import type { Config, DeepPartial } from './config.js'
 import { configDir, projectRoot } from './project-root.js'
 import { secretsLeftAtShippedDefault } from './shipped-secrets.js'
@@ -126,6 +127,12 @@ export function loadConfig(overrides: DeepPartial<Config> = {}, options: LoadCon
   // Node refuses a headers deadline past the whole-request one; say so in our words, at start-up.
   if (http.headersTimeoutMs > http.receiveTimeoutMs) {
     throw new ConfigError('invalid configuration:\n  HTTP_HEADERS_TIMEOUT_MS must not exceed HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)')
+  }
+  // The search client throws a bare TypeError (Invalid URL) on a host it cannot make a URL of, once
+  // the service is being built; say which setting at start instead. Not its value: it may carry a password.
+  const unusableHost = searchNodeUrls(merged.search as Config['search']).findIndex((url) => !URL.canParse(url))
+  if (unusableHost >= 0) {
+    throw new ConfigError(`invalid configuration:\n  sunbird_es_host: its host ${unusableHost + 1} is not a host name, an address or an http(s) URL (the value is not shown: it may carry a password)`)
   }
   if (production && options.usesSecrets !== false) {
     const shipped = secretsLeftAtShippedDefault(merged, registry.schemas.get('config') as Plain)
