@@ -5,7 +5,7 @@ import type { SeedUser } from '../../test/support/fakes/in-memory-user-store.js'
 import { ConfigError } from '../config/load-config.js'
 import { cancelDeletion } from '../deletion/cancel-deletion.js'
 import { deleteAccount } from '../deletion/delete-account.js'
-import { DependencyUnavailableError } from '../deletion/errors.js'
+import { DependencyUnavailableError, keptChanging } from '../deletion/errors.js'
 import { RedisTimeoutError } from '../redis/redis-client.js'
 import { VERIFY_EXIT, type VerifyConnection, deletionVerifyCommand } from './deletion-verify-command.js'
 import type { ByValueDeps } from './verify-by-value.js'
@@ -126,6 +126,23 @@ describe('npm run deletion:verify when it cannot verify', () => {
 
     expect(result.code).toBe(2)
     expectOneCleanLine(result.err, 'redis unavailable: redis EXISTS not answered within 2000 ms')
+  })
+
+  it('when a read loses a race to another runner (contention: cassandra answered), then the line says so and to run it again, not that cassandra is unavailable, exit 2', async () => {
+    const { deps } = await deleted()
+
+    const result = await run({
+      ...deps,
+      requests: {
+        ...deps.requests,
+        get: async () => {
+          throw keptChanging('the deletion state of the user kept changing')
+        },
+      },
+    })
+
+    expect(result.code).toBe(2)
+    expectOneCleanLine(result.err, 'contended: lost a race to another runner (cassandra answered): the deletion state of the user kept changing; run it again')
   })
 
   it('when the search engine is down (the fake’s own failure), then one line, exit 2', async () => {

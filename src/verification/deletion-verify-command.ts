@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
 import { errors as cassandraErrors, types } from 'cassandra-driver'
 import { ConfigError } from '../config/load-config.js'
-import { DependencyUnavailableError, WordedCause } from '../deletion/errors.js'
+import { ContentionError, DependencyUnavailableError, WordedCause } from '../deletion/errors.js'
 import { asksForHelp } from '../shared/asks-for-help.js'
 import { withinMs } from '../shared/within-ms.js'
 import { formatDeletionVerification } from './format-verification.js'
@@ -11,7 +11,7 @@ import { nothingToVerify, type VerifyDeps, verificationExitCode, verifyRequest }
  * deletion:verify's exit codes. 0: nothing left that the request's plan erases; 1: residue (of the
  * person or of a managed user), whatever else; 2: could not verify (no request id, no such
  * request, one with no erasure of its own: cancelled or failed, the configuration refused, a store
- * unreachable or a query timing out); 3: no residue
+ * unreachable or a query timing out, a race lost to another runner: run it again); 3: no residue
  * found, but a check could not be made: by value (the request's hashes were made with another key
  * than the configured DELETION_RECEIPT_HASH_KEY, or with one it did not record), in a store the
  * deletion reached that this process is not configured with (the search engine, Redis), or in an
@@ -52,6 +52,8 @@ function cassandraFailure(err: Error): string {
  * message is never printed: it may quote a user's values.
  */
 export function whyNotVerified(err: unknown): string {
+  // Cassandra answered: a race lost to another runner (the deletion or a cancel of that request at work), not an outage.
+  if (err instanceof ContentionError) return `${err.message}: ${err.cause instanceof WordedCause ? `${err.cause.message}; ` : ''}run it again`
   if (err instanceof DependencyUnavailableError) {
     const cause = err.cause
     if (cause instanceof WordedCause) return `${err.dependency} unavailable: ${cause.message}`
