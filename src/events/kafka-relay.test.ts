@@ -985,6 +985,16 @@ describe("KafkaRelay: the topic's durability, judged at each connect", () => {
       ])
     })
 
+    it('when the last, empty pass of a backlog run over a minute long finds Kafka unreachable at its idle check, then nothing is reported refused: none is left', async () => {
+      const { relay, broker } = relayOnTopic(3, async () => ({ minInsyncReplicas: 2, brokers: 3 }))
+      expect(await relay.publishPending()).toBe(3)
+
+      broker.down = true
+      vi.setSystemTime(Date.now() + TOPIC_RECHECK_MS)
+
+      expect(await relay.publishBacklog()).toEqual({ published: 0, remaining: 0, heldBack: 0 })
+    })
+
     it('when the idle check finds Kafka unreachable, then the passes that follow wait as after a failed connect: an event appended meanwhile is not read before the wait is over, and the wait grows while Kafka stays down', async () => {
       const { relay, outbox, broker, metrics } = relayOnTopic(3, async () => ({ minInsyncReplicas: 2, brokers: 3 }))
       expect(await relay.publishPending()).toBe(3)

@@ -121,7 +121,7 @@ export interface BacklogReport {
   remaining: number
   /** Of `remaining`, those Kafka refused as too large for the topic. */
   heldBack: number
-  /** Why events are still waiting to be sent: Kafka refused them (unreachable, or their partition failing), or Cassandra did not record their publication. */
+  /** Why events are still waiting to be sent: Kafka refused them (unreachable, or their partition failing), or Cassandra did not record their publication; never set when none is left. */
   stoppedBy?: 'kafka' | 'cassandra'
 }
 
@@ -357,7 +357,8 @@ export class KafkaRelay {
     const remaining = await this.deps.outbox.listedCount()
     const now = Date.now()
     const kafkaRefused = !this.backoff.ready(now) || this.partitionWaits.anyWaiting(now)
-    const stoppedBy = this.records.owes() ? 'cassandra' : kafkaRefused ? 'kafka' : undefined
+    // Nothing left, nothing waits: a last, empty pass whose idle read of the topic failed (a run over a minute) refused no event.
+    const stoppedBy = remaining === 0 ? undefined : this.records.owes() ? 'cassandra' : kafkaRefused ? 'kafka' : undefined
     return { published, remaining, heldBack: this.heldBack.size, ...(stoppedBy && { stoppedBy }) }
   }
 
