@@ -70,7 +70,7 @@ async function serviceApp(root: string, realmDir: string) {
     apiConsumers: new ApiConsumerVerifier([{ key: CONSUMER.key, algorithm: 'HS256', secret: CONSUMER.secret }]),
     userTokens: new UserTokenVerifier({ ssoUrl: SSO_URL, realm: 'sunbird', keys: new PemKeySource(realmDir) }),
     deletedUsers: new DeletedUserGate({ standingInStore: async () => 'active', ttlMs: 250, maxEntries: 10_000 }),
-    sessions: { startedAt: async () => undefined },
+    sessions: { startedAt: async () => undefined, clockSkewSeconds: 60 },
     sessionCookie: { name: 'session', allowedOrigins: [], secure: false },
     directTokenClients: [],
     metrics: createServiceMetrics(),

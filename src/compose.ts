@@ -281,7 +281,7 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     apiConsumers,
     userTokens: new UserTokenVerifier({ ssoUrl, realm, keys, clockSkewSeconds, federationProviderId }),
     deletedUsers,
-    sessions: { startedAt: (userId, sessionId) => keycloak.sessionStartedAt(userId, sessionId) },
+    sessions: { startedAt: (userId, sessionId) => keycloak.sessionStartedAt(userId, sessionId), clockSkewSeconds },
     sessionCookie: { name: config.auth.session.cookieName, allowedOrigins: config.auth.session.allowedOrigins, secure: config.auth.session.cookieSecure },
     directTokenClients: config.auth.userToken.directClients,
     metrics,

@@ -75,7 +75,7 @@ export function appOverFakes(
     apiConsumers: new ApiConsumerVerifier([{ key: FAKE_CONSUMER.key, algorithm: 'HS256', secret: FAKE_CONSUMER.secret }]),
     userTokens: new UserTokenVerifier({ ssoUrl: FAKE_SSO_URL, realm: 'sunbird', keys: new PemKeySource(realm.dir) }),
     deletedUsers,
-    sessions: { startedAt: async () => undefined },
+    sessions: { startedAt: async () => undefined, clockSkewSeconds: 60 },
     sessionCookie: { name: 'neptun-session', allowedOrigins: [], secure: false },
     directTokenClients: [],
     metrics: createServiceMetrics(),
