@@ -334,6 +334,12 @@ describe('loadConfig: Sunbird search engine and user cache', () => {
 })
 
 describe('loadConfig: keyspace replication', () => {
+  it('when CASSANDRA_KEYSPACE has capitals, then the keyspace is read in lower case, the name CQL gives it unquoted (the driver quotes it in USE, and would find no such keyspace)', () => {
+    cleanEnv({ CASSANDRA_KEYSPACE: 'Sunbird_Prod' })
+
+    expect(loadConfig().cassandra.keyspace).toBe('sunbird_prod')
+  })
+
   it('when CASSANDRA_REPLICATION is not set, then no replication is configured (db:migrate gives a new keyspace the default and leaves an existing one alone)', () => {
     cleanEnv()
 

@@ -66,7 +66,9 @@ function normalise(raw: Plain, production: boolean): Plain {
     events: { brokers: splitList(events.brokers), topic: events.topic || `${String(raw.env)}.delete.user` },
     search: { hosts: splitList(search.hosts) },
     redis: { host: String(redis.host ?? '').trim() },
-    cassandra: { hosts: splitList(cassandra.hosts) },
+    // The service's CQL names the keyspace unquoted, so Cassandra holds it in lower case; the driver's
+    // USE quotes it, and system_schema compares it as stored: one spelling for all of them.
+    cassandra: { hosts: splitList(cassandra.hosts), keyspace: typeof cassandra.keyspace === 'string' ? cassandra.keyspace.toLowerCase() : cassandra.keyspace },
     deletion: { allowedRoles: Array.isArray(roles) ? roles.map((role) => String(role).toLowerCase()) : roles },
     auth: {
       userToken: {
