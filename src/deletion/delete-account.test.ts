@@ -8,6 +8,7 @@ import { type DeletionInput, deleteAccount } from './delete-account.js'
 import { DeletionWithdrawnError, DependencyUnavailableError, NotPermittedError, RequestAlreadyOpenedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
 import { FencePassedError } from './lease.js'
 import { resumeDeletion, resumeOpenDeletions } from './run-deletion.js'
+import { encryptAsSunbird } from '../../test/support/sunbird-encryption.js'
 
 const TARGET = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
 const ADMIN = 'a0a0a0a0-1111-4222-8333-444455556666'
@@ -489,6 +490,26 @@ describe('deleteAccount, dry run', () => {
     expect(action('kafka (delete.user topic)')).toBe(expected.event)
     expect(action('cassandra.user (profile)')).toBe(expected.profile)
     expect(outcome.plan.find((entry) => entry.store === 'cassandra.usr_external_identity')?.count).toBe(1)
+  })
+
+  it("when a dry run reads contacts the encryption key does not decrypt (the person's and a managed user's), then it tells it once for its call, with counts only, as a deletion does; one whose contacts all decrypt tells nothing", async () => {
+    const key = 'a-deployment-encryption-key'
+    const w = deletionWorld({
+      seed: [
+        activeUser({ profile: { email: encryptAsSunbird('asha@example.org', key), phone: encryptAsSunbird('9876543210', 'another-deployments-key'), recoveryemail: 'parent@example.org' } }),
+        { id: CHILD, managedBy: TARGET, profile: { email: encryptAsSunbird('ravi@example.org', 'another-deployments-key') } },
+      ],
+      sunbirdEncryptionKey: key,
+    })
+    const told: [string, number, number][] = []
+    w.deps.onContactsNotDecrypted = (requestId, notDecrypted, contacts) => told.push([requestId, notDecrypted, contacts])
+
+    await deleteAccount(w.deps, ask({ mode: 'hard', dryRun: true, requestId: 'dry-run-1' }))
+    const clean = deletionWorld({ seed: [activeUser({ profile: { email: encryptAsSunbird('asha@example.org', key) } })], sunbirdEncryptionKey: key })
+    clean.deps.onContactsNotDecrypted = (requestId, notDecrypted, contacts) => told.push([requestId, notDecrypted, contacts])
+    await deleteAccount(clean.deps, ask({ dryRun: true, requestId: 'dry-run-2' }))
+
+    expect(told).toEqual([['dry-run-1', 3, 4]])
   })
 
   it('when a dry run meets what a real call would refuse, then it answers the same error, and writes nothing', async () => {

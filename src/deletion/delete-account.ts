@@ -10,7 +10,7 @@ import { lockedOutBy, tokenHoldersOf } from './caller-lock-out.js'
 import { type DeletionIntent, hardDeletedIsMissing, refusalFor } from './repeat-rules.js'
 import { runRemainingSteps } from './run-deletion.js'
 import { deletionSteps } from './steps/index.js'
-import type { PlanEntry } from './steps/step.js'
+import { contactsOnce, type PlanEntry } from './steps/step.js'
 import { deletionBasis } from './deletion-policy.js'
 import { readCondition, type UserCondition } from './user-condition.js'
 import type { UserRecord } from './ports.js'
@@ -139,10 +139,26 @@ async function check(deps: DeleteAccountDeps, input: DeletionInput, intent: Dele
   return { user, condition, ...(authorized.organisationIds && { organisationIds: authorized.organisationIds }) }
 }
 
-/** What a real call would do, store by store, from each step's own preview. */
-async function preview(deps: DeleteAccountDeps, userId: string, plan: PlanName, user: UserRecord): Promise<PlanEntry[]> {
+/**
+ * What a real call would do, store by store, from each step's own preview. The contacts the key
+ * does not decrypt (the managed users' included) are told once, for the call, as a run tells them.
+ */
+async function preview(deps: DeleteAccountDeps, input: DeletionInput, plan: PlanName, user: UserRecord): Promise<PlanEntry[]> {
+  const undecrypted = { notDecrypted: 0, contacts: 0 }
+  const previewDeps: DeleteAccountDeps = {
+    ...deps,
+    onContactsNotDecrypted: (_requestId, notDecrypted, contacts) => {
+      undecrypted.notDecrypted += notDecrypted
+      undecrypted.contacts += contacts
+    },
+  }
+  const context = { deps: previewDeps, userId: input.userId, plan, user, requestId: input.requestId, contacts: contactsOnce(previewDeps, input.userId, input.requestId) }
   const entries: PlanEntry[] = []
-  for (const step of deletionSteps) if ('preview' in step) entries.push(...(await step.preview({ deps, userId, plan, user })))
+  try {
+    for (const step of deletionSteps) if ('preview' in step) entries.push(...(await step.preview(context)))
+  } finally {
+    if (undecrypted.notDecrypted > 0) deps.onContactsNotDecrypted?.(input.requestId, undecrypted.notDecrypted, undecrypted.contacts)
+  }
   return entries
 }
 
@@ -162,7 +178,7 @@ export async function deleteAccount(deps: DeleteAccountDeps, input: DeletionInpu
   const ask = asked(input)
   if (input.dryRun) {
     const { user } = await check(deps, input, ask.intent)
-    return { kind: 'dry-run', mode: ask.mode, plan: await preview(deps, input.userId, ask.schedule?.plan ?? ask.plan, user) }
+    return { kind: 'dry-run', mode: ask.mode, plan: await preview(deps, input, ask.schedule?.plan ?? ask.plan, user) }
   }
   // What the caller is told if its deadline passes after the point of no return: the request as it is being created.
   let accepted = (): DeletionOutcome => ({ kind: 'deleted', mode: ask.mode, requestId: input.requestId })

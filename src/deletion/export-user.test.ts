@@ -4,6 +4,7 @@ import type { Caller } from './caller.js'
 import { deleteAccount } from './delete-account.js'
 import { NotPermittedError, UserNotFoundError } from './errors.js'
 import { exportUser } from './export-user.js'
+import { encryptAsSunbird } from '../../test/support/sunbird-encryption.js'
 
 const TARGET = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
 const STRANGER = 'c0c0c0c0-1111-4222-8333-444455556666'
@@ -59,6 +60,24 @@ describe('exportUser', () => {
     await deleteAccount(w.deps, { requestId: 'del-1', userId: TARGET, caller: self(), ...(mode === 'hard' && { mode }) })
 
     await expect(exportUser(w.deps, { requestId: 'exp-1', userId: TARGET, caller: self() })).rejects.toBeInstanceOf(UserNotFoundError)
+  })
+
+  it('when the export reads values Sunbird encrypts that the key does not decrypt (a wrong key, or stored plain), then it tells it once for its call, with counts only, as a deletion does; an export whose values all decrypt tells nothing', async () => {
+    const key = 'a-deployment-encryption-key'
+    const person = (email: string, phone: string) =>
+      deletionWorld({ seed: [{ id: TARGET, rootOrgId: 'org-1', organisationIds: ['org-1'], lookups: 0, profile: { email, phone } }], sunbirdEncryptionKey: key })
+    const told: [string, number, number][] = []
+    const tell = (requestId: string, notDecrypted: number, contacts: number) => told.push([requestId, notDecrypted, contacts])
+    const wrongKey = person(encryptAsSunbird('asha@example.org', 'another-deployments-key'), encryptAsSunbird('9876543210', key))
+    const allDecrypt = person(encryptAsSunbird('asha@example.org', key), encryptAsSunbird('9876543210', key))
+    wrongKey.deps.onContactsNotDecrypted = tell
+    allDecrypt.deps.onContactsNotDecrypted = tell
+
+    const { sections } = await exportUser(wrongKey.deps, { requestId: 'exp-1', userId: TARGET, caller: self() })
+    await exportUser(allDecrypt.deps, { requestId: 'exp-2', userId: TARGET, caller: self() })
+
+    expect(sections.row).toMatchObject({ email: encryptAsSunbird('asha@example.org', 'another-deployments-key'), phone: '9876543210' })
+    expect(told).toEqual([['exp-1', 1, 2]])
   })
 
   it('when a stranger asks, then NotPermitted and nothing is read beyond the deletion state', async () => {

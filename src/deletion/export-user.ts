@@ -5,7 +5,21 @@ import type { DeletionRequest } from './deletion-request.js'
 import { NotPermittedError, UserNotFoundError } from './errors.js'
 import type { JsonValue } from './ports.js'
 import { deletionSteps } from './steps/index.js'
+import type { DecryptUserField } from './sunbird-decryption.js'
 import { readCondition } from './user-condition.js'
+
+/** A decryption that counts the values it was given and those that did not decrypt; none when there is no key. */
+function countingDecryption(decrypt: DecryptUserField | undefined) {
+  const counts = { read: 0, notDecrypted: 0, decrypt: undefined as DecryptUserField | undefined }
+  if (decrypt)
+    counts.decrypt = (stored) => {
+      counts.read++
+      const plain = decrypt(stored)
+      if (plain === undefined) counts.notDecrypted++
+      return plain
+    }
+  return counts
+}
 
 export interface ExportUserInput {
   /** The call's id: it names the audit record of the export. */
@@ -35,7 +49,11 @@ export async function exportUser(deps: DeleteUserDeps, input: ExportUserInput): 
   if (condition.kind !== 'active' && condition.kind !== 'soft') throw new UserNotFoundError()
 
   const sections: Record<string, JsonValue> = {}
-  for (const step of deletionSteps) if ('exportData' in step) Object.assign(sections, await step.exportData({ deps, userId: input.userId }))
+  const decryption = countingDecryption(deps.decryptUserField)
+  const exportDeps = { ...deps, decryptUserField: decryption.decrypt }
+  for (const step of deletionSteps) if ('exportData' in step) Object.assign(sections, await step.exportData({ deps: exportDeps, userId: input.userId }))
+  // A wrong key (or values stored plain) gives the person stored values: told as a deletion tells it, counts only.
+  if (decryption.notDecrypted > 0) deps.onContactsNotDecrypted?.(input.requestId, decryption.notDecrypted, decryption.read)
   const deletionRequests = await deps.requests.findByUser(input.userId, 100)
   const at = deps.clock.now().toISOString()
   await deps.audit.append({ event: 'user.exported', requestId: input.requestId, userId: input.userId, requestedBy: input.caller.userId, at })

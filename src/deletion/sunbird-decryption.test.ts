@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { encryptAsSunbird } from '../../test/support/sunbird-encryption.js'
-import { decryptionWith, decryptSunbirdValue, plainLookup, plainUserRow, plainValue } from './sunbird-decryption.js'
+import { decryptionWith, decryptSunbirdValue, plainLookup, plainUserFields, plainValue } from './sunbird-decryption.js'
 
 /**
  * Ciphertexts made by userorg-service's own algorithm: DefaultEncryptionServiceImpl.encrypt with its
@@ -128,8 +128,8 @@ describe("Sunbird's encryption of user fields (sunbird_encryption_key)", () => {
     // A column Sunbird does not encrypt keeps its value even when it happens to be a ciphertext; one stored plain stays so.
     const row = { id: 'u-1', ...stored, recoveryphone: '9000000001', firstname: encryptAsSunbird('Asha', key), maskedemail: 'as****@example.org', status: 1, dob: null }
 
-    expect(plainUserRow(decryptionWith(key), row)).toEqual({ id: 'u-1', ...plain, firstname: row.firstname, maskedemail: 'as****@example.org', status: 1, dob: null })
-    expect(plainUserRow(decryptionWith(undefined), row)).toEqual(row)
+    expect(plainUserFields(decryptionWith(key), row)).toEqual({ id: 'u-1', ...plain, firstname: row.firstname, maskedemail: 'as****@example.org', status: 1, dob: null })
+    expect(plainUserFields(decryptionWith(undefined), row)).toEqual(row)
   })
 
   it('when lookups are read with the key, then the email, phone and username values read plain where they decrypt; an external id as stored', () => {

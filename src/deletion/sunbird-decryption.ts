@@ -73,15 +73,37 @@ export function plainValue(decrypt: DecryptUserField | undefined, stored: string
   return decrypt?.(stored) ?? stored
 }
 
-/** The user row's columns userorg-service stores encrypted (userencryption.properties `userkey.encryption`). */
-const ENCRYPTED_COLUMNS: ReadonlySet<string> = new Set(['email', 'phone', 'username', 'loginid', 'prevusedemail', 'prevusedphone', 'recoveryemail', 'recoveryphone'])
+/**
+ * The user fields userorg-service stores encrypted, by name in any case: the user row's columns
+ * (userencryption.properties `userkey.encryption`), which its search document (getUserDetailsForES:
+ * the row, camelCase: userName, prevUsedEmail) and the user cache (the row's columns) hold as the row
+ * does, and the encEmail and encPhone some of its writers add to a document (`userkey.decryption`).
+ */
+const ENCRYPTED_FIELDS: ReadonlySet<string> = new Set(['email', 'phone', 'username', 'loginid', 'prevusedemail', 'prevusedphone', 'recoveryemail', 'recoveryphone', 'encemail', 'encphone'])
 /** The user_lookup types whose values userorg-service stores encrypted, as the row's columns (externalid is not one). */
 const ENCRYPTED_LOOKUP_TYPES: ReadonlySet<string> = new Set(['email', 'phone', 'username'])
+/** The self-declared contacts userorg-service stores encrypted in a user_declarations row's userinfo (UserUtil.encryptDeclarationFields). */
+const ENCRYPTED_DECLARED_FIELDS: ReadonlySet<string> = new Set(['declared-email', 'declared-phone'])
 
-/** A user row with the columns Sunbird encrypts as their plain values (each that decrypts); the other columns as stored. */
-export function plainUserRow<Row extends Record<string, unknown>>(decrypt: DecryptUserField | undefined, row: Row): Row {
-  if (!decrypt) return row
-  return Object.fromEntries(Object.entries(row).map(([column, value]) => [column, ENCRYPTED_COLUMNS.has(column) && typeof value === 'string' ? plainValue(decrypt, value) : value])) as Row
+/** `fields` with those named in `encrypted` as their plain values (each that decrypts); the others as stored. */
+function plainFieldsOf<Fields extends Record<string, unknown>>(decrypt: DecryptUserField, fields: Fields, encrypted: (name: string) => boolean): Fields {
+  return Object.fromEntries(Object.entries(fields).map(([name, value]) => [name, encrypted(name) && typeof value === 'string' ? plainValue(decrypt, value) : value])) as Fields
+}
+
+/**
+ * A user row, search document or cached user with the fields Sunbird encrypts as their plain values
+ * (each that decrypts); the other fields as stored.
+ */
+export function plainUserFields<Fields extends Record<string, unknown>>(decrypt: DecryptUserField | undefined, fields: Fields): Fields {
+  if (!decrypt) return fields
+  return plainFieldsOf(decrypt, fields, (name) => ENCRYPTED_FIELDS.has(name.toLowerCase()))
+}
+
+/** A user_declarations row with its declared email and phone plain (each that decrypts); the rest as stored. */
+export function plainDeclaration<Row extends Record<string, unknown>>(decrypt: DecryptUserField | undefined, row: Row): Row {
+  const info = row.userinfo
+  if (!decrypt || !info || typeof info !== 'object' || Array.isArray(info)) return row
+  return { ...row, userinfo: plainFieldsOf(decrypt, info as Record<string, unknown>, (name) => ENCRYPTED_DECLARED_FIELDS.has(name)) }
 }
 
 /** A user_lookup row with its value plain when its type is one Sunbird encrypts and it decrypts; else as stored. */

@@ -10,14 +10,17 @@ import { requestsOf } from '../support/deletion-requests.js'
 import { runDeletionVerify } from '../support/deletion-verify-cli.js'
 import { type Harness, startHarness } from '../support/harness.js'
 import { envelopeOf, lifecycle } from '../support/lifecycle.js'
-import { findValues, newPerson, type PersonValues } from '../support/personal-data.js'
+import { findValues, newPerson, type PersonValues, seedEverywhere } from '../support/personal-data.js'
 import { encryptAsSunbird, encryptUserAsSunbird } from '../support/sunbird-encryption.js'
 import { LOCAL_SEARCH, TEST_KEYSPACE } from '../support/test-env.js'
+import { connectDb12 } from '../support/redis-cache-db.js'
+import { USER_ALIAS } from '../../src/search/sunbird-indexes.js'
 
 /** This deployment's `sunbird_encryption_key`, as userorg-service runs with it. */
 const KEY = 'a-deployment-encryption-key'
 
 const q = (h: Harness, cql: string, params: unknown[]) => h.db.execute(cql, params, { prepare: true })
+const ORG = '0137000000000000000012'
 
 /** The contacts seedUser writes besides email and phone (scripts/lib/seed-users.ts). */
 const recoveryEmailOf = (p: PersonValues) => `recovery.${p.email}`
@@ -132,6 +135,46 @@ describe('a deployment that stores the contacts encrypted (sunbird_encryption_ke
       expect(user.row).toMatchObject({ id: p.id, ...givenRow })
       expect([...user.lookups].sort(byTypeAndValue)).toEqual([...givenLookups].sort(byTypeAndValue))
       expect(JSON.stringify(user)).not.toContain(encryptAsSunbird(p.email, KEY).slice(0, 40))
+    })
+  })
+
+  describe('POST /api/user/v1/export, the copies of the row in other stores', () => {
+    it('when a person Sunbird stores encrypted in the search document, the user cache and their declarations exports their data, then those sections give the encrypted fields as the person gave them (one that does not decrypt, as stored), the other fields as stored, and no ciphertext', async () => {
+      const p = newPerson()
+      await seedEverywhere(h, search, p, ORG)
+      await encryptUserAsSunbird(h.db, TEST_KEYSPACE, p.id, KEY)
+      // As userorg-service writes them: the document is the row (camelCase), the cache the row's columns, the declared contacts encrypted.
+      const encrypted = (value: string) => encryptAsSunbird(value, KEY)
+      await search.update({
+        index: USER_ALIAS,
+        id: p.id,
+        refresh: true,
+        body: { doc: { userName: encrypted(p.username), email: encrypted(p.email), phone: encrypted(p.phone), encEmail: encrypted(p.email), recoveryEmail: `recovery.${p.email}` } },
+      })
+      const redis = await connectDb12()
+      await redis.hSet(`user:${p.id}`, { email: encrypted(p.email), phone: encrypted(p.phone), username: encrypted(p.username) }).finally(() => redis.close())
+      const declared = { 'declared-email': encrypted(p.email), 'declared-phone': encrypted(p.phone), 'declared-school-name': p.declaredSchool }
+      await q(h, `UPDATE ${TEST_KEYSPACE}.user_declarations SET userinfo = ? WHERE userid = ? AND orgid = ? AND persona = ?`, [declared, p.id, ORG, 'teacher'])
+
+      const answer = await envelopeOf(await api.exportOf(p.id, api.asUser(p.id)))
+
+      expect(answer.status).toBe(200)
+      const user = answer.result.user as Record<string, unknown>
+      expect(user.searchDocument).toMatchObject({
+        firstName: p.firstName,
+        userName: p.username,
+        email: p.email,
+        phone: p.phone,
+        encEmail: p.email,
+        recoveryEmail: `recovery.${p.email}`,
+        maskedEmail: 'as****@example.org',
+      })
+      expect(user.cache).toMatchObject({ firstname: p.firstName, email: p.email, phone: p.phone, username: p.username, schoolname: p.declaredSchool })
+      expect(user.user_declarations).toEqual([
+        expect.objectContaining({ persona: 'teacher', userinfo: { 'declared-email': p.email, 'declared-phone': p.phone, 'declared-school-name': p.declaredSchool } }),
+      ])
+      const text = JSON.stringify(user)
+      for (const value of [p.email, p.phone, p.username]) expect(text).not.toContain(encrypted(value).slice(0, 40))
     })
   })
 

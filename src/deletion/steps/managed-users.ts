@@ -221,7 +221,7 @@ export function managedUsersStep(personalStoreSteps: readonly DeletionStep[]): M
       const entries = [{ store: STORE, action: verb, count: managed.length }, ...mergeWithEarlier(earlier, plan, tally.entries())]
       return stepOutcome(tally.pending ? 'pending' : 'done', verb, clock.now(), managed.length, { plan, ids: managed, entries, ...keptHashes(earlier, hashes, hashPairs, keyId(deps.receiptKey)) })
     },
-    async preview({ deps, userId, plan }): Promise<PlanEntry[]> {
+    async preview({ deps, userId, plan, requestId }): Promise<PlanEntry[]> {
       const managed = await deps.users.findManagedUserIds(userId)
       const own: PlanEntry = { store: STORE, action: actionFor(plan, { sunbird: 'scrub', hard: 'hard-delete' }), count: managed.length }
       if (plan === 'soft') return [own]
@@ -230,9 +230,10 @@ export function managedUsersStep(personalStoreSteps: readonly DeletionStep[]): M
       for (const childId of managed) {
         const user = await deps.users.findUser(childId)
         if (!user) continue
+        const contacts = contactsOnce(deps, childId, requestId)
         for (const step of steps) {
           if (step === userRow || !step.preview) continue
-          for (const entry of await step.preview({ deps, userId: childId, plan, user })) tally.add(managedStore(entry.store), entry.action, entry.count)
+          for (const entry of await step.preview({ deps, userId: childId, plan, user, requestId, contacts })) tally.add(managedStore(entry.store), entry.action, entry.count)
         }
       }
       return [own, ...tally.entries().map((entry): PlanEntry => ({ ...entry, count: entry.count ?? 0 }))]

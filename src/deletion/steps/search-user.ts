@@ -1,5 +1,6 @@
 import type { RestoreFacts, StepOutcome } from '../deletion-request.js'
 import type { JsonRow, JsonValue, SearchUserFlags, UserSearchIndex } from '../ports.js'
+import { plainUserFields } from '../sunbird-decryption.js'
 import { ABSENT_ON_RESUME } from './absent-on-resume.js'
 import {
   type DeletionStep,
@@ -141,6 +142,8 @@ export const searchUser = {
     }
   },
   async exportData({ deps, userId }) {
-    return { searchDocument: deps.search ? ((await deps.search.readUser(userId)) ?? null) : null }
+    // The person's copy: the fields Sunbird stores encrypted (the row's, in the document) as the person gave them (with the key set).
+    const document = deps.search ? await deps.search.readUser(userId) : undefined
+    return { searchDocument: document ? plainUserFields(deps.decryptUserField, document) : null }
   },
 } as const satisfies DeletionStep

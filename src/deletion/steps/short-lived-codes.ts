@@ -1,7 +1,6 @@
 import { keyId, keyedHash } from '../keyed-hash.js'
 import type { CodeTable } from '../ports.js'
-import { plainValue } from '../sunbird-decryption.js'
-import { addHashPairs, type Contact, type DeletionStep, type PlanName, type StepContext, stepOutcome } from './step.js'
+import { addHashPairs, type Contact, type DeletionStep, type PlanName, type PreviewContext, type StepContext, stepOutcome } from './step.js'
 
 /** The keys of the code rows of the contacts: their plain values (Sunbird's otp and rate_limit hold the plain email or phone), each once. */
 function codeKeysOf(contacts: readonly Contact[]): string[] {
@@ -61,9 +60,8 @@ function codesStep<Name extends string>(name: Name, table: CodeTable, what: stri
       const hashPairs = hashPairsOf(contacts, hashOf)
       return stepOutcome('done', 'deleted', deps.clock.now(), count, { plan, hashes, hashKeyId: keyId(deps.receiptKey), ...(hashPairs.length > 0 && { hashPairs }) })
     },
-    async preview({ deps, userId }: { deps: StepContext['deps']; userId: string }) {
-      const stored = await deps.tables.readContacts(userId)
-      const keys = codeKeysOf(stored.map((value) => ({ stored: value, plain: plainValue(deps.decryptUserField, value) })))
+    async preview({ deps, contacts }: PreviewContext) {
+      const keys = codeKeysOf(await contacts())
       return [{ store, action: 'delete', count: keys.length > 0 ? await deps.tables.countCodes(table, keys) : 0 }]
     },
   } satisfies DeletionStep<Name>

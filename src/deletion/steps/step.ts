@@ -134,6 +134,10 @@ export interface PreviewContext {
   userId: string
   plan: PlanName
   user: UserRecord
+  /** The dry run's call id: what the dry run tells the log is told for it. */
+  requestId: string
+  /** The user's contacts, read and decrypted once for every step that asks, as in a run (contactsOnce). */
+  contacts: () => Promise<Contact[]>
 }
 
 /** Undoing a soft deletion: the request that made it and this step's recorded outcome (with its restore facts). */

@@ -1,4 +1,5 @@
 import type { JsonValue } from '../ports.js'
+import { plainUserFields } from '../sunbird-decryption.js'
 import { CACHE, type DeletionStep, NOT_CONFIGURED, owedWhenUnavailable, stepOutcome, withoutStore } from './step.js'
 
 const STORE = CACHE.steps.cacheUser
@@ -36,6 +37,7 @@ export const cacheUser = {
     if (held?.kind === 'other') return { cache: null, cacheValue: { type: held.type, value: held.value } }
     // One too large to answer is named with its type and size, so the person (or an operator) knows it is there and how large.
     if (held?.kind === 'tooLarge') return { cache: null, cacheValue: { type: held.type, value: null, tooLarge: { ...held.size, maxBytes: held.maxBytes } } }
-    return { cache: held?.fields ?? null }
+    // The person's copy: the cached row's fields Sunbird stores encrypted as the person gave them (with the key set).
+    return { cache: held?.fields ? plainUserFields(deps.decryptUserField, held.fields) : null }
   },
 } as const satisfies DeletionStep

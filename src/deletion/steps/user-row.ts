@@ -1,4 +1,4 @@
-import { plainUserRow } from '../sunbird-decryption.js'
+import { plainUserFields } from '../sunbird-decryption.js'
 import { type DeletionStep, actionFor, stepOutcome } from './step.js'
 
 const STORE = 'cassandra.user (profile)'
@@ -27,6 +27,6 @@ export const userRow = {
   async exportData({ deps, userId }) {
     // The person's copy: the columns Sunbird stores encrypted as the person gave them (with the key set).
     const row = await deps.users.readUserRow(userId)
-    return { row: row ? plainUserRow(deps.decryptUserField, row) : null }
+    return { row: row ? plainUserFields(deps.decryptUserField, row) : null }
   },
 } as const satisfies DeletionStep
