@@ -214,6 +214,19 @@ describe('what the built server logs', () => {
     expect(ofDeletionOf(encryptedId)).toEqual([])
   })
 
+  it('when a dry run or an export read contacts the encryption key does not decrypt (stored plain), then each tells it once, for its call, with counts only, as a deletion does', () => {
+    const ofCall = (label: string) => {
+      const msgid = sent.find((s) => s.msgid.endsWith(`-${label}`))?.msgid
+      return lines.filter((line) => line.msg === 'user row contacts not decrypted' && line.requestId === msgid)
+    }
+
+    for (const label of ['dry-run', 'export']) {
+      expect(ofCall(label), label).toEqual([expect.objectContaining({ level: 40, notDecrypted: expect.any(Number), contacts: expect.any(Number) })])
+      expect(Object.keys(ofCall(label)[0] ?? {}).sort()).toEqual(['contacts', 'level', 'msg', 'notDecrypted', 'requestId', 'service', 'time'])
+      expect(ofCall(label)[0]?.notDecrypted).toBeGreaterThan(0)
+    }
+  })
+
   it('when a request was served, then its access line carries its msgid, route, status, outcome code and latency', () => {
     for (const { msgid, status } of sent) {
       const access = lines.filter((line) => line.msg === 'request' && line.msgid === msgid)
