@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { encryptAsSunbird } from '../../test/support/sunbird-encryption.js'
-import { decryptionWith, decryptSunbirdValue, plainLookup, plainUserFields, plainValue } from './sunbird-decryption.js'
+import { decryptionWith, decryptSunbirdValue, plainDeclaration, plainLookup, plainUserFields, plainValue } from './sunbird-decryption.js'
 
 /**
  * Ciphertexts made by userorg-service's own algorithm: DefaultEncryptionServiceImpl.encrypt with its
@@ -150,5 +150,32 @@ describe("Sunbird's encryption of user fields (sunbird_encryption_key)", () => {
       { type: 'email', value: 'legacy.plain@example.org' },
     ])
     expect(lookups.map((lookup) => plainLookup(decryptionWith(undefined), lookup))).toEqual(lookups)
+  })
+
+  it("when a search document is read with the key, then the row's encrypted fields under their camelCase names and encEmail / encPhone read plain; a masked or other field as stored", () => {
+    const key = 'SunBird'
+    const document = {
+      userName: encryptAsSunbird('asha.k', key),
+      prevUsedEmail: encryptAsSunbird('old.asha@example.org', key),
+      encPhone: encryptAsSunbird('9876543210', key),
+      maskedEmail: 'as****@example.org',
+      firstName: encryptAsSunbird('Asha', key),
+      organisations: [{ organisationId: 'org-1' }],
+    }
+
+    expect(plainUserFields(decryptionWith(key), document)).toEqual({ ...document, userName: 'asha.k', prevUsedEmail: 'old.asha@example.org', encPhone: '9876543210' })
+  })
+
+  it('when a declaration is read with the key, then its declared email and phone read plain where they decrypt; the other declared fields and columns as stored', () => {
+    const key = 'SunBird'
+    const row = {
+      userid: 'u-1',
+      persona: 'teacher',
+      userinfo: { 'declared-email': encryptAsSunbird('asha@example.org', key), 'declared-phone': '9876543210', 'declared-school-name': encryptAsSunbird('Vidya', key) },
+    }
+
+    expect(plainDeclaration(decryptionWith(key), row)).toEqual({ ...row, userinfo: { ...row.userinfo, 'declared-email': 'asha@example.org' } })
+    expect(plainDeclaration(decryptionWith(key), { userid: 'u-1', userinfo: null })).toEqual({ userid: 'u-1', userinfo: null })
+    expect(plainDeclaration(decryptionWith(undefined), row)).toBe(row)
   })
 })
