@@ -10,7 +10,7 @@ import { lockedOutBy, tokenHoldersOf } from './caller-lock-out.js'
 import { type DeletionIntent, hardDeletedIsMissing, refusalFor } from './repeat-rules.js'
 import { runRemainingSteps } from './run-deletion.js'
 import { deletionSteps } from './steps/index.js'
-import { contactsOnce, type PlanEntry } from './steps/step.js'
+import { contactsOnce, type PlanEntry, undecryptedContacts } from './steps/step.js'
 import { deletionBasis } from './deletion-policy.js'
 import { readCondition, type UserCondition } from './user-condition.js'
 import type { UserRecord } from './ports.js'
@@ -144,20 +144,14 @@ async function check(deps: DeleteAccountDeps, input: DeletionInput, intent: Dele
  * does not decrypt (the managed users' included) are told once, for the call, as a run tells them.
  */
 async function preview(deps: DeleteAccountDeps, input: DeletionInput, plan: PlanName, user: UserRecord): Promise<PlanEntry[]> {
-  const undecrypted = { notDecrypted: 0, contacts: 0 }
-  const previewDeps: DeleteAccountDeps = {
-    ...deps,
-    onContactsNotDecrypted: (_requestId, notDecrypted, contacts) => {
-      undecrypted.notDecrypted += notDecrypted
-      undecrypted.contacts += contacts
-    },
-  }
+  const undecrypted = undecryptedContacts()
+  const previewDeps: DeleteAccountDeps = { ...deps, onContactsNotDecrypted: undecrypted.add }
   const context = { deps: previewDeps, userId: input.userId, plan, user, requestId: input.requestId, contacts: contactsOnce(previewDeps, input.userId, input.requestId) }
   const entries: PlanEntry[] = []
   try {
     for (const step of deletionSteps) if ('preview' in step) entries.push(...(await step.preview(context)))
   } finally {
-    if (undecrypted.notDecrypted > 0) deps.onContactsNotDecrypted?.(input.requestId, undecrypted.notDecrypted, undecrypted.contacts)
+    undecrypted.tell(deps, input.requestId)
   }
   return entries
 }

@@ -11,7 +11,7 @@ import { auditRecord, failRequest, owedEndRecord, settleRequest } from './settle
 import { STEPS, stepsOf } from './steps/index.js'
 import { recordLock } from './steps/lock.js'
 import { mayHaveActedUnrecorded, runStep } from './steps/absent-on-resume.js'
-import { contactsOnce, type StepDeps, type StepsProgressed } from './steps/step.js'
+import { contactsOnce, type StepDeps, type StepsProgressed, undecryptedContacts } from './steps/step.js'
 
 export interface RunDeps extends StepDeps {
   requests: DeletionRequestStore
@@ -76,17 +76,14 @@ export async function runRemainingSteps(deps: RunDeps, request: DeletionRequest,
     stepRun.owesPastABound = true
   }
   // The contacts the key did not decrypt, the managed users' included: told once, when the run ends however it ends.
-  const undecrypted = { notDecrypted: 0, contacts: 0 }
+  const undecrypted = undecryptedContacts()
   const stepDeps: RunDeps = {
     ...deps,
     onStepError: (step, err, requestId) => {
       stepRun.toldOfADependency = true
       deps.onStepError?.(step, err, requestId)
     },
-    onContactsNotDecrypted: (_requestId, notDecrypted, contacts) => {
-      undecrypted.notDecrypted += notDecrypted
-      undecrypted.contacts += contacts
-    },
+    onContactsNotDecrypted: undecrypted.add,
   }
   const readContactsOnce = contactsOnce(stepDeps, request.userId, request.id)
   try {
@@ -131,7 +128,7 @@ export async function runRemainingSteps(deps: RunDeps, request: DeletionRequest,
     if (state === 'scheduled') deps.afterStep?.('schedule')
     return state
   } finally {
-    if (undecrypted.notDecrypted > 0) deps.onContactsNotDecrypted?.(request.id, undecrypted.notDecrypted, undecrypted.contacts)
+    undecrypted.tell(deps, request.id)
   }
 }
 

@@ -326,6 +326,23 @@ export interface Contact {
 }
 
 /**
+ * What the steps of a run (or a dry run) tell of contacts the key did not decrypt, the managed users'
+ * included, added up (`add`, in place of StepDeps.onContactsNotDecrypted) to be told once (`tell`).
+ */
+export function undecryptedContacts() {
+  const counts = { notDecrypted: 0, contacts: 0 }
+  return {
+    add(_requestId: string, notDecrypted: number, contacts: number): void {
+      counts.notDecrypted += notDecrypted
+      counts.contacts += contacts
+    },
+    tell(deps: Pick<StepDeps, 'onContactsNotDecrypted'>, requestId: string): void {
+      if (counts.notDecrypted > 0) deps.onContactsNotDecrypted?.(requestId, counts.notDecrypted, counts.contacts)
+    },
+  }
+}
+
+/**
  * The user's contacts, read and decrypted at most once however many steps ask (StepContext.contacts).
  * With a key set, how many of them do not decrypt is told for the deletion request `requestId` (counts only).
  */
