@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { encryptAsSunbird } from '../../test/support/sunbird-encryption.js'
-import { decryptionWith, decryptSunbirdValue, plainDeclaration, plainLookup, plainUserFields, plainValue } from './sunbird-decryption.js'
+import { decryptionWith, decryptSunbirdValue, plainDeclaration, plainExternalIdentity, plainLookup, plainUserFields, plainValue } from './sunbird-decryption.js'
 
 /**
  * Ciphertexts made by userorg-service's own algorithm: DefaultEncryptionServiceImpl.encrypt with its
@@ -177,5 +177,18 @@ describe("Sunbird's encryption of user fields (sunbird_encryption_key)", () => {
     expect(plainDeclaration(decryptionWith(key), row)).toEqual({ ...row, userinfo: { ...row.userinfo, 'declared-email': 'asha@example.org' } })
     expect(plainDeclaration(decryptionWith(key), { userid: 'u-1', userinfo: null })).toEqual({ userid: 'u-1', userinfo: null })
     expect(plainDeclaration(decryptionWith(undefined), row)).toBe(row)
+  })
+
+  it('when external identities are read with the key, then a declared email or phone reads plain in externalid and originalexternalid where they decrypt; any other identity as stored', () => {
+    const key = 'SunBird'
+    const email = encryptAsSunbird('asha@example.org', key)
+    const declared = { provider: 'state-1', idtype: 'declared-email', externalid: email.toLowerCase(), originalidtype: 'declared-email', originalexternalid: email, userid: 'u-1' }
+    const other = { provider: 'state-1', idtype: 'student-id', externalid: encryptAsSunbird('SB-1', key), originalidtype: 'student-id', originalexternalid: 'SB-1', userid: 'u-1' }
+
+    // Sunbird lowercases externalid: that one no longer decrypts, and stays as stored.
+    expect(plainExternalIdentity(decryptionWith(key), declared)).toEqual({ ...declared, originalexternalid: 'asha@example.org' })
+    expect(plainExternalIdentity(decryptionWith(key), { ...declared, externalid: email })).toMatchObject({ externalid: 'asha@example.org', originalexternalid: 'asha@example.org' })
+    expect(plainExternalIdentity(decryptionWith(key), other)).toBe(other)
+    expect(plainExternalIdentity(decryptionWith(undefined), declared)).toBe(declared)
   })
 })

@@ -99,6 +99,20 @@ export function plainUserFields<Fields extends Record<string, unknown>>(decrypt:
   return plainFieldsOf(decrypt, fields, (name) => ENCRYPTED_FIELDS.has(name.toLowerCase()))
 }
 
+/** The columns of a usr_external_identity row that hold the external id (UserUpdateActor.encryptExternalDetails encrypts it for a declared email or phone). */
+const EXTERNAL_ID_COLUMNS: ReadonlySet<string> = new Set(['externalid', 'originalexternalid'])
+
+/**
+ * A usr_external_identity row with its external id plain (each column that decrypts) when it is a
+ * declared email or phone (its `originalidtype`, or `idtype`), which userorg-service stores
+ * encrypted; any other row as stored.
+ */
+export function plainExternalIdentity<Row extends Record<string, unknown>>(decrypt: DecryptUserField | undefined, row: Row): Row {
+  const declared = [row.originalidtype, row.idtype].some((type) => typeof type === 'string' && ENCRYPTED_DECLARED_FIELDS.has(type))
+  if (!decrypt || !declared) return row
+  return plainFieldsOf(decrypt, row, (name) => EXTERNAL_ID_COLUMNS.has(name))
+}
+
 /** A user_declarations row with its declared email and phone plain (each that decrypts); the rest as stored. */
 export function plainDeclaration<Row extends Record<string, unknown>>(decrypt: DecryptUserField | undefined, row: Row): Row {
   const info = row.userinfo

@@ -139,7 +139,7 @@ describe('a deployment that stores the contacts encrypted (sunbird_encryption_ke
   })
 
   describe('POST /api/user/v1/export, the copies of the row in other stores', () => {
-    it('when a person Sunbird stores encrypted in the search document, the user cache and their declarations exports their data, then those sections give the encrypted fields as the person gave them (one that does not decrypt, as stored), the other fields as stored, and no ciphertext', async () => {
+    it('when a person Sunbird stores encrypted in the search document, the user cache and their declarations exports their data, then those sections and a declared email among the external identities give the encrypted fields as the person gave them (one that does not decrypt, as stored), the other fields as stored, and no ciphertext', async () => {
       const p = newPerson()
       await seedEverywhere(h, search, p, ORG)
       await encryptUserAsSunbird(h.db, TEST_KEYSPACE, p.id, KEY)
@@ -155,6 +155,16 @@ describe('a deployment that stores the contacts encrypted (sunbird_encryption_ke
       await redis.hSet(`user:${p.id}`, { email: encrypted(p.email), phone: encrypted(p.phone), username: encrypted(p.username) }).finally(() => redis.close())
       const declared = { 'declared-email': encrypted(p.email), 'declared-phone': encrypted(p.phone), 'declared-school-name': p.declaredSchool }
       await q(h, `UPDATE ${TEST_KEYSPACE}.user_declarations SET userinfo = ? WHERE userid = ? AND orgid = ? AND persona = ?`, [declared, p.id, ORG, 'teacher'])
+      // A declared email as an external identity: its id encrypted, and lowercased as the key's column (which then no longer decrypts).
+      await q(h, `INSERT INTO ${TEST_KEYSPACE}.usr_external_identity (provider, idtype, externalid, userid, originalexternalid, originalidtype, originalprovider) VALUES (?, ?, ?, ?, ?, ?, ?)`, [
+        ORG,
+        'declared-email',
+        encrypted(p.email).toLowerCase(),
+        p.id,
+        encrypted(p.email),
+        'declared-email',
+        ORG,
+      ])
 
       const answer = await envelopeOf(await api.exportOf(p.id, api.asUser(p.id)))
 
@@ -170,11 +180,12 @@ describe('a deployment that stores the contacts encrypted (sunbird_encryption_ke
         maskedEmail: 'as****@example.org',
       })
       expect(user.cache).toMatchObject({ firstname: p.firstName, email: p.email, phone: p.phone, username: p.username, schoolname: p.declaredSchool })
+      expect(user.externalIdentities).toContainEqual(expect.objectContaining({ idtype: 'declared-email', originalexternalid: p.email, externalid: encrypted(p.email).toLowerCase() }))
       expect(user.user_declarations).toEqual([
         expect.objectContaining({ persona: 'teacher', userinfo: { 'declared-email': p.email, 'declared-phone': p.phone, 'declared-school-name': p.declaredSchool } }),
       ])
       const text = JSON.stringify(user)
-      for (const value of [p.email, p.phone, p.username]) expect(text).not.toContain(encrypted(value).slice(0, 40))
+      for (const value of [p.email, p.phone, p.username]) expect(text).not.toContain(JSON.stringify(encrypted(value)).slice(1, -1))
     })
   })
 

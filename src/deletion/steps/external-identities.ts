@@ -1,3 +1,4 @@
+import { plainExternalIdentity } from '../sunbird-decryption.js'
 import { type DeletionStep, actionFor, stepOutcome } from './step.js'
 
 const STORE = 'cassandra.usr_external_identity'
@@ -15,6 +16,8 @@ export const externalIdentities = {
     return [{ store: STORE, action: actionFor(plan, { sunbird: 'delete', hard: 'delete' }), count: (await deps.users.readExternalIdentities(userId)).length }]
   },
   async exportData({ deps, userId }) {
-    return { externalIdentities: await deps.users.readExternalIdentities(userId) }
+    // The person's copy: a declared email or phone, which Sunbird stores encrypted, as the person gave it (with the key set).
+    const identities = await deps.users.readExternalIdentities(userId)
+    return { externalIdentities: identities.map((identity) => plainExternalIdentity(deps.decryptUserField, identity)) }
   },
 } as const satisfies DeletionStep
