@@ -99,18 +99,17 @@ export function plainUserFields<Fields extends Record<string, unknown>>(decrypt:
   return plainFieldsOf(decrypt, fields, (name) => ENCRYPTED_FIELDS.has(name.toLowerCase()))
 }
 
-/** The columns of a usr_external_identity row that hold the external id (UserUpdateActor.encryptExternalDetails encrypts it for a declared email or phone). */
-const EXTERNAL_ID_COLUMNS: ReadonlySet<string> = new Set(['externalid', 'originalexternalid'])
-
 /**
- * A usr_external_identity row with its external id plain (each column that decrypts) when it is a
+ * A usr_external_identity row with its `originalexternalid` plain (when it decrypts) if it is a
  * declared email or phone (its `originalidtype`, or `idtype`), which userorg-service stores
- * encrypted; any other row as stored.
+ * encrypted (UserUpdateActor.encryptExternalDetails), as its own reads decrypt it; any other row as
+ * stored. Its `externalid`, that ciphertext lowercased (UserUtil), decrypts never: as stored, and
+ * not counted as a value the key failed on.
  */
 export function plainExternalIdentity<Row extends Record<string, unknown>>(decrypt: DecryptUserField | undefined, row: Row): Row {
   const declared = [row.originalidtype, row.idtype].some((type) => typeof type === 'string' && ENCRYPTED_DECLARED_FIELDS.has(type))
   if (!decrypt || !declared) return row
-  return plainFieldsOf(decrypt, row, (name) => EXTERNAL_ID_COLUMNS.has(name))
+  return plainFieldsOf(decrypt, row, (name) => name === 'originalexternalid')
 }
 
 /** A user_declarations row with its declared email and phone plain (each that decrypts); the rest as stored. */
