@@ -85,9 +85,12 @@ const ENCRYPTED_LOOKUP_TYPES: ReadonlySet<string> = new Set(['email', 'phone', '
 /** The self-declared contacts userorg-service stores encrypted in a user_declarations row's userinfo (UserUtil.encryptDeclarationFields). */
 const ENCRYPTED_DECLARED_FIELDS: ReadonlySet<string> = new Set(['declared-email', 'declared-phone'])
 
-/** `fields` with those named in `encrypted` as their plain values (each that decrypts); the others as stored. */
+/**
+ * `fields` with those named in `encrypted` as their plain values (each that decrypts); the others as
+ * stored. An empty one (Sunbird's blank) is no ciphertext: not tried, as a deletion reads no empty contact.
+ */
 function plainFieldsOf<Fields extends Record<string, unknown>>(decrypt: DecryptUserField, fields: Fields, encrypted: (name: string) => boolean): Fields {
-  return Object.fromEntries(Object.entries(fields).map(([name, value]) => [name, encrypted(name) && typeof value === 'string' ? plainValue(decrypt, value) : value])) as Fields
+  return Object.fromEntries(Object.entries(fields).map(([name, value]) => [name, encrypted(name) && typeof value === 'string' && value !== '' ? plainValue(decrypt, value) : value])) as Fields
 }
 
 /**
