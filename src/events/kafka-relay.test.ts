@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module'
-import { KafkaJSConnectionError, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, type Message, type PartitionMetadata, Partitioners, type ProducerRecord } from 'kafkajs'
+import { KafkaJSConnectionError, KafkaJSNumberOfRetriesExceeded, type Message, type PartitionMetadata, Partitioners, type ProducerRecord } from 'kafkajs'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { DependencyUnavailableError } from '../deletion/errors.js'
 import { createLogger } from '../logging/logger.js'
@@ -7,25 +7,13 @@ import type { OutboxEntry } from '../store/cassandra-event-outbox.js'
 import { InMemoryRelayOutbox } from '../../test/support/fakes/in-memory-relay-outbox.js'
 import { outboxDriver } from '../../test/support/fakes/outbox-driver.js'
 import { CassandraEventOutbox } from '../store/cassandra-event-outbox.js'
-import {
-  BACKOFF,
-  HELD_BACK_RETRIES_PER_PASS,
-  isTooLarge,
-  KafkaRelay,
-  type KafkaRelayOptions,
-  MAX_PARTITION_FAILURES_PER_PASS,
-  type RelayDeps,
-  type RelayProducer,
-  recordBatchBytes,
-  sendsOf,
-  TOO_LARGE_BACKOFF,
-  TOPIC_RECHECK_MS,
-} from './kafka-relay.js'
+import { BACKOFF, HELD_BACK_RETRIES_PER_PASS, KafkaRelay, type KafkaRelayOptions, MAX_PARTITION_FAILURES_PER_PASS, type RelayDeps, TOO_LARGE_BACKOFF, TOPIC_RECHECK_MS } from './kafka-relay.js'
+import type { RelayProducer } from './relay-kafka-client.js'
+import { recordBatchBytes } from './send-sizes.js'
 
 // The error kafkajs builds from a produce response's error code: what producer.send rejects with.
 const { createErrorFromCode } = createRequire(import.meta.url)('kafkajs/src/protocol/error') as { createErrorFromCode(code: number): Error & { type: string; code: number } }
 const MESSAGE_TOO_LARGE = 10
-const RECORD_LIST_TOO_LARGE = 18
 const NOT_ENOUGH_REPLICAS = 19
 const TOPIC = 'local.delete.user'
 /** The relay's timeoutMs (KAFKA_TIMEOUT_MS) in these tests. */
@@ -196,40 +184,6 @@ function onAFakeDate(): void {
     vi.useRealTimers()
   })
 }
-
-describe('sendsOf', () => {
-  it('when entries exceed the cap together, then they are cut into sends in their order, each within the cap', () => {
-    const entries = Array.from({ length: 10 }, () => entry(1000))
-    const sends = sendsOf(entries, 3500)
-    expect(sends.flat()).toEqual(entries)
-    expect(sends.map((s) => s.length)).toEqual([3, 3, 3, 1])
-    for (const send of sends) expect(recordBatchBytes(send)).toBeLessThanOrEqual(3500)
-  })
-
-  it('when one entry alone is over the cap, then it goes in a send of its own and none is empty', () => {
-    const [a, big, b] = [entry(100), entry(10_000), entry(100)]
-    expect(sendsOf([a, big, b], 2000)).toEqual([[a], [big], [b]])
-    expect(sendsOf([], 2000)).toEqual([])
-  })
-
-  it('counts bytes, not characters', () => {
-    const wide = { ...entry(10), payload: 'é'.repeat(600) }
-    expect(recordBatchBytes([wide])).toBeGreaterThan(1200)
-  })
-})
-
-describe('isTooLarge', () => {
-  it("when kafkajs rejects a send with the broker's MESSAGE_TOO_LARGE or RECORD_LIST_TOO_LARGE, then it is too large; a connection error is not", () => {
-    expect(isTooLarge(createErrorFromCode(MESSAGE_TOO_LARGE))).toBe(true)
-    expect(isTooLarge(createErrorFromCode(RECORD_LIST_TOO_LARGE))).toBe(true)
-    const tooLarge = createErrorFromCode(MESSAGE_TOO_LARGE)
-    // kafkajs's retrier wraps what it gives up on so, the broker's error as its cause.
-    expect(isTooLarge(Object.assign(new KafkaJSNonRetriableError(tooLarge), { cause: tooLarge }))).toBe(true)
-    expect(isTooLarge(new KafkaJSConnectionError('Connection error'))).toBe(false)
-    expect(isTooLarge(createErrorFromCode(7))).toBe(false)
-    expect(isTooLarge(undefined)).toBe(false)
-  })
-})
 
 describe('KafkaRelay', () => {
   onAFakeDate()

@@ -1,5 +1,4 @@
-// ConfigResourceTypes through the default export: Node's ESM loader finds no such named export in kafkajs's CommonJS.
-import kafkajs, { Kafka, type KafkaConfig, logLevel, type PartitionMetadata, type Producer } from 'kafkajs'
+import { Kafka, type KafkaConfig, type PartitionMetadata } from 'kafkajs'
 import type { Logger } from '../logging/logger.js'
 import type { ServiceMetrics } from '../metrics/service-metrics.js'
 import type { CassandraEventOutbox, OutboxEntry, OutboxPage } from '../store/cassandra-event-outbox.js'
@@ -7,8 +6,11 @@ import { HeldBackEvents } from './held-back-events.js'
 import { MAX_WAITING_EVENTS, PartitionWaits } from './partition-waits.js'
 import { produceTimeouts } from './produce-timeouts.js'
 import { PublicationRecords } from './publication-records.js'
+import { type RelayProducer, relayKafkaClient, type TopicSettings } from './relay-kafka-client.js'
 import { RetryBackoff } from './retry-backoff.js'
-import { judgeTopicDurability, minInsyncReplicasOf, replicationFactorOf, type TopicReplication } from './topic-durability.js'
+import { recordBatchBytes, SMALLEST_SEND_BYTES, sendsOf } from './send-sizes.js'
+import { isTooLarge } from './too-large-refusal.js'
+import { TopicDurabilityWatch } from './topic-durability-watch.js'
 import { byPartition, type PartitionOf, partitionerFor } from './topic-partitions.js'
 
 /** Wait for every in-sync replica (Kafka's acks=all). */
@@ -50,18 +52,6 @@ export const TOO_LARGE_BACKOFF = { firstMs: 60_000, maxMs: 15 * 60_000, jitter: 
 /** Most held-back events whose wait is over one pass sends again; the others are passed by until a later pass. */
 export const HELD_BACK_RETRIES_PER_PASS = 4
 
-/**
- * What Kafka counts of a record batch besides the records (offset, length, epoch, magic, CRC,
- * attributes, offsets, timestamps, producer id, epoch and sequence, count: record batch format v2).
- */
-const BATCH_HEADER_BYTES = 61
-/** The most a record adds to its key and value: its length, attributes, timestamp and offset deltas, key and value lengths, header count (varints at their longest). */
-const RECORD_FRAMING_BYTES = 32
-
-/** Kafka's codes for a send larger than the broker or topic takes: MESSAGE_TOO_LARGE (a record batch over `max.message.bytes`) and RECORD_LIST_TOO_LARGE (over the segment size). */
-const TOO_LARGE_TYPES = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE'])
-const TOO_LARGE_CODES = new Set([10, 18])
-
 export interface KafkaRelayOptions {
   brokers: string[]
   topic: string
@@ -75,9 +65,6 @@ export interface KafkaRelayOptions {
   /** The waits while Kafka, a partition or Cassandra keeps failing; BACKOFF by default (a test lengthens them to act within one). */
   backoff?: { firstMs: number; maxMs: number }
 }
-
-/** What the relay needs of a Kafka producer: kafkajs's, or a test's. */
-export type RelayProducer = Pick<Producer, 'connect' | 'send' | 'disconnect'>
 
 export interface RelayDeps {
   outbox: Pick<CassandraEventOutbox, 'pending' | 'markPublished' | 'attemptFailed' | 'listedCount'>
@@ -107,12 +94,6 @@ export interface RelayDeps {
   maxWaitingEvents?: number
 }
 
-/** What the relay reads at connect, besides the partitions, to judge the topic's durability (topic-durability.ts). */
-export type TopicSettings = Omit<TopicReplication, 'replicationFactor'>
-
-/** What a check of the topic's durability read, or why it could not (its error's message). */
-type ReplicationRead = TopicReplication | { unread: string }
-
 /** What `publishBacklog` left: for `npm run deletion:resume`'s last line and exit code. */
 export interface BacklogReport {
   /** Events on the topic and recorded so. */
@@ -136,124 +117,7 @@ interface Connection {
 /** How a partition's sends of a pass ended; `unsent`: the entries not sent because Kafka could not be reached. */
 type PartitionOutcome = { kind: 'sent' | 'failed' | 'unrecorded'; recorded: string[] } | { kind: 'unreachable'; recorded: string[]; unsent: OutboxEntry[]; err: unknown }
 
-/** The bytes of a record batch of these entries, as Kafka measures it against `max.message.bytes` (at most). */
-export function recordBatchBytes(entries: readonly Pick<OutboxEntry, 'userId' | 'payload'>[]): number {
-  let bytes = BATCH_HEADER_BYTES
-  for (const entry of entries) bytes += messageBytes(entry)
-  return bytes
-}
-
-function messageBytes(entry: Pick<OutboxEntry, 'userId' | 'payload'>): number {
-  return (entry.userId ? Buffer.byteLength(entry.userId) : 0) + Buffer.byteLength(entry.payload) + RECORD_FRAMING_BYTES
-}
-
-/**
- * The entries cut into sends in their order, each of at most `maxBytes` (recordBatchBytes), but
- * never empty: an entry larger than that alone goes in a send of its own.
- */
-export function sendsOf<T extends Pick<OutboxEntry, 'userId' | 'payload'>>(entries: readonly T[], maxBytes: number): T[][] {
-  const sends: T[][] = []
-  let current: T[] = []
-  let bytes = BATCH_HEADER_BYTES
-  for (const entry of entries) {
-    const size = messageBytes(entry)
-    if (current.length > 0 && bytes + size > maxBytes) {
-      sends.push(current)
-      current = []
-      bytes = BATCH_HEADER_BYTES
-    }
-    current.push(entry)
-    bytes += size
-  }
-  if (current.length > 0) sends.push(current)
-  return sends
-}
-
-/**
- * Whether Kafka refused a send as too large (MESSAGE_TOO_LARGE, RECORD_LIST_TOO_LARGE): kafkajs
- * rejects the send with the broker's KafkaJSProtocolError (`type`, `code`), not retried; its
- * causes are looked through too, should a wrapper (KafkaJSNonRetriableError) carry it.
- */
-export function isTooLarge(err: unknown): boolean {
-  let current: unknown = err
-  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
-    const { name, type, code, cause } = current as { name?: unknown; type?: unknown; code?: unknown; cause?: unknown }
-    if (typeof type === 'string' && TOO_LARGE_TYPES.has(type)) return true
-    if (name === 'KafkaJSProtocolError' && typeof code === 'number' && TOO_LARGE_CODES.has(code)) return true
-    current = cause
-  }
-  return false
-}
-
 const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err))
-
-/**
- * What `work` gives within `ms`, else 'late'; 'stopped' as soon as `stopping` is aborted. The work
- * itself goes on (kafkajs's admin cannot be cut short); `work` must not reject.
- */
-async function settledWithin<T>(work: Promise<T>, ms: number, stopping?: AbortSignal): Promise<T | 'late' | 'stopped'> {
-  let timer: NodeJS.Timeout | undefined
-  let onStop: (() => void) | undefined
-  const cut = new Promise<'late' | 'stopped'>((resolve) => {
-    timer = setTimeout(() => resolve('late'), ms)
-    onStop = () => resolve('stopped')
-    stopping?.addEventListener('abort', onStop, { once: true })
-  })
-  try {
-    return await Promise.race([work, cut])
-  } finally {
-    clearTimeout(timer)
-    if (onStop) stopping?.removeEventListener('abort', onStop)
-  }
-}
-
-/** The relay's kafkajs client: its request timeout is produceTimeouts' (longer than the ack timeout its sends ask for). */
-export function relayKafkaConfig(options: KafkaRelayOptions): KafkaConfig {
-  return {
-    clientId: options.clientId,
-    brokers: options.brokers,
-    connectionTimeout: options.timeoutMs,
-    requestTimeout: produceTimeouts(options.timeoutMs).requestTimeoutMs,
-    retry: { retries: 2, initialRetryTime: 200, maxRetryTime: 1000 },
-    logLevel: logLevel.NOTHING,
-  }
-}
-
-/** kafkajs's idempotent producer and the topic's partitions, on one client for the relay's life. */
-function kafkaClient(
-  options: KafkaRelayOptions,
-  createKafka: (config: KafkaConfig) => Kafka,
-): { createProducer: () => RelayProducer; topicPartitions: () => Promise<PartitionMetadata[]>; topicSettings: () => Promise<TopicSettings> } {
-  const kafka = createKafka(relayKafkaConfig(options))
-  return {
-    createProducer: () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false }),
-    topicPartitions: async () => {
-      const admin = kafka.admin()
-      try {
-        await admin.connect()
-        const { topics } = await admin.fetchTopicMetadata({ topics: [options.topic] })
-        return topics.find((topic) => topic.name === options.topic)?.partitions ?? []
-      } finally {
-        await admin.disconnect().catch(() => undefined)
-      }
-    },
-    topicSettings: async () => {
-      const admin = kafka.admin()
-      try {
-        await admin.connect()
-        // The topic's entry is its effective value: its own setting, else the broker's default.
-        const described = await admin.describeConfigs({
-          includeSynonyms: false,
-          resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: options.topic, configNames: ['min.insync.replicas'] }],
-        })
-        const { brokers } = await admin.describeCluster()
-        return { minInsyncReplicas: minInsyncReplicasOf(described), brokers: brokers.length }
-      } finally {
-        await admin.disconnect().catch(() => undefined)
-      }
-    },
-  }
-}
 
 /**
  * Publishes what the outbox holds, a page at a time in listing order, and marks each entry (its
@@ -285,7 +149,8 @@ function kafkaClient(
  * A connection older than TOPIC_RECHECK_MS reads the topic again before its next send (recheckTopic):
  * a topic gone, or of another partition count, is connected to afresh (a topic gone then holds every
  * event back, as at connect), and a change of its replication is said. A relay with nothing to send
- * checks the replication again as often (recheckIdle), once it has checked it a first time.
+ * checks the replication again as often (recheckIdle), once it has checked it a first time
+ * (TopicDurabilityWatch keeps those checks and says what they read).
  */
 export class KafkaRelay {
   private connection: Connection | undefined
@@ -293,7 +158,8 @@ export class KafkaRelay {
   private running: Promise<number> | undefined
   private readonly createProducer: () => RelayProducer
   private readonly topicPartitions: () => Promise<PartitionMetadata[]>
-  private readonly topicSettings: (() => Promise<TopicSettings>) | undefined
+  /** The topic's durability, checked at each connect and recheck, and said. */
+  private readonly durability: TopicDurabilityWatch
   /** Kafka unreachable (a failed connect, or an idle recheck that could not read the topic): nothing is read or sent until the wait is over. */
   private readonly backoff: RetryBackoff
   /** Records of what Kafka acknowledged; when Cassandra did not make some, they are owed: nothing is read or sent until they are made, after a wait. */
@@ -304,22 +170,16 @@ export class KafkaRelay {
   private readonly heldBack: HeldBackEvents
   /** options.maxSendBytes, lowered when the topic refused a send of several events as too large. */
   private maxSendBytes: number
-  /** The partition count the partition waits are numbered by: that of the connection they were met on. */
-  private partitionCount: number | undefined
-  /** What the last check of the topic's durability read (or that it could not), so that a recheck says only what changed. */
-  private lastDurabilityRead: string | undefined
-  /** When the topic's durability was last checked (ms since the epoch), read or not: an idle relay checks it again once this is topicRecheckMs old. */
-  private durabilityCheckedAt: number | undefined
   private readonly topicRecheckMs: number
 
   constructor(
     private readonly options: KafkaRelayOptions,
     private readonly deps: RelayDeps,
   ) {
-    const kafka = kafkaClient(options, deps.createKafka ?? ((config) => new Kafka(config)))
+    const kafka = relayKafkaClient(options, deps.createKafka ?? ((config) => new Kafka(config)))
     this.createProducer = deps.createProducer ?? kafka.createProducer
     this.topicPartitions = deps.topicPartitions ?? kafka.topicPartitions
-    this.topicSettings = deps.topicSettings ?? (deps.topicPartitions ? undefined : kafka.topicSettings)
+    const topicSettings = deps.topicSettings ?? (deps.topicPartitions ? undefined : kafka.topicSettings)
     const backoff = options.backoff ?? BACKOFF
     this.backoff = new RetryBackoff(backoff)
     this.heldBack = new HeldBackEvents(TOO_LARGE_BACKOFF, HELD_BACK_RETRIES_PER_PASS, deps.random ?? Math.random)
@@ -327,6 +187,7 @@ export class KafkaRelay {
     this.records = new PublicationRecords((entry, at) => this.record(entry, at), deps, backoff)
     this.maxSendBytes = options.maxSendBytes
     this.topicRecheckMs = options.topicRecheckMs ?? TOPIC_RECHECK_MS
+    this.durability = new TopicDurabilityWatch({ topic: options.topic, timeoutMs: options.timeoutMs, recheckMs: this.topicRecheckMs }, this.topicPartitions, topicSettings, deps)
   }
 
   /**
@@ -429,7 +290,7 @@ export class KafkaRelay {
       return { recorded: [], goOn: false }
     }
     this.backoff.succeeded()
-    if (this.renumbered(connection.partitionCount)) return { recorded: [], goOn: true, readAgain: true }
+    if (this.partitionWaits.renumbered(connection.partitionCount)) return { recorded: [], goOn: true, readAgain: true }
     const toSend: [number, OutboxEntry[]][] = []
     for (const [partition, group] of byPartition(entries, (entry) => connection.partitionOf(entry.userId))) {
       if (this.partitionWaits.isWaiting(partition, now)) this.partitionWaits.remember(partition, group)
@@ -542,7 +403,7 @@ export class KafkaRelay {
    * again. Kept until the process restarts; reported so that EVENT_RELAY_MAX_SEND_BYTES is set right.
    */
   private lowerSendBytes(refusedBytes: number): void {
-    const lowered = Math.max(BATCH_HEADER_BYTES + RECORD_FRAMING_BYTES, Math.floor(refusedBytes / 2))
+    const lowered = Math.max(SMALLEST_SEND_BYTES, Math.floor(refusedBytes / 2))
     if (lowered >= this.maxSendBytes) return
     this.maxSendBytes = lowered
     this.deps.log.warn({ refusedBytes, maxSendBytes: lowered }, "a send was too large for the topic; sending less at a time (lower EVENT_RELAY_MAX_SEND_BYTES below the topic's max.message.bytes)")
@@ -598,86 +459,15 @@ export class KafkaRelay {
   }
 
   /**
-   * Whether an event Kafka acknowledges on this topic is safe, and whether the topic takes events with
-   * one broker down (topic-durability.ts), read from `partitions` (those read at a connect or a
-   * recheck) and the topic's settings, and said (sayDurability).
-   */
-  private async checkDurability(partitions: readonly PartitionMetadata[], say: 'always' | 'when-changed'): Promise<void> {
-    if (!this.topicSettings) return
-    this.durabilityCheckedAt = Date.now()
-    this.sayDurability(await this.readReplication(partitions, this.topicSettings), say)
-  }
-
-  /** The topic's replication: its factor from `partitions`, the rest from its settings; or why it could not be read. */
-  private async readReplication(partitions: readonly PartitionMetadata[], settings: () => Promise<TopicSettings>): Promise<ReplicationRead> {
-    try {
-      return { replicationFactor: replicationFactorOf(partitions), ...(await settings()) }
-    } catch (err) {
-      return { unread: messageOf(err) }
-    }
-  }
-
-  /**
-   * What a check read, said at each connect (`always`), and at a recheck (before a send, or idle)
-   * only when it differs from the last check's (`when-changed`), so a connected relay does not repeat
-   * it every TOPIC_RECHECK_MS: a warn line naming what to change when the topic is at risk, an info
-   * line on a single broker (the local setup), the at-risk gauge either way. A read that failed is
-   * said (its error's message, no stack) and the relay goes on; the gauge keeps what it was. The
-   * relay publishes whatever the verdict: stopping would only leave more events in the outbox
-   * (docs/operating.md).
-   */
-  private sayDurability(read: ReplicationRead, say: 'always' | 'when-changed'): void {
-    const { topic } = this.options
-    if ('unread' in read) {
-      if (this.durabilityReadChanged(`unread ${read.unread}`, say)) this.deps.log.warn({ topic, err: read.unread }, "event topic's replication not checked: could not read it")
-      return
-    }
-    const judged = judgeTopicDurability(read)
-    const said = { topic, ...read }
-    this.deps.metrics?.setEventsTopicAtRisk(judged.verdict === 'can-lose-events' || judged.verdict === 'stops-with-one-broker-down')
-    if (!this.durabilityReadChanged(JSON.stringify(said), say)) return
-    if (judged.verdict === 'can-lose-events') this.deps.log.warn({ ...said, why: judged.why, fix: judged.fix }, 'event topic can lose an event Kafka acknowledged')
-    else if (judged.verdict === 'stops-with-one-broker-down') this.deps.log.warn({ ...said, fix: judged.fix }, 'event topic refuses events while any one of its brokers is down')
-    else if (judged.verdict === 'local') this.deps.log.info(said, 'event topic has a single replica on a single broker: fine for a local setup, not for production')
-  }
-
-  /**
-   * A pass with nothing to send, on a relay that has checked the topic's durability before: checked
-   * again once that check is topicRecheckMs old, so that the at-risk gauge of an instance that has no
-   * deletions follows the topic instead of keeping its last reading for as long as none comes (a relay
-   * with events to send rechecks it before a send: recheckTopic). Said only when what it reads changed;
-   * no producer is connected for it. A relay that never checked it (no event since start-up, or
-   * `npm run deletion:resume` with none) asks Kafka nothing, as before.
-   * As at a connect, the topic's partitions not read (Kafka unreachable, the topic gone) count on the
-   * relay's backoff: the passes that follow wait as after a failed connect; read, the backoff starts
-   * over. The pass waits for the reading at most timeoutMs (one try, not the client's retries, which
-   * against brokers that do not answer take several), so an event appended meanwhile waits no longer
-   * for it, and not at all once `stopping` is aborted (a shutdown): a reading cut short is not used
-   * and asks Kafka nothing further, and one not read within timeoutMs counts as not read.
+   * A pass with nothing to send: the topic's durability checked again once that check is
+   * topicRecheckMs old (TopicDurabilityWatch.recheckIdle). As at a connect, the topic's partitions
+   * not read (Kafka unreachable, the topic gone) count on the relay's backoff: the passes that follow
+   * wait as after a failed connect; read, the backoff starts over.
    */
   private async recheckIdle(now: number, stopping?: AbortSignal): Promise<void> {
-    const settings = this.topicSettings
-    if (!settings || this.durabilityCheckedAt === undefined || now - this.durabilityCheckedAt < this.topicRecheckMs || stopping?.aborted) return
-    this.durabilityCheckedAt = now
-    let reached = false
-    let cut = false
-    const reading = (async (): Promise<ReplicationRead> => {
-      let partitions: PartitionMetadata[]
-      try {
-        partitions = await this.topicPartitions()
-      } catch (err) {
-        return { unread: messageOf(err) }
-      }
-      reached = partitions.length > 0
-      return cut ? { unread: 'cut short' } : this.readReplication(partitions, settings)
-    })()
-    const { timeoutMs } = this.options
-    const read = await settledWithin(reading, timeoutMs, stopping)
-    cut = true
-    if (read === 'stopped') return
-    if (reached) this.backoff.succeeded()
-    else this.backoff.failed(Date.now())
-    this.sayDurability(read === 'late' ? { unread: `topic not read within ${timeoutMs} ms` } : read, 'when-changed')
+    const topic = await this.durability.recheckIdle(now, stopping)
+    if (topic === 'read') this.backoff.succeeded()
+    else if (topic === 'not read') this.backoff.failed(Date.now())
   }
 
   /**
@@ -702,27 +492,8 @@ export class KafkaRelay {
       return false
     }
     connection.checkedAt = now
-    await this.checkDurability(partitions, 'when-changed')
+    await this.durability.check(partitions, 'when-changed')
     return true
-  }
-
-  /**
-   * Whether the topic's partition count differs from the one the partition waits were numbered by,
-   * while some waited: those waits are dropped and the page is not sent, so that the next pass reads
-   * the listing with nothing passed by.
-   * What that keeps of a user key's order (its events are few: one per deletion request, the same
-   * mid when sent again): the relay sends one request at a time (maxInFlightRequests 1) and a key's
-   * events in listing order, so every event of the key sent to its old partition was acknowledged
-   * before the first goes to its new one; and an event waiting for its failing old partition is not
-   * overtaken by a later one of the key that the new count places elsewhere: both are read again,
-   * in listing order, and go to the new partition together. Kafka orders a partition only: a
-   * consumer reading both partitions may still read the new one's event first, as with any producer
-   * when partitions are added (and the listing is not deletion order: events were never promised in it).
-   */
-  private renumbered(count: number): boolean {
-    const before = this.partitionCount
-    this.partitionCount = count
-    return before !== undefined && before !== count && this.partitionWaits.clear()
   }
 
   /** The producer, connected, and the topic's partitions, asked once per connect (and again every topicRecheckMs: recheckTopic), with its durability judged. */
@@ -736,7 +507,7 @@ export class KafkaRelay {
       try {
         partitions = await this.topicPartitions()
         partitionOf = partitionerFor(this.options.topic, partitions)
-        await this.checkDurability(partitions, 'always')
+        await this.durability.check(partitions, 'always')
       } catch (err) {
         await producer.disconnect().catch(() => undefined)
         throw err
@@ -747,13 +518,6 @@ export class KafkaRelay {
       this.connecting = undefined
     })
     return this.connecting
-  }
-
-  /** Whether a durability check that read `read` is to be said: always at a connect, at a recheck only when it differs from the last check's. */
-  private durabilityReadChanged(read: string, say: 'always' | 'when-changed'): boolean {
-    const changed = read !== this.lastDurabilityRead
-    this.lastDurabilityRead = read
-    return say === 'always' || changed
   }
 
   private async reset(): Promise<void> {

@@ -124,4 +124,17 @@ describe('PartitionWaits', () => {
     expect([...waits.passedBy(0)]).toEqual([])
     expect(waits.clear()).toBe(false)
   })
+
+  it("when the topic's partition count changes while a partition waits, then its waits are dropped and that is said; the first count met, the same count again, or a change with none waiting drop nothing", () => {
+    const waits = new PartitionWaits(10, BACKOFF)
+    waits.failed(1, events('a'), 0)
+    expect(waits.renumbered(3)).toBe(false)
+    expect(waits.renumbered(3)).toBe(false)
+    expect(waits.hasFailed(1)).toBe(true)
+
+    expect(waits.renumbered(6)).toBe(true)
+    expect(waits.hasFailed(1)).toBe(false)
+    expect([...waits.passedBy(0)]).toEqual([])
+    expect(waits.renumbered(3)).toBe(false)
+  })
 })

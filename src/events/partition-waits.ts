@@ -28,6 +28,8 @@ export class PartitionWaits {
   private full = false
   /** More events of failing partitions than remembered: nothing is read or sent until the wait is over, longer while it lasts. */
   private readonly overflowBackoff: RetryBackoff
+  /** The partition count the waits are numbered by: that of the connection they were met on. */
+  private partitionCount: number | undefined
 
   /** `backoff`: each failing partition's waits, and the relay's as a whole past `maxEvents`. */
   constructor(
@@ -75,6 +77,25 @@ export class PartitionWaits {
   /** The request ids a pass passes by unread in the listing: those of the partitions still waiting. */
   *passedBy(nowMs: number): Generator<string> {
     for (const wait of this.waits.values()) if (!wait.backoff.ready(nowMs)) yield* wait.waiting
+  }
+
+  /**
+   * Whether the topic's partition count differs from the one the partition waits were numbered by,
+   * while some waited: those waits are dropped (clear), and the relay does not send the page, so that
+   * the next pass reads the listing with nothing passed by.
+   * What that keeps of a user key's order (its events are few: one per deletion request, the same
+   * mid when sent again): the relay sends one request at a time (maxInFlightRequests 1) and a key's
+   * events in listing order, so every event of the key sent to its old partition was acknowledged
+   * before the first goes to its new one; and an event waiting for its failing old partition is not
+   * overtaken by a later one of the key that the new count places elsewhere: both are read again,
+   * in listing order, and go to the new partition together. Kafka orders a partition only: a
+   * consumer reading both partitions may still read the new one's event first, as with any producer
+   * when partitions are added (and the listing is not deletion order: events were never promised in it).
+   */
+  renumbered(count: number): boolean {
+    const before = this.partitionCount
+    this.partitionCount = count
+    return before !== undefined && before !== count && this.clear()
   }
 
   /** The topic's partitions were numbered anew (another count): every wait is dropped, and its events read again. Returns whether any partition waited. */

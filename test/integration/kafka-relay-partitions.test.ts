@@ -19,7 +19,7 @@ const TOPIC = `relay-partitions-${randomUUID()}`
 describe("the relay's partition of an event, against kafkajs's producer on a real topic of several partitions", () => {
   const kafka = new Kafka({ clientId: 'test-relay-partitions', brokers: KAFKA_BROKERS, logLevel: logLevel.NOTHING })
   const admin = kafka.admin()
-  /** The relay's own producer settings (kafka-relay.ts, kafkaClient). */
+  /** The relay's own producer settings (relay-kafka-client.ts, relayKafkaClient). */
   const relayProducer = () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false })
   let producer: Producer
 
