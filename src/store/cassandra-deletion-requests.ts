@@ -1,6 +1,5 @@
 import { type Client, types } from 'cassandra-driver'
 import {
-  acceptedRequest,
   type DeletionReceipt,
   type DeletionRequest,
   isFinished,
@@ -14,17 +13,17 @@ import {
 import { CREATE_SETTLED_WITHIN_MS, type DeletionRequestStore, type OpenEntry } from '../deletion/ports.js'
 import { DependencyUnavailableError } from '../deletion/errors.js'
 import { fencedLease, LeaseLostError } from '../deletion/lease.js'
+import { BackgroundSettles } from './background-settles.js'
 import { IDEMPOTENT, runCassandra, writeTogether } from './cassandra-call.js'
+import { type DeletionRequestStatements, deletionRequestStatements } from './deletion-request-statements.js'
+import { keptRequest, keptValue } from './open-entry-kept-request.js'
+import { OpenListRing, openEntryOf } from './open-list-ring.js'
 import { pauseBeforeSettleRound, SETTLE_BUDGET_MS } from './settle-rounds.js'
 import { readSchemaCheckedReceipt } from './stored-receipt.js'
 import { stampedWithin, WriteStamps } from './write-stamps.js'
 
-/** How often a create whose answer was lost is settled in the background (for CREATE_SETTLED_WITHIN_MS). */
-const SETTLE_EVERY_MS = 2_000
 /** A lease nobody holds: the epoch. */
 const NO_LEASE = new Date(0)
-/** An open entry written by a lone UPDATE (its due time) has no creation time: as old as can be. */
-const NO_CREATION_TIME = new Date(0)
 
 /**
  * The recorded outcomes of a user_deletion_request row (its steps and eventpublishedat columns), in
@@ -73,133 +72,18 @@ function toRequest(row: types.Row, onUnreadableReceipt: (requestId: string) => v
 /** Step outcomes as the steps map stores them: JSON per step. */
 const encodeSteps = (outcomes: Partial<Record<StepName, StepOutcome>>): Record<string, string> => Object.fromEntries(Object.entries(outcomes).map(([step, outcome]) => [step, JSON.stringify(outcome)]))
 
-/** What an open entry keeps of its request (ids, plan, schedule and target: no personal data), as one JSON value. */
-interface KeptRequest {
-  userId: string
-  createdAt: string
-  requestedBy: string
-  plan: PlanName
-  schedule?: { plan: Exclude<PlanName, 'soft'>; eraseAt: string }
-  target: DeletionRequest['target']
-}
-
-const keptValue = (request: DeletionRequest): string =>
-  JSON.stringify({
-    userId: request.userId,
-    createdAt: request.createdAt.toISOString(),
-    requestedBy: request.requestedBy,
-    plan: request.plan,
-    ...(request.schedule && { schedule: { plan: request.schedule.plan, eraseAt: request.schedule.eraseAt.toISOString() } }),
-    target: request.target,
-  } satisfies KeptRequest)
-
-/** A kept value of the shape keptValue writes; undefined for anything else (none, or written by hand), so one odd entry is dropped rather than failing every sweep. */
-function parseKept(value: string | null): KeptRequest | undefined {
-  if (!value) return undefined
-  try {
-    const kept = JSON.parse(value) as Partial<KeptRequest> | null
-    const target = kept?.target
-    const shaped =
-      typeof kept?.userId === 'string' &&
-      typeof kept.createdAt === 'string' &&
-      typeof kept.requestedBy === 'string' &&
-      typeof kept.plan === 'string' &&
-      Array.isArray(target?.organisationIds) &&
-      (kept.schedule === undefined || (typeof kept.schedule.plan === 'string' && typeof kept.schedule.eraseAt === 'string'))
-    return shaped ? (kept as KeptRequest) : undefined
-  } catch {
-    return undefined
-  }
-}
-
-/**
- * The request an entry kept, as it was created; undefined when it kept none, or kept one of another
- * create of its id (a create that only listed it since, without keeping: a fenced one), which the
- * entry's own user and creation time tell.
- */
-function keptRequest(id: string, row: types.Row): DeletionRequest | undefined {
-  const kept = parseKept(row.get('request') as string | null)
-  if (!kept) return undefined
-  const createdAt = new Date(kept.createdAt)
-  if (kept.userId !== row.get('userid') || createdAt.getTime() !== (row.get('createdat') as Date | null)?.getTime()) return undefined
-  const target = { ...kept.target, organisationIds: [...new Set(kept.target.organisationIds)].sort() }
-  const schedule = kept.schedule && { plan: kept.schedule.plan, eraseAt: new Date(kept.schedule.eraseAt) }
-  return acceptedRequest({ id, userId: kept.userId, requestedBy: kept.requestedBy, plan: kept.plan, schedule, target, now: createdAt })
-}
-
-/** Every statement of this adapter, for one keyspace. */
-function deletionRequestStatements(keyspace: string) {
-  const t = `${keyspace}.user_deletion_request`
-  const open = `${keyspace}.user_deletion_request_open`
-  const columns = 'id, userid, requestedby, state, plan, eraseplan, eraseat, steps, eventpublishedat, rootorgid, managedby, organisationids, createdat, updatedat, reason, receipt, cancelledby'
-  // No `steps` (a null map reads as none): a collection written by an insert is a tombstone of the
-  // whole map, which a compare-and-set stamps with the coordinator's clock, and it would shadow the
-  // run's first step outcomes, stamped by this process a few milliseconds later, on a clock behind.
-  const insert = `INSERT INTO ${t} (id, userid, requestedby, state, plan, eraseplan, eraseat, rootorgid, managedby, organisationids, leaseuntil, createdat, updatedat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-  return {
-    // A caller's id may be named by another create at the same time: only one of them may apply.
-    create: `${insert} IF NOT EXISTS`,
-    // An id this service generated is named by no other create: the same row, written plainly. So is
-    // a derived id no earlier try can have created, stamped within its caller's lease (createFenced).
-    createServiceId: insert,
-    // The entry keeps what its request is created with, whole in one cell (a later write of the same
-    // id replaces it, never merges with it), so the sweeper can create a request whose create never
-    // applied (createFromEntry).
-    open: `INSERT INTO ${open} (id, userid, createdat, request) VALUES (?, ?, ?, ?)`,
-    // An entry that keeps no request: a fenced create's (its batch job settles the item, and a create
-    // from the entry could meet the job's own fenced create) and a reopened request's (its row exists).
-    list: `INSERT INTO ${open} (id, userid, createdat) VALUES (?, ?, ?)`,
-    kept: `SELECT userid, createdat, request FROM ${open} WHERE id = ?`,
-    entry: `SELECT userid, createdat, dueat FROM ${open} WHERE id = ?`,
-    // The caller of a create whose entry's write failed hears "retry": what a landed entry kept goes.
-    withdraw: `DELETE request FROM ${open} WHERE id = ?`,
-    get: `SELECT ${columns} FROM ${t} WHERE id = ?`,
-    receipt: `SELECT receipt FROM ${t} WHERE id = ?`,
-    closed: `SELECT state, leaseuntil FROM ${t} WHERE id = ?`,
-    listed: `SELECT id FROM ${open} WHERE id = ?`,
-    created: `SELECT userid, createdat FROM ${t} WHERE id = ?`,
-    byUser: `SELECT ${columns} FROM ${t} WHERE userid = ?`,
-    lease: `UPDATE ${t} SET leaseuntil = ? WHERE id = ? IF leaseuntil < ?`,
-    release: `UPDATE ${t} SET leaseuntil = ? WHERE id = ?`,
-    // The same write as release: the lease alone, set to the renewed end (past the lease, `IF leaseuntil = ?` is added).
-    renew: `UPDATE ${t} SET leaseuntil = ? WHERE id = ?`,
-    confirm: `UPDATE ${t} SET leaseuntil = ? WHERE id = ? IF leaseuntil = ?`,
-    steps: `UPDATE ${t} SET steps = steps + ?, state = ?, leaseuntil = ?, updatedat = ? WHERE id = ?`,
-    finish: `UPDATE ${t} SET steps = steps + ?, state = ?, reason = ?, receipt = ?, leaseuntil = ?, updatedat = ? WHERE id = ?`,
-    plan: `UPDATE ${t} SET plan = ?, state = ?, updatedat = ? WHERE id = ?`,
-    reopen: `UPDATE ${t} SET state = ?, updatedat = ?, cancelledby = ? WHERE id = ?`,
-    canceller: `UPDATE ${t} SET cancelledby = ? WHERE id = ?`,
-    due: `UPDATE ${open} SET dueat = ? WHERE id = ?`,
-    close: `DELETE FROM ${open} WHERE id = ?`,
-    // The sweeper goes round the list: from where its last pass stopped to the end, then from the start.
-    listOpenAfter: `SELECT token(id) AS place, id, userid, createdat, dueat FROM ${open} WHERE token(id) > ?`,
-    listOpenUpTo: `SELECT token(id) AS place, id, userid, createdat, dueat FROM ${open} WHERE token(id) <= ?`,
-    eventPublished: `UPDATE ${t} SET eventpublishedat = ? WHERE id = ?`,
-  }
-}
-
 /**
  * user_deletion_request (one row per request, ids and outcomes only) and
  * user_deletion_request_open (what the sweeper still has to look at, with when it is due).
  */
 export class CassandraDeletionRequests implements DeletionRequestStore {
-  private readonly cql: ReturnType<typeof deletionRequestStatements>
+  private readonly cql: DeletionRequestStatements
   /** Timestamps of the writes fenced by a lease (see writeUnderLease). */
   private readonly stamps = new WriteStamps()
-  /** Where the last listOpen that stopped at its limit stopped (a token of the open list); the ring's start at first. */
-  private sweptUpTo = types.Long.MIN_VALUE
-  /** A round of the open list (startRound): `going` until a listOpen reaches the list's end. */
-  private round: 'none' | 'going' | 'ended' = 'none'
-  /**
-   * Creates whose answer was lost, settling in the background (keepSettling): their callers were
-   * answered "accepted"; and entries whose write failed, what they kept being withdrawn
-   * (keepWithdrawing): their callers were answered "retry". One entry per settle, not per id: two
-   * creates of one caller-chosen id may both be settling, and the first to end must not take the
-   * other off the list.
-   */
-  private readonly settling = new Set<{ requestId: string; kind: 'create' | 'withdrawal'; done: Promise<void> }>()
-  /** Ends the pauses of the background settles at once (finishSettling). */
-  private readonly wakers = new Set<() => void>()
+  /** The sweeper's work list: the open list read as a ring, and where it stopped. */
+  private readonly openList: OpenListRing
+  /** Creates whose answer was lost, settling in the background (keepSettling), and withdrawals of what a failed entry write kept (keepWithdrawing). */
+  private readonly background = new BackgroundSettles()
   /** The requests whose unreadable receipt was told already: once each, not at every status poll or sweeper pass (only damaged rows get here). */
   private readonly toldUnreadable = new Set<string>()
 
@@ -213,6 +97,7 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
     private readonly events: { onUnreadableReceipt?(requestId: string): void } = {},
   ) {
     this.cql = deletionRequestStatements(keyspace)
+    this.openList = new OpenListRing(client, this.cql)
   }
 
   private readonly requestFromRow = (row: types.Row): DeletionRequest =>
@@ -324,7 +209,7 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
     try {
       await runCassandra(this.client, (client) => client.execute(this.cql.open, [request.id, request.userId, request.createdAt, keptValue(request)], { ...IDEMPOTENT, timestamp: stamp }))
     } catch (err) {
-      if (err instanceof DependencyUnavailableError) this.inBackground(request.id, 'withdrawal', () => this.keepWithdrawing(request.id, withdrawAt))
+      if (err instanceof DependencyUnavailableError) this.background.track(request.id, 'withdrawal', () => this.keepWithdrawing(request.id, withdrawAt))
       throw err
     }
   }
@@ -389,16 +274,7 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
 
   /** keepSettling, kept track of until it ends, so that shutdown can wait for it (finishSettling). */
   private settleInBackground(request: DeletionRequest, leaseUntil: Date): void {
-    this.inBackground(request.id, 'create', () => this.keepSettling(request, leaseUntil))
-  }
-
-  /** Work on a create's outcome left to the background, kept track of until it ends (finishSettling, unsettled, unwithdrawn). */
-  private inBackground(requestId: string, kind: 'create' | 'withdrawal', work: () => Promise<void>): void {
-    const entry = { requestId, kind, done: Promise.resolve() }
-    entry.done = work()
-      .catch(() => undefined)
-      .finally(() => this.settling.delete(entry))
-    this.settling.add(entry)
+    this.background.track(request.id, 'create', () => this.keepSettling(request, leaseUntil))
   }
 
   /**
@@ -414,7 +290,7 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
         return
       } catch (err) {
         if (!(err instanceof DependencyUnavailableError) || Date.now() >= until) throw err
-        await this.pauseBetweenSettles()
+        await this.background.pause()
       }
     }
   }
@@ -425,42 +301,24 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
    * meanwhile included. The caller bounds the wait; what outlasts it is named by `unsettled()`.
    */
   async finishSettling(): Promise<void> {
-    for (const wake of this.wakers) wake()
-    while (this.settling.size > 0) await Promise.all([...this.settling].map(({ done }) => done))
+    await this.background.finish()
   }
 
   /** The ids of the requests whose create is still being settled in the background (their callers were answered "accepted"). */
   unsettled(): string[] {
-    return this.idsSettling('create')
+    return this.background.ids('create')
   }
 
   /** The ids of the requests whose entry's write failed and whose withdrawal is still going (their callers were answered "retry"). */
   unwithdrawn(): string[] {
-    return this.idsSettling('withdrawal')
-  }
-
-  private idsSettling(kind: 'create' | 'withdrawal'): string[] {
-    return [...new Set([...this.settling].filter((entry) => entry.kind === kind).map(({ requestId }) => requestId))]
-  }
-
-  /** The pause between two tries of a background settle; ended early by finishSettling. */
-  private pauseBetweenSettles(): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer)
-        this.wakers.delete(wake)
-        resolve()
-      }
-      const timer = setTimeout(wake, SETTLE_EVERY_MS).unref()
-      this.wakers.add(wake)
-    })
+    return this.background.ids('withdrawal')
   }
 
   /** An unknown create is settled once Cassandra answers again: read back, and created if it is not there (the runner has answered that it is). */
   private async keepSettling(request: DeletionRequest, leaseUntil: Date): Promise<void> {
     const until = Date.now() + CREATE_SETTLED_WITHIN_MS
     while (Date.now() < until) {
-      await this.pauseBetweenSettles()
+      await this.background.pause()
       try {
         const settled = await this.settleCreate(request)
         if (settled === 'unknown') continue
@@ -614,54 +472,22 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
     if (stampedWithin(stamp, heldUntil)) await writeTogether(this.client, writes, { timestamp: stamp })
   }
 
-  /**
-   * Goes round the list from where the last call stopped, so requests that stay open pass after pass
-   * (partial ones while a dependency is down) cannot keep the same first `limit` for ever and starve
-   * those after them. Paged through: scheduled requests waiting out their grace period must not
-   * crowd out the ones due now.
-   */
+  /** The sweeper's work list, read round from where the last call stopped (OpenListRing). */
   async listOpen(limit: number, dueBy: Date = new Date()): Promise<OpenEntry[]> {
-    const from = this.sweptUpTo
-    const inRound = this.round === 'going'
-    const due: OpenEntry[] = []
-    // From the ring's start, the first query is the whole ring: a bound at the minimum token means no bound to Cassandra, so the second would list it all again.
-    // A round (startRound) stops at the ring's end: what lies before `from` it has listed already.
-    const queries = from.equals(types.Long.MIN_VALUE) || inRound ? [this.cql.listOpenAfter] : [this.cql.listOpenAfter, this.cql.listOpenUpTo]
-    for (const query of queries) {
-      const result = await runCassandra(this.client, (client) => client.execute(query, [from], { ...IDEMPOTENT, fetchSize: 500 }))
-      for await (const row of result) {
-        const dueAt = row.get('dueat') as Date | null
-        if (dueAt && dueAt.getTime() > dueBy.getTime()) continue
-        due.push({ id: row.get('id') as string, userId: row.get('userid') as string, createdAt: (row.get('createdat') as Date | null) ?? NO_CREATION_TIME, ...(dueAt && { dueAt }) })
-        if (due.length >= limit) {
-          this.sweptUpTo = row.get('place') as types.Long
-          return due
-        }
-      }
-    }
-    if (inRound) {
-      // The round has reached the list's end; the next call starts from the list's start.
-      this.round = 'ended'
-      this.sweptUpTo = types.Long.MIN_VALUE
-    }
-    // Otherwise all round: the next call starts where this one did.
-    return due
+    return this.openList.list(limit, dueBy)
   }
 
   startRound(): void {
-    this.sweptUpTo = types.Long.MIN_VALUE
-    this.round = 'going'
+    this.openList.startRound()
   }
 
   roundEnded(): boolean {
-    return this.round === 'ended'
+    return this.openList.roundEnded()
   }
 
   async openEntry(id: string): Promise<OpenEntry | undefined> {
     const row = (await runCassandra(this.client, (client) => client.execute(this.cql.entry, [id], IDEMPOTENT))).first()
-    if (!row) return undefined
-    const dueAt = row.get('dueat') as Date | null
-    return { id, userId: row.get('userid') as string, createdAt: (row.get('createdat') as Date | null) ?? NO_CREATION_TIME, ...(dueAt && { dueAt }) }
+    return row ? openEntryOf(id, row) : undefined
   }
 
   async unlist(id: string, heldUntil?: Date): Promise<void> {
