@@ -18,7 +18,9 @@ import { pauseBeforeSettleRound, SETTLE_BUDGET_MS } from './settle-rounds.js'
  * personal value), which is read after the deletion: a parent acting for a child must be the one the
  * row names, so a repeat request by another parent is refused as before; a run again after a crash
  * finds by it the managed users it scrubbed, and so do deletion:verify and a batch looking for the
- * manager's request that erased a user.
+ * manager's request that erased a user. `language` is null, not '': the first tables had it as text,
+ * later ones as a list. Kept of the old columns: provider and regorgid (organisations), signuptype,
+ * isstatevalidated and profilevisibility (how the account was made and set, no value of the person).
  */
 export const SCRUBBED_USER_COLUMNS: Readonly<Record<string, string | boolean | null>> = {
   username: '',
@@ -50,6 +52,41 @@ export const SCRUBBED_USER_COLUMNS: Readonly<Record<string, string | boolean | n
   tncacceptedversion: '',
   tncacceptedon: null,
   alltncaccepted: null,
+  // Columns older Sunbird migrations added and later dropped (sunbird-utils; most by V1.123), still on
+  // tables whose drops never ran. Login times too: a record of the person's use, read by nothing now.
+  aadhaarno: '',
+  password: '',
+  temppassword: '',
+  accesscode: '',
+  fullname: '',
+  thumbnail: '',
+  profilesummary: '',
+  location: '',
+  state: '',
+  city: '',
+  zipcode: '',
+  language: null,
+  subject: null,
+  grade: null,
+  webpages: null,
+  designation: '',
+  institution: '',
+  types: null,
+  frameworkdata: '',
+  registryid: '',
+  maskemail: '',
+  maskphone: '',
+  prevemail: '',
+  prevphone: '',
+  freeupemail: '',
+  freeupphone: '',
+  tcstatus: '',
+  tcupdateddate: '',
+  tacstatus: false,
+  tacaccepteddate: null,
+  tacversionid: '',
+  lastlogintime: '',
+  currentlogintime: '',
 }
 
 /** What a hard deletion leaves of the user row: a tombstone other Sunbird data can still point at. Every other column goes to null. */
@@ -151,7 +188,8 @@ export class CassandraUserStore implements UserStore {
    * a schema change, so the table read here is a new object, and they are built again from it, also
    * in a process started before). The tombstone's: a column Sunbird adds later is nulled too. The
    * scrub's: the columns of SCRUBBED_USER_COLUMNS the table has, since Sunbird's own table has no
-   * `gender` or `avatar` (its V1.123 dropped them; migration 1 of a keyspace of our own has them),
+   * `gender` or `avatar` (its V1.123 dropped them with most of the old columns; migration 1 of a
+   * keyspace of our own has them),
    * and a column the table lacks holds nothing to blank.
    */
   private async statementsFromTable(): Promise<{ tombstone: string; scrub: { cql: string; values: unknown[] } }> {

@@ -395,6 +395,24 @@ describe('deletion:verify judges memberships, roles and the cache key as the pla
   })
 })
 
+describe('deletion:verify judges the columns older Sunbird tables still have', () => {
+  it('when a column of the person an older Sunbird release added (an Aadhaar number, a login time) holds a value after Sunbird’s deletion, then the profile line is residue', async () => {
+    const w = family()
+    const { verify } = await deleteParentAndVerify(w)
+    expect(residueOf((await verify()).rows)).toEqual([])
+
+    w.users.editProfile(PARENT, { aadhaarno: '123456789012', lastlogintime: '2026-01-05 10:00:00:000+0000', provider: 'state-board' })
+    const verification = await verify()
+
+    expect(verification.rows.find((row) => row.store === 'cassandra.user (profile)')).toEqual({
+      store: 'cassandra.user (profile)',
+      expected: 'no personal column',
+      found: '2 personal column(s) set',
+      residue: true,
+    })
+  })
+})
+
 describe('deletion:verify compares the contact hashes only under the key that made them', () => {
   const ROTATED_KEY = 'rotated-receipt-key-after-a-leak'
   const PARENT_EMAIL = 'asha.verma@example.org'

@@ -211,4 +211,51 @@ describe("db:migrate and Sunbird's user table", () => {
     ])
     expect({ status: after?.get('status'), isdeleted: after?.get('isdeleted'), updatedby: after?.get('updatedby') }).toEqual({ status: 2, isdeleted: true, updatedby: guardian })
   })
+
+  it("when Sunbird's deletion scrubs a user of a table older Sunbird migrations left columns on (their drops never ran), then those describing the person are blank too, and those naming organisations or settings are kept", async () => {
+    const ks = await sunbirdKeyspace()
+    const id = randomUUID()
+    // Columns of older Sunbird releases (sunbird-utils V1.0 to V1.123), with their types and a value each.
+    const old: Record<string, [type: string, value: unknown]> = {
+      aadhaarno: ['text', '123456789012'],
+      password: ['text', 'enc:secret'],
+      temppassword: ['text', 'enc:temp'],
+      accesscode: ['text', 'X1Y2'],
+      thumbnail: ['text', 'https://cdn.example.org/asha.jpg'],
+      profilesummary: ['text', 'Teacher of Marathi in Pune'],
+      location: ['text', 'Pune'],
+      language: ['list<text>', ['Marathi']],
+      subject: ['list<text>', ['Mathematics']],
+      grade: ['list<text>', ['Class 7']],
+      webpages: ['list<frozen<map<text, text>>>', [{ type: 'fb', url: 'https://facebook.com/asha' }]],
+      registryid: ['text', 'reg-42'],
+      tcstatus: ['text', 'ACCEPTED'],
+      tcupdateddate: ['text', '2018-01-01 10:00:00:000+0000'],
+      lastlogintime: ['text', '2019-05-01 10:00:00:000+0000'],
+      currentlogintime: ['text', '2019-05-02 10:00:00:000+0000'],
+      provider: ['text', 'state-board'],
+      regorgid: ['text', 'org-1'],
+      profilevisibility: ['map<text, text>', { email: 'private' }],
+    }
+    await admin.execute(
+      `ALTER TABLE ${ks}.user ADD (${Object.entries(old)
+        .map(([column, [type]]) => `${column} ${type}`)
+        .join(', ')})`,
+      [],
+      SLOW,
+    )
+    const row: Record<string, unknown> = { id, userid: id, firstname: 'Asha', status: 1, isdeleted: false, ...Object.fromEntries(Object.entries(old).map(([column, [, value]]) => [column, value])) }
+    await admin.execute(
+      `INSERT INTO ${ks}.user (${Object.keys(row).join(', ')}) VALUES (${Object.keys(row)
+        .map(() => '?')
+        .join(', ')})`,
+      Object.values(row),
+      { prepare: true },
+    )
+
+    await new CassandraUserStore(admin, ks).scrubProfile(id, { requestedBy: id, at: new Date() })
+
+    const after = (await admin.execute(`SELECT * FROM ${ks}.user WHERE id = ?`, [id], { prepare: true })).first()
+    expect(columnsHoldingAValue(after)).toEqual(['id', 'isdeleted', 'profilevisibility', 'provider', 'regorgid', 'status', 'updatedby', 'updateddate', 'userid'])
+  })
 })

@@ -36,7 +36,9 @@ describe('POST /api/user/v1/delete against the real Cassandra', () => {
       expect(after.user?.get('isdeleted')).toBe(true)
       expect(after.user?.get('updatedby')).toBe(user.id)
       expect(after.user?.get('updateddate')).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}:\d{3}\+0000$/)
-      for (const [column, value] of Object.entries(SCRUBBED_USER_COLUMNS)) expect(after.user?.get(column), column).toEqual(value)
+      // Only the columns the table has: the scrub also names columns older Sunbird tables still carry.
+      const columns = after.user?.keys() ?? []
+      for (const [column, value] of Object.entries(SCRUBBED_USER_COLUMNS).filter(([name]) => columns.includes(name))) expect(after.user?.get(column), column).toEqual(value)
       expect(after.lookups).toHaveLength(0)
       expect(after.identities).toHaveLength(0)
       const rowText = JSON.stringify(after.user)
