@@ -1,4 +1,4 @@
-import type { Client } from 'cassandra-driver'
+import { type Client, types } from 'cassandra-driver'
 import { describe, expect, it } from 'vitest'
 import { CassandraUserStore, SCRUBBED_USER_COLUMNS } from './cassandra-user-store.js'
 
@@ -104,10 +104,22 @@ const blankOf = (column: string, type: string): unknown => {
   return null
 }
 
-/** A client whose user table has these columns, recording each statement sent. */
-function clientWithUserTable(columns: string[]) {
+/** The driver's type code of a CQL type as this file spells it (collections by their kind). */
+const typeCode = (type: string): number => {
+  if (type === 'text') return types.dataTypes.text
+  if (type === 'boolean') return types.dataTypes.boolean
+  if (type === 'int') return types.dataTypes.int
+  if (type === 'timestamp') return types.dataTypes.timestamp
+  if (type.startsWith('list')) return types.dataTypes.list
+  if (type.startsWith('map')) return types.dataTypes.map
+  return types.dataTypes.custom
+}
+
+/** A client whose user table has these columns (of Sunbird's types unless given), recording each statement sent. */
+function clientWithUserTable(columns: string[], typed: Record<string, string> = {}) {
   const sent: { cql: string; params: unknown[] }[] = []
-  const table = { columns: columns.map((name) => ({ name })) }
+  const typeOfColumn = (name: string) => typed[name] ?? SUNBIRD_USER_COLUMNS_EVER[name]?.type ?? 'text'
+  const table = { columns: columns.map((name) => ({ name, type: { code: typeCode(typeOfColumn(name)) } })) }
   const client = {
     metadata: { getTable: async () => table },
     execute: async (cql: string, params: unknown[]) => {
@@ -149,5 +161,14 @@ describe('the profile scrub of a Sunbird deletion', () => {
         tacstatus: false,
       },
     ])
+  })
+
+  it('when a column has another type than its listed blank takes (an old migration made it so), then it is nulled rather than refused', async () => {
+    const columns = ['id', 'userid', 'status', 'isdeleted', 'updatedby', 'updateddate', 'firstname', 'lastlogintime', 'tacstatus']
+    const { client, sent } = clientWithUserTable(columns, { lastlogintime: 'timestamp', tacstatus: 'text' })
+
+    await new CassandraUserStore(client, 'sunbird').scrubProfile('user-1', { requestedBy: 'user-1', at: new Date('2026-01-01T00:00:00Z') })
+
+    expect(sent.map(blankedBy)).toEqual([{ firstname: '', lastlogintime: null, tacstatus: null }])
   })
 })

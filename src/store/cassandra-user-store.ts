@@ -92,6 +92,19 @@ export const SCRUBBED_USER_COLUMNS: Readonly<Record<string, string | boolean | n
 /** What a hard deletion leaves of the user row: a tombstone other Sunbird data can still point at. Every other column goes to null. */
 export const TOMBSTONE_COLUMNS: ReadonlySet<string> = new Set(['id', 'userid', 'status', 'isdeleted', 'createddate', 'updateddate', 'updatedby'])
 
+const TEXT_TYPES: ReadonlySet<number> = new Set([types.dataTypes.text, types.dataTypes.varchar, types.dataTypes.ascii])
+
+/**
+ * The blank a column gets: SCRUBBED_USER_COLUMNS' where the column's type takes it, else null. A
+ * table whose old migrations gave a column another type than the one listed ('' into a timestamp,
+ * false into text) would otherwise refuse the scrub, and every deletion with it.
+ */
+export function blankFor(blank: string | boolean | null, type: { code: number } | undefined): string | boolean | null {
+  if (blank === null || !type) return blank
+  if (typeof blank === 'string') return TEXT_TYPES.has(type.code) ? blank : null
+  return type.code === types.dataTypes.boolean ? blank : null
+}
+
 /**
  * How long an organisation's ORG_ADMIN list is reused. Finding them reads every ORG_ADMIN row of
  * the deployment (the role index has one value), and it only fills the event's suggested users:
@@ -199,9 +212,10 @@ export class CassandraUserStore implements UserStore {
       const names = table.columns.map((column) => column.name)
       const cleared = names.filter((name) => !TOMBSTONE_COLUMNS.has(name))
       const tombstone = `UPDATE ${this.keyspace}.user SET status = 2, isdeleted = true, userid = ?, updatedby = ?, updateddate = ?, ${cleared.map((name) => `"${name}" = null`).join(', ')} WHERE id = ?`
-      const blanked = Object.entries(SCRUBBED_USER_COLUMNS).filter(([name]) => names.includes(name))
+      const typeOf = new Map(table.columns.map((column) => [column.name, column.type as { code: number } | undefined]))
+      const blanked = Object.entries(SCRUBBED_USER_COLUMNS).filter(([name]) => typeOf.has(name))
       const scrub = `UPDATE ${this.keyspace}.user SET status = 2, isdeleted = true, updatedby = ?, updateddate = ?, ${blanked.map(([name]) => `${name} = ?`).join(', ')} WHERE id = ?`
-      this.fromTable = { table, tombstone, scrub: { cql: scrub, values: blanked.map(([, value]) => value) } }
+      this.fromTable = { table, tombstone, scrub: { cql: scrub, values: blanked.map(([name, value]) => blankFor(value, typeOf.get(name))) } }
     }
     return this.fromTable
   }
