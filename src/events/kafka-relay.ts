@@ -6,7 +6,7 @@ import { HeldBackEvents } from './held-back-events.js'
 import { MAX_WAITING_EVENTS, PartitionWaits } from './partition-waits.js'
 import { produceTimeouts } from './produce-timeouts.js'
 import { PublicationRecords } from './publication-records.js'
-import { type RelayProducer, relayKafkaClient, type TopicSettings } from './relay-kafka-client.js'
+import { messageOf, type RelayProducer, relayKafkaClient, type TopicSettings } from './relay-kafka-client.js'
 import { RetryBackoff } from './retry-backoff.js'
 import { recordBatchBytes, SMALLEST_SEND_BYTES, sendsOf } from './send-sizes.js'
 import { isTooLarge } from './too-large-refusal.js'
@@ -116,8 +116,6 @@ interface Connection {
 
 /** How a partition's sends of a pass ended; `unsent`: the entries not sent because Kafka could not be reached. */
 type PartitionOutcome = { kind: 'sent' | 'failed' | 'unrecorded'; recorded: string[] } | { kind: 'unreachable'; recorded: string[]; unsent: OutboxEntry[]; err: unknown }
-
-const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err))
 
 /**
  * Publishes what the outbox holds, a page at a time in listing order, and marks each entry (its

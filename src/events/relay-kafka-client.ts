@@ -56,3 +56,6 @@ export function relayKafkaClient(
     },
   }
 }
+
+/** What a failed Kafka call says, for the relay's logs and readings (kafkajs throws Errors; anything else as text). */
+export const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err))

@@ -1,7 +1,7 @@
 import type { PartitionMetadata } from 'kafkajs'
 import type { Logger } from '../logging/logger.js'
 import type { ServiceMetrics } from '../metrics/service-metrics.js'
-import type { TopicSettings } from './relay-kafka-client.js'
+import { messageOf, type TopicSettings } from './relay-kafka-client.js'
 import { judgeTopicDurability, replicationFactorOf, type TopicReplication } from './topic-durability.js'
 
 /** What a check of the topic's durability read, or why it could not (its error's message). */
@@ -9,8 +9,6 @@ type ReplicationRead = TopicReplication | { unread: string }
 
 /** When a check is said: at each connect, or at a recheck only when what it read changed. */
 export type SayDurability = 'always' | 'when-changed'
-
-const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err))
 
 /**
  * What `work` gives within `ms`, else 'late'; 'stopped' as soon as `stopping` is aborted. The work
