@@ -53,7 +53,7 @@ const managedUsers = managedUsersStep(personalStoreSteps)
 /**
  * Every step of a deletion, in the order they run. Adding a step: one file in this folder that
  * declares it (see step.ts), one line here (in personalStoreSteps when it erases a store of the
- * person), and its name in the steps of schemas/user-delete-status.response.json (a unit test
+ * person), and its name in the step names of schemas/deletion-request.json (a unit test
  * compares the two).
  */
 export const deletionSteps = [lock, ...personalStoreSteps, managedUsers, deleteUserEvent] as const satisfies readonly DeletionStep[]
