@@ -1,4 +1,4 @@
-import { BatchAttempts, type BatchAttemptDeps, itemAfter } from './batch-attempt.js'
+import { type AttemptOutcome, BatchAttempts, type BatchAttemptDeps, itemAfter } from './batch-attempt.js'
 import { JobBreakers } from './batch-breakers.js'
 import { JobCancelLooks } from './batch-cancel-looks.js'
 import { tally } from './batch-job.js'
@@ -33,6 +33,21 @@ export interface BatchRunnerDeps extends BatchAttemptDeps {
   /** Told when a job's breaker opens or closes. */
   onBreaker?(jobId: string, change: 'opened' | 'closed'): void
 }
+
+/** What one slice's work has come to so far: each step reads and updates it, and its end acts on it. */
+interface SliceWork {
+  /** No user of the slice is left pending so far: the slice is finished at the end, not given back. */
+  settled: boolean
+  /** The lease was lost (another instance may hold the slice): nothing more of it is written, not even given back. */
+  leaseLost: boolean
+  /** The job was shown running again after another instance's breaker (showRunning): once per slice, not per user. */
+  shownRunning: boolean
+  /** Every user's outcome, settled before or now: counted once the slice is done. */
+  outcomes: BatchItem[]
+}
+
+/** An attempt tried to the end: its outcome is the breaker's to hear and the item's to record. */
+type TriedOutcome = Extract<AttemptOutcome, { status: 'deleted' | 'cancelled' | 'failed' | 'fault' }>
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
@@ -222,103 +237,138 @@ export class BatchRunner {
   private async workSlice(job: BatchJob, slice: number, takenBefore: boolean, heldUntil: Date): Promise<void> {
     const { jobs, clock, settings } = this.deps
     const lease = new SliceLease({ jobs, clock, instanceId: this.deps.instanceId, leaseMs: settings.leaseMs }, job.id, slice, heldUntil)
-    let settled = true
-    let leaseLost = false
-    let shownRunning = false
-    // Every user's outcome, settled before or now: counted once the slice is done.
-    const outcomes: BatchItem[] = []
+    const work: SliceWork = { settled: true, leaseLost: false, shownRunning: false, outcomes: [] }
     try {
       for (const item of ownAccountLast(job, await jobs.items(job.id, slice))) {
         if (item.status !== 'pending') {
-          outcomes.push(item)
+          work.outcomes.push(item)
           continue
         }
-        // The creator's own account waits for every other user of the job to settle, then for
-        // OWN_ACCOUNT_DWELL_MS: the slice is given back meanwhile. Only a slice whose other users are
-        // all settled is skipped while the job's other slices are worked (and during the dwell): one
-        // with a user left pending (a fault) is taken again at the next pass, so that user is not kept waiting.
-        if (isOwnAccount(job, item)) {
-          const turn = settled ? await this.ownAccount.turn(job, slice) : 'others pending'
-          if (turn !== 'now') {
-            if (settled && turn === 'others pending') this.ownAccount.othersPending(job.id, slice)
-            settled = false
-            continue
-          }
-        }
-        const go = await this.waitForBreaker(job, lease)
-        if (go === 'lease lost' || go === 'stopped') {
-          if (go === 'lease lost')
-            leaseLost = true // another instance has it now
-          else settled = false
-          return
-        }
-        // Only an attempt the breaker let through may hold its probe: a cancelled job's passes it by.
-        const admission = go === 'cancelled' ? undefined : go
-        const giveBackProbe = () => admission && this.breakers.of(job.id).abandon(admission)
-        const outcome = await this.attempts.attempt(job, item, takenBefore || item.attempts > 0, lease)
-        if (outcome.status === 'unread' || outcome.status === 'unsettled') {
-          // The user stays pending with no try counted; the breaker hears the fault, as the attempt's
-          // own (a probe's reopens it for another cool-off, not given back to be taken at once again).
-          // A restarted job whose users all may have an earlier try meets an outage here: counted, it
-          // pauses the job instead of asking the dependency again for every user. Not a cancelled
-          // job's user, admitted or not: such a job begins no deletion, and its users spared by the
-          // cancel give every probe back, so a breaker it opened might never close (the job paused,
-          // its breaker reported open, for good); nor an outcome without admission, never the breaker's.
-          if (admission && !(outcome.status === 'unsettled' && outcome.ofCancelledJob)) await this.breakers.record(job.id, true, admission)
-          else giveBackProbe()
-          if (outcome.status === 'unsettled') this.reportUnsettled(job.id, item.userId, outcome)
-          settled = false
-          continue
-        }
-        // Any other outcome: the outage, as this user met it, is over (reportUnsettled).
-        this.unsettledReported.get(job.id)?.delete(item.userId)
-        if (outcome.status === 'lease lost' || outcome.status === 'stopped' || outcome.status === 'busy') {
-          // Not tried to the end: nothing to tell the breaker, and the user stays pending as they are.
-          giveBackProbe()
-          if (outcome.status === 'lease lost') {
-            leaseLost = true
-            return
-          }
-          settled = false
-          if (outcome.status === 'stopped') return
-          continue // busy: the others of the slice go on; this one is tried again when the slice is taken again
-        }
-        // Only an attempt the breaker let through tells it its outcome: not a user the cancel spared,
-        // nor one settled past the breaker for a cancelled job.
-        if (admission && outcome.status !== 'cancelled') await this.breakers.record(job.id, outcome.status === 'fault', admission)
-        else giveBackProbe()
-        // Another instance's breaker may have left the job reading paused (it stopped, or lost its
-        // slices, before its breaker closed): this one deletes with its own closed, so the job runs.
-        if (!shownRunning && admission === 'attempt' && outcome.status === 'deleted' && this.breakers.of(job.id).state(clock.now().getTime()) === 'closed') {
-          shownRunning = true
-          await jobs.setState(job.id, 'running').catch(() => undefined)
-        }
-        const recorded = itemAfter(item, outcome, settings.maxAttempts, clock)
-        // An outcome not recorded leaves the item pending in the store: the slice is not done, and
-        // the item's next try finds its request and records what became of it.
-        const stored = await jobs.recordItem(job.id, recorded, lease.heldUntil).then(
-          (landed) => (landed ? 'stored' : 'lease lost'),
-          (err: unknown) => {
-            this.deps.onError?.(err)
-            return 'failed'
-          },
-        )
-        if (stored === 'lease lost') {
-          leaseLost = true
-          return
-        }
-        if (recorded.status === 'pending' || stored === 'failed') settled = false
-        else outcomes.push(recorded)
+        if (isOwnAccount(job, item) && !(await this.ownAccountTurnNow(job, slice, work))) continue
+        if ((await this.workUser(job, item, takenBefore, lease, work)) === 'slice ends') return
       }
-      if (settled && !this.stopping && !(await jobs.finishSlice(job.id, slice, tally(outcomes), lease.heldUntil))) leaseLost = true
+      if (work.settled && !this.stopping && !(await jobs.finishSlice(job.id, slice, tally(work.outcomes), lease.heldUntil))) work.leaseLost = true
     } catch (err) {
       // Its users could not be listed, or its finish failed: given back at once for another pass,
       // not held idle until the lease runs out.
-      settled = false
+      work.settled = false
       throw err
     } finally {
-      if (!leaseLost && (!settled || this.stopping)) await jobs.releaseSlice(job.id, slice, this.deps.instanceId).catch(() => undefined)
+      if (!work.leaseLost && (!work.settled || this.stopping)) await jobs.releaseSlice(job.id, slice, this.deps.instanceId).catch(() => undefined)
     }
+  }
+
+  /**
+   * The creator's own account waits for every other user of the job to settle, then for
+   * OWN_ACCOUNT_DWELL_MS: the slice is given back meanwhile. Only a slice whose other users are
+   * all settled is skipped while the job's other slices are worked (and during the dwell): one
+   * with a user left pending (a fault) is taken again at the next pass, so that user is not kept waiting.
+   */
+  private async ownAccountTurnNow(job: BatchJob, slice: number, work: SliceWork): Promise<boolean> {
+    const turn = work.settled ? await this.ownAccount.turn(job, slice) : 'others pending'
+    if (turn === 'now') return true
+    if (work.settled && turn === 'others pending') this.ownAccount.othersPending(job.id, slice)
+    work.settled = false
+    return false
+  }
+
+  /** One pending user: waits for the breaker, tries them, and settles what their try came to. */
+  private async workUser(job: BatchJob, item: BatchItem, takenBefore: boolean, lease: SliceLease, work: SliceWork): Promise<'next user' | 'slice ends'> {
+    const go = await this.waitForBreaker(job, lease)
+    if (go === 'lease lost' || go === 'stopped') {
+      if (go === 'lease lost')
+        work.leaseLost = true // another instance has it now
+      else work.settled = false
+      return 'slice ends'
+    }
+    // Only an attempt the breaker let through may hold its probe: a cancelled job's passes it by.
+    const admission = go === 'cancelled' ? undefined : go
+    const outcome = await this.attempts.attempt(job, item, takenBefore || item.attempts > 0, lease)
+    if (outcome.status === 'unread' || outcome.status === 'unsettled') {
+      await this.leftUnsettled(job.id, item, outcome, admission)
+      work.settled = false
+      return 'next user'
+    }
+    // Any other outcome: the outage, as this user met it, is over (reportUnsettled).
+    this.unsettledReported.get(job.id)?.delete(item.userId)
+    if (outcome.status === 'lease lost' || outcome.status === 'stopped' || outcome.status === 'busy') return this.notTriedToTheEnd(job.id, outcome.status, admission, work)
+    await this.tellBreaker(job.id, outcome, admission)
+    await this.showRunning(job.id, outcome, admission, work)
+    return this.recordOutcome(job.id, item, outcome, lease, work)
+  }
+
+  /**
+   * The user stays pending with no try counted; the breaker hears the fault, as the attempt's
+   * own (a probe's reopens it for another cool-off, not given back to be taken at once again).
+   * A restarted job whose users all may have an earlier try meets an outage here: counted, it
+   * pauses the job instead of asking the dependency again for every user. Not a cancelled
+   * job's user, admitted or not: such a job begins no deletion, and its users spared by the
+   * cancel give every probe back, so a breaker it opened might never close (the job paused,
+   * its breaker reported open, for good); nor an outcome without admission, never the breaker's.
+   */
+  private async leftUnsettled(jobId: string, item: BatchItem, outcome: Extract<AttemptOutcome, { status: 'unread' | 'unsettled' }>, admission: Admission | undefined): Promise<void> {
+    if (admission && !(outcome.status === 'unsettled' && outcome.ofCancelledJob)) await this.breakers.record(jobId, true, admission)
+    else this.giveBackProbe(jobId, admission)
+    if (outcome.status === 'unsettled') this.reportUnsettled(jobId, item.userId, outcome)
+  }
+
+  /** Not tried to the end: nothing to tell the breaker, and the user stays pending as they are. */
+  private notTriedToTheEnd(jobId: string, status: 'lease lost' | 'stopped' | 'busy', admission: Admission | undefined, work: SliceWork): 'next user' | 'slice ends' {
+    this.giveBackProbe(jobId, admission)
+    if (status === 'lease lost') {
+      work.leaseLost = true
+      return 'slice ends'
+    }
+    work.settled = false
+    if (status === 'stopped') return 'slice ends'
+    return 'next user' // busy: the others of the slice go on; this one is tried again when the slice is taken again
+  }
+
+  /**
+   * Only an attempt the breaker let through tells it its outcome: not a user the cancel spared,
+   * nor one settled past the breaker for a cancelled job.
+   */
+  private async tellBreaker(jobId: string, outcome: TriedOutcome, admission: Admission | undefined): Promise<void> {
+    if (admission && outcome.status !== 'cancelled') await this.breakers.record(jobId, outcome.status === 'fault', admission)
+    else this.giveBackProbe(jobId, admission)
+  }
+
+  /**
+   * Another instance's breaker may have left the job reading paused (it stopped, or lost its
+   * slices, before its breaker closed): this one deletes with its own closed, so the job runs.
+   */
+  private async showRunning(jobId: string, outcome: TriedOutcome, admission: Admission | undefined, work: SliceWork): Promise<void> {
+    if (!work.shownRunning && admission === 'attempt' && outcome.status === 'deleted' && this.breakers.of(jobId).state(this.deps.clock.now().getTime()) === 'closed') {
+      work.shownRunning = true
+      await this.deps.jobs.setState(jobId, 'running').catch(() => undefined)
+    }
+  }
+
+  /**
+   * Records what became of the user. An outcome not recorded leaves the item pending in the store:
+   * the slice is not done, and the item's next try finds its request and records what became of it.
+   */
+  private async recordOutcome(jobId: string, item: BatchItem, outcome: TriedOutcome, lease: SliceLease, work: SliceWork): Promise<'next user' | 'slice ends'> {
+    const recorded = itemAfter(item, outcome, this.deps.settings.maxAttempts, this.deps.clock)
+    const stored = await this.deps.jobs.recordItem(jobId, recorded, lease.heldUntil).then(
+      (landed) => (landed ? 'stored' : 'lease lost'),
+      (err: unknown) => {
+        this.deps.onError?.(err)
+        return 'failed'
+      },
+    )
+    if (stored === 'lease lost') {
+      work.leaseLost = true
+      return 'slice ends'
+    }
+    if (recorded.status === 'pending' || stored === 'failed') work.settled = false
+    else work.outcomes.push(recorded)
+    return 'next user'
+  }
+
+  /** An admitted attempt that tells the breaker nothing gives its admission (a probe) back. */
+  private giveBackProbe(jobId: string, admission: Admission | undefined): void {
+    if (admission) this.breakers.of(jobId).abandon(admission)
   }
 
   /**
