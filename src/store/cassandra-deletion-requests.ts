@@ -1,73 +1,19 @@
 import { type Client, types } from 'cassandra-driver'
-import {
-  type DeletionReceipt,
-  type DeletionRequest,
-  isFinished,
-  type PlanName,
-  type RequestIdChosenBy,
-  type RequestState,
-  STEPS,
-  type StepName,
-  type StepOutcome,
-} from '../deletion/deletion-request.js'
+import { type DeletionReceipt, type DeletionRequest, isFinished, type PlanName, type RequestIdChosenBy, type RequestState, type StepName, type StepOutcome } from '../deletion/deletion-request.js'
 import { CREATE_SETTLED_WITHIN_MS, type DeletionRequestStore, type OpenEntry } from '../deletion/ports.js'
 import { DependencyUnavailableError } from '../deletion/errors.js'
 import { fencedLease, LeaseLostError } from '../deletion/lease.js'
 import { BackgroundSettles } from './background-settles.js'
 import { IDEMPOTENT, runCassandra, writeTogether } from './cassandra-call.js'
+import { requestOfRow } from './deletion-request-row.js'
 import { type DeletionRequestStatements, deletionRequestStatements } from './deletion-request-statements.js'
 import { keptRequest, keptValue } from './open-entry-kept-request.js'
 import { OpenListRing, openEntryOf } from './open-list-ring.js'
 import { pauseBeforeSettleRound, SETTLE_BUDGET_MS } from './settle-rounds.js'
-import { readSchemaCheckedReceipt } from './stored-receipt.js'
 import { stampedWithin, WriteStamps } from './write-stamps.js'
 
 /** A lease nobody holds: the epoch. */
 const NO_LEASE = new Date(0)
-
-/**
- * The recorded outcomes of a user_deletion_request row (its steps and eventpublishedat columns), in
- * the order the steps run (Cassandra returns map keys sorted); the relay's confirmation that the
- * event is on the topic, kept in its own column, reads as the event's outcome.
- */
-export function recordedSteps(row: types.Row): DeletionRequest['steps'] {
-  const recorded = (row.get('steps') as Record<string, string> | null) ?? {}
-  const steps: DeletionRequest['steps'] = Object.fromEntries(STEPS.filter((step) => recorded[step] !== undefined).map((step) => [step, JSON.parse(recorded[step] as string) as StepOutcome]))
-  const publishedAt = row.get('eventpublishedat') as Date | null
-  if (publishedAt) steps.event = { status: 'done', action: 'published', at: publishedAt.toISOString() }
-  return steps
-}
-
-/** A request row as the domain reads it; a receipt that is not one (readSchemaCheckedReceipt) is left out, and `onUnreadableReceipt` told. */
-function toRequest(row: types.Row, onUnreadableReceipt: (requestId: string) => void): DeletionRequest {
-  const id = row.get('id') as string
-  const receipt = readSchemaCheckedReceipt(row.get('receipt') as string | null)
-  if (receipt === 'unreadable') onUnreadableReceipt(id)
-  const reason = row.get('reason') as string | null
-  const cancelledBy = row.get('cancelledby') as string | null
-  const erasePlan = row.get('eraseplan') as Exclude<PlanName, 'soft'> | null
-  const eraseAt = row.get('eraseat') as Date | null
-  return {
-    id,
-    userId: row.get('userid') as string,
-    requestedBy: row.get('requestedby') as string,
-    state: row.get('state') as RequestState,
-    // Requests written before modes existed are Sunbird's deletion.
-    plan: (row.get('plan') as PlanName | null) ?? 'sunbird',
-    ...(erasePlan && eraseAt && { schedule: { plan: erasePlan, eraseAt } }),
-    steps: recordedSteps(row),
-    target: {
-      rootOrgId: (row.get('rootorgid') as string | null) ?? null,
-      managedBy: (row.get('managedby') as string | null) ?? null,
-      organisationIds: (row.get('organisationids') as string[] | null) ?? [],
-    },
-    createdAt: row.get('createdat') as Date,
-    updatedAt: row.get('updatedat') as Date,
-    ...(reason ? { reason } : {}),
-    ...(receipt && receipt !== 'unreadable' && { receipt }),
-    ...(cancelledBy ? { cancelledBy } : {}),
-  }
-}
 
 /** Step outcomes as the steps map stores them: JSON per step. */
 const encodeSteps = (outcomes: Partial<Record<StepName, StepOutcome>>): Record<string, string> => Object.fromEntries(Object.entries(outcomes).map(([step, outcome]) => [step, JSON.stringify(outcome)]))
@@ -101,7 +47,7 @@ export class CassandraDeletionRequests implements DeletionRequestStore {
   }
 
   private readonly requestFromRow = (row: types.Row): DeletionRequest =>
-    toRequest(row, (requestId) => {
+    requestOfRow(row, (requestId) => {
       if (this.toldUnreadable.has(requestId)) return
       this.toldUnreadable.add(requestId)
       this.events.onUnreadableReceipt?.(requestId)

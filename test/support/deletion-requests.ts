@@ -1,5 +1,5 @@
 import type { Client } from 'cassandra-driver'
-import { recordedSteps } from '../../src/store/cassandra-deletion-requests.js'
+import { recordedSteps } from '../../src/store/deletion-request-row.js'
 import type { Harness } from './harness.js'
 import { TEST_KEYSPACE } from './test-env.js'
 
