@@ -1,5 +1,6 @@
 import { errors as searchErrors } from '@opensearch-project/opensearch'
 import { asksForHelp } from '../../src/shared/asks-for-help.js'
+import { ColumnTypeMismatchError } from '../../src/store/column-addition.js'
 import { MigrationLockError } from '../../src/store/migration-lock.js'
 import { whyNotVerified } from '../../src/verification/deletion-verify-command.js'
 
@@ -14,6 +15,8 @@ function whyStopped(err: unknown): string {
   if (err instanceof searchErrors.ResponseError) return `search refused a request (HTTP ${err.statusCode ?? 'no status'})`
   // Worded by this service, one line: the lock's holder (a host, a process id) and times, no data.
   if (err instanceof MigrationLockError) return err.message
+  // Worded by this service, one line: a table, a column and two CQL types, no data.
+  if (err instanceof ColumnTypeMismatchError) return err.message
   return whyNotVerified(err)
 }
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { type Client, errors } from 'cassandra-driver'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createCassandraClient } from '../../src/store/cassandra-client.js'
-import { addColumn, addColumnIfMissing, type SchemaChangeRunner } from '../../src/store/column-addition.js'
+import { addColumn, addColumnIfMissing, ColumnTypeMismatchError, type SchemaChangeRunner } from '../../src/store/column-addition.js'
 import { awaitSchemaAgreement } from '../../src/store/migrations.js'
 import { testConfig } from '../support/harness.js'
 
@@ -74,6 +74,50 @@ describe('addColumnIfMissing: a migration adds a column only where the table lac
 
     expect(sent).toEqual([])
     expect(await columnsOf(table)).toEqual({ id: 'text', usertype: 'text', locationids: 'list<text>' })
+  })
+
+  it("when the table has the column in Cassandra's own spelling of the same type (varchar, spaces, frozen inside a collection, a tuple), then nothing is sent", async () => {
+    const table = await newTable(', name varchar, accepted map<text,text>, framework map<text, frozen<list<text>>>, since timestamp, pair tuple<int, text>, tree frozen<map<text, frozen<list<text>>>>')
+    const { runner, sent } = recordingRunner(admin)
+
+    await addColumnIfMissing(admin, addColumn(ks, table, 'name', 'text'), runner)
+    await addColumnIfMissing(admin, addColumn(ks, table, 'accepted', 'map<varchar, text>'), runner)
+    await addColumnIfMissing(admin, addColumn(ks, table, 'framework', 'map<text, frozen<list<varchar>>>'), runner)
+    await addColumnIfMissing(admin, addColumn(ks, table, 'since', 'TIMESTAMP'), runner)
+    await addColumnIfMissing(admin, addColumn(ks, table, 'pair', 'tuple<int,text>'), runner)
+    await addColumnIfMissing(admin, addColumn(ks, table, 'tree', 'frozen<map<text, list<text>>>'), runner)
+
+    expect(sent).toEqual([])
+  })
+
+  it('when the table has the column with another type, then the migration stops naming the table, the column and both types, and nothing is sent', async () => {
+    const table = await newTable(', usertype int, tags map<text, text>')
+    const { runner, sent } = recordingRunner(admin)
+
+    const scalar = await addColumnIfMissing(admin, addColumn(ks, table, 'usertype', 'text'), runner).catch((err: unknown) => err)
+    const collection = await addColumnIfMissing(admin, addColumn(ks, table, 'tags', 'map<text, int>'), runner).catch((err: unknown) => err)
+
+    expect(scalar).toBeInstanceOf(ColumnTypeMismatchError)
+    expect((scalar as Error).message).toBe(
+      `column usertype of table ${ks}.${table} exists as int, but the migration adds it as text: change the column to that type (or drop it) and run db:migrate again`,
+    )
+    expect(collection).toBeInstanceOf(ColumnTypeMismatchError)
+    expect((collection as Error).message).toContain(`column tags of table ${ks}.${table} exists as map<text, text>, but the migration adds it as map<text, int>`)
+    expect(sent).toEqual([])
+    expect(await columnsOf(table)).toEqual({ id: 'text', usertype: 'int', tags: 'map<text, text>' })
+  })
+
+  it('when another run adds the column with another type between the look and the addition, then the refused addition stops the migration with the types', async () => {
+    const table = await newTable()
+    const { runner, sent } = recordingRunner(admin, async () => {
+      await admin.execute(`ALTER TABLE ${ks}.${table} ADD owed text`, [], SLOW)
+    })
+
+    const failure = await addColumnIfMissing(admin, addColumn(ks, table, 'owed', 'int'), runner).catch((err: unknown) => err)
+
+    expect(sent).toEqual([{ cql: `ALTER TABLE ${ks}.${table} ADD owed int`, refused: true }])
+    expect(failure).toBeInstanceOf(ColumnTypeMismatchError)
+    expect((failure as Error).message).toContain('exists as text, but the migration adds it as int')
   })
 
   it('when two runs, each with its own connection, both find the column missing and both add it, then the one Cassandra refuses finds it added and both succeed', async () => {

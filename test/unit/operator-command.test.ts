@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { OPERATOR_EXIT, runWithoutArguments } from '../../scripts/lib/operator-command.js'
 import { ConfigError } from '../../src/config/load-config.js'
 import { DependencyUnavailableError, WordedCause } from '../../src/deletion/errors.js'
+import { addColumn, ColumnTypeMismatchError } from '../../src/store/column-addition.js'
 import { MigrationLockError } from '../../src/store/migration-lock.js'
 
 async function run(args: string[], work: () => Promise<void>) {
@@ -72,6 +73,11 @@ describe('runWithoutArguments (db:migrate, db:seed, search:migrate)', () => {
       'the migration lock held by another run past the wait',
       new MigrationLockError('the migration lock (sunbird.schema_migration_lock) is still held by deploy-a/pid 41/0c1d2e3f since 2026-12-06T16:00:00.000Z after waiting 600 s'),
       'db:migrate: the migration lock (sunbird.schema_migration_lock) is still held by deploy-a/pid 41/0c1d2e3f since 2026-12-06T16:00:00.000Z after waiting 600 s',
+    ],
+    [
+      'a column there already with another type than the migration adds',
+      new ColumnTypeMismatchError(addColumn('sunbird', 'user', 'usertype', 'text'), 'int'),
+      'db:migrate: column usertype of table sunbird.user exists as int, but the migration adds it as text: change the column to that type (or drop it) and run db:migrate again',
     ],
     ['anything else', new TypeError('fetch failed learner@example.org'), 'db:migrate: unexpected TypeError'],
   ])('when the work stops with %s, then exit 1 and one line saying why, no stack trace and no message of the driver', async (_what, failure, line) => {
