@@ -6,7 +6,7 @@ import type { DeletionReceipt } from '../deletion/deletion-request.js'
 import type { AuditRecord } from '../deletion/ports.js'
 import { receiptSha256 } from '../deletion/receipt-digest.js'
 import { readSchemaCheckedReceipt } from '../store/stored-receipt.js'
-import { checkReceipt, checkReceiptAgain, type ReceiptCheck, ReceiptDigestsInTrail, readReceiptToAudit, verdictWithReceipts, whyNoReceiptVerdict } from './receipt-against-trail.js'
+import { checkReceipt, checkReceiptAgain, type ReceiptCheck, ReceiptDigestsInTrail, readReceiptToAudit, UnreadableReceipt, verdictWithReceipts, whyNoReceiptVerdict } from './receipt-against-trail.js'
 
 const USER = '5a5e3b4e-1d6c-4c1a-9d2e-0a8f1c2b3d41'
 const DIGEST_A = 'a'.repeat(64)
@@ -174,6 +174,17 @@ describe('checkReceipt and the verdict it adds to', () => {
     expect(readSchemaCheckedReceipt('null')).toBe('unreadable')
     expect(checkReceipt('req-1', stored, [])).toEqual({ requestId: 'req-1', matches: false, storedSha256: createHash('sha256').update('null', 'utf8').digest('hex') })
   })
+
+  it.each(['0', '"x"', '[]', 'true', '[{"requestId":"req-1"}]'])(
+    'when the stored receipt is JSON but no object (%s), then it is read as unreadable, as JSON null is: a mismatch by the digest of that text',
+    (text) => {
+      const stored = readReceiptToAudit(text)
+
+      expect(stored).toBeInstanceOf(UnreadableReceipt)
+      expect(readSchemaCheckedReceipt(text)).toBe('unreadable')
+      expect(checkReceipt('req-1', stored, [])).toEqual({ requestId: 'req-1', matches: false, storedSha256: createHash('sha256').update(text, 'utf8').digest('hex') })
+    },
+  )
 
   it('when there is no request, no receipt, or no committing record, then there is no verdict, said by count without the ids', () => {
     expect(checkReceipt('req-1', readReceiptToAudit(undefined), [])).toBe('no such request')

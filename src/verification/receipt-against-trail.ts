@@ -96,8 +96,8 @@ export type StoredReceipt = DeletionReceipt | UnreadableReceipt
  * A request's receipt text as stored (user_deletion_request.receipt) as audit:verify holds it against
  * the trail (checkReceipt), any JSON kept as parsed, unlike the service's schema check (readSchemaCheckedReceipt):
  * undefined, no such request; null, it has none (not completed or partial; empty, as the status
- * route reads it); UnreadableReceipt when it is not JSON, or is JSON null, which the service never
- * stores and reads as unreadable, not as none.
+ * route reads it); UnreadableReceipt when it is not JSON, or is JSON but no object (null, a number,
+ * a string, an array, true), which the service never stores and reads as unreadable, not as none.
  */
 export function readReceiptToAudit(text: string | null | undefined): StoredReceipt | null | undefined {
   if (text === undefined) return undefined
@@ -108,7 +108,8 @@ export function readReceiptToAudit(text: string | null | undefined): StoredRecei
   } catch {
     parsed = null
   }
-  return parsed === null ? new UnreadableReceipt(createHash('sha256').update(text, 'utf8').digest('hex')) : (parsed as DeletionReceipt)
+  const isObject = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+  return !isObject ? new UnreadableReceipt(createHash('sha256').update(text, 'utf8').digest('hex')) : (parsed as DeletionReceipt)
 }
 
 /** The record that settles a receipt of each state a stored receipt can have (buildReceipt makes only these two). */
