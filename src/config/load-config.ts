@@ -1,6 +1,6 @@
 import { isAbsolute, resolve } from 'node:path'
 import { Load } from 'config/lib/util.js'
-import { createSchemaRegistry } from '../schemas/schema-registry.js'
+import { sharedAllErrorsSchemaRegistry } from '../schemas/schema-registry.js'
 import { searchNodeUrls } from '../search/search-client.js'
 import type { Config, DeepPartial } from './config.js'
 import { configDir, projectRoot } from './project-root.js'
@@ -118,7 +118,8 @@ export function loadConfig(overrides: DeepPartial<Config> = {}, options: LoadCon
     throw new ConfigError(`invalid configuration:\n  ${err instanceof Error ? err.message : String(err)}`, { cause: err })
   }
   const production = nodeEnv.includes('production')
-  const registry = createSchemaRegistry({ allErrors: true })
+  // Every error, so one message lists every bad setting.
+  const registry = sharedAllErrorsSchemaRegistry()
   const merged = normalise(mergeDeep(structuredClone(loaded), overrides as Plain), production)
   const validate = registry.validator<Config>('config')
   if (!validate(merged)) {

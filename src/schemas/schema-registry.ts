@@ -53,13 +53,24 @@ export function createSchemaRegistry(options: { allErrors?: boolean } = {}): Sch
 }
 
 let shared: SchemaRegistry | undefined
+let sharedAllErrors: SchemaRegistry | undefined
 
 /**
  * The process's one registry (first error only), built on first use: compiling every schema in
  * schemas/ takes time and memory, so the service's parts and the CLIs share it. Tests that want
- * their own (or allErrors) call createSchemaRegistry.
+ * their own call createSchemaRegistry.
  */
 export function sharedSchemaRegistry(): SchemaRegistry {
   shared ??= createSchemaRegistry()
   return shared
+}
+
+/**
+ * The process's one registry that reports every error, built on first use: the configuration's
+ * check lists every bad setting at once (loadConfig runs more than once in a process: the service,
+ * its tools, the tests), so it is built once like the first-error one.
+ */
+export function sharedAllErrorsSchemaRegistry(): SchemaRegistry {
+  sharedAllErrors ??= createSchemaRegistry({ allErrors: true })
+  return sharedAllErrors
 }
