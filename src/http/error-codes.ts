@@ -278,6 +278,14 @@ export const errorCodes = {
     description:
       'A session-cookie call (`DELETE /api/users/{user_id}`) from an `Origin` not in `SESSION_ALLOWED_ORIGINS`, or marked `Sec-Fetch-Site: cross-site`: refused as cross-site request forgery before the cookie is read.',
   },
+  MANAGED_USER_TOKEN_REFUSED: {
+    status: 403,
+    responseCode: 'FORBIDDEN',
+    err: 'UOS_USRDLT0141',
+    errmsg: 'X-Authenticated-For is not a valid token of a user you manage.',
+    description:
+      "On the REST routes that take the person's token in `Authorization: Bearer`: that token is valid, but the managed user's token in `X-Authenticated-For` is refused (forged, expired, without `parentId`, or of a user deleted for good). No `WWW-Authenticate`: the access token is not at fault, and refreshing it would not help. (The Sunbird routes answer this 401 `UOS_0070`, as Sunbird does.)",
+  },
   API_NOT_FOUND: {
     status: 404,
     responseCode: 'RESOURCE_NOT_FOUND',

@@ -12,6 +12,7 @@ export const REST_ERROR_BODIES: Record<string, Partial<Record<ErrorCode, unknown
     UNAUTHORIZED: { detail: 'Authentication credentials were not provided or are not valid.' },
     STEP_UP_REQUIRED: { detail: 'A more recent login is required to delete this account.' },
     FORBIDDEN: { detail: 'You do not have permission to perform this action.' },
+    MANAGED_USER_TOKEN_REFUSED: { detail: 'X-Authenticated-For is not a valid token of a user you manage.' },
     SERVICE_UNAVAILABLE: { detail: 'Service temporarily unavailable, try again later.' },
     SERVER_ERROR: { detail: 'A server error occurred.' },
   },

@@ -1,10 +1,20 @@
 import { InvalidCredentialsError } from '../../auth/auth-errors.js'
 import { bearerToken } from '../../auth/compact-jwt.js'
 import type { Caller } from '../../deletion/caller.js'
+import { ApiError } from '../api-error.js'
 import { bearerChallenge } from './bearer-challenge.js'
 import type { CredentialScheme } from './credential-scheme.js'
 import { MANAGED_USER_PARAMETER } from './gateway-and-user-token.js'
 import { lockOutPerson, loginOf, personCaller, refusedAsUnauthorized, withManagedUser } from './person-token.js'
+
+/**
+ * X-Authenticated-For refused while the person's own token is valid: 403, not the 401 whose
+ * `invalid_token` challenge would blame the access token (RFC 6750 §3.1), which the client would
+ * then refresh and send again in vain. The reason goes to the log only.
+ */
+function managedUserTokenRefused(reason: string): ApiError {
+  return new ApiError('MANAGED_USER_TOKEN_REFUSED', { reason })
+}
 
 /** The consumer a caller of this scheme acts through: there is no gateway, the person calls directly. */
 const DIRECT = 'keycloak-bearer'
@@ -13,7 +23,8 @@ const DIRECT = 'keycloak-bearer'
  * The person's Keycloak access token alone, in `Authorization: Bearer …` (no gateway token), as
  * REST clients of other deletion APIs send it; a managing parent adds the managed user's token in
  * X-Authenticated-For as on the Sunbird route. Verified, parsed and locked out exactly as the
- * Sunbird route's user token. An Idempotency-Key belongs to the person.
+ * Sunbird route's user token; a refused X-Authenticated-For is its own 403. An Idempotency-Key
+ * belongs to the person.
  */
 export const keycloakBearer: CredentialScheme<Caller> = {
   name: 'keycloak-bearer',
@@ -33,14 +44,20 @@ export const keycloakBearer: CredentialScheme<Caller> = {
   },
 
   async authenticate(c, verifiers) {
-    return refusedAsUnauthorized(async () => {
+    const caller = await refusedAsUnauthorized(async () => {
       const token = bearerToken(c.req.header('authorization'))
       if (!token) throw new InvalidCredentialsError('user-token', 'missing')
-      return withManagedUser(await personCaller(token, DIRECT, verifiers, { direct: true }), c.req.header('x-authenticated-for'), verifiers)
+      return personCaller(token, DIRECT, verifiers, { direct: true })
     })
+    try {
+      return await withManagedUser(caller, c.req.header('x-authenticated-for'), verifiers)
+    } catch (err) {
+      if (err instanceof InvalidCredentialsError) throw managedUserTokenRefused(err.message)
+      throw err
+    }
   },
 
-  lockOut: lockOutPerson,
+  lockOut: (caller, verifiers, options) => lockOutPerson(caller, verifiers, options, managedUserTokenRefused),
   challenge: bearerChallenge,
   idempotencyOwner: (caller) => `user:${caller.userId}`,
   person: loginOf,

@@ -47,9 +47,15 @@ export async function withManagedUser(caller: Caller, forToken: string | undefin
  * the managed user's own deletion is restorable (soft) it is let in where a soft-deleted person is
  * (cancel, finishing the deletion), and by the parent it names where the operation admits that
  * (export, status); refused once they are deleted for good or locked out by their manager's grace
- * period, and on Sunbird's own delete route (its answer stays as it was).
+ * period, and on Sunbird's own delete route (its answer stays as it was). That refusal is the 401
+ * of the error table unless the scheme answers it otherwise (`refuseManagedUser`).
  */
-export async function lockOutPerson(caller: Caller, verifiers: Verifiers, { admitSoftDeleted, admitSoftDeletedManagedUser = false }: LockOutOptions): Promise<Caller> {
+export async function lockOutPerson(
+  caller: Caller,
+  verifiers: Verifiers,
+  { admitSoftDeleted, admitSoftDeletedManagedUser = false }: LockOutOptions,
+  refuseManagedUser: (reason: string) => ApiError = unauthorized,
+): Promise<Caller> {
   // Refused as refusedAsUnauthorized would refuse, without wrapping the check in a second async function.
   const standing = await verifiers.deletedUsers.standing(caller.userId)
   const admitted = standing === 'restorable' && admitSoftDeleted
@@ -58,7 +64,7 @@ export async function lockOutPerson(caller: Caller, verifiers: Verifiers, { admi
     const child = await verifiers.deletedUsers.standing(caller.managedUser.userId)
     const parentActs = caller.managedUser.parentId === caller.userId
     const childAdmitted = child === 'restorable' && (admitSoftDeleted || (admitSoftDeletedManagedUser && parentActs))
-    if (child !== 'active' && !childAdmitted) throw unauthorized(refusalText('for-token', 'user is deleted'))
+    if (child !== 'active' && !childAdmitted) throw refuseManagedUser(refusalText('for-token', 'user is deleted'))
   }
   // What this operation admits goes with the caller: a deletion landing while the call runs is judged by it (lockedOutBy).
   return { ...caller, ...(admitted && { softDeleted: true }), ...(!admitSoftDeleted && { softDeletedRefused: true }) }
