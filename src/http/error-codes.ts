@@ -286,6 +286,15 @@ export const errorCodes = {
     description:
       "On the REST routes that take the person's token in `Authorization: Bearer`: that token is valid, but the managed user's token in `X-Authenticated-For` is refused (forged, expired, without `parentId`, or of a user deleted for good). No `WWW-Authenticate`: the access token is not at fault, and refreshing it would not help. (The Sunbird routes answer this 401 `UOS_0070`, as Sunbird does.)",
   },
+  MALFORMED_AUTHORIZATION: {
+    status: 400,
+    responseCode: 'CLIENT_ERROR',
+    err: 'UOS_USRDLT0142',
+    errmsg: 'Authorization should be one header: Bearer and one token.',
+    description:
+      'On the REST routes that take `Authorization: Bearer`: the header names the Bearer scheme but holds more than one token, most often because two `Authorization` headers were sent (they arrive joined). RFC 6750 §3.1 `invalid_request`: the request is malformed, a new token would not help. A header of another scheme, or `Bearer` with no token, is a missing token (401, bare `Bearer` challenge).',
+    headers: { 'WWW-Authenticate': 'Bearer error="invalid_request"' },
+  },
   API_NOT_FOUND: {
     status: 404,
     responseCode: 'RESOURCE_NOT_FOUND',

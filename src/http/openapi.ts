@@ -300,7 +300,7 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
         'WWW-Authenticate': {
           description:
             'Step-up’s 401 (RFC 9470), on every route that has step-up: `Bearer error="insufficient_user_authentication", max_age=…`: log in again, at most `max_age` seconds before the retry. ' +
-            'On the REST routes that take `Authorization: Bearer` every other 401 challenges too (RFC 6750): `Bearer` when no token was sent, `Bearer error="invalid_token"` when the one sent was refused. ' +
+            'On the REST routes that take `Authorization: Bearer` every other 401 challenges too (RFC 6750): `Bearer` when no token was sent, `Bearer error="invalid_token"` when the one sent was refused; their 400 `UOS_USRDLT0142` (two `Authorization` headers, or more than one token in one) is `Bearer error="invalid_request"`. ' +
             "The other 401s of the Sunbird routes (whose answers are Sunbird's) and of the session-cookie route (no HTTP authentication scheme fits a cookie) carry none.",
           schema: { type: 'string' },
           example: 'Bearer error="insufficient_user_authentication", max_age=300',

@@ -1,7 +1,10 @@
+import type { Server } from 'node:http'
+import { type ServerType, serve } from '@hono/node-server'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Harness, startHarness } from '../support/harness.js'
+import { type Harness, startHarness, trustedConsumerApiBearer } from '../support/harness.js'
 import { login } from '../support/keycloak.js'
 import { personInBoth } from '../support/lifecycle.js'
+import { converse, type WireAnswer } from '../support/raw-http.js'
 import { expectRestError } from '../support/rest-answers.js'
 import { readUserState } from '../support/user-state.js'
 
@@ -11,6 +14,12 @@ function tampered(token: string): string {
   return token.slice(0, at) + (token[at] === 'A' ? 'B' : 'A') + token.slice(at + 1)
 }
 
+/** A DELETE as it goes on the wire, each header line as given (a header may come twice). */
+const rawDelete = (path: string, headerLines: readonly string[]) => `DELETE ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${headerLines.map((line) => `${line}\r\n`).join('')}Connection: close\r\n\r\n`
+
+/** A wire answer as a fetch Response, for the dialect assertions. */
+const asResponse = (answer: WireAnswer | undefined) => new Response(answer?.body ?? null, { status: answer?.status ?? 500, headers: answer?.headers ?? {} })
+
 /**
  * How the REST routes that take the person's Keycloak token in `Authorization: Bearer` answer
  * credential trouble, with real tokens from the running Keycloak: a client that follows RFC 6750
@@ -18,12 +27,21 @@ function tampered(token: string): string {
  */
 describe('credential answers of the Bearer REST routes', () => {
   let h: Harness
+  let server: Server
+  let port: number
   beforeAll(async () => {
     h = await startHarness({ auth: { userToken: { publicKeyDir: '' } } })
+    // Served on a real port: two Authorization headers reach the app as the Node server joins them.
+    port = await new Promise<number>((resolve) => {
+      server = serve({ fetch: h.service.app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => resolve(info.port)) as ServerType as Server
+    })
   })
   afterAll(async () => {
+    server.closeAllConnections()
+    await new Promise<void>((resolve) => server.close(() => resolve()))
     await h.close()
   })
+  const send = async (path: string, headerLines: readonly string[]) => asResponse((await converse(port, rawDelete(path, headerLines))).answers.at(-1))
 
   async function personWithToken(options: Parameters<typeof personInBoth>[1] = {}) {
     const person = await personInBoth(h, options)
@@ -55,6 +73,50 @@ describe('credential answers of the Bearer REST routes', () => {
       const again = await h.service.app.request(pathOf(child.id), { method: 'DELETE', headers: { authorization: `Bearer ${parent.token}`, 'x-authenticated-for': child.token } })
       expect(again.headers.get('www-authenticate')).toBeNull()
       await expectRestError('drf-detail', again, 'MANAGED_USER_TOKEN_REFUSED')
+    })
+  })
+
+  describe('when two Authorization headers are sent', () => {
+    it('DELETE /api/v2/user/{id}/ with the person’s own token twice: then 400 invalid_request in {"detail"}, not a bare challenge, and nothing is deleted', async () => {
+      const person = await personWithToken()
+
+      const response = await send(`/api/v2/user/${person.id}/?hard=1`, [`Authorization: Bearer ${person.token}`, `Authorization: Bearer ${person.token}`])
+
+      expect(response.headers.get('www-authenticate')).toBe('Bearer error="invalid_request"')
+      await expectRestError('drf-detail', response, 'MALFORMED_AUTHORIZATION')
+      expect((await readUserState(h.db, person.id)).user?.get('status')).toBe(1)
+    })
+
+    it('DELETE /api/users/{user_id}/ with the person’s token and a gateway JWT: then the same 400', async () => {
+      const person = await personWithToken()
+
+      const response = await send(`/api/users/${person.id}/`, [`Authorization: Bearer ${person.token}`, `Authorization: Bearer ${trustedConsumerApiBearer()}`])
+
+      expect(response.headers.get('www-authenticate')).toBe('Bearer error="invalid_request"')
+      await expectRestError('drf-detail', response, 'MALFORMED_AUTHORIZATION')
+      expect((await readUserState(h.db, person.id)).user?.get('status')).toBe(1)
+    })
+
+    it('DELETE /api/v1/users/{id} with the trusted consumer’s JWT twice: then 400 invalid_request in NestJS’s shape, and nothing is deleted', async () => {
+      const person = await personWithToken()
+      const jwt = trustedConsumerApiBearer()
+
+      const response = await send(`/api/v1/users/${person.id}`, [`Authorization: Bearer ${jwt}`, `Authorization: Bearer ${jwt}`])
+
+      expect(response.headers.get('www-authenticate')).toBe('Bearer error="invalid_request"')
+      await expectRestError('nest-error', response, 'MALFORMED_AUTHORIZATION')
+      expect((await readUserState(h.db, person.id)).user?.get('status')).toBe(1)
+    })
+
+    it('when the one header is of another scheme or Bearer without a token, then it is still a missing token: 401 with the bare challenge', async () => {
+      const person = await personWithToken()
+
+      for (const header of ['Authorization: Basic dXNlcjpwYXNz', 'Authorization: Bearer ']) {
+        const response = await send(`/api/v2/user/${person.id}/`, [header])
+
+        expect(response.headers.get('www-authenticate'), header).toBe('Bearer')
+        await expectRestError('drf-detail', response, 'UNAUTHORIZED')
+      }
     })
   })
 })

@@ -3,6 +3,7 @@ import { ApiError } from '../api-error.js'
 import { bearerChallenge } from './bearer-challenge.js'
 import type { CredentialScheme } from './credential-scheme.js'
 import { API_BEARER_SECURITY_SCHEME, checkedApiConsumer } from './gateway-and-user-token.js'
+import { refuseMalformedBearer } from './malformed-bearer.js'
 import { refusedCredential } from './person-token.js'
 
 /** The caller of a call by a consumer trusted with `deleteAnyUser`: no person, recorded as `consumer:<key>`. */
@@ -28,6 +29,7 @@ export const gatewayConsumer: CredentialScheme<Caller> = {
 
   // Nothing to wait for: answered, or refused, synchronously (see CredentialScheme.authenticate).
   authenticate(c, verifiers) {
+    refuseMalformedBearer(c.req.header('authorization'))
     const apiConsumer = checkedApiConsumer(c, verifiers)
     if ('refusal' in apiConsumer) throw refusedCredential('api-bearer', apiConsumer.refusal)
     if (!apiConsumer.deleteAnyUser) throw new ApiError('FORBIDDEN', { reason: 'consumer not trusted with deleteAnyUser' })

@@ -4,6 +4,7 @@ import type { Caller } from '../../deletion/caller.js'
 import { ApiError } from '../api-error.js'
 import { bearerChallenge } from './bearer-challenge.js'
 import type { CredentialScheme } from './credential-scheme.js'
+import { refuseMalformedBearer } from './malformed-bearer.js'
 import { MANAGED_USER_PARAMETER } from './gateway-and-user-token.js'
 import { lockOutPerson, loginOf, personCaller, refusedAsUnauthorized, withManagedUser } from './person-token.js'
 
@@ -44,6 +45,7 @@ export const keycloakBearer: CredentialScheme<Caller> = {
   },
 
   async authenticate(c, verifiers) {
+    refuseMalformedBearer(c.req.header('authorization'))
     const caller = await refusedAsUnauthorized(async () => {
       const token = bearerToken(c.req.header('authorization'))
       if (!token) throw new InvalidCredentialsError('user-token', 'missing')

@@ -19,7 +19,7 @@ export const bearerUserDelete = defineOperation({
   tag: 'users',
   credentials: keycloakBearer,
   request: { params: 'bearer-user-delete.params' },
-  errors: [...PERSON_DELETION_ERRORS, 'MANAGED_USER_TOKEN_REFUSED', 'METHOD_NOT_ALLOWED'],
+  errors: [...PERSON_DELETION_ERRORS, 'MALFORMED_AUTHORIZATION', 'MANAGED_USER_TOKEN_REFUSED', 'METHOD_NOT_ALLOWED'],
   dialect: drfDetail,
   cors: bearerCors,
   idempotent: true,

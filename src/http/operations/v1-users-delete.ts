@@ -20,6 +20,7 @@ export const v1UsersDelete = defineOperation({
   errors: [
     'PAYLOAD_TOO_LARGE',
     'INVALID_USER_ID',
+    'MALFORMED_AUTHORIZATION',
     'UNAUTHORIZED',
     'FORBIDDEN',
     'ROLE_RESTRICTED',

@@ -24,7 +24,7 @@ export const v2UserDelete = defineOperation({
   request: { params: 'v2-user-delete.params', query: 'v2-user-delete.query' },
   // request.query_params.get('hard'): a repeated `hard` counts by its last value.
   repeatedQueryValue: 'last',
-  errors: [...PERSON_DELETION_ERRORS, 'MANAGED_USER_TOKEN_REFUSED', 'ALREADY_DELETED', 'METHOD_NOT_ALLOWED'],
+  errors: [...PERSON_DELETION_ERRORS, 'MALFORMED_AUTHORIZATION', 'MANAGED_USER_TOKEN_REFUSED', 'ALREADY_DELETED', 'METHOD_NOT_ALLOWED'],
   dialect: drfDetail,
   cors: bearerCors,
   idempotent: true,
