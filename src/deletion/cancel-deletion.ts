@@ -347,10 +347,12 @@ export async function cancelDeletion(deps: DeleteUserDeps, input: CancelDeletion
 }
 
 async function cancelOnce(deps: DeleteUserDeps, input: CancelDeletionInput, commit?: CommitGate, accepting?: (requestId: string) => void): Promise<{ requestId: string }> {
+  // Before the user is read: a caller who could be allowed for nobody hears the same for every id,
+  // or a hard deletion's 404 would tell them the id was a user deleted for good.
+  if (deletionBasis(input.caller, input.userId) === 'none') throw new NotPermittedError('not self, managing parent or org admin')
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     const condition = await readCondition(deps, input.userId)
     if (condition.kind === 'hard') throw new UserNotFoundError()
-    if (deletionBasis(input.caller, input.userId) === 'none') throw new NotPermittedError('not self, managing parent or org admin')
     await authorize(deps, input, { user: condition.kind === 'missing' ? undefined : condition.user })
     if (condition.kind === 'missing') throw new UserNotFoundError()
     if (condition.kind === 'active') throw new UserNotDeletedError()

@@ -42,9 +42,11 @@ export interface UserExport {
  * (Sunbird's deletion, or hard) is a user that does not exist. The export itself is audited (ids only).
  */
 export async function exportUser(deps: DeleteUserDeps, input: ExportUserInput): Promise<UserExport> {
+  // Before the user is read: a caller who could be allowed for nobody hears the same for every id,
+  // or a hard deletion's 404 would tell them the id was a user deleted for good.
+  if (deletionBasis(input.caller, input.userId) === 'none') throw new NotPermittedError('not self, managing parent or org admin')
   const condition = await readCondition(deps, input.userId)
   if (condition.kind === 'hard') throw new UserNotFoundError()
-  if (deletionBasis(input.caller, input.userId) === 'none') throw new NotPermittedError('not self, managing parent or org admin')
   await authorize(deps, input, { user: condition.kind === 'missing' ? undefined : condition.user })
   if (condition.kind !== 'active' && condition.kind !== 'soft') throw new UserNotFoundError()
 

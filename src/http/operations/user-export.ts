@@ -12,7 +12,7 @@ export const userExport = defineOperation({
   aliasNote: "the service path behind Sunbird's gateway",
   summary: 'Export everything the service holds about a user',
   description:
-    "Same authorization as a deletion. The user row (every column), lookups, external identities, organisations, roles, managed user ids, deletion requests and the Keycloak account; with `sunbird_encryption_key` set, the fields Sunbird stores encrypted are given decrypted: the row's columns, the lookups, their copies in the search document and the cache, and the declared email and phone (in the declarations and the external identities). Works for a soft-deleted user; an erased one is 404 `UOS_USRDLT0013`. Answers carry `Cache-Control: no-store` and are never logged.",
+    "Same authorization as a deletion. The user row (every column), lookups, external identities, organisations, roles, managed user ids, deletion requests and the Keycloak account; with `sunbird_encryption_key` set, the fields Sunbird stores encrypted are given decrypted: the row's columns, the lookups, their copies in the search document and the cache, and the declared email and phone (in the declarations and the external identities). Works for a soft-deleted user; an erased one is 404 `UOS_USRDLT0013` (a caller allowed for nobody hears 403 for every id, erased or not). Answers carry `Cache-Control: no-store` and are never logged.",
   tag: 'users',
   credentials: gatewayAndUserToken,
   request: { body: 'user-export.request' },
