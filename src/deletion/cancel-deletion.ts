@@ -1,9 +1,8 @@
 import type { Caller } from './caller.js'
 import { answerByDeadline, type CommitGate } from './commit-gate.js'
-import { authorize, type DeleteUserDeps } from './delete-user.js'
-import { deletionBasis } from './deletion-policy.js'
+import { authorizedCondition, type DeleteUserDeps } from './delete-user.js'
 import { type DeletionRequest, isFinished, isSupersedable, type StepName, type StepOutcome } from './deletion-request.js'
-import { DependencyUnavailableError, keptChanging, NotPermittedError, UserErasedError, UserNotDeletedError, UserNotFoundError, WordedCause } from './errors.js'
+import { DependencyUnavailableError, keptChanging, UserErasedError, UserNotDeletedError, UserNotFoundError, WordedCause } from './errors.js'
 import { isDeleted } from './is-deleted.js'
 import { checkpointSteps, closedReadStillFresh, closeFinished, finishUnderLease, giveBack, holdLeaseAhead, LeaseLostError, leaseUntil, reclaimLease } from './lease.js'
 import type { UserDeletionState } from './ports.js'
@@ -347,13 +346,8 @@ export async function cancelDeletion(deps: DeleteUserDeps, input: CancelDeletion
 }
 
 async function cancelOnce(deps: DeleteUserDeps, input: CancelDeletionInput, commit?: CommitGate, accepting?: (requestId: string) => void): Promise<{ requestId: string }> {
-  // Before the user is read: a caller who could be allowed for nobody hears the same for every id,
-  // or a hard deletion's 404 would tell them the id was a user deleted for good.
-  if (deletionBasis(input.caller, input.userId) === 'none') throw new NotPermittedError('not self, managing parent or org admin')
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-    const condition = await readCondition(deps, input.userId)
-    if (condition.kind === 'hard') throw new UserNotFoundError()
-    await authorize(deps, input, { user: condition.kind === 'missing' ? undefined : condition.user })
+    const condition = await authorizedCondition(deps, input)
     if (condition.kind === 'missing') throw new UserNotFoundError()
     if (condition.kind === 'active') throw new UserNotDeletedError()
     if (condition.kind === 'sunbird') throw new UserErasedError()

@@ -11,6 +11,7 @@ import { type RunDeps, resumeDeletion, runRemainingSteps } from './run-deletion.
 import { auditRecord, failRequest } from './settle-request.js'
 import { isBatchRequestId } from './batch-job.js'
 import { recordLock } from './steps/lock.js'
+import { readCondition, type UserCondition } from './user-condition.js'
 
 export interface DeleteUserDeps extends RunDeps {
   policy: { orgAdminScope: OrgAdminScope; allowedRoles: readonly string[] }
@@ -78,6 +79,23 @@ export async function authorize(
     return { user, organisationIds }
   }
   return user ? { user } : {}
+}
+
+/**
+ * The person a cancel or an export acts on, and the caller's right to act on them. A caller who
+ * could be allowed for nobody is refused before the user is read, so they hear the same for every
+ * id (a hard deletion's 404 would tell them the id was a user deleted for good); then a
+ * hard-deleted user is one that does not exist; then who may act on whom, on the row just read.
+ */
+export async function authorizedCondition(
+  deps: Pick<DeleteUserDeps, 'users' | 'states' | 'policy'>,
+  input: Pick<DeleteUserInput, 'userId' | 'caller'>,
+): Promise<Exclude<UserCondition, { kind: 'hard' }>> {
+  if (deletionBasis(input.caller, input.userId) === 'none') throw new NotPermittedError('not self, managing parent or org admin')
+  const condition = await readCondition(deps, input.userId)
+  if (condition.kind === 'hard') throw new UserNotFoundError()
+  await authorize(deps, input, { user: condition.kind === 'missing' ? undefined : condition.user })
+  return condition
 }
 
 /**

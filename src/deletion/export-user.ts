@@ -1,12 +1,10 @@
 import type { Caller } from './caller.js'
-import { authorize, type DeleteUserDeps } from './delete-user.js'
-import { deletionBasis } from './deletion-policy.js'
+import { authorizedCondition, type DeleteUserDeps } from './delete-user.js'
 import type { DeletionRequest } from './deletion-request.js'
-import { NotPermittedError, UserNotFoundError } from './errors.js'
+import { UserNotFoundError } from './errors.js'
 import type { JsonValue } from './ports.js'
 import { deletionSteps } from './steps/index.js'
 import type { DecryptUserField } from './sunbird-decryption.js'
-import { readCondition } from './user-condition.js'
 
 /** A decryption that counts the values it was given and those that did not decrypt; none when there is no key. */
 function countingDecryption(decrypt: DecryptUserField | undefined) {
@@ -42,12 +40,7 @@ export interface UserExport {
  * (Sunbird's deletion, or hard) is a user that does not exist. The export itself is audited (ids only).
  */
 export async function exportUser(deps: DeleteUserDeps, input: ExportUserInput): Promise<UserExport> {
-  // Before the user is read: a caller who could be allowed for nobody hears the same for every id,
-  // or a hard deletion's 404 would tell them the id was a user deleted for good.
-  if (deletionBasis(input.caller, input.userId) === 'none') throw new NotPermittedError('not self, managing parent or org admin')
-  const condition = await readCondition(deps, input.userId)
-  if (condition.kind === 'hard') throw new UserNotFoundError()
-  await authorize(deps, input, { user: condition.kind === 'missing' ? undefined : condition.user })
+  const condition = await authorizedCondition(deps, input)
   if (condition.kind !== 'active' && condition.kind !== 'soft') throw new UserNotFoundError()
 
   const sections: Record<string, JsonValue> = {}
