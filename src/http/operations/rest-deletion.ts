@@ -1,6 +1,4 @@
-import type { Caller } from '../../deletion/caller.js'
 import type { DeletionOutcome } from '../../deletion/delete-account.js'
-import { ApiError } from '../api-error.js'
 import type { DeletionAnswer } from '../dialects/rest-dialect.js'
 import type { ErrorCode } from '../error-codes.js'
 
@@ -40,14 +38,6 @@ const FEDERATED_PREFIX = /^f:[^:]+:/
 export function storedUserId(pathId: string): string {
   const prefix = FEDERATED_PREFIX.exec(pathId)?.[0] ?? ''
   return prefix + pathId.slice(prefix.length).replace(/[A-F]/g, (digit) => digit.toLowerCase())
-}
-
-/**
- * A soft-deleted person is let through the lock-out on a REST deletion route for one thing only:
- * finishing their own deletion (the repeat rules decide what that does).
- */
-export function ownAccountOnlyWhenSoftDeleted(caller: Caller, userId: string): void {
-  if (caller.softDeleted && userId !== caller.userId) throw new ApiError('UNAUTHORIZED', { reason: 'soft-deleted caller, not their own account' })
 }
 
 /** The durable request a deletion ran (or scheduled), for X-Request-Id. */

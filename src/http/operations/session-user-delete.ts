@@ -3,7 +3,8 @@ import { credentialedCors } from '../cors.js'
 import { sessionCookie } from '../credentials/session-cookie.js'
 import { nuxtError } from '../dialects/nuxt-error.js'
 import { deadlineOf, defineOperation, requestIdOf } from '../operation.js'
-import { answerOf, OWN_ACCOUNT_DELETION_ERRORS, ownAccountOnlyWhenSoftDeleted, storedUserId } from './rest-deletion.js'
+import { answerOf, OWN_ACCOUNT_DELETION_ERRORS, storedUserId } from './rest-deletion.js'
+import { ownAccountOnlyWhenSoftDeleted } from './own-account-when-soft-deleted.js'
 
 /** Seed 002: a Nuxt server route behind a session cookie; deletes the session's own account for good and clears the session. */
 export const sessionUserDelete = defineOperation({

@@ -1,9 +1,9 @@
 import { userIdFromSubject } from '../../auth/user-token-verifier.js'
-import { ApiError } from '../api-error.js'
 import { portalCors } from '../cors.js'
 import { gatewayAndUserToken } from '../credentials/gateway-and-user-token.js'
 import { sunbirdEnvelope } from '../dialects/sunbird-envelope.js'
 import { deadlineOf, defineOperation } from '../operation.js'
+import { ownAccountOnlyWhenSoftDeleted } from './own-account-when-soft-deleted.js'
 
 export const userDeleteCancel = defineOperation({
   id: 'api.user.delete.cancel',
@@ -46,7 +46,7 @@ export const userDeleteCancel = defineOperation({
     } = input
     const userId = userIdFromSubject(request.userId)
     // A soft-deleted person is let in here for one thing only: getting their own account back.
-    if (caller.softDeleted && userId !== caller.userId) throw new ApiError('UNAUTHORIZED', { reason: 'soft-deleted caller, not their own account' })
+    ownAccountOnlyWhenSoftDeleted(caller, userId)
     // Past the deadline once the restore has begun, the answer is the cancel's success, never "retry".
     await services.cancelDeletion({ userId, caller, ...deadlineOf(input) })
     return { response: 'SUCCESS' }

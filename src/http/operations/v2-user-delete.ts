@@ -2,7 +2,8 @@ import { bearerCors } from '../cors.js'
 import { keycloakBearer } from '../credentials/keycloak-bearer.js'
 import { drfDetail } from '../dialects/drf-detail.js'
 import { deadlineOf, defineOperation, requestIdOf } from '../operation.js'
-import { answerOf, ownAccountOnlyWhenSoftDeleted, PERSON_DELETION_ERRORS, storedUserId } from './rest-deletion.js'
+import { answerOf, PERSON_DELETION_ERRORS, storedUserId } from './rest-deletion.js'
+import { ownAccountOnlyWhenSoftDeleted } from './own-account-when-soft-deleted.js'
 
 const HARD = new Set(['1', 'true'])
 
