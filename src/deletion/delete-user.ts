@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import type { Caller } from './caller.js'
 import type { CommitGate } from './commit-gate.js'
+import type { DeletionInput } from './delete-account.js'
 import { deletionBasis, type OrgAdminScope, orgAdminCovers, rolesAllowDeletion } from './deletion-policy.js'
 import { acceptedRequest, type DeletionRequest, isFinished, type RequestIdChosenBy, type RequestState } from './deletion-request.js'
 import { DeletionWithdrawnError, DependencyUnavailableError, NotPermittedError, RequestAlreadyOpenedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
@@ -17,20 +17,8 @@ export interface DeleteUserDeps extends RunDeps {
   policy: { orgAdminScope: OrgAdminScope; allowedRoles: readonly string[] }
 }
 
-export interface DeleteUserInput {
-  /** The msgid of the call: it becomes the deletion request id. */
-  requestId: string
-  /** Whose the id is (see RequestIdChosenBy); absent: the caller's, which is always safe, as the create is then the compare-and-set. */
-  requestIdChosenBy?: RequestIdChosenBy
-  /** See DeletionInput.fencedBy. */
-  fencedBy?: Date
-  /** See DeletionInput.sentWithin. */
-  sentWithin?: Date
-  /** See DeletionInput.mayBegin. */
-  mayBegin?: () => Promise<boolean>
-  /** The target, already reduced from f:<provider>:<id> to <id>. */
-  userId: string
-  caller: Caller
+/** What Sunbird's deletion reads of a deletion (each field as DeletionInput tells it), and the caller's deadline. */
+export interface DeleteUserInput extends Pick<DeletionInput, 'requestId' | 'requestIdChosenBy' | 'fencedBy' | 'sentWithin' | 'mayBegin' | 'userId' | 'caller'> {
   /** The caller's deadline, when it has one (see answerByDeadline). */
   commit?: CommitGate
 }
