@@ -104,6 +104,16 @@ function isNotFound(err: unknown, { indexMayBeMissing = false }: { indexMayBeMis
   return type === 'document_missing_exception' || (indexMayBeMissing && type === 'index_not_found_exception')
 }
 
+/** The call's answer, or `absent` when the engine says the document is not there (isNotFound); any other failure is thrown as it came. */
+async function orWhenNotFound<T, A>(call: () => Promise<T>, absent: A): Promise<T | A> {
+  try {
+    return await call()
+  } catch (err) {
+    if (isNotFound(err)) return absent
+    throw err
+  }
+}
+
 /**
  * Refuses an answer in which some shards failed: the engine answers 200 all the same (a search that
  * may have left hits out, a refresh that left some shards unrefreshed), so only `_shards.failed` tells.
@@ -198,15 +208,12 @@ export class OpenSearchUserIndex implements UserSearchIndex {
   ) {}
 
   async readUser(userId: string): Promise<JsonRow | undefined> {
-    return runSearch('read user document', async () => {
-      try {
+    return runSearch('read user document', () =>
+      orWhenNotFound(async () => {
         const { body } = await this.client.get({ index: this.userAlias, id: userId })
         return body.found ? (body._source as JsonRow) : undefined
-      } catch (err) {
-        if (isNotFound(err)) return undefined
-        throw err
-      }
-    })
+      }, undefined),
+    )
   }
 
   async replaceUser(userId: string, document: JsonRow): Promise<'replaced' | 'absent'> {
@@ -216,15 +223,12 @@ export class OpenSearchUserIndex implements UserSearchIndex {
   }
 
   async flagUserDeleted(userId: string): Promise<boolean> {
-    return runSearch('flag user document deleted', async () => {
-      try {
+    return runSearch('flag user document deleted', () =>
+      orWhenNotFound(async () => {
         await this.client.update({ index: this.userAlias, id: userId, body: { doc: { status: 2, isDeleted: true, isBlocked: true } }, refresh: true })
         return true
-      } catch (err) {
-        if (isNotFound(err)) return false
-        throw err
-      }
-    })
+      }, false),
+    )
   }
 
   /**
@@ -249,26 +253,20 @@ export class OpenSearchUserIndex implements UserSearchIndex {
       }
       // An engine that runs no inline script (script.allowed_types: none): the flags it lacked are
       // set to null instead, so the cancel still ends and lets the person back into search.
-      try {
+      return orWhenNotFound(async () => {
         await this.client.update({ index: this.userAlias, id: userId, body: { doc: prior }, refresh: true })
         return true
-      } catch (err) {
-        if (isNotFound(err)) return false
-        throw err
-      }
+      }, false)
     })
   }
 
   async deleteUser(userId: string): Promise<number> {
-    return runSearch('delete user document', async () => {
-      try {
+    return runSearch('delete user document', () =>
+      orWhenNotFound(async () => {
         const { body } = await this.client.delete({ index: this.userAlias, id: userId, refresh: true })
         return body.result === 'deleted' ? 1 : 0
-      } catch (err) {
-        if (isNotFound(err)) return 0
-        throw err
-      }
-    })
+      }, 0),
+    )
   }
 
   /**
