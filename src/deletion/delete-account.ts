@@ -3,7 +3,7 @@ import { answerByDeadline, type CommitGate } from './commit-gate.js'
 import { type DeleteUserDeps, authorize, deleteUser, handOver, openRequest } from './delete-user.js'
 import { rolesAllowDeletion } from './deletion-policy.js'
 import { acceptedRequest, type ErasureSchedule, type PlanName, type RequestIdChosenBy, type RequestState } from './deletion-request.js'
-import { NotPermittedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
+import { RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
 import { isDeleted } from './is-deleted.js'
 import { lockForPlan } from './lock-for-plan.js'
 import { lockedOutBy, tokenHoldersOf } from './caller-lock-out.js'
@@ -11,7 +11,6 @@ import { type DeletionIntent, hardDeletedIsMissing, refusalFor } from './repeat-
 import { runRemainingSteps } from './run-deletion.js'
 import { deletionSteps } from './steps/index.js'
 import { contactsOnce, type PlanEntry, undecryptedContacts } from './steps/step.js'
-import { deletionBasis } from './deletion-policy.js'
 import { readCondition, type UserCondition } from './user-condition.js'
 import type { UserRecord } from './ports.js'
 
@@ -129,7 +128,6 @@ async function check(deps: DeleteAccountDeps, input: DeletionInput, intent: Dele
   const lockedOut = lockedOutBy(tokenHoldersOf(input.caller), input.userId, condition)
   if (lockedOut) throw lockedOut
   if (condition.kind === 'hard' && hardDeletedIsMissing(intent)) throw new UserNotFoundError()
-  if (deletionBasis(input.caller, input.userId) === 'none') throw new NotPermittedError('not self, managing parent or org admin')
   const user = condition.kind === 'missing' ? undefined : condition.user
   const authorized = await authorize(deps, input, { user })
   if (!rolesAllowDeletion(await deps.users.findRoles(input.userId), deps.policy.allowedRoles)) throw new RoleRestrictedError()
