@@ -79,11 +79,16 @@ describe('deleteAccount, the repeat rules (seed 003)', () => {
     expect(await failureOf(deleteAccount(w.deps, ask({}, orgAdmin())))).toBeInstanceOf(UserAlreadyDeletedError)
   })
 
-  it('when anyone who passed authentication names a hard-deleted user with a mode, then 404, even a stranger', async () => {
-    const w = await userAfter('hard')
+  it.each([{ mode: 'soft' as const }, { mode: 'hard' as const }, { mode: 'hard' as const, dryRun: true }])(
+    'when a caller who could be allowed for nobody names a hard-deleted user with %o, then NotPermitted, as for an unknown id: no 404 tells them it was a user',
+    async (options) => {
+      const w = await userAfter('hard')
+      const unknown = deletionWorld({ seed: [] })
 
-    expect(await failureOf(deleteAccount(w.deps, ask({ mode: 'soft' }, stranger())))).toBeInstanceOf(UserNotFoundError)
-  })
+      expect(await failureOf(deleteAccount(w.deps, ask(options, stranger())))).toBeInstanceOf(NotPermittedError)
+      expect(await failureOf(deleteAccount(unknown.deps, ask(options, stranger())))).toBeInstanceOf(NotPermittedError)
+    },
+  )
 
   it('when a stranger asks for a soft deletion of an active user, then NotPermitted and nothing is written', async () => {
     const w = deletionWorld({ seed: [activeUser()] })

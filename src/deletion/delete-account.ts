@@ -1,9 +1,9 @@
 import type { Caller } from './caller.js'
 import { answerByDeadline, type CommitGate } from './commit-gate.js'
 import { type DeleteUserDeps, authorize, deleteUser, handOver, openRequest } from './delete-user.js'
-import { rolesAllowDeletion } from './deletion-policy.js'
+import { deletionBasis, rolesAllowDeletion } from './deletion-policy.js'
 import { acceptedRequest, type ErasureSchedule, type PlanName, type RequestIdChosenBy, type RequestState } from './deletion-request.js'
-import { RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
+import { NotPermittedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
 import { isDeleted } from './is-deleted.js'
 import { lockForPlan } from './lock-for-plan.js'
 import { lockedOutBy, tokenHoldersOf } from './caller-lock-out.js'
@@ -111,8 +111,9 @@ function asked(input: DeletionInput): Asked {
 /**
  * Every check a real call makes, in the contract's order, reading only. Sunbird's deletion keeps
  * Sunbird's order (authorization, role restriction, existence, already deleted). A request with a
- * mode meets a hard-deleted user as one that does not exist before any authorization check, then
- * the same checks, then the repeat rules.
+ * mode refuses a caller who could be allowed for nobody (403 for every id), then meets a
+ * hard-deleted user as one that does not exist before the organisation check (the tombstone names
+ * none), then the same checks, then the repeat rules.
  */
 async function check(deps: DeleteAccountDeps, input: DeletionInput, intent: DeletionIntent): Promise<{ user: UserRecord; condition: UserCondition; organisationIds?: string[] }> {
   if (intent === 'default') {
@@ -127,6 +128,9 @@ async function check(deps: DeleteAccountDeps, input: DeletionInput, intent: Dele
   // The lock-out first, as in the order of checks: judged again, for a deletion of the caller's own account that landed since it ran.
   const lockedOut = lockedOutBy(tokenHoldersOf(input.caller), input.userId, condition)
   if (lockedOut) throw lockedOut
+  // Before a hard deletion's 404: a caller who could be allowed for nobody hears 403 for every id,
+  // or that 404 would tell them the id was a user deleted for good.
+  if (deletionBasis(input.caller, input.userId) === 'none') throw new NotPermittedError('not self, managing parent or org admin')
   if (condition.kind === 'hard' && hardDeletedIsMissing(intent)) throw new UserNotFoundError()
   const user = condition.kind === 'missing' ? undefined : condition.user
   const authorized = await authorize(deps, input, { user })

@@ -123,12 +123,15 @@ describe('request.mode on POST /api/user/v1/delete', () => {
       }
     })
 
-    it('when anyone who passes authentication names a hard-deleted user with a mode, then 404, even a caller with no right to it', async () => {
+    it('when a caller who could be allowed for someone names a hard-deleted user with a mode, then 404, even an ORG_ADMIN of another organisation; one allowed for nobody hears 403, as for any id', async () => {
       const person = await personInBoth(h, { rootOrgId: ORG })
       await expectDeleted(await api.remove(person.id, { mode: 'hard' }, api.asUser(person.id)))
+      const adminElsewhere = { 'x-authenticated-user-token': h.userToken({ sub: randomUUID(), roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: '0137000000000000000099' }] }] }) }
 
-      await expectError(await api.remove(person.id, { mode: 'hard' }, api.asUser(randomUUID())), 'USER_NOT_FOUND')
-      await expectError(await api.remove(person.id, { mode: 'soft' }, api.asUser(randomUUID())), 'USER_NOT_FOUND')
+      await expectError(await api.remove(person.id, { mode: 'hard' }, adminElsewhere), 'USER_NOT_FOUND')
+      await expectError(await api.remove(person.id, { mode: 'soft' }, adminElsewhere), 'USER_NOT_FOUND')
+      await expectError(await api.remove(person.id, { mode: 'hard' }, api.asUser(randomUUID())), 'FORBIDDEN')
+      await expectError(await api.remove(person.id, { mode: 'soft' }, api.asUser(randomUUID())), 'FORBIDDEN')
     })
   })
 

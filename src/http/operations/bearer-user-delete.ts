@@ -13,7 +13,7 @@ export const bearerUserDelete = defineOperation({
   summary: 'Delete a user for good (clients of a Django deletion view, bearer token)',
   description: [
     "The person's Keycloak token alone (`Authorization: Bearer …`). Only the user themselves, their managing parent (`X-Authenticated-For`) or an ORG_ADMIN of their organisation. " +
-      'Hard deletion with every cascade the engine has (down to a tombstone; irreversible). A soft- or Sunbird-deleted user is deleted hard; a hard-deleted one is 404. ' +
+      'Hard deletion with every cascade the engine has (down to a tombstone; irreversible). A soft- or Sunbird-deleted user is deleted hard; a hard-deleted one is 404 (a caller allowed for nobody hears 403 for every id, hard-deleted or not). ' +
       '`X-Request-Id` names the request for `/api/user/v1/delete/status`. The path with the trailing slash only: `/api/users/{user_id}` is the session-cookie route.',
     '`Idempotency-Key` and step-up (`DELETION_MAX_AUTH_AGE_SECONDS`: 401 with RFC 9470 `WWW-Authenticate`) as on the Sunbird route.',
   ].join('\n\n'),

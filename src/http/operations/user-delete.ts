@@ -25,7 +25,8 @@ export const userDelete = defineOperation({
   summary: 'Delete a user account (Sunbird-compatible)',
   description: [
     "Without `mode`, `gracePeriodDays` and `dryRun` this is Sunbird's deletion, unchanged. `mode: soft` locks the user out and keeps everything (undone by `/delete/cancel`); " +
-      '`mode: hard` also erases what Sunbird keeps, down to a tombstone; `gracePeriodDays` soft-deletes now and erases when the period ends; `dryRun` answers the plan and writes nothing.',
+      '`mode: hard` also erases what Sunbird keeps, down to a tombstone; `gracePeriodDays` soft-deletes now and erases when the period ends; `dryRun` answers the plan and writes nothing. ' +
+      'With a mode, a hard-deleted user is 404 `UOS_USRDLT0013`, but a caller allowed for nobody (not the user, no managing parent naming them, no ORG_ADMIN) hears 403 for every id, hard-deleted or not.',
     'Send `Idempotency-Key` to make retries safe: the same key and body within 24 h answer the first answer again (`Idempotent-Replayed: true`).',
     'When `DELETION_MAX_AUTH_AGE_SECONDS` is set, a deletion (not a dry run) needs a user token whose login is at most that old (401 `UOS_USRDLT0096` with RFC 9470 `WWW-Authenticate` otherwise).',
   ].join('\n\n'),

@@ -17,7 +17,7 @@ export const v2UserDelete = defineOperation({
   description: [
     "The person's Keycloak token alone (`Authorization: Bearer …`). Allowed for the user themselves, their managing parent (`X-Authenticated-For`) or an ORG_ADMIN of their organisation. " +
       'Soft by default (locked out, everything kept); `?hard=1` (or `true`) erases everything down to a tombstone. The same engine, request record, receipt, audit and event as `POST /api/user/v1/delete`; `X-Request-Id` names the request for `/api/user/v1/delete/status`.',
-    'Repeat rules: soft on a soft-deleted user 400 `The user has already been soft deleted`; soft on a hard-deleted (or Sunbird-deleted) user 404; hard on a soft- or Sunbird-deleted user deletes it hard (204); hard on a hard-deleted user 404.',
+    'Repeat rules: soft on a soft-deleted user 400 `The user has already been soft deleted`; soft on a hard-deleted (or Sunbird-deleted) user 404; hard on a soft- or Sunbird-deleted user deletes it hard (204); hard on a hard-deleted user 404. A caller allowed for nobody hears 403 for every id, hard-deleted or not.',
     '`Idempotency-Key` and step-up (`DELETION_MAX_AUTH_AGE_SECONDS`: 401 with RFC 9470 `WWW-Authenticate`) as on the Sunbird route.',
   ].join('\n\n'),
   tag: 'users',
