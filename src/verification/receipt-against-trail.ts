@@ -81,7 +81,7 @@ export type NoReceiptVerdict = 'no such request' | 'no receipt' | 'no record wit
 
 /**
  * Stored receipt text that no settle stored and that has no fields to hold against the trail: not
- * JSON, or JSON null. The service stores JSON.stringify of a receipt, so the row was changed (or
+ * JSON, or JSON but no object (null, a number, a string, an array, true). The service stores JSON.stringify of a receipt, so the row was changed (or
  * damaged), as the service says of it too (readSchemaCheckedReceipt: unreadable). It is kept by its
  * digest alone (SHA-256 of the text as stored, UTF-8), never its text, which may be anything.
  */
