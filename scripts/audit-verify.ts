@@ -68,6 +68,14 @@ function refuse(why: string): never {
 /** Far more than a verdict's heads (one line per chain) and receipts: past it the file is refused rather than read to its end, which an endless one (/dev/zero) never has. */
 const MAX_VERDICT_FILE_BYTES = 16 * 1024 * 1024
 
+/** Why a file named with --against could not be read, by its error code: a folder or a permission is no fault of the file's content. */
+function unreadable(code: string | undefined): string {
+  if (code === 'ENOENT') return '--against: no such file'
+  if (code === 'EISDIR') return '--against: a folder, not a file'
+  if (code === 'EACCES' || code === 'EPERM') return '--against: the file cannot be read (permission denied)'
+  return `--against: the file cannot be read${code && /^E[A-Z]+$/.test(code) ? ` (${code})` : ''}`
+}
+
 /** The heads of an earlier verdict (its `heads`), or why the file cannot be used: never its content. */
 function headsIn(file: string): Record<string, ChainAnchor> {
   const notVerdict = '--against: not a verdict of audit:verify (JSON)'
@@ -75,7 +83,7 @@ function headsIn(file: string): Record<string, ChainAnchor> {
   try {
     text = readBoundedText(file, MAX_VERDICT_FILE_BYTES)
   } catch (err) {
-    refuse((err as NodeJS.ErrnoException).code === 'ENOENT' ? '--against: no such file' : notVerdict)
+    refuse(unreadable((err as NodeJS.ErrnoException).code))
   }
   if (text === 'too large') refuse('--against: the file is larger than 16 MiB, too large for a verdict of audit:verify')
   let verdict: unknown
@@ -105,8 +113,12 @@ const OPTIONS = { chain: { type: 'string', multiple: true }, against: { type: 's
 /** The flags given; a command line parseArgs cannot read is refused. */
 function flagsOf(args: string[]) {
   try {
-    return parseArgs({ args, options: OPTIONS }).values
+    const { values, tokens } = parseArgs({ args, options: OPTIONS, tokens: true })
+    // parseArgs keeps the last of a repeated single-valued flag: an earlier verdict given first would go unchecked, the run still saying ok.
+    if (tokens.filter((token) => token.kind === 'option' && token.name === 'against').length > 1) refuse('--against is given more than once; it takes one file: run once per earlier verdict')
+    return values
   } catch (err) {
+    if (err instanceof ArgumentsRefused) throw err
     return refuse(
       whyArgumentsRefused(err, {
         positional: 'a chain id follows --chain (npm run audit:verify -- --chain <id>); without --chain, every chain is walked',

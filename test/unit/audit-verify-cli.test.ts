@@ -88,6 +88,25 @@ describe('npm run audit:verify without a verdict', () => {
     expect(run).toEqual({ code: 2, stdout: '', stderr: `audit:verify: --against: the file is larger than 16 MiB, too large for a verdict of audit:verify\n${USAGE}\n` })
   }, 60_000)
 
+  it('when --against is given twice, then it is refused with the usage, exit 2, rather than the first verdict going unchecked', async () => {
+    // Arrange: the first file does not exist; checking only the last would not notice.
+    const folder = mkdtempSync(join(tmpdir(), 'audit-verify-'))
+    const verdict = join(folder, 'verdict.json')
+    writeFileSync(verdict, '{"ok":true,"heads":{}}')
+
+    // Act
+    const run = await runAuditVerify(['--against', join(folder, 'missing.json'), '--against', verdict], { NODE_ENV: 'development' })
+
+    // Assert
+    expect(run).toEqual({ code: 2, stdout: '', stderr: `audit:verify: --against is given more than once; it takes one file: run once per earlier verdict\n${USAGE}\n` })
+  }, 60_000)
+
+  it('when --against names a folder, then it says so, exit 2, not that the file is no verdict', async () => {
+    const run = await runAuditVerify(['--against', mkdtempSync(join(tmpdir(), 'audit-verify-'))], { NODE_ENV: 'development' })
+
+    expect(run).toEqual({ code: 2, stdout: '', stderr: `audit:verify: --against: a folder, not a file\n${USAGE}\n` })
+  }, 60_000)
+
   it('when an argument is unknown, then it exits 2 with the usage', async () => {
     const run = await runAuditVerify(['--chains', 'x'], { NODE_ENV: 'development' })
 
