@@ -34,13 +34,25 @@ export interface VerifyConnection {
 /** How long letting go of the stores may take before the command ends anyway (a client stuck reconnecting). */
 const CLOSE_WITHIN_MS = 5000
 
+/**
+ * What an invalid query most often means for an operator command: a keyspace that is not there
+ * (CASSANDRA_KEYSPACE mistyped, or never migrated) or a schema behind this build. Read from
+ * Cassandra's wording (3.x to 5.x), never printed: it names what was sent.
+ */
+function missingSchema(message: string): string | undefined {
+  if (/^keyspace \S+ does not exist/i.test(message)) return 'no keyspace of that name: check CASSANDRA_KEYSPACE, or create it with npm run db:migrate'
+  if (/^(table \S+ does not exist|unconfigured table|undefined column name)/i.test(message)) return 'a table or column this build reads is missing: run npm run db:migrate'
+  return undefined
+}
+
 /** A Cassandra driver error in words of this service: its kind, never its message (a driver's message may quote what it was sent). */
 function cassandraFailure(err: Error): string {
   if (err instanceof cassandraErrors.NoHostAvailableError) return 'cassandra unreachable (no host answered)'
   if (err instanceof cassandraErrors.OperationTimedOutError) return 'cassandra did not answer in time (a query, or a page of a scan)'
   if (err instanceof cassandraErrors.ResponseError) {
     const code = Object.entries(types.responseErrorCodes).find(([, value]) => value === err.code)?.[0]
-    return `cassandra refused a query${code ? ` (${code})` : ''}`
+    const missing = code === 'invalid' ? missingSchema(err.message) : undefined
+    return `cassandra refused a query${code ? ` (${code})` : ''}${missing ? `: ${missing}` : ''}`
   }
   return `cassandra error (${err.name})`
 }
