@@ -633,6 +633,31 @@ describe('a file of more than 1000 ids: sequential jobs, each submit retried on 
   }, 30_000)
 })
 
+describe('a refusal is shown on one line, as text, whatever answers at --url sent', () => {
+  it('when its err and errmsg hold an escape sequence and a line break, then they are shown as spaces: the terminal is not driven and no line of the CLI is forged', async () => {
+    const service = await stub((_request, res) =>
+      answer(res, 400, { ...envelope('api.user.delete.batch', 400, {}), params: { err: 'E\x1b[2J', errmsg: 'refused\ndone: 1 deleted, of 1', status: 'FAILED' } }),
+    )
+
+    const { code, out } = await runCli(['--file', idsFile(1).path, '--url', service.url], CREDENTIALS, { limitMs: 10_000 })
+
+    expect(out).toContain('batch refused: 400 E [2J refused done: 1 deleted, of 1\n')
+    expect(out).not.toContain('\x1b')
+    expect(out.split('\n').filter((line) => line.startsWith('done:'))).toEqual([])
+    expect(code).toBe(2)
+  }, 15_000)
+
+  it('when its errmsg is not text (an object), then only the status and err are shown, not [object Object]', async () => {
+    const service = await stub((_request, res) => answer(res, 400, { ...envelope('api.user.delete.batch', 400, {}), params: { err: 'UOS_USRDLT0001', errmsg: { detail: 'x' }, status: 'FAILED' } }))
+
+    const { code, out } = await runCli(['--file', idsFile(1).path, '--url', service.url], CREDENTIALS, { limitMs: 10_000 })
+
+    expect(out).toContain('batch refused: 400 UOS_USRDLT0001\n')
+    expect(out).not.toContain('[object Object]')
+    expect(code).toBe(2)
+  }, 15_000)
+})
+
 describe('each job is submitted under an Idempotency-Key of its own, the same on every try, so a lost answer costs no second job', () => {
   /** A job's key: the run's key (a random UUID), then the job's number in the file. */
   const KEY = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\/\d+$/

@@ -153,8 +153,23 @@ function parseBody(text: string): Body {
   return { params: { errmsg: text.replace(/\s+/g, ' ').trim().slice(0, 200) } }
 }
 
+/**
+ * A part of an answer's envelope as the operator's terminal shows it: text only (an object would
+ * read `[object Object]`), on one line, no control or format characters (an escape sequence sent by
+ * whatever answers at --url would drive the terminal; a line break would forge a line of the CLI's
+ * own), at most 200 characters.
+ */
+function shown(part: unknown): string {
+  return typeof part === 'string'
+    ? part
+        .replace(/[\p{Cc}\p{Cf}\s]+/gu, ' ')
+        .trim()
+        .slice(0, 200)
+    : ''
+}
+
 /** A refusal as the operator reads it: the HTTP status, then the envelope's err and errmsg. */
-export const refusal = (status: number, body: Body) => [status, body.params?.err, body.params?.errmsg].filter((part) => part !== undefined && part !== null && part !== '').join(' ')
+export const refusal = (status: number, body: Body) => [String(status), shown(body.params?.err), shown(body.params?.errmsg)].filter((part) => part !== '').join(' ')
 
 /** Retry-After in seconds or as an HTTP date, bounded by MAX_RETRY_AFTER_MS. */
 export function retryAfterMs(header: string | null): number | undefined {
