@@ -1,6 +1,6 @@
 import { MAX_IDS_PER_JOB } from './lib/batch-cli/batch-api.js'
 import { cancelAll } from './lib/batch-cli/cancel.js'
-import { credentials } from './lib/batch-cli/credentials.js'
+import { credentials, refuseExpiredUserToken } from './lib/batch-cli/credentials.js'
 import { follow, report, settle } from './lib/batch-cli/follow.js'
 import { readIds } from './lib/batch-cli/ids-file.js'
 import { readOptions } from './lib/batch-cli/options.js'
@@ -41,6 +41,7 @@ async function main(): Promise<number> {
   // A job's last act may delete the caller's own account: the CLI then tells that 401 from any other.
   // A 401 past the token's expiry is that expiry, whatever the jobs did.
   const caller = userTokenFacts(headers['x-authenticated-user-token'])
+  refuseExpiredUserToken(caller.tokenExpiresAt)
   if (options.jobIds && options.cancel) {
     await cancelAll(service, options.jobIds, options.giveUpMs)
     return follow(service, options.jobIds, options.giveUpMs, { answeredBefore: true, cancelled: true, ...caller })

@@ -450,6 +450,34 @@ describe('when a credential holds a character a header cannot carry, then it is 
   )
 })
 
+describe('when USER_TOKEN has expired (past the clock skew the service allows, 60 s), then it is refused up front, saying when, and nothing is sent', () => {
+  const tokenExpiring = (exp: number) => `${Buffer.from('{"alg":"RS256"}').toString('base64url')}.${Buffer.from(JSON.stringify({ sub: randomUUID(), exp })).toString('base64url')}.signature`
+
+  it('when it expired an hour ago, then a run, a dry run and a follow exit 2 naming USER_TOKEN and its expiry, never the token', async () => {
+    const service = await stub((_request, res) => res.writeHead(500).end())
+    const exp = Math.floor(Date.now() / 1000) - 3600
+    const token = tokenExpiring(exp)
+    const { path } = idsFile(1)
+    for (const args of [
+      ['--file', path],
+      ['--file', path, '--dry-run'],
+      ['--job', randomUUID()],
+    ]) {
+      const { code, out } = await runCli([...args, '--url', service.url], { ...CREDENTIALS, USER_TOKEN: token }, { limitMs: 10_000 })
+      expect(out).toBe(`USER_TOKEN expired at ${new Date(exp * 1000).toISOString()}: set a fresh one (the quick start prints how to get it); nothing was sent\n`)
+      expect(code).toBe(2)
+    }
+    expect(service.requests).toHaveLength(0)
+  }, 45_000)
+
+  it('when it expired within the clock skew, then a dry run still passes it: the service may take it yet', async () => {
+    const token = tokenExpiring(Math.floor(Date.now() / 1000) - 5)
+    const { code, out } = await runCli(['--file', idsFile(1).path, '--dry-run'], { ...CREDENTIALS, USER_TOKEN: token }, { limitMs: 10_000 })
+    expect(out).toContain('dry run: 1 distinct ids')
+    expect(code).toBe(0)
+  }, 15_000)
+})
+
 describe('flag combinations', () => {
   it.each([[['--help']], [['-h']], [['--file', 'no-such-file.txt', '--help']]])(
     'when asked for help with %j, then it prints the usage on stdout and exits 0, without credentials and sending nothing',
@@ -1309,7 +1337,8 @@ describe("a job listing the caller's own account, which the service deletes last
       polls += 1
       return polls === 1 ? status(res, running(jobId, [pendingOne(own), forbidden(first), forbidden(second)], 2)) : refused(res)
     })
-    const expired = { ...ownCredentials, USER_TOKEN: `${segment({ alg: 'RS256' })}.${segment({ sub: `f:provider-1:${own}`, exp: Math.floor(Date.now() / 1000) - 60 })}.signature` }
+    // Expired a few seconds ago, within the service's clock skew (60 s): the CLI still sends it, and the 401 is that expiry.
+    const expired = { ...ownCredentials, USER_TOKEN: `${segment({ alg: 'RS256' })}.${segment({ sub: `f:provider-1:${own}`, exp: Math.floor(Date.now() / 1000) - 5 })}.signature` }
     const { code, out } = await runCli(['--job', jobId, '--url', service.url], expired)
     expect(out).toMatch(/your USER_TOKEN expired at \S+: the jobs go on without this CLI: follow again with a fresh USER_TOKEN and --job /)
     expect(out).toContain(`--job ${jobId}`)

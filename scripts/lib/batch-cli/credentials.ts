@@ -22,3 +22,16 @@ export function credentials(): Record<string, string> {
     fail('set API_BEARER (the gateway consumer JWT) and USER_TOKEN (the user token of the person deleting), as the quick start prints them; API_BEARER alone for a consumer trusted with deleteAnyUser')
   return { authorization: `Bearer ${apiBearer}`, ...(userToken && { 'x-authenticated-user-token': userToken }), 'content-type': 'application/json' }
 }
+
+/** The clock skew the service allows by default (auth.clockSkewSeconds): a token this little past its `exp` may still be taken. */
+const SERVICE_CLOCK_SKEW_MS = 60_000
+
+/**
+ * A USER_TOKEN past its expiry (its `exp`, read unverified, beyond the service's clock skew) is
+ * refused up front, as the other credential checks: sent, every call would meet a bare 401, and a
+ * dry run would pass a run bound to fail. The time only, never the token.
+ */
+export function refuseExpiredUserToken(expiresAt: number | undefined, now = Date.now()): void {
+  if (expiresAt !== undefined && now >= expiresAt + SERVICE_CLOCK_SKEW_MS)
+    fail(`USER_TOKEN expired at ${new Date(expiresAt).toISOString()}: set a fresh one (the quick start prints how to get it); nothing was sent`)
+}

@@ -1,6 +1,9 @@
 import { userIdOfSubject } from '../../../src/auth/token-subject.js'
 import type { Status } from './batch-api.js'
 
+/** The largest time a Date holds (ECMAScript's ±8.64e15 ms). */
+const MAX_DATE_MS = 8.64e15
+
 /** The user token's payload, not verified: what the CLI reads of it only tells 401s apart. */
 function payloadOf(userToken: string | undefined): { sub?: unknown; exp?: unknown } | undefined {
   const payload = userToken?.split('.')[1]
@@ -27,7 +30,8 @@ export function userTokenFacts(userToken: string | undefined): { ownId: string |
   const exp = payload?.exp
   return {
     ownId: typeof sub === 'string' ? userIdOfSubject(sub) : undefined,
-    tokenExpiresAt: typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined,
+    // Within a Date's range, so that the time can be told (toISOString throws past it).
+    tokenExpiresAt: typeof exp === 'number' && Math.abs(exp * 1000) <= MAX_DATE_MS ? exp * 1000 : undefined,
   }
 }
 
