@@ -9,7 +9,7 @@ import { CassandraDeletionRequests } from '../src/store/cassandra-deletion-reque
 import { whyNotVerified } from '../src/verification/deletion-verify-command.js'
 import { asksForHelp } from '../src/shared/asks-for-help.js'
 import { verifyTrailWithReceipts } from '../src/verification/trail-with-receipts.js'
-import { readBoundedText } from './lib/bounded-text-file.js'
+import { readBoundedText, whyUnreadable } from './lib/bounded-text-file.js'
 import { whyArgumentsRefused } from './lib/refused-arguments.js'
 import { exitAfterFlush } from './lib/exit-after-flush.js'
 
@@ -68,14 +68,6 @@ function refuse(why: string): never {
 /** Far more than a verdict's heads (one line per chain) and receipts: past it the file is refused rather than read to its end, which an endless one (/dev/zero) never has. */
 const MAX_VERDICT_FILE_BYTES = 16 * 1024 * 1024
 
-/** Why a file named with --against could not be read, by its error code: a folder or a permission is no fault of the file's content. */
-function unreadable(code: string | undefined): string {
-  if (code === 'ENOENT') return '--against: no such file'
-  if (code === 'EISDIR') return '--against: a folder, not a file'
-  if (code === 'EACCES' || code === 'EPERM') return '--against: the file cannot be read (permission denied)'
-  return `--against: the file cannot be read${code && /^E[A-Z]+$/.test(code) ? ` (${code})` : ''}`
-}
-
 /** The heads of an earlier verdict (its `heads`), or why the file cannot be used: never its content. */
 function headsIn(file: string): Record<string, ChainAnchor> {
   const notVerdict = '--against: not a verdict of audit:verify (JSON)'
@@ -83,7 +75,7 @@ function headsIn(file: string): Record<string, ChainAnchor> {
   try {
     text = readBoundedText(file, MAX_VERDICT_FILE_BYTES)
   } catch (err) {
-    refuse(unreadable((err as NodeJS.ErrnoException).code))
+    refuse(`--against: ${whyUnreadable(err)}`)
   }
   if (text === 'too large') refuse('--against: the file is larger than 16 MiB, too large for a verdict of audit:verify')
   let verdict: unknown

@@ -29,3 +29,15 @@ export function readBoundedText(path: string, maxBytes: number): string | 'too l
     closeSync(fd)
   }
 }
+
+/**
+ * Why readBoundedText could not read a file, in words an operator acts on: by its error code, never
+ * its message (which repeats the path, and Node's wording besides).
+ */
+export function whyUnreadable(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code
+  if (code === 'ENOENT') return 'no such file'
+  if (code === 'EISDIR') return 'a folder, not a file'
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied'
+  return typeof code === 'string' && /^E[A-Z]+$/.test(code) ? code : 'not readable'
+}

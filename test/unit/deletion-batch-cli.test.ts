@@ -576,6 +576,20 @@ describe('flag combinations', () => {
     15_000,
   )
 
+  it.each([
+    ['names no file', () => join(dir, 'no-such-ids.txt'), 'no such file'],
+    ['names a folder', () => mkdtempSync(join(dir, 'ids-')), 'a folder, not a file'],
+  ])(
+    'when --file %s, then it says why it cannot read it, exit 2, and nothing is sent',
+    async (_name, pathOf, why) => {
+      const path = pathOf()
+      const { code, out } = await runCli(['--file', path, '--dry-run'], CREDENTIALS, { limitMs: 10_000 })
+      expect(out).toBe(`cannot read ${path}: ${why}\n`)
+      expect(code).toBe(2)
+    },
+    15_000,
+  )
+
   it('when --dry-run is asked without API_BEARER, then it is refused with exit 2', async () => {
     const { code, out } = await runCli(['--file', idsFile(1).path, '--dry-run'], { API_BEARER: '', USER_TOKEN: '' }, { limitMs: 10_000 })
     expect(out).toContain('API_BEARER')

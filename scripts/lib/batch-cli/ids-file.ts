@@ -1,5 +1,5 @@
 import { userIdFromSubject } from '../../../src/auth/user-token-verifier.js'
-import { readBoundedText } from '../bounded-text-file.js'
+import { readBoundedText, whyUnreadable } from '../bounded-text-file.js'
 import { schemas } from './batch-api.js'
 import { fail } from './terminal.js'
 
@@ -29,8 +29,9 @@ export function readIds(path: string): IdsFile {
   let text: string | 'too large'
   try {
     text = readBoundedText(path, MAX_IDS_FILE_BYTES)
-  } catch {
-    return fail(`cannot read ${path}`)
+  } catch (err) {
+    // Why, as the operator can act on it: a mistyped path and a folder given for its file read alike otherwise.
+    return fail(`cannot read ${path}: ${whyUnreadable(err)}`)
   }
   if (text === 'too large') return fail(`${path} is larger than 16 MiB, more than one run reads (over 400 000 ids): split it into files run one after another`)
   const validUserId = schemas.validator('user-id')
