@@ -1191,6 +1191,19 @@ describe('npm run deletion:batch -- --job <id> --cancel', () => {
     ],
   })
 
+  it('when the job is not known to the service (404 UOS_USRDLT0101), then it says the job was not found at --url and what to check, as a follow does, and exits 2 without following', async () => {
+    const jobId = randomUUID()
+    const service = await stub((_request, res) =>
+      answer(res, 404, { ...envelope('api.user.delete.batch.cancel', 404, {}), responseCode: 'RESOURCE_NOT_FOUND', params: { err: 'UOS_USRDLT0101', errmsg: 'batch job', status: 'FAILED' } }),
+    )
+
+    const { code, out } = await runCli(['--job', jobId, '--cancel', '--url', service.url], CREDENTIALS, { limitMs: 10_000 })
+
+    expect(out).toBe(`job ${jobId} not found at ${service.url}: 404 UOS_USRDLT0101 batch job\ncheck the job id and --url (the service that answered has no such job)\nno job was cancelled\n`)
+    expect(service.requests.map((request) => request.path)).toEqual([CANCEL])
+    expect(code).toBe(2)
+  }, 15_000)
+
   it('when the job is cancelled (by a service older than alreadyCancelled, as during an upgrade: the answer has no such field), then it says so, follows the job until its last users are settled, counts those spared apart, and exits 1', async () => {
     const jobId = randomUUID()
     const service = await stub((request, res) => (request.path === CANCEL ? cancelAnswer(res, jobId, 'cancelled') : status(res, cancelledStatus(jobId))))

@@ -7,6 +7,11 @@ export const CANCEL_PATH = '/api/user/v1/delete/batch/cancel'
 /** The most ids one job takes; a status read asks for as many outcomes, so one page holds a whole job's. */
 export const MAX_IDS_PER_JOB = 1000
 
+/** The service's code for a job id it has no job of (404): a status read or a cancel of it. */
+export const JOB_NOT_FOUND = 'UOS_USRDLT0101'
+/** Said after a job not found: what to check, the job being no job of the service that answered. */
+export const NOT_FOUND_HINT = 'check the job id and --url (the service that answered has no such job)'
+
 /** A status answer's `result`, as its schema defines it. */
 export type Status = NonNullable<BatchDeletionStatus['result']>
 export type Accepted = NonNullable<BatchDeletionAccepted['result']>

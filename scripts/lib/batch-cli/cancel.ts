@@ -1,7 +1,7 @@
-import { CANCEL_PATH, type Cancelled, isCancelled } from './batch-api.js'
+import { CANCEL_PATH, type Cancelled, isCancelled, JOB_NOT_FOUND, NOT_FOUND_HINT } from './batch-api.js'
 import { exitOnInterrupt } from './interrupt.js'
 import { callRetrying } from './retry-rules.js'
-import type { ServiceClient } from './service-call.js'
+import { refusal, type ServiceClient } from './service-call.js'
 import { fail } from './terminal.js'
 
 /**
@@ -10,7 +10,13 @@ import { fail } from './terminal.js'
  */
 async function cancelJob(service: ServiceClient, jobId: string, giveUpMs: number): Promise<Cancelled | { problem: string }> {
   const call = await callRetrying(service, CANCEL_PATH, { jobId }, giveUpMs, `cancel of job ${jobId} refused`)
-  if ('problem' in call) return { problem: call.problem }
+  if ('problem' in call) {
+    // A job the service does not know, as a follow says it: a mistyped id, or another deployment behind --url.
+    const refused = call.refused
+    if (refused?.status === 404 && refused.body.params?.err === JOB_NOT_FOUND)
+      return { problem: `job ${jobId} not found at ${service.base}: ${refusal(refused.status, refused.body)}\n${NOT_FOUND_HINT}` }
+    return { problem: call.problem }
+  }
   const { answered } = call
   return answered.status === 200 && isCancelled(answered.body.result)
     ? answered.body.result

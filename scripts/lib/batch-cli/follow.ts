@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { BATCH_CLI_POLL_MS } from '../../../src/deletion/own-account-dwell.js'
-import { isStatus, MAX_IDS_PER_JOB, STATUS_PATH, type Status } from './batch-api.js'
+import { isStatus, JOB_NOT_FOUND, MAX_IDS_PER_JOB, NOT_FOUND_HINT, STATUS_PATH, type Status } from './batch-api.js'
 import { exitOnInterrupt } from './interrupt.js'
 import { type ProgressView, progressView } from './progress-view.js'
 import { CALL_TIMEOUT_MS, refusal, type ServiceClient, unreached } from './service-call.js'
@@ -22,9 +22,6 @@ type StatusRead =
 
 /** Every way a follow is given up ends with this: the jobs are the service's, not the CLI's. */
 const goOnWithout = (jobIds: string[]) => `the jobs go on without this CLI: follow again with --job ${jobIds.join(',')}`
-
-/** The service's code for a job id it has no job of. */
-const JOB_NOT_FOUND = 'UOS_USRDLT0101'
 
 /** How a run that followed the last users of its jobs closes: the ids listed above it, the count of those still owing steps, and how to follow them. */
 const OWED_HINT = 'retried until done; follow each request listed above with POST /api/user/v1/delete/status {"request":{"requestId":"<id>"}}, or check it with npm run deletion:verify -- <id>'
@@ -100,7 +97,7 @@ async function pollUntilCompleted(
       const missing = new Set(notFound.map((read) => read.jobId))
       const others = jobIds.filter((jobId) => !missing.has(jobId))
       const rest = others.length > 0 ? `\nthe other jobs go on without this CLI: follow them again with --job ${others.join(',')}` : ''
-      stop(`${notFound.map((read) => read.problem).join('\n')}\ncheck the job id and --url (the service that answered has no such job)${rest}`)
+      stop(`${notFound.map((read) => read.problem).join('\n')}\n${NOT_FOUND_HINT}${rest}`)
     }
     // Most often a user token that expired during a long follow: the jobs go on all the same.
     const refused = reads.find((read): read is Extract<StatusRead, { kind: 'refused' }> => read.kind === 'refused')

@@ -56,7 +56,7 @@ export async function callRetrying(
   giveUpMs: number,
   refusedAs: string,
   headers: Record<string, string> = {},
-): Promise<{ answered: Answered } | { problem: string }> {
+): Promise<{ answered: Answered } | { problem: string; refused?: Answered }> {
   // A hung service is asked at least twice before the CLI gives up on it, as when following.
   const timeoutMs = Math.min(CALL_TIMEOUT_MS, giveUpMs / 2)
   let failingSince: number | undefined
@@ -67,7 +67,7 @@ export async function callRetrying(
     const problem = answer.kind === 'none' ? unreached(service, answer) : `${refusedAs}: ${refusal(answer.status, answer.body)}`
     failingSince ??= triedAt
     const leftMs = giveUpMs - (Date.now() - failingSince)
-    if (!isWorthRetrying(answer) || leftMs <= 0) return { problem }
+    if (!isWorthRetrying(answer) || leftMs <= 0) return { problem, ...(answer.kind === 'answer' && { refused: answer }) }
     const wait = Math.min(retryDelay(answer, attempt), leftMs)
     console.error(`${problem}; trying again in ${Math.ceil(wait / 1000)}s`)
     await sleep(wait)
