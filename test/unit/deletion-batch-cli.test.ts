@@ -470,6 +470,13 @@ describe('when USER_TOKEN has expired (past the clock skew the service allows, 6
     expect(service.requests).toHaveLength(0)
   }, 45_000)
 
+  it('when AUTH_CLOCK_SKEW_SECONDS allows more than the default and the token expired within it, then a dry run still passes it: the CLI never refuses what the service would take', async () => {
+    const token = tokenExpiring(Math.floor(Date.now() / 1000) - 600)
+    const { code, out } = await runCli(['--file', idsFile(1).path, '--dry-run'], { ...CREDENTIALS, USER_TOKEN: token, AUTH_CLOCK_SKEW_SECONDS: '900' }, { limitMs: 10_000 })
+    expect(out).toContain('dry run: 1 distinct ids')
+    expect(code).toBe(0)
+  }, 15_000)
+
   it('when it expired within the clock skew, then a dry run still passes it: the service may take it yet', async () => {
     const token = tokenExpiring(Math.floor(Date.now() / 1000) - 5)
     const { code, out } = await runCli(['--file', idsFile(1).path, '--dry-run'], { ...CREDENTIALS, USER_TOKEN: token }, { limitMs: 10_000 })

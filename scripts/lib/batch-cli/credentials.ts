@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { configDir } from '../../../src/config/project-root.js'
 import { fail } from './terminal.js'
 
 /** What an HTTP header can carry as a token: visible ASCII, so no pasted line break, space after `Bearer` or curly quote. */
@@ -23,8 +26,18 @@ export function credentials(): Record<string, string> {
   return { authorization: `Bearer ${apiBearer}`, ...(userToken && { 'x-authenticated-user-token': userToken }), 'content-type': 'application/json' }
 }
 
-/** The clock skew the service allows by default (auth.clockSkewSeconds): a token this little past its `exp` may still be taken. */
-const SERVICE_CLOCK_SKEW_MS = 60_000
+/**
+ * How far the CLI's clock may be behind the service's (auth.clockSkewSeconds, the skew the service
+ * allows between clocks): a token this little past its `exp` here may not be past it there. The CLI
+ * cannot ask the service, so it reads AUTH_CLOCK_SKEW_SECONDS when the operator sets it, else the
+ * service's default, rather than a number of its own.
+ */
+function serviceClockSkewMs(): number {
+  const configured = process.env.AUTH_CLOCK_SKEW_SECONDS?.trim()
+  if (configured && /^\d{1,9}$/.test(configured)) return Number(configured) * 1000
+  const defaults = JSON.parse(readFileSync(join(configDir, 'default.json'), 'utf8')) as { auth: { clockSkewSeconds: number } }
+  return defaults.auth.clockSkewSeconds * 1000
+}
 
 /**
  * A USER_TOKEN past its expiry (its `exp`, read unverified, beyond the service's clock skew) is
@@ -32,6 +45,6 @@ const SERVICE_CLOCK_SKEW_MS = 60_000
  * dry run would pass a run bound to fail. The time only, never the token.
  */
 export function refuseExpiredUserToken(expiresAt: number | undefined, now = Date.now()): void {
-  if (expiresAt !== undefined && now >= expiresAt + SERVICE_CLOCK_SKEW_MS)
+  if (expiresAt !== undefined && now >= expiresAt + serviceClockSkewMs())
     fail(`USER_TOKEN expired at ${new Date(expiresAt).toISOString()}: set a fresh one (the quick start prints how to get it); nothing was sent`)
 }
