@@ -54,8 +54,11 @@ export const keycloakBearer: CredentialScheme<Caller> = {
     try {
       return await withManagedUser(caller, c.req.header('x-authenticated-for'), verifiers)
     } catch (err) {
-      if (err instanceof InvalidCredentialsError) throw managedUserTokenRefused(err.message)
-      throw err
+      if (!(err instanceof InvalidCredentialsError)) throw err
+      // A person deleted for good is locked out whatever they send beside their token: their 401
+      // (lockOut's, on every route), which lockOut would give had the managed user's token not been judged first.
+      await lockOutPerson(caller, verifiers, { admitSoftDeleted: true })
+      throw managedUserTokenRefused(err.message)
     }
   },
 
