@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { deferred } from '../../test/support/wait-until.js'
 import { batchRequestId } from './batch-job.js'
 import { DependencyUnavailableError } from './errors.js'
-import { COOL_OFF_MS, CREATOR, JOB_ID, SETTINGS, START, U1, U2, U3, U4, UNAVAILABLE, batchWorld, deleted, eventually, pending, requestOf, stopRunners } from './batch-runner.test-support.js'
+import { COOL_OFF_MS, CREATOR, JOB_ID, SETTINGS, START, U1, U2, U3, U4, UNAVAILABLE, batchWorld, deleted, eventually, pending, requestOf, stopRunners } from '../../test/support/batch-runner-world.js'
 
 afterEach(stopRunners)
 

@@ -23,7 +23,7 @@ import {
   requestOf,
   stopRunners,
   waitingForPace,
-} from './batch-runner.test-support.js'
+} from '../../test/support/batch-runner-world.js'
 
 afterEach(stopRunners)
 

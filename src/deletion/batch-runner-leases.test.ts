@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { batchRequestId, submitBatch } from './batch-job.js'
 import { DependencyUnavailableError } from './errors.js'
 import { FencePassedError } from './lease.js'
-import { CALLER, JOB_ID, LEASE_MS, SETTINGS, START, U1, U2, U3, batchWorld, deleted, eventually, pending, requestOf, stopRunners, waitingForPace } from './batch-runner.test-support.js'
+import { CALLER, JOB_ID, LEASE_MS, SETTINGS, START, U1, U2, U3, batchWorld, deleted, eventually, pending, requestOf, stopRunners, waitingForPace } from '../../test/support/batch-runner-world.js'
 
 afterEach(stopRunners)
 

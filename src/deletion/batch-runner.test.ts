@@ -21,7 +21,7 @@ import {
   pending,
   requestOf,
   stopRunners,
-} from './batch-runner.test-support.js'
+} from '../../test/support/batch-runner-world.js'
 
 afterEach(stopRunners)
 

@@ -1,18 +1,26 @@
 import { expect, vi } from 'vitest'
-import { InMemoryBatchJobs } from '../../test/support/fakes/in-memory-batch-jobs.js'
-import { InMemoryUserDeletionStates } from '../../test/support/fakes/in-memory-user-deletion-states.js'
-import { InMemoryUserStore } from '../../test/support/fakes/in-memory-user-store.js'
-import { ManualClock, Timeline } from '../../test/support/fakes/timeline.js'
-import { DeletedUserGate } from '../auth/deleted-user-gate.js'
-import { submitBatch } from './batch-job.js'
-import type { ErrorClassifier } from './batch-attempt.js'
-import { BatchRunner, type BatchRunnerSettings } from './batch-runner.js'
-import type { Caller } from './caller.js'
-import type { DeletionInput, DeletionOutcome } from './delete-account.js'
-import type { DeletionRequest, RequestState } from './deletion-request.js'
-import { CallerLockedOutError, DeletionWithdrawnError, DependencyUnavailableError, RequestAlreadyOpenedError, RoleRestrictedError, UserAlreadyDeletedError, UserNotFoundError } from './errors.js'
-import type { BatchItem, Clock } from './ports.js'
-import { lockOutStanding } from './user-condition.js'
+import { InMemoryBatchJobs } from './fakes/in-memory-batch-jobs.js'
+import { InMemoryUserDeletionStates } from './fakes/in-memory-user-deletion-states.js'
+import { InMemoryUserStore } from './fakes/in-memory-user-store.js'
+import { ManualClock, Timeline } from './fakes/timeline.js'
+import { DeletedUserGate } from '../../src/auth/deleted-user-gate.js'
+import { submitBatch } from '../../src/deletion/batch-job.js'
+import type { ErrorClassifier } from '../../src/deletion/batch-attempt.js'
+import { BatchRunner, type BatchRunnerSettings } from '../../src/deletion/batch-runner.js'
+import type { Caller } from '../../src/deletion/caller.js'
+import type { DeletionInput, DeletionOutcome } from '../../src/deletion/delete-account.js'
+import type { DeletionRequest, RequestState } from '../../src/deletion/deletion-request.js'
+import {
+  CallerLockedOutError,
+  DeletionWithdrawnError,
+  DependencyUnavailableError,
+  RequestAlreadyOpenedError,
+  RoleRestrictedError,
+  UserAlreadyDeletedError,
+  UserNotFoundError,
+} from '../../src/deletion/errors.js'
+import type { BatchItem, Clock } from '../../src/deletion/ports.js'
+import { lockOutStanding } from '../../src/deletion/user-condition.js'
 
 // What the batch runner's tests share: the Sunbird codes, settings, a deletion engine stand-in
 // (FakeEngine) and a world of in-memory jobs, users and runners (batchWorld).
