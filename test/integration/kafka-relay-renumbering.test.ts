@@ -100,10 +100,11 @@ describe("the relay's partitions numbered anew while a key's event waits, on the
     const key = Array.from({ length: 200 }, () => randomUUID()).find((k) => partitionOver(NEW_COUNT)(k) !== partitionOver(OLD_COUNT)(k)) as string
     expect(key).toBeDefined()
     // Its two events, the later one listed after the first (the listing is in token order of the request id), and other users' events.
-    const older = { requestId: `renumber-${randomUUID()}`, event: eventFor(key) }
-    const olderToken = db.metadata.newToken(Buffer.from(older.requestId))
-    const newerId = Array.from({ length: 50 }, () => `renumber-${randomUUID()}`).find((id) => db.metadata.newToken(Buffer.from(id)).compare(olderToken) > 0) as string
-    const newer = { requestId: newerId, event: eventFor(key) }
+    // Two ids put in token order, so the first is always listed first (picking a later one at random
+    // from a few found none when the first's token was near the ring's end).
+    const [olderId, newerId] = [`renumber-${randomUUID()}`, `renumber-${randomUUID()}`].sort((a, b) => db.metadata.newToken(Buffer.from(a)).compare(db.metadata.newToken(Buffer.from(b))))
+    const older = { requestId: olderId as string, event: eventFor(key) }
+    const newer = { requestId: newerId as string, event: eventFor(key) }
     const others = Array.from({ length: 10 }, () => ({ requestId: `renumber-${randomUUID()}`, event: eventFor(randomUUID()) }))
     const { logger, lines } = capturedLogger()
     const published: string[] = []
