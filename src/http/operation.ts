@@ -209,10 +209,11 @@ const firstQueryValues = (c: Context<AppEnv>): Record<string, string> => c.req.q
 /**
  * Declares an operation. The returned handler runs, in the contract's order: the credentials (the
  * body was read and parsed before, by readJsonBody), the Idempotency-Key lookup (when the operation
- * is idempotent), the lock-out, then the path, query and body schemas, step-up (when the call asks
- * for it), then `handle`, whose result the dialect renders (after the scheme ends the session,
- * when the operation ends it). Anything thrown goes to the one error
- * road; for a claimed Idempotency-Key the error's answer is rendered here, so it can be kept.
+ * is idempotent, and the principal carries no refusal of the lock-out's), the lock-out, then the
+ * path, query and body schemas, step-up (when the call asks for it), then `handle`, whose result
+ * the dialect renders (after the scheme ends the session, when the operation ends it). Anything
+ * thrown goes to the one error road; for a claimed Idempotency-Key the error's answer is rendered
+ * here, so it can be kept.
  */
 export function defineOperation<const Req extends RequestSchemas, Principal, Result>(spec: OperationSpec<Req, Principal, Result>): Operation {
   return {
@@ -245,8 +246,9 @@ export function defineOperation<const Req extends RequestSchemas, Principal, Res
 
       /** The authenticated caller's call: the Idempotency-Key (when the operation takes one), then run. */
       async function authenticated(c: Context<AppEnv>, principal: Principal): Promise<Response> {
-        // No key, nothing to look up: run without beginIdempotent's promise.
-        if (!spec.idempotent || !sendsIdempotencyKey(c)) return run(c, principal)
+        // No key, nothing to look up: run without beginIdempotent's promise. A principal the lock-out
+        // refuses whatever it admits runs straight to that refusal: it claims no key and replays none.
+        if (!spec.idempotent || !sendsIdempotencyKey(c) || credentials.refusedAtLockOut?.(principal)) return run(c, principal)
         const key = await beginIdempotent(c, idempotency, spec.id, credentials.idempotencyOwner(principal))
         if (key.kind === 'none') return run(c, principal)
         if (key.kind === 'replay') return key.response

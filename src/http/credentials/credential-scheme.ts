@@ -41,9 +41,11 @@ export interface LockOutOptions {
  * How an operation's caller proves who they are: which credentials, where, verified how, and how
  * OpenAPI documents it. The operation mechanism (operation.ts) calls, in order:
  * 1. `authenticate`: the credentials verified (signature, expiry, issuer), or ApiError('UNAUTHORIZED');
- * 2. the Idempotency-Key lookup, when the operation takes one, keyed by `idempotencyOwner`;
+ * 2. the Idempotency-Key lookup, when the operation takes one, keyed by `idempotencyOwner`
+ *    (skipped when `refusedAtLockOut`);
  * 3. `lockOut`: a deleted person's still-valid token refused (ApiError('UNAUTHORIZED')), except a
- *    soft-deleted person's own where the operation admits them (cancel);
+ *    soft-deleted person's own where the operation admits them (cancel); then a refusal the
+ *    principal carries (e.g. X-Authenticated-For's), told only to a person it lets in;
  * 4. step-up, when the operation asks for it, on the login of `person`.
  * The shared security suite (test/integration/security.test.ts) runs its missing / forged /
  * expired / deleted-user cases against every operation whose scheme is not `none`.
@@ -69,6 +71,13 @@ export interface CredentialScheme<Principal> {
    */
   authenticate(c: Context<AppEnv>, verifiers: Verifiers): Principal | Promise<Principal>
   lockOut(principal: Principal, verifiers: Verifiers, options: LockOutOptions): Promise<Principal>
+  /**
+   * Whether the principal carries a refusal its lock-out tells once it has judged the person (e.g. a
+   * refused X-Authenticated-For): the lock-out refuses it whatever the operation admits, so its
+   * Idempotency-Key is not looked up, and the refusal neither claims a key nor is answered by one's
+   * stored answer. Absent: never.
+   */
+  refusedAtLockOut?(principal: Principal): boolean
   /** Whose an Idempotency-Key is: the API consumer where the scheme has one, else the person. */
   idempotencyOwner(principal: Principal): string
   /** The person whose login step-up judges, or undefined for a scheme without one. */

@@ -1,12 +1,11 @@
 import { InvalidCredentialsError } from '../../auth/auth-errors.js'
 import { bearerToken } from '../../auth/compact-jwt.js'
-import type { Caller } from '../../deletion/caller.js'
 import { ApiError } from '../api-error.js'
 import { bearerChallenge } from './bearer-challenge.js'
 import type { CredentialScheme } from './credential-scheme.js'
 import { refuseMalformedBearer } from './malformed-bearer.js'
 import { MANAGED_USER_PARAMETER } from './gateway-and-user-token.js'
-import { lockOutPerson, loginOf, personCaller, refusedAsUnauthorized, withManagedUser } from './person-token.js'
+import { carriesRefusal, lockOutPerson, loginOf, type PersonPrincipal, personCaller, refusedAsUnauthorized, withManagedUser } from './person-token.js'
 
 /**
  * X-Authenticated-For refused while the person's own token is valid: 403, not the 401 whose
@@ -24,10 +23,10 @@ const DIRECT = 'keycloak-bearer'
  * The person's Keycloak access token alone, in `Authorization: Bearer …` (no gateway token), as
  * REST clients of other deletion APIs send it; a managing parent adds the managed user's token in
  * X-Authenticated-For as on the Sunbird route. Verified, parsed and locked out exactly as the
- * Sunbird route's user token; a refused X-Authenticated-For is its own 403. An Idempotency-Key
- * belongs to the person.
+ * Sunbird route's user token; a refused X-Authenticated-For is its own 403, told by the lock-out
+ * once it has judged the person. An Idempotency-Key belongs to the person.
  */
-export const keycloakBearer: CredentialScheme<Caller> = {
+export const keycloakBearer: CredentialScheme<PersonPrincipal> = {
   name: 'keycloak-bearer',
   headers: ['Authorization', 'X-Authenticated-For'],
   openApi: {
@@ -55,14 +54,13 @@ export const keycloakBearer: CredentialScheme<Caller> = {
       return await withManagedUser(caller, c.req.header('x-authenticated-for'), verifiers)
     } catch (err) {
       if (!(err instanceof InvalidCredentialsError)) throw err
-      // A person deleted for good is locked out whatever they send beside their token: their 401
-      // (lockOut's, on every route), which lockOut would give had the managed user's token not been judged first.
-      await lockOutPerson(caller, verifiers, { admitSoftDeleted: true })
-      throw managedUserTokenRefused(err.message)
+      // Carried to the lock-out, which judges the person with the operation's options first.
+      return { ...caller, managedUserRefusal: err.message }
     }
   },
 
   lockOut: (caller, verifiers, options) => lockOutPerson(caller, verifiers, options, managedUserTokenRefused),
+  refusedAtLockOut: carriesRefusal,
   challenge: bearerChallenge,
   idempotencyOwner: (caller) => `user:${caller.userId}`,
   person: loginOf,

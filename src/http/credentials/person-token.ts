@@ -30,6 +30,20 @@ export async function personCaller(token: string, consumer: string, verifiers: V
   }
 }
 
+/**
+ * A person's caller as a scheme hands it to the lock-out: it may carry the refusal of the managed
+ * user's token sent beside the person's (X-Authenticated-For), which the lock-out tells only once it
+ * has judged the person (lockOutPerson). The reason (refusalText) is for the log only.
+ */
+export interface PersonPrincipal extends Caller {
+  managedUserRefusal?: string
+}
+
+/** Whether the lock-out refuses this caller whatever the operation admits: a refusal it carries (CredentialScheme.refusedAtLockOut). */
+export function carriesRefusal(caller: PersonPrincipal): boolean {
+  return caller.managedUserRefusal !== undefined
+}
+
 /** A managing parent acting for their managed user: X-Authenticated-For's token, verified, its `parentId` required. */
 export async function withManagedUser(caller: Caller, forToken: string | undefined, verifiers: Verifiers): Promise<Caller> {
   const token = forToken?.trim()
@@ -47,11 +61,14 @@ export async function withManagedUser(caller: Caller, forToken: string | undefin
  * the managed user's own deletion is restorable (soft) it is let in where a soft-deleted person is
  * (cancel, finishing the deletion), and by the parent it names where the operation admits that
  * (export, status); refused once they are deleted for good or locked out by their manager's grace
- * period, and on Sunbird's own delete route (its answer stays as it was). That refusal is the 401
- * of the error table unless the scheme answers it otherwise (`refuseManagedUser`).
+ * period, and on Sunbird's own delete route (its answer stays as it was). That refusal, and one the
+ * caller carries (a managed user's token that did not verify), is the 401 of the error table unless
+ * the scheme answers it otherwise (`refuseManagedUser`); either is told only after the person is
+ * judged with the operation's options, so a person the operation locks out gets their own lock-out
+ * answer whatever they send beside their token.
  */
 export async function lockOutPerson(
-  caller: Caller,
+  caller: PersonPrincipal,
   verifiers: Verifiers,
   { admitSoftDeleted, admitSoftDeletedManagedUser = false }: LockOutOptions,
   refuseManagedUser: (reason: string) => ApiError = unauthorized,
@@ -60,6 +77,7 @@ export async function lockOutPerson(
   const standing = await verifiers.deletedUsers.standing(caller.userId)
   const admitted = standing === 'restorable' && admitSoftDeleted
   if (standing !== 'active' && !admitted) throw unauthorized(refusalText('user-token', 'user is deleted'))
+  if (caller.managedUserRefusal !== undefined) throw refuseManagedUser(caller.managedUserRefusal)
   if (caller.managedUser) {
     const child = await verifiers.deletedUsers.standing(caller.managedUser.userId)
     const parentActs = caller.managedUser.parentId === caller.userId

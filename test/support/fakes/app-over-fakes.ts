@@ -10,7 +10,7 @@ import { readDeletionStatus } from '../../../src/deletion/deletion-status.js'
 import { exportUser } from '../../../src/deletion/export-user.js'
 import { lockOutStanding } from '../../../src/deletion/user-condition.js'
 import type { AppEnv } from '../../../src/http/app-env.js'
-import type { OperationServices } from '../../../src/http/operation.js'
+import type { Operation, OperationServices } from '../../../src/http/operation.js'
 import { createLogger } from '../../../src/logging/logger.js'
 import { createServiceMetrics } from '../../../src/metrics/service-metrics.js'
 import { createSchemaRegistry } from '../../../src/schemas/schema-registry.js'
@@ -48,6 +48,7 @@ export interface AppOverFakes {
  * the request deadline, for tests of what a route answers when it passes. `batches`: stand-ins for
  * the batch services, for tests of the batch routes' HTTP side (the jobs themselves run on the real
  * servers only). `idempotencyKeys`: the Idempotency-Key store, e.g. one on a clock of the test's own.
+ * `operations`: the operations served instead of the API's, for a test of what an operation declared otherwise gets.
  */
 export function appOverFakes(
   options: WorldOptions = {},
@@ -55,6 +56,7 @@ export function appOverFakes(
     requestTimeoutMs?: number
     batches?: Pick<OperationServices, 'submitBatch' | 'readBatchStatus'> & Partial<Pick<OperationServices, 'cancelBatch'>>
     idempotencyKeys?: IdempotencyKeys
+    operations?: readonly Operation[]
   } = {},
 ): AppOverFakes {
   sharedRealm ??= createRealmKeys('property-kid')
@@ -65,30 +67,33 @@ export function appOverFakes(
     ttlMs: 0,
     maxEntries: 1000,
   })
-  const app = createApp({
-    logger: createLogger('silent'),
-    checkReadiness: async () => [],
-    schemas,
-    maxBodyBytes: FAKE_MAX_BODY_BYTES,
-    requestTimeoutMs: settings.requestTimeoutMs ?? 10_000,
-    retryAfterSeconds: 5,
-    apiConsumers: new ApiConsumerVerifier([{ key: FAKE_CONSUMER.key, algorithm: 'HS256', secret: FAKE_CONSUMER.secret }]),
-    userTokens: new UserTokenVerifier({ ssoUrl: FAKE_SSO_URL, realm: 'sunbird', keys: new PemKeySource(realm.dir) }),
-    deletedUsers,
-    sessions: { startedAt: async () => undefined, clockSkewSeconds: 60 },
-    sessionCookie: { name: 'neptun-session', allowedOrigins: [], secure: false },
-    directTokenClients: [],
-    metrics: createServiceMetrics(),
-    idempotency: { keys: settings.idempotencyKeys ?? new InMemoryIdempotencyKeys(), inFlightSeconds: 30 },
-    deleteAccount: (input) => deleteAccount(world.deps, input),
-    cancelDeletion: (input) => cancelDeletion(world.deps, input),
-    exportUser: (input) => exportUser(world.deps, input),
-    readDeletionStatus: (input) => readDeletionStatus({ requests: world.requests, states: world.states, orgAdminScope: 'organisation' }, input),
-    // Batch jobs run on the real servers (test/integration/batch-deletion.test.ts); a test of the batch routes' HTTP side passes stand-ins.
-    submitBatch: settings.batches?.submitBatch ?? (() => Promise.reject(new Error('batch jobs are not served over fakes'))),
-    readBatchStatus: settings.batches?.readBatchStatus ?? (() => Promise.reject(new Error('batch jobs are not served over fakes'))),
-    cancelBatch: settings.batches?.cancelBatch ?? (() => Promise.reject(new Error('batch jobs are not served over fakes'))),
-  })
+  const app = createApp(
+    {
+      logger: createLogger('silent'),
+      checkReadiness: async () => [],
+      schemas,
+      maxBodyBytes: FAKE_MAX_BODY_BYTES,
+      requestTimeoutMs: settings.requestTimeoutMs ?? 10_000,
+      retryAfterSeconds: 5,
+      apiConsumers: new ApiConsumerVerifier([{ key: FAKE_CONSUMER.key, algorithm: 'HS256', secret: FAKE_CONSUMER.secret }]),
+      userTokens: new UserTokenVerifier({ ssoUrl: FAKE_SSO_URL, realm: 'sunbird', keys: new PemKeySource(realm.dir) }),
+      deletedUsers,
+      sessions: { startedAt: async () => undefined, clockSkewSeconds: 60 },
+      sessionCookie: { name: 'neptun-session', allowedOrigins: [], secure: false },
+      directTokenClients: [],
+      metrics: createServiceMetrics(),
+      idempotency: { keys: settings.idempotencyKeys ?? new InMemoryIdempotencyKeys(), inFlightSeconds: 30 },
+      deleteAccount: (input) => deleteAccount(world.deps, input),
+      cancelDeletion: (input) => cancelDeletion(world.deps, input),
+      exportUser: (input) => exportUser(world.deps, input),
+      readDeletionStatus: (input) => readDeletionStatus({ requests: world.requests, states: world.states, orgAdminScope: 'organisation' }, input),
+      // Batch jobs run on the real servers (test/integration/batch-deletion.test.ts); a test of the batch routes' HTTP side passes stand-ins.
+      submitBatch: settings.batches?.submitBatch ?? (() => Promise.reject(new Error('batch jobs are not served over fakes'))),
+      readBatchStatus: settings.batches?.readBatchStatus ?? (() => Promise.reject(new Error('batch jobs are not served over fakes'))),
+      cancelBatch: settings.batches?.cancelBatch ?? (() => Promise.reject(new Error('batch jobs are not served over fakes'))),
+    },
+    settings.operations,
+  )
   return {
     app,
     get world() {
