@@ -12,7 +12,7 @@ function operationAnswering(answers: (() => Response)[]) {
   const settings = { keys: new InMemoryIdempotencyKeys(), inFlightSeconds: 30 }
   let runs = 0
   app.post('/op', async (c) => {
-    const key = await beginIdempotent(c, settings, 'api.test.op', 'consumer:portal')
+    const key = await beginIdempotent(c, settings, { id: 'api.test.op' }, 'consumer:portal')
     if (key.kind === 'replay') return key.response
     const answer = answers[runs++]
     if (!answer) throw new Error('no answer left')
@@ -52,7 +52,7 @@ describe('beginIdempotent', () => {
     const settings = { keys: new InMemoryIdempotencyKeys(() => now), inFlightSeconds: 30 }
     let runs = 0
     app.post('/op', async (c) => {
-      const key = await beginIdempotent(c, settings, 'api.test.op', 'consumer:portal')
+      const key = await beginIdempotent(c, settings, { id: 'api.test.op' }, 'consumer:portal')
       if (key.kind === 'replay') return key.response
       runs++
       // The run outlasts its claim.
@@ -98,7 +98,7 @@ describe('beginIdempotent', () => {
     const depth = 5000
     app.post('/op', async (c) => {
       c.set('body', JSON.parse(`{"request":{"x":${'['.repeat(depth)}${']'.repeat(depth)}}}`))
-      const key = await beginIdempotent(c, settings, 'api.test.op', 'consumer:portal')
+      const key = await beginIdempotent(c, settings, { id: 'api.test.op' }, 'consumer:portal')
       if (key.kind === 'replay') return key.response
       return key.kind === 'claimed' ? key.complete(json(200)()) : json(200)()
     })

@@ -15,6 +15,13 @@ const MAX_KEY_LENGTH = 255
 /** Headers not replayed: the transport's, and CORS, which each request gets anew. */
 const NOT_REPLAYED = new Set(['content-length', 'date', 'connection', 'transfer-encoding', 'vary', 'access-control-allow-origin', 'access-control-allow-credentials'])
 
+/** Of an idempotent operation, what tells its requests apart (operation.ts declares it). */
+export interface IdempotentOperation {
+  readonly id: string
+  /** The path parameters as the operation reads them; as sent when absent. */
+  readonly sameRequestParams?: (params: Readonly<Record<string, string>>) => Record<string, string>
+}
+
 export interface IdempotencySettings {
   keys: IdempotencyKeys
   /** How long a claimed key without an answer blocks a retry (409) before a retry may run anew (the runner died). */
@@ -31,16 +38,18 @@ export interface IdempotencyClaim {
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 
 /**
- * What makes two requests "the same": the operation, its path and query parameters, and its body. A
+ * What makes two requests "the same": the operation, its path parameters (as it reads them: a REST
+ * route's user id in either case is one user) and query parameters, and its body. A
  * parameter sent more than once counts by every value (an operation may read the last one, as seed
  * 003's `hard`); only then, so a key kept before this was added still matches its retry.
  */
-function fingerprintOf(c: Context<AppEnv>, operationId: string): string {
+function fingerprintOf(c: Context<AppEnv>, operation: IdempotentOperation): string {
   const repeated = Object.entries(c.req.queries()).filter(([, values]) => values.length > 1)
+  const params = c.req.param()
   return sha256(
     canonicalJson({
-      operation: operationId,
-      params: c.req.param(),
+      operation: operation.id,
+      params: operation.sameRequestParams ? operation.sameRequestParams(params) : params,
       query: c.req.query(),
       ...(repeated.length > 0 && { repeatedQuery: Object.fromEntries(repeated) }),
       body: c.get('body') ?? null,
@@ -79,14 +88,14 @@ export function sendsIdempotencyKey(c: Context<AppEnv>): boolean {
 export async function beginIdempotent(
   c: Context<AppEnv>,
   settings: IdempotencySettings,
-  operationId: string,
+  operation: IdempotentOperation,
   owner: string,
 ): Promise<{ kind: 'none' } | { kind: 'replay'; response: Response } | ({ kind: 'claimed' } & IdempotencyClaim)> {
   const key = c.req.header(IDEMPOTENCY_KEY_HEADER)
   if (key === undefined) return { kind: 'none' }
   if (key.length === 0 || key.length > MAX_KEY_LENGTH) throw new ApiError('IDEMPOTENCY_KEY_INVALID', { reason: `key of ${key.length} characters` })
   const id: IdempotencyKeyId = { owner, keyHash: sha256(key) }
-  const fingerprint = fingerprintOf(c, operationId)
+  const fingerprint = fingerprintOf(c, operation)
   const claim = await settings.keys.claim(id, fingerprint, settings.inFlightSeconds)
   if (!claim.claimed) {
     if (claim.record.fingerprint !== fingerprint) throw new ApiError('IDEMPOTENCY_KEY_REUSED', { reason: 'same key, another request' })

@@ -15,7 +15,7 @@ import type { CredentialScheme, Verifiers } from './credentials/credential-schem
 import type { AnyDialect, Dialect } from './dialect.js'
 import { messageIdChosenBy } from './envelope.js'
 import type { ErrorCode } from './error-codes.js'
-import { beginIdempotent, type IdempotencySettings, sendsIdempotencyKey } from './idempotency.js'
+import { beginIdempotent, type IdempotencySettings, type IdempotentOperation, sendsIdempotencyKey } from './idempotency.js'
 import { requireRecentLogin } from './step-up.js'
 import { validationError } from './validation-error.js'
 
@@ -126,6 +126,12 @@ export interface OperationMeta {
   readonly cors: CorsPolicy
   /** The `Idempotency-Key` header is honoured: a retry with the same key and request gets the first answer (see idempotency.ts). */
   readonly idempotent?: boolean
+  /**
+   * The path parameters as the handler reads them, for telling an Idempotency-Key's retry from
+   * another request (as sent when absent). Must leave a value already in that form as it is, so a
+   * key kept before it still matches its retry.
+   */
+  readonly sameRequestParams?: IdempotentOperation['sameRequestParams']
   /** The lock-out lets a soft-deleted person's own token through: the one way back in (cancel). */
   readonly admitSoftDeleted?: boolean
   /** The lock-out lets a soft-deleted managed user's token through when their managing parent sends it (X-Authenticated-For): a parent may read what an ORG_ADMIN may. */
@@ -249,7 +255,7 @@ export function defineOperation<const Req extends RequestSchemas, Principal, Res
         // No key, nothing to look up: run without beginIdempotent's promise. A principal the lock-out
         // refuses whatever it admits runs straight to that refusal: it claims no key and replays none.
         if (!spec.idempotent || !sendsIdempotencyKey(c) || credentials.refusedAtLockOut?.(principal)) return run(c, principal)
-        const key = await beginIdempotent(c, idempotency, spec.id, credentials.idempotencyOwner(principal))
+        const key = await beginIdempotent(c, idempotency, spec, credentials.idempotencyOwner(principal))
         if (key.kind === 'none') return run(c, principal)
         if (key.kind === 'replay') return key.response
         let response: Response

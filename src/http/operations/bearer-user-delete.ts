@@ -2,7 +2,7 @@ import { bearerCors } from '../cors.js'
 import { keycloakBearer } from '../credentials/keycloak-bearer.js'
 import { drfDetail } from '../dialects/drf-detail.js'
 import { deadlineOf, defineOperation, requestIdOf } from '../operation.js'
-import { answerOf, PERSON_DELETION_ERRORS, storedUserId } from './rest-deletion.js'
+import { answerOf, PERSON_DELETION_ERRORS, storedUserId, storedUserIdParams } from './rest-deletion.js'
 import { ownAccountOnlyWhenSoftDeleted } from './own-account-when-soft-deleted.js'
 
 /** Seed 000: a Django view that deletes with every cascade, with the authorization check the seed says it lacks. */
@@ -24,6 +24,7 @@ export const bearerUserDelete = defineOperation({
   dialect: drfDetail,
   cors: bearerCors,
   idempotent: true,
+  sameRequestParams: storedUserIdParams,
   admitSoftDeleted: true,
   stepUp: () => true,
   async handle(input, services) {

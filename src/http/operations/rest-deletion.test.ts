@@ -179,6 +179,24 @@ describe('seed 003: a repeated `hard`, as Django REST framework’s request.quer
   })
 })
 
+describe('an Idempotency-Key on the person routes, the path id in another case', () => {
+  it.each([seed003, seed002, seed000])(
+    '$route: when a key first sent with the id upper-cased comes again with it in lower case, then it is the same request: the first answer replayed, one deletion',
+    async (route) => {
+      const world = route.fresh()
+      // A key of this route's own: the fakes keep every key the app was sent, across fresh worlds.
+      const key = { 'idempotency-key': `case-retry ${route.route}` }
+
+      const first = await route.call(ME.toUpperCase(), key)
+      const retry = await route.call(ME, key)
+
+      expect(first.status).toBeLessThan(300)
+      expect([retry.status, retry.headers.get('idempotent-replayed'), await retry.text()]).toEqual([first.status, 'true', await first.text()])
+      expect(world.requests.all().map((request) => request.userId)).toEqual([ME])
+    },
+  )
+})
+
 describe('seed 003: an Idempotency-Key and a repeated `hard`', () => {
   it('when a key first sent with ?hard=0 comes again with ?hard=0&hard=1, then it is another request (422), not a replay of the soft answer', async () => {
     const world = fakes.reset()

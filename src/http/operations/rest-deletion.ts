@@ -40,6 +40,14 @@ export function storedUserId(pathId: string): string {
   return prefix + pathId.slice(prefix.length).replace(/[A-F]/g, (digit) => digit.toLowerCase())
 }
 
+/**
+ * A REST route's path parameters (its one user id) as the route reads them: an Idempotency-Key's
+ * retry that names the same user in another case is the same request, not another one (422).
+ */
+export function storedUserIdParams(params: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(params).map(([name, value]) => [name, storedUserId(value)]))
+}
+
 /** The durable request a deletion ran (or scheduled), for X-Request-Id. */
 export function answerOf(outcome: DeletionOutcome, msgid: string): DeletionAnswer {
   return { requestId: 'requestId' in outcome ? outcome.requestId : msgid }

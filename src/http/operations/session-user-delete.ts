@@ -3,7 +3,7 @@ import { credentialedCors } from '../cors.js'
 import { sessionCookie } from '../credentials/session-cookie.js'
 import { nuxtError } from '../dialects/nuxt-error.js'
 import { deadlineOf, defineOperation, requestIdOf } from '../operation.js'
-import { answerOf, OWN_ACCOUNT_DELETION_ERRORS, storedUserId } from './rest-deletion.js'
+import { answerOf, OWN_ACCOUNT_DELETION_ERRORS, storedUserId, storedUserIdParams } from './rest-deletion.js'
 import { ownAccountOnlyWhenSoftDeleted } from './own-account-when-soft-deleted.js'
 
 /** Seed 002: a Nuxt server route behind a session cookie; deletes the session's own account for good and clears the session. */
@@ -28,6 +28,7 @@ export const sessionUserDelete = defineOperation({
   dialect: nuxtError,
   cors: credentialedCors,
   idempotent: true,
+  sameRequestParams: storedUserIdParams,
   admitSoftDeleted: true,
   endsSession: true,
   stepUp: () => true,

@@ -2,7 +2,7 @@ import { bearerCors } from '../cors.js'
 import { keycloakBearer } from '../credentials/keycloak-bearer.js'
 import { drfDetail } from '../dialects/drf-detail.js'
 import { deadlineOf, defineOperation, requestIdOf } from '../operation.js'
-import { answerOf, PERSON_DELETION_ERRORS, storedUserId } from './rest-deletion.js'
+import { answerOf, PERSON_DELETION_ERRORS, storedUserId, storedUserIdParams } from './rest-deletion.js'
 import { ownAccountOnlyWhenSoftDeleted } from './own-account-when-soft-deleted.js'
 
 const HARD = new Set(['1', 'true'])
@@ -29,6 +29,7 @@ export const v2UserDelete = defineOperation({
   dialect: drfDetail,
   cors: bearerCors,
   idempotent: true,
+  sameRequestParams: storedUserIdParams,
   admitSoftDeleted: true,
   stepUp: () => true,
   async handle(input, services) {
