@@ -561,6 +561,42 @@ describe('KafkaRelay: a partition whose sends fail', () => {
     expect(sorted(recorded)).toEqual(sorted(ids(entries)))
   })
 
+  it("when one failing partition has more events waiting than the relay remembers, then the other partitions' events listed anywhere behind them are still published while it keeps failing: each pass reads on from where the last stopped", async () => {
+    const outbox = new InMemoryRelayOutbox()
+    const broker = new FakeBroker()
+    const { entries, stuck, healthy } = withOnePartitionFailing(broker, 2, 400)
+    const maxWaitingEvents = 20
+    expect(stuck.length).toBeGreaterThan(maxWaitingEvents + 100)
+    outbox.add(...entries)
+    const { relay, recorded } = relayOver(outbox, broker, 100_000, () => 0, { maxWaitingEvents })
+
+    // The partition never takes an event; each tick comes once the relay's wait (at most 30 s) is over.
+    for (let tick = 0; tick < 60 && recorded.length < healthy.length; tick++) {
+      await relay.publishPending(20)
+      vi.setSystemTime(Date.now() + 31_000)
+    }
+
+    // Before, every pass read the listing from its start: once its first page held only the failing
+    // partition's events the relay does not remember, no event behind them was reached again.
+    expect(sorted(recorded)).toEqual(sorted(ids(healthy)))
+    expect(sorted(outbox.listed())).toEqual(sorted(ids(stuck)))
+    expect(midsOn(broker).filter((mid) => stuck.some((e) => e.mid === mid))).toEqual([])
+  })
+
+  it('when a page of the listing holds only entries that cannot be sent (listed before their entry landed), then the events listed after them are published within the same tick', async () => {
+    const outbox = new InMemoryRelayOutbox()
+    const broker = new FakeBroker()
+    for (let n = 0; n < 5; n++) outbox.listWithoutEntry(`without-entry-${n}`)
+    const entries = Array.from({ length: 12 }, () => entry(200))
+    outbox.add(...entries)
+    const { relay, recorded } = relayOver(outbox, broker, 100_000)
+
+    // Before, a pass whose page of 5 gave no entry ended the tick, and the next read the same page.
+    expect(await relay.publishPending(5)).toBe(entries.length)
+    expect(sorted(recorded)).toEqual(sorted(ids(entries)))
+    expect(outbox.listed().filter((id) => id.startsWith('without-entry-'))).toHaveLength(5)
+  })
+
   it("when a partition's send failed, then its events are passed by until its wait is over while the other partitions' new events go at once; then they are sent again, in listing order, and published once it takes them", async () => {
     const outbox = new InMemoryRelayOutbox()
     const broker = new FakeBroker()

@@ -118,7 +118,8 @@ interface Connection {
 type PartitionOutcome = { kind: 'sent' | 'failed' | 'unrecorded'; recorded: string[] } | { kind: 'unreachable'; recorded: string[]; unsent: OutboxEntry[]; err: unknown }
 
 /**
- * Publishes what the outbox holds, a page at a time in listing order, and marks each entry (its
+ * Publishes what the outbox holds, a page at a time in listing order, each page read on from where
+ * the last one stopped (round the listing: listingAfter), and marks each entry (its
  * request, then the entry) only after Kafka acknowledged its send (acks=all). A crash in between
  * republishes the same payload, with the same mid, so consumers can drop the duplicate. The
  * producer is idempotent, so its own retries add none.
@@ -166,6 +167,13 @@ export class KafkaRelay {
   private readonly partitionWaits: PartitionWaits
   /** Events Kafka refused as too large: when each may be sent again. */
   private readonly heldBack: HeldBackEvents
+  /**
+   * Where the next pass reads the listing from: after the last id the last page took up, when the
+   * listing went on past it; its start otherwise. Entries the relay meets and cannot send (a failing
+   * partition's beyond those it remembers, listings whose entry has not landed) are thus passed, not
+   * read again at the head of every page, so none holds back the events listed after it.
+   */
+  private listingAfter: string | undefined
   /** options.maxSendBytes, lowered when the topic refused a send of several events as too large. */
   private maxSendBytes: number
   private readonly topicRecheckMs: number
@@ -229,15 +237,17 @@ export class KafkaRelay {
   /** `stopping` (the process shutting down): no further pass, and no further partition's send within one; what is sent is recorded first. */
   private async drain(limit: number, stopping?: AbortSignal): Promise<number> {
     let published = 0
+    const tick = { readFromStart: false }
     for (let pass = 0; pass < MAX_PASSES && !stopping?.aborted; pass++) {
-      const { count, more } = await this.pass(limit, stopping)
+      const { count, more } = await this.pass(limit, tick, stopping)
       published += count
       if (!more) break
     }
     return published
   }
 
-  private async pass(limit: number, stopping?: AbortSignal): Promise<{ count: number; more: boolean }> {
+  /** `tick.readFromStart`: a pass of this tick has read the listing from its start already; a pass that reaches the listing's end goes round to it again only once a tick. */
+  private async pass(limit: number, tick: { readFromStart: boolean }, stopping?: AbortSignal): Promise<{ count: number; more: boolean }> {
     const now = Date.now()
     if (!this.backoff.ready(now) || !this.records.ready(now) || !this.partitionWaits.overflowWaitOver(now)) return { count: 0, more: false }
     // Kafka has these already: only their record is owed, and it goes before anything new is sent,
@@ -247,24 +257,34 @@ export class KafkaRelay {
       count = (await this.records.recordOwed()).length
       if (this.records.owes()) return { count, more: false }
     }
-    const page = await this.deps.outbox.pending(limit, this.passedBy(now))
+    const after = this.listingAfter
+    if (after === undefined) tick.readFromStart = true
+    const page = await this.deps.outbox.pending(limit, this.passedBy(now), after)
     // Every id the listing gave, read or not (passed by, or past the page), so that a held-back event
-    // cut off by the page is not taken for one gone from the listing, and reported again.
-    if (page.complete) this.forgetUnlisted(page.listed)
+    // cut off by the page is not taken for one gone from the listing, and reported again: only a read
+    // from the listing's start to its end gave every id.
+    if (page.complete && after === undefined) this.forgetUnlisted(page.listed)
+    // Reached the listing's end from a place within it: what lies before that place is read next.
+    const goRound = after !== undefined && !page.more && !tick.readFromStart
     if (page.entries.length === 0) {
+      this.listingAfter = page.more ? page.resumeAfter : undefined
       this.reportWaiting(page, [])
+      if (page.more || goRound) return { count, more: true }
       await this.recheckIdle(now, stopping)
       return { count, more: false }
     }
     const { recorded, goOn, readAgain } = await this.sendPage(page.entries, now, stopping)
     this.reportWaiting(page, recorded)
     if (readAgain) return { count, more: true }
+    // A page gone through (its events sent, or passed by as waiting or held back): the next reads on
+    // after it. One cut short (Kafka unreachable, a record owed, too many failing partitions) is read again.
+    if (goOn) this.listingAfter = page.more ? page.resumeAfter : undefined
     const { overflowed, first } = this.partitionWaits.endPass(Date.now())
     if (first) {
       this.deps.log.warn({ remembered: this.partitionWaits.maxEvents }, 'more events wait for failing partitions than the relay remembers: it waits as a whole until they go')
     }
     if (overflowed) return { count: count + recorded.length, more: false }
-    return { count: count + recorded.length, more: page.more && goOn }
+    return { count: count + recorded.length, more: (page.more || goRound) && goOn }
   }
 
   /**

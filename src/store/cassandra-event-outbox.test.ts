@@ -26,6 +26,23 @@ describe('CassandraEventOutbox.pending', () => {
     expect(db.listingReads).toHaveLength(1)
   })
 
+  it("when a page is asked for after an id, then the listing is read from that id's token on, and the page says where to read on from while more is listed", async () => {
+    const db = outboxDriver()
+    db.add(...ids('a', 5).map(entryOf))
+    const outbox = new CassandraEventOutbox(db.client, 'ks')
+
+    const first = await outbox.pending(2)
+    expect(first.resumeAfter).toBe('a-1')
+    const second = await outbox.pending(2, new Set(), first.resumeAfter)
+
+    expect(second.entries.map((e) => e.requestId)).toEqual(['a-2', 'a-3'])
+    expect(db.listingReads.at(-1)).toEqual({ cql: 'SELECT requestid, createdat FROM ks.user_deletion_event_outbox_pending WHERE token(requestid) > token(?)', fetchSize: 2 })
+    const last = await outbox.pending(2, new Set(), second.resumeAfter)
+    expect(last.entries.map((e) => e.requestId)).toEqual(['a-4'])
+    expect(last).toMatchObject({ complete: true, more: false })
+    expect(last.resumeAfter).toBeUndefined()
+  })
+
   it("when more events are passed by than the driver's page holds, then the listing is read on, page after page, until a page's worth is found, and it is not taken for the listing's end", async () => {
     const db = outboxDriver()
     const held = ids('held', 5100)

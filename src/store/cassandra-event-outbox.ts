@@ -24,6 +24,11 @@ export interface OutboxPage {
   listed: string[]
   /** When each listed id was appended (its listing's createdat), for those that have one: how long the oldest has waited. */
   listedAt: ReadonlyMap<string, Date>
+  /**
+   * When `more`: the last listed id this page took up (read into `entries`, dropped as published, or
+   * passed by for want of its entry), so that a page asked for `after` it reads on from there.
+   */
+  resumeAfter?: string
 }
 
 /** Most rows of the listing one request reads: a page of the relay and the events it passes by, up to this. */
@@ -38,6 +43,7 @@ function outboxStatements(keyspace: string) {
     get: `SELECT requestid, mid, userid, payload, publishedat, attempts FROM ${t} WHERE requestid = ?`,
     markPending: `INSERT INTO ${pending} (requestid, createdat) VALUES (?, ?)`,
     listPending: `SELECT requestid, createdat FROM ${pending}`,
+    listPendingAfter: `SELECT requestid, createdat FROM ${pending} WHERE token(requestid) > token(?)`,
     published: `UPDATE ${t} SET publishedat = ?, payload = null WHERE requestid = ?`,
     unlist: `DELETE FROM ${pending} WHERE requestid = ?`,
     attempt: `UPDATE ${t} SET attempts = ? WHERE requestid = ?`,
@@ -89,8 +95,10 @@ export class CassandraEventOutbox implements EventOutbox {
    * given `limit` ids not in `skip` or has no more: without held-back events, one request of `limit`
    * rows; held-back events never fill a page, however many there are. `complete` says the last page
    * was read, not a count (a request answers one page of the driver's, whatever its LIMIT).
+   * `after` (a page's `resumeAfter`): the listing is read from the place (token) of that id on, to its
+   * end, whether the id is still listed or not; `complete` then says that end was reached.
    */
-  async pending(limit: number, skip: ReadonlySet<string> = new Set()): Promise<OutboxPage> {
+  async pending(limit: number, skip: ReadonlySet<string> = new Set(), after?: string): Promise<OutboxPage> {
     const fetchSize = Math.max(1, Math.min(limit + skip.size, LISTING_FETCH_MAX))
     const listed: string[] = []
     const listedAt = new Map<string, Date>()
@@ -98,7 +106,8 @@ export class CassandraEventOutbox implements EventOutbox {
     let pageState: string | undefined
     do {
       const options = { ...IDEMPOTENT, fetchSize, ...(pageState !== undefined && { pageState }) }
-      const page = await runCassandra(this.client, (client) => client.execute(this.cql.listPending, [], options))
+      const read = after === undefined ? { query: this.cql.listPending, params: [] } : { query: this.cql.listPendingAfter, params: [after] }
+      const page = await runCassandra(this.client, (client) => client.execute(read.query, read.params, options))
       for (const row of page.rows ?? []) {
         const requestId = row.get('requestid') as string
         listed.push(requestId)
@@ -128,7 +137,8 @@ export class CassandraEventOutbox implements EventOutbox {
       }
       entries.push({ requestId, mid: row.get('mid') as string, userId: row.get('userid') as string, payload: row.get('payload') as string, attempts: (row.get('attempts') as number | null) ?? 0 })
     }
-    return { entries, complete, more, listed, listedAt }
+    const last = ids.at(-1)
+    return { entries, complete, more, listed, listedAt, ...(more && last !== undefined && { resumeAfter: last }) }
   }
 
   /**

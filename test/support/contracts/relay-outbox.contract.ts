@@ -114,6 +114,25 @@ export function describeRelayOutboxContract(implementation: string, factory: Sub
       }
     })
 
+    test('when pages are read each after the last one took up, then they go on through the listing to its end, each entry once, even when the entry they read after has left the listing', async (s) => {
+      const others = await s.listedByOthers()
+      const ids = await appended(s, 5)
+
+      const first = await s.outbox.pending(2, others)
+      expect(first).toMatchObject({ more: true, resumeAfter: idsOf(first.entries).at(-1) })
+      // The relay publishes what it read: the place read after is no longer listed.
+      for (const entry of first.entries) await s.outbox.markPublished(entry.requestId, new Date('2024-05-20T10:09:02.345Z'))
+      const second = await s.outbox.pending(2, others, first.resumeAfter)
+      expect(second).toMatchObject({ more: true, resumeAfter: idsOf(second.entries).at(-1) })
+      const last = await s.outbox.pending(2, others, second.resumeAfter)
+
+      expect(last).toMatchObject({ complete: true, more: false })
+      expect(last.resumeAfter).toBeUndefined()
+      const read = [first, second, last].flatMap((page) => idsOf(page.entries))
+      expect(read).toHaveLength(5)
+      expect([...read].sort()).toEqual([...ids].sort())
+    })
+
     test('when the relay marks an entry published, then it leaves the listing: no later page reads or lists it', async (s) => {
       const others = await s.listedByOthers()
       const [published, queued] = (await appended(s, 2)) as [string, string]

@@ -16,13 +16,18 @@ interface Row {
  * is still to publish. Listing order is the order of listing (Cassandra's is by token: `addFirst`
  * lists ahead of the others). `pending` reads the listing a page at a time as the store does (a page
  * of `limit` and the passed-by ids, at most LISTING_FETCH_MAX; a full page not known to be the last),
- * passes by a listed id without its row, and unlists one published already.
+ * passes by a listed id without its row, and unlists one published already; read `after` an id, from
+ * that id's place on (kept once it is unlisted, as a token is).
  */
 export class InMemoryRelayOutbox implements RelayOutbox {
   /** The request ids of each page's entries, in order. */
   readonly reads: string[][] = []
   private readonly rows = new Map<string, Row>()
   private listing: string[] = []
+  /** Each request id ever listed, at its place in the listing (as its token: kept once unlisted); `addFirst` places ahead of all. */
+  private readonly places = new Map<string, number>()
+  private firstPlace = 0
+  private nextPlace = 0
   /** When each listed id was listed (the clock's now at its append), as the listing's createdat. */
   private readonly listedTimes = new Map<string, Date>()
 
@@ -32,6 +37,7 @@ export class InMemoryRelayOutbox implements RelayOutbox {
       this.write(entry)
       this.listedTimes.set(entry.requestId, new Date())
       if (!this.listing.includes(entry.requestId)) this.listing.push(entry.requestId)
+      if (!this.places.has(entry.requestId)) this.places.set(entry.requestId, this.nextPlace++)
     }
   }
 
@@ -43,6 +49,8 @@ export class InMemoryRelayOutbox implements RelayOutbox {
     }
     const ids = entries.map((entry) => entry.requestId)
     this.listing = [...ids, ...this.listing.filter((id) => !ids.includes(id))]
+    this.firstPlace -= ids.length
+    for (const [i, id] of ids.entries()) this.places.set(id, this.firstPlace + i)
   }
 
   /** EventOutbox.append's write, as the adapter makes it: the mid, the user (the message key) and the event as JSON. */
@@ -55,6 +63,7 @@ export class InMemoryRelayOutbox implements RelayOutbox {
   listWithoutEntry(requestId: string): void {
     this.listedTimes.set(requestId, new Date())
     if (!this.listing.includes(requestId)) this.listing.push(requestId)
+    if (!this.places.has(requestId)) this.places.set(requestId, this.nextPlace++)
   }
 
   /** The listed request ids, in listing order. */
@@ -70,13 +79,15 @@ export class InMemoryRelayOutbox implements RelayOutbox {
     return this.rows.get(requestId)?.publishedAt
   }
 
-  async pending(limit: number, skip: ReadonlySet<string> = new Set()): Promise<OutboxPage> {
+  async pending(limit: number, skip: ReadonlySet<string> = new Set(), after?: string): Promise<OutboxPage> {
     const pageSize = Math.max(1, Math.min(limit + skip.size, LISTING_FETCH_MAX))
+    const from = after === undefined ? Number.NEGATIVE_INFINITY : (this.places.get(after) ?? Number.NEGATIVE_INFINITY)
+    const listing = this.listing.filter((id) => (this.places.get(id) ?? 0) > from)
     const listed: string[] = []
     let unskipped = 0
     let full: boolean
     do {
-      const page = this.listing.slice(listed.length, listed.length + pageSize)
+      const page = listing.slice(listed.length, listed.length + pageSize)
       listed.push(...page)
       unskipped += page.filter((id) => !skip.has(id)).length
       // As Cassandra's: a full page carries a page state even when nothing follows.
@@ -84,7 +95,8 @@ export class InMemoryRelayOutbox implements RelayOutbox {
     } while (full && unskipped < limit)
     const complete = !full
     const entries: OutboxEntry[] = []
-    for (const requestId of listed.filter((id) => !skip.has(id)).slice(0, limit)) {
+    const ids = listed.filter((id) => !skip.has(id)).slice(0, limit)
+    for (const requestId of ids) {
       const row = this.rows.get(requestId)
       // Listed again after its publication: the topic has it; unlisted again.
       if (row?.publishedAt) {
@@ -101,7 +113,9 @@ export class InMemoryRelayOutbox implements RelayOutbox {
       const at = this.listedTimes.get(requestId)
       if (at) listedAt.set(requestId, at)
     }
-    return { entries, complete, more: !complete || unskipped > limit, listed, listedAt }
+    const more = !complete || unskipped > limit
+    const last = ids.at(-1)
+    return { entries, complete, more, listed, listedAt, ...(more && last !== undefined && { resumeAfter: last }) }
   }
 
   async listedCount(): Promise<number> {

@@ -22,8 +22,10 @@ export interface ListingRead {
  * read of the listing as the driver does: `fetchSize` rows a request (5,000 when not given, the
  * driver's default), `pageState` for the next page (with every full page, as Cassandra's, so a listing of exactly a page takes a second, empty read; null after a page that is not full), `rows` the current page
  * only; a LIMIT in the statement is honoured too. The page state is a place in the listing, as
- * Cassandra's is (a token), so rows unlisted between two pages do not move the next one. `listingReads`
- * lists every read of the listing; `add` writes an entry and lists it, as append does.
+ * Cassandra's is (a token), so rows unlisted between two pages do not move the next one. A request id
+ * keeps its place once listed, unlisted or not, as its token does, so a read `WHERE token(requestid) >
+ * token(?)` lists what is placed after the id given. `listingReads` lists every read of the listing;
+ * `add` writes an entry and lists it, as append does.
  */
 export function outboxDriver() {
   const entries = new Map<string, StoredEntry>()
@@ -31,12 +33,15 @@ export function outboxDriver() {
   const places = new Map<string, number>()
   /** Each listing's createdat. */
   const listedAt = new Map<string, Date>()
+  /** Each request id ever listed, at its place: its token, kept once it is unlisted. */
+  const tokens = new Map<string, number>()
   let nextPlace = 0
   const listingReads: ListingRead[] = []
   const rowOf = (values: Record<string, unknown>) => ({ get: (name: string) => values[name] })
 
   function list(requestId: string, at: Date): void {
-    if (!places.has(requestId)) places.set(requestId, nextPlace++)
+    if (!tokens.has(requestId)) tokens.set(requestId, nextPlace++)
+    places.set(requestId, tokens.get(requestId) as number)
     listedAt.set(requestId, at)
   }
 
@@ -76,10 +81,15 @@ export function outboxDriver() {
   const client = {
     async execute(cql: string, params: unknown[] = [], opts: { fetchSize?: number; pageState?: string } = {}) {
       await new Promise((resolve) => setImmediate(resolve))
-      if (/^SELECT requestid, createdat FROM \S+\.user_deletion_event_outbox_pending( LIMIT \?)?$/.test(cql)) {
+      if (/^SELECT requestid, createdat FROM \S+\.user_deletion_event_outbox_pending( LIMIT \?| WHERE token\(requestid\) > token\(\?\))?$/.test(cql)) {
         listingReads.push({ cql, ...(opts.fetchSize !== undefined && { fetchSize: opts.fetchSize }), ...(opts.pageState !== undefined && { pageState: opts.pageState }) })
         const limit = cql.endsWith('LIMIT ?') ? Number(params[0]) : Number.POSITIVE_INFINITY
-        const all = [...places].sort(([, a], [, b]) => a - b).slice(0, limit)
+        // An id never listed has no place here (Cassandra would hash it): the read starts at the listing's start.
+        const from = cql.endsWith('token(?)') ? (tokens.get(params[0] as string) ?? -1) : -1
+        const all = [...places]
+          .filter(([, place]) => place > from)
+          .sort(([, a], [, b]) => a - b)
+          .slice(0, limit)
         const after = opts.pageState === undefined ? -1 : Number(opts.pageState)
         const rest = all.filter(([, place]) => place > after)
         const fetchSize = opts.fetchSize ?? 5000
