@@ -583,6 +583,27 @@ describe('KafkaRelay: a partition whose sends fail', () => {
     expect(midsOn(broker).filter((mid) => stuck.some((e) => e.mid === mid))).toEqual([])
   })
 
+  it("when more partitions fail than a pass tries and the relay ticks no faster than their waits, then the other partitions' events listed after the first page are still published: a page cut short with only partitions that failed before left is passed", async () => {
+    const outbox = new InMemoryRelayOutbox()
+    const broker = new FakeBroker()
+    broker.partitionCount = 6
+    const entries = Array.from({ length: 120 }, () => entry(200))
+    for (const e of entries) if (broker.failing.size <= MAX_PARTITION_FAILURES_PER_PASS) broker.failing.add(broker.partitionOf(e.userId))
+    const healthy = entries.filter((e) => !broker.failing.has(broker.partitionOf(e.userId)))
+    outbox.add(...entries)
+    const { relay, recorded } = relayOver(outbox, broker, 100_000)
+
+    // Each tick comes once every failing partition's wait (at most 30 s) is over: all are tried again, two fail, the pass stops.
+    for (let tick = 0; tick < 60 && recorded.length < healthy.length; tick++) {
+      await relay.publishPending(20)
+      vi.setSystemTime(Date.now() + 31_000)
+    }
+
+    // Before, such a pass kept its place: every tick read the first page again, and nothing listed after it was reached.
+    expect(sorted(recorded)).toEqual(sorted(ids(healthy)))
+    expect(outbox.listed()).toHaveLength(entries.length - healthy.length)
+  })
+
   it('when a page of the listing holds only entries that cannot be sent (listed before their entry landed), then the events listed after them are published within the same tick', async () => {
     const outbox = new InMemoryRelayOutbox()
     const broker = new FakeBroker()

@@ -273,12 +273,12 @@ export class KafkaRelay {
       await this.recheckIdle(now, stopping)
       return { count, more: false }
     }
-    const { recorded, goOn, readAgain } = await this.sendPage(page.entries, now, stopping)
+    const { recorded, goOn, readAgain, passed } = await this.sendPage(page.entries, now, stopping)
     this.reportWaiting(page, recorded)
     if (readAgain) return { count, more: true }
-    // A page gone through (its events sent, or passed by as waiting or held back): the next reads on
-    // after it. One cut short (Kafka unreachable, a record owed, too many failing partitions) is read again.
-    if (goOn) this.listingAfter = page.more ? page.resumeAfter : undefined
+    // A page gone through (its events sent, or passed by as waiting or held back), or passed: the next
+    // reads on after it. One cut short (Kafka unreachable, a record owed, too many failing partitions) is read again.
+    if (goOn || passed) this.listingAfter = page.more ? page.resumeAfter : undefined
     const { overflowed, first } = this.partitionWaits.endPass(Date.now())
     if (first) {
       this.deps.log.warn({ remembered: this.partitionWaits.maxEvents }, 'more events wait for failing partitions than the relay remembers: it waits as a whole until they go')
@@ -295,9 +295,10 @@ export class KafkaRelay {
    * record batch over the topic's max.message.bytes is refused whole, every time). acks=all:
    * acknowledged once every in-sync replica has them (min.insync.replicas 2 of 3 on a cluster), so a
    * broker lost right after cannot take them along. `goOn`: whether a further pass may follow;
-   * `readAgain`: nothing sent, the partitions numbered anew (renumbered): the listing is read again at once.
+   * `readAgain`: nothing sent, the partitions numbered anew (renumbered): the listing is read again at once;
+   * `passed`: cut short with only partitions that failed before left, so the next read goes on past the page.
    */
-  private async sendPage(entries: OutboxEntry[], now: number, stopping?: AbortSignal): Promise<{ recorded: string[]; goOn: boolean; readAgain?: boolean }> {
+  private async sendPage(entries: OutboxEntry[], now: number, stopping?: AbortSignal): Promise<{ recorded: string[]; goOn: boolean; readAgain?: boolean; passed?: boolean }> {
     let connection: Connection
     try {
       connection = await this.connect()
@@ -320,7 +321,14 @@ export class KafkaRelay {
     const recorded: string[] = []
     let failures = 0
     for (const [index, [partition, group]] of toSend.entries()) {
-      if (failures === MAX_PARTITION_FAILURES_PER_PASS || stopping?.aborted) return { recorded, goOn: false }
+      if (stopping?.aborted) return { recorded, goOn: false }
+      if (failures === MAX_PARTITION_FAILURES_PER_PASS) {
+        // Only partitions that failed before left (tried last): the page is passed, their events met
+        // again when the read comes round. Read again, it would meet them first at each tick that comes
+        // after their waits, and nothing listed after it would be reached. One with a partition left
+        // that has not failed is read again at the next tick.
+        return { recorded, goOn: false, passed: toSend.slice(index).every(([left]) => this.partitionWaits.hasFailed(left)) }
+      }
       const outcome = await this.sendPartition(partition, group)
       recorded.push(...outcome.recorded)
       if (outcome.kind === 'unreachable') {
