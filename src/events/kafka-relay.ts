@@ -459,8 +459,8 @@ export class KafkaRelay {
   }
 
   /**
-   * After a page read to the end of the listing (`listed`: every id it gave, read, passed by or past
-   * the page): a held-back event, or one waiting for its partition, not in it is no longer listed
+   * After a page read from the listing's start to its end (`listed`: every id it gave, read, passed
+   * by or past the page): a held-back event, or one waiting for its partition, not in it is no longer listed
    * (published by another instance, or by `npm run deletion:resume`), and no longer kept.
    */
   private forgetUnlisted(listed: readonly string[]): void {

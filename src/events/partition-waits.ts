@@ -84,13 +84,13 @@ export class PartitionWaits {
    * while some waited: those waits are dropped (clear), and the relay does not send the page, so that
    * the next pass reads the listing with nothing passed by.
    * What that keeps of a user key's order (its events are few: one per deletion request, the same
-   * mid when sent again): the relay sends one request at a time (maxInFlightRequests 1) and a key's
-   * events in listing order, so every event of the key sent to its old partition was acknowledged
-   * before the first goes to its new one; and an event waiting for its failing old partition is not
-   * overtaken by a later one of the key that the new count places elsewhere: both are read again,
-   * in listing order, and go to the new partition together. Kafka orders a partition only: a
-   * consumer reading both partitions may still read the new one's event first, as with any producer
-   * when partitions are added (and the listing is not deletion order: events were never promised in it).
+   * mid when sent again): the relay sends one request at a time (maxInFlightRequests 1), so every
+   * event of the key sent to its old partition was acknowledged before the first goes to its new
+   * one. An event that waited for its failing old partition is read again when the relay's read of
+   * the listing, going on from where it stands (round to its start), reaches it: one of the key
+   * listed after it may reach the new partition first. Kafka orders a partition only: a consumer
+   * reading both partitions may still read the new one's event first, as with any producer when
+   * partitions are added (and the listing is not deletion order: events were never promised in it).
    */
   renumbered(count: number): boolean {
     const before = this.partitionCount
