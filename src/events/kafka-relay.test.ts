@@ -717,6 +717,41 @@ describe('KafkaRelay: a partition whose sends fail', () => {
     expect(afterChange).toEqual([`read ${newer.requestId}`, `read ${older.requestId} ${newer.requestId}`, `send ${older.mid} ${newer.mid}`])
   })
 
+  it("when the topic's partition count changes while a key's event waits for its failing partition and the relay's read stands past it, then the key's later event listed past that place does not overtake it: the listing is read again from its start", async () => {
+    const outbox = new InMemoryRelayOutbox()
+    const broker = new FakeBroker()
+    broker.partitionCount = 3
+    // A key the new count (6) places on another partition than the old one's (3), which fails.
+    const key = Array.from({ length: 50 }, (_, n) => `user-k-${n}`).find((k) => broker.partitionOf(k, 6) !== broker.partitionOf(k, 3)) as string
+    const failing = broker.partitionOf(key, 3)
+    broker.failing.add(failing)
+    const onHealthy = () => {
+      for (;;) {
+        const other = entry(200)
+        if (broker.partitionOf(other.userId, 3) !== failing && broker.partitionOf(other.userId, 6) !== failing) return other
+      }
+    }
+    const older = { ...entry(200), userId: key }
+    const newer = { ...entry(200), userId: key }
+    const { relay } = relayOver(outbox, broker, 100_000, () => 0, { topicRecheckMs: 0 })
+
+    // A tick of ten pages of 2: the older event fails and waits, and the read stops within the listing, past it.
+    const others = Array.from({ length: 25 }, onHealthy)
+    outbox.add(older, ...others)
+    expect(await relay.publishPending(2)).toBe(19)
+    // Within its wait: the topic now has 6 partitions, and the key's newer event is listed past where the read stands.
+    broker.partitionCount = 6
+    outbox.add(newer)
+    vi.setSystemTime(Date.now() + 10)
+    await relay.publishPending(2)
+
+    // Before, the pass after the change read on from where the read stood: the newer event went first, the older when the read came round.
+    const ofKey = broker.topic.filter((m) => m.key === key)
+    expect(ofKey.map((m) => (JSON.parse(m.value) as { mid: string }).mid)).toEqual([older.mid, newer.mid])
+    expect(ofKey.map((m) => m.partition)).toEqual([broker.partitionOf(key), broker.partitionOf(key)])
+    expect(outbox.listed()).toEqual([])
+  })
+
   it("when the topic's partitions were read as more than the producer's metadata holds yet (partitions being added), then every event still reaches the topic: none is taken for sent while kafkajs dropped it", async () => {
     const outbox = new InMemoryRelayOutbox()
     const broker = new FakeBroker()

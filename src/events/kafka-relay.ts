@@ -275,7 +275,12 @@ export class KafkaRelay {
     }
     const { recorded, goOn, readAgain, passed } = await this.sendPage(page.entries, now, stopping)
     this.reportWaiting(page, recorded)
-    if (readAgain) return { count, more: true }
+    if (readAgain) {
+      // The waits were dropped: the next pass reads from the listing's start with nothing passed by, so
+      // an event that waited for its old partition is met before any event of its key listed after it.
+      this.listingAfter = undefined
+      return { count, more: true }
+    }
     // A page gone through (its events sent, or passed by as waiting or held back), or passed: the next
     // reads on after it. One cut short (Kafka unreachable, a record owed, too many failing partitions) is read again.
     if (goOn || passed) this.listingAfter = page.more ? page.resumeAfter : undefined
@@ -295,7 +300,7 @@ export class KafkaRelay {
    * record batch over the topic's max.message.bytes is refused whole, every time). acks=all:
    * acknowledged once every in-sync replica has them (min.insync.replicas 2 of 3 on a cluster), so a
    * broker lost right after cannot take them along. `goOn`: whether a further pass may follow;
-   * `readAgain`: nothing sent, the partitions numbered anew (renumbered): the listing is read again at once;
+   * `readAgain`: nothing sent, the partitions numbered anew (renumbered): the listing is read again at once, from its start;
    * `passed`: cut short with only partitions that failed before left, so the next read goes on past the page.
    */
   private async sendPage(entries: OutboxEntry[], now: number, stopping?: AbortSignal): Promise<{ recorded: string[]; goOn: boolean; readAgain?: boolean; passed?: boolean }> {

@@ -81,16 +81,19 @@ export class PartitionWaits {
 
   /**
    * Whether the topic's partition count differs from the one the partition waits were numbered by,
-   * while some waited: those waits are dropped (clear), and the relay does not send the page, so that
-   * the next pass reads the listing with nothing passed by.
+   * while some waited: those waits are dropped (clear), and the relay does not send the page and
+   * reads the listing again from its start, so that the next pass reads it with nothing passed by.
    * What that keeps of a user key's order (its events are few: one per deletion request, the same
    * mid when sent again): the relay sends one request at a time (maxInFlightRequests 1), so every
    * event of the key sent to its old partition was acknowledged before the first goes to its new
-   * one. An event that waited for its failing old partition is read again when the relay's read of
-   * the listing, going on from where it stands (round to its start), reaches it: one of the key
-   * listed after it may reach the new partition first. Kafka orders a partition only: a consumer
-   * reading both partitions may still read the new one's event first, as with any producer when
-   * partitions are added (and the listing is not deletion order: events were never promised in it).
+   * one; and an event waiting for its failing old partition is not overtaken by a later one of the
+   * key that the new count places elsewhere: both are read again, in listing order, and go to the
+   * new partition together (unless it fails too). Kafka orders a partition only: a consumer reading
+   * both partitions may still read the new one's event first, as with any producer when partitions
+   * are added (and the listing is not deletion order: events were never promised in it).
+   * Without a renumbering, a partition's events that waited are sent when the relay's read, going on
+   * from where it stands (round to its start), meets them once the wait is over: one of the key
+   * listed after them that the read meets first goes first, on the same partition.
    */
   renumbered(count: number): boolean {
     const before = this.partitionCount
