@@ -257,3 +257,22 @@ describe('a person’s own soft deletion holding them as their hard deletion rea
     expect(world.states.peek(ME)).toMatchObject({ mode: 'hard' })
   })
 })
+
+describe('seed 001 without a credential (its seed names none; integrating.md says why one is needed)', () => {
+  it.each([
+    ['a UUID', ME],
+    ['a malformed id (the seed’s 400 case)', 'not-a-uuid'],
+  ])(
+    'when %s comes with no JWT, then 401 Unauthorized with the bare Bearer challenge (authentication first, as a NestJS guard runs before its pipes), and nothing is deleted',
+    async (_name, pathId) => {
+      const world = seed001.fresh()
+
+      const response = await consumerApp.request(`/api/v1/users/${pathId}`, { method: 'DELETE' })
+
+      expect(response.headers.get('www-authenticate')).toBe('Bearer')
+      await expectRestError('nest-error', response, 'UNAUTHORIZED')
+      expect(world.requests.all()).toEqual([])
+      expect(world.users.snapshot(ME)).toMatchObject({ status: 1, isDeleted: false })
+    },
+  )
+})
