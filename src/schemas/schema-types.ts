@@ -649,7 +649,7 @@ export interface PathOfDELETEApiV2UserId {
  */
 export interface QueryOfDELETEApiV2UserId {
   /**
-   * `1` or `true`: hard deletion (everything erased, down to a tombstone; irreversible). Absent or any other value: soft deletion (locked out, everything kept). Sent more than once, the last value counts, as Django REST framework reads it (`?hard=0&hard=1` is hard).
+   * `1` or `true` (in any letter case: `True`, as Python's requests sends a bool): hard deletion (everything erased, down to a tombstone; irreversible). Absent or any other value: soft deletion (locked out, everything kept). Sent more than once, the last value counts, as Django REST framework reads it (`?hard=0&hard=1` is hard).
    */
   hard?: string
 }

@@ -168,6 +168,11 @@ describe('seed 003: a repeated `hard`, as Django REST framework’s request.quer
     ['?hard=1&hard=0', 'soft'],
     ['?hard=true&hard=', 'soft'],
     ['?hard=1', 'hard'],
+    // Python's requests sends a bool parameter as `True`: a client asking for erasure is not soft-deleted.
+    ['?hard=True', 'hard'],
+    ['?hard=TRUE', 'hard'],
+    ['?hard=False', 'soft'],
+    ['?hard=yes', 'soft'],
     ['', 'soft'],
   ])('when the query is %j, then the deletion is %s', async (query, plan) => {
     const world = fakes.reset()
