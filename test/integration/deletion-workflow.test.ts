@@ -7,6 +7,7 @@ import { undoTampering } from '../support/audit-tampering.js'
 import { startHarness, type Harness } from '../support/harness.js'
 import { readTopic } from '../support/kafka.js'
 import { createKeycloakUser, login } from '../support/keycloak.js'
+import { newPerson } from '../support/personal-data.js'
 import { KEYCLOAK_URL, REALM, TEST_KEYSPACE } from '../support/test-env.js'
 import { readUserState } from '../support/user-state.js'
 
@@ -111,7 +112,11 @@ describe('a deletion as a durable request', () => {
   it('when the requester asks for the status, then it shows every step, and the receipt proves the erasure without personal data', async () => {
     const admin = await createKeycloakUser({ roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] })
     const adminToken = (await login(admin))!.access_token
-    const user = await h.seed({ rootOrgId: ORG, externalIds: [{ provider: 'p', idType: 't', externalId: `X-${randomUUID()}` }] })
+    // Values unique to this person, so finding one in the answer is theirs.
+    const p = newPerson()
+    const externalId = `X-${randomUUID()}`
+    const user = await h.seed({ ...p, rootOrgId: ORG, externalIds: [{ provider: 'p', idType: 't', externalId }] })
+    const personal = [p.firstName, p.lastName, p.username, p.email, p.phone, p.dob, externalId]
     const requestId = `req-${randomUUID()}`
     await expectDeleted(await h.deleteRequest({ request: { userId: user.id } }, { 'x-authenticated-user-token': adminToken, 'x-request-id': requestId }))
 
@@ -153,6 +158,7 @@ describe('a deletion as a durable request', () => {
       expect(request.steps.organisations).toMatchObject({ status: 'done', action: 'marked-left', count: 1 })
       expect(request.receipt.subject).toBe(pseudonymise(h.config.deletion.receiptHashKey, user.id))
       expect(JSON.stringify(request.receipt)).not.toContain(user.id)
+      expect(personal.filter((value) => text.includes(value))).toEqual([])
       expect(request.receipt.stores.map((s: { store: string }) => s.store)).toEqual(
         expect.arrayContaining(['keycloak', 'cassandra.user_lookup', 'cassandra.usr_external_identity', 'cassandra.user_roles', 'cassandra.user_deletion_audit']),
       )
