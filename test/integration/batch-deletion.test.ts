@@ -331,6 +331,8 @@ describe('a batch job paced across two instances', () => {
     const job = await a.db.execute(`SELECT createdat FROM ${a.config.cassandra.keyspace}.user_deletion_batch WHERE id = ?`, [jobId], { prepare: true })
     const runSeconds = Math.max(1, (Math.max(...deletedAt) - (job.first().get('createdat') as Date).getTime()) / 1000)
     expect(status.ratePerSecond).toBeCloseTo(status.succeeded / runSeconds, 1)
+    // Every user has an outcome to check below, so none goes unchecked.
+    expect(status.outcomes.map((outcome) => outcome.userId).sort()).toEqual(users.map((user) => user.id).sort())
     for (const outcome of status.outcomes) {
       const requests = await requestsOf(a.db, outcome.userId, a.config.cassandra.keyspace)
       const row = (await readUserState(a.db, outcome.userId)).user
