@@ -57,7 +57,7 @@ describe('a deletion as a durable request', () => {
       id: account.id,
       username: account.username,
       email: account.email,
-      firstName: 'Zubeida',
+      firstName: `Zubeida${randomUUID().slice(0, 4)}`,
       lastName: `Okonkwo${randomUUID().slice(0, 4)}`,
       phone: `98${Math.floor(Math.random() * 1e8)
         .toString()
@@ -67,13 +67,13 @@ describe('a deletion as a durable request', () => {
       organisations: [ORG, 'second-org'],
       externalIds: [{ provider: 'state-board', idType: 'roll', externalId: extId }],
     })
-    const child = await h.seed({ managedBy: user.id, firstName: 'Tomasz', lastName: `Child${randomUUID().slice(0, 4)}`, rootOrgId: ORG })
+    const child = await h.seed({ managedBy: user.id, firstName: `Tomasz${randomUUID().slice(0, 4)}`, lastName: `Child${randomUUID().slice(0, 4)}`, rootOrgId: ORG })
     const before = await readUserState(h.db, user.id)
     const childBefore = await readUserState(h.db, child.id)
     const pii = [user, child].flatMap((u, i) => {
       const row = (i === 0 ? before : childBefore).user!
       // Values that identify this person (masks and seeded boilerplate are the same for every test user).
-      return ['username', 'email', 'phone', 'lastname', 'prevusedemail', 'prevusedphone', 'recoveryemail', 'recoveryphone', 'loginid']
+      return ['username', 'email', 'phone', 'firstname', 'lastname', 'prevusedemail', 'prevusedphone', 'recoveryemail', 'recoveryphone', 'loginid']
         .map((c) => row.get(c) as string)
         .concat(u.externalIds?.map((e) => e.externalId) ?? [])
     })
