@@ -224,6 +224,8 @@ describe('a cancel that stops before its move of the hold, and a grace period li
     w.requests.failNext('releaseLease', new Error('the process died here'))
     await cancelDeletion(w.deps, { userId: TARGET, caller: self() }).catch(() => undefined)
     w.states.swap = swap
+    // Listed by the cancel before its move: the sweeper meets the request (else it has nothing to store twice).
+    expect(w.requests.isOpen('soft-1')).toBe(true)
 
     w.clock.advance(WORLD_LEASE_MS + 1)
     await resumeOpenDeletions(w.deps)
@@ -231,6 +233,7 @@ describe('a cancel that stops before its move of the hold, and a grace period li
     expect(w.audit.eventsOf('soft-1').filter((event) => event === 'deletion.completed')).toHaveLength(1)
     expect(w.requests.peek('soft-1')?.state).toBe('completed')
     expect(w.states.peek(TARGET)).toMatchObject({ mode: 'soft' })
+    expect(w.requests.isOpen('soft-1')).toBe(false)
   })
 
   it('when a cancel of a completed soft deletion dies right after its move of the hold landed, then the sweeper finishes the cancel: the user is let in, no second deletion.completed', async () => {
