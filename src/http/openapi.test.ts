@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { readSchemas, type JsonSchema } from '../schemas/schema-registry.js'
-import { errorEntry } from './error-codes.js'
+import { type ErrorCode, errorCodes, errorEntry } from './error-codes.js'
 import { buildOpenApiDocument } from './openapi.js'
 import { sunbirdEnvelope } from './dialects/sunbird-envelope.js'
 import type { OperationMeta } from './operation.js'
@@ -80,6 +80,14 @@ describe('buildOpenApiDocument', () => {
       expect(example.value.params).toMatchObject({ err: entry.err, errmsg: entry.errmsg.replace('{limit}', '1234'), status: 'FAILED' })
       expect(example.value.responseCode).toBe(entry.responseCode)
     }
+  })
+
+  it('when the error table has an entry, then some operation lists it in its errors, so the document shows it (but the unknown path’s 404, which the default dialect documents)', () => {
+    const listed = new Set(operations.flatMap((operation) => operation.errors))
+
+    const unlisted = (Object.keys(errorCodes) as ErrorCode[]).filter((code) => !listed.has(code))
+
+    expect(unlisted).toEqual(['API_NOT_FOUND'])
   })
 
   it('when a route deletes only the caller’s own account (the session route), then it documents no 429, which the guard never answers to self-deletion; a route that may delete others does', () => {
