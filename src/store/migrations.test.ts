@@ -2,7 +2,16 @@ import type { Client, Host } from 'cassandra-driver'
 import { describe, expect, it } from 'vitest'
 import { DependencyUnavailableError } from '../deletion/errors.js'
 import { whyNotVerified } from '../verification/deletion-verify-command.js'
-import { awaitSchemaAgreement, sameReplication, schemaCoordinator } from './migrations.js'
+import { awaitSchemaAgreement, currentSchemaVersion, migrations, sameReplication, schemaCoordinator } from './migrations.js'
+
+describe('migrations: the list db:migrate applies, by version', () => {
+  it('when a migration is appended, then the versions run 1, 2, 3… in order, each once (a repeated version is skipped where the first was applied), the last the current one', () => {
+    const versions = migrations.map((migration) => migration.version)
+
+    expect(versions).toEqual(versions.map((_, index) => index + 1))
+    expect(currentSchemaVersion).toBe(versions.length)
+  })
+})
 
 describe('sameReplication: the keyspace as stored against the replication asked', () => {
   it('when only the spelling differs (full class name, numbers as strings), then it is the same', () => {
