@@ -60,6 +60,14 @@ describe('the generated tables of docs/', () => {
     expect(table).toContain('| `AUTHORIZATION_ORG_ADMIN_SCOPE` | `authorization.orgAdminScope` | `organisation` | `organisation` or `any` |')
   })
 
+  it('when an env variable is mapped in config/custom-environment-variables.json, then the configuration table has its row (one mapped to no setting would be undocumented, and refused only once set)', () => {
+    const mapped = (node: unknown): string[] => (typeof node === 'string' ? [node] : !isJson(node) ? [] : typeof node.__name === 'string' ? [node.__name] : Object.values(node).flatMap(mapped))
+
+    const documented = configRows(renderConfigTable()).map((row) => row.env)
+
+    expect(mapped(readJson('config', 'custom-environment-variables.json')).filter((env) => !documented.includes(env))).toEqual([])
+  })
+
   it('when a setting is read as JSON or is a bounded number, then its Accepts cell says so', () => {
     const table = renderConfigTable()
 
