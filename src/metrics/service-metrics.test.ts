@@ -1,5 +1,8 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { parsePrometheusText, sampleValue } from '../../test/support/prometheus-text.js'
+import { projectRoot } from '../config/project-root.js'
 import { createServiceMetrics } from './service-metrics.js'
 
 const scrape = async (metrics: ReturnType<typeof createServiceMetrics>) => parsePrometheusText(await metrics.render())
@@ -68,5 +71,19 @@ describe('ServiceMetrics: what the Cassandra call metrics say unavailable means'
     const help = (name: string) => text.split('\n').find((line) => line.startsWith(`# HELP sunbird_user_delete_${name} `)) ?? ''
     expect(help('cassandra_call_duration_seconds')).toContain('unavailable: unreachable, timed out, overloaded, or a replica failed the read or write, ReadFailure or WriteFailure')
     expect(help('cassandra_call_failures_total')).toContain('unavailable: unreachable, timed out, overloaded, or a replica failed the read or write')
+  })
+})
+
+describe('ServiceMetrics: the series operators are told of', () => {
+  it('when the service registers a series, then the metrics table of docs/operating.md has its row (a series added without one is scraped by no one)', () => {
+    const operating = readFileSync(join(projectRoot, 'docs', 'operating.md'), 'utf8')
+
+    const names = createServiceMetrics()
+      .registry.getMetricsAsArray()
+      .map((metric) => metric.name)
+      .filter((name) => name.startsWith('sunbird_user_delete_'))
+
+    expect(names.length).toBeGreaterThan(10)
+    expect(names.filter((name) => !operating.includes(`| \`${name}\` |`))).toEqual([])
   })
 })
