@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest'
 import { capturedLogger } from '../../test/support/captured-logger.js'
 import { InMemoryIdempotencyKeys } from '../../test/support/fakes/in-memory-idempotency-keys.js'
 import type { AppEnv } from './app-env.js'
-import { beginIdempotent, IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER } from './idempotency.js'
+import { beginIdempotent, IDEMPOTENCY_KEY_HEADER, type IdempotentOperation, REPLAYED_HEADER } from './idempotency.js'
+import { storedUserIdParams } from './operations/rest-deletion.js'
 import { requestContext } from './request-context.js'
 
 /** An operation behind beginIdempotent that answers each run with the next of `answers`, and counts its runs. */
@@ -108,5 +109,35 @@ describe('beginIdempotent', () => {
     const replay = await send()
     expect(replay.status).toBe(200)
     expect(replay.headers.get(REPLAYED_HEADER)).toBe('true')
+  })
+
+  it('when a key was kept, before the operation read its path id as the route does, for a path id in upper case, then its retry is still the same request: replayed, not 422; another id with the key is still another request', async () => {
+    const settings = { keys: new InMemoryIdempotencyKeys(), inFlightSeconds: 30 }
+    let runs = 0
+    const serving = (operation: IdempotentOperation) => {
+      const app = new Hono<AppEnv>()
+      app.delete('/users/:id', async (c) => {
+        try {
+          const key = await beginIdempotent(c, settings, operation, 'user:me')
+          if (key.kind === 'replay') return key.response
+          runs++
+          return key.kind === 'claimed' ? key.complete(json(200)()) : json(200)()
+        } catch (err) {
+          return Response.json({ code: (err as { code?: string }).code }, { status: 422 })
+        }
+      })
+      return (id: string) => Promise.resolve(app.request(`/users/${id}`, { method: 'DELETE', headers: { [IDEMPOTENCY_KEY_HEADER]: 'kept-before' } }))
+    }
+    const before = serving({ id: 'api.test.person-delete' })
+    const now = serving({ id: 'api.test.person-delete', sameRequestParams: storedUserIdParams })
+    const id = '2B373937-5A1C-4C1A-9D2E-0A8F1C2B3D41'
+    expect((await before(id)).status).toBe(200)
+
+    const retry = await now(id)
+    const another = await now('0b1c2d3e-4f50-4617-8899-aabbccddeeff')
+
+    expect([retry.status, retry.headers.get(REPLAYED_HEADER)]).toEqual([200, 'true'])
+    expect([another.status, await another.json()]).toEqual([422, { code: 'IDEMPOTENCY_KEY_REUSED' }])
+    expect(runs).toBe(1)
   })
 })

@@ -71,6 +71,15 @@ function replay(c: Context<AppEnv>, answer: StoredAnswer): Response {
   return new Response(answer.body.byteLength > 0 ? answer.body : null, { status: answer.status, headers })
 }
 
+/**
+ * Whether a kept key's fingerprint is this request's: also when it was taken from the path as sent,
+ * as before the operation read it as the route does (sameRequestParams), so that a key kept up to
+ * 24 h across that change (an upper-case user id) still replays for its retry rather than 422.
+ */
+function isSameRequest(kept: string, fingerprint: string, c: Context<AppEnv>, operation: IdempotentOperation): boolean {
+  return kept === fingerprint || (operation.sameRequestParams !== undefined && kept === fingerprintOf(c, { id: operation.id }))
+}
+
 /** Whether the request sends an Idempotency-Key at all: without one, beginIdempotent has nothing to do. */
 export function sendsIdempotencyKey(c: Context<AppEnv>): boolean {
   return c.req.header(IDEMPOTENCY_KEY_HEADER) !== undefined
@@ -98,7 +107,7 @@ export async function beginIdempotent(
   const fingerprint = fingerprintOf(c, operation)
   const claim = await settings.keys.claim(id, fingerprint, settings.inFlightSeconds)
   if (!claim.claimed) {
-    if (claim.record.fingerprint !== fingerprint) throw new ApiError('IDEMPOTENCY_KEY_REUSED', { reason: 'same key, another request' })
+    if (!isSameRequest(claim.record.fingerprint, fingerprint, c, operation)) throw new ApiError('IDEMPOTENCY_KEY_REUSED', { reason: 'same key, another request' })
     if (claim.record.state === 'in-flight') throw new ApiError('IDEMPOTENCY_KEY_IN_FLIGHT', { reason: 'first request still running' })
     return { kind: 'replay', response: replay(c, claim.record.answer) }
   }
