@@ -206,10 +206,10 @@ export function composeService(config: Config, logger: Logger, overrides: Servic
     onContactsNotDecrypted: (requestId, notDecrypted, contacts) => logger.warn({ requestId, notDecrypted, contacts }, 'user row contacts not decrypted'),
     onNeverCreated: (requestId) => logger.warn({ requestId }, 'deletion request never created; dropped from the open list'),
     onCreatedFromEntry: (requestId) => logger.warn({ requestId }, 'deletion request created from its open entry; its create never applied'),
-    ...(config.faults.crashAfterStep && {
+    ...(config.faults?.crashAfterStep && {
       // Crash tests: die as abruptly as a killed pod, right after the named step is recorded.
       afterStep: (step) => {
-        if (step === config.faults.crashAfterStep) process.kill(process.pid, 'SIGKILL')
+        if (step === config.faults?.crashAfterStep) process.kill(process.pid, 'SIGKILL')
       },
     }),
   }

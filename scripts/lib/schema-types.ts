@@ -4,12 +4,10 @@ import { readSchemas } from '../../src/schemas/schema-registry.js'
 /** Where `npm run schemas:types` writes the TypeScript types of schemas/. */
 export const schemaTypesFile = 'src/schemas/schema-types.ts'
 
-// config.json has its reader's own type (src/config/config.ts), checked by the loader's validation.
-const EXCLUDED = new Set(['config'])
-
 const HEADER = `// Generated from schemas/ by \`npm run schemas:types\` (json-schema-to-typescript): do not edit.
 // SchemaTypes maps each schema $id to the type of a value that schema accepts; operations take
-// their validated body, path and query types from it (see src/http/operation.ts).
+// their validated body, path and query types from it (see src/http/operation.ts), and the service
+// its configuration type (Config, src/config/config.ts) from ServiceConfiguration.
 `
 
 /**
@@ -18,7 +16,7 @@ const HEADER = `// Generated from schemas/ by \`npm run schemas:types\` (json-sc
  */
 export async function renderSchemaTypes(): Promise<string> {
   const schemas = readSchemas()
-  const ids = [...schemas.keys()].filter((id) => !EXCLUDED.has(id)).sort()
+  const ids = [...schemas.keys()].sort()
   const root = {
     title: 'SchemaTypes',
     type: 'object',

@@ -487,7 +487,7 @@ export interface ExtraTarget {
   userColumn: string
   action: 'delete' | 'blank'
   /** For 'blank': the columns set to null. */
-  columns?: string[]
+  columns?: readonly string[]
 }
 
 /** The short-lived code tables keyed by a plain email or phone. */

@@ -4,7 +4,10 @@ import { WordedCause } from '../deletion/errors.js'
 
 export type RedisClient = ReturnType<typeof createClient>
 
-export function isRedisConfigured(config: Config['redis']): boolean {
+/** REDIS_* settings as a connection needs them; `tls` absent (a connection built by hand, in tests): off. */
+export type RedisConnectionSettings = Omit<Config['redis'], 'tls' | 'maxValueBytes'> & { readonly tls?: boolean }
+
+export function isRedisConfigured(config: Pick<Config['redis'], 'host'>): boolean {
   return config.host.length > 0
 }
 
@@ -84,7 +87,7 @@ export class RedisConnection {
   private readonly client: RedisClient
   private connecting: Promise<RedisClient> | undefined
 
-  constructor(private readonly config: Config['redis']) {
+  constructor(private readonly config: RedisConnectionSettings) {
     if (!isRedisConfigured(config)) throw new Error('redis is not configured (sunbird_redis_host is empty)')
     const socket = { host: config.host, port: config.port, connectTimeout: config.timeoutMs, reconnectStrategy: (retries: number) => Math.min(200 * 2 ** retries, 5000) }
     this.client = createClient({

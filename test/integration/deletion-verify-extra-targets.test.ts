@@ -12,7 +12,7 @@ import { runDeletionVerify } from '../support/deletion-verify-cli.js'
 // column is not there cannot pass. Its other stores: test/integration/erasure-everywhere.test.ts.
 
 const TABLE = 'verify_extra_feedback'
-const FEEDBACK: ExtraTarget = { keyspace: TEST_KEYSPACE, table: TABLE, userColumn: 'userid', action: 'blank', columns: ['note'] }
+const FEEDBACK = { keyspace: TEST_KEYSPACE, table: TABLE, userColumn: 'userid', action: 'blank', columns: ['note'] } as const satisfies ExtraTarget
 const NOTE = 'Ashwini prefers calls on 7000000001'
 
 describe('npm run deletion:verify on an ERASURE_EXTRA_TARGETS table that blanks columns, on the real Cassandra', () => {
