@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { down, up } from '../../scripts/services.mjs'
 import { DependencyUnavailableError } from '../../src/deletion/errors.js'
+import { BACKOFF } from '../../src/events/kafka-relay.js'
 import { CassandraEventOutbox } from '../../src/store/cassandra-event-outbox.js'
 import { expectDeleted } from '../support/assertions.js'
 import { requestsOf } from '../support/deletion-requests.js'
@@ -81,25 +82,32 @@ describe('the delete-user event on the real Kafka', () => {
     const requestId = `evt-unrecorded-${randomUUID()}`
     const requests = h.service.requests
     const record = requests.markEventPublished.bind(requests)
-    let refused = 0
+    /** When each attempt to record this request's publication was made. */
+    const attempts: number[] = []
     // Cassandra gone for a moment between Kafka's acknowledgement and the request's record of it.
     requests.markEventPublished = async (id, at) => {
-      if (id === requestId && refused === 0) {
-        refused++
-        throw new DependencyUnavailableError('cassandra')
+      if (id === requestId) {
+        attempts.push(Date.now())
+        if (attempts.length === 1) throw new DependencyUnavailableError('cassandra')
       }
       return record(id, at)
     }
+    const listed = async () => (await h.db.execute(`SELECT requestid FROM ${TEST_KEYSPACE}.user_deletion_event_outbox_pending WHERE requestid = ?`, [requestId], { prepare: true })).rowLength > 0
     try {
       await expectDeleted(await h.deleteRequest({ request: { userId: user.id } }, { 'x-authenticated-user-token': h.userToken({ sub: user.id }), 'x-request-id': requestId }))
       await waitUntil(
         'a pass whose record of the publication fails',
         async () => {
           await h.service.publishEvents().catch(() => undefined)
-          return refused === 1
+          return attempts.length === 1
         },
         { timeoutMs: 10_000, intervalMs: 200 },
       )
+      // The failed record leaves the event listed, and a pass at once neither records nor sends it: it waits.
+      expect(await listed()).toBe(true)
+      expect(await h.service.publishEvents()).toBe(0)
+      expect(attempts).toHaveLength(1)
+      expect((await requestsOf(h.db, user.id))[0]?.steps.event?.action).toBe('queued')
       await waitUntil(
         'a later pass to record the publication',
         async () => {
@@ -111,6 +119,10 @@ describe('the delete-user event on the real Kafka', () => {
     } finally {
       delete (requests as Partial<Pick<typeof requests, 'markEventPublished'>>).markEventPublished
     }
+    // Tried again once, no sooner than the relay's first wait after a failed record; then unlisted.
+    expect(attempts).toHaveLength(2)
+    expect(attempts[1]! - attempts[0]!).toBeGreaterThanOrEqual(BACKOFF.firstMs)
+    expect(await listed()).toBe(false)
     // The relay kept the acknowledged event and retried only its record: once on the topic.
     const ours = (await readTopic(h.config.events.topic)).filter((m) => m.value.includes(requestId))
     expect(ours).toHaveLength(1)
