@@ -69,13 +69,18 @@ describe('request.gracePeriodDays', () => {
   it('when the grace period ends, then the sweeper erases the user the Sunbird way, deletes the Keycloak account and publishes the event only then; the status endpoint follows', async () => {
     const person = await personInBoth(h, { rootOrgId: ORG })
     const requestId = `grace-${randomUUID()}`
-    const asked = await envelopeOf(await api.remove(person.id, { gracePeriodDays: 1 }, { 'x-authenticated-user-token': h.userToken({ sub: person.id }), 'x-request-id': requestId }))
+    // Two grace days (two seconds): room for a sweep, and a relay pass, before the period ends.
+    const asked = await envelopeOf(await api.remove(person.id, { gracePeriodDays: 2 }, { 'x-authenticated-user-token': h.userToken({ sub: person.id }), 'x-request-id': requestId }))
     expect(asked.status).toBe(200)
     expect(await hasOutboxEvent(h.db, requestId)).toBe(false)
     expect((await statusOf(requestId)).result.request).toMatchObject({ state: 'scheduled' })
 
-    // Before eraseAt the sweeper leaves it alone.
+    // Before eraseAt the sweeper leaves it alone: nothing erased, no event queued, none published.
     await h.service.resumeOpen()
+    expect(Date.now()).toBeLessThan(Date.parse(String(asked.result.eraseAt)))
+    expect(await hasOutboxEvent(h.db, requestId)).toBe(false)
+    await h.service.publishEvents()
+    expect((await readTopic(h.config.events.topic)).some((message) => message.value.includes(requestId))).toBe(false)
     expect((await readUserState(h.db, person.id)).lookups).toHaveLength(3)
 
     await waitUntil('the erasure to be due', () => Date.now() > Date.parse(String(asked.result.eraseAt)))
