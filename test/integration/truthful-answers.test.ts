@@ -4,7 +4,7 @@ import type { UserStore } from '../../src/deletion/ports.js'
 import { expectDeleted, expectError } from '../support/assertions.js'
 import { requestsOf } from '../support/deletion-requests.js'
 import { envelopeOf } from '../support/lifecycle.js'
-import { signalLocalServer, withFaults } from '../support/faults.js'
+import { signalLocalServer } from '../support/faults.js'
 import { type Harness, startHarness } from '../support/harness.js'
 import { readUserState } from '../support/user-state.js'
 import { waitUntil } from '../support/wait-until.js'
@@ -20,28 +20,57 @@ const PAUSE_MS = 1100
 // callers heard 400. A runner that gives a request up releases its lease anyway.
 const SETTINGS = { cassandra: { readTimeoutMs: READ_TIMEOUT_MS }, deletion: { leaseMs: 15_000 } }
 
+/** Cassandra paused under lock calls, and what the paused server did to them. */
+interface CassandraPause {
+  /** The user store seam of the harness: its lock calls held and sent to the paused server. */
+  users: (store: UserStore) => UserStore
+  /** How many of those lock calls were answered only once Cassandra ran again: each, unless the pause did not happen. */
+  answeredAfterResume(): number
+}
+
 /**
  * Pauses the real Cassandra (SIGSTOP) once `locks` lock calls have arrived, lets them go out to the
  * paused server, and resumes it (SIGCONT) PAUSE_MS later. Later lock calls pass untouched.
  */
-function pauseCassandraAtLocks(locks: number): (store: UserStore) => UserStore {
+function pauseCassandraAtLocks(locks: number): CassandraPause {
   let arrived = 0
+  let resumed = false
+  let answeredAfterResume = 0
   let release: () => void = () => undefined
   const gate = new Promise<void>((resolve) => {
     release = resolve
   })
-  return (store) =>
-    withFaults(store, (method) => {
-      if (method !== 'markDeleted' || arrived >= locks) return undefined
-      arrived++
-      if (arrived === locks) {
-        void signalLocalServer('cassandra', 'SIGSTOP').then(() => {
-          release()
-          setTimeout(() => void signalLocalServer('cassandra', 'SIGCONT'), PAUSE_MS)
-        })
-      }
-      return { waitFor: gate }
+  const users = (store: UserStore): UserStore =>
+    new Proxy(store, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver)
+        if (property !== 'markDeleted' || typeof value !== 'function') return value
+        const markDeleted = (args: unknown[]) => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args)
+        return async (...args: unknown[]) => {
+          if (arrived >= locks) return markDeleted(args)
+          arrived++
+          if (arrived === locks) {
+            void signalLocalServer('cassandra', 'SIGSTOP').then(() => {
+              release()
+              setTimeout(
+                () =>
+                  void signalLocalServer('cassandra', 'SIGCONT').then(() => {
+                    resumed = true
+                  }),
+                PAUSE_MS,
+              )
+            })
+          }
+          await gate
+          try {
+            return await markDeleted(args)
+          } finally {
+            if (resumed) answeredAfterResume++
+          }
+        }
+      },
     })
+  return { users, answeredAfterResume: () => answeredAfterResume }
 }
 
 /**
@@ -57,9 +86,12 @@ describe('when Cassandra pauses while the lock is on its way', () => {
   })
 
   it('then the answer is 200 (never 503), and the deletion completes', async () => {
-    h = await startHarness(SETTINGS, { users: pauseCassandraAtLocks(1) })
+    const pause = pauseCassandraAtLocks(1)
+    h = await startHarness(SETTINGS, { users: pause.users })
     const user = await h.seed({ rootOrgId: ORG })
     await expectDeleted(await h.deleteRequest({ request: { userId: user.id } }, { 'x-authenticated-user-token': h.userToken({ sub: user.id }) }))
+    // The lock went out to a server that had stopped answering: no answer came until it ran again.
+    expect(pause.answeredAfterResume()).toBe(1)
     const harness = h
     await waitUntil(
       'the request to complete',
@@ -76,11 +108,14 @@ describe('when Cassandra pauses while the lock is on its way', () => {
   })
 
   it('then of two deletions of one user racing through the pause, one answers 200 and the other 400 UOS_USRDLT0008, neither 503', async () => {
-    h = await startHarness(SETTINGS, { users: pauseCassandraAtLocks(2) })
+    const pause = pauseCassandraAtLocks(2)
+    h = await startHarness(SETTINGS, { users: pause.users })
     const user = await h.seed({ rootOrgId: ORG })
     const self = { 'x-authenticated-user-token': h.userToken({ sub: user.id }) }
     const admin = { 'x-authenticated-user-token': h.userToken({ sub: randomUUID(), roles: [{ role: 'ORG_ADMIN', scope: [{ organisationId: ORG }] }] }) }
     const answers = await Promise.all([h.deleteRequest({ request: { userId: user.id } }, self), h.deleteRequest({ request: { userId: user.id } }, admin)])
+    // Both locks went out to a server that had stopped answering: no answer came until it ran again.
+    expect(pause.answeredAfterResume()).toBe(2)
     const statuses = answers.map((answer) => answer.status).sort()
     expect(statuses).toEqual([200, 400])
     const loser = answers.find((answer) => answer.status === 400)
