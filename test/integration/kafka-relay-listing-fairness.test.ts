@@ -1,19 +1,14 @@
 import { randomUUID } from 'node:crypto'
-import type { Client } from 'cassandra-driver'
-import { Kafka, logLevel } from 'kafkajs'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { KafkaRelay } from '../../src/events/kafka-relay.js'
-import { createCassandraClient } from '../../src/store/cassandra-client.js'
-import { CassandraEventOutbox } from '../../src/store/cassandra-event-outbox.js'
-import { migrate } from '../../src/store/migrations.js'
 import { capturedLogger } from '../support/captured-logger.js'
-import { testConfig } from '../support/harness.js'
+import { relayOutboxWorld } from '../support/relay-outbox-world.js'
 import { KAFKA_BROKERS, readTopic } from '../support/kafka.js'
 
-// A topic and a keyspace of this file's own: the outbox listing must hold this test's entries only,
-// in Cassandra's token order.
-const TOPIC = `relay-fairness-${randomUUID()}`
-const KEYSPACE = `fairness_${randomUUID().replace(/-/g, '').slice(0, 16)}`
+// A topic and a keyspace of this file's own (relayOutboxWorld): the outbox listing must hold this
+// test's entries only, in Cassandra's token order.
+const world = relayOutboxWorld('fairness', 2)
+const TOPIC = world.topic
 const PAGE = 5
 
 /** A delete-user event as the workflow appends it: its mid, and the user as `object.id` (the message key). */
@@ -25,46 +20,25 @@ const eventFor = (userId: string) => ({ mid: `LP.1.${randomUUID()}`, object: { i
  * entry has not landed. What the relay publishes is checked on the topic itself.
  */
 describe("the relay's read of the outbox listing, on the real Kafka and Cassandra", () => {
-  const kafka = new Kafka({ clientId: 'test-relay-fairness', brokers: KAFKA_BROKERS, logLevel: logLevel.NOTHING })
-  const admin = kafka.admin()
-  const config = testConfig({ cassandra: { keyspace: KEYSPACE } }).cassandra
-  let db: Client
-  let outbox: CassandraEventOutbox
-
-  beforeAll(async () => {
-    await migrate(config)
-    db = createCassandraClient(config)
-    await db.connect()
-    outbox = new CassandraEventOutbox(db, KEYSPACE)
-    await admin.connect()
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: TOPIC, numPartitions: 2, replicationFactor: 1 }] })
-  }, 180_000)
-  afterAll(async () => {
-    await admin.deleteTopics({ topics: [TOPIC] }).catch(() => undefined)
-    await admin.disconnect()
-    await db?.execute(`DROP KEYSPACE IF EXISTS ${KEYSPACE}`, [], { readTimeout: 120_000 })
-    await db?.shutdown()
-  })
-
   it('when the first page of the listing holds only entries the relay cannot send, then the events listed after them are published in the same tick, once each, and those entries stay listed', async () => {
     // Request ids in token order: the first page's worth listed without their entry, the rest appended.
     const ids = Array.from({ length: 200 }, () => `fairness-${randomUUID()}`)
-      .map((id) => ({ id, token: db.metadata.newToken(Buffer.from(id)) }))
+      .map((id) => ({ id, token: world.db.metadata.newToken(Buffer.from(id)) }))
       .sort((a, b) => a.token.compare(b.token))
       .map(({ id }) => id)
     const withoutEntry = ids.slice(0, PAGE)
     const events = ids.slice(PAGE, PAGE + 12).map((requestId) => ({ requestId, event: eventFor(randomUUID()) }))
     for (const requestId of withoutEntry) {
-      await db.execute(`INSERT INTO ${KEYSPACE}.user_deletion_event_outbox_pending (requestid, createdat) VALUES (?, ?)`, [requestId, new Date()], { prepare: true })
+      await world.db.execute(`INSERT INTO ${world.keyspace}.user_deletion_event_outbox_pending (requestid, createdat) VALUES (?, ?)`, [requestId, new Date()], { prepare: true })
     }
-    for (const { requestId, event } of events) await outbox.append(requestId, event)
-    expect((await outbox.pending(100)).listed).toEqual([...withoutEntry, ...events.map((e) => e.requestId)])
+    for (const { requestId, event } of events) await world.outbox.append(requestId, event)
+    expect((await world.outbox.pending(100)).listed).toEqual([...withoutEntry, ...events.map((e) => e.requestId)])
 
     const { logger } = capturedLogger()
     const published: string[] = []
     const relay = new KafkaRelay(
       { brokers: KAFKA_BROKERS, topic: TOPIC, clientId: 'test-relay-fairness', timeoutMs: 5000, maxSendBytes: 524_288 },
-      { outbox, published: async (requestId) => void published.push(requestId), log: logger },
+      { outbox: world.outbox, published: async (requestId) => void published.push(requestId), log: logger },
     )
     try {
       // Before, each pass read the listing from its start: a page of these entries, nothing sent, the tick over; and the next the same.
@@ -74,8 +48,8 @@ describe("the relay's read of the outbox listing, on the real Kafka and Cassandr
     }
 
     expect([...published].sort()).toEqual(events.map((e) => e.requestId).sort())
-    for (const { requestId } of events) expect(await outbox.state(requestId)).toBe('published')
-    expect((await outbox.pending(100)).listed).toEqual(withoutEntry)
+    for (const { requestId } of events) expect(await world.outbox.state(requestId)).toBe('published')
+    expect((await world.outbox.pending(100)).listed).toEqual(withoutEntry)
     const onTopic = await readTopic(TOPIC)
     expect(onTopic.map((m) => (JSON.parse(m.value) as { mid: string }).mid).sort()).toEqual(events.map((e) => e.event.mid).sort())
   }, 120_000)

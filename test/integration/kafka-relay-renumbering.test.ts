@@ -1,22 +1,18 @@
 import { randomUUID } from 'node:crypto'
-import type { Client } from 'cassandra-driver'
-import { Kafka, logLevel, type PartitionMetadata } from 'kafkajs'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { PartitionMetadata } from 'kafkajs'
+import { describe, expect, it } from 'vitest'
 import { KafkaRelay } from '../../src/events/kafka-relay.js'
 import { partitionerFor } from '../../src/events/topic-partitions.js'
-import { createCassandraClient } from '../../src/store/cassandra-client.js'
-import { CassandraEventOutbox } from '../../src/store/cassandra-event-outbox.js'
-import { migrate } from '../../src/store/migrations.js'
 import { capturedLogger } from '../support/captured-logger.js'
-import { testConfig } from '../support/harness.js'
+import { relayOutboxWorld } from '../support/relay-outbox-world.js'
 import { KAFKA_BROKERS } from '../support/kafka.js'
 import { waitUntil } from '../support/wait-until.js'
 
 // A topic and a keyspace of this file's own: the topic is deleted and made again with more
 // partitions, and the outbox listing must hold this test's events only.
-const TOPIC = `relay-renumber-${randomUUID()}`
-const KEYSPACE = `renumber_${randomUUID().replace(/-/g, '').slice(0, 16)}`
 const OLD_COUNT = 2
+const world = relayOutboxWorld('renumber', OLD_COUNT)
+const TOPIC = world.topic
 const NEW_COUNT = 6
 /**
  * The relay's waits after a failure, lengthened from 1 s so that the steps between the failed send
@@ -43,34 +39,15 @@ const eventFor = (userId: string) => ({ mid: `LP.1.${randomUUID()}`, object: { i
  * within that wait. What a consumer of the topic relies on is checked on the topic itself.
  */
 describe("the relay's partitions numbered anew while a key's event waits, on the real Kafka and Cassandra", () => {
-  const kafka = new Kafka({ clientId: 'test-relay-renumber', brokers: KAFKA_BROKERS, logLevel: logLevel.NOTHING })
-  const admin = kafka.admin()
-  const config = testConfig({ cassandra: { keyspace: KEYSPACE } }).cassandra
-  let db: Client
-  let outbox: CassandraEventOutbox
-
-  beforeAll(async () => {
-    await migrate(config)
-    db = createCassandraClient(config)
-    await db.connect()
-    outbox = new CassandraEventOutbox(db, KEYSPACE)
-    await admin.connect()
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: TOPIC, numPartitions: OLD_COUNT, replicationFactor: 1 }] })
-  })
-  afterAll(async () => {
-    await admin.deleteTopics({ topics: [TOPIC] }).catch(() => undefined)
-    await admin.disconnect()
-    await db?.execute(`DROP KEYSPACE IF EXISTS ${KEYSPACE}`, [], { readTimeout: 120_000 })
-    await db?.shutdown()
-  })
+  const { kafka, admin } = world
 
   /** The request ids the outbox still lists, in the listing's order (the order the relay reads them). */
   async function listed(): Promise<string[]> {
-    return (await outbox.pending(1000)).listed
+    return (await world.outbox.pending(1000)).listed
   }
 
   async function append(requestId: string, event: ReturnType<typeof eventFor>): Promise<void> {
-    await outbox.append(requestId, event)
+    await world.outbox.append(requestId, event)
   }
 
   /** Every message on the topic, with its partition and offset, read from the beginning up to the end offsets. */
@@ -102,7 +79,7 @@ describe("the relay's partitions numbered anew while a key's event waits, on the
     // Its two events, the later one listed after the first (the listing is in token order of the request id), and other users' events.
     // Two ids put in token order, so the first is always listed first (picking a later one at random
     // from a few found none when the first's token was near the ring's end).
-    const [olderId, newerId] = [`renumber-${randomUUID()}`, `renumber-${randomUUID()}`].sort((a, b) => db.metadata.newToken(Buffer.from(a)).compare(db.metadata.newToken(Buffer.from(b))))
+    const [olderId, newerId] = [`renumber-${randomUUID()}`, `renumber-${randomUUID()}`].sort((a, b) => world.db.metadata.newToken(Buffer.from(a)).compare(world.db.metadata.newToken(Buffer.from(b))))
     const older = { requestId: olderId as string, event: eventFor(key) }
     const newer = { requestId: newerId as string, event: eventFor(key) }
     const others = Array.from({ length: 10 }, () => ({ requestId: `renumber-${randomUUID()}`, event: eventFor(randomUUID()) }))
@@ -111,7 +88,7 @@ describe("the relay's partitions numbered anew while a key's event waits, on the
     // No recheck of the topic before a send (a minute in the service, ten here): the send itself meets the deleted topic.
     const relay = new KafkaRelay(
       { brokers: KAFKA_BROKERS, topic: TOPIC, clientId: 'test-relay-renumber', timeoutMs: 5000, maxSendBytes: 524_288, topicRecheckMs: 600_000, backoff: { firstMs: WAIT_MS, maxMs: WAIT_MS } },
-      { outbox, published: async (requestId) => void published.push(requestId), log: logger },
+      { outbox: world.outbox, published: async (requestId) => void published.push(requestId), log: logger },
     )
     try {
       // Connected over the topic's 2 partitions.
@@ -156,6 +133,6 @@ describe("the relay's partitions numbered anew while a key's event waits, on the
     expect(ofKey.map((m) => m.mid)).toEqual([older.event.mid, newer.event.mid])
     // Each recorded published once, and the outbox says so.
     expect(published.slice(1).sort()).toEqual(all.map((e) => e.requestId).sort())
-    for (const { requestId } of all) expect(await outbox.state(requestId)).toBe('published')
+    for (const { requestId } of all) expect(await world.outbox.state(requestId)).toBe('published')
   }, 120_000)
 })
